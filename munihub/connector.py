@@ -1,0 +1,129 @@
+"""The connector interface: the one plugin point of the hub.
+
+A connector kind is a class with one required method, `read_batches(cursor)`, that yields
+`Batch`es of raw records newer than `cursor`, each carrying the cursor to store once that
+batch is safely published.  `check` and `discover` have defaults.  Kinds are found through
+the `munihub.connectors` entry-point group, so the built-in kinds (in the top-level
+`connectors/` package) register exactly as a third party's would.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from munihub.errors import ConfigError
+
+ENTRY_POINT_GROUP = "munihub.connectors"
+
+
+@dataclasses.dataclass
+class Batch:
+    """Raw records read in one go, plus where they came from.
+
+    `cursor` is the state to resume *after* this batch (None: the kind is not incremental).
+    `positions`, when given, has one human-readable position per record ("page 3 #17",
+    "permits.csv line 42") so errors and quarantine rows can say where a record came from.
+    """
+
+    records: list[dict[str, Any]]
+    cursor: dict[str, Any] | None = None
+    where: str = ""
+    positions: list[str] | None = None
+
+    def position(self, index: int) -> str:
+        if self.positions is not None and index < len(self.positions):
+            return self.positions[index]
+        return f"{self.where} #{index + 1}" if self.where else f"#{index + 1}"
+
+
+class Connector:
+    """Base class for connector kinds.  Subclasses set `kind` and implement `read_batches`.
+
+    `params` are the non-secret settings from the contract's server entry; `secrets` are
+    the values resolved from the environment or an Airflow connection (never from YAML).
+    `source` names the dataset in every error message.
+    """
+
+    kind: ClassVar[str] = ""
+    #: JSON-schema-like description of accepted params, used by `munihub contracts lint`.
+    params_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+
+    def __init__(self, params: Mapping[str, Any], *, source: str = "?",
+                 secrets: Mapping[str, str] | None = None,
+                 batch_size: int = 1000) -> None:
+        self.params = dict(params)
+        self.source = source
+        self.secrets = dict(secrets or {})
+        self.batch_size = int(params.get("batch_size", batch_size))
+
+    def read_batches(self, cursor: dict[str, Any] | None) -> Iterator[Batch]:
+        """Yield batches of records newer than `cursor` (None: from the beginning)."""
+        raise NotImplementedError(f"connector kind {self.kind!r} does not implement read_batches")
+
+    def check(self) -> None:
+        """Cheap connectivity probe; raise a SourceError if the source cannot be read.
+
+        The default reads the first batch and throws it away.
+        """
+        for _ in self.read_batches(None):
+            break
+
+    def discover(self) -> dict[str, Any]:
+        """Propose a JSON Schema for the records, inferred from the first batch."""
+        props: dict[str, Any] = {}
+        for batch in self.read_batches(None):
+            for rec in batch.records[:100]:
+                for key, value in rec.items():
+                    props.setdefault(key, {"type": _json_type(value)})
+            break
+        return {"type": "object", "properties": props}
+
+    def close(self) -> None:
+        """Release connections and files; called once the run is over."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+def connector_kinds() -> dict[str, Any]:
+    """Every registered connector kind, by name, without importing them."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_connector_class(kind: str) -> type[Connector]:
+    """The class registered for `kind`; a ConfigError naming the known kinds if there is none."""
+    kinds = connector_kinds()
+    if kind not in kinds:
+        known = ", ".join(sorted(kinds)) or "none (is munihub installed with pip?)"
+        raise ConfigError(f"unknown connector kind {kind!r}", hint=f"known kinds: {known}")
+    cls = kinds[kind].load()
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        raise ConfigError(f"entry point {kind!r} does not name a munihub Connector subclass")
+    return cls
+
+
+def open_connector(kind: str, params: Mapping[str, Any], *, source: str,
+                   secrets: Mapping[str, str] | None = None) -> Connector:
+    """Instantiate the connector of `kind` for one source."""
+    return load_connector_class(kind)(params, source=source, secrets=secrets)
