@@ -1,0 +1,11 @@
+"""Alembic environment: runs on the connection handed over by munihub.migrations.upgrade."""
+from alembic import context
+
+from munihub.store import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata,
+                  version_table="munihub_alembic_version",  # Airflow keeps its own alembic_version
+                  render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,203 @@
+"""The consolidated store: table definitions and opening a migrated connection.
+
+SQLite by default, PostgreSQL in production; the same code and tests run on both.  Tables
+are SQLAlchemy Core (plain rows, no ORM session state); their history lives in
+`munihub/migrations/` (Alembic), applied by `open_store`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from munihub.errors import StoreError
+
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+metadata = sa.MetaData()
+
+
+def _ts(name: str, **kw) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), **kw)
+
+
+# The load ledger: a load is complete only when its row says `published`.
+loads = sa.Table(
+    "loads", metadata,
+    sa.Column("load_id", sa.String(40), primary_key=True),
+    sa.Column("source", sa.String(200), nullable=False, index=True),
+    sa.Column("contract_version", sa.String(40)),
+    sa.Column("status", sa.String(20), nullable=False),  # extracting|staged|held|published|failed|abandoned|skipped
+    _ts("started_at", nullable=False),
+    _ts("finished_at"),
+    sa.Column("interval_start", sa.String(40)),
+    sa.Column("interval_end", sa.String(40)),
+    sa.Column("rows_in", sa.Integer, default=0),
+    sa.Column("rows_new", sa.Integer, default=0),
+    sa.Column("rows_changed", sa.Integer, default=0),
+    sa.Column("rows_unchanged", sa.Integer, default=0),
+    sa.Column("rows_quarantined", sa.Integer, default=0),
+    sa.Column("cursor_before", JSON),
+    sa.Column("cursor_after", JSON),
+    sa.Column("checks", JSON),
+    sa.Column("error", sa.Text),
+)
+
+# One row per source: where the next incremental read starts.  `version` makes publish an
+# optimistic compare-and-set, so two concurrent runs of one source publish once.
+cursors = sa.Table(
+    "cursors", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("cursor", JSON),
+    sa.Column("version", sa.Integer, nullable=False, default=0),
+    sa.Column("load_id", sa.String(40)),
+    _ts("updated_at"),
+)
+
+staged_rows = sa.Table(
+    "staged_rows", metadata,
+    sa.Column("load_id", sa.String(40), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("source_key", sa.String(500), nullable=False),
+    sa.Column("record", JSON, nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("position", sa.String(500)),
+)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(200), nullable=False, index=True),
+    sa.Column("load_id", sa.String(40), nullable=False, index=True),
+    sa.Column("position", sa.String(500)),
+    sa.Column("source_key", sa.String(500)),
+    sa.Column("raw", JSON, nullable=False),
+    sa.Column("reasons", JSON, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, default="open"),  # open|replayed|dismissed
+    sa.Column("decided_by", sa.String(200)),
+    _ts("decided_at"),
+    sa.Column("note", sa.Text),
+    sa.Column("replay_load_id", sa.String(40)),
+)
+
+source_rows = sa.Table(
+    "source_rows", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("source_key", sa.String(500), primary_key=True),
+    sa.Column("entity_type", sa.String(60), nullable=False, index=True),
+    sa.Column("record", JSON, nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("first_load_id", sa.String(40), nullable=False),
+    sa.Column("load_id", sa.String(40), nullable=False, index=True),
+    _ts("updated_at", nullable=False),
+)
+
+entities = sa.Table(
+    "entities", metadata,
+    sa.Column("entity_id", sa.String(40), primary_key=True),
+    sa.Column("entity_type", sa.String(60), nullable=False, index=True),
+    sa.Column("golden", JSON, nullable=False),
+    sa.Column("lineage", JSON, nullable=False),
+    sa.Column("member_count", sa.Integer, nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+entity_members = sa.Table(
+    "entity_members", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("source_key", sa.String(500), primary_key=True),
+    sa.Column("entity_id", sa.String(40), nullable=False, index=True),
+    sa.Column("entity_type", sa.String(60), nullable=False),
+    sa.Column("rule", sa.String(60)),
+    sa.Column("score", sa.Float),
+    sa.Column("load_id", sa.String(40)),
+    _ts("assigned_at", nullable=False),
+)
+
+# Steward decisions on pairs: applied on every run and never overridden by the matcher.
+match_decisions = sa.Table(
+    "match_decisions", metadata,
+    sa.Column("left_ref", sa.String(700), primary_key=True),
+    sa.Column("right_ref", sa.String(700), primary_key=True),
+    sa.Column("decision", sa.String(20), nullable=False),  # match|no-match
+    sa.Column("decided_by", sa.String(200), nullable=False),
+    _ts("decided_at", nullable=False),
+    sa.Column("note", sa.Text),
+)
+
+review_queue = sa.Table(
+    "review_queue", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity_type", sa.String(60), nullable=False),
+    sa.Column("left_ref", sa.String(700), nullable=False),
+    sa.Column("right_ref", sa.String(700), nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, default="open"),  # open|decided
+    _ts("created_at", nullable=False),
+    sa.UniqueConstraint("left_ref", "right_ref", name="uq_review_pair"),
+)
+
+# Append-only and hash-chained: each row's hash covers the previous row's hash.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    _ts("ts", nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(500)),
+    sa.Column("outcome", sa.String(40), nullable=False),
+    sa.Column("detail", JSON),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Who is running a source right now; a second run exits early instead of racing.
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    _ts("acquired_at", nullable=False),
+    _ts("expires_at", nullable=False),
+)
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    """Content hash of a record: key order and whitespace do not matter."""
+    blob = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine tuned for the store: SQLite waits on locks instead of failing at once."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # WAL lets report readers run beside a sync
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
+    """Open the store at `url`, applying pending migrations first."""
+    try:
+        engine = create_engine(url)
+        if migrate:
+            from munihub.migrations import upgrade
+            upgrade(engine)
+        return engine
+    except sa.exc.SQLAlchemyError as exc:
+        safe = sa.engine.make_url(url).render_as_string(hide_password=True)
+        raise StoreError(f"cannot open the store: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+                         where=safe, hint="check MUNIHUB_STORE_URL and that the database server is up") from exc
