@@ -1,0 +1,145 @@
+"""Map a raw source record onto the shared schema, as the contract's properties say.
+
+Each contract property names a source field (`physicalName`), a shared-schema field
+(`name`, dots for nesting) and optionally a transform (`transformLogic`).  A value that a
+transform cannot read becomes a reason (JSON pointer, rule, English and Persian message)
+and the record goes to quarantine with its raw payload; nothing is dropped.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from munihub.contracts import Contract, Field
+
+KEY_SEPARATOR = "|"
+
+
+def _n():
+    from munihub import normalize  # lazy: keeps `contracts lint` light
+    return normalize
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("a yes/no value is not a number")
+    if isinstance(value, int):
+        return value
+    text = _n().to_latin_digits(str(value)).replace(",", "").replace("٬", "").strip()
+    number = float(text)
+    if number != int(number):
+        raise ValueError(f"{text} is not a whole number")
+    return int(number)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("a yes/no value is not a number")
+    if isinstance(value, (int, float)):
+        return value
+    return float(_n().to_latin_digits(str(value)).replace(",", "").replace("٬", "").replace("٫", ".").strip())
+
+
+def _boolean(value: Any) -> bool:
+    text = _n().to_latin_digits(str(value)).strip().lower()
+    if text in {"1", "true", "yes", "y", "بله", "آری", "درست"}:
+        return True
+    if text in {"0", "false", "no", "n", "خیر", "نه", "نادرست"}:
+        return False
+    raise ValueError(f"{value!r} is not yes/no")
+
+
+TRANSFORMS: dict[str, Callable[[Any], Any]] = {
+    "text": lambda v: _n().normalize_text(str(v)),
+    "person_name": lambda v: _n().normalize_text(_n().split_title(_n().normalize_text(str(v)) or "")[1]),
+    "title": lambda v: _n().split_title(_n().normalize_text(str(v)) or "")[0],
+    "national_id": lambda v: _n().parse_national_id(v),
+    "mobile": lambda v: _n().parse_mobile(v),
+    "postal_code": lambda v: _n().parse_postal_code(v),
+    "date": lambda v: _n().parse_date(v),
+    "datetime": lambda v: _n().parse_datetime(v),
+    "gender": lambda v: _n().parse_gender(v),
+    "digits": lambda v: _n().to_latin_digits(str(v)).strip(),
+    "integer": _integer,
+    "number": _number,
+    "boolean": _boolean,
+    "string": lambda v: str(v),
+    "concat": lambda v: v,  # joining happens in map_record; the result is then normalized text
+}
+
+PERSIAN_FIELD = {"national_id": "کد ملی", "mobile": "شماره همراه", "postal_code": "کد پستی",
+                 "date": "تاریخ", "datetime": "زمان", "integer": "عدد صحیح", "number": "عدد",
+                 "gender": "جنسیت", "boolean": "بله/خیر"}
+
+
+def _get(raw: dict, path: str) -> tuple[bool, Any]:
+    value: Any = raw
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return False, None
+    return True, value
+
+
+def _put(record: dict, path: str, value: Any) -> None:
+    parts = path.split(".")
+    for part in parts[:-1]:
+        record = record.setdefault(part, {})
+    record[parts[-1]] = value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _reason(f: Field, rule: str, message: str, message_fa: str) -> dict[str, str]:
+    return {"pointer": "/" + f.name.replace(".", "/"), "rule": rule, "message": message,
+            "message_fa": message_fa, "field": f.name, "source_field": f.source or ""}
+
+
+def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
+    """The shared-schema value of one field, or a reason why it could not be read."""
+    if f.sources:
+        parts = [_get(raw, s)[1] for s in f.sources]
+        value = " ".join(str(p) for p in parts if not _empty(p)) or None
+    elif f.source is None:
+        return None, None
+    else:
+        _, value = _get(raw, f.source)
+    if _empty(value):
+        return None, None
+    transform = (f.transform or "").split(":")[0]
+    if not transform:
+        return value, None
+    try:
+        return TRANSFORMS[transform](value), None
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        msg = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+        fa = getattr(exc, "message_fa", None) or \
+            f"مقدار فیلد «{f.name}» به‌عنوان {PERSIAN_FIELD.get(transform, transform)} خوانا نیست"
+        return None, _reason(f, f"transform:{transform}", f"{f.name}: {msg}", fa)
+
+
+def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict]]:
+    """Shared-schema record plus the reasons (empty when every field was read)."""
+    record: dict[str, Any] = {}
+    reasons: list[dict] = []
+    for f in contract.fields:
+        value, reason = map_field(f, raw)
+        if reason:
+            reasons.append(reason)
+        elif value is not None:
+            _put(record, f.name, value)
+    return record, reasons
+
+
+def source_key(contract: Contract, record: dict) -> str | None:
+    """The record's key in its source: primary-key fields joined by '|' (None if one is missing)."""
+    parts = []
+    for name in contract.key:
+        found, value = _get(record, name)
+        if not found or _empty(value):
+            return None
+        parts.append(str(value))
+    return KEY_SEPARATOR.join(parts)
