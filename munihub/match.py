@@ -1,0 +1,437 @@
+"""Pairwise matching: features, blocking, exact rules, Fellegi-Sunter scoring, clustering.
+
+Plain data in, plain data out; no store.  Records are dicts shaped like
+`{"ref", "source", "entity_type", "fields", "updated_at", "trust"}` with normalized fields.
+Scoring is Fellegi-Sunter in plain Python: each comparison has levels (null, else, fuzzy,
+exact) with m/u probabilities; small batches use the documented defaults below, larger ones
+re-estimate m, u and the match prior by expectation maximisation on the blocked pairs, with
+the defaults as pseudo-counts so a few odd pairs cannot swing the model.  (Splink 5 was the
+other candidate; a pure-Python model keeps tests fast and incremental matching cheap.)
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections import Counter, defaultdict
+from itertools import combinations
+from typing import Any, Iterable
+
+#: Levels of each comparison kind, index = level; -1 means "a side is null" (weight 0).
+KINDS = {"name": ("else", "jw>=0.88", "jw>=0.94", "exact"),
+         "code": ("else", "edit<=1", "exact"),
+         "exact": ("else", "exact")}
+DEFAULT_MU = {"name": ([0.03, 0.04, 0.08, 0.85], [0.85, 0.05, 0.04, 0.06]),
+              "code": ([0.05, 0.10, 0.85], [0.95, 0.02, 0.03]),
+              "exact": ([0.3, 0.7], [0.9, 0.1])}
+
+_PERSON = {
+    "trusted_ids": ["national_id"],
+    "match": 0.95, "review": 0.6, "prior": 0.2,
+    "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
+                 "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
+                 "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
+                 "mobile": ("mobile", "raw"),
+                 "postal_code": (["postal_code", "address.postal_code"], "raw"),
+                 "gender": ("gender", "raw")},
+    # m/u are for pairs inside the blocked candidate set (not random pairs).
+    "comparisons": {
+        "national_id": {"kind": "code", "m": [0.03, 0.04, 0.93], "u": [0.995, 0.004, 0.001]},
+        "first_key": {"kind": "name", "m": [0.02, 0.04, 0.09, 0.85], "u": [0.85, 0.05, 0.04, 0.06]},
+        "last_key": {"kind": "name", "m": [0.03, 0.04, 0.08, 0.85], "u": [0.75, 0.05, 0.05, 0.15]},
+        # full name only speaks when first or last name is missing on a side (no double count)
+        "full_key": {"kind": "name", "fallback_for": ["first_key", "last_key"],
+                     "m": [0.02, 0.04, 0.09, 0.85], "u": [0.9, 0.04, 0.03, 0.03]},
+        "father_key": {"kind": "name", "m": [0.05, 0.04, 0.06, 0.85], "u": [0.8, 0.04, 0.04, 0.12]},
+        "birth_date": {"kind": "code", "m": [0.04, 0.08, 0.88], "u": [0.97, 0.02, 0.01]},
+        "mobile": {"kind": "exact", "m": [0.35, 0.65], "u": [0.9, 0.1]},
+        "postal_code": {"kind": "exact", "m": [0.4, 0.6], "u": [0.93, 0.07]},
+        "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
+    },
+    "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "last_key"],
+                 ["full_key"], ["mobile"], ["birth_date", "postal_code"]],
+}
+
+
+def _simple(trusted: str, name_field: str, extra: dict) -> dict:
+    """Settings for record types identified by a code plus a citizen (name, mobile)."""
+    feats = {trusted: (trusted, "raw"), "national_id": ("national_id", "raw"),
+             "name_key": (name_field, "name"), "mobile": ("mobile", "raw"), **extra}
+    comps = {f: {"kind": "code" if f != "name_key" else "name"} for f in feats}
+    return {"trusted_ids": [trusted], "match": 0.95, "review": 0.6, "prior": 0.1,
+            "features": feats, "comparisons": comps,
+            "blocking": [[trusted], ["national_id", "name_key"], ["mobile", "name_key"]]}
+
+
+DEFAULT_SETTINGS: dict[str, dict] = {
+    "person": _PERSON,
+    "permit": _simple("permit_no", "owner_name", {"parcel_code": ("parcel_code", "raw")}),
+    "payment": _simple("payment_id", "payer_name", {"reference": ("reference", "raw")}),
+    "service_request": _simple("tracking_code", "citizen_name", {}),
+    "agency": {"trusted_ids": ["agency_code"], "match": 0.95, "review": 0.6, "prior": 0.1,
+               "features": {"agency_code": ("agency_code", "raw"), "name_key": ("name", "name"),
+                            "phone": ("phone", "raw")},
+               "comparisons": {"agency_code": {"kind": "code"}, "name_key": {"kind": "name"},
+                               "phone": {"kind": "exact"}},
+               "blocking": [["agency_code"], ["name_key"], ["phone"]]},
+    "address": {"trusted_ids": [], "match": 0.95, "review": 0.6, "prior": 0.1,
+                "features": {"postal_code": ("postal_code", "raw"), "street": ("street", "text"),
+                             "plate": ("plate", "raw"), "district": ("district", "text")},
+                "comparisons": {"postal_code": {"kind": "code"}, "street": {"kind": "name"},
+                                "plate": {"kind": "exact"}, "district": {"kind": "exact"}},
+                "blocking": [["postal_code"], ["district", "street"]]},
+}
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Pair:
+    """Two records judged alike: `probability` in [0, 1], `rule` says which rule decided."""
+
+    left_ref: str
+    right_ref: str
+    probability: float
+    rule: str
+
+
+def settings_for(entity_type: str, settings: dict | None = None) -> dict:
+    """The effective settings of one entity type: defaults overlaid by `settings[type]`."""
+    base = dict(DEFAULT_SETTINGS.get(entity_type, {}))
+    base.update((settings or {}).get(entity_type, {}))
+    if not base.get("features"):
+        from munihub.errors import ConfigError
+        raise ConfigError(f"no matching settings for entity type {entity_type!r}",
+                          where="munihub.match", hint="add features/comparisons/blocking for it")
+    base.setdefault("trusted_ids", [])
+    base.setdefault("match", 0.95)
+    base.setdefault("review", 0.6)
+    base.setdefault("prior", 0.1)
+    return base
+
+
+# --------------------------------------------------------------------------- features
+def _plain_key(value: str) -> str:
+    return "".join(str(value).casefold().replace("\u200c", " ").split())
+
+
+def _transform(value: Any, how: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    if how == "raw":
+        return text.casefold()
+    try:  # lazily: the normalizer may not exist yet in a partial checkout
+        from munihub.normalize import match_key, name_key
+    except ImportError:
+        return _plain_key(text) or None
+    key = match_key(name_key(text) if how == "name" else text)
+    return key or None
+
+
+def _get(fields: dict, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(fields, dict):
+            return None
+        fields = fields.get(part)
+    return fields
+
+
+def features(record: dict, settings: dict | None = None) -> dict[str, str | None]:
+    """Comparison features of one record (name keys, ids, dates), per its entity type."""
+    conf = settings_for(record.get("entity_type", "person"), settings)
+    fields = record.get("fields") or {}
+    out: dict[str, str | None] = {}
+    for feat, (paths, how) in conf["features"].items():
+        paths = [paths] if isinstance(paths, str) else paths
+        out[feat] = next((v for v in (_transform(_get(fields, p), how) for p in paths) if v), None)
+    if "full_key" in out and out["full_key"] is None and (out.get("first_key") or out.get("last_key")):
+        out["full_key"] = (out.get("first_key") or "") + (out.get("last_key") or "")
+    return out
+
+
+def valid_id(field: str, value: str | None) -> bool:
+    """Whether a trusted identifier is usable for the exact rule (national ids: check digit)."""
+    if not value:
+        return False
+    if field != "national_id":
+        return True
+    try:
+        from munihub.normalize import parse_national_id
+    except ImportError:
+        return _national_id_checksum(value)
+    try:
+        return parse_national_id(value) == value
+    except Exception:  # NormalizeError or any parse failure: not a usable id
+        return False
+
+
+def _national_id_checksum(value: str) -> bool:
+    if len(value) != 10 or not value.isdigit() or len(set(value)) == 1:
+        return False
+    rest = sum(int(d) * (10 - i) for i, d in enumerate(value[:9])) % 11
+    check = int(value[9])
+    return check == rest if rest < 2 else check == 11 - rest
+
+
+# --------------------------------------------------------------------------- blocking
+def blocking_keys(feats: dict, conf: dict) -> list[tuple]:
+    """The blocking keys of one record: one per rule whose features are all present."""
+    keys = []
+    for i, rule in enumerate(conf["blocking"]):
+        values = [feats.get(f) for f in rule]
+        if all(values):
+            keys.append((i, *values))
+    return keys
+
+
+def _candidates(blocks: dict[tuple, list[str]], max_block: int) -> set[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for refs in blocks.values():
+        if 1 < len(refs) <= max_block:  # giant blocks (a shared office phone) carry no signal
+            pairs.update(combinations(sorted(refs), 2))
+    return pairs
+
+
+# --------------------------------------------------------------------------- scoring
+def _level(kind: str, a: str | None, b: str | None) -> int:
+    if not a or not b:
+        return -1
+    if a == b:
+        return len(KINDS[kind]) - 1
+    if kind == "name":
+        import jellyfish
+        sim = jellyfish.jaro_winkler_similarity(a, b)
+        return 2 if sim >= 0.94 else 1 if sim >= 0.88 else 0
+    if kind == "code":
+        import jellyfish
+        return 1 if jellyfish.damerau_levenshtein_distance(a, b) <= 1 else 0
+    return 0
+
+
+def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
+    """Level per comparison for one pair; a fallback comparison is null unless needed."""
+    out = {}
+    for name, comp in conf["comparisons"].items():
+        fallback = comp.get("fallback_for")
+        if fallback and all(fa.get(f) and fb.get(f) for f in fallback):
+            out[name] = -1
+            continue
+        out[name] = _level(comp.get("kind", "exact"), fa.get(name), fb.get(name))
+    return out
+
+
+def default_model(conf: dict) -> dict:
+    """m/u/prior from settings (or the kind defaults): used when there is too little to train."""
+    model = {"prior": conf["prior"], "m": {}, "u": {}}
+    for name, comp in conf["comparisons"].items():
+        m, u = DEFAULT_MU[comp.get("kind", "exact")]
+        model["m"][name] = list(comp.get("m", m))
+        model["u"][name] = list(comp.get("u", u))
+    return model
+
+
+def probability(vector: dict[str, int], model: dict) -> float:
+    """Posterior match probability of one comparison vector under a Fellegi-Sunter model."""
+    logit = math.log(model["prior"] / (1 - model["prior"]))
+    for name, lvl in vector.items():
+        if lvl >= 0:
+            logit += math.log(model["m"][name][lvl] / model["u"][name][lvl])
+    return 1 / (1 + math.exp(-logit)) if logit > -700 else 0.0
+
+
+def train(vectors: list[dict[str, int]], conf: dict, iterations: int = 30,
+          strength: float = 20.0) -> dict:
+    """EM estimate of m, u and prior on candidate vectors, defaults as `strength` pseudo-pairs."""
+    model = default_model(conf)
+    if not vectors:
+        return model
+    prior0 = default_model(conf)
+    for _ in range(iterations):
+        weights = [probability(v, model) for v in vectors]
+        total = sum(weights)
+        model["prior"] = min(max((total + strength * prior0["prior"]) / (len(vectors) + strength),
+                                 1e-6), 1 - 1e-6)
+        for name in model["m"]:
+            for key, ws in (("m", weights), ("u", [1 - w for w in weights])):
+                counts = [strength * p for p in prior0[key][name]]
+                for v, w in zip(vectors, ws):
+                    if v[name] >= 0:
+                        counts[v[name]] += w
+                norm = sum(counts)
+                model[key][name] = [max(c / norm, 1e-6) for c in counts]
+    return model
+
+
+def _score(pairs: Iterable[tuple[str, str]], feats: dict, conf: dict, model: dict | None,
+           sources: dict[str, str], min_train: int) -> list[Pair]:
+    exact, fuzzy = [], []
+    trusted = conf["trusted_ids"]
+    for a, b in pairs:
+        if conf.get("link_only") and sources.get(a) == sources.get(b):
+            continue
+        fa, fb = feats[a], feats[b]
+        ids = [f for f in trusted if valid_id(f, fa.get(f)) and valid_id(f, fb.get(f))]
+        if any(fa[f] == fb[f] for f in ids):
+            exact.append(Pair(a, b, 1.0, "exact:" + next(f for f in ids if fa[f] == fb[f])))
+        elif not ids:  # two different valid trusted ids: different entities, never scored
+            fuzzy.append((a, b, comparison_vector(fa, fb, conf)))
+    if model is None:
+        vectors = [v for _, _, v in fuzzy]
+        model = train(vectors, conf) if len(vectors) >= min_train else default_model(conf)
+    out = list(exact)
+    for a, b, v in fuzzy:
+        p = probability(v, model)
+        if p >= conf["review"]:
+            out.append(Pair(a, b, round(p, 6), "fellegi-sunter"))
+    return out
+
+
+def _by_type(records: Iterable[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for rec in records:
+        groups[rec.get("entity_type", "person")].append(rec)
+    return groups
+
+
+def find_matches(records: list[dict], settings: dict | None = None, *,
+                 min_train: int = 500) -> list[Pair]:
+    """Pairs at or above the review threshold: exact trusted-id rules first, then
+    Fellegi-Sunter on blocked candidates (EM-trained when >= `min_train` candidate pairs)."""
+    out: list[Pair] = []
+    for etype, recs in sorted(_by_type(records).items()):
+        index = build_index(recs, settings)[etype]
+        conf = settings_for(etype, settings)
+        pairs = _candidates(index["blocks"], conf.get("max_block", 2000))
+        out += _score(sorted(pairs), index["features"], conf, None, index["sources"], min_train)
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------- incremental
+def build_index(records: Iterable[dict], settings: dict | None = None,
+                index: dict | None = None) -> dict:
+    """Blocking index `{type: {"blocks": {key: [refs]}, "features": {ref: ...}, "sources"}}`;
+    pass `index` to add records to an existing one (a changed record replaces its old keys)."""
+    index = index if index is not None else {}
+    for rec in records:
+        etype = rec.get("entity_type", "person")
+        conf = settings_for(etype, settings)
+        slot = index.setdefault(etype, {"blocks": defaultdict(list), "features": {},
+                                        "sources": {}})
+        ref = rec["ref"]
+        if ref in slot["features"]:
+            for key in blocking_keys(slot["features"][ref], conf):
+                slot["blocks"][key].remove(ref)
+        feats = features(rec, settings)
+        slot["features"][ref] = feats
+        slot["sources"][ref] = rec.get("source", ref.split("|")[0])
+        for key in blocking_keys(feats, conf):
+            slot["blocks"][key].append(ref)
+    return index
+
+
+def match_incremental(new_records: list[dict], index: dict, settings: dict | None = None,
+                      model: dict | None = None) -> list[Pair]:
+    """Match new or changed records against an index of existing ones (and each other),
+    through the same blocking; the index is updated in place.  Cost grows with the new
+    records' blocks, not with the whole data set."""
+    build_index(new_records, settings, index)
+    out: list[Pair] = []
+    for etype, recs in sorted(_by_type(new_records).items()):
+        conf = settings_for(etype, settings)
+        slot = index[etype]
+        pairs = set()
+        for rec in recs:
+            for key in blocking_keys(slot["features"][rec["ref"]], conf):
+                refs = slot["blocks"][key]
+                if len(refs) <= conf.get("max_block", 2000):
+                    pairs.update(tuple(sorted((rec["ref"], r))) for r in refs if r != rec["ref"])
+        m = (model or {}).get(etype) or default_model(conf)
+        out += _score(sorted(pairs), slot["features"], conf, m, slot["sources"], 10**12)
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------- clustering
+def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
+            decisions: Iterable[tuple[str, str, str]] = ()) -> dict[str, str]:
+    """Connected components of pairs >= threshold, keyed by their smallest ref.
+
+    Steward decisions win: "match" links are applied first; a "no-match" pair never ends up
+    in one cluster, even through others.  Links are added strongest first (ties by refs) and
+    a link that would join two parts holding a no-match pair is skipped, so a chain A-B-C
+    with A/C "no-match" splits at its weakest link.  Order of input never matters.
+    """
+    parent = {r: r for r in refs}
+    members = {r: {r} for r in parent}
+    forbidden: dict[str, set[str]] = defaultdict(set)
+    links = []
+    for left, right, verdict in decisions:
+        parent.setdefault(left, left), parent.setdefault(right, right)
+        members.setdefault(left, {left}), members.setdefault(right, {right})
+        if verdict == "no-match":
+            forbidden[left].add(right), forbidden[right].add(left)
+        elif verdict == "match":
+            links.append((0, 0.0, min(left, right), max(left, right)))
+    for p in pairs:
+        if p.probability >= threshold:
+            for r in (p.left_ref, p.right_ref):
+                parent.setdefault(r, r), members.setdefault(r, {r})
+            links.append((1, -p.probability, min(p.left_ref, p.right_ref),
+                          max(p.left_ref, p.right_ref)))
+
+    def find(r: str) -> str:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    for _, _, a, b in sorted(links):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        small, big = sorted((ra, rb), key=lambda r: len(members[r]))
+        if any(forbidden[m] & members[big] for m in members[small]):
+            continue
+        parent[small] = big
+        members[big] |= members.pop(small)
+    roots = {r: find(r) for r in parent}
+    key = {root: min(members[root]) for root in set(roots.values())}
+    return {r: key[root] for r, root in roots.items()}
+
+
+PREFIX = {"person": "P", "address": "A", "agency": "G", "service_request": "S",
+          "permit": "T", "payment": "Y", "project": "J", "inter_agency_request": "I",
+          "indicator": "K"}
+
+
+def new_entity_id(entity_type: str, min_ref: str, salt: int = 0) -> str:
+    """Deterministic id of a brand-new cluster: prefix + 12 hex of sha256(type, min ref)."""
+    text = f"{entity_type}\x1f{min_ref}" + (f"\x1f{salt}" if salt else "")
+    prefix = PREFIX.get(entity_type, entity_type[:1].upper() or "E")
+    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def assign_entity_ids(clusters: dict[str, str], previous: dict[str, str],
+                      entity_type: str = "person") -> dict[str, str]:
+    """Stable entity ids: each old id goes to the cluster holding most of its former members
+    (ties: smallest id, then smallest member ref); the rest get `new_entity_id`."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for ref, key in clusters.items():
+        groups[key].append(ref)
+    by_min = {min(refs): refs for refs in groups.values()}
+    claims = []
+    for lo, refs in by_min.items():
+        for old, n in Counter(previous[r] for r in refs if r in previous).items():
+            claims.append((-n, old, lo))
+    taken, chosen = set(), {}
+    for _, old, lo in sorted(claims):
+        if lo not in chosen and old not in taken:
+            chosen[lo] = old
+            taken.add(old)
+    used = taken | set(previous.values())
+    for lo in sorted(by_min):
+        if lo not in chosen:
+            salt = 0
+            while (eid := new_entity_id(entity_type, lo, salt)) in used:
+                salt += 1
+            chosen[lo] = eid
+            used.add(eid)
+    return {ref: chosen[lo] for lo, refs in by_min.items() for ref in refs}
