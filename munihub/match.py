@@ -240,24 +240,31 @@ def probability(vector: dict[str, int], model: dict) -> float:
 
 def train(vectors: list[dict[str, int]], conf: dict, iterations: int = 30,
           strength: float = 20.0) -> dict:
-    """EM estimate of m, u and prior on candidate vectors, defaults as `strength` pseudo-pairs."""
+    """EM estimate of m, u and prior on candidate vectors, defaults as `strength` pseudo-pairs.
+
+    Identical vectors are collapsed into (pattern, count) first, so a pass costs the number
+    of distinct patterns, not of pairs."""
+    prior0 = default_model(conf)
     model = default_model(conf)
     if not vectors:
         return model
-    prior0 = default_model(conf)
+    names = list(model["m"])
+    patterns = Counter(tuple(v[n] for n in names) for v in vectors)
     for _ in range(iterations):
-        weights = [probability(v, model) for v in vectors]
-        total = sum(weights)
+        weighted = [(pat, cnt, probability(dict(zip(names, pat)), model))
+                    for pat, cnt in patterns.items()]
+        total = sum(cnt * w for _, cnt, w in weighted)
         model["prior"] = min(max((total + strength * prior0["prior"]) / (len(vectors) + strength),
                                  1e-6), 1 - 1e-6)
-        for name in model["m"]:
-            for key, ws in (("m", weights), ("u", [1 - w for w in weights])):
-                counts = [strength * p for p in prior0[key][name]]
-                for v, w in zip(vectors, ws):
-                    if v[name] >= 0:
-                        counts[v[name]] += w
-                norm = sum(counts)
-                model[key][name] = [max(c / norm, 1e-6) for c in counts]
+        for i, name in enumerate(names):
+            m = [strength * p for p in prior0["m"][name]]
+            u = [strength * p for p in prior0["u"][name]]
+            for pat, cnt, w in weighted:
+                if pat[i] >= 0:
+                    m[pat[i]] += cnt * w
+                    u[pat[i]] += cnt * (1 - w)
+            model["m"][name] = [max(c / sum(m), 1e-6) for c in m]
+            model["u"][name] = [max(c / sum(u), 1e-6) for c in u]
     return model
 
 

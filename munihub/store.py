@@ -41,6 +41,7 @@ loads = sa.Table(
     sa.Column("rows_unchanged", sa.Integer, default=0),
     sa.Column("rows_quarantined", sa.Integer, default=0),
     sa.Column("cursor_before", JSON),
+    sa.Column("cursor_version", sa.Integer),  # cursors.version read at extract time
     sa.Column("cursor_after", JSON),
     sa.Column("checks", JSON),
     sa.Column("error", sa.Text),
