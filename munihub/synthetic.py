@@ -43,8 +43,6 @@ import random
 from pathlib import Path
 from typing import Any, Iterable
 
-import jdatetime
-
 MALE = ["محمد", "علی", "حسین", "حسن", "رضا", "مهدی", "امیر", "سعید", "مجید", "جواد", "حمید",
         "مصطفی", "ابوالفضل", "عباس", "کاظم", "یوسف", "هادی", "وحید", "پویا", "آرش", "کامران",
         "محمد‌رضا", "علی‌اکبر", "امیر‌حسین", "محمد‌حسین", "علی‌رضا", "محمد‌مهدی", "غلام‌رضا"]
@@ -115,9 +113,25 @@ def is_valid_national_id(nid: str) -> bool:
             and national_id_check(nid[:9]) == nid[9])
 
 
+_MONTH_START = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
 def jalali_of(day: dt.date) -> tuple[int, int, int]:
-    j = jdatetime.date.fromgregorian(date=day)
-    return j.year, j.month, j.day
+    """Gregorian -> Jalali (year, month, day); arithmetic, ~10x faster than jdatetime per call."""
+    gy, gm, gd = day.year, day.month, day.day
+    gy2 = gy + 1 if gm > 2 else gy
+    days = (355666 + 365 * gy + (gy2 + 3) // 4 - (gy2 + 99) // 100 + (gy2 + 399) // 400
+            + gd + _MONTH_START[gm - 1])
+    jy = -1595 + 33 * (days // 12053)
+    days %= 12053
+    jy += 4 * (days // 1461)
+    days %= 1461
+    if days > 365:
+        jy += (days - 1) // 365
+        days = (days - 1) % 365
+    if days < 186:
+        return jy, 1 + days // 31, 1 + days % 31
+    return jy, 7 + (days - 186) // 30, 1 + (days - 186) % 30
 
 
 class _Unique:
@@ -143,9 +157,12 @@ def _mobile(rng: random.Random) -> str:
     return rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10_000_000):07d}"
 
 
+_POSTAL_MIDDLE = [f"{a}{b}{c}" for a in "13456789" for b in "13456789" for c in "13456789"]
+
+
 def _postal(rng: random.Random) -> str:
     # Iranian postal codes avoid 0 and 2 in the first five digits; Mashhad's start with 91.
-    return "91" + "".join(rng.choice("13456789") for _ in range(3)) + f"{rng.randrange(100_000):05d}"
+    return f"91{rng.choice(_POSTAL_MIDDLE)}{rng.randrange(100_000):05d}"
 
 
 _DAY0, _DAYS = dt.date(1945, 1, 1).toordinal(), (dt.date(2006, 12, 31) - dt.date(1945, 1, 1)).days
