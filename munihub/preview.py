@@ -1,0 +1,29 @@
+"""Preview a source: its first records, mapped and validated, without touching the store."""
+from __future__ import annotations
+
+from typing import Any
+
+from munihub.config import Settings
+
+
+def preview(contract_ref: str, settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
+    """Up to `limit` records as the hub would stage them, each with `_valid` and `_reasons`."""
+    from munihub.extract import connect, read_batches
+    from munihub.masking import mask_record
+    from munihub.pipeline import contract_for, errors_of
+    from munihub.stage import check_record
+
+    contract = contract_for(contract_ref, settings)
+    check = errors_of(contract, settings)
+    out: list[dict[str, Any]] = []
+    with connect(contract, batch_size=limit) as conn:
+        for batch in read_batches(conn, None):
+            for raw in batch.records:
+                record, _, reasons = check_record(contract, raw, check)
+                row = mask_record(record)
+                row["_valid"] = "yes" if not reasons else "no"
+                row["_reasons"] = "; ".join(f"{r['pointer']} {r['rule']}" for r in reasons)
+                out.append(row)
+                if len(out) >= limit:
+                    return out
+    return out
