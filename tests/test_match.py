@@ -1,0 +1,211 @@
+"""Matcher on hand-made Persian cases: one person spelled five ways, look-alikes, twins, a
+phone that changed owner, the review band, steward decisions, stable ids, incremental."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from munihub.match import (Pair, assign_entity_ids, build_index, cluster, features,
+                           find_matches, match_incremental, new_entity_id, probability,
+                           default_model, settings_for, comparison_vector)
+
+
+def nid(first9: str) -> str:
+    """A national id with a valid check digit."""
+    rest = sum(int(d) * (10 - i) for i, d in enumerate(first9)) % 11
+    return first9 + str(rest if rest < 2 else 11 - rest)
+
+
+ALI, ALI2, HOSSEIN, HASAN = nid("092345678"), nid("064112233"), nid("094455667"), nid("094455668")
+
+
+def rec(ref: str, trust: int = 1, updated_at: str = "2024-01-01", **fields) -> dict:
+    return {"ref": ref, "source": ref.split("|")[0], "entity_type": "person",
+            "fields": fields, "updated_at": updated_at, "trust": trust}
+
+
+# already-normalized spellings (ZWNJ/space and typo variants the keys must absorb)
+ALI_FIVE_WAYS = [
+    rec("registry|1", national_id=ALI, first_name="علی", last_name="رضایی", father_name="حسن",
+        birth_date="1980-03-21", mobile="+989151234567", gender="male"),
+    rec("tax|77", national_id=ALI, full_name="علی رضایی", mobile="+989151234567"),
+    rec("permits|p9", first_name="علی", last_name="رضایــی".replace("ــ", ""),
+        birth_date="1980-03-21", mobile="+989151234567", father_name="حسن"),
+    rec("137|c4", full_name="علی رضائی", birth_date="1980-03-21", mobile="+989151234567"),
+    rec("payments|x1", national_id=ALI, first_name="علی", last_name="رضای ی"),
+]
+
+
+def clusters_of(records, threshold=0.95, decisions=()):
+    pairs = find_matches(records)
+    return cluster([r["ref"] for r in records], pairs, threshold, decisions), pairs
+
+
+def test_features_person_keys_and_full_name_fallback():
+    f = features(rec("a|1", first_name="علی", last_name="رضایی", national_id=ALI))
+    assert f["national_id"] == ALI
+    assert f["first_key"] and f["last_key"] and f["full_key"] == f["first_key"] + f["last_key"]
+    assert f["mobile"] is None and f["birth_date"] is None
+
+
+def test_same_person_five_ways_is_one_cluster():
+    clusters, pairs = clusters_of(ALI_FIVE_WAYS)
+    assert len(set(clusters.values())) == 1, pairs
+    exact = {(p.left_ref, p.right_ref) for p in pairs if p.rule == "exact:national_id"}
+    assert ("registry|1", "tax|77") in exact and all(p.probability == 1.0 for p in pairs
+                                                      if p.rule.startswith("exact"))
+
+
+def test_lookalike_with_other_valid_id_is_never_paired():
+    other = rec("registry|2", national_id=ALI2, first_name="علی", last_name="رضایی",
+                father_name="حسن", birth_date="1980-03-21", mobile="+989151234567")
+    clusters, pairs = clusters_of(ALI_FIVE_WAYS[:1] + [other])
+    assert pairs == [] and clusters["registry|1"] != clusters["registry|2"]
+
+
+def test_lookalike_without_ids_stays_apart():
+    a = rec("registry|1", first_name="علی", last_name="رضایی", father_name="حسن",
+            birth_date="1980-03-21", mobile="+989151234567")
+    b = rec("permits|5", first_name="علی", last_name="رضایی", father_name="محمد",
+            birth_date="1975-11-02", mobile="+989121112233")
+    clusters, pairs = clusters_of([a, b])
+    assert clusters["registry|1"] != clusters["permits|5"]
+    assert all(p.probability < 0.6 for p in pairs)
+
+
+def test_twins_differ_by_national_id():
+    shared = dict(last_name="کریمی", father_name="رضا", birth_date="2001-05-05",
+                  mobile="+989157654321", postal_code="9188811111")
+    a = rec("registry|t1", national_id=HOSSEIN, first_name="حسین", **shared)
+    b = rec("registry|t2", national_id=HASAN, first_name="حسن", **shared)
+    clusters, pairs = clusters_of([a, b])
+    assert pairs == [] and clusters["registry|t1"] != clusters["registry|t2"]
+
+
+def test_phone_that_changed_owner_does_not_link():
+    old = rec("telecom|1", first_name="مریم", last_name="احمدی", birth_date="1960-01-01",
+              mobile="+989150000001", gender="female")
+    new = rec("137|9", first_name="امیر", last_name="طوسی", birth_date="1999-09-09",
+              mobile="+989150000001", gender="male")
+    clusters, pairs = clusters_of([old, new])
+    assert pairs == [] and clusters["telecom|1"] != clusters["137|9"]
+
+
+def test_same_name_other_phone_nothing_else_goes_to_review_band():
+    a = rec("registry|1", first_name="زهرا", last_name="موسوی", mobile="+989150000001")
+    b = rec("permits|2", first_name="زهرا", last_name="موسوی", mobile="+989150000002")
+    pairs = find_matches([a, b])
+    assert len(pairs) == 1 and 0.6 <= pairs[0].probability < 0.95
+    assert pairs[0].rule == "fellegi-sunter"
+    assert cluster(["registry|1", "permits|2"], pairs, 0.95)["permits|2"] == "permits|2"
+
+
+def test_probability_moves_with_evidence():
+    conf = settings_for("person")
+    model = default_model(conf)
+    fa = features(rec("a|1", first_name="زهرا", last_name="موسوی", birth_date="1990-02-02"))
+    fb = features(rec("b|1", first_name="زهرا", last_name="موسوی", birth_date="1990-02-02"))
+    fc = features(rec("c|1", first_name="زهرا", last_name="موسوی", birth_date="1990-02-03"))
+    same = probability(comparison_vector(fa, fb, conf), model)
+    near = probability(comparison_vector(fa, fc, conf), model)
+    assert same > near > 0.6
+
+
+def test_steward_no_match_splits_chain_at_weakest_link():
+    pairs = [Pair("a", "b", 0.99, "fs"), Pair("b", "c", 0.97, "fs"), Pair("d", "e", 0.5, "fs")]
+    out = cluster("abcdef", pairs, 0.95, [("c", "a", "no-match"), ("e", "f", "match")])
+    assert out["a"] == out["b"] != out["c"]
+    assert out["e"] == out["f"] == "e" and out["d"] == "d"
+
+
+def test_steward_no_match_beats_steward_match_chain():
+    out = cluster("abc", [], 0.95, [("a", "b", "match"), ("b", "c", "match"), ("a", "c", "no-match")])
+    assert out["a"] != out["c"] and len(set(out.values())) == 2
+
+
+def test_new_ids_are_deterministic_and_typed():
+    ids = assign_entity_ids({"x|1": "x|1", "x|2": "x|1", "y|3": "y|3"}, {})
+    assert ids["x|1"] == ids["x|2"] == new_entity_id("person", "x|1")
+    assert ids["y|3"].startswith("P-") and len(ids["y|3"]) == 14
+    assert new_entity_id("permit", "x|1") != new_entity_id("person", "x|1")
+
+
+def test_rebuild_keeps_ids_and_split_gives_largest_part_the_id():
+    first = assign_entity_ids({"a": "a", "b": "a", "c": "a"}, {})
+    assert assign_entity_ids({"a": "a", "b": "a", "c": "a"}, first) == first
+    split = assign_entity_ids({"a": "a", "b": "b", "c": "b"}, first)
+    assert split["b"] == split["c"] == first["a"] and split["a"] != first["a"]
+    assert split["a"] == new_entity_id("person", "a", 1)  # its natural id was taken
+
+
+def test_merge_keeps_majority_id_ties_smallest():
+    prev = {"a": "P-2", "b": "P-2", "c": "P-1"}
+    assert set(assign_entity_ids({r: "a" for r in "abc"}, prev).values()) == {"P-2"}
+    prev = {"a": "P-2", "b": "P-1"}
+    assert set(assign_entity_ids({r: "a" for r in "ab"}, prev).values()) == {"P-1"}
+
+
+def _pipeline(records):
+    pairs = find_matches(records)
+    clusters = cluster([r["ref"] for r in records], pairs, 0.95)
+    return assign_entity_ids(clusters, {})
+
+
+MIXED = ALI_FIVE_WAYS + [
+    rec("registry|2", national_id=ALI2, first_name="علی", last_name="رضایی", birth_date="1975-01-01"),
+    rec("permits|z", first_name="زهرا", last_name="موسوی", birth_date="1990-02-02"),
+    rec("137|z", full_name="زهرا موسوی", birth_date="1990-02-02", mobile="+989150000009"),
+]
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(st.permutations(MIXED))
+def test_ids_do_not_depend_on_input_order(records):
+    assert _pipeline(list(records)) == _pipeline(MIXED)
+
+
+def test_incremental_equals_full_run_for_new_records():
+    old, new = MIXED[:-2], MIXED[-2:]
+    index = build_index(old)
+    inc = match_incremental(new, index)
+    full = [p for p in find_matches(MIXED)
+            if {p.left_ref, p.right_ref} & {r["ref"] for r in new}]
+    assert inc == full and inc  # the two Zahra records do pair
+
+
+def test_incremental_changed_record_drops_old_block_keys():
+    index = build_index([rec("a|1", mobile="+989150000001", first_name="x", last_name="y")])
+    changed = rec("a|1", mobile="+989150000002", first_name="x", last_name="y")
+    match_incremental([changed], index)
+    blocks = index["person"]["blocks"]
+    assert "a|1" not in blocks.get((4, "+989150000001"), [])
+    assert "a|1" in blocks[(4, "+989150000002")]
+
+
+def test_em_training_kicks_in_on_larger_batches():
+    rng = random.Random(7)
+    names = ["علی", "رضا", "مهدی", "زهرا", "مریم", "سارا"]
+    lasts = ["احمدی", "کریمی", "طوسی", "نوری", "رضوی"]
+    records = []
+    for i in range(120):
+        fields = dict(first_name=rng.choice(names), last_name=rng.choice(lasts),
+                      birth_date=f"19{60 + i % 40}-0{1 + i % 9}-1{i % 10}")
+        records += [rec(f"a|{i}", **fields), rec(f"b|{i}", **fields)]
+    pairs = find_matches(records, min_train=50)
+    clusters = cluster([r["ref"] for r in records], pairs, 0.95)
+    assert sum(clusters[f"a|{i}"] == clusters[f"b|{i}"] for i in range(120)) >= 115
+
+
+def test_unknown_entity_type_names_the_fix():
+    from munihub.errors import ConfigError
+    with pytest.raises(ConfigError, match="spaceship"):
+        find_matches([{"ref": "s|1", "entity_type": "spaceship", "fields": {}}])
+
+
+def test_normalizer_makes_letter_forms_exact():
+    pytest.importorskip("munihub.normalize")
+    a = features(rec("a|1", first_name="علي", last_name="كريمي"))
+    b = features(rec("b|1", first_name="علی", last_name="کریمی"))
+    assert a["first_key"] == b["first_key"] and a["last_key"] == b["last_key"]
