@@ -63,6 +63,14 @@ def _simple(trusted: str, name_field: str, extra: dict) -> dict:
             "blocking": [[trusted], ["national_id", "name_key"], ["mobile", "name_key"]]}
 
 
+def _coded(code: str, title_field: str) -> dict:
+    """Settings for records with an authoritative code: same code, same thing."""
+    return {"trusted_ids": [code], "match": 0.95, "review": 0.6, "prior": 0.1,
+            "features": {code: (code, "raw"), "name_key": (title_field, "name")},
+            "comparisons": {code: {"kind": "code"}, "name_key": {"kind": "name"}},
+            "blocking": [[code]]}
+
+
 DEFAULT_SETTINGS: dict[str, dict] = {
     "person": _PERSON,
     "permit": _simple("permit_no", "owner_name", {"parcel_code": ("parcel_code", "raw")}),
@@ -74,6 +82,9 @@ DEFAULT_SETTINGS: dict[str, dict] = {
                "comparisons": {"agency_code": {"kind": "code"}, "name_key": {"kind": "name"},
                                "phone": {"kind": "exact"}},
                "blocking": [["agency_code"], ["name_key"], ["phone"]]},
+    "project": _coded("project_code", "title"),
+    "inter_agency_request": _coded("request_id", "subject"),
+    "indicator": _coded("indicator_code", "title"),
     "address": {"trusted_ids": [], "match": 0.95, "review": 0.6, "prior": 0.1,
                 "features": {"postal_code": ("postal_code", "raw"), "street": ("street", "text"),
                              "plate": ("plate", "raw"), "district": ("district", "text")},
