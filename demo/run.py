@@ -1,0 +1,152 @@
+"""The main job on the embedded default: build the demo city, sync every source through
+Airflow, consolidate, and print the summary.
+
+    python -m demo.run --home var/demo --fresh      # what `make demo` runs
+    python -m demo.run --home var/demo --ui         # Airflow's UI on the same home
+
+Everything lives under --home: the demo subsystems (sources/), the SQLite consolidated
+store, Airflow's SQLite metadata (airflow/) and the stewards' report (reports/).  The 137
+REST API runs inside this process on 127.0.0.1 while the DAGs run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    out = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                out[key.removeprefix("export ").strip()] = value.strip().strip('"').strip("'")
+    return out
+
+
+def prepare(home: Path, fresh: bool, people: int, seed: int) -> dict[str, str]:
+    """Build the demo subsystems (if needed), start the 137 API; the environment for the hub."""
+    if fresh and home.exists():
+        shutil.rmtree(home)
+    sources = home / "sources"
+    if not sources.is_dir():
+        subprocess.run([sys.executable, "-m", "demo.build", "--out", str(sources), "--seed", str(seed),
+                        "--people", str(people)], check=True, cwd=REPO)
+    env = {"MUNIHUB_DEMO_137_TOKEN": secrets.token_hex(16)}
+    env.update(_env_file(sources / "demo.env"))
+    os.environ.update(env)
+    from demo.requests_api import serve
+    url = serve(next(p for p in (sources / "requests.json", sources / "requests.db") if p.exists()))
+    env.update({
+        "MUNIHUB_HOME": str(home), "MUNIHUB_STORE_URL": f"sqlite:///{home / 'munihub.db'}",
+        "MUNIHUB_CONTRACTS": str(REPO / "contracts"), "MUNIHUB_SCHEMAS": str(REPO / "schemas"),
+        "MUNIHUB_DEMO_DIR": str(sources), "MUNIHUB_DEMO_137_URL": url, "MUNIHUB_ALLOW_HOSTS": "127.0.0.1,localhost",
+    })
+    os.environ.update(env)
+    return env
+
+
+def _airflow(*args: str) -> int:
+    return subprocess.run([sys.executable, "-m", "munihub.airflow_home", *args], cwd=REPO).returncode
+
+
+def run_through_airflow(home: Path) -> list[str]:
+    """Run every sync DAG, then the consolidation DAG, with Airflow's own test runner."""
+    from munihub.config import load_settings
+    from munihub.contracts import load_all
+
+    if _airflow("setup", "--home", str(home / "airflow")) != 0:
+        raise SystemExit("demo: setting up Airflow's home failed (see above)")
+    contracts, broken = load_all(load_settings().contracts_dir)
+    for err in broken:
+        print(f"demo: broken contract skipped: {err}", file=sys.stderr)
+    failed = []
+    for c in contracts:
+        dag_id = f"sync__{c.agency}__{c.dataset}"
+        print(f"demo: running {dag_id} …", file=sys.stderr, flush=True)
+        if _airflow("run-dag", dag_id, "--home", str(home / "airflow")) != 0:
+            failed.append(dag_id)
+    print("demo: running munihub__consolidate …", file=sys.stderr, flush=True)
+    if _airflow("run-dag", "munihub__consolidate", "--home", str(home / "airflow")) != 0:
+        failed.append("munihub__consolidate")
+    return failed
+
+
+def summary(since: dt.datetime) -> str:
+    """Per source counts of this run's loads, entities before/after, and where the report is."""
+    import sqlalchemy as sa
+
+    from munihub import store
+    from munihub.cli import table
+    from munihub.config import load_settings
+    from munihub.pipeline import engine_for
+
+    settings = load_settings()
+    engine = engine_for(settings)
+    t = store.loads
+    with engine.connect() as conn:
+        loads = conn.execute(sa.select(t).where(t.c.started_at >= since).order_by(t.c.source, t.c.started_at)).mappings().all()
+        ents = conn.execute(sa.select(store.entities.c.entity_type, sa.func.count(),
+                                      sa.func.sum(store.entities.c.member_count))
+                            .group_by(store.entities.c.entity_type).order_by(store.entities.c.entity_type)).all()
+        review = conn.execute(sa.select(sa.func.count()).select_from(store.review_queue)
+                              .where(store.review_queue.c.status == "open")).scalar()
+    rows = [{"source": r["source"], "status": r["status"], "read": r["rows_in"],
+             "published": (r["rows_new"] or 0) + (r["rows_changed"] or 0) + (r["rows_unchanged"] or 0),
+             "new": r["rows_new"], "quarantined": r["rows_quarantined"],
+             "rows in = published + quarantined": "yes" if r["status"] != "published" or r["rows_in"] ==
+             (r["rows_new"] or 0) + (r["rows_changed"] or 0) + (r["rows_unchanged"] or 0) + (r["rows_quarantined"] or 0)
+             else "NO"} for r in loads]
+    ent_rows = [{"entity type": e, "records before": n_members, "entities after": n,
+                 "duplicates cut": n_members - n} for e, n, n_members in ents]
+    index = settings.reports / "index.html"
+    return "\n".join([
+        "Sources (this run)", table(rows, list(rows[0]) if rows else ["source"]), "",
+        "Duplicate cutting", table(ent_rows, ["entity type", "records before", "entities after", "duplicates cut"]),
+        f"open review pairs: {review}", "",
+        f"quality report: {index if index.exists() else '(not written)'}",
+        f"consolidated store: {settings.store_url}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Run the demo municipality end to end on the embedded default")
+    p.add_argument("--home", default="var/demo", help="where everything is kept (default var/demo)")
+    p.add_argument("--fresh", action="store_true", help="start from an empty home")
+    p.add_argument("--people", type=int, default=300, help="citizens in the demo city")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--no-airflow", action="store_true", help="run the core directly instead of through Airflow")
+    p.add_argument("--ui", action="store_true", help="start Airflow's UI on the demo home and wait")
+    args = p.parse_args(argv)
+    home = Path(args.home).resolve()
+    prepare(home, args.fresh, args.people, args.seed)
+    if args.ui:
+        return _airflow("standalone", "--home", str(home / "airflow"))
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    started = time.monotonic()
+    if args.no_airflow:
+        from munihub.config import load_settings
+        from munihub.runner import run_all
+        run_all(load_settings(), progress=lambda m: print(f"demo: {m}", file=sys.stderr))
+        failed = []
+    else:
+        failed = run_through_airflow(home)
+    print(summary(since))
+    print(f"\nwall time: {time.monotonic() - started:.1f} s")
+    if failed:
+        print(f"failed DAG runs: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
