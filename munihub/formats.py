@@ -1,0 +1,117 @@
+"""Custom JSON Schema formats for normalized Iranian records, shared by both validation engines.
+
+Records are normalized before validation (Latin digits, ISO dates, mobile `+989…`), so each
+check accepts only the canonical form.  Every check takes any value and returns a bool;
+non-strings pass, because `type` reports them (that is how `jsonschema` treats formats, and
+`jsonschema_rs` only calls format checks on strings).  Kept pure and dependency-light on
+purpose: `munihub.normalize` parses dirty input, these only judge clean output.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Seconds required, fraction and UTC offset optional: sources give Tehran local time without one.
+_ISO_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?")
+_JALALI = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2})")
+_MOBILE = re.compile(r"\+989[0-9]{9}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def national_id_problem(value: str) -> str | None:
+    """Why `value` is not a valid national id ('length', 'repeated', 'check'), or None if it is."""
+    if len(value) != 10 or not value.isascii() or not value.isdigit():
+        return "length"
+    if value.count(value[0]) == 10:
+        return "repeated"
+    digits = value.encode()  # ASCII digits: byte - 48 is the digit
+    total = sum((d - 48) * w for d, w in zip(digits, _WEIGHTS))
+    r = total % 11
+    return None if (digits[9] - 48) == (r if r < 2 else 11 - r) else "check"
+
+
+def is_national_id(value: Any) -> bool:
+    """10 ASCII digits, not all the same, check digit per the standard mod-11 rule."""
+    if value.__class__ is not str:
+        return True
+    return national_id_problem(value) is None
+
+
+def is_mobile(value: Any) -> bool:
+    """Canonical Iranian mobile: +989 followed by nine digits."""
+    return value.__class__ is not str or _MOBILE.fullmatch(value) is not None
+
+
+def is_postal_code(value: Any) -> bool:
+    """10 ASCII digits, not all the same."""
+    if value.__class__ is not str:
+        return True
+    return len(value) == 10 and value.isascii() and value.isdigit() and value.count(value[0]) != 10
+
+
+def is_date(value: Any) -> bool:
+    """A real Gregorian calendar day written YYYY-MM-DD (2024-02-30 fails)."""
+    if value.__class__ is not str:
+        return True
+    if _ISO_DATE.fullmatch(value) is None:
+        return False
+    try:
+        dt.date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+def is_date_time(value: Any) -> bool:
+    """YYYY-MM-DDTHH:MM:SS[.ffffff][Z|±HH:MM] naming a real instant (no 25:00, no Feb 30)."""
+    if value.__class__ is not str:
+        return True
+    if _ISO_DATE_TIME.fullmatch(value) is None:
+        return False
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def is_jalali_date(value: Any) -> bool:
+    """A real Jalali day written YYYY/MM/DD (1403/12/30 exists, 1402/12/30 does not)."""
+    if value.__class__ is not str:
+        return True
+    m = _JALALI.fullmatch(value)
+    if m is None:
+        return False
+    import jdatetime  # lazy: only Jalali-format fields need it
+    try:
+        jdatetime.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return False
+    return True
+
+
+def is_email(value: Any) -> bool:
+    """local@domain.tld with no spaces; deliberately simple, the same in both engines."""
+    return value.__class__ is not str or (len(value) <= 254 and _EMAIL.fullmatch(value) is not None)
+
+
+FORMATS: dict[str, Callable[[Any], bool]] = {
+    "ir-national-id": is_national_id,
+    "ir-mobile": is_mobile,
+    "ir-postal-code": is_postal_code,
+    "date": is_date,
+    "date-time": is_date_time,
+    "jalali-date": is_jalali_date,
+    "email": is_email,
+}
+
+
+def mask(value: Any) -> str:
+    """All but the last four characters as '*', so messages never carry a whole id or mobile."""
+    text = str(value)
+    return "*" * max(len(text) - 4, 0) + text[-4:] if len(text) > 4 else "*" * len(text)

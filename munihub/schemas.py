@@ -1,0 +1,184 @@
+"""Load the shared JSON Schemas (`schemas/<name>.schema.json`) and resolve `$ref`s between them offline.
+
+Every schema's `$id` is `urn:munihub:schema:<name>`, and a `$ref` may only point at one of
+those URNs or inside the same file, so nothing is ever fetched from the network.  The
+folder is `$MUNIHUB_SCHEMAS` when set, else `schemas/` next to the `munihub` package.
+Problems (unknown name, bad JSON, wrong `$id`, a `$ref` that resolves nowhere, a `$ref`
+cycle between files) raise one `ConfigError` naming the schema, file:line or ref.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from munihub.errors import ConfigError
+
+URN_PREFIX = "urn:munihub:schema:"
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def resolve_schemas_dir(path: str | Path | None = None) -> Path:
+    """The shared-schema folder: `path`, else $MUNIHUB_SCHEMAS, else <repo>/schemas."""
+    chosen = path or os.environ.get("MUNIHUB_SCHEMAS") or Path(__file__).resolve().parent.parent / "schemas"
+    return Path(chosen).expanduser().resolve()
+
+
+def list_schemas(directory: str | Path | None = None) -> list[str]:
+    """Names of the shared schemas in the folder, sorted (`person`, `address`, …)."""
+    folder = resolve_schemas_dir(directory)
+    return sorted(p.name[: -len(".schema.json")] for p in folder.glob("*.schema.json"))
+
+
+def schema_uri(name: str) -> str:
+    return URN_PREFIX + name
+
+
+def load_schema(name: str, schemas_dir: str | Path | None = None) -> dict:
+    """The parsed schema `name`, checked: known name, valid JSON, matching `$id`, valid draft 2020-12."""
+    folder = str(resolve_schemas_dir(schemas_dir))
+    schema = _load(name, folder)
+    _load_all(folder)  # every $ref in the folder resolves and none loops
+    return copy.deepcopy(schema)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(name: str, folder: str) -> dict:
+    path = Path(folder) / f"{name}.schema.json"
+    if not _NAME.fullmatch(name or "") or not path.is_file():
+        known = ", ".join(list_schemas(folder)) or "none"
+        raise ConfigError(f"unknown shared schema {name!r}", where=folder,
+                          hint=f"known schemas: {known}; set MUNIHUB_SCHEMAS to another folder if needed")
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"schema {name} is not valid JSON: {exc.msg}", where=f"{path}:{exc.lineno}",
+                          hint="fix the JSON syntax") from None
+    if not isinstance(schema, dict):
+        raise ConfigError(f"schema {name} must be a JSON object", where=str(path))
+    if schema.get("$id") != schema_uri(name):
+        raise ConfigError(f"schema {name} has $id {schema.get('$id')!r}", where=str(path),
+                          hint=f"set \"$id\": \"{schema_uri(name)}\" (the file name decides the id)")
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
+        raise ConfigError(f"schema {name} is not a valid draft 2020-12 schema at {pointer}: {exc.message}",
+                          where=str(path)) from None
+    return schema
+
+
+def load_all(schemas_dir: str | Path | None = None) -> dict[str, dict]:
+    """Every shared schema by name, with all `$ref`s checked to resolve and to form no cycle."""
+    return copy.deepcopy(dict(_load_all(str(resolve_schemas_dir(schemas_dir)))))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_all(folder: str) -> tuple[tuple[str, dict], ...]:
+    schemas = {name: _load(name, folder) for name in list_schemas(folder)}
+    edges = {name: check_refs(schema, schemas, where=name) for name, schema in schemas.items()}
+    _check_cycles(edges)
+    return tuple(schemas.items())
+
+
+def iter_refs(node: Any, path: str = ""):
+    """(JSON pointer of the `$ref`, its value) for every `$ref` inside a schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield path + "/$ref", value
+            elif key not in ("enum", "const", "x-enum-titles", "examples", "default"):
+                yield from iter_refs(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from iter_refs(item, f"{path}/{i}")
+
+
+def _pointer_target(document: Any, fragment: str) -> bool:
+    node = document
+    for token in [t for t in fragment.lstrip("/").split("/") if t] if fragment else []:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
+
+
+def check_refs(schema: dict, schemas: dict[str, dict], *, where: str) -> set[str]:
+    """Names of the shared schemas `schema` refers to; ConfigError for a `$ref` that resolves nowhere."""
+    targets: set[str] = set()
+    for pointer, ref in iter_refs(schema):
+        base, _, fragment = ref.partition("#")
+        if not base:
+            document = schema
+        elif base.startswith(URN_PREFIX) and base[len(URN_PREFIX):] in schemas:
+            document = schemas[base[len(URN_PREFIX):]]
+            targets.add(base[len(URN_PREFIX):])
+        else:
+            raise ConfigError(f"schema {where}: $ref {ref!r} at {pointer} does not resolve",
+                              where=where, hint=f"refer to one of {', '.join(URN_PREFIX + n for n in sorted(schemas))}"
+                              " (no web addresses: validation runs offline)")
+        if fragment and not _pointer_target(document, fragment):
+            raise ConfigError(f"schema {where}: $ref {ref!r} at {pointer} points at nothing "
+                              f"(no {fragment} in {base or 'this schema'})", where=where)
+    return targets
+
+
+def _check_cycles(edges: dict[str, set[str]]) -> None:
+    # Shared schemas nest (person → address) but never recurse; a cycle is a mistake.
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for nxt in sorted(edges.get(name, ())):
+            if state.get(nxt) == 1:
+                cycle = " → ".join(trail[trail.index(nxt):] + [nxt])
+                raise ConfigError(f"schema {nxt}: $ref cycle {cycle}",
+                                  hint="shared schemas may nest but not refer back to themselves")
+            if nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[name] = 2
+
+    for name in sorted(edges):
+        if name not in state:
+            visit(name, [name])
+
+
+def reference_registry(schemas_dir: str | Path | None = None):
+    """A `referencing.Registry` holding every shared schema under its URN (for `jsonschema`)."""
+    return _reference_registry(str(resolve_schemas_dir(schemas_dir)))
+
+
+@functools.lru_cache(maxsize=8)
+def _reference_registry(folder: str):
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+    resources = [(schema_uri(n), Resource.from_contents(s, default_specification=DRAFT202012))
+                 for n, s in _load_all(folder)]
+    return Registry().with_resources(resources)
+
+
+def fast_registry(schemas_dir: str | Path | None = None):
+    """A `jsonschema_rs.Registry` holding every shared schema under its URN (for the fast path)."""
+    return _fast_registry(str(resolve_schemas_dir(schemas_dir)))
+
+
+@functools.lru_cache(maxsize=8)
+def _fast_registry(folder: str):
+    import jsonschema_rs
+    return jsonschema_rs.Registry([(schema_uri(n), s) for n, s in _load_all(folder)])
+
+
+def clear_caches() -> None:
+    """Forget loaded schemas and registries (after editing schema files in a running process)."""
+    for fn in (_load, _load_all, _reference_registry, _fast_registry):
+        fn.cache_clear()
