@@ -162,6 +162,11 @@ def _freshness_seconds(sla: list | None) -> int | None:
 
 def _check_secrets(value: Any, path: tuple, problems: list, lines: dict, file: Path) -> None:
     if isinstance(value, dict):
+        prop = value.get("property")
+        if isinstance(prop, str) and prop != "secrets" and SECRET_WORDS.search(prop) \
+                and isinstance(value.get("value"), (str, int)):
+            problems.append(f"{file}:{_line_of(lines, path)}: custom property '{prop}' looks like a secret "
+                            "written into the contract; name an environment variable under 'secrets' instead")
         for k, v in value.items():
             if SECRET_WORDS.search(str(k)) and isinstance(v, (str, int)) and k != "secrets":
                 problems.append(f"{file}:{_line_of(lines, path)}: '{k}' looks like a secret written into "

@@ -39,7 +39,7 @@ class ContractError(MunihubError):
 
     def __str__(self) -> str:
         head = super().__str__()
-        if len(self.problems) > 1:
+        if self.problems:
             return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         return head
 

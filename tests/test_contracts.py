@@ -1,0 +1,78 @@
+"""Contract loading: the standard's schema, munihub's conventions, every problem with file:line."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from munihub.contracts import load_all, load_contract
+from munihub.errors import ContractError
+
+GOOD = Path(__file__).parent / "data" / "core" / "citizens.yaml"
+
+
+def write(tmp_path, text: str, name="x.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_good_contract_loads_as_plain_data():
+    c = load_contract(GOOD)
+    assert c.id == "testreg.citizens" and c.connector == "sql" and c.entity_type == "person"
+    assert c.key == ["national_id"]
+    assert c.field("national_id").personal and c.field("national_id").transform == "national_id"
+    assert c.freshness_seconds == 86400 and c.retries == 0
+
+
+def test_unsafe_yaml_tag_is_refused_with_file_and_line(tmp_path):
+    p = write(tmp_path, GOOD.read_text() + "\nboom: !!python/object/apply:os.system ['touch pwned']\n")
+    with pytest.raises(ContractError) as err:
+        load_contract(p)
+    assert f"{p}:" in str(err.value) and "python/object" in str(err.value)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_every_problem_is_reported_at_once_with_lines(tmp_path):
+    text = GOOD.read_text().replace("value: person", "value: nosuchschema") \
+        .replace("transformLogic: mobile", "transformLogic: telepathy") \
+        .replace("      - property: key\n        value: id\n",
+                 "      - property: key\n        value: id\n      - property: password\n        value: hunter2\n")
+    p = write(tmp_path, text)
+    with pytest.raises(ContractError) as err:
+        load_contract(p)
+    msg = str(err.value)
+    assert "nosuchschema" in msg and "telepathy" in msg and "secret" in msg
+    assert len(err.value.problems) >= 3
+    assert all(f"{p}:" in problem for problem in err.value.problems)
+    assert "hunter2" not in msg
+
+
+def test_sql_metacharacters_in_identifiers_are_refused(tmp_path):
+    p = write(tmp_path, GOOD.read_text().replace("physicalName: fname", "physicalName: \"fname; DROP TABLE x--\""))
+    with pytest.raises(ContractError, match="not allowed in an identifier"):
+        load_contract(p)
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    p = write(tmp_path, "id: a.b\nschema: [\n  oops\n")
+    with pytest.raises(ContractError, match=rf"{p}:\d+: invalid YAML"):
+        load_contract(p)
+
+
+def test_a_broken_contract_does_not_hide_the_others(tmp_path):
+    (tmp_path / "testreg").mkdir()
+    shutil.copy(GOOD, tmp_path / "testreg" / "citizens.yaml")
+    write(tmp_path / "testreg", "kind: DataContract\n", "broken.yaml")
+    good, bad = load_all(tmp_path)
+    assert [c.id for c in good] == ["testreg.citizens"]
+    assert len(bad) == 1 and "broken.yaml" in str(bad[0])
+
+
+def test_duplicate_dataset_ids_are_an_error(tmp_path):
+    (tmp_path / "a").mkdir()
+    shutil.copy(GOOD, tmp_path / "a" / "one.yaml")
+    shutil.copy(GOOD, tmp_path / "a" / "two.yaml")
+    good, bad = load_all(tmp_path)
+    assert len(good) == 1 and "already used" in str(bad[0])
