@@ -280,7 +280,7 @@ def train(vectors: list[dict[str, int]], conf: dict, iterations: int = 30,
 
 
 def _score(pairs: Iterable[tuple[str, str]], feats: dict, conf: dict, model: dict | None,
-           sources: dict[str, str], min_train: int) -> list[Pair]:
+           sources: dict[str, str], min_train: int) -> tuple[list[Pair], dict]:
     exact, fuzzy = [], []
     trusted = conf["trusted_ids"]
     for a, b in pairs:
@@ -296,11 +296,14 @@ def _score(pairs: Iterable[tuple[str, str]], feats: dict, conf: dict, model: dic
         vectors = [v for _, _, v in fuzzy]
         model = train(vectors, conf) if len(vectors) >= min_train else default_model(conf)
     out = list(exact)
+    seen: dict[tuple, float] = {}  # few distinct patterns: score each once
     for a, b, v in fuzzy:
-        p = probability(v, model)
-        if p >= conf["review"]:
-            out.append(Pair(a, b, round(p, 6), "fellegi-sunter"))
-    return out
+        pattern = tuple(v.values())
+        if pattern not in seen:
+            seen[pattern] = probability(v, model)
+        if seen[pattern] >= conf["review"]:
+            out.append(Pair(a, b, round(seen[pattern], 6), "fellegi-sunter"))
+    return out, model
 
 
 def _by_type(records: Iterable[dict]) -> dict[str, list[dict]]:
@@ -311,15 +314,23 @@ def _by_type(records: Iterable[dict]) -> dict[str, list[dict]]:
 
 
 def find_matches(records: list[dict], settings: dict | None = None, *,
-                 min_train: int = 500) -> list[Pair]:
+                 min_train: int = 500, models: dict | None = None) -> list[Pair]:
     """Pairs at or above the review threshold: exact trusted-id rules first, then
-    Fellegi-Sunter on blocked candidates (EM-trained when >= `min_train` candidate pairs)."""
+    Fellegi-Sunter on blocked candidates (EM-trained when >= `min_train` candidate pairs).
+
+    `models`, if given, supplies a model per entity type or receives the one used, so
+    `match_incremental` can score new records exactly as the full run did."""
     out: list[Pair] = []
     for etype, recs in sorted(_by_type(records).items()):
         index = build_index(recs, settings)[etype]
         conf = settings_for(etype, settings)
         pairs = _candidates(index["blocks"], conf.get("max_block", 2000))
-        out += _score(sorted(pairs), index["features"], conf, None, index["sources"], min_train)
+        given = (models or {}).get(etype)
+        found, model = _score(sorted(pairs), index["features"], conf, given, index["sources"],
+                              min_train)
+        out += found
+        if models is not None:
+            models[etype] = model
     return sorted(out)
 
 
@@ -363,7 +374,7 @@ def match_incremental(new_records: list[dict], index: dict, settings: dict | Non
                 if len(refs) <= conf.get("max_block", 2000):
                     pairs.update(tuple(sorted((rec["ref"], r))) for r in refs if r != rec["ref"])
         m = (model or {}).get(etype) or default_model(conf)
-        out += _score(sorted(pairs), slot["features"], conf, m, slot["sources"], 10**12)
+        out += _score(sorted(pairs), slot["features"], conf, m, slot["sources"], 0)[0]
     return sorted(out)
 
 
