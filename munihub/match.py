@@ -26,7 +26,7 @@ DEFAULT_MU = {"name": ([0.03, 0.04, 0.08, 0.85], [0.85, 0.05, 0.04, 0.06]),
               "exact": ([0.3, 0.7], [0.9, 0.1])}
 
 _PERSON = {
-    "trusted_ids": ["national_id"],
+    "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")],
     "match": 0.95, "review": 0.6, "prior": 0.2,
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
@@ -48,8 +48,10 @@ _PERSON = {
         "postal_code": {"kind": "exact", "m": [0.4, 0.6], "u": [0.93, 0.07]},
         "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
     },
-    "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "last_key"],
-                 ["full_key"], ["mobile"], ["birth_date", "postal_code"]],
+    "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
+                 ["first_key", "last_key"],
+                 ["full_key"], ["mobile"], ["birth_date", "postal_code"],
+                 ["birth_date", "father_key"]],
 }
 
 
@@ -227,6 +229,9 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
             out[name] = -1
             continue
         out[name] = _level(comp.get("kind", "exact"), fa.get(name), fb.get(name))
+    for x, y in conf.get("swappable", ()):  # first and last name exchanged by a clerk
+        if out.get(x) == out.get(y) == 0 and fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x):
+            out[x] = out[y] = len(KINDS[conf["comparisons"][x]["kind"]]) - 2
     return out
 
 
