@@ -65,7 +65,7 @@ def build_projects(out: Path, rng: random.Random, n: int = 60) -> int:
             "agency": {"code": rng.choice(agencies)},
             "mantaghe": f"منطقه {rng.randint(1, 13)}",
             "budget": {"approved_rial": budget, "spent_rial": int(budget * progress / 100 * rng.uniform(0.8, 1.2))},
-            "progress": f"{progress}%" if rng.random() < 0.5 else progress,
+            "progress": str(progress) if rng.random() < 0.5 else progress,   # text or number, as entered
             "status": "تکمیل شده" if progress == 100 else rng.choice(PROJECT_STATUS[:2] + PROJECT_STATUS[3:]),
             "dates": {"start": _jalali(rng, year), "end": _jalali(rng, year + rng.randint(1, 3))},
             "updated_at": f"2024-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}T{rng.randrange(24):02d}:00:00",
@@ -103,7 +103,7 @@ def build_inter_agency(out: Path, rng: random.Random, n: int = 30) -> int:
 
 
 def build_indicators(out: Path, rng: random.Random) -> int:
-    """Performance indicators: `indicators/indicators.json`, {"items": [...]}."""
+    """Performance indicators: `indicators/indicators.json`, a JSON list."""
     folder = out / "indicators"
     folder.mkdir(exist_ok=True)
     defs = [("IND-WST-01", "درصد پسماند تفکیک‌شده", "MM-WST", "درصد"),
@@ -114,5 +114,5 @@ def build_indicators(out: Path, rng: random.Random) -> int:
               "target": round(rng.uniform(10, 100), 1), "measured": round(rng.uniform(5, 110), 1), "unit": u}
              for c, t, a, u in defs for q in (1, 2, 3)]
     items[4]["measured"] = "—"              # bad: not a number
-    (folder / "indicators.json").write_text(json.dumps({"items": items}, ensure_ascii=False, indent=1), "utf-8")
+    (folder / "indicators.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), "utf-8")
     return len(items)
