@@ -1,0 +1,328 @@
+"""Validate shared-schema records and explain every failure as a `Reason` (pointer, rule, English, Persian).
+
+Two engines give the same (pointer, rule) pairs: the fast path (`jsonschema_rs`, used in
+loads) and the reference path (`jsonschema`, the yardstick in tests).  The fast path asks
+`is_valid` first and collects errors only for the few bad records.  Messages are rendered
+from the schema, not from engine text, so both engines word them alike, and they never
+carry a whole value: format failures show it masked to its last four characters.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from munihub import formats, schemas
+from munihub.errors import ConfigError
+
+ENGINES = ("fast", "reference")
+Pair = tuple[tuple, str]  # (instance path tokens, rule)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """Why one record (or one of its fields) failed its shared schema."""
+
+    pointer: str      # JSON pointer into the record: "/mobile", "/address/postal_code", "" = whole record
+    rule: str         # "required", "type", "enum", "maxLength", "format:ir-mobile", …
+    message: str      # English, for logs and operators
+    message_fa: str   # Persian, for data stewards
+
+    @property
+    def field(self) -> str:
+        """The field as a dotted shared-schema name (`address.city`), as contracts name it."""
+        return ".".join(t.replace("~1", "/").replace("~0", "~") for t in self.pointer.split("/")[1:])
+
+    def to_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "rule": self.rule, "message": self.message,
+                "message_fa": self.message_fa, "field": self.field}
+
+
+class RecordValidator:
+    """A compiled shared schema: `.errors(record)` lists reasons, `.is_valid(record)` answers fast."""
+
+    def __init__(self, schema: dict, engine: str, folder: str):
+        self.schema, self.engine, self.folder = schema, engine, folder
+        self.name = str(schema.get("$id", "")).removeprefix(schemas.URN_PREFIX) or "record"
+        self._rendered: dict[tuple, Reason] = {}
+        self._nodes = _schema_nodes(schema, schemas.load_all(folder))
+        self._reference = _compile_reference(schema, folder)
+        self._fast = _compile_fast(schema, folder) if engine == "fast" else None
+        self._prefilter = _compile_prefilter(schema, folder) if engine == "fast" else None
+
+    def is_valid(self, record: Any) -> bool:
+        if self._prefilter is not None:
+            try:
+                return self._prefilter.is_valid(record)
+            except (ValueError, TypeError, OverflowError):
+                pass  # not plain JSON (a date object, an int key): the reference engine judges it
+        return self._reference.is_valid(record)
+
+    def errors(self, record: Any) -> list[Reason]:
+        """Every reason `record` fails the schema, sorted by pointer; [] when it is valid."""
+        if self.is_valid(record):
+            return []
+        return self.explain(record)
+
+    def explain(self, record: Any) -> list[Reason]:
+        """Reasons for a record already known (or suspected) to be invalid."""
+        pairs: Iterable[Pair] | None = None
+        if self._fast is not None:
+            try:
+                pairs = list(_fast_pairs(self._fast, record))
+            except (ValueError, TypeError, OverflowError):
+                pairs = None
+        if pairs is None:
+            pairs = _reference_pairs(self._reference, record)
+        unique = sorted(set(pairs), key=lambda p: (_pointer(p[0]), p[1]))
+        return [self._reason(path, rule, record) for path, rule in unique]
+
+    def _reason(self, path: tuple, rule: str, record: Any) -> Reason:
+        if rule.startswith("format:"):  # the message shows the (masked) value: not cacheable
+            return _render(path, rule, record, self._nodes, self.name)
+        # Other messages depend only on where, which rule, and (for `type`) the value's type;
+        # a bad load repeats the same few, so render each once.
+        key = (path, rule, _json_type(_value_at(record, path)) if rule == "type" else None)
+        found = self._rendered.get(key)
+        if found is None:
+            if len(self._rendered) > 4096:
+                self._rendered.clear()
+            found = self._rendered[key] = _render(path, rule, record, self._nodes, self.name)
+        return found
+
+
+_CACHE: dict[tuple[str, str, str, str], RecordValidator] = {}
+
+
+def compile_validator(schema: dict | str, *, engine: str = "fast",
+                      schemas_dir: str | Path | None = None) -> RecordValidator:
+    """A validator for `schema` (a dict, or a shared-schema name), cached by schema id and content."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown validation engine {engine!r}", hint=f"use one of {', '.join(ENGINES)}")
+    folder = str(schemas.resolve_schemas_dir(schemas_dir))
+    if isinstance(schema, str):
+        schema = schemas.load_schema(schema, folder)
+    digest = hashlib.sha1(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
+    key = (engine, str(schema.get("$id", "")), digest, folder)
+    found = _CACHE.get(key)
+    if found is None:
+        known = schemas.load_all(folder)
+        schemas.check_refs(schema, known, where=str(schema.get("$id") or "schema"))
+        found = _CACHE[key] = RecordValidator(schema, engine, folder)
+    return found
+
+
+def validate_batch(validator: RecordValidator, records: Iterable[Any]) -> list[list[Reason]]:
+    """Reasons per record, in order; the hot path of a load (valid records cost one `is_valid`)."""
+    is_valid, explain = validator.is_valid, validator.explain
+    return [[] if is_valid(r) else explain(r) for r in records]
+
+
+# ---------------------------------------------------------------- engines
+
+def _compile_fast(schema: dict, folder: str):
+    import jsonschema_rs
+    try:
+        return jsonschema_rs.validator_for(schema, formats=formats.FORMATS, validate_formats=True,
+                                           ignore_unknown_formats=True, registry=schemas.fast_registry(folder))
+    except (ValueError, jsonschema_rs.ReferencingError) as exc:
+        raise ConfigError(f"schema {schema.get('$id', '?')} does not compile: {exc}", where=folder) from None
+
+
+def _native(node: Any) -> Any:
+    """A copy of a schema with regex-equivalent formats swapped for native keywords."""
+    if isinstance(node, list):
+        return [_native(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: (v if k in ("enum", "const", "x-enum-titles") else _native(v)) for k, v in node.items()}
+    equivalent = formats.NATIVE_EQUIVALENTS.get(out.get("format")) if isinstance(out.get("format"), str) else None
+    if equivalent is not None:
+        del out["format"]
+        out["allOf"] = [*out.get("allOf", []), equivalent]
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _native_registry(folder: str):
+    import jsonschema_rs
+    return jsonschema_rs.Registry([(schemas.schema_uri(n), _native(s)) for n, s in schemas.load_all(folder).items()])
+
+
+def _compile_prefilter(schema: dict, folder: str):
+    """The fast `is_valid` pass: same verdicts as the schema, fewer calls back into Python."""
+    import jsonschema_rs
+    return jsonschema_rs.validator_for(_native(schema), formats=formats.FORMATS, validate_formats=True,
+                                       ignore_unknown_formats=True, registry=_native_registry(folder))
+
+
+def _compile_reference(schema: dict, folder: str):
+    from jsonschema import Draft202012Validator, FormatChecker
+    checker = FormatChecker(formats=())
+    for name, check in formats.FORMATS.items():
+        checker.checks(name)(check)
+    return Draft202012Validator(schema, registry=schemas.reference_registry(folder), format_checker=checker)
+
+
+def _fast_pairs(validator, record: Any) -> Iterator[Pair]:
+    for e in validator.iter_errors(record):
+        kind, path = e.kind, tuple(e.instance_path)
+        name = kind.name
+        if name == "required":
+            yield path + (kind.property,), "required"
+        elif name == "additionalProperties":
+            for extra in kind.unexpected:
+                yield path + (extra,), name
+        elif name == "format":
+            yield path, "format:" + kind.format
+        else:
+            yield path, name
+
+
+def _reference_pairs(validator, record: Any) -> Iterator[Pair]:
+    import re
+    for e in validator.iter_errors(record):
+        path, keyword = tuple(e.absolute_path), str(e.validator)
+        if keyword == "required" and isinstance(e.instance, dict):
+            for prop in e.validator_value:
+                if prop not in e.instance:
+                    yield path + (prop,), "required"
+        elif keyword == "additionalProperties" and isinstance(e.instance, dict):
+            declared = e.schema.get("properties", {})
+            patterns = list(e.schema.get("patternProperties", {}))
+            for prop in e.instance:
+                if prop not in declared and not any(re.search(p, prop) for p in patterns):
+                    yield path + (prop,), keyword
+        elif keyword == "format":
+            yield path, "format:" + str(e.validator_value)
+        else:
+            yield path, keyword
+
+
+# ---------------------------------------------------------------- messages
+
+def _pointer(path: tuple) -> str:
+    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in path)
+
+
+def _schema_nodes(schema: dict, known: dict[str, dict], path: tuple = (), depth: int = 0) -> dict[tuple, dict]:
+    """Subschema at each record path (with `$ref`s followed), for titles and limits in messages."""
+    node = dict(schema)
+    ref = node.pop("$ref", None)
+    if isinstance(ref, str) and ref.startswith(schemas.URN_PREFIX) and depth < 8:
+        target = known.get(ref[len(schemas.URN_PREFIX):].partition("#")[0], {})
+        node = {**target, **node}  # the referring site's title wins over the target's
+    out = {path: node}
+    for name, sub in (node.get("properties") or {}).items():
+        if isinstance(sub, dict):
+            out.update(_schema_nodes(sub, known, path + (name,), depth + 1))
+    return out
+
+
+def _value_at(record: Any, path: tuple) -> Any:
+    for token in path:
+        if isinstance(record, dict) and token in record:
+            record = record[token]
+        elif isinstance(record, list) and isinstance(token, int) and token < len(record):
+            record = record[token]
+        else:
+            return None
+    return record
+
+
+TYPE_FA = {"string": "متن", "integer": "عدد صحیح", "number": "عدد", "object": "شیء",
+           "boolean": "بله/خیر", "array": "فهرست", "null": "تهی"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return type(value).__name__
+
+
+def _format_messages(fmt: str, value: Any, field: str, label: str) -> tuple[str, str]:
+    shown = formats.mask(value)
+    if fmt == "ir-national-id":
+        problem = formats.national_id_problem(value) if isinstance(value, str) else "length"
+        return {
+            "length": (f"{field}: national id {shown} must be exactly 10 digits",
+                       f"کد ملی {shown} نامعتبر است (باید ۱۰ رقم باشد)"),
+            "repeated": (f"{field}: national id {shown} is one digit repeated",
+                         f"کد ملی {shown} نامعتبر است (ارقام یکسان)"),
+        }.get(problem, (f"{field}: national id {shown} fails its check digit",
+                        f"کد ملی {shown} نامعتبر است (رقم کنترل)"))
+    table = {
+        "ir-mobile": ("mobile {v} is not +989 followed by 9 digits",
+                      "شماره همراه {v} نامعتبر است (شکل درست: ‎+989XXXXXXXXX)"),
+        "ir-postal-code": ("postal code {v} is not 10 digits (not all the same)",
+                           "کد پستی {v} نامعتبر است (باید ۱۰ رقم باشد)"),
+        "ir-phone": ("phone {v} is not digits with an optional + and separators",
+                     "شماره تلفن {v} نامعتبر است"),
+        "date": ("{v} is not a real date written YYYY-MM-DD",
+                 "تاریخ {l} نامعتبر است؛ باید روزی واقعی به شکل YYYY-MM-DD باشد ({v})"),
+        "date-time": ("{v} is not a real time written YYYY-MM-DDTHH:MM:SS",
+                      "زمان {l} نامعتبر است؛ باید به شکل YYYY-MM-DDTHH:MM:SS باشد ({v})"),
+        "jalali-date": ("{v} is not a real Jalali date written YYYY/MM/DD",
+                        "تاریخ شمسی {l} نامعتبر است؛ چنین روزی در تقویم نیست ({v})"),
+        "jalali-period": ("{v} is not a Jalali period like 1403, 1403-08 or 1403-Q2",
+                          "دوره {l} نامعتبر است؛ شکل درست: 1403، 1403-08 یا 1403-Q2 ({v})"),
+        "email": ("{v} is not an email address", "رایانامه {v} نامعتبر است"),
+    }
+    en, fa = table.get(fmt, ("{v} is not a valid " + fmt, "مقدار {l} با قالب " + fmt + " سازگار نیست ({v})"))
+    return f"{field}: " + en.format(v=shown), fa.format(v=shown, l=label)
+
+
+def _render(path: tuple, rule: str, record: Any, nodes: dict[tuple, dict], schema_name: str) -> Reason:
+    node = nodes.get(path, {})
+    field = ".".join(str(t) for t in path) or "(record)"
+    label = f"«{node['title']}»" if node.get("title") else f"«{field}»"
+    value = _value_at(record, path)
+    keyword = rule.partition(":")[0]
+    limit = node.get(keyword)
+    if rule == "required":
+        en, fa = f"required field {field} is missing", f"فیلد الزامی {label} خالی است"
+    elif rule == "additionalProperties":
+        en = f"{field} is not a field of the shared schema {schema_name}; check the contract's property names"
+        fa = f"فیلد «{field}» در طرح مشترک {schema_name} تعریف نشده است"
+    elif rule == "type":
+        wanted = limit if isinstance(limit, list) else [limit]
+        en = f"{field} must be {' or '.join(map(str, wanted))}, not {_json_type(value)}"
+        fa = f"مقدار {label} باید {' یا '.join(TYPE_FA.get(str(w), str(w)) for w in wanted)} باشد"
+    elif rule == "enum":
+        titles = node.get("x-enum-titles") or {}
+        allowed = list(limit or [])
+        en = f"{field} must be one of {', '.join(map(str, allowed))}"
+        fa = f"مقدار {label} مجاز نیست؛ یکی از این‌ها باشد: " + "، ".join(
+            f"{titles.get(a, a)} ({a})" if a in titles else str(a) for a in allowed)
+    elif rule in ("maxLength", "minLength"):
+        more = rule == "maxLength"
+        en = f"{field} is {'longer' if more else 'shorter'} than {limit} characters"
+        fa = (f"{label} بیش از {limit} نویسه است" if more else
+              f"{label} خالی است" if limit == 1 else f"{label} کمتر از {limit} نویسه است")
+    elif rule in ("minimum", "exclusiveMinimum"):
+        en, fa = f"{field} is below the minimum {limit}", f"مقدار {label} کمتر از کمینه {limit} است"
+    elif rule in ("maximum", "exclusiveMaximum"):
+        en, fa = f"{field} is above the maximum {limit}", f"مقدار {label} بیشتر از بیشینه {limit} است"
+    elif rule == "minProperties":
+        en, fa = "the record has no fields", "رکورد خالی است؛ هیچ فیلدی پر نشده"
+    elif keyword == "format":
+        en, fa = _format_messages(rule.partition(":")[2], value, field, label)
+    else:
+        en, fa = f"{field} fails the rule {rule}", f"مقدار {label} با قاعده {rule} سازگار نیست"
+    return Reason(_pointer(path), rule, en, fa)
