@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from munihub.errors import ConfigError, PermanentSourceError
 
 AUTH_TYPES = ("none", "bearer", "basic", "api_key", "oauth2")
+_QUERY_PAIR = re.compile(r"([?&;]([A-Za-z0-9_.\-]+)=)([^&\s'\")]+)")
 _CREDENTIAL_NAMES = re.compile(r"(key|token|secret|password|passwd|signature|sig|auth)", re.I)
 
 
@@ -44,7 +45,8 @@ class Redactor:
     def text(self, text: str) -> str:
         for value in self._values:
             text = text.replace(value, "***")
-        return text
+        # URLs inside library messages ("...with url: /x?access_token=...") hide query secrets too.
+        return _QUERY_PAIR.sub(lambda m: m.group(1) + "***" if self._hides(m.group(2)) else m.group(0), text)
 
     def _hides(self, name: str) -> bool:
         return name.lower() in self._params or bool(_CREDENTIAL_NAMES.search(name))

@@ -38,7 +38,8 @@ def parse_json(body: bytes, *, shown: str, source: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         byte = len(text[:exc.pos].encode("utf-8"))
-        what = "truncated" if exc.pos >= len(text.rstrip()) else "malformed"
+        cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        what = "truncated" if cut else "malformed"
         raise PermanentSourceError(
             f"{shown}: {what} JSON at byte {byte} of {len(body)} (line {exc.lineno} column "
             f"{exc.colno}): {exc.msg}", where=where,

@@ -155,6 +155,10 @@ class HttpClient:
             except requests.RequestException as exc:
                 raise PermanentSourceError(f"{method} {shown}: {self.redactor.text(_short(exc))}",
                                            where=where) from None
+            except UnicodeError:
+                # http.client only sends Latin-1 headers; the value is likely a secret, never echo it.
+                raise PermanentSourceError(f"{method} {shown}: a header value is not Latin-1 text",
+                                           where=where, hint="check the token/api_key secret and `headers`") from None
             with resp:
                 if resp.is_redirect and resp.headers.get("Location"):
                     url = urljoin(resp.url, resp.headers["Location"])
