@@ -27,18 +27,19 @@ def _when(rng: random.Random, month: int = 9) -> str:
     return f"2024-{month:02d}-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:{rng.randrange(60):02d}:00"
 
 
-def _copies(people, rng, noise, source, key_of, truth, bad_every=0):
-    """(noisy copy, bad kind or "") for each of `people`, with truth rows; every `bad_every`-th spoiled."""
+def _copies(people, rng, noise, source, key_of, truth, bad=6):
+    """(noisy copy, bad kind or "") for each of `people`, with truth rows; about `bad` of them spoiled."""
     out = []
+    bad_every = max(7, len(people) // bad) if bad else 0
     for i, person in enumerate(people):
         rec, kinds = syn.noisy_copy(person, rng, noise)
-        bad = ""
+        spoilt = ""
         if bad_every and i % bad_every == bad_every - 1:
-            bad = syn.BAD_KINDS[(i // bad_every) % len(syn.BAD_KINDS)]
-            rec = syn.spoil(rec, bad, rng)
-        out.append((rec, bad))
+            spoilt = syn.BAD_KINDS[(i // bad_every) % len(syn.BAD_KINDS)]
+            rec = syn.spoil(rec, spoilt, rng)
+        out.append((rec, spoilt))
         row = syn.person_truth(source, key_of(i, rec, person), person, kinds)
-        row["bad"] = bad
+        row["bad"] = spoilt
         truth.append(row)
     return out
 
@@ -46,7 +47,7 @@ def _copies(people, rng, noise, source, key_of, truth, bad_every=0):
 def build_registry(out: Path, people, rng, truth) -> int:
     """Citizen registry: SQLite `registry.db`, table `citizens`, `updated_at` watermark."""
     recs = _copies(people, rng, 0.6, "registry.citizens", lambda i, r, p: p.national_id,
-                   truth, bad_every=97)
+                   truth)
     recs = [r for r, _ in recs]
     con = sqlite3.connect(out / "registry.db")
     con.execute("DROP TABLE IF EXISTS citizens")
@@ -97,7 +98,7 @@ def build_permits(out: Path, people, rng, truth) -> int:
     folder = out / "permits"
     folder.mkdir(exist_ok=True)
     recs = _copies(people, rng, 1.0, "urbanplanning.permits", lambda i, r, p: f"PR-{1402 + i % 2}-{i + 1:05d}",
-                   truth, bad_every=41)
+                   truth)
     by_year: dict[int, list] = {1402: [], 1403: []}
     for i, (r, bad) in enumerate(recs):
         year = 1402 + i % 2
@@ -130,7 +131,7 @@ PAYMENT_KINDS = ["عوارض نوسازی", "عوارض پروانه ساختم�
 
 def build_payments(out: Path, people, rng, truth) -> int:
     """Payments: SQLite `payments.db`, table `pardakht`, `last_modified` watermark."""
-    recs = _copies(people, rng, 1.0, "finance.payments", lambda i, r, p: f"PAY{100000 + i}", truth, bad_every=53)
+    recs = _copies(people, rng, 1.0, "finance.payments", lambda i, r, p: f"PAY{100000 + i}", truth)
     rows = []
     for i, (r, bad) in enumerate(recs):
         paid = BAD_JALALI if bad == "bad_jalali_date" else f"1403/{rng.randint(1, 12):02d}/{rng.randint(1, 29):02d}"
