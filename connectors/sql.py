@@ -1,0 +1,403 @@
+"""The `sql` connector kind: a table or read-only query in any SQLAlchemy database.
+
+Incremental reads use keyset pagination on (watermark, key): each page asks for rows strictly
+after the last (watermark, key) pair seen, so rows sharing a timestamp are never skipped nor
+read twice, and memory holds one page whatever the table size.  Values come back JSON-safe:
+Decimal as str (exact), date/time as ISO 8601 str, bytes as base64 str.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from munihub.connector import Batch, Connector
+from munihub.errors import ConfigError, PermanentSourceError, SourceError, TransientSourceError
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+# Characters that could end a quoted identifier or start a comment: never in a name.
+_BAD_IDENT = re.compile(r"[\"'`;\\\[\]]|--|/\*|\*/")
+_WRITE_WORDS = re.compile(
+    r"\b(insert|update|delete|merge|upsert|drop|alter|create|truncate|grant|revoke|"
+    r"call|exec|execute|copy|into|vacuum|attach|detach|pragma)\b", re.I)
+# Message fragments that mean "ask again later" / "asking again will not help".
+_PERMANENT_TEXT = ("authentication", "access denied", "does not exist", "unknown database",
+                   "no such table", "no such column", "permission denied", "unable to open database")
+_TRANSIENT_TEXT = ("connection refused", "could not connect", "can't connect", "timeout", "timed out",
+                   "gone away", "lost connection", "server closed", "terminating connection",
+                   "database is locked", "connection reset", "too many connections")
+_TRANSIENT_MYSQL = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
+
+
+def json_safe(value: Any) -> Any:
+    """A database value as JSON-safe Python: Decimal -> str, date/time -> ISO, bytes -> base64."""
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+def check_identifier(name: Any, what: str, source: str) -> str:
+    """`name` if it is a safe table/column name; a ConfigError naming it otherwise."""
+    text = str(name or "")
+    bad = not text.strip() or len(text) > 128 or _BAD_IDENT.search(text) or any(
+        unicodedata.category(ch).startswith("C") for ch in text)
+    if bad:
+        raise ConfigError(f"{what} {text!r} is not an acceptable identifier", where=f"source {source}",
+                          hint="names may not be empty, contain quotes, ;, \\, brackets, comment "
+                               "markers or non-printing characters")
+    return text
+
+
+def check_read_only_query(query: str, source: str) -> str:
+    """The query without a trailing ';' if it is one SELECT (or WITH ... SELECT); ConfigError otherwise."""
+    text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", str(query or ""), flags=re.S).strip().rstrip(";").strip()
+    why = None
+    if not re.match(r"(select|with)\b", text, re.I):
+        why = "it does not start with SELECT or WITH"
+    elif ";" in text:
+        why = "it holds more than one statement"
+    elif m := _WRITE_WORDS.search(text):
+        why = f"it contains {m.group(1).upper()!r}"
+    elif re.search(r"\bfor\s+(update|share)\b|\block\s+in\s+share\b", text, re.I):
+        why = "it locks rows"
+    if why:
+        raise ConfigError(f"query refused: {why}", where=f"source {source}",
+                          hint="give one read-only SELECT, or a `table`")
+    return text
+
+
+def _names(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def _after(cols: list[sa.ColumnElement], values: list[Any]) -> sa.ColumnElement:
+    """Rows strictly after `values` in the order of `cols`: (a > :a) OR (a = :a AND b > :b) ..."""
+    terms = []
+    for i, col in enumerate(cols):
+        equal = [cols[j] == sa.bindparam(f"k{j}", values[j]) for j in range(i)]
+        terms.append(sa.and_(*equal, col > sa.bindparam(f"k{i}", values[i])))
+    return sa.or_(*terms)
+
+
+class SqlConnector(Connector):
+    """Reads a table or a SELECT page by page, resuming after the last (watermark, key) read."""
+
+    kind = "sql"
+    params_schema = {
+        "type": "object",
+        "required": ["url"],
+        "properties": {
+            "url": {"type": "string"}, "table": {"type": "string"}, "schema": {"type": "string"},
+            "query": {"type": "string"}, "watermark": {"type": "string"},
+            "key": {"type": ["string", "array"], "items": {"type": "string"}},
+            "batch_size": {"type": "integer", "minimum": 1}, "connect_timeout": {"type": "number"},
+        },
+    }
+
+    def __init__(self, params, *, source="?", secrets=None, batch_size=1000):
+        super().__init__(params, source=source, secrets=secrets, batch_size=batch_size)
+        p = self.params
+        self.url = self._url()
+        self.shown_url = self.url.render_as_string(hide_password=True)
+        self.table = p.get("table")
+        self.schema = p.get("schema")
+        self.query = p.get("query")
+        if bool(self.table) == bool(self.query):
+            raise ConfigError("sql connector needs exactly one of `table` or `query`", where=self.where)
+        if self.table:
+            check_identifier(self.table, "table", source)
+            if self.schema:
+                check_identifier(self.schema, "schema", source)
+        else:
+            self.query = check_read_only_query(self.query, source)
+        self.watermark = p.get("watermark") or None
+        self.keys = _names(p.get("key"))
+        for name in ([self.watermark] if self.watermark else []) + self.keys:
+            check_identifier(name, "column", source)
+        if self.watermark and not self.keys:
+            raise ConfigError(f"watermark {self.watermark!r} needs a `key` to break ties", where=self.where,
+                              hint="name a unique column (e.g. id) so rows sharing a timestamp are not lost")
+        self.order = ([self.watermark] if self.watermark else []) + self.keys
+        self.connect_timeout = float(p.get("connect_timeout", 10))
+        self._engine: sa.Engine | None = None
+
+    @property
+    def where(self) -> str:
+        return f"source {self.source} ({self.shown_url})"
+
+    def _url(self) -> sa.URL:
+        """The URL with the password from secrets; a password written into params is refused."""
+        raw = self.secrets.get("url") or self.params.get("url")
+        if not raw:
+            raise ConfigError("sql connector needs a `url`", where=f"source {self.source}")
+        try:
+            url = sa.engine.make_url(str(raw))
+        except sa_exc.ArgumentError as exc:
+            raise ConfigError(f"`url` is not a SQLAlchemy URL: {exc}", where=f"source {self.source}") from exc
+        if url.password is not None and not self.secrets.get("url"):
+            raise ConfigError("the `url` param carries a password", where=f"source {self.source}",
+                              hint="put the password in a secret (`password`), never in the contract")
+        if self.secrets.get("password"):
+            url = url.set(password=self.secrets["password"])
+        return url
+
+    # -- connection and errors -----------------------------------------------------------
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            backend, args = self.url.get_backend_name(), {}
+            if backend == "sqlite":
+                db = self.url.database or ""
+                if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_file():
+                    raise PermanentSourceError(f"SQLite file {db!r} does not exist", where=self.where,
+                                               hint="check the path in `url`")
+            elif backend == "postgresql":
+                args = {"connect_timeout": max(1, int(self.connect_timeout))}
+            elif backend in ("mysql", "mariadb"):
+                args = {"connect_timeout": self.connect_timeout}
+            self._engine = sa.create_engine(self.url, connect_args=args, pool_pre_ping=False)
+        return self._engine
+
+    def _classify(self, exc: Exception, doing: str) -> SourceError:
+        """A SourceError for a driver failure: transient if asking again may help."""
+        orig = getattr(exc, "orig", None) or exc
+        text = self._redact(str(orig).strip().splitlines()[0] if str(orig).strip() else exc.__class__.__name__)
+        low = text.lower()
+        code = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
+        pgcode = getattr(orig, "pgcode", None) or ""
+        if isinstance(exc, sa_exc.NoSuchTableError):
+            transient = False
+        elif code in _TRANSIENT_MYSQL or pgcode.startswith(("08", "53", "57P", "40")):
+            transient = True
+        elif any(t in low for t in _PERMANENT_TEXT):
+            transient = False
+        elif any(t in low for t in _TRANSIENT_TEXT) or getattr(exc, "connection_invalidated", False):
+            transient = True
+        else:
+            transient = isinstance(exc, sa_exc.OperationalError) and code is None and not pgcode
+        cls = TransientSourceError if transient else PermanentSourceError
+        hint = ("the database may be down or busy; the run will be retried" if transient
+                else "fix the connector params, the credentials or the source; retrying will not help")
+        return cls(f"{doing} failed: {text}", where=self.where, hint=hint)
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets.values():
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return text
+
+    def _connect(self) -> sa.Connection:
+        try:
+            conn = self.engine().connect()
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._classify(exc, "connecting") from exc
+        # Belt and braces behind the query check: the session itself refuses writes.
+        try:
+            backend = self.url.get_backend_name()
+            if backend == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+            elif backend == "postgresql":
+                conn = conn.execution_options(postgresql_readonly=True)
+            elif backend in ("mysql", "mariadb"):
+                conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+                conn.rollback()
+        except sa_exc.SQLAlchemyError as exc:
+            conn.close()
+            raise self._classify(exc, "opening a read-only session") from exc
+        return conn
+
+    # -- what to select ------------------------------------------------------------------
+    def _source_columns(self, conn: sa.Connection) -> list[str]:
+        """The column names of the table or query, so missing ones are named before reading."""
+        try:
+            if self.table:
+                cols = sa.inspect(conn).get_columns(self.table, schema=self.schema)
+                names = [c["name"] for c in cols]
+                if not names:
+                    raise sa_exc.NoSuchTableError(self.table)
+            else:
+                probe = sa.select(sa.text("*")).select_from(sa.text(f"({self.query}) AS munihub_q")).where(sa.false())
+                names = list(conn.execute(probe).keys())
+            conn.rollback()
+        except sa_exc.NoSuchTableError as exc:
+            name = f"{self.schema}.{self.table}" if self.schema else self.table
+            raise PermanentSourceError(f"table {name!r} does not exist", where=self.where,
+                                       hint="check `table`/`schema` and that the user may read it") from exc
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._classify(exc, "reading the table's columns" if self.table else "running the query") from exc
+        missing = [c for c in self.order if c not in names]
+        if missing:
+            what = "watermark column" if missing[0] == self.watermark else "key column"
+            raise PermanentSourceError(f"{what} {missing[0]!r} is not in {self._label()} "
+                                       f"(columns: {', '.join(names[:30])})", where=self.where,
+                                       hint="fix `watermark`/`key` in the contract")
+        return names
+
+    def _label(self) -> str:
+        if self.table:
+            return f"table {self.schema + '.' if self.schema else ''}{self.table}"
+        return "the query"
+
+    def _from(self, names: list[str]):
+        """A selectable with untyped columns: values come back as the driver gives them."""
+        cols = [sa.column(n) for n in names]
+        if self.table:
+            return sa.table(self.table, *cols, schema=self.schema)
+        return sa.text(self.query).columns(*cols).subquery("munihub_q")
+
+    # -- reading -------------------------------------------------------------------------
+    def read_batches(self, cursor: dict[str, Any] | None) -> Iterator[Batch]:
+        conn = self._connect()
+        try:
+            names = self._source_columns(conn)
+            src = self._from(names)
+            if not self.order:
+                yield from self._stream_all(conn, src, names)
+            else:
+                yield from self._pages(conn, src, names, cursor)
+        finally:
+            conn.close()
+
+    def _start_values(self, cursor: dict[str, Any] | None) -> list[Any] | None:
+        if not cursor:
+            return None
+        key = cursor.get("key")
+        keys = list(key) if isinstance(key, list) and len(self.keys) > 1 else [key]
+        values = ([cursor.get("watermark")] if self.watermark else []) + keys
+        if len(values) != len(self.order) or any(v is None for v in values):
+            raise PermanentSourceError(f"stored cursor {cursor!r} does not fit watermark/key {self.order}",
+                                       where=self.where, hint="reset the source's cursor after changing them")
+        return values
+
+    def _cursor_for(self, last: dict[str, Any]) -> dict[str, Any]:
+        key = [last[k] for k in self.keys]
+        out = {"key": key if len(key) > 1 else key[0]}
+        if self.watermark:
+            out = {"watermark": last[self.watermark], **out}
+        return out
+
+    def _pages(self, conn, src, names, cursor) -> Iterator[Batch]:
+        """Keyset pagination: each page is rows after the last (watermark, key), in that order."""
+        order_cols = [src.c[n] for n in self.order]
+        base = sa.select(*[src.c[n] for n in names])
+        if self.watermark:  # a NULL watermark has no place in the order; see docs
+            base = base.where(src.c[self.watermark].is_not(None))
+        base = base.order_by(*order_cols).limit(self.batch_size)
+        values = self._start_values(cursor)
+        page = 0
+        while True:
+            stmt = base if values is None else base.where(_after(order_cols, values))
+            try:
+                rows = conn.execute(stmt).fetchall()  # one page, at most batch_size rows
+                conn.rollback()  # never hold a snapshot open between pages
+            except sa_exc.SQLAlchemyError as exc:
+                raise self._classify(exc, f"reading {self._label()} page {page + 1}") from exc
+            if not rows:
+                return
+            page += 1
+            records = [self._record(names, row) for row in rows]
+            last = records[-1]
+            values = [last[n] for n in self.order]
+            yield Batch(records, cursor=self._cursor_for(last), where=f"{self._label()} page {page}",
+                        positions=[self._position(r) for r in records])
+            if len(rows) < self.batch_size:
+                return
+
+    def _stream_all(self, conn, src, names) -> Iterator[Batch]:
+        """No watermark nor key: one server-side streamed SELECT, cursor None."""
+        stmt = sa.select(*[src.c[n] for n in names])
+        try:
+            result = conn.execution_options(stream_results=True, yield_per=self.batch_size).execute(stmt)
+            for page, rows in enumerate(result.partitions(self.batch_size), start=1):
+                records = [self._record(names, row) for row in rows]
+                start = (page - 1) * self.batch_size
+                yield Batch(records, cursor=None, where=f"{self._label()} page {page}",
+                            positions=[f"{self._label()} row {start + i + 1}" for i in range(len(records))])
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._classify(exc, f"reading {self._label()}") from exc
+
+    @staticmethod
+    def _record(names: list[str], row) -> dict[str, Any]:
+        return {n: (v if type(v) in _PLAIN else json_safe(v)) for n, v in zip(names, row)}
+
+    def _position(self, record: dict[str, Any]) -> str:
+        return f"{self._label()} " + ", ".join(f"{k}={record[k]}" for k in self.keys)
+
+    # -- probes --------------------------------------------------------------------------
+    def check(self) -> None:
+        """Connect, run SELECT 1, and make sure the table/query and its watermark/key columns exist."""
+        conn = self._connect()
+        try:
+            try:
+                conn.execute(sa.select(sa.literal(1))).scalar()
+            except sa_exc.SQLAlchemyError as exc:
+                raise self._classify(exc, "probing with SELECT 1") from exc
+            self._source_columns(conn)
+        finally:
+            conn.close()
+
+    def discover(self) -> dict[str, Any]:
+        """A JSON Schema from the table's reflected columns (a query: from its first page)."""
+        if not self.table:
+            return super().discover()
+        conn = self._connect()
+        try:
+            self._source_columns(conn)
+            cols = sa.inspect(conn).get_columns(self.table, schema=self.schema)
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._classify(exc, "reflecting the table") from exc
+        finally:
+            conn.close()
+        props = {}
+        for col in cols:
+            kind = _json_type_of(col["type"])
+            props[col["name"]] = {"type": [kind, "null"] if col.get("nullable", True) else kind}
+        return {"type": "object", "properties": props, "x-key": self.keys, "x-watermark": self.watermark}
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def _json_type_of(sql_type: sa.types.TypeEngine) -> str:
+    """The JSON type a column's values have after `json_safe`."""
+    try:
+        py = sql_type.python_type
+    except NotImplementedError:
+        return "string"
+    if py is bool:
+        return "boolean"
+    if py is int:
+        return "integer"
+    if py is float:
+        return "number"
+    if py in (dict,):
+        return "object"
+    if py in (list, tuple):
+        return "array"
+    return "string"  # Decimal, dates, bytes and text all become strings
