@@ -27,6 +27,7 @@ DEFAULT_MU = {"name": ([0.03, 0.04, 0.08, 0.85], [0.85, 0.05, 0.04, 0.06]),
 
 _PERSON = {
     "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")],
+    "cap_unless_exact": {"first_key": 0.9},
     "match": 0.95, "review": 0.6, "prior": 0.2,
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
@@ -43,7 +44,7 @@ _PERSON = {
         "full_key": {"kind": "name", "fallback_for": ["first_key", "last_key"],
                      "m": [0.02, 0.04, 0.09, 0.85], "u": [0.9, 0.04, 0.03, 0.03]},
         "father_key": {"kind": "name", "m": [0.05, 0.04, 0.06, 0.85], "u": [0.8, 0.04, 0.04, 0.12]},
-        "birth_date": {"kind": "code", "m": [0.04, 0.08, 0.88], "u": [0.97, 0.02, 0.01]},
+        "birth_date": {"kind": "code", "m": [0.02, 0.08, 0.9], "u": [0.97, 0.02, 0.01]},
         "mobile": {"kind": "exact", "m": [0.35, 0.65], "u": [0.9, 0.1]},
         "postal_code": {"kind": "exact", "m": [0.4, 0.6], "u": [0.93, 0.07]},
         "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
@@ -231,7 +232,8 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
         out[name] = _level(comp.get("kind", "exact"), fa.get(name), fb.get(name))
     for x, y in conf.get("swappable", ()):  # first and last name exchanged by a clerk
         if out.get(x) == out.get(y) == 0 and fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x):
-            out[x] = out[y] = len(KINDS[conf["comparisons"][x]["kind"]]) - 2
+            out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
+            out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
     return out
 
 
@@ -254,39 +256,78 @@ def probability(vector: dict[str, int], model: dict) -> float:
     return 1 / (1 + math.exp(-logit)) if logit > -700 else 0.0
 
 
-def train(vectors: list[dict[str, int]], conf: dict, iterations: int = 30,
-          strength: float = 20.0) -> dict:
-    """EM estimate of m, u and prior on candidate vectors, defaults as `strength` pseudo-pairs.
+def random_vectors(feats: dict, conf: dict, sources: dict, size: int = 50_000) -> list[dict]:
+    """Comparison vectors of a seeded sample of random pairs (nearly all non-matches: u)."""
+    import random
 
-    Identical vectors are collapsed into (pattern, count) first, so a pass costs the number
-    of distinct patterns, not of pairs."""
-    prior0 = default_model(conf)
-    model = default_model(conf)
-    if not vectors:
-        return model
-    names = list(model["m"])
-    patterns = Counter(tuple(v[n] for n in names) for v in vectors)
+    refs = sorted(feats)
+    n = len(refs)
+    if n < 2:
+        return []
+    rng = random.Random(0)
+    if n * (n - 1) // 2 <= size:
+        pairs = combinations(refs, 2)
+    else:
+        pairs = ((refs[i], refs[j]) for i, j in
+                 ((rng.randrange(n), rng.randrange(n)) for _ in range(size)) if i != j)
+    return [comparison_vector(feats[a], feats[b], conf) for a, b in pairs
+            if not (conf.get("link_only") and sources.get(a) == sources.get(b))]
+
+
+def _tally(vectors: Iterable[tuple], weights: Iterable[float], levels: list[int],
+           prior: list[float], strength: float) -> list[list[float]]:
+    counts = [[strength * p for p in prior[i]] for i in range(len(levels))]
+    for pat, w in zip(vectors, weights):
+        for i, lvl in enumerate(pat):
+            if lvl >= 0:
+                counts[i][lvl] += w
+    return [[max(c / sum(row), 1e-6) for c in row] for row in counts]
+
+
+def train(fuzzy: list[dict], exact: list[dict], randoms: list[dict], total_pairs: int,
+          conf: dict, iterations: int = 25, strength: float = 20.0) -> dict:
+    """Fellegi-Sunter parameters for a whole population of pairs (Splink's recipe, by hand):
+    u from random pairs; m from pairs sharing a trusted id when there are >= 50 of them, else
+    by EM over the blocked candidates with u fixed; the match prior by EM as expected matches
+    over all `total_pairs`.  Defaults act as `strength` pseudo-pairs so m cannot drift far."""
+    base = default_model(conf)
+    names = list(base["m"])
+    key = lambda v: tuple(v[n] for n in names)  # noqa: E731
+    levels = [len(KINDS[conf["comparisons"][n].get("kind", "exact")]) for n in names]
+    flat = [[1.0 / lv] * lv for lv in levels]
+    model = {"prior": 0.0, "m": dict(base["m"]),
+             "u": dict(zip(names, _tally(map(key, randoms), [1.0] * len(randoms), levels, flat, 1)))}
+    learn_m = len(exact) < 50
+    if not learn_m:
+        model["m"] = dict(zip(names, _tally(map(key, exact), [1.0] * len(exact), levels,
+                                            [base["m"][n] for n in names], strength)))
+    patterns = Counter(map(key, fuzzy))
+    model["prior"] = max(len(exact) + 0.1 * len(fuzzy), 1) / max(total_pairs, 1)
     for _ in range(iterations):
-        weighted = [(pat, cnt, probability(dict(zip(names, pat)), model))
-                    for pat, cnt in patterns.items()]
-        total = sum(cnt * w for _, cnt, w in weighted)
-        model["prior"] = min(max((total + strength * prior0["prior"]) / (len(vectors) + strength),
-                                 1e-6), 1 - 1e-6)
-        for i, name in enumerate(names):
-            m = [strength * p for p in prior0["m"][name]]
-            u = [strength * p for p in prior0["u"][name]]
-            for pat, cnt, w in weighted:
-                if pat[i] >= 0:
-                    m[pat[i]] += cnt * w
-                    u[pat[i]] += cnt * (1 - w)
-            model["m"][name] = [max(c / sum(m), 1e-6) for c in m]
-            model["u"][name] = [max(c / sum(u), 1e-6) for c in u]
+        post = {pat: probability(dict(zip(names, pat)), model) for pat in patterns}
+        expected = len(exact) + sum(cnt * post[pat] for pat, cnt in patterns.items())
+        model["prior"] = min(max(expected / max(total_pairs, 1), 1e-12), 0.5)
+        if learn_m:
+            pats = list(patterns)
+            model["m"] = dict(zip(names, _tally(pats, [patterns[p] * post[p] for p in pats],
+                                                levels, [base["m"][n] for n in names], strength)))
     return model
 
 
-def _score(pairs: Iterable[tuple[str, str]], feats: dict, conf: dict, model: dict | None,
-           sources: dict[str, str], min_train: int) -> tuple[list[Pair], dict]:
-    exact, fuzzy = [], []
+def _capped(p: float, vector: dict[str, int], conf: dict) -> float:
+    """A comparison in `cap_unless_exact` that is present but not exact caps p (twins: حسن and
+    حسین share everything else, and Persian first names sit close: محمد/محمود jw 0.95)."""
+    for name, cap in conf.get("cap_unless_exact", {}).items():
+        kind = conf["comparisons"][name].get("kind", "exact")
+        if 0 <= vector.get(name, -1) < len(KINDS[kind]) - 1:
+            p = min(p, cap)
+    return p
+
+
+def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dict | None,
+           min_train: int) -> tuple[list[Pair], dict]:
+    feats, sources = index["features"], index["sources"]
+    exact, fuzzy, agreed = [], [], []
     trusted = conf["trusted_ids"]
     for a, b in pairs:
         if conf.get("link_only") and sources.get(a) == sources.get(b):
@@ -295,17 +336,27 @@ def _score(pairs: Iterable[tuple[str, str]], feats: dict, conf: dict, model: dic
         ids = [f for f in trusted if valid_id(f, fa.get(f)) and valid_id(f, fb.get(f))]
         if any(fa[f] == fb[f] for f in ids):
             exact.append(Pair(a, b, 1.0, "exact:" + next(f for f in ids if fa[f] == fb[f])))
+            if model is None:
+                agreed.append(comparison_vector(fa, fb, conf))
         elif not ids:  # two different valid trusted ids: different entities, never scored
             fuzzy.append((a, b, comparison_vector(fa, fb, conf)))
     if model is None:
         vectors = [v for _, _, v in fuzzy]
-        model = train(vectors, conf) if len(vectors) >= min_train else default_model(conf)
+        if len(vectors) + len(agreed) >= min_train:
+            n = len(feats)
+            total = n * (n - 1) // 2
+            if conf.get("link_only"):
+                per = Counter(sources.values())
+                total -= sum(k * (k - 1) // 2 for k in per.values())
+            model = train(vectors, agreed, random_vectors(feats, conf, sources), total, conf)
+        else:
+            model = default_model(conf)
     out = list(exact)
     seen: dict[tuple, float] = {}  # few distinct patterns: score each once
     for a, b, v in fuzzy:
         pattern = tuple(v.values())
         if pattern not in seen:
-            seen[pattern] = probability(v, model)
+            seen[pattern] = _capped(probability(v, model), v, conf)
         if seen[pattern] >= conf["review"]:
             out.append(Pair(a, b, round(seen[pattern], 6), "fellegi-sunter"))
     return out, model
@@ -331,8 +382,7 @@ def find_matches(records: list[dict], settings: dict | None = None, *,
         conf = settings_for(etype, settings)
         pairs = _candidates(index["blocks"], conf.get("max_block", 2000))
         given = (models or {}).get(etype)
-        found, model = _score(sorted(pairs), index["features"], conf, given, index["sources"],
-                              min_train)
+        found, model = _score(sorted(pairs), index, conf, given, min_train)
         out += found
         if models is not None:
             models[etype] = model
@@ -379,7 +429,7 @@ def match_incremental(new_records: list[dict], index: dict, settings: dict | Non
                 if len(refs) <= conf.get("max_block", 2000):
                     pairs.update(tuple(sorted((rec["ref"], r))) for r in refs if r != rec["ref"])
         m = (model or {}).get(etype) or default_model(conf)
-        out += _score(sorted(pairs), slot["features"], conf, m, slot["sources"], 0)[0]
+        out += _score(sorted(pairs), slot, conf, m, 0)[0]
     return sorted(out)
 
 

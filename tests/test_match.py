@@ -217,3 +217,11 @@ def test_swapped_first_and_last_name_still_match_on_birth_date():
             father_name="رضا")
     pairs = find_matches([a, b])
     assert len(pairs) == 1 and pairs[0].probability >= 0.95
+
+
+def test_twins_without_ids_go_to_review_not_merge():
+    shared = dict(last_name="کریمی", father_name="رضا", birth_date="2001-05-05",
+                  mobile="+989157654321", postal_code="9188811111", gender="male")
+    pairs = find_matches([rec("registry|t1", first_name="حسین", **shared),
+                          rec("permits|t2", first_name="حسن", **shared)])
+    assert len(pairs) == 1 and 0.6 <= pairs[0].probability <= 0.9
