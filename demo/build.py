@@ -79,9 +79,8 @@ def build_requests(out: Path, people, seed, truth_rows) -> int:
             else:
                 r["filed_at"] = BAD_JALALI + " 10:00"
             truth[i]["bad"] = code
-    folder = out / "rc137"
-    folder.mkdir(exist_ok=True)
-    (folder / "requests.json").write_text(json.dumps({"data": reqs}, ensure_ascii=False, indent=1), "utf-8")
+    # At the top of the run folder: demo/run.py serves DIR/requests.json.
+    (out / "requests.json").write_text(json.dumps({"data": reqs}, ensure_ascii=False, indent=1), "utf-8")
     truth_rows.extend(truth)
     return len(reqs)
 
@@ -196,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     for dataset, n in manifest["counts"].items():
         print(f"{dataset:24} {n:6} records")
     print(f"wrote {Path(args.out).resolve()}; `set -a; . {args.out}/demo.env` then "
-          f"`python -m demo.requests_api {args.out}/rc137/requests.json`")
+          f"`python -m demo.requests_api {args.out}/requests.json`")
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def _env(demo_dir: Path) -> dict:
 
 def test_build_is_deterministic(tmp_path, demo_dir):
     demo_build.build(tmp_path, seed=7, people=120)
-    for name in ("truth/persons.csv", "truth/requests.csv", "rc137/requests.json", "projects/projects_1403.jsonl"):
+    for name in ("truth/persons.csv", "truth/requests.csv", "requests.json", "projects/projects_1403.jsonl"):
         assert (tmp_path / name).read_bytes() == (demo_dir / name).read_bytes(), name
 
 
@@ -211,7 +211,7 @@ def _source_fields(doc: dict, demo_dir: Path) -> set[str]:
         assert {params["watermark"], params["key"]} <= cols
         return cols
     if params["connector"] == "rest":
-        records = json.loads((demo_dir / "rc137" / "requests.json").read_text("utf-8"))["data"]
+        records = json.loads((demo_dir / "requests.json").read_text("utf-8"))["data"]
     else:
         files = sorted(Path(fill(params["path"])).glob(params["pattern"]))
         assert files, params
@@ -248,7 +248,7 @@ def test_truth_tables_label_every_source_record(demo_dir):
     assert {r["bad"] for r in persons} >= set(syn.BAD_KINDS)
     with (demo_dir / "truth" / "requests.csv").open(encoding="utf-8") as fh:
         reqs = list(csv.DictReader(fh))
-    served = json.loads((demo_dir / "rc137" / "requests.json").read_text("utf-8"))["data"]
+    served = json.loads((demo_dir / "requests.json").read_text("utf-8"))["data"]
     assert {r["tracking_code"] for r in reqs} == {r["tracking_code"] for r in served}
     assert sum(r["is_follow_up"] == "1" for r in reqs) > 10
 
@@ -261,8 +261,8 @@ def _get(url: str, token: str | None):
 
 def test_137_api_pages_with_the_token(demo_dir):
     token = _env(demo_dir)["MUNIHUB_DEMO_137_TOKEN"]
-    served = json.loads((demo_dir / "rc137" / "requests.json").read_text("utf-8"))["data"]
-    url = requests_api.serve(demo_dir / "rc137" / "requests.json", token=token)
+    served = json.loads((demo_dir / "requests.json").read_text("utf-8"))["data"]
+    url = requests_api.serve(demo_dir / "requests.json", token=token)
     try:
         assert url.startswith("http://127.0.0.1:")
         for bad in (None, "wrong"):
@@ -296,4 +296,4 @@ def test_137_api_refuses_to_start_without_a_token(demo_dir, monkeypatch):
     monkeypatch.delenv(requests_api.TOKEN_ENV, raising=False)
     from munihub.errors import ConfigError
     with pytest.raises(ConfigError, match=requests_api.TOKEN_ENV):
-        requests_api.serve(demo_dir / "rc137" / "requests.json")
+        requests_api.serve(demo_dir / "requests.json")
