@@ -168,6 +168,8 @@ def _check_secrets(value: Any, path: tuple, problems: list, lines: dict, file: P
             problems.append(f"{file}:{_line_of(lines, path)}: custom property '{prop}' looks like a secret "
                             "written into the contract; name an environment variable under 'secrets' instead")
         for k, v in value.items():
+            if k == "secrets" or (prop == "secrets" and k == "value"):
+                continue  # maps params to environment variable NAMES; checked in load_contract
             if SECRET_WORDS.search(str(k)) and isinstance(v, (str, int)) and k != "secrets":
                 problems.append(f"{file}:{_line_of(lines, path)}: '{k}' looks like a secret written into "
                                 "the contract; name an environment variable under 'secrets' instead")
