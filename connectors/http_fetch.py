@@ -168,6 +168,8 @@ class HttpClient:
                     if resp.status_code == 303 or (resp.status_code in (301, 302) and method == "POST"):
                         method, data = "GET", None
                     continue
+                if not 200 <= resp.status_code < 300:
+                    _drain(resp)
                 _raise_for_status(resp, method, shown, where)
                 body = self._read_body(resp, deadline, method, shown, where)
                 return HttpResponse(resp.status_code, resp.headers, body, resp.url,
@@ -226,6 +228,14 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _drain(resp) -> None:
+    """Read a small error body so the kept-alive connection can serve the retry."""
+    try:
+        resp.raw.read(64 * 1024, decode_content=False)
+    except Exception:  # noqa: BLE001 - only an optimisation; the connection is then dropped
+        pass
 
 
 def _too_large(method, shown, where, limit) -> PermanentSourceError:

@@ -56,7 +56,7 @@ class FakeServer:
         self.hits: list[Request] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self.httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,6 +83,13 @@ class FakeServer:
         self.stop()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # a client hanging up is not news
+
+
 @contextlib.contextmanager
 def serve(routes: dict[str, Handler]) -> Iterator[FakeServer]:
     """Run a FakeServer for the duration of the block; `.url` is its base URL."""
@@ -96,6 +103,7 @@ def serve(routes: dict[str, Handler]) -> Iterator[FakeServer]:
 def _make_handler(server: FakeServer):
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
         def log_message(self, *args):  # keep test output clean
             pass
