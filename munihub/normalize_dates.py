@@ -1,0 +1,177 @@
+"""Dates and times as subsystems write them (Jalali or Gregorian, any digits) → ISO 8601.
+
+A four-digit year below 1700 is Jalali (۱۴۰۳/۰۸/۱۴, 1403-8-14, 14 آبان 1403, 14030814); the
+Jalali calendar (month lengths, leap years) comes from `jdatetime`.  Day-first dates are read
+as d/m/y; a Gregorian one where day and month could swap is refused rather than guessed.
+Conversions are cached: birth dates repeat across millions of records.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+
+from munihub.normalize_letters import NormalizeError, match_key, to_latin_digits
+
+JALALI_MONTHS = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر",
+                 "دی", "بهمن", "اسفند")
+_MONTH_EN = ("Farvardin", "Ordibehesht", "Khordad", "Tir", "Mordad", "Shahrivar", "Mehr",
+             "Aban", "Azar", "Dey", "Bahman", "Esfand")
+_MONTH_BY_KEY = {match_key(m): i for i, m in enumerate(JALALI_MONTHS, 1)}
+_MONTH_BY_KEY.update({m.lower(): i for i, m in enumerate(_MONTH_EN, 1)})
+
+_CLEAN = str.maketrans({"٫": "/", "٬": "/", "⁄": "/", "／": "/", "\\": "/", "،": " ",
+                        "\u200c": " ", "\u200f": None, "\u200e": None, "\u061c": None})
+_NAMED = re.compile(r"(\d{1,2})\s+([^\d\s]+)\s+(\d{4})(.*)", re.S)
+_SEP = r"\s*[/\-.\s]\s*"
+_DATE = re.compile(rf"(\d{{1,4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,4}})(?:(?:\s*[T,\-]\s*|\s+)(.+))?",
+                   re.I | re.S)
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:(?:\s*T\s*|\s+)(.+))?", re.I | re.S)
+_TIME = re.compile(
+    r"(?:ساعت\s*)?(\d{1,2})[:.](\d{2})(?:[:.](\d{2})(?:[.,](\d{1,9}))?)?\s*"
+    r"(am|pm|a\.m\.|p\.m\.|ق\.?\s?ظ\.?|ب\.?\s?ظ\.?|صبح|عصر|بعدازظهر|بعد از ظهر)?\s*"
+    r"(z|[+-]\d{2}:?\d{2})?", re.I)
+_PM = ("pm", "p.m.", "عصر", "بعدازظهر", "بعد از ظهر")
+_MAX_LEN = 64
+
+
+def _bad(value, why: str, why_fa: str, code: str = "invalid") -> NormalizeError:
+    shown = str(value)[:40]
+    return NormalizeError(f"date {shown!r} {why}", f"تاریخ «{shown}» {why_fa}", code=code)
+
+
+@functools.lru_cache(maxsize=65536)
+def jalali_to_iso(y: int, m: int, d: int) -> str:
+    """ISO Gregorian date of a Jalali day; NormalizeError naming the month if it does not exist."""
+    import jdatetime  # lazy: 25 ms import
+    if not 1 <= m <= 12:
+        raise _bad(f"{y}/{m:02d}/{d:02d}", f"has month {m}; Jalali months are 1-12",
+                   f"ماه {m} دارد؛ ماه‌ها ۱ تا ۱۲ هستند", "range")
+    leap = jdatetime.date(y, 1, 1).isleap()
+    days = 31 if m <= 6 else 30 if m <= 11 else 30 if leap else 29
+    if not 1 <= d <= days:
+        note = f" ({y} is not a leap year)" if m == 12 and d == 30 else ""
+        raise _bad(f"{y}/{m:02d}/{d:02d}",
+                   f"does not exist: {_MONTH_EN[m - 1]} (month {m}) has {days} days{note}",
+                   f"وجود ندارد: {JALALI_MONTHS[m - 1]} {days} روز دارد", "range")
+    return jdatetime.date(y, m, d).togregorian().isoformat()
+
+
+def _to_iso(value, y: int, m: int, d: int) -> str:
+    if y < 1700:
+        if y < 1200:
+            raise _bad(value, f"has year {y}; write a four-digit Jalali (13xx/14xx) or "
+                       "Gregorian year", f"سال {y} دارد؛ سال را چهاررقمی بنویسید", "range")
+        return jalali_to_iso(y, m, d)
+    if y > 2199:
+        raise _bad(value, f"has year {y}, too far in the future", f"سال {y} نامعقول است", "range")
+    try:
+        return dt.date(y, m, d).isoformat()
+    except ValueError as exc:
+        raise _bad(value, f"is not a Gregorian calendar day ({exc})",
+                   "روز معتبری در تقویم میلادی نیست", "range") from None
+
+
+def _order(value, a: str, b: str, c: str) -> tuple[int, int, int]:
+    """(year, month, day) from three date parts in either year-first or year-last order."""
+    if len(a) == 4 and len(c) <= 2:
+        return int(a), int(b), int(c)
+    if len(c) == 4 and len(a) <= 2:
+        y, first, second = int(c), int(a), int(b)
+        if y < 1700 or first > 12 or first == second:
+            return y, second, first                    # Iranian order: day/month/year
+        if second > 12:
+            return y, first, second                    # only month/day fits
+        raise _bad(value, "could be day/month or month/day; write it year first (YYYY-MM-DD)",
+                   "مبهم است (روز/ماه یا ماه/روز)؛ سال را اول بنویسید", "ambiguous")
+    raise _bad(value, "needs a four-digit year", "باید سال چهاررقمی داشته باشد", "format")
+
+
+def _time(value, text: str) -> str:
+    """'HH:MM:SS[.ffffff][±HH:MM]' from a time part; NormalizeError if it is not a time."""
+    t = _TIME.fullmatch(text.strip())
+    if t is None:
+        raise _bad(value, "has a time part that is not HH:MM[:SS]", "ساعت نامعتبر دارد", "format")
+    h, mi, s = int(t[1]), int(t[2]), int(t[3] or 0)
+    if t[5]:
+        if not 1 <= h <= 12:
+            raise _bad(value, f"has hour {h} with am/pm", f"ساعت {h} با ق.ظ/ب.ظ دارد", "range")
+        h = h % 12 + (12 if t[5].lower().replace(" ", "") in _PM or t[5].startswith("ب") else 0)
+    if h > 23 or mi > 59 or s > 59:
+        raise _bad(value, f"has time {h:02d}:{mi:02d}:{s:02d} outside the day",
+                   "ساعت خارج از شبانه‌روز دارد", "range")
+    out = f"{h:02d}:{mi:02d}:{s:02d}"
+    if t[4]:
+        out += "." + t[4][:6].ljust(6, "0")
+    if t[6]:
+        tz = t[6].upper()
+        if tz == "Z":
+            return out + "+00:00"
+        sign, digits = tz[0], tz[1:].replace(":", "")
+        if int(digits[:2]) > 14 or int(digits[2:]) > 59:
+            raise _bad(value, f"has time zone {tz} out of range", "منطقهٔ زمانی نامعتبر دارد", "range")
+        out += f"{sign}{digits[:2]}:{digits[2:]}"
+    return out
+
+
+def _parse(value) -> tuple[str, str | None]:
+    """(ISO date, ISO time or None) of any supported date value."""
+    if value is None or isinstance(value, bool):
+        raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat(), value.isoformat(
+            timespec="microseconds" if value.microsecond else "seconds")[11:]
+    if isinstance(value, dt.date):
+        return value.isoformat(), None
+    if type(value).__module__.startswith("jdatetime") and hasattr(value, "togregorian"):
+        return _parse(value.togregorian())
+    if isinstance(value, int):
+        value = str(value)
+        if len(value) != 8:
+            raise _bad(value, "is a number but not YYYYMMDD", "عدد است ولی به شکل YYYYMMDD نیست")
+    if not isinstance(value, str):
+        raise _bad(value, f"is a {type(value).__name__}, not a date", "تاریخ نیست", "type")
+    text = to_latin_digits(value).translate(_CLEAN).strip()
+    if not text:
+        raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
+    if len(text) > _MAX_LEN:
+        raise _bad(value, "is too long to be a date", "برای تاریخ بیش از حد بلند است", "format")
+    named = _NAMED.fullmatch(text)
+    if named and match_key(named[2]) in _MONTH_BY_KEY:
+        text = f"{named[3]}/{_MONTH_BY_KEY[match_key(named[2])]}/{named[1]}{named[4]}"
+    m = _DATE.fullmatch(text)
+    if m:
+        y, mo, d = _order(value, m[1], m[2], m[3])
+    else:
+        m = _COMPACT.fullmatch(text)
+        if m is None:
+            raise _bad(value, "is not a date (expected 1403/08/14 or 2024-11-04)",
+                       "تاریخ نیست (نمونه: ۱۴۰۳/۰۸/۱۴)", "format")
+        y, mo, d = int(m[1]), int(m[2]), int(m[3])
+    iso = _to_iso(value, y, mo, d)
+    return iso, _time(value, m[4]) if m[4] else None
+
+
+def parse_date(value) -> str:
+    """ISO Gregorian `YYYY-MM-DD` of a Jalali or Gregorian date (a time part is checked, then
+    dropped).  Raises NormalizeError for empty, malformed or non-existent dates."""
+    return _parse(value)[0]
+
+
+def parse_datetime(value) -> str:
+    """ISO 8601 `YYYY-MM-DDTHH:MM:SS[.ffffff][±HH:MM]`; a date without a time gets 00:00:00,
+    so date-time fields always hold one shape."""
+    day, time = _parse(value)
+    return f"{day}T{time or '00:00:00'}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _jalali_of(iso: str) -> str:
+    import jdatetime
+    j = jdatetime.date.fromgregorian(date=dt.date.fromisoformat(iso))
+    return f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
+
+
+def to_jalali(iso) -> str:
+    """Jalali display form `1403/08/14` of an ISO date (or anything `parse_date` reads)."""
+    return _jalali_of(parse_date(iso))

@@ -1,0 +1,208 @@
+"""Iranian identifiers: national id (کد ملی), mobile, postal code, and gender codes.
+
+Each `parse_*` takes what a subsystem really stores (Persian digits, dashes, spaces, an int
+that lost its leading zeros, +98/0098 prefixes) and returns the one canonical form, or raises
+`NormalizeError` saying what is wrong.  Messages mask national ids and mobiles to the last 4
+digits: quarantine reasons are shown to stewards and written to logs.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+from munihub.normalize_letters import NormalizeError, match_key, to_latin_digits
+
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.()/\u200c]+")
+_FLOAT_TEXT = re.compile(r"(\d+)\.0+")             # '923456789.0' from a spreadsheet export
+_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def _mask(digits: str) -> str:
+    return "******" + digits[-4:] if len(digits) > 4 else "****"
+
+
+def _digits(value, what: str, what_fa: str) -> str:
+    """ASCII digits of an id-like value, separators dropped; NormalizeError if anything else."""
+    if value is None or isinstance(value, bool):
+        raise NormalizeError(f"{what} is empty", f"{what_fa} خالی است", code="empty")
+    if isinstance(value, int):
+        if value < 0:
+            raise NormalizeError(f"{what} is negative", f"{what_fa} منفی است", code="invalid")
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")) or not value.is_integer() \
+                or value < 0:
+            raise NormalizeError(f"{what} is not a whole number", f"{what_fa} عدد صحیح نیست")
+        return str(int(value))
+    text = to_latin_digits(str(value)).strip()
+    float_text = _FLOAT_TEXT.fullmatch(text)
+    if float_text:
+        text = float_text.group(1)
+    text = _SEPARATORS.sub("", text)
+    if not text:
+        raise NormalizeError(f"{what} is empty", f"{what_fa} خالی است", code="empty")
+    if not (text.isascii() and text.isdigit()):
+        raise NormalizeError(f"{what} contains letters or symbols; write digits only",
+                             f"{what_fa} حرف یا نماد دارد؛ فقط رقم بنویسید", code="characters")
+    return text
+
+
+# --------------------------------------------------------------------------- national id
+def national_id_check_digit(first9: str) -> int:
+    """Check digit of a national id from its first nine digits (mod-11, weights 10…2)."""
+    digits = to_latin_digits(str(first9))
+    if len(digits) != 9 or not (digits.isascii() and digits.isdigit()):
+        raise NormalizeError("a national id check digit needs exactly nine digits",
+                             "برای رقم کنترل کد ملی دقیقاً نه رقم لازم است", code="length")
+    r = sum(int(d) * w for d, w in zip(digits, _WEIGHTS)) % 11
+    return r if r < 2 else 11 - r
+
+
+def parse_national_id(value) -> str:
+    """کد ملی as 10 ASCII digits; 8 or 9 digits are left-padded (zeros lost in spreadsheets).
+
+    Raises NormalizeError for a wrong length, letters, all-same digits or a bad check digit.
+    """
+    digits = _digits(value, "national id", "کد ملی")
+    if len(digits) in (8, 9):
+        digits = digits.zfill(10)
+    if len(digits) != 10:
+        raise NormalizeError(
+            f"national id {_mask(digits)} has {len(digits)} digits; it needs 10",
+            f"کد ملی {_mask(digits)} {len(digits)} رقم دارد؛ باید ۱۰ رقم باشد", code="length")
+    if digits.count(digits[0]) == 10:
+        raise NormalizeError(f"national id {_mask(digits)} repeats one digit; it is a placeholder",
+                             f"کد ملی {_mask(digits)} از یک رقم تکراری است و معتبر نیست",
+                             code="repeated")
+    if national_id_check_digit(digits[:9]) != int(digits[9]):
+        raise NormalizeError(
+            f"national id {_mask(digits)} has a wrong check digit; re-type it from the card",
+            f"رقم کنترل کد ملی {_mask(digits)} نادرست است؛ آن را از روی کارت دوباره وارد کنید",
+            code="check_digit")
+    return digits
+
+
+def is_valid_national_id(value) -> bool:
+    """Whether `parse_national_id` accepts the value (so 9 digits with a lost zero count)."""
+    try:
+        parse_national_id(value)
+    except NormalizeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- mobile
+@functools.lru_cache(maxsize=1)
+def _ir_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """Iran's mobile and fixed-line national-number patterns from phonenumbers' metadata."""
+    from phonenumbers import PhoneMetadata  # lazy: 50 ms import, not needed for text
+    meta = PhoneMetadata.metadata_for_region("IR")
+    return (re.compile(meta.mobile.national_number_pattern),
+            re.compile(meta.fixed_line.national_number_pattern))
+
+
+def parse_mobile(value) -> str:
+    """Iranian mobile in E.164, `+989151234567`, from 0915…, 915…, +98…, 0098…, 98….
+
+    The operator range is checked against phonenumbers' metadata; a landline or a number of
+    the wrong length raises NormalizeError.
+    """
+    plus = False
+    if isinstance(value, str):
+        value = to_latin_digits(value).strip()
+        plus = value.startswith("+")
+        value = value[1:] if plus else value
+    digits = _digits(value, "mobile", "شماره همراه")
+    national = digits
+    if digits.startswith("0098"):
+        national = digits[4:]
+    elif digits.startswith("98") and len(digits) >= 12:
+        national = digits[2:]
+    elif plus:
+        raise NormalizeError(f"mobile …{digits[-4:]} has a foreign country code; Iran's is +98",
+                             f"شماره همراه …{digits[-4:]} پیش‌شماره کشور ایران (+98) ندارد",
+                             code="country")
+    if national.startswith("0"):
+        national = national[1:]
+    mobile_re, fixed_re = _ir_patterns()
+    if len(national) == 10 and national[0] == "9":
+        if mobile_re.fullmatch(national):
+            return "+98" + national
+        raise NormalizeError(f"mobile 0{national[:3]}…{national[-4:]} is not in an Iranian "
+                             "mobile range; check the operator prefix",
+                             f"شماره همراه 0{national[:3]}…{national[-4:]} پیش‌شماره اپراتور "
+                             "معتبری ندارد", code="range")
+    if national and national[0] in "12345678" and fixed_re.fullmatch(national):
+        raise NormalizeError(f"0{national[:2]}…{national[-4:]} is a landline, not a mobile; "
+                             "put it in `phone`",
+                             f"0{national[:2]}…{national[-4:]} تلفن ثابت است، نه همراه",
+                             code="landline")
+    raise NormalizeError(f"mobile …{digits[-4:]} has {len(digits)} digits; an Iranian mobile "
+                         "is 09 and nine more digits",
+                         f"شماره همراه …{digits[-4:]} {len(digits)} رقم دارد؛ همراه باید "
+                         "۱۱ رقم و با ۰۹ شروع شود", code="length")
+
+
+def is_valid_mobile(value) -> bool:
+    """Whether `parse_mobile` accepts the value."""
+    try:
+        parse_mobile(value)
+    except NormalizeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- postal code
+def parse_postal_code(value) -> str:
+    """Iranian postal code (کد پستی) as 10 ASCII digits.
+
+    Rule: the first five digits never use 0 or 2 (the post avoids the ۰/۲ look-alikes), and a
+    code is not one repeated digit.  The stricter community regex (5th digit not 5, no 2 in
+    the last five) is not enforced: it is not an official rule.
+    """
+    digits = _digits(value, "postal code", "کد پستی")
+    if len(digits) != 10:
+        raise NormalizeError(f"postal code {digits[:12]} has {len(digits)} digits; it needs 10",
+                             f"کد پستی {digits[:12]} {len(digits)} رقم دارد؛ باید ۱۰ رقم باشد",
+                             code="length")
+    if digits.count(digits[0]) == 10:
+        raise NormalizeError(f"postal code {digits} repeats one digit; it is a placeholder",
+                             f"کد پستی {digits} از یک رقم تکراری است", code="repeated")
+    if "0" in digits[:5] or "2" in digits[:5]:
+        raise NormalizeError(f"postal code {digits} has 0 or 2 in its first five digits, "
+                             "which Iranian codes never use; check for a typo",
+                             f"کد پستی {digits} در پنج رقم اول ۰ یا ۲ دارد که در کدهای پستی "
+                             "ایران به کار نمی‌رود", code="range")
+    return digits
+
+
+def is_valid_postal_code(value) -> bool:
+    """Whether `parse_postal_code` accepts the value."""
+    try:
+        parse_postal_code(value)
+    except NormalizeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- gender
+_GENDERS = {match_key(k): v for k, v in {
+    "مرد": "male", "آقا": "male", "آقای": "male", "مذکر": "male", "پسر": "male", "ذکور": "male",
+    "m": "male", "male": "male", "man": "male", "1": "male",
+    "زن": "female", "خانم": "female", "مونث": "female", "مؤنث": "female", "دختر": "female",
+    "اناث": "female", "f": "female", "female": "female", "woman": "female", "2": "female",
+    "نامشخص": None, "unknown": None, "u": None, "?": None, "-": None,
+}.items()}
+_GENDERS[""] = None     # '?' and '-' fold to the empty key
+
+
+def parse_gender(value) -> str | None:
+    """`male`/`female` from مرد/زن/آقا/خانم/M/F/male/female/1/2; None for empty or unknown."""
+    if value is None or isinstance(value, bool):
+        return None
+    key = match_key(str(value))
+    if key in _GENDERS:
+        return _GENDERS[key]
+    shown = str(value)[:20]
+    raise NormalizeError(f"gender {shown!r} is not one of male/female (مرد/زن, M/F, 1/2)",
+                         f"جنسیت «{shown}» مرد یا زن نیست", code="invalid")

@@ -1,0 +1,122 @@
+"""Person names: honorific titles and name-comparison keys.
+
+Titles (سید، حاج، دکتر، …) are attributes of a person, not part of the name: `split_title`
+moves them out so «سید محمد» and «محمد» compare equal, and `name_key` adds a small table of
+everyday short forms («ممد»→«محمد», «عبداله»→«عبدالله») on top of `match_key`.
+"""
+from __future__ import annotations
+
+import re
+
+from munihub.normalize_letters import fold_key_letters, match_key, normalize_text
+
+# Canonical title -> spellings seen in registers (Persian, abbreviated, transliterated).
+TITLES: dict[str, tuple[str, ...]] = {
+    "سید": ("سید", "seyed", "seyyed", "sayed", "sayyed", "syed", "sayyid", "seid"),
+    "سیده": ("سیده", "seyedeh", "seyyedeh", "sayedeh", "sayyedeh"),
+    "حاج": ("حاج", "haj", "hajj", "haaj"),
+    "حاجی": ("حاجی", "haji", "hajji"),
+    "حاجیه": ("حاجیه", "حاجیه خانم", "hajieh", "hajiyeh"),
+    "دکتر": ("دکتر", "د", "dr", "doctor"),
+    "مهندس": ("مهندس", "مهن", "eng", "engr", "engineer", "mohandes"),
+    "آقای": ("آقای", "جناب آقای", "جناب", "mr", "mister", "agha", "aghaye"),
+    "خانم": ("خانم", "سرکار خانم", "سرکار", "mrs", "ms", "miss", "khanom"),
+    "استاد": ("استاد", "پروفسور", "prof", "professor", "ostad"),
+    "شهید": ("شهید",),
+    "مرحوم": ("مرحوم", "مرحومه"),
+    "کربلایی": ("کربلایی", "کربلائی", "کربلای"),
+    "مشهدی": ("مشهدی", "مش"),
+    "حجت‌الاسلام": ("حجت‌الاسلام", "حجت الاسلام", "حجه الاسلام"),
+    "آیت‌الله": ("آیت‌الله", "آیت الله", "آیه الله"),
+}
+_TITLE_BY_KEY = {match_key(form): canon for canon, forms in TITLES.items() for form in forms}
+_TITLE_WORDS = max(len(f.split()) for forms in TITLES.values() for f in forms)
+
+# Second halves of compound surnames written with a space («حاجی زاده»): the first word is
+# then part of the surname, not a title.
+_SURNAME_TAILS = {match_key(w) for w in ("زاده", "زادگان", "پور", "نژاد", "نیا", "فر", "وند",
+                                         "لو", "راد", "کیا", "منش", "زاد", "ها")}
+
+# First names commonly glued to «سید»/«سیده» («سیدمحمد»); only these are split off.
+_FIRST_NAMES = ("محمد", "علی", "حسین", "حسن", "رضا", "مهدی", "جواد", "احمد", "مجتبی", "مصطفی",
+                "مرتضی", "هادی", "جعفر", "عباس", "ابوالفضل", "محسن", "امیر", "سعید", "مجید",
+                "حمید", "محمود", "کاظم", "باقر", "صادق", "هاشم", "یحیی", "فاطمه", "زهرا",
+                "مریم", "معصومه", "زینب", "سمیه", "طاهره", "اعظم", "منصوره", "نرگس", "رقیه")
+_GLUED_TITLE = re.compile("^(سیده|سید)(" + "|".join(sorted(_FIRST_NAMES, key=len, reverse=True))
+                          + ")")
+
+# Everyday short forms and misspellings, compared on match-key tokens.
+SHORT_FORMS: dict[str, str] = {
+    "ممد": "محمد", "ممدرضا": "محمدرضا", "ممدعلی": "محمدعلی", "ممدحسین": "محمدحسین",
+    "ممدجواد": "محمدجواد", "ممدمهدی": "محمدمهدی",
+    "عبداله": "عبدالله", "عبدا": "عبدالله", "ابولفضل": "ابوالفضل", "ابالفضل": "ابوالفضل",
+    "اسماعیل": "اسمعیل", "ابراهیم": "ابرهیم",
+    "mohamad": "mohammad", "mohammed": "mohammad", "muhammad": "mohammad",
+    "mohamed": "mohammad", "mohd": "mohammad", "mamad": "mohammad",
+    "ali-reza": "alireza", "hossein": "hosein", "husain": "hosein", "hussein": "hosein",
+}
+_SHORT = {match_key(k): match_key(v) for k, v in SHORT_FORMS.items()}
+# «نعمت‌اله», «روح اله» → «…الله» only after these stems («هاله» is a name of its own).
+_ALLAH_STEMS = ("نعمت", "روح", "حبیب", "فتح", "سیف", "عزت", "ولی", "امان", "ذبیح", "فضل",
+                "حجت", "قدرت", "رحمت", "خلیل", "کلیم", "نصرت", "شکر", "اسد", "ید", "عین",
+                "نور", "حشمت", "هدایت", "عنایت", "رضوان", "خلق", "لطف", "ثنا", "سعد")
+_ALLAH = re.compile("(" + "|".join(match_key(s) for s in _ALLAH_STEMS) + ")اله(?!ه)")
+
+
+def _title_at(words: list[str], i: int) -> tuple[str | None, int]:
+    """The canonical title starting at words[i] and how many words it spans."""
+    for span in range(min(_TITLE_WORDS, len(words) - i), 0, -1):
+        canon = _TITLE_BY_KEY.get(match_key(" ".join(words[i:i + span])))
+        if canon:
+            return canon, span
+    return None, 0
+
+
+def split_title(name: str) -> tuple[str | None, str]:
+    """(leading honorifics as one normalized title or None, the name without them).
+
+    «سید دکتر محمد رضایی» → («سید دکتر», «محمد رضایی»).  The last word is never taken as a
+    title, and «حاجی زاده» stays a surname, so a name is never emptied.
+    """
+    text = normalize_text(name)
+    if text is None:
+        return None, ""
+    glued = _GLUED_TITLE.match(text)
+    if glued:
+        tail = text[glued.end():].split(" ", 1)[0]
+        if not tail or len(tail) >= 3:                # «سیدمحمدی» is a surname: no split
+            text = glued.group(1) + " " + text[glued.end(1):]
+    words = text.split()
+    titles: list[str] = []
+    i = 0
+    while i < len(words) - 1:
+        head, dot, tail = words[i].partition(".")
+        if dot and tail and match_key(head) in _TITLE_BY_KEY:
+            words[i:i + 1] = [head + ".", tail]        # «د.محمد»: abbreviation glued by a dot
+        canon, span = _title_at(words, i)
+        if canon is None or i + span >= len(words) or match_key(words[i + span]) in _SURNAME_TAILS:
+            break
+        titles.append(canon)
+        i += span
+    if not titles:
+        return None, text
+    return " ".join(titles), " ".join(words[i:])
+
+
+def name_key(name: str | None) -> str:
+    """Match key of a person's name: titles dropped, short forms expanded, then `match_key`.
+
+    «حاج ممدرضا کریمي» and «محمد‌رضا کریمی» give the same key.
+    """
+    text = normalize_text(name)
+    if text is None:
+        return ""
+    _, rest = split_title(text)
+    tokens = [_NOT_KEY.sub("", t) for t in fold_key_letters(rest).split()]
+    key = "".join(_SHORT.get(t, t) for t in tokens)
+    if "اله" in key:
+        key = _ALLAH.sub(r"\1الله", key)
+    return match_key(key)
+
+
+_NOT_KEY = re.compile(r"[\W_]+")
