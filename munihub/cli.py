@@ -215,7 +215,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("db", help="the consolidated store").add_subparsers(dest="sub", metavar="SUB")
     d.add_parser("upgrade", help="apply pending migrations to MUNIHUB_STORE_URL")
+    _extend(p)
     return p
+
+
+# Command groups that live beside their stage register themselves here: each module has
+# `add_commands(sub)` adding subparsers and `@command(...)` handlers.
+EXTENSIONS = ["munihub.cli_contracts", "munihub.cli_resolve", "munihub.cli_gateway", "munihub.cli_quarantine"]
+
+
+def _extend(parser: argparse.ArgumentParser) -> None:
+    import importlib
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.add_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
