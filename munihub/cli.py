@@ -224,6 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS = ["munihub.cli_contracts", "munihub.cli_resolve", "munihub.cli_gateway", "munihub.cli_quarantine"]
 
 
+def subgroup(sub, name: str, help: str):
+    """The subcommand group `name` (e.g. `contracts`), created if no module made it yet."""
+    parser = sub.choices.get(name) or sub.add_parser(name, help=help)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest="sub", metavar="SUB")
+
+
 def _extend(parser: argparse.ArgumentParser) -> None:
     import importlib
 
