@@ -92,7 +92,7 @@ def acquire_lease(engine: sa.Engine, source: str, seconds: int) -> None:
             expires = row["expires_at"]
             if expires.tzinfo is None:
                 expires = expires.replace(tzinfo=dt.timezone.utc)
-            if expires < now or _holder_dead(row["holder"]) or row["holder"] == _holder():
+            if expires < now or _holder_dead(row["holder"]):
                 done = conn.execute(t.update().where(t.c.source == source, t.c.holder == row["holder"]).values(**values))
                 if done.rowcount == 1:
                     return
