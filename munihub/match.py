@@ -11,6 +11,7 @@ other candidate; a pure-Python model keeps tests fast and incremental matching c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 from collections import Counter, defaultdict
@@ -127,17 +128,35 @@ def _plain_key(value: str) -> str:
     return "".join(str(value).casefold().replace("\u200c", " ").split())
 
 
+@functools.cache
+def _normalizer():
+    """munihub.normalize, or None in a checkout without it (imported once, lazily)."""
+    try:
+        from munihub import normalize
+    except ImportError:
+        return None
+    return normalize
+
+
 def _transform(value: Any, how: str) -> str | None:
+    if isinstance(value, str):
+        return _transform_text(value, how)
+    if value is None:
+        return None
+    return _transform_text(str(value), how)
+
+
+@functools.lru_cache(maxsize=1 << 18)  # names and codes repeat a lot across records
+def _transform_text(value: str, how: str) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     text = str(value).strip()
     if how == "raw":
         return text.casefold()
-    try:  # lazily: the normalizer may not exist yet in a partial checkout
-        from munihub.normalize import match_key, name_key
-    except ImportError:
+    norm = _normalizer()
+    if norm is None:
         return _plain_key(text) or None
-    key = match_key(name_key(text) if how == "name" else text)
+    key = norm.match_key(norm.name_key(text) if how == "name" else text)
     return key or None
 
 
@@ -162,20 +181,17 @@ def features(record: dict, settings: dict | None = None) -> dict[str, str | None
     return out
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def valid_id(field: str, value: str | None) -> bool:
     """Whether a trusted identifier is usable for the exact rule (national ids: check digit)."""
     if not value:
         return False
     if field != "national_id":
         return True
-    try:
-        from munihub.normalize import parse_national_id
-    except ImportError:
+    norm = _normalizer()
+    if norm is None:
         return _national_id_checksum(value)
-    try:
-        return parse_national_id(value) == value
-    except Exception:  # NormalizeError or any parse failure: not a usable id
-        return False
+    return bool(norm.is_valid_national_id(value))
 
 
 def _national_id_checksum(value: str) -> bool:
