@@ -1,0 +1,223 @@
+"""The file connector on real files in tmp_path: every format, encodings, once-only, safety."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import zipfile
+
+import pytest
+
+from connectors.files import FileConnector
+from munihub.conformance import ConnectorConformance
+from munihub.errors import ConfigError, PermanentSourceError, SecurityError
+
+PEOPLE = ["زهرا محمدی‌نژاد", "علی رضایی", "فاطمه کریمی", "محمدعلی حسینی‌پور", "مریم یوسفی"]
+
+
+def people(first: int, n: int) -> list[dict]:
+    return [{"id": str(i), "name": f"{PEOPLE[i % 5]} {i}", "city": "مشهد", "born": f"1360/0{i % 9 + 1}/1{i % 9}"}
+            for i in range(first, first + n)]
+
+
+def write(folder, name: str, rows: list[dict]) -> None:
+    """`rows` written in the format that `name`'s extension says."""
+    path = folder / name
+    fmt = name.rsplit(".", 1)[1]
+    if fmt in ("csv", "tsv"):
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="," if fmt == "csv" else "\t")
+            w.writeheader()
+            w.writerows(rows)
+    elif fmt == "jsonl":
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    elif fmt == "json":
+        path.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+    elif fmt == "xml":
+        items = "".join(f'<p:person id="{r["id"]}"><name>{r["name"]}</name><city>{r["city"]}</city>'
+                        f'<born>{r["born"]}</born></p:person>\n' for r in rows)
+        path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<p:export xmlns:p="urn:x">\n{items}</p:export>\n',
+                        encoding="utf-8")
+    elif fmt == "xlsx":
+        import openpyxl
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(list(rows[0]))
+        for r in rows:
+            ws.append([int(r["id"]), r["name"], r["city"], r["born"]])
+        wb.save(path)
+
+
+def files(folder, **params) -> FileConnector:
+    return FileConnector({"path": str(folder), **params}, source="test.permits")
+
+
+def read_all(conn, cursor=None):
+    batches = list(conn.read_batches(cursor))
+    return [r for b in batches for r in b.records], batches
+
+
+class TestConformanceEachFormat(ConnectorConformance):
+    expected_count = 26
+    key_field = "id"
+    incremental = True
+
+    @pytest.fixture(params=["csv", "tsv", "jsonl", "json", "xml", "xlsx"])
+    def make_connector(self, request, tmp_path):
+        fmt = request.param
+        write(tmp_path, f"b_1403.{fmt}", people(100, 15))
+        write(tmp_path, f"a_1402.{fmt}", people(1, 11))
+        return lambda: files(tmp_path, pattern=f"*.{fmt}", xml_record="person")
+
+
+def test_every_format_gives_the_same_records_in_name_order(tmp_path):
+    want = people(1, 4)
+    for fmt in ("csv", "tsv", "jsonl", "json", "xml", "xlsx"):
+        folder = tmp_path / fmt
+        folder.mkdir()
+        write(folder, f"x.{fmt}", want)
+        records, batches = read_all(files(folder, xml_record="person"))
+        got = [{k: str(v) for k, v in r.items()} for r in records]
+        assert got == want, fmt
+        assert batches[-1].positions[0] == {"csv": "x.csv line 2", "tsv": "x.tsv line 2", "jsonl": "x.jsonl line 1",
+                                            "json": "x.json record 1 (line 2)", "xml": "x.xml record 1 (line 3)",
+                                            "xlsx": "x.xlsx row 2"}[fmt]
+
+
+def test_windows_1256_persian_csv_is_detected_and_round_trips(tmp_path):
+    text = "رضا پژوهش\u200cگر چگيني، کوچه 1"  # cp1256 has Arabic yeh and ZWNJ, no Persian digits
+    (tmp_path / "legacy.csv").write_bytes(f"کد,نام و نشاني\n7,{text}\n".encode("cp1256"))
+    records, batches = read_all(files(tmp_path))
+    assert records == [{"کد": "7", "نام و نشاني": text}]
+    assert "Windows-1256" in batches[0].where and "legacy.csv" in batches[0].where
+
+
+def test_utf8_with_bom_leaves_no_bom_in_the_first_column(tmp_path):
+    (tmp_path / "bom.csv").write_bytes("\ufeffکد ملی,نام\n0012345679,علی\n".encode("utf-8"))
+    records, batches = read_all(files(tmp_path))
+    assert records == [{"کد ملی": "0012345679", "نام": "علی"}]
+    assert "1256" not in batches[0].where
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";", "|"])
+def test_delimiter_is_sniffed_from_the_header(tmp_path, delimiter):
+    (tmp_path / "export.csv").write_text(delimiter.join(["id", "name", "note"]) + "\n" +
+                                         delimiter.join(["1", "علی", "a, b"]) + "\n", encoding="utf-8")
+    records, _ = read_all(files(tmp_path))
+    assert records == [{"id": "1", "name": "علی", "note": "a, b"}]
+
+
+def test_each_file_read_once_by_content_even_when_renamed(tmp_path):
+    write(tmp_path, "a.csv", people(1, 3))
+    _, batches = read_all(files(tmp_path))
+    cursor = json.loads(json.dumps(batches[-1].cursor))
+    assert list(cursor["done"]) == ["a.csv"]
+    os.rename(tmp_path / "a.csv", tmp_path / "renamed.csv")
+    (tmp_path / "copy.csv").write_bytes((tmp_path / "renamed.csv").read_bytes())
+    write(tmp_path, "b.csv", people(10, 2))
+    records, _ = read_all(files(tmp_path), cursor)
+    assert [r["id"] for r in records] == ["10", "11"]
+
+
+def test_same_name_with_new_content_is_read_and_old_content_stays_known(tmp_path):
+    write(tmp_path, "today.csv", people(1, 2))
+    _, b1 = read_all(files(tmp_path))
+    write(tmp_path, "today.csv", people(5, 2))
+    records, b2 = read_all(files(tmp_path), b1[-1].cursor)
+    assert [r["id"] for r in records] == ["5", "6"]
+    assert len(b2[-1].cursor["done"]) == 2
+
+
+def test_traversal_and_symlinks_out_of_the_folder_are_refused(tmp_path):
+    drop, outside = tmp_path / "drop", tmp_path / "secret"
+    drop.mkdir()
+    outside.mkdir()
+    write(outside, "passwd.csv", people(1, 1))
+    with pytest.raises(SecurityError, match=r"\.\."):
+        files(drop, pattern="../secret/*.csv")
+    os.symlink(outside / "passwd.csv", drop / "link.csv")
+    with pytest.raises(SecurityError, match="link.csv") as err:
+        read_all(files(drop))
+    assert "outside the drop folder" in str(err.value) and "test.permits" in str(err.value)
+    with pytest.raises(SecurityError):
+        files(drop).fail("../secret/passwd.csv", "nope")
+    assert (outside / "passwd.csv").exists()
+
+
+MALFORMED = {
+    "quote.csv": ('id,name\n1,"علی\n2,رضا\n', "quote.csv line 2"),
+    "width.csv": ("id,name\n1,علی\n2,رضا,اضافه\n", "quote.csv line 3".replace("quote", "width")),
+    "bad.jsonl": ('{"id": 1}\n{"id": 2, "name": \n', "bad.jsonl line 2"),
+    "list.jsonl": ('{"id": 1}\n[1, 2]\n', "list.jsonl line 2"),
+    "cut.json": ('[\n {"id": 1},\n {"id": 2, "name": "عل', "cut.json line 3"),
+    "open.json": ('[\n {"id": 1},\n', "open.json line 3"),
+    "broken.xml": ('<?xml version="1.0"?>\n<r>\n<person><id>1</id></person>\n<person><id>2</person>\n</r>',
+                   "broken.xml line 4"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_files_are_permanent_errors_naming_file_and_line(tmp_path, name):
+    text, where = MALFORMED[name]
+    write(tmp_path, "a_good.csv", people(1, 2))
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    conn = files(tmp_path, xml_record="person")
+    seen = []
+    with pytest.raises(PermanentSourceError) as err:
+        for batch in conn.read_batches(None):
+            seen.append(batch)
+    assert where in str(err.value) and "test.permits" in str(err.value)
+    assert all(name not in b.cursor["done"] for b in seen)  # the bad file is not consumed
+    assert seen and "a_good.csv" in seen[-1].cursor["done"]
+
+
+def test_wrong_explicit_encoding_names_the_line(tmp_path):
+    (tmp_path / "p.csv").write_bytes("id,name\n1,ali\n2,علي\n".encode("cp1256"))
+    with pytest.raises(PermanentSourceError, match=r"p.csv line \d+: not valid utf-8"):
+        read_all(files(tmp_path, encoding="utf-8"))
+
+
+def test_xml_entities_are_refused_without_expansion(tmp_path):
+    (tmp_path / "lol.xml").write_text('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+                                      '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>\n'
+                                      '<r><person><id>&b;</id></person></r>', encoding="utf-8")
+    (tmp_path / "xxe.xml").write_text('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                                      '<r><person><id>&x;</id></person></r>', encoding="utf-8")
+    for name in ("lol.xml", "xxe.xml"):
+        with pytest.raises(PermanentSourceError, match=f"{name} line 2: .*entities"):
+            read_all(files(tmp_path, pattern=name, xml_record="person"))
+
+
+def test_xlsx_that_is_not_a_zip_or_expands_too_far_is_refused(tmp_path):
+    (tmp_path / "fake.xlsx").write_text("id,name\n1,x\n", encoding="utf-8")
+    with pytest.raises(PermanentSourceError, match="fake.xlsx: not an xlsx"):
+        read_all(files(tmp_path))
+    (tmp_path / "fake.xlsx").unlink()
+    with zipfile.ZipFile(tmp_path / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", "0" * 5_000_000)
+    with pytest.raises(PermanentSourceError, match="bomb.xlsx: the workbook expands to 5000000 bytes"):
+        read_all(files(tmp_path, max_unzipped_bytes=1_000_000))
+
+
+def test_finish_moves_only_published_files_and_fail_leaves_a_reason(tmp_path):
+    write(tmp_path, "a.csv", people(1, 2))
+    write(tmp_path, "b.csv", people(3, 2))
+    conn = files(tmp_path, move=True, batch_size=2)
+    first = next(iter(conn.read_batches(None)))
+    assert conn.finish(first.cursor) == ["a.csv"]  # only what the published cursor lists
+    assert (tmp_path / "processed" / "a.csv").exists() and (tmp_path / "b.csv").exists()
+    assert files(tmp_path, move=False).finish({"done": {"b.csv": "x"}}) == []
+    target = conn.fail("b.csv", "ستون تاریخ خالی است")
+    assert target == tmp_path / "failed" / "b.csv"
+    assert (tmp_path / "failed" / "b.csv.reason.txt").read_text(encoding="utf-8").strip() == "ستون تاریخ خالی است"
+    assert read_all(files(tmp_path))[0] == []  # processed/ and failed/ are never read again
+
+
+def test_missing_folder_and_unknown_format_are_reported(tmp_path):
+    with pytest.raises(PermanentSourceError, match="does not exist"):
+        files(tmp_path / "nope").check()
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(PermanentSourceError, match="notes.txt"):
+        files(tmp_path).check()
+    with pytest.raises(ConfigError, match="format"):
+        files(tmp_path, format="parquet")
