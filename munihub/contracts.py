@@ -44,6 +44,7 @@ class Field:
     logical_type: str | None = None
     quality: tuple[dict, ...] = ()
     sources: tuple[str, ...] = ()   # transformSourceObjects: several source fields joined
+    value_map: tuple[tuple[str, Any], ...] = ()  # source code -> shared-schema code (customProperties.valueMap)
 
     @property
     def personal(self) -> bool:
@@ -261,13 +262,18 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
         for j, rule in enumerate(prop.get("quality") or []):
             if str(rule.get("severity", "error")) not in SEVERITIES:
                 problems.append(f"{at(ppath + ('quality', j))}: severity must be info, warning or error")
+        value_map = _custom(prop.get("customProperties")).get("valueMap") or {}
+        if not isinstance(value_map, dict):
+            problems.append(f"{at(ppath + ('customProperties',))}: valueMap must map source values to codes")
+            value_map = {}
         fields.append(Field(
             name=name, source=str(source) if source is not None else None,
             transform=prop.get("transformLogic"), required=bool(prop.get("required")),
             primary_key=bool(prop.get("primaryKey")), key_position=int(prop.get("primaryKeyPosition", -1)),
             classification=classification, logical_type=prop.get("logicalType"),
             quality=tuple({**q, "field": name} for q in prop.get("quality") or []),
-            sources=tuple(str(s) for s in prop.get("transformSourceObjects") or [])))
+            sources=tuple(str(s) for s in prop.get("transformSourceObjects") or []),
+            value_map=tuple((str(k), v) for k, v in value_map.items())))
     if fields and not any(f.primary_key for f in fields):
         problems.append(f"{at(('schema', 0, 'properties'))}: no property is marked primaryKey: true; "
                         "the hub needs a key to upsert and to trace lineage")

@@ -7,6 +7,7 @@ and the record goes to quarantine with its raw payload; nothing is dropped.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +99,17 @@ def _reason(f: Field, rule: str, message: str, message_fa: str) -> dict[str, str
             "message_fa": message_fa, "field": f.name, "source_field": f.source or ""}
 
 
+def _lookup(f: Field, value: Any) -> Any:
+    """A source code translated by the contract's valueMap; an unknown code passes through as
+    written, so validation reports it (a new enum value must be seen, not silently mapped)."""
+    return _value_table(f.value_map).get(_n().match_key(str(value)), value)
+
+
+@functools.lru_cache(maxsize=256)
+def _value_table(value_map: tuple) -> dict:
+    return {_n().match_key(str(k)): v for k, v in value_map}
+
+
 def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
     """The shared-schema value of one field, or a reason why it could not be read."""
     if f.sources:
@@ -109,6 +121,8 @@ def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
         _, value = _get(raw, f.source)
     if _empty(value):
         return None, None
+    if f.value_map:
+        value = _lookup(f, value)
     transform = (f.transform or "").split(":")[0]
     if not transform:
         return value, None
