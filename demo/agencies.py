@@ -8,21 +8,20 @@ from pathlib import Path
 
 # (code, name, parent, kind, phone) — the phone column is deliberately in mixed forms.
 AGENCIES = [
-    ("MM", "شهرداری مشهد", None, "شهرداری", "051-38020000"),
-    ("MM-FIN", "معاونت مالی و اقتصادی", "MM", "معاونت", "05138021100"),
-    ("MM-URB", "معاونت شهرسازی و معماری", "MM", "معاونت", "۰۵۱۳۸۰۲۲۲۰۰"),
-    ("MM-SRV", "معاونت خدمات شهری", "MM", "معاونت", "+98 51 3802 3300"),
-    ("MM-HR", "اداره کل منابع انسانی", "MM", "اداره کل", "05138024400"),
-    ("MM-137", "سامانه مدیریت شهری ۱۳۷", "MM-SRV", "سامانه", "137"),
-    ("MM-WST", "سازمان مدیریت پسماند", "MM-SRV", "سازمان", "05137610000"),
-    ("MM-PRK", "سازمان پارک‌ها و فضای سبز", "MM-SRV", "سازمان", "05137680000"),
-    ("MM-TRN", "سازمان حمل و نقل و ترافیک", "MM", "سازمان", "05137270000"),
-    ("MM-BUS", "سازمان اتوبوسرانی", "MM-TRN", "سازمان", "05132250000"),
-    ("MM-CIV", "سازمان عمران شهرداری", "MM", "سازمان", "05138410000"),
-] + [(f"MM-D{i:02d}", f"شهرداری منطقه {i}", "MM", "منطقه", f"0513{i:02d}00000") for i in range(1, 14)] + [
-    ("MM-SMN", "شهرداری منطقه ثامن", "MM", "منطقه", "05132220000"),
-    ("MM-BAD", "", "MM", "منطقه", "0"),          # bad: no name (required)
-    ("MM-D01", "شهرداری منطقه یک", "MM", "منطقه", "05131000000"),   # bad: duplicate code
+    ("MM", "شهرداری مشهد", None, "municipality", "051-38020000"),
+    ("MM-FIN", "معاونت مالی و اقتصادی", "MM", "organization", "05138021100"),
+    ("MM-URB", "معاونت شهرسازی و معماری", "MM", "organization", "۰۵۱۳۸۰۲۲۲۰۰"),
+    ("MM-SRV", "معاونت خدمات شهری", "MM", "organization", "+98 51 3802 3300"),
+    ("MM-HR", "اداره کل منابع انسانی", "MM", "organization", "05138024400"),
+    ("MM-137", "سامانه مدیریت شهری ۱۳۷", "MM-SRV", "organization", "051-3802-0137"),
+    ("MM-WST", "سازمان مدیریت پسماند", "MM-SRV", "organization", "05137610000"),
+    ("MM-PRK", "سازمان پارک‌ها و فضای سبز", "MM-SRV", "organization", "05137680000"),
+    ("MM-TRN", "سازمان حمل و نقل و ترافیک", "MM", "organization", "05137270000"),
+    ("MM-BUS", "سازمان اتوبوسرانی", "MM-TRN", "organization", "05132250000"),
+    ("MM-CIV", "سازمان عمران شهرداری", "MM", "organization", "05138410000"),
+] + [(f"MM-D{i:02d}", f"شهرداری منطقه {i}", "MM", "district", f"0513{i:02d}00000") for i in range(1, 14)] + [
+    ("MM-SMN", "شهرداری منطقه ثامن", "MM", "district", "05132220000"),
+    ("MM-BAD", "", "MM", "district", "0"),          # bad: no name (required), phone too short
 ]
 PROJECT_KINDS = ["احداث پل", "بهسازی معابر", "احداث پارک", "توسعه قطار شهری", "ساخت فرهنگسرا",
                  "جمع‌آوری آب‌های سطحی", "نوسازی بافت فرسوده", "احداث پارکینگ طبقاتی"]
@@ -93,7 +92,7 @@ def build_inter_agency(out: Path, rng: random.Random, n: int = 30) -> int:
     for i in range(1, n + 1):
         frm, to = rng.sample(codes, 2)
         rows.append({"shomare": f"IA-1403-{i:04d}", "az": frm, "be": to, "mozoo": rng.choice(subjects),
-                     "vaziat": rng.choice(["باز", "در حال اقدام", "بسته"]), "tarikh": _jalali(rng, 1403),
+                     "vaziat": rng.choice(["open", "in_progress", "answered", "closed"]), "tarikh": _jalali(rng, 1403),
                      "mohlat": _jalali(rng, 1403), "atf": f"IA-1403-{rng.randint(1, i - 1):04d}"
                      if i > 3 and rng.random() < 0.2 else None})
     rows[5]["tarikh"] = "1402/12/30"     # bad: 1402 is not a leap year, Esfand has 29 days

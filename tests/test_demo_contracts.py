@@ -27,7 +27,7 @@ from munihub import synthetic as syn            # noqa: E402
 
 CONTRACTS = sorted((ROOT / "contracts").rglob("*.yaml"))
 TRANSFORMS = {"text", "person_name", "national_id", "mobile", "postal_code", "date", "datetime",
-              "integer", "number", "gender", "title"}
+              "integer", "number", "gender", "title", "digits"}
 SECRET_WORDS = re.compile(r"password|passwd|secret|token|api[_-]?key|credential", re.I)
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 PERSONAL = {"national_id", "mobile", "birth_date", "address", "address.detail", "postal_code",
