@@ -120,6 +120,7 @@ def settings_for(entity_type: str, settings: dict | None = None) -> dict:
     base.setdefault("match", 0.95)
     base.setdefault("review", 0.6)
     base.setdefault("prior", 0.1)
+    base["_plan"] = _plan(base)  # comparisons precompiled: scored once per candidate pair
     return base
 
 
@@ -222,6 +223,11 @@ def _candidates(blocks: dict[tuple, list[str]], max_block: int) -> set[tuple[str
 
 
 # --------------------------------------------------------------------------- scoring
+def _plan(conf: dict) -> tuple:
+    return tuple((name, comp.get("kind", "exact"), tuple(comp.get("fallback_for", ())))
+                 for name, comp in conf["comparisons"].items())
+
+
 def _level(kind: str, a: str | None, b: str | None) -> int:
     if not a or not b:
         return -1
@@ -239,13 +245,13 @@ def _level(kind: str, a: str | None, b: str | None) -> int:
 
 def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
     """Level per comparison for one pair; a fallback comparison is null unless needed."""
+    plan = conf.get("_plan") or _plan(conf)
     out = {}
-    for name, comp in conf["comparisons"].items():
-        fallback = comp.get("fallback_for")
+    for name, kind, fallback in plan:
         if fallback and all(fa.get(f) and fb.get(f) for f in fallback):
             out[name] = -1
-            continue
-        out[name] = _level(comp.get("kind", "exact"), fa.get(name), fb.get(name))
+        else:
+            out[name] = _level(kind, fa.get(name), fb.get(name))
     for x, y in conf.get("swappable", ()):  # first and last name exchanged by a clerk
         if out.get(x) == out.get(y) == 0 and fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x):
             out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
