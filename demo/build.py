@@ -75,7 +75,7 @@ def build_requests(out: Path, people, seed, truth_rows) -> int:
             if code == "bad_check_digit":
                 r["national_id"] = syn.spoil({"national_id": r["national_id"] or "0923456789"}, code, rng)["national_id"]
             elif code == "missing_required":
-                r["category"] = None
+                r["filed_at"] = None
             else:
                 r["filed_at"] = BAD_JALALI + " 10:00"
             truth[i]["bad"] = code
