@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from connectors.files_formats import (MAX_XLSX_UNZIPPED, FormatProblem, csv_records, json_records,
-                                      jsonl_records, xlsx_records, xml_records)
+                                      json_records_at, jsonl_records, xlsx_records, xml_records)
 from munihub.connector import Batch, Connector
 from munihub.errors import ConfigError, PermanentSourceError, SecurityError, TransientSourceError
 
@@ -69,7 +69,7 @@ class FileConnector(Connector):
             "path": {"type": "string"}, "pattern": {"type": "string"},
             "format": {"enum": ["auto", *FORMATS]}, "encoding": {"type": "string"},
             "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
-            "xml_record": {"type": "string"}, "sheet": {"type": "string"}, "move": {"type": "boolean"},
+            "xml_record": {"type": "string"}, "records": {"type": "string"}, "sheet": {"type": "string"}, "move": {"type": "boolean"},
             "batch_size": {"type": "integer", "minimum": 1}, "max_unzipped_bytes": {"type": "integer"},
         },
     }
@@ -97,6 +97,7 @@ class FileConnector(Connector):
                 raise ConfigError(f"unknown encoding {self.encoding!r}", where=f"source {source}") from None
         self.delimiter = p.get("delimiter") or None
         self.xml_record = p.get("xml_record")
+        self.records = p.get("records")  # JSON: dotted path to the list inside one document
         self.sheet = p.get("sheet")
         self.move = str(p.get("move", False)).lower() in ("true", "1", "yes")
         self.max_unzipped = int(p.get("max_unzipped_bytes", MAX_XLSX_UNZIPPED))
@@ -195,6 +196,8 @@ class FileConnector(Connector):
                 yield from csv_records(path, name, encoding, delimiter)
             elif fmt == "jsonl":
                 yield from jsonl_records(path, name, encoding)
+            elif fmt == "json" and self.records:
+                yield from json_records_at(path, name, encoding, self.records)
             elif fmt == "json":
                 yield from json_records(path, name, encoding)
             elif fmt == "xlsx":

@@ -148,6 +148,35 @@ class _JsonStream:
             return value
 
 
+MAX_JSON_DOCUMENT = 256 * 1024 * 1024
+
+
+def json_records_at(path: Path, name: str, encoding: str, records: str) -> Iterator[Record]:
+    """The objects of the list at dotted path `records` ("data.items") in one JSON document.
+
+    This loads the document, so it is capped; a large export should be a top-level array or JSON Lines.
+    """
+    if path.stat().st_size > MAX_JSON_DOCUMENT:
+        raise FormatProblem(name, f"over {MAX_JSON_DOCUMENT} bytes: too large to read `records` from one "
+                            "document; export a top-level array or JSON Lines")
+    try:
+        with open(path, encoding=encoding, errors="strict") as fh:
+            doc = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise FormatProblem(f"{name} line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise FormatProblem(name, f"not valid {encoding}: {exc.reason}") from None
+    value: Any = doc
+    for part in records.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        raise FormatProblem(name, f"no list of records at {records!r}")
+    for index, item in enumerate(value, start=1):
+        if not isinstance(item, dict):
+            raise FormatProblem(f"{name} record {index}", f"expected a JSON object, found {type(item).__name__}")
+        yield f"{name} record {index}", item
+
+
 def json_records(path: Path, name: str, encoding: str) -> Iterator[Record]:
     """The objects of a top-level JSON array, streamed; a top-level object is one record."""
     decoder = json.JSONDecoder()

@@ -84,6 +84,15 @@ def test_every_format_gives_the_same_records_in_name_order(tmp_path):
                                             "xlsx": "x.xlsx row 2"}[fmt]
 
 
+def test_json_records_inside_a_document_by_dotted_path(tmp_path):
+    doc = {"meta": {"page": 1}, "data": {"items": people(1, 3)}}
+    (tmp_path / "api.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    records, batches = read_all(files(tmp_path, records="data.items"))
+    assert records == people(1, 3) and batches[0].positions[2] == "api.json record 3"
+    with pytest.raises(PermanentSourceError, match="no list of records at 'data.rows'"):
+        read_all(files(tmp_path, records="data.rows"))
+
+
 def test_windows_1256_persian_csv_is_detected_and_round_trips(tmp_path):
     text = "رضا پژوهش\u200cگر چگيني، کوچه 1"  # cp1256 has Arabic yeh and ZWNJ, no Persian digits
     (tmp_path / "legacy.csv").write_bytes(f"کد,نام و نشاني\n7,{text}\n".encode("cp1256"))
