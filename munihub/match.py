@@ -125,20 +125,6 @@ def settings_for(entity_type: str, settings: dict | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------- features
-def _plain_key(value: str) -> str:
-    return "".join(str(value).casefold().replace("\u200c", " ").split())
-
-
-@functools.cache
-def _normalizer():
-    """munihub.normalize, or None in a checkout without it (imported once, lazily)."""
-    try:
-        from munihub import normalize
-    except ImportError:
-        return None
-    return normalize
-
-
 def _transform(value: Any, how: str) -> str | None:
     if isinstance(value, str):
         return _transform_text(value, how)
@@ -154,10 +140,9 @@ def _transform_text(value: str, how: str) -> str | None:
     text = str(value).strip()
     if how == "raw":
         return text.casefold()
-    norm = _normalizer()
-    if norm is None:
-        return _plain_key(text) or None
-    key = norm.match_key(norm.name_key(text) if how == "name" else text)
+    from munihub.normalize import match_key, name_key
+
+    key = match_key(name_key(text) if how == "name" else text)
     return key or None
 
 
@@ -189,18 +174,9 @@ def valid_id(field: str, value: str | None) -> bool:
         return False
     if field != "national_id":
         return True
-    norm = _normalizer()
-    if norm is None:
-        return _national_id_checksum(value)
-    return bool(norm.is_valid_national_id(value))
+    from munihub.normalize import is_valid_national_id
 
-
-def _national_id_checksum(value: str) -> bool:
-    if len(value) != 10 or not value.isdigit() or len(set(value)) == 1:
-        return False
-    rest = sum(int(d) * (10 - i) for i, d in enumerate(value[:9])) % 11
-    check = int(value[9])
-    return check == rest if rest < 2 else check == 11 - rest
+    return bool(is_valid_national_id(value))
 
 
 # --------------------------------------------------------------------------- blocking
@@ -464,22 +440,22 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     in one cluster, even through others.  Links are added strongest first (ties by refs) and
     a link that would join two parts holding a no-match pair is skipped, so a chain A-B-C
     with A/C "no-match" splits at its weakest link.  Order of input never matters.
+    Only `refs` are clustered: pairs and decisions naming other refs (another entity type,
+    a deleted row) are ignored.
     """
     parent = {r: r for r in refs}
     members = {r: {r} for r in parent}
     forbidden: dict[str, set[str]] = defaultdict(set)
     links = []
     for left, right, verdict in decisions:
-        parent.setdefault(left, left), parent.setdefault(right, right)
-        members.setdefault(left, {left}), members.setdefault(right, {right})
+        if left not in parent or right not in parent:
+            continue
         if verdict == "no-match":
             forbidden[left].add(right), forbidden[right].add(left)
         elif verdict == "match":
             links.append((0, 0.0, min(left, right), max(left, right)))
     for p in pairs:
-        if p.probability >= threshold:
-            for r in (p.left_ref, p.right_ref):
-                parent.setdefault(r, r), members.setdefault(r, {r})
+        if p.probability >= threshold and p.left_ref in parent and p.right_ref in parent:
             links.append((1, -p.probability, min(p.left_ref, p.right_ref),
                           max(p.left_ref, p.right_ref)))
 

@@ -225,3 +225,27 @@ def test_twins_without_ids_go_to_review_not_merge():
     pairs = find_matches([rec("registry|t1", first_name="حسین", **shared),
                           rec("permits|t2", first_name="حسن", **shared)])
     assert len(pairs) == 1 and 0.6 <= pairs[0].probability <= 0.9
+
+
+def test_cluster_ignores_refs_outside_its_batch():
+    out = cluster(["a", "b"], [Pair("a", "b", 0.99, "fs"), Pair("b", "zz", 0.99, "fs")], 0.95,
+                  [("a", "permit|1", "match")])
+    assert out == {"a": "a", "b": "a"}
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcdefghij"), st.sampled_from("abcdefghij"), min_size=1),
+       st.dictionaries(st.sampled_from("abcdefghij"), st.sampled_from(["P-1", "P-2", "P-3"])),
+       st.randoms(use_true_random=False))
+def test_assign_ids_stable_and_order_free(raw, previous, rnd):
+    clusters = {r: min(r, k) for r, k in raw.items()}  # any labelling will do
+    ids = assign_entity_ids(clusters, previous)
+    items = list(clusters.items())
+    rnd.shuffle(items)
+    assert assign_entity_ids(dict(items), dict(reversed(list(previous.items())))) == ids
+    assert assign_entity_ids(clusters, ids) == ids  # a rebuild keeps every id
+    groups = {}
+    for r, k in clusters.items():
+        groups.setdefault(k, set()).add(r)
+    assert len({ids[min(g)] for g in groups.values()}) == len(groups)  # distinct per cluster
+    assert all(len({ids[r] for r in g}) == 1 for g in groups.values())
