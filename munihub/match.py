@@ -2,11 +2,12 @@
 
 Plain data in, plain data out; no store.  Records are dicts shaped like
 `{"ref", "source", "entity_type", "fields", "updated_at", "trust"}` with normalized fields.
-Scoring is Fellegi-Sunter in plain Python: each comparison has levels (null, else, fuzzy,
-exact) with m/u probabilities; small batches use the documented defaults below, larger ones
-re-estimate m, u and the match prior by expectation maximisation on the blocked pairs, with
-the defaults as pseudo-counts so a few odd pairs cannot swing the model.  (Splink 5 was the
-other candidate; a pure-Python model keeps tests fast and incremental matching cheap.)
+Order: a shared valid trusted id (national id) is a match, two different valid ones never
+are; every other blocked pair is scored by Fellegi-Sunter in plain Python.  Small batches
+use the documented m/u below (calibrated for blocked candidates); from `min_train` candidate
+pairs up, u comes from seeded random pairs, m from shared-id pairs (or EM), and the prior
+from EM over all pairs -- Splink's recipe without its start-up cost, so tests stay fast and
+incremental matching of a few records takes milliseconds.
 """
 from __future__ import annotations
 
