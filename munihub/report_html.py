@@ -91,7 +91,7 @@ def trend_svg(trend: list[dict], width: int = 320, height: int = 64) -> str:
     if not trend:
         return '<span class="muted">بدون سابقه</span>'
     top = max(max(t["rows_in"], t["published"] + t["quarantined"]) for t in trend) or 1
-    step = width / max(len(trend), 1)
+    step = min(width / max(len(trend), 1), 16.0)  # few loads: narrow bars, not slabs
     bars = []
     for i, t in enumerate(trend):
         x = i * step + 1
@@ -218,8 +218,8 @@ def render_index(runs: list[dict]) -> str:
         f'{num(r.get("records", 0))}{num(r.get("entities", 0))}{num(r.get("review_open", 0))}</tr>' for r in runs)
     body = (f'<nav><a href="review.html">بازبینی</a></nav><h1>گزارش‌های کیفیت داده</h1>'
             f'<p>{fa(len(runs))} اجرا ثبت شده است.</p>'
-            '<table><tr><th>اجرا</th><th>زمان</th><th>منابع</th><th>منتشر</th><th>نگه داشته</th><th>کهنه</th>'
-            '<th>ورودی</th><th>منتشر شده</th><th>قرنطینه</th><th>رکورد</th><th>موجودیت</th><th>بازبینی باز</th></tr>'
+            '<table><tr><th>اجرا</th><th>زمان</th><th>منابع</th><th>منبع منتشرشده</th><th>نگه داشته</th><th>کهنه</th>'
+            '<th>ورودی</th><th>رکورد منتشرشده</th><th>قرنطینه</th><th>رکورد</th><th>موجودیت</th><th>بازبینی باز</th></tr>'
             f'{rows}</table>')
     return page("گزارش‌های کیفیت داده", body)
 
