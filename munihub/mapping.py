@@ -145,6 +145,10 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict]]:
             reasons.append(reason)
         elif value is not None:
             _put(record, f.name, value)
+        elif f.required:  # the contract's promise, on top of the shared schema's own `required`
+            reasons.append(_reason(f, "required", f"{f.name}: required by the contract but empty "
+                                   f"(source field {f.source or '+'.join(f.sources)})",
+                                   f"فیلد الزامی «{f.name}» خالی است"))
     return record, reasons
 
 
