@@ -59,6 +59,32 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+# Exact type -> converter; C-level callables so a whole column converts at C speed.
+_FAST = {decimal.Decimal: str, dt.datetime: dt.datetime.isoformat, dt.date: dt.date.isoformat,
+         dt.time: dt.time.isoformat, uuid.UUID: str}
+
+
+def _convert_column(col: tuple) -> tuple | list:
+    """One column of a page, JSON-safe; untouched (no copy) when every value already is."""
+    extra = set(map(type, col)) - _PLAIN
+    if not extra:
+        return col
+    if len(extra) == 1 and (fast := _FAST.get(next(iter(extra)))):
+        if type(None) in set(map(type, col)):
+            return [None if v is None else fast(v) for v in col]
+        if len(set(map(type, col))) == 1:
+            return list(map(fast, col))
+    return list(map(json_safe, col))
+
+
+def page_records(names: list[str], rows) -> tuple[list[dict[str, Any]], list]:
+    """A page of rows as JSON-safe dicts, converted a column at a time (much faster than per value)."""
+    if not rows:
+        return [], [[] for _ in names]
+    columns = [_convert_column(c) for c in zip(*rows)]
+    return [dict(zip(names, r)) for r in zip(*columns)], columns
+
+
 def check_identifier(name: Any, what: str, source: str) -> str:
     """`name` if it is a safe table/column name; a ConfigError naming it otherwise."""
     text = str(name or "")
@@ -95,13 +121,21 @@ def _names(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
-def _after(cols: list[sa.ColumnElement], values: list[Any]) -> sa.ColumnElement:
-    """Rows strictly after `values` in the order of `cols`: (a > :a) OR (a = :a AND b > :b) ..."""
+def _after(cols: list[sa.ColumnElement], values: list[Any], backend: str) -> sa.ColumnElement:
+    """Rows strictly after `values` in the order of `cols`, written so an index on `cols` is used.
+
+    PostgreSQL and SQLite compare row values, (a, b) > (:a, :b); MySQL/MariaDB do not range-scan
+    those, so they get a >= :a AND ((a > :a) OR (a = :a AND b > :b)).
+    """
+    binds = [sa.bindparam(f"k{i}", v) for i, v in enumerate(values)]
+    if len(cols) == 1:
+        return cols[0] > binds[0]
+    if backend in ("postgresql", "sqlite"):
+        return sa.tuple_(*cols) > sa.tuple_(*binds)
     terms = []
     for i, col in enumerate(cols):
-        equal = [cols[j] == sa.bindparam(f"k{j}", values[j]) for j in range(i)]
-        terms.append(sa.and_(*equal, col > sa.bindparam(f"k{i}", values[i])))
-    return sa.or_(*terms)
+        terms.append(sa.and_(*[cols[j] == binds[j] for j in range(i)], col > binds[i]))
+    return sa.and_(cols[0] >= binds[0], sa.or_(*terms))
 
 
 class SqlConnector(Connector):
@@ -115,7 +149,8 @@ class SqlConnector(Connector):
             "url": {"type": "string"}, "table": {"type": "string"}, "schema": {"type": "string"},
             "query": {"type": "string"}, "watermark": {"type": "string"},
             "key": {"type": ["string", "array"], "items": {"type": "string"}},
-            "batch_size": {"type": "integer", "minimum": 1}, "connect_timeout": {"type": "number"},
+            "batch_size": {"type": "integer", "minimum": 1}, "fetch_size": {"type": "integer", "minimum": 1},
+            "connect_timeout": {"type": "number"},
         },
     }
 
@@ -179,7 +214,11 @@ class SqlConnector(Connector):
                 args = {"connect_timeout": max(1, int(self.connect_timeout))}
             elif backend in ("mysql", "mariadb"):
                 args = {"connect_timeout": self.connect_timeout}
+            if self.url.get_driver_name() == "pymysql":
+                args["conv"] = _pymysql_text_conversions()
             self._engine = sa.create_engine(self.url, connect_args=args, pool_pre_ping=False)
+            if self.url.get_driver_name() == "psycopg2":
+                sa.event.listen(self._engine, "connect", _psycopg2_text_types)
         return self._engine
 
     def _classify(self, exc: Exception, doing: str) -> SourceError:
@@ -300,52 +339,60 @@ class SqlConnector(Connector):
             out = {"watermark": last[self.watermark], **out}
         return out
 
+    def _fetch_size(self) -> int:
+        """Rows per query: at least a batch, and big enough that round trips do not dominate."""
+        return max(self.batch_size, int(self.params.get("fetch_size", 10000)))
+
     def _pages(self, conn, src, names, cursor) -> Iterator[Batch]:
-        """Keyset pagination: each page is rows after the last (watermark, key), in that order."""
+        """Keyset pagination: each query reads rows after the last (watermark, key), in that order."""
         order_cols = [src.c[n] for n in self.order]
+        fetch = self._fetch_size()
         base = sa.select(*[src.c[n] for n in names])
         if self.watermark:  # a NULL watermark has no place in the order; see docs
             base = base.where(src.c[self.watermark].is_not(None))
-        base = base.order_by(*order_cols).limit(self.batch_size)
+        base = base.order_by(*order_cols).limit(fetch)
         values = self._start_values(cursor)
-        page = 0
+        batch_no, pending, pending_pos = 0, [], []
         while True:
-            stmt = base if values is None else base.where(_after(order_cols, values))
+            stmt = base if values is None else base.where(_after(order_cols, values, self.url.get_backend_name()))
             try:
-                rows = conn.execute(stmt).fetchall()  # one page, at most batch_size rows
+                rows = conn.execute(stmt).fetchall()  # one page: at most `fetch` rows in memory
                 conn.rollback()  # never hold a snapshot open between pages
             except sa_exc.SQLAlchemyError as exc:
-                raise self._classify(exc, f"reading {self._label()} page {page + 1}") from exc
-            if not rows:
+                raise self._classify(exc, f"reading {self._label()} after {values}") from exc
+            records, columns = page_records(names, rows)
+            pending += records
+            pending_pos += self._positions(names, columns) if rows else []
+            last_page = len(rows) < fetch
+            while pending and (len(pending) >= self.batch_size or last_page):
+                batch_no += 1
+                chunk, pending = pending[:self.batch_size], pending[self.batch_size:]
+                places, pending_pos = pending_pos[:self.batch_size], pending_pos[self.batch_size:]
+                yield Batch(chunk, cursor=self._cursor_for(chunk[-1]), where=f"{self._label()} batch {batch_no}",
+                            positions=places)
+            if last_page:
                 return
-            page += 1
-            records = [self._record(names, row) for row in rows]
-            last = records[-1]
-            values = [last[n] for n in self.order]
-            yield Batch(records, cursor=self._cursor_for(last), where=f"{self._label()} page {page}",
-                        positions=[self._position(r) for r in records])
-            if len(rows) < self.batch_size:
-                return
+            values = [records[-1][n] for n in self.order]
 
     def _stream_all(self, conn, src, names) -> Iterator[Batch]:
         """No watermark nor key: one server-side streamed SELECT, cursor None."""
         stmt = sa.select(*[src.c[n] for n in names])
+        prefix = f"{self._label()} row "
         try:
-            result = conn.execution_options(stream_results=True, yield_per=self.batch_size).execute(stmt)
-            for page, rows in enumerate(result.partitions(self.batch_size), start=1):
-                records = [self._record(names, row) for row in rows]
-                start = (page - 1) * self.batch_size
-                yield Batch(records, cursor=None, where=f"{self._label()} page {page}",
-                            positions=[f"{self._label()} row {start + i + 1}" for i in range(len(records))])
+            result = conn.execution_options(stream_results=True, yield_per=self._fetch_size()).execute(stmt)
+            for batch_no, rows in enumerate(result.partitions(self.batch_size), start=1):
+                records, _ = page_records(names, rows)
+                first = (batch_no - 1) * self.batch_size + 1
+                yield Batch(records, cursor=None, where=f"{self._label()} batch {batch_no}",
+                            positions=list(map(prefix.__add__, map(str, range(first, first + len(records))))))
         except sa_exc.SQLAlchemyError as exc:
             raise self._classify(exc, f"reading {self._label()}") from exc
 
-    @staticmethod
-    def _record(names: list[str], row) -> dict[str, Any]:
-        return {n: (v if type(v) in _PLAIN else json_safe(v)) for n, v in zip(names, row)}
-
-    def _position(self, record: dict[str, Any]) -> str:
-        return f"{self._label()} " + ", ".join(f"{k}={record[k]}" for k in self.keys)
+    def _positions(self, names: list[str], columns: list[list]) -> list[str]:
+        """"table t id=42" per record, built a column at a time (this runs for every row)."""
+        parts = [list(map(f"{k}=".__add__, map(str, columns[names.index(k)]))) for k in self.keys]
+        joined = parts[0] if len(parts) == 1 else list(map(", ".join, zip(*parts)))
+        return list(map(f"{self._label()} ".__add__, joined))
 
     # -- probes --------------------------------------------------------------------------
     def check(self) -> None:
@@ -382,6 +429,29 @@ class SqlConnector(Connector):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+# Dates, times and decimals are asked of the driver as the database's own text: exact, already
+# JSON-safe, and parsing them into Python objects only to print them again is most of the cost.
+_PG_TEXT_OIDS = (1082, 1083, 1114, 1184, 1266, 1700)   # date, time, timestamp(tz), timetz, numeric
+
+
+def _psycopg2_text_types(dbapi_connection, _record) -> None:
+    import psycopg2.extensions as ext
+
+    as_text = ext.new_type(_PG_TEXT_OIDS, "MUNIHUB_TEXT", lambda value, _cur: value)
+    ext.register_type(as_text, dbapi_connection)
+
+
+def _pymysql_text_conversions() -> dict:
+    from pymysql.constants import FIELD_TYPE
+    from pymysql.converters import conversions
+
+    conv = dict(conversions)
+    for code in (FIELD_TYPE.DATE, FIELD_TYPE.TIME, FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP,
+                 FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
+        conv[code] = str
+    return conv
 
 
 def _json_type_of(sql_type: sa.types.TypeEngine) -> str:

@@ -75,7 +75,8 @@ class TestConformanceWatermark(ConnectorConformance):
     def make_connector(self, source_db):
         url, table, fill = source_db
         fill(rows(self.expected_count))
-        return lambda: sql(url, table, watermark="updated_at", key="id")
+        # fetch_size 5: every read crosses several queries, whatever batch size the suite sets
+        return lambda: sql(url, table, watermark="updated_at", key="id", fetch_size=5)
 
 
 class TestConformanceQuery(ConnectorConformance):
@@ -94,11 +95,13 @@ class TestConformanceQuery(ConnectorConformance):
         return lambda: SqlConnector({"url": url, "query": query, "key": "id"}, source="test.people")
 
 
-def test_ties_across_page_boundaries_are_read_exactly_once(source_db):
+@pytest.mark.parametrize("fetch_size", [3, 4, 1000])
+def test_ties_across_page_boundaries_are_read_exactly_once(source_db, fetch_size):
     url, table, fill = source_db
     same = [{**r, "updated_at": T0} for r in rows(10)]
     fill(same + rows(14)[10:])
-    records, batches = read_all(sql(url, table, watermark="updated_at", key="id", batch_size=3))
+    records, batches = read_all(sql(url, table, watermark="updated_at", key="id", batch_size=3,
+                                    fetch_size=fetch_size))
     assert [r["id"] for r in records] == list(range(1, 15))
     assert batches[0].cursor["key"] == 3 and batches[1].cursor["key"] == 6
     assert dt.datetime.fromisoformat(batches[0].cursor["watermark"].replace(" ", "T")) == T0
@@ -107,10 +110,11 @@ def test_ties_across_page_boundaries_are_read_exactly_once(source_db):
 def test_resume_after_each_batch_then_pick_up_new_and_updated_rows(source_db):
     url, table, fill = source_db
     fill(rows(9, ties=9))
-    conn = sql(url, table, watermark="updated_at", key="id", batch_size=2)
+    conn = sql(url, table, watermark="updated_at", key="id", batch_size=2, fetch_size=2)
     _, batches = read_all(conn)
     for i, batch in enumerate(batches):
-        rest, _ = read_all(sql(url, table, watermark="updated_at", key="id", batch_size=2), batch.cursor)
+        rest, _ = read_all(sql(url, table, watermark="updated_at", key="id", batch_size=2, fetch_size=3),
+                           batch.cursor)
         assert [r["id"] for r in rest] == list(range(2 * i + 3, 10))
     final = json.loads(json.dumps(batches[-1].cursor))  # as the store keeps it
     fill([{"id": 50, "name": "تازه", "updated_at": T0 + dt.timedelta(days=1), "amount": 1}])
