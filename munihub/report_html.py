@@ -178,6 +178,13 @@ def _source_section(s: dict) -> str:
             f'<h4>روند {fa(len(s["trend"]))} بار اخیر</h4><div dir="ltr">{trend_svg(s["trend"])}</div></section>')
 
 
+def _attention(s: dict) -> tuple:
+    """Sources needing a steward first: held or failed, then stale, then unbalanced, then by name."""
+    load = s["last_load"] or {}
+    return (load.get("status") not in {"held", "failed"}, not s["freshness"]["stale"],
+            load.get("balanced", True), s["source"])
+
+
 def render_run(data: dict) -> str:
     """The page of one run: sources, checks, quarantine, freshness, entities and overlap."""
     t = data["totals"]
@@ -186,7 +193,8 @@ def render_run(data: dict) -> str:
              f'{fa(t["stale_sources"])} کهنه. ورودی {fa(t["rows_in"])} رکورد، منتشر {fa(t["published"])}، '
              f'قرنطینه {fa(t["quarantined"])}. {fa(t["records"])} رکورد به {fa(t["entities"])} موجودیت رسید؛ '
              f'<a href="review.html">{fa(t["review_open"])} جفت در انتظار بازبینی</a>.</p>')
-    sources = "".join(_source_row(s) for s in data["sources"])
+    ordered = sorted(data["sources"], key=_attention)
+    sources = "".join(_source_row(s) for s in ordered)
     ents = "".join(f'<tr><td>{ident(x["entity_type"])}</td>{num(x["source_rows"])}{num(x["records"])}'
                    f'{num(x["entities"])}{num(x["duplicates"])}<td class="n">{x["duplicate_rate"] * 100:.1f}%</td></tr>'
                    for x in data["entities"])
@@ -203,7 +211,7 @@ def render_run(data: dict) -> str:
             f'<th>موجودیت</th><th>تکراری</th><th>نرخ تکرار</th></tr>{ents}</table>'
             f'<h2>همپوشانی منابع</h2><p>{fa(ov["multi_source_entities"])} موجودیت در دو منبع یا بیشتر عضو دارند.</p>'
             f'<table><tr><th>منبع</th><th>منبع</th><th>موجودیت مشترک</th></tr>{pairs}</table>'
-            f'<h2>جزئیات منابع</h2>{"".join(_source_section(s) for s in data["sources"])}')
+            f'<h2>جزئیات منابع</h2>{"".join(_source_section(s) for s in ordered)}')
     return page(f"گزارش کیفیت داده {data['run_id']}", body)
 
 
