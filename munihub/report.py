@@ -65,13 +65,20 @@ def _load_summary(row) -> dict[str, Any]:
             "error": mask_text(row["error"]) if row["error"] else None}
 
 
+def _observed(value):
+    """Measured numbers stay as they are; anything else (a sample value) is masked text."""
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    return mask_text(str(value))
+
+
 def _checks_summary(checks: list[dict] | None) -> dict[str, Any]:
     """Counts by status and each check as shown (messages masked: they may quote values)."""
     items = []
     for c in checks or []:
         items.append({"name": c.get("name"), "field": c.get("field"), "metric": c.get("metric"),
                       "severity": c.get("severity"), "status": c.get("status"),
-                      "observed": mask_record(c.get("observed"), "observed"), "expected": c.get("expected"),
+                      "observed": _observed(c.get("observed")), "expected": c.get("expected"),
                       "message": mask_text(str(c.get("message") or ""))})
     counts = Counter(i["status"] for i in items)
     docs = next((c.get("data_docs") for c in checks or [] if c.get("data_docs")), None)
@@ -227,11 +234,15 @@ def _totals(sources: list[dict], types: list[dict], review_open: int) -> dict[st
 
 def headline(engine: sa.Engine, contracts=None, *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Per source, for `munihub status`: last status, rows in/published/quarantined, freshness."""
-    data = gather(engine, contracts, runs=1, now=now)
+    now = _utc(now or dt.datetime.now(dt.timezone.utc))
+    by_id = _contracts_by_id(contracts)
+    with engine.connect() as conn:  # only the ledger: status must stay quick on a big store
+        last, published = _last_loads(conn), _last_published(conn)
     out = []
-    for s in data["sources"]:
-        load, fresh = s["last_load"] or {}, s["freshness"]
-        out.append({"source": s["source"], "status": load.get("status", "never run"),
+    for source in sorted(set(by_id) | set(last)):
+        load = _load_summary(last[source]) if source in last else {}
+        fresh = _freshness(by_id.get(source), published.get(source), now)
+        out.append({"source": source, "status": load.get("status", "never run"),
                     "rows_in": load.get("rows_in", 0), "published": load.get("published", 0),
                     "quarantined": load.get("rows_quarantined", 0), "finished_at": load.get("finished_at"),
                     "age_seconds": fresh["age_seconds"],

@@ -75,7 +75,8 @@ def _docs_link(path: str | None) -> str:
     """A link slot for great-expectations Data Docs; only relative paths, file: and http(s)."""
     if not path:
         return '<span class="muted">Data Docs ندارد</span>'
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path) and not re.match(r"^(https?|file):", path, re.I):
+    probe = re.sub(r"[\x00-\x20]", "", path)  # browsers ignore these when reading a scheme
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", probe) and not re.match(r"^(https?|file):", probe, re.I):
         return '<span class="muted">پیوند Data Docs نامعتبر است</span>'
     return f'<a href="{e(path)}" dir="ltr">Data Docs</a>'
 

@@ -225,6 +225,13 @@ def test_earlier_runs_kept_and_listed(filled, tmp_path):
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_data_docs_link_only_safe_schemes():
+    from munihub.report_html import _docs_link
+    assert 'href="gx/a.html"' in _docs_link("gx/a.html")
+    assert "href" not in _docs_link("javascript:alert(1)") and "href" not in _docs_link(" JaVaScRiPt:x")
+    assert 'href="/srv/gx/index.html"' in _docs_link("/srv/gx/index.html")
+
+
 def test_bad_run_id_refused(filled, tmp_path):
     from munihub.errors import ConfigError
     with pytest.raises(ConfigError, match="run id"):
