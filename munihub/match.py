@@ -313,13 +313,22 @@ def train(fuzzy: list[dict], exact: list[dict], randoms: list[dict], total_pairs
     return model
 
 
-def _capped(p: float, vector: dict[str, int], conf: dict) -> float:
-    """A comparison in `cap_unless_exact` that is present but not exact caps p (twins: حسن and
-    حسین share everything else, and Persian first names sit close: محمد/محمود jw 0.95)."""
+def _capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
+            counts: dict[str, Counter]) -> float:
+    """A comparison in `cap_unless_exact` that is present but not exact caps p: twins (حسن,
+    حسین) share everything else and Persian first names sit close (محمد/محمود jw 0.95).
+    Unless the two are one edit apart and one spelling is `typo_ratio` times rarer in the
+    data: then it is a typo of a common name (لیرضا for علیرضا), not another name."""
+    import jellyfish
+
     for name, cap in conf.get("cap_unless_exact", {}).items():
         kind = conf["comparisons"][name].get("kind", "exact")
-        if 0 <= vector.get(name, -1) < len(KINDS[kind]) - 1:
-            p = min(p, cap)
+        if 0 <= vector.get(name, -1) < len(KINDS[kind]) - 1 and p > cap:
+            seen = sorted((counts.get(name, {}).get(fa[name], 0),
+                           counts.get(name, {}).get(fb[name], 0)))
+            if seen[1] < conf.get("typo_ratio", 10) * max(seen[0], 1) or \
+                    jellyfish.damerau_levenshtein_distance(fa[name], fb[name]) > 1:
+                p = cap
     return p
 
 
@@ -355,9 +364,10 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
     for a, b, v in fuzzy:
         pattern = tuple(v.values())
         if pattern not in seen:
-            seen[pattern] = _capped(probability(v, model), v, conf)
-        if seen[pattern] >= conf["review"]:
-            out.append(Pair(a, b, round(seen[pattern], 6), "fellegi-sunter"))
+            seen[pattern] = probability(v, model)
+        p = _capped(seen[pattern], v, conf, feats[a], feats[b], index.get("counts", {}))
+        if p >= conf["review"]:
+            out.append(Pair(a, b, round(p, 6), "fellegi-sunter"))
     return out, model
 
 
@@ -391,23 +401,31 @@ def find_matches(records: list[dict], settings: dict | None = None, *,
 # --------------------------------------------------------------------------- incremental
 def build_index(records: Iterable[dict], settings: dict | None = None,
                 index: dict | None = None) -> dict:
-    """Blocking index `{type: {"blocks": {key: [refs]}, "features": {ref: ...}, "sources"}}`;
-    pass `index` to add records to an existing one (a changed record replaces its old keys)."""
+    """Blocking index `{type: {"blocks": {key: [refs]}, "features": {ref: ...}, "sources",
+    "counts": {feature: Counter}}}`; pass `index` to add records to an existing one (a
+    changed record replaces its old keys and counts)."""
     index = index if index is not None else {}
+    confs: dict[str, dict] = {}
     for rec in records:
         etype = rec.get("entity_type", "person")
-        conf = settings_for(etype, settings)
+        conf = confs.get(etype) or confs.setdefault(etype, settings_for(etype, settings))
         slot = index.setdefault(etype, {"blocks": defaultdict(list), "features": {},
-                                        "sources": {}})
+                                        "sources": {}, "counts": defaultdict(Counter)})
         ref = rec["ref"]
+        counted = conf.get("cap_unless_exact", {})
         if ref in slot["features"]:
-            for key in blocking_keys(slot["features"][ref], conf):
+            old = slot["features"][ref]
+            for key in blocking_keys(old, conf):
                 slot["blocks"][key].remove(ref)
+            for name in counted:
+                slot["counts"][name][old.get(name)] -= 1
         feats = features(rec, settings)
         slot["features"][ref] = feats
         slot["sources"][ref] = rec.get("source", ref.split("|")[0])
         for key in blocking_keys(feats, conf):
             slot["blocks"][key].append(ref)
+        for name in counted:
+            slot["counts"][name][feats.get(name)] += 1
     return index
 
 

@@ -249,3 +249,14 @@ def test_assign_ids_stable_and_order_free(raw, previous, rnd):
         groups.setdefault(k, set()).add(r)
     assert len({ids[min(g)] for g in groups.values()}) == len(groups)  # distinct per cluster
     assert all(len({ids[r] for r in g}) == 1 for g in groups.values())
+
+
+def test_rare_spelling_of_a_common_first_name_is_a_typo_and_merges():
+    common = [rec(f"registry|{i}", first_name="علی‌رضا", last_name=f"ل{i}", birth_date="1970-01-01")
+              for i in range(12)]
+    typo = rec("permits|t", first_name="لی‌رضا", last_name="ل3", birth_date="1970-01-01",
+               father_name="کاظم", mobile="+989366298827")
+    common[3]["fields"].update(father_name="کاظم", mobile="+989366298827")
+    pairs = [p for p in find_matches(common + [typo]) if "permits|t" in (p.left_ref, p.right_ref)]
+    assert [(p.left_ref, p.right_ref) for p in pairs if p.probability >= 0.95] == \
+        [("permits|t", "registry|3")]
