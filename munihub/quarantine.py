@@ -36,3 +36,81 @@ def show_quarantine(settings: Settings, qid: int) -> dict[str, Any]:
     out = dict(row)
     out["raw"] = mask_record(out["raw"])
     return out
+
+
+def _decide(engine, ids: list[int], status: str, actor: str, note: str | None, replay_load_id: str | None = None) -> None:
+    import datetime as dt
+
+    with engine.begin() as conn:
+        conn.execute(store.quarantine.update().where(store.quarantine.c.id.in_(ids)).values(
+            status=status, decided_by=actor, decided_at=dt.datetime.now(dt.timezone.utc), note=note,
+            replay_load_id=replay_load_id))
+
+
+def dismiss(settings: Settings, ids: list[int], actor: str, why: str) -> int:
+    """Mark quarantined records as dismissed, recording who and why; returns how many."""
+    from munihub.pipeline import engine_for
+
+    if not why.strip():
+        raise MunihubError("a dismissal needs a reason", hint="pass --why \"…\"")
+    engine = engine_for(settings)
+    with engine.connect() as conn:
+        found = [i for (i,) in conn.execute(sa.select(store.quarantine.c.id).where(
+            store.quarantine.c.id.in_(ids), store.quarantine.c.status == "open"))]
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise MunihubError(f"no open quarantined record(s) {', '.join(map(str, missing))}",
+                           hint="`munihub quarantine list` shows the open ones")
+    _decide(engine, found, "dismissed", actor, why)
+    return len(found)
+
+
+def replay(settings: Settings, source: str, ids: list[int] | None = None, actor: str = "steward") -> dict[str, Any]:
+    """Re-run open quarantined records of `source` through mapping, validation, checks and publish.
+
+    Meant for after a contract or mapping fix.  Records that now pass are published in a new
+    load; those still failing are quarantined again under that load with today's reasons.  The
+    source's cursor does not move: a replay adds nothing the source has not already sent.
+    """
+    import datetime as dt
+    import uuid
+
+    from munihub.connector import Batch
+    from munihub.pipeline import (acquire_lease, check_load, contract_for, engine_for, errors_of,
+                                  publish_load, release_lease)
+    from munihub.stage import stage_batches
+
+    contract = contract_for(source, settings)
+    engine = engine_for(settings)
+    q = store.quarantine
+    stmt = sa.select(q.c.id, q.c.raw, q.c.position).where(q.c.source == contract.id, q.c.status == "open")
+    if ids:
+        stmt = stmt.where(q.c.id.in_(ids))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt.order_by(q.c.id)).all()
+        cur = conn.execute(sa.select(store.cursors.c.cursor, store.cursors.c.version)
+                           .where(store.cursors.c.source == contract.id)).first()
+    if not rows:
+        return {"source": contract.id, "replayed": 0, "published": 0, "still_quarantined": 0}
+    acquire_lease(engine, contract.id, contract.timeout_seconds)
+    load_id = uuid.uuid4().hex
+    try:
+        with engine.begin() as conn:
+            conn.execute(store.loads.insert().values(
+                load_id=load_id, source=contract.id, contract_version=contract.version, status="extracting",
+                started_at=dt.datetime.now(dt.timezone.utc), interval_start="replay", rows_in=0, rows_quarantined=0,
+                cursor_before=cur[0] if cur else None, cursor_version=cur[1] if cur else None,
+                cursor_after=cur[0] if cur else None))
+        batch = Batch(records=[r.raw for r in rows], cursor=cur[0] if cur else None, where="replay",
+                      positions=[f"replay of quarantine #{r.id} ({r.position})" for r in rows])
+        counts = stage_batches(engine, contract, load_id, [batch], errors_of(contract, settings))
+        with engine.begin() as conn:
+            conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(status="staged"))
+        check_load(load_id, settings)
+        result = publish_load(load_id, settings)
+    finally:
+        release_lease(engine, contract.id)
+    _decide(engine, [r.id for r in rows], "replayed", actor, f"replayed in load {load_id}", load_id)
+    return {"source": contract.id, "load_id": load_id, "replayed": len(rows),
+            "published": counts.staged, "still_quarantined": counts.quarantined,
+            "rows_new": result["rows_new"], "rows_changed": result["rows_changed"]}
