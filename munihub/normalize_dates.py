@@ -47,14 +47,16 @@ def jalali_to_iso(y: int, m: int, d: int) -> str:
     if not 1 <= m <= 12:
         raise _bad(f"{y}/{m:02d}/{d:02d}", f"has month {m}; Jalali months are 1-12",
                    f"ماه {m} دارد؛ ماه‌ها ۱ تا ۱۲ هستند", "range")
-    leap = jdatetime.date(y, 1, 1).isleap()
-    days = 31 if m <= 6 else 30 if m <= 11 else 30 if leap else 29
-    if not 1 <= d <= days:
-        note = f" ({y} is not a leap year)" if m == 12 and d == 30 else ""
-        raise _bad(f"{y}/{m:02d}/{d:02d}",
-                   f"does not exist: {_MONTH_EN[m - 1]} (month {m}) has {days} days{note}",
-                   f"وجود ندارد: {JALALI_MONTHS[m - 1]} {days} روز دارد", "range")
-    return jdatetime.date(y, m, d).togregorian().isoformat()
+    days = 31 if m <= 6 else 30
+    if 1 <= d <= days:
+        try:
+            return jdatetime.date(y, m, d).togregorian().isoformat()
+        except ValueError:        # only Esfand 30 of a common year gets here
+            days = 29
+    note = f" ({y} is not a leap year)" if m == 12 and d == 30 else ""
+    raise _bad(f"{y}/{m:02d}/{d:02d}",
+               f"does not exist: {_MONTH_EN[m - 1]} (month {m}) has {days} days{note}",
+               f"وجود ندارد: {JALALI_MONTHS[m - 1]} {days} روز دارد", "range")
 
 
 def _to_iso(value, y: int, m: int, d: int) -> str:
@@ -131,11 +133,17 @@ def _parse(value) -> tuple[str, str | None]:
             raise _bad(value, "is a number but not YYYYMMDD", "عدد است ولی به شکل YYYYMMDD نیست")
     if not isinstance(value, str):
         raise _bad(value, f"is a {type(value).__name__}, not a date", "تاریخ نیست", "type")
+    if len(value) > _MAX_LEN:
+        raise _bad(value, "is too long to be a date", "برای تاریخ بیش از حد بلند است", "format")
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_text(value: str) -> tuple[str, str | None]:
+    """`_parse` of a string, cached: the same dates recur across millions of records."""
     text = to_latin_digits(value).translate(_CLEAN).strip()
     if not text:
         raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
-    if len(text) > _MAX_LEN:
-        raise _bad(value, "is too long to be a date", "برای تاریخ بیش از حد بلند است", "format")
     named = _NAMED.fullmatch(text)
     if named and match_key(named[2]) in _MONTH_BY_KEY:
         text = f"{named[3]}/{_MONTH_BY_KEY[match_key(named[2])]}/{named[1]}{named[4]}"

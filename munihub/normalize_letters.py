@@ -73,7 +73,20 @@ def _display_table() -> dict[int, str | None]:
     return t
 
 
+def _char_class(codepoints) -> re.Pattern:
+    """A regex matching any of `codepoints`: finds in C whether a translate is needed at all."""
+    cps, parts, i = sorted(codepoints), [], 0
+    while i < len(cps):
+        j = i
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
+            j += 1
+        parts.append(f"\\u{cps[i]:04x}" + (f"-\\u{cps[j]:04x}" if j > i else ""))
+        i = j + 1
+    return re.compile("[" + "".join(parts) + "]")
+
+
 _DISPLAY = _display_table()
+_NEEDS_DISPLAY = _char_class(_DISPLAY)
 _ZWNJ_RUN = re.compile("\u200c{2,}")
 # A half-space only means something between two letters of Arabic script.
 _STRAY_ZWNJ = re.compile(r"(?<![\u0620-\u064A\u066E-\u06D3\u06D5\u06EE\u06EF\u06FA-\u06FF])\u200c"
@@ -91,7 +104,9 @@ def normalize_text(s: str | None) -> str | None:
         return None
     if not isinstance(s, str):
         s = str(s)
-    s = unicodedata.normalize("NFKC", s.translate(_DISPLAY))
+    if _NEEDS_DISPLAY.search(s):                    # most clean names skip the slow translate
+        s = s.translate(_DISPLAY)
+    s = unicodedata.normalize("NFKC", s)
     if ZWNJ in s:
         s = _STRAY_ZWNJ.sub("", _ZWNJ_RUN.sub(ZWNJ, s))
     s = " ".join(s.split())
@@ -111,12 +126,13 @@ def _key_table() -> dict[int, str | None]:
 
 
 _KEY = _key_table()
+_NEEDS_KEY = _char_class(_KEY)
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def fold_key_letters(s: str) -> str:
     """Normalized text with the lossy letter folds of `match_key`, spaces kept (for tokens)."""
-    return s.translate(_KEY).lower()
+    return (s.translate(_KEY) if _NEEDS_KEY.search(s) else s).lower()
 
 
 def match_key(s: str | None) -> str:
@@ -125,7 +141,7 @@ def match_key(s: str | None) -> str:
     text = normalize_text(s)
     if text is None:
         return ""
-    key = _NOT_WORD.sub("", text.translate(_KEY).lower())
+    key = _NOT_WORD.sub("", fold_key_letters(text))
     if not unicodedata.is_normalized("NFKC", key):   # rare: lower() of exotic letters
         key = _NOT_WORD.sub("", unicodedata.normalize("NFKC", key).translate(_KEY).lower())
     return key

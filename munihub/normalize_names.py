@@ -6,9 +6,13 @@ everyday short forms («ممد»→«محمد», «عبداله»→«عبدال
 """
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 
 from munihub.normalize_letters import fold_key_letters, match_key, normalize_text
+
+_NOT_KEY = re.compile(r"[\W_]+")
 
 # Canonical title -> spellings seen in registers (Persian, abbreviated, transliterated).
 TITLES: dict[str, tuple[str, ...]] = {
@@ -31,6 +35,7 @@ TITLES: dict[str, tuple[str, ...]] = {
 }
 _TITLE_BY_KEY = {match_key(form): canon for canon, forms in TITLES.items() for form in forms}
 _TITLE_WORDS = max(len(f.split()) for forms in TITLES.values() for f in forms)
+_TITLE_FIRST_WORDS = {match_key(f.split()[0]) for forms in TITLES.values() for f in forms}
 
 # Second halves of compound surnames written with a space («حاجی زاده»): the first word is
 # then part of the surname, not a title.
@@ -63,10 +68,17 @@ _ALLAH_STEMS = ("نعمت", "روح", "حبیب", "فتح", "سیف", "عزت", 
 _ALLAH = re.compile("(" + "|".join(match_key(s) for s in _ALLAH_STEMS) + ")اله(?!ه)")
 
 
+def _word_key(text: str) -> str:
+    """`match_key` of text that is already normalized (skips normalizing it again)."""
+    return _NOT_KEY.sub("", fold_key_letters(text))
+
+
 def _title_at(words: list[str], i: int) -> tuple[str | None, int]:
     """The canonical title starting at words[i] and how many words it spans."""
+    if _word_key(words[i].partition(".")[0]) not in _TITLE_FIRST_WORDS:
+        return None, 0                                # the common case: no title at all
     for span in range(min(_TITLE_WORDS, len(words) - i), 0, -1):
-        canon = _TITLE_BY_KEY.get(match_key(" ".join(words[i:i + span])))
+        canon = _TITLE_BY_KEY.get(_word_key(" ".join(words[i:i + span])))
         if canon:
             return canon, span
     return None, 0
@@ -81,6 +93,10 @@ def split_title(name: str) -> tuple[str | None, str]:
     text = normalize_text(name)
     if text is None:
         return None, ""
+    return _split_normalized(text)
+
+
+def _split_normalized(text: str) -> tuple[str | None, str]:
     glued = _GLUED_TITLE.match(text)
     if glued:
         tail = text[glued.end():].split(" ", 1)[0]
@@ -91,10 +107,10 @@ def split_title(name: str) -> tuple[str | None, str]:
     i = 0
     while i < len(words) - 1:
         head, dot, tail = words[i].partition(".")
-        if dot and tail and match_key(head) in _TITLE_BY_KEY:
+        if dot and tail and _word_key(head) in _TITLE_BY_KEY:
             words[i:i + 1] = [head + ".", tail]        # «د.محمد»: abbreviation glued by a dot
         canon, span = _title_at(words, i)
-        if canon is None or i + span >= len(words) or match_key(words[i + span]) in _SURNAME_TAILS:
+        if canon is None or i + span >= len(words) or _word_key(words[i + span]) in _SURNAME_TAILS:
             break
         titles.append(canon)
         i += span
@@ -106,17 +122,27 @@ def split_title(name: str) -> tuple[str | None, str]:
 def name_key(name: str | None) -> str:
     """Match key of a person's name: titles dropped, short forms expanded, then `match_key`.
 
-    «حاج ممدرضا کریمي» and «محمد‌رضا کریمی» give the same key.
+    «حاج ممدرضا کریمي» and «محمد‌رضا کریمی» give the same key.  Short names are cached:
+    a few thousand first names cover most of a city.
     """
+    if isinstance(name, str) and len(name) <= _CACHE_LEN:
+        return _cached_name_key(name)
+    return _name_key(name)
+
+
+_CACHE_LEN = 80
+
+
+def _name_key(name: str | None) -> str:
     text = normalize_text(name)
     if text is None:
         return ""
-    _, rest = split_title(text)
+    _, rest = _split_normalized(text)
     tokens = [_NOT_KEY.sub("", t) for t in fold_key_letters(rest).split()]
     key = "".join(_SHORT.get(t, t) for t in tokens)
     if "اله" in key:
         key = _ALLAH.sub(r"\1الله", key)
-    return match_key(key)
+    return key if unicodedata.is_normalized("NFKC", key) else match_key(key)
 
 
-_NOT_KEY = re.compile(r"[\W_]+")
+_cached_name_key = functools.lru_cache(maxsize=1 << 17)(_name_key)

@@ -429,8 +429,8 @@ def test_generated_ids_round_trip(first9):
         assert not is_valid_national_id(nid)
     else:
         assert parse_national_id(nid) == nid
-        if nid.startswith("0"):
-            assert parse_national_id(int(nid)) == nid or len(str(int(nid))) < 8
+        if len(str(int(nid))) >= 8:                      # one or two leading zeros lost
+            assert parse_national_id(int(nid)) == nid
 
 
 @settings(max_examples=300, deadline=None)
