@@ -34,7 +34,7 @@ def _env_file(path: Path) -> dict[str, str]:
     return out
 
 
-def prepare(home: Path, fresh: bool, people: int, seed: int) -> dict[str, str]:
+def prepare(home: Path, fresh: bool, people: int, seed: int, store_url: str | None = None) -> dict[str, str]:
     """Build the demo subsystems (if needed), start the 137 API; the environment for the hub."""
     if fresh and home.exists():
         shutil.rmtree(home)
@@ -48,7 +48,7 @@ def prepare(home: Path, fresh: bool, people: int, seed: int) -> dict[str, str]:
     from demo.requests_api import serve
     url = serve(next(p for p in (sources / "requests.json", sources / "requests.db") if p.exists()))
     env.update({
-        "MUNIHUB_HOME": str(home), "MUNIHUB_STORE_URL": f"sqlite:///{home / 'munihub.db'}",
+        "MUNIHUB_HOME": str(home), "MUNIHUB_STORE_URL": store_url or f"sqlite:///{home / 'munihub.db'}",
         "MUNIHUB_CONTRACTS": str(REPO / "contracts"), "MUNIHUB_SCHEMAS": str(REPO / "schemas"),
         "MUNIHUB_DEMO_DIR": str(sources), "MUNIHUB_DEMO_137_URL": url, "MUNIHUB_ALLOW_HOSTS": "127.0.0.1,localhost",
     })
@@ -135,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-airflow", action="store_true", help="run the core directly instead of through Airflow")
     p.add_argument("--ui", action="store_true", help="start Airflow's UI on the demo home and wait")
+    p.add_argument("--store-url", help="consolidated store URL (default: SQLite under --home)")
     args = p.parse_args(argv)
     home = Path(args.home).resolve()
-    prepare(home, args.fresh, args.people, args.seed)
+    prepare(home, args.fresh, args.people, args.seed, args.store_url)
     if args.ui:
         return _airflow("standalone", "--home", str(home / "airflow"))
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)

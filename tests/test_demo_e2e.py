@@ -1,0 +1,54 @@
+"""The main job as a user runs it: the demo city end to end, then again (incremental)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_demo(home: Path, *extra: str, timeout: int = 900) -> str:
+    proc = subprocess.run([sys.executable, "-m", "demo.run", "--home", str(home), "--people", "80", *extra],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def source_lines(out: str) -> dict[str, list[str]]:
+    table = out.split("Sources (this run)")[1].split("Duplicate cutting")[0]
+    rows = [line.split() for line in table.strip().splitlines()[2:] if line.strip()]
+    return {r[0]: r[1:] for r in rows}
+
+
+def check_first_and_second_run(home: Path, *extra: str) -> None:
+    first = run_demo(home, *extra)
+    rows = source_lines(first)
+    assert len(rows) == 8, first
+    for source, (status, read, published, new, quarantined, balanced) in rows.items():
+        assert status == "published", (source, first)
+        assert int(read) == int(published) + int(quarantined) and balanced == "yes"
+        assert int(read) > 0 and int(quarantined) >= 1  # every demo source carries a few bad records
+    person = re.search(r"^person\s+(\d+)\s+(\d+)\s+(\d+)", first, re.M)
+    assert person and int(person.group(2)) < int(person.group(1))  # duplicates were cut
+    assert "quality report:" in first and "index.html" in first
+    second = run_demo(home, *extra)
+    assert all(r[1] == "0" and r[2] == "0" for r in source_lines(second).values()), second
+
+
+def test_demo_core_end_to_end_on_sqlite(tmp_path):
+    check_first_and_second_run(tmp_path / "home", "--no-airflow")
+
+
+@pytest.mark.postgres
+def test_demo_core_end_to_end_on_postgresql(tmp_path, pg_url):
+    check_first_and_second_run(tmp_path / "home", "--no-airflow", "--store-url", pg_url)
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+def test_demo_through_airflow(tmp_path):
+    check_first_and_second_run(tmp_path / "home")
