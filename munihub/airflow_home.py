@@ -61,8 +61,13 @@ def airflow_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str
 
 
 def full_env(home: Path) -> dict[str, str]:
-    """This process's environment (MUNIHUB_* included) plus the home's Airflow settings."""
-    return {**os.environ, **airflow_env(home)}
+    """This process's environment (MUNIHUB_* included) plus the home's Airflow settings.
+
+    The interpreter's bin folder goes first on PATH: `airflow standalone` starts its
+    components as `airflow ...` found on PATH, which must be this virtualenv's.
+    """
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, **airflow_env(home), "PATH": path}
 
 
 def write_env_file(home: Path) -> Path:
@@ -172,6 +177,15 @@ def read_login(home: Path) -> dict[str, str]:
     return json.loads(path.read_text("utf-8")) if path.is_file() else {}
 
 
+def _answers(url: str) -> bool:
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as resp:  # noqa: S310 - 127.0.0.1
+            return resp.status == 200
+    except OSError:
+        return False
+
+
 def standalone(home: Path, wait_seconds: float = 120.0) -> int:
     """`airflow standalone` on 127.0.0.1 in its own process group; Ctrl-C stops the whole group."""
     home = Path(home).resolve()
@@ -181,26 +195,35 @@ def standalone(home: Path, wait_seconds: float = 120.0) -> int:
     proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
     url = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
 
-    def stop(*_):
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    def interrupted(*_):
+        raise KeyboardInterrupt  # stop in the main flow, not inside a signal handler that may interrupt wait()
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(143)))
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         deadline = time.monotonic() + wait_seconds
-        while not read_login(home) and time.monotonic() < deadline and proc.poll() is None:
+        while not (read_login(home) and _answers(url)) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(1)
         for user, password in read_login(home).items():
             print(f"\nmunihub: Airflow UI at {url}  login: {user} / {password}\n", flush=True)
         return proc.wait()
     except KeyboardInterrupt:
-        stop()
+        stop_group(proc)
         return 130
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 30.0) -> None:
+    """SIGTERM the process group `proc` leads, then SIGKILL whatever is left after `grace` seconds."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
