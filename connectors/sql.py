@@ -14,6 +14,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -64,25 +65,23 @@ _FAST = {decimal.Decimal: str, dt.datetime: dt.datetime.isoformat, dt.date: dt.d
          dt.time: dt.time.isoformat, uuid.UUID: str}
 
 
-def _convert_column(col: tuple) -> tuple | list:
-    """One column of a page, JSON-safe; untouched (no copy) when every value already is."""
-    extra = set(map(type, col)) - _PLAIN
-    if not extra:
-        return col
-    if len(extra) == 1 and (fast := _FAST.get(next(iter(extra)))):
-        if type(None) in set(map(type, col)):
-            return [None if v is None else fast(v) for v in col]
-        if len(set(map(type, col))) == 1:
-            return list(map(fast, col))
-    return list(map(json_safe, col))
+def page_records(names: list[str], rows) -> list[dict[str, Any]]:
+    """A page of rows as JSON-safe dicts.
 
-
-def page_records(names: list[str], rows) -> tuple[list[dict[str, Any]], list]:
-    """A page of rows as JSON-safe dicts, converted a column at a time (much faster than per value)."""
-    if not rows:
-        return [], [[] for _ in names]
-    columns = [_convert_column(c) for c in zip(*rows)]
-    return [dict(zip(names, r)) for r in zip(*columns)], columns
+    Types are checked a column at a time at C speed; only a column holding a non-JSON value
+    (Decimal, datetime, bytes...) is converted, so a page of plain values costs what dict() does.
+    """
+    records = [dict(zip(names, r)) for r in rows]
+    for i, name in enumerate(names):
+        extra = set(map(type, map(itemgetter(i), rows))) - _PLAIN
+        if not extra:
+            continue
+        fast = _FAST.get(next(iter(extra))) if len(extra) == 1 else None
+        for rec in records:
+            value = rec[name]
+            if type(value) not in _PLAIN:
+                rec[name] = fast(value) if fast else json_safe(value)
+    return records
 
 
 def check_identifier(name: Any, what: str, source: str) -> str:
@@ -356,20 +355,24 @@ class SqlConnector(Connector):
         while True:
             stmt = base if values is None else base.where(_after(order_cols, values, self.url.get_backend_name()))
             try:
-                rows = conn.execute(stmt).fetchall()  # one page: at most `fetch` rows in memory
+                result = conn.execute(stmt)
+                # Plain DB-API tuples: the columns are untyped, so SQLAlchemy Rows would add cost, not values.
+                rows = result.cursor.fetchall()  # one page: at most `fetch` rows in memory
+                result.close()
                 conn.rollback()  # never hold a snapshot open between pages
-            except sa_exc.SQLAlchemyError as exc:
+            except (sa_exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
                 raise self._classify(exc, f"reading {self._label()} after {values}") from exc
-            records, columns = page_records(names, rows)
+            records = page_records(names, rows)
             pending += records
-            pending_pos += self._positions(names, columns) if rows else []
-            last_page = len(rows) < fetch
-            while pending and (len(pending) >= self.batch_size or last_page):
+            pending_pos += self._positions(records)
+            last_page, start = len(rows) < fetch, 0
+            while len(pending) - start >= self.batch_size or (last_page and start < len(pending)):
                 batch_no += 1
-                chunk, pending = pending[:self.batch_size], pending[self.batch_size:]
-                places, pending_pos = pending_pos[:self.batch_size], pending_pos[self.batch_size:]
-                yield Batch(chunk, cursor=self._cursor_for(chunk[-1]), where=f"{self._label()} batch {batch_no}",
-                            positions=places)
+                end = start + self.batch_size
+                yield Batch(pending[start:end], cursor=self._cursor_for(pending[min(end, len(pending)) - 1]),
+                            where=f"{self._label()} batch {batch_no}", positions=pending_pos[start:end])
+                start = end
+            del pending[:start], pending_pos[:start]
             if last_page:
                 return
             values = [records[-1][n] for n in self.order]
@@ -377,20 +380,52 @@ class SqlConnector(Connector):
     def _stream_all(self, conn, src, names) -> Iterator[Batch]:
         """No watermark nor key: one server-side streamed SELECT, cursor None."""
         stmt = sa.select(*[src.c[n] for n in names])
-        prefix = f"{self._label()} row "
+        prefix, batch_no = f"{self._label()} row ", 0
         try:
-            result = conn.execution_options(stream_results=True, yield_per=self._fetch_size()).execute(stmt)
-            for batch_no, rows in enumerate(result.partitions(self.batch_size), start=1):
-                records, _ = page_records(names, rows)
-                first = (batch_no - 1) * self.batch_size + 1
-                yield Batch(records, cursor=None, where=f"{self._label()} batch {batch_no}",
-                            positions=list(map(prefix.__add__, map(str, range(first, first + len(records))))))
-        except sa_exc.SQLAlchemyError as exc:
+            for rows in self._stream_rows(conn, stmt):
+                records = page_records(names, rows)
+                for start in range(0, len(records), self.batch_size):
+                    batch_no += 1
+                    chunk = records[start:start + self.batch_size]
+                    first = (batch_no - 1) * self.batch_size + 1
+                    yield Batch(chunk, cursor=None, where=f"{self._label()} batch {batch_no}",
+                                positions=list(map(prefix.__add__, map(str, range(first, first + len(chunk))))))
+        except (sa_exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
             raise self._classify(exc, f"reading {self._label()}") from exc
 
-    def _positions(self, names: list[str], columns: list[list]) -> list[str]:
+    def _stream_rows(self, conn: sa.Connection, stmt) -> Iterator[list]:
+        """Pages of plain tuples from one SELECT, never the whole result in memory.
+
+        The drivers shipped with the hub get a server-side DB-API cursor directly (SQLAlchemy's
+        Rows would only add cost to untyped columns); any other driver goes through stream_results.
+        """
+        driver, fetch = self.url.get_driver_name(), self._fetch_size()
+        if driver not in ("psycopg2", "pymysql", "pysqlite"):
+            result = conn.execution_options(stream_results=True, yield_per=fetch).execute(stmt)
+            for part in result.partitions(fetch):
+                yield [tuple(r) for r in part]
+            return
+        dbapi = conn.connection.dbapi_connection
+        if driver == "psycopg2":
+            cur = dbapi.cursor(name=f"munihub_{uuid.uuid4().hex[:12]}")   # a server-side cursor
+        elif driver == "pymysql":
+            from pymysql.cursors import SSCursor
+            cur = dbapi.cursor(SSCursor)                                   # unbuffered
+        else:
+            cur = dbapi.cursor()                                           # SQLite steps lazily
+        # The compiled text doubles '%' for format-style drivers; an empty mapping undoes that.
+        params = {} if conn.dialect.paramstyle in ("format", "pyformat") else ()
+        try:
+            cur.execute(str(stmt.compile(dialect=conn.dialect)), params)
+            while rows := cur.fetchmany(fetch):
+                yield rows
+        finally:
+            cur.close()
+            conn.rollback()
+
+    def _positions(self, records: list[dict[str, Any]]) -> list[str]:
         """"table t id=42" per record, built a column at a time (this runs for every row)."""
-        parts = [list(map(f"{k}=".__add__, map(str, columns[names.index(k)]))) for k in self.keys]
+        parts = [list(map(f"{k}=".__add__, map(str, map(itemgetter(k), records)))) for k in self.keys]
         joined = parts[0] if len(parts) == 1 else list(map(", ".join, zip(*parts)))
         return list(map(f"{self._label()} ".__add__, joined))
 

@@ -247,3 +247,15 @@ def test_postgres_types_become_json_safe(pg_server):
         with eng.begin() as c:
             c.exec_driver_sql(f"DROP TABLE {name}")
         eng.dispose()
+
+
+@pytest.mark.parametrize("key", [None, "id"])
+def test_query_with_percent_signs_streams_and_pages_on_every_engine(source_db, key):
+    url, table, fill = source_db
+    fill(rows(12))
+    query = f"SELECT id, name FROM {table} WHERE name LIKE '%علی%' AND id > 0"
+    params = {"url": url, "query": query, "batch_size": 2, "fetch_size": 3, **({"key": key} if key else {})}
+    records, batches = read_all(SqlConnector(params, source="test.q"))
+    assert sorted(r["id"] for r in records) == [1, 3, 6, 8, 11]  # علی رضایی and محمدعلی حسینی‌پور
+    assert all(len(b.records) <= 2 for b in batches)
+    assert (batches[0].cursor is None) == (key is None)
