@@ -22,7 +22,9 @@ _MONTH_BY_KEY.update({m.lower(): i for i, m in enumerate(_MONTH_EN, 1)})
 
 _CLEAN = str.maketrans({"٫": "/", "٬": "/", "⁄": "/", "／": "/", "\\": "/", "،": " ",
                         "\u200c": " ", "\u200f": None, "\u200e": None, "\u061c": None})
-_NAMED = re.compile(r"(\d{1,2})\s+([^\d\s]+)\s+(\d{4})(.*)", re.S)
+_NAMED = re.compile(r"(\d{1,2})\s*([^\d]+?)\s*(\d{4})(.*)", re.S)
+# Era words after a date: «ه.ش»/«هجری شمسی» (Jalali), «م»/«میلادی» (Gregorian); they add nothing.
+_ERA = re.compile(r"\s*(?:ه\s*ـ*\s*\.?\s*ش\.?|هجری\s*شمسی|شمسی|میلادی|م\.?)\s*$")
 _SEP = r"\s*[/\-.\s]\s*"
 _DATE = re.compile(rf"(\d{{1,4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,4}})(?:(?:\s*[T,\-]\s*|\s+)(.+))?",
                    re.I | re.S)
@@ -144,9 +146,13 @@ def _parse_text(value: str) -> tuple[str, str | None]:
     text = to_latin_digits(value).translate(_CLEAN).strip()
     if not text:
         raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
+    if text[-1] > "\u0600":
+        text = _ERA.sub("", text)
     named = _NAMED.fullmatch(text)
-    if named and match_key(named[2]) in _MONTH_BY_KEY:
-        text = f"{named[3]}/{_MONTH_BY_KEY[match_key(named[2])]}/{named[1]}{named[4]}"
+    if named:
+        month = _MONTH_BY_KEY.get(match_key(named[2].replace("ماه", "")))
+        if month:
+            text = f"{named[3]}/{month}/{named[1]}{named[4]}"
     m = _DATE.fullmatch(text)
     if m:
         y, mo, d = _order(value, m[1], m[2], m[3])

@@ -12,8 +12,10 @@ import re
 
 from munihub.normalize_letters import NormalizeError, match_key, to_latin_digits
 
-_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.()/\u200c]+")
+# Spaces, dashes, dots, half-spaces and the bidi marks Excel copies carry along.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.()/\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+")
 _FLOAT_TEXT = re.compile(r"(\d+)\.0+")             # '923456789.0' from a spreadsheet export
+_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE]\+?\d{1,2}")   # '9.23456783E+08', same origin
 
 
 def _mask(digits: str) -> str:
@@ -40,6 +42,8 @@ def _digits(value, what: str, what_fa: str) -> str:
     float_text = _FLOAT_TEXT.fullmatch(text)
     if float_text:
         text = float_text.group(1)
+    elif _SCIENTIFIC.fullmatch(text) and float(text).is_integer():
+        text = str(int(float(text)))
     text = _SEPARATORS.sub("", text)
     if not text:
         raise NormalizeError(f"{what} is empty", f"{what_fa} خالی است", code="empty")
