@@ -9,7 +9,7 @@ from munihub.normalize_dates import (JALALI_MONTHS, jalali_to_iso, parse_date, p
                                      to_jalali)
 from munihub.normalize_ids import (is_valid_mobile, is_valid_national_id, is_valid_postal_code,
                                    national_id_check_digit, parse_gender, parse_mobile,
-                                   parse_national_id, parse_postal_code)
+                                   parse_national_id, parse_phone, parse_postal_code)
 from munihub.normalize_letters import (ZWNJ, NormalizeError, match_key, normalize_text,
                                        to_latin_digits)
 from munihub.normalize_names import SHORT_FORMS, TITLES, name_key, split_title
@@ -18,7 +18,7 @@ __all__ = [
     "NormalizeError", "ZWNJ", "to_latin_digits", "normalize_text", "match_key",
     "split_title", "name_key", "TITLES", "SHORT_FORMS",
     "parse_national_id", "is_valid_national_id", "national_id_check_digit",
-    "parse_mobile", "is_valid_mobile", "parse_postal_code", "is_valid_postal_code",
+    "parse_mobile", "is_valid_mobile", "parse_phone", "parse_postal_code", "is_valid_postal_code",
     "parse_gender",
     "parse_date", "parse_datetime", "to_jalali", "jalali_to_iso", "JALALI_MONTHS",
 ]

@@ -114,29 +114,33 @@ def _ir_patterns() -> tuple[re.Pattern, re.Pattern]:
             re.compile(meta.fixed_line.national_number_pattern))
 
 
-def parse_mobile(value) -> str:
-    """Iranian mobile in E.164, `+989151234567`, from 0915…, 915…, +98…, 0098…, 98….
-
-    The operator range is checked against phonenumbers' metadata; a landline or a number of
-    the wrong length raises NormalizeError.
-    """
+def _national_number(value, what: str, what_fa: str) -> tuple[str, str]:
+    """(all digits, Iranian national number without 0/+98/0098) of a phone-like value."""
     plus = False
     if isinstance(value, str):
         value = to_latin_digits(value).strip()
         plus = value.startswith("+")
         value = value[1:] if plus else value
-    digits = _digits(value, "mobile", "شماره همراه")
+    digits = _digits(value, what, what_fa)
     national = digits
     if digits.startswith("0098"):
         national = digits[4:]
     elif digits.startswith("98") and len(digits) >= 12:
         national = digits[2:]
     elif plus:
-        raise NormalizeError(f"mobile …{digits[-4:]} has a foreign country code; Iran's is +98",
-                             f"شماره همراه …{digits[-4:]} پیش‌شماره کشور ایران (+98) ندارد",
+        raise NormalizeError(f"{what} …{digits[-4:]} has a foreign country code; Iran's is +98",
+                             f"{what_fa} …{digits[-4:]} پیش‌شماره کشور ایران (+98) ندارد",
                              code="country")
-    if national.startswith("0"):
-        national = national[1:]
+    return digits, national[1:] if national.startswith("0") else national
+
+
+def parse_mobile(value) -> str:
+    """Iranian mobile in E.164, `+989151234567`, from 0915…, 915…, +98…, 0098…, 98….
+
+    The operator range is checked against phonenumbers' metadata; a landline or a number of
+    the wrong length raises NormalizeError.
+    """
+    digits, national = _national_number(value, "mobile", "شماره همراه")
     mobile_re, fixed_re = _ir_patterns()
     if len(national) == 10 and national[0] == "9":
         if mobile_re.fullmatch(national):
@@ -163,6 +167,27 @@ def is_valid_mobile(value) -> bool:
     except NormalizeError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- landline
+def parse_phone(value, default_area: str | None = None) -> str:
+    """Iranian phone (landline or mobile) in E.164, e.g. 051-3800-1234 → `+985138001234`.
+
+    An 8-digit local number needs `default_area` (the city code without 0, "51" for Mashhad);
+    without it the number is refused rather than guessed.
+    """
+    digits, national = _national_number(value, "phone", "شماره تلفن")
+    if len(national) == 8 and default_area and national[0] != "0":
+        national = default_area.lstrip("0") + national
+    mobile_re, fixed_re = _ir_patterns()
+    if len(national) == 10 and (fixed_re.fullmatch(national) or mobile_re.fullmatch(national)):
+        return "+98" + national
+    if len(national) == 8:
+        raise NormalizeError(f"phone …{digits[-4:]} has no city code; write it as 0XX and "
+                             "eight digits", f"تلفن …{digits[-4:]} کد شهر ندارد",
+                             code="area_code")
+    raise NormalizeError(f"phone …{digits[-4:]} is not an Iranian landline or mobile number",
+                         f"تلفن …{digits[-4:]} شمارهٔ ثابت یا همراه ایران نیست", code="invalid")
 
 
 # --------------------------------------------------------------------------- postal code

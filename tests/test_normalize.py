@@ -12,7 +12,8 @@ from munihub.errors import MunihubError
 from munihub.normalize import (NormalizeError, is_valid_mobile, is_valid_national_id,
                                is_valid_postal_code, match_key, name_key, national_id_check_digit,
                                normalize_text, parse_date, parse_datetime, parse_gender,
-                               parse_mobile, parse_national_id, parse_postal_code, split_title,
+                               parse_mobile, parse_national_id, parse_phone, parse_postal_code,
+                               split_title,
                                to_jalali, to_latin_digits)
 
 ZWNJ = "\u200c"
@@ -245,6 +246,26 @@ def test_is_valid_mobile():
     assert is_valid_mobile("09151234567") and not is_valid_mobile("05138001234")
 
 
+# --------------------------------------------------------------------------- landline phone
+@pytest.mark.parametrize("raw, area, want", [
+    ("051-3800-1234", None, "+985138001234"), ("۰۵۱ ۳۸۰۰ ۱۲۳۴", None, "+985138001234"),
+    ("+98 21 8800 1234", None, "+982188001234"), ("00982188001234", None, "+982188001234"),
+    ("38001234", "51", "+985138001234"), ("38001234", "051", "+985138001234"),
+    ("09151234567", None, "+989151234567"),
+])
+def test_phone_forms(raw, area, want):
+    assert parse_phone(raw, area) == want
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("38001234", "area_code"), ("12345", "invalid"), ("+4930123456", "country"), ("", "empty"),
+])
+def test_phone_rejections(raw, code):
+    with pytest.raises(NormalizeError) as info:
+        parse_phone(raw)
+    assert info.value.code == code
+
+
 # --------------------------------------------------------------------------- postal code
 @pytest.mark.parametrize("raw", ["9134567890", "91345-67890", "۹۱۳۴۵۶۷۸۹۰", 9134567890, " 91345 67890 "])
 def test_postal_code_forms(raw):
@@ -344,6 +365,8 @@ def test_impossible_jalali_day_message_names_the_month():
     ("1403/08/14", "2024-11-04T00:00:00"),
     (dt.datetime(2024, 11, 4, 10, 30, 5), "2024-11-04T10:30:05"),
     (dt.date(2024, 11, 4), "2024-11-04T00:00:00"),
+    (dt.datetime(2024, 11, 4, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=3, minutes=30))),
+     "2024-11-04T10:30:00+03:30"),
 ])
 def test_parse_datetime(raw, want):
     assert parse_datetime(raw) == want
@@ -369,7 +392,7 @@ GARBAGE = [None, "", " ", "🙂🙂🙂", "\x00\x01", "\ud800", "ـــ", "؟؟�
 
 @pytest.mark.parametrize("value", GARBAGE, ids=range(len(GARBAGE)))
 def test_garbage_never_raises_anything_but_normalize_error(value):
-    for parse in (parse_national_id, parse_mobile, parse_postal_code, parse_date,
+    for parse in (parse_national_id, parse_mobile, parse_phone, parse_postal_code, parse_date,
                   parse_datetime, parse_gender, to_jalali):
         try:
             parse(value)
@@ -440,7 +463,8 @@ def test_generated_ids_round_trip(first9):
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=30), st.integers(), st.dates().map(str)))
 def test_dates_and_mobiles_only_raise_normalize_error(value):
-    for parse in (parse_date, parse_datetime, parse_mobile, parse_postal_code, parse_gender):
+    for parse in (parse_date, parse_datetime, parse_mobile, parse_phone, parse_postal_code,
+                  parse_gender):
         try:
             parse(value)
         except NormalizeError:
