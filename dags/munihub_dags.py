@@ -60,7 +60,7 @@ def build_sync_dag(contract):
         def extract_and_stage(contract_id: str) -> str:
             from munihub import pipeline
             start, end = _interval()
-            glue.export_connection_secrets(pipeline.contract_for(contract_id))
+            glue.run_stage(glue.export_connection_secrets, glue.run_stage(pipeline.contract_for, contract_id))
             return glue.run_stage(pipeline.extract_and_stage, contract_id, interval_start=start, interval_end=end)
 
         @task(task_id="check_load")
@@ -72,7 +72,8 @@ def build_sync_dag(contract):
         @task(task_id="publish_load", outlets=[glue.dataset_asset(contract.id)])
         def publish_load(contract_id: str, load_id: str) -> dict:
             from munihub import pipeline
-            glue.export_connection_secrets(pipeline.contract_for(contract_id))  # the connector tidies up
+            # publishing lets the connector tidy up the source, which may need the secrets too
+            glue.run_stage(glue.export_connection_secrets, glue.run_stage(pipeline.contract_for, contract_id))
             return glue.run_stage(pipeline.publish_load, load_id)
 
         publish_load(contract.id, check_load(extract_and_stage(contract.id)))

@@ -267,14 +267,19 @@ def test_missing_connection_names_the_contract_and_the_fix(monkeypatch):
 
 
 def contract_with_secrets():
-    """A loaded contract naming an Airflow connection and three secret variables."""
-    import dataclasses
+    """A contract naming an Airflow connection and three secret variables, loaded from YAML."""
     folder = Path(tempfile.mkdtemp()) / "contracts"
-    write_contract(folder, "registry", "citizens")
+    path = write_contract(folder, "registry", "citizens")
+    path.write_text(path.read_text("utf-8").replace(
+        "      - {property: key, value: id}\n",
+        "      - {property: key, value: id}\n"
+        "      - {property: airflowConnection, value: registry_db}\n"
+        "      - {property: secrets, value: {login: REG_USER, password: REG_PASSWORD, token: REG_TOKEN}}\n"),
+        "utf-8")
     good, bad = load_all(folder)
     assert not bad, [str(b) for b in bad]
-    return dataclasses.replace(good[0], airflow_connection="registry_db",
-                               secrets={"login": "REG_USER", "password": "REG_PASSWORD", "token": "REG_TOKEN"})
+    assert good[0].airflow_connection == "registry_db"
+    return good[0]
 
 
 class Webhook:
