@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,6 @@ def _fast_pairs(validator, record: Any) -> Iterator[Pair]:
 
 
 def _reference_pairs(validator, record: Any) -> Iterator[Pair]:
-    import re
     for e in validator.iter_errors(record):
         path, keyword = tuple(e.absolute_path), str(e.validator)
         if keyword == "required" and isinstance(e.instance, dict):
