@@ -160,7 +160,7 @@ def _run(name: str, examples: int) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fast_engine_matches_jsonschema(name):
-    _run(name, 250)
+    _run(name, 200)
 
 
 @pytest.mark.slow
