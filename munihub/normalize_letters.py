@@ -49,7 +49,7 @@ def _display_table() -> dict[int, str | None]:
     # Arabic and Urdu keyboards' look-alikes of Persian letters (not legitimate Persian spellings).
     for src, dst in (("ي", "ی"), ("ى", "ی"), ("ې", "ی"), ("ۍ", "ی"), ("ێ", "ی"), ("ے", "ی"),
                      ("ؠ", "ی"), ("ؽ", "ی"), ("ؾ", "ی"), ("ؿ", "ی"), ("ك", "ک"), ("ڪ", "ک"),
-                     ("ګ", "ک"), ("ڬ", "ک"), ("ھ", "ه"), ("ہ", "ه"), ("ە", "ه")):
+                     ("ګ", "گ"), ("ڬ", "ک"), ("ھ", "ه"), ("ہ", "ه"), ("ە", "ه")):
         t[ord(src)] = dst
     t[0x0640] = None                                   # tatweel (kashida): decoration only
     for cp in (*range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06EE), *range(0x0610, 0x061B)):
