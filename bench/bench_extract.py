@@ -68,6 +68,8 @@ def fill_table(url: str, table: str, rows: int) -> None:
             conn.execute(t.insert(), [{"id": i, "name": f"{NAMES[i % 5]} {i}", "city": "مشهد",
                                        "updated_at": T0 + dt.timedelta(seconds=i // 10), "amount": f"{i}.50"}
                                       for i in range(start, min(rows, start + chunk - 1) + 1)])
+    with engine.begin() as conn:  # fresh statistics, as a live table has: the planner then uses the index
+        conn.exec_driver_sql(f"ANALYZE {table}" if engine.dialect.name != "mysql" else f"ANALYZE TABLE {table}")
     engine.dispose()
 
 
@@ -144,17 +146,25 @@ def write_csv(path: Path, megabytes: int) -> int:
     return n
 
 
-def bench_sql(engine_name: str, rows: int, batch: int, tmp: Path) -> None:
+def bench_sql(engine_name: str, rows: int, batch: int, tmp: Path, repeats: int) -> None:
     url = URLS[engine_name] or f"sqlite:///{tmp / 'bench.db'}"
     table = f"mh_bench_{uuid.uuid4().hex[:8]}"
     t = time.perf_counter()
     fill_table(url, table, rows)
     print(f"{engine_name}: filled {rows} rows in {time.perf_counter() - t:.1f}s", flush=True)
     try:
-        bare = run_child("bare", url, table, str(batch))
+        # Alternate the three reads and keep each one's best: a busy machine slows whichever runs when it is busy.
+        best: dict[str, dict] = {}
+        for _ in range(repeats):
+            for mode in ("bare", "keyset", "stream"):
+                got = run_child("bare", url, table, str(batch)) if mode == "bare" else \
+                    run_child("sql", url, table, str(batch), mode)
+                assert got["rows"] == rows, (mode, got)
+                if mode not in best or got["seconds"] < best[mode]["seconds"]:
+                    best[mode] = got
+        bare = best["bare"]
         for mode in ("keyset", "stream"):
-            got = run_child("sql", url, table, str(batch), mode)
-            assert got["rows"] == rows == bare["rows"], (got, bare)
+            got = best[mode]
             ratio = bare["seconds"] / got["seconds"]
             print(f"{engine_name:8} {mode:6}: connector {rows / got['seconds']:>10,.0f} rows/s, "
                   f"bare fetchmany {rows / bare['seconds']:>10,.0f} rows/s, ratio {ratio:.2f} "
@@ -196,15 +206,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows per table (default 1,000,000)")
     parser.add_argument("--csv-mb", type=int, default=1024, help="CSV size in MB (default 1024; 0 skips)")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many alternating runs")
     parser.add_argument("--engines", default="sqlite,postgres,mariadb")
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, batch {args.batch_size}", flush=True)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, batch {args.batch_size}, "
+          f"best of {args.repeats}; keyset = watermark+key pages, stream = no key, one streamed SELECT; "
+          "bare = one SELECT, fetchmany, dict per row", flush=True)
     with tempfile.TemporaryDirectory(prefix="munihub-bench-") as tmp:
         for name in args.engines.split(","):
             if name in PORTS and not _reachable(PORTS[name]):
                 print(f"{name}: skipped, nothing listening on 127.0.0.1:{PORTS[name]}")
                 continue
-            bench_sql(name, args.rows, args.batch_size, Path(tmp))
+            bench_sql(name, args.rows, args.batch_size, Path(tmp), args.repeats)
         if args.csv_mb:
             bench_csv(args.csv_mb, args.batch_size, Path(tmp))
 

@@ -14,6 +14,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ def page_records(names: list[str], rows) -> list[dict[str, Any]]:
     (Decimal, datetime, bytes...) is converted, so a page of plain values costs what dict() does.
     """
     records = [dict(zip(names, r)) for r in rows]
+    if set(map(type, chain.from_iterable(rows))) <= _PLAIN:
+        return records  # the common case, decided in one C-speed pass
     for i, name in enumerate(names):
         extra = set(map(type, map(itemgetter(i), rows))) - _PLAIN
         if not extra:
@@ -272,14 +275,16 @@ class SqlConnector(Connector):
     def _source_columns(self, conn: sa.Connection) -> list[str]:
         """The column names of the table or query, so missing ones are named before reading."""
         try:
-            if self.table:
-                cols = sa.inspect(conn).get_columns(self.table, schema=self.schema)
-                names = [c["name"] for c in cols]
-                if not names:
-                    raise sa_exc.NoSuchTableError(self.table)
-            else:
-                probe = sa.select(sa.text("*")).select_from(sa.text(f"({self.query}) AS munihub_q")).where(sa.false())
-                names = list(conn.execute(probe).keys())
+            # One cheap probe (no catalog reflection): SELECT * ... WHERE false gives the names.
+            src = (sa.table(self.table, schema=self.schema) if self.table
+                   else sa.text(f"({self.query}) AS munihub_q"))
+            try:
+                names = list(conn.execute(sa.select(sa.text("*")).select_from(src).where(sa.false())).keys())
+            except sa_exc.DBAPIError:
+                conn.rollback()
+                if self.table and not sa.inspect(conn).has_table(self.table, schema=self.schema):
+                    raise sa_exc.NoSuchTableError(self.table) from None
+                raise
             conn.rollback()
         except sa_exc.NoSuchTableError as exc:
             name = f"{self.schema}.{self.table}" if self.schema else self.table
@@ -351,7 +356,8 @@ class SqlConnector(Connector):
             base = base.where(src.c[self.watermark].is_not(None))
         base = base.order_by(*order_cols).limit(fetch)
         values = self._start_values(cursor)
-        batch_no, pending, pending_pos = 0, [], []
+        # No per-record positions: each record carries its key, and "table t batch 3 #17" says the rest.
+        batch_no, pending = 0, []
         while True:
             stmt = base if values is None else base.where(_after(order_cols, values, self.url.get_backend_name()))
             try:
@@ -364,15 +370,14 @@ class SqlConnector(Connector):
                 raise self._classify(exc, f"reading {self._label()} after {values}") from exc
             records = page_records(names, rows)
             pending += records
-            pending_pos += self._positions(records)
             last_page, start = len(rows) < fetch, 0
             while len(pending) - start >= self.batch_size or (last_page and start < len(pending)):
                 batch_no += 1
                 end = start + self.batch_size
                 yield Batch(pending[start:end], cursor=self._cursor_for(pending[min(end, len(pending)) - 1]),
-                            where=f"{self._label()} batch {batch_no}", positions=pending_pos[start:end])
+                            where=f"{self._label()} batch {batch_no}")
                 start = end
-            del pending[:start], pending_pos[:start]
+            del pending[:start]
             if last_page:
                 return
             values = [records[-1][n] for n in self.order]
@@ -380,16 +385,14 @@ class SqlConnector(Connector):
     def _stream_all(self, conn, src, names) -> Iterator[Batch]:
         """No watermark nor key: one server-side streamed SELECT, cursor None."""
         stmt = sa.select(*[src.c[n] for n in names])
-        prefix, batch_no = f"{self._label()} row ", 0
+        batch_no = 0
         try:
             for rows in self._stream_rows(conn, stmt):
                 records = page_records(names, rows)
                 for start in range(0, len(records), self.batch_size):
                     batch_no += 1
-                    chunk = records[start:start + self.batch_size]
-                    first = (batch_no - 1) * self.batch_size + 1
-                    yield Batch(chunk, cursor=None, where=f"{self._label()} batch {batch_no}",
-                                positions=list(map(prefix.__add__, map(str, range(first, first + len(chunk))))))
+                    yield Batch(records[start:start + self.batch_size], cursor=None,
+                                where=f"{self._label()} batch {batch_no}")  # position: "... batch 3 #17"
         except (sa_exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
             raise self._classify(exc, f"reading {self._label()}") from exc
 
@@ -422,12 +425,6 @@ class SqlConnector(Connector):
         finally:
             cur.close()
             conn.rollback()
-
-    def _positions(self, records: list[dict[str, Any]]) -> list[str]:
-        """"table t id=42" per record, built a column at a time (this runs for every row)."""
-        parts = [list(map(f"{k}=".__add__, map(str, map(itemgetter(k), records)))) for k in self.keys]
-        joined = parts[0] if len(parts) == 1 else list(map(", ".join, zip(*parts)))
-        return list(map(f"{self._label()} ".__add__, joined))
 
     # -- probes --------------------------------------------------------------------------
     def check(self) -> None:
