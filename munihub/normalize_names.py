@@ -47,8 +47,8 @@ _FIRST_NAMES = ("محمد", "علی", "حسین", "حسن", "رضا", "مهدی"
                 "مرتضی", "هادی", "جعفر", "عباس", "ابوالفضل", "محسن", "امیر", "سعید", "مجید",
                 "حمید", "محمود", "کاظم", "باقر", "صادق", "هاشم", "یحیی", "فاطمه", "زهرا",
                 "مریم", "معصومه", "زینب", "سمیه", "طاهره", "اعظم", "منصوره", "نرگس", "رقیه")
-_GLUED_TITLE = re.compile("^(سیده|سید)(" + "|".join(sorted(_FIRST_NAMES, key=len, reverse=True))
-                          + ")")
+_GLUED_TITLE = re.compile("^(سیده|سید)\u200c?("
+                          + "|".join(sorted(_FIRST_NAMES, key=len, reverse=True)) + ")")
 
 # Everyday short forms and misspellings, compared on match-key tokens.
 SHORT_FORMS: dict[str, str] = {
@@ -101,7 +101,7 @@ def _split_normalized(text: str) -> tuple[str | None, str]:
     if glued:
         tail = text[glued.end():].split(" ", 1)[0]
         if not tail or len(tail) >= 3:                # «سیدمحمدی» is a surname: no split
-            text = glued.group(1) + " " + text[glued.end(1):]
+            text = glued.group(1) + " " + text[glued.start(2):]
     words = text.split()
     titles: list[str] = []
     i = 0

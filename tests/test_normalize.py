@@ -121,6 +121,8 @@ def test_match_key_of_nothing_is_empty_string():
     ("Dr. Ali Rezaei", "دکتر", "Ali Rezaei"),
     ("Seyed Mohammad", "سید", "Mohammad"),
     ("سیدمحمد حسینی", "سید", "محمد حسینی"),                  # glued, common in registers
+    (f"سید{ZWNJ}علی موسوی", "سید", "علی موسوی"),
+    ("سیدعلیرضا موسوی", "سید", "علیرضا موسوی"),
     ("محمد حسینی", None, "محمد حسینی"),
     ("سیدمحمدی", None, "سیدمحمدی"),                            # a surname, not سید + محمدی
     ("حاجی زاده", None, "حاجی زاده"),                          # compound surname with a space
