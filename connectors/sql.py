@@ -3,7 +3,8 @@
 Incremental reads use keyset pagination on (watermark, key): each page asks for rows strictly
 after the last (watermark, key) pair seen, so rows sharing a timestamp are never skipped nor
 read twice, and memory holds one page whatever the table size.  Values come back JSON-safe:
-Decimal as str (exact), date/time as ISO 8601 str, bytes as base64 str.
+dates, times and decimals as text (the database's own ISO form with psycopg2 and PyMySQL,
+`isoformat()`/`str()` with other drivers), bytes as base64, arrays and JSON as lists and dicts.
 """
 from __future__ import annotations
 
