@@ -142,7 +142,12 @@ FORMATS: dict[str, Callable[[Any], bool]] = {
 # Only used to decide valid/invalid; reasons always come from the real format checks, and
 # the differential tests prove both give the same verdicts.  ASCII classes and `^…$` with no
 # multiline flag mean the same in Rust's regex as `fullmatch` does in Python.
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"         # 0001-9999
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_GREGORIAN_DAY = (f"^(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+                  f"|02-(?:0[1-9]|1[0-9]|2[0-8]))|{_LEAP_YEAR}-02-29)$")
 NATIVE_EQUIVALENTS: dict[str, dict] = {
+    "date": {"pattern": _GREGORIAN_DAY},
     "ir-mobile": {"pattern": r"^\+989[0-9]{9}$"},
     "ir-postal-code": {"pattern": "^[0-9]{10}$", "not": {"enum": sorted(_REPEATED)}},
     "ir-phone": {"pattern": r"^\+?[0-9][0-9 -]{2,22}[0-9]$"},

@@ -240,3 +240,26 @@ def test_reasons_serialize_for_the_quarantine_table():
         "pointer": "/address/postal_code", "rule": "format:ir-postal-code",
         "message": "address.postal_code: postal code *1234 is not 10 digits (not all the same)",
         "message_fa": "کد پستی *1234 نامعتبر است (باید ۱۰ رقم باشد)", "field": "address.postal_code"}
+
+
+def _native_candidates(fmt):
+    if fmt == "date":
+        for y in [f"{y:04d}" for y in range(0, 10000)]:
+            yield from (f"{y}-02-29", f"{y}-02-28", f"{y}-12-31")
+        for y in ("0000", "0001", "0400", "1900", "2000", "2023", "2024", "2100", "9999"):
+            yield from (f"{y}-{m:02d}-{d:02d}" for m in range(14) for d in range(33))
+        yield from ("2024-01-05\n", "2024-1-05", "۲۰۲۴-۰۱-۰۵", "")
+    else:
+        yield from ["+989151234567", "+98915123456", "+989151234567\n", "09151234567", "9187654321", "0000000000",
+                    "918765432", "05138123456", "+98 51 3800 0000", "-0513", "0513-", "1403", "1403-08", "1403-Q2",
+                    "1403-13", "1403\n", "9187654321\n", "۹۱۸۷۶۵۴۳۲۱", "", "+", "1234", "12345678901234567890123"]
+
+
+@pytest.mark.parametrize("fmt", sorted(formats.NATIVE_EQUIVALENTS))
+def test_native_equivalents_give_the_same_verdicts_as_the_python_checks(fmt):
+    """The fast engine's is_valid pre-pass checks these natively; they must not disagree anywhere."""
+    import jsonschema_rs
+    native = jsonschema_rs.validator_for({"type": "string", **formats.NATIVE_EQUIVALENTS[fmt]})
+    check = formats.FORMATS[fmt]
+    disagree = [v for v in _native_candidates(fmt) if native.is_valid(v) != check(v)]
+    assert disagree == []
