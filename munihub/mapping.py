@@ -56,6 +56,7 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "title": lambda v: _n().split_title(_n().normalize_text(str(v)) or "")[0],
     "national_id": lambda v: _n().parse_national_id(v),
     "mobile": lambda v: _n().parse_mobile(v),
+    "phone": lambda v: _n().parse_phone(v),
     "postal_code": lambda v: _n().parse_postal_code(v),
     "date": lambda v: _n().parse_date(v),
     "datetime": lambda v: _n().parse_datetime(v),
