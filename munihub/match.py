@@ -14,18 +14,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import math
 from collections import Counter, defaultdict
 from itertools import combinations
 from typing import Any, Iterable
 
-#: Levels of each comparison kind, index = level; -1 means "a side is null" (weight 0).
-KINDS = {"name": ("else", "jw>=0.88", "jw>=0.94", "exact"),
-         "code": ("else", "edit<=1", "exact"),
-         "exact": ("else", "exact")}
-DEFAULT_MU = {"name": ([0.03, 0.04, 0.08, 0.85], [0.85, 0.05, 0.04, 0.06]),
-              "code": ([0.05, 0.10, 0.85], [0.95, 0.02, 0.03]),
-              "exact": ([0.3, 0.7], [0.9, 0.1])}
+from munihub.match_model import (DEFAULT_MU, KINDS, default_model,  # noqa: F401 (public here too)
+                                   probability, random_vectors, train)
+
 
 _PERSON = {
     "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")],
@@ -236,83 +231,6 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
     return out
 
 
-def default_model(conf: dict) -> dict:
-    """m/u/prior from settings (or the kind defaults): used when there is too little to train."""
-    model = {"prior": conf["prior"], "m": {}, "u": {}}
-    for name, comp in conf["comparisons"].items():
-        m, u = DEFAULT_MU[comp.get("kind", "exact")]
-        model["m"][name] = list(comp.get("m", m))
-        model["u"][name] = list(comp.get("u", u))
-    return model
-
-
-def probability(vector: dict[str, int], model: dict) -> float:
-    """Posterior match probability of one comparison vector under a Fellegi-Sunter model."""
-    logit = math.log(model["prior"] / (1 - model["prior"]))
-    for name, lvl in vector.items():
-        if lvl >= 0:
-            logit += math.log(model["m"][name][lvl] / model["u"][name][lvl])
-    return 1 / (1 + math.exp(-logit)) if logit > -700 else 0.0
-
-
-def random_vectors(feats: dict, conf: dict, sources: dict, size: int = 50_000) -> list[dict]:
-    """Comparison vectors of a seeded sample of random pairs (nearly all non-matches: u)."""
-    import random
-
-    refs = sorted(feats)
-    n = len(refs)
-    if n < 2:
-        return []
-    rng = random.Random(0)
-    if n * (n - 1) // 2 <= size:
-        pairs = combinations(refs, 2)
-    else:
-        pairs = ((refs[i], refs[j]) for i, j in
-                 ((rng.randrange(n), rng.randrange(n)) for _ in range(size)) if i != j)
-    return [comparison_vector(feats[a], feats[b], conf) for a, b in pairs
-            if not (conf.get("link_only") and sources.get(a) == sources.get(b))]
-
-
-def _tally(vectors: Iterable[tuple], weights: Iterable[float], levels: list[int],
-           prior: list[float], strength: float) -> list[list[float]]:
-    counts = [[strength * p for p in prior[i]] for i in range(len(levels))]
-    for pat, w in zip(vectors, weights):
-        for i, lvl in enumerate(pat):
-            if lvl >= 0:
-                counts[i][lvl] += w
-    return [[max(c / sum(row), 1e-6) for c in row] for row in counts]
-
-
-def train(fuzzy: list[dict], exact: list[dict], randoms: list[dict], total_pairs: int,
-          conf: dict, iterations: int = 25, strength: float = 20.0) -> dict:
-    """Fellegi-Sunter parameters for a whole population of pairs (Splink's recipe, by hand):
-    u from random pairs; m from pairs sharing a trusted id when there are >= 50 of them, else
-    by EM over the blocked candidates with u fixed; the match prior by EM as expected matches
-    over all `total_pairs`.  Defaults act as `strength` pseudo-pairs so m cannot drift far."""
-    base = default_model(conf)
-    names = list(base["m"])
-    key = lambda v: tuple(v[n] for n in names)  # noqa: E731
-    levels = [len(KINDS[conf["comparisons"][n].get("kind", "exact")]) for n in names]
-    flat = [[1.0 / lv] * lv for lv in levels]
-    model = {"prior": 0.0, "m": dict(base["m"]),
-             "u": dict(zip(names, _tally(map(key, randoms), [1.0] * len(randoms), levels, flat, 1)))}
-    learn_m = len(exact) < 50
-    if not learn_m:
-        model["m"] = dict(zip(names, _tally(map(key, exact), [1.0] * len(exact), levels,
-                                            [base["m"][n] for n in names], strength)))
-    patterns = Counter(map(key, fuzzy))
-    model["prior"] = max(len(exact) + 0.1 * len(fuzzy), 1) / max(total_pairs, 1)
-    for _ in range(iterations):
-        post = {pat: probability(dict(zip(names, pat)), model) for pat in patterns}
-        expected = len(exact) + sum(cnt * post[pat] for pat, cnt in patterns.items())
-        model["prior"] = min(max(expected / max(total_pairs, 1), 1e-12), 0.5)
-        if learn_m:
-            pats = list(patterns)
-            model["m"] = dict(zip(names, _tally(pats, [patterns[p] * post[p] for p in pats],
-                                                levels, [base["m"][n] for n in names], strength)))
-    return model
-
-
 def _capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
             counts: dict[str, Counter]) -> float:
     """A comparison in `cap_unless_exact` that is present but not exact caps p: twins (حسن,
@@ -388,14 +306,20 @@ def find_matches(records: list[dict], settings: dict | None = None, *,
     out: list[Pair] = []
     for etype, recs in sorted(_by_type(records).items()):
         index = build_index(recs, settings)[etype]
-        conf = settings_for(etype, settings)
-        pairs = _candidates(index["blocks"], conf.get("max_block", 2000))
-        given = (models or {}).get(etype)
-        found, model = _score(sorted(pairs), index, conf, given, min_train)
+        found, model = match_index(index, settings_for(etype, settings),
+                                   (models or {}).get(etype), min_train)
         out += found
         if models is not None:
             models[etype] = model
     return sorted(out)
+
+
+def match_index(slot: dict, conf: dict, model: dict | None = None,
+                min_train: int = 500) -> tuple[list[Pair], dict]:
+    """Every blocked pair of one type's index scored: (pairs >= review, the model used).
+    With `model` None one is trained (or the defaults taken) as `find_matches` describes."""
+    pairs = _candidates(slot["blocks"], conf.get("max_block", 2000))
+    return _score(sorted(pairs), slot, conf, model, min_train)
 
 
 # --------------------------------------------------------------------------- incremental
@@ -438,16 +362,35 @@ def match_incremental(new_records: list[dict], index: dict, settings: dict | Non
     out: list[Pair] = []
     for etype, recs in sorted(_by_type(new_records).items()):
         conf = settings_for(etype, settings)
-        slot = index[etype]
-        pairs = set()
-        for rec in recs:
-            for key in blocking_keys(slot["features"][rec["ref"]], conf):
-                refs = slot["blocks"][key]
-                if len(refs) <= conf.get("max_block", 2000):
-                    pairs.update(tuple(sorted((rec["ref"], r))) for r in refs if r != rec["ref"])
         m = (model or {}).get(etype) or default_model(conf)
-        out += _score(sorted(pairs), slot, conf, m, 0)[0]
+        out += score_refs([rec["ref"] for rec in recs], index[etype], conf, m)
     return sorted(out)
+
+
+def score_refs(refs: Iterable[str], slot: dict, conf: dict, model: dict) -> list[Pair]:
+    """Pairs >= review between `refs` and anything sharing a block with them in `slot`
+    (blocks over `max_block` skipped, as in a full run), scored with `model`."""
+    pairs = set()
+    limit = conf.get("max_block", 2000)
+    for ref in refs:
+        for key in blocking_keys(slot["features"][ref], conf):
+            block = slot["blocks"][key]
+            if len(block) <= limit:
+                pairs.update((ref, r) if ref < r else (r, ref) for r in block if r != ref)
+    return _score(sorted(pairs), slot, conf, model, 0)[0]
+
+
+def index_from_features(feats: dict[str, dict], sources: dict[str, str], conf: dict) -> dict:
+    """One type's index slot rebuilt from stored features (no normalization: cheap)."""
+    slot = {"blocks": defaultdict(list), "features": feats, "sources": sources,
+            "counts": defaultdict(Counter)}
+    counted = conf.get("cap_unless_exact", {})
+    for ref, f in feats.items():
+        for key in blocking_keys(f, conf):
+            slot["blocks"][key].append(ref)
+        for name in counted:
+            slot["counts"][name][f.get(name)] += 1
+    return slot
 
 
 # --------------------------------------------------------------------------- clustering
