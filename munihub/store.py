@@ -202,3 +202,39 @@ def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
         safe = sa.engine.make_url(url).render_as_string(hide_password=True)
         raise StoreError(f"cannot open the store: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
                          where=safe, hint="check MUNIHUB_STORE_URL and that the database server is up") from exc
+
+
+# ---------------------------------------------------------------- entity resolution state
+# Owned by munihub.resolve (issue 6); created by migration 0003_resolution.
+
+# Comparison features of every match record (ref = "source|key", "#person" for a mention),
+# so an incremental run rebuilds the blocking index without normalizing a million rows.
+match_features = sa.Table(
+    "match_features", metadata,
+    sa.Column("ref", sa.String(700), primary_key=True),
+    sa.Column("entity_type", sa.String(60), nullable=False, index=True),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("features", JSON, nullable=False),
+)
+
+# The Fellegi-Sunter model per entity type: incremental runs score with it, a full run
+# reuses it unless asked to retrain, so both give the same probabilities.
+match_models = sa.Table(
+    "match_models", metadata,
+    sa.Column("entity_type", sa.String(60), primary_key=True),
+    sa.Column("model", JSON, nullable=False),
+    sa.Column("trained", sa.Boolean, nullable=False),
+    _ts("trained_at", nullable=False),
+)
+
+# One row per resolution run; the newest finished one is the mark the next run starts from.
+resolution_runs = sa.Table(
+    "resolution_runs", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("mode", sa.String(20), nullable=False),  # full|incremental
+    _ts("started_at", nullable=False),
+    _ts("finished_at"),
+    _ts("source_mark"),     # max(source_rows.updated_at) seen by the run
+    _ts("decision_mark"),   # max(match_decisions.decided_at) seen by the run
+    sa.Column("summary", JSON),
+)
