@@ -8,25 +8,20 @@ dates, times and decimals as text (the database's own ISO form with psycopg2 and
 """
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
 import re
 import unicodedata
 import uuid
 from collections.abc import Iterator
-from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from connectors.sql_values import json_type_of, page_records, psycopg2_text_types, pymysql_text_conversions
 from munihub.connector import Batch, Connector
 from munihub.errors import ConfigError, PermanentSourceError, SourceError, TransientSourceError
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
 # Characters that could end a quoted identifier or start a comment: never in a name.
 _BAD_IDENT = re.compile(r"[\"'`;\\\[\]]|--|/\*|\*/")
 _WRITE_WORDS = re.compile(
@@ -39,53 +34,6 @@ _TRANSIENT_TEXT = ("connection refused", "could not connect", "can't connect", "
                    "gone away", "lost connection", "server closed", "terminating connection",
                    "database is locked", "connection reset", "too many connections")
 _TRANSIENT_MYSQL = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
-
-
-def json_safe(value: Any) -> Any:
-    """A database value as JSON-safe Python: Decimal -> str, date/time -> ISO, bytes -> base64."""
-    if type(value) in _PLAIN:
-        return value
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    return str(value)
-
-
-# Exact type -> converter; C-level callables so a whole column converts at C speed.
-_FAST = {decimal.Decimal: str, dt.datetime: dt.datetime.isoformat, dt.date: dt.date.isoformat,
-         dt.time: dt.time.isoformat, uuid.UUID: str}
-
-
-def page_records(names: list[str], rows) -> list[dict[str, Any]]:
-    """A page of rows as JSON-safe dicts.
-
-    Types are checked a column at a time at C speed; only a column holding a non-JSON value
-    (Decimal, datetime, bytes...) is converted, so a page of plain values costs what dict() does.
-    """
-    records = [dict(zip(names, r)) for r in rows]
-    if set(map(type, chain.from_iterable(rows))) <= _PLAIN:
-        return records  # the common case, decided in one C-speed pass
-    for i, name in enumerate(names):
-        extra = set(map(type, map(itemgetter(i), rows))) - _PLAIN
-        if not extra:
-            continue
-        fast = _FAST.get(next(iter(extra))) if len(extra) == 1 else None
-        for rec in records:
-            value = rec[name]
-            if type(value) not in _PLAIN:
-                rec[name] = fast(value) if fast else json_safe(value)
-    return records
 
 
 def check_identifier(name: Any, what: str, source: str) -> str:
@@ -218,10 +166,10 @@ class SqlConnector(Connector):
             elif backend in ("mysql", "mariadb"):
                 args = {"connect_timeout": self.connect_timeout}
             if self.url.get_driver_name() == "pymysql":
-                args["conv"] = _pymysql_text_conversions()
+                args["conv"] = pymysql_text_conversions()
             self._engine = sa.create_engine(self.url, connect_args=args, pool_pre_ping=False)
             if self.url.get_driver_name() == "psycopg2":
-                sa.event.listen(self._engine, "connect", _psycopg2_text_types)
+                sa.event.listen(self._engine, "connect", psycopg2_text_types)
         return self._engine
 
     def _classify(self, exc: Exception, doing: str) -> SourceError:
@@ -454,7 +402,7 @@ class SqlConnector(Connector):
             conn.close()
         props = {}
         for col in cols:
-            kind = _json_type_of(col["type"])
+            kind = json_type_of(col["type"])
             props[col["name"]] = {"type": [kind, "null"] if col.get("nullable", True) else kind}
         return {"type": "object", "properties": props, "x-key": self.keys, "x-watermark": self.watermark}
 
@@ -462,45 +410,3 @@ class SqlConnector(Connector):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-
-
-# Dates, times and decimals are asked of the driver as the database's own text: exact, already
-# JSON-safe, and parsing them into Python objects only to print them again is most of the cost.
-_PG_TEXT_OIDS = (1082, 1083, 1114, 1184, 1266, 1700)   # date, time, timestamp(tz), timetz, numeric
-
-
-def _psycopg2_text_types(dbapi_connection, _record) -> None:
-    import psycopg2.extensions as ext
-
-    as_text = ext.new_type(_PG_TEXT_OIDS, "MUNIHUB_TEXT", lambda value, _cur: value)
-    ext.register_type(as_text, dbapi_connection)
-
-
-def _pymysql_text_conversions() -> dict:
-    from pymysql.constants import FIELD_TYPE
-    from pymysql.converters import conversions
-
-    conv = dict(conversions)
-    for code in (FIELD_TYPE.DATE, FIELD_TYPE.TIME, FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP,
-                 FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
-        conv[code] = str
-    return conv
-
-
-def _json_type_of(sql_type: sa.types.TypeEngine) -> str:
-    """The JSON type a column's values have after `json_safe`."""
-    try:
-        py = sql_type.python_type
-    except NotImplementedError:
-        return "string"
-    if py is bool:
-        return "boolean"
-    if py is int:
-        return "integer"
-    if py is float:
-        return "number"
-    if py in (dict,):
-        return "object"
-    if py in (list, tuple):
-        return "array"
-    return "string"  # Decimal, dates, bytes and text all become strings
