@@ -153,7 +153,11 @@ class FileConnector(Connector):
         seen = set(done.values())
         for name, path in self.files():
             fmt = self.format_of(name)
-            scan = scan_file(path, check_utf8=fmt != "xlsx")
+            try:
+                scan = scan_file(path, check_utf8=fmt != "xlsx")
+            except OSError as exc:  # removed or locked between listing and reading
+                raise TransientSourceError(f"cannot read {name!r}: {exc.strerror or exc}",
+                                           where=f"source {self.source}", hint="the run will be retried") from None
             if scan.sha256 in seen:
                 continue  # read before, perhaps under another name
             skip = int(partial.get("records", 0)) if partial.get("sha256") == scan.sha256 else 0

@@ -101,6 +101,16 @@ def test_windows_1256_persian_csv_is_detected_and_round_trips(tmp_path):
     assert "Windows-1256" in batches[0].where and "legacy.csv" in batches[0].where
 
 
+@pytest.mark.parametrize("name", ["legacy.xml", "legacy.jsonl"])
+def test_windows_1256_xml_and_json_lines_are_detected_too(tmp_path, name):
+    text = "كوچه گلها، پلاك 5"
+    body = (f"<r><person><name>{text}</name></person></r>" if name.endswith("xml")
+            else json.dumps({"name": text}, ensure_ascii=False) + "\n")
+    (tmp_path / name).write_bytes(body.encode("cp1256"))
+    records, batches = read_all(files(tmp_path, xml_record="person"))
+    assert records == [{"name": text}] and "Windows-1256" in batches[0].where
+
+
 def test_utf8_with_bom_leaves_no_bom_in_the_first_column(tmp_path):
     (tmp_path / "bom.csv").write_bytes("\ufeffکد ملی,نام\n0012345679,علی\n".encode("utf-8"))
     records, batches = read_all(files(tmp_path))
