@@ -352,6 +352,8 @@ class SqlConnector(Connector):
         Rows would only add cost to untyped columns); any other driver goes through stream_results.
         """
         driver, fetch = self.url.get_driver_name(), self._fetch_size()
+        if driver == "pysqlite" and "fetch_size" not in self.params:
+            fetch = self.batch_size  # no round trips to save: small pages stay in the CPU cache
         if driver not in ("psycopg2", "pymysql", "pysqlite"):
             result = conn.execution_options(stream_results=True, yield_per=fetch).execute(stmt)
             for part in result.partitions(fetch):
