@@ -46,9 +46,8 @@ def contract_for(ref: str, settings: Settings | None = None) -> Contract:
 
 @functools.lru_cache(maxsize=64)
 def _validator(entity_type: str, schemas_dir: str):
-    from munihub.schemas import load_schema
     from munihub.validate import compile_validator
-    return compile_validator(load_schema(entity_type, schemas_dir=schemas_dir))
+    return compile_validator(entity_type, schemas_dir=schemas_dir)
 
 
 def errors_of(contract: Contract, settings: Settings):
