@@ -393,6 +393,41 @@ def index_from_features(feats: dict[str, dict], sources: dict[str, str], conf: d
     return slot
 
 
+def grow_region(seeds: Iterable[str], slot: dict, conf: dict, model: dict,
+                previous: dict[str, str], members_of: dict[str, list[str]],
+                decisions: Iterable[tuple[str, str, str]] = ()) -> tuple[set[str], list[Pair]]:
+    """The refs an incremental run must re-cluster, and every scored pair touching them.
+
+    Starting from `seeds` (new or changed refs, refs of new decisions), add each ref's
+    former entity (`previous` ref -> id, `members_of` id -> refs) and everything linked at
+    or above the match threshold (or by a steward "match"), until closed.  The region is
+    then a union of whole link-connected parts, so clustering it alone gives what a full
+    run gives there."""
+    linked = defaultdict(set)
+    for a, b, verdict in decisions:
+        if verdict == "match":
+            linked[a].add(b), linked[b].add(a)
+    region: set[str] = set()
+    pairs: dict[tuple[str, str], Pair] = {}
+    frontier = {r for r in seeds if r in slot["features"]}
+    while frontier:
+        stack, closed = list(frontier), set(frontier)
+        while stack:  # whole former entities and steward links first, then score them all
+            ref = stack.pop()
+            for other in (*members_of.get(previous.get(ref), ()), *linked.get(ref, ())):
+                if other in slot["features"] and other not in region and other not in closed:
+                    closed.add(other)
+                    stack.append(other)
+        region |= closed
+        nxt = set()
+        for p in score_refs(sorted(closed), slot, conf, model):
+            pairs[(p.left_ref, p.right_ref)] = p
+            if p.probability >= conf["match"]:
+                nxt.update((p.left_ref, p.right_ref))
+        frontier = nxt - region
+    return region, sorted(pairs.values())
+
+
 # --------------------------------------------------------------------------- clustering
 def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
             decisions: Iterable[tuple[str, str, str]] = ()) -> dict[str, str]:

@@ -6,12 +6,17 @@ citizen found in the registry, the 137 hotline and the payments system becomes o
 Matching itself is `munihub.match` (exact ids, then Fellegi–Sunter); 137 follow-ups are
 `munihub.followups`; survivorship is `munihub.golden`.  Steward decisions are applied on
 every run and the matcher never overrides them.
+
+Runs are incremental: only rows published since the last run's mark (and pairs a steward
+decided since) are matched, against a blocking index rebuilt from stored features; the
+entities they touch are re-clustered as whole link-connected regions, so the result equals
+a full rebuild (`resolve_all(..., full=True)`), which keeps every id.
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
@@ -21,6 +26,7 @@ from munihub.config import Settings
 MENTION = "#person"
 # Fields of non-person records that name the citizen behind them.
 PERSON_NAME_FIELDS = ("citizen_name", "owner_name", "payer_name")
+CHUNK = 500  # refs per IN (...) query: well under every engine's bound-parameter limit
 
 
 def _now() -> dt.datetime:
@@ -29,6 +35,11 @@ def _now() -> dt.datetime:
 
 def _iso(value) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def person_mention(record: dict) -> dict | None:
@@ -61,24 +72,56 @@ def _trust(settings: Settings | None) -> dict[str, int]:
     return out
 
 
-def load_match_records(engine: sa.Engine, settings: Settings | None = None) -> dict[str, list[dict]]:
-    """Published source rows as match records, grouped by entity type (person mentions included)."""
-    trust = _trust(settings)
+def match_records(source: str, key: str, etype: str, record: dict, load_id, updated,
+                  trust: dict[str, int]) -> list[dict]:
+    """One source row as match records: itself, plus its person mention if it names one."""
+    base = {"source": source, "updated_at": _iso(updated), "trust": trust.get(source, 1),
+            "load_id": load_id}
+    out = [{**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}]
+    if etype != "person":
+        mention = person_mention(record)
+        if mention:
+            out.append({**base, "ref": f"{source}|{key}{MENTION}", "entity_type": "person",
+                        "fields": mention, "trust": 0})
+    return out
+
+
+def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
+                       since: dt.datetime | None = None, entity_type: str | None = None,
+                       trust: dict | None = None) -> dict[str, list[dict]]:
+    """Published source rows as match records, grouped by entity type (person mentions
+    included); `since` keeps rows updated at or after it, `entity_type` rows of one type."""
+    trust = _trust(settings) if trust is None else trust
     t = store.source_rows
+    query = sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record, t.c.load_id,
+                      t.c.updated_at).order_by(t.c.source, t.c.source_key)
+    if since is not None:
+        query = query.where(t.c.updated_at >= since)
+    if entity_type is not None:
+        query = query.where(t.c.entity_type == entity_type)
     groups: dict[str, list[dict]] = defaultdict(list)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record,
-                                      t.c.load_id, t.c.updated_at).order_by(t.c.source, t.c.source_key))
-        for source, key, etype, record, load_id, updated in rows:
-            base = {"source": source, "updated_at": _iso(updated), "trust": trust.get(source, 1),
-                    "load_id": load_id}
-            groups[etype].append({**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record})
-            if etype != "person":
-                mention = person_mention(record)
-                if mention:
-                    groups["person"].append({**base, "ref": f"{source}|{key}{MENTION}",
-                                             "entity_type": "person", "fields": mention, "trust": 0})
+        for row in conn.execute(query):
+            for rec in match_records(*row, trust):
+                groups[rec["entity_type"]].append(rec)
     return groups
+
+
+def _rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
+    """Match records of the given refs, read back from source_rows (for golden records)."""
+    t = store.source_rows
+    keys = sorted({tuple(r.removesuffix(MENTION).split("|", 1)) for r in refs})
+    wanted = set(refs)
+    out = {}
+    for part in _chunks(keys):
+        rows = conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record,
+                                      t.c.load_id, t.c.updated_at)
+                            .where(sa.tuple_(t.c.source, t.c.source_key).in_(part)))
+        for row in rows:
+            for rec in match_records(*row, trust):
+                if rec["ref"] in wanted:
+                    out[rec["ref"]] = rec
+    return out
 
 
 def _previous(conn) -> dict[str, str]:
@@ -91,71 +134,278 @@ def _decisions(conn) -> list[tuple[str, str, str]]:
     return [tuple(r) for r in conn.execute(sa.select(t.c.left_ref, t.c.right_ref, t.c.decision))]
 
 
+def _models(conn) -> dict[str, dict]:
+    t = store.match_models
+    return {e: m for e, m in conn.execute(sa.select(t.c.entity_type, t.c.model))}
+
+
+def _last_run(conn):
+    t = store.resolution_runs
+    return conn.execute(sa.select(t).where(t.c.finished_at.is_not(None))
+                        .order_by(t.c.run_id.desc()).limit(1)).mappings().first()
+
+
+def _aware(value):
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
 def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str],
-                 decisions: list[tuple[str, str, str]], settings: dict | None = None):
-    """Cluster one entity type: (ref -> entity id, pairs for review, rule per ref)."""
+                 decisions: list[tuple[str, str, str]], settings: dict | None = None,
+                 model: dict | None = None) -> dict[str, Any]:
+    """Cluster one entity type from scratch: `{ids, review, rule, model, features}`.
+
+    `model` (the stored one) scores the pairs; None trains one (or takes the defaults)."""
     from munihub import match
 
     conf = match.settings_for(entity_type, settings)
     refs = [r["ref"] for r in records]
+    feats: dict[str, dict] = {}
     if entity_type == "service_request":
         from munihub.followups import group_followups
         clusters = group_followups(records)
         pairs: list = []
         rule = {r: "followup" for r in refs}
     else:
-        pairs = match.find_matches(records, settings)
+        slot = match.build_index(records, settings)[entity_type]
+        feats = slot["features"]
+        pairs, model = match.match_index(slot, conf, model)
         clusters = match.cluster(refs, pairs, conf["match"], decisions)
-        rule = {}
-        for p in pairs:
-            if p.probability >= conf["match"]:
-                rule.setdefault(p.left_ref, p.rule)
-                rule.setdefault(p.right_ref, p.rule)
+        rule = _rules(pairs, conf["match"])
     ids = match.assign_entity_ids(clusters, previous, entity_type)
+    return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
+            "model": model, "features": feats}
+
+
+def _rules(pairs, threshold: float) -> dict[str, str]:
+    rule: dict[str, str] = {}
+    for p in sorted(pairs):
+        if p.probability >= threshold:
+            rule.setdefault(p.left_ref, p.rule)
+            rule.setdefault(p.right_ref, p.rule)
+    return rule
+
+
+def _review(pairs, ids: dict, previous: dict, decisions, conf: dict) -> list:
     decided = {(a, b) for a, b, _ in decisions} | {(b, a) for a, b, _ in decisions}
-    review = [p for p in pairs if conf["review"] <= p.probability < conf["match"]
-              and (p.left_ref, p.right_ref) not in decided and ids[p.left_ref] != ids[p.right_ref]]
-    return ids, review, rule
+    entity = lambda r: ids.get(r) or previous.get(r)  # noqa: E731 (outside a region: unchanged)
+    return sorted({p for p in pairs if conf["review"] <= p.probability < conf["match"]
+                   and (p.left_ref, p.right_ref) not in decided
+                   and entity(p.left_ref) != entity(p.right_ref)})
 
 
-def resolve_all(engine: sa.Engine, settings: Settings | None = None) -> dict[str, Any]:
-    """Re-resolve every entity type from the published rows and store entities, members, review."""
-    from munihub.golden import golden_record
+def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bool = False,
+                retrain: bool = False, match_settings: dict | None = None) -> dict[str, Any]:
+    """Resolve what changed since the last run (everything on the first run or with `full`)
+    and store entities, members, review pairs, features and the run mark.
 
-    groups = load_match_records(engine, settings)
+    `retrain` fits new Fellegi–Sunter models instead of reusing the stored ones (a full run
+    then may move borderline pairs, so ids can change where the model does)."""
+    started = _now()
+    t = store.source_rows
+    with engine.connect() as conn:
+        last = _last_run(conn)
+        source_mark = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
+        decision_mark = conn.execute(sa.select(sa.func.max(store.match_decisions.c.decided_at))).scalar()
+    mode = "full" if full or retrain or last is None else "incremental"
+    trust = _trust(settings)
+    if mode == "full":
+        summary = _resolve_full(engine, trust, match_settings, retrain)
+    else:
+        summary = _resolve_incremental(engine, trust, match_settings, _aware(last["source_mark"]),
+                                       _aware(last["decision_mark"]))
+    summary["types"] = counts(engine)
+    summary["records"] = sum(v["records"] for v in summary["types"].values())
+    summary["entities"] = sum(v["entities"] for v in summary["types"].values())
+    summary["mode"] = mode
+    with engine.begin() as conn:
+        conn.execute(store.resolution_runs.insert().values(
+            mode=mode, started_at=started, finished_at=_now(), source_mark=source_mark,
+            decision_mark=decision_mark,
+            summary={k: v for k, v in summary.items() if k != "types"}))
+    return summary
+
+
+def counts(engine: sa.Engine) -> dict[str, dict[str, int]]:
+    """Records, entities and open review pairs per entity type, as stored."""
+    f, e, q = store.match_features, store.entities, store.review_queue
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"records": 0, "entities": 0, "review": 0})
+    with engine.connect() as conn:
+        for key, query in (
+                ("records", sa.select(f.c.entity_type, sa.func.count()).group_by(f.c.entity_type)),
+                ("entities", sa.select(e.c.entity_type, sa.func.count()).group_by(e.c.entity_type)),
+                ("review", sa.select(q.c.entity_type, sa.func.count()).where(q.c.status == "open")
+                 .group_by(q.c.entity_type))):
+            for etype, n in conn.execute(query):
+                out[etype][key] = n
+    return {k: out[k] for k in sorted(out)}
+
+
+def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
+                  retrain: bool) -> dict[str, Any]:
+    groups = load_match_records(engine, trust=trust)
     now = _now()
     with engine.connect() as conn:
         previous, decisions = _previous(conn), _decisions(conn)
-    summary: dict[str, Any] = {"types": {}}
-    entity_rows, member_rows, review_rows = [], [], []
+        stored = {} if retrain else _models(conn)
+    writes: list[dict] = []
     for etype, records in sorted(groups.items()):
-        ids, review, rule = resolve_type(etype, records, previous, decisions)
-        by_entity: dict[str, list[dict]] = defaultdict(list)
-        for rec in records:
-            by_entity[ids[rec["ref"]]].append(rec)
-        for eid, members in sorted(by_entity.items()):
-            golden, lineage = golden_record(etype, members, {})
-            entity_rows.append({"entity_id": eid, "entity_type": etype, "golden": golden, "lineage": lineage,
-                                "member_count": len(members), "updated_at": now})
-            for m in members:
-                source, _, key = m["ref"].partition("|")
-                member_rows.append({"source": source, "source_key": key, "entity_id": eid, "entity_type": etype,
-                                    "rule": rule.get(m["ref"], "single"), "score": None,
-                                    "load_id": m.get("load_id"), "assigned_at": now})
-        for p in review:
-            review_rows.append({"entity_type": etype, "left_ref": p.left_ref, "right_ref": p.right_ref,
-                                "probability": p.probability, "status": "open", "created_at": now})
-        summary["types"][etype] = {"records": len(records), "entities": len(by_entity),
-                                   "review": len(review)}
+        result = resolve_type(etype, records, previous, decisions, match_settings, stored.get(etype))
+        writes.append({"etype": etype, "records": {r["ref"]: r for r in records}, **result,
+                       "trained": etype not in stored})
     with engine.begin() as conn:  # one transaction: readers never see half a resolution
-        conn.execute(store.entity_members.delete())
-        conn.execute(store.entities.delete())
+        for table in (store.entity_members, store.entities, store.match_features):
+            conn.execute(table.delete())
         conn.execute(store.review_queue.delete().where(store.review_queue.c.status == "open"))
-        for table, rows in ((store.entities, entity_rows), (store.entity_members, member_rows)):
-            for i in range(0, len(rows), 5000):
-                conn.execute(table.insert(), rows[i:i + 5000])
-        if review_rows:
-            conn.execute(store.review_queue.insert(), review_rows)
-    summary["records"] = sum(v["records"] for v in summary["types"].values())
-    summary["entities"] = sum(v["entities"] for v in summary["types"].values())
+        for w in writes:
+            write_region(conn, w["etype"], w["records"], w["ids"], w["rule"], w["review"], now)
+            write_features(conn, w["etype"], w["records"], w["features"])
+            if w["model"] is not None and w["trained"]:
+                save_model(conn, w["etype"], w["model"], now)
+    return {"changed_records": sum(len(w["records"]) for w in writes)}
+
+
+def save_model(conn, etype: str, model: dict, now: dt.datetime) -> None:
+    t = store.match_models
+    conn.execute(t.delete().where(t.c.entity_type == etype))
+    conn.execute(t.insert().values(entity_type=etype, model=model, trained=True, trained_at=now))
+
+
+def write_features(conn, etype: str, records: dict[str, dict], feats: dict[str, dict]) -> None:
+    """Store (replace) the features and content hash of the given match records."""
+    t = store.match_features
+    rows = [{"ref": ref, "entity_type": etype, "record_hash": store.record_hash(rec["fields"]),
+             "features": feats.get(ref) or {}} for ref, rec in records.items()]
+    for part in _chunks([r["ref"] for r in rows]):
+        conn.execute(t.delete().where(t.c.ref.in_(part)))
+    for part in _chunks(rows, 5000):
+        conn.execute(t.insert(), part)
+
+
+def write_region(conn, etype: str, records: dict[str, dict], ids: dict[str, str],
+                 rule: dict[str, str], review: list, now: dt.datetime) -> None:
+    """Insert entities (golden records), members and open review pairs for `records`, whose
+    old members, entities and open review rows the caller has already deleted."""
+    from munihub.golden import golden_record
+
+    by_entity: dict[str, list[dict]] = defaultdict(list)
+    for ref, rec in records.items():
+        by_entity[ids[ref]].append(rec)
+    entity_rows, member_rows = [], []
+    for eid, members in sorted(by_entity.items()):
+        golden, lineage = golden_record(etype, members, {})
+        entity_rows.append({"entity_id": eid, "entity_type": etype, "golden": golden, "lineage": lineage,
+                            "member_count": len(members), "updated_at": now})
+        for m in members:
+            source, _, key = m["ref"].partition("|")
+            member_rows.append({"source": source, "source_key": key, "entity_id": eid, "entity_type": etype,
+                                "rule": rule.get(m["ref"], "single"), "score": None,
+                                "load_id": m.get("load_id"), "assigned_at": now})
+    review_rows = [{"entity_type": etype, "left_ref": p.left_ref, "right_ref": p.right_ref,
+                    "probability": p.probability, "status": "open", "created_at": now} for p in review]
+    for table, rows in ((store.entities, entity_rows), (store.entity_members, member_rows),
+                        (store.review_queue, review_rows)):
+        for part in _chunks(rows, 5000):
+            conn.execute(table.insert(), part)
+
+
+def _stored(conn, refs: list[str]) -> dict[str, str]:
+    t = store.match_features
+    out = {}
+    for part in _chunks(refs):
+        out.update(conn.execute(sa.select(t.c.ref, t.c.record_hash).where(t.c.ref.in_(part))).all())
+    return out
+
+
+def _changes(engine: sa.Engine, trust: dict, since, decided_since):
+    """(new or changed match records by type, refs of decisions made since, all decisions)."""
+    changed = load_match_records(engine, since=since, trust=trust) if since else \
+        load_match_records(engine, trust=trust)
+    d = store.match_decisions
+    with engine.connect() as conn:
+        hashes = _stored(conn, [r["ref"] for recs in changed.values() for r in recs])
+        query = sa.select(d.c.left_ref, d.c.right_ref)
+        if decided_since is not None:
+            query = query.where(d.c.decided_at > decided_since)
+        decided = sorted({ref for pair in conn.execute(query) for ref in pair})
+        f, types = store.match_features, {}
+        for part in _chunks(decided):
+            types.update(conn.execute(sa.select(f.c.ref, f.c.entity_type).where(f.c.ref.in_(part))).all())
+        decisions = _decisions(conn)
+    fresh = {etype: [r for r in recs if hashes.get(r["ref"]) != store.record_hash(r["fields"])]
+             for etype, recs in changed.items()}
+    seeds: dict[str, list[str]] = defaultdict(list)
+    for ref in decided:
+        if ref in types:
+            seeds[types[ref]].append(ref)
+    return {k: v for k, v in fresh.items() if v}, seeds, decisions
+
+
+def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | None,
+                         since, decided_since) -> dict[str, Any]:
+    """Match only what changed; re-cluster the regions it touches (see `match.grow_region`)."""
+    from munihub import match
+
+    now = _now()
+    fresh, seeds, decisions = _changes(engine, trust, since, decided_since)
+    summary = {"changed_records": sum(map(len, fresh.values())), "region_records": 0}
+    if not fresh and not seeds:
+        return summary
+    with engine.connect() as conn:
+        previous, models = _previous(conn), _models(conn)
+    members_of: dict[str, list[str]] = defaultdict(list)
+    for ref, eid in previous.items():
+        members_of[eid].append(ref)
+    f = store.match_features
+    for etype in sorted(set(fresh) | set(seeds)):
+        new = {r["ref"]: r for r in fresh.get(etype, [])}
+        if etype == "service_request":  # follow-up chains are cheap: regroup the whole type
+            records = {r["ref"]: r for r in load_match_records(
+                engine, entity_type=etype, trust=trust).get(etype, [])}
+            result = resolve_type(etype, list(records.values()), previous, decisions)
+            region, feats = set(records), {}
+            ids, rule, review = result["ids"], result["rule"], result["review"]
+        else:
+            conf = match.settings_for(etype, match_settings)
+            with engine.connect() as conn:
+                stored = dict(conn.execute(sa.select(f.c.ref, f.c.features).where(f.c.entity_type == etype)).all())
+            slot = match.index_from_features(stored, {r: r.split("|", 1)[0] for r in stored}, conf)
+            match.build_index(new.values(), match_settings, {etype: slot})  # replaces changed refs
+            model = models.get(etype) or match.default_model(conf)
+            region, pairs = match.grow_region([*new, *seeds.get(etype, ())], slot, conf, model,
+                                              previous, members_of, decisions)
+            clusters = match.cluster(region, pairs, conf["match"], decisions)
+            ids = match.assign_entity_ids(clusters, previous, etype)
+            rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, previous, decisions, conf)
+            feats = slot["features"]
+            with engine.connect() as conn:
+                records = {**_rows_for_refs(conn, region - set(new), trust), **new}
+            records = {r: records[r] for r in region if r in records}
+        summary["region_records"] += len(records)
+        with engine.begin() as conn:
+            _forget(conn, etype, records, previous, service_type=etype == "service_request")
+            write_region(conn, etype, records, ids, {r: v for r, v in rule.items() if r in region},
+                         review, now)
+            write_features(conn, etype, new if etype != "service_request" else records, feats)
     return summary
+
+
+def _forget(conn, etype: str, refs: Iterable[str], previous: dict, service_type: bool) -> None:
+    """Delete the members, entities and open review rows a region is about to replace."""
+    m, e, q = store.entity_members, store.entities, store.review_queue
+    refs = sorted(refs)
+    if service_type:
+        conn.execute(m.delete().where(m.c.entity_type == etype))
+        conn.execute(e.delete().where(e.c.entity_type == etype))
+        conn.execute(q.delete().where(q.c.entity_type == etype, q.c.status == "open"))
+        return
+    for part in _chunks(refs):
+        conn.execute(m.delete().where(sa.tuple_(m.c.source, m.c.source_key)
+                                      .in_([tuple(r.split("|", 1)) for r in part])))
+        conn.execute(q.delete().where(q.c.status == "open", sa.or_(q.c.left_ref.in_(part),
+                                                                   q.c.right_ref.in_(part))))
+    for part in _chunks(sorted({previous[r] for r in refs if r in previous})):
+        conn.execute(e.delete().where(e.c.entity_id.in_(part)))
