@@ -1,0 +1,119 @@
+"""`munihub resolve|review|export`: run and judge entity resolution, act on review pairs, export."""
+from __future__ import annotations
+
+import getpass
+import json
+
+from munihub.cli import _settings, command, subgroup, table
+
+
+def _engine():
+    from munihub.pipeline import engine_for
+    return engine_for(_settings())
+
+
+def add_commands(sub) -> None:
+    grp = subgroup(sub, "resolve", "entity resolution: match what changed, or rebuild everything")
+    parser = sub.choices["resolve"]
+    parser.add_argument("--full", action="store_true",
+                        help="re-match every record instead of only those published since the last run "
+                             "(ids stay the same)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="with a full run, fit new Fellegi-Sunter models instead of the stored ones")
+    ev = grp.add_parser("evaluate", help="score the stored clusters against a truth CSV "
+                                         "(pairwise and B-cubed P/R/F1, duplicate reduction)")
+    ev.add_argument("--truth", required=True, metavar="FILE",
+                    help="CSV with source, source_key, true_id (the demo's truth/*.csv work too)")
+
+    rv = subgroup(sub, "review", "pairs the matcher was unsure about: list and decide")
+    rl = rv.add_parser("list", help="open review pairs, both records masked, most probable first")
+    rl.add_argument("--type", dest="entity_type", help="only this entity type (e.g. person)")
+    rl.add_argument("-n", type=int, default=50, help="how many (default 50)")
+    rd = rv.add_parser("decide", help="decide a pair: `decide ID VERDICT` (id from `review list`) "
+                                      "or `decide LEFT RIGHT VERDICT`; applied on the next run")
+    rd.add_argument("items", nargs="+", metavar="PAIR",
+                    help="a review id, or two refs (source|source_key), then match or no-match")
+    rd.add_argument("--why", required=True, help="the reason, kept with the decision")
+    rd.add_argument("--by", default=None, help="who decides (default: the login name)")
+
+    ex = subgroup(sub, "export", "resolved entities as files for other systems")
+    for kind, what in (("entities", "one row per entity with its golden record (JSON)"),
+                       ("clusters", "source, source_key, entity_id for every resolved source row")):
+        p = ex.add_parser(kind, help=what)
+        p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default csv)")
+        p.add_argument("--out", required=True, metavar="FILE", help="where to write")
+        p.add_argument("--mask", action="store_true", help="mask national ids and mobiles")
+
+
+@command("resolve")
+def cmd_resolve(args) -> int:
+    from munihub.resolve import resolve_all
+    summary = resolve_all(_engine(), _settings(), full=args.full, retrain=args.retrain)
+    print(table([{"entity_type": k, **v} for k, v in summary["types"].items()],
+                ["entity_type", "records", "entities", "review"]))
+    print(f"\n{summary['mode']} run: {summary['changed_records']} new or changed record(s)")
+    return 0
+
+
+@command("resolve.evaluate")
+def cmd_evaluate(args) -> int:
+    from munihub.evaluate import evaluate_store
+    result = evaluate_store(_engine(), args.truth)
+    rows = [{"measure": name, "precision": f"{s['precision']:.4f}", "recall": f"{s['recall']:.4f}",
+             "f1": f"{s['f1']:.4f}"} for name, s in (("pairwise", result["pairwise"]),
+                                                     ("b-cubed", result["bcubed"]))]
+    print(table(rows, ["measure", "precision", "recall", "f1"]))
+    red = result["reduction"]
+    print(f"\n{result['scored']} records scored ({result['not_in_store']} in the truth file but not "
+          f"in the store); {red['records']} records -> {red['entities']} entities "
+          f"({red['reduction']:.1%} fewer; truth has {result['true_entities']})")
+    return 0
+
+
+@command("review.list")
+def cmd_review_list(args) -> int:
+    from munihub.review import list_open
+
+    def brief(rec: dict) -> str:
+        keys = ("national_id", "first_name", "last_name", "full_name", "father_name", "birth_date", "mobile")
+        return " ".join(str(rec[k]) for k in keys if rec.get(k)) or json.dumps(rec, ensure_ascii=False)[:80]
+
+    pairs = list_open(_engine(), entity_type=args.entity_type, limit=args.n)
+    print(table([{**p, "left": brief(p["left"]), "right": brief(p["right"])} for p in pairs],
+                ["id", "entity_type", "probability", "left_ref", "left", "right_ref", "right"]))
+    return 0
+
+
+@command("review.decide")
+def cmd_review_decide(args) -> int:
+    from munihub.errors import MunihubError
+    from munihub.review import decide, decide_queued
+    *pair, verdict = args.items
+    by = args.by or getpass.getuser()
+    if len(pair) == 1 and pair[0].isdigit():
+        result = decide_queued(_engine(), int(pair[0]), verdict, by=by, why=args.why)
+    elif len(pair) == 2:
+        result = decide(_engine(), pair[0], pair[1], verdict, by=by, why=args.why)
+    else:
+        raise MunihubError(f"cannot read the pair {' '.join(args.items)!r}", where="review decide",
+                           hint="give `ID match|no-match` or `LEFT RIGHT match|no-match`")
+    print(f"{result['decision']} recorded by {result['decided_by']}; applied on the next "
+          f"`munihub resolve` or `munihub consolidate`")
+    return 0
+
+
+def _export(kind: str, args) -> int:
+    from munihub.export import export
+    result = export(_engine(), kind, args.format, args.out, mask=args.mask)
+    print(f"wrote {result['rows']} {kind} row(s) to {result['path']}")
+    return 0
+
+
+@command("export.entities")
+def cmd_export_entities(args) -> int:
+    return _export("entities", args)
+
+
+@command("export.clusters")
+def cmd_export_clusters(args) -> int:
+    return _export("clusters", args)
