@@ -104,7 +104,7 @@ def render_dataset(contract: Contract, titles: dict[str, str], load: dict | None
         f"<td>{'بله' if f.required else ''}</td><td>{'کلید' if f.primary_key else ''}</td>"
         f"<td class=\"{'warn' if f.personal else ''}\">{e(CLASS_FA.get(f.classification, f.classification))}</td></tr>"
         for f in c.fields)
-    body = (f'<nav><a href="../index.html">← کاتالوگ</a></nav><h1>{e(c.name)} {_id(c.id)}</h1>'
+    body = (f'<nav><a href="../index.html">→ کاتالوگ</a></nav><h1>{e(c.name)} {_id(c.id)}</h1>'
             f"<p>{e(c.description) if c.description else ''}</p>"
             f"<table><tr><th>سازمان</th><td>{_id(c.agency)}</td></tr><tr><th>مسئول</th><td>{e(c.owner)}</td></tr>"
             f"<tr><th>نسخه</th><td>{_id(c.version)} ({e(c.status)})</td></tr>"
