@@ -49,9 +49,8 @@ def cmd_check(args) -> int:
     if args.format == "json":
         _json({"against": args.against, "ok": not failing, "files": results})
         return 1 if failing else 0
-    if not results:
-        print(f"no contract changed since {args.against}")
-    print(table(results, ["file", "status", "required", "actual", "message"]) if results else "", end="\n" if results else "")
+    print(table(results, ["file", "status", "required", "actual", "message"]) if results
+          else f"no contract changed since {args.against}")
     for r in failing:
         for c in r["changes"]:
             if c["breaking"]:
@@ -60,7 +59,7 @@ def cmd_check(args) -> int:
             print(f"{r['file']}: {r['message']}", file=sys.stderr)
     if failing:
         print(f"{len(failing)} contract(s) changed in a breaking way without a major version bump "
-              "(see docs/contracts-guide.md, 'Evolving a contract')", file=sys.stderr)
+              "(see docs/contracts-guide.md, section 6 'Evolve a contract')", file=sys.stderr)
     return 1 if failing else 0
 
 
