@@ -1,7 +1,7 @@
 """CLI for agency contract tooling: `contracts diff | check | new | test | catalog`.
 
 Each handler parses, calls one core function, renders (a table or `--format json`).
-Lint also reports the TODO markers a template still carries (see `contract_template`).
+Lint reports the TODO markers a template still carries (`munihub.contracts.todo_markers`).
 """
 from __future__ import annotations
 
@@ -99,27 +99,6 @@ def cmd_catalog(args) -> int:
     return 0
 
 
-def _lint_with_todos(original):
-    """Lint as before, then flag TODO markers left from `contracts new` (they load, but are not done)."""
-    def lint(args) -> int:
-        from munihub.contract_template import todo_markers
-        from munihub.contracts import discover_contracts
-        code = original(args)
-        paths = [Path(p) for p in args.paths] or discover_contracts(_settings().contracts_dir)
-        todo = 0
-        for path in paths:
-            try:
-                marks = todo_markers(path)
-            except (ContractError, MunihubError):
-                continue  # already reported as broken above
-            if marks:
-                todo += 1
-                print(f"todo    {path}: {len(marks)} TODO marker(s) left\n" + "\n".join(f"  - {m}" for m in marks))
-        return 1 if todo else code
-    lint.__doc__ = original.__doc__
-    return lint
-
-
 def add_commands(sub) -> None:
     grp = subgroup(sub, "contracts", "agency data contracts")
     d = grp.add_parser("diff", help="every change between two versions of a contract, breaking or not, "
@@ -144,6 +123,3 @@ def add_commands(sub) -> None:
     t.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
     g = grp.add_parser("catalog", help="write the static HTML data catalog (Persian, RTL)")
     g.add_argument("--out", metavar="DIR", help="output folder (default $MUNIHUB_HOME/catalog)")
-    if "contracts.lint" in COMMANDS and not getattr(COMMANDS["contracts.lint"], "_todos", False):
-        COMMANDS["contracts.lint"] = _lint_with_todos(COMMANDS["contracts.lint"])
-        COMMANDS["contracts.lint"]._todos = True

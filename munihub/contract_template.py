@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from munihub.contracts import todo_markers as contracts_todo_markers
 from munihub.contracts import read_yaml
 from munihub.errors import ConfigError
 
@@ -236,20 +237,4 @@ def new_contract(agency: str, dataset: str, schema: str, connector: str, contrac
 def todo_markers(path: Path) -> list[str]:
     """Every value still saying TODO, as 'file:line: ...' lines (comments do not count)."""
     data, lines = read_yaml(Path(path))
-    found: list[str] = []
-
-    def walk(value, at: tuple) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(k, str) and TODO in k:
-                    found.append(at)
-                walk(v, at + (k,))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, at + (i,))
-        elif isinstance(value, str) and TODO in value:
-            found.append(at)
-
-    walk(data, ())
-    return [f"{path}:{lines.get(at, 1)}: TODO at {'/'.join(map(str, at))}: fill it in "
-            "(پر کردن این مقدار مانده است)" for at in found]
+    return contracts_todo_markers(data, lines, Path(path))

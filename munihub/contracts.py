@@ -213,6 +213,30 @@ def _check_secrets(value: Any, path: tuple, problems: list, lines: dict, file: P
                         "environment variable named under 'secrets'")
 
 
+TODO = "TODO"
+
+
+def todo_markers(data: dict, lines: dict[tuple, int], path: Path) -> list[str]:
+    """Every value a template left saying TODO, as 'file:line: …' (comments do not count)."""
+    found: list[tuple] = []
+
+    def walk(value, at: tuple) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and TODO in k:
+                    found.append(at)
+                walk(v, at + (k,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, at + (i,))
+        elif isinstance(value, str) and TODO in value:
+            found.append(at)
+
+    walk(data, ())
+    return [f"{path}:{_line_of(lines, at)}: TODO at {'/'.join(map(str, at))}: fill it in "
+            "(پر کردن این مقدار مانده است)" for at in found]
+
+
 def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contract:
     """Load and check one contract file; raise ContractError listing every problem with file:line."""
     path = Path(path)
@@ -226,6 +250,7 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
         loc = "/".join(map(str, err.absolute_path)) or "(top)"
         problems.append(f"{at(err.absolute_path)}: ODCS: {loc}: {err.message[:300]}")
     _check_secrets(data, (), problems, lines, path)
+    problems.extend(todo_markers(data, lines, path))  # a template is not a contract until filled in
 
     dataset_id = str(data.get("id") or "")
     agency, _, dataset = dataset_id.partition(".")

@@ -21,7 +21,7 @@ from munihub.contract_check import check_against
 from munihub.contract_template import new_contract, todo_markers
 from munihub.contract_test import freshness_result
 from munihub.contracts import load_contract
-from munihub.errors import ConfigError
+from munihub.errors import ContractError, ConfigError
 
 BASE = Path(__file__).parent / "data" / "contracts" / "base.yaml"
 SCHEMAS = REPO_ROOT / "schemas"
@@ -133,7 +133,7 @@ def test_new_writes_a_template_that_lint_flags_until_the_todos_are_filled(env, c
     capsys.readouterr()
     assert main(["contracts", "lint", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "todo" in out and f"{path}:" in out and "physicalName" in out
+    assert "TODO at" in out and f"{path}:" in out and "physicalName" in out
     path.write_text(text.replace("TODO", "filled"), encoding="utf-8")
     contract = load_contract(path, schemas_dir=SCHEMAS)
     assert contract.id == "transit.riders" and contract.key == ["national_id"] and contract.entity_type == "person"
@@ -145,8 +145,12 @@ def test_new_writes_a_template_that_lint_flags_until_the_todos_are_filled(env, c
 @pytest.mark.parametrize("connector", ["rest", "file", "soap"])
 def test_new_templates_for_other_connectors_load(tmp_path, connector):
     path = new_contract("water", "meters", "payment", connector, tmp_path, SCHEMAS)
-    assert load_contract(path, schemas_dir=SCHEMAS).connector == connector
+    with pytest.raises(ContractError) as err:  # a template is not a contract until its TODOs are filled
+        load_contract(path, schemas_dir=SCHEMAS)
+    assert err.value.problems and all("TODO at" in p for p in err.value.problems)
     assert todo_markers(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("TODO", "filled"), encoding="utf-8")
+    assert load_contract(path, schemas_dir=SCHEMAS).connector == connector
 
 
 @pytest.mark.parametrize("agency,dataset", [("../etc", "x"), ("a", "../../x"), ("a;drop", "x"), ("a", "x'--"),
