@@ -1,15 +1,22 @@
 """Dataset checks of a staged load, compiled from the contract and run by great-expectations.
 
-`compile_checks` turns the contract's ODCS quality rules into plain check specs (pure, no
-GE).  `run_checks` lets great-expectations 1.x measure each metric on the load's rows and
-applies the contract's operator (mustBe, mustBeLessOrEqualTo, …) to the measured figure.
-Results are data (`passed`/`warning`/`failed`/`error`), never exceptions: the pipeline
-decides what holds a load.
+`compile_checks` turns the contract's ODCS quality rules, plus the implicit checks every
+load gets, into plain check specs (pure, no GE).  `run_checks` measures each spec on the
+load's rows (GE for the per-value metrics, plain counting for the rest), applies the
+contract's operator (mustBe, mustBeLessOrEqualTo, ...) and returns results as data
+(`passed`/`warning`/`failed`/`error`), never exceptions: the pipeline decides what holds a
+load.
+
+Dataset metrics: rowCount, rowCountDrift, quarantineShare, emptiedFields.
+Field metrics: nullValues, missingValues, duplicateValues, invalidValues (GE), freshness,
+nullShareDrift, newValues.  Drift results carry a small `profile` (null shares, the values
+of enum-like fields) so the next load compares against it via `previous_checks`.
 """
 from __future__ import annotations
 
-import logging
-import os
+import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 from munihub.contracts import Contract
@@ -24,7 +31,19 @@ OPERATORS = {
     "mustBeBetween": lambda v, t: t[0] <= v <= t[1],
     "mustNotBeBetween": lambda v, t: not (t[0] <= v <= t[1]),
 }
-FIELD_METRICS = {"nullValues", "missingValues", "duplicateValues", "invalidValues"}
+GE_METRICS = {"nullValues", "missingValues", "duplicateValues", "invalidValues"}
+# munihub custom rules: implementation key -> (metric, unit, applies to a field)
+CUSTOM = {"rowCountDriftPercent": ("rowCountDrift", "percent", False),
+          "nullShareDriftPoints": ("nullShareDrift", "points", True),
+          "newValuePercent": ("newValues", "percent", True),
+          "freshnessSeconds": ("freshness", "seconds", True)}
+DEFAULT_MAX_QUARANTINE_PERCENT = 10.0
+ENUM_LIKE_MAX = 50      # a field with more distinct values than this is not profiled for new values
+EMPTIED_MIN_ROWS = 10   # fewer rows than this say nothing about a column having vanished
+
+
+def _props(items) -> dict[str, Any]:
+    return {c.get("property"): c.get("value") for c in items or [] if isinstance(c, dict)}
 
 
 def compile_checks(contract: Contract) -> list[dict[str, Any]]:
@@ -34,12 +53,13 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
     for rule in rules:
         if rule.get("type") == "custom" and rule.get("engine") == "munihub":
             impl = rule.get("implementation") or {}
-            if "rowCountDriftPercent" in impl:
-                specs.append(_spec(rule, metric="rowCountDrift", operator="mustBeLessOrEqualTo",
-                                   threshold=float(impl["rowCountDriftPercent"]), unit="percent"))
+            for key, (metric, unit, per_field) in CUSTOM.items():
+                if key in impl and (rule.get("field") or not per_field):
+                    specs.append(_spec(rule, metric=metric, operator="mustBeLessOrEqualTo",
+                                       threshold=float(impl[key]), unit=unit))
             continue
         metric = rule.get("metric") or rule.get("rule")
-        if metric not in FIELD_METRICS | {"rowCount"}:
+        if metric not in GE_METRICS | {"rowCount"}:
             continue  # text rules and other engines' rules are documentation for humans
         op = next((k for k in OPERATORS if k in rule), None)
         if op is None:
@@ -48,10 +68,34 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
                            unit=rule.get("unit") or "rows"))
     for name in contract.key:  # a key repeated inside one load means the source is confused
         if not any(s["metric"] == "duplicateValues" and s["field"] == name for s in specs):
-            specs.append({"name": f"unique key {name}", "field": name, "metric": "duplicateValues",
-                          "operator": "mustBe", "threshold": 0, "unit": "rows", "severity": "warning",
-                          "arguments": {}})
+            specs.append(_implicit(f"unique key {name}", "duplicateValues", 0, "rows", field=name, op="mustBe"))
+    top = _props(contract.raw.get("customProperties"))
+    specs.append(_implicit("quarantine share", "quarantineShare",
+                           float(top.get("maxQuarantinePercent", DEFAULT_MAX_QUARANTINE_PERCENT)), "percent",
+                           severity=str(top.get("quarantineSeverity") or "warning")))
+    fresh = _freshness_field(contract)
+    if fresh and contract.freshness_seconds and not any(s["metric"] == "freshness" for s in specs):
+        specs.append(_implicit(f"freshness {fresh}", "freshness", contract.freshness_seconds, "seconds",
+                               field=fresh, severity=str(top.get("freshnessSeverity") or "warning")))
+    if contract.fields:
+        specs.append(_implicit("emptied fields", "emptiedFields", 0, "fields", op="mustBe",
+                               arguments={"fields": [f.name for f in contract.fields]}))
     return specs
+
+
+def _freshness_field(contract: Contract) -> str | None:
+    """The field whose newest value says how fresh a load is: the freshness SLA's `element`
+    (`object.field` or `field`, shared or source name), else the field read from the watermark."""
+    sla = next((i for i in contract.raw.get("slaProperties") or []
+                if isinstance(i, dict) and i.get("property") in {"freshness", "latency"}), {})
+    wanted = [str(sla["element"]).split(",")[0].strip()] if sla.get("element") else []
+    wanted = [w.split(".", 1)[1] if "." in w and not contract.field(w) else w for w in wanted]
+    wanted.append(str(contract.params.get("watermark") or ""))
+    for name in filter(None, wanted):
+        for f in contract.fields:
+            if name in {f.name, f.source}:
+                return f.name
+    return None
 
 
 def _spec(rule: dict, **kw) -> dict[str, Any]:
@@ -61,113 +105,235 @@ def _spec(rule: dict, **kw) -> dict[str, Any]:
             "arguments": rule.get("arguments") or {}, **kw}
 
 
-def _flatten(record: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+def _implicit(name, metric, threshold, unit, *, field=None, op="mustBeLessOrEqualTo", severity="warning",
+              arguments=None) -> dict[str, Any]:
+    return {"name": name, "field": field, "metric": metric, "operator": op, "threshold": threshold,
+            "unit": unit, "severity": severity, "arguments": arguments or {}}
 
 
-def _gx():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    try:
-        import great_expectations as gx
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        from munihub.errors import ConfigError
-        raise ConfigError("great-expectations is not installed",
-                          hint="pip install 'munihub[quality]'") from exc
-    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    return gx
+# ---------------------------------------------------------------- measuring
+
+def _value(record: dict, path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    if isinstance(value, (dict, list)):  # nested objects are compared as their JSON text
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
 
 
-def _expectation(gx, spec: dict):
-    ex, field, args = gx.expectations, spec["field"], spec["arguments"]
+def _frame(specs: list[dict], records: list[dict]):
+    """Only the columns the specs read (a projection, not the flattened records): memory stays
+    proportional to the rules, not to the record width.  A column no record has is all-null."""
+    import pandas as pd
+
+    columns = sorted({s["field"] for s in specs if s.get("field")} |
+                     {f for s in specs if s["metric"] == "emptiedFields" for f in s["arguments"]["fields"]})
+    data = {c: [_value(r, c) for r in records] for c in columns}
+    pattern_only = {s["field"] for s in specs if "pattern" in s["arguments"]} - \
+        {s["field"] for s in specs if "validValues" in s["arguments"]}
+    for c in pattern_only:  # a regex reads text; a number in the column is matched as its digits
+        data[c] = [v if v is None or isinstance(v, str) else str(v) for v in data[c]]
+    return pd.DataFrame(data, columns=columns, dtype=object)
+
+
+def _expectation(g, spec: dict, tag: int):
+    ex, field, args, meta = g.expectations, spec["field"], spec["arguments"], {"munihub": tag}
     metric = spec["metric"]
     if metric in {"nullValues", "missingValues"}:
-        return ex.ExpectColumnValuesToNotBeNull(column=field)
+        return ex.ExpectColumnValuesToNotBeNull(column=field, meta=meta)
     if metric == "duplicateValues":
-        return ex.ExpectColumnValuesToBeUnique(column=field)
-    if metric == "invalidValues":
-        if "validValues" in args:
-            return ex.ExpectColumnValuesToBeInSet(column=field, value_set=list(args["validValues"]))
-        if "pattern" in args:
-            return ex.ExpectColumnValuesToMatchRegex(column=field, regex=args["pattern"])
+        return ex.ExpectColumnValuesToBeUnique(column=field, meta=meta)
+    if metric == "invalidValues" and "validValues" in args:
+        return ex.ExpectColumnValuesToBeInSet(column=field, value_set=list(args["validValues"]), meta=meta)
+    if metric == "invalidValues" and "pattern" in args:
+        return ex.ExpectColumnValuesToMatchRegex(column=field, regex=args["pattern"], meta=meta)
     return None
 
 
-def run_checks(specs: list[dict], records: list[dict], *, previous_rows: int | None = None,
-               data_docs_dir: str | None = None) -> list[dict[str, Any]]:
-    """Measure every spec on `records` with great-expectations; one result dict per spec."""
-    import pandas as pd
+def _measure_ge(specs: list[dict], frame, docs_dir, dataset: str) -> tuple[dict[int, Any], str | None]:
+    """GE results of the per-value specs by spec index, and the Data Docs index (if built)."""
+    from munihub import quality_docs
 
-    gx = _gx()
-    columns = {s["field"] for s in specs if s.get("field")}
-    frame = pd.DataFrame([_flatten(r) for r in records])
-    for col in columns - set(frame.columns):
-        frame[col] = None  # a dropped column is measured as all-null, not skipped
-    frame = frame.astype(object).where(frame.notna(), None)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    batch = (context.data_sources.add_pandas("munihub").add_dataframe_asset(name="load")
-             .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame}))
-    suite = gx.ExpectationSuite(name="load")
-    measured: list[tuple[dict, Any]] = []
-    for spec in specs:
-        exp = None if spec["metric"] in {"rowCount", "rowCountDrift"} else _expectation(gx, spec)
-        if exp is not None:
-            suite.add_expectation(exp)
-        measured.append((spec, exp))
-    by_cfg = {}
-    if suite.expectations:
-        for res in batch.validate(suite, result_format="SUMMARY").results:
-            by_cfg[(res.expectation_config.type, res.expectation_config.kwargs.get("column"))] = res
-    results = []
+    wanted = [(i, s) for i, s in enumerate(specs) if s["metric"] in GE_METRICS]
+    if not wanted or frame.empty:
+        return {}, None
+    g = quality_docs.gx()
+    exps = [e for e in (_expectation(g, s, i) for i, s in wanted) if e is not None]
+    if not exps:
+        return {}, None
+    results, index = quality_docs.validate(frame, exps, dataset=dataset, docs_dir=docs_dir)
+    return {quality_docs.result_key(r): r for r in results}, index
+
+
+def previous_profile(previous_checks: list[dict] | str | None) -> dict[str, dict]:
+    """Null shares and enum-like value counts recorded by the previous load's drift results."""
+    if isinstance(previous_checks, str):
+        previous_checks = json.loads(previous_checks)
+    out: dict[str, dict] = {"null_share": {}, "values": {}}
+    for r in previous_checks or []:
+        for part, figures in (r.get("profile") or {}).items():
+            out.setdefault(part, {}).update(figures)
+    return out
+
+
+def run_checks(specs: list[dict], records: list[dict], previous_rows: int | None = None,
+               data_docs_dir: str | Path | None = None, *, quarantined: int = 0,
+               previous_checks: list[dict] | None = None, now: dt.datetime | None = None,
+               dataset: str | None = None) -> list[dict[str, Any]]:
+    """Measure every spec on `records`; one result dict per spec, in spec order.
+
+    `previous_rows`/`previous_checks` describe the last published load (drift);
+    `quarantined` is this load's quarantine count; with `data_docs_dir` GE also writes
+    Data Docs there and every result links them as `data_docs`.
+    """
+    frame = _frame(specs, records)
     total = len(frame)
-    for spec, exp in measured:
-        if spec["metric"] == "rowCount":
-            results.append(_judge(spec, total, total))
-            continue
-        if spec["metric"] == "rowCountDrift":
-            if not previous_rows:
-                results.append(_result(spec, "passed", None, "no earlier load to compare with"))
-            else:
-                drift = abs(total - previous_rows) * 100.0 / previous_rows
-                results.append(_judge(spec, round(drift, 2), total, note=f"{previous_rows} → {total} rows"))
-            continue
-        if exp is None:
-            results.append(_result(spec, "error", None, f"metric {spec['metric']} needs arguments "
-                                                         "(validValues or pattern)"))
-            continue
-        res = by_cfg.get((exp.configuration.type, spec["field"]))
-        if res is None or (res.exception_info or {}).get("raised_exception"):
-            msg = (res.exception_info or {}).get("exception_message") if res else "no result"
-            results.append(_result(spec, "error", None, f"could not measure: {msg}"))
-            continue
-        unexpected = res.result.get("unexpected_count") or 0
-        if spec["metric"] in {"nullValues", "missingValues"}:
-            unexpected = int(frame[spec["field"]].isna().sum() +
-                             (frame[spec["field"]].astype(str).str.strip() == "").sum()
-                             if spec["metric"] == "missingValues" else frame[spec["field"]].isna().sum())
-        results.append(_judge(spec, unexpected, total))
-    if data_docs_dir:
-        for r in results:
-            r["data_docs"] = data_docs_dir
+    ge, index = _measure_ge(specs, frame, data_docs_dir,
+                            dataset or (Path(data_docs_dir).name if data_docs_dir else "load"))
+    before = previous_profile(previous_checks)
+    ctx = {"frame": frame, "total": total, "previous_rows": previous_rows, "quarantined": quarantined,
+           "before": before, "now": now or dt.datetime.now(dt.timezone.utc)}
+    results = []
+    for i, spec in enumerate(specs):
+        if spec["metric"] in GE_METRICS:
+            result = _ge_result(spec, ge.get(i), frame, total)
+        else:
+            result = MEASURES[spec["metric"]](spec, ctx)
+        if index:
+            result["data_docs"] = index
+        results.append(result)
     return results
 
 
-def _judge(spec: dict, count: float, total: int, note: str = "") -> dict:
-    value = count
-    if spec["unit"] == "percent" and spec["metric"] != "rowCountDrift":
-        value = round(count * 100.0 / total, 2) if total else 0.0
+def _ge_result(spec: dict, res, frame, total: int) -> dict:
+    args = spec["arguments"]
+    if spec["metric"] == "invalidValues" and not ({"validValues", "pattern"} & set(args)):
+        return _result(spec, "error", None, f"{spec['name']}: invalidValues needs arguments.validValues "
+                                            "or arguments.pattern in the contract")
+    if total == 0:
+        return _judge(spec, 0, total)
+    if res is None or (res.exception_info or {}).get("raised_exception"):
+        msg = (res.exception_info or {}).get("exception_message") if res else "no result"
+        return _result(spec, "error", None, f"{spec['name']}: could not measure: {msg}")
+    count = int(res.result.get("unexpected_count") or 0)
+    if spec["metric"] == "missingValues":  # null, blank, or one of the contract's missing markers
+        col = frame[spec["field"]]
+        markers = {str(m) for m in args.get("missingValues") or []}
+        text = col.map(lambda v: None if v is None else str(v).strip())
+        count = int((col.isna() | (text == "") | text.isin(markers)).sum())
+    return _judge(spec, count, total)
+
+
+def _null_share(frame, field: str) -> float:
+    return round(float(frame[field].isna().mean()) * 100, 2) if len(frame) else 0.0
+
+
+def _row_count(spec, ctx):
+    return _judge(spec, ctx["total"], ctx["total"])
+
+
+def _row_count_drift(spec, ctx):
+    prev, total = ctx["previous_rows"], ctx["total"]
+    if not prev:
+        return _result(spec, "passed", None, "no earlier load to compare with")
+    drift = round(abs(total - prev) * 100.0 / prev, 2)
+    return _judge(spec, drift, total, note=f"row count drift {drift}%: {prev} → {total} rows")
+
+
+def _quarantine_share(spec, ctx):
+    seen = ctx["total"] + (ctx["quarantined"] or 0)
+    share = round((ctx["quarantined"] or 0) * 100.0 / seen, 2) if seen else 0.0
+    return _judge(spec, share, ctx["total"],
+                  note=f"{ctx['quarantined'] or 0} of {seen} rows quarantined ({share}%)")
+
+
+def _null_share_drift(spec, ctx):
+    field, frame = spec["field"], ctx["frame"]
+    now = _null_share(frame, field)
+    was = ctx["before"]["null_share"].get(field)
+    if was is None or not len(frame):
+        out = _result(spec, "passed", None, f"{field}: null share {now}%, no earlier figure to compare with")
+    else:
+        drift = round(abs(now - was), 2)
+        out = _judge(spec, drift, ctx["total"], note=f"{field}: null share {was}% → {now}% ({drift} points)")
+    out["profile"] = {"null_share": {field: now}}
+    return out
+
+
+def _new_values(spec, ctx):
+    field, col = spec["field"], ctx["frame"][spec["field"]].dropna()
+    counts = col.map(str).value_counts()
+    profile = {field: {k: int(v) for k, v in counts.items()} if len(counts) <= ENUM_LIKE_MAX else None}
+    was = ctx["before"]["values"].get(field, "absent")
+    if was == "absent" or not len(col):
+        out = _result(spec, "passed", None, f"{field}: no earlier values to compare with")
+    elif was is None or profile[field] is None:
+        out = _result(spec, "passed", None, f"{field}: more than {ENUM_LIKE_MAX} distinct values, not enum-like")
+    else:
+        new = {k: n for k, n in profile[field].items() if k not in was}
+        share = round(sum(new.values()) * 100.0 / len(col), 2)
+        shown = ", ".join(f"{k} ({n})" for k, n in sorted(new.items(), key=lambda kv: -kv[1])[:5])
+        out = _judge(spec, share, ctx["total"], note=f"{field}: {sum(new.values())} rows ({share}%) with "
+                                                     f"values not seen in the previous load{': ' + shown if new else ''}")
+    out["profile"] = {"values": profile}
+    return out
+
+
+def _emptied_fields(spec, ctx):
+    frame, shares = ctx["frame"], {f: _null_share(ctx["frame"], f) for f in spec["arguments"]["fields"]}
+    was = ctx["before"]["null_share"]
+    emptied = sorted(f for f, s in shares.items() if s == 100.0 and was.get(f, 100.0) < 50.0) \
+        if len(frame) >= EMPTIED_MIN_ROWS else []
+    note = (f"{len(emptied)} field(s) empty in all {len(frame)} rows but filled before "
+            f"(a dropped source column?): {', '.join(emptied)}") if emptied else "no field went empty"
+    out = _judge(spec, len(emptied), ctx["total"], note=note)
+    out["field"] = ",".join(emptied) or None
+    out["profile"] = {"null_share": shares}
+    return out
+
+
+def _when(value) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, dt.date):
+        when = dt.datetime(value.year, value.month, value.day)
+    else:
+        try:
+            when = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _freshness(spec, ctx):
+    field = spec["field"]
+    times = [w for w in map(_when, ctx["frame"][field].dropna()) if w is not None]
+    if not times:
+        return _result(spec, "error", None, f"freshness: no readable {field} value in the load")
+    newest = max(times)
+    age = int((ctx["now"] - newest).total_seconds())
+    return _judge(spec, age, ctx["total"], note=f"newest {field} {newest.isoformat()} is {age / 86400:.1f} days "
+                                                f"old; window {float(spec['threshold']) / 86400:g} days")
+
+
+MEASURES = {"rowCount": _row_count, "rowCountDrift": _row_count_drift, "quarantineShare": _quarantine_share,
+            "nullShareDrift": _null_share_drift, "newValues": _new_values, "emptiedFields": _emptied_fields,
+            "freshness": _freshness}
+UNITS = {"percent": "%", "points": " points", "seconds": " s", "fields": " fields", "rows": " rows"}
+
+
+def _judge(spec: dict, value: float, total: int, note: str = "") -> dict:
+    """Apply the spec's operator; counts of per-value metrics become a share when unit is percent."""
+    if spec["unit"] == "percent" and spec["metric"] in GE_METRICS:
+        value = round(value * 100.0 / total, 2) if total else 0.0
     ok = OPERATORS[spec["operator"]](value, spec["threshold"])
     status = "passed" if ok else ("failed" if spec["severity"] == "error" else "warning")
-    unit = "%" if spec["unit"] == "percent" else " rows"
-    message = note or f"{spec['name']}: measured {value}{unit}, expected {spec['operator']} {spec['threshold']}"
-    return _result(spec, status, value, message)
+    measured = f"{spec['name']}: measured {value}{UNITS.get(spec['unit'], '')}, " \
+               f"expected {spec['operator']} {spec['threshold']}"
+    return _result(spec, status, value, f"{note} ({measured})" if note else measured)
 
 
 def _result(spec: dict, status: str, observed, message: str) -> dict:

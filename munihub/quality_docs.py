@@ -1,0 +1,95 @@
+"""The great-expectations edge: validate a load's frame and, if asked, keep its Data Docs.
+
+Only this module imports great-expectations, lazily (the import costs 4-5 s).  Without a
+docs folder the validation runs in an ephemeral context; with one, each dataset gets its
+own file-backed context under `<docs folder>`, so every earlier validation stays in its
+store and the rebuilt site still lists it (an ephemeral site forgets earlier runs).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+# GE reads its analytics switch at import; its loggers say ~100 lines per validation at INFO.
+QUIET_LOGGERS = ("great_expectations", "great_expectations.core", "great_expectations.data_context",
+                 "great_expectations.datasource", "great_expectations.validator",
+                 "great_expectations.expectations", "great_expectations.render")
+# Validators read context.progress_bars; without {"globally": False} every validation draws
+# "Calculating Metrics" bars on stderr (GE 1.24 validator._determine_progress_bars).
+NO_PROGRESS_BARS = {"globally": False, "metric_calculations": False}
+SITE_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def gx():
+    """The great_expectations module, imported once, quiet; ConfigError with a hint if missing."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    try:
+        import great_expectations
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        from munihub.errors import ConfigError
+        raise ConfigError("great-expectations is not installed",
+                          hint="pip install 'munihub[quality]'") from exc
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return great_expectations
+
+
+def _context(docs_dir: Path | None):
+    g = gx()
+    if docs_dir is None:
+        context = g.get_context(mode="ephemeral")
+    else:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        context = g.get_context(mode="file", project_root_dir=str(docs_dir))
+    context.variables.progress_bars = dict(NO_PROGRESS_BARS)
+    return context
+
+
+def _asset(context, name: str):
+    """The pandas dataframe asset of this dataset, created on first use (a file context keeps it)."""
+    try:
+        source = context.data_sources.get("munihub")
+    except (KeyError, ValueError, LookupError):
+        source = context.data_sources.add_pandas("munihub")
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=name)
+    try:
+        return asset.get_batch_definition("whole")
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def validate(frame, expectations: list, *, dataset: str = "load", docs_dir: Path | str | None = None
+             ) -> tuple[list, str | None]:
+    """Run `expectations` on `frame`: (GE results in order, Data Docs index path or None).
+
+    `expectations` are built with `gx().expectations`.  With `docs_dir`, the results are
+    stored in that folder's file context and its local site is rebuilt.
+    """
+    g = gx()
+    docs = Path(docs_dir) if docs_dir else None
+    context = _context(docs)
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset) or "load"
+    batch_def = _asset(context, name)
+    suite = g.ExpectationSuite(name=name)
+    for exp in expectations:
+        suite.add_expectation(exp)
+    if docs is None:
+        run = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format="SUMMARY")
+        return list(run.results), None
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        g.ValidationDefinition(name=name, data=batch_def, suite=suite))
+    run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    context.build_data_docs()
+    index = docs / SITE_INDEX
+    return list(run.results), str(index) if index.is_file() else None
+
+
+def result_key(result) -> Any:
+    """The `meta["munihub"]` tag its expectation was built with: how a result finds its check."""
+    return (result.expectation_config.meta or {}).get("munihub")
