@@ -238,3 +238,50 @@ resolution_runs = sa.Table(
     _ts("decision_mark"),   # max(match_decisions.decided_at) seen by the run
     sa.Column("summary", JSON),
 )
+
+
+# ---------------------------------------------------------------- data-exchange gateway
+# Owned by munihub.grants / munihub.api (issue 8); created by migration 0002_gateway.
+
+# An agency that calls the gateway; `page_cap` and `rate_per_minute` override the defaults.
+agencies = sa.Table(
+    "agencies", metadata,
+    sa.Column("agency_id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("page_cap", sa.Integer),
+    sa.Column("rate_per_minute", sa.Integer),
+    _ts("created_at", nullable=False),
+)
+
+# Only the sha256 of a token is kept: the token itself is shown once, when issued.
+agency_tokens = sa.Table(
+    "agency_tokens", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("agency_id", sa.String(100), nullable=False, index=True),
+    _ts("created_at", nullable=False),
+    _ts("revoked_at"),
+)
+
+# What an agency may read: one row per dataset (`entity:<type>` for golden records) with the
+# granted field names (`["*"]` = every field, personal ones pseudonymized unless listed).
+grants = sa.Table(
+    "grants", metadata,
+    sa.Column("agency_id", sa.String(100), primary_key=True),
+    sa.Column("dataset", sa.String(200), primary_key=True),
+    sa.Column("fields", JSON, nullable=False),
+    sa.Column("can_push", sa.Boolean, nullable=False, default=False),
+    sa.Column("granted_by", sa.String(200), nullable=False),
+    _ts("granted_at", nullable=False),
+)
+
+# Pushed deliveries by idempotency key: the same key with the same body answers the same.
+push_deliveries = sa.Table(
+    "push_deliveries", metadata,
+    sa.Column("dataset", sa.String(200), primary_key=True),
+    sa.Column("agency_id", sa.String(100), primary_key=True),
+    sa.Column("idempotency_key", sa.String(128), primary_key=True),
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("delivery_id", sa.String(240), nullable=False),
+    sa.Column("bytes", sa.Integer, nullable=False),
+    _ts("received_at", nullable=False),
+)
