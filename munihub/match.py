@@ -46,6 +46,10 @@ _PERSON = {
         "postal_code": {"kind": "exact", "m": [0.4, 0.6], "u": [0.93, 0.07]},
         "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
     },
+    # A common name (محمد محمدی) blocks thousands of different people: a block above
+    # max_block carries no signal and would cost n^2 pairs, so pairs come through ids,
+    # mobile and birth date instead.
+    "max_block": 60,
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
