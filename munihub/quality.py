@@ -236,7 +236,8 @@ def _row_count(spec, ctx):
 
 
 def _row_count_drift(spec, ctx):
-    prev, total = ctx["previous_rows"], ctx["total"]
+    # rows read (staged + quarantined), like the previous load's rows_in it is compared with
+    prev, total = ctx["previous_rows"], ctx["total"] + (ctx["quarantined"] or 0)
     if not prev:
         return _result(spec, "passed", None, "no earlier load to compare with")
     drift = round(abs(total - prev) * 100.0 / prev, 2)
