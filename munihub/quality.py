@@ -136,7 +136,7 @@ def _frame(specs: list[dict], records: list[dict]):
         {s["field"] for s in specs if "validValues" in s["arguments"]}
     for c in pattern_only:  # a regex reads text; a number in the column is matched as its digits
         data[c] = [v if v is None or isinstance(v, str) else str(v) for v in data[c]]
-    return pd.DataFrame(data, columns=columns, dtype=object)
+    return pd.DataFrame(data, columns=columns, dtype=object, index=pd.RangeIndex(len(records)))
 
 
 def _expectation(g, spec: dict, tag: int):
