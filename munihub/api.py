@@ -1,0 +1,401 @@
+"""The data-exchange gateway: a FastAPI app over the store, deny by default, every request audited.
+
+Handlers stay thin: authentication and projection live in `munihub.grants`, the hash-chained
+log in `munihub.audit`.  The audit middleware writes one entry per request (failures too)
+before the response leaves; if it cannot, the caller gets 503 and no data.
+"""
+
+import base64
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from munihub import audit, grants, store
+from munihub.config import Settings, load_settings
+from munihub.errors import AccessDenied, MunihubError, PermanentSourceError, SecurityError
+
+log = logging.getLogger("munihub.api")
+FILTER = re.compile(r"^filter\[(.+)\]$")
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class GatewayConfig:
+    """Gateway limits; defaults apply to agencies without their own override."""
+
+    page_cap: int = 500
+    rate_per_minute: int = 1200
+    max_push_bytes: int = 10 * 1024 * 1024
+    pseudonym_key: bytes | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
+        env = dict(os.environ if env is None else env)
+        ints = {k: int(env[f"MUNIHUB_GATEWAY_{k.upper()}"]) for k in ("page_cap", "rate_per_minute", "max_push_bytes")
+                if env.get(f"MUNIHUB_GATEWAY_{k.upper()}")}
+        return cls(**ints, pseudonym_key=grants.pseudonym_key(env))
+
+
+class RateLimiter:
+    """A token bucket per agency, in this process only: several workers need a shared one (Redis)."""
+
+    def __init__(self):
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, per_minute: int) -> float:
+        """0 if the request may go, else the seconds to wait."""
+        rate, burst = per_minute / 60.0, max(1.0, per_minute / 6.0)  # ten seconds' worth of burst
+        now = time.monotonic()
+        with self._lock:
+            tokens, then = self._buckets.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - then) * rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / rate
+
+
+# ---------------------------------------------------------------- cursors
+
+def _cursor_cipher(key: bytes | None):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    return AESGCM(hashlib.sha256(b"munihub-cursor|" + (key or os.urandom(32))).digest())
+
+
+def encode_cursor(cipher, scope: str, last: str) -> str:
+    """Opaque and sealed: the last key may be a national id, so it is encrypted, bound to `scope`."""
+    nonce = os.urandom(12)
+    sealed = cipher.encrypt(nonce, last.encode("utf-8"), scope.encode("utf-8"))
+    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cipher, scope: str, cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return cipher.decrypt(raw[:12], raw[12:], scope.encode("utf-8")).decode("utf-8")
+    except Exception:  # any tampering, truncation or a cursor of another listing
+        raise ValueError("cursor is not one this gateway issued for this listing; start without a cursor")
+
+
+# ---------------------------------------------------------------- the app
+
+def create_app(settings: Settings | None = None, config: GatewayConfig | None = None):
+    """The gateway app for the store in `settings` (default: the environment)."""
+    from fastapi import Depends, FastAPI, HTTPException, Query, Request
+    from fastapi.responses import JSONResponse
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+    from starlette.concurrency import run_in_threadpool
+
+    from munihub.pipeline import contract_for, engine_for
+
+    settings = settings or load_settings()
+    config = config or GatewayConfig.from_env()
+    engine = engine_for(settings)
+    limiter = RateLimiter()
+    cipher = _cursor_cipher(config.pseudonym_key)
+    bearer = HTTPBearer(auto_error=False, description="the agency token from `munihub agencies add`")
+    app = FastAPI(title="munihub data-exchange gateway", version="1",
+                  description="Granted datasets and golden records for city agencies. Deny by default; "
+                              "every request is audited.")
+
+    @functools.lru_cache(maxsize=256)
+    def contract(dataset: str):
+        try:
+            return contract_for(dataset, settings)
+        except MunihubError:
+            return None
+
+    # ------------------------------------------------------------ audit middleware
+
+    @app.middleware("http")
+    async def audited(request: Request, call_next):
+        request.state.audit = {}
+        try:
+            response = await call_next(request)
+            status = response.status_code
+        except Exception:  # noqa: BLE001 - audited below, then a plain 500
+            log.exception("gateway request failed: %s %s", request.method, request.url.path)
+            response, status = JSONResponse({"detail": "internal error"}, status_code=500), 500
+        route = request.scope.get("route")
+        note = request.state.audit
+        detail = {"method": request.method, "path": request.url.path[:300],
+                  "query": str(request.url.query)[:300], "status": status,
+                  **{k: v for k, v in note.items() if k != "agency"}}
+        try:
+            await run_in_threadpool(_write_audit, note.get("agency") or "anonymous",
+                                    f"api.{request.method.lower()}",
+                                    getattr(route, "path", "(no route)"), str(status), detail)
+        except MunihubError as err:
+            log.error("audit write failed, request refused: %s", err)
+            return JSONResponse({"detail": "the audit log cannot be written; request refused"}, status_code=503)
+        return response
+
+    def _write_audit(actor, action, target, outcome, detail):
+        with engine.begin() as conn:
+            audit.append(conn, actor, action, target, outcome, detail)
+
+    # ------------------------------------------------------------ dependencies
+
+    def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        with engine.connect() as conn:
+            try:
+                agency = grants.authenticate(conn, creds.credentials if creds else None)
+            except AccessDenied as err:
+                raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"})
+            held = grants.grants_of(conn, agency.agency_id)
+        request.state.audit["agency"] = agency.agency_id
+        wait = limiter.allow(agency.agency_id, agency.rate_per_minute or config.rate_per_minute)
+        if wait:
+            raise HTTPException(429, f"rate limit of agency {agency.agency_id} reached",
+                                headers={"Retry-After": str(max(1, round(wait)))})
+        return agency, held
+
+    def view(request: Request, who, dataset: str, fields: str | None) -> grants.View:
+        agency, held = who
+        request.state.audit["dataset"] = dataset
+        grant = held.get(dataset)
+        if grant is None:
+            raise HTTPException(403, f"agency {agency.agency_id} has no grant on {dataset}")
+        if dataset.startswith("entity:"):
+            personal = grants.entity_personal
+        else:
+            c = contract(dataset)
+            personal = grants.contract_personal(c) if c else grants.everything_personal
+        v = grants.View(agency.agency_id, grant, personal, config.pseudonym_key)
+        wanted = [f.strip() for f in (fields or "").split(",") if f.strip()]
+        try:
+            v.check_fields(wanted)
+        except ValueError as err:
+            raise HTTPException(422, str(err))
+        except AccessDenied as err:
+            raise HTTPException(403, str(err))
+        return dataclasses.replace(v, wanted=tuple(wanted))
+
+    def page_limit(who, limit: int) -> int:
+        cap = who[0].page_cap or config.page_cap
+        if limit > cap:
+            raise HTTPException(422, f"limit {limit} is over the page cap of {cap} rows for agency "
+                                     f"{who[0].agency_id}; page with the cursor instead")
+        return limit
+
+    def after(scope: str, cursor: str | None) -> str | None:
+        if not cursor:
+            return None
+        try:
+            return decode_cursor(cipher, scope, cursor)
+        except ValueError as err:
+            raise HTTPException(422, str(err))
+
+    def key_of(v: grants.View, dataset: str, key: str) -> str:
+        c = contract(dataset)
+        clear = c is not None and c.key and all(v.visible(k) and v.clear(k) for k in c.key)
+        return key if clear else grants.pseudonym(key, agency_id=v.agency_id, field="source_key", key=v.key)
+
+    Who = Depends(caller)
+    Limit = Query(100, ge=1, description="rows per page, at most the agency's page cap (default 500)")
+    Fields = Query(None, description="comma-separated field names to return (within the grant)")
+
+    # ------------------------------------------------------------ routes
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz():
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.get("/v1/datasets", tags=["datasets"])
+    def datasets(request: Request, who=Who):
+        held = who[1]
+        request.state.audit["rows"] = len(held)
+        return {"datasets": [{"dataset": g.dataset, "fields": list(g.fields), "push": g.can_push,
+                              "kind": "entity" if g.dataset.startswith("entity:") else "source"}
+                             for g in sorted(held.values(), key=lambda g: g.dataset)]}
+
+    @app.get("/v1/datasets/{dataset_id}/rows", tags=["datasets"])
+    def dataset_rows(request: Request, dataset_id: str, cursor: str | None = None, limit: int = Limit,
+                     fields: str | None = Fields, who=Who):
+        """Published rows in source-key order. Filter with `filter[field]=value` (exact match)."""
+        v = view(request, who, dataset_id, fields)
+        limit = page_limit(who, limit)
+        t = store.source_rows
+        q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(t.c.source == dataset_id)
+        for name, value in request.query_params.multi_items():
+            m = FILTER.match(name)
+            if not m:
+                continue
+            try:
+                v.check_filter(m.group(1))
+            except ValueError as err:
+                raise HTTPException(422, str(err))
+            except AccessDenied as err:
+                raise HTTPException(403, str(err))
+            path = tuple(m.group(1).split("."))
+            q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
+        scope = f"rows|{dataset_id}|{v.agency_id}"
+        start = after(scope, cursor)
+        if start is not None:
+            q = q.where(t.c.source_key > start)
+        with engine.connect() as conn:
+            rows = conn.execute(q.order_by(t.c.source_key).limit(limit + 1)).all()
+        more, rows = len(rows) > limit, rows[:limit]
+        request.state.audit["rows"] = len(rows)
+        return {"dataset": dataset_id,
+                "rows": [{"key": key_of(v, dataset_id, r.source_key), "load_id": r.load_id,
+                          "updated_at": r.updated_at, "record": v.project(r.record)} for r in rows],
+                "next_cursor": encode_cursor(cipher, scope, rows[-1].source_key) if more else None}
+
+    @app.get("/v1/datasets/{dataset_id}/quality", tags=["datasets"])
+    def dataset_quality(request: Request, dataset_id: str, who=Who):
+        view(request, who, dataset_id, None)
+        t = store.loads
+        with engine.connect() as conn:
+            last = conn.execute(sa.select(t).where(t.c.source == dataset_id)
+                                .order_by(t.c.started_at.desc()).limit(1)).mappings().first()
+        if last is None:
+            raise HTTPException(404, f"no load of {dataset_id} yet")
+        keep = ("load_id", "status", "started_at", "finished_at", "rows_in", "rows_new", "rows_changed",
+                "rows_unchanged", "rows_quarantined", "checks", "contract_version")
+        return {"dataset": dataset_id, **{k: last[k] for k in keep}}
+
+    @app.get("/v1/entities/{entity_type}", tags=["entities"])
+    def entity_list(request: Request, entity_type: str, cursor: str | None = None, limit: int = Limit,
+                    fields: str | None = Fields, who=Who):
+        v = view(request, who, f"entity:{entity_type}", fields)
+        limit = page_limit(who, limit)
+        t = store.entities
+        q = sa.select(t.c.entity_id, t.c.golden, t.c.member_count, t.c.updated_at).where(t.c.entity_type == entity_type)
+        scope = f"entities|{entity_type}|{v.agency_id}"
+        start = after(scope, cursor)
+        if start is not None:
+            q = q.where(t.c.entity_id > start)
+        with engine.connect() as conn:
+            rows = conn.execute(q.order_by(t.c.entity_id).limit(limit + 1)).all()
+        more, rows = len(rows) > limit, rows[:limit]
+        request.state.audit["rows"] = len(rows)
+        return {"entity_type": entity_type,
+                "entities": [{"entity_id": r.entity_id, "members": r.member_count, "updated_at": r.updated_at,
+                              "golden": v.project(r.golden)} for r in rows],
+                "next_cursor": encode_cursor(cipher, scope, rows[-1].entity_id) if more else None}
+
+    def _entity(request, who, entity_type, entity_id, fields=None):
+        v = view(request, who, f"entity:{entity_type}", fields)
+        t = store.entities
+        with engine.connect() as conn:
+            ent = conn.execute(sa.select(t).where(t.c.entity_id == entity_id, t.c.entity_type == entity_type)
+                               ).mappings().first()
+        if ent is None:
+            raise HTTPException(404, f"no {entity_type} entity {entity_id}")
+        request.state.audit.update(rows=1, entity=entity_id)
+        return v, ent
+
+    @app.get("/v1/entities/{entity_type}/{entity_id}", tags=["entities"])
+    def entity_get(request: Request, entity_type: str, entity_id: str, fields: str | None = Fields, who=Who):
+        v, ent = _entity(request, who, entity_type, entity_id, fields)
+        return {"entity_id": ent["entity_id"], "entity_type": entity_type, "members": ent["member_count"],
+                "updated_at": ent["updated_at"], "golden": v.project(ent["golden"])}
+
+    @app.get("/v1/entities/{entity_type}/{entity_id}/lineage", tags=["entities"])
+    def entity_lineage(request: Request, entity_type: str, entity_id: str, who=Who):
+        """Which source rows and loads each golden value came from (keys pseudonymized unless granted)."""
+        v, ent = _entity(request, who, entity_type, entity_id)
+        m, ld = store.entity_members, store.loads
+        with engine.connect() as conn:
+            members = conn.execute(sa.select(m.c.source, m.c.source_key, m.c.rule, m.c.score, m.c.load_id)
+                                   .where(m.c.entity_id == entity_id).order_by(m.c.source, m.c.source_key)).all()
+            load_ids = {x.load_id for x in members if x.load_id} | \
+                {x.get("load_id") for x in (ent["lineage"] or {}).values() if isinstance(x, dict) and x.get("load_id")}
+            loads = conn.execute(sa.select(ld.c.load_id, ld.c.source, ld.c.status, ld.c.finished_at)
+                                 .where(ld.c.load_id.in_(sorted(load_ids)))).mappings().all()
+        held = who[1]
+
+        def ref(source: str, key: str) -> str:
+            g = held.get(source)
+            if g is None:
+                return grants.pseudonym(f"{source}|{key}", agency_id=v.agency_id, field="ref", key=v.key)
+            c = contract(source)
+            sv = grants.View(v.agency_id, g, grants.contract_personal(c) if c else grants.everything_personal, v.key)
+            return f"{source}|{key_of(sv, source, key)}"
+
+        values = {}
+        for name, item in (ent["lineage"] or {}).items():
+            if not v.visible(name) or not isinstance(item, dict):
+                continue
+            src, _, key = str(item.get("ref", "")).partition("|")
+            values[name] = {"ref": ref(src, key), "load_id": item.get("load_id"), "rule": item.get("rule"),
+                            "value": v.project({name: item.get("value")}).get(name)}
+        return {"entity_id": entity_id, "entity_type": entity_type, "fields": values,
+                "members": [{"ref": ref(x.source, x.source_key), "source": x.source, "rule": x.rule,
+                             "score": x.score, "load_id": x.load_id} for x in members],
+                "loads": [dict(x) for x in loads]}
+
+    @app.post("/v1/datasets/{dataset_id}/deliveries", status_code=202, tags=["push"])
+    async def push(request: Request, dataset_id: str, who=Who):
+        """Deliver a JSON array (or JSON Lines) of records; header `Idempotency-Key` is required."""
+        key = request.headers.get("idempotency-key", "")
+        if not IDEMPOTENCY_KEY.match(key):
+            raise HTTPException(422, "header Idempotency-Key is required: letters, digits, '_' or '-', max 100")
+        grant = who[1].get(dataset_id)
+        request.state.audit["dataset"] = dataset_id
+        if grant is None or not grant.can_push:
+            raise HTTPException(403, f"agency {who[0].agency_id} may not push to {dataset_id}")
+        c = contract(dataset_id)
+        if c is None or c.connector != "push":
+            raise HTTPException(404, f"{dataset_id} does not take pushed deliveries")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > config.max_push_bytes:
+            raise HTTPException(413, f"body of {declared} bytes is over the limit of {config.max_push_bytes}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > config.max_push_bytes:
+                raise HTTPException(413, f"body is over the limit of {config.max_push_bytes} bytes")
+        status, result = await run_in_threadpool(_deliver, who[0].agency_id, c, key, bytes(body))
+        request.state.audit.update(rows=result.get("bytes"), delivery=result["delivery_id"])
+        return JSONResponse(result, status_code=status)
+
+    def _deliver(agency_id: str, c, key: str, body: bytes) -> tuple[int, dict]:
+        from connectors.push import deliver
+        from munihub.contracts import expand_params
+
+        t = store.push_deliveries
+        digest = hashlib.sha256(body).hexdigest()
+        where = (t.c.dataset == c.id, t.c.agency_id == agency_id, t.c.idempotency_key == key)
+        with engine.begin() as conn:
+            seen = conn.execute(sa.select(t).where(*where)).mappings().first()
+            if seen is not None:
+                if seen["body_hash"] != digest:
+                    raise HTTPException(409, f"Idempotency-Key {key} was used for a different body")
+                return 200, {"delivery_id": seen["delivery_id"], "dataset": c.id, "bytes": seen["bytes"]}
+            delivery_id = f"{agency_id}.{key}"
+            conn.execute(t.insert().values(dataset=c.id, agency_id=agency_id, idempotency_key=key, body_hash=digest,
+                                           delivery_id=delivery_id, bytes=len(body), received_at=grants._now()))
+            audit.append(conn, agency_id, "push.deliver", c.id, "ok", {"delivery_id": delivery_id, "bytes": len(body)})
+            try:  # written last: if the ledger row or audit entry failed, nothing reached the inbox
+                deliver(expand_params(c)["inbox"], delivery_id, body, max_bytes=config.max_push_bytes)
+            except SecurityError as err:
+                raise HTTPException(422, str(err))
+            except PermanentSourceError as err:
+                raise HTTPException(409 if "already received" in str(err) else 422, str(err))
+        return 202, {"delivery_id": delivery_id, "dataset": c.id, "bytes": len(body)}
+
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the gateway with uvicorn (rate limits are per worker process)."""
+    import uvicorn
+    if workers > 1:
+        uvicorn.run("munihub.api:create_app", factory=True, host=host, port=port, workers=workers)
+    else:
+        uvicorn.run(create_app(), host=host, port=port)

@@ -1,0 +1,375 @@
+"""The gateway over HTTP: deny by default, per-field grants, pseudonyms, paging, push, audit."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from munihub import audit, grants, store
+from munihub.config import REPO_ROOT, Settings
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from munihub.api import GatewayConfig, create_app  # noqa: E402
+
+KEY = b"test-pseudonym-key"
+NOW = dt.datetime(2024, 11, 4, tzinfo=dt.timezone.utc)
+
+
+def citizen(i: int) -> dict:
+    return {"national_id": f"{i:010d}", "first_name": f"علی{i}", "last_name": "رضایی", "gender": "male",
+            "birth_date": "1990-01-02", "mobile": f"+98915{i:07d}", "postal_code": f"91{i:08d}",
+            "address": {"district": str(i % 13), "detail": f"خیابان امام رضا {i}"}}
+
+
+def push_contract(folder: Path, inbox: Path) -> None:
+    """A push dataset: citizens.yaml with the server swapped for a push inbox."""
+    text = (REPO_ROOT / "contracts/registry/citizens.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: registry.citizens", "id: health.visits")
+    text = re.sub(r"servers:\n(.*?)\nschema:", "servers:\n  - server: inbox\n    type: custom\n"
+                  "    customProperties:\n      - {property: connector, value: push}\n"
+                  f"      - {{property: inbox, value: \"{inbox}\"}}\nschema:", text, flags=re.S)
+    (folder / "health").mkdir(parents=True, exist_ok=True)
+    (folder / "health/visits.yaml").write_text(text, encoding="utf-8")
+
+
+def make_gateway(tmp_path: Path, url: str, n: int = 30) -> tuple[Settings, dict[str, str]]:
+    """A store with `n` citizens, 3 payments, 2 golden persons, one load, and five agencies."""
+    contracts = tmp_path / "contracts"
+    shutil.copytree(REPO_ROOT / "contracts", contracts)
+    push_contract(contracts, tmp_path / "inbox")
+    settings = Settings(home=tmp_path, store_url=url, contracts_dir=contracts, schemas_dir=REPO_ROOT / "schemas")
+    engine = store.open_store(url)
+    with engine.begin() as conn:
+        conn.execute(store.source_rows.insert(), [
+            {"source": "registry.citizens", "source_key": f"{i:010d}", "entity_type": "person",
+             "record": citizen(i), "record_hash": "h", "first_load_id": "L1", "load_id": "L1", "updated_at": NOW}
+            for i in range(n)] + [
+            {"source": "finance.payments", "source_key": f"PAY{i}", "entity_type": "payment",
+             "record": {"payment_id": f"PAY{i}", "amount_rial": 1000 * i, "national_id": f"{i:010d}"},
+             "record_hash": "h", "first_load_id": "L2", "load_id": "L2", "updated_at": NOW} for i in range(3)])
+        conn.execute(store.loads.insert(), [
+            {"load_id": "L1", "source": "registry.citizens", "status": "published", "started_at": NOW,
+             "finished_at": NOW, "rows_in": n, "checks": [{"name": "rowCount", "status": "passed"}]}])
+        conn.execute(store.entities.insert(), [
+            {"entity_id": f"P-{i:012d}", "entity_type": "person", "golden": citizen(i), "member_count": 1,
+             "updated_at": NOW, "lineage": {"national_id": {"ref": f"registry.citizens|{i:010d}", "load_id": "L1",
+                                                            "value": f"{i:010d}", "rule": "source_rank"},
+                                            "first_name": {"ref": f"registry.citizens|{i:010d}", "load_id": "L1",
+                                                           "value": f"علی{i}", "rule": "source_rank"}}}
+            for i in range(2)])
+        conn.execute(store.entity_members.insert(), [
+            {"source": "registry.citizens", "source_key": f"{i:010d}", "entity_id": f"P-{i:012d}",
+             "entity_type": "person", "rule": "exact_id", "load_id": "L1", "assigned_at": NOW} for i in range(2)])
+    tokens = {name: grants.add_agency(engine, name, name.upper(), rate_per_minute=100000)
+              for name in ("all", "narrow", "golden", "none", "pusher")}
+    grants.grant(engine, "all", "registry.citizens", ["*"])
+    grants.grant(engine, "all", "finance.payments", ["*"])
+    grants.grant(engine, "narrow", "registry.citizens", ["first_name", "national_id", "address.district"])
+    grants.grant(engine, "golden", "entity:person", ["*"])
+    grants.grant(engine, "pusher", "health.visits", ["*"], can_push=True)
+    return settings, tokens
+
+
+def client_for(settings: Settings, **cfg) -> TestClient:
+    return TestClient(create_app(settings, GatewayConfig(pseudonym_key=KEY, **cfg)))
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def gw(tmp_path):
+    settings, tokens = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+    return client_for(settings), tokens, settings
+
+
+# ---------------------------------------------------------------- who sees what
+
+DATASETS = {"registry.citizens": "/v1/datasets/registry.citizens/rows",
+            "finance.payments": "/v1/datasets/finance.payments/rows",
+            "entity:person": "/v1/entities/person"}
+GRANTED = {("all", "registry.citizens"), ("all", "finance.payments"), ("narrow", "registry.citizens"),
+           ("golden", "entity:person")}
+
+
+def test_only_granted_agency_dataset_pairs_return_data(gw):
+    client, tokens, _ = gw
+    for agency in ("all", "narrow", "golden", "none", "pusher"):
+        for dataset, path in DATASETS.items():
+            r = client.get(path, headers=auth(tokens[agency]))
+            expected = 200 if (agency, dataset) in GRANTED else 403
+            assert r.status_code == expected, (agency, dataset, r.text)
+            if expected == 200:
+                body = r.json()
+                assert (body.get("rows") or body.get("entities")), (agency, dataset)
+            else:
+                assert "rows" not in r.json() and "no grant" in r.json()["detail"]
+    listed = client.get("/v1/datasets", headers=auth(tokens["narrow"])).json()["datasets"]
+    assert [d["dataset"] for d in listed] == ["registry.citizens"]
+
+
+def test_fields_are_limited_to_the_grant_and_personal_ones_pseudonymized(gw):
+    client, tokens, _ = gw
+    wide = client.get("/v1/datasets/registry.citizens/rows?limit=1", headers=auth(tokens["all"])).json()["rows"][0]
+    rec = wide["record"]
+    assert rec["first_name"] == "علی0" and rec["address"]["district"] == "0"   # internal: in clear
+    for personal in ("national_id", "mobile", "birth_date", "postal_code"):
+        assert rec[personal].startswith("ps_") and rec[personal] != citizen(0)[personal]
+    assert rec["address"]["detail"].startswith("ps_")
+    assert wide["key"].startswith("ps_")  # the source key is a national id: not shown under "*"
+    narrow = client.get("/v1/datasets/registry.citizens/rows?limit=1", headers=auth(tokens["narrow"])).json()["rows"][0]
+    assert narrow["record"] == {"first_name": "علی0", "national_id": "0000000000", "address": {"district": "0"}}
+    assert narrow["key"] == "0000000000"  # national_id granted explicitly: key in clear
+    # one agency's pseudonym is stable across requests and differs from another agency's
+    again = client.get("/v1/datasets/registry.citizens/rows?limit=1", headers=auth(tokens["all"])).json()["rows"][0]
+    assert again["record"]["national_id"] == rec["national_id"]
+    other = grants.pseudonym("0000000000", agency_id="narrow", field="national_id", key=KEY)
+    assert other != rec["national_id"]
+
+
+def test_pseudonyms_change_when_the_key_rotates(gw, tmp_path):
+    _, tokens, settings = gw
+    a = client_for(settings).get("/v1/entities/person?limit=1", headers=auth(tokens["golden"])).json()
+    b = TestClient(create_app(settings, GatewayConfig(pseudonym_key=b"rotated"))).get(
+        "/v1/entities/person?limit=1", headers=auth(tokens["golden"])).json()
+    ga, gb = a["entities"][0]["golden"], b["entities"][0]["golden"]
+    assert ga["first_name"] == gb["first_name"] == "علی0"
+    assert ga["national_id"] != gb["national_id"] and ga["national_id"].startswith("ps_")
+
+
+def test_asking_for_an_ungranted_field_is_refused(gw):
+    client, tokens, _ = gw
+    r = client.get("/v1/datasets/registry.citizens/rows?fields=first_name,mobile", headers=auth(tokens["narrow"]))
+    assert r.status_code == 403 and "mobile" in r.json()["detail"]
+    r = client.get("/v1/datasets/registry.citizens/rows?fields=first_name", headers=auth(tokens["narrow"]))
+    assert r.status_code == 200 and all(set(x["record"]) == {"first_name"} for x in r.json()["rows"])
+
+
+# ---------------------------------------------------------------- refusals
+
+def test_auth_failures_are_401_and_revoked_tokens_stop_working(gw):
+    client, tokens, settings = gw
+    path = "/v1/datasets/registry.citizens/rows"
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers=auth("not-a-token")).status_code == 401
+    assert client.get(path, headers={"Authorization": "Basic abc"}).status_code == 401
+    assert client.get(path, headers=auth(tokens["all"])).status_code == 200
+    assert grants.revoke(store.open_store(settings.store_url), "all") == 1
+    r = client.get(path, headers=auth(tokens["all"]))
+    assert r.status_code == 401 and "rows" not in r.json()
+
+
+def test_revoked_grant_is_403(gw):
+    client, tokens, settings = gw
+    grants.revoke(store.open_store(settings.store_url), "narrow", "registry.citizens")
+    assert client.get("/v1/datasets/registry.citizens/rows", headers=auth(tokens["narrow"])).status_code == 403
+
+
+def test_unknown_entity_is_404_and_page_cap_is_422(gw):
+    client, tokens, _ = gw
+    h = auth(tokens["golden"])
+    assert client.get("/v1/entities/person/P-000000000001", headers=h).status_code == 200
+    assert client.get("/v1/entities/person/P-nope", headers=h).status_code == 404
+    assert client.get("/v1/entities/permit/P-000000000001", headers=h).status_code == 403
+    r = client.get("/v1/entities/person?limit=501", headers=h)
+    assert r.status_code == 422 and "page cap of 500" in r.json()["detail"]
+    assert client.get("/v1/entities/person?limit=0", headers=h).status_code == 422
+    assert client.get("/v1/entities/person?cursor=garbage", headers=h).status_code == 422
+
+
+def test_per_agency_page_cap_and_rate_limit(tmp_path):
+    settings, tokens = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", n=5)
+    engine = store.open_store(settings.store_url)
+    grants.add_agency(engine, "tiny", "Tiny", page_cap=2, rate_per_minute=12)
+    tok = grants.issue_token(engine, "tiny")
+    grants.grant(engine, "tiny", "registry.citizens", ["first_name"])
+    client = client_for(settings)
+    path = "/v1/datasets/registry.citizens/rows"
+    assert client.get(path + "?limit=3", headers=auth(tok)).status_code == 422
+    assert client.get(path + "?limit=2", headers=auth(tok)).status_code == 200  # a burst of 2 at 12/min, both spent
+    r = client.get(path + "?limit=2", headers=auth(tok))
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("value", ["' OR '1'='1", "0000000001' --", "x\"; DROP TABLE source_rows; --",
+                                   "%", "_", "*", "1 OR 1=1", "\\", "0000000001\x00"])
+def test_sql_metacharacters_in_filters_match_nothing_extra(gw, value):
+    client, tokens, settings = gw
+    r = client.get("/v1/datasets/registry.citizens/rows", params={"filter[national_id]": value},
+                   headers=auth(tokens["narrow"]))
+    assert r.status_code == 200 and r.json()["rows"] == []
+    r = client.get("/v1/datasets/registry.citizens/rows", params={f"filter[{value}]": "1"},
+                   headers=auth(tokens["narrow"]))
+    assert r.status_code in (403, 422)
+    with store.open_store(settings.store_url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.source_rows)).scalar() == 33
+
+
+def test_filters_match_exactly_and_need_an_explicit_grant_for_personal_fields(gw):
+    client, tokens, _ = gw
+    r = client.get("/v1/datasets/registry.citizens/rows",
+                   params={"filter[national_id]": "0000000007", "filter[address.district]": "7"},
+                   headers=auth(tokens["narrow"]))
+    assert [x["key"] for x in r.json()["rows"]] == ["0000000007"]
+    # under "*" national_id is pseudonymized: filtering on it would be an oracle
+    r = client.get("/v1/datasets/registry.citizens/rows", params={"filter[national_id]": "0000000007"},
+                   headers=auth(tokens["all"]))
+    assert r.status_code == 403
+
+
+def test_pagination_covers_every_row_exactly_once(gw):
+    client, tokens, _ = gw
+    seen, cursor, pages = [], None, 0
+    while True:
+        r = client.get("/v1/datasets/registry.citizens/rows", params={"limit": 7, **({"cursor": cursor} if cursor else {})},
+                       headers=auth(tokens["narrow"]))
+        assert r.status_code == 200
+        body = r.json()
+        seen += [x["key"] for x in body["rows"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+        assert "000000" not in cursor  # opaque: the key is not readable in it
+    assert seen == [f"{i:010d}" for i in range(30)] and pages == 5
+    # a cursor from one agency's listing does not work for another listing
+    first = client.get("/v1/datasets/registry.citizens/rows?limit=7", headers=auth(tokens["narrow"])).json()
+    r = client.get(f"/v1/datasets/registry.citizens/rows?cursor={first['next_cursor']}", headers=auth(tokens["all"]))
+    assert r.status_code == 422
+
+
+def test_lineage_and_quality(gw):
+    client, tokens, _ = gw
+    lin = client.get("/v1/entities/person/P-000000000001/lineage", headers=auth(tokens["golden"])).json()
+    assert lin["loads"][0]["load_id"] == "L1" and lin["members"][0]["source"] == "registry.citizens"
+    assert lin["fields"]["first_name"]["value"] == "علی1"
+    assert lin["fields"]["national_id"]["value"].startswith("ps_")
+    assert "0000000001" not in json.dumps([lin["fields"], lin["members"]])  # no grant on the source: refs pseudonymized too
+    q = client.get("/v1/datasets/registry.citizens/quality", headers=auth(tokens["narrow"])).json()
+    assert q["status"] == "published" and q["checks"][0]["name"] == "rowCount"
+    assert client.get("/v1/datasets/finance.payments/quality", headers=auth(tokens["all"])).status_code == 404
+
+
+# ---------------------------------------------------------------- push
+
+def test_push_is_idempotent_and_conflicting_bodies_are_409(gw, tmp_path):
+    client, tokens, _ = gw
+    path, h = "/v1/datasets/health.visits/deliveries", auth(tokens["pusher"])
+    body = json.dumps([{"code_melli": "0000000001"}]).encode()
+    r1 = client.post(path, content=body, headers={**h, "Idempotency-Key": "b1"})
+    assert r1.status_code == 202, r1.text
+    r2 = client.post(path, content=body, headers={**h, "Idempotency-Key": "b1"})
+    assert r2.status_code == 200 and r2.json() == r1.json()
+    r3 = client.post(path, content=b"[]", headers={**h, "Idempotency-Key": "b1"})
+    assert r3.status_code == 409
+    assert [p.name for p in (tmp_path / "inbox").iterdir()] == ["pusher.b1.json"]
+    assert (tmp_path / "inbox/pusher.b1.json").read_bytes() == body
+
+
+def test_push_refusals_store_nothing(gw, tmp_path):
+    client, tokens, _ = gw
+    path, h = "/v1/datasets/health.visits/deliveries", auth(tokens["pusher"])
+    assert client.post(path, content=b"[{]", headers={**h, "Idempotency-Key": "bad"}).status_code == 422
+    assert client.post(path, content=b"[1,2]", headers={**h, "Idempotency-Key": "bad2"}).status_code == 422
+    assert client.post(path, content=b"[]", headers=h).status_code == 422  # no key
+    assert client.post(path, content=b"[]", headers={**h, "Idempotency-Key": "../x"}).status_code == 422
+    assert client.post(path, content=b"[]", headers={**auth(tokens["all"]), "Idempotency-Key": "k"}).status_code == 403
+    assert client.post("/v1/datasets/registry.citizens/deliveries", content=b"[]",
+                       headers={**auth(tokens["all"]), "Idempotency-Key": "k"}).status_code == 403
+    small = client_for(gw[2], max_push_bytes=100)
+    big = json.dumps([{"x": "y" * 200}]).encode()
+    assert small.post(path, content=big, headers={**h, "Idempotency-Key": "big"}).status_code == 413
+    assert not (tmp_path / "inbox").exists() or not any((tmp_path / "inbox").iterdir())
+    with store.open_store(gw[2].store_url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.push_deliveries)).scalar() == 0
+
+
+# ---------------------------------------------------------------- audit
+
+def test_every_request_is_audited_and_the_chain_verifies(gw):
+    client, tokens, settings = gw
+    client.get("/v1/datasets/registry.citizens/rows?limit=4", headers=auth(tokens["narrow"]))
+    client.get("/v1/datasets/finance.payments/rows", headers=auth(tokens["narrow"]))
+    client.get("/v1/datasets", headers=auth("wrong"))
+    engine = store.open_store(settings.store_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(store.audit_log).where(store.audit_log.c.action == "api.get")
+                            .order_by(store.audit_log.c.seq)).mappings().all()
+    assert [(r["actor"], r["target"], r["outcome"]) for r in rows] == [
+        ("narrow", "/v1/datasets/{dataset_id}/rows", "200"),
+        ("narrow", "/v1/datasets/{dataset_id}/rows", "403"),
+        ("anonymous", "/v1/datasets", "401")]
+    assert rows[0]["detail"]["rows"] == 4 and rows[0]["detail"]["dataset"] == "registry.citizens"
+    assert audit.verify(engine) == []
+
+
+def test_audit_write_failure_refuses_the_request(gw):
+    client, tokens, settings = gw
+    engine = store.open_store(settings.store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_moved"))
+    r = client.get("/v1/datasets/registry.citizens/rows", headers=auth(tokens["narrow"]))
+    assert r.status_code == 503 and "rows" not in r.json() and "0000000000" not in r.text
+    assert client.get("/v1/datasets", headers=auth("x")).status_code == 503
+
+
+@pytest.mark.postgres
+def test_grants_paging_and_audit_on_postgresql(tmp_path, pg_url):
+    settings, tokens = make_gateway(tmp_path, pg_url)
+    client = client_for(settings)
+    seen, cursor = [], None
+    while True:
+        body = client.get("/v1/datasets/registry.citizens/rows", params={"limit": 8, **({"cursor": cursor} if cursor else {})},
+                          headers=auth(tokens["narrow"])).json()
+        seen += [x["key"] for x in body["rows"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    assert seen == [f"{i:010d}" for i in range(30)]
+    assert client.get("/v1/datasets/finance.payments/rows", headers=auth(tokens["narrow"])).status_code == 403
+    r = client.get("/v1/datasets/registry.citizens/rows", params={"filter[address.district]": "' OR 1=1 --"},
+                   headers=auth(tokens["narrow"]))
+    assert r.status_code == 200 and r.json()["rows"] == []
+    engine = store.open_store(pg_url)
+    assert audit.verify(engine) == []
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET outcome = '200' WHERE outcome = '403'"))
+    assert any("edited" in p for p in audit.verify(engine))
+    engine.dispose()
+
+
+# ---------------------------------------------------------------- a real socket
+
+def test_real_http_server_with_requests(tmp_path):
+    requests = pytest.importorskip("requests")
+    uvicorn = pytest.importorskip("uvicorn")
+    settings, tokens = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, GatewayConfig(pseudonym_key=KEY)),
+                                           host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {tokens['golden']}"
+        base = f"http://127.0.0.1:{port}"
+        assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        r = s.get(f"{base}/v1/entities/person/P-000000000000", timeout=5)
+        assert r.status_code == 200 and r.json()["golden"]["first_name"] == "علی0"
+        assert s.get(f"{base}/v1/datasets/registry.citizens/rows", timeout=5).status_code == 403
+        assert requests.get(f"{base}/v1/entities/person", timeout=5).status_code == 401
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
