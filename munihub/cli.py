@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Command groups that live beside their stage register themselves here: each module has
 # `add_commands(sub)` adding subparsers and `@command(...)` handlers.
-EXTENSIONS = ["munihub.cli_contracts", "munihub.cli_resolve", "munihub.cli_gateway", "munihub.cli_quarantine"]
+EXTENSIONS = ["munihub.cli_contracts", "munihub.cli_resolve", "munihub.cli_gateway", "munihub.cli_quarantine", "munihub.cli_backfill"]
 
 
 def subgroup(sub, name: str, help: str):
