@@ -98,3 +98,19 @@ def test_append_fails_loudly_when_the_table_is_gone(tmp_path):
     with pytest.raises(StoreError, match="cannot write the audit entry"):
         with engine.begin() as conn:
             audit.append(conn, "x", "y", "z", "ok")
+
+
+def test_cli_audit_verify_exits_1_on_tampering(tmp_path, monkeypatch, capsys):
+    from munihub.cli import main
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("MUNIHUB_HOME", str(tmp_path))
+    monkeypatch.setenv("MUNIHUB_STORE_URL", url)
+    assert main(["agencies", "add", "police", "--by", "tester"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert len(token) > 30
+    assert main(["agencies", "grant", "police", "registry.citizens", "--fields", "first_name"]) == 0
+    assert main(["audit", "verify"]) == 0 and "intact: 2 entries" in capsys.readouterr().out
+    with store.open_store(url).begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET actor = 'eve' WHERE seq = 1"))
+    assert main(["audit", "verify"]) == 1
+    assert "entry 1: content does not match its hash" in capsys.readouterr().out
