@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import store
+from munihub import audit, store
 from munihub.config import Settings, load_settings
 from munihub.contracts import Contract, find_contract, load_contract
 from munihub.errors import ConcurrentRunError, MunihubError, QualityGateError, StoreError
@@ -123,6 +123,8 @@ def _fail_load(engine: sa.Engine, load_id: str, source: str, exc: BaseException)
         conn.execute(store.quarantine.delete().where(store.quarantine.c.load_id == load_id))
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
                      .values(status="failed", finished_at=_now(), error=message, rows_quarantined=0))
+        audit.append(conn, actor="pipeline", action="sync", target=source, outcome="failed",
+                     detail={"load_id": load_id, "error": message[:500]})
     release_lease(engine, source)
 
 
@@ -198,6 +200,9 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
         if held:
             conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
             conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(finished_at=_now()))
+            audit.append(conn, actor="pipeline", action="sync", target=contract.id, outcome="held",
+                         detail={"load_id": load_id, "rows_in": load["rows_in"],
+                                 "failed_checks": [r["name"] for r in held]})
     if crash_hook:
         crash_hook("after-checks")
     if held:
@@ -225,6 +230,8 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
             conn.execute(store.quarantine.delete().where(store.quarantine.c.load_id == load_id))
             conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
                          .values(status="skipped", finished_at=_now(), error="another run published first"))
+            audit.append(conn, actor="pipeline", action="sync", target=contract.id, outcome="skipped",
+                         detail={"load_id": load_id, "reason": "another run published first"})
         raise
     if crash_hook:
         crash_hook("after-publish")

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import store
+from munihub import audit, store
 from munihub.errors import ConcurrentRunError, StoreError
 
 CHUNK = 500
@@ -105,5 +105,9 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
                   "rows_unchanged": staged_total - len(new_rows) - len(changed)}
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
                      .values(status="published", finished_at=now, **counts))
+        # The sync's audit entry commits with its data, or neither does.
+        audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
+                     detail={"load_id": load_id, "rows_in": load["rows_in"],
+                             "rows_quarantined": load["rows_quarantined"], **counts})
         conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
     return counts

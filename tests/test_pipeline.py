@@ -165,3 +165,24 @@ def test_consolidate_builds_entities_with_lineage(setup):
     with pipeline.engine_for(settings).connect() as conn:
         lineage = conn.execute(sa.select(store.entities.c.lineage)).scalars().first()
     assert lineage and all("ref" in v for v in lineage.values())
+
+
+def test_every_sync_is_audited_in_the_hash_chain_failures_included(setup):
+    from munihub import audit
+
+    settings, src = setup
+    pipeline.sync_source("testreg.citizens", settings)
+    with sqlite3.connect(src) as db:
+        db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)",
+                       [(20 + i, national_id(f"5{i:02d}123456"), "نام", None, None, None, "2024-04-01 00:00:00")
+                        for i in range(6)])
+    with pytest.raises(QualityGateError):
+        pipeline.sync_source("testreg.citizens", settings)
+    engine = pipeline.engine_for(settings)
+    with engine.connect() as conn:
+        entries = conn.execute(sa.select(store.audit_log.c.action, store.audit_log.c.target, store.audit_log.c.outcome,
+                                         store.audit_log.c.detail).order_by(store.audit_log.c.seq)).all()
+    assert [(a, t, o) for a, t, o, _ in entries] == [("sync", "testreg.citizens", "published"),
+                                                     ("sync", "testreg.citizens", "held")]
+    assert entries[0].detail["rows_new"] == 4 and entries[1].detail["failed_checks"]
+    assert audit.verify(engine) == []
