@@ -124,6 +124,17 @@ def _value(record: dict, path: str) -> Any:
     return value
 
 
+def _column(records: list[dict], path: str) -> list:
+    """One field's values; a plain name takes the fast path (a million records: ~0.1 s)."""
+    if "." in path:
+        return [_value(r, path) for r in records]
+    values = [r.get(path) for r in records]
+    kinds = set(map(type, values))
+    if dict in kinds or list in kinds:
+        values = [_value(r, path) for r in records]
+    return values
+
+
 def _frame(specs: list[dict], records: list[dict]):
     """Only the columns the specs read (a projection, not the flattened records): memory stays
     proportional to the rules, not to the record width.  A column no record has is all-null."""
@@ -131,7 +142,7 @@ def _frame(specs: list[dict], records: list[dict]):
 
     columns = sorted({s["field"] for s in specs if s.get("field")} |
                      {f for s in specs if s["metric"] == "emptiedFields" for f in s["arguments"]["fields"]})
-    data = {c: [_value(r, c) for r in records] for c in columns}
+    data = {c: _column(records, c) for c in columns}
     pattern_only = {s["field"] for s in specs if "pattern" in s["arguments"]} - \
         {s["field"] for s in specs if "validValues" in s["arguments"]}
     for c in pattern_only:  # a regex reads text; a number in the column is matched as its digits
@@ -164,7 +175,9 @@ def _measure_ge(specs: list[dict], frame, docs_dir, dataset: str) -> tuple[dict[
     exps = [e for e in (_expectation(g, s, i) for i, s in wanted) if e is not None]
     if not exps:
         return {}, None
-    results, index = quality_docs.validate(frame, exps, dataset=dataset, docs_dir=docs_dir)
+    # GE fingerprints every frame it is given: hand it only the columns it measures
+    cols = sorted({s["field"] for _, s in wanted})
+    results, index = quality_docs.validate(frame[cols], exps, dataset=dataset, docs_dir=docs_dir)
     return {quality_docs.result_key(r): r for r in results}, index
 
 
@@ -311,7 +324,8 @@ def _when(value) -> dt.datetime | None:
 
 def _freshness(spec, ctx):
     field = spec["field"]
-    times = [w for w in map(_when, ctx["frame"][field].dropna()) if w is not None]
+    # each distinct value parsed once: a load's dates repeat far more often than not
+    times = [w for w in map(_when, set(ctx["frame"][field].dropna())) if w is not None]
     if not times:
         return _result(spec, "error", None, f"freshness: no readable {field} value in the load")
     newest = max(times)
