@@ -1,0 +1,193 @@
+"""Paginated reads per second through the gateway against PostgreSQL, beside direct SQL.
+
+Creates a throwaway database on the local PostgreSQL, loads ROWS Persian citizen records
+into `source_rows`, starts the gateway with uvicorn in a separate process (WORKERS worker
+processes), and walks the dataset page by page from THREADS loopback clients
+(requests.Session), bounded by a request count and a time limit.  Then reads the same pages
+with the same keyset query straight from PostgreSQL in this process, with the same number
+of threads, and prints pages/s, rows/s, p50/p99 latency and the ratio.  Every gateway
+request also writes and commits one audit entry, so the figure includes that.
+
+    .venv/bin/python bench/bench_api.py [--rows 100000] [--limit 100] [--threads 4]
+                                        [--requests 3000] [--seconds 60] [--workers 2] [--fields '*']
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from munihub import audit, grants, store
+
+PG_ADMIN = os.environ.get("MUNIHUB_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def citizen(i: int) -> dict:
+    return {"national_id": f"{i:010d}", "first_name": "سید محمدحسین", "last_name": "رضوی‌نژاد", "gender": "male",
+            "birth_date": "1990-01-02", "mobile": f"+98915{i:07d}", "postal_code": f"91{i:08d}",
+            "address": {"district": f"منطقه {i % 13 + 1}", "detail": f"بلوار وکیل‌آباد، کوچه {i % 90}"}}
+
+
+def load(url: str, rows: int) -> None:
+    engine = store.open_store(url)
+    now = dt.datetime.now(dt.timezone.utc)
+    with engine.begin() as conn:
+        for start in range(0, rows, 10000):
+            conn.execute(store.source_rows.insert(), [
+                {"source": "registry.citizens", "source_key": f"{i:010d}", "entity_type": "person",
+                 "record": citizen(i), "record_hash": "h", "first_load_id": "B", "load_id": "B", "updated_at": now}
+                for i in range(start, min(rows, start + 10000))])
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE source_rows"))  # a fresh bulk load has no planner statistics
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def walk(fetch, threads: int, max_requests: int, seconds: float) -> tuple[int, int, list[float], float]:
+    """THREADS walkers each page through the dataset (restarting at the end) until a bound hits."""
+    lat: list[float] = []
+    counts = {"pages": 0, "rows": 0}
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker(offset: int):
+        cursor = None
+        while time.perf_counter() < stop_at:
+            with lock:
+                if counts["pages"] >= max_requests:
+                    return
+                counts["pages"] += 1
+            t0 = time.perf_counter()
+            got, cursor = fetch(cursor)
+            elapsed = time.perf_counter() - t0
+            with lock:
+                lat.append(elapsed)
+                counts["rows"] += got
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    [t.start() for t in pool]
+    [t.join() for t in pool]
+    return counts["pages"], counts["rows"], lat, time.perf_counter() - started
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--limit", type=int, default=100, help="rows per page")
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--fields", default="*", help="granted fields ('*' pseudonymizes the personal ones)")
+    args = ap.parse_args()
+
+    name = f"munihub_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    server = None
+    try:
+        t0 = time.perf_counter()
+        load(url, args.rows)
+        print(f"loaded {args.rows} rows into source_rows in {time.perf_counter() - t0:.1f} s")
+        engine = store.open_store(url)
+        token = grants.add_agency(engine, "bench", "Bench", rate_per_minute=10**9)
+        grants.grant(engine, "bench", "registry.citizens", args.fields.split(","))
+
+        port = free_port()
+        home = Path(os.environ.get("TMPDIR", "/tmp")) / name
+        env = {**os.environ, "MUNIHUB_STORE_URL": url, "MUNIHUB_HOME": str(home),
+               "MUNIHUB_CONTRACTS": str(REPO / "contracts"), "MUNIHUB_PSEUDONYM_KEY": secrets.token_hex(16)}
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "munihub.api:create_app", "--factory",
+                                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                                   "--log-level", "warning", "--no-access-log"], env=env)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(base + "/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("the gateway did not start within 30 s")
+
+        local = threading.local()
+
+        def via_api(cursor):
+            session = getattr(local, "s", None) or requests.Session()
+            local.s = session
+            params = {"limit": args.limit, **({"cursor": cursor} if cursor else {})}
+            r = session.get(f"{base}/v1/datasets/registry.citizens/rows", params=params,
+                            headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            r.raise_for_status()
+            body = r.json()
+            return len(body["rows"]), body["next_cursor"]
+
+        t = store.source_rows
+        sql_engine = sa.create_engine(url, pool_size=args.threads)
+
+        def via_sql(cursor):
+            q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(t.c.source == "registry.citizens")
+            if cursor:
+                q = q.where(t.c.source_key > cursor)
+            with sql_engine.connect() as conn:
+                rows = conn.execute(q.order_by(t.c.source_key).limit(args.limit + 1)).all()
+            more, rows = len(rows) > args.limit, rows[:args.limit]
+            return len(rows), rows[-1].source_key if more else None
+
+        results = {}
+        for label, fetch in (("gateway (HTTP, audited)", via_api), ("direct SQL (same query)", via_sql)):
+            pages, rows, lat, wall = walk(fetch, args.threads, args.requests, args.seconds)
+            results[label] = pages / wall
+            print(f"{label:<26} {pages:>6} pages {rows:>8} rows in {wall:6.1f} s: {pages / wall:8.1f} pages/s "
+                  f"{rows / wall:9.0f} rows/s  p50 {statistics.median(lat) * 1000:6.1f} ms  "
+                  f"p99 {percentile(lat, 0.99) * 1000:6.1f} ms")
+        api, sql = results.values()
+        print(f"ratio gateway/direct SQL: {api / sql:.3f} ({sql / api:.1f}x slower); page size {args.limit}, "
+              f"{args.threads} client threads, {args.workers} uvicorn workers, {os.cpu_count()} cores, "
+              f"grant fields={args.fields}")
+        problems = audit.verify(engine)
+        print(f"audit log after the run: {audit.head(engine)['seq']} entries, "
+              f"{'intact' if not problems else f'{len(problems)} problems'}")
+        engine.dispose()
+        sql_engine.dispose()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        from munihub import pipeline
+        pipeline._engine.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
