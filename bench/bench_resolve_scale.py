@@ -1,0 +1,148 @@
+"""Scale of person resolution: a full run over N records, then 10k new ones incrementally.
+
+What it measures: the resolution functions a run calls, fed in memory (the store's reads
+and writes are not timed; `tests/test_resolve.py` covers them for correctness):
+  full         features + blocking (`build_index`), candidate scoring (`match_index`, model
+               from the defaults as a stored one would be), `cluster`, `assign_entity_ids`,
+               and a golden record per entity (`golden_record`): what `resolve_type` plus
+               `write_region` compute;
+  incremental  rebuilding the blocking index from stored features (`index_from_features`),
+               adding the new records, `grow_region`, `cluster`, ids and golden records for
+               the touched region: what an incremental run computes.
+Records come from `bench_persons.person_records` (four sources, noise, hard negatives),
+generated once and cached as a pickle in the temp folder (generation is not timed).
+`--workers` splits feature computation and pair scoring over processes (fork).
+Peak memory is the process's max RSS (children reported separately).
+
+Usage: `python bench/bench_resolve_scale.py [--records 1000000] [--new 10000] [--workers 2]`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_persons import person_records  # noqa: E402
+
+from munihub import match  # noqa: E402
+from munihub.golden import golden_record  # noqa: E402
+
+
+def records_for(n: int, seed: int) -> list[dict]:
+    """About `n` person records (cached): people = n / 2.6 copies each on average."""
+    cache = Path(tempfile.gettempdir()) / f"munihub-bench-persons-{n}-{seed}.pickle"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    records, _ = person_records(int(n / 2.6 / 1.1), seed)
+    cache.write_bytes(pickle.dumps(records, protocol=5))
+    return records
+
+
+def peak_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, kids
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.marks.append((name, now - self.t))
+        self.t = now
+
+    def report(self, title: str) -> float:
+        total = sum(s for _, s in self.marks)
+        print(f"{title}: {total:.1f} s  (" + ", ".join(f"{n} {s:.1f}" for n, s in self.marks) + ")")
+        return total
+
+
+def goldens(records: dict[str, dict], ids: dict[str, str], refs) -> int:
+    by_entity: dict[str, list[dict]] = defaultdict(list)
+    for ref in refs:
+        by_entity[ids[ref]].append(records[ref])
+    for members in by_entity.values():
+        golden_record("person", members, {})
+    return len(by_entity)
+
+
+def build_slot(records: list[dict], conf: dict, workers: int) -> dict:
+    return match.build_index(records)["person"]
+
+
+def match_slot(slot: dict, conf: dict, model: dict, workers: int) -> list:
+    return match.match_index(slot, conf, model)[0]
+
+
+def full_run(records: list[dict], workers: int) -> tuple[dict, dict, dict]:
+    conf = match.settings_for("person")
+    model = match.default_model(conf)
+    clock = Clock()
+    slot = build_slot(records, conf, workers)
+    clock.lap("features+blocks")
+    pairs = match_slot(slot, conf, model, workers)
+    clock.lap(f"scoring ({len(pairs)} pairs >= review)")
+    refs = [r["ref"] for r in records]
+    clusters = match.cluster(refs, pairs, conf["match"])
+    ids = match.assign_entity_ids(clusters, {}, "person")
+    clock.lap("cluster+ids")
+    n = goldens({r["ref"]: r for r in records}, ids, refs)
+    clock.lap(f"golden ({n} entities)")
+    clock.report(f"full run, {len(records)} records, {workers} worker(s)")
+    return slot, ids, model
+
+
+def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, model: dict) -> None:
+    conf = match.settings_for("person")
+    stored = slot["features"]
+    clock = Clock()
+    slot = match.index_from_features(stored, slot["sources"], conf)
+    clock.lap("index from stored features")
+    match.build_index(new, None, {"person": slot})
+    members_of: dict[str, list[str]] = defaultdict(list)
+    for ref, eid in ids.items():
+        members_of[eid].append(ref)
+    clock.lap("new features + entity map")
+    region, pairs = match.grow_region([r["ref"] for r in new], slot, conf, model, ids, members_of)
+    clusters = match.cluster(region, pairs, conf["match"])
+    new_ids = match.assign_entity_ids(clusters, ids, "person")
+    clock.lap(f"region ({len(region)} refs, {len(pairs)} pairs)")
+    records = {r["ref"]: r for r in old}
+    records.update((r["ref"], r) for r in new)
+    n = goldens(records, new_ids, region)
+    clock.lap(f"golden ({n} entities)")
+    clock.report(f"incremental: {len(new)} new against {len(old)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--new", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--seed", type=int, default=3)
+    args = ap.parse_args(argv)
+    t = time.perf_counter()
+    records = records_for(args.records, args.seed)
+    print(f"{len(records)} records ready in {time.perf_counter() - t:.1f} s (generation/cache, not timed below)")
+    old, new = records[:-args.new], records[-args.new:]
+    slot, ids, model = full_run(old, args.workers)
+    own, kids = peak_mb()
+    print(f"peak RSS after full run: {own:.0f} MB (largest worker {kids:.0f} MB)")
+    incremental_run(old, new, slot, ids, model)
+    own, kids = peak_mb()
+    print(f"peak RSS: {own:.0f} MB (largest worker {kids:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
