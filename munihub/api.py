@@ -9,13 +9,11 @@ import base64
 import dataclasses
 import functools
 import hashlib
-import json
 import logging
 import os
 import re
 import threading
 import time
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -379,7 +377,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                 return 200, {"delivery_id": seen["delivery_id"], "dataset": c.id, "bytes": seen["bytes"]}
             delivery_id = f"{agency_id}.{key}"
             conn.execute(t.insert().values(dataset=c.id, agency_id=agency_id, idempotency_key=key, body_hash=digest,
-                                           delivery_id=delivery_id, bytes=len(body), received_at=grants._now()))
+                                           delivery_id=delivery_id, bytes=len(body), received_at=grants.utc_now()))
             audit.append(conn, agency_id, "push.deliver", c.id, "ok", {"delivery_id": delivery_id, "bytes": len(body)})
             try:  # written last: if the ledger row or audit entry failed, nothing reached the inbox
                 deliver(expand_params(c)["inbox"], delivery_id, body, max_bytes=config.max_push_bytes)

@@ -45,7 +45,7 @@ class Grant:
     can_push: bool = False
 
 
-def _now() -> dt.datetime:
+def utcutc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
@@ -67,7 +67,7 @@ def add_agency(engine: sa.Engine, agency_id: str, name: str, *, page_cap: int | 
             raise MunihubError(f"agency {agency_id} already exists",
                                hint="use `munihub agencies token` for a new token")
         conn.execute(store.agencies.insert().values(agency_id=agency_id, name=name, page_cap=page_cap,
-                                                    rate_per_minute=rate_per_minute, created_at=_now()))
+                                                    rate_per_minute=rate_per_minute, created_at=utc_now()))
         token = _issue(conn, agency_id)
         audit.append(conn, actor, "agency.add", agency_id, "ok",
                      {"name": name, "page_cap": page_cap, "rate_per_minute": rate_per_minute})
@@ -86,7 +86,7 @@ def issue_token(engine: sa.Engine, agency_id: str, *, actor: str = "admin") -> s
 def _issue(conn: sa.Connection, agency_id: str) -> str:
     token = secrets.token_urlsafe(32)
     conn.execute(store.agency_tokens.insert().values(token_hash=hash_token(token), agency_id=agency_id,
-                                                     created_at=_now()))
+                                                     created_at=utc_now()))
     return token
 
 
@@ -108,7 +108,7 @@ def grant(engine: sa.Engine, agency_id: str, dataset: str, fields: list[str], *,
         _require_agency(conn, agency_id)
         conn.execute(t.delete().where(t.c.agency_id == agency_id, t.c.dataset == dataset))
         conn.execute(t.insert().values(agency_id=agency_id, dataset=dataset, fields=fields, can_push=can_push,
-                                       granted_by=actor, granted_at=_now()))
+                                       granted_by=actor, granted_at=utc_now()))
         audit.append(conn, actor, "grant", f"{agency_id}:{dataset}", "ok", {"fields": fields, "push": can_push})
     return Grant(dataset, tuple(fields), can_push)
 
@@ -124,7 +124,7 @@ def revoke(engine: sa.Engine, agency_id: str, dataset: str | None = None, *, act
         else:
             t = store.agency_tokens
             n = conn.execute(t.update().where(t.c.agency_id == agency_id, t.c.revoked_at.is_(None))
-                             .values(revoked_at=_now())).rowcount
+                             .values(revoked_at=utc_now())).rowcount
             audit.append(conn, actor, "token.revoke", agency_id, "ok", {"tokens": n})
     return n
 
