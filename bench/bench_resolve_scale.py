@@ -11,15 +11,14 @@ and writes are not timed; `tests/test_resolve.py` covers them for correctness):
                the touched region: what an incremental run computes.
 Records come from `bench_persons.person_records` (four sources, noise, hard negatives),
 generated once and cached as a pickle in the temp folder (generation is not timed).
-`--workers` splits feature computation and pair scoring over processes (fork).
 Peak memory is the process's max RSS (children reported separately).
 
-Usage: `python bench/bench_resolve_scale.py [--records 1000000] [--new 10000] [--workers 2]`.
+Usage: `python bench/bench_resolve_scale.py [--records 1000000] [--new 10000]`.
 """
 from __future__ import annotations
 
 import argparse
-import os
+import gc
 import pickle
 import resource
 import sys
@@ -77,21 +76,13 @@ def goldens(records: dict[str, dict], ids: dict[str, str], refs) -> int:
     return len(by_entity)
 
 
-def build_slot(records: list[dict], conf: dict, workers: int) -> dict:
-    return match.build_index(records)["person"]
-
-
-def match_slot(slot: dict, conf: dict, model: dict, workers: int) -> list:
-    return match.match_index(slot, conf, model)[0]
-
-
-def full_run(records: list[dict], workers: int) -> tuple[dict, dict, dict]:
+def full_run(records: list[dict]) -> tuple[dict, dict, dict]:
     conf = match.settings_for("person")
     model = match.default_model(conf)
     clock = Clock()
-    slot = build_slot(records, conf, workers)
+    slot = match.build_index(records)["person"]
     clock.lap("features+blocks")
-    pairs = match_slot(slot, conf, model, workers)
+    pairs = match.match_index(slot, conf, model)[0]
     clock.lap(f"scoring ({len(pairs)} pairs >= review)")
     refs = [r["ref"] for r in records]
     clusters = match.cluster(refs, pairs, conf["match"])
@@ -99,7 +90,7 @@ def full_run(records: list[dict], workers: int) -> tuple[dict, dict, dict]:
     clock.lap("cluster+ids")
     n = goldens({r["ref"]: r for r in records}, ids, refs)
     clock.lap(f"golden ({n} entities)")
-    clock.report(f"full run, {len(records)} records, {workers} worker(s)")
+    clock.report(f"full run, {len(records)} records, one process")
     return slot, ids, model
 
 
@@ -129,14 +120,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--new", type=int, default=10_000)
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--seed", type=int, default=3)
     args = ap.parse_args(argv)
     t = time.perf_counter()
     records = records_for(args.records, args.seed)
     print(f"{len(records)} records ready in {time.perf_counter() - t:.1f} s (generation/cache, not timed below)")
     old, new = records[:-args.new], records[-args.new:]
-    slot, ids, model = full_run(old, args.workers)
+    gc.disable()  # as resolve_all does while it resolves
+    slot, ids, model = full_run(old)
     own, kids = peak_mb()
     print(f"peak RSS after full run: {own:.0f} MB (largest worker {kids:.0f} MB)")
     incremental_run(old, new, slot, ids, model)

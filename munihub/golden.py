@@ -48,8 +48,11 @@ def _ranked(candidates: list[dict]) -> list[dict]:
     return out
 
 
-def _pick(field: str, rule: str, candidates: list[dict]) -> dict:
-    ranked = _ranked(candidates)
+def _pick(field: str, rule: str, ranked: list[dict]) -> dict:
+    """The winning member for one field; `ranked` is already best-first (`_ranked`)."""
+    if len(ranked) == 1:
+        return ranked[0]
+    ranked = list(ranked)
     if rule == "recent":
         ranked.sort(key=lambda m: str(m.get("updated_at") or ""), reverse=True)
     elif rule == "valid":
@@ -83,11 +86,12 @@ def golden_record(entity_type: str, members: list[dict], rules: dict[str, str] |
     fields = sorted({f for m in members for f, v in (m.get("fields") or {}).items() if not _empty(v)})
     golden: dict[str, Any] = {}
     lineage: dict[str, dict] = {}
+    best_first = _ranked(members) if len(members) > 1 else members  # once, not per field
     for field in fields:
         rule = conf.get(field, conf.get("*", "trust"))
-        having = [m for m in members if not _empty((m.get("fields") or {}).get(field))]
+        having = [m for m in best_first if not _empty((m.get("fields") or {}).get(field))]
         if rule == "collect":
-            ranked = _ranked(having)
+            ranked = having
             golden[field] = _titles([m["fields"][field] for m in ranked])
             lineage[field] = {"ref": ranked[0]["ref"], "load_id": ranked[0].get("load_id"),
                               "value": golden[field], "rule": rule,
