@@ -45,7 +45,7 @@ class Grant:
     can_push: bool = False
 
 
-def utcutc_now() -> dt.datetime:
+def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
