@@ -126,6 +126,8 @@ def settings_for(entity_type: str, settings: dict | None = None) -> dict:
 
 # --------------------------------------------------------------------------- features
 def _transform(value: Any, how: str) -> str | None:
+    if how == "raw" and isinstance(value, str):  # ids and dates are unique: a cache only churns
+        return value.strip().casefold() or None
     if isinstance(value, str):
         return _transform_text(value, how)
     if value is None:
@@ -445,7 +447,6 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     a deleted row) are ignored.
     """
     parent = {r: r for r in refs}
-    members = {r: {r} for r in parent}
     forbidden: dict[str, set[str]] = defaultdict(set)
     links = []
     for left, right, verdict in decisions:
@@ -466,17 +467,26 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
             r = parent[r]
         return r
 
+    size: dict[str, int] = {}  # per root, absent = 1
+    members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match"
     for _, _, a, b in sorted(links):
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        small, big = sorted((ra, rb), key=lambda r: len(members[r]))
-        if any(forbidden[m] & members[big] for m in members[small]):
-            continue
+        small, big = (ra, rb) if size.get(ra, 1) <= size.get(rb, 1) else (rb, ra)
+        if forbidden:
+            ms, mb = members.pop(small, None) or {small}, members.get(big) or {big}
+            if any(forbidden.get(m, set()) & mb for m in ms):
+                members[small] = ms
+                continue
+            members[big] = mb | ms
         parent[small] = big
-        members[big] |= members.pop(small)
+        size[big] = size.get(big, 1) + size.pop(small, 1)
+    key: dict[str, str] = {}
     roots = {r: find(r) for r in parent}
-    key = {root: min(members[root]) for root in set(roots.values())}
+    for ref, root in roots.items():
+        if root not in key or ref < key[root]:
+            key[root] = ref
     return {r: key[root] for r, root in roots.items()}
 
 
