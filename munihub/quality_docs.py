@@ -31,7 +31,10 @@ def gx():
         from munihub.errors import ConfigError
         raise ConfigError("great-expectations is not installed",
                           hint="pip install 'munihub[quality]'") from exc
-    for name in QUIET_LOGGERS:
+    # Some GE modules set their own logger to INFO at import (data_context/types/base.py), so
+    # lowering the parent is not enough: every GE logger that exists by now is lowered.
+    names = set(QUIET_LOGGERS) | {n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")}
+    for name in names:
         logging.getLogger(name).setLevel(logging.WARNING)
     return great_expectations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -149,7 +150,8 @@ def test_freshness_of_the_newest_value():
     assert one(s, [{"issued_on": "not a date"}], now=NOW)["status"] == "error"
 
 
-def test_data_docs_are_kept_per_dataset_and_linked(tmp_path, capfd):
+def test_data_docs_are_kept_per_dataset_and_linked(tmp_path, capfd, caplog):
+    caplog.set_level(logging.INFO)
     docs = tmp_path / "data-docs" / "testreg.citizens"
     specs = [spec("nullValues", "a", "mustBeLessOrEqualTo", 1), spec("invalidValues", "s", validValues=["x"])]
     records = [{"a": None, "s": "x"}, {"a": 1, "s": "y"}]
@@ -161,6 +163,7 @@ def test_data_docs_are_kept_per_dataset_and_linked(tmp_path, capfd):
     assert len(pages) == 2  # the first run's page survives the second build
     assert "data_docs" not in run_checks(specs, records)[0]
     assert "Calculating Metrics" not in capfd.readouterr().err
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("great_expectations")]
 
 
 def test_great_expectations_is_not_imported_with_the_module():
