@@ -81,13 +81,14 @@ def validate(frame, expectations: list, *, dataset: str = "load", docs_dir: Path
     suite = g.ExpectationSuite(name=name)
     for exp in expectations:
         suite.add_expectation(exp)
-    if docs is None:
-        run = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format="SUMMARY")
-        return list(run.results), None
+    # One path for both: a validation definition reads the batch once (batch.validate fingerprints
+    # the frame twice), and in a file context it also stores the result for the docs.
     suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
         g.ValidationDefinition(name=name, data=batch_def, suite=suite))
     run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    if docs is None:
+        return list(run.results), None
     context.build_data_docs()
     index = docs / SITE_INDEX
     return list(run.results), str(index) if index.is_file() else None
