@@ -200,7 +200,9 @@ def test_celery_scale_out_publishes_every_source(tmp_path, pg_server, monkeypatc
         members = conn.execute(sa.select(sa.func.count()).select_from(store.entity_members)).scalar()
     st.dispose()
     assert {s for s, _ in published} == {s["id"] for s in manifest["sources"]}
-    assert sum(n for _, n in published) == 3 * 80 and members >= 3 * 80   # 80 rows: none bad (1 in 100)
+    assert sum(n for _, n in published) == 3 * 80   # 80 rows each: none bad (1 in 100)
+    # the asset-triggered consolidation starts on the first publish: it holds at least that source
+    assert members >= 80
 
 
 def _pools(home: Path) -> Path:
