@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -195,17 +196,20 @@ def previous_profile(previous_checks: list[dict] | str | None) -> dict[str, dict
 def run_checks(specs: list[dict], records: list[dict], previous_rows: int | None = None,
                data_docs_dir: str | Path | None = None, *, quarantined: int = 0,
                previous_checks: list[dict] | None = None, now: dt.datetime | None = None,
-               dataset: str | None = None) -> list[dict[str, Any]]:
+               dataset: str | None = None, docs_relative_to: str | Path | None = None) -> list[dict[str, Any]]:
     """Measure every spec on `records`; one result dict per spec, in spec order.
 
     `previous_rows`/`previous_checks` describe the last published load (drift);
     `quarantined` is this load's quarantine count; with `data_docs_dir` GE also writes
-    Data Docs there and every result links them as `data_docs`.
+    Data Docs there and every result links them as `data_docs` (relative to
+    `docs_relative_to`, e.g. the reports folder, so the link works when the folder is served).
     """
     frame = _frame(specs, records)
     total = len(frame)
     ge, index = _measure_ge(specs, frame, data_docs_dir,
                             dataset or (Path(data_docs_dir).name if data_docs_dir else "load"))
+    if index and docs_relative_to:
+        index = Path(os.path.relpath(index, docs_relative_to)).as_posix()
     before = previous_profile(previous_checks)
     ctx = {"frame": frame, "total": total, "previous_rows": previous_rows, "quarantined": quarantined,
            "before": before, "now": now or dt.datetime.now(dt.timezone.utc)}

@@ -162,6 +162,8 @@ def test_data_docs_are_kept_per_dataset_and_linked(tmp_path, capfd, caplog):
     pages = list((index.parent / "validations").rglob("*.html"))
     assert len(pages) == 2  # the first run's page survives the second build
     assert "data_docs" not in run_checks(specs, records)[0]
+    linked = run_checks(specs, records, data_docs_dir=docs, docs_relative_to=tmp_path)[0]["data_docs"]
+    assert linked.startswith("data-docs/testreg.citizens/") and (tmp_path / linked) == index
     assert "Calculating Metrics" not in capfd.readouterr().err
     assert not [r.getMessage() for r in caplog.records if r.name.startswith("great_expectations")]
 
