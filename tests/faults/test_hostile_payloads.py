@@ -1,0 +1,248 @@
+"""Hostile payloads: every parser and validator ends in a classified MunihubError or a clean result.
+
+Hypothesis fuzzes the file formats (through FileConnector, the real entry point), the HTTP
+body parsers, contract YAML, the normalizers, the validator and record staging; fixed cases
+cover encodings, BOMs, duplicate keys, deep nesting, huge numbers, an xlsx zip bomb and a
+2 GiB body streamed from a raw socket server that must be cut off at the byte cap.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import socket
+import threading
+import zipfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.files import FileConnector
+from connectors.http_body import parse_json, parse_xml_records
+from connectors.rest import RestConnector
+from munihub import normalize
+from munihub.errors import MunihubError, PermanentSourceError
+
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+TEXTISH = st.one_of(st.binary(max_size=400), st.text(max_size=300).map(lambda t: t.encode("utf-8")))
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                       lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+                       max_leaves=20)
+
+
+def _read_file(folder, name: str, body: bytes, **params) -> list:
+    for old in folder.iterdir():
+        old.unlink()
+    (folder / name).write_bytes(body)
+    conn = FileConnector({"path": str(folder), **params}, source="fuzz")
+    try:
+        return [r for b in conn.read_batches(None) for r in b.records]
+    except MunihubError:
+        return []
+
+
+@pytest.mark.parametrize("name,params", [("a.csv", {}), ("a.tsv", {}), ("a.jsonl", {}), ("a.json", {}),
+                                         ("a.json", {"records": "data.items"}), ("a.xml", {"xml_record": "r"}),
+                                         ("a.xlsx", {})])
+def test_file_formats_survive_fuzzed_bytes(tmp_path_factory, name, params):
+    folder = tmp_path_factory.mktemp("drop")
+
+    @FUZZ
+    @given(body=TEXTISH)
+    def check(body):
+        records = _read_file(folder, name, body, **params)
+        assert all(isinstance(r, dict) for r in records)
+
+    check()
+
+
+@FUZZ
+@given(body=TEXTISH | JSONISH.map(lambda v: json.dumps(v).encode()))
+def test_http_json_body_parser(body):
+    try:
+        parse_json(body, shown="http://x/y", source="fuzz")
+    except PermanentSourceError:
+        pass
+
+
+@FUZZ
+@given(body=TEXTISH | st.text(alphabet="<>/=\"'&;!-[]r xa", max_size=200).map(str.encode))
+def test_http_xml_body_parser(body):
+    try:
+        assert isinstance(parse_xml_records(body, "r", shown="http://x/y", source="fuzz"), list)
+    except PermanentSourceError:
+        pass
+
+
+@FUZZ
+@given(text=st.text(max_size=300) | st.text(alphabet="{}[]:,-&*!|>'\" \n\tabc%@`", max_size=200))
+def test_contract_loader_on_fuzzed_yaml(tmp_path_factory, text):
+    from munihub.contracts import load_contract
+    path = tmp_path_factory.mktemp("c") / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_contract(path)
+    except MunihubError:
+        pass
+
+
+PARSERS = [normalize.parse_national_id, normalize.parse_mobile, normalize.parse_phone, normalize.parse_postal_code,
+           normalize.parse_gender, normalize.parse_date, normalize.parse_datetime, normalize.normalize_text,
+           normalize.match_key, normalize.name_key, normalize.to_latin_digits]
+
+
+@pytest.mark.parametrize("parse", PARSERS, ids=lambda f: f.__name__)
+def test_normalizers_on_fuzzed_values(parse):
+    @FUZZ
+    @given(value=st.text(max_size=60) | st.text(alphabet="۰۱۲۳۴۵۶۷۸۹0123456789٠١٢٣/-+ :‌يكیک", max_size=30)
+           | st.integers() | st.floats() | st.none())
+    def check(value):
+        try:
+            parse(value)
+        except MunihubError:
+            pass
+        except (TypeError, AttributeError):
+            if isinstance(value, str):
+                raise  # a non-string may be refused by type; a string never crashes a parser
+
+    check()
+
+
+def _person_contract():
+    from munihub.config import REPO_ROOT
+    from munihub.contracts import load_contract
+    return load_contract(REPO_ROOT / "tests" / "data" / "core" / "citizens.yaml", schemas_dir=REPO_ROOT / "schemas")
+
+
+@FUZZ
+@given(raw=st.dictionaries(st.sampled_from(["code_melli", "fname", "lname", "birth", "mobile", "x"]), JSONISH,
+                           max_size=6) | JSONISH)
+def test_validator_and_staging_classify_every_record(raw):
+    from munihub.config import REPO_ROOT, Settings
+    from munihub.pipeline import errors_of
+    from munihub.stage import check_record
+    contract = _person_contract()
+    settings_ = Settings(home=REPO_ROOT, store_url="sqlite://", contracts_dir=REPO_ROOT, schemas_dir=REPO_ROOT / "schemas")
+    record, key, reasons = check_record(contract, raw, errors_of(contract, settings_))
+    assert reasons or key, "a record neither staged with a key nor quarantined with a reason"
+    assert all(r.get("message") and "pointer" in r for r in reasons)
+
+
+# ---------------------------------------------------------------- fixed cases
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+BIG_INT = b'[{"a": ' + b"9" * 10_001 + b"}]"
+PARSER_BUG = ("connectors.http_body.parse_json lets RecursionError (deep nesting) and ValueError (ints over "
+              "4300 digits) escape; fix: catch (RecursionError, ValueError) next to JSONDecodeError and raise "
+              "PermanentSourceError('... nested too deep / number too long')")
+
+
+@pytest.mark.xfail(strict=True, reason=PARSER_BUG)
+@pytest.mark.parametrize("body", [DEEP, BIG_INT], ids=["100k nested arrays", "10001-digit integer"])
+def test_json_bombs_are_permanent_source_errors(body):
+    with pytest.raises(PermanentSourceError):
+        parse_json(body, shown="u", source="s")
+
+
+@pytest.mark.parametrize("body", [DEEP, BIG_INT, b'{"data": [{"a": 1e400}]}', b'\xef\xbb\xbf{"data": []}',
+                                  b'{"data": [{"a": 1, "a": 2}]}', '{"data": []}'.encode("utf-16"),
+                                  b'{"data": [{"a": "\xff\xfe"}]}'],
+                         ids=["deep", "bigint", "1e400", "bom", "dup-keys", "utf16", "bad-utf8"])
+def test_rest_source_bodies_end_classified_in_the_pipeline(tmp_path, body):
+    """Through munihub.extract (the pipeline's entry), anything a parser lets out is still a MunihubError."""
+    from fakeserver import raw, serve
+    from munihub.extract import read_batches
+    with serve({"/x": raw(body)}) as server:
+        conn = RestConnector({"url": server.url + "/x", "records": "data", "retries": 0}, source="hostile")
+        try:
+            records = [r for b in read_batches(conn, None) for r in b.records]
+        except MunihubError:
+            return
+    assert all(isinstance(r, dict) for r in records)
+
+
+JSONB_BUG = ("munihub.stage._json_safe passes inf/NaN floats, NUL characters and lone surrogates through; "
+             "PostgreSQL JSONB refuses them, so stage_batches raises an unclassified sqlalchemy DataError and the "
+             "record is never quarantined; fix: map non-finite floats to str(value), and in strings (and keys) "
+             "replace '\\x00' and unpaired surrogates (encode('utf-8', 'replace')) before the insert")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 10 ** 5000, "\x00", "\ud800"],
+                         ids=["inf", "nan", "5000-digit int", "NUL", "lone surrogate"])
+def test_exotic_values_in_a_quarantined_raw_payload_store_cleanly(tmp_path, store_url, request, value):
+    """A bad record carrying inf/NaN/huge int/NUL/lone surrogate is quarantined, or the load fails classified."""
+    if store_url.startswith("postgresql") and not isinstance(value, int):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=JSONB_BUG))
+    import crashdriver
+    import faultkit
+    from fakeserver import Reply, serve
+    from munihub import pipeline
+    body = json.dumps({"data": [{"nid": "123", "fname": "x", "lname": "y", "extra": value}]}).encode() \
+        if not isinstance(value, int) else b'{"data": [{"nid": "123", "extra": ' + b"9" * 5000 + b"}]}"
+    with serve({"/x": lambda req: Reply(200, body, {"Content-Type": "application/json"})}) as server:
+        cid = faultkit.rest_contract(tmp_path / "c", "exotic", server.url + "/x")
+        settings_ = crashdriver.settings_for(store_url, tmp_path / "c", tmp_path / "home")
+        try:
+            result = pipeline.sync_source(cid, settings_)
+        except MunihubError:
+            return
+    assert result["rows_quarantined"] == 1
+
+
+def test_xlsx_zip_bomb_is_refused_before_unzipping(tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with zipfile.ZipFile(drop / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(64):
+                f.write(chunk)
+    assert (drop / "bomb.xlsx").stat().st_size < 1 << 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(PermanentSourceError, match="zip bomb"):
+        list(FileConnector({"path": str(drop), "max_unzipped_bytes": 16 << 20}, source="bomb").read_batches(None))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 32 << 10  # KiB
+
+
+class _Firehose:
+    """A raw socket server that answers 200 and streams zeros until `limit` bytes or the client leaves."""
+
+    def __init__(self, limit: int, declare: bool):
+        self.limit, self.declare, self.sent = limit, declare, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/big"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(65536)
+            head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            head += f"Content-Length: {self.limit}\r\n\r\n" if self.declare else "Connection: close\r\n\r\n"
+            chunk = b"0" * (1 << 20)
+            try:
+                conn.sendall(head.encode() + b"[")
+                while self.sent < self.limit:
+                    conn.sendall(chunk)
+                    self.sent += len(chunk)
+            except OSError:
+                pass
+        self.sock.close()
+
+
+@pytest.mark.parametrize("declare", [False, True], ids=["no Content-Length", "Content-Length 2 GiB"])
+def test_2gib_body_is_cut_off_at_the_byte_cap(declare):
+    server = _Firehose(2 << 30, declare)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    conn = RestConnector({"url": server.url, "retries": 0, "max_response_bytes": 8 << 20, "allow_hosts": ["127.0.0.1"],
+                          "timeout": {"connect": 2, "read": 5, "total": 30}}, source="firehose")
+    with pytest.raises(PermanentSourceError, match="larger than"):
+        list(conn.read_batches(None))
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    print(f"firehose ({'declared' if declare else 'undeclared'}): server sent {server.sent >> 20} MiB, "
+          f"peak RSS grew {grown >> 10} MiB")
+    assert server.sent < 256 << 20, "the client kept reading far past its cap"
+    assert grown < 128 << 10  # KiB
