@@ -93,16 +93,35 @@ class Contract:
 
 # ---------------------------------------------------------------- YAML with line numbers
 
-def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """JSON path -> 1-based line, so every problem can say file:line."""
-    out = {} if out is None else out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            _line_map(value_node, path + (key_node.value,), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, path + (i,), out)
+MAX_DEPTH = 64  # a contract is a handful of levels deep; deeper is an attack or an accident
+
+
+class _UnsafeYaml(ValueError):
+    """A YAML construct contracts never need and attackers do (aliases, extreme nesting)."""
+
+
+def _line_map(root: yaml.Node) -> dict[tuple, int]:
+    """JSON path -> 1-based line, so every problem can say file:line.
+
+    Walks the node tree once, iteratively.  A node reached twice is a YAML alias: contracts
+    have no use for them and a few nested ones expand exponentially ("billion laughs"), so
+    they are refused here, before anything walks the data.
+    """
+    out: dict[tuple, int] = {}
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            raise _UnsafeYaml(f"line {node.start_mark.line + 1}: YAML aliases (*name) are not allowed in contracts")
+        seen.add(id(node))
+        if len(path) > MAX_DEPTH:
+            raise _UnsafeYaml(f"line {node.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+        out[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, path + (key.value,)) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, path + (i,)) for i, item in enumerate(node.value))
     return out
 
 
@@ -124,9 +143,16 @@ def read_yaml(path: Path) -> tuple[dict, dict[tuple, int]]:
         loader = Loader(text)
         try:
             node = loader.get_single_node()
+            lines = _line_map(node) if node is not None else {}
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except _UnsafeYaml as exc:
+        raise ContractError(f"unsafe YAML: {exc}", where=str(path)) from exc
+    except ValueError as exc:  # a scalar the safe constructor cannot read (e.g. a bad timestamp)
+        raise ContractError(f"invalid YAML value: {exc}", where=str(path)) from exc
+    except RecursionError as exc:
+        raise ContractError("unsafe YAML: nested too deep to read", where=str(path)) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -137,7 +163,7 @@ def read_yaml(path: Path) -> tuple[dict, dict[tuple, int]]:
         raise ContractError(f"invalid YAML: {exc}", where=str(path)) from exc
     if not isinstance(data, dict):
         raise ContractError("a contract must be a YAML mapping", where=f"{path}:1")
-    return data, _line_map(node)
+    return data, lines
 
 
 # ---------------------------------------------------------------- the standard's schema

@@ -76,3 +76,17 @@ def test_duplicate_dataset_ids_are_an_error(tmp_path):
     shutil.copy(GOOD, tmp_path / "a" / "two.yaml")
     good, bad = load_all(tmp_path)
     assert len(good) == 1 and "already used" in str(bad[0])
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]'] + \
+        [f"{n}: &{n} [{','.join(['*' + p] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi")]
+    p = write(tmp_path, "\n".join(rows) + "\n")
+    with pytest.raises(ContractError, match="aliases"):
+        load_contract(p)
+
+
+def test_absurd_nesting_is_refused(tmp_path):
+    p = write(tmp_path, "[" * 100_000 + "\n")
+    with pytest.raises(ContractError, match="nest"):
+        load_contract(p)
