@@ -33,12 +33,15 @@ FRESHNESS_DAG_ID = "munihub__freshness"
 COMMON = {"owner": "munihub", "on_failure_callback": glue.notify_failure}
 
 
-def _interval() -> tuple[str | None, str | None]:
+def _interval() -> tuple[str | None, str | None, bool]:
+    """The run's data interval, and whether the run is a backfill (`airflow backfill create`)."""
     from airflow.sdk import get_current_context
 
     ctx = get_current_context()
     start, end = ctx.get("data_interval_start"), ctx.get("data_interval_end")
-    return (start.isoformat() if start else None, end.isoformat() if end else None)
+    run = ctx.get("dag_run")
+    backfill = "backfill" in str(getattr(run, "run_type", "") or "").lower()
+    return (start.isoformat() if start else None, end.isoformat() if end else None, backfill)
 
 
 def build_sync_dag(contract):
@@ -59,8 +62,11 @@ def build_sync_dag(contract):
         @task(task_id="extract_and_stage")
         def extract_and_stage(contract_id: str) -> str:
             from munihub import pipeline
-            start, end = _interval()
+            start, end, backfill = _interval()
             glue.run_stage(glue.export_connection_secrets, glue.run_stage(pipeline.contract_for, contract_id))
+            if backfill and start and end:  # re-read that interval; the normal cursor stays where it is
+                from munihub.backfill import extract_interval
+                return glue.run_stage(extract_interval, contract_id, start, end)
             return glue.run_stage(pipeline.extract_and_stage, contract_id, interval_start=start, interval_end=end)
 
         @task(task_id="check_load")
