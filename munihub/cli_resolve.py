@@ -51,7 +51,8 @@ def cmd_resolve(args) -> int:
     summary = resolve_all(_engine(), _settings(), full=args.full, retrain=args.retrain)
     print(table([{"entity_type": k, **v} for k, v in summary["types"].items()],
                 ["entity_type", "records", "entities", "review"]))
-    print(f"\n{summary['mode']} run: {summary['changed_records']} new or changed record(s)")
+    what = "record(s) matched" if summary["mode"] == "full" else "new or changed record(s) matched"
+    print(f"\n{summary['mode']} run: {summary['changed_records']} {what}")
     return 0
 
 

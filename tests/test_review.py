@@ -95,3 +95,11 @@ def test_review_commands_have_help(capsys):
     with pytest.raises(SystemExit):
         main(["review", "decide", "--help"])
     assert "--why" in capsys.readouterr().out
+
+
+def test_resolve_command_runs_incrementally_then_full(hub, capsys):
+    assert main(["resolve"]) == 0
+    out = capsys.readouterr().out
+    assert "incremental run: 0 new or changed" in out and "person" in out
+    assert main(["resolve", "--full"]) == 0
+    assert "full run: 2 record(s) matched" in capsys.readouterr().out
