@@ -7,10 +7,19 @@ contract's operator (mustBe, mustBeLessOrEqualTo, ...) and returns results as da
 (`passed`/`warning`/`failed`/`error`), never exceptions: the pipeline decides what holds a
 load.
 
-Dataset metrics: rowCount, rowCountDrift, quarantineShare, emptiedFields.
-Field metrics: nullValues, missingValues, duplicateValues, invalidValues (GE), freshness,
-nullShareDrift, newValues.  Drift results carry a small `profile` (null shares, the values
-of enum-like fields) so the next load compares against it via `previous_checks`.
+Contract spellings (severity from the rule: `error` holds the load, `warning` publishes):
+- ODCS metrics rowCount, nullValues, missingValues (arguments.missingValues), duplicateValues,
+  invalidValues (arguments.validValues or .pattern); unit rows or percent of the load's rows.
+- `{type: custom, engine: munihub, implementation: {...}}`: rowCountDriftPercent (rows read vs
+  the last published load), and on a field nullShareDriftPoints, newValuePercent (rows whose
+  value the last load never had; fields with <= 50 distinct values), freshnessSeconds.
+- Implicit: key uniqueness (warning); quarantine share above customProperties
+  maxQuarantinePercent (default 10, severity quarantineSeverity, default warning);
+  freshness = age of the newest value of the slaProperties freshness `element` (else the
+  field read from the server's watermark) against the freshness window (freshnessSeverity,
+  default warning); emptied fields = a field filled before and null in all of >= 10 rows now.
+Drift results carry a small `profile` (null shares, enum-like value counts) that the next
+load reads back through `previous_checks` (the last published load's `loads.checks`).
 """
 from __future__ import annotations
 
