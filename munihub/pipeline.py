@@ -105,9 +105,18 @@ def release_lease(engine: sa.Engine, source: str) -> None:
 
 
 def _abandon_unfinished(engine: sa.Engine, source: str) -> None:
-    """Loads of `source` left half-way by a crash: drop their staging; their rows will be re-read."""
+    """Loads of `source` left half-way by a crash: drop their staging; their rows will be re-read.
+
+    Open quarantine rows of held loads are superseded too: a held load did not move the cursor,
+    so this run reads (and, if still bad, quarantines) the same records again.
+    """
     t = store.loads
     with engine.begin() as conn:
+        held = sa.select(t.c.load_id).where(t.c.source == source, t.c.status == "held")
+        conn.execute(store.quarantine.update().where(store.quarantine.c.source == source,
+                                                     store.quarantine.c.status == "open",
+                                                     store.quarantine.c.load_id.in_(held))
+                     .values(status="superseded"))
         ids = [r for (r,) in conn.execute(sa.select(t.c.load_id).where(
             t.c.source == source, t.c.status.in_(["extracting", "staged", "checked"])))]
         if ids:
@@ -186,13 +195,16 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
         return load["status"]
     contract = contract_for(load["source"], settings)
     with engine.connect() as conn:
-        previous = conn.execute(sa.select(store.loads.c.rows_in).where(
+        previous = conn.execute(sa.select(store.loads.c.rows_in, store.loads.c.checks).where(
             store.loads.c.source == contract.id, store.loads.c.status == "published", store.loads.c.rows_in > 0)
-            .order_by(store.loads.c.started_at.desc()).limit(1)).scalar()
+            .order_by(store.loads.c.started_at.desc()).limit(1)).first() or (None, None)
     records = staged_records(engine, load_id)
     # A load that read nothing new has nothing to check; one whose every row was quarantined
     # is checked on zero rows, so a rowCount rule can hold it.
-    results = run_checks(compile_checks(contract), records, previous_rows=previous) if load["rows_in"] else []
+    results = run_checks(compile_checks(contract), records, previous_rows=previous[0], previous_checks=previous[1],
+                         quarantined=load["rows_quarantined"] or 0, dataset=contract.id,
+                         data_docs_dir=settings.reports / "data-docs" / contract.id,
+                         docs_relative_to=settings.reports) if load["rows_in"] else []
     held = blocking(results)
     status = "held" if held else "checked"
     with engine.begin() as conn:

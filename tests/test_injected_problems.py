@@ -204,8 +204,6 @@ def test_held_rows_are_read_again_once_the_source_is_fixed(tmp_path, monkeypatch
     assert len(dump(pipeline.engine_for(settings))[0]) == 40
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline.check_load does not pass previous_checks, quarantined and "
-                   "data_docs_dir to run_checks yet; remove this marker once it does")
 def test_profile_drift_quarantine_share_and_data_docs_through_the_pipeline(tmp_path, monkeypatch):
     settings, src = make_world(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch)
     held, _, _ = run_case(settings, src, _dropped_column)

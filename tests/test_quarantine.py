@@ -51,3 +51,20 @@ def test_dismiss_records_who_and_why_and_needs_a_reason(setup):  # noqa: F811
     assert (row["status"], row["decided_by"], row["note"]) == ("dismissed", "sara", "test record from the vendor")
     with pytest.raises(MunihubError, match="no open"):
         quarantine.dismiss(settings, ids[:1], "sara", "again")
+
+
+def test_a_held_loads_quarantine_is_superseded_when_the_source_is_read_again(setup):  # noqa: F811
+    from munihub.errors import QualityGateError
+    from test_pipeline import national_id
+
+    settings, src = setup
+    pipeline.sync_source("testreg.citizens", settings)
+    with sqlite3.connect(src) as db:  # 5 rows without a last name (held at 50 %) and one bad id
+        db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)",
+                       [(10 + i, national_id(f"4{i:02d}123456"), "نام", None, None, None, "2024-03-01 00:00:00")
+                        for i in range(5)] + [(30, "1111111112", "x", "y", None, None, "2024-03-01 00:00:00")])
+    for _ in range(2):
+        with pytest.raises(QualityGateError):
+            pipeline.sync_source("testreg.citizens", settings)
+    statuses = [r["status"] for r in _q(settings) if r["raw"]["id"] == 30]
+    assert statuses == ["superseded", "open"]  # one open row per bad record, not one per attempt
