@@ -61,7 +61,9 @@ def _load_summary(row) -> dict[str, Any]:
             "started_at": _iso(row["started_at"]), "finished_at": _iso(row["finished_at"]),
             "rows_in": rows_in, "rows_new": row["rows_new"] or 0, "rows_changed": row["rows_changed"] or 0,
             "rows_unchanged": row["rows_unchanged"] or 0, "rows_quarantined": quarantined,
-            "published": published, "balanced": rows_in == published + quarantined,
+            # only a published load can balance: a held or failed one published nothing on purpose
+            "published": published,
+            "balanced": rows_in == published + quarantined if row["status"] == "published" else None,
             "error": mask_text(row["error"]) if row["error"] else None}
 
 
@@ -227,7 +229,7 @@ def _totals(sources: list[dict], types: list[dict], review_open: int) -> dict[st
             "stale_sources": sum(1 for s in sources if s["freshness"]["stale"]),
             "rows_in": sum(x["rows_in"] for x in loads), "published": sum(x["published"] for x in loads),
             "quarantined": sum(x["rows_quarantined"] for x in loads),
-            "unbalanced_sources": sum(1 for x in loads if not x["balanced"]),
+            "unbalanced_sources": sum(1 for x in loads if x["balanced"] is False),
             "records": sum(t["records"] for t in types), "entities": sum(t["entities"] for t in types),
             "review_open": review_open}
 

@@ -115,8 +115,8 @@ def trend_svg(trend: list[dict], width: int = 320, height: int = 64) -> str:
 
 def _source_row(s: dict) -> str:
     load, fresh, checks = s["last_load"] or {}, s["freshness"], s["checks"]
-    balance = ('<span class="ok">✓</span>' if load.get("balanced") else
-               '<span class="bad">✗ ورودی ≠ منتشر + قرنطینه</span>') if load else "—"
+    balance = {True: '<span class="ok">✓</span>', None: "—",
+               False: '<span class="bad">✗ ورودی ≠ منتشر + قرنطینه</span>'}[load.get("balanced")] if load else "—"
     stale = {True: '<span class="bad">کهنه</span>', False: '<span class="ok">تازه</span>',
              None: '<span class="muted">بدون پیمان تازگی</span>'}[fresh["stale"]]
     return (f'<tr><td><a href="#src-{e(s["source"])}">{ident(s["source"])}</a></td><td>{e(s["owner"])}</td>'
@@ -183,7 +183,7 @@ def _attention(s: dict) -> tuple:
     """Sources needing a steward first: held or failed, then stale, then unbalanced, then by name."""
     load = s["last_load"] or {}
     return (load.get("status") not in {"held", "failed"}, not s["freshness"]["stale"],
-            load.get("balanced", True), s["source"])
+            load.get("balanced") is not False, s["source"])
 
 
 def render_run(data: dict) -> str:
