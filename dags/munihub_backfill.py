@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, get_parsing_context, task
 
 from munihub import airflow_glue as glue
 
@@ -44,4 +44,6 @@ def munihub_backfill():
     publish_load(check_load(extract_interval()))
 
 
-munihub_backfill()
+# A worker parsing for another DAG skips this one (it only needs its own).
+if get_parsing_context().dag_id in (None, "munihub__backfill"):
+    munihub_backfill()

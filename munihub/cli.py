@@ -266,4 +266,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: command groups register into `munihub.cli`, not `__main__`.
+    from munihub.cli import main as _main
+    sys.exit(_main())

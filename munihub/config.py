@@ -25,6 +25,8 @@ class Settings:
     schemas_dir: Path          # shared JSON Schemas
     batch_size: int = 1000
     report_dir: Path | None = None
+    #: per entity type overrides of the matcher's settings, e.g. {"person": {"match": 0.97, "review": 0.7}}
+    match_settings: dict | None = None
 
     @property
     def reports(self) -> Path:
@@ -56,8 +58,34 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         except ValueError:
             problems.append(f"MUNIHUB_BATCH_SIZE: {raw_batch!r} is not a positive whole number")
     report_dir = Path(env["MUNIHUB_REPORTS"]).expanduser() if env.get("MUNIHUB_REPORTS") else None
+    match_settings = _match_settings(env.get("MUNIHUB_MATCH_SETTINGS"), problems)
     if problems:
         raise ConfigError("invalid settings", where="environment",
                           hint="; ".join(problems))
     return Settings(home=home, store_url=store_url, contracts_dir=contracts_dir,
-                    schemas_dir=schemas_dir, batch_size=batch_size, report_dir=report_dir)
+                    schemas_dir=schemas_dir, batch_size=batch_size, report_dir=report_dir,
+                    match_settings=match_settings)
+
+
+def _match_settings(path: str | None, problems: list[str]) -> dict | None:
+    """Matcher thresholds per entity type from a YAML/JSON file (MUNIHUB_MATCH_SETTINGS)."""
+    if not path:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        problems.append(f"MUNIHUB_MATCH_SETTINGS: cannot read {path}: {exc}")
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        problems.append(f"MUNIHUB_MATCH_SETTINGS: {path} must map entity types to settings, "
+                        "e.g. person: {match: 0.97, review: 0.7}")
+        return None
+    for etype, conf in data.items():
+        for key in ("match", "review"):
+            if key in conf and not (isinstance(conf[key], (int, float)) and 0 < conf[key] <= 1):
+                problems.append(f"MUNIHUB_MATCH_SETTINGS: {etype}.{key} must be a probability in (0, 1]")
+        if "match" in conf and "review" in conf and conf["review"] > conf["match"]:
+            problems.append(f"MUNIHUB_MATCH_SETTINGS: {etype}.review must not exceed {etype}.match")
+    return data

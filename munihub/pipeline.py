@@ -273,7 +273,7 @@ def consolidate(settings: Settings | None = None) -> dict[str, Any]:
 
     settings = settings or load_settings()
     engine = engine_for(settings)
-    result = resolve_all(engine, settings)
+    result = resolve_all(engine, settings, match_settings=settings.match_settings)
     try:
         from munihub.report import write_report
         from munihub.contracts import load_all

@@ -130,8 +130,8 @@ def test_one_dag_per_contract_plus_consolidate_and_freshness(contracts_dir, monk
     files = discover_contracts(contracts_dir)
     good, broken = load_all(contracts_dir)
     assert len(sync_dags(bag)) == len(files) == len(good) + len(broken)   # a broken one still shows
-    assert {"munihub__consolidate", "munihub__freshness"} <= set(bag.dags)
-    assert len(bag.dags) == len(files) + 2
+    assert {"munihub__consolidate", "munihub__freshness", "munihub__backfill"} <= set(bag.dags)
+    assert len(bag.dags) == len(files) + 3
     # DagBag silently overwrites a duplicate id: the file's DAG count must equal the bag's
     assert sum(s.dag_num for s in bag.dagbag_stats) == len(bag.dags)
     assert seconds < 5

@@ -2,15 +2,13 @@
 
 Revision ID: 0003
 """
-from pathlib import Path
 
 from alembic import op
 
 from munihub import store
 
 revision = "0003"
-# Chains after the gateway revision when it is present (written in parallel), else after 0001.
-down_revision = "0002" if any(Path(__file__).parent.glob("0002_*.py")) else "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
