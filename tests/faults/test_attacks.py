@@ -217,8 +217,7 @@ UNSAFE_YAML = [
     "!!python/name:os.system",
 ]
 
-ALIAS_BUG = ("munihub.contracts.read_yaml expands YAML aliases: a self-referencing alias ends in RecursionError "
-             "(_line_map), a billion-laughs file takes >10 GB; fix: refuse anchors/aliases after composing")
+# Aliases: once a RecursionError / >10 GB billion-laughs bug, fixed in read_yaml (refused after composing).
 
 
 @pytest.mark.parametrize("payload", UNSAFE_YAML)
@@ -232,7 +231,6 @@ def test_unsafe_yaml_tags_are_refused_never_run(tmp_path, payload):
     assert not marker.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=ALIAS_BUG)
 def test_self_referencing_alias_is_a_contract_error(tmp_path):
     from munihub.contracts import load_contract
     path = tmp_path / "loop.yaml"
@@ -254,7 +252,6 @@ sys.exit(1)
 """
 
 
-@pytest.mark.xfail(strict=True, reason=ALIAS_BUG)
 def test_billion_laughs_yaml_is_a_bounded_contract_error(tmp_path):
     import subprocess
     import sys
