@@ -44,6 +44,10 @@ def parse_json(body: bytes, *, shown: str, source: str) -> Any:
             f"{shown}: {what} JSON at byte {byte} of {len(body)} (line {exc.lineno} column "
             f"{exc.colno}): {exc.msg}", where=where,
             hint="the source sent broken JSON; report it to the subsystem's owner") from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, or an integer over Python's digit limit
+        raise PermanentSourceError(f"{shown}: JSON the hub refuses to read ({exc.__class__.__name__}: "
+                                   f"{str(exc)[:120]})", where=where,
+                                   hint="the body is nested absurdly deep or holds an absurdly long number") from None
 
 
 def records_at(body: Any, path: str | None, *, shown: str, source: str) -> list[dict[str, Any]]:

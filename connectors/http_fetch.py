@@ -22,9 +22,13 @@ import urllib3
 from connectors.http_auth import Redactor
 from connectors.http_guard import check_url
 from munihub.errors import PermanentSourceError, SecurityError, TransientSourceError
+from munihub.secrets import redact_logger
 
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024
+
+# urllib3 logs each request line (query string included) at DEBUG: never with a secret in it.
+redact_logger("urllib3.connectionpool")
 
 
 @dataclasses.dataclass

@@ -227,7 +227,8 @@ def _check_secrets(value: Any, path: tuple, problems: list, lines: dict, file: P
         for k, v in value.items():
             if k == "secrets" or (prop == "secrets" and k == "value"):
                 continue  # maps params to environment variable NAMES; checked in load_contract
-            if SECRET_WORDS.search(str(k)) and isinstance(v, (str, int)) and k != "secrets":
+            if SECRET_WORDS.search(str(k)) and not str(k).lower().endswith("url") \
+                    and isinstance(v, (str, int)) and k != "secrets":  # token_url is an address
                 problems.append(f"{file}:{_line_of(lines, path)}: '{k}' looks like a secret written into "
                                 "the contract; name an environment variable under 'secrets' instead")
             _check_secrets(v, path + (k,), problems, lines, file)

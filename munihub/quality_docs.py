@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ QUIET_LOGGERS = ("great_expectations", "great_expectations.core", "great_expecta
 # Validators read context.progress_bars; without {"globally": False} every validation draws
 # "Calculating Metrics" bars on stderr (GE 1.24 validator._determine_progress_bars).
 NO_PROGRESS_BARS = {"globally": False, "metric_calculations": False}
+_GX_LOCK = threading.Lock()
 SITE_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
@@ -73,8 +75,12 @@ def validate(frame, expectations: list, *, dataset: str = "load", docs_dir: Path
     `expectations` are built with `gx().expectations`.  With `docs_dir`, the results are
     stored in that folder's file context and its local site is rebuilt.
     """
+    with _GX_LOCK:  # GE keeps process-wide state: concurrent validations in threads trample each other
+        return _validate(frame, expectations, dataset, Path(docs_dir) if docs_dir else None)
+
+
+def _validate(frame, expectations: list, dataset: str, docs: Path | None) -> tuple[list, str | None]:
     g = gx()
-    docs = Path(docs_dir) if docs_dir else None
     context = _context(docs)
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset) or "load"
     batch_def = _asset(context, name)

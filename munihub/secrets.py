@@ -7,6 +7,7 @@ before it is shown or stored.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -44,3 +45,22 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
             if form and form in text:
                 text = text.replace(form, "***")
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs known secrets from records of a logger we do not control (e.g. urllib3's request
+    lines at DEBUG, which carry query strings and so any API key sent as a query parameter)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = redact(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Attach the redacting filter to logger `name` once."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())

@@ -7,6 +7,7 @@ exactly one of the two, which is what lets the ledger prove rows in = published 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,15 +27,31 @@ class StageCounts:
     cursor: dict[str, Any] | None = None
 
 
+def _text_safe(text: str) -> str:
+    """Text every JSON column accepts: PostgreSQL refuses NUL and unpaired surrogates."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def _json_safe(raw: Any) -> Any:
-    """Raw payloads go into a JSON column; anything exotic is kept as its text."""
+    """Raw payloads go into a JSON column; anything exotic is kept as its text, so a hostile
+    record is quarantined with its payload instead of failing the whole load."""
     if isinstance(raw, dict):
-        return {str(k): _json_safe(v) for k, v in raw.items()}
+        return {_text_safe(str(k)): _json_safe(v) for k, v in raw.items()}
     if isinstance(raw, (list, tuple)):
         return [_json_safe(v) for v in raw]
-    if raw is None or isinstance(raw, (str, int, float, bool)):
+    if isinstance(raw, str):
+        return _text_safe(raw)
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return str(raw)  # inf/NaN are not JSON
+    if raw is None or isinstance(raw, (int, float, bool)):
         return raw
-    return str(raw)
+    return _text_safe(str(raw))
 
 
 def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list]) -> tuple[dict, str | None, list[dict]]:

@@ -5,7 +5,7 @@ PostgreSQL store, first alone and then beside one source with 100x the rows.  Ea
 source's duration is compared with the quiet run; pg_stat_activity is sampled throughout and
 must stay within two per process (a sync holds at most two store connections at once; each
 process's pool cap is SQLAlchemy's 5 + 10) plus the sampler.  Each source runs in its own
-process, as Airflow runs tasks (threads of one process: see the xfail below).
+process, as Airflow runs tasks (and threads of one process, which share great-expectations' state).
 """
 from __future__ import annotations
 
@@ -119,13 +119,8 @@ def _threads_sync(settings, ids: list[str]) -> dict[str, str]:
         return dict(pool.map(one, ids))
 
 
-GE_THREADS_BUG = ("munihub.quality.run_checks -> quality_docs.validate shares one Great Expectations context and the "
-                  "suite name 'load' across threads: concurrent check_load calls in one process fail with "
-                  "DataContextError / ResourceFreshnessAggregateError; fix: a module-level threading.Lock around "
-                  "quality_docs.validate, and pipeline.check_load passing dataset=f'{contract.id}-{load_id}'")
 
 
-@pytest.mark.xfail(strict=True, reason=GE_THREADS_BUG)
 def test_sources_synced_in_threads_of_one_process_all_publish(tmp_path):
     ids = _contracts(tmp_path / "c", 16, False, seed=4)
     settings = crashdriver.settings_for(f"sqlite:///{tmp_path / 's.db'}", tmp_path / "c", tmp_path / "home")
