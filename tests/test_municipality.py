@@ -92,7 +92,7 @@ def _dag_ids_from_dagbag(env: dict[str, str], tmp_path: Path) -> tuple[list[str]
 
 
 @pytest.mark.airflow
-@pytest.mark.parametrize("n", [20, pytest.param(100, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("n", [20, pytest.param(100, marks=pytest.mark.nightly)])
 def test_airflow_sees_one_dag_per_subsystem(tmp_path, n):
     pytest.importorskip("airflow")
     out = tmp_path / "city"

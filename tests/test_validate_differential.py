@@ -163,7 +163,7 @@ def test_fast_engine_matches_jsonschema(name):
     _run(name, 200)
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 @pytest.mark.parametrize("name", NAMES)
 def test_fast_engine_matches_jsonschema_long(name):
     _run(name, 1000)

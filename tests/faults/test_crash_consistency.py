@@ -157,7 +157,7 @@ def test_kill_then_rerun_equals_uninterrupted(tmp_path, store_url, monkeypatch, 
     _kill_and_rerun(tmp_path, store_url, monkeypatch, reference, point, seed)
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 @pytest.mark.parametrize("seed", [2, 3] + NIGHTLY_SEEDS)
 @pytest.mark.parametrize("point", crashdriver.POINTS)
 def test_kill_then_rerun_more_seeds(tmp_path, store_url, monkeypatch, reference, point, seed):

@@ -152,12 +152,12 @@ def test_a_flooding_source_does_not_stall_six_others(tmp_path, pg_url):
 
 
 @pytest.mark.postgres
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_a_flooding_source_does_not_stall_twenty_others(tmp_path, pg_url):
     _isolation(tmp_path, pg_url, 20)
 
 
 @pytest.mark.postgres
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_a_flooding_source_does_not_stall_a_hundred_others(tmp_path, pg_url):
     _isolation(tmp_path, pg_url, 100)
