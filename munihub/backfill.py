@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import store
 from munihub.config import Settings, load_settings
 from munihub.connector import Batch
 from munihub.contracts import Contract
 from munihub.errors import ConfigError
-from munihub.secrets import redact
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -130,21 +127,9 @@ def read_interval(contract: Contract, lo: str, hi: str, batch_size: int) -> Iter
 
 # ---------------------------------------------------------------- the load
 
-def _fail(engine: sa.Engine, load_id: str, source: str, exc: BaseException) -> None:
-    from munihub.pipeline import release_lease
-
-    with engine.begin() as conn:
-        conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
-        conn.execute(store.quarantine.delete().where(store.quarantine.c.load_id == load_id))
-        conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(
-            status="failed", finished_at=dt.datetime.now(dt.timezone.utc), error=redact(str(exc))[:2000],
-            rows_quarantined=0))
-    release_lease(engine, source)
-
-
 def extract_interval(contract_id: str, start, end, settings: Settings | None = None) -> str:
     """Stage the source's records in [start, end) as a load that keeps the cursor; the load id."""
-    from munihub.pipeline import acquire_lease, contract_for, engine_for, errors_of
+    from munihub.pipeline import acquire_lease, begin_load, contract_for, engine_for, errors_of, fail_load, mark_staged
     from munihub.stage import stage_batches
 
     lo, hi = interval(start, end)
@@ -152,24 +137,15 @@ def extract_interval(contract_id: str, start, end, settings: Settings | None = N
     contract = contract_for(contract_id, settings)
     engine = engine_for(settings)
     acquire_lease(engine, contract.id, contract.timeout_seconds)
-    load_id = uuid.uuid4().hex
-    with engine.begin() as conn:
-        cur = conn.execute(sa.select(store.cursors.c.cursor, store.cursors.c.version)
-                           .where(store.cursors.c.source == contract.id)).first()
-        conn.execute(store.loads.insert().values(
-            load_id=load_id, source=contract.id, contract_version=contract.version, status="extracting",
-            started_at=dt.datetime.now(dt.timezone.utc), interval_start=lo, interval_end=hi, rows_in=0,
-            rows_quarantined=0, cursor_before=cur[0] if cur else None, cursor_version=cur[1] if cur else None))
+    load_id, _ = begin_load(engine, contract, interval_start=lo, interval_end=hi)
     try:
         stage_batches(engine, contract, load_id, read_interval(contract, lo, hi, settings.batch_size),
                       errors_of(contract, settings))
     except BaseException as exc:
-        _fail(engine, load_id, contract.id, exc)
+        fail_load(engine, load_id, contract.id, exc)
         raise
-    with engine.begin() as conn:
-        # cursor_after None: publishing keeps cursor_before, so the scheduled runs are unaffected
-        conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
-                     .values(status="staged", cursor_after=None))
+    # cursor_after None: publishing keeps cursor_before, so the scheduled runs are unaffected
+    mark_staged(engine, load_id, cursor_after=None)
     return load_id
 
 

@@ -125,7 +125,33 @@ def _abandon_unfinished(engine: sa.Engine, source: str) -> None:
             conn.execute(t.update().where(t.c.load_id.in_(ids)).values(status="abandoned", finished_at=_now()))
 
 
-def _fail_load(engine: sa.Engine, load_id: str, source: str, exc: BaseException) -> None:
+def begin_load(engine: sa.Engine, contract: Contract, *, interval_start: str | None = None,
+               interval_end: str | None = None, keep_cursor: bool = False) -> tuple[str, Any]:
+    """Open a ledger row for a new load of `contract`: (load id, the source's cursor now).
+
+    The cursor's version is recorded so publish can compare-and-set it.  With `keep_cursor`
+    (replays, backfills) the load's cursor_after is the current cursor: it never moves it.
+    """
+    load_id = uuid.uuid4().hex
+    with engine.begin() as conn:
+        cur = conn.execute(sa.select(store.cursors.c.cursor, store.cursors.c.version)
+                           .where(store.cursors.c.source == contract.id)).first()
+        cursor = cur[0] if cur else None
+        conn.execute(store.loads.insert().values(
+            load_id=load_id, source=contract.id, contract_version=contract.version, status="extracting",
+            started_at=_now(), interval_start=interval_start, interval_end=interval_end, rows_in=0,
+            rows_quarantined=0, cursor_before=cursor, cursor_version=cur[1] if cur else None,
+            cursor_after=cursor if keep_cursor else None))
+    return load_id, cursor
+
+
+def mark_staged(engine: sa.Engine, load_id: str, **values) -> None:
+    with engine.begin() as conn:
+        conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(status="staged", **values))
+
+
+def fail_load(engine: sa.Engine, load_id: str, source: str, exc: BaseException) -> None:
+    """Record a load as failed (error redacted, audited), drop what it staged, free the source."""
     message = redact(str(exc))[:2000]
     with engine.begin() as conn:
         conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
@@ -150,25 +176,17 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
     engine = engine_for(settings)
     acquire_lease(engine, contract.id, contract.timeout_seconds)
     _abandon_unfinished(engine, contract.id)
-    load_id = uuid.uuid4().hex
-    with engine.begin() as conn:
-        cur = conn.execute(sa.select(store.cursors.c.cursor, store.cursors.c.version)
-                           .where(store.cursors.c.source == contract.id)).first()
-        conn.execute(store.loads.insert().values(
-            load_id=load_id, source=contract.id, contract_version=contract.version, status="extracting",
-            started_at=_now(), interval_start=interval_start, interval_end=interval_end, rows_in=0,
-            rows_quarantined=0, cursor_before=cur[0] if cur else None, cursor_version=cur[1] if cur else None))
+    load_id, cursor = begin_load(engine, contract, interval_start=interval_start, interval_end=interval_end)
     try:
         check = errors_of(contract, settings)
         with connect(contract, batch_size=settings.batch_size) as conn_:
             hook = (lambda counts: crash_hook("during-extract")) if crash_hook else None
-            counts = stage_batches(engine, contract, load_id, read_batches(conn_, cur[0] if cur else None),
+            counts = stage_batches(engine, contract, load_id, read_batches(conn_, cursor),
                                    check, on_batch=hook)
     except BaseException as exc:
-        _fail_load(engine, load_id, contract.id, exc)
+        fail_load(engine, load_id, contract.id, exc)
         raise
-    with engine.begin() as conn:
-        conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(status="staged"))
+    mark_staged(engine, load_id)
     if crash_hook:
         crash_hook("after-staging")
     log.info("%s: staged load %s: %d read, %d quarantined", contract.id, load_id, counts.rows_in, counts.quarantined)

@@ -72,12 +72,9 @@ def replay(settings: Settings, source: str, ids: list[int] | None = None, actor:
     load; those still failing are quarantined again under that load with today's reasons.  The
     source's cursor does not move: a replay adds nothing the source has not already sent.
     """
-    import datetime as dt
-    import uuid
-
     from munihub.connector import Batch
-    from munihub.pipeline import (acquire_lease, check_load, contract_for, engine_for, errors_of,
-                                  publish_load, release_lease)
+    from munihub.pipeline import (acquire_lease, begin_load, check_load, contract_for, engine_for, errors_of,
+                                  mark_staged, publish_load, release_lease)
     from munihub.stage import stage_batches
 
     contract = contract_for(source, settings)
@@ -88,24 +85,15 @@ def replay(settings: Settings, source: str, ids: list[int] | None = None, actor:
         stmt = stmt.where(q.c.id.in_(ids))
     with engine.connect() as conn:
         rows = conn.execute(stmt.order_by(q.c.id)).all()
-        cur = conn.execute(sa.select(store.cursors.c.cursor, store.cursors.c.version)
-                           .where(store.cursors.c.source == contract.id)).first()
     if not rows:
         return {"source": contract.id, "replayed": 0, "published": 0, "still_quarantined": 0}
     acquire_lease(engine, contract.id, contract.timeout_seconds)
-    load_id = uuid.uuid4().hex
+    load_id, cursor = begin_load(engine, contract, interval_start="replay", keep_cursor=True)
     try:
-        with engine.begin() as conn:
-            conn.execute(store.loads.insert().values(
-                load_id=load_id, source=contract.id, contract_version=contract.version, status="extracting",
-                started_at=dt.datetime.now(dt.timezone.utc), interval_start="replay", rows_in=0, rows_quarantined=0,
-                cursor_before=cur[0] if cur else None, cursor_version=cur[1] if cur else None,
-                cursor_after=cur[0] if cur else None))
-        batch = Batch(records=[r.raw for r in rows], cursor=cur[0] if cur else None, where="replay",
+        batch = Batch(records=[r.raw for r in rows], cursor=cursor, where="replay",
                       positions=[f"replay of quarantine #{r.id} ({r.position})" for r in rows])
         counts = stage_batches(engine, contract, load_id, [batch], errors_of(contract, settings))
-        with engine.begin() as conn:
-            conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(status="staged"))
+        mark_staged(engine, load_id)
         check_load(load_id, settings)
         result = publish_load(load_id, settings)
     finally:

@@ -38,3 +38,25 @@ def current_revision(engine: sa.Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(
             conn, opts={"version_table": "munihub_alembic_version"}).get_current_revision()
+
+
+def create_tables(names: list[str]) -> None:
+    """For a revision's upgrade(): create these tables of `munihub.store` (skipping existing ones)."""
+    from alembic import op
+
+    from munihub import store
+
+    bind = op.get_bind()
+    for name in names:
+        store.metadata.tables[name].create(bind, checkfirst=True)
+
+
+def drop_tables(names: list[str]) -> None:
+    """For a revision's downgrade(): drop these tables, in reverse order."""
+    from alembic import op
+
+    from munihub import store
+
+    bind = op.get_bind()
+    for name in reversed(names):
+        store.metadata.tables[name].drop(bind, checkfirst=True)

@@ -2,9 +2,7 @@
 
 Revision ID: 0001
 """
-from alembic import op
-
-from munihub import store
+from munihub.migrations import create_tables, drop_tables
 
 revision = "0001"
 down_revision = None
@@ -16,12 +14,8 @@ TABLES = ["loads", "cursors", "staged_rows", "quarantine", "source_rows", "entit
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for name in TABLES:
-        store.metadata.tables[name].create(bind, checkfirst=True)
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for name in reversed(TABLES):
-        store.metadata.tables[name].drop(bind, checkfirst=True)
+    drop_tables(TABLES)

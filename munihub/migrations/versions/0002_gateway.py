@@ -2,9 +2,7 @@
 
 Revision ID: 0002
 """
-from alembic import op
-
-from munihub import store
+from munihub.migrations import create_tables, drop_tables
 
 revision = "0002"
 down_revision = "0001"
@@ -15,12 +13,8 @@ TABLES = ["agencies", "agency_tokens", "grants", "push_deliveries"]
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for name in TABLES:
-        store.metadata.tables[name].create(bind, checkfirst=True)
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for name in reversed(TABLES):
-        store.metadata.tables[name].drop(bind, checkfirst=True)
+    drop_tables(TABLES)

@@ -3,9 +3,7 @@
 Revision ID: 0003
 """
 
-from alembic import op
-
-from munihub import store
+from munihub.migrations import create_tables, drop_tables
 
 revision = "0003"
 down_revision = "0002"
@@ -16,12 +14,8 @@ TABLES = ["match_features", "match_models", "resolution_runs"]
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for name in TABLES:
-        store.metadata.tables[name].create(bind, checkfirst=True)
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for name in reversed(TABLES):
-        store.metadata.tables[name].drop(bind, checkfirst=True)
+    drop_tables(TABLES)
