@@ -195,6 +195,17 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         except ValueError as err:
             raise HTTPException(422, str(err))
 
+    def keyset_page(request: Request, q, column, scope: str, cursor: str | None, limit: int):
+        """One page of `q` ordered by `column` after the caller's cursor: (rows, next cursor or None)."""
+        start = after(scope, cursor)
+        if start is not None:
+            q = q.where(column > start)
+        with engine.connect() as conn:
+            rows = conn.execute(q.order_by(column).limit(limit + 1)).all()
+        more, rows = len(rows) > limit, rows[:limit]
+        request.state.audit["rows"] = len(rows)
+        return rows, encode_cursor(cipher, scope, getattr(rows[-1], column.name)) if more else None
+
     def key_of(v: grants.View, dataset: str, key: str) -> str:
         c = contract(dataset)
         clear = c is not None and c.key and all(v.visible(k) and v.clear(k) for k in c.key)
@@ -240,18 +251,12 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                 raise HTTPException(403, str(err))
             path = tuple(m.group(1).split("."))
             q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
-        scope = f"rows|{dataset_id}|{v.agency_id}"
-        start = after(scope, cursor)
-        if start is not None:
-            q = q.where(t.c.source_key > start)
-        with engine.connect() as conn:
-            rows = conn.execute(q.order_by(t.c.source_key).limit(limit + 1)).all()
-        more, rows = len(rows) > limit, rows[:limit]
-        request.state.audit["rows"] = len(rows)
+        rows, next_cursor = keyset_page(request, q, t.c.source_key, f"rows|{dataset_id}|{v.agency_id}",
+                                        cursor, limit)
         return {"dataset": dataset_id,
                 "rows": [{"key": key_of(v, dataset_id, r.source_key), "load_id": r.load_id,
                           "updated_at": r.updated_at, "record": v.project(r.record)} for r in rows],
-                "next_cursor": encode_cursor(cipher, scope, rows[-1].source_key) if more else None}
+                "next_cursor": next_cursor}
 
     @app.get("/v1/datasets/{dataset_id}/quality", tags=["datasets"])
     def dataset_quality(request: Request, dataset_id: str, who=Who):
@@ -273,18 +278,12 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         limit = page_limit(who, limit)
         t = store.entities
         q = sa.select(t.c.entity_id, t.c.golden, t.c.member_count, t.c.updated_at).where(t.c.entity_type == entity_type)
-        scope = f"entities|{entity_type}|{v.agency_id}"
-        start = after(scope, cursor)
-        if start is not None:
-            q = q.where(t.c.entity_id > start)
-        with engine.connect() as conn:
-            rows = conn.execute(q.order_by(t.c.entity_id).limit(limit + 1)).all()
-        more, rows = len(rows) > limit, rows[:limit]
-        request.state.audit["rows"] = len(rows)
+        rows, next_cursor = keyset_page(request, q, t.c.entity_id, f"entities|{entity_type}|{v.agency_id}",
+                                        cursor, limit)
         return {"entity_type": entity_type,
                 "entities": [{"entity_id": r.entity_id, "members": r.member_count, "updated_at": r.updated_at,
                               "golden": v.project(r.golden)} for r in rows],
-                "next_cursor": encode_cursor(cipher, scope, rows[-1].entity_id) if more else None}
+                "next_cursor": next_cursor}
 
     def _entity(request, who, entity_type, entity_id, fields=None):
         v = view(request, who, f"entity:{entity_type}", fields)
