@@ -16,7 +16,7 @@ import functools
 import hashlib
 from collections import Counter, defaultdict
 from itertools import combinations
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from munihub.match_model import (DEFAULT_MU, KINDS, default_model,  # noqa: F401 (public here too)
                                    probability, random_vectors, train)
@@ -401,30 +401,44 @@ def index_from_features(feats: dict[str, dict], sources: dict[str, str], conf: d
 
 def grow_region(seeds: Iterable[str], slot: dict, conf: dict, model: dict,
                 previous: dict[str, str], members_of: dict[str, list[str]],
-                decisions: Iterable[tuple[str, str, str]] = ()) -> tuple[set[str], list[Pair]]:
+                decisions: Iterable[tuple[str, str, str]] = (),
+                fetch: Callable[[set[str], bool], None] | None = None) -> tuple[set[str], list[Pair]]:
     """The refs an incremental run must re-cluster, and every scored pair touching them.
 
     Starting from `seeds` (new or changed refs, refs of new decisions), add each ref's
     former entity (`previous` ref -> id, `members_of` id -> refs) and everything linked at
     or above the match threshold (or by a steward "match"), until closed.  The region is
     then a union of whole link-connected parts, so clustering it alone gives what a full
-    run gives there."""
+    run gives there.
+
+    `fetch(refs, blocks)`, if given, is called before `refs` are looked at, so a slot kept
+    in the store can load just that neighbourhood into `slot`, `previous` and `members_of`:
+    with blocks False their features and former entities, with True also every block they
+    are in (members' features and counts included)."""
     linked = defaultdict(set)
     for a, b, verdict in decisions:
         if verdict == "match":
             linked[a].add(b), linked[b].add(a)
+    feats = slot["features"]
     region: set[str] = set()
     pairs: dict[tuple[str, str], Pair] = {}
-    frontier = {r for r in seeds if r in slot["features"]}
+    frontier = set(seeds)
     while frontier:
-        stack, closed = list(frontier), set(frontier)
-        while stack:  # whole former entities and steward links first, then score them all
-            ref = stack.pop()
-            for other in (*members_of.get(previous.get(ref), ()), *linked.get(ref, ())):
-                if other in slot["features"] and other not in region and other not in closed:
-                    closed.add(other)
-                    stack.append(other)
+        if fetch:
+            fetch(frontier, False)
+        layer = {r for r in frontier if r in feats}
+        closed = set(layer)
+        while layer:  # whole former entities and steward links first, then score them all
+            nxt_layer = {other for ref in layer
+                         for other in (*members_of.get(previous.get(ref), ()), *linked.get(ref, ()))
+                         if other not in region and other not in closed}
+            if fetch and nxt_layer:
+                fetch(nxt_layer, False)
+            layer = {r for r in nxt_layer if r in feats}
+            closed |= layer
         region |= closed
+        if fetch:
+            fetch(closed, True)
         nxt = set()
         for p in score_refs(sorted(closed), slot, conf, model):
             pairs[(p.left_ref, p.right_ref)] = p
@@ -503,9 +517,10 @@ def new_entity_id(entity_type: str, min_ref: str, salt: int = 0) -> str:
 
 
 def assign_entity_ids(clusters: dict[str, str], previous: dict[str, str],
-                      entity_type: str = "person") -> dict[str, str]:
+                      entity_type: str = "person", reserved: Iterable[str] = ()) -> dict[str, str]:
     """Stable entity ids: each old id goes to the cluster holding most of its former members
-    (ties: smallest id, then smallest member ref); the rest get `new_entity_id`."""
+    (ties: smallest id, then smallest member ref); the rest get `new_entity_id`, skipping
+    ids in use (`previous`'s, and `reserved`: ids held outside the refs given)."""
     groups: dict[str, list[str]] = defaultdict(list)
     for ref, key in clusters.items():
         groups[key].append(ref)
@@ -519,7 +534,7 @@ def assign_entity_ids(clusters: dict[str, str], previous: dict[str, str],
         if lo not in chosen and old not in taken:
             chosen[lo] = old
             taken.add(old)
-    used = taken | set(previous.values())
+    used = taken | set(previous.values()) | set(reserved)
     for lo in sorted(by_min):
         if lo not in chosen:
             salt = 0

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from munihub import store
+from munihub import blocking_store, store
 from munihub.config import Settings
 
 MENTION = "#person"
@@ -74,11 +74,14 @@ def _trust(settings: Settings | None) -> dict[str, int]:
 
 
 def match_records(source: str, key: str, etype: str, record: dict, load_id, updated,
-                  trust: dict[str, int]) -> list[dict]:
-    """One source row as match records: itself, plus its person mention if it names one."""
+                  trust: dict[str, int], record_hash: str | None = None) -> list[dict]:
+    """One source row as match records: itself, plus its person mention if it names one.
+    `record_hash` is the row's stored content hash (the same `store.record_hash`), if known."""
     base = {"source": source, "updated_at": _iso(updated), "trust": trust.get(source, 1),
             "load_id": load_id}
     out = [{**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}]
+    if record_hash:
+        out[0]["record_hash"] = record_hash
     if etype != "person":
         mention = person_mention(record)
         if mention:
@@ -95,7 +98,7 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
     trust = _trust(settings) if trust is None else trust
     t = store.source_rows
     query = sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record, t.c.load_id,
-                      t.c.updated_at).order_by(t.c.source, t.c.source_key)
+                      t.c.updated_at, t.c.record_hash).order_by(t.c.source, t.c.source_key)
     if since is not None:
         query = query.where(t.c.updated_at >= since)
     if entity_type is not None:
@@ -103,7 +106,7 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
     groups: dict[str, list[dict]] = defaultdict(list)
     with engine.connect() as conn:
         for row in conn.execute(query):
-            for rec in match_records(*row, trust):
+            for rec in match_records(*row[:6], trust, row[6]):
                 groups[rec["entity_type"]].append(rec)
     return groups
 
@@ -125,9 +128,12 @@ def _rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
     return out
 
 
-def _previous(conn) -> dict[str, str]:
+def _previous(conn, entity_type: str | None = None) -> dict[str, str]:
     t = store.entity_members
-    return {f"{s}|{k}": e for s, k, e in conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity_id))}
+    query = sa.select(t.c.source, t.c.source_key, t.c.entity_id)
+    if entity_type is not None:
+        query = query.where(t.c.entity_type == entity_type)
+    return {f"{s}|{k}": e for s, k, e in conn.execute(query)}
 
 
 def _decisions(conn) -> list[tuple[str, str, str]]:
@@ -211,7 +217,9 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
         last = _last_run(conn)
         source_mark = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
         decision_mark = conn.execute(sa.select(sa.func.max(store.match_decisions.c.decided_at))).scalar()
-    mode = "full" if full or retrain or last is None else "incremental"
+    # A store resolved before the blocking index was kept (migration 0004) runs in full once.
+    indexed = last is not None and (last["summary"] or {}).get("blocking_index")
+    mode = "full" if full or retrain or not indexed else "incremental"
     trust = _trust(settings)
     # Millions of small long-lived dicts and tuples: the cyclic GC would rescan them again
     # and again (measured: index building ~2x slower); nothing here makes cycles.
@@ -230,6 +238,7 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
     summary["records"] = sum(v["records"] for v in summary["types"].values())
     summary["entities"] = sum(v["entities"] for v in summary["types"].values())
     summary["mode"] = mode
+    summary["blocking_index"] = 1
     with engine.begin() as conn:
         conn.execute(store.resolution_runs.insert().values(
             mode=mode, started_at=started, finished_at=_now(), source_mark=source_mark,
@@ -261,20 +270,30 @@ def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
         previous, decisions = _previous(conn), _decisions(conn)
         stored = {} if retrain else _models(conn)
     writes: list[dict] = []
-    for etype, records in sorted(groups.items()):
-        result = resolve_type(etype, records, previous, decisions, match_settings, stored.get(etype))
-        writes.append({"etype": etype, "records": {r["ref"]: r for r in records}, **result,
-                       "trained": etype not in stored})
+    changed = 0
+    for etype in sorted(groups):
+        records = {r["ref"]: r for r in groups.pop(etype)}
+        result = resolve_type(etype, list(records.values()), previous, decisions, match_settings,
+                              stored.get(etype))
+        changed += len(records)
+        # Only encoded rows are kept: each type's record and feature dicts are freed before
+        # the next is matched, so the peak is one type's matching, not every type's at once,
+        # and the transaction below only inserts.
+        writes.append({"etype": etype, "region": region_rows(etype, records, result["ids"], result["rule"],
+                                                             result["review"], now),
+                       "features": feature_rows(etype, records, result["features"]),
+                       "model": result["model"] if etype not in stored else None})
+        del records, result
     with engine.begin() as conn:  # one transaction: readers never see half a resolution
-        for table in (store.entity_members, store.entities, store.match_features):
+        for table in (store.entity_members, store.entities, store.match_features, store.match_keys):
             conn.execute(table.delete())
         conn.execute(store.review_queue.delete().where(store.review_queue.c.status == "open"))
         for w in writes:
-            write_region(conn, w["etype"], w["records"], w["ids"], w["rule"], w["review"], now)
-            write_features(conn, w["etype"], w["records"], w["features"])
-            if w["model"] is not None and w["trained"]:
+            insert_region(conn, w["region"])
+            insert_features(conn, w["etype"], w["features"], match_settings)
+            if w["model"] is not None:
                 save_model(conn, w["etype"], w["model"], now)
-    return {"changed_records": sum(len(w["records"]) for w in writes)}
+    return {"changed_records": changed}
 
 
 def save_model(conn, etype: str, model: dict, now: dt.datetime) -> None:
@@ -283,21 +302,42 @@ def save_model(conn, etype: str, model: dict, now: dt.datetime) -> None:
     conn.execute(t.insert().values(entity_type=etype, model=model, trained=True, trained_at=now))
 
 
+def _hash(rec: dict) -> str:
+    return rec.get("record_hash") or store.record_hash(rec["fields"])
+
+
+def feature_rows(etype: str, records: dict[str, dict], feats: dict[str, dict]) -> list[tuple]:
+    """(ref, entity type, content hash, encoded features) of the given match records."""
+    return [(ref, etype, _hash(rec), store.encode_json(feats.get(ref) or {})) for ref, rec in records.items()]
+
+
+def insert_features(conn, etype: str, rows: list[tuple], match_settings: dict | None) -> None:
+    """Insert feature rows (whose refs hold none) and, for matched types, their blocking keys."""
+    import msgspec
+
+    from munihub import match
+
+    store.bulk_insert(conn, store.match_features, ["ref", "entity_type", "record_hash", "features"], rows)
+    if etype == "service_request":  # follow-ups are regrouped whole, never through blocks
+        return
+    conf = match.settings_for(etype, match_settings)
+    for part in _chunks(rows, 20_000):
+        blocking_store.write_keys(conn, etype, {r[0]: msgspec.json.decode(r[3]) for r in part}, conf)
+
+
 def write_features(conn, etype: str, records: dict[str, dict], feats: dict[str, dict]) -> None:
     """Store (replace) the features and content hash of the given match records."""
     t = store.match_features
-    rows = [{"ref": ref, "entity_type": etype, "record_hash": store.record_hash(rec["fields"]),
-             "features": feats.get(ref) or {}} for ref, rec in records.items()]
-    for part in _chunks([r["ref"] for r in rows]):
+    refs = list(records)
+    for part in _chunks(refs):
         conn.execute(t.delete().where(t.c.ref.in_(part)))
-    for part in _chunks(rows, 5000):
-        conn.execute(t.insert(), part)
+    store.bulk_insert(conn, t, ["ref", "entity_type", "record_hash", "features"],
+                      feature_rows(etype, records, feats))
 
 
-def write_region(conn, etype: str, records: dict[str, dict], ids: dict[str, str],
-                 rule: dict[str, str], review: list, now: dt.datetime) -> None:
-    """Insert entities (golden records), members and open review pairs for `records`, whose
-    old members, entities and open review rows the caller has already deleted."""
+def region_rows(etype: str, records: dict[str, dict], ids: dict[str, str], rule: dict[str, str],
+                review: list, now: dt.datetime) -> dict[str, list[tuple]]:
+    """Entity (golden record), member and open review rows for `records`, encoded."""
     from munihub.golden import golden_record
 
     by_entity: dict[str, list[dict]] = defaultdict(list)
@@ -306,19 +346,32 @@ def write_region(conn, etype: str, records: dict[str, dict], ids: dict[str, str]
     entity_rows, member_rows = [], []
     for eid, members in sorted(by_entity.items()):
         golden, lineage = golden_record(etype, members, {})
-        entity_rows.append({"entity_id": eid, "entity_type": etype, "golden": golden, "lineage": lineage,
-                            "member_count": len(members), "updated_at": now})
+        entity_rows.append((eid, etype, store.encode_json(golden), store.encode_json(lineage), len(members), now))
         for m in members:
             source, _, key = m["ref"].partition("|")
-            member_rows.append({"source": source, "source_key": key, "entity_id": eid, "entity_type": etype,
-                                "rule": rule.get(m["ref"], "single"), "score": None,
-                                "load_id": m.get("load_id"), "assigned_at": now})
-    review_rows = [{"entity_type": etype, "left_ref": p.left_ref, "right_ref": p.right_ref,
-                    "probability": p.probability, "status": "open", "created_at": now} for p in review]
-    for table, rows in ((store.entities, entity_rows), (store.entity_members, member_rows),
-                        (store.review_queue, review_rows)):
-        for part in _chunks(rows, 5000):
-            conn.execute(table.insert(), part)
+            member_rows.append((source, key, eid, etype, rule.get(m["ref"], "single"), None, m.get("load_id"), now))
+    review_rows = [(etype, p.left_ref, p.right_ref, p.probability, "open", now) for p in review]
+    return {"entities": entity_rows, "entity_members": member_rows, "review_queue": review_rows}
+
+
+REGION_COLUMNS = {
+    "entities": ["entity_id", "entity_type", "golden", "lineage", "member_count", "updated_at"],
+    "entity_members": ["source", "source_key", "entity_id", "entity_type", "rule", "score", "load_id",
+                       "assigned_at"],
+    "review_queue": ["entity_type", "left_ref", "right_ref", "probability", "status", "created_at"],
+}
+
+
+def insert_region(conn, rows: dict[str, list[tuple]]) -> None:
+    for name, columns in REGION_COLUMNS.items():
+        store.bulk_insert(conn, store.metadata.tables[name], columns, rows[name])
+
+
+def write_region(conn, etype: str, records: dict[str, dict], ids: dict[str, str],
+                 rule: dict[str, str], review: list, now: dt.datetime) -> None:
+    """Insert entities (golden records), members and open review pairs for `records`, whose
+    old members, entities and open review rows the caller has already deleted."""
+    insert_region(conn, region_rows(etype, records, ids, rule, review, now))
 
 
 def _stored(conn, refs: list[str]) -> dict[str, str]:
@@ -344,7 +397,7 @@ def _changes(engine: sa.Engine, trust: dict, since, decided_since):
         for part in _chunks(decided):
             types.update(conn.execute(sa.select(f.c.ref, f.c.entity_type).where(f.c.ref.in_(part))).all())
         decisions = _decisions(conn)
-    fresh = {etype: [r for r in recs if hashes.get(r["ref"]) != store.record_hash(r["fields"])]
+    fresh = {etype: [r for r in recs if hashes.get(r["ref"]) != _hash(r)]
              for etype, recs in changed.items()}
     seeds: dict[str, list[str]] = defaultdict(list)
     for ref in decided:
@@ -355,41 +408,28 @@ def _changes(engine: sa.Engine, trust: dict, since, decided_since):
 
 def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | None,
                          since, decided_since) -> dict[str, Any]:
-    """Match only what changed; re-cluster the regions it touches (see `match.grow_region`)."""
-    from munihub import match
-
+    """Match only what changed; re-cluster the regions it touches (see `match.grow_region`),
+    reading from the store only the blocks and entities those regions reach."""
     now = _now()
     fresh, seeds, decisions = _changes(engine, trust, since, decided_since)
     summary = {"changed_records": sum(map(len, fresh.values())), "region_records": 0}
     if not fresh and not seeds:
         return summary
     with engine.connect() as conn:
-        previous, models = _previous(conn), _models(conn)
-    members_of: dict[str, list[str]] = defaultdict(list)
-    for ref, eid in previous.items():
-        members_of[eid].append(ref)
-    f = store.match_features
+        models = _models(conn)
     for etype in sorted(set(fresh) | set(seeds)):
         new = {r["ref"]: r for r in fresh.get(etype, [])}
         if etype == "service_request":  # follow-up chains are cheap: regroup the whole type
             records = {r["ref"]: r for r in load_match_records(
                 engine, entity_type=etype, trust=trust).get(etype, [])}
-            result = resolve_type(etype, list(records.values()), previous, decisions)
-            region, feats = set(records), {}
-            ids, rule, review = result["ids"], result["rule"], result["review"]
-        else:
-            conf = match.settings_for(etype, match_settings)
             with engine.connect() as conn:
-                stored = dict(conn.execute(sa.select(f.c.ref, f.c.features).where(f.c.entity_type == etype)).all())
-            slot = match.index_from_features(stored, {r: r.split("|", 1)[0] for r in stored}, conf)
-            match.build_index(new.values(), match_settings, {etype: slot})  # replaces changed refs
-            model = models.get(etype) or match.default_model(conf)
-            region, pairs = match.grow_region([*new, *seeds.get(etype, ())], slot, conf, model,
-                                              previous, members_of, decisions)
-            clusters = match.cluster(region, pairs, conf["match"], decisions)
-            ids = match.assign_entity_ids(clusters, previous, etype)
-            rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, previous, decisions, conf)
-            feats = slot["features"]
+                previous = _previous(conn, etype)
+            result = resolve_type(etype, list(records.values()), previous, decisions)
+            ids, rule, review = result["ids"], result["rule"], result["review"]
+            region, feats, old, conf = set(records), {}, {}, None
+        else:
+            region, ids, rule, review, previous, feats, old, conf = _match_region(
+                engine, etype, new, seeds.get(etype, ()), decisions, models, match_settings)
             with engine.connect() as conn:
                 records = {**_rows_for_refs(conn, region - set(new), trust), **new}
             records = {r: records[r] for r in region if r in records}
@@ -399,7 +439,45 @@ def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | 
             write_region(conn, etype, records, ids, {r: v for r, v in rule.items() if r in region},
                          review, now)
             write_features(conn, etype, new if etype != "service_request" else records, feats)
+            if conf is not None:
+                blocking_store.write_keys(conn, etype, {r: feats[r] for r in new}, conf, old)
     return summary
+
+
+def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, decisions,
+                  models: dict, match_settings: dict | None):
+    """Grow and cluster the region of one type's new records against the stored index:
+    (region, ids, rule, review pairs, previous, features, their old features, conf)."""
+    from munihub import match
+
+    conf = match.settings_for(etype, match_settings)
+    feats = {ref: match.features(rec, match_settings) for ref, rec in new.items()}
+    with engine.connect() as conn:
+        old = blocking_store.stored_features(conn, etype, list(new))
+        hood = blocking_store.Neighbourhood(conn, etype, conf, feats, old)
+        model = models.get(etype) or match.default_model(conf)
+        region, pairs = match.grow_region([*new, *seeds], hood.slot, conf, model, hood.previous,
+                                          hood.members_of, decisions, fetch=hood.fetch)
+        hood.former({r for p in pairs for r in (p.left_ref, p.right_ref)})  # for the review queue
+        clusters = match.cluster(region, pairs, conf["match"], decisions)
+        ids = _assign(conn, clusters, hood.previous, etype)
+    rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, hood.previous, decisions, conf)
+    return region, ids, rule, review, hood.previous, hood.slot["features"], old, conf
+
+
+def _assign(conn, clusters: dict[str, str], previous: dict[str, str], etype: str) -> dict[str, str]:
+    """`match.assign_entity_ids` for a region: `previous` holds only the region's refs, so a
+    new id that entities outside it already hold is reserved and the ids assigned again;
+    the result is what a full run (which knows every id) assigns."""
+    from munihub import match
+
+    reserved: set[str] = set()
+    while True:
+        ids = match.assign_entity_ids(clusters, previous, etype, reserved)
+        clash = blocking_store.taken_ids(conn, set(ids.values()) - set(previous.values())) - reserved
+        if not clash:
+            return ids
+        reserved |= clash
 
 
 def _forget(conn, etype: str, refs: Iterable[str], previous: dict, service_type: bool) -> None:

@@ -1,0 +1,217 @@
+"""The blocking index kept in the store (table `match_keys`), for incremental resolution.
+
+A full run writes every match record's keys: one per blocking key (entity type, rule,
+values) and one per counted feature value (`cap_unless_exact`: how common a first name is).
+An incremental run then builds, instead of a million-record index in memory, only the
+neighbourhood its new records reach: `Neighbourhood.fetch` is the hook `match.grow_region`
+calls before it looks at refs, and loads their features, former entities and blocks.  What
+it loads equals what the in-memory index would hold there, so results equal a full run's.
+
+Keys are 64-bit hashes (blake2b) so the table stays two narrow columns; a hash collision
+would only add a candidate pair, which scoring judges on the real features like any other.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from typing import Iterable
+
+import sqlalchemy as sa
+
+from munihub import store
+from munihub.match import blocking_keys
+
+CHUNK = 500  # keys or refs per IN (...): well under every engine's bound-parameter limit
+
+
+def _hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+
+
+def block_id(entity_type: str, key: tuple) -> int:
+    """The stored id of one blocking key (`match.blocking_keys` gives the tuples)."""
+    return _hash("b\x1f" + entity_type + "\x1f" + "\x1f".join(map(str, key)))
+
+
+def count_id(entity_type: str, name: str, value: str) -> int:
+    """The stored id of one counted feature value."""
+    return _hash("c\x1f" + entity_type + "\x1f" + name + "\x1f" + value)
+
+
+def record_keys(entity_type: str, feats: dict, conf: dict) -> set[int]:
+    keys = {block_id(entity_type, k) for k in blocking_keys(feats, conf)}
+    keys.update(count_id(entity_type, n, feats[n]) for n in conf.get("cap_unless_exact", {}) if feats.get(n))
+    return keys
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _executemany(conn, sql: str, rows: list[tuple]) -> None:
+    """A driver-level executemany: SQLAlchemy's per-row parameter processing costs more than
+    the insert itself for millions of two-column rows."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(sql.replace("?", mark), rows)
+
+
+def write_keys(conn, entity_type: str, feats: dict[str, dict], conf: dict,
+               old: dict[str, dict] | None = None) -> int:
+    """Store the keys of `feats` (ref -> features); `old` holds the features some of those
+    refs had before, whose keys are removed first.  Returns the number of keys written."""
+    if old:
+        gone = [(k, ref) for ref, f in old.items() for k in record_keys(entity_type, f, conf)]
+        for part in _chunks(gone, 5000):
+            _executemany(conn, "DELETE FROM match_keys WHERE key = ? AND ref = ?", part)
+    written = 0
+    refs = list(feats)
+    for part in _chunks(refs, 20_000):
+        rows = sorted((k, ref) for ref in part for k in record_keys(entity_type, feats[ref], conf))
+        _executemany(conn, "INSERT INTO match_keys (key, ref) VALUES (?, ?)", rows)
+        written += len(rows)
+    return written
+
+
+class _Giant:
+    """A block too big to score (over `max_block`): only its size is known, as in a full run."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):  # never scored; reaching here would be a bug
+        raise RuntimeError("a giant block was iterated")
+
+
+class Neighbourhood:
+    """One entity type's slot (`match` index shape) filled from the store on demand.
+
+    `new` are the features of new or changed records (they win over stored ones), `old`
+    the stored features those changed records had (their old keys no longer count)."""
+
+    def __init__(self, conn, entity_type: str, conf: dict, new: dict[str, dict],
+                 old: dict[str, dict]) -> None:
+        self.conn, self.etype, self.conf = conn, entity_type, conf
+        self.slot = {"blocks": {}, "features": dict(new), "sources": {r: r.split("|", 1)[0] for r in new},
+                     "counts": defaultdict(Counter)}
+        self.previous: dict[str, str] = {}
+        self.members_of: dict[str, list[str]] = defaultdict(list)
+        self._new, self._old = new, old
+        self._seen: set[str] = set(new)   # refs whose stored features were asked for
+        self._placed: set[str] = set()     # refs whose former entity was asked for
+        self._entities: set[str] = set()   # entities whose members are loaded
+        self._new_in: dict[tuple, list[str]] = defaultdict(list)
+        self._delta: Counter = Counter()   # counted values: new records minus their old selves
+        counted = conf.get("cap_unless_exact", {})
+        for ref, f in new.items():
+            for key in blocking_keys(f, conf):
+                self._new_in[key].append(ref)
+            for name in counted:
+                if f.get(name):
+                    self._delta[(name, f[name])] += 1
+        for f in old.values():
+            for name in counted:
+                if f.get(name):
+                    self._delta[(name, f[name])] -= 1
+        self._counted: set[tuple[str, str]] = set()
+
+    def fetch(self, refs: set[str], blocks: bool) -> None:
+        """The hook for `match.grow_region`: features and former entities of `refs`, and
+        with `blocks` every block they are in, with its members' features and counts."""
+        self._features(refs)
+        self.former(refs)
+        if blocks:
+            self._blocks(refs)
+
+    def _features(self, refs: Iterable[str]) -> None:
+        todo = sorted(r for r in refs if r not in self._seen)
+        self._seen.update(todo)
+        t = store.match_features
+        feats, sources = self.slot["features"], self.slot["sources"]
+        for part in _chunks(todo):
+            for ref, f in self.conn.execute(sa.select(t.c.ref, t.c.features)
+                                            .where(t.c.ref.in_(part), t.c.entity_type == self.etype)):
+                feats[ref] = f
+                sources[ref] = ref.split("|", 1)[0]
+
+    def former(self, refs: Iterable[str]) -> None:
+        """`previous` (ref -> entity id) for `refs`, and every member of those entities."""
+        todo = sorted(r for r in refs if r not in self._placed)
+        self._placed.update(todo)
+        m = store.entity_members
+        for part in _chunks(todo):
+            keys = [tuple(r.split("|", 1)) for r in part]
+            for s, k, e in self.conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
+                                             .where(sa.tuple_(m.c.source, m.c.source_key).in_(keys))):
+                self.previous[f"{s}|{k}"] = e
+        eids = sorted({self.previous[r] for r in todo if r in self.previous} - self._entities)
+        self._entities.update(eids)
+        for part in _chunks(eids):
+            for s, k, e in self.conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
+                                             .where(m.c.entity_id.in_(part))):
+                ref = f"{s}|{k}"
+                self.members_of[e].append(ref)
+                self.previous[ref] = e
+                self._placed.add(ref)
+
+    def _stored(self, ids: list[int], refs: bool):
+        k = store.match_keys
+        for part in _chunks(ids):
+            if refs:
+                yield from self.conn.execute(sa.select(k.c.key, k.c.ref).where(k.c.key.in_(part)))
+            else:
+                yield from self.conn.execute(sa.select(k.c.key, sa.func.count()).where(k.c.key.in_(part))
+                                             .group_by(k.c.key))
+
+    def _blocks(self, refs: Iterable[str]) -> None:
+        feats, blocks = self.slot["features"], self.slot["blocks"]
+        wanted = {block_id(self.etype, key): key for r in refs if r in feats
+                  for key in blocking_keys(feats[r], self.conf) if key not in blocks}
+        limit, moved = self.conf.get("max_block", 2000), len(self._new)
+        sizes = dict(self._stored(sorted(wanted), refs=False))
+        # A stored block bigger than the cap plus every moved record stays giant whatever moves.
+        for kid, n in sizes.items():
+            if n > limit + moved:
+                blocks[wanted[kid]] = _Giant(n)
+        members: dict[tuple, list[str]] = defaultdict(list)
+        for kid, ref in self._stored(sorted(k for k, n in sizes.items() if n <= limit + moved), refs=True):
+            if ref not in self._new:  # a changed record sits in the blocks of its new features
+                members[wanted[kid]].append(ref)
+        for key in wanted.values():
+            if key not in blocks:
+                blocks[key] = sorted(members.get(key, [])) + self._new_in.get(key, [])
+        self._features(r for key in wanted.values() if not isinstance(blocks[key], _Giant)
+                       for r in blocks[key])
+        self._counts()
+
+    def _counts(self) -> None:
+        """How often each counted value of the loaded records occurs in the whole type."""
+        counted = self.conf.get("cap_unless_exact", {})
+        todo = {(n, f[n]) for f in self.slot["features"].values() for n in counted if f.get(n)} - self._counted
+        self._counted |= todo
+        ids = {count_id(self.etype, n, v): (n, v) for n, v in todo}
+        found = dict(self._stored(sorted(ids), refs=False))
+        for kid, (n, v) in ids.items():
+            self.slot["counts"][n][v] = found.get(kid, 0) + self._delta[(n, v)]
+
+
+def stored_features(conn, entity_type: str, refs: list[str]) -> dict[str, dict]:
+    """The stored features of those refs that have them."""
+    t = store.match_features
+    out = {}
+    for part in _chunks(sorted(refs)):
+        out.update(conn.execute(sa.select(t.c.ref, t.c.features)
+                                .where(t.c.ref.in_(part), t.c.entity_type == entity_type)).all())
+    return out
+
+
+def taken_ids(conn, ids: Iterable[str]) -> set[str]:
+    """Which of `ids` already name a stored entity."""
+    e = store.entities
+    out: set[str] = set()
+    for part in _chunks(sorted(ids)):
+        out.update(conn.execute(sa.select(e.c.entity_id).where(e.c.entity_id.in_(part))).scalars())
+    return out
