@@ -2,8 +2,9 @@
 
 Standard library only (`http.server`), so the demo needs no extra dependency.
 `GET /requests?page=N&size=M&updated_since=ISO` answers `{"data": [...], "next": URL|null,
-"page": N, "total": T}`, oldest change first; every call but `/health` needs
-`Authorization: Bearer <token>`, the token coming from MUNIHUB_DEMO_137_TOKEN.
+"page": N, "total": T}`, oldest change first, keeping requests whose `updated_at >= updated_since`
+(the REST connector's inclusive watermark, as in `munihub.municipality_server`); every call but
+`/health` needs `Authorization: Bearer <token>`, the token coming from MUNIHUB_DEMO_137_TOKEN.
 """
 from __future__ import annotations
 
@@ -71,7 +72,9 @@ def _handler(records: list[dict], token: str):
             if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
                 return self._send(400, {"error": f"page >= 1 and 1 <= size <= {MAX_PAGE_SIZE}"})
             since = query.get("updated_since")
-            rows = [r for r in records if not since or str(r.get("updated_at") or "") > since]
+            # Inclusive: a request stamped with exactly `since` but not yet read (filed in the same
+            # second as the last one read) must come back; the connector skips those it already has.
+            rows = [r for r in records if not since or str(r.get("updated_at") or "") >= since]
             chunk = rows[(page - 1) * size: page * size]
             nxt = None
             if page * size < len(rows):

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import urllib.error
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import sqlalchemy as sa
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +25,9 @@ if str(ROOT) not in sys.path:   # `demo` is a top-level folder of the repo, not 
 
 from demo import build as demo_build            # noqa: E402
 from demo import requests_api                   # noqa: E402
+from munihub import pipeline, store             # noqa: E402
 from munihub import synthetic as syn            # noqa: E402
+from munihub.config import Settings             # noqa: E402
 
 CONTRACTS = sorted((ROOT / "contracts").rglob("*.yaml"))
 TRANSFORMS = {"text", "person_name", "national_id", "mobile", "postal_code", "date", "datetime",
@@ -284,12 +288,67 @@ def test_137_api_pages_with_the_token(demo_dir):
         assert stamps == sorted(stamps)
         since = stamps[len(stamps) // 2]
         newer = _get(f"{url}/requests?size=500&updated_since={since}", token)
-        assert newer["data"] and all(r["updated_at"] > since for r in newer["data"])
-        assert newer["total"] == sum(s > since for s in stamps)
+        # inclusive, as the REST connector's watermark expects: the request stamped `since` comes back
+        assert newer["data"][0]["updated_at"] == since and all(r["updated_at"] >= since for r in newer["data"])
+        assert newer["total"] == sum(s >= since for s in stamps)
         same = _get(f"{url}/requests?page=2&size=40", token)
         assert same["data"] == seen[40:80]
     finally:
         requests_api.shutdown(url)
+
+
+def test_137_requests_sharing_the_last_stamp_are_not_lost_nor_published_twice(demo_dir, tmp_path, monkeypatch):
+    """The rc137 contract through the pipeline against the demo server, three runs.
+
+    The first run ends on three requests stamped in the same second.  The second run asks
+    `updated_since` that second: the server sends those three again, plus one filed in that same
+    second afterwards and one edited without its stamp moving; only those two are taken.
+    """
+    token = _env(demo_dir)["MUNIHUB_DEMO_137_TOKEN"]
+    requests = sorted(json.loads((demo_dir / "requests.json").read_text("utf-8"))["data"],
+                      key=lambda r: r["updated_at"])
+    last = requests[-1]["updated_at"]
+    for r in requests[-3:]:
+        r["updated_at"] = last
+    (tmp_path / "contracts" / "rc137").mkdir(parents=True)
+    shutil.copy(ROOT / "contracts" / "rc137" / "requests.yaml", tmp_path / "contracts" / "rc137")
+    settings = Settings(home=tmp_path / "home", store_url=f"sqlite:///{tmp_path / 'store.db'}",
+                        contracts_dir=tmp_path / "contracts", schemas_dir=ROOT / "schemas", batch_size=25)
+    monkeypatch.setenv("MUNIHUB_DEMO_137_TOKEN", token)
+
+    def sync(records: list[dict]) -> dict:
+        data = tmp_path / "requests.json"
+        data.write_text(json.dumps({"data": records}, ensure_ascii=False), "utf-8")
+        url = requests_api.serve(data, token=token)
+        monkeypatch.setenv("MUNIHUB_DEMO_137_URL", url)
+        try:
+            return pipeline.sync_source("rc137.requests", settings)
+        finally:
+            requests_api.shutdown(url)
+
+    def published() -> dict[str, tuple]:
+        with pipeline.engine_for(settings).connect() as conn:
+            rows = conn.execute(sa.select(store.source_rows).where(store.source_rows.c.source == "rc137.requests"))
+            return {r.source_key: (r.record_hash, r.load_id) for r in rows}
+
+    def quarantined() -> int:
+        with pipeline.engine_for(settings).connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(store.quarantine)).scalar()
+
+    first = sync(requests)
+    before, held = published(), quarantined()
+    boundary = [r for r in requests[-3:] if r["tracking_code"] in before]
+    assert first["rows_in"] == len(requests) and len(boundary) >= 2, "the data no longer fits this test"
+    late = {**boundary[0], "tracking_code": "1372419999999"}       # filed in the same second, after the run
+    edited = {**boundary[1], "description": boundary[1]["description"] + " (دوباره)"}  # edited, same stamp
+    second = sync(requests[:-3] + [r if r is not boundary[1] else edited for r in requests[-3:]] + [late])
+    after = published()
+    assert (second["rows_in"], second["rows_new"], second["rows_changed"]) == (2, 1, 1)
+    assert set(after) == set(before) | {late["tracking_code"]} and quarantined() == held
+    unchanged = set(before) - {edited["tracking_code"]}
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}  # not published again
+    third = sync(requests[:-3] + [r if r is not boundary[1] else edited for r in requests[-3:]] + [late])
+    assert third["rows_in"] == 0 and published() == after
 
 
 def test_137_api_refuses_to_start_without_a_token(demo_dir, monkeypatch):
