@@ -32,10 +32,13 @@ def default_home() -> Path:
     return Path(os.environ.get("MUNIHUB_HOME") or ".munihub") / "airflow"
 
 
-def parallelism(cpus: int | None = None, sqlite: bool = True) -> int:
-    """Task slots for this machine: SQLite metadata locks under concurrency, so stay small there."""
-    cpus = cpus or os.cpu_count() or 2
-    return max(2, cpus) if sqlite else max(4, 4 * cpus)
+def parallelism(cpus: int | None = None) -> int:
+    """LocalExecutor task slots: one running task per core (at least 2), on any metadata database.
+
+    More slots than cores only share the cores out thinner: a flooding source's task would
+    then slow every running task instead of holding its one slot (tests/faults/test_load_isolation.py).
+    """
+    return max(2, cpus or os.cpu_count() or 2)
 
 
 def airflow_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -49,7 +52,7 @@ def airflow_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": str(parallelism(sqlite=sql.startswith("sqlite"))),
+        "AIRFLOW__CORE__PARALLELISM": str(parallelism()),
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": base.get("AIRFLOW__API__PORT", "8080"),

@@ -1,15 +1,19 @@
 """The great-expectations edge: validate a load's frame and, if asked, keep its Data Docs.
 
-Only this module imports great-expectations, lazily (the import costs 4-5 s).  Without a
+Only this module imports great-expectations, lazily (the import costs 2-5 s; see `gx`).  Without a
 docs folder the validation runs in an ephemeral context; with one, each dataset gets its
 own file-backed context under `<docs folder>`, so every earlier validation stays in its
 store and the rebuilt site still lists it (an ephemeral site forgets earlier runs).
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
+import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +25,56 @@ QUIET_LOGGERS = ("great_expectations", "great_expectations.core", "great_expecta
 # "Calculating Metrics" bars on stderr (GE 1.24 validator._determine_progress_bars).
 NO_PROGRESS_BARS = {"globally": False, "metric_calculations": False}
 _GX_LOCK = threading.Lock()
+# great-expectations imports these at import time for expectations munihub never builds (KL
+# divergence, KS tests) and their charts: about a third of its import, paid by every
+# check_load task.  They stay stand-ins until an attribute is read (`_Deferred`).
+DEFERRED = ("altair", "scipy.stats")
+_DEFER_LOCK = threading.RLock()
 SITE_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+class _Deferred(types.ModuleType):
+    """Stands in sys.modules for a module until one of its attributes is read, then imports it.
+
+    `import x` and `from pkg import x` bind the stand-in without running x; the first
+    attribute it lacks (anything but its name and spec) imports the real module in its place
+    and every later read is forwarded to that.
+    """
+
+    def __getattr__(self, attr: str):
+        return getattr(_real(self), attr)
+
+
+def _real(stand_in: types.ModuleType) -> types.ModuleType:
+    name = stand_in.__name__
+    with _DEFER_LOCK:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+            importlib.import_module(name)
+        return sys.modules[name]
+
+
+def _defer(name: str) -> None:
+    """Put a `_Deferred` stand-in for `name` in sys.modules, unless it is imported or missing."""
+    if name in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec(name)  # imports the parent package (scipy: cheap)
+    except (ImportError, ValueError):
+        return
+    if spec is None:
+        return
+    stand_in = _Deferred(name)
+    stand_in.__spec__ = None  # the import system reads it: "not initializing", nothing to load
+    sys.modules[name] = stand_in
 
 
 def gx():
     """The great_expectations module, imported once, quiet; ConfigError with a hint if missing."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if "great_expectations" not in sys.modules:
+        for name in DEFERRED:
+            _defer(name)
     try:
         import great_expectations
     except ImportError as exc:  # pragma: no cover - depends on the install
