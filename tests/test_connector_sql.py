@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import sqlite3
 import uuid
 
 import pytest
@@ -71,12 +72,14 @@ class TestConformanceWatermark(ConnectorConformance):
     key_field = "id"
     incremental = True
 
-    @pytest.fixture
-    def make_connector(self, source_db):
+    @pytest.fixture(params=[5, None], ids=["pages", "default"])
+    def make_connector(self, source_db, request):
         url, table, fill = source_db
         fill(rows(self.expected_count))
-        # fetch_size 5: every read crosses several queries, whatever batch size the suite sets
-        return lambda: sql(url, table, watermark="updated_at", key="id", fetch_size=5)
+        # fetch_size 5: every read crosses several queries, whatever batch size the suite sets;
+        # none: SQLite reads in one streamed SELECT, the servers in pages of 10,000
+        fetch = {} if request.param is None else {"fetch_size": request.param}
+        return lambda: sql(url, table, watermark="updated_at", key="id", **fetch)
 
 
 class TestConformanceQuery(ConnectorConformance):
@@ -95,13 +98,13 @@ class TestConformanceQuery(ConnectorConformance):
         return lambda: SqlConnector({"url": url, "query": query, "key": "id"}, source="test.people")
 
 
-@pytest.mark.parametrize("fetch_size", [3, 4, 1000])
+@pytest.mark.parametrize("fetch_size", [3, 4, 1000, None])
 def test_ties_across_page_boundaries_are_read_exactly_once(source_db, fetch_size):
     url, table, fill = source_db
     same = [{**r, "updated_at": T0} for r in rows(10)]
     fill(same + rows(14)[10:])
-    records, batches = read_all(sql(url, table, watermark="updated_at", key="id", batch_size=3,
-                                    fetch_size=fetch_size))
+    fetch = {} if fetch_size is None else {"fetch_size": fetch_size}  # none: SQLite's one streamed SELECT
+    records, batches = read_all(sql(url, table, watermark="updated_at", key="id", batch_size=3, **fetch))
     assert [r["id"] for r in records] == list(range(1, 15))
     assert batches[0].cursor["key"] == 3 and batches[1].cursor["key"] == 6
     assert dt.datetime.fromisoformat(batches[0].cursor["watermark"].replace(" ", "T")) == T0
@@ -124,6 +127,36 @@ def test_resume_after_each_batch_then_pick_up_new_and_updated_rows(source_db):
     engine.dispose()
     new, _ = read_all(sql(url, table, watermark="updated_at", key="id"), final)
     assert [r["id"] for r in new] == [50, 4]
+
+
+def test_sqlite_pages_release_the_read_lock_between_batches_and_one_select_holds_it(tmp_path):
+    """With a fetch_size a rollback-journal writer commits between batches; without, it waits."""
+    url = f"sqlite:///{tmp_path / 'locks.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, updated_at TEXT)")
+        c.execute(sa.text("INSERT INTO t VALUES (:id, '2024-03-01')"), [{"id": i} for i in range(1, 9)])
+    engine.dispose()
+
+    def writer_commits(new_id) -> bool:
+        db = sqlite3.connect(tmp_path / "locks.db", timeout=0)
+        try:
+            db.execute("INSERT INTO t VALUES (?, '2024-03-02')", (new_id,))
+            db.commit()
+            return True
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        finally:
+            db.close()
+
+    # Pages: row 101, committed after the first batch, is read at its place; one SELECT: row 100 never lands.
+    for fetch, new_id, commits in (({"fetch_size": 2}, 101, True), ({}, 100, False)):
+        batches = sql(url, "t", watermark="updated_at", key="id", batch_size=2, **fetch).read_batches(None)
+        first = next(batches)
+        assert writer_commits(new_id) is commits
+        rest = [r["id"] for b in batches for r in b.records]
+        assert [r["id"] for r in first.records] + rest == list(range(1, 9)) + [101]
 
 
 def test_persian_text_and_values_round_trip_json_safe(source_db):
@@ -249,13 +282,17 @@ def test_postgres_types_become_json_safe(pg_server):
         eng.dispose()
 
 
-@pytest.mark.parametrize("key", [None, "id"])
-def test_query_with_percent_signs_streams_and_pages_on_every_engine(source_db, key):
+@pytest.mark.parametrize("key,fetch_size", [(None, 3), ("id", 3), ("id", None)])
+def test_query_with_percent_signs_streams_and_pages_on_every_engine(source_db, key, fetch_size):
     url, table, fill = source_db
     fill(rows(12))
     query = f"SELECT id, name FROM {table} WHERE name LIKE '%علی%' AND id > 0"
-    params = {"url": url, "query": query, "batch_size": 2, "fetch_size": 3, **({"key": key} if key else {})}
+    params = {"url": url, "query": query, "batch_size": 2, **({"key": key} if key else {}),
+              **({"fetch_size": fetch_size} if fetch_size else {})}
     records, batches = read_all(SqlConnector(params, source="test.q"))
     assert sorted(r["id"] for r in records) == [1, 3, 6, 8, 11]  # علی رضایی and محمدعلی حسینی‌پور
+    if key:  # resuming binds the cursor's key next to the query's own '%'
+        rest, _ = read_all(SqlConnector(params, source="test.q"), batches[0].cursor)
+        assert [r["id"] for r in rest] == [6, 8, 11]
     assert all(len(b.records) <= 2 for b in batches)
     assert (batches[0].cursor is None) == (key is None)
