@@ -3,10 +3,13 @@
 Only this module imports great-expectations, lazily (the import costs 2-5 s; see `gx`).  Without a
 docs folder the validation runs in an ephemeral context; with one, each dataset gets its
 own file-backed context under `<docs folder>`, so every earlier validation stays in its
-store and the rebuilt site still lists it (an ephemeral site forgets earlier runs).
+store and the site still lists it (an ephemeral site forgets earlier runs).  Each load's
+build is incremental (`munihub.quality_views.build_docs`): this run's page, the suite's page
+and the index are rendered; earlier runs' pages stay as they were written.
 """
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import importlib.util
 import logging
@@ -31,6 +34,7 @@ _GX_LOCK = threading.Lock()
 DEFERRED = ("altair", "scipy.stats")
 _DEFER_LOCK = threading.RLock()
 SITE_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+CONFIG_VARIABLES = Path("gx") / "uncommitted" / "config_variables.yml"
 
 
 class _Deferred(types.ModuleType):
@@ -82,10 +86,14 @@ def gx():
         raise ConfigError("great-expectations is not installed",
                           hint="pip install 'munihub[quality]'") from exc
     # Some GE modules set their own logger to INFO at import (data_context/types/base.py), so
-    # lowering the parent is not enough: every GE logger that exists by now is lowered.
+    # lowering the parent is not enough: every GE logger that exists by now is lowered.  Only
+    # the ones not lowered yet: each setLevel clears every logger's cache, and a load calls
+    # this several times.
     names = set(QUIET_LOGGERS) | {n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")}
     for name in names:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logger = logging.getLogger(name)
+        if logger.level != logging.WARNING:
+            logger.setLevel(logging.WARNING)
     return great_expectations
 
 
@@ -96,8 +104,25 @@ def _context(docs_dir: Path | None):
     else:
         docs_dir.mkdir(parents=True, exist_ok=True)
         context = g.get_context(mode="file", project_root_dir=str(docs_dir))
+        _drop_template_variables(docs_dir)
     context.variables.progress_bars = dict(NO_PROGRESS_BARS)
     return context
+
+
+def _drop_template_variables(docs_dir: Path) -> None:
+    """Remove GE's scaffolded config_variables.yml while it is only the template.
+
+    A file context parses that file again for every config value it reads (~50 times per
+    load, ~13 ms); munihub never puts variables there, and GE treats a missing file as none.
+    A file someone filled in is kept.
+    """
+    path = docs_dir / CONFIG_VARIABLES
+    try:
+        lines = [line for line in path.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    except OSError:
+        return
+    if all(line.startswith("instance_id:") for line in lines):  # GE's analytics id (analytics are off)
+        path.unlink(missing_ok=True)
 
 
 def _asset(context, name: str):
@@ -121,7 +146,7 @@ def validate(frame, expectations: list, *, dataset: str = "load", docs_dir: Path
     """Run `expectations` on `frame`: (GE results in order, Data Docs index path or None).
 
     `expectations` are built with `gx().expectations`.  With `docs_dir`, the results are
-    stored in that folder's file context and its local site is rebuilt.
+    stored in that folder's file context and rendered into its local site.
     """
     with _GX_LOCK:  # GE keeps process-wide state: concurrent validations in threads trample each other
         return _validate(frame, expectations, dataset, Path(docs_dir) if docs_dir else None)
@@ -140,10 +165,12 @@ def _validate(frame, expectations: list, dataset: str, docs: Path | None) -> tup
     suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
         g.ValidationDefinition(name=name, data=batch_def, suite=suite))
-    run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    run_id = g.core.run_identifier.RunIdentifier(run_time=dt.datetime.now(dt.timezone.utc))
+    run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY", run_id=run_id)
     if docs is None:
         return list(run.results), None
-    context.build_data_docs()
+    from munihub.quality_views import build_docs  # imports GE's renderers: only when docs are kept
+    build_docs(context, name, run_id)
     index = docs / SITE_INDEX
     return list(run.results), str(index) if index.is_file() else None
 

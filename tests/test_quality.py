@@ -168,6 +168,47 @@ def test_data_docs_are_kept_per_dataset_and_linked(tmp_path, capfd, caplog):
     assert not [r.getMessage() for r in caplog.records if r.name.startswith("great_expectations")]
 
 
+def test_each_load_renders_its_own_page_and_leaves_earlier_pages_as_written(tmp_path):
+    docs = tmp_path / "data-docs" / "testreg.citizens"
+    records = [{"a": None, "s": "x"}, {"a": 1, "s": "y"}]
+    first = run_checks([spec("nullValues", "a", "mustBeLessOrEqualTo", 1)], records, data_docs_dir=docs)
+    site = Path(first[0]["data_docs"]).parent
+    [page] = (site / "validations").rglob("*.html")
+    written = (page.stat().st_mtime_ns, page.read_bytes())
+    # the next load's contract has another rule: its suite page shows it, the first page is kept
+    run_checks([spec("nullValues", "a", "mustBeLessOrEqualTo", 1), spec("invalidValues", "s", validValues=["x"])],
+               records, data_docs_dir=docs)
+    pages = list((site / "validations").rglob("*.html"))
+    assert len(pages) == 2 and (page.stat().st_mtime_ns, page.read_bytes()) == written
+    assert "values must belong to this set" in next((site / "expectations").rglob("*.html")).read_text("utf-8")
+    index = (site / "index.html").read_text("utf-8")
+    assert all(p.relative_to(site).as_posix() in index for p in pages)
+    assert (site / "static" / "styles" / "data_docs_default_styles.css").is_file()
+
+
+def test_data_docs_templates_are_compiled_once_not_per_build(tmp_path, monkeypatch):
+    import jinja2
+
+    specs, records = [spec("nullValues", "a", "mustBeLessOrEqualTo", 1)], [{"a": None}, {"a": 1}]
+    run_checks(specs, records, data_docs_dir=tmp_path / "one")
+    compiled = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda self, *a, **kw: compiled.append(a) or real(self, *a, **kw))
+    result = run_checks(specs, records, data_docs_dir=tmp_path / "two")  # a new site, the same templates
+    assert Path(result[0]["data_docs"]).is_file() and compiled == []
+
+
+def test_the_scaffolded_config_variables_template_is_dropped_a_filled_one_kept(tmp_path):
+    from munihub.quality_docs import CONFIG_VARIABLES
+
+    specs, records = [spec("nullValues", "a", "mustBeLessOrEqualTo", 1)], [{"a": None}, {"a": 1}]
+    run_checks(specs, records, data_docs_dir=tmp_path / "ds")
+    assert not (tmp_path / "ds" / CONFIG_VARIABLES).exists()
+    (tmp_path / "ds" / CONFIG_VARIABLES).write_text("# mine\nwarehouse_schema: munihub\n", "utf-8")
+    assert run_checks(specs, records, data_docs_dir=tmp_path / "ds")[0]["status"] == "passed"
+    assert "warehouse_schema" in (tmp_path / "ds" / CONFIG_VARIABLES).read_text("utf-8")
+
+
 def test_great_expectations_is_not_imported_with_the_module():
     code = ("import sys, munihub.quality, munihub.quality_docs, munihub.pipeline; "
             "print('great_expectations' in sys.modules, 'pandas' in sys.modules)")
