@@ -9,6 +9,7 @@ the `munihub.connectors` entry-point group, so the built-in kinds (in the top-le
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
@@ -112,7 +113,16 @@ def connector_kinds() -> dict[str, Any]:
 
 
 def load_connector_class(kind: str) -> type[Connector]:
-    """The class registered for `kind`; a ConfigError naming the known kinds if there is none."""
+    """The class registered for `kind`; a ConfigError naming the known kinds if there is none.
+
+    Found classes are kept for the process: scanning the installed entry points costs ~5 ms,
+    paid each time a load opens its connector.  An unknown kind is looked up again each time.
+    """
+    return _connector_class(kind)
+
+
+@functools.lru_cache(maxsize=None)
+def _connector_class(kind: str) -> type[Connector]:
     kinds = connector_kinds()
     if kind not in kinds:
         known = ", ".join(sorted(kinds)) or "none (is munihub installed with pip?)"

@@ -186,3 +186,20 @@ def test_every_sync_is_audited_in_the_hash_chain_failures_included(setup):
                                                      ("sync", "testreg.citizens", "held")]
     assert entries[0].detail["rows_new"] == 4 and entries[1].detail["failed_checks"]
     assert audit.verify(engine) == []
+
+
+def test_a_contract_is_parsed_once_per_content_and_afresh_when_edited(setup):
+    settings, _ = setup
+    path = settings.contracts_dir / "testreg" / "citizens.yaml"
+    first = pipeline.contract_for("testreg.citizens", settings)
+    assert pipeline.contract_for("testreg.citizens", settings) is first  # every stage of a load asks
+    text = path.read_text("utf-8")
+    assert f"version: {first.version}" in text
+    path.write_text(text.replace(f"version: {first.version}", "version: 9.9.9"), "utf-8")
+    edited = pipeline.contract_for("testreg.citizens", settings)
+    assert edited.version == "9.9.9"
+    result = pipeline.sync_source("testreg.citizens", settings)
+    with pipeline.engine_for(settings).connect() as conn:
+        version = conn.execute(sa.select(store.loads.c.contract_version)
+                               .where(store.loads.c.load_id == result["load_id"])).scalar()
+    assert version == "9.9.9"
