@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import re
+from array import array
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -171,16 +172,41 @@ def _entities(conn) -> tuple[list[dict], dict[str, Any]]:
         types.append({"entity_type": etype, "source_rows": rows.get(etype, 0), "records": before,
                       "entities": after, "duplicates": max(before - after, 0),
                       "duplicate_rate": round((before - after) / before, 4) if before else 0.0})
-    spread = (sa.select(m.c.entity_id).group_by(m.c.entity_id)
-              .having(sa.func.count(sa.distinct(m.c.source)) >= 2).subquery())
-    multi = conn.execute(sa.select(sa.func.count()).select_from(spread)).scalar() or 0
-    a, b = m.alias("a"), m.alias("b")
-    pairs = conn.execute(sa.select(a.c.source, b.c.source, sa.func.count(sa.distinct(a.c.entity_id)))
-                         .join(b, sa.and_(a.c.entity_id == b.c.entity_id, a.c.source < b.c.source))
-                         .group_by(a.c.source, b.c.source).order_by(a.c.source, b.c.source)).all()
-    overlap = {"multi_source_entities": multi,
-               "pairs": [{"left": x, "right": y, "entities": n} for x, y, n in pairs]}
-    return types, overlap
+    return types, _overlap(conn)
+
+
+def _overlap(conn) -> dict[str, Any]:
+    """Entities with members in two or more sources, and the entities each pair of sources shares.
+
+    One pass over the members in entity order; each source's entities become a bitset (an
+    int), so a pair is one AND and a popcount.  The self-join this replaces made a row for
+    every pair of sources inside every entity: 0.93M rows and 2-3.5 s on PostgreSQL at 20
+    sources x 10,000 rows (sorts spilling to disk), on every consolidate, growing with the
+    square of the sources an entity spans.  Sources are ordered by code point on every engine.
+    """
+    m = store.entity_members
+    members: dict[str, array] = defaultdict(lambda: array("L"))
+    entities, last = 0, None
+    rows = conn.execute(sa.select(m.c.entity_id, m.c.source).order_by(m.c.entity_id)
+                        .execution_options(stream_results=True, yield_per=20_000))  # flat memory
+    for entity_id, source in rows:
+        if entity_id != last:
+            entities, last = entities + 1, entity_id
+        members[source].append(entities - 1)
+    bitsets = {}
+    for source, indexes in members.items():
+        bits = bytearray((entities + 7) // 8)
+        for i in indexes:
+            bits[i >> 3] |= 1 << (i & 7)
+        bitsets[source] = int.from_bytes(bits, "little")
+    once = twice = 0
+    for bits in bitsets.values():
+        twice |= once & bits
+        once |= bits
+    names = sorted(bitsets)
+    pairs = [{"left": x, "right": y, "entities": n}
+             for i, x in enumerate(names) for y in names[i + 1:] if (n := (bitsets[x] & bitsets[y]).bit_count())]
+    return {"multi_source_entities": twice.bit_count(), "pairs": pairs}
 
 
 def gather(engine: sa.Engine, contracts=None, runs: int = 30, *, now: dt.datetime | None = None,

@@ -255,3 +255,26 @@ def test_same_figures_on_postgres(pg_url, filled):
         assert pg == lite
     finally:
         engine.dispose()
+
+
+def test_overlap_counts_an_entity_once_per_pair_of_sources(store_url):
+    from munihub.report import _overlap
+
+    engine = store.open_store(store_url)
+    at = NOW
+    members = [("b_y", "1", "E1"), ("a.x", "2", "E1"), ("a.x", "3", "E1"),   # two records of a.x: one entity
+               ("c.z", "4", "E2"), ("a.x", "5", "E2"), ("b_y", "6", "E2"),
+               ("b_y", "7", "E3"), ("b_y", "8", "E3"), ("a.x", "9", "E4")]  # one source each: no overlap
+    try:
+        with engine.begin() as conn:
+            conn.execute(store.entity_members.insert(), [
+                {"source": s, "source_key": k, "entity_id": e, "entity_type": "person", "assigned_at": at}
+                for s, k, e in members])
+        with engine.connect() as conn:
+            overlap = _overlap(conn)
+    finally:
+        engine.dispose()
+    # code-point order on every engine ('.' < '_'); pairs sharing no entity are not listed
+    assert overlap == {"multi_source_entities": 2, "pairs": [
+        {"left": "a.x", "right": "b_y", "entities": 2}, {"left": "a.x", "right": "c.z", "entities": 1},
+        {"left": "b_y", "right": "c.z", "entities": 1}]}
