@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", default="sqlite,postgres,mariadb")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, batch {args.batch_size}, "
-          f"best of {args.repeats}; keyset = watermark+key pages, stream = no key, one streamed SELECT; "
-          "bare = one SELECT, fetchmany, dict per row", flush=True)
+          f"best of {args.repeats}; keyset = after a watermark+key (pages; SQLite one ordered SELECT), "
+          "stream = no key, one streamed SELECT; bare = one SELECT, fetchmany, dict per row", flush=True)
     with tempfile.TemporaryDirectory(prefix="munihub-bench-") as tmp:
         for name in args.engines.split(","):
             if name in PORTS and not _reachable(PORTS[name]):
