@@ -126,14 +126,17 @@ def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, mod
 
 def store_run(records: list[dict], new: int) -> None:
     """`resolve_all` end to end on a SQLite store: full over the old rows, then `new` rows
-    incrementally (store reads and writes included)."""
+    incrementally (store reads and writes included).  Each run is its own process, as an
+    Airflow task is, so its peak memory is the resolution's, not this script's copy of the
+    records."""
     import datetime as dt
+    import subprocess
 
     from munihub import store
-    from munihub.resolve import resolve_all
 
     folder = Path(tempfile.mkdtemp(prefix="munihub-bench-store-"))
-    engine = store.open_store(f"sqlite:///{folder / 'store.db'}")
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = store.open_store(url)
 
     def publish(batch: list[dict], when: dt.datetime, load_id: str) -> None:
         rows = [{"source": r["source"], "source_key": r["ref"].split("|", 1)[1], "entity_type": "person",
@@ -145,14 +148,30 @@ def store_run(records: list[dict], new: int) -> None:
 
     t0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     publish(records[:-new], t0, "L1")
-    for label, batch in (("store full", None), ("store incremental", records[-new:])):
+    later = records[-new:]
+    del records
+    gc.collect()
+    for label, batch in (("store full", None), ("store incremental", later)):
         if batch:
             publish(batch, t0 + dt.timedelta(hours=1), "L2")
-        clock = Clock()
-        summary = resolve_all(engine)
-        clock.lap(f"{summary['mode']}, {summary['changed_records']} changed")
-        clock.report(f"{label}: resolve_all on SQLite, {summary['records']} records")
+        out = subprocess.run([sys.executable, __file__, "--resolve", url], capture_output=True, text=True)
+        if out.returncode:
+            raise SystemExit(out.stderr)
+        print(f"{label}: {out.stdout.strip()}")
     engine.dispose()
+
+
+def resolve_once(url: str) -> None:
+    """One `resolve_all` on the store at `url`: wall/CPU seconds and this process's peak RSS."""
+    from munihub import store
+    from munihub.resolve import resolve_all
+
+    engine = store.open_store(url)
+    clock = Clock()
+    summary = resolve_all(engine)
+    clock.lap(f"{summary['mode']}, {summary['changed_records']} changed")
+    clock.report(f"resolve_all on SQLite, {summary['records']} records")
+    print(f"peak RSS {peak_mb()[0]:.0f} MB; load average {os.getloadavg()[0]:.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,7 +181,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--store", type=int, default=0, metavar="N",
                     help="instead: resolve_all end to end on a SQLite store of N records")
+    ap.add_argument("--resolve", metavar="URL", help=argparse.SUPPRESS)  # one store run (see store_run)
     args = ap.parse_args(argv)
+    if args.resolve:
+        return resolve_once(args.resolve)
     t = time.perf_counter()
     records = records_for(args.records, args.seed)
     print(f"{len(records)} records ready in {time.perf_counter() - t:.1f} s (generation/cache, not timed below)")

@@ -7,8 +7,8 @@ neighbourhood its new records reach: `Neighbourhood.fetch` is the hook `match.gr
 calls before it looks at refs, and loads their features, former entities and blocks.  What
 it loads equals what the in-memory index would hold there, so results equal a full run's.
 
-Keys are 64-bit hashes (blake2b) so the table stays two narrow columns; a hash collision
-would only add a candidate pair, which scoring judges on the real features like any other.
+Keys are 64-bit hashes (blake2b) so the table stays two narrow columns; members read back
+are checked against their real blocking keys, so even a hash collision adds no pair.
 """
 from __future__ import annotations
 
@@ -112,7 +112,10 @@ class Neighbourhood:
             for name in counted:
                 if f.get(name):
                     self._delta[(name, f[name])] += 1
+        self._old_in: Counter = Counter()  # blocks the changed records leave
         for f in old.values():
+            for key in blocking_keys(f, conf):
+                self._old_in[key] += 1
             for name in counted:
                 if f.get(name):
                     self._delta[(name, f[name])] -= 1
@@ -131,27 +134,23 @@ class Neighbourhood:
         self._seen.update(todo)
         t = store.match_features
         feats, sources = self.slot["features"], self.slot["sources"]
-        for part in _chunks(todo):
-            for ref, f in self.conn.execute(sa.select(t.c.ref, t.c.features)
-                                            .where(t.c.ref.in_(part), t.c.entity_type == self.etype)):
-                feats[ref] = f
-                sources[ref] = ref.split("|", 1)[0]
+        for ref, f in _by_ref(self.conn, todo, self.etype):
+            feats[ref] = f
+            sources[ref] = ref.split("|", 1)[0]
 
     def former(self, refs: Iterable[str]) -> None:
         """`previous` (ref -> entity id) for `refs`, and every member of those entities."""
         todo = sorted(r for r in refs if r not in self._placed)
         self._placed.update(todo)
         m = store.entity_members
-        for part in _chunks(todo):
-            keys = [tuple(r.split("|", 1)) for r in part]
-            for s, k, e in self.conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
-                                             .where(sa.tuple_(m.c.source, m.c.source_key).in_(keys))):
+        cols = (m.c.source, m.c.source_key, m.c.entity_id)
+        for where in store.key_clauses(m, (tuple(r.split("|", 1)) for r in todo)):
+            for s, k, e in self.conn.execute(sa.select(*cols).where(where)):
                 self.previous[f"{s}|{k}"] = e
         eids = sorted({self.previous[r] for r in todo if r in self.previous} - self._entities)
         self._entities.update(eids)
         for part in _chunks(eids):
-            for s, k, e in self.conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
-                                             .where(m.c.entity_id.in_(part))):
+            for s, k, e in self.conn.execute(sa.select(*cols).where(m.c.entity_id.in_(part))):
                 ref = f"{s}|{k}"
                 self.members_of[e].append(ref)
                 self.previous[ref] = e
@@ -170,21 +169,25 @@ class Neighbourhood:
         feats, blocks = self.slot["features"], self.slot["blocks"]
         wanted = {block_id(self.etype, key): key for r in refs if r in feats
                   for key in blocking_keys(feats[r], self.conf) if key not in blocks}
-        limit, moved = self.conf.get("max_block", 2000), len(self._new)
+        limit = self.conf.get("max_block", 2000)
         sizes = dict(self._stored(sorted(wanted), refs=False))
-        # A stored block bigger than the cap plus every moved record stays giant whatever moves.
+        # A block's size once the changed records left their old blocks and joined new ones;
+        # over the cap it is never scored, so its members are not even read.
         for kid, n in sizes.items():
-            if n > limit + moved:
-                blocks[wanted[kid]] = _Giant(n)
+            key = wanted[kid]
+            size = n - self._old_in.get(key, 0) + len(self._new_in.get(key, ()))
+            if size > limit:
+                blocks[key] = _Giant(size)
         members: dict[tuple, list[str]] = defaultdict(list)
-        for kid, ref in self._stored(sorted(k for k, n in sizes.items() if n <= limit + moved), refs=True):
+        for kid, ref in self._stored(sorted(k for k in sizes if wanted[k] not in blocks), refs=True):
             if ref not in self._new:  # a changed record sits in the blocks of its new features
                 members[wanted[kid]].append(ref)
-        for key in wanted.values():
-            if key not in blocks:
-                blocks[key] = sorted(members.get(key, [])) + self._new_in.get(key, [])
-        self._features(r for key in wanted.values() if not isinstance(blocks[key], _Giant)
-                       for r in blocks[key])
+        loaded = [key for key in wanted.values() if key not in blocks]
+        self._features(r for key in loaded for r in members.get(key, ()))
+        feats = self.slot["features"]
+        for key in loaded:  # a 64-bit hash collision must not add a member: check the real keys
+            found = [r for r in members.get(key, ()) if r in feats and key in blocking_keys(feats[r], self.conf)]
+            blocks[key] = sorted(found) + self._new_in.get(key, [])
         self._counts()
 
     def _counts(self) -> None:
@@ -198,14 +201,20 @@ class Neighbourhood:
             self.slot["counts"][n][v] = found.get(kid, 0) + self._delta[(n, v)]
 
 
+def _by_ref(conn, refs: list[str], entity_type: str):
+    """(ref, features) of those refs stored with this type.  The type is checked here, not
+    in SQL, so the planner always takes the primary key on ref (not the type's index)."""
+    t = store.match_features
+    for part in _chunks(refs):
+        for ref, etype, f in conn.execute(sa.select(t.c.ref, t.c.entity_type, t.c.features)
+                                          .where(t.c.ref.in_(part))):
+            if etype == entity_type:
+                yield ref, f
+
+
 def stored_features(conn, entity_type: str, refs: list[str]) -> dict[str, dict]:
     """The stored features of those refs that have them."""
-    t = store.match_features
-    out = {}
-    for part in _chunks(sorted(refs)):
-        out.update(conn.execute(sa.select(t.c.ref, t.c.features)
-                                .where(t.c.ref.in_(part), t.c.entity_type == entity_type)).all())
-    return out
+    return dict(_by_ref(conn, sorted(refs), entity_type))
 
 
 def taken_ids(conn, ids: Iterable[str]) -> set[str]:

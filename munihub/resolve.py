@@ -92,15 +92,21 @@ def match_records(source: str, key: str, etype: str, record: dict, load_id, upda
 
 def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
                        since: dt.datetime | None = None, entity_type: str | None = None,
-                       trust: dict | None = None) -> dict[str, list[dict]]:
+                       trust: dict | None = None, unresolved: bool = False) -> dict[str, list[dict]]:
     """Published source rows as match records, grouped by entity type (person mentions
-    included); `since` keeps rows updated at or after it, `entity_type` rows of one type."""
+    included); `since` keeps rows updated at or after it, `entity_type` rows of one type,
+    `unresolved` rows whose content hash differs from the one resolution stored (or none)."""
     trust = _trust(settings) if trust is None else trust
-    t = store.source_rows
+    t, f = store.source_rows, store.match_features
     query = sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record, t.c.load_id,
                       t.c.updated_at, t.c.record_hash).order_by(t.c.source, t.c.source_key)
     if since is not None:
         query = query.where(t.c.updated_at >= since)
+    if unresolved:
+        # Done in SQL: the rows at the mark can be a whole million-row load, and reading them
+        # back only to find their hashes unchanged would cost what a full run costs.
+        query = query.select_from(t.outerjoin(f, f.c.ref == t.c.source + "|" + t.c.source_key)).where(
+            sa.or_(f.c.ref.is_(None), f.c.record_hash != t.c.record_hash))
     if entity_type is not None:
         query = query.where(t.c.entity_type == entity_type)
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -114,13 +120,12 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
 def _rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
     """Match records of the given refs, read back from source_rows (for golden records)."""
     t = store.source_rows
-    keys = sorted({tuple(r.removesuffix(MENTION).split("|", 1)) for r in refs})
+    keys = {tuple(r.removesuffix(MENTION).split("|", 1)) for r in refs}
     wanted = set(refs)
     out = {}
-    for part in _chunks(keys):
+    for where in store.key_clauses(t, keys):
         rows = conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record,
-                                      t.c.load_id, t.c.updated_at)
-                            .where(sa.tuple_(t.c.source, t.c.source_key).in_(part)))
+                                      t.c.load_id, t.c.updated_at).where(where))
         for row in rows:
             for rec in match_records(*row, trust):
                 if rec["ref"] in wanted:
@@ -384,8 +389,7 @@ def _stored(conn, refs: list[str]) -> dict[str, str]:
 
 def _changes(engine: sa.Engine, trust: dict, since, decided_since):
     """(new or changed match records by type, refs of decisions made since, all decisions)."""
-    changed = load_match_records(engine, since=since, trust=trust) if since else \
-        load_match_records(engine, trust=trust)
+    changed = load_match_records(engine, since=since, trust=trust, unresolved=True)
     d = store.match_decisions
     with engine.connect() as conn:
         hashes = _stored(conn, [r["ref"] for recs in changed.values() for r in recs])
@@ -489,9 +493,9 @@ def _forget(conn, etype: str, refs: Iterable[str], previous: dict, service_type:
         conn.execute(e.delete().where(e.c.entity_type == etype))
         conn.execute(q.delete().where(q.c.entity_type == etype, q.c.status == "open"))
         return
+    for where in store.key_clauses(m, (tuple(r.split("|", 1)) for r in refs)):
+        conn.execute(m.delete().where(where))
     for part in _chunks(refs):
-        conn.execute(m.delete().where(sa.tuple_(m.c.source, m.c.source_key)
-                                      .in_([tuple(r.split("|", 1)) for r in part])))
         conn.execute(q.delete().where(q.c.status == "open", sa.or_(q.c.left_ref.in_(part),
                                                                    q.c.right_ref.in_(part))))
     for part in _chunks(sorted({previous[r] for r in refs if r in previous})):

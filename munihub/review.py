@@ -31,12 +31,10 @@ def list_open(engine: sa.Engine, *, entity_type: str | None = None, limit: int =
         pairs = [dict(r) for r in conn.execute(query).mappings()]
         refs = {ref for p in pairs for ref in (p["left_ref"], p["right_ref"])}
         records = _rows_for_refs(conn, refs, {})
-        keys = [tuple(r.split("|", 1)) for r in refs]
         entity = {}
-        for i in range(0, len(keys), 500):
+        for where in store.key_clauses(m, (tuple(r.split("|", 1)) for r in refs)):
             entity.update({f"{s}|{k}": e for s, k, e in conn.execute(
-                sa.select(m.c.source, m.c.source_key, m.c.entity_id)
-                .where(sa.tuple_(m.c.source, m.c.source_key).in_(keys[i:i + 500])))})
+                sa.select(m.c.source, m.c.source_key, m.c.entity_id).where(where))})
     for p in pairs:
         for side in ("left", "right"):
             ref = p[f"{side}_ref"]

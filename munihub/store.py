@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -202,6 +202,19 @@ def bulk_insert(conn, table: sa.Table, columns: list[str], rows: list[tuple]) ->
     for i in range(0, len(rows), per):
         part = rows[i:i + per]
         conn.exec_driver_sql(head + ", ".join([one] * len(part)), tuple(v for row in part for v in row))
+
+
+def key_clauses(table: sa.Table, keys: Iterable[tuple[str, str]], size: int = 500) -> Iterator:
+    """WHERE clauses picking (source, source_key) pairs, one per source and chunk of keys.
+    SQLite plans a row-value IN, `(source, source_key) IN (VALUES ...)`, as a scan of the
+    whole table; `source = ? AND source_key IN (...)` uses the primary key."""
+    by_source: dict[str, set[str]] = {}
+    for source, key in keys:
+        by_source.setdefault(source, set()).add(key)
+    for source in sorted(by_source):
+        part = sorted(by_source[source])
+        for i in range(0, len(part), size):
+            yield sa.and_(table.c.source == source, table.c.source_key.in_(part[i:i + size]))
 
 
 def create_engine(url: str) -> sa.Engine:
