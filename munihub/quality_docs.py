@@ -1,6 +1,6 @@
 """The great-expectations edge: validate a load's frame and, if asked, keep its Data Docs.
 
-Only this module imports great-expectations, lazily (the import costs 2-5 s; see `gx`).  Without a
+Only this module imports great-expectations, lazily (~1.3 s CPU; see `gx`).  Without a
 docs folder the validation runs in an ephemeral context; with one, each dataset gets its
 own file-backed context under `<docs folder>`, so every earlier validation stays in its
 store and the site still lists it (an ephemeral site forgets earlier runs).  Each load's
