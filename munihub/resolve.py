@@ -8,16 +8,18 @@ Matching itself is `munihub.match` (exact ids, then Fellegi–Sunter); 137 follo
 every run and the matcher never overrides them.
 
 Runs are incremental: only rows published since the last run's mark (and pairs a steward
-decided since) are matched, against a blocking index rebuilt from stored features; the
-entities they touch are re-clustered as whole link-connected regions, so the result equals
-a full rebuild (`resolve_all(..., full=True)`), which keeps every id.
+decided since) are matched, against the blocking index kept in the store (only the blocks
+they fall in are read: `munihub.blocking_store`); the entities they touch are re-clustered
+as whole link-connected regions, so the result equals a full rebuild
+(`resolve_all(..., full=True)`), which keeps every id.
 """
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import sys
 from collections import defaultdict
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
@@ -73,15 +75,24 @@ def _trust(settings: Settings | None) -> dict[str, int]:
     return out
 
 
-def match_records(source: str, key: str, etype: str, record: dict, load_id, updated,
-                  trust: dict[str, int], record_hash: str | None = None) -> list[dict]:
+def match_records(source: str, key: str, etype: str, record: dict | None, load_id, updated,
+                  trust: dict[str, int], record_hash: str | None = None,
+                  raw: bytes | None = None) -> list[dict]:
     """One source row as match records: itself, plus its person mention if it names one.
-    `record_hash` is the row's stored content hash (the same `store.record_hash`), if known."""
-    base = {"source": source, "updated_at": _iso(updated), "trust": trust.get(source, 1),
+    `record_hash` is the row's stored content hash (the same `store.record_hash`), if known.
+    With `raw` (the record's JSON) the base record keeps that instead of `fields` (see
+    `with_fields`): a million decoded records would not fit the memory a full run may use."""
+    source, load_id = sys.intern(source), sys.intern(load_id) if load_id else load_id
+    base = {"source": source, "updated_at": sys.intern(_iso(updated)), "trust": trust.get(source, 1),
             "load_id": load_id}
-    out = [{**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}]
+    if raw is not None:
+        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "raw": raw}
+        record = _decode(raw) if etype != "person" else None  # only for its person mention
+    else:
+        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}
     if record_hash:
-        out[0]["record_hash"] = record_hash
+        first["record_hash"] = record_hash
+    out = [first]
     if etype != "person":
         mention = person_mention(record)
         if mention:
@@ -90,15 +101,33 @@ def match_records(source: str, key: str, etype: str, record: dict, load_id, upda
     return out
 
 
+def _decode(raw: bytes | str) -> Any:
+    import msgspec
+
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:  # what msgspec refuses (NaN, ...) the standard parser reads
+        import json
+        return json.loads(raw)
+
+
+def with_fields(rec: dict) -> dict:
+    """A match record with its `fields` decoded, if it holds them as raw JSON."""
+    return rec if "fields" in rec else {**rec, "fields": _decode(rec["raw"])}
+
+
 def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
                        since: dt.datetime | None = None, entity_type: str | None = None,
-                       trust: dict | None = None, unresolved: bool = False) -> dict[str, list[dict]]:
+                       trust: dict | None = None, unresolved: bool = False,
+                       raw: bool = False) -> dict[str, list[dict]]:
     """Published source rows as match records, grouped by entity type (person mentions
     included); `since` keeps rows updated at or after it, `entity_type` rows of one type,
-    `unresolved` rows whose content hash differs from the one resolution stored (or none)."""
+    `unresolved` rows whose content hash differs from the one resolution stored (or none);
+    `raw` keeps each record as its JSON text (`with_fields` decodes it)."""
     trust = _trust(settings) if trust is None else trust
     t, f = store.source_rows, store.match_features
-    query = sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record, t.c.load_id,
+    record = sa.cast(t.c.record, sa.Text) if raw else t.c.record
+    query = sa.select(t.c.source, t.c.source_key, t.c.entity_type, record, t.c.load_id,
                       t.c.updated_at, t.c.record_hash).order_by(t.c.source, t.c.source_key)
     if since is not None:
         query = query.where(t.c.updated_at >= since)
@@ -112,7 +141,11 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
     groups: dict[str, list[dict]] = defaultdict(list)
     with engine.connect() as conn:
         for row in conn.execute(query):
-            for rec in match_records(*row[:6], trust, row[6]):
+            if raw:
+                recs = match_records(*row[:3], None, *row[4:6], trust, row[6], raw=row[3].encode("utf-8"))
+            else:
+                recs = match_records(*row[:6], trust, row[6])
+            for rec in recs:
                 groups[rec["entity_type"]].append(rec)
     return groups
 
@@ -178,11 +211,11 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     feats: dict[str, dict] = {}
     if entity_type == "service_request":
         from munihub.followups import group_followups
-        clusters = group_followups(records)
+        clusters = group_followups([with_fields(r) for r in records])
         pairs: list = []
         rule = {r: "followup" for r in refs}
     else:
-        slot = match.build_index(records, settings)[entity_type]
+        slot = match.build_index(map(with_fields, records), settings)[entity_type]
         feats = slot["features"]
         pairs, model = match.match_index(slot, conf, model)
         clusters = match.cluster(refs, pairs, conf["match"], decisions)
@@ -269,7 +302,7 @@ def counts(engine: sa.Engine) -> dict[str, dict[str, int]]:
 
 def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
                   retrain: bool) -> dict[str, Any]:
-    groups = load_match_records(engine, trust=trust)
+    groups = load_match_records(engine, trust=trust, raw=True)
     now = _now()
     with engine.connect() as conn:
         previous, decisions = _previous(conn), _decisions(conn)
@@ -281,21 +314,20 @@ def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
         result = resolve_type(etype, list(records.values()), previous, decisions, match_settings,
                               stored.get(etype))
         changed += len(records)
-        # Only encoded rows are kept: each type's record and feature dicts are freed before
-        # the next is matched, so the peak is one type's matching, not every type's at once,
-        # and the transaction below only inserts.
-        writes.append({"etype": etype, "region": region_rows(etype, records, result["ids"], result["rule"],
-                                                             result["review"], now),
-                       "features": feature_rows(etype, records, result["features"]),
+        # Features are kept encoded and the index is gone once a type is matched, so the
+        # peak is one type's matching; golden records are made while they are written.
+        writes.append({"etype": etype, "records": records, "ids": result["ids"], "rule": result["rule"],
+                       "review": result["review"], "features": feature_rows(etype, records, result["features"]),
                        "model": result["model"] if etype not in stored else None})
         del records, result
     with engine.begin() as conn:  # one transaction: readers never see half a resolution
         for table in (store.entity_members, store.entities, store.match_features, store.match_keys):
             conn.execute(table.delete())
         conn.execute(store.review_queue.delete().where(store.review_queue.c.status == "open"))
-        for w in writes:
-            insert_region(conn, w["region"])
-            insert_features(conn, w["etype"], w["features"], match_settings)
+        while writes:
+            w = writes.pop(0)
+            insert_features(conn, w["etype"], w.pop("features"), match_settings)
+            write_region(conn, w["etype"], w["records"], w["ids"], w["rule"], w["review"], now)
             if w["model"] is not None:
                 save_model(conn, w["etype"], w["model"], now)
     return {"changed_records": changed}
@@ -341,22 +373,29 @@ def write_features(conn, etype: str, records: dict[str, dict], feats: dict[str, 
 
 
 def region_rows(etype: str, records: dict[str, dict], ids: dict[str, str], rule: dict[str, str],
-                review: list, now: dt.datetime) -> dict[str, list[tuple]]:
-    """Entity (golden record), member and open review rows for `records`, encoded."""
+                review: list, now: dt.datetime, chunk: int = 20_000) -> Iterator[dict[str, list[tuple]]]:
+    """Entity (golden record), member and open review rows for `records`, encoded, in chunks
+    of entities: a million golden records are never held at once."""
     from munihub.golden import golden_record
 
-    by_entity: dict[str, list[dict]] = defaultdict(list)
-    for ref, rec in records.items():
-        by_entity[ids[ref]].append(rec)
-    entity_rows, member_rows = [], []
-    for eid, members in sorted(by_entity.items()):
-        golden, lineage = golden_record(etype, members, {})
-        entity_rows.append((eid, etype, store.encode_json(golden), store.encode_json(lineage), len(members), now))
-        for m in members:
-            source, _, key = m["ref"].partition("|")
-            member_rows.append((source, key, eid, etype, rule.get(m["ref"], "single"), None, m.get("load_id"), now))
-    review_rows = [(etype, p.left_ref, p.right_ref, p.probability, "open", now) for p in review]
-    return {"entities": entity_rows, "entity_members": member_rows, "review_queue": review_rows}
+    by_entity: dict[str, list[str]] = defaultdict(list)
+    for ref in records:
+        by_entity[ids[ref]].append(ref)
+    order = sorted(by_entity)
+    for i in range(0, len(order), chunk):
+        entity_rows, member_rows = [], []
+        for eid in order[i:i + chunk]:
+            members = [with_fields(records[ref]) for ref in by_entity[eid]]
+            golden, lineage = golden_record(etype, members, {})
+            entity_rows.append((eid, etype, store.encode_json(golden), store.encode_json(lineage),
+                                len(members), now))
+            for m in members:
+                source, _, key = m["ref"].partition("|")
+                member_rows.append((source, key, eid, etype, rule.get(m["ref"], "single"), None,
+                                    m.get("load_id"), now))
+        yield {"entities": entity_rows, "entity_members": member_rows, "review_queue": []}
+    yield {"entities": [], "entity_members": [],
+           "review_queue": [(etype, p.left_ref, p.right_ref, p.probability, "open", now) for p in review]}
 
 
 REGION_COLUMNS = {
@@ -367,9 +406,10 @@ REGION_COLUMNS = {
 }
 
 
-def insert_region(conn, rows: dict[str, list[tuple]]) -> None:
-    for name, columns in REGION_COLUMNS.items():
-        store.bulk_insert(conn, store.metadata.tables[name], columns, rows[name])
+def insert_region(conn, chunks: Iterable[dict[str, list[tuple]]]) -> None:
+    for rows in chunks:
+        for name, columns in REGION_COLUMNS.items():
+            store.bulk_insert(conn, store.metadata.tables[name], columns, rows[name])
 
 
 def write_region(conn, etype: str, records: dict[str, dict], ids: dict[str, str],
