@@ -19,6 +19,7 @@ isolation looks like without slots (everything at once).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -61,6 +62,11 @@ def _run(admin: sa.Engine, tmp: Path, label: str, n: int, flood: bool, slots: in
     return run, peak, before, after
 
 
+def _others(run) -> float:
+    """CPU seconds the machine spent on work that was neither our tasks nor our store's server."""
+    return max(0.0, run.machine_busy - sum(t.cpu for t in run.tasks) - run.store_cpu)
+
+
 def _quiet(run) -> list[str]:
     import slotrunner
     return [s for s in run.sources() if s != slotrunner.FLOOD]
@@ -97,6 +103,7 @@ def main() -> None:
     p.add_argument("--slots", type=int, default=airflow_home.parallelism(),
                    help="worker slots (default: the LocalExecutor parallelism munihub.airflow_home sets)")
     p.add_argument("--rounds", type=int, default=1, help="alternate quiet and flood runs this many times")
+    p.add_argument("--json", type=Path, help="also write every task's times here (source, stage, start, wall, CPU)")
     args = p.parse_args()
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     quiet_runs, flood_runs = [], []
@@ -105,6 +112,11 @@ def main() -> None:
             quiet_runs.append(_run(admin, Path(tmp), f"quiet-{r + 1}", args.sources, False, args.slots))
             flood_runs.append(_run(admin, Path(tmp), f"flood-{r + 1}", args.sources, True, args.slots))
     admin.dispose()
+    if args.json:
+        args.json.write_text(json.dumps([[{"run": f"{kind}-{i + 1}", "source": t.source, "stage": t.stage,
+                                           "start": t.started, "wall": t.wall, "cpu": t.cpu} for t in r[0].tasks]
+                                         for kind, runs in (("quiet", quiet_runs), ("flood", flood_runs))
+                                         for i, r in enumerate(runs)], indent=1), encoding="utf-8")
 
     def best(runs):  # the round least disturbed by the rest of the machine
         return min(runs, key=lambda x: statistics.median([x[0].own(s) for s in _quiet(x[0])]))
@@ -132,10 +144,15 @@ def main() -> None:
           f"{CONNECTIONS_PER_TASK} per slot + 1 = {bound}; pool caps {POOL_CAP} per process x {args.slots} "
           f"slots = {POOL_CAP * args.slots}")
     print(f"  load average (1 min) quiet {load_q[0]:.2f} -> {load_q[1]:.2f}, flood {load_l[0]:.2f} -> {load_l[1]:.2f}")
+    for label, r in (("quiet", quiet), ("flood", loud)):
+        print(f"  {label} run CPU: tasks {sum(t.cpu for t in r.tasks):.1f} s, store server {r.store_cpu:.1f} s, "
+              f"rest of the machine {_others(r):.1f} s ({_others(r) / r.wall:.2f} cores busy with other work)")
     if args.rounds > 1:
         meds = [(statistics.median([q[0].own(s) for s in _quiet(q[0])]),
                  statistics.median([f[0].own(s) for s in _quiet(f[0])])) for q, f in zip(quiet_runs, flood_runs)]
-        print("  every round (median alone / beside): " + ", ".join(f"{a:.2f} / {b:.2f} s" for a, b in meds))
+        others = [(_others(q[0]) / q[0].wall, _others(f[0]) / f[0].wall) for q, f in zip(quiet_runs, flood_runs)]
+        print("  every round, median alone / beside (other work, cores): " + ", ".join(
+            f"{a:.2f} / {b:.2f} s ({oa:.2f} / {ob:.2f})" for (a, b), (oa, ob) in zip(meds, others)))
 
 
 if __name__ == "__main__":

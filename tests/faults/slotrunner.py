@@ -70,6 +70,8 @@ class Run:
     wall: float = 0.0      # first task started -> last task ended
     peak_running: int = 0  # most task processes alive at once
     peak_in_pool: dict[str, int] = field(default_factory=dict)
+    store_cpu: float = 0.0     # CPU seconds of the store's server processes for this database
+    machine_busy: float = 0.0  # CPU seconds the whole machine was busy (all cores, everyone's work)
 
     def own(self, source: str) -> float:
         return sum(t.wall for t in self.tasks if t.source == source)
@@ -198,19 +200,41 @@ def overlapping(run: Run, of: str) -> list[Task]:
     return [t for t in run.tasks if t.source != of and any(t.started < e and s < t.ended for s, e in busy)]
 
 
-def sample_connections(url: str, stop: threading.Event, peak: list[int]) -> None:
-    """Keep `peak[0]` at the most connections PostgreSQL has seen to `url`'s database (this one included)."""
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of a local process in clock ticks (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have been busy since boot (Linux /proc/stat), anyone's work."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def sample_connections(url: str, stop: threading.Event, peak: list[int], store_cpu: list[float]) -> None:
+    """Keep `peak[0]` at the most connections PostgreSQL has seen to `url`'s database (this one
+    included) and `store_cpu[0]` at the CPU seconds its server processes used (the sampler's own
+    excluded; read from /proc, so only for a server on this machine, sampled every 50 ms)."""
     import sqlalchemy as sa
 
-    db = sa.engine.make_url(url).database
+    db, ticks = sa.engine.make_url(url).database, {}
     # autocommit: inside one transaction pg_stat_activity is a snapshot taken at its first read
     eng = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
     with eng.connect() as conn:
         while not stop.is_set():
-            n = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": db}).scalar()
-            peak[0] = max(peak[0], n)
+            pids = conn.execute(sa.text("SELECT pid, pid = pg_backend_pid() FROM pg_stat_activity "
+                                        "WHERE datname = :d"), {"d": db}).all()
+            peak[0] = max(peak[0], len(pids))
+            for pid, own in pids:
+                if not own:
+                    ticks[pid] = max(ticks.get(pid, 0), _cpu_ticks(pid))
             time.sleep(0.05)
     eng.dispose()
+    store_cpu[0] = sum(ticks.values()) / os.sysconf("SC_CLK_TCK")
 
 
 def task_env(store_url: str, contracts: Path, home: Path) -> dict[str, str]:
@@ -228,14 +252,16 @@ def measured_run(store_url: str, folder: Path, n: int, flood: bool, slots: int,
     Docs of an earlier run do not make this one's checks slower."""
     ids = make_sources(folder / "contracts", n, flood, rows=rows)
     env = task_env(store_url, folder / "contracts", folder / "home")
-    stop, peak = threading.Event(), [0]
-    sampler = threading.Thread(target=sample_connections, args=(store_url, stop, peak))
+    stop, peak, store_cpu = threading.Event(), [0], [0.0]
+    sampler = threading.Thread(target=sample_connections, args=(store_url, stop, peak, store_cpu))
     sampler.start()
+    busy = machine_busy_seconds()
     try:
         run = run_in_slots(ids, env, slots, folder / "logs", pool_slots={"flood": 1})
     finally:
         stop.set()
         sampler.join()
+    run.machine_busy, run.store_cpu = machine_busy_seconds() - busy, store_cpu[0]
     return run, peak[0]
 
 
