@@ -321,11 +321,15 @@ def find_matches(records: list[dict], settings: dict | None = None, *,
 
 
 def match_index(slot: dict, conf: dict, model: dict | None = None,
-                min_train: int = 500) -> tuple[list[Pair], dict]:
+                min_train: int = 500, free_blocks: bool = False) -> tuple[list[Pair], dict]:
     """Every blocked pair of one type's index scored: (pairs >= review, the model used).
-    With `model` None one is trained (or the defaults taken) as `find_matches` describes."""
-    pairs = _candidates(slot["blocks"], conf.get("max_block", 2000))
-    return _score(sorted(pairs), slot, conf, model, min_train)
+    With `model` None one is trained (or the defaults taken) as `find_matches` describes.
+    `free_blocks` empties the slot's blocks once the candidates are known: for a million
+    records they weigh more than the pairs, and scoring is the run's memory peak."""
+    pairs = sorted(_candidates(slot["blocks"], conf.get("max_block", 2000)))
+    if free_blocks:
+        slot["blocks"] = defaultdict(list)
+    return _score(pairs, slot, conf, model, min_train)
 
 
 # --------------------------------------------------------------------------- incremental

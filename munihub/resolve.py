@@ -217,7 +217,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     else:
         slot = match.build_index(map(with_fields, records), settings)[entity_type]
         feats = slot["features"]
-        pairs, model = match.match_index(slot, conf, model)
+        pairs, model = match.match_index(slot, conf, model, free_blocks=True)
         clusters = match.cluster(refs, pairs, conf["match"], decisions)
         rule = _rules(pairs, conf["match"])
     ids = match.assign_entity_ids(clusters, previous, entity_type)
