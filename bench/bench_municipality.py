@@ -5,7 +5,8 @@
 Sources are the generator's mix (SQLite and PostgreSQL `sql` tables, REST, CSV and JSON Lines
 drops).  The sync is the core pipeline (`sync_source` per source, `--workers` processes, no
 Airflow), then one `consolidate`; then 1% of every source's rows change and everything is
-synced and consolidated again.  Prints wall times, the incremental share and peak RSS.
+synced and consolidated again.  Prints wall times, each sync phase's CPU and wall seconds (summed
+over the workers' sources), the incremental share and peak RSS.
 Needs PostgreSQL on 127.0.0.1:5432 (throwaway databases, dropped at the end).
 """
 from __future__ import annotations
@@ -42,14 +43,28 @@ def _warm() -> None:
         pass
 
 
-def _sync_one(contract_id: str) -> tuple[str, str, int, int]:
+PHASES = ("extract+stage", "checks", "publish")
+
+
+def _sync_one(contract_id: str) -> tuple[str, str, int, int, dict[str, tuple[float, float]]]:
+    """`sync_source`, stage by stage: (id, outcome, rows read, rows new or changed, phase -> (cpu s, wall s))."""
     from munihub.errors import MunihubError
-    from munihub.pipeline import sync_source
+    from munihub.pipeline import check_load, extract_and_stage, publish_load
+    phases: dict[str, tuple[float, float]] = {}
+
+    def timed(name, fn, *args):
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            phases[name] = (time.process_time() - cpu, time.perf_counter() - wall)
     try:
-        r = sync_source(contract_id)
-        return contract_id, "published", r["rows_in"], r["rows_new"] + r["rows_changed"]
+        load_id = timed("extract+stage", extract_and_stage, contract_id)
+        timed("checks", check_load, load_id)
+        r = timed("publish", publish_load, load_id)
+        return contract_id, "published", r["rows_in"], r["rows_new"] + r["rows_changed"], phases
     except MunihubError as exc:
-        return contract_id, f"failed: {str(exc)[:200]}", 0, 0
+        return contract_id, f"failed: {str(exc)[:200]}", 0, 0, phases
 
 
 def sync_all(ids: list[str], pool: ProcessPoolExecutor) -> tuple[float, list]:
@@ -58,11 +73,25 @@ def sync_all(ids: list[str], pool: ProcessPoolExecutor) -> tuple[float, list]:
     return time.perf_counter() - started, results
 
 
+def phase_lines(results: list) -> str:
+    """Per-phase CPU and wall seconds summed over the sources (and per source), from the workers."""
+    n = max(len(results), 1)
+    parts = []
+    for name in PHASES:
+        cpu = sum(r[4].get(name, (0.0, 0.0))[0] for r in results)
+        wall = sum(r[4].get(name, (0.0, 0.0))[1] for r in results)
+        parts.append(f"{name} cpu {cpu:.1f} s / wall {wall:.1f} s ({1000 * cpu / n:.0f} / {1000 * wall / n:.0f} ms per source)")
+    return "    " + "\n    ".join(parts)
+
+
 def consolidate() -> float:
     from munihub.pipeline import consolidate as run
-    started = time.perf_counter()
-    run()
-    return time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    result = run()
+    wall = time.perf_counter() - started
+    seconds = " + ".join(f"{k} {v:.1f} s" for k, v in (result.get("seconds") or {}).items())
+    print(f"    consolidate: cpu {time.process_time() - cpu:.1f} s, wall {wall:.1f} s ({seconds})", flush=True)
+    return wall
 
 
 def peak_mb() -> tuple[float, float]:
@@ -110,7 +139,8 @@ def main() -> None:
             failed = [r for r in results if r[1] != "published"]
             read = sum(r[2] for r in results)
             print(f"full sync: {full_sync:.1f} s, {read} rows read ({read / full_sync:.0f} rows/s), "
-                  f"{len(failed)} failed {failed[:2]}", flush=True)
+                  f"{len(failed)} failed {[f[:2] for f in failed[:2]]}", flush=True)
+            print(phase_lines(results), flush=True)
             full_cons = consolidate()
             print(f"full consolidation: {full_cons:.1f} s", flush=True)
 
@@ -120,6 +150,7 @@ def main() -> None:
             inc_read = sum(r[2] for r in results)
             print(f"incremental sync after {changed} changed rows: {inc_sync:.1f} s, {inc_read} rows read, "
                   f"{sum(r[3] for r in results)} published as new/changed", flush=True)
+            print(phase_lines(results), flush=True)
             inc_cons = consolidate()
             print(f"incremental consolidation: {inc_cons:.1f} s", flush=True)
             full, inc = full_sync + full_cons, inc_sync + inc_cons
