@@ -57,9 +57,11 @@ def site_config(config: dict) -> dict:
     config["site_index_builder"] = {**(config.get("site_index_builder") or {}),
                                     "view": {**view, "class_name": IndexPageView.__name__}}
     sections = config.get("site_section_builders") or {}
-    config["site_section_builders"] = {name: {**(sections.get(name) or {}),
-                                              "view": {**view, "class_name": PageView.__name__}}
-                                       for name in SECTIONS}
+    config["site_section_builders"] = {
+        # a section switched off ("None", False, ...) stays off
+        name: {**(sections.get(name) or {}), "view": {**view, "class_name": PageView.__name__}}
+        if isinstance(sections.get(name) or {}, dict) else sections[name]
+        for name in SECTIONS}
     return config
 
 

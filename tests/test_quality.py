@@ -198,6 +198,20 @@ def test_data_docs_templates_are_compiled_once_not_per_build(tmp_path, monkeypat
     assert Path(result[0]["data_docs"]).is_file() and compiled == []
 
 
+def test_site_config_swaps_only_the_views():
+    from munihub.quality_views import site_config
+
+    given = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+             "site_section_builders": {"profiling": "None", "validations": {"run_name_filter": {"not_includes": "x"}}}}
+    config = site_config(given)
+    sections = config["site_section_builders"]
+    assert sections["profiling"] == "None"  # switched off stays off
+    assert sections["validations"]["run_name_filter"] == {"not_includes": "x"}
+    assert {sections[s]["view"]["class_name"] for s in ("expectations", "validations")} == {"PageView"}
+    assert config["site_index_builder"]["view"]["class_name"] == "IndexPageView"
+    assert "view" not in given["site_index_builder"]  # the context's own config is not touched
+
+
 def test_the_scaffolded_config_variables_template_is_dropped_a_filled_one_kept(tmp_path):
     from munihub.quality_docs import CONFIG_VARIABLES
 
