@@ -171,7 +171,16 @@ def resolve_once(url: str) -> None:
     summary = resolve_all(engine)
     clock.lap(f"{summary['mode']}, {summary['changed_records']} changed")
     clock.report(f"resolve_all on SQLite, {summary['records']} records")
-    print(f"peak RSS {peak_mb()[0]:.0f} MB; load average {os.getloadavg()[0]:.1f}")
+    print(f"peak RSS {hwm_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}")
+
+
+def hwm_mb() -> float:
+    """This process's own peak RSS.  Not ru_maxrss: Linux carries that across exec, so a
+    child started by a big parent would report the parent's size at fork time."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_mb()[0]
 
 
 def main(argv: list[str] | None = None) -> None:
