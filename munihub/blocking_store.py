@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from munihub import store
 from munihub.match import blocking_keys
 
-CHUNK = 500  # keys or refs per IN (...): well under every engine's bound-parameter limit
 
 
 def _hash(text: str) -> int:
@@ -44,10 +43,6 @@ def record_keys(entity_type: str, feats: dict, conf: dict) -> set[int]:
     return keys
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
 
 def _executemany(conn, sql: str, rows: list[tuple]) -> None:
     """A driver-level executemany: SQLAlchemy's per-row parameter processing costs more than
@@ -62,11 +57,11 @@ def write_keys(conn, entity_type: str, feats: dict[str, dict], conf: dict,
     refs had before, whose keys are removed first.  Returns the number of keys written."""
     if old:
         gone = [(k, ref) for ref, f in old.items() for k in record_keys(entity_type, f, conf)]
-        for part in _chunks(gone, 5000):
+        for part in store.chunks(gone, 5000):
             _executemany(conn, "DELETE FROM match_keys WHERE key = ? AND ref = ?", part)
     written = 0
     refs = list(feats)
-    for part in _chunks(refs, 20_000):
+    for part in store.chunks(refs, 20_000):
         rows = sorted((k, ref) for ref in part for k in record_keys(entity_type, feats[ref], conf))
         _executemany(conn, "INSERT INTO match_keys (key, ref) VALUES (?, ?)", rows)
         written += len(rows)
@@ -132,7 +127,6 @@ class Neighbourhood:
     def _features(self, refs: Iterable[str]) -> None:
         todo = sorted(r for r in refs if r not in self._seen)
         self._seen.update(todo)
-        t = store.match_features
         feats, sources = self.slot["features"], self.slot["sources"]
         for ref, f in _by_ref(self.conn, todo, self.etype):
             feats[ref] = f
@@ -149,7 +143,7 @@ class Neighbourhood:
                 self.previous[f"{s}|{k}"] = e
         eids = sorted({self.previous[r] for r in todo if r in self.previous} - self._entities)
         self._entities.update(eids)
-        for part in _chunks(eids):
+        for part in store.chunks(eids):
             for s, k, e in self.conn.execute(sa.select(*cols).where(m.c.entity_id.in_(part))):
                 ref = f"{s}|{k}"
                 self.members_of[e].append(ref)
@@ -158,7 +152,7 @@ class Neighbourhood:
 
     def _stored(self, ids: list[int], refs: bool):
         k = store.match_keys
-        for part in _chunks(ids):
+        for part in store.chunks(ids):
             if refs:
                 yield from self.conn.execute(sa.select(k.c.key, k.c.ref).where(k.c.key.in_(part)))
             else:
@@ -205,7 +199,7 @@ def _by_ref(conn, refs: list[str], entity_type: str):
     """(ref, features) of those refs stored with this type.  The type is checked here, not
     in SQL, so the planner always takes the primary key on ref (not the type's index)."""
     t = store.match_features
-    for part in _chunks(refs):
+    for part in store.chunks(refs):
         for ref, etype, f in conn.execute(sa.select(t.c.ref, t.c.entity_type, t.c.features)
                                           .where(t.c.ref.in_(part))):
             if etype == entity_type:
@@ -221,6 +215,6 @@ def taken_ids(conn, ids: Iterable[str]) -> set[str]:
     """Which of `ids` already name a stored entity."""
     e = store.entities
     out: set[str] = set()
-    for part in _chunks(sorted(ids)):
+    for part in store.chunks(sorted(ids)):
         out.update(conn.execute(sa.select(e.c.entity_id).where(e.c.entity_id.in_(part))).scalars())
     return out

@@ -4,8 +4,9 @@ Every source row is a record of its own entity type (a permit, a payment …).  
 also name a citizen (national id, name, mobile) contribute a *person mention*, so the same
 citizen found in the registry, the 137 hotline and the payments system becomes one person.
 Matching itself is `munihub.match` (exact ids, then Fellegi–Sunter); 137 follow-ups are
-`munihub.followups`; survivorship is `munihub.golden`.  Steward decisions are applied on
-every run and the matcher never overrides them.
+`munihub.followups`; survivorship is `munihub.golden`; rows become match records in
+`munihub.match_records` and results are written by `munihub.resolve_write`.  Steward
+decisions are applied on every run and the matcher never overrides them.
 
 Runs are incremental: only rows published since the last run's mark (and pairs a steward
 decided since) are matched, against the blocking index kept in the store (only the blocks
@@ -17,153 +18,22 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import sys
 from collections import defaultdict
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
 from munihub import blocking_store, store
 from munihub.config import Settings
+from munihub.match_records import load_match_records, rows_for_refs, trust_of, with_fields
+from munihub.resolve_write import (content_hash, feature_rows, forget, insert_features, save_model,
+                                   write_features, write_region)
 
-MENTION = "#person"
-# Fields of non-person records that name the citizen behind them.
-PERSON_NAME_FIELDS = ("citizen_name", "owner_name", "payer_name")
-CHUNK = 500  # refs per IN (...) query: well under every engine's bound-parameter limit
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
-
-def _iso(value) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
-
-
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def person_mention(record: dict) -> dict | None:
-    """The citizen named inside a non-person record, as person fields (None if nobody is named)."""
-    person: dict[str, Any] = {}
-    for f in ("national_id", "mobile"):
-        if record.get(f):
-            person[f] = record[f]
-    for f in PERSON_NAME_FIELDS:
-        if record.get(f):
-            person["full_name"] = record[f]
-            break
-    if "national_id" not in person and not ("full_name" in person and "mobile" in person):
-        return None  # a bare name is too weak to stand for a citizen
-    return person
-
-
-def _trust(settings: Settings | None) -> dict[str, int]:
-    if settings is None:
-        return {}
-    from munihub.contracts import load_all
-    contracts, _ = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
-    out = {}
-    for c in contracts:
-        top = {p.get("property"): p.get("value") for p in c.raw.get("customProperties") or []}
-        try:
-            out[c.id] = int(top.get("trust", 1))
-        except (TypeError, ValueError):
-            out[c.id] = 1
-    return out
-
-
-def match_records(source: str, key: str, etype: str, record: dict | None, load_id, updated,
-                  trust: dict[str, int], record_hash: str | None = None,
-                  raw: bytes | None = None) -> list[dict]:
-    """One source row as match records: itself, plus its person mention if it names one.
-    `record_hash` is the row's stored content hash (the same `store.record_hash`), if known.
-    With `raw` (the record's JSON) the base record keeps that instead of `fields` (see
-    `with_fields`): a million decoded records would not fit the memory a full run may use."""
-    source, load_id = sys.intern(source), sys.intern(load_id) if load_id else load_id
-    base = {"source": source, "updated_at": sys.intern(_iso(updated)), "trust": trust.get(source, 1),
-            "load_id": load_id}
-    if raw is not None:
-        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "raw": raw}
-        record = _decode(raw) if etype != "person" else None  # only for its person mention
-    else:
-        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}
-    if record_hash:
-        first["record_hash"] = record_hash
-    out = [first]
-    if etype != "person":
-        mention = person_mention(record)
-        if mention:
-            out.append({**base, "ref": f"{source}|{key}{MENTION}", "entity_type": "person",
-                        "fields": mention, "trust": 0})
-    return out
-
-
-def _decode(raw: bytes | str) -> Any:
-    import msgspec
-
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError:  # what msgspec refuses (NaN, ...) the standard parser reads
-        import json
-        return json.loads(raw)
-
-
-def with_fields(rec: dict) -> dict:
-    """A match record with its `fields` decoded, if it holds them as raw JSON."""
-    return rec if "fields" in rec else {**rec, "fields": _decode(rec["raw"])}
-
-
-def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
-                       since: dt.datetime | None = None, entity_type: str | None = None,
-                       trust: dict | None = None, unresolved: bool = False,
-                       raw: bool = False) -> dict[str, list[dict]]:
-    """Published source rows as match records, grouped by entity type (person mentions
-    included); `since` keeps rows updated at or after it, `entity_type` rows of one type,
-    `unresolved` rows whose content hash differs from the one resolution stored (or none);
-    `raw` keeps each record as its JSON text (`with_fields` decodes it)."""
-    trust = _trust(settings) if trust is None else trust
-    t, f = store.source_rows, store.match_features
-    record = sa.cast(t.c.record, sa.Text) if raw else t.c.record
-    query = sa.select(t.c.source, t.c.source_key, t.c.entity_type, record, t.c.load_id,
-                      t.c.updated_at, t.c.record_hash).order_by(t.c.source, t.c.source_key)
-    if since is not None:
-        query = query.where(t.c.updated_at >= since)
-    if unresolved:
-        # Done in SQL: the rows at the mark can be a whole million-row load, and reading them
-        # back only to find their hashes unchanged would cost what a full run costs.
-        query = query.select_from(t.outerjoin(f, f.c.ref == t.c.source + "|" + t.c.source_key)).where(
-            sa.or_(f.c.ref.is_(None), f.c.record_hash != t.c.record_hash))
-    if entity_type is not None:
-        query = query.where(t.c.entity_type == entity_type)
-    groups: dict[str, list[dict]] = defaultdict(list)
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            if raw:
-                recs = match_records(*row[:3], None, *row[4:6], trust, row[6], raw=row[3].encode("utf-8"))
-            else:
-                recs = match_records(*row[:6], trust, row[6])
-            for rec in recs:
-                groups[rec["entity_type"]].append(rec)
-    return groups
-
-
-def _rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
-    """Match records of the given refs, read back from source_rows (for golden records)."""
-    t = store.source_rows
-    keys = {tuple(r.removesuffix(MENTION).split("|", 1)) for r in refs}
-    wanted = set(refs)
-    out = {}
-    for where in store.key_clauses(t, keys):
-        rows = conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record,
-                                      t.c.load_id, t.c.updated_at).where(where))
-        for row in rows:
-            for rec in match_records(*row, trust):
-                if rec["ref"] in wanted:
-                    out[rec["ref"]] = rec
-    return out
 
 
 def _previous(conn, entity_type: str | None = None) -> dict[str, str]:
@@ -258,7 +128,7 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
     # A store resolved before the blocking index was kept (migration 0004) runs in full once.
     indexed = last is not None and (last["summary"] or {}).get("blocking_index")
     mode = "full" if full or retrain or not indexed else "incremental"
-    trust = _trust(settings)
+    trust = trust_of(settings)
     # Millions of small long-lived dicts and tuples: the cyclic GC would rescan them again
     # and again (measured: index building ~2x slower); nothing here makes cycles.
     was_enabled = gc.isenabled()
@@ -333,96 +203,10 @@ def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
     return {"changed_records": changed}
 
 
-def save_model(conn, etype: str, model: dict, now: dt.datetime) -> None:
-    t = store.match_models
-    conn.execute(t.delete().where(t.c.entity_type == etype))
-    conn.execute(t.insert().values(entity_type=etype, model=model, trained=True, trained_at=now))
-
-
-def _hash(rec: dict) -> str:
-    return rec.get("record_hash") or store.record_hash(rec["fields"])
-
-
-def feature_rows(etype: str, records: dict[str, dict], feats: dict[str, dict]) -> list[tuple]:
-    """(ref, entity type, content hash, encoded features) of the given match records."""
-    return [(ref, etype, _hash(rec), store.encode_json(feats.get(ref) or {})) for ref, rec in records.items()]
-
-
-def insert_features(conn, etype: str, rows: list[tuple], match_settings: dict | None) -> None:
-    """Insert feature rows (whose refs hold none) and, for matched types, their blocking keys."""
-    import msgspec
-
-    from munihub import match
-
-    store.bulk_insert(conn, store.match_features, ["ref", "entity_type", "record_hash", "features"], rows)
-    if etype == "service_request":  # follow-ups are regrouped whole, never through blocks
-        return
-    conf = match.settings_for(etype, match_settings)
-    for part in _chunks(rows, 20_000):
-        blocking_store.write_keys(conn, etype, {r[0]: msgspec.json.decode(r[3]) for r in part}, conf)
-
-
-def write_features(conn, etype: str, records: dict[str, dict], feats: dict[str, dict]) -> None:
-    """Store (replace) the features and content hash of the given match records."""
-    t = store.match_features
-    refs = list(records)
-    for part in _chunks(refs):
-        conn.execute(t.delete().where(t.c.ref.in_(part)))
-    store.bulk_insert(conn, t, ["ref", "entity_type", "record_hash", "features"],
-                      feature_rows(etype, records, feats))
-
-
-def region_rows(etype: str, records: dict[str, dict], ids: dict[str, str], rule: dict[str, str],
-                review: list, now: dt.datetime, chunk: int = 20_000) -> Iterator[dict[str, list[tuple]]]:
-    """Entity (golden record), member and open review rows for `records`, encoded, in chunks
-    of entities: a million golden records are never held at once."""
-    from munihub.golden import golden_record
-
-    by_entity: dict[str, list[str]] = defaultdict(list)
-    for ref in records:
-        by_entity[ids[ref]].append(ref)
-    order = sorted(by_entity)
-    for i in range(0, len(order), chunk):
-        entity_rows, member_rows = [], []
-        for eid in order[i:i + chunk]:
-            members = [with_fields(records[ref]) for ref in by_entity[eid]]
-            golden, lineage = golden_record(etype, members, {})
-            entity_rows.append((eid, etype, store.encode_json(golden), store.encode_json(lineage),
-                                len(members), now))
-            for m in members:
-                source, _, key = m["ref"].partition("|")
-                member_rows.append((source, key, eid, etype, rule.get(m["ref"], "single"), None,
-                                    m.get("load_id"), now))
-        yield {"entities": entity_rows, "entity_members": member_rows, "review_queue": []}
-    yield {"entities": [], "entity_members": [],
-           "review_queue": [(etype, p.left_ref, p.right_ref, p.probability, "open", now) for p in review]}
-
-
-REGION_COLUMNS = {
-    "entities": ["entity_id", "entity_type", "golden", "lineage", "member_count", "updated_at"],
-    "entity_members": ["source", "source_key", "entity_id", "entity_type", "rule", "score", "load_id",
-                       "assigned_at"],
-    "review_queue": ["entity_type", "left_ref", "right_ref", "probability", "status", "created_at"],
-}
-
-
-def insert_region(conn, chunks: Iterable[dict[str, list[tuple]]]) -> None:
-    for rows in chunks:
-        for name, columns in REGION_COLUMNS.items():
-            store.bulk_insert(conn, store.metadata.tables[name], columns, rows[name])
-
-
-def write_region(conn, etype: str, records: dict[str, dict], ids: dict[str, str],
-                 rule: dict[str, str], review: list, now: dt.datetime) -> None:
-    """Insert entities (golden records), members and open review pairs for `records`, whose
-    old members, entities and open review rows the caller has already deleted."""
-    insert_region(conn, region_rows(etype, records, ids, rule, review, now))
-
-
 def _stored(conn, refs: list[str]) -> dict[str, str]:
     t = store.match_features
     out = {}
-    for part in _chunks(refs):
+    for part in store.chunks(refs):
         out.update(conn.execute(sa.select(t.c.ref, t.c.record_hash).where(t.c.ref.in_(part))).all())
     return out
 
@@ -438,10 +222,10 @@ def _changes(engine: sa.Engine, trust: dict, since, decided_since):
             query = query.where(d.c.decided_at > decided_since)
         decided = sorted({ref for pair in conn.execute(query) for ref in pair})
         f, types = store.match_features, {}
-        for part in _chunks(decided):
+        for part in store.chunks(decided):
             types.update(conn.execute(sa.select(f.c.ref, f.c.entity_type).where(f.c.ref.in_(part))).all())
         decisions = _decisions(conn)
-    fresh = {etype: [r for r in recs if hashes.get(r["ref"]) != _hash(r)]
+    fresh = {etype: [r for r in recs if hashes.get(r["ref"]) != content_hash(r)]
              for etype, recs in changed.items()}
     seeds: dict[str, list[str]] = defaultdict(list)
     for ref in decided:
@@ -475,11 +259,11 @@ def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | 
             region, ids, rule, review, previous, feats, old, conf = _match_region(
                 engine, etype, new, seeds.get(etype, ()), decisions, models, match_settings)
             with engine.connect() as conn:
-                records = {**_rows_for_refs(conn, region - set(new), trust), **new}
+                records = {**rows_for_refs(conn, region - set(new), trust), **new}
             records = {r: records[r] for r in region if r in records}
         summary["region_records"] += len(records)
         with engine.begin() as conn:
-            _forget(conn, etype, records, previous, service_type=etype == "service_request")
+            forget(conn, etype, records, previous, service_type=etype == "service_request")
             write_region(conn, etype, records, ids, {r: v for r, v in rule.items() if r in region},
                          review, now)
             write_features(conn, etype, new if etype != "service_request" else records, feats)
@@ -522,21 +306,3 @@ def _assign(conn, clusters: dict[str, str], previous: dict[str, str], etype: str
         if not clash:
             return ids
         reserved |= clash
-
-
-def _forget(conn, etype: str, refs: Iterable[str], previous: dict, service_type: bool) -> None:
-    """Delete the members, entities and open review rows a region is about to replace."""
-    m, e, q = store.entity_members, store.entities, store.review_queue
-    refs = sorted(refs)
-    if service_type:
-        conn.execute(m.delete().where(m.c.entity_type == etype))
-        conn.execute(e.delete().where(e.c.entity_type == etype))
-        conn.execute(q.delete().where(q.c.entity_type == etype, q.c.status == "open"))
-        return
-    for where in store.key_clauses(m, (tuple(r.split("|", 1)) for r in refs)):
-        conn.execute(m.delete().where(where))
-    for part in _chunks(refs):
-        conn.execute(q.delete().where(q.c.status == "open", sa.or_(q.c.left_ref.in_(part),
-                                                                   q.c.right_ref.in_(part))))
-    for part in _chunks(sorted({previous[r] for r in refs if r in previous})):
-        conn.execute(e.delete().where(e.c.entity_id.in_(part)))

@@ -20,7 +20,7 @@ VERDICTS = ("match", "no-match")
 def list_open(engine: sa.Engine, *, entity_type: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Open review pairs, most probable first, each side's record masked for display."""
     from munihub.masking import mask_record, mask_text
-    from munihub.resolve import _rows_for_refs
+    from munihub.match_records import rows_for_refs as _rows_for_refs
 
     q, m = store.review_queue, store.entity_members
     query = sa.select(q.c.id, q.c.entity_type, q.c.left_ref, q.c.right_ref, q.c.probability) \

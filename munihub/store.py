@@ -204,6 +204,13 @@ def bulk_insert(conn, table: sa.Table, columns: list[str], rows: list[tuple]) ->
         conn.exec_driver_sql(head + ", ".join([one] * len(part)), tuple(v for row in part for v in row))
 
 
+def chunks(items: list, size: int = 500) -> Iterator[list]:
+    """`items` in slices of `size`: 500 values per IN (...) stays well under every engine's
+    bound-parameter limit."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
 def key_clauses(table: sa.Table, keys: Iterable[tuple[str, str]], size: int = 500) -> Iterator:
     """WHERE clauses picking (source, source_key) pairs, one per source and chunk of keys.
     SQLite plans a row-value IN, `(source, source_key) IN (VALUES ...)`, as a scan of the

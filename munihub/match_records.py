@@ -1,0 +1,143 @@
+"""Published source rows as match records: the shape `munihub.match` and `munihub.golden`
+take (`ref`, `source`, `entity_type`, `fields`, `trust`, `updated_at`, `load_id`), plus the
+person a non-person row names (its *mention*, so a payer becomes a person record too)."""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections import defaultdict
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from munihub import store
+from munihub.config import Settings
+
+MENTION = "#person"
+# Fields of non-person records that name the citizen behind them.
+PERSON_NAME_FIELDS = ("citizen_name", "owner_name", "payer_name")
+
+
+def _iso(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+
+
+def person_mention(record: dict) -> dict | None:
+    """The citizen named inside a non-person record, as person fields (None if nobody is named)."""
+    person: dict[str, Any] = {}
+    for f in ("national_id", "mobile"):
+        if record.get(f):
+            person[f] = record[f]
+    for f in PERSON_NAME_FIELDS:
+        if record.get(f):
+            person["full_name"] = record[f]
+            break
+    if "national_id" not in person and not ("full_name" in person and "mobile" in person):
+        return None  # a bare name is too weak to stand for a citizen
+    return person
+
+
+def trust_of(settings: Settings | None) -> dict[str, int]:
+    if settings is None:
+        return {}
+    from munihub.contracts import load_all
+    contracts, _ = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
+    out = {}
+    for c in contracts:
+        top = {p.get("property"): p.get("value") for p in c.raw.get("customProperties") or []}
+        try:
+            out[c.id] = int(top.get("trust", 1))
+        except (TypeError, ValueError):
+            out[c.id] = 1
+    return out
+
+
+def match_records(source: str, key: str, etype: str, record: dict | None, load_id, updated,
+                  trust: dict[str, int], record_hash: str | None = None,
+                  raw: bytes | None = None) -> list[dict]:
+    """One source row as match records: itself, plus its person mention if it names one.
+    `record_hash` is the row's stored content hash (the same `store.record_hash`), if known.
+    With `raw` (the record's JSON) the base record keeps that instead of `fields` (see
+    `with_fields`): a million decoded records would not fit the memory a full run may use."""
+    source, load_id = sys.intern(source), sys.intern(load_id) if load_id else load_id
+    base = {"source": source, "updated_at": sys.intern(_iso(updated)), "trust": trust.get(source, 1),
+            "load_id": load_id}
+    if raw is not None:
+        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "raw": raw}
+        record = _decode(raw) if etype != "person" else None  # only for its person mention
+    else:
+        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}
+    if record_hash:
+        first["record_hash"] = record_hash
+    out = [first]
+    if etype != "person":
+        mention = person_mention(record)
+        if mention:
+            out.append({**base, "ref": f"{source}|{key}{MENTION}", "entity_type": "person",
+                        "fields": mention, "trust": 0})
+    return out
+
+
+def _decode(raw: bytes | str) -> Any:
+    import msgspec
+
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:  # what msgspec refuses (NaN, ...) the standard parser reads
+        import json
+        return json.loads(raw)
+
+
+def with_fields(rec: dict) -> dict:
+    """A match record with its `fields` decoded, if it holds them as raw JSON."""
+    return rec if "fields" in rec else {**rec, "fields": _decode(rec["raw"])}
+
+
+def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
+                       since: dt.datetime | None = None, entity_type: str | None = None,
+                       trust: dict | None = None, unresolved: bool = False,
+                       raw: bool = False) -> dict[str, list[dict]]:
+    """Published source rows as match records, grouped by entity type (person mentions
+    included); `since` keeps rows updated at or after it, `entity_type` rows of one type,
+    `unresolved` rows whose content hash differs from the one resolution stored (or none);
+    `raw` keeps each record as its JSON text (`with_fields` decodes it)."""
+    trust = trust_of(settings) if trust is None else trust
+    t, f = store.source_rows, store.match_features
+    record = sa.cast(t.c.record, sa.Text) if raw else t.c.record
+    query = sa.select(t.c.source, t.c.source_key, t.c.entity_type, record, t.c.load_id,
+                      t.c.updated_at, t.c.record_hash).order_by(t.c.source, t.c.source_key)
+    if since is not None:
+        query = query.where(t.c.updated_at >= since)
+    if unresolved:
+        # Done in SQL: the rows at the mark can be a whole million-row load, and reading them
+        # back only to find their hashes unchanged would cost what a full run costs.
+        query = query.select_from(t.outerjoin(f, f.c.ref == t.c.source + "|" + t.c.source_key)).where(
+            sa.or_(f.c.ref.is_(None), f.c.record_hash != t.c.record_hash))
+    if entity_type is not None:
+        query = query.where(t.c.entity_type == entity_type)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            if raw:
+                recs = match_records(*row[:3], None, *row[4:6], trust, row[6], raw=row[3].encode("utf-8"))
+            else:
+                recs = match_records(*row[:6], trust, row[6])
+            for rec in recs:
+                groups[rec["entity_type"]].append(rec)
+    return groups
+
+
+def rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
+    """Match records of the given refs, read back from source_rows (for golden records)."""
+    t = store.source_rows
+    keys = {tuple(r.removesuffix(MENTION).split("|", 1)) for r in refs}
+    wanted = set(refs)
+    out = {}
+    for where in store.key_clauses(t, keys):
+        rows = conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record,
+                                      t.c.load_id, t.c.updated_at).where(where))
+        for row in rows:
+            for rec in match_records(*row, trust):
+                if rec["ref"] in wanted:
+                    out[rec["ref"]] = rec
+    return out
