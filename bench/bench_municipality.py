@@ -106,6 +106,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=10_000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--change", type=float, default=0.01, help="share of rows changed before the re-sync")
+    p.add_argument("--copies", type=float, default=5.0, help="subsystems a citizen appears in, on average")
     args = p.parse_args()
     from munihub import municipality, municipality_server as server, pipeline
 
@@ -117,11 +118,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="munihub-city-") as tmp:
             out = Path(tmp) / "city"
             t0 = time.perf_counter()
-            manifest = municipality.generate(out, args.sources, args.rows, pg_url=src_url)
+            manifest = municipality.generate(out, args.sources, args.rows, pg_url=src_url, copies=args.copies)
             kinds: dict[str, int] = {}
             for s in manifest["sources"]:
                 kinds[s["kind"]] = kinds.get(s["kind"], 0) + 1
-            print(f"generated {args.sources} sources x {args.rows} rows ({kinds}) in {time.perf_counter() - t0:.1f} s",
+            print(f"generated {args.sources} sources x {args.rows} rows ({kinds}), a citizen in ~{args.copies:g} "
+                  f"of them, in {time.perf_counter() - t0:.1f} s",
                   flush=True)
             urls = server.serve_all(out)
             os.environ.update({**municipality.environment(out, src_url), **urls, "MUNIHUB_HOME": str(Path(tmp) / "home"),

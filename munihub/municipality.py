@@ -214,13 +214,20 @@ customProperties:
 # ---------------------------------------------------------------- the whole city
 
 def generate(out: str | Path, sources: int = 100, rows: int = 10_000, pg_url: str | None = None,
-             seed: int = 7, retries: int = 1, retry_delay: int = 1) -> dict[str, Any]:
-    """Write `sources` subsystems with `rows` rows each plus their contracts; the manifest."""
+             seed: int = 7, retries: int = 1, retry_delay: int = 1, *, copies: float = 5.0) -> dict[str, Any]:
+    """Write `sources` subsystems with `rows` rows each plus their contracts; the manifest.
+
+    The citizens are a pool of `sources * rows / copies` people (at least `rows`), so a
+    citizen is in about `copies` subsystems: "the same citizen appears in five systems"."""
     if sources < 1 or rows < 1:
         raise ConfigError(f"--sources {sources} and --rows {rows} must be at least 1", where="municipality")
     out = Path(out).resolve()
     (out / "data").mkdir(parents=True, exist_ok=True)
-    people = syn.make_people(max(rows * 2, 100), seed)
+    if copies <= 0:
+        raise ConfigError(f"--copies {copies} must be above 0", where="municipality")
+    # Pairwise matching costs grow with the square of a citizen's copies: a pool of 2x the
+    # rows put every citizen in half of 100 subsystems (1,225 pairs per blocking key).
+    people = syn.make_people(max(int(sources * rows / copies), rows, 100), seed)
     manifest: dict[str, Any] = {"seed": seed, "rows": rows, "sources": []}
     for i in range(1, sources + 1):
         agency, kind = agency_of(i), kind_of(i, bool(pg_url))
@@ -321,9 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--retries", type=int, default=1, help="task retries written into each contract")
     p.add_argument("--retry-delay", type=int, default=1, help="seconds between retries")
+    p.add_argument("--copies", type=float, default=5.0,
+                   help="subsystems a citizen appears in, on average (default 5)")
     args = p.parse_args(argv)
     try:
-        manifest = generate(args.out, args.sources, args.rows, args.pg_url, args.seed, args.retries, args.retry_delay)
+        manifest = generate(args.out, args.sources, args.rows, args.pg_url, args.seed, args.retries,
+                            args.retry_delay, copies=args.copies)
     except ConfigError as exc:
         print(f"munihub: {exc}")
         return 1
