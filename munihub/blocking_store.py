@@ -44,26 +44,21 @@ def record_keys(entity_type: str, feats: dict, conf: dict) -> set[int]:
 
 
 
-def _executemany(conn, sql: str, rows: list[tuple]) -> None:
-    """A driver-level executemany: SQLAlchemy's per-row parameter processing costs more than
-    the insert itself for millions of two-column rows."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(sql.replace("?", mark), rows)
-
-
 def write_keys(conn, entity_type: str, feats: dict[str, dict], conf: dict,
                old: dict[str, dict] | None = None) -> int:
     """Store the keys of `feats` (ref -> features); `old` holds the features some of those
     refs had before, whose keys are removed first.  Returns the number of keys written."""
+    k = store.match_keys
     if old:
-        gone = [(k, ref) for ref, f in old.items() for k in record_keys(entity_type, f, conf)]
+        gone = [{"k": key, "r": ref} for ref, f in old.items() for key in record_keys(entity_type, f, conf)]
+        query = k.delete().where(k.c.key == sa.bindparam("k"), k.c.ref == sa.bindparam("r"))
         for part in store.chunks(gone, 5000):
-            _executemany(conn, "DELETE FROM match_keys WHERE key = ? AND ref = ?", part)
+            conn.execute(query, part)
     written = 0
     refs = list(feats)
     for part in store.chunks(refs, 20_000):
-        rows = sorted((k, ref) for ref in part for k in record_keys(entity_type, feats[ref], conf))
-        _executemany(conn, "INSERT INTO match_keys (key, ref) VALUES (?, ?)", rows)
+        rows = sorted((key, ref) for ref in part for key in record_keys(entity_type, feats[ref], conf))
+        store.bulk_insert(conn, k, ["key", "ref"], rows)
         written += len(rows)
     return written
 
