@@ -142,6 +142,12 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
     finally:
         if was_enabled:
             gc.enable()
+    if mode == "full" and engine.dialect.name == "postgresql":
+        # Millions of rows just replaced: until autovacuum samples them the planner works
+        # from stale statistics, and the next incremental run's lookups took 5-10x longer
+        # (1M records: 45.6 s, 7.8 s once analyzed).
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE match_keys, match_features, entity_members, entities, review_queue")
     summary["types"] = counts(engine)
     summary["records"] = sum(v["records"] for v in summary["types"].values())
     summary["entities"] = sum(v["entities"] for v in summary["types"].values())
