@@ -43,24 +43,19 @@ def record_keys(entity_type: str, feats: dict, conf: dict) -> set[int]:
     return keys
 
 
-
 def write_keys(conn, entity_type: str, feats: dict[str, dict], conf: dict,
-               old: dict[str, dict] | None = None) -> int:
+               old: dict[str, dict] | None = None) -> None:
     """Store the keys of `feats` (ref -> features); `old` holds the features some of those
-    refs had before, whose keys are removed first.  Returns the number of keys written."""
+    refs had before, whose keys are removed first."""
     k = store.match_keys
     if old:
         gone = [{"k": key, "r": ref} for ref, f in old.items() for key in record_keys(entity_type, f, conf)]
         query = k.delete().where(k.c.key == sa.bindparam("k"), k.c.ref == sa.bindparam("r"))
         for part in store.chunks(gone, 5000):
             conn.execute(query, part)
-    written = 0
-    refs = list(feats)
-    for part in store.chunks(refs, 20_000):
+    for part in store.chunks(list(feats), 20_000):
         rows = sorted((key, ref) for ref in part for key in record_keys(entity_type, feats[ref], conf))
         store.bulk_insert(conn, k, ["key", "ref"], rows)
-        written += len(rows)
-    return written
 
 
 class _Giant:

@@ -37,8 +37,7 @@ def _latest_staged(conn, load_id: str) -> tuple[dict[str, tuple[dict, str]], int
 def _existing_hashes(conn, source: str, keys: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     t = store.source_rows
-    for i in range(0, len(keys), CHUNK):
-        chunk = keys[i:i + CHUNK]
+    for chunk in store.chunks(keys, CHUNK):
         found.update(conn.execute(sa.select(t.c.source_key, t.c.record_hash)
                                   .where(t.c.source == source, t.c.source_key.in_(chunk))).all())
     return found

@@ -292,12 +292,9 @@ def review_pairs(engine: sa.Engine, limit: int = REVIEW_LIMIT) -> list[dict[str,
                              .order_by(rq.c.probability.desc(), rq.c.id).limit(limit)).mappings().all()
         wanted = {_ref_parts(r) for p in pairs for r in (p["left_ref"], p["right_ref"])}
         records: dict[tuple[str, str], dict] = {}
-        for source in {s for s, _ in wanted}:
-            keys = [k for s, k in wanted if s == source]
-            for i in range(0, len(keys), 500):  # stay under bind-parameter limits
-                for key, rec in conn.execute(sa.select(sr.c.source_key, sr.c.record).where(
-                        sr.c.source == source, sr.c.source_key.in_(keys[i:i + 500]))):
-                    records[(source, key)] = json.loads(rec) if isinstance(rec, str) else rec
+        for where in store.key_clauses(sr, wanted):
+            for source, key, rec in conn.execute(sa.select(sr.c.source, sr.c.source_key, sr.c.record).where(where)):
+                records[(source, key)] = json.loads(rec) if isinstance(rec, str) else rec
     out = []
     for p in pairs:
         sides = []

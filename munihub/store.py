@@ -199,8 +199,7 @@ def bulk_insert(conn, table: sa.Table, columns: list[str], rows: list[tuple]) ->
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
     one = "(" + ", ".join(marks) + ")"
     per = max(1, 30_000 // len(columns))  # bound parameters per statement stay under SQLite's cap
-    for i in range(0, len(rows), per):
-        part = rows[i:i + per]
+    for part in chunks(rows, per):
         conn.exec_driver_sql(head + ", ".join([one] * len(part)), tuple(v for row in part for v in row))
 
 
@@ -219,9 +218,8 @@ def key_clauses(table: sa.Table, keys: Iterable[tuple[str, str]], size: int = 50
     for source, key in keys:
         by_source.setdefault(source, set()).add(key)
     for source in sorted(by_source):
-        part = sorted(by_source[source])
-        for i in range(0, len(part), size):
-            yield sa.and_(table.c.source == source, table.c.source_key.in_(part[i:i + size]))
+        for part in chunks(sorted(by_source[source]), size):
+            yield sa.and_(table.c.source == source, table.c.source_key.in_(part))
 
 
 def create_engine(url: str) -> sa.Engine:
