@@ -49,10 +49,8 @@ def write_keys(conn, entity_type: str, feats: dict[str, dict], conf: dict,
     refs had before, whose keys are removed first."""
     k = store.match_keys
     if old:
-        gone = [{"k": key, "r": ref} for ref, f in old.items() for key in record_keys(entity_type, f, conf)]
-        query = k.delete().where(k.c.key == sa.bindparam("k"), k.c.ref == sa.bindparam("r"))
-        for part in store.chunks(gone, 5000):
-            conn.execute(query, part)
+        store.bulk_delete(conn, k, ["key", "ref"],
+                          sorted((key, ref) for ref, f in old.items() for key in record_keys(entity_type, f, conf)))
     for part in store.chunks(list(feats), 20_000):
         rows = sorted((key, ref) for ref in part for key in record_keys(entity_type, feats[ref], conf))
         store.bulk_insert(conn, k, ["key", "ref"], rows)
@@ -105,6 +103,7 @@ class Neighbourhood:
                 if f.get(name):
                     self._delta[(name, f[name])] -= 1
         self._counted: set[tuple[str, str]] = set()
+        self._keys: dict[str, frozenset] = {}
 
     def fetch(self, refs: set[str], blocks: bool) -> None:
         """The hook for `match.grow_region`: features and former entities of `refs`, and
@@ -149,10 +148,18 @@ class Neighbourhood:
                 yield from self.conn.execute(sa.select(k.c.key, sa.func.count()).where(k.c.key.in_(part))
                                              .group_by(k.c.key))
 
+    def _keys_of(self, ref: str) -> frozenset:
+        """A loaded ref's blocking keys, computed once: a member of many blocks is checked
+        once per block (459k checks over 170k refs on a 1M-record store)."""
+        keys = self._keys.get(ref)
+        if keys is None:
+            keys = self._keys[ref] = frozenset(blocking_keys(self.slot["features"][ref], self.conf))
+        return keys
+
     def _blocks(self, refs: Iterable[str]) -> None:
         feats, blocks = self.slot["features"], self.slot["blocks"]
-        wanted = {block_id(self.etype, key): key for r in refs if r in feats
-                  for key in blocking_keys(feats[r], self.conf) if key not in blocks}
+        todo = {key for r in refs if r in feats for key in self._keys_of(r) if key not in blocks}
+        wanted = {block_id(self.etype, key): key for key in todo}
         limit = self.conf.get("max_block", 2000)
         sizes = dict(self._stored(sorted(wanted), refs=False))
         # A block's size once the changed records left their old blocks and joined new ones;
@@ -170,7 +177,7 @@ class Neighbourhood:
         self._features(r for key in loaded for r in members.get(key, ()))
         feats = self.slot["features"]
         for key in loaded:  # a 64-bit hash collision must not add a member: check the real keys
-            found = [r for r in members.get(key, ()) if r in feats and key in blocking_keys(feats[r], self.conf)]
+            found = [r for r in members.get(key, ()) if r in feats and key in self._keys_of(r)]
             blocks[key] = sorted(found) + self._new_in.get(key, [])
         self._counts()
 
