@@ -6,7 +6,12 @@ Sources are the generator's mix (SQLite and PostgreSQL `sql` tables, REST, CSV a
 drops).  The sync is the core pipeline (`sync_source` per source, `--workers` processes, no
 Airflow), then one `consolidate`; then 1% of every source's rows change and everything is
 synced and consolidated again.  Prints wall times, each sync phase's CPU and wall seconds (summed
-over the workers' sources), the incremental share and peak RSS.
+over the workers' sources), the incremental share and peak RSS.  `--profile FILE` writes a
+cProfile of the incremental consolidation (wall-clock timer, so time spent waiting on
+PostgreSQL shows up under the driver's execute calls).  `--keep DIR` writes the city to DIR
+and keeps it, and copies the store, as it stands right before the incremental consolidation,
+to a database it names, so that step can be replayed and profiled again without the 10-minute
+run before it (drop the database when done).
 Needs PostgreSQL on 127.0.0.1:5432 (throwaway databases, dropped at the end).
 """
 from __future__ import annotations
@@ -84,14 +89,29 @@ def phase_lines(results: list) -> str:
     return "    " + "\n    ".join(parts)
 
 
-def consolidate() -> float:
+def consolidate(profile: str | None = None) -> float:
     from munihub.pipeline import consolidate as run
     started, cpu = time.perf_counter(), time.process_time()
-    result = run()
+    if profile:
+        import cProfile
+        with cProfile.Profile() as prof:
+            result = run()
+        prof.dump_stats(profile)
+    else:
+        result = run()
     wall = time.perf_counter() - started
     seconds = " + ".join(f"{k} {v:.1f} s" for k, v in (result.get("seconds") or {}).items())
     print(f"    consolidate: cpu {time.process_time() - cpu:.1f} s, wall {wall:.1f} s ({seconds})", flush=True)
     return wall
+
+
+def snapshot(admin: sa.Engine, store_db: str, name: str) -> None:
+    """A copy of the store database (PostgreSQL copies from a template with no one connected)."""
+    from munihub import pipeline
+    pipeline.engine_for().dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{store_db}"'))
+    print(f"store before the incremental consolidation kept as database {name}", flush=True)
 
 
 def peak_mb() -> tuple[float, float]:
@@ -107,6 +127,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--change", type=float, default=0.01, help="share of rows changed before the re-sync")
     p.add_argument("--copies", type=float, default=5.0, help="subsystems a citizen appears in, on average")
+    p.add_argument("--profile", help="write a cProfile of the incremental consolidation to this file")
+    p.add_argument("--keep", type=Path, help="keep the city here and a copy of the store before the "
+                                             "incremental consolidation (its database name is printed)")
     args = p.parse_args()
     from munihub import municipality, municipality_server as server, pipeline
 
@@ -116,6 +139,8 @@ def main() -> None:
     urls: dict[str, str] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="munihub-city-") as tmp:
+            if args.keep:
+                tmp = str(args.keep)
             out = Path(tmp) / "city"
             t0 = time.perf_counter()
             manifest = municipality.generate(out, args.sources, args.rows, pg_url=src_url, copies=args.copies)
@@ -153,7 +178,9 @@ def main() -> None:
             print(f"incremental sync after {changed} changed rows: {inc_sync:.1f} s, {inc_read} rows read, "
                   f"{sum(r[3] for r in results)} published as new/changed", flush=True)
             print(phase_lines(results), flush=True)
-            inc_cons = consolidate()
+            if args.keep:
+                snapshot(admin, f"munihub_bstore_{tag}", f"munihub_bsnap_{tag}")
+            inc_cons = consolidate(args.profile)
             print(f"incremental consolidation: {inc_cons:.1f} s", flush=True)
             full, inc = full_sync + full_cons, inc_sync + inc_cons
             me, child = peak_mb()
