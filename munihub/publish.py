@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import audit, store
+from munihub import audit, marks, store
 from munihub.errors import ConcurrentRunError, StoreError
 
 CHUNK = 500
@@ -63,8 +63,10 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
                    crash_hook=None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger in one transaction; returns counts."""
-    now = _now()
     with engine.begin() as conn:
+        now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.marks
+        if crash_hook:
+            crash_hook("stamped")
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)
                             .with_for_update()).mappings().first()
         if load is None:

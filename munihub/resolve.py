@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import blocking_store, store
+from munihub import blocking_store, marks, store
 from munihub.config import Settings
 from munihub.match_records import load_match_records, rows_for_refs, trust_of, with_fields
 from munihub.resolve_write import (content_hash, feature_rows, forget, insert_features, save_model,
@@ -121,7 +121,8 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
     then may move borderline pairs, so ids can change where the model does)."""
     started = _now()
     t = store.source_rows
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        marks.read_lock(conn)  # publishes and decisions in flight commit first (munihub.marks)
         last = _last_run(conn)
         source_mark = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
         decision_mark = conn.execute(sa.select(sa.func.max(store.match_decisions.c.decided_at))).scalar()

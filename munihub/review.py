@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import store
+from munihub import marks, store
 from munihub.errors import MunihubError
 
 VERDICTS = ("match", "no-match")
@@ -58,8 +58,8 @@ def decide(engine: sa.Engine, left: str, right: str, verdict: str, *, by: str, w
         raise MunihubError("a decision needs a reason", where="review decide", hint="pass --why TEXT")
     left, right = sorted((left, right))
     d, q, f = store.match_decisions, store.review_queue, store.match_features
-    now = dt.datetime.now(dt.timezone.utc)
     with engine.begin() as conn:
+        now = marks.stamp(conn, d)  # commit-ordered: resolution seeds from decisions after its mark
         known = set(conn.execute(sa.select(f.c.ref).where(f.c.ref.in_([left, right]))).scalars())
         missing = [r for r in (left, right) if r not in known]
         if missing:
