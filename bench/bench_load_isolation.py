@@ -5,8 +5,8 @@
 The deployment model of docs/airflow.md, dispatched by tests/faults/slotrunner.py: `--slots`
 worker slots (default: the LocalExecutor parallelism `munihub.airflow_home` sets, one per
 core), each task (extract_and_stage, check_load, publish_load) in a fresh process, one pool
-per source, the flood in a pool of one slot and queued first.  Quiet sources have 60 rows,
-the flood 6,000; the store is PostgreSQL on 127.0.0.1:5432 (a throwaway database per run).
+per source, the flood in a pool of one slot and queued first.  Quiet sources have 500 rows,
+the flood 50,000 (slotrunner.QUIET_ROWS, FLOOD_FACTOR); the store is PostgreSQL on 127.0.0.1:5432 (a throwaway database per run).
 
 Prints, per quiet source, its own duration (the wall time of its three tasks) median and p90
 alone vs beside the flood, and their ratio (target: within 10 %); the same for CPU time (what
