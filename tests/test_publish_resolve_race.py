@@ -1,4 +1,5 @@
-"""A publish that commits while resolution runs is resolved by the next run, on every engine.
+"""A publish (or a steward decision) that commits while resolution runs is taken up by the
+next run, on every engine.
 
 Incremental resolution reads the rows stamped at or after its last mark.  A publish that
 stamped its rows, then committed only after a resolution run had read a newer mark (set by
@@ -13,7 +14,7 @@ import threading
 
 import sqlalchemy as sa
 
-from munihub import pipeline, store
+from munihub import marks, pipeline, review, store
 from munihub.config import REPO_ROOT, Settings
 from munihub.resolve import resolve_all
 
@@ -45,6 +46,19 @@ def _staged(source: str, settings: Settings) -> str:
     return load_id
 
 
+def _runner(errors: list):
+    def run(fn, *args, thread_name: str | None = None, **kw):
+        def body():
+            try:
+                fn(*args, **kw)
+            except BaseException as exc:  # noqa: BLE001 (reported by the test)
+                errors.append(exc)
+        thread = threading.Thread(target=body, name=thread_name, daemon=True)
+        thread.start()
+        return thread
+    return run
+
+
 def test_a_publish_committed_during_a_resolution_run_is_resolved_next_run(tmp_path, store_url, monkeypatch):
     settings = _settings(tmp_path, store_url, monkeypatch)
     engine = pipeline.engine_for(settings)
@@ -54,21 +68,12 @@ def test_a_publish_committed_during_a_resolution_run_is_resolved_next_run(tmp_pa
 
     stamped, release = threading.Event(), threading.Event()
     errors: list[BaseException] = []
+    run = _runner(errors)
 
     def hold(where: str) -> None:  # the slow publish pauses once its rows carry their stamp
         if where == "stamped":
             stamped.set()
             assert release.wait(60)
-
-    def run(fn, *args, **kw):
-        def body():
-            try:
-                fn(*args, **kw)
-            except BaseException as exc:  # noqa: BLE001 (reported below)
-                errors.append(exc)
-        thread = threading.Thread(target=body, daemon=True)
-        thread.start()
-        return thread
 
     threads = [run(pipeline.publish_load, slow, settings, crash_hook=hold)]
     assert stamped.wait(30), "the slow publish never reached its stamp"
@@ -92,3 +97,51 @@ def test_a_publish_committed_during_a_resolution_run_is_resolved_next_run(tmp_pa
     assert {r.split("|")[0] for r in published} == set(SOURCES)
     assert published - resolved == set()
     assert published - members == set()
+
+
+def test_a_decision_committed_during_a_resolution_run_is_applied_next_run(tmp_path, store_url, monkeypatch):
+    """Steward decisions seed the next run from their own mark; a "match" stamped before a
+    run read a newer decision mark, but committed after, must still merge its pair."""
+    settings = _settings(tmp_path, store_url, monkeypatch)
+    engine = pipeline.engine_for(settings)
+    pipeline.sync_source(SOURCES[0], settings)
+    resolve_all(engine)
+    with engine.connect() as conn:
+        refs = sorted(conn.execute(sa.select(store.match_features.c.ref)).scalars())
+        entity = dict(conn.execute(sa.select(store.entity_members.c.source + "|" + store.entity_members.c.source_key,
+                                             store.entity_members.c.entity_id)).all())
+    assert len(refs) == 4 and len({entity[r] for r in refs}) == 4  # four different citizens
+    slow_pair, fast_pair = refs[:2], refs[2:]
+
+    stamped, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    run = _runner(errors)
+    real_stamp = marks.stamp
+
+    def held_stamp(conn, table):  # the slow decision pauses once it carries its stamp
+        now = real_stamp(conn, table)
+        if threading.current_thread().name == "slow":
+            stamped.set()
+            assert release.wait(60)
+        return now
+
+    monkeypatch.setattr(marks, "stamp", held_stamp)
+    threads = [run(review.decide, engine, *slow_pair, "match", by="steward-1", why="same person, new address",
+                   thread_name="slow")]
+    assert stamped.wait(30), "the slow decision never reached its stamp"
+    threads.append(run(review.decide, engine, *fast_pair, "match", by="steward-2", why="same person"))
+    threads[-1].join(3)
+    threads.append(run(resolve_all, engine))
+    threads[-1].join(3)
+    release.set()
+    for thread in threads:
+        thread.join(60)
+        assert not thread.is_alive()
+    assert not errors, errors
+
+    assert resolve_all(engine)["mode"] == "incremental"
+    with engine.connect() as conn:
+        entity = dict(conn.execute(sa.select(store.entity_members.c.source + "|" + store.entity_members.c.source_key,
+                                             store.entity_members.c.entity_id)).all())
+    assert entity[fast_pair[0]] == entity[fast_pair[1]]
+    assert entity[slow_pair[0]] == entity[slow_pair[1]]
