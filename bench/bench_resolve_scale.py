@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_persons import person_records  # noqa: E402
 
-from munihub import match  # noqa: E402
+from munihub import clustering, match  # noqa: E402
 from munihub.golden import golden_record  # noqa: E402
 
 
@@ -93,8 +93,8 @@ def full_run(records: list[dict]) -> tuple[dict, dict, dict]:
     pairs = match.match_index(slot, conf, model)[0]
     clock.lap(f"scoring ({len(pairs)} pairs >= review)")
     refs = [r["ref"] for r in records]
-    clusters = match.cluster(refs, pairs, conf["match"])
-    ids = match.assign_entity_ids(clusters, {}, "person")
+    clusters = clustering.cluster(refs, pairs, conf["match"])
+    ids = clustering.assign_entity_ids(clusters, {}, "person")
     clock.lap("cluster+ids")
     n = goldens({r["ref"]: r for r in records}, ids, refs)
     clock.lap(f"golden ({n} entities)")
@@ -114,8 +114,8 @@ def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, mod
         members_of[eid].append(ref)
     clock.lap("new features + entity map")
     region, pairs = match.grow_region([r["ref"] for r in new], slot, conf, model, ids, members_of)
-    clusters = match.cluster(region, pairs, conf["match"])
-    new_ids = match.assign_entity_ids(clusters, ids, "person")
+    clusters = clustering.cluster(region, pairs, conf["match"])
+    new_ids = clustering.assign_entity_ids(clusters, ids, "person")
     clock.lap(f"region ({len(region)} refs, {len(pairs)} pairs)")
     records = {r["ref"]: r for r in old}
     records.update((r["ref"], r) for r in new)

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import blocking_store, marks, store
+from munihub import blocking_store, clustering, marks, store
 from munihub.config import Settings
 from munihub.match_records import load_match_records, rows_for_refs, trust_of, with_fields
 from munihub.resolve_write import (content_hash, feature_rows, forget, insert_features, save_model,
@@ -88,9 +88,9 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         slot = match.build_index(map(with_fields, records), settings)[entity_type]
         feats = slot["features"]
         pairs, model = match.match_index(slot, conf, model, free_blocks=True)
-        clusters = match.cluster(refs, pairs, conf["match"], decisions)
+        clusters = clustering.cluster(refs, pairs, conf["match"], decisions)
         rule = _rules(pairs, conf["match"])
-    ids = match.assign_entity_ids(clusters, previous, entity_type)
+    ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
             "model": model, "features": feats}
 
@@ -294,21 +294,19 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
         region, pairs = match.grow_region([*new, *seeds], hood.slot, conf, model, hood.previous,
                                           hood.members_of, decisions, fetch=hood.fetch)
         hood.former({r for p in pairs for r in (p.left_ref, p.right_ref)})  # for the review queue
-        clusters = match.cluster(region, pairs, conf["match"], decisions)
+        clusters = clustering.cluster(region, pairs, conf["match"], decisions)
         ids = _assign(conn, clusters, hood.previous, etype)
     rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, hood.previous, decisions, conf)
     return region, ids, rule, review, hood.previous, hood.slot["features"], old, conf
 
 
 def _assign(conn, clusters: dict[str, str], previous: dict[str, str], etype: str) -> dict[str, str]:
-    """`match.assign_entity_ids` for a region: `previous` holds only the region's refs, so a
+    """`clustering.assign_entity_ids` for a region: `previous` holds only the region's refs, so a
     new id that entities outside it already hold is reserved and the ids assigned again;
     the result is what a full run (which knows every id) assigns."""
-    from munihub import match
-
     reserved: set[str] = set()
     while True:
-        ids = match.assign_entity_ids(clusters, previous, etype, reserved)
+        ids = clustering.assign_entity_ids(clusters, previous, etype, reserved)
         clash = blocking_store.taken_ids(conn, set(ids.values()) - set(previous.values())) - reserved
         if not clash:
             return ids

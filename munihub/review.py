@@ -2,11 +2,10 @@
 
 A decision goes into `match_decisions` (the pair in ref order, so one pair has one row) and
 marks the pair's `review_queue` rows decided; the next resolution applies it and the
-matcher never overrides it (see `munihub.match.cluster`).
+matcher never overrides it (see `munihub.clustering.cluster`).
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa

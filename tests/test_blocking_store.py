@@ -14,7 +14,7 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from munihub import blocking_store, match, store
+from munihub import blocking_store, clustering, match, store
 from munihub.resolve import _assign, resolve_all
 from test_resolve import T0, publish, rows
 
@@ -91,13 +91,13 @@ def test_counted_keys_equal_the_feature_counts(tmp_path):
 
 def test_a_new_id_held_outside_the_region_is_not_reused(tmp_path):
     engine = store.open_store(f"sqlite:///{tmp_path / 's.db'}")
-    taken = match.new_entity_id("person", "x|1")
+    taken = clustering.new_entity_id("person", "x|1")
     with engine.begin() as conn:
         conn.execute(store.entities.insert().values(entity_id=taken, entity_type="person", golden={},
                                                     lineage={}, member_count=1, updated_at=T0))
     with engine.connect() as conn:
         ids = _assign(conn, {"x|1": "x|1", "x|2": "x|1"}, {}, "person")
-    assert set(ids.values()) == {match.new_entity_id("person", "x|1", salt=1)}
+    assert set(ids.values()) == {clustering.new_entity_id("person", "x|1", salt=1)}
 
 
 def test_a_store_resolved_before_the_index_existed_runs_in_full_once(tmp_path):

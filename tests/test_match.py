@@ -7,8 +7,8 @@ import random
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from munihub.match import (Pair, assign_entity_ids, build_index, cluster, features,
-                           find_matches, match_incremental, new_entity_id, probability,
+from munihub.clustering import assign_entity_ids, cluster, new_entity_id
+from munihub.match import (Pair, build_index, features, find_matches, match_incremental, probability,
                            default_model, settings_for, comparison_vector)
 
 

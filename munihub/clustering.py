@@ -1,0 +1,109 @@
+"""Clustering and stable ids: scored pairs and steward decisions into entities.
+
+`cluster` joins pairs at or above the match threshold into connected parts (decisions
+win); `assign_entity_ids` gives each part an id that survives re-runs.  Plain data, no store.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from munihub.match import Pair
+
+
+def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
+            decisions: Iterable[tuple[str, str, str]] = ()) -> dict[str, str]:
+    """Connected components of pairs >= threshold, keyed by their smallest ref.
+
+    Steward decisions win: "match" links are applied first; a "no-match" pair never ends up
+    in one cluster, even through others.  Links are added strongest first (ties by refs) and
+    a link that would join two parts holding a no-match pair is skipped, so a chain A-B-C
+    with A/C "no-match" splits at its weakest link.  Order of input never matters.
+    Only `refs` are clustered: pairs and decisions naming other refs (another entity type,
+    a deleted row) are ignored.
+    """
+    parent = {r: r for r in refs}
+    forbidden: dict[str, set[str]] = defaultdict(set)
+    links = []
+    for left, right, verdict in decisions:
+        if left not in parent or right not in parent:
+            continue
+        if verdict == "no-match":
+            forbidden[left].add(right), forbidden[right].add(left)
+        elif verdict == "match":
+            links.append((0, 0.0, min(left, right), max(left, right)))
+    for p in pairs:
+        if p.probability >= threshold and p.left_ref in parent and p.right_ref in parent:
+            links.append((1, -p.probability, min(p.left_ref, p.right_ref),
+                          max(p.left_ref, p.right_ref)))
+
+    def find(r: str) -> str:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    size: dict[str, int] = {}  # per root, absent = 1
+    members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match"
+    for _, _, a, b in sorted(links):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        small, big = (ra, rb) if size.get(ra, 1) <= size.get(rb, 1) else (rb, ra)
+        if forbidden:
+            ms, mb = members.pop(small, None) or {small}, members.get(big) or {big}
+            if any(forbidden.get(m, set()) & mb for m in ms):
+                members[small] = ms
+                continue
+            members[big] = mb | ms
+        parent[small] = big
+        size[big] = size.get(big, 1) + size.pop(small, 1)
+    key: dict[str, str] = {}
+    roots = {r: find(r) for r in parent}
+    for ref, root in roots.items():
+        if root not in key or ref < key[root]:
+            key[root] = ref
+    return {r: key[root] for r, root in roots.items()}
+
+
+PREFIX = {"person": "P", "address": "A", "agency": "G", "service_request": "S",
+          "permit": "T", "payment": "Y", "project": "J", "inter_agency_request": "I",
+          "indicator": "K"}
+
+
+def new_entity_id(entity_type: str, min_ref: str, salt: int = 0) -> str:
+    """Deterministic id of a brand-new cluster: prefix + 12 hex of sha256(type, min ref)."""
+    text = f"{entity_type}\x1f{min_ref}" + (f"\x1f{salt}" if salt else "")
+    prefix = PREFIX.get(entity_type, entity_type[:1].upper() or "E")
+    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def assign_entity_ids(clusters: dict[str, str], previous: dict[str, str],
+                      entity_type: str = "person", reserved: Iterable[str] = ()) -> dict[str, str]:
+    """Stable entity ids: each old id goes to the cluster holding most of its former members
+    (ties: smallest id, then smallest member ref); the rest get `new_entity_id`, skipping
+    ids in use (`previous`'s, and `reserved`: ids held outside the refs given)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for ref, key in clusters.items():
+        groups[key].append(ref)
+    by_min = {min(refs): refs for refs in groups.values()}
+    claims = []
+    for lo, refs in by_min.items():
+        for old, n in Counter(previous[r] for r in refs if r in previous).items():
+            claims.append((-n, old, lo))
+    taken, chosen = set(), {}
+    for _, old, lo in sorted(claims):
+        if lo not in chosen and old not in taken:
+            chosen[lo] = old
+            taken.add(old)
+    used = taken | set(previous.values()) | set(reserved)
+    for lo in sorted(by_min):
+        if lo not in chosen:
+            salt = 0
+            while (eid := new_entity_id(entity_type, lo, salt)) in used:
+                salt += 1
+            chosen[lo] = eid
+            used.add(eid)
+    return {ref: chosen[lo] for lo, refs in by_min.items() for ref in refs}
