@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import yaml
 
 from munihub import store

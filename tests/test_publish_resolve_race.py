@@ -8,7 +8,6 @@ its rows never reached an entity until a full rebuild.
 """
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 

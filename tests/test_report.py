@@ -8,7 +8,6 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from munihub import store
 from munihub.masking import mask_record, mask_text, mask_value
