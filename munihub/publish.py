@@ -7,7 +7,6 @@ leaves the store as it was; the re-run reads the same interval again.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,10 +15,6 @@ from munihub import audit, marks, store
 from munihub.errors import ConcurrentRunError, StoreError
 
 CHUNK = 500
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _latest_staged(conn, load_id: str) -> tuple[dict[str, tuple[dict, str]], int]:
@@ -65,8 +60,6 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
     """Publish load `load_id`: source rows + cursor + ledger in one transaction; returns counts."""
     with engine.begin() as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.marks
-        if crash_hook:
-            crash_hook("stamped")
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)
                             .with_for_update()).mappings().first()
         if load is None:

@@ -30,13 +30,18 @@ ROWS = [  # (id, code_melli, fname, lname, birth, mobile, updated_at)
 ]
 
 
-@pytest.fixture
-def setup(tmp_path, store_url, monkeypatch):
-    src = tmp_path / "src.db"
+def citizens_source(src: Path) -> Path:
+    """The SQLite subsystem `citizens.yaml` reads (its table holds ROWS)."""
     with sqlite3.connect(src) as db:
         db.execute("CREATE TABLE citizens (id INTEGER PRIMARY KEY, code_melli TEXT, fname TEXT, lname TEXT, "
                    "birth TEXT, mobile TEXT, updated_at TEXT)")
         db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)", ROWS)
+    return src
+
+
+@pytest.fixture
+def setup(tmp_path, store_url, monkeypatch):
+    src = citizens_source(tmp_path / "src.db")
     contracts = tmp_path / "contracts" / "testreg"
     contracts.mkdir(parents=True)
     shutil.copy(DATA / "citizens.yaml", contracts / "citizens.yaml")
