@@ -17,6 +17,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (throwaway databases, dropped at the end).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -138,9 +139,9 @@ def main() -> None:
     store_url, src_url = _database(admin, f"munihub_bstore_{tag}"), _database(admin, f"munihub_bsrc_{tag}")
     urls: dict[str, str] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="munihub-city-") as tmp:
-            if args.keep:
-                tmp = str(args.keep)
+        folder = (contextlib.nullcontext(str(args.keep)) if args.keep
+                  else tempfile.TemporaryDirectory(prefix="munihub-city-"))
+        with folder as tmp:
             out = Path(tmp) / "city"
             t0 = time.perf_counter()
             manifest = municipality.generate(out, args.sources, args.rows, pg_url=src_url, copies=args.copies)

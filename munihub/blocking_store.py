@@ -22,7 +22,6 @@ from munihub import store
 from munihub.match import blocking_keys
 
 
-
 def _hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 

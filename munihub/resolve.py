@@ -30,7 +30,6 @@ from munihub.resolve_write import (content_hash, feature_rows, forget, insert_fe
                                    write_features, write_region)
 
 
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
