@@ -29,7 +29,9 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
-from munihub import audit, grants, store
+from munihub.store import audit
+from munihub.gateway import grants
+from munihub import store
 
 PG_ADMIN = os.environ.get("MUNIHUB_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parent.parent
@@ -123,7 +125,7 @@ def main() -> int:
         home = Path(os.environ.get("TMPDIR", "/tmp")) / name
         env = {**os.environ, "MUNIHUB_STORE_URL": url, "MUNIHUB_HOME": str(home),
                "MUNIHUB_CONTRACTS": str(REPO / "contracts"), "MUNIHUB_PSEUDONYM_KEY": secrets.token_hex(16)}
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "munihub.api:create_app", "--factory",
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "munihub.gateway.api:create_app", "--factory",
                                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
                                    "--log-level", "warning", "--no-access-log"], env=env)
         base = f"http://127.0.0.1:{port}"
@@ -181,8 +183,8 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=20)
-        from munihub import pipeline
-        pipeline._engine.cache_clear()
+        from munihub import store
+        store.forget_engines()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

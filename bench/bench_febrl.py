@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import time
 
-from munihub.evaluate import bcubed_scores, pairwise_scores
-from munihub.clustering import cluster
-from munihub.match import build_index, find_matches, match_incremental
+from munihub.resolve.evaluate import bcubed_scores, pairwise_scores
+from munihub.resolve.clustering import cluster
+from munihub.resolve.match import build_index, find_matches, match_incremental
 
 FIELDS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb",
           "postcode", "state", "date_of_birth", "soc_sec_id"]

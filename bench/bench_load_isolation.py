@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_load_isolation.py [--sources 100] [--slots N] [--rounds 1]
 
 The deployment model of docs/airflow.md, dispatched by tests/faults/slotrunner.py: `--slots`
-worker slots (default: the LocalExecutor parallelism `munihub.airflow_home` sets, one per
+worker slots (default: the LocalExecutor parallelism `munihub.airflow.home` sets, one per
 core), each task (extract_and_stage, check_load, publish_load) in a fresh process, one pool
 per source, the flood in a pool of one slot and queued first.  Quiet sources have 500 rows,
 the flood 50,000 (slotrunner.QUIET_ROWS, FLOOD_FACTOR); the store is PostgreSQL on 127.0.0.1:5432 (a throwaway database per run).
@@ -96,12 +96,12 @@ def _beside_vs_not(run) -> str:
 
 
 def main() -> None:
-    from munihub import airflow_home
+    from munihub.airflow import home as airflow_home
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sources", type=int, default=100, help="quiet sources (the flood is one more)")
     p.add_argument("--slots", type=int, default=airflow_home.parallelism(),
-                   help="worker slots (default: the LocalExecutor parallelism munihub.airflow_home sets)")
+                   help="worker slots (default: the LocalExecutor parallelism munihub.airflow.home sets)")
     p.add_argument("--rounds", type=int, default=1, help="alternate quiet and flood runs this many times")
     p.add_argument("--json", type=Path, help="also write every task's times here (source, stage, start, wall, CPU)")
     args = p.parse_args()

@@ -55,7 +55,7 @@ PHASES = ("extract+stage", "checks", "publish")
 def _sync_one(contract_id: str) -> tuple[str, str, int, int, dict[str, tuple[float, float]]]:
     """`sync_source`, stage by stage: (id, outcome, rows read, rows new or changed, phase -> (cpu s, wall s))."""
     from munihub.errors import MunihubError
-    from munihub.pipeline import check_load, extract_and_stage, publish_load
+    from munihub.pipeline.sync import check_load, extract_and_stage, publish_load
     phases: dict[str, tuple[float, float]] = {}
 
     def timed(name, fn, *args):
@@ -91,7 +91,7 @@ def phase_lines(results: list) -> str:
 
 
 def consolidate(profile: str | None = None) -> float:
-    from munihub.pipeline import consolidate as run
+    from munihub.pipeline.consolidate import consolidate as run
     started, cpu = time.perf_counter(), time.process_time()
     if profile:
         import cProfile
@@ -108,8 +108,8 @@ def consolidate(profile: str | None = None) -> float:
 
 def snapshot(admin: sa.Engine, store_db: str, name: str) -> None:
     """A copy of the store database (PostgreSQL copies from a template with no one connected)."""
-    from munihub import pipeline
-    pipeline.engine_for().dispose()
+    from munihub import store
+    store.engine_for().dispose()
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{store_db}"'))
     print(f"store before the incremental consolidation kept as database {name}", flush=True)
@@ -132,7 +132,8 @@ def main() -> None:
     p.add_argument("--keep", type=Path, help="keep the city here and a copy of the store before the "
                                              "incremental consolidation (its database name is printed)")
     args = p.parse_args()
-    from munihub import municipality, municipality_server as server, pipeline
+    from munihub.testing import municipality, municipality_server as server
+    from munihub import store
 
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     tag = uuid.uuid4().hex[:8]
@@ -154,8 +155,8 @@ def main() -> None:
             urls = server.serve_all(out)
             os.environ.update({**municipality.environment(out, src_url), **urls, "MUNIHUB_HOME": str(Path(tmp) / "home"),
                                "MUNIHUB_STORE_URL": store_url, "MUNIHUB_SCHEMAS": str(ROOT / "schemas")})
-            pipeline.engine_for().dispose()   # migrate the store once, before the workers race to
-            pipeline._engine.cache_clear()    # forked workers must not share pooled connections
+            store.engine_for().dispose()   # migrate the store once, before the workers race to
+            store.forget_engines()    # forked workers must not share pooled connections
             ids = [s["id"] for s in manifest["sources"]]
             pool = ProcessPoolExecutor(max_workers=args.workers, initializer=_warm)
             t0 = time.perf_counter()
@@ -192,7 +193,7 @@ def main() -> None:
             print(f"  peak RSS: main process (consolidate) {me:.0f} MB, largest sync worker {child:.0f} MB")
     finally:
         server.shutdown_all(urls)
-        pipeline._engine.cache_clear()
+        store.forget_engines()
         with admin.connect() as conn:
             for name in (f"munihub_bstore_{tag}", f"munihub_bsrc_{tag}"):
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -14,11 +14,10 @@ import argparse
 import random
 import time
 
-from munihub import normalize_dates, normalize_names
-from munihub.normalize import (NormalizeError, match_key, name_key, normalize_text, parse_date,
-                               parse_gender, parse_mobile, parse_national_id, parse_postal_code,
-                               split_title)
-from munihub.synthetic import make_people, noisy_copy
+from munihub.persian import dates as normalize_dates, names as normalize_names
+from munihub.persian import (NormalizeError, match_key, name_key, normalize_text, parse_date, parse_gender,
+                             parse_mobile, parse_national_id, parse_postal_code, split_title)
+from munihub.testing.synthetic import make_people, noisy_copy
 
 
 def records(n: int, seed: int) -> list[dict]:

@@ -1,6 +1,6 @@
 """Persian labelled benchmark: persons across four sources and 137 follow-ups, with baselines.
 
-Data (munihub.synthetic, seeded): `--people` true citizens plus 10% hard negatives
+Data (munihub.testing.synthetic, seeded): `--people` true citizens plus 10% hard negatives
 (look-alikes, twins, reassigned phones); every citizen is in the registry, and in the
 clinic, permits and payments systems with probability 0.6 / 0.4 / 0.6; those lack fields
 as real ones do (see SOURCES: half the clinic's and 40% of payments' rows have no national
@@ -8,7 +8,7 @@ id); each copy is noised at the documented NOISE_RATES (Arabic letters, Persian/
 compounds, typos, swapped names, titles, missing fields, lost leading zeros, +98/0098
 mobiles, Gregorian or dashed dates).  Records are normalized as publish does (the
 contracts' transforms) and resolved by the same function as a full run
-(`munihub.resolve.resolve_type`).  Beside it, in the same run: exact national id only, and
+(`munihub.resolve.run.resolve_type`).  Beside it, in the same run: exact national id only, and
 the same matcher fed raw strings with name keys switched off (no Persian normalization).
 137: `make_requests` cases with follow-ups and renewals, grouped by `group_followups`.
 
@@ -21,10 +21,11 @@ import copy
 import random
 import time
 
-from munihub import match, synthetic as syn
-from munihub.evaluate import bcubed_scores, duplicate_reduction, pairwise_scores
-from munihub.mapping import TRANSFORMS
-from munihub.resolve import resolve_type
+from munihub.resolve import match
+from munihub.testing import synthetic as syn
+from munihub.resolve.evaluate import bcubed_scores, duplicate_reduction, pairwise_scores
+from munihub.persian.transforms import TRANSFORMS
+from munihub.resolve.run import resolve_type
 
 # (source, share of citizens it holds, {field: probability the source lacks it}): the clinic
 # often has no national id, permits and payments keep no birth date or father's name.
@@ -108,7 +109,7 @@ def persons(people: int, seed: int) -> tuple[list[dict], int, int]:
 
 
 def followups(people: int, cases: int, seed: int) -> dict:
-    from munihub.followups import group_followups
+    from munihub.resolve.followups import group_followups
 
     population = syn.make_people(people, seed)
     requests, truth_rows = syn.make_requests(population, seed, cases)

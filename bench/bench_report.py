@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from munihub import store
-from munihub.report import write_report
+from munihub.report.build import write_report
 
 NOW = dt.datetime(2024, 11, 4, 12, 0, tzinfo=dt.timezone.utc)
 RULES = [("format:ir-national-id", "national_id"), ("format:ir-mobile", "mobile"), ("required", "first_name"),

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_persons import person_records  # noqa: E402
 
-from munihub import clustering, match  # noqa: E402
-from munihub.golden import golden_record  # noqa: E402
+from munihub.resolve import clustering, match  # noqa: E402
+from munihub.resolve.golden import golden_record  # noqa: E402
 
 
 def records_for(n: int, seed: int) -> list[dict]:
@@ -164,7 +164,7 @@ def store_run(records: list[dict], new: int) -> None:
 def resolve_once(url: str) -> None:
     """One `resolve_all` on the store at `url`: wall/CPU seconds and this process's peak RSS."""
     from munihub import store
-    from munihub.resolve import resolve_all
+    from munihub.resolve.run import resolve_all
 
     engine = store.open_store(url)
     clock = Clock()

@@ -1,6 +1,6 @@
 """Validation throughput on one core: fast path (jsonschema_rs) against jsonschema, same records, same run.
 
-Records are normalized person records built from `munihub.synthetic` identities (address
+Records are normalized person records built from `munihub.testing.synthetic` identities (address
 nested, Persian names); about 10% are spoiled the way real loads go wrong (bad check digit,
 impossible date, unknown field, bad mobile, missing everything).  Prints records/s for both
 engines, the ratio (target >= 25x) and checks both engines found the same bad records.
@@ -14,8 +14,8 @@ import os
 import random
 import time
 
-from munihub.synthetic import make_people
-from munihub.validate import compile_validator, validate_batch
+from munihub.testing.synthetic import make_people
+from munihub.ingest.validate import compile_validator, validate_batch
 
 
 def person_record(p) -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.files_formats import (MAX_XLSX_UNZIPPED, FormatProblem, csv_records, json_records,
                                       json_records_at, jsonl_records, xlsx_records, xml_records)
-from munihub.connector import Batch, Connector
+from munihub.ingest.connector import Batch, Connector
 from munihub.errors import ConfigError, PermanentSourceError, SecurityError, TransientSourceError
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "xlsx", "xml")

@@ -22,7 +22,7 @@ import urllib3
 from connectors.http_auth import Redactor
 from connectors.http_guard import check_url
 from munihub.errors import PermanentSourceError, SecurityError, TransientSourceError
-from munihub.secrets import redact_logger
+from munihub.ingest.connector import redact_logger
 
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024

@@ -15,7 +15,7 @@ from connectors.http_auth import Authenticator, Redactor, auth_param_names, vali
 from connectors.http_body import dig, parse_json, parse_xml_records, records_at
 from connectors.http_fetch import HttpClient, HttpResponse, HttpSettings
 from connectors.http_watermark import Watermark
-from munihub.connector import Batch, Connector
+from munihub.ingest.connector import Batch, Connector
 from munihub.errors import ConfigError, PermanentSourceError
 
 PAGINATION_TYPES = ("none", "page", "offset", "cursor", "link", "next_url")

@@ -22,7 +22,7 @@ from connectors.http_auth import Redactor
 from connectors.http_body import dig
 from connectors.http_guard import check_url
 from connectors.http_watermark import Watermark
-from munihub.connector import Batch, Connector
+from munihub.ingest.connector import Batch, Connector
 from munihub.errors import ConfigError, PermanentSourceError, SecurityError, TransientSourceError
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from connectors.sql_values import json_type_of, page_records, psycopg2_text_types, pymysql_text_conversions
-from munihub.connector import Batch, Connector
+from munihub.ingest.connector import Batch, Connector
 from munihub.errors import ConfigError, PermanentSourceError, SourceError, TransientSourceError
 
 # Characters that could end a quoted identifier or start a comment: never in a name.

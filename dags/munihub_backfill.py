@@ -13,7 +13,7 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_parsing_context, task
 
-from munihub import airflow_glue as glue
+from munihub.airflow import glue
 
 
 @dag(dag_id="munihub__backfill", schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
@@ -26,8 +26,9 @@ from munihub import airflow_glue as glue
 def munihub_backfill():
     @task(task_id="extract_interval")
     def extract_interval(params=None) -> str:
-        from munihub import backfill, pipeline
-        glue.run_stage(glue.export_connection_secrets, glue.run_stage(pipeline.contract_for, params["contract"]))
+        from munihub.pipeline import backfill
+        from munihub import contracts
+        glue.run_stage(glue.export_connection_secrets, glue.run_stage(contracts.contract_for, params["contract"]))
         return glue.run_stage(backfill.extract_interval, params["contract"], params["start"], params["end"])
 
     @task(task_id="check_load")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from airflow.sdk import dag, get_parsing_context, task
 
-from munihub import airflow_glue as glue
+from munihub.airflow import glue
 from munihub.config import load_settings
 from munihub.contracts import load_all, load_contract
 from munihub.errors import ContractError
@@ -61,11 +61,11 @@ def build_sync_dag(contract):
     def sync():
         @task(task_id="extract_and_stage")
         def extract_and_stage(contract_id: str) -> str:
-            from munihub import pipeline
+            from munihub import contracts, pipeline
             start, end, backfill = _interval()
-            glue.run_stage(glue.export_connection_secrets, glue.run_stage(pipeline.contract_for, contract_id))
+            glue.run_stage(glue.export_connection_secrets, glue.run_stage(contracts.contract_for, contract_id))
             if backfill and start and end:  # re-read that interval; the normal cursor stays where it is
-                from munihub.backfill import extract_interval
+                from munihub.pipeline.backfill import extract_interval
                 return glue.run_stage(extract_interval, contract_id, start, end)
             return glue.run_stage(pipeline.extract_and_stage, contract_id, interval_start=start, interval_end=end)
 
@@ -77,9 +77,9 @@ def build_sync_dag(contract):
 
         @task(task_id="publish_load", outlets=[glue.dataset_asset(contract.id)])
         def publish_load(contract_id: str, load_id: str) -> dict:
-            from munihub import pipeline
+            from munihub import contracts, pipeline
             # publishing lets the connector tidy up the source, which may need the secrets too
-            glue.run_stage(glue.export_connection_secrets, glue.run_stage(pipeline.contract_for, contract_id))
+            glue.run_stage(glue.export_connection_secrets, glue.run_stage(contracts.contract_for, contract_id))
             return glue.run_stage(pipeline.publish_load, load_id)
 
         publish_load(contract.id, check_load(extract_and_stage(contract.id)))

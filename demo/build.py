@@ -17,7 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from demo import agencies
-from munihub import synthetic as syn
+from munihub.testing import synthetic as syn
 
 BAD_JALALI = "1403/07/31"   # Mehr has 30 days
 

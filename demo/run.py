@@ -57,9 +57,9 @@ def prepare(home: Path, fresh: bool, people: int, seed: int, store_url: str | No
 
 
 def _airflow(*args: str, log: Path | None = None) -> int:
-    """Run `python -m munihub.airflow_home ARGS`; with `log`, keep Airflow's chatter in that file
+    """Run `python -m munihub.airflow.home ARGS`; with `log`, keep Airflow's chatter in that file
     and show only munihub's own one-line outcomes."""
-    cmd = [sys.executable, "-m", "munihub.airflow_home", *args]
+    cmd = [sys.executable, "-m", "munihub.airflow.home", *args]
     if log is None:
         return subprocess.run(cmd, cwd=REPO).returncode
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -95,9 +95,9 @@ def summary(since: dt.datetime) -> str:
     import sqlalchemy as sa
 
     from munihub import store
-    from munihub.cli import table
+    from munihub.cli.main import table
     from munihub.config import load_settings
-    from munihub.pipeline import engine_for
+    from munihub.store import engine_for
 
     settings = load_settings()
     engine = engine_for(settings)
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if args.no_airflow:
         from munihub.config import load_settings
-        from munihub.runner import run_all
+        from munihub.pipeline.run_all import run_all
         run_all(load_settings(), progress=lambda m: print(f"demo: {m}", file=sys.stderr))
         ok = True
     else:

@@ -11,9 +11,12 @@ import logging
 import os
 import urllib.parse
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from munihub.contracts import Contract
 from munihub.errors import ConfigError
+
+if TYPE_CHECKING:  # a type only: secrets sit below contracts and must not import them
+    from munihub.contracts import Contract
 
 _KNOWN: set[str] = set()  # every secret value resolved in this process, for redaction
 

@@ -38,8 +38,8 @@ def pg_url(pg_server):
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
     yield url
-    from munihub import pipeline
-    pipeline._engine.cache_clear()
+    from munihub import store
+    store.forget_engines()
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

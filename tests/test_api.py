@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from munihub import audit, grants, store
+from munihub.store import audit
+from munihub.gateway import grants
+from munihub import store
 from munihub.config import REPO_ROOT, Settings
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from munihub.api import GatewayConfig, create_app  # noqa: E402
+from munihub.gateway.api import GatewayConfig, create_app  # noqa: E402
 
 KEY = b"test-pseudonym-key"
 NOW = dt.datetime(2024, 11, 4, tzinfo=dt.timezone.utc)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 def test_no_server_errors_on_any_operation(tmp_path):
     # schemathesis.pytest.from_fixture fails on this pytest version, so each operation's
     # strategy is driven by hypothesis directly.
-    from munihub.api import GatewayConfig, create_app
+    from munihub.gateway.api import GatewayConfig, create_app
     s, tokens = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", n=12)
     app = create_app(s, GatewayConfig(pseudonym_key=KEY, max_push_bytes=4096))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

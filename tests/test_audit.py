@@ -6,7 +6,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from munihub import audit, store
+from munihub.store import audit
+from munihub import store
 from munihub.errors import StoreError
 
 
@@ -101,7 +102,7 @@ def test_append_fails_loudly_when_the_table_is_gone(tmp_path):
 
 
 def test_cli_audit_verify_exits_1_on_tampering(tmp_path, monkeypatch, capsys):
-    from munihub.cli import main
+    from munihub.cli.main import main
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("MUNIHUB_HOME", str(tmp_path))
     monkeypatch.setenv("MUNIHUB_STORE_URL", url)

@@ -6,9 +6,10 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from munihub import municipality, pipeline, store
-from munihub.backfill import backfill, bound, interval
-from munihub.cli import main as cli_main
+from munihub.testing import municipality
+from munihub import pipeline, store
+from munihub.pipeline.backfill import backfill, bound, interval
+from munihub.cli.main import main as cli_main
 from munihub.config import load_settings
 from munihub.errors import ConfigError
 
@@ -25,19 +26,19 @@ def city(tmp_path, monkeypatch):
            "MUNIHUB_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    pipeline._engine.cache_clear()
+    store.forget_engines()
     yield out, load_settings()
-    pipeline._engine.cache_clear()
+    store.forget_engines()
 
 
 def _published(settings) -> dict[str, str]:
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         t = store.source_rows
         return dict(conn.execute(sa.select(t.c.source_key, t.c.load_id).where(t.c.source == SOURCE)).all())
 
 
 def _cursor(settings):
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         return conn.execute(sa.select(store.cursors.c.cursor).where(store.cursors.c.source == SOURCE)).first()
 
 

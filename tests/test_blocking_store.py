@@ -14,8 +14,9 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from munihub import blocking_store, clustering, match, store
-from munihub.resolve import _assign, resolve_all
+from munihub.resolve import blocking as blocking_store, clustering, match
+from munihub import store
+from munihub.resolve.run import _assign, resolve_all
 from test_resolve import T0, publish, rows
 
 TIMES = {"updated_at", "assigned_at", "created_at", "id"}

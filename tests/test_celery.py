@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from munihub import municipality, municipality_server as server, store
+from munihub.testing import municipality, municipality_server as server
+from munihub import store
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS = ("127.0.0.1", 6379)
@@ -43,7 +44,7 @@ def _free_port() -> int:
 
 def celery_env(home: Path, metadata_url: str, queue: str) -> dict[str, str]:
     """Airflow settings for CeleryExecutor scale-out on this machine (docs/scale-out.md)."""
-    from munihub.airflow_home import full_env
+    from munihub.airflow.home import full_env
 
     api_port = _free_port()
     sql = metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1)
@@ -159,7 +160,7 @@ def test_celery_scale_out_publishes_every_source(tmp_path, pg_server, monkeypatc
     sync_ids = [f"sync__{s['agency']}__persons" for s in manifest["sources"]]
     meta = sa.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     try:
-        prep = subprocess.run([sys.executable, "-m", "munihub.airflow_home", "_prepare", str(_pools(home))],
+        prep = subprocess.run([sys.executable, "-m", "munihub.airflow.home", "_prepare", str(_pools(home))],
                               env=env, capture_output=True, text=True, timeout=240)
         assert prep.returncode == 0, prep.stderr[-3000:]
         group.start("api-server", "api-server")
@@ -191,8 +192,7 @@ def test_celery_scale_out_publishes_every_source(tmp_path, pg_server, monkeypatc
         group.stop()
         meta.dispose()
         server.shutdown_all(urls)
-        from munihub import pipeline
-        pipeline._engine.cache_clear()
+        store.forget_engines()
     st = sa.create_engine(url["store"])
     with st.connect() as conn:
         published = conn.execute(sa.select(store.loads.c.source, store.loads.c.rows_new)
@@ -209,7 +209,7 @@ def _pools(home: Path) -> Path:
     """The contracts' pools in `airflow pools import` form (one per source system)."""
     import json
 
-    from munihub.airflow_home import contract_pools
+    from munihub.airflow.home import contract_pools
     home.mkdir(parents=True, exist_ok=True)
     path = home / "pools.json"
     path.write_text(json.dumps(contract_pools()), "utf-8")

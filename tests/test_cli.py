@@ -5,7 +5,7 @@ import argparse
 import subprocess
 import sys
 
-from munihub.cli import COMMANDS, build_parser, main
+from munihub.cli.main import COMMANDS, build_parser, main
 
 
 def _all_parsers(parser, prefix=()):
@@ -43,5 +43,5 @@ def test_library_error_is_one_line_on_stderr(tmp_path, capsys, monkeypatch):
 
 
 def test_munihub_help_runs_as_a_program():
-    out = subprocess.run([sys.executable, "-m", "munihub.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "munihub.cli.main", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "contracts" in out.stdout and "quarantine" in out.stdout

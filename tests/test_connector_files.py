@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from connectors.files import FileConnector
-from munihub.conformance import ConnectorConformance
+from munihub.testing.conformance import ConnectorConformance
 from munihub.errors import ConfigError, PermanentSourceError, SecurityError
 
 PEOPLE = ["زهرا محمدی‌نژاد", "علی رضایی", "فاطمه کریمی", "محمدعلی حسینی‌پور", "مریم یوسفی"]

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from connectors.push import PushConnector, deliver
-from munihub.conformance import ConnectorConformance
+from munihub.testing.conformance import ConnectorConformance
 from munihub.errors import PermanentSourceError, SecurityError
 
 NAMES = ["مهدی رضایی", "فاطمه‌سادات حسینی", "علی كريمي"]

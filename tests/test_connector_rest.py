@@ -9,9 +9,8 @@ from connectors.http_fetch import parse_retry_after
 from connectors.rest import RestConnector
 from fakeserver import (drip, failing_first, json_reply, oauth2_token, paginated, raw, redirect,
                         requires, serve, status, xml_list)
-from munihub.conformance import ConnectorConformance
-from munihub.errors import (ConfigError, PermanentSourceError, SecurityError,
-                            TransientSourceError)
+from munihub.testing.conformance import ConnectorConformance
+from munihub.errors import ConfigError, PermanentSourceError, SecurityError, TransientSourceError
 
 ROWS = [{"id": i, "name": f"زهرا محمدی‌نژاد {i}", "city": "مشهد",
          "updated_at": f"2024-03-{i % 7 + 1:02d}T10:00:00"} for i in range(1, 28)]

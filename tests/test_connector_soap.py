@@ -9,7 +9,7 @@ import pytest
 
 from connectors.soap import SoapConnector
 from fakeserver import Reply, failing_first, serve, status
-from munihub.conformance import ConnectorConformance
+from munihub.testing.conformance import ConnectorConformance
 from munihub.errors import ConfigError, PermanentSourceError, SecurityError, TransientSourceError
 
 WSDL = Path(__file__).parent / "data" / "soap" / "citizens.wsdl"

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.sql import SqlConnector, check_read_only_query
-from munihub.conformance import ConnectorConformance
+from munihub.testing.conformance import ConnectorConformance
 from munihub.errors import ConfigError, PermanentSourceError, TransientSourceError
 
 NAMES = ["زهرا محمدی‌نژاد", "علی رضایی", "فاطمه کریمی", "محمدعلی حسینی‌پور", "مریم یوسفی"]

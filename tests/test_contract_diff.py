@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from munihub.cli import main
-from munihub.contract_diff import actual_bump, bump_verdict, diff_contracts, required_bump
+from munihub.cli.main import main
+from munihub.contracts.diff import actual_bump, bump_verdict, diff_contracts, required_bump
 
 BASE_PATH = Path(__file__).parent / "data" / "contracts" / "base.yaml"
 BASE = yaml.safe_load(BASE_PATH.read_text(encoding="utf-8"))

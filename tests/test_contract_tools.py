@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from munihub import store
-from munihub.catalog import write_catalog
-from munihub.cli import build_parser, main
+from munihub.report.catalog import write_catalog
+from munihub.cli.main import build_parser, main
 from munihub.config import REPO_ROOT, Settings
-from munihub.contract_check import check_against
-from munihub.contract_template import new_contract, todo_markers
-from munihub.contract_test import freshness_result
+from munihub.contracts.gate import check_against
+from munihub.contracts.template import new_contract, todo_markers
+from munihub.pipeline.contract_test import freshness_result
 from munihub.contracts import load_contract
 from munihub.errors import ContractError, ConfigError
 

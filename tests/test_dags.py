@@ -32,7 +32,7 @@ from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.sdk import Connection  # noqa: E402
 from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
 
-from munihub import airflow_glue as glue  # noqa: E402
+from munihub.airflow import glue  # noqa: E402
 from munihub.contracts import discover_contracts, load_all  # noqa: E402
 from munihub.errors import QualityGateError, TransientSourceError  # noqa: E402
 
@@ -168,7 +168,7 @@ def test_pools_named_by_contracts_are_the_only_ones_needed(contracts_dir, monkey
     monkeypatch.setenv("MUNIHUB_CONTRACTS", str(contracts_dir))
     bag = DagBag(str(ROOT / "dags"), known_pools={c.pool for c in good} | {"default_pool"})
     assert bag.import_errors == {}
-    from munihub.airflow_home import contract_pools
+    from munihub.airflow.home import contract_pools
     assert set(contract_pools()) == {c.pool for c in good}
 
 
@@ -362,7 +362,7 @@ def airflow_home(tmp_path_factory):
 
 def test_env_command_prints_the_exports(airflow_home):
     home, env, _ = airflow_home
-    out = subprocess.run([sys.executable, "-m", "munihub.airflow_home", "env", "--home", str(home)],
+    out = subprocess.run([sys.executable, "-m", "munihub.airflow.home", "env", "--home", str(home)],
                          env=env, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0
     assert f"export AIRFLOW__CORE__DAGS_FOLDER='{ROOT / 'dags'}'" in out.stdout
@@ -378,7 +378,7 @@ def test_dags_run_through_airflow(airflow_home, webhook):
     import sqlalchemy as sa
     home, env, base = airflow_home
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "munihub.airflow_home", "run-dag", "sync__testreg__citizens",
+    out = subprocess.run([sys.executable, "-m", "munihub.airflow.home", "run-dag", "sync__testreg__citizens",
                           "munihub__consolidate", "sync__hr__staff", "--home", str(home)],
                          env={**env, "MUNIHUB_ALERT_WEBHOOK": webhook.url}, capture_output=True, text=True, cwd=ROOT)
     print(f"\nrun-dag of 3 DAGs: exit {out.returncode} in {time.perf_counter() - started:.1f} s")

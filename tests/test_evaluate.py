@@ -5,7 +5,7 @@ from itertools import combinations
 
 from hypothesis import given, settings, strategies as st
 
-from munihub.evaluate import bcubed_scores, duplicate_reduction, pairwise_scores
+from munihub.resolve.evaluate import bcubed_scores, duplicate_reduction, pairwise_scores
 
 labelings = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=25)
 

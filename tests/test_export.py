@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.cli import main
-from munihub.resolve import resolve_all
-from munihub.synthetic import national_id_check
+from munihub.cli.main import main
+from munihub.resolve.run import resolve_all
+from munihub.testing.synthetic import national_id_check
 
 NID1 = "092345678" + national_id_check("092345678")
 NID2 = "093111222" + national_id_check("093111222")
@@ -73,7 +73,7 @@ def test_export_entities_round_trip_golden_records(hub, tmp_path):
 
 def test_export_refuses_unknown_format(hub, tmp_path, capsys):
     from munihub.errors import MunihubError
-    from munihub.export import export
+    from munihub.resolve.export import export
     with pytest.raises(MunihubError, match="cannot export 'entities' as 'xlsx'"):
         export(hub, "entities", "xlsx", tmp_path / "x")
 
@@ -87,7 +87,7 @@ def _truth(path, header, rows):
 
 
 def test_evaluate_against_a_tiny_known_truth(hub, tmp_path, capsys):
-    from munihub.evaluate import evaluate_store
+    from munihub.resolve.evaluate import evaluate_store
     right = _truth(tmp_path / "persons.csv", ["source", "source_key", "true_person_id", "noise"],
                    [("registry.citizens", "N1", "P1", ""), ("health.patients", "H1", "P1", "arabic_letters"),
                     ("health.patients", "H2", "P2", ""), ("finance.payments", "PAY1", "P1", ""),
@@ -108,7 +108,7 @@ def test_evaluate_against_a_tiny_known_truth(hub, tmp_path, capsys):
 
 
 def test_evaluate_reads_request_truth_without_a_source_column(tmp_path):
-    from munihub.evaluate import evaluate_members
+    from munihub.resolve.evaluate import evaluate_members
     members = {"rc137.requests|137A": "S-1", "rc137.requests|137B": "S-1", "rc137.requests|137C": "S-2",
                "rc137.requests|137A#person": "P-1"}
     rows = [(None, "137A", "R1"), (None, "137B", "R1"), (None, "137C", "R1b")]

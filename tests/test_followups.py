@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-from munihub.followups import distance_m, group_followups
+from munihub.resolve.followups import distance_m, group_followups
 
 
 def req(ref, filed_at, *, tracking=None, refers_to=None, **fields):

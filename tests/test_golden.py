@@ -1,7 +1,7 @@
 """Survivorship: trust, validity, recency, most frequent name, titles; lineage to ref + load."""
 from __future__ import annotations
 
-from munihub.golden import golden_record
+from munihub.resolve.golden import golden_record
 
 
 def nid(first9: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from munihub import audit, grants, store
+from munihub.store import audit
+from munihub.gateway import grants
+from munihub import store
 from munihub.errors import AccessDenied, ConfigError, MunihubError
 
 PERSON = {"national_id": "0012345678", "first_name": "زهرا", "mobile": "+989151234567",

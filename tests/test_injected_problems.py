@@ -18,7 +18,7 @@ from munihub import pipeline, store
 from munihub.config import REPO_ROOT, Settings
 from munihub.contracts import load_contract
 from munihub.errors import QualityGateError
-from munihub.report import write_report
+from munihub.report.build import write_report
 
 CONTRACT = Path(__file__).parent / "data" / "quality" / "permits.yaml"
 SOURCE = "testbuild.permits"
@@ -115,7 +115,7 @@ def dump(engine) -> list:
 
 def run_case(settings, src, inject) -> tuple[bool, list, list]:
     """Inject, run the pipeline; (held?, dump before, dump after)."""
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     before = dump(engine)
     with sqlite3.connect(src) as db:
         inject(db)
@@ -174,7 +174,7 @@ def test_injected_problem_is_caught_and_nothing_is_lost(case, tmp_path, monkeypa
     inject, expect_held, where = CASES[case]
     settings, src = make_world(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch)
     held, before, after = run_case(settings, src, inject)
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     assert held is expect_held
     if held:
         assert after == before
@@ -187,7 +187,7 @@ def test_injected_problem_is_caught_and_nothing_is_lost(case, tmp_path, monkeypa
 def test_burst_of_nulls_is_held_on_each_store_engine(tmp_path, monkeypatch, store_url):
     settings, src = make_world(tmp_path, store_url, monkeypatch)
     held, before, after = run_case(settings, src, _burst_of_nulls)
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     assert held and after == before
     assert_no_row_lost(engine, held, before)
     assert_reported(report_for(engine, tmp_path, settings), CASES["burst of nulls"][2], held)
@@ -201,7 +201,7 @@ def test_held_rows_are_read_again_once_the_source_is_fixed(tmp_path, monkeypatch
         db.execute("UPDATE permits SET owner = 'مالک' WHERE owner IS NULL")
     result = pipeline.sync_source(SOURCE, settings)
     assert (result["rows_in"], result["rows_new"], result["rows_quarantined"]) == (20, 20, 0)
-    assert len(dump(pipeline.engine_for(settings))[0]) == 40
+    assert len(dump(store.engine_for(settings))[0]) == 40
 
 
 def test_profile_drift_quarantine_share_and_data_docs_through_the_pipeline(tmp_path, monkeypatch):
@@ -213,7 +213,7 @@ def test_profile_drift_quarantine_share_and_data_docs_through_the_pipeline(tmp_p
                                           **({"code_melli": "1234567890"} if i < 7 else {})).items()
                      if k != "district"} for i in range(20)])
     pipeline.sync_source(SOURCE, settings)
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     with engine.connect() as conn:
         checks = [c for (c,) in conn.execute(sa.select(store.loads.c.checks).order_by(store.loads.c.started_at))]
     emptied = next(c for c in checks[1] if c["metric"] == "emptiedFields")

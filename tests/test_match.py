@@ -7,9 +7,9 @@ import random
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from munihub.clustering import assign_entity_ids, cluster, new_entity_id
-from munihub.match import (Pair, build_index, features, find_matches, match_incremental, probability,
-                           default_model, settings_for, comparison_vector)
+from munihub.resolve.clustering import assign_entity_ids, cluster, new_entity_id
+from munihub.resolve.match import (Pair, build_index, features, find_matches, match_incremental,
+                                   probability, default_model, settings_for, comparison_vector)
 
 
 def nid(first9: str) -> str:
@@ -204,7 +204,7 @@ def test_unknown_entity_type_names_the_fix():
 
 
 def test_normalizer_makes_letter_forms_exact():
-    pytest.importorskip("munihub.normalize")
+    pytest.importorskip("munihub.persian")
     a = features(rec("a|1", first_name="علي", last_name="كريمي"))
     b = features(rec("b|1", first_name="علی", last_name="کریمی"))
     assert a["first_key"] == b["first_key"] and a["last_key"] == b["last_key"]

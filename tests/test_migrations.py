@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from alembic import command
 
-from munihub import migrations, store
+from munihub.store import migrations
+from munihub import store
 
 T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
 

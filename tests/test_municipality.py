@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from munihub import municipality, municipality_server as server, pipeline, store
+from munihub.testing import municipality, municipality_server as server
+from munihub import store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,10 +32,10 @@ def city(tmp_path, monkeypatch):
     env = _env(out, tmp_path, urls)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    pipeline._engine.cache_clear()
+    store.forget_engines()
     yield out, manifest, env, urls
     server.shutdown_all(urls)
-    pipeline._engine.cache_clear()
+    store.forget_engines()
 
 
 def test_generator_writes_every_kind_and_valid_contracts(tmp_path):
@@ -61,7 +62,7 @@ def test_postgres_subsystems(tmp_path, pg_url):
 
 def test_run_all_syncs_every_kind_and_an_incremental_resync_reads_only_changes(city):
     from munihub.config import load_settings
-    from munihub.runner import run_all
+    from munihub.pipeline.run_all import run_all
 
     out, manifest, env, urls = city
     summary = run_all(load_settings())
@@ -129,7 +130,7 @@ def test_a_dead_source_fails_alone_and_consolidation_runs_on_what_arrived(tmp_pa
     assert next(s for s in manifest["sources"] if s["id"] == victim)["kind"] == "rest"
     order = [i for i in ids if i != victim] + [victim]     # the victim's DAG runs last
     dags = [f"sync__{i.split('.')[0]}__persons" for i in order] + ["munihub__consolidate"]
-    cmd = [sys.executable, "-m", "munihub.airflow_home", "run-dag", *dags, "--home", str(tmp_path / "af")]
+    cmd = [sys.executable, "-m", "munihub.airflow.home", "run-dag", *dags, "--home", str(tmp_path / "af")]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:

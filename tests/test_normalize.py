@@ -7,14 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import munihub.normalize as nz
+import munihub.persian as nz
 from munihub.errors import MunihubError
-from munihub.normalize import (NormalizeError, is_valid_mobile, is_valid_national_id,
-                               is_valid_postal_code, match_key, name_key, national_id_check_digit,
-                               normalize_text, parse_date, parse_datetime, parse_gender,
-                               parse_mobile, parse_national_id, parse_phone, parse_postal_code,
-                               split_title,
-                               to_jalali, to_latin_digits)
+from munihub.persian import (NormalizeError, is_valid_mobile, is_valid_national_id, is_valid_postal_code,
+                             match_key, name_key, national_id_check_digit, normalize_text, parse_date,
+                             parse_datetime, parse_gender, parse_mobile, parse_national_id, parse_phone,
+                             parse_postal_code, split_title, to_jalali, to_latin_digits)
 
 ZWNJ = "\u200c"
 

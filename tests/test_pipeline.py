@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from munihub import pipeline, store
+from munihub import contracts, pipeline, store
+from munihub.ingest import loads
 from munihub.config import REPO_ROOT, Settings
 from munihub.errors import ConcurrentRunError, QualityGateError
 
@@ -52,13 +53,13 @@ def setup(tmp_path, store_url, monkeypatch):
 
 
 def _count(settings, table, *where) -> int:
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar()
 
 
 def _dump(settings) -> list:
     """A canonical dump of the published state: rows, cursor."""
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         rows = sorted((r.source, r.source_key, r.record_hash) for r in conn.execute(sa.select(store.source_rows)))
         cur = [(c.source, c.cursor) for c in conn.execute(sa.select(store.cursors))]
     return [rows, cur]
@@ -72,7 +73,7 @@ def test_sync_publishes_good_rows_and_quarantines_bad_ones_with_reasons(setup):
     assert result["rows_new"] == 4
     assert result["rows_in"] == result["rows_new"] + result["rows_changed"] + result["rows_unchanged"] + \
         result["rows_quarantined"]
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         q = conn.execute(sa.select(store.quarantine.c.raw, store.quarantine.c.reasons, store.quarantine.c.position)
                          ).all()
         rec = conn.execute(sa.select(store.source_rows.c.record).where(
@@ -123,8 +124,8 @@ def test_two_runs_of_one_source_publish_once(setup):
     with pytest.raises(ConcurrentRunError):  # the lease is held by the first run
         pipeline.extract_and_stage("testreg.citizens", settings)
     # Even if the lease were lost, the cursor compare-and-set lets only one publish.
-    pipeline.release_lease(pipeline.engine_for(settings), "testreg.citizens")
-    engine = pipeline.engine_for(settings)
+    loads.release_lease(store.engine_for(settings), "testreg.citizens")
+    engine = store.engine_for(settings)
     with engine.begin() as conn:  # a second staged load from the same cursor version
         conn.execute(store.loads.update().where(store.loads.c.load_id == first).values(status="checked"))
     pipeline.publish_load(first, settings)
@@ -155,7 +156,7 @@ def test_crash_then_rerun_equals_an_uninterrupted_run(setup, point, tmp_path):
         pipeline.check_load(load_id, settings, crash_hook=hook)
         pipeline.publish_load(load_id, settings, crash_hook=hook)
     assert _count(settings, store.source_rows) == 0 or point not in {"inside-publish"}
-    pipeline.release_lease(pipeline.engine_for(settings), "testreg.citizens")  # the crashed process is gone
+    loads.release_lease(store.engine_for(settings), "testreg.citizens")  # the crashed process is gone
     pipeline.sync_source("testreg.citizens", settings)
     crashed = _dump(settings)
     assert len(crashed[0]) == 4
@@ -167,13 +168,13 @@ def test_consolidate_builds_entities_with_lineage(setup):
     pipeline.sync_source("testreg.citizens", settings)
     result = pipeline.consolidate(settings)
     assert result["types"]["person"] == {"records": 4, "entities": 4, "review": 0}
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         lineage = conn.execute(sa.select(store.entities.c.lineage)).scalars().first()
     assert lineage and all("ref" in v for v in lineage.values())
 
 
 def test_every_sync_is_audited_in_the_hash_chain_failures_included(setup):
-    from munihub import audit
+    from munihub.store import audit
 
     settings, src = setup
     pipeline.sync_source("testreg.citizens", settings)
@@ -183,7 +184,7 @@ def test_every_sync_is_audited_in_the_hash_chain_failures_included(setup):
                         for i in range(6)])
     with pytest.raises(QualityGateError):
         pipeline.sync_source("testreg.citizens", settings)
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     with engine.connect() as conn:
         entries = conn.execute(sa.select(store.audit_log.c.action, store.audit_log.c.target, store.audit_log.c.outcome,
                                          store.audit_log.c.detail).order_by(store.audit_log.c.seq)).all()
@@ -196,15 +197,15 @@ def test_every_sync_is_audited_in_the_hash_chain_failures_included(setup):
 def test_a_contract_is_parsed_once_per_content_and_afresh_when_edited(setup):
     settings, _ = setup
     path = settings.contracts_dir / "testreg" / "citizens.yaml"
-    first = pipeline.contract_for("testreg.citizens", settings)
-    assert pipeline.contract_for("testreg.citizens", settings) is first  # every stage of a load asks
+    first = contracts.contract_for("testreg.citizens", settings)
+    assert contracts.contract_for("testreg.citizens", settings) is first  # every stage of a load asks
     text = path.read_text("utf-8")
     assert f"version: {first.version}" in text
     path.write_text(text.replace(f"version: {first.version}", "version: 9.9.9"), "utf-8")
-    edited = pipeline.contract_for("testreg.citizens", settings)
+    edited = contracts.contract_for("testreg.citizens", settings)
     assert edited.version == "9.9.9"
     result = pipeline.sync_source("testreg.citizens", settings)
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         version = conn.execute(sa.select(store.loads.c.contract_version)
                                .where(store.loads.c.load_id == result["load_id"])).scalar()
     assert version == "9.9.9"

@@ -12,9 +12,11 @@ import threading
 
 import sqlalchemy as sa
 
-from munihub import marks, pipeline, review, store
+from munihub.store import marks
+from munihub import pipeline, store
+from munihub.resolve import review
 from munihub.config import REPO_ROOT, Settings
-from munihub.resolve import resolve_all
+from munihub.resolve.run import resolve_all
 
 from test_pipeline import DATA, citizens_source
 
@@ -86,7 +88,7 @@ def _entity_of(engine) -> dict[str, str]:
 
 def test_a_publish_committed_during_a_resolution_run_is_resolved_next_run(tmp_path, store_url, monkeypatch):
     settings = _settings(tmp_path, store_url, monkeypatch)
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     pipeline.sync_source(SOURCES[0], settings)
     assert resolve_all(engine)["mode"] == "full"
     slow, fast = _staged(SOURCES[1], settings), _staged(SOURCES[2], settings)
@@ -108,7 +110,7 @@ def test_a_decision_committed_during_a_resolution_run_is_applied_next_run(tmp_pa
     """Steward decisions seed the next run from their own mark; a "match" stamped before a
     run read a newer decision mark, but committed after, must still merge its pair."""
     settings = _settings(tmp_path, store_url, monkeypatch)
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     pipeline.sync_source(SOURCES[0], settings)
     resolve_all(engine)
     with engine.connect() as conn:

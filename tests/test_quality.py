@@ -13,7 +13,7 @@ import pytest
 
 from munihub.config import REPO_ROOT
 from munihub.contracts import load_contract
-from munihub.quality import blocking, compile_checks, run_checks
+from munihub.ingest.quality import blocking, compile_checks, run_checks
 
 DATA = Path(__file__).parent / "data"
 NOW = dt.datetime(2024, 11, 4, 12, 0, tzinfo=dt.timezone.utc)
@@ -199,7 +199,7 @@ def test_data_docs_templates_are_compiled_once_not_per_build(tmp_path, monkeypat
 
 
 def test_site_config_swaps_only_the_views():
-    from munihub.quality_views import site_config
+    from munihub.ingest.quality_views import site_config
 
     given = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
              "site_section_builders": {"profiling": "None", "validations": {"run_name_filter": {"not_includes": "x"}}}}
@@ -213,7 +213,7 @@ def test_site_config_swaps_only_the_views():
 
 
 def test_the_scaffolded_config_variables_template_is_dropped_a_filled_one_kept(tmp_path):
-    from munihub.quality_docs import CONFIG_VARIABLES
+    from munihub.ingest.quality_docs import CONFIG_VARIABLES
 
     specs, records = [spec("nullValues", "a", "mustBeLessOrEqualTo", 1)], [{"a": None}, {"a": 1}]
     run_checks(specs, records, data_docs_dir=tmp_path / "ds")
@@ -224,7 +224,7 @@ def test_the_scaffolded_config_variables_template_is_dropped_a_filled_one_kept(t
 
 
 def test_great_expectations_is_not_imported_with_the_module():
-    code = ("import sys, munihub.quality, munihub.quality_docs, munihub.pipeline; "
+    code = ("import sys, munihub.ingest.quality, munihub.ingest.quality_docs, munihub.pipeline; "
             "print('great_expectations' in sys.modules, 'pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -233,7 +233,7 @@ def test_great_expectations_is_not_imported_with_the_module():
 def test_scipy_stats_and_altair_wait_until_used():
     """great-expectations imports them for expectations munihub never builds; they load on first use."""
     code = ("import sys\n"
-            "from munihub.quality import run_checks\n"
+            "from munihub.ingest.quality import run_checks\n"
             "from munihub import quality_docs\n"
             "r = run_checks([{'name': 'n', 'field': 'a', 'metric': 'nullValues', 'operator': 'mustBe',\n"
             "                 'threshold': 1, 'unit': 'rows', 'severity': 'error', 'arguments': {}}],\n"

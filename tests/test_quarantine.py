@@ -6,14 +6,15 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from munihub import pipeline, quarantine, store
+from munihub import pipeline, store
+from munihub.ingest import quarantine
 from munihub.errors import MunihubError
 
 from test_pipeline import setup  # noqa: F401  (the shared source + contract fixture)
 
 
 def _q(settings):
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         return conn.execute(sa.select(store.quarantine).order_by(store.quarantine.c.id)).mappings().all()
 
 
@@ -25,7 +26,7 @@ def test_replay_after_a_source_fix_publishes_the_fixed_record_and_keeps_the_rest
     # The steward fixes the impossible Jalali date in the quarantined payload's source system;
     # here the mapping fix is simulated by correcting the raw payload the replay re-reads.
     bad_date = next(r for r in rows if r["raw"]["id"] == 6)
-    with pipeline.engine_for(settings).begin() as conn:
+    with store.engine_for(settings).begin() as conn:
         raw = dict(bad_date["raw"], birth="1403/07/30")
         conn.execute(store.quarantine.update().where(store.quarantine.c.id == bad_date["id"]).values(raw=raw))
     result = quarantine.replay(settings, "testreg.citizens", actor="tester")
@@ -33,7 +34,7 @@ def test_replay_after_a_source_fix_publishes_the_fixed_record_and_keeps_the_rest
     after = _q(settings)
     assert [r["status"] for r in after[:2]] == ["replayed", "replayed"]
     assert after[2]["status"] == "open" and after[2]["load_id"] == result["load_id"]
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(store.source_rows)).scalar() == 5
         cursor_moves = conn.execute(sa.select(store.loads.c.cursor_before, store.loads.c.cursor_after)
                                     .where(store.loads.c.load_id == result["load_id"])).first()

@@ -11,7 +11,7 @@ import pytest
 
 from munihub import store
 from munihub.masking import mask_record, mask_text, mask_value
-from munihub.report import gather, headline, write_report
+from munihub.report.build import gather, headline, write_report
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = dt.datetime(2024, 11, 4, 12, 0, tzinfo=dt.timezone.utc)
@@ -225,7 +225,7 @@ def test_earlier_runs_kept_and_listed(filled, tmp_path):
 
 
 def test_data_docs_link_only_safe_schemes():
-    from munihub.report_html import _docs_link
+    from munihub.report.render import _docs_link
     assert 'href="gx/a.html"' in _docs_link("gx/a.html")
     assert "href" not in _docs_link("javascript:alert(1)") and "href" not in _docs_link(" JaVaScRiPt:x")
     assert 'href="/srv/gx/index.html"' in _docs_link("/srv/gx/index.html")
@@ -257,7 +257,7 @@ def test_same_figures_on_postgres(pg_url, filled):
 
 
 def test_overlap_counts_an_entity_once_per_pair_of_sources(store_url):
-    from munihub.report import _overlap
+    from munihub.report.build import _overlap
 
     engine = store.open_store(store_url)
     at = NOW

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from munihub import store
-from munihub.report import write_report
+from munihub.report.build import write_report
 from test_report import CONTRACTS, NOW, fill
 
 pytestmark = pytest.mark.browser

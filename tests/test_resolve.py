@@ -7,9 +7,10 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from munihub import store, synthetic as syn
-from munihub.mapping import TRANSFORMS
-from munihub.resolve import resolve_all
+from munihub import store
+from munihub.testing import synthetic as syn
+from munihub.persian.transforms import TRANSFORMS
+from munihub.resolve.run import resolve_all
 
 KINDS = {"national_id": "national_id", "first_name": "person_name", "last_name": "person_name",
          "father_name": "person_name", "gender": "gender", "birth_date": "date", "mobile": "mobile",

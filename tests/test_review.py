@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.cli import main
-from munihub.resolve import resolve_all
+from munihub.cli.main import main
+from munihub.resolve.run import resolve_all
 
 ALI = {"first_name": "علی", "last_name": "رضایی", "birth_date": "1990-01-01", "father_name": "حسن",
        "mobile": "+989151234567", "gender": "male"}

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from munihub import schemas
+from munihub.contracts import schemas
 from munihub.errors import ConfigError
-from munihub.validate import compile_validator
+from munihub.ingest.validate import compile_validator
 
 # The field names agreed in docs/ARCHITECTURE.md ("Shared schemas").
 FIELDS = {

@@ -5,10 +5,10 @@ import datetime as dt
 
 import pytest
 
-from munihub import formats
+from munihub.contracts import formats
 from munihub.errors import ConfigError
-from munihub.synthetic import make_people, national_id_check
-from munihub.validate import Reason, compile_validator, validate_batch
+from munihub.testing.synthetic import make_people, national_id_check
+from munihub.ingest.validate import Reason, compile_validator, validate_batch
 
 ENGINES = ["fast", "reference"]
 
@@ -221,7 +221,7 @@ def test_validate_batch_keeps_order_and_both_engines_agree():
 
 
 def test_compiled_validators_are_cached_by_schema():
-    from munihub import schemas
+    from munihub.contracts import schemas
     assert compile_validator("person") is compile_validator(schemas.load_schema("person"))
     assert compile_validator("person") is not compile_validator("person", engine="reference")
     changed = schemas.load_schema("person")

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from munihub import schemas
-from munihub.synthetic import national_id_check
-from munihub.validate import compile_validator
+from munihub.contracts import schemas
+from munihub.testing.synthetic import national_id_check
+from munihub.ingest.validate import compile_validator
 
 NAMES = schemas.list_schemas()
 KNOWN = schemas.load_all()

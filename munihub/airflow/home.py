@@ -1,9 +1,9 @@
 """Prepare and drive an embedded Airflow home (SQLite metadata) for the demo, `make airflow` and tests.
 
-    python -m munihub.airflow_home setup --home DIR        # env file, `airflow db migrate`, pools
-    python -m munihub.airflow_home env --home DIR          # print the exports (eval "$(...)")
-    python -m munihub.airflow_home run-dag DAG_ID... --home DIR   # one run each (dag.test)
-    python -m munihub.airflow_home standalone --home DIR   # the UI on 127.0.0.1:8080
+    python -m munihub.airflow.home setup --home DIR        # env file, `airflow db migrate`, pools
+    python -m munihub.airflow.home env --home DIR          # print the exports (eval "$(...)")
+    python -m munihub.airflow.home run-dag DAG_ID... --home DIR   # one run each (dag.test)
+    python -m munihub.airflow.home standalone --home DIR   # the UI on 127.0.0.1:8080
 
 Airflow itself only ever runs as a subprocess here, so importing this module stays cheap and
 works without Airflow.  The MUNIHUB_* environment passes through to every Airflow command.
@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from munihub.config import REPO_ROOT
 from munihub.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO_ROOT / "dags"
 ENV_FILE = "airflow.env"
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
@@ -78,7 +78,7 @@ def write_env_file(home: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     path = home / ENV_FILE
     lines = [f"export {k}='{v}'" for k, v in sorted(airflow_env(home).items())]
-    path.write_text("# written by python -m munihub.airflow_home setup\n" + "\n".join(lines) + "\n", "utf-8")
+    path.write_text("# written by python -m munihub.airflow.home setup\n" + "\n".join(lines) + "\n", "utf-8")
     return path
 
 
@@ -110,7 +110,7 @@ def setup(home: Path, quiet: bool = False) -> Path:
     """
     home = Path(home).resolve()
     env_file, pools_file = _write_inputs(home)
-    cmd = [sys.executable, "-m", "munihub.airflow_home", "_prepare", str(pools_file)]
+    cmd = [sys.executable, "-m", "munihub.airflow.home", "_prepare", str(pools_file)]
     out = subprocess.DEVNULL if quiet else None
     rc = subprocess.run(cmd, env=full_env(home), stdout=out).returncode
     if rc != 0:
@@ -139,7 +139,7 @@ def run_dags(dag_ids: list[str], home: Path) -> int:
     set up is prepared in the same process.
     """
     home = Path(home).resolve()
-    cmd = [sys.executable, "-m", "munihub.airflow_home", "_test-in-process", *dag_ids]
+    cmd = [sys.executable, "-m", "munihub.airflow.home", "_test-in-process", *dag_ids]
     if not (home / ".ready").exists():
         _, pools_file = _write_inputs(home)
         cmd += ["--prepare", str(pools_file)]
@@ -230,7 +230,7 @@ def stop_group(proc: subprocess.Popen, grace: float = 30.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m munihub.airflow_home",
+    p = argparse.ArgumentParser(prog="python -m munihub.airflow.home",
                                 description="Prepare and drive an embedded Airflow home for munihub")
     sub = p.add_subparsers(dest="command", required=True)
     for name, text in (("setup", "write the env file, migrate the metadata DB, create the pools"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from munihub.cli import _settings, command
+from munihub.cli.common import current_settings, command
 
 
 def add_commands(sub) -> None:
@@ -17,6 +17,6 @@ def add_commands(sub) -> None:
 
 @command("backfill")
 def cmd_backfill(args) -> int:
-    from munihub.backfill import backfill
-    print(json.dumps(backfill(args.contract, args.start, args.end, _settings()), ensure_ascii=False, indent=2))
+    from munihub.pipeline.backfill import backfill
+    print(json.dumps(backfill(args.contract, args.start, args.end, current_settings()), ensure_ascii=False, indent=2))
     return 0

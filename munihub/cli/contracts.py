@@ -9,13 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from munihub.cli import COMMANDS, command, subgroup, table
-from munihub.errors import ContractError, MunihubError
-
-
-def _settings():
-    from munihub.config import load_settings
-    return load_settings()
+from munihub.cli.common import command, current_settings, subgroup, table
+from munihub.errors import MunihubError
 
 
 def _json(data) -> None:
@@ -24,7 +19,7 @@ def _json(data) -> None:
 
 @command("contracts.diff")
 def cmd_diff(args) -> int:
-    from munihub.contract_diff import bump_verdict, diff_contracts
+    from munihub.contracts.diff import bump_verdict, diff_contracts
     from munihub.contracts import read_yaml
     old, _ = read_yaml(Path(args.old))
     new, _ = read_yaml(Path(args.new))
@@ -43,8 +38,8 @@ def cmd_diff(args) -> int:
 
 @command("contracts.check")
 def cmd_check(args) -> int:
-    from munihub.contract_check import check_against
-    results = check_against(args.against, Path(args.contracts) if args.contracts else _settings().contracts_dir)
+    from munihub.contracts.gate import check_against
+    results = check_against(args.against, Path(args.contracts) if args.contracts else current_settings().contracts_dir)
     failing = [r for r in results if r["status"] in {"violation", "broken"}]
     if args.format == "json":
         _json({"against": args.against, "ok": not failing, "files": results})
@@ -65,9 +60,9 @@ def cmd_check(args) -> int:
 
 @command("contracts.new")
 def cmd_new(args) -> int:
-    from munihub.connector import connector_kinds
-    from munihub.contract_template import new_contract, todo_markers
-    settings = _settings()
+    from munihub.ingest.connector import connector_kinds
+    from munihub.contracts.template import new_contract, todo_markers
+    settings = current_settings()
     path = new_contract(args.agency, args.dataset, args.schema, args.connector, settings.contracts_dir,
                         settings.schemas_dir, known_connectors=set(connector_kinds()))
     print(f"wrote {path}")
@@ -78,9 +73,9 @@ def cmd_new(args) -> int:
 
 @command("contracts.test")
 def cmd_test(args) -> int:
-    from munihub.contract_test import test_contract
-    from munihub.pipeline import contract_for
-    settings = _settings()
+    from munihub.pipeline.contract_test import test_contract
+    from munihub.contracts import contract_for
+    settings = current_settings()
     report = test_contract(contract_for(args.contract, settings), settings, limit=args.n)
     if args.format == "json":
         _json(report)
@@ -94,13 +89,16 @@ def cmd_test(args) -> int:
 
 @command("contracts.catalog")
 def cmd_catalog(args) -> int:
-    from munihub.catalog import write_catalog
-    print(write_catalog(_settings(), Path(args.out) if args.out else None))
+    from munihub.report.catalog import write_catalog
+    print(write_catalog(current_settings(), Path(args.out) if args.out else None))
     return 0
 
 
 def add_commands(sub) -> None:
     grp = subgroup(sub, "contracts", "agency data contracts")
+    grp.add_parser("list", help="every contract with version, connector and schedule")
+    lint = grp.add_parser("lint", help="check contracts against ODCS and munihub's rules, every problem at once")
+    lint.add_argument("paths", nargs="*", help="contract files (default: every contract)")
     d = grp.add_parser("diff", help="every change between two versions of a contract, breaking or not, "
                                     "and whether the version bump is enough (exit 1 if not)")
     d.add_argument("old", help="the earlier contract file")
@@ -123,3 +121,34 @@ def add_commands(sub) -> None:
     t.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
     g = grp.add_parser("catalog", help="write the static HTML data catalog (Persian, RTL)")
     g.add_argument("--out", metavar="DIR", help="output folder (default $MUNIHUB_HOME/catalog)")
+
+
+@command("contracts.list")
+def cmd_contracts_list(args) -> int:
+    from munihub.contracts import load_all
+    settings = current_settings()
+    good, bad = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
+    print(table([{"id": c.id, "version": c.version, "connector": c.connector, "schema": c.entity_type,
+                  "schedule": c.schedule, "owner": c.owner} for c in good],
+                ["id", "version", "connector", "schema", "schedule", "owner"]))
+    for err in bad:
+        print(f"broken: {err}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+@command("contracts.lint")
+def cmd_contracts_lint(args) -> int:
+    from pathlib import Path
+
+    from munihub.contracts import discover_contracts, load_contract
+    settings = current_settings()
+    paths = [Path(p) for p in args.paths] or discover_contracts(settings.contracts_dir)
+    failed = 0
+    for path in paths:
+        try:
+            load_contract(path, schemas_dir=settings.schemas_dir)
+            print(f"ok      {path}")
+        except MunihubError as err:
+            failed += 1
+            print(f"broken  {err}")
+    return 1 if failed else 0

@@ -4,12 +4,12 @@ from __future__ import annotations
 import getpass
 import sys
 
-from munihub.cli import _settings, command, subgroup, table
+from munihub.cli.common import current_settings, command, subgroup, table
 
 
 def _engine():
-    from munihub.pipeline import engine_for
-    return engine_for(_settings())
+    from munihub.store import engine_for
+    return engine_for(current_settings())
 
 
 def add_commands(sub) -> None:
@@ -51,7 +51,7 @@ def _by(args) -> str:
 
 @command("agencies.add")
 def cmd_add(args) -> int:
-    from munihub.grants import add_agency
+    from munihub.gateway.grants import add_agency
     token = add_agency(_engine(), args.agency, args.name or args.agency, page_cap=args.page_cap,
                        rate_per_minute=args.rate, actor=_by(args))
     print(f"agency {args.agency} added; its token (shown only now, keep it secret):", file=sys.stderr)
@@ -61,7 +61,7 @@ def cmd_add(args) -> int:
 
 @command("agencies.token")
 def cmd_token(args) -> int:
-    from munihub.grants import issue_token
+    from munihub.gateway.grants import issue_token
     print(f"new token for {args.agency} (shown only now):", file=sys.stderr)
     print(issue_token(_engine(), args.agency, actor=_by(args)))
     return 0
@@ -69,7 +69,7 @@ def cmd_token(args) -> int:
 
 @command("agencies.grant")
 def cmd_grant(args) -> int:
-    from munihub.grants import grant
+    from munihub.gateway.grants import grant
     g = grant(_engine(), args.agency, args.dataset, args.fields.split(","), can_push=args.push, actor=_by(args))
     print(f"{args.agency} may read {g.dataset}: {', '.join(g.fields)}" + (" (and push)" if g.can_push else ""))
     return 0
@@ -77,7 +77,7 @@ def cmd_grant(args) -> int:
 
 @command("agencies.revoke")
 def cmd_revoke(args) -> int:
-    from munihub.grants import revoke
+    from munihub.gateway.grants import revoke
     n = revoke(_engine(), args.agency, args.dataset, actor=_by(args))
     what = f"grant on {args.dataset}" if args.dataset else "token(s)"
     print(f"{args.agency}: {n} {what} revoked" if n else f"{args.agency}: no {what} to revoke")
@@ -86,14 +86,14 @@ def cmd_revoke(args) -> int:
 
 @command("agencies.list")
 def cmd_list(args) -> int:
-    from munihub.grants import list_agencies
+    from munihub.gateway.grants import list_agencies
     print(table(list_agencies(_engine()), ["agency_id", "name", "tokens", "page_cap", "rate_per_minute", "grants"]))
     return 0
 
 
 @command("audit.verify")
 def cmd_verify(args) -> int:
-    from munihub.audit import head, verify
+    from munihub.store.audit import head, verify
     engine = _engine()
     problems = verify(engine)
     for p in problems:
@@ -109,6 +109,6 @@ def cmd_verify(args) -> int:
 
 @command("serve")
 def cmd_serve(args) -> int:
-    from munihub.api import serve
+    from munihub.gateway.api import serve
     serve(args.host, args.port, args.workers)
     return 0

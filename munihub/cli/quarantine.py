@@ -1,14 +1,19 @@
-"""`munihub quarantine replay|dismiss`: stewards act on rejected records."""
+"""`munihub quarantine list|show|replay|dismiss`: rejected records, and stewards acting on them."""
 from __future__ import annotations
 
 import getpass
 import json
 
-from munihub.cli import _settings, command, subgroup
+from munihub.cli.common import command, current_settings, subgroup, table
 
 
 def add_commands(sub) -> None:
     grp = subgroup(sub, "quarantine", "rejected records and why")
+    ql = grp.add_parser("list", help="quarantined records, newest first")
+    ql.add_argument("--source", help="only this dataset id")
+    ql.add_argument("-n", type=int, default=50, help="how many (default 50)")
+    qs = grp.add_parser("show", help="one quarantined record with its raw payload and reasons")
+    qs.add_argument("id", type=int, help="quarantine id from `quarantine list`")
     rp = grp.add_parser("replay", help="re-run open quarantined records after a contract or mapping fix")
     rp.add_argument("source", help="dataset id (agency.dataset)")
     rp.add_argument("ids", nargs="*", type=int, help="only these quarantine ids (default: every open one)")
@@ -18,17 +23,32 @@ def add_commands(sub) -> None:
     dp.add_argument("--by", default=None, help="who decides (default: the login name)")
 
 
+@command("quarantine.list")
+def cmd_quarantine_list(args) -> int:
+    from munihub.ingest.quarantine import list_quarantine
+    print(table(list_quarantine(current_settings(), source=args.source, limit=args.n),
+                ["id", "source", "position", "status", "reasons"]))
+    return 0
+
+
+@command("quarantine.show")
+def cmd_quarantine_show(args) -> int:
+    from munihub.ingest.quarantine import show_quarantine
+    print(json.dumps(show_quarantine(current_settings(), args.id), ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
 @command("quarantine.replay")
 def cmd_replay(args) -> int:
-    from munihub.quarantine import replay
-    print(json.dumps(replay(_settings(), args.source, args.ids or None, actor=getpass.getuser()),
+    from munihub.pipeline.replay import replay
+    print(json.dumps(replay(current_settings(), args.source, args.ids or None, actor=getpass.getuser()),
                      ensure_ascii=False, indent=2))
     return 0
 
 
 @command("quarantine.dismiss")
 def cmd_dismiss(args) -> int:
-    from munihub.quarantine import dismiss
-    n = dismiss(_settings(), args.ids, args.by or getpass.getuser(), args.why)
+    from munihub.ingest.quarantine import dismiss
+    n = dismiss(current_settings(), args.ids, args.by or getpass.getuser(), args.why)
     print(f"dismissed {n} record(s)")
     return 0

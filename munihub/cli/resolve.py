@@ -1,15 +1,15 @@
-"""`munihub resolve|review|export`: run and judge entity resolution, act on review pairs, export."""
+"""`munihub resolve|review|entity|export`: run and judge entity resolution, act on review pairs, export."""
 from __future__ import annotations
 
 import getpass
 import json
 
-from munihub.cli import _settings, command, subgroup, table
+from munihub.cli.common import command, current_settings, subgroup, table
 
 
 def _engine():
-    from munihub.pipeline import engine_for
-    return engine_for(_settings())
+    from munihub.store import engine_for
+    return engine_for(current_settings())
 
 
 def add_commands(sub) -> None:
@@ -24,6 +24,10 @@ def add_commands(sub) -> None:
                                          "(pairwise and B-cubed P/R/F1, duplicate reduction)")
     ev.add_argument("--truth", required=True, metavar="FILE",
                     help="CSV with source, source_key, true_id (the demo's truth/*.csv work too)")
+
+    e = subgroup(sub, "entity", "resolved entities")
+    es = e.add_parser("show", help="a golden record with the lineage of every value")
+    es.add_argument("id", help="entity id, e.g. P-1a2b3c4d5e6f")
 
     rv = subgroup(sub, "review", "pairs the matcher was unsure about: list and decide")
     rl = rv.add_parser("list", help="open review pairs, both records masked, most probable first")
@@ -47,8 +51,8 @@ def add_commands(sub) -> None:
 
 @command("resolve")
 def cmd_resolve(args) -> int:
-    from munihub.resolve import resolve_all
-    summary = resolve_all(_engine(), _settings(), full=args.full, retrain=args.retrain)
+    from munihub.resolve.run import resolve_all
+    summary = resolve_all(_engine(), current_settings(), full=args.full, retrain=args.retrain)
     print(table([{"entity_type": k, **v} for k, v in summary["types"].items()],
                 ["entity_type", "records", "entities", "review"]))
     what = "record(s) matched" if summary["mode"] == "full" else "new or changed record(s) matched"
@@ -58,7 +62,7 @@ def cmd_resolve(args) -> int:
 
 @command("resolve.evaluate")
 def cmd_evaluate(args) -> int:
-    from munihub.evaluate import evaluate_store
+    from munihub.resolve.evaluate import evaluate_store
     result = evaluate_store(_engine(), args.truth)
     rows = [{"measure": name, "precision": f"{s['precision']:.4f}", "recall": f"{s['recall']:.4f}",
              "f1": f"{s['f1']:.4f}"} for name, s in (("pairwise", result["pairwise"]),
@@ -73,7 +77,7 @@ def cmd_evaluate(args) -> int:
 
 @command("review.list")
 def cmd_review_list(args) -> int:
-    from munihub.review import list_open
+    from munihub.resolve.review import list_open
 
     def brief(rec: dict) -> str:
         keys = ("national_id", "first_name", "last_name", "full_name", "father_name", "birth_date", "mobile")
@@ -88,7 +92,7 @@ def cmd_review_list(args) -> int:
 @command("review.decide")
 def cmd_review_decide(args) -> int:
     from munihub.errors import MunihubError
-    from munihub.review import decide, decide_queued
+    from munihub.resolve.review import decide, decide_queued
     *pair, verdict = args.items
     by = args.by or getpass.getuser()
     if len(pair) == 1 and pair[0].isdigit():
@@ -104,7 +108,7 @@ def cmd_review_decide(args) -> int:
 
 
 def _export(kind: str, args) -> int:
-    from munihub.export import export
+    from munihub.resolve.export import export
     result = export(_engine(), kind, args.format, args.out, mask=args.mask)
     print(f"wrote {result['rows']} {kind} row(s) to {result['path']}")
     return 0
@@ -118,3 +122,10 @@ def cmd_export_entities(args) -> int:
 @command("export.clusters")
 def cmd_export_clusters(args) -> int:
     return _export("clusters", args)
+
+
+@command("entity.show")
+def cmd_entity_show(args) -> int:
+    from munihub.resolve.entities import show_entity
+    print(json.dumps(show_entity(current_settings(), args.id), ensure_ascii=False, indent=2, default=str))
+    return 0

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from munihub.contract_diff import bump_verdict, diff_contracts
-from munihub.contracts import Loader
+from munihub.contracts.diff import bump_verdict, diff_contracts
+from munihub.contracts.load import Loader
 from munihub.errors import ConfigError, ContractError
 
 SUFFIXES = (".yaml", ".yml")

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from munihub.config import REPO_ROOT
 from munihub.errors import ConfigError, ContractError
 
 # The safe loaders refuse tags such as !!python/object: nothing in a contract is ever executed.
@@ -38,7 +39,7 @@ class Field:
 
     name: str                       # shared-schema field, dots for nesting (address.city)
     source: str | None              # source field (physicalName), dots for nested JSON
-    transform: str | None = None    # transform name from munihub.mapping
+    transform: str | None = None    # transform name from munihub.ingest.mapping
     required: bool = False
     primary_key: bool = False
     key_position: int = -1
@@ -313,7 +314,7 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
         problems.append(f"{at(('schema',))}: a contract needs one schema object")
     obj_custom = _custom(obj.get("customProperties"))
     entity_type = str(obj_custom.get("sharedSchema") or "")
-    sdir = schemas_dir or Path(os.environ.get("MUNIHUB_SCHEMAS") or Path(__file__).resolve().parent.parent / "schemas")
+    sdir = schemas_dir or Path(os.environ.get("MUNIHUB_SCHEMAS") or REPO_ROOT / "schemas")
     if not entity_type:
         problems.append(f"{at(('schema', 0))}: name the shared schema (customProperties: sharedSchema)")
     elif not (sdir / f"{entity_type}.schema.json").is_file():
@@ -359,7 +360,7 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
     if fields and not any(f.primary_key for f in fields):
         problems.append(f"{at(('schema', 0, 'properties'))}: no property is marked primaryKey: true; "
                         "the hub needs a key to upsert and to trace lineage")
-    from munihub.mapping import TRANSFORMS  # local: mapping imports normalize, which is heavier
+    from munihub.persian.transforms import TRANSFORMS
     for i, f in enumerate(fields):
         if f.transform and f.transform.split(":")[0] not in TRANSFORMS:
             problems.append(f"{at(('schema', 0, 'properties', i, 'transformLogic'))}: unknown transform "

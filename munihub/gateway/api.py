@@ -1,7 +1,7 @@
 """The data-exchange gateway: a FastAPI app over the store, deny by default, every request audited.
 
-Handlers stay thin: authentication and projection live in `munihub.grants`, the hash-chained
-log in `munihub.audit`.  The audit middleware writes one entry per request (failures too)
+Handlers stay thin: authentication and projection live in `munihub.gateway.grants`, the hash-chained
+log in `munihub.store.audit`.  The audit middleware writes one entry per request (failures too)
 before the response leaves; if it cannot, the caller gets 503 and no data.
 """
 
@@ -17,11 +17,13 @@ import time
 
 import sqlalchemy as sa
 
-from munihub import audit, grants, store
+from munihub.store import audit
+from munihub.gateway import grants
+from munihub import store
 from munihub.config import Settings, load_settings
 from munihub.errors import AccessDenied, MunihubError, PermanentSourceError, SecurityError
 
-log = logging.getLogger("munihub.api")
+log = logging.getLogger("munihub.gateway.api")
 FILTER = re.compile(r"^filter\[(.+)\]$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$")
 
@@ -95,7 +97,8 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
     from starlette.concurrency import run_in_threadpool
 
-    from munihub.pipeline import contract_for, engine_for
+    from munihub.contracts import contract_for
+    from munihub.store import engine_for
 
     settings = settings or load_settings()
     config = config or GatewayConfig.from_env()
@@ -362,8 +365,8 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         return JSONResponse(result, status_code=status)
 
     def _deliver(agency_id: str, c, key: str, body: bytes) -> tuple[int, dict]:
-        from connectors.push import deliver
         from munihub.contracts import expand_params
+        from munihub.ingest.connector import load_connector_class
 
         t = store.push_deliveries
         digest = hashlib.sha256(body).hexdigest()
@@ -379,7 +382,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                                            delivery_id=delivery_id, bytes=len(body), received_at=grants.utc_now()))
             audit.append(conn, agency_id, "push.deliver", c.id, "ok", {"delivery_id": delivery_id, "bytes": len(body)})
             try:  # written last: if the ledger row or audit entry failed, nothing reached the inbox
-                deliver(expand_params(c)["inbox"], delivery_id, body, max_bytes=config.max_push_bytes)
+                load_connector_class("push").deliver(expand_params(c)["inbox"], delivery_id, body, max_bytes=config.max_push_bytes)
             except SecurityError as err:
                 raise HTTPException(422, str(err))
             except PermanentSourceError as err:
@@ -393,6 +396,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Run the gateway with uvicorn (rate limits are per worker process)."""
     import uvicorn
     if workers > 1:
-        uvicorn.run("munihub.api:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run("munihub.gateway.api:create_app", factory=True, host=host, port=port, workers=workers)
     else:
         uvicorn.run(create_app(), host=host, port=port)

@@ -19,7 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import audit, store
+from munihub.store import audit
+from munihub import store
 from munihub.errors import AccessDenied, ConfigError, MunihubError
 from munihub.masking import mask_value
 

@@ -14,7 +14,9 @@ from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
+from munihub.contracts.schemas import json_type
 from munihub.errors import ConfigError
+from munihub.secrets import redact_logger  # noqa: F401  (for connectors: their loggers redact secrets)
 
 ENTRY_POINT_GROUP = "munihub.connectors"
 
@@ -77,7 +79,7 @@ class Connector:
         for batch in self.read_batches(None):
             for rec in batch.records[:100]:
                 for key, value in rec.items():
-                    props.setdefault(key, {"type": _json_type(value)})
+                    props.setdefault(key, {"type": json_type(value) or "string"})
             break
         return {"type": "object", "properties": props}
 
@@ -89,22 +91,6 @@ class Connector:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
 
 
 def connector_kinds() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from munihub.connector import Batch, Connector, open_connector
+from munihub.ingest.connector import Batch, Connector, open_connector
 from munihub.contracts import Contract, expand_params
 from munihub.errors import MunihubError, SourceError, TransientSourceError
 from munihub.secrets import redact, resolve_secrets

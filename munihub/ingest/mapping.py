@@ -8,66 +8,15 @@ and the record goes to quarantine with its raw payload; nothing is dropped.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+
 from typing import Any
 
 from munihub.contracts import Contract, Field
+from munihub import persian
+from munihub.persian.transforms import TRANSFORMS
 
 KEY_SEPARATOR = "|"
 
-
-def _n():
-    from munihub import normalize  # lazy: keeps `contracts lint` light
-    return normalize
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("a yes/no value is not a number")
-    if isinstance(value, int):
-        return value
-    text = _n().to_latin_digits(str(value)).replace(",", "").replace("٬", "").strip()
-    number = float(text)
-    if number != int(number):
-        raise ValueError(f"{text} is not a whole number")
-    return int(number)
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("a yes/no value is not a number")
-    if isinstance(value, (int, float)):
-        return value
-    return float(_n().to_latin_digits(str(value)).replace(",", "").replace("٬", "").replace("٫", ".").strip())
-
-
-def _boolean(value: Any) -> bool:
-    text = _n().to_latin_digits(str(value)).strip().lower()
-    if text in {"1", "true", "yes", "y", "بله", "آری", "درست"}:
-        return True
-    if text in {"0", "false", "no", "n", "خیر", "نه", "نادرست"}:
-        return False
-    raise ValueError(f"{value!r} is not yes/no")
-
-
-TRANSFORMS: dict[str, Callable[[Any], Any]] = {
-    "text": lambda v: _n().normalize_text(str(v)),
-    "person_name": lambda v: _n().normalize_text(_n().split_title(_n().normalize_text(str(v)) or "")[1]),
-    "title": lambda v: _n().split_title(_n().normalize_text(str(v)) or "")[0],
-    "national_id": lambda v: _n().parse_national_id(v),
-    "mobile": lambda v: _n().parse_mobile(v),
-    "phone": lambda v: _n().parse_phone(v),
-    "postal_code": lambda v: _n().parse_postal_code(v),
-    "date": lambda v: _n().parse_date(v),
-    "datetime": lambda v: _n().parse_datetime(v),
-    "gender": lambda v: _n().parse_gender(v),
-    "digits": lambda v: _n().to_latin_digits(str(v)).strip(),
-    "integer": _integer,
-    "number": _number,
-    "boolean": _boolean,
-    "string": lambda v: str(v),
-    "concat": lambda v: v,  # joining happens in map_record; the result is then normalized text
-}
 
 PERSIAN_FIELD = {"national_id": "کد ملی", "mobile": "شماره همراه", "postal_code": "کد پستی",
                  "date": "تاریخ", "datetime": "زمان", "integer": "عدد صحیح", "number": "عدد",
@@ -103,12 +52,12 @@ def _reason(f: Field, rule: str, message: str, message_fa: str) -> dict[str, str
 def _lookup(f: Field, value: Any) -> Any:
     """A source code translated by the contract's valueMap; an unknown code passes through as
     written, so validation reports it (a new enum value must be seen, not silently mapped)."""
-    return _value_table(f.value_map).get(_n().match_key(str(value)), value)
+    return _value_table(f.value_map).get(persian.match_key(str(value)), value)
 
 
 @functools.lru_cache(maxsize=256)
 def _value_table(value_map: tuple) -> dict:
-    return {_n().match_key(str(k)): v for k, v in value_map}
+    return {persian.match_key(str(k)): v for k, v in value_map}
 
 
 def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import audit, marks, store
+from munihub.store import audit, marks
+from munihub import store
 from munihub.errors import ConcurrentRunError, StoreError
 
 CHUNK = 500
@@ -59,7 +60,7 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
                    crash_hook=None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger in one transaction; returns counts."""
     with engine.begin() as conn:
-        now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.marks
+        now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)
                             .with_for_update()).mappings().first()
         if load is None:

@@ -176,7 +176,7 @@ def _expectation(g, spec: dict, tag: int):
 
 def _measure_ge(specs: list[dict], frame, docs_dir, dataset: str) -> tuple[dict[int, Any], str | None]:
     """GE results of the per-value specs by spec index, and the Data Docs index (if built)."""
-    from munihub import quality_docs
+    from munihub.ingest import quality_docs
 
     wanted = [(i, s) for i, s in enumerate(specs) if s["metric"] in GE_METRICS]
     if not wanted or frame.empty:

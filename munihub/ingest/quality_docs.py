@@ -4,7 +4,7 @@ Only this module imports great-expectations, lazily (~1.3 s CPU; see `gx`).  Wit
 docs folder the validation runs in an ephemeral context; with one, each dataset gets its
 own file-backed context under `<docs folder>`, so every earlier validation stays in its
 store and the site still lists it (an ephemeral site forgets earlier runs).  Each load's
-build is incremental (`munihub.quality_views.build_docs`): this run's page, the suite's page
+build is incremental (`munihub.ingest.quality_views.build_docs`): this run's page, the suite's page
 and the index are rendered; earlier runs' pages stay as they were written.
 """
 from __future__ import annotations
@@ -169,7 +169,7 @@ def _validate(frame, expectations: list, dataset: str, docs: Path | None) -> tup
     run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY", run_id=run_id)
     if docs is None:
         return list(run.results), None
-    from munihub.quality_views import build_docs  # imports GE's renderers: only when docs are kept
+    from munihub.ingest.quality_views import build_docs  # imports GE's renderers: only when docs are kept
     build_docs(context, name, run_id)
     index = docs / SITE_INDEX
     return list(run.results), str(index) if index.is_file() else None

@@ -8,7 +8,7 @@ GE's own views whose environments share jinja's bytecode cache (a private per-us
 the temp directory, checked by jinja, keyed by each template's source checksum); GE's static
 files are copied once per GE version instead of on every build.  Nothing in what is
 rendered changes.  This module imports great-expectations at import time: only
-`munihub.quality_docs` imports it, after GE is loaded, and GE imports the views by name.
+`munihub.ingest.quality_docs` imports it, after GE is loaded, and GE imports the views by name.
 """
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.connector import Batch
+from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
-from munihub.mapping import map_record, source_key
+from munihub.ingest.mapping import map_record, source_key
 
 
 @dataclasses.dataclass

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from munihub import formats, schemas
+from munihub.contracts import formats, schemas
+from munihub.contracts.schemas import json_type
 from munihub.errors import ConfigError
 
 ENGINES = ("fast", "reference")
@@ -115,6 +116,16 @@ def compile_validator(schema: dict | str, *, engine: str = "fast",
         schemas.check_refs(schema, known, where=str(schema.get("$id") or "schema"))
         found = _CACHE[key] = RecordValidator(schema, engine, folder)
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_validator(entity_type: str, schemas_dir: str) -> RecordValidator:
+    return compile_validator(entity_type, schemas_dir=schemas_dir)
+
+
+def errors_of(contract, settings):
+    """The record validator for the contract's shared schema, as a function record -> reasons."""
+    return _shared_validator(contract.entity_type, str(settings.schemas_dir)).errors
 
 
 def validate_batch(validator: RecordValidator, records: Iterable[Any]) -> list[list[Reason]]:
@@ -239,21 +250,7 @@ TYPE_FA = {"string": "متن", "integer": "عدد صحیح", "number": "عدد",
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    return type(value).__name__
+    return json_type(value) or type(value).__name__
 
 
 def _format_messages(fmt: str, value: Any, field: str, label: str) -> tuple[str, str]:

@@ -1,18 +1,17 @@
-"""Persian-aware normalization: one import for every stage that cleans values.
+"""Reading Persian values: letters and digits, names, identifiers, dates.
 
-The work lives in four small modules (letters, names, ids, dates); this module is their
-public face.  `__all__` is the contract other stages rely on, and a test keeps it honest.
+What every other wing uses to clean and compare Persian text.  The work lives in small
+modules (`letters`, `names`, `ids`, `dates`, and `transforms`, the value readers a contract
+names); this package is their public face.  `__all__` is the contract other stages rely on, and a test keeps it honest.
 """
 from __future__ import annotations
 
-from munihub.normalize_dates import (JALALI_MONTHS, jalali_to_iso, parse_date, parse_datetime,
-                                     to_jalali)
-from munihub.normalize_ids import (is_valid_mobile, is_valid_national_id, is_valid_postal_code,
-                                   national_id_check_digit, parse_gender, parse_mobile,
-                                   parse_national_id, parse_phone, parse_postal_code)
-from munihub.normalize_letters import (ZWNJ, NormalizeError, match_key, normalize_text,
-                                       to_latin_digits)
-from munihub.normalize_names import SHORT_FORMS, TITLES, name_key, split_title
+from munihub.persian.dates import JALALI_MONTHS, jalali_to_iso, parse_date, parse_datetime, to_jalali
+from munihub.persian.ids import (is_valid_mobile, is_valid_national_id, is_valid_postal_code,
+                                 national_id_check_digit, parse_gender, parse_mobile, parse_national_id,
+                                 parse_phone, parse_postal_code)
+from munihub.persian.letters import ZWNJ, NormalizeError, match_key, normalize_text, to_latin_digits
+from munihub.persian.names import SHORT_FORMS, TITLES, name_key, split_title
 
 __all__ = [
     "NormalizeError", "ZWNJ", "to_latin_digits", "normalize_text", "match_key",

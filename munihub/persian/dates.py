@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import re
 
-from munihub.normalize_letters import NormalizeError, match_key, to_latin_digits
+from munihub.persian.letters import NormalizeError, match_key, to_latin_digits
 
 JALALI_MONTHS = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر",
                  "دی", "بهمن", "اسفند")

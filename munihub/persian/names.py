@@ -10,7 +10,7 @@ import functools
 import re
 import unicodedata
 
-from munihub.normalize_letters import fold_key_letters, match_key, normalize_text
+from munihub.persian.letters import fold_key_letters, match_key, normalize_text
 
 _NOT_KEY = re.compile(r"[\W_]+")
 

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from munihub.config import Settings, load_settings
-from munihub.connector import Batch
+from munihub.ingest.connector import Batch, load_connector_class
 from munihub.contracts import Contract
 from munihub.errors import ConfigError
 
@@ -72,7 +72,7 @@ def incremental_field(contract: Contract) -> str | None:
 
 def _interval_sql_class():
     """The sql connector with the interval as a WHERE on its watermark (imported lazily)."""
-    from connectors.sql import SqlConnector
+    SqlConnector = load_connector_class("sql")  # through its entry point, as every kind is reached
 
     class IntervalSqlConnector(SqlConnector):
         """Reads only rows with start <= watermark < end; otherwise the sql kind unchanged."""
@@ -103,7 +103,7 @@ def _filtered(batches: Iterator[Batch], field: str, lo: str, hi: str) -> Iterato
 def read_interval(contract: Contract, lo: str, hi: str, batch_size: int) -> Iterator[Batch]:
     """The source's records in [lo, hi), by the cheapest route its kind allows."""
     from munihub.contracts import expand_params
-    from munihub.extract import connect, read_batches
+    from munihub.ingest.extract import connect, read_batches
     from munihub.secrets import resolve_secrets
 
     params = expand_params(contract)
@@ -129,8 +129,11 @@ def read_interval(contract: Contract, lo: str, hi: str, batch_size: int) -> Iter
 
 def extract_interval(contract_id: str, start, end, settings: Settings | None = None) -> str:
     """Stage the source's records in [start, end) as a load that keeps the cursor; the load id."""
-    from munihub.pipeline import acquire_lease, begin_load, contract_for, engine_for, errors_of, fail_load, mark_staged
-    from munihub.stage import stage_batches
+    from munihub.ingest.loads import acquire_lease, begin_load, fail_load, mark_staged
+    from munihub.contracts import contract_for
+    from munihub.store import engine_for
+    from munihub.ingest.validate import errors_of
+    from munihub.ingest.stage import stage_batches
 
     lo, hi = interval(start, end)
     settings = settings or load_settings()
@@ -151,7 +154,7 @@ def extract_interval(contract_id: str, start, end, settings: Settings | None = N
 
 def backfill(contract_id: str, start, end, settings: Settings | None = None) -> dict[str, Any]:
     """Extract [start, end) of one source, check and publish it; the publish counts and the range."""
-    from munihub.pipeline import check_load, publish_load
+    from munihub.pipeline.sync import check_load, publish_load
 
     settings = settings or load_settings()
     load_id = extract_interval(contract_id, start, end, settings)

@@ -3,7 +3,7 @@
 Reads up to N records, maps and validates each against the shared schema, runs the
 contract's dataset checks on the valid ones, and judges freshness from the newest
 watermark value seen.  Results are data (passed/warning/failed/error, with counts), as in
-`munihub.quality`, so the CLI renders them and CI can read the JSON.
+`munihub.ingest.quality`, so the CLI renders them and CI can read the JSON.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _result(name: str, status: str, message: str, *, observed=None, severity: st
 
 def sample(contract: Contract, limit: int) -> tuple[list[dict], bool]:
     """Up to `limit` raw records from the start of the source; and whether more remained."""
-    from munihub.extract import connect, read_batches
+    from munihub.ingest.extract import connect, read_batches
 
     raws: list[dict] = []
     with connect(contract, batch_size=min(limit, 1000)) as conn:
@@ -37,7 +37,7 @@ def sample(contract: Contract, limit: int) -> tuple[list[dict], bool]:
 
 def schema_result(contract: Contract, raws: list[dict], errors_of) -> tuple[dict, list[dict]]:
     """Map + validate every record: one result counting the invalid ones by field and rule."""
-    from munihub.stage import check_record
+    from munihub.ingest.stage import check_record
 
     good, bad, why = [], 0, collections.Counter()
     for raw in raws:
@@ -82,7 +82,7 @@ def _when(value: Any) -> dt.datetime | None:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             try:
-                from munihub.normalize import parse_date  # Jalali and Persian digits too
+                from munihub.persian import parse_date  # Jalali and Persian digits too
                 moment = dt.datetime.fromisoformat(parse_date(text))
             except (ValueError, TypeError, ImportError):
                 return None
@@ -115,8 +115,8 @@ def freshness_result(contract: Contract, raws: list[dict], partial: bool,
 
 def test_contract(contract: Contract, settings: Settings, limit: int = 1000) -> dict[str, Any]:
     """Every check of `contract` against its live source, as data; nothing is written anywhere."""
-    from munihub.pipeline import errors_of
-    from munihub.quality import compile_checks, run_checks
+    from munihub.ingest.validate import errors_of
+    from munihub.ingest.quality import compile_checks, run_checks
 
     raws, partial = sample(contract, limit)
     schema, good = schema_result(contract, raws, errors_of(contract, settings))

@@ -8,10 +8,11 @@ from munihub.config import Settings
 
 def preview(contract_ref: str, settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """Up to `limit` records as the hub would stage them, each with `_valid` and `_reasons`."""
-    from munihub.extract import connect, read_batches
+    from munihub.ingest.extract import connect, read_batches
     from munihub.masking import mask_record
-    from munihub.pipeline import contract_for, errors_of
-    from munihub.stage import check_record
+    from munihub.contracts import contract_for
+    from munihub.ingest.validate import errors_of
+    from munihub.ingest.stage import check_record
 
     contract = contract_for(contract_ref, settings)
     check = errors_of(contract, settings)

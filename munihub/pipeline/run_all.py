@@ -17,7 +17,8 @@ from munihub.secrets import redact
 def run_all(settings: Settings, only: list[str] | None = None,
             progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Sync each contract's source (all of them, or `only`), then consolidate; a summary dict."""
-    from munihub.pipeline import consolidate, sync_source
+    from munihub.pipeline.consolidate import consolidate
+    from munihub.pipeline.sync import sync_source
 
     contracts, broken = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
     rows: list[dict[str, Any]] = [{"source": str(err.where), "status": "broken contract", "error": err.what}

@@ -2,7 +2,7 @@
 
 `gather` reads the ledger, quarantine, entities and review queue once and returns JSON-ready
 data; `write_report` saves it as `run-<id>.json` plus static HTML pages (rendered by
-`munihub.report_html`).  Every value that could carry an id or mobile is masked here,
+`munihub.report.render`).  Every value that could carry an id or mobile is masked here,
 before it reaches any file.
 """
 from __future__ import annotations
@@ -340,7 +340,7 @@ def _run_index(out_dir: Path, current: dict) -> list[dict]:
 def write_report(engine: sa.Engine, out_dir, contracts=None, run_id: str | None = None, *,
                  now: dt.datetime | None = None, runs: int = 30) -> Path:
     """Write run-<id>.json, run-<id>.html, review.html and index.html; return the index path."""
-    from munihub import report_html
+    from munihub.report import render as report_html
 
     now = _utc(now or dt.datetime.now(dt.timezone.utc))
     run_id = run_id or now.strftime("%Y%m%dT%H%M%SZ")

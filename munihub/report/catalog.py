@@ -13,7 +13,7 @@ from typing import Any
 
 from munihub.config import Settings
 from munihub.contracts import Contract
-from munihub.report_html import CSS, STATUS_FA, e
+from munihub.report.render import CSS, STATUS_FA, e
 
 NO_LOAD = "no load yet"
 CLASS_FA = {"public": "عمومی", "internal": "داخلی", "personal": "شخصی", "restricted": "محرمانه",
@@ -120,7 +120,7 @@ def render_dataset(contract: Contract, titles: dict[str, str], load: dict | None
 
 
 def _titles(entity_type: str, schemas_dir: Path) -> dict[str, str]:
-    from munihub.contract_template import schema_fields
+    from munihub.contracts.template import schema_fields
     from munihub.errors import ConfigError
     try:
         return {name: str(spec.get("title") or "") for name, spec in schema_fields(entity_type, schemas_dir)}

@@ -9,8 +9,8 @@ from munihub.config import Settings
 def source_status(settings: Settings) -> list[dict[str, Any]]:
     """Last load of every source (and every contract never run) with its counts and freshness."""
     from munihub.contracts import load_all
-    from munihub.pipeline import engine_for
-    from munihub.report import headline
+    from munihub.store import engine_for
+    from munihub.report.build import headline
 
     contracts, _ = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
     rows = headline(engine_for(settings), contracts)

@@ -19,7 +19,7 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.match import blocking_keys
+from munihub.resolve.match import blocking_keys
 
 
 def _hash(text: str) -> int:

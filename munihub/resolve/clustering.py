@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from munihub.match import Pair
+    from munihub.resolve.match import Pair
 
 
 def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,

@@ -12,7 +12,7 @@ from munihub.errors import MunihubError
 
 def show_entity(settings: Settings, entity_id: str) -> dict[str, Any]:
     """The golden record, where each value came from, and every member source row."""
-    from munihub.pipeline import engine_for
+    from munihub.store import engine_for
 
     with engine_for(settings).connect() as conn:
         ent = conn.execute(sa.select(store.entities).where(store.entities.c.entity_id == entity_id)).mappings().first()

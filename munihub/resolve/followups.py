@@ -36,7 +36,7 @@ def _when(value: Any, ref: str) -> dt.datetime:
 
 
 def _key(value: Any, how: str = "text") -> str | None:
-    from munihub.match import _transform
+    from munihub.resolve.match import _transform
 
     if isinstance(value, dict):
         value = " ".join(str(value[k]) for k in ("street", "alley", "plate", "detail") if value.get(k))

@@ -30,7 +30,7 @@ def _empty(value: Any) -> bool:
 
 
 def _valid(field: str, value: Any) -> bool:
-    from munihub.match import valid_id
+    from munihub.resolve.match import valid_id
 
     if field == "national_id":
         return valid_id("national_id", str(value))
@@ -58,7 +58,7 @@ def _pick(field: str, rule: str, ranked: list[dict]) -> dict:
     elif rule == "valid":
         ranked.sort(key=lambda m: _valid(field, m["fields"][field]), reverse=True)
     elif rule == "frequent":
-        from munihub.match import _transform
+        from munihub.resolve.match import _transform
 
         groups: dict[str, list[dict]] = defaultdict(list)
         for m in ranked:  # keeps best-first order inside each group

@@ -1,5 +1,5 @@
 """Pairwise matching: features, blocking, exact rules, Fellegi-Sunter scoring (clusters and
-stable ids from the pairs: `munihub.clustering`).
+stable ids from the pairs: `munihub.resolve.clustering`).
 
 Plain data in, plain data out; no store.  Records are dicts shaped like
 `{"ref", "source", "entity_type", "fields", "updated_at", "trust"}` with normalized fields.
@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from itertools import combinations
 from typing import Any, Callable, Iterable
 
-from munihub.match_model import (DEFAULT_MU, KINDS, default_model,  # noqa: F401 (public here too)
+from munihub.resolve.model import (KINDS, comparison_plan, comparison_vector, default_model,  # noqa: F401
                                    probability, random_vectors, train)
 
 
@@ -115,12 +115,12 @@ def settings_for(entity_type: str, settings: dict | None = None) -> dict:
     if not base.get("features"):
         from munihub.errors import ConfigError
         raise ConfigError(f"no matching settings for entity type {entity_type!r}",
-                          where="munihub.match", hint="add features/comparisons/blocking for it")
+                          where="munihub.resolve.match", hint="add features/comparisons/blocking for it")
     base.setdefault("trusted_ids", [])
     base.setdefault("match", 0.95)
     base.setdefault("review", 0.6)
     base.setdefault("prior", 0.1)
-    base["_plan"] = _plan(base)  # comparisons precompiled: scored once per candidate pair
+    base["_plan"] = comparison_plan(base)  # comparisons precompiled: scored once per candidate pair
     return base
 
 
@@ -142,7 +142,7 @@ def _transform_text(value: str, how: str) -> str | None:
     text = str(value).strip()
     if how == "raw":
         return text.casefold()
-    from munihub.normalize import match_key, name_key
+    from munihub.persian import match_key, name_key
 
     key = match_key(name_key(text) if how == "name" else text)
     return key or None
@@ -176,7 +176,7 @@ def valid_id(field: str, value: str | None) -> bool:
         return False
     if field != "national_id":
         return True
-    from munihub.normalize import is_valid_national_id
+    from munihub.persian import is_valid_national_id
 
     return bool(is_valid_national_id(value))
 
@@ -201,42 +201,6 @@ def _candidates(blocks: dict[tuple, list[str]], max_block: int) -> set[tuple[str
 
 
 # --------------------------------------------------------------------------- scoring
-def _plan(conf: dict) -> tuple:
-    return tuple((name, comp.get("kind", "exact"), tuple(comp.get("fallback_for", ())))
-                 for name, comp in conf["comparisons"].items())
-
-
-def _level(kind: str, a: str | None, b: str | None) -> int:
-    if not a or not b:
-        return -1
-    if a == b:
-        return len(KINDS[kind]) - 1
-    if kind == "name":
-        import jellyfish
-        sim = jellyfish.jaro_winkler_similarity(a, b)
-        return 2 if sim >= 0.94 else 1 if sim >= 0.88 else 0
-    if kind == "code":
-        import jellyfish
-        return 1 if jellyfish.damerau_levenshtein_distance(a, b) <= 1 else 0
-    return 0
-
-
-def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
-    """Level per comparison for one pair; a fallback comparison is null unless needed."""
-    plan = conf.get("_plan") or _plan(conf)
-    out = {}
-    for name, kind, fallback in plan:
-        if fallback and all(fa.get(f) and fb.get(f) for f in fallback):
-            out[name] = -1
-        else:
-            out[name] = _level(kind, fa.get(name), fb.get(name))
-    for x, y in conf.get("swappable", ()):  # first and last name exchanged by a clerk
-        if out.get(x) == out.get(y) == 0 and fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x):
-            out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
-            out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
-    return out
-
-
 def _capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
             counts: dict[str, Counter]) -> float:
     """A comparison in `cap_unless_exact` that is present but not exact caps p: twins (حسن,

@@ -1,6 +1,6 @@
 """Fellegi-Sunter model: comparison levels, default m/u, posterior probability, EM training.
 
-Split from `munihub.match` so the scoring core stays short; `munihub.match` re-exports
+Split from `munihub.resolve.match` so the scoring core stays short; `munihub.resolve.match` re-exports
 `default_model`, `probability` and `train`.  A model is plain data
 `{"prior": p, "m": {comparison: [per level]}, "u": {...}}`, so the store keeps it as JSON.
 """
@@ -29,6 +29,43 @@ def default_model(conf: dict) -> dict:
     return model
 
 
+def comparison_plan(conf: dict) -> tuple:
+    """(name, kind, fallback features) per comparison, precompiled once per settings."""
+    return tuple((name, comp.get("kind", "exact"), tuple(comp.get("fallback_for", ())))
+                 for name, comp in conf["comparisons"].items())
+
+
+def _level(kind: str, a: str | None, b: str | None) -> int:
+    if not a or not b:
+        return -1
+    if a == b:
+        return len(KINDS[kind]) - 1
+    if kind == "name":
+        import jellyfish
+        sim = jellyfish.jaro_winkler_similarity(a, b)
+        return 2 if sim >= 0.94 else 1 if sim >= 0.88 else 0
+    if kind == "code":
+        import jellyfish
+        return 1 if jellyfish.damerau_levenshtein_distance(a, b) <= 1 else 0
+    return 0
+
+
+def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
+    """Level per comparison for one pair; a fallback comparison is null unless needed."""
+    plan = conf.get("_plan") or comparison_plan(conf)
+    out = {}
+    for name, kind, fallback in plan:
+        if fallback and all(fa.get(f) and fb.get(f) for f in fallback):
+            out[name] = -1
+        else:
+            out[name] = _level(kind, fa.get(name), fb.get(name))
+    for x, y in conf.get("swappable", ()):  # first and last name exchanged by a clerk
+        if out.get(x) == out.get(y) == 0 and fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x):
+            out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
+            out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
+    return out
+
+
 def probability(vector: dict[str, int], model: dict) -> float:
     """Posterior match probability of one comparison vector under a Fellegi-Sunter model."""
     logit = math.log(model["prior"] / (1 - model["prior"]))
@@ -42,8 +79,6 @@ def random_vectors(feats: dict, conf: dict, sources: dict, size: int = 50_000) -
     """Comparison vectors of a seeded sample of random pairs (nearly all non-matches: u)."""
     import random
     from itertools import combinations
-
-    from munihub.match import comparison_vector
 
     refs = sorted(feats)
     n = len(refs)

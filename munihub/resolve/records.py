@@ -1,4 +1,4 @@
-"""Published source rows as match records: the shape `munihub.match` and `munihub.golden`
+"""Published source rows as match records: the shape `munihub.resolve.match` and `munihub.resolve.golden`
 take (`ref`, `source`, `entity_type`, `fields`, `trust`, `updated_at`, `load_id`), plus the
 person a non-person row names (its *mention*, so a payer becomes a person record too)."""
 from __future__ import annotations

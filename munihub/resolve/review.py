@@ -2,7 +2,7 @@
 
 A decision goes into `match_decisions` (the pair in ref order, so one pair has one row) and
 marks the pair's `review_queue` rows decided; the next resolution applies it and the
-matcher never overrides it (see `munihub.clustering.cluster`).
+matcher never overrides it (see `munihub.resolve.clustering.cluster`).
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import marks, store
+from munihub.store import marks
+from munihub import store
 from munihub.errors import MunihubError
 
 VERDICTS = ("match", "no-match")
@@ -19,7 +20,7 @@ VERDICTS = ("match", "no-match")
 def list_open(engine: sa.Engine, *, entity_type: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Open review pairs, most probable first, each side's record masked for display."""
     from munihub.masking import mask_record, mask_text
-    from munihub.match_records import rows_for_refs as _rows_for_refs
+    from munihub.resolve.records import rows_for_refs as _rows_for_refs
 
     q, m = store.review_queue, store.entity_members
     query = sa.select(q.c.id, q.c.entity_type, q.c.left_ref, q.c.right_ref, q.c.probability) \

@@ -3,14 +3,14 @@
 Every source row is a record of its own entity type (a permit, a payment …).  Rows that
 also name a citizen (national id, name, mobile) contribute a *person mention*, so the same
 citizen found in the registry, the 137 hotline and the payments system becomes one person.
-Matching itself is `munihub.match` (exact ids, then Fellegi–Sunter); 137 follow-ups are
-`munihub.followups`; survivorship is `munihub.golden`; rows become match records in
-`munihub.match_records` and results are written by `munihub.resolve_write`.  Steward
+Matching itself is `munihub.resolve.match` (exact ids, then Fellegi–Sunter); 137 follow-ups are
+`munihub.resolve.followups`; survivorship is `munihub.resolve.golden`; rows become match records in
+`munihub.resolve.records` and results are written by `munihub.resolve.write`.  Steward
 decisions are applied on every run and the matcher never overrides them.
 
 Runs are incremental: only rows published since the last run's mark (and pairs a steward
 decided since) are matched, against the blocking index kept in the store (only the blocks
-they fall in are read: `munihub.blocking_store`); the entities they touch are re-clustered
+they fall in are read: `munihub.resolve.blocking`); the entities they touch are re-clustered
 as whole link-connected regions, so the result equals a full rebuild
 (`resolve_all(..., full=True)`), which keeps every id.
 """
@@ -23,10 +23,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import blocking_store, clustering, marks, store
+from munihub.resolve import blocking as blocking_store, clustering
+from munihub.store import marks
+from munihub import store
 from munihub.config import Settings
-from munihub.match_records import load_match_records, rows_for_refs, trust_of, with_fields
-from munihub.resolve_write import (content_hash, feature_rows, forget, insert_features, save_model,
+from munihub.resolve.records import load_match_records, rows_for_refs, trust_of, with_fields
+from munihub.resolve.write import (content_hash, feature_rows, forget, insert_features, save_model,
                                    write_features, write_region)
 
 
@@ -73,13 +75,13 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     """Cluster one entity type from scratch: `{ids, review, rule, model, features}`.
 
     `model` (the stored one) scores the pairs; None trains one (or takes the defaults)."""
-    from munihub import match
+    from munihub.resolve import match
 
     conf = match.settings_for(entity_type, settings)
     refs = [r["ref"] for r in records]
     feats: dict[str, dict] = {}
     if entity_type == "service_request":
-        from munihub.followups import group_followups
+        from munihub.resolve.followups import group_followups
         clusters = group_followups([with_fields(r) for r in records])
         pairs: list = []
         rule = {r: "followup" for r in refs}
@@ -121,7 +123,7 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
     started = _now()
     t = store.source_rows
     with engine.begin() as conn:
-        marks.read_lock(conn)  # publishes and decisions in flight commit first (munihub.marks)
+        marks.read_lock(conn)  # publishes and decisions in flight commit first (munihub.store.marks)
         last = _last_run(conn)
         source_mark = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
         decision_mark = conn.execute(sa.select(sa.func.max(store.match_decisions.c.decided_at))).scalar()
@@ -282,7 +284,7 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
                   models: dict, match_settings: dict | None):
     """Grow and cluster the region of one type's new records against the stored index:
     (region, ids, rule, review pairs, previous, features, their old features, conf)."""
-    from munihub import match
+    from munihub.resolve import match
 
     conf = match.settings_for(etype, match_settings)
     feats = {ref: match.features(rec, match_settings) for ref, rec in new.items()}

@@ -10,8 +10,9 @@ from typing import Iterable, Iterator
 
 import sqlalchemy as sa
 
-from munihub import blocking_store, store
-from munihub.match_records import with_fields
+from munihub.resolve import blocking as blocking_store
+from munihub import store
+from munihub.resolve.records import with_fields
 
 
 
@@ -35,7 +36,7 @@ def insert_features(conn, etype: str, rows: list[tuple], match_settings: dict | 
     """Insert feature rows (whose refs hold none) and, for matched types, their blocking keys."""
     import msgspec
 
-    from munihub import match
+    from munihub.resolve import match
 
     store.bulk_insert(conn, store.match_features, ["ref", "entity_type", "record_hash", "features"], rows)
     if etype == "service_request":  # follow-ups are regrouped whole, never through blocks
@@ -59,7 +60,7 @@ def region_rows(etype: str, records: dict[str, dict], ids: dict[str, str], rule:
                 review: list, now: dt.datetime, chunk: int = 20_000) -> Iterator[dict[str, list[tuple]]]:
     """Entity (golden record), member and open review rows for `records`, encoded, in chunks
     of entities: a million golden records are never held at once."""
-    from munihub.golden import golden_record
+    from munihub.resolve.golden import golden_record
 
     by_entity: dict[str, list[str]] = defaultdict(list)
     for ref in records:

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from munihub import store
+from munihub.store import tables as store
 from munihub.errors import StoreError
 
 GENESIS = "0" * 64

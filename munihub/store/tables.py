@@ -1,20 +1,11 @@
-"""The consolidated store: table definitions and opening a migrated connection.
+"""The consolidated store's tables (SQLAlchemy Core: plain rows, no ORM session state).
 
-SQLite by default, PostgreSQL in production; the same code and tests run on both.  Tables
-are SQLAlchemy Core (plain rows, no ORM session state); their history lives in
-`munihub/migrations/` (Alembic), applied by `open_store`.
+Their history lives in `munihub/store/migrations/` (Alembic), applied by `open_store`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-from typing import Any, Iterable, Iterator
-
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-
-from munihub.errors import StoreError
 
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 metadata = sa.MetaData()
@@ -167,119 +158,8 @@ leases = sa.Table(
 )
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    """Content hash of a record: key order and whitespace do not matter."""
-    blob = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def encode_json(value: Any) -> str:
-    """JSON text for `bulk_insert`: compact UTF-8 (msgspec, ~10x json.dumps); reads back
-    through the JSON column type like SQLAlchemy's own encoding."""
-    import msgspec
-
-    return msgspec.json.encode(value).decode("utf-8")
-
-
-def bulk_insert(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> None:
-    """Insert many rows through the driver, several per statement: for millions of rows
-    SQLAlchemy's per-row parameter handling costs more than the insert.  Values of JSON
-    columns come already encoded (`encode_json`); other values go through the column type."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    procs, marks = [], []
-    for name in columns:
-        impl = table.c[name].type.dialect_impl(dialect)
-        is_json = isinstance(impl, sa.JSON)
-        procs.append(None if is_json else impl.bind_processor(dialect))
-        marks.append(f"CAST({mark} AS JSONB)" if is_json and dialect.name == "postgresql" else mark)
-    if any(procs):
-        rows = [tuple(p(v) if p else v for p, v in zip(procs, row)) for row in rows]
-    quote = dialect.identifier_preparer.quote
-    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
-    one = "(" + ", ".join(marks) + ")"
-    per = max(1, 30_000 // len(columns))  # bound parameters per statement stay under SQLite's cap
-    for part in chunks(rows, per):
-        conn.exec_driver_sql(head + ", ".join([one] * len(part)), tuple(v for row in part for v in row))
-
-
-def bulk_delete(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> None:
-    """Delete the rows whose `columns` equal one of `rows`.  On PostgreSQL a chunk is one
-    statement joined to a VALUES list: psycopg2's executemany sends one statement per row
-    (480,000 blocking keys took 16 s that way).  SQLite's executemany stays in-process."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    if dialect.name != "postgresql":
-        query = table.delete().where(*(table.c[c] == sa.bindparam(f"p{i}") for i, c in enumerate(columns)))
-        for part in chunks(rows, 5000):
-            conn.execute(query, [{f"p{i}": v for i, v in enumerate(row)} for row in part])
-        return
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    match = " AND ".join(f"t.{quote(c)} = g.{quote(c)}" for c in columns)
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    for part in chunks(rows, 5000):
-        conn.exec_driver_sql(f"DELETE FROM {quote(table.name)} AS t USING (VALUES {', '.join([one] * len(part))}) "
-                             f"AS g({names}) WHERE {match}", tuple(v for row in part for v in row))
-
-
-def chunks(items: list, size: int = 500) -> Iterator[list]:
-    """`items` in slices of `size`: 500 values per IN (...) stays well under every engine's
-    bound-parameter limit."""
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def key_clauses(table: sa.Table, keys: Iterable[tuple[str, str]], size: int = 500) -> Iterator:
-    """WHERE clauses picking (source, source_key) pairs, one per source and chunk of keys.
-    SQLite plans a row-value IN, `(source, source_key) IN (VALUES ...)`, as a scan of the
-    whole table; `source = ? AND source_key IN (...)` uses the primary key."""
-    by_source: dict[str, set[str]] = {}
-    for source, key in keys:
-        by_source.setdefault(source, set()).add(key)
-    for source in sorted(by_source):
-        for part in chunks(sorted(by_source[source]), size):
-            yield sa.and_(table.c.source == source, table.c.source_key.in_(part))
-
-
-def create_engine(url: str) -> sa.Engine:
-    """An engine tuned for the store: SQLite waits on locks instead of failing at once."""
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # WAL lets report readers run beside a sync
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
-    """Open the store at `url`, applying pending migrations first."""
-    try:
-        engine = create_engine(url)
-        if migrate:
-            from munihub.migrations import upgrade
-            upgrade(engine)
-        return engine
-    except sa.exc.SQLAlchemyError as exc:
-        safe = sa.engine.make_url(url).render_as_string(hide_password=True)
-        raise StoreError(f"cannot open the store: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
-                         where=safe, hint="check MUNIHUB_STORE_URL and that the database server is up") from exc
-
-
 # ---------------------------------------------------------------- entity resolution state
-# Owned by munihub.resolve (issue 6); created by migration 0003_resolution.
+# Owned by munihub.resolve.run (issue 6); created by migration 0003_resolution.
 
 # Comparison features of every match record (ref = "source|key", "#person" for a mention),
 # so an incremental run rebuilds the blocking index without normalizing a million rows.
@@ -301,7 +181,7 @@ match_models = sa.Table(
     _ts("trained_at", nullable=False),
 )
 
-# The blocking index of every match record, kept in the store (munihub.blocking_store):
+# The blocking index of every match record, kept in the store (munihub.resolve.blocking):
 # one row per (key, ref), where key hashes a blocking key (entity type, rule, values) or a
 # counted feature value.  An incremental run reads only the blocks its new records fall in,
 # so its cost follows the change, not the million rows already resolved.  WITHOUT ROWID on
@@ -327,7 +207,7 @@ resolution_runs = sa.Table(
 
 
 # ---------------------------------------------------------------- data-exchange gateway
-# Owned by munihub.grants / munihub.api (issue 8); created by migration 0002_gateway.
+# Owned by munihub.gateway.grants / munihub.gateway.api (issue 8); created by migration 0002_gateway.
 
 # An agency that calls the gateway; `page_cap` and `rate_per_minute` override the defaults.
 agencies = sa.Table(

@@ -1,6 +1,6 @@
 """The connector conformance suite: every connector kind gets it in one line.
 
-    from munihub.conformance import ConnectorConformance
+    from munihub.testing.conformance import ConnectorConformance
 
     class TestMyKind(ConnectorConformance):
         @pytest.fixture
@@ -20,7 +20,7 @@ import json
 
 import pytest
 
-from munihub.connector import Batch, Connector
+from munihub.ingest.connector import Batch, Connector
 
 
 def _read_all(conn: Connector, cursor=None) -> tuple[list[dict], list[Batch]]:

@@ -1,11 +1,11 @@
 """Generate an N-subsystem municipality: N data contracts and their live sources, mixed kinds.
 
-    python -m munihub.municipality --out DIR --sources 100 --rows 10000 [--pg-url URL]
+    python -m munihub.testing.municipality --out DIR --sources 100 --rows 10000 [--pg-url URL]
 
 Subsystem i is a `sql` table in SQLite, a `sql` table in PostgreSQL (only with --pg-url), a
-paginated REST API (`munihub.municipality_server`), or a CSV or JSON Lines drop folder (`file`),
+paginated REST API (`munihub.testing.municipality_server`), or a CSV or JSON Lines drop folder (`file`),
 in turn.  Every source holds `rows` noisy Persian copies of people from one population
-(`munihub.synthetic`), so consolidation has real matching to do; one row in 100 is bad on
+(`munihub.testing.synthetic`), so consolidation has real matching to do; one row in 100 is bad on
 purpose.  `updated_at` spreads over 2024, so date-range backfills select known rows.
 
 DIR gets `contracts/<agency>/persons.yaml`, `data/`, `manifest.json` and `municipality.env`
@@ -22,7 +22,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from munihub import synthetic as syn
+from munihub.testing import synthetic as syn
 from munihub.errors import ConfigError
 
 KINDS = ("sqlite", "rest", "csv", "jsonl", "postgresql")
@@ -318,7 +318,7 @@ def _read_drop(path: Path, kind: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m munihub.municipality",
+    p = argparse.ArgumentParser(prog="python -m munihub.testing.municipality",
                                 description="Generate an N-subsystem municipality: contracts and live sources")
     p.add_argument("--out", required=True, type=Path, help="folder to write")
     p.add_argument("--sources", type=int, default=100, help="number of subsystems (default 100)")
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds[s["kind"]] = kinds.get(s["kind"], 0) + 1
     print(f"wrote {len(manifest['sources'])} subsystems x {args.rows} rows to {args.out.resolve()}: "
           + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
-    print(f"serve the REST ones with `python -m munihub.municipality_server {args.out}`; "
+    print(f"serve the REST ones with `python -m munihub.testing.municipality_server {args.out}`; "
           f"set MUNIHUB_CONTRACTS={args.out.resolve() / 'contracts'}")
     return 0
 

@@ -124,14 +124,14 @@ def kill_in_resolution(engine, rng: random.Random) -> None:
 
 
 def run(store_url: str, contracts: Path, src: Path, kill_at: str, seed: int, home: Path) -> None:
-    from munihub import pipeline
+    from munihub import pipeline, store
 
     os.environ["MUNIHUB_TEST_SRC"] = str(src)
     settings = settings_for(store_url, contracts, home)
     rng = random.Random(seed)
     if kill_at == "during-resolution":
         pipeline.sync_source(CONTRACT, settings)
-        kill_in_resolution(pipeline.engine_for(settings), rng)
+        kill_in_resolution(store.engine_for(settings), rng)
         pipeline.consolidate(settings)
         return
     kill_batch = rng.randint(1, 12)  # phase 2 reads 210 rows: 30 batches of 7

@@ -85,7 +85,7 @@ def test_redirect_to_an_internal_address_is_refused(target):
 
 def test_ssrf_through_a_contract_fails_the_load_and_publishes_nothing(tmp_path):
     import faultkit
-    from munihub.runner import run_all
+    from munihub.pipeline.run_all import run_all
     import crashdriver
     faultkit.rest_contract(tmp_path / "c", "meta", "http://169.254.169.254/latest/meta-data/")
     settings = crashdriver.settings_for(f"sqlite:///{tmp_path / 's.db'}", tmp_path / "c", tmp_path / "home")

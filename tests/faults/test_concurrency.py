@@ -26,11 +26,11 @@ CHILD = r"""
 import json, os, sys, time
 sys.path.insert(0, {here!r})
 import crashdriver
-from munihub import pipeline
+from munihub import pipeline, store
 from munihub.errors import ConcurrentRunError
 os.environ["MUNIHUB_TEST_SRC"] = {src!r}
 settings = crashdriver.settings_for({url!r}, __import__("pathlib").Path({contracts!r}), __import__("pathlib").Path({home!r}))
-pipeline.engine_for(settings)            # migrations and imports before the start line
+store.engine_for(settings)            # migrations and imports before the start line
 time.sleep(max(0.0, {start!r} - time.time()))
 try:
     r = pipeline.sync_source(crashdriver.CONTRACT, settings)
@@ -49,7 +49,7 @@ def workspace(tmp_path, store_url, monkeypatch):
     crashdriver.make_source(src, 7, phase=1)
     monkeypatch.setenv("MUNIHUB_TEST_SRC", str(src))
     settings = crashdriver.settings_for(store_url, tmp_path / "contracts", tmp_path / "home")
-    pipeline.engine_for(settings)  # migrate once, so children do not race on creating tables
+    store.engine_for(settings)  # migrate once, so children do not race on creating tables
     return settings, src
 
 
@@ -68,7 +68,7 @@ def _race(settings, src) -> list[dict]:
 
 
 def _published_loads(settings) -> list[tuple]:
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         return conn.execute(sa.select(store.loads.c.rows_new, store.loads.c.rows_changed)
                             .where(store.loads.c.status == "published")).all()
 
@@ -76,12 +76,12 @@ def _published_loads(settings) -> list[tuple]:
 def test_rerun_of_the_same_interval_publishes_nothing(workspace):
     settings, _ = workspace
     first = pipeline.sync_source(crashdriver.CONTRACT, settings)
-    before = crashdriver.dump(pipeline.engine_for(settings))
+    before = crashdriver.dump(store.engine_for(settings))
     for _ in range(2):
         again = pipeline.sync_source(crashdriver.CONTRACT, settings)
         assert (again["rows_in"], again["rows_new"], again["rows_changed"]) == (0, 0, 0)
     assert first["rows_new"] > 0
-    assert crashdriver.dump(pipeline.engine_for(settings)) == before
+    assert crashdriver.dump(store.engine_for(settings)) == before
 
 
 def test_simultaneous_runs_in_separate_processes_publish_once(workspace):
@@ -97,12 +97,12 @@ def test_simultaneous_runs_in_separate_processes_publish_once(workspace):
     nonempty = [r for r in _published_loads(settings) if r.rows_new or r.rows_changed]
     assert len(nonempty) == 1
     # the store holds exactly what one uninterrupted run makes
-    raced = crashdriver.dump(pipeline.engine_for(settings))
-    with pipeline.engine_for(settings).begin() as conn:
+    raced = crashdriver.dump(store.engine_for(settings))
+    with store.engine_for(settings).begin() as conn:
         for table in (store.source_rows, store.cursors, store.quarantine, store.loads):
             conn.execute(table.delete())
     pipeline.sync_source(crashdriver.CONTRACT, settings)
-    assert crashdriver.dump(pipeline.engine_for(settings)) == raced
+    assert crashdriver.dump(store.engine_for(settings)) == raced
 
 
 def test_simultaneous_runs_after_new_rows_publish_the_delta_once(workspace):
@@ -112,7 +112,7 @@ def test_simultaneous_runs_after_new_rows_publish_the_delta_once(workspace):
     outcomes = _race(settings, src)
     winners = [o for o in outcomes if o["outcome"] == "published" and (o["new"] or o["changed"])]
     assert len(winners) == 1, outcomes
-    with pipeline.engine_for(settings).connect() as conn:
+    with store.engine_for(settings).connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(store.source_rows)).scalar()
         version = conn.execute(sa.select(store.cursors.c.version)).scalar()
     assert n == sum(1 for r in _published_loads(settings) for _ in range(r.rows_new))

@@ -80,13 +80,13 @@ def reference(tmp_path, store_url, monkeypatch):
         try:
             settings = crashdriver.settings_for(url, base / "contracts", base / "home")
             _phase1(settings, src, monkeypatch)
-            after1 = crashdriver.dump(pipeline.engine_for(settings))
+            after1 = crashdriver.dump(store.engine_for(settings))
             crashdriver.make_source(src, seed, phase=2)
             pipeline.sync_source(crashdriver.CONTRACT, settings)
             pipeline.consolidate(settings)
-            _REFERENCES[kind, seed] = (after1, crashdriver.dump(pipeline.engine_for(settings)))
+            _REFERENCES[kind, seed] = (after1, crashdriver.dump(store.engine_for(settings)))
         finally:
-            pipeline._engine(url).dispose()
+            store.engines._engine(url).dispose()
             if kind == "postgres":
                 _drop_pg(url)
         return _REFERENCES[kind, seed]
@@ -100,7 +100,7 @@ def _kill_and_rerun(tmp_path, store_url, monkeypatch, reference, point: str, see
     url = store_url if not store_url.startswith("sqlite") else f"sqlite:///{base / 'store.db'}"
     settings = crashdriver.settings_for(url, base / "contracts", base / "home")
     _phase1(settings, src, monkeypatch)
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     assert crashdriver.dump(engine) == after1
     crashdriver.make_source(src, seed, phase=2)
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from connectors.files import FileConnector
 from connectors.http_body import parse_json, parse_xml_records
 from connectors.rest import RestConnector
-from munihub import normalize
+from munihub import persian
 from munihub.errors import MunihubError, PermanentSourceError
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
@@ -86,9 +86,9 @@ def test_contract_loader_on_fuzzed_yaml(tmp_path_factory, text):
         pass
 
 
-PARSERS = [normalize.parse_national_id, normalize.parse_mobile, normalize.parse_phone, normalize.parse_postal_code,
-           normalize.parse_gender, normalize.parse_date, normalize.parse_datetime, normalize.normalize_text,
-           normalize.match_key, normalize.name_key, normalize.to_latin_digits]
+PARSERS = [persian.parse_national_id, persian.parse_mobile, persian.parse_phone, persian.parse_postal_code,
+           persian.parse_gender, persian.parse_date, persian.parse_datetime, persian.normalize_text,
+           persian.match_key, persian.name_key, persian.to_latin_digits]
 
 
 @pytest.mark.parametrize("parse", PARSERS, ids=lambda f: f.__name__)
@@ -119,8 +119,8 @@ def _person_contract():
                            max_size=6) | JSONISH)
 def test_validator_and_staging_classify_every_record(raw):
     from munihub.config import REPO_ROOT, Settings
-    from munihub.pipeline import errors_of
-    from munihub.stage import check_record
+    from munihub.ingest.validate import errors_of
+    from munihub.ingest.stage import check_record
     contract = _person_contract()
     settings_ = Settings(home=REPO_ROOT, store_url="sqlite://", contracts_dir=REPO_ROOT, schemas_dir=REPO_ROOT / "schemas")
     record, key, reasons = check_record(contract, raw, errors_of(contract, settings_))
@@ -145,9 +145,9 @@ def test_json_bombs_are_permanent_source_errors(body):
                                   b'{"data": [{"a": "\xff\xfe"}]}'],
                          ids=["deep", "bigint", "1e400", "bom", "dup-keys", "utf16", "bad-utf8"])
 def test_rest_source_bodies_end_classified_in_the_pipeline(tmp_path, body):
-    """Through munihub.extract (the pipeline's entry), anything a parser lets out is still a MunihubError."""
+    """Through munihub.ingest.extract (the pipeline's entry), anything a parser lets out is still a MunihubError."""
     from fakeserver import raw, serve
-    from munihub.extract import read_batches
+    from munihub.ingest.extract import read_batches
     with serve({"/x": raw(body)}) as server:
         conn = RestConnector({"url": server.url + "/x", "records": "data", "retries": 0}, source="hostile")
         try:

@@ -1,7 +1,7 @@
 """Load isolation: one source flooding 100x rows does not slow the others; connections stay capped.
 
 Measured as the hub runs in production: Airflow's LocalExecutor with `parallelism` = the CPU
-count (what `munihub.airflow_home` sets), each task in its own process, one pool per source
+count (what `munihub.airflow.home` sets), each task in its own process, one pool per source
 system.  A sync DAG runs its three tasks one after another and one run at a time, so a
 flooding source holds one slot, never more; the other slots keep their cores.
 
@@ -33,7 +33,8 @@ import sqlalchemy as sa
 
 import crashdriver
 import slotrunner
-from munihub import airflow_home, pipeline
+from munihub.airflow import home as airflow_home
+from munihub import pipeline, store
 
 SLOTS = airflow_home.parallelism()   # the documented LocalExecutor setting: one slot per core
 CONNECTIONS_PER_TASK = 2             # a sync stage holds at most two store connections at once
@@ -45,7 +46,7 @@ def test_sources_synced_in_threads_of_one_process_all_publish(tmp_path):
 
     ids = slotrunner.make_sources(tmp_path / "c", 16, flood=False, seed=4)
     settings = crashdriver.settings_for(f"sqlite:///{tmp_path / 's.db'}", tmp_path / "c", tmp_path / "home")
-    pipeline.engine_for(settings)
+    store.engine_for(settings)
 
     def one(cid):
         try:
@@ -79,8 +80,8 @@ def _synced(pg_url: str, folder, n: int, flood: bool):
 def _isolation(tmp_path, pg_url, n: int, rounds: int = 2) -> None:
     # the deployment model itself: one slot per core (more share the cores out, see the docstring)
     assert SLOTS == max(2, os.cpu_count() or 2), "LocalExecutor parallelism is no longer one slot per core"
-    pipeline.engine_for(crashdriver.settings_for(pg_url, tmp_path, tmp_path / "home")).dispose()  # migrate once
-    pipeline._engine.cache_clear()
+    store.engine_for(crashdriver.settings_for(pg_url, tmp_path, tmp_path / "home")).dispose()  # migrate once
+    store.forget_engines()
     quiet, loud = [], []  # alternated, so the rest of the machine changing weighs on both alike
     for r in range(rounds):
         quiet.append(_synced(pg_url, tmp_path / f"quiet{r}", n, flood=False))

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 import crashdriver
 import faultkit
 from fakeserver import json_reply, oauth2_token, requires, serve
-from munihub import pipeline, store
-from munihub.runner import run_all
+from munihub import store
+from munihub.pipeline.run_all import run_all
 
 ROWS = [faultkit.person(i) for i in range(1, 6)]
 
@@ -134,7 +134,7 @@ def test_canary_secret_appears_nowhere(canary_run):
     places = {"log records": run["logs"], "stdout/stderr": run["out"],
               "summary": json.dumps([run["summary"], run["summary2"]], ensure_ascii=False),
               "report and home files": _files_text(run["settings"].home),
-              "store tables": _store_text(pipeline.engine_for(run["settings"]))}
+              "store tables": _store_text(store.engine_for(run["settings"]))}
     leaks = [(where, form) for where, text in places.items() for form in run["forms"] if form in text]
     assert not leaks, f"canary found: {leaks}"
     assert len(places["log records"]) > 0 and len(places["store tables"]) > 1000  # we scanned something real
@@ -174,7 +174,7 @@ def test_an_oauth2_contract_with_a_token_url_loads(tmp_path):
 
 
 def test_pseudonyms_stable_across_runs_and_changed_by_key_rotation():
-    from munihub.grants import pseudonym, pseudonym_key
+    from munihub.gateway.grants import pseudonym, pseudonym_key
 
     nid = "0084575948"
     key = pseudonym_key({"MUNIHUB_PSEUDONYM_KEY": "key-2026"})

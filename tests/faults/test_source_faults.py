@@ -1,6 +1,6 @@
 """Source faults: a failing subsystem costs bounded time, publishes nothing, and harms no other source.
 
-Each case runs `munihub.runner.run_all` over two contracts: a REST source pointed at a
+Each case runs `munihub.pipeline.run_all.run_all` over two contracts: a REST source pointed at a
 misbehaving fakeserver route (or a closed port) and a healthy SQLite source.  Retries and
 timeouts are shortened in the contract (retries 2, backoff 0.05-0.2 s, total 3 s).
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import crashdriver
 import faultkit
 from fakeserver import Reply, json_reply, raw, serve, status
-from munihub import pipeline, store
-from munihub.runner import run_all
+from munihub import store
+from munihub.pipeline.run_all import run_all
 
 ROWS = [faultkit.person(i) for i in range(1, 31)]
 
@@ -71,7 +71,7 @@ def test_faulty_source_fails_bounded_and_alone(two_sources, case):
     assert elapsed < limit, f"{case} took {elapsed:.1f} s"
     assert hits <= 1 + params.get("retries", faultkit.FAST["retries"]) + (1 if case == "second page down" else 0)
     assert rows[crashdriver.CONTRACT]["status"] == "published" and rows[crashdriver.CONTRACT]["new"] > 0
-    engine = pipeline.engine_for(settings)
+    engine = store.engine_for(settings)
     with engine.connect() as conn:
         published = conn.execute(sa.select(sa.func.count()).select_from(store.source_rows)
                                  .where(store.source_rows.c.source == rest_id)).scalar()

@@ -44,7 +44,7 @@ def create_tables(names: list[str]) -> None:
     """For a revision's upgrade(): create these tables of `munihub.store` (skipping existing ones)."""
     from alembic import op
 
-    from munihub import store
+    from munihub.store import tables as store
 
     bind = op.get_bind()
     for name in names:
@@ -55,7 +55,7 @@ def drop_tables(names: list[str]) -> None:
     """For a revision's downgrade(): drop these tables, in reverse order."""
     from alembic import op
 
-    from munihub import store
+    from munihub.store import tables as store
 
     bind = op.get_bind()
     for name in reversed(names):

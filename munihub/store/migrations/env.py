@@ -1,7 +1,7 @@
-"""Alembic environment: runs on the connection handed over by munihub.migrations.upgrade."""
+"""Alembic environment: runs on the connection handed over by munihub.store.migrations.upgrade."""
 from alembic import context
 
-from munihub.store import metadata
+from munihub.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata,

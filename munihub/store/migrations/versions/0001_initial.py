@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 """
-from munihub.migrations import create_tables, drop_tables
+from munihub.store.migrations import create_tables, drop_tables
 
 revision = "0001"
 down_revision = None

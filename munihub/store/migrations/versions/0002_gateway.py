@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 """
-from munihub.migrations import create_tables, drop_tables
+from munihub.store.migrations import create_tables, drop_tables
 
 revision = "0002"
 down_revision = "0001"

@@ -3,7 +3,7 @@
 Revision ID: 0003
 """
 
-from munihub.migrations import create_tables, drop_tables
+from munihub.store.migrations import create_tables, drop_tables
 
 revision = "0003"
 down_revision = "0002"

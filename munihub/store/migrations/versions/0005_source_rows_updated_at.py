@@ -16,7 +16,7 @@ NAME = "ix_source_rows_updated_at"
 
 
 def upgrade() -> None:
-    from munihub import store
+    from munihub.store import tables as store
 
     # A store created at this revision already has it: 0001 creates tables as munihub.store defines them.
     index = next(i for i in store.source_rows.indexes if i.name == NAME)

@@ -1,0 +1,14 @@
+"""Ingest: from a source to published rows, one module per step.
+
+`connector` (the one plugin interface: read batches since a cursor) → `extract` (open the
+contract's connector, read) → `mapping` (onto the shared schema) → `validate` (each record
+against the shared JSON Schema) → `stage` (good rows under a load id, bad ones to
+`quarantine` with reasons) → `quality` (dataset checks; great-expectations inside
+`quality_docs`, its Data Docs in `quality_views`) → `publish` (rows, cursor and ledger in one
+transaction).  `loads` keeps the ledger row and the per-source lease.
+"""
+from __future__ import annotations
+
+from munihub.ingest.connector import Batch, Connector, connector_kinds, load_connector_class, open_connector
+
+__all__ = ["Batch", "Connector", "connector_kinds", "load_connector_class", "open_connector"]

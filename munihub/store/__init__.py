@@ -1,0 +1,22 @@
+"""The consolidated store: its tables, opening it (migrated), row helpers, the
+commit-ordered marks resolution reads, and the hash-chained audit log.
+
+SQLite by default, PostgreSQL in production; the same code and tests run on both.  Every
+wing reads and writes through the names below; only this wing knows how an engine is opened.
+"""
+from __future__ import annotations
+
+from munihub.store.engines import create_engine, engine_for, forget_engines, open_store
+from munihub.store.rows import bulk_delete, bulk_insert, chunks, encode_json, key_clauses, record_hash
+from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, cursors, entities, entity_members,
+                                  grants, leases, loads, match_decisions, match_features, match_keys,
+                                  match_models, metadata, push_deliveries, quarantine, resolution_runs,
+                                  review_queue, source_rows, staged_rows)
+
+__all__ = [
+    "open_store", "create_engine", "engine_for", "forget_engines",
+    "record_hash", "encode_json", "bulk_insert", "bulk_delete", "chunks", "key_clauses",
+    "JSON", "metadata", "loads", "cursors", "staged_rows", "quarantine", "source_rows", "entities",
+    "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",
+    "match_models", "match_keys", "resolution_runs", "agencies", "agency_tokens", "grants", "push_deliveries",
+]
