@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from munihub.contracts.schemas import flatten
+
 STATUSES = ["issued", "expired", "revoked"]
 
 
@@ -60,7 +62,7 @@ def peak_mb() -> float:
 def child(n: int, docs: bool, flattened: bool) -> dict:
     """One measurement in this process: GE imported first so its memory is not counted as the checks'."""
     t = time.perf_counter()
-    from munihub import quality, quality_docs
+    from munihub.ingest import quality, quality_docs
     quality_docs.gx()
     import_s = time.perf_counter() - t
     records = make_records(n)
@@ -69,7 +71,7 @@ def child(n: int, docs: bool, flattened: bool) -> dict:
     if flattened:
         import pandas as pd
         t = time.perf_counter()
-        frame = pd.DataFrame([_flatten(r) for r in records])  # noqa: F841 - measured, not used
+        frame = pd.DataFrame([flatten(r) for r in records])  # noqa: F841 - measured, not used
         out.update(flattened_s=round(time.perf_counter() - t, 2), flattened_peak_above_mb=round(peak_mb() - base, 1))
         return out
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,16 +81,6 @@ def child(n: int, docs: bool, flattened: bool) -> dict:
         out["run_checks_s"] = round(time.perf_counter() - t, 2)
     out["peak_above_records_mb"] = round(peak_mb() - base, 1)
     out["statuses"] = sorted({r["status"] for r in results})
-    return out
-
-
-def _flatten(record: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
     return out
 
 

@@ -1,28 +1,26 @@
 """The demo's "137" citizen-requests system: a small JSON API on 127.0.0.1.
 
-Standard library only (`http.server`), so the demo needs no extra dependency.
 `GET /requests?page=N&size=M&updated_since=ISO` answers `{"data": [...], "next": URL|null,
 "page": N, "total": T}`, oldest change first, keeping requests whose `updated_at >= updated_since`
-(the REST connector's inclusive watermark, as in `munihub.municipality_server`); every call but
-`/health` needs `Authorization: Bearer <token>`, the token coming from MUNIHUB_DEMO_137_TOKEN.
+(the REST connector's inclusive watermark); every call but `/health` needs `Authorization: Bearer
+<token>`, the token coming from MUNIHUB_DEMO_137_TOKEN.  The server is the generated city's
+(`munihub.testing.municipality_server.serve_pages`).
 """
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import os
 import sqlite3
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 from munihub.errors import ConfigError
+from munihub.testing.municipality_server import serve_pages, shutdown
 
 TOKEN_ENV = "MUNIHUB_DEMO_137_TOKEN"
 MAX_PAGE_SIZE = 500
-_SERVERS: dict[str, ThreadingHTTPServer] = {}
+__all__ = ["serve", "shutdown", "load_requests", "main"]
 
 
 def load_requests(path: str | Path) -> list[dict]:
@@ -39,53 +37,6 @@ def load_requests(path: str | Path) -> list[dict]:
     return data["data"] if isinstance(data, dict) else data
 
 
-def _handler(records: list[dict], token: str):
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "demo137/1"
-
-        def log_message(self, *args):  # quiet: the tests and the demo print their own progress
-            pass
-
-        def _send(self, status: int, body: dict) -> None:
-            raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def do_GET(self):  # noqa: N802 - http.server's naming
-            url = urlsplit(self.path)
-            if url.path == "/health":
-                return self._send(200, {"status": "ok", "records": len(records)})
-            if url.path.rstrip("/") != "/requests":
-                return self._send(404, {"error": f"no such path {url.path}; try /requests"})
-            given = self.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return self._send(401, {"error": "missing or wrong bearer token"})
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            try:
-                page = int(query.get("page", 1))
-                size = int(query.get("size", 100))
-            except ValueError:
-                return self._send(400, {"error": "page and size must be whole numbers"})
-            if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-                return self._send(400, {"error": f"page >= 1 and 1 <= size <= {MAX_PAGE_SIZE}"})
-            since = query.get("updated_since")
-            # Inclusive: a request stamped with exactly `since` but not yet read (filed in the same
-            # second as the last one read) must come back; the connector skips those it already has.
-            rows = [r for r in records if not since or str(r.get("updated_at") or "") >= since]
-            chunk = rows[(page - 1) * size: page * size]
-            nxt = None
-            if page * size < len(rows):
-                params = {"page": page + 1, "size": size, **({"updated_since": since} if since else {})}
-                host, port = self.server.server_address[:2]
-                nxt = f"http://{host}:{port}/requests?{urlencode(params)}"
-            return self._send(200, {"data": chunk, "next": nxt, "page": page, "total": len(rows)})
-
-    return Handler
-
-
 def serve(db_or_json_path: str | Path, host: str = "127.0.0.1", port: int = 0,
           token: str | None = None) -> str:
     """Start the API in a background thread and return its base URL (stop it with `shutdown`)."""
@@ -95,20 +46,8 @@ def serve(db_or_json_path: str | Path, host: str = "127.0.0.1", port: int = 0,
                           hint=f"set {TOKEN_ENV} (see demo.env written by `python -m demo.build`)")
     records = sorted(load_requests(db_or_json_path),
                      key=lambda r: (str(r.get("updated_at") or ""), str(r.get("tracking_code"))))
-    server = ThreadingHTTPServer((host, port), _handler(records, token))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="demo-137", daemon=True).start()
-    url = f"http://{host}:{server.server_port}"
-    _SERVERS[url] = server
-    return url
-
-
-def shutdown(url: str) -> None:
-    """Stop a server started by `serve`."""
-    server = _SERVERS.pop(url, None)
-    if server is not None:
-        server.shutdown()
-        server.server_close()
+    return serve_pages(lambda: records, path="/requests", token=token, default_size=100,
+                       max_page_size=MAX_PAGE_SIZE, host=host, port=port, name="demo-137")
 
 
 def main(argv: list[str] | None = None) -> None:

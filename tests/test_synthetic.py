@@ -9,7 +9,8 @@ import re
 import jdatetime
 import pytest
 
-from munihub import synthetic as syn
+from munihub.persian.ids import is_national_id
+from munihub.testing import synthetic as syn
 
 
 def reference_check(first9: str) -> str:
@@ -39,7 +40,7 @@ def test_same_seed_same_people_and_copies():
 
 def test_true_identities_have_valid_unique_national_ids_and_mobiles(people):
     ids = [p.national_id for p in people]
-    assert all(syn.is_valid_national_id(n) for n in ids)
+    assert all(is_national_id(n) for n in ids)
     assert all(reference_check(n[:9]) == n[9] for n in ids)
     assert len(set(ids)) == len(ids)
     assert len({p.mobile for p in people}) == len(people)
@@ -49,10 +50,10 @@ def test_true_identities_have_valid_unique_national_ids_and_mobiles(people):
 
 
 def test_known_national_ids():
-    assert syn.is_valid_national_id("0084575948")
-    assert not syn.is_valid_national_id("0084575949")
-    assert not syn.is_valid_national_id("1111111111")     # all one digit is refused
-    assert not syn.is_valid_national_id("084575948")
+    assert is_national_id("0084575948")
+    assert not is_national_id("0084575949")
+    assert not is_national_id("1111111111")     # all one digit is refused
+    assert not is_national_id("084575948")
 
 
 def test_jalali_matches_jdatetime():
@@ -133,7 +134,7 @@ def test_hard_negatives_resemble_but_differ(people):
     kinds = {n.negative_kind for n in negs}
     assert kinds == {"lookalike", "twin", "phone_reassigned"}
     all_ids = [p.national_id for p in people + negs]
-    assert len(set(all_ids)) == len(all_ids) and all(syn.is_valid_national_id(n.national_id) for n in negs)
+    assert len(set(all_ids)) == len(all_ids) and all(is_national_id(n.national_id) for n in negs)
     for n in negs:
         base = by_id[n.resembles]
         assert n.person_id != base.person_id and n.national_id != base.national_id
@@ -185,7 +186,7 @@ def test_requests_truth_follow_ups_and_renewals(people):
 def test_spoiled_records_are_invalid(people):
     rng = random.Random(2)
     rec, _ = syn.noisy_copy(people[0], rng, 0.0)
-    assert not syn.is_valid_national_id(syn.spoil(rec, "bad_check_digit", rng)["national_id"])
+    assert not is_national_id(syn.spoil(rec, "bad_check_digit", rng)["national_id"])
     y, m, d = map(int, syn.spoil(rec, "bad_jalali_date", rng)["birth_date"].split("/"))
     with pytest.raises(ValueError):
         jdatetime.date(y, m, d)

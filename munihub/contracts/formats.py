@@ -3,16 +3,18 @@
 Records are normalized before validation (Latin digits, ISO dates, mobile `+989…`), so each
 check accepts only the canonical form.  Every check takes any value and returns a bool;
 non-strings pass, because `type` reports them (that is how `jsonschema` treats formats, and
-`jsonschema_rs` only calls format checks on strings).  Kept pure and dependency-light on
-purpose: `munihub.normalize` parses dirty input, these only judge clean output.
+`jsonschema_rs` only calls format checks on strings).  `munihub.persian` parses dirty
+input, these only judge clean output; the national-id check digit is its one implementation.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Callable
-from operator import mul
 from typing import Any
+
+from munihub.persian.ids import is_national_id as _is_national_id
+from munihub.persian.ids import REPEATED_DIGITS, national_id_problem  # noqa: F401  (validate reads it here)
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Seconds required, fraction and UTC offset optional: sources give Tehran local time without one.
@@ -23,38 +25,12 @@ _MOBILE = re.compile(r"\+989[0-9]{9}")
 _PHONE = re.compile(r"\+?[0-9][0-9 -]{2,22}[0-9]")
 _PERIOD = re.compile(r"1[0-9]{3}(-(0[1-9]|1[0-2]|Q[1-4]))?")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
-_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
-_REPEATED = frozenset(str(d) * 10 for d in range(10))
-_CHUNK0, _CHUNK1, _CHUNK2 = ({f"{n:03d}": sum(int(c) * w for c, w in zip(f"{n:03d}", _WEIGHTS[k:k + 3]))
-                             for n in range(1000)} for k in (0, 3, 6))
-_CHECK_CHAR = tuple(str(r if r < 2 else 11 - r) for r in range(11))
 _date_from_iso = dt.date.fromisoformat  # C parser; the regex above already pinned the shape
-
-
-def national_id_problem(value: str) -> str | None:
-    """Why `value` is not a valid national id ('length', 'repeated', 'check'), or None if it is."""
-    if len(value) != 10 or not value.isascii() or not value.isdigit():
-        return "length"
-    if value.count(value[0]) == 10:
-        return "repeated"
-    digits = value.encode()
-    # Bytes are ASCII codes (digit + 48); the weights sum to 54, so subtract 48 * 54 once.
-    r = (sum(map(mul, digits, _WEIGHTS)) - 2592) % 11
-    return None if (digits[9] - 48) == (r if r < 2 else 11 - r) else "check"
 
 
 def is_national_id(value: Any) -> bool:
     """10 ASCII digits, not all the same, check digit per the standard mod-11 rule."""
-    if value.__class__ is not str:
-        return True
-    # Hot path (once per record): three table lookups replace nine multiplications, and a
-    # missing key means a non-digit, so no separate isdigit pass is needed.
-    if len(value) != 10 or value in _REPEATED:
-        return False
-    a, b, c = _CHUNK0.get(value[:3]), _CHUNK1.get(value[3:6]), _CHUNK2.get(value[6:9])
-    if a is None or b is None or c is None:
-        return False
-    return value[9] == _CHECK_CHAR[(a + b + c) % 11]
+    return True if value.__class__ is not str else _is_national_id(value)
 
 
 def is_mobile(value: Any) -> bool:
@@ -149,7 +125,7 @@ _GREGORIAN_DAY = (f"^(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])
 NATIVE_EQUIVALENTS: dict[str, dict] = {
     "date": {"pattern": _GREGORIAN_DAY},
     "ir-mobile": {"pattern": r"^\+989[0-9]{9}$"},
-    "ir-postal-code": {"pattern": "^[0-9]{10}$", "not": {"enum": sorted(_REPEATED)}},
+    "ir-postal-code": {"pattern": "^[0-9]{10}$", "not": {"enum": sorted(REPEATED_DIGITS)}},
     "ir-phone": {"pattern": r"^\+?[0-9][0-9 -]{2,22}[0-9]$"},
     "jalali-period": {"pattern": "^1[0-9]{3}(-(0[1-9]|1[0-2]|Q[1-4]))?$"},
 }

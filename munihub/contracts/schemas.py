@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from munihub.config import REPO_ROOT
 from munihub.errors import ConfigError
 
 URN_PREFIX = "urn:munihub:schema:"
@@ -24,7 +25,7 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 def resolve_schemas_dir(path: str | Path | None = None) -> Path:
     """The shared-schema folder: `path`, else $MUNIHUB_SCHEMAS, else <repo>/schemas."""
-    chosen = path or os.environ.get("MUNIHUB_SCHEMAS") or Path(__file__).resolve().parent.parent / "schemas"
+    chosen = path or os.environ.get("MUNIHUB_SCHEMAS") or REPO_ROOT / "schemas"
     return Path(chosen).expanduser().resolve()
 
 
@@ -182,3 +183,35 @@ def clear_caches() -> None:
     """Forget loaded schemas and registries (after editing schema files in a running process)."""
     for fn in (_load, _load_all, _reference_registry, _fast_registry):
         fn.cache_clear()
+
+
+def json_type(value) -> str | None:
+    """The JSON Schema type of a Python value (`integer` for ints, not `number`; booleans are
+    not integers), or None for a value JSON has no type for (a date, bytes)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return None
+
+
+def flatten(record: dict, prefix: str = "") -> dict:
+    """A nested record as {dotted field name: value}, the names contracts use (`address.city`)."""
+    out: dict = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+

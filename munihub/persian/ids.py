@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from munihub.normalize_letters import NormalizeError, match_key, to_latin_digits
+from munihub.persian.letters import NormalizeError, match_key, to_latin_digits
 
 # Spaces, dashes, dots, half-spaces and the bidi marks Excel copies carry along.
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.()/\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+")
@@ -54,20 +54,46 @@ def _digits(value, what: str, what_fa: str) -> str:
 
 
 # --------------------------------------------------------------------------- national id
+# The one implementation of the check digit (mod 11, weights 10…2).  Partial weighted sums
+# of every 3-digit chunk make it three dict lookups (validation calls it once per record),
+# and a missing key means a character that is not an ASCII digit.
+_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+_CHUNKS = tuple({f"{n:03d}": sum(int(c) * w for c, w in zip(f"{n:03d}", _WEIGHTS[k:k + 3])) for n in range(1000)}
+                for k in (0, 3, 6))
+_CHECK_CHAR = tuple(str(r if r < 2 else 11 - r) for r in range(11))
+REPEATED_DIGITS = frozenset(str(d) * 10 for d in range(10))
+
+
+def _check_char(digits: str) -> str | None:
+    """The check digit, as a character, of the first nine characters; None if one is no ASCII digit."""
+    a, b, c = _CHUNKS[0].get(digits[:3]), _CHUNKS[1].get(digits[3:6]), _CHUNKS[2].get(digits[6:9])
+    if a is None or b is None or c is None:
+        return None
+    return _CHECK_CHAR[(a + b + c) % 11]
+
+
 def national_id_check_digit(first9: str) -> int:
-    """Check digit of a national id from its first nine digits (mod-11, weights 10…2)."""
+    """Check digit of a national id from its first nine digits (any digit script)."""
     digits = to_latin_digits(str(first9))
-    if len(digits) != 9 or not (digits.isascii() and digits.isdigit()):
+    check = _check_char(digits) if len(digits) == 9 else None
+    if check is None:
         raise NormalizeError("a national id check digit needs exactly nine digits",
                              "برای رقم کنترل کد ملی دقیقاً نه رقم لازم است", code="length")
-    return _check(digits.encode())
+    return int(check)
 
 
-def _check(b: bytes) -> int:
-    # Unrolled weights 10…2 on ASCII bytes (48 = '0', 54 = sum of weights): hot path.
-    r = (b[0] * 10 + b[1] * 9 + b[2] * 8 + b[3] * 7 + b[4] * 6 + b[5] * 5 + b[6] * 4
-         + b[7] * 3 + b[8] * 2 - 48 * 54) % 11
-    return r if r < 2 else 11 - r
+def national_id_problem(value: str) -> str | None:
+    """Why ten ASCII characters are no national id ('length', 'repeated', 'check'), or None."""
+    if len(value) != 10 or not value.isascii() or not value.isdigit():
+        return "length"
+    if value in REPEATED_DIGITS:
+        return "repeated"
+    return None if _check_char(value) == value[9] else "check"
+
+
+def is_national_id(value: str) -> bool:
+    """`national_id_problem(value) is None`, on the hot path: no normalization, ASCII only."""
+    return len(value) == 10 and value not in REPEATED_DIGITS and _check_char(value) == value[9]
 
 
 def parse_national_id(value) -> str:
@@ -86,8 +112,7 @@ def parse_national_id(value) -> str:
         raise NormalizeError(f"national id {_mask(digits)} repeats one digit; it is a placeholder",
                              f"کد ملی {_mask(digits)} از یک رقم تکراری است و معتبر نیست",
                              code="repeated")
-    b = digits.encode()
-    if _check(b) != b[9] - 48:
+    if _check_char(digits) != digits[9]:
         raise NormalizeError(
             f"national id {_mask(digits)} has a wrong check digit; re-type it from the card",
             f"رقم کنترل کد ملی {_mask(digits)} نادرست است؛ آن را از روی کارت دوباره وارد کنید",

@@ -1,6 +1,6 @@
 """Static HTML for the stewards' report: Persian, right-to-left, no scripts, no fetched fonts.
 
-Pages are rendered from the plain dicts of `munihub.report` with f-strings; every value goes
+Pages are rendered from the plain dicts of `munihub.report.build` with f-strings; every value goes
 through `e()` (html.escape), Latin identifiers sit in `<bdi dir="ltr">` so RTL layout does
 not scramble them, and trends are inline SVG.  The dicts arrive already masked.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from html import escape
 from typing import Any
+
+from munihub.contracts.schemas import flatten
 
 FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 STATUS_FA = {"published": "منتشر شد", "held": "نگه داشته شد", "failed": "ناموفق", "staged": "در صف انتشار",
@@ -233,21 +235,11 @@ def render_index(runs: list[dict]) -> str:
     return page("گزارش‌های کیفیت داده", body)
 
 
-def _flat(record: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in record.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def render_review(pairs: list[dict], data: dict | None = None) -> str:
     """Open review pairs side by side, fields masked, differing fields highlighted."""
     blocks = []
     for p in pairs:
-        left, right = _flat(p["left"]["record"]), _flat(p["right"]["record"])
+        left, right = flatten(p["left"]["record"]), flatten(p["right"]["record"])
         rows = "".join(
             f'<tr class="{"diff" if left.get(k) != right.get(k) else ""}"><td>{ident(k)}</td>'
             f'<td dir="auto">{e(left.get(k))}</td><td dir="auto">{e(right.get(k))}</td></tr>'

@@ -39,10 +39,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import operator
 import random
 from pathlib import Path
 from typing import Any, Iterable
+
+from munihub.persian.ids import is_national_id, national_id_check_digit
 
 MALE = ["محمد", "علی", "حسین", "حسن", "رضا", "مهدی", "امیر", "سعید", "مجید", "جواد", "حمید",
         "مصطفی", "ابوالفضل", "عباس", "کاظم", "یوسف", "هادی", "وحید", "پویا", "آرش", "کامران",
@@ -102,19 +103,9 @@ class Person:
         return f"{self.first_name} {self.last_name}"
 
 
-_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
-
-
 def national_id_check(first9: str) -> str:
     """The check digit of an Iranian national id from its first nine digits."""
-    r = sum(map(operator.mul, map(int, first9), _WEIGHTS)) % 11
-    return str(r if r < 2 else 11 - r)
-
-
-def is_valid_national_id(nid: str) -> bool:
-    """True for a 10-digit id whose check digit matches (and not all one digit)."""
-    return (len(nid) == 10 and nid.isdigit() and len(set(nid)) > 1
-            and national_id_check(nid[:9]) == nid[9])
+    return str(national_id_check_digit(first9))
 
 
 _MONTH_START = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
@@ -320,7 +311,7 @@ def spoil(record: dict, kind: str, rng: random.Random) -> dict:
         nid = str(rec.get("national_id") or "0923456789").zfill(10)
         rec["national_id"] = nid[:9] + str((int(nid[9]) + 1 + rng.randrange(8)) % 10) \
             if nid[9].isdigit() else nid[:9] + "1"
-        if is_valid_national_id(rec["national_id"]):   # two digits can share a check value
+        if is_national_id(rec["national_id"]):   # two digits can share a check value
             rec["national_id"] = nid[:9] + str((int(nid[9]) + 5) % 10)
     elif kind == "bad_jalali_date":
         # Months 7-11 have 30 days and Esfand 29 in a common year: these days do not exist.
