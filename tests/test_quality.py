@@ -234,7 +234,7 @@ def test_scipy_stats_and_altair_wait_until_used():
     """great-expectations imports them for expectations munihub never builds; they load on first use."""
     code = ("import sys\n"
             "from munihub.ingest.quality import run_checks\n"
-            "from munihub import quality_docs\n"
+            "from munihub.ingest import quality_docs\n"
             "r = run_checks([{'name': 'n', 'field': 'a', 'metric': 'nullValues', 'operator': 'mustBe',\n"
             "                 'threshold': 1, 'unit': 'rows', 'severity': 'error', 'arguments': {}}],\n"
             "               [{'a': None}, {'a': 1}])\n"
