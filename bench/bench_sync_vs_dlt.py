@@ -1,0 +1,283 @@
+"""Sync at the speed of the database: munihub vs dlt vs the COPY-upsert limit, same PostgreSQL table.
+
+    .venv/bin/python bench/bench_sync_vs_dlt.py                 # 1M rows
+    .venv/bin/python bench/bench_sync_vs_dlt.py --rows 100000 --skip dlt-default
+
+One PostgreSQL source table (12 columns, Persian text, a citizen registry) of N rows is
+merged by key into a PostgreSQL store, then 1 % of its rows change and the same merge runs
+again.  Paths, each in its own process (its peak memory is that process's VmHWM):
+
+- `copy`: COPY the table out, COPY it into a temp table, `INSERT … ON CONFLICT DO UPDATE …
+  WHERE changed` (no mapping, no validation: the database's limit);
+- `dlt-default`: dlt's `sql_table` (SQLAlchemy backend) merged into PostgreSQL;
+- `dlt-fastest`: dlt's `sql_table` with the pyarrow backend, loaded as parquet through ADBC;
+- `munihub`: `pipeline.sync_source` on a contract for the table (extract, map, validate,
+  stage, dataset checks, publish).
+
+dlt runs in its own virtualenv (`.bench-venvs/dlt`, made from PyPI on first use): it is
+never a dependency of the hub.  The last line is `full: munihub/dlt-fastest ratio R,
+munihub peak MB M`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DLT_VENV = ROOT / ".bench-venvs" / "dlt"
+DLT_PINS = ["dlt[postgres,sql_database]==1.31.0", "adbc-driver-postgresql==1.13.0", "pyarrow", "psycopg2-binary",
+            "sqlalchemy>=2"]
+SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+COLUMNS = ("id", "code_melli", "fname", "lname", "father", "jensiat", "birth_jalali", "mobile", "code_posti",
+           "mantaghe", "address", "updated_at")
+
+CONTRACT = """\
+apiVersion: v3.1.0
+kind: DataContract
+id: bench.persons
+name: persons
+version: 1.0.0
+status: active
+team: {name: bench, members: [{username: bench, role: owner}]}
+servers:
+  - server: bench-pg
+    type: custom
+    customProperties:
+      - {property: connector, value: sql}
+      - {property: url, value: "${BENCH_SOURCE_URL}"}
+      - {property: table, value: persons}
+      - {property: watermark, value: updated_at}
+      - {property: key, value: id}
+      - {property: batch_size, value: 5000}
+schema:
+  - name: persons
+    physicalName: persons
+    physicalType: table
+    customProperties:
+      - {property: sharedSchema, value: person}
+    quality:
+      - {metric: rowCount, mustBeGreaterThan: 0, severity: error}
+    properties:
+      - {name: national_id, physicalName: code_melli, logicalType: string, transformLogic: national_id,
+         primaryKey: true, primaryKeyPosition: 1, required: true, classification: personal,
+         quality: [{metric: duplicateValues, mustBe: 0, severity: error}]}
+      - {name: first_name, physicalName: fname, logicalType: string, transformLogic: person_name, required: true}
+      - {name: last_name, physicalName: lname, logicalType: string, transformLogic: person_name, required: true}
+      - {name: father_name, physicalName: father, logicalType: string, transformLogic: person_name,
+         quality: [{metric: nullValues, mustBeLessOrEqualTo: 10, unit: percent, severity: warning}]}
+      - {name: gender, physicalName: jensiat, logicalType: string, transformLogic: gender}
+      - {name: birth_date, physicalName: birth_jalali, logicalType: date, transformLogic: date}
+      - {name: mobile, physicalName: mobile, logicalType: string, transformLogic: mobile, classification: personal}
+      - {name: postal_code, physicalName: code_posti, logicalType: string, transformLogic: postal_code}
+      - {name: address.district, physicalName: mantaghe, logicalType: string, transformLogic: text}
+      - {name: address.detail, physicalName: address, logicalType: string, transformLogic: text}
+customProperties:
+  - {property: incremental, value: updated_at}
+"""
+
+# Each child prints one JSON line: {"rows": …}; the parent adds wall seconds and peak MB.
+PEAK = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024"
+
+COPY_CHILD = textwrap.dedent("""
+    import io, json, sys, psycopg2
+    src_dsn, dst_dsn, since = sys.argv[1], sys.argv[2], sys.argv[3]
+    src, dst = psycopg2.connect(src_dsn), psycopg2.connect(dst_dsn)
+    cols = {cols!r}
+    buf = io.StringIO()
+    where = f" WHERE updated_at > '{{since}}'" if since else ""
+    src.cursor().copy_expert(f"COPY (SELECT {{', '.join(cols)}} FROM persons{{where}}) TO STDOUT", buf)
+    buf.seek(0)
+    cur = dst.cursor()
+    cur.execute("CREATE TABLE IF NOT EXISTS target (LIKE persons_shape INCLUDING ALL)")
+    cur.execute("CREATE TEMP TABLE incoming (LIKE persons_shape) ON COMMIT DROP")
+    cur.copy_expert("COPY incoming FROM STDIN", buf)
+    sets = ", ".join(f"{{c}} = excluded.{{c}}" for c in cols[1:])
+    cur.execute(f"INSERT INTO target SELECT * FROM incoming ON CONFLICT (id) DO UPDATE SET {{sets}} "
+                f"WHERE (target.*) IS DISTINCT FROM (excluded.*)")
+    rows = cur.rowcount
+    dst.commit()
+    print(json.dumps({{"rows": rows, "peak_mb": {peak}}}))
+""").format(cols=COLUMNS, peak=PEAK)
+
+DLT_CHILD = textwrap.dedent("""
+    import json, sys, dlt
+    from dlt.sources.sql_database import sql_table
+    src, dst, backend, work = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    table = sql_table(credentials=src, table="persons", backend=backend, chunk_size=50000,
+                      incremental=dlt.sources.incremental("updated_at"), primary_key="id",
+                      write_disposition="merge")
+    pipe = dlt.pipeline(pipeline_name=f"bench_{{backend}}", pipelines_dir=work,
+                        destination=dlt.destinations.postgres(dst), dataset_name=f"dlt_{{backend}}")
+    info = pipe.run(table, loader_file_format="parquet" if backend == "pyarrow" else None)
+    rows = pipe.last_trace.last_normalize_info.row_counts.get("persons", 0)
+    print(json.dumps({{"rows": rows, "peak_mb": {peak}}}))
+""").format(peak=PEAK)
+
+MUNIHUB_CHILD = textwrap.dedent("""
+    import json
+    from munihub import pipeline
+    r = pipeline.sync_source("bench.persons")
+    print(json.dumps({{"rows": r["rows_in"], "new": r["rows_new"], "changed": r["rows_changed"],
+                       "peak_mb": {peak}}}))
+""").format(peak=PEAK)
+
+
+def _sa(url: str):
+    import sqlalchemy as sa
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def _sql(url: str, *statements: str):
+    """Run statements through the bare driver (no parameters, so `%` is SQL's modulo); the
+    last one's first value."""
+    import psycopg2
+    conn = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+    conn.autocommit = True
+    try:
+        cur = conn.cursor()
+        for statement in statements:
+            cur.execute(statement)
+        return cur.fetchone()[0] if cur.description else None
+    finally:
+        conn.close()
+
+
+def _create_db(name: str) -> str:
+    with _sa(f"{SERVER}/test").connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return f"{SERVER}/{name}"
+
+
+def _drop_db(name: str) -> None:
+    with _sa(f"{SERVER}/test").connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _fill(url: str, rows: int) -> None:
+    """The source table, generated inside PostgreSQL (valid national ids, Persian text)."""
+    first = "ARRAY['علی','محمد','فاطمه','زهرا','حسین','مریم','رضا','سارا','مهدی','نرگس']"
+    last = "ARRAY['احمدی','محمدی','حسینی','رضایی','کریمی','موسوی','جعفری','صادقی','رحیمی','نوری']"
+    _sql(url, """
+            CREATE TABLE persons (id bigint PRIMARY KEY, code_melli text, fname text, lname text, father text,
+                jensiat text, birth_jalali text, mobile text, code_posti text, mantaghe text, address text,
+                updated_at timestamptz NOT NULL)""", f"""
+            INSERT INTO persons
+            SELECT i, n9 || (CASE WHEN r < 2 THEN r ELSE 11 - r END)::text,
+                   ({first})[1 + i % 10], ({last})[1 + (i / 10) % 10], ({first})[1 + (i / 7) % 10],
+                   CASE WHEN i % 2 = 0 THEN 'مرد' ELSE 'زن' END,
+                   (1330 + i % 60)::text || '/' || lpad((1 + i % 12)::text, 2, '0') || '/'
+                       || lpad((1 + i % 28)::text, 2, '0'),
+                   '0915' || lpad((i % 10000000)::text, 7, '0'),
+                   translate(lpad(((i * 7919) % 100000)::text, 5, '0'), '02', '13')  -- no 0 or 2 there
+                       || lpad((i % 100000)::text, 5, '0'),
+                   'منطقه ' || (1 + i % 13)::text,
+                   'مشهد، خیابان امام رضا، کوچه ' || (i % 97)::text || '، پلاک ' || (i % 300)::text,
+                   timestamptz '2024-01-01' + (i || ' seconds')::interval
+            FROM (SELECT i, n9, (SELECT sum(substr(n9, k, 1)::int * (11 - k)) FROM generate_series(1, 9) k) % 11 AS r
+                  FROM (SELECT i, lpad((100000000 + i)::text, 9, '0') AS n9
+                        FROM generate_series(1, {rows}) i) s) t""",
+         "CREATE INDEX ON persons (updated_at)", "ANALYZE persons")
+
+
+def _change(url: str, share: float) -> str:
+    """Touch `share` of the rows (a new address, a later stamp); the stamp the changes start after."""
+    before = _sql(url, "SELECT max(updated_at) FROM persons")
+    step = max(1, round(1 / share))
+    _sql(url, f"UPDATE persons SET address = address || ' (واحد ۲)', "
+              f"updated_at = timestamptz '2026-01-01' + (id || ' seconds')::interval WHERE id % {step} = 0",
+         "ANALYZE persons")
+    return before.isoformat()
+
+
+def _run(cmd: list[str], env: dict | None = None) -> dict:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{cmd[:3]} failed:\n{done.stderr[-3000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**out, "wall_s": round(wall, 2)}
+
+
+def _dlt_python() -> str:
+    python = DLT_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"making dlt's own virtualenv in {DLT_VENV.relative_to(ROOT)} (once)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(DLT_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *DLT_PINS], check=True)
+    return str(python)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--change", type=float, default=0.01, help="share of rows changed for the incremental run")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["copy", "dlt-default", "dlt-fastest", "munihub"])
+    args = ap.parse_args()
+
+    tag = uuid.uuid4().hex[:8]
+    names = {k: f"munihub_bench_{k}_{tag}" for k in ("src", "copy", "dlt", "hub")}
+    urls = {k: _create_db(n) for k, n in names.items()}
+    work = Path(tempfile.mkdtemp(prefix="munihub-bench-sync-"))
+    try:
+        t = time.perf_counter()
+        _fill(urls["src"], args.rows)
+        print(f"source: {args.rows:,} rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        with _sa(urls["copy"]).connect() as conn:  # the COPY path's target shape, without data
+            conn.exec_driver_sql("CREATE TABLE persons_shape (id bigint PRIMARY KEY, code_melli text, fname text, "
+                                 "lname text, father text, jensiat text, birth_jalali text, mobile text, "
+                                 "code_posti text, mantaghe text, address text, updated_at timestamptz NOT NULL)")
+        dsn = lambda url: url.replace("postgresql+psycopg2://", "postgresql://")  # noqa: E731
+        # dlt's postgres destination insists on a password; the local server trusts loopback,
+        # so any placeholder works and none is a secret.
+        dlt_dst = dsn(urls["dlt"]).replace("postgres@", "postgres:trust@")
+        (work / "contracts").mkdir()
+        (work / "contracts" / "persons.yaml").write_text(CONTRACT, encoding="utf-8")
+        hub_env = {"MUNIHUB_HOME": str(work / "home"), "MUNIHUB_STORE_URL": urls["hub"],
+                   "MUNIHUB_CONTRACTS": str(work / "contracts"), "BENCH_SOURCE_URL": urls["src"],
+                   "MUNIHUB_BATCH_SIZE": "5000", "PYTHONPATH": str(ROOT)}
+        paths = {
+            "copy": lambda since: [sys.executable, "-c", COPY_CHILD, dsn(urls["src"]), dsn(urls["copy"]), since],
+            "dlt-default": lambda since: [_dlt_python(), "-c", DLT_CHILD, urls["src"], dlt_dst,
+                                          "sqlalchemy", str(work / "dlt")],
+            "dlt-fastest": lambda since: [_dlt_python(), "-c", DLT_CHILD, urls["src"], dlt_dst,
+                                          "pyarrow", str(work / "dlt")],
+            "munihub": lambda since: [sys.executable, "-c", MUNIHUB_CHILD],
+        }
+        results: dict[str, dict] = {}
+        for phase in ("full", "incremental"):
+            since = "" if phase == "full" else _change(urls["src"], args.change)
+            for name, cmd in paths.items():
+                if name in args.skip:
+                    continue
+                r = _run(cmd(since), hub_env if name == "munihub" else None)
+                results[f"{name}:{phase}"] = r
+                print(f"{phase:12} {name:12} {r['wall_s']:8.2f} s  {args.rows / r['wall_s'] if phase == 'full' else 0:10,.0f}"
+                      f" rows/s  peak {r['peak_mb']:6} MB  ({r})", file=sys.stderr)
+        print(json.dumps(results, indent=2))
+        full = results.get("munihub:full")
+        fast = results.get("dlt-fastest:full")
+        for phase in ("full", "incremental"):
+            base = results.get(f"dlt-fastest:{phase}")
+            hub = results.get(f"munihub:{phase}")
+            if base and hub:
+                print(f"{phase}: munihub {hub['wall_s']} s vs dlt-fastest {base['wall_s']} s "
+                      f"(speed ratio {base['wall_s'] / hub['wall_s']:.2f})")
+        if full and fast:
+            print(f"full: munihub/dlt-fastest ratio {fast['wall_s'] / full['wall_s']:.2f}, "
+                  f"munihub peak MB {full['peak_mb']}")
+    finally:
+        for name in names.values():
+            _drop_db(name)
+
+
+if __name__ == "__main__":
+    main()
