@@ -1,4 +1,8 @@
-"""The `rest` connector kind: a paginated JSON or XML HTTP API, read one page at a time.
+"""The `rest` connector kind: a paginated JSON or XML HTTP API, read page by page.
+
+The next page is fetched while the current one is processed (a reader thread, at most
+`prefetch` pages ahead, default 1, through one reused connection and the source's rate
+limit), so a sync waits on the network and on its own work at once instead of in turn.
 
 Pagination (`page`, `offset`, `cursor`, `link`, `next_url`) is a small state dict stored in
 the cursor, so a run interrupted mid-way resumes at the page and record it stopped at.
@@ -7,6 +11,8 @@ Incremental sources pass `since` as a query param (see `http_watermark`).  Trans
 """
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -22,7 +28,7 @@ PAGINATION_TYPES = ("none", "page", "offset", "cursor", "link", "next_url")
 
 
 class RestConnector(Connector):
-    """Reads records from an HTTP API; one page in memory at a time."""
+    """Reads records from an HTTP API; at most `prefetch` + 2 pages in memory at a time."""
 
     kind = "rest"
     params_schema = {
@@ -38,6 +44,7 @@ class RestConnector(Connector):
             "timeout": {"type": ["object", "number"]}, "retries": {"type": "integer"},
             "backoff_base": {"type": "number"}, "backoff_max": {"type": "number"},
             "rate_limit_per_second": {"type": "number"}, "max_response_bytes": {"type": "integer"},
+            "prefetch": {"type": "integer", "minimum": 0, "maximum": 8},
             "allow_hosts": {"type": "array", "items": {"type": "string"}},
         },
     }
@@ -68,15 +75,10 @@ class RestConnector(Connector):
     def read_batches(self, cursor: dict[str, Any] | None) -> Iterator[Batch]:
         mark = (Watermark(self.incremental["field"], cursor, self.incremental.get("key"))
                 if self.incremental else None)
-        state = (cursor or {}).get("page") or self._first_state()
         skip = int((cursor or {}).get("skip", 0))
         last_cursor = cursor
-        pages = 0
-        while state is not None:
-            response, label = self._fetch_page(state, mark)
-            records, body = self._records(response)
-            next_state = self._next_state(state, records, body, response)
-            pages += 1
+        pages = self._pages((cursor or {}).get("page") or self._first_state(), mark)
+        for state, label, records, next_state in prefetched(pages, int(self.params.get("prefetch", 1))):
             admitted = [(i, r) for i, r in enumerate(records) if i >= skip and (mark is None or mark.admit(r))]
             for start in range(0, len(admitted), max(1, self.batch_size)):
                 chunk = admitted[start:start + self.batch_size]
@@ -87,9 +89,17 @@ class RestConnector(Connector):
                 yield Batch([r for _, r in chunk], last_cursor, where=label,
                             positions=[f"{label} #{i + 1}" for i, _ in chunk])
             skip = 0
-            state = next_state
         if mark is not None and last_cursor != mark.final():
             yield Batch([], mark.final(), where=f"source {self.source}: end of run")
+
+    def _pages(self, state: dict[str, Any] | None, mark: Watermark | None) -> Iterator[tuple]:
+        """(state, label, records, next state) of each page in turn, from `state` on."""
+        while state is not None:
+            response, label = self._fetch_page(state, mark)
+            records, body = self._records(response)
+            next_state = self._next_state(state, records, body, response)
+            yield state, label, records, next_state
+            state = next_state
 
     def check(self) -> None:
         """Fetch the first page only (auth, guard and parsing all exercised)."""
@@ -207,3 +217,53 @@ class RestConnector(Connector):
         response = self.client.request(token_url, method="POST", data=form,
                                        headers={"Accept": "application/json"})
         return parse_json(response.body, shown=self.redactor.url(token_url), source=self.source)
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterator, ahead: int) -> Iterator:
+    """`items`, produced by a reader thread up to `ahead` items before the consumer asks.
+
+    The reader's exception is raised in the consumer, in order; when the consumer stops early
+    (a failed load, a closed generator) the reader stops at its next item.  `ahead=0` reads
+    in the consumer's thread, as before.
+    """
+    if ahead <= 0:
+        yield from items
+        return
+    slots: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_DONE, None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put((None, exc))
+
+    reader = threading.Thread(target=read, name="rest-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if exc is not None:
+                raise exc
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=30)
+

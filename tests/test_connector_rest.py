@@ -300,3 +300,58 @@ def test_check_fetches_one_page_only():
     with serve({"/items": paginated(ROWS, "page")}) as server:
         rest(server.url + "/items", records="data.items", pagination=PAGING["page"]).check()
     assert len(server.hits) == 1
+
+
+SERVED = [r["id"] for r in sorted(ROWS, key=lambda r: (r["updated_at"], str(r["id"])))]  # the server's order
+
+
+def test_the_next_page_is_fetched_while_the_current_one_is_processed():
+    # The consumer holds page 1 until the server has been asked for page 2: without a reader
+    # running ahead that wait can only end in its timeout.
+    import threading
+
+    asked_for_page_2 = threading.Event()
+    pages = paginated(ROWS, "page")
+
+    def handler(req):
+        if req.query.get("page") == "2":
+            asked_for_page_2.set()
+        return pages(req)
+
+    with serve({"/items": handler}) as server:
+        conn = rest(server.url, path="/items", records="data.items", pagination=PAGING["page"])
+        batches = conn.read_batches(None)
+        first = next(batches)
+        assert first.records[0]["id"] == SERVED[0]
+        assert asked_for_page_2.wait(timeout=5), "page 2 was not fetched ahead"
+        assert [r["id"] for b in [first, *batches] for r in b.records] == SERVED
+
+
+def test_prefetch_zero_reads_in_turn_and_an_error_ahead_surfaces_in_order():
+    pages = paginated(ROWS, "page")
+
+    def handler(req):
+        return status(400)(req) if req.query.get("page") == "3" else pages(req)
+
+    with serve({"/items": handler}) as server:
+        for ahead in (0, 1, 3):
+            conn = rest(server.url, path="/items", records="data.items", pagination=PAGING["page"], prefetch=ahead)
+            seen = []
+            with pytest.raises(PermanentSourceError):
+                for batch in conn.read_batches(None):
+                    seen.extend(r["id"] for r in batch.records)
+            assert seen == SERVED[:20], ahead  # pages 1 and 2 delivered, then the error
+
+
+def test_a_consumer_that_stops_early_stops_the_reader():
+    import threading
+
+    with serve({"/items": paginated(ROWS, "page")}) as server:
+        conn = rest(server.url, path="/items", records="data.items", pagination={"type": "page", "page_size": 1},
+                    prefetch=2)
+        batches = conn.read_batches(None)
+        next(batches)
+        batches.close()
+        time.sleep(0.3)
+        assert not any(t.name == "rest-prefetch" and t.is_alive() for t in threading.enumerate())
+        assert len(server.hits_on("/items")) <= 5  # one delivered, two ahead, one blocked at most
