@@ -12,6 +12,7 @@ from munihub import contracts, pipeline, store
 from munihub.ingest import loads
 from munihub.config import REPO_ROOT, Settings
 from munihub.errors import ConcurrentRunError, QualityGateError
+from munihub.pipeline.replay import replay
 from munihub.persian.ids import national_id_check_digit
 
 DATA = Path(__file__).parent / "data" / "core"
@@ -210,3 +211,70 @@ def test_a_contract_is_parsed_once_per_content_and_afresh_when_edited(setup):
         version = conn.execute(sa.select(store.loads.c.contract_version)
                                .where(store.loads.c.load_id == result["load_id"])).scalar()
     assert version == "9.9.9"
+
+
+def _contract_with(settings, *, top: dict | None = None, freshness_element: str | None = None) -> None:
+    """Edit the test contract in place: extra top-level customProperties, a freshness element."""
+    path = settings.contracts_dir / "testreg" / "citizens.yaml"
+    text = path.read_text(encoding="utf-8")
+    if freshness_element:
+        text = text.replace("    unit: d\n", f"    unit: d\n    element: {freshness_element}\n", 1)
+    for key, value in (top or {}).items():
+        text += f"  - property: {key}\n    value: {value}\n"
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("check, prop, element", [
+    ("quarantine share", "quarantineSeverity", None),       # 2 of 6 rows quarantined: 33 % > 10 %
+    ("freshness birth_date", "freshnessSeverity", "birth_date"),   # newest birth date is decades old
+])
+@pytest.mark.parametrize("severity", [None, "error"])
+def test_the_contract_sets_the_severity_of_the_implicit_checks(setup, check, prop, element, severity):
+    """quarantineSeverity / freshnessSeverity: unset, the implicit check warns and the load
+    publishes; `error`, the same measurement holds the load and nothing is published."""
+    settings, _ = setup
+    _contract_with(settings, top={prop: severity} if severity else None, freshness_element=element)
+    engine = store.engine_for(settings)
+    if severity == "error":
+        with pytest.raises(QualityGateError, match=check):
+            pipeline.sync_source("testreg.citizens", settings)
+        assert _count(settings, store.source_rows) == 0 and _count(settings, store.cursors) == 0
+    else:
+        pipeline.sync_source("testreg.citizens", settings)
+        assert _count(settings, store.source_rows) == 4
+    with engine.connect() as conn:
+        status, checks = conn.execute(sa.select(store.loads.c.status, store.loads.c.checks)).one()
+    result = next(r for r in checks if r["name"] == check)
+    assert (status, result["severity"], result["status"]) == (
+        ("held", "error", "failed") if severity == "error" else ("published", "warning", "warning"))
+
+
+def test_a_replay_after_a_held_load_leaves_the_source_cursor_where_it_was(setup):
+    """A held load does not move the cursor, so its rows are read again; a replay of its
+    quarantine must not move it either, or those held rows would be skipped for good."""
+    settings, src = setup
+    pipeline.sync_source("testreg.citizens", settings)
+    before = _dump(settings)[1]
+    with sqlite3.connect(src) as db:   # 5 rows without a last name (held at 50 %), one bad id
+        db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)",
+                       [(10 + i, national_id(f"4{i:02d}123456"), "نام", None, None, None, "2024-03-01 00:00:00")
+                        for i in range(5)] + [(30, "1111111112", "x", "y", None, None, "2024-05-01 00:00:00")])
+    with pytest.raises(QualityGateError):
+        pipeline.sync_source("testreg.citizens", settings)
+    assert _dump(settings)[1] == before
+    # the steward fixes the held load's bad id (newer than the held rows) and replays it alone
+    q = store.quarantine
+    with store.engine_for(settings).begin() as conn:
+        entry = next(r for r in conn.execute(sa.select(q.c.id, q.c.raw).where(q.c.status == "open"))
+                     if r.raw["id"] == 30)
+        conn.execute(q.update().where(q.c.id == entry.id)
+                     .values(raw=dict(entry.raw, code_melli=national_id("512345678"))))
+    result = replay(settings, "testreg.citizens", [entry.id], actor="tester")
+    assert (result["replayed"], result["published"]) == (1, 1)
+    assert _dump(settings)[1] == before   # the source's cursor, not only the replay load's own
+    # the fix lands at the source: the held rows are read again and published, none skipped
+    with sqlite3.connect(src) as db:
+        db.execute("UPDATE citizens SET lname = 'نو' WHERE id BETWEEN 10 AND 14")
+    pipeline.sync_source("testreg.citizens", settings)
+    keys = {k for _, k, _ in _dump(settings)[0]}
+    assert {national_id(f"4{i:02d}123456") for i in range(5)} <= keys
