@@ -145,8 +145,29 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("point", ["during-extract", "after-staging", "after-checks", "inside-publish"])
-def test_crash_then_rerun_equals_an_uninterrupted_run(setup, point, tmp_path):
+def _full_dump(settings) -> list:
+    """Rows with their hashes, the cursor, and quarantine payloads by position: what a re-run
+    after a crash must reproduce exactly."""
+    rows, cur = _dump(settings)
+    with store.engine_for(settings).connect() as conn:
+        q = sorted((r.source, r.position, repr(sorted(r.raw.items())), r.status)
+                   for r in conn.execute(sa.select(store.quarantine)))
+    return [rows, cur, q]
+
+
+@pytest.fixture
+def uninterrupted(setup, tmp_path):
+    """The state one uninterrupted sync of the same source leaves, in a store of its own."""
+    settings, _ = setup
+    ref = Settings(home=tmp_path / "ref-home", store_url=f"sqlite:///{tmp_path / 'ref.db'}",
+                   contracts_dir=settings.contracts_dir, schemas_dir=settings.schemas_dir, batch_size=2)
+    pipeline.sync_source("testreg.citizens", ref)
+    return _full_dump(ref)
+
+
+@pytest.mark.parametrize("point", ["during-extract", "after-staging", "after-checks", "inside-publish",
+                                   "after-publish"])
+def test_crash_then_rerun_equals_an_uninterrupted_run(setup, uninterrupted, point):
     settings, _ = setup
 
     def hook(where):
@@ -157,12 +178,18 @@ def test_crash_then_rerun_equals_an_uninterrupted_run(setup, point, tmp_path):
         load_id = pipeline.extract_and_stage("testreg.citizens", settings, crash_hook=hook)
         pipeline.check_load(load_id, settings, crash_hook=hook)
         pipeline.publish_load(load_id, settings, crash_hook=hook)
-    assert _count(settings, store.source_rows) == 0 or point not in {"inside-publish"}
+    # Before the re-run: every point but the last is before the publish commit, so nothing is
+    # visible (no row, no cursor); after it, everything is, exactly as an uninterrupted run.
+    if point == "after-publish":
+        assert _dump(settings) == uninterrupted[:2]
+    else:
+        assert _dump(settings) == [[], []]
     loads.release_lease(store.engine_for(settings), "testreg.citizens")  # the crashed process is gone
     pipeline.sync_source("testreg.citizens", settings)
-    crashed = _dump(settings)
-    assert len(crashed[0]) == 4
-    assert _count(settings, store.quarantine) == 2  # quarantine not doubled by the re-run
+    rerun = _full_dump(settings)
+    assert len(rerun[0]) == 4 and len(rerun[2]) == 2
+    # rows and their hashes, the cursor, the quarantine (not doubled): all as if never interrupted
+    assert rerun == uninterrupted
 
 
 def test_consolidate_builds_entities_with_lineage(setup):
@@ -278,3 +305,40 @@ def test_a_replay_after_a_held_load_leaves_the_source_cursor_where_it_was(setup)
     pipeline.sync_source("testreg.citizens", settings)
     keys = {k for _, k, _ in _dump(settings)[0]}
     assert {national_id(f"4{i:02d}123456") for i in range(5)} <= keys
+
+
+def test_the_pipeline_redacts_a_secret_a_connector_left_in_its_error(setup, monkeypatch):
+    """Connectors redact their own errors, but a third party's may not: the pipeline scrubs the
+    ledger's error and the audit entry again before storing them (the CLI redacts what it prints)."""
+    from munihub.errors import SourceError
+    from munihub.ingest import connector as connector_mod
+    from munihub.store import audit
+
+    secret = "leaky-Pa55word-7f3a"
+
+    class Leaky(connector_mod.Connector):
+        kind = "leaky"
+
+        def read_batches(self, cursor):
+            # a MunihubError passes extract's classification untouched, secret and all
+            raise SourceError(f"login refused for password={self.secrets['password']}", where=self.source)
+
+    real = connector_mod._connector_class
+    monkeypatch.setattr(connector_mod, "_connector_class", lambda kind: Leaky if kind == "leaky" else real(kind))
+    monkeypatch.setenv("T_LEAKY_PASSWORD", secret)
+    settings, _ = setup
+    path = settings.contracts_dir / "testreg" / "citizens.yaml"
+    text = path.read_text(encoding="utf-8").replace("        value: sql\n", "        value: leaky\n", 1)
+    path.write_text(text.replace("      - property: key\n        value: id\n",
+                                 "      - property: key\n        value: id\n"
+                                 "      - property: secrets\n        value: {password: T_LEAKY_PASSWORD}\n", 1),
+                    encoding="utf-8")
+    with pytest.raises(SourceError, match="login refused"):
+        pipeline.sync_source("testreg.citizens", settings)
+    engine = store.engine_for(settings)
+    with engine.connect() as conn:
+        status, error = conn.execute(sa.select(store.loads.c.status, store.loads.c.error)).one()
+        details = [d for (d,) in conn.execute(sa.select(store.audit_log.c.detail))]
+    assert status == "failed" and "login refused for password=***" in error
+    assert details and all(secret not in str(d) for d in details) and "***" in details[-1]["error"]
+    assert audit.verify(engine) == []
