@@ -204,7 +204,6 @@ def test_unknown_entity_type_names_the_fix():
 
 
 def test_normalizer_makes_letter_forms_exact():
-    pytest.importorskip("munihub.persian")
     a = features(rec("a|1", first_name="علي", last_name="كريمي"))
     b = features(rec("b|1", first_name="علی", last_name="کریمی"))
     assert a["first_key"] == b["first_key"] and a["last_key"] == b["last_key"]
