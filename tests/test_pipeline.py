@@ -342,3 +342,16 @@ def test_the_pipeline_redacts_a_secret_a_connector_left_in_its_error(setup, monk
     assert status == "failed" and "login refused for password=***" in error
     assert details and all(secret not in str(d) for d in details) and "***" in details[-1]["error"]
     assert audit.verify(engine) == []
+
+
+def test_source_preview_shows_converted_dates_and_masks_ids_by_name(setup):
+    """Preview is for the agency's own data: a Jalali birth date must read as its ISO conversion
+    (the digit-run scan of reports would mask 1986-05-01), while ids and mobiles stay masked."""
+    from munihub.pipeline.preview import preview
+    settings, _ = setup
+    rows = {r["first_name"]: r for r in preview("testreg.citizens", settings, limit=10)}
+    assert rows["محمدرضا"]["birth_date"] == "1986-05-01"          # 1365/02/11
+    assert rows["فاطمه\u200cزهرا"]["birth_date"] == "1991-08-11"   # ۱۳۷۰/۰۵/۲۰, Persian digits
+    assert rows["محمدرضا"]["national_id"] == "*******679" and rows["محمدرضا"]["mobile"].endswith("4567")
+    assert "1234567" not in str(rows["محمدرضا"]["mobile"])
+    assert _count(settings, store.loads) == 0     # and nothing was written
