@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ FORMATS = ("csv", "tsv", "jsonl", "json", "xlsx", "xml")
 BY_EXTENSION = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                 ".json": "json", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xml": "xml"}
 TIDY_DIRS = ("processed", "failed")
+IF_NO_FILES = ("warn", "error")
+log = logging.getLogger("munihub.connectors.file")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +74,7 @@ class FileConnector(Connector):
             "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
             "xml_record": {"type": "string"}, "records": {"type": "string"}, "sheet": {"type": "string"}, "move": {"type": "boolean"},
             "batch_size": {"type": "integer", "minimum": 1}, "max_unzipped_bytes": {"type": "integer"},
+            "if_no_files": {"enum": list(IF_NO_FILES)},
         },
     }
 
@@ -101,6 +105,12 @@ class FileConnector(Connector):
         self.sheet = p.get("sheet")
         self.move = str(p.get("move", False)).lower() in ("true", "1", "yes")
         self.max_unzipped = int(p.get("max_unzipped_bytes", MAX_XLSX_UNZIPPED))
+        # A folder where the pattern matches nothing is normal between deliveries for some
+        # agencies and a broken export for others: the contract says which (default: warn).
+        self.if_no_files = str(p.get("if_no_files") or "warn").lower()
+        if self.if_no_files not in IF_NO_FILES:
+            raise ConfigError(f"if_no_files is {self.if_no_files!r}", where=f"source {source}",
+                              hint="use warn (say so and read nothing) or error (fail the load)")
 
     # -- the folder ----------------------------------------------------------------------
     def root(self) -> Path:
@@ -137,6 +147,19 @@ class FileConnector(Connector):
                 found.append((name, real))
         return sorted(found)
 
+    def matching_files(self) -> list[tuple[str, Path]]:
+        """`files()`, saying so when the pattern matches nothing (a warning, or the error the
+        contract asked for): an empty folder must not pass as a quiet, successful read."""
+        found = self.files()
+        if not found:
+            message = f"no file in drop folder {str(self.folder)!r} matches pattern {self.pattern!r}"
+            if self.if_no_files == "error":
+                raise PermanentSourceError(message, where=f"source {self.source}",
+                                           hint="deliver the file, fix `path`/`pattern`, or set if_no_files: warn")
+            log.warning("source %s: %s; nothing to read (if_no_files: error makes this fail the load)",
+                        self.source, message)
+        return found
+
     def format_of(self, name: str) -> str:
         if self.format != "auto":
             return self.format
@@ -151,7 +174,7 @@ class FileConnector(Connector):
         done = dict((cursor or {}).get("done") or {})
         partial = (cursor or {}).get("partial") or {}
         seen = set(done.values())
-        for name, path in self.files():
+        for name, path in self.matching_files():
             fmt = self.format_of(name)
             try:
                 scan = scan_file(path, check_utf8=fmt != "xlsx")
@@ -269,5 +292,5 @@ class FileConnector(Connector):
         root = self.root()
         if not os.access(root, os.R_OK | os.X_OK):
             raise PermanentSourceError(f"drop folder {str(self.folder)!r} is not readable", where=f"source {self.source}")
-        for name, _ in self.files():
+        for name, _ in self.matching_files():
             self.format_of(name)

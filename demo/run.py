@@ -56,6 +56,36 @@ def prepare(home: Path, fresh: bool, people: int, seed: int, store_url: str | No
     return env
 
 
+STANDALONE_137_PORT = 8137   # `python -m demo.requests_api`'s default
+
+
+def write_hub_env(home: Path, env: dict[str, str]) -> Path:
+    """`<home>/hub.env`: the exports that point the CLI at this home, so `munihub status` after
+    the demo reads the demo's store instead of an empty ./.munihub.  The 137 API lives only
+    while the demo runs; the file names the standalone server's port and the same token."""
+    import shlex
+    keys = ["MUNIHUB_HOME", "MUNIHUB_STORE_URL", "MUNIHUB_CONTRACTS", "MUNIHUB_SCHEMAS", "MUNIHUB_DEMO_DIR",
+            "MUNIHUB_ALLOW_HOSTS", "MUNIHUB_DEMO_137_TOKEN"]
+    sources = shlex.quote(str(Path(env["MUNIHUB_DEMO_DIR"]) / "requests.json"))
+    lines = [f"# munihub: point the CLI at the demo home ({home}): `. {home}/hub.env`",
+             *(f"export {k}={shlex.quote(env[k])}" for k in keys if env.get(k)),
+             "# the 137 API runs only while `make demo` or `make airflow` runs; to sync it from the CLI,",
+             f"# start it in another terminal (after this file): python -m demo.requests_api {sources}",
+             f"export MUNIHUB_DEMO_137_URL=http://127.0.0.1:{STANDALONE_137_PORT}"]
+    path = home / "hub.env"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def use_lines(path: Path) -> str:
+    """The two lines a user types to use the demo home from the CLI."""
+    try:
+        shown = path.relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    return f"use this home from the CLI:\n  . {shown}\n  munihub status"
+
+
 def _airflow(*args: str, log: Path | None = None) -> int:
     """Run `python -m munihub.airflow.home ARGS`; with `log`, keep Airflow's chatter in that file
     and show only munihub's own one-line outcomes."""
@@ -138,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--store-url", help="consolidated store URL (default: SQLite under --home)")
     args = p.parse_args(argv)
     home = Path(args.home).resolve()
-    prepare(home, args.fresh, args.people, args.seed, args.store_url)
+    env = prepare(home, args.fresh, args.people, args.seed, args.store_url)
+    hub_env = write_hub_env(home, env)
     if args.ui:
+        print(use_lines(hub_env), file=sys.stderr, flush=True)
         return _airflow("standalone", "--home", str(home / "airflow"))
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
     started = time.monotonic()
@@ -152,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = run_through_airflow(home)
     print(summary(since))
     print(f"\nwall time: {time.monotonic() - started:.1f} s")
+    print(f"\n{use_lines(hub_env)}")
     return 0 if ok else 1
 
 

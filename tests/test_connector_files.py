@@ -240,3 +240,27 @@ def test_missing_folder_and_unknown_format_are_reported(tmp_path):
         files(tmp_path).check()
     with pytest.raises(ConfigError, match="format"):
         files(tmp_path, format="parquet")
+
+
+def test_a_pattern_matching_nothing_is_said_not_passed_off_as_a_quiet_read(tmp_path, caplog):
+    write(tmp_path, "a.csv", people(1, 2))
+    conn = FileConnector({"path": str(tmp_path), "pattern": "*.xlsx"}, source="drop")
+    with caplog.at_level("WARNING", logger="munihub.connectors.file"):
+        assert list(conn.read_batches(None)) == []
+        conn.check()
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2 and all("no file in drop folder" in m and "'*.xlsx'" in m and "drop" in m for m in said)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="munihub.connectors.file"):   # files there: nothing to say
+        assert len(list(FileConnector({"path": str(tmp_path)}, source="drop").read_batches(None))) == 1
+    assert caplog.records == []
+
+
+def test_the_contract_can_make_an_empty_drop_folder_an_error(tmp_path):
+    conn = FileConnector({"path": str(tmp_path), "if_no_files": "error"}, source="drop")
+    with pytest.raises(PermanentSourceError, match="matches pattern '\\*'"):
+        list(conn.read_batches(None))
+    with pytest.raises(PermanentSourceError, match="no file in drop folder"):
+        conn.check()
+    with pytest.raises(ConfigError, match="if_no_files"):
+        FileConnector({"path": str(tmp_path), "if_no_files": "maybe"}, source="drop")

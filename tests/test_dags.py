@@ -397,3 +397,25 @@ def test_dags_run_through_airflow(airflow_home, webhook):
     engine.dispose()
     assert [tuple(r) for r in loads] == [("published", 3, 1)]
     assert published == 2
+
+
+def test_the_embedded_standalone_runs_no_log_server_on_every_interface(monkeypatch):
+    """Airflow's log servers bind to all interfaces (no setting changes it); the embedded home
+    starts its scheduler and triggerer with --skip-serve-logs, flags this Airflow must accept."""
+    from airflow.cli import cli_parser
+    from airflow.cli.commands import standalone_command as sc
+    from munihub.airflow import home
+
+    for component in home.LOG_SERVING_COMPONENTS:
+        assert cli_parser.get_parser().parse_args([component, "--skip-serve-logs"]).skip_serve_logs is True
+    built = {}
+    monkeypatch.setattr(sc.SubCommand, "__init__", sc.SubCommand.__init__)   # restored after the test
+
+    def run(self):   # what StandaloneCommand.run builds, without starting anything
+        for name in ("scheduler", "dag-processor", "api-server", "triggerer"):
+            built[name] = sc.SubCommand(self, name=name, command=[name], env={}).command
+
+    monkeypatch.setattr(sc.StandaloneCommand, "run", run)
+    home.run_standalone()
+    assert built == {"scheduler": ["scheduler", "--skip-serve-logs"], "dag-processor": ["dag-processor"],
+                     "api-server": ["api-server"], "triggerer": ["triggerer", "--skip-serve-logs"]}

@@ -37,6 +37,25 @@ def check_first_and_second_run(home: Path, *extra: str) -> None:
     assert "quality report:" in first and "index.html" in first
     second = run_demo(home, *extra)
     assert all(r[1] == "0" and r[2] == "0" for r in source_lines(second).values()), second
+    check_the_printed_lines_reach_the_demo_home(home, second)
+
+
+def check_the_printed_lines_reach_the_demo_home(home: Path, out: str) -> None:
+    """The demo ends with the two lines that point the CLI at its home; typed as printed, in a
+    shell without any MUNIHUB_* variable, `munihub status` shows the demo's sources."""
+    import csv
+    import io
+    import os
+    lines = out.split("use this home from the CLI:")[1].strip().splitlines()
+    assert lines[0].strip().startswith(". ") and lines[1].strip() == "munihub status"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUNIHUB_")}
+    env["PYTHONPATH"] = str(REPO)
+    # `munihub` as the installed script would run it, from this checkout
+    script = f"{lines[0].strip()} && {sys.executable} -m munihub.cli.main status --format csv"
+    proc = subprocess.run(["bash", "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert len(rows) == 8 and {r["checked"].split()[0] for r in rows} == {"published"}, proc.stdout
 
 
 def test_demo_core_end_to_end_on_sqlite(tmp_path):

@@ -13,6 +13,7 @@ from munihub.persian import (NormalizeError, is_valid_mobile, is_valid_national_
                              match_key, name_key, national_id_check_digit, normalize_text, parse_date,
                              parse_datetime, parse_gender, parse_mobile, parse_national_id, parse_phone,
                              parse_postal_code, split_title, to_jalali, to_latin_digits)
+from munihub.persian.ids import is_national_id, national_id_problem
 
 ZWNJ = "\u200c"
 
@@ -170,6 +171,39 @@ def test_check_digit_generator_makes_valid_ids():
     for first9 in ("092345678", "128765432", "001234567", "106000001"):
         assert parse_national_id(valid_id(first9)) == valid_id(first9)
 
+
+
+# Published examples, not computed by the module under test, so a wrong weight, modulus or
+# remainder rule turns these red.  Sources:
+# - computerteacher.ir/blog/national-identification-number/ ("روش محاسبه کد کنترل"): the worked
+#   example 0932833810, weighted sum 220, remainder 0, check digit 0;
+# - persian-tools.usestrict.dev/utilities/validation/national-id ("Simple Validation"):
+#   0499370899 valid, 1234567890 and 0000000000 invalid (its third example, 0684159415, is
+#   not used: by the rule the page states, sum 227, its check digit is 4, not 5);
+# - pythonlearner.ir/article/41 (the script's walk-through): 9876543210, sum 330, remainder 0.
+PUBLISHED_VALID = ["0932833810", "0499370899", "9876543210"]
+PUBLISHED_INVALID = [("1234567890", "check", "check_digit"), ("0000000000", "repeated", "repeated")]
+
+
+@pytest.mark.parametrize("value", PUBLISHED_VALID)
+def test_published_valid_national_ids_are_accepted(value):
+    assert national_id_check_digit(value[:9]) == int(value[9])
+    assert is_national_id(value) and national_id_problem(value) is None
+    assert parse_national_id(value) == value
+
+
+def test_the_published_worked_example_sums_to_220():
+    # the page's own arithmetic: weights 10..2 on 093283381 give 220 = 20 * 11, so the digit is 0
+    assert sum(int(d) * w for d, w in zip("093283381", range(10, 1, -1))) == 220
+    assert national_id_check_digit("093283381") == 0
+
+
+@pytest.mark.parametrize("value, problem, code", PUBLISHED_INVALID)
+def test_published_invalid_national_ids_are_refused(value, problem, code):
+    assert not is_national_id(value) and national_id_problem(value) == problem
+    with pytest.raises(NormalizeError) as info:
+        parse_national_id(value)
+    assert info.value.code == code
 
 @pytest.mark.parametrize("raw", [
     NID, NID.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")),
@@ -466,6 +500,9 @@ def test_dates_and_mobiles_only_raise_normalize_error(value):
     for parse in (parse_date, parse_datetime, parse_mobile, parse_phone, parse_postal_code,
                   parse_gender):
         try:
-            parse(value)
-        except NormalizeError:
-            pass
+            out = parse(value)
+        except NormalizeError as exc:
+            assert exc.code and str(exc).strip()   # classified, with a message for the steward
+            continue
+        # what a parser accepts comes out canonical: reading it again changes nothing
+        assert out is None or parse(out) == out, (parse.__name__, value, out)

@@ -12,13 +12,15 @@ from munihub import contracts, pipeline, store
 from munihub.ingest import loads
 from munihub.config import REPO_ROOT, Settings
 from munihub.errors import ConcurrentRunError, QualityGateError
+from munihub.pipeline.replay import replay
+from munihub.persian.ids import national_id_check_digit
 
 DATA = Path(__file__).parent / "data" / "core"
 
 
 def national_id(first9: str) -> str:
-    s = sum(int(d) * (10 - i) for i, d in enumerate(first9)) % 11
-    return first9 + str(s if s < 2 else 11 - s)
+    """A national id with a valid check digit: the package's one implementation."""
+    return first9 + str(national_id_check_digit(first9))
 
 
 ROWS = [  # (id, code_melli, fname, lname, birth, mobile, updated_at)
@@ -143,8 +145,29 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("point", ["during-extract", "after-staging", "after-checks", "inside-publish"])
-def test_crash_then_rerun_equals_an_uninterrupted_run(setup, point, tmp_path):
+def _full_dump(settings) -> list:
+    """Rows with their hashes, the cursor, and quarantine payloads by position: what a re-run
+    after a crash must reproduce exactly."""
+    rows, cur = _dump(settings)
+    with store.engine_for(settings).connect() as conn:
+        q = sorted((r.source, r.position, repr(sorted(r.raw.items())), r.status)
+                   for r in conn.execute(sa.select(store.quarantine)))
+    return [rows, cur, q]
+
+
+@pytest.fixture
+def uninterrupted(setup, tmp_path):
+    """The state one uninterrupted sync of the same source leaves, in a store of its own."""
+    settings, _ = setup
+    ref = Settings(home=tmp_path / "ref-home", store_url=f"sqlite:///{tmp_path / 'ref.db'}",
+                   contracts_dir=settings.contracts_dir, schemas_dir=settings.schemas_dir, batch_size=2)
+    pipeline.sync_source("testreg.citizens", ref)
+    return _full_dump(ref)
+
+
+@pytest.mark.parametrize("point", ["during-extract", "after-staging", "after-checks", "inside-publish",
+                                   "after-publish"])
+def test_crash_then_rerun_equals_an_uninterrupted_run(setup, uninterrupted, point):
     settings, _ = setup
 
     def hook(where):
@@ -155,12 +178,18 @@ def test_crash_then_rerun_equals_an_uninterrupted_run(setup, point, tmp_path):
         load_id = pipeline.extract_and_stage("testreg.citizens", settings, crash_hook=hook)
         pipeline.check_load(load_id, settings, crash_hook=hook)
         pipeline.publish_load(load_id, settings, crash_hook=hook)
-    assert _count(settings, store.source_rows) == 0 or point not in {"inside-publish"}
+    # Before the re-run: every point but the last is before the publish commit, so nothing is
+    # visible (no row, no cursor); after it, everything is, exactly as an uninterrupted run.
+    if point == "after-publish":
+        assert _dump(settings) == uninterrupted[:2]
+    else:
+        assert _dump(settings) == [[], []]
     loads.release_lease(store.engine_for(settings), "testreg.citizens")  # the crashed process is gone
     pipeline.sync_source("testreg.citizens", settings)
-    crashed = _dump(settings)
-    assert len(crashed[0]) == 4
-    assert _count(settings, store.quarantine) == 2  # quarantine not doubled by the re-run
+    rerun = _full_dump(settings)
+    assert len(rerun[0]) == 4 and len(rerun[2]) == 2
+    # rows and their hashes, the cursor, the quarantine (not doubled): all as if never interrupted
+    assert rerun == uninterrupted
 
 
 def test_consolidate_builds_entities_with_lineage(setup):
@@ -209,3 +238,120 @@ def test_a_contract_is_parsed_once_per_content_and_afresh_when_edited(setup):
         version = conn.execute(sa.select(store.loads.c.contract_version)
                                .where(store.loads.c.load_id == result["load_id"])).scalar()
     assert version == "9.9.9"
+
+
+def _contract_with(settings, *, top: dict | None = None, freshness_element: str | None = None) -> None:
+    """Edit the test contract in place: extra top-level customProperties, a freshness element."""
+    path = settings.contracts_dir / "testreg" / "citizens.yaml"
+    text = path.read_text(encoding="utf-8")
+    if freshness_element:
+        text = text.replace("    unit: d\n", f"    unit: d\n    element: {freshness_element}\n", 1)
+    for key, value in (top or {}).items():
+        text += f"  - property: {key}\n    value: {value}\n"
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("check, prop, element", [
+    ("quarantine share", "quarantineSeverity", None),       # 2 of 6 rows quarantined: 33 % > 10 %
+    ("freshness birth_date", "freshnessSeverity", "birth_date"),   # newest birth date is decades old
+])
+@pytest.mark.parametrize("severity", [None, "error"])
+def test_the_contract_sets_the_severity_of_the_implicit_checks(setup, check, prop, element, severity):
+    """quarantineSeverity / freshnessSeverity: unset, the implicit check warns and the load
+    publishes; `error`, the same measurement holds the load and nothing is published."""
+    settings, _ = setup
+    _contract_with(settings, top={prop: severity} if severity else None, freshness_element=element)
+    engine = store.engine_for(settings)
+    if severity == "error":
+        with pytest.raises(QualityGateError, match=check):
+            pipeline.sync_source("testreg.citizens", settings)
+        assert _count(settings, store.source_rows) == 0 and _count(settings, store.cursors) == 0
+    else:
+        pipeline.sync_source("testreg.citizens", settings)
+        assert _count(settings, store.source_rows) == 4
+    with engine.connect() as conn:
+        status, checks = conn.execute(sa.select(store.loads.c.status, store.loads.c.checks)).one()
+    result = next(r for r in checks if r["name"] == check)
+    assert (status, result["severity"], result["status"]) == (
+        ("held", "error", "failed") if severity == "error" else ("published", "warning", "warning"))
+
+
+def test_a_replay_after_a_held_load_leaves_the_source_cursor_where_it_was(setup):
+    """A held load does not move the cursor, so its rows are read again; a replay of its
+    quarantine must not move it either, or those held rows would be skipped for good."""
+    settings, src = setup
+    pipeline.sync_source("testreg.citizens", settings)
+    before = _dump(settings)[1]
+    with sqlite3.connect(src) as db:   # 5 rows without a last name (held at 50 %), one bad id
+        db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)",
+                       [(10 + i, national_id(f"4{i:02d}123456"), "نام", None, None, None, "2024-03-01 00:00:00")
+                        for i in range(5)] + [(30, "1111111112", "x", "y", None, None, "2024-05-01 00:00:00")])
+    with pytest.raises(QualityGateError):
+        pipeline.sync_source("testreg.citizens", settings)
+    assert _dump(settings)[1] == before
+    # the steward fixes the held load's bad id (newer than the held rows) and replays it alone
+    q = store.quarantine
+    with store.engine_for(settings).begin() as conn:
+        entry = next(r for r in conn.execute(sa.select(q.c.id, q.c.raw).where(q.c.status == "open"))
+                     if r.raw["id"] == 30)
+        conn.execute(q.update().where(q.c.id == entry.id)
+                     .values(raw=dict(entry.raw, code_melli=national_id("512345678"))))
+    result = replay(settings, "testreg.citizens", [entry.id], actor="tester")
+    assert (result["replayed"], result["published"]) == (1, 1)
+    assert _dump(settings)[1] == before   # the source's cursor, not only the replay load's own
+    # the fix lands at the source: the held rows are read again and published, none skipped
+    with sqlite3.connect(src) as db:
+        db.execute("UPDATE citizens SET lname = 'نو' WHERE id BETWEEN 10 AND 14")
+    pipeline.sync_source("testreg.citizens", settings)
+    keys = {k for _, k, _ in _dump(settings)[0]}
+    assert {national_id(f"4{i:02d}123456") for i in range(5)} <= keys
+
+
+def test_the_pipeline_redacts_a_secret_a_connector_left_in_its_error(setup, monkeypatch):
+    """Connectors redact their own errors, but a third party's may not: the pipeline scrubs the
+    ledger's error and the audit entry again before storing them (the CLI redacts what it prints)."""
+    from munihub.errors import SourceError
+    from munihub.ingest import connector as connector_mod
+    from munihub.store import audit
+
+    secret = "leaky-Pa55word-7f3a"
+
+    class Leaky(connector_mod.Connector):
+        kind = "leaky"
+
+        def read_batches(self, cursor):
+            # a MunihubError passes extract's classification untouched, secret and all
+            raise SourceError(f"login refused for password={self.secrets['password']}", where=self.source)
+
+    real = connector_mod._connector_class
+    monkeypatch.setattr(connector_mod, "_connector_class", lambda kind: Leaky if kind == "leaky" else real(kind))
+    monkeypatch.setenv("T_LEAKY_PASSWORD", secret)
+    settings, _ = setup
+    path = settings.contracts_dir / "testreg" / "citizens.yaml"
+    text = path.read_text(encoding="utf-8").replace("        value: sql\n", "        value: leaky\n", 1)
+    path.write_text(text.replace("      - property: key\n        value: id\n",
+                                 "      - property: key\n        value: id\n"
+                                 "      - property: secrets\n        value: {password: T_LEAKY_PASSWORD}\n", 1),
+                    encoding="utf-8")
+    with pytest.raises(SourceError, match="login refused"):
+        pipeline.sync_source("testreg.citizens", settings)
+    engine = store.engine_for(settings)
+    with engine.connect() as conn:
+        status, error = conn.execute(sa.select(store.loads.c.status, store.loads.c.error)).one()
+        details = [d for (d,) in conn.execute(sa.select(store.audit_log.c.detail))]
+    assert status == "failed" and "login refused for password=***" in error
+    assert details and all(secret not in str(d) for d in details) and "***" in details[-1]["error"]
+    assert audit.verify(engine) == []
+
+
+def test_source_preview_shows_converted_dates_and_masks_ids_by_name(setup):
+    """Preview is for the agency's own data: a Jalali birth date must read as its ISO conversion
+    (the digit-run scan of reports would mask 1986-05-01), while ids and mobiles stay masked."""
+    from munihub.pipeline.preview import preview
+    settings, _ = setup
+    rows = {r["first_name"]: r for r in preview("testreg.citizens", settings, limit=10)}
+    assert rows["محمدرضا"]["birth_date"] == "1986-05-01"          # 1365/02/11
+    assert rows["فاطمه\u200cزهرا"]["birth_date"] == "1991-08-11"   # ۱۳۷۰/۰۵/۲۰, Persian digits
+    assert rows["محمدرضا"]["national_id"] == "*******679" and rows["محمدرضا"]["mobile"].endswith("4567")
+    assert "1234567" not in str(rows["محمدرضا"]["mobile"])
+    assert _count(settings, store.loads) == 0     # and nothing was written

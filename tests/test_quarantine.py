@@ -10,6 +10,7 @@ from munihub import pipeline, store
 from munihub.ingest import quarantine
 from munihub.pipeline.replay import replay
 from munihub.errors import MunihubError
+from munihub.pipeline.replay import replay
 
 from test_pipeline import setup  # noqa: F401  (the shared source + contract fixture)
 
@@ -24,6 +25,8 @@ def test_replay_after_a_source_fix_publishes_the_fixed_record_and_keeps_the_rest
     pipeline.sync_source("testreg.citizens", settings)
     rows = _q(settings)
     assert len(rows) == 2
+    with store.engine_for(settings).connect() as conn:
+        cursor_before = conn.execute(sa.select(store.cursors)).mappings().all()
     # The steward fixes the impossible Jalali date in the quarantined payload's source system;
     # here the mapping fix is simulated by correcting the raw payload the replay re-reads.
     bad_date = next(r for r in rows if r["raw"]["id"] == 6)
@@ -39,7 +42,10 @@ def test_replay_after_a_source_fix_publishes_the_fixed_record_and_keeps_the_rest
         assert conn.execute(sa.select(sa.func.count()).select_from(store.source_rows)).scalar() == 5
         cursor_moves = conn.execute(sa.select(store.loads.c.cursor_before, store.loads.c.cursor_after)
                                     .where(store.loads.c.load_id == result["load_id"])).first()
-    assert cursor_moves[0] == cursor_moves[1]  # a replay never moves the source's cursor
+        cursor_after = conn.execute(sa.select(store.cursors)).mappings().all()
+    assert cursor_moves[0] == cursor_moves[1]  # the replay load records no move of its own
+    # and the source's cursor itself holds its value (publish bumps only its version)
+    assert [(c["source"], c["cursor"]) for c in cursor_after] == [(c["source"], c["cursor"]) for c in cursor_before]
 
 
 def test_dismiss_records_who_and_why_and_needs_a_reason(setup):  # noqa: F811

@@ -195,7 +195,8 @@ def standalone(home: Path, wait_seconds: float = 120.0) -> int:
     if not (home / ".ready").exists():
         setup(home)
     env = full_env(home)
-    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", "from munihub.airflow.home import run_standalone; run_standalone()"],
+                            env=env, start_new_session=True)
     url = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
 
     def interrupted(*_):
@@ -212,6 +213,32 @@ def standalone(home: Path, wait_seconds: float = 120.0) -> int:
     except KeyboardInterrupt:
         stop_group(proc)
         return 130
+
+
+# Airflow's log servers (scheduler: 8793, triggerer: 8794) listen on every interface, and
+# their host is not a setting.  On one machine the API server reads task logs straight from
+# the log folder, so the embedded home runs without them and nothing listens beyond 127.0.0.1.
+LOG_SERVING_COMPONENTS = ("scheduler", "triggerer")
+
+
+def without_log_server(command: list[str]) -> list[str]:
+    """A standalone component's `airflow` arguments, with `--skip-serve-logs` where it applies."""
+    if command and command[0] in LOG_SERVING_COMPONENTS and "--skip-serve-logs" not in command:
+        return [*command, "--skip-serve-logs"]
+    return list(command)
+
+
+def run_standalone() -> None:
+    """`airflow standalone`, its scheduler and triggerer started without their log servers."""
+    from airflow.cli.commands import standalone_command as sc
+
+    original = sc.SubCommand.__init__
+
+    def init(self, parent, name, command, env):
+        original(self, parent, name, without_log_server(command), env)
+
+    sc.SubCommand.__init__ = init
+    sc.StandaloneCommand().run()
 
 
 def stop_group(proc: subprocess.Popen, grace: float = 30.0) -> None:

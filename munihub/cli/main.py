@@ -6,10 +6,10 @@ subcommand has help; a test keeps it that way.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
 
-from munihub.cli.common import COMMANDS, command, current_settings, table
+from munihub.cli.common import COMMANDS, Progress, add_format, command, current_settings, render, summary, table
 from munihub.errors import MunihubError
 
 
@@ -28,25 +28,47 @@ def cmd_run(args) -> int:
     return 0 if all(s["status"] == "published" for s in summary["sources"]) else 1
 
 
+SYNC_COLUMNS = ["source", "load_id", "rows_in", "rows_new", "rows_changed", "rows_unchanged", "rows_quarantined"]
+STATUS_COLUMNS = ["source", "status", "rows_in", "published", "quarantined", "finished_at", "stale", "checked"]
+
+
 @command("sync")
 def cmd_sync(args) -> int:
     from munihub.pipeline.sync import sync_source
-    print(json.dumps(sync_source(args.contract, current_settings()), ensure_ascii=False, indent=2))
+    started = time.monotonic()
+    result = sync_source(args.contract, current_settings(), progress=Progress(f"sync {args.contract}"))
+    print(render([result], SYNC_COLUMNS, args.format))
+    summary(f"synced {result['source']}: {result['rows_in']} read, {result['rows_new']} new, "
+            f"{result['rows_changed']} changed, {result['rows_quarantined']} quarantined "
+            f"in {time.monotonic() - started:.1f} s")
     return 0
 
 
 @command("consolidate")
 def cmd_consolidate(args) -> int:
     from munihub.pipeline.consolidate import consolidate
-    print(json.dumps(consolidate(current_settings()), ensure_ascii=False, indent=2))
+    started = time.monotonic()
+    result = consolidate(current_settings())
+    rows = [{"entity_type": k, **v} for k, v in sorted(result.get("types", {}).items())]
+    print(render(rows, ["entity_type", "records", "entities", "review"], args.format))
+    records, entities = sum(r.get("records", 0) for r in rows), sum(r.get("entities", 0) for r in rows)
+    summary(f"consolidated {records} records into {entities} entities "
+            f"({sum(r.get('review', 0) for r in rows)} pairs to review) in {time.monotonic() - started:.1f} s; "
+            f"report: {result.get('report') or '(not written)'}")
     return 0
 
 
 @command("status")
 def cmd_status(args) -> int:
     from munihub.report.status import source_status
-    print(table(source_status(current_settings()), ["source", "status", "rows_in", "published", "quarantined",
-                                             "finished_at", "stale"]))
+    rows = source_status(current_settings())
+    print(render(rows, STATUS_COLUMNS, args.format))
+    by = {}
+    for r in rows:
+        by[r["status"]] = by.get(r["status"], 0) + 1
+    failing = [r["source"] for r in rows if r.get("checks_failed")]
+    summary(f"{len(rows)} sources: " + ", ".join(f"{n} {s}" for s, n in sorted(by.items()))
+            + (f"; last checks failed for {', '.join(failing)}" if failing else ""))
     return 0
 
 
@@ -79,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", nargs="*", metavar="DATASET", help="sync only these dataset ids")
     s = sub.add_parser("sync", help="extract, check and publish one source")
     s.add_argument("contract", help="contract file or dataset id (agency.dataset)")
-    sub.add_parser("consolidate", help="resolve entities, build golden records and write the report")
-    sub.add_parser("status", help="headline figures per source: last load, counts, freshness")
+    add_format(s)
+    add_format(sub.add_parser("consolidate", help="resolve entities, build golden records and write the report"))
+    add_format(sub.add_parser("status", help="headline figures per source: last load, counts, freshness, "
+                                             "and the last load that ran checks"))
     sub.add_parser("report", help="regenerate the stewards' HTML report and print where it is")
 
     d = sub.add_parser("db", help="the consolidated store").add_subparsers(dest="sub", metavar="SUB")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import getpass
 import json
 
-from munihub.cli.common import command, current_settings, subgroup, table
+from munihub.cli.common import add_format, command, current_settings, render, subgroup, summary, table
 
 
 def add_commands(sub) -> None:
@@ -17,6 +17,7 @@ def add_commands(sub) -> None:
     rp = grp.add_parser("replay", help="re-run open quarantined records after a contract or mapping fix")
     rp.add_argument("source", help="dataset id (agency.dataset)")
     rp.add_argument("ids", nargs="*", type=int, help="only these quarantine ids (default: every open one)")
+    add_format(rp)
     dp = grp.add_parser("dismiss", help="close quarantined records that will never be fixed, saying why")
     dp.add_argument("ids", nargs="+", type=int, help="quarantine ids")
     dp.add_argument("--why", required=True, help="the reason, kept with the record")
@@ -41,8 +42,10 @@ def cmd_quarantine_show(args) -> int:
 @command("quarantine.replay")
 def cmd_replay(args) -> int:
     from munihub.pipeline.replay import replay
-    print(json.dumps(replay(current_settings(), args.source, args.ids or None, actor=getpass.getuser()),
-                     ensure_ascii=False, indent=2))
+    result = replay(current_settings(), args.source, args.ids or None, actor=getpass.getuser())
+    print(render([result], ["source", "load_id", "replayed", "published", "still_quarantined"], args.format))
+    summary(f"replayed {result['replayed']} record(s) of {result['source']}: {result['published']} published, "
+            f"{result['still_quarantined']} still quarantined")
     return 0
 
 

@@ -66,7 +66,10 @@ def _to_iso(value, y: int, m: int, d: int) -> str:
         if y < 1200:
             raise _bad(value, f"has year {y}; write a four-digit Jalali (13xx/14xx) or "
                        "Gregorian year", f"سال {y} دارد؛ سال را چهاررقمی بنویسید", "range")
-        return jalali_to_iso(y, m, d)
+        iso = jalali_to_iso(y, m, d)
+        if iso > "2199-12-31":  # the Gregorian bound below, so an accepted date reads back as itself
+            raise _bad(value, f"has year {y}, too far in the future", f"سال {y} نامعقول است", "range")
+        return iso
     if y > 2199:
         raise _bad(value, f"has year {y}, too far in the future", f"سال {y} نامعقول است", "range")
     try:

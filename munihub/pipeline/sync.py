@@ -23,8 +23,11 @@ log = logging.getLogger("munihub.pipeline")
 
 
 def extract_and_stage(contract_id: str, settings: Settings | None = None, interval_start: str | None = None,
-                      interval_end: str | None = None, crash_hook=None) -> str:
-    """Read the source since its cursor, stage good rows, quarantine bad ones; return the load id."""
+                      interval_end: str | None = None, crash_hook=None, progress=None) -> str:
+    """Read the source since its cursor, stage good rows, quarantine bad ones; return the load id.
+
+    `progress(rows_read, rows_quarantined)` is called after every staged batch (the CLI shows it).
+    """
     from munihub.ingest.extract import connect, read_batches
     from munihub.ingest.stage import stage_batches
 
@@ -37,9 +40,13 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
     try:
         check = errors_of(contract, settings)
         with connect(contract, batch_size=settings.batch_size) as conn_:
-            hook = (lambda counts: crash_hook("during-extract")) if crash_hook else None
+            def hook(counts):
+                if progress:
+                    progress(counts.rows_in, counts.quarantined)
+                if crash_hook:
+                    crash_hook("during-extract")
             counts = stage_batches(engine, contract, load_id, read_batches(conn_, cursor),
-                                   check, on_batch=hook)
+                                   check, on_batch=hook if (progress or crash_hook) else None)
     except BaseException as exc:
         fail_load(engine, load_id, contract.id, exc)
         raise
