@@ -28,9 +28,12 @@ def cmd_diff(args) -> int:
     if args.format == "json":
         _json({"changes": [c.to_dict() for c in changes], **verdict})
     else:
-        print(table([{**c.to_dict(), "breaking": "yes" if c.breaking else "no"} for c in changes],
-                    ["kind", "path", "change", "breaking"]))
-        print(f"\nrequired bump: {verdict['required'] or 'none'}; version {verdict['old_version']} → "
+        order = {"breaking": 0, "non-breaking": 1, "info": 2}
+        print(table([c.to_dict() for c in sorted(changes, key=lambda c: order[c.level])],
+                    ["level", "path", "change", "kind"]) if changes else "no change")
+        counts = verdict["counts"]
+        print(f"\n{counts['breaking']} breaking, {counts['non-breaking']} non-breaking, {counts['info']} info; "
+              f"required bump: {verdict['required'] or 'none'}; version {verdict['old_version']} → "
               f"{verdict['new_version']} ({verdict['actual'] or 'unchanged'}): "
               f"{'enough' if verdict['sufficient'] else 'NOT enough'}")
     return 0 if verdict["sufficient"] else 1
@@ -49,7 +52,7 @@ def cmd_check(args) -> int:
     for r in failing:
         for c in r["changes"]:
             if c["breaking"]:
-                print(f"{r['file']}: {c['path']}: {c['change']} ({c['kind']})", file=sys.stderr)
+                print(f"{r['file']}: {c['level']}: {c['path']}: {c['change']} ({c['kind']})", file=sys.stderr)
         if not r["changes"]:
             print(f"{r['file']}: {r['message']}", file=sys.stderr)
     if failing:
