@@ -1,0 +1,189 @@
+"""The two validation engines, compiled to give one verdict on any draft 2020-12 schema.
+
+The fast path (`jsonschema_rs`) runs loads; the reference (`jsonschema`) is the yardstick.
+Left to their defaults they disagree: the fast one checks every standard format, the
+reference none; they read regular expressions in two dialects (Python's `re` cannot even
+compile `\\p{Letter}`); they fetch or refuse remote `$ref`s differently.  So both are built
+here alike: the same checked formats (`formats.FORMATS`; every other format an annotation,
+as 2020-12 says), one regex dialect (the fast engine's, called from the reference's
+`pattern`, `patternProperties` and `additionalProperties`), draft 2020-12 whatever
+`$schema` says (with draft 7's `dependencies`, which the fast one keeps), and no network (a `$ref` nothing here holds is a ConfigError at compile).
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+from munihub.contracts import formats, schemas
+from munihub.errors import ConfigError
+
+Pair = tuple[tuple, str]  # (instance path tokens, rule)
+
+
+# ---------------------------------------------------------------- one regex dialect
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str):
+    import jsonschema_rs
+    return jsonschema_rs.Draft202012Validator({"pattern": pattern})
+
+
+def search(pattern: str, text: str) -> bool:
+    """Does `pattern` match somewhere in `text`, read as the fast engine reads it."""
+    return _regex(pattern).is_valid(text)
+
+
+def _pattern(validator, pattern, instance, schema):
+    from jsonschema.exceptions import ValidationError
+    if validator.is_type(instance, "string") and not search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator, patterns, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def extra_keys(instance: dict, schema: dict) -> list[str]:
+    """Keys neither `properties` nor `patternProperties` of `schema` cover."""
+    declared, patterns = schema.get("properties", {}), list(schema.get("patternProperties", {}))
+    return [k for k in instance if k not in declared and not any(search(p, k) for p in patterns)]
+
+
+def _additional_properties(validator, additional, instance, schema):
+    from jsonschema.exceptions import ValidationError
+    if not validator.is_type(instance, "object"):
+        return
+    extras = extra_keys(instance, schema)
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif additional is False and extras:
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, extras))} unexpected)")
+
+
+def _dependencies(validator, dependencies, instance, schema):
+    """Draft 7's `dependencies`, which the fast engine still applies under 2020-12 (the suite's
+    optional compatibility tests expect it): the reference applies it too, one verdict."""
+    from jsonschema.exceptions import ValidationError
+    if not validator.is_type(instance, "object"):
+        return
+    for prop, dependency in dependencies.items():
+        if prop not in instance:
+            continue
+        if validator.is_type(dependency, "array"):
+            for each in dependency:
+                if each not in instance:
+                    yield ValidationError(f"{each!r} is a dependency of {prop!r}")
+        else:
+            yield from validator.descend(instance, dependency, schema_path=prop)
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_class():
+    from jsonschema import Draft202012Validator, validators
+    return validators.extend(Draft202012Validator, {
+        "pattern": _pattern, "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties, "dependencies": _dependencies})
+
+
+# ---------------------------------------------------------------- compiling
+
+@functools.lru_cache(maxsize=8)
+def _reference_registry(folder: str):
+    """The shared schemas and the JSON Schema meta-schemas; nothing fetched."""
+    from jsonschema_specifications import REGISTRY as META  # a default Registry never retrieves
+    return META.combine(schemas.reference_registry(folder))
+
+
+def compile_reference(schema: dict, folder: str):
+    checker = _format_checker()
+    return _reference_class()(schema, registry=_reference_registry(folder), format_checker=checker)
+
+
+@functools.lru_cache(maxsize=1)
+def _format_checker():
+    from jsonschema import FormatChecker
+    checker = FormatChecker(formats=())
+    for name, check in formats.FORMATS.items():
+        checker.checks(name)(check)
+    return checker
+
+
+def _rs(schema: dict, registry, where: str):
+    import jsonschema_rs
+    try:
+        return jsonschema_rs.Draft202012Validator(schema, formats=formats.FAST_FORMATS, validate_formats=True,
+                                                  ignore_unknown_formats=True, registry=registry, offline=True)
+    except (ValueError, jsonschema_rs.ReferencingError) as exc:  # ValidationError is a ValueError
+        raise ConfigError(f"schema {schema.get('$id', '?')} does not compile: {str(exc).splitlines()[0]}",
+                          where=where, hint="a $ref must point inside the schema, at a shared schema (urn:munihub:"
+                                            "schema:<name>) or at a JSON Schema meta-schema: validation runs offline"
+                          ) from None
+
+
+def compile_fast(schema: dict, folder: str):
+    return _rs(schema, schemas.fast_registry(folder), folder)
+
+
+def _native(node: Any) -> Any:
+    """A copy of a schema with regex-equivalent formats swapped for native keywords."""
+    if isinstance(node, list):
+        return [_native(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: (v if k in ("enum", "const", "x-enum-titles") else _native(v)) for k, v in node.items()}
+    equivalent = formats.NATIVE_EQUIVALENTS.get(out.get("format")) if isinstance(out.get("format"), str) else None
+    if equivalent is not None:
+        del out["format"]
+        out["allOf"] = [*out.get("allOf", []), equivalent]
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _native_registry(folder: str):
+    import jsonschema_rs
+    return jsonschema_rs.Registry([(schemas.schema_uri(n), _native(s)) for n, s in schemas.load_all(folder).items()])
+
+
+def compile_prefilter(schema: dict, folder: str):
+    """The fast `is_valid` pass: same verdicts as the schema, fewer calls back into Python."""
+    return _rs(_native(schema), _native_registry(folder), folder)
+
+
+# ---------------------------------------------------------------- errors as (path, rule) pairs
+
+def fast_pairs(validator, record: Any) -> Iterator[Pair]:
+    for e in validator.iter_errors(record):
+        kind, path = e.kind, tuple(e.instance_path)
+        name = kind.name
+        if name == "required":
+            yield path + (kind.property,), "required"
+        elif name == "additionalProperties":
+            for extra in kind.unexpected:
+                yield path + (extra,), name
+        elif name == "format":
+            yield path, "format:" + kind.format
+        else:
+            yield path, name
+
+
+def reference_pairs(validator, record: Any) -> Iterator[Pair]:
+    for e in validator.iter_errors(record):
+        path, keyword = tuple(e.absolute_path), str(e.validator)
+        if keyword == "required" and isinstance(e.instance, dict):
+            for prop in e.validator_value:
+                if prop not in e.instance:
+                    yield path + (prop,), "required"
+        elif keyword == "additionalProperties" and isinstance(e.instance, dict):
+            for prop in extra_keys(e.instance, e.schema):
+                yield path + (prop,), keyword
+        elif keyword == "format":
+            yield path, "format:" + str(e.validator_value)
+        else:
+            yield path, keyword
