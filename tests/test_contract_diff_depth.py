@@ -75,8 +75,8 @@ EDITS = {
                      [("type-loosened", "non-breaking", "note.logicalType")]),
     "made required": (lambda fs: _named(fs, "code").update(required=True),
                       [("made-required", "breaking", "code.required")]),
-    "made optional": (lambda fs: _named(fs, "code").pop("required") and None,
-                      []),  # required: false → absent is the same promise
+    "default dropped": (lambda fs: _named(fs, "code").pop("required") and None,  # required: false → absent
+                        [("restated", "info", "code")]),
     "unique false → true": (lambda fs: _named(fs, "code").update(unique=True),
                             [("constraint-tightened", "breaking", "code.unique")]),
     "minLength raised": (lambda fs: _opts(fs, "code").update(minLength=3),
@@ -176,7 +176,7 @@ PEER_PAIRS = {
         ("schema.orders.total_amount.required", B), ("slaProperties", N)],
     ("odcs/warning_only_v1.yaml", "odcs/warning_only_v2.yaml"): [("schema.orders.region", N)],
     ("legacy-odcs/datacontract-fields-v1.odcs.yaml", "legacy-odcs/datacontract-fields-v2.odcs.yaml"): [
-        ("schema.my_table.new_field", N), ("schema.my_table.field_type.logicalType", B),
+        ("schema.my_table.new_field", N), ("schema.my_table.field_required", I), ("schema.my_table.field_unique", I), ("schema.my_table.field_type.logicalType", B),
         ("schema.my_table.field_description", I), ("schema.my_table.field_pii", I),
         ("schema.my_table.field_classification.classification", N),
         *[(f"schema.my_table.field_{k}.logicalTypeOptions.{k}", B) for k in
@@ -195,7 +195,8 @@ PEER_PAIRS = {
         ("schema.my_table.field_maximum.logicalTypeOptions.maximum", N),
         ("schema.my_table.field_exclusiveMaximum.logicalTypeOptions.exclusiveMaximum", N),
         ("schema.my_table.field_tags", I), ("schema.my_table.field_fields.nested_field_1.logicalType", B),
-        ("schema.my_table.field_custom_key", I), ("schema.my_table.primaryKey", B)],
+        ("schema.my_table.field_custom_key", I), ("schema.my_table.primaryKey", B),
+        ("schema.my_table.field_primaryKey", I)],  # its primaryKeyPosition; being the key is the line above
     ("legacy-odcs/datacontract-fields-array-v1.odcs.yaml", "legacy-odcs/datacontract-fields-array-v2.odcs.yaml"): [
         ("schema.DataType.Records[].Field1", I),
         ("schema.DataType.Records[].Discount.IsAutomatic.classification", N),
@@ -216,6 +217,51 @@ def test_peer_pairs_classified_by_odcs_meaning(pair):
     old, new = (yaml.safe_load((PEER / name).read_text(encoding="utf-8")) for name in pair)
     found = sorted((c.path, c.level) for c in diff_contracts(old, new))
     assert found == sorted(PEER_PAIRS[pair])
+
+
+def _leaves(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, path + (i,))
+    else:
+        yield path
+
+
+def _at(doc, path):
+    for token in path[:-1]:
+        doc = doc[token]
+    return doc, path[-1]
+
+
+NO_CHANGE_UNREPORTED = ["odcs/changelog_unit_v2.yaml", "legacy-odcs/datacontract-fields-v3.odcs.yaml",
+                        "legacy-odcs/datacontract-fields-array-v2.odcs.yaml"]
+
+
+@pytest.mark.parametrize("name", NO_CHANGE_UNREPORTED)
+def test_no_change_goes_unreported_anywhere_in_a_contract(name):
+    """Every value changed and every key or list item deleted, one at a time: each is reported."""
+    if not PEER.is_dir():
+        pytest.skip("../shared/conformance is not beside the repository")
+    doc = yaml.safe_load((PEER / name).read_text(encoding="utf-8"))
+    missed = []
+    for path in _leaves(doc):
+        if path == ("version",):
+            continue
+        for edit in ("change", "delete"):
+            new = copy.deepcopy(doc)
+            parent, key = _at(new, path)
+            if edit == "delete":
+                del parent[key]
+            else:
+                value = parent[key]
+                parent[key] = (not value) if isinstance(value, bool) else value + 7 if isinstance(
+                    value, (int, float)) else f"{value}-x"
+            if not diff_contracts(doc, new):
+                missed.append((edit, path))
+    assert missed == []
 
 
 def test_fields_without_physical_names_are_never_paired_as_a_rename():

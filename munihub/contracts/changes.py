@@ -220,6 +220,6 @@ def compare_rules(old_rules, new_rules, base: str) -> list[Change]:
             out.append(non_breaking("quality-loosened", path, "; ".join(loose)))
         docs_o = {k: v for k, v in o.items() if k in RULE_DOCS}
         docs_n = {k: v for k, v in n.items() if k in RULE_DOCS}
-        if docs_o != docs_n:
-            out.append(info("quality-docs", path, "rule description or metadata changed"))
+        if docs_o != docs_n or (o != n and not (tight or loose)):  # reworded, or a default spelled out
+            out.append(info("quality-docs", path, "rule description, metadata or wording changed"))
     return out

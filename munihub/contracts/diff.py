@@ -30,7 +30,7 @@ PHYSICAL = {**dict.fromkeys(("string", "str", "varchar", "nvarchar", "char", "nc
 FREE_TRANSFORMS = {None, "", "string", "text", "concat"}
 # Property keys compared one by one below; any other key is documentation (info).
 PROPERTY_KEYS = {"name", "physicalName", "logicalType", "physicalType", "required", "unique", "primaryKey",
-                 "primaryKeyPosition", "logicalTypeOptions", "quality", "properties", "items", "customProperties",
+                 "logicalTypeOptions", "quality", "properties", "items", "customProperties",
                  "transformLogic", "transformSourceObjects", "classification"}
 OBJECT_KEYS = {"name", "physicalName", "physicalType", "logicalType", "properties", "quality", "customProperties"}
 MUNIHUB_CUSTOM = {"enum", "valueMap", "renamedFrom", "sharedSchema"}
@@ -206,7 +206,16 @@ def _diff_property(base: str, o: dict, n: dict) -> list[Change]:
         out += _diff_property(f"{base}[]", items_o if isinstance(items_o, dict) else {},
                               items_n if isinstance(items_n, dict) else {})
     out += _docs(base, o, n, PROPERTY_KEYS)
-    return out
+    return out or _restated(base, o, n)
+
+
+def _restated(base: str, o: dict, n: dict) -> list[Change]:
+    """A node written differently with the same meaning (a default spelled out or dropped): still
+    a change to the file, so it is listed, as info."""
+    keys = sorted(str(k) for k in o.keys() | n.keys() if o.get(k) != n.get(k) and k != "name")  # renames: above
+    if not keys:
+        return []
+    return [info("restated", base, f"{', '.join(keys)} written differently, same meaning")]
 
 
 def _key(props: dict[str, dict]) -> list[str]:
@@ -242,17 +251,18 @@ def _diff_object(base: str, o: dict, n: dict) -> list[Change]:
     sn = _custom(n.get("customProperties")).get("sharedSchema")
     if so != sn:
         out.append(breaking("shared-schema-changed", f"{base}.sharedSchema", f"shared schema {show(so)} → {show(sn)}"))
-    pt_o, pt_n = o.get("physicalType"), n.get("physicalType")
-    if pt_o != pt_n:  # a table now a topic or a view is reached another way; naming the kind first is a note
-        out.append(breaking("object-type-changed", f"{base}.physicalType", f"physicalType {pt_o} → {pt_n}")
-                   if pt_o and pt_n else info("docs", f"{base}.physicalType", f"physicalType {show(pt_o)} → {show(pt_n)}"))
+    for key in ("physicalType", "logicalType"):
+        pt_o, pt_n = o.get(key), n.get(key)
+        if pt_o != pt_n:  # a table now a topic or a view is reached another way; naming the kind first is a note
+            out.append(breaking("object-type-changed", f"{base}.{key}", f"{key} {pt_o} → {pt_n}")
+                       if pt_o and pt_n else info("docs", f"{base}.{key}", f"{key} {show(pt_o)} → {show(pt_n)}"))
     if o.get("physicalName") != n.get("physicalName"):
         out.append(info("source-changed", f"{base}.physicalName",
                         f"source table/object {show(o.get('physicalName'))} → {show(n.get('physicalName'))}"))
     out += _diff_properties(base, o.get("properties"), n.get("properties"))
     out += compare_rules(o.get("quality"), n.get("quality"), base)
     out += _docs(base, o, n, OBJECT_KEYS)
-    return out
+    return out or _restated(base, o, n)
 
 
 def _diff_objects(old: dict, new: dict) -> list[Change]:
@@ -282,7 +292,9 @@ def diff_contracts(old: dict, new: dict) -> list[Change]:
         text = f"freshness {_hours(fo)} → {_hours(fn)}"
         out.append(non_breaking("freshness-loosened" if fn is None or (fo is not None and fn > fo)
                                 else "freshness-tightened", "slaProperties.freshness", text))
-    if _other_sla(old) != _other_sla(new):
+    elif _sla(old, {"freshness", "latency"}) != _sla(new, {"freshness", "latency"}):  # same promise, reworded
+        out.append(non_breaking("sla-changed", "slaProperties.freshness", "freshness element or wording changed"))
+    if _sla(old) != _sla(new):
         out.append(non_breaking("sla-changed", "slaProperties", "service levels other than freshness changed"))
     to, tn = _custom(old.get("customProperties")), _custom(new.get("customProperties"))
     for key in sorted(to.keys() | tn.keys(), key=str):
@@ -294,9 +306,12 @@ def diff_contracts(old: dict, new: dict) -> list[Change]:
     return out
 
 
-def _other_sla(doc: dict) -> list:
-    return [s for s in doc.get("slaProperties") or []
-            if isinstance(s, dict) and s.get("property") not in {"freshness", "latency"}]
+def _sla(doc: dict, wanted: set[str] | None = None) -> list:
+    """Service levels: those named in `wanted`, or every one but freshness (compared on its own)."""
+    items = [s for s in doc.get("slaProperties") or [] if isinstance(s, dict)]
+    if wanted is not None:
+        return [s for s in items if s.get("property") in wanted]
+    return [s for s in items if s.get("property") not in {"freshness", "latency"}]
 
 
 def _hours(seconds: float | None) -> str:
