@@ -82,8 +82,8 @@ class RecordValidator:
                 pairs = None
         if pairs is None:
             pairs = engines.reference_pairs(self._reference, record)
-        unique = sorted(set(pairs), key=lambda p: (_pointer(p[0]), p[1]))
-        return [self._reason(path, rule, record) for path, rule in unique]
+        unique = sorted(set(pairs), key=lambda p: (_pointer(p[0]), p[1])) or [((), "schema")]
+        return [self._reason(path, rule, record) for path, rule in unique]  # an invalid record always has one
 
     def _reason(self, path: tuple, rule: str, record: Any) -> Reason:
         if rule.startswith("format:"):  # the message shows the (masked) value: not cacheable
