@@ -20,6 +20,7 @@ LAYER = "ODCS"
 # Keys that tell which branch of a `oneOf` a value meant: a branch that fails on one of them
 # is a branch the author did not mean, so its errors explain nothing.
 _QUOTED = re.compile(r"'([^']+)'")
+_MISSING = re.compile(r"required keys? (.*?) (?:is|are) missing")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +146,13 @@ def _message(e) -> tuple[tuple, str]:
             # the schema's `if logicalType == map` holds when logicalType is absent: say what to do
             return path, f"{where}: no logicalType given, so the ODCS schema reads this property as a map " \
                          "and asks for its 'map' key; give the property a logicalType"
-        return path, f"{where}: required key {key!r} is missing"
+        found = [(k, e.instance[k]) for k in ("type", "logicalType")
+                 if isinstance(e.instance, dict) and isinstance(e.instance.get(k), str)]
+        noun = {"servers": "server", "quality": "quality rule", "properties": "property"}.get(
+            path[-2] if len(path) > 1 else "", "entry")
+        because = f" (a {noun} of {found[0][0]} {found[0][1]!r} needs it)" \
+            if "then" in e.absolute_schema_path and found else ""  # asked for by an if/then on that key
+        return path, f"{where}: required key {key!r} is missing{because}"
     if e.validator == "enum":
         return path, f"{where}: {e.instance!r} is not allowed; use one of {_enum_text(list(e.validator_value))}"
     if e.validator == "const":
@@ -221,7 +228,8 @@ def _merge_required(problems: list[Problem]) -> list[Problem]:
         if prev is None:
             out.append(p)
             continue
-        names = _QUOTED.findall(prev.message) + _QUOTED.findall(p.message)
+        names = [n for m in (prev.message, p.message) for n in _QUOTED.findall(_MISSING.search(m)[1])]
+        rest = prev.message.partition(" missing")[2]  # why they are needed, when the schema said so
         out[out.index(prev)] = dataclasses.replace(
-            prev, message=f"{_where(p.path)}: required keys {', '.join(map(repr, names))} are missing")
+            prev, message=f"{_where(p.path)}: required keys {', '.join(map(repr, names))} are missing{rest}")
     return out
