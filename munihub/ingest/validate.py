@@ -70,7 +70,7 @@ class RecordValidator:
         """Every reason `record` fails the schema, sorted by pointer; [] when it is valid."""
         if self.is_valid(record):
             return []
-        return self.explain(record)
+        return self.explain_invalid(record)
 
     def explain(self, record: Any) -> list[Reason]:
         """Reasons for a record already known (or suspected) to be invalid."""
@@ -82,8 +82,12 @@ class RecordValidator:
                 pairs = None
         if pairs is None:
             pairs = engines.reference_pairs(self._reference, record)
-        unique = sorted(set(pairs), key=lambda p: (_pointer(p[0]), p[1])) or [((), "schema")]
-        return [self._reason(path, rule, record) for path, rule in unique]  # an invalid record always has one
+        unique = sorted(set(pairs), key=lambda p: (_pointer(p[0]), p[1]))
+        return [self._reason(path, rule, record) for path, rule in unique]
+
+    def explain_invalid(self, record: Any) -> list[Reason]:
+        """Reasons for a record judged invalid: never none, so no caller mistakes it for valid."""
+        return self.explain(record) or [self._reason((), "schema", record)]
 
     def _reason(self, path: tuple, rule: str, record: Any) -> Reason:
         if rule.startswith("format:"):  # the message shows the (masked) value: not cacheable
@@ -130,7 +134,7 @@ def errors_of(contract, settings):
 
 def validate_batch(validator: RecordValidator, records: Iterable[Any]) -> list[list[Reason]]:
     """Reasons per record, in order; the hot path of a load (valid records cost one `is_valid`)."""
-    is_valid, explain = validator.is_valid, validator.explain
+    is_valid, explain = validator.is_valid, validator.explain_invalid
     return [[] if is_valid(r) else explain(r) for r in records]
 
 
