@@ -278,6 +278,9 @@ def test_unicode_property_escapes_and_composite_enums_never_crash(engine):
     assert letters.is_valid({"name": "علی", "نام": "x"})
     assert [r.rule for r in letters.errors({"name": "a1"})] == ["pattern"]
     assert [(r.pointer, r.rule) for r in letters.errors({"x1": 1})] == [("/x1", "additionalProperties")]
+    nested = compile_validator({"allOf": [{"patternProperties": {"^\\p{L}+$": {}}}],
+                                "unevaluatedProperties": False}, engine=engine)
+    assert [bool(f) for f in validate_batch(nested, [{"نام": 1}, {"a1": 1}])] == [False, True]
     enum = compile_validator({"enum": [["a"], {"k": 1}, "x"]}, engine=engine)
     found = validate_batch(enum, [["a"], {"k": 1}, "x", ["b"], {"k": 2}])
     assert [bool(f) for f in found] == [False, False, False, True, True]

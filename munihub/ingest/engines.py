@@ -84,12 +84,59 @@ def _dependencies(validator, dependencies, instance, schema):
             yield from validator.descend(instance, dependency, schema_path=prop)
 
 
+def _evaluated_keys(validator, instance: dict, schema) -> set:
+    """The keys `schema` evaluates: jsonschema's own walk (`find_evaluated_property_keys_by_schema`,
+    pinned 4.26), with its patternProperties read in our dialect instead of Python's `re`."""
+    from jsonschema._utils import is_valid
+    if not isinstance(schema, dict):
+        return set()
+    keys: set = set()
+    for ref in (schema.get("$ref"), schema.get("$dynamicRef")):
+        if ref is not None:
+            resolved = validator._resolver.lookup(ref)
+            keys |= _evaluated_keys(validator.evolve(schema=resolved.contents, _resolver=resolved.resolver),
+                                    instance, resolved.contents)
+    if isinstance(schema.get("properties"), dict):
+        keys |= schema["properties"].keys() & instance.keys()
+    for keyword in ("additionalProperties", "unevaluatedProperties"):
+        if schema.get(keyword) is not None:
+            keys |= {k for k, v in instance.items() if is_valid(validator.descend(v, schema[keyword]))}
+    keys |= {k for k in instance for pattern in schema.get("patternProperties", {}) if search(pattern, k)}
+    for prop, sub in (schema.get("dependentSchemas") or {}).items():
+        if prop in instance:
+            keys |= _evaluated_keys(validator, instance, sub)
+    for keyword in ("allOf", "oneOf", "anyOf"):
+        for sub in schema.get(keyword, []):
+            if is_valid(validator.descend(instance, sub)):
+                keys |= _evaluated_keys(validator, instance, sub)
+    if "if" in schema:
+        if validator.evolve(schema=schema["if"]).is_valid(instance):
+            keys |= _evaluated_keys(validator, instance, schema["if"])
+            keys |= _evaluated_keys(validator, instance, schema.get("then"))
+        else:
+            keys |= _evaluated_keys(validator, instance, schema.get("else"))
+    return keys
+
+
+def _unevaluated_properties(validator, unevaluated, instance, schema):
+    """`unevaluatedProperties` as jsonschema has it, but never handing Python's `re` a pattern."""
+    from jsonschema.exceptions import ValidationError
+    if not validator.is_type(instance, "object"):
+        return
+    seen = _evaluated_keys(validator, instance, schema)
+    bad = [k for k in instance if k not in seen and any(True for _ in validator.descend(
+        instance[k], unevaluated, path=k, schema_path=k))]
+    if bad:
+        yield ValidationError(f"Unevaluated properties are not allowed ({', '.join(map(repr, sorted(bad)))})")
+
+
 @functools.lru_cache(maxsize=1)
 def _reference_class():
     from jsonschema import Draft202012Validator, validators
     return validators.extend(Draft202012Validator, {
         "pattern": _pattern, "patternProperties": _pattern_properties,
-        "additionalProperties": _additional_properties, "dependencies": _dependencies})
+        "additionalProperties": _additional_properties, "dependencies": _dependencies,
+        "unevaluatedProperties": _unevaluated_properties})
 
 
 # ---------------------------------------------------------------- compiling
