@@ -44,7 +44,7 @@ def test_field_removed_is_breaking():
     new = edited()
     new["schema"][0]["properties"] = [p for p in new["schema"][0]["properties"] if p["name"] != "reference"]
     changes = diff_contracts(BASE, new)
-    assert [(c.kind, c.path, c.breaking) for c in changes] == [("field-removed", "properties.reference", True)]
+    assert [(c.kind, c.path, c.breaking) for c in changes] == [("field-removed", "schema.payments.reference", True)]
 
 
 def test_removed_plus_added_from_the_same_source_is_a_rename():
@@ -141,7 +141,7 @@ def test_dataset_rule_raised_is_breaking():
     new = edited()
     new["schema"][0]["quality"][0]["mustBeGreaterThan"] = 100
     changes = diff_contracts(BASE, new)
-    assert [(c.kind, c.path, c.breaking) for c in changes] == [("quality-tightened", "schema.quality.rowCount", True)]
+    assert [(c.kind, c.path, c.breaking) for c in changes] == [("quality-tightened", "schema.payments.quality.rowCount", True)]
 
 
 def test_shared_schema_changed_is_breaking():
@@ -174,14 +174,14 @@ def test_description_change_is_a_patch():
     new = edited(description={"purpose": "پرداخت‌ها، با توضیح بهتر"})
     prop(new, "reference")["description"] = "bank reference number"
     changes = diff_contracts(BASE, new)
-    assert {c.kind for c in changes} == {"metadata"}
+    assert {c.kind for c in changes} == {"docs"} and {c.level for c in changes} == {"info"}
     assert not any(c.breaking for c in changes) and required_bump(changes) == "patch"
 
 
 def test_freshness_loosened_is_not_breaking():
     new = edited(slaProperties=[{"property": "freshness", "value": 7, "unit": "d"}])
     changes = diff_contracts(BASE, new)
-    assert [(c.kind, c.breaking, c.bump) for c in changes] == [("freshness-loosened", False, "patch")]
+    assert [(c.kind, c.breaking, c.bump) for c in changes] == [("freshness-loosened", False, "minor")]
     assert "24h → 168h" in changes[0].change
 
 
@@ -222,7 +222,8 @@ def test_cli_diff_exits_1_when_the_bump_is_insufficient(tmp_path, capsys):
     code = main(["contracts", "diff", str(BASE_PATH), str(_write(tmp_path, new, "new.yaml"))])
     out = capsys.readouterr().out
     assert code == 1
-    assert "type-narrowed" in out and "yes" in out and "required bump: major" in out and "NOT enough" in out
+    assert "type-narrowed" in out and "breaking" in out and "schema.payments.reference.logicalType" in out
+    assert "1 breaking, 0 non-breaking, 0 info; required bump: major" in out and "NOT enough" in out
 
 
 def test_cli_diff_json_and_a_sufficient_bump_exits_0(tmp_path, capsys):
@@ -231,5 +232,5 @@ def test_cli_diff_json_and_a_sufficient_bump_exits_0(tmp_path, capsys):
     code = main(["contracts", "diff", str(BASE_PATH), str(_write(tmp_path, new, "new.yaml")), "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["sufficient"] and data["required"] == "minor"
-    assert data["changes"] == [{"kind": "field-added", "path": "properties.kind", "change": "new optional field",
-                                "breaking": False, "bump": "minor"}]
+    assert data["changes"] == [{"kind": "field-added", "path": "schema.payments.kind", "change": "new optional field",
+                                "level": "non-breaking", "breaking": False, "bump": "minor"}]

@@ -67,7 +67,25 @@ def test_check_fails_on_a_breaking_change_without_a_major_bump(repo, capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert "contracts/ctest/payments.yaml" in captured.out and "violation" in captured.out
-    assert "properties.reference.logicalType" in captured.err and "date" not in captured.err.split("→")[0][-5:]
+    assert "schema.payments.reference.logicalType" in captured.err and "date" not in captured.err.split("→")[0][-5:]
+
+
+def test_check_fails_on_a_tightened_constraint_or_an_added_object_bumped_too_little(repo, capsys):
+    path = repo / "contracts" / "ctest" / "payments.yaml"
+
+    def tighten(d):
+        next(p for p in d["schema"][0]["properties"] if p["name"] == "reference")["logicalTypeOptions"] = \
+            {"minLength": 6}
+        d["version"] = "1.3.0"
+    edit(path, tighten)
+    assert main(["contracts", "check", "--against", "HEAD", "--contracts", str(repo / "contracts")]) == 1
+    assert "schema.payments.reference.logicalTypeOptions.minLength" in capsys.readouterr().err
+    edit(path, lambda d: next(p for p in d["schema"][0]["properties"] if p["name"] == "reference").pop(
+        "logicalTypeOptions"))
+    edit(path, lambda d: d["schema"].append({"name": "refunds", "properties": [{"name": "payment_id"}]}))
+    assert main(["contracts", "check", "--against", "HEAD", "--contracts", str(repo / "contracts"),
+                 "--format", "json"]) == 0  # an added object is a minor change; 1.3.0 covers it
+    assert "schema.refunds" in capsys.readouterr().out
 
 
 def test_check_passes_with_a_major_bump_and_names_new_files(repo, capsys):

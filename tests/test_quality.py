@@ -245,3 +245,22 @@ def test_scipy_stats_and_altair_wait_until_used():
             "      type(stats).__name__, callable(kl.alt.Chart))\n")  # a stand-in bound early forwards
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert out.stdout.split() == ["passed", "False", "False", "0.5108", "0.6931", "_Deferred", "True"]
+
+
+def test_a_composite_key_is_unique_as_a_tuple_not_column_by_column(tmp_path):
+    import dataclasses
+    base = load_contract(DATA / "quality" / "permits.yaml")
+    fields = tuple(dataclasses.replace(f, primary_key=True, key_position=1) if f.name == "national_id" else
+                   dataclasses.replace(f, key_position=0) if f.primary_key else f for f in base.fields)
+    contract = dataclasses.replace(base, fields=fields)
+    key = contract.key
+    assert len(key) == 2
+    specs = [s for s in compile_checks(contract) if s["metric"] in {"duplicateValues", "duplicateKeys"}
+             and (s["field"] in key or s["arguments"].get("fields") == key)]
+    assert [(s["metric"], s["arguments"].get("fields")) for s in specs] == [("duplicateKeys", key)]
+    # each part repeats on its own, no pair repeats: valid data, no warning
+    good = [{key[0]: a, key[1]: b} for a, b in [("p1", "n1"), ("p1", "n2"), ("p2", "n1")]]
+    assert one(specs[0], good)["status"] == "passed"
+    bad = good + [{key[0]: "p1", key[1]: "n2"}]
+    result = one(specs[0], bad)
+    assert (result["status"], result["observed"]) == ("warning", 1)

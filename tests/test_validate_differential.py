@@ -8,6 +8,8 @@ engines must give the same verdict and the same set of (pointer, rule) pairs.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +17,8 @@ from hypothesis import strategies as st
 
 from munihub.contracts import schemas
 from munihub.testing.synthetic import national_id_check
-from munihub.ingest.validate import compile_validator
+from munihub.errors import ConfigError
+from munihub.ingest.validate import ENGINES, compile_validator, validate_batch
 
 NAMES = schemas.list_schemas()
 KNOWN = schemas.load_all()
@@ -179,3 +182,119 @@ def test_generated_records_include_valid_and_invalid():
         seen["valid" if compile_validator("person").is_valid(record) else "invalid"] += 1
     count()
     assert seen["valid"] >= 10 and seen["invalid"] >= 10, seen
+
+
+# ---------------------------------------------------------------- the official JSON Schema test suite
+
+SUITE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "jsonschema-suite" / "tests" / \
+    "draft2020-12"
+# Where the hub's verdict differs from the suite's on purpose (both engines alike): the hub checks its
+# own formats (date, date-time, email: formats.FORMATS) as assertions, not annotations; and it reads
+# every schema as draft 2020-12, so a custom meta-schema cannot switch the validation vocabulary off.
+DELIBERATE = {("format.json", "email format", "invalid email string is only an annotation by default"),
+              ("format.json", "date format", "invalid date string is only an annotation by default"),
+              ("format.json", "date-time format", "invalid date-time string is only an annotation by default"),
+              ("vocabulary.json", "schema that uses custom metaschema with with no validation vocabulary",
+               "no validation: invalid number, but it still validates")}
+REMOTE = "localhost:1234"  # the suite's remotes/ are not in ../shared: those cases need a server
+
+
+def _suite_files(folder: str = "") -> list[Path]:
+    return sorted((SUITE / folder).glob("*.json")) if SUITE.is_dir() else []
+
+
+def _verdicts(validator, data) -> set[bool]:
+    """Every way the hub asks one validator about one value; a set of one means one verdict."""
+    return {validator.is_valid(data), not validator.errors(data), not validate_batch(validator, [data])[0]}
+
+
+ONE, MANY, LISTED = ({"items", "additionalProperties", "contains", "propertyNames", "not", "if", "then", "else",
+                      "unevaluatedItems", "unevaluatedProperties"},
+                     {"properties", "patternProperties", "$defs", "dependentSchemas"}, {"prefixItems", "allOf", "anyOf",
+                                                                                          "oneOf"})
+
+
+def _false_subschema(node) -> bool:
+    """Does a `false` schema sit anywhere a subschema may (not a `false` keyword value)?"""
+    if not isinstance(node, dict):
+        return False
+    subs = [node[k] for k in ONE if k in node] + [v for k in MANY for v in (node.get(k) or {}).values()] + \
+        [v for k in LISTED for v in node.get(k) or []]
+    return any(sub is False or _false_subschema(sub) for sub in subs)
+
+
+def _suite_pairs(validator, data) -> set[tuple[str, str]]:
+    return {(r.pointer, r.rule) for r in validator.errors(data)}
+
+
+def _run_suite_file(path: Path) -> tuple[int, int, int]:
+    """(cases run, cases where both paths agree, cases skipped for want of the remotes) of one file."""
+    run = agree = remote = 0
+    for group in json.loads(path.read_text(encoding="utf-8")):
+        schema = group["schema"] if isinstance(group["schema"], dict) else {"allOf": [group["schema"]]}
+        try:
+            ref, fast = compile_validator(schema, engine="reference"), compile_validator(schema, engine="fast")
+        except ConfigError as exc:  # one verdict on compiling too: only a remote the suite did not ship
+            assert REMOTE in json.dumps(schema) and REMOTE in str(exc), (group["description"], exc)
+            remote += len(group["tests"])
+            continue
+        for case in group["tests"]:
+            found = _verdicts(ref, case["data"]) | _verdicts(fast, case["data"])
+            run += 1
+            assert len(found) == 1, (path.name, group["description"], case["description"])
+            agree += 1
+            expected = case["valid"]
+            if (path.name, group["description"], case["description"]) in DELIBERATE:
+                expected = not expected
+            if path.parent == SUITE:  # the required tests: both paths also right, and for the same reasons
+                assert found == {expected}, (path.name, group["description"], case["description"])
+                same = _suite_pairs(ref, case["data"]) == _suite_pairs(fast, case["data"])
+                # known exception: the reference's `false` subschema loses the path it sat at
+                assert same or _false_subschema(schema) or "unevaluated" in json.dumps(schema), \
+                    (path.name, group["description"], case["description"])
+    return run, agree, remote
+
+
+@pytest.mark.skipif(not SUITE.is_dir(), reason="../shared/conformance is not beside the repository")
+@pytest.mark.parametrize("path", _suite_files() + _suite_files("optional") + _suite_files("optional/format"),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_official_suite_one_verdict_from_both_paths_and_validate_batch(path):
+    run, agree, remote = _run_suite_file(path)
+    assert run + remote > 0 and agree == run
+
+
+@pytest.mark.skipif(not SUITE.is_dir(), reason="../shared/conformance is not beside the repository")
+def test_every_required_case_runs_except_the_remote_ones():
+    totals = [_run_suite_file(p) for p in _suite_files()]
+    run, remote = sum(t[0] for t in totals), sum(t[2] for t in totals)
+    assert run >= 1200 and remote <= 50, (run, remote)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unicode_property_escapes_and_composite_enums_never_crash(engine):
+    letters = compile_validator({"type": "object", "properties": {"name": {"pattern": "^\\p{Letter}+$"}},
+                                 "patternProperties": {"^\\p{Letter}+$": {"type": "string"}},
+                                 "additionalProperties": False}, engine=engine)
+    assert letters.is_valid({"name": "علی", "نام": "x"})
+    assert [r.rule for r in letters.errors({"name": "a1"})] == ["pattern"]
+    assert [(r.pointer, r.rule) for r in letters.errors({"x1": 1})] == [("/x1", "additionalProperties")]
+    nested = compile_validator({"allOf": [{"patternProperties": {"^\\p{L}+$": {}}}],
+                                "unevaluatedProperties": False}, engine=engine)
+    assert [bool(f) for f in validate_batch(nested, [{"نام": 1}, {"a1": 1}])] == [False, True]
+    enum = compile_validator({"enum": [["a"], {"k": 1}, "x"]}, engine=engine)
+    found = validate_batch(enum, [["a"], {"k": 1}, "x", ["b"], {"k": 2}])
+    assert [bool(f) for f in found] == [False, False, False, True, True]
+    assert '["a"]' in found[3][0].message
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_only_the_hubs_formats_are_checked_on_both_paths(engine):
+    v = compile_validator({"properties": {"ip": {"format": "ipv4"}, "d": {"format": "date"}}}, engine=engine)
+    assert v.is_valid({"ip": "999.1.1.1"})          # a standard format the hub does not check: annotation
+    assert [r.rule for r in v.errors({"d": "2024-02-30"})] == ["format:date"]
+
+
+def test_a_ref_to_the_network_is_refused_when_compiling_on_both_paths():
+    for engine in ENGINES:
+        with pytest.raises(ConfigError, match="offline"):
+            compile_validator({"$ref": "https://example.org/schema.json"}, engine=engine)

@@ -1,7 +1,7 @@
 """CLI for agency contract tooling: `contracts diff | check | new | test | catalog`.
 
 Each handler parses, calls one core function, renders (a table or `--format json`).
-Lint reports the TODO markers a template still carries (`munihub.contracts.todo_markers`).
+Lint says two verdicts apart: valid ODCS v3.x, and runnable by munihub.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from munihub.cli.common import command, current_settings, subgroup, table
-from munihub.errors import MunihubError
 
 
 def _json(data) -> None:
@@ -28,9 +27,12 @@ def cmd_diff(args) -> int:
     if args.format == "json":
         _json({"changes": [c.to_dict() for c in changes], **verdict})
     else:
-        print(table([{**c.to_dict(), "breaking": "yes" if c.breaking else "no"} for c in changes],
-                    ["kind", "path", "change", "breaking"]))
-        print(f"\nrequired bump: {verdict['required'] or 'none'}; version {verdict['old_version']} → "
+        order = {"breaking": 0, "non-breaking": 1, "info": 2}
+        print(table([c.to_dict() for c in sorted(changes, key=lambda c: order[c.level])],
+                    ["level", "path", "change", "kind"]) if changes else "no change")
+        counts = verdict["counts"]
+        print(f"\n{counts['breaking']} breaking, {counts['non-breaking']} non-breaking, {counts['info']} info; "
+              f"required bump: {verdict['required'] or 'none'}; version {verdict['old_version']} → "
               f"{verdict['new_version']} ({verdict['actual'] or 'unchanged'}): "
               f"{'enough' if verdict['sufficient'] else 'NOT enough'}")
     return 0 if verdict["sufficient"] else 1
@@ -49,7 +51,7 @@ def cmd_check(args) -> int:
     for r in failing:
         for c in r["changes"]:
             if c["breaking"]:
-                print(f"{r['file']}: {c['path']}: {c['change']} ({c['kind']})", file=sys.stderr)
+                print(f"{r['file']}: {c['level']}: {c['path']}: {c['change']} ({c['kind']})", file=sys.stderr)
         if not r["changes"]:
             print(f"{r['file']}: {r['message']}", file=sys.stderr)
     if failing:
@@ -97,8 +99,10 @@ def cmd_catalog(args) -> int:
 def add_commands(sub) -> None:
     grp = subgroup(sub, "contracts", "agency data contracts")
     grp.add_parser("list", help="every contract with version, connector and schedule")
-    lint = grp.add_parser("lint", help="check contracts against ODCS and munihub's rules, every problem at once")
+    lint = grp.add_parser("lint", help="is each contract valid ODCS v3.x, and runnable by munihub? every problem "
+                                       "at once, at its line")
     lint.add_argument("paths", nargs="*", help="contract files (default: every contract)")
+    lint.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
     d = grp.add_parser("diff", help="every change between two versions of a contract, breaking or not, "
                                     "and whether the version bump is enough (exit 1 if not)")
     d.add_argument("old", help="the earlier contract file")
@@ -136,19 +140,42 @@ def cmd_contracts_list(args) -> int:
     return 1 if bad else 0
 
 
+def _connector_params() -> dict[str, dict]:
+    """Each installed connector kind's parameter schema (a kind that fails to import accepts any)."""
+    from munihub.ingest.connector import connector_kinds
+    out = {}
+    for kind, entry in connector_kinds().items():
+        try:
+            out[kind] = dict(getattr(entry.load(), "params_schema", None) or {"type": "object"})
+        except Exception:  # noqa: BLE001 - a broken plugin must not hide the contracts' own problems
+            out[kind] = {"type": "object"}
+    return out
+
+
+def render_lint(result: dict) -> str:
+    """Two verdicts said plainly, then each problem at file:line with the layer whose rule it breaks."""
+    if result["valid_odcs"]:
+        head = f"valid {result['standard']}; " + ("runnable by munihub" if result["runnable"]
+                                                  else "NOT runnable by munihub yet")
+    else:
+        head = f"NOT valid {result['standard']}"
+    lines = [f"{result['file']}: {head}"]
+    for p in result["problems"]:
+        where = f"{result['file']}:{p['line']}" if p["line"] else result["file"]
+        lines.append(f"  {where}: {p['layer']}: {p['message']}")
+    return "\n".join(lines)
+
+
 @command("contracts.lint")
 def cmd_contracts_lint(args) -> int:
-    from pathlib import Path
-
-    from munihub.contracts import discover_contracts, load_contract
+    from munihub.contracts import discover_contracts, lint_contract
     settings = current_settings()
     paths = [Path(p) for p in args.paths] or discover_contracts(settings.contracts_dir)
-    failed = 0
-    for path in paths:
-        try:
-            load_contract(path, schemas_dir=settings.schemas_dir)
-            print(f"ok      {path}")
-        except MunihubError as err:
-            failed += 1
-            print(f"broken  {err}")
-    return 1 if failed else 0
+    connectors = _connector_params()
+    results = [lint_contract(p, schemas_dir=settings.schemas_dir, connectors=connectors) for p in paths]
+    if getattr(args, "format", "table") == "json":
+        _json(results)
+    else:
+        for r in results:
+            print(render_lint(r))
+    return 0 if all(r["runnable"] for r in results) else 1

@@ -7,9 +7,9 @@ write a new one (`template`), and read the shared JSON Schemas and Iranian forma
 """
 from __future__ import annotations
 
-from munihub.contracts.load import (Contract, Field, discover_contracts, expand_params, find_contract, load_all,
-                                    load_contract, read_yaml, todo_markers)
+from munihub.contracts.load import (Contract, Field, check_contract, discover_contracts, expand_params, find_contract,
+                                    lint_contract, load_all, load_contract, read_yaml, todo_markers)
 from munihub.contracts.lookup import contract_for
 
 __all__ = ["Contract", "Field", "load_contract", "load_all", "discover_contracts", "find_contract",
-           "expand_params", "read_yaml", "todo_markers", "contract_for"]
+           "expand_params", "read_yaml", "todo_markers", "contract_for", "check_contract", "lint_contract"]

@@ -1,36 +1,31 @@
 """Agency data contracts (Open Data Contract Standard v3): load, check, compile to plain data.
 
-A contract file is checked against the standard's own JSON Schema (shipped by the
-`open-data-contract-standard` package) and then against munihub's conventions
-(docs/ARCHITECTURE.md).  Every problem is collected and reported at once, each with
-file:line.  YAML is parsed with the safe loader only: tags such as `!!python/object` are
+A contract file is checked in two layers, said apart: valid ODCS v3.x (the standard's own
+JSON Schema, `munihub.contracts.odcs`) and runnable by munihub (server and connector, shared
+schema, key, transforms: `munihub.contracts.runnable`).  Every problem is collected and
+reported at once, each at file:line of the offending key.  YAML is parsed with the safe loader only: tags such as `!!python/object` are
 refused, never executed.
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 import os
 import re
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
 from munihub.config import REPO_ROOT
+from munihub.contracts.odcs import Problem, odcs_problems, schema_version, standard_version
+from munihub.contracts.runnable import custom, first_object, runnable_problems, server_parts, todo_paths
 from munihub.errors import ConfigError, ContractError
+
+ODCS_LABEL = "ODCS"
 
 # The safe loaders refuse tags such as !!python/object: nothing in a contract is ever executed.
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-SECRET_WORDS = re.compile(r"(password|passwd|secret|token|api[_-]?key|client[_-]?secret|credential)", re.I)
-URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
-# Identifiers reach SQL and file paths: letters, digits, underscore, dot, dash only.
-SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
-CLASSIFICATIONS = {"public", "internal", "personal", "restricted", "confidential"}
-SEVERITIES = {"info", "warning", "error"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,9 +113,11 @@ def _line_map(root: yaml.Node) -> dict[tuple, int]:
         seen.add(id(node))
         if len(path) > MAX_DEPTH:
             raise _UnsafeYaml(f"line {node.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
-        out[path] = node.start_mark.line + 1
+        out.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            stack.extend((value, path + (key.value,)) for key, value in node.value)
+            for key, value in node.value:  # a key's line, not its value's: problems point at the key
+                out[path + (key.value,)] = key.start_mark.line + 1
+                stack.append((value, path + (key.value,)))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, path + (i,)) for i, item in enumerate(node.value))
     return out
@@ -167,223 +164,97 @@ def read_yaml(path: Path) -> tuple[dict, dict[tuple, int]]:
     return data, lines
 
 
-# ---------------------------------------------------------------- the standard's schema
-
-@functools.lru_cache(maxsize=1)
-def _odcs_schema() -> dict:
-    text = resources.files("open_data_contract_standard").joinpath("schema.json").read_text("utf-8")
-    return json.loads(text)
-
-
-@functools.lru_cache(maxsize=1)
-def odcs_validator():
-    """Validator for the ODCS JSON Schema shipped by the open-data-contract-standard package."""
-    import jsonschema
-
-    schema = _odcs_schema()
-    return jsonschema.validators.validator_for(schema)(schema)
-
-
-@functools.lru_cache(maxsize=1)
-def _odcs_fast():
-    """A compiled validator for the common case (a valid contract); None if unavailable."""
-    try:
-        import jsonschema_rs
-    except ImportError:
-        return None
-    return jsonschema_rs.validator_for(_odcs_schema())
-
-
-def odcs_errors(data: dict):
-    """The standard's complaints about `data`: the compiled validator answers 'valid' fast, and
-    the reference validator explains when it is not (its messages and paths are the clearer)."""
-    fast = _odcs_fast()
-    if fast is not None and fast.is_valid(data):
-        return []
-    return sorted(odcs_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-
-
-def _custom(items: list | None) -> dict[str, Any]:
-    return {c.get("property"): c.get("value") for c in items or [] if isinstance(c, dict)}
-
+# ---------------------------------------------------------------- the two layers of lint
 
 def _freshness_seconds(sla: list | None) -> int | None:
     units = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
              "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
              "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
     for item in sla or []:
-        if item.get("property") in {"freshness", "latency"}:
+        if isinstance(item, dict) and item.get("property") in {"freshness", "latency"}:
             unit = str(item.get("unit") or "d").lower()
             return int(float(item["value"]) * units.get(unit, 86400))
     return None
 
 
-def _check_secrets(value: Any, path: tuple, problems: list, lines: dict, file: Path) -> None:
-    if isinstance(value, dict):
-        prop = value.get("property")
-        if isinstance(prop, str) and prop != "secrets" and SECRET_WORDS.search(prop) \
-                and isinstance(value.get("value"), (str, int)):
-            problems.append(f"{file}:{_line_of(lines, path)}: custom property '{prop}' looks like a secret "
-                            "written into the contract; name an environment variable under 'secrets' instead")
-        for k, v in value.items():
-            if k == "secrets" or (prop == "secrets" and k == "value"):
-                continue  # maps params to environment variable NAMES; checked in load_contract
-            if SECRET_WORDS.search(str(k)) and not str(k).lower().endswith("url") \
-                    and isinstance(v, (str, int)) and k != "secrets":  # token_url is an address
-                problems.append(f"{file}:{_line_of(lines, path)}: '{k}' looks like a secret written into "
-                                "the contract; name an environment variable under 'secrets' instead")
-            _check_secrets(v, path + (k,), problems, lines, file)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_secrets(v, path + (i,), problems, lines, file)
-    elif isinstance(value, str) and URL_WITH_PASSWORD.search(value):
-        problems.append(f"{file}:{_line_of(lines, path)}: a URL carries a password; put it in an "
-                        "environment variable named under 'secrets'")
-
-
-TODO = "TODO"
-
-
 def todo_markers(data: dict, lines: dict[tuple, int], path: Path) -> list[str]:
     """Every value a template left saying TODO, as 'file:line: …' (comments do not count)."""
-    found: list[tuple] = []
-
-    def walk(value, at: tuple) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(k, str) and TODO in k:
-                    found.append(at)
-                walk(v, at + (k,))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, at + (i,))
-        elif isinstance(value, str) and TODO in value:
-            found.append(at)
-
-    walk(data, ())
     return [f"{path}:{_line_of(lines, at)}: TODO at {'/'.join(map(str, at))}: fill it in "
-            "(پر کردن این مقدار مانده است)" for at in found]
+            "(پر کردن این مقدار مانده است)" for at in todo_paths(data)]
+
+
+def _related(a: tuple, b: tuple) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def check_contract(path: str | Path, *, schemas_dir: Path | None = None,
+                   connectors: Mapping[str, dict] | None = None) -> tuple[dict, list[Problem], list[Problem]]:
+    """(document, the standard's problems, the hub's problems) for one file.
+
+    The hub's rules are checked on a valid and an invalid ODCS document alike, except where
+    the standard already complained (the same key or one above or below it): one cause, one
+    message.  A YAML error raises ContractError (nothing else can be checked).
+    """
+    from munihub.persian.transforms import TRANSFORMS
+    path = Path(path)
+    data, lines = read_yaml(path)
+
+    def line_of(p) -> int:
+        return _line_of(lines, p)
+    standard = odcs_problems(data, line_of)
+    sdir = schemas_dir or Path(os.environ.get("MUNIHUB_SCHEMAS") or REPO_ROOT / "schemas")
+    hub = runnable_problems(data, line_of, schemas_dir=sdir, transforms=TRANSFORMS, connectors=connectors)
+    hub = [h for h in hub if not any(_related(h.path, s.path) and s.path for s in standard)]
+    return data, standard, hub
+
+
+def lint_contract(path: str | Path, *, schemas_dir: Path | None = None,
+                  connectors: Mapping[str, dict] | None = None) -> dict[str, Any]:
+    """Lint as data: which ODCS version, whether valid, whether runnable by munihub, every problem."""
+    try:
+        data, standard, hub = check_contract(path, schemas_dir=schemas_dir, connectors=connectors)
+    except ContractError as exc:
+        return {"file": str(path), "standard": f"ODCS {schema_version()}", "valid_odcs": False, "runnable": False,
+                "problems": [{"line": None, "layer": "YAML", "path": "", "message": str(exc)}]}
+    return {"file": str(path), "standard": f"ODCS {standard_version(data)}", "valid_odcs": not standard,
+            "runnable": not standard and not hub, "problems": [p.to_dict() for p in standard + hub]}
 
 
 def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contract:
     """Load and check one contract file; raise ContractError listing every problem with file:line."""
     path = Path(path)
-    data, lines = read_yaml(path)
-    problems: list[str] = []
+    data, standard, hub = check_contract(path, schemas_dir=schemas_dir)
+    if standard or hub:
+        verdict = (f"not valid {ODCS_LABEL} {standard_version(data)}" if standard
+                   else f"valid {ODCS_LABEL} {standard_version(data)}, but not runnable by munihub")
+        raise ContractError(f"{len(standard) + len(hub)} problem(s) in contract: {verdict}", where=str(path),
+                            hint="fix them and run `munihub contracts lint` again",
+                            problems=[p.render(path) for p in standard + hub])
+    return _build(path, data)
 
-    def at(p) -> str:
-        return f"{path}:{_line_of(lines, p)}"
 
-    for err in odcs_errors(data):
-        loc = "/".join(map(str, err.absolute_path)) or "(top)"
-        problems.append(f"{at(err.absolute_path)}: ODCS: {loc}: {err.message[:300]}")
-    _check_secrets(data, (), problems, lines, path)
-    problems.extend(todo_markers(data, lines, path))  # a template is not a contract until filled in
-
+def _build(path: Path, data: dict) -> Contract:
+    """A checked document as plain data."""
     dataset_id = str(data.get("id") or "")
     agency, _, dataset = dataset_id.partition(".")
-    if not (agency and dataset and all(SAFE_IDENTIFIER.match(p) for p in (agency, dataset))):
-        problems.append(f"{at(('id',))}: id {dataset_id!r} must be '<agency>.<dataset>' "
-                        "in letters, digits, '_' or '-'")
-
-    servers = data.get("servers") or []
-    server = servers[0] if servers and isinstance(servers[0], dict) else {}
-    if not server:
-        problems.append(f"{at(('servers',))}: a contract needs one server saying where the data lives")
-    server_custom = _custom(server.get("customProperties"))
-    connector = server_custom.pop("connector", None) or {
-        "api": "rest", "postgresql": "sql", "postgres": "sql", "mysql": "sql", "local": "file",
-    }.get(server.get("type", ""))
-    if not connector:
-        problems.append(f"{at(('servers', 0))}: say which connector reads this server "
-                        "(customProperties: connector)")
-    secrets = server_custom.pop("secrets", None) or {}
-    if not isinstance(secrets, dict) or not all(
-            isinstance(v, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", v) for v in secrets.values()):
-        problems.append(f"{at(('servers', 0, 'customProperties'))}: 'secrets' maps parameter names "
-                        "to ENVIRONMENT_VARIABLE names, not to values")
-        secrets = {}
-    airflow_conn = server_custom.pop("airflowConnection", None)
-    params = {k: v for k, v in server.items()
-              if k not in {"server", "type", "description", "environment", "roles", "customProperties", "id"}}
-    params.update(server_custom)
-
-    objects = data.get("schema") or []
-    obj = objects[0] if objects and isinstance(objects[0], dict) else {}
-    if not obj:
-        problems.append(f"{at(('schema',))}: a contract needs one schema object")
-    obj_custom = _custom(obj.get("customProperties"))
-    entity_type = str(obj_custom.get("sharedSchema") or "")
-    sdir = schemas_dir or Path(os.environ.get("MUNIHUB_SCHEMAS") or REPO_ROOT / "schemas")
-    if not entity_type:
-        problems.append(f"{at(('schema', 0))}: name the shared schema (customProperties: sharedSchema)")
-    elif not (sdir / f"{entity_type}.schema.json").is_file():
-        known = sorted(p.name.split(".")[0] for p in sdir.glob("*.schema.json"))
-        problems.append(f"{at(('schema', 0, 'customProperties'))}: unknown shared schema {entity_type!r}; "
-                        f"known: {', '.join(known)}")
-    physical = obj.get("physicalName")
-    if physical and not SAFE_IDENTIFIER.match(str(physical)):
-        problems.append(f"{at(('schema', 0, 'physicalName'))}: physicalName {physical!r} has characters "
-                        "that are not allowed in an identifier")
-
+    _, connector, params, secrets, airflow_conn = server_parts(data)
+    obj = first_object(data)
     fields = []
-    for i, prop in enumerate(obj.get("properties") or []):
+    for prop in obj.get("properties") or []:
         if not isinstance(prop, dict):
             continue
-        ppath = ("schema", 0, "properties", i)
         name, source = str(prop.get("name") or ""), prop.get("physicalName")
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", name):
-            problems.append(f"{at(ppath)}: property name {name!r} must be a shared-schema field "
-                            "(snake_case, dots for nesting)")
-        for src in [source, *(prop.get("transformSourceObjects") or [])]:
-            if src is not None and (not str(src).isprintable() or re.search(r"[;'\"`\\\x00]|--", str(src))):
-                problems.append(f"{at(ppath)}: source field {src!r} has characters not allowed in an identifier")
-        classification = str(prop.get("classification") or "internal").lower()
-        if classification not in CLASSIFICATIONS:
-            problems.append(f"{at(ppath + ('classification',))}: classification {classification!r} is not "
-                            f"one of {sorted(CLASSIFICATIONS)}")
-        for j, rule in enumerate(prop.get("quality") or []):
-            if str(rule.get("severity", "error")) not in SEVERITIES:
-                problems.append(f"{at(ppath + ('quality', j))}: severity must be info, warning or error")
-        value_map = _custom(prop.get("customProperties")).get("valueMap") or {}
-        if not isinstance(value_map, dict):
-            problems.append(f"{at(ppath + ('customProperties',))}: valueMap must map source values to codes")
-            value_map = {}
+        value_map = custom(prop.get("customProperties")).get("valueMap") or {}
         fields.append(Field(
             name=name, source=str(source) if source is not None else None,
             transform=prop.get("transformLogic"), required=bool(prop.get("required")),
             primary_key=bool(prop.get("primaryKey")), key_position=int(prop.get("primaryKeyPosition", -1)),
-            classification=classification, logical_type=prop.get("logicalType"),
+            classification=str(prop.get("classification") or "internal").lower(), logical_type=prop.get("logicalType"),
             quality=tuple({**q, "field": name} for q in prop.get("quality") or []),
             sources=tuple(str(s) for s in prop.get("transformSourceObjects") or []),
             value_map=tuple((str(k), v) for k, v in value_map.items())))
-    if fields and not any(f.primary_key for f in fields):
-        problems.append(f"{at(('schema', 0, 'properties'))}: no property is marked primaryKey: true; "
-                        "the hub needs a key to upsert and to trace lineage")
-    from munihub.persian.transforms import TRANSFORMS
-    for i, f in enumerate(fields):
-        if f.transform and f.transform.split(":")[0] not in TRANSFORMS:
-            problems.append(f"{at(('schema', 0, 'properties', i, 'transformLogic'))}: unknown transform "
-                            f"{f.transform!r}; known: {', '.join(sorted(TRANSFORMS))}")
-
-    top = _custom(data.get("customProperties"))
-    numbers = {}
-    for key, default in (("retries", 2), ("retryDelaySeconds", 60), ("timeoutSeconds", 3600)):
-        try:
-            numbers[key] = int(top.get(key, default))
-        except (TypeError, ValueError):
-            problems.append(f"{at(('customProperties',))}: {key} must be a whole number")
-            numbers[key] = default
-    try:
-        freshness = _freshness_seconds(data.get("slaProperties"))
-    except (TypeError, ValueError, KeyError):
-        problems.append(f"{at(('slaProperties',))}: freshness needs a numeric value and a unit")
-        freshness = None
-
-    if problems:
-        raise ContractError(f"{len(problems)} problem(s) in contract", where=str(path),
-                            hint="fix them and run `munihub contracts lint` again", problems=problems)
-
+    top = custom(data.get("customProperties"))
     team = data.get("team")
     members = team.get("members") if isinstance(team, dict) else team
     owner = next((m.get("username") or m.get("name") for m in members or [] if isinstance(m, dict)), "") \
@@ -392,11 +263,11 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
     return Contract(
         path=path, id=dataset_id, agency=agency, dataset=dataset, name=str(data.get("name") or dataset),
         version=str(data.get("version")), status=str(data.get("status") or "active"),
-        entity_type=entity_type, connector=connector, params=params, secrets=dict(secrets),
-        airflow_connection=airflow_conn, fields=tuple(fields),
-        quality=tuple(obj.get("quality") or []), freshness_seconds=freshness,
-        schedule=top.get("schedule"), retries=numbers["retries"],
-        retry_delay_seconds=numbers["retryDelaySeconds"], timeout_seconds=numbers["timeoutSeconds"],
+        entity_type=str(custom(obj.get("customProperties")).get("sharedSchema") or ""), connector=str(connector),
+        params=params, secrets=dict(secrets), airflow_connection=airflow_conn, fields=tuple(fields),
+        quality=tuple(obj.get("quality") or []), freshness_seconds=_freshness_seconds(data.get("slaProperties")),
+        schedule=top.get("schedule"), retries=int(top.get("retries", 2)),
+        retry_delay_seconds=int(top.get("retryDelaySeconds", 60)), timeout_seconds=int(top.get("timeoutSeconds", 3600)),
         pool=str(top.get("pool") or agency), owner=str(owner or agency), domain=str(data.get("domain") or agency),
         description=str(desc.get("purpose") or "") if isinstance(desc, dict) else str(desc), raw=data)
 

@@ -76,9 +76,12 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
             continue
         specs.append(_spec(rule, metric=metric, operator=op, threshold=rule[op],
                            unit=rule.get("unit") or "rows"))
-    for name in contract.key:  # a key repeated inside one load means the source is confused
-        if not any(s["metric"] == "duplicateValues" and s["field"] == name for s in specs):
-            specs.append(_implicit(f"unique key {name}", "duplicateValues", 0, "rows", field=name, op="mustBe"))
+    key = contract.key  # a key repeated inside one load means the source is confused
+    if len(key) == 1 and not any(s["metric"] == "duplicateValues" and s["field"] == key[0] for s in specs):
+        specs.append(_implicit(f"unique key {key[0]}", "duplicateValues", 0, "rows", field=key[0], op="mustBe"))
+    elif len(key) > 1:  # a composite key is unique as a tuple; its parts may repeat on their own
+        specs.append(_implicit(f"unique key {'+'.join(key)}", "duplicateKeys", 0, "rows", op="mustBe",
+                               arguments={"fields": list(key)}))
     top = _props(contract.raw.get("customProperties"))
     specs.append(_implicit("quarantine share", "quarantineShare",
                            float(top.get("maxQuarantinePercent", DEFAULT_MAX_QUARANTINE_PERCENT)), "percent",
@@ -151,7 +154,8 @@ def _frame(specs: list[dict], records: list[dict]):
     import pandas as pd
 
     columns = sorted({s["field"] for s in specs if s.get("field")} |
-                     {f for s in specs if s["metric"] == "emptiedFields" for f in s["arguments"]["fields"]})
+                     {f for s in specs if s["metric"] in {"emptiedFields", "duplicateKeys"}
+                      for f in s["arguments"]["fields"]})
     data = {c: _column(records, c) for c in columns}
     pattern_only = {s["field"] for s in specs if "pattern" in s["arguments"]} - \
         {s["field"] for s in specs if "validValues" in s["arguments"]}
@@ -347,7 +351,13 @@ def _freshness(spec, ctx):
                                                 f"old; window {float(spec['threshold']) / 86400:g} days")
 
 
-MEASURES = {"rowCount": _row_count, "rowCountDrift": _row_count_drift, "quarantineShare": _quarantine_share,
+def _duplicate_keys(spec, ctx):
+    fields, frame = spec["arguments"]["fields"], ctx["frame"]
+    repeated = int(frame[fields].astype(str).duplicated().sum()) if len(frame) else 0
+    return _judge(spec, repeated, ctx["total"], note=f"{repeated} row(s) repeat a key {'+'.join(fields)}")
+
+
+MEASURES = {"rowCount": _row_count, "duplicateKeys": _duplicate_keys, "rowCountDrift": _row_count_drift, "quarantineShare": _quarantine_share,
             "nullShareDrift": _null_share_drift, "newValues": _new_values, "emptiedFields": _emptied_fields,
             "freshness": _freshness}
 UNITS = {"percent": "%", "points": " points", "seconds": " s", "fields": " fields", "rows": " rows"}

@@ -12,17 +12,17 @@ import dataclasses
 import functools
 import hashlib
 import json
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from munihub.contracts import formats, schemas
 from munihub.contracts.schemas import json_type
 from munihub.errors import ConfigError
+from munihub.ingest import engines
+from munihub.ingest.engines import Pair
 
 ENGINES = ("fast", "reference")
-Pair = tuple[tuple, str]  # (instance path tokens, rule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +52,11 @@ class RecordValidator:
         self.name = str(schema.get("$id", "")).removeprefix(schemas.URN_PREFIX) or "record"
         self._rendered: dict[tuple, Reason] = {}
         self._nodes = _schema_nodes(schema, schemas.load_all(folder))
-        self._reference = _compile_reference(schema, folder)
-        self._fast = _compile_fast(schema, folder) if engine == "fast" else None
-        self._prefilter = _compile_prefilter(schema, folder) if engine == "fast" else None
+        # the fast engine is compiled for both: it is the one judge of whether every $ref resolves offline
+        fast = engines.compile_fast(schema, folder)
+        self._reference = engines.compile_reference(schema, folder)
+        self._fast = fast if engine == "fast" else None
+        self._prefilter = engines.compile_prefilter(schema, folder) if engine == "fast" else None
 
     def is_valid(self, record: Any) -> bool:
         if self._prefilter is not None:
@@ -68,20 +70,24 @@ class RecordValidator:
         """Every reason `record` fails the schema, sorted by pointer; [] when it is valid."""
         if self.is_valid(record):
             return []
-        return self.explain(record)
+        return self.explain_invalid(record)
 
     def explain(self, record: Any) -> list[Reason]:
         """Reasons for a record already known (or suspected) to be invalid."""
         pairs: Iterable[Pair] | None = None
         if self._fast is not None:
             try:
-                pairs = list(_fast_pairs(self._fast, record))
+                pairs = list(engines.fast_pairs(self._fast, record))
             except (ValueError, TypeError, OverflowError):
                 pairs = None
         if pairs is None:
-            pairs = _reference_pairs(self._reference, record)
+            pairs = engines.reference_pairs(self._reference, record)
         unique = sorted(set(pairs), key=lambda p: (_pointer(p[0]), p[1]))
         return [self._reason(path, rule, record) for path, rule in unique]
+
+    def explain_invalid(self, record: Any) -> list[Reason]:
+        """Reasons for a record judged invalid: never none, so no caller mistakes it for valid."""
+        return self.explain(record) or [self._reason((), "schema", record)]
 
     def _reason(self, path: tuple, rule: str, record: Any) -> Reason:
         if rule.startswith("format:"):  # the message shows the (masked) value: not cacheable
@@ -112,8 +118,6 @@ def compile_validator(schema: dict | str, *, engine: str = "fast",
     key = (engine, str(schema.get("$id", "")), digest, folder)
     found = _CACHE.get(key)
     if found is None:
-        known = schemas.load_all(folder)
-        schemas.check_refs(schema, known, where=str(schema.get("$id") or "schema"))
         found = _CACHE[key] = RecordValidator(schema, engine, folder)
     return found
 
@@ -130,88 +134,8 @@ def errors_of(contract, settings):
 
 def validate_batch(validator: RecordValidator, records: Iterable[Any]) -> list[list[Reason]]:
     """Reasons per record, in order; the hot path of a load (valid records cost one `is_valid`)."""
-    is_valid, explain = validator.is_valid, validator.explain
+    is_valid, explain = validator.is_valid, validator.explain_invalid
     return [[] if is_valid(r) else explain(r) for r in records]
-
-
-# ---------------------------------------------------------------- engines
-
-def _compile_fast(schema: dict, folder: str):
-    import jsonschema_rs
-    try:
-        return jsonschema_rs.validator_for(schema, formats=formats.FORMATS, validate_formats=True,
-                                           ignore_unknown_formats=True, registry=schemas.fast_registry(folder))
-    except (ValueError, jsonschema_rs.ReferencingError) as exc:
-        raise ConfigError(f"schema {schema.get('$id', '?')} does not compile: {exc}", where=folder) from None
-
-
-def _native(node: Any) -> Any:
-    """A copy of a schema with regex-equivalent formats swapped for native keywords."""
-    if isinstance(node, list):
-        return [_native(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: (v if k in ("enum", "const", "x-enum-titles") else _native(v)) for k, v in node.items()}
-    equivalent = formats.NATIVE_EQUIVALENTS.get(out.get("format")) if isinstance(out.get("format"), str) else None
-    if equivalent is not None:
-        del out["format"]
-        out["allOf"] = [*out.get("allOf", []), equivalent]
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _native_registry(folder: str):
-    import jsonschema_rs
-    return jsonschema_rs.Registry([(schemas.schema_uri(n), _native(s)) for n, s in schemas.load_all(folder).items()])
-
-
-def _compile_prefilter(schema: dict, folder: str):
-    """The fast `is_valid` pass: same verdicts as the schema, fewer calls back into Python."""
-    import jsonschema_rs
-    return jsonschema_rs.validator_for(_native(schema), formats=formats.FORMATS, validate_formats=True,
-                                       ignore_unknown_formats=True, registry=_native_registry(folder))
-
-
-def _compile_reference(schema: dict, folder: str):
-    from jsonschema import Draft202012Validator, FormatChecker
-    checker = FormatChecker(formats=())
-    for name, check in formats.FORMATS.items():
-        checker.checks(name)(check)
-    return Draft202012Validator(schema, registry=schemas.reference_registry(folder), format_checker=checker)
-
-
-def _fast_pairs(validator, record: Any) -> Iterator[Pair]:
-    for e in validator.iter_errors(record):
-        kind, path = e.kind, tuple(e.instance_path)
-        name = kind.name
-        if name == "required":
-            yield path + (kind.property,), "required"
-        elif name == "additionalProperties":
-            for extra in kind.unexpected:
-                yield path + (extra,), name
-        elif name == "format":
-            yield path, "format:" + kind.format
-        else:
-            yield path, name
-
-
-def _reference_pairs(validator, record: Any) -> Iterator[Pair]:
-    for e in validator.iter_errors(record):
-        path, keyword = tuple(e.absolute_path), str(e.validator)
-        if keyword == "required" and isinstance(e.instance, dict):
-            for prop in e.validator_value:
-                if prop not in e.instance:
-                    yield path + (prop,), "required"
-        elif keyword == "additionalProperties" and isinstance(e.instance, dict):
-            declared = e.schema.get("properties", {})
-            patterns = list(e.schema.get("patternProperties", {}))
-            for prop in e.instance:
-                if prop not in declared and not any(re.search(p, prop) for p in patterns):
-                    yield path + (prop,), keyword
-        elif keyword == "format":
-            yield path, "format:" + str(e.validator_value)
-        else:
-            yield path, keyword
 
 
 # ---------------------------------------------------------------- messages
@@ -303,10 +227,10 @@ def _render(path: tuple, rule: str, record: Any, nodes: dict[tuple, dict], schem
         fa = f"مقدار {label} باید {' یا '.join(TYPE_FA.get(str(w), str(w)) for w in wanted)} باشد"
     elif rule == "enum":
         titles = node.get("x-enum-titles") or {}
-        allowed = list(limit or [])
-        en = f"{field} must be one of {', '.join(map(str, allowed))}"
-        fa = f"مقدار {label} مجاز نیست؛ یکی از این‌ها باشد: " + "، ".join(
-            f"{titles.get(a, a)} ({a})" if a in titles else str(a) for a in allowed)
+        allowed = [a if isinstance(a, str) else json.dumps(a, ensure_ascii=False) for a in limit or []]
+        en = f"{field} must be one of {', '.join(allowed)}"
+        fa = f"مقدار {label} مجاز نیست؛ یکی از این‌ها باشد: " + "، ".join(  # a list or object is no title key
+            f"{titles.get(a, a)} ({a})" if isinstance(titles, dict) and a in titles else a for a in allowed)
     elif rule in ("maxLength", "minLength"):
         more = rule == "maxLength"
         en = f"{field} is {'longer' if more else 'shorter'} than {limit} characters"

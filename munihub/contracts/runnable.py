@@ -1,0 +1,243 @@
+"""The hub's layer of lint: can munihub run this (valid ODCS) contract?
+
+The standard allows a contract with no server or with property names of any kind; the hub
+needs a server it has a connector for, a shared schema (`customProperties: sharedSchema`)
+whose fields the property names are, a key, known transforms and value maps that land on
+the shared field's allowed values.  Each problem is a `Problem` at the line of its key,
+worded as what the hub needs, so nobody mistakes it for a breach of the standard.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from munihub.contracts.odcs import Problem
+
+LAYER = "munihub"
+SECRET_WORDS = re.compile(r"(password|passwd|secret|token|api[_-]?key|client[_-]?secret|credential)", re.I)
+URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+# Identifiers reach SQL and file paths: letters, digits, underscore, dot, dash only.
+SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
+CLASSIFICATIONS = {"public", "internal", "personal", "restricted", "confidential"}
+SEVERITIES = {"info", "warning", "error"}
+SERVER_CONNECTORS = {"api": "rest", "postgresql": "sql", "postgres": "sql", "mysql": "sql", "local": "file"}
+SERVER_KEYS = {"server", "type", "description", "environment", "roles", "customProperties", "id"}
+TODO = "TODO"
+
+
+def custom(items: list | None) -> dict[str, Any]:
+    return {c.get("property"): c.get("value") for c in items or [] if isinstance(c, dict)}
+
+
+def server_parts(data: dict) -> tuple[dict, str | None, dict, Any, str | None]:
+    """(server, connector kind, non-secret params, secrets map, Airflow connection) of servers[0]."""
+    servers = data.get("servers") or []
+    server = servers[0] if servers and isinstance(servers[0], dict) else {}
+    extra = custom(server.get("customProperties"))
+    connector = extra.pop("connector", None) or SERVER_CONNECTORS.get(str(server.get("type", "")))
+    secrets = extra.pop("secrets", None) or {}
+    airflow = extra.pop("airflowConnection", None)
+    params = {k: v for k, v in server.items() if k not in SERVER_KEYS}
+    params.update(extra)
+    return server, connector, params, secrets, airflow
+
+
+def first_object(data: dict) -> dict:
+    objects = data.get("schema") or []
+    return objects[0] if objects and isinstance(objects[0], dict) else {}
+
+
+def _secrets_in(value: Any, path: tuple, found: list[tuple[tuple, str]]) -> None:
+    if isinstance(value, dict):
+        prop = value.get("property")
+        if isinstance(prop, str) and prop != "secrets" and SECRET_WORDS.search(prop) \
+                and isinstance(value.get("value"), (str, int)):
+            found.append((path + ("property",), f"custom property '{prop}' looks like a secret written into the "
+                                                "contract; name an environment variable under 'secrets' instead"))
+        for k, v in value.items():
+            if k == "secrets" or (prop == "secrets" and k == "value"):
+                continue  # maps params to environment variable NAMES; checked below
+            if SECRET_WORDS.search(str(k)) and not str(k).lower().endswith("url") and isinstance(v, (str, int)):
+                found.append((path + (k,), f"'{k}' looks like a secret written into the contract; name an "
+                                           "environment variable under 'secrets' instead"))
+            _secrets_in(v, path + (k,), found)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _secrets_in(v, path + (i,), found)
+    elif isinstance(value, str) and URL_WITH_PASSWORD.search(value):
+        found.append((path, "a URL carries a password; put it in an environment variable named under 'secrets'"))
+
+
+def todo_paths(data: dict) -> list[tuple]:
+    """Key paths of every value (or key) a template left saying TODO."""
+    found: list[tuple] = []
+
+    def walk(value, at: tuple) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and TODO in k:
+                    found.append(at + (k,))
+                walk(v, at + (k,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, at + (i,))
+        elif isinstance(value, str) and TODO in value:
+            found.append(at)
+    walk(data, ())
+    return found
+
+
+def shared_fields(entity: str, schemas_dir: Path) -> dict[str, dict] | None:
+    """The shared schema's fields by dotted name (nested objects and `$ref`s followed); None if unreadable."""
+    from munihub.contracts import schemas
+    from munihub.errors import ConfigError
+    try:
+        known = schemas.load_all(schemas_dir)
+    except ConfigError:
+        return None
+    out: dict[str, dict] = {}
+
+    def walk(node: dict, prefix: str, depth: int) -> None:
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(schemas.URN_PREFIX) and depth < 8:
+            node = {**known.get(ref[len(schemas.URN_PREFIX):].partition("#")[0], {}), **node}
+        for name, sub in (node.get("properties") or {}).items():
+            if isinstance(sub, dict):
+                out[prefix + name] = sub
+                walk(sub, prefix + name + ".", depth + 1)
+    if entity not in known:
+        return None
+    walk(known[entity], "", 0)
+    return out
+
+
+def runnable_problems(data: dict, line_of: Callable[[tuple], int], *, schemas_dir: Path,
+                      transforms: Mapping[str, Any], connectors: Mapping[str, dict] | None = None) -> list[Problem]:
+    """What stops munihub from running `data`, each once at the line of its key.
+
+    `transforms` are the known transform names; `connectors` maps connector kinds to their
+    parameter schemas (None: kinds are not checked, as when no connector is installed).
+    """
+    out: list[Problem] = []
+
+    def add(path: tuple, message: str) -> None:
+        out.append(Problem(tuple(path), line_of(tuple(path)), LAYER, message))
+
+    for path, message in _secret_findings(data):
+        add(path, message)
+    for path in todo_paths(data):
+        add(path, f"TODO at {'/'.join(map(str, path))}: fill it in (پر کردن این مقدار مانده است)")
+    dataset_id = str(data.get("id") or "")
+    agency, _, dataset = dataset_id.partition(".")
+    if not (agency and dataset and all(SAFE_IDENTIFIER.match(p) for p in (agency, dataset))):
+        add(("id",), f"the hub needs id '<agency>.<dataset>' in letters, digits, '_' or '-', not {dataset_id!r}")
+    _check_server(data, connectors, add)
+    _check_object(data, schemas_dir, transforms, add)
+    top = custom(data.get("customProperties"))
+    for key in ("retries", "retryDelaySeconds", "timeoutSeconds"):
+        if key in top and not re.fullmatch(r"\d+", str(top[key])):
+            add(("customProperties",), f"{key} must be a whole number, not {top[key]!r}")
+    for i, item in enumerate(data.get("slaProperties") or []):
+        if isinstance(item, dict) and item.get("property") in {"freshness", "latency"}:
+            try:
+                float(item["value"])
+            except (KeyError, TypeError, ValueError):
+                add(("slaProperties", i, "value"), "freshness needs a numeric value and a unit")
+    return out
+
+
+def _secret_findings(data: dict) -> list[tuple[tuple, str]]:
+    found: list[tuple[tuple, str]] = []
+    _secrets_in(data, (), found)
+    return found
+
+
+def _check_server(data: dict, connectors: Mapping[str, dict] | None, add) -> None:
+    server, connector, params, secrets, _ = server_parts(data)
+    if not server:
+        add(("servers",) if "servers" in data else (), "the hub needs a server saying where the data lives "
+                                                        "(servers: - server, type, customProperties: connector)")
+        return
+    if not connector:
+        add(("servers", 0), "say which connector reads this server (customProperties: connector)")
+    elif connectors is not None and connector not in connectors:
+        add(("servers", 0, "customProperties"), f"unknown connector {connector!r}; installed: "
+                                                f"{', '.join(sorted(connectors)) or 'none'}")
+    elif connectors is not None:
+        _check_params(connectors[connector], params, secrets, connector, add)
+    if not isinstance(secrets, dict) or not all(
+            isinstance(v, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", v) for v in secrets.values()):
+        add(("servers", 0, "customProperties"), "'secrets' maps parameter names to ENVIRONMENT_VARIABLE names, "
+                                                "not to values")
+
+
+def _check_params(schema: dict, params: dict, secrets, kind: str, add) -> None:
+    """Server parameters against the connector's own parameter schema (secrets count as given)."""
+    import jsonschema
+    given = {**params, **{k: "${secret}" for k in (secrets if isinstance(secrets, dict) else {})}}
+    for err in jsonschema.Draft202012Validator(schema).iter_errors(given):
+        where = ("servers", 0, "customProperties")
+        add(where, f"connector {kind}: {'/'.join(map(str, err.absolute_path)) or 'parameters'}: {err.message}")
+
+
+def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], add) -> None:
+    obj = first_object(data)
+    if not obj:
+        add(("schema",) if "schema" in data else (), "the hub needs one schema object naming its shared schema")
+        return
+    entity = str(custom(obj.get("customProperties")).get("sharedSchema") or "")
+    fields = None
+    if not entity:
+        add(("schema", 0, "customProperties") if "customProperties" in obj else ("schema", 0, "name"),
+            "name the shared schema this object maps to (customProperties: sharedSchema)")
+    elif not (Path(schemas_dir) / f"{entity}.schema.json").is_file():
+        known = sorted(p.name.split(".")[0] for p in Path(schemas_dir).glob("*.schema.json"))
+        add(("schema", 0, "customProperties"), f"unknown shared schema {entity!r}; known: {', '.join(known)}")
+    else:
+        fields = shared_fields(entity, Path(schemas_dir))
+    physical = obj.get("physicalName")
+    if physical and not SAFE_IDENTIFIER.match(str(physical)):
+        add(("schema", 0, "physicalName"), f"physicalName {physical!r} has characters that are not allowed "
+                                           "in an identifier")
+    props = [p for p in obj.get("properties") or [] if isinstance(p, dict)]
+    for i, prop in enumerate(obj.get("properties") or []):
+        if isinstance(prop, dict):
+            _check_property(("schema", 0, "properties", i), prop, entity, fields, transforms, add)
+    if props and not any(p.get("primaryKey") for p in props):
+        add(("schema", 0, "properties"), "no property is marked primaryKey: true; the hub needs a key to "
+                                         "upsert and to trace lineage")
+
+
+def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, transforms, add) -> None:
+    name, source = str(prop.get("name") or ""), prop.get("physicalName")
+    if not FIELD_NAME.fullmatch(name):
+        add(ppath + ("name",), f"property name {name!r} must be a shared-schema field (snake_case, dots for nesting)")
+    elif fields is not None and name not in fields:
+        hint = difflib.get_close_matches(name, list(fields), n=1)
+        add(ppath + ("name",), f"{name!r} is not a field of shared schema {entity!r}" +
+            (f"; did you mean {hint[0]!r}?" if hint else f"; its fields: {', '.join(sorted(fields))}"))
+    for src in [source, *(prop.get("transformSourceObjects") or [])]:
+        if src is not None and (not str(src).isprintable() or re.search(r"[;'\"`\\\x00]|--", str(src))):
+            add(ppath + ("physicalName",), f"source field {src!r} has characters not allowed in an identifier")
+    classification = str(prop.get("classification") or "internal").lower()
+    if classification not in CLASSIFICATIONS:
+        add(ppath + ("classification",), f"classification {classification!r} is not one of {sorted(CLASSIFICATIONS)}")
+    for j, rule in enumerate(prop.get("quality") or []):
+        if isinstance(rule, dict) and str(rule.get("severity", "error")) not in SEVERITIES:
+            add(ppath + ("quality", j, "severity"), "severity must be info, warning or error")
+    transform = prop.get("transformLogic")
+    if transform and str(transform).split(":")[0] not in transforms:
+        add(ppath + ("transformLogic",), f"unknown transform {transform!r}; known: {', '.join(sorted(transforms))}")
+    extra = custom(prop.get("customProperties"))
+    value_map = extra.get("valueMap")
+    if value_map is not None and not isinstance(value_map, dict):
+        add(ppath + ("customProperties",), "valueMap must map source values to codes")
+    elif value_map and fields is not None and isinstance((fields.get(name) or {}).get("enum"), list):
+        allowed = fields[name]["enum"]
+        wrong = sorted({str(v) for v in value_map.values() if v not in allowed})
+        if wrong:
+            add(ppath + ("customProperties",), f"valueMap of {name!r} maps to {', '.join(map(repr, wrong))}, not "
+                                               f"allowed by shared schema {entity!r}: {', '.join(map(repr, allowed))}")

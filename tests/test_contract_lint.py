@@ -1,0 +1,172 @@
+"""Lint in two layers, read on the standard's own material (../shared/conformance, read in place):
+every example is valid ODCS; every negative test is rejected, its first message at the line of the
+offending key naming the real problem, with no follow-on noise; the hub's own rules said apart."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from munihub.cli.main import main
+from munihub.contracts import lint_contract, load_contract
+from munihub.errors import ContractError
+
+ODCS = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "odcs-examples"
+GOOD = Path(__file__).parent / "data" / "core" / "citizens.yaml"
+needs_shared = pytest.mark.skipif(not ODCS.is_dir(), reason="../shared/conformance is not beside the repository")
+
+# negative test -> (a regex for the line the first message must point at, words that message must hold
+# [, which match of the regex when it is not the first])
+NEGATIVE = {
+    "additional-unknown-property": (r"^unknownRootField:", "unknown key 'unknownRootField'"),
+    "enum-duplicate-values": (r"^\s+- value: pending", "'pending'} is listed twice", 2),
+    "enum-empty": (r"^\s+enum: \[\]", "enum: must not be empty"),
+    "enum-missing-value": (r"^\s+- label: Pending", "required key 'value' is missing"),
+    "invalid-api-version": (r"^apiVersion:", "'v4.0.0' is not allowed"),
+    "invalid-kind": (r"^kind:", "'DataModel' is not allowed"),
+    "invalid-quality-dimension": (r"^\s+dimension:", "dimension: 'validity' is not allowed"),
+    "invalid-quality-metric": (r"^\s+- metric: invalidMetric", "metric: 'invalidMetric' is not allowed"),
+    "invalid-quality-type": (r"^\s+- type: unknown", "type: 'unknown' is not allowed"),
+    "map-missing-block": (r"^\s+- name: user_preferences", "required key 'map' is missing"),
+    "map-missing-key": (r"^\s+map:", "map: required key 'key' is missing"),
+    "map-missing-value": (r"^\s+map:", "map: required key 'value' is missing"),
+    "missing-required-fields": (r"^version:", "required key 'id' is missing"),
+    "quality-custom-missing-implementation": (r"^\s+- type: custom", "required key 'implementation' is missing"),
+    "quality-element-field": (r"^\s+element:", "unknown key 'element'"),
+    "quality-library-missing-metric": (r"^\s+- type: library", "required key 'metric' is missing"),
+    "quality-multiple-operators": (r"^\s+- type: library", "only one of mustBe, mustNotBe"),
+    "quality-mustbebetween-wrong-size": (r"^\s+mustBeBetween:", "mustBeBetween: has 1 item(s); needs at least 2"),
+    "quality-sql-missing-query": (r"^\s+- type: sql", "required key 'query' is missing"),
+    "relationship-property-level-with-from": (r"^\s+- from:", "key 'from' is not allowed here"),
+    "relationship-schema-level-missing-from-to": (r"^\s+- type: foreignKey", "required keys 'from', 'to' are missing"),
+    "schema-property-invalid-logicaltype": (r"^\s+logicalType: binary", "'binary' is not allowed"),
+    "schema-property-missing-name": (r"^\s+- logicalType: string", "required key 'name' is missing"),
+    "server-invalid-type": (r"^\s+type: mongodb", "'mongodb' is not allowed"),
+    "server-missing-conditional-fields": (r"^\s+- server: athena-prod", "required key 'schema' is missing"),
+    "server-missing-required-fields": (r"^\s+- ", "required keys 'server', 'type' are missing"),
+    "sla-missing-required-value": (r"^\s+- property: latency", "required key 'value' is missing"),
+    "synonym-missing-term": (r"^\s+- description: Missing", "required key 'synonym' is missing"),
+}
+# Each negative test breaks one rule, so the standard's layer says one thing (two unknown keys: two).
+PROBLEM_COUNT = {"quality-element-field": 2}
+NOISE = ("Unevaluated properties", "is valid under each of", "is not valid under any of", "Additional properties")
+
+
+def _line(path: Path, pattern: str, nth: int = 1) -> int:
+    found = [i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(pattern, text) and not text.lstrip().startswith("#")]
+    return found[nth - 1]
+
+
+@needs_shared
+def test_the_standard_has_28_negative_tests_and_each_is_expected_here():
+    assert sorted(p.name.removesuffix(".odcs.yaml") for p in (ODCS / "invalid").glob("*.yaml")) == sorted(NEGATIVE)
+
+
+@needs_shared
+@pytest.mark.parametrize("name", sorted(NEGATIVE))
+def test_each_negative_test_is_rejected_at_the_right_line_with_the_real_problem_first(name):
+    path = ODCS / "invalid" / f"{name}.odcs.yaml"
+    pattern, words, *nth = NEGATIVE[name]
+    result = lint_contract(path)
+    assert not result["valid_odcs"] and not result["runnable"]
+    standard = [p for p in result["problems"] if p["layer"] == "ODCS"]
+    first = result["problems"][0]
+    assert first["layer"] == "ODCS" and words in first["message"]
+    assert first["line"] == _line(path, pattern, *nth)
+    assert not any(n in p["message"] for p in standard for n in NOISE)
+    assert len(standard) == PROBLEM_COUNT.get(name, 1), standard
+    assert len({(p["line"], p["message"]) for p in standard}) == len(standard)
+    assert all(len(p["message"]) < 400 for p in standard)  # no schema dumps
+
+
+@needs_shared
+def test_every_example_of_the_standard_is_valid_odcs_and_says_which_version():
+    examples = sorted((ODCS / "valid").rglob("*.yaml"))
+    assert len(examples) == 28
+    for path in examples:
+        result = lint_contract(path)
+        assert result["valid_odcs"], (path, result["problems"][:2])
+        assert re.fullmatch(r"ODCS v3\.\d\.\d", result["standard"])
+        assert all(p["layer"] == "munihub" for p in result["problems"])
+
+
+def _write(tmp_path, text: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
+    text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
+    p = _write(tmp_path, text)
+    result = lint_contract(p)
+    assert result["valid_odcs"] and not result["runnable"]
+    [problem] = result["problems"]
+    assert problem["layer"] == "munihub" and problem["line"] == _line(p, r"- name: frist_name")
+    assert "'frist_name' is not a field of shared schema 'person'" in problem["message"]
+    assert "did you mean 'first_name'" in problem["message"]
+    with pytest.raises(ContractError, match="valid ODCS v3.1.0, but not runnable by munihub"):
+        load_contract(p)
+
+
+def test_an_unknown_transform_is_reported_at_its_own_line(tmp_path):
+    p = _write(tmp_path, GOOD.read_text(encoding="utf-8").replace("transformLogic: mobile",
+                                                                   "transformLogic: telepathy"))
+    [problem] = lint_contract(p)["problems"]
+    assert problem["line"] == _line(p, r"transformLogic: telepathy") and "unknown transform 'telepathy'" in \
+        problem["message"]
+
+
+def test_a_value_map_onto_a_value_the_shared_schema_forbids_is_an_error(tmp_path):
+    gender = ("      - name: gender\n        physicalName: jens\n        logicalType: string\n"
+              "        customProperties:\n          - property: valueMap\n            value: {m: male, z: woman}\n")
+    text = GOOD.read_text(encoding="utf-8").replace("      - name: first_name\n", gender + "      - name: first_name\n")
+    p = _write(tmp_path, text)
+    problems = lint_contract(p)["problems"]
+    assert [p_["layer"] for p_ in problems] == ["munihub"]
+    assert "'woman'" in problems[0]["message"] and "gender" in problems[0]["message"]
+
+
+def test_unknown_connector_parameters_and_missing_ones_come_from_the_connector(tmp_path):
+    p = _write(tmp_path, GOOD.read_text(encoding="utf-8"))
+    schema = {"type": "object", "required": ["url", "dsn"], "properties": {"url": {"type": "string"}}}
+    problems = lint_contract(p, connectors={"sql": schema})["problems"]
+    assert [pr["message"] for pr in problems] == ["connector sql: parameters: 'dsn' is a required property"]
+    problems = lint_contract(p, connectors={"rest": {}})["problems"]
+    assert "unknown connector 'sql'" in problems[0]["message"]
+
+
+def test_a_valid_odcs_contract_the_hub_cannot_run_is_not_called_invalid(tmp_path, capsys):
+    p = _write(tmp_path, "apiVersion: v3.0.2\nkind: DataContract\nid: a.b\nversion: 1.0.0\nstatus: active\n"
+                         "schema:\n  - name: t\n    properties:\n      - name: x\n        logicalType: string\n")
+    result = lint_contract(p)
+    assert result["valid_odcs"] and result["standard"] == "ODCS v3.0.2" and not result["runnable"]
+    assert {pr["layer"] for pr in result["problems"]} == {"munihub"}
+    assert main(["contracts", "lint", str(p)]) == 1
+    out = capsys.readouterr().out
+    assert f"{p}: valid ODCS v3.0.2; NOT runnable by munihub yet" in out
+    assert "munihub: the hub needs a server" in out and "sharedSchema" in out
+
+
+def test_an_unknown_top_level_key_is_reported_at_its_own_line(tmp_path):
+    text = GOOD.read_text(encoding="utf-8") + "\nservres:\n  - server: x\n"
+    p = _write(tmp_path, text)
+    [problem] = lint_contract(p)["problems"]
+    assert problem["layer"] == "ODCS" and problem["line"] == _line(p, r"^servres:")
+    assert "unknown key 'servres'" in problem["message"] and "did you mean 'servers'" in problem["message"]
+
+
+def test_lint_json_lists_both_verdicts(tmp_path, capsys):
+    import json
+    assert main(["contracts", "lint", str(GOOD), "--format", "json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["valid_odcs"] and result["runnable"] and result["problems"] == []
+
+
+def test_a_property_without_logical_type_is_told_to_add_one_not_a_map(tmp_path):
+    p = _write(tmp_path, "apiVersion: v3.2.0\nkind: DataContract\nid: a.b\nversion: 1.0.0\nstatus: active\n"
+                         "schema:\n  - name: t\n    properties:\n      - name: x\n")
+    first = lint_contract(p)["problems"][0]
+    assert first["layer"] == "ODCS" and first["line"] == 9 and "give the property a logicalType" in first["message"]
