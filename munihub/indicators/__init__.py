@@ -1,0 +1,17 @@
+"""Indicators for city managers: what the consolidated data says about services, follow-ups,
+inter-agency work, the operational plan's targets and the systems themselves.
+
+`define` loads and checks definition files (YAML under `indicators/`, every problem at once
+with file:line); `facts` are the relations they are computed over (SQL built from the store);
+`compute` aggregates them on SQLite and PostgreSQL into `indicator_values`, refreshing only
+the Jalali periods that changed; `read` gives figures as managers see them (small counts
+suppressed, trend, on track) and as CSV or Parquet; `calendar` maps days to Jalali periods.
+"""
+from __future__ import annotations
+
+from munihub.indicators.compute import figures, refresh
+from munihub.indicators.define import Definition, IndicatorError, find, load_all, load_definition
+from munihub.indicators.read import chart, export, to_csv, values
+
+__all__ = ["Definition", "IndicatorError", "load_definition", "load_all", "find", "figures", "refresh",
+           "values", "chart", "to_csv", "export"]
