@@ -97,7 +97,7 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
                       sa.func.count().over(partition_by=part).label("n")
                       ).select_from(source).where(*where).subquery("ranked")
     p = int(round(_p(defn) * PERMILLE))
-    pos = (inner.c.n - 1) * p / PERMILLE  # integer division on both engines
+    pos = (inner.c.n - 1) * p // PERMILLE  # integer division on both engines
     return sa.select(inner).where(sa.or_(inner.c.rn - 1 == pos, inner.c.rn - 2 == pos))
 
 
@@ -126,6 +126,7 @@ def _interpolate(defn: Definition, rows) -> dict[tuple, float]:
 def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | None = None) -> list[dict]:
     """The figures of `defn` (for `periods`, or all) as rows: period, dims, value and its parts."""
     fact = FACTS[defn.source]
+    _cover_calendar(conn, defn, as_of)
     rel = fact.build(conn.dialect.name, as_of.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat())
     kind = defn.measure["kind"]
     rows = conn.execute(aggregate_query(defn, rel, as_of, periods)).all()
@@ -231,7 +232,7 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
             last = _last_run(conn, defn.id)
             incremental = not full and last is not None and last["definition_hash"] == defn.hash \
                 and defn.time is not None and last["source_mark"] is not None
-            _cover_calendar(conn, defn, as_of)
+            _cover_calendar(conn, defn, as_of)  # the periods that changed are read through it
             periods = None
             if incremental:
                 periods = changed_periods(conn, defn, _aware(last["source_mark"]), as_of)
@@ -249,3 +250,14 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                     "periods": len(periods) if periods is not None else "all", "cells": len(rows),
                     "seconds": seconds})
     return out
+
+
+def refresh_folder(engine: sa.Engine, folder) -> dict[str, Any]:
+    """Refresh every valid definition under `folder` (what consolidation runs): a broken
+    definition is reported, never allowed to stop the others or the consolidation."""
+    from munihub.indicators.define import load_all
+
+    good, bad = load_all(folder)
+    runs = refresh(engine, good)
+    return {"computed": len(runs), "cells": sum(r["cells"] for r in runs),
+            "seconds": round(sum(r["seconds"] for r in runs), 3), "problems": [str(e) for e in bad]}
