@@ -318,3 +318,33 @@ def test_export_csv_and_parquet(city, tmp_path):
     assert "hr.staff & registry.citizens" in csv_text
     table = pq.read_table(export(rows, tmp_path / "o.parquet")).to_pylist()
     assert {r["source_pair"]: r["value"] for r in table} == {r["dims"]["source_pair"]: r["value"] for r in rows}
+
+
+# ---------------------------------------------------------------- the command line
+
+def test_cli_lint_compute_show_export(city, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from munihub.cli.main import main
+
+    folder = tmp_path / "indicators"
+    shutil.copytree(SHIPPED, folder)
+    monkeypatch.setenv("MUNIHUB_INDICATORS", str(folder))
+    monkeypatch.setenv("MUNIHUB_STORE_URL", city.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("MUNIHUB_HOME", str(tmp_path / "home"))
+    assert main(["indicators", "lint"]) == 0
+    assert main(["indicators", "compute", "systems.overlap", "137.requests"]) == 0
+    assert "systems.overlap" in capsys.readouterr().out
+    assert main(["indicators", "show", "systems.overlap"]) == 0
+    assert "hr.staff & registry.citizens" in capsys.readouterr().out
+    assert main(["indicators", "export", "137.requests", str(tmp_path / "r.csv")]) == 0
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8").startswith("indicator,period,district,category,")
+    assert main(["indicators", "show", "no.such"]) == 1
+    assert "no indicator 'no.such'" in capsys.readouterr().err
+
+    bad = folder / "systems/overlap.yaml"
+    bad.write_text(bad.read_text(encoding="utf-8").replace("dimensions: [source_pair]", "dimensions: [sourcepair]"),
+                   encoding="utf-8")
+    assert main(["indicators", "lint"]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:6: dimension 'sourcepair' is not offered by source_pair; did you mean 'source_pair'?" in err

@@ -4,8 +4,8 @@ grants table), read with the same bearer tokens, audit and cursor paging as data
 Agencies see figures as managers do: cells counting fewer than k citizens are suppressed, and
 no cell is a person.  `routes` is included by `munihub.gateway.api.create_app`.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the handlers' annotations at runtime and
+# Request is imported inside `routes` (fastapi stays optional), as in munihub.gateway.api.
 from typing import Callable
 
 import sqlalchemy as sa

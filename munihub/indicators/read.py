@@ -49,7 +49,8 @@ def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = N
         # a cell naming no citizen at all (agencies, projects) has nobody to protect
         hidden = suppress and defn.k is not None and 0 < (r["citizens"] or 0) < defn.k
         before = previous.get(r["cell"])
-        item = {"indicator": defn.id, "period": r["period"], "dims": r["dims"], "cell": r["cell"],
+        dims = {d: r["dims"].get(d) for d in defn.cells}  # the definition's order (JSONB sorts keys)
+        item = {"indicator": defn.id, "period": r["period"], "dims": dims, "cell": r["cell"],
                 "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"],
                 "rows": r["rows"], "citizens": r["citizens"], "target": r["target"],
                 "on_track": _on_track(defn, r["dims"], r["value"], r["target"]),
