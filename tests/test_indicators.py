@@ -119,7 +119,7 @@ def test_a_typo_names_the_file_the_line_and_the_field(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("id: 137.bad\ntitle: t\nfamily: '137'\nsource: request_group\n"
                     "measure: {kind: cuont}\n"
-                    "dimensions: [distrct, month]\n"
+                    "dimensions:\n  - month\n  - distrct\n"
                     "filters:\n  - {field: statuss, op: eq, value: x}\n"
                     "targett: {value: 1, direction: up}\n", encoding="utf-8")
     with pytest.raises(IndicatorError) as err:
@@ -128,9 +128,9 @@ def test_a_typo_names_the_file_the_line_and_the_field(tmp_path):
     assert len(problems) == 4  # every problem at once
     text = "\n".join(problems)
     assert f"{path}:5: measure kind 'cuont'" in text and "did you mean 'count'" in text
-    assert f"{path}:6: dimension 'distrct'" in text and "'district'" in text
-    assert f"{path}:8: field 'statuss'" in text and "'status'" in text
-    assert f"{path}:9: unknown key 'targett'" in text and "'target'" in text
+    assert f"{path}:8: dimension 'distrct'" in text and "'district'" in text
+    assert f"{path}:10: field 'statuss'" in text and "'status'" in text
+    assert f"{path}:11: unknown key 'targett'" in text and "'target'" in text
 
 
 def test_a_measure_without_its_field_and_a_bad_percentile_are_refused(tmp_path):
