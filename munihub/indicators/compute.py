@@ -1,30 +1,22 @@
 """Compute indicators in the store: one SQL aggregate per definition over its fact, on SQLite
-and PostgreSQL alike, written to `indicator_values` per Jalali period and cell.
-
-`refresh` recomputes only the periods whose rows changed since the indicator's last run
-(a changed definition, a snapshot indicator, or `full=True` recompute everything).  Medians
+and PostgreSQL alike, giving one figure per Jalali period and cell (`munihub.indicators.refresh`
+writes them to `indicator_values` and keeps them up to date).  Medians
 and percentiles are taken with window functions (the two middle rows of each cell) and
 interpolated linearly, the way numpy and PostgreSQL's percentile_cont do.
 """
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
-from typing import Any, Iterable
 
 import sqlalchemy as sa
 
 from munihub import store
 from munihub.indicators import calendar
-from munihub.indicators.define import Definition, as_json
-from munihub.indicators.facts import FACTS, Fact
+from munihub.indicators.define import Definition
+from munihub.indicators.facts import FACTS
 
 PERMILLE = 1000  # percentiles in integer per-mille: integer division picks the same row on every engine
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _condition(rel, cond: dict):
@@ -123,11 +115,15 @@ def _interpolate(defn: Definition, rows) -> dict[tuple, float]:
     return out
 
 
-def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | None = None) -> list[dict]:
-    """The figures of `defn` (for `periods`, or all) as rows: period, dims, value and its parts."""
+def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | None = None,
+            rel=None) -> list[dict]:
+    """The figures of `defn` (for `periods`, or all) as rows: period, dims, value and its parts.
+
+    `rel` is the fact already materialized (`munihub.indicators.refresh`); else it is built here."""
     fact = FACTS[defn.source]
-    _cover_calendar(conn, defn, as_of)
-    rel = fact.build(conn.dialect.name, as_of.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat())
+    if rel is None:
+        rel = fact.build(conn.dialect.name, iso_utc(as_of))
+    cover_calendar(conn, defn, rel)
     kind = defn.measure["kind"]
     rows = conn.execute(aggregate_query(defn, rel, as_of, periods)).all()
     pct = {}
@@ -152,112 +148,15 @@ def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | Non
     return out
 
 
-# ---------------------------------------------------------------- what changed
-
-def _marks(conn) -> tuple[Any, Any]:
-    return (conn.execute(sa.select(sa.func.max(store.source_rows.c.updated_at))).scalar(),
-            conn.execute(sa.select(sa.func.max(store.entity_members.c.assigned_at))).scalar())
+def iso_utc(when: dt.datetime) -> str:
+    """A moment as naive ISO text in UTC: how the SQL compares it with the data's times."""
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat()
 
 
-def _aware(value):
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-def changed_periods(conn, defn: Definition, since: dt.datetime, as_of: dt.datetime) -> list[str]:
-    """The periods of `defn` whose figures rows published after `since` can move.
-
-    A changed 137 request moves its own month and, through its group, the months of every
-    request grouped with it (a follow-up joining an earlier problem, two groups merging)."""
-    fact = FACTS[defn.source]
-    dialect, when = conn.dialect.name, as_of.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat()
-    if fact.period_field:
-        rel = fact.build(dialect, when)
-        q = sa.select(rel.c[fact.period_field]).where(rel.c.updated_at > since).distinct()
-        return sorted(str(p) for (p,) in conn.execute(q) if p is not None)
-    rows = FACTS["service_request"].build(dialect, when) if fact.grouped else fact.build(dialect, when)
-    changed = sa.select(rows.c.group_id if fact.grouped else rows.c.day).where(rows.c.updated_at > since)
-    days = (sa.select(rows.c.day).where(rows.c.group_id.in_(changed)) if fact.grouped else changed)
-    cal = store.indicator_calendar
-    q = sa.select(cal.c[defn.time]).where(cal.c.day.in_(days.scalar_subquery())).distinct()
-    return sorted(p for (p,) in conn.execute(q))
-
-
-def _cover_calendar(conn, defn: Definition, as_of: dt.datetime) -> None:
-    fact = FACTS[defn.source]
+def cover_calendar(conn, defn: Definition, rel) -> None:
+    """Extend the Jalali calendar over the days `rel` spans, if `defn` groups by month or week."""
     if defn.time not in ("month", "week"):
         return
-    rel = fact.build(conn.dialect.name, as_of.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat())
-    day = rel.c[fact.day]
+    day = rel.c[FACTS[defn.source].day]
     lo, hi = conn.execute(sa.select(sa.func.min(day), sa.func.max(day)).where(day.is_not(None))).one()
     calendar.cover(conn, lo, hi)
-
-
-def _last_run(conn, indicator_id: str):
-    t = store.indicator_runs
-    return conn.execute(sa.select(t).where(t.c.indicator_id == indicator_id)
-                        .order_by(t.c.run_id.desc()).limit(1)).mappings().first()
-
-
-def _write(conn, defn: Definition, rows: list[dict], periods: list[str] | None, now: dt.datetime) -> None:
-    t = store.indicator_values
-    if periods is None:
-        conn.execute(t.delete().where(t.c.indicator_id == defn.id))
-    else:
-        for part in store.chunks(periods):
-            conn.execute(t.delete().where(t.c.indicator_id == defn.id, t.c.period.in_(part)))
-    store.bulk_insert(conn, t, ["indicator_id", "period", "cell", "dims", "value", "numerator", "denominator",
-                                "rows", "citizens", "target", "computed_at"],
-                      [(defn.id, r["period"], as_json(r["dims"]), store.encode_json(r["dims"]), r["value"],
-                        r["numerator"], r["denominator"], r["rows"], r["citizens"], r["target"], now)
-                       for r in rows])
-
-
-def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool = False,
-            as_of: dt.datetime | None = None) -> list[dict]:
-    """Bring every indicator's stored figures up to date; one summary per indicator.
-
-    Incremental unless `full`, the definition changed since its last run, or it is a snapshot."""
-    as_of = as_of or _now()
-    out = []
-    for defn in definitions:
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # naive times in the data are UTC
-            source_mark, member_mark = _marks(conn)
-            last = _last_run(conn, defn.id)
-            incremental = not full and last is not None and last["definition_hash"] == defn.hash \
-                and defn.time is not None and last["source_mark"] is not None
-            _cover_calendar(conn, defn, as_of)  # the periods that changed are read through it
-            periods = None
-            if incremental:
-                periods = changed_periods(conn, defn, _aware(last["source_mark"]), as_of)
-            elif defn.time is None:
-                periods = [calendar.month_of(as_of)]  # a snapshot: earlier months' are history
-            rows = figures(conn, defn, as_of, periods) if periods != [] else []
-            now = _now()
-            _write(conn, defn, rows, periods, now)
-            seconds = round(time.perf_counter() - started, 3)
-            conn.execute(store.indicator_runs.insert().values(
-                indicator_id=defn.id, definition_hash=defn.hash, mode="incremental" if incremental else "full",
-                source_mark=source_mark, member_mark=member_mark, computed_at=now,
-                periods=periods, seconds=seconds))
-        out.append({"indicator": defn.id, "mode": "incremental" if incremental else "full",
-                    "periods": len(periods) if periods is not None else "all", "cells": len(rows),
-                    "seconds": seconds})
-    return out
-
-
-def refresh_folder(engine: sa.Engine, folder) -> dict[str, Any]:
-    """Refresh every valid definition under `folder` (what consolidation runs): a broken
-    definition is reported, never allowed to stop the others or the consolidation."""
-    from munihub.indicators.define import load_all
-
-    good, bad = load_all(folder)
-    runs = refresh(engine, good)
-    return {"computed": len(runs), "cells": sum(r["cells"] for r in runs),
-            "seconds": round(sum(r["seconds"] for r in runs), 3), "problems": [str(e) for e in bad]}
