@@ -108,13 +108,19 @@ def build(engine, requests: int, sources: int, seed: int = 7) -> dict:
             "source_rows": n_rows, "members": n_members}
 
 
-def change(engine, fraction: float, seed: int = 11) -> int:
-    """Re-publish `fraction` of the 137 requests: closed now, stamped now."""
+def change(engine, fraction: float, recent: bool, seed: int = 11) -> int:
+    """Re-publish `fraction` of the 137 requests (closed now, stamped now): picked among all of
+    them (the worst case: every month moves) or among the latest ones (`recent`: what a day's
+    consolidation sees, the open requests of the last weeks being updated)."""
     t = store.source_rows
     now = dt.datetime.now(UTC)
     with engine.begin() as conn:
-        keys = [k for (k,) in conn.execute(sa.select(t.c.source_key).where(t.c.source == "rc137.requests"))]
-        picked = random.Random(seed).sample(keys, int(len(keys) * fraction))
+        q = sa.select(t.c.source_key).where(t.c.source == "rc137.requests").order_by(
+            t.c.record["filed_at"].as_string().desc())
+        keys = [k for (k,) in conn.execute(q)]
+        n = int(len(keys) * fraction)
+        pool = keys[:2 * n] if recent else keys  # recent: half of the latest 2 %, about two weeks
+        picked = random.Random(seed).sample(pool, n)
         for part in store.chunks(sorted(picked)):
             conn.execute(t.update().where(t.c.source == "rc137.requests", t.c.source_key.in_(part)).values(
                 record=sa.func.jsonb_set(sa.func.jsonb_set(t.c.record, "{status}", sa.literal('"بسته شده"')),
@@ -144,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     for r in sorted(full, key=lambda r: -r["seconds"]):
         print(f"  full  {r['indicator']:32} {r['seconds']:7.2f} s  {r['cells']} cells")
     print(f"full computation of {len(defs)} indicators: {full_s:.1f} s (target < 60 s)", flush=True)
-    changed = change(engine, 0.01)
-    started = time.perf_counter()
-    inc = refresh(engine, defs, as_of=as_of)
-    inc_s = time.perf_counter() - started
-    for r in sorted(inc, key=lambda r: -r["seconds"]):
-        print(f"  incr  {r['indicator']:32} {r['seconds']:7.2f} s  {r['mode']}, {r['periods']} period(s)")
-    print(f"incremental refresh after {changed} changed requests (1 %): {inc_s:.1f} s (target < 5 s)")
+    for recent in (False, True):
+        changed = change(engine, 0.01, recent)
+        started = time.perf_counter()
+        inc = refresh(engine, defs, as_of=as_of)
+        inc_s = time.perf_counter() - started
+        for r in sorted(inc, key=lambda r: -r["seconds"])[:8]:
+            print(f"  incr  {r['indicator']:32} {r['seconds']:7.2f} s  {r['mode']}, {r['periods']} period(s)")
+        print(f"incremental refresh after {changed} changed requests (1 %, "
+              f"{'the latest' if recent else 'spread over every month'}): {inc_s:.1f} s (target < 5 s)", flush=True)
     return 0
 
 
