@@ -348,3 +348,13 @@ def test_cli_lint_compute_show_export(city, tmp_path, capsys, monkeypatch):
     assert main(["indicators", "lint"]) == 1
     err = capsys.readouterr().err
     assert f"{bad}:6: dimension 'sourcepair' is not offered by source_pair; did you mean 'source_pair'?" in err
+
+
+def test_two_files_with_one_id_keep_the_first_and_name_both(tmp_path):
+    text = (SHIPPED / "systems/overlap.yaml").read_text(encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(text, encoding="utf-8")
+    good, bad = load_all(tmp_path)
+    assert [d.path.name for d in good] == ["a.yaml"]
+    assert len(bad) == 1 and str(bad[0]).startswith(f"{tmp_path / 'b.yaml'}: indicator id 'systems.overlap' "
+                                                    f"is already used by {tmp_path / 'a.yaml'}")

@@ -245,19 +245,18 @@ def discover(folder: Path) -> list[Path]:
 
 def load_all(folder: Path) -> tuple[list[Definition], list[IndicatorError]]:
     """Load every definition; a broken one is returned as an error and never hides the others."""
-    good, bad, seen = [], [], {}
+    loaded, bad = [], []
     for path in discover(folder):
         try:
-            d = load_definition(path)
+            loaded.append(load_definition(path))
         except IndicatorError as exc:
             bad.append(exc)
-            continue
-        if d.id in seen:
-            bad.append(IndicatorError(f"indicator id {d.id!r} is already used by {seen[d.id]}", where=str(path)))
-            continue
-        seen[d.id] = path
-        good.append(d)
-    return good, bad
+    first: dict[str, Definition] = {}
+    for d in loaded:  # files are read in path order: the first file with an id keeps it
+        first.setdefault(d.id, d)
+    bad += [IndicatorError(f"indicator id {d.id!r} is already used by {first[d.id].path}", where=str(d.path))
+            for d in loaded if first[d.id] is not d]
+    return [d for d in loaded if first[d.id] is d], bad
 
 
 def find(ident: str, folder: Path) -> Definition:

@@ -19,6 +19,7 @@ from munihub.indicators import calendar
 from munihub.indicators.compute import cover_calendar, figures, iso_utc
 from munihub.indicators.define import Definition, as_json
 from munihub.indicators.facts import FACTS
+from munihub.store.marks import aware
 
 # Facts made of entity members only: their figures move only when the members do.
 MEMBERS_ONLY = {"source_record", "source_pair"}
@@ -26,14 +27,6 @@ MEMBERS_ONLY = {"source_record", "source_pair"}
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value):
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value
 
 
 class Facts:
@@ -139,11 +132,11 @@ def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: 
     if defn.time is None:  # a snapshot of this month
         month = calendar.month_of(as_of)
         unmoved = same and defn.source in MEMBERS_ONLY and last["periods"] == [month] \
-            and _aware(last["member_mark"]) == _aware(marks[1])
+            and aware(last["member_mark"]) == aware(marks[1])
         return ("unchanged", []) if unmoved else ("snapshot", [month])
     if same and last["source_mark"] is not None:
         cover_calendar(conn, defn, facts[defn.source])  # new days must map to their periods first
-        return "incremental", changed_periods(conn, defn, facts, _aware(last["source_mark"]))
+        return "incremental", changed_periods(conn, defn, facts, aware(last["source_mark"]))
     return "full", None
 
 
