@@ -358,3 +358,30 @@ def test_two_files_with_one_id_keep_the_first_and_name_both(tmp_path):
     assert [d.path.name for d in good] == ["a.yaml"]
     assert len(bad) == 1 and str(bad[0]).startswith(f"{tmp_path / 'b.yaml'}: indicator id 'systems.overlap' "
                                                     f"is already used by {tmp_path / 'a.yaml'}")
+
+
+def test_consolidation_refreshes_the_indicators_and_a_dashboard_page_has_no_personal_field(city, tmp_path):
+    from munihub.config import Settings
+    from munihub.indicators import family_page
+    from munihub.pipeline.consolidate import consolidate
+
+    settings = Settings(home=tmp_path, store_url=city.url.render_as_string(hide_password=False),
+                        contracts_dir=REPO_ROOT / "contracts", schemas_dir=REPO_ROOT / "schemas")
+    result = consolidate(settings)["indicators"]
+    assert result["computed"] == len(load_all(SHIPPED)[0]) and result["problems"] == [] and result["cells"] > 0
+    page = family_page(city, load_all(SHIPPED)[0], "137", where={"district": "منطقه 1"})
+    assert {p["id"] for p in page} == {d.id for d in load_all(SHIPPED)[0] if d.family == "137"}
+    requests = next(p for p in page if p["id"] == "137.requests")
+    assert requests["chart"]["periods"] and all(s["dims"]["district"] == "منطقه 1" for s in requests["chart"]["series"])
+    text = str(page)
+    for personal in ("national_id", "citizen_name", "mobile", "0000000001", "شهروند 1"):  # names are "شهروند N"
+        assert personal not in text
+
+
+def test_a_steward_regrouping_without_new_rows_recomputes_in_full(city):
+    defn = shipped("137.repeat_rate")
+    refresh(city, [defn], as_of=AS_OF)
+    with city.begin() as conn:  # entities moved, no row published (what a steward decision does)
+        conn.execute(store.entity_members.update().values(assigned_at=dt.datetime.now(UTC)))
+    assert refresh(city, [defn], as_of=AS_OF)[0]["mode"] == "full"
+    assert refresh(city, [defn], as_of=AS_OF)[0]["mode"] == "incremental"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from munihub.indicators.compute import figures
 from munihub.indicators.define import Definition, IndicatorError, find, load_all, load_definition
-from munihub.indicators.read import chart, export, to_csv, values
+from munihub.indicators.read import chart, export, family_page, to_csv, values
 from munihub.indicators.refresh import refresh, refresh_folder
 
 __all__ = ["Definition", "IndicatorError", "load_definition", "load_all", "find", "figures", "refresh", "refresh_folder",
-           "values", "chart", "to_csv", "export"]
+           "values", "chart", "family_page", "to_csv", "export"]

@@ -93,6 +93,22 @@ def chart(rows: list[dict]) -> dict:
     return {"periods": periods, "series": [series[k] for k in sorted(series)]}
 
 
+def family_page(engine: sa.Engine, definitions: list[Definition], family: str,
+                where: dict[str, str] | None = None) -> list[dict]:
+    """What a manager's dashboard page shows for one family (137, inter_agency, plan, systems):
+    per indicator its title, unit, target, chart series over Jalali periods and the rows behind
+    them (CSV with `to_csv`), small counts suppressed; `where` filters by district, category,
+    agency … where the indicator has that dimension."""
+    page = []
+    for d in definitions:
+        if d.family != family:
+            continue
+        rows = values(engine, d, where={k: v for k, v in (where or {}).items() if k in d.cells})
+        page.append({"id": d.id, "title": d.title, "unit": d.unit, "dimensions": list(d.cells),
+                     "target": d.target, "chart": chart(rows), "rows": rows})
+    return page
+
+
 def flat(rows: list[dict]) -> list[dict]:
     """Rows with their dimensions as columns of their own (for CSV, Parquet, tables)."""
     dims = list(dict.fromkeys(k for r in rows for k in r["dims"]))

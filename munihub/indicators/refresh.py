@@ -134,7 +134,11 @@ def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: 
         unmoved = same and defn.source in MEMBERS_ONLY and last["periods"] == [month] \
             and aware(last["member_mark"]) == aware(marks[1])
         return ("unchanged", []) if unmoved else ("snapshot", [month])
-    if same and last["source_mark"] is not None:
+    regrouped = last is not None and aware(last["source_mark"]) == aware(marks[0]) \
+        and aware(last["member_mark"]) != aware(marks[1])
+    if same and last["source_mark"] is not None and not regrouped:
+        # (entities that moved with no row published: steward decisions or a retrained model
+        # regroup citizens anywhere in time, so those runs recompute in full)
         cover_calendar(conn, defn, facts[defn.source])  # new days must map to their periods first
         return "incremental", changed_periods(conn, defn, facts, aware(last["source_mark"]))
     return "full", None
