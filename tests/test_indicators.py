@@ -385,3 +385,27 @@ def test_a_steward_regrouping_without_new_rows_recomputes_in_full(city):
         conn.execute(store.entity_members.update().values(assigned_at=dt.datetime.now(UTC)))
     assert refresh(city, [defn], as_of=AS_OF)[0]["mode"] == "full"
     assert refresh(city, [defn], as_of=AS_OF)[0]["mode"] == "incremental"
+
+
+def test_jalali_months_and_weeks():
+    # 1 Farvardin 1403 was a Wednesday: week 1 runs to Friday, week 2 starts on Saturday
+    assert jalali_periods(dt.date(2024, 3, 19)) == ("1402-12", "1402-W53")
+    assert jalali_periods(dt.date(2024, 3, 20)) == ("1403-01", "1403-W01")
+    assert jalali_periods(dt.date(2024, 3, 22)) == ("1403-01", "1403-W01")
+    assert jalali_periods(dt.date(2024, 3, 23)) == ("1403-01", "1403-W02")
+    assert jalali_periods(dt.date(2024, 10, 22)) == ("1403-08", "1403-W32")
+    assert jalali_periods(dt.date(2025, 3, 20)) == ("1403-12", "1403-W53")  # 30 Esfand of a leap year
+
+
+def test_a_weekly_indicator_counts_by_jalali_week(city, tmp_path):
+    path = tmp_path / "weekly.yaml"
+    path.write_text("id: 137.weekly\ntitle: هفتگی\nfamily: '137'\nsource: service_request\n"
+                    "measure: {kind: count}\ndimensions: [week]\nsuppress: false\n", encoding="utf-8")
+    defn = load_definition(path)
+    refresh(city, [defn], as_of=AS_OF)
+    got = {r["period"]: r["value"] for r in values(city, defn)}
+    with city.connect() as conn:
+        filed = [rec["filed_at"] for (rec,) in conn.execute(
+            sa.select(store.source_rows.c.record).where(store.source_rows.c.entity_type == "service_request"))]
+    assert got == dict(Counter(jalali_periods(dt.date.fromisoformat(f[:10]))[1] for f in filed))
+    assert sum(got.values()) == len(filed) == 67  # follow-ups count here: this fact is every request

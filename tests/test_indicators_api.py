@@ -78,3 +78,13 @@ def test_indicator_requests_are_audited(gw, city):
                             .order_by(store.audit_log.c.seq)).mappings().all()
     assert [(r["actor"], r["outcome"], r["detail"]["dataset"]) for r in rows] == [
         ("nobody", "403", "indicator:137.requests"), ("planning", "200", "indicator:systems.overlap")]
+
+
+def test_figures_filter_by_a_dimension(gw):
+    client, auth = gw
+    got = client.get("/v1/indicators/137.requests", headers=auth["planning"],
+                     params={"limit": 3, "filter[district]": "منطقه 2"}).json()["figures"]
+    assert got and all(f["dims"]["district"] == "منطقه 2" for f in got)
+    bad = client.get("/v1/indicators/137.requests", headers=auth["planning"],
+                     params={"limit": 3, "filter[national_id]": "1"})
+    assert bad.status_code == 422 and "no dimension national_id" in bad.json()["detail"]

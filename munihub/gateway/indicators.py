@@ -6,6 +6,7 @@ no cell is a person.  `routes` is included by `munihub.gateway.api.create_app`.
 """
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations at runtime and
 # Request is imported inside `routes` (fastapi stays optional), as in munihub.gateway.api.
+import re
 from typing import Callable
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from munihub.config import Settings
 
 PREFIX = "indicator:"
+FILTER = re.compile(r"^filter\[(.+)\]$")
 
 
 def routes(engine: sa.Engine, settings: Settings, caller: Callable, page_limit: Callable,
@@ -50,12 +52,18 @@ def routes(engine: sa.Engine, settings: Settings, caller: Callable, page_limit: 
     @router.get("/v1/indicators/{indicator_id}")
     def indicator_values(request: Request, indicator_id: str, period: str | None = None,
                          cursor: str | None = None, limit: int = Query(100, ge=1), who=Who):
-        """Figures in period then cell order; `period` keeps one Jalali period; page with `cursor`."""
+        """Figures in period then cell order; `period` keeps one Jalali period, `filter[dim]=value`
+        the cells with that district, category, agency …; page with `cursor`."""
         defn = definition(request, who, indicator_id)
         limit = page_limit(who, limit)
-        scope = f"indicators|{indicator_id}|{who[0].agency_id}|{period or ''}"
+        where = {m.group(1): v for k, v in request.query_params.multi_items() if (m := FILTER.match(k))}
+        unknown = sorted(set(where) - set(defn.cells))
+        if unknown:
+            raise HTTPException(422, f"indicator {indicator_id} has no dimension {', '.join(unknown)}; "
+                                     f"its dimensions: {', '.join(defn.cells) or 'none'}")
+        scope = f"indicators|{indicator_id}|{who[0].agency_id}|{period or ''}|{sorted(where.items())}"
         start = unseal(scope, cursor)
-        rows = values(engine, defn, periods=[period] if period else None, suppress=True)
+        rows = values(engine, defn, periods=[period] if period else None, where=where, suppress=True)
         keyed = [(f"{r['period']}\x1f{r['cell']}", r) for r in rows]
         if start is not None:
             keyed = [(k, r) for k, r in keyed if k > start]
