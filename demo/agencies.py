@@ -48,6 +48,16 @@ def _jalali(rng: random.Random, year: int) -> str:
     return f"{year}/{rng.randint(1, 12):02d}/{rng.randint(1, 29):02d}"
 
 
+def _jalali_after(day: str, days: int) -> str:
+    """The Jalali date `days` after `day` (1403/07/14)."""
+    import datetime as dt
+
+    import jdatetime
+    y, m, d = map(int, day.split("/"))
+    later = jdatetime.date(y, m, d) + dt.timedelta(days=days)
+    return f"{later.year}/{later.month:02d}/{later.day:02d}"
+
+
 def build_projects(out: Path, rng: random.Random, n: int = 60) -> int:
     """Urban projects: JSON Lines drop `projects/*.jsonl`, nested objects, one file per year."""
     folder = out / "projects"
@@ -95,6 +105,9 @@ def build_inter_agency(out: Path, rng: random.Random, n: int = 30) -> int:
                      "vaziat": rng.choice(["open", "in_progress", "answered", "closed"]), "tarikh": _jalali(rng, 1403),
                      "mohlat": _jalali(rng, 1403), "atf": f"IA-1403-{rng.randint(1, i - 1):04d}"
                      if i > 3 and rng.random() < 0.2 else None})
+    for i, row in enumerate(rows):  # answered and closed ones say when (no draw: the rest stays as seeded)
+        if row["vaziat"] in ("answered", "closed"):
+            row["payan"] = _jalali_after(row["tarikh"], 2 + (i * 7) % 25)
     rows[5]["tarikh"] = "1402/12/30"     # bad: 1402 is not a leap year, Esfand has 29 days
     rows[9]["tarikh"] = "1403/08/32"     # bad: no such day
     (folder / "requests.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")

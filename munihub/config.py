@@ -27,10 +27,16 @@ class Settings:
     report_dir: Path | None = None
     #: per entity type overrides of the matcher's settings, e.g. {"person": {"match": 0.97, "review": 0.7}}
     match_settings: dict | None = None
+    #: indicator definitions (YAML, munihub.indicators); None: the shipped ones (MUNIHUB_INDICATORS)
+    indicators_dir: Path | None = None
 
     @property
     def reports(self) -> Path:
         return self.report_dir or self.home / "reports"
+
+    @property
+    def indicators(self) -> Path:
+        return self.indicators_dir or REPO_ROOT / "indicators"
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -41,10 +47,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     store_url = env.get("MUNIHUB_STORE_URL") or f"sqlite:///{home / 'munihub.db'}"
     contracts_dir = Path(env.get("MUNIHUB_CONTRACTS") or REPO_ROOT / "contracts").expanduser()
     schemas_dir = Path(env.get("MUNIHUB_SCHEMAS") or REPO_ROOT / "schemas").expanduser()
+    indicators_dir = Path(env.get("MUNIHUB_INDICATORS") or REPO_ROOT / "indicators").expanduser()
     if not contracts_dir.is_dir():
         problems.append(f"MUNIHUB_CONTRACTS: folder {contracts_dir} does not exist")
     if not schemas_dir.is_dir():
         problems.append(f"MUNIHUB_SCHEMAS: folder {schemas_dir} does not exist")
+    if env.get("MUNIHUB_INDICATORS") and not indicators_dir.is_dir():
+        problems.append(f"MUNIHUB_INDICATORS: folder {indicators_dir} does not exist")
     if "://" not in store_url:
         problems.append(f"MUNIHUB_STORE_URL: {store_url!r} is not a SQLAlchemy URL "
                         "(for example sqlite:///path/munihub.db or postgresql+psycopg2://user@host/db)")
@@ -64,7 +73,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                           hint="; ".join(problems))
     return Settings(home=home, store_url=store_url, contracts_dir=contracts_dir,
                     schemas_dir=schemas_dir, batch_size=batch_size, report_dir=report_dir,
-                    match_settings=match_settings)
+                    match_settings=match_settings, indicators_dir=indicators_dir)
 
 
 def _match_settings(path: str | None, problems: list[str]) -> dict | None:

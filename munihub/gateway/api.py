@@ -389,6 +389,11 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                 raise HTTPException(409 if "already received" in str(err) else 422, str(err))
         return 202, {"delivery_id": delivery_id, "dataset": c.id, "bytes": len(body)}
 
+    # Issue 20: indicators as grantable resources, with these same grants, audit and paging.
+    from munihub.gateway.indicators import routes as indicator_routes
+    app.include_router(indicator_routes(engine, settings, caller, page_limit,
+                                        lambda scope, last: encode_cursor(cipher, scope, last), after))
+
     return app
 
 

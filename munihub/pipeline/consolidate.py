@@ -17,6 +17,9 @@ def consolidate(settings: Settings | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     result = resolve_all(engine, settings, match_settings=settings.match_settings)
     resolved = time.perf_counter()
+    # Issue 20: indicators for city managers, refreshed for the periods this run changed.
+    from munihub.indicators.refresh import refresh_folder
+    result["indicators"] = refresh_folder(engine, settings.indicators)
     try:
         from munihub.report.build import write_report
         from munihub.contracts import load_all

@@ -61,12 +61,7 @@ def _last_run(conn):
                         .order_by(t.c.run_id.desc()).limit(1)).mappings().first()
 
 
-def _aware(value):
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value
+_aware = marks.aware  # kept under its old name for the callers below
 
 
 def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str],

@@ -9,7 +9,8 @@ from __future__ import annotations
 from munihub.store.engines import create_engine, engine_for, forget_engines, open_store
 from munihub.store.rows import bulk_delete, bulk_insert, chunks, encode_json, key_clauses, record_hash
 from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, cursors, entities, entity_members,
-                                  grants, leases, loads, match_decisions, match_features, match_keys,
+                                  grants, indicator_calendar, indicator_runs,
+                                  indicator_values, leases, loads, match_decisions, match_features, match_keys,
                                   match_models, metadata, push_deliveries, quarantine, resolution_runs,
                                   review_queue, source_rows, staged_rows)
 
@@ -19,4 +20,5 @@ __all__ = [
     "JSON", "metadata", "loads", "cursors", "staged_rows", "quarantine", "source_rows", "entities",
     "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",
     "match_models", "match_keys", "resolution_runs", "agencies", "agency_tokens", "grants", "push_deliveries",
+    "indicator_values", "indicator_runs", "indicator_calendar",
 ]

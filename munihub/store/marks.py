@@ -20,6 +20,15 @@ import sqlalchemy as sa
 _PG_LOCK = 724244  # advisory lock id (724242: migrations, 724243: the audit writer)
 
 
+def aware(value):
+    """A stored mark as an aware UTC datetime (SQLite hands back naive UTC, or text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
 def stamp(conn, table: sa.Table) -> dt.datetime:
     """Lock, then the time a writer's rows carry; `table` is one the writer writes to."""
     dialect = conn.dialect.name

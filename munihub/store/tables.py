@@ -251,3 +251,51 @@ push_deliveries = sa.Table(
     sa.Column("bytes", sa.Integer, nullable=False),
     _ts("received_at", nullable=False),
 )
+
+
+# ---------------------------------------------------------------- indicators for city managers
+# Owned by munihub.indicators (issue 20); created by migration 0008_indicators.
+
+# One figure per indicator, period and cell (the values of its other dimensions, as canonical
+# JSON).  Periods are Jalali (`1403-07`, `1403-W05`, `1403-Q1`) or the Jalali month a snapshot
+# was taken in, so a month's figure stays beside the previous one.  `citizens` is how many
+# distinct citizens the cell counts: what small-count suppression reads.
+indicator_values = sa.Table(
+    "indicator_values", metadata,
+    sa.Column("indicator_id", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(20), primary_key=True),
+    sa.Column("cell", sa.String(700), primary_key=True),
+    sa.Column("dims", JSON, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("numerator", sa.Float),
+    sa.Column("denominator", sa.Float),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("citizens", sa.Integer),
+    sa.Column("target", sa.Float),
+    _ts("computed_at", nullable=False),
+)
+
+# One row per indicator computation: its definition's hash (a changed definition is computed
+# from scratch), the store marks it saw (the next refresh reads what changed since) and
+# which periods it refreshed.
+indicator_runs = sa.Table(
+    "indicator_runs", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("indicator_id", sa.String(200), nullable=False, index=True),
+    sa.Column("definition_hash", sa.String(64), nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),  # full|incremental
+    _ts("source_mark"),
+    _ts("member_mark"),
+    _ts("computed_at", nullable=False),
+    sa.Column("periods", JSON),
+    sa.Column("seconds", sa.Float),
+)
+
+# Gregorian day -> Jalali month and week, so SQL on any engine groups by Jalali periods
+# with a join instead of calendar arithmetic; filled for the days the data spans.
+indicator_calendar = sa.Table(
+    "indicator_calendar", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("week", sa.String(8), nullable=False),
+)

@@ -1,0 +1,162 @@
+"""Compute indicators in the store: one SQL aggregate per definition over its fact, on SQLite
+and PostgreSQL alike, giving one figure per Jalali period and cell (`munihub.indicators.refresh`
+writes them to `indicator_values` and keeps them up to date).  Medians
+and percentiles are taken with window functions (the two middle rows of each cell) and
+interpolated linearly, the way numpy and PostgreSQL's percentile_cont do.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import sqlalchemy as sa
+
+from munihub import store
+from munihub.indicators import calendar
+from munihub.indicators.define import Definition
+from munihub.indicators.facts import FACTS
+
+PERMILLE = 1000  # percentiles in integer per-mille: integer division picks the same row on every engine
+
+
+def _condition(rel, cond: dict):
+    col, op, value = rel.c[cond["field"]], cond.get("op", "eq"), cond.get("value")
+    return {"eq": lambda: col == value, "ne": lambda: sa.or_(col != value, col.is_(None)),
+            "in": lambda: col.in_(value), "not_in": lambda: sa.or_(col.not_in(value), col.is_(None)),
+            "null": lambda: col.is_(None), "not_null": lambda: col.is_not(None),
+            "gt": lambda: col > value, "ge": lambda: col >= value,
+            "lt": lambda: col < value, "le": lambda: col <= value}[op]()
+
+
+def _framed(defn: Definition, fact: Fact, rel, as_of: dt.datetime):
+    """(from clause, period column, cell columns, where clauses) of a definition over its fact."""
+    cal = store.indicator_calendar
+    source = rel
+    if defn.time in ("month", "week"):
+        source = rel.join(cal, cal.c.day == rel.c[fact.day])
+        period = cal.c[defn.time]
+    elif defn.time == "period":
+        period = rel.c[fact.period_field]
+    else:  # no period dimension: a snapshot, kept under the Jalali month it was taken in
+        period = sa.literal(calendar.month_of(as_of))
+    cells = [rel.c[fact.dimensions[d]].label(d) for d in defn.cells]
+    where = [_condition(rel, c) for c in defn.filters]
+    # A constant period is not grouped or partitioned by (PostgreSQL refuses GROUP BY 'text').
+    keys = ([] if defn.time is None else [period]) + [rel.c[fact.dimensions[d]] for d in defn.cells]
+    return source, period.label("period"), cells, where, keys
+
+
+def aggregate_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None):
+    """The SQL giving one row per period and cell: rows, citizens, the measure's parts, the target."""
+    fact = FACTS[defn.source]
+    source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
+    if periods is not None and defn.time is not None:
+        where.append(period.element.in_(periods))
+    m = defn.measure
+    kind = m["kind"]
+    parts: list = [sa.func.count().label("rows")]
+    parts.append((sa.func.count(sa.distinct(rel.c[fact.citizen])) if fact.citizen else sa.null()).label("citizens"))
+    if kind == "count":
+        parts += [sa.func.count().label("numerator"), sa.null().label("denominator")]
+    elif kind == "distinct_count":
+        parts += [sa.func.count(sa.distinct(rel.c[m["field"]])).label("numerator"), sa.null().label("denominator")]
+    elif kind == "sum":
+        parts += [sa.func.sum(rel.c[m["field"]]).label("numerator"), sa.null().label("denominator")]
+    elif kind == "mean":
+        parts += [sa.func.sum(rel.c[m["field"]]).label("numerator"),
+                  sa.func.count(rel.c[m["field"]]).label("denominator")]
+    elif kind == "share":
+        hit = sa.and_(*(_condition(rel, c) for c in m["where"]))
+        parts += [sa.func.sum(sa.case((hit, 1), else_=0)).label("numerator"), sa.func.count().label("denominator")]
+    else:  # median, percentile: the value comes from `percentile_query`
+        parts += [sa.func.count(rel.c[m["field"]]).label("numerator"), sa.null().label("denominator")]
+    target = (defn.target or {}).get("field")
+    parts.append((sa.func.avg(rel.c[target]) if target else sa.null()).label("target"))
+    return sa.select(period, *cells, *parts).select_from(source).where(*where).group_by(*keys)
+
+
+def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None):
+    """The one or two rows around the percentile of each cell: (period, cells…, v, rn, n)."""
+    fact = FACTS[defn.source]
+    source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
+    value = rel.c[defn.measure["field"]]
+    where.append(value.is_not(None))
+    if periods is not None and defn.time is not None:
+        where.append(period.element.in_(periods))
+    part = keys or None
+    inner = sa.select(period, *cells, value.label("v"),
+                      sa.func.row_number().over(partition_by=part, order_by=value).label("rn"),
+                      sa.func.count().over(partition_by=part).label("n")
+                      ).select_from(source).where(*where).subquery("ranked")
+    p = int(round(_p(defn) * PERMILLE))
+    pos = (inner.c.n - 1) * p // PERMILLE  # integer division on both engines
+    return sa.select(inner).where(sa.or_(inner.c.rn - 1 == pos, inner.c.rn - 2 == pos))
+
+
+def _p(defn: Definition) -> float:
+    return 0.5 if defn.measure["kind"] == "median" else float(defn.measure["p"])
+
+
+def _interpolate(defn: Definition, rows) -> dict[tuple, float]:
+    p = int(round(_p(defn) * PERMILLE))
+    picked: dict[tuple, dict[int, float]] = defaultdict(dict)
+    sizes: dict[tuple, int] = {}
+    for r in rows:
+        key = tuple(r[:-3])
+        picked[key][r.rn] = float(r.v)
+        sizes[key] = r.n
+    out = {}
+    for key, vals in picked.items():
+        n = sizes[key]
+        pos, frac = divmod((n - 1) * p, PERMILLE)
+        lo = vals[pos + 1]
+        hi = vals.get(pos + 2, lo)
+        out[key] = lo + (hi - lo) * frac / PERMILLE
+    return out
+
+
+def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | None = None,
+            rel=None) -> list[dict]:
+    """The figures of `defn` (for `periods`, or all) as rows: period, dims, value and its parts.
+
+    `rel` is the fact already materialized (`munihub.indicators.refresh`); else it is built here."""
+    fact = FACTS[defn.source]
+    if rel is None:
+        rel = fact.build(conn.dialect.name, iso_utc(as_of))
+    cover_calendar(conn, defn, rel)
+    kind = defn.measure["kind"]
+    rows = conn.execute(aggregate_query(defn, rel, as_of, periods)).all()
+    pct = {}
+    if kind in ("median", "percentile"):
+        pct = _interpolate(defn, conn.execute(percentile_query(defn, rel, as_of, periods)).all())
+    out = []
+    for r in rows:
+        key = tuple(r[:1 + len(defn.cells)])
+        num, den = r.numerator, r.denominator
+        if kind in ("median", "percentile"):
+            value = pct.get(key)
+        elif kind in ("share", "mean"):
+            value = float(num) / float(den) if den else None
+        else:
+            value = float(num) if num is not None else None
+        target = defn.target.get("value") if defn.target and "value" in defn.target else r.target
+        out.append({"period": str(r.period), "dims": dict(zip(defn.cells, key[1:])), "value": value,
+                    "numerator": float(num) if num is not None else None,
+                    "denominator": float(den) if den is not None else None,
+                    "rows": int(r.rows), "citizens": int(r.citizens) if r.citizens is not None else None,
+                    "target": float(target) if target is not None else None})
+    return out
+
+
+def iso_utc(when: dt.datetime) -> str:
+    """A moment as naive ISO text in UTC: how the SQL compares it with the data's times."""
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat()
+
+
+def cover_calendar(conn, defn: Definition, rel) -> None:
+    """Extend the Jalali calendar over the days `rel` spans, if `defn` groups by month or week."""
+    if defn.time not in ("month", "week"):
+        return
+    day = rel.c[FACTS[defn.source].day]
+    lo, hi = conn.execute(sa.select(sa.func.min(day), sa.func.max(day)).where(day.is_not(None))).one()
+    calendar.cover(conn, lo, hi)

@@ -1,0 +1,148 @@
+"""Read computed figures the way managers and agencies see them: small counts suppressed,
+each figure beside the previous period's (trend), judged against its target (on track),
+rankings cut to their top cells; and the same rows as CSV or Parquet.
+
+Dashboards (the stewards' workbench, manager role) take `chart` (one series per cell over
+Jalali periods) and `to_csv` (the figures behind every chart); nothing here returns a
+personal field: cells are districts, categories, agencies and sources, never people.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from munihub import store
+from munihub.errors import ConfigError
+from munihub.indicators.define import Definition
+
+COLUMNS = ["indicator", "period", "cell", "value", "numerator", "denominator", "rows", "citizens",
+           "target", "on_track", "previous", "change", "suppressed"]
+HIDDEN = ("value", "numerator", "denominator", "rows", "citizens", "previous", "change", "on_track")
+
+
+def _on_track(defn: Definition, dims: dict, value, target) -> bool | None:
+    if value is None or target is None or not defn.target:
+        return None
+    direction = defn.target.get("direction", "up")
+    for dim_value in dims.values():  # a plan indicator may run the other way (days to resolve: down)
+        direction = (defn.target.get("directions") or {}).get(dim_value, direction)
+    return value >= target if direction == "up" else value <= target
+
+
+def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = None,
+           where: dict[str, str] | None = None, suppress: bool = True) -> list[dict]:
+    """Stored figures of `defn` in period then cell order, with trend and target.
+
+    `where` keeps cells whose dimensions have these values (a dashboard's filters).  With
+    `suppress` (what managers and agencies get) a cell counting fewer than k citizens shows
+    no number, and neither does the next period's change computed from it."""
+    t = store.indicator_values
+    q = sa.select(t).where(t.c.indicator_id == defn.id).order_by(t.c.cell, t.c.period)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    out: list[dict] = []
+    previous: dict[str, dict] = {}
+    for r in rows:  # periods sort in time order: 1403-07 < 1403-08, 1403-Q1 < 1403-Q2, 1403-W05 < 1403-W06
+        # a cell naming no citizen at all (agencies, projects) has nobody to protect
+        hidden = suppress and defn.k is not None and 0 < (r["citizens"] or 0) < defn.k
+        before = previous.get(r["cell"])
+        dims = {d: r["dims"].get(d) for d in defn.cells}  # the definition's order (JSONB sorts keys)
+        item = {"indicator": defn.id, "period": r["period"], "dims": dims, "cell": r["cell"],
+                "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"],
+                "rows": r["rows"], "citizens": r["citizens"], "target": r["target"],
+                "on_track": _on_track(defn, r["dims"], r["value"], r["target"]),
+                "previous": before["value"] if before else None, "suppressed": hidden}
+        item["change"] = (item["value"] - item["previous"]
+                          if item["value"] is not None and item["previous"] is not None else None)
+        previous[r["cell"]] = {"value": None if hidden else r["value"]}
+        if hidden:
+            item.update({k: None for k in HIDDEN})
+        out.append(item)
+    if where:
+        out = [r for r in out if all(str(r["dims"].get(k)) == str(v) for k, v in where.items())]
+    if periods:
+        out = [r for r in out if r["period"] in set(periods)]
+    out.sort(key=lambda r: (r["period"], r["cell"]))
+    if defn.top:
+        out = _top(out, defn.top)
+    return out
+
+
+def _top(rows: list[dict], n: int) -> list[dict]:
+    """The n largest (unsuppressed) cells of each period, largest first."""
+    by_period: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["value"] is not None:
+            by_period.setdefault(r["period"], []).append(r)
+    out = []
+    for period in sorted(by_period):
+        out += sorted(by_period[period], key=lambda r: (-r["value"], r["cell"]))[:n]
+    return out
+
+
+def chart(rows: list[dict]) -> dict:
+    """One series per cell over the periods, for a dashboard chart: {periods, series: [{cell, dims, values}]}."""
+    periods = sorted({r["period"] for r in rows})
+    series: dict[str, dict] = {}
+    for r in rows:
+        s = series.setdefault(r["cell"], {"cell": r["cell"], "dims": r["dims"], "values": [None] * len(periods)})
+        s["values"][periods.index(r["period"])] = r["value"]
+    return {"periods": periods, "series": [series[k] for k in sorted(series)]}
+
+
+def family_page(engine: sa.Engine, definitions: list[Definition], family: str,
+                where: dict[str, str] | None = None) -> list[dict]:
+    """What a manager's dashboard page shows for one family (137, inter_agency, plan, systems):
+    per indicator its title, unit, target, chart series over Jalali periods and the rows behind
+    them (CSV with `to_csv`), small counts suppressed; `where` filters by district, category,
+    agency … where the indicator has that dimension."""
+    page = []
+    for d in definitions:
+        if d.family != family:
+            continue
+        rows = values(engine, d, where={k: v for k, v in (where or {}).items() if k in d.cells})
+        page.append({"id": d.id, "title": d.title, "unit": d.unit, "dimensions": list(d.cells),
+                     "target": d.target, "chart": chart(rows), "rows": rows})
+    return page
+
+
+def flat(rows: list[dict]) -> list[dict]:
+    """Rows with their dimensions as columns of their own (for CSV, Parquet, tables)."""
+    dims = list(dict.fromkeys(k for r in rows for k in r["dims"]))
+    return [{"indicator": r["indicator"], "period": r["period"], **{d: r["dims"].get(d) for d in dims},
+             **{k: r[k] for k in COLUMNS if k not in {"indicator", "period", "cell"}}} for r in rows]
+
+
+def to_csv(rows: list[dict]) -> str:
+    """The figures as CSV text (UTF-8; dimension columns first)."""
+    table = flat(rows)
+    buf = io.StringIO()
+    if table:
+        writer = csv.DictWriter(buf, fieldnames=list(table[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(table)
+    return buf.getvalue()
+
+
+def export(rows: list[dict], path: str | Path) -> Path:
+    """Write the figures to `path`: .csv or .parquet (pyarrow)."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        path.write_text(to_csv(rows), encoding="utf-8")
+    elif path.suffix == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise ConfigError("Parquet export needs pyarrow", where=str(path),
+                              hint="pip install 'munihub[resolve]' (it brings pyarrow) or export .csv") from exc
+        table = flat(rows)
+        columns = list(table[0]) if table else ["indicator", "period"]
+        pq.write_table(pa.table({c: [r.get(c) for r in table] for c in columns}), path)
+    else:
+        raise ConfigError(f"cannot export to {path.suffix or 'a file without a suffix'}", where=str(path),
+                          hint="name a .csv or .parquet file")
+    return path
