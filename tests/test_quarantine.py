@@ -29,7 +29,8 @@ def test_replay_after_a_source_fix_publishes_the_fixed_record_and_keeps_the_rest
     with store.engine_for(settings).begin() as conn:
         raw = dict(bad_date["raw"], birth="1403/07/30")
         conn.execute(store.quarantine.update().where(store.quarantine.c.id == bad_date["id"]).values(raw=raw))
-    result = quarantine.replay(settings, "testreg.citizens", actor="tester")
+    from munihub.pipeline.replay import replay
+    result = replay(settings, "testreg.citizens", actor="tester")
     assert result["replayed"] == 2 and result["published"] == 1 and result["still_quarantined"] == 1
     after = _q(settings)
     assert [r["status"] for r in after[:2]] == ["replayed", "replayed"]

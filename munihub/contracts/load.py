@@ -48,10 +48,17 @@ class Field:
     quality: tuple[dict, ...] = ()
     sources: tuple[str, ...] = ()   # transformSourceObjects: several source fields joined
     value_map: tuple[tuple[str, Any], ...] = ()  # source code -> shared-schema code (customProperties.valueMap)
+    essential: bool = False         # customProperties.essential: a bad value quarantines the record
 
     @property
     def personal(self) -> bool:
         return self.classification in {"personal", "restricted", "confidential"}
+
+    @property
+    def must_read(self) -> bool:
+        """Whether a value this field cannot read sends the whole record to quarantine; any
+        other field's bad value is set aside and the record published without it."""
+        return self.essential or self.required or self.primary_key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +89,10 @@ class Contract:
     domain: str
     description: str
     raw: dict = dataclasses.field(repr=False, compare=False, default_factory=dict)
+    # The source's own record id (schema customProperties.recordId): source fields, dots for
+    # nested JSON.  Published rows are keyed by it, so two records sharing a national id never
+    # replace each other; empty means the primaryKey fields serve as the record id.
+    record_id: tuple[str, ...] = ()
 
     @property
     def key(self) -> list[str]:
@@ -201,6 +212,11 @@ def odcs_errors(data: dict):
     if fast is not None and fast.is_valid(data):
         return []
     return sorted(odcs_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+
+
+def _safe_source(name: str) -> bool:
+    """A source field name that can reach a SQL select list without quoting tricks."""
+    return name.isprintable() and not re.search(r"[;'\"`\\\x00]|--", name)
 
 
 def _custom(items: list | None) -> dict[str, Any]:
@@ -326,6 +342,18 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
         problems.append(f"{at(('schema', 0, 'physicalName'))}: physicalName {physical!r} has characters "
                         "that are not allowed in an identifier")
 
+    record_id = obj_custom.get("recordId")
+    record_id = [record_id] if isinstance(record_id, str) else record_id
+    if record_id is not None and not (isinstance(record_id, list) and record_id and all(
+            isinstance(r, str) and r.strip() and _safe_source(r) for r in record_id)):
+        where = next((("schema", 0, "customProperties", i, "value")
+                      for i, c in enumerate(obj.get("customProperties") or [])
+                      if isinstance(c, dict) and c.get("property") == "recordId"), ("schema", 0))
+        problems.append(f"{at(where)}: recordId must name the source field "
+                        "(or a list of fields) holding the source's own record id, e.g. `id`")
+        record_id = None
+    record_id = tuple(record_id or ())
+
     fields = []
     for i, prop in enumerate(obj.get("properties") or []):
         if not isinstance(prop, dict):
@@ -336,7 +364,7 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
             problems.append(f"{at(ppath)}: property name {name!r} must be a shared-schema field "
                             "(snake_case, dots for nesting)")
         for src in [source, *(prop.get("transformSourceObjects") or [])]:
-            if src is not None and (not str(src).isprintable() or re.search(r"[;'\"`\\\x00]|--", str(src))):
+            if src is not None and not _safe_source(str(src)):
                 problems.append(f"{at(ppath)}: source field {src!r} has characters not allowed in an identifier")
         classification = str(prop.get("classification") or "internal").lower()
         if classification not in CLASSIFICATIONS:
@@ -345,7 +373,8 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
         for j, rule in enumerate(prop.get("quality") or []):
             if str(rule.get("severity", "error")) not in SEVERITIES:
                 problems.append(f"{at(ppath + ('quality', j))}: severity must be info, warning or error")
-        value_map = _custom(prop.get("customProperties")).get("valueMap") or {}
+        prop_custom = _custom(prop.get("customProperties"))
+        value_map = prop_custom.get("valueMap") or {}
         if not isinstance(value_map, dict):
             problems.append(f"{at(ppath + ('customProperties',))}: valueMap must map source values to codes")
             value_map = {}
@@ -356,15 +385,17 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
             classification=classification, logical_type=prop.get("logicalType"),
             quality=tuple({**q, "field": name} for q in prop.get("quality") or []),
             sources=tuple(str(s) for s in prop.get("transformSourceObjects") or []),
-            value_map=tuple((str(k), v) for k, v in value_map.items())))
-    if fields and not any(f.primary_key for f in fields):
+            value_map=tuple((str(k), v) for k, v in value_map.items()),
+            essential=prop_custom.get("essential") is True))
+    if fields and not record_id and not any(f.primary_key for f in fields):
         problems.append(f"{at(('schema', 0, 'properties'))}: no property is marked primaryKey: true; "
-                        "the hub needs a key to upsert and to trace lineage")
-    from munihub.persian.transforms import TRANSFORMS
+                        "the hub needs a key to upsert and to trace lineage (or name the source's record id: "
+                        "customProperties recordId)")
+    from munihub.persian.transforms import transform_problem
     for i, f in enumerate(fields):
-        if f.transform and f.transform.split(":")[0] not in TRANSFORMS:
-            problems.append(f"{at(('schema', 0, 'properties', i, 'transformLogic'))}: unknown transform "
-                            f"{f.transform!r}; known: {', '.join(sorted(TRANSFORMS))}")
+        problem = transform_problem(f.transform) if f.transform else None
+        if problem:
+            problems.append(f"{at(('schema', 0, 'properties', i, 'transformLogic'))}: {problem}")
 
     top = _custom(data.get("customProperties"))
     numbers = {}
@@ -398,7 +429,8 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
         schedule=top.get("schedule"), retries=numbers["retries"],
         retry_delay_seconds=numbers["retryDelaySeconds"], timeout_seconds=numbers["timeoutSeconds"],
         pool=str(top.get("pool") or agency), owner=str(owner or agency), domain=str(data.get("domain") or agency),
-        description=str(desc.get("purpose") or "") if isinstance(desc, dict) else str(desc), raw=data)
+        description=str(desc.get("purpose") or "") if isinstance(desc, dict) else str(desc), raw=data,
+        record_id=record_id)
 
 
 def expand_params(contract: Contract, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -76,7 +76,9 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
             continue
         specs.append(_spec(rule, metric=metric, operator=op, threshold=rule[op],
                            unit=rule.get("unit") or "rows"))
-    for name in contract.key:  # a key repeated inside one load means the source is confused
+    # A key repeated inside one load means the source is confused, unless the contract names the
+    # source's own record id: then a shared key (a national id) may repeat across records.
+    for name in ([] if contract.record_id else contract.key):
         if not any(s["metric"] == "duplicateValues" and s["field"] == name for s in specs):
             specs.append(_implicit(f"unique key {name}", "duplicateValues", 0, "rows", field=name, op="mustBe"))
     top = _props(contract.raw.get("customProperties"))
