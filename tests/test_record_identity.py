@@ -149,3 +149,42 @@ def test_transform_parameters_are_checked_at_load_with_file_and_line(tmp_path, s
     with pytest.raises(ContractError) as err:
         contracts.load_contract(_contract(tmp_path, **{'transformLogic: "mobile:51"': f'transformLogic: "{spec}"'}))
     assert any("c.yaml:33: " in p and said in p for p in err.value.problems), err.value.problems
+
+
+def _cli(monkeypatch, settings, capsys, *argv) -> tuple[int, str]:
+    from munihub.cli.main import main
+    for var, value in (("MUNIHUB_HOME", settings.home), ("MUNIHUB_STORE_URL", settings.store_url),
+                       ("MUNIHUB_CONTRACTS", settings.contracts_dir), ("MUNIHUB_SCHEMAS", settings.schemas_dir)):
+        monkeypatch.setenv(var, str(value))
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_stewards_list_count_replay_and_dismiss_set_aside_values(licences, monkeypatch, capsys):
+    settings, _ = licences
+    pipeline.sync_source("testlic.licences", settings)
+    code, out = _cli(monkeypatch, settings, capsys, "quarantine", "values", "--count")
+    assert code == 0 and "national_id" in out and "transform:national_id" in out and "birth_date" in out
+    code, out = _cli(monkeypatch, settings, capsys, "quarantine", "values", "--field", "national_id")
+    assert code == 0 and "L-3" in out and "1234567890" not in out  # the raw value is masked on screen
+    code, out = _cli(monkeypatch, settings, capsys, "status")
+    assert code == 0 and "set_aside" in out.splitlines()[0]
+    assert next(line for line in out.splitlines() if "testlic.licences" in line).split()[5] == "3"
+
+    # the registry's fix: the impossible 31st of Mehr was a typo for the 30th
+    ids = {a["field"]: a["id"] for a in _aside(settings)}
+    with store.engine_for(settings).begin() as conn:
+        conn.execute(store.set_aside.update().where(store.set_aside.c.id == ids["birth_date"])
+                     .values(value="1403/07/30"))
+    from munihub.pipeline.replay import replay_set_aside
+    done = replay_set_aside(settings, "testlic.licences", actor="sara")
+    assert done == {"source": "testlic.licences", "replayed": 1, "still_set_aside": 2}
+    assert _rows(settings)["L-4"]["birth_date"] == "2024-10-21"
+    status = {a["field"]: (a["status"], a["decided_by"]) for a in _aside(settings)}
+    assert status["birth_date"] == ("replayed", "sara") and status["national_id"][0] == "open"
+
+    code, out = _cli(monkeypatch, settings, capsys, "quarantine", "dismiss-values", str(ids["national_id"]),
+                     "--why", "the licence office never recorded it", "--by", "sara")
+    assert code == 0 and "dismissed 1" in out
+    from munihub.ingest import quarantine
+    assert [r["field"] for r in quarantine.list_set_aside(settings)] == ["mobile"]

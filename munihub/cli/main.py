@@ -46,7 +46,7 @@ def cmd_consolidate(args) -> int:
 def cmd_status(args) -> int:
     from munihub.report.status import source_status
     print(table(source_status(current_settings()), ["source", "status", "rows_in", "published", "quarantined",
-                                             "finished_at", "stale"]))
+                                             "set_aside", "finished_at", "stale"]))
     return 0
 
 
