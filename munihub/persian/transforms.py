@@ -48,7 +48,9 @@ def _boolean(value: Any) -> bool:
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "text": lambda v: _n().normalize_text(str(v)),
-    "person_name": lambda v: _n().normalize_text(_n().split_title(_n().normalize_text(str(v)) or "")[1]),
+    # a placeholder (ناشناس، بدون نام) is no name: the field stays empty, nothing is set aside
+    "person_name": lambda v: None if _n().is_placeholder(str(v)) else
+    _n().normalize_text(_n().split_title(_n().normalize_text(str(v)) or "")[1]),
     "title": lambda v: _n().split_title(_n().normalize_text(str(v)) or "")[0],
     "national_id": lambda v: _n().parse_national_id(v),
     # Both phone readers accept any Iranian number and mapping files a mobile under `mobile` and
