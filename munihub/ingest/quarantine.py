@@ -52,18 +52,23 @@ def close_entries(engine, ids: list[int], status: str, actor: str, note: str | N
 
 def dismiss(settings: Settings, ids: list[int], actor: str, why: str) -> int:
     """Mark quarantined records as dismissed, recording who and why; returns how many."""
-    if not why.strip():
-        raise MunihubError("a dismissal needs a reason", hint="pass --why \"…\"")
     engine = engine_for(settings)
     with engine.connect() as conn:
-        found = [i for (i,) in conn.execute(sa.select(store.quarantine.c.id).where(
-            store.quarantine.c.id.in_(ids), store.quarantine.c.status == "open"))]
-    missing = sorted(set(ids) - set(found))
-    if missing:
-        raise MunihubError(f"no open quarantined record(s) {', '.join(map(str, missing))}",
-                           hint="`munihub quarantine list` shows the open ones")
+        found = _open_ids(conn, store.quarantine, ids, why, "quarantined record(s)", "quarantine list")
     close_entries(engine, found, "dismissed", actor, why)
     return len(found)
+
+
+def _open_ids(conn, table, ids: list[int], why: str, what: str, command: str) -> list[int]:
+    """The ids a steward may dismiss: all of them open, and a reason given (else a clear error)."""
+    if not why.strip():
+        raise MunihubError("a dismissal needs a reason", hint="pass --why \"…\"")
+    found = [i for (i,) in conn.execute(sa.select(table.c.id).where(table.c.id.in_(ids), table.c.status == "open"))]
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise MunihubError(f"no open {what} {', '.join(map(str, missing))}",
+                           hint=f"`munihub {command}` shows the open ones")
+    return found
 
 
 # ---------------------------------------------------------------- values set aside
@@ -108,14 +113,7 @@ def close_set_aside(conn, ids: list[int], status: str, actor: str, note: str | N
 
 def dismiss_set_aside(settings: Settings, ids: list[int], actor: str, why: str) -> int:
     """Mark set-aside values as dismissed (they will never be fixed), recording who and why."""
-    if not why.strip():
-        raise MunihubError("a dismissal needs a reason", hint="pass --why \"…\"")
-    t = store.set_aside
     with engine_for(settings).begin() as conn:
-        found = [i for (i,) in conn.execute(sa.select(t.c.id).where(t.c.id.in_(ids), t.c.status == "open"))]
-        missing = sorted(set(ids) - set(found))
-        if missing:
-            raise MunihubError(f"no open set-aside value(s) {', '.join(map(str, missing))}",
-                               hint="`munihub quarantine set-aside` lists the open ones")
+        found = _open_ids(conn, store.set_aside, ids, why, "set-aside value(s)", "quarantine values")
         close_set_aside(conn, found, "dismissed", actor, why)
     return len(found)
