@@ -44,3 +44,18 @@ def test_match_records_give_every_naming_row_its_mention():
     assert [r["ref"] for r in recs] == ["rc137.requests|137-9", "rc137.requests|137-9#person"]
     assert recs[1]["fields"] == {"last_name": "کریمی", "full_name": "کریمی", "title": "خانم",
                                  "address": {"detail": "بلوار توس"}}
+
+
+def test_a_person_source_with_a_one_field_name_is_matched_on_its_parts():
+    from munihub.resolve.records import with_fields
+    import json
+
+    row = {"full_name": "احمدی، آقای علی فرزند حسن", "mobile": "+989151234567"}
+    rec = match_records("clinic.patients", "9", "person", row, None, None, {})[0]
+    assert (rec["fields"]["first_name"], rec["fields"]["last_name"], rec["fields"]["father_name"]) == \
+        ("علی", "احمدی", "حسن")
+    raw = match_records("clinic.patients", "9", "person", None, None, None, {},
+                        raw=json.dumps(row).encode("utf-8"))[0]
+    assert with_fields(raw)["fields"] == rec["fields"]  # full and incremental runs read the same parts
+    kept = {"full_name": "علی احمدی", "first_name": "علی"}
+    assert match_records("s", "1", "person", kept, None, None, {})[0]["fields"] == kept  # parts the source gave win

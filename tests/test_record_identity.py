@@ -188,3 +188,11 @@ def test_stewards_list_count_replay_and_dismiss_set_aside_values(licences, monke
     assert code == 0 and "dismissed 1" in out
     from munihub.ingest import quarantine
     assert [r["field"] for r in quarantine.list_set_aside(settings)] == ["mobile"]
+
+
+def test_a_local_number_without_the_contracts_city_code_is_set_aside_with_the_fix_named(tmp_path):
+    from munihub.ingest.mapping import map_record
+    c = contracts.load_contract(_contract(tmp_path, **{'transformLogic: "mobile:51"': "transformLogic: mobile"}))
+    record, reasons, aside = map_record(c, {"licence_no": "L-9", "lname": "احمدی", "tel": "38001234"})
+    assert record == {"last_name": "احمدی"} and reasons == []
+    assert aside[0]["field"] == "mobile" and 'mobile:51' in aside[0]["message"] and aside[0]["value"] == "38001234"

@@ -93,7 +93,7 @@ def match_records(source: str, key: str, etype: str, record: dict | None, load_i
         first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "raw": raw}
         record = _decode(raw) if etype != "person" else None  # only for its person mention
     else:
-        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}
+        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": with_name_parts(record)}
     if record_hash:
         first["record_hash"] = record_hash
     out = [first]
@@ -117,7 +117,23 @@ def _decode(raw: bytes | str) -> Any:
 
 def with_fields(rec: dict) -> dict:
     """A match record with its `fields` decoded, if it holds them as raw JSON."""
-    return rec if "fields" in rec else {**rec, "fields": _decode(rec["raw"])}
+    return rec if "fields" in rec else {**rec, "fields": with_name_parts(_decode(rec["raw"]))}
+
+
+def with_name_parts(record: dict | None) -> dict | None:
+    """A person record that has only a one-field `full_name` gets the parts `parse_name` reads
+    from it (first, last, father, title), so matching compares parts as it does for others."""
+    if not isinstance(record, dict) or not isinstance(record.get("full_name"), str) or \
+            "first_name" in record or "last_name" in record:
+        return record
+    from munihub.persian import parse_name
+
+    parsed = parse_name(record["full_name"])
+    if parsed is None or parsed.placeholder:
+        return record
+    parts = {f: v for f, v in (("first_name", parsed.first), ("last_name", parsed.last),
+                               ("father_name", parsed.father), ("title", parsed.title)) if v and f not in record}
+    return {**record, **parts} if parts else record
 
 
 def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
