@@ -148,7 +148,7 @@ def test_contract_names_its_record_id_and_essential_fields(tmp_path):
 def test_transform_parameters_are_checked_at_load_with_file_and_line(tmp_path, spec, said):
     with pytest.raises(ContractError) as err:
         contracts.load_contract(_contract(tmp_path, **{'transformLogic: "mobile:51"': f'transformLogic: "{spec}"'}))
-    assert any("c.yaml:33: " in p and said in p for p in err.value.problems), err.value.problems
+    assert any("c.yaml:34: " in p and said in p for p in err.value.problems), err.value.problems
 
 
 def _cli(monkeypatch, settings, capsys, *argv) -> tuple[int, str]:
@@ -196,3 +196,18 @@ def test_a_local_number_without_the_contracts_city_code_is_set_aside_with_the_fi
     record, reasons, aside = map_record(c, {"licence_no": "L-9", "lname": "احمدی", "tel": "38001234"})
     assert record == {"last_name": "احمدی"} and reasons == []
     assert aside[0]["field"] == "mobile" and 'mobile:51' in aside[0]["message"] and aside[0]["value"] == "38001234"
+
+
+def test_a_value_the_shared_schema_refuses_is_set_aside_unless_the_field_is_essential(tmp_path):
+    from munihub.ingest.stage import check_record
+    from munihub.ingest.validate import errors_of
+    settings = Settings(home=tmp_path, store_url="sqlite://", contracts_dir=tmp_path, schemas_dir=REPO_ROOT / "schemas")
+    c = contracts.load_contract(DATA / "licences.yaml")
+    raw = {"licence_no": "L-9", "lname": "احمدی", "sex": "نامعلوم"}  # read as text, but not male/female
+    record, key, reasons, aside = check_record(c, raw, errors_of(c, settings))
+    assert (record, key, reasons) == ({"last_name": "احمدی"}, "L-9", [])
+    assert [(a["field"], a["rule"], a["value"], a["source_field"]) for a in aside] == [("gender", "enum", "نامعلوم", "sex")]
+    essential = contracts.load_contract(_contract(tmp_path, **{"transformLogic: text}": "transformLogic: text, "
+                                                              "customProperties: [{property: essential, value: true}]}"}))
+    record, key, reasons, aside = check_record(essential, raw, errors_of(essential, settings))
+    assert [r["rule"] for r in reasons] == ["enum"] and aside == []

@@ -88,6 +88,11 @@ def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
         return None, _reason(f, f"transform:{transform}", f"{f.name}: {msg}", fa)
 
 
+@functools.lru_cache(maxsize=256)
+def _is_phone(transform: str) -> bool:
+    return transform.partition(":")[0] in PHONE_TRANSFORMS
+
+
 def raw_value(f: Field, raw: dict) -> Any:
     """The value a field reads as the source wrote it (several source fields: a dict of them)."""
     if f.sources:
@@ -123,7 +128,7 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[di
             else:
                 aside.append(set_aside(f, reason, raw))
         elif value is not None:
-            if f.transform and f.transform.partition(":")[0] in PHONE_TRANSFORMS and \
+            if f.transform and _is_phone(f.transform) and \
                     (target := phone_field(f.name, value)) != f.name and not f.must_read:
                 moved.append((f, target, value))  # filed after the fields the contract maps there
             else:

@@ -78,8 +78,7 @@ def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list
                            "message_fa": "رکورد یک شیء نیست", "field": ""}], []
     record, reasons, aside = map_record(contract, raw)
     failed = {r["pointer"] for r in reasons}
-    optional = {"/" + f.name.replace(".", "/"): f for f in contract.fields if not f.must_read}
-    for reason in errors_of(record):
+    for reason in errors_of(record):  # (most records have none: nothing below runs for them)
         r = reason.to_dict() if hasattr(reason, "to_dict") else dict(reason)
         if _under(r["pointer"], failed):
             continue  # a field whose transform failed is absent: 'required' would only repeat the cause
@@ -88,7 +87,8 @@ def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list
             aside.remove(held)  # the shared schema cannot do without it: the record waits in quarantine
             reasons.append({k: v for k, v in held.items() if k != "value"})
             continue
-        f = next((f for p, f in optional.items() if _under(r["pointer"], (p,))), None)
+        f = next((f for f in contract.fields if not f.must_read and
+                  _under(r["pointer"], ("/" + f.name.replace(".", "/"),))), None)
         if f is not None and r.get("rule") != "required":
             _drop(record, r["pointer"])
             aside.append(set_aside(f, {**r, "field": f.name, "source_field": f.source or ""}, raw))

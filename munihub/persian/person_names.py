@@ -249,5 +249,10 @@ _cached = functools.lru_cache(maxsize=1 << 17)(lambda value: _parse(normalize_te
 
 def is_placeholder(value) -> bool:
     """Whether a name field holds a stand-in for nobody (ناشناس، شهروند، بدون نام …)."""
-    parsed = parse_name(value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return False
+    head = value.strip().split(" ", 1)[0]
+    if _key(head) not in _PLACEHOLDER_HEADS and _key(value):  # the common case: a real name word
+        return False
+    parsed = parse_name(value)
     return parsed is not None and parsed.placeholder
