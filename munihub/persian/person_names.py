@@ -251,8 +251,8 @@ def is_placeholder(value) -> bool:
     """Whether a name field holds a stand-in for nobody (ناشناس، شهروند، بدون نام …)."""
     if not isinstance(value, str):
         return False
-    head = value.strip().split(" ", 1)[0]
-    if _key(head) not in _PLACEHOLDER_HEADS and _key(value):  # the common case: a real name word
-        return False
+    head = _key(value.strip().split(" ", 1)[0])
+    if head not in _PLACEHOLDER_HEADS and head not in _TITLE_HEADS and _key(value):
+        return False  # the common case: a real name word first («آقای ناشناس» is parsed)
     parsed = parse_name(value)
     return parsed is not None and parsed.placeholder
