@@ -5,6 +5,8 @@ typos); ids, mobiles, postal codes and dates come with Persian digits, lost lead
 +98/0098 prefixes and Jalali dates.  Prints values per second for each function.  Date and
 name caches are cleared first and distinct values are counted; name_key is timed uncached,
 on distinct names (cold cache) and on all names (warm), so the cache's share is visible.
+parse_name (one-field names in the forms exports write) is timed cold (every cache empty),
+on distinct names with its word caches warm, and on the whole stream (names repeat).
 
     .venv/bin/python bench/bench_normalize.py [--records 100000] [--seed 7]
 """
@@ -14,7 +16,7 @@ import argparse
 import random
 import time
 
-from munihub.persian import dates as normalize_dates, names as normalize_names
+from munihub.persian import dates as normalize_dates, names as normalize_names, person_names
 from munihub.persian import (NormalizeError, match_key, name_key, normalize_text, parse_date, parse_gender,
                              parse_mobile, parse_national_id, parse_postal_code, split_title)
 from munihub.testing.synthetic import make_people, noisy_copy
@@ -25,6 +27,14 @@ def records(n: int, seed: int) -> list[dict]:
     people = make_people(max(n // 4, 1), seed)
     rng = random.Random(seed)
     return [noisy_copy(people[i % len(people)], rng)[0] for i in range(n)]
+
+
+def one_field_names(recs: list[dict], seed: int) -> list[str]:
+    """The records' names as one field, the way hotline and payment exports write them."""
+    rng = random.Random(seed)
+    forms = ("{f} {l}", "{l}، {f}", "{l} - {f}", "آقای {f} {l}", "{f} {l} فرزند {p}", "خانم {l}", "{l} {f}")
+    return [rng.choice(forms).format(f=r["first_name"], l=r["last_name"], p=r["father_name"] or "علی")
+            for r in recs]
 
 
 def rate(label: str, fn, values: list) -> None:
@@ -57,6 +67,17 @@ def main() -> None:
     normalize_names._cached_name_key.cache_clear()
     rate("name_key, cold cache", name_key, distinct_names)
     rate("name_key, warm cache", name_key, names)
+    one_field = one_field_names(recs, args.seed)
+    person_names._cached.cache_clear()
+    person_names._key.cache_clear()
+    person_names._first_score.cache_clear()
+    person_names._last_score.cache_clear()
+    distinct_one = list(dict.fromkeys(one_field))
+    rate("parse_name, cold", person_names.parse_name, distinct_one)
+    person_names._cached.cache_clear()  # word caches stay warm, as after the first few thousand records
+    rate("parse_name, distinct", person_names.parse_name, distinct_one)
+    person_names._cached.cache_clear()
+    rate("parse_name, stream", person_names.parse_name, one_field)
     print("first names alone (the match features):")
     rate("name_key(first_name)", name_key, [r["first_name"] for r in recs])
     rate("normalize_text(street)", normalize_text, [r["street"] or "" for r in recs])

@@ -46,7 +46,7 @@ def _copies(people, rng, noise, source, key_of, truth, bad=6):
 
 def build_registry(out: Path, people, rng, truth) -> int:
     """Citizen registry: SQLite `registry.db`, table `citizens`, `updated_at` watermark."""
-    recs = _copies(people, rng, 0.6, "registry.citizens", lambda i, r, p: p.national_id,
+    recs = _copies(people, rng, 0.6, "registry.citizens", lambda i, r, p: str(i + 1),  # the row id (recordId)
                    truth)
     recs = [r for r, _ in recs]
     con = sqlite3.connect(out / "registry.db")

@@ -142,6 +142,7 @@ def summary(since: dt.datetime) -> str:
     rows = [{"source": r["source"], "status": r["status"], "read": r["rows_in"],
              "published": (r["rows_new"] or 0) + (r["rows_changed"] or 0) + (r["rows_unchanged"] or 0),
              "new": r["rows_new"], "quarantined": r["rows_quarantined"],
+             "set_aside": sum((r["values_set_aside"] or {}).values()),
              "rows in = published + quarantined": "yes" if r["status"] != "published" or r["rows_in"] ==
              (r["rows_new"] or 0) + (r["rows_changed"] or 0) + (r["rows_unchanged"] or 0) + (r["rows_quarantined"] or 0)
              else "NO"} for r in loads]

@@ -120,6 +120,16 @@ def test_only_granted_agency_dataset_pairs_return_data(gw):
     assert [d["dataset"] for d in listed] == ["registry.citizens"]
 
 
+def test_a_record_id_read_from_a_personal_field_is_pseudonymized(gw):
+    client, tokens, settings = gw
+    path = settings.contracts_dir / "registry" / "citizens.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{property: recordId, value: id}", "{property: recordId, value: code_melli}"),
+                    encoding="utf-8")  # a registry keyed by the national id it also publishes
+    row = client.get("/v1/datasets/registry.citizens/rows?limit=1", headers=auth(tokens["all"])).json()["rows"][0]
+    assert row["key"].startswith("ps_")
+
+
 def test_fields_are_limited_to_the_grant_and_personal_ones_pseudonymized(gw):
     client, tokens, _ = gw
     wide = client.get("/v1/datasets/registry.citizens/rows?limit=1", headers=auth(tokens["all"])).json()["rows"][0]
@@ -128,10 +138,11 @@ def test_fields_are_limited_to_the_grant_and_personal_ones_pseudonymized(gw):
     for personal in ("national_id", "mobile", "birth_date", "postal_code"):
         assert rec[personal].startswith("ps_") and rec[personal] != citizen(0)[personal]
     assert rec["address"]["detail"].startswith("ps_")
-    assert wide["key"].startswith("ps_")  # the source key is a national id: not shown under "*"
+    # the key is the registry's own row id (its contract's recordId), not a personal value: in clear
+    assert wide["key"] == "0000000000"
     narrow = client.get("/v1/datasets/registry.citizens/rows?limit=1", headers=auth(tokens["narrow"])).json()["rows"][0]
     assert narrow["record"] == {"first_name": "علی0", "national_id": "0000000000", "address": {"district": "0"}}
-    assert narrow["key"] == "0000000000"  # national_id granted explicitly: key in clear
+    assert narrow["key"] == "0000000000"
     # one agency's pseudonym is stable across requests and differs from another agency's
     again = client.get("/v1/datasets/registry.citizens/rows?limit=1", headers=auth(tokens["all"])).json()["rows"][0]
     assert again["record"]["national_id"] == rec["national_id"]

@@ -13,6 +13,11 @@ from munihub import store
 T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
 
 
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+    return ScriptDirectory(str(migrations.HERE)).get_current_head()
+
+
 def _indexes(engine, table: str) -> set[str]:
     return {i["name"] for i in sa.inspect(engine).get_indexes(table)}
 
@@ -29,7 +34,7 @@ def test_a_store_at_0004_gains_the_updated_at_index_and_keeps_its_rows(store_url
     engine.dispose()
 
     engine = store.open_store(store_url)  # what every start does
-    assert migrations.current_revision(engine) == "0008"
+    assert migrations.current_revision(engine) == _head()
     assert "ix_source_rows_updated_at" in _indexes(engine, "source_rows")
     with engine.connect() as conn:
         assert conn.execute(sa.select(store.source_rows.c.record)).scalar_one() == {"n": "علی"}
@@ -42,7 +47,31 @@ def test_a_store_at_0004_gains_the_updated_at_index_and_keeps_its_rows(store_url
 
 def test_a_fresh_store_has_the_index_once(store_url):
     engine = store.open_store(store_url)
-    assert migrations.current_revision(engine) == "0008"
+    assert migrations.current_revision(engine) == _head()
     assert "ix_source_rows_updated_at" in _indexes(engine, "source_rows")
     store.open_store(store_url).dispose()  # a second start finds nothing to do
+    engine.dispose()
+
+
+def test_a_store_at_0005_gains_set_aside_values_and_keeps_its_loads(store_url):
+    engine = sa.create_engine(store_url)
+    migrations.upgrade(engine, "0005")
+    with engine.begin() as conn:  # 0001 builds `loads` from munihub.store, which now has the column
+        conn.exec_driver_sql("ALTER TABLE loads DROP COLUMN values_set_aside")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS set_aside")  # 0001 lists only its own tables
+        conn.exec_driver_sql("INSERT INTO loads (load_id, source, status, started_at, rows_in) "
+                             "VALUES ('L1', 's', 'published', '2024-05-01 00:00:00', 3)")
+    engine.dispose()
+
+    engine = store.open_store(store_url)
+    assert migrations.current_revision(engine) == _head()
+    assert "set_aside" in sa.inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(store.loads.c.rows_in, store.loads.c.values_set_aside)).one()
+    assert tuple(row) == (3, {})  # an old load set nothing aside: an empty count, not unknown
+
+    with engine.begin() as conn:
+        command.downgrade(migrations._config(conn), "0005")
+    assert "set_aside" not in sa.inspect(engine).get_table_names()
+    assert "values_set_aside" not in {c["name"] for c in sa.inspect(engine).get_columns("loads")}
     engine.dispose()

@@ -10,7 +10,6 @@ from munihub import pipeline, store
 from munihub.ingest import quarantine
 from munihub.pipeline.replay import replay
 from munihub.errors import MunihubError
-from munihub.pipeline.replay import replay
 
 from test_pipeline import setup  # noqa: F401  (the shared source + contract fixture)
 

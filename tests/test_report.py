@@ -40,12 +40,14 @@ def _check(name, status, severity="error", field="national_id", **kw):
             **({"data_docs": kw["data_docs"]} if "data_docs" in kw else {})}
 
 
-def _load(load_id, source, status, minutes_ago, rows_in, new, changed, unchanged, quarantined, checks=(), error=None):
+def _load(load_id, source, status, minutes_ago, rows_in, new, changed, unchanged, quarantined, checks=(), error=None,
+          set_aside=None):
     started = NOW - dt.timedelta(minutes=minutes_ago)
     return {"load_id": load_id, "source": source, "contract_version": "1.0.0", "status": status,
             "started_at": started, "finished_at": started + dt.timedelta(seconds=30),
             "rows_in": rows_in, "rows_new": new, "rows_changed": changed, "rows_unchanged": unchanged,
-            "rows_quarantined": quarantined, "checks": list(checks), "error": error}
+            "rows_quarantined": quarantined, "checks": list(checks), "error": error,
+            "values_set_aside": set_aside or {}}
 
 
 def fill(engine) -> None:
@@ -62,7 +64,8 @@ def fill(engine) -> None:
               [_check("rows", "passed", field=None),
                _check("amount_not_null", "failed", field="amount_rial", observed=100.0)],
               error="quality gate: amount_not_null failed"),
-        _load("R1", "rc137.requests", "published", 30, 3, 3, 0, 0, 0),
+        _load("R1", "rc137.requests", "published", 30, 3, 3, 0, 0, 0,
+              set_aside={"national_id": 1, "mobile": 2}),  # published without those values
     ]
     quarantine = [
         {"source": "registry.citizens", "load_id": "L2", "position": "row 4", "source_key": NATIONAL_ID,
@@ -173,6 +176,7 @@ def test_golden_json_and_html_fragments(filled, tmp_path):
     assert run.startswith('<!doctype html>\n<html lang="fa" dir="rtl">')
     assert '<meta charset="utf-8">' in run
     assert '<bdi class="id" dir="ltr">registry.citizens</bdi>' in run
+    assert 'مقدارهای کنار گذاشته (رکورد منتشر شد، مقدار نه): <bdi class="id" dir="ltr">mobile</bdi> ۲' in run
     assert '<span class="badge bad">نگه داشته شد</span>' in run
     assert '<span class="bad">کهنه</span>' in run
     assert '<a href="gx/registry.citizens/index.html" dir="ltr">Data Docs</a>' in run

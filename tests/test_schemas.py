@@ -16,11 +16,11 @@ FIELDS = {
               "postal_code address title",
     "address": "city district street alley plate postal_code detail",
     "agency": "agency_code name parent_code kind phone address",
-    "service_request": "tracking_code national_id citizen_name mobile category subcategory description district "
+    "service_request": "tracking_code national_id citizen_name mobile phone category subcategory description district "
                        "address latitude longitude status filed_at closed_at refers_to",
-    "permit": "permit_no national_id owner_name mobile parcel_code address district kind area_m2 floors status "
+    "permit": "permit_no national_id owner_name mobile phone parcel_code address district kind area_m2 floors status "
               "issued_on expires_on",
-    "payment": "payment_id national_id payer_name mobile amount_rial kind reference paid_on status permit_no",
+    "payment": "payment_id national_id payer_name mobile phone amount_rial kind reference paid_on status permit_no",
     "project": "project_code title agency_code district budget_rial spent_rial progress_pct status start_on end_on",
     "inter_agency_request": "request_id from_agency to_agency subject status opened_on due_on closed_on refers_to",
     "indicator": "indicator_code title agency_code period target_value measured_value unit",
@@ -159,3 +159,11 @@ def test_local_refs_inside_one_schema_resolve(tmp_path):
     for engine in ("fast", "reference"):
         v = compile_validator("a", engine=engine, schemas_dir=folder)
         assert [(r.pointer, r.rule) for r in v.errors({"c": "abcd"})] == [("/c", "maxLength")]
+
+
+def test_every_schema_carrying_a_citizens_mobile_has_a_landline_too():
+    """A caller's landline must have a place to land (issue 15: typed phones)."""
+    carrying = [n for n in FIELDS if "mobile" in schemas.load_schema(n)["properties"]]
+    assert sorted(carrying) == ["payment", "permit", "person", "service_request"]
+    for name in carrying:
+        assert schemas.load_schema(name)["properties"]["phone"]["format"] == "ir-phone", name

@@ -204,3 +204,35 @@ def test_write_truth_csv_round_trips(tmp_path, people):
         back = list(csv.DictReader(fh))
     assert len(back) == 6 and back[0]["true_person_id"] == people[0].person_id
     assert back[-1]["extra"] == "ستون" and back[0]["extra"] == ""
+
+
+# ---------------------------------------------------------------- export shapes (issue 15)
+
+def test_export_shapes_write_every_name_form_and_phone_kind_as_labelled():
+    import random
+
+    from munihub.testing import phenomena, synthetic as syn
+
+    people = syn.make_people(60, 3)
+    rng = random.Random(3)
+    seyyed = next(p for p in people if phenomena.is_seyyed(p) and p.gender == "male")
+    plain = next(p for p in people if not phenomena.is_seyyed(p) and p.gender == "male")
+    first, last = plain.first_name, plain.last_name
+    assert phenomena.one_field_name(plain, rng, "name_plain") == (f"{first} {last}", "name_plain")
+    assert phenomena.one_field_name(plain, rng, "name_surname_first") == (f"{last} {first}", "name_surname_first")
+    assert phenomena.one_field_name(plain, rng, "name_comma")[0].replace(" ", "") in {f"{last}،{first}", f"{last},{first}"}
+    assert phenomena.one_field_name(plain, rng, "name_father")[0] == f"{first} {last} فرزند {plain.father_name}"
+    titled = phenomena.one_field_name(plain, rng, "title_surname_only")[0]
+    assert titled.endswith(last) and first not in titled.split()
+    assert phenomena.one_field_name(plain, rng, "placeholder")[0] in phenomena.PLACEHOLDERS
+    assert phenomena.one_field_name(seyyed, rng, "seyyed_joined")[0] == f"سید{seyyed.first_name} {seyyed.last_name}"
+    assert phenomena.one_field_name(plain, rng, "seyyed_joined")[1] == "name_plain"  # only seyyeds write it
+    local = phenomena.landline_of(plain)
+    assert len(local) == 8 and local[0] == "3" and phenomena.landline_of(plain) == local  # fixed per person
+    assert phenomena.caller_phone(plain, rng, "mobile") == (plain.mobile, "mobile")
+    landline, _ = phenomena.caller_phone(plain, rng, "landline")
+    assert "".join(c for c in landline if c.isdigit()).endswith(local)
+    assert phenomena.caller_phone(plain, rng, "short_local")[0].replace(" ", "") == local
+    assert phenomena.caller_phone(plain, rng, "no_phone") == (None, "no_phone")
+    drawn = {phenomena.one_field_name(p, rng)[1] for p in people * 10}
+    assert {"name_plain", "name_title", "placeholder", "seyyed_joined", "title_surname_only"} <= drawn

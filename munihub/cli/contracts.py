@@ -83,7 +83,8 @@ def cmd_test(args) -> int:
         _json(report)
     else:
         print(f"{report['dataset']} {report['version']}: read {report['read']} record(s)"
-              f"{' (sample)' if report['partial'] else ''}, {report['valid']} valid, {report['invalid']} invalid")
+              f"{' (sample)' if report['partial'] else ''}, {report['valid']} valid, {report['invalid']} invalid"
+              + "".join(f", {n} {field} value(s) set aside" for field, n in sorted(report["set_aside"].items())))
         print(table(report["checks"], ["name", "status", "severity", "observed", "expected", "message"]))
         print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(report["counts"].items())))
     return 0 if report["ok"] else 1

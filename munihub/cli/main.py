@@ -29,7 +29,8 @@ def cmd_run(args) -> int:
 
 
 SYNC_COLUMNS = ["source", "load_id", "rows_in", "rows_new", "rows_changed", "rows_unchanged", "rows_quarantined"]
-STATUS_COLUMNS = ["source", "status", "rows_in", "published", "quarantined", "finished_at", "stale", "checked"]
+STATUS_COLUMNS = ["source", "status", "rows_in", "published", "quarantined", "set_aside", "finished_at", "stale",
+                  "checked"]
 
 
 @command("sync")

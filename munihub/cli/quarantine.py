@@ -1,4 +1,5 @@
-"""`munihub quarantine list|show|replay|dismiss`: rejected records, and stewards acting on them."""
+"""`munihub quarantine list|show|replay|dismiss`: rejected records, and stewards acting on them;
+`quarantine values|replay-values|dismiss-values`: the same for values set aside from published records."""
 from __future__ import annotations
 
 import getpass
@@ -22,6 +23,18 @@ def add_commands(sub) -> None:
     dp.add_argument("ids", nargs="+", type=int, help="quarantine ids")
     dp.add_argument("--why", required=True, help="the reason, kept with the record")
     dp.add_argument("--by", default=None, help="who decides (default: the login name)")
+    vl = grp.add_parser("values", help="values set aside (their records were published without them)")
+    vl.add_argument("--source", help="only this dataset id")
+    vl.add_argument("--field", help="only this shared-schema field")
+    vl.add_argument("--count", action="store_true", help="count open values per source, field and rule")
+    vl.add_argument("-n", type=int, default=50, help="how many (default 50)")
+    vr = grp.add_parser("replay-values", help="read set-aside values again after a contract fix")
+    vr.add_argument("source", help="dataset id (agency.dataset)")
+    vr.add_argument("ids", nargs="*", type=int, help="only these ids (default: every open one)")
+    vd = grp.add_parser("dismiss-values", help="close set-aside values that will never be fixed, saying why")
+    vd.add_argument("ids", nargs="+", type=int, help="ids from `quarantine values`")
+    vd.add_argument("--why", required=True, help="the reason, kept with the value")
+    vd.add_argument("--by", default=None, help="who decides (default: the login name)")
 
 
 @command("quarantine.list")
@@ -54,4 +67,32 @@ def cmd_dismiss(args) -> int:
     from munihub.ingest.quarantine import dismiss
     n = dismiss(current_settings(), args.ids, args.by or getpass.getuser(), args.why)
     print(f"dismissed {n} record(s)")
+    return 0
+
+
+@command("quarantine.values")
+def cmd_values(args) -> int:
+    from munihub.ingest.quarantine import count_set_aside, list_set_aside
+    settings = current_settings()
+    if args.count:
+        print(table(count_set_aside(settings, source=args.source), ["source", "field", "rule", "open"]))
+    else:
+        print(table(list_set_aside(settings, source=args.source, field=args.field, limit=args.n),
+                    ["id", "source", "record", "field", "rule", "value", "reason"]))
+    return 0
+
+
+@command("quarantine.replay-values")
+def cmd_replay_values(args) -> int:
+    from munihub.pipeline.replay import replay_set_aside
+    print(json.dumps(replay_set_aside(current_settings(), args.source, args.ids or None, actor=getpass.getuser()),
+                     ensure_ascii=False, indent=2))
+    return 0
+
+
+@command("quarantine.dismiss-values")
+def cmd_dismiss_values(args) -> int:
+    from munihub.ingest.quarantine import dismiss_set_aside
+    n = dismiss_set_aside(current_settings(), args.ids, args.by or getpass.getuser(), args.why)
+    print(f"dismissed {n} value(s)")
     return 0

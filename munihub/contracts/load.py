@@ -43,10 +43,17 @@ class Field:
     quality: tuple[dict, ...] = ()
     sources: tuple[str, ...] = ()   # transformSourceObjects: several source fields joined
     value_map: tuple[tuple[str, Any], ...] = ()  # source code -> shared-schema code (customProperties.valueMap)
+    essential: bool = False         # customProperties.essential: a bad value quarantines the record
 
     @property
     def personal(self) -> bool:
         return self.classification in {"personal", "restricted", "confidential"}
+
+    @property
+    def must_read(self) -> bool:
+        """Whether a value this field cannot read sends the whole record to quarantine; any
+        other field's bad value is set aside and the record published without it."""
+        return self.essential or self.required or self.primary_key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +84,10 @@ class Contract:
     domain: str
     description: str
     raw: dict = dataclasses.field(repr=False, compare=False, default_factory=dict)
+    # The source's own record id (schema customProperties.recordId): source fields, dots for
+    # nested JSON.  Published rows are keyed by it, so two records sharing a national id never
+    # replace each other; empty means the primaryKey fields serve as the record id.
+    record_id: tuple[str, ...] = ()
 
     @property
     def key(self) -> list[str]:
@@ -245,7 +256,8 @@ def _build(path: Path, data: dict) -> Contract:
         if not isinstance(prop, dict):
             continue
         name, source = str(prop.get("name") or ""), prop.get("physicalName")
-        value_map = custom(prop.get("customProperties")).get("valueMap") or {}
+        prop_custom = custom(prop.get("customProperties"))
+        value_map = prop_custom.get("valueMap") or {}
         fields.append(Field(
             name=name, source=str(source) if source is not None else None,
             transform=prop.get("transformLogic"), required=bool(prop.get("required")),
@@ -253,7 +265,10 @@ def _build(path: Path, data: dict) -> Contract:
             classification=str(prop.get("classification") or "internal").lower(), logical_type=prop.get("logicalType"),
             quality=tuple({**q, "field": name} for q in prop.get("quality") or []),
             sources=tuple(str(s) for s in prop.get("transformSourceObjects") or []),
-            value_map=tuple((str(k), v) for k, v in value_map.items())))
+            value_map=tuple((str(k), v) for k, v in value_map.items()),
+            essential=prop_custom.get("essential") is True))
+    record_id = custom(obj.get("customProperties")).get("recordId")  # checked by runnable.record_id_problem
+    record_id = (record_id,) if isinstance(record_id, str) else tuple(record_id or ())
     top = custom(data.get("customProperties"))
     team = data.get("team")
     members = team.get("members") if isinstance(team, dict) else team
@@ -269,7 +284,8 @@ def _build(path: Path, data: dict) -> Contract:
         schedule=top.get("schedule"), retries=int(top.get("retries", 2)),
         retry_delay_seconds=int(top.get("retryDelaySeconds", 60)), timeout_seconds=int(top.get("timeoutSeconds", 3600)),
         pool=str(top.get("pool") or agency), owner=str(owner or agency), domain=str(data.get("domain") or agency),
-        description=str(desc.get("purpose") or "") if isinstance(desc, dict) else str(desc), raw=data)
+        description=str(desc.get("purpose") or "") if isinstance(desc, dict) else str(desc), raw=data,
+        record_id=record_id)
 
 
 def expand_params(contract: Contract, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -206,9 +206,28 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
     for i, prop in enumerate(obj.get("properties") or []):
         if isinstance(prop, dict):
             _check_property(("schema", 0, "properties", i), prop, entity, fields, transforms, add)
-    if props and not any(p.get("primaryKey") for p in props):
+    record_id = custom(obj.get("customProperties")).get("recordId")
+    if record_id is not None and record_id_problem(record_id):
+        at = next((("schema", 0, "customProperties", i, "value") for i, c in enumerate(obj.get("customProperties") or [])
+                   if isinstance(c, dict) and c.get("property") == "recordId"), ("schema", 0))
+        add(at, record_id_problem(record_id))
+    if props and record_id is None and not any(p.get("primaryKey") for p in props):
         add(("schema", 0, "properties"), "no property is marked primaryKey: true; the hub needs a key to "
-                                         "upsert and to trace lineage")
+                                         "upsert and to trace lineage (or name the source's record id: "
+                                         "customProperties recordId)")
+
+
+def safe_source(name: str) -> bool:
+    """A source field name that can reach a SQL select list without quoting tricks."""
+    return name.isprintable() and not re.search(r"[;'\"`\\\x00]|--", name)
+
+
+def record_id_problem(value: Any) -> str | None:
+    """Why a `recordId` custom property cannot name the source's own record id, or None."""
+    names = [value] if isinstance(value, str) else value
+    if isinstance(names, list) and names and all(isinstance(n, str) and n.strip() and safe_source(n) for n in names):
+        return None
+    return "recordId must name the source field (or a list of fields) holding the source's own record id, e.g. `id`"
 
 
 def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, transforms, add) -> None:
@@ -220,7 +239,7 @@ def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, 
         add(ppath + ("name",), f"{name!r} is not a field of shared schema {entity!r}" +
             (f"; did you mean {hint[0]!r}?" if hint else f"; its fields: {', '.join(sorted(fields))}"))
     for src in [source, *(prop.get("transformSourceObjects") or [])]:
-        if src is not None and (not str(src).isprintable() or re.search(r"[;'\"`\\\x00]|--", str(src))):
+        if src is not None and not safe_source(str(src)):
             add(ppath + ("physicalName",), f"source field {src!r} has characters not allowed in an identifier")
     classification = str(prop.get("classification") or "internal").lower()
     if classification not in CLASSIFICATIONS:
@@ -231,6 +250,11 @@ def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, 
     transform = prop.get("transformLogic")
     if transform and str(transform).split(":")[0] not in transforms:
         add(ppath + ("transformLogic",), f"unknown transform {transform!r}; known: {', '.join(sorted(transforms))}")
+    elif transform:  # a known name with a parameter it does not take or cannot use (`phone:5x`)
+        from munihub.persian.transforms import transform_problem
+        problem = transform_problem(str(transform))
+        if problem:
+            add(ppath + ("transformLogic",), problem)
     extra = custom(prop.get("customProperties"))
     value_map = extra.get("valueMap")
     if value_map is not None and not isinstance(value_map, dict):

@@ -211,7 +211,11 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
 
     def key_of(v: grants.View, dataset: str, key: str) -> str:
         c = contract(dataset)
-        clear = c is not None and c.key and all(v.visible(k) and v.clear(k) for k in c.key)
+        if c is not None and c.record_id:  # the source's own id: clear unless it is a personal value
+            clear = not any(f.personal and (f.source in c.record_id or set(f.sources) & set(c.record_id))
+                            for f in c.fields)
+        else:
+            clear = c is not None and c.key and all(v.visible(k) and v.clear(k) for k in c.key)
         return key if clear else grants.pseudonym(key, agency_id=v.agency_id, field="source_key", key=v.key)
 
     Who = Depends(caller)

@@ -3,7 +3,7 @@
 `connector` (the one plugin interface: read batches since a cursor) → `extract` (open the
 contract's connector, read) → `mapping` (onto the shared schema) → `validate` (each record
 against the shared JSON Schema) → `stage` (good rows under a load id, bad ones to
-`quarantine` with reasons) → `quality` (dataset checks; great-expectations inside
+`quarantine` with reasons, a non-essential field's bad value set aside) → `quality` (dataset checks; great-expectations inside
 `quality_docs`, its Data Docs in `quality_views`) → `publish` (rows, cursor and ledger in one
 transaction).  `loads` keeps the ledger row and the per-source lease.
 """

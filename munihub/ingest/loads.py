@@ -82,16 +82,21 @@ def abandon_unfinished(engine: sa.Engine, source: str) -> None:
     t = store.loads
     with engine.begin() as conn:
         held = sa.select(t.c.load_id).where(t.c.source == source, t.c.status == "held")
-        conn.execute(store.quarantine.update().where(store.quarantine.c.source == source,
-                                                     store.quarantine.c.status == "open",
-                                                     store.quarantine.c.load_id.in_(held))
-                     .values(status="superseded"))
+        for kept in (store.quarantine, store.set_aside):
+            conn.execute(kept.update().where(kept.c.source == source, kept.c.status == "open",
+                                             kept.c.load_id.in_(held)).values(status="superseded"))
         ids = [r for (r,) in conn.execute(sa.select(t.c.load_id).where(
             t.c.source == source, t.c.status.in_(["extracting", "staged", "checked"])))]
         if ids:
-            conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id.in_(ids)))
-            conn.execute(store.quarantine.delete().where(store.quarantine.c.load_id.in_(ids)))
+            discard_staging(conn, ids)
             conn.execute(t.update().where(t.c.load_id.in_(ids)).values(status="abandoned", finished_at=utc_now()))
+
+
+def discard_staging(conn, load_ids: list[str]) -> None:
+    """Forget what unpublished loads wrote (staged rows, quarantined records, values set aside):
+    their records will be read again, so keeping these would count them twice."""
+    for table in (store.staged_rows, store.quarantine, store.set_aside):
+        conn.execute(table.delete().where(table.c.load_id.in_(load_ids)))
 
 
 def begin_load(engine: sa.Engine, contract: Contract, *, interval_start: str | None = None,
@@ -109,7 +114,7 @@ def begin_load(engine: sa.Engine, contract: Contract, *, interval_start: str | N
         conn.execute(store.loads.insert().values(
             load_id=load_id, source=contract.id, contract_version=contract.version, status="extracting",
             started_at=utc_now(), interval_start=interval_start, interval_end=interval_end, rows_in=0,
-            rows_quarantined=0, cursor_before=cursor, cursor_version=cur[1] if cur else None,
+            rows_quarantined=0, values_set_aside={}, cursor_before=cursor, cursor_version=cur[1] if cur else None,
             cursor_after=cursor if keep_cursor else None))
     return load_id, cursor
 
@@ -123,10 +128,10 @@ def fail_load(engine: sa.Engine, load_id: str, source: str, exc: BaseException) 
     """Record a load as failed (error redacted, audited), drop what it staged, free the source."""
     message = redact(str(exc))[:2000]
     with engine.begin() as conn:
-        conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
-        conn.execute(store.quarantine.delete().where(store.quarantine.c.load_id == load_id))
+        discard_staging(conn, [load_id])
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
-                     .values(status="failed", finished_at=utc_now(), error=message, rows_quarantined=0))
+                     .values(status="failed", finished_at=utc_now(), error=message, rows_quarantined=0,
+                             values_set_aside={}))
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="failed",
                      detail={"load_id": load_id, "error": message[:500]})
     release_lease(engine, source)

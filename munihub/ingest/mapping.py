@@ -2,8 +2,11 @@
 
 Each contract property names a source field (`physicalName`), a shared-schema field
 (`name`, dots for nesting) and optionally a transform (`transformLogic`).  A value that a
-transform cannot read becomes a reason (JSON pointer, rule, English and Persian message)
-and the record goes to quarantine with its raw payload; nothing is dropped.
+transform cannot read becomes a reason (JSON pointer, rule, English and Persian message).
+If the field is essential (`Field.must_read`: the key, required, or marked essential) the
+record goes to quarantine with its raw payload; otherwise the value is *set aside* (kept
+with its reason for stewards) and the record goes on without it.  Nothing is dropped.
+A phone is filed by what it is: a mobile under `mobile`, a landline under `phone`.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 
 from munihub.contracts import Contract, Field
 from munihub import persian
-from munihub.persian.transforms import TRANSFORMS
+from munihub.persian.transforms import PHONE_TRANSFORMS, reader
 
 KEY_SEPARATOR = "|"
 
@@ -77,7 +80,7 @@ def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
     if not transform:
         return value, None
     try:
-        return TRANSFORMS[transform](value), None
+        return reader(f.transform)(value), None
     except (ValueError, TypeError, ArithmeticError) as exc:
         msg = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
         fa = getattr(exc, "message_fa", None) or \
@@ -85,29 +88,76 @@ def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
         return None, _reason(f, f"transform:{transform}", f"{f.name}: {msg}", fa)
 
 
-def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict]]:
-    """Shared-schema record plus the reasons (empty when every field was read)."""
+@functools.lru_cache(maxsize=256)
+def _is_phone(transform: str) -> bool:
+    return transform.partition(":")[0] in PHONE_TRANSFORMS
+
+
+def raw_value(f: Field, raw: dict) -> Any:
+    """The value a field reads as the source wrote it (several source fields: a dict of them)."""
+    if f.sources:
+        return {s: _get(raw, s)[1] for s in f.sources}
+    return _get(raw, f.source)[1] if f.source is not None else None
+
+
+def set_aside(f: Field, reason: dict, raw: dict) -> dict:
+    """A value kept out of its record: the reason plus the raw value, for stewards to replay."""
+    return {**reason, "value": raw_value(f, raw)}
+
+
+def phone_field(name: str, value: str) -> str:
+    """Where a read phone belongs: a mobile (+989…) under `mobile`, anything else under
+    `phone` (the landline), beside the contract's own field (`address.mobile` → `address.phone`)."""
+    parent, _, _ = name.rpartition(".")
+    target = "mobile" if value.startswith("+989") else "phone"
+    return f"{parent}.{target}" if parent else target
+
+
+def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[dict]]:
+    """(shared-schema record, reasons to quarantine it, values set aside); a record with no
+    reasons is published, without its set-aside values."""
     record: dict[str, Any] = {}
     reasons: list[dict] = []
+    aside: list[dict] = []
+    moved: list[tuple[Field, str, str]] = []
     for f in contract.fields:
         value, reason = map_field(f, raw)
         if reason:
-            reasons.append(reason)
+            if f.must_read:
+                reasons.append(reason)
+            else:
+                aside.append(set_aside(f, reason, raw))
         elif value is not None:
-            _put(record, f.name, value)
-        elif f.required:  # the contract's promise, on top of the shared schema's own `required`
+            if f.transform and _is_phone(f.transform) and \
+                    (target := phone_field(f.name, value)) != f.name and not f.must_read:
+                moved.append((f, target, value))  # filed after the fields the contract maps there
+            else:
+                _put(record, f.name, value)
+        if f.required and value is None and not reason:  # the contract's promise, on top of the schema's
             reasons.append(_reason(f, "required", f"{f.name}: required by the contract but empty "
                                    f"(source field {f.source or '+'.join(f.sources)})",
                                    f"فیلد الزامی «{f.name}» خالی است"))
-    return record, reasons
+    for f, target, value in moved:
+        found, there = _get(record, target)
+        if not found:
+            _put(record, target, value)
+        elif there != value:
+            kind, kind_fa = ("a mobile", "همراه") if target.endswith("mobile") else ("a landline", "تلفن ثابت")
+            aside.append(set_aside(f, _reason(
+                f, "phone:second", f"{f.name}: holds {kind} but the record already has another in {target}",
+                f"«{f.name}» شمارهٔ {kind_fa} دارد ولی رکورد در «{target}» شمارهٔ دیگری دارد"), raw))
+    return record, reasons, aside
 
 
-def source_key(contract: Contract, record: dict) -> str | None:
-    """The record's key in its source: primary-key fields joined by '|' (None if one is missing)."""
+def source_key(contract: Contract, record: dict, raw: dict | None = None) -> str | None:
+    """The record's key in its source, joined by '|' (None if a part is missing): the source's
+    own record id (`recordId` fields of the raw record, digits made Latin) when the contract
+    names one, else the primary-key fields of the shared-schema record."""
     parts = []
-    for name in contract.key:
-        found, value = _get(record, name)
+    fields, values = (contract.record_id, raw) if contract.record_id else (contract.key, record)
+    for name in fields:
+        found, value = _get(values or {}, name)
         if not found or _empty(value):
             return None
-        parts.append(str(value))
+        parts.append(persian.to_latin_digits(str(value)).strip() if contract.record_id else str(value))
     return KEY_SEPARATOR.join(parts)

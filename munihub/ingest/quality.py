@@ -76,7 +76,9 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
             continue
         specs.append(_spec(rule, metric=metric, operator=op, threshold=rule[op],
                            unit=rule.get("unit") or "rows"))
-    key = contract.key  # a key repeated inside one load means the source is confused
+    # A key repeated inside one load means the source is confused, unless the contract names the
+    # source's own record id: then a shared key (a national id) may repeat across records.
+    key = [] if contract.record_id else contract.key
     if len(key) == 1 and not any(s["metric"] == "duplicateValues" and s["field"] == key[0] for s in specs):
         specs.append(_implicit(f"unique key {key[0]}", "duplicateValues", 0, "rows", field=key[0], op="mustBe"))
     elif len(key) > 1:  # a composite key is unique as a tuple; its parts may repeat on their own

@@ -1,4 +1,5 @@
-"""Quarantine: list, show and dismiss rejected records (reasons kept, raw payload masked for display).
+"""Quarantine: list, show and dismiss rejected records (reasons kept, raw payload masked for display),
+and the same for values set aside (a field's bad value kept out of a published record).
 
 Replaying them after a fix composes several stages, so it lives in `munihub.pipeline.replay`.
 """
@@ -51,15 +52,68 @@ def close_entries(engine, ids: list[int], status: str, actor: str, note: str | N
 
 def dismiss(settings: Settings, ids: list[int], actor: str, why: str) -> int:
     """Mark quarantined records as dismissed, recording who and why; returns how many."""
-    if not why.strip():
-        raise MunihubError("a dismissal needs a reason", hint="pass --why \"…\"")
     engine = engine_for(settings)
     with engine.connect() as conn:
-        found = [i for (i,) in conn.execute(sa.select(store.quarantine.c.id).where(
-            store.quarantine.c.id.in_(ids), store.quarantine.c.status == "open"))]
+        found = _open_ids(conn, store.quarantine, ids, why, "quarantined record(s)", "quarantine list")
+    close_entries(engine, found, "dismissed", actor, why)
+    return len(found)
+
+
+def _open_ids(conn, table, ids: list[int], why: str, what: str, command: str) -> list[int]:
+    """The ids a steward may dismiss: all of them open, and a reason given (else a clear error)."""
+    if not why.strip():
+        raise MunihubError("a dismissal needs a reason", hint="pass --why \"…\"")
+    found = [i for (i,) in conn.execute(sa.select(table.c.id).where(table.c.id.in_(ids), table.c.status == "open"))]
     missing = sorted(set(ids) - set(found))
     if missing:
-        raise MunihubError(f"no open quarantined record(s) {', '.join(map(str, missing))}",
-                           hint="`munihub quarantine list` shows the open ones")
-    close_entries(engine, found, "dismissed", actor, why)
+        raise MunihubError(f"no open {what} {', '.join(map(str, missing))}",
+                           hint=f"`munihub {command}` shows the open ones")
+    return found
+
+
+# ---------------------------------------------------------------- values set aside
+
+def list_set_aside(settings: Settings, source: str | None = None, field: str | None = None,
+                   limit: int = 50) -> list[dict[str, Any]]:
+    """Open set-aside values, newest first: record, field, rule and the masked raw value."""
+    from munihub.masking import mask_record
+    t = store.set_aside
+    stmt = sa.select(t).where(t.c.status == "open").order_by(t.c.id.desc()).limit(limit)
+    if source:
+        stmt = stmt.where(t.c.source == source)
+    if field:
+        stmt = stmt.where(t.c.field == field)
+    with engine_for(settings).connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [{"id": r["id"], "source": r["source"], "record": r["source_key"], "field": r["field"],
+             "rule": r["rule"], "value": mask_record(r["value"], r["field"]),
+             "reason": (r["reason"] or {}).get("message", "")} for r in rows]
+
+
+def count_set_aside(settings: Settings, source: str | None = None) -> list[dict[str, Any]]:
+    """Open set-aside values counted per source, field and rule, most first."""
+    t = store.set_aside
+    n = sa.func.count().label("open")
+    stmt = sa.select(t.c.source, t.c.field, t.c.rule, n).where(t.c.status == "open") \
+        .group_by(t.c.source, t.c.field, t.c.rule).order_by(n.desc(), t.c.source, t.c.field)
+    if source:
+        stmt = stmt.where(t.c.source == source)
+    with engine_for(settings).connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def close_set_aside(conn, ids: list[int], status: str, actor: str, note: str | None) -> None:
+    """Close open set-aside values as `status` (dismissed, replayed), saying who, when and why."""
+    import datetime as dt
+
+    t = store.set_aside
+    conn.execute(t.update().where(t.c.id.in_(ids), t.c.status == "open").values(
+        status=status, decided_by=actor, decided_at=dt.datetime.now(dt.timezone.utc), note=note))
+
+
+def dismiss_set_aside(settings: Settings, ids: list[int], actor: str, why: str) -> int:
+    """Mark set-aside values as dismissed (they will never be fixed), recording who and why."""
+    with engine_for(settings).begin() as conn:
+        found = _open_ids(conn, store.set_aside, ids, why, "set-aside value(s)", "quarantine values")
+        close_set_aside(conn, found, "dismissed", actor, why)
     return len(found)

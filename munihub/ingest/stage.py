@@ -3,6 +3,8 @@
 Staged rows wait under their load id until the load passes its checks and is published;
 quarantined rows keep the raw payload and every reason.  Every record read ends up in
 exactly one of the two, which is what lets the ledger prove rows in = published + quarantined.
+A bad value of a field that is not essential is set aside instead (table `set_aside`, written
+in the same transaction as its batch) and counted per field in the ledger (`values_set_aside`).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from munihub import store
 from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
-from munihub.ingest.mapping import map_record, source_key
+from munihub.ingest.mapping import map_record, set_aside, source_key
 
 
 @dataclasses.dataclass
@@ -25,6 +27,7 @@ class StageCounts:
     staged: int = 0
     quarantined: int = 0
     cursor: dict[str, Any] | None = None
+    set_aside: dict[str, int] = dataclasses.field(default_factory=dict)  # field -> values set aside
 
 
 def _text_safe(text: str) -> str:
@@ -54,25 +57,58 @@ def _json_safe(raw: Any) -> Any:
     return _text_safe(str(raw))
 
 
-def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list]) -> tuple[dict, str | None, list[dict]]:
-    """Map and validate one raw record: (record, source key, reasons); no reasons means valid."""
+def _under(pointer: str, pointers) -> bool:
+    return any(pointer == p or pointer.startswith(p + "/") for p in pointers)
+
+
+def _drop(record: dict, pointer: str) -> None:
+    parts = pointer.strip("/").split("/")
+    for part in parts[:-1]:
+        record = record.get(part) if isinstance(record, dict) else None
+    if isinstance(record, dict):
+        record.pop(parts[-1], None)
+
+
+def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list]
+                 ) -> tuple[dict, str | None, list[dict], list[dict]]:
+    """Map and validate one raw record: (record, source key, reasons, values set aside); no
+    reasons means the record is published (its set-aside values emptied)."""
     if not isinstance(raw, dict):
         return {}, None, [{"pointer": "", "rule": "type", "message": "record is not an object",
-                           "message_fa": "رکورد یک شیء نیست", "field": ""}]
-    record, reasons = map_record(contract, raw)
+                           "message_fa": "رکورد یک شیء نیست", "field": ""}], []
+    record, reasons, aside = map_record(contract, raw)
     failed = {r["pointer"] for r in reasons}
-    for reason in errors_of(record):
+    for reason in errors_of(record):  # (most records have none: nothing below runs for them)
         r = reason.to_dict() if hasattr(reason, "to_dict") else dict(reason)
-        # a field whose transform failed is absent, so 'required' would only repeat the cause
-        if not any(r["pointer"] == p or r["pointer"].startswith(p + "/") for p in failed) and \
-                not (r.get("rule") == "required" and any(p.endswith("/" + r.get("field", "?")) for p in failed)):
+        if _under(r["pointer"], failed):
+            continue  # a field whose transform failed is absent: 'required' would only repeat the cause
+        held = next((a for a in aside if a["pointer"] == r["pointer"]), None)
+        if held is not None and r.get("rule") == "required":
+            aside.remove(held)  # the shared schema cannot do without it: the record waits in quarantine
+            reasons.append({k: v for k, v in held.items() if k != "value"})
+            continue
+        f = next((f for f in contract.fields if not f.must_read and
+                  _under(r["pointer"], ("/" + f.name.replace(".", "/"),))), None)
+        if f is not None and r.get("rule") != "required":
+            _drop(record, r["pointer"])
+            aside.append(set_aside(f, {**r, "field": f.name, "source_field": f.source or ""}, raw))
+        else:
             reasons.append(r)
-    key = source_key(contract, record)
+    key = source_key(contract, record, raw)
     if key is None and not reasons:
+        named = list(contract.record_id or contract.key)
         reasons.append({"pointer": "/" + "/".join(contract.key), "rule": "key",
-                        "message": f"primary key {'+'.join(contract.key)} is empty",
-                        "message_fa": "کلید اصلی رکورد خالی است", "field": ",".join(contract.key)})
-    return record, key, reasons
+                        "message": f"{'record id' if contract.record_id else 'primary key'} "
+                                   f"{'+'.join(named)} is empty",
+                        "message_fa": "کلید اصلی رکورد خالی است", "field": ",".join(named)})
+    return record, key, reasons, aside
+
+
+def _aside_row(source: str, load_id: str, position: str, key: str, a: dict) -> dict:
+    return {"source": source, "load_id": load_id, "position": position[:500], "source_key": key[:500],
+            "field": a["field"][:200], "source_field": str(a.get("source_field") or "")[:500],
+            "value": _json_safe(a.get("value")), "rule": str(a.get("rule") or "")[:100],
+            "reason": {k: _json_safe(v) for k, v in a.items() if k != "value"}, "status": "open"}
 
 
 def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: Iterable[Batch],
@@ -80,28 +116,36 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     """Write every batch's records to staged_rows or quarantine, one transaction per batch."""
     counts = StageCounts()
     for batch in batches:
-        good, bad = [], []
+        good, bad, held = [], [], []
+        tally = dict(counts.set_aside)
         for i, raw in enumerate(batch.records):
             position = batch.position(i)
-            record, key, reasons = check_record(contract, raw, errors_of)
+            record, key, reasons, aside = check_record(contract, raw, errors_of)
             if reasons:
                 bad.append({"source": contract.id, "load_id": load_id, "position": position[:500],
                             "source_key": key, "raw": _json_safe(raw), "reasons": reasons, "status": "open"})
-            else:
-                counts.staged += 1
-                good.append({"load_id": load_id, "seq": counts.staged, "source_key": key[:500],
-                             "record": record, "record_hash": store.record_hash(record),
-                             "position": position[:500]})
+                continue
+            counts.staged += 1
+            good.append({"load_id": load_id, "seq": counts.staged, "source_key": key[:500],
+                         "record": record, "record_hash": store.record_hash(record),
+                         "position": position[:500]})
+            for a in aside:
+                tally[a["field"]] = tally.get(a["field"], 0) + 1
+                held.append(_aside_row(contract.id, load_id, position, key, a))
         with engine.begin() as conn:
             if good:
                 conn.execute(store.staged_rows.insert(), good)
             if bad:
                 conn.execute(store.quarantine.insert(), bad)
+            if held:
+                conn.execute(store.set_aside.insert(), held)
             counts.rows_in += len(batch.records)
             counts.quarantined += len(bad)
             counts.cursor = batch.cursor
             conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(
-                rows_in=counts.rows_in, rows_quarantined=counts.quarantined, cursor_after=counts.cursor))
+                rows_in=counts.rows_in, rows_quarantined=counts.quarantined, cursor_after=counts.cursor,
+                values_set_aside=tally))
+        counts.set_aside = tally  # only once the batch is committed
         if on_batch:
             on_batch(counts)
     return counts

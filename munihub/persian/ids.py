@@ -209,7 +209,8 @@ def parse_phone(value, default_area: str | None = None) -> str:
         return "+98" + national
     if len(national) == 8:
         raise NormalizeError(f"phone …{digits[-4:]} has no city code; write it as 0XX and "
-                             "eight digits", f"تلفن …{digits[-4:]} کد شهر ندارد",
+                             "eight digits, or give the source's city code in the contract "
+                             "(transformLogic: \"mobile:51\")", f"تلفن …{digits[-4:]} کد شهر ندارد",
                              code="area_code")
     raise NormalizeError(f"phone …{digits[-4:]} is not an Iranian landline or mobile number",
                          f"تلفن …{digits[-4:]} شمارهٔ ثابت یا همراه ایران نیست", code="invalid")

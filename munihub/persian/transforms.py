@@ -1,10 +1,13 @@
 """How one source value is read: every transform a contract's `transformLogic` may name.
 
-Contracts check transform names against `TRANSFORMS`; mapping applies them.  Each takes the
-raw value and returns the shared-schema value, or raises ValueError with a reason.
+Contracts check transform names (and parameters, `phone:51`) with `transform_problem`;
+mapping applies them through `reader`.  Each takes the raw value and returns the
+shared-schema value, or raises ValueError with a reason.
 """
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -45,10 +48,14 @@ def _boolean(value: Any) -> bool:
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "text": lambda v: _n().normalize_text(str(v)),
-    "person_name": lambda v: _n().normalize_text(_n().split_title(_n().normalize_text(str(v)) or "")[1]),
+    # a placeholder (ناشناس، بدون نام) is no name: the field stays empty, nothing is set aside
+    "person_name": lambda v: None if _n().is_placeholder(str(v)) else
+    _n().normalize_text(_n().split_title(_n().normalize_text(str(v)) or "")[1]),
     "title": lambda v: _n().split_title(_n().normalize_text(str(v)) or "")[0],
     "national_id": lambda v: _n().parse_national_id(v),
-    "mobile": lambda v: _n().parse_mobile(v),
+    # Both phone readers accept any Iranian number and mapping files a mobile under `mobile` and
+    # a landline under `phone`, whichever column the source wrote it in (see PHONE_TRANSFORMS).
+    "mobile": lambda v: _n().parse_phone(v),
     "phone": lambda v: _n().parse_phone(v),
     "postal_code": lambda v: _n().parse_postal_code(v),
     "date": lambda v: _n().parse_date(v),
@@ -61,3 +68,53 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "string": lambda v: str(v),
     "concat": lambda v: v,  # joining happens in map_record; the result is then normalized text
 }
+
+PHONE_TRANSFORMS = frozenset({"mobile", "phone"})
+_AREA_CODE = re.compile(r"0?([1-8][0-9]{1,2})")
+
+
+def _area_code(text: str) -> str:
+    """An Iranian city code without its 0 ('51' for Mashhad), from `51` or `051`."""
+    match = _AREA_CODE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a city code (two or three digits such as 51 or 021)")
+    return match.group(1)
+
+
+def _phone_in(area: str) -> Callable[[Any], str]:
+    return lambda v: _n().parse_phone(v, default_area=area)
+
+
+# Transforms that take a parameter after ':': what it is, how it is read, and the reader it makes.
+PARAMETERS: dict[str, tuple[str, Callable[[str], Any], Callable[[Any], Callable]]] = {
+    "mobile": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
+    "phone": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
+}
+
+
+def transform_problem(spec: str) -> str | None:
+    """Why a contract's transformLogic cannot be used (unknown name, bad parameter), or None."""
+    name, sep, param = str(spec).partition(":")
+    if name not in TRANSFORMS:
+        return f"unknown transform {spec!r}; known: {', '.join(sorted(TRANSFORMS))}"
+    if not sep:
+        return None
+    if name not in PARAMETERS:
+        takes = ", ".join(f"{k}:<{what}>" for k, (what, *_) in sorted(PARAMETERS.items()))
+        return f"transform {name!r} takes no parameter (got {param!r}); parameters exist for {takes}"
+    try:
+        PARAMETERS[name][1](param)
+    except ValueError as exc:
+        return f"transform {spec!r}: {exc}"
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def reader(spec: str) -> Callable[[Any], Any]:
+    """The function that reads a value for a transformLogic such as `text` or `phone:51`
+    (checked at contract load, so an unknown name here is a programming error)."""
+    name, sep, param = spec.partition(":")
+    if not sep:
+        return TRANSFORMS[name]
+    _, parse, make = PARAMETERS[name]
+    return make(parse(param))

@@ -39,9 +39,10 @@ def schema_result(contract: Contract, raws: list[dict], errors_of) -> tuple[dict
     """Map + validate every record: one result counting the invalid ones by field and rule."""
     from munihub.ingest.stage import check_record
 
-    good, bad, why = [], 0, collections.Counter()
+    good, bad, why, aside = [], 0, collections.Counter(), collections.Counter()
     for raw in raws:
-        record, _, reasons = check_record(contract, raw, errors_of)
+        record, _, reasons, held = check_record(contract, raw, errors_of)
+        aside.update(a["field"] for a in held if not reasons)
         if reasons:
             bad += 1
             why.update({f"{r.get('pointer') or '/'} {r.get('rule')}" for r in reasons})
@@ -55,6 +56,7 @@ def schema_result(contract: Contract, raws: list[dict], errors_of) -> tuple[dict
     else:
         res = _result("schema", "passed", f"all {len(raws)} records valid", observed=0, metric="schema")
     res["expected"], res["invalid_by_reason"] = "0 invalid records", dict(why)
+    res["set_aside_by_field"] = dict(aside)  # published without these values (not essential)
     return res, good
 
 
@@ -127,6 +129,7 @@ def test_contract(contract: Contract, settings: Settings, limit: int = 1000) -> 
     counts = collections.Counter(r["status"] for r in results)
     return {"dataset": contract.id, "version": contract.version, "read": len(raws),
             "valid": len(good), "invalid": len(raws) - len(good), "partial": partial,
+            "set_aside": schema["set_aside_by_field"],
             "checks": results, "counts": dict(counts),
             "ok": not any(r["status"] in {"failed", "error"} for r in results)}
 

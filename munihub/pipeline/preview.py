@@ -20,11 +20,12 @@ def preview(contract_ref: str, settings: Settings, limit: int = 20) -> list[dict
     with connect(contract, batch_size=limit) as conn:
         for batch in read_batches(conn, None):
             for raw in batch.records:
-                record, _, reasons = check_record(contract, raw, check)
+                record, _, reasons, aside = check_record(contract, raw, check)
                 # the agency's own data: ids and mobiles masked by name, dates and the rest as converted
                 row = mask_record(record, scan_text=False)
                 row["_valid"] = "yes" if not reasons else "no"
                 row["_reasons"] = "; ".join(f"{r['pointer']} {r['rule']}" for r in reasons)
+                row["_set_aside"] = "; ".join(f"{a['pointer']} {a['rule']}" for a in aside)
                 out.append(row)
                 if len(out) >= limit:
                     return out

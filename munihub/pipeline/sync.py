@@ -14,7 +14,7 @@ from munihub import store
 from munihub.config import Settings, load_settings
 from munihub.contracts import contract_for
 from munihub.errors import ConcurrentRunError, MunihubError, QualityGateError
-from munihub.ingest.loads import (abandon_unfinished, utc_now, acquire_lease, begin_load, fail_load, load_row,
+from munihub.ingest.loads import (abandon_unfinished, utc_now, acquire_lease, begin_load, discard_staging, fail_load, load_row,
                                   mark_staged, release_lease)
 from munihub.ingest.validate import errors_of
 from munihub.store import audit, engine_for
@@ -113,8 +113,7 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
         counts = publish_staged(engine, load_id, entity_type=contract.entity_type, crash_hook=crash_hook)
     except ConcurrentRunError:
         with engine.begin() as conn:
-            conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
-            conn.execute(store.quarantine.delete().where(store.quarantine.c.load_id == load_id))
+            discard_staging(conn, [load_id])
             conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
                          .values(status="skipped", finished_at=utc_now(), error="another run published first"))
             audit.append(conn, actor="pipeline", action="sync", target=contract.id, outcome="skipped",

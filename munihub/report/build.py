@@ -65,6 +65,8 @@ def _load_summary(row) -> dict[str, Any]:
             # only a published load can balance: a held or failed one published nothing on purpose
             "published": published,
             "balanced": rows_in == published + quarantined if row["status"] == "published" else None,
+            # values kept out of published records (field -> count): the records are in `published`
+            "values_set_aside": dict(row.get("values_set_aside") or {}),
             "error": mask_text(row["error"]) if row["error"] else None}
 
 
@@ -255,6 +257,7 @@ def _totals(sources: list[dict], types: list[dict], review_open: int) -> dict[st
             "stale_sources": sum(1 for s in sources if s["freshness"]["stale"]),
             "rows_in": sum(x["rows_in"] for x in loads), "published": sum(x["published"] for x in loads),
             "quarantined": sum(x["rows_quarantined"] for x in loads),
+            "values_set_aside": sum(sum(x["values_set_aside"].values()) for x in loads),
             "unbalanced_sources": sum(1 for x in loads if x["balanced"] is False),
             "records": sum(t["records"] for t in types), "entities": sum(t["entities"] for t in types),
             "review_open": review_open}
@@ -272,7 +275,9 @@ def headline(engine: sa.Engine, contracts=None, *, now: dt.datetime | None = Non
         fresh = _freshness(by_id.get(source), published.get(source), now)
         out.append({"source": source, "status": load.get("status", "never run"),
                     "rows_in": load.get("rows_in", 0), "published": load.get("published", 0),
-                    "quarantined": load.get("rows_quarantined", 0), "finished_at": load.get("finished_at"),
+                    "quarantined": load.get("rows_quarantined", 0),
+                    "set_aside": sum(load.get("values_set_aside", {}).values()),
+                    "finished_at": load.get("finished_at"),
                     "age_seconds": fresh["age_seconds"],
                     "stale": {True: "yes", False: "no", None: "-"}[fresh["stale"]]})
     return out

@@ -164,6 +164,9 @@ def _source_section(s: dict) -> str:
         head = (f'<p>آخرین بار {ident(load["load_id"])} — {_status(load["status"])} — '
                 f'ورودی {fa(load["rows_in"])}، جدید {fa(load["rows_new"])}، تغییرکرده {fa(load["rows_changed"])}، '
                 f'بدون تغییر {fa(load["rows_unchanged"])}، قرنطینه {fa(load["rows_quarantined"])}.</p>')
+        if load.get("values_set_aside"):  # the records were published; these values wait for a steward
+            head += ('<p class="warn">مقدارهای کنار گذاشته (رکورد منتشر شد، مقدار نه): ' + "، ".join(
+                f'{ident(f)} {fa(n)}' for f, n in sorted(load["values_set_aside"].items())) + '</p>')
         if load["error"]:
             head += f'<p class="bad" dir="auto">{e(load["error"])}</p>'
     else:
@@ -194,7 +197,7 @@ def render_run(data: dict) -> str:
     prose = (f'<p>{fa(t["sources"])} منبع؛ {fa(t["published_sources"])} منتشر شده، '
              f'<span class="bad">{fa(t["held_sources"])} نگه داشته</span>، {fa(t["failed_sources"])} ناموفق، '
              f'{fa(t["stale_sources"])} کهنه. ورودی {fa(t["rows_in"])} رکورد، منتشر {fa(t["published"])}، '
-             f'قرنطینه {fa(t["quarantined"])}. {fa(t["records"])} رکورد به {fa(t["entities"])} موجودیت رسید؛ '
+             f'قرنطینه {fa(t["quarantined"])}، مقدار کنار گذاشته {fa(t.get("values_set_aside", 0))}. {fa(t["records"])} رکورد به {fa(t["entities"])} موجودیت رسید؛ '
              f'<a href="review.html">{fa(t["review_open"])} جفت در انتظار بازبینی</a>.</p>')
     ordered = sorted(data["sources"], key=_attention)
     sources = "".join(_source_row(s) for s in ordered)

@@ -15,7 +15,9 @@ from munihub.config import Settings
 
 MENTION = "#person"
 # Fields of non-person records that name the citizen behind them.
-PERSON_NAME_FIELDS = ("citizen_name", "owner_name", "payer_name")
+PERSON_NAME_FIELDS = ("citizen_name", "owner_name", "payer_name", "full_name")
+# Identifying fields a mention carries over as they are (a nested address is kept whole).
+CARRIED = ("national_id", "mobile", "phone", "birth_date", "postal_code", "father_name", "gender", "email")
 
 
 def _iso(value) -> str:
@@ -23,18 +25,43 @@ def _iso(value) -> str:
 
 
 def person_mention(record: dict) -> dict | None:
-    """The citizen named inside a non-person record, as person fields (None if nobody is named)."""
-    person: dict[str, Any] = {}
-    for f in ("national_id", "mobile"):
-        if record.get(f):
-            person[f] = record[f]
-    for f in PERSON_NAME_FIELDS:
-        if record.get(f):
-            person["full_name"] = record[f]
-            break
-    if "national_id" not in person and not ("full_name" in person and "mobile" in person):
-        return None  # a bare name is too weak to stand for a citizen
+    """The citizen named inside a non-person record, as person fields with every identifying
+    field the record has: name parts read from its one-field name (`parse_name`, with
+    `name_confidence` when the order was a guess), national id, mobile, landline, birth date,
+    postal code, address and district.  None only when nobody is named: no name (or a
+    placeholder such as «ناشناس»), no national id and no phone."""
+    from munihub.persian import parse_name
+
+    person: dict[str, Any] = {f: record[f] for f in CARRIED if record.get(f)}
+    name = next((record[f] for f in PERSON_NAME_FIELDS if record.get(f)), None)
+    parsed = parse_name(name) if isinstance(name, str) else None
+    if parsed is not None and not parsed.placeholder:
+        for field, value in (("first_name", parsed.first), ("last_name", parsed.last), ("full_name", parsed.full),
+                             ("father_name", parsed.father), ("title", parsed.title)):
+            if value and field not in person:
+                person[field] = value
+        if parsed.seyyed:
+            person["seyyed"] = True
+        if parsed.unsure and parsed.first and parsed.last:
+            person["name_confidence"] = parsed.confidence  # the parts may be the other way round
+    if not any(person.get(f) for f in ("national_id", "mobile", "phone", "first_name", "last_name")):
+        return None  # an address or a date alone names nobody
+    address = _address(record)
+    if address:
+        person["address"] = address
+        if address.get("postal_code") and "postal_code" not in person:
+            person["postal_code"] = address["postal_code"]
     return person
+
+
+def _address(record: dict) -> dict[str, Any]:
+    """The record's address as the person schema's address object (a free-text address becomes
+    its `detail`; a separate district field joins it)."""
+    raw = record.get("address")
+    address = dict(raw) if isinstance(raw, dict) else ({"detail": raw} if raw else {})
+    if record.get("district") and not address.get("district"):
+        address["district"] = record["district"]
+    return {k: v for k, v in address.items() if v not in (None, "")}
 
 
 def trust_of(settings: Settings | None) -> dict[str, int]:
@@ -66,7 +93,7 @@ def match_records(source: str, key: str, etype: str, record: dict | None, load_i
         first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "raw": raw}
         record = _decode(raw) if etype != "person" else None  # only for its person mention
     else:
-        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": record}
+        first = {**base, "ref": f"{source}|{key}", "entity_type": etype, "fields": with_name_parts(record)}
     if record_hash:
         first["record_hash"] = record_hash
     out = [first]
@@ -90,7 +117,23 @@ def _decode(raw: bytes | str) -> Any:
 
 def with_fields(rec: dict) -> dict:
     """A match record with its `fields` decoded, if it holds them as raw JSON."""
-    return rec if "fields" in rec else {**rec, "fields": _decode(rec["raw"])}
+    return rec if "fields" in rec else {**rec, "fields": with_name_parts(_decode(rec["raw"]))}
+
+
+def with_name_parts(record: dict | None) -> dict | None:
+    """A person record that has only a one-field `full_name` gets the parts `parse_name` reads
+    from it (first, last, father, title), so matching compares parts as it does for others."""
+    if not isinstance(record, dict) or not isinstance(record.get("full_name"), str) or \
+            "first_name" in record or "last_name" in record:
+        return record
+    from munihub.persian import parse_name
+
+    parsed = parse_name(record["full_name"])
+    if parsed is None or parsed.placeholder:
+        return record
+    parts = {f: v for f, v in (("first_name", parsed.first), ("last_name", parsed.last),
+                               ("father_name", parsed.father), ("title", parsed.title)) if v and f not in record}
+    return {**record, **parts} if parts else record
 
 
 def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,

@@ -36,6 +36,8 @@ loads = sa.Table(
     sa.Column("cursor_after", JSON),
     sa.Column("checks", JSON),
     sa.Column("error", sa.Text),
+    # field -> values set aside (published without that value), migration 0006
+    sa.Column("values_set_aside", JSON),
 )
 
 # One row per source: where the next incremental read starts.  `version` makes publish an
@@ -73,6 +75,27 @@ quarantine = sa.Table(
     _ts("decided_at"),
     sa.Column("note", sa.Text),
     sa.Column("replay_load_id", sa.String(40)),
+)
+
+# A value kept out of a published record because its field could not be read (bad check
+# digit, unparseable date, a second landline): the record is published without it; the raw
+# value and the reason wait here for stewards, like quarantined records (migration 0006).
+set_aside = sa.Table(
+    "set_aside", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(200), nullable=False, index=True),
+    sa.Column("load_id", sa.String(40), nullable=False, index=True),
+    sa.Column("position", sa.String(500)),
+    sa.Column("source_key", sa.String(500), nullable=False),
+    sa.Column("field", sa.String(200), nullable=False),
+    sa.Column("source_field", sa.String(500)),
+    sa.Column("value", JSON),
+    sa.Column("rule", sa.String(100), nullable=False),
+    sa.Column("reason", JSON, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, default="open"),  # open|replayed|dismissed|superseded
+    sa.Column("decided_by", sa.String(200)),
+    _ts("decided_at"),
+    sa.Column("note", sa.Text),
 )
 
 source_rows = sa.Table(

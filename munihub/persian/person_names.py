@@ -1,0 +1,258 @@
+"""One-field person names as real exports write them, read into parts.
+
+Callers' and payers' names arrive as one string: «آقای علی احمدی»، «احمدی، علی»، «احمدی - علی»،
+«علی احمدی فرزند حسن»، «سیدمحمد موسوی»، «خانم کریمی»، «ناشناس».  `parse_name` returns the
+first name, surname, father's name, titles and the seyyed flag, and how sure it is of the
+order.  The order is decided from evidence, never from position alone: the first-name and
+surname lists shipped in `munihub/persian/data/`, surname endings (-زاده، -پور، -ی …), the
+separator (a comma or dash usually follows the surname), then position (first name first).
+Placeholders (ناشناس، شهروند، بدون نام …) are no name at all.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from typing import NamedTuple
+
+from munihub.persian.letters import fold_key_letters, normalize_text
+from munihub.persian.names import TITLES
+
+_NOT_KEY = re.compile(r"[\W_]+")
+# Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
+_SEPARATOR = re.compile(r"\s*[،,؛;\-–—/|]+\s*")
+_HAS_SEPARATOR = re.compile(r"[،,؛;\-–—/|]")
+_FATHER = re.compile(r"(?:^|\s)(?:فرزند|ولد|بنت)(?:\s+|$)")
+_SEYYED = {"سید": "سید", "سیده": "سیده"}
+UNSURE_BELOW = 0.7
+
+
+class ParsedName(NamedTuple):
+    """A one-field name in parts; `confidence` (0..1) is how sure the order is."""
+
+    first: str | None = None
+    last: str | None = None
+    father: str | None = None
+    title: str | None = None       # honorifics other than سید/سیده (آقای، حاج، دکتر …)
+    seyyed: bool = False
+    confidence: float = 0.0
+    placeholder: bool = False       # the source wrote «ناشناس» or the like: nobody is named
+
+    @property
+    def unsure(self) -> bool:
+        """Whether the parts may be the other way round (or there was no evidence at all)."""
+        return self.confidence < UNSURE_BELOW
+
+    @property
+    def full(self) -> str | None:
+        """First name and surname in the usual order, without titles."""
+        return " ".join(p for p in (self.first, self.last) if p) or None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key(word: str) -> str:
+    """Match key of a word; cached, since a city's names are drawn from a few thousand words."""
+    return _NOT_KEY.sub("", fold_key_letters(word))
+
+
+def _read_list(name: str) -> frozenset[str]:
+    text = resources.files("munihub.persian").joinpath("data", name).read_text("utf-8")
+    return frozenset(_key(normalize_text(line) or "") for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
+def _lists() -> tuple[frozenset[str], frozenset[str]]:
+    """(first-name keys, surname keys) from the shipped data files, read once."""
+    return _read_list("first_names.txt"), _read_list("surnames.txt")
+
+
+# Every spelling of a title, by match key, plus the forms used with a name in speech.
+_EXTRA_TITLES = {"آقا": "آقای", "اقا": "آقای", "حاج آقا": "حاج", "حاج خانم": "حاجیه", "جناب آقای": "آقای",
+                 "سرکار خانم": "خانم", "بانو": "خانم", "آقای دکتر": "دکتر", "حاجیه خانم": "حاجیه"}
+_TITLE = {_key(form): canon for canon, forms in TITLES.items() for form in forms}
+_TITLE.update({_key(k): v for k, v in _EXTRA_TITLES.items()})
+_TITLE_HEADS = frozenset(_key(f.split()[0]) for f in [*_EXTRA_TITLES, *(x for fs in TITLES.values() for x in fs)])
+_TITLE_SPAN = max(len(f.split()) for f in [*_EXTRA_TITLES, *(x for fs in TITLES.values() for x in fs)])
+_PLACEHOLDERS = frozenset(_key(p) for p in (
+    "ناشناس", "ناشناخته", "شهروند", "شهروند گرامی", "شهروند محترم", "بدون نام", "بی نام", "نامشخص",
+    "نا مشخص", "نامعلوم", "مجهول", "ندارد", "تماس گیرنده", "مشترک", "unknown", "anonymous", "none",
+    "null", "na", "n a", "nan", "test", "تست", "x", "xx", "xxx"))
+_PLACEHOLDER_HEADS = frozenset(_key(p.split()[0]) for p in (
+    "ناشناس", "ناشناخته", "شهروند", "بدون", "بی", "نامشخص", "نا", "نامعلوم", "مجهول", "ندارد", "تماس",
+    "مشترک", "unknown", "anonymous", "none", "null", "na", "n", "nan", "test", "تست", "x", "xx", "xxx"))
+_SURNAME_ENDS = ("زاده", "پور", "نژاد", "نیا", "فر", "زادگان", "وند", "لو", "مقدم", "منش", "راد", "کیا")
+_SURNAME_STARTS = ("پور", "میر", "آل", "ال")
+_ENDS_ALONE = frozenset(_SURNAME_ENDS)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _first_score(keys: tuple[str, ...]) -> float:
+    """Evidence that these words are a first name: +1 per known first name, −1 per surname-like."""
+    first, last = _lists()
+    score = 0.0
+    for k in keys:
+        if k in first:
+            score += 1.0 if k not in last else 0.3
+        elif _surname_like(k, last):
+            score -= 1.0
+        elif len(keys) == 1 and any(k[:i] in first and k[i:] in first for i in range(2, len(k) - 1)):
+            score += 0.8  # a compound written as one word (محمدرضا)
+    return score / len(keys)
+
+
+def _surname_like(k: str, last: frozenset[str]) -> bool:
+    return k in last or k.endswith(_SURNAME_ENDS) or (k.startswith(_SURNAME_STARTS) and len(k) > 5)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _last_score(keys: tuple[str, ...]) -> float:
+    """Evidence that these words are a surname: a known surname, a surname ending, or ی after
+    a word that is not itself a first name (علی، مهدی end in ی too)."""
+    first, last = _lists()
+    joined = "".join(keys)
+    if joined in last:
+        return 1.0 if joined not in first else 0.3
+    if joined in _ENDS_ALONE:
+        return 0.2  # «زاده» alone is the tail of a surname split by a space, not a surname
+    if len(keys) <= 2 and (joined.endswith(_SURNAME_ENDS) or (joined.startswith(_SURNAME_STARTS) and len(joined) > 5)):
+        return 0.9  # «قاسم زاده», «پور محمد»: a compound surname split by a space
+    return sum(_word_as_surname(k, first, last) for k in keys) / len(keys)
+
+
+def _word_as_surname(k: str, first: frozenset[str], last: frozenset[str]) -> float:
+    if k in last:
+        return 1.0 if k not in first else 0.3
+    if k in first:
+        return -1.0
+    if k.endswith(_SURNAME_ENDS):
+        return 0.9
+    return 0.5 if k.endswith("ی") else 0.0
+
+
+def _strip_titles(words: list[str]) -> tuple[list[str], list[str], bool]:
+    """(name words, titles found anywhere, seyyed) of one part of a name."""
+    keys = list(map(_key, words))
+    if _TITLE_HEADS.isdisjoint(keys) and not any(k[:3] == "سید" for k in keys):
+        return words, [], False  # the common case: nothing to strip
+    first, _ = _lists()
+    kept, titles, seyyed, i = [], [], False, 0
+    while i < len(words):
+        canon, span = None, 0
+        if _key(words[i]) in _TITLE_HEADS:  # the common case: a word that starts no title
+            for n in range(min(_TITLE_SPAN, len(words) - i), 0, -1):
+                canon = _TITLE.get(_key(" ".join(words[i:i + n])))
+                if canon:
+                    span = n
+                    break
+        nxt = _key(words[i + span]) if canon and i + span < len(words) else ""
+        if canon and not nxt.startswith(("زاده", "پور")):  # «حاجی زاده» is a surname
+            if canon in _SEYYED:
+                seyyed = True
+            else:
+                titles.append(canon)
+            i += span
+            continue
+        k = _key(words[i])
+        glued = k.startswith("سید") and next((s for s in ("سیده", "سید") if k[len(s):] in first), None)
+        if glued:  # «سیدمحمد»: the title glued to a known first name (not «سیدی», a surname)
+            seyyed = True
+            kept.append(words[i][len(glued):].lstrip("\u200c"))
+        else:
+            kept.append(words[i])
+        i += 1
+    if not kept and titles and titles[-1] in {"مشهدی", "حاجی", "کربلایی"}:
+        kept.append(titles.pop())  # «آقای مشهدی»: the last title-like word was the surname
+    return kept, titles, seyyed
+
+
+def _split(words: list[str], prefer_last_first: bool) -> tuple[list[str], list[str], float]:
+    """(first-name words, surname words, confidence) of the words of a name."""
+    keys = tuple(map(_key, words))
+    if len(words) == 1:
+        f, s = _first_score(keys), _last_score(keys)
+        return (words, [], _confidence(f, s)) if f > s else ([], words, _confidence(s, f))
+    as_written, reversed_ = (0.0, 0.6) if prefer_last_first else (0.4, 0.0)  # position: first name first
+    best = second = -9.0
+    at, swapped = 1, False
+    for k in range(1, len(words)):
+        a, b = keys[:k], keys[k:]
+        for score, swap in ((_first_score(a) + _last_score(b) + as_written, False),
+                            (_first_score(b) + _last_score(a) + reversed_, True)):
+            if score > best:
+                best, second, at, swapped = score, best, k, swap
+            elif score > second:
+                second = score
+    conf = _confidence(best, second)
+    return (words[at:], words[:at], conf) if swapped else (words[:at], words[at:], conf)
+
+
+def _confidence(best: float, other: float) -> float:
+    """Sure when the chosen reading beats the next by a clear margin and had evidence."""
+    margin = best - other
+    return round(max(0.0, min(1.0, 0.5 + margin / 2)) * (1.0 if best >= 1.0 else 0.8), 2)
+
+
+def _text(words: list[str]) -> str | None:
+    return " ".join(words) or None
+
+
+def parse_name(value: str | None) -> ParsedName | None:
+    """A one-field name in parts (None for no value); see the module docstring for the forms read."""
+    if not isinstance(value, str) or len(value) > 200:
+        return _parse(normalize_text(str(value))[:200]) if value is not None else None
+    return _cached(value)
+
+
+def _parse(text: str | None) -> ParsedName | None:
+    if not text:
+        return None
+    if len(text) <= 20 and (_key(text.split(" ", 1)[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
+                            or not _key(text)):  # «ناشناس», or no letter at all («؟», «--»)
+        return ParsedName(placeholder=True, confidence=1.0)
+    father = None
+    mark = _FATHER.search(text) if ("فرزند" in text or "ولد" in text or "بنت" in text) else None
+    if mark:
+        father_words, _, _ = _strip_titles(_SEPARATOR.sub(" ", text[mark.end():]).split())
+        father, text = _text(father_words), text[:mark.start()]
+    parts = _SEPARATOR.split(text) if _HAS_SEPARATOR.search(text) else (text,)
+    titles, seyyed, groups = [], False, []
+    for part in parts:
+        words, found, sey = _strip_titles(part.split())  # (an empty part gives no words)
+        titles += found
+        seyyed = seyyed or sey
+        if words:
+            groups.append(words)
+    title = " ".join(dict.fromkeys(titles)) if titles else None
+    if not groups:
+        if father or title or seyyed:
+            return ParsedName(father=father, title=title, seyyed=seyyed, confidence=0.0)
+        return ParsedName(placeholder=True, confidence=1.0)  # only punctuation: nobody named
+    if _key(groups[0][0]) in _PLACEHOLDER_HEADS and _key(" ".join(w for g in groups for w in g)) in _PLACEHOLDERS:
+        return ParsedName(father=father, title=title, seyyed=seyyed, placeholder=True, confidence=1.0)
+    if len(groups) >= 2:  # a separator: usually «surname، first name», but the lists decide
+        a, b = groups[0], [w for g in groups[1:] for w in g]
+        ka, kb = tuple(map(_key, a)), tuple(map(_key, b))
+        as_written = _first_score(ka) + _last_score(kb)
+        reversed_ = _first_score(kb) + _last_score(ka) + 0.6
+        if reversed_ >= as_written:
+            first, last, conf = b, a, _confidence(reversed_, as_written)
+        else:
+            first, last, conf = a, b, _confidence(as_written, reversed_)
+    else:
+        first, last, conf = _split(groups[0], prefer_last_first=False)
+    return ParsedName(_text(first), _text(last), father, title, seyyed, conf)
+
+
+_cached = functools.lru_cache(maxsize=1 << 17)(lambda value: _parse(normalize_text(value)))
+
+
+def is_placeholder(value) -> bool:
+    """Whether a name field holds a stand-in for nobody (ناشناس، شهروند، بدون نام …)."""
+    if not isinstance(value, str):
+        return False
+    head = _key(value.strip().split(" ", 1)[0])
+    if head not in _PLACEHOLDER_HEADS and head not in _TITLE_HEADS and _key(value):
+        return False  # the common case: a real name word first («آقای ناشناس» is parsed)
+    parsed = parse_name(value)
+    return parsed is not None and parsed.placeholder

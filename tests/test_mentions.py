@@ -1,0 +1,61 @@
+"""Full person mentions (issue 15): every record that names a citizen yields a mention carrying
+every identifying field it has, read through the one-field name parser."""
+from __future__ import annotations
+
+from munihub.resolve.records import match_records, person_mention
+
+
+def test_a_hotline_call_carries_every_identifying_field_and_the_name_parts():
+    call = {"tracking_code": "137-1", "citizen_name": "احمدی، آقای علی فرزند حسن", "national_id": "0012345679",
+            "mobile": "+989151234567", "phone": "+985138001234", "district": "منطقه ۳",
+            "address": "بلوار سجاد، کوچه ۴، پلاک ۱۲", "category": "پسماند"}
+    assert person_mention(call) == {
+        "national_id": "0012345679", "mobile": "+989151234567", "phone": "+985138001234",
+        "first_name": "علی", "last_name": "احمدی", "full_name": "علی احمدی", "father_name": "حسن", "title": "آقای",
+        "address": {"detail": "بلوار سجاد، کوچه ۴، پلاک ۱۲", "district": "منطقه ۳"}}
+
+
+def test_a_name_and_an_address_without_id_or_phone_still_name_a_citizen():
+    permit = {"permit_no": "PR-1", "owner_name": "سیدمحمد موسوی", "district": "منطقه ۱",
+              "address": {"street": "بلوار وکیل‌آباد", "postal_code": "9188888888"}}
+    got = person_mention(permit)
+    assert (got["first_name"], got["last_name"], got["seyyed"]) == ("محمد", "موسوی", True)
+    assert got["address"] == {"street": "بلوار وکیل‌آباد", "postal_code": "9188888888", "district": "منطقه ۱"}
+    assert got["postal_code"] == "9188888888"
+
+
+def test_anonymous_callers_are_mentions_by_their_number_and_nobody_is_made_up():
+    assert person_mention({"citizen_name": "ناشناس", "mobile": "+989151234567"}) == {"mobile": "+989151234567"}
+    assert person_mention({"citizen_name": "شهروند", "district": "منطقه ۳", "address": "بلوار سجاد"}) is None
+    assert person_mention({"payment_id": "P1", "amount_rial": 10}) is None
+
+
+def test_a_guessed_name_order_says_so():
+    got = person_mention({"payer_name": "فاطمه زهرا", "mobile": "+989151234567"})
+    assert got["name_confidence"] < 0.7
+    sure = person_mention({"payer_name": "زهرا کریمی"})
+    assert "name_confidence" not in sure and sure["last_name"] == "کریمی"
+
+
+def test_match_records_give_every_naming_row_its_mention():
+    recs = match_records("rc137.requests", "137-9", "service_request",
+                         {"tracking_code": "137-9", "citizen_name": "خانم کریمی", "address": "بلوار توس"},
+                         None, None, {})
+    assert [r["ref"] for r in recs] == ["rc137.requests|137-9", "rc137.requests|137-9#person"]
+    assert recs[1]["fields"] == {"last_name": "کریمی", "full_name": "کریمی", "title": "خانم",
+                                 "address": {"detail": "بلوار توس"}}
+
+
+def test_a_person_source_with_a_one_field_name_is_matched_on_its_parts():
+    from munihub.resolve.records import with_fields
+    import json
+
+    row = {"full_name": "احمدی، آقای علی فرزند حسن", "mobile": "+989151234567"}
+    rec = match_records("clinic.patients", "9", "person", row, None, None, {})[0]
+    assert (rec["fields"]["first_name"], rec["fields"]["last_name"], rec["fields"]["father_name"]) == \
+        ("علی", "احمدی", "حسن")
+    raw = match_records("clinic.patients", "9", "person", None, None, None, {},
+                        raw=json.dumps(row).encode("utf-8"))[0]
+    assert with_fields(raw)["fields"] == rec["fields"]  # full and incremental runs read the same parts
+    kept = {"full_name": "علی احمدی", "first_name": "علی"}
+    assert match_records("s", "1", "person", kept, None, None, {})[0]["fields"] == kept  # parts the source gave win

@@ -1,0 +1,74 @@
+"""One-field names as exports write them (issue 15): parts, order from evidence, unsure, placeholders."""
+from __future__ import annotations
+
+import pytest
+
+from munihub.persian import parse_name
+from munihub.persian.transforms import TRANSFORMS
+
+ZWNJ = "\u200c"
+
+
+@pytest.mark.parametrize("written, first, last, father, title, seyyed", [
+    ("علی احمدی", "علی", "احمدی", None, None, False),
+    ("احمدی علی", "علی", "احمدی", None, None, False),                  # surname first, no separator
+    ("احمدی، علی", "علی", "احمدی", None, None, False),
+    ("احمدی - علی", "علی", "احمدی", None, None, False),
+    ("احمدي,علي", "علی", "احمدی", None, None, False),                  # Arabic letters, Latin comma
+    ("آقای علی احمدی", "علی", "احمدی", None, "آقای", False),
+    ("احمدی، آقای علی", "علی", "احمدی", None, "آقای", False),          # a title inside the name
+    ("کریمی مهندس محمدرضا", "محمدرضا", "کریمی", None, "مهندس", False),
+    ("حاج آقا رضایی", None, "رضایی", None, "حاج", False),              # title and surname only
+    ("آقای احمدی", None, "احمدی", None, "آقای", False),
+    ("خانم کریمی", None, "کریمی", None, "خانم", False),
+    ("حاجیه خانم فاطمه حسینی", "فاطمه", "حسینی", None, "حاجیه", False),
+    ("جناب آقای دکتر حسین‌زاده", None, "حسین‌زاده", None, "آقای دکتر", False),
+    ("علی احمدی فرزند حسن", "علی", "احمدی", "حسن", None, False),
+    ("احمدی، علی فرزند حسن", "علی", "احمدی", "حسن", None, False),
+    ("سیدمحمد موسوی", "محمد", "موسوی", None, None, True),              # seyyed joined
+    ("سید محمد موسوی", "محمد", "موسوی", None, None, True),             # spaced
+    ("محمد موسوی", "محمد", "موسوی", None, None, False),                # dropped
+    ("سیده زهرا هاشمی فرزند سید علی", "زهرا", "هاشمی", "علی", None, True),
+    ("مهندس محمد رضا کریمی", "محمد رضا", "کریمی", None, "مهندس", False),  # a compound first name spaced
+    ("علی اکبر قاسم زاده", "علی اکبر", "قاسم زاده", None, None, False),   # and a compound surname
+    ("رضایی فر محمد", "محمد", "رضایی فر", None, None, False),
+    ("سیدی محمد", "محمد", "سیدی", None, None, False),                   # «سیدی» is a surname, not a title
+    ("حاجی زاده علی", "علی", "حاجی زاده", None, None, False),           # nor «حاجی» before «زاده»
+])
+def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
+    got = parse_name(written)
+    assert (got.first, got.last, got.father, got.title, got.seyyed) == (first, last, father, title, seyyed)
+    assert not got.placeholder
+
+
+@pytest.mark.parametrize("written", ["ناشناس", "شهروند", "بدون نام", " بدون  نام ", "آقای ناشناس", "نامشخص",
+                                     "---", "؟"])
+def test_placeholders_name_nobody(written):
+    got = parse_name(written)
+    assert got.placeholder and got.first is None and got.last is None
+    assert TRANSFORMS["person_name"](written) is None  # the record field stays empty
+
+
+def test_the_order_is_decided_by_evidence_and_doubt_is_said():
+    sure = parse_name("محمدی رضا")
+    assert (sure.first, sure.last) == ("رضا", "محمدی") and not sure.unsure
+    both_first_names = parse_name("فاطمه زهرا")  # a compound first name, or a first name and «زهرا» surname?
+    assert both_first_names.unsure
+    nothing_known = parse_name("گلدان کتاب")  # neither word is on a list nor looks like a surname
+    assert nothing_known.unsure and (nothing_known.first, nothing_known.last) == ("گلدان", "کتاب")
+    assert parse_name("علی").first == "علی" and parse_name("علی").last is None
+
+
+def test_no_value_and_hostile_values():
+    assert parse_name(None) is None and parse_name("") is None and parse_name("   ") is None
+    long = parse_name("علی " * 500)
+    assert long is not None and len(long.first or "") + len(long.last or "") <= 200
+    assert parse_name(12345) is not None  # a number in a name column: read as text, never a crash
+
+
+def test_the_name_lists_ship_with_the_package():
+    from importlib import resources
+    data = resources.files("munihub.persian").joinpath("data")
+    firsts = data.joinpath("first_names.txt").read_text("utf-8").splitlines()
+    lasts = data.joinpath("surnames.txt").read_text("utf-8").splitlines()
+    assert "محمد" in firsts and "احمدی" in lasts and len(firsts) > 250 and len(lasts) > 200
