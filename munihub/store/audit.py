@@ -13,6 +13,7 @@ so `verify` names every edited, deleted or reordered entry.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -112,6 +113,7 @@ class GroupCommit:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._conn: sa.Connection | None = None  # held by the writer: no checkout (and ping) per batch
 
     def submit(self, actor: str, action: str, target: str | None, outcome: str,
                detail: dict[str, Any] | None = None) -> concurrent.futures.Future:
@@ -142,15 +144,23 @@ class GroupCommit:
                 while not self._pending and not self._closed:
                     self._wake.wait()
                 if not self._pending:
+                    if self._conn is not None:
+                        self._conn.close()
                     return
                 batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
             self._write(batch)
 
     def _write(self, batch: list[tuple[dict, concurrent.futures.Future]]) -> None:
         try:
-            with self.engine.begin() as conn:
-                seqs = append_many(conn, [entry for entry, _ in batch])
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            with self._conn.begin():
+                seqs = append_many(self._conn, [entry for entry, _ in batch])
         except Exception as exc:  # noqa: BLE001 - every waiting request is refused with the cause
+            conn, self._conn = self._conn, None  # the next batch starts on a fresh connection
+            if conn is not None:
+                with contextlib.suppress(Exception):  # a dead connection may fail to close too
+                    conn.close()
             err = exc if isinstance(exc, StoreError) else StoreError(
                 f"cannot write {len(batch)} audit entries: {exc.__class__.__name__}: {str(exc)[:200]}",
                 where="audit_log", hint="the requests were refused; check the store is writable")
