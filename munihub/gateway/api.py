@@ -209,8 +209,8 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         c = contract(dataset)
         return bool(c is not None and c.key and all(v.visible(k) and v.clear(k) for k in c.key))
 
-    def key_of(v: grants.View, dataset: str, key: str, clear: bool | None = None) -> str:
-        if clear if clear is not None else key_in_clear(v, dataset):
+    def key_of(v: grants.View, dataset: str, key: str) -> str:
+        if key_in_clear(v, dataset):
             return key
         return grants.pseudonym(key, agency_id=v.agency_id, field="source_key", key=v.key)
 
@@ -256,10 +256,11 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
             q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
         rows, next_cursor = keyset_page(request, q, t.c.source_key, f"rows|{dataset_id}|{v.agency_id}",
                                         cursor, limit)
-        project, clear = grants.projector(v), key_in_clear(v, dataset_id)
+        project = grants.projector(v)
+        key = (lambda k: k) if key_in_clear(v, dataset_id) else grants.pseudonymizer(v.key, v.agency_id, "source_key")
         return page_response({"dataset": dataset_id}, "rows",
-                             [{"key": key_of(v, dataset_id, r.source_key, clear), "load_id": r.load_id,
-                               "updated_at": _iso(r.updated_at), "record": project(r.record)} for r in rows],
+                             [{"key": key(r.source_key), "load_id": r.load_id, "updated_at": _iso(r.updated_at),
+                               "record": project(r.record)} for r in rows],
                              {"next_cursor": next_cursor})
 
     @app.get("/v1/datasets/{dataset_id}/quality", tags=["datasets"])
@@ -394,8 +395,10 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     return app
 
 
+@functools.lru_cache(maxsize=1024)
 def _iso(value):
-    """A timestamp spelled as FastAPI's encoder spelled it (isoformat), so answers keep their form."""
+    """A timestamp spelled as FastAPI's encoder spelled it (isoformat), so answers keep their form
+    (cached: the rows of one load share their stamp)."""
     return value.isoformat() if value is not None else None
 
 
