@@ -8,7 +8,6 @@ it cannot be, the caller gets 503 and no data.  A request costs, once its token 
 connection checkout and one statement (its page), plus its share of an audit batch.
 """
 
-import base64
 import contextlib
 import dataclasses
 import functools
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from munihub.store import audit
 from munihub.gateway import grants
 from munihub.gateway.access import AccessCache, RateLimiter, rate_limiter  # noqa: F401 - RateLimiter re-exported
+from munihub.gateway.cursors import cursor_cipher, decode_cursor, encode_cursor
 from munihub.gateway.respond import AuditMiddleware, page_response
 from munihub import store
 from munihub.config import Settings, load_settings
@@ -72,28 +72,6 @@ def read_engine(settings: Settings) -> sa.Engine:
                             max_overflow=20, pool_recycle=1800, json_deserializer=msgspec.json.decode)
 
 
-# ---------------------------------------------------------------- cursors
-
-def _cursor_cipher(key: bytes | None):
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    return AESGCM(hashlib.sha256(b"munihub-cursor|" + (key or os.urandom(32))).digest())
-
-
-def encode_cursor(cipher, scope: str, last: str) -> str:
-    """Opaque and sealed: the last key may be a national id, so it is encrypted, bound to `scope`."""
-    nonce = os.urandom(12)
-    sealed = cipher.encrypt(nonce, last.encode("utf-8"), scope.encode("utf-8"))
-    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cipher, scope: str, cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return cipher.decrypt(raw[:12], raw[12:], scope.encode("utf-8")).decode("utf-8")
-    except Exception:  # any tampering, truncation or a cursor of another listing
-        raise ValueError("cursor is not one this gateway issued for this listing; start without a cursor")
-
-
 # ---------------------------------------------------------------- the app
 
 def create_app(settings: Settings | None = None, config: GatewayConfig | None = None):
@@ -113,7 +91,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     writer = audit.GroupCommit(engine)
     access = AccessCache(config.auth_ttl)
     limiter = rate_limiter(config.redis_url)
-    cipher = _cursor_cipher(config.pseudonym_key)
+    cipher = cursor_cipher(config.pseudonym_key)
     bearer = HTTPBearer(auto_error=False, description="the agency token from `munihub agencies add`")
 
     @contextlib.asynccontextmanager
@@ -403,7 +381,8 @@ def _iso(value):
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Run the gateway with uvicorn (rate limits are per worker process)."""
+    """Run the gateway with uvicorn; with several workers, set MUNIHUB_GATEWAY_REDIS_URL so they share
+    rate limits (otherwise each worker process counts on its own)."""
     import uvicorn
     if workers > 1:
         uvicorn.run("munihub.gateway.api:create_app", factory=True, host=host, port=port, workers=workers)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Iterable
+from typing import Any
 
 import msgspec
 
@@ -97,7 +97,3 @@ def page_response(head: dict[str, Any], name: str, items: list[Any], tail: dict[
         yield closing
     return StreamingResponse(chunks(), media_type="application/json")
 
-
-def iso(values: Iterable[Any]) -> list[Any]:
-    """Datetimes as FastAPI spelled them (isoformat), so answers keep their earlier form."""
-    return [v.isoformat() if hasattr(v, "isoformat") else v for v in values]
