@@ -163,9 +163,19 @@ def main() -> int:
             more, rows = len(rows) > args.limit, rows[:args.limit]
             return len(rows), rows[-1].source_key if more else None
 
+        import psutil
+
+        def server_cpu() -> float:  # the uvicorn processes' CPU seconds (supervisor and workers)
+            procs = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+
         results, p99 = {}, {}
         for label, fetch in (("gateway (HTTP, audited)", via_api), ("direct SQL (same query)", via_sql)):
+            cpu0 = server_cpu()
             pages, rows, lat, wall = walk(fetch, args.threads, args.requests, args.seconds)
+            if fetch is via_api:
+                print(f"gateway worker CPU per page: {(server_cpu() - cpu0) / max(1, pages) * 1000:.2f} ms; "
+                      f"machine load average {os.getloadavg()[0]:.1f}")
             results[label], p99[label] = pages / wall, percentile(lat, 0.99) * 1000
             print(f"{label:<26} {pages:>6} pages {rows:>8} rows in {wall:6.1f} s: {pages / wall:8.1f} pages/s "
                   f"{rows / wall:9.0f} rows/s  p50 {statistics.median(lat) * 1000:6.1f} ms  "

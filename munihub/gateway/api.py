@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                   description="Granted datasets and golden records for city agencies. Deny by default; "
                               "every request is audited.")
     app.add_middleware(AuditMiddleware, writer=writer)
+    app.state.reads, app.state.audit_writer = reads, writer  # for operators' probes and the tests
 
     @functools.lru_cache(maxsize=256)
     def contract(dataset: str):
