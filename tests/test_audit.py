@@ -178,3 +178,18 @@ def test_group_commit_refuses_every_waiting_entry_when_the_log_is_unwritable(sto
         with pytest.raises(StoreError, match="audit"):
             f.result(timeout=60)
     writer.close()
+
+
+@pytest.mark.postgres
+def test_group_commit_survives_its_connection_being_killed(pg_url):
+    """A database restart kills the writer's held connection: the next batch reconnects."""
+    engine = filled(pg_url, 1)
+    writer = audit.GroupCommit(engine)
+    assert writer.submit("a", "api.get", "/x", "200").result(timeout=60) == 2
+    with engine.connect() as conn:
+        killed = conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+    assert killed
+    assert writer.submit("a", "api.get", "/x", "200").result(timeout=60) == 3
+    writer.close()
+    assert audit.verify(engine) == []

@@ -151,23 +151,29 @@ class GroupCommit:
             self._write(batch)
 
     def _write(self, batch: list[tuple[dict, concurrent.futures.Future]]) -> None:
-        try:
-            if self._conn is None:
-                self._conn = self.engine.connect()
-            with self._conn.begin():
-                seqs = append_many(self._conn, [entry for entry, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - every waiting request is refused with the cause
-            conn, self._conn = self._conn, None  # the next batch starts on a fresh connection
-            if conn is not None:
-                with contextlib.suppress(Exception):  # a dead connection may fail to close too
-                    conn.close()
-            err = exc if isinstance(exc, StoreError) else StoreError(
-                f"cannot write {len(batch)} audit entries: {exc.__class__.__name__}: {str(exc)[:200]}",
-                where="audit_log", hint="the requests were refused; check the store is writable")
-            log.error("%s", err)
-            for _, future in batch:
-                future.set_exception(err)
-            return
+        entries = [entry for entry, _ in batch]
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = self.engine.connect()
+                with self._conn.begin():
+                    seqs = append_many(self._conn, entries)
+                break
+            except Exception as exc:  # noqa: BLE001 - every waiting request is refused with the cause
+                conn, self._conn = self._conn, None  # the next attempt starts on a fresh connection
+                if conn is not None:
+                    with contextlib.suppress(Exception):  # a dead connection may fail to close too
+                        conn.close()
+                # The held connection may have died with a database restart: one retry, on a new one.
+                if attempt == 1 and getattr(exc.__cause__ or exc, "connection_invalidated", False):
+                    continue
+                err = exc if isinstance(exc, StoreError) else StoreError(
+                    f"cannot write {len(batch)} audit entries: {exc.__class__.__name__}: {str(exc)[:200]}",
+                    where="audit_log", hint="the requests were refused; check the store is writable")
+                log.error("%s", err)
+                for _, future in batch:
+                    future.set_exception(err)
+                return
         for (_, future), seq in zip(batch, seqs):
             future.set_result(seq)
 
