@@ -112,6 +112,18 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         except MunihubError:
             return None
 
+    @functools.lru_cache(maxsize=256)
+    def personal_of(dataset: str):
+        """One function per dataset (not one per request), so equal views are equal and cacheable."""
+        c = contract(dataset)
+        return grants.contract_personal(c) if c else grants.everything_personal
+
+    # Projections and key pseudonymizers per view: the field decisions and keyed pads are worked
+    # out once per worker for an agency's view, not on every page.
+    projector = functools.lru_cache(maxsize=1024)(grants.projector)
+    key_pseudonymizer = functools.lru_cache(maxsize=1024)(
+        lambda key, agency_id: grants.pseudonymizer(key, agency_id, "source_key"))
+
     # ------------------------------------------------------------ dependencies
 
     def _authorize(token: str | None):
@@ -146,8 +158,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         if dataset.startswith("entity:"):
             personal = grants.entity_personal
         else:
-            c = contract(dataset)
-            personal = grants.contract_personal(c) if c else grants.everything_personal
+            personal = personal_of(dataset)
         v = grants.View(agency.agency_id, grant, personal, config.pseudonym_key)
         wanted = [f.strip() for f in (fields or "").split(",") if f.strip()]
         try:
@@ -235,8 +246,8 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
             q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
         rows, next_cursor = keyset_page(request, q, t.c.source_key, f"rows|{dataset_id}|{v.agency_id}",
                                         cursor, limit)
-        project = grants.projector(v)
-        key = (lambda k: k) if key_in_clear(v, dataset_id) else grants.pseudonymizer(v.key, v.agency_id, "source_key")
+        project = projector(v)
+        key = (lambda k: k) if key_in_clear(v, dataset_id) else key_pseudonymizer(v.key, v.agency_id)
         return page_response({"dataset": dataset_id}, "rows",
                              [{"key": key(r.source_key), "load_id": r.load_id, "updated_at": _iso(r.updated_at),
                                "record": project(r.record)} for r in rows],
@@ -264,7 +275,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         q = sa.select(t.c.entity_id, t.c.golden, t.c.member_count, t.c.updated_at).where(t.c.entity_type == entity_type)
         rows, next_cursor = keyset_page(request, q, t.c.entity_id, f"entities|{entity_type}|{v.agency_id}",
                                         cursor, limit)
-        project = grants.projector(v)
+        project = projector(v)
         return page_response({"entity_type": entity_type}, "entities",
                              [{"entity_id": r.entity_id, "members": r.member_count, "updated_at": _iso(r.updated_at),
                                "golden": project(r.golden)} for r in rows],
@@ -305,8 +316,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
             g = held.get(source)
             if g is None:
                 return grants.pseudonym(f"{source}|{key}", agency_id=v.agency_id, field="ref", key=v.key)
-            c = contract(source)
-            sv = grants.View(v.agency_id, g, grants.contract_personal(c) if c else grants.everything_personal, v.key)
+            sv = grants.View(v.agency_id, g, personal_of(source), v.key)
             return f"{source}|{key_of(sv, source, key)}"
 
         values = {}
