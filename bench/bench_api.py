@@ -171,11 +171,14 @@ def main() -> int:
 
         results, p99 = {}, {}
         for label, fetch in (("gateway (HTTP, audited)", via_api), ("direct SQL (same query)", via_sql)):
-            cpu0 = server_cpu()
+            cpu0, client0 = server_cpu(), time.process_time()
             pages, rows, lat, wall = walk(fetch, args.threads, args.requests, args.seconds)
+            client = (time.process_time() - client0) / max(1, pages) * 1000  # this process: the clients
             if fetch is via_api:
                 print(f"gateway worker CPU per page: {(server_cpu() - cpu0) / max(1, pages) * 1000:.2f} ms; "
-                      f"machine load average {os.getloadavg()[0]:.1f}")
+                      f"HTTP client CPU per page {client:.2f} ms; machine load average {os.getloadavg()[0]:.1f}")
+            else:
+                print(f"direct SQL client CPU per page (query, decode): {client:.2f} ms")
             results[label], p99[label] = pages / wall, percentile(lat, 0.99) * 1000
             print(f"{label:<26} {pages:>6} pages {rows:>8} rows in {wall:6.1f} s: {pages / wall:8.1f} pages/s "
                   f"{rows / wall:9.0f} rows/s  p50 {statistics.median(lat) * 1000:6.1f} ms  "
