@@ -527,12 +527,11 @@ def test_rate_limits_fall_back_to_each_worker_when_redis_is_away(tmp_path, caplo
 
 
 @pytest.mark.postgres
-def test_a_cached_request_costs_one_checkout_one_statement_no_ping_no_rollback(tmp_path, pg_url):
+def test_a_request_costs_one_checkout_no_ping_no_rollback_and_one_statement_once_cached(tmp_path, pg_url):
     settings, tokens = make_gateway(tmp_path, pg_url)
     app = create_app(settings, GatewayConfig(pseudonym_key=KEY))
     client, reads = TestClient(app), app.state.reads
     path, h = "/v1/datasets/registry.citizens/rows?limit=5", auth(tokens["narrow"])
-    assert client.get(path, headers=h).status_code == 200  # fills the access cache
     seen = {"checkouts": 0, "statements": [], "pings": 0}
     sa.event.listen(reads.pool, "checkout", lambda *a: seen.__setitem__("checkouts", seen["checkouts"] + 1))
     sa.event.listen(reads, "before_cursor_execute", lambda c, cur, stmt, *a: seen["statements"].append(stmt))
@@ -542,9 +541,11 @@ def test_a_cached_request_costs_one_checkout_one_statement_no_ping_no_rollback(t
         seen["pings"] += 1
         return real_ping(dbapi_conn)
     reads.dialect.do_ping = ping
+    assert client.get(path, headers=h).status_code == 200  # a cold cache: token, grants and page
+    assert seen["checkouts"] == 1 and len(seen["statements"]) == 2 and "agency_tokens" in seen["statements"][0]
     for _ in range(3):
         assert client.get(path, headers=h).status_code == 200
-    assert seen["checkouts"] == 3 and seen["pings"] == 0
-    assert len(seen["statements"]) == 3 and all("FROM source_rows" in s for s in seen["statements"])
+    assert seen["checkouts"] == 4 and seen["pings"] == 0
+    assert len(seen["statements"]) == 5 and all("FROM source_rows" in s for s in seen["statements"][1:])
     with reads.connect() as conn:  # autocommit: no BEGIN, and the reset on return sends no ROLLBACK
         assert conn.connection.driver_connection.autocommit is True

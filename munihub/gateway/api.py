@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from munihub.store import audit
 from munihub.gateway import grants
 from munihub.gateway.access import AccessCache, RateLimiter, rate_limiter  # noqa: F401 - RateLimiter re-exported
+from munihub.gateway.reads import RequestConnection, connection_dependency, read_engine
 from munihub.gateway.cursors import cursor_cipher, decode_cursor, encode_cursor
 from munihub.gateway.respond import AuditMiddleware, page_response
 from munihub import store
@@ -56,20 +57,6 @@ class GatewayConfig:
         ttl = {"auth_ttl": float(env["MUNIHUB_GATEWAY_AUTH_TTL"])} if env.get("MUNIHUB_GATEWAY_AUTH_TTL") else {}
         return cls(**ints, **ttl, pseudonym_key=grants.pseudonym_key(env),
                    redis_url=env.get("MUNIHUB_GATEWAY_REDIS_URL") or None)
-
-
-def read_engine(settings: Settings) -> sa.Engine:
-    """The engine page queries use: the store's, or on PostgreSQL a pool of its own in autocommit
-    (a read needs no transaction, so no BEGIN and no ROLLBACK on return) without a ping before
-    each checkout (a connection the server dropped fails one request and the pool is renewed)."""
-    import msgspec
-
-    from munihub.store import engine_for
-    writes = engine_for(settings)  # opens (and migrates) the store
-    if writes.dialect.name != "postgresql":
-        return writes
-    return sa.create_engine(writes.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_size=10,
-                            max_overflow=20, pool_recycle=1800, json_deserializer=msgspec.json.decode)
 
 
 # ---------------------------------------------------------------- the app
@@ -126,19 +113,22 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
 
     # ------------------------------------------------------------ dependencies
 
-    def _authorize(token: str | None):
+    request_connection = connection_dependency(reads)
+
+    def _authorize(token: str | None, db: RequestConnection):
         generation = grants.changes()  # read first: a change made during the lookup leaves it stale
-        with reads.connect() as conn:
-            found = grants.authorize(conn, token)
+        found = grants.authorize(db.get(), token)
         access.put(token, found, generation)
         return found
 
-    async def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)):
+    async def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+                     db: RequestConnection = Depends(request_connection, scope="function")):
+        request.state.db = db
         token = creds.credentials if creds else None
         found = access.get(token)
         if found is None:
             try:
-                found = await run_in_threadpool(_authorize, token)
+                found = await run_in_threadpool(_authorize, token, db)
             except AccessDenied as err:
                 raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"})
         agency = found[0]
@@ -189,8 +179,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         start = after(scope, cursor)
         if start is not None:
             q = q.where(column > start)
-        with reads.connect() as conn:
-            rows = conn.execute(q.order_by(column).limit(limit + 1)).all()
+        rows = request.state.db.get().execute(q.order_by(column).limit(limit + 1)).all()
         more, rows = len(rows) > limit, rows[:limit]
         request.state.audit["rows"] = len(rows)
         return rows, encode_cursor(cipher, scope, getattr(rows[-1], column.name)) if more else None
@@ -257,9 +246,9 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     def dataset_quality(request: Request, dataset_id: str, who=Who):
         view(request, who, dataset_id, None)
         t = store.loads
-        with reads.connect() as conn:
-            last = conn.execute(sa.select(t).where(t.c.source == dataset_id)
-                                .order_by(t.c.started_at.desc()).limit(1)).mappings().first()
+        conn = request.state.db.get()
+        last = conn.execute(sa.select(t).where(t.c.source == dataset_id)
+                            .order_by(t.c.started_at.desc()).limit(1)).mappings().first()
         if last is None:
             raise HTTPException(404, f"no load of {dataset_id} yet")
         keep = ("load_id", "status", "started_at", "finished_at", "rows_in", "rows_new", "rows_changed",
@@ -284,9 +273,9 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     def _entity(request, who, entity_type, entity_id, fields=None):
         v = view(request, who, f"entity:{entity_type}", fields)
         t = store.entities
-        with reads.connect() as conn:
-            ent = conn.execute(sa.select(t).where(t.c.entity_id == entity_id, t.c.entity_type == entity_type)
-                               ).mappings().first()
+        conn = request.state.db.get()
+        ent = conn.execute(sa.select(t).where(t.c.entity_id == entity_id, t.c.entity_type == entity_type)
+                           ).mappings().first()
         if ent is None:
             raise HTTPException(404, f"no {entity_type} entity {entity_id}")
         request.state.audit.update(rows=1, entity=entity_id)
@@ -303,13 +292,13 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         """Which source rows and loads each golden value came from (keys pseudonymized unless granted)."""
         v, ent = _entity(request, who, entity_type, entity_id)
         m, ld = store.entity_members, store.loads
-        with reads.connect() as conn:
-            members = conn.execute(sa.select(m.c.source, m.c.source_key, m.c.rule, m.c.score, m.c.load_id)
-                                   .where(m.c.entity_id == entity_id).order_by(m.c.source, m.c.source_key)).all()
-            load_ids = {x.load_id for x in members if x.load_id} | \
-                {x.get("load_id") for x in (ent["lineage"] or {}).values() if isinstance(x, dict) and x.get("load_id")}
-            loads = conn.execute(sa.select(ld.c.load_id, ld.c.source, ld.c.status, ld.c.finished_at)
-                                 .where(ld.c.load_id.in_(sorted(load_ids)))).mappings().all()
+        conn = request.state.db.get()
+        members = conn.execute(sa.select(m.c.source, m.c.source_key, m.c.rule, m.c.score, m.c.load_id)
+                               .where(m.c.entity_id == entity_id).order_by(m.c.source, m.c.source_key)).all()
+        load_ids = {x.load_id for x in members if x.load_id} | \
+            {x.get("load_id") for x in (ent["lineage"] or {}).values() if isinstance(x, dict) and x.get("load_id")}
+        loads = conn.execute(sa.select(ld.c.load_id, ld.c.source, ld.c.status, ld.c.finished_at)
+                             .where(ld.c.load_id.in_(sorted(load_ids)))).mappings().all()
         held = who[1]
 
         def ref(source: str, key: str) -> str:
