@@ -549,3 +549,23 @@ def test_a_request_costs_one_checkout_no_ping_no_rollback_and_one_statement_once
     assert len(seen["statements"]) == 5 and all("FROM source_rows" in s for s in seen["statements"][1:])
     with reads.connect() as conn:  # autocommit: no BEGIN, and the reset on return sends no ROLLBACK
         assert conn.connection.driver_connection.autocommit is True
+
+
+def test_a_silent_redis_is_left_alone_for_a_while_then_tried_again():
+    pytest.importorskip("redis")
+    import redis
+
+    from munihub.gateway.access import RedisRateLimiter
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", retry_after=0.2)
+    calls = []
+
+    def hung(**kw):
+        calls.append(kw)
+        raise redis.TimeoutError("no answer")
+    limiter.script = hung
+    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # the fallback bucket answered
+    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # Redis not asked again yet
+    assert limiter.allow("tiny", 12) > 0                        # burst of 2 spent, per worker
+    time.sleep(0.25)
+    limiter.script = lambda **kw: calls.append(kw) or "0"
+    assert limiter.allow("tiny", 12) == 0 and len(calls) == 2   # tried again, and it answers

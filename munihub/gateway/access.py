@@ -105,29 +105,36 @@ class RedisRateLimiter:
     """Token buckets in Redis, shared by every worker (and every host) using the same Redis.
 
     If Redis stops answering, requests are limited per worker (the fallback) and a warning is
-    logged, rather than refused: a limit is a fairness guard, not an access control.
+    logged, rather than refused: a limit is a fairness guard, not an access control.  Redis is
+    then left alone for `retry_after` seconds, so a hung server does not stall every request
+    for its timeout (the call runs on the worker's event loop).
     """
 
     shared = True
 
-    def __init__(self, url: str, prefix: str = "munihub:rate:"):
+    def __init__(self, url: str, prefix: str = "munihub:rate:", retry_after: float = 5.0):
         import redis
-        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
         self.script = self.client.register_script(_BUCKET)
-        self.prefix, self.fallback, self._warned = prefix, RateLimiter(), False
+        self.prefix, self.fallback, self.retry_after = prefix, RateLimiter(), retry_after
+        self._down_until = 0.0
 
     def allow(self, key: str, per_minute: int) -> float:
         import redis
+        if time.monotonic() < self._down_until:
+            return self.fallback.allow(key, per_minute)
         rate, burst = per_minute / 60.0, max(1.0, per_minute / 6.0)
         try:
             wait = float(self.script(keys=[self.prefix + key], args=[rate, burst]))
         except redis.RedisError as err:
-            if not self._warned:
-                log.warning("rate limits fall back to per-worker buckets: Redis did not answer (%s)",
-                            err.__class__.__name__)
-                self._warned = True
+            if not self._down_until:
+                log.warning("rate limits fall back to per-worker buckets: Redis did not answer (%s); "
+                            "trying it again every %.0f s", err.__class__.__name__, self.retry_after)
+            self._down_until = time.monotonic() + self.retry_after
             return self.fallback.allow(key, per_minute)
-        self._warned = False
+        if self._down_until:
+            log.warning("rate limits are shared through Redis again")
+            self._down_until = 0.0
         return wait
 
 
