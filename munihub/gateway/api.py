@@ -238,8 +238,8 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         project = projector(v)
         key = (lambda k: k) if key_in_clear(v, dataset_id) else key_pseudonymizer(v.key, v.agency_id)
         return page_response({"dataset": dataset_id}, "rows",
-                             [{"key": key(r.source_key), "load_id": r.load_id, "updated_at": _iso(r.updated_at),
-                               "record": project(r.record)} for r in rows],
+                             [{"key": key(source_key), "load_id": load_id, "updated_at": _iso(updated_at),
+                               "record": project(record)} for source_key, record, load_id, updated_at in rows],
                              {"next_cursor": next_cursor})
 
     @app.get("/v1/datasets/{dataset_id}/quality", tags=["datasets"])
