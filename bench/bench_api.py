@@ -163,10 +163,23 @@ def main() -> int:
             more, rows = len(rows) > args.limit, rows[:args.limit]
             return len(rows), rows[-1].source_key if more else None
 
-        results = {}
+        import psutil
+
+        def server_cpu() -> float:  # the uvicorn processes' CPU seconds (supervisor and workers)
+            procs = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+        results, p99 = {}, {}
         for label, fetch in (("gateway (HTTP, audited)", via_api), ("direct SQL (same query)", via_sql)):
+            cpu0, client0 = server_cpu(), time.process_time()
             pages, rows, lat, wall = walk(fetch, args.threads, args.requests, args.seconds)
-            results[label] = pages / wall
+            client = (time.process_time() - client0) / max(1, pages) * 1000  # this process: the clients
+            if fetch is via_api:
+                print(f"gateway worker CPU per page: {(server_cpu() - cpu0) / max(1, pages) * 1000:.2f} ms; "
+                      f"HTTP client CPU per page {client:.2f} ms; machine load average {os.getloadavg()[0]:.1f}")
+            else:
+                print(f"direct SQL client CPU per page (query, decode): {client:.2f} ms")
+            results[label], p99[label] = pages / wall, percentile(lat, 0.99) * 1000
             print(f"{label:<26} {pages:>6} pages {rows:>8} rows in {wall:6.1f} s: {pages / wall:8.1f} pages/s "
                   f"{rows / wall:9.0f} rows/s  p50 {statistics.median(lat) * 1000:6.1f} ms  "
                   f"p99 {percentile(lat, 0.99) * 1000:6.1f} ms")
@@ -179,11 +192,11 @@ def main() -> int:
               f"{'intact' if not problems else f'{len(problems)} problems'}")
         engine.dispose()
         sql_engine.dispose()
+        print(f"gateway/direct ratio {api / sql:.3f}, p99 {p99['gateway (HTTP, audited)']:.1f} ms")
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=20)
-        from munihub import store
         store.forget_engines()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

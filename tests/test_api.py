@@ -386,3 +386,197 @@ def test_real_http_server_with_requests(tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------- caches, group commit, streaming
+
+def test_access_revoked_by_another_process_stops_within_the_cache_bound(gw):
+    """The CLI revoking in another process cannot reach this worker's cache: the bound is auth_ttl."""
+    _, tokens, settings = gw
+    ttl = 1.0
+    client = client_for(settings, auth_ttl=ttl)
+    path = "/v1/datasets/registry.citizens/rows?limit=1"
+    assert client.get(path, headers=auth(tokens["all"])).status_code == 200
+    assert client.get(path, headers=auth(tokens["narrow"])).status_code == 200
+    revoked_at = time.monotonic()
+    with store.open_store(settings.store_url).begin() as conn:  # what another process's revoke does
+        conn.execute(sa.update(store.agency_tokens).where(store.agency_tokens.c.agency_id == "all")
+                     .values(revoked_at=NOW))
+        conn.execute(sa.delete(store.grants).where(store.grants.c.agency_id == "narrow"))
+    cached = client.get(path, headers=auth(tokens["all"]))
+    if time.monotonic() - revoked_at < ttl * 0.8:  # still inside the bound: the cached grant answered
+        assert cached.status_code == 200
+    time.sleep(max(0.0, ttl - (time.monotonic() - revoked_at)) + 0.05)
+    r = client.get(path, headers=auth(tokens["all"]))
+    assert r.status_code == 401 and "rows" not in r.json()
+    assert client.get(path, headers=auth(tokens["narrow"])).status_code == 403
+    uncached = client_for(settings, auth_ttl=0)  # no cache: refused at once
+    assert uncached.get(path, headers=auth(tokens["all"])).status_code == 401
+
+
+def test_the_access_cache_compares_the_whole_token_hash(monkeypatch):
+    from munihub.gateway.access import AccessCache
+    cache = AccessCache(60)
+    cache.put("token-a", "agency a", grants.changes())
+    assert cache.get("token-a") == "agency a" and cache.get("token-b") is None
+    real = grants.hash_token
+    # a token whose hash shares the entry's lookup prefix but not the rest is not the cached one
+    monkeypatch.setattr(grants, "hash_token", lambda t: real("token-a")[:16] + "0" * 48 if t == "token-b" else real(t))
+    assert cache.get("token-b") is None and cache.get("token-a") == "agency a"
+    grants._changed()  # an access change in this process makes every cached entry stale
+    assert cache.get("token-a") is None
+
+
+def test_no_answer_leaves_before_its_audit_entry_commits(gw, monkeypatch):
+    client, tokens, settings = gw
+    slow_write = audit.GroupCommit._write
+
+    def late(self, batch):  # a slow commit: an answer sent without waiting would overtake it
+        time.sleep(0.3)
+        slow_write(self, batch)
+    monkeypatch.setattr(audit.GroupCommit, "_write", late)
+    client = client_for(settings)
+    engine = store.open_store(settings.store_url)
+    for path, agency in (("/v1/datasets/registry.citizens/rows?limit=2", "narrow"), ("/v1/datasets", "all")):
+        before = audit.head(engine)["seq"]
+        assert client.get(path, headers=auth(tokens[agency])).status_code == 200
+        assert audit.head(engine)["seq"] == before + 1
+
+
+def test_concurrent_requests_share_audit_commits_and_keep_one_chain(gw):
+    _, tokens, settings = gw
+    client = client_for(settings)
+    engine = store.open_store(settings.store_url)
+    before = audit.head(engine)["seq"]
+    statuses = []
+
+    def walk():
+        for _ in range(10):
+            statuses.append(client.get("/v1/datasets/registry.citizens/rows?limit=5",
+                                       headers=auth(tokens["narrow"])).status_code)
+    threads = [threading.Thread(target=walk) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert statuses == [200] * 60
+    assert audit.head(engine)["seq"] == before + 60 and audit.verify(engine) == []
+
+
+def test_a_large_page_is_streamed_with_the_same_rows(tmp_path):
+    from munihub.gateway.respond import STREAM_ROWS
+    n = STREAM_ROWS * 2 + 7
+    settings, tokens = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", n=n)
+    client, h = client_for(settings), auth(tokens["all"])
+    whole = client.get(f"/v1/datasets/registry.citizens/rows?limit={n}", headers=h)
+    assert whole.status_code == 200 and "content-length" not in whole.headers  # streamed in chunks
+    body = whole.json()
+    assert body["next_cursor"] is None and body["dataset"] == "registry.citizens"
+    small = client.get("/v1/datasets/registry.citizens/rows?limit=10", headers=h).json()
+    assert body["rows"][:10] == small["rows"] and len(body["rows"]) == n
+    assert body["rows"][-1]["record"]["first_name"] == f"علی{n - 1}"
+
+
+@pytest.mark.postgres
+def test_an_unwritable_audit_log_refuses_a_streamed_page_on_postgresql(tmp_path, pg_url):
+    from munihub.gateway.respond import STREAM_ROWS
+    settings, tokens = make_gateway(tmp_path, pg_url, n=STREAM_ROWS + 50)
+    client = client_for(settings)
+    h, path = auth(tokens["narrow"]), f"/v1/datasets/registry.citizens/rows?limit={STREAM_ROWS + 50}"
+    assert len(client.get(path, headers=h).json()["rows"]) == STREAM_ROWS + 50
+    engine = store.open_store(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_moved"))
+    r = client.get(path, headers=h)
+    assert r.status_code == 503 and "rows" not in r.json() and "0000000000" not in r.text
+    engine.dispose()
+
+
+def _redis_url() -> str:
+    import socket
+    with socket.socket() as s:
+        s.settimeout(1)
+        if s.connect_ex(("127.0.0.1", 6379)) != 0:
+            pytest.skip("Redis is not listening on 127.0.0.1:6379")
+    return "redis://127.0.0.1:6379/15"
+
+
+def test_rate_limits_are_shared_by_workers_through_redis(tmp_path):
+    pytest.importorskip("redis")
+    import uuid
+    url = _redis_url()
+    settings, _ = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", n=3)
+    engine = store.open_store(settings.store_url)
+    agency = f"tiny-{uuid.uuid4().hex[:8]}"  # a bucket of its own in the shared Redis
+    tok = grants.add_agency(engine, agency, "Tiny", rate_per_minute=12)  # a burst of 2
+    grants.grant(engine, agency, "registry.citizens", ["first_name"])
+    path = "/v1/datasets/registry.citizens/rows?limit=1"
+    try:
+        one, two = client_for(settings, redis_url=url), client_for(settings, redis_url=url)  # two workers
+        assert one.get(path, headers=auth(tok)).status_code == 200
+        assert two.get(path, headers=auth(tok)).status_code == 200
+        r = one.get(path, headers=auth(tok))  # per worker this would still be inside its own burst
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert two.get(path, headers=auth(tok)).status_code == 429
+    finally:
+        import redis
+        redis.Redis.from_url(url).delete(f"munihub:rate:{agency}")
+
+
+def test_rate_limits_fall_back_to_each_worker_when_redis_is_away(tmp_path, caplog):
+    pytest.importorskip("redis")
+    settings, _ = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", n=3)
+    engine = store.open_store(settings.store_url)
+    tok = grants.add_agency(engine, "tiny", "Tiny", rate_per_minute=12)
+    grants.grant(engine, "tiny", "registry.citizens", ["first_name"])
+    import socket
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = client_for(settings, redis_url=f"redis://127.0.0.1:{port}/0")
+    path = "/v1/datasets/registry.citizens/rows?limit=1"
+    assert [client.get(path, headers=auth(tok)).status_code for _ in range(3)] == [200, 200, 429]
+    assert "fall back to per-worker buckets" in caplog.text
+
+
+@pytest.mark.postgres
+def test_a_request_costs_one_checkout_no_ping_no_rollback_and_one_statement_once_cached(tmp_path, pg_url):
+    settings, tokens = make_gateway(tmp_path, pg_url)
+    app = create_app(settings, GatewayConfig(pseudonym_key=KEY))
+    client, reads = TestClient(app), app.state.reads
+    path, h = "/v1/datasets/registry.citizens/rows?limit=5", auth(tokens["narrow"])
+    seen = {"checkouts": 0, "statements": [], "pings": 0}
+    sa.event.listen(reads.pool, "checkout", lambda *a: seen.__setitem__("checkouts", seen["checkouts"] + 1))
+    sa.event.listen(reads, "before_cursor_execute", lambda c, cur, stmt, *a: seen["statements"].append(stmt))
+    real_ping = reads.dialect.do_ping
+
+    def ping(dbapi_conn):
+        seen["pings"] += 1
+        return real_ping(dbapi_conn)
+    reads.dialect.do_ping = ping
+    assert client.get(path, headers=h).status_code == 200  # a cold cache: token, grants and page
+    assert seen["checkouts"] == 1 and len(seen["statements"]) == 2 and "agency_tokens" in seen["statements"][0]
+    for _ in range(3):
+        assert client.get(path, headers=h).status_code == 200
+    assert seen["checkouts"] == 4 and seen["pings"] == 0
+    assert len(seen["statements"]) == 5 and all("FROM source_rows" in s for s in seen["statements"][1:])
+    with reads.connect() as conn:  # autocommit: no BEGIN, and the reset on return sends no ROLLBACK
+        assert conn.connection.driver_connection.autocommit is True
+
+
+def test_a_silent_redis_is_left_alone_for_a_while_then_tried_again():
+    pytest.importorskip("redis")
+    import redis
+
+    from munihub.gateway.access import RedisRateLimiter
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", retry_after=0.2)
+    calls = []
+
+    def hung(**kw):
+        calls.append(kw)
+        raise redis.TimeoutError("no answer")
+    limiter.script = hung
+    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # the fallback bucket answered
+    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # Redis not asked again yet
+    assert limiter.allow("tiny", 12) > 0                        # burst of 2 spent, per worker
+    time.sleep(0.25)
+    limiter.script = lambda **kw: calls.append(kw) or "0"
+    assert limiter.allow("tiny", 12) == 0 and len(calls) == 2   # tried again, and it answers

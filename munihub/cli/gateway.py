@@ -42,7 +42,8 @@ def add_commands(sub) -> None:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.add_argument("--workers", type=int, default=1,
-                    help="worker processes (default 1; rate limits are per worker)")
+                    help="worker processes, one per core in production (default 1); rate limits are shared "
+                         "only with MUNIHUB_GATEWAY_REDIS_URL set (see docs/gateway.md)")
 
 
 def _by(args) -> str:

@@ -1,24 +1,29 @@
 """The data-exchange gateway: a FastAPI app over the store, deny by default, every request audited.
 
-Handlers stay thin: authentication and projection live in `munihub.gateway.grants`, the hash-chained
-log in `munihub.store.audit`.  The audit middleware writes one entry per request (failures too)
-before the response leaves; if it cannot, the caller gets 503 and no data.
+Handlers stay thin: grants and projection live in `munihub.gateway.grants`, the per-worker
+access cache and rate limits in `munihub.gateway.access`, encoding and the audit middleware in
+`munihub.gateway.respond`, the hash-chained log in `munihub.store.audit`.  Every request's audit
+entry is committed (together with those of concurrent requests) before its response leaves; if
+it cannot be, the caller gets 503 and no data.  A request costs, once its token is cached, one
+connection checkout and one statement (its page), plus its share of an audit batch.
 """
 
-import base64
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import logging
 import os
 import re
-import threading
-import time
 
 import sqlalchemy as sa
 
 from munihub.store import audit
 from munihub.gateway import grants
+from munihub.gateway.access import AccessCache, RateLimiter, rate_limiter  # noqa: F401 - RateLimiter re-exported
+from munihub.gateway.reads import RequestConnection, connection_dependency, read_engine
+from munihub.gateway.cursors import cursor_cipher, decode_cursor, encode_cursor
+from munihub.gateway.respond import AuditMiddleware, page_response
 from munihub import store
 from munihub.config import Settings, load_settings
 from munihub.errors import AccessDenied, MunihubError, PermanentSourceError, SecurityError
@@ -30,62 +35,28 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$")
 
 @dataclasses.dataclass(frozen=True)
 class GatewayConfig:
-    """Gateway limits; defaults apply to agencies without their own override."""
+    """Gateway limits; defaults apply to agencies without their own override.
+
+    `auth_ttl`: seconds a worker keeps a token's agency and grants (a revocation made by another
+    process takes effect within it; 0 looks them up on every request).  `redis_url`: shared
+    rate-limit buckets for every worker (without it each worker limits on its own).
+    """
 
     page_cap: int = 500
     rate_per_minute: int = 1200
     max_push_bytes: int = 10 * 1024 * 1024
     pseudonym_key: bytes | None = None
+    auth_ttl: float = 5.0
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
         env = dict(os.environ if env is None else env)
         ints = {k: int(env[f"MUNIHUB_GATEWAY_{k.upper()}"]) for k in ("page_cap", "rate_per_minute", "max_push_bytes")
                 if env.get(f"MUNIHUB_GATEWAY_{k.upper()}")}
-        return cls(**ints, pseudonym_key=grants.pseudonym_key(env))
-
-
-class RateLimiter:
-    """A token bucket per agency, in this process only: several workers need a shared one (Redis)."""
-
-    def __init__(self):
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, per_minute: int) -> float:
-        """0 if the request may go, else the seconds to wait."""
-        rate, burst = per_minute / 60.0, max(1.0, per_minute / 6.0)  # ten seconds' worth of burst
-        now = time.monotonic()
-        with self._lock:
-            tokens, then = self._buckets.get(key, (burst, now))
-            tokens = min(burst, tokens + (now - then) * rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / rate
-
-
-# ---------------------------------------------------------------- cursors
-
-def _cursor_cipher(key: bytes | None):
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    return AESGCM(hashlib.sha256(b"munihub-cursor|" + (key or os.urandom(32))).digest())
-
-
-def encode_cursor(cipher, scope: str, last: str) -> str:
-    """Opaque and sealed: the last key may be a national id, so it is encrypted, bound to `scope`."""
-    nonce = os.urandom(12)
-    sealed = cipher.encrypt(nonce, last.encode("utf-8"), scope.encode("utf-8"))
-    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cipher, scope: str, cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return cipher.decrypt(raw[:12], raw[12:], scope.encode("utf-8")).decode("utf-8")
-    except Exception:  # any tampering, truncation or a cursor of another listing
-        raise ValueError("cursor is not one this gateway issued for this listing; start without a cursor")
+        ttl = {"auth_ttl": float(env["MUNIHUB_GATEWAY_AUTH_TTL"])} if env.get("MUNIHUB_GATEWAY_AUTH_TTL") else {}
+        return cls(**ints, **ttl, pseudonym_key=grants.pseudonym_key(env),
+                   redis_url=env.get("MUNIHUB_GATEWAY_REDIS_URL") or None)
 
 
 # ---------------------------------------------------------------- the app
@@ -102,13 +73,24 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
 
     settings = settings or load_settings()
     config = config or GatewayConfig.from_env()
-    engine = engine_for(settings)
-    limiter = RateLimiter()
-    cipher = _cursor_cipher(config.pseudonym_key)
+    engine = engine_for(settings)   # writes: push deliveries and the audit log
+    reads = read_engine(settings)   # page queries
+    writer = audit.GroupCommit(engine)
+    access = AccessCache(config.auth_ttl)
+    limiter = rate_limiter(config.redis_url)
+    cipher = cursor_cipher(config.pseudonym_key)
     bearer = HTTPBearer(auto_error=False, description="the agency token from `munihub agencies add`")
-    app = FastAPI(title="munihub data-exchange gateway", version="1",
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        await run_in_threadpool(writer.close)  # entries still waiting are written before the worker exits
+
+    app = FastAPI(title="munihub data-exchange gateway", version="1", lifespan=lifespan,
                   description="Granted datasets and golden records for city agencies. Deny by default; "
                               "every request is audited.")
+    app.add_middleware(AuditMiddleware, writer=writer)
+    app.state.reads, app.state.audit_writer = reads, writer  # for operators' probes and the tests
 
     @functools.lru_cache(maxsize=256)
     def contract(dataset: str):
@@ -117,50 +99,45 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         except MunihubError:
             return None
 
-    # ------------------------------------------------------------ audit middleware
+    @functools.lru_cache(maxsize=256)
+    def personal_of(dataset: str):
+        """One function per dataset (not one per request), so equal views are equal and cacheable."""
+        c = contract(dataset)
+        return grants.contract_personal(c) if c else grants.everything_personal
 
-    @app.middleware("http")
-    async def audited(request: Request, call_next):
-        request.state.audit = {}
-        try:
-            response = await call_next(request)
-            status = response.status_code
-        except Exception:  # noqa: BLE001 - audited below, then a plain 500
-            log.exception("gateway request failed: %s %s", request.method, request.url.path)
-            response, status = JSONResponse({"detail": "internal error"}, status_code=500), 500
-        route = request.scope.get("route")
-        note = request.state.audit
-        detail = {"method": request.method, "path": request.url.path[:300],
-                  "query": str(request.url.query)[:300], "status": status,
-                  **{k: v for k, v in note.items() if k != "agency"}}
-        try:
-            await run_in_threadpool(_write_audit, note.get("agency") or "anonymous",
-                                    f"api.{request.method.lower()}",
-                                    getattr(route, "path", "(no route)"), str(status), detail)
-        except MunihubError as err:
-            log.error("audit write failed, request refused: %s", err)
-            return JSONResponse({"detail": "the audit log cannot be written; request refused"}, status_code=503)
-        return response
-
-    def _write_audit(actor, action, target, outcome, detail):
-        with engine.begin() as conn:
-            audit.append(conn, actor, action, target, outcome, detail)
+    # Projections and key pseudonymizers per view: the field decisions and keyed pads are worked
+    # out once per worker for an agency's view, not on every page.
+    projector = functools.lru_cache(maxsize=1024)(grants.projector)
+    key_pseudonymizer = functools.lru_cache(maxsize=1024)(
+        lambda key, agency_id: grants.pseudonymizer(key, agency_id, "source_key"))
 
     # ------------------------------------------------------------ dependencies
 
-    def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)):
-        with engine.connect() as conn:
+    request_connection = connection_dependency(reads)
+
+    def _authorize(token: str | None, db: RequestConnection):
+        generation = grants.changes()  # read first: a change made during the lookup leaves it stale
+        found = grants.authorize(db.get(), token)
+        access.put(token, found, generation)
+        return found
+
+    async def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+                     db: RequestConnection = Depends(request_connection, scope="function")):
+        request.state.db = db
+        token = creds.credentials if creds else None
+        found = access.get(token)
+        if found is None:
             try:
-                agency = grants.authenticate(conn, creds.credentials if creds else None)
+                found = await run_in_threadpool(_authorize, token, db)
             except AccessDenied as err:
                 raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"})
-            held = grants.grants_of(conn, agency.agency_id)
+        agency = found[0]
         request.state.audit["agency"] = agency.agency_id
         wait = limiter.allow(agency.agency_id, agency.rate_per_minute or config.rate_per_minute)
         if wait:
             raise HTTPException(429, f"rate limit of agency {agency.agency_id} reached",
                                 headers={"Retry-After": str(max(1, round(wait)))})
-        return agency, held
+        return found
 
     def view(request: Request, who, dataset: str, fields: str | None) -> grants.View:
         agency, held = who
@@ -171,8 +148,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         if dataset.startswith("entity:"):
             personal = grants.entity_personal
         else:
-            c = contract(dataset)
-            personal = grants.contract_personal(c) if c else grants.everything_personal
+            personal = personal_of(dataset)
         v = grants.View(agency.agency_id, grant, personal, config.pseudonym_key)
         wanted = [f.strip() for f in (fields or "").split(",") if f.strip()]
         try:
@@ -203,20 +179,22 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         start = after(scope, cursor)
         if start is not None:
             q = q.where(column > start)
-        with engine.connect() as conn:
-            rows = conn.execute(q.order_by(column).limit(limit + 1)).all()
+        rows = request.state.db.get().execute(q.order_by(column).limit(limit + 1)).all()
         more, rows = len(rows) > limit, rows[:limit]
         request.state.audit["rows"] = len(rows)
         return rows, encode_cursor(cipher, scope, getattr(rows[-1], column.name)) if more else None
 
-    def key_of(v: grants.View, dataset: str, key: str) -> str:
+    def key_in_clear(v: grants.View, dataset: str) -> bool:
         c = contract(dataset)
         if c is not None and c.record_id:  # the source's own id: clear unless it is a personal value
-            clear = not any(f.personal and (f.source in c.record_id or set(f.sources) & set(c.record_id))
-                            for f in c.fields)
-        else:
-            clear = c is not None and c.key and all(v.visible(k) and v.clear(k) for k in c.key)
-        return key if clear else grants.pseudonym(key, agency_id=v.agency_id, field="source_key", key=v.key)
+            return not any(f.personal and (f.source in c.record_id or set(f.sources) & set(c.record_id))
+                           for f in c.fields)
+        return bool(c is not None and c.key and all(v.visible(k) and v.clear(k) for k in c.key))
+
+    def key_of(v: grants.View, dataset: str, key: str) -> str:
+        if key_in_clear(v, dataset):
+            return key
+        return grants.pseudonym(key, agency_id=v.agency_id, field="source_key", key=v.key)
 
     Who = Depends(caller)
     Limit = Query(100, ge=1, description="rows per page, at most the agency's page cap (default 500)")
@@ -226,7 +204,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
 
     @app.get("/healthz", tags=["ops"])
     def healthz():
-        with engine.connect() as conn:
+        with reads.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         return {"status": "ok"}
 
@@ -260,18 +238,20 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
             q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
         rows, next_cursor = keyset_page(request, q, t.c.source_key, f"rows|{dataset_id}|{v.agency_id}",
                                         cursor, limit)
-        return {"dataset": dataset_id,
-                "rows": [{"key": key_of(v, dataset_id, r.source_key), "load_id": r.load_id,
-                          "updated_at": r.updated_at, "record": v.project(r.record)} for r in rows],
-                "next_cursor": next_cursor}
+        project = projector(v)
+        key = (lambda k: k) if key_in_clear(v, dataset_id) else key_pseudonymizer(v.key, v.agency_id)
+        return page_response({"dataset": dataset_id}, "rows",
+                             [{"key": key(source_key), "load_id": load_id, "updated_at": _iso(updated_at),
+                               "record": project(record)} for source_key, record, load_id, updated_at in rows],
+                             {"next_cursor": next_cursor})
 
     @app.get("/v1/datasets/{dataset_id}/quality", tags=["datasets"])
     def dataset_quality(request: Request, dataset_id: str, who=Who):
         view(request, who, dataset_id, None)
         t = store.loads
-        with engine.connect() as conn:
-            last = conn.execute(sa.select(t).where(t.c.source == dataset_id)
-                                .order_by(t.c.started_at.desc()).limit(1)).mappings().first()
+        conn = request.state.db.get()
+        last = conn.execute(sa.select(t).where(t.c.source == dataset_id)
+                            .order_by(t.c.started_at.desc()).limit(1)).mappings().first()
         if last is None:
             raise HTTPException(404, f"no load of {dataset_id} yet")
         keep = ("load_id", "status", "started_at", "finished_at", "rows_in", "rows_new", "rows_changed",
@@ -287,17 +267,18 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         q = sa.select(t.c.entity_id, t.c.golden, t.c.member_count, t.c.updated_at).where(t.c.entity_type == entity_type)
         rows, next_cursor = keyset_page(request, q, t.c.entity_id, f"entities|{entity_type}|{v.agency_id}",
                                         cursor, limit)
-        return {"entity_type": entity_type,
-                "entities": [{"entity_id": r.entity_id, "members": r.member_count, "updated_at": r.updated_at,
-                              "golden": v.project(r.golden)} for r in rows],
-                "next_cursor": next_cursor}
+        project = projector(v)
+        return page_response({"entity_type": entity_type}, "entities",
+                             [{"entity_id": r.entity_id, "members": r.member_count, "updated_at": _iso(r.updated_at),
+                               "golden": project(r.golden)} for r in rows],
+                             {"next_cursor": next_cursor})
 
     def _entity(request, who, entity_type, entity_id, fields=None):
         v = view(request, who, f"entity:{entity_type}", fields)
         t = store.entities
-        with engine.connect() as conn:
-            ent = conn.execute(sa.select(t).where(t.c.entity_id == entity_id, t.c.entity_type == entity_type)
-                               ).mappings().first()
+        conn = request.state.db.get()
+        ent = conn.execute(sa.select(t).where(t.c.entity_id == entity_id, t.c.entity_type == entity_type)
+                           ).mappings().first()
         if ent is None:
             raise HTTPException(404, f"no {entity_type} entity {entity_id}")
         request.state.audit.update(rows=1, entity=entity_id)
@@ -314,21 +295,20 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         """Which source rows and loads each golden value came from (keys pseudonymized unless granted)."""
         v, ent = _entity(request, who, entity_type, entity_id)
         m, ld = store.entity_members, store.loads
-        with engine.connect() as conn:
-            members = conn.execute(sa.select(m.c.source, m.c.source_key, m.c.rule, m.c.score, m.c.load_id)
-                                   .where(m.c.entity_id == entity_id).order_by(m.c.source, m.c.source_key)).all()
-            load_ids = {x.load_id for x in members if x.load_id} | \
-                {x.get("load_id") for x in (ent["lineage"] or {}).values() if isinstance(x, dict) and x.get("load_id")}
-            loads = conn.execute(sa.select(ld.c.load_id, ld.c.source, ld.c.status, ld.c.finished_at)
-                                 .where(ld.c.load_id.in_(sorted(load_ids)))).mappings().all()
+        conn = request.state.db.get()
+        members = conn.execute(sa.select(m.c.source, m.c.source_key, m.c.rule, m.c.score, m.c.load_id)
+                               .where(m.c.entity_id == entity_id).order_by(m.c.source, m.c.source_key)).all()
+        load_ids = {x.load_id for x in members if x.load_id} | \
+            {x.get("load_id") for x in (ent["lineage"] or {}).values() if isinstance(x, dict) and x.get("load_id")}
+        loads = conn.execute(sa.select(ld.c.load_id, ld.c.source, ld.c.status, ld.c.finished_at)
+                             .where(ld.c.load_id.in_(sorted(load_ids)))).mappings().all()
         held = who[1]
 
         def ref(source: str, key: str) -> str:
             g = held.get(source)
             if g is None:
                 return grants.pseudonym(f"{source}|{key}", agency_id=v.agency_id, field="ref", key=v.key)
-            c = contract(source)
-            sv = grants.View(v.agency_id, g, grants.contract_personal(c) if c else grants.everything_personal, v.key)
+            sv = grants.View(v.agency_id, g, personal_of(source), v.key)
             return f"{source}|{key_of(sv, source, key)}"
 
         values = {}
@@ -401,8 +381,16 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     return app
 
 
+@functools.lru_cache(maxsize=1024)
+def _iso(value):
+    """A timestamp spelled as FastAPI's encoder spelled it (isoformat), so answers keep their form
+    (cached: the rows of one load share their stamp)."""
+    return value.isoformat() if value is not None else None
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Run the gateway with uvicorn (rate limits are per worker process)."""
+    """Run the gateway with uvicorn; with several workers, set MUNIHUB_GATEWAY_REDIS_URL so they share
+    rate limits (otherwise each worker process counts on its own)."""
     import uvicorn
     if workers > 1:
         uvicorn.run("munihub.gateway.api:create_app", factory=True, host=host, port=port, workers=workers)

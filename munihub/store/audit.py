@@ -1,16 +1,24 @@
 """The tamper-evident audit log: append-only rows, each hash covering the previous row's hash.
 
 `append` writes one entry inside the caller's transaction, so an audited action and its
-entry commit or vanish together.  Writers are serialized (PostgreSQL: a transaction-scoped
-advisory lock; SQLite: the database write lock, taken before the last row is read), and
-`seq` is the primary key, so two writers can never fork the chain.  `verify` walks the
-chain and names every edited, deleted or reordered entry.
+entry commit or vanish together.  `GroupCommit` is for the gateway, where every request
+writes an entry: one writer thread per process chains all the entries waiting at that moment
+in one transaction, and each request waits for the commit of its own batch, so concurrent
+requests share a commit instead of queueing on the chain one by one.  Writers are serialized
+(PostgreSQL: a transaction-scoped advisory lock; SQLite: the database write lock, taken
+before the last row is read), and `seq` is the primary key, so two writers can never fork
+the chain.  An entry's hash covers every column of its row (the previous hash by chaining),
+so `verify` names every edited, deleted or reordered entry.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
+import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +28,10 @@ from munihub.errors import StoreError
 
 GENESIS = "0" * 64
 _PG_LOCK = 724243  # advisory lock id of the audit writer (724242 is the migration lock)
-__all__ = ["append", "verify", "entry_hash", "GENESIS"]
+# Every column but the two hashes is hashed as content; prev_hash is covered by the chaining.
+CONTENT = tuple(c.name for c in store.audit_log.columns if c.name not in ("hash", "prev_hash"))
+__all__ = ["append", "append_many", "verify", "head", "entry_hash", "GroupCommit", "GENESIS", "CONTENT"]
+log = logging.getLogger("munihub.store.audit")
 
 
 def _utc_text(ts: dt.datetime) -> str:
@@ -31,10 +42,9 @@ def _utc_text(ts: dt.datetime) -> str:
 
 
 def entry_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    """sha256(prev_hash + canonical JSON of the entry's content fields)."""
-    content = {"seq": int(row["seq"]), "ts": _utc_text(row["ts"]), "actor": row["actor"],
-               "action": row["action"], "target": row["target"], "outcome": row["outcome"],
-               "detail": row["detail"]}
+    """sha256(prev_hash + canonical JSON of every content column of the entry)."""
+    content = {name: row[name] for name in CONTENT}
+    content["seq"], content["ts"] = int(row["seq"]), _utc_text(row["ts"])
     blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256((prev_hash + blob).encode("utf-8")).hexdigest()
 
@@ -50,27 +60,122 @@ def _lock_writer(conn: sa.Connection) -> None:
                      .values(seq=store.audit_log.c.seq))
 
 
-def append(conn: sa.Connection, actor: str, action: str, target: str | None, outcome: str,
-           detail: dict[str, Any] | None = None) -> int:
-    """Append one entry in the caller's transaction; returns its seq.  StoreError if it cannot."""
+def _entry(actor: str, action: str, target: str | None, outcome: str, detail: dict[str, Any] | None) -> dict:
+    return {"actor": str(actor)[:200], "action": str(action)[:100],
+            "target": None if target is None else str(target)[:500], "outcome": str(outcome)[:40],
+            # hashed as the database will give it back (JSON types, str for the rest)
+            "detail": json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))}
+
+
+def append_many(conn: sa.Connection, entries: list[dict[str, Any]]) -> list[int]:
+    """Chain `entries` (actor, action, target, outcome, detail) in the caller's transaction; their seqs."""
     t = store.audit_log
-    detail = json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))  # what the DB will give back
     try:
         _lock_writer(conn)
         query = sa.select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)
         if conn.dialect.name not in ("postgresql", "sqlite"):
             query = query.with_for_update()
         last = conn.execute(query).first()
-        seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-        row = {"seq": seq, "ts": dt.datetime.now(dt.timezone.utc), "actor": str(actor)[:200],
-               "action": str(action)[:100], "target": None if target is None else str(target)[:500],
-               "outcome": str(outcome)[:40], "detail": detail}
-        conn.execute(t.insert().values(**row, prev_hash=prev, hash=entry_hash(prev, row)))
-        return seq
+        seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+        now, rows = dt.datetime.now(dt.timezone.utc), []
+        for entry in entries:
+            seq += 1
+            row = {**entry, "seq": seq, "ts": now, "prev_hash": prev}
+            row["hash"] = prev = entry_hash(prev, row)
+            rows.append(row)
+        conn.execute(t.insert(), rows)
+        return [r["seq"] for r in rows]
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"cannot write the audit entry {action} {target}: {exc.__class__.__name__}: "
-                         f"{str(exc).splitlines()[0]}", where="audit_log",
+        first = entries[0] if entries else {}
+        raise StoreError(f"cannot write the audit entry {first.get('action')} {first.get('target')}"
+                         f"{f' (and {len(entries) - 1} more)' if len(entries) > 1 else ''}: "
+                         f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}", where="audit_log",
                          hint="the action was refused; check the store is writable") from exc
+
+
+def append(conn: sa.Connection, actor: str, action: str, target: str | None, outcome: str,
+           detail: dict[str, Any] | None = None) -> int:
+    """Append one entry in the caller's transaction; returns its seq.  StoreError if it cannot."""
+    return append_many(conn, [_entry(actor, action, target, outcome, detail)])[0]
+
+
+class GroupCommit:
+    """Chains the entries of concurrent requests together: one transaction per batch.
+
+    `submit` returns a future that completes when the entry's transaction has committed (its
+    seq) or failed (StoreError): a caller that waits for it never answers before its entry is
+    durable.  One writer thread per process, started on first use (after a server forks).
+    """
+
+    def __init__(self, engine: sa.Engine, max_batch: int = 500):
+        self.engine, self.max_batch = engine, max_batch
+        self._pending: list[tuple[dict, concurrent.futures.Future]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._conn: sa.Connection | None = None  # held by the writer: no checkout (and ping) per batch
+
+    def submit(self, actor: str, action: str, target: str | None, outcome: str,
+               detail: dict[str, Any] | None = None) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        entry = _entry(actor, action, target, outcome, detail)
+        with self._wake:
+            if self._closed:
+                raise StoreError("the audit writer is closed", where="audit_log", hint="the server is stopping")
+            self._pending.append((entry, future))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="munihub-audit-writer", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return future
+
+    def close(self, timeout: float = 10) -> None:
+        """Write what is waiting, then stop the writer thread."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if not self._pending:
+                    if self._conn is not None:
+                        self._conn.close()
+                    return
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[dict, concurrent.futures.Future]]) -> None:
+        entries = [entry for entry, _ in batch]
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = self.engine.connect()
+                with self._conn.begin():
+                    seqs = append_many(self._conn, entries)
+                break
+            except Exception as exc:  # noqa: BLE001 - every waiting request is refused with the cause
+                conn, self._conn = self._conn, None  # the next attempt starts on a fresh connection
+                if conn is not None:
+                    with contextlib.suppress(Exception):  # a dead connection may fail to close too
+                        conn.close()
+                # The held connection may have died with a database restart: one retry, on a new one.
+                if attempt == 1 and getattr(exc.__cause__ or exc, "connection_invalidated", False):
+                    continue
+                err = exc if isinstance(exc, StoreError) else StoreError(
+                    f"cannot write {len(batch)} audit entries: {exc.__class__.__name__}: {str(exc)[:200]}",
+                    where="audit_log", hint="the requests were refused; check the store is writable")
+                log.error("%s", err)
+                for _, future in batch:
+                    future.set_exception(err)
+                return
+        for (_, future), seq in zip(batch, seqs):
+            future.set_result(seq)
 
 
 def verify(engine: sa.Engine) -> list[str]:
