@@ -1,4 +1,5 @@
-"""Mask national ids and mobiles for display: only the last 3 (id) or 4 (mobile) digits stay.
+"""Mask national ids, mobiles, landlines (and, for roles that may not see them, names of persons)
+for display: only the last 3 (id) or 4 (mobile) digits stay; a name keeps its first letter.
 
 Reports, previews and quarantine views show data to people who need to see *that* a value
 is wrong, not the value itself.  Known personal fields are masked by name; every other text
@@ -21,6 +22,13 @@ _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "012345678
 # Field names (shared schema and common source spellings) whose whole value is personal.
 PERSONAL_KEYS = re.compile(r"national|melli|meli|mobile|phone|passport|(^|[_.])(nid|ssn|cell|tel|mob)($|[_.])",
                            re.I)
+# Fields that hold a person's name (shared schema and common source spellings).  Agency,
+# project and street names are not persons' names and stay readable.
+PERSON_NAME_KEYS = re.compile(r"(^|[_.])(first|last|full|father|citizen|owner|payer|patient|person|mother)_?name$"
+                              r"|^(fname|lname|family|surname|nam_?khanevadegi)$", re.I)
+# Tracking numbers, references and codes identify a case, not a person: in clear.
+CODE_KEYS = re.compile(r"tracking|reference|(^|[_.])(code|no|number|ref)$|_(code|id)$|^(permit_no|request_id|payment_id)$",
+                       re.I)
 # Money and measures are long numbers but not personal: leave them readable.
 PLAIN_NUMBER_KEYS = re.compile(r"rial|amount|budget|spent|area|value|count|rows|floors|pct", re.I)
 
@@ -48,16 +56,30 @@ def mask_text(text: str) -> str:
     return _RUN.sub(lambda m: mask_value(m.group(0)), text)
 
 
-def mask_record(record: Any, key: str = "") -> Any:
-    """A copy of a (nested) record with personal fields and long digit runs masked."""
+def mask_name(value: Any) -> str:
+    """A person's name with only its first letter left: `علی رضایی` -> `ع***`."""
+    text = str(value).strip()
+    return f"{text[0]}***" if text else text
+
+
+def mask_record(record: Any, key: str = "", *, names: bool = False) -> Any:
+    """A copy of a (nested) record with personal fields and long digit runs masked.
+
+    `names=True` also masks persons' names: for people whose role may not see them (a
+    workbench viewer); dates, amounts, tracking numbers and codes always stay in clear.
+    """
     if isinstance(record, dict):
-        return {k: mask_record(v, str(k)) for k, v in record.items()}
+        return {k: mask_record(v, str(k), names=names) for k, v in record.items()}
     if isinstance(record, (list, tuple)):
-        return [mask_record(v, key) for v in record]
+        return [mask_record(v, key, names=names) for v in record]
     if record is None or isinstance(record, bool):
         return record
+    if names and key and PERSON_NAME_KEYS.search(key):
+        return mask_name(record)
     if key and PERSONAL_KEYS.search(key):
         return mask_value(record)
+    if key and CODE_KEYS.search(key):
+        return record
     if isinstance(record, int) and len(str(abs(record))) >= 8 and not PLAIN_NUMBER_KEYS.search(key):
         return mask_value(record)  # an id stored as a number (leading zero lost)
     if isinstance(record, str):

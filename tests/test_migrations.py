@@ -29,7 +29,7 @@ def test_a_store_at_0004_gains_the_updated_at_index_and_keeps_its_rows(store_url
     engine.dispose()
 
     engine = store.open_store(store_url)  # what every start does
-    assert migrations.current_revision(engine) == "0005"
+    assert migrations.current_revision(engine) == "0007"
     assert "ix_source_rows_updated_at" in _indexes(engine, "source_rows")
     with engine.connect() as conn:
         assert conn.execute(sa.select(store.source_rows.c.record)).scalar_one() == {"n": "علی"}
@@ -42,7 +42,7 @@ def test_a_store_at_0004_gains_the_updated_at_index_and_keeps_its_rows(store_url
 
 def test_a_fresh_store_has_the_index_once(store_url):
     engine = store.open_store(store_url)
-    assert migrations.current_revision(engine) == "0005"
+    assert migrations.current_revision(engine) == "0007"
     assert "ix_source_rows_updated_at" in _indexes(engine, "source_rows")
     store.open_store(store_url).dispose()  # a second start finds nothing to do
     engine.dispose()

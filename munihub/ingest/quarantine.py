@@ -26,15 +26,21 @@ def list_quarantine(settings: Settings, source: str | None = None, limit: int = 
              "reasons": "; ".join(f"{x['pointer']} {x['rule']}" for x in r["reasons"])} for r in rows]
 
 
-def show_quarantine(settings: Settings, qid: int) -> dict[str, Any]:
-    """One quarantined record, its masked raw payload and every reason in English and Persian."""
-    from munihub.masking import mask_record
+def show_quarantine(settings: Settings, qid: int, *, names: bool = False) -> dict[str, Any]:
+    """One quarantined record, its masked raw payload and every reason in English and Persian.
+
+    Masked by the one rule (`munihub.masking`): the source key and position too, since a
+    source's key can be a national id; `names=True` also masks persons' names."""
+    from munihub.masking import mask_record, mask_text
     with engine_for(settings).connect() as conn:
         row = conn.execute(sa.select(store.quarantine).where(store.quarantine.c.id == qid)).mappings().first()
     if row is None:
         raise MunihubError(f"no quarantined record {qid}", hint="`munihub quarantine list` shows the ids")
     out = dict(row)
-    out["raw"] = mask_record(out["raw"])
+    out["raw"] = mask_record(out["raw"], names=names)
+    out["source_key"] = mask_text(str(out["source_key"] or ""))
+    out["position"] = mask_text(str(out["position"] or ""))
+    out["reasons"] = [{k: mask_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in out["reasons"]]
     return out
 
 

@@ -12,6 +12,7 @@ from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, curs
                                   grants, leases, loads, match_decisions, match_features, match_keys,
                                   match_models, metadata, push_deliveries, quarantine, resolution_runs,
                                   review_queue, source_rows, staged_rows)
+from munihub.store.tables import workbench_sessions, workbench_users  # issue 19: the workbench
 
 __all__ = [
     "open_store", "create_engine", "engine_for", "forget_engines",
@@ -19,4 +20,5 @@ __all__ = [
     "JSON", "metadata", "loads", "cursors", "staged_rows", "quarantine", "source_rows", "entities",
     "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",
     "match_models", "match_keys", "resolution_runs", "agencies", "agency_tokens", "grants", "push_deliveries",
+    "workbench_users", "workbench_sessions",
 ]

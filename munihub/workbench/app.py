@@ -1,0 +1,378 @@
+"""The stewards' workbench: a server-rendered Persian web app over the store (FastAPI).
+
+Deny by default: one app-wide dependency (`guard`) runs before every route, lets only the
+sign-in page and the static files through without a session, and refuses every form post
+whose CSRF token is not the session's.  Viewers see; only stewards replay, dismiss, decide
+and consolidate, and each of those goes into the hash-chained audit log with who and why.
+A bad id or filter gets a Persian message; an unexpected failure a Persian page, never a
+traceback.
+"""
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from munihub.config import Settings, load_settings
+from munihub.errors import AccessDenied, MunihubError
+from munihub.store import audit
+from munihub.workbench import html as h
+from munihub.workbench import people, views
+from munihub.workbench.pages import (entity_body, overview_body, pair_body, quarantine_body, quarantine_item_body,
+                                     review_body, search_body, signin_body, source_body)
+
+log = logging.getLogger("munihub.workbench")
+STATIC = Path(__file__).resolve().parent / "static"
+COOKIE, PRE_COOKIE = "munihub_wb", "munihub_wb_pre"
+PUBLIC = ("/signin", "/static/")
+
+
+class _SignInFirst(Exception):
+    """No valid session: a page view goes to the sign-in page, anything else is refused."""
+
+
+class _Refused(Exception):
+    def __init__(self, message_fa: str, status: int = 403):
+        self.message_fa, self.status = message_fa, status
+
+
+def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench", secure_cookies: bool = False):
+    """The workbench app; `prefix` is where it is mounted (links are built from it)."""
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from munihub.store import engine_for
+
+    settings = settings or load_settings()
+    engine = engine_for(settings)
+    base = prefix.rstrip("/")
+
+    def record(actor: str, action: str, target: str | None, outcome: str, detail: dict[str, Any]) -> None:
+        with engine.begin() as conn:
+            audit.append(conn, actor, action, target, outcome, detail)
+
+    async def guard(request: Request) -> None:
+        path = request.url.path[len(request.scope.get("root_path", "")):] or "/"
+        request.state.person = None
+        if path.startswith(PUBLIC):
+            return
+        person = await run_in_threadpool(people.person_of, engine, request.cookies.get(COOKIE))
+        if person is None:
+            if request.method != "GET":
+                await run_in_threadpool(record, "anonymous", "workbench.refused", path, "denied",
+                                        {"method": request.method, "why": "no session"})
+            raise _SignInFirst()
+        request.state.person = person
+        if request.method not in ("GET", "HEAD"):
+            form = await request.form()
+            if not people.same_token(form.get("csrf"), person.csrf):
+                await run_in_threadpool(record, person.username, "workbench.refused", path, "denied",
+                                        {"method": request.method, "why": "csrf token missing or wrong"})
+                raise _Refused("این فرم از صفحه‌های میزکار نیامده است (نشانهٔ CSRF نادرست)؛ صفحه را دوباره باز کنید.")
+
+    app = FastAPI(title="munihub workbench", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(guard)])
+
+    def who(request: Request) -> people.Person:
+        return request.state.person
+
+    def render(request: Request, title: str, body: str, *, status: int = 200, note: str | None = None,
+               kind: str = "ok") -> HTMLResponse:
+        if note is None:  # a message carried over a redirect after an action
+            note, kind = request.query_params.get("note"), request.query_params.get("kind", "ok")
+        return HTMLResponse(h.page(base, title, body, getattr(request.state, "person", None), note=note,
+                                   note_kind="bad" if kind == "bad" else "ok"), status_code=status,
+                            headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                                                "img-src 'self' data:; form-action 'self'"})
+
+    def back(path: str, note: str, kind: str = "ok") -> RedirectResponse:
+        from urllib.parse import urlencode
+        sep = "&" if "?" in path else "?"
+        return RedirectResponse(f"{base}{path}{sep}{urlencode({'note': note, 'kind': kind})}", status_code=303)
+
+    def steward(request: Request, action: str, target: str | None) -> people.Person:
+        person = who(request)
+        if not person.may_act:
+            record(person.username, action, target, "denied", {"why": "viewer"})
+            raise _Refused("نقش شما «بیننده» است؛ فقط کارشناس داده می‌تواند این کار را انجام دهد.")
+        return person
+
+    # ------------------------------------------------------------ errors: Persian, never a traceback
+
+    @app.exception_handler(_SignInFirst)
+    async def _signin_first(request: Request, exc: _SignInFirst):
+        if request.method in ("GET", "HEAD"):
+            return RedirectResponse(f"{base}/signin", status_code=303)
+        return render(request, "ورود لازم است", '<h1>ورود لازم است</h1><p>برای این کار ابتدا وارد شوید.</p>'
+                      f'<p>{h.link(base, "/signin", "ورود")}</p>', status=401)
+
+    @app.exception_handler(_Refused)
+    async def _refused(request: Request, exc: _Refused):
+        return render(request, "اجازه نیست", f'<h1>اجازه نیست</h1><div class="msg bad">{h.e(exc.message_fa)}</div>',
+                      status=exc.status)
+
+    @app.exception_handler(views.BadInput)
+    async def _bad_input(request: Request, exc: views.BadInput):
+        return render(request, "ورودی نادرست", f'<h1>ورودی نادرست</h1><div class="msg bad">{h.e(exc.message_fa)}</div>'
+                      f'<p>{h.link(base, "/", "بازگشت به نمای کلی")}</p>', status=400)
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied):
+        return render(request, "اجازه نیست", '<h1>اجازه نیست</h1><div class="msg bad">این کار برای شما مجاز نیست.</div>',
+                      status=403)
+
+    @app.exception_handler(MunihubError)
+    async def _hub_error(request: Request, exc: MunihubError):
+        from munihub.secrets import redact
+        return render(request, "انجام نشد", '<h1>انجام نشد</h1><div class="msg bad">هاب این کار را انجام نداد: '
+                      f'<bdi dir="ltr">{h.e(redact(str(exc))[:500])}</bdi></div>', status=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        text = {404: "این صفحه وجود ندارد.", 405: "این نشانی چنین درخواستی نمی‌پذیرد."}.get(
+            exc.status_code, "درخواست پذیرفته نشد.")
+        return render(request, "یافت نشد", f'<h1>{h.e(text)}</h1><p>{h.link(base, "/", "بازگشت به نمای کلی")}</p>',
+                      status=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        log.warning("invalid request %s: %s", request.url.path, exc.errors())
+        return render(request, "ورودی نادرست", '<h1>ورودی نادرست</h1><div class="msg bad">بخشی از فرم پر نشده یا '
+                      'نادرست است.</div>', status=400)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        log.exception("workbench request failed: %s %s", request.method, request.url.path)
+        return render(request, "خطای داخلی", '<h1>خطای داخلی</h1><div class="msg bad">کار انجام نشد و چیزی '
+                      'تغییر نکرد. اگر تکرار شد به راهبر سامانه خبر دهید.</div>', status=500)
+
+    # ------------------------------------------------------------ sign-in
+
+    @app.get("/static/{name:path}")
+    def static(name: str):
+        path = (STATIC / name).resolve()
+        if STATIC not in path.parents or not path.is_file():
+            raise StarletteHTTPException(404)
+        return FileResponse(path, headers={"Cache-Control": "max-age=86400"})
+
+    @app.get("/signin")
+    def signin_page(request: Request):
+        pre = secrets.token_urlsafe(24)  # double-submit token: a forged sign-in post has no cookie
+        response = render(request, "ورود", signin_body(base, pre))
+        response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=secure_cookies,
+                            path=base or "/")
+        return response
+
+    @app.post("/signin")
+    async def signin(request: Request):
+        form = await request.form()
+        pre = request.cookies.get(PRE_COOKIE)
+        if not pre or not people.same_token(form.get("csrf"), pre):
+            await run_in_threadpool(record, "anonymous", "workbench.signin", None, "denied", {"why": "csrf"})
+            raise _Refused("فرم ورود از این صفحه نیامده است؛ صفحهٔ ورود را دوباره باز کنید.")
+        client = request.client.host if request.client else ""
+        try:
+            token, person = await run_in_threadpool(people.sign_in, engine, str(form.get("username", "")),
+                                                    str(form.get("password", "")), client=client)
+        except AccessDenied:
+            fresh = secrets.token_urlsafe(24)
+            response = render(request, "ورود", signin_body(base, fresh), status=401,
+                              note="نام کاربری یا گذرواژه نادرست است.", kind="bad")
+            response.set_cookie(PRE_COOKIE, fresh, httponly=True, samesite="strict", secure=secure_cookies,
+                                path=base or "/")
+            return response
+        response = RedirectResponse(f"{base}/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies,
+                            path=base or "/", max_age=people.SESSION_HOURS * 3600)
+        response.delete_cookie(PRE_COOKIE, path=base or "/")
+        return response
+
+    @app.post("/signout")
+    def signout(request: Request):
+        people.sign_out(engine, request.cookies.get(COOKIE, ""), who(request))
+        response = RedirectResponse(f"{base}/signin", status_code=303)
+        response.delete_cookie(COOKIE, path=base or "/")
+        return response
+
+    # ------------------------------------------------------------ overview and checks
+
+    def contracts():
+        from munihub.contracts import load_all
+        found, _problems = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
+        return found
+
+    def figures() -> dict:
+        from munihub.report.build import gather
+        return gather(engine, contracts())
+
+    @app.get("/")
+    def overview(request: Request):
+        return render(request, "نمای کلی", overview_body(base, figures(), who(request)))
+
+    @app.get("/sources/{source}")
+    def source_page(request: Request, source: str):
+        data = figures()
+        found = next((s for s in data["sources"] if s["source"] == source), None)
+        if found is None:
+            raise views.BadInput(f"no source {source}", f"منبعی به نام «{source}» نیست.")
+        return render(request, f"منبع {source}", source_body(base, found, data, who(request)))
+
+    # ------------------------------------------------------------ quarantine
+
+    @app.get("/quarantine")
+    def quarantine_page(request: Request):
+        p = request.query_params
+        person = who(request)
+        found = views.list_quarantine(engine, source=p.get("source"), field=p.get("field"), rule=p.get("rule"),
+                                      since=p.get("since"), until=p.get("until"), status=p.get("status") or "open",
+                                      names=not person.may_act)
+        return render(request, "قرنطینه", quarantine_body(base, found, views.quarantine_filters(engine), dict(p), person))
+
+    @app.get("/quarantine/{qid}")
+    def quarantine_item(request: Request, qid: str):
+        from munihub.ingest.quarantine import show_quarantine
+        person = who(request)
+        number = views.positive_int(qid, "رکورد قرنطینه")
+        try:
+            item = show_quarantine(settings, number, names=not person.may_act)
+        except MunihubError:
+            raise views.BadInput(f"no quarantine {qid}", f"رکوردی با شمارهٔ {number} در قرنطینه نیست.")
+        record(person.username, "workbench.view.quarantine", str(number), "ok", {})
+        return render(request, f"قرنطینه {number}", quarantine_item_body(base, item, person))
+
+    @app.post("/quarantine/replay")
+    async def replay(request: Request):
+        form = await request.form()
+        source = views._token(str(form.get("source", "")), "منبع")
+        if not source:
+            raise views.BadInput("no source", "منبعی برای بازپخش انتخاب نشده است.")
+        ids = [views.positive_int(x, "رکورد قرنطینه") for x in form.getlist("ids") if str(x).strip()]
+        why = str(form.get("why", "")).strip()
+        person = steward(request, "workbench.quarantine.replay", source)
+        if not why:
+            raise views.BadInput("no reason", "برای بازپخش دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
+
+        def run():
+            from munihub.pipeline.replay import replay as replay_records
+            try:
+                result = replay_records(settings, source, ids or None, actor=person.username)
+            except MunihubError as err:
+                record(person.username, "workbench.quarantine.replay", source, "failed",
+                       {"why": why, "ids": ids, "error": str(err)[:300]})
+                raise
+            record(person.username, "workbench.quarantine.replay", source, "ok", {"why": why, "ids": ids, **result})
+            return result
+        result = await run_in_threadpool(run)
+        note = (f"{h.fa(result['replayed'])} رکورد بازپخش شد: {h.fa(result['published'])} منتشر شد، "
+                f"{h.fa(result['still_quarantined'])} هنوز در قرنطینه است.")
+        return back(f"/quarantine?source={source}&status=all", note)
+
+    @app.post("/quarantine/dismiss")
+    async def dismiss(request: Request):
+        form = await request.form()
+        ids = [views.positive_int(x, "رکورد قرنطینه") for x in form.getlist("ids") if str(x).strip()]
+        if not ids:
+            raise views.BadInput("no ids", "رکوردی برای کنار گذاشتن انتخاب نشده است.")
+        why = str(form.get("why", "")).strip()
+        person = steward(request, "workbench.quarantine.dismiss", ",".join(map(str, ids)))
+        if not why:
+            raise views.BadInput("no reason", "برای کنار گذاشتن دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
+
+        def run():
+            from munihub.ingest.quarantine import dismiss as dismiss_records
+            try:
+                n = dismiss_records(settings, ids, person.username, why)
+            except MunihubError as err:
+                raise views.BadInput(str(err), "این رکورد(ها) باز نیستند یا وجود ندارند.") from err
+            record(person.username, "workbench.quarantine.dismiss", ",".join(map(str, ids)), "ok", {"why": why})
+            return n
+        n = await run_in_threadpool(run)
+        return back("/quarantine", f"{h.fa(n)} رکورد کنار گذاشته شد.")
+
+    # ------------------------------------------------------------ review
+
+    @app.get("/review")
+    def review_page(request: Request):
+        from munihub.resolve.review import list_open
+        etype = views._token(request.query_params.get("type"), "نوع موجودیت")
+        person = who(request)
+        pairs = list_open(engine, entity_type=etype, limit=views.PAGE)
+        if not person.may_act:
+            from munihub.masking import mask_record
+            for p in pairs:
+                p["left"], p["right"] = mask_record(p["left"], names=True), mask_record(p["right"], names=True)
+        return render(request, "بازبینی جفت‌ها", review_body(base, pairs, person))
+
+    @app.get("/review/{rid}")
+    def pair_page(request: Request, rid: str):
+        person = who(request)
+        pair = views.review_pair(engine, views.positive_int(rid, "جفت"), names=not person.may_act)
+        record(person.username, "workbench.view.review", str(pair["id"]), "ok", {})
+        return render(request, f"جفت {pair['id']}", pair_body(base, pair, person))
+
+    @app.post("/review/{rid}/decide")
+    async def decide(request: Request, rid: str):
+        from munihub.resolve.review import decide_queued
+        form = await request.form()
+        number = views.positive_int(rid, "جفت")
+        verdict, why = str(form.get("verdict", "")), str(form.get("why", "")).strip()
+        if verdict not in ("match", "no-match"):
+            raise views.BadInput("bad verdict", "تصمیم باید «یکی است» یا «یکی نیست» باشد.")
+        person = steward(request, "workbench.review.decide", str(number))
+        if not why:
+            raise views.BadInput("no reason", "برای تصمیم دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
+
+        def run():
+            try:
+                result = decide_queued(engine, number, verdict, by=person.username, why=why)
+            except MunihubError as err:
+                raise views.BadInput(str(err), f"جفت {number} را نمی‌توان تصمیم گرفت.") from err
+            record(person.username, "workbench.review.decide", str(number), "ok", {"why": why, "verdict": verdict})
+            return result
+        await run_in_threadpool(run)
+        return back(f"/review/{number}", "تصمیم ثبت شد؛ در اجرای بعدی یکپارچه‌سازی اعمال می‌شود و هرگز نادیده گرفته نمی‌شود.")
+
+    @app.post("/consolidate")
+    async def consolidate(request: Request):
+        form = await request.form()
+        why = str(form.get("why", "")).strip()
+        person = steward(request, "workbench.consolidate", None)
+        if not why:
+            raise views.BadInput("no reason", "برای اجرای یکپارچه‌سازی دلیلی بنویسید.")
+
+        def run():
+            from munihub.pipeline.consolidate import consolidate as run_consolidation
+            result = run_consolidation(settings)
+            record(person.username, "workbench.consolidate", None, "ok",
+                   {"why": why, "types": result.get("types"), "seconds": result.get("seconds")})
+            return result
+        await run_in_threadpool(run)
+        return back("/review", "یکپارچه‌سازی اجرا شد و موجودیت‌ها به‌روز شدند.")
+
+    # ------------------------------------------------------------ entities
+
+    @app.get("/entities")
+    def entities_page(request: Request):
+        from munihub.masking import mask_text
+        person = who(request)
+        text = request.query_params.get("q", "")
+        found = views.search_entities(engine, text, names=not person.may_act) if text.strip() else None
+        if found is not None:
+            from munihub.persian.letters import to_latin_digits
+            record(person.username, "workbench.search.entity", None, "ok",
+                   {"kind": found["kind"], "query": mask_text(to_latin_digits(text))[:100],
+                    "found": len(found["entities"])})
+        return render(request, "جست‌وجوی موجودیت", search_body(base, text, found))
+
+    @app.get("/entities/{entity_id}")
+    def entity_view(request: Request, entity_id: str):
+        person = who(request)
+        ent = views.entity_page(engine, settings, entity_id, names=not person.may_act)
+        record(person.username, "workbench.view.entity", entity_id, "ok", {})
+        return render(request, f"موجودیت {entity_id}", entity_body(base, ent, person))
+
+    return app
