@@ -17,6 +17,10 @@ DIGITS = "0-9\u06f0-\u06f9\u0660-\u0669"
 # that lost their leading zeros (8-9).  Dates (1403/08/14) have slashes and stay readable.
 _RUN = re.compile(rf"\+?(?:[{DIGITS}][ \-\u200c\u00a0]?){{7,}}[{DIGITS}]")
 _DIGIT = re.compile(rf"[{DIGITS}]")
+# A date or timestamp (2024-01-03, 1403/08/14, 2024-01-03 09:00:00) is in clear, even though
+# its digits with dashes look like a long run: Y-M-D with a 1-2 digit month and day only.
+_DATE = re.compile(rf"(?<![{DIGITS}])[{DIGITS}]{{4}}([-/])[{DIGITS}]{{1,2}}\1[{DIGITS}]{{1,2}}"
+                   rf"(?:[ T][{DIGITS}]{{1,2}}:[{DIGITS}]{{2}}(?::[{DIGITS}]{{2}}(?:\.[{DIGITS}]+)?)?)?(?![{DIGITS}])")
 _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 # Field names (shared schema and common source spellings) whose whole value is personal.
@@ -53,7 +57,12 @@ def mask_text(text: str) -> str:
     """Free text with every long digit run (a possible id or mobile) masked."""
     if not isinstance(text, str) or not _DIGIT.search(text):
         return text
-    return _RUN.sub(lambda m: mask_value(m.group(0)), text)
+    out, at = [], 0
+    for date in _DATE.finditer(text):  # dates stay readable; what lies between them is scanned
+        out += [_RUN.sub(lambda m: mask_value(m.group(0)), text[at:date.start()]), date.group(0)]
+        at = date.end()
+    out.append(_RUN.sub(lambda m: mask_value(m.group(0)), text[at:]))
+    return "".join(out)
 
 
 def mask_name(value: Any) -> str:

@@ -385,3 +385,21 @@ def test_migration_0007_creates_the_workbench_tables(tmp_path):
     engine = store.open_store(f"sqlite:///{tmp_path / 's.db'}")
     assert migrations.current_revision(engine) == "0007"
     assert {"workbench_users", "workbench_sessions"} <= set(sa.inspect(engine).get_table_names())
+
+
+# ---------------------------------------------------------------- the one masking rule
+
+@pytest.mark.parametrize("names", [False, True])
+def test_the_masking_rule_ids_mobiles_landlines_always_names_by_role_dates_and_codes_in_clear(names):
+    from munihub.masking import mask_record
+    record = {"national_id": "0012345679", "mobile": "+989151234567", "phone": "05138123456",
+              "first_name": "علی", "father_name": "حسن", "birth_date": "1990-01-01",
+              "filed_at": "2024-01-03 09:00:00", "amount_rial": 125000000, "tracking_code": "137-1403-000123",
+              "permit_no": "P-14031234", "agency_name": "شهرداری منطقه ۳", "note": "تماس 09151234567 در ۱۴۰۳/۰۸/۱۴"}
+    out = mask_record(record, names=names)
+    assert out["national_id"] == "*******679" and out["mobile"].endswith("4567") and "5123" not in out["mobile"]
+    assert out["phone"] == "********456"
+    assert (out["first_name"], out["father_name"]) == (("ع***", "ح***") if names else ("علی", "حسن"))
+    for clear in ("birth_date", "filed_at", "amount_rial", "tracking_code", "permit_no", "agency_name"):
+        assert out[clear] == record[clear], clear
+    assert out["note"] == "تماس *******4567 در ۱۴۰۳/۰۸/۱۴"

@@ -29,7 +29,7 @@ header.top form{display:inline}header.top button{background:transparent;color:#f
 form.inline{display:inline-flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:.3rem 0}
 input,select,button,textarea{font:inherit;padding:.3rem .5rem;border:1px solid var(--line);border-radius:.3rem}
 button{background:#0b5394;color:#fff;border-color:#0b5394;cursor:pointer;min-height:2.4rem}
-button.bad{background:var(--bad);border-color:var(--bad)}button.ok{background:var(--ok);border-color:var(--ok)}
+button.bad{background:var(--bad);border-color:var(--bad);color:#fff}button.ok{background:var(--ok);border-color:var(--ok);color:#fff}
 .msg{padding:.6rem 1rem;border-radius:.3rem;margin:.6rem 0;border:1px solid var(--line)}
 .msg.bad{background:#fce8e6;border-color:var(--bad);font-weight:normal}.msg.ok{background:#e6f4ea;border-color:var(--ok)}
 .cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{border:1px solid var(--line);border-radius:.4rem;padding:.5rem 1rem;
@@ -118,6 +118,7 @@ def page(base: str, title: str, body: str, person: Person | None = None, *, note
                f'<button type="submit">خروج</button></form></header>')
     return (f'<!doctype html>\n<html lang="fa" dir="rtl">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{e(title)}</title>\n'
+            '<link rel="icon" href="data:,">\n'
             f'<style>{FONT_FACES.replace("{base}", base)}{CSS}</style>\n</head>\n<body>\n{nav}<main>\n'
             f'{message(note, note_kind)}{body}\n</main>\n</body>\n</html>\n')
 
