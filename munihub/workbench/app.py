@@ -228,8 +228,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         p = request.query_params
         person = who(request)
         found = views.list_quarantine(engine, source=p.get("source"), field=p.get("field"), rule=p.get("rule"),
-                                      since=p.get("since"), until=p.get("until"), status=p.get("status") or "open",
-                                      names=not person.may_act)
+                                      since=p.get("since"), until=p.get("until"), status=p.get("status") or "open")
         return render(request, "قرنطینه", quarantine_body(base, found, views.quarantine_filters(engine), dict(p), person))
 
     @app.get("/quarantine/{qid}")

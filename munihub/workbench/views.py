@@ -83,8 +83,9 @@ def quarantine_filters(engine: sa.Engine) -> dict[str, list[str]]:
 
 
 def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, since=None, until=None,
-                    status="open", names: bool = False, limit: int = PAGE) -> dict[str, Any]:
-    """Quarantined records matching the filters, newest first, masked, with the load's start."""
+                    status="open", limit: int = PAGE) -> dict[str, Any]:
+    """Quarantined records matching the filters, newest first, with the load's start; the
+    payload stays out (the record's own page shows it masked), reasons are masked."""
     q, ld = store.quarantine, store.loads
     source, field, rule = _token(source, "منبع"), _token(field, "فیلد"), _token(rule, "قاعده")
     if status not in ("open", "replayed", "dismissed", "superseded", "all"):
@@ -111,7 +112,7 @@ def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, si
                 bound = bound.replace(tzinfo=None)
             where.append(ld.c.started_at >= bound if op == "ge" else ld.c.started_at < bound)
     query = (sa.select(q.c.id, q.c.source, q.c.load_id, q.c.position, q.c.source_key, q.c.reasons, q.c.status,
-                       q.c.raw, ld.c.started_at).select_from(q.outerjoin(ld, ld.c.load_id == q.c.load_id))
+                       ld.c.started_at).select_from(q.outerjoin(ld, ld.c.load_id == q.c.load_id))
              .where(*where))
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
@@ -119,7 +120,7 @@ def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, si
     return {"total": total, "rows": [{
         "id": r["id"], "source": r["source"], "load_id": r["load_id"], "status": r["status"],
         "position": mask_text(r["position"] or ""), "source_key": mask_text(str(r["source_key"] or "")),
-        "started_at": r["started_at"], "raw": mask_record(r["raw"], names=names),
+        "started_at": r["started_at"],
         "reasons": [{"pointer": x.get("pointer"), "rule": x.get("rule"),
                      "message_fa": mask_text(str(x.get("message_fa") or x.get("message") or ""))}
                     for x in r["reasons"] or []]} for r in rows]}
