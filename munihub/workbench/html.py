@@ -11,7 +11,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from munihub.report.render import CHECK_FA, CSS as REPORT_CSS, SEVERITY_FA, STATUS_FA, e, fa, ident  # noqa: F401
+from munihub.report.render import (CHECK_FA, CSS as REPORT_CSS, SEVERITY_FA, STATUS_FA, e, fa, ident,  # noqa: F401
+                                   status_badge)
+from munihub.report.render import age_text as age  # noqa: F401
 from munihub.workbench.people import Person
 
 FONT_FACES = "".join(
@@ -61,21 +63,6 @@ def when(value: Any) -> str:
         local = value.astimezone(TEHRAN)
         return fa(f"{to_jalali(local.date().isoformat())} {local:%H:%M}")
     return fa(to_jalali(value.isoformat() if isinstance(value, dt.date) else value))
-
-
-def age(seconds: int | None) -> str:
-    if seconds is None:
-        return "هرگز"
-    if seconds < 3600:
-        return f"{fa(seconds // 60)} دقیقه"
-    if seconds < 86400 * 2:
-        return f"{fa(seconds // 3600)} ساعت"
-    return f"{fa(seconds // 86400)} روز"
-
-
-def status_badge(status: str | None) -> str:
-    cls = {"published": "ok", "held": "bad", "failed": "bad"}.get(status or "", "warn")
-    return f'<span class="badge {cls}">{e(STATUS_FA.get(status, status))}</span>'
 
 
 def link(base: str, path: str, text: str, **query: Any) -> str:
