@@ -188,6 +188,30 @@ def _members_to_entities(conn, pairs: set[tuple[str, str]]) -> list[str]:
     return found
 
 
+def _refs_by_feature(conn, feature: str, value: str, limit: int) -> set[tuple[str, str]]:
+    """(source, key) of records whose matcher feature `feature` equals `value`, found through
+    the blocking index in the store (`match_keys`, a primary-key lookup on both engines)
+    rather than by scanning every record's features; each hit is checked against its
+    stored features, so a hash collision finds nothing extra."""
+    from munihub.resolve.blocking import block_id
+    from munihub.resolve.match import DEFAULT_SETTINGS, settings_for
+
+    keys = []
+    for etype in DEFAULT_SETTINGS:
+        blocking = settings_for(etype).get("blocking", [])
+        if [feature] in blocking:
+            keys.append(block_id(etype, (blocking.index([feature]), value)))
+    if not keys:
+        return set()
+    k, f = store.match_keys, store.match_features
+    refs = conn.execute(sa.select(k.c.ref).where(k.c.key.in_(keys)).limit(limit * 4)).scalars().all()
+    if not refs:
+        return set()
+    found = conn.execute(sa.select(f.c.ref, f.c.features).where(f.c.ref.in_(refs))).all()
+    return {tuple(ref.split("|", 1)) for ref, feats in found
+            if (feats or {}).get(feature) == value}
+
+
 def search_entities(engine: sa.Engine, text: str, *, names: bool = False, limit: int = 50) -> dict[str, Any]:
     """Entities by national id, mobile, name (normalized as the matcher does) or source record id.
 
@@ -204,7 +228,6 @@ def search_entities(engine: sa.Engine, text: str, *, names: bool = False, limit:
     if len(query) > 200:
         raise BadInput("query too long", "عبارت جست‌وجو بیش از اندازه بلند است.")
     latin = re.sub(r"[\s\-]", "", to_latin_digits(query))
-    s, f = store.source_rows, store.match_features
     with engine.connect() as conn:
         if "|" in query:
             kind = "ref"
@@ -214,19 +237,14 @@ def search_entities(engine: sa.Engine, text: str, *, names: bool = False, limit:
             kind = "national_id"
             if not ids.is_valid_national_id(latin):
                 raise BadInput("bad national id", f"«{query}» کد ملی معتبر نیست (رقم کنترل نمی‌خواند).")
-            keys = {tuple(r.split("|", 1)) for (r,) in conn.execute(
-                sa.select(f.c.ref).where(f.c.features["national_id"].as_string() == latin))}
-            found = _members_to_entities(conn, {(a, b.removesuffix("#person")) for a, b in keys})
+            found = _members_to_entities(conn, _refs_by_feature(conn, "national_id", latin, limit))
         elif latin.lstrip("+").isdigit() and len(latin.lstrip("+")) >= 10:
             kind = "mobile"
             try:
                 mobile = ids.parse_mobile(latin)
             except MunihubError:
                 raise BadInput("bad mobile", f"«{query}» شمارهٔ همراه درستی نیست (نمونه: ۰۹۱۵۱۲۳۴۵۶۷).")
-            value = _transform(mobile, "raw")
-            keys = {tuple(r.split("|", 1)) for (r,) in conn.execute(
-                sa.select(f.c.ref).where(f.c.features["mobile"].as_string() == value))}
-            found = _members_to_entities(conn, {(a, b.removesuffix("#person")) for a, b in keys})
+            found = _members_to_entities(conn, _refs_by_feature(conn, "mobile", _transform(mobile, "raw"), limit))
         elif latin.isdigit() or re.fullmatch(r"[A-Za-z0-9_.:/-]+", latin):
             kind = "source_key"
             m = store.entity_members
@@ -237,14 +255,11 @@ def search_entities(engine: sa.Engine, text: str, *, names: bool = False, limit:
             key = _transform(query, "name")
             if not key:
                 raise BadInput("empty name", f"«{query}» نامی برای جست‌وجو ندارد.")
-            refs = conn.execute(sa.select(f.c.ref).where(f.c.features["full_key"].as_string() == key)
-                                .limit(limit * 4)).scalars().all()
-            found = _members_to_entities(conn, {tuple(r.removesuffix("#person").split("|", 1)) for r in refs})
+            found = _members_to_entities(conn, _refs_by_feature(conn, "full_key", key, limit))
         ids_found = list(dict.fromkeys(found))[:limit]
         e = store.entities
         rows = conn.execute(sa.select(e.c.entity_id, e.c.entity_type, e.c.golden, e.c.member_count)
                             .where(e.c.entity_id.in_(ids_found))).mappings().all() if ids_found else []
-    del s
     return {"kind": kind, "entities": [{**dict(r), "golden": mask_record(r["golden"], names=names)}
                                        for r in sorted(rows, key=lambda r: r["entity_id"])]}
 
