@@ -10,6 +10,8 @@ traceback.
 
 import logging
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ log = logging.getLogger("munihub.workbench")
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE, PRE_COOKIE = "munihub_wb", "munihub_wb_pre"
 PUBLIC = ("/signin", "/static/")
+FIGURES_SECONDS = 30
 
 
 class _SignInFirst(Exception):
@@ -205,9 +208,39 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         found, _problems = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
         return found
 
-    def figures() -> dict:
+    # The overview's figures are the static report's (`gather`): on a big store they take
+    # seconds, so pages get the last ones at once (the page says when they were taken) and a
+    # refresh older than FIGURES_SECONDS starts in the background; a steward's action clears
+    # them, so its effect shows on the next page.
+    cache: dict[str, Any] = {"data": None, "at": 0.0, "busy": False}
+    lock = threading.Lock()
+
+    def refresh() -> dict:
         from munihub.report.build import gather
-        return gather(engine, contracts())
+        data = gather(engine, contracts())
+        with lock:
+            cache.update(data=data, at=time.monotonic(), busy=False)
+        return data
+
+    def figures() -> dict:
+        with lock:
+            data, age_s, busy = cache["data"], time.monotonic() - cache["at"], cache["busy"]
+            if data is not None and age_s > FIGURES_SECONDS and not busy:
+                cache["busy"] = True
+                threading.Thread(target=_background, daemon=True).start()
+        return data if data is not None else refresh()
+
+    def _background() -> None:
+        try:
+            refresh()
+        except Exception:  # noqa: BLE001 - the next page computes them itself
+            log.exception("refreshing the workbench figures failed")
+            with lock:
+                cache.update(busy=False)
+
+    def changed() -> None:
+        with lock:
+            cache.update(data=None)
 
     @app.get("/")
     def overview(request: Request):
@@ -264,6 +297,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
                        {"why": why, "ids": ids, "error": str(err)[:300]})
                 raise
             record(person.username, "workbench.quarantine.replay", source, "ok", {"why": why, "ids": ids, **result})
+            changed()
             return result
         result = await run_in_threadpool(run)
         note = (f"{h.fa(result['replayed'])} رکورد بازپخش شد: {h.fa(result['published'])} منتشر شد، "
@@ -288,6 +322,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             except MunihubError as err:
                 raise views.BadInput(str(err), "این رکورد(ها) باز نیستند یا وجود ندارند.") from err
             record(person.username, "workbench.quarantine.dismiss", ",".join(map(str, ids)), "ok", {"why": why})
+            changed()
             return n
         n = await run_in_threadpool(run)
         return back("/quarantine", f"{h.fa(n)} رکورد کنار گذاشته شد.")
@@ -331,6 +366,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             except MunihubError as err:
                 raise views.BadInput(str(err), f"جفت {number} را نمی‌توان تصمیم گرفت.") from err
             record(person.username, "workbench.review.decide", str(number), "ok", {"why": why, "verdict": verdict})
+            changed()
             return result
         await run_in_threadpool(run)
         return back(f"/review/{number}", "تصمیم ثبت شد؛ در اجرای بعدی یکپارچه‌سازی اعمال می‌شود و هرگز نادیده گرفته نمی‌شود.")
@@ -348,6 +384,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             result = run_consolidation(settings)
             record(person.username, "workbench.consolidate", None, "ok",
                    {"why": why, "types": result.get("types"), "seconds": result.get("seconds")})
+            changed()
             return result
         await run_in_threadpool(run)
         return back("/review", "یکپارچه‌سازی اجرا شد و موجودیت‌ها به‌روز شدند.")
