@@ -302,6 +302,35 @@ def test_review_pair_side_by_side_with_weights_then_decide_and_consolidate(hub):
                                                                        "verdict": "match"}
 
 
+def _entities_of(settings, sources: list[str]) -> set[str]:
+    with store.engine_for(settings).connect() as conn:
+        return set(conn.execute(sa.select(store.entity_members.c.entity_id).where(
+            store.entity_members.c.source.in_(sources))).scalars())
+
+
+def test_merge_then_split_entities_by_steward_decisions(hub):
+    c = client(hub)
+    sources = ["clinic.patients", "library.members"]
+    left, right = sorted(_entities_of(hub, sources))
+    page = c.get(f"/entities/{left}").text
+    token = csrf_of(page)
+    assert "یکی کردن" in page and 'name="member"' not in page  # one member: nothing to split
+    r = c.post(f"/entities/{left}/merge", data={"other": right, "why": "same citizen", "csrf": token})
+    assert r.status_code == 303
+    assert c.post("/consolidate", data={"why": "apply", "csrf": token}).status_code == 303
+    (merged,) = _entities_of(hub, sources)
+    page = c.get(f"/entities/{merged}").text
+    assert page.count('name="member"') == 2
+    assert_masked(page)
+    r = c.post(f"/entities/{merged}/split", data={"member": "2", "why": "different fathers", "csrf": token})
+    assert r.status_code == 303
+    c.post("/consolidate", data={"why": "apply", "csrf": token})
+    assert len(_entities_of(hub, sources)) == 2
+    r = c.post(f"/entities/{merged}/split", data={"member": "۹", "why": "x", "csrf": token})
+    assert r.status_code == 400 and ("عضو شمارهٔ ۹" in r.text or "پیدا نشد" in r.text)
+    assert [a["action"] for a in audit_rows(hub, "workbench.entity.split")] == ["workbench.entity.split"]
+
+
 def test_entity_search_by_persian_digits_mobile_name_and_source_record(hub):
     c = client(hub)
     nid = ROWS[0][1]

@@ -272,7 +272,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         try:
             item = show_quarantine(settings, number, names=not person.may_act)
         except MunihubError:
-            raise views.BadInput(f"no quarantine {qid}", f"رکوردی با شمارهٔ {number} در قرنطینه نیست.")
+            raise views.BadInput(f"no quarantine {qid}", f"رکوردی با شمارهٔ {views.fa_digits(number)} در قرنطینه نیست.")
         record(person.username, "workbench.view.quarantine", str(number), "ok", {})
         return render(request, f"قرنطینه {number}", quarantine_item_body(base, item, person))
 
@@ -364,7 +364,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             try:
                 result = decide_queued(engine, number, verdict, by=person.username, why=why)
             except MunihubError as err:
-                raise views.BadInput(str(err), f"جفت {number} را نمی‌توان تصمیم گرفت.") from err
+                raise views.BadInput(str(err), f"جفت {views.fa_digits(number)} را نمی‌توان تصمیم گرفت.") from err
             record(person.username, "workbench.review.decide", str(number), "ok", {"why": why, "verdict": verdict})
             changed()
             return result
@@ -410,5 +410,61 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         ent = views.entity_page(engine, settings, entity_id, names=not person.may_act)
         record(person.username, "workbench.view.entity", entity_id, "ok", {})
         return render(request, f"موجودیت {entity_id}", entity_body(base, ent, person))
+
+    def member_refs(entity_id: str) -> list[str]:
+        """The entity's member refs in the order its page lists them (never sent to the page:
+        a source key can be a national id, so forms name a member by its position)."""
+        from munihub.resolve.entities import show_entity
+        if not views.ENTITY_ID.fullmatch(entity_id or ""):
+            raise views.BadInput("bad entity id", f"«{entity_id}» شناسهٔ موجودیت نیست (نمونه: P-1a2b3c4d5e6f).")
+        try:
+            ent = show_entity(settings, entity_id)
+        except MunihubError:
+            raise views.BadInput(f"no entity {entity_id}", f"موجودیتی با شناسهٔ «{entity_id}» پیدا نشد.")
+        return [f"{m['source']}|{m['source_key']}" for m in ent["members"]]
+
+    @app.post("/entities/{entity_id}/merge")
+    async def merge(request: Request, entity_id: str):
+        """Merge with another entity: a steward's "match" between one member of each."""
+        from munihub.resolve.review import decide as decide_pair
+        form = await request.form()
+        other, why = str(form.get("other", "")).strip(), str(form.get("why", "")).strip()
+        person = steward(request, "workbench.entity.merge", entity_id)
+        if not why:
+            raise views.BadInput("no reason", "برای یکی کردن دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
+        if other == entity_id:
+            raise views.BadInput("same entity", "یک موجودیت را نمی‌توان با خودش یکی کرد.")
+
+        def run():
+            left, right = member_refs(entity_id)[0], member_refs(other)[0]
+            decide_pair(engine, left, right, "match", by=person.username, why=why)
+            record(person.username, "workbench.entity.merge", entity_id, "ok", {"why": why, "other": other})
+            changed()
+        await run_in_threadpool(run)
+        return back(f"/entities/{entity_id}", "تصمیم «یکی است» ثبت شد؛ با اجرای یکپارچه‌سازی دو موجودیت یکی می‌شوند.")
+
+    @app.post("/entities/{entity_id}/split")
+    async def split(request: Request, entity_id: str):
+        """Split a member out: a steward's "no-match" between it and every other member."""
+        from munihub.resolve.review import decide as decide_pair
+        form = await request.form()
+        why = str(form.get("why", "")).strip()
+        index = views.positive_int(form.get("member"), "عضو")
+        person = steward(request, "workbench.entity.split", entity_id)
+        if not why:
+            raise views.BadInput("no reason", "برای جدا کردن دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
+
+        def run():
+            refs = member_refs(entity_id)
+            if index > len(refs) or len(refs) < 2:
+                raise views.BadInput("no such member", f"این موجودیت عضو شمارهٔ {views.fa_digits(index)} ندارد یا تنها یک عضو دارد.")
+            out = refs[index - 1]
+            for ref in refs[:100]:
+                if ref != out:
+                    decide_pair(engine, out, ref, "no-match", by=person.username, why=why)
+            record(person.username, "workbench.entity.split", entity_id, "ok", {"why": why, "member": index})
+            changed()
+        await run_in_threadpool(run)
+        return back(f"/entities/{entity_id}", "تصمیم «یکی نیست» ثبت شد؛ با اجرای یکپارچه‌سازی این عضو جدا می‌شود.")
 
     return app

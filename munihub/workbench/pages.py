@@ -251,17 +251,30 @@ def entity_body(base: str, ent: dict, person: Person) -> str:
         rows.append(f'<tr><td>{ident(field)}</td><td dir="auto">{e(value)}</td><td>{ident(lin.get("source"))}</td>'
                     f'<td>{ident(lin.get("source_key"))}</td><td>{ident(lin.get("load_id"))}</td>'
                     f'<td>{ident(lin.get("rule"))}</td></tr>')
+    several = len(ent["members"]) > 1
     members = [f'<tr><td>{ident(m["source"])}</td><td>{ident(m["source_key"])}</td><td>{ident(m["rule"])}</td>'
-               f'<td>{ident(m["load_id"])}</td></tr>' for m in ent["members"]]
+               f'<td>{ident(m["load_id"])}</td><td>'
+               + (action_form(base, f"/entities/{ent['entity_id']}/split", person, "جدا کردن", hidden={"member": i},
+                              cls="bad") if several else "")
+               + '</td></tr>' for i, m in enumerate(ent["members"], start=1)]
+    merge = ""
+    if person.may_act:
+        merge = ('<h2>یکی کردن با موجودیت دیگر</h2>'
+                 + action_form(base, f"/entities/{ent['entity_id']}/merge", person, "یکی کردن", extra=(
+                     '<input name="other" required dir="ltr" placeholder="P-…" aria-label="شناسهٔ موجودیت دیگر" '
+                     'size="18">'))
+                 + action_form(base, "/consolidate", person, "اجرای یکپارچه‌سازی"))
     decisions = [f'<tr><td>{ident(d["left_ref"])}</td><td>{ident(d["right_ref"])}</td>'
                  f'<td>{e(VERDICT_FA.get(d["decision"], d["decision"]))}</td><td>{e(d["decided_by"])}</td>'
                  f'<td>{when(d["decided_at"])}</td><td dir="auto">{e(d["note"])}</td></tr>' for d in ent["decisions"]]
     return (f'<p>{link(base, "/entities", "جست‌وجو")}</p><h1>موجودیت {ident(ent["entity_id"])} '
             f'({ident(ent["entity_type"])})</h1><h2>رکورد طلایی و تبار هر مقدار</h2>'
             + table(["فیلد", "مقدار", "منبع", "رکورد منبع", "بار", "قاعده"], rows)
-            + f'<h2>اعضا ({fa(len(ent["members"]))})</h2>' + table(["منبع", "رکورد منبع", "قاعدهٔ پیوند", "بار"], members)
+            + f'<h2>اعضا ({fa(len(ent["members"]))})</h2>'
+            + table(["منبع", "رکورد منبع", "قاعدهٔ پیوند", "بار", ""], members)
             + '<h2>تصمیم‌های کارشناسان</h2>' + table(["رکورد", "رکورد", "تصمیم", "به دست", "زمان", "دلیل"], decisions,
-                                                    empty="تصمیمی دربارهٔ اعضای این موجودیت ثبت نشده است."))
+                                                    empty="تصمیمی دربارهٔ اعضای این موجودیت ثبت نشده است.")
+            + merge)
 
 
 __all__ = ["overview_body", "source_body", "quarantine_body", "quarantine_item_body", "review_body", "pair_body",

@@ -18,6 +18,7 @@ from munihub.errors import MunihubError
 from munihub.masking import mask_record, mask_text
 
 PAGE = 100
+ENTITY_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 TOKEN = re.compile(r"^[A-Za-z0-9_./:\-]{1,120}$")
 
 
@@ -27,6 +28,11 @@ class BadInput(MunihubError):
     def __init__(self, what: str, message_fa: str):
         self.message_fa = message_fa
         super().__init__(what, where="workbench")
+
+
+def fa_digits(value) -> str:
+    """A number in Persian digits, for a message (escaped later, with the rest of it)."""
+    return str(value).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
 
 
 def _like(text: str) -> str:
@@ -146,7 +152,7 @@ def review_pair(engine: sa.Engine, review_id: int, *, names: bool = False) -> di
     with engine.connect() as conn:
         pair = conn.execute(sa.select(q).where(q.c.id == review_id)).mappings().first()
         if pair is None:
-            raise BadInput(f"no review pair {review_id}", f"جفتی با شمارهٔ {review_id} در صف بازبینی نیست.")
+            raise BadInput(f"no review pair {review_id}", f"جفتی با شمارهٔ {fa_digits(review_id)} در صف بازبینی نیست.")
         refs = [pair["left_ref"], pair["right_ref"]]
         records = rows_for_refs(conn, refs, {})
         feats = dict(conn.execute(sa.select(f.c.ref, f.c.features).where(f.c.ref.in_(refs))).all())
@@ -268,7 +274,7 @@ def entity_page(engine: sa.Engine, settings, entity_id: str, *, names: bool = Fa
     """The golden record, the lineage of each value, members and the steward decisions on them."""
     from munihub.resolve.entities import show_entity
 
-    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,40}", entity_id or ""):
+    if not ENTITY_ID.fullmatch(entity_id or ""):
         raise BadInput("bad entity id", f"«{entity_id}» شناسهٔ موجودیت نیست (نمونه: P-1a2b3c4d5e6f).")
     try:
         ent = show_entity(settings, entity_id)
