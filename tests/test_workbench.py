@@ -192,6 +192,10 @@ def test_quarantine_filters_reasons_in_persian_and_masked_payload(hub):
     assert c.get("/quarantine", params={"rule": "transform:date"}).text.count('href="/quarantine/') == 1
     field_page = c.get("/quarantine", params={"field": "/national_id", "source": "testreg.citizens"}).text
     assert field_page.count('href="/quarantine/') == 1 and "رقم کنترل" in field_page
+    # the source page links each reason to the list filtered by it (field names, as the report counts them)
+    source = c.get("/sources/testreg.citizens").text
+    link = re.search(r'href="(/quarantine\?[^"]*rule=transform%3Adate[^"]*)"', source).group(1)
+    assert c.get(link.replace("&amp;", "&")).text.count('href="/quarantine/') == 1
     today = dt.date.today().isoformat()
     assert c.get("/quarantine", params={"since": today}).text.count('href="/quarantine/') == 4
     assert c.get("/quarantine", params={"until": "1390/01/01"}).text.count('href="/quarantine/') == 0

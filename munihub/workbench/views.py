@@ -104,8 +104,10 @@ def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, si
         where.append(q.c.source == source)
     # reasons are JSON lists of {pointer, rule, ...}; both engines print `"key": "value"`.
     text = sa.cast(q.c.reasons, sa.Text)
-    if field:
-        where.append(text.like(f'%"pointer": "{_like(field)}"%', escape="\\"))
+    if field:  # a pointer (/mobile) from the filter form or a field name (mobile) from the report's figures
+        name = _like(field.lstrip("/"))
+        where.append(sa.or_(text.like(f'%"pointer": "/{name}"%', escape="\\"),
+                            text.like(f'%"field": "{name}"%', escape="\\")))
     if rule:
         where.append(text.like(f'%"rule": "{_like(rule)}"%', escape="\\"))
     for day, op in ((day_from, "ge"), (day_to, "lt")):
