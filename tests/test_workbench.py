@@ -436,3 +436,29 @@ def test_the_masking_rule_ids_mobiles_landlines_always_names_by_role_dates_and_c
     for clear in ("birth_date", "filed_at", "amount_rial", "tracking_code", "permit_no", "agency_name"):
         assert out[clear] == record[clear], clear
     assert out["note"] == "تماس *******4567 در ۱۴۰۳/۰۸/۱۴"
+
+
+def test_a_record_read_again_closes_its_open_entries(hub):
+    """One bad row is one open entry: re-sent still bad, or re-sent fixed, its old entry closes."""
+    import sqlite3
+    src = Path(str(hub.contracts_dir)).parent / "src.db"
+    before = {q["raw"]["id"]: q["id"] for q in open_quarantine(hub)}
+    with sqlite3.connect(src) as db:  # the source sends citizens 5 and 6 again, still bad, and 1 changed
+        db.execute("UPDATE citizens SET fname = 'بدتر', updated_at = '2024-02-01 00:00:00' WHERE id = 5")
+        db.execute("UPDATE citizens SET birth = '1403/07/30', updated_at = '2024-02-01 00:00:00' WHERE id = 6")
+        db.execute("UPDATE citizens SET fname = 'محمد رضا', updated_at = '2024-02-01 00:00:00' WHERE id = 1")
+    pipeline.sync_source("testreg.citizens", hub)
+    after = open_quarantine(hub)
+    assert sorted(q["raw"]["id"] for q in after) == [4, 5, 6, 7]  # each bad row once
+    now = {q["raw"]["id"]: q["id"] for q in after}
+    assert now[4] == before[4] and now[5] != before[5] and now[6] != before[6]
+    # and a fixed contract: the next read of 6 (now only lacking its mobile) publishes it, closing its entry
+    fix_contract(hub)
+    with sqlite3.connect(src) as db:
+        db.execute("UPDATE citizens SET updated_at = '2024-02-02 00:00:00' WHERE id = 6")
+    pipeline.sync_source("testreg.citizens", hub)
+    assert sorted(q["raw"]["id"] for q in open_quarantine(hub)) == [4, 5, 7]
+    with store.engine_for(hub).connect() as conn:
+        closed = conn.execute(sa.select(store.quarantine.c.status, store.quarantine.c.note).where(
+            store.quarantine.c.status == "superseded")).all()
+    assert closed and all(note.startswith("read again in load") for _, note in closed)
