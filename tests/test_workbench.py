@@ -462,3 +462,15 @@ def test_a_record_read_again_closes_its_open_entries(hub):
         closed = conn.execute(sa.select(store.quarantine.c.status, store.quarantine.c.note).where(
             store.quarantine.c.status == "superseded")).all()
     assert closed and all(note.startswith("read again in load") for _, note in closed)
+
+
+def test_serve_mounts_the_workbench_beside_the_gateway(hub):
+    from fastapi.testclient import TestClient
+
+    from munihub.cli.gateway import served_app
+    c = TestClient(served_app(), follow_redirects=False)
+    assert c.get("/healthz").status_code == 200  # the gateway, unchanged, at /
+    assert c.get("/v1/datasets").status_code == 401  # still deny by default
+    r = c.get("/workbench/")
+    assert r.status_code == 303 and r.headers["location"] == "/workbench/signin"
+    assert 'action="/workbench/signin"' in c.get("/workbench/signin").text

@@ -39,8 +39,14 @@ class _Refused(Exception):
         self.message_fa, self.status = message_fa, status
 
 
-def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench", secure_cookies: bool = False):
-    """The workbench app; `prefix` is where it is mounted (links are built from it)."""
+def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench", secure_cookies: bool | None = None):
+    """The workbench app; `prefix` is where it is mounted (links are built from it).
+
+    Behind TLS set MUNIHUB_WORKBENCH_SECURE_COOKIES=1 (or pass `secure_cookies=True`) so the
+    browser sends the session cookie over HTTPS only."""
+    import os
+    if secure_cookies is None:
+        secure_cookies = os.environ.get("MUNIHUB_WORKBENCH_SECURE_COOKIES", "") in ("1", "true", "yes")
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse

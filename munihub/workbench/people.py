@@ -127,6 +127,7 @@ def sign_in(engine: sa.Engine, username: str, password: str, *, client: str = ""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = _now()
     with engine.begin() as conn:
+        conn.execute(store.workbench_sessions.delete().where(store.workbench_sessions.c.expires_at < now))
         conn.execute(store.workbench_sessions.insert().values(
             token_hash=hashlib.sha256(token.encode()).hexdigest(), username=row["username"], csrf=csrf,
             created_at=now, expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
