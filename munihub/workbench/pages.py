@@ -153,7 +153,8 @@ def quarantine_body(base: str, found: dict, choices: dict, query: dict, person: 
                   + action_form(base, "/quarantine/replay", person, "بازپخش همهٔ رکوردهای باز این منبع",
                                 hidden={"source": query["source"]}, cls="ok"))
     shown = f" (نمایش {fa(len(found['rows']))} مورد نخست)" if found["total"] > len(found["rows"]) else ""
-    return (f'<h1>قرنطینه</h1>{form}<p>{fa(found["total"])} رکورد{shown}.</p>{replay}'
+    total = f"بیش از {fa(found['cap'])}" if found["total"] > found["cap"] else fa(found["total"])
+    return (f'<h1>قرنطینه</h1>{form}<p>{total} رکورد{shown}.</p>{replay}'
             + table(["شماره", "منبع", "زمان بار", "وضعیت", "دلیل‌ها"], rows, empty="رکوردی با این پالایه نیست."))
 
 

@@ -18,6 +18,7 @@ from munihub.errors import MunihubError
 from munihub.masking import mask_record, mask_text
 
 PAGE = 100
+COUNT_CAP = 10_000
 ENTITY_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 TOKEN = re.compile(r"^[A-Za-z0-9_./:\-]{1,120}$")
 
@@ -77,7 +78,8 @@ def quarantine_filters(engine: sa.Engine) -> dict[str, list[str]]:
     """The choices of the filter form: sources, fields and rules that have open entries."""
     q = store.quarantine
     with engine.connect() as conn:
-        sources = [s for (s,) in conn.execute(sa.select(q.c.source).distinct().order_by(q.c.source))]
+        # sources from the ledger (a few rows per load), not a scan of every quarantined row
+        sources = [s for (s,) in conn.execute(sa.select(store.loads.c.source).distinct().order_by(store.loads.c.source))]
         sample = conn.execute(sa.select(q.c.reasons).where(q.c.status == "open").order_by(q.c.id.desc())
                               .limit(2000)).scalars().all()
     fields, rules = set(), set()
@@ -86,6 +88,31 @@ def quarantine_filters(engine: sa.Engine) -> dict[str, list[str]]:
             fields.add(r.get("pointer") or r.get("field") or "")
             rules.add(r.get("rule") or "")
     return {"sources": sources, "fields": sorted(f for f in fields if f), "rules": sorted(r for r in rules if r)}
+
+
+def _reason_filters(engine: sa.Engine, reasons, field: str | None, rule: str | None) -> list:
+    """Conditions on the JSON list of reasons ({pointer, field, rule, ...}).  PostgreSQL: JSONB
+    containment, which the GIN index of migration 0007 answers; SQLite: the stored JSON text,
+    where SQLAlchemy writes `"key": "value"`."""
+    out = []
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        def has(**item):
+            return reasons.op("@>")(sa.literal([item], JSONB))
+        if field:  # a pointer (/mobile) from the filter form or a field name (mobile) from the report
+            out.append(sa.or_(has(pointer="/" + field.lstrip("/")), has(field=field.lstrip("/"))))
+        if rule:
+            out.append(has(rule=rule))
+        return out
+    text = sa.cast(reasons, sa.Text)
+    if field:
+        name = _like(field.lstrip("/"))
+        out.append(sa.or_(text.like(f'%"pointer": "/{name}"%', escape="\\"),
+                          text.like(f'%"field": "{name}"%', escape="\\")))
+    if rule:
+        out.append(text.like(f'%"rule": "{_like(rule)}"%', escape="\\"))
+    return out
 
 
 def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, since=None, until=None,
@@ -102,14 +129,7 @@ def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, si
         where.append(q.c.status == status)
     if source:
         where.append(q.c.source == source)
-    # reasons are JSON lists of {pointer, rule, ...}; both engines print `"key": "value"`.
-    text = sa.cast(q.c.reasons, sa.Text)
-    if field:  # a pointer (/mobile) from the filter form or a field name (mobile) from the report's figures
-        name = _like(field.lstrip("/"))
-        where.append(sa.or_(text.like(f'%"pointer": "/{name}"%', escape="\\"),
-                            text.like(f'%"field": "{name}"%', escape="\\")))
-    if rule:
-        where.append(text.like(f'%"rule": "{_like(rule)}"%', escape="\\"))
+    where += _reason_filters(engine, q.c.reasons, field, rule)
     for day, op in ((day_from, "ge"), (day_to, "lt")):
         if day:  # a Jalali or Gregorian day, Tehran time, as a UTC bound the engine compares
             import datetime as dt
@@ -123,9 +143,10 @@ def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, si
                        ld.c.started_at).select_from(q.outerjoin(ld, ld.c.load_id == q.c.load_id))
              .where(*where))
     with engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
+        # counted up to COUNT_CAP: an exact count of 100k matching rows costs more than the page
+        total = conn.execute(sa.select(sa.func.count()).select_from(query.limit(COUNT_CAP + 1).subquery())).scalar()
         rows = conn.execute(query.order_by(q.c.id.desc()).limit(limit)).mappings().all()
-    return {"total": total, "rows": [{
+    return {"total": total, "cap": COUNT_CAP, "rows": [{
         "id": r["id"], "source": r["source"], "load_id": r["load_id"], "status": r["status"],
         "position": mask_text(r["position"] or ""), "source_key": mask_text(str(r["source_key"] or "")),
         "started_at": r["started_at"],
