@@ -18,7 +18,7 @@ from munihub.errors import MunihubError
 from munihub.masking import mask_record, mask_text
 
 PAGE = 100
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 ENTITY_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 TOKEN = re.compile(r"^[A-Za-z0-9_./:\-]{1,120}$")
 
@@ -138,7 +138,10 @@ def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, si
             bound = bound.astimezone(dt.timezone.utc)
             if engine.dialect.name == "sqlite":
                 bound = bound.replace(tzinfo=None)
-            where.append(ld.c.started_at >= bound if op == "ge" else ld.c.started_at < bound)
+            # through the ledger's load ids: the quarantine is then read newest first until a
+            # page is full, instead of joined and sorted whole
+            loads = sa.select(ld.c.load_id).where(ld.c.started_at >= bound if op == "ge" else ld.c.started_at < bound)
+            where.append(q.c.load_id.in_(loads.scalar_subquery()))
     query = (sa.select(q.c.id, q.c.source, q.c.load_id, q.c.position, q.c.source_key, q.c.reasons, q.c.status,
                        ld.c.started_at).select_from(q.outerjoin(ld, ld.c.load_id == q.c.load_id))
              .where(*where))
