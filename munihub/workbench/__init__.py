@@ -3,7 +3,8 @@
 Served by `munihub serve` beside the gateway API (under `/workbench`), server-rendered, with
 the Vazirmatn font shipped in `static/`.  `people` keeps users (steward, viewer), scrypt
 password hashes and sessions with CSRF tokens; `views` reads the store (masked by the one
-rule in `munihub.masking`); `pages` and `html` render; `app` wires routes, deny by default.
+rule in `munihub.masking`), `figures` keeps the report's; `pages` and `html` render,
+`refusals` turns refusals and failures into Persian pages; `app` wires routes, deny by default.
 """
 from __future__ import annotations
 

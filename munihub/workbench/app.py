@@ -10,8 +10,6 @@ traceback.
 
 import logging
 import secrets
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,8 @@ from munihub.errors import AccessDenied, MunihubError
 from munihub.store import audit
 from munihub.workbench import html as h
 from munihub.workbench import people, views
+from munihub.workbench.figures import KeptFigures
+from munihub.workbench.refusals import Refused as _Refused, SignInFirst as _SignInFirst, install_error_pages
 from munihub.workbench.pages import (entity_body, overview_body, pair_body, quarantine_body, quarantine_item_body,
                                      review_body, search_body, signin_body, source_body)
 
@@ -28,15 +28,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 COOKIE, PRE_COOKIE = "munihub_wb", "munihub_wb_pre"
 PUBLIC = ("/signin", "/static/")
 FIGURES_SECONDS = 30
-
-
-class _SignInFirst(Exception):
-    """No valid session: a page view goes to the sign-in page, anything else is refused."""
-
-
-class _Refused(Exception):
-    def __init__(self, message_fa: str, status: int = 403):
-        self.message_fa, self.status = message_fa, status
 
 
 def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench", secure_cookies: bool | None = None):
@@ -48,7 +39,6 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
     if secure_cookies is None:
         secure_cookies = os.environ.get("MUNIHUB_WORKBENCH_SECURE_COOKIES", "") in ("1", "true", "yes")
     from fastapi import Depends, FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -110,54 +100,7 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             raise _Refused("نقش شما «بیننده» است؛ فقط کارشناس داده می‌تواند این کار را انجام دهد.")
         return person
 
-    # ------------------------------------------------------------ errors: Persian, never a traceback
-
-    @app.exception_handler(_SignInFirst)
-    async def _signin_first(request: Request, exc: _SignInFirst):
-        if request.method in ("GET", "HEAD"):
-            return RedirectResponse(f"{base}/signin", status_code=303)
-        return render(request, "ورود لازم است", '<h1>ورود لازم است</h1><p>برای این کار ابتدا وارد شوید.</p>'
-                      f'<p>{h.link(base, "/signin", "ورود")}</p>', status=401)
-
-    @app.exception_handler(_Refused)
-    async def _refused(request: Request, exc: _Refused):
-        return render(request, "اجازه نیست", f'<h1>اجازه نیست</h1><div class="msg bad">{h.e(exc.message_fa)}</div>',
-                      status=exc.status)
-
-    @app.exception_handler(views.BadInput)
-    async def _bad_input(request: Request, exc: views.BadInput):
-        return render(request, "ورودی نادرست", f'<h1>ورودی نادرست</h1><div class="msg bad">{h.e(exc.message_fa)}</div>'
-                      f'<p>{h.link(base, "/", "بازگشت به نمای کلی")}</p>', status=400)
-
-    @app.exception_handler(AccessDenied)
-    async def _denied(request: Request, exc: AccessDenied):
-        return render(request, "اجازه نیست", '<h1>اجازه نیست</h1><div class="msg bad">این کار برای شما مجاز نیست.</div>',
-                      status=403)
-
-    @app.exception_handler(MunihubError)
-    async def _hub_error(request: Request, exc: MunihubError):
-        from munihub.secrets import redact
-        return render(request, "انجام نشد", '<h1>انجام نشد</h1><div class="msg bad">هاب این کار را انجام نداد: '
-                      f'<bdi dir="ltr">{h.e(redact(str(exc))[:500])}</bdi></div>', status=409)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
-        text = {404: "این صفحه وجود ندارد.", 405: "این نشانی چنین درخواستی نمی‌پذیرد."}.get(
-            exc.status_code, "درخواست پذیرفته نشد.")
-        return render(request, "یافت نشد", f'<h1>{h.e(text)}</h1><p>{h.link(base, "/", "بازگشت به نمای کلی")}</p>',
-                      status=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError):
-        log.warning("invalid request %s: %s", request.url.path, exc.errors())
-        return render(request, "ورودی نادرست", '<h1>ورودی نادرست</h1><div class="msg bad">بخشی از فرم پر نشده یا '
-                      'نادرست است.</div>', status=400)
-
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception):
-        log.exception("workbench request failed: %s %s", request.method, request.url.path)
-        return render(request, "خطای داخلی", '<h1>خطای داخلی</h1><div class="msg bad">کار انجام نشد و چیزی '
-                      'تغییر نکرد. اگر تکرار شد به راهبر سامانه خبر دهید.</div>', status=500)
+    install_error_pages(app, render, base)
 
     # ------------------------------------------------------------ sign-in
 
@@ -214,39 +157,12 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         found, _problems = load_all(settings.contracts_dir, schemas_dir=settings.schemas_dir)
         return found
 
-    # The overview's figures are the static report's (`gather`): on a big store they take
-    # seconds, so pages get the last ones at once (the page says when they were taken) and a
-    # refresh older than FIGURES_SECONDS starts in the background; a steward's action clears
-    # them, so its effect shows on the next page.
-    cache: dict[str, Any] = {"data": None, "at": 0.0, "busy": False}
-    lock = threading.Lock()
-
-    def refresh() -> dict:
+    def gathered() -> dict:
         from munihub.report.build import gather
-        data = gather(engine, contracts())
-        with lock:
-            cache.update(data=data, at=time.monotonic(), busy=False)
-        return data
+        return gather(engine, contracts())
 
-    def figures() -> dict:
-        with lock:
-            data, age_s, busy = cache["data"], time.monotonic() - cache["at"], cache["busy"]
-            if data is not None and age_s > FIGURES_SECONDS and not busy:
-                cache["busy"] = True
-                threading.Thread(target=_background, daemon=True).start()
-        return data if data is not None else refresh()
-
-    def _background() -> None:
-        try:
-            refresh()
-        except Exception:  # noqa: BLE001 - the next page computes them itself
-            log.exception("refreshing the workbench figures failed")
-            with lock:
-                cache.update(busy=False)
-
-    def changed() -> None:
-        with lock:
-            cache.update(data=None)
+    kept = KeptFigures(gathered, FIGURES_SECONDS)  # the report's figures, kept (see figures.py)
+    figures, changed = kept.get, kept.clear
 
     @app.get("/")
     def overview(request: Request):

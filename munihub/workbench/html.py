@@ -11,9 +11,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from munihub.report.render import (CHECK_FA, CSS as REPORT_CSS, SEVERITY_FA, STATUS_FA, e, fa, ident,  # noqa: F401
-                                   status_badge)
-from munihub.report.render import age_text as age  # noqa: F401
+from munihub.report.render import CSS as REPORT_CSS, e, fa
 from munihub.workbench.people import Person
 
 FONT_FACES = "".join(

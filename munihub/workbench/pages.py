@@ -6,11 +6,9 @@ the printable report never disagree; this module only lays them out for a person
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from munihub.report.render import trend_svg
-from munihub.workbench.html import (CHECK_FA, SEVERITY_FA, action_form, age, e, fa, ident, link, status_badge,
-                                    table, when)
+from munihub.report.render import CHECK_FA, SEVERITY_FA, e, fa, ident, status_badge, trend_svg
+from munihub.report.render import age_text as age
+from munihub.workbench.html import action_form, link, table, when
 from munihub.workbench.people import Person
 
 RULE_FA = {"required": "مقدار لازم خالی است", "format": "قالب نادرست", "type": "نوع نادرست",
