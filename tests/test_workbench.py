@@ -498,3 +498,19 @@ def test_every_page_filter_and_search_on_postgresql(tmp_path, monkeypatch, pg_ur
         assert "بر پایهٔ نام: ۱ موجودیت" in c.get("/entities", params={"q": "محمدرضا احمدی"}).text
     finally:
         store.forget_engines()
+
+
+def test_checks_explained_show_the_published_rows_a_check_counts(hub):
+    import sqlite3
+    from test_pipeline import national_id
+    src = Path(str(hub.contracts_dir)).parent / "src.db"
+    nameless = national_id("667788990")
+    with sqlite3.connect(src) as db:  # one of three new citizens has no last name: 33 % <= 50 %, published
+        db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)", [
+            (8, nameless, "رضا", None, "1360/01/01", "09121234567", "2024-03-01 00:00:00"),
+            (9, national_id("778899001"), "نگار", "صالحی", "1361/01/01", "09121234568", "2024-03-01 00:00:00"),
+            (10, national_id("889900112"), "امید", "نوری", "1362/01/01", "09121234569", "2024-03-01 00:00:00")])
+    pipeline.sync_source("testreg.citizens", hub)
+    page = client(hub).get("/sources/testreg.citizens").text
+    assert "ردیف‌های منتشرشده" in page and "*******" + nameless[-3:] in page
+    assert nameless not in page

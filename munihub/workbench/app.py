@@ -174,7 +174,8 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         found = next((s for s in data["sources"] if s["source"] == source), None)
         if found is None:
             raise views.BadInput(f"no source {source}", f"منبعی به نام «{source}» نیست.")
-        return render(request, f"منبع {source}", source_body(base, found, data, who(request)))
+        examples = views.failing_examples(engine, source, found["checks"]["items"])
+        return render(request, f"منبع {source}", source_body(base, found, data, who(request), examples))
 
     # ------------------------------------------------------------ quarantine
 

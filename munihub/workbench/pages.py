@@ -80,8 +80,17 @@ def overview_body(base: str, data: dict, person: Person) -> str:
             + (action_form(base, "/consolidate", person, "اجرای یکپارچه‌سازی") if person.may_act else ""))
 
 
-def checks_explained(checks: dict) -> str:
-    """Each dataset check: what the contract promised (threshold, severity) against what was measured."""
+def _examples(found: dict | None) -> str:
+    if not found or not found["items"]:
+        return ""
+    label = "ردیف‌های منتشرشده" if found["kind"] == "rows" else "مقدارهای تکراری"
+    return (f'<br><span class="muted">{label}:</span> '
+            + " · ".join(f'<bdi class="id" dir="ltr">{e(x)}</bdi>' for x in found["items"]))
+
+
+def checks_explained(checks: dict, examples: dict | None = None) -> str:
+    """Each dataset check: what the contract promised (threshold, severity) against what was
+    measured, with a few of the published rows or values it counts."""
     rows = []
     for c in checks["items"]:
         cls = {"failed": "bad", "error": "bad", "warning": "warn"}.get(c["status"], "ok")
@@ -89,12 +98,12 @@ def checks_explained(checks: dict) -> str:
                     f'<td>{ident(c["field"] or "—")}</td><td class="w">{e(c["expected"])}</td>'
                     f'<td>{e(SEVERITY_FA.get(c["severity"], c["severity"]))}</td><td class="w">{e(c["observed"])}</td>'
                     f'<td><span class="badge {cls}">{e(CHECK_FA.get(c["status"], c["status"]))}</span></td>'
-                    f'<td dir="auto">{e(c["message"])}</td></tr>')
-    return table(["سنجه", "فیلد", "قول پیمان", "شدت", "اندازه‌گیری شد", "نتیجه", "توضیح"], rows,
+                    f'<td dir="auto">{e(c["message"])}{_examples((examples or {}).get(c["name"]))}</td></tr>')
+    return table(["سنجه", "فیلد", "قول پیمان", "شدت", "اندازه‌گیری شد", "نتیجه", "توضیح و نمونه"], rows,
                  empty="هنوز باری با داده بررسی نشده است.")
 
 
-def source_body(base: str, s: dict, data: dict, person: Person) -> str:
+def source_body(base: str, s: dict, data: dict, person: Person, examples: dict | None = None) -> str:
     load, fresh, q = s["last_load"] or {}, s["freshness"], s["quarantine"]
     head = (f'<p>آخرین بار {ident(load["load_id"])} {status_badge(load["status"])} در {when(load["started_at"])}: '
             f'ورودی {fa(load["rows_in"])}، جدید {fa(load["rows_new"])}، تغییرکرده {fa(load["rows_changed"])}، '
@@ -112,7 +121,7 @@ def source_body(base: str, s: dict, data: dict, person: Person) -> str:
     return (f'<p>{link(base, "/", "نمای کلی")}</p><h1>منبع {ident(s["source"])}</h1>{head}'
             f'<p>مالک: {e(s["owner"])} · نسخهٔ پیمان {ident(s["contract_version"])} · پنجرهٔ تازگی: {window} · '
             f'آخرین انتشار: {when(fresh["last_published"])} · {_fresh(fresh)}</p>'
-            f'<h2>بررسی‌های کیفیت: قول پیمان در برابر اندازه‌گیری</h2>{since}{checks_explained(s["checks"])}'
+            f'<h2>بررسی‌های کیفیت: قول پیمان در برابر اندازه‌گیری</h2>{since}{checks_explained(s["checks"], examples)}'
             f'<h2>قرنطینه</h2><p>{link(base, "/quarantine", fa(q["open"]) + " رکورد باز", source=s["source"])}'
             f'، {fa(q["distinct_reasons"])} دلیل متفاوت.</p>'
             + table(["قاعده", "فیلد", "تعداد"], reasons, empty="رکورد باز در قرنطینه نیست.")

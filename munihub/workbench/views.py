@@ -321,3 +321,35 @@ def entity_page(engine: sa.Engine, settings, entity_id: str, *, names: bool = Fa
             "members": [{**x, "source_key": mask_text(str(x["source_key"]))} for x in ent["members"]],
             "decisions": [{**x, "left_ref": mask_text(x["left_ref"]), "right_ref": mask_text(x["right_ref"]),
                            "note": mask_text(x["note"] or "")} for x in decisions]}
+
+
+# ---------------------------------------------------------------- checks explained
+
+EXAMPLES = 5
+
+
+def failing_examples(engine: sa.Engine, source: str, checks: list[dict]) -> dict[str, dict]:
+    """Per check name, a few published rows or values that the check counts against the source:
+    rows with the field empty (nullValues, missingValues), values held by several rows
+    (duplicateValues); masked.  Only for checks that measured something (observed > 0)."""
+    s = store.source_rows
+    out: dict[str, dict] = {}
+    with engine.connect() as conn:
+        for c in checks:
+            field, metric, observed = c.get("field"), c.get("metric"), c.get("observed")
+            if not field or not isinstance(observed, (int, float)) or observed <= 0 or not TOKEN.match(field):
+                continue
+            value = s.c.record[tuple(field.split("."))] if "." in field else s.c.record[field]
+            text = value.as_string()
+            if metric in ("nullValues", "missingValues"):
+                keys = conn.execute(sa.select(s.c.source_key).where(
+                    s.c.source == source, sa.or_(text.is_(None), text == "")).order_by(s.c.source_key)
+                    .limit(EXAMPLES)).scalars().all()
+                out[c["name"]] = {"kind": "rows", "items": [mask_text(k) for k in keys]}
+            elif metric == "duplicateValues":
+                rows = conn.execute(sa.select(text, sa.func.count()).where(s.c.source == source, text.isnot(None))
+                                    .group_by(text).having(sa.func.count() > 1).order_by(sa.func.count().desc())
+                                    .limit(EXAMPLES)).all()
+                out[c["name"]] = {"kind": "values", "items": [
+                    f"{mask_record({field.split('.')[-1]: v})[field.split('.')[-1]]} ×{n}" for v, n in rows]}
+    return out
