@@ -38,7 +38,8 @@ def add_commands(sub) -> None:
     au = subgroup(sub, "audit", "the hash-chained audit log")
     au.add_parser("verify", help="walk the chain and report every edited, deleted or reordered entry (exit 1)")
 
-    sv = sub.add_parser("serve", help="run the data-exchange gateway (HTTP API) with uvicorn")
+    sv = sub.add_parser("serve", help="run the data-exchange gateway (HTTP API) and, under /workbench, "
+                                      "the stewards' workbench, with uvicorn")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.add_argument("--workers", type=int, default=1,
@@ -108,8 +109,27 @@ def cmd_verify(args) -> int:
     return 0
 
 
+# ---- issue 19: the stewards' workbench is served beside the gateway, in the same process.
+# The two faces stay independent of each other; only the CLI (above both) puts them together.
+def served_app():
+    """The gateway at / and the workbench at /workbench, one ASGI app (a uvicorn factory)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from munihub.gateway.api import create_app as gateway_app
+    from munihub.workbench import create_app as workbench_app
+
+    settings = current_settings()
+    return Starlette(routes=[Mount("/workbench", app=workbench_app(settings, prefix="/workbench")),
+                             Mount("", app=gateway_app(settings))])
+
+
 @command("serve")
 def cmd_serve(args) -> int:
-    from munihub.gateway.api import serve
-    serve(args.host, args.port, args.workers)
+    import uvicorn
+    if args.workers > 1:  # rate limits are per worker process
+        uvicorn.run("munihub.cli.gateway:served_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers)
+    else:
+        uvicorn.run(served_app(), host=args.host, port=args.port)
     return 0

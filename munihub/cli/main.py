@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Command groups that live beside their stage register themselves here: each module has
 # `add_commands(sub)` adding subparsers and `@command(...)` handlers.
 EXTENSIONS = ["munihub.cli.contracts", "munihub.cli.sources", "munihub.cli.quarantine", "munihub.cli.resolve",
-              "munihub.cli.gateway", "munihub.cli.backfill", "munihub.cli.indicators"]
+              "munihub.cli.gateway", "munihub.cli.backfill", "munihub.cli.indicators", "munihub.cli.users"]
 
 
 def _extend(parser: argparse.ArgumentParser) -> None:

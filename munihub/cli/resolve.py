@@ -126,6 +126,15 @@ def cmd_export_clusters(args) -> int:
 
 @command("entity.show")
 def cmd_entity_show(args) -> int:
+    from munihub.masking import mask_record, mask_text
     from munihub.resolve.entities import show_entity
-    print(json.dumps(show_entity(current_settings(), args.id), ensure_ascii=False, indent=2, default=str))
+    ent = show_entity(current_settings(), args.id)
+    # One masking rule for every view (issue 19): values, refs and member keys may hold ids.
+    ent["golden"] = mask_record(ent["golden"])
+    ent["lineage"] = {field: {**where, "value": mask_record(where.get("value"), field),
+                              "ref": mask_text(str(where.get("ref") or "")),
+                              **({"refs": [mask_text(r) for r in where["refs"]]} if "refs" in where else {})}
+                      for field, where in (ent["lineage"] or {}).items()}
+    ent["members"] = [{**m, "source_key": mask_text(str(m["source_key"]))} for m in ent["members"]]
+    print(json.dumps(ent, ensure_ascii=False, indent=2, default=str))
     return 0

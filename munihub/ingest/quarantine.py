@@ -27,15 +27,21 @@ def list_quarantine(settings: Settings, source: str | None = None, limit: int = 
              "reasons": "; ".join(f"{x['pointer']} {x['rule']}" for x in r["reasons"])} for r in rows]
 
 
-def show_quarantine(settings: Settings, qid: int) -> dict[str, Any]:
-    """One quarantined record, its masked raw payload and every reason in English and Persian."""
-    from munihub.masking import mask_record
+def show_quarantine(settings: Settings, qid: int, *, names: bool = False) -> dict[str, Any]:
+    """One quarantined record, its masked raw payload and every reason in English and Persian.
+
+    Masked by the one rule (`munihub.masking`): the source key and position too, since a
+    source's key can be a national id; `names=True` also masks persons' names."""
+    from munihub.masking import mask_record, mask_text
     with engine_for(settings).connect() as conn:
         row = conn.execute(sa.select(store.quarantine).where(store.quarantine.c.id == qid)).mappings().first()
     if row is None:
         raise MunihubError(f"no quarantined record {qid}", hint="`munihub quarantine list` shows the ids")
     out = dict(row)
-    out["raw"] = mask_record(out["raw"])
+    out["raw"] = mask_record(out["raw"], names=names)
+    out["source_key"] = mask_text(str(out["source_key"] or ""))
+    out["position"] = mask_text(str(out["position"] or ""))
+    out["reasons"] = [{k: mask_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in out["reasons"]]
     return out
 
 
@@ -117,3 +123,42 @@ def dismiss_set_aside(settings: Settings, ids: list[int], actor: str, why: str) 
         found = _open_ids(conn, store.set_aside, ids, why, "set-aside value(s)", "quarantine values")
         close_set_aside(conn, found, "dismissed", actor, why)
     return len(found)
+
+
+def _raw_key(raw: Any, fields: list[str]) -> tuple | None:
+    """The source's own key values in a raw payload (physical names, dots for nesting)."""
+    values = []
+    for path in fields:
+        value = raw
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        values.append(None if value is None else str(value).strip())
+    return tuple(values) if any(values) else None
+
+
+def close_reread(engine, source: str, load_id: str, raw_key_fields: list[str] | None = None) -> int:
+    """Close the open entries of records that load `load_id` read again (issue 19): published
+    now, or quarantined again under this load.  One bad row is one open entry, however often
+    the source sends it; the closed ones say which load superseded them.  A record whose key
+    itself failed has no source key: its raw key fields (`raw_key_fields`) identify it."""
+    import datetime as dt
+
+    q, s = store.quarantine, store.source_rows
+    again = sa.union(
+        sa.select(q.c.source_key).where(q.c.load_id == load_id, q.c.source_key.isnot(None)),
+        sa.select(s.c.source_key).where(s.c.source == source, s.c.load_id == load_id))
+    closing = dict(status="superseded", decided_by="pipeline", decided_at=dt.datetime.now(dt.timezone.utc),
+                   note=f"read again in load {load_id}")
+    with engine.begin() as conn:
+        n = conn.execute(q.update().where(q.c.source == source, q.c.status == "open", q.c.load_id != load_id,
+                                          q.c.source_key.in_(again.scalar_subquery())).values(**closing)).rowcount
+        if raw_key_fields:
+            keyless = sa.and_(q.c.source == source, q.c.status == "open", q.c.source_key.is_(None))
+            now = {_raw_key(raw, raw_key_fields) for (raw,) in conn.execute(
+                sa.select(q.c.raw).where(keyless, q.c.load_id == load_id))} - {None}
+            if now:
+                old = [i for i, raw in conn.execute(sa.select(q.c.id, q.c.raw).where(keyless, q.c.load_id != load_id))
+                       if _raw_key(raw, raw_key_fields) in now]
+                for part in store.chunks(old, 1000):
+                    n += conn.execute(q.update().where(q.c.id.in_(part)).values(**closing)).rowcount
+    return n

@@ -117,6 +117,17 @@ def _last_loads(conn) -> dict[str, dict]:
     return {r["source"]: dict(r) for r in rows}
 
 
+def _last_checks(conn) -> dict[str, dict]:
+    """Per source, the newest load that ran checks (read rows): a quiet run that read nothing
+    has no checks, and must not wipe the last ones from the report (issue 19)."""
+    t = store.loads
+    rank = sa.func.row_number().over(partition_by=t.c.source,
+                                     order_by=(t.c.started_at.desc(), t.c.load_id.desc())).label("rank")
+    inner = sa.select(t.c.source, t.c.load_id, t.c.checks, rank).where(t.c.rows_in > 0).subquery()
+    rows = conn.execute(sa.select(inner.c.source, inner.c.load_id, inner.c.checks).where(inner.c.rank == 1))
+    return {source: {"load_id": load_id, "checks": checks} for source, load_id, checks in rows}
+
+
 def _last_published(conn) -> dict[str, Any]:
     t = store.loads
     return dict(conn.execute(sa.select(t.c.source, sa.func.max(t.c.finished_at))
@@ -219,6 +230,7 @@ def gather(engine: sa.Engine, contracts=None, runs: int = 30, *, now: dt.datetim
     try:
         with engine.connect() as conn:
             last, published = _last_loads(conn), _last_published(conn)
+            checked = _last_checks(conn)
             trends, quarantined = _trends(conn, runs), _quarantine(conn)
             types, overlap = _entities(conn)
             review_open = conn.execute(sa.select(sa.func.count()).select_from(store.review_queue)
@@ -238,7 +250,8 @@ def gather(engine: sa.Engine, contracts=None, runs: int = 30, *, now: dt.datetim
             "has_contract": contract is not None,
             "last_load": load,
             "held": bool(load and load["status"] == "held"),
-            "checks": _checks_summary(row["checks"] if row else None),
+            "checks": _checks_summary((checked.get(source) or {}).get("checks") or (row["checks"] if row else None)),
+            "checks_load_id": (checked.get(source) or {}).get("load_id"),
             "quarantine": quarantined.get(source, {"open": 0, "distinct_reasons": 0, "reasons": []}),
             "freshness": _freshness(contract, published.get(source), now),
             "trend": trends.get(source, []),

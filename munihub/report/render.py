@@ -58,7 +58,8 @@ def ident(value: Any) -> str:
     return f'<bdi class="id" dir="ltr">{e(value)}</bdi>'
 
 
-def _age(seconds: int | None) -> str:
+def age_text(seconds: int | None) -> str:
+    """A duration in Persian words and digits (the report and the workbench say it alike)."""
     if seconds is None:
         return "هرگز منتشر نشده"
     if seconds < 3600:
@@ -68,7 +69,7 @@ def _age(seconds: int | None) -> str:
     return f"{fa(seconds // 86400)} روز"
 
 
-def _status(status: str | None) -> str:
+def status_badge(status: str | None) -> str:
     cls = {"published": "ok", "held": "bad", "failed": "bad"}.get(status or "", "warn")
     return f'<span class="badge {cls}">{e(STATUS_FA.get(status, status))}</span>'
 
@@ -122,11 +123,11 @@ def _source_row(s: dict) -> str:
     stale = {True: '<span class="bad">کهنه</span>', False: '<span class="ok">تازه</span>',
              None: '<span class="muted">بدون پیمان تازگی</span>'}[fresh["stale"]]
     return (f'<tr><td><a href="#src-{e(s["source"])}">{ident(s["source"])}</a></td><td>{e(s["owner"])}</td>'
-            f'<td>{_status(load.get("status"))}</td>{num(load.get("rows_in", 0))}{num(load.get("published", 0))}'
+            f'<td>{status_badge(load.get("status"))}</td>{num(load.get("rows_in", 0))}{num(load.get("published", 0))}'
             f'{num(load.get("rows_quarantined", 0))}<td>{balance}</td>'
             f'<td><span class="ok">{fa(checks["passed"])}</span> / <span class="warn">{fa(checks["warning"])}</span>'
             f' / <span class="bad">{fa(checks["failed"] + checks["error"])}</span></td>'
-            f'<td>{stale} <span class="muted">({_age(fresh["age_seconds"])})</span></td>'
+            f'<td>{stale} <span class="muted">({age_text(fresh["age_seconds"])})</span></td>'
             f'<td>{trend_svg(s["trend"], 160, 28)}</td></tr>')
 
 
@@ -161,7 +162,7 @@ def _quarantine_block(q: dict) -> str:
 def _source_section(s: dict) -> str:
     load = s["last_load"]
     if load:
-        head = (f'<p>آخرین بار {ident(load["load_id"])} — {_status(load["status"])} — '
+        head = (f'<p>آخرین بار {ident(load["load_id"])} — {status_badge(load["status"])} — '
                 f'ورودی {fa(load["rows_in"])}، جدید {fa(load["rows_new"])}، تغییرکرده {fa(load["rows_changed"])}، '
                 f'بدون تغییر {fa(load["rows_unchanged"])}، قرنطینه {fa(load["rows_quarantined"])}.</p>')
         if load.get("values_set_aside"):  # the records were published; these values wait for a steward
@@ -174,7 +175,7 @@ def _source_section(s: dict) -> str:
     if s["held"]:
         head += '<p class="bad">این بار به‌خاطر بررسی‌های رد شده نگه داشته شد و منتشر نشد.</p>'
     fresh = s["freshness"]
-    window = _age(fresh["window_seconds"]) if fresh["window_seconds"] else "تعریف نشده"
+    window = age_text(fresh["window_seconds"]) if fresh["window_seconds"] else "تعریف نشده"
     return (f'<section class="source" id="src-{e(s["source"])}"><h3>{ident(s["source"])}</h3>{head}'
             f'<p>مالک: {e(s["owner"])} · نسخهٔ پیمان: {ident(s["contract_version"])} · '
             f'پنجرهٔ تازگی: {window} · آخرین انتشار: {ident(fresh["last_published"])} · '

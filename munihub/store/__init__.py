@@ -12,7 +12,8 @@ from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, curs
                                   grants, indicator_calendar, indicator_runs,
                                   indicator_values, leases, loads, match_decisions, match_features, match_keys,
                                   match_models, metadata, push_deliveries, quarantine, resolution_runs,
-                                  review_queue, set_aside, source_rows, staged_rows)
+                                  review_queue, set_aside, source_rows, staged_rows, workbench_sessions,
+                                  workbench_users)
 
 __all__ = [
     "open_store", "create_engine", "engine_for", "forget_engines",
@@ -21,4 +22,5 @@ __all__ = [
     "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",
     "match_models", "match_keys", "resolution_runs", "agencies", "agency_tokens", "grants", "push_deliveries",
     "indicator_values", "indicator_runs", "indicator_calendar",
+    "workbench_users", "workbench_sessions",
 ]

@@ -322,3 +322,30 @@ indicator_calendar = sa.Table(
     sa.Column("month", sa.String(7), nullable=False),
     sa.Column("week", sa.String(8), nullable=False),
 )
+
+
+# ---------------------------------------------------------------- the stewards' workbench
+# Owned by munihub.workbench.people (issue 19); created by migration 0007_workbench.
+
+# People who sign in to the workbench.  Only a scrypt hash of the password is kept
+# (`scrypt$n$r$p$salt$hash`, hex); `role` is steward (sees, decides, fixes) or viewer (sees).
+workbench_users = sa.Table(
+    "workbench_users", metadata,
+    sa.Column("username", sa.String(100), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    _ts("created_at", nullable=False),
+)
+
+# A signed-in browser: only the sha256 of its cookie token is kept; `csrf` is the token every
+# form post of this session must carry.
+workbench_sessions = sa.Table(
+    "workbench_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(100), nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+)

@@ -7,7 +7,7 @@ Revision ID: 0008
 from munihub.store.migrations import create_tables, drop_tables
 
 revision = "0008"
-down_revision = "0005"  # re-chained onto the newest revision when merged
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
