@@ -517,3 +517,16 @@ def test_checks_explained_show_the_published_rows_a_check_counts(hub):
     page = client(hub).get("/sources/testreg.citizens").text
     assert "ردیف‌های منتشرشده" in page and "*******" + nameless[-3:] in page
     assert nameless not in page
+
+
+def test_overview_and_source_page_count_the_values_set_aside(hub):
+    with store.engine_for(hub).begin() as conn:  # the last load set two mobiles aside
+        last = conn.execute(sa.select(store.loads.c.load_id).order_by(store.loads.c.started_at.desc()).limit(1)).scalar()
+        conn.execute(store.loads.update().where(store.loads.c.load_id == last).values(values_set_aside={"mobile": 2}))
+    c = client(hub)
+    page = c.get("/").text
+    assert "مقدار کنار گذاشته" in page
+    row = re.search(r'<tr><td><a href="/sources/testreg\.citizens">.*?</tr>', page, re.S).group(0)
+    assert "<td>۲</td>" in row
+    source = c.get("/sources/testreg.citizens").text
+    assert "mobile" in source and "۲ مقدار کنار گذاشته" in source

@@ -6,7 +6,6 @@ not scramble them, and trends are inline SVG.  The dicts arrive already masked.
 """
 from __future__ import annotations
 
-import re
 from html import escape
 from typing import Any
 
@@ -72,16 +71,6 @@ def age_text(seconds: int | None) -> str:
 def status_badge(status: str | None) -> str:
     cls = {"published": "ok", "held": "bad", "failed": "bad"}.get(status or "", "warn")
     return f'<span class="badge {cls}">{e(STATUS_FA.get(status, status))}</span>'
-
-
-def _docs_link(path: str | None) -> str:
-    """A link slot for great-expectations Data Docs; only relative paths, file: and http(s)."""
-    if not path:
-        return '<span class="muted">Data Docs ندارد</span>'
-    probe = re.sub(r"[\x00-\x20]", "", path)  # browsers ignore these when reading a scheme
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", probe) and not re.match(r"^(https?|file):", probe, re.I):
-        return '<span class="muted">پیوند Data Docs نامعتبر است</span>'
-    return f'<a href="{e(path)}" dir="ltr">Data Docs</a>'
 
 
 def page(title: str, body: str) -> str:
@@ -178,8 +167,7 @@ def _source_section(s: dict) -> str:
     window = age_text(fresh["window_seconds"]) if fresh["window_seconds"] else "تعریف نشده"
     return (f'<section class="source" id="src-{e(s["source"])}"><h3>{ident(s["source"])}</h3>{head}'
             f'<p>مالک: {e(s["owner"])} · نسخهٔ پیمان: {ident(s["contract_version"])} · '
-            f'پنجرهٔ تازگی: {window} · آخرین انتشار: {ident(fresh["last_published"])} · '
-            f'{_docs_link(s["checks"]["data_docs"])}</p>'
+            f'پنجرهٔ تازگی: {window} · آخرین انتشار: {ident(fresh["last_published"])}</p>'
             f'<h4>بررسی‌های کیفیت</h4>{_checks_table(s["checks"])}'
             f'<h4>قرنطینه</h4>{_quarantine_block(s["quarantine"])}'
             f'<h4>روند {fa(len(s["trend"]))} بار اخیر</h4><div dir="ltr">{trend_svg(s["trend"])}</div></section>')

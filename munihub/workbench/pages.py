@@ -46,12 +46,18 @@ def _fresh(fresh: dict) -> str:
     return f'{label} <span class="muted">({age(fresh["age_seconds"])})</span>'
 
 
+def _set_aside(s: dict) -> int:
+    """Values of the source's last load set aside (bad non-essential values; the record published)."""
+    return sum(((s["last_load"] or {}).get("values_set_aside") or {}).values())
+
+
 def overview_body(base: str, data: dict, person: Person) -> str:
     """Per source: last load, status, freshness, last checks, quarantined, trend; entity figures."""
     t = data["totals"]
     cards = "".join(f'<div class="card">{label}<b>{fa(value)}</b></div>' for label, value in (
         ("منبع", t["sources"]), ("نگه داشته", t["held_sources"]), ("ناموفق", t["failed_sources"]),
         ("کهنه", t["stale_sources"]), ("رکورد در قرنطینه (باز)", sum(s["quarantine"]["open"] for s in data["sources"])),
+        ("مقدار کنار گذاشته (آخرین بارها)", sum(_set_aside(s) for s in data["sources"])),
         ("جفت در انتظار بازبینی", t["review_open"]), ("موجودیت", t["entities"])))
     dup = {x["entity_type"]: x for x in data["entities"]}
     rows = []
@@ -62,6 +68,7 @@ def overview_body(base: str, data: dict, person: Person) -> str:
             f'<td>{status_badge(load.get("status"))}</td><td>{when(load.get("finished_at") or load.get("started_at"))}</td>'
             f'<td>{_fresh(s["freshness"])}</td><td>{_checks_cell(s["checks"])}</td>'
             f'<td>{link(base, "/quarantine", fa(s["quarantine"]["open"]), source=s["source"])}</td>'
+            f'<td>{fa(_set_aside(s))}</td>'
             f'<td>{fa(load.get("rows_in", 0))}</td><td>{fa(load.get("published", 0))}</td>'
             f'<td dir="ltr">{trend_svg(s["trend"], 160, 28)}</td></tr>')
     ents = [f'<tr><td>{ident(x["entity_type"])}</td><td>{fa(x["records"])}</td><td>{fa(x["entities"])}</td>'
@@ -72,7 +79,7 @@ def overview_body(base: str, data: dict, person: Person) -> str:
     return (f'<h1>نمای کلی منابع</h1><p class="muted">به‌روز شده {when(data["generated_at"])}</p>'
             f'<div class="cards">{cards}</div><h2>منابع (اول آن‌ها که کار دارند)</h2>'
             + table(["منبع", "وضعیت آخرین بار", "زمان", "تازگی", "بررسی‌ها (قبول/هشدار/رد)", "قرنطینه باز",
-                     "ورودی", "منتشر", "روند بارها"], rows, empty="منبعی ثبت نشده است.")
+                     "مقدار کنار گذاشته", "ورودی", "منتشر", "روند بارها"], rows, empty="منبعی ثبت نشده است.")
             + '<h2>موجودیت‌ها و نرخ تکرار</h2>'
             + table(["نوع", "رکورد", "موجودیت", "نرخ تکرار"], ents, empty="هنوز یکپارچه‌سازی اجرا نشده است.")
             + f'<h2>همپوشانی منابع</h2><p>{fa(ov["multi_source_entities"])} موجودیت در دو منبع یا بیشتر عضو دارند.</p>'
@@ -107,7 +114,9 @@ def source_body(base: str, s: dict, data: dict, person: Person, examples: dict |
     load, fresh, q = s["last_load"] or {}, s["freshness"], s["quarantine"]
     head = (f'<p>آخرین بار {ident(load["load_id"])} {status_badge(load["status"])} در {when(load["started_at"])}: '
             f'ورودی {fa(load["rows_in"])}، جدید {fa(load["rows_new"])}، تغییرکرده {fa(load["rows_changed"])}، '
-            f'بدون تغییر {fa(load["rows_unchanged"])}، قرنطینه {fa(load["rows_quarantined"])}.</p>'
+            f'بدون تغییر {fa(load["rows_unchanged"])}، قرنطینه {fa(load["rows_quarantined"])}'
+            + ''.join(f'، {ident(f)}: {fa(n)} مقدار کنار گذاشته' for f, n in sorted((load.get("values_set_aside") or {}).items()))
+            + '.</p>'
             if load else '<p class="warn">این منبع هنوز اجرا نشده است.</p>')
     if load.get("error"):
         head += f'<div class="msg bad" dir="auto">{e(load["error"])}</div>'
