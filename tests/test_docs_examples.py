@@ -26,6 +26,8 @@ SAMPLES = {"DATASET": "registry.citizens", "ID": "1", "IDS": "1", "FILE": "out.c
            "AGENCY": "police", "AGENCY.DATASET": "registry.citizens"}
 NOT_RUN = {  # concrete examples that cannot run against the demo home, and why
     "munihub serve": "starts a server that runs until stopped (tests/test_api.py covers it)",
+    'munihub users add sara --role steward --name "سارا محمدی"': "asks for the password twice at the terminal",
+    "munihub serve --workers 4": "starts four server processes that run until stopped (tests/test_api.py covers them)",
     "munihub contracts test water.meters -n 1000": "water.meters is the guide's new contract: its source does not exist",
     "munihub contracts diff old.yaml new.yaml": "old.yaml and new.yaml stand for two versions the reader has",
     "munihub contracts check --against origin/main": "needs a git remote (tests/test_contract_tools.py runs it on a real repo)",
@@ -131,6 +133,7 @@ def test_every_concrete_documented_command_runs_against_the_demo_home(demo_home,
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("MUNIHUB_CONTRACTS", str(work / "contracts"))
+    monkeypatch.setenv("VIDA_PW", "a-password-for-the-docs-example")  # docs/workbench.md's scripted user
     monkeypatch.chdir(work)
     url = serve(Path(env["MUNIHUB_DEMO_DIR"]) / "requests.json")   # what hub.env says to start
     monkeypatch.setenv("MUNIHUB_DEMO_137_URL", url)

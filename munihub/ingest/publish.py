@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from munihub.store import audit, marks
 from munihub import store
 from munihub.errors import ConcurrentRunError, StoreError
+from munihub.ingest.quarantine import close_reread
 
 CHUNK = 500
 
@@ -56,9 +57,12 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
                                  hint="nothing was published by this run; the next run continues from there")
 
 
-def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
-                   crash_hook=None) -> dict[str, int]:
-    """Publish load `load_id`: source rows + cursor + ledger in one transaction; returns counts."""
+def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, crash_hook=None,
+                   raw_key_fields: list[str] | None = None) -> dict[str, int]:
+    """Publish load `load_id`: source rows + cursor + ledger in one transaction; returns counts.
+
+    The same transaction closes the open quarantine entries of the records this load read again
+    (`raw_key_fields` find those whose key itself failed)."""
     with engine.begin() as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)
@@ -104,5 +108,6 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts})
+        close_reread(conn, source, load_id, raw_key_fields)  # one bad row is one open entry
         conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
     return counts

@@ -110,7 +110,9 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     load = load_row(engine, load_id)
     contract = contract_for(load["source"], settings)
     try:
-        counts = publish_staged(engine, load_id, entity_type=contract.entity_type, crash_hook=crash_hook)
+        keyed = sorted((f for f in contract.fields if f.primary_key), key=lambda f: f.key_position)
+        counts = publish_staged(engine, load_id, entity_type=contract.entity_type, crash_hook=crash_hook,
+                                raw_key_fields=[f.source for f in keyed if f.source])
     except ConcurrentRunError:
         with engine.begin() as conn:
             discard_staging(conn, [load_id])
@@ -121,9 +123,6 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
         raise
     if crash_hook:
         crash_hook("after-publish")
-    from munihub.ingest.quarantine import close_reread
-    keyed = sorted((f for f in contract.fields if f.primary_key), key=lambda f: f.key_position)
-    close_reread(engine, contract.id, load_id, [f.source for f in keyed if f.source])  # issue 19: one open entry per row
     release_lease(engine, contract.id)
     try:  # only kinds that tidy (drop folders move read files) are opened again
         if load["cursor_after"] is not None and hasattr(load_connector_class(contract.connector), "finish"):
