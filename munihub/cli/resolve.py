@@ -24,6 +24,9 @@ def add_commands(sub) -> None:
                                          "(pairwise and B-cubed P/R/F1, duplicate reduction)")
     ev.add_argument("--truth", required=True, metavar="FILE",
                     help="CSV with source, source_key, true_id (the demo's truth/*.csv work too)")
+    ev.add_argument("--by", metavar="COLUMN",
+                    help="also score per value of this label column of the truth file (e.g. phenomena; "
+                         "';'-separated labels count for each)")
 
     e = subgroup(sub, "entity", "resolved entities")
     es = e.add_parser("show", help="a golden record with the lineage of every value")
@@ -63,7 +66,7 @@ def cmd_resolve(args) -> int:
 @command("resolve.evaluate")
 def cmd_evaluate(args) -> int:
     from munihub.resolve.evaluate import evaluate_store
-    result = evaluate_store(_engine(), args.truth)
+    result = evaluate_store(_engine(), args.truth, by=args.by)
     rows = [{"measure": name, "precision": f"{s['precision']:.4f}", "recall": f"{s['recall']:.4f}",
              "f1": f"{s['f1']:.4f}"} for name, s in (("pairwise", result["pairwise"]),
                                                      ("b-cubed", result["bcubed"]))]
@@ -72,6 +75,14 @@ def cmd_evaluate(args) -> int:
     print(f"\n{result['scored']} records scored ({result['not_in_store']} in the truth file but not "
           f"in the store); {red['records']} records -> {red['entities']} entities "
           f"({red['reduction']:.1%} fewer; truth has {result['true_entities']})")
+    if args.by:
+        print(f"\nby {args.by} (pairwise: pairs touching a record with the label; b-cubed: its records)")
+        print(table([{"label": label, "records": s["records"],
+                      **{f"{kind}_{m}": f"{s[kind][m]:.4f}" for kind in ("pairwise", "bcubed")
+                         for m in ("precision", "recall", "f1")}}
+                     for label, s in result["by_label"].items()],
+                    ["label", "records"] + [f"{k}_{m}" for k in ("pairwise", "bcubed")
+                                            for m in ("precision", "recall", "f1")]))
     return 0
 
 
