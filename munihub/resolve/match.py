@@ -29,7 +29,7 @@ _PERSON = {
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
-                 "mobile": ("mobile", "raw"),
+                 "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),
                  "postal_code": (["postal_code", "address.postal_code"], "raw"),
                  "gender": ("gender", "raw")},
     # m/u are for pairs inside the blocked candidate set (not random pairs).
@@ -44,6 +44,9 @@ _PERSON = {
         "birth_date": {"kind": "code", "m": [0.02, 0.08, 0.9], "u": [0.97, 0.02, 0.01]},
         "mobile": {"kind": "exact", "m": [0.35, 0.65], "u": [0.9, 0.1]},
         "postal_code": {"kind": "exact", "m": [0.4, 0.6], "u": [0.93, 0.07]},
+        # a landline is a household's: agreement says little more than "same home" (spouses,
+        # children, twins share it), so it weighs less than a mobile and never blocks alone
+        "phone": {"kind": "exact", "m": [0.4, 0.6], "u": [0.8, 0.2]},
         "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
     },
     # A common name (محمد محمدی) blocks thousands of different people: a block above
@@ -53,7 +56,7 @@ _PERSON = {
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
-                 ["birth_date", "father_key"]],
+                 ["birth_date", "father_key"], ["phone", "last_key"], ["phone", "first_key"]],
 }
 
 
