@@ -76,7 +76,7 @@ SOURCES = {
         ("citizen_name", "caller", "person_name", ""), ("mobile", "phone", "mobile:51", ""),
         ("national_id", "national_id", "national_id", ""), ("category", "category", "text", ""),
         ("description", "description", "text", ""), ("district", "district", "text", ""),
-        ("address", "street", "text", ", transformSourceObjects: [alley]"),
+        ("address", "street", "text", ", transformSourceObjects: [street, alley]"),
         ("status", "status", "text", ""), ("filed_at", "filed_at", "datetime", ", required: true")]),
     "finance.payments": ("payments.csv", "csv", "payment", "payment_id", [
         ("payment_id", "payment_id", "text", KEY + ", required: true"), ("payer_name", "payer", "person_name", ""),

@@ -55,7 +55,9 @@ def add_commands(sub) -> None:
 @command("resolve")
 def cmd_resolve(args) -> int:
     from munihub.resolve.run import resolve_all
-    summary = resolve_all(_engine(), current_settings(), full=args.full, retrain=args.retrain)
+    settings = current_settings()
+    summary = resolve_all(_engine(), settings, full=args.full, retrain=args.retrain,
+                          match_settings=settings.match_settings)  # as `consolidate` does
     print(table([{"entity_type": k, **v} for k, v in summary["types"].items()],
                 ["entity_type", "records", "entities", "review"]))
     what = "record(s) matched" if summary["mode"] == "full" else "new or changed record(s) matched"
