@@ -27,6 +27,11 @@ def add_commands(sub) -> None:
     ev.add_argument("--by", metavar="COLUMN",
                     help="also score per value of this label column of the truth file (e.g. phenomena; "
                          "';'-separated labels count for each)")
+    xp = grp.add_parser("explain", help="why two records scored what they did: the rule and the weight "
+                                        "(log2 m/u) each comparison gave the pair, values masked")
+    xp.add_argument("left", help="a ref, source|source_key (a mention: source|source_key#person)")
+    xp.add_argument("right", help="the other ref")
+    xp.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
     e = subgroup(sub, "entity", "resolved entities")
     es = e.add_parser("show", help="a golden record with the lineage of every value")
@@ -85,6 +90,30 @@ def cmd_evaluate(args) -> int:
                      for label, s in result["by_label"].items()],
                     ["label", "records"] + [f"{k}_{m}" for k in ("pairwise", "bcubed")
                                             for m in ("precision", "recall", "f1")]))
+    return 0
+
+
+@command("resolve.explain")
+def cmd_explain(args) -> int:
+    from munihub.masking import mask_record
+    from munihub.resolve.explain import explain_refs
+    settings = current_settings()
+    out = explain_refs(_engine(), args.left, args.right, settings.match_settings)
+    for row in out["comparisons"]:  # features are ids, numbers and name keys: shown masked
+        row["left"], row["right"] = (mask_record(row[k], row["comparison"]) for k in ("left", "right"))
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(f"{out['entity_type']} {out['left']} ({out['entities'][0]}) vs {out['right']} ({out['entities'][1]}), "
+          f"{out['model']} model; rule: {out['rule']}")
+    rows = [{"comparison": "prior", "weight": f"{out['prior_weight']:+.2f}"}] + [
+        {**r, "m": "" if r["m"] is None else f"{r['m']:.4f}", "u": "" if r["u"] is None else f"{r['u']:.4f}",
+         "weight": f"{r['weight']:+.2f}"} for r in out["comparisons"]]
+    print(table(rows, ["comparison", "left", "right", "level", "m", "u", "weight"]))
+    capped = f", capped by {', '.join(out['capped_by'])}" if out["capped_by"] else ""
+    print(f"\nmatch weight {out['match_weight']:+.2f} -> Fellegi-Sunter {out['fellegi_sunter']:.6f}{capped}; "
+          f"probability {out['probability']:.6f} (match >= {out['thresholds']['match']}, "
+          f"review >= {out['thresholds']['review']})")
     return 0
 
 
