@@ -280,3 +280,19 @@ def test_a_landline_with_the_name_is_evidence_but_not_for_the_household():
     with_phone = find_matches([father, caller])[0].probability
     without = find_matches([father, rec("137|9#person", **bare)])[0].probability
     assert with_phone > without
+
+
+def test_training_gives_the_same_model_bit_for_bit_in_any_input_order():
+    """Blocking hands pairs over in set order (hash seed, engine): the model must not care."""
+    from munihub.resolve.model import train
+    conf = settings_for("person")
+    rng = random.Random(3)
+    names = list(conf["comparisons"])
+    levels = {n: len(default_model(conf)["m"][n]) for n in names}
+    vectors = [{n: rng.randrange(-1, levels[n]) for n in names} for _ in range(3000)]
+    randoms = [{n: rng.randrange(-1, levels[n]) for n in names} for _ in range(500)]
+    first = train(vectors, [], randoms, 10 ** 7, conf)
+    for seed in range(5):
+        shuffled = vectors[:]
+        random.Random(seed).shuffle(shuffled)
+        assert train(shuffled, [], randoms, 10 ** 7, conf) == first

@@ -121,7 +121,9 @@ def train(fuzzy: list[dict], exact: list[dict], randoms: list[dict], total_pairs
     if not learn_m:
         model["m"] = dict(zip(names, _tally(map(key, exact), [1.0] * len(exact), levels,
                                             [base["m"][n] for n in names], strength)))
-    patterns = Counter(map(key, fuzzy))
+    # sorted: float sums in a fixed order, so the same pairs give the same model bit for bit
+    # whatever order blocking (set iteration, hash seed, engine) handed them over in
+    patterns = dict(sorted(Counter(map(key, fuzzy)).items()))
     model["prior"] = max(len(exact) + 0.1 * len(fuzzy), 1) / max(total_pairs, 1)
     for _ in range(iterations):
         post = {pat: probability(dict(zip(names, pat)), model) for pat in patterns}
