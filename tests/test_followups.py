@@ -164,3 +164,18 @@ def test_a_wrong_followup_option_stops_the_resolution_before_any_work(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     with pytest.raises(ConfigError, match="window_days"):
         resolve_all(engine, match_settings={"service_request": {"followup": {"window_days": -1}}})
+
+
+def test_a_household_phone_does_not_make_two_family_members_one_caller():
+    out = group_followups([req("137|a", "2024-01-01", national_id=None, citizen_name="امیرحسین نوری"),
+                           req("137|b", "2024-01-03", national_id=None, citizen_name="نرگس نوری"),
+                           req("137|c", "2024-01-04", national_id=None, citizen_name="امیرحسین نوری")])
+    assert out["137|b"] == "137|b" and out["137|c"] == "137|a"
+
+
+def test_a_partial_name_with_another_mobile_is_someone_else():
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="هانیه قوچانی", mobile="+989150000001"),
+                           anon("137|b", "2024-01-02", citizen_name="خانم قوچانی", mobile="+989150000002"),
+                           anon("137|c", "2024-01-03", citizen_name="ناشناس", mobile="+989150000003"),
+                           anon("137|d", "2024-01-04", citizen_name="خانم قوچانی", mobile="+989150000001")])
+    assert out["137|b"] == "137|b" and out["137|c"] == "137|c" and out["137|d"] == "137|a"

@@ -126,17 +126,28 @@ def _profile(req: dict, options: dict | None = None) -> dict:
             "address": _key(f.get("address")), "coords": _coords(f)}
 
 
+def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
+    """Both given and at least `by` characters apart (a mistyped id is one digit off)."""
+    return bool(a and b) and (len(a) != len(b) or sum(x != y for x, y in zip(a, b)) >= by)
+
+
 def same_citizen(a: dict, b: dict) -> bool:
-    """A shared id or number, or names that agree; a nameless caller contradicts nobody."""
-    if any(a["citizen"].get(k) == v for k, v in b["citizen"].items()):
+    """The same national id, or names that do not contradict backed by a shared number, or
+    names that fully agree, or a partial or missing name with no other number or id."""
+    ca, cb = a["citizen"], b["citizen"]
+    if ca.get("nid") and ca.get("nid") == cb.get("nid"):
         return True
-    if not a["last"] and not a["first"] or not b["last"] and not b["first"]:
-        return True  # «ناشناس» at the same place: the place and category speak
+    fa, fb = a["first"], b["first"]
     if a["last"] and b["last"] and a["last"] != b["last"]:
         return False  # a neighbour with another surname reports the same pothole
-    fa, fb = a["first"], b["first"]
-    # half of a compound first name (محمدرضا / رضا) agrees; two different first names do not
-    return not (fa and fb and fa not in fb and fb not in fa)
+    if fa and fb and fa not in fb and fb not in fa:
+        return False  # two first names (half of a compound, محمدرضا / رضا, agrees): a household's phone
+    if any(ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
+        return True
+    if fa and fb and a["last"] and b["last"]:
+        return True  # the whole name agrees; the number may be another of the household's
+    # a title and surname, or «ناشناس», is anyone's: another mobile or national id is someone else
+    return not (_differ(ca.get("mobile"), cb.get("mobile")) or _differ(ca.get("nid"), cb.get("nid"), by=2))
 
 
 def _same_category(a: dict, b: dict) -> bool:
