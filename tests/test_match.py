@@ -296,3 +296,16 @@ def test_training_gives_the_same_model_bit_for_bit_in_any_input_order():
         shuffled = vectors[:]
         random.Random(seed).shuffle(shuffled)
         assert train(shuffled, [], randoms, 10 ** 7, conf) == first
+
+
+def test_a_title_and_surname_with_a_shared_mobile_is_not_enough():
+    """«آقای نوری» calling from a mobile: the son at that number shares the surname."""
+    owner = rec("registry|1", first_name="جواد", last_name="نوری", mobile="+989150000009", birth_date="1999-01-01")
+    caller = rec("137|1#person", last_name="نوری", full_name="نوری", mobile="+989150000009")
+    conf = settings_for("person")
+    vector = comparison_vector(features(owner), features(caller), conf)
+    assert vector["full_key"] == -1  # the surname already spoke; "نوری" vs "جوادنوری" is no news
+    pairs = find_matches([owner, caller])
+    assert pairs and max(p.probability for p in pairs) <= 0.9
+    dated = rec("137|2#person", last_name="نوری", mobile="+989150000009", birth_date="1999-01-01")
+    assert find_matches([owner, dated])[0].probability > 0.95  # another agreeing field lifts the cap

@@ -5,13 +5,16 @@ is null); the prior's weight plus the sum of the weights is the match weight, an
 probability is 1 / (1 + 2^-weight).  The rules the score goes through come first: a shared
 valid trusted id (a national id with a correct check digit) is a match whatever the weights,
 two different valid ones never are, and a first name that is present but not exact caps the
-probability (`cap_unless_exact`; a rare one-edit typo of a common name escapes the cap).
+probability (`cap_unless_exact`; a rare one-edit typo of a common name escapes the cap, which
+is not shown here), and so does a first name given on one side only unless the national id or
+birth date agrees (`cap_when_partial`).
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from munihub.resolve.caps import capped
 from munihub.resolve.model import KINDS, comparison_vector, default_model, probability
 
 
@@ -36,14 +39,12 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
     ids = [f for f in conf.get("trusted_ids", []) if valid_id(f, fa.get(f)) and valid_id(f, fb.get(f))]
     rule = next((f"exact:{f}" for f in ids if fa[f] == fb[f]), None) or \
         (f"different valid {ids[0]}: never a match" if ids else "fellegi-sunter")
-    caps = [(name, cap) for name, cap in conf.get("cap_unless_exact", {}).items()
-            if 0 <= vector.get(name, -1) < len(KINDS[conf["comparisons"][name].get("kind", "exact")]) - 1
-            and fellegi_sunter > cap]
-    final = 1.0 if rule.startswith("exact:") else 0.0 if ids else \
-        min([fellegi_sunter] + [cap for _, cap in caps])
+    # name counts are not kept with the model: the typo escape of the cap is not shown
+    after_caps, capped_by = capped(fellegi_sunter, vector, conf, fa, fb, {})
+    final = 1.0 if rule.startswith("exact:") else 0.0 if ids else after_caps
     return {"rule": rule, "prior": prior, "prior_weight": math.log2(prior / (1 - prior)), "comparisons": rows,
             "match_weight": math.log2(prior / (1 - prior)) + sum(r["weight"] for r in rows),
-            "fellegi_sunter": fellegi_sunter, "capped_by": [n for n, _ in caps], "probability": final,
+            "fellegi_sunter": fellegi_sunter, "capped_by": capped_by, "probability": final,
             "thresholds": {"match": conf["match"], "review": conf["review"]}}
 
 

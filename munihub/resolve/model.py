@@ -55,7 +55,10 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
     plan = conf.get("_plan") or comparison_plan(conf)
     out = {}
     for name, kind, fallback in plan:
-        if fallback and all(fa.get(f) and fb.get(f) for f in fallback):
+        # the fallback speaks only for a side with none of the parts (an unsplit full name):
+        # a title + surname mention's full key is its surname, and "surname" vs "first surname"
+        # would count as a disagreement the surname comparison has already judged
+        if fallback and any(fa.get(f) for f in fallback) and any(fb.get(f) for f in fallback):
             out[name] = -1
         else:
             out[name] = _level(kind, fa.get(name), fb.get(name))
