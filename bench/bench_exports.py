@@ -25,14 +25,13 @@ import argparse
 import collections
 import csv
 import json
-import os
 import random
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import bench_mentions  # a sibling script: its version runner and `git archive` extraction
+from bench_mentions import extract
 
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
@@ -174,23 +173,7 @@ def drive(folder: Path) -> dict:
 
 
 def run_version(tree: Path, folder: Path) -> dict:
-    folder.mkdir(parents=True)
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--drive", str(folder)], cwd=tree,
-                          env=env, capture_output=True, text=True)
-    if proc.returncode:
-        raise SystemExit(f"{tree}: {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def extract(rev: str, into: Path) -> Path:
-    """The repository at `rev` as files (no checkout touched)."""
-    archive = subprocess.run(["git", "-C", str(TREE), "archive", "--format=tar", rev], check=True,
-                             capture_output=True).stdout
-    into.mkdir(parents=True)
-    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
+    return bench_mentions.run_version(tree, folder, Path(__file__).resolve())
 
 
 # ---------------------------------------------------------------- scores
