@@ -176,10 +176,11 @@ def drive(folder: Path) -> dict:
                       for x in loads]}
 
 
-def run_version(tree: Path, folder: Path) -> dict:
+def run_version(tree: Path, folder: Path, script: Path | None = None) -> dict:
+    """`script --drive folder` (this bench by default) run by the munihub of `tree`."""
     folder.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--drive", str(folder)], cwd=tree,
+    proc = subprocess.run([sys.executable, str(script or Path(__file__).resolve()), "--drive", str(folder)], cwd=tree,
                           env=env, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(f"{tree}: {proc.stderr[-3000:]}")

@@ -114,3 +114,23 @@ def test_evaluate_reads_request_truth_without_a_source_column(tmp_path):
     rows = [(None, "137A", "R1"), (None, "137B", "R1"), (None, "137C", "R1b")]
     result = evaluate_members(members, rows, "true_request_id")
     assert result["scored"] == 3 and result["pairwise"]["f1"] == 1.0
+
+
+def test_evaluate_by_a_label_column(hub, tmp_path, capsys):
+    from munihub.resolve.evaluate import evaluate_store
+    # the hub keeps H2 apart from P1; here it is labelled P1, so only its labels lose recall
+    labelled = _truth(tmp_path / "labelled.csv", ["source", "record_id", "person_id", "phenomena"],
+                      [("registry.citizens", "N1", "P1", ""), ("health.patients", "H1", "P1", "arabic_letters;title"),
+                       ("health.patients", "H2", "P1", "title"), ("finance.payments", "PAY1", "P1", "")])
+    result = evaluate_store(hub, labelled, by="phenomena")
+    by = result["by_label"]
+    assert set(by) == {"(none)", "arabic_letters", "title"}
+    assert by["arabic_letters"]["records"] == 1 and by["title"]["records"] == 2
+    # H2 (a different citizen in the hub) is labelled P1 here: recall drops only where it is counted
+    assert by["arabic_letters"]["pairwise"]["recall"] == pytest.approx(2 / 3)
+    assert by["title"]["pairwise"]["recall"] < 1.0 and by["(none)"]["pairwise"]["precision"] == 1.0
+    assert main(["resolve", "evaluate", "--truth", labelled, "--by", "phenomena"]) == 0
+    out = capsys.readouterr().out
+    assert "arabic_letters" in out and "pairwise_recall" in out
+    assert main(["resolve", "evaluate", "--truth", labelled, "--by", "nope"]) == 1
+    assert "no column 'nope'" in capsys.readouterr().err

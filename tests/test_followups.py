@@ -86,3 +86,96 @@ def test_bad_date_names_the_request():
     from munihub.errors import MunihubError
     with pytest.raises(MunihubError, match="137\\|z"):
         group_followups([req("137|z", "1403/08/14")])
+
+
+def anon(ref, filed_at, **fields):
+    """A caller with no id and no number: only the name (or none), the place and the category."""
+    return req(ref, filed_at, **{"national_id": None, "mobile": None, **fields})
+
+
+def test_generic_followup_category_joins_the_earlier_request():
+    out = group_followups([req("137|a", "2024-01-01"),
+                           req("137|b", "2024-01-06", category="پیگیری درخواست")])
+    assert out["137|b"] == "137|a"
+    # an alias configured for this city only; the default list does not know it
+    mine = {"window_days": 30, "radius_m": 200.0, "generic_categories": ["رسیدگی مجدد"], "quoted_codes": True}
+    redo = [req("137|a", "2024-01-01"), req("137|b", "2024-01-06", category="رسیدگی مجدد")]
+    assert group_followups(redo)["137|b"] == "137|b"
+    assert group_followups(redo, options=mine)["137|b"] == "137|a"
+
+
+def test_tracking_code_quoted_in_the_description_in_persian_digits():
+    first = req("137|a", "2024-01-01", tracking="1403000123")
+    later = anon("137|b", "2024-03-01", tracking="1403000999", citizen_name=None, district="منطقه 4",
+                 description="پیگیری درخواست شماره ۱۴۰۳۰۰۰۱۲۳؛ هنوز رسیدگی نشده", category="پیگیری درخواست")
+    assert group_followups([first, later])["137|b"] == "137|a"  # cited: window and place do not matter
+    off = {"window_days": 30, "radius_m": 200.0, "generic_categories": [], "quoted_codes": False}
+    assert group_followups([first, later], options=off)["137|b"] == "137|b"
+
+
+def test_names_agree_without_ids_but_a_neighbour_is_another_request():
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="محمدرضا نوری"),
+                           anon("137|b", "2024-01-04", citizen_name="آقای رضا نوری"),
+                           anon("137|c", "2024-01-05", citizen_name="فاطمه کریمی")])
+    assert out["137|b"] == "137|a" and out["137|c"] == "137|c"
+
+
+def test_a_nameless_caller_does_not_let_a_neighbour_into_the_group():
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="علی نوری"),
+                           anon("137|b", "2024-01-03", citizen_name="ناشناس"),
+                           anon("137|c", "2024-01-05", citizen_name="فاطمه کریمی")])
+    assert out["137|b"] == "137|a"   # same place, same category, nobody contradicted
+    assert out["137|c"] == "137|c"   # another citizen's name: a new request
+
+
+def test_a_nameless_generic_followup_needs_a_number_in_common():
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="علی نوری"),
+                           anon("137|b", "2024-01-03", citizen_name=None, category="پیگیری درخواست"),
+                           req("137|c", "2024-01-04", national_id=None, citizen_name=None,
+                               category="پیگیری درخواست")])
+    assert out["137|b"] == "137|b" and out["137|c"] == "137|c"
+
+
+def test_same_place_and_category_long_after_is_a_new_request():
+    out = group_followups([req("137|a", "2024-01-01"), req("137|b", "2024-06-01")],
+                          options={"window_days": 30, "radius_m": 200.0, "generic_categories": [],
+                                   "quoted_codes": True})
+    assert out["137|b"] == "137|b"
+    assert group_followups([req("137|a", "2024-01-01"), req("137|b", "2024-06-01")], window_days=200)["137|b"] == "137|a"
+
+
+def test_followup_options_are_checked_all_at_once():
+    import pytest
+    from munihub.errors import ConfigError
+    from munihub.resolve.followups import followup_options
+    assert followup_options({"followup": {"window_days": 14}})["window_days"] == 14
+    assert followup_options(None)["generic_categories"] == ["پیگیری درخواست", "پیگیری"]
+    with pytest.raises(ConfigError) as err:
+        followup_options({"followup": {"window_days": 0, "generic_categories": "پیگیری", "colour": 1}})
+    text = str(err.value)
+    assert "window_days" in text and "generic_categories" in text and "'colour'" in text
+
+
+def test_a_wrong_followup_option_stops_the_resolution_before_any_work(tmp_path):
+    import pytest
+    import sqlalchemy as sa
+    from munihub.errors import ConfigError
+    from munihub.resolve.run import resolve_all
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    with pytest.raises(ConfigError, match="window_days"):
+        resolve_all(engine, match_settings={"service_request": {"followup": {"window_days": -1}}})
+
+
+def test_a_household_phone_does_not_make_two_family_members_one_caller():
+    out = group_followups([req("137|a", "2024-01-01", national_id=None, citizen_name="امیرحسین نوری"),
+                           req("137|b", "2024-01-03", national_id=None, citizen_name="نرگس نوری"),
+                           req("137|c", "2024-01-04", national_id=None, citizen_name="امیرحسین نوری")])
+    assert out["137|b"] == "137|b" and out["137|c"] == "137|a"
+
+
+def test_a_partial_name_with_another_mobile_is_someone_else():
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="هانیه قوچانی", mobile="+989150000001"),
+                           anon("137|b", "2024-01-02", citizen_name="خانم قوچانی", mobile="+989150000002"),
+                           anon("137|c", "2024-01-03", citizen_name="ناشناس", mobile="+989150000003"),
+                           anon("137|d", "2024-01-04", citizen_name="خانم قوچانی", mobile="+989150000001")])
+    assert out["137|b"] == "137|b" and out["137|c"] == "137|c" and out["137|d"] == "137|a"

@@ -259,3 +259,53 @@ def test_rare_spelling_of_a_common_first_name_is_a_typo_and_merges():
     pairs = [p for p in find_matches(common + [typo]) if "permits|t" in (p.left_ref, p.right_ref)]
     assert [(p.left_ref, p.right_ref) for p in pairs if p.probability >= 0.95] == \
         [("permits|t", "registry|3")]
+
+
+def test_a_landline_with_the_name_is_evidence_but_not_for_the_household():
+    """A caller who gave the home landline is found by it; the spouse and child at that
+    landline (other first names, a shared surname for the child) are not merged."""
+    father = rec("registry|1", first_name="کاظم", last_name="نوری", birth_date="1970-01-01",
+                 phone="+985138123456", gender="male")
+    child = rec("registry|2", first_name="جواد", last_name="نوری", birth_date="1998-05-05",
+                phone="+985138123456", father_name="کاظم", gender="male")
+    wife = rec("registry|3", first_name="زهرا", last_name="کریمی", phone="+985138123456", gender="female")
+    caller = rec("137|9#person", first_name="کاظم", last_name="نوری", phone="+985138123456")
+    clusters, pairs = clusters_of([father, child, wife, caller])
+    assert clusters["137|9#person"] == clusters["registry|1"]
+    assert len({clusters["registry|1"], clusters["registry|2"], clusters["registry|3"]}) == 3
+    linked = {(p.left_ref, p.right_ref) for p in pairs if p.probability >= 0.95}
+    assert linked == {("137|9#person", "registry|1")}
+    # the landline adds weight: without it the same names score lower
+    bare = {k: v for k, v in caller["fields"].items() if k != "phone"}
+    with_phone = find_matches([father, caller])[0].probability
+    without = find_matches([father, rec("137|9#person", **bare)])[0].probability
+    assert with_phone > without
+
+
+def test_training_gives_the_same_model_bit_for_bit_in_any_input_order():
+    """Blocking hands pairs over in set order (hash seed, engine): the model must not care."""
+    from munihub.resolve.model import train
+    conf = settings_for("person")
+    rng = random.Random(3)
+    names = list(conf["comparisons"])
+    levels = {n: len(default_model(conf)["m"][n]) for n in names}
+    vectors = [{n: rng.randrange(-1, levels[n]) for n in names} for _ in range(3000)]
+    randoms = [{n: rng.randrange(-1, levels[n]) for n in names} for _ in range(500)]
+    first = train(vectors, [], randoms, 10 ** 7, conf)
+    for seed in range(5):
+        shuffled = vectors[:]
+        random.Random(seed).shuffle(shuffled)
+        assert train(shuffled, [], randoms, 10 ** 7, conf) == first
+
+
+def test_a_title_and_surname_with_a_shared_mobile_is_not_enough():
+    """«آقای نوری» calling from a mobile: the son at that number shares the surname."""
+    owner = rec("registry|1", first_name="جواد", last_name="نوری", mobile="+989150000009", birth_date="1999-01-01")
+    caller = rec("137|1#person", last_name="نوری", full_name="نوری", mobile="+989150000009")
+    conf = settings_for("person")
+    vector = comparison_vector(features(owner), features(caller), conf)
+    assert vector["full_key"] == -1  # the surname already spoke; "نوری" vs "جوادنوری" is no news
+    pairs = find_matches([owner, caller])
+    assert pairs and max(p.probability for p in pairs) <= 0.9
+    dated = rec("137|2#person", last_name="نوری", mobile="+989150000009", birth_date="1999-01-01")
+    assert find_matches([owner, dated])[0].probability > 0.95  # another agreeing field lifts the cap

@@ -24,6 +24,14 @@ def add_commands(sub) -> None:
                                          "(pairwise and B-cubed P/R/F1, duplicate reduction)")
     ev.add_argument("--truth", required=True, metavar="FILE",
                     help="CSV with source, source_key, true_id (the demo's truth/*.csv work too)")
+    ev.add_argument("--by", metavar="COLUMN",
+                    help="also score per value of this label column of the truth file (e.g. phenomena; "
+                         "';'-separated labels count for each)")
+    xp = grp.add_parser("explain", help="why two records scored what they did: the rule and the weight "
+                                        "(log2 m/u) each comparison gave the pair, values masked")
+    xp.add_argument("left", help="a ref, source|source_key (a mention: source|source_key#person)")
+    xp.add_argument("right", help="the other ref")
+    xp.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
     e = subgroup(sub, "entity", "resolved entities")
     es = e.add_parser("show", help="a golden record with the lineage of every value")
@@ -52,7 +60,9 @@ def add_commands(sub) -> None:
 @command("resolve")
 def cmd_resolve(args) -> int:
     from munihub.resolve.run import resolve_all
-    summary = resolve_all(_engine(), current_settings(), full=args.full, retrain=args.retrain)
+    settings = current_settings()
+    summary = resolve_all(_engine(), settings, full=args.full, retrain=args.retrain,
+                          match_settings=settings.match_settings)  # as `consolidate` does
     print(table([{"entity_type": k, **v} for k, v in summary["types"].items()],
                 ["entity_type", "records", "entities", "review"]))
     what = "record(s) matched" if summary["mode"] == "full" else "new or changed record(s) matched"
@@ -63,7 +73,7 @@ def cmd_resolve(args) -> int:
 @command("resolve.evaluate")
 def cmd_evaluate(args) -> int:
     from munihub.resolve.evaluate import evaluate_store
-    result = evaluate_store(_engine(), args.truth)
+    result = evaluate_store(_engine(), args.truth, by=args.by)
     rows = [{"measure": name, "precision": f"{s['precision']:.4f}", "recall": f"{s['recall']:.4f}",
              "f1": f"{s['f1']:.4f}"} for name, s in (("pairwise", result["pairwise"]),
                                                      ("b-cubed", result["bcubed"]))]
@@ -72,6 +82,38 @@ def cmd_evaluate(args) -> int:
     print(f"\n{result['scored']} records scored ({result['not_in_store']} in the truth file but not "
           f"in the store); {red['records']} records -> {red['entities']} entities "
           f"({red['reduction']:.1%} fewer; truth has {result['true_entities']})")
+    if args.by:
+        print(f"\nby {args.by} (pairwise: pairs touching a record with the label; b-cubed: its records)")
+        print(table([{"label": label, "records": s["records"],
+                      **{f"{kind}_{m}": f"{s[kind][m]:.4f}" for kind in ("pairwise", "bcubed")
+                         for m in ("precision", "recall", "f1")}}
+                     for label, s in result["by_label"].items()],
+                    ["label", "records"] + [f"{k}_{m}" for k in ("pairwise", "bcubed")
+                                            for m in ("precision", "recall", "f1")]))
+    return 0
+
+
+@command("resolve.explain")
+def cmd_explain(args) -> int:
+    from munihub.masking import mask_record
+    from munihub.resolve.explain import explain_refs
+    settings = current_settings()
+    out = explain_refs(_engine(), args.left, args.right, settings.match_settings)
+    for row in out["comparisons"]:  # features are ids, numbers and name keys: shown masked
+        row["left"], row["right"] = (mask_record(row[k], row["comparison"]) for k in ("left", "right"))
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(f"{out['entity_type']} {out['left']} ({out['entities'][0]}) vs {out['right']} ({out['entities'][1]}), "
+          f"{out['model']} model; rule: {out['rule']}")
+    rows = [{"comparison": "prior", "weight": f"{out['prior_weight']:+.2f}"}] + [
+        {**r, "m": "" if r["m"] is None else f"{r['m']:.4f}", "u": "" if r["u"] is None else f"{r['u']:.4f}",
+         "weight": f"{r['weight']:+.2f}"} for r in out["comparisons"]]
+    print(table(rows, ["comparison", "left", "right", "level", "m", "u", "weight"]))
+    capped = f", capped by {', '.join(out['capped_by'])}" if out["capped_by"] else ""
+    print(f"\nmatch weight {out['match_weight']:+.2f} -> Fellegi-Sunter {out['fellegi_sunter']:.6f}{capped}; "
+          f"probability {out['probability']:.6f} (match >= {out['thresholds']['match']}, "
+          f"review >= {out['thresholds']['review']})")
     return 0
 
 

@@ -1,22 +1,57 @@
 """137 follow-ups: repeated complaints about one problem become one request group.
 
-Two requests are one problem when the same citizen (national id, mobile or name key) reports
-the same category at the same place (coordinates within `radius_m`, else same district and a
-similar address key) within `window_days`.  The window is a chain: it counts from the most
-recent request already in the group, so a complaint renewed every three weeks stays one
-problem; a complaint after a quiet month starts a new group.  A request citing an earlier
-tracking code (`refers_to`) always joins that request's group, window or not.
+Two requests are one problem when the same citizen reports the same category at the same
+place (coordinates within `radius_m`, else same district and a similar address key) within
+`window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
+names (the surname, and the first name when both give one; half of a compound first name
+agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen.
+A neighbour with another name is (another request).  A category listed in
+`generic_categories` («پیگیری درخواست») is the same as any.  The window is a chain: it
+counts from the most recent request already in the group, so a complaint renewed every three
+weeks stays one problem; the same place and category after a quiet month (long after the
+earlier one closed) starts a new group.  A request citing an earlier tracking code
+(`refers_to`, or quoted in the description in any digits) always joins that request's group.
 Group key = ref of the group's earliest request (by filed_at, then ref): stable and
-independent of input order.
+independent of input order.  Options: the `followup` mapping of the `service_request` match
+settings (`FOLLOWUP_DEFAULTS`), checked by `followup_options`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import defaultdict
 from typing import Any
 
 ADDRESS_SIMILARITY = 0.9
+FOLLOWUP_DEFAULTS: dict[str, Any] = {
+    "window_days": 30, "radius_m": 200.0,
+    "generic_categories": ["پیگیری درخواست", "پیگیری"],
+    "quoted_codes": True,  # read earlier tracking codes from the description text
+}
+QUOTED_CODE = re.compile(r"\d{6,}")  # a tracking code is a long run of digits
+
+
+def followup_options(conf: dict | None) -> dict[str, Any]:
+    """The follow-up options of the service_request settings (`followup`) over the defaults;
+    every problem is reported at once."""
+    given = dict((conf or {}).get("followup") or {})
+    problems = [f"unknown key {k!r} (known: {', '.join(sorted(FOLLOWUP_DEFAULTS))})"
+                for k in sorted(set(given) - set(FOLLOWUP_DEFAULTS))]
+    for key in ("window_days", "radius_m"):
+        if key in given and (isinstance(given[key], bool) or not isinstance(given[key], (int, float))
+                             or given[key] <= 0):
+            problems.append(f"{key} must be a positive number, not {given[key]!r}")
+    cats = given.get("generic_categories", [])
+    if not isinstance(cats, list) or not all(isinstance(c, str) and c.strip() for c in cats):
+        problems.append(f"generic_categories must be a list of category names, not {cats!r}")
+    if not isinstance(given.get("quoted_codes", True), bool):
+        problems.append(f"quoted_codes must be true or false, not {given['quoted_codes']!r}")
+    if problems:
+        from munihub.errors import ConfigError
+        raise ConfigError("; ".join(problems), where="match settings: service_request.followup",
+                          hint="fix these keys (see docs/resolution.md, 137 follow-ups)")
+    return {**FOLLOWUP_DEFAULTS, **given}
 
 
 def _fields(req: dict) -> dict:
@@ -57,24 +92,81 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_000 * math.asin(math.sqrt(h))
 
 
-def _profile(req: dict) -> dict:
+def _name_parts(value: Any) -> tuple[str | None, str | None]:
+    """(first, last) name keys of a one-field caller name; (None, None) when nobody is named."""
+    if not isinstance(value, str) or not value.strip():
+        return None, None
+    from munihub.persian.person_names import parse_name
+
+    parsed = parse_name(value)
+    if parsed is None or parsed.placeholder:
+        return None, None
+    return _key(parsed.first, "name"), _key(parsed.last, "name")
+
+
+def _profile(req: dict, options: dict | None = None) -> dict:
+    from munihub.persian import to_latin_digits
+
+    options = options or FOLLOWUP_DEFAULTS
     f = _fields(req)
+    generic = {_key(c) for c in options["generic_categories"]}
+    category = _key(f.get("category"))
+    quoted = set(QUOTED_CODE.findall(to_latin_digits(str(f.get("description") or "")))) \
+        if options["quoted_codes"] else set()
+    first, last = _name_parts(f.get("citizen_name"))
     return {"ref": req["ref"], "when": _when(f.get("filed_at"), req["ref"]),
             "tracking": str(f.get("tracking_code") or "") or None,
-            "refers_to": str(f.get("refers_to") or "") or None,
+            "refers_to": str(f.get("refers_to") or "") or None, "quoted": sorted(quoted),
             "citizen": {k: v for k, v in (("nid", f.get("national_id") or None),
                                           ("mobile", f.get("mobile") or None),
+                                          ("phone", f.get("phone") or None),
                                           ("name", _key(f.get("citizen_name"), "name"))) if v},
-            "category": _key(f.get("category")), "district": _key(f.get("district")),
+            "first": first, "last": last,
+            "category": category, "generic": category in generic, "district": _key(f.get("district")),
             "address": _key(f.get("address")), "coords": _coords(f)}
+
+
+def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
+    """Both given and at least `by` characters apart (a mistyped id is one digit off)."""
+    return bool(a and b) and (len(a) != len(b) or sum(x != y for x, y in zip(a, b)) >= by)
+
+
+def same_citizen(a: dict, b: dict) -> bool:
+    """The same national id, or names that do not contradict backed by a shared number, or
+    names that fully agree, or a partial or missing name with no other number or id."""
+    ca, cb = a["citizen"], b["citizen"]
+    if ca.get("nid") and ca.get("nid") == cb.get("nid"):
+        return True
+    fa, fb = a["first"], b["first"]
+    if a["last"] and b["last"] and a["last"] != b["last"]:
+        return False  # a neighbour with another surname reports the same pothole
+    if fa and fb and fa not in fb and fb not in fa:
+        return False  # two first names (half of a compound, محمدرضا / رضا, agrees): a household's phone
+    if any(ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
+        return True
+    if fa and fb and a["last"] and b["last"]:
+        return True  # the whole name agrees; the number may be another of the household's
+    # a title and surname, or «ناشناس», is anyone's: another mobile or national id is someone else
+    return not (_differ(ca.get("mobile"), cb.get("mobile")) or _differ(ca.get("nid"), cb.get("nid"), by=2))
+
+
+def _same_category(a: dict, b: dict) -> bool:
+    return bool(a["category"]) and (a["category"] == b["category"] or a["generic"] or b["generic"])
+
+
+def _named(p: dict) -> bool:
+    return bool(p["first"] or p["last"])
 
 
 def same_problem(a: dict, b: dict, radius_m: float = 200.0) -> bool:
     """Same citizen, same category, same place (profiles from `_profile`)."""
-    if not a["category"] or a["category"] != b["category"]:
+    if not _same_category(a, b) or not same_citizen(a, b):
         return False
     if not any(a["citizen"].get(k) == v for k, v in b["citizen"].items()):
-        return False
+        if not (a["district"] and a["address"]):
+            return False  # without an id in common, the place must be known
+        if not (_named(a) and _named(b)) and (a["generic"] or b["generic"] or a["category"] != b["category"]):
+            return False  # a nameless "follow-up" with no number in common could be anyone's
     if a["coords"] and b["coords"]:
         return distance_m(a["coords"], b["coords"]) <= radius_m
     if not a["district"] or a["district"] != b["district"]:
@@ -85,10 +177,15 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0) -> bool:
     return True
 
 
-def group_followups(requests: list[dict], window_days: int = 30,
-                    radius_m: float = 200.0) -> dict[str, str]:
-    """Map each request ref to its group key (the ref of the group's first request)."""
-    profiles = sorted((_profile(r) for r in requests), key=lambda p: (p["when"], p["ref"]))
+def group_followups(requests: list[dict], window_days: int | None = None,
+                    radius_m: float | None = None, options: dict | None = None) -> dict[str, str]:
+    """Map each request ref to its group key (the ref of the group's first request).
+
+    `options` as `followup_options` returns them; `window_days`/`radius_m` override them."""
+    options = dict(options or FOLLOWUP_DEFAULTS)
+    window_days = options["window_days"] if window_days is None else window_days
+    radius_m = options["radius_m"] if radius_m is None else radius_m
+    profiles = sorted((_profile(r, options) for r in requests), key=lambda p: (p["when"], p["ref"]))
     by_tracking = {p["tracking"]: p["ref"] for p in profiles if p["tracking"]}
     parent = {p["ref"]: p["ref"] for p in profiles}
 
@@ -110,27 +207,35 @@ def group_followups(requests: list[dict], window_days: int = 30,
     last = {p["ref"]: p["when"] for p in profiles}  # per root: most recent request
     members = {p["ref"]: [p] for p in profiles}
     window = dt.timedelta(days=window_days)
-    buckets: dict[tuple, set[str]] = defaultdict(set)  # (category, citizen key) -> refs
+    buckets: dict[tuple, set[str]] = defaultdict(set)  # citizen key or place -> refs
     cited = []
     for p in profiles:  # in time order, so a group's `last` only grows
-        target = by_tracking.get(p["refers_to"]) if p["refers_to"] else None
-        if target and target != p["ref"]:
-            cited.append((p["ref"], target))
-        if target and order[target] < order[p["ref"]]:
-            union(target, p["ref"])
+        codes = [p["refers_to"]] if p["refers_to"] else []
+        targets = [by_tracking[c] for c in codes + p["quoted"] if by_tracking.get(c) not in (None, p["ref"])]
+        cited.extend((p["ref"], t) for t in targets)
+        earlier = [t for t in targets if order[t] < order[p["ref"]]]
+        if earlier:
+            for target in earlier:
+                union(target, p["ref"])
         else:
-            roots = {find(r) for k, v in p["citizen"].items()
-                     for r in buckets.get((p["category"], k, v), ())}
+            keys = [(k, v) for k, v in p["citizen"].items()] + \
+                ([("place", p["district"], p["address"])] if p["district"] and p["address"] else [])
+            roots = {find(r) for key in keys for r in buckets.get(key, ())}
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
+                # one agreeing member is enough, but no member may be another citizen: a
+                # nameless caller in a group must not let a neighbour in
                 if p["when"] - last[root] <= window and \
-                        any(same_problem(p, q, radius_m) for q in members[root]):
+                        any(same_problem(p, q, radius_m) for q in members[root]) and \
+                        all(same_citizen(p, q) for q in members[root]):
                     if best is None or last[root] > last[best]:
                         best = root
             if best is not None:
                 union(best, p["ref"])
         for k, v in p["citizen"].items():
-            buckets[(p["category"], k, v)].add(p["ref"])
+            buckets[(k, v)].add(p["ref"])
+        if p["district"] and p["address"]:
+            buckets[("place", p["district"], p["address"])].add(p["ref"])
     for ref, target in cited:  # a citation of a later-filed request joins afterwards
         union(ref, target)
     return {ref: find(ref) for ref in parent}

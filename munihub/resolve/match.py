@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from itertools import combinations
 from typing import Any, Callable, Iterable
 
+from munihub.resolve.caps import capped as _capped
 from munihub.resolve.model import (KINDS, comparison_plan, comparison_vector, default_model,  # noqa: F401
                                    probability, random_vectors, train)
 
@@ -25,11 +26,12 @@ from munihub.resolve.model import (KINDS, comparison_plan, comparison_vector, de
 _PERSON = {
     "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")],
     "cap_unless_exact": {"first_key": 0.9},
+    "cap_when_partial": {"first_key": (0.9, ("national_id", "birth_date"))},
     "match": 0.95, "review": 0.6, "prior": 0.2,
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
-                 "mobile": ("mobile", "raw"),
+                 "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),
                  "postal_code": (["postal_code", "address.postal_code"], "raw"),
                  "gender": ("gender", "raw")},
     # m/u are for pairs inside the blocked candidate set (not random pairs).
@@ -44,6 +46,9 @@ _PERSON = {
         "birth_date": {"kind": "code", "m": [0.02, 0.08, 0.9], "u": [0.97, 0.02, 0.01]},
         "mobile": {"kind": "exact", "m": [0.35, 0.65], "u": [0.9, 0.1]},
         "postal_code": {"kind": "exact", "m": [0.4, 0.6], "u": [0.93, 0.07]},
+        # a landline is a household's: agreement says little more than "same home" (spouses,
+        # children, twins share it), so it weighs less than a mobile and never blocks alone
+        "phone": {"kind": "exact", "m": [0.4, 0.6], "u": [0.8, 0.2]},
         "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
     },
     # A common name (محمد محمدی) blocks thousands of different people: a block above
@@ -53,7 +58,7 @@ _PERSON = {
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
-                 ["birth_date", "father_key"]],
+                 ["birth_date", "father_key"], ["phone", "last_key"], ["phone", "first_key"]],
 }
 
 
@@ -201,25 +206,6 @@ def _candidates(blocks: dict[tuple, list[str]], max_block: int) -> set[tuple[str
 
 
 # --------------------------------------------------------------------------- scoring
-def _capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
-            counts: dict[str, Counter]) -> float:
-    """A comparison in `cap_unless_exact` that is present but not exact caps p: twins (حسن,
-    حسین) share everything else and Persian first names sit close (محمد/محمود jw 0.95).
-    Unless the two are one edit apart and one spelling is `typo_ratio` times rarer in the
-    data: then it is a typo of a common name (لیرضا for علیرضا), not another name."""
-    import jellyfish
-
-    for name, cap in conf.get("cap_unless_exact", {}).items():
-        kind = conf["comparisons"][name].get("kind", "exact")
-        if 0 <= vector.get(name, -1) < len(KINDS[kind]) - 1 and p > cap:
-            seen = sorted((counts.get(name, {}).get(fa[name], 0),
-                           counts.get(name, {}).get(fb[name], 0)))
-            if seen[1] < conf.get("typo_ratio", 10) * max(seen[0], 1) or \
-                    jellyfish.damerau_levenshtein_distance(fa[name], fb[name]) > 1:
-                p = cap
-    return p
-
-
 def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dict | None,
            min_train: int) -> tuple[list[Pair], dict]:
     feats, sources = index["features"], index["sources"]
@@ -253,7 +239,7 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
         pattern = tuple(v.values())
         if pattern not in seen:
             seen[pattern] = probability(v, model)
-        p = _capped(seen[pattern], v, conf, feats[a], feats[b], index.get("counts", {}))
+        p, _ = _capped(seen[pattern], v, conf, feats[a], feats[b], index.get("counts", {}))
         if p >= conf["review"]:
             out.append(Pair(a, b, round(p, 6), "fellegi-sunter"))
     return out, model

@@ -55,7 +55,10 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
     plan = conf.get("_plan") or comparison_plan(conf)
     out = {}
     for name, kind, fallback in plan:
-        if fallback and all(fa.get(f) and fb.get(f) for f in fallback):
+        # the fallback speaks only for a side with none of the parts (an unsplit full name):
+        # a title + surname mention's full key is its surname, and "surname" vs "first surname"
+        # would count as a disagreement the surname comparison has already judged
+        if fallback and any(fa.get(f) for f in fallback) and any(fb.get(f) for f in fallback):
             out[name] = -1
         else:
             out[name] = _level(kind, fa.get(name), fb.get(name))
@@ -121,7 +124,9 @@ def train(fuzzy: list[dict], exact: list[dict], randoms: list[dict], total_pairs
     if not learn_m:
         model["m"] = dict(zip(names, _tally(map(key, exact), [1.0] * len(exact), levels,
                                             [base["m"][n] for n in names], strength)))
-    patterns = Counter(map(key, fuzzy))
+    # sorted: float sums in a fixed order, so the same pairs give the same model bit for bit
+    # whatever order blocking (set iteration, hash seed, engine) handed them over in
+    patterns = dict(sorted(Counter(map(key, fuzzy)).items()))
     model["prior"] = max(len(exact) + 0.1 * len(fuzzy), 1) / max(total_pairs, 1)
     for _ in range(iterations):
         post = {pat: probability(dict(zip(names, pat)), model) for pat in patterns}

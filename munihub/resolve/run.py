@@ -76,8 +76,8 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     refs = [r["ref"] for r in records]
     feats: dict[str, dict] = {}
     if entity_type == "service_request":
-        from munihub.resolve.followups import group_followups
-        clusters = group_followups([with_fields(r) for r in records])
+        from munihub.resolve.followups import followup_options, group_followups
+        clusters = group_followups([with_fields(r) for r in records], options=followup_options(conf))
         pairs: list = []
         rule = {r: "followup" for r in refs}
     else:
@@ -115,6 +115,9 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
 
     `retrain` fits new Fellegi–Sunter models instead of reusing the stored ones (a full run
     then may move borderline pairs, so ids can change where the model does)."""
+    from munihub.resolve.followups import followup_options
+
+    followup_options((match_settings or {}).get("service_request"))  # a wrong option fails before any work
     started = _now()
     t = store.source_rows
     with engine.begin() as conn:

@@ -1,0 +1,42 @@
+"""Caps on a Fellegi-Sunter probability where the weights cannot see the danger.
+
+Split from `munihub.resolve.match` (the scorer) so `munihub.resolve.explain` applies the same
+caps when it shows why a pair scored what it did.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from munihub.resolve.model import KINDS
+
+
+def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
+           counts: dict[str, Counter]) -> tuple[float, list[str]]:
+    """The probability after the caps of `conf`, and the comparisons that capped it.
+
+    `cap_unless_exact`: a comparison that is present but not exact caps p: twins (حسن,
+    حسین) share everything else and Persian first names sit close (محمد/محمود jw 0.95).
+    Unless the two are one edit apart and one spelling is `typo_ratio` times rarer in the
+    data (`counts`): then it is a typo of a common name (لیرضا for علیرضا), not another name.
+    `cap_when_partial`: `{feature: (cap, unless)}`, a feature given on one side only (a title
+    and surname, «آقای احمدی») caps p unless a comparison in `unless` (national id, birth
+    date) at least nearly agrees: a surname and the phone a household shares are anyone's in
+    that household."""
+    import jellyfish
+
+    why = []
+    for name, cap in conf.get("cap_unless_exact", {}).items():
+        kind = conf["comparisons"][name].get("kind", "exact")
+        if 0 <= vector.get(name, -1) < len(KINDS[kind]) - 1 and p > cap:
+            seen = sorted((counts.get(name, {}).get(fa[name], 0),
+                           counts.get(name, {}).get(fb[name], 0)))
+            if seen[1] < conf.get("typo_ratio", 10) * max(seen[0], 1) or \
+                    jellyfish.damerau_levenshtein_distance(fa[name], fb[name]) > 1:
+                p = cap
+                why.append(name)
+    for name, (cap, unless) in conf.get("cap_when_partial", {}).items():
+        if p > cap and (fa.get(name) is None) != (fb.get(name) is None) and \
+                not any(vector.get(u, -1) >= 1 for u in unless):
+            p = cap
+            why.append(name)
+    return p, why
