@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -155,9 +155,12 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     return counts
 
 
-def staged_records(engine: sa.Engine, load_id: str) -> list[dict]:
-    """Every staged record of a load in read order (repeats kept, so checks can see them)."""
+def staged_records(engine: sa.Engine, load_id: str) -> Iterator[dict]:
+    """Every staged record of a load in read order (repeats kept, so checks can see them),
+    streamed from a server-side cursor 5,000 at a time: never the whole load in memory."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(store.staged_rows.c.record)
-                            .where(store.staged_rows.c.load_id == load_id).order_by(store.staged_rows.c.seq))
-        return [record for (record,) in rows]
+        rows = conn.execution_options(stream_results=True, yield_per=5000).execute(
+            sa.select(store.staged_rows.c.record).where(store.staged_rows.c.load_id == load_id)
+            .order_by(store.staged_rows.c.seq))
+        for (record,) in rows:
+            yield record
