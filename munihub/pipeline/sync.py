@@ -36,6 +36,7 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
     engine = engine_for(settings)
     acquire_lease(engine, contract.id, contract.timeout_seconds)
     abandon_unfinished(engine, contract.id)
+    _close_reread_of_last_publish(engine, contract)
     load_id, cursor = begin_load(engine, contract, interval_start=interval_start, interval_end=interval_end)
     try:
         check = errors_of(contract, settings)
@@ -55,6 +56,25 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
         crash_hook("after-staging")
     log.info("%s: staged load %s: %d read, %d quarantined", contract.id, load_id, counts.rows_in, counts.quarantined)
     return load_id
+
+
+def _raw_key_fields(contract) -> list[str]:
+    keyed = sorted((f for f in contract.fields if f.primary_key), key=lambda f: f.key_position)
+    return [f.source for f in keyed if f.source]
+
+
+def _close_reread_of_last_publish(engine: sa.Engine, contract) -> None:
+    """Finish what a run killed between its publish and `close_reread` left: closing the open
+    entries its load read again is idempotent, so repeating it for the last published load
+    is a no-op after a clean run and repairs the quarantine after a crash there."""
+    from munihub.ingest.quarantine import close_reread
+
+    t = store.loads
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(t.c.load_id).where(t.c.source == contract.id, t.c.status == "published")
+                            .order_by(t.c.finished_at.desc()).limit(1)).scalar()
+    if last:
+        close_reread(engine, contract.id, last, _raw_key_fields(contract))
 
 
 def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) -> str:
@@ -122,8 +142,7 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     if crash_hook:
         crash_hook("after-publish")
     from munihub.ingest.quarantine import close_reread
-    keyed = sorted((f for f in contract.fields if f.primary_key), key=lambda f: f.key_position)
-    close_reread(engine, contract.id, load_id, [f.source for f in keyed if f.source])  # issue 19: one open entry per row
+    close_reread(engine, contract.id, load_id, _raw_key_fields(contract))  # issue 19: one open entry per row
     release_lease(engine, contract.id)
     try:  # only kinds that tidy (drop folders move read files) are opened again
         if load["cursor_after"] is not None and hasattr(load_connector_class(contract.connector), "finish"):
