@@ -189,11 +189,31 @@ def _expectation(g, spec: dict, tag: int):
     return None
 
 
+def _native_count(spec: dict, frame) -> int | None:
+    """Unexpected values of a null / unique / allowed-values rule counted on the frame itself,
+    as great-expectations counts them (nulls are never duplicates nor outside a set); None for
+    a rule only GE measures (patterns).  Importing GE alone took 2.2 s of a 100-row sync's 3.4 s."""
+    metric, args = spec["metric"], spec["arguments"]
+    if spec.get("field") not in frame:
+        return None
+    col = frame[spec["field"]]
+    if metric in {"nullValues", "missingValues"}:
+        return int(col.isna().sum())
+    if metric == "duplicateValues":
+        return int(col.dropna().duplicated(keep=False).sum())
+    if metric == "invalidValues" and "validValues" in args and "pattern" not in args:
+        return int((~col.dropna().isin(list(args["validValues"]))).sum())
+    return None
+
+
 def _measure_ge(specs: list[dict], frame, docs_dir, dataset: str) -> tuple[dict[int, Any], str | None]:
-    """GE results of the per-value specs by spec index, and the Data Docs index (if built)."""
+    """GE results of the per-value specs by spec index, and the Data Docs index (if built).
+    GE runs only for Data Docs (`docs_dir`) or a rule measured nowhere else (a pattern)."""
     from munihub.ingest import quality_docs
 
     wanted = [(i, s) for i, s in enumerate(specs) if s["metric"] in GE_METRICS]
+    if docs_dir is None and all(_native_count(s, frame) is not None for _, s in wanted):
+        return {}, None
     if not wanted or frame.empty:
         return {}, None
     g = quality_docs.gx()
@@ -256,10 +276,12 @@ def _ge_result(spec: dict, res, frame, total: int) -> dict:
                                             "or arguments.pattern in the contract")
     if total == 0:
         return _judge(spec, 0, total)
-    if res is None or (res.exception_info or {}).get("raised_exception"):
-        msg = (res.exception_info or {}).get("exception_message") if res else "no result"
-        return _result(spec, "error", None, f"{spec['name']}: could not measure: {msg}")
-    count = int(res.result.get("unexpected_count") or 0)
+    count = _native_count(spec, frame)
+    if count is None:
+        if res is None or (res.exception_info or {}).get("raised_exception"):
+            msg = (res.exception_info or {}).get("exception_message") if res else "no result"
+            return _result(spec, "error", None, f"{spec['name']}: could not measure: {msg}")
+        count = int(res.result.get("unexpected_count") or 0)
     if spec["metric"] == "missingValues":  # null, blank, or one of the contract's missing markers
         col = frame[spec["field"]]
         markers = {str(m) for m in args.get("missingValues") or []}
