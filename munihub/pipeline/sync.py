@@ -95,9 +95,10 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
     records = staged_records(engine, load_id)
     # A load that read nothing new has nothing to check; one whose every row was quarantined
     # is checked on zero rows, so a rowCount rule can hold it.
+    docs = settings.reports / "data-docs" / contract.id if settings.data_docs else None
     results = run_checks(compile_checks(contract), records, previous_rows=previous[0], previous_checks=previous[1],
                          quarantined=load["rows_quarantined"] or 0, dataset=contract.id,
-                         data_docs_dir=settings.reports / "data-docs" / contract.id,
+                         data_docs_dir=docs,
                          docs_relative_to=settings.reports) if load["rows_in"] else []
     held = blocking(results)
     status = "held" if held else "checked"
