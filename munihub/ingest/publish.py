@@ -81,9 +81,12 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
                                  hint="nothing was published by this run; the next run continues from there")
 
 
-def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
+def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
                    crash_hook=None) -> dict[str, int]:
-    """Publish load `load_id`: source rows + cursor + ledger in one transaction; returns counts."""
+    """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
+    records it read again (`quarantine.close_reread`) in one transaction; returns counts."""
+    from munihub.ingest.quarantine import close_reread
+
     with engine.begin() as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)
@@ -97,6 +100,7 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str,
             raise StoreError(f"load {load_id} is {load['status']}, not ready to publish", where=load["source"])
         source = load["source"]
         counts = _merge(conn, source, load_id, entity_type, now)
+        close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
         if crash_hook:
             crash_hook("inside-publish")
         _advance_cursor(conn, source, load["cursor_after"] if load["cursor_after"] is not None else load["cursor_before"],

@@ -136,11 +136,13 @@ def _raw_key(raw: Any, fields: list[str]) -> tuple | None:
     return tuple(values) if any(values) else None
 
 
-def close_reread(engine, source: str, load_id: str, raw_key_fields: list[str] | None = None) -> int:
+def close_reread(conn, source: str, load_id: str, raw_key_fields: list[str] | None = None) -> int:
     """Close the open entries of records that load `load_id` read again (issue 19): published
     now, or quarantined again under this load.  One bad row is one open entry, however often
     the source sends it; the closed ones say which load superseded them.  A record whose key
-    itself failed has no source key: its raw key fields (`raw_key_fields`) identify it."""
+    itself failed has no source key: its raw key fields (`raw_key_fields`) identify it.
+    Runs on `conn`, inside the load's publish transaction: a run killed after its publish
+    cannot leave the entries it read again open."""
     import datetime as dt
 
     q, s = store.quarantine, store.source_rows
@@ -149,16 +151,15 @@ def close_reread(engine, source: str, load_id: str, raw_key_fields: list[str] | 
         sa.select(s.c.source_key).where(s.c.source == source, s.c.load_id == load_id))
     closing = dict(status="superseded", decided_by="pipeline", decided_at=dt.datetime.now(dt.timezone.utc),
                    note=f"read again in load {load_id}")
-    with engine.begin() as conn:
-        n = conn.execute(q.update().where(q.c.source == source, q.c.status == "open", q.c.load_id != load_id,
-                                          q.c.source_key.in_(again.scalar_subquery())).values(**closing)).rowcount
-        if raw_key_fields:
-            keyless = sa.and_(q.c.source == source, q.c.status == "open", q.c.source_key.is_(None))
-            now = {_raw_key(raw, raw_key_fields) for (raw,) in conn.execute(
-                sa.select(q.c.raw).where(keyless, q.c.load_id == load_id))} - {None}
-            if now:
-                old = [i for i, raw in conn.execute(sa.select(q.c.id, q.c.raw).where(keyless, q.c.load_id != load_id))
-                       if _raw_key(raw, raw_key_fields) in now]
-                for part in store.chunks(old, 1000):
-                    n += conn.execute(q.update().where(q.c.id.in_(part)).values(**closing)).rowcount
+    n = conn.execute(q.update().where(q.c.source == source, q.c.status == "open", q.c.load_id != load_id,
+                                      q.c.source_key.in_(again.scalar_subquery())).values(**closing)).rowcount
+    if raw_key_fields:
+        keyless = sa.and_(q.c.source == source, q.c.status == "open", q.c.source_key.is_(None))
+        now = {_raw_key(raw, raw_key_fields) for (raw,) in conn.execute(
+            sa.select(q.c.raw).where(keyless, q.c.load_id == load_id))} - {None}
+        if now:
+            old = [i for i, raw in conn.execute(sa.select(q.c.id, q.c.raw).where(keyless, q.c.load_id != load_id))
+                   if _raw_key(raw, raw_key_fields) in now]
+            for part in store.chunks(old, 1000):
+                n += conn.execute(q.update().where(q.c.id.in_(part)).values(**closing)).rowcount
     return n

@@ -36,7 +36,6 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
     engine = engine_for(settings)
     acquire_lease(engine, contract.id, contract.timeout_seconds)
     abandon_unfinished(engine, contract.id)
-    _close_reread_of_last_publish(engine, contract)
     load_id, cursor = begin_load(engine, contract, interval_start=interval_start, interval_end=interval_end)
     try:
         check = errors_of(contract, settings)
@@ -61,20 +60,6 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
 def _raw_key_fields(contract) -> list[str]:
     keyed = sorted((f for f in contract.fields if f.primary_key), key=lambda f: f.key_position)
     return [f.source for f in keyed if f.source]
-
-
-def _close_reread_of_last_publish(engine: sa.Engine, contract) -> None:
-    """Finish what a run killed between its publish and `close_reread` left: closing the open
-    entries its load read again is idempotent, so repeating it for the last published load
-    is a no-op after a clean run and repairs the quarantine after a crash there."""
-    from munihub.ingest.quarantine import close_reread
-
-    t = store.loads
-    with engine.connect() as conn:
-        last = conn.execute(sa.select(t.c.load_id).where(t.c.source == contract.id, t.c.status == "published")
-                            .order_by(t.c.finished_at.desc()).limit(1)).scalar()
-    if last:
-        close_reread(engine, contract.id, last, _raw_key_fields(contract))
 
 
 def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) -> str:
@@ -131,7 +116,8 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     load = load_row(engine, load_id)
     contract = contract_for(load["source"], settings)
     try:
-        counts = publish_staged(engine, load_id, entity_type=contract.entity_type, crash_hook=crash_hook)
+        counts = publish_staged(engine, load_id, entity_type=contract.entity_type,
+                                raw_key_fields=_raw_key_fields(contract), crash_hook=crash_hook)
     except ConcurrentRunError:
         with engine.begin() as conn:
             discard_staging(conn, [load_id])
@@ -142,8 +128,6 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
         raise
     if crash_hook:
         crash_hook("after-publish")
-    from munihub.ingest.quarantine import close_reread
-    close_reread(engine, contract.id, load_id, _raw_key_fields(contract))  # issue 19: one open entry per row
     release_lease(engine, contract.id)
     try:  # only kinds that tidy (drop folders move read files) are opened again
         if load["cursor_after"] is not None and hasattr(load_connector_class(contract.connector), "finish"):
