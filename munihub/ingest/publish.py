@@ -47,7 +47,8 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now) -> dict[str, 
     ).first()
     keys, existing, changed = found[0], found[1], int(found[2] or 0)
     insert = _upsert_for(conn)
-    rows = sa.select(sa.literal(source, t.c.source.type), latest.c.source_key, sa.literal(entity_type, t.c.entity_type.type),
+    rows = sa.select(sa.literal(source, t.c.source.type), latest.c.source_key,
+                     sa.literal(entity_type, t.c.entity_type.type),
                      latest.c.record, latest.c.record_hash, sa.literal(load_id, t.c.load_id.type),
                      sa.literal(load_id, t.c.load_id.type), sa.literal(now, t.c.updated_at.type)
                      ).where(sa.true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT
@@ -61,7 +62,8 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now) -> dict[str, 
     conn.execute(stmt)
     # An earlier copy of a key repeated in the same load adds nothing: it counts as unchanged,
     # so rows_in = new + changed + unchanged + quarantined holds for every load.
-    return {"rows_new": keys - existing, "rows_changed": changed, "rows_unchanged": staged_total - keys + existing - changed}
+    return {"rows_new": keys - existing, "rows_changed": changed,
+            "rows_unchanged": staged_total - (keys - existing) - changed}
 
 
 def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None, load_id: str, now) -> None:

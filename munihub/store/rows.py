@@ -70,8 +70,8 @@ def bulk_copy(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> N
         return
     import io
 
-    procs = [None if isinstance(impl := table.c[c].type.dialect_impl(dialect), sa.JSON) else impl.bind_processor(dialect)
-             for c in columns]
+    impls = [table.c[c].type.dialect_impl(dialect) for c in columns]
+    procs = [None if isinstance(impl, sa.JSON) else impl.bind_processor(dialect) for impl in impls]
     buf = io.StringIO()
     for row in rows:
         buf.write("\t".join(_copy_text(p(v) if p and v is not None else v) for p, v in zip(procs, row)))
