@@ -88,3 +88,21 @@ def test_publish_analyzes_a_table_it_changed_much_and_not_for_a_small_change(pg_
     assert store.keep_statistics(engine, store.source_rows, 0) is False
     assert store.keep_statistics(engine, store.source_rows, 150) is True
     assert _reltuples(engine, "source_rows") == 204
+
+
+@pytest.mark.postgres
+def test_a_small_change_is_merged_through_the_keys_not_by_scanning_the_table(pg_url):
+    from munihub.ingest.publish import _latest
+
+    engine = store.open_store(pg_url)
+    publish_staged(engine, _stage(engine, "t.src", [(f"k{i}", {"n": i}) for i in range(20000)]),
+                   entity_type="person")
+    small = _stage(engine, "t.src", [(f"k{i}", {"n": "changed"}) for i in range(0, 20000, 1000)])
+    latest, old = _latest(small).subquery(), store.source_rows.alias("old")
+    query = sa.select(sa.func.count(old.c.source_key)).select_from(latest.outerjoin(
+        old, sa.and_(old.c.source == "t.src", old.c.source_key == latest.c.source_key)))
+    with engine.connect() as conn:
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(line for (line,) in conn.exec_driver_sql("EXPLAIN " + sql))
+    assert "Seq Scan" not in plan and "source_rows_pkey" in plan and "staged_rows_pkey" in plan, plan
+    assert publish_staged(engine, small, entity_type="person")["rows_changed"] == 20
