@@ -130,6 +130,32 @@ MUNIHUB_CHILD = textwrap.dedent("""
 """).format(peak=PEAK)
 
 
+# `--profile`: the full munihub run under cProfile, cumulative seconds of each stage's entry
+# point (the shares the issue's "profile by stage" asks for), printed before the JSON line.
+PROFILE_CHILD = textwrap.dedent("""
+    import cProfile, json, pstats, sys
+    from munihub import pipeline
+    prof = cProfile.Profile()
+    r = prof.runcall(pipeline.sync_source, "bench.persons")
+    stats = pstats.Stats(prof)
+    total = max(v[3] for v in stats.stats.values())
+    stages = {stages!r}
+    for (path, line, name), (cc, nc, tt, ct, callers) in sorted(stats.stats.items(), key=lambda kv: -kv[1][3]):
+        label = stages.get(name)
+        if label and ("munihub" in path or "sqlalchemy" in path):
+            print(f"profile  {{label:34}} {{ct:7.2f}} s  {{100 * ct / total:5.1f}} %", file=sys.stderr)
+            stages.pop(name)
+    print(json.dumps({{"rows": r["rows_in"], "new": r["rows_new"], "changed": r["rows_changed"],
+                       "peak_mb": {peak}}}))
+""").format(peak=PEAK, stages={
+    "sync_source": "whole sync", "extract_and_stage": "extract + map + validate + stage",
+    "read_batches": "source read", "check_record": "map + validate", "stage_batches": "stage (all)",
+    "check_load": "dataset checks (all)", "staged_records": "checks: read staged rows back",
+    "staged_columns": "checks: read staged rows back", "run_checks": "checks: measure",
+    "_measure_ge": "checks: great-expectations", "publish_load": "publish (all)",
+    "publish_staged": "publish: merge + ledger", "_latest_staged": "publish: read staged rows back"})
+
+
 def _sa(url: str):
     import sqlalchemy as sa
     return sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -203,6 +229,9 @@ def _run(cmd: list[str], env: dict | None = None) -> dict:
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{cmd[:3]} failed:\n{done.stderr[-3000:]}")
+    for line in done.stderr.splitlines():
+        if line.startswith("profile "):
+            print(line, file=sys.stderr)
     out = json.loads(done.stdout.strip().splitlines()[-1])
     return {**out, "wall_s": round(wall, 2)}
 
@@ -221,6 +250,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--change", type=float, default=0.01, help="share of rows changed for the incremental run")
     ap.add_argument("--skip", nargs="*", default=[], choices=["copy", "dlt-default", "dlt-fastest", "munihub"])
+    ap.add_argument("--profile", action="store_true", help="profile munihub's full run by stage (slower)")
     args = ap.parse_args()
 
     tag = uuid.uuid4().hex[:8]
@@ -250,7 +280,8 @@ def main() -> None:
                                           "sqlalchemy", str(work / "dlt")],
             "dlt-fastest": lambda since: [_dlt_python(), "-c", DLT_CHILD, urls["src"], dlt_dst,
                                           "pyarrow", str(work / "dlt")],
-            "munihub": lambda since: [sys.executable, "-c", MUNIHUB_CHILD],
+            "munihub": lambda since: [sys.executable, "-c",
+                                      PROFILE_CHILD if args.profile and not since else MUNIHUB_CHILD],
         }
         results: dict[str, dict] = {}
         for phase in ("full", "incremental"):

@@ -29,6 +29,9 @@ class Settings:
     match_settings: dict | None = None
     #: indicator definitions (YAML, munihub.indicators); None: the shipped ones (MUNIHUB_INDICATORS)
     indicators_dir: Path | None = None
+    #: build great-expectations Data Docs for every load (MUNIHUB_DATA_DOCS=0 turns it off: GE is
+    #: then imported only for a pattern rule, which saves a small sync about 2 s)
+    data_docs: bool = True
 
     @property
     def reports(self) -> Path:
@@ -66,6 +69,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                 raise ValueError
         except ValueError:
             problems.append(f"MUNIHUB_BATCH_SIZE: {raw_batch!r} is not a positive whole number")
+    raw_docs = (env.get("MUNIHUB_DATA_DOCS") or "1").strip().lower()
+    if raw_docs not in {"0", "1", "true", "false", "yes", "no"}:
+        problems.append(f"MUNIHUB_DATA_DOCS: {raw_docs!r} is not 1/0 (true/false)")
     report_dir = Path(env["MUNIHUB_REPORTS"]).expanduser() if env.get("MUNIHUB_REPORTS") else None
     match_settings = _match_settings(env.get("MUNIHUB_MATCH_SETTINGS"), problems)
     if problems:
@@ -73,7 +79,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                           hint="; ".join(problems))
     return Settings(home=home, store_url=store_url, contracts_dir=contracts_dir,
                     schemas_dir=schemas_dir, batch_size=batch_size, report_dir=report_dir,
-                    match_settings=match_settings, indicators_dir=indicators_dir)
+                    match_settings=match_settings, indicators_dir=indicators_dir,
+                    data_docs=raw_docs not in {"0", "false", "no"})
 
 
 def _match_settings(path: str | None, problems: list[str]) -> dict | None:

@@ -355,3 +355,24 @@ def test_source_preview_shows_converted_dates_and_masks_ids_by_name(setup):
     assert rows["محمدرضا"]["national_id"] == "*******679" and rows["محمدرضا"]["mobile"].endswith("4567")
     assert "1234567" not in str(rows["محمدرضا"]["mobile"])
     assert _count(settings, store.loads) == 0     # and nothing was written
+
+
+def test_without_data_docs_the_checks_judge_the_same_and_no_docs_are_built(setup):
+    """Issue 18: MUNIHUB_DATA_DOCS=0 spares a sync great-expectations; the verdicts are the same."""
+    import dataclasses
+
+    settings, _ = setup
+    plain = dataclasses.replace(settings, data_docs=False)
+    pipeline.sync_source("testreg.citizens", plain)
+    with store.engine_for(plain).connect() as conn:
+        (checks,) = conn.execute(sa.select(store.loads.c.checks)).one()
+    assert checks and all("data_docs" not in c for c in checks)
+    assert {c["metric"]: c["status"] for c in checks}["duplicateValues"] == "passed"
+    assert not (plain.reports / "data-docs").exists()
+    assert load_settings_docs({"MUNIHUB_DATA_DOCS": "0"}) is False and load_settings_docs({}) is True
+
+
+def load_settings_docs(env: dict) -> bool:
+    from munihub.config import load_settings
+
+    return load_settings({"MUNIHUB_CONTRACTS": str(REPO_ROOT / "contracts"), **env}).data_docs

@@ -232,12 +232,12 @@ def test_great_expectations_is_not_imported_with_the_module():
 
 def test_scipy_stats_and_altair_wait_until_used():
     """great-expectations imports them for expectations munihub never builds; they load on first use."""
-    code = ("import sys\n"
+    code = ("import sys, tempfile\n"
             "from munihub.ingest.quality import run_checks\n"
             "from munihub.ingest import quality_docs\n"
             "r = run_checks([{'name': 'n', 'field': 'a', 'metric': 'nullValues', 'operator': 'mustBe',\n"
             "                 'threshold': 1, 'unit': 'rows', 'severity': 'error', 'arguments': {}}],\n"
-            "               [{'a': None}, {'a': 1}])\n"
+            "               [{'a': None}, {'a': 1}], data_docs_dir=tempfile.mkdtemp())  # GE runs for the docs\n"
             "print(r[0]['status'], 'scipy.stats._stats_py' in sys.modules, 'altair.vegalite' in sys.modules)\n"
             "from scipy import stats\n"
             "import great_expectations.expectations.core.expect_column_kl_divergence_to_be_less_than as kl\n"
@@ -245,6 +245,23 @@ def test_scipy_stats_and_altair_wait_until_used():
             "      type(stats).__name__, callable(kl.alt.Chart))\n")  # a stand-in bound early forwards
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert out.stdout.split() == ["passed", "False", "False", "0.5108", "0.6931", "_Deferred", "True"]
+
+
+def test_nulls_uniqueness_and_allowed_values_are_measured_without_great_expectations():
+    """Issue 18: importing great-expectations was most of a small sync's time; these rules are
+    counted on the frame as GE counts them, so GE loads only for Data Docs or a pattern."""
+    code = ("import sys\n"
+            "from munihub.ingest.quality import run_checks\n"
+            "rule = lambda m, f, t, **a: {'name': m, 'field': f, 'metric': m, 'operator': 'mustBe', 'threshold': t,\n"
+            "                             'unit': 'rows', 'severity': 'error', 'arguments': a}\n"
+            "rows = [{'a': None, 'k': 1, 'g': 'x'}, {'a': 1, 'k': 1, 'g': 'y'}, {'a': 2, 'k': None, 'g': None},\n"
+            "        {'a': 3, 'k': None, 'g': 'z'}]\n"
+            "r = run_checks([rule('nullValues', 'a', 1), rule('duplicateValues', 'k', 2),\n"
+            "                rule('invalidValues', 'g', 1, validValues=['x', 'y'])], iter(rows))\n"
+            "print(*[x['status'] for x in r], *[x['observed'] for x in r], 'great_expectations' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    # nulls are neither duplicates (k) nor outside the allowed set (g)
+    assert out.stdout.split() == ["passed", "passed", "passed", "1", "2", "1", "False"]
 
 
 def test_a_composite_key_is_unique_as_a_tuple_not_column_by_column(tmp_path):

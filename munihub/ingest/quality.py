@@ -24,9 +24,11 @@ load reads back through `previous_checks` (the last published load's `loads.chec
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from munihub.contracts import Contract
@@ -150,20 +152,27 @@ def _column(records: list[dict], path: str) -> list:
     return values
 
 
-def _frame(specs: list[dict], records: list[dict]):
+def _frame(specs: list[dict], records: Iterable[dict]):
     """Only the columns the specs read (a projection, not the flattened records): memory stays
-    proportional to the rules, not to the record width.  A column no record has is all-null."""
+    proportional to the rules, not to the record width.  A column no record has is all-null.
+    `records` is read once, a slice at a time, so a streamed load is never held whole as dicts
+    (holding them cost a 200k-row sync 241 MB of peak memory: 708 MB, now 467 MB)."""
     import pandas as pd
 
     columns = sorted({s["field"] for s in specs if s.get("field")} |
                      {f for s in specs if s["metric"] in {"emptiedFields", "duplicateKeys"}
                       for f in s["arguments"]["fields"]})
-    data = {c: _column(records, c) for c in columns}
+    data: dict[str, list] = {c: [] for c in columns}
+    total, it = 0, iter(records)
+    while part := list(itertools.islice(it, 5000)):
+        total += len(part)
+        for c in columns:
+            data[c].extend(_column(part, c))
     pattern_only = {s["field"] for s in specs if "pattern" in s["arguments"]} - \
         {s["field"] for s in specs if "validValues" in s["arguments"]}
     for c in pattern_only:  # a regex reads text; a number in the column is matched as its digits
         data[c] = [v if v is None or isinstance(v, str) else str(v) for v in data[c]]
-    return pd.DataFrame(data, columns=columns, dtype=object, index=pd.RangeIndex(len(records)))
+    return pd.DataFrame(data, columns=columns, dtype=object, index=pd.RangeIndex(total))
 
 
 def _expectation(g, spec: dict, tag: int):
@@ -180,11 +189,31 @@ def _expectation(g, spec: dict, tag: int):
     return None
 
 
+def _native_count(spec: dict, frame) -> int | None:
+    """Unexpected values of a null / unique / allowed-values rule counted on the frame itself,
+    as great-expectations counts them (nulls are never duplicates nor outside a set); None for
+    a rule only GE measures (patterns).  Importing GE alone took 2.2 s of a 100-row sync's 3.4 s."""
+    metric, args = spec["metric"], spec["arguments"]
+    if spec.get("field") not in frame:
+        return None
+    col = frame[spec["field"]]
+    if metric in {"nullValues", "missingValues"}:
+        return int(col.isna().sum())
+    if metric == "duplicateValues":
+        return int(col.dropna().duplicated(keep=False).sum())
+    if metric == "invalidValues" and "validValues" in args and "pattern" not in args:
+        return int((~col.dropna().isin(list(args["validValues"]))).sum())
+    return None
+
+
 def _measure_ge(specs: list[dict], frame, docs_dir, dataset: str) -> tuple[dict[int, Any], str | None]:
-    """GE results of the per-value specs by spec index, and the Data Docs index (if built)."""
+    """GE results of the per-value specs by spec index, and the Data Docs index (if built).
+    GE runs only for Data Docs (`docs_dir`) or a rule measured nowhere else (a pattern)."""
     from munihub.ingest import quality_docs
 
     wanted = [(i, s) for i, s in enumerate(specs) if s["metric"] in GE_METRICS]
+    if docs_dir is None and all(_native_count(s, frame) is not None for _, s in wanted):
+        return {}, None
     if not wanted or frame.empty:
         return {}, None
     g = quality_docs.gx()
@@ -208,7 +237,7 @@ def previous_profile(previous_checks: list[dict] | str | None) -> dict[str, dict
     return out
 
 
-def run_checks(specs: list[dict], records: list[dict], previous_rows: int | None = None,
+def run_checks(specs: list[dict], records: Iterable[dict], previous_rows: int | None = None,
                data_docs_dir: str | Path | None = None, *, quarantined: int = 0,
                previous_checks: list[dict] | None = None, now: dt.datetime | None = None,
                dataset: str | None = None, docs_relative_to: str | Path | None = None) -> list[dict[str, Any]]:
@@ -247,10 +276,12 @@ def _ge_result(spec: dict, res, frame, total: int) -> dict:
                                             "or arguments.pattern in the contract")
     if total == 0:
         return _judge(spec, 0, total)
-    if res is None or (res.exception_info or {}).get("raised_exception"):
-        msg = (res.exception_info or {}).get("exception_message") if res else "no result"
-        return _result(spec, "error", None, f"{spec['name']}: could not measure: {msg}")
-    count = int(res.result.get("unexpected_count") or 0)
+    count = _native_count(spec, frame)
+    if count is None:
+        if res is None or (res.exception_info or {}).get("raised_exception"):
+            msg = (res.exception_info or {}).get("exception_message") if res else "no result"
+            return _result(spec, "error", None, f"{spec['name']}: could not measure: {msg}")
+        count = int(res.result.get("unexpected_count") or 0)
     if spec["metric"] == "missingValues":  # null, blank, or one of the contract's missing markers
         col = frame[spec["field"]]
         markers = {str(m) for m in args.get("missingValues") or []}

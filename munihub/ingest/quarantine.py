@@ -141,9 +141,8 @@ def close_reread(conn, source: str, load_id: str, raw_key_fields: list[str] | No
     now, or quarantined again under this load.  One bad row is one open entry, however often
     the source sends it; the closed ones say which load superseded them.  A record whose key
     itself failed has no source key: its raw key fields (`raw_key_fields`) identify it.
-
-    Runs on the publish's own connection: closed with the rows it publishes, or not at all, so
-    a crash right after the commit leaves nothing a re-run would not redo."""
+    Runs on `conn`, inside the load's publish transaction: a run killed after its publish
+    cannot leave the entries it read again open."""
     import datetime as dt
 
     q, s = store.quarantine, store.source_rows

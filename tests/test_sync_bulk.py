@@ -1,0 +1,108 @@
+"""Issue 18: staging through the store's bulk path, publish as one set-based merge, and the
+planner statistics publish keeps fresh, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import types
+
+import pytest
+import sqlalchemy as sa
+
+from munihub import store
+from munihub.ingest import loads
+from munihub.ingest.publish import publish_staged
+
+COLUMNS = ["load_id", "seq", "source_key", "record", "record_hash", "position"]
+
+
+def _stage(engine, source: str, rows: list[tuple[str, dict]]) -> str:
+    """A staged load of `rows` (key, record), in order, ready to publish."""
+    load_id, _ = loads.begin_load(engine, types.SimpleNamespace(id=source, version="1.0.0"))
+    staged = [(load_id, i, key, store.encode_json(rec), store.record_hash(rec), f"row {i}")
+              for i, (key, rec) in enumerate(rows, 1)]
+    with engine.begin() as conn:
+        store.bulk_copy(conn, store.staged_rows, COLUMNS, staged)
+    loads.mark_staged(engine, load_id, rows_in=len(rows))
+    return load_id
+
+
+def _published(engine, source: str) -> dict[str, tuple[dict, str]]:
+    t = store.source_rows
+    with engine.connect() as conn:
+        return {k: (rec, lid) for k, rec, lid in conn.execute(
+            sa.select(t.c.source_key, t.c.record, t.c.load_id).where(t.c.source == source))}
+
+
+def test_bulk_copy_keeps_text_that_copy_must_escape(store_url):
+    engine = store.open_store(store_url)
+    awkward = ["tab\there", "line\nbreak\r\nend", "back\\slash \\N", "\\", "کد ملی\u200cها", ""]
+    rows = [("L", i, key, store.encode_json({"v": key, "n": i}), "h" * 64, None if i % 2 else key)
+            for i, key in enumerate(awkward, 1)]
+    with engine.begin() as conn:
+        store.bulk_copy(conn, store.staged_rows, COLUMNS, rows)
+    s = store.staged_rows
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(s.c.seq, s.c.source_key, s.c.record, s.c.position)
+                           .where(s.c.load_id == "L").order_by(s.c.seq)).all()
+    assert [tuple(r) for r in got] == [(i, key, {"v": key, "n": i}, None if i % 2 else key)
+                                      for i, key in enumerate(awkward, 1)]
+
+
+def test_publish_merges_in_sql_last_copy_wins_and_unchanged_rows_are_not_rewritten(store_url):
+    engine = store.open_store(store_url)
+    first = _stage(engine, "t.src", [("a", {"n": "old"}), ("b", {"n": "b"}), ("a", {"n": "new"})])
+    counts = publish_staged(engine, first, entity_type="person")
+    # the earlier copy of a repeated key adds nothing: it counts as unchanged
+    assert counts == {"rows_new": 2, "rows_changed": 0, "rows_unchanged": 1}
+    assert _published(engine, "t.src") == {"a": ({"n": "new"}, first), "b": ({"n": "b"}, first)}
+
+    second = _stage(engine, "t.src", [("a", {"n": "new"}), ("b", {"n": "b2"}), ("c", {"n": "c"})])
+    counts = publish_staged(engine, second, entity_type="person")
+    assert counts == {"rows_new": 1, "rows_changed": 1, "rows_unchanged": 1}
+    # an unchanged row keeps the load that last changed it: the merge skipped it in SQL
+    assert _published(engine, "t.src") == {"a": ({"n": "new"}, first), "b": ({"n": "b2"}, second),
+                                           "c": ({"n": "c"}, second)}
+    assert loads.load_row(engine, second)["status"] == "published"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.staged_rows)).scalar() == 0
+        assert conn.execute(sa.select(store.cursors.c.load_id).where(store.cursors.c.source == "t.src")
+                            ).scalar() == second
+
+
+def _reltuples(engine, table: str) -> float:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"),
+                            {"t": table}).scalar()
+
+
+@pytest.mark.postgres
+def test_publish_analyzes_a_table_it_changed_much_and_not_for_a_small_change(pg_url):
+    engine = store.open_store(pg_url)
+    assert _reltuples(engine, "source_rows") < 0  # never analyzed (PostgreSQL 14+)
+    first = _stage(engine, "t.src", [(f"k{i}", {"n": i}) for i in range(200)])
+    publish_staged(engine, first, entity_type="person")
+    assert _reltuples(engine, "source_rows") == 200  # publish analyzed it: autovacuum may be off
+
+    second = _stage(engine, "t.src", [("k1", {"n": "changed"})] + [(f"n{i}", {"n": i}) for i in range(4)])
+    publish_staged(engine, second, entity_type="person")
+    assert _reltuples(engine, "source_rows") == 200  # 5 of 200 rows (2.5 %): not worth an ANALYZE
+    assert store.keep_statistics(engine, store.source_rows, 0) is False
+    assert store.keep_statistics(engine, store.source_rows, 150) is True
+    assert _reltuples(engine, "source_rows") == 204
+
+
+@pytest.mark.postgres
+def test_a_small_change_is_merged_through_the_keys_not_by_scanning_the_table(pg_url):
+    from munihub.ingest.publish import _latest
+
+    engine = store.open_store(pg_url)
+    publish_staged(engine, _stage(engine, "t.src", [(f"k{i}", {"n": i}) for i in range(20000)]),
+                   entity_type="person")
+    small = _stage(engine, "t.src", [(f"k{i}", {"n": "changed"}) for i in range(0, 20000, 1000)])
+    latest, old = _latest(small).subquery(), store.source_rows.alias("old")
+    query = sa.select(sa.func.count(old.c.source_key)).select_from(latest.outerjoin(
+        old, sa.and_(old.c.source == "t.src", old.c.source_key == latest.c.source_key)))
+    with engine.connect() as conn:
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(line for (line,) in conn.exec_driver_sql("EXPLAIN " + sql))
+    assert "Seq Scan" not in plan and "source_rows_pkey" in plan and "staged_rows_pkey" in plan, plan
+    assert publish_staged(engine, small, entity_type="person")["rows_changed"] == 20
