@@ -33,6 +33,9 @@ import json
 import random
 from pathlib import Path
 
+# Arithmetic Gregorian -> Jalali shared with the first generator, apart from munihub.persian.dates.
+from munihub.testing.synthetic import jalali_of
+
 FROZEN_SEED = 20261205
 
 MEN = ["محمد", "علی", "حسین", "رضا", "مهدی", "حسن", "جواد", "مجتبی", "احمد", "سعید", "کاظم", "یوسف",
@@ -86,24 +89,6 @@ def _check(first9: str) -> str:
     # Written out from the registry's published rule, apart from munihub.persian on purpose.
     r = sum(int(d) * w for d, w in zip(first9, range(10, 1, -1))) % 11
     return str(r if r < 2 else 11 - r)
-
-
-def _jalali(day: dt.date) -> tuple[int, int, int]:
-    # Arithmetic Gregorian -> Jalali (the 33-year rule), apart from munihub.persian.dates.
-    gy, gm, gd = day.year, day.month, day.day
-    g_d_m = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334]
-    gy2 = gy + 1 if gm > 2 else gy
-    days = 355666 + 365 * gy + (gy2 + 3) // 4 - (gy2 + 99) // 100 + (gy2 + 399) // 400 + gd + g_d_m[gm - 1]
-    jy = -1595 + 33 * (days // 12053)
-    days %= 12053
-    jy += 4 * (days // 1461)
-    days %= 1461
-    if days > 365:
-        jy += (days - 1) // 365
-        days = (days - 1) % 365
-    jm = 1 + days // 31 if days < 186 else 7 + (days - 186) // 30
-    jd = 1 + (days % 31 if days < 186 else (days - 186) % 30)
-    return jy, jm, jd
 
 
 class _City:
@@ -186,7 +171,7 @@ def _letters(rng: random.Random, text: str) -> str:
 
 
 def _jdate(rng: random.Random, day: dt.date, style: str | None = None) -> str:
-    y, m, d = _jalali(day)
+    y, m, d = jalali_of(day)
     style = style or rng.choice(["slash", "slash", "dash", "compact", "short"])
     text = {"slash": f"{y}/{m:02d}/{d:02d}", "dash": f"{y}-{m}-{d}", "compact": f"{y}{m:02d}{d:02d}",
             "short": f"{y % 100}/{m}/{d}"}[style]
