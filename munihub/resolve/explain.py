@@ -32,7 +32,7 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
                "level": KINDS[kind][level] if level >= 0 else "null", "m": None, "u": None, "weight": 0.0}
         if level >= 0:
             m, u = model["m"][name][level], model["u"][name][level]
-            row.update(m=m, u=u, weight=math.log2(m / u))
+            row.update(m=m, u=u, weight=math.log2(m / u) if m > 0 and u > 0 else 0.0)  # a zero m or u says nothing
         rows.append(row)
     prior = model["prior"]
     fellegi_sunter = probability(vector, model)

@@ -7,7 +7,6 @@ with the weight of each comparison, entity search and the decisions behind an en
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -160,18 +159,12 @@ def list_quarantine(engine: sa.Engine, *, source=None, field=None, rule=None, si
 
 # ---------------------------------------------------------------- review
 
-def _weight(model: dict, name: str, level: int) -> float | None:
-    if level < 0:
-        return None
-    m, u = model["m"][name][level], model["u"][name][level]
-    return round(math.log2(m / u), 2) if m > 0 and u > 0 else None
-
-
 def review_pair(engine: sa.Engine, review_id: int, *, names: bool = False) -> dict[str, Any]:
     """One review pair side by side: fields (differences marked on the unmasked values, shown
     masked) and each comparison's level and Fellegi-Sunter weight (log2 m/u), as Splink shows."""
     from munihub.contracts.schemas import flatten
-    from munihub.resolve.match import KINDS, default_model, settings_for
+    from munihub.resolve.explain import explain_features
+    from munihub.resolve.match import settings_for
     from munihub.resolve.records import rows_for_refs
 
     q, f, mm, m = store.review_queue, store.match_features, store.match_models, store.entity_members
@@ -192,15 +185,11 @@ def review_pair(engine: sa.Engine, review_id: int, *, names: bool = False) -> di
     fields = [{"field": k, "left": masked[0].get(k), "right": masked[1].get(k),
                "differs": sides[0].get(k) != sides[1].get(k)} for k in sorted(set(sides[0]) | set(sides[1]))]
     comparisons = []
-    try:
-        from munihub.resolve.model import comparison_vector
+    try:  # the rows `munihub resolve explain` prints; a null side has no weight to show
         conf = settings_for(pair["entity_type"])
-        model = model or default_model(conf)
-        fa, fb = feats.get(refs[0]) or {}, feats.get(refs[1]) or {}
-        for name, level in comparison_vector(fa, fb, conf).items():
-            kind = conf["comparisons"][name].get("kind", "exact")
-            comparisons.append({"comparison": name, "level": "null" if level < 0 else KINDS[kind][level],
-                                "weight": _weight(model, name, level)})
+        why = explain_features(feats.get(refs[0]) or {}, feats.get(refs[1]) or {}, conf, model)
+        comparisons = [{"comparison": r["comparison"], "level": r["level"],
+                        "weight": None if r["level"] == "null" else round(r["weight"], 2)} for r in why["comparisons"]]
     except MunihubError:
         pass  # an entity type without matching settings: fields only
     return {"id": pair["id"], "entity_type": pair["entity_type"], "status": pair["status"],
