@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from munihub import store
 from munihub.indicators import calendar
 from munihub.indicators.define import Definition
-from munihub.indicators.facts import FACTS
+from munihub.indicators.facts import FACTS, Fact
 
 PERMILLE = 1000  # percentiles in integer per-mille: integer division picks the same row on every engine
 

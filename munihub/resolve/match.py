@@ -19,7 +19,7 @@ from itertools import combinations
 from typing import Any, Callable, Iterable
 
 from munihub.resolve.caps import capped as _capped
-from munihub.resolve.model import (KINDS, comparison_plan, comparison_vector, default_model,  # noqa: F401
+from munihub.resolve.model import (comparison_plan, comparison_vector, default_model,  # noqa: F401
                                    probability, random_vectors, train)
 
 
