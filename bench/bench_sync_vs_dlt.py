@@ -149,10 +149,11 @@ PROFILE_CHILD = textwrap.dedent("""
                        "peak_mb": {peak}}}))
 """).format(peak=PEAK, stages={
     "sync_source": "whole sync", "extract_and_stage": "extract + map + validate + stage",
-    "read_batches": "source read", "check_record": "map + validate", "stage_batches": "stage (all)",
+    "read_batches": "source read", "stage_batch": "map + validate + encode (columns)",
+    "check_record": "map + validate (record by record)", "stage_batches": "stage (all)",
     "check_load": "dataset checks (all)", "staged_records": "checks: read staged rows back",
     "staged_columns": "checks: read staged rows back", "run_checks": "checks: measure",
-    "_measure_ge": "checks: great-expectations", "publish_load": "publish (all)",
+    "_data_docs": "checks: great-expectations Data Docs", "publish_load": "publish (all)",
     "publish_staged": "publish: merge + ledger", "_latest_staged": "publish: read staged rows back"})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 from collections.abc import Callable
 from json.encoder import encode_basestring  # json.dumps(s, ensure_ascii=False) for one str, in C
 from typing import Any
@@ -134,7 +135,7 @@ class ColumnPlan:
         self.hashed = [self._group(top, sorted(idx, key=lambda i: fields[i].f.name))
                        for top, idx in sorted(tops.items())]
         self.tops = [(top, idx) for top, idx in tops.items()]
-        self._shape_verdicts: dict[tuple, bool] = {}
+        self._forms: dict[int, tuple] = {}
         if contract.record_id:
             self.key_fields = None
             self.id_cache: dict[str, str] = {}
@@ -147,15 +148,19 @@ class ColumnPlan:
             return idx[0]
         return encode_basestring(top), idx
 
-    def _shape_ok(self, present: tuple) -> bool:
-        found = self._shape_verdicts.get(present)
+    def _form(self, mask: int):
+        """For records missing the fields in `mask` (bit j: field j absent): whether their key
+        set passes the schema, and the %-templates and getters writing their stored and hashed
+        JSON from the fields' fragments (built once per set of present fields, a handful a load)."""
+        found = self._forms.get(mask)
         if found is None:
-            found = self.shapes[()]({top for top, idx in self.tops if any(present[i] for i in idx)})
+            present = [not (mask >> j) & 1 for j in range(len(self.fields))]
+            ok = self.shapes[()]({top for top, idx in self.tops if any(present[i] for i in idx)})
             for top, idx in self.tops:
                 subs = {self.fields[i].f.name.split(".")[1] for i in idx if present[i] and "." in self.fields[i].f.name}
                 if subs:
-                    found = found and self.shapes[(top,)](subs)
-            self._shape_verdicts[present] = found
+                    ok = ok and self.shapes[(top,)](subs)
+            found = self._forms[mask] = (ok, _template(self.hashed, present), _template(self.stored, present))
         return found
 
     def _record_ids(self, records: list) -> list:
@@ -177,51 +182,70 @@ class ColumnPlan:
             out.append(KEY_SEPARATOR.join(parts) if parts is not None else None)
         return out
 
-    def stage_batch(self, records: list) -> list[tuple[str, str, str] | None]:
+    def stage_batch(self, records: list, keep_order: bool = True) -> list[tuple[str, str, str] | None]:
         """Per record (source key, record JSON as stored, record hash), or None for a record
-        `stage.check_record` must map and judge itself."""
+        `stage.check_record` must map and judge itself.  Without `keep_order` the stored JSON
+        is the hashed text, keys sorted (for jsonb, which keeps no order: one join less)."""
         plain = all(raw.__class__ is dict for raw in records)
         if not plain:
             records = [raw if raw.__class__ is dict else {} for raw in records]
         columns = [r.results(records) for r in self.fields]
         ids = self._record_ids(records) if self.key_fields is None else None
+        n = len(records)
+        skip = set() if plain else {i for i, raw in enumerate(records) if raw == {}}
+        masks = [0] * n
+        frags = []
+        for j, col in enumerate(columns):
+            if SLOW in col:
+                skip.update(i for i, r in enumerate(col) if r is SLOW)
+            if None in col:
+                bit = 1 << j
+                for i in [i for i, r in enumerate(col) if r is None]:
+                    masks[i] |= bit
+            frags.append([r[0] if r.__class__ is tuple else r for r in col])
         out: list[tuple[str, str, str] | None] = []
-        stored, hashed, key_fields = self.stored, self.hashed, self.key_fields
-        sha256 = hashlib.sha256
-        for i, row in enumerate(zip(*columns)):
-            if SLOW in row or (not plain and records[i] == {}):
+        key_fields, sha256, form = self.key_fields, hashlib.sha256, self._form
+        for i, row in enumerate(zip(*frags)):
+            if i in skip:
                 out.append(None)
                 continue
-            present = tuple(r is not None for r in row)
-            if not self._shape_ok(present):
+            ok, (hashed, get_hashed), (stored, get_stored) = form(masks[i])
+            if not ok:
                 out.append(None)
                 continue
             if key_fields is None:
                 key = ids[i]
             else:
-                parts = [row[j] for j in key_fields]
+                parts = [columns[j][i] for j in key_fields]
                 key = None if None in parts else KEY_SEPARATOR.join(str(p[1]) for p in parts)
             if key is None:
                 out.append(None)
                 continue
-            text = _text(row, stored)
-            digest = sha256(_text(row, hashed).encode("utf-8")).hexdigest()
-            out.append((key, text, digest))
+            text = hashed % get_hashed(row)
+            digest = sha256(text.encode("utf-8")).hexdigest()
+            out.append((key, stored % get_stored(row) if keep_order else text, digest))
         return out
 
 
-def _text(row: tuple, groups: list) -> str:
-    parts = []
+def _template(groups: list, present: list[bool]) -> tuple[str, Callable]:
+    """A record's JSON as a %-template over its present fields' fragments, and the getter
+    handing them in template order: the per-record work is then one C-level format."""
+    parts, order = [], []
     for g in groups:
         if g.__class__ is int:
-            r = row[g]
-            if r is not None:
-                parts.append(r[0])
+            if present[g]:
+                parts.append("%s")
+                order.append(g)
         else:
-            inner = [row[j][0] for j in g[1] if row[j] is not None]
+            inner = [j for j in g[1] if present[j]]
             if inner:
-                parts.append(g[0] + ":{" + ",".join(inner) + "}")
-    return "{" + ",".join(parts) + "}"
+                parts.append(g[0].replace("%", "%%") + ":{" + ",".join(["%s"] * len(inner)) + "}")
+                order += inner
+    template = "{" + ",".join(parts) + "}"
+    if len(order) == 1:
+        only = order[0]
+        return template, lambda row: (row[only],)
+    return template, (operator.itemgetter(*order) if order else lambda row: ())
 
 
 def plan_for(contract: Contract, errors_of: Callable) -> ColumnPlan | None:

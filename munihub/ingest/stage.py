@@ -120,10 +120,11 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     """Write every batch's records to staged_rows or quarantine, one transaction per batch."""
     counts = StageCounts()
     plan = plan_for(contract, errors_of)  # None: every record through check_record
+    keep_order = engine.dialect.name != "postgresql"  # jsonb keeps no key order: store the hashed text
     for batch in batches:
         good, bad, held = [], [], []
         tally = dict(counts.set_aside)
-        plain = plan.stage_batch(batch.records) if plan is not None else [None] * len(batch.records)
+        plain = plan.stage_batch(batch.records, keep_order=keep_order) if plan is not None else [None] * len(batch.records)
         for i, raw in enumerate(batch.records):
             position = batch.position(i)
             if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)
