@@ -30,7 +30,7 @@ from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _look
 from munihub.persian.transforms import reader
 
 SLOW = object()      # this value sends its record through stage.check_record
-CACHE_LIMIT = 20_000  # distinct values remembered per field across a load's batches
+CACHE_LIMIT = 4_096  # distinct values kept per field across batches (a column of unique ids: one batch)
 
 
 def _plain_json(value: Any) -> str | None:
