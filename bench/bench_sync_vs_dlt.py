@@ -203,7 +203,7 @@ def _fill(url: str, rows: int) -> None:
                    (1330 + i % 60)::text || '/' || lpad((1 + i % 12)::text, 2, '0') || '/'
                        || lpad((1 + i % 28)::text, 2, '0'),
                    '0915' || lpad((i % 10000000)::text, 7, '0'),
-                   translate(lpad(((i * 7919) % 100000)::text, 5, '0'), '02', '13')  -- no 0 or 2 there
+                   translate(lpad(((i::bigint * 7919) % 100000)::text, 5, '0'), '02', '13')  -- no 0 or 2 there
                        || lpad((i % 100000)::text, 5, '0'),
                    'منطقه ' || (1 + i % 13)::text,
                    'مشهد، خیابان امام رضا، کوچه ' || (i % 97)::text || '، پلاک ' || (i % 300)::text,
