@@ -151,8 +151,7 @@ PROFILE_CHILD = textwrap.dedent("""
     "sync_source": "whole sync", "extract_and_stage": "extract + map + validate + stage",
     "read_batches": "source read", "stage_batch": "map + validate + encode (columns)",
     "check_record": "map + validate (record by record)", "stage_batches": "stage (all)",
-    "check_load": "dataset checks (all)", "staged_records": "checks: read staged rows back",
-    "staged_columns": "checks: read staged rows back", "run_checks": "checks: measure",
+    "check_load": "dataset checks (all)", "run_checks": "checks: measure",
     "_data_docs": "checks: great-expectations Data Docs", "publish_load": "publish (all)",
     "publish_staged": "publish: merge + ledger", "_latest_staged": "publish: read staged rows back"})
 

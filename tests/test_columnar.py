@@ -84,7 +84,8 @@ GOOD = st.fixed_dictionaries({
     "tel": st.sampled_from(["09151234567", "+989151234567", "۰۹۱۵۱۲۳۴۵۶۷"]),
     "tel2": st.sampled_from(["05138001234", "051-3800-1234"]),
     "zip": st.sampled_from(["9187654321", "۹۱۸۷۶۵۴۳۲۱"]), "mail": st.sampled_from(["a@b.ir", "x.y@z.com"]),
-    "region": st.sampled_from(["منطقه ۹", "منطقه 1"]), "addr": st.fixed_dictionaries({"line": st.sampled_from(["کوچه ۱"])}),
+    "region": st.sampled_from(["منطقه ۹", "منطقه 1"]),
+    "addr": st.fixed_dictionaries({"line": st.sampled_from(["کوچه ۱"])}),
     "licence_no": st.sampled_from(["L-1", "L-2", "۳"]), "birth": st.sampled_from(["1365/02/11"])})
 BAD_VALUES = {
     "nid": NIDS, "fname": NAMES, "lname": NAMES, "title": NAMES,
@@ -141,20 +142,21 @@ def _moved(contract, raw, record) -> bool:
                and raw.get(f.source) not in (None, "") for f in contract.fields) if isinstance(raw, dict) else False
 
 
-def test_the_plain_path_takes_most_of_a_clean_batch(contracts_under_test):
+def test_the_plain_path_takes_every_record_of_a_clean_batch(contracts_under_test):
     contract, check = contracts_under_test[0]
     clean = [{"nid": _nid(f"{i:09d}"), "fname": "علی", "lname": "احمدي", "sex": "مرد", "born": "1365/02/11",
               "tel": "09151234567", "zip": "9187654321", "region": "منطقه ۹", "addr": {"line": "کوچه ۱"}}
              for i in range(1, 200)]
     staged = columnar.plan_for(contract, check).stage_batch(clean)
-    assert sum(s is not None for s in staged) == len(clean) - sum(_nid(f"{i:09d}") in {"1111111111"} for i in range(1, 200))
+    assert all(s is not None for s in staged)
     assert json.loads(staged[0][1])["last_name"] == "احمدی"  # normalized, Arabic yeh made Persian
 
 
 def _staged(engine, load_id):
     with engine.connect() as conn:
         staged = [(r.seq, r.source_key, r.record, r.record_hash, r.position) for r in conn.execute(
-            sa.select(store.staged_rows).where(store.staged_rows.c.load_id == load_id).order_by(store.staged_rows.c.seq))]
+            sa.select(store.staged_rows).where(store.staged_rows.c.load_id == load_id)
+            .order_by(store.staged_rows.c.seq))]
         bad = [(r.position, r.source_key, r.raw, r.reasons) for r in conn.execute(
             sa.select(store.quarantine).where(store.quarantine.c.load_id == load_id).order_by(store.quarantine.c.id))]
         held = [(r.position, r.source_key, r.field, r.value, r.rule, r.reason) for r in conn.execute(
@@ -176,7 +178,8 @@ def test_a_load_stages_the_same_rows_quarantine_and_set_aside_through_either_pat
             for i in range(50):
                 n = b * 50 + i
                 nid = _nid(f"{n + 1:09d}") if rng.random() > 0.1 else rng.choice(["1234567890", None, "۰۰۱"])
-                records.append({"nid": nid, "code_melli": nid, "licence_no": rng.choice([f"L-{n}", f"L-{n}", None, "۷"]),
+                records.append({"nid": nid, "code_melli": nid,
+                                "licence_no": rng.choice([f"L-{n}", f"L-{n}", None, "۷"]),
                                 "fname": rng.choice(names), "lname": rng.choice(names), "tel": rng.choice(tels),
                                 "sex": rng.choice(["مرد", "2", "x", None]), "born": rng.choice(["1365/02/11", "bad"]),
                                 "zip": rng.choice(["9187654321", "1111111111", None]),

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from munihub.contracts import schemas
 from munihub.ingest import value_checks

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -124,7 +124,8 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     for batch in batches:
         good, bad, held = [], [], []
         tally = dict(counts.set_aside)
-        plain = plan.stage_batch(batch.records, keep_order=keep_order) if plan is not None else [None] * len(batch.records)
+        plain = (plan.stage_batch(batch.records, keep_order=keep_order) if plan is not None
+                 else [None] * len(batch.records))
         for i, raw in enumerate(batch.records):
             position = batch.position(i)
             if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)
@@ -162,14 +163,3 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
             on_batch(counts)
     store.keep_statistics(engine, store.staged_rows, counts.staged)  # checks and publish read it by load
     return counts
-
-
-def staged_records(engine: sa.Engine, load_id: str) -> Iterator[dict]:
-    """Every staged record of a load in read order (repeats kept, so checks can see them),
-    streamed from a server-side cursor 5,000 at a time: never the whole load in memory."""
-    with engine.connect() as conn:
-        rows = conn.execution_options(stream_results=True, yield_per=5000).execute(
-            sa.select(store.staged_rows.c.record).where(store.staged_rows.c.load_id == load_id)
-            .order_by(store.staged_rows.c.seq))
-        for (record,) in rows:
-            yield record
