@@ -111,9 +111,9 @@ class _FieldReader:
         for value in self.column(records):
             if value.__class__ is str:  # only text is cached: 1, 1.0 and True are equal keys
                 found = cache.get(value)
-                if found is None:
+                if found is None:  # not seen yet (a value read as absent is kept as False)
                     found = cache[value] = outcome(value)
-                    if found is None:  # an absent result is not cached as a miss forever
+                    if found is None:
                         found = cache[value] = False
                 append(found if found is not False else None)
             else:

@@ -5,6 +5,8 @@ quarantined rows keep the raw payload and every reason.  Every record read ends 
 exactly one of the two, which is what lets the ledger prove rows in = published + quarantined.
 A bad value of a field that is not essential is set aside instead (table `set_aside`, written
 in the same transaction as its batch) and counted per field in the ledger (`values_set_aside`).
+A batch is first mapped and validated a column at a time (`columnar`); only the records that
+path leaves (a value to set aside, a reason to quarantine) go through `check_record` one by one.
 """
 from __future__ import annotations
 
