@@ -83,7 +83,7 @@ class _FieldReader:
         return [raw.get(name) for raw in records]
 
     def outcome(self, value: Any) -> Any:
-        if _empty(value):
+        if value is None or (not value.strip() if value.__class__ is str else _empty(value)):
             return self.absent
         f = self.f
         if f.value_map:
@@ -97,7 +97,10 @@ class _FieldReader:
             return self.absent
         if self.phone and phone_field(f.name, value) != f.name:
             return SLOW
-        text = _plain_json(value)
+        if value.__class__ is str and value.isascii() and "\x00" not in value:
+            text = encode_basestring(value)  # the common case of _plain_json, without its call
+        else:
+            text = _plain_json(value)
         if text is None or not self.check(value):
             return SLOW
         return self.key_json + ":" + text, value
