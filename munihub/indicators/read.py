@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,6 +21,8 @@ from munihub.indicators.define import Definition
 
 COLUMNS = ["indicator", "period", "cell", "value", "numerator", "denominator", "rows", "citizens",
            "target", "on_track", "previous", "change", "suppressed"]
+PAIR = " → "  # how facts.py names an agency pair
+FILTERS = ("district", "category", "agency")  # what a dashboard filters by
 HIDDEN = ("value", "numerator", "denominator", "rows", "citizens", "previous", "change", "on_track")
 
 
@@ -55,7 +58,8 @@ def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = N
                 "rows": r["rows"], "citizens": r["citizens"], "target": r["target"],
                 "on_track": _on_track(defn, r["dims"], r["value"], r["target"]),
                 "previous": before["value"] if before else None, "suppressed": hidden}
-        item["change"] = (item["value"] - item["previous"]
+        # rounded: 0.35 - 0.15 is 0.19999999999999998 in floating point, not a figure anyone measured
+        item["change"] = (round(item["value"] - item["previous"], 12)
                           if item["value"] is not None and item["previous"] is not None else None)
         previous[r["cell"]] = {"value": None if hidden else r["value"]}
         if hidden:
@@ -84,26 +88,70 @@ def _top(rows: list[dict], n: int) -> list[dict]:
 
 
 def chart(rows: list[dict]) -> dict:
-    """One series per cell over the periods, for a dashboard chart: {periods, series: [{cell, dims, values}]}."""
+    """One series per cell over the periods, for a dashboard chart: {periods, series: [{cell, dims,
+    values, suppressed, targets, on_track}]} (a suppressed figure is None and flagged, so a chart
+    can say "suppressed" where a missing one says nothing)."""
     periods = sorted({r["period"] for r in rows})
+    at = {p: i for i, p in enumerate(periods)}
     series: dict[str, dict] = {}
     for r in rows:
-        s = series.setdefault(r["cell"], {"cell": r["cell"], "dims": r["dims"], "values": [None] * len(periods)})
-        s["values"][periods.index(r["period"])] = r["value"]
+        s = series.get(r["cell"])
+        if s is None:
+            s = series[r["cell"]] = {"cell": r["cell"], "dims": r["dims"], "values": [None] * len(periods),
+                                     "suppressed": [False] * len(periods), "targets": [None] * len(periods),
+                                     "on_track": [None] * len(periods)}
+        i = at[r["period"]]
+        s["values"][i], s["suppressed"][i] = r["value"], r["suppressed"]
+        s["targets"][i], s["on_track"][i] = r["target"], r["on_track"]
     return {"periods": periods, "series": [series[k] for k in sorted(series)]}
+
+
+def _has_agency(dims: dict, agency: str) -> bool:
+    """An agency filter keeps a cell naming the agency as agency, sender or receiver, or on
+    either side of an agency pair (`A → B`, as facts.py builds it)."""
+    if any(dims.get(k) == agency for k in ("agency", "from_agency", "to_agency")):
+        return True
+    return agency in str(dims.get("agency_pair") or "").split(PAIR)
+
+
+def filter_choices(engine: sa.Engine, definitions: list[Definition], family: str) -> dict[str, list[str]]:
+    """The values a dashboard's filters offer (district, category, agency) for one family: those
+    of the stored cells of its indicators, so a filter is checked against what exists."""
+    ids = [d.id for d in definitions if d.family == family]
+    t = store.indicator_values
+    found: dict[str, set] = {k: set() for k in FILTERS}
+    if not ids:
+        return {k: [] for k in FILTERS}
+    with engine.connect() as conn:
+        cells = conn.execute(sa.select(t.c.cell).where(t.c.indicator_id.in_(ids)).distinct()).scalars().all()
+    for cell in cells:
+        dims = json.loads(cell)
+        for k in ("district", "category"):
+            if dims.get(k) not in (None, ""):
+                found[k].add(str(dims[k]))
+        for k in ("agency", "from_agency", "to_agency"):
+            if dims.get(k) not in (None, ""):
+                found["agency"].add(str(dims[k]))
+        if dims.get("agency_pair"):
+            found["agency"].update(x for x in str(dims["agency_pair"]).split(PAIR) if x)
+    return {k: sorted(v) for k, v in found.items()}
 
 
 def family_page(engine: sa.Engine, definitions: list[Definition], family: str,
                 where: dict[str, str] | None = None) -> list[dict]:
     """What a manager's dashboard page shows for one family (137, inter_agency, plan, systems):
     per indicator its title, unit, target, chart series over Jalali periods and the rows behind
-    them (CSV with `to_csv`), small counts suppressed; `where` filters by district, category,
-    agency … where the indicator has that dimension."""
+    them (CSV with `to_csv`), small counts suppressed; `where` filters by district, category or
+    agency where the indicator has that dimension; `agency` also keeps pairs with the agency on either side."""
     page = []
+    where = dict(where or {})
+    agency = where.pop("agency", None)
     for d in definitions:
         if d.family != family:
             continue
-        rows = values(engine, d, where={k: v for k, v in (where or {}).items() if k in d.cells})
+        rows = values(engine, d, where={k: v for k, v in where.items() if k in d.cells})
+        if agency and {"agency", "from_agency", "to_agency", "agency_pair"} & set(d.cells):
+            rows = [r for r in rows if _has_agency(r["dims"], agency)]
         page.append({"id": d.id, "title": d.title, "unit": d.unit, "dimensions": list(d.cells),
                      "target": d.target, "chart": chart(rows), "rows": rows})
     return page

@@ -1,8 +1,9 @@
 """The stewards' workbench: a server-rendered Persian web app over the store (FastAPI).
 
 Deny by default: one app-wide dependency (`guard`) runs before every route, lets only the
-sign-in page and the static files through without a session, and refuses every form post
-whose CSRF token is not the session's.  Viewers see; only stewards replay, dismiss, decide
+sign-in page and the static files through without a session, refuses every form post
+whose CSRF token is not the session's, and keeps a manager to the dashboards (figures, never a
+record or a person).  Viewers see; only stewards replay, dismiss, decide
 and consolidate, and each of those goes into the hash-chained audit log with who and why.
 A bad id or filter gets a Persian message; an unexpected failure a Persian page, never a
 traceback.
@@ -27,6 +28,7 @@ log = logging.getLogger("munihub.workbench")
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE, PRE_COOKIE = "munihub_wb", "munihub_wb_pre"
 PUBLIC = ("/signin", "/static/")
+MANAGER_PATHS = ("/dashboards", "/signout")  # all a manager may open (and "/", which leads there)
 FIGURES_SECONDS = 30
 
 
@@ -65,6 +67,11 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
                                         {"method": request.method, "why": "no session"})
             raise _SignInFirst()
         request.state.person = person
+        if not person.sees_records and not (path == "/" or path.startswith(MANAGER_PATHS)):
+            # a manager sees figures only: every record, quarantine and person page is refused
+            await run_in_threadpool(record, person.username, "workbench.refused", path, "denied",
+                                    {"method": request.method, "why": "manager: dashboards only"})
+            raise _Refused("نقش شما «مدیر» است: داشبوردهای شاخص‌ها را می‌بینید، نه رکوردها و اشخاص را.")
         if request.method not in ("GET", "HEAD"):
             form = await request.form()
             if not people.same_token(form.get("csrf"), person.csrf):
@@ -166,6 +173,8 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
 
     @app.get("/")
     def overview(request: Request):
+        if not who(request).sees_records:
+            return RedirectResponse(f"{base}/dashboards", status_code=303)
         return render(request, "نمای کلی", overview_body(base, figures(), who(request)))
 
     @app.get("/sources/{source}")
@@ -390,4 +399,66 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         await run_in_threadpool(run)
         return back(f"/entities/{entity_id}", "تصمیم «یکی نیست» ثبت شد؛ با اجرای یکپارچه‌سازی این عضو جدا می‌شود.")
 
+    # ------------------------------------------------------------ dashboards (managers)
+
+    from munihub.workbench import dashboards as dash
+    definitions = kept_definitions(settings)
+
+    def dashboard_page(family: str, query) -> tuple[list, dict, list, dict]:
+        from munihub.indicators import read
+        defs = definitions()
+        choices = read.filter_choices(engine, defs, family)
+        filters = dash.checked_filters(query, choices)
+        return defs, choices, read.family_page(engine, defs, family, where=filters), filters
+
+    @app.get("/dashboards")
+    def dashboards_index(request: Request):
+        return render(request, "داشبوردها", dash.index_body(base, definitions(), dash.last_computed(engine)))
+
+    @app.get("/dashboards/{family}")
+    def dashboard(request: Request, family: str):
+        family = dash.family_or_refuse(family)
+        defs, choices, page, filters = dashboard_page(family, request.query_params)
+        k = next((d.k for d in defs if d.family == family and d.k), None)
+        return render(request, f"داشبورد {dash.FAMILIES[family][0]}",
+                      dash.family_body(base, family, defs, page, choices, filters, k))
+
+    @app.get("/dashboards/{family}/{name}.csv")
+    def dashboard_csv(request: Request, family: str, name: str):
+        from fastapi.responses import Response
+
+        from munihub.indicators import read
+        family = dash.family_or_refuse(family)
+        defs, _choices, page, filters = dashboard_page(family, request.query_params)
+        item = next((x for x in page if x["id"] == name), None)
+        if item is None:
+            raise views.BadInput(f"no indicator {name!r} in {family}", f"شاخص «{name}» در این داشبورد نیست.")
+        person = who(request)
+        record(person.username, "workbench.download.indicator", name, "ok", {"filters": filters})
+        return Response(read.to_csv(item["rows"]), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
+                                 "Cache-Control": "no-store"})
+
     return app
+
+
+def kept_definitions(settings: Settings):
+    """The indicator definitions, read again only when a file under the folder changed."""
+    import threading
+
+    from munihub.indicators.define import discover, load_all
+    kept: dict = {"stamp": None, "good": []}
+    lock = threading.Lock()
+
+    def get() -> list:
+        folder = Path(settings.indicators)
+        paths = discover(folder) if folder.is_dir() else []
+        stamp = tuple((str(p), p.stat().st_mtime_ns) for p in paths)
+        with lock:
+            if kept["stamp"] != stamp:
+                good, bad = load_all(folder) if paths else ([], [])
+                for err in bad:  # `munihub indicators lint` names them; the pages show the good ones
+                    log.warning("indicator definition not shown on the dashboards: %s", err)
+                kept.update(stamp=stamp, good=good)
+            return kept["good"]
+    return get
