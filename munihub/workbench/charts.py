@@ -10,6 +10,7 @@ never as a bar of its value; the value is not in the chart's data to begin with.
     columns(periods, series)   one or a few series over periods (vertical bars, optional target)
     lines(periods, series)     several series over periods
     bars(labels, values, ...)  one period's cells side by side (horizontal bars)
+    legend(labels)             the series' colours, as HTML under a chart
 """
 from __future__ import annotations
 
@@ -20,12 +21,21 @@ from typing import Any
 from munihub.report.render import e
 
 FA_DIGITS = str.maketrans("0123456789.-", "۰۱۲۳۴۵۶۷۸۹٫−")
+DIGITS_ONLY = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 MONTHS = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند")
 # Okabe-Ito: told apart by people with the common colour-vision deficiencies, and in grey print
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 MAX_SERIES = len(PALETTE)
+DASHES = ("", "7 3", "2 3", "9 3 2 3", "4 4", "1 2")  # lines told apart in grey print and where they overlap
 SUPPRESSED_FA = "پنهان"
 FONT = "font-family:Vazirmatn,Tahoma,sans-serif"
+
+
+def fa_label(text: Any) -> str:
+    """A cell's name for display: Persian digits in a Persian name (منطقه 3 → منطقه ۳); a Latin
+    code (registry.citizens, MM-137) is left as it is."""
+    text = str(text)
+    return text.translate(DIGITS_ONLY) if re.search(r"[\u0600-\u06FF]", text) else text
 
 
 def fa_num(value: Any) -> str:
@@ -123,13 +133,14 @@ def _suppressed_stub(chart_id: str, x: float, w: float, y0: float, what: str) ->
             '(کمتر از حد شمار شهروندان)</title></rect>')
 
 
-def _legend(labels: list[str], width: int, y: float) -> str:
-    out, x = [], width - 10.0
-    for i, label in enumerate(labels):  # right to left, like the text around it
-        out.append(f'<rect x="{x - 12:.1f}" y="{y - 10:.1f}" width="12" height="12" fill="{PALETTE[i]}"/>'
-                   f'<text x="{x - 16:.1f}" y="{y:.1f}" font-size="12" text-anchor="end">{e(label)}</text>')
-        x -= 30 + 7.5 * len(label)
-    return "".join(out)
+def legend(labels: list[str]) -> str:
+    """The series' colours, in HTML beside the chart (it wraps like text, right to left, and
+    prints): a swatch drawn in SVG so printing without backgrounds keeps it."""
+    if len(labels) < 2:
+        return ""
+    items = "".join(f'<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
+                    f'fill="{PALETTE[i]}"/></svg> {e(label)}</li>' for i, label in enumerate(labels[:MAX_SERIES]))
+    return f'<ul class="legend">{items}</ul>'
 
 
 def columns(periods: list[str], series: list[dict], *, chart_id: str, title: str, unit: str = "",
@@ -142,7 +153,7 @@ def columns(periods: list[str], series: list[dict], *, chart_id: str, title: str
     if not periods or not any(v is not None or s for x in series
                               for v, s in zip(x["values"], x.get("suppressed") or [False] * len(periods))):
         return _empty(chart_id, title, width, height)
-    pad_r, pad_l, pad_t, pad_b = 64, 10, 12, 36 + (20 if len(series) > 1 else 0)
+    pad_r, pad_l, pad_t, pad_b = 64, 10, 12, 30
     plot_w, plot_h = width - pad_r - pad_l, height - pad_t - pad_b
     y0, right = pad_t + plot_h, width - pad_r
     top = nice_top(max([v for s in series for v in [*s["values"], *(s.get("targets") or [])] if v is not None],
@@ -177,8 +188,6 @@ def columns(periods: list[str], series: list[dict], *, chart_id: str, title: str
                             f'{e(figure(s["targets"][i], unit))}</title></line>')
     body.append(f'<line x1="{pad_l}" x2="{right}" y1="{y0}" y2="{y0}" stroke="#444"/>')
     body.append(_x_labels(periods, x_of, y0 + 16))
-    if len(series) > 1:
-        body.append(_legend([s["label"] for s in series], width, height - 8))
     return _frame(chart_id, width, height, title, _describe(periods, series, unit), "".join(body))
 
 
@@ -190,7 +199,7 @@ def lines(periods: list[str], series: list[dict], *, chart_id: str, title: str, 
     series = series[:MAX_SERIES]
     if not periods or not series:
         return _empty(chart_id, title, width, height)
-    pad_r, pad_l, pad_t, pad_b = 64, 10, 12, 56
+    pad_r, pad_l, pad_t, pad_b = 64, 10, 12, 30
     plot_w, plot_h = width - pad_r - pad_l, height - pad_t - pad_b
     y0, right = pad_t + plot_h, width - pad_r
     top = nice_top(max([v for s in series for v in s["values"] if v is not None] + [target or 0], default=0))
@@ -221,11 +230,11 @@ def lines(periods: list[str], series: list[dict], *, chart_id: str, title: str, 
             body.append(f'<circle class="point" cx="{x_of(i):.1f}" cy="{y0 - hs[i]:.1f}" r="3" fill="{PALETTE[k]}" '
                         f'data-value="{s["values"][i]}"><title>{e(what)}: {e(figure(s["values"][i], unit))}'
                         '</title></circle>')
-        body += [f'<polyline points="{" ".join(r)}" fill="none" stroke="{PALETTE[k]}" stroke-width="2"/>'
+        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
+        body += [f'<polyline points="{" ".join(r)}" fill="none" stroke="{PALETTE[k]}" stroke-width="2"{dash}/>'
                  for r in runs if len(r) > 1]
     body.append(f'<line x1="{pad_l}" x2="{right}" y1="{y0}" y2="{y0}" stroke="#444"/>')
     body.append(_x_labels(periods, x_of, y0 + 16))
-    body.append(_legend([s["label"] for s in series], width, height - 8))
     return _frame(chart_id, width, height, title, _describe(periods, series, unit), "".join(body))
 
 

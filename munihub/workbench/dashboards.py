@@ -81,7 +81,7 @@ def index_body(base: str, definitions: list[Definition], computed_at: Any) -> st
 # ---------------------------------------------------------------- one family's page
 
 def _label(dims: dict) -> str:
-    return " · ".join(str(v) for v in dims.values() if v not in (None, "")) or "همه"
+    return " · ".join(charts.fa_label(v) for v in dims.values() if v not in (None, "")) or "همه"
 
 
 def _visible_total(s: dict) -> float:
@@ -125,7 +125,7 @@ def _snapshot_table(rows: list[dict], unit: str, dims: list[str]) -> str:
     out = []
     for r in rows:
         sup = r["suppressed"]
-        out.append("<tr>" + "".join(f'<td dir="auto">{e(r["dims"].get(d))}</td>' for d in dims)
+        out.append("<tr>" + "".join(f'<td dir="auto">{e(charts.fa_label(r["dims"].get(d)))}</td>' for d in dims)
                    + _cell(r["value"], unit, sup)
                    + f'<td>{e(figure(r["previous"], unit))}</td><td>{e(figure(r["change"], unit))}</td>'
                    + f'<td>{e(figure(r["target"], unit))}</td><td>{_on_track_fa(r["on_track"])}</td></tr>')
@@ -169,7 +169,7 @@ def indicator_section(base: str, defn: Definition, item: dict, filters: dict, ch
                     "پالایه بگذارید یا CSV را بگیرید.")
         body = (charts.lines(periods, plotted, chart_id=chart_id, title=item["title"], unit=unit,
                              target=(defn.target or {}).get("value"))
-                + _time_table(periods, plotted, unit))
+                + charts.legend([s["label"] for s in plotted]) + _time_table(periods, plotted, unit))
     csv = link(base, f"/dashboards/{defn.family}/{defn.id}.csv", "دریافت CSV رقم‌ها", **filters)
     target = ""
     if defn.target and "value" in defn.target:
@@ -177,13 +177,24 @@ def indicator_section(base: str, defn: Definition, item: dict, filters: dict, ch
         target = f'هدف {e(figure(defn.target["value"], unit))} ({arrow})'
     about = " · ".join(x for x in (e(unit), target, f'<bdi dir="ltr">{e(defn.id)}</bdi>') if x)
     about = f'<p class="muted">{about}</p>'
+    ignored = [DIM_FA[k] for k in filters if not _filters(k, item["dimensions"])]
+    if ignored:
+        note = (f"این شاخص به تفکیک {'، '.join(ignored)} نیست؛ این پالایه بر آن اثری ندارد. " + note).strip()
     return (f'<section class="indicator" id="{e(defn.id)}"><h2>{e(item["title"])}</h2>{about}'
             + (f'<p class="muted">{note}</p>' if note else "") + body
             + f'<p class="no-print csv">{csv}</p></section>')
 
 
+def _filters(key: str, dimensions: list[str]) -> bool:
+    """Whether a page filter applies to an indicator with these dimensions (read.family_page's rule)."""
+    if key == "agency":
+        return bool({"agency", "from_agency", "to_agency", "agency_pair"} & set(dimensions))
+    return key in dimensions
+
+
 def _select(name: str, options: list[str], current: str | None) -> str:
-    opts = "".join(f'<option value="{e(o)}"{" selected" if o == current else ""}>{e(o)}</option>' for o in options)
+    opts = "".join(f'<option value="{e(o)}"{" selected" if o == current else ""}>{e(charts.fa_label(o))}</option>'
+                   for o in options)
     return (f'<label>{DIM_FA[name]} <select name="{name}"><option value="">همه</option>{opts}</select></label>')
 
 
@@ -194,7 +205,7 @@ def family_body(base: str, family: str, definitions: list[Definition], page: lis
     form = (f'<form class="inline filters no-print" method="get" action="{e(base)}/dashboards/{family}">{selects}'
             '<button type="submit">پالایش</button>'
             f'{link(base, "/dashboards/" + family, "برداشتن پالایه‌ها") if filters else ""}</form>' if selects else "")
-    applied = "، ".join(f"{DIM_FA[key]}: {value}" for key, value in filters.items())
+    applied = "، ".join(f"{DIM_FA[key]}: {charts.fa_label(value)}" for key, value in filters.items())
     by_id = {d.id: d for d in definitions}
     sections = [indicator_section(base, by_id[item["id"]], item, filters, f"c{i}") for i, item in enumerate(page)]
     if not any(item["rows"] for item in page) and not filters:

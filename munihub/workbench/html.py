@@ -39,7 +39,8 @@ button.bad{background:var(--bad);border-color:var(--bad);color:#fff}button.ok{ba
 section.indicator{border-top:1px solid var(--line);margin-top:1.2rem;padding-top:.4rem}
 section.indicator h4{margin:.8rem 0 .2rem}svg.chart{display:block;margin:.4rem 0;height:auto}
 td.suppressed{color:#555;font-style:italic}.multiples{display:grid;gap:.4rem 1.5rem;
- grid-template-columns:repeat(auto-fill,minmax(28rem,1fr))}.card.dash{max-width:24rem}.card.dash b{font-size:1.2rem}
+ grid-template-columns:repeat(auto-fill,minmax(28rem,1fr))}.card.dash{max-width:24rem}
+ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;padding:0;margin:.2rem 0 .6rem;font-size:.9rem}.card.dash b{font-size:1.2rem}
 /* the printable view: figures, charts and tables; no navigation, filters or download links */
 @media print{header.top,.no-print,form,button{display:none!important}main{max-width:none;padding:0}
  body{font-size:10.5pt}section.indicator{break-inside:avoid-page}svg.chart{max-width:100%!important}
