@@ -260,6 +260,25 @@ def test_suppressed_cells_show_as_suppressed_never_their_value(town):
     assert len(values_in_svg) + section.count('<circle class="suppressed"') <= len(got)
 
 
+def test_a_kept_page_is_made_again_when_the_indicators_are_computed_again(town):
+    settings, engine = town
+    c = client(settings, "mina")
+    t, runs = store.indicator_values, store.indicator_runs
+
+    def plan_csv() -> dict:
+        return {(r["indicator"], r["period"]): r["value"]
+                for r in csv_rows(c.get("/dashboards/plan/plan.targets.csv").text)}
+    assert plan_csv()[("IND-A", "1403-Q2")] == "55.0" and "۵۵" in c.get("/dashboards/plan").text
+    with engine.begin() as conn:  # a figure changes behind the app's back: the kept page stays
+        conn.execute(t.update().where(t.c.indicator_id == "plan.targets", t.c.period == "1403-Q2",
+                                      t.c.cell.like('%IND-A%')).values(value=77.0))
+    assert plan_csv()[("IND-A", "1403-Q2")] == "55.0"
+    with engine.begin() as conn:  # a computation is recorded: the page is made again
+        conn.execute(runs.insert().values(indicator_id="plan.targets", definition_hash="x", mode="incremental",
+                                          computed_at=dt.datetime.now(UTC), periods=["1403-Q2"], seconds=0.1))
+    assert plan_csv()[("IND-A", "1403-Q2")] == "77.0" and "۷۷" in c.get("/dashboards/plan").text
+
+
 def test_the_print_stylesheet_hides_navigation_filters_and_links(town):
     settings, _ = town
     page = client(settings, "mina").get("/dashboards/137").text

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from munihub import store
 from munihub.errors import ConfigError
-from munihub.indicators.define import Definition
+from munihub.indicators.define import Definition, as_json
 
 COLUMNS = ["indicator", "period", "cell", "value", "numerator", "denominator", "rows", "citizens",
            "target", "on_track", "previous", "change", "suppressed"]
@@ -43,27 +43,39 @@ def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = N
     `suppress` (what managers and agencies get) a cell counting fewer than k citizens shows
     no number, and neither does the next period's change computed from it."""
     t = store.indicator_values
-    q = sa.select(t).where(t.c.indicator_id == defn.id).order_by(t.c.cell, t.c.period)
+    cells, threshold = defn.cells, (defn.k if suppress else None)
+    # dims are read from `cell` (the canonical JSON of the same mapping), once per cell rather
+    # than decoded on every row: a big indicator has a cell in dozens of periods
+    q = (sa.select(t.c.period, t.c.cell, t.c.value, t.c.numerator, t.c.denominator, t.c.rows,
+                   t.c.citizens, t.c.target)
+         .where(t.c.indicator_id == defn.id, *_cell_filters(t.c.cell, where or {}, cells))
+         .order_by(t.c.cell, t.c.period))
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
+        rows = conn.execute(q).all()
     out: list[dict] = []
-    previous: dict[str, dict] = {}
-    for r in rows:  # periods sort in time order: 1403-07 < 1403-08, 1403-Q1 < 1403-Q2, 1403-W05 < 1403-W06
+    previous: dict[str, float | None] = {}
+    decoded: dict[str, tuple[dict, dict]] = {}
+    for period, cell, value, numerator, denominator, n_rows, citizens, target in rows:
+        # periods sort in time order: 1403-07 < 1403-08, 1403-Q1 < 1403-Q2, 1403-W05 < 1403-W06;
         # a cell naming no citizen at all (agencies, projects) has nobody to protect
-        hidden = suppress and defn.k is not None and 0 < (r["citizens"] or 0) < defn.k
-        before = previous.get(r["cell"])
-        dims = {d: r["dims"].get(d) for d in defn.cells}  # the definition's order (JSONB sorts keys)
-        item = {"indicator": defn.id, "period": r["period"], "dims": dims, "cell": r["cell"],
-                "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"],
-                "rows": r["rows"], "citizens": r["citizens"], "target": r["target"],
-                "on_track": _on_track(defn, r["dims"], r["value"], r["target"]),
-                "previous": before["value"] if before else None, "suppressed": hidden}
+        hidden = threshold is not None and 0 < (citizens or 0) < threshold
+        before = previous.get(cell)
+        if cell not in decoded:
+            raw = json.loads(cell)
+            decoded[cell] = raw, {d: raw.get(d) for d in cells}  # the definition's order (JSON sorts keys)
+        raw, dims = decoded[cell]
         # rounded: 0.35 - 0.15 is 0.19999999999999998 in floating point, not a figure anyone measured
-        item["change"] = (round(item["value"] - item["previous"], 12)
-                          if item["value"] is not None and item["previous"] is not None else None)
-        previous[r["cell"]] = {"value": None if hidden else r["value"]}
+        change = round(value - before, 12) if value is not None and before is not None else None
+        previous[cell] = None if hidden else value
         if hidden:
-            item.update({k: None for k in HIDDEN})
+            item = {"indicator": defn.id, "period": period, "dims": dims, "cell": cell, "value": None,
+                    "numerator": None, "denominator": None, "rows": None, "citizens": None, "target": target,
+                    "on_track": None, "previous": None, "suppressed": True, "change": None}
+        else:
+            item = {"indicator": defn.id, "period": period, "dims": dims, "cell": cell, "value": value,
+                    "numerator": numerator, "denominator": denominator, "rows": n_rows, "citizens": citizens,
+                    "target": target, "on_track": _on_track(defn, raw, value, target), "previous": before,
+                    "suppressed": False, "change": change}
         out.append(item)
     if where:
         out = [r for r in out if all(str(r["dims"].get(k)) == str(v) for k, v in where.items())]
@@ -72,6 +84,20 @@ def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = N
     out.sort(key=lambda r: (r["period"], r["cell"]))
     if defn.top:
         out = _top(out, defn.top)
+    return out
+
+
+def _cell_filters(column, where: dict, cells: tuple) -> list:
+    """SQL conditions narrowing `where` to the cells whose canonical JSON names the value, so a
+    filtered page reads only its rows (the exact comparison in `values` still decides)."""
+    out = []
+    for key, value in where.items():
+        text = str(value)
+        if key not in cells or text.strip().lstrip("-").replace(".", "", 1).isdigit():
+            continue  # a number may be stored unquoted: left to the exact comparison
+        fragment = as_json({key: text})[1:-1]  # "district":"منطقه 7" (the quotes make it exact)
+        fragment = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        out.append(column.like(f"%{fragment}%", escape="\\"))
     return out
 
 

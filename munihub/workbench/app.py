@@ -401,15 +401,21 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
 
     # ------------------------------------------------------------ dashboards (managers)
 
+    from munihub.indicators import read
     from munihub.workbench import dashboards as dash
-    definitions = kept_definitions(settings)
+    from munihub.workbench.figures import KeptPages
+    definitions, kept_pages = kept_definitions(settings), KeptPages()
 
     def dashboard_page(family: str, query) -> tuple[list, dict, list, dict]:
-        from munihub.indicators import read
         defs = definitions()
         choices = read.filter_choices(engine, defs, family)
         filters = dash.checked_filters(query, choices)
         return defs, choices, read.family_page(engine, defs, family, where=filters), filters
+
+    def kept(key: tuple, family: str, compute):
+        """A page made once per computation of the figures (and per definitions of the family)."""
+        version = (dash.figures_version(engine), tuple(d.hash for d in definitions() if d.family == family))
+        return kept_pages.get(key, version, compute)
 
     @app.get("/dashboards")
     def dashboards_index(request: Request):
@@ -418,24 +424,32 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
     @app.get("/dashboards/{family}")
     def dashboard(request: Request, family: str):
         family = dash.family_or_refuse(family)
-        defs, choices, page, filters = dashboard_page(family, request.query_params)
-        k = next((d.k for d in defs if d.family == family and d.k), None)
-        return render(request, f"داشبورد {dash.FAMILIES[family][0]}",
-                      dash.family_body(base, family, defs, page, choices, filters, k))
+        query = dict(request.query_params)
+
+        def make() -> str:
+            defs, choices, page, filters = dashboard_page(family, query)
+            k = next((d.k for d in defs if d.family == family and d.k), None)
+            return dash.family_body(base, family, defs, page, choices, filters, k)
+        body = kept(("page", family, tuple(sorted(query.items()))), family, make)
+        return render(request, f"داشبورد {dash.FAMILIES[family][0]}", body)
 
     @app.get("/dashboards/{family}/{name}.csv")
     def dashboard_csv(request: Request, family: str, name: str):
         from fastapi.responses import Response
 
-        from munihub.indicators import read
         family = dash.family_or_refuse(family)
-        defs, _choices, page, filters = dashboard_page(family, request.query_params)
-        item = next((x for x in page if x["id"] == name), None)
-        if item is None:
-            raise views.BadInput(f"no indicator {name!r} in {family}", f"شاخص «{name}» در این داشبورد نیست.")
+        query = dict(request.query_params)
+
+        def make() -> tuple[str, dict]:
+            defs, _choices, page, filters = dashboard_page(family, query)
+            item = next((x for x in page if x["id"] == name), None)
+            if item is None:
+                raise views.BadInput(f"no indicator {name!r} in {family}", f"شاخص «{name}» در این داشبورد نیست.")
+            return read.to_csv(item["rows"]), filters
+        text, filters = kept(("csv", family, name, tuple(sorted(query.items()))), family, make)
         person = who(request)
         record(person.username, "workbench.download.indicator", name, "ok", {"filters": filters})
-        return Response(read.to_csv(item["rows"]), media_type="text/csv; charset=utf-8",
+        return Response(text, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
                                  "Cache-Control": "no-store"})
 

@@ -60,6 +60,14 @@ def checked_filters(query: Mapping[str, str], choices: dict[str, list[str]]) -> 
     return out
 
 
+def figures_version(engine: sa.Engine) -> Any:
+    """Changes whenever indicators are computed (a run is recorded): what a kept page is made of."""
+    from munihub import store
+    t = store.indicator_runs
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.select(sa.func.max(t.c.run_id), sa.func.count())).one())
+
+
 def last_computed(engine: sa.Engine) -> Any:
     from munihub import store
     with engine.connect() as conn:
@@ -222,4 +230,4 @@ def family_body(base: str, family: str, definitions: list[Definition], page: lis
 
 
 __all__ = ["FAMILIES", "checked_filters", "family_or_refuse", "index_body", "family_body", "indicator_section",
-           "last_computed"]
+           "last_computed", "figures_version"]
