@@ -128,7 +128,7 @@ def test_a_manager_opens_every_dashboard_filters_downloads_and_prints(served, ca
     with page.expect_download() as wait:
         link.click()
     path = Path(wait.value.path())
-    got = list(csv.DictReader(path.open(encoding="utf-8")))
+    got = list(csv.DictReader(path.open(encoding="utf-8-sig")))
     want = shown(capsys, "137.requests_by_category", "--where", f"category={CATEGORIES[1]}")
     assert got and len(got) == len(want)
     for g, w in zip(got, want):

@@ -36,19 +36,24 @@ def _on_track(defn: Definition, dims: dict, value, target) -> bool | None:
 
 
 def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = None,
-           where: dict[str, str] | None = None, suppress: bool = True) -> list[dict]:
+           where: dict[str, str] | None = None, suppress: bool = True, last: int | None = None) -> list[dict]:
     """Stored figures of `defn` in period then cell order, with trend and target.
 
     `where` keeps cells whose dimensions have these values (a dashboard's filters).  With
     `suppress` (what managers and agencies get) a cell counting fewer than k citizens shows
-    no number, and neither does the next period's change computed from it."""
+    no number, and neither does the next period's change computed from it.  `last` reads only
+    the latest n periods (the trend then starts at the first of them)."""
     t = store.indicator_values
     cells, threshold = defn.cells, (defn.k if suppress else None)
+    latest = []
+    if last:
+        latest = [t.c.period.in_(sa.select(t.c.period).where(t.c.indicator_id == defn.id).distinct()
+                                 .order_by(t.c.period.desc()).limit(last).scalar_subquery())]
     # dims are read from `cell` (the canonical JSON of the same mapping), once per cell rather
     # than decoded on every row: a big indicator has a cell in dozens of periods
     q = (sa.select(t.c.period, t.c.cell, t.c.value, t.c.numerator, t.c.denominator, t.c.rows,
                    t.c.citizens, t.c.target)
-         .where(t.c.indicator_id == defn.id, *_cell_filters(t.c.cell, where or {}, cells))
+         .where(t.c.indicator_id == defn.id, *latest, *_cell_filters(t.c.cell, where or {}, cells))
          .order_by(t.c.cell, t.c.period))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
@@ -164,18 +169,21 @@ def filter_choices(engine: sa.Engine, definitions: list[Definition], family: str
 
 
 def family_page(engine: sa.Engine, definitions: list[Definition], family: str,
-                where: dict[str, str] | None = None) -> list[dict]:
+                where: dict[str, str] | None = None, *, snapshots: int | None = None) -> list[dict]:
     """What a manager's dashboard page shows for one family (137, inter_agency, plan, systems):
     per indicator its title, unit, target, chart series over Jalali periods and the rows behind
     them (CSV with `to_csv`), small counts suppressed; `where` filters by district, category or
-    agency where the indicator has that dimension; `agency` also keeps pairs with the agency on either side."""
+    agency where the indicator has that dimension; `agency` also keeps pairs with the agency on either
+    side.  `snapshots` reads an indicator kept as of each computation (no period dimension) for its
+    latest n periods only: a page shows the latest beside the one before."""
     page = []
     where = dict(where or {})
     agency = where.pop("agency", None)
     for d in definitions:
         if d.family != family:
             continue
-        rows = values(engine, d, where={k: v for k, v in where.items() if k in d.cells})
+        rows = values(engine, d, where={k: v for k, v in where.items() if k in d.cells},
+                      last=snapshots if d.time is None else None)
         if agency and {"agency", "from_agency", "to_agency", "agency_pair"} & set(d.cells):
             rows = [r for r in rows if _has_agency(r["dims"], agency)]
         page.append({"id": d.id, "title": d.title, "unit": d.unit, "dimensions": list(d.cells),

@@ -406,11 +406,11 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
     from munihub.workbench.figures import KeptPages
     definitions, kept_pages = kept_definitions(settings), KeptPages()
 
-    def dashboard_page(family: str, query) -> tuple[list, dict, list, dict]:
+    def dashboard_page(family: str, query, snapshots: int | None = None) -> tuple[list, dict, list, dict]:
         defs = definitions()
         choices = read.filter_choices(engine, defs, family)
         filters = dash.checked_filters(query, choices)
-        return defs, choices, read.family_page(engine, defs, family, where=filters), filters
+        return defs, choices, read.family_page(engine, defs, family, where=filters, snapshots=snapshots), filters
 
     def kept(key: tuple, family: str, compute):
         """A page made once per computation of the figures (and per definitions of the family)."""
@@ -427,7 +427,9 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         query = dict(request.query_params)
 
         def make() -> str:
-            defs, choices, page, filters = dashboard_page(family, query)
+            # an indicator kept as of each computation shows its latest month beside the one
+            # before; its CSV has every month
+            defs, choices, page, filters = dashboard_page(family, query, snapshots=2)
             k = next((d.k for d in defs if d.family == family and d.k), None)
             return dash.family_body(base, family, defs, page, choices, filters, k)
         body = kept(("page", family, tuple(sorted(query.items()))), family, make)
@@ -449,7 +451,8 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
         text, filters = kept(("csv", family, name, tuple(sorted(query.items()))), family, make)
         person = who(request)
         record(person.username, "workbench.download.indicator", name, "ok", {"filters": filters})
-        return Response(text, media_type="text/csv; charset=utf-8",
+        # with a byte-order mark: Excel, where most managers open a CSV, reads Persian only then
+        return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
                                  "Cache-Control": "no-store"})
 

@@ -32,7 +32,8 @@ DIM_FA = {"district": "منطقه", "category": "موضوع", "agency": "دست�
           "from_agency": "دستگاه فرستنده", "to_agency": "دستگاه گیرنده", "source": "سامانه",
           "source_pair": "دو سامانه", "indicator": "شاخص", "status": "وضعیت", "entity_type": "نوع موجودیت"}
 PAGE_KEYS = {*read.FILTERS, "note", "kind"}
-BAR_CELLS = 25  # a snapshot chart shows this many cells at most; the table and the CSV have all
+BAR_CELLS = 25  # a snapshot chart shows this many cells at most
+TABLE_CELLS = 100  # and its table this many; the CSV has all
 
 
 def family_or_refuse(family: str) -> str:
@@ -153,11 +154,12 @@ def indicator_section(base: str, defn: Definition, item: dict, filters: dict, ch
                       key=lambda r: (r["suppressed"], -(r["value"] or 0), r["cell"]))
         shown = rows[:BAR_CELLS]
         if len(rows) > len(shown):
-            note = f"نمودار {fa(len(shown))} خانهٔ بزرگ‌تر را نشان می‌دهد؛ همهٔ {fa(len(rows))} خانه در جدول و CSV است."
+            note = (f"نمودار {fa(len(shown))} و جدول {fa(min(len(rows), TABLE_CELLS))} خانهٔ بزرگ‌تر را نشان "
+                    f"می‌دهند؛ همهٔ {fa(len(rows))} خانه در CSV است.")
         body = (f'<p class="muted">وضعیت در {e(period_fa(latest))}</p>'
                 + charts.bars([_label(r["dims"]) for r in shown], [r["value"] for r in shown],
                               [r["suppressed"] for r in shown], chart_id=chart_id, title=item["title"], unit=unit)
-                + _snapshot_table(rows, unit, item["dimensions"]))
+                + _snapshot_table(rows[:TABLE_CELLS], unit, item["dimensions"]))
     elif defn.target and "field" in defn.target and len(series) > 1:  # a target per cell (the plan): a chart each
         parts = []
         for j, s in enumerate(series):
