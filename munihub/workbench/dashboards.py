@@ -227,7 +227,8 @@ def family_body(base: str, family: str, definitions: list[Definition], page: lis
                      for f, (n, _) in FAMILIES.items())
     return (f'<p class="no-print">{link(base, "/dashboards", "داشبوردها")} · {nav}</p>'
             f'<h1>داشبورد {e(name)}</h1><p>{e(about)}</p>'
-            f'<p class="muted">{e(suppressed)} برای چاپ، فرمان چاپ مرورگر را بزنید؛ نسخهٔ چاپی بی فهرست و پالایه است.</p>'
+            f'<p class="muted">{e(suppressed)}</p>'
+            '<p class="muted no-print">برای چاپ، فرمان چاپ مرورگر را بزنید؛ نسخهٔ چاپی بی فهرست، پالایه و پیوند است.</p>'
             f'{form}' + (f'<p class="applied">پالایه: {e(applied)}</p>' if applied else "") + "".join(sections))
 
 

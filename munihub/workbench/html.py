@@ -43,7 +43,7 @@ td.suppressed{color:#555;font-style:italic}.multiples{display:grid;gap:.4rem 1.5
 ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;padding:0;margin:.2rem 0 .6rem;font-size:.9rem}.card.dash b{font-size:1.2rem}
 /* the printable view: figures, charts and tables; no navigation, filters or download links */
 @media print{header.top,.no-print,form,button{display:none!important}main{max-width:none;padding:0}
- body{font-size:10.5pt}section.indicator{break-inside:avoid-page}svg.chart{max-width:100%!important}
+ body{font-size:10.5pt}section.indicator{break-inside:avoid-page}
  a{color:inherit;text-decoration:none}.scroll{overflow:visible}}
 """
 ROLE_FA = {"steward": "کارشناس داده", "viewer": "بیننده", "manager": "مدیر"}
