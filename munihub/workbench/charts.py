@@ -276,5 +276,6 @@ def _describe(periods: list[str], series: list[dict], unit: str) -> str:
     for s in series:
         sup = s.get("suppressed") or [False] * len(periods)
         i = len(periods) - 1
-        last.append(f'{s["label"] or "مقدار"} در {period_fa(periods[i])}: {figure(s["values"][i], unit, suppressed=sup[i])}')
+        shown = figure(s["values"][i], unit, suppressed=sup[i])
+        last.append(f'{s["label"] or "مقدار"} در {period_fa(periods[i])}: {shown}')
     return f"{span}. " + "؛ ".join(last)

@@ -6,8 +6,9 @@ each indicator (`charts`), lays the table of the same figures beside it and give
 the rows behind it.  A suppressed cell reads «پنهان» in the chart, the table and the CSV
 (an empty value with suppressed=True), never its number.
 """
-from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any, Mapping
 
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ from munihub.workbench import charts
 from munihub.workbench.charts import SUPPRESSED_FA, figure, period_fa
 from munihub.workbench.html import link, table, when
 from munihub.workbench.views import BadInput
+
+log = logging.getLogger("munihub.workbench")
 
 FAMILIES = {
     "137": ("سامانهٔ ۱۳۷", "درخواست‌های شهروندان به تفکیک منطقه، موضوع و ماه (هر درخواست یک بار، پیگیری‌ها "
@@ -164,8 +167,8 @@ def indicator_section(base: str, defn: Definition, item: dict, filters: dict, ch
         parts = []
         for j, s in enumerate(series):
             parts.append(f'<div><h4>{e(s["label"])}</h4>'
-                         + charts.columns(periods, [s], chart_id=f"{chart_id}-{j}", title=f'{item["title"]}: {s["label"]}',
-                                          unit=unit, width=520, height=200)
+                         + charts.columns(periods, [s], chart_id=f"{chart_id}-{j}", unit=unit, width=520, height=200,
+                                          title=f'{item["title"]}: {s["label"]}')
                          + _target_table(periods, s, unit) + "</div>")
         body = f'<div class="multiples">{"".join(parts)}</div>'
     elif len(series) == 1:
@@ -232,5 +235,89 @@ def family_body(base: str, family: str, definitions: list[Definition], page: lis
             f'{form}' + (f'<p class="applied">پالایه: {e(applied)}</p>' if applied else "") + "".join(sections))
 
 
+# ---------------------------------------------------------------- routes
+
+def install(app, engine: sa.Engine, settings, base: str, *, render, who, record) -> None:
+    """Add the dashboard routes to the workbench `app` (its guard keeps a manager to them).
+
+    This module has no `from __future__ import annotations`: FastAPI reads the routes'
+    `Request` annotations, which are local to this function, as objects."""
+    from fastapi import Request
+    from fastapi.responses import Response
+
+    from munihub.workbench.figures import KeptPages
+    definitions, kept_pages = kept_definitions(settings), KeptPages()
+
+    def dashboard_page(family: str, query, snapshots: int | None = None) -> tuple[list, dict, list, dict]:
+        defs = definitions()
+        choices = read.filter_choices(engine, defs, family)
+        filters = checked_filters(query, choices)
+        return defs, choices, read.family_page(engine, defs, family, where=filters, snapshots=snapshots), filters
+
+    def kept(key: tuple, family: str, compute):
+        """A page made once per computation of the figures (and per definitions of the family)."""
+        version = (figures_version(engine), tuple(d.hash for d in definitions() if d.family == family))
+        return kept_pages.get(key, version, compute)
+
+    @app.get("/dashboards")
+    def dashboards_index(request: Request):
+        return render(request, "داشبوردها", index_body(base, definitions(), last_computed(engine)))
+
+    @app.get("/dashboards/{family}")
+    def dashboard(request: Request, family: str):
+        family = family_or_refuse(family)
+        query = dict(request.query_params)
+
+        def make() -> str:
+            # an indicator kept as of each computation shows its latest month beside the one
+            # before; its CSV has every month
+            defs, choices, page, filters = dashboard_page(family, query, snapshots=2)
+            k = next((d.k for d in defs if d.family == family and d.k), None)
+            return family_body(base, family, defs, page, choices, filters, k)
+        body = kept(("page", family, tuple(sorted(query.items()))), family, make)
+        return render(request, f"داشبورد {FAMILIES[family][0]}", body)
+
+    @app.get("/dashboards/{family}/{name}.csv")
+    def dashboard_csv(request: Request, family: str, name: str):
+        family = family_or_refuse(family)
+        query = dict(request.query_params)
+
+        def make() -> tuple[str, dict]:
+            defs, _choices, page, filters = dashboard_page(family, query)
+            item = next((x for x in page if x["id"] == name), None)
+            if item is None:
+                raise BadInput(f"no indicator {name!r} in {family}", f"شاخص «{name}» در این داشبورد نیست.")
+            return read.to_csv(item["rows"]), filters
+        text, filters = kept(("csv", family, name, tuple(sorted(query.items()))), family, make)
+        person = who(request)
+        record(person.username, "workbench.download.indicator", name, "ok", {"filters": filters})
+        # with a byte-order mark: Excel, where most managers open a CSV, reads Persian only then
+        return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
+                                 "Cache-Control": "no-store"})
+
+
+def kept_definitions(settings):
+    """The indicator definitions, read again only when a file under the folder changed."""
+    import threading
+
+    from munihub.indicators.define import discover, load_all
+    kept: dict = {"stamp": None, "good": []}
+    lock = threading.Lock()
+
+    def get() -> list:
+        folder = Path(settings.indicators)
+        paths = discover(folder) if folder.is_dir() else []
+        stamp = tuple((str(p), p.stat().st_mtime_ns) for p in paths)
+        with lock:
+            if kept["stamp"] != stamp:
+                good, bad = load_all(folder) if paths else ([], [])
+                for err in bad:  # `munihub indicators lint` names them; the pages show the good ones
+                    log.warning("indicator definition not shown on the dashboards: %s", err)
+                kept.update(stamp=stamp, good=good)
+            return kept["good"]
+    return get
+
+
 __all__ = ["FAMILIES", "checked_filters", "family_or_refuse", "index_body", "family_body", "indicator_section",
-           "last_computed", "figures_version"]
+           "last_computed", "figures_version", "install", "kept_definitions"]
