@@ -309,6 +309,11 @@ def test_pages_on_postgresql(tmp_path, pg_url):
     want = values(engine, shipped("systems.duplicate_rate"))
     assert [(x["source"], x["value"]) for x in got] == [(w["dims"]["source"], str(w["value"])) for w in want]
     assert c.get("/dashboards/137", params={"district": "x"}).status_code == 400
+    # a filter narrowed in SQL (the cell's JSON) gives the same rows as the whole read filtered here
+    got = csv_rows(c.get("/dashboards/137/137.requests.csv", params={"district": "منطقه 3"}).text)
+    want = [r for r in values(engine, shipped("137.requests")) if r["dims"]["district"] == "منطقه 3"]
+    assert got and [(x["period"], x["category"], x["value"]) for x in got] == \
+        [(w["period"], w["dims"]["category"], "" if w["value"] is None else str(w["value"])) for w in want]
     engine.dispose()
 
 
