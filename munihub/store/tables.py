@@ -328,7 +328,8 @@ indicator_calendar = sa.Table(
 # Owned by munihub.workbench.people (issue 19); created by migration 0007_workbench.
 
 # People who sign in to the workbench.  Only a scrypt hash of the password is kept
-# (`scrypt$n$r$p$salt$hash`, hex); `role` is steward (sees, decides, fixes) or viewer (sees).
+# (`scrypt$n$r$p$salt$hash`, hex); `role` is steward (sees, decides, fixes), viewer (sees) or
+# manager (sees the indicator dashboards only).
 workbench_users = sa.Table(
     "workbench_users", metadata,
     sa.Column("username", sa.String(100), primary_key=True),

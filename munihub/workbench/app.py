@@ -1,8 +1,9 @@
 """The stewards' workbench: a server-rendered Persian web app over the store (FastAPI).
 
 Deny by default: one app-wide dependency (`guard`) runs before every route, lets only the
-sign-in page and the static files through without a session, and refuses every form post
-whose CSRF token is not the session's.  Viewers see; only stewards replay, dismiss, decide
+sign-in page and the static files through without a session, refuses every form post
+whose CSRF token is not the session's, and keeps a manager to the dashboards (figures, never a
+record or a person).  Viewers see; only stewards replay, dismiss, decide
 and consolidate, and each of those goes into the hash-chained audit log with who and why.
 A bad id or filter gets a Persian message; an unexpected failure a Persian page, never a
 traceback.
@@ -27,6 +28,7 @@ log = logging.getLogger("munihub.workbench")
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE, PRE_COOKIE = "munihub_wb", "munihub_wb_pre"
 PUBLIC = ("/signin", "/static/")
+MANAGER_PATHS = ("/dashboards", "/signout")  # all a manager may open (and "/", which leads there)
 FIGURES_SECONDS = 30
 
 
@@ -65,6 +67,11 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
                                         {"method": request.method, "why": "no session"})
             raise _SignInFirst()
         request.state.person = person
+        if not person.sees_records and not (path == "/" or path.startswith(MANAGER_PATHS)):
+            # a manager sees figures only: every record, quarantine and person page is refused
+            await run_in_threadpool(record, person.username, "workbench.refused", path, "denied",
+                                    {"method": request.method, "why": "manager: dashboards only"})
+            raise _Refused("نقش شما «مدیر» است: داشبوردهای شاخص‌ها را می‌بینید، نه رکوردها و اشخاص را.")
         if request.method not in ("GET", "HEAD"):
             form = await request.form()
             if not people.same_token(form.get("csrf"), person.csrf):
@@ -166,6 +173,8 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
 
     @app.get("/")
     def overview(request: Request):
+        if not who(request).sees_records:
+            return RedirectResponse(f"{base}/dashboards", status_code=303)
         return render(request, "نمای کلی", overview_body(base, figures(), who(request)))
 
     @app.get("/sources/{source}")
@@ -389,5 +398,10 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             changed()
         await run_in_threadpool(run)
         return back(f"/entities/{entity_id}", "تصمیم «یکی نیست» ثبت شد؛ با اجرای یکپارچه‌سازی این عضو جدا می‌شود.")
+
+    # ------------------------------------------------------------ dashboards (managers)
+
+    from munihub.workbench.dashboards import install as install_dashboards
+    install_dashboards(app, engine, settings, base, render=render, who=who, record=record)
 
     return app

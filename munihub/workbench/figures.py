@@ -1,4 +1,5 @@
-"""The overview's figures, kept: the static report's `gather` takes seconds on a big store.
+"""Figures kept between pages: the overview's (the static report's `gather` takes seconds on a big
+store) and the managers' dashboard pages (`KeptPages`, kept until the indicators are computed again).
 
 Pages get the last figures at once (the page says when they were taken); figures older than
 `seconds` are refreshed in a background thread; a steward's action clears them, so its effect
@@ -46,3 +47,29 @@ class KeptFigures:
     def clear(self) -> None:
         with self._lock:
             self._data = None
+
+
+class KeptPages:
+    """The last `size` dashboard pages (or CSVs), each kept until the figures change.
+
+    `get(key, version, compute)` returns the page kept for `key` if it was made from the same
+    `version` of the figures (the last indicator run), and otherwise makes it; a big city's
+    unfiltered page reads tens of thousands of figures, so each is made once per computation
+    rather than once per view."""
+
+    def __init__(self, size: int = 32):
+        self._size, self._kept = size, {}
+        self._lock = threading.Lock()
+
+    def get(self, key, version, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._kept.pop(key, None)
+            if found is not None and found[0] == version:
+                self._kept[key] = found  # most recently used last
+                return found[1]
+        value = compute()
+        with self._lock:
+            self._kept[key] = (version, value)
+            while len(self._kept) > self._size:
+                self._kept.pop(next(iter(self._kept)))
+        return value
