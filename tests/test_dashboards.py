@@ -267,7 +267,7 @@ def test_a_kept_page_is_made_again_when_the_indicators_are_computed_again(town):
     t, runs = store.indicator_values, store.indicator_runs
 
     def plan_csv() -> dict:
-        return {(r["indicator"], r["period"]): r["value"]
+        return {(r["indicator_dimension"], r["period"]): r["value"]
                 for r in csv_rows(c.get("/dashboards/plan/plan.targets.csv").text)}
     assert plan_csv()[("IND-A", "1403-Q2")] == "55.0" and "۵۵" in c.get("/dashboards/plan").text
     with engine.begin() as conn:  # a figure changes behind the app's back: the kept page stays

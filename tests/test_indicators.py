@@ -320,6 +320,17 @@ def test_export_csv_and_parquet(city, tmp_path):
     assert {r["source_pair"]: r["value"] for r in table} == {r["dims"]["source_pair"]: r["value"] for r in rows}
 
 
+def test_flat_keeps_the_indicator_id_beside_a_dimension_named_indicator():
+    # plan.targets is broken down by the plan's own indicator code; in CSV and Parquet that
+    # code must not overwrite the id of the indicator the figures belong to
+    from munihub.indicators import read
+    row = {"indicator": "plan.targets", "period": "1403-07", "dims": {"indicator": "IND-137-01"},
+           **{k: None for k in read.COLUMNS if k not in {"indicator", "period"}}, "value": 12.5}
+    flat = read.flat([row])[0]
+    assert flat["indicator"] == "plan.targets" and flat["indicator_dimension"] == "IND-137-01"
+    assert read.to_csv([row]).splitlines()[0].startswith("indicator,period,indicator_dimension,value")
+
+
 # ---------------------------------------------------------------- the command line
 
 def test_cli_lint_compute_show_export(city, tmp_path, capsys, monkeypatch):

@@ -191,10 +191,18 @@ def family_page(engine: sa.Engine, definitions: list[Definition], family: str,
     return page
 
 
+def dimension_column(name: str) -> str:
+    """The column a dimension gets in flat figures: its own name, unless that is one of the
+    figures' own columns (plan.targets has a dimension `indicator`, the plan's indicator code,
+    which must not overwrite the id of the indicator the figures belong to)."""
+    return f"{name}_dimension" if name in COLUMNS else name
+
+
 def flat(rows: list[dict]) -> list[dict]:
     """Rows with their dimensions as columns of their own (for CSV, Parquet, tables)."""
     dims = list(dict.fromkeys(k for r in rows for k in r["dims"]))
-    return [{"indicator": r["indicator"], "period": r["period"], **{d: r["dims"].get(d) for d in dims},
+    return [{"indicator": r["indicator"], "period": r["period"],
+             **{dimension_column(d): r["dims"].get(d) for d in dims},
              **{k: r[k] for k in COLUMNS if k not in {"indicator", "period", "cell"}}} for r in rows]
 
 
