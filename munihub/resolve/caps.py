@@ -18,10 +18,11 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     حسین) share everything else and Persian first names sit close (محمد/محمود jw 0.95).
     Unless the two are one edit apart and one spelling is `typo_ratio` times rarer in the
     data (`counts`): then it is a typo of a common name (لیرضا for علیرضا), not another name.
-    `cap_when_partial`: `{feature: (cap, unless)}`, a feature given on one side only (a title
-    and surname, «آقای احمدی») caps p unless a comparison in `unless` (national id, birth
-    date) at least nearly agrees: a surname and the phone a household shares are anyone's in
-    that household."""
+    `cap_when_partial`: `{feature: (cap, unless)}`, a feature missing on a side (a title and
+    surname, «آقای احمدی», or «ناشناس») caps p unless an entry of `unless` at least nearly
+    agrees: a comparison (national id, birth date, the 137 thread), or a tuple of comparisons
+    that must all agree (a mobile with the gender a title gives): a surname, an address and
+    the phone a household shares are anyone's in that household."""
     import jellyfish
 
     why = []
@@ -35,8 +36,13 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
                 p = cap
                 why.append(name)
     for name, (cap, unless) in conf.get("cap_when_partial", {}).items():
-        if p > cap and (fa.get(name) is None) != (fb.get(name) is None) and \
-                not any(vector.get(u, -1) >= 1 for u in unless):
+        if p > cap and (fa.get(name) is None or fb.get(name) is None) and \
+                not any(_agree(vector, u) for u in unless):
             p = cap
             why.append(name)
     return p, why
+
+
+def _agree(vector: dict[str, int], what: str | tuple[str, ...]) -> bool:
+    names = (what,) if isinstance(what, str) else what
+    return all(vector.get(n, -1) >= 1 for n in names)

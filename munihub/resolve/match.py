@@ -25,15 +25,18 @@ from munihub.resolve.model import (comparison_plan, comparison_vector, default_m
 
 _PERSON = {
     "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")],
-    "cap_unless_exact": {"first_key": 0.9},
-    "cap_when_partial": {"first_key": (0.9, ("national_id", "birth_date"))},
+    # a surname that differs beside a shared mobile or address is another household member
+    "cap_unless_exact": {"first_key": 0.9, "last_key": 0.9},
+    "cap_when_partial": {f: (0.9, ("national_id", "birth_date", "thread", ("mobile", "gender")))
+                         for f in ("first_key", "last_key")},
     "match": 0.95, "review": 0.6, "prior": 0.2,
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
                  "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),
                  "postal_code": (["postal_code", "address.postal_code"], "raw"),
-                 "gender": ("gender", "raw")},
+                 "gender": ("gender", "raw"), "place": ("address", "place"),
+                 "district": ("address", "district"), "thread": ("request_thread", "raw")},
     # m/u are for pairs inside the blocked candidate set (not random pairs).
     "comparisons": {
         "national_id": {"kind": "code", "m": [0.03, 0.04, 0.93], "u": [0.995, 0.004, 0.001]},
@@ -50,6 +53,12 @@ _PERSON = {
         # children, twins share it), so it weighs less than a mobile and never blocks alone
         "phone": {"kind": "exact", "m": [0.4, 0.6], "u": [0.8, 0.2]},
         "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
+        # street and alley: one home is a household, so a place only counts beside names
+        # (the first-name caps below keep spouses, children and twins apart)
+        "place": {"kind": "exact", "m": [0.15, 0.85], "u": [0.99, 0.01]},
+        "district": {"kind": "exact", "m": [0.08, 0.92], "u": [0.92, 0.08]},
+        # a 137 call and the follow-up citing it: mostly one caller
+        "thread": {"kind": "exact", "m": [0.85, 0.15], "u": [0.9999, 0.0001]},
     },
     # A common name (محمد محمدی) blocks thousands of different people: a block above
     # max_block carries no signal and would cost n^2 pairs, so pairs come through ids,
@@ -58,7 +67,8 @@ _PERSON = {
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
-                 ["birth_date", "father_key"], ["phone", "last_key"], ["phone", "first_key"]],
+                 ["birth_date", "father_key"], ["phone", "last_key"], ["phone", "first_key"],
+                 ["last_key", "place"], ["first_key", "place"], ["thread"]],
 }
 
 
@@ -131,6 +141,9 @@ def settings_for(entity_type: str, settings: dict | None = None) -> dict:
 
 # --------------------------------------------------------------------------- features
 def _transform(value: Any, how: str) -> str | None:
+    if how in ("place", "district"):  # an address (dict or text) read for where it is
+        from munihub.resolve.places import district_key, place_key
+        return place_key(value) if how == "place" else district_key(value)
     if how == "raw" and isinstance(value, str):  # ids and dates are unique: a cache only churns
         return value.strip().casefold() or None
     if isinstance(value, str):
