@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from munihub.resolve.model import KINDS
+from munihub.resolve.model import KINDS, is_half
 
 
 def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
@@ -19,10 +19,11 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     Unless the two are one edit apart and one spelling is `typo_ratio` times rarer in the
     data (`counts`): then it is a typo of a common name (لیرضا for علیرضا), not another name.
     `cap_when_partial`: `{feature: (cap, unless)}`, a feature missing on a side (a title and
-    surname, «آقای احمدی», or «ناشناس») caps p unless an entry of `unless` at least nearly
+    surname, «آقای احمدی», or «ناشناس») or half of the other (رضا / محمدرضا) caps p unless an entry of `unless` at least nearly
     agrees: a comparison (national id, birth date, the 137 thread), or a tuple of comparisons
-    that must all agree (a mobile with the gender a title gives): a surname, an address and
-    the phone a household shares are anyone's in that household."""
+    that must all agree (a mobile with the gender a title gives, a mobile or the home with the
+    first name): a surname, an address and the phone a household shares are anyone's in that
+    household, but its members have different first names."""
     import jellyfish
 
     why = []
@@ -36,13 +37,18 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
                 p = cap
                 why.append(name)
     for name, (cap, unless) in conf.get("cap_when_partial", {}).items():
-        if p > cap and (fa.get(name) is None or fb.get(name) is None) and \
-                not any(_agree(vector, u) for u in unless):
+        if p > cap and (fa.get(name) is None or fb.get(name) is None or is_half(fa[name], fb[name])) and \
+                not any(_agree(vector, u, conf) for u in unless):
             p = cap
             why.append(name)
     return p, why
 
 
-def _agree(vector: dict[str, int], what: str | tuple[str, ...]) -> bool:
+def _agree(vector: dict[str, int], what: str | tuple[str, ...], conf: dict) -> bool:
+    """Whether every comparison of `what` agrees: a name exactly, a code at least nearly."""
     names = (what,) if isinstance(what, str) else what
-    return all(vector.get(n, -1) >= 1 for n in names)
+    for n in names:
+        kind = conf["comparisons"][n].get("kind", "exact")
+        if vector.get(n, -1) < (len(KINDS[kind]) - 1 if kind == "name" else 1):
+            return False
+    return True

@@ -24,12 +24,16 @@ from munihub.resolve.model import (comparison_plan, comparison_vector, default_m
 
 
 _PERSON = {
-    "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")],
+    "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")], "halves": ["first_key"],
     # a surname that differs beside a shared mobile or address is another household member
     "cap_unless_exact": {"first_key": 0.9, "last_key": 0.9},
-    "cap_when_partial": {f: (0.9, ("national_id", "birth_date", "thread", ("mobile", "gender")))
-                         for f in ("first_key", "last_key")},
+    "cap_when_partial": {
+        "first_key": (0.9, ("national_id", "birth_date", "thread", "mobile")),
+        "last_key": (0.9, ("national_id", "birth_date", "thread", ("mobile", "first_key"),
+                           ("place", "first_key")))},
     "match": 0.95, "review": 0.6, "prior": 0.2,
+    # never one person, however a chain of links runs (see clustering.cluster)
+    "conflicts": ["birth_date", "gender", "first_key", "last_key"],
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
@@ -197,6 +201,35 @@ def valid_id(field: str, value: str | None) -> bool:
     from munihub.persian import is_valid_national_id
 
     return bool(is_valid_national_id(value))
+
+
+def conflicting(fa: dict, fb: dict, conf: dict) -> bool:
+    """Whether two records cannot be one entity whatever else agrees: different valid trusted
+    ids, or (with `conflicts` in the settings) a listed comparison present on both sides at
+    its lowest level: another birth date, gender, surname, or a first name that is not half
+    of the other (محمدرضا / رضا is one man's name; حسن / زهرا are two people)."""
+    for f in conf["trusted_ids"]:
+        if fa.get(f) != fb.get(f) and valid_id(f, fa.get(f)) and valid_id(f, fb.get(f)):
+            return True
+    for name in conf.get("conflicts", ()):
+        a, b = fa.get(name), fb.get(name)
+        if not a or not b or a == b:
+            continue
+        kind = conf["comparisons"][name].get("kind", "exact")
+        if kind == "name" and (a in b or b in a):
+            continue
+        if kind == "exact" or comparison_vector({name: a}, {name: b}, {"_plan": ((name, kind, ()),)})[name] == 0:
+            if not any(fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x) for x, y in conf.get("swappable", ())):
+                return True
+    return False
+
+
+def conflict_of(feats: dict[str, dict], conf: dict) -> Callable[[str, str], bool] | None:
+    """`clustering.cluster`'s conflict test over one type's features (None: the type has no
+    trusted id and no `conflicts`)."""
+    if not conf["trusted_ids"] and not conf.get("conflicts"):
+        return None
+    return lambda a, b: a in feats and b in feats and conflicting(feats[a], feats[b], conf)
 
 
 # --------------------------------------------------------------------------- blocking

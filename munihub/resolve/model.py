@@ -62,11 +62,28 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
             out[name] = -1
         else:
             out[name] = _level(kind, fa.get(name), fb.get(name))
-    for x, y in conf.get("swappable", ()):  # first and last name exchanged by a clerk
-        if out.get(x) == out.get(y) == 0 and fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x):
-            out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
-            out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
+    for x, y in conf.get("swappable", ()):
+        # first and last name exchanged by a clerk, or split at another word of the same name
+        # («علی پور نازنین» read as علی + پورنازنین for نازنین علی‌پور): the same letters in one
+        # order or the other are the same name
+        if out.get(x, -1) == 0 or out.get(y, -1) == 0:
+            if fa.get(x) and fa.get(y) and fb.get(x) and fb.get(y) and \
+                    fa[x] + fa[y] in (fb[x] + fb[y], fb[y] + fb[x]):
+                out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
+                out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
+    for name in conf.get("halves", ()):  # محمدرضا and رضا: one name, half of it unknown
+        if out.get(name) == 0 and is_half(fa[name], fb[name]):
+            out[name] = -1
     return out
+
+
+def is_half(a: str | None, b: str | None) -> bool:
+    """Whether one name key is the start or end of the other, three letters or more (the short
+    half of a compound first name: رضا of محمدرضا, فاطمه of فاطمه‌زهرا)."""
+    if not a or not b or a == b:
+        return False
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 3 and (long.startswith(short) or long.endswith(short))
 
 
 def probability(vector: dict[str, int], model: dict) -> float:
