@@ -352,6 +352,8 @@ def test_clustering_never_joins_two_conflicting_records():
     assert len(set(cluster([father, son, caller], pairs, 0.95).values())) == 1  # without the test
     steward = cluster([father, son, caller], pairs, 0.95, [(father, son, "match")], conflict=clash)
     assert len(set(steward.values())) == 1
+    by_id = pairs + [Pair(father, son, 1.0, "exact:national_id")]  # a shared valid id is a rule
+    assert len(set(cluster([father, son, caller], by_id, 0.95, conflict=clash).values())) == 1
 
 
 def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
@@ -362,6 +364,8 @@ def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
     assert conflicting(f(first_name="حسن", birth_date="1990-01-01"), f(first_name="حسن", birth_date="1970-05-05"), conf)
     assert conflicting(f(first_name="حسن"), f(first_name="زهرا"), conf)
     assert not conflicting(f(first_name="محمدرضا"), f(first_name="رضا"), conf)
+    assert not conflicting(f(first_name="راض"), f(first_name="رضا"), conf)  # a typo, not a name
+    assert not conflicting(f(first_name="هاشمی", last_name="زینب"), f(first_name="زینب", last_name="هاشی"), conf)
     assert not conflicting(f(first_name="علی", last_name="رضایی"), f(first_name="رضایی", last_name="علی"), conf)
     assert not conflicting(f(first_name="حسن"), f(last_name="نوری"), conf)
 

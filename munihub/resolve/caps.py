@@ -18,6 +18,8 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     حسین) share everything else and Persian first names sit close (محمد/محمود jw 0.95).
     Unless the two are one edit apart and one spelling is `typo_ratio` times rarer in the
     data (`counts`): then it is a typo of a common name (لیرضا for علیرضا), not another name.
+    `cap_when_different`: `{feature: cap}`, a comparison at its lowest level (not a typo) caps p:
+    a surname that differs beside the mobile or home a household shares.
     `cap_when_partial`: `{feature: (cap, unless)}`, a feature missing on a side (a title and
     surname, «آقای احمدی», or «ناشناس») or half of the other (رضا / محمدرضا) caps p unless an entry of `unless` at least nearly
     agrees: a comparison (national id, birth date, the 137 thread), or a tuple of comparisons
@@ -36,6 +38,10 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
                     jellyfish.damerau_levenshtein_distance(fa[name], fb[name]) > 1:
                 p = cap
                 why.append(name)
+    for name, cap in conf.get("cap_when_different", {}).items():
+        if vector.get(name, -1) == 0 and p > cap:
+            p = cap
+            why.append(name)
     for name, (cap, unless) in conf.get("cap_when_partial", {}).items():
         if p > cap and (fa.get(name) is None or fb.get(name) is None or is_half(fa[name], fb[name])) and \
                 not any(_agree(vector, u, conf) for u in unless):

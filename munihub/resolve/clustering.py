@@ -29,7 +29,7 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     national ids, birth dates or first names): a matcher link that would join two parts
     holding such a pair is skipped like a no-match, so a partial mention («آقای احمدی» and a
     household's mobile) that scores high with two people of one home joins only the stronger
-    one.  Steward "match" links are never skipped.
+    one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
     """
     parent = {r: r for r in refs}
     forbidden: dict[str, set[str]] = defaultdict(set)
@@ -40,11 +40,12 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if verdict == "no-match":
             forbidden[left].add(right), forbidden[right].add(left)
         elif verdict == "match":
-            links.append((0, 0.0, min(left, right), max(left, right)))
+            links.append((0, 0.0, min(left, right), max(left, right), False))
     for p in pairs:
         if p.probability >= threshold and p.left_ref in parent and p.right_ref in parent:
+            # a shared valid trusted id is a match by rule: no conflict can undo it
             links.append((1, -p.probability, min(p.left_ref, p.right_ref),
-                          max(p.left_ref, p.right_ref)))
+                          max(p.left_ref, p.right_ref), not p.rule.startswith("exact:")))
 
     def find(r: str) -> str:
         while parent[r] != r:
@@ -54,7 +55,7 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
 
     size: dict[str, int] = {}  # per root, absent = 1
     members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match"
-    for by_matcher, _, a, b in sorted(links):
+    for _, _, a, b, checked in sorted(links):
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
@@ -62,7 +63,7 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if forbidden or conflict:
             ms, mb = members.pop(small, None) or {small}, members.get(big) or {big}
             if any(forbidden.get(m, set()) & mb for m in ms) or \
-                    (by_matcher and conflict and any(conflict(x, y) for x in ms for y in mb)):
+                    (checked and conflict and any(conflict(x, y) for x in ms for y in mb)):
                 members[small] = ms
                 continue
             members[big] = mb | ms

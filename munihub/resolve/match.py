@@ -25,8 +25,10 @@ from munihub.resolve.model import (comparison_plan, comparison_vector, default_m
 
 _PERSON = {
     "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")], "halves": ["first_key"],
-    # a surname that differs beside a shared mobile or address is another household member
-    "cap_unless_exact": {"first_key": 0.9, "last_key": 0.9},
+    "cap_unless_exact": {"first_key": 0.9},
+    # a surname that differs (not a typo) beside a shared mobile or address is another
+    # household member: a wife keeps her own surname
+    "cap_when_different": {"last_key": 0.9},
     "cap_when_partial": {
         "first_key": (0.9, ("national_id", "birth_date", "thread", "mobile")),
         "last_key": (0.9, ("national_id", "birth_date", "thread", ("mobile", "first_key"),
@@ -205,23 +207,38 @@ def valid_id(field: str, value: str | None) -> bool:
 
 def conflicting(fa: dict, fb: dict, conf: dict) -> bool:
     """Whether two records cannot be one entity whatever else agrees: different valid trusted
-    ids, or (with `conflicts` in the settings) a listed comparison present on both sides at
-    its lowest level: another birth date, gender, surname, or a first name that is not half
-    of the other (محمدرضا / رضا is one man's name; حسن / زهرا are two people)."""
+    ids, or (with `conflicts` in the settings) a listed comparison present on both sides and
+    further apart than a typo: another birth date, gender, surname, or a first name that is
+    neither a misspelling nor half of the other (محمدرضا / رضا, رضا / راض are one man's name;
+    حسن / زهرا are two people).  Names swapped or split elsewhere are not a conflict."""
     for f in conf["trusted_ids"]:
         if fa.get(f) != fb.get(f) and valid_id(f, fa.get(f)) and valid_id(f, fb.get(f)):
             return True
     for name in conf.get("conflicts", ()):
         a, b = fa.get(name), fb.get(name)
-        if not a or not b or a == b:
-            continue
-        kind = conf["comparisons"][name].get("kind", "exact")
-        if kind == "name" and (a in b or b in a):
-            continue
-        if kind == "exact" or comparison_vector({name: a}, {name: b}, {"_plan": ((name, kind, ()),)})[name] == 0:
-            if not any(fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x) for x, y in conf.get("swappable", ())):
+        if a and b and a != b and _far(a, b, conf["comparisons"][name].get("kind", "exact")):
+            if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ())):
                 return True
     return False
+
+
+def _swapped(fa: dict, fb: dict, x: str, y: str) -> bool:
+    """Both parts given on both sides and each close to the other side's opposite part, or
+    the same letters split elsewhere."""
+    ax, ay, bx, by = (fa.get(x) or ""), (fa.get(y) or ""), (fb.get(x) or ""), (fb.get(y) or "")
+    if not (ax and ay and bx and by):
+        return False
+    return (not _far(ax, by, "name") and not _far(ay, bx, "name")) or ax + ay in (bx + by, by + bx)
+
+
+def _far(a: str, b: str, kind: str) -> bool:
+    import jellyfish
+
+    if kind == "exact":
+        return True
+    if kind == "name" and (a in b or b in a):
+        return False
+    return jellyfish.damerau_levenshtein_distance(a, b) > 2
 
 
 def conflict_of(feats: dict[str, dict], conf: dict) -> Callable[[str, str], bool] | None:
