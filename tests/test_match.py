@@ -370,3 +370,17 @@ def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
     assert not conflicting(f(first_name="حسن"), f(last_name="نوری"), conf)
 
 
+
+
+def test_a_common_name_agreeing_says_less_than_a_rare_one():
+    """Term frequencies (kept in a trained model): محمد agreeing weighs less than a rare name."""
+    from munihub.resolve.model import tf_adjustment, tf_tables
+    conf = settings_for("person")
+    feats = {f"r|{i}": {"first_key": "محمد" if i < 50 else f"نام{i}"} for i in range(100)}
+    model = {**default_model(conf), "tf": tf_tables(feats, conf)}
+    vector = {"first_key": 3}
+    common = tf_adjustment(vector, {"first_key": "محمد"}, {"first_key": "محمد"}, model)["first_key"]
+    rare = tf_adjustment(vector, {"first_key": "نام70"}, {"first_key": "نام70"}, model)["first_key"]
+    assert common < 0 < rare
+    assert tf_adjustment({"first_key": 2}, {"first_key": "محمد"}, {"first_key": "محمود"}, model) == {}
+    assert tf_tables(dict(reversed(list(feats.items()))), conf) == model["tf"]  # order-free

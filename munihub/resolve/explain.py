@@ -6,8 +6,10 @@ probability is 1 / (1 + 2^-weight).  The rules the score goes through come first
 valid trusted id (a national id with a correct check digit) is a match whatever the weights,
 two different valid ones never are, and a first name that is present but not exact caps the
 probability (`cap_unless_exact`; a rare one-edit typo of a common name escapes the cap, which
-is not shown here), and so does a first name given on one side only unless the national id or
-birth date agrees (`cap_when_partial`).
+is not shown here), and so does a first or last name missing on a side or half of the other
+unless the national id, birth date, 137 thread or mobile agrees (`cap_when_partial`), and a
+surname that really differs (`cap_when_different`).  A model trained on enough pairs also
+carries term frequencies: an exact first name or surname weighs by how common it is (a row each).
 """
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ import math
 from typing import Any
 
 from munihub.resolve.caps import capped
-from munihub.resolve.model import KINDS, comparison_vector, default_model, probability
+from munihub.resolve.model import KINDS, comparison_vector, default_model, probability, tf_adjustment
 
 
 def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) -> dict[str, Any]:
     """The rule, the prior weight, one row per comparison and the probability of one pair
     (`fa`, `fb`: match features; `conf`: `match.settings_for`; `model`: stored or default)."""
-    from munihub.resolve.match import valid_id
+    from munihub.resolve.match import _shifted, valid_id
 
     model = model or default_model(conf)
     vector = comparison_vector(fa, fb, conf)
@@ -34,8 +36,11 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
             m, u = model["m"][name][level], model["u"][name][level]
             row.update(m=m, u=u, weight=math.log2(m / u) if m > 0 and u > 0 else 0.0)  # a zero m or u says nothing
         rows.append(row)
+    for name, logit in tf_adjustment(vector, fa, fb, model).items():  # how common the value is
+        rows.append({"comparison": f"{name} (term frequency)", "left": fa.get(name), "right": fb.get(name),
+                     "level": "exact", "m": None, "u": None, "weight": logit / math.log(2)})
     prior = model["prior"]
-    fellegi_sunter = probability(vector, model)
+    fellegi_sunter = _shifted(probability(vector, model), sum(tf_adjustment(vector, fa, fb, model).values()))
     ids = [f for f in conf.get("trusted_ids", []) if valid_id(f, fa.get(f)) and valid_id(f, fb.get(f))]
     rule = next((f"exact:{f}" for f in ids if fa[f] == fb[f]), None) or \
         (f"different valid {ids[0]}: never a match" if ids else "fellegi-sunter")

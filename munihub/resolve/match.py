@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 from munihub.resolve.caps import capped as _capped
 from munihub.resolve.model import (comparison_plan, comparison_vector, default_model,  # noqa: F401
-                                   probability, random_vectors, train)
+                                   probability, random_vectors, tf_adjustment, tf_tables, train)
 
 
 _PERSON = {
@@ -46,8 +46,11 @@ _PERSON = {
     # m/u are for pairs inside the blocked candidate set (not random pairs).
     "comparisons": {
         "national_id": {"kind": "code", "m": [0.03, 0.04, 0.93], "u": [0.995, 0.004, 0.001]},
-        "first_key": {"kind": "name", "m": [0.02, 0.04, 0.09, 0.85], "u": [0.85, 0.05, 0.04, 0.06]},
-        "last_key": {"kind": "name", "m": [0.03, 0.04, 0.08, 0.85], "u": [0.75, 0.05, 0.05, 0.15]},
+        # tf: an exact agreement weighs by how common the name is (محمد, احمدی count for less)
+        "first_key": {"kind": "name", "tf": True,
+                      "m": [0.02, 0.04, 0.09, 0.85], "u": [0.85, 0.05, 0.04, 0.06]},
+        "last_key": {"kind": "name", "tf": True,
+                     "m": [0.03, 0.04, 0.08, 0.85], "u": [0.75, 0.05, 0.05, 0.15]},
         # full name only speaks when first or last name is missing on a side (no double count)
         "full_key": {"kind": "name", "fallback_for": ["first_key", "last_key"],
                      "m": [0.02, 0.04, 0.09, 0.85], "u": [0.9, 0.04, 0.03, 0.03]},
@@ -294,6 +297,7 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
                 per = Counter(sources.values())
                 total -= sum(k * (k - 1) // 2 for k in per.values())
             model = train(vectors, agreed, random_vectors(feats, conf, sources), total, conf)
+            model["tf"] = tf_tables(feats, conf)
         else:
             model = default_model(conf)
     out = list(exact)
@@ -302,10 +306,21 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
         pattern = tuple(v.values())
         if pattern not in seen:
             seen[pattern] = probability(v, model)
-        p, _ = _capped(seen[pattern], v, conf, feats[a], feats[b], index.get("counts", {}))
+        p = seen[pattern]
+        if "tf" in model:
+            p = _shifted(p, sum(tf_adjustment(v, feats[a], feats[b], model).values()))
+        p, _ = _capped(p, v, conf, feats[a], feats[b], index.get("counts", {}))
         if p >= conf["review"]:
             out.append(Pair(a, b, round(p, 6), "fellegi-sunter"))
     return out, model
+
+
+def _shifted(p: float, logit: float) -> float:
+    """Probability `p` with `logit` added to its log-odds."""
+    import math
+    if not logit or p <= 0.0 or p >= 1.0:
+        return p
+    return 1 / (1 + math.exp(-(math.log(p / (1 - p)) + logit)))
 
 
 def _by_type(records: Iterable[dict]) -> dict[str, list[dict]]:

@@ -95,6 +95,41 @@ def probability(vector: dict[str, int], model: dict) -> float:
     return 1 / (1 + math.exp(-logit)) if logit > -700 else 0.0
 
 
+TF_VALUES = 2000  # most common values kept per comparison: the model stays small JSON
+TF_BOUND = math.log(10)  # a value moves a weight at most ten-fold either way
+
+
+def tf_tables(feats: dict[str, dict], conf: dict) -> dict[str, dict[str, float]]:
+    """Term frequencies of the comparisons marked `tf` (Splink's term-frequency adjustment):
+    per comparison, the share of records holding each of its `TF_VALUES` most common values,
+    and under "" the smallest share kept (what any rarer value is taken to have)."""
+    out = {}
+    for name, comp in conf["comparisons"].items():
+        if not comp.get("tf"):
+            continue
+        counts = Counter(f.get(name) for f in feats.values() if f.get(name))
+        total = sum(counts.values())
+        if not total:
+            continue
+        common = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TF_VALUES]
+        table = {v: n / total for v, n in common}
+        table[""] = min(table.values()) if len(counts) > len(common) else 1 / total
+        out[name] = table
+    return out
+
+
+def tf_adjustment(vector: dict[str, int], fa: dict, fb: dict, model: dict) -> dict[str, float]:
+    """Log-odds each `tf` comparison adds on an exact agreement: log(u / share of the value).
+    محمد (one man in ten) agreeing says less than the average first name; a rare one more."""
+    out = {}
+    for name, table in (model.get("tf") or {}).items():
+        u = model["u"][name][-1]
+        if vector.get(name) == len(model["u"][name]) - 1 and fa.get(name) == fb.get(name) and u > 0:
+            share = table.get(fa[name], table[""])
+            out[name] = max(-TF_BOUND, min(TF_BOUND, math.log(u / share)))
+    return out
+
+
 def random_vectors(feats: dict, conf: dict, sources: dict, size: int = 50_000) -> list[dict]:
     """Comparison vectors of a seeded sample of random pairs (nearly all non-matches: u)."""
     import random
