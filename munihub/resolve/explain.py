@@ -85,3 +85,50 @@ def explain_refs(engine, left: str, right: str, match_settings: dict | None = No
     return {"entity_type": etype, "left": left, "right": right, "model": "stored" if model else "default",
             "entities": [entities.get(left), entities.get(right)],
             **explain_features(found[left][1], found[right][1], conf, model)}
+
+
+def weight_histogram(pairs, conf: dict, width: float = 2.0) -> dict[str, Any]:
+    """Splink's match-weight chart as rows: scored pairs (`match.Pair`s, the Fellegi-Sunter
+    ones) counted per `width`-wide bin of match weight (log2 odds), with the weights of the
+    thresholds, so one sees whether the match threshold sits where the distribution has a gap."""
+    def weight(p: float) -> float:
+        return 60.0 if p >= 1.0 else -60.0 if p <= 0.0 else math.log2(p / (1 - p))
+
+    bins: dict[float, int] = {}
+    for p in pairs:
+        if p.rule == "fellegi-sunter":
+            lo = math.floor(weight(p.probability) / width) * width
+            bins[lo] = bins.get(lo, 0) + 1
+    return {"bins": [{"from": lo, "to": lo + width, "pairs": bins[lo]} for lo in sorted(bins)],
+            "match_weight": weight(conf["match"]), "review_weight": weight(conf["review"])}
+
+
+def score_distribution(engine, entity_type: str = "person", match_settings: dict | None = None,
+                       width: float = 2.0) -> dict[str, Any]:
+    """The stored records of one type re-blocked and re-scored with the stored model (as the
+    last run scored them): the match-weight histogram of every pair at or above the review
+    threshold, and the model's m, u and weight per comparison level (Splink's parameter chart)."""
+    import sqlalchemy as sa
+
+    from munihub import store
+    from munihub.errors import MunihubError
+    from munihub.resolve.match import index_from_features, match_index, settings_for
+
+    f, mm = store.match_features, store.match_models
+    with engine.connect() as conn:
+        feats = {ref: fs for ref, fs in conn.execute(
+            sa.select(f.c.ref, f.c.features).where(f.c.entity_type == entity_type))}
+        model = conn.execute(sa.select(mm.c.model).where(mm.c.entity_type == entity_type)).scalar()
+    if not feats:
+        raise MunihubError(f"no resolved {entity_type} records", where="resolve distribution",
+                           hint="run `munihub resolve` first, or pick another --type")
+    conf = settings_for(entity_type, match_settings)
+    model = model or default_model(conf)
+    slot = index_from_features(feats, {r: r.split("|")[0] for r in feats}, conf)
+    pairs, _ = match_index(slot, conf, model)
+    levels = [{"comparison": name, "level": KINDS[comp.get("kind", "exact")][i], "m": m, "u": u,
+               "weight": math.log2(m / u) if m > 0 and u > 0 else 0.0}
+              for name, comp in conf["comparisons"].items()
+              for i, (m, u) in enumerate(zip(model["m"][name], model["u"][name]))]
+    return {"entity_type": entity_type, "records": len(feats), "model": "stored" if model else "default",
+            "prior": model["prior"], **weight_histogram(pairs, conf, width), "parameters": levels}
