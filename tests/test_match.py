@@ -384,3 +384,18 @@ def test_a_common_name_agreeing_says_less_than_a_rare_one():
     assert common < 0 < rare
     assert tf_adjustment({"first_key": 2}, {"first_key": "محمد"}, {"first_key": "محمود"}, model) == {}
     assert tf_tables(dict(reversed(list(feats.items()))), conf) == model["tf"]  # order-free
+
+
+def test_a_model_stored_before_new_comparisons_still_scores():
+    """A store resolved by an older version keeps a model without place, district or thread:
+    an incremental run scores with it, the new comparisons at their defaults."""
+    conf = settings_for("person")
+    old = default_model(conf)
+    for name in ("place", "district", "thread"):
+        del old["m"][name], old["u"][name]
+    home = {"address": {"detail": "بلوار توس کوچه 14", "district": "11"}}
+    registered = {**ALI_FIVE_WAYS[0], "fields": {**ALI_FIVE_WAYS[0]["fields"], **home}}
+    index = build_index([registered])
+    new = rec("137|9#person", first_name="علی", last_name="رضایی", mobile="+989151234567", **home)
+    pairs = match_incremental([new], index, model={"person": old})
+    assert pairs and pairs[0].probability > 0.95

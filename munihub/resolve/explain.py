@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from munihub.resolve.caps import capped
-from munihub.resolve.model import KINDS, comparison_vector, default_model, probability, tf_adjustment
+from munihub.resolve.model import KINDS, comparison_vector, completed, default_model, probability, tf_adjustment
 
 
 def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
     (`fa`, `fb`: match features; `conf`: `match.settings_for`; `model`: stored or default)."""
     from munihub.resolve.match import _shifted, valid_id
 
-    model = model or default_model(conf)
+    model = completed(model, conf) if model else default_model(conf)
     vector = comparison_vector(fa, fb, conf)
     rows = []
     for name, level in vector.items():
@@ -123,12 +123,13 @@ def score_distribution(engine, entity_type: str = "person", match_settings: dict
         raise MunihubError(f"no resolved {entity_type} records", where="resolve distribution",
                            hint="run `munihub resolve` first, or pick another --type")
     conf = settings_for(entity_type, match_settings)
-    model = model or default_model(conf)
+    stored = model is not None
+    model = completed(model, conf) if model else default_model(conf)
     slot = index_from_features(feats, {r: r.split("|")[0] for r in feats}, conf)
     pairs, _ = match_index(slot, conf, model)
     levels = [{"comparison": name, "level": KINDS[comp.get("kind", "exact")][i], "m": m, "u": u,
                "weight": math.log2(m / u) if m > 0 and u > 0 else 0.0}
               for name, comp in conf["comparisons"].items()
               for i, (m, u) in enumerate(zip(model["m"][name], model["u"][name]))]
-    return {"entity_type": entity_type, "records": len(feats), "model": "stored" if model else "default",
+    return {"entity_type": entity_type, "records": len(feats), "model": "stored" if stored else "default",
             "prior": model["prior"], **weight_histogram(pairs, conf, width), "parameters": levels}

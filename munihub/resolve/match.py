@@ -19,7 +19,7 @@ from itertools import combinations
 from typing import Any, Callable, Iterable
 
 from munihub.resolve.caps import capped as _capped
-from munihub.resolve.model import (comparison_plan, comparison_vector, default_model,  # noqa: F401
+from munihub.resolve.model import (comparison_plan, comparison_vector, completed, default_model,  # noqa: F401
                                    probability, random_vectors, tf_adjustment, tf_tables, train)
 
 
@@ -300,6 +300,7 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
             model["tf"] = tf_tables(feats, conf)
         else:
             model = default_model(conf)
+    model = completed(model, conf)
     out = list(exact)
     seen: dict[tuple, float] = {}  # few distinct patterns: score each once
     for a, b, v in fuzzy:

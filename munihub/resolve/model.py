@@ -29,6 +29,17 @@ def default_model(conf: dict) -> dict:
     return model
 
 
+def completed(model: dict, conf: dict) -> dict:
+    """`model` with the default m/u of any comparison it lacks: a model stored before a
+    version added comparisons (issue 16's place, district, thread) still scores, those at
+    their documented defaults, until a `--retrain` run fits them."""
+    names = conf["comparisons"]
+    if all(n in model["m"] and n in model["u"] for n in names):
+        return model
+    base = default_model(conf)
+    return {**model, "m": {**base["m"], **model["m"]}, "u": {**base["u"], **model["u"]}}
+
+
 def comparison_plan(conf: dict) -> tuple:
     """(name, kind, fallback features) per comparison, precompiled once per settings."""
     return tuple((name, comp.get("kind", "exact"), tuple(comp.get("fallback_for", ())))
