@@ -357,7 +357,7 @@ def test_clustering_never_joins_two_conflicting_records():
 
 
 def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
-    from munihub.resolve.match import conflicting
+    from munihub.resolve.conflicts import conflicting
     conf = settings_for("person")
     f = lambda **kw: features(rec("x|1", **kw))  # noqa: E731
     assert conflicting(f(national_id=ALI), f(national_id=HOSSEIN), conf)

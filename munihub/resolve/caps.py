@@ -21,9 +21,9 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     `cap_when_different`: `{feature: cap}`, a comparison at its lowest level (not a typo) caps p:
     a surname that differs beside the mobile or home a household shares.
     `cap_when_partial`: `{feature: (cap, unless)}`, a feature missing on a side (a title and
-    surname, «آقای احمدی», or «ناشناس») or half of the other (رضا / محمدرضا) caps p unless an entry of `unless` at least nearly
-    agrees: a comparison (national id, birth date, the 137 thread), or a tuple of comparisons
-    that must all agree (a mobile with the gender a title gives, a mobile or the home with the
+    surname, «آقای احمدی», or «ناشناس») or half of the other (رضا / محمدرضا) caps p unless an
+    entry of `unless` at least nearly agrees: a comparison (national id, birth date, the 137
+    thread, the mobile), or a tuple of comparisons that must all agree (the home with the
     first name): a surname, an address and the phone a household shares are anyone's in that
     household, but its members have different first names."""
     import jellyfish

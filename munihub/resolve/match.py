@@ -29,6 +29,9 @@ _PERSON = {
     # a surname that differs (not a typo) beside a shared mobile or address is another
     # household member: a wife keeps her own surname
     "cap_when_different": {"last_key": 0.9},
+    # a name part missing on a side, or the short half of a compound first name (`halves`:
+    # رضا of محمدرضا), counts only beside something personal: a title and surname with the
+    # home's landline and address is anyone in that home (docs/resolution.md)
     "cap_when_partial": {
         "first_key": (0.9, ("national_id", "birth_date", "thread", "mobile")),
         "last_key": (0.9, ("national_id", "birth_date", "thread", ("mobile", "first_key"),
@@ -206,50 +209,6 @@ def valid_id(field: str, value: str | None) -> bool:
     from munihub.persian import is_valid_national_id
 
     return bool(is_valid_national_id(value))
-
-
-def conflicting(fa: dict, fb: dict, conf: dict) -> bool:
-    """Whether two records cannot be one entity whatever else agrees: different valid trusted
-    ids, or (with `conflicts` in the settings) a listed comparison present on both sides and
-    further apart than a typo: another birth date, gender, surname, or a first name that is
-    neither a misspelling nor half of the other (محمدرضا / رضا, رضا / راض are one man's name;
-    حسن / زهرا are two people).  Names swapped or split elsewhere are not a conflict."""
-    for f in conf["trusted_ids"]:
-        if fa.get(f) != fb.get(f) and valid_id(f, fa.get(f)) and valid_id(f, fb.get(f)):
-            return True
-    for name in conf.get("conflicts", ()):
-        a, b = fa.get(name), fb.get(name)
-        if a and b and a != b and _far(a, b, conf["comparisons"][name].get("kind", "exact")):
-            if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ())):
-                return True
-    return False
-
-
-def _swapped(fa: dict, fb: dict, x: str, y: str) -> bool:
-    """Both parts given on both sides and each close to the other side's opposite part, or
-    the same letters split elsewhere."""
-    ax, ay, bx, by = (fa.get(x) or ""), (fa.get(y) or ""), (fb.get(x) or ""), (fb.get(y) or "")
-    if not (ax and ay and bx and by):
-        return False
-    return (not _far(ax, by, "name") and not _far(ay, bx, "name")) or ax + ay in (bx + by, by + bx)
-
-
-def _far(a: str, b: str, kind: str) -> bool:
-    import jellyfish
-
-    if kind == "exact":
-        return True
-    if kind == "name" and (a in b or b in a):
-        return False
-    return jellyfish.damerau_levenshtein_distance(a, b) > 2
-
-
-def conflict_of(feats: dict[str, dict], conf: dict) -> Callable[[str, str], bool] | None:
-    """`clustering.cluster`'s conflict test over one type's features (None: the type has no
-    trusted id and no `conflicts`)."""
-    if not conf["trusted_ids"] and not conf.get("conflicts"):
-        return None
-    return lambda a, b: a in feats and b in feats and conflicting(feats[a], feats[b], conf)
 
 
 # --------------------------------------------------------------------------- blocking
