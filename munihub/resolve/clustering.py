@@ -54,7 +54,7 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         return r
 
     size: dict[str, int] = {}  # per root, absent = 1
-    members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match"
+    members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match" and conflicts
     for _, _, a, b, checked in sorted(links):
         ra, rb = find(a), find(b)
         if ra == rb:

@@ -64,6 +64,7 @@ def person_mention(record: dict) -> dict | None:
 # Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
 _TITLE_GENDER = {"آقای": "male", "حاج": "male", "حاجی": "male", "خانم": "female", "حاجیه": "female"}
 
+
 def request_thread(record: dict) -> str | None:
     """The request a 137 call belongs to: the earlier tracking code it cites (`refers_to`, or
     quoted in its description in any digits; the smallest if several), else its own code.  A
