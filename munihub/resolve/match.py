@@ -250,7 +250,9 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
             if model is None:
                 agreed.append(comparison_vector(fa, fb, conf))
         elif not ids:  # two different valid trusted ids: different entities, never scored
-            fuzzy.append((a, b, comparison_vector(fa, fb, conf)))
+            # kept as a tuple of levels (comparisons in settings order): a dict per candidate
+            # pair of 13 comparisons weighs twice a dict of 10, and full runs hold millions
+            fuzzy.append((a, b, tuple(comparison_vector(fa, fb, conf).values())))
     if model is None:
         vectors = [v for _, _, v in fuzzy]
         if len(vectors) + len(agreed) >= min_train:
@@ -265,12 +267,13 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
             model = default_model(conf)
     model = completed(model, conf)
     out = list(exact)
-    seen: dict[tuple, float] = {}  # few distinct patterns: score each once
-    for a, b, v in fuzzy:
-        pattern = tuple(v.values())
+    seen: dict[tuple, tuple[dict, float]] = {}  # few distinct patterns: score each once
+    names = list(conf["comparisons"])
+    for a, b, pattern in fuzzy:
         if pattern not in seen:
-            seen[pattern] = probability(v, model)
-        p = seen[pattern]
+            vector = dict(zip(names, pattern))
+            seen[pattern] = (vector, probability(vector, model))
+        v, p = seen[pattern]
         if "tf" in model:
             p = _shifted(p, sum(tf_adjustment(v, feats[a], feats[b], model).values()))
         p, _ = _capped(p, v, conf, feats[a], feats[b], index.get("counts", {}))

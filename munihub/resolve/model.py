@@ -170,7 +170,7 @@ def _tally(vectors: Iterable[tuple], weights: Iterable[float], levels: list[int]
     return [[max(c / sum(row), 1e-6) for c in row] for row in counts]
 
 
-def train(fuzzy: list[dict], exact: list[dict], randoms: list[dict], total_pairs: int,
+def train(fuzzy: list[dict | tuple], exact: list[dict], randoms: list[dict], total_pairs: int,
           conf: dict, iterations: int = 25, strength: float = 20.0) -> dict:
     """Fellegi-Sunter parameters for a whole population of pairs (Splink's recipe, by hand):
     u from random pairs; m from pairs sharing a trusted id when there are >= 50 of them, else
@@ -178,7 +178,7 @@ def train(fuzzy: list[dict], exact: list[dict], randoms: list[dict], total_pairs
     over all `total_pairs`.  Defaults act as `strength` pseudo-pairs so m cannot drift far."""
     base = default_model(conf)
     names = list(base["m"])
-    key = lambda v: tuple(v[n] for n in names)  # noqa: E731
+    key = lambda v: v if isinstance(v, tuple) else tuple(v[n] for n in names)  # noqa: E731 (tuples: levels in order)
     levels = [len(KINDS[conf["comparisons"][n].get("kind", "exact")]) for n in names]
     flat = [[1.0 / lv] * lv for lv in levels]
     model = {"prior": 0.0, "m": dict(base["m"]),
