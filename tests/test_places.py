@@ -10,6 +10,8 @@ def test_the_registry_and_the_hotline_name_one_place():
     permit = {"detail": "مشهد، وکیلآباد، کوچه 12، پلاک 5", "district": "منطقه ۸"}
     assert place_key(registry) == place_key(hotline) == place_key(permit) == "وکیلاباد/12"
     assert place_key("بلوار وکیل‌آباد، کوچه ۱۳") != place_key(registry)
+    assert place_key({"street": "بلوار وکیل‌آباد", "alley": "۱۲"}) == "وکیلاباد/12"  # alley in its own field
+    assert place_key({"street": "بلوار وکیل‌آباد", "alley": "کوچه 12"}) == "وکیلاباد/12"
 
 
 def test_a_street_alone_names_no_place():

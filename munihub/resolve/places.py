@@ -23,7 +23,10 @@ _STREET_KINDS = re.compile(r"^(?:بلوار|خیابان|خ\.?|بل\.?|میدا�
 
 def _text(address: Any) -> str | None:
     if isinstance(address, dict):
-        parts = [address.get(k) for k in ("street", "alley", "detail")]
+        alley = str(address.get("alley") or "").strip()
+        if alley and not re.match(_ALLEY, alley):
+            alley = f"کوچه {alley}"  # an alley field holding just «۱۴»
+        parts = [address.get("street"), alley, address.get("detail")]
         return " ، ".join(str(p) for p in parts if p) or None
     return str(address) if address else None
 
