@@ -138,7 +138,8 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     except MunihubError as exc:  # tidying is best effort: the data is already safely published
         log.warning("%s: published, but tidying the source failed: %s", contract.id, exc)
     return {"source": contract.id, "load_id": load_id, "rows_in": load["rows_in"],
-            "rows_quarantined": load["rows_quarantined"], **counts}
+            "rows_quarantined": load["rows_quarantined"], **counts,
+            "values_set_aside": dict(load["values_set_aside"] or {})}
 
 
 def sync_source(contract_id: str, settings: Settings | None = None, **kw) -> dict[str, Any]:
