@@ -80,9 +80,10 @@ def _open_ids(conn, table, ids: list[int], why: str, what: str, command: str) ->
 # ---------------------------------------------------------------- values set aside
 
 def list_set_aside(settings: Settings, source: str | None = None, field: str | None = None,
-                   limit: int = 50) -> list[dict[str, Any]]:
-    """Open set-aside values, newest first: record, field, rule and the masked raw value."""
-    from munihub.masking import mask_record
+                   limit: int = 50, *, names: bool = False) -> list[dict[str, Any]]:
+    """Open set-aside values, newest first: record, field, rule and the masked raw value
+    (and reason, which may quote it); `names` also masks persons' names (a viewer's view)."""
+    from munihub.masking import mask_record, mask_text
     t = store.set_aside
     stmt = sa.select(t).where(t.c.status == "open").order_by(t.c.id.desc()).limit(limit)
     if source:
@@ -91,9 +92,10 @@ def list_set_aside(settings: Settings, source: str | None = None, field: str | N
         stmt = stmt.where(t.c.field == field)
     with engine_for(settings).connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    return [{"id": r["id"], "source": r["source"], "record": r["source_key"], "field": r["field"],
-             "rule": r["rule"], "value": mask_record(r["value"], r["field"]),
-             "reason": (r["reason"] or {}).get("message", "")} for r in rows]
+    return [{"id": r["id"], "source": r["source"], "record": mask_text(r["source_key"]), "field": r["field"],
+             "rule": r["rule"], "value": mask_record(r["value"], r["field"], names=names),
+             "reason": mask_text((r["reason"] or {}).get("message", "")),
+             "reason_fa": mask_text((r["reason"] or {}).get("message_fa", ""))} for r in rows]
 
 
 def count_set_aside(settings: Settings, source: str | None = None) -> list[dict[str, Any]]:

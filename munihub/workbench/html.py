@@ -97,6 +97,7 @@ def page(base: str, title: str, body: str, person: Person | None = None, *, note
         role = "کارشناس داده" if person.role == "steward" else "بیننده"
         nav = (f'<header class="top"><b>میزکار کارشناسان داده</b>'
                f'{link(base, "/", "نمای کلی")}{link(base, "/quarantine", "قرنطینه")}'
+               f'{link(base, "/values", "مقدارهای کنار گذاشته")}'
                f'{link(base, "/review", "بازبینی جفت‌ها")}{link(base, "/entities", "جست‌وجوی موجودیت")}'
                f'<span class="who">{e(person.display_name)} ({role})</span>'
                f'<form method="post" action="{e(base)}/signout">{csrf_field(person)}'
