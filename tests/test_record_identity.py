@@ -2,6 +2,7 @@
 of a non-essential field set aside instead of the record, phones filed by what they are."""
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -222,6 +223,9 @@ def test_status_and_sync_name_the_values_set_aside_per_field_even_after_a_quiet_
     code = main(["sync", "testlic.licences"])
     said = capsys.readouterr().err
     assert code == 0 and "3 value(s) set aside (birth_date 1, mobile 1, national_id 1" in said
+    # bad input: one line naming the source, the record and the field
+    [problem] = [line for line in said.splitlines() if "quarantined, e.g." in line]
+    assert re.search(r"testlic\.licences record (L-5: last_name: required|at .*#\d+: licence_no: record id)", problem)
     _cli(monkeypatch, settings, capsys, "sync", "testlic.licences")  # reads nothing new, sets nothing aside
     code, out = _cli(monkeypatch, settings, capsys, "status", "--format", "json")
     import json
