@@ -146,7 +146,8 @@ def bad_input_line(folder: Path, contracts_dir: Path, dataset: str, record: dict
 
 
 MENTIONS_PEOPLE = {"registry.citizens": ("fname", "code_melli", "mobile"),
-                   "rc137.calls": ("caller", "caller_nid", "caller_tel"), "finance.pay": ("payer", "code_melli", "payer_mobile")}
+                   "rc137.calls": ("caller", "caller_nid", "caller_tel"),
+                   "finance.pay": ("payer", "code_melli", "payer_mobile")}
 EXPORTS_PEOPLE = {"registry.citizens": ("نام", "کد_ملی", "همراه", "تلفن"),
                   "rc137.calls": ("caller", "national_id", "phone"),
                   "finance.payments": ("payer", "code_melli", "mobile"),

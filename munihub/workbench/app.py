@@ -278,7 +278,8 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             try:
                 result = replay_set_aside(settings, source, actor=person.username)
             except MunihubError as err:
-                record(person.username, "workbench.values.replay", source, "failed", {"why": why, "error": str(err)[:300]})
+                record(person.username, "workbench.values.replay", source, "failed",
+                       {"why": why, "error": str(err)[:300]})
                 raise
             record(person.username, "workbench.values.replay", source, "ok", {"why": why, **result})
             changed()

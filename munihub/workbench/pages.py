@@ -194,6 +194,10 @@ def quarantine_item_body(base: str, item: dict, person: Person) -> str:
             f'<pre>{e(json.dumps(item["raw"], ensure_ascii=False, indent=1, sort_keys=True))}</pre>{actions}')
 
 
+def _shown(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def values_body(base: str, counts: list[dict], rows: list[dict], query: dict, person: Person) -> str:
     """Values set aside and still open: counted per source, field and rule, then listed (masked)
     with the steward's actions: read them again after a contract fix, or dismiss with a reason."""
@@ -203,10 +207,9 @@ def values_body(base: str, counts: list[dict], rows: list[dict], query: dict, pe
                f'<td>{ident(c["rule"])}</td><td>{fa(c["open"])}</td></tr>' for c in counts]
     listed = [f'<tr><td>{fa(r["id"])}</td><td>{ident(r["source"])}</td><td>{ident(r["record"])}</td>'
               f'<td>{ident(r["field"])}</td><td>{ident(r["rule"])}</td>'
-              f'<td><bdi dir="ltr">{e(r["value"] if isinstance(r["value"], str) else json.dumps(r["value"], ensure_ascii=False))}</bdi></td>'
-              f'<td dir="auto">{e(r["reason_fa"] or r["reason"])}</td>'
-              f'<td>{action_form(base, "/values/dismiss", person, "کنار گذاشتن", hidden={"ids": r["id"]}, cls="bad")}</td>'
-              '</tr>' for r in rows]
+              f'<td><bdi dir="ltr">{e(_shown(r["value"]))}</bdi></td><td dir="auto">{e(r["reason_fa"] or r["reason"])}</td>'
+              f'<td>{action_form(base, "/values/dismiss", person, "کنار گذاشتن", hidden={"ids": r["id"]}, cls="bad")}'
+              '</td></tr>' for r in rows]
     replay = ""
     if source and person.may_act and rows:
         replay = ('<p>پس از اصلاح پیمان، مقدارهای باز این منبع را دوباره بخوانید؛ هر مقداری که اکنون خوانده شود '
