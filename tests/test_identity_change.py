@@ -3,7 +3,7 @@ key are moved at the publish that reads their records again, in the same transac
 source record is held twice, nothing is lost and rows in = published + quarantined holds."""
 from __future__ import annotations
 
-import shutil
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from munihub import pipeline, store
 from munihub.config import REPO_ROOT, Settings
 from munihub.ingest import identity, loads
-from munihub.resolve.run import resolve_all
 
 from test_pipeline import national_id
 
@@ -164,6 +163,28 @@ def test_rows_published_before_identities_were_recorded_are_recognised_by_their_
     assert known["former"] == {"by": "primaryKey", "fields": ["national_id"]} and known["former_rows"] == 3
 
 
+def test_a_store_holding_rows_of_both_identities_before_they_were_recorded_moves_only_the_former(source):
+    settings, switch, touch = source
+    pipeline.sync_source("testlic.licences", settings)
+    switch()
+    touch("L-3")
+    pipeline.sync_source("testlic.licences", settings)  # (as a store before 0009 would have done it:)
+    with store.engine_for(settings).begin() as conn:   # B's row under the national id and under L-3
+        conn.execute(store.source_rows.update().values(keyed_by=None))
+        conn.execute(store.source_identity.delete())
+        conn.execute(store.source_rows.insert().values(
+            source="testlic.licences", source_key=B, entity_type="person", record=_rows(settings)["L-3"]["record"],
+            record_hash=_rows(settings)["L-3"]["record_hash"], first_load_id="L0", load_id="L0",
+            updated_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)))
+    touch("L-3", "L-4", when=T2)
+    result = pipeline.sync_source("testlic.licences", settings)
+    rows = _rows(settings)
+    assert B not in rows and C not in rows and {"L-3", "L-4"} <= set(rows)
+    assert (result["rows_rekeyed"], result["rows_retired"]) == (1, 1)  # C rekeyed; B retired beside L-3
+    [retired] = _one(settings, store.retired_rows)
+    assert retired["source_key"] == B and retired["replaced_by"] == ["L-3"] and "beside" in retired["reason"]
+
+
 def test_a_crash_inside_the_publish_leaves_the_former_rows_and_the_rerun_moves_them(source):
     settings, switch, touch = source
     pipeline.sync_source("testlic.licences", settings)
@@ -193,6 +214,8 @@ def test_a_crash_inside_the_publish_leaves_the_former_rows_and_the_rerun_moves_t
 def test_the_identity_is_inferred_only_when_every_key_is_made_of_the_records_fields():
     rows = [("1|a", {"n": 1, "x": {"code": "a"}}), ("2|b", {"n": 2, "x": {"code": "b"}, "m": "2"})]
     assert identity.infer_identity(rows) == {"by": "primaryKey", "fields": ["n", "x.code"]}
-    assert identity.infer_identity(rows + [("R-9", {"n": 9})]) is None  # a record id the record lacks
+    # a row keyed by a record id its record lacks is passed over (a store may hold both kinds)
+    assert identity.infer_identity(rows + [("R-9", {"n": 9})]) == {"by": "primaryKey", "fields": ["n", "x.code"]}
+    assert identity.infer_identity([("R-9", {"n": 9}), ("R-8", {"n": 8})]) is None
     assert identity.infer_identity([]) is None
     assert identity.signature({"by": "recordId", "fields": ["office", "no"]}) == "recordId:office+no"

@@ -68,20 +68,25 @@ def _flat(record: dict, prefix: str = "") -> dict[str, str]:
 
 
 def infer_identity(rows: list[tuple[str, dict]]) -> dict[str, Any] | None:
-    """The primary key that made every one of these (key, record) rows' keys from the record's
-    own fields, or None (the keys came from elsewhere, e.g. a record id the record lacks)."""
-    candidates: list[set[str]] | None = None
+    """The primary key that made these (key, record) rows' keys from the records' own fields,
+    or None when no key is made of its record's fields (keyed by a record id the record lacks).
+    Rows no field explains are passed over: a store can hold rows of both identities (the
+    contract switched before the store recorded identities), and a row is only ever moved when
+    a record read again claims it by its former key, so a looser guess moves nothing wrongly."""
+    votes: dict[int, list[dict[str, int]]] = {}
     for key, record in rows:
         flat = _flat(record)
-        here = [{f for f, v in flat.items() if v == part} for part in key.split(KEY_SEPARATOR)]
-        if candidates is not None and len(here) != len(candidates):
-            return None
-        candidates = here if candidates is None else [a & b for a, b in zip(candidates, here)]
-        if not all(candidates):
-            return None
-    if not candidates:
+        here = [[f for f, v in flat.items() if v == part] for part in key.split(KEY_SEPARATOR)]
+        if not all(here):
+            continue
+        tally = votes.setdefault(len(here), [{} for _ in here])
+        for position, fields in zip(tally, here):
+            for f in fields:
+                position[f] = position.get(f, 0) + 1
+    if not votes:
         return None
-    return {"by": "primaryKey", "fields": [min(c) for c in candidates]}
+    parts = max(votes, key=lambda n: (sum(votes[n][0].values()), -n))
+    return {"by": "primaryKey", "fields": [min(p, key=lambda f: (-p[f], f)) for p in votes[parts]]}
 
 
 def _recorded(conn, source: str, current: dict[str, Any]) -> tuple[bool, dict | None]:
