@@ -90,11 +90,21 @@ def test_rows_keyed_by_the_former_identity_move_when_their_records_are_read_agai
         entity_of_a = conn.execute(sa.select(store.entity_members.c.entity_id).where(
             store.entity_members.c.source_key == A)).scalar_one()  # a person source: the row is the person
     before = _rows(settings)
+    with store.engine_for(settings).begin() as conn:  # a steward's decision and a value set aside on the old keys
+        conn.execute(store.match_decisions.insert().values(
+            left_ref=f"testlic.licences|{B}", right_ref="clinic.patients|P-9", decision="no-match", decided_by="sara",
+            decided_at=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)))
+        conn.execute(store.set_aside.insert().values(
+            source="testlic.licences", load_id=first["load_id"], source_key=C, field="gender", value="؟",
+            rule="enum", reason={"message": "gender: ؟ is not male or female"}, status="open"))
 
     switch()
     touch("L-1", "L-2", "L-3", "L-4")  # L-5 is not read again (an incremental source)
     second = pipeline.sync_source("testlic.licences", settings)
     rows = _rows(settings)
+    [decision] = _one(settings, store.match_decisions)  # refs re-sorted: "clinic…" < "testlic…"
+    assert (decision["left_ref"], decision["right_ref"]) == ("clinic.patients|P-9", "testlic.licences|L-3")
+    assert [a["source_key"] for a in _one(settings, store.set_aside) if a["field"] == "gender"] == ["L-4"]
     # A's row held L-2 (the later copy replaced L-1): it becomes L-2, L-1 is new; B and C follow
     assert set(rows) == {"L-1", "L-2", "L-3", "L-4", D, E}
     assert (second["rows_rekeyed"], second.get("rows_retired", 0)) == (3, 0)

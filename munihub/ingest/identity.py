@@ -211,16 +211,12 @@ def _rekey(conn, source: str, pairs: list[tuple[str, str]], current: str, now) -
     """Give rows their new keys, and carry what refers to them: resolution membership (so entity
     ids stay), open set-aside values (so they can be replayed) and steward decisions."""
     r, m, a, d = store.source_rows, store.entity_members, store.set_aside, store.match_decisions
-    params = [{"old": old, "new": new} for old, new in pairs]
     # A row's person mention is resolved as `key#person` (munihub.resolve.records.MENTION).
-    both = params + [{"old": old + MENTION, "new": new + MENTION} for old, new in pairs]
-    conn.execute(r.update().where(r.c.source == source, r.c.source_key == sa.bindparam("old"))
-                 .values(source_key=sa.bindparam("new"), keyed_by=current, updated_at=now), params)
-    conn.execute(m.update().where(m.c.source == source, m.c.source_key == sa.bindparam("old"))
-                 .values(source_key=sa.bindparam("new")), both)
-    conn.execute(a.update().where(a.c.source == source, a.c.status == "open", a.c.source_key == sa.bindparam("old"))
-                 .values(source_key=sa.bindparam("new")), params)
-    refs = {f"{source}|{p['old']}": f"{source}|{p['new']}" for p in both}
+    both = pairs + [(old + MENTION, new + MENTION) for old, new in pairs]
+    store.bulk_rekey(conn, r, source, pairs, keyed_by=current, updated_at=now)
+    store.bulk_rekey(conn, m, source, both)
+    store.bulk_rekey(conn, a, source, pairs, match={"status": "open"})
+    refs = {f"{source}|{old}": f"{source}|{new}" for old, new in both}
     decided = []
     for part in store.chunks(sorted(refs)):
         decided += conn.execute(sa.select(d).where(sa.or_(d.c.left_ref.in_(part), d.c.right_ref.in_(part))))\
