@@ -119,6 +119,9 @@ def test_rows_keyed_by_the_former_identity_move_when_their_records_are_read_agai
     [known] = _one(settings, store.source_identity)
     assert known["identity"] == {"by": "recordId", "fields": ["licence_no"]}
     assert (known["former"], known["former_rows"]) == ({"by": "primaryKey", "fields": ["national_id"]}, 2)
+    from munihub.report.status import source_status
+    [status] = source_status(settings)
+    assert status["rows_keyed_by_former_identity"] == 2  # `munihub status --format json` shows it
 
     # Resolution runs in full after the move and keeps the citizen's entity id.
     summary = pipeline.consolidate(settings)

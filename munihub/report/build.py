@@ -327,6 +327,8 @@ def headline(engine: sa.Engine, contracts=None, *, now: dt.datetime | None = Non
     by_id = _contracts_by_id(contracts)
     with engine.connect() as conn:  # only the ledger: status must stay quick on a big store
         last, published, waiting = _last_loads(conn), _last_published(conn), open_set_aside(conn)
+        t = store.source_identity  # rows still keyed by a former record identity (munihub.ingest.identity)
+        former = dict(conn.execute(sa.select(t.c.source, t.c.former_rows).where(t.c.former_rows > 0)).all())
     out = []
     for source in sorted(set(by_id) | set(last)):
         load = _load_summary(last[source]) if source in last else {}
@@ -340,6 +342,8 @@ def headline(engine: sa.Engine, contracts=None, *, now: dt.datetime | None = Non
                     "set_aside_fields": ", ".join(f"{f} {n}" for f, n in sorted(waiting.get(source, {}).items())),
                     "set_aside_by_field": waiting.get(source, {}),
                     "set_aside_last_load": sum(load.get("values_set_aside", {}).values()),
+                    # they move to their record id when their records are read again
+                    "rows_keyed_by_former_identity": former.get(source, 0),
                     "finished_at": load.get("finished_at"),
                     "age_seconds": fresh["age_seconds"],
                     "stale": {True: "yes", False: "no", None: "-"}[fresh["stale"]]})
