@@ -117,7 +117,12 @@ _STAGED = ["load_id", "seq", "source_key", "record", "record_hash", "position"]
 def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: Iterable[Batch],
                   errors_of: Callable[[dict], list], on_batch: Callable[[StageCounts], None] | None = None) -> StageCounts:
     """Write every batch's records to staged_rows or quarantine, one transaction per batch."""
+    from munihub.ingest.identity import former_identity, key_under
+
     counts = StageCounts()
+    # Rows keyed by a former identity remain (rarely): each record also gets its key under it.
+    former = former_identity(engine, contract)
+    columns = _STAGED + ["former_key"] if former else _STAGED
     for batch in batches:
         good, bad, held = [], [], []
         tally = dict(counts.set_aside)
@@ -129,15 +134,19 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
                             "source_key": key, "raw": _json_safe(raw), "reasons": reasons, "status": "open"})
                 continue
             counts.staged += 1
-            good.append((load_id, counts.staged, key[:500], store.encode_json(record), store.record_hash(record),
-                         position[:500]))
+            row = (load_id, counts.staged, key[:500], store.encode_json(record), store.record_hash(record),
+                   position[:500])
+            if former:
+                before = key_under(former, record, raw)
+                row += (before[:500] if before is not None else None,)
+            good.append(row)
             for a in aside:
                 tally[a["field"]] = tally.get(a["field"], 0) + 1
                 held.append(_aside_row(contract.id, load_id, position, key, a))
         with engine.begin() as conn:
             # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
             # of dicts was the second cost of a full sync (about a quarter of staging's time).
-            store.bulk_copy(conn, store.staged_rows, _STAGED, good)
+            store.bulk_copy(conn, store.staged_rows, columns, good)
             if bad:
                 conn.execute(store.quarantine.insert(), bad)
             if held:

@@ -65,6 +65,18 @@ def _last_run(conn):
 _aware = marks.aware  # kept under its old name for the callers below
 
 
+def _keys_moved_since(conn, mark) -> bool:
+    """Whether a publish since `mark` rekeyed or retired rows (a contract changed its record
+    identity, munihub.ingest.identity): the stored index still names the former keys, so the
+    next run is a full one, which keeps entity ids through the members the publish rekeyed."""
+    t = store.loads
+    query = sa.select(t.c.load_id).where(t.c.status == "published",
+                                         sa.or_(t.c.rows_rekeyed > 0, t.c.rows_retired > 0))
+    if mark is not None:
+        query = query.where(t.c.finished_at > mark)
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str],
                  decisions: list[tuple[str, str, str]], settings: dict | None = None,
                  model: dict | None = None) -> dict[str, Any]:
@@ -126,9 +138,10 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
         last = _last_run(conn)
         source_mark = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
         decision_mark = conn.execute(sa.select(sa.func.max(store.match_decisions.c.decided_at))).scalar()
+        moved = last is not None and _keys_moved_since(conn, _aware(last["source_mark"]))
     # A store resolved before the blocking index was kept (migration 0004) runs in full once.
     indexed = last is not None and (last["summary"] or {}).get("blocking_index")
-    mode = "full" if full or retrain or not indexed else "incremental"
+    mode = "full" if full or retrain or not indexed or moved else "incremental"
     trust = trust_of(settings)
     # Millions of small long-lived dicts and tuples: the cyclic GC would rescan them again
     # and again (measured: index building ~2x slower); nothing here makes cycles.

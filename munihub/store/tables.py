@@ -38,6 +38,9 @@ loads = sa.Table(
     sa.Column("error", sa.Text),
     # field -> values set aside (published without that value), migration 0006
     sa.Column("values_set_aside", JSON),
+    # rows published under the source's former record identity, moved by this load (migration 0009)
+    sa.Column("rows_rekeyed", sa.Integer),
+    sa.Column("rows_retired", sa.Integer),
 )
 
 # One row per source: where the next incremental read starts.  `version` makes publish an
@@ -59,6 +62,9 @@ staged_rows = sa.Table(
     sa.Column("record", JSON, nullable=False),
     sa.Column("record_hash", sa.String(64), nullable=False),
     sa.Column("position", sa.String(500)),
+    # The record's key under the source's former identity, staged only while rows keyed that
+    # way remain (munihub.ingest.identity, migration 0009).
+    sa.Column("former_key", sa.String(500)),
 )
 
 quarantine = sa.Table(
@@ -110,6 +116,41 @@ source_rows = sa.Table(
     # Indexed: each resolution run reads the rows published since its last mark and the
     # newest mark (migration 0005); without it both scan every published row.
     _ts("updated_at", nullable=False, index=True),
+    # The identity the key was made by (`recordId:licence_no`, `primaryKey:national_id`);
+    # NULL for rows published before the store recorded it (migration 0009).
+    sa.Column("keyed_by", sa.String(500)),
+)
+
+# Which identity keys each source's rows now, and the former one while rows keyed by it
+# remain: a contract that starts naming (or changes) its recordId moves those rows at the
+# publishes that read their records again (munihub.ingest.identity, migration 0009).
+source_identity = sa.Table(
+    "source_identity", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("identity", JSON, nullable=False),   # {"by": "recordId"|"primaryKey", "fields": [...]}
+    sa.Column("former", JSON),
+    sa.Column("former_rows", sa.Integer, nullable=False, default=0),
+    sa.Column("load_id", sa.String(40)),
+    _ts("updated_at", nullable=False),
+)
+
+# A published row taken out of source_rows, kept whole with its lineage: its record was
+# published again under the new identity beside a row that already holds it, or under
+# several record ids at once (records a shared key had merged), so no single row inherits it.
+retired_rows = sa.Table(
+    "retired_rows", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("source_key", sa.String(500), primary_key=True),
+    sa.Column("retired_load_id", sa.String(40), primary_key=True),
+    sa.Column("entity_type", sa.String(60), nullable=False),
+    sa.Column("record", JSON, nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("first_load_id", sa.String(40), nullable=False),
+    sa.Column("load_id", sa.String(40), nullable=False),
+    sa.Column("keyed_by", sa.String(500)),
+    sa.Column("replaced_by", JSON, nullable=False),   # the keys its record now lives under
+    sa.Column("reason", sa.String(200), nullable=False),
+    _ts("retired_at", nullable=False),
 )
 
 entities = sa.Table(

@@ -106,6 +106,7 @@ def page(base: str, title: str, body: str, person: Person | None = None, *, note
     if person:
         role = ROLE_FA.get(person.role, person.role)
         sections = (f'{link(base, "/", "نمای کلی")}{link(base, "/quarantine", "قرنطینه")}'
+                    f'{link(base, "/values", "مقدارهای کنار گذاشته")}'
                     f'{link(base, "/review", "بازبینی جفت‌ها")}{link(base, "/entities", "جست‌وجوی موجودیت")}'
                     if person.sees_records else "")  # a manager is shown only what a manager may open
         nav = (f'<header class="top"><b>میزکار کارشناسان داده</b>{sections}{link(base, "/dashboards", "داشبوردها")}'
