@@ -66,7 +66,7 @@ SOURCES = {
     "registry.citizens": ("registry.csv", "csv", "person", "شناسه", [
         ("national_id", "کد_ملی", "national_id", KEY), ("first_name", "نام", "person_name", ""),
         ("last_name", "نام_خانوادگی", "person_name", ""), ("father_name", "نام_پدر", "person_name", ""),
-        ("birth_date", "تاریخ_تولد", "date", ""), ("gender", "جنسیت", "gender", ""),
+        ("birth_date", "تاریخ_تولد", "date:13", ""), ("gender", "جنسیت", "gender", ""),
         ("mobile", "همراه", "mobile:51", ""), ("phone", "تلفن", "phone:51", ""),
         ("address.detail", "نشانی", "text", ""), ("postal_code", "کد_پستی", "postal_code", ""),
         ("address.district", "منطقه", "text", "")]),

@@ -129,7 +129,10 @@ def _type_change(base: str, o: dict, n: dict) -> list[Change]:
 
 def _transform_change(base: str, old, new) -> Change:
     text = f"transform {show(old)} → {show(new)}"
-    if new in FREE_TRANSFORMS or (old, new) == ("integer", "number"):
+    # a parameter where there was none (`mobile` → `mobile:51`, `date` → `date:13`) only reads
+    # values the bare transform refused; every value read before reads the same
+    added_parameter = isinstance(new, str) and ":" not in str(old) and new.partition(":")[0] == old
+    if new in FREE_TRANSFORMS or (old, new) == ("integer", "number") or added_parameter:
         return non_breaking("format-loosened", f"{base}.transformLogic", text)
     return breaking("format-tightened", f"{base}.transformLogic", text)
 
