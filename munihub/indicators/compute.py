@@ -32,7 +32,10 @@ def _framed(defn: Definition, fact: Fact, rel, as_of: dt.datetime):
     """(from clause, period column, cell columns, where clauses) of a definition over its fact."""
     cal = store.indicator_calendar
     source = rel
-    if defn.time in ("month", "week"):
+    kept_period = defn.time in ("month", "week") and defn.time in rel.c
+    if kept_period:  # the kept request groups carry their month and week: no calendar join
+        period = rel.c[defn.time]
+    elif defn.time in ("month", "week"):
         source = rel.join(cal, cal.c.day == rel.c[fact.day])
         period = cal.c[defn.time]
     elif defn.time == "period":
@@ -41,6 +44,8 @@ def _framed(defn: Definition, fact: Fact, rel, as_of: dt.datetime):
         period = sa.literal(calendar.month_of(as_of))
     cells = [rel.c[fact.dimensions[d]].label(d) for d in defn.cells]
     where = [_condition(rel, c) for c in defn.filters]
+    if kept_period:  # as the calendar join would: a row without a day has no period
+        where.append(period.is_not(None))
     # A constant period is not grouped or partitioned by (PostgreSQL refuses GROUP BY 'text').
     keys = ([] if defn.time is None else [period]) + [rel.c[fact.dimensions[d]] for d in defn.cells]
     return source, period.label("period"), cells, where, keys
@@ -155,7 +160,7 @@ def iso_utc(when: dt.datetime) -> str:
 
 def cover_calendar(conn, defn: Definition, rel) -> None:
     """Extend the Jalali calendar over the days `rel` spans, if `defn` groups by month or week."""
-    if defn.time not in ("month", "week"):
+    if defn.time not in ("month", "week") or defn.time in rel.c:  # kept groups carry their periods
         return
     day = rel.c[FACTS[defn.source].day]
     lo, hi = conn.execute(sa.select(sa.func.min(day), sa.func.max(day)).where(day.is_not(None))).one()

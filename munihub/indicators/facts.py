@@ -69,7 +69,9 @@ def _rows_of(entity_type: str, fields: list[str]):
 
 # ---------------------------------------------------------------- 137
 
-def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
+def _request_rows(groups=None) -> sa.Subquery:
+    """One row per 137 request with its group and citizen; `groups`, a select of group ids,
+    narrows it to the requests of those groups (what an incremental refresh recomputes)."""
     r, m = store.source_rows, store.entity_members
     pm = m.alias("pm")
     cols, where = _rows_of("service_request", ["district", "category", "subcategory", "status",
@@ -83,7 +85,14 @@ def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
                                         m.c.entity_type == "service_request"))
                       .outerjoin(pm, sa.and_(pm.c.source == r.c.source, pm.c.entity_type == "person",
                                              pm.c.source_key == r.c.source_key + MENTION)))
-         .where(where)).subquery("req0")
+         .where(where))
+    if groups is not None:
+        q = q.where(m.c.entity_id.in_(groups))
+    return q.subquery("req0")
+
+
+def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
+    q = _request_rows()
     first = sa.func.row_number().over(partition_by=q.c.group_id,
                                       order_by=(q.c.filed_at, q.c.src, q.c.key))
     return sa.select(*q.c, _flag(first > 1).label("is_followup"),
@@ -92,8 +101,14 @@ def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
                              else_=None).label("open_days")).subquery("service_request")
 
 
-def _request_groups(dialect: str, as_of: str) -> sa.Subquery:
-    req = _service_requests(dialect, as_of)
+GROUP_BASE = ("group_id", "citizen", "district", "category", "status", "filed_at", "day", "src", "requests",
+              "updated_at", "closed_at")
+
+
+def group_base(groups=None) -> sa.Select:
+    """One row per request group, from its requests: the first request's citizen, place,
+    category and day, how many requests it folds, when it was resolved (`GROUP_BASE`)."""
+    req = _request_rows(groups)
     by_group = dict(partition_by=req.c.group_id)
     g = sa.select(req.c.group_id, req.c.citizen, req.c.district, req.c.category, req.c.status,
                   req.c.filed_at, req.c.day, req.c.src,
@@ -104,16 +119,19 @@ def _request_groups(dialect: str, as_of: str) -> sa.Subquery:
                   sa.func.max(req.c.updated_at).over(**by_group).label("updated_at")).subquery("g0")
     # A problem is resolved when every request about it is closed.
     closed_at = sa.case((g.c.closed_n == g.c.requests, g.c.last_closed), else_=None)
-    firsts = sa.select(g.c.group_id, g.c.citizen, g.c.district, g.c.category, g.c.status, g.c.filed_at,
-                       g.c.day, g.c.src, g.c.requests, g.c.updated_at, closed_at.label("closed_at")
-                       ).where(g.c.rn == 1).subquery("g1")
-    # A repeat: the same citizen brings the same problem (category) at the same place
-    # (district) again after the earlier one was closed; a follow-up inside the window is
-    # not a repeat, it is folded into its group.
-    before = sa.func.lag(firsts.c.closed_at).over(
-        partition_by=(firsts.c.citizen, firsts.c.district, firsts.c.category),
-        order_by=(firsts.c.filed_at, firsts.c.group_id))
-    h = sa.select(*firsts.c, before.label("previous_closed")).subquery("g2")
+    return sa.select(*(g.c[c] for c in GROUP_BASE[:-1]), closed_at.label("closed_at")).where(g.c.rn == 1)
+
+
+def with_repeats(dialect: str, base) -> sa.Select:
+    """Group rows (`base`: a relation with the `GROUP_BASE` columns) with their follow-ups,
+    repeats, closure and resolution time.  A repeat: the same citizen brings the same problem
+    (category) at the same place (district) again after the earlier one was closed; a
+    follow-up inside the window is not a repeat, it is folded into its group.  A group's
+    repeat depends only on the groups of its own citizen."""
+    before = sa.func.lag(base.c.closed_at).over(
+        partition_by=(base.c.citizen, base.c.district, base.c.category),
+        order_by=(base.c.filed_at, base.c.group_id))
+    h = sa.select(*base.c, before.label("previous_closed")).subquery("g2")
     is_repeat = _flag(sa.and_(h.c.previous_closed.is_not(None),
                               days_between(dialect, h.c.previous_closed, h.c.filed_at) >= 0))
     return sa.select(
@@ -122,9 +140,20 @@ def _request_groups(dialect: str, as_of: str) -> sa.Subquery:
         (h.c.requests - 1).label("followups"), is_repeat.label("is_repeat"),
         (h.c.requests - 1 + is_repeat).label("repeats"),
         _flag(h.c.closed_at.is_not(None)).label("closed"),
-        days_between(dialect, h.c.filed_at, h.c.closed_at).label("resolution_days"),
-        sa.case((h.c.closed_at.is_(None), days_between(dialect, h.c.filed_at, sa.literal(as_of))),
-                else_=None).label("open_days")).subquery("request_group")
+        days_between(dialect, h.c.filed_at, h.c.closed_at).label("resolution_days"))
+
+
+def open_days(dialect: str, rel, as_of: str):
+    """Days a still-open group has been open as of `as_of` (moves with every computation)."""
+    return sa.case((rel.c.closed_at.is_(None), days_between(dialect, rel.c.filed_at, sa.literal(as_of))),
+                   else_=None).label("open_days")
+
+
+def _request_groups(dialect: str, as_of: str) -> sa.Subquery:
+    """The request groups computed from scratch over the store (what `munihub.indicators.groups`
+    keeps maintained in `indicator_request_groups`, and what tests check it against)."""
+    h = with_repeats(dialect, group_base().subquery("g1")).subquery("g3")
+    return sa.select(*h.c, open_days(dialect, h, as_of)).subquery("request_group")
 
 
 # ---------------------------------------------------------------- between agencies
