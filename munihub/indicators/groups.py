@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from munihub import store
 from munihub.indicators import calendar
+from munihub.indicators.compute import set_session
 from munihub.indicators.facts import GROUP_BASE, group_base, open_days, with_repeats
 from munihub.store.marks import aware
 from munihub.store.stats import SHARE
@@ -104,7 +105,7 @@ NOT_READ = {"group_id", "updated_at"}  # what no indicator reads: a change to it
 def _rebuild(conn, before: dict | None, marks) -> dict:
     t, gm, m = store.indicator_request_groups, store.indicator_group_members, store.entity_members
     dialect = conn.dialect.name
-    _utc(conn)
+    set_session(conn)
     if dialect == "postgresql":
         conn.exec_driver_sql(f"TRUNCATE {t.name}, {gm.name}")
     else:
@@ -129,11 +130,6 @@ def _rebuild(conn, before: dict | None, marks) -> dict:
     return {"mode": "rebuilt", "version": version, "groups": groups, "days": None}
 
 
-def _utc(conn) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # naive times in the data are UTC
-
-
 def _temp(conn, name: str, *columns: sa.Column) -> sa.Table:
     table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     table.drop(conn, checkfirst=True)
@@ -145,7 +141,7 @@ def _incremental(conn, before: dict, marks) -> dict:
     t, gm, m, r = (store.indicator_request_groups, store.indicator_group_members, store.entity_members,
                    store.source_rows)
     dialect = conn.dialect.name
-    _utc(conn)
+    set_session(conn)
     since, member_since = before["source_mark"], before["member_mark"]
     keys = _temp(conn, "ig_keys", sa.Column("source", sa.String(200)), sa.Column("source_key", sa.String(500)))
     touched = _temp(conn, "ig_touched", sa.Column("group_id", sa.String(40), primary_key=True))

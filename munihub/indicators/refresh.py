@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from munihub import store
 from munihub.indicators import calendar, groups
-from munihub.indicators.compute import cover_calendar, figures, iso_utc
+from munihub.indicators.compute import cover_calendar, figures, iso_utc, set_session
 from munihub.indicators.define import Definition, as_json
 from munihub.indicators.facts import FACTS
 from munihub.store.marks import aware, read_lock
@@ -60,7 +60,7 @@ class Facts:
                              *(sa.Column(c.name, _type(fact.columns.get(c.name), c.type)) for c in rel.c),
                              prefixes=["TEMPORARY"])
             with self.conn.begin() if not self.conn.in_transaction() else contextlib.nullcontext():
-                _utc(self.conn)
+                set_session(self.conn)
                 table.drop(self.conn, checkfirst=True)
                 table.create(self.conn)
                 self.conn.execute(table.insert().from_select([c.name for c in rel.c], sa.select(rel)))
@@ -86,11 +86,6 @@ def _type(kind: str | None, known: sa.types.TypeEngine) -> sa.types.TypeEngine:
     if kind in ("text", "day") or isinstance(known, sa.types.NullType):
         return sa.Text()
     return known
-
-
-def _utc(conn) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # naive times in the data are UTC
 
 
 def changed_periods(conn, defn: Definition, facts: Facts, since: dt.datetime,
@@ -183,7 +178,7 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                                 "seconds": round(time.perf_counter() - started, 3)})
                     continue
                 with conn.begin():
-                    _utc(conn)
+                    set_session(conn)
                     rows = figures(conn, defn, as_of, periods, rel=facts[defn.source]) if periods != [] else []
                     now = _now()
                     _write(conn, defn, rows, periods, now)
