@@ -69,26 +69,27 @@ def _rows_of(entity_type: str, fields: list[str]):
 
 # ---------------------------------------------------------------- 137
 
-def _request_rows(groups=None) -> sa.Subquery:
-    """One row per 137 request with its group and citizen; `groups`, a select of group ids,
-    narrows it to the requests of those groups (what an incremental refresh recomputes)."""
+def _request_rows(members=None) -> sa.Subquery:
+    """One row per 137 request with its group and citizen.  `members` (source, source_key,
+    group_id) narrows it to some groups' requests (what an incremental refresh recomputes);
+    by default every request's group comes from the entity members."""
     r, m = store.source_rows, store.entity_members
     pm = m.alias("pm")
+    if members is None:
+        members = sa.select(m.c.source, m.c.source_key, m.c.entity_id.label("group_id")).where(
+            m.c.entity_type == "service_request").subquery("request_members")
     cols, where = _rows_of("service_request", ["district", "category", "subcategory", "status",
                                                "filed_at", "closed_at"])
-    q = (sa.select(*cols, m.c.entity_id.label("group_id"),
-                   # a request naming nobody counts as a citizen of its own (its group)
-                   sa.func.coalesce(pm.c.entity_id, m.c.entity_id).label("citizen"),
-                   sa.func.substr(_text("filed_at"), 1, 10).label("day"))
-         # the entity types in the join conditions halve what each hash join builds
-         .select_from(r.join(m, sa.and_(m.c.source == r.c.source, m.c.source_key == r.c.source_key,
-                                        m.c.entity_type == "service_request"))
-                      .outerjoin(pm, sa.and_(pm.c.source == r.c.source, pm.c.entity_type == "person",
-                                             pm.c.source_key == r.c.source_key + MENTION)))
-         .where(where))
-    if groups is not None:
-        q = q.where(m.c.entity_id.in_(groups))
-    return q.subquery("req0")
+    return (sa.select(*cols, members.c.group_id,
+                      # a request naming nobody counts as a citizen of its own (its group)
+                      sa.func.coalesce(pm.c.entity_id, members.c.group_id).label("citizen"),
+                      sa.func.substr(_text("filed_at"), 1, 10).label("day"))
+            .select_from(r.join(members, sa.and_(members.c.source == r.c.source,
+                                                 members.c.source_key == r.c.source_key))
+                         # the entity type in the join condition halves what the hash join builds
+                         .outerjoin(pm, sa.and_(pm.c.source == r.c.source, pm.c.entity_type == "person",
+                                                pm.c.source_key == r.c.source_key + MENTION)))
+            .where(where)).subquery("req0")
 
 
 def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
@@ -102,21 +103,21 @@ def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
 
 
 GROUP_BASE = ("group_id", "citizen", "district", "category", "status", "filed_at", "day", "src", "requests",
-              "updated_at", "closed_at")
+              "closed_at")
 
 
-def group_base(groups=None) -> sa.Select:
+def group_base(members=None) -> sa.Select:
     """One row per request group, from its requests: the first request's citizen, place,
-    category and day, how many requests it folds, when it was resolved (`GROUP_BASE`)."""
-    req = _request_rows(groups)
+    category and day, how many requests it folds, when it was resolved (`GROUP_BASE`);
+    `members` as for `_request_rows`."""
+    req = _request_rows(members)
     by_group = dict(partition_by=req.c.group_id)
     g = sa.select(req.c.group_id, req.c.citizen, req.c.district, req.c.category, req.c.status,
                   req.c.filed_at, req.c.day, req.c.src,
                   sa.func.row_number().over(**by_group, order_by=(req.c.filed_at, req.c.src, req.c.key)).label("rn"),
                   sa.func.count().over(**by_group).label("requests"),
                   sa.func.count(req.c.closed_at).over(**by_group).label("closed_n"),
-                  sa.func.max(req.c.closed_at).over(**by_group).label("last_closed"),
-                  sa.func.max(req.c.updated_at).over(**by_group).label("updated_at")).subquery("g0")
+                  sa.func.max(req.c.closed_at).over(**by_group).label("last_closed")).subquery("g0")
     # A problem is resolved when every request about it is closed.
     closed_at = sa.case((g.c.closed_n == g.c.requests, g.c.last_closed), else_=None)
     return sa.select(*(g.c[c] for c in GROUP_BASE[:-1]), closed_at.label("closed_at")).where(g.c.rn == 1)
@@ -136,7 +137,7 @@ def with_repeats(dialect: str, base) -> sa.Select:
                               days_between(dialect, h.c.previous_closed, h.c.filed_at) >= 0))
     return sa.select(
         h.c.group_id, h.c.citizen, h.c.district, h.c.category, h.c.status, h.c.filed_at, h.c.closed_at,
-        h.c.day, h.c.src, h.c.requests, h.c.updated_at,
+        h.c.day, h.c.src, h.c.requests,
         (h.c.requests - 1).label("followups"), is_repeat.label("is_repeat"),
         (h.c.requests - 1 + is_repeat).label("repeats"),
         _flag(h.c.closed_at.is_not(None)).label("closed"),

@@ -99,7 +99,7 @@ def _with_periods(dialect: str, base) -> sa.Select:
 
 
 COLUMNS = [c.name for c in store.indicator_request_groups.c]
-NOT_READ = {"group_id", "updated_at"}  # what no indicator reads: a change to it alone moves no figure
+CHAIN = ("citizen", "district", "category")  # a repeat is the same citizen, place and problem again
 
 
 def _rebuild(conn, before: dict | None, marks) -> dict:
@@ -131,7 +131,9 @@ def _rebuild(conn, before: dict | None, marks) -> dict:
 
 
 def _temp(conn, name: str, *columns: sa.Column) -> sa.Table:
-    table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
+    """A temporary table of this maintenance: dropped with the transaction on PostgreSQL (also
+    when it fails), at the end of it on SQLite (or by the next maintenance, if it failed)."""
+    table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
     table.drop(conn, checkfirst=True)
     table.create(conn)
     return table
@@ -143,100 +145,148 @@ def _incremental(conn, before: dict, marks) -> dict:
     dialect = conn.dialect.name
     set_session(conn)
     since, member_since = before["source_mark"], before["member_mark"]
+    member_cols = lambda: [sa.Column("source", sa.String(200)), sa.Column("source_key", sa.String(500)),  # noqa: E731
+                           sa.Column("group_id", sa.String(40)), sa.Column("round", sa.Integer)]
     keys = _temp(conn, "ig_keys", sa.Column("source", sa.String(200)), sa.Column("source_key", sa.String(500)))
-    touched = _temp(conn, "ig_touched", sa.Column("group_id", sa.String(40), primary_key=True))
-    temps = [keys, touched]
-    try:
-        # the requests that changed, and those whose citizen may have (their mention reassigned)
-        conn.execute(keys.insert().from_select(["source", "source_key"], sa.select(r.c.source, r.c.source_key).where(
-            r.c.entity_type == "service_request", r.c.updated_at > since)))
-        if member_since is not None:
-            mention = sa.func.substr(m.c.source_key, 1, sa.func.length(m.c.source_key) - len("#person"))
-            conn.execute(keys.insert().from_select(["source", "source_key"], sa.select(m.c.source, mention).where(
-                m.c.entity_type == "person", m.c.assigned_at > member_since, m.c.source_key.like("%#person"))))
-        _analyze(conn, keys)
-        now_in = sa.select(m.c.entity_id.label("group_id")).select_from(m.join(keys, sa.and_(
-            keys.c.source == m.c.source, keys.c.source_key == m.c.source_key))).where(
-            m.c.entity_type == "service_request")
-        was_in = sa.select(gm.c.group_id).select_from(gm.join(keys, sa.and_(
-            keys.c.source == gm.c.source, keys.c.source_key == gm.c.source_key)))
-        conn.execute(touched.insert().from_select(["group_id"], sa.union(now_in, was_in)))
-        if not _close(conn, touched):  # a regrouping this wide is cheaper done from scratch
-            return _rebuild(conn, before, marks)
-        _analyze(conn, touched)
-        in_touched = sa.select(touched.c.group_id)
+    touched = _temp(conn, "ig_touched", sa.Column("group_id", sa.String(40), primary_key=True),
+                    sa.Column("round", sa.Integer))
+    now, was = _temp(conn, "ig_now", *member_cols()), _temp(conn, "ig_was", *member_cols())
+    temps = [keys, touched, now, was]
+    # the requests that changed, and those whose citizen may have (their mention reassigned)
+    conn.execute(keys.insert().from_select(["source", "source_key"], sa.select(r.c.source, r.c.source_key).where(
+        r.c.entity_type == "service_request", r.c.updated_at > since)))
+    if member_since is not None:
+        mention = sa.func.substr(m.c.source_key, 1, sa.func.length(m.c.source_key) - len("#person"))
+        conn.execute(keys.insert().from_select(["source", "source_key"], sa.select(m.c.source, mention).where(
+            m.c.entity_type == "person", m.c.assigned_at > member_since, m.c.source_key.like("%#person"))))
+    _analyze(conn, keys)
+    key_of = lambda x: sa.and_(keys.c.source == x.c.source, keys.c.source_key == x.c.source_key)  # noqa: E731
+    groups_of_keys = sa.union(
+        sa.select(m.c.entity_id.label("group_id")).select_from(m.join(keys, key_of(m))).where(
+            m.c.entity_type == "service_request"),
+        sa.select(gm.c.group_id).select_from(gm.join(keys, key_of(gm)))).subquery("k")
+    conn.execute(touched.insert().from_select(["group_id", "round"], sa.select(groups_of_keys.c.group_id,
+                                                                               sa.literal(0))))
+    if not _close(conn, touched, now, was):  # a regrouping this wide is cheaper done from scratch
+        return _rebuild(conn, before, marks)
+    _analyze(conn, touched, now, was)
 
-        citizens = _temp(conn, "ig_citizens", sa.Column("citizen", sa.String(40)))
-        base = _temp(conn, "ig_base", *(sa.Column(c.name, c.type) for c in t.c if c.name in GROUP_BASE))
-        temps += [citizens, base]
-        conn.execute(base.insert().from_select(list(GROUP_BASE), group_base(in_touched)))
-        conn.execute(citizens.insert().from_select(["citizen"], sa.union(
-            sa.select(t.c.citizen).where(t.c.group_id.in_(in_touched)), sa.select(base.c.citizen))))
-        # the rest of those citizens' groups: their repeats may move with a touched group
-        conn.execute(base.insert().from_select(list(GROUP_BASE), sa.select(*(t.c[c] for c in GROUP_BASE)).where(
-            t.c.citizen.in_(sa.select(citizens.c.citizen)), t.c.group_id.not_in(in_touched))))
-        _analyze(conn, citizens, base)
-        _cover(conn, base)
-        fresh = _temp(conn, "ig_fresh", *(sa.Column(c.name, c.type) for c in t.c))
-        temps.append(fresh)
-        q = _with_periods(dialect, base).subquery("g5")
-        conn.execute(fresh.insert().from_select(COLUMNS, sa.select(*(q.c[c] for c in COLUMNS))))
-
-        days = _moved_days(t, fresh, in_touched)
-        version = before["version"] + 1
-        log = store.indicator_fact_days
-        n_days = conn.execute(log.insert().from_select(["fact", "version", "day"], sa.select(
-            sa.literal(FACT), sa.literal(version), days.c.day).where(days.c.day.is_not(None)))).rowcount
-
-        # apply: the touched groups and the chains recomputed with them replace what was kept
-        conn.execute(t.delete().where(sa.or_(t.c.group_id.in_(in_touched),
-                                             t.c.group_id.in_(sa.select(fresh.c.group_id)))))
-        conn.execute(t.insert().from_select(COLUMNS, sa.select(*(fresh.c[c] for c in COLUMNS))))
-        conn.execute(gm.delete().where(gm.c.group_id.in_(in_touched)))
-        conn.execute(gm.insert().from_select(["source", "source_key", "group_id"], sa.select(
-            m.c.source, m.c.source_key, m.c.entity_id).where(m.c.entity_type == "service_request",
-                                                             m.c.entity_id.in_(in_touched))))
-        groups = conn.execute(sa.select(sa.func.count()).select_from(touched)).scalar()
-        _keep_statistics(conn, conn.execute(sa.select(sa.func.count()).select_from(fresh)).scalar(), t, gm)
-        conn.execute(log.delete().where(log.c.fact == FACT, log.c.version <= version - KEEP_VERSIONS))
-        _save(conn, before, marks, version, logged_since=max(before["logged_since"], version - KEEP_VERSIONS))
-        return {"mode": "incremental", "version": version, "groups": groups, "days": n_days}
-    finally:
-        for table in temps:
-            table.drop(conn, checkfirst=True)
-
-
-def _moved_days(t: sa.Table, fresh: sa.Table, in_touched) -> sa.Subquery:
-    """The days of the groups whose figures can move: gone, new, or differing in a column
-    an indicator reads (before and after; a republished request that changed nothing, or a
-    mention reassigned to the same person, moves none)."""
-    same_group = t.c.group_id == fresh.c.group_id
-    differs = sa.or_(*(t.c[c].is_distinct_from(fresh.c[c]) for c in COLUMNS if c not in NOT_READ))
-    changed = sa.select(t.c.day.label("old"), fresh.c.day.label("new")).select_from(
-        t.join(fresh, same_group)).where(differs).subquery("changed")
-    gone = sa.select(t.c.day).where(t.c.group_id.in_(in_touched), ~sa.exists().where(same_group))
-    new = sa.select(fresh.c.day).where(~sa.exists().where(same_group))
-    return sa.union(gone, new, sa.select(changed.c.old), sa.select(changed.c.new)).subquery("d")
-
-
-def _close(conn, touched: sa.Table) -> bool:
-    """Add to `touched` every group its requests are in now or were in before, until none is
-    added: a request that left a touched group for another makes that one touched too.
-    False if that did not settle within MAX_ROUNDS."""
-    m, gm = store.entity_members, store.indicator_group_members
+    # the touched groups recomputed from their requests now, and the groups of the same
+    # citizen, place and problem (a repeat depends on the one before it) as kept
+    base = _temp(conn, "ig_base", *(sa.Column(c.name, c.type) for c in t.c if c.name in GROUP_BASE))
+    chains = _temp(conn, "ig_chains", *(sa.Column(c, sa.Text) for c in CHAIN))
+    fresh = _temp(conn, "ig_fresh", *(sa.Column(c.name, c.type) for c in t.c))
+    temps += [base, chains, fresh]
+    current = sa.select(now.c.source, now.c.source_key, now.c.group_id).subquery("touched_members")
+    conn.execute(base.insert().from_select(list(GROUP_BASE), group_base(current)))
     in_touched = sa.select(touched.c.group_id)
-    pair = sa.and_(gm.c.source == m.c.source, gm.c.source_key == m.c.source_key)
-    was_in = sa.select(gm.c.group_id).select_from(m.join(gm, pair)).where(
-        m.c.entity_type == "service_request", m.c.entity_id.in_(in_touched))
-    now_in = sa.select(m.c.entity_id.label("group_id")).select_from(gm.join(m, pair)).where(
-        m.c.entity_type == "service_request", gm.c.group_id.in_(in_touched))
-    reached = sa.union(was_in, now_in).subquery("reached")
-    add = touched.insert().from_select(["group_id"], sa.select(reached.c.group_id).where(
-        reached.c.group_id.not_in(in_touched)))
-    for _ in range(MAX_ROUNDS):
-        if not conn.execute(add).rowcount:
+    conn.execute(chains.insert().from_select(list(CHAIN), sa.union(
+        sa.select(*(t.c[c] for c in CHAIN)).where(t.c.group_id.in_(in_touched)),
+        sa.select(*(base.c[c] for c in CHAIN)))))
+    _analyze(conn, chains)
+    same_chain = sa.and_(t.c.citizen == chains.c.citizen, *(t.c[c].is_not_distinct_from(chains.c[c])
+                                                              for c in CHAIN[1:]))
+    conn.execute(base.insert().from_select(list(GROUP_BASE), sa.select(*(t.c[c] for c in GROUP_BASE)).distinct()
+                                           .select_from(t.join(chains, same_chain))
+                                           .where(t.c.group_id.not_in(in_touched))))
+    _analyze(conn, base)
+    _cover(conn, base)
+    q = _with_periods(dialect, base).subquery("g5")
+    conn.execute(fresh.insert().from_select(COLUMNS, sa.select(*(q.c[c] for c in COLUMNS))))
+
+    diff = _diff(conn, fresh, touched)
+    temps.append(diff)
+    version = before["version"] + 1
+    log = store.indicator_fact_days
+    days = sa.union(sa.select(diff.c.old_day.label("day")), sa.select(diff.c.new_day)).subquery("d")
+    n_days = conn.execute(log.insert().from_select(["fact", "version", "day"], sa.select(
+        sa.literal(FACT), sa.literal(version), days.c.day).where(days.c.day.is_not(None)))).rowcount
+
+    # apply only what moved
+    moved = sa.select(diff.c.group_id)
+    conn.execute(t.delete().where(t.c.group_id.in_(moved)))
+    conn.execute(t.insert().from_select(COLUMNS, sa.select(*(fresh.c[c] for c in COLUMNS)).where(
+        fresh.c.group_id.in_(sa.select(diff.c.group_id).where(diff.c.fresh == 1)))))
+    _remember_members(conn, now, was)
+    changed = conn.execute(sa.select(sa.func.count()).select_from(diff)).scalar()
+    _keep_statistics(conn, changed, t, gm)
+    conn.execute(log.delete().where(log.c.fact == FACT, log.c.version <= version - KEEP_VERSIONS))
+    _save(conn, before, marks, version, logged_since=max(before["logged_since"], version - KEEP_VERSIONS))
+    if dialect != "postgresql":
+        for table in temps:
+            table.drop(conn)
+    return {"mode": "incremental", "version": version, "groups": changed, "days": n_days}
+
+
+def _diff(conn, fresh: sa.Table, touched: sa.Table) -> sa.Table:
+    """What moved, as a temporary table (group_id, old_day, new_day, fresh): the groups gone,
+    new, or differing in any column (every one is read by some indicator), with the day
+    each counted in before and after."""
+    t = store.indicator_request_groups
+    diff = _temp(conn, "ig_diff", sa.Column("group_id", sa.String(40)), sa.Column("old_day", sa.String(10)),
+                 sa.Column("new_day", sa.String(10)), sa.Column("fresh", sa.Integer))
+    old = t.alias("old")
+    differs = sa.or_(old.c.group_id.is_(None),
+                     *(old.c[c].is_distinct_from(fresh.c[c]) for c in COLUMNS if c != "group_id"))
+    conn.execute(diff.insert().from_select(["group_id", "old_day", "new_day", "fresh"], sa.select(
+        fresh.c.group_id, old.c.day, fresh.c.day, sa.literal(1)).select_from(
+        fresh.outerjoin(old, old.c.group_id == fresh.c.group_id)).where(differs)))
+    conn.execute(diff.insert().from_select(["group_id", "old_day", "new_day", "fresh"], sa.select(
+        t.c.group_id, t.c.day, sa.null(), sa.literal(0)).where(
+        t.c.group_id.in_(sa.select(touched.c.group_id)), t.c.group_id.not_in(sa.select(fresh.c.group_id)))))
+    return diff
+
+
+def _close(conn, touched: sa.Table, now: sa.Table, was: sa.Table) -> bool:
+    """Collect the members of the touched groups, now (`now`) and as last kept (`was`), and add
+    to `touched` every group those requests are in now or were in before, round after round
+    until none is added: a request that left a touched group, or joined one, makes its other
+    group touched too.  False if that did not settle within MAX_ROUNDS."""
+    m, gm = store.entity_members, store.indicator_group_members
+    for n in range(MAX_ROUNDS):
+        latest = sa.select(touched.c.group_id).where(touched.c["round"] == n)
+        conn.execute(now.insert().from_select(["source", "source_key", "group_id", "round"], sa.select(
+            m.c.source, m.c.source_key, m.c.entity_id, sa.literal(n)).where(
+            m.c.entity_type == "service_request", m.c.entity_id.in_(latest))))
+        conn.execute(was.insert().from_select(["source", "source_key", "group_id", "round"], sa.select(
+            gm.c.source, gm.c.source_key, gm.c.group_id, sa.literal(n)).where(gm.c.group_id.in_(latest))))
+        if conn.dialect.name == "postgresql" and n == 0:
+            conn.exec_driver_sql(f"ANALYZE {now.name}, {was.name}")
+        if not _reach(conn, touched, now, was, n):
             return True
     return False
+
+
+def _reach(conn, touched: sa.Table, now: sa.Table, was: sa.Table, n: int) -> int:
+    """Add to `touched` (as round n + 1) the groups the members collected in round n were in
+    before, or are in now, that are not touched yet; how many."""
+    m, gm = store.entity_members, store.indicator_group_members
+    pair = lambda a, b: sa.and_(a.c.source == b.c.source, a.c.source_key == b.c.source_key)  # noqa: E731
+    reached = sa.union(
+        sa.select(gm.c.group_id).select_from(now.join(gm, pair(now, gm))).where(now.c["round"] == n),
+        sa.select(m.c.entity_id.label("group_id")).select_from(was.join(m, pair(was, m))).where(
+            was.c["round"] == n, m.c.entity_type == "service_request")).subquery("reached")
+    return conn.execute(touched.insert().from_select(["group_id", "round"], sa.select(
+        reached.c.group_id, sa.literal(n + 1)).where(reached.c.group_id.not_in(
+            sa.select(touched.c.group_id))))).rowcount
+
+
+def _remember_members(conn, now: sa.Table, was: sa.Table) -> None:
+    """Keep the touched groups' members as they are now, writing only the requests that moved."""
+    gm = store.indicator_group_members
+    cols = lambda x: [x.c.source, x.c.source_key, x.c.group_id]  # noqa: E731
+    gone = sa.except_(sa.select(*cols(was)), sa.select(*cols(now))).subquery("gone")
+    arrived = sa.except_(sa.select(*cols(now)), sa.select(*cols(was))).subquery("arrived")
+    moved = _temp(conn, "ig_moved", sa.Column("source", sa.String(200)), sa.Column("source_key", sa.String(500)),
+                  sa.Column("group_id", sa.String(40)), sa.Column("arrived", sa.Integer))
+    conn.execute(moved.insert().from_select(["source", "source_key", "group_id", "arrived"], sa.union_all(
+        sa.select(*gone.c, sa.literal(0)), sa.select(*arrived.c, sa.literal(1)))))
+    conn.execute(gm.delete().where(sa.exists().where(moved.c.source == gm.c.source,
+                                                     moved.c.source_key == gm.c.source_key)))
+    conn.execute(gm.insert().from_select(["source", "source_key", "group_id"], sa.select(*cols(moved)).where(
+        moved.c.arrived == 1)))
+    if conn.dialect.name != "postgresql":
+        moved.drop(conn)
 
 
 def _keep_statistics(conn, changed: int, *tables: sa.Table) -> None:

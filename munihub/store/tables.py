@@ -342,7 +342,7 @@ indicator_request_groups = sa.Table(
     sa.Column("closed_at", sa.Text),
     sa.Column("day", sa.String(10)),
     sa.Column("month", sa.String(7), index=True),
-    sa.Column("week", sa.String(8), index=True),
+    sa.Column("week", sa.String(8)),
     sa.Column("src", sa.String(200)),
     sa.Column("requests", sa.Integer, nullable=False),
     sa.Column("followups", sa.Integer, nullable=False),
@@ -350,7 +350,6 @@ indicator_request_groups = sa.Table(
     sa.Column("repeats", sa.Integer, nullable=False),
     sa.Column("closed", sa.Integer, nullable=False),
     sa.Column("resolution_days", sa.Float),
-    _ts("updated_at"),
 )
 
 # Which group each request was in when the groups were last maintained: resolution rewrites
