@@ -31,6 +31,7 @@ from munihub.store.stats import SHARE
 
 FACT = "request_group"
 KEEP_VERSIONS = 200  # the days log keeps this many versions; an indicator older than that recomputes in full
+INDEX_MEM = "256MB"  # building the kept tables' indexes after a rebuild (PostgreSQL)
 MAX_ROUNDS = 50      # closing the touched groups over their members converges in two or three
 
 
@@ -108,9 +109,16 @@ def _rebuild(conn, before: dict | None, marks) -> dict:
     set_session(conn)
     if dialect == "postgresql":
         conn.exec_driver_sql(f"TRUNCATE {t.name}, {gm.name}")
+        # (a work_mem holding the million requests' sorts in memory measured slower: 1.5 s for
+        # the in-memory sort against 0.3 s spilled, the rows being wide)
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_MEM}'")
     else:
         conn.execute(t.delete())
         conn.execute(gm.delete())
+    # secondary indexes are built once over the rows rather than kept up row by row
+    indexes = [i for table in (t, gm) for i in table.indexes]
+    for index in indexes:
+        index.drop(conn)
     conn.execute(gm.insert().from_select(["source", "source_key", "group_id"], sa.select(
         m.c.source, m.c.source_key, m.c.entity_id).where(m.c.entity_type == "service_request")))
     base = group_base().subquery("g1")
@@ -121,6 +129,8 @@ def _rebuild(conn, before: dict | None, marks) -> dict:
     calendar.cover(conn, lo, hi)
     query = _with_periods(dialect, base).subquery("g5")
     conn.execute(t.insert().from_select(COLUMNS, sa.select(*(query.c[c] for c in COLUMNS))))
+    for index in indexes:
+        index.create(conn)
     _analyze(conn, t, gm)
     d = store.indicator_fact_days
     conn.execute(d.delete().where(d.c.fact == FACT))
