@@ -7,10 +7,11 @@ citizen (person mention) was reassigned since their member mark; the groups they
 now and were in before (`indicator_group_members` remembers: resolution rewrites every
 request's membership on each run), closed over the requests of those groups until no
 other group is reached (a follow-up joining two groups, a group split in two).  Only those
-groups are recomputed, with the repeat chains of their citizens (a repeat depends on the
-citizen's previous group).  The days of every group that changed go to
-`indicator_fact_days` under a new version, and an indicator computed at version v
-recomputes the Jalali periods of the days changed after v.
+groups are recomputed, with the groups of the same citizen, place and problem (a repeat
+depends on the group before it); only the groups that came out different are written.  The
+days those groups counted in, before and after, go to `indicator_fact_days` under a new
+version, and an indicator computed at version v recomputes the Jalali periods of the days
+changed after v.
 
 Rebuilt from scratch when asked (`full`), on first use, and when members moved with no row
 published (a steward's decision or a retrained model regroups requests without a trace).
@@ -33,6 +34,7 @@ FACT = "request_group"
 KEEP_VERSIONS = 200  # the days log keeps this many versions; an indicator older than that recomputes in full
 INDEX_MEM = "256MB"  # building the kept tables' indexes after a rebuild (PostgreSQL)
 MAX_ROUNDS = 50      # closing the touched groups over their members converges in two or three
+PG_LOCK = 724245     # advisory lock id (724242-4: migrations, the audit writer, store marks)
 
 
 def relation(dialect: str, as_of: str) -> sa.Subquery:
@@ -42,6 +44,7 @@ def relation(dialect: str, as_of: str) -> sa.Subquery:
 
 
 def state(conn) -> dict | None:
+    """The kept groups' row of `indicator_facts` (version, logged_since, marks), None before the first refresh."""
     t = store.indicator_facts
     row = conn.execute(sa.select(t).where(t.c.fact == FACT)).mappings().first()
     return dict(row) if row else None
@@ -56,8 +59,8 @@ def changed_days(conn, since_version: int) -> sa.Select:
 def maintain(conn, marks: tuple[Any, Any], full: bool = False) -> dict:
     """Bring the kept groups up to the store `marks` (newest row published, newest member
     assigned), in the caller's transaction: {mode, version, groups recomputed, days changed}."""
-    if conn.dialect.name == "postgresql":  # two refreshes at once would both apply one change (724242-4: migrations, audit, marks)
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(724245)"))
+    if conn.dialect.name == "postgresql":  # two refreshes at once would both apply one change
+        conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({PG_LOCK})"))
     now_state = state(conn)
     if now_state is not None and not full:
         same_rows = aware(now_state["source_mark"]) == aware(marks[0])
@@ -109,8 +112,8 @@ def _rebuild(conn, before: dict | None, marks) -> dict:
     set_session(conn)
     if dialect == "postgresql":
         conn.exec_driver_sql(f"TRUNCATE {t.name}, {gm.name}")
-        # (a work_mem holding the million requests' sorts in memory measured slower: 1.5 s for
-        # the in-memory sort against 0.3 s spilled, the rows being wide)
+        # (a work_mem holding the million requests' sorts in memory measured no faster: the
+        # rows are wide; 1.0 + 1.5 s in memory against 0.3 + 1.1 s spilled, machine shared)
         conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_MEM}'")
     else:
         conn.execute(t.delete())
