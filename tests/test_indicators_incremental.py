@@ -174,3 +174,22 @@ def test_members_moved_without_a_row_published_rebuild_the_groups(city):
     with city.connect() as conn:
         assert groups.state(conn)["logged_since"] == 2
     assert _differences(city, defs) == []
+
+
+def test_kept_groups_found_empty_are_rebuilt(city):
+    # what PostgreSQL leaves of an unlogged table after a crash: the rows gone, the state kept
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    with city.begin() as conn:
+        conn.execute(store.indicator_request_groups.delete())
+        conn.execute(store.indicator_group_members.delete())
+    _publish(city, *_round(1))
+    assert {r["mode"] for r in refresh(city, defs, as_of=AS_OF)} == {"full", "snapshot"}
+    assert _differences(city, defs) == []
+    if city.dialect.name == "postgresql":
+        with city.connect() as conn:
+            persistence = dict(conn.execute(sa.text(
+                "SELECT relname, relpersistence FROM pg_class WHERE relname IN "
+                "('indicator_request_groups', 'indicator_group_members', 'indicator_facts')")).all())
+        assert persistence == {"indicator_request_groups": "u", "indicator_group_members": "u",
+                               "indicator_facts": "p"}

@@ -13,8 +13,10 @@ days those groups counted in, before and after, go to `indicator_fact_days` unde
 version, and an indicator computed at version v recomputes the Jalali periods of the days
 changed after v.
 
-Rebuilt from scratch when asked (`full`), on first use, and when members moved with no row
-published (a steward's decision or a retrained model regroups requests without a trace).
+Rebuilt from scratch when asked (`full`), on first use, when members moved with no row
+published (a steward's decision or a retrained model regroups requests without a trace), and
+when the kept groups are found empty (on PostgreSQL they are unlogged: derived data, written
+without WAL, emptied by a crash).
 """
 from __future__ import annotations
 
@@ -62,7 +64,10 @@ def maintain(conn, marks: tuple[Any, Any], full: bool = False) -> dict:
     if conn.dialect.name == "postgresql":  # two refreshes at once would both apply one change
         conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({PG_LOCK})"))
     now_state = state(conn)
-    if now_state is not None and not full:
+    t = store.indicator_request_groups
+    # unlogged on PostgreSQL (migration 0010): a crash or a failover leaves the kept groups empty
+    lost = now_state is not None and conn.execute(sa.select(t.c.group_id).limit(1)).first() is None
+    if now_state is not None and not full and not lost:
         same_rows = aware(now_state["source_mark"]) == aware(marks[0])
         same_members = aware(now_state["member_mark"]) == aware(marks[1])
         if same_rows and same_members:

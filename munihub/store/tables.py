@@ -331,6 +331,7 @@ indicator_calendar = sa.Table(
 # (migration 0010): one row per 137 request group, its follow-ups folded in, with the Jalali
 # month and week it counts in.  A refresh recomputes only the groups its changed requests
 # touch (and the repeat chains of their citizens), instead of regrouping a million requests.
+# Unlogged on PostgreSQL (0010): derived data, rebuilt when a crash has emptied it.
 indicator_request_groups = sa.Table(
     "indicator_request_groups", metadata,
     sa.Column("group_id", sa.String(40), primary_key=True),
