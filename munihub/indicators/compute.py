@@ -7,6 +7,7 @@ interpolated linearly, the way numpy and PostgreSQL's percentile_cont do.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 
 import sqlalchemy as sa
@@ -56,48 +57,111 @@ def _framed(defn: Definition, fact: Fact, rel, as_of: dt.datetime):
 def by_citizen(defn: Definition) -> bool:
     """Whether the aggregate counts citizens itself: grouped first by cell and citizen, then by
     cell (two hashed groupings; a COUNT(DISTINCT) beside the parts makes PostgreSQL sort every
-    row by cell).  Needs parts that add up over citizens: not a distinct count, not a target mean."""
-    return bool(FACTS[defn.source].citizen) and defn.measure["kind"] != "distinct_count" \
-        and not (defn.target or {}).get("field")
+    row by cell).  Needs parts that add up over citizens: not a target mean, and no distinct
+    count but of the citizens themselves (then it is the citizens' count)."""
+    citizen = FACTS[defn.source].citizen
+    return bool(citizen) and not (defn.target or {}).get("field") \
+        and (defn.measure["kind"] != "distinct_count" or defn.measure["field"] == citizen)
+
+
+def _parts(defn: Definition, rel):
+    """(numerator, denominator or None): the measure's parts as SQL aggregates."""
+    m = defn.measure
+    kind = m["kind"]
+    if kind == "distinct_count":
+        return sa.func.count(sa.distinct(rel.c[m["field"]])), None
+    if kind == "sum":
+        return sa.func.sum(rel.c[m["field"]]), None
+    if kind == "mean":
+        return sa.func.sum(rel.c[m["field"]]), sa.func.count(rel.c[m["field"]])
+    if kind == "share":
+        hit = sa.and_(*(_condition(rel, c) for c in m["where"]))
+        return sa.func.sum(sa.case((hit, 1), else_=0)), sa.func.count()
+    if kind in ("median", "percentile"):  # the value comes from `percentile_query`
+        return sa.func.count(rel.c[m["field"]]), None
+    return sa.func.count(), None
+
+
+def shape(defn: Definition) -> tuple | None:
+    """Definitions of one shape (fact, period, cells, filters) that count citizens themselves
+    share one aggregate (`shared_query`): one pass over a million groups instead of three."""
+    if not by_citizen(defn):
+        return None
+    return (defn.source, defn.time, defn.cells, json.dumps(defn.filters, sort_keys=True, ensure_ascii=False,
+                                                           default=str))
 
 
 def aggregate_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None):
     """The SQL giving one row per period and cell: rows, the measure's parts, the target, and
     the distinct citizens when `by_citizen` (else `citizens_query` counts them)."""
+    if by_citizen(defn):
+        return shared_query([defn], rel, as_of, periods)
     fact = FACTS[defn.source]
     source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
     if periods is not None and defn.time is not None:
         where.append(period.element.in_(periods))
-    m = defn.measure
-    kind = m["kind"]
-    num, den = sa.func.count(), None
-    if kind == "distinct_count":
-        num = sa.func.count(sa.distinct(rel.c[m["field"]]))
-    elif kind == "sum":
-        num = sa.func.sum(rel.c[m["field"]])
-    elif kind == "mean":
-        num, den = sa.func.sum(rel.c[m["field"]]), sa.func.count(rel.c[m["field"]])
-    elif kind == "share":
-        hit = sa.and_(*(_condition(rel, c) for c in m["where"]))
-        num, den = sa.func.sum(sa.case((hit, 1), else_=0)), sa.func.count()
-    elif kind in ("median", "percentile"):  # the value comes from `percentile_query`
-        num = sa.func.count(rel.c[m["field"]])
-    if not by_citizen(defn):
-        target = (defn.target or {}).get("field")
-        return sa.select(period, *cells, sa.func.count().label("rows"), num.label("numerator"),
-                         (den if den is not None else sa.null()).label("denominator"),
-                         (sa.func.avg(rel.c[target]) if target else sa.null()).label("target")
-                         ).select_from(source).where(*where).group_by(*keys)
+    num, den = _parts(defn, rel)
+    target = (defn.target or {}).get("field")
+    return sa.select(period, *cells, sa.func.count().label("rows"), sa.null().label("citizens"),
+                     num.label("numerator_0"), (den if den is not None else sa.null()).label("denominator_0"),
+                     (sa.func.avg(rel.c[target]) if target else sa.null()).label("target")
+                     ).select_from(source).where(*where).group_by(*keys)
+
+
+def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None):
+    """One row per period and cell for definitions of one `shape`: rows, distinct citizens and
+    each definition's parts (numerator_i, denominator_i).  Grouped first by cell and citizen,
+    then by cell: two hashed groupings, where a COUNT(DISTINCT) beside the parts makes
+    PostgreSQL sort every row by cell."""
+    defn = defns[0]
+    fact = FACTS[defn.source]
+    source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
+    if periods is not None and defn.time is not None:
+        where.append(period.element.in_(periods))
+    parts, outer_parts = [], []
+    counts_citizens = [d.measure["kind"] == "distinct_count" for d in defns]  # of the citizen: see by_citizen
+    for i, d in enumerate(defns):
+        if counts_citizens[i]:
+            continue
+        num, den = _parts(d, rel)
+        parts.append(num.label(f"numerator_{i}"))
+        if den is not None:
+            parts.append(den.label(f"denominator_{i}"))
     timed = defn.time is not None  # else the period is a constant: not grouped by (PostgreSQL refuses it)
     citizen = rel.c[fact.citizen]
-    inner = sa.select(*([period] if timed else []), *cells, sa.func.count().label("rows"), num.label("numerator"),
-                      *([den.label("denominator")] if den is not None else [])
-                      ).select_from(source).where(*where).group_by(*keys, citizen).subquery("by_citizen")
+    inner = sa.select(*([period] if timed else []), *cells, citizen.label("citizen"), sa.func.count().label("rows"),
+                      *parts).select_from(source).where(*where).group_by(*keys, citizen).subquery("by_citizen")
+    citizens = sa.func.count(inner.c.citizen)  # rows naming no citizen make a group of their own: not counted
+    for i in range(len(defns)):
+        outer_parts.append((citizens if counts_citizens[i] else sa.func.sum(inner.c[f"numerator_{i}"])
+                            ).label(f"numerator_{i}"))
+        den = inner.c.get(f"denominator_{i}")
+        outer_parts.append((sa.func.sum(den) if den is not None else sa.null()).label(f"denominator_{i}"))
     outer_cells = [inner.c[d] for d in defn.cells]
     return sa.select(inner.c.period if timed else period, *outer_cells, sa.func.sum(inner.c.rows).label("rows"),
-                     sa.func.count().label("citizens"), sa.func.sum(inner.c.numerator).label("numerator"),
-                     (sa.func.sum(inner.c.denominator) if den is not None else sa.null()).label("denominator"),
-                     sa.null().label("target")).group_by(*([inner.c.period] if timed else []), *outer_cells)
+                     citizens.label("citizens"), *outer_parts, sa.null().label("target")
+                     ).group_by(*([inner.c.period] if timed else []), *outer_cells)
+
+
+def aggregates(conn, defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None
+               ) -> dict[str, list[dict]]:
+    """Each definition's aggregate rows ({key, rows, citizens, numerator, denominator, target}),
+    definitions of one `shape` computed together."""
+    out = {}
+    for d in defns:
+        if d.id in out:
+            continue
+        peers = [p for p in defns if p.id not in out and shape(p) is not None and shape(p) == shape(d)] or [d]
+        cover_calendar(conn, d, rel)
+        query = shared_query(peers, rel, as_of, periods) if shape(d) is not None else aggregate_query(
+            d, rel, as_of, periods)
+        rows = conn.execute(query).mappings().all()
+        width = 1 + len(d.cells)
+        for i, p in enumerate(peers):
+            out[p.id] = [{"key": tuple(r.values())[:width], "rows": r["rows"], "citizens": r["citizens"],
+                          "numerator": r[f"numerator_{i}"], "denominator": r[f"denominator_{i}"],
+                          "target": r["target"]} for r in rows]
+    return out
 
 
 def citizens_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None):
@@ -158,39 +222,39 @@ def _interpolate(defn: Definition, rows) -> dict[tuple, float]:
 
 
 def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | None = None,
-            rel=None) -> list[dict]:
+            rel=None, aggregate: list[dict] | None = None) -> list[dict]:
     """The figures of `defn` (for `periods`, or all) as rows: period, dims, value and its parts.
 
-    `rel` is the fact already materialized (`munihub.indicators.refresh`); else it is built here."""
+    `rel` is the fact already materialized (`munihub.indicators.refresh`); else it is built
+    here.  `aggregate` is its rows from `aggregates` when computed with other definitions."""
     fact = FACTS[defn.source]
     if rel is None:
         rel = fact.build(conn.dialect.name, iso_utc(as_of))
     cover_calendar(conn, defn, rel)
     kind = defn.measure["kind"]
-    rows = conn.execute(aggregate_query(defn, rel, as_of, periods)).all()
+    rows = aggregate if aggregate is not None else aggregates(conn, [defn], rel, as_of, periods)[defn.id]
     citizens = None
-    if by_citizen(defn):
-        citizens = {tuple(r[:1 + len(defn.cells)]): r.citizens for r in rows}
-    elif (query := citizens_query(defn, rel, as_of, periods)) is not None:
+    if not by_citizen(defn) and (query := citizens_query(defn, rel, as_of, periods)) is not None:
         citizens = {tuple(r[:-1]): r.citizens for r in conn.execute(query)}
     pct = {}
     if kind in ("median", "percentile"):
         pct = _interpolate(defn, conn.execute(percentile_query(defn, rel, as_of, periods)).all())
     out = []
     for r in rows:
-        key = tuple(r[:1 + len(defn.cells)])
-        num, den = r.numerator, r.denominator
+        key = r["key"]
+        num, den = r["numerator"], r["denominator"]
         if kind in ("median", "percentile"):
             value = pct.get(key)
         elif kind in ("share", "mean"):
             value = float(num) / float(den) if den else None
         else:
             value = float(num) if num is not None else None
-        target = defn.target.get("value") if defn.target and "value" in defn.target else r.target
-        out.append({"period": str(r.period), "dims": dict(zip(defn.cells, key[1:])), "value": value,
+        target = defn.target.get("value") if defn.target and "value" in defn.target else r["target"]
+        counted = r["citizens"] if by_citizen(defn) else (citizens.get(key, 0) if citizens is not None else None)
+        out.append({"period": str(key[0]), "dims": dict(zip(defn.cells, key[1:])), "value": value,
                     "numerator": float(num) if num is not None else None,
                     "denominator": float(den) if den is not None else None,
-                    "rows": int(r.rows), "citizens": int(citizens.get(key, 0)) if citizens is not None else None,
+                    "rows": int(r["rows"]), "citizens": int(counted) if counted is not None else None,
                     "target": float(target) if target is not None else None})
     return out
 
