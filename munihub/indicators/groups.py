@@ -204,9 +204,11 @@ def _incremental(conn, before: dict, marks) -> dict:
     _analyze(conn, chains)
     same_chain = sa.and_(t.c.citizen == chains.c.citizen, *(t.c[c].is_not_distinct_from(chains.c[c])
                                                               for c in CHAIN[1:]))
-    conn.execute(base.insert().from_select(list(GROUP_BASE), sa.select(*(t.c[c] for c in GROUP_BASE)).distinct()
-                                           .select_from(t.join(chains, same_chain))
-                                           .where(t.c.group_id.not_in(in_touched))))
+    # (the citizens' groups picked by index first: joined directly, PostgreSQL hashes the chains
+    # and scans every kept group)
+    of_citizens = t.c.citizen.in_(sa.select(chains.c.citizen))
+    conn.execute(base.insert().from_select(list(GROUP_BASE), sa.select(*(t.c[c] for c in GROUP_BASE)).where(
+        of_citizens, sa.exists().where(same_chain), ~sa.exists().where(touched.c.group_id == t.c.group_id))))
     _analyze(conn, base)
     _cover(conn, base)
     q = _with_periods(dialect, base).subquery("g5")
@@ -249,9 +251,11 @@ def _diff(conn, fresh: sa.Table, touched: sa.Table) -> sa.Table:
     conn.execute(diff.insert().from_select(["group_id", "old_day", "new_day", "fresh"], sa.select(
         fresh.c.group_id, old.c.day, fresh.c.day, sa.literal(1)).select_from(
         fresh.outerjoin(old, old.c.group_id == fresh.c.group_id)).where(differs)))
+    # (driven from the touched groups: a NOT IN over the kept table scans all of it)
     conn.execute(diff.insert().from_select(["group_id", "old_day", "new_day", "fresh"], sa.select(
-        t.c.group_id, t.c.day, sa.null(), sa.literal(0)).where(
-        t.c.group_id.in_(sa.select(touched.c.group_id)), t.c.group_id.not_in(sa.select(fresh.c.group_id)))))
+        t.c.group_id, t.c.day, sa.null(), sa.literal(0)).select_from(
+        touched.join(t, t.c.group_id == touched.c.group_id)).where(
+        ~sa.exists().where(fresh.c.group_id == touched.c.group_id))))
     return diff
 
 
