@@ -213,7 +213,9 @@ def _source_records(dialect: str, as_of: str) -> sa.Subquery:
 
 def _source_pairs(dialect: str, as_of: str) -> sa.Subquery:
     m = store.entity_members
-    held = sa.select(m.c.entity_id, m.c.source).where(m.c.entity_type == "person").distinct().subquery("held")
+    # a CTE read twice is computed once (PostgreSQL materializes it; as a subquery it grouped
+    # the 1.5M person members twice, 2 of the 9 s this fact took over 100 systems)
+    held = sa.select(m.c.entity_id, m.c.source).where(m.c.entity_type == "person").distinct().cte("held")
     b = held.alias("held_b")
     return (sa.select(held.c.source.label("source_a"), b.c.source.label("source_b"),
                       (held.c.source + " & " + b.c.source).label("source_pair"),
