@@ -5,6 +5,7 @@ and with the bookkeeping broken on purpose the same comparison finds the differe
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -193,3 +194,28 @@ def test_kept_groups_found_empty_are_rebuilt(city):
                 "('indicator_request_groups', 'indicator_group_members', 'indicator_facts')")).all())
         assert persistence == {"indicator_request_groups": "u", "indicator_group_members": "u",
                                "indicator_facts": "p"}
+
+
+@pytest.mark.postgres
+def test_the_kept_groups_are_vacuumed_when_dead_rows_pile_up(pg_url):
+    engine = store.open_store(pg_url)
+    with engine.begin() as conn:
+        conn.execute(store.indicator_request_groups.insert(), [
+            {"group_id": f"S-{i}", "citizen": f"P-{i}", "requests": 1, "followups": 0, "is_repeat": 0,
+             "repeats": 0, "closed": 0} for i in range(100)])
+    assert groups.vacuum(engine) == []  # nothing dead yet
+    with engine.begin() as conn:  # what refreshes leave behind: rows deleted and written again
+        conn.execute(store.indicator_request_groups.delete().where(store.indicator_request_groups.c.group_id < "S-5"))
+    # a backend reports its counts a while after it commits: wait until they are seen
+    engine.dispose()  # (a closing backend reports at once)
+    with engine.connect() as conn:
+        for _ in range(150):
+            dead = conn.execute(sa.text("SELECT n_dead_tup FROM pg_stat_user_tables "
+                                        "WHERE relname = 'indicator_request_groups'")).scalar()
+            conn.rollback()  # a transaction sees one snapshot of the statistics
+            if dead:
+                break
+            time.sleep(0.1)
+    assert groups.vacuum(engine) == ["indicator_request_groups"]
+    assert groups.vacuum(engine) == []  # reclaimed
+    engine.dispose()

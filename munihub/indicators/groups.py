@@ -36,6 +36,7 @@ FACT = "request_group"
 KEEP_VERSIONS = 200  # the days log keeps this many versions; an indicator older than that recomputes in full
 INDEX_MEM = "256MB"  # building the kept tables' indexes after a rebuild (PostgreSQL)
 MAX_ROUNDS = 50      # closing the touched groups over their members converges in two or three
+DEAD_SHARE = 0.2     # dead rows against live ones that have the kept tables vacuumed
 PG_LOCK = 724245     # advisory lock id (724242-4: migrations, the audit writer, store marks)
 
 
@@ -309,6 +310,26 @@ def _remember_members(conn, now: sa.Table, was: sa.Table) -> None:
         moved.c.arrived == 1)))
     if conn.dialect.name != "postgresql":
         moved.drop(conn)
+
+
+def vacuum(engine: sa.Engine) -> list[str]:
+    """VACUUM the kept tables whose dead rows (each refresh deletes and re-inserts the groups
+    that moved) reach DEAD_SHARE of their live ones: with autovacuum off nothing else reclaims
+    them, and every scan of the groups reads them.  PostgreSQL only (SQLite reuses free pages);
+    outside any transaction, as VACUUM must be.  The tables vacuumed."""
+    if engine.dialect.name != "postgresql":
+        return []
+    names = [store.indicator_request_groups.name, store.indicator_group_members.name]
+    with engine.connect() as conn:
+        stats = conn.execute(sa.text("SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables "
+                                     "WHERE relname IN :names").bindparams(sa.bindparam("names", expanding=True)),
+                             {"names": names}).all()
+    due = [name for name, live, dead in stats if dead and dead >= DEAD_SHARE * max(live, 1)]
+    if due:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in due:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {name}")
+    return due
 
 
 def _keep_statistics(conn, changed: int, *tables: sa.Table) -> None:

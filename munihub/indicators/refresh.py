@@ -210,6 +210,8 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                             "periods": len(periods) if periods is not None else "all"})
         finally:
             facts.drop()
+    if groups.FACT in facts.kept:
+        groups.vacuum(engine)
     return out
 
 
