@@ -181,8 +181,18 @@ def citizens_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str]
                      sa.func.count().label("citizens")).group_by(*grouped)
 
 
-def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None):
-    """The one or two rows around the percentile of each cell: (period, cells…, v, rn, n)."""
+def ranked_shape(defn: Definition) -> tuple | None:
+    """Medians and percentiles of one field over one shape rank the rows once (`percentile_query`)."""
+    if defn.measure["kind"] not in ("median", "percentile"):
+        return None
+    return (defn.source, defn.time, defn.cells, defn.measure["field"],
+            json.dumps(defn.filters, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None,
+                     also: list[Definition] = ()):
+    """The one or two rows around the percentile of each cell: (period, cells…, v, rn, n); with
+    `also` (definitions of the same `ranked_shape`), the rows around theirs too, in one pass."""
     fact = FACTS[defn.source]
     source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
     value = rel.c[defn.measure["field"]]
@@ -194,9 +204,11 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
                       sa.func.row_number().over(partition_by=part, order_by=value).label("rn"),
                       sa.func.count().over(partition_by=part).label("n")
                       ).select_from(source).where(*where).subquery("ranked")
-    p = int(round(_p(defn) * PERMILLE))
-    pos = (inner.c.n - 1) * p // PERMILLE  # integer division on both engines
-    return sa.select(inner).where(sa.or_(inner.c.rn - 1 == pos, inner.c.rn - 2 == pos))
+    near = []
+    for p in sorted({int(round(_p(d) * PERMILLE)) for d in (defn, *also)}):
+        pos = (inner.c.n - 1) * p // PERMILLE  # integer division on both engines
+        near += [inner.c.rn - 1 == pos, inner.c.rn - 2 == pos]
+    return sa.select(inner).where(sa.or_(*near))
 
 
 def _p(defn: Definition) -> float:
@@ -222,11 +234,12 @@ def _interpolate(defn: Definition, rows) -> dict[tuple, float]:
 
 
 def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | None = None,
-            rel=None, aggregate: list[dict] | None = None) -> list[dict]:
+            rel=None, aggregate: list[dict] | None = None, ranked: list | None = None) -> list[dict]:
     """The figures of `defn` (for `periods`, or all) as rows: period, dims, value and its parts.
 
     `rel` is the fact already materialized (`munihub.indicators.refresh`); else it is built
-    here.  `aggregate` is its rows from `aggregates` when computed with other definitions."""
+    here.  `aggregate` is its rows from `aggregates` when computed with other definitions, and
+    `ranked` its `percentile_query` rows when ranked with others."""
     fact = FACTS[defn.source]
     if rel is None:
         rel = fact.build(conn.dialect.name, iso_utc(as_of))
@@ -238,7 +251,8 @@ def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | Non
         citizens = {tuple(r[:-1]): r.citizens for r in conn.execute(query)}
     pct = {}
     if kind in ("median", "percentile"):
-        pct = _interpolate(defn, conn.execute(percentile_query(defn, rel, as_of, periods)).all())
+        pct = _interpolate(defn, ranked if ranked is not None else
+                           conn.execute(percentile_query(defn, rel, as_of, periods)).all())
     out = []
     for r in rows:
         key = r["key"]

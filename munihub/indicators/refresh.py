@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from munihub import store
 from munihub.indicators import calendar, groups
-from munihub.indicators.compute import aggregates, cover_calendar, figures, iso_utc, set_session, shape
+from munihub.indicators.compute import (aggregates, cover_calendar, figures, iso_utc, percentile_query,
+                                        ranked_shape, set_session, shape)
 from munihub.indicators.define import Definition, as_json
 from munihub.indicators.facts import FACTS
 from munihub.store.marks import aware, read_lock
@@ -171,13 +172,25 @@ def _shared(conn, memo: dict, defn: Definition, definitions: list[Definition], r
     return memo[key][defn.id]
 
 
+def _ranked(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
+            periods: list[str] | None) -> list | None:
+    """`defn`'s percentile rows, ranked once with every median and percentile of its `ranked_shape`."""
+    if ranked_shape(defn) is None:
+        return None
+    key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
+    if key not in memo:
+        peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
+        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
+    return memo[key]
+
+
 def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool = False,
             as_of: dt.datetime | None = None) -> list[dict]:
     """Bring every indicator's stored figures up to date; one summary per indicator."""
     as_of = as_of or _now()
     definitions = list(definitions)
     out: list[dict] = []
-    shared: dict[tuple, dict[str, list[dict]]] = {}
+    shared: dict[tuple, Any] = {}  # per refresh: aggregates and rankings computed for several indicators
     with engine.connect() as conn:
         marks = _marks(conn)
         facts = Facts(conn, as_of, marks, full)
@@ -197,7 +210,8 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                     if periods != []:
                         rel = facts[defn.source]
                         rows = figures(conn, defn, as_of, periods, rel=rel,
-                                       aggregate=_shared(conn, shared, defn, definitions, rel, as_of, periods))
+                                       aggregate=_shared(conn, shared, defn, definitions, rel, as_of, periods),
+                                       ranked=_ranked(conn, shared, defn, definitions, rel, as_of, periods))
                     now = _now()
                     _write(conn, defn, rows, periods, now)
                     seconds = round(time.perf_counter() - started, 3)
