@@ -165,6 +165,43 @@ def test_the_comparison_sees_a_repeat_moved_but_not_logged(city, monkeypatch):
     assert any(k[0] == "137.repeat_rate" for k, *_ in rounds[1])
 
 
+def _merge_citizen_2_into_1(engine) -> None:
+    """What resolution does when a person is merged into another: the mentions of citizen 2's
+    requests (T0002, T0022, T0042) now name citizen 1's person, the requests themselves unchanged;
+    a request published meanwhile moves the store's row mark too."""
+    m = store.entity_members
+    _publish(engine, _req("N0040", 40, CATEGORIES[0], 100))
+    with engine.begin() as conn:
+        person_1 = conn.execute(sa.select(m.c.entity_id).where(m.c.source_key == "T0001#person")).scalar_one()
+        conn.execute(m.update().where(m.c.source_key.in_(["T0002#person", "T0022#person", "T0042#person"]))
+                     .values(entity_id=person_1, assigned_at=dt.datetime.now(dt.timezone.utc)))
+
+
+def test_a_citizen_merged_into_another_moves_the_groups_of_unchanged_requests(city):
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    _merge_citizen_2_into_1(city)
+    assert {r["mode"] for r in refresh(city, defs, as_of=AS_OF)} == {"incremental", "snapshot"}
+    assert _differences(city, defs) == []
+    kept = _kept_groups(city)
+    assert kept["kept"] == kept["fresh"]
+
+
+def test_the_comparison_sees_a_merged_citizen_missed(city, monkeypatch):
+    # reading only the requests published, not the mentions reassigned, keeps citizen 2
+    real = groups._changed_requests
+    monkeypatch.setattr(groups, "_changed_requests", lambda since, member_since: real(since, None))
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    _merge_citizen_2_into_1(city)
+    refresh(city, defs, as_of=AS_OF)
+    kept = _kept_groups(city)
+    assert kept["kept"] != kept["fresh"]
+    # T0001 and T0002 (one category, one month) now name one citizen: the cell counts one less
+    assert any(k[0] == "137.requests_by_category" and stored[4] == scratch[4] + 1
+               for k, stored, scratch in _differences(city, defs))
+
+
 def test_members_moved_without_a_row_published_rebuild_the_groups(city):
     defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
     refresh(city, defs, as_of=AS_OF)

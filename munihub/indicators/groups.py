@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from munihub import store
 from munihub.indicators import calendar
 from munihub.indicators.compute import set_session
-from munihub.indicators.facts import GROUP_BASE, group_base, open_days, with_repeats
+from munihub.indicators.facts import GROUP_BASE, MENTION, group_base, open_days, with_repeats
 from munihub.store.marks import aware
 from munihub.store.stats import SHARE
 
@@ -159,8 +159,7 @@ def _temp(conn, name: str, *columns: sa.Column) -> sa.Table:
 
 
 def _incremental(conn, before: dict, marks) -> dict:
-    t, gm, m, r = (store.indicator_request_groups, store.indicator_group_members, store.entity_members,
-                   store.source_rows)
+    t, gm, m = store.indicator_request_groups, store.indicator_group_members, store.entity_members
     dialect = conn.dialect.name
     set_session(conn)
     since, member_since = before["source_mark"], before["member_mark"]
@@ -171,13 +170,8 @@ def _incremental(conn, before: dict, marks) -> dict:
                     sa.Column("round", sa.Integer))
     now, was = _temp(conn, "ig_now", *member_cols()), _temp(conn, "ig_was", *member_cols())
     temps = [keys, touched, now, was]
-    # the requests that changed, and those whose citizen may have (their mention reassigned)
-    conn.execute(keys.insert().from_select(["source", "source_key"], sa.select(r.c.source, r.c.source_key).where(
-        r.c.entity_type == "service_request", r.c.updated_at > since)))
-    if member_since is not None:
-        mention = sa.func.substr(m.c.source_key, 1, sa.func.length(m.c.source_key) - len("#person"))
-        conn.execute(keys.insert().from_select(["source", "source_key"], sa.select(m.c.source, mention).where(
-            m.c.entity_type == "person", m.c.assigned_at > member_since, m.c.source_key.like("%#person"))))
+    for changed in _changed_requests(since, member_since):
+        conn.execute(keys.insert().from_select(["source", "source_key"], changed))
     _analyze(conn, keys)
     key_of = lambda x: sa.and_(keys.c.source == x.c.source, keys.c.source_key == x.c.source_key)  # noqa: E731
     groups_of_keys = sa.union(
@@ -237,6 +231,19 @@ def _incremental(conn, before: dict, marks) -> dict:
         for table in temps:
             table.drop(conn)
     return {"mode": "incremental", "version": version, "groups": changed, "days": n_days}
+
+
+def _changed_requests(since, member_since) -> list[sa.Select]:
+    """Selects of (source, source_key): the requests published since `since`, and those whose
+    citizen may have changed, their mention reassigned since `member_since` (a person merged
+    into another, or split off, moves the citizen of requests that did not change)."""
+    r, m = store.source_rows, store.entity_members
+    out = [sa.select(r.c.source, r.c.source_key).where(r.c.entity_type == "service_request", r.c.updated_at > since)]
+    if member_since is not None:
+        request_key = sa.func.substr(m.c.source_key, 1, sa.func.length(m.c.source_key) - len(MENTION))
+        out.append(sa.select(m.c.source, request_key).where(
+            m.c.entity_type == "person", m.c.assigned_at > member_since, m.c.source_key.like("%" + MENTION)))
+    return out
 
 
 def _diff(conn, fresh: sa.Table, touched: sa.Table) -> sa.Table:
