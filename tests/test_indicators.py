@@ -229,6 +229,24 @@ def test_systems_figures_match_the_members(city):
     # requests of citizens 15-19 (3 each): no other system knows them
     assert unconfirmed == {"rc137.requests": 15.0}
 
+    # the citizens behind each source's records, by hand: a person record's own entity, else
+    # the person its mention resolved to (records naming nobody count no citizen)
+    m = store.entity_members
+    with city.connect() as conn:
+        members = conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_type, m.c.entity_id)).all()
+    mention = {(s, k[:-len("#person")]): e for s, k, t, e in members if k.endswith("#person")}
+    people = defaultdict(set)
+    for s, k, t, e in members:
+        if not k.endswith("#person"):
+            people[s]  # a source whose records name nobody counts no citizen
+            person = e if t == "person" else mention.get((s, k))
+            if person:
+                people[s].add(person)
+    shares = all_figures(city, [shipped("systems.duplicate_rate")])["systems.duplicate_rate"]
+    assert {dict(k[1])["source"]: v["citizens"] for k, v in shares.items()} == {s: len(p) for s, p in people.items()}
+    assert {s: len(p) for s, p in people.items()}["planning.indicators"] == 0
+    assert {dict(k[1])["source_pair"]: v["citizens"] for k, v in got["systems.overlap"].items()} == overlap
+
 
 def test_plan_indicators_against_target_with_trend(city):
     defn = shipped("plan.targets")

@@ -10,7 +10,9 @@ from munihub.store.engines import create_engine, engine_for, forget_engines, ope
 from munihub.store.rows import bulk_copy, bulk_delete, bulk_insert, bulk_rekey, chunks, encode_json, key_clauses, record_hash
 from munihub.store.stats import keep_statistics
 from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, cursors, entities, entity_members,
-                                  grants, indicator_calendar, indicator_runs,
+                                  grants, indicator_calendar, indicator_fact_days,
+                                  indicator_facts, indicator_group_members, indicator_request_groups,
+                                  indicator_runs,
                                   indicator_values, leases, loads, match_decisions, match_features, match_keys,
                                   match_models, metadata, push_deliveries, quarantine, resolution_runs,
                                   retired_rows, review_queue, set_aside, source_identity, source_rows, staged_rows,
@@ -22,6 +24,7 @@ __all__ = [
     "JSON", "metadata", "loads", "cursors", "staged_rows", "quarantine", "set_aside", "source_rows", "source_identity",
     "retired_rows", "entities", "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",
     "match_models", "match_keys", "resolution_runs", "agencies", "agency_tokens", "grants", "push_deliveries",
-    "indicator_values", "indicator_runs", "indicator_calendar",
+    "indicator_values", "indicator_runs", "indicator_calendar", "indicator_request_groups",
+    "indicator_group_members", "indicator_facts", "indicator_fact_days",
     "workbench_users", "workbench_sessions",
 ]
