@@ -67,22 +67,50 @@ def _entry(actor: str, action: str, target: str | None, outcome: str, detail: di
             "detail": json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))}
 
 
+def _chain(entries: list[dict[str, Any]], last) -> list[dict[str, Any]]:
+    """`entries` as rows chained after `last` (seq, hash) or after the genesis."""
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    now, rows = dt.datetime.now(dt.timezone.utc), []
+    for entry in entries:
+        seq += 1
+        row = {**entry, "seq": seq, "ts": now, "prev_hash": prev}
+        row["hash"] = prev = entry_hash(prev, row)
+        rows.append(row)
+    return rows
+
+
+# The chain on PostgreSQL in two plain statements: the gateway writes an entry per request,
+# and the lock, the read and the insert built by SQLAlchemy Core cost ~450 us of CPU.
+# The lock and the read of the last entry go in one round trip: under READ COMMITTED each
+# statement of the string takes its own snapshot, so the SELECT, run once the lock is
+# granted, sees every entry committed by the writer that held it before.
+_PG_LAST = (f"SELECT pg_advisory_xact_lock({_PG_LOCK}); "
+            f"SELECT seq, hash FROM {store.audit_log.name} ORDER BY seq DESC LIMIT 1")
+_PG_INSERT = (f"INSERT INTO {store.audit_log.name} ({', '.join(c.name for c in store.audit_log.columns)}) "
+              "VALUES ")
+_PG_ROW = "(" + ", ".join("%s" for _ in store.audit_log.columns) + ")"
+
+
+def _append_postgresql(conn: sa.Connection, entries: list[dict[str, Any]]) -> list[int]:
+    rows = _chain(entries, conn.exec_driver_sql(_PG_LAST).first())
+    names = [c.name for c in store.audit_log.columns]
+    conn.exec_driver_sql(_PG_INSERT + ", ".join([_PG_ROW] * len(rows)),
+                         tuple(json.dumps(r[n], ensure_ascii=False) if n == "detail" else r[n]
+                               for r in rows for n in names))
+    return [r["seq"] for r in rows]
+
+
 def append_many(conn: sa.Connection, entries: list[dict[str, Any]]) -> list[int]:
     """Chain `entries` (actor, action, target, outcome, detail) in the caller's transaction; their seqs."""
     t = store.audit_log
     try:
+        if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+            return _append_postgresql(conn, entries)
         _lock_writer(conn)
         query = sa.select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)
         if conn.dialect.name not in ("postgresql", "sqlite"):
             query = query.with_for_update()
-        last = conn.execute(query).first()
-        seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-        now, rows = dt.datetime.now(dt.timezone.utc), []
-        for entry in entries:
-            seq += 1
-            row = {**entry, "seq": seq, "ts": now, "prev_hash": prev}
-            row["hash"] = prev = entry_hash(prev, row)
-            rows.append(row)
+        rows = _chain(entries, conn.execute(query).first())
         conn.execute(t.insert(), rows)
         return [r["seq"] for r in rows]
     except sa.exc.SQLAlchemyError as exc:
