@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     engine = engine_for(settings)   # writes: push deliveries and the audit log
     reads = read_engine(settings)   # page queries
     pages = async_pages(reads)      # on PostgreSQL, unfiltered row pages awaited on the event loop
-    writer = audit.GroupCommit(engine)
+    writer = audit.group_commit(engine)
     access = AccessCache(config.auth_ttl)
     limiter = rate_limiter(config.redis_url)
     cipher = cursor_cipher(config.pseudonym_key)
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         yield
-        await run_in_threadpool(writer.close)  # entries still waiting are written before the worker exits
+        await writer.aclose()  # entries still waiting are written before the worker exits
         if pages is not None:
             pages.close()
 

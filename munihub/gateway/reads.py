@@ -55,30 +55,28 @@ def connection_dependency(engine: sa.Engine):
 
 
 class AsyncPages:
-    """Page queries on PostgreSQL awaited on the event loop: psycopg2 connections in its
-    asynchronous mode (always autocommit), whose sockets the loop watches, so a page costs no
-    hop to a worker thread and back (with its lock hand-offs, a tenth of a page's CPU).
+    """Page queries on PostgreSQL awaited on the event loop (`munihub.store.pgasync`), so a
+    page costs no hop to a worker thread and back (with its lock hand-offs, a tenth of a
+    page's CPU).
 
     Connections are opened on first use and kept up to `size` idle; at most `limit` are open
     (callers beyond that wait for one to come back).  A connection whose query failed or was
-    cancelled is closed, not reused.  Queries come compiled from SQLAlchemy Core (see
-    `compile_query`), so every engine runs the same statement.
+    cancelled is closed, not reused: a connection the server dropped fails one request.
     """
 
     def __init__(self, engine: sa.Engine, size: int = 10, limit: int = 30):
-        import psycopg2
-        self._connect_args = engine.dialect.create_connect_args(engine.url)
-        self._psycopg2, self.size, self.limit = psycopg2, size, limit
+        self.engine, self.size, self.limit = engine, size, limit
         self._idle: list = []
         self.open = 0
 
     async def fetch(self, sql: str, params: dict) -> list[tuple]:
-        """All rows of one query."""
+        """All rows of one query (`sql` in the driver's paramstyle)."""
+        from munihub.store import pgasync
         conn = await self._checkout()
         try:
             cursor = conn.cursor()
             cursor.execute(sql, params)
-            await self._ready(conn)
+            await pgasync.ready(conn)
             rows = cursor.fetchall()
             cursor.close()
         except BaseException:  # a failed or cancelled query leaves the connection in no known state
@@ -96,54 +94,27 @@ class AsyncPages:
 
     async def _checkout(self):
         import asyncio
+
+        from munihub.store import pgasync
         while not self._idle and self.open >= self.limit:
-            await asyncio.sleep(0.002)  # every connection is busy: a page query is ~1 ms
+            await asyncio.sleep(0.002)  # every connection is busy: a page query takes about a millisecond
         if self._idle:
             return self._idle.pop()
-        import msgspec
-        from psycopg2.extras import register_default_json, register_default_jsonb
-        args, kwargs = self._connect_args
         self.open += 1
         try:
-            conn = self._psycopg2.connect(*args, **kwargs, async_=True)
-            await self._ready(conn)
+            return await pgasync.connect(self.engine)
         except BaseException:
             self.open -= 1
             raise
-        register_default_json(conn, loads=msgspec.json.decode)
-        register_default_jsonb(conn, loads=msgspec.json.decode)
-        return conn
 
     def _discard(self, conn) -> None:
+        from munihub.store import pgasync
         self.open -= 1
-        try:
-            conn.close()
-        except Exception:  # noqa: BLE001 - a broken connection may fail to close too
-            pass
-
-    async def _ready(self, conn) -> None:
-        """Wait, without blocking the loop, until `conn` has finished what it was sent."""
-        import asyncio
-        ext = self._psycopg2.extensions
-        loop = asyncio.get_running_loop()
-        while True:
-            state = conn.poll()
-            if state == ext.POLL_OK:
-                return
-            waiter = loop.create_future()
-            fd = conn.fileno()
-            watch, unwatch = ((loop.add_reader, loop.remove_reader) if state == ext.POLL_READ
-                              else (loop.add_writer, loop.remove_writer))
-            watch(fd, lambda: waiter.done() or waiter.set_result(None))
-            try:
-                await waiter
-            finally:
-                unwatch(fd)
+        pgasync.discard(conn)
 
 
 def async_pages(engine: sa.Engine) -> AsyncPages | None:
     """An AsyncPages for `engine` when it is PostgreSQL through psycopg2, else None (the pages
     then go through `engine` on a worker thread)."""
-    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg2":
-        return AsyncPages(engine)
-    return None
+    from munihub.store import pgasync
+    return AsyncPages(engine) if pgasync.supported(engine) else None

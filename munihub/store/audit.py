@@ -4,7 +4,8 @@
 entry commit or vanish together.  `GroupCommit` is for the gateway, where every request
 writes an entry: one writer thread per process chains all the entries waiting at that moment
 in one transaction, and each request waits for the commit of its own batch, so concurrent
-requests share a commit instead of queueing on the chain one by one.  Writers are serialized
+requests share a commit instead of queueing on the chain one by one (`AsyncGroupCommit` does
+the same from the event loop on PostgreSQL, without a thread).  Writers are serialized
 (PostgreSQL: a transaction-scoped advisory lock; SQLite: the database write lock, taken
 before the last row is read), and `seq` is the primary key, so two writers can never fork
 the chain.  An entry's hash covers every column of its row (the previous hash by chaining),
@@ -12,6 +13,7 @@ so `verify` names every edited, deleted or reordered entry.
 """
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
@@ -30,7 +32,8 @@ GENESIS = "0" * 64
 _PG_LOCK = 724243  # advisory lock id of the audit writer (724242 is the migration lock)
 # Every column but the two hashes is hashed as content; prev_hash is covered by the chaining.
 CONTENT = tuple(c.name for c in store.audit_log.columns if c.name not in ("hash", "prev_hash"))
-__all__ = ["append", "append_many", "verify", "head", "entry_hash", "GroupCommit", "GENESIS", "CONTENT"]
+__all__ = ["append", "append_many", "verify", "head", "entry_hash", "GroupCommit", "AsyncGroupCommit", "group_commit",
+           "GENESIS", "CONTENT"]
 log = logging.getLogger("munihub.store.audit")
 
 
@@ -157,6 +160,14 @@ class GroupCommit:
             self._wake.notify()
         return future
 
+    async def write(self, actor: str, action: str, target: str | None, outcome: str,
+                    detail: dict[str, Any] | None = None) -> int:
+        """`submit` awaited on an event loop: the entry's seq once committed, or StoreError."""
+        return await asyncio.wrap_future(self.submit(actor, action, target, outcome, detail))
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
     def close(self, timeout: float = 10) -> None:
         """Write what is waiting, then stop the writer thread."""
         with self._wake:
@@ -204,6 +215,105 @@ class GroupCommit:
                 return
         for (_, future), seq in zip(batch, seqs):
             future.set_result(seq)
+
+
+class AsyncGroupCommit:
+    """GroupCommit on the event loop, for PostgreSQL through psycopg2 (`munihub.store.pgasync`).
+
+    The same batches and chain as GroupCommit, written by a task of the loop on a connection
+    of its own in two round trips (`BEGIN`, the lock and the last entry; then the `INSERT`
+    and `COMMIT`), so a request's entry costs no thread hand-off.  `write` returns once the
+    COMMIT is acknowledged (durable under synchronous_commit) and raises StoreError if the
+    batch could not be written.
+    """
+
+    def __init__(self, engine: sa.Engine, max_batch: int = 500):
+        self.engine, self.max_batch = engine, max_batch
+        self._pending: list[tuple[dict, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+        self._conn = None
+        self._closed = False
+
+    async def write(self, actor: str, action: str, target: str | None, outcome: str,
+                    detail: dict[str, Any] | None = None) -> int:
+        if self._closed:
+            raise StoreError("the audit writer is closed", where="audit_log", hint="the server is stopping")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((_entry(actor, action, target, outcome, detail), future))
+        # One writer task per loop (a test client may run each request on a loop of its own).
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._run())
+        return await future
+
+    async def aclose(self) -> None:
+        """Write what is waiting, then close the connection."""
+        self._closed = True
+        if self._task is not None and not self._task.done() and self._task.get_loop() is asyncio.get_running_loop():
+            await self._task
+        if self._conn is not None:
+            from munihub.store import pgasync
+            pgasync.discard(self._conn)
+            self._conn = None
+
+    async def _run(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[dict, asyncio.Future]]) -> None:
+        import psycopg2
+
+        from munihub.store import pgasync
+        entries = [entry for entry, _ in batch]
+        for attempt in (1, 2):
+            held = self._conn is not None
+            try:
+                if self._conn is None:
+                    self._conn = await pgasync.connect(self.engine)
+                seqs = await _append_async(self._conn, entries)
+                break
+            except BaseException as exc:  # noqa: BLE001 - every waiting request is refused with the cause
+                conn, self._conn = self._conn, None  # mid-transaction or dead: never reused
+                if conn is not None:
+                    pgasync.discard(conn)
+                if not isinstance(exc, Exception):
+                    raise
+                # A held connection may have died with a database restart: one retry, on a new one.
+                if attempt == 1 and held and isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+                    continue
+                err = StoreError(f"cannot write {len(batch)} audit entries: {exc.__class__.__name__}: "
+                                 f"{str(exc).strip()[:200]}", where="audit_log",
+                                 hint="the requests were refused; check the store is writable")
+                log.error("%s", err)
+                for _, future in batch:
+                    if not future.done():  # a request cancelled meanwhile no longer waits
+                        future.set_exception(err)
+                return
+        for (_, future), seq in zip(batch, seqs):
+            if not future.done():
+                future.set_result(seq)
+
+
+async def _append_async(conn, entries: list[dict[str, Any]]) -> list[int]:
+    from munihub.store import pgasync
+    cursor = conn.cursor()
+    cursor.execute("BEGIN; " + _PG_LAST)
+    await pgasync.ready(conn)
+    rows = _chain(entries, cursor.fetchone())
+    names = [c.name for c in store.audit_log.columns]
+    cursor.execute(_PG_INSERT + ", ".join([_PG_ROW] * len(rows)) + "; COMMIT",
+                   tuple(json.dumps(r[n], ensure_ascii=False) if n == "detail" else r[n] for r in rows for n in names))
+    await pgasync.ready(conn)
+    cursor.close()
+    return [r["seq"] for r in rows]
+
+
+def group_commit(engine: sa.Engine):
+    """The group-commit writer for `engine`: on the event loop for PostgreSQL through psycopg2,
+    else a writer thread."""
+    from munihub.store import pgasync
+    return AsyncGroupCommit(engine) if pgasync.supported(engine) else GroupCommit(engine)
 
 
 def verify(engine: sa.Engine) -> list[str]:
