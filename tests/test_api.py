@@ -487,6 +487,8 @@ def test_an_unwritable_audit_log_refuses_a_streamed_page_on_postgresql(tmp_path,
         conn.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_moved"))
     r = client.get(path, headers=h)
     assert r.status_code == 503 and "rows" not in r.json() and "0000000000" not in r.text
+    small = client.get("/v1/datasets/registry.citizens/rows?limit=3", headers=h)  # a page sent whole
+    assert small.status_code == 503 and "rows" not in small.json() and "0000000000" not in small.text
     engine.dispose()
 
 

@@ -5,7 +5,9 @@ access cache and rate limits in `munihub.gateway.access`, encoding and the audit
 `munihub.gateway.respond`, the hash-chained log in `munihub.store.audit`.  Every request's audit
 entry is committed (together with those of concurrent requests) before its response leaves; if
 it cannot be, the caller gets 503 and no data.  A request costs, once its token is cached, one
-connection checkout and one statement (its page), plus its share of an audit batch.
+statement (its page), plus its share of an audit batch.  On PostgreSQL both are awaited on the
+event loop (`munihub.gateway.reads.AsyncPages`, `munihub.store.audit.AsyncGroupCommit`), so an
+unfiltered page involves no worker thread.
 """
 
 import contextlib
