@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import secrets
 import threading
 from typing import Any
 
@@ -44,11 +45,19 @@ def _utc_text(ts: dt.datetime) -> str:
     return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _canonical(content: dict[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _content(row: dict[str, Any], seq: Any) -> dict[str, Any]:
+    content = {name: row[name] for name in CONTENT if name not in ("seq", "ts")}
+    content["seq"], content["ts"] = seq, _utc_text(row["ts"])
+    return content
+
+
 def entry_hash(prev_hash: str, row: dict[str, Any]) -> str:
     """sha256(prev_hash + canonical JSON of every content column of the entry)."""
-    content = {name: row[name] for name in CONTENT}
-    content["seq"], content["ts"] = int(row["seq"]), _utc_text(row["ts"])
-    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    blob = _canonical(_content(row, int(row["seq"])))
     return hashlib.sha256((prev_hash + blob).encode("utf-8")).hexdigest()
 
 
@@ -221,8 +230,8 @@ class AsyncGroupCommit:
     """GroupCommit on the event loop, for PostgreSQL through psycopg2 (`munihub.store.pgasync`).
 
     The same batches and chain as GroupCommit, written by a task of the loop on a connection
-    of its own in two round trips (`BEGIN`, the lock and the last entry; then the `INSERT`
-    and `COMMIT`), so a request's entry costs no thread hand-off.  `write` returns once the
+    of its own in one round trip (see `_PG_CHAIN`), so a request's entry costs no thread
+    hand-off.  `write` returns once the
     COMMIT is acknowledged (durable under synchronous_commit) and raises StoreError if the
     batch could not be written.
     """
@@ -295,18 +304,47 @@ class AsyncGroupCommit:
                 future.set_result(seq)
 
 
+# One round trip for a batch on the event loop: the lock, then PostgreSQL itself chains the
+# entries onto the last one (a recursive CTE computing the same sha256 as `entry_hash`: the
+# canonical JSON is built here with the seq left out, and the server splices in each seq),
+# then COMMIT.  The lock is thus held only while the server works and flushes, never while
+# this process waits for its turn on a CPU between two round trips.  The last seq comes
+# back through a session setting, because only the final statement's rows are returned.
+_SEQ_MARK = "seq-" + secrets.token_hex(16)  # stands for the seq while the JSON is built
+_PG_CHAIN = f"""BEGIN; SELECT pg_advisory_xact_lock({_PG_LOCK});
+WITH RECURSIVE e(i, ts, actor, action, target, outcome, detail, head, tail) AS (VALUES {{values}}),
+c(i, seq, hash) AS (
+    SELECT 0, COALESCE(l.seq, 0), COALESCE(l.hash, %s)::text
+    FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM {store.audit_log.name} ORDER BY seq DESC LIMIT 1) AS l ON true
+    UNION ALL
+    SELECT e.i, c.seq + 1, encode(sha256(convert_to(c.hash || e.head || (c.seq + 1) || e.tail, 'UTF8')), 'hex')
+    FROM c JOIN e ON e.i = c.i + 1),
+ins AS (
+    INSERT INTO {store.audit_log.name} (seq, ts, actor, action, target, outcome, detail, prev_hash, hash)
+    SELECT c.seq, e.ts, e.actor, e.action, e.target, e.outcome, e.detail, p.hash, c.hash
+    FROM e JOIN c ON c.i = e.i JOIN c AS p ON p.i = e.i - 1
+    RETURNING seq)
+SELECT set_config('munihub.audit_last', max(seq)::text, false) FROM ins;
+COMMIT; SELECT current_setting('munihub.audit_last')"""
+_PG_CHAIN_ROW = "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+
+
 async def _append_async(conn, entries: list[dict[str, Any]]) -> list[int]:
     from munihub.store import pgasync
+    now, mark, params = dt.datetime.now(dt.timezone.utc), json.dumps(_SEQ_MARK), []
+    for i, entry in enumerate(entries, 1):
+        head, found, tail = _canonical(_content({**entry, "ts": now}, _SEQ_MARK)).partition(mark)
+        if not found or mark in tail:
+            raise StoreError("an audit entry's JSON held the seq placeholder", where="audit_log",
+                             hint="report this; the request was refused")
+        params += [i, now, entry["actor"], entry["action"], entry["target"], entry["outcome"],
+                   json.dumps(entry["detail"], ensure_ascii=False), head, tail]
     cursor = conn.cursor()
-    cursor.execute("BEGIN; " + _PG_LAST)
+    cursor.execute(_PG_CHAIN.replace("{values}", ", ".join([_PG_CHAIN_ROW] * len(entries))), [*params, GENESIS])
     await pgasync.ready(conn)
-    rows = _chain(entries, cursor.fetchone())
-    names = [c.name for c in store.audit_log.columns]
-    cursor.execute(_PG_INSERT + ", ".join([_PG_ROW] * len(rows)) + "; COMMIT",
-                   tuple(json.dumps(r[n], ensure_ascii=False) if n == "detail" else r[n] for r in rows for n in names))
-    await pgasync.ready(conn)
+    last = int(cursor.fetchone()[0])
     cursor.close()
-    return [r["seq"] for r in rows]
+    return list(range(last - len(entries) + 1, last + 1))
 
 
 def group_commit(engine: sa.Engine):
