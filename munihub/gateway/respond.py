@@ -1,8 +1,8 @@
 """Answers leave only after their audit entry is committed; pages are encoded fast, large ones streamed.
 
 `AuditMiddleware` is plain ASGI: it holds a response's first message until the request's
-audit entry (written by `munihub.store.audit.GroupCommit`, shared with the requests around
-it) has committed, and answers 503 with no data instead when it cannot be written.  Because
+audit entry (written by `munihub.store.audit.GroupCommit` or, on PostgreSQL, `AsyncGroupCommit`,
+in a batch shared with the requests around it) has committed, and answers 503 with no data instead when it cannot be written.  Because
 the body is sent only after that, a streamed page is audited before its first byte leaves.
 """
 from __future__ import annotations
