@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from munihub.store import audit
 from munihub.gateway import grants
 from munihub.gateway.access import AccessCache, RateLimiter, rate_limiter  # noqa: F401 - RateLimiter re-exported
-from munihub.gateway.reads import RequestConnection, async_pages, connection_dependency, read_engine
+from munihub.gateway.reads import RequestConnection, async_pages, connection_dependency, read_engine, rows_statement
 from munihub.gateway.cursors import cursor_cipher, decode_cursor, encode_cursor
 from munihub.gateway.respond import AuditMiddleware, page_response
 from munihub import store
@@ -221,17 +221,6 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                               "kind": "entity" if g.dataset.startswith("entity:") else "source"}
                              for g in sorted(held.values(), key=lambda g: g.dataset)]}
 
-    @functools.lru_cache(maxsize=4)
-    def rows_statement(has_start: bool) -> str:
-        """The unfiltered page query as PostgreSQL text, compiled once per shape (compiling costs
-        more than running it); parameters source, start and n."""
-        t = store.source_rows
-        q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(
-            t.c.source == sa.bindparam("source"))
-        if has_start:
-            q = q.where(t.c.source_key > sa.bindparam("start"))
-        return str(q.order_by(t.c.source_key).limit(sa.bindparam("n")).compile(dialect=reads.dialect))
-
     @app.get("/v1/datasets/{dataset_id}/rows", tags=["datasets"])
     async def dataset_rows(request: Request, dataset_id: str, cursor: str | None = None, limit: int = Limit,
                            fields: str | None = Fields, who=Who):
@@ -257,7 +246,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
         scope = f"rows|{dataset_id}|{v.agency_id}"
         start = after(scope, cursor)
         if pages is not None and not filtered:
-            rows = await pages.fetch(rows_statement(start is not None),
+            rows = await pages.fetch(rows_statement(reads.dialect, start is not None),
                                      {"source": dataset_id, "start": start, "n": limit + 1})
         else:
             if start is not None:

@@ -3,11 +3,13 @@ connection per request.
 """
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 
 from munihub.config import Settings
 
-__all__ = ["read_engine", "RequestConnection", "connection_dependency", "AsyncPages", "async_pages"]
+__all__ = ["read_engine", "RequestConnection", "connection_dependency", "AsyncPages", "async_pages", "rows_statement"]
 
 
 def read_engine(settings: Settings) -> sa.Engine:
@@ -118,3 +120,15 @@ def async_pages(engine: sa.Engine) -> AsyncPages | None:
     then go through `engine` on a worker thread)."""
     from munihub.store import pgasync
     return AsyncPages(engine) if pgasync.supported(engine) else None
+
+
+@functools.lru_cache(maxsize=8)
+def rows_statement(dialect: sa.Dialect, has_start: bool) -> str:
+    """The unfiltered page of a dataset's rows as the driver's SQL text, compiled once per shape
+    (compiling costs more than running it); parameters `source`, `start` and `n`."""
+    from munihub import store
+    t = store.source_rows
+    q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(t.c.source == sa.bindparam("source"))
+    if has_start:
+        q = q.where(t.c.source_key > sa.bindparam("start"))
+    return str(q.order_by(t.c.source_key).limit(sa.bindparam("n")).compile(dialect=dialect))

@@ -231,9 +231,8 @@ class AsyncGroupCommit:
 
     The same batches and chain as GroupCommit, written by a task of the loop on a connection
     of its own in one round trip (see `_PG_CHAIN`), so a request's entry costs no thread
-    hand-off.  `write` returns once the
-    COMMIT is acknowledged (durable under synchronous_commit) and raises StoreError if the
-    batch could not be written.
+    hand-off.  `write` returns once the COMMIT is acknowledged (durable under
+    synchronous_commit) and raises StoreError if the batch could not be written.
     """
 
     def __init__(self, engine: sa.Engine, max_batch: int = 500):
@@ -286,7 +285,12 @@ class AsyncGroupCommit:
                 conn, self._conn = self._conn, None  # mid-transaction or dead: never reused
                 if conn is not None:
                     pgasync.discard(conn)
-                if not isinstance(exc, Exception):
+                if not isinstance(exc, Exception):  # the writer task itself was cancelled (shutdown)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(StoreError("the audit writer stopped before this entry "
+                                                            "was committed", where="audit_log",
+                                                            hint="the request was refused"))
                     raise
                 # A held connection may have died with a database restart: one retry, on a new one.
                 if attempt == 1 and held and isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
