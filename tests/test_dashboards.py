@@ -334,6 +334,8 @@ def test_a_page_asked_while_it_is_made_again_is_the_same_filters_previous_one_sa
     fresh = c.get("/dashboards/137", params=one).text
     assert "۹٬۸۷۶" in fresh and "در حال آماده شدن" not in fresh
     # a CSV is never the previous computation's: it waits for the current one
+    got = csv_rows(c.get("/dashboards/137/137.requests.csv", params=one).text)
+    assert got and {x["value"] for x in got} <= {"9876.0", ""}
     with engine.begin() as conn:
         conn.execute(t.update().where(t.c.indicator_id == "137.requests").values(value=5432.0))
     record_run(engine)
@@ -439,3 +441,53 @@ def test_figures_read_in_persian():
     assert charts.figure(7, suppressed=True) == "پنهان"
     assert charts.figure(-4) == "\u2066−۴\u2069"
     assert charts.period_fa("1403-12") == "اسفند ۱۴۰۳" and charts.period_fa("1403-W05") == "هفتهٔ ۵ ۱۴۰۳"
+
+
+# ---------------------------------------------------------------- pages kept between views
+
+def test_a_page_asked_while_it_is_being_made_is_made_once():
+    import threading
+
+    from munihub.workbench.figures import KeptPages
+    pages, calls, started, go = KeptPages(), [], threading.Event(), threading.Event()
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        go.wait(5)
+        return "page"
+    maker = threading.Thread(target=pages.refresh, args=("k", 1, slow))
+    maker.start()
+    started.wait(5)
+    got = []
+    asker = threading.Thread(target=lambda: got.append(pages.get("k", 1, slow)))
+    asker.start()
+    time.sleep(0.1)
+    assert not got  # waiting for the page being made, not making a second one
+    go.set()
+    maker.join(5), asker.join(5)
+    assert got == [("page", True)] and len(calls) == 1
+    assert pages.get("k", 1, slow) == ("page", True) and len(calls) == 1
+    assert pages.get("k", 2, lambda: "new", stale=True) == ("page", False)  # the old one, new made behind
+    until(lambda: pages.version("k") == 2)
+    assert pages.get("k", 2, slow) == ("new", True)
+
+
+def test_the_watch_calls_on_each_new_version_and_stops_with_its_owner():
+    import gc
+
+    from munihub.workbench.figures import watch
+
+    class Owner:
+        pass
+    owner, seen, version = Owner(), [], [1]
+    thread = watch(owner, lambda: version[0], lambda _owner, v: seen.append(v), 0.02)
+    until(lambda: seen == [1])
+    version[0] = 2
+    until(lambda: seen == [1, 2])
+    time.sleep(0.1)
+    assert seen == [1, 2]  # once per version, not once per look
+    del owner
+    gc.collect()
+    thread.join(2)
+    assert not thread.is_alive()
