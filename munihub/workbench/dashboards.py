@@ -289,12 +289,13 @@ def install(app, engine: sa.Engine, settings, base: str, *, render, who, record)
             watching.append(watch(kept_pages, lambda: figures_version(engine), rebuild, WATCH_SECONDS))
 
     def rebuild(pages: KeptPages, figures: Any) -> None:
+        """Every family's unfiltered page, then every indicator's whole CSV (pages are asked more)."""
+        versions = {family: version_of(family, figures) for family in FAMILIES}
         for family in FAMILIES:
-            version = version_of(family, figures)
-            pages.refresh(("page", family, ()), version, page_maker(family, {}))
-            for d in definitions():
-                if d.family == family:
-                    pages.refresh(("csv", family, d.id, ()), version, csv_maker(family, d.id, {}))
+            pages.refresh(("page", family, ()), versions[family], page_maker(family, {}))
+        for d in definitions():
+            if d.family in versions:
+                pages.refresh(("csv", d.family, d.id, ()), versions[d.family], csv_maker(d.family, d.id, {}))
 
     @app.get("/dashboards")
     def dashboards_index(request: Request):
