@@ -8,6 +8,7 @@ the rows behind it.  A suppressed cell reads «پنهان» in the chart, the ta
 """
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -248,7 +249,7 @@ def install(app, engine: sa.Engine, settings, base: str, *, render, who, record)
 
     from munihub.workbench.figures import KeptPages, watch
     definitions, kept_pages = kept_definitions(settings), KeptPages()
-    watching: list = []
+    watching, watch_lock = [], threading.Lock()
     app.state.dashboard_pages = kept_pages  # what is kept (and when it was made) can be looked at
 
     def dashboard_page(family: str, query, snapshots: int | None = None, only: str | None = None):
@@ -285,8 +286,9 @@ def install(app, engine: sa.Engine, settings, base: str, *, render, who, record)
     def start_watching() -> None:
         """Once a dashboard is asked for: from then on every computation of the indicators gets
         its unfiltered pages and CSVs made behind, before a manager asks (see figures.watch)."""
-        if not watching:
-            watching.append(watch(kept_pages, lambda: figures_version(engine), rebuild, WATCH_SECONDS))
+        with watch_lock:  # two first requests at once start one watch
+            if not watching:
+                watching.append(watch(kept_pages, lambda: figures_version(engine), rebuild, WATCH_SECONDS))
 
     def rebuild(pages: KeptPages, figures: Any) -> None:
         """Every family's unfiltered page, then every indicator's whole CSV (pages are asked more)."""
@@ -334,8 +336,6 @@ def install(app, engine: sa.Engine, settings, base: str, *, render, who, record)
 
 def kept_definitions(settings):
     """The indicator definitions, read again only when a file under the folder changed."""
-    import threading
-
     from munihub.indicators.define import discover, load_all
     kept: dict = {"stamp": None, "good": []}
     lock = threading.Lock()
