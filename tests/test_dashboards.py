@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -213,6 +214,8 @@ def test_a_filter_is_applied_by_the_server_and_its_csv_equals_the_stores_figures
     assert rows and all("MM-WST" in x["agency_pair"].split(" → ") for x in rows)
     everything = csv_rows(c.get("/dashboards/inter_agency/inter_agency.requests.csv").text)
     assert len(everything) > len(rows)
+    # (read in SQL only for the cells naming the agency: the same rows as all of them filtered here)
+    assert rows == [x for x in everything if "MM-WST" in x["agency_pair"].split(" → ")]
 
 
 @pytest.mark.parametrize("query, says", [
@@ -261,23 +264,85 @@ def test_suppressed_cells_show_as_suppressed_never_their_value(town):
     assert len(values_in_svg) + section.count('<circle class="suppressed"') <= len(got)
 
 
-def test_a_kept_page_is_made_again_when_the_indicators_are_computed_again(town):
+def record_run(engine) -> None:
+    """A computation of the indicators recorded, as `indicators compute` or a refresh does."""
+    with engine.begin() as conn:
+        conn.execute(store.indicator_runs.insert().values(
+            indicator_id="plan.targets", definition_hash="x", mode="incremental",
+            computed_at=dt.datetime.now(UTC), periods=["1403-Q2"], seconds=0.1))
+
+
+def until(check, seconds: float = 20.0):
+    """Poll `check()` until it is truthy (then return it), failing after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not so after {seconds} s")
+
+
+def test_a_kept_page_is_made_again_behind_when_the_indicators_are_computed_again(town, monkeypatch):
+    from munihub.workbench import dashboards
+    monkeypatch.setattr(dashboards, "WATCH_SECONDS", 0.1)
     settings, engine = town
     c = client(settings, "mina")
-    t, runs = store.indicator_values, store.indicator_runs
+    pages = c.app.state.dashboard_pages
+    t = store.indicator_values
 
     def plan_csv() -> dict:
         return {(r["indicator_dimension"], r["period"]): r["value"]
                 for r in csv_rows(c.get("/dashboards/plan/plan.targets.csv").text)}
     assert plan_csv()[("IND-A", "1403-Q2")] == "55.0" and "۵۵" in c.get("/dashboards/plan").text
+    key = ("page", "plan", ())
+    made_from = until(lambda: pages.version(key))
     with engine.begin() as conn:  # a figure changes behind the app's back: the kept page stays
         conn.execute(t.update().where(t.c.indicator_id == "plan.targets", t.c.period == "1403-Q2",
                                       t.c.cell.like('%IND-A%')).values(value=77.0))
-    assert plan_csv()[("IND-A", "1403-Q2")] == "55.0"
-    with engine.begin() as conn:  # a computation is recorded: the page is made again
-        conn.execute(runs.insert().values(indicator_id="plan.targets", definition_hash="x", mode="incremental",
-                                          computed_at=dt.datetime.now(UTC), periods=["1403-Q2"], seconds=0.1))
-    assert plan_csv()[("IND-A", "1403-Q2")] == "77.0" and "۷۷" in c.get("/dashboards/plan").text
+    assert plan_csv()[("IND-A", "1403-Q2")] == "55.0" and "۷۷" not in c.get("/dashboards/plan").text
+    record_run(engine)
+    # nobody asks: the workbench notices the computation and makes the page and the CSV again
+    until(lambda: pages.version(key) != made_from
+          and pages.version(("csv", "plan", "plan.targets", ())) == pages.version(key))
+    page = c.get("/dashboards/plan").text
+    assert "۷۷" in page and "در حال آماده شدن" not in page
+    assert plan_csv()[("IND-A", "1403-Q2")] == "77.0"
+
+
+def test_a_page_asked_while_it_is_made_again_is_the_same_filters_previous_one_saying_so(town, monkeypatch):
+    from munihub.workbench import dashboards
+    monkeypatch.setattr(dashboards, "WATCH_SECONDS", 3600)  # only the requests make pages here
+    settings, engine = town
+    c = client(settings, "mina")
+    pages = c.app.state.dashboard_pages
+    t = store.indicator_values
+    one, two = {"district": "منطقه 1"}, {"district": "منطقه 2"}
+    before = c.get("/dashboards/137", params=one).text
+    assert "۹٬۸۷۶" not in before and "در حال آماده شدن" not in before
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.indicator_id == "137.requests").values(value=9876.0))
+    record_run(engine)
+    # another filter is never given this page, old or new: it is made for its own filter
+    other = c.get("/dashboards/137", params=two).text
+    assert "۹٬۸۷۶" in other and "در حال آماده شدن" not in other and "منطقه ۲" in other
+    # the same filter: the previous computation's page at once, with when it was computed
+    stale = c.get("/dashboards/137", params=one).text
+    assert "در حال آماده شدن" in stale and "از محاسبهٔ" in stale and "۹٬۸۷۶" not in stale
+    assert stale.split("</main>")[0][-5000:] == before.split("</main>")[0][-5000:]  # the very page made before
+    # ... while the new one is made behind; then it is served, without the note
+    key = ("page", "137", tuple(sorted(one.items())))
+    until(lambda: pages.version(key) == pages.version(("page", "137", tuple(sorted(two.items())))))
+    fresh = c.get("/dashboards/137", params=one).text
+    assert "۹٬۸۷۶" in fresh and "در حال آماده شدن" not in fresh
+    # a CSV is never the previous computation's: it waits for the current one
+    got = csv_rows(c.get("/dashboards/137/137.requests.csv", params=one).text)
+    assert got and {x["value"] for x in got} <= {"9876.0", ""}
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.indicator_id == "137.requests").values(value=5432.0))
+    record_run(engine)
+    got = csv_rows(c.get("/dashboards/137/137.requests.csv", params=one).text)
+    assert got and {x["value"] for x in got} <= {"5432.0", ""}
 
 
 def test_a_snapshot_page_reads_only_its_last_periods(town):
@@ -378,3 +443,53 @@ def test_figures_read_in_persian():
     assert charts.figure(7, suppressed=True) == "پنهان"
     assert charts.figure(-4) == "\u2066−۴\u2069"
     assert charts.period_fa("1403-12") == "اسفند ۱۴۰۳" and charts.period_fa("1403-W05") == "هفتهٔ ۵ ۱۴۰۳"
+
+
+# ---------------------------------------------------------------- pages kept between views
+
+def test_a_page_asked_while_it_is_being_made_is_made_once():
+    import threading
+
+    from munihub.workbench.figures import KeptPages
+    pages, calls, started, go = KeptPages(), [], threading.Event(), threading.Event()
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        go.wait(5)
+        return "page"
+    maker = threading.Thread(target=pages.refresh, args=("k", 1, slow))
+    maker.start()
+    started.wait(5)
+    got = []
+    asker = threading.Thread(target=lambda: got.append(pages.get("k", 1, slow)))
+    asker.start()
+    time.sleep(0.1)
+    assert not got  # waiting for the page being made, not making a second one
+    go.set()
+    maker.join(5), asker.join(5)
+    assert got == [("page", True)] and len(calls) == 1
+    assert pages.get("k", 1, slow) == ("page", True) and len(calls) == 1
+    assert pages.get("k", 2, lambda: "new", stale=True) == ("page", False)  # the old one, new made behind
+    until(lambda: pages.version("k") == 2)
+    assert pages.get("k", 2, slow) == ("new", True)
+
+
+def test_the_watch_calls_on_each_new_version_and_stops_with_its_owner():
+    import gc
+
+    from munihub.workbench.figures import watch
+
+    class Owner:
+        pass
+    owner, seen, version = Owner(), [], [1]
+    thread = watch(owner, lambda: version[0], lambda _owner, v: seen.append(v), 0.02)
+    until(lambda: seen == [1])
+    version[0] = 2
+    until(lambda: seen == [1, 2])
+    time.sleep(0.1)
+    assert seen == [1, 2]  # once per version, not once per look
+    del owner
+    gc.collect()
+    thread.join(2)
+    assert not thread.is_alive()

@@ -36,13 +36,15 @@ def _on_track(defn: Definition, dims: dict, value, target) -> bool | None:
 
 
 def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = None,
-           where: dict[str, str] | None = None, suppress: bool = True, last: int | None = None) -> list[dict]:
+           where: dict[str, str] | None = None, suppress: bool = True, last: int | None = None,
+           naming: str | None = None) -> list[dict]:
     """Stored figures of `defn` in period then cell order, with trend and target.
 
     `where` keeps cells whose dimensions have these values (a dashboard's filters).  With
     `suppress` (what managers and agencies get) a cell counting fewer than k citizens shows
     no number, and neither does the next period's change computed from it.  `last` reads only
-    the latest n periods (the trend then starts at the first of them)."""
+    the latest n periods (the trend then starts at the first of them).  `naming` reads only the
+    cells whose JSON contains that text somewhere (a superset: the caller still decides)."""
     t = store.indicator_values
     cells, threshold = defn.cells, (defn.k if suppress else None)
     latest = []
@@ -53,7 +55,8 @@ def values(engine: sa.Engine, defn: Definition, *, periods: list[str] | None = N
     # than decoded on every row: a big indicator has a cell in dozens of periods
     q = (sa.select(t.c.period, t.c.cell, t.c.value, t.c.numerator, t.c.denominator, t.c.rows,
                    t.c.citizens, t.c.target)
-         .where(t.c.indicator_id == defn.id, *latest, *_cell_filters(t.c.cell, where or {}, cells))
+         .where(t.c.indicator_id == defn.id, *latest, *_cell_filters(t.c.cell, where or {}, cells),
+                *([_like(t.c.cell, as_json(str(naming))[1:-1])] if naming else []))
          .order_by(t.c.cell, t.c.period))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
@@ -100,10 +103,14 @@ def _cell_filters(column, where: dict, cells: tuple) -> list:
         text = str(value)
         if key not in cells or text.strip().lstrip("-").replace(".", "", 1).isdigit():
             continue  # a number may be stored unquoted: left to the exact comparison
-        fragment = as_json({key: text})[1:-1]  # "district":"منطقه 7" (the quotes make it exact)
-        fragment = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        out.append(column.like(f"%{fragment}%", escape="\\"))
+        out.append(_like(column, as_json({key: text})[1:-1]))  # "district":"منطقه 7" (quotes make it exact)
     return out
+
+
+def _like(column, fragment: str):
+    """`column` contains `fragment` (LIKE with its wildcards escaped)."""
+    fragment = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"%{fragment}%", escape="\\")
 
 
 def _top(rows: list[dict], n: int) -> list[dict]:
@@ -182,9 +189,13 @@ def family_page(engine: sa.Engine, definitions: list[Definition], family: str,
     for d in definitions:
         if d.family != family:
             continue
+        by_agency = bool(agency and {"agency", "from_agency", "to_agency", "agency_pair"} & set(d.cells))
+        # the agency may be on either side of a pair: read only the cells naming it, then decide
+        # exactly (a ranking is cut over all the cells first, so it reads them all)
         rows = values(engine, d, where={k: v for k, v in where.items() if k in d.cells},
-                      last=snapshots if d.time is None else None)
-        if agency and {"agency", "from_agency", "to_agency", "agency_pair"} & set(d.cells):
+                      last=snapshots if d.time is None else None,
+                      naming=agency if by_agency and not d.top else None)
+        if by_agency:
             rows = [r for r in rows if _has_agency(r["dims"], agency)]
         page.append({"id": d.id, "title": d.title, "unit": d.unit, "dimensions": list(d.cells),
                      "target": d.target, "chart": chart(rows), "rows": rows})

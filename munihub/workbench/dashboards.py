@@ -8,6 +8,7 @@ the rows behind it.  A suppressed cell reads «پنهان» in the chart, the ta
 """
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,6 +38,7 @@ DIM_FA = {"district": "منطقه", "category": "موضوع", "agency": "دست�
 PAGE_KEYS = {*read.FILTERS, "note", "kind"}
 BAR_CELLS = 25  # a snapshot chart shows this many cells at most
 TABLE_CELLS = 100  # and its table this many; the CSV has all
+WATCH_SECONDS = 5.0  # how often the workbench asks whether the indicators were computed again
 
 
 def family_or_refuse(family: str) -> str:
@@ -245,50 +247,85 @@ def install(app, engine: sa.Engine, settings, base: str, *, render, who, record)
     from fastapi import Request
     from fastapi.responses import Response
 
-    from munihub.workbench.figures import KeptPages
+    from munihub.workbench.figures import KeptPages, watch
     definitions, kept_pages = kept_definitions(settings), KeptPages()
+    watching, watch_lock = [], threading.Lock()
+    app.state.dashboard_pages = kept_pages  # what is kept (and when it was made) can be looked at
 
-    def dashboard_page(family: str, query, snapshots: int | None = None) -> tuple[list, dict, list, dict]:
+    def dashboard_page(family: str, query, snapshots: int | None = None, only: str | None = None):
         defs = definitions()
         choices = read.filter_choices(engine, defs, family)
         filters = checked_filters(query, choices)
-        return defs, choices, read.family_page(engine, defs, family, where=filters, snapshots=snapshots), filters
+        shown = [d for d in defs if only is None or d.id == only]  # a CSV reads its own indicator only
+        return defs, choices, read.family_page(engine, shown, family, where=filters, snapshots=snapshots), filters
 
-    def kept(key: tuple, family: str, compute):
-        """A page made once per computation of the figures (and per definitions of the family)."""
-        version = (figures_version(engine), tuple(d.hash for d in definitions() if d.family == family))
-        return kept_pages.get(key, version, compute)
+    def version_of(family: str, figures: Any = None) -> tuple:
+        """What a kept page is made of: the computation of the figures and the family's definitions."""
+        figures = figures_version(engine) if figures is None else figures
+        return figures, tuple(d.hash for d in definitions() if d.family == family)
+
+    def page_maker(family: str, query: dict):
+        def make() -> tuple[str, Any]:
+            # an indicator kept as of each computation shows its latest month beside the one
+            # before; its CSV has every month
+            computed_at = last_computed(engine)
+            defs, choices, page, filters = dashboard_page(family, query, snapshots=2)
+            k = next((d.k for d in defs if d.family == family and d.k), None)
+            return family_body(base, family, defs, page, choices, filters, k), computed_at
+        return make
+
+    def csv_maker(family: str, name: str, query: dict):
+        def make() -> tuple[str, dict]:
+            _defs, _choices, page, filters = dashboard_page(family, query, only=name)
+            item = next((x for x in page if x["id"] == name), None)
+            if item is None:
+                raise BadInput(f"no indicator {name!r} in {family}", f"شاخص «{name}» در این داشبورد نیست.")
+            return read.to_csv(item["rows"]), filters
+        return make
+
+    def start_watching() -> None:
+        """Once a dashboard is asked for: from then on every computation of the indicators gets
+        its unfiltered pages and CSVs made behind, before a manager asks (see figures.watch)."""
+        with watch_lock:  # two first requests at once start one watch
+            if not watching:
+                watching.append(watch(kept_pages, lambda: figures_version(engine), rebuild, WATCH_SECONDS))
+
+    def rebuild(pages: KeptPages, figures: Any) -> None:
+        """Every family's unfiltered page, then every indicator's whole CSV (pages are asked more)."""
+        versions = {family: version_of(family, figures) for family in FAMILIES}
+        for family in FAMILIES:
+            pages.refresh(("page", family, ()), versions[family], page_maker(family, {}))
+        for d in definitions():
+            if d.family in versions:
+                pages.refresh(("csv", d.family, d.id, ()), versions[d.family], csv_maker(d.family, d.id, {}))
 
     @app.get("/dashboards")
     def dashboards_index(request: Request):
+        start_watching()
         return render(request, "داشبوردها", index_body(base, definitions(), last_computed(engine)))
 
     @app.get("/dashboards/{family}")
     def dashboard(request: Request, family: str):
         family = family_or_refuse(family)
+        start_watching()
         query = dict(request.query_params)
-
-        def make() -> str:
-            # an indicator kept as of each computation shows its latest month beside the one
-            # before; its CSV has every month
-            defs, choices, page, filters = dashboard_page(family, query, snapshots=2)
-            k = next((d.k for d in defs if d.family == family and d.k), None)
-            return family_body(base, family, defs, page, choices, filters, k)
-        body = kept(("page", family, tuple(sorted(query.items()))), family, make)
-        return render(request, f"داشبورد {FAMILIES[family][0]}", body)
+        # a page being made again after a computation: the previous computation's page for the
+        # same filters at once, saying so (see docs/workbench.md); never another filter's page
+        (body, computed_at), current = kept_pages.get(("page", family, tuple(sorted(query.items()))),
+                                                      version_of(family), page_maker(family, query), stale=True)
+        note = None if current else (
+            f"این رقم‌ها از محاسبهٔ {when(computed_at)} است؛ رقم‌های محاسبهٔ تازهٔ شاخص‌ها در حال آماده شدن "
+            "است، چند ثانیهٔ دیگر صفحه را دوباره باز کنید.")
+        return render(request, f"داشبورد {FAMILIES[family][0]}", body, note=note)
 
     @app.get("/dashboards/{family}/{name}.csv")
     def dashboard_csv(request: Request, family: str, name: str):
         family = family_or_refuse(family)
+        start_watching()
         query = dict(request.query_params)
-
-        def make() -> tuple[str, dict]:
-            defs, _choices, page, filters = dashboard_page(family, query)
-            item = next((x for x in page if x["id"] == name), None)
-            if item is None:
-                raise BadInput(f"no indicator {name!r} in {family}", f"شاخص «{name}» در این داشبورد نیست.")
-            return read.to_csv(item["rows"]), filters
-        text, filters = kept(("csv", family, name, tuple(sorted(query.items()))), family, make)
+        # a CSV has no room for a note: it is always the current computation's (it waits for it)
+        (text, filters), _ = kept_pages.get(("csv", family, name, tuple(sorted(query.items()))),
+                                            version_of(family), csv_maker(family, name, query))
         person = who(request)
         record(person.username, "workbench.download.indicator", name, "ok", {"filters": filters})
         # with a byte-order mark: Excel, where most managers open a CSV, reads Persian only then
@@ -299,8 +336,6 @@ def install(app, engine: sa.Engine, settings, base: str, *, render, who, record)
 
 def kept_definitions(settings):
     """The indicator definitions, read again only when a file under the folder changed."""
-    import threading
-
     from munihub.indicators.define import discover, load_all
     kept: dict = {"stamp": None, "good": []}
     lock = threading.Lock()
