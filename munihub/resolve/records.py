@@ -212,3 +212,21 @@ def rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
                 if rec["ref"] in wanted:
                     out[rec["ref"]] = rec
     return out
+
+
+def thread_mentions(requests: list[dict], mentions: Iterable[dict], options: dict | None = None) -> list[dict]:
+    """Give the person mentions of 137 calls their request's whole thread
+    (`munihub.resolve.followups.request_threads`) as `request_thread`, in place of the code the
+    call cites: a follow-up that quotes no code, or the third call of a chain, then still shares
+    it with the first.  `requests` are the service requests (raw or decoded); returns the
+    mentions whose thread changed."""
+    from munihub.resolve.followups import request_threads
+
+    threads = request_threads([with_fields(r) for r in requests], options)
+    changed = []
+    for rec in mentions:
+        thread = threads.get(rec["ref"].removesuffix(MENTION)) if rec["ref"].endswith(MENTION) else None
+        if thread is not None and rec["fields"].get("request_thread") != thread:
+            rec["fields"]["request_thread"] = thread
+            changed.append(rec)
+    return changed
