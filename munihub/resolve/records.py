@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -218,15 +218,30 @@ def thread_mentions(requests: list[dict], mentions: Iterable[dict], options: dic
     """Give the person mentions of 137 calls their request's whole thread
     (`munihub.resolve.followups.request_threads`) as `request_thread`, in place of the code the
     call cites: a follow-up that quotes no code, or the third call of a chain, then still shares
-    it with the first.  `requests` are the service requests (raw or decoded); returns the
-    mentions whose thread changed."""
+    it with the first.  A call joined to its group only by place, category and window (no code
+    cited either way) lends the thread only to a mention that names someone (a first name, a
+    mobile or a national id): a title and surname or a nameless caller on the home's landline
+    is anyone in that home (a twin reports the pothole his brother did).  `requests` are the
+    service requests (raw or decoded); returns the mentions whose thread changed."""
     from munihub.resolve.followups import request_threads
 
-    threads = request_threads([with_fields(r) for r in requests], options)
+    decoded = [with_fields(r) for r in requests]
+    threads = request_threads(decoded, options)
+    cites = {r["ref"]: request_thread(r["fields"]) for r in decoded}  # the code cited, else its own
+    threaded = Counter(cites.values())  # a code two calls share: one cites the other, or both one
     changed = []
     for rec in mentions:
-        thread = threads.get(rec["ref"].removesuffix(MENTION)) if rec["ref"].endswith(MENTION) else None
-        if thread is not None and rec["fields"].get("request_thread") != thread:
-            rec["fields"]["request_thread"] = thread
+        ref = rec["ref"].removesuffix(MENTION)
+        thread = threads.get(ref) if rec["ref"].endswith(MENTION) else None
+        if thread is None:
+            continue
+        fields = rec["fields"]
+        if (cites[ref] is None or threaded[cites[ref]] < 2) and not any(fields.get(f) for f in ("first_name", "last_name", "mobile", "national_id")):
+            thread = None  # nobody personal, and no code ties the call to the others
+        if fields.get("request_thread") != thread:
+            if thread is None:
+                fields.pop("request_thread", None)
+            else:
+                fields["request_thread"] = thread
             changed.append(rec)
     return changed
