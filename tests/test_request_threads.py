@@ -84,3 +84,25 @@ def test_an_earlier_call_arriving_late_moves_the_thread_as_a_full_run_does(tmp_p
     assert stored[f"{CALLS}|1403000300#person"] == stored[f"{CALLS}|1403000100#person"]
     resolve_all(engine, full=True)
     assert members(engine) == incremental and threads_stored(engine) == stored
+
+
+def test_a_nameless_caller_on_the_landline_gets_the_thread_only_by_a_quoted_code():
+    from munihub.resolve.records import match_records, thread_mentions
+
+    def records(*calls):
+        out = [r for c in calls for r in match_records(c["source"], c["source_key"], c["entity_type"],
+                                                        c["record"], "L1", T0, {})]
+        return [r for r in out if r["entity_type"] == "service_request"], \
+            {r["ref"]: r for r in out if r["entity_type"] == "person"}
+
+    landline = call("1403000500", "2024-01-03T09:00:00", "ناشناس", phone="+985137086849")
+    requests, mentions = records(FIRST, landline)
+    thread_mentions(requests, mentions.values())
+    assert mentions[f"{CALLS}|1403000100#person"]["fields"]["request_thread"] == f"{CALLS}|1403000100"
+    assert "request_thread" not in mentions[f"{CALLS}|1403000500#person"]["fields"]  # by place alone
+
+    quoting = call("1403000500", "2024-01-03T09:00:00", "ناشناس", phone="+985137086849",
+                   description="پیرو ۱۴۰۳۰۰۰۱۰۰")
+    requests, mentions = records(FIRST, quoting)
+    thread_mentions(requests, mentions.values())
+    assert mentions[f"{CALLS}|1403000500#person"]["fields"]["request_thread"] == f"{CALLS}|1403000100"

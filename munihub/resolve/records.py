@@ -219,10 +219,10 @@ def thread_mentions(requests: list[dict], mentions: Iterable[dict], options: dic
     (`munihub.resolve.followups.request_threads`) as `request_thread`, in place of the code the
     call cites: a follow-up that quotes no code, or the third call of a chain, then still shares
     it with the first.  A call joined to its group only by place, category and window (no code
-    cited either way) lends the thread only to a mention that names someone (a first name, a
-    mobile or a national id): a title and surname or a nameless caller on the home's landline
-    is anyone in that home (a twin reports the pothole his brother did).  `requests` are the
-    service requests (raw or decoded); returns the mentions whose thread changed."""
+    cited either way) lends the thread only to a mention that names someone (a name, a mobile
+    or a national id): a nameless caller on the home's landline is anyone in that home (a twin
+    reports the pothole his brother did).  `requests` are the service requests (raw or
+    decoded); returns the mentions whose thread changed."""
     from munihub.resolve.followups import request_threads
 
     decoded = [with_fields(r) for r in requests]
