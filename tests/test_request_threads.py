@@ -7,7 +7,7 @@ import json
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.resolve.followups import request_threads
+from munihub.resolve.records import request_threads
 from munihub.resolve.run import resolve_all
 from test_followups import req
 from test_resolve import T0, members, publish
@@ -50,6 +50,7 @@ FIRST = call("1403000100", "2024-01-01T09:00:00", "علی رضایی", mobile="+
 SECOND = call("1403000200", "2024-01-20T09:00:00", "علی رضایی", description="پیگیری 1403000100")
 THIRD = call("1403000300", "2024-03-01T09:00:00", "آقای رضایی", mobile="+989127777777",
              description="پیرو ۱۴۰۳۰۰۰۲۰۰")
+NAMELESS = call("1403000600", "2024-02-10T09:00:00", "ناشناس", description="پیگیری ۱۴۰۳۰۰۰۱۰۰")
 WIFE = call("1403000400", "2024-01-25T09:00:00", "مریم رضایی", mobile="+989128888888",
             refers_to="1403000100")
 
@@ -64,13 +65,15 @@ def threads_stored(engine) -> dict[str, str]:
 
 def test_the_third_call_of_a_chain_joins_the_caller_but_not_his_wife(tmp_path):
     engine = store.open_store(f"sqlite:///{tmp_path / 's.db'}")
-    publish(engine, REGISTRY + [FIRST, SECOND, THIRD, WIFE], T0, "L1")
+    publish(engine, REGISTRY + [FIRST, SECOND, THIRD, NAMELESS, WIFE], T0, "L1")
     resolve_all(engine)
     ids = members(engine)
     ali = ids["registry.citizens|1"]
     assert ids[f"{CALLS}|1403000300#person"] == ali  # title + surname, another mobile: the thread
     assert ids[f"{CALLS}|1403000100#person"] == ids[f"{CALLS}|1403000200#person"] == ali
     assert ids[f"{CALLS}|1403000400#person"] != ali  # same thread, another first name
+    # no name, no phone: a mention only because it quotes the first call's code
+    assert ids[f"{CALLS}|1403000600#person"] == ali
 
 
 def test_an_earlier_call_arriving_late_moves_the_thread_as_a_full_run_does(tmp_path):

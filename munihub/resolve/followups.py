@@ -250,29 +250,3 @@ def group_followups(requests: list[dict], window_days: int | None = None,
         union(ref, target)
     return {ref: find(ref) for ref in parent}
 
-
-def request_threads(requests: list[dict], options: dict | None = None) -> dict[str, str]:
-    """Map each request ref to its thread: its follow-up group (`group_followups`: a chain
-    A <- B <- C, or calls joined by place, category and window without a quoted code), merged
-    with every request citing the same earlier code even when that request is not in the data
-    (`munihub.resolve.records.request_thread`).  The callers of one thread are mostly one
-    citizen, so person mentions carry it as evidence (`request_thread`).  The key is the
-    smallest group key of the merged groups: stable and independent of input order."""
-    from munihub.resolve.records import request_thread
-
-    groups = group_followups(requests, options=options)
-    parent: dict[str, str] = {}
-
-    def find(key: str) -> str:
-        parent.setdefault(key, key)
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    for req in requests:
-        cited = request_thread(_fields(req))
-        a, b = find(groups[req["ref"]]), find("\uffffcode:" + cited) if cited else None
-        if b is not None and a != b:  # the smaller key stays the root (group keys sort first)
-            parent[max(a, b)] = min(a, b)
-    return {ref: find(key) for ref, key in groups.items()}
