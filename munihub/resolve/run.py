@@ -105,7 +105,8 @@ def request_threads(groups: dict[str, list[dict]], match_settings: dict | None,
 
     options = followup_options(match.settings_for("service_request", match_settings))
     if engine is None:
-        thread_mentions(groups.get("service_request", []), groups.get("person", []), options)
+        if groups.get("service_request"):  # a million registry persons need no pass without calls
+            thread_mentions(groups["service_request"], groups.get("person", []), options)
         return
     if "service_request" not in groups:
         return  # a mention changes only with its request row, and no thread moved
