@@ -29,7 +29,8 @@ def person_mention(record: dict) -> dict | None:
     field the record has: name parts read from its one-field name (`parse_name`, with
     `name_confidence` when the order was a guess), national id, mobile, landline, birth date,
     postal code, address and district.  None only when nobody is named: no name (or a
-    placeholder such as «ناشناس»), no national id and no phone."""
+    placeholder such as «ناشناس»), no national id, no phone and no earlier tracking code
+    quoted (a 137 call that quotes one is its caller's follow-up: `thread_mentions`)."""
     from munihub.persian import parse_name
 
     person: dict[str, Any] = {f: record[f] for f in CARRIED if record.get(f)}
