@@ -249,3 +249,4 @@ def group_followups(requests: list[dict], window_days: int | None = None,
     for ref, target in cited:  # a citation of a later-filed request joins afterwards
         union(ref, target)
     return {ref: find(ref) for ref in parent}
+
