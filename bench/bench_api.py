@@ -10,6 +10,7 @@ request also writes and commits one audit entry, so the figure includes that.
 
     .venv/bin/python bench/bench_api.py [--rows 100000] [--limit 100] [--threads 4]
                                         [--requests 3000] [--seconds 60] [--workers 2] [--fields '*']
+                                   [--redis redis://127.0.0.1:6379/0]
 """
 from __future__ import annotations
 
@@ -105,6 +106,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--fields", default="*", help="granted fields ('*' pseudonymizes the personal ones)")
+    ap.add_argument("--redis", default=None, help="Redis URL for rate limits shared by the workers, as in "
+                                                  "production (default: each worker counts on its own)")
     args = ap.parse_args()
 
     name = f"munihub_bench_{uuid.uuid4().hex[:10]}"
@@ -124,7 +127,8 @@ def main() -> int:
         port = free_port()
         home = Path(os.environ.get("TMPDIR", "/tmp")) / name
         env = {**os.environ, "MUNIHUB_STORE_URL": url, "MUNIHUB_HOME": str(home),
-               "MUNIHUB_CONTRACTS": str(REPO / "contracts"), "MUNIHUB_PSEUDONYM_KEY": secrets.token_hex(16)}
+               "MUNIHUB_CONTRACTS": str(REPO / "contracts"), "MUNIHUB_PSEUDONYM_KEY": secrets.token_hex(16),
+               **({"MUNIHUB_GATEWAY_REDIS_URL": args.redis} if args.redis else {})}
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "munihub.gateway.api:create_app", "--factory",
                                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
                                    "--log-level", "warning", "--no-access-log"], env=env)

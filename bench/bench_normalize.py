@@ -8,7 +8,11 @@ on distinct names (cold cache) and on all names (warm), so the cache's share is 
 parse_name (one-field names in the forms exports write) is timed cold (every cache empty),
 on distinct names with its word caches warm, and on the whole stream (names repeat).
 
-    .venv/bin/python bench/bench_normalize.py [--records 100000] [--seed 7]
+    .venv/bin/python bench/bench_normalize.py [--records 100000] [--seed 7] [--against REV]
+
+`--against REV` also times parse_name as it was at git revision REV (its module loaded beside
+this one, caches of its own), alternating the two `--rounds` times: the ratio of one run on a
+shared machine is what to read, not either figure alone.  It then times nothing else.
 """
 from __future__ import annotations
 
@@ -50,14 +54,60 @@ def rate(label: str, fn, values: list) -> None:
           f"{len(set(map(str, values))):>8,} distinct  {failed:>6,} rejected  {took:6.2f} s")
 
 
+def _caches(module):
+    return [module._cached, module._key, module._first_score, module._last_score,
+            *([module._word] if hasattr(module, "_word") else [])]
+
+
+def _module_at(rev: str):
+    """munihub.persian.person_names as it was at git revision `rev`, imported under another name."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = subprocess.run(["git", "show", f"{rev}:munihub/persian/person_names.py"], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    spec = importlib.util.spec_from_loader(f"person_names_{rev}", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    exec(compile(text, f"{rev}:person_names.py", "exec"), module.__dict__)
+    return module
+
+
+def against(rev: str, one_field: list[str], rounds: int) -> None:
+    """parse_name at `rev` and now, alternating; best of `rounds` per kind (names per CPU second
+    of this process), and the ratio."""
+    distinct = list(dict.fromkeys(one_field))
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(rounds):
+        for label, module in ((rev, _module_at(rev)), ("this tree", person_names)):
+            for kind, values, clear in (("cold", distinct, _caches(module)), ("distinct", distinct, [module._cached]),
+                                        ("stream", one_field, [module._cached])):
+                for cache in clear:
+                    cache.cache_clear()
+                start = time.process_time()  # CPU time: on a shared machine, waiting is not parsing
+                for v in values:
+                    module.parse_name(v)
+                speed = len(values) / (time.process_time() - start)
+                best[label, kind] = max(best.get((label, kind), 0.0), speed)
+    for kind in ("cold", "distinct", "stream"):
+        old, new = best[rev, kind], best["this tree", kind]
+        print(f"parse_name, {kind:<9} {rev}: {old:>10,.0f} /s   this tree: {new:>10,.0f} /s   x{new / old:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--against", help="git revision whose parse_name to time beside this tree's")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     t0 = time.perf_counter()
     recs = records(args.records, args.seed)
     print(f"generated {len(recs):,} noisy records in {time.perf_counter() - t0:.1f} s")
+    if args.against:
+        return against(args.against, one_field_names(recs, args.seed), args.rounds)
     names = [f"{r['first_name']} {r['last_name']}" for r in recs]
     distinct_names = list(dict.fromkeys(names))
     rate("normalize_text(name)", normalize_text, names)

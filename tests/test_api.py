@@ -487,6 +487,8 @@ def test_an_unwritable_audit_log_refuses_a_streamed_page_on_postgresql(tmp_path,
         conn.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_moved"))
     r = client.get(path, headers=h)
     assert r.status_code == 503 and "rows" not in r.json() and "0000000000" not in r.text
+    small = client.get("/v1/datasets/registry.citizens/rows?limit=3", headers=h)  # a page sent whole
+    assert small.status_code == 503 and "rows" not in small.json() and "0000000000" not in small.text
     engine.dispose()
 
 
@@ -538,28 +540,37 @@ def test_rate_limits_fall_back_to_each_worker_when_redis_is_away(tmp_path, caplo
 
 
 @pytest.mark.postgres
-def test_a_request_costs_one_checkout_no_ping_no_rollback_and_one_statement_once_cached(tmp_path, pg_url):
+def test_a_request_costs_one_statement_and_no_ping_no_rollback_once_cached(tmp_path, pg_url):
+    """The token and grants are read once (one checkout of the read pool, one statement); after
+    that a page is one statement on a kept event-loop connection, and nothing else is sent."""
     settings, tokens = make_gateway(tmp_path, pg_url)
     app = create_app(settings, GatewayConfig(pseudonym_key=KEY))
-    client, reads = TestClient(app), app.state.reads
+    client, reads, pages = TestClient(app), app.state.reads, app.state.pages
     path, h = "/v1/datasets/registry.citizens/rows?limit=5", auth(tokens["narrow"])
-    seen = {"checkouts": 0, "statements": [], "pings": 0}
+    seen = {"checkouts": 0, "statements": [], "pings": 0, "pages": []}
     sa.event.listen(reads.pool, "checkout", lambda *a: seen.__setitem__("checkouts", seen["checkouts"] + 1))
     sa.event.listen(reads, "before_cursor_execute", lambda c, cur, stmt, *a: seen["statements"].append(stmt))
-    real_ping = reads.dialect.do_ping
+    real_ping, real_fetch = reads.dialect.do_ping, pages.fetch
 
     def ping(dbapi_conn):
         seen["pings"] += 1
         return real_ping(dbapi_conn)
-    reads.dialect.do_ping = ping
-    assert client.get(path, headers=h).status_code == 200  # a cold cache: token, grants and page
-    assert seen["checkouts"] == 1 and len(seen["statements"]) == 2 and "agency_tokens" in seen["statements"][0]
+
+    async def fetch(sql, params):
+        seen["pages"].append(sql)
+        return await real_fetch(sql, params)
+    reads.dialect.do_ping, pages.fetch = ping, fetch
+    assert client.get(path, headers=h).status_code == 200  # a cold cache: token and grants, then the page
+    assert seen["checkouts"] == 1 and len(seen["statements"]) == 1 and "agency_tokens" in seen["statements"][0]
+    assert len(seen["pages"]) == 1 and pages.open == 1
     for _ in range(3):
         assert client.get(path, headers=h).status_code == 200
-    assert seen["checkouts"] == 4 and seen["pings"] == 0
-    assert len(seen["statements"]) == 5 and all("FROM source_rows" in s for s in seen["statements"][1:])
-    with reads.connect() as conn:  # autocommit: no BEGIN, and the reset on return sends no ROLLBACK
-        assert conn.connection.driver_connection.autocommit is True
+    assert seen["checkouts"] == 1 and seen["pings"] == 0 and len(seen["statements"]) == 1
+    assert len(seen["pages"]) == 4 and all("FROM source_rows" in s for s in seen["pages"])
+    assert pages.open == 1 and pages._idle[0].autocommit  # one kept connection: no BEGIN, no ROLLBACK
+    filtered = client.get(path + "&filter[address.district]=3", headers=h)  # filters go through `reads`
+    assert filtered.status_code == 200 and [r["record"]["address"]["district"] for r in filtered.json()["rows"]] == ["3"] * 3
+    assert len(seen["statements"]) == 2 and "FROM source_rows" in seen["statements"][1]
 
 
 def test_a_silent_redis_is_left_alone_for_a_while_then_tried_again():

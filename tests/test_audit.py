@@ -193,3 +193,106 @@ def test_group_commit_survives_its_connection_being_killed(pg_url):
     assert writer.submit("a", "api.get", "/x", "200").result(timeout=60) == 3
     writer.close()
     assert audit.verify(engine) == []
+
+
+# ---------------------------------------------------------------- the event-loop writer (PostgreSQL)
+
+@pytest.mark.postgres
+def test_the_event_loop_writer_chains_concurrent_entries_in_shared_transactions(pg_url, monkeypatch):
+    import asyncio
+    engine = filled(pg_url, 1)
+    writer = audit.group_commit(engine)
+    assert isinstance(writer, audit.AsyncGroupCommit)
+    batches, real = [], audit._append_async
+
+    async def counted(conn, entries):
+        batches.append(len(entries))
+        return await real(conn, entries)
+    monkeypatch.setattr(audit, "_append_async", counted)
+
+    async def run():
+        seqs = await asyncio.gather(*(writer.write(f"agency{i % 3}", "api.get", "/v1/x", "200",
+                                                   {"i": i, "نام": "علی", "at": dt.date(2024, 1, i % 28 + 1)})
+                                      for i in range(60)))
+        await writer.aclose()
+        return seqs
+    seqs = asyncio.run(run())
+    assert seqs == list(range(2, 62))  # submission order is chain order
+    assert sum(batches) == 60 and len(batches) < 60, "every entry took its own transaction"
+    with engine.connect() as conn:  # each write returned only once its entry was committed
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.audit_log)).scalar() == 61
+        details = conn.execute(sa.select(store.audit_log.c.detail).order_by(store.audit_log.c.seq)).scalars().all()
+    assert details[1] == {"i": 0, "نام": "علی", "at": "2024-01-01"}
+    assert audit.verify(engine) == []
+    with pytest.raises(StoreError, match="closed"):
+        asyncio.run(writer.write("x", "api.get", "/v1/x", "200"))
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_event_loop_writer_refuses_every_waiting_entry_when_the_log_is_unwritable(pg_url):
+    import asyncio
+    engine = filled(pg_url, 1)
+    writer = audit.AsyncGroupCommit(engine)
+
+    async def run():
+        assert await writer.write("police", "api.get", "/v1/x", "200") == 2
+        await asyncio.to_thread(_rename_log, engine)
+        return await asyncio.gather(*(writer.write("police", "api.get", "/v1/x", "200") for _ in range(5)),
+                                    return_exceptions=True)
+    results = asyncio.run(run())
+    assert len(results) == 5 and all(isinstance(r, StoreError) and "audit" in str(r) for r in results)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audit_log_moved RENAME TO audit_log"))
+    assert audit.head(engine)["seq"] == 2 and audit.verify(engine) == []  # nothing half-written
+    engine.dispose()
+
+
+def _rename_log(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_moved"))
+
+
+@pytest.mark.postgres
+def test_the_event_loop_writer_survives_its_connection_being_killed(pg_url):
+    import asyncio
+    engine = filled(pg_url, 1)
+    writer = audit.AsyncGroupCommit(engine)
+
+    def kill():
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+
+    async def run():
+        first = await writer.write("a", "api.get", "/x", "200")
+        assert (await asyncio.to_thread(audit.head, engine))["seq"] == first  # committed when write returns
+        assert await asyncio.to_thread(kill)
+        second = await writer.write("a", "api.get", "/x", "200")
+        await writer.aclose()
+        return first, second
+    assert asyncio.run(run()) == (2, 3)
+    assert audit.verify(engine) == []
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_event_loop_writer_returns_only_once_the_commit_is_acknowledged(pg_url):
+    """A commit made slow on purpose (a deferred trigger sleeps at COMMIT): a write that returned
+    before the acknowledgement would find its entry not yet visible to another session."""
+    import asyncio
+    engine = filled(pg_url, 1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$"))
+        conn.execute(sa.text("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON audit_log "
+                             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"))
+    writer = audit.AsyncGroupCommit(engine)
+
+    async def run():
+        seq = await writer.write("a", "api.get", "/x", "200")
+        seen = (await asyncio.to_thread(audit.head, engine))["seq"]
+        await writer.aclose()
+        return seq, seen
+    assert asyncio.run(run()) == (2, 2)
+    engine.dispose()

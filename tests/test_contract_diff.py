@@ -144,6 +144,33 @@ def test_dataset_rule_raised_is_breaking():
     assert [(c.kind, c.path, c.breaking) for c in changes] == [("quality-tightened", "schema.payments.quality.rowCount", True)]
 
 
+def test_transform_parameter_added_is_non_breaking_changed_is_breaking():
+    # `date` → `date:13` reads two-digit years the bare transform set aside; every value read
+    # before reads the same.  Another century changes values already published.
+    base = edited()
+    prop(base, "paid_on")["transformLogic"] = "date"
+    added = edited()
+    prop(added, "paid_on")["transformLogic"] = "date:13"
+    assert kinds(base, added) == {"format-loosened": False}
+    moved = edited()
+    prop(moved, "paid_on")["transformLogic"] = "date:14"
+    assert kinds(added, moved) == {"format-tightened": True}
+    assert kinds(added, base) == {"format-tightened": True}
+
+
+def test_record_id_named_or_changed_is_breaking():
+    # every published row's identity moves with it (the store rekeys them at the next sync)
+    named = edited()
+    named["schema"][0]["customProperties"].append({"property": "recordId", "value": "payment_id"})
+    assert kinds(BASE, named) == {"record-id-changed": True}
+    both = edited()
+    both["schema"][0]["customProperties"].append({"property": "recordId", "value": ["payment_id", "status"]})
+    assert kinds(named, both) == {"record-id-changed": True}
+    same = edited()  # one field as a string or as a list of one is the same identity
+    same["schema"][0]["customProperties"].append({"property": "recordId", "value": ["payment_id"]})
+    assert not any(c.breaking for c in diff_contracts(named, same))
+
+
 def test_shared_schema_changed_is_breaking():
     new = edited()
     new["schema"][0]["customProperties"][0]["value"] = "permit"

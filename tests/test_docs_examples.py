@@ -134,6 +134,7 @@ def test_every_concrete_documented_command_runs_against_the_demo_home(demo_home,
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("MUNIHUB_CONTRACTS", str(work / "contracts"))
     monkeypatch.setenv("VIDA_PW", "a-password-for-the-docs-example")  # docs/workbench.md's scripted user
+    monkeypatch.setenv("MINA_PW", "a-password-for-the-docs-example")  # and its manager
     monkeypatch.chdir(work)
     url = serve(Path(env["MUNIHUB_DEMO_DIR"]) / "requests.json")   # what hub.env says to start
     monkeypatch.setenv("MUNIHUB_DEMO_137_URL", url)

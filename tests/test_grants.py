@@ -104,4 +104,12 @@ def test_the_per_column_pseudonymizer_is_hmac_sha256_of_agency_field_value(key):
     for value in ("0012345678", "خیابان امام رضا ۱۲", 12345, 1.5, True, ""):
         reference = "ps_" + hmac.new(key, f"tax|address.detail|{value}".encode(), hashlib.sha256).hexdigest()[:32]
         assert column(value) == reference == grants.pseudonym(value, agency_id="tax", field="address.detail", key=key)
+        assert column(value) == reference  # the second time from the column's memo
     assert grants.pseudonymizer(None, "tax", "national_id")("0012345678") == "*******678"
+
+
+def test_the_pseudonym_memo_stays_exact_when_it_overflows_and_keeps_types_apart():
+    column, values = grants.pseudonymizer(b"k", "tax", "district", memo_size=3), ["1", 1, True, "True", "a", "b", "c", "d"]
+    expected = [grants.pseudonym(v, agency_id="tax", field="district", key=b"k") for v in values]
+    assert [column(v) for v in values * 3] == expected * 3
+    assert column(1) != column(True) and column(True) == column("True")

@@ -229,6 +229,24 @@ def test_systems_figures_match_the_members(city):
     # requests of citizens 15-19 (3 each): no other system knows them
     assert unconfirmed == {"rc137.requests": 15.0}
 
+    # the citizens behind each source's records, by hand: a person record's own entity, else
+    # the person its mention resolved to (records naming nobody count no citizen)
+    m = store.entity_members
+    with city.connect() as conn:
+        members = conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_type, m.c.entity_id)).all()
+    mention = {(s, k[:-len("#person")]): e for s, k, t, e in members if k.endswith("#person")}
+    people = defaultdict(set)
+    for s, k, t, e in members:
+        if not k.endswith("#person"):
+            people[s]  # a source whose records name nobody counts no citizen
+            person = e if t == "person" else mention.get((s, k))
+            if person:
+                people[s].add(person)
+    shares = all_figures(city, [shipped("systems.duplicate_rate")])["systems.duplicate_rate"]
+    assert {dict(k[1])["source"]: v["citizens"] for k, v in shares.items()} == {s: len(p) for s, p in people.items()}
+    assert {s: len(p) for s, p in people.items()}["planning.indicators"] == 0
+    assert {dict(k[1])["source_pair"]: v["citizens"] for k, v in got["systems.overlap"].items()} == overlap
+
 
 def test_plan_indicators_against_target_with_trend(city):
     defn = shipped("plan.targets")
@@ -318,6 +336,17 @@ def test_export_csv_and_parquet(city, tmp_path):
     assert "hr.staff & registry.citizens" in csv_text
     table = pq.read_table(export(rows, tmp_path / "o.parquet")).to_pylist()
     assert {r["source_pair"]: r["value"] for r in table} == {r["dims"]["source_pair"]: r["value"] for r in rows}
+
+
+def test_flat_keeps_the_indicator_id_beside_a_dimension_named_indicator():
+    # plan.targets is broken down by the plan's own indicator code; in CSV and Parquet that
+    # code must not overwrite the id of the indicator the figures belong to
+    from munihub.indicators import read
+    row = {"indicator": "plan.targets", "period": "1403-07", "dims": {"indicator": "IND-137-01"},
+           **{k: None for k in read.COLUMNS if k not in {"indicator", "period"}}, "value": 12.5}
+    flat = read.flat([row])[0]
+    assert flat["indicator"] == "plan.targets" and flat["indicator_dimension"] == "IND-137-01"
+    assert read.to_csv([row]).splitlines()[0].startswith("indicator,period,indicator_dimension,value")
 
 
 # ---------------------------------------------------------------- the command line

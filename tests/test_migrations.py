@@ -75,3 +75,58 @@ def test_a_store_at_0005_gains_set_aside_values_and_keeps_its_loads(store_url):
     assert "set_aside" not in sa.inspect(engine).get_table_names()
     assert "values_set_aside" not in {c["name"] for c in sa.inspect(engine).get_columns("loads")}
     engine.dispose()
+
+
+def test_a_store_at_0008_gains_source_identity_and_keeps_its_rows(store_url):
+    engine = sa.create_engine(store_url)
+    migrations.upgrade(engine, "0008")
+    with engine.begin() as conn:  # 0001 builds tables from munihub.store, which now has the columns
+        for table, column in (("source_rows", "keyed_by"), ("staged_rows", "former_key"),
+                              ("loads", "rows_rekeyed"), ("loads", "rows_retired")):
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS source_identity")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS retired_rows")
+        conn.exec_driver_sql("INSERT INTO source_rows (source, source_key, entity_type, record, record_hash, "
+                             "first_load_id, load_id, updated_at) VALUES ('s', '1', 'person', '{\"n\": 1}', 'h', "
+                             "'L1', 'L1', '2024-05-01 00:00:00')")
+    engine.dispose()
+
+    engine = store.open_store(store_url)
+    assert migrations.current_revision(engine) == _head()
+    assert {"source_identity", "retired_rows"} <= set(sa.inspect(engine).get_table_names())
+    with engine.connect() as conn:  # an old row: its identity unknown until a publish recognises it
+        row = conn.execute(sa.select(store.source_rows.c.record, store.source_rows.c.keyed_by)).one()
+    assert tuple(row) == ({"n": 1}, None)
+
+    with engine.begin() as conn:
+        command.downgrade(migrations._config(conn), "0008")
+    assert "source_identity" not in sa.inspect(engine).get_table_names()
+    assert "keyed_by" not in {c["name"] for c in sa.inspect(engine).get_columns("source_rows")}
+    engine.dispose()
+
+
+def test_a_store_at_0009_gains_the_kept_request_groups_and_keeps_its_runs(store_url):
+    engine = sa.create_engine(store_url)
+    migrations.upgrade(engine, "0009")
+    with engine.begin() as conn:  # 0001 and 0008 build tables from munihub.store, which now has these
+        conn.exec_driver_sql("DROP INDEX ix_entity_members_assigned_at")
+        conn.exec_driver_sql("ALTER TABLE indicator_runs DROP COLUMN fact_version")
+        conn.exec_driver_sql("INSERT INTO indicator_runs (indicator_id, definition_hash, mode, computed_at) "
+                             "VALUES ('137.requests', 'h', 'full', '2024-05-01 00:00:00')")
+    engine.dispose()
+
+    engine = store.open_store(store_url)
+    assert migrations.current_revision(engine) == _head()
+    kept = {"indicator_request_groups", "indicator_group_members", "indicator_facts", "indicator_fact_days"}
+    assert kept <= set(sa.inspect(engine).get_table_names())
+    assert "ix_entity_members_assigned_at" in _indexes(engine, "entity_members")
+    with engine.connect() as conn:  # an old run read no kept fact: its next refresh is a full one
+        row = conn.execute(sa.select(store.indicator_runs.c.indicator_id, store.indicator_runs.c.fact_version)).one()
+    assert tuple(row) == ("137.requests", None)
+
+    with engine.begin() as conn:
+        command.downgrade(migrations._config(conn), "0009")
+    assert not kept & set(sa.inspect(engine).get_table_names())
+    assert "ix_entity_members_assigned_at" not in _indexes(engine, "entity_members")
+    assert "fact_version" not in {c["name"] for c in sa.inspect(engine).get_columns("indicator_runs")}
+    engine.dispose()

@@ -379,6 +379,35 @@ def test_parse_date_rejections(raw, code):
     assert info.value.code == code
 
 
+@pytest.mark.parametrize("raw, century, want", [
+    ("62/6/4", 13, "1983-08-26"), ("۶۲/۰۶/۰۴", 13, "1983-08-26"), ("4/6/62", 13, "1983-08-26"),
+    ("62-6-4", 13, "1983-08-26"), ("02/1/15", 14, "2023-04-04"), ("12/6/4", 13, "1933-08-26"), ("1362/6/4", 13, "1983-08-26"),
+    ("62/6/4", 19, "1962-06-04"), ("25/6/62", 19, "1962-06-25"),
+])
+def test_two_digit_years_read_in_the_contracts_century(raw, century, want):
+    assert parse_date(raw, century) == want
+
+
+@pytest.mark.parametrize("raw, century, code", [
+    ("62/6/4", None, "format"),            # without a century a two-digit year is refused, as before
+    ("12/6/4", 19, "ambiguous"),           # either end could be the year (Jalali: year first)
+    ("4/6/62", 19, "ambiguous"),           # Gregorian day/month order unknown, as with four digits
+    ("62/13/4", 13, "range"),
+])
+def test_two_digit_years_refused_where_they_cannot_be_read(raw, century, code):
+    with pytest.raises(NormalizeError) as info:
+        parse_date(raw, century)
+    assert info.value.code == code
+
+
+def test_century_parameter_is_a_transform_parameter():
+    from munihub.persian.transforms import reader, transform_problem
+    assert reader("date:13")("۶۲/۶/۴") == "1983-08-26"
+    assert reader("datetime:13")("62/6/4 10:30") == "1983-08-26T10:30:00"
+    assert "not a century" in transform_problem("date:15")
+    assert transform_problem("date:13") is None and transform_problem("datetime:14") is None
+
+
 def test_impossible_jalali_day_message_names_the_month():
     with pytest.raises(NormalizeError, match="Mehr.*30 days") as info:
         parse_date("1403/07/31")

@@ -2,6 +2,7 @@
 of a non-essential field set aside instead of the record, phones filed by what they are."""
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -211,3 +212,24 @@ def test_a_value_the_shared_schema_refuses_is_set_aside_unless_the_field_is_esse
                                                               "customProperties: [{property: essential, value: true}]}"}))
     record, key, reasons, aside = check_record(essential, raw, errors_of(essential, settings))
     assert [r["rule"] for r in reasons] == ["enum"] and aside == []
+
+
+def test_status_and_sync_name_the_values_set_aside_per_field_even_after_a_quiet_rerun(licences, monkeypatch, capsys):
+    settings, _ = licences
+    from munihub.cli.main import main
+    for var, value in (("MUNIHUB_HOME", settings.home), ("MUNIHUB_STORE_URL", settings.store_url),
+                       ("MUNIHUB_CONTRACTS", settings.contracts_dir), ("MUNIHUB_SCHEMAS", settings.schemas_dir)):
+        monkeypatch.setenv(var, str(value))
+    code = main(["sync", "testlic.licences"])
+    said = capsys.readouterr().err
+    assert code == 0 and "3 value(s) set aside (birth_date 1, mobile 1, national_id 1" in said
+    # bad input: one line naming the source, the record and the field
+    [problem] = [line for line in said.splitlines() if "quarantined, e.g." in line]
+    assert re.search(r"testlic\.licences record (L-5: last_name: required|at .*#\d+: licence_no: record id)", problem)
+    _cli(monkeypatch, settings, capsys, "sync", "testlic.licences")  # reads nothing new, sets nothing aside
+    code, out = _cli(monkeypatch, settings, capsys, "status", "--format", "json")
+    import json
+    [row] = json.loads(out)
+    assert (row["rows_in"], row["set_aside"], row["set_aside_last_load"]) == (0, 3, 0)
+    assert row["set_aside_by_field"] == {"birth_date": 1, "mobile": 1, "national_id": 1}
+    assert row["set_aside_fields"] == "birth_date 1, mobile 1, national_id 1"

@@ -99,8 +99,15 @@ def fill(engine) -> None:
                "probability": 0.87, "status": "open", "created_at": at},
               {"entity_type": "person", "left_ref": "registry.citizens|c2", "right_ref": "rc137.requests|r1#person",
                "probability": 0.5, "status": "decided", "created_at": at}]
+    aside = [{"source": "rc137.requests", "load_id": "R1", "position": f"row {i}", "source_key": key, "field": field,
+              "source_field": field, "value": value, "rule": f"transform:{field}", "status": status,
+              "reason": {"message": f"{field}: {value} cannot be read", "message_fa": f"{field} {value} خوانا نیست"}}
+             for i, (key, field, value, status) in enumerate([
+                 ("r1", "national_id", NATIONAL_ID[:-1] + "1", "open"), ("r2", "mobile", MOBILE[:-1], "open"),
+                 ("r3", "mobile", "38001234", "open"), ("r4", "mobile", MOBILE, "dismissed")])]
     with engine.begin() as conn:
         conn.execute(store.loads.insert(), loads)
+        conn.execute(store.set_aside.insert(), aside)
         conn.execute(store.quarantine.insert(), [{"status": "open", **q} for q in quarantine])
         conn.execute(store.source_rows.insert(), rows)
         conn.execute(store.entity_members.insert(), members)

@@ -523,10 +523,62 @@ def test_overview_and_source_page_count_the_values_set_aside(hub):
     with store.engine_for(hub).begin() as conn:  # the last load set two mobiles aside
         last = conn.execute(sa.select(store.loads.c.load_id).order_by(store.loads.c.started_at.desc()).limit(1)).scalar()
         conn.execute(store.loads.update().where(store.loads.c.load_id == last).values(values_set_aside={"mobile": 2}))
+        conn.execute(store.set_aside.insert(), [  # the overview counts those still open, of every load
+            {"source": "testreg.citizens", "load_id": last, "source_key": f"k{i}", "field": "mobile", "value": "12",
+             "rule": "transform:mobile", "reason": {"message": "not a phone"}, "status": "open"} for i in (1, 2)])
     c = client(hub)
     page = c.get("/").text
     assert "مقدار کنار گذاشته" in page
     row = re.search(r'<tr><td><a href="/sources/testreg\.citizens">.*?</tr>', page, re.S).group(0)
-    assert "<td>۲</td>" in row
+    assert '<td><a href="/values?source=testreg.citizens">۲</a></td>' in row
     source = c.get("/sources/testreg.citizens").text
     assert "mobile" in source and "۲ مقدار کنار گذاشته" in source
+
+
+def test_values_set_aside_are_counted_listed_replayed_and_dismissed(hub):
+    import sqlite3
+    import os
+    fix_contract(hub)
+    with sqlite3.connect(os.environ["MUNIHUB_TEST_SRC"]) as db:  # a local landline, and a number that is nothing
+        db.execute("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)",
+                   (8, national_id("667788990"), "نرگس", "کاظمی", "1370/01/01", "38001234", "2024-01-05 09:00:00"))
+        db.execute("INSERT INTO citizens VALUES (?,?,?,?,?,?,?)",
+                   (9, national_id("778899001"), "رضا", "کاظمی", "1371/01/01", "0912", "2024-01-05 09:00:00"))
+    pipeline.sync_source("testreg.citizens", hub)
+    c = client(hub)
+    overview = c.get("/").text
+    assert 'href="/values?source=testreg.citizens">۲</a>' in overview and 'href="/values"' in overview
+    page = c.get("/values?source=testreg.citizens").text
+    assert re.search(r"testreg\.citizens.*?mobile.*?transform:mobile.*?<td>۲</td>", page, re.S)
+    assert "*****234" in page and "38001234" not in page and "کد شهر ندارد" in page  # masked, a Persian reason
+    assert "بازخوانی مقدارهای باز این منبع" in page
+    assert_masked(page)
+    with store.engine_for(hub).connect() as conn:
+        ids = dict(conn.execute(sa.select(store.set_aside.c.source_key, store.set_aside.c.id)).all())
+    nothing, landline = ids[national_id("778899001")], ids[national_id("667788990")]
+
+    viewer = c = client(hub, "vida")
+    assert "بازخوانی" not in viewer.get("/values?source=testreg.citizens").text
+    token = csrf_of(viewer.get("/values").text)
+    assert viewer.post("/values/dismiss", data={"ids": nothing, "why": "x", "csrf": token}).status_code == 403
+
+    c = client(hub)
+    token = csrf_of(c.get("/values").text)
+    assert c.post("/values/dismiss", data={"ids": nothing, "why": " ", "csrf": token}).status_code == 400
+    r = c.post("/values/dismiss", data={"ids": nothing, "why": "the clerk typed a fragment", "csrf": token})
+    assert r.status_code == 303 and "۱ مقدار کنار گذاشته بسته شد" in c.get(r.headers["location"]).text
+    assert audit_rows(hub, "workbench.values.dismiss")[-1]["detail"]["why"] == "the clerk typed a fragment"
+
+    path = hub.contracts_dir / "testreg" / "citizens.yaml"  # the fix: this registry is Mashhad's
+    path.write_text(path.read_text(encoding="utf-8").replace("transformLogic: mobile\n", "transformLogic: 'mobile:51'\n"),
+                    encoding="utf-8")
+    r = c.post("/values/replay", data={"source": "testreg.citizens", "why": "Mashhad's area code", "csrf": token})
+    assert r.status_code == 303, r.text[-400:]
+    assert "۱ مقدار دوباره خوانده شد" in c.get(r.headers["location"]).text
+    with store.engine_for(hub).connect() as conn:
+        record = conn.execute(sa.select(store.source_rows.c.record).where(
+            store.source_rows.c.source_key == national_id("667788990"))).scalar_one()
+        left = conn.execute(sa.select(sa.func.count()).select_from(store.set_aside)
+                            .where(store.set_aside.c.status == "open")).scalar()
+    assert record["phone"] == "+985138001234" and left == 0
+    assert audit_rows(hub, "workbench.values.replay")[-1]["actor"] == "sara"

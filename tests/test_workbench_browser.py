@@ -119,6 +119,10 @@ def test_a_steward_fixes_replays_decides_and_searches(served):
     v.check_page()
     assert v.page.evaluate("getComputedStyle(document.body).direction") == "rtl"
     v.shot("02-overview")
+    v.page.click("header a[href='/workbench/values']")  # values set aside: counted, listed, masked
+    v.check_page()
+    assert "مقدارهای کنار گذاشته" in v.page.locator("h1").inner_text()
+    v.go("/workbench/")
 
     # the source with problems comes first; open its quarantine, then Maryam's record
     first = v.page.locator("table tr").nth(1)

@@ -83,13 +83,13 @@ def _figures(args):
 
 @command("indicators.show")
 def cmd_show(args) -> int:
-    from munihub.indicators.read import flat
+    from munihub.indicators.read import dimension_column, flat
     defn, rows = _figures(args)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return 0
     print(f"{defn.id}: {defn.title}" + (f" ({defn.unit})" if defn.unit else ""))
-    cols = ["period", *defn.cells, "value", "target", "on_track", "change", "suppressed"]
+    cols = ["period", *map(dimension_column, defn.cells), "value", "target", "on_track", "change", "suppressed"]
     print(table([{**r, "value": _num(r["value"]), "change": _num(r["change"])} for r in flat(rows)], cols))
     return 0
 

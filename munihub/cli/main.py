@@ -29,8 +29,9 @@ def cmd_run(args) -> int:
 
 
 SYNC_COLUMNS = ["source", "load_id", "rows_in", "rows_new", "rows_changed", "rows_unchanged", "rows_quarantined"]
-STATUS_COLUMNS = ["source", "status", "rows_in", "published", "quarantined", "set_aside", "finished_at", "stale",
-                  "checked"]
+# set_aside: values still waiting for a steward (`munihub quarantine values`), per field beside
+STATUS_COLUMNS = ["source", "status", "rows_in", "published", "quarantined", "set_aside", "set_aside_fields",
+                  "finished_at", "stale", "checked"]
 
 
 @command("sync")
@@ -39,9 +40,19 @@ def cmd_sync(args) -> int:
     started = time.monotonic()
     result = sync_source(args.contract, current_settings(), progress=Progress(f"sync {args.contract}"))
     print(render([result], SYNC_COLUMNS, args.format))
+    aside = result.get("values_set_aside") or {}
+    moved = [f"{result[k]} {k.removeprefix('rows_')}" for k in ("rows_rekeyed", "rows_retired") if result.get(k)]
     summary(f"synced {result['source']}: {result['rows_in']} read, {result['rows_new']} new, "
-            f"{result['rows_changed']} changed, {result['rows_quarantined']} quarantined "
-            f"in {time.monotonic() - started:.1f} s")
+            f"{result['rows_changed']} changed, {result['rows_quarantined']} quarantined"
+            + (f", {sum(aside.values())} value(s) set aside ("
+               + ", ".join(f"{f} {n}" for f, n in sorted(aside.items())) + "; `munihub quarantine values`)"
+               if aside else "")
+            + (f", {' and '.join(moved)} row(s) of the former record identity" if moved else "")
+            + f" in {time.monotonic() - started:.1f} s")
+    if result["rows_quarantined"]:
+        from munihub.ingest.quarantine import first_problem
+        summary(f"quarantined, e.g. {first_problem(current_settings(), result['load_id'])} "
+                f"(all of them: `munihub quarantine list --source {result['source']}`)")
     return 0
 
 

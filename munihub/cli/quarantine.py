@@ -41,7 +41,7 @@ def add_commands(sub) -> None:
 def cmd_quarantine_list(args) -> int:
     from munihub.ingest.quarantine import list_quarantine
     print(table(list_quarantine(current_settings(), source=args.source, limit=args.n),
-                ["id", "source", "position", "status", "reasons"]))
+                ["id", "source", "record", "position", "status", "reasons"]))
     return 0
 
 

@@ -9,11 +9,12 @@ from munihub.cli.common import command, current_settings, subgroup, table
 
 
 def add_commands(sub) -> None:
-    grp = subgroup(sub, "users", "people who sign in to the stewards' workbench (steward, viewer)")
+    grp = subgroup(sub, "users", "people who sign in to the stewards' workbench (steward, viewer, manager)")
     add = grp.add_parser("add", help="add a user, or set a user's role and password again (ends their sessions)")
     add.add_argument("username", help="sign-in name: lower-case letters, digits, '.', '_' or '-'")
-    add.add_argument("--role", choices=["steward", "viewer"], required=True,
-                     help="steward: sees, replays, dismisses, decides; viewer: only sees (names masked)")
+    add.add_argument("--role", choices=["steward", "viewer", "manager"], required=True,
+                     help="steward: sees, replays, dismisses, decides; viewer: only sees (names masked); "
+                          "manager: sees the indicator dashboards only, no record or person")
     add.add_argument("--name", help="name shown in the workbench (default: the user name)")
     add.add_argument("--password-env", metavar="VAR",
                      help="read the password from this environment variable instead of asking (for scripts)")

@@ -33,7 +33,7 @@ PROPERTY_KEYS = {"name", "physicalName", "logicalType", "physicalType", "require
                  "logicalTypeOptions", "quality", "properties", "items", "customProperties",
                  "transformLogic", "transformSourceObjects", "classification"}
 OBJECT_KEYS = {"name", "physicalName", "physicalType", "logicalType", "properties", "quality", "customProperties"}
-MUNIHUB_CUSTOM = {"enum", "valueMap", "renamedFrom", "sharedSchema"}
+MUNIHUB_CUSTOM = {"enum", "valueMap", "renamedFrom", "sharedSchema", "recordId"}
 TOP_KEYS = {"id", "servers", "schema", "slaProperties", "customProperties"}
 
 
@@ -129,7 +129,10 @@ def _type_change(base: str, o: dict, n: dict) -> list[Change]:
 
 def _transform_change(base: str, old, new) -> Change:
     text = f"transform {show(old)} → {show(new)}"
-    if new in FREE_TRANSFORMS or (old, new) == ("integer", "number"):
+    # a parameter where there was none (`mobile` → `mobile:51`, `date` → `date:13`) only reads
+    # values the bare transform refused; every value read before reads the same
+    added_parameter = isinstance(new, str) and ":" not in str(old) and new.partition(":")[0] == old
+    if new in FREE_TRANSFORMS or (old, new) == ("integer", "number") or added_parameter:
         return non_breaking("format-loosened", f"{base}.transformLogic", text)
     return breaking("format-tightened", f"{base}.transformLogic", text)
 
@@ -218,6 +221,11 @@ def _restated(base: str, o: dict, n: dict) -> list[Change]:
     return [info("restated", base, f"{', '.join(keys)} written differently, same meaning")]
 
 
+def _record_id(value) -> tuple:
+    """recordId as the fields it names: one field may be written as a string or a list of one."""
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
 def _key(props: dict[str, dict]) -> list[str]:
     keyed = [(int(p.get("primaryKeyPosition", -1)), name) for name, p in props.items() if p.get("primaryKey")]
     return [name for _, name in sorted(keyed)]
@@ -251,6 +259,11 @@ def _diff_object(base: str, o: dict, n: dict) -> list[Change]:
     sn = _custom(n.get("customProperties")).get("sharedSchema")
     if so != sn:
         out.append(breaking("shared-schema-changed", f"{base}.sharedSchema", f"shared schema {show(so)} → {show(sn)}"))
+    ro = _custom(o.get("customProperties")).get("recordId")
+    rn = _custom(n.get("customProperties")).get("recordId")
+    if _record_id(ro) != _record_id(rn):  # every published row's identity moves (the store rekeys them)
+        out.append(breaking("record-id-changed", f"{base}.recordId",
+                            f"source record id {show(ro)} → {show(rn)}"))
     for key in ("physicalType", "logicalType"):
         pt_o, pt_n = o.get(key), n.get(key)
         if pt_o != pt_n:  # a table now a topic or a view is reached another way; naming the kind first is a note

@@ -5,7 +5,9 @@ access cache and rate limits in `munihub.gateway.access`, encoding and the audit
 `munihub.gateway.respond`, the hash-chained log in `munihub.store.audit`.  Every request's audit
 entry is committed (together with those of concurrent requests) before its response leaves; if
 it cannot be, the caller gets 503 and no data.  A request costs, once its token is cached, one
-connection checkout and one statement (its page), plus its share of an audit batch.
+statement (its page), plus its share of an audit batch.  On PostgreSQL both are awaited on the
+event loop (`munihub.gateway.reads.AsyncPages`, `munihub.store.audit.AsyncGroupCommit`), so an
+unfiltered page involves no worker thread.
 """
 
 import contextlib
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from munihub.store import audit
 from munihub.gateway import grants
 from munihub.gateway.access import AccessCache, RateLimiter, rate_limiter  # noqa: F401 - RateLimiter re-exported
-from munihub.gateway.reads import RequestConnection, connection_dependency, read_engine
+from munihub.gateway.reads import RequestConnection, async_pages, connection_dependency, read_engine, rows_statement
 from munihub.gateway.cursors import cursor_cipher, decode_cursor, encode_cursor
 from munihub.gateway.respond import AuditMiddleware, page_response
 from munihub import store
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     config = config or GatewayConfig.from_env()
     engine = engine_for(settings)   # writes: push deliveries and the audit log
     reads = read_engine(settings)   # page queries
-    writer = audit.GroupCommit(engine)
+    pages = async_pages(reads)      # on PostgreSQL, unfiltered row pages awaited on the event loop
+    writer = audit.group_commit(engine)
     access = AccessCache(config.auth_ttl)
     limiter = rate_limiter(config.redis_url)
     cipher = cursor_cipher(config.pseudonym_key)
@@ -84,13 +87,15 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         yield
-        await run_in_threadpool(writer.close)  # entries still waiting are written before the worker exits
+        await writer.aclose()  # entries still waiting are written before the worker exits
+        if pages is not None:
+            pages.close()
 
     app = FastAPI(title="munihub data-exchange gateway", version="1", lifespan=lifespan,
                   description="Granted datasets and golden records for city agencies. Deny by default; "
                               "every request is audited.")
     app.add_middleware(AuditMiddleware, writer=writer)
-    app.state.reads, app.state.audit_writer = reads, writer  # for operators' probes and the tests
+    app.state.reads, app.state.pages, app.state.audit_writer = reads, pages, writer  # for probes and tests
 
     @functools.lru_cache(maxsize=256)
     def contract(dataset: str):
@@ -217,13 +222,14 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                              for g in sorted(held.values(), key=lambda g: g.dataset)]}
 
     @app.get("/v1/datasets/{dataset_id}/rows", tags=["datasets"])
-    def dataset_rows(request: Request, dataset_id: str, cursor: str | None = None, limit: int = Limit,
-                     fields: str | None = Fields, who=Who):
+    async def dataset_rows(request: Request, dataset_id: str, cursor: str | None = None, limit: int = Limit,
+                           fields: str | None = Fields, who=Who):
         """Published rows in source-key order. Filter with `filter[field]=value` (exact match)."""
         v = view(request, who, dataset_id, fields)
         limit = page_limit(who, limit)
         t = store.source_rows
         q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(t.c.source == dataset_id)
+        filtered = False
         for name, value in request.query_params.multi_items():
             m = FILTER.match(name)
             if not m:
@@ -236,8 +242,21 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                 raise HTTPException(403, str(err))
             path = tuple(m.group(1).split("."))
             q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
-        rows, next_cursor = keyset_page(request, q, t.c.source_key, f"rows|{dataset_id}|{v.agency_id}",
-                                        cursor, limit)
+            filtered = True
+        scope = f"rows|{dataset_id}|{v.agency_id}"
+        start = after(scope, cursor)
+        if pages is not None and not filtered:
+            rows = await pages.fetch(rows_statement(reads.dialect, start is not None),
+                                     {"source": dataset_id, "start": start, "n": limit + 1})
+        else:
+            if start is not None:
+                q = q.where(t.c.source_key > start)
+            q = q.order_by(t.c.source_key).limit(limit + 1)
+            rows = await run_in_threadpool(lambda: request.state.db.get().execute(q).all())
+        more, rows = len(rows) > limit, rows[:limit]
+        request.state.audit["rows"] = len(rows)
+        next_cursor = encode_cursor(cipher, scope, rows[-1][0]) if more else None
+        # Projected and encoded on the event loop: about a millisecond for a page of 100 rows.
         project = projector(v)
         key = (lambda k: k) if key_in_clear(v, dataset_id) else key_pseudonymizer(v.key, v.agency_id)
         return page_response({"dataset": dataset_id}, "rows",

@@ -1,13 +1,12 @@
 """Answers leave only after their audit entry is committed; pages are encoded fast, large ones streamed.
 
 `AuditMiddleware` is plain ASGI: it holds a response's first message until the request's
-audit entry (written by `munihub.store.audit.GroupCommit`, shared with the requests around
-it) has committed, and answers 503 with no data instead when it cannot be written.  Because
+audit entry (written by `munihub.store.audit.GroupCommit` or, on PostgreSQL, `AsyncGroupCommit`,
+in a batch shared with the requests around it) has committed, and answers 503 with no data instead when it cannot be written.  Because
 the body is sent only after that, a streamed page is audited before its first byte leaves.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -60,9 +59,8 @@ class AuditMiddleware:
         detail = {"method": scope["method"], "path": scope["path"][:300], "query": query[:300], "status": status,
                   **{k: v for k, v in note.items() if k != "agency"}}
         try:
-            await asyncio.wrap_future(self.writer.submit(
-                note.get("agency") or "anonymous", f"api.{scope['method'].lower()}",
-                getattr(route, "path", "(no route)"), str(status), detail))
+            await self.writer.write(note.get("agency") or "anonymous", f"api.{scope['method'].lower()}",
+                                    getattr(route, "path", "(no route)"), str(status), detail)
         except MunihubError as err:
             log.error("audit write failed, request refused: %s", err)
             return False

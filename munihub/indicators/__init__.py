@@ -3,7 +3,8 @@ inter-agency work, the operational plan's targets and the systems themselves.
 
 `define` loads and checks definition files (YAML under `indicators/`, every problem at once
 with file:line); `facts` are the relations they are computed over (SQL built from the store);
-`compute` aggregates them on SQLite and PostgreSQL; `refresh` keeps `indicator_values` up to
+`groups` keeps the 137 request groups in the store, regrouping only what changed; `compute`
+aggregates the facts on SQLite and PostgreSQL; `refresh` keeps `indicator_values` up to
 date, recomputing only the Jalali periods that changed; `read` gives figures as managers see them (small counts
 suppressed, trend, on track) and as CSV or Parquet; `calendar` maps days to Jalali periods.
 """

@@ -69,21 +69,31 @@ def _rows_of(entity_type: str, fields: list[str]):
 
 # ---------------------------------------------------------------- 137
 
-def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
+def _request_rows(members=None) -> sa.Subquery:
+    """One row per 137 request with its group and citizen.  `members` (source, source_key,
+    group_id) narrows it to some groups' requests (what an incremental refresh recomputes);
+    by default every request's group comes from the entity members."""
     r, m = store.source_rows, store.entity_members
     pm = m.alias("pm")
+    if members is None:
+        members = sa.select(m.c.source, m.c.source_key, m.c.entity_id.label("group_id")).where(
+            m.c.entity_type == "service_request").subquery("request_members")
     cols, where = _rows_of("service_request", ["district", "category", "subcategory", "status",
                                                "filed_at", "closed_at"])
-    q = (sa.select(*cols, m.c.entity_id.label("group_id"),
-                   # a request naming nobody counts as a citizen of its own (its group)
-                   sa.func.coalesce(pm.c.entity_id, m.c.entity_id).label("citizen"),
-                   sa.func.substr(_text("filed_at"), 1, 10).label("day"))
-         # the entity types in the join conditions halve what each hash join builds
-         .select_from(r.join(m, sa.and_(m.c.source == r.c.source, m.c.source_key == r.c.source_key,
-                                        m.c.entity_type == "service_request"))
-                      .outerjoin(pm, sa.and_(pm.c.source == r.c.source, pm.c.entity_type == "person",
-                                             pm.c.source_key == r.c.source_key + MENTION)))
-         .where(where)).subquery("req0")
+    return (sa.select(*cols, members.c.group_id,
+                      # a request naming nobody counts as a citizen of its own (its group)
+                      sa.func.coalesce(pm.c.entity_id, members.c.group_id).label("citizen"),
+                      sa.func.substr(_text("filed_at"), 1, 10).label("day"))
+            .select_from(r.join(members, sa.and_(members.c.source == r.c.source,
+                                                 members.c.source_key == r.c.source_key))
+                         # the entity type in the join condition halves what the hash join builds
+                         .outerjoin(pm, sa.and_(pm.c.source == r.c.source, pm.c.entity_type == "person",
+                                                pm.c.source_key == r.c.source_key + MENTION)))
+            .where(where)).subquery("req0")
+
+
+def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
+    q = _request_rows()
     first = sa.func.row_number().over(partition_by=q.c.group_id,
                                       order_by=(q.c.filed_at, q.c.src, q.c.key))
     return sa.select(*q.c, _flag(first > 1).label("is_followup"),
@@ -92,39 +102,59 @@ def _service_requests(dialect: str, as_of: str) -> sa.Subquery:
                              else_=None).label("open_days")).subquery("service_request")
 
 
-def _request_groups(dialect: str, as_of: str) -> sa.Subquery:
-    req = _service_requests(dialect, as_of)
+GROUP_BASE = ("group_id", "citizen", "district", "category", "status", "filed_at", "day", "src", "requests",
+              "closed_at")
+
+
+def group_base(members=None) -> sa.Select:
+    """One row per request group, from its requests: the first request's citizen, place,
+    category and day, how many requests it folds, when it was resolved (`GROUP_BASE`);
+    `members` as for `_request_rows`."""
+    req = _request_rows(members)
     by_group = dict(partition_by=req.c.group_id)
     g = sa.select(req.c.group_id, req.c.citizen, req.c.district, req.c.category, req.c.status,
                   req.c.filed_at, req.c.day, req.c.src,
                   sa.func.row_number().over(**by_group, order_by=(req.c.filed_at, req.c.src, req.c.key)).label("rn"),
                   sa.func.count().over(**by_group).label("requests"),
                   sa.func.count(req.c.closed_at).over(**by_group).label("closed_n"),
-                  sa.func.max(req.c.closed_at).over(**by_group).label("last_closed"),
-                  sa.func.max(req.c.updated_at).over(**by_group).label("updated_at")).subquery("g0")
+                  sa.func.max(req.c.closed_at).over(**by_group).label("last_closed")).subquery("g0")
     # A problem is resolved when every request about it is closed.
     closed_at = sa.case((g.c.closed_n == g.c.requests, g.c.last_closed), else_=None)
-    firsts = sa.select(g.c.group_id, g.c.citizen, g.c.district, g.c.category, g.c.status, g.c.filed_at,
-                       g.c.day, g.c.src, g.c.requests, g.c.updated_at, closed_at.label("closed_at")
-                       ).where(g.c.rn == 1).subquery("g1")
-    # A repeat: the same citizen brings the same problem (category) at the same place
-    # (district) again after the earlier one was closed; a follow-up inside the window is
-    # not a repeat, it is folded into its group.
-    before = sa.func.lag(firsts.c.closed_at).over(
-        partition_by=(firsts.c.citizen, firsts.c.district, firsts.c.category),
-        order_by=(firsts.c.filed_at, firsts.c.group_id))
-    h = sa.select(*firsts.c, before.label("previous_closed")).subquery("g2")
+    return sa.select(*(g.c[c] for c in GROUP_BASE[:-1]), closed_at.label("closed_at")).where(g.c.rn == 1)
+
+
+def with_repeats(dialect: str, base) -> sa.Select:
+    """Group rows (`base`: a relation with the `GROUP_BASE` columns) with their follow-ups,
+    repeats, closure and resolution time.  A repeat: the same citizen brings the same problem
+    (category) at the same place (district) again after the earlier one was closed; a
+    follow-up inside the window is not a repeat, it is folded into its group.  A group's
+    repeat depends only on the groups of its own citizen."""
+    before = sa.func.lag(base.c.closed_at).over(
+        partition_by=(base.c.citizen, base.c.district, base.c.category),
+        order_by=(base.c.filed_at, base.c.group_id))
+    h = sa.select(*base.c, before.label("previous_closed")).subquery("g2")
     is_repeat = _flag(sa.and_(h.c.previous_closed.is_not(None),
                               days_between(dialect, h.c.previous_closed, h.c.filed_at) >= 0))
     return sa.select(
         h.c.group_id, h.c.citizen, h.c.district, h.c.category, h.c.status, h.c.filed_at, h.c.closed_at,
-        h.c.day, h.c.src, h.c.requests, h.c.updated_at,
+        h.c.day, h.c.src, h.c.requests,
         (h.c.requests - 1).label("followups"), is_repeat.label("is_repeat"),
         (h.c.requests - 1 + is_repeat).label("repeats"),
         _flag(h.c.closed_at.is_not(None)).label("closed"),
-        days_between(dialect, h.c.filed_at, h.c.closed_at).label("resolution_days"),
-        sa.case((h.c.closed_at.is_(None), days_between(dialect, h.c.filed_at, sa.literal(as_of))),
-                else_=None).label("open_days")).subquery("request_group")
+        days_between(dialect, h.c.filed_at, h.c.closed_at).label("resolution_days"))
+
+
+def open_days(dialect: str, rel, as_of: str):
+    """Days a still-open group has been open as of `as_of` (moves with every computation)."""
+    return sa.case((rel.c.closed_at.is_(None), days_between(dialect, rel.c.filed_at, sa.literal(as_of))),
+                   else_=None).label("open_days")
+
+
+def _request_groups(dialect: str, as_of: str) -> sa.Subquery:
+    """The request groups computed from scratch over the store (what `munihub.indicators.groups`
+    keeps maintained in `indicator_request_groups`, and what tests check it against)."""
+    h = with_repeats(dialect, group_base().subquery("g1")).subquery("g3")
+    return sa.select(*h.c, open_days(dialect, h, as_of)).subquery("request_group")
 
 
 # ---------------------------------------------------------------- between agencies
@@ -183,7 +213,9 @@ def _source_records(dialect: str, as_of: str) -> sa.Subquery:
 
 def _source_pairs(dialect: str, as_of: str) -> sa.Subquery:
     m = store.entity_members
-    held = sa.select(m.c.entity_id, m.c.source).where(m.c.entity_type == "person").distinct().subquery("held")
+    # a CTE read twice is computed once (PostgreSQL materializes it; as a subquery it grouped
+    # the 1.5M person members twice, 2 of the 9 s this fact took over 100 systems)
+    held = sa.select(m.c.entity_id, m.c.source).where(m.c.entity_type == "person").distinct().cte("held")
     b = held.alias("held_b")
     return (sa.select(held.c.source.label("source_a"), b.c.source.label("source_b"),
                       (held.c.source + " & " + b.c.source).label("source_pair"),

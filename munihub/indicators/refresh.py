@@ -2,8 +2,11 @@
 rows changed are recomputed; a changed definition (or `full=True`) recomputes everything; an
 indicator without a period dimension is a snapshot, taken again and kept per Jalali month.
 
-Each fact an indicator reads is built once per refresh into a temporary table, so seventeen
-indicators over one million requests group the requests once, not seventeen times.
+The request groups are kept in the store and maintained incrementally
+(`munihub.indicators.groups`): a refresh regroups only the requests that changed, and an
+indicator over them recomputes the periods of the days that changed since the version it
+was computed at.  Every other fact an indicator reads is built once per refresh into a
+temporary table, so several indicators over one fact build it once.
 """
 from __future__ import annotations
 
@@ -15,11 +18,12 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.indicators import calendar
-from munihub.indicators.compute import cover_calendar, figures, iso_utc
+from munihub.indicators import calendar, groups
+from munihub.indicators.compute import (aggregates, cover_calendar, figures, iso_utc, percentile_query,
+                                        ranked_shape, set_session, shape)
 from munihub.indicators.define import Definition, as_json
 from munihub.indicators.facts import FACTS
-from munihub.store.marks import aware
+from munihub.store.marks import aware, read_lock
 
 # Facts made of entity members only: their figures move only when the members do.
 MEMBERS_ONLY = {"source_record", "source_pair"}
@@ -30,12 +34,26 @@ def _now() -> dt.datetime:
 
 
 class Facts:
-    """The facts of one refresh, each materialized on first use into a temporary table."""
+    """The facts of one refresh: the request groups kept in the store, brought up to date on
+    first use; the others materialized on first use into a temporary table."""
 
-    def __init__(self, conn, as_of: dt.datetime):
-        self.conn, self.as_of, self.tables = conn, as_of, {}
+    def __init__(self, conn, as_of: dt.datetime, marks: tuple[Any, Any], full: bool = False):
+        self.conn, self.as_of, self.marks, self.full, self.tables = conn, as_of, marks, full, {}
+        self.kept: dict[str, dict] = {}  # maintained fact -> what maintaining it did
 
-    def __getitem__(self, name: str) -> sa.Table:
+    def maintained(self, name: str) -> dict | None:
+        """For a fact kept in the store: its state once brought up to date (version, logged_since)."""
+        if name != groups.FACT:
+            return None
+        self[name]
+        return self.kept[name]
+
+    def __getitem__(self, name: str):
+        if name == groups.FACT and name not in self.tables:
+            with self.conn.begin() if not self.conn.in_transaction() else contextlib.nullcontext():
+                done = groups.maintain(self.conn, self.marks, self.full)
+                self.kept[name] = {**done, **groups.state(self.conn)}
+            self.tables[name] = groups.relation(self.conn.dialect.name, iso_utc(self.as_of))
         if name not in self.tables:
             fact = FACTS[name]
             rel = fact.build(self.conn.dialect.name, iso_utc(self.as_of))
@@ -43,7 +61,7 @@ class Facts:
                              *(sa.Column(c.name, _type(fact.columns.get(c.name), c.type)) for c in rel.c),
                              prefixes=["TEMPORARY"])
             with self.conn.begin() if not self.conn.in_transaction() else contextlib.nullcontext():
-                _utc(self.conn)
+                set_session(self.conn)
                 table.drop(self.conn, checkfirst=True)
                 table.create(self.conn)
                 self.conn.execute(table.insert().from_select([c.name for c in rel.c], sa.select(rel)))
@@ -58,7 +76,8 @@ class Facts:
             self.conn.rollback()
         with self.conn.begin():
             for table in self.tables.values():
-                table.drop(self.conn, checkfirst=True)
+                if isinstance(table, sa.Table):
+                    table.drop(self.conn, checkfirst=True)
 
 
 def _type(kind: str | None, known: sa.types.TypeEngine) -> sa.types.TypeEngine:
@@ -70,30 +89,19 @@ def _type(kind: str | None, known: sa.types.TypeEngine) -> sa.types.TypeEngine:
     return known
 
 
-def _utc(conn) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")  # naive times in the data are UTC
-
-
-def changed_periods(conn, defn: Definition, facts: Facts, since: dt.datetime) -> list[str]:
-    """The periods of `defn` whose figures rows published after `since` can move.
-
-    A changed 137 request moves the month of its group and, through the group, the months of
-    every request now in it (a follow-up joining an earlier problem, two groups merging)."""
+def changed_periods(conn, defn: Definition, facts: Facts, since: dt.datetime,
+                    since_version: int | None = None) -> list[str]:
+    """The periods of `defn` whose figures can have moved: those of rows published after
+    `since`; for the kept request groups, those of the days whose groups changed after the
+    fact version `since_version` (a changed request moves its group, and through the group
+    the months of every request in it, and the repeats of its citizen's later groups)."""
     fact = FACTS[defn.source]
     rel = facts[defn.source]
     if fact.period_field:
         q = sa.select(rel.c[fact.period_field]).where(rel.c.updated_at > since).distinct()
         return sorted(str(p) for (p,) in conn.execute(q) if p is not None)
-    if fact.grouped:
-        r, m = store.source_rows, store.entity_members
-        groups = sa.select(rel.c.group_id).where(rel.c.updated_at > since)
-        own = sa.select(sa.func.substr(r.c.record["filed_at"].as_string(), 1, 10).label("day")).where(
-            r.c.entity_type == fact.entity_type, r.c.updated_at > since)
-        members = (sa.select(sa.func.substr(r.c.record["filed_at"].as_string(), 1, 10).label("day"))
-                   .select_from(m.join(r, sa.and_(r.c.source == m.c.source, r.c.source_key == m.c.source_key)))
-                   .where(m.c.entity_type == fact.entity_type, m.c.entity_id.in_(groups)))
-        days = sa.union(own, members).subquery("changed_days")
+    if facts.maintained(defn.source) is not None:
+        days = groups.changed_days(conn, since_version).subquery("changed_days")
     else:
         days = sa.select(rel.c[fact.day].label("day")).where(rel.c.updated_at > since).subquery("changed_days")
     cal = store.indicator_calendar
@@ -102,8 +110,11 @@ def changed_periods(conn, defn: Definition, facts: Facts, since: dt.datetime) ->
 
 
 def _marks(conn) -> tuple[Any, Any]:
-    return (conn.execute(sa.select(sa.func.max(store.source_rows.c.updated_at))).scalar(),
-            conn.execute(sa.select(sa.func.max(store.entity_members.c.assigned_at))).scalar())
+    """(newest row published, newest member assigned), read once writers in flight committed."""
+    with conn.begin():
+        read_lock(conn)
+        return (conn.execute(sa.select(sa.func.max(store.source_rows.c.updated_at))).scalar(),
+                conn.execute(sa.select(sa.func.max(store.entity_members.c.assigned_at))).scalar())
 
 
 def _last_run(conn, indicator_id: str):
@@ -134,6 +145,11 @@ def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: 
         unmoved = same and defn.source in MEMBERS_ONLY and last["periods"] == [month] \
             and aware(last["member_mark"]) == aware(marks[1])
         return ("unchanged", []) if unmoved else ("snapshot", [month])
+    kept = facts.maintained(defn.source)
+    if kept is not None:  # the kept groups log what changed by version; a rebuild or pruning ends that
+        if same and last["fact_version"] is not None and last["fact_version"] >= kept["logged_since"]:
+            return "incremental", changed_periods(conn, defn, facts, None, last["fact_version"])
+        return "full", None
     regrouped = last is not None and aware(last["source_mark"]) == aware(marks[0]) \
         and aware(last["member_mark"]) != aware(marks[1])
     if same and last["source_mark"] is not None and not regrouped:
@@ -144,18 +160,44 @@ def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: 
     return "full", None
 
 
+def _shared(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
+            periods: list[str] | None) -> list[dict] | None:
+    """`defn`'s aggregate rows, computed once with every definition of its `shape` for the same
+    periods (the 137 figures by district and month read the groups once, not three times)."""
+    if shape(defn) is None:
+        return None
+    key = (shape(defn), tuple(periods) if periods is not None else None)
+    if defn.id not in memo.get(key, {}):
+        memo[key] = aggregates(conn, [d for d in definitions if shape(d) == shape(defn)], rel, as_of, periods)
+    return memo[key][defn.id]
+
+
+def _ranked(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
+            periods: list[str] | None) -> list | None:
+    """`defn`'s percentile rows, ranked once with every median and percentile of its `ranked_shape`."""
+    if ranked_shape(defn) is None:
+        return None
+    key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
+    if key not in memo:
+        peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
+        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
+    return memo[key]
+
+
 def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool = False,
             as_of: dt.datetime | None = None) -> list[dict]:
     """Bring every indicator's stored figures up to date; one summary per indicator."""
     as_of = as_of or _now()
-    out = []
+    definitions = list(definitions)
+    out: list[dict] = []
+    shared: dict[tuple, Any] = {}  # per refresh: aggregates and rankings computed for several indicators
     with engine.connect() as conn:
-        facts = Facts(conn, as_of)
+        marks = _marks(conn)
+        facts = Facts(conn, as_of, marks, full)
         try:
             for defn in definitions:
                 started = time.perf_counter()
                 with conn.begin():
-                    marks = _marks(conn)
                     last = _last_run(conn, defn.id)
                     mode, periods = _plan(conn, defn, facts, last, marks, full, as_of)
                 if mode == "unchanged":  # nothing it reads moved: the last run still stands
@@ -163,18 +205,27 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                                 "seconds": round(time.perf_counter() - started, 3)})
                     continue
                 with conn.begin():
-                    _utc(conn)
-                    rows = figures(conn, defn, as_of, periods, rel=facts[defn.source]) if periods != [] else []
+                    set_session(conn)
+                    rows = []
+                    if periods != []:
+                        rel = facts[defn.source]
+                        rows = figures(conn, defn, as_of, periods, rel=rel,
+                                       aggregate=_shared(conn, shared, defn, definitions, rel, as_of, periods),
+                                       ranked=_ranked(conn, shared, defn, definitions, rel, as_of, periods))
                     now = _now()
                     _write(conn, defn, rows, periods, now)
                     seconds = round(time.perf_counter() - started, 3)
+                    kept = facts.maintained(defn.source)
                     conn.execute(store.indicator_runs.insert().values(
                         indicator_id=defn.id, definition_hash=defn.hash, mode=mode, source_mark=marks[0],
-                        member_mark=marks[1], computed_at=now, periods=periods, seconds=seconds))
+                        member_mark=marks[1], computed_at=now, periods=periods, seconds=seconds,
+                        fact_version=kept["version"] if kept else None))
                 out.append({"indicator": defn.id, "mode": mode, "cells": len(rows), "seconds": seconds,
                             "periods": len(periods) if periods is not None else "all"})
         finally:
             facts.drop()
+    if groups.FACT in facts.kept:
+        groups.vacuum(engine)
     return out
 
 

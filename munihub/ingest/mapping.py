@@ -153,11 +153,18 @@ def source_key(contract: Contract, record: dict, raw: dict | None = None) -> str
     """The record's key in its source, joined by '|' (None if a part is missing): the source's
     own record id (`recordId` fields of the raw record, digits made Latin) when the contract
     names one, else the primary-key fields of the shared-schema record."""
+    if contract.record_id:
+        return key_of(contract.record_id, raw, from_source=True)
+    return key_of(contract.key, record, from_source=False)
+
+
+def key_of(fields, values: dict | None, *, from_source: bool) -> str | None:
+    """The '|'-joined key `fields` give `values` (None if a part is missing): source fields
+    (`from_source`, a record id) are read as the source wrote them, digits made Latin."""
     parts = []
-    fields, values = (contract.record_id, raw) if contract.record_id else (contract.key, record)
     for name in fields:
         found, value = _get(values or {}, name)
         if not found or _empty(value):
             return None
-        parts.append(persian.to_latin_digits(str(value)).strip() if contract.record_id else str(value))
+        parts.append(persian.to_latin_digits(str(value)).strip() if from_source else str(value))
     return KEY_SEPARATOR.join(parts)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from munihub.store import audit, marks
 from munihub import store
 from munihub.errors import ConcurrentRunError, StoreError
+from munihub.ingest.identity import settle, signature
 from munihub.ingest.quarantine import close_reread
 
 
@@ -38,7 +39,7 @@ def _latest(load_id: str):
     return sa.select(ranked.c.source_key, ranked.c.record, ranked.c.record_hash).where(ranked.c.rank == 1)
 
 
-def _merge(conn, source: str, load_id: str, entity_type: str, now) -> dict[str, int]:
+def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str | None = None) -> dict[str, int]:
     """Upsert the load's rows into source_rows as ONE statement, changing only rows whose hash
     differs: an unchanged row costs a hash comparison in SQL.  Replaced a Python loop of key
     look-ups, per-row inserts and one UPDATE per changed row (a quarter of a full sync's time)."""
@@ -56,14 +57,16 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now) -> dict[str, 
     rows = sa.select(sa.literal(source, t.c.source.type), latest.c.source_key,
                      sa.literal(entity_type, t.c.entity_type.type),
                      latest.c.record, latest.c.record_hash, sa.literal(load_id, t.c.load_id.type),
-                     sa.literal(load_id, t.c.load_id.type), sa.literal(now, t.c.updated_at.type)
+                     sa.literal(load_id, t.c.load_id.type), sa.literal(now, t.c.updated_at.type),
+                     sa.literal(keyed_by, t.c.keyed_by.type)
                      ).where(sa.true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT
     stmt = insert(t).from_select(["source", "source_key", "entity_type", "record", "record_hash", "first_load_id",
-                                  "load_id", "updated_at"], rows)
+                                  "load_id", "updated_at", "keyed_by"], rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.source, t.c.source_key],
         set_={"record": stmt.excluded.record, "record_hash": stmt.excluded.record_hash,
-              "load_id": stmt.excluded.load_id, "updated_at": stmt.excluded.updated_at},
+              "load_id": stmt.excluded.load_id, "updated_at": stmt.excluded.updated_at,
+              "keyed_by": stmt.excluded.keyed_by},
         where=t.c.record_hash != stmt.excluded.record_hash)
     conn.execute(stmt)
     # An earlier copy of a key repeated in the same load adds nothing: it counts as unchanged,
@@ -90,9 +93,11 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
 
 
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
-                   crash_hook=None) -> dict[str, int]:
+                   identity: dict | None = None, crash_hook=None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
-    records it read again (`quarantine.close_reread`) in one transaction; returns counts."""
+    records it read again (`quarantine.close_reread`) in one transaction; returns counts.
+    With the contract's `identity` (`identity.identity_of`), rows keyed by a former identity
+    whose records this load read again are moved first, in the same transaction."""
     with engine.begin() as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)
@@ -105,18 +110,22 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
         if load["status"] not in {"staged", "checked"}:
             raise StoreError(f"load {load_id} is {load['status']}, not ready to publish", where=load["source"])
         source = load["source"]
-        counts = _merge(conn, source, load_id, entity_type, now)
+        moved = settle(conn, source, load_id, identity, now) if identity is not None else {}
+        if crash_hook and any(moved.values()):
+            crash_hook("after-rekey")
+        counts = _merge(conn, source, load_id, entity_type, now, signature(identity) if identity else None)
         close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
         if crash_hook:
             crash_hook("inside-publish")
         _advance_cursor(conn, source, load["cursor_after"] if load["cursor_after"] is not None else load["cursor_before"],
                         load["cursor_version"], load_id, now)
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
-                     .values(status="published", finished_at=now, **counts))
+                     .values(status="published", finished_at=now, **counts, **moved))
         # The sync's audit entry commits with its data, or neither does.
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
-                             "rows_quarantined": load["rows_quarantined"], **counts})
+                             "rows_quarantined": load["rows_quarantined"], **counts,
+                             **{k: v for k, v in moved.items() if v}})
         conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"])
-    return counts
+    return {**counts, **{k: v for k, v in moved.items() if v}}

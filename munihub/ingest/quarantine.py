@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from munihub import store
 from munihub.config import Settings
 from munihub.errors import MunihubError
+from munihub.masking import mask_text
 from munihub.store import engine_for
 
 
@@ -23,8 +24,31 @@ def list_quarantine(settings: Settings, source: str | None = None, limit: int = 
         stmt = stmt.where(q.c.source == source)
     with engine_for(settings).connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    return [{"id": r["id"], "source": r["source"], "position": r["position"], "status": r["status"],
-             "reasons": "; ".join(f"{x['pointer']} {x['rule']}" for x in r["reasons"])} for r in rows]
+    return [{"id": r["id"], "source": r["source"], "record": _record_of(r), "position": mask_text(r["position"] or ""),
+             "status": r["status"], "reasons": "; ".join(map(_said, r["reasons"]))} for r in rows]
+
+
+def _record_of(row) -> str:
+    """The record as its source names it: its key (masked: it can be a national id), else its place."""
+    return mask_text(str(row["source_key"])) if row["source_key"] else f"at {mask_text(row['position'] or '?')}"
+
+
+def _said(reason: dict) -> str:
+    """One reason on one line: the field and what is wrong with it (masked)."""
+    field = reason.get("field") or (reason.get("pointer") or "").strip("/").replace("/", ".") or "record"
+    message = mask_text(str(reason.get("message") or reason.get("rule") or "?"))
+    return message if message.startswith(f"{field}:") else f"{field}: {message}"
+
+
+def first_problem(settings: Settings, load_id: str) -> str | None:
+    """A load's first quarantined record as one line naming the source, the record and the
+    field (`munihub sync` prints it), or None when the load quarantined nothing."""
+    q = store.quarantine
+    with engine_for(settings).connect() as conn:
+        row = conn.execute(sa.select(q).where(q.c.load_id == load_id).order_by(q.c.id).limit(1)).mappings().first()
+    if row is None:
+        return None
+    return f"{row['source']} record {_record_of(row)}: {_said((row['reasons'] or [{}])[0])}"
 
 
 def show_quarantine(settings: Settings, qid: int, *, names: bool = False) -> dict[str, Any]:
@@ -80,9 +104,10 @@ def _open_ids(conn, table, ids: list[int], why: str, what: str, command: str) ->
 # ---------------------------------------------------------------- values set aside
 
 def list_set_aside(settings: Settings, source: str | None = None, field: str | None = None,
-                   limit: int = 50) -> list[dict[str, Any]]:
-    """Open set-aside values, newest first: record, field, rule and the masked raw value."""
-    from munihub.masking import mask_record
+                   limit: int = 50, *, names: bool = False) -> list[dict[str, Any]]:
+    """Open set-aside values, newest first: record, field, rule and the masked raw value
+    (and reason, which may quote it); `names` also masks persons' names (a viewer's view)."""
+    from munihub.masking import mask_record, mask_text
     t = store.set_aside
     stmt = sa.select(t).where(t.c.status == "open").order_by(t.c.id.desc()).limit(limit)
     if source:
@@ -91,9 +116,10 @@ def list_set_aside(settings: Settings, source: str | None = None, field: str | N
         stmt = stmt.where(t.c.field == field)
     with engine_for(settings).connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    return [{"id": r["id"], "source": r["source"], "record": r["source_key"], "field": r["field"],
-             "rule": r["rule"], "value": mask_record(r["value"], r["field"]),
-             "reason": (r["reason"] or {}).get("message", "")} for r in rows]
+    return [{"id": r["id"], "source": r["source"], "record": mask_text(r["source_key"]), "field": r["field"],
+             "rule": r["rule"], "value": mask_record(r["value"], r["field"], names=names),
+             "reason": mask_text((r["reason"] or {}).get("message", "")),
+             "reason_fa": mask_text((r["reason"] or {}).get("message_fa", ""))} for r in rows]
 
 
 def count_set_aside(settings: Settings, source: str | None = None) -> list[dict[str, Any]]:

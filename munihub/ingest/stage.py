@@ -11,6 +11,7 @@ path leaves (a value to set aside, a reason to quarantine) go through `check_rec
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -120,9 +121,14 @@ _STAGED = ["load_id", "seq", "source_key", "record", "record_hash", "position"]
 def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: Iterable[Batch],
                   errors_of: Callable[[dict], list], on_batch: Callable[[StageCounts], None] | None = None) -> StageCounts:
     """Write every batch's records to staged_rows or quarantine, one transaction per batch."""
+    from munihub.ingest.identity import former_identity, key_under
+
     counts = StageCounts()
     plan = plan_for(contract, errors_of)  # None: every record through check_record
     keep_order = engine.dialect.name != "postgresql"  # jsonb keeps no key order: store the hashed text
+    # Rows keyed by a former identity remain (rarely): each record also gets its key under it.
+    former = former_identity(engine, contract)
+    columns = _STAGED + ["former_key"] if former else _STAGED
     for batch in batches:
         good, bad, held = [], [], []
         tally = dict(counts.set_aside)
@@ -133,7 +139,11 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
             if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)
                 key, text, digest = plain[i]
                 counts.staged += 1
-                good.append((load_id, counts.staged, key[:500], text, digest, position[:500]))
+                row = (load_id, counts.staged, key[:500], text, digest, position[:500])
+                if former:  # rare (a change of identity in progress): the record as a dict again
+                    before = key_under(former, json.loads(text), raw)
+                    row += (before[:500] if before is not None else None,)
+                good.append(row)
                 continue
             record, key, reasons, aside = check_record(contract, raw, errors_of)
             if reasons:
@@ -141,15 +151,19 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
                             "source_key": key, "raw": _json_safe(raw), "reasons": reasons, "status": "open"})
                 continue
             counts.staged += 1
-            good.append((load_id, counts.staged, key[:500], store.encode_json(record), store.record_hash(record),
-                         position[:500]))
+            row = (load_id, counts.staged, key[:500], store.encode_json(record), store.record_hash(record),
+                   position[:500])
+            if former:
+                before = key_under(former, record, raw)
+                row += (before[:500] if before is not None else None,)
+            good.append(row)
             for a in aside:
                 tally[a["field"]] = tally.get(a["field"], 0) + 1
                 held.append(_aside_row(contract.id, load_id, position, key, a))
         with engine.begin() as conn:
             # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
             # of dicts was the second cost of a full sync (about a quarter of staging's time).
-            store.bulk_copy(conn, store.staged_rows, _STAGED, good)
+            store.bulk_copy(conn, store.staged_rows, columns, good)
             if bad:
                 conn.execute(store.quarantine.insert(), bad)
             if held:

@@ -23,6 +23,9 @@ _NOT_KEY = re.compile(r"[\W_]+")
 _SEPARATOR = re.compile(r"\s*[،,؛;\-–—/|]+\s*")
 _HAS_SEPARATOR = re.compile(r"[،,؛;\-–—/|]")
 _FATHER = re.compile(r"(?:^|\s)(?:فرزند|ولد|بنت)(?:\s+|$)")
+_FATHER_WORD = re.compile("فرزند|ولد|بنت")
+# A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
+_LETTER = re.compile(r"[^\W_ء]")
 _SEYYED = {"سید": "سید", "سیده": "سیده"}
 UNSURE_BELOW = 0.7
 
@@ -101,6 +104,13 @@ def _first_score(keys: tuple[str, ...]) -> float:
     return score / len(keys)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _word_scores(k: str) -> tuple[float, float]:
+    """(`_first_score`, `_last_score`) of one word, cached by the word itself: a string key is
+    the cheapest look-up there is, and most names are two words scored one by one."""
+    return _first_score((k,)), _last_score((k,))
+
+
 def _surname_like(k: str, last: frozenset[str]) -> bool:
     return k in last or k.endswith(_SURNAME_ENDS) or (k.startswith(_SURNAME_STARTS) and len(k) > 5)
 
@@ -130,22 +140,31 @@ def _word_as_surname(k: str, first: frozenset[str], last: frozenset[str]) -> flo
     return 0.5 if k.endswith("ی") else 0.0
 
 
-def _strip_titles(words: list[str]) -> tuple[list[str], list[str], bool]:
-    """(name words, titles found anywhere, seyyed) of one part of a name."""
-    keys = list(map(_key, words))
-    if _TITLE_HEADS.isdisjoint(keys) and not any(k[:3] == "سید" for k in keys):
-        return words, [], False  # the common case: nothing to strip
+def _strip_titles(words: list[str]) -> tuple[list[str], tuple[str, ...], list[str], bool]:
+    """(name words, their match keys, titles found anywhere, seyyed) of one part of a name."""
+    keys = tuple(map(_key, words))
+    # The common case: no word starts a title and none starts with «سید» (tested on the joined
+    # keys, a superset: a false alarm only costs the loop below, which then strips nothing).
+    if _TITLE_HEADS.isdisjoint(keys) and "سید" not in "".join(keys):
+        return words, keys, [], False
+    kept, titles, seyyed = _strip_found(words, keys)
+    return kept, tuple(map(_key, kept)), titles, seyyed
+
+
+def _strip_found(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], list[str], bool]:
+    """(name words, titles, seyyed) of words among which a title or «سید…» may be."""
     first, _ = _lists()
     kept, titles, seyyed, i = [], [], False, 0
     while i < len(words):
         canon, span = None, 0
-        if _key(words[i]) in _TITLE_HEADS:  # the common case: a word that starts no title
+        if keys[i] in _TITLE_HEADS:  # the common case: a word that starts no title
             for n in range(min(_TITLE_SPAN, len(words) - i), 0, -1):
-                canon = _TITLE.get(_key(" ".join(words[i:i + n])))
+                # the key of several words is their keys joined (the key drops spaces)
+                canon = _TITLE.get("".join(keys[i:i + n]))
                 if canon:
                     span = n
                     break
-        nxt = _key(words[i + span]) if canon and i + span < len(words) else ""
+        nxt = keys[i + span] if canon and i + span < len(words) else ""
         if canon and not nxt.startswith(("زاده", "پور")):  # «حاجی زاده» is a surname
             if canon in _SEYYED:
                 seyyed = True
@@ -153,7 +172,7 @@ def _strip_titles(words: list[str]) -> tuple[list[str], list[str], bool]:
                 titles.append(canon)
             i += span
             continue
-        k = _key(words[i])
+        k = keys[i]
         glued = k.startswith("سید") and next((s for s in ("سیده", "سید") if k[len(s):] in first), None)
         if glued:  # «سیدمحمد»: the title glued to a known first name (not «سیدی», a surname)
             seyyed = True
@@ -166,13 +185,18 @@ def _strip_titles(words: list[str]) -> tuple[list[str], list[str], bool]:
     return kept, titles, seyyed
 
 
-def _split(words: list[str], prefer_last_first: bool) -> tuple[list[str], list[str], float]:
-    """(first-name words, surname words, confidence) of the words of a name."""
-    keys = tuple(map(_key, words))
+def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> tuple[list[str], list[str], float]:
+    """(first-name words, surname words, confidence) of the words of a name (`keys`: their match keys)."""
     if len(words) == 1:
-        f, s = _first_score(keys), _last_score(keys)
+        f, s = _word_scores(keys[0])
         return (words, [], _confidence(f, s)) if f > s else ([], words, _confidence(s, f))
     as_written, reversed_ = (0.0, 0.6) if prefer_last_first else (0.4, 0.0)  # position: first name first
+    if len(words) == 2:  # most names: the loop below with its one cut, from per-word scores
+        (f0, l0), (f1, l1) = _word_scores(keys[0]), _word_scores(keys[1])
+        best, other = f0 + l1 + as_written, f1 + l0 + reversed_
+        if other > best:
+            return words[1:], words[:1], _confidence(other, best)
+        return words[:1], words[1:], _confidence(best, other)
     best = second = -9.0
     at, swapped = 1, False
     for k in range(1, len(words)):
@@ -189,8 +213,9 @@ def _split(words: list[str], prefer_last_first: bool) -> tuple[list[str], list[s
 
 def _confidence(best: float, other: float) -> float:
     """Sure when the chosen reading beats the next by a clear margin and had evidence."""
-    margin = best - other
-    return round(max(0.0, min(1.0, 0.5 + margin / 2)) * (1.0 if best >= 1.0 else 0.8), 2)
+    sure = 0.5 + (best - other) / 2
+    sure = 1.0 if sure > 1.0 else 0.0 if sure < 0.0 else sure  # (max and min calls cost as much as the rest)
+    return round(sure * (1.0 if best >= 1.0 else 0.8), 2)
 
 
 def _text(words: list[str]) -> str | None:
@@ -207,32 +232,38 @@ def parse_name(value: str | None) -> ParsedName | None:
 def _parse(text: str | None) -> ParsedName | None:
     if not text:
         return None
-    if len(text) <= 20 and (_key(text.split(" ", 1)[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
-                            or not _key(text)):  # «ناشناس», or no letter at all («؟», «--»)
+    words = text.split()  # (normalize_text left single spaces)
+    if len(text) <= 20 and (_key(words[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
+                            or not _LETTER.search(text)):  # «ناشناس», or no letter at all («؟», «--»)
         return ParsedName(placeholder=True, confidence=1.0)
     father = None
-    mark = _FATHER.search(text) if ("فرزند" in text or "ولد" in text or "بنت" in text) else None
+    mark = _FATHER.search(text) if _FATHER_WORD.search(text) else None
     if mark:
-        father_words, _, _ = _strip_titles(_SEPARATOR.sub(" ", text[mark.end():]).split())
+        father_words = _strip_titles(_SEPARATOR.sub(" ", text[mark.end():]).split())[0]
         father, text = _text(father_words), text[:mark.start()]
-    parts = _SEPARATOR.split(text) if _HAS_SEPARATOR.search(text) else (text,)
-    titles, seyyed, groups = [], False, []
-    for part in parts:
-        words, found, sey = _strip_titles(part.split())  # (an empty part gives no words)
-        titles += found
-        seyyed = seyyed or sey
-        if words:
-            groups.append(words)
+        words = text.split()
+    if _HAS_SEPARATOR.search(text):
+        titles, seyyed, groups, keys = [], False, [], []
+        for part in _SEPARATOR.split(text):
+            words, k, found, sey = _strip_titles(part.split())  # (an empty part gives no words)
+            titles += found
+            seyyed = seyyed or sey
+            if words:
+                groups.append(words)
+                keys.append(k)
+    else:  # the common case: one part
+        words, k, titles, seyyed = _strip_titles(words)
+        groups, keys = ([words], [k]) if words else ([], [])
     title = " ".join(dict.fromkeys(titles)) if titles else None
     if not groups:
         if father or title or seyyed:
             return ParsedName(father=father, title=title, seyyed=seyyed, confidence=0.0)
         return ParsedName(placeholder=True, confidence=1.0)  # only punctuation: nobody named
-    if _key(groups[0][0]) in _PLACEHOLDER_HEADS and _key(" ".join(w for g in groups for w in g)) in _PLACEHOLDERS:
+    if keys[0][0] in _PLACEHOLDER_HEADS and _key(" ".join(w for g in groups for w in g)) in _PLACEHOLDERS:
         return ParsedName(father=father, title=title, seyyed=seyyed, placeholder=True, confidence=1.0)
     if len(groups) >= 2:  # a separator: usually «surname، first name», but the lists decide
         a, b = groups[0], [w for g in groups[1:] for w in g]
-        ka, kb = tuple(map(_key, a)), tuple(map(_key, b))
+        ka, kb = keys[0], tuple(k for ks in keys[1:] for k in ks)
         as_written = _first_score(ka) + _last_score(kb)
         reversed_ = _first_score(kb) + _last_score(ka) + 0.6
         if reversed_ >= as_written:
@@ -240,8 +271,8 @@ def _parse(text: str | None) -> ParsedName | None:
         else:
             first, last, conf = a, b, _confidence(as_written, reversed_)
     else:
-        first, last, conf = _split(groups[0], prefer_last_first=False)
-    return ParsedName(_text(first), _text(last), father, title, seyyed, conf)
+        first, last, conf = _split(groups[0], keys[0], prefer_last_first=False)
+    return ParsedName(" ".join(first) or None, " ".join(last) or None, father, title, seyyed, conf)
 
 
 _cached = functools.lru_cache(maxsize=1 << 17)(lambda value: _parse(normalize_text(value)))

@@ -98,10 +98,27 @@ def _phone_in(area: str) -> Callable[[Any], str]:
     return lambda v: _n().parse_phone(v, default_area=area)
 
 
+def _century(text: str) -> int:
+    """The century two-digit years are read in: 13 or 14 (Jalali), 19 or 20 (Gregorian)."""
+    if text.strip() not in {"13", "14", "19", "20"}:
+        raise ValueError(f"{text!r} is not a century for two-digit years (13 or 14 Jalali, 19 or 20 Gregorian)")
+    return int(text)
+
+
+def _date_in(century: int) -> Callable[[Any], str]:
+    return lambda v: _n().parse_date(v, century)
+
+
+def _datetime_in(century: int) -> Callable[[Any], str]:
+    return lambda v: _n().parse_datetime(v, century)
+
+
 # Transforms that take a parameter after ':': what it is, how it is read, and the reader it makes.
 PARAMETERS: dict[str, tuple[str, Callable[[str], Any], Callable[[Any], Callable]]] = {
     "mobile": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
     "phone": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
+    "date": ("the century of two-digit years, 62/6/4 read as 1362/06/04 with 13", _century, _date_in),
+    "datetime": ("the century of two-digit years, 62/6/4 read as 1362/06/04 with 13", _century, _datetime_in),
 }
 
 

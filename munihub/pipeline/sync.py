@@ -109,6 +109,7 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     """Publish a checked load atomically, then let the connector tidy up (e.g. move files)."""
     from munihub.ingest.connector import load_connector_class
     from munihub.ingest.extract import connect
+    from munihub.ingest.identity import identity_of
     from munihub.ingest.publish import publish_staged
 
     settings = settings or load_settings()
@@ -117,7 +118,8 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     contract = contract_for(load["source"], settings)
     try:
         counts = publish_staged(engine, load_id, entity_type=contract.entity_type,
-                                raw_key_fields=_raw_key_fields(contract), crash_hook=crash_hook)
+                                raw_key_fields=_raw_key_fields(contract), identity=identity_of(contract),
+                                crash_hook=crash_hook)
     except ConcurrentRunError:
         with engine.begin() as conn:
             discard_staging(conn, [load_id])
@@ -136,7 +138,8 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     except MunihubError as exc:  # tidying is best effort: the data is already safely published
         log.warning("%s: published, but tidying the source failed: %s", contract.id, exc)
     return {"source": contract.id, "load_id": load_id, "rows_in": load["rows_in"],
-            "rows_quarantined": load["rows_quarantined"], **counts}
+            "rows_quarantined": load["rows_quarantined"], **counts,
+            "values_set_aside": dict(load["values_set_aside"] or {})}
 
 
 def sync_source(contract_id: str, settings: Settings | None = None, **kw) -> dict[str, Any]:

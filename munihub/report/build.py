@@ -128,6 +128,16 @@ def _last_checks(conn) -> dict[str, dict]:
     return {source: {"load_id": load_id, "checks": checks} for source, load_id, checks in rows}
 
 
+def open_set_aside(conn) -> dict[str, dict[str, int]]:
+    """source -> field -> values set aside still open (neither replayed nor dismissed)."""
+    t = store.set_aside
+    out: dict[str, dict[str, int]] = {}
+    for source, field, n in conn.execute(sa.select(t.c.source, t.c.field, sa.func.count())
+                                         .where(t.c.status == "open").group_by(t.c.source, t.c.field)):
+        out.setdefault(source, {})[field] = n
+    return out
+
+
 def _last_published(conn) -> dict[str, Any]:
     t = store.loads
     return dict(conn.execute(sa.select(t.c.source, sa.func.max(t.c.finished_at))
@@ -163,6 +173,39 @@ def _quarantine(conn) -> dict[str, dict]:
         out[source] = {"open": entry["open"], "distinct_reasons": len(ranked),
                        "reasons": [{"rule": rule, "field": field, **slot} for (rule, field), slot in ranked[:TOP_REASONS]]}
     return out
+
+
+def _shown(value) -> str:
+    """A (masked) raw value as text: a string as it is, anything else as JSON; at most 200 characters."""
+    return (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True))[:200]
+
+
+def _set_aside(conn) -> dict[str, dict]:
+    """Open set-aside values per source: count per field and rule, with a few masked examples
+    (record key, value, reason) each; counted in SQL, only the examples are read."""
+    t = store.set_aside
+    counts: dict[str, dict] = {}
+    for source, field, rule, n in conn.execute(sa.select(t.c.source, t.c.field, t.c.rule, sa.func.count())
+                                               .where(t.c.status == "open").group_by(t.c.source, t.c.field, t.c.rule)):
+        entry = counts.setdefault(source, {"open": 0, "fields": {}})
+        entry["open"] += n
+        entry["fields"][(field, rule)] = {"field": field, "rule": rule, "count": n, "examples": []}
+    if not counts:
+        return {}
+    rank = sa.func.row_number().over(partition_by=(t.c.source, t.c.field, t.c.rule), order_by=t.c.id).label("rank")
+    inner = sa.select(t.c.id, t.c.source, t.c.field, t.c.rule, t.c.source_key, t.c.value, t.c.reason, rank) \
+        .where(t.c.status == "open").subquery()
+    for row in conn.execute(sa.select(inner).where(inner.c.rank <= EXAMPLES_PER_REASON)
+                            .order_by(inner.c.source, inner.c.id)).mappings():
+        reason = row["reason"] if isinstance(row["reason"], dict) else json.loads(row["reason"] or "{}")
+        counts[row["source"]]["fields"][(row["field"], row["rule"])]["examples"].append({
+            "set_aside_id": row["id"], "source_key": mask_text(str(row["source_key"])),
+            "value": _shown(mask_record(row["value"], row["field"])),
+            "message": mask_text(str(reason.get("message") or "")),
+            "message_fa": mask_text(str(reason.get("message_fa") or ""))})
+    return {source: {"open": entry["open"],
+                     "fields": sorted(entry["fields"].values(), key=lambda x: (-x["count"], x["field"], x["rule"]))}
+            for source, entry in counts.items()}
 
 
 def _freshness(contract, last_published, now: dt.datetime) -> dict[str, Any]:
@@ -231,7 +274,7 @@ def gather(engine: sa.Engine, contracts=None, runs: int = 30, *, now: dt.datetim
         with engine.connect() as conn:
             last, published = _last_loads(conn), _last_published(conn)
             checked = _last_checks(conn)
-            trends, quarantined = _trends(conn, runs), _quarantine(conn)
+            trends, quarantined, aside = _trends(conn, runs), _quarantine(conn), _set_aside(conn)
             types, overlap = _entities(conn)
             review_open = conn.execute(sa.select(sa.func.count()).select_from(store.review_queue)
                                        .where(store.review_queue.c.status == "open")).scalar() or 0
@@ -253,6 +296,7 @@ def gather(engine: sa.Engine, contracts=None, runs: int = 30, *, now: dt.datetim
             "checks": _checks_summary((checked.get(source) or {}).get("checks") or (row["checks"] if row else None)),
             "checks_load_id": (checked.get(source) or {}).get("load_id"),
             "quarantine": quarantined.get(source, {"open": 0, "distinct_reasons": 0, "reasons": []}),
+            "set_aside": aside.get(source, {"open": 0, "fields": []}),
             "freshness": _freshness(contract, published.get(source), now),
             "trend": trends.get(source, []),
         })
@@ -270,7 +314,8 @@ def _totals(sources: list[dict], types: list[dict], review_open: int) -> dict[st
             "stale_sources": sum(1 for s in sources if s["freshness"]["stale"]),
             "rows_in": sum(x["rows_in"] for x in loads), "published": sum(x["published"] for x in loads),
             "quarantined": sum(x["rows_quarantined"] for x in loads),
-            "values_set_aside": sum(sum(x["values_set_aside"].values()) for x in loads),
+            # waiting for a steward, of every load (a quiet re-run must not hide them)
+            "values_set_aside": sum(s["set_aside"]["open"] for s in sources),
             "unbalanced_sources": sum(1 for x in loads if x["balanced"] is False),
             "records": sum(t["records"] for t in types), "entities": sum(t["entities"] for t in types),
             "review_open": review_open}
@@ -281,7 +326,9 @@ def headline(engine: sa.Engine, contracts=None, *, now: dt.datetime | None = Non
     now = _utc(now or dt.datetime.now(dt.timezone.utc))
     by_id = _contracts_by_id(contracts)
     with engine.connect() as conn:  # only the ledger: status must stay quick on a big store
-        last, published = _last_loads(conn), _last_published(conn)
+        last, published, waiting = _last_loads(conn), _last_published(conn), open_set_aside(conn)
+        t = store.source_identity  # rows still keyed by a former record identity (munihub.ingest.identity)
+        former = dict(conn.execute(sa.select(t.c.source, t.c.former_rows).where(t.c.former_rows > 0)).all())
     out = []
     for source in sorted(set(by_id) | set(last)):
         load = _load_summary(last[source]) if source in last else {}
@@ -289,7 +336,14 @@ def headline(engine: sa.Engine, contracts=None, *, now: dt.datetime | None = Non
         out.append({"source": source, "status": load.get("status", "never run"),
                     "rows_in": load.get("rows_in", 0), "published": load.get("published", 0),
                     "quarantined": load.get("rows_quarantined", 0),
-                    "set_aside": sum(load.get("values_set_aside", {}).values()),
+                    # values set aside still waiting for a steward, of every load: a quiet re-run
+                    # that reads nothing sets nothing aside, and must not hide last week's
+                    "set_aside": sum(waiting.get(source, {}).values()),
+                    "set_aside_fields": ", ".join(f"{f} {n}" for f, n in sorted(waiting.get(source, {}).items())),
+                    "set_aside_by_field": waiting.get(source, {}),
+                    "set_aside_last_load": sum(load.get("values_set_aside", {}).values()),
+                    # they move to their record id when their records are read again
+                    "rows_keyed_by_former_identity": former.get(source, 0),
                     "finished_at": load.get("finished_at"),
                     "age_seconds": fresh["age_seconds"],
                     "stale": {True: "yes", False: "no", None: "-"}[fresh["stale"]]})

@@ -148,6 +148,23 @@ def _quarantine_block(q: dict) -> str:
             f'{"".join(rows)}</table>')
 
 
+def _set_aside_block(a: dict) -> str:
+    """Open set-aside values of a source: per field and rule, with masked examples."""
+    if not a["open"]:
+        return '<p class="muted">مقداری کنار گذاشته نشده است.</p>'
+    rows = []
+    for f in a["fields"]:
+        examples = "".join(
+            f'<div><span class="muted">#{e(x["set_aside_id"])} کلید {ident(x["source_key"])}</span> '
+            f'<bdi dir="ltr">{e(x["value"])}</bdi> {e(x["message_fa"] or x["message"])}</div>' for x in f["examples"])
+        rows.append(f'<tr><td>{ident(f["field"])}</td><td>{ident(f["rule"])}</td>{num(f["count"])}'
+                    f'<td>{examples}</td></tr>')
+    return (f'<p>{fa(a["open"])} مقدار باز کنار گذاشته: رکوردشان منتشر شد و این مقدارها منتظر راهبرند '
+            '(<code>munihub quarantine values</code>، <code>replay-values</code>، <code>dismiss-values</code>).</p>'
+            f'<table><tr><th>فیلد</th><th>قاعده</th><th>تعداد</th><th>نمونه‌ها (پوشانده)</th></tr>'
+            f'{"".join(rows)}</table>')
+
+
 def _source_section(s: dict) -> str:
     load = s["last_load"]
     if load:
@@ -170,6 +187,7 @@ def _source_section(s: dict) -> str:
             f'پنجرهٔ تازگی: {window} · آخرین انتشار: {ident(fresh["last_published"])}</p>'
             f'<h4>بررسی‌های کیفیت</h4>{_checks_table(s["checks"])}'
             f'<h4>قرنطینه</h4>{_quarantine_block(s["quarantine"])}'
+            f'<h4>مقدارهای کنار گذاشته</h4>{_set_aside_block(s.get("set_aside") or {"open": 0})}'
             f'<h4>روند {fa(len(s["trend"]))} بار اخیر</h4><div dir="ltr">{trend_svg(s["trend"])}</div></section>')
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -29,7 +29,8 @@ def person_mention(record: dict) -> dict | None:
     field the record has: name parts read from its one-field name (`parse_name`, with
     `name_confidence` when the order was a guess), national id, mobile, landline, birth date,
     postal code, address and district.  None only when nobody is named: no name (or a
-    placeholder such as «ناشناس»), no national id and no phone."""
+    placeholder such as «ناشناس»), no national id, no phone and no earlier tracking code
+    quoted (a 137 call that quotes one is its caller's follow-up: `thread_mentions`)."""
     from munihub.persian import parse_name
 
     person: dict[str, Any] = {f: record[f] for f in CARRIED if record.get(f)}
@@ -44,14 +45,46 @@ def person_mention(record: dict) -> dict | None:
             person["seyyed"] = True
         if parsed.unsure and parsed.first and parsed.last:
             person["name_confidence"] = parsed.confidence  # the parts may be the other way round
-    if not any(person.get(f) for f in ("national_id", "mobile", "phone", "first_name", "last_name")):
-        return None  # an address or a date alone names nobody
+    thread = request_thread(record)
+    quotes = thread is not None and thread != str(record.get("tracking_code") or "").strip().casefold()
+    if not any(person.get(f) for f in ("national_id", "mobile", "phone", "first_name", "last_name")) \
+            and not quotes:
+        # an address or a date alone names nobody; a nameless call quoting the code of an
+        # earlier one is mostly that caller's follow-up (its thread says whose: thread_mentions)
+        return None
+    if parsed is not None and parsed.title and "gender" not in person:
+        gender = _TITLE_GENDER.get(parsed.title.split()[0])
+        if gender:
+            person["gender"] = gender  # «خانم احمدی» is not the registry's «علی احمدی»
+    if thread:
+        person["request_thread"] = thread
     address = _address(record)
     if address:
         person["address"] = address
         if address.get("postal_code") and "postal_code" not in person:
             person["postal_code"] = address["postal_code"]
     return person
+
+
+# Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
+_TITLE_GENDER = {"آقای": "male", "حاج": "male", "حاجی": "male", "خانم": "female", "حاجیه": "female"}
+
+
+def request_thread(record: dict) -> str | None:
+    """The request a 137 call belongs to: the earlier tracking code it cites (`refers_to`, or
+    quoted in its description in any digits; the smallest if several), else its own code.  A
+    follow-up and the call it cites then share a thread, and their callers are mostly one
+    citizen.  None for a record with no tracking code."""
+    from munihub.persian import to_latin_digits
+    from munihub.resolve.followups import QUOTED_CODE
+
+    own = str(record.get("tracking_code") or "").strip()
+    if not own:
+        return None
+    cited = [str(record["refers_to"]).strip()] if record.get("refers_to") else []
+    cited += QUOTED_CODE.findall(to_latin_digits(str(record.get("description") or "")))
+    cited = sorted({c for c in cited if c and c != own})
+    return (cited[0] if cited else own).casefold()
 
 
 def _address(record: dict) -> dict[str, Any]:
@@ -184,3 +217,60 @@ def rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
                 if rec["ref"] in wanted:
                     out[rec["ref"]] = rec
     return out
+
+
+def request_threads(requests: list[dict], options: dict | None = None) -> dict[str, str]:
+    """Map each request ref to its thread: its follow-up group (`followups.group_followups`: a
+    chain A <- B <- C, or calls joined by place, category and window without a quoted code),
+    merged with every request citing the same earlier code even when that request is not in
+    the data (`request_thread`).  The callers of one thread are mostly one citizen, so person
+    mentions carry it as evidence (`thread_mentions`).  The key is the smallest group key of
+    the merged groups: stable and independent of input order."""
+    from munihub.resolve.followups import group_followups
+
+    groups = group_followups(requests, options=options)
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for req in requests:
+        cited = request_thread(req.get("fields", req))
+        a, b = find(groups[req["ref"]]), find("\uffffcode:" + cited) if cited else None
+        if b is not None and a != b:  # the smaller key stays the root (group keys sort first)
+            parent[max(a, b)] = min(a, b)
+    return {ref: find(key) for ref, key in groups.items()}
+
+
+def thread_mentions(requests: list[dict], mentions: Iterable[dict], options: dict | None = None) -> list[dict]:
+    """Give the person mentions of 137 calls their request's whole thread (`request_threads`)
+    as `request_thread`, in place of the code the call cites: a follow-up that quotes no
+    code, or the third call of a chain, then still shares it with the first.  A call joined to its group only by place, category and window (no code
+    cited either way) lends the thread only to a mention that names someone (a name, a mobile
+    or a national id): a nameless caller on the home's landline is anyone in that home (a twin
+    reports the pothole his brother did).  `requests` are the service requests (raw or
+    decoded); returns the mentions whose thread changed."""
+    decoded = [with_fields(r) for r in requests]
+    threads = request_threads(decoded, options)
+    cites = {r["ref"]: request_thread(r["fields"]) for r in decoded}  # the code cited, else its own
+    threaded = Counter(cites.values())  # a code two calls share: one cites the other, or both one
+    changed = []
+    for rec in mentions:
+        ref = rec["ref"].removesuffix(MENTION)
+        thread = threads.get(ref) if rec["ref"].endswith(MENTION) else None
+        if thread is None:
+            continue
+        fields = rec["fields"]
+        if (cites[ref] is None or threaded[cites[ref]] < 2) and not any(fields.get(f) for f in ("first_name", "last_name", "mobile", "national_id")):
+            thread = None  # nobody personal, and no code ties the call to the others
+        if fields.get("request_thread") != thread:
+            if thread is None:
+                fields.pop("request_thread", None)
+            else:
+                fields["request_thread"] = thread
+            changed.append(rec)
+    return changed

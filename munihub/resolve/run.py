@@ -24,10 +24,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from munihub.resolve import blocking as blocking_store, clustering
+from munihub.resolve.conflicts import conflict_of
 from munihub.store import marks
 from munihub import store
 from munihub.config import Settings
-from munihub.resolve.records import load_match_records, rows_for_refs, trust_of, with_fields
+from munihub.resolve.records import load_match_records, rows_for_refs, thread_mentions, trust_of, with_fields
 from munihub.resolve.write import (content_hash, feature_rows, forget, insert_features, save_model,
                                    write_features, write_region)
 
@@ -64,6 +65,18 @@ def _last_run(conn):
 _aware = marks.aware  # kept under its old name for the callers below
 
 
+def _keys_moved_since(conn, mark) -> bool:
+    """Whether a publish since `mark` rekeyed or retired rows (a contract changed its record
+    identity, munihub.ingest.identity): the stored index still names the former keys, so the
+    next run is a full one, which keeps entity ids through the members the publish rekeyed."""
+    t = store.loads
+    query = sa.select(t.c.load_id).where(t.c.status == "published",
+                                         sa.or_(t.c.rows_rekeyed > 0, t.c.rows_retired > 0))
+    if mark is not None:
+        query = query.where(t.c.finished_at > mark)
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str],
                  decisions: list[tuple[str, str, str]], settings: dict | None = None,
                  model: dict | None = None) -> dict[str, Any]:
@@ -84,11 +97,41 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         slot = match.build_index(map(with_fields, records), settings)[entity_type]
         feats = slot["features"]
         pairs, model = match.match_index(slot, conf, model, free_blocks=True)
-        clusters = clustering.cluster(refs, pairs, conf["match"], decisions)
+        clusters = clustering.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
         rule = _rules(pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
             "model": model, "features": feats}
+
+
+def request_threads(groups: dict[str, list[dict]], match_settings: dict | None,
+                    engine: sa.Engine | None = None, trust: dict | None = None) -> None:
+    """Give the person mentions of 137 calls in `groups` their request's whole follow-up thread
+    (`records.thread_mentions`), before persons are matched.  A full run's `groups` hold every
+    request.  An incremental run's hold what changed: with `engine` every request is read back
+    (follow-ups are regrouped whole anyway), and a stored mention whose thread moved (a late
+    earlier call, a follow-up joining two groups) is added to `groups` to be matched again,
+    so the result stays what a full run gives."""
+    from munihub.resolve import match
+    from munihub.resolve.followups import followup_options
+
+    options = followup_options(match.settings_for("service_request", match_settings))
+    if engine is None:
+        if groups.get("service_request"):  # a million registry persons need no pass without calls
+            thread_mentions(groups["service_request"], groups.get("person", []), options)
+        return
+    if "service_request" not in groups:
+        return  # a mention changes only with its request row, and no thread moved
+    every = load_match_records(engine, entity_type="service_request", trust=trust)
+    thread_mentions(every.get("service_request", []), every.get("person", []), options)
+    fresh = {r["ref"]: r for r in groups.setdefault("person", [])}
+    with engine.connect() as conn:
+        stored = blocking_store.stored_features(conn, "person", [r["ref"] for r in every.get("person", [])])
+    for rec in every.get("person", []):
+        if rec["ref"] in fresh:
+            fresh[rec["ref"]]["fields"]["request_thread"] = rec["fields"].get("request_thread")
+        elif (stored.get(rec["ref"]) or {}).get("thread") != match.features(rec, match_settings).get("thread"):
+            groups["person"].append(rec)
 
 
 def _rules(pairs, threshold: float) -> dict[str, str]:
@@ -125,9 +168,10 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
         last = _last_run(conn)
         source_mark = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
         decision_mark = conn.execute(sa.select(sa.func.max(store.match_decisions.c.decided_at))).scalar()
+        moved = last is not None and _keys_moved_since(conn, _aware(last["source_mark"]))
     # A store resolved before the blocking index was kept (migration 0004) runs in full once.
     indexed = last is not None and (last["summary"] or {}).get("blocking_index")
-    mode = "full" if full or retrain or not indexed else "incremental"
+    mode = "full" if full or retrain or not indexed or moved else "incremental"
     trust = trust_of(settings)
     # Millions of small long-lived dicts and tuples: the cyclic GC would rescan them again
     # and again (measured: index building ~2x slower); nothing here makes cycles.
@@ -179,6 +223,7 @@ def counts(engine: sa.Engine) -> dict[str, dict[str, int]]:
 def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
                   retrain: bool) -> dict[str, Any]:
     groups = load_match_records(engine, trust=trust, raw=True)
+    request_threads(groups, match_settings)
     now = _now()
     with engine.connect() as conn:
         previous, decisions = _previous(conn), _decisions(conn)
@@ -246,6 +291,7 @@ def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | 
     reading from the store only the blocks and entities those regions reach."""
     now = _now()
     fresh, seeds, decisions = _changes(engine, trust, since, decided_since)
+    request_threads(fresh, match_settings, engine, trust)
     summary = {"changed_records": sum(map(len, fresh.values())), "region_records": 0}
     if not fresh and not seeds:
         return summary
@@ -258,7 +304,7 @@ def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | 
                 engine, entity_type=etype, trust=trust).get(etype, [])}
             with engine.connect() as conn:
                 previous = _previous(conn, etype)
-            result = resolve_type(etype, list(records.values()), previous, decisions)
+            result = resolve_type(etype, list(records.values()), previous, decisions, match_settings)
             ids, rule, review = result["ids"], result["rule"], result["review"]
             region, feats, old, conf = set(records), {}, {}, None
         else:
@@ -293,7 +339,8 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
         region, pairs = match.grow_region([*new, *seeds], hood.slot, conf, model, hood.previous,
                                           hood.members_of, decisions, fetch=hood.fetch)
         hood.former({r for p in pairs for r in (p.left_ref, p.right_ref)})  # for the review queue
-        clusters = clustering.cluster(region, pairs, conf["match"], decisions)
+        clusters = clustering.cluster(region, pairs, conf["match"], decisions,
+                                      conflict_of(hood.slot["features"], conf))
         ids = _assign(conn, clusters, hood.previous, etype)
     rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, hood.previous, decisions, conf)
     return region, ids, rule, review, hood.previous, hood.slot["features"], old, conf

@@ -7,21 +7,24 @@ wing reads and writes through the names below; only this wing knows how an engin
 from __future__ import annotations
 
 from munihub.store.engines import create_engine, engine_for, forget_engines, open_store
-from munihub.store.rows import bulk_copy, bulk_delete, bulk_insert, chunks, encode_json, key_clauses, record_hash
+from munihub.store.rows import bulk_copy, bulk_delete, bulk_insert, bulk_rekey, chunks, encode_json, key_clauses, record_hash
 from munihub.store.stats import keep_statistics
 from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, cursors, entities, entity_members,
-                                  grants, indicator_calendar, indicator_runs,
+                                  grants, indicator_calendar, indicator_fact_days,
+                                  indicator_facts, indicator_group_members, indicator_request_groups,
+                                  indicator_runs,
                                   indicator_values, leases, loads, match_decisions, match_features, match_keys,
                                   match_models, metadata, push_deliveries, quarantine, resolution_runs,
-                                  review_queue, set_aside, source_rows, staged_rows, workbench_sessions,
-                                  workbench_users)
+                                  retired_rows, review_queue, set_aside, source_identity, source_rows, staged_rows,
+                                  workbench_sessions, workbench_users)
 
 __all__ = [
     "open_store", "create_engine", "engine_for", "forget_engines",
-    "record_hash", "encode_json", "bulk_insert", "bulk_copy", "bulk_delete", "chunks", "key_clauses", "keep_statistics",
-    "JSON", "metadata", "loads", "cursors", "staged_rows", "quarantine", "set_aside", "source_rows", "entities",
-    "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",
+    "record_hash", "encode_json", "bulk_insert", "bulk_copy", "bulk_delete", "bulk_rekey", "chunks", "key_clauses", "keep_statistics",
+    "JSON", "metadata", "loads", "cursors", "staged_rows", "quarantine", "set_aside", "source_rows", "source_identity",
+    "retired_rows", "entities", "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",
     "match_models", "match_keys", "resolution_runs", "agencies", "agency_tokens", "grants", "push_deliveries",
-    "indicator_values", "indicator_runs", "indicator_calendar",
+    "indicator_values", "indicator_runs", "indicator_calendar", "indicator_request_groups",
+    "indicator_group_members", "indicator_facts", "indicator_fact_days",
     "workbench_users", "workbench_sessions",
 ]

@@ -106,6 +106,34 @@ def bulk_delete(conn, table: sa.Table, columns: list[str], rows: list[tuple]) ->
                              f"AS g({names}) WHERE {match}", tuple(v for row in part for v in row))
 
 
+def bulk_rekey(conn, table: sa.Table, source: str, pairs: list[tuple[str, str]], match: dict | None = None,
+               **also) -> None:
+    """Set `source_key` from old to new for each (old, new) pair of `source`'s rows of `table`
+    (those whose columns equal `match`), and the columns of `also` to their values.
+    PostgreSQL: one UPDATE per chunk joined to a VALUES list, as `bulk_delete` (executemany
+    sent a statement per row: 20,000 rows in three tables took 28 s; SQLAlchemy's `values()`
+    spent 17 s compiling); SQLite's executemany stays in-process."""
+    if not pairs:
+        return
+    match = match or {}
+    if conn.dialect.name != "postgresql":
+        query = table.update().where(table.c.source == source, table.c.source_key == sa.bindparam("old"),
+                                     *(table.c[c] == v for c, v in match.items())) \
+            .values(source_key=sa.bindparam("new"), **also)
+        for part in chunks(pairs, 5000):
+            conn.execute(query, [{"old": old, "new": new} for old, new in part])
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    sets = "".join(f", {quote(c)} = %s" for c in also)
+    where = "".join(f" AND t.{quote(c)} = %s" for c in match)
+    for part in chunks(pairs, 5000):
+        conn.exec_driver_sql(
+            f"UPDATE {quote(table.name)} AS t SET source_key = g.new{sets} "
+            f"FROM (VALUES {', '.join(['(%s, %s)'] * len(part))}) AS g(old, new) "
+            f"WHERE t.source = %s AND t.source_key = g.old{where}",
+            (*also.values(), *(v for pair in part for v in pair), source, *match.values()))
+
+
 def chunks(items: list, size: int = 500) -> Iterator[list]:
     """`items` in slices of `size`: 500 values per IN (...) stays well under every engine's
     bound-parameter limit."""

@@ -38,6 +38,9 @@ loads = sa.Table(
     sa.Column("error", sa.Text),
     # field -> values set aside (published without that value), migration 0006
     sa.Column("values_set_aside", JSON),
+    # rows published under the source's former record identity, moved by this load (migration 0009)
+    sa.Column("rows_rekeyed", sa.Integer),
+    sa.Column("rows_retired", sa.Integer),
 )
 
 # One row per source: where the next incremental read starts.  `version` makes publish an
@@ -59,6 +62,9 @@ staged_rows = sa.Table(
     sa.Column("record", JSON, nullable=False),
     sa.Column("record_hash", sa.String(64), nullable=False),
     sa.Column("position", sa.String(500)),
+    # The record's key under the source's former identity, staged only while rows keyed that
+    # way remain (munihub.ingest.identity, migration 0009).
+    sa.Column("former_key", sa.String(500)),
 )
 
 quarantine = sa.Table(
@@ -110,6 +116,41 @@ source_rows = sa.Table(
     # Indexed: each resolution run reads the rows published since its last mark and the
     # newest mark (migration 0005); without it both scan every published row.
     _ts("updated_at", nullable=False, index=True),
+    # The identity the key was made by (`recordId:licence_no`, `primaryKey:national_id`);
+    # NULL for rows published before the store recorded it (migration 0009).
+    sa.Column("keyed_by", sa.String(500)),
+)
+
+# Which identity keys each source's rows now, and the former one while rows keyed by it
+# remain: a contract that starts naming (or changes) its recordId moves those rows at the
+# publishes that read their records again (munihub.ingest.identity, migration 0009).
+source_identity = sa.Table(
+    "source_identity", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("identity", JSON, nullable=False),   # {"by": "recordId"|"primaryKey", "fields": [...]}
+    sa.Column("former", JSON),
+    sa.Column("former_rows", sa.Integer, nullable=False, default=0),
+    sa.Column("load_id", sa.String(40)),
+    _ts("updated_at", nullable=False),
+)
+
+# A published row taken out of source_rows, kept whole with its lineage: its record was
+# published again under the new identity beside a row that already holds it, or under
+# several record ids at once (records a shared key had merged), so no single row inherits it.
+retired_rows = sa.Table(
+    "retired_rows", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("source_key", sa.String(500), primary_key=True),
+    sa.Column("retired_load_id", sa.String(40), primary_key=True),
+    sa.Column("entity_type", sa.String(60), nullable=False),
+    sa.Column("record", JSON, nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("first_load_id", sa.String(40), nullable=False),
+    sa.Column("load_id", sa.String(40), nullable=False),
+    sa.Column("keyed_by", sa.String(500)),
+    sa.Column("replaced_by", JSON, nullable=False),   # the keys its record now lives under
+    sa.Column("reason", sa.String(200), nullable=False),
+    _ts("retired_at", nullable=False),
 )
 
 entities = sa.Table(
@@ -131,7 +172,9 @@ entity_members = sa.Table(
     sa.Column("rule", sa.String(60)),
     sa.Column("score", sa.Float),
     sa.Column("load_id", sa.String(40)),
-    _ts("assigned_at", nullable=False),
+    # Indexed (migration 0010): indicator refreshes read the newest mark and the person
+    # mentions reassigned since their last one; both scanned every member without it.
+    _ts("assigned_at", nullable=False, index=True),
 )
 
 # Steward decisions on pairs: applied on every run and never overridden by the matcher.
@@ -312,6 +355,8 @@ indicator_runs = sa.Table(
     _ts("computed_at", nullable=False),
     sa.Column("periods", JSON),
     sa.Column("seconds", sa.Float),
+    # the version of the maintained fact it read (indicator_facts; migration 0010)
+    sa.Column("fact_version", sa.Integer),
 )
 
 # Gregorian day -> Jalali month and week, so SQL on any engine groups by Jalali periods
@@ -323,12 +368,71 @@ indicator_calendar = sa.Table(
     sa.Column("week", sa.String(8), nullable=False),
 )
 
+# The request groups indicators read, kept in the store and maintained incrementally
+# (migration 0010): one row per 137 request group, its follow-ups folded in, with the Jalali
+# month and week it counts in.  A refresh recomputes only the groups its changed requests
+# touch (and the repeat chains of their citizens), instead of regrouping a million requests.
+# Unlogged on PostgreSQL (0010): derived data, rebuilt when a crash has emptied it.
+indicator_request_groups = sa.Table(
+    "indicator_request_groups", metadata,
+    sa.Column("group_id", sa.String(40), primary_key=True),
+    sa.Column("citizen", sa.String(40), nullable=False, index=True),  # repeat chains are per citizen
+    sa.Column("district", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("status", sa.Text),
+    sa.Column("filed_at", sa.Text),
+    sa.Column("closed_at", sa.Text),
+    sa.Column("day", sa.String(10)),
+    sa.Column("month", sa.String(7), index=True),
+    sa.Column("week", sa.String(8)),
+    sa.Column("src", sa.String(200)),
+    sa.Column("requests", sa.Integer, nullable=False),
+    sa.Column("followups", sa.Integer, nullable=False),
+    sa.Column("is_repeat", sa.Integer, nullable=False),
+    sa.Column("repeats", sa.Integer, nullable=False),
+    sa.Column("closed", sa.Integer, nullable=False),
+    sa.Column("resolution_days", sa.Float),
+)
+
+# Which group each request was in when the groups were last maintained: resolution rewrites
+# every request's membership on each run, so a group a request left is found only here.
+indicator_group_members = sa.Table(
+    "indicator_group_members", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("source_key", sa.String(500), primary_key=True),
+    sa.Column("group_id", sa.String(40), nullable=False, index=True),
+)
+
+# Per maintained fact: the store marks it has caught up with, its version (bumped on every
+# change) and `logged_since`: an indicator computed at that version or later catches up from
+# the days log below; one computed earlier (before a rebuild, or the log was pruned) is
+# recomputed in full.
+indicator_facts = sa.Table(
+    "indicator_facts", metadata,
+    sa.Column("fact", sa.String(60), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("logged_since", sa.Integer, nullable=False),
+    _ts("source_mark"),
+    _ts("member_mark"),
+    _ts("maintained_at", nullable=False),
+)
+
+# The days whose rows changed in each version of a maintained fact: an indicator last
+# computed at version v recomputes the Jalali periods of the days changed after v.
+indicator_fact_days = sa.Table(
+    "indicator_fact_days", metadata,
+    sa.Column("fact", sa.String(60), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+)
+
 
 # ---------------------------------------------------------------- the stewards' workbench
 # Owned by munihub.workbench.people (issue 19); created by migration 0007_workbench.
 
 # People who sign in to the workbench.  Only a scrypt hash of the password is kept
-# (`scrypt$n$r$p$salt$hash`, hex); `role` is steward (sees, decides, fixes) or viewer (sees).
+# (`scrypt$n$r$p$salt$hash`, hex); `role` is steward (sees, decides, fixes), viewer (sees) or
+# manager (sees the indicator dashboards only).
 workbench_users = sa.Table(
     "workbench_users", metadata,
     sa.Column("username", sa.String(100), primary_key=True),

@@ -5,7 +5,8 @@ duplicate cutting on data shaped unlike the hub's own: people live in households
 address, landline, postal code and surname; spouses, children, twins with one birth date
 and father), numbers change owners, and each system writes a person its own way:
 
-- `registry.csv`: the civil registry, split names, one row per registration (a citizen who
+- `registry.csv`: the civil registry, split names, birth dates in several forms (some with a
+  two-digit year, `62/6/4`), one row per registration (a citizen who
   registered twice has two rows, two record ids), national ids as spreadsheet numbers;
 - `hotline.json`: the 137 hotline, the caller's name in one field in every form callers give
   (titles anywhere, either order, "فرزند", سید joined or dropped, title and surname only,

@@ -1,8 +1,9 @@
 """The stewards' workbench: a server-rendered Persian web app over the store (FastAPI).
 
 Deny by default: one app-wide dependency (`guard`) runs before every route, lets only the
-sign-in page and the static files through without a session, and refuses every form post
-whose CSRF token is not the session's.  Viewers see; only stewards replay, dismiss, decide
+sign-in page and the static files through without a session, refuses every form post
+whose CSRF token is not the session's, and keeps a manager to the dashboards (figures, never a
+record or a person).  Viewers see; only stewards replay, dismiss, decide
 and consolidate, and each of those goes into the hash-chained audit log with who and why.
 A bad id or filter gets a Persian message; an unexpected failure a Persian page, never a
 traceback.
@@ -21,12 +22,13 @@ from munihub.workbench import people, views
 from munihub.workbench.figures import KeptFigures
 from munihub.workbench.refusals import Refused as _Refused, SignInFirst as _SignInFirst, install_error_pages
 from munihub.workbench.pages import (entity_body, overview_body, pair_body, quarantine_body, quarantine_item_body,
-                                     review_body, search_body, signin_body, source_body)
+                                     review_body, search_body, signin_body, source_body, values_body)
 
 log = logging.getLogger("munihub.workbench")
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE, PRE_COOKIE = "munihub_wb", "munihub_wb_pre"
 PUBLIC = ("/signin", "/static/")
+MANAGER_PATHS = ("/dashboards", "/signout")  # all a manager may open (and "/", which leads there)
 FIGURES_SECONDS = 30
 
 
@@ -65,6 +67,11 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
                                         {"method": request.method, "why": "no session"})
             raise _SignInFirst()
         request.state.person = person
+        if not person.sees_records and not (path == "/" or path.startswith(MANAGER_PATHS)):
+            # a manager sees figures only: every record, quarantine and person page is refused
+            await run_in_threadpool(record, person.username, "workbench.refused", path, "denied",
+                                    {"method": request.method, "why": "manager: dashboards only"})
+            raise _Refused("نقش شما «مدیر» است: داشبوردهای شاخص‌ها را می‌بینید، نه رکوردها و اشخاص را.")
         if request.method not in ("GET", "HEAD"):
             form = await request.form()
             if not people.same_token(form.get("csrf"), person.csrf):
@@ -166,6 +173,8 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
 
     @app.get("/")
     def overview(request: Request):
+        if not who(request).sees_records:
+            return RedirectResponse(f"{base}/dashboards", status_code=303)
         return render(request, "نمای کلی", overview_body(base, figures(), who(request)))
 
     @app.get("/sources/{source}")
@@ -249,6 +258,67 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             return n
         n = await run_in_threadpool(run)
         return back("/quarantine", f"{h.fa(n)} رکورد کنار گذاشته شد.")
+
+    # ------------------------------------------------------------ values set aside
+
+    @app.get("/values")
+    def values_page(request: Request):
+        from munihub.ingest.quarantine import count_set_aside, list_set_aside
+        p = request.query_params
+        person = who(request)
+        source, field = views._token(p.get("source"), "منبع"), views._token(p.get("field"), "فیلد")
+        counts = count_set_aside(settings, source=source)
+        rows = list_set_aside(settings, source=source, field=field, limit=views.PAGE, names=not person.may_act)
+        return render(request, "مقدارهای کنار گذاشته", values_body(base, counts, rows, dict(p), person))
+
+    @app.post("/values/replay")
+    async def replay_values(request: Request):
+        form = await request.form()
+        source = views._token(str(form.get("source", "")), "منبع")
+        if not source:
+            raise views.BadInput("no source", "منبعی برای بازخوانی انتخاب نشده است.")
+        why = str(form.get("why", "")).strip()
+        person = steward(request, "workbench.values.replay", source)
+        if not why:
+            raise views.BadInput("no reason", "برای بازخوانی دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
+
+        def run():
+            from munihub.pipeline.replay import replay_set_aside
+            try:
+                result = replay_set_aside(settings, source, actor=person.username)
+            except MunihubError as err:
+                record(person.username, "workbench.values.replay", source, "failed",
+                       {"why": why, "error": str(err)[:300]})
+                raise
+            record(person.username, "workbench.values.replay", source, "ok", {"why": why, **result})
+            changed()
+            return result
+        result = await run_in_threadpool(run)
+        return back(f"/values?source={source}", f"{h.fa(result['replayed'])} مقدار دوباره خوانده شد و در رکوردش نشست؛ "
+                                                 f"{h.fa(result['still_set_aside'])} هنوز کنار گذاشته است.")
+
+    @app.post("/values/dismiss")
+    async def dismiss_values(request: Request):
+        form = await request.form()
+        ids = [views.positive_int(x, "مقدار کنار گذاشته") for x in form.getlist("ids") if str(x).strip()]
+        if not ids:
+            raise views.BadInput("no ids", "مقداری برای کنار گذاشتن انتخاب نشده است.")
+        why = str(form.get("why", "")).strip()
+        person = steward(request, "workbench.values.dismiss", ",".join(map(str, ids)))
+        if not why:
+            raise views.BadInput("no reason", "برای کنار گذاشتن دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
+
+        def run():
+            from munihub.ingest.quarantine import dismiss_set_aside
+            try:
+                n = dismiss_set_aside(settings, ids, person.username, why)
+            except MunihubError as err:
+                raise views.BadInput(str(err), "این مقدار(ها) باز نیستند یا وجود ندارند.") from err
+            record(person.username, "workbench.values.dismiss", ",".join(map(str, ids)), "ok", {"why": why})
+            changed()
+            return n
+        n = await run_in_threadpool(run)
+        return back("/values", f"{h.fa(n)} مقدار کنار گذاشته بسته شد.")
 
     # ------------------------------------------------------------ review
 
@@ -389,5 +459,10 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
             changed()
         await run_in_threadpool(run)
         return back(f"/entities/{entity_id}", "تصمیم «یکی نیست» ثبت شد؛ با اجرای یکپارچه‌سازی این عضو جدا می‌شود.")
+
+    # ------------------------------------------------------------ dashboards (managers)
+
+    from munihub.workbench.dashboards import install as install_dashboards
+    install_dashboards(app, engine, settings, base, render=render, who=who, record=record)
 
     return app

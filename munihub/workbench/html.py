@@ -36,7 +36,17 @@ button.bad{background:var(--bad);border-color:var(--bad);color:#fff}button.ok{ba
  min-width:9rem}.card b{font-size:1.4rem;display:block}
 .scroll{overflow-x:auto}td.w{direction:ltr;text-align:left}.plus{color:var(--ok)}.minus{color:var(--bad)}
 @media (max-width:900px){main{padding:.6rem}table{font-size:.85rem}}
+section.indicator{border-top:1px solid var(--line);margin-top:1.2rem;padding-top:.4rem}
+section.indicator h4{margin:.8rem 0 .2rem}svg.chart{display:block;margin:.4rem 0;height:auto}
+td.suppressed{color:#555;font-style:italic}.multiples{display:grid;gap:.4rem 1.5rem;
+ grid-template-columns:repeat(auto-fill,minmax(28rem,1fr))}.card.dash{max-width:24rem}
+ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;padding:0;margin:.2rem 0 .6rem;font-size:.9rem}.card.dash b{font-size:1.2rem}
+/* the printable view: figures, charts and tables; no navigation, filters or download links */
+@media print{header.top,.no-print,form,button{display:none!important}main{max-width:none;padding:0}
+ body{font-size:10.5pt}section.indicator{break-inside:avoid-page}
+ a{color:inherit;text-decoration:none}.scroll{overflow:visible}}
 """
+ROLE_FA = {"steward": "کارشناس داده", "viewer": "بیننده", "manager": "مدیر"}
 try:
     from zoneinfo import ZoneInfo
     TEHRAN: dt.tzinfo = ZoneInfo("Asia/Tehran")
@@ -94,10 +104,12 @@ def page(base: str, title: str, body: str, person: Person | None = None, *, note
     """The frame of every page: header with the sections and who is signed in."""
     nav = ""
     if person:
-        role = "کارشناس داده" if person.role == "steward" else "بیننده"
-        nav = (f'<header class="top"><b>میزکار کارشناسان داده</b>'
-               f'{link(base, "/", "نمای کلی")}{link(base, "/quarantine", "قرنطینه")}'
-               f'{link(base, "/review", "بازبینی جفت‌ها")}{link(base, "/entities", "جست‌وجوی موجودیت")}'
+        role = ROLE_FA.get(person.role, person.role)
+        sections = (f'{link(base, "/", "نمای کلی")}{link(base, "/quarantine", "قرنطینه")}'
+                    f'{link(base, "/values", "مقدارهای کنار گذاشته")}'
+                    f'{link(base, "/review", "بازبینی جفت‌ها")}{link(base, "/entities", "جست‌وجوی موجودیت")}'
+                    if person.sees_records else "")  # a manager is shown only what a manager may open
+        nav = (f'<header class="top"><b>میزکار کارشناسان داده</b>{sections}{link(base, "/dashboards", "داشبوردها")}'
                f'<span class="who">{e(person.display_name)} ({role})</span>'
                f'<form method="post" action="{e(base)}/signout">{csrf_field(person)}'
                f'<button type="submit">خروج</button></form></header>')

@@ -47,8 +47,8 @@ def _fresh(fresh: dict) -> str:
 
 
 def _set_aside(s: dict) -> int:
-    """Values of the source's last load set aside (bad non-essential values; the record published)."""
-    return sum(((s["last_load"] or {}).get("values_set_aside") or {}).values())
+    """Values set aside from the source's published records and still open, of every load."""
+    return (s.get("set_aside") or {}).get("open", 0)
 
 
 def overview_body(base: str, data: dict, person: Person) -> str:
@@ -57,7 +57,7 @@ def overview_body(base: str, data: dict, person: Person) -> str:
     cards = "".join(f'<div class="card">{label}<b>{fa(value)}</b></div>' for label, value in (
         ("منبع", t["sources"]), ("نگه داشته", t["held_sources"]), ("ناموفق", t["failed_sources"]),
         ("کهنه", t["stale_sources"]), ("رکورد در قرنطینه (باز)", sum(s["quarantine"]["open"] for s in data["sources"])),
-        ("مقدار کنار گذاشته (آخرین بارها)", sum(_set_aside(s) for s in data["sources"])),
+        ("مقدار کنار گذاشته (باز)", sum(_set_aside(s) for s in data["sources"])),
         ("جفت در انتظار بازبینی", t["review_open"]), ("موجودیت", t["entities"])))
     dup = {x["entity_type"]: x for x in data["entities"]}
     rows = []
@@ -68,7 +68,7 @@ def overview_body(base: str, data: dict, person: Person) -> str:
             f'<td>{status_badge(load.get("status"))}</td><td>{when(load.get("finished_at") or load.get("started_at"))}</td>'
             f'<td>{_fresh(s["freshness"])}</td><td>{_checks_cell(s["checks"])}</td>'
             f'<td>{link(base, "/quarantine", fa(s["quarantine"]["open"]), source=s["source"])}</td>'
-            f'<td>{fa(_set_aside(s))}</td>'
+            f'<td>{link(base, "/values", fa(_set_aside(s)), source=s["source"])}</td>'
             f'<td>{fa(load.get("rows_in", 0))}</td><td>{fa(load.get("published", 0))}</td>'
             f'<td dir="ltr">{trend_svg(s["trend"], 160, 28)}</td></tr>')
     ents = [f'<tr><td>{ident(x["entity_type"])}</td><td>{fa(x["records"])}</td><td>{fa(x["entities"])}</td>'
@@ -192,6 +192,37 @@ def quarantine_item_body(base: str, item: dict, person: Person) -> str:
             f'{decided}<h2>چرا قرنطینه شد</h2>' + table(["فیلد", "قاعده", "پیام"], reasons)
             + '<h2>دادهٔ خام (پوشانده)</h2>'
             f'<pre>{e(json.dumps(item["raw"], ensure_ascii=False, indent=1, sort_keys=True))}</pre>{actions}')
+
+
+def _shown(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def values_body(base: str, counts: list[dict], rows: list[dict], query: dict, person: Person) -> str:
+    """Values set aside and still open: counted per source, field and rule, then listed (masked)
+    with the steward's actions: read them again after a contract fix, or dismiss with a reason."""
+    source = query.get("source")
+    counted = [f'<tr><td>{link(base, "/values", ident(c["source"]), source=c["source"])}</td>'
+               f'<td>{link(base, "/values", ident(c["field"]), source=c["source"], field=c["field"])}</td>'
+               f'<td>{ident(c["rule"])}</td><td>{fa(c["open"])}</td></tr>' for c in counts]
+    listed = [f'<tr><td>{fa(r["id"])}</td><td>{ident(r["source"])}</td><td>{ident(r["record"])}</td>'
+              f'<td>{ident(r["field"])}</td><td>{ident(r["rule"])}</td>'
+              f'<td><bdi dir="ltr">{e(_shown(r["value"]))}</bdi></td><td dir="auto">{e(r["reason_fa"] or r["reason"])}</td>'
+              f'<td>{action_form(base, "/values/dismiss", person, "کنار گذاشتن", hidden={"ids": r["id"]}, cls="bad")}'
+              '</td></tr>' for r in rows]
+    replay = ""
+    if source and person.may_act and rows:
+        replay = ('<p>پس از اصلاح پیمان، مقدارهای باز این منبع را دوباره بخوانید؛ هر مقداری که اکنون خوانده شود '
+                  'در رکورد منتشرشده‌اش می‌نشیند:</p>'
+                  + action_form(base, "/values/replay", person, "بازخوانی مقدارهای باز این منبع",
+                                hidden={"source": source}, cls="ok"))
+    return ('<h1>مقدارهای کنار گذاشته</h1><p class="muted">رکوردشان منتشر شد و فقط این مقدارها خوانده نشد '
+            '(کد ملی با رقم کنترل نادرست، تاریخ ناممکن، تلفن ثابت در ستون همراه …).</p>'
+            + table(["منبع", "فیلد", "قاعده", "باز"], counted, empty="مقدار بازی کنار گذاشته نشده است.")
+            + (f'<h2>{ident(source)}' + (f' · {ident(query["field"])}' if query.get("field") else "") + '</h2>'
+               if source else '<h2>تازه‌ترین‌ها</h2>') + replay
+            + table(["شماره", "منبع", "رکورد", "فیلد", "قاعده", "مقدار (پوشانده)", "دلیل", ""], listed,
+                    empty="مقداری با این پالایه نیست."))
 
 
 def _brief(record: dict) -> str:

@@ -20,7 +20,9 @@ from munihub import store
 from munihub.errors import AccessDenied, MunihubError
 from munihub.store import audit
 
-ROLES = ("steward", "viewer")
+# steward: sees records, decides, fixes; viewer: sees records (names masked); manager: sees the
+# indicator dashboards only, never a record, a quarantined payload or a person
+ROLES = ("steward", "viewer", "manager")
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,59}$")
 SESSION_HOURS = 8
 MIN_PASSWORD = 10
@@ -44,6 +46,11 @@ class Person:
     def may_act(self) -> bool:
         """Stewards replay, dismiss and decide; viewers only look."""
         return self.role == "steward"
+
+    @property
+    def sees_records(self) -> bool:
+        """Stewards and viewers open records and entities; managers see figures only."""
+        return self.role in ("steward", "viewer")
 
 
 def hash_password(password: str, *, n: int = _N, r: int = _R, p: int = _P) -> str:
