@@ -149,10 +149,10 @@ PROFILE_CHILD = textwrap.dedent("""
                        "peak_mb": {peak}}}))
 """).format(peak=PEAK, stages={
     "sync_source": "whole sync", "extract_and_stage": "extract + map + validate + stage",
-    "read_batches": "source read", "check_record": "map + validate", "stage_batches": "stage (all)",
-    "check_load": "dataset checks (all)", "staged_records": "checks: read staged rows back",
-    "staged_columns": "checks: read staged rows back", "run_checks": "checks: measure",
-    "_measure_ge": "checks: great-expectations", "publish_load": "publish (all)",
+    "read_batches": "source read", "stage_batch": "map + validate + encode (columns)",
+    "check_record": "map + validate (record by record)", "stage_batches": "stage (all)",
+    "check_load": "dataset checks (all)", "run_checks": "checks: measure",
+    "_data_docs": "checks: great-expectations Data Docs", "publish_load": "publish (all)",
     "publish_staged": "publish: merge + ledger", "_latest_staged": "publish: read staged rows back"})
 
 
@@ -202,7 +202,7 @@ def _fill(url: str, rows: int) -> None:
                    (1330 + i % 60)::text || '/' || lpad((1 + i % 12)::text, 2, '0') || '/'
                        || lpad((1 + i % 28)::text, 2, '0'),
                    '0915' || lpad((i % 10000000)::text, 7, '0'),
-                   translate(lpad(((i * 7919) % 100000)::text, 5, '0'), '02', '13')  -- no 0 or 2 there
+                   translate(lpad(((i::bigint * 7919) % 100000)::text, 5, '0'), '02', '13')  -- no 0 or 2 there
                        || lpad((i % 100000)::text, 5, '0'),
                    'منطقه ' || (1 + i % 13)::text,
                    'مشهد، خیابان امام رضا، کوچه ' || (i % 97)::text || '، پلاک ' || (i % 300)::text,

@@ -90,7 +90,7 @@ CASES = {
 }
 
 
-def make_world(tmp_path: Path, store_url: str, monkeypatch):
+def make_world(tmp_path: Path, store_url: str, monkeypatch, data_docs: bool = False):
     src = tmp_path / "src.db"
     with sqlite3.connect(src) as db:
         db.execute("CREATE TABLE permits (id INTEGER PRIMARY KEY, permit_no TEXT, code_melli TEXT, owner TEXT, "
@@ -101,7 +101,7 @@ def make_world(tmp_path: Path, store_url: str, monkeypatch):
     shutil.copy(CONTRACT, contracts / "permits.yaml")
     monkeypatch.setenv("MUNIHUB_TEST_SRC", str(src))
     settings = Settings(home=tmp_path / "home", store_url=store_url, contracts_dir=tmp_path / "contracts",
-                        schemas_dir=REPO_ROOT / "schemas", batch_size=7)
+                        schemas_dir=REPO_ROOT / "schemas", batch_size=7, data_docs=data_docs)
     first = pipeline.sync_source(SOURCE, settings)
     assert (first["rows_in"], first["rows_new"], first["rows_quarantined"]) == (20, 20, 0)
     return settings, src
@@ -210,7 +210,8 @@ def test_held_rows_are_read_again_once_the_source_is_fixed(tmp_path, monkeypatch
 
 
 def test_profile_drift_quarantine_share_and_data_docs_through_the_pipeline(tmp_path, monkeypatch):
-    settings, src = make_world(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch)
+    settings, src = make_world(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch,
+                               data_docs=True)  # MUNIHUB_DATA_DOCS=1
     held, _, _ = run_case(settings, src, _dropped_column)
     assert not held
     with sqlite3.connect(src) as db:  # then a load where a third of the ids are bad

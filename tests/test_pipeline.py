@@ -369,7 +369,8 @@ def test_without_data_docs_the_checks_judge_the_same_and_no_docs_are_built(setup
     assert checks and all("data_docs" not in c for c in checks)
     assert {c["metric"]: c["status"] for c in checks}["duplicateValues"] == "passed"
     assert not (plain.reports / "data-docs").exists()
-    assert load_settings_docs({"MUNIHUB_DATA_DOCS": "0"}) is False and load_settings_docs({}) is True
+    assert load_settings_docs({"MUNIHUB_DATA_DOCS": "0"}) is False and load_settings_docs({}) is False
+    assert load_settings_docs({"MUNIHUB_DATA_DOCS": "1"}) is True  # off unless asked for (issue 18)
 
 
 def load_settings_docs(env: dict) -> bool:

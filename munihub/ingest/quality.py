@@ -1,11 +1,12 @@
-"""Dataset checks of a staged load, compiled from the contract and run by great-expectations.
+"""Dataset checks of a staged load, compiled from the contract and measured by SQL aggregates.
 
 `compile_checks` turns the contract's ODCS quality rules, plus the implicit checks every
 load gets, into plain check specs (pure, no GE).  `run_checks` measures each spec on the
-load's rows (GE for the per-value metrics, plain counting for the rest), applies the
-contract's operator (mustBe, mustBeLessOrEqualTo, ...) and returns results as data
-(`passed`/`warning`/`failed`/`error`), never exceptions: the pipeline decides what holds a
-load.
+load's columns (`quality_measure`: SQL aggregates over the staging table, or records in
+memory), counting as great-expectations counts; applies the contract's operator (mustBe,
+mustBeLessOrEqualTo, ...) and returns results as data (`passed`/`warning`/`failed`/`error`),
+never exceptions: the pipeline decides what holds a load.  great-expectations (and pandas)
+load only to write Data Docs, on a sample of the load, when MUNIHUB_DATA_DOCS=1.
 
 Contract spellings (severity from the rule: `error` holds the load, `warning` publishes):
 - ODCS metrics rowCount, nullValues, missingValues (arguments.missingValues), duplicateValues,
@@ -24,11 +25,11 @@ load reads back through `previous_checks` (the last published load's `loads.chec
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import os
+import re
+from collections import Counter
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 
 from munihub.contracts import Contract
@@ -130,49 +131,11 @@ def _implicit(name, metric, threshold, unit, *, field=None, op="mustBeLessOrEqua
 
 # ---------------------------------------------------------------- measuring
 
-def _value(record: dict, path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    if isinstance(value, (dict, list)):  # nested objects are compared as their JSON text
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
-
-
-def _column(records: list[dict], path: str) -> list:
-    """One field's values; a plain name takes the fast path (a million records: ~0.1 s)."""
-    if "." in path:
-        return [_value(r, path) for r in records]
-    values = [r.get(path) for r in records]
-    kinds = set(map(type, values))
-    if dict in kinds or list in kinds:
-        values = [_value(r, path) for r in records]
-    return values
-
-
-def _frame(specs: list[dict], records: Iterable[dict]):
-    """Only the columns the specs read (a projection, not the flattened records): memory stays
-    proportional to the rules, not to the record width.  A column no record has is all-null.
-    `records` is read once, a slice at a time, so a streamed load is never held whole as dicts
-    (holding them cost a 200k-row sync 241 MB of peak memory: 708 MB, now 467 MB)."""
-    import pandas as pd
-
-    columns = sorted({s["field"] for s in specs if s.get("field")} |
-                     {f for s in specs if s["metric"] in {"emptiedFields", "duplicateKeys"}
-                      for f in s["arguments"]["fields"]})
-    data: dict[str, list] = {c: [] for c in columns}
-    total, it = 0, iter(records)
-    while part := list(itertools.islice(it, 5000)):
-        total += len(part)
-        for c in columns:
-            data[c].extend(_column(part, c))
-    pattern_only = {s["field"] for s in specs if "pattern" in s["arguments"]} - \
-        {s["field"] for s in specs if "validValues" in s["arguments"]}
-    for c in pattern_only:  # a regex reads text; a number in the column is matched as its digits
-        data[c] = [v if v is None or isinstance(v, str) else str(v) for v in data[c]]
-    return pd.DataFrame(data, columns=columns, dtype=object, index=pd.RangeIndex(total))
+def _fields(specs: list[dict]) -> list[str]:
+    """Every field a spec reads."""
+    return sorted({s["field"] for s in specs if s.get("field")} |
+                  {f for s in specs if s["metric"] in {"emptiedFields", "duplicateKeys"}
+                   for f in s["arguments"]["fields"]})
 
 
 def _expectation(g, spec: dict, tag: int):
@@ -189,41 +152,40 @@ def _expectation(g, spec: dict, tag: int):
     return None
 
 
-def _native_count(spec: dict, frame) -> int | None:
-    """Unexpected values of a null / unique / allowed-values rule counted on the frame itself,
-    as great-expectations counts them (nulls are never duplicates nor outside a set); None for
-    a rule only GE measures (patterns).  Importing GE alone took 2.2 s of a 100-row sync's 3.4 s."""
-    metric, args = spec["metric"], spec["arguments"]
-    if spec.get("field") not in frame:
-        return None
-    col = frame[spec["field"]]
-    if metric in {"nullValues", "missingValues"}:
-        return int(col.isna().sum())
-    if metric == "duplicateValues":
-        return int(col.dropna().duplicated(keep=False).sum())
-    if metric == "invalidValues" and "validValues" in args and "pattern" not in args:
-        return int((~col.dropna().isin(list(args["validValues"]))).sum())
-    return None
+def _data_docs(specs: list[dict], columns, docs_dir, dataset: str) -> str | None:
+    """Data Docs of the per-value rules, built by great-expectations on a sample of the load
+    (the first `SAMPLE_ROWS` rows): the verdicts are measured on every row, without GE."""
+    import pandas as pd
 
-
-def _measure_ge(specs: list[dict], frame, docs_dir, dataset: str) -> tuple[dict[int, Any], str | None]:
-    """GE results of the per-value specs by spec index, and the Data Docs index (if built).
-    GE runs only for Data Docs (`docs_dir`) or a rule measured nowhere else (a pattern)."""
     from munihub.ingest import quality_docs
+    from munihub.ingest.quality_measure import SAMPLE_ROWS
 
-    wanted = [(i, s) for i, s in enumerate(specs) if s["metric"] in GE_METRICS]
-    if docs_dir is None and all(_native_count(s, frame) is not None for _, s in wanted):
-        return {}, None
-    if not wanted or frame.empty:
-        return {}, None
+    wanted = [(i, s) for i, s in enumerate(specs) if s["metric"] in GE_METRICS and s.get("field")]
+    if not wanted or not columns.total:
+        return None
     g = quality_docs.gx()
     exps = [e for e in (_expectation(g, s, i) for i, s in wanted) if e is not None]
     if not exps:
-        return {}, None
-    # GE fingerprints every frame it is given: hand it only the columns it measures
+        return None
     cols = sorted({s["field"] for _, s in wanted})
-    results, index = quality_docs.validate(frame[cols], exps, dataset=dataset, docs_dir=docs_dir)
-    return {quality_docs.result_key(r): r for r in results}, index
+    rows = [{c: _value(r, c) for c in cols} for r in columns.sample(SAMPLE_ROWS)]
+    frame = pd.DataFrame(rows, columns=cols, dtype=object)
+    for _, s in wanted:  # a regex reads text; a number in the column is matched as its digits
+        if "pattern" in s["arguments"] and "validValues" not in s["arguments"]:
+            frame[s["field"]] = [v if v is None or isinstance(v, str) else str(v) for v in frame[s["field"]]]
+    _, index = quality_docs.validate(frame, exps, dataset=dataset, docs_dir=docs_dir)
+    return index
+
+
+def _value(record: dict, path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    if isinstance(value, (dict, list)):  # nested objects are compared as their JSON text
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
 
 
 def previous_profile(previous_checks: list[dict] | str | None) -> dict[str, dict]:
@@ -237,30 +199,34 @@ def previous_profile(previous_checks: list[dict] | str | None) -> dict[str, dict
     return out
 
 
-def run_checks(specs: list[dict], records: Iterable[dict], previous_rows: int | None = None,
+def run_checks(specs: list[dict], records, previous_rows: int | None = None,
                data_docs_dir: str | Path | None = None, *, quarantined: int = 0,
                previous_checks: list[dict] | None = None, now: dt.datetime | None = None,
                dataset: str | None = None, docs_relative_to: str | Path | None = None) -> list[dict[str, Any]]:
-    """Measure every spec on `records`; one result dict per spec, in spec order.
+    """Measure every spec on a load; one result dict per spec, in spec order.
 
+    `records` is the load: records (read once, only the columns the specs name kept) or the
+    staged load's columns (`quality_measure.StagedColumns`: measured in SQL, never read whole).
     `previous_rows`/`previous_checks` describe the last published load (drift);
-    `quarantined` is this load's quarantine count; with `data_docs_dir` GE also writes
-    Data Docs there and every result links them as `data_docs` (relative to
-    `docs_relative_to`, e.g. the reports folder, so the link works when the folder is served).
+    `quarantined` is this load's quarantine count; with `data_docs_dir` great-expectations
+    also writes Data Docs there (on a sample) and every result links them as `data_docs`
+    (relative to `docs_relative_to`, e.g. the reports folder, so the link works when served).
     """
-    frame = _frame(specs, records)
-    total = len(frame)
-    ge, index = _measure_ge(specs, frame, data_docs_dir,
-                            dataset or (Path(data_docs_dir).name if data_docs_dir else "load"))
+    from munihub.ingest.quality_measure import RecordColumns
+
+    columns = records if hasattr(records, "repeated_keys") else RecordColumns(records, _fields(specs))
+    index = None
+    if data_docs_dir is not None:
+        index = _data_docs(specs, columns, data_docs_dir,
+                           dataset or (Path(data_docs_dir).name if data_docs_dir else "load"))
     if index and docs_relative_to:
         index = Path(os.path.relpath(index, docs_relative_to)).as_posix()
-    before = previous_profile(previous_checks)
-    ctx = {"frame": frame, "total": total, "previous_rows": previous_rows, "quarantined": quarantined,
-           "before": before, "now": now or dt.datetime.now(dt.timezone.utc)}
+    ctx = {"columns": columns, "total": columns.total, "previous_rows": previous_rows, "quarantined": quarantined,
+           "before": previous_profile(previous_checks), "now": now or dt.datetime.now(dt.timezone.utc)}
     results = []
-    for i, spec in enumerate(specs):
+    for spec in specs:
         if spec["metric"] in GE_METRICS:
-            result = _ge_result(spec, ge.get(i), frame, total)
+            result = _per_value_result(spec, columns)
         else:
             result = MEASURES[spec["metric"]](spec, ctx)
         if index:
@@ -269,29 +235,38 @@ def run_checks(specs: list[dict], records: Iterable[dict], previous_rows: int | 
     return results
 
 
-def _ge_result(spec: dict, res, frame, total: int) -> dict:
-    args = spec["arguments"]
-    if spec["metric"] == "invalidValues" and not ({"validValues", "pattern"} & set(args)):
+def _per_value_result(spec: dict, columns) -> dict:
+    """Null, missing, duplicate and invalid values counted as great-expectations counts them
+    (nulls are never duplicates nor invalid; a pattern is searched in the value's text)."""
+    args, metric, field, total = spec["arguments"], spec["metric"], spec["field"], columns.total
+    if metric == "invalidValues" and not ({"validValues", "pattern"} & set(args)):
         return _result(spec, "error", None, f"{spec['name']}: invalidValues needs arguments.validValues "
                                             "or arguments.pattern in the contract")
     if total == 0:
         return _judge(spec, 0, total)
-    count = _native_count(spec, frame)
-    if count is None:
-        if res is None or (res.exception_info or {}).get("raised_exception"):
-            msg = (res.exception_info or {}).get("exception_message") if res else "no result"
-            return _result(spec, "error", None, f"{spec['name']}: could not measure: {msg}")
-        count = int(res.result.get("unexpected_count") or 0)
-    if spec["metric"] == "missingValues":  # null, blank, or one of the contract's missing markers
-        col = frame[spec["field"]]
+    if metric == "nullValues":
+        count = columns.nulls([field])[field]
+    elif metric == "missingValues":  # null, blank, or one of the contract's missing markers
         markers = {str(m) for m in args.get("missingValues") or []}
-        text = col.map(lambda v: None if v is None else str(v).strip())
-        count = int((col.isna() | (text == "") | text.isin(markers)).sum())
+        count = columns.nulls([field])[field] + sum(
+            n for v, n in columns.values(field) if (t := str(v).strip()) == "" or t in markers)
+    elif metric == "duplicateValues":
+        count = columns.repeated(field)
+    elif "validValues" in args:
+        allowed = list(args["validValues"])
+        count = sum(n for v, n in columns.values(field) if v not in allowed)
+    else:
+        try:
+            pattern = re.compile(args["pattern"])
+        except (re.error, TypeError) as exc:
+            return _result(spec, "error", None, f"{spec['name']}: could not measure: {exc}")
+        count = sum(n for v, n in columns.values(field) if not pattern.search(str(v)))
     return _judge(spec, count, total)
 
 
-def _null_share(frame, field: str) -> float:
-    return round(float(frame[field].isna().mean()) * 100, 2) if len(frame) else 0.0
+def _null_share(ctx, field: str) -> float:
+    total = ctx["total"]
+    return round(ctx["columns"].nulls([field])[field] * 100.0 / total, 2) if total else 0.0
 
 
 def _row_count(spec, ctx):
@@ -315,10 +290,10 @@ def _quarantine_share(spec, ctx):
 
 
 def _null_share_drift(spec, ctx):
-    field, frame = spec["field"], ctx["frame"]
-    now = _null_share(frame, field)
+    field = spec["field"]
+    now = _null_share(ctx, field)
     was = ctx["before"]["null_share"].get(field)
-    if was is None or not len(frame):
+    if was is None or not ctx["total"]:
         out = _result(spec, "passed", None, f"{field}: null share {now}%, no earlier figure to compare with")
     else:
         drift = round(abs(now - was), 2)
@@ -327,18 +302,30 @@ def _null_share_drift(spec, ctx):
     return out
 
 
+def _value_counts(columns, field: str) -> dict[str, int] | None:
+    """Rows per value (as text) of an enum-like field; None past ENUM_LIKE_MAX distinct values
+    (the reading stops there: a free-text column costs no more than 51 groups)."""
+    counts: Counter = Counter()
+    for v, n in columns.values(field):
+        counts[str(v)] += n
+        if len(counts) > ENUM_LIKE_MAX:
+            return None
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _new_values(spec, ctx):
-    field, col = spec["field"], ctx["frame"][spec["field"]].dropna()
-    counts = col.map(str).value_counts()
-    profile = {field: {k: int(v) for k, v in counts.items()} if len(counts) <= ENUM_LIKE_MAX else None}
+    field, columns = spec["field"], ctx["columns"]
+    filled = ctx["total"] - columns.nulls([field])[field]
+    counts = _value_counts(columns, field)
+    profile = {field: counts}
     was = ctx["before"]["values"].get(field, "absent")
-    if was == "absent" or not len(col):
+    if was == "absent" or not filled:
         out = _result(spec, "passed", None, f"{field}: no earlier values to compare with")
-    elif was is None or profile[field] is None:
+    elif was is None or counts is None:
         out = _result(spec, "passed", None, f"{field}: more than {ENUM_LIKE_MAX} distinct values, not enum-like")
     else:
-        new = {k: n for k, n in profile[field].items() if k not in was}
-        share = round(sum(new.values()) * 100.0 / len(col), 2)
+        new = {k: n for k, n in counts.items() if k not in was}
+        share = round(sum(new.values()) * 100.0 / filled, 2)
         shown = ", ".join(f"{k} ({n})" for k, n in sorted(new.items(), key=lambda kv: -kv[1])[:5])
         out = _judge(spec, share, ctx["total"], note=f"{field}: {sum(new.values())} rows ({share}%) with "
                                                      f"values not seen in the previous load{': ' + shown if new else ''}")
@@ -347,13 +334,15 @@ def _new_values(spec, ctx):
 
 
 def _emptied_fields(spec, ctx):
-    frame, shares = ctx["frame"], {f: _null_share(ctx["frame"], f) for f in spec["arguments"]["fields"]}
+    fields, total = spec["arguments"]["fields"], ctx["total"]
+    nulls = ctx["columns"].nulls(fields)
+    shares = {f: round(nulls[f] * 100.0 / total, 2) if total else 0.0 for f in fields}
     was = ctx["before"]["null_share"]
     emptied = sorted(f for f, s in shares.items() if s == 100.0 and was.get(f, 100.0) < 50.0) \
-        if len(frame) >= EMPTIED_MIN_ROWS else []
-    note = (f"{len(emptied)} field(s) empty in all {len(frame)} rows but filled before "
+        if total >= EMPTIED_MIN_ROWS else []
+    note = (f"{len(emptied)} field(s) empty in all {total} rows but filled before "
             f"(a dropped source column?): {', '.join(emptied)}") if emptied else "no field went empty"
-    out = _judge(spec, len(emptied), ctx["total"], note=note)
+    out = _judge(spec, len(emptied), total, note=note)
     out["field"] = ",".join(emptied) or None
     out["profile"] = {"null_share": shares}
     return out
@@ -375,7 +364,7 @@ def _when(value) -> dt.datetime | None:
 def _freshness(spec, ctx):
     field = spec["field"]
     # each distinct value parsed once: a load's dates repeat far more often than not
-    times = [w for w in map(_when, set(ctx["frame"][field].dropna())) if w is not None]
+    times = [w for w in (_when(v) for v, _ in ctx["columns"].values(field)) if w is not None]
     if not times:
         return _result(spec, "error", None, f"freshness: no readable {field} value in the load")
     newest = max(times)
@@ -385,14 +374,14 @@ def _freshness(spec, ctx):
 
 
 def _duplicate_keys(spec, ctx):
-    fields, frame = spec["arguments"]["fields"], ctx["frame"]
-    repeated = int(frame[fields].astype(str).duplicated().sum()) if len(frame) else 0
+    fields = spec["arguments"]["fields"]
+    repeated = ctx["columns"].repeated_keys(fields) if ctx["total"] else 0
     return _judge(spec, repeated, ctx["total"], note=f"{repeated} row(s) repeat a key {'+'.join(fields)}")
 
 
-MEASURES = {"rowCount": _row_count, "duplicateKeys": _duplicate_keys, "rowCountDrift": _row_count_drift, "quarantineShare": _quarantine_share,
-            "nullShareDrift": _null_share_drift, "newValues": _new_values, "emptiedFields": _emptied_fields,
-            "freshness": _freshness}
+MEASURES = {"rowCount": _row_count, "duplicateKeys": _duplicate_keys, "rowCountDrift": _row_count_drift,
+            "quarantineShare": _quarantine_share, "nullShareDrift": _null_share_drift, "newValues": _new_values,
+            "emptiedFields": _emptied_fields, "freshness": _freshness}
 UNITS = {"percent": "%", "points": " points", "seconds": " s", "fields": " fields", "rows": " rows"}
 
 

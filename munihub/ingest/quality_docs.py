@@ -79,6 +79,8 @@ def gx():
     if "great_expectations" not in sys.modules:
         for name in DEFERRED:
             _defer(name)
+        for name in QUIET_LOGGERS:  # quiet before the import too: its decorators log at INFO as they load
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         import great_expectations
     except ImportError as exc:  # pragma: no cover - depends on the install

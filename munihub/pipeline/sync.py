@@ -65,7 +65,7 @@ def _raw_key_fields(contract) -> list[str]:
 def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) -> str:
     """Run the contract's dataset checks on a staged load; hold it (QualityGateError) on an error."""
     from munihub.ingest.quality import blocking, compile_checks, run_checks
-    from munihub.ingest.stage import staged_records
+    from munihub.ingest.quality_measure import StagedColumns
 
     settings = settings or load_settings()
     engine = engine_for(settings)
@@ -77,11 +77,11 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
         previous = conn.execute(sa.select(store.loads.c.rows_in, store.loads.c.checks).where(
             store.loads.c.source == contract.id, store.loads.c.status == "published", store.loads.c.rows_in > 0)
             .order_by(store.loads.c.started_at.desc()).limit(1)).first() or (None, None)
-    records = staged_records(engine, load_id)
+    columns = StagedColumns(engine, load_id)  # measured in SQL: the load is never read back whole
     # A load that read nothing new has nothing to check; one whose every row was quarantined
     # is checked on zero rows, so a rowCount rule can hold it.
     docs = settings.reports / "data-docs" / contract.id if settings.data_docs else None
-    results = run_checks(compile_checks(contract), records, previous_rows=previous[0], previous_checks=previous[1],
+    results = run_checks(compile_checks(contract), columns, previous_rows=previous[0], previous_checks=previous[1],
                          quarantined=load["rows_quarantined"] or 0, dataset=contract.id,
                          data_docs_dir=docs,
                          docs_relative_to=settings.reports) if load["rows_in"] else []

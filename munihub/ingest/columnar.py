@@ -1,0 +1,275 @@
+"""Map and validate a batch a column at a time: each distinct value read and judged once.
+
+A batch of 5,000 records from a city system holds a few dozen first names, two genders and
+a handful of districts; read record by record, every one of them was normalized, validated
+and encoded again (64 % of a full sync).  Here each field's column is read in one pass and
+each distinct text value goes once through the contract's transform, the compiled check of
+its shared-schema node (`value_checks`) and the JSON encoder; a record is then only a join
+of its fields' JSON fragments, hashed as `store.record_hash` would hash its dict.
+
+Only the plain case takes this path: a record whose every field was read, judged valid and
+stays where the contract puts it.  Any other record (a value that failed a transform or its
+schema, an empty required field, a landline filed away from a mobile column, a key missing,
+a value that is not plain JSON) goes back through `stage.check_record`, the one place that
+writes reasons and sets values aside, so quarantine and set-aside are exactly what they were.
+`tests/test_columnar.py` holds both paths to the same staged rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import operator
+from collections.abc import Callable
+from json.encoder import encode_basestring  # json.dumps(s, ensure_ascii=False) for one str, in C
+from typing import Any
+
+from munihub import persian
+from munihub.contracts import Contract, Field
+from munihub.ingest import value_checks
+from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _lookup, phone_field
+from munihub.persian.transforms import reader
+
+SLOW = object()      # this value sends its record through stage.check_record
+CACHE_LIMIT = 4_096  # distinct values kept per field across batches (a column of unique ids: one batch)
+
+
+def _plain_json(value: Any) -> str | None:
+    """The JSON text json.dumps(ensure_ascii=False) writes for a plain value; None for a value
+    the store's JSON columns would not take as it is (NUL, lone surrogates, NaN, huge ints)."""
+    cls = value.__class__
+    if cls is str:
+        if "\x00" in value:
+            return None
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
+        return encode_basestring(value)
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is int:
+        return str(value) if -2 ** 63 <= value < 2 ** 63 else None
+    if cls is float:
+        return float.__repr__(value) if math.isfinite(value) else None
+    return None
+
+
+class _FieldReader:
+    """One contract field read a column at a time; `results(records)` gives per record None
+    (no value), SLOW, or (`"name":value` JSON fragment, value)."""
+
+    def __init__(self, f: Field, check: Callable[[Any], bool]):
+        self.f, self.check = f, check
+        self.key_json = encode_basestring(f.name.rpartition(".")[2])
+        self.read = reader(f.transform) if (f.transform or "").split(":")[0] else None
+        self.phone = bool(f.transform) and _is_phone(f.transform) and not f.must_read
+        self.absent = SLOW if f.required else None
+        self.cache: dict[str, Any] = {}
+
+    def column(self, records: list) -> list:
+        f = self.f
+        if f.sources:
+            out = []
+            for raw in records:
+                parts = [_get(raw, s)[1] for s in f.sources]
+                out.append(" ".join(str(p) for p in parts if not _empty(p)) or None)
+            return out
+        if f.source is None:
+            return [None] * len(records)
+        if "." in f.source:
+            return [_get(raw, f.source)[1] for raw in records]
+        name = f.source
+        return [raw.get(name) for raw in records]
+
+    def outcome(self, value: Any) -> Any:
+        if value is None or (not value.strip() if value.__class__ is str else _empty(value)):
+            return self.absent
+        f = self.f
+        if f.value_map:
+            value = _lookup(f, value)
+        if self.read is not None:
+            try:
+                value = self.read(value)
+            except (ValueError, TypeError, ArithmeticError):
+                return SLOW
+        if value is None:
+            return self.absent
+        if self.phone and phone_field(f.name, value) != f.name:
+            return SLOW
+        if value.__class__ is str and value.isascii() and "\x00" not in value:
+            text = encode_basestring(value)  # the common case of _plain_json, without its call
+        else:
+            text = _plain_json(value)
+        if text is None or not self.check(value):
+            return SLOW
+        return self.key_json + ":" + text, value
+
+    def results(self, records: list) -> list:
+        cache, outcome = self.cache, self.outcome
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()
+        out = []
+        append = out.append
+        for value in self.column(records):
+            if value.__class__ is str:  # only text is cached: 1, 1.0 and True are equal keys
+                found = cache.get(value)
+                if found is None:  # not seen yet (a value read as absent is kept as False)
+                    found = cache[value] = outcome(value)
+                    if found is None:
+                        found = cache[value] = False
+                append(found if found is not False else None)
+            else:
+                append(outcome(value))
+        return out
+
+
+class ColumnPlan:
+    """A contract's fields laid out for column-at-a-time staging (see `plan_for`)."""
+
+    def __init__(self, contract: Contract, fields: list[_FieldReader], shapes: dict[tuple, Callable]):
+        self.contract, self.fields, self.shapes = contract, fields, shapes
+        tops: dict[str, list[int]] = {}
+        for i, r in enumerate(fields):
+            tops.setdefault(r.f.name.split(".")[0], []).append(i)
+        # groups in the order map_record first puts each top-level key (the stored text), and sorted
+        # by key at each level (the hashed text, as json.dumps(sort_keys=True) writes it)
+        self.stored = [self._group(top, idx) for top, idx in tops.items()]
+        self.hashed = [self._group(top, sorted(idx, key=lambda i: fields[i].f.name))
+                       for top, idx in sorted(tops.items())]
+        self.tops = [(top, idx) for top, idx in tops.items()]
+        self._forms: dict[int, tuple] = {}
+        if contract.record_id:
+            self.key_fields = None
+            self.id_cache: dict[str, str] = {}
+        else:
+            by_name = {r.f.name: i for i, r in enumerate(fields)}
+            self.key_fields = [by_name[k] for k in contract.key]
+
+    def _group(self, top: str, idx: list[int]):
+        if len(idx) == 1 and "." not in self.fields[idx[0]].f.name:
+            return idx[0]
+        return encode_basestring(top), idx
+
+    def _form(self, mask: int):
+        """For records missing the fields in `mask` (bit j: field j absent): whether their key
+        set passes the schema, and the %-templates and getters writing their stored and hashed
+        JSON from the fields' fragments (built once per set of present fields, a handful a load)."""
+        found = self._forms.get(mask)
+        if found is None:
+            present = [not (mask >> j) & 1 for j in range(len(self.fields))]
+            ok = self.shapes[()]({top for top, idx in self.tops if any(present[i] for i in idx)})
+            for top, idx in self.tops:
+                subs = {self.fields[i].f.name.split(".")[1] for i in idx if present[i] and "." in self.fields[i].f.name}
+                if subs:
+                    ok = ok and self.shapes[(top,)](subs)
+            found = self._forms[mask] = (ok, _template(self.hashed, present), _template(self.stored, present))
+        return found
+
+    def _record_ids(self, records: list) -> list:
+        names, cache, out = self.contract.record_id, self.id_cache, []
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()
+        for raw in records:
+            parts = []
+            for name in names:
+                found, value = _get(raw, name)
+                if not found or _empty(value):
+                    parts = None
+                    break
+                text = str(value)
+                part = cache.get(text)
+                if part is None:
+                    part = cache[text] = persian.to_latin_digits(text).strip()
+                parts.append(part)
+            out.append(KEY_SEPARATOR.join(parts) if parts is not None else None)
+        return out
+
+    def stage_batch(self, records: list, keep_order: bool = True) -> list[tuple[str, str, str] | None]:
+        """Per record (source key, record JSON as stored, record hash), or None for a record
+        `stage.check_record` must map and judge itself.  Without `keep_order` the stored JSON
+        is the hashed text, keys sorted (for jsonb, which keeps no order: one join less)."""
+        plain = all(raw.__class__ is dict for raw in records)
+        if not plain:
+            records = [raw if raw.__class__ is dict else {} for raw in records]
+        columns = [r.results(records) for r in self.fields]
+        ids = self._record_ids(records) if self.key_fields is None else None
+        n = len(records)
+        skip = set() if plain else {i for i, raw in enumerate(records) if raw == {}}
+        masks = [0] * n
+        frags = []
+        for j, col in enumerate(columns):
+            if SLOW in col:
+                skip.update(i for i, r in enumerate(col) if r is SLOW)
+            if None in col:
+                bit = 1 << j
+                for i in [i for i, r in enumerate(col) if r is None]:
+                    masks[i] |= bit
+            frags.append([r[0] if r.__class__ is tuple else r for r in col])
+        out: list[tuple[str, str, str] | None] = []
+        key_fields, sha256, form = self.key_fields, hashlib.sha256, self._form
+        for i, row in enumerate(zip(*frags)):
+            if i in skip:
+                out.append(None)
+                continue
+            ok, (hashed, get_hashed), (stored, get_stored) = form(masks[i])
+            if not ok:
+                out.append(None)
+                continue
+            if key_fields is None:
+                key = ids[i]
+            else:
+                parts = [columns[j][i] for j in key_fields]
+                key = None if None in parts else KEY_SEPARATOR.join(str(p[1]) for p in parts)
+            if key is None:
+                out.append(None)
+                continue
+            text = hashed % get_hashed(row)
+            digest = sha256(text.encode("utf-8")).hexdigest()
+            out.append((key, stored % get_stored(row) if keep_order else text, digest))
+        return out
+
+
+def _template(groups: list, present: list[bool]) -> tuple[str, Callable]:
+    """A record's JSON as a %-template over its present fields' fragments, and the getter
+    handing them in template order: the per-record work is then one C-level format."""
+    parts, order = [], []
+    for g in groups:
+        if g.__class__ is int:
+            if present[g]:
+                parts.append("%s")
+                order.append(g)
+        else:
+            inner = [j for j in g[1] if present[j]]
+            if inner:
+                parts.append(g[0].replace("%", "%%") + ":{" + ",".join(["%s"] * len(inner)) + "}")
+                order += inner
+    template = "{" + ",".join(parts) + "}"
+    if len(order) == 1:
+        only = order[0]
+        return template, lambda row: (row[only],)
+    return template, (operator.itemgetter(*order) if order else lambda row: ())
+
+
+def plan_for(contract: Contract, errors_of: Callable) -> ColumnPlan | None:
+    """The column plan of `contract` when `errors_of` is a compiled shared schema's `errors`
+    (`validate.errors_of`) that compiles into value checks; None means record by record."""
+    from munihub.ingest.validate import RecordValidator
+
+    validator = getattr(errors_of, "__self__", None)
+    if not isinstance(validator, RecordValidator) or not contract.fields:
+        return None
+    names = [f.name for f in contract.fields]
+    paths = [tuple(n.split(".")) for n in names]
+    if len(set(names)) != len(names) or any(len(p) > 2 or "" in p for p in paths):
+        return None
+    tops = {p[0] for p in paths if len(p) == 2}
+    if any(len(p) == 1 and p[0] in tops for p in paths):
+        return None  # a field that is both a value and an object: map_record decides, record by record
+    if not contract.record_id and not set(contract.key) <= set(names):
+        return None
+    compiled = value_checks.field_checks(validator.schema, paths, validator.folder)
+    if compiled is None:
+        return None
+    checks, shapes = compiled
+    return ColumnPlan(contract, [_FieldReader(f, checks[p]) for f, p in zip(contract.fields, paths)], shapes)
