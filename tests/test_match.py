@@ -449,18 +449,3 @@ def test_a_borrowed_mobile_keeps_its_owner_first():
     feats = {r["ref"]: features(r) for r in records}
     clusters = cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
     assert clusters[caller["ref"]] == clusters[owner["ref"]] != clusters[borrower["ref"]]
-
-
-def test_a_mention_tied_between_two_conflicting_records_joins_neither():
-    """A caller scoring exactly alike with the father and the son (nothing tells them apart)
-    joins neither: the order of refs is no evidence.  A tie between records that do not
-    conflict links as before."""
-    father, son, caller = "registry|1", "registry|2", "137|1#person"
-    pairs = [Pair(caller, father, 0.98, "fellegi-sunter"), Pair(caller, son, 0.98, "fellegi-sunter")]
-    clash = lambda a, b: {a, b} == {father, son}  # noqa: E731
-    clusters = cluster([father, son, caller], pairs, 0.95, conflict=clash)
-    assert len(set(clusters.values())) == 3
-    assert len(set(cluster([father, son, caller], pairs, 0.95, conflict=lambda a, b: False).values())) == 1
-    apart = [Pair(caller, father, 0.98, "fellegi-sunter"), Pair(caller, son, 0.97, "fellegi-sunter")]
-    linked = cluster([father, son, caller], apart, 0.95, conflict=clash)
-    assert linked[caller] == linked[father] != linked[son]

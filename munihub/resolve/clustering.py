@@ -29,9 +29,7 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     national ids, birth dates or first names): a matcher link that would join two parts
     holding such a pair is skipped like a no-match, so a partial mention («آقای احمدی» and a
     household's mobile) that scores high with two people of one home joins only the stronger
-    one; if it scores exactly alike with both, it joins neither (`_without_ties`): ties go
-    toward no link.  Steward "match" links and shared trusted ids (rule `exact:…`) are never
-    skipped.
+    one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
     """
     parent = {r: r for r in refs}
     forbidden: dict[str, set[str]] = defaultdict(set)
@@ -48,9 +46,6 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
             # a shared valid trusted id is a match by rule: no conflict can undo it
             links.append((1, -p.probability, min(p.left_ref, p.right_ref),
                           max(p.left_ref, p.right_ref), not p.rule.startswith("exact:")))
-
-    if conflict:
-        links = _without_ties(links, conflict)
 
     def find(r: str) -> str:
         while parent[r] != r:
@@ -80,22 +75,6 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if root not in key or ref < key[root]:
             key[root] = ref
     return {r: key[root] for r, root in roots.items()}
-
-
-def _without_ties(links: list[tuple], conflict: Callable[[str, str], bool]) -> list[tuple]:
-    """Drop the checked links of a record that scores exactly alike with two conflicting
-    records (a title and surname on a mobile two members of a home share, and nothing else
-    to tell them apart): the order of refs would pick one, so neither is taken."""
-    by_score: dict[tuple[str, float], list[str]] = defaultdict(list)
-    for _, score, a, b, checked in links:
-        if checked:
-            by_score[(a, score)].append(b)
-            by_score[(b, score)].append(a)
-    tied = set()
-    for (ref, score), others in by_score.items():
-        if len(others) > 1 and any(conflict(x, y) for i, x in enumerate(others) for y in others[i + 1:]):
-            tied.update((min(ref, o), max(ref, o), score) for o in others)
-    return [ln for ln in links if not (ln[4] and (ln[2], ln[3], ln[1]) in tied)]
 
 
 PREFIX = {"person": "P", "address": "A", "agency": "G", "service_request": "S",
