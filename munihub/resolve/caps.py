@@ -20,12 +20,17 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     data (`counts`): then it is a typo of a common name (لیرضا for علیرضا), not another name.
     `cap_when_different`: `{feature: cap}`, a comparison at its lowest level (not a typo) caps p:
     a surname that differs beside the mobile or home a household shares.
-    `cap_when_partial`: `{feature: (cap, unless)}`, a feature missing on a side (a title and
-    surname, «آقای احمدی», or «ناشناس») or half of the other (رضا / محمدرضا) caps p unless an
-    entry of `unless` at least nearly agrees: a comparison (national id, birth date, the 137
-    thread, the mobile), or a tuple of comparisons that must all agree (the home with the
-    first name): a surname, an address and the phone a household shares are anyone's in that
-    household, but its members have different first names."""
+    `cap_when_partial`: `{feature: (cap, unless[, shared])}`, a feature missing on a side (a
+    title and surname, «آقای احمدی», or «ناشناس») or half of the other (رضا / محمدرضا) caps p
+    unless an entry of `unless` at least nearly agrees: a comparison (national id, birth date,
+    the 137 thread), or a tuple of comparisons that must all agree (the home with the first
+    name): a surname, an address and the phone a household shares are anyone's in that
+    household, but its members have different first names.  `shared`, `{comparison: ceiling}`:
+    a number one member of a home may lend another (the mobile) lifts the cap only to its
+    ceiling, a match but below any link personal evidence makes (p is squeezed into the band
+    (cap, ceiling], so such links keep their order); so a title and surname
+    calling from the twin sister's mobile, whose thread names the other twin, is clustered by
+    the thread first, and the conflict check (`clustering.cluster`) keeps it from the sister."""
     import jellyfish
 
     why = []
@@ -42,11 +47,17 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
         if vector.get(name, -1) == 0 and p > cap:
             p = cap
             why.append(name)
-    for name, (cap, unless) in conf.get("cap_when_partial", {}).items():
+    for name, (cap, unless, *shared) in conf.get("cap_when_partial", {}).items():
         if p > cap and (fa.get(name) is None or fb.get(name) is None or is_half(fa[name], fb[name])) and \
                 not any(_agree(vector, u, conf) for u in unless):
-            p = cap
-            why.append(name)
+            ceiling = max((c for n, c in (shared[0] if shared else {}).items() if _agree(vector, n, conf)),
+                          default=cap)
+            # squeezed into (cap, ceiling], not flattened: two such links of one mention (the
+            # mobile's owner and a member who borrowed it) keep the order their weights give
+            lifted = cap + (ceiling - cap) * p
+            if p > lifted:
+                p = lifted
+                why.append(name)
     return p, why
 
 

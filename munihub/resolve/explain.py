@@ -7,7 +7,8 @@ valid trusted id (a national id with a correct check digit) is a match whatever 
 two different valid ones never are, and a first name that is present but not exact caps the
 probability (`cap_unless_exact`; a rare one-edit typo of a common name escapes the cap, which
 is not shown here), and so does a first or last name missing on a side or half of the other
-unless the national id, birth date, 137 thread or mobile agrees (`cap_when_partial`), and a
+unless the national id, birth date or 137 thread agrees (the mobile alone lifts it only to
+0.99, below personal evidence: `cap_when_partial`), and a
 surname that really differs (`cap_when_different`).  A model trained on enough pairs also
 carries term frequencies: an exact first name or surname weighs by how common it is (a row each).
 """

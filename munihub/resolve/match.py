@@ -31,9 +31,11 @@ _PERSON = {
     "cap_when_different": {"last_key": 0.9},
     # a name part missing on a side, or the short half of a compound first name (`halves`:
     # رضا of محمدرضا), counts only beside something personal: a title and surname with the
-    # home's landline and address is anyone in that home (docs/resolution.md)
+    # home's landline and address is anyone in that home (docs/resolution.md).  The mobile
+    # is mostly its owner's, but a home's members borrow it: it makes a match, ranked below
+    # one the thread, id or birth date makes (caps.capped)
     "cap_when_partial": {
-        "first_key": (0.9, ("national_id", "birth_date", "thread", "mobile")),
+        "first_key": (0.9, ("national_id", "birth_date", "thread"), {"mobile": 0.99}),
         "last_key": (0.9, ("national_id", "birth_date", "thread", ("mobile", "first_key"),
                            ("place", "first_key")))},
     "match": 0.95, "review": 0.6, "prior": 0.2,
