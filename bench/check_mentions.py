@@ -19,7 +19,6 @@ tables) and `bench_exports.py` (five agencies' exports as CSV/JSON files), tunin
 from __future__ import annotations
 
 import argparse
-import collections
 import csv
 import json
 import re

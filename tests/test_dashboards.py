@@ -252,7 +252,6 @@ def test_suppressed_cells_show_as_suppressed_never_their_value(town):
     section = re.search(r'<section class="indicator" id="137.requests">(.*?)</section>', page, re.S).group(1)
     assert "پنهان" in section and 'class="suppressed"' in section
     got = csv_rows(c.get("/dashboards/137/137.requests.csv", params={"district": hidden[0]["dims"]["district"]}).text)
-    secret = {(r["period"], r["cell"]): r for r in raw}
     for row in got:
         if row["suppressed"] == "True":
             assert row["value"] == row["citizens"] == row["rows"] == ""
