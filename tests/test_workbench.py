@@ -253,9 +253,13 @@ def test_dismiss_needs_a_reason_and_records_it(hub):
     r = c.post("/quarantine/dismiss", data={"ids": qid, "why": " ", "csrf": token})
     assert r.status_code == 400 and "دلیلی بنویسید" in r.text
     r = c.post("/quarantine/dismiss", data={"ids": qid, "why": "test row of the vendor", "csrf": token})
-    assert r.status_code == 303
+    assert r.status_code == 303 and "۱ رکورد کنار گذاشته شد" in c.get(r.headers["location"]).text
     assert qid not in [q["id"] for q in open_quarantine(hub)]
     assert audit_rows(hub, "workbench.quarantine.dismiss")[-1]["detail"]["why"] == "test row of the vendor"
+    r = c.post("/quarantine/dismiss", data={"ids": qid, "why": "again", "csrf": token})
+    assert r.status_code == 400 and "این رکورد(ها) باز نیستند" in r.text  # already closed: nothing twice
+    r = c.post("/quarantine/dismiss", data={"why": "none chosen", "csrf": token})
+    assert r.status_code == 400 and "رکوردی برای کنار گذاشتن انتخاب نشده است" in r.text
 
 
 # ---------------------------------------------------------------- roles
@@ -567,6 +571,8 @@ def test_values_set_aside_are_counted_listed_replayed_and_dismissed(hub):
     assert c.post("/values/dismiss", data={"ids": nothing, "why": " ", "csrf": token}).status_code == 400
     r = c.post("/values/dismiss", data={"ids": nothing, "why": "the clerk typed a fragment", "csrf": token})
     assert r.status_code == 303 and "۱ مقدار کنار گذاشته بسته شد" in c.get(r.headers["location"]).text
+    r = c.post("/values/dismiss", data={"ids": nothing, "why": "again", "csrf": token})
+    assert r.status_code == 400 and "این مقدار(ها) باز نیستند" in r.text
     assert audit_rows(hub, "workbench.values.dismiss")[-1]["detail"]["why"] == "the clerk typed a fragment"
 
     path = hub.contracts_dir / "testreg" / "citizens.yaml"  # the fix: this registry is Mashhad's

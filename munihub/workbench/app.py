@@ -236,28 +236,35 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
                 f"{h.fa(result['still_quarantined'])} هنوز در قرنطینه است.")
         return back(f"/quarantine?source={source}&status=all", note)
 
-    @app.post("/quarantine/dismiss")
-    async def dismiss(request: Request):
+    async def dismissal(request: Request, action: str, close, words: dict[str, str], to: str):
+        """Close the selected open entries (quarantined records, values set aside) with a
+        steward's reason, kept in the audit log; `words` are the Persian names the messages use."""
         form = await request.form()
-        ids = [views.positive_int(x, "رکورد قرنطینه") for x in form.getlist("ids") if str(x).strip()]
+        ids = [views.positive_int(x, words["label"]) for x in form.getlist("ids") if str(x).strip()]
         if not ids:
-            raise views.BadInput("no ids", "رکوردی برای کنار گذاشتن انتخاب نشده است.")
+            raise views.BadInput("no ids", f"{words['one']} برای کنار گذاشتن انتخاب نشده است.")
         why = str(form.get("why", "")).strip()
-        person = steward(request, "workbench.quarantine.dismiss", ",".join(map(str, ids)))
+        person = steward(request, action, ",".join(map(str, ids)))
         if not why:
             raise views.BadInput("no reason", "برای کنار گذاشتن دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
 
         def run():
-            from munihub.ingest.quarantine import dismiss as dismiss_records
             try:
-                n = dismiss_records(settings, ids, person.username, why)
+                n = close(settings, ids, person.username, why)
             except MunihubError as err:
-                raise views.BadInput(str(err), "این رکورد(ها) باز نیستند یا وجود ندارند.") from err
-            record(person.username, "workbench.quarantine.dismiss", ",".join(map(str, ids)), "ok", {"why": why})
+                raise views.BadInput(str(err), f"این {words['some']} باز نیستند یا وجود ندارند.") from err
+            record(person.username, action, ",".join(map(str, ids)), "ok", {"why": why})
             changed()
             return n
         n = await run_in_threadpool(run)
-        return back("/quarantine", f"{h.fa(n)} رکورد کنار گذاشته شد.")
+        return back(to, f"{h.fa(n)} {words['done']}")
+
+    @app.post("/quarantine/dismiss")
+    async def dismiss(request: Request):
+        from munihub.ingest.quarantine import dismiss as dismiss_records
+        return await dismissal(request, "workbench.quarantine.dismiss", dismiss_records,
+                               {"label": "رکورد قرنطینه", "one": "رکوردی", "some": "رکورد(ها)",
+                                "done": "رکورد کنار گذاشته شد."}, "/quarantine")
 
     # ------------------------------------------------------------ values set aside
 
@@ -299,26 +306,10 @@ def create_app(settings: "Settings | None" = None, *, prefix: str = "/workbench"
 
     @app.post("/values/dismiss")
     async def dismiss_values(request: Request):
-        form = await request.form()
-        ids = [views.positive_int(x, "مقدار کنار گذاشته") for x in form.getlist("ids") if str(x).strip()]
-        if not ids:
-            raise views.BadInput("no ids", "مقداری برای کنار گذاشتن انتخاب نشده است.")
-        why = str(form.get("why", "")).strip()
-        person = steward(request, "workbench.values.dismiss", ",".join(map(str, ids)))
-        if not why:
-            raise views.BadInput("no reason", "برای کنار گذاشتن دلیلی بنویسید؛ در گزارش ممیزی می‌ماند.")
-
-        def run():
-            from munihub.ingest.quarantine import dismiss_set_aside
-            try:
-                n = dismiss_set_aside(settings, ids, person.username, why)
-            except MunihubError as err:
-                raise views.BadInput(str(err), "این مقدار(ها) باز نیستند یا وجود ندارند.") from err
-            record(person.username, "workbench.values.dismiss", ",".join(map(str, ids)), "ok", {"why": why})
-            changed()
-            return n
-        n = await run_in_threadpool(run)
-        return back("/values", f"{h.fa(n)} مقدار کنار گذاشته بسته شد.")
+        from munihub.ingest.quarantine import dismiss_set_aside
+        return await dismissal(request, "workbench.values.dismiss", dismiss_set_aside,
+                               {"label": "مقدار کنار گذاشته", "one": "مقداری", "some": "مقدار(ها)",
+                                "done": "مقدار کنار گذاشته بسته شد."}, "/values")
 
     # ------------------------------------------------------------ review
 
