@@ -11,59 +11,32 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from munihub import store
+from tests.browsing import need_chromium, served_in_chromium
 from tests.test_dashboards import CATEGORIES, PASSWORD, build_town, personal_values
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    if not CHROMIUM:
-        pytest.skip("chromium is not on PATH (install it with `apt-get install -y chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
-    import uvicorn
-
-    from munihub.cli.gateway import served_app
-
+    need_chromium()
     url = f"sqlite:///{tmp_path / 'store.db'}"
     engine = build_town(url)
     monkeypatch.setenv("MUNIHUB_STORE_URL", url)
     monkeypatch.setenv("MUNIHUB_HOME", str(tmp_path / "home"))
     store.forget_engines()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(served_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield engine, f"http://127.0.0.1:{port}", browser, tmp_path
-        finally:
-            browser.close()
-            server.should_exit = True
-            thread.join(timeout=10)
-            engine.dispose()
-            store.forget_engines()
+    try:
+        with served_in_chromium() as (base, browser):
+            yield engine, base, browser, tmp_path
+    finally:
+        engine.dispose()
+        store.forget_engines()
 
 
 def shown(capsys, *argv: str) -> list[dict]:

@@ -8,56 +8,29 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from munihub import store
+from browsing import need_chromium, served_in_chromium
 from test_workbench import MARYAM, PASSWORD, SECRETS, fix_contract, make_hub
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    if not CHROMIUM:
-        pytest.skip("chromium is not on PATH (install it with `apt-get install -y chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
-    import uvicorn
-
-    from munihub.cli.gateway import served_app
-
+    need_chromium()
     settings = make_hub(tmp_path, monkeypatch)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(served_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield settings, f"http://127.0.0.1:{port}", browser, tmp_path
-        finally:
-            browser.close()
-            server.should_exit = True
-            thread.join(timeout=10)
-            store.forget_engines()
+    try:
+        with served_in_chromium() as (base, browser):
+            yield settings, base, browser, tmp_path
+    finally:
+        store.forget_engines()
 
 
 class Visit:
