@@ -129,6 +129,30 @@ def test_a_value_map_onto_a_value_the_shared_schema_forbids_is_an_error(tmp_path
     assert "'woman'" in problems[0]["message"] and "gender" in problems[0]["message"]
 
 
+def test_a_value_map_keyed_by_numeric_codes_is_read(tmp_path):
+    # YAML reads `1:` as a number, and the compiled ODCS validator takes text keys only; the
+    # standard's check sees the contract as JSON would carry it (every key text), and mapping
+    # reads the codes as written
+    gender = ("      - name: gender\n        physicalName: jens\n        logicalType: string\n"
+              "        transformLogic: gender\n"
+              "        customProperties:\n          - property: valueMap\n            value: {1: male, 2: female}\n")
+    text = GOOD.read_text(encoding="utf-8").replace("      - name: first_name\n", gender + "      - name: first_name\n")
+    p = _write(tmp_path, text)
+    result = lint_contract(p)
+    assert result["valid_odcs"] and result["runnable"], result["problems"]
+    from munihub.ingest.mapping import map_field
+    [f] = [f for f in load_contract(p).fields if f.name == "gender"]
+    assert map_field(f, {"jens": 2}) == ("female", None) and map_field(f, {"jens": "۱"}) == ("male", None)
+
+
+@pytest.mark.parametrize("text", ["~: 1\n", "null: x\napiVersion: v3.1.0\n", "1: x\n", "true: [1]\n"])
+def test_a_key_yaml_reads_as_null_number_or_boolean_is_a_problem_not_a_crash(tmp_path, text):
+    p = _write(tmp_path, text)
+    with pytest.raises(ContractError) as err:
+        load_contract(p)
+    assert str(p) in str(err.value)
+
+
 def test_unknown_connector_parameters_and_missing_ones_come_from_the_connector(tmp_path):
     p = _write(tmp_path, GOOD.read_text(encoding="utf-8"))
     schema = {"type": "object", "required": ["url", "dsn"], "properties": {"url": {"type": "string"}}}

@@ -80,9 +80,22 @@ def _fast():
 def odcs_errors(data: dict) -> list:
     """The standard's raw complaints about `data` (reference validator), in document order."""
     fast = _fast()
-    if fast is not None and fast.is_valid(data):
-        return []
+    if fast is not None:
+        try:
+            if fast.is_valid(data):
+                return []
+        except ValueError:  # a key YAML read as a number, true or null (`1: مرد` in a valueMap)
+            data = _as_json(data)
+            if fast.is_valid(data):
+                return []
     return sorted(odcs_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+
+
+def _as_json(data):
+    """`data` as JSON would carry it, the form the standard's schema is written for: every
+    mapping key text (`1` → "1", null → "null"), dates as ISO text."""
+    import json
+    return json.loads(json.dumps(data, ensure_ascii=False, default=str))
 
 
 # ---------------------------------------------------------------- from raw errors to problems
