@@ -1,0 +1,244 @@
+"""Candidate scoring for a whole entity type at once, in arrays and on every core.
+
+`match.match_index` scores each blocked pair in plain Python (a dict of levels per pair,
+about 25 µs a pair); a million records give millions of candidate pairs.  This module gives
+the same pairs and model from the same index (`match.build_index`) and settings, computed
+per comparison instead of per pair:
+
+- candidates from the blocks as integer pairs (blocks of one size at once), deduplicated;
+- every feature value dictionary-encoded, so null, exact and swapped-name levels are array
+  comparisons; string similarity (Jaro–Winkler, edit distance) is computed once per
+  *distinct* pair of values, and those are shared out to worker processes (forked: they
+  inherit the values, only integer ids travel);
+- the model trained on pattern counts (`train_counts`, the same recipe as `model.train`);
+  each pattern's probability once; the caps (`munihub.resolve.caps`) on the pairs that reach
+  the review threshold, as `match._score` applies them.
+
+Plain data in and out, like `munihub.resolve.match`; numpy is the only addition.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from munihub.resolve import model as fs
+from munihub.resolve.caps import capped
+from munihub.resolve.match import Pair, valid_id
+
+#: below this many distinct value pairs a comparison is computed in this process
+PARALLEL_FROM = 20_000
+_VALUES: list[str] = []  # the value vocabulary, inherited by forked workers
+
+
+def workers() -> int:
+    """Worker processes to use: every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------- candidates
+def candidate_pairs(blocks: dict, index: dict[str, int], max_block: int) -> np.ndarray:
+    """Sorted unique pair codes `i * n + j` (i < j, positions in `index`) of every block of
+    2..max_block members; blocks of one size are expanded together."""
+    n = len(index)
+    by_size: dict[int, list[list[int]]] = defaultdict(list)
+    for refs in blocks.values():
+        if 1 < len(refs) <= max_block:
+            by_size[len(refs)].append(sorted(index[r] for r in refs))
+    parts = [np.empty(0, dtype=np.int64)]
+    for size, members in by_size.items():
+        m = np.asarray(members, dtype=np.int64)
+        i, j = np.triu_indices(size, 1)
+        parts.append((m[:, i] * n + m[:, j]).ravel())
+    return np.unique(np.concatenate(parts))
+
+
+# --------------------------------------------------------------------------- levels
+def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Levels of distinct non-equal value pairs (ids into `_VALUES`) for one comparison kind."""
+    import jellyfish
+
+    kind, left, right = task
+    values = _VALUES
+    if kind == "name":
+        jw = jellyfish.jaro_winkler_similarity
+        sims = np.fromiter((jw(values[a], values[b]) for a, b in zip(left.tolist(), right.tolist())),
+                           dtype=np.float64, count=len(left))
+        return np.where(sims >= 0.94, 2, np.where(sims >= 0.88, 1, 0)).astype(np.int8)
+    if kind == "code":
+        dl = jellyfish.damerau_levenshtein_distance
+        return np.fromiter((dl(values[a], values[b]) <= 1 for a, b in zip(left.tolist(), right.tolist())),
+                           dtype=np.int8, count=len(left))
+    return np.zeros(len(left), dtype=np.int8)
+
+
+def _similarities(kind: str, left: np.ndarray, right: np.ndarray, pool) -> np.ndarray:
+    if pool is None or len(left) < PARALLEL_FROM:
+        return _similarity_levels((kind, left, right))
+    chunks = max(8, len(left) // 50_000)
+    bounds = np.linspace(0, len(left), chunks + 1, dtype=np.int64)
+    tasks = [(kind, left[a:b], right[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.concatenate(pool.map(_similarity_levels, tasks))
+
+
+def _level_column(kind: str, ca: np.ndarray, cb: np.ndarray, n_values: int, pool) -> np.ndarray:
+    top = len(fs.KINDS[kind]) - 1
+    level = np.full(len(ca), -1, dtype=np.int8)
+    present = (ca >= 0) & (cb >= 0)
+    equal = present & (ca == cb)
+    level[equal] = top
+    differ = present & ~equal
+    if kind == "exact":
+        level[differ] = 0
+        return level
+    keys = ca[differ].astype(np.int64) * n_values + cb[differ]
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    level[differ] = _similarities(kind, uniq // n_values, uniq % n_values, pool)[inverse]
+    return level
+
+
+# --------------------------------------------------------------------------- training
+def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: list[dict],
+                 total_pairs: int, conf: dict, iterations: int = 25, strength: float = 20.0) -> dict:
+    """`model.train` from pattern counts (pattern = levels in the settings' comparison order)
+    instead of one vector per pair: the same arithmetic, in the same order."""
+    base = fs.default_model(conf)
+    names = list(base["m"])
+    levels = [len(fs.KINDS[conf["comparisons"][n].get("kind", "exact")]) for n in names]
+    flat = [[1.0 / lv] * lv for lv in levels]
+    rand = [tuple(v[n] for n in names) for v in randoms]
+    model = {"prior": 0.0, "m": dict(base["m"]),
+             "u": dict(zip(names, fs._tally(rand, [1.0] * len(rand), levels, flat, 1)))}
+    n_exact, n_fuzzy = sum(exact.values()), sum(fuzzy.values())
+    learn_m = n_exact < 50
+    if not learn_m:
+        pats = [p for p, c in sorted(exact.items()) for _ in range(c)]
+        model["m"] = dict(zip(names, fs._tally(pats, [1.0] * len(pats), levels,
+                                               [base["m"][n] for n in names], strength)))
+    patterns = dict(sorted(fuzzy.items()))
+    model["prior"] = max(n_exact + 0.1 * n_fuzzy, 1) / max(total_pairs, 1)
+    for _ in range(iterations):
+        post = {pat: fs.probability(dict(zip(names, pat)), model) for pat in patterns}
+        expected = n_exact + sum(cnt * post[pat] for pat, cnt in patterns.items())
+        model["prior"] = min(max(expected / max(total_pairs, 1), 1e-12), 0.5)
+        if learn_m:
+            pats = list(patterns)
+            model["m"] = dict(zip(names, fs._tally(pats, [patterns[p] * post[p] for p in pats],
+                                                   levels, [base["m"][n] for n in names], strength)))
+    return model
+
+
+# --------------------------------------------------------------------------- scoring
+def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
+                free_blocks: bool = False, processes: int | None = None) -> tuple[list[Pair], dict]:
+    """`match.match_index`, computed per comparison over arrays and on `processes` cores
+    (default: all): (pairs >= review, the model used)."""
+    global _VALUES
+    feats, sources = slot["features"], slot["sources"]
+    refs = sorted(feats)
+    index = {r: i for i, r in enumerate(refs)}
+    codes = candidate_pairs(slot["blocks"], index, conf.get("max_block", 2000))
+    if free_blocks:
+        slot["blocks"] = defaultdict(list)
+    n = len(refs)
+    left, right = codes // n, codes % n
+    del codes
+    if conf.get("link_only"):
+        src = np.asarray([hash(sources.get(r)) for r in refs], dtype=np.int64)
+        keep = src[left] != src[right]
+        left, right = left[keep], right[keep]
+
+    plan = conf.get("_plan") or fs.comparison_plan(conf)
+    wanted = {name for name, _, fb in plan} | {f for _, _, fb in plan for f in fb} | set(conf["trusted_ids"])
+    vocab: dict[str, int] = {}
+    column: dict[str, np.ndarray] = {}
+    for name in sorted(wanted):
+        column[name] = np.fromiter((vocab.setdefault(v, len(vocab)) if v else -1
+                                    for v in (feats[r].get(name) for r in refs)), dtype=np.int64, count=n)
+    _VALUES = list(vocab)
+    n_values = max(len(_VALUES), 1)
+
+    procs = processes or workers()
+    ctx = multiprocessing.get_context("fork") if procs > 1 else None
+    pool = ctx.Pool(procs) if ctx else None
+    try:
+        levels = {}
+        for name, kind, fallback in plan:
+            lv = _level_column(kind, column[name][left], column[name][right], n_values, pool)
+            if fallback:  # speaks only when a side has none of the parts (`model.comparison_vector`)
+                has = np.zeros(n, dtype=bool)
+                for f in fallback:
+                    has |= column[f] >= 0
+                lv[has[left] & has[right]] = -1
+            levels[name] = lv
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+        _VALUES = []
+    for x, y in conf.get("swappable", ()):
+        top_x = len(fs.KINDS[conf["comparisons"][x]["kind"]]) - 1
+        top_y = len(fs.KINDS[conf["comparisons"][y]["kind"]]) - 1
+        swapped = ((levels[x] == 0) & (levels[y] == 0) & (column[x][left] == column[y][right])
+                   & (column[y][left] == column[x][right]))
+        levels[x][swapped], levels[y][swapped] = top_x, top_y
+
+    # trusted ids: a shared valid one is a match, two different valid ones never are
+    exact_rule = np.full(len(left), -1, dtype=np.int8)
+    contradicts = np.zeros(len(left), dtype=bool)
+    for k, f in enumerate(conf["trusted_ids"]):
+        ok = np.fromiter((valid_id(f, feats[r].get(f)) for r in refs), dtype=bool, count=n)
+        both = ok[left] & ok[right]
+        same = both & (column[f][left] == column[f][right])
+        exact_rule[(exact_rule < 0) & same] = k
+        contradicts |= both
+    is_exact = exact_rule >= 0
+    is_fuzzy = ~is_exact & ~contradicts
+
+    names = [name for name, _, _ in plan]
+    radix = [len(fs.KINDS[kind]) + 1 for _, kind, _ in plan]
+    pattern = np.zeros(len(left), dtype=np.int64)
+    for name, base in zip(names, radix):
+        pattern = pattern * base + (levels[name].astype(np.int64) + 1)
+
+    def decode(code: int) -> tuple:
+        out = []
+        for base in reversed(radix):
+            out.append(int(code % base) - 1)
+            code //= base
+        return tuple(reversed(out))
+
+    uniq, inverse, counts = np.unique(pattern[is_fuzzy], return_inverse=True, return_counts=True)
+    fuzzy_counts = {decode(int(c)): int(k) for c, k in zip(uniq, counts)}
+    if model is None:
+        if is_fuzzy.sum() + is_exact.sum() >= min_train:
+            ex_uniq, ex_counts = np.unique(pattern[is_exact], return_counts=True)
+            total = n * (n - 1) // 2
+            if conf.get("link_only"):
+                total -= sum(k * (k - 1) // 2 for k in Counter(sources.values()).values())
+            model = train_counts(fuzzy_counts, {decode(int(c)): int(k) for c, k in zip(ex_uniq, ex_counts)},
+                                 fs.random_vectors(feats, conf, sources), total, conf)
+        else:
+            model = fs.default_model(conf)
+
+    out = [Pair(refs[a], refs[b], 1.0, "exact:" + conf["trusted_ids"][k])
+           for a, b, k in zip(left[is_exact].tolist(), right[is_exact].tolist(), exact_rule[is_exact].tolist())]
+    probs = np.asarray([fs.probability(dict(zip(names, decode(int(c)))), model) for c in uniq])
+    pair_p = probs[inverse] if len(uniq) else np.empty(0)
+    reach = pair_p >= conf["review"]
+    fl, fr = left[is_fuzzy][reach].tolist(), right[is_fuzzy][reach].tolist()
+    caps = conf.get("cap_unless_exact") or conf.get("cap_when_partial")
+    counted = slot.get("counts", {})
+    for a, b, p, code in zip(fl, fr, pair_p[reach].tolist(), inverse[reach].tolist()):
+        ra, rb = refs[a], refs[b]
+        if caps:
+            p, _ = capped(p, dict(zip(names, decode(int(uniq[code])))), conf, feats[ra], feats[rb], counted)
+            if p < conf["review"]:
+                continue
+        out.append(Pair(ra, rb, round(p, 6), "fellegi-sunter"))
+    return out, model
