@@ -72,25 +72,37 @@ def run_splink(path: str, out: str, threshold: float) -> dict:
         ],
         blocking_rules_to_generate_predictions=[
             block_on("ssn"),
-            block_on("first_name", "surname"),
             block_on("surname", "dob"),
             block_on("first_name", "dob"),
             block_on("dob", "postcode"),
+            block_on("first_name", "surname", "postcode"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
+    stages, mark = {}, [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = round(now - mark[0], 1)
+        mark[0] = now
+
     linker = Linker(df, settings, DuckDBAPI(connection=con))
+    lap("read+setup")
     linker.training.estimate_probability_two_random_records_match(
         [block_on("first_name", "surname", "dob"), block_on("ssn")], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e7)
+    lap("prior+u")
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "surname"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    lap("EM")
     pairs = linker.inference.predict(threshold_match_probability=threshold)
+    lap("predict")
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pairs, threshold)
+    lap("cluster")
     n_pairs = con.execute(f"SELECT count(*) FROM {pairs.physical_name}").fetchone()[0]
     con.execute(f"COPY (SELECT unique_id, cluster_id FROM {clusters.physical_name}) TO '{out}' (FORMAT parquet)")
-    return {"seconds": time.perf_counter() - t0, "pairs": n_pairs}
+    return {"seconds": time.perf_counter() - t0, "pairs": n_pairs, "stages": stages}
 
 
 # ----------------------------------------------------------------------------- munihub

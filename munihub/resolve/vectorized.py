@@ -102,8 +102,58 @@ def _level_column(kind: str, ca: np.ndarray, cb: np.ndarray, n_values: int, pool
     return level
 
 
+def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndarray], conf: dict,
+                  n_values: int, pool) -> dict[str, np.ndarray]:
+    """Level per comparison (int8 arrays) for the pairs (left[k], right[k]) of encoded
+    features: what `model.comparison_vector` gives each pair, fallback and swaps included."""
+    plan = conf.get("_plan") or fs.comparison_plan(conf)
+    n = len(next(iter(column.values()))) if column else 0
+    levels = {}
+    for name, kind, fallback in plan:
+        lv = _level_column(kind, column[name][left], column[name][right], max(n_values, 1), pool)
+        if fallback:  # speaks only when a side has none of the parts (`model.comparison_vector`)
+            has = np.zeros(n, dtype=bool)
+            for f in fallback:
+                has |= column[f] >= 0
+            lv[has[left] & has[right]] = -1
+        levels[name] = lv
+    for x, y in conf.get("swappable", ()):
+        top_x = len(fs.KINDS[conf["comparisons"][x]["kind"]]) - 1
+        top_y = len(fs.KINDS[conf["comparisons"][y]["kind"]]) - 1
+        swapped = ((levels[x] == 0) & (levels[y] == 0) & (column[x][left] == column[y][right])
+                   & (column[y][left] == column[x][right]))
+        levels[x][swapped], levels[y][swapped] = top_x, top_y
+    return levels
+
+
+def random_pairs(n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded random pairs `model.random_vectors` draws (same generator, same order; all
+    pairs when there are fewer than `size`), as positions in the sorted refs."""
+    import random
+    from itertools import combinations
+
+    if n < 2:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if n * (n - 1) // 2 <= size:
+        pairs = np.asarray(list(combinations(range(n), 2)), dtype=np.int64)
+        return pairs[:, 0], pairs[:, 1]
+    rng = random.Random(0)
+    drawn = np.asarray([(rng.randrange(n), rng.randrange(n)) for _ in range(size)], dtype=np.int64)
+    drawn = drawn[drawn[:, 0] != drawn[:, 1]]
+    return drawn[:, 0], drawn[:, 1]
+
+
+def _patterns(levels: dict[str, np.ndarray], names: list[str], radix: list[int]) -> np.ndarray:
+    """One integer per pair encoding its levels (mixed radix, comparison order)."""
+    n = len(levels[names[0]]) if names else 0
+    pattern = np.zeros(n, dtype=np.int64)
+    for name, base in zip(names, radix):
+        pattern = pattern * base + (levels[name].astype(np.int64) + 1)
+    return pattern
+
+
 # --------------------------------------------------------------------------- training
-def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: list[dict],
+def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: dict[tuple, int],
                  total_pairs: int, conf: dict, iterations: int = 25, strength: float = 20.0) -> dict:
     """`model.train` from pattern counts (pattern = levels in the settings' comparison order)
     instead of one vector per pair: the same arithmetic, in the same order."""
@@ -111,7 +161,8 @@ def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: list
     names = list(base["m"])
     levels = [len(fs.KINDS[conf["comparisons"][n].get("kind", "exact")]) for n in names]
     flat = [[1.0 / lv] * lv for lv in levels]
-    rand = [tuple(v[n] for n in names) for v in randoms]
+    # one 1.0 per random pair, as model.train adds them: the same floats to the last bit
+    rand = [p for p in sorted(randoms) for _ in range(randoms[p])]
     model = {"prior": 0.0, "m": dict(base["m"]),
              "u": dict(zip(names, fs._tally(rand, [1.0] * len(rand), levels, flat, 1)))}
     n_exact, n_fuzzy = sum(exact.values()), sum(fuzzy.values())
@@ -148,6 +199,7 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
     n = len(refs)
     left, right = codes // n, codes % n
     del codes
+    src = None
     if conf.get("link_only"):
         src = np.asarray([hash(sources.get(r)) for r in refs], dtype=np.int64)
         keep = src[left] != src[right]
@@ -155,38 +207,31 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
 
     plan = conf.get("_plan") or fs.comparison_plan(conf)
     wanted = {name for name, _, fb in plan} | {f for _, _, fb in plan for f in fb} | set(conf["trusted_ids"])
-    vocab: dict[str, int] = {}
+    # one vocabulary for every feature, so a first name can be compared with a last name (swaps)
+    vocab: dict = {None: 0, "": 0}
     column: dict[str, np.ndarray] = {}
+    rows = [feats[r] for r in refs]
     for name in sorted(wanted):
-        column[name] = np.fromiter((vocab.setdefault(v, len(vocab)) if v else -1
-                                    for v in (feats[r].get(name) for r in refs)), dtype=np.int64, count=n)
-    _VALUES = list(vocab)
-    n_values = max(len(_VALUES), 1)
-
+        column[name] = np.fromiter([vocab.setdefault(f.get(name), len(vocab) - 1) for f in rows],
+                                   dtype=np.int64, count=n) - 1  # null: -1
+    del rows
+    _VALUES = list(vocab)[2:]
     procs = processes or workers()
-    ctx = multiprocessing.get_context("fork") if procs > 1 else None
-    pool = ctx.Pool(procs) if ctx else None
+    pool = multiprocessing.get_context("fork").Pool(procs) if procs > 1 else None
     try:
-        levels = {}
-        for name, kind, fallback in plan:
-            lv = _level_column(kind, column[name][left], column[name][right], n_values, pool)
-            if fallback:  # speaks only when a side has none of the parts (`model.comparison_vector`)
-                has = np.zeros(n, dtype=bool)
-                for f in fallback:
-                    has |= column[f] >= 0
-                lv[has[left] & has[right]] = -1
-            levels[name] = lv
+        levels = level_columns(left, right, column, conf, len(vocab), pool)
+        randoms = None
+        if model is None:
+            rl, rr = random_pairs(n, conf.get("u_sample", 50_000))
+            if conf.get("link_only"):
+                keep = src[rl] != src[rr]
+                rl, rr = rl[keep], rr[keep]
+            randoms = level_columns(rl, rr, column, conf, len(vocab), pool)
     finally:
         if pool is not None:
             pool.close()
             pool.join()
         _VALUES = []
-    for x, y in conf.get("swappable", ()):
-        top_x = len(fs.KINDS[conf["comparisons"][x]["kind"]]) - 1
-        top_y = len(fs.KINDS[conf["comparisons"][y]["kind"]]) - 1
-        swapped = ((levels[x] == 0) & (levels[y] == 0) & (column[x][left] == column[y][right])
-                   & (column[y][left] == column[x][right]))
-        levels[x][swapped], levels[y][swapped] = top_x, top_y
 
     # trusted ids: a shared valid one is a match, two different valid ones never are
     exact_rule = np.full(len(left), -1, dtype=np.int8)
@@ -202,9 +247,7 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
 
     names = [name for name, _, _ in plan]
     radix = [len(fs.KINDS[kind]) + 1 for _, kind, _ in plan]
-    pattern = np.zeros(len(left), dtype=np.int64)
-    for name, base in zip(names, radix):
-        pattern = pattern * base + (levels[name].astype(np.int64) + 1)
+    pattern = _patterns(levels, names, radix)
 
     def decode(code: int) -> tuple:
         out = []
@@ -221,8 +264,9 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
             total = n * (n - 1) // 2
             if conf.get("link_only"):
                 total -= sum(k * (k - 1) // 2 for k in Counter(sources.values()).values())
+            r_uniq, r_counts = np.unique(_patterns(randoms, names, radix), return_counts=True)
             model = train_counts(fuzzy_counts, {decode(int(c)): int(k) for c, k in zip(ex_uniq, ex_counts)},
-                                 fs.random_vectors(feats, conf, sources), total, conf)
+                                 {decode(int(c)): int(k) for c, k in zip(r_uniq, r_counts)}, total, conf)
         else:
             model = fs.default_model(conf)
 
