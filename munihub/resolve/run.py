@@ -70,7 +70,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     """Cluster one entity type from scratch: `{ids, review, rule, model, features}`.
 
     `model` (the stored one) scores the pairs; None trains one (or takes the defaults)."""
-    from munihub.resolve import match
+    from munihub.resolve import match, vectorized
 
     conf = match.settings_for(entity_type, settings)
     refs = [r["ref"] for r in records]
@@ -83,7 +83,8 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     else:
         slot = match.build_index(map(with_fields, records), settings)[entity_type]
         feats = slot["features"]
-        pairs, model = match.match_index(slot, conf, model, free_blocks=True)
+        # the same pairs and model as match.match_index, per comparison and on every core
+        pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
         clusters = clustering.cluster(refs, pairs, conf["match"], decisions)
         rule = _rules(pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, previous, entity_type)

@@ -77,8 +77,28 @@ def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
     return np.zeros(len(left), dtype=np.int8)
 
 
-def _similarities(kind: str, left: np.ndarray, right: np.ndarray, pool) -> np.ndarray:
-    if pool is None or len(left) < PARALLEL_FROM:
+class _Pool:
+    """Worker processes forked on first need (small inputs never fork), so they inherit
+    `_VALUES` as it is then; one process means no pool at all."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes, self._pool = processes, None
+
+    def map(self, fn, tasks: list) -> list:
+        if self.processes < 2:
+            return list(map(fn, tasks))
+        if self._pool is None:
+            self._pool = multiprocessing.get_context("fork").Pool(self.processes)
+        return self._pool.map(fn, tasks)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+
+
+def _similarities(kind: str, left: np.ndarray, right: np.ndarray, pool: _Pool) -> np.ndarray:
+    if len(left) < PARALLEL_FROM:
         return _similarity_levels((kind, left, right))
     chunks = max(8, len(left) // 50_000)
     bounds = np.linspace(0, len(left), chunks + 1, dtype=np.int64)
@@ -216,8 +236,7 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
                                    dtype=np.int64, count=n) - 1  # null: -1
     del rows
     _VALUES = list(vocab)[2:]
-    procs = processes or workers()
-    pool = multiprocessing.get_context("fork").Pool(procs) if procs > 1 else None
+    pool = _Pool(processes or workers())
     try:
         levels = level_columns(left, right, column, conf, len(vocab), pool)
         randoms = None
@@ -228,9 +247,7 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
                 rl, rr = rl[keep], rr[keep]
             randoms = level_columns(rl, rr, column, conf, len(vocab), pool)
     finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+        pool.close()
         _VALUES = []
 
     # trusted ids: a shared valid one is a match, two different valid ones never are
