@@ -126,7 +126,7 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     uid = {r["ref"]: row["unique_id"] for r, row in zip(records, rows)}
     del rows
     marks = {}
-    slot = match.build_index(records, conf_all)["person"]
+    slot = vectorized.build_index(records, "person", conf_all)
     refs = [r["ref"] for r in records]
     del records
     marks["features+blocks"] = time.perf_counter() - t0

@@ -67,10 +67,16 @@ ENGLISH = {"person": {
 
 
 def _both(records, settings=None, model=None, **kw):
+    """(match.match_index on match.build_index, vectorized.match_index on vectorized.build_index:
+    candidates from the encoded features, no blocks)."""
     slot = match.build_index(records, settings)["person"]
     conf = match.settings_for("person", settings)
     want = match.match_index(slot, conf, model)
-    got = vectorized.match_index(slot, conf, model, **kw)
+    mine = vectorized.build_index(records, "person", settings, processes=kw.get("processes"))
+    assert mine["features"] == slot["features"] and mine["sources"] == slot["sources"]
+    assert mine["counts"] == slot["counts"]
+    got = vectorized.match_index(mine, conf, model, **kw)
+    assert vectorized.match_index(slot, conf, model, **kw) == got  # from match's blocks too
     return want, got
 
 
@@ -105,11 +111,19 @@ def test_given_model_and_link_only(records):
 
 def test_worker_processes_give_the_same(records, monkeypatch):
     monkeypatch.setattr(vectorized, "PARALLEL_FROM", 1)  # every comparison goes to the pool
+    monkeypatch.setattr(vectorized, "workers", lambda: 2)
+    monkeypatch.setattr(vectorized, "FEATURES_PER_WORKER", 100)
     (pairs, model), (vpairs, vmodel) = _both(records, ENGLISH, processes=2)
     assert vpairs == pairs and vmodel == model
 
 
 def test_small_input_and_no_candidates():
     one = persons(1, seed=1)[:1]
-    pairs, model = vectorized.match_index(match.build_index(one)["person"], match.settings_for("person"))
+    pairs, model = vectorized.match_index(vectorized.build_index(one, "person"), match.settings_for("person"))
     assert pairs == [] and model["prior"] > 0
+
+
+def test_giant_blocks_are_skipped_as_blocks_skip_them(records):
+    conf = {"person": {"max_block": 3}}
+    (pairs, _), (vpairs, _) = _both(records, conf)
+    assert vpairs == pairs

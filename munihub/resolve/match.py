@@ -161,9 +161,10 @@ def _get(fields: dict, path: str) -> Any:
     return fields
 
 
-def features(record: dict, settings: dict | None = None) -> dict[str, str | None]:
-    """Comparison features of one record (name keys, ids, dates), per its entity type."""
-    conf = settings_for(record.get("entity_type", "person"), settings)
+def features(record: dict, settings: dict | None = None, conf: dict | None = None) -> dict[str, str | None]:
+    """Comparison features of one record (name keys, ids, dates), per its entity type
+    (`conf`: that type's `settings_for`, when the caller has it already)."""
+    conf = conf or settings_for(record.get("entity_type", "person"), settings)
     fields = record.get("fields") or {}
     out: dict[str, str | None] = {}
     for feat, (paths, how) in conf["features"].items():
@@ -303,7 +304,7 @@ def build_index(records: Iterable[dict], settings: dict | None = None,
                 slot["blocks"][key].remove(ref)
             for name in counted:
                 slot["counts"][name][old.get(name)] -= 1
-        feats = features(rec, settings)
+        feats = features(rec, settings, conf)
         slot["features"][ref] = feats
         slot["sources"][ref] = rec.get("source", ref.split("|")[0])
         for key in blocking_keys(feats, conf):

@@ -81,7 +81,8 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         pairs: list = []
         rule = {r: "followup" for r in refs}
     else:
-        slot = match.build_index(map(with_fields, records), settings)[entity_type]
+        # features on every core, candidates from the encoded features (no block dict)
+        slot = vectorized.build_index(records, entity_type, settings, prepare=with_fields)
         feats = slot["features"]
         # the same pairs and model as match.match_index, per comparison and on every core
         pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
