@@ -114,18 +114,15 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     import pyarrow.parquet as pq
 
     sys.path.insert(0, str(HERE))
-    from person_file import match_records, read_rows, settings
+    from person_file import read_records, settings
 
-    from munihub.resolve import clustering, match, vectorized
+    from munihub.resolve import clustering, match, vectorized  # noqa: F401
 
-    rows = read_rows(Path(path))
     t0 = time.perf_counter()
     gc.disable()  # as resolve_all does
     conf_all = settings(HERE / "english_match_settings.yaml")
-    records = match_records(rows)
-    uid = {r["ref"]: row["unique_id"] for r, row in zip(records, rows)}
-    del rows
-    marks = {}
+    records = read_records(Path(path))
+    marks = {"read": time.perf_counter() - t0}
     slot = vectorized.build_index(records, "person", conf_all)
     refs = [r["ref"] for r in records]
     del records
@@ -133,11 +130,12 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     conf = match.settings_for("person", conf_all)
     pairs, _model = vectorized.match_index(slot, conf, None, free_blocks=True)
     marks["scoring"] = time.perf_counter() - t0 - sum(marks.values())
-    clusters = clustering.cluster(refs, pairs, conf["match"])
+    clusters = vectorized.cluster(refs, pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, {}, "person")
     marks["cluster+ids"] = time.perf_counter() - t0 - sum(marks.values())
     seconds = time.perf_counter() - t0
-    pq.write_table(pa.table({"unique_id": [uid[r] for r in refs], "cluster_id": [ids[r] for r in refs]}), out)
+    pq.write_table(pa.table({"unique_id": [int(r.split("|", 1)[1]) for r in refs],
+                             "cluster_id": [ids[r] for r in refs]}), out)
     return {"seconds": seconds, "pairs": sum(p.probability >= conf["match"] for p in pairs),
             "review": sum(p.probability < conf["match"] for p in pairs),
             "stages": {k: round(v, 1) for k, v in marks.items()}}

@@ -57,6 +57,23 @@ def match_records(rows: list[dict], source: str = "persons") -> list[dict]:
     return out
 
 
+def read_records(path: Path, source: str = "persons") -> list[dict]:
+    """The file as person match records, read in batches so its rows are never all held
+    as dicts beside the records (a million rows as dicts weigh more than the records)."""
+    if path.suffix != ".parquet":
+        return match_records(read_rows(path), source)
+    import pyarrow.parquet as pq
+    out: list[dict] = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
+        rows = batch.to_pylist()
+        for r in rows:
+            for k, v in r.items():
+                if v == "":
+                    r[k] = None
+        out += match_records(rows, source)
+    return out
+
+
 def settings(path: Path) -> dict:
     """Match settings from a YAML file, as `MUNIHUB_MATCH_SETTINGS` would give them."""
     import yaml

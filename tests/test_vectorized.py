@@ -127,3 +127,23 @@ def test_giant_blocks_are_skipped_as_blocks_skip_them(records):
     conf = {"person": {"max_block": 3}}
     (pairs, _), (vpairs, _) = _both(records, conf)
     assert vpairs == pairs
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cluster_equals_clustering_cluster(seed):
+    from munihub.resolve import clustering
+    from munihub.resolve.match import Pair
+
+    rng = random.Random(seed)
+    refs = [f"s|{i:04d}" for i in range(400)]
+    pairs = []
+    for _ in range(500):  # chains, stars and long paths across the whole range
+        a, b = sorted(rng.sample(refs, 2))
+        pairs.append(Pair(a, b, round(rng.random(), 3), "fellegi-sunter"))
+    pairs.append(Pair("s|0001", "other|9", 1.0, "exact:national_id"))  # a ref not clustered
+    decisions = [("s|0005", "s|0399", "match"), ("s|0010", "s|0011", "no-match-pending")]
+    want = clustering.cluster(refs, pairs, 0.6, decisions)
+    got = vectorized.cluster(refs, pairs, 0.6, decisions)
+    assert got == want and len(set(want.values())) < 300
+    no = [("s|0005", "s|0399", "no-match")]
+    assert vectorized.cluster(refs, pairs, 0.6, no) == clustering.cluster(refs, pairs, 0.6, no)

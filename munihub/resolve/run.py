@@ -86,7 +86,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         feats = slot["features"]
         # the same pairs and model as match.match_index, per comparison and on every core
         pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
-        clusters = clustering.cluster(refs, pairs, conf["match"], decisions)
+        clusters = vectorized.cluster(refs, pairs, conf["match"], decisions)
         rule = _rules(pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,

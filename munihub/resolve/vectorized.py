@@ -376,3 +376,37 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
                 continue
         out.append(Pair(ra, rb, round(p, 6), "fellegi-sunter"))
     return out, model
+
+
+# --------------------------------------------------------------------------- clustering
+def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
+            decisions: Sequence[tuple[str, str, str]] = ()) -> dict[str, str]:
+    """`clustering.cluster`, in arrays when no steward said "no-match": then the order links
+    are added in cannot matter, and connected parts are found by label propagation (each
+    record takes the smallest position among its links, with pointer jumping) instead of a
+    sorted list of a million link tuples.  With a "no-match" it is `clustering.cluster`."""
+    from munihub.resolve import clustering
+
+    if any(verdict == "no-match" for _, _, verdict in decisions):
+        return clustering.cluster(refs, pairs, threshold, decisions)
+    ordered = sorted(set(refs))
+    index = {r: i for i, r in enumerate(ordered)}
+    links = [(p.left_ref, p.right_ref) for p in pairs if p.probability >= threshold]
+    links += [(a, b) for a, b, verdict in decisions if verdict == "match"]
+    ends = np.asarray([(index[a], index[b]) for a, b in links if a in index and b in index],
+                      dtype=np.int64).reshape(-1, 2)
+    left, right = ends[:, 0], ends[:, 1]
+    label = np.arange(len(ordered), dtype=np.int64)
+    while True:
+        low = np.minimum(label[left], label[right])
+        before = label.copy()
+        np.minimum.at(label, left, low)
+        np.minimum.at(label, right, low)
+        while True:  # pointer jumping: a label's label, until every chain is flat
+            jumped = label[label]
+            if np.array_equal(jumped, label):
+                break
+            label = jumped
+        if np.array_equal(label, before):
+            break
+    return {r: ordered[label[index[r]]] for r in refs}
