@@ -14,7 +14,7 @@ precision, recall and F1 over all pairs inside the predicted clusters against th
   on first use: never a dependency of the hub).  A standard setup after Splink's tutorial:
   name comparisons with term-frequency adjustments, date-of-birth, postcode, a
   Damerau-Levenshtein SSN, a Jaro-Winkler address; the prior from deterministic rules
-  (recall 0.7), u by random sampling, m by two EM sessions; predictions at match
+  (recall 0.7), u from 1e6 random pairs (its default), m by two EM sessions; predictions at match
   probability 0.9, clustered at 0.9.
 - `munihub`: the file's rows as person records (`person_file.match_records`: the person
   schema's fields), the match settings of `bench/english_match_settings.yaml` (what a user
@@ -75,7 +75,8 @@ def run_splink(path: str, out: str, threshold: float) -> dict:
             block_on("surname", "dob"),
             block_on("first_name", "dob"),
             block_on("dob", "postcode"),
-            block_on("first_name", "surname", "postcode"),
+            block_on("first_name", "postcode"),
+            block_on("first_name", "address"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
@@ -91,7 +92,7 @@ def run_splink(path: str, out: str, threshold: float) -> dict:
     lap("read+setup")
     linker.training.estimate_probability_two_random_records_match(
         [block_on("first_name", "surname", "dob"), block_on("ssn")], recall=0.7)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)  # its default
     lap("prior+u")
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "surname"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
