@@ -51,3 +51,29 @@ def test_explain_from_the_store_and_the_cli(hub, capsys):  # noqa: F811
     assert json.loads(capsys.readouterr().out)["probability"] == 1.0
     assert main(["resolve", "explain", "registry.citizens|N1", "nope|1"]) == 1
     assert "no resolved record 'nope|1'" in capsys.readouterr().err
+
+
+def test_distribution_from_the_store_and_the_cli(hub, capsys):  # noqa: F811
+    from munihub.cli.main import main
+    from munihub.resolve.explain import score_distribution
+    out = score_distribution(hub, "person")
+    assert out["records"] > 0 and out["match_weight"] == pytest.approx(math.log2(0.95 / 0.05))
+    assert all(b["pairs"] > 0 and b["to"] - b["from"] == 2.0 for b in out["bins"])
+    assert [b["from"] for b in out["bins"]] == sorted(b["from"] for b in out["bins"])
+    by = {(r["comparison"], r["level"]): r for r in out["parameters"]}
+    assert by[("national_id", "exact")]["weight"] > 0 > by[("national_id", "else")]["weight"]
+    assert main(["resolve", "distribution"]) == 0
+    text = capsys.readouterr().out
+    assert "match weight" in text and "national_id" in text
+    assert main(["resolve", "distribution", "--type", "nothing"]) == 1
+    assert "no resolved nothing records" in capsys.readouterr().err
+
+
+def test_histogram_counts_only_scored_pairs():
+    from munihub.resolve.explain import weight_histogram
+    from munihub.resolve.match import Pair
+    conf = settings_for("person")
+    pairs = [Pair("a", "b", 0.97, "fellegi-sunter"), Pair("a", "c", 0.9, "fellegi-sunter"),
+             Pair("a", "d", 0.91, "fellegi-sunter"), Pair("b", "c", 1.0, "exact:national_id")]
+    out = weight_histogram(pairs, conf)
+    assert [(b["from"], b["pairs"]) for b in out["bins"]] == [(2.0, 2), (4.0, 1)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-from munihub.resolve.followups import distance_m, group_followups
+from munihub.resolve.followups import distance_m, followup_options, group_followups
 
 
 def req(ref, filed_at, *, tracking=None, refers_to=None, **fields):
@@ -179,3 +179,28 @@ def test_a_partial_name_with_another_mobile_is_someone_else():
                            anon("137|c", "2024-01-03", citizen_name="ناشناس", mobile="+989150000003"),
                            anon("137|d", "2024-01-04", citizen_name="خانم قوچانی", mobile="+989150000001")])
     assert out["137|b"] == "137|b" and out["137|c"] == "137|c" and out["137|d"] == "137|a"
+
+
+def test_a_request_marked_duplicate_joins_the_citizens_group_at_that_place_whatever_its_age():
+    """The operator's «تکراری»: the same citizen and place, months later and filed under
+    another category, is still the earlier request; without the status it is a new one."""
+    first = req("137|a", "2024-01-01")
+    dup = req("137|b", "2024-05-01", category="روشنایی", status="تکراری")
+    assert group_followups([first, dup])["137|b"] == "137|a"
+    fresh = req("137|b", "2024-05-01", category="روشنایی", status="ثبت شده")
+    assert group_followups([first, fresh])["137|b"] == "137|b"
+    neighbour = req("137|c", "2024-05-01", status="تکراری", national_id="0012345679",
+                    mobile="+989150000000", citizen_name="زهرا کریمی")
+    assert group_followups([first, neighbour])["137|c"] == "137|c"  # another citizen: not his duplicate
+    off = group_followups([first, dup], options=followup_options({"followup": {"duplicate_statuses": []}}))
+    assert off["137|b"] == "137|b"  # the option switched off
+
+
+def test_duplicate_statuses_are_validated_with_the_other_options():
+    import pytest
+    from munihub.errors import ConfigError
+    from munihub.resolve.followups import followup_options
+    assert "تکراری" in followup_options(None)["duplicate_statuses"]
+    with pytest.raises(ConfigError) as err:
+        followup_options({"followup": {"duplicate_statuses": "تکراری", "window_days": -1}})
+    assert "duplicate_statuses" in str(err.value) and "window_days" in str(err.value)

@@ -47,7 +47,7 @@ def test_features_person_keys_and_full_name_fallback():
     f = features(rec("a|1", first_name="علی", last_name="رضایی", national_id=ALI))
     assert f["national_id"] == ALI
     assert f["first_key"] and f["last_key"] and f["full_key"] == f["first_key"] + f["last_key"]
-    assert f["mobile"] is None and f["birth_date"] is None
+    assert "mobile" not in f and "birth_date" not in f  # absent, not None: smaller dicts
 
 
 def test_same_person_five_ways_is_one_cluster():
@@ -298,14 +298,104 @@ def test_training_gives_the_same_model_bit_for_bit_in_any_input_order():
         assert train(shuffled, [], randoms, 10 ** 7, conf) == first
 
 
-def test_a_title_and_surname_with_a_shared_mobile_is_not_enough():
-    """«آقای نوری» calling from a mobile: the son at that number shares the surname."""
-    owner = rec("registry|1", first_name="جواد", last_name="نوری", mobile="+989150000009", birth_date="1999-01-01")
-    caller = rec("137|1#person", last_name="نوری", full_name="نوری", mobile="+989150000009")
+def test_a_title_and_surname_count_only_with_personal_evidence():
+    """«آقای نوری» from the home landline at the home's address could be anyone of that home:
+    capped at review.  From the owner's mobile, or citing the owner's earlier call, it counts."""
+    home = {"address": {"detail": "مشهد، بلوار توس، کوچه ۱۴، پلاک ۲", "district": "11"}}
+    owner = rec("registry|1", first_name="جواد", last_name="نوری", mobile="+989150000009",
+                phone="+985138123456", birth_date="1999-01-01", **home)
+    caller = rec("137|1#person", last_name="نوری", full_name="نوری", phone="+985138123456",
+                 address={"detail": "بلوار توس کوچه 14", "district": "11"})
     conf = settings_for("person")
     vector = comparison_vector(features(owner), features(caller), conf)
     assert vector["full_key"] == -1  # the surname already spoke; "نوری" vs "جوادنوری" is no news
+    assert vector["place"] == 1  # the same street and alley, written two ways
     pairs = find_matches([owner, caller])
     assert pairs and max(p.probability for p in pairs) <= 0.9
-    dated = rec("137|2#person", last_name="نوری", mobile="+989150000009", birth_date="1999-01-01")
-    assert find_matches([owner, dated])[0].probability > 0.95  # another agreeing field lifts the cap
+    mobile = rec("137|2#person", last_name="نوری", mobile="+989150000009")
+    assert find_matches([owner, mobile])[0].probability > 0.9  # a personal number lifts the cap
+    dated = rec("137|3#person", last_name="نوری", phone="+985138123456", birth_date="1999-01-01")
+    assert find_matches([owner, dated])[0].probability > 0.95  # so does another agreeing field
+
+
+def test_the_short_half_of_a_compound_first_name_is_partial_not_another_name():
+    """رضا for محمدرضا: not a disagreement (which would send it below review), but not a full
+    agreement either: it counts once a personal number agrees."""
+    owner = rec("registry|1", first_name="محمدرضا", last_name="نوری", mobile="+989150000009",
+                birth_date="1999-01-01", phone="+985138123456")
+    half = rec("137|1#person", first_name="رضا", last_name="نوری", phone="+985138123456")
+    conf = settings_for("person")
+    assert comparison_vector(features(owner), features(half), conf)["first_key"] == -1
+    assert 0.6 <= find_matches([owner, half])[0].probability <= 0.9  # review, not nothing
+    with_mobile = rec("137|2#person", first_name="رضا", last_name="نوری", mobile="+989150000009")
+    assert find_matches([owner, with_mobile])[0].probability > 0.9
+
+
+def test_a_name_split_at_another_word_is_the_same_letters():
+    """«علی پور نازنین» read as علی + پورنازنین is نازنین علی‌پور."""
+    conf = settings_for("person")
+    a = features(rec("137|1#person", first_name="علی", last_name="پورنازنین"))
+    b = features(rec("registry|1", first_name="نازنین", last_name="علی‌پور"))
+    vector = comparison_vector(a, b, conf)
+    assert vector["first_key"] == vector["last_key"] == 3
+
+
+def test_clustering_never_joins_two_conflicting_records():
+    """A title-and-surname caller scores high with the father (his mobile) and with the son
+    (a call the son made that it cites): it joins the stronger one, never both; a steward's
+    match is not second-guessed."""
+    father, son, caller = "registry|1", "registry|2", "137|1#person"
+    pairs = [Pair(caller, father, 0.99, "fellegi-sunter"), Pair(caller, son, 0.97, "fellegi-sunter")]
+    clash = lambda a, b: {a, b} == {father, son}  # noqa: E731
+    clusters = cluster([father, son, caller], pairs, 0.95, conflict=clash)
+    assert clusters[caller] == clusters[father] != clusters[son]
+    assert len(set(cluster([father, son, caller], pairs, 0.95).values())) == 1  # without the test
+    steward = cluster([father, son, caller], pairs, 0.95, [(father, son, "match")], conflict=clash)
+    assert len(set(steward.values())) == 1
+    by_id = pairs + [Pair(father, son, 1.0, "exact:national_id")]  # a shared valid id is a rule
+    assert len(set(cluster([father, son, caller], by_id, 0.95, conflict=clash).values())) == 1
+
+
+def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
+    from munihub.resolve.conflicts import conflicting
+    conf = settings_for("person")
+    f = lambda **kw: features(rec("x|1", **kw))  # noqa: E731
+    assert conflicting(f(national_id=ALI), f(national_id=HOSSEIN), conf)
+    assert conflicting(f(first_name="حسن", birth_date="1990-01-01"), f(first_name="حسن", birth_date="1970-05-05"), conf)
+    assert conflicting(f(first_name="حسن"), f(first_name="زهرا"), conf)
+    assert not conflicting(f(first_name="محمدرضا"), f(first_name="رضا"), conf)
+    assert not conflicting(f(first_name="راض"), f(first_name="رضا"), conf)  # a typo, not a name
+    assert not conflicting(f(first_name="هاشمی", last_name="زینب"), f(first_name="زینب", last_name="هاشی"), conf)
+    assert not conflicting(f(first_name="علی", last_name="رضایی"), f(first_name="رضایی", last_name="علی"), conf)
+    assert not conflicting(f(first_name="حسن"), f(last_name="نوری"), conf)
+
+
+
+
+def test_a_common_name_agreeing_says_less_than_a_rare_one():
+    """Term frequencies (kept in a trained model): محمد agreeing weighs less than a rare name."""
+    from munihub.resolve.model import tf_adjustment, tf_tables
+    conf = settings_for("person")
+    feats = {f"r|{i}": {"first_key": "محمد" if i < 50 else f"نام{i}"} for i in range(100)}
+    model = {**default_model(conf), "tf": tf_tables(feats, conf)}
+    vector = {"first_key": 3}
+    common = tf_adjustment(vector, {"first_key": "محمد"}, {"first_key": "محمد"}, model)["first_key"]
+    rare = tf_adjustment(vector, {"first_key": "نام70"}, {"first_key": "نام70"}, model)["first_key"]
+    assert common < 0 < rare
+    assert tf_adjustment({"first_key": 2}, {"first_key": "محمد"}, {"first_key": "محمود"}, model) == {}
+    assert tf_tables(dict(reversed(list(feats.items()))), conf) == model["tf"]  # order-free
+
+
+def test_a_model_stored_before_new_comparisons_still_scores():
+    """A store resolved by an older version keeps a model without place, district or thread:
+    an incremental run scores with it, the new comparisons at their defaults."""
+    conf = settings_for("person")
+    old = default_model(conf)
+    for name in ("place", "district", "thread"):
+        del old["m"][name], old["u"][name]
+    home = {"address": {"detail": "بلوار توس کوچه 14", "district": "11"}}
+    registered = {**ALI_FIVE_WAYS[0], "fields": {**ALI_FIVE_WAYS[0]["fields"], **home}}
+    index = build_index([registered])
+    new = rec("137|9#person", first_name="علی", last_name="رضایی", mobile="+989151234567", **home)
+    pairs = match_incremental([new], index, model={"person": old})
+    assert pairs and pairs[0].probability > 0.95

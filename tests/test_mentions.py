@@ -12,7 +12,18 @@ def test_a_hotline_call_carries_every_identifying_field_and_the_name_parts():
     assert person_mention(call) == {
         "national_id": "0012345679", "mobile": "+989151234567", "phone": "+985138001234",
         "first_name": "علی", "last_name": "احمدی", "full_name": "علی احمدی", "father_name": "حسن", "title": "آقای",
+        "gender": "male", "request_thread": "137-1",
         "address": {"detail": "بلوار سجاد، کوچه ۴، پلاک ۱۲", "district": "منطقه ۳"}}
+
+
+def test_a_follow_up_shares_the_thread_of_the_call_it_cites_in_any_digits():
+    from munihub.resolve.records import request_thread
+    first = {"tracking_code": "1403000124", "description": "آسفالت کوچه خراب است"}
+    later = {"tracking_code": "1403000190", "description": "پیگیری درخواست شماره ۱۴۰۳۰۰۰۱۲۴؛ هنوز رسیدگی نشده"}
+    cited = {"tracking_code": "1403000201", "refers_to": "1403000124"}
+    assert request_thread(first) == request_thread(later) == request_thread(cited) == "1403000124"
+    assert request_thread({"tracking_code": "1403000300", "description": "چراغ خاموش"}) == "1403000300"
+    assert request_thread({"payment_id": "P1"}) is None
 
 
 def test_a_name_and_an_address_without_id_or_phone_still_name_a_citizen():
@@ -43,6 +54,7 @@ def test_match_records_give_every_naming_row_its_mention():
                          None, None, {})
     assert [r["ref"] for r in recs] == ["rc137.requests|137-9", "rc137.requests|137-9#person"]
     assert recs[1]["fields"] == {"last_name": "کریمی", "full_name": "کریمی", "title": "خانم",
+                                 "gender": "female", "request_thread": "137-9",
                                  "address": {"detail": "بلوار توس"}}
 
 

@@ -153,3 +153,24 @@ def test_postgres_incremental_run_on_real_server(pg_url):
     resolve_all(engine, full=True)
     assert inc == members(engine)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_same_data_gives_the_same_model_and_clusters_on_sqlite_and_postgres(pg_url, tmp_path):
+    """A trained model (EM, term frequencies) and its clusters do not depend on the engine or
+    on the order rows come back in: bit for bit the same on SQLite and PostgreSQL."""
+    data = rows(700, seed=9)
+    got = []
+    for url, batch in ((f"sqlite:///{tmp_path / 's.db'}", data), (pg_url, data[::-1])):
+        engine = store.open_store(url)
+        publish(engine, batch, T0, "L1")
+        resolve_all(engine, full=True)
+        with engine.connect() as conn:
+            model = conn.execute(sa.select(store.match_models.c.model)
+                                 .where(store.match_models.c.entity_type == "person")).scalar()
+        got.append((model, members(engine)))
+        engine.dispose()
+    (sqlite_model, sqlite_members), (pg_model, pg_members) = got
+    assert sqlite_model is not None and sqlite_model.get("tf"), "too few pairs: the model was not trained"
+    assert sqlite_model == pg_model
+    assert sqlite_members == pg_members

@@ -33,6 +33,11 @@ def add_commands(sub) -> None:
     xp.add_argument("right", help="the other ref")
     xp.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
+    dist = grp.add_parser("distribution", help="the match-weight histogram of the stored records re-scored with "
+                                               "the stored model, and its m/u/weight per comparison level")
+    dist.add_argument("--type", dest="entity_type", default="person", help="entity type (default person)")
+    dist.add_argument("--json", action="store_true", help="print it as JSON")
+
     e = subgroup(sub, "entity", "resolved entities")
     es = e.add_parser("show", help="a golden record with the lineage of every value")
     es.add_argument("id", help="entity id, e.g. P-1a2b3c4d5e6f")
@@ -114,6 +119,28 @@ def cmd_explain(args) -> int:
     print(f"\nmatch weight {out['match_weight']:+.2f} -> Fellegi-Sunter {out['fellegi_sunter']:.6f}{capped}; "
           f"probability {out['probability']:.6f} (match >= {out['thresholds']['match']}, "
           f"review >= {out['thresholds']['review']})")
+    return 0
+
+
+@command("resolve.distribution")
+def cmd_distribution(args) -> int:
+    from munihub.resolve.explain import score_distribution
+    out = score_distribution(_engine(), args.entity_type, current_settings().match_settings)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    top = max((b["pairs"] for b in out["bins"]), default=1)
+    rows = [{"match weight": f"[{b['from']:+.0f}, {b['to']:+.0f})", "pairs": b["pairs"],
+             "": "#" * max(1, round(40 * b["pairs"] / top)) +
+                 ("  <- match" if b["from"] <= out["match_weight"] < b["to"] else "") +
+                 ("  <- review" if b["from"] <= out["review_weight"] < b["to"] else "")}
+            for b in out["bins"]]
+    print(f"{out['entity_type']}: {out['records']} records, {out['model']} model, prior {out['prior']:.3g}; "
+          f"pairs at or above review (match weight {out['review_weight']:+.2f}; match {out['match_weight']:+.2f})")
+    print(table(rows, ["match weight", "pairs", ""]))
+    print()
+    print(table([{**r, "m": f"{r['m']:.4f}", "u": f"{r['u']:.4f}", "weight": f"{r['weight']:+.2f}"}
+                 for r in out["parameters"]], ["comparison", "level", "m", "u", "weight"]))
     return 0
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from munihub.resolve.model import KINDS
+from munihub.resolve.model import KINDS, is_half
 
 
 def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
@@ -18,10 +18,14 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     حسین) share everything else and Persian first names sit close (محمد/محمود jw 0.95).
     Unless the two are one edit apart and one spelling is `typo_ratio` times rarer in the
     data (`counts`): then it is a typo of a common name (لیرضا for علیرضا), not another name.
-    `cap_when_partial`: `{feature: (cap, unless)}`, a feature given on one side only (a title
-    and surname, «آقای احمدی») caps p unless a comparison in `unless` (national id, birth
-    date) at least nearly agrees: a surname and the phone a household shares are anyone's in
-    that household."""
+    `cap_when_different`: `{feature: cap}`, a comparison at its lowest level (not a typo) caps p:
+    a surname that differs beside the mobile or home a household shares.
+    `cap_when_partial`: `{feature: (cap, unless)}`, a feature missing on a side (a title and
+    surname, «آقای احمدی», or «ناشناس») or half of the other (رضا / محمدرضا) caps p unless an
+    entry of `unless` at least nearly agrees: a comparison (national id, birth date, the 137
+    thread, the mobile), or a tuple of comparisons that must all agree (the home with the
+    first name): a surname, an address and the phone a household shares are anyone's in that
+    household, but its members have different first names."""
     import jellyfish
 
     why = []
@@ -34,9 +38,23 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
                     jellyfish.damerau_levenshtein_distance(fa[name], fb[name]) > 1:
                 p = cap
                 why.append(name)
+    for name, cap in conf.get("cap_when_different", {}).items():
+        if vector.get(name, -1) == 0 and p > cap:
+            p = cap
+            why.append(name)
     for name, (cap, unless) in conf.get("cap_when_partial", {}).items():
-        if p > cap and (fa.get(name) is None) != (fb.get(name) is None) and \
-                not any(vector.get(u, -1) >= 1 for u in unless):
+        if p > cap and (fa.get(name) is None or fb.get(name) is None or is_half(fa[name], fb[name])) and \
+                not any(_agree(vector, u, conf) for u in unless):
             p = cap
             why.append(name)
     return p, why
+
+
+def _agree(vector: dict[str, int], what: str | tuple[str, ...], conf: dict) -> bool:
+    """Whether every comparison of `what` agrees: a name exactly, a code at least nearly."""
+    names = (what,) if isinstance(what, str) else what
+    for n in names:
+        kind = conf["comparisons"][n].get("kind", "exact")
+        if vector.get(n, -1) < (len(KINDS[kind]) - 1 if kind == "name" else 1):
+            return False
+    return True

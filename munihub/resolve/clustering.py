@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 if TYPE_CHECKING:
     from munihub.resolve.match import Pair
 
 
 def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
-            decisions: Iterable[tuple[str, str, str]] = ()) -> dict[str, str]:
+            decisions: Iterable[tuple[str, str, str]] = (),
+            conflict: Callable[[str, str], bool] | None = None) -> dict[str, str]:
     """Connected components of pairs >= threshold, keyed by their smallest ref.
 
     Steward decisions win: "match" links are applied first; a "no-match" pair never ends up
@@ -23,6 +24,12 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     with A/C "no-match" splits at its weakest link.  Order of input never matters.
     Only `refs` are clustered: pairs and decisions naming other refs (another entity type,
     a deleted row) are ignored.
+
+    `conflict(a, b)`, if given, says two records cannot be one entity (two different
+    national ids, birth dates or first names): a matcher link that would join two parts
+    holding such a pair is skipped like a no-match, so a partial mention («آقای احمدی» and a
+    household's mobile) that scores high with two people of one home joins only the stronger
+    one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
     """
     parent = {r: r for r in refs}
     forbidden: dict[str, set[str]] = defaultdict(set)
@@ -33,11 +40,12 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if verdict == "no-match":
             forbidden[left].add(right), forbidden[right].add(left)
         elif verdict == "match":
-            links.append((0, 0.0, min(left, right), max(left, right)))
+            links.append((0, 0.0, min(left, right), max(left, right), False))
     for p in pairs:
         if p.probability >= threshold and p.left_ref in parent and p.right_ref in parent:
+            # a shared valid trusted id is a match by rule: no conflict can undo it
             links.append((1, -p.probability, min(p.left_ref, p.right_ref),
-                          max(p.left_ref, p.right_ref)))
+                          max(p.left_ref, p.right_ref), not p.rule.startswith("exact:")))
 
     def find(r: str) -> str:
         while parent[r] != r:
@@ -46,15 +54,16 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         return r
 
     size: dict[str, int] = {}  # per root, absent = 1
-    members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match"
-    for _, _, a, b in sorted(links):
+    members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match" and conflicts
+    for _, _, a, b, checked in sorted(links):
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
         small, big = (ra, rb) if size.get(ra, 1) <= size.get(rb, 1) else (rb, ra)
-        if forbidden:
+        if forbidden or conflict:
             ms, mb = members.pop(small, None) or {small}, members.get(big) or {big}
-            if any(forbidden.get(m, set()) & mb for m in ms):
+            if any(forbidden.get(m, set()) & mb for m in ms) or \
+                    (checked and conflict and any(conflict(x, y) for x in ms for y in mb)):
                 members[small] = ms
                 continue
             members[big] = mb | ms

@@ -6,8 +6,10 @@ probability is 1 / (1 + 2^-weight).  The rules the score goes through come first
 valid trusted id (a national id with a correct check digit) is a match whatever the weights,
 two different valid ones never are, and a first name that is present but not exact caps the
 probability (`cap_unless_exact`; a rare one-edit typo of a common name escapes the cap, which
-is not shown here), and so does a first name given on one side only unless the national id or
-birth date agrees (`cap_when_partial`).
+is not shown here), and so does a first or last name missing on a side or half of the other
+unless the national id, birth date, 137 thread or mobile agrees (`cap_when_partial`), and a
+surname that really differs (`cap_when_different`).  A model trained on enough pairs also
+carries term frequencies: an exact first name or surname weighs by how common it is (a row each).
 """
 from __future__ import annotations
 
@@ -15,15 +17,15 @@ import math
 from typing import Any
 
 from munihub.resolve.caps import capped
-from munihub.resolve.model import KINDS, comparison_vector, default_model, probability
+from munihub.resolve.model import KINDS, comparison_vector, completed, default_model, probability, tf_adjustment
 
 
 def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) -> dict[str, Any]:
     """The rule, the prior weight, one row per comparison and the probability of one pair
     (`fa`, `fb`: match features; `conf`: `match.settings_for`; `model`: stored or default)."""
-    from munihub.resolve.match import valid_id
+    from munihub.resolve.match import _shifted, valid_id
 
-    model = model or default_model(conf)
+    model = completed(model, conf) if model else default_model(conf)
     vector = comparison_vector(fa, fb, conf)
     rows = []
     for name, level in vector.items():
@@ -34,8 +36,11 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
             m, u = model["m"][name][level], model["u"][name][level]
             row.update(m=m, u=u, weight=math.log2(m / u) if m > 0 and u > 0 else 0.0)  # a zero m or u says nothing
         rows.append(row)
+    for name, logit in tf_adjustment(vector, fa, fb, model).items():  # how common the value is
+        rows.append({"comparison": f"{name} (term frequency)", "left": fa.get(name), "right": fb.get(name),
+                     "level": "exact", "m": None, "u": None, "weight": logit / math.log(2)})
     prior = model["prior"]
-    fellegi_sunter = probability(vector, model)
+    fellegi_sunter = _shifted(probability(vector, model), sum(tf_adjustment(vector, fa, fb, model).values()))
     ids = [f for f in conf.get("trusted_ids", []) if valid_id(f, fa.get(f)) and valid_id(f, fb.get(f))]
     rule = next((f"exact:{f}" for f in ids if fa[f] == fb[f]), None) or \
         (f"different valid {ids[0]}: never a match" if ids else "fellegi-sunter")
@@ -80,3 +85,51 @@ def explain_refs(engine, left: str, right: str, match_settings: dict | None = No
     return {"entity_type": etype, "left": left, "right": right, "model": "stored" if model else "default",
             "entities": [entities.get(left), entities.get(right)],
             **explain_features(found[left][1], found[right][1], conf, model)}
+
+
+def weight_histogram(pairs, conf: dict, width: float = 2.0) -> dict[str, Any]:
+    """Splink's match-weight chart as rows: scored pairs (`match.Pair`s, the Fellegi-Sunter
+    ones) counted per `width`-wide bin of match weight (log2 odds), with the weights of the
+    thresholds, so one sees whether the match threshold sits where the distribution has a gap."""
+    def weight(p: float) -> float:
+        return 60.0 if p >= 1.0 else -60.0 if p <= 0.0 else math.log2(p / (1 - p))
+
+    bins: dict[float, int] = {}
+    for p in pairs:
+        if p.rule == "fellegi-sunter":
+            lo = math.floor(weight(p.probability) / width) * width
+            bins[lo] = bins.get(lo, 0) + 1
+    return {"bins": [{"from": lo, "to": lo + width, "pairs": bins[lo]} for lo in sorted(bins)],
+            "match_weight": weight(conf["match"]), "review_weight": weight(conf["review"])}
+
+
+def score_distribution(engine, entity_type: str = "person", match_settings: dict | None = None,
+                       width: float = 2.0) -> dict[str, Any]:
+    """The stored records of one type re-blocked and re-scored with the stored model (as the
+    last run scored them): the match-weight histogram of every pair at or above the review
+    threshold, and the model's m, u and weight per comparison level (Splink's parameter chart)."""
+    import sqlalchemy as sa
+
+    from munihub import store
+    from munihub.errors import MunihubError
+    from munihub.resolve.match import index_from_features, match_index, settings_for
+
+    f, mm = store.match_features, store.match_models
+    with engine.connect() as conn:
+        feats = {ref: fs for ref, fs in conn.execute(
+            sa.select(f.c.ref, f.c.features).where(f.c.entity_type == entity_type))}
+        model = conn.execute(sa.select(mm.c.model).where(mm.c.entity_type == entity_type)).scalar()
+    if not feats:
+        raise MunihubError(f"no resolved {entity_type} records", where="resolve distribution",
+                           hint="run `munihub resolve` first, or pick another --type")
+    conf = settings_for(entity_type, match_settings)
+    stored = model is not None
+    model = completed(model, conf) if model else default_model(conf)
+    slot = index_from_features(feats, {r: r.split("|")[0] for r in feats}, conf)
+    pairs, _ = match_index(slot, conf, model)
+    levels = [{"comparison": name, "level": KINDS[comp.get("kind", "exact")][i], "m": m, "u": u,
+               "weight": math.log2(m / u) if m > 0 and u > 0 else 0.0}
+              for name, comp in conf["comparisons"].items()
+              for i, (m, u) in enumerate(zip(model["m"][name], model["u"][name]))]
+    return {"entity_type": entity_type, "records": len(feats), "model": "stored" if stored else "default",
+            "prior": model["prior"], **weight_histogram(pairs, conf, width), "parameters": levels}

@@ -10,7 +10,9 @@ A neighbour with another name is (another request).  A category listed in
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
 earlier one closed) starts a new group.  A request citing an earlier tracking code
-(`refers_to`, or quoted in the description in any digits) always joins that request's group.
+(`refers_to`, or quoted in the description in any digits) always joins that request's group;
+one whose status is listed in `duplicate_statuses` («تکراری») joins the group it cites, or
+else the same citizen's latest group at that place whatever its category and age.
 Group key = ref of the group's earliest request (by filed_at, then ref): stable and
 independent of input order.  Options: the `followup` mapping of the `service_request` match
 settings (`FOLLOWUP_DEFAULTS`), checked by `followup_options`.
@@ -28,6 +30,9 @@ FOLLOWUP_DEFAULTS: dict[str, Any] = {
     "window_days": 30, "radius_m": 200.0,
     "generic_categories": ["پیگیری درخواست", "پیگیری"],
     "quoted_codes": True,  # read earlier tracking codes from the description text
+    # a request the operator marked as a duplicate joins the group it cites, or else the
+    # citizen's latest earlier group at that place, whatever its category and age
+    "duplicate_statuses": ["تکراری", "درخواست تکراری", "duplicate"],
 }
 QUOTED_CODE = re.compile(r"\d{6,}")  # a tracking code is a long run of digits
 
@@ -45,6 +50,9 @@ def followup_options(conf: dict | None) -> dict[str, Any]:
     cats = given.get("generic_categories", [])
     if not isinstance(cats, list) or not all(isinstance(c, str) and c.strip() for c in cats):
         problems.append(f"generic_categories must be a list of category names, not {cats!r}")
+    dups = given.get("duplicate_statuses", [])
+    if not isinstance(dups, list) or not all(isinstance(c, str) and c.strip() for c in dups):
+        problems.append(f"duplicate_statuses must be a list of status values, not {dups!r}")
     if not isinstance(given.get("quoted_codes", True), bool):
         problems.append(f"quoted_codes must be true or false, not {given['quoted_codes']!r}")
     if problems:
@@ -114,6 +122,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
     quoted = set(QUOTED_CODE.findall(to_latin_digits(str(f.get("description") or "")))) \
         if options["quoted_codes"] else set()
     first, last = _name_parts(f.get("citizen_name"))
+    duplicate = _key(f.get("status")) in {_key(c) for c in options.get("duplicate_statuses", ())} - {None}
     return {"ref": req["ref"], "when": _when(f.get("filed_at"), req["ref"]),
             "tracking": str(f.get("tracking_code") or "") or None,
             "refers_to": str(f.get("refers_to") or "") or None, "quoted": sorted(quoted),
@@ -122,7 +131,8 @@ def _profile(req: dict, options: dict | None = None) -> dict:
                                           ("phone", f.get("phone") or None),
                                           ("name", _key(f.get("citizen_name"), "name"))) if v},
             "first": first, "last": last,
-            "category": category, "generic": category in generic, "district": _key(f.get("district")),
+            "category": category, "generic": category in generic, "duplicate": duplicate,
+            "district": _key(f.get("district")),
             "address": _key(f.get("address")), "coords": _coords(f)}
 
 
@@ -158,9 +168,9 @@ def _named(p: dict) -> bool:
     return bool(p["first"] or p["last"])
 
 
-def same_problem(a: dict, b: dict, radius_m: float = 200.0) -> bool:
-    """Same citizen, same category, same place (profiles from `_profile`)."""
-    if not _same_category(a, b) or not same_citizen(a, b):
+def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool = False) -> bool:
+    """Same citizen, same category (any, with `any_category`), same place (profiles from `_profile`)."""
+    if not (any_category or _same_category(a, b)) or not same_citizen(a, b):
         return False
     if not any(a["citizen"].get(k) == v for k, v in b["citizen"].items()):
         if not (a["district"] and a["address"]):
@@ -225,8 +235,8 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
                 # nameless caller in a group must not let a neighbour in
-                if p["when"] - last[root] <= window and \
-                        any(same_problem(p, q, radius_m) for q in members[root]) and \
+                if (p["duplicate"] or p["when"] - last[root] <= window) and \
+                        any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
                         all(same_citizen(p, q) for q in members[root]):
                     if best is None or last[root] > last[best]:
                         best = root

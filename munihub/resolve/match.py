@@ -19,26 +19,41 @@ from itertools import combinations
 from typing import Any, Callable, Iterable
 
 from munihub.resolve.caps import capped as _capped
-from munihub.resolve.model import (comparison_plan, comparison_vector, default_model,  # noqa: F401
-                                   probability, random_vectors, train)
+from munihub.resolve.model import (comparison_plan, comparison_vector, completed, default_model,  # noqa: F401
+                                   probability, random_vectors, tf_adjustment, tf_tables, train)
 
 
 _PERSON = {
-    "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")],
+    "trusted_ids": ["national_id"], "swappable": [("first_key", "last_key")], "halves": ["first_key"],
     "cap_unless_exact": {"first_key": 0.9},
-    "cap_when_partial": {"first_key": (0.9, ("national_id", "birth_date"))},
+    # a surname that differs (not a typo) beside a shared mobile or address is another
+    # household member: a wife keeps her own surname
+    "cap_when_different": {"last_key": 0.9},
+    # a name part missing on a side, or the short half of a compound first name (`halves`:
+    # رضا of محمدرضا), counts only beside something personal: a title and surname with the
+    # home's landline and address is anyone in that home (docs/resolution.md)
+    "cap_when_partial": {
+        "first_key": (0.9, ("national_id", "birth_date", "thread", "mobile")),
+        "last_key": (0.9, ("national_id", "birth_date", "thread", ("mobile", "first_key"),
+                           ("place", "first_key")))},
     "match": 0.95, "review": 0.6, "prior": 0.2,
+    # never one person, however a chain of links runs (see clustering.cluster)
+    "conflicts": ["birth_date", "gender", "first_key", "last_key"],
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
                  "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),
                  "postal_code": (["postal_code", "address.postal_code"], "raw"),
-                 "gender": ("gender", "raw")},
+                 "gender": ("gender", "raw"), "place": ("address", "place"),
+                 "district": ("address", "district"), "thread": ("request_thread", "raw")},
     # m/u are for pairs inside the blocked candidate set (not random pairs).
     "comparisons": {
         "national_id": {"kind": "code", "m": [0.03, 0.04, 0.93], "u": [0.995, 0.004, 0.001]},
-        "first_key": {"kind": "name", "m": [0.02, 0.04, 0.09, 0.85], "u": [0.85, 0.05, 0.04, 0.06]},
-        "last_key": {"kind": "name", "m": [0.03, 0.04, 0.08, 0.85], "u": [0.75, 0.05, 0.05, 0.15]},
+        # tf: an exact agreement weighs by how common the name is (محمد, احمدی count for less)
+        "first_key": {"kind": "name", "tf": True,
+                      "m": [0.02, 0.04, 0.09, 0.85], "u": [0.85, 0.05, 0.04, 0.06]},
+        "last_key": {"kind": "name", "tf": True,
+                     "m": [0.03, 0.04, 0.08, 0.85], "u": [0.75, 0.05, 0.05, 0.15]},
         # full name only speaks when first or last name is missing on a side (no double count)
         "full_key": {"kind": "name", "fallback_for": ["first_key", "last_key"],
                      "m": [0.02, 0.04, 0.09, 0.85], "u": [0.9, 0.04, 0.03, 0.03]},
@@ -50,6 +65,12 @@ _PERSON = {
         # children, twins share it), so it weighs less than a mobile and never blocks alone
         "phone": {"kind": "exact", "m": [0.4, 0.6], "u": [0.8, 0.2]},
         "gender": {"kind": "exact", "m": [0.02, 0.98], "u": [0.5, 0.5]},
+        # street and alley: one home is a household, so a place only counts beside names
+        # (the first-name caps below keep spouses, children and twins apart)
+        "place": {"kind": "exact", "m": [0.15, 0.85], "u": [0.99, 0.01]},
+        "district": {"kind": "exact", "m": [0.08, 0.92], "u": [0.92, 0.08]},
+        # a 137 call and the follow-up citing it: mostly one caller
+        "thread": {"kind": "exact", "m": [0.85, 0.15], "u": [0.9999, 0.0001]},
     },
     # A common name (محمد محمدی) blocks thousands of different people: a block above
     # max_block carries no signal and would cost n^2 pairs, so pairs come through ids,
@@ -58,7 +79,8 @@ _PERSON = {
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
-                 ["birth_date", "father_key"], ["phone", "last_key"], ["phone", "first_key"]],
+                 ["birth_date", "father_key"], ["phone", "last_key"], ["phone", "first_key"],
+                 ["last_key", "place"], ["first_key", "place"], ["thread"]],
 }
 
 
@@ -131,6 +153,9 @@ def settings_for(entity_type: str, settings: dict | None = None) -> dict:
 
 # --------------------------------------------------------------------------- features
 def _transform(value: Any, how: str) -> str | None:
+    if how in ("place", "district"):  # an address (dict or text) read for where it is
+        from munihub.resolve.places import district_key, place_key
+        return place_key(value) if how == "place" else district_key(value)
     if how == "raw" and isinstance(value, str):  # ids and dates are unique: a cache only churns
         return value.strip().casefold() or None
     if isinstance(value, str):
@@ -161,16 +186,20 @@ def _get(fields: dict, path: str) -> Any:
     return fields
 
 
-def features(record: dict, settings: dict | None = None, conf: dict | None = None) -> dict[str, str | None]:
-    """Comparison features of one record (name keys, ids, dates), per its entity type
-    (`conf`: that type's `settings_for`, when the caller has it already)."""
+def features(record: dict, settings: dict | None = None, conf: dict | None = None) -> dict[str, str]:
+    """Comparison features of one record (name keys, ids, dates), per its entity type; a
+    feature the record lacks is left out (read them with `.get`): a million small dicts
+    weigh half as much below eleven keys.  `conf`: that type's `settings_for`, when the
+    caller has it already."""
     conf = conf or settings_for(record.get("entity_type", "person"), settings)
     fields = record.get("fields") or {}
-    out: dict[str, str | None] = {}
+    out: dict[str, str] = {}
     for feat, (paths, how) in conf["features"].items():
         paths = [paths] if isinstance(paths, str) else paths
-        out[feat] = next((v for v in (_transform(_get(fields, p), how) for p in paths) if v), None)
-    if "full_key" in out and out["full_key"] is None and (out.get("first_key") or out.get("last_key")):
+        value = next((v for v in (_transform(_get(fields, p), how) for p in paths) if v), None)
+        if value is not None:
+            out[feat] = value
+    if "full_key" in conf["features"] and not out.get("full_key") and (out.get("first_key") or out.get("last_key")):
         out["full_key"] = (out.get("first_key") or "") + (out.get("last_key") or "")
     return out
 
@@ -232,18 +261,31 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
                 per = Counter(sources.values())
                 total -= sum(k * (k - 1) // 2 for k in per.values())
             model = train(vectors, agreed, random_vectors(feats, conf, sources), total, conf)
+            model["tf"] = tf_tables(feats, conf)
         else:
             model = default_model(conf)
+    model = completed(model, conf)
     out = list(exact)
     seen: dict[tuple, float] = {}  # few distinct patterns: score each once
     for a, b, v in fuzzy:
         pattern = tuple(v.values())
         if pattern not in seen:
             seen[pattern] = probability(v, model)
-        p, _ = _capped(seen[pattern], v, conf, feats[a], feats[b], index.get("counts", {}))
+        p = seen[pattern]
+        if "tf" in model:
+            p = _shifted(p, sum(tf_adjustment(v, feats[a], feats[b], model).values()))
+        p, _ = _capped(p, v, conf, feats[a], feats[b], index.get("counts", {}))
         if p >= conf["review"]:
             out.append(Pair(a, b, round(p, 6), "fellegi-sunter"))
     return out, model
+
+
+def _shifted(p: float, logit: float) -> float:
+    """Probability `p` with `logit` added to its log-odds."""
+    import math
+    if not logit or p <= 0.0 or p >= 1.0:
+        return p
+    return 1 / (1 + math.exp(-(math.log(p / (1 - p)) + logit)))
 
 
 def _by_type(records: Iterable[dict]) -> dict[str, list[dict]]:

@@ -29,6 +29,17 @@ def default_model(conf: dict) -> dict:
     return model
 
 
+def completed(model: dict, conf: dict) -> dict:
+    """`model` with the default m/u of any comparison it lacks: a model stored before a
+    version added comparisons (issue 16's place, district, thread) still scores, those at
+    their documented defaults, until a `--retrain` run fits them."""
+    names = conf["comparisons"]
+    if all(n in model["m"] and n in model["u"] for n in names):
+        return model
+    base = default_model(conf)
+    return {**model, "m": {**base["m"], **model["m"]}, "u": {**base["u"], **model["u"]}}
+
+
 def comparison_plan(conf: dict) -> tuple:
     """(name, kind, fallback features) per comparison, precompiled once per settings."""
     return tuple((name, comp.get("kind", "exact"), tuple(comp.get("fallback_for", ())))
@@ -62,11 +73,28 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
             out[name] = -1
         else:
             out[name] = _level(kind, fa.get(name), fb.get(name))
-    for x, y in conf.get("swappable", ()):  # first and last name exchanged by a clerk
-        if out.get(x) == out.get(y) == 0 and fa.get(x) == fb.get(y) and fa.get(y) == fb.get(x):
-            out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
-            out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
+    for x, y in conf.get("swappable", ()):
+        # first and last name exchanged by a clerk, or split at another word of the same name
+        # («علی پور نازنین» read as علی + پورنازنین for نازنین علی‌پور): the same letters in one
+        # order or the other are the same name
+        if out.get(x, -1) == 0 or out.get(y, -1) == 0:
+            if fa.get(x) and fa.get(y) and fb.get(x) and fb.get(y) and \
+                    fa[x] + fa[y] in (fb[x] + fb[y], fb[y] + fb[x]):
+                out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
+                out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
+    for name in conf.get("halves", ()):  # محمدرضا and رضا: one name, half of it unknown
+        if out.get(name) == 0 and is_half(fa[name], fb[name]):
+            out[name] = -1
     return out
+
+
+def is_half(a: str | None, b: str | None) -> bool:
+    """Whether one name key is the start or end of the other, three letters or more (the short
+    half of a compound first name: رضا of محمدرضا, فاطمه of فاطمه‌زهرا)."""
+    if not a or not b or a == b:
+        return False
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 3 and (long.startswith(short) or long.endswith(short))
 
 
 def probability(vector: dict[str, int], model: dict) -> float:
@@ -76,6 +104,41 @@ def probability(vector: dict[str, int], model: dict) -> float:
         if lvl >= 0:
             logit += math.log(model["m"][name][lvl] / model["u"][name][lvl])
     return 1 / (1 + math.exp(-logit)) if logit > -700 else 0.0
+
+
+TF_VALUES = 2000  # most common values kept per comparison: the model stays small JSON
+TF_BOUND = math.log(10)  # a value moves a weight at most ten-fold either way
+
+
+def tf_tables(feats: dict[str, dict], conf: dict) -> dict[str, dict[str, float]]:
+    """Term frequencies of the comparisons marked `tf` (Splink's term-frequency adjustment):
+    per comparison, the share of records holding each of its `TF_VALUES` most common values,
+    and under "" the smallest share kept (what any rarer value is taken to have)."""
+    out = {}
+    for name, comp in conf["comparisons"].items():
+        if not comp.get("tf"):
+            continue
+        counts = Counter(f.get(name) for f in feats.values() if f.get(name))
+        total = sum(counts.values())
+        if not total:
+            continue
+        common = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TF_VALUES]
+        table = {v: n / total for v, n in common}
+        table[""] = min(table.values()) if len(counts) > len(common) else 1 / total
+        out[name] = table
+    return out
+
+
+def tf_adjustment(vector: dict[str, int], fa: dict, fb: dict, model: dict) -> dict[str, float]:
+    """Log-odds each `tf` comparison adds on an exact agreement: log(u / share of the value).
+    محمد (one man in ten) agreeing says less than the average first name; a rare one more."""
+    out = {}
+    for name, table in (model.get("tf") or {}).items():
+        u = model["u"][name][-1]
+        if vector.get(name) == len(model["u"][name]) - 1 and fa.get(name) == fb.get(name) and u > 0:
+            share = table.get(fa[name], table[""])
+            out[name] = max(-TF_BOUND, min(TF_BOUND, math.log(u / share)))
+    return out
 
 
 def random_vectors(feats: dict, conf: dict, sources: dict, size: int = 50_000) -> list[dict]:

@@ -46,12 +46,40 @@ def person_mention(record: dict) -> dict | None:
             person["name_confidence"] = parsed.confidence  # the parts may be the other way round
     if not any(person.get(f) for f in ("national_id", "mobile", "phone", "first_name", "last_name")):
         return None  # an address or a date alone names nobody
+    if parsed is not None and parsed.title and "gender" not in person:
+        gender = _TITLE_GENDER.get(parsed.title.split()[0])
+        if gender:
+            person["gender"] = gender  # «خانم احمدی» is not the registry's «علی احمدی»
+    thread = request_thread(record)
+    if thread:
+        person["request_thread"] = thread
     address = _address(record)
     if address:
         person["address"] = address
         if address.get("postal_code") and "postal_code" not in person:
             person["postal_code"] = address["postal_code"]
     return person
+
+
+# Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
+_TITLE_GENDER = {"آقای": "male", "حاج": "male", "حاجی": "male", "خانم": "female", "حاجیه": "female"}
+
+
+def request_thread(record: dict) -> str | None:
+    """The request a 137 call belongs to: the earlier tracking code it cites (`refers_to`, or
+    quoted in its description in any digits; the smallest if several), else its own code.  A
+    follow-up and the call it cites then share a thread, and their callers are mostly one
+    citizen.  None for a record with no tracking code."""
+    from munihub.persian import to_latin_digits
+    from munihub.resolve.followups import QUOTED_CODE
+
+    own = str(record.get("tracking_code") or "").strip()
+    if not own:
+        return None
+    cited = [str(record["refers_to"]).strip()] if record.get("refers_to") else []
+    cited += QUOTED_CODE.findall(to_latin_digits(str(record.get("description") or "")))
+    cited = sorted({c for c in cited if c and c != own})
+    return (cited[0] if cited else own).casefold()
 
 
 def _address(record: dict) -> dict[str, Any]:

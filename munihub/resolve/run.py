@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from munihub.resolve import blocking as blocking_store, clustering
+from munihub.resolve.conflicts import conflict_of
 from munihub.store import marks
 from munihub import store
 from munihub.config import Settings
@@ -86,7 +87,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         feats = slot["features"]
         # the same pairs and model as match.match_index, per comparison and on every core
         pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
-        clusters = vectorized.cluster(refs, pairs, conf["match"], decisions)
+        clusters = vectorized.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
         rule = _rules(pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
@@ -295,7 +296,8 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
         region, pairs = match.grow_region([*new, *seeds], hood.slot, conf, model, hood.previous,
                                           hood.members_of, decisions, fetch=hood.fetch)
         hood.former({r for p in pairs for r in (p.left_ref, p.right_ref)})  # for the review queue
-        clusters = clustering.cluster(region, pairs, conf["match"], decisions)
+        clusters = clustering.cluster(region, pairs, conf["match"], decisions,
+                                      conflict_of(hood.slot["features"], conf))
         ids = _assign(conn, clusters, hood.previous, etype)
     rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, hood.previous, decisions, conf)
     return region, ids, rule, review, hood.previous, hood.slot["features"], old, conf

@@ -204,12 +204,27 @@ def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndar
                 has |= column[f] >= 0
             lv[has[left] & has[right]] = -1
         levels[name] = lv
-    for x, y in conf.get("swappable", ()):
+    values = _VALUES
+    for x, y in conf.get("swappable", ()):  # the same letters in one order or the other
         top_x = len(fs.KINDS[conf["comparisons"][x]["kind"]]) - 1
         top_y = len(fs.KINDS[conf["comparisons"][y]["kind"]]) - 1
-        swapped = ((levels[x] == 0) & (levels[y] == 0) & (column[x][left] == column[y][right])
-                   & (column[y][left] == column[x][right]))
-        levels[x][swapped], levels[y][swapped] = top_x, top_y
+        ax, ay, bx, by = column[x][left], column[y][left], column[x][right], column[y][right]
+        maybe = np.flatnonzero(((levels[x] == 0) | (levels[y] == 0)) & (ax >= 0) & (ay >= 0) & (bx >= 0) & (by >= 0))
+        if len(maybe):
+            quads, inverse = np.unique(np.stack([ax[maybe], ay[maybe], bx[maybe], by[maybe]], axis=1),
+                                       axis=0, return_inverse=True)
+            same = np.fromiter((values[a] + values[b] in (values[c] + values[d], values[d] + values[c])
+                                for a, b, c, d in quads.tolist()), dtype=bool, count=len(quads))
+            hit = maybe[same[inverse.ravel()]]
+            levels[x][hit], levels[y][hit] = top_x, top_y
+    for name in conf.get("halves", ()):  # one name, half of it unknown: no evidence either way
+        ca, cb = column[name][left], column[name][right]
+        zero = np.flatnonzero(levels[name] == 0)
+        if len(zero):
+            both, inverse = np.unique(np.stack([ca[zero], cb[zero]], axis=1), axis=0, return_inverse=True)
+            half = np.fromiter((fs.is_half(values[a], values[b]) for a, b in both.tolist()),
+                               dtype=bool, count=len(both))
+            levels[name][zero[half[inverse.ravel()]]] = -1
     return levels
 
 
@@ -357,16 +372,22 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
             r_uniq, r_counts = np.unique(_patterns(randoms, names, radix), return_counts=True)
             model = train_counts(fuzzy_counts, {decode(int(c)): int(k) for c, k in zip(ex_uniq, ex_counts)},
                                  {decode(int(c)): int(k) for c, k in zip(r_uniq, r_counts)}, total, conf)
+            model["tf"] = fs.tf_tables(feats, conf)
         else:
             model = fs.default_model(conf)
+    model = fs.completed(model, conf)
 
     out = [Pair(refs[a], refs[b], 1.0, "exact:" + conf["trusted_ids"][k])
            for a, b, k in zip(left[is_exact].tolist(), right[is_exact].tolist(), exact_rule[is_exact].tolist())]
     probs = np.asarray([fs.probability(dict(zip(names, decode(int(c)))), model) for c in uniq])
     pair_p = probs[inverse] if len(uniq) else np.empty(0)
+    fuzzy_left, fuzzy_right = left[is_fuzzy], right[is_fuzzy]
+    if "tf" in model and model["tf"]:
+        pair_p = _tf_shifted(pair_p, uniq[inverse] if len(uniq) else inverse, fuzzy_left, fuzzy_right,
+                             levels, is_fuzzy, column, model, names, decode, feats, refs)
     reach = pair_p >= conf["review"]
-    fl, fr = left[is_fuzzy][reach].tolist(), right[is_fuzzy][reach].tolist()
-    caps = conf.get("cap_unless_exact") or conf.get("cap_when_partial")
+    fl, fr = fuzzy_left[reach].tolist(), fuzzy_right[reach].tolist()
+    caps = any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different"))
     counted = slot.get("counts", {})
     for a, b, p, code in zip(fl, fr, pair_p[reach].tolist(), inverse[reach].tolist()):
         ra, rb = refs[a], refs[b]
@@ -378,17 +399,41 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
     return out, model
 
 
+def _tf_shifted(pair_p: np.ndarray, pair_pattern: np.ndarray, left: np.ndarray, right: np.ndarray,
+                levels: dict, is_fuzzy: np.ndarray, column: dict, model: dict, names: list[str],
+                decode, feats: dict, refs: list[str]) -> np.ndarray:
+    """Pair probabilities with the term-frequency adjustment `match._score` adds (Splink's):
+    it depends on the pattern and on the values agreeing exactly on each `tf` comparison, so
+    it is computed once per distinct (pattern, those values), with the same functions."""
+    from munihub.resolve.match import _shifted
+
+    keys = [pair_pattern]
+    for name in model["tf"]:
+        top = len(model["u"][name]) - 1
+        ca, cb = column[name][left], column[name][right]
+        keys.append(np.where((levels[name][is_fuzzy] == top) & (ca == cb), ca, -1))
+    combos, first, inverse = np.unique(np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True)
+    shifted = np.empty(len(combos))
+    for k, (row, at) in enumerate(zip(combos.tolist(), first.tolist())):
+        vector = dict(zip(names, decode(row[0])))
+        fa, fb = feats[refs[left[at]]], feats[refs[right[at]]]
+        shifted[k] = _shifted(float(pair_p[at]), sum(fs.tf_adjustment(vector, fa, fb, model).values()))
+    return shifted[inverse.ravel()]
+
+
 # --------------------------------------------------------------------------- clustering
 def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
-            decisions: Sequence[tuple[str, str, str]] = ()) -> dict[str, str]:
-    """`clustering.cluster`, in arrays when no steward said "no-match": then the order links
-    are added in cannot matter, and connected parts are found by label propagation (each
-    record takes the smallest position among its links, with pointer jumping) instead of a
-    sorted list of a million link tuples.  With a "no-match" it is `clustering.cluster`."""
+            decisions: Sequence[tuple[str, str, str]] = (),
+            conflict: Callable[[str, str], bool] | None = None) -> dict[str, str]:
+    """`clustering.cluster`, in arrays when no steward said "no-match" and no `conflict`
+    test applies: then the order links are added in cannot matter, and connected parts are
+    found by label propagation (each record takes the smallest position among its links,
+    with pointer jumping) instead of a sorted list of a million link tuples.  Otherwise it
+    is `clustering.cluster`."""
     from munihub.resolve import clustering
 
-    if any(verdict == "no-match" for _, _, verdict in decisions):
-        return clustering.cluster(refs, pairs, threshold, decisions)
+    if conflict is not None or any(verdict == "no-match" for _, _, verdict in decisions):
+        return clustering.cluster(refs, pairs, threshold, decisions, conflict)
     ordered = sorted(set(refs))
     index = {r: i for i, r in enumerate(ordered)}
     links = [(p.left_ref, p.right_ref) for p in pairs if p.probability >= threshold]

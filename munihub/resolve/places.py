@@ -1,0 +1,63 @@
+"""Where a person lives, as comparison keys: the street and alley of an address, and its district.
+
+Agencies write one home many ways: the registry «مشهد، بلوار وکیل‌آباد، کوچه ۱۲، پلاک ۵، واحد ۲»,
+the 137 hotline a street field holding «بلوار وکیل‌آباد کوچه 12», a permit the same with its
+postal code.  The street and alley are what they share, so `place_key` keeps just those,
+with digits, letters, spaces and half-spaces folded and the street's kind («بلوار», «خیابان»)
+dropped (one clerk writes it, another does not).  A plaque and unit name one building or flat:
+the 137 hotline never gives them, so they are not part of the key.  Plain functions, no store.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+# Words that start the part after the street: the alley, then the building.
+_ALLEY = r"(?:کوچه|كوچه|ک\.|بن\s*بست|بن‌بست)"
+_AFTER_STREET = re.compile(rf"(?:{_ALLEY}|پلاک|پلاك|واحد|طبقه|کد\s*پستی)")
+_ALLEY_NUMBER = re.compile(rf"{_ALLEY}\s*([^\s،,؛;]+)")
+_SEGMENT = re.compile(r"\s*[،,؛;]+\s*")
+_STREET_KINDS = re.compile(r"^(?:بلوار|خیابان|خ\.?|بل\.?|میدان|جاده|بزرگراه|کوی|شهرک)\s+")
+
+
+def _text(address: Any) -> str | None:
+    if isinstance(address, dict):
+        parts = [address.get(k) for k in ("street", "alley", "detail")]
+        return " ، ".join(str(p) for p in parts if p) or None
+    return str(address) if address else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _street_alley(text: str) -> str | None:
+    from munihub.persian import match_key, normalize_text, to_latin_digits
+
+    text = normalize_text(to_latin_digits(text)) or ""
+    marker = _AFTER_STREET.search(text)
+    alley = _ALLEY_NUMBER.search(text)
+    if not marker or not alley:
+        return None  # a street alone (hundreds of homes) names no place
+    segments = [s for s in _SEGMENT.split(text[:marker.start()]) if s.strip()]
+    if not segments:
+        return None
+    street = match_key(_STREET_KINDS.sub("", segments[-1].strip()))  # the city comes first, if at all
+    lane = match_key(alley.group(1))
+    return f"{street}/{lane}" if street and lane else None
+
+
+def place_key(address: Any) -> str | None:
+    """`street/alley` of an address (a dict with street, alley or detail, or its text); None
+    when either is missing.  «مشهد، بلوار توس، کوچه ۱۴، پلاک ۲» and «بلوار توس کوچه 14» agree."""
+    text = _text(address)
+    return _street_alley(text) if text else None
+
+
+def district_key(address: Any) -> str | None:
+    """The district of an address dict, digits and letters folded («منطقه ۳» and «3» agree)."""
+    if not isinstance(address, dict) or not address.get("district"):
+        return None
+    from munihub.persian import match_key, to_latin_digits
+
+    value = to_latin_digits(str(address["district"]))
+    digits = re.findall(r"\d+", value)
+    return str(int(digits[0])) if digits else (match_key(value) or None)

@@ -1,0 +1,23 @@
+"""Place keys: one home written the way the registry, the 137 hotline and a permit write it."""
+from __future__ import annotations
+
+from munihub.resolve.places import district_key, place_key
+
+
+def test_the_registry_and_the_hotline_name_one_place():
+    registry = "مشهد، بلوار وکیل‌آباد، کوچه ۱۲، پلاک ۵، واحد ۲"
+    hotline = "بلوار وکيل آباد كوچه 12"  # Arabic letters, a space for the half-space
+    permit = {"detail": "مشهد، وکیلآباد، کوچه 12، پلاک 5", "district": "منطقه ۸"}
+    assert place_key(registry) == place_key(hotline) == place_key(permit) == "وکیلاباد/12"
+    assert place_key("بلوار وکیل‌آباد، کوچه ۱۳") != place_key(registry)
+
+
+def test_a_street_alone_names_no_place():
+    assert place_key("بلوار توس") is None
+    assert place_key({"street": "بلوار توس"}) is None
+    assert place_key(None) is None and place_key({}) is None
+
+
+def test_district_digits_and_words_agree():
+    assert district_key({"district": "منطقه ۳"}) == district_key({"district": "3"}) == "3"
+    assert district_key({"detail": "x"}) is None and district_key("منطقه ۳") is None
