@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_persons import person_records  # noqa: E402
 
 from munihub.resolve import clustering, match, vectorized  # noqa: E402
+from munihub.resolve.conflicts import conflict_of  # noqa: E402
 from munihub.resolve.golden import golden_record  # noqa: E402
 
 
@@ -115,7 +116,7 @@ def full_run(records: list[dict], settings: dict | None = None) -> tuple[dict, d
     pairs, model = vectorized.match_index(slot, conf, None)
     clock.lap(f"candidates+training+scoring ({len(pairs)} pairs >= review)")
     refs = [r["ref"] for r in records]
-    clusters = vectorized.cluster(refs, pairs, conf["match"])
+    clusters = vectorized.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
     ids = clustering.assign_entity_ids(clusters, {}, "person")
     clock.lap("cluster+ids")
     n = goldens({r["ref"]: r for r in records}, ids, refs)
@@ -137,7 +138,7 @@ def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, mod
         members_of[eid].append(ref)
     clock.lap("new features + entity map")
     region, pairs = match.grow_region([r["ref"] for r in new], slot, conf, model, ids, members_of)
-    clusters = clustering.cluster(region, pairs, conf["match"])
+    clusters = clustering.cluster(region, pairs, conf["match"], (), conflict_of(slot["features"], conf))
     new_ids = clustering.assign_entity_ids(clusters, ids, "person")
     clock.lap(f"region ({len(region)} refs, {len(pairs)} pairs)")
     records = {r["ref"]: r for r in old}
