@@ -145,5 +145,10 @@ def test_cluster_equals_clustering_cluster(seed):
     want = clustering.cluster(refs, pairs, 0.6, decisions)
     got = vectorized.cluster(refs, pairs, 0.6, decisions)
     assert got == want and len(set(want.values())) < 300
-    no = [("s|0005", "s|0399", "no-match")]
+    no = [("s|0005", "s|0399", "no-match"), ("s|0020", "s|0021", "match")]
     assert vectorized.cluster(refs, pairs, 0.6, no) == clustering.cluster(refs, pairs, 0.6, no)
+    # a conflict test (here: refs of another parity never together) splits parts alike
+    odd = lambda a, b: int(a[-1]) % 2 != int(b[-1]) % 2  # noqa: E731
+    want = clustering.cluster(refs, pairs, 0.6, no, odd)
+    assert vectorized.cluster(refs, pairs, 0.6, no, odd) == want
+    assert len(set(want.values())) > len(set(clustering.cluster(refs, pairs, 0.6, no).values()))

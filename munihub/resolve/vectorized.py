@@ -425,23 +425,46 @@ def _tf_shifted(pair_p: np.ndarray, pair_pattern: np.ndarray, left: np.ndarray, 
 def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
             decisions: Sequence[tuple[str, str, str]] = (),
             conflict: Callable[[str, str], bool] | None = None) -> dict[str, str]:
-    """`clustering.cluster`, in arrays when no steward said "no-match" and no `conflict`
-    test applies: then the order links are added in cannot matter, and connected parts are
-    found by label propagation (each record takes the smallest position among its links,
-    with pointer jumping) instead of a sorted list of a million link tuples.  Otherwise it
-    is `clustering.cluster`."""
+    """`clustering.cluster`, with the connected parts found in arrays (label propagation:
+    each record takes the smallest position among its links, with pointer jumping) instead
+    of ordering a million link tuples.  Order matters only inside a part where some link must
+    be refused (two records in `conflict`, a steward's "no-match"); only those parts are
+    handed to `clustering.cluster`, with their own links: parts never interact, so the
+    result is the same."""
+    from itertools import combinations
+
     from munihub.resolve import clustering
 
-    if conflict is not None or any(verdict == "no-match" for _, _, verdict in decisions):
-        return clustering.cluster(refs, pairs, threshold, decisions, conflict)
     ordered = sorted(set(refs))
     index = {r: i for i, r in enumerate(ordered)}
     links = [(p.left_ref, p.right_ref) for p in pairs if p.probability >= threshold]
     links += [(a, b) for a, b, verdict in decisions if verdict == "match"]
     ends = np.asarray([(index[a], index[b]) for a, b in links if a in index and b in index],
                       dtype=np.int64).reshape(-1, 2)
-    left, right = ends[:, 0], ends[:, 1]
-    label = np.arange(len(ordered), dtype=np.int64)
+    label = _components(len(ordered), ends[:, 0], ends[:, 1])
+    out = {r: ordered[label[index[r]]] for r in refs}
+    forbidden = {(a, b) for a, b, verdict in decisions if verdict == "no-match"}
+    if conflict is None and not forbidden:
+        return out
+    parts: dict[str, list[str]] = defaultdict(list)
+    for r in ordered:
+        parts[out[r]].append(r)
+    refused = {min(a, b) for a, b in forbidden if a in out and b in out and out[a] == out[b]}
+    suspect = {key for key, members in parts.items() if len(members) > 1 and (
+        out.get(key) in {out[r] for r in refused} or
+        (conflict is not None and any(conflict(a, b) for a, b in combinations(members, 2))))}
+    if not suspect:
+        return out
+    mine = [p for p in pairs if out.get(p.left_ref) in suspect and out.get(p.right_ref) in suspect]
+    decided = [d for d in decisions if out.get(d[0]) in suspect and out.get(d[1]) in suspect]
+    out.update(clustering.cluster([r for key in sorted(suspect) for r in parts[key]], mine, threshold,
+                                  decided, conflict))
+    return out
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per position, the smallest position of its connected part."""
+    label = np.arange(n, dtype=np.int64)
     while True:
         low = np.minimum(label[left], label[right])
         before = label.copy()
@@ -453,5 +476,4 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
                 break
             label = jumped
         if np.array_equal(label, before):
-            break
-    return {r: ordered[label[index[r]]] for r in refs}
+            return label
