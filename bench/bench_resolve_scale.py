@@ -4,7 +4,7 @@ What it measures: the resolution functions a run calls, fed in memory (the store
 and writes are not timed; `tests/test_resolve.py` covers them for correctness):
   full         features (`vectorized.build_index`, on every core), candidates and scoring
                with a model trained on the data (`vectorized.match_index`), clustering
-               (`vectorized.cluster`), `assign_entity_ids`, and a golden record per entity
+               (`components.cluster`), `assign_entity_ids`, and a golden record per entity
                (`golden_record`): what `resolve_type` plus `write_region` compute;
   incremental  rebuilding the blocking index from stored features (`index_from_features`),
                adding the new records, `grow_region` with the full run's model, `cluster`,
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_persons import person_records  # noqa: E402
 
-from munihub.resolve import clustering, match, vectorized  # noqa: E402
+from munihub.resolve import clustering, components, match, vectorized  # noqa: E402
 from munihub.resolve.conflicts import conflict_of  # noqa: E402
 from munihub.resolve.golden import golden_record  # noqa: E402
 
@@ -116,7 +116,7 @@ def full_run(records: list[dict], settings: dict | None = None) -> tuple[dict, d
     pairs, model = vectorized.match_index(slot, conf, None)
     clock.lap(f"candidates+training+scoring ({len(pairs)} pairs >= review)")
     refs = [r["ref"] for r in records]
-    clusters = vectorized.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
+    clusters = components.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
     ids = clustering.assign_entity_ids(clusters, {}, "person")
     clock.lap("cluster+ids")
     n = goldens({r["ref"]: r for r in records}, ids, refs)

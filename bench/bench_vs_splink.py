@@ -131,7 +131,7 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     sys.path.insert(0, str(HERE))
     from person_file import read_records, settings
 
-    from munihub.resolve import clustering, match, vectorized
+    from munihub.resolve import clustering, components, match, vectorized
     from munihub.resolve.conflicts import conflict_of
 
     t0, c0 = time.perf_counter(), cpu_seconds()
@@ -146,7 +146,7 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     conf = match.settings_for("person", conf_all)
     pairs, _model = vectorized.match_index(slot, conf, None, free_blocks=True)
     marks["scoring"] = time.perf_counter() - t0 - sum(marks.values())
-    clusters = vectorized.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
+    clusters = components.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
     ids = clustering.assign_entity_ids(clusters, {}, "person")
     marks["cluster+ids"] = time.perf_counter() - t0 - sum(marks.values())
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0

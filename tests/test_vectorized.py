@@ -8,7 +8,7 @@ import random
 import pytest
 
 from munihub.persian.ids import national_id_check_digit
-from munihub.resolve import match, vectorized
+from munihub.resolve import components, match, vectorized
 
 FIRST = ["علی", "رضا", "مهدی", "زهرا", "مریم", "سارا", "محمد", "محمود", "حسن", "حسین"]
 LAST = ["احمدی", "کریمی", "طوسی", "نوری", "رضوی", "محمدی", "رضایی"]
@@ -143,12 +143,12 @@ def test_cluster_equals_clustering_cluster(seed):
     pairs.append(Pair("s|0001", "other|9", 1.0, "exact:national_id"))  # a ref not clustered
     decisions = [("s|0005", "s|0399", "match"), ("s|0010", "s|0011", "no-match-pending")]
     want = clustering.cluster(refs, pairs, 0.6, decisions)
-    got = vectorized.cluster(refs, pairs, 0.6, decisions)
+    got = components.cluster(refs, pairs, 0.6, decisions)
     assert got == want and len(set(want.values())) < 300
     no = [("s|0005", "s|0399", "no-match"), ("s|0020", "s|0021", "match")]
-    assert vectorized.cluster(refs, pairs, 0.6, no) == clustering.cluster(refs, pairs, 0.6, no)
+    assert components.cluster(refs, pairs, 0.6, no) == clustering.cluster(refs, pairs, 0.6, no)
     # a conflict test (here: refs of another parity never together) splits parts alike
     odd = lambda a, b: int(a[-1]) % 2 != int(b[-1]) % 2  # noqa: E731
     want = clustering.cluster(refs, pairs, 0.6, no, odd)
-    assert vectorized.cluster(refs, pairs, 0.6, no, odd) == want
+    assert components.cluster(refs, pairs, 0.6, no, odd) == want
     assert len(set(want.values())) > len(set(clustering.cluster(refs, pairs, 0.6, no).values()))

@@ -71,7 +71,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     """Cluster one entity type from scratch: `{ids, review, rule, model, features}`.
 
     `model` (the stored one) scores the pairs; None trains one (or takes the defaults)."""
-    from munihub.resolve import match, vectorized
+    from munihub.resolve import components, match, vectorized
 
     conf = match.settings_for(entity_type, settings)
     refs = [r["ref"] for r in records]
@@ -87,7 +87,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         feats = slot["features"]
         # the same pairs and model as match.match_index, per comparison and on every core
         pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
-        clusters = vectorized.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
+        clusters = components.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
         rule = _rules(pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
