@@ -2,21 +2,27 @@
 
 What it measures: the resolution functions a run calls, fed in memory (the store's reads
 and writes are not timed; `tests/test_resolve.py` covers them for correctness):
-  full         features + blocking (`build_index`), candidate scoring (`match_index`, model
-               from the defaults as a stored one would be), `cluster`, `assign_entity_ids`,
-               and a golden record per entity (`golden_record`): what `resolve_type` plus
-               `write_region` compute;
+  full         features (`vectorized.build_index`, on every core), candidates and scoring
+               with a model trained on the data (`vectorized.match_index`), clustering
+               (`components.cluster`), `assign_entity_ids`, and a golden record per entity
+               (`golden_record`): what `resolve_type` plus `write_region` compute;
   incremental  rebuilding the blocking index from stored features (`index_from_features`),
-               adding the new records, `grow_region`, `cluster`, ids and golden records for
-               the touched region: what an incremental run computes.
+               adding the new records, `grow_region` with the full run's model, `cluster`,
+               ids and golden records for the touched region: what an incremental run computes.
 Records come from `bench_persons.person_records` (four sources, noise, hard negatives),
-generated once and cached as a pickle in the temp folder (generation is not timed).
-Each stage prints wall/CPU seconds, and the load average is printed: on a shared machine
-the CPU figure is the honest one.  Peak memory is the process's max RSS, records included.
+generated once and cached as a pickle in the temp folder (generation is not timed), or
+with `--input FILE` from a labelled person file (CSV or Parquet; its columns are in
+`bench/person_file.py`: `unique_id`, `cluster` = the true person, `first_name`, `surname`,
+`dob`, `ssn`, `postcode`, `address`, `city`), matched with `--settings` (default
+`bench/english_match_settings.yaml`); then the pairwise P/R/F1 of the full run and of the
+incremental result are printed too.  The last `--new` rows are the incremental batch.
+Each stage prints wall/CPU seconds (CPU of this process and its finished workers), and
+the load average is printed.  Peak memory is the process's max RSS, records included.
 
 `--store N` instead runs `resolve_all` end to end on a SQLite store of N of those records.
 
-Usage: `python bench/bench_resolve_scale.py [--records 1000000] [--new 10000] [--store N]`.
+Usage: `python bench/bench_resolve_scale.py [--records 1000000] [--new 10000] [--store N]
+[--input FILE [--settings YAML]]`.
 """
 from __future__ import annotations
 
@@ -35,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_persons import person_records  # noqa: E402
 
-from munihub.resolve import clustering, match  # noqa: E402
+from munihub.resolve import clustering, components, match, vectorized  # noqa: E402
+from munihub.resolve.conflicts import conflict_of  # noqa: E402
 from munihub.resolve.golden import golden_record  # noqa: E402
 
 
@@ -61,10 +68,16 @@ class Clock:
 
     def __init__(self) -> None:
         self.marks: list[tuple[str, float, float]] = []
-        self.t, self.c = time.perf_counter(), time.process_time()
+        self.t, self.c = time.perf_counter(), self.cpu()
+
+    @staticmethod
+    def cpu() -> float:
+        """This process's CPU seconds plus its finished workers' (scoring forks them)."""
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + kids.ru_utime + kids.ru_stime
 
     def lap(self, name: str) -> None:
-        now, cpu = time.perf_counter(), time.process_time()
+        now, cpu = time.perf_counter(), self.cpu()
         self.marks.append((name, now - self.t, cpu - self.c))
         self.t, self.c = now, cpu
 
@@ -84,37 +97,48 @@ def goldens(records: dict[str, dict], ids: dict[str, str], refs) -> int:
     return len(by_entity)
 
 
-def full_run(records: list[dict]) -> tuple[dict, dict, dict]:
-    conf = match.settings_for("person")
-    model = match.default_model(conf)
+def pairwise(truth: dict, ids: dict) -> str:
+    from collections import Counter
+    from math import comb
+
+    both = sum(comb(n, 2) for n in Counter((ids[r], t) for r, t in truth.items()).values())
+    pred = sum(comb(n, 2) for n in Counter(ids[r] for r in truth).values())
+    true = sum(comb(n, 2) for n in Counter(truth.values()).values())
+    p, r = both / max(pred, 1), both / max(true, 1)
+    return f"pairwise P {p:.4f} R {r:.4f} F1 {2 * p * r / max(p + r, 1e-12):.4f}"
+
+
+def full_run(records: list[dict], settings: dict | None = None) -> tuple[dict, dict, dict]:
+    conf = match.settings_for("person", settings)
     clock = Clock()
-    slot = match.build_index(records)["person"]
-    clock.lap("features+blocks")
-    pairs = match.match_index(slot, conf, model)[0]
-    clock.lap(f"scoring ({len(pairs)} pairs >= review)")
+    slot = vectorized.build_index(records, "person", settings)
+    clock.lap("features")
+    pairs, model = vectorized.match_index(slot, conf, None)
+    clock.lap(f"candidates+training+scoring ({len(pairs)} pairs >= review)")
     refs = [r["ref"] for r in records]
-    clusters = clustering.cluster(refs, pairs, conf["match"])
+    clusters = components.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
     ids = clustering.assign_entity_ids(clusters, {}, "person")
     clock.lap("cluster+ids")
     n = goldens({r["ref"]: r for r in records}, ids, refs)
     clock.lap(f"golden ({n} entities)")
-    clock.report(f"full run, {len(records)} records, one process")
+    clock.report(f"full run, {len(records)} records, {vectorized.workers()} cores")
     return slot, ids, model
 
 
-def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, model: dict) -> None:
-    conf = match.settings_for("person")
+def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, model: dict,
+                    settings: dict | None = None) -> dict:
+    conf = match.settings_for("person", settings)
     stored = slot["features"]
     clock = Clock()
     slot = match.index_from_features(stored, slot["sources"], conf)
     clock.lap("index from stored features")
-    match.build_index(new, None, {"person": slot})
+    match.build_index(new, settings, {"person": slot})
     members_of: dict[str, list[str]] = defaultdict(list)
     for ref, eid in ids.items():
         members_of[eid].append(ref)
     clock.lap("new features + entity map")
     region, pairs = match.grow_region([r["ref"] for r in new], slot, conf, model, ids, members_of)
-    clusters = clustering.cluster(region, pairs, conf["match"])
+    clusters = clustering.cluster(region, pairs, conf["match"], (), conflict_of(slot["features"], conf))
     new_ids = clustering.assign_entity_ids(clusters, ids, "person")
     clock.lap(f"region ({len(region)} refs, {len(pairs)} pairs)")
     records = {r["ref"]: r for r in old}
@@ -122,6 +146,7 @@ def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, mod
     n = goldens(records, new_ids, region)
     clock.lap(f"golden ({n} entities)")
     clock.report(f"incremental: {len(new)} new against {len(old)}")
+    return {**ids, **new_ids}
 
 
 def store_run(records: list[dict], new: int) -> None:
@@ -190,22 +215,39 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--store", type=int, default=0, metavar="N",
                     help="instead: resolve_all end to end on a SQLite store of N records")
+    ap.add_argument("--input", type=Path, help="a labelled person file (CSV/Parquet, see bench/person_file.py)")
+    ap.add_argument("--settings", type=Path, help="match settings YAML for --input "
+                    "(default bench/english_match_settings.yaml)")
     ap.add_argument("--resolve", metavar="URL", help=argparse.SUPPRESS)  # one store run (see store_run)
     args = ap.parse_args(argv)
     if args.resolve:
         return resolve_once(args.resolve)
     t = time.perf_counter()
-    records = records_for(args.records, args.seed)
-    print(f"{len(records)} records ready in {time.perf_counter() - t:.1f} s (generation/cache, not timed below)")
+    settings, truth = None, None
+    if args.input:
+        from person_file import read_records, read_rows
+        from person_file import settings as read_settings
+        records = read_records(args.input)
+        truth = {f"persons|{r['unique_id']}": r["cluster"] for r in read_rows(args.input)}
+        settings = read_settings(args.settings or Path(__file__).resolve().parent / "english_match_settings.yaml")
+    else:
+        records = records_for(args.records, args.seed)
+    print(f"{len(records)} records ready in {time.perf_counter() - t:.1f} s (generation/cache/reading, "
+          "not timed below)")
     if args.store:
         store_run(records[:args.store], min(args.new, args.store // 10))
         return
     old, new = records[:-args.new], records[-args.new:]
     gc.disable()  # as resolve_all does while it resolves
-    slot, ids, model = full_run(old)
+    slot, ids, model = full_run(old, settings)
     own, kids = peak_mb()
-    print(f"peak RSS after full run: {own:.0f} MB; load average {os.getloadavg()[0]:.1f}")
-    incremental_run(old, new, slot, ids, model)
+    print(f"peak RSS after full run: {own:.0f} MB (largest worker {kids:.0f} MB); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if truth:
+        print(f"full run: {pairwise({r['ref']: truth[r['ref']] for r in old}, ids)}")
+    ids = incremental_run(old, new, slot, ids, model, settings)
+    if truth:
+        print(f"after the incremental run: {pairwise(truth, ids)}")
     own, kids = peak_mb()
     print(f"peak RSS: {own:.0f} MB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

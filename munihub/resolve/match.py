@@ -188,11 +188,12 @@ def _get(fields: dict, path: str) -> Any:
     return fields
 
 
-def features(record: dict, settings: dict | None = None) -> dict[str, str]:
+def features(record: dict, settings: dict | None = None, conf: dict | None = None) -> dict[str, str]:
     """Comparison features of one record (name keys, ids, dates), per its entity type; a
     feature the record lacks is left out (read them with `.get`): a million small dicts
-    weigh half as much below eleven keys."""
-    conf = settings_for(record.get("entity_type", "person"), settings)
+    weigh half as much below eleven keys.  `conf`: that type's `settings_for`, when the
+    caller has it already."""
+    conf = conf or settings_for(record.get("entity_type", "person"), settings)
     fields = record.get("fields") or {}
     out: dict[str, str] = {}
     for feat, (paths, how) in conf["features"].items():
@@ -350,7 +351,7 @@ def build_index(records: Iterable[dict], settings: dict | None = None,
                 slot["blocks"][key].remove(ref)
             for name in counted:
                 slot["counts"][name][old.get(name)] -= 1
-        feats = features(rec, settings)
+        feats = features(rec, settings, conf)
         slot["features"][ref] = feats
         slot["sources"][ref] = rec.get("source", ref.split("|")[0])
         for key in blocking_keys(feats, conf):

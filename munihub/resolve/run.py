@@ -83,7 +83,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     """Cluster one entity type from scratch: `{ids, review, rule, model, features}`.
 
     `model` (the stored one) scores the pairs; None trains one (or takes the defaults)."""
-    from munihub.resolve import match
+    from munihub.resolve import components, match, vectorized
 
     conf = match.settings_for(entity_type, settings)
     refs = [r["ref"] for r in records]
@@ -94,10 +94,12 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         pairs: list = []
         rule = {r: "followup" for r in refs}
     else:
-        slot = match.build_index(map(with_fields, records), settings)[entity_type]
+        # features on every core, candidates from the encoded features (no block dict)
+        slot = vectorized.build_index(records, entity_type, settings, prepare=with_fields)
         feats = slot["features"]
-        pairs, model = match.match_index(slot, conf, model, free_blocks=True)
-        clusters = clustering.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
+        # the same pairs and model as match.match_index, per comparison and on every core
+        pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
+        clusters = components.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
         rule = _rules(pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,

@@ -1,0 +1,421 @@
+"""Candidate scoring for a whole entity type at once, in arrays and on every core.
+
+`match.match_index` scores each blocked pair in plain Python (a dict of levels per pair,
+about 25 µs a pair); a million records give millions of candidate pairs.  This module gives
+the same pairs and model from the same index (`match.build_index`) and settings, computed
+per comparison instead of per pair:
+
+- candidates from the blocks as integer pairs (blocks of one size at once), deduplicated;
+- every feature value dictionary-encoded, so null, exact and swapped-name levels are array
+  comparisons; string similarity (Jaro–Winkler, edit distance) is computed once per
+  *distinct* pair of values, and those are shared out to worker processes (forked: they
+  inherit the values, only integer ids travel);
+- the model trained on pattern counts (`train_counts`, the same recipe as `model.train`);
+  each pattern's probability once; the caps (`munihub.resolve.caps`) on the pairs that reach
+  the review threshold, as `match._score` applies them.
+
+Plain data in and out, like `munihub.resolve.match`; numpy is the only addition.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter, defaultdict
+from typing import Callable, Sequence
+
+import numpy as np
+
+from munihub.resolve import model as fs
+from munihub.resolve.caps import capped
+from munihub.resolve.match import Pair, valid_id
+
+#: below this many distinct value pairs a comparison is computed in this process
+PARALLEL_FROM = 20_000
+#: records per worker below which features are computed in this process
+FEATURES_PER_WORKER = 20_000
+_VALUES: list[str] = []  # the value vocabulary, inherited by forked workers
+
+
+def workers() -> int:
+    """Worker processes to use: every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------- index
+_RECORDS: tuple = ()  # (records, settings, conf, prepare), inherited by forked workers
+
+
+def _features_of(bounds: tuple[int, int]) -> list[dict]:
+    from munihub.resolve import match
+
+    records, settings, conf, prepare = _RECORDS
+    return [match.features(prepare(r) if prepare else r, settings, conf) for r in records[bounds[0]:bounds[1]]]
+
+
+def build_index(records: Sequence[dict], entity_type: str, settings: dict | None = None,
+                prepare: Callable[[dict], dict] | None = None, processes: int | None = None) -> dict:
+    """One type's index slot as `match.build_index` makes it (features, sources, counts),
+    features computed on every core, but no blocks: `match_index` finds the candidates
+    from the encoded features, which is faster and lighter than a dict of key tuples.
+    `prepare(record)`, if given, turns a stored record into one with `fields` (in the worker).
+    Refs must be unique (a full run's records)."""
+    global _RECORDS
+    from munihub.resolve import match
+
+    conf = match.settings_for(entity_type, settings)
+    procs = min(processes or workers(), max(1, len(records) // FEATURES_PER_WORKER))
+    _RECORDS = (records, settings, conf, prepare)
+    try:
+        if procs < 2:
+            feats = _features_of((0, len(records)))
+        else:
+            step = -(-len(records) // (procs * 4))
+            with multiprocessing.get_context("fork").Pool(procs) as pool:
+                parts = pool.map(_features_of, [(a, a + step) for a in range(0, len(records), step)])
+            feats = [f for part in parts for f in part]
+            del parts
+    finally:
+        _RECORDS = ()
+    refs = [r["ref"] for r in records]
+    slot = {"blocks": None, "features": dict(zip(refs, feats)),
+            "sources": {r["ref"]: r.get("source", r["ref"].split("|")[0]) for r in records},
+            "counts": defaultdict(Counter)}
+    for name in conf.get("cap_unless_exact", {}):
+        slot["counts"][name] = Counter(f.get(name) for f in feats)
+    return slot
+
+
+# --------------------------------------------------------------------------- candidates
+def rule_pairs(columns: list[np.ndarray], n_values: int, max_block: int) -> np.ndarray:
+    """Pair codes `i * n + j` of the records sharing every one of `columns` (encoded
+    features, -1 = null) in a group of 2..max_block: one blocking rule, as blocks would give."""
+    n = len(columns[0])
+    idx = np.flatnonzero(np.logical_and.reduce([c >= 0 for c in columns]))
+    key = columns[0][idx]
+    for c in columns[1:]:  # compact ids (< n) times the vocabulary stay within int64
+        key = np.unique(key * n_values + c[idx], return_inverse=True)[1].astype(np.int64)
+    order = np.argsort(key, kind="stable")  # members stay ascending within a group
+    key, members = key[order], idx[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    parts = [np.empty(0, dtype=np.int64)]
+    for size in np.unique(sizes[(sizes > 1) & (sizes <= max_block)]).tolist():
+        m = members[starts[sizes == size][:, None] + np.arange(size)]
+        i, j = np.triu_indices(size, 1)
+        parts.append((m[:, i] * n + m[:, j]).ravel())
+    return np.concatenate(parts)
+
+
+def candidate_pairs(blocks: dict, index: dict[str, int], max_block: int) -> np.ndarray:
+    """Sorted unique pair codes `i * n + j` (i < j, positions in `index`) of every block of
+    2..max_block members; blocks of one size are expanded together."""
+    n = len(index)
+    by_size: dict[int, list[list[int]]] = defaultdict(list)
+    for refs in blocks.values():
+        if 1 < len(refs) <= max_block:
+            by_size[len(refs)].append(sorted(index[r] for r in refs))
+    parts = [np.empty(0, dtype=np.int64)]
+    for size, members in by_size.items():
+        m = np.asarray(members, dtype=np.int64)
+        i, j = np.triu_indices(size, 1)
+        parts.append((m[:, i] * n + m[:, j]).ravel())
+    return np.unique(np.concatenate(parts))
+
+
+# --------------------------------------------------------------------------- levels
+def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Levels of distinct non-equal value pairs (ids into `_VALUES`) for one comparison kind."""
+    import jellyfish
+
+    kind, left, right = task
+    values = _VALUES
+    if kind == "name":
+        jw = jellyfish.jaro_winkler_similarity
+        sims = np.fromiter((jw(values[a], values[b]) for a, b in zip(left.tolist(), right.tolist())),
+                           dtype=np.float64, count=len(left))
+        return np.where(sims >= 0.94, 2, np.where(sims >= 0.88, 1, 0)).astype(np.int8)
+    if kind == "code":
+        dl = jellyfish.damerau_levenshtein_distance
+        return np.fromiter((dl(values[a], values[b]) <= 1 for a, b in zip(left.tolist(), right.tolist())),
+                           dtype=np.int8, count=len(left))
+    return np.zeros(len(left), dtype=np.int8)
+
+
+class _Pool:
+    """Worker processes forked on first need (small inputs never fork), so they inherit
+    `_VALUES` as it is then; one process means no pool at all."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes, self._pool = processes, None
+
+    def map(self, fn, tasks: list) -> list:
+        if self.processes < 2:
+            return list(map(fn, tasks))
+        if self._pool is None:
+            self._pool = multiprocessing.get_context("fork").Pool(self.processes)
+        return self._pool.map(fn, tasks)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+
+
+def _similarities(kind: str, left: np.ndarray, right: np.ndarray, pool: _Pool) -> np.ndarray:
+    if len(left) < PARALLEL_FROM:
+        return _similarity_levels((kind, left, right))
+    chunks = max(8, len(left) // 50_000)
+    bounds = np.linspace(0, len(left), chunks + 1, dtype=np.int64)
+    tasks = [(kind, left[a:b], right[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.concatenate(pool.map(_similarity_levels, tasks))
+
+
+def _level_column(kind: str, ca: np.ndarray, cb: np.ndarray, n_values: int, pool) -> np.ndarray:
+    top = len(fs.KINDS[kind]) - 1
+    level = np.full(len(ca), -1, dtype=np.int8)
+    present = (ca >= 0) & (cb >= 0)
+    equal = present & (ca == cb)
+    level[equal] = top
+    differ = present & ~equal
+    if kind == "exact":
+        level[differ] = 0
+        return level
+    keys = ca[differ].astype(np.int64) * n_values + cb[differ]
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    level[differ] = _similarities(kind, uniq // n_values, uniq % n_values, pool)[inverse]
+    return level
+
+
+def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndarray], conf: dict,
+                  n_values: int, pool) -> dict[str, np.ndarray]:
+    """Level per comparison (int8 arrays) for the pairs (left[k], right[k]) of encoded
+    features: what `model.comparison_vector` gives each pair, fallback and swaps included."""
+    plan = conf.get("_plan") or fs.comparison_plan(conf)
+    n = len(next(iter(column.values()))) if column else 0
+    levels = {}
+    for name, kind, fallback in plan:
+        lv = _level_column(kind, column[name][left], column[name][right], max(n_values, 1), pool)
+        if fallback:  # speaks only when a side has none of the parts (`model.comparison_vector`)
+            has = np.zeros(n, dtype=bool)
+            for f in fallback:
+                has |= column[f] >= 0
+            lv[has[left] & has[right]] = -1
+        levels[name] = lv
+    values = _VALUES
+    for x, y in conf.get("swappable", ()):  # the same letters in one order or the other
+        top_x = len(fs.KINDS[conf["comparisons"][x]["kind"]]) - 1
+        top_y = len(fs.KINDS[conf["comparisons"][y]["kind"]]) - 1
+        ax, ay, bx, by = column[x][left], column[y][left], column[x][right], column[y][right]
+        maybe = np.flatnonzero(((levels[x] == 0) | (levels[y] == 0)) & (ax >= 0) & (ay >= 0) & (bx >= 0) & (by >= 0))
+        if len(maybe):
+            quads, inverse = np.unique(np.stack([ax[maybe], ay[maybe], bx[maybe], by[maybe]], axis=1),
+                                       axis=0, return_inverse=True)
+            same = np.fromiter((values[a] + values[b] in (values[c] + values[d], values[d] + values[c])
+                                for a, b, c, d in quads.tolist()), dtype=bool, count=len(quads))
+            hit = maybe[same[inverse.ravel()]]
+            levels[x][hit], levels[y][hit] = top_x, top_y
+    for name in conf.get("halves", ()):  # one name, half of it unknown: no evidence either way
+        ca, cb = column[name][left], column[name][right]
+        zero = np.flatnonzero(levels[name] == 0)
+        if len(zero):
+            both, inverse = np.unique(np.stack([ca[zero], cb[zero]], axis=1), axis=0, return_inverse=True)
+            half = np.fromiter((fs.is_half(values[a], values[b]) for a, b in both.tolist()),
+                               dtype=bool, count=len(both))
+            levels[name][zero[half[inverse.ravel()]]] = -1
+    return levels
+
+
+def random_pairs(n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded random pairs `model.random_vectors` draws (same generator, same order; all
+    pairs when there are fewer than `size`), as positions in the sorted refs."""
+    import random
+    from itertools import combinations
+
+    if n < 2:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if n * (n - 1) // 2 <= size:
+        pairs = np.asarray(list(combinations(range(n), 2)), dtype=np.int64)
+        return pairs[:, 0], pairs[:, 1]
+    rng = random.Random(0)
+    drawn = np.asarray([(rng.randrange(n), rng.randrange(n)) for _ in range(size)], dtype=np.int64)
+    drawn = drawn[drawn[:, 0] != drawn[:, 1]]
+    return drawn[:, 0], drawn[:, 1]
+
+
+def _patterns(levels: dict[str, np.ndarray], names: list[str], radix: list[int]) -> np.ndarray:
+    """One integer per pair encoding its levels (mixed radix, comparison order)."""
+    n = len(levels[names[0]]) if names else 0
+    pattern = np.zeros(n, dtype=np.int64)
+    for name, base in zip(names, radix):
+        pattern = pattern * base + (levels[name].astype(np.int64) + 1)
+    return pattern
+
+
+# --------------------------------------------------------------------------- training
+def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: dict[tuple, int],
+                 total_pairs: int, conf: dict, iterations: int = 25, strength: float = 20.0) -> dict:
+    """`model.train` from pattern counts (pattern = levels in the settings' comparison order)
+    instead of one vector per pair: the same arithmetic, in the same order."""
+    base = fs.default_model(conf)
+    names = list(base["m"])
+    levels = [len(fs.KINDS[conf["comparisons"][n].get("kind", "exact")]) for n in names]
+    flat = [[1.0 / lv] * lv for lv in levels]
+    # one 1.0 per random pair, as model.train adds them: the same floats to the last bit
+    rand = [p for p in sorted(randoms) for _ in range(randoms[p])]
+    model = {"prior": 0.0, "m": dict(base["m"]),
+             "u": dict(zip(names, fs._tally(rand, [1.0] * len(rand), levels, flat, 1)))}
+    n_exact, n_fuzzy = sum(exact.values()), sum(fuzzy.values())
+    learn_m = n_exact < 50
+    if not learn_m:
+        pats = [p for p, c in sorted(exact.items()) for _ in range(c)]
+        model["m"] = dict(zip(names, fs._tally(pats, [1.0] * len(pats), levels,
+                                               [base["m"][n] for n in names], strength)))
+    patterns = dict(sorted(fuzzy.items()))
+    model["prior"] = max(n_exact + 0.1 * n_fuzzy, 1) / max(total_pairs, 1)
+    for _ in range(iterations):
+        post = {pat: fs.probability(dict(zip(names, pat)), model) for pat in patterns}
+        expected = n_exact + sum(cnt * post[pat] for pat, cnt in patterns.items())
+        model["prior"] = min(max(expected / max(total_pairs, 1), 1e-12), 0.5)
+        if learn_m:
+            pats = list(patterns)
+            model["m"] = dict(zip(names, fs._tally(pats, [patterns[p] * post[p] for p in pats],
+                                                   levels, [base["m"][n] for n in names], strength)))
+    return model
+
+
+# --------------------------------------------------------------------------- scoring
+def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
+                free_blocks: bool = False, processes: int | None = None) -> tuple[list[Pair], dict]:
+    """`match.match_index`, computed per comparison over arrays and on `processes` cores
+    (default: all): (pairs >= review, the model used)."""
+    global _VALUES
+    feats, sources = slot["features"], slot["sources"]
+    refs = sorted(feats)
+    n = len(refs)
+
+    plan = conf.get("_plan") or fs.comparison_plan(conf)
+    wanted = {name for name, _, fb in plan} | {f for _, _, fb in plan for f in fb} | set(conf["trusted_ids"])
+    # one vocabulary for every feature, so a first name can be compared with a last name (swaps)
+    vocab: dict = {None: 0, "": 0}
+    column: dict[str, np.ndarray] = {}
+    rows = [feats[r] for r in refs]
+    for name in sorted(wanted):
+        column[name] = np.fromiter([vocab.setdefault(f.get(name), len(vocab) - 1) for f in rows],
+                                   dtype=np.int64, count=n) - 1  # null: -1
+    del rows
+    limit = conf.get("max_block", 2000)
+    if slot.get("blocks") is None:  # from `build_index` here: group the encoded features
+        for name in {f for rule in conf["blocking"] for f in rule} - set(column):
+            column[name] = np.fromiter([vocab.setdefault(feats[r].get(name), len(vocab) - 1) for r in refs],
+                                       dtype=np.int64, count=n) - 1
+        codes = np.unique(np.concatenate([np.empty(0, dtype=np.int64)] + [
+            rule_pairs([column[f] for f in rule], len(vocab), limit) for rule in conf["blocking"]]))
+    else:
+        codes = candidate_pairs(slot["blocks"], {r: i for i, r in enumerate(refs)}, limit)
+        if free_blocks:
+            slot["blocks"] = defaultdict(list)
+    _VALUES = list(vocab)[2:]
+    left, right = codes // n, codes % n
+    del codes
+    if conf.get("link_only"):
+        src = np.asarray([hash(sources.get(r)) for r in refs], dtype=np.int64)
+        keep = src[left] != src[right]
+        left, right = left[keep], right[keep]
+    pool = _Pool(processes or workers())
+    try:
+        levels = level_columns(left, right, column, conf, len(vocab), pool)
+        randoms = None
+        if model is None:
+            rl, rr = random_pairs(n, conf.get("u_sample", 50_000))
+            if conf.get("link_only"):
+                keep = src[rl] != src[rr]
+                rl, rr = rl[keep], rr[keep]
+            randoms = level_columns(rl, rr, column, conf, len(vocab), pool)
+    finally:
+        pool.close()
+        _VALUES = []
+
+    # trusted ids: a shared valid one is a match, two different valid ones never are
+    exact_rule = np.full(len(left), -1, dtype=np.int8)
+    contradicts = np.zeros(len(left), dtype=bool)
+    for k, f in enumerate(conf["trusted_ids"]):
+        ok = np.fromiter((valid_id(f, feats[r].get(f)) for r in refs), dtype=bool, count=n)
+        both = ok[left] & ok[right]
+        same = both & (column[f][left] == column[f][right])
+        exact_rule[(exact_rule < 0) & same] = k
+        contradicts |= both
+    is_exact = exact_rule >= 0
+    is_fuzzy = ~is_exact & ~contradicts
+
+    names = [name for name, _, _ in plan]
+    radix = [len(fs.KINDS[kind]) + 1 for _, kind, _ in plan]
+    pattern = _patterns(levels, names, radix)
+
+    def decode(code: int) -> tuple:
+        out = []
+        for base in reversed(radix):
+            out.append(int(code % base) - 1)
+            code //= base
+        return tuple(reversed(out))
+
+    uniq, inverse, counts = np.unique(pattern[is_fuzzy], return_inverse=True, return_counts=True)
+    fuzzy_counts = {decode(int(c)): int(k) for c, k in zip(uniq, counts)}
+    if model is None:
+        if is_fuzzy.sum() + is_exact.sum() >= min_train:
+            ex_uniq, ex_counts = np.unique(pattern[is_exact], return_counts=True)
+            total = n * (n - 1) // 2
+            if conf.get("link_only"):
+                total -= sum(k * (k - 1) // 2 for k in Counter(sources.values()).values())
+            r_uniq, r_counts = np.unique(_patterns(randoms, names, radix), return_counts=True)
+            model = train_counts(fuzzy_counts, {decode(int(c)): int(k) for c, k in zip(ex_uniq, ex_counts)},
+                                 {decode(int(c)): int(k) for c, k in zip(r_uniq, r_counts)}, total, conf)
+            model["tf"] = fs.tf_tables(feats, conf)
+        else:
+            model = fs.default_model(conf)
+    model = fs.completed(model, conf)
+
+    out = [Pair(refs[a], refs[b], 1.0, "exact:" + conf["trusted_ids"][k])
+           for a, b, k in zip(left[is_exact].tolist(), right[is_exact].tolist(), exact_rule[is_exact].tolist())]
+    probs = np.asarray([fs.probability(dict(zip(names, decode(int(c)))), model) for c in uniq])
+    pair_p = probs[inverse] if len(uniq) else np.empty(0)
+    fuzzy_left, fuzzy_right = left[is_fuzzy], right[is_fuzzy]
+    if "tf" in model and model["tf"]:
+        pair_p = _tf_shifted(pair_p, uniq[inverse] if len(uniq) else inverse, fuzzy_left, fuzzy_right,
+                             levels, is_fuzzy, column, model, names, decode, feats, refs)
+    reach = pair_p >= conf["review"]
+    fl, fr = fuzzy_left[reach].tolist(), fuzzy_right[reach].tolist()
+    caps = any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different"))
+    counted = slot.get("counts", {})
+    for a, b, p, code in zip(fl, fr, pair_p[reach].tolist(), inverse[reach].tolist()):
+        ra, rb = refs[a], refs[b]
+        if caps:
+            p, _ = capped(p, dict(zip(names, decode(int(uniq[code])))), conf, feats[ra], feats[rb], counted)
+            if p < conf["review"]:
+                continue
+        out.append(Pair(ra, rb, round(p, 6), "fellegi-sunter"))
+    return out, model
+
+
+def _tf_shifted(pair_p: np.ndarray, pair_pattern: np.ndarray, left: np.ndarray, right: np.ndarray,
+                levels: dict, is_fuzzy: np.ndarray, column: dict, model: dict, names: list[str],
+                decode, feats: dict, refs: list[str]) -> np.ndarray:
+    """Pair probabilities with the term-frequency adjustment `match._score` adds (Splink's):
+    it depends on the pattern and on the values agreeing exactly on each `tf` comparison, so
+    it is computed once per distinct (pattern, those values), with the same functions."""
+    from munihub.resolve.match import _shifted
+
+    keys = [pair_pattern]
+    for name in model["tf"]:
+        top = len(model["u"][name]) - 1
+        ca, cb = column[name][left], column[name][right]
+        keys.append(np.where((levels[name][is_fuzzy] == top) & (ca == cb), ca, -1))
+    combos, first, inverse = np.unique(np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True)
+    shifted = np.empty(len(combos))
+    for k, (row, at) in enumerate(zip(combos.tolist(), first.tolist())):
+        vector = dict(zip(names, decode(row[0])))
+        fa, fb = feats[refs[left[at]]], feats[refs[right[at]]]
+        shifted[k] = _shifted(float(pair_p[at]), sum(fs.tf_adjustment(vector, fa, fb, model).values()))
+    return shifted[inverse.ravel()]

@@ -1,0 +1,154 @@
+"""`resolve.vectorized.match_index` gives what `match.match_index` gives (pairs, rules,
+probabilities, the trained model to the last bit), in worker processes too, on Persian
+persons with the default settings, on a link-only type and on English settings."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from munihub.persian.ids import national_id_check_digit
+from munihub.resolve import components, match, vectorized
+
+FIRST = ["علی", "رضا", "مهدی", "زهرا", "مریم", "سارا", "محمد", "محمود", "حسن", "حسین"]
+LAST = ["احمدی", "کریمی", "طوسی", "نوری", "رضوی", "محمدی", "رضایی"]
+
+
+def _nid(rng: random.Random) -> str:
+    first9 = "".join(rng.choice("0123456789") for _ in range(9))
+    return first9 + str(national_id_check_digit(first9))
+
+
+def _typo(rng: random.Random, s: str) -> str:
+    i = rng.randrange(len(s))
+    return s[:i] + s[i + 1:] if len(s) > 2 else s
+
+
+def persons(n_people: int, seed: int) -> list[dict]:
+    """Noisy Persian person records: typos, swapped names, one-field names, shared and
+    different valid national ids, a mistyped one, missing fields, phones reused."""
+    rng = random.Random(seed)
+    out = []
+    for p in range(n_people):
+        first, last, nid = rng.choice(FIRST), rng.choice(LAST), _nid(rng)
+        born = f"19{rng.randint(50, 99)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+        mobile = f"+98915{rng.randint(0, 99999):07d}"
+        for k in range(rng.choice((1, 2, 2, 3, 4))):
+            f = {"first_name": first, "last_name": last, "birth_date": born, "mobile": mobile}
+            r = rng.random()
+            if r < 0.15:
+                f["first_name"] = _typo(rng, first)
+            elif r < 0.25:
+                f["first_name"], f["last_name"] = last, first
+            elif r < 0.35:
+                f.pop("first_name"), f.pop("last_name")
+                f["full_name"] = f"{first} {last}"
+            if rng.random() < 0.6:
+                f["national_id"] = nid if rng.random() < 0.9 else nid[:-2] + nid[-1] + nid[-2]
+            if rng.random() < 0.2:
+                f.pop("birth_date")
+            if rng.random() < 0.1:
+                f["mobile"] = f"+98915{rng.randint(0, 99):07d}"  # a number many people share
+            out.append({"ref": f"{rng.choice('abc')}|{p}-{k}", "source": "x", "entity_type": "person",
+                        "fields": f})
+    for r in out:
+        r["source"] = r["ref"].split("|")[0]
+    return out
+
+
+ENGLISH = {"person": {
+    "trusted_ids": [], "swappable": [["first_key", "last_key"]], "cap_unless_exact": {}, "cap_when_partial": {},
+    "features": {"ssn": ["national_id", "raw"], "first_key": ["first_name", "name"],
+                 "last_key": ["last_name", "name"], "birth_date": ["birth_date", "raw"],
+                 "mobile": ["mobile", "raw"]},
+    "comparisons": {"ssn": {"kind": "code"}, "first_key": {"kind": "name"}, "last_key": {"kind": "name"},
+                    "birth_date": {"kind": "code"}, "mobile": {"kind": "exact"}},
+    "blocking": [["ssn"], ["last_key", "birth_date"], ["first_key", "birth_date"], ["mobile"]]}}
+
+
+def _both(records, settings=None, model=None, **kw):
+    """(match.match_index on match.build_index, vectorized.match_index on vectorized.build_index:
+    candidates from the encoded features, no blocks)."""
+    slot = match.build_index(records, settings)["person"]
+    conf = match.settings_for("person", settings)
+    want = match.match_index(slot, conf, model)
+    mine = vectorized.build_index(records, "person", settings, processes=kw.get("processes"))
+    assert mine["features"] == slot["features"] and mine["sources"] == slot["sources"]
+    assert mine["counts"] == slot["counts"]
+    got = vectorized.match_index(mine, conf, model, **kw)
+    assert vectorized.match_index(slot, conf, model, **kw) == got  # from match's blocks too
+    return want, got
+
+
+@pytest.fixture(scope="module")
+def records():
+    return persons(700, seed=5)
+
+
+@pytest.mark.parametrize("settings", [None, ENGLISH], ids=["persian-defaults", "english"])
+def test_same_pairs_and_model_as_match_index(records, settings):
+    (pairs, model), (vpairs, vmodel) = _both(records, settings)
+    assert len(pairs) > 300 and any(p.rule == "fellegi-sunter" for p in pairs)
+    assert vpairs == pairs  # refs, rule and rounded probability of every pair
+    assert vmodel == model  # trained on the data, equal to the last bit
+
+
+def test_every_rule_is_exercised(records):
+    (pairs, _), _ = _both(records)
+    rules = {p.rule for p in pairs}
+    assert {"exact:national_id", "fellegi-sunter"} <= rules
+    capped = [p for p in pairs if p.probability == 0.9]  # a non-exact first name caps at 0.9
+    assert capped
+
+
+def test_given_model_and_link_only(records):
+    conf = {"person": {"link_only": True}}
+    model = match.default_model(match.settings_for("person"))
+    (pairs, _), (vpairs, vmodel) = _both(records, conf, model=model)
+    assert pairs and vpairs == pairs and vmodel is model
+    assert all(p.left_ref.split("|")[0] != p.right_ref.split("|")[0] for p in vpairs)
+
+
+def test_worker_processes_give_the_same(records, monkeypatch):
+    monkeypatch.setattr(vectorized, "PARALLEL_FROM", 1)  # every comparison goes to the pool
+    monkeypatch.setattr(vectorized, "workers", lambda: 2)
+    monkeypatch.setattr(vectorized, "FEATURES_PER_WORKER", 100)
+    (pairs, model), (vpairs, vmodel) = _both(records, ENGLISH, processes=2)
+    assert vpairs == pairs and vmodel == model
+
+
+def test_small_input_and_no_candidates():
+    one = persons(1, seed=1)[:1]
+    pairs, model = vectorized.match_index(vectorized.build_index(one, "person"), match.settings_for("person"))
+    assert pairs == [] and model["prior"] > 0
+
+
+def test_giant_blocks_are_skipped_as_blocks_skip_them(records):
+    conf = {"person": {"max_block": 3}}
+    (pairs, _), (vpairs, _) = _both(records, conf)
+    assert vpairs == pairs
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cluster_equals_clustering_cluster(seed):
+    from munihub.resolve import clustering
+    from munihub.resolve.match import Pair
+
+    rng = random.Random(seed)
+    refs = [f"s|{i:04d}" for i in range(400)]
+    pairs = []
+    for _ in range(500):  # chains, stars and long paths across the whole range
+        a, b = sorted(rng.sample(refs, 2))
+        pairs.append(Pair(a, b, round(rng.random(), 3), "fellegi-sunter"))
+    pairs.append(Pair("s|0001", "other|9", 1.0, "exact:national_id"))  # a ref not clustered
+    decisions = [("s|0005", "s|0399", "match"), ("s|0010", "s|0011", "no-match-pending")]
+    want = clustering.cluster(refs, pairs, 0.6, decisions)
+    got = components.cluster(refs, pairs, 0.6, decisions)
+    assert got == want and len(set(want.values())) < 300
+    no = [("s|0005", "s|0399", "no-match"), ("s|0020", "s|0021", "match")]
+    assert components.cluster(refs, pairs, 0.6, no) == clustering.cluster(refs, pairs, 0.6, no)
+    # a conflict test (here: refs of another parity never together) splits parts alike
+    odd = lambda a, b: int(a[-1]) % 2 != int(b[-1]) % 2  # noqa: E731
+    want = clustering.cluster(refs, pairs, 0.6, no, odd)
+    assert components.cluster(refs, pairs, 0.6, no, odd) == want
+    assert len(set(want.values())) > len(set(clustering.cluster(refs, pairs, 0.6, no).values()))
