@@ -5,7 +5,9 @@ place (coordinates within `radius_m`, else same district and a similar address k
 `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
 agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen.
-A neighbour with another name is (another request).  A category listed in
+A neighbour with another name is (another request); a group member that names less than the
+caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
+national id, not by the other household phone it called from.  A category listed in
 `generic_categories` («پیگیری درخواست») is the same as any.  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
@@ -253,7 +255,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
-                # nameless caller in a group must not let a neighbour in
+                # nameless caller in a group must not let a neighbour in (`_vetoes`)
                 if (p["duplicate"] or p["when"] - last[root] <= window) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
                         not any(_vetoes(q, p) for q in members[root]):
