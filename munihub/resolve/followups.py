@@ -177,7 +177,7 @@ def _vetoes(member: dict, p: dict) -> bool:
     if not same_citizen(member, p):
         names_less = (not member["first"] and p["first"]) or (not member["last"] and p["last"])
         return bool(not names_less or _names_contradict(member, p) or
-                    (member["citizen"].get("nid") and p["citizen"].get("nid")))
+                    _differ(member["citizen"].get("nid"), p["citizen"].get("nid"), by=2))
     return False
 
 
