@@ -181,6 +181,19 @@ def test_a_partial_name_with_another_mobile_is_someone_else():
     assert out["137|b"] == "137|b" and out["137|c"] == "137|c" and out["137|d"] == "137|a"
 
 
+def test_a_nameless_member_on_another_phone_does_not_keep_the_named_caller_out():
+    # «ناشناس» joined on the caller's own mobile; the caller's next call, from a household
+    # member's mobile with the whole name, is still his follow-up: the nameless member's
+    # other number says nothing about who he is.  A neighbour's name is still kept out.
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="علی نوری", mobile="+989150000001"),
+                           anon("137|b", "2024-01-02", citizen_name="ناشناس", mobile="+989150000001"),
+                           anon("137|c", "2024-01-03", citizen_name="خانم نوری", mobile="+989150000002"),
+                           anon("137|d", "2024-01-04", citizen_name="فاطمه کریمی", mobile="+989150000003"),
+                           anon("137|e", "2024-01-05", citizen_name="علی نوری", mobile="+989150000004")])
+    assert out["137|b"] == "137|a" and out["137|e"] == "137|a"
+    assert out["137|c"] == "137|c" and out["137|d"] == "137|d"
+
+
 def test_a_request_marked_duplicate_joins_the_citizens_group_at_that_place_whatever_its_age():
     """The operator's «تکراری»: the same citizen and place, months later and filed under
     another category, is still the earlier request; without the status it is a new one."""

@@ -5,7 +5,9 @@ place (coordinates within `radius_m`, else same district and a similar address k
 `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
 agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen.
-A neighbour with another name is (another request).  A category listed in
+A neighbour with another name is (another request); a group member that names less than the
+caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
+national id, not by the other household phone it called from.  A category listed in
 `generic_categories` («پیگیری درخواست») is the same as any.  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
@@ -160,6 +162,25 @@ def same_citizen(a: dict, b: dict) -> bool:
     return not (_differ(ca.get("mobile"), cb.get("mobile")) or _differ(ca.get("nid"), cb.get("nid"), by=2))
 
 
+def _names_contradict(a: dict, b: dict) -> bool:
+    """Two surnames, or two first names (neither half of the other), that differ."""
+    if a["last"] and b["last"] and a["last"] != b["last"]:
+        return True
+    return bool(a["first"] and b["first"] and a["first"] not in b["first"] and b["first"] not in a["first"])
+
+
+def _vetoes(member: dict, p: dict) -> bool:
+    """Whether a group's `member` says the caller of `p` is someone else.  A member that
+    names less than `p` (a title and surname, «ناشناس») vetoes only by a name that
+    contradicts: its other number is the household's phone it called from, and who it was
+    is what the group's named members say."""
+    if not same_citizen(member, p):
+        names_less = (not member["first"] and p["first"]) or (not member["last"] and p["last"])
+        return bool(not names_less or _names_contradict(member, p) or
+                    _differ(member["citizen"].get("nid"), p["citizen"].get("nid"), by=2))
+    return False
+
+
 def _same_category(a: dict, b: dict) -> bool:
     return bool(a["category"]) and (a["category"] == b["category"] or a["generic"] or b["generic"])
 
@@ -234,10 +255,10 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
-                # nameless caller in a group must not let a neighbour in
+                # nameless caller in a group must not let a neighbour in (`_vetoes`)
                 if (p["duplicate"] or p["when"] - last[root] <= window) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
-                        all(same_citizen(p, q) for q in members[root]):
+                        not any(_vetoes(q, p) for q in members[root]):
                     if best is None or last[root] > last[best]:
                         best = root
             if best is not None:
