@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from munihub.errors import ConfigError
@@ -44,11 +45,17 @@ class Settings:
         return self.indicators_dir or REPO_ROOT / "indicators"
 
 
+def home_dir(env: Mapping[str, str] | None = None) -> Path:
+    """munihub's own folder: $MUNIHUB_HOME, else `.munihub` in the working directory."""
+    env = os.environ if env is None else env
+    return Path(env.get("MUNIHUB_HOME") or Path.cwd() / ".munihub").expanduser()
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build Settings from `env` (default: os.environ); raise one ConfigError listing every problem."""
     env = dict(os.environ if env is None else env)
     problems: list[str] = []
-    home = Path(env.get("MUNIHUB_HOME") or Path.cwd() / ".munihub").expanduser()
+    home = home_dir(env)
     store_url = env.get("MUNIHUB_STORE_URL") or f"sqlite:///{home / 'munihub.db'}"
     contracts_dir = Path(env.get("MUNIHUB_CONTRACTS") or REPO_ROOT / "contracts").expanduser()
     schemas_dir = Path(env.get("MUNIHUB_SCHEMAS") or REPO_ROOT / "schemas").expanduser()

@@ -130,3 +130,42 @@ def test_a_store_at_0009_gains_the_kept_request_groups_and_keeps_its_runs(store_
     assert "ix_entity_members_assigned_at" not in _indexes(engine, "entity_members")
     assert "fact_version" not in {c["name"] for c in sa.inspect(engine).get_columns("indicator_runs")}
     engine.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics():
+    assert migrations.head_revision() == _head()
+
+
+_OPEN_IN_A_FRESH_PROCESS = """
+import sys
+from munihub import store
+from munihub.store import migrations
+engine = store.open_store(sys.argv[1])
+print(migrations.current_revision(engine) if "alembic" in sys.modules else "no alembic")
+"""
+
+
+def _open_in_a_fresh_process(url: str) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", _OPEN_IN_A_FRESH_PROCESS, url], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_store_at_head_opens_without_importing_alembic_and_an_older_one_still_upgrades(store_url):
+    engine = sa.create_engine(store_url)
+    migrations.upgrade(engine, "0009")
+    engine.dispose()
+    # First use of an older store: Alembic runs and brings it to head.
+    assert _open_in_a_fresh_process(store_url) == _head()
+    # Every later start: one query of the version table, Alembic never imported.
+    assert _open_in_a_fresh_process(store_url) == "no alembic"
+    engine = sa.create_engine(store_url)
+    assert migrations.current_revision(engine) == _head()
+    engine.dispose()

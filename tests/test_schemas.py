@@ -167,3 +167,42 @@ def test_every_schema_carrying_a_citizens_mobile_has_a_landline_too():
     assert sorted(carrying) == ["payment", "permit", "person", "service_request"]
     for name in carrying:
         assert schemas.load_schema(name)["properties"]["phone"]["format"] == "ir-phone", name
+
+
+_LOAD_IN_A_FRESH_PROCESS = """
+import sys
+from munihub.contracts import schemas
+from munihub.ingest.validate import compile_validator
+schemas.load_all(sys.argv[1])
+assert compile_validator("person", schemas_dir=sys.argv[1]).is_valid({"first_name": "علی"})
+print(sorted(m for m in ("jsonschema", "alembic") if m in sys.modules))
+"""
+
+
+def test_a_checked_schema_is_not_checked_again_in_the_next_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "MUNIHUB_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", _LOAD_IN_A_FRESH_PROCESS, str(root / "schemas")],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+    assert run() == "['jsonschema']"  # first start: every schema checked with jsonschema
+    assert run() == "[]"  # later starts: the check is remembered, jsonschema never imported
+
+
+def test_a_schema_edited_after_its_check_is_checked_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUNIHUB_HOME", str(tmp_path / "home"))
+    (tmp_path / "s").mkdir()
+    folder = _folder(tmp_path / "s", thing=_schema("thing", properties={"a": {"type": "string"}}))
+    assert schemas.load_schema("thing", folder)["properties"] == {"a": {"type": "string"}}
+    assert len(list((tmp_path / "home" / "cache" / "checked-schemas").iterdir())) == 1
+    _folder(folder, thing=_schema("thing", properties={"a": {"type": "text"}}))
+    with pytest.raises(ConfigError, match="not a valid draft 2020-12 schema at /properties/a/type"):
+        schemas.load_schema("thing", folder)

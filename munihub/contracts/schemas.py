@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from munihub.config import REPO_ROOT
+from munihub.config import REPO_ROOT, home_dir
 from munihub.errors import ConfigError
 
 URN_PREFIX = "urn:munihub:schema:"
@@ -54,8 +55,9 @@ def _load(name: str, folder: str) -> dict:
         known = ", ".join(list_schemas(folder)) or "none"
         raise ConfigError(f"unknown shared schema {name!r}", where=folder,
                           hint=f"known schemas: {known}; set MUNIHUB_SCHEMAS to another folder if needed")
+    text = path.read_text(encoding="utf-8")
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
+        schema = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"schema {name} is not valid JSON: {exc.msg}", where=f"{path}:{exc.lineno}",
                           hint="fix the JSON syntax") from None
@@ -64,6 +66,9 @@ def _load(name: str, folder: str) -> dict:
     if schema.get("$id") != schema_uri(name):
         raise ConfigError(f"schema {name} has $id {schema.get('$id')!r}", where=str(path),
                           hint=f"set \"$id\": \"{schema_uri(name)}\" (the file name decides the id)")
+    marker = _checked_marker(text)
+    if marker.exists():
+        return schema
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
     try:
@@ -72,7 +77,24 @@ def _load(name: str, folder: str) -> dict:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
         raise ConfigError(f"schema {name} is not a valid draft 2020-12 schema at {pointer}: {exc.message}",
                           where=str(path)) from None
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:  # a read-only home only costs the check again next time
+        pass
     return schema
+
+
+def _checked_marker(text: str) -> Path:
+    """A file whose presence says these exact schema bytes passed the draft 2020-12 check.
+
+    Importing `jsonschema` (with its format checkers) and checking every shared schema cost
+    ~0.08 s of CPU at each process start, most of a small sync's own work; the schemas
+    change with a release, not between syncs.  Any edit changes the digest, so an edited
+    schema is checked again.
+    """
+    digest = hashlib.sha256(("draft 2020-12\0" + text).encode("utf-8")).hexdigest()
+    return home_dir() / "cache" / "checked-schemas" / digest
 
 
 def load_all(schemas_dir: str | Path | None = None) -> dict[str, dict]:
