@@ -31,8 +31,9 @@ import time
 import uuid
 from pathlib import Path
 
+from venvs import tool_python
+
 ROOT = Path(__file__).resolve().parent.parent
-DLT_VENV = ROOT / ".bench-venvs" / "dlt"
 DLT_PINS = ["dlt[postgres,sql_database]==1.31.0", "adbc-driver-postgresql==1.13.0", "pyarrow", "psycopg2-binary",
             "sqlalchemy>=2"]
 SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
@@ -237,12 +238,7 @@ def _run(cmd: list[str], env: dict | None = None) -> dict:
 
 
 def _dlt_python() -> str:
-    python = DLT_VENV / "bin" / "python"
-    if not python.exists():
-        print(f"making dlt's own virtualenv in {DLT_VENV.relative_to(ROOT)} (once)", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(DLT_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *DLT_PINS], check=True)
-    return str(python)
+    return tool_python("dlt", DLT_PINS)
 
 
 def main() -> None:

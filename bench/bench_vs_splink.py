@@ -43,8 +43,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SPLINK_VENV = ROOT / ".bench-venvs" / "splink"
 SPLINK_PINS = ["splink==4.0.17", "pyarrow"]
+
+sys.path.insert(0, str(HERE))
+from venvs import tool_python  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -217,12 +219,7 @@ def pairwise(truth: dict, predicted: dict) -> tuple[float, float, float]:
 
 
 def _splink_python() -> str:
-    python = SPLINK_VENV / "bin" / "python"
-    if not python.exists():
-        print(f"making Splink's own virtualenv in {SPLINK_VENV.relative_to(ROOT)} (once)", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(SPLINK_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *SPLINK_PINS], check=True)
-    return str(python)
+    return tool_python("splink", SPLINK_PINS)
 
 
 def main() -> None:

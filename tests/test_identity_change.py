@@ -15,6 +15,7 @@ from munihub.config import REPO_ROOT, Settings
 from munihub.ingest import identity, loads
 
 from test_pipeline import national_id
+from test_record_identity import licences_db
 
 DATA = Path(__file__).parent / "data" / "core"
 A, B, C, D, E = (national_id(p) for p in ("001234567", "076543210", "112233445", "223344556", "334455667"))
@@ -42,11 +43,7 @@ def _write_contract(folder: Path, keyed_by_record_id: bool) -> None:
 
 @pytest.fixture
 def source(tmp_path, store_url, monkeypatch):
-    src = tmp_path / "src.db"
-    with sqlite3.connect(src) as db:
-        db.execute("CREATE TABLE licences (licence_no TEXT, code_melli TEXT, fname TEXT, lname TEXT, birth TEXT, "
-                   "tel TEXT, updated_at TEXT)")
-        db.executemany("INSERT INTO licences VALUES (?,?,?,?,?,?,?)", ROWS)
+    src = licences_db(tmp_path / "src.db", ROWS)
     folder = tmp_path / "contracts" / "testlic"
     folder.mkdir(parents=True)
     _write_contract(folder, keyed_by_record_id=False)

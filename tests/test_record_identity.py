@@ -29,13 +29,18 @@ ROWS = [  # (licence_no, code_melli, fname, lname, birth, tel, updated_at)
 ]
 
 
-@pytest.fixture
-def licences(tmp_path, store_url, monkeypatch):
-    src = tmp_path / "src.db"
-    with sqlite3.connect(src) as db:
+def licences_db(path: Path, rows: list[tuple]) -> Path:
+    """The licensing office's source table, as a SQLite file."""
+    with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE licences (licence_no TEXT, code_melli TEXT, fname TEXT, lname TEXT, birth TEXT, "
                    "tel TEXT, updated_at TEXT)")
-        db.executemany("INSERT INTO licences VALUES (?,?,?,?,?,?,?)", ROWS)
+        db.executemany("INSERT INTO licences VALUES (?,?,?,?,?,?,?)", rows)
+    return path
+
+
+@pytest.fixture
+def licences(tmp_path, store_url, monkeypatch):
+    src = licences_db(tmp_path / "src.db", ROWS)
     folder = tmp_path / "contracts" / "testlic"
     folder.mkdir(parents=True)
     shutil.copy(DATA / "licences.yaml", folder / "licences.yaml")
