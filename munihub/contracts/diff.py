@@ -15,6 +15,7 @@ from typing import Any
 
 from munihub.contracts.changes import (BUMPS_ORDER, Change, breaking, compare_constraints, compare_rules,
                                        constraints_of, info, non_breaking, show)
+from munihub.contracts.runnable import record_id_fields
 
 # Type changes every old value still satisfies; any other change of type narrows.
 WIDENING = {("integer", "number")}
@@ -221,11 +222,6 @@ def _restated(base: str, o: dict, n: dict) -> list[Change]:
     return [info("restated", base, f"{', '.join(keys)} written differently, same meaning")]
 
 
-def _record_id(value) -> tuple:
-    """recordId as the fields it names: one field may be written as a string or a list of one."""
-    return (value,) if isinstance(value, str) else tuple(value or ())
-
-
 def _key(props: dict[str, dict]) -> list[str]:
     keyed = [(int(p.get("primaryKeyPosition", -1)), name) for name, p in props.items() if p.get("primaryKey")]
     return [name for _, name in sorted(keyed)]
@@ -261,7 +257,7 @@ def _diff_object(base: str, o: dict, n: dict) -> list[Change]:
         out.append(breaking("shared-schema-changed", f"{base}.sharedSchema", f"shared schema {show(so)} → {show(sn)}"))
     ro = _custom(o.get("customProperties")).get("recordId")
     rn = _custom(n.get("customProperties")).get("recordId")
-    if _record_id(ro) != _record_id(rn):  # every published row's identity moves (the store rekeys them)
+    if record_id_fields(ro) != record_id_fields(rn):  # every published row's identity moves (the store rekeys them)
         out.append(breaking("record-id-changed", f"{base}.recordId",
                             f"source record id {show(ro)} → {show(rn)}"))
     for key in ("physicalType", "logicalType"):

@@ -18,7 +18,8 @@ import yaml
 
 from munihub.config import REPO_ROOT
 from munihub.contracts.odcs import Problem, odcs_problems, schema_version, standard_version
-from munihub.contracts.runnable import custom, first_object, runnable_problems, server_parts, todo_paths
+from munihub.contracts.runnable import (custom, first_object, record_id_fields, runnable_problems, server_parts,
+                                       todo_paths)
 from munihub.errors import ConfigError, ContractError
 
 ODCS_LABEL = "ODCS"
@@ -267,8 +268,8 @@ def _build(path: Path, data: dict) -> Contract:
             sources=tuple(str(s) for s in prop.get("transformSourceObjects") or []),
             value_map=tuple((str(k), v) for k, v in value_map.items()),
             essential=prop_custom.get("essential") is True))
-    record_id = custom(obj.get("customProperties")).get("recordId")  # checked by runnable.record_id_problem
-    record_id = (record_id,) if isinstance(record_id, str) else tuple(record_id or ())
+    # checked by runnable.record_id_problem
+    record_id = record_id_fields(custom(obj.get("customProperties")).get("recordId"))
     top = custom(data.get("customProperties"))
     team = data.get("team")
     members = team.get("members") if isinstance(team, dict) else team

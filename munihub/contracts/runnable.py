@@ -222,6 +222,11 @@ def safe_source(name: str) -> bool:
     return name.isprintable() and not re.search(r"[;'\"`\\\x00]|--", name)
 
 
+def record_id_fields(value: Any) -> tuple:
+    """The source fields a `recordId` names: one field may be written as text or as a list."""
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
 def record_id_problem(value: Any) -> str | None:
     """Why a `recordId` custom property cannot name the source's own record id, or None."""
     names = [value] if isinstance(value, str) else value
