@@ -37,7 +37,6 @@ class Fact:
     day: str | None = None           # column holding the ISO day Jalali months and weeks come from
     period_field: str | None = None  # column already holding a Jalali period (plan indicators)
     citizen: str | None = None       # column naming the citizen; None: nothing personal to protect
-    grouped: bool = False            # rows fold several source rows (a change moves whole groups)
 
     @property
     def snapshot(self) -> bool:
@@ -238,7 +237,7 @@ FACTS: dict[str, Fact] = {f.name: f for f in (
           "followups": "number", "is_repeat": "number", "repeats": "number", "closed": "number",
           "resolution_days": "number", "open_days": "number"},
          {"district": "district", "category": "category", "status": "status", "source": "src", **_TIME},
-         _request_groups, day="day", citizen="citizen", grouped=True),
+         _request_groups, day="day", citizen="citizen"),
     Fact("inter_agency_request", "inter_agency_request",
          {"src": "text", "key": "text", "from_agency": "text", "to_agency": "text", "subject": "text",
           "status": "text", "opened_on": "day", "due_on": "day", "closed_on": "day", "day": "day",
