@@ -478,3 +478,17 @@ def test_a_son_on_his_fathers_mobile_joins_the_home_s_whole_name():
     feats = {r["ref"]: features(r) for r in records}
     clusters = cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
     assert clusters[call["ref"]] == clusters[son["ref"]] != clusters[father["ref"]]
+
+
+def test_the_half_of_a_compound_name_is_no_typo_whatever_its_similarity():
+    """«فاطمه» for فاطمه‌زهرا is jw 0.91 (not a disagreement, and not a typo that caps the
+    pair): it is half a name, so the thread and mobile they share make the match."""
+    home = {"address": {"detail": "مشهد، بلوار هاشمیه، کوچه ۲۳", "district": "5"}}
+    first = rec("137|2220#person", first_name="فاطمه‌زهرا", last_name="یزدانی", mobile="+989158616311",
+                request_thread="137|2220", **home)
+    follow = rec("137|2222#person", first_name="فاطمه", last_name="یزدانی", mobile="+989158616311",
+                 request_thread="137|2220", **home)
+    conf = settings_for("person")
+    assert comparison_vector(features(first), features(follow), conf)["first_key"] == -1
+    pairs = find_matches([first, follow])
+    assert pairs and pairs[0].probability >= conf["match"]
