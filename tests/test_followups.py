@@ -217,3 +217,14 @@ def test_duplicate_statuses_are_validated_with_the_other_options():
     with pytest.raises(ConfigError) as err:
         followup_options({"followup": {"duplicate_statuses": "تکراری", "window_days": -1}})
     assert "duplicate_statuses" in str(err.value) and "window_days" in str(err.value)
+
+
+def test_a_caller_on_a_number_of_the_group_is_not_kept_out_by_its_other_number():
+    # «آقای نوری» calls from the mobile the group's second call used: that member backs him,
+    # so the first call's other mobile is the same citizen's other phone, not a neighbour's.
+    # On a number nobody in the group used, the other mobile still keeps him out.
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="علی نوری", mobile="+989150000001"),
+                           anon("137|b", "2024-01-02", citizen_name="علی نوری", mobile="+989150000002"),
+                           anon("137|c", "2024-01-03", citizen_name="آقای نوری", mobile="+989150000002"),
+                           anon("137|d", "2024-01-04", citizen_name="آقای نوری", mobile="+989150000009")])
+    assert out["137|b"] == "137|a" and out["137|c"] == "137|a" and out["137|d"] == "137|d"

@@ -445,7 +445,50 @@ def test_a_borrowed_mobile_keeps_its_owner_first():
     pairs = find_matches(records)
     score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
     to_owner, to_borrower = score[frozenset((caller["ref"], owner["ref"]))], score[frozenset((caller["ref"], borrower["ref"]))]
-    assert conf["match"] <= to_borrower < to_owner <= 0.99
+    assert conf["match"] <= to_borrower < to_owner <= 0.98
     feats = {r["ref"]: features(r) for r in records}
     clusters = cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
     assert clusters[caller["ref"]] == clusters[owner["ref"]] != clusters[borrower["ref"]]
+
+
+def test_a_son_on_his_fathers_mobile_joins_the_home_s_whole_name():
+    """«علی صادقی» calls from his father محمدعلی's mobile: علی is the short half of محمدعلی,
+    so the mobile makes a match with the father, but the whole name at the same home with
+    another number ranks above it; the call joins the son, and the father's other national id
+    keeps it from the father."""
+    from munihub.resolve.conflicts import conflict_of
+    home = {"address": {"detail": "مشهد، بلوار سجاد، کوچه ۷", "district": "3"}}
+    father = rec("registry|1535", national_id=nid("076873281"), first_name="محمدعلی", last_name="صادقی",
+                 birth_date="1957-11-09", mobile="+989909674820", **home)
+    son = rec("registry|1537", national_id=nid("076736185"), first_name="علی", last_name="صادقی",
+              birth_date="1980-08-04", mobile="+989129108996", **home)
+    call = rec("137|1107#person", first_name="علی", last_name="صادقی", mobile="+989909674820",
+               request_thread="137|1107", **home)
+    records = [father, son, call]
+    conf = settings_for("person")
+    # as a model trained on a city weighs them (the son's whole name then scores ~0.987): a
+    # mobile that differs counts against (3.8 bits)
+    model = default_model(conf)
+    model["m"]["mobile"], model["u"]["mobile"] = [0.07, 0.93], [0.9997, 0.0003]
+    model["prior"] = 0.014  # and few of a city's candidate pairs are one person
+    pairs = find_matches(records, models={"person": model})
+    score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
+    to_father, to_son = score[frozenset((call["ref"], father["ref"]))], score[frozenset((call["ref"], son["ref"]))]
+    assert conf["match"] <= to_father < to_son
+    feats = {r["ref"]: features(r) for r in records}
+    clusters = cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
+    assert clusters[call["ref"]] == clusters[son["ref"]] != clusters[father["ref"]]
+
+
+def test_the_half_of_a_compound_name_is_no_typo_whatever_its_similarity():
+    """«فاطمه» for فاطمه‌زهرا is jw 0.91 (not a disagreement, and not a typo that caps the
+    pair): it is half a name, so the thread and mobile they share make the match."""
+    home = {"address": {"detail": "مشهد، بلوار هاشمیه، کوچه ۲۳", "district": "5"}}
+    first = rec("137|2220#person", first_name="فاطمه‌زهرا", last_name="یزدانی", mobile="+989158616311",
+                request_thread="137|2220", **home)
+    follow = rec("137|2222#person", first_name="فاطمه", last_name="یزدانی", mobile="+989158616311",
+                 request_thread="137|2220", **home)
+    conf = settings_for("person")
+    assert comparison_vector(features(first), features(follow), conf)["first_key"] == -1
+    pairs = find_matches([first, follow])
+    assert pairs and pairs[0].probability >= conf["match"]

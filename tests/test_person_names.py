@@ -34,6 +34,11 @@ ZWNJ = "\u200c"
     ("رضایی فر محمد", "محمد", "رضایی فر", None, None, False),
     ("سیدی محمد", "محمد", "سیدی", None, None, False),                   # «سیدی» is a surname, not a title
     ("حاجی زاده علی", "علی", "حاجی زاده", None, None, False),           # nor «حاجی» before «زاده»
+    ("خانم علی پور", None, "علی پور", None, "خانم", False),             # a surname split by a space, alone
+    ("حسین زاده", None, "حسین زاده", None, None, False),                 # is not a first name and «زاده»
+    ("حسن مشهدی", "حسن", "مشهدی", None, None, False),                  # a title-like word after a name
+    ("آقای حسن مشهدی فرزند علی", "حسن", "مشهدی", "علی", "آقای", False),  # is the surname
+    ("مشهدی حسن", "حسن", None, None, "مشهدی", False),                  # before it, the title
 ])
 def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
     got = parse_name(written)

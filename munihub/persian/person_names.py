@@ -87,6 +87,12 @@ _PLACEHOLDER_HEADS = frozenset(_key(p.split()[0]) for p in (
 _SURNAME_ENDS = ("زاده", "پور", "نژاد", "نیا", "فر", "زادگان", "وند", "لو", "مقدم", "منش", "راد", "کیا")
 _SURNAME_STARTS = ("پور", "میر", "آل", "ال")
 _ENDS_ALONE = frozenset(_SURNAME_ENDS)
+# Surname tails that are never a name of their own: «علی پور», «حسین زاده» are one surname
+# written with a space (علی‌پور), not a first name and a surname.
+_TAILS = frozenset(("زاده", "پور"))
+# Titles that are also surnames (a pilgrim's «مشهدی», «حاجی»): the surname when alone after a title
+# («آقای مشهدی») or after a name («حسن مشهدی»), since a title comes before the name.
+_SURNAME_TITLES = frozenset(("مشهدی", "حاجی", "کربلایی"))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -165,7 +171,9 @@ def _strip_found(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], li
                     span = n
                     break
         nxt = keys[i + span] if canon and i + span < len(words) else ""
-        if canon and not nxt.startswith(("زاده", "پور")):  # «حاجی زاده» is a surname
+        # a title stands before a name: «مشهدی» after one at the end is the surname («حسن مشهدی»)
+        after_name = kept and i + span == len(words) and canon in _SURNAME_TITLES
+        if canon and not nxt.startswith(("زاده", "پور")) and not after_name:  # «حاجی زاده» is a surname
             if canon in _SEYYED:
                 seyyed = True
             else:
@@ -180,7 +188,7 @@ def _strip_found(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], li
         else:
             kept.append(words[i])
         i += 1
-    if not kept and titles and titles[-1] in {"مشهدی", "حاجی", "کربلایی"}:
+    if not kept and titles and titles[-1] in _SURNAME_TITLES:
         kept.append(titles.pop())  # «آقای مشهدی»: the last title-like word was the surname
     return kept, titles, seyyed
 
@@ -191,6 +199,8 @@ def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> 
         f, s = _word_scores(keys[0])
         return (words, [], _confidence(f, s)) if f > s else ([], words, _confidence(s, f))
     as_written, reversed_ = (0.0, 0.6) if prefer_last_first else (0.4, 0.0)  # position: first name first
+    if len(words) == 2 and keys[1] in _TAILS:  # «علی پور»: one surname split by a space
+        return [], words, 1.0
     if len(words) == 2:  # most names: the loop below with its one cut, from per-word scores
         (f0, l0), (f1, l1) = _word_scores(keys[0]), _word_scores(keys[1])
         best, other = f0 + l1 + as_written, f1 + l0 + reversed_

@@ -7,7 +7,8 @@ names (the surname, and the first name when both give one; half of a compound fi
 agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen.
 A neighbour with another name is (another request); a group member that names less than the
 caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
-national id, not by the other household phone it called from.  A category listed in
+national id, not by the other household phone it called from; nor does any member by its
+other number alone when the caller shares a number or id with another member.  A category listed in
 `generic_categories` («پیگیری درخواست») is the same as any.  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
@@ -169,16 +170,25 @@ def _names_contradict(a: dict, b: dict) -> bool:
     return bool(a["first"] and b["first"] and a["first"] not in b["first"] and b["first"] not in a["first"])
 
 
-def _vetoes(member: dict, p: dict) -> bool:
+def _vetoes(member: dict, p: dict, backed: bool = False) -> bool:
     """Whether a group's `member` says the caller of `p` is someone else.  A member that
     names less than `p` (a title and surname, «ناشناس») vetoes only by a name that
     contradicts: its other number is the household's phone it called from, and who it was
-    is what the group's named members say."""
+    is what the group's named members say.  So does any member when `p` shares a number or
+    id with another member of the group (`backed`): one citizen calls from more than one
+    phone, and the group's other number is no longer a neighbour's."""
     if not same_citizen(member, p):
         names_less = (not member["first"] and p["first"]) or (not member["last"] and p["last"])
-        return bool(not names_less or _names_contradict(member, p) or
+        return bool(not (names_less or backed) or _names_contradict(member, p) or
                     _differ(member["citizen"].get("nid"), p["citizen"].get("nid"), by=2))
     return False
+
+
+def _backed(p: dict, members: list[dict]) -> bool:
+    """Whether `p` shares a national id, mobile or landline with a group member it is the
+    same citizen as."""
+    return any(any(v and q["citizen"].get(k) == v for k, v in p["citizen"].items() if k != "name")
+               and same_citizen(q, p) for q in members)
 
 
 def _same_category(a: dict, b: dict) -> bool:
@@ -258,7 +268,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
                 # nameless caller in a group must not let a neighbour in (`_vetoes`)
                 if (p["duplicate"] or p["when"] - last[root] <= window) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
-                        not any(_vetoes(q, p) for q in members[root]):
+                        not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]):
                     if best is None or last[root] > last[best]:
                         best = root
             if best is not None:

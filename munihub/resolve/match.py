@@ -33,9 +33,10 @@ _PERSON = {
     # رضا of محمدرضا), counts only beside something personal: a title and surname with the
     # home's landline and address is anyone in that home (docs/resolution.md).  The mobile
     # is mostly its owner's, but a home's members borrow it: it makes a match, ranked below
-    # one the thread, id or birth date makes (caps.capped)
+    # one the thread, id or birth date makes, and below the whole name at the same home (a
+    # son «علی» on his father محمدعلی's mobile is the home's علی) (caps.capped)
     "cap_when_partial": {
-        "first_key": (0.9, ("national_id", "birth_date", "thread"), {"mobile": 0.99}),
+        "first_key": (0.9, ("national_id", "birth_date", "thread"), {"mobile": 0.98}),
         "last_key": (0.9, ("national_id", "birth_date", "thread", ("mobile", "first_key"),
                            ("place", "first_key")))},
     "match": 0.95, "review": 0.6, "prior": 0.2,

@@ -83,7 +83,9 @@ def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
                 out[x] = len(KINDS[conf["comparisons"][x]["kind"]]) - 1
                 out[y] = len(KINDS[conf["comparisons"][y]["kind"]]) - 1
     for name in conf.get("halves", ()):  # محمدرضا and رضا: one name, half of it unknown
-        if out.get(name) == 0 and is_half(fa[name], fb[name]):
+        # (whatever the similarity: فاطمه / فاطمه‌زهرا is jw 0.91, still not a typo)
+        if 0 <= out.get(name, -1) < len(KINDS[conf["comparisons"][name]["kind"]]) - 1 and \
+                is_half(fa[name], fb[name]):
             out[name] = -1
     return out
 

@@ -219,7 +219,8 @@ def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndar
             levels[x][hit], levels[y][hit] = top_x, top_y
     for name in conf.get("halves", ()):  # one name, half of it unknown: no evidence either way
         ca, cb = column[name][left], column[name][right]
-        zero = np.flatnonzero(levels[name] == 0)
+        top = len(fs.KINDS[conf["comparisons"][name]["kind"]]) - 1  # any level below exact
+        zero = np.flatnonzero((levels[name] >= 0) & (levels[name] < top))
         if len(zero):
             both, inverse = np.unique(np.stack([ca[zero], cb[zero]], axis=1), axis=0, return_inverse=True)
             half = np.fromiter((fs.is_half(values[a], values[b]) for a, b in both.tolist()),
