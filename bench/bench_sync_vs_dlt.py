@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -246,11 +247,33 @@ def _capped(cap_mb: int):
     return limit
 
 
+def _rss_mb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(l.split()[1]) // 1024 for l in status if l.startswith("VmRSS"))
+    except (OSError, StopIteration):
+        return None
+
+
 def _run(cmd: list[str], env: dict | None = None, cap_mb: int | None = None) -> dict:
+    """Run one path's child; with `cap_mb`, under that cap and with its RSS sampled every
+    few seconds (`rss_mb`: ten samples spread over the run), to see memory stay flat."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
-                          preexec_fn=_capped(cap_mb) if cap_mb else None)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
+                                 preexec_fn=_capped(cap_mb) if cap_mb else None)
+        samples = []
+        while True:
+            try:  # returns as soon as the child ends: the wall time is not rounded up to a sample
+                child.wait(timeout=2)
+                break
+            except subprocess.TimeoutExpired:
+                if cap_mb and (rss := _rss_mb(child.pid)) is not None:
+                    samples.append(rss)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(cmd, child.returncode, out.read(), err.read())
     if done.returncode != 0:
         capped = f" under a {cap_mb} MB address-space cap" if cap_mb else ""
         raise SystemExit(f"{cmd[:3]} failed{capped}:\n{done.stderr[-3000:]}")
@@ -258,6 +281,8 @@ def _run(cmd: list[str], env: dict | None = None, cap_mb: int | None = None) -> 
         if line.startswith("profile "):
             print(line, file=sys.stderr)
     out = json.loads(done.stdout.strip().splitlines()[-1])
+    if samples:
+        out["rss_mb"] = [samples[i * (len(samples) - 1) // 9] for i in range(10)]
     return {**out, "wall_s": round(wall, 2)}
 
 
@@ -273,6 +298,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="profile munihub's full run by stage (slower)")
     ap.add_argument("--cap-mb", type=int, help="run munihub's syncs under this address-space limit (RLIMIT_AS, "
                                                "as `ulimit -v`) and say whether its peak RSS stayed under it too")
+    ap.add_argument("--hub-store", choices=["postgresql", "sqlite"], default="postgresql",
+                    help="munihub's store (the other paths always load PostgreSQL)")
     ap.add_argument("--db-prefix", default="munihub_bench", help="prefix of the databases the bench makes and drops")
     ap.add_argument("--keep-source", metavar="DB", help="use (and keep) this source database: filled with --rows "
                                                         "rows if it has no persons table, so a 10M-row source is "
@@ -305,7 +332,8 @@ def main() -> None:
         dlt_dst = dsn(urls["dlt"]).replace("postgres@", "postgres:trust@")
         (work / "contracts").mkdir()
         (work / "contracts" / "persons.yaml").write_text(CONTRACT, encoding="utf-8")
-        hub_env = {"MUNIHUB_HOME": str(work / "home"), "MUNIHUB_STORE_URL": urls["hub"],
+        hub_store = urls["hub"] if args.hub_store == "postgresql" else f"sqlite:///{work / 'hub.db'}"
+        hub_env = {"MUNIHUB_HOME": str(work / "home"), "MUNIHUB_STORE_URL": hub_store,
                    "MUNIHUB_CONTRACTS": str(work / "contracts"), "BENCH_SOURCE_URL": urls["src"],
                    "MUNIHUB_BATCH_SIZE": "5000", "PYTHONPATH": str(ROOT)}
         paths = {
@@ -347,6 +375,7 @@ def main() -> None:
     finally:
         for name in names.values():
             _drop_db(name)
+        shutil.rmtree(work, ignore_errors=True)  # a SQLite store or dlt's files can hold gigabytes
 
 
 if __name__ == "__main__":
