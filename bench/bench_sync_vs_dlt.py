@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_sync_vs_dlt.py                 # 1M rows
     .venv/bin/python bench/bench_sync_vs_dlt.py --rows 100000 --skip dlt-default
+    .venv/bin/python bench/bench_sync_vs_dlt.py --rows 10000000 --cap-mb 300 --keep-source munihub_src10m \
+        --skip copy dlt-default dlt-fastest      # munihub alone, to the end under a 300 MB cap
 
 One PostgreSQL source table (12 columns, Persian text, a citizen registry) of N rows is
 merged by key into a PostgreSQL store, then 1 % of its rows change and the same merge runs
