@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_sync_vs_dlt.py                 # 1M rows
     .venv/bin/python bench/bench_sync_vs_dlt.py --rows 100000 --skip dlt-default
+    .venv/bin/python bench/bench_sync_vs_dlt.py --rows 10000000 --cap-mb 300 --keep-source munihub_src10m \
+        --skip copy dlt-default dlt-fastest      # munihub alone, to the end under a 300 MB cap
 
 One PostgreSQL source table (12 columns, Persian text, a citizen registry) of N rows is
 merged by key into a PostgreSQL store, then 1 % of its rows change and the same merge runs
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +89,8 @@ customProperties:
 
 # Each child prints one JSON line: {"rows": …}; the parent adds wall seconds and peak MB.
 PEAK = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024"
+# The munihub child also says its peak address space (what RLIMIT_AS / `ulimit -v` caps).
+VM_PEAK = "int(next(l for l in open('/proc/self/status') if l.startswith('VmPeak')).split()[1]) // 1024"
 
 COPY_CHILD = textwrap.dedent("""
     import io, json, sys, psycopg2
@@ -127,8 +132,8 @@ MUNIHUB_CHILD = textwrap.dedent("""
     from munihub import pipeline
     r = pipeline.sync_source("bench.persons")
     print(json.dumps({{"rows": r["rows_in"], "new": r["rows_new"], "changed": r["rows_changed"],
-                       "peak_mb": {peak}}}))
-""").format(peak=PEAK)
+                       "peak_mb": {peak}, "vm_peak_mb": {vm_peak}}}))
+""").format(peak=PEAK, vm_peak=VM_PEAK)
 
 
 # `--profile`: the full munihub run under cProfile, cumulative seconds of each stage's entry
@@ -183,6 +188,13 @@ def _create_db(name: str) -> str:
     return f"{SERVER}/{name}"
 
 
+def _source_db(name: str) -> str:
+    with _sa(f"{SERVER}/test").connect() as conn:
+        if not conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first():
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return f"{SERVER}/{name}"
+
+
 def _drop_db(name: str) -> None:
     with _sa(f"{SERVER}/test").connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -218,22 +230,61 @@ def _change(url: str, share: float) -> str:
     """Touch `share` of the rows (a new address, a later stamp); the stamp the changes start after."""
     before = _sql(url, "SELECT max(updated_at) FROM persons")
     step = max(1, round(1 / share))
+    # after every stamp already there, so a kept source (`--keep-source`) changes again
+    start = f"greatest(timestamptz '2026-01-01', timestamptz '{before.isoformat()}' + interval '1 day')"
     _sql(url, f"UPDATE persons SET address = address || ' (واحد ۲)', "
-              f"updated_at = timestamptz '2026-01-01' + (id || ' seconds')::interval WHERE id % {step} = 0",
+              f"updated_at = {start} + (id || ' seconds')::interval WHERE id % {step} = 0",
          "ANALYZE persons")
     return before.isoformat()
 
 
-def _run(cmd: list[str], env: dict | None = None) -> dict:
+def _capped(cap_mb: int):
+    """The child's address space limited to `cap_mb` (RLIMIT_AS, what `ulimit -v` sets): an
+    allocation past it fails in the child (MemoryError), so a sync that outgrows the cap
+    cannot finish.  Set between fork and exec, so the bench itself is not limited."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (cap_mb * 2 ** 20, cap_mb * 2 ** 20))
+    return limit
+
+
+def _rss_mb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(l.split()[1]) // 1024 for l in status if l.startswith("VmRSS"))
+    except (OSError, StopIteration):
+        return None
+
+
+def _run(cmd: list[str], env: dict | None = None, cap_mb: int | None = None) -> dict:
+    """Run one path's child; with `cap_mb`, under that cap and with its RSS sampled every
+    few seconds (`rss_mb`: ten samples spread over the run), to see memory stay flat."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
+                                 preexec_fn=_capped(cap_mb) if cap_mb else None)
+        samples = []
+        while True:
+            try:  # returns as soon as the child ends: the wall time is not rounded up to a sample
+                child.wait(timeout=2)
+                break
+            except subprocess.TimeoutExpired:
+                if cap_mb and (rss := _rss_mb(child.pid)) is not None:
+                    samples.append(rss)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(cmd, child.returncode, out.read(), err.read())
     if done.returncode != 0:
-        raise SystemExit(f"{cmd[:3]} failed:\n{done.stderr[-3000:]}")
+        capped = f" under a {cap_mb} MB address-space cap" if cap_mb else ""
+        raise SystemExit(f"{cmd[:3]} failed{capped}:\n{done.stderr[-3000:]}")
     for line in done.stderr.splitlines():
         if line.startswith("profile "):
             print(line, file=sys.stderr)
     out = json.loads(done.stdout.strip().splitlines()[-1])
+    if samples:
+        out["rss_mb"] = [samples[i * (len(samples) - 1) // 9] for i in range(10)]
     return {**out, "wall_s": round(wall, 2)}
 
 
@@ -247,16 +298,32 @@ def main() -> None:
     ap.add_argument("--change", type=float, default=0.01, help="share of rows changed for the incremental run")
     ap.add_argument("--skip", nargs="*", default=[], choices=["copy", "dlt-default", "dlt-fastest", "munihub"])
     ap.add_argument("--profile", action="store_true", help="profile munihub's full run by stage (slower)")
+    ap.add_argument("--cap-mb", type=int, help="run munihub's syncs under this address-space limit (RLIMIT_AS, "
+                                               "as `ulimit -v`) and say whether its peak RSS stayed under it too")
+    ap.add_argument("--hub-store", choices=["postgresql", "sqlite"], default="postgresql",
+                    help="munihub's store (the other paths always load PostgreSQL)")
+    ap.add_argument("--db-prefix", default="munihub_bench", help="prefix of the databases the bench makes and drops")
+    ap.add_argument("--keep-source", metavar="DB", help="use (and keep) this source database: filled with --rows "
+                                                        "rows if it has no persons table, so a 10M-row source is "
+                                                        "made once for several runs")
     args = ap.parse_args()
 
     tag = uuid.uuid4().hex[:8]
-    names = {k: f"munihub_bench_{k}_{tag}" for k in ("src", "copy", "dlt", "hub")}
+    names = {k: f"{args.db_prefix}_{k}_{tag}" for k in ("src", "copy", "dlt", "hub")}
+    if args.keep_source:
+        names.pop("src")
     urls = {k: _create_db(n) for k, n in names.items()}
     work = Path(tempfile.mkdtemp(prefix="munihub-bench-sync-"))
     try:
+        if args.keep_source:
+            urls["src"] = _source_db(args.keep_source)
         t = time.perf_counter()
-        _fill(urls["src"], args.rows)
-        print(f"source: {args.rows:,} rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        if args.keep_source and _sql(urls["src"], "SELECT to_regclass('persons') IS NOT NULL"):
+            args.rows = _sql(urls["src"], "SELECT count(*) FROM persons")
+            print(f"source: {args.rows:,} rows kept in {args.keep_source}", file=sys.stderr)
+        else:
+            _fill(urls["src"], args.rows)
+            print(f"source: {args.rows:,} rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         with _sa(urls["copy"]).connect() as conn:  # the COPY path's target shape, without data
             conn.exec_driver_sql("CREATE TABLE persons_shape (id bigint PRIMARY KEY, code_melli text, fname text, "
                                  "lname text, father text, jensiat text, birth_jalali text, mobile text, "
@@ -267,7 +334,8 @@ def main() -> None:
         dlt_dst = dsn(urls["dlt"]).replace("postgres@", "postgres:trust@")
         (work / "contracts").mkdir()
         (work / "contracts" / "persons.yaml").write_text(CONTRACT, encoding="utf-8")
-        hub_env = {"MUNIHUB_HOME": str(work / "home"), "MUNIHUB_STORE_URL": urls["hub"],
+        hub_store = urls["hub"] if args.hub_store == "postgresql" else f"sqlite:///{work / 'hub.db'}"
+        hub_env = {"MUNIHUB_HOME": str(work / "home"), "MUNIHUB_STORE_URL": hub_store,
                    "MUNIHUB_CONTRACTS": str(work / "contracts"), "BENCH_SOURCE_URL": urls["src"],
                    "MUNIHUB_BATCH_SIZE": "5000", "PYTHONPATH": str(ROOT)}
         paths = {
@@ -285,10 +353,15 @@ def main() -> None:
             for name, cmd in paths.items():
                 if name in args.skip:
                     continue
-                r = _run(cmd(since), hub_env if name == "munihub" else None)
+                hub = name == "munihub"
+                r = _run(cmd(since), hub_env if hub else None, args.cap_mb if hub else None)
                 results[f"{name}:{phase}"] = r
                 print(f"{phase:12} {name:12} {r['wall_s']:8.2f} s  {args.rows / r['wall_s'] if phase == 'full' else 0:10,.0f}"
                       f" rows/s  peak {r['peak_mb']:6} MB  ({r})", file=sys.stderr)
+                if hub and args.cap_mb:
+                    print(f"cap {phase}: munihub finished under a {args.cap_mb} MB address-space cap, peak RSS "
+                          f"{r['peak_mb']} MB ({'within' if r['peak_mb'] <= args.cap_mb else 'OVER'} the cap), "
+                          f"peak address space {r['vm_peak_mb']} MB", file=sys.stderr)
         print(json.dumps(results, indent=2))
         full = results.get("munihub:full")
         fast = results.get("dlt-fastest:full")
@@ -304,6 +377,7 @@ def main() -> None:
     finally:
         for name in names.values():
             _drop_db(name)
+        shutil.rmtree(work, ignore_errors=True)  # a SQLite store or dlt's files can hold gigabytes
 
 
 if __name__ == "__main__":

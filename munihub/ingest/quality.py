@@ -363,11 +363,12 @@ def _when(value) -> dt.datetime | None:
 
 def _freshness(spec, ctx):
     field = spec["field"]
-    # each distinct value parsed once: a load's dates repeat far more often than not
-    times = [w for w in (_when(v) for v, _ in ctx["columns"].values(field)) if w is not None]
-    if not times:
+    # each distinct value parsed once (a load's dates repeat far more often than not), and only
+    # the newest kept: a timestamp column has about as many distinct values as rows
+    times = (w for w in (_when(v) for v, _ in ctx["columns"].values(field)) if w is not None)
+    newest = max(times, default=None)
+    if newest is None:
         return _result(spec, "error", None, f"freshness: no readable {field} value in the load")
-    newest = max(times)
     age = int((ctx["now"] - newest).total_seconds())
     return _judge(spec, age, ctx["total"], note=f"newest {field} {newest.isoformat()} is {age / 86400:.1f} days "
                                                 f"old; window {float(spec['threshold']) / 86400:g} days")

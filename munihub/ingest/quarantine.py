@@ -5,6 +5,9 @@ Replaying them after a fix composes several stages, so it lives in `munihub.pipe
 """
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -180,12 +183,59 @@ def close_reread(conn, source: str, load_id: str, raw_key_fields: list[str] | No
     n = conn.execute(q.update().where(q.c.source == source, q.c.status == "open", q.c.load_id != load_id,
                                       q.c.source_key.in_(again.scalar_subquery())).values(**closing)).rowcount
     if raw_key_fields:
-        keyless = sa.and_(q.c.source == source, q.c.status == "open", q.c.source_key.is_(None))
-        now = {_raw_key(raw, raw_key_fields) for (raw,) in conn.execute(
-            sa.select(q.c.raw).where(keyless, q.c.load_id == load_id))} - {None}
-        if now:
-            old = [i for i, raw in conn.execute(sa.select(q.c.id, q.c.raw).where(keyless, q.c.load_id != load_id))
-                   if _raw_key(raw, raw_key_fields) in now]
-            for part in store.chunks(old, 1000):
-                n += conn.execute(q.update().where(q.c.id.in_(part)).values(**closing)).rowcount
+        n += _close_keyless(conn, source, load_id, raw_key_fields, closing)
     return n
+
+
+KEYLESS_PAGE = 5_000  # keyless entries read at a time when closing them
+
+
+def _pages(conn, where) -> Iterator[list]:
+    """(id, raw) of the quarantine entries matching `where`, a page at a time in id order; each
+    page is read whole, so no cursor stays open while the caller writes."""
+    q, last = store.quarantine, 0
+    while True:
+        page = conn.execute(sa.select(q.c.id, q.c.raw).where(where, q.c.id > last).order_by(q.c.id)
+                            .limit(KEYLESS_PAGE)).all()
+        if page:
+            yield page
+        if len(page) < KEYLESS_PAGE:
+            return
+        last = page[-1][0]
+
+
+def _close_keyless(conn, source: str, load_id: str, fields: list[str], closing: dict) -> int:
+    """Close the older open entries of records whose key itself failed that this load read again,
+    matched by their raw key fields.  This load's raw keys go to a temporary table a page at a
+    time and the older entries are looked up in it a page at a time: a load of millions of
+    keyless records holds one page, where a set of every raw key grew with the load."""
+    q = store.quarantine
+    keyless = sa.and_(q.c.source == source, q.c.status == "open", q.c.source_key.is_(None))
+    pages = _pages(conn, sa.and_(keyless, q.c.load_id == load_id))
+    first = next(pages, None)
+    if first is None:
+        return 0  # the common case: no record of this load lacked its key
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS munihub_reread (raw_key TEXT)")
+    conn.exec_driver_sql("DELETE FROM munihub_reread")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS munihub_reread_key ON munihub_reread (raw_key)")
+    reread = sa.table("munihub_reread", sa.column("raw_key"))
+    for page in itertools.chain([first], pages):
+        keys = {_key_text(raw, fields) for _, raw in page} - {None}
+        if keys:
+            conn.execute(reread.insert(), [{"raw_key": k} for k in keys])
+    n = 0
+    for page in _pages(conn, sa.and_(keyless, q.c.load_id != load_id)):
+        texts = {i: _key_text(raw, fields) for i, raw in page}
+        wanted, seen = sorted(set(texts.values()) - {None}), set()
+        for part in store.chunks(wanted):
+            seen.update(conn.execute(sa.select(reread.c.raw_key).where(reread.c.raw_key.in_(part))).scalars())
+        ids = [i for i, text in texts.items() if text in seen]
+        for part in store.chunks(ids):
+            n += conn.execute(q.update().where(q.c.id.in_(part)).values(**closing)).rowcount
+    conn.exec_driver_sql("DROP TABLE munihub_reread")
+    return n
+
+
+def _key_text(raw: Any, fields: list[str]) -> str | None:
+    key = _raw_key(raw, fields)
+    return None if key is None else json.dumps(key, ensure_ascii=False)
