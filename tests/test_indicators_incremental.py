@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.indicators import groups, load_all, refresh
+from munihub.indicators import delta, groups, load_all, refresh
 from munihub.indicators.compute import figures
 from munihub.indicators.define import as_json
 from munihub.indicators.facts import FACTS
@@ -108,16 +108,17 @@ def _differences(engine, defs) -> list:
                   if stored.get(k) != scratch.get(k))
 
 
-def _run_rounds(engine) -> list[list]:
-    """Refresh, then two rounds of changes, each refreshed incrementally; the differences
-    between what is stored and what a computation from scratch gives, after each round."""
+def _run_rounds(engine, modes=("delta", "snapshot")) -> list[list]:
+    """Refresh, then two rounds of changes, each refreshed incrementally (the 137 figures in
+    `modes`); the differences between what is stored and what a computation from scratch
+    gives, after each round."""
     defs = load_all(SHIPPED)[0]
     refresh(engine, defs, as_of=AS_OF)
     found = []
     for n in (1, 2):
         _publish(engine, *_round(n))
         runs = refresh(engine, defs, as_of=AS_OF)
-        assert {r["mode"] for r in runs if r["indicator"].startswith("137.")} <= {"incremental", "snapshot"}
+        assert {r["mode"] for r in runs if r["indicator"].startswith("137.")} == set(modes)
         found.append(_differences(engine, defs))
     return found
 
@@ -139,6 +140,73 @@ def test_an_incremental_refresh_equals_a_computation_from_scratch(city):
         state = groups.state(conn)
     assert sizes == [3]
     assert state["version"] == 3 and state["logged_since"] == 1
+
+
+def test_whole_periods_recomputed_equal_a_computation_from_scratch(city, monkeypatch):
+    # the periods a change touched, recomputed whole: what a definition the cells cannot be
+    # moved for gets (and any indicator whose figures are not those the change leads from)
+    monkeypatch.setattr(delta, "applies", lambda defn: False)
+    assert _run_rounds(city, modes=("incremental", "snapshot")) == [[], []]
+
+
+def test_the_comparison_sees_cells_moved_without_what_they_gave_before(city, monkeypatch):
+    # adding what the changed citizens give now without taking off what they gave before
+    real = delta._by_key
+    monkeypatch.setattr(delta, "_by_key", lambda conn, memo, defn, defs, side, as_of:
+                        {} if side == 0 else real(conn, memo, defn, defs, side, as_of))
+    rounds = _run_rounds(city)
+    assert any(k[0] == "137.requests" for k, *_ in rounds[0])
+
+
+def _close_later(engine) -> None:
+    """T0004 (closed after 5 days) closed after 12: the same cells, a longer resolution."""
+    _publish(engine, _req("T0004", 4, CATEGORIES[0], 8, 12))
+
+
+def test_a_resolution_moved_within_its_cell_ranks_the_cell_again(city):
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    before = _stored(city, defs)
+    _close_later(city)
+    runs = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
+    assert runs["137.resolution_p90"]["mode"] == "delta" and runs["137.resolution_p90"]["cells"] == 1
+    assert runs["137.requests"]["cells"] == 0  # no count moved: nothing written
+    assert _differences(city, defs) == []
+    assert _stored(city, defs) != before
+
+
+def test_the_comparison_sees_a_cell_not_ranked_again(city, monkeypatch):
+    real = delta._by_key
+    monkeypatch.setattr(delta, "_by_key", lambda conn, memo, defn, defs, side, as_of:
+                        {} if side is None else real(conn, memo, defn, defs, side, as_of))
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    _close_later(city)
+    refresh(city, defs, as_of=AS_OF)
+    found = {k[0] for k, *_ in _differences(city, defs)}
+    assert "137.resolution_p90" in found and found <= {"137.resolution_median", "137.resolution_p90"}
+
+
+def test_figures_not_those_a_change_leads_from_recompute_their_periods(city):
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    t = store.indicator_values
+    with city.begin() as conn:  # figures that cannot have come from the groups before the change
+        conn.execute(t.update().where(t.c.indicator_id == "137.requests").values(rows=0))
+    _close_later(city)
+    runs = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
+    assert runs["137.requests"]["mode"] == "incremental" and runs["137.requests"]["periods"] == 1
+    assert runs["137.followup_rate"]["mode"] == "delta"
+    # T0004's month recomputed whole from the groups; the other months keep what was stored
+    stale = {k[1] for k, *_ in _differences(city, defs) if k[0] == "137.requests"}
+    assert stale and _month_of_t0004(city) not in stale
+
+
+def _month_of_t0004(engine) -> str:
+    t = store.indicator_request_groups
+    with engine.connect() as conn:
+        return conn.execute(sa.select(t.c.month).where(t.c.group_id.in_(sa.select(
+            store.entity_members.c.entity_id).where(store.entity_members.c.source_key == "T0004")))).scalar_one()
 
 
 def test_the_comparison_sees_a_merge_missed(city, monkeypatch):
@@ -186,7 +254,7 @@ def test_a_citizen_merged_into_another_moves_the_groups_of_unchanged_requests(ci
     defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
     refresh(city, defs, as_of=AS_OF)
     _merge_citizen_2_into_1(city)
-    assert {r["mode"] for r in refresh(city, defs, as_of=AS_OF)} == {"incremental", "snapshot"}
+    assert {r["mode"] for r in refresh(city, defs, as_of=AS_OF)} == {"delta", "snapshot"}
     assert _differences(city, defs) == []
     kept = _kept_groups(city)
     assert kept["kept"] == kept["fresh"]

@@ -211,11 +211,24 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
     return sa.select(inner).where(sa.or_(*near))
 
 
+def ranked_rows(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
+                periods: list[str] | None) -> list | None:
+    """`defn`'s `percentile_query` rows, ranked once (kept in `memo`) with every median and
+    percentile of its `ranked_shape`; None for other measures."""
+    if ranked_shape(defn) is None:
+        return None
+    key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
+    if key not in memo:
+        peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
+        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
+    return memo[key]
+
+
 def _p(defn: Definition) -> float:
     return 0.5 if defn.measure["kind"] == "median" else float(defn.measure["p"])
 
 
-def _interpolate(defn: Definition, rows) -> dict[tuple, float]:
+def interpolate(defn: Definition, rows) -> dict[tuple, float]:
     p = int(round(_p(defn) * PERMILLE))
     picked: dict[tuple, dict[int, float]] = defaultdict(dict)
     sizes: dict[tuple, int] = {}
@@ -251,7 +264,7 @@ def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | Non
         citizens = {tuple(r[:-1]): r.citizens for r in conn.execute(query)}
     pct = {}
     if kind in ("median", "percentile"):
-        pct = _interpolate(defn, ranked if ranked is not None else
+        pct = interpolate(defn, ranked if ranked is not None else
                            conn.execute(percentile_query(defn, rel, as_of, periods)).all())
     out = []
     for r in rows:

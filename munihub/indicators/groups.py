@@ -59,9 +59,12 @@ def changed_days(conn, since_version: int) -> sa.Select:
     return sa.select(d.c.day).where(d.c.fact == FACT, d.c.version > since_version)
 
 
-def maintain(conn, marks: tuple[Any, Any], full: bool = False) -> dict:
+def maintain(conn, marks: tuple[Any, Any], full: bool = False, delta: bool = False) -> dict:
     """Bring the kept groups up to the store `marks` (newest row published, newest member
-    assigned), in the caller's transaction: {mode, version, groups recomputed, days changed}."""
+    assigned), in the caller's transaction: {mode, version, groups recomputed, days changed};
+    with `delta`, an incremental change also leaves its citizens' groups before and after in
+    the temporary table `DELTA` (read through `delta_relation`; `drop_delta` when done), and
+    `delta_from` says the version it leads from."""
     if conn.dialect.name == "postgresql":  # two refreshes at once would both apply one change
         conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({PG_LOCK})"))
     now_state = state(conn)
@@ -74,7 +77,7 @@ def maintain(conn, marks: tuple[Any, Any], full: bool = False) -> dict:
         if same_rows and same_members:
             return {"mode": "unchanged", "version": now_state["version"], "groups": 0, "days": 0}
         if now_state["source_mark"] is not None and not (same_rows and not same_members):
-            return _incremental(conn, now_state, marks)
+            return _incremental(conn, now_state, marks, delta)
     return _rebuild(conn, now_state, marks)
 
 
@@ -158,7 +161,7 @@ def _temp(conn, name: str, *columns: sa.Column) -> sa.Table:
     return table
 
 
-def _incremental(conn, before: dict, marks) -> dict:
+def _incremental(conn, before: dict, marks, delta: bool = False) -> dict:
     t, gm, m = store.indicator_request_groups, store.indicator_group_members, store.entity_members
     dialect = conn.dialect.name
     set_session(conn)
@@ -219,9 +222,13 @@ def _incremental(conn, before: dict, marks) -> dict:
 
     # apply only what moved
     moved = sa.select(diff.c.group_id)
+    citizens = _keep_delta(conn, diff, fresh) if delta else None
     conn.execute(t.delete().where(t.c.group_id.in_(moved)))
     conn.execute(t.insert().from_select(COLUMNS, sa.select(*(fresh.c[c] for c in COLUMNS)).where(
         fresh.c.group_id.in_(sa.select(diff.c.group_id).where(diff.c.fresh == 1)))))
+    if citizens is not None:
+        _keep_delta(conn, diff, fresh, citizens)
+        temps.append(citizens)
     _remember_members(conn, now, was)
     changed = conn.execute(sa.select(sa.func.count()).select_from(diff)).scalar()
     _keep_statistics(conn, changed, t, gm)
@@ -230,7 +237,55 @@ def _incremental(conn, before: dict, marks) -> dict:
     if dialect != "postgresql":
         for table in temps:
             table.drop(conn)
-    return {"mode": "incremental", "version": version, "groups": changed, "days": n_days}
+    return {"mode": "incremental", "version": version, "groups": changed, "days": n_days,
+            "delta_from": before["version"] if delta else None}
+
+
+DELTA = "indicator_group_delta"
+
+
+def _delta_table() -> sa.Table:
+    t = store.indicator_request_groups
+    return sa.Table(DELTA, sa.MetaData(), *(sa.Column(c.name, c.type) for c in t.c), sa.Column("side", sa.Integer),
+                    sa.Column("moved", sa.Integer), prefixes=["TEMPORARY"])
+
+
+def _keep_delta(conn, diff: sa.Table, fresh: sa.Table, citizens: sa.Table | None = None) -> sa.Table:
+    """Every kept group of the citizens whose groups moved, before the change is applied
+    (side 0; first call: makes `DELTA` and the table of those citizens, which it returns) and
+    after (side 1; second call, given them), `moved` marking the groups that changed.  A
+    figure that adds up over citizens (rows, sums, distinct citizens) moves by what those
+    citizens give after less what they gave before: every other citizen's groups are as they were."""
+    t = store.indicator_request_groups
+    d = _delta_table()
+    side = 1
+    if citizens is None:
+        side = 0
+        d.drop(conn, checkfirst=True)
+        d.create(conn)
+        citizens = _temp(conn, "ig_citizens", sa.Column("citizen", sa.String(40), primary_key=True))
+        conn.execute(citizens.insert().from_select(["citizen"], sa.union(
+            sa.select(t.c.citizen).where(t.c.group_id.in_(sa.select(diff.c.group_id))),
+            sa.select(fresh.c.citizen).where(fresh.c.group_id.in_(
+                sa.select(diff.c.group_id).where(diff.c.fresh == 1))))))
+        _analyze(conn, citizens)
+    moved = sa.case((t.c.group_id.in_(sa.select(diff.c.group_id)), 1), else_=0)
+    conn.execute(d.insert().from_select(COLUMNS + ["side", "moved"], sa.select(
+        *(t.c[c] for c in COLUMNS), sa.literal(side), moved).where(t.c.citizen.in_(sa.select(citizens.c.citizen)))))
+    return citizens
+
+
+def delta_relation(dialect: str, as_of: str, side: int | None = None) -> sa.Subquery:
+    """The groups `maintain` left in `DELTA`, as the `request_group` fact reads them: those of
+    the changed citizens before (`side` 0) or after (1) the change, or (None) the groups that
+    moved, as they were and as they are."""
+    d = _delta_table()
+    where = d.c.side == side if side is not None else d.c.moved == 1
+    return sa.select(*(d.c[c] for c in COLUMNS), open_days(dialect, d, as_of)).where(where).subquery("request_group")
+
+
+def drop_delta(conn) -> None:
+    _delta_table().drop(conn, checkfirst=True)
 
 
 def _changed_requests(since, member_since) -> list[sa.Select]:

@@ -18,9 +18,8 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.indicators import calendar, groups
-from munihub.indicators.compute import (aggregates, cover_calendar, figures, iso_utc, percentile_query,
-                                        ranked_shape, set_session, shape)
+from munihub.indicators import calendar, delta, groups
+from munihub.indicators.compute import aggregates, cover_calendar, figures, iso_utc, ranked_rows, set_session, shape
 from munihub.indicators.define import Definition, as_json
 from munihub.indicators.facts import FACTS
 from munihub.store.marks import aware, read_lock
@@ -51,7 +50,7 @@ class Facts:
     def __getitem__(self, name: str):
         if name == groups.FACT and name not in self.tables:
             with self.conn.begin() if not self.conn.in_transaction() else contextlib.nullcontext():
-                done = groups.maintain(self.conn, self.marks, self.full)
+                done = groups.maintain(self.conn, self.marks, self.full, delta=True)
                 self.kept[name] = {**done, **groups.state(self.conn)}
             self.tables[name] = groups.relation(self.conn.dialect.name, iso_utc(self.as_of))
         if name not in self.tables:
@@ -78,6 +77,8 @@ class Facts:
             for table in self.tables.values():
                 if isinstance(table, sa.Table):
                     table.drop(self.conn, checkfirst=True)
+            if groups.FACT in self.kept:
+                groups.drop_delta(self.conn)
 
 
 def _type(kind: str | None, known: sa.types.TypeEngine) -> sa.types.TypeEngine:
@@ -137,8 +138,16 @@ def _write(conn, defn: Definition, rows: list[dict], periods: list[str] | None, 
                        for r in rows])
 
 
+def _write_cells(conn, defn: Definition, rows: list[dict], gone: list[tuple[str, str]], now: dt.datetime) -> None:
+    """Replace the figures of some cells (`gone`: (period, cell) of those rewritten or emptied)."""
+    t = store.indicator_values
+    store.bulk_delete(conn, t, ["indicator_id", "period", "cell"], [(defn.id, p, c) for p, c in gone])
+    _write(conn, defn, rows, [], now)
+
+
 def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: dt.datetime):
-    """(mode, periods to recompute: None for all, [] for none)."""
+    """(mode, periods to recompute: None for all, [] for none); mode "delta": the cells the
+    maintained fact's change moved, from the figures stored (`munihub.indicators.delta`)."""
     same = not full and last is not None and last["definition_hash"] == defn.hash
     if defn.time is None:  # a snapshot of this month
         month = calendar.month_of(as_of)
@@ -148,6 +157,9 @@ def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: 
     kept = facts.maintained(defn.source)
     if kept is not None:  # the kept groups log what changed by version; a rebuild or pruning ends that
         if same and last["fact_version"] is not None and last["fact_version"] >= kept["logged_since"]:
+            if kept.get("delta_from") is not None and last["fact_version"] == kept["delta_from"] \
+                    and delta.applies(defn):
+                return "delta", None
             return "incremental", changed_periods(conn, defn, facts, None, last["fact_version"])
         return "full", None
     regrouped = last is not None and aware(last["source_mark"]) == aware(marks[0]) \
@@ -172,16 +184,27 @@ def _shared(conn, memo: dict, defn: Definition, definitions: list[Definition], r
     return memo[key][defn.id]
 
 
-def _ranked(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
-            periods: list[str] | None) -> list | None:
-    """`defn`'s percentile rows, ranked once with every median and percentile of its `ranked_shape`."""
-    if ranked_shape(defn) is None:
-        return None
-    key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
-    if key not in memo:
-        peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
-        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
-    return memo[key]
+def _compute(conn, memo: dict, defn: Definition, definitions: list[Definition], facts: Facts, last, mode: str,
+             periods: list[str] | None, as_of: dt.datetime) -> tuple[str, list[str] | None, list[dict], dt.datetime]:
+    """Compute and write `defn`'s figures as planned: (mode, periods, figures written, when)."""
+    rel = facts[defn.source]
+    if mode == "delta":
+        moved = delta.changes(conn, memo, defn, definitions, as_of, rel)
+        if moved is not None:
+            rows, gone = moved
+            now = _now()
+            _write_cells(conn, defn, rows, gone, now)
+            return mode, sorted({r["period"] for r in rows} | {p for p, _ in gone}), rows, now
+        # the stored figures are not those the change leads from: their periods instead
+        mode, periods = "incremental", changed_periods(conn, defn, facts, None, last["fact_version"])
+    rows = []
+    if periods != []:
+        rows = figures(conn, defn, as_of, periods, rel=rel,
+                       aggregate=_shared(conn, memo, defn, definitions, rel, as_of, periods),
+                       ranked=ranked_rows(conn, memo, defn, definitions, rel, as_of, periods))
+    now = _now()
+    _write(conn, defn, rows, periods, now)
+    return mode, periods, rows, now
 
 
 def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool = False,
@@ -206,14 +229,8 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                     continue
                 with conn.begin():
                     set_session(conn)
-                    rows = []
-                    if periods != []:
-                        rel = facts[defn.source]
-                        rows = figures(conn, defn, as_of, periods, rel=rel,
-                                       aggregate=_shared(conn, shared, defn, definitions, rel, as_of, periods),
-                                       ranked=_ranked(conn, shared, defn, definitions, rel, as_of, periods))
-                    now = _now()
-                    _write(conn, defn, rows, periods, now)
+                    mode, periods, rows, now = _compute(conn, shared, defn, definitions, facts, last, mode, periods,
+                                                        as_of)
                     seconds = round(time.perf_counter() - started, 3)
                     kept = facts.maintained(defn.source)
                     conn.execute(store.indicator_runs.insert().values(
