@@ -108,6 +108,14 @@ def aggregate_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str
                      ).select_from(source).where(*where).group_by(*keys)
 
 
+def numerator_query(defn: Definition, rel, as_of: dt.datetime):
+    """One row per period and cell: (period, cells…, numerator_0), the measure's numerator
+    alone, in one grouping by cell (no citizens counted)."""
+    source, period, cells, where, keys = _framed(defn, FACTS[defn.source], rel, as_of)
+    return sa.select(period, *cells, _parts(defn, rel)[0].label("numerator_0")).select_from(source).where(
+        *where).group_by(*keys)
+
+
 def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None):
     """One row per period and cell for definitions of one `shape`: rows, distinct citizens and
     each definition's parts (numerator_i, denominator_i).  Grouped first by cell and citizen,

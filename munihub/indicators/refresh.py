@@ -24,6 +24,8 @@ from munihub.indicators.define import Definition, as_json
 from munihub.indicators.facts import FACTS
 from munihub.store.marks import aware, read_lock
 
+PG_LOCK = 724246  # advisory lock class (724242-5: migrations, the audit writer, store marks, the kept groups)
+
 # Facts made of entity members only: their figures move only when the members do.
 MEMBERS_ONLY = {"source_record", "source_pair"}
 
@@ -145,6 +147,12 @@ def _write_cells(conn, defn: Definition, rows: list[dict], gone: list[tuple[str,
     _write(conn, defn, rows, [], now)
 
 
+def _leads_from(kept: dict, last, defn: Definition) -> bool:
+    """Whether the kept groups' change in this refresh leads from the version `last` read,
+    and `defn`'s figures can be moved by it cell by cell."""
+    return kept.get("delta_from") is not None and last["fact_version"] == kept["delta_from"] and delta.applies(defn)
+
+
 def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: dt.datetime):
     """(mode, periods to recompute: None for all, [] for none); mode "delta": the cells the
     maintained fact's change moved, from the figures stored (`munihub.indicators.delta`)."""
@@ -153,12 +161,16 @@ def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: 
         month = calendar.month_of(as_of)
         unmoved = same and defn.source in MEMBERS_ONLY and last["periods"] == [month] \
             and aware(last["member_mark"]) == aware(marks[1])
-        return ("unchanged", []) if unmoved else ("snapshot", [month])
+        if unmoved:
+            return "unchanged", []
+        kept = facts.maintained(defn.source)
+        if same and kept is not None and last["periods"] == [month] and _leads_from(kept, last, defn):
+            return "delta", None
+        return "snapshot", [month]
     kept = facts.maintained(defn.source)
     if kept is not None:  # the kept groups log what changed by version; a rebuild or pruning ends that
         if same and last["fact_version"] is not None and last["fact_version"] >= kept["logged_since"]:
-            if kept.get("delta_from") is not None and last["fact_version"] == kept["delta_from"] \
-                    and delta.applies(defn):
+            if _leads_from(kept, last, defn):
                 return "delta", None
             return "incremental", changed_periods(conn, defn, facts, None, last["fact_version"])
         return "full", None
@@ -184,10 +196,21 @@ def _shared(conn, memo: dict, defn: Definition, definitions: list[Definition], r
     return memo[key][defn.id]
 
 
+def _lock(conn, defn: Definition):
+    """Its last run, read again once no other refresh writes `defn`'s figures (PostgreSQL: a
+    lock per indicator until the transaction ends): a figure moved by a change must be moved
+    from the figures that change leads from, not from those another refresh just wrote."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({PG_LOCK}, hashtext(:id))"), {"id": defn.id})
+    return _last_run(conn, defn.id)
+
+
 def _compute(conn, memo: dict, defn: Definition, definitions: list[Definition], facts: Facts, last, mode: str,
              periods: list[str] | None, as_of: dt.datetime) -> tuple[str, list[str] | None, list[dict], dt.datetime]:
     """Compute and write `defn`'s figures as planned: (mode, periods, figures written, when)."""
     rel = facts[defn.source]
+    if mode == "delta" and (last is None or last["fact_version"] != facts.maintained(defn.source)["delta_from"]):
+        mode = "moved"  # another refresh wrote them meanwhile
     if mode == "delta":
         moved = delta.changes(conn, memo, defn, definitions, as_of, rel)
         if moved is not None:
@@ -195,8 +218,12 @@ def _compute(conn, memo: dict, defn: Definition, definitions: list[Definition], 
             now = _now()
             _write_cells(conn, defn, rows, gone, now)
             return mode, sorted({r["period"] for r in rows} | {p for p, _ in gone}), rows, now
-        # the stored figures are not those the change leads from: their periods instead
-        mode, periods = "incremental", changed_periods(conn, defn, facts, None, last["fact_version"])
+    if mode in ("delta", "moved") and defn.time is None:  # the stored figures are not those the change leads from
+        mode, periods = "snapshot", [calendar.month_of(as_of)]
+    elif mode in ("delta", "moved"):
+        version = last["fact_version"] if last is not None else None
+        mode, periods = ("incremental", changed_periods(conn, defn, facts, None, version)) \
+            if version is not None and version >= facts.maintained(defn.source)["logged_since"] else ("full", None)
     rows = []
     if periods != []:
         rows = figures(conn, defn, as_of, periods, rel=rel,
@@ -229,6 +256,7 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                     continue
                 with conn.begin():
                     set_session(conn)
+                    last = _lock(conn, defn)
                     mode, periods, rows, now = _compute(conn, shared, defn, definitions, facts, last, mode, periods,
                                                         as_of)
                     seconds = round(time.perf_counter() - started, 3)
