@@ -222,13 +222,11 @@ def _incremental(conn, before: dict, marks, delta: bool = False) -> dict:
 
     # apply only what moved
     moved = sa.select(diff.c.group_id)
-    citizens = _keep_delta(conn, diff, fresh) if delta else None
+    if delta:
+        temps.append(_keep_delta(conn, diff, fresh))
     conn.execute(t.delete().where(t.c.group_id.in_(moved)))
     conn.execute(t.insert().from_select(COLUMNS, sa.select(*(fresh.c[c] for c in COLUMNS)).where(
         fresh.c.group_id.in_(sa.select(diff.c.group_id).where(diff.c.fresh == 1)))))
-    if citizens is not None:
-        _keep_delta(conn, diff, fresh, citizens)
-        temps.append(citizens)
     _remember_members(conn, now, was)
     changed = conn.execute(sa.select(sa.func.count()).select_from(diff)).scalar()
     _keep_statistics(conn, changed, t, gm)
@@ -250,28 +248,31 @@ def _delta_table() -> sa.Table:
                     sa.Column("moved", sa.Integer), prefixes=["TEMPORARY"])
 
 
-def _keep_delta(conn, diff: sa.Table, fresh: sa.Table, citizens: sa.Table | None = None) -> sa.Table:
-    """Every kept group of the citizens whose groups moved, before the change is applied
-    (side 0; first call: makes `DELTA` and the table of those citizens, which it returns) and
-    after (side 1; second call, given them), `moved` marking the groups that changed.  A
-    figure that adds up over citizens (rows, sums, distinct citizens) moves by what those
-    citizens give after less what they gave before: every other citizen's groups are as they were."""
-    t = store.indicator_request_groups
-    d = _delta_table()
-    side = 1
-    if citizens is None:
-        side = 0
-        d.drop(conn, checkfirst=True)
-        d.create(conn)
-        citizens = _temp(conn, "ig_citizens", sa.Column("citizen", sa.String(40), primary_key=True))
-        conn.execute(citizens.insert().from_select(["citizen"], sa.union(
-            sa.select(t.c.citizen).where(t.c.group_id.in_(sa.select(diff.c.group_id))),
-            sa.select(fresh.c.citizen).where(fresh.c.group_id.in_(
-                sa.select(diff.c.group_id).where(diff.c.fresh == 1))))))
-        _analyze(conn, citizens)
+def _keep_delta(conn, diff: sa.Table, fresh: sa.Table) -> sa.Table:
+    """Before the change is applied: every kept group of the citizens whose groups moved, as
+    it is (side 0) and as it will be (side 1), `moved` marking the groups that changed, in
+    `DELTA`; the temporary table of those citizens.  A figure that adds up over citizens
+    (rows, sums, distinct citizens) moves by what those citizens give after less what they
+    gave before: every other citizen's groups stay as they are."""
+    t, d = store.indicator_request_groups, _delta_table()
+    d.drop(conn, checkfirst=True)
+    d.create(conn)
+    now_moved = sa.select(diff.c.group_id).where(diff.c.fresh == 1)
+    citizens = _temp(conn, "ig_citizens", sa.Column("citizen", sa.String(40), primary_key=True))
+    conn.execute(citizens.insert().from_select(["citizen"], sa.union(
+        sa.select(t.c.citizen).where(t.c.group_id.in_(sa.select(diff.c.group_id))),
+        sa.select(fresh.c.citizen).where(fresh.c.group_id.in_(now_moved)))))
+    _analyze(conn, citizens)
     moved = sa.case((t.c.group_id.in_(sa.select(diff.c.group_id)), 1), else_=0)
     conn.execute(d.insert().from_select(COLUMNS + ["side", "moved"], sa.select(
-        *(t.c[c] for c in COLUMNS), sa.literal(side), moved).where(t.c.citizen.in_(sa.select(citizens.c.citizen)))))
+        *(t.c[c] for c in COLUMNS), sa.literal(0), moved).where(t.c.citizen.in_(sa.select(citizens.c.citizen)))))
+    # after: their groups that do not move, and the new versions of those that do
+    conn.execute(d.insert().from_select(COLUMNS + ["side", "moved"], sa.union_all(
+        sa.select(*(d.c[c] for c in COLUMNS), sa.literal(1), sa.literal(0)).where(d.c.side == 0, d.c.moved == 0),
+        sa.select(*(fresh.c[c] for c in COLUMNS), sa.literal(1), sa.literal(1)).where(
+            fresh.c.group_id.in_(now_moved)))))
+    # (unanalyzed, its tens of thousands of rows were planned as a few dozen and sorted, not hashed)
+    _analyze(conn, d)
     return citizens
 
 
