@@ -164,6 +164,18 @@ def _close_later(engine) -> None:
     _publish(engine, _req("T0004", 4, CATEGORIES[0], 8, 12))
 
 
+def test_a_request_refiled_in_another_month_leaves_its_first_month(city):
+    # T0004 (day 8) corrected to day 100: its group leaves a month no group enters
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    first = _month_of_t0004(city)
+    _publish(city, _req("T0004", 4, CATEGORIES[0], 100, 3))
+    runs = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
+    assert _month_of_t0004(city) != first
+    assert runs["137.requests"]["mode"] == "delta" and runs["137.requests"]["periods"] == 2
+    assert _differences(city, defs) == []
+
+
 def test_a_resolution_moved_within_its_cell_ranks_the_cell_again(city):
     defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
     refresh(city, defs, as_of=AS_OF)

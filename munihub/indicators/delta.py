@@ -72,7 +72,7 @@ def _aggregate(conn, memo: dict, defn: Definition, definitions: list[Definition]
     for every definition of its `shape`."""
     key = ("delta", shape(defn), side)
     if key not in memo:
-        rel = groups.delta_relation(conn.dialect.name, iso_utc(as_of), side)
+        rel = groups.delta_relation(conn.dialect.name, iso_utc(as_of), side, defn.time)
         memo[key] = aggregates(conn, [d for d in definitions if shape(d) == shape(defn)], rel, as_of)
     return _by_cell(defn, memo[key][defn.id])
 
