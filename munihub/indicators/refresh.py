@@ -5,7 +5,8 @@ indicator without a period dimension is a snapshot, taken again and kept per Jal
 The request groups are kept in the store and maintained incrementally
 (`munihub.indicators.groups`): a refresh regroups only the requests that changed, and an
 indicator over them recomputes the periods of the days that changed since the version it
-was computed at.  Every other fact an indicator reads is built once per refresh into a
+was computed at; or, computed at the version this refresh's change leads from, has its
+figures moved cell by cell by that change (`munihub.indicators.delta`).  Every other fact an indicator reads is built once per refresh into a
 temporary table, so several indicators over one fact build it once.
 """
 from __future__ import annotations
