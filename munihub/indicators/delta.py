@@ -11,9 +11,11 @@ percentiles do not add up: they are ranked again over the periods of the cells a
 group was or is in, and written for those cells.
 
 Applies to a definition whose parts all add up over citizens (`by_citizen`), per month or
-week, reading only columns kept in the store (not the open days, which move with the time
-of the computation), summing only integer columns that cannot be null (a float sum moved
-by differences would not equal the sum taken anew to the last bit).
+week or a snapshot of this month, reading only columns kept in the store, summing only
+integer columns that cannot be null (a float sum moved by differences would not equal the
+sum taken anew to the last bit).  A snapshot's share may count the open days, which move
+with the time of the computation: its numerator is counted again over every group, in one
+grouping by cell (`recounted`).
 """
 from __future__ import annotations
 
