@@ -8,9 +8,13 @@ requests and plan indicators.  Resolution is not run: what is timed is the indic
 The changed 1 % are re-published requests (status and closing time moved, `updated_at` now).
 
     .venv/bin/python bench/bench_indicators.py --pg-url postgresql+psycopg2://USER@HOST/DB \
-        [--requests 1000000] [--sources 100] [--keep]
+        [--requests 1000000] [--sources 100] [--again spread|latest --seed N]
 
 The database named in --pg-url is used as it is (its munihub tables are emptied first).
+`--again` reuses a database a run filled: one 1 % change and one refresh, timed by the wall
+clock and by CPU (this process and its PostgreSQL backends, read from /proc on the same
+machine), which a busy machine disturbs less; run two trees alternately on one database to
+compare them (each refresh continues from what the other left).
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import random
+import resource
 import time
 
 import sqlalchemy as sa
@@ -129,13 +135,50 @@ def change(engine, fraction: float, recent: bool, seed: int = 11) -> int:
     return len(picked)
 
 
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a local PostgreSQL backend has used, 0 once it is gone."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def again(engine, defs, as_of: dt.datetime, recent: bool, seed: int) -> None:
+    """One 1 % change and one refresh on a database already filled and computed."""
+    changed = change(engine, 0.01, recent, seed=seed)
+    pids: dict[int, float] = {}
+    sa.event.listen(engine, "connect", lambda raw, _: pids.setdefault(
+        raw.get_backend_pid(), _backend_cpu(raw.get_backend_pid())))
+    with engine.connect() as conn:  # the pooled connections the refresh will use
+        for (pid,) in conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")):
+            pids[pid] = _backend_cpu(pid)
+    load = os.getloadavg()[0]
+    started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    runs = refresh(engine, defs, as_of=as_of)
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    own = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    pg = sum(_backend_cpu(pid) - cpu for pid, cpu in pids.items())
+    top = ", ".join(f"{r['indicator']} {r['seconds']:.2f} s {r['mode']}"
+                    for r in sorted(runs, key=lambda r: -r["seconds"])[:4])
+    print(f"{changed} changed ({'the latest' if recent else 'spread over every month'}): refresh {wall:.2f} s, "
+          f"CPU {own:.2f} s here + {pg:.2f} s PostgreSQL, load {load:.1f}; {top}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pg-url", required=True, help="PostgreSQL database to fill (its munihub tables are emptied)")
     p.add_argument("--requests", type=int, default=1_000_000)
     p.add_argument("--sources", type=int, default=100)
+    p.add_argument("--again", choices=("spread", "latest"), help="one change and refresh on a filled database")
+    p.add_argument("--seed", type=int, default=11, help="which requests --again changes")
     args = p.parse_args(argv)
     engine = store.open_store(args.pg_url)
+    as_of = dt.datetime(2025, 3, 1, tzinfo=UTC)
+    if args.again:
+        defs, bad = load_all(REPO_ROOT / "indicators")
+        again(engine, defs, as_of, args.again == "latest", args.seed)
+        return 0
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE source_rows, entity_members, indicator_values, indicator_runs")
     started = time.perf_counter()
@@ -143,7 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"store written in {time.perf_counter() - started:.1f} s: {shape}", flush=True)
     defs, bad = load_all(REPO_ROOT / "indicators")
     assert not bad, bad
-    as_of = dt.datetime(2025, 3, 1, tzinfo=UTC)
     started = time.perf_counter()
     full = refresh(engine, defs, full=True, as_of=as_of)
     full_s = time.perf_counter() - started

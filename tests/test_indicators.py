@@ -291,7 +291,7 @@ def test_incremental_refresh_touches_only_changed_periods_and_equals_a_full_one(
             when=dt.datetime.now(UTC))])
     resolve_all(city)
     second = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
-    assert second["137.requests"]["mode"] == "incremental" and second["137.requests"]["periods"] == 1
+    assert second["137.requests"]["mode"] == "delta" and second["137.requests"]["periods"] == 1
     assert second["inter_agency.requests"]["periods"] == 0
     incremental = {d.id: values(city, d, suppress=False) for d in defs}
     assert [r for r in incremental["137.requests"] if r["period"] == "1403-11"]

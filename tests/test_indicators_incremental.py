@@ -5,13 +5,14 @@ and with the bookkeeping broken on purpose the same comparison finds the differe
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import time
 
 import pytest
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.indicators import groups, load_all, refresh
+from munihub.indicators import delta, groups, load_all, refresh
 from munihub.indicators.compute import figures
 from munihub.indicators.define import as_json
 from munihub.indicators.facts import FACTS
@@ -72,7 +73,7 @@ def _stored(engine, defs) -> dict:
     return {(r["indicator_id"], r["period"], r["cell"]): _parts(r) for r in rows}
 
 
-def _from_scratch(engine, defs) -> dict:
+def _from_scratch(engine, defs, as_of=AS_OF) -> dict:
     """Every figure computed over the store itself (the facts built from the source rows and
     members, no kept group, no stored figure)."""
     out = {}
@@ -80,7 +81,7 @@ def _from_scratch(engine, defs) -> dict:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
         for d in defs:
-            for r in figures(conn, d, AS_OF):
+            for r in figures(conn, d, as_of):
                 out[(d.id, r["period"], as_json(r["dims"]))] = _parts(r)
     return out
 
@@ -102,22 +103,23 @@ def _kept_groups(engine) -> dict:
     return {"kept": kept, "fresh": fresh}
 
 
-def _differences(engine, defs) -> list:
-    stored, scratch = _stored(engine, defs), _from_scratch(engine, defs)
+def _differences(engine, defs, as_of=AS_OF) -> list:
+    stored, scratch = _stored(engine, defs), _from_scratch(engine, defs, as_of)
     return sorted((k, stored.get(k), scratch.get(k)) for k in stored.keys() | scratch.keys()
                   if stored.get(k) != scratch.get(k))
 
 
-def _run_rounds(engine) -> list[list]:
-    """Refresh, then two rounds of changes, each refreshed incrementally; the differences
-    between what is stored and what a computation from scratch gives, after each round."""
+def _run_rounds(engine, modes=("delta",)) -> list[list]:
+    """Refresh, then two rounds of changes, each refreshed incrementally (the 137 figures in
+    `modes`); the differences between what is stored and what a computation from scratch
+    gives, after each round."""
     defs = load_all(SHIPPED)[0]
     refresh(engine, defs, as_of=AS_OF)
     found = []
     for n in (1, 2):
         _publish(engine, *_round(n))
         runs = refresh(engine, defs, as_of=AS_OF)
-        assert {r["mode"] for r in runs if r["indicator"].startswith("137.")} <= {"incremental", "snapshot"}
+        assert {r["mode"] for r in runs if r["indicator"].startswith("137.")} == set(modes)
         found.append(_differences(engine, defs))
     return found
 
@@ -139,6 +141,130 @@ def test_an_incremental_refresh_equals_a_computation_from_scratch(city):
         state = groups.state(conn)
     assert sizes == [3]
     assert state["version"] == 3 and state["logged_since"] == 1
+
+
+def test_whole_periods_recomputed_equal_a_computation_from_scratch(city, monkeypatch):
+    # the periods a change touched, recomputed whole: what a definition the cells cannot be
+    # moved for gets (and any indicator whose figures are not those the change leads from)
+    monkeypatch.setattr(delta, "applies", lambda defn: False)
+    assert _run_rounds(city, modes=("incremental", "snapshot")) == [[], []]
+
+
+def test_the_comparison_sees_cells_moved_without_what_they_gave_before(city, monkeypatch):
+    # adding what the changed citizens give now without taking off what they gave before
+    real = delta._aggregate
+    monkeypatch.setattr(delta, "_aggregate", lambda conn, memo, defn, defs, side, as_of:
+                        {} if side == 0 else real(conn, memo, defn, defs, side, as_of))
+    rounds = _run_rounds(city)
+    assert any(k[0] == "137.requests" for k, *_ in rounds[0])
+
+
+def _close_later(engine) -> None:
+    """T0004 (closed after 5 days) closed after 12: the same cells, a longer resolution."""
+    _publish(engine, _req("T0004", 4, CATEGORIES[0], 8, 12))
+
+
+def test_a_request_refiled_in_another_month_leaves_its_first_month(city):
+    # T0004 (day 8) corrected to day 100: its group leaves a month no group enters
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    first = _month_of_t0004(city)
+    _publish(city, _req("T0004", 4, CATEGORIES[0], 100, 3))
+    runs = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
+    assert _month_of_t0004(city) != first
+    assert runs["137.requests"]["mode"] == "delta" and runs["137.requests"]["periods"] == 2
+    assert _differences(city, defs) == []
+
+
+def test_a_resolution_moved_within_its_cell_ranks_the_cell_again(city):
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    before = _stored(city, defs)
+    _close_later(city)
+    runs = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
+    assert runs["137.resolution_p90"]["mode"] == "delta" and runs["137.resolution_p90"]["cells"] == 1
+    assert runs["137.requests"]["cells"] == 0  # no count moved: nothing written
+    assert _differences(city, defs) == []
+    assert _stored(city, defs) != before
+
+
+def test_the_comparison_sees_a_cell_not_ranked_again(city, monkeypatch):
+    real = delta._aggregate
+    monkeypatch.setattr(delta, "_aggregate", lambda conn, memo, defn, defs, side, as_of:
+                        {} if side is None else real(conn, memo, defn, defs, side, as_of))
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    _close_later(city)
+    refresh(city, defs, as_of=AS_OF)
+    found = {k[0] for k, *_ in _differences(city, defs)}
+    assert "137.resolution_p90" in found and found <= {"137.resolution_median", "137.resolution_p90"}
+
+
+def test_figures_not_those_a_change_leads_from_recompute_their_periods(city):
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    t = store.indicator_values
+    with city.begin() as conn:  # figures that cannot have come from the groups before the change
+        conn.execute(t.update().where(t.c.indicator_id == "137.requests").values(rows=0))
+    _close_later(city)
+    runs = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
+    assert runs["137.requests"]["mode"] == "incremental" and runs["137.requests"]["periods"] == 1
+    assert runs["137.followup_rate"]["mode"] == "delta"
+    # T0004's month recomputed whole from the groups; the other months keep what was stored
+    stale = {k[1] for k, *_ in _differences(city, defs) if k[0] == "137.requests"}
+    assert stale and _month_of_t0004(city) not in stale
+
+
+def _month_of_t0004(engine) -> str:
+    t = store.indicator_request_groups
+    with engine.connect() as conn:
+        return conn.execute(sa.select(t.c.month).where(t.c.group_id.in_(sa.select(
+            store.entity_members.c.entity_id).where(store.entity_members.c.source_key == "T0004")))).scalar_one()
+
+
+def test_figures_another_refresh_wrote_meanwhile_are_not_moved_again(city, monkeypatch):
+    refresh_module = importlib.import_module("munihub.indicators.refresh")
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(city, defs, as_of=AS_OF)
+    _publish(city, *_round(1))
+    real, other = refresh_module._lock, []
+
+    def meanwhile(conn, defn):  # another refresh writes 137.requests between this one's plan and its writing
+        if defn.id == "137.requests" and not other:
+            other.append(defn)
+            assert [r["mode"] for r in refresh(city, [defn], as_of=AS_OF)] == ["incremental"]
+        return real(conn, defn)
+
+    monkeypatch.setattr(refresh_module, "_lock", meanwhile)
+    runs = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}
+    assert _differences(city, defs) == []  # (moved twice, 137.requests would count the change twice)
+    assert runs["137.requests"]["mode"] == "incremental" and runs["137.requests"]["periods"] == 0
+    assert runs["137.requests_by_category"]["mode"] == "delta"
+
+
+def _open_past_due_later(engine, defs) -> list:
+    """A request opened two days before a refresh, then another change refreshed eight days on
+    (the same Jalali month): the request is now past due, though its group did not change;
+    the differences of the stored figures from a computation from scratch."""
+    refresh(engine, defs, as_of=AS_OF)
+    _publish(engine, _req("O0001", 7, CATEGORIES[1], 139))
+    refresh(engine, defs, as_of=AS_OF)
+    _close_later(engine)
+    later = AS_OF + dt.timedelta(days=8)
+    runs = {r["indicator"]: r for r in refresh(engine, defs, as_of=later)}
+    assert runs["137.open_past_due"]["mode"] == "delta"
+    return _differences(engine, defs, later)
+
+
+def test_a_snapshot_counts_the_groups_past_due_again(city):
+    defs = [d for d in load_all(SHIPPED)[0] if d.id == "137.open_past_due"]
+    assert _open_past_due_later(city, defs) == []
+
+
+def test_the_comparison_sees_a_snapshot_not_counted_again(city, monkeypatch):
+    monkeypatch.setattr(delta, "recounted", lambda defn: False)
+    defs = [d for d in load_all(SHIPPED)[0] if d.id == "137.open_past_due"]
+    assert [k[0] for k, *_ in _open_past_due_later(city, defs)] == ["137.open_past_due"]
 
 
 def test_the_comparison_sees_a_merge_missed(city, monkeypatch):
@@ -186,7 +312,7 @@ def test_a_citizen_merged_into_another_moves_the_groups_of_unchanged_requests(ci
     defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
     refresh(city, defs, as_of=AS_OF)
     _merge_citizen_2_into_1(city)
-    assert {r["mode"] for r in refresh(city, defs, as_of=AS_OF)} == {"incremental", "snapshot"}
+    assert {r["mode"] for r in refresh(city, defs, as_of=AS_OF)} == {"delta"}
     assert _differences(city, defs) == []
     kept = _kept_groups(city)
     assert kept["kept"] == kept["fresh"]

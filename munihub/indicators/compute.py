@@ -108,6 +108,14 @@ def aggregate_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str
                      ).select_from(source).where(*where).group_by(*keys)
 
 
+def numerator_query(defn: Definition, rel, as_of: dt.datetime):
+    """One row per period and cell: (period, cells…, numerator_0), the measure's numerator
+    alone, in one grouping by cell (no citizens counted)."""
+    source, period, cells, where, keys = _framed(defn, FACTS[defn.source], rel, as_of)
+    return sa.select(period, *cells, _parts(defn, rel)[0].label("numerator_0")).select_from(source).where(
+        *where).group_by(*keys)
+
+
 def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None):
     """One row per period and cell for definitions of one `shape`: rows, distinct citizens and
     each definition's parts (numerator_i, denominator_i).  Grouped first by cell and citizen,
@@ -211,11 +219,24 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
     return sa.select(inner).where(sa.or_(*near))
 
 
+def ranked_rows(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
+                periods: list[str] | None) -> list | None:
+    """`defn`'s `percentile_query` rows, ranked once (kept in `memo`) with every median and
+    percentile of its `ranked_shape`; None for other measures."""
+    if ranked_shape(defn) is None:
+        return None
+    key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
+    if key not in memo:
+        peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
+        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
+    return memo[key]
+
+
 def _p(defn: Definition) -> float:
     return 0.5 if defn.measure["kind"] == "median" else float(defn.measure["p"])
 
 
-def _interpolate(defn: Definition, rows) -> dict[tuple, float]:
+def interpolate(defn: Definition, rows) -> dict[tuple, float]:
     p = int(round(_p(defn) * PERMILLE))
     picked: dict[tuple, dict[int, float]] = defaultdict(dict)
     sizes: dict[tuple, int] = {}
@@ -251,7 +272,7 @@ def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | Non
         citizens = {tuple(r[:-1]): r.citizens for r in conn.execute(query)}
     pct = {}
     if kind in ("median", "percentile"):
-        pct = _interpolate(defn, ranked if ranked is not None else
+        pct = interpolate(defn, ranked if ranked is not None else
                            conn.execute(percentile_query(defn, rel, as_of, periods)).all())
     out = []
     for r in rows:

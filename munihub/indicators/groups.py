@@ -59,9 +59,12 @@ def changed_days(conn, since_version: int) -> sa.Select:
     return sa.select(d.c.day).where(d.c.fact == FACT, d.c.version > since_version)
 
 
-def maintain(conn, marks: tuple[Any, Any], full: bool = False) -> dict:
+def maintain(conn, marks: tuple[Any, Any], full: bool = False, delta: bool = False) -> dict:
     """Bring the kept groups up to the store `marks` (newest row published, newest member
-    assigned), in the caller's transaction: {mode, version, groups recomputed, days changed}."""
+    assigned), in the caller's transaction: {mode, version, groups recomputed, days changed};
+    with `delta`, an incremental change also leaves its citizens' groups before and after in
+    the temporary table `DELTA` (read through `delta_relation`; `drop_delta` when done), and
+    `delta_from` says the version it leads from."""
     if conn.dialect.name == "postgresql":  # two refreshes at once would both apply one change
         conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({PG_LOCK})"))
     now_state = state(conn)
@@ -74,7 +77,7 @@ def maintain(conn, marks: tuple[Any, Any], full: bool = False) -> dict:
         if same_rows and same_members:
             return {"mode": "unchanged", "version": now_state["version"], "groups": 0, "days": 0}
         if now_state["source_mark"] is not None and not (same_rows and not same_members):
-            return _incremental(conn, now_state, marks)
+            return _incremental(conn, now_state, marks, delta)
     return _rebuild(conn, now_state, marks)
 
 
@@ -158,7 +161,7 @@ def _temp(conn, name: str, *columns: sa.Column) -> sa.Table:
     return table
 
 
-def _incremental(conn, before: dict, marks) -> dict:
+def _incremental(conn, before: dict, marks, delta: bool = False) -> dict:
     t, gm, m = store.indicator_request_groups, store.indicator_group_members, store.entity_members
     dialect = conn.dialect.name
     set_session(conn)
@@ -219,6 +222,8 @@ def _incremental(conn, before: dict, marks) -> dict:
 
     # apply only what moved
     moved = sa.select(diff.c.group_id)
+    if delta:
+        temps.append(_keep_delta(conn, diff, fresh))
     conn.execute(t.delete().where(t.c.group_id.in_(moved)))
     conn.execute(t.insert().from_select(COLUMNS, sa.select(*(fresh.c[c] for c in COLUMNS)).where(
         fresh.c.group_id.in_(sa.select(diff.c.group_id).where(diff.c.fresh == 1)))))
@@ -230,7 +235,62 @@ def _incremental(conn, before: dict, marks) -> dict:
     if dialect != "postgresql":
         for table in temps:
             table.drop(conn)
-    return {"mode": "incremental", "version": version, "groups": changed, "days": n_days}
+    return {"mode": "incremental", "version": version, "groups": changed, "days": n_days,
+            "delta_from": before["version"] if delta else None}
+
+
+DELTA = "indicator_group_delta"
+
+
+def _delta_table() -> sa.Table:
+    t = store.indicator_request_groups
+    return sa.Table(DELTA, sa.MetaData(), *(sa.Column(c.name, c.type) for c in t.c), sa.Column("side", sa.Integer),
+                    sa.Column("moved", sa.Integer), prefixes=["TEMPORARY"])
+
+
+def _keep_delta(conn, diff: sa.Table, fresh: sa.Table) -> sa.Table:
+    """Before the change is applied: every kept group of the citizens whose groups moved, as
+    it is (side 0) and as it will be (side 1), `moved` marking the groups that changed, in
+    `DELTA`; the temporary table of those citizens.  A figure that adds up over citizens
+    (rows, sums, distinct citizens) moves by what those citizens give after less what they
+    gave before: every other citizen's groups stay as they are."""
+    t, d = store.indicator_request_groups, _delta_table()
+    d.drop(conn, checkfirst=True)
+    d.create(conn)
+    now_moved = sa.select(diff.c.group_id).where(diff.c.fresh == 1)
+    citizens = _temp(conn, "ig_citizens", sa.Column("citizen", sa.String(40), primary_key=True))
+    conn.execute(citizens.insert().from_select(["citizen"], sa.union(
+        sa.select(t.c.citizen).where(t.c.group_id.in_(sa.select(diff.c.group_id))),
+        sa.select(fresh.c.citizen).where(fresh.c.group_id.in_(now_moved)))))
+    _analyze(conn, citizens)
+    moved = sa.case((t.c.group_id.in_(sa.select(diff.c.group_id)), 1), else_=0)
+    conn.execute(d.insert().from_select(COLUMNS + ["side", "moved"], sa.select(
+        *(t.c[c] for c in COLUMNS), sa.literal(0), moved).where(t.c.citizen.in_(sa.select(citizens.c.citizen)))))
+    # after: their groups that do not move, and the new versions of those that do
+    conn.execute(d.insert().from_select(COLUMNS + ["side", "moved"], sa.union_all(
+        sa.select(*(d.c[c] for c in COLUMNS), sa.literal(1), sa.literal(0)).where(d.c.side == 0, d.c.moved == 0),
+        sa.select(*(fresh.c[c] for c in COLUMNS), sa.literal(1), sa.literal(1)).where(
+            fresh.c.group_id.in_(now_moved)))))
+    # (unanalyzed, its tens of thousands of rows were planned as a few dozen and sorted, not hashed)
+    _analyze(conn, d)
+    return citizens
+
+
+def delta_relation(dialect: str, as_of: str, side: int | None = None, time: str | None = None) -> sa.Subquery:
+    """The groups `maintain` left in `DELTA`, as the `request_group` fact reads them: those of
+    the changed citizens before (`side` 0) or after (1) the change, or (None) the groups that
+    moved, as they were and as they are; with `time` (month or week), only in the periods a
+    moved group counts in (in any other, before and after are the same)."""
+    d = _delta_table()
+    where = [d.c.side == side if side is not None else d.c.moved == 1]
+    if time is not None:
+        m = d.alias("moved")
+        where.append(d.c[time].in_(sa.select(m.c[time]).where(m.c.moved == 1)))
+    return sa.select(*(d.c[c] for c in COLUMNS), open_days(dialect, d, as_of)).where(*where).subquery("request_group")
+
+
+def drop_delta(conn) -> None:
+    _delta_table().drop(conn, checkfirst=True)
 
 
 def _changed_requests(since, member_since) -> list[sa.Select]:

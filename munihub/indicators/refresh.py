@@ -5,7 +5,8 @@ indicator without a period dimension is a snapshot, taken again and kept per Jal
 The request groups are kept in the store and maintained incrementally
 (`munihub.indicators.groups`): a refresh regroups only the requests that changed, and an
 indicator over them recomputes the periods of the days that changed since the version it
-was computed at.  Every other fact an indicator reads is built once per refresh into a
+was computed at; or, computed at the version this refresh's change leads from, has its
+figures moved cell by cell by that change (`munihub.indicators.delta`).  Every other fact an indicator reads is built once per refresh into a
 temporary table, so several indicators over one fact build it once.
 """
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from munihub import store
-from munihub.indicators import calendar, groups
-from munihub.indicators.compute import (aggregates, cover_calendar, figures, iso_utc, percentile_query,
-                                        ranked_shape, set_session, shape)
+from munihub.indicators import calendar, delta, groups
+from munihub.indicators.compute import aggregates, cover_calendar, figures, iso_utc, ranked_rows, set_session, shape
 from munihub.indicators.define import Definition, as_json
 from munihub.indicators.facts import FACTS
 from munihub.store.marks import aware, read_lock
+
+PG_LOCK = 724246  # advisory lock class (724242-5: migrations, the audit writer, store marks, the kept groups)
 
 # Facts made of entity members only: their figures move only when the members do.
 MEMBERS_ONLY = {"source_record", "source_pair"}
@@ -51,7 +53,7 @@ class Facts:
     def __getitem__(self, name: str):
         if name == groups.FACT and name not in self.tables:
             with self.conn.begin() if not self.conn.in_transaction() else contextlib.nullcontext():
-                done = groups.maintain(self.conn, self.marks, self.full)
+                done = groups.maintain(self.conn, self.marks, self.full, delta=True)
                 self.kept[name] = {**done, **groups.state(self.conn)}
             self.tables[name] = groups.relation(self.conn.dialect.name, iso_utc(self.as_of))
         if name not in self.tables:
@@ -78,6 +80,8 @@ class Facts:
             for table in self.tables.values():
                 if isinstance(table, sa.Table):
                     table.drop(self.conn, checkfirst=True)
+            if groups.FACT in self.kept:
+                groups.drop_delta(self.conn)
 
 
 def _type(kind: str | None, known: sa.types.TypeEngine) -> sa.types.TypeEngine:
@@ -137,17 +141,38 @@ def _write(conn, defn: Definition, rows: list[dict], periods: list[str] | None, 
                        for r in rows])
 
 
+def _write_cells(conn, defn: Definition, rows: list[dict], gone: list[tuple[str, str]], now: dt.datetime) -> None:
+    """Replace the figures of some cells (`gone`: (period, cell) of those rewritten or emptied)."""
+    t = store.indicator_values
+    store.bulk_delete(conn, t, ["indicator_id", "period", "cell"], [(defn.id, p, c) for p, c in gone])
+    _write(conn, defn, rows, [], now)
+
+
+def _leads_from(kept: dict, last, defn: Definition) -> bool:
+    """Whether the kept groups' change in this refresh leads from the version `last` read,
+    and `defn`'s figures can be moved by it cell by cell."""
+    return kept.get("delta_from") is not None and last["fact_version"] == kept["delta_from"] and delta.applies(defn)
+
+
 def _plan(conn, defn: Definition, facts: Facts, last, marks, full: bool, as_of: dt.datetime):
-    """(mode, periods to recompute: None for all, [] for none)."""
+    """(mode, periods to recompute: None for all, [] for none); mode "delta": the cells the
+    maintained fact's change moved, from the figures stored (`munihub.indicators.delta`)."""
     same = not full and last is not None and last["definition_hash"] == defn.hash
     if defn.time is None:  # a snapshot of this month
         month = calendar.month_of(as_of)
         unmoved = same and defn.source in MEMBERS_ONLY and last["periods"] == [month] \
             and aware(last["member_mark"]) == aware(marks[1])
-        return ("unchanged", []) if unmoved else ("snapshot", [month])
+        if unmoved:
+            return "unchanged", []
+        kept = facts.maintained(defn.source)
+        if same and kept is not None and last["periods"] == [month] and _leads_from(kept, last, defn):
+            return "delta", None
+        return "snapshot", [month]
     kept = facts.maintained(defn.source)
     if kept is not None:  # the kept groups log what changed by version; a rebuild or pruning ends that
         if same and last["fact_version"] is not None and last["fact_version"] >= kept["logged_since"]:
+            if _leads_from(kept, last, defn):
+                return "delta", None
             return "incremental", changed_periods(conn, defn, facts, None, last["fact_version"])
         return "full", None
     regrouped = last is not None and aware(last["source_mark"]) == aware(marks[0]) \
@@ -172,16 +197,42 @@ def _shared(conn, memo: dict, defn: Definition, definitions: list[Definition], r
     return memo[key][defn.id]
 
 
-def _ranked(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
-            periods: list[str] | None) -> list | None:
-    """`defn`'s percentile rows, ranked once with every median and percentile of its `ranked_shape`."""
-    if ranked_shape(defn) is None:
-        return None
-    key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
-    if key not in memo:
-        peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
-        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
-    return memo[key]
+def _lock(conn, defn: Definition):
+    """Its last run, read again once no other refresh writes `defn`'s figures (PostgreSQL: a
+    lock per indicator until the transaction ends): a figure moved by a change must be moved
+    from the figures that change leads from, not from those another refresh just wrote."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({PG_LOCK}, hashtext(:id))"), {"id": defn.id})
+    return _last_run(conn, defn.id)
+
+
+def _compute(conn, memo: dict, defn: Definition, definitions: list[Definition], facts: Facts, last, mode: str,
+             periods: list[str] | None, as_of: dt.datetime) -> tuple[str, list[str] | None, list[dict], dt.datetime]:
+    """Compute and write `defn`'s figures as planned: (mode, periods, figures written, when)."""
+    rel = facts[defn.source]
+    if mode == "delta" and (last is None or last["fact_version"] != facts.maintained(defn.source)["delta_from"]):
+        mode = "moved"  # another refresh wrote them meanwhile
+    if mode == "delta":
+        moved = delta.changes(conn, memo, defn, definitions, as_of, rel)
+        if moved is not None:
+            rows, gone = moved
+            now = _now()
+            _write_cells(conn, defn, rows, gone, now)
+            return mode, sorted({r["period"] for r in rows} | {p for p, _ in gone}), rows, now
+    if mode in ("delta", "moved") and defn.time is None:  # the stored figures are not those the change leads from
+        mode, periods = "snapshot", [calendar.month_of(as_of)]
+    elif mode in ("delta", "moved"):
+        version = last["fact_version"] if last is not None else None
+        mode, periods = ("incremental", changed_periods(conn, defn, facts, None, version)) \
+            if version is not None and version >= facts.maintained(defn.source)["logged_since"] else ("full", None)
+    rows = []
+    if periods != []:
+        rows = figures(conn, defn, as_of, periods, rel=rel,
+                       aggregate=_shared(conn, memo, defn, definitions, rel, as_of, periods),
+                       ranked=ranked_rows(conn, memo, defn, definitions, rel, as_of, periods))
+    now = _now()
+    _write(conn, defn, rows, periods, now)
+    return mode, periods, rows, now
 
 
 def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool = False,
@@ -206,14 +257,9 @@ def refresh(engine: sa.Engine, definitions: Iterable[Definition], *, full: bool 
                     continue
                 with conn.begin():
                     set_session(conn)
-                    rows = []
-                    if periods != []:
-                        rel = facts[defn.source]
-                        rows = figures(conn, defn, as_of, periods, rel=rel,
-                                       aggregate=_shared(conn, shared, defn, definitions, rel, as_of, periods),
-                                       ranked=_ranked(conn, shared, defn, definitions, rel, as_of, periods))
-                    now = _now()
-                    _write(conn, defn, rows, periods, now)
+                    last = _lock(conn, defn)
+                    mode, periods, rows, now = _compute(conn, shared, defn, definitions, facts, last, mode, periods,
+                                                        as_of)
                     seconds = round(time.perf_counter() - started, 3)
                     kept = facts.maintained(defn.source)
                     conn.execute(store.indicator_runs.insert().values(
