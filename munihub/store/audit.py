@@ -231,8 +231,8 @@ class AsyncGroupCommit:
 
     The same batches and chain as GroupCommit, written by a task of the loop on a connection
     of its own in one round trip (see `_PG_CHAIN`), so a request's entry costs no thread
-    hand-off.  `write` returns once the COMMIT is acknowledged (durable under
-    synchronous_commit) and raises StoreError if the batch could not be written.
+    hand-off.  `write` returns once the batch is committed and its WAL flushed (durable;
+    the chain's lock is not held during the flush) and raises StoreError if it could not be.
     """
 
     def __init__(self, engine: sa.Engine, max_batch: int = 500):
@@ -311,11 +311,19 @@ class AsyncGroupCommit:
 # One round trip for a batch on the event loop: the lock, then PostgreSQL itself chains the
 # entries onto the last one (a recursive CTE computing the same sha256 as `entry_hash`: the
 # canonical JSON is built here with the seq left out, and the server splices in each seq),
-# then COMMIT.  The lock is thus held only while the server works and flushes, never while
-# this process waits for its turn on a CPU between two round trips.  The last seq comes
-# back through a session setting, because only the final statement's rows are returned.
+# then COMMIT.  That COMMIT does not wait for its WAL flush (synchronous_commit off for that
+# transaction), so the chain's lock is released as soon as the rows are in and the other
+# workers chain their batches meanwhile.  The flush is then forced by a second transaction
+# (`_PG_FLUSH`) that writes one WAL record (a transactional logical message, prefix
+# `munihub.audit`, read by nothing unless a logical decoding slot asks) and commits
+# synchronously: its COMMIT returns once the WAL up to and past the batch is flushed (and
+# replicated, under synchronous replication).  So no answer leaves before its entry is
+# durable, the fsync no longer holds the lock, and the workers' flushes merge into one.  A
+# crash before that flush loses only unanswered entries, and always the chain's tail (the
+# WAL is sequential).  The last seq comes back through a session setting, because only the
+# final statement's rows are returned.
 _SEQ_MARK = "seq-" + secrets.token_hex(16)  # stands for the seq while the JSON is built
-_PG_CHAIN = f"""BEGIN; SELECT pg_advisory_xact_lock({_PG_LOCK});
+_PG_CHAIN = f"""BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({_PG_LOCK});
 WITH RECURSIVE e(i, ts, actor, action, target, outcome, detail, head, tail) AS (VALUES {{values}}),
 c(i, seq, hash) AS (
     SELECT 0, COALESCE(l.seq, 0), COALESCE(l.hash, %s)::text
@@ -329,7 +337,8 @@ ins AS (
     FROM e JOIN c ON c.i = e.i JOIN c AS p ON p.i = e.i - 1
     RETURNING seq)
 SELECT set_config('munihub.audit_last', max(seq)::text, false) FROM ins;
-COMMIT; SELECT current_setting('munihub.audit_last')"""
+COMMIT; {{flush}}SELECT current_setting('munihub.audit_last')"""
+_PG_FLUSH = "BEGIN; SELECT pg_logical_emit_message(true, 'munihub.audit', ''); COMMIT; "
 _PG_CHAIN_ROW = "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
 
 
@@ -344,7 +353,8 @@ async def _append_async(conn, entries: list[dict[str, Any]]) -> list[int]:
         params += [i, now, entry["actor"], entry["action"], entry["target"], entry["outcome"],
                    json.dumps(entry["detail"], ensure_ascii=False), head, tail]
     cursor = conn.cursor()
-    cursor.execute(_PG_CHAIN.replace("{values}", ", ".join([_PG_CHAIN_ROW] * len(entries))), [*params, GENESIS])
+    sql = _PG_CHAIN.replace("{values}", ", ".join([_PG_CHAIN_ROW] * len(entries))).replace("{flush}", _PG_FLUSH)
+    cursor.execute(sql, [*params, GENESIS])
     await pgasync.ready(conn)
     last = int(cursor.fetchone()[0])
     cursor.close()
