@@ -575,19 +575,62 @@ def test_a_request_costs_one_statement_and_no_ping_no_rollback_once_cached(tmp_p
 
 def test_a_silent_redis_is_left_alone_for_a_while_then_tried_again():
     pytest.importorskip("redis")
+    import asyncio
+
     import redis
 
     from munihub.gateway.access import RedisRateLimiter
     limiter = RedisRateLimiter("redis://127.0.0.1:1/0", retry_after=0.2)
     calls = []
 
-    def hung(**kw):
-        calls.append(kw)
+    async def hung(*args):
+        calls.append(args)
         raise redis.TimeoutError("no answer")
-    limiter.script = hung
-    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # the fallback bucket answered
-    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # Redis not asked again yet
-    assert limiter.allow("tiny", 12) > 0                        # burst of 2 spent, per worker
+
+    async def answers(*args):
+        calls.append(args)
+        return 1, 0.0, time.monotonic()
+
+    def take():
+        return asyncio.run(limiter.take("tiny", 12))
+    limiter._lease = hung
+    assert take() == 0 and len(calls) == 1   # the fallback bucket answered
+    assert take() == 0 and len(calls) == 1   # Redis not asked again yet
+    assert take() > 0                        # burst of 2 spent, per worker
     time.sleep(0.25)
-    limiter.script = lambda **kw: calls.append(kw) or "0"
-    assert limiter.allow("tiny", 12) == 0 and len(calls) == 2   # tried again, and it answers
+    limiter._lease = answers
+    assert take() == 0 and len(calls) == 2   # tried again, and it answers
+
+
+def test_a_worker_leases_tokens_from_the_shared_bucket_and_spends_them_within_the_lease():
+    """A fast agency costs a Redis call per lease, not per request; a lease outlived is dropped,
+    so no worker spends tokens taken from the shared bucket more than `lease` seconds ago."""
+    pytest.importorskip("redis")
+    import asyncio
+    import uuid
+
+    from munihub.gateway.access import RedisRateLimiter
+    url = _redis_url()
+    agency = f"fast-{uuid.uuid4().hex[:8]}"
+    limiter = RedisRateLimiter(url, lease=1.0, max_lease=5)
+    calls, real = [], limiter._lease
+
+    async def counted(*args):
+        calls.append(args)
+        return await real(*args)
+    limiter._lease = counted
+
+    async def run():
+        await limiter.take(agency + "-warm", 6000)  # connects and loads the script: slow on a busy machine
+        calls.clear()
+        first = [await limiter.take(agency, 6000) for _ in range(8)]  # 100 a second: 5 a lease (max_lease)
+        leases = len(calls)
+        await asyncio.sleep(1.1)
+        return first, leases, await limiter.take(agency, 6000)
+    try:
+        first, leases, after = asyncio.run(run())
+        assert first == [0.0] * 8 and leases == 2 and all(c[3] == 5 for c in calls)
+        assert after == 0.0 and len(calls) == 3  # 2 tokens of the last lease were left, but it had ended
+    finally:
+        import redis
+        redis.Redis.from_url(url).delete(f"munihub:rate:{agency}", f"munihub:rate:{agency}-warm")

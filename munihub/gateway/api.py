@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
                 raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"})
         agency = found[0]
         request.state.audit["agency"] = agency.agency_id
-        wait = limiter.allow(agency.agency_id, agency.rate_per_minute or config.rate_per_minute)
+        wait = await limiter.take(agency.agency_id, agency.rate_per_minute or config.rate_per_minute)
         if wait:
             raise HTTPException(429, f"rate limit of agency {agency.agency_id} reached",
                                 headers={"Retry-After": str(max(1, round(wait)))})
