@@ -200,6 +200,30 @@ def test_unknown_entity_is_404_and_page_cap_is_422(gw):
     assert client.get("/v1/entities/person?cursor=garbage", headers=h).status_code == 422
 
 
+def test_the_rows_route_served_without_fastapi_answers_as_fastapi_does(gw, tmp_path):
+    """The rows read runs on a plain ASGI handler (no dependency solving); its refusals match
+    those of a route FastAPI serves, and it stays in the OpenAPI document with its parameters."""
+    client, tokens, _ = gw
+    rows, entities = "/v1/datasets/registry.citizens/rows", "/v1/entities/person"
+    for query in ("limit=abc", "limit=0", "limit=-3", "limit=1.5"):
+        direct = client.get(f"{rows}?{query}", headers=auth(tokens["all"]))
+        through_fastapi = client.get(f"{entities}?{query}", headers=auth(tokens["golden"]))
+        assert direct.status_code == through_fastapi.status_code == 422, query
+        assert [(e["type"], e["loc"]) for e in direct.json()["detail"]] == \
+            [(e["type"], e["loc"]) for e in through_fastapi.json()["detail"]], query
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "}, auth("wrong")):
+        direct, through_fastapi = client.get(rows, headers=headers), client.get(entities, headers=headers)
+        assert direct.status_code == through_fastapi.status_code == 401
+        assert direct.json() == through_fastapi.json() and direct.headers["www-authenticate"] == "Bearer"
+    assert client.get(rows + "?limit=2", headers={"Authorization": f"bearer {tokens['all']}"}).status_code == 200
+    from munihub.gateway import datasets
+    from fastapi.routing import APIRoute
+    route = next(r for r in client.app.routes if isinstance(r, APIRoute) and r.path == datasets.ROWS)
+    assert route.app.__module__ == "munihub.gateway.datasets"  # not FastAPI's request handler
+    operation = client.get("/openapi.json").json()["paths"][datasets.ROWS]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"dataset_id", "cursor", "limit", "fields"}
+
+
 def test_per_agency_page_cap_and_rate_limit(tmp_path):
     settings, tokens = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", n=5)
     engine = store.open_store(settings.store_url)
