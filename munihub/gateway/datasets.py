@@ -30,9 +30,7 @@ async def rows_page(gate: g.Gate, request, who, dataset_id: str, cursor, limit: 
     from starlette.exceptions import HTTPException
     v = g.view(gate, request, who, dataset_id, fields)
     limit = g.page_limit(gate, who, limit)
-    t = store.source_rows
-    q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(t.c.source == dataset_id)
-    filtered = False
+    filters = []
     for name, value in request.query_params.multi_items():
         m = FILTER.match(name)
         if not m:
@@ -43,15 +41,17 @@ async def rows_page(gate: g.Gate, request, who, dataset_id: str, cursor, limit: 
             raise HTTPException(422, str(err))
         except AccessDenied as err:
             raise HTTPException(403, str(err))
-        path = tuple(m.group(1).split("."))
-        q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
-        filtered = True
+        filters.append((tuple(m.group(1).split(".")), value))
     scope = f"rows|{dataset_id}|{v.agency_id}"
     start = g.after(gate, scope, cursor)
-    if gate.pages is not None and not filtered:
+    if gate.pages is not None and not filters:  # the statement is compiled once (building one costs more)
         rows = await gate.pages.fetch(rows_statement(gate.reads.dialect, start is not None),
                                       {"source": dataset_id, "start": start, "n": limit + 1})
     else:
+        t = store.source_rows
+        q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(t.c.source == dataset_id)
+        for path, value in filters:
+            q = q.where(sa.cast(t.c.record[path if len(path) > 1 else path[0]].as_string(), sa.String) == value)
         if start is not None:
             q = q.where(t.c.source_key > start)
         q = q.order_by(t.c.source_key).limit(limit + 1)
