@@ -72,11 +72,18 @@ def _lock_writer(conn: sa.Connection) -> None:
                      .values(seq=store.audit_log.c.seq))
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _entry(actor: str, action: str, target: str | None, outcome: str, detail: dict[str, Any] | None) -> dict:
+    detail = detail or {}
+    if not all(k.__class__ is str and v.__class__ in _PLAIN for k, v in detail.items()):
+        # hashed as the database will give it back (JSON types, str for the rest); a flat detail of
+        # plain values (every gateway request's) is that already
+        detail = json.loads(json.dumps(detail, ensure_ascii=False, default=str))
     return {"actor": str(actor)[:200], "action": str(action)[:100],
             "target": None if target is None else str(target)[:500], "outcome": str(outcome)[:40],
-            # hashed as the database will give it back (JSON types, str for the rest)
-            "detail": json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))}
+            "detail": dict(detail)}
 
 
 def _chain(entries: list[dict[str, Any]], last) -> list[dict[str, Any]]:
