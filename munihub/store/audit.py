@@ -17,11 +17,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 import secrets
 import threading
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -330,10 +332,9 @@ class AsyncGroupCommit:
 # WAL is sequential).  The last seq comes back through a session setting, because only the
 # final statement's rows are returned.
 _SEQ_MARK = "seq-" + secrets.token_hex(16)  # stands for the seq while the JSON is built
-_PG_CHAIN = f"""BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({_PG_LOCK});
-WITH RECURSIVE e(i, ts, actor, action, target, outcome, detail, head, tail) AS (VALUES {{values}}),
+_PG_CHAIN = f"""WITH RECURSIVE e(i, ts, actor, action, target, outcome, detail, head, tail) AS (VALUES {{values}}),
 c(i, seq, hash) AS (
-    SELECT 0, COALESCE(l.seq, 0), COALESCE(l.hash, %s)::text
+    SELECT 0, COALESCE(l.seq, 0), COALESCE(l.hash, {{genesis}})
     FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM {store.audit_log.name} ORDER BY seq DESC LIMIT 1) AS l ON true
     UNION ALL
     SELECT e.i, c.seq + 1, encode(sha256(convert_to(c.hash || e.head || (c.seq + 1) || e.tail, 'UTF8')), 'hex')
@@ -343,10 +344,24 @@ ins AS (
     SELECT c.seq, e.ts, e.actor, e.action, e.target, e.outcome, e.detail, p.hash, c.hash
     FROM e JOIN c ON c.i = e.i JOIN c AS p ON p.i = e.i - 1
     RETURNING seq)
-SELECT set_config('munihub.audit_last', max(seq)::text, false) FROM ins;
-COMMIT; {{flush}}SELECT current_setting('munihub.audit_last')"""
+SELECT set_config('munihub.audit_last', max(seq)::text, false) FROM ins"""
+_PG_ROUND_TRIP = (f"BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({_PG_LOCK}); "
+                  "EXECUTE {name}({args}); COMMIT; {flush}SELECT current_setting('munihub.audit_last')")
 _PG_FLUSH = "BEGIN; SELECT pg_logical_emit_message(true, 'munihub.audit', ''); COMMIT; "
-_PG_CHAIN_ROW = "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+_PG_TYPES = ("int", "timestamptz", "text", "text", "text", "text", "jsonb", "text", "text")
+# The chaining statement is prepared once per batch size on each writer connection (parsing and
+# planning it cost the server more than running it), with a generic plan.
+_PREPARED: "weakref.WeakKeyDictionary[Any, set[int]]" = weakref.WeakKeyDictionary()
+
+
+@functools.lru_cache(maxsize=64)
+def _prepare_statement(n: int) -> str:
+    """PREPARE of the chaining statement for a batch of `n` entries (parameters $1.. in rows of 9,
+    then the genesis hash)."""
+    rows = ", ".join("(" + ", ".join(f"${9 * k + j + 1}::{t}" for j, t in enumerate(_PG_TYPES)) + ")"
+                     for k in range(n))
+    return (f"PREPARE munihub_audit_chain_{n} AS "
+            + _PG_CHAIN.replace("{values}", rows).replace("{genesis}", f"${9 * n + 1}::text") + "; ")
 
 
 async def _append_async(conn, entries: list[dict[str, Any]]) -> list[int]:
@@ -359,10 +374,16 @@ async def _append_async(conn, entries: list[dict[str, Any]]) -> list[int]:
                              hint="report this; the request was refused")
         params += [i, now, entry["actor"], entry["action"], entry["target"], entry["outcome"],
                    json.dumps(entry["detail"], ensure_ascii=False), head, tail]
+    n = len(entries)
+    prepared = _PREPARED.setdefault(conn, set())
+    first = "" if prepared else "SET plan_cache_mode TO force_generic_plan; "
+    sql = (first + ("" if n in prepared else _prepare_statement(n))
+           + _PG_ROUND_TRIP.format(name=f"munihub_audit_chain_{n}", args=", ".join(["%s"] * (9 * n + 1)),
+                                   flush=_PG_FLUSH))
     cursor = conn.cursor()
-    sql = _PG_CHAIN.replace("{values}", ", ".join([_PG_CHAIN_ROW] * len(entries))).replace("{flush}", _PG_FLUSH)
     cursor.execute(sql, [*params, GENESIS])
     await pgasync.ready(conn)
+    prepared.add(n)
     last = int(cursor.fetchone()[0])
     cursor.close()
     return list(range(last - len(entries) + 1, last + 1))
