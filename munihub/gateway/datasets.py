@@ -5,8 +5,8 @@ The rows route is the gateway's hot path.  It is declared to FastAPI (so it is i
 document with its parameters), but `serve_rows_directly` hands its requests to a plain ASGI
 handler that runs the same checks (`munihub.gateway.gate`: token, rate limit, grant, page cap,
 cursor) and the same `rows_page`, without FastAPI's dependency solving and parameter models
-(a tenth of a page's CPU).  Errors are raised as FastAPI raises them (HTTPException,
-RequestValidationError for a bad `limit`), so the answers are the same.
+(about a tenth of a page's CPU in a worker).  Errors are raised as FastAPI raises them
+(HTTPException, RequestValidationError for a bad `limit`), so the answers are the same.
 """
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations at runtime.
 import functools
