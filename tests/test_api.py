@@ -200,6 +200,30 @@ def test_unknown_entity_is_404_and_page_cap_is_422(gw):
     assert client.get("/v1/entities/person?cursor=garbage", headers=h).status_code == 422
 
 
+def test_the_rows_route_served_without_fastapi_answers_as_fastapi_does(gw, tmp_path):
+    """The rows read runs on a plain ASGI handler (no dependency solving); its refusals match
+    those of a route FastAPI serves, and it stays in the OpenAPI document with its parameters."""
+    client, tokens, _ = gw
+    rows, entities = "/v1/datasets/registry.citizens/rows", "/v1/entities/person"
+    for query in ("limit=abc", "limit=0", "limit=-3", "limit=1.5"):
+        direct = client.get(f"{rows}?{query}", headers=auth(tokens["all"]))
+        through_fastapi = client.get(f"{entities}?{query}", headers=auth(tokens["golden"]))
+        assert direct.status_code == through_fastapi.status_code == 422, query
+        assert [(e["type"], e["loc"]) for e in direct.json()["detail"]] == \
+            [(e["type"], e["loc"]) for e in through_fastapi.json()["detail"]], query
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "}, auth("wrong")):
+        direct, through_fastapi = client.get(rows, headers=headers), client.get(entities, headers=headers)
+        assert direct.status_code == through_fastapi.status_code == 401
+        assert direct.json() == through_fastapi.json() and direct.headers["www-authenticate"] == "Bearer"
+    assert client.get(rows + "?limit=2", headers={"Authorization": f"bearer {tokens['all']}"}).status_code == 200
+    from munihub.gateway import datasets
+    from fastapi.routing import APIRoute
+    route = next(r for r in client.app.routes if isinstance(r, APIRoute) and r.path == datasets.ROWS)
+    assert route.app.__module__ == "munihub.gateway.datasets"  # not FastAPI's request handler
+    operation = client.get("/openapi.json").json()["paths"][datasets.ROWS]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"dataset_id", "cursor", "limit", "fields"}
+
+
 def test_per_agency_page_cap_and_rate_limit(tmp_path):
     settings, tokens = make_gateway(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", n=5)
     engine = store.open_store(settings.store_url)
@@ -575,19 +599,62 @@ def test_a_request_costs_one_statement_and_no_ping_no_rollback_once_cached(tmp_p
 
 def test_a_silent_redis_is_left_alone_for_a_while_then_tried_again():
     pytest.importorskip("redis")
+    import asyncio
+
     import redis
 
     from munihub.gateway.access import RedisRateLimiter
     limiter = RedisRateLimiter("redis://127.0.0.1:1/0", retry_after=0.2)
     calls = []
 
-    def hung(**kw):
-        calls.append(kw)
+    async def hung(*args):
+        calls.append(args)
         raise redis.TimeoutError("no answer")
-    limiter.script = hung
-    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # the fallback bucket answered
-    assert limiter.allow("tiny", 12) == 0 and len(calls) == 1   # Redis not asked again yet
-    assert limiter.allow("tiny", 12) > 0                        # burst of 2 spent, per worker
+
+    async def answers(*args):
+        calls.append(args)
+        return 1, 0.0, time.monotonic()
+
+    def take():
+        return asyncio.run(limiter.take("tiny", 12))
+    limiter._lease = hung
+    assert take() == 0 and len(calls) == 1   # the fallback bucket answered
+    assert take() == 0 and len(calls) == 1   # Redis not asked again yet
+    assert take() > 0                        # burst of 2 spent, per worker
     time.sleep(0.25)
-    limiter.script = lambda **kw: calls.append(kw) or "0"
-    assert limiter.allow("tiny", 12) == 0 and len(calls) == 2   # tried again, and it answers
+    limiter._lease = answers
+    assert take() == 0 and len(calls) == 2   # tried again, and it answers
+
+
+def test_a_worker_leases_tokens_from_the_shared_bucket_and_spends_them_within_the_lease():
+    """A fast agency costs a Redis call per lease, not per request; a lease outlived is dropped,
+    so no worker spends tokens taken from the shared bucket more than `lease` seconds ago."""
+    pytest.importorskip("redis")
+    import asyncio
+    import uuid
+
+    from munihub.gateway.access import RedisRateLimiter
+    url = _redis_url()
+    agency = f"fast-{uuid.uuid4().hex[:8]}"
+    limiter = RedisRateLimiter(url, lease=1.0, max_lease=5)
+    calls, real = [], limiter._lease
+
+    async def counted(*args):
+        calls.append(args)
+        return await real(*args)
+    limiter._lease = counted
+
+    async def run():
+        await limiter.take(agency + "-warm", 6000)  # connects and loads the script: slow on a busy machine
+        calls.clear()
+        first = [await limiter.take(agency, 6000) for _ in range(8)]  # 100 a second: 5 a lease (max_lease)
+        leases = len(calls)
+        await asyncio.sleep(1.1)
+        return first, leases, await limiter.take(agency, 6000)
+    try:
+        first, leases, after = asyncio.run(run())
+        assert first == [0.0] * 8 and leases == 2 and all(c[3] == 5 for c in calls)
+        assert after == 0.0 and len(calls) == 3  # 2 tokens of the last lease were left, but it had ended
+    finally:
+        import redis
+        redis.Redis.from_url(url).delete(f"munihub:rate:{agency}", f"munihub:rate:{agency}-warm")

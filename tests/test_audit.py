@@ -296,3 +296,32 @@ def test_the_event_loop_writer_returns_only_once_the_commit_is_acknowledged(pg_u
         return seq, seen
     assert asyncio.run(run()) == (2, 2)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_event_loop_writer_returns_only_once_the_entry_is_flushed(pg_url):
+    """The batch commits without waiting for its fsync (so the chain's lock is not held across it),
+    then a second transaction forces the flush: when a write returns, the WAL holding its entry
+    is on disk (the heap page's LSN is at or below the flushed position)."""
+    import asyncio
+    engine = filled(pg_url, 1)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        try:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        except sa.exc.DBAPIError:
+            pytest.skip("the pageinspect extension is not available")
+    writer = audit.AsyncGroupCommit(engine)
+    flushed = sa.text("SELECT pg_current_wal_flush_lsn() >= (SELECT lsn FROM page_header(get_raw_page('audit_log', "
+                      "(SELECT (ctid::text::point)[0]::int FROM audit_log WHERE seq = :seq))))")
+
+    async def run():
+        seen = []
+        with engine.connect() as conn:
+            for i in range(10):
+                seq = await writer.write("a", "api.get", "/x", "200", {"i": i})
+                seen.append(conn.execute(flushed, {"seq": seq}).scalar())
+        await writer.aclose()
+        return seen
+    assert asyncio.run(run()) == [True] * 10
+    assert audit.verify(engine) == []
+    engine.dispose()

@@ -81,52 +81,90 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / rate
 
+    async def take(self, key: str, per_minute: int) -> float:
+        """`allow` for the event loop (the same interface as RedisRateLimiter.take)."""
+        return self.allow(key, per_minute)
+
 
 # The same bucket as RateLimiter, kept in Redis and updated atomically by the server, on the
-# server's clock (workers' clocks need not agree).  Numbers go back as strings: Lua would cut
-# them to integers.
-_BUCKET = """
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+# server's clock (workers' clocks need not agree).  A call takes up to ARGV[3] tokens at once
+# (a lease) and returns how many it took and, if none, the seconds to wait.  The wait goes back
+# as a string: Lua would cut it to an integer.
+_LEASE = """
+local rate, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(held[1]) or burst
 local at = tonumber(held[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+local took, wait = math.min(want, math.floor(tokens)), 0
+if took >= 1 then tokens = tokens - took else took = 0; wait = (1 - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
-return tostring(wait)
+return {took, tostring(wait)}
 """
 
 
 class RedisRateLimiter:
     """Token buckets in Redis, shared by every worker (and every host) using the same Redis.
 
+    Redis is awaited on the event loop (redis.asyncio), and not on every request: a worker
+    takes a lease of up to `lease` seconds' worth of an agency's rate (one token under 1/lease
+    requests a second, at most `max_lease`) in one call, spends it locally, and drops what is
+    left once the lease is `lease` seconds old.  Tokens are taken from the shared bucket
+    before they are spent and spent within `lease` seconds, so over any span of time every
+    worker together lets an agency through at most its burst plus its rate over that span plus
+    `lease` seconds (a tenth of a second's worth by default), however many workers there are.
+
     If Redis stops answering, requests are limited per worker (the fallback) and a warning is
     logged, rather than refused: a limit is a fairness guard, not an access control.  Redis is
-    then left alone for `retry_after` seconds, so a hung server does not stall every request
-    for its timeout (the call runs on the worker's event loop).
+    then left alone for `retry_after` seconds, so a hung server does not delay every request
+    by its timeout.
     """
 
     shared = True
 
-    def __init__(self, url: str, prefix: str = "munihub:rate:", retry_after: float = 5.0):
-        import redis
-        self.client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-        self.script = self.client.register_script(_BUCKET)
-        self.prefix, self.fallback, self.retry_after = prefix, RateLimiter(), retry_after
+    def __init__(self, url: str, prefix: str = "munihub:rate:", retry_after: float = 5.0,
+                 lease: float = 0.1, max_lease: int = 50):
+        self.url, self.prefix, self.retry_after = url, prefix, retry_after
+        self.lease, self.max_lease = lease, max_lease
+        self.fallback = RateLimiter()
+        self.script: Any = None
+        self._loop = None
+        self._held: dict[str, tuple[int, float]] = {}  # agency -> (tokens left, lease ends)
         self._down_until = 0.0
 
-    def allow(self, key: str, per_minute: int) -> float:
-        import redis
-        if time.monotonic() < self._down_until:
+    async def _lease(self, key: str, rate: float, burst: float, want: int) -> tuple[int, float, float]:
+        """One call to Redis: (tokens taken, seconds to wait if none, when the call was sent: the
+        tokens were taken after that).  The client belongs to the running loop (a server has one
+        per worker; a test client may run a loop per request)."""
+        import asyncio
+
+        import redis.asyncio
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            client = redis.asyncio.Redis.from_url(self.url, socket_timeout=0.25, socket_connect_timeout=0.25)
+            self.script, self._loop = client.register_script(_LEASE), loop
+        sent = time.monotonic()
+        took, wait = await self.script(keys=[self.prefix + key], args=[rate, burst, want])
+        return int(took), float(wait), sent
+
+    async def take(self, key: str, per_minute: int) -> float:
+        """0 if the request may go, else the seconds to wait."""
+        now = time.monotonic()
+        left, ends = self._held.get(key, (0, 0.0))
+        if left > 0 and now < ends:
+            self._held[key] = (left - 1, ends)
+            return 0.0
+        if now < self._down_until:
             return self.fallback.allow(key, per_minute)
+        import redis
         rate, burst = per_minute / 60.0, max(1.0, per_minute / 6.0)
+        want = max(1, min(self.max_lease, int(rate * self.lease)))
         try:
-            wait = float(self.script(keys=[self.prefix + key], args=[rate, burst]))
-        except redis.RedisError as err:
+            took, wait, sent = await self._lease(key, rate, burst, want)
+        except (redis.RedisError, OSError) as err:
             if not self._down_until:
                 log.warning("rate limits fall back to per-worker buckets: Redis did not answer (%s); "
                             "trying it again every %.0f s", err.__class__.__name__, self.retry_after)
@@ -135,7 +173,10 @@ class RedisRateLimiter:
         if self._down_until:
             log.warning("rate limits are shared through Redis again")
             self._down_until = 0.0
-        return wait
+        if took < 1:
+            return wait
+        self._held[key] = (took - 1, sent + self.lease)
+        return 0.0
 
 
 def rate_limiter(redis_url: str | None):

@@ -17,11 +17,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 import secrets
 import threading
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,11 +74,18 @@ def _lock_writer(conn: sa.Connection) -> None:
                      .values(seq=store.audit_log.c.seq))
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _entry(actor: str, action: str, target: str | None, outcome: str, detail: dict[str, Any] | None) -> dict:
+    detail = detail or {}
+    if not all(k.__class__ is str and v.__class__ in _PLAIN for k, v in detail.items()):
+        # hashed as the database will give it back (JSON types, str for the rest); a flat detail of
+        # plain values (every gateway request's) is that already
+        detail = json.loads(json.dumps(detail, ensure_ascii=False, default=str))
     return {"actor": str(actor)[:200], "action": str(action)[:100],
             "target": None if target is None else str(target)[:500], "outcome": str(outcome)[:40],
-            # hashed as the database will give it back (JSON types, str for the rest)
-            "detail": json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))}
+            "detail": dict(detail)}
 
 
 def _chain(entries: list[dict[str, Any]], last) -> list[dict[str, Any]]:
@@ -231,8 +240,8 @@ class AsyncGroupCommit:
 
     The same batches and chain as GroupCommit, written by a task of the loop on a connection
     of its own in one round trip (see `_PG_CHAIN`), so a request's entry costs no thread
-    hand-off.  `write` returns once the COMMIT is acknowledged (durable under
-    synchronous_commit) and raises StoreError if the batch could not be written.
+    hand-off.  `write` returns once the batch is committed and its WAL flushed (durable;
+    the chain's lock is not held during the flush) and raises StoreError if it could not be.
     """
 
     def __init__(self, engine: sa.Engine, max_batch: int = 500):
@@ -311,14 +320,21 @@ class AsyncGroupCommit:
 # One round trip for a batch on the event loop: the lock, then PostgreSQL itself chains the
 # entries onto the last one (a recursive CTE computing the same sha256 as `entry_hash`: the
 # canonical JSON is built here with the seq left out, and the server splices in each seq),
-# then COMMIT.  The lock is thus held only while the server works and flushes, never while
-# this process waits for its turn on a CPU between two round trips.  The last seq comes
-# back through a session setting, because only the final statement's rows are returned.
+# then COMMIT.  That COMMIT does not wait for its WAL flush (synchronous_commit off for that
+# transaction), so the chain's lock is released as soon as the rows are in and the other
+# workers chain their batches meanwhile.  The flush is then forced by a second transaction
+# (`_PG_FLUSH`) that writes one WAL record (a transactional logical message, prefix
+# `munihub.audit`, read by nothing unless a logical decoding slot asks) and commits
+# synchronously: its COMMIT returns once the WAL up to and past the batch is flushed (and
+# replicated, under synchronous replication).  So no answer leaves before its entry is
+# durable, the fsync no longer holds the lock, and the workers' flushes merge into one.  A
+# crash before that flush loses only unanswered entries, and always the chain's tail (the
+# WAL is sequential).  The last seq comes back through a session setting, because only the
+# final statement's rows are returned.
 _SEQ_MARK = "seq-" + secrets.token_hex(16)  # stands for the seq while the JSON is built
-_PG_CHAIN = f"""BEGIN; SELECT pg_advisory_xact_lock({_PG_LOCK});
-WITH RECURSIVE e(i, ts, actor, action, target, outcome, detail, head, tail) AS (VALUES {{values}}),
+_PG_CHAIN = f"""WITH RECURSIVE e(i, ts, actor, action, target, outcome, detail, head, tail) AS (VALUES {{values}}),
 c(i, seq, hash) AS (
-    SELECT 0, COALESCE(l.seq, 0), COALESCE(l.hash, %s)::text
+    SELECT 0, COALESCE(l.seq, 0), COALESCE(l.hash, {{genesis}})
     FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM {store.audit_log.name} ORDER BY seq DESC LIMIT 1) AS l ON true
     UNION ALL
     SELECT e.i, c.seq + 1, encode(sha256(convert_to(c.hash || e.head || (c.seq + 1) || e.tail, 'UTF8')), 'hex')
@@ -328,9 +344,24 @@ ins AS (
     SELECT c.seq, e.ts, e.actor, e.action, e.target, e.outcome, e.detail, p.hash, c.hash
     FROM e JOIN c ON c.i = e.i JOIN c AS p ON p.i = e.i - 1
     RETURNING seq)
-SELECT set_config('munihub.audit_last', max(seq)::text, false) FROM ins;
-COMMIT; SELECT current_setting('munihub.audit_last')"""
-_PG_CHAIN_ROW = "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+SELECT set_config('munihub.audit_last', max(seq)::text, false) FROM ins"""
+_PG_ROUND_TRIP = (f"BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({_PG_LOCK}); "
+                  "EXECUTE {name}({args}); COMMIT; {flush}SELECT current_setting('munihub.audit_last')")
+_PG_FLUSH = "BEGIN; SELECT pg_logical_emit_message(true, 'munihub.audit', ''); COMMIT; "
+_PG_TYPES = ("int", "timestamptz", "text", "text", "text", "text", "jsonb", "text", "text")
+# The chaining statement is prepared once per batch size on each writer connection (parsing and
+# planning it cost the server more than running it), with a generic plan.
+_PREPARED: "weakref.WeakKeyDictionary[Any, set[int]]" = weakref.WeakKeyDictionary()
+
+
+@functools.lru_cache(maxsize=64)
+def _prepare_statement(n: int) -> str:
+    """PREPARE of the chaining statement for a batch of `n` entries (parameters $1.. in rows of 9,
+    then the genesis hash)."""
+    rows = ", ".join("(" + ", ".join(f"${9 * k + j + 1}::{t}" for j, t in enumerate(_PG_TYPES)) + ")"
+                     for k in range(n))
+    return (f"PREPARE munihub_audit_chain_{n} AS "
+            + _PG_CHAIN.replace("{values}", rows).replace("{genesis}", f"${9 * n + 1}::text") + "; ")
 
 
 async def _append_async(conn, entries: list[dict[str, Any]]) -> list[int]:
@@ -343,9 +374,16 @@ async def _append_async(conn, entries: list[dict[str, Any]]) -> list[int]:
                              hint="report this; the request was refused")
         params += [i, now, entry["actor"], entry["action"], entry["target"], entry["outcome"],
                    json.dumps(entry["detail"], ensure_ascii=False), head, tail]
+    n = len(entries)
+    prepared = _PREPARED.setdefault(conn, set())
+    first = "" if prepared else "SET plan_cache_mode TO force_generic_plan; "
+    sql = (first + ("" if n in prepared else _prepare_statement(n))
+           + _PG_ROUND_TRIP.format(name=f"munihub_audit_chain_{n}", args=", ".join(["%s"] * (9 * n + 1)),
+                                   flush=_PG_FLUSH))
     cursor = conn.cursor()
-    cursor.execute(_PG_CHAIN.replace("{values}", ", ".join([_PG_CHAIN_ROW] * len(entries))), [*params, GENESIS])
+    cursor.execute(sql, [*params, GENESIS])
     await pgasync.ready(conn)
+    prepared.add(n)
     last = int(cursor.fetchone()[0])
     cursor.close()
     return list(range(last - len(entries) + 1, last + 1))

@@ -37,22 +37,41 @@ async def connect(engine: sa.Engine):
 
 
 async def ready(conn) -> None:
-    """Wait, without blocking the loop, until `conn` has finished what it was sent."""
+    """Wait, without blocking the loop, until `conn` has finished what it was sent.
+
+    A page's answer arrives in several chunks, each a turn of this loop; the socket is watched
+    from the first wait to the last rather than watched and unwatched per chunk (two system
+    calls each)."""
     from psycopg2.extensions import POLL_OK, POLL_READ
+    state = conn.poll()
+    if state == POLL_OK:
+        return
     loop = asyncio.get_running_loop()
-    while True:
-        state = conn.poll()
-        if state == POLL_OK:
-            return
-        waiter = loop.create_future()
-        fd = conn.fileno()
-        watch, unwatch = ((loop.add_reader, loop.remove_reader) if state == POLL_READ
-                          else (loop.add_writer, loop.remove_writer))
-        watch(fd, lambda: waiter.done() or waiter.set_result(None))
-        try:
-            await waiter
-        finally:
-            unwatch(fd)
+    fd = conn.fileno()
+    waiter = None
+
+    def wake() -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+    reading = False
+    try:
+        while state != POLL_OK:
+            waiter = loop.create_future()
+            if state == POLL_READ:
+                if not reading:
+                    loop.add_reader(fd, wake)
+                    reading = True
+                await waiter
+            else:  # POLL_WRITE: a query larger than the socket's buffer
+                loop.add_writer(fd, wake)
+                try:
+                    await waiter
+                finally:
+                    loop.remove_writer(fd)
+            state = conn.poll()
+    finally:
+        if reading:
+            loop.remove_reader(fd)
 
 
 def discard(conn) -> None:
