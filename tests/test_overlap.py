@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from munihub.ingest.overlap import WriteBehind, prefetch
+from munihub.ingest.overlap import WriteBehind, mapped, prefetch
 
 
 def test_prefetch_keeps_order_and_reads_at_most_one_ahead():
@@ -98,3 +98,43 @@ def test_leaving_the_block_by_an_error_drops_the_waiting_write():
             threading.Timer(0.1, release.set).start()
             raise KeyError("mapping failed")
     assert done == [0]
+
+
+class _Plan:
+    """A stand-in column plan: which process mapped each record, and its mapping."""
+
+    def stage_batch(self, records, keep_order=True):
+        import os
+        return [(r, os.getpid(), keep_order) for r in records]
+
+
+class _Batch:
+    def __init__(self, records):
+        self.records = records
+
+
+def test_mapped_keeps_order_and_a_helper_process_maps_every_other_batch(monkeypatch):
+    import os
+    monkeypatch.setenv("MUNIHUB_MAP_HELPER", "1")
+    batches = [_Batch([f"{b}.{i}" for i in range(3)]) for b in range(5)]
+    got = list(mapped(_Plan(), iter(batches), keep_order=False))
+    assert [b for b, _ in got] == batches
+    assert [[r for r, _, _ in plain] for _, plain in got] == [b.records for b in batches]
+    pids = [plain[0][1] for _, plain in got]
+    if os.cpu_count() > 1:
+        assert pids[0] == os.getpid() and {pids[1], pids[3]} != {os.getpid()} and pids[2] == os.getpid()
+    assert all(keep is False for _, plain in got for _, _, keep in plain)
+
+
+def test_a_one_batch_load_or_a_helper_turned_off_never_forks(monkeypatch):
+    import os
+    batches = [_Batch(["a", "b"])]
+    assert [plain[0][1] for _, plain in mapped(_Plan(), iter(batches), True)] == [os.getpid()]
+    monkeypatch.setenv("MUNIHUB_MAP_HELPER", "0")
+    batches = [_Batch([str(i)]) for i in range(4)]
+    assert {plain[0][1] for _, plain in mapped(_Plan(), iter(batches), True)} == {os.getpid()}
+
+
+def test_without_a_plan_every_record_is_left_to_check_record():
+    batches = [_Batch(["a"]), _Batch(["b"])]
+    assert list(mapped(None, iter(batches), True)) == [(batches[0], None), (batches[1], None)]

@@ -111,3 +111,58 @@ class WriteBehind:
         self._thread.join()
         if kind is None and self._error is not None:
             raise self._error
+
+
+# The column plan a forked helper maps with: set just before the fork, inherited by the child
+# (a plan holds compiled checks and closures that do not pickle).
+_PLAN: Any = None
+
+
+def _map_in_helper(records: list, keep_order: bool) -> list:
+    return _PLAN.stage_batch(records, keep_order=keep_order)
+
+
+def _helper_allowed() -> bool:
+    import multiprocessing
+    import os
+
+    return (os.environ.get("MUNIHUB_MAP_HELPER", "1") not in {"0", "false", "no"} and (os.cpu_count() or 1) > 1
+            and "fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)  # a daemon (a Celery or Airflow worker) may not fork
+
+
+def mapped(plan: Any, batches: Iterable, keep_order: bool) -> Iterator[tuple[Any, list | None]]:
+    """(batch, `plan.stage_batch` of its records) in order, every other batch mapped by a
+    forked helper process on the machine's other core while this one maps the next (the
+    mapping is pure CPU, which no thread of one interpreter can share).  The helper starts
+    only with a load's second batch (a small source never forks); results are the same,
+    as both hold the same plan and each value's reading depends on it alone.  Without a
+    plan (`plan` None) every record goes through `stage.check_record`: (batch, None)."""
+    global _PLAN
+    if plan is None:
+        for batch in batches:
+            yield batch, None
+        return
+    helper, waiting, allowed = None, None, _helper_allowed()
+    try:
+        for n, batch in enumerate(batches):
+            if allowed and n >= 1 and waiting is None:
+                if helper is None:
+                    import multiprocessing
+                    from concurrent.futures import ProcessPoolExecutor
+
+                    _PLAN = plan
+                    helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+                waiting = (batch, helper.submit(_map_in_helper, batch.records, keep_order))
+                continue
+            here = plan.stage_batch(batch.records, keep_order=keep_order)
+            if waiting is not None:
+                yield waiting[0], waiting[1].result()
+                waiting = None
+            yield batch, here
+        if waiting is not None:
+            yield waiting[0], waiting[1].result()
+    finally:
+        if helper is not None:
+            helper.shutdown(wait=True, cancel_futures=True)
+            _PLAN = None

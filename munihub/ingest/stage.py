@@ -23,7 +23,7 @@ from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
 from munihub.ingest.mapping import map_record, set_aside, source_key
-from munihub.ingest.overlap import WriteBehind, prefetch
+from munihub.ingest.overlap import WriteBehind, mapped, prefetch
 
 
 @dataclasses.dataclass
@@ -153,12 +153,12 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     former = former_identity(engine, contract)
     columns = _STAGED + ["former_key"] if former else _STAGED
     with WriteBehind() as writer:
-        for batch in prefetch(batches):
+        for batch, plain in mapped(plan, prefetch(batches), keep_order):
             good, bad, held = [], [], []
             tally = dict(ahead.set_aside)
             staged = ahead.staged
-            plain = (plan.stage_batch(batch.records, keep_order=keep_order) if plan is not None
-                     else [None] * len(batch.records))
+            if plain is None:
+                plain = [None] * len(batch.records)
             for i, raw in enumerate(batch.records):
                 position = batch.position(i)
                 if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)
