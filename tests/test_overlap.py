@@ -138,3 +138,38 @@ def test_a_one_batch_load_or_a_helper_turned_off_never_forks(monkeypatch):
 def test_without_a_plan_every_record_is_left_to_check_record():
     batches = [_Batch(["a"]), _Batch(["b"])]
     assert list(mapped(None, iter(batches), True)) == [(batches[0], None), (batches[1], None)]
+
+
+def test_the_helper_leaves_when_the_sync_that_forked_it_is_killed(tmp_path):
+    """A sync killed outright (the crash suite's SIGKILL) leaves no helper process behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    code = ("import os, signal\n"
+            "from munihub.ingest.overlap import mapped\n"
+            "class P:\n"
+            "    def stage_batch(self, records, keep_order=True):\n"
+            "        return [os.getpid() for _ in records]\n"
+            "class B:\n"
+            "    def __init__(self, r): self.records = r\n"
+            "for batch, plain in mapped(P(), iter([B([1]), B([2]), B([3])]), True):\n"
+            "    if plain[0] != os.getpid():\n"
+            "        print(plain[0], flush=True)\n"
+            "        os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "MUNIHUB_MAP_HELPER": "1"}, timeout=60)
+    if os.cpu_count() == 1:
+        return
+    helper = int(done.stdout.split()[0])
+    for _ in range(50):
+        try:
+            os.kill(helper, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{helper}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return  # exited, waiting for its reaper
+        time.sleep(0.1)
+    os.kill(helper, signal.SIGKILL)
+    raise AssertionError("the helper outlived the sync that forked it")

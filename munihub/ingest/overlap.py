@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -122,6 +123,19 @@ def _map_in_helper(records: list, keep_order: bool) -> list:
     return _PLAN.stage_batch(records, keep_order=keep_order)
 
 
+def _exit_with(parent: int) -> None:
+    """In the helper: leave when the sync that forked it is gone (killed outright, it never
+    says so; the helper would wait for work forever)."""
+    import os
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="munihub-helper-watch", daemon=True).start()
+
+
 def _helper_allowed() -> bool:
     import multiprocessing
     import os
@@ -149,10 +163,12 @@ def mapped(plan: Any, batches: Iterable, keep_order: bool) -> Iterator[tuple[Any
             if allowed and n >= 1 and waiting is None:
                 if helper is None:
                     import multiprocessing
+                    import os
                     from concurrent.futures import ProcessPoolExecutor
 
                     _PLAN = plan
-                    helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+                    helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                                 initializer=_exit_with, initargs=(os.getpid(),))
                 waiting = (batch, helper.submit(_map_in_helper, batch.records, keep_order))
                 continue
             here = plan.stage_batch(batch.records, keep_order=keep_order)
