@@ -5,13 +5,14 @@ Staging one batch is three steps, each waiting on another process: the source da
 sends the rows, the hub maps and validates them, the store takes them by COPY and commits.
 Run one after another the hub waited for both databases at every batch (a 200k-row sync:
 about 9 s of its 17 s in COPY and commit, 1.4 s reading pages).  `prefetch` reads one batch
-ahead in a thread and `WriteBehind` writes in another, in order, one batch at a time; each
-queue holds one batch, so memory stays what three batches take, whatever the load.
+ahead in a thread and `WriteBehind` writes in another, in order, one batch at a time, so
+memory stays what three batches take (four with `mapped`'s helper), whatever the load.
 Both threads mostly wait on sockets, where the drivers release the GIL.
 
 Errors keep their order: a failed read is raised where the batch would have been taken, a
 failed write at the next `submit` or when the block ends, so no batch is staged after one
-that failed.
+that failed.  Leaving a block by an error lets the write under way finish (the load fails
+and its staging is discarded anyway).
 """
 from __future__ import annotations
 
@@ -25,24 +26,26 @@ _DONE = object()
 
 
 def prefetch(items: Iterable, depth: int = 1) -> Iterator:
-    """`items` read in a thread, at most `depth` ahead of the consumer.  Closing the returned
-    generator (a `for` left by an exception) stops the reader and closes `items`."""
-    box: queue.Queue = queue.Queue(depth)
+    """`items` read in a thread, at most `depth` ahead of the consumer (the one being read
+    counts).  Closing the returned generator (a `for` left by an exception) stops the reader
+    and closes `items`."""
+    box: queue.Queue = queue.Queue()
+    room = threading.Semaphore(depth)
     stop = threading.Event()
 
     def read() -> None:
         it = iter(items)
         try:
-            for item in it:
-                while not stop.is_set():
-                    try:
-                        box.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            while True:
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            box.put((_DONE, None))
+                item = next(it, _DONE)
+                box.put((item, None))
+                if item is _DONE:
+                    return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             box.put((_DONE, exc))
         finally:
@@ -59,26 +62,22 @@ def prefetch(items: Iterable, depth: int = 1) -> Iterator:
                 raise exc
             if item is _DONE:
                 return
+            room.release()
             yield item
     finally:
         stop.set()
-        while reader.is_alive():  # unblock a reader waiting to put, then let it finish
-            try:
-                box.get(timeout=0.1)
-            except queue.Empty:
-                pass
         reader.join()
 
 
 class WriteBehind:
-    """Run submitted calls in one thread, in order, at most one waiting; `with` waits for them.
-
-    A failed call stops the ones after it; its exception is raised by the next `submit` or
-    on leaving the block.  Leaving the block by an exception lets the call under way finish
-    and drops the one waiting (the load fails and its staging is discarded anyway)."""
+    """Run submitted calls in one thread, in order, one at a time: `submit` waits while the
+    last call is still running (one batch being written, one being mapped); `with` waits
+    for the last.  A failed call is raised by the next `submit` or on leaving the block, and
+    no call runs after it."""
 
     def __init__(self) -> None:
-        self._box: queue.Queue = queue.Queue(1)
+        self._box: queue.Queue = queue.Queue()
+        self._idle = threading.Semaphore(1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="munihub-write-behind", daemon=True)
         self._thread.start()
@@ -88,14 +87,18 @@ class WriteBehind:
             call = self._box.get()
             if call is _DONE:
                 return
-            if self._error is None:
-                try:
+            try:
+                if self._error is None:
                     call()
-                except BaseException as exc:  # noqa: BLE001 - raised in the submitting thread
-                    self._error = exc
+            except BaseException as exc:  # noqa: BLE001 - raised in the submitting thread
+                self._error = exc
+            finally:
+                self._idle.release()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._idle.acquire()
         if self._error is not None:
+            self._idle.release()
             raise self._error
         self._box.put(lambda: fn(*args))
 
@@ -103,11 +106,6 @@ class WriteBehind:
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
-        if kind is not None:
-            try:
-                self._box.get_nowait()  # the waiting call is not written
-            except queue.Empty:
-                pass
         self._box.put(_DONE)
         self._thread.join()
         if kind is None and self._error is not None:
