@@ -127,11 +127,12 @@ def test_mapped_keeps_order_and_a_helper_process_maps_every_other_batch(monkeypa
     assert all(keep is False for _, plain in got for _, _, keep in plain)
 
 
-def test_a_one_batch_load_or_a_helper_turned_off_never_forks(monkeypatch):
+def test_a_one_batch_load_or_a_helper_not_asked_for_never_forks(monkeypatch):
     import os
+    monkeypatch.setenv("MUNIHUB_MAP_HELPER", "1")
     batches = [_Batch(["a", "b"])]
     assert [plain[0][1] for _, plain in mapped(_Plan(), iter(batches), True)] == [os.getpid()]
-    monkeypatch.setenv("MUNIHUB_MAP_HELPER", "0")
+    monkeypatch.delenv("MUNIHUB_MAP_HELPER")  # off unless asked for
     batches = [_Batch([str(i)]) for i in range(4)]
     assert {plain[0][1] for _, plain in mapped(_Plan(), iter(batches), True)} == {os.getpid()}
 
