@@ -66,7 +66,11 @@ class RecordColumns:
         `str` follows key order).  Grouping the plain key column instead of each record's JSON
         value took a 200k-row load's check from 2.0-2.7 s to 0.8 s (one more pass: 0.25 s)."""
         keys = sa.text(f"SELECT 1 {self._where()} GROUP BY source_key HAVING count(*) > 1 LIMIT 1")
-        objects = sa.text(f"SELECT 1 {self._where()} AND substr({value}, 1, 1) IN ('{{', '[') LIMIT 1")
+        if self.engine.dialect.name == "postgresql":  # the type of the jsonb value, not its text: 3x cheaper
+            value = self._value_sql(self.key_field, as_text=False)
+            objects = sa.text(f"SELECT 1 {self._where()} AND jsonb_typeof({value}) IN ('object', 'array') LIMIT 1")
+        else:
+            objects = sa.text(f"SELECT 1 {self._where()} AND substr({value}, 1, 1) IN ('{{', '[') LIMIT 1")
         with self.engine.connect() as conn:
             return (conn.execute(keys, {"load_id": self.load_id}).first() is not None
                     or conn.execute(objects, {"load_id": self.load_id}).first() is not None)
@@ -113,10 +117,12 @@ def _merged(groups: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int]]:
 class StagedColumns:
     """The checks' questions answered in SQL over one load's rows in `staged_rows`."""
 
-    def __init__(self, engine: sa.Engine, load_id: str, key_field: str | None = None):
+    def __init__(self, engine: sa.Engine, load_id: str, key_field: str | None = None, fields: Iterable[str] = ()):
         """`key_field`: the field whose value (as `str`) every staged row's `source_key` is,
-        when the contract keys its rows by one field of its own."""
-        self.engine, self.load_id, self.key_field = engine, load_id, key_field
+        when the contract keys its rows by one field of its own; `fields`: the ones checks
+        will count nulls of, all counted in the first pass asked for (not one pass more for
+        a rule on one field)."""
+        self.engine, self.load_id, self.key_field, self.fields = engine, load_id, key_field, list(fields)
         self._nulls: dict[str, int] = {}
         with engine.connect() as conn:
             self.total = conn.execute(sa.select(sa.func.count()).select_from(store.staged_rows)
@@ -138,8 +144,10 @@ class StagedColumns:
         return "FROM staged_rows WHERE load_id = :load_id"
 
     def nulls(self, fields: Iterable[str]) -> dict[str, int]:
+        fields = list(fields)
         wanted = [f for f in dict.fromkeys(fields) if f not in self._nulls]
         if wanted:
+            wanted += [f for f in dict.fromkeys(self.fields) if f not in self._nulls and f not in wanted]
             counts = ", ".join(f"count({self._value_sql(f, as_text=False)})" for f in wanted)
             with self.engine.connect() as conn:
                 found = conn.execute(sa.text(f"SELECT {counts} {self._where()}"), {"load_id": self.load_id}).first()
@@ -174,7 +182,11 @@ class StagedColumns:
         `str` follows key order).  Grouping the plain key column instead of each record's JSON
         value took a 200k-row load's check from 2.0-2.7 s to 0.8 s (one more pass: 0.25 s)."""
         keys = sa.text(f"SELECT 1 {self._where()} GROUP BY source_key HAVING count(*) > 1 LIMIT 1")
-        objects = sa.text(f"SELECT 1 {self._where()} AND substr({value}, 1, 1) IN ('{{', '[') LIMIT 1")
+        if self.engine.dialect.name == "postgresql":  # the type of the jsonb value, not its text: 3x cheaper
+            value = self._value_sql(self.key_field, as_text=False)
+            objects = sa.text(f"SELECT 1 {self._where()} AND jsonb_typeof({value}) IN ('object', 'array') LIMIT 1")
+        else:
+            objects = sa.text(f"SELECT 1 {self._where()} AND substr({value}, 1, 1) IN ('{{', '[') LIMIT 1")
         with self.engine.connect() as conn:
             return (conn.execute(keys, {"load_id": self.load_id}).first() is not None
                     or conn.execute(objects, {"load_id": self.load_id}).first() is not None)
