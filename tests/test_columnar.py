@@ -205,3 +205,29 @@ def test_a_load_stages_the_same_rows_quarantine_and_set_aside_through_either_pat
         a, b = _staged(engine, fast_id), _staged(engine, slow_id)
         assert a == b  # (positions and load ids aside: the same rows, in the same order)
         assert a[0] and a[1] and (a[2] or which == 0)
+
+
+def test_a_column_of_distinct_values_read_without_the_cache_stages_the_same(contracts_under_test):
+    """After a batch whose values were nearly all new a field reads the next batches without
+    its cache (ids, phones, addresses): the same staged rows as a fresh plan's, cache on."""
+    import random
+    contract, check = contracts_under_test[0]
+    rng = random.Random(7)
+
+    def batch(b):
+        out = []
+        for i in range(1200):
+            n = b * 1200 + i + 1
+            out.append({"nid": _nid(f"{n:09d}") if i % 97 else "1234567890", "fname": "علی", "lname": "احمدی",
+                        "sex": "مرد", "born": "1365/02/11", "tel": f"0915{n:07d}" if i % 89 else "051-38001234",
+                        "zip": f"91{rng.randrange(10 ** 8):08d}", "region": "منطقه ۹",
+                        "addr": {"line": f"کوچه {n}" if i % 83 else None}})
+        return out
+
+    reused = columnar.plan_for(contract, check)
+    reused.stage_batch(batch(0))
+    by_name = {r.f.name: r for r in reused.fields}
+    assert by_name["national_id"].uncached and by_name["mobile"].uncached and not by_name["first_name"].uncached
+    for b in (1, 2):
+        records = batch(b)
+        assert reused.stage_batch(records) == columnar.plan_for(contract, check).stage_batch(records)

@@ -31,6 +31,7 @@ from munihub.persian.transforms import reader
 
 SLOW = object()      # this value sends its record through stage.check_record
 CACHE_LIMIT = 4_096  # distinct values kept per field across batches (a column of unique ids: one batch)
+UNCACHED_BATCHES = 8  # batches read without the cache after one whose values were 90 % new
 
 
 def _plain_json(value: Any) -> str | None:
@@ -66,6 +67,7 @@ class _FieldReader:
         self.phone = bool(f.transform) and _is_phone(f.transform) and not f.must_read
         self.absent = SLOW if f.required else None
         self.cache: dict[str, Any] = {}
+        self.uncached = 0  # batches still to read without the cache
 
     def column(self, records: list) -> list:
         f = self.f
@@ -106,12 +108,17 @@ class _FieldReader:
         return self.key_json + ":" + text, value
 
     def results(self, records: list) -> list:
+        values = self.column(records)
+        if self.uncached:  # a column of distinct values (ids, phones, addresses): a cache only costs
+            self.uncached -= 1
+            return [self.outcome(value) for value in values]
         cache, outcome = self.cache, self.outcome
         if len(cache) > CACHE_LIMIT:
             cache.clear()
         out = []
         append = out.append
-        for value in self.column(records):
+        before = len(cache)
+        for value in values:
             if value.__class__ is str:  # only text is cached: 1, 1.0 and True are equal keys
                 found = cache.get(value)
                 if found is None:  # not seen yet (a value read as absent is kept as False)
@@ -121,6 +128,8 @@ class _FieldReader:
                 append(found if found is not False else None)
             else:
                 append(outcome(value))
+        if len(values) >= 1000 and len(cache) - before > 0.9 * len(values):
+            self.uncached = UNCACHED_BATCHES  # then looked at again, in case the values start repeating
         return out
 
 
@@ -206,22 +215,31 @@ class ColumnPlan:
                 for i in [i for i, r in enumerate(col) if r is None]:
                     masks[i] |= bit
             frags.append([r[0] if r.__class__ is tuple else r for r in col])
+        if self.key_fields is None:
+            keys = ids
+        elif len(self.key_fields) == 1:
+            keys = [str(p[1]) if p.__class__ is tuple else None for p in columns[self.key_fields[0]]]
+        else:
+            keys = [None if None in parts or SLOW in parts else KEY_SEPARATOR.join(str(p[1]) for p in parts)
+                    for parts in zip(*(columns[j] for j in self.key_fields))]
+        sha256, form = hashlib.sha256, self._form
+        if not skip and not any(masks) and None not in keys:
+            # the common batch: every record has every field and a key, one template for all
+            ok, (hashed, get_hashed), (stored, get_stored) = form(0)
+            if ok:
+                rows = list(zip(*frags))
+                texts = [hashed % get_hashed(row) for row in rows]
+                digests = [sha256(text.encode("utf-8")).hexdigest() for text in texts]
+                kept = [stored % get_stored(row) for row in rows] if keep_order else texts
+                return list(zip(keys, kept, digests))
         out: list[tuple[str, str, str] | None] = []
-        key_fields, sha256, form = self.key_fields, hashlib.sha256, self._form
         for i, row in enumerate(zip(*frags)):
-            if i in skip:
+            key = keys[i]
+            if key is None or i in skip:
                 out.append(None)
                 continue
             ok, (hashed, get_hashed), (stored, get_stored) = form(masks[i])
             if not ok:
-                out.append(None)
-                continue
-            if key_fields is None:
-                key = ids[i]
-            else:
-                parts = [columns[j][i] for j in key_fields]
-                key = None if None in parts else KEY_SEPARATOR.join(str(p[1]) for p in parts)
-            if key is None:
                 out.append(None)
                 continue
             text = hashed % get_hashed(row)

@@ -23,6 +23,7 @@ from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
 from munihub.ingest.mapping import map_record, set_aside, source_key
+from munihub.ingest.overlap import WriteBehind, mapped, prefetch
 
 
 @dataclasses.dataclass
@@ -118,64 +119,74 @@ def _aside_row(source: str, load_id: str, position: str, key: str, a: dict) -> d
 _STAGED = ["load_id", "seq", "source_key", "record", "record_hash", "position"]
 
 
+def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list, bad: list, held: list,
+                 after: StageCounts, counts: StageCounts, on_batch: Callable[[StageCounts], None] | None) -> None:
+    """One batch's staged, quarantined and set-aside rows and the ledger's running counts, in one
+    transaction; `counts` takes the values of `after` only once it is committed."""
+    with engine.begin() as conn:
+        # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
+        # of dicts was the second cost of a full sync (about a quarter of staging's time).
+        store.bulk_copy(conn, store.staged_rows, columns, good)
+        if bad:
+            conn.execute(store.quarantine.insert(), bad)
+        if held:
+            conn.execute(store.set_aside.insert(), held)
+        conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(
+            rows_in=after.rows_in, rows_quarantined=after.quarantined, cursor_after=after.cursor,
+            values_set_aside=after.set_aside))
+    vars(counts).update(vars(after))
+    if on_batch:
+        on_batch(counts)
+
+
 def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: Iterable[Batch],
                   errors_of: Callable[[dict], list], on_batch: Callable[[StageCounts], None] | None = None) -> StageCounts:
-    """Write every batch's records to staged_rows or quarantine, one transaction per batch."""
+    """Write every batch's records to staged_rows or quarantine, one transaction per batch.
+    The next batch is read and this one mapped while the last one is written (`overlap`)."""
     from munihub.ingest.identity import former_identity, key_under
 
-    counts = StageCounts()
+    counts = StageCounts()  # what is committed
+    ahead = StageCounts()   # what the batches handed to the writer add up to
     plan = plan_for(contract, errors_of)  # None: every record through check_record
     keep_order = engine.dialect.name != "postgresql"  # jsonb keeps no key order: store the hashed text
     # Rows keyed by a former identity remain (rarely): each record also gets its key under it.
     former = former_identity(engine, contract)
     columns = _STAGED + ["former_key"] if former else _STAGED
-    for batch in batches:
-        good, bad, held = [], [], []
-        tally = dict(counts.set_aside)
-        plain = (plan.stage_batch(batch.records, keep_order=keep_order) if plan is not None
-                 else [None] * len(batch.records))
-        for i, raw in enumerate(batch.records):
-            position = batch.position(i)
-            if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)
-                key, text, digest = plain[i]
-                counts.staged += 1
-                row = (load_id, counts.staged, key[:500], text, digest, position[:500])
-                if former:  # rare (a change of identity in progress): the record as a dict again
-                    before = key_under(former, json.loads(text), raw)
+    with WriteBehind() as writer:
+        for batch, plain in mapped(plan, prefetch(batches), keep_order):
+            good, bad, held = [], [], []
+            tally = dict(ahead.set_aside)
+            staged = ahead.staged
+            if plain is None:
+                plain = [None] * len(batch.records)
+            for i, raw in enumerate(batch.records):
+                position = batch.position(i)
+                if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)
+                    key, text, digest = plain[i]
+                    staged += 1
+                    row = (load_id, staged, key[:500], text, digest, position[:500])
+                    if former:  # rare (a change of identity in progress): the record as a dict again
+                        before = key_under(former, json.loads(text), raw)
+                        row += (before[:500] if before is not None else None,)
+                    good.append(row)
+                    continue
+                record, key, reasons, aside = check_record(contract, raw, errors_of)
+                if reasons:
+                    bad.append({"source": contract.id, "load_id": load_id, "position": position[:500],
+                                "source_key": key, "raw": _json_safe(raw), "reasons": reasons, "status": "open"})
+                    continue
+                staged += 1
+                row = (load_id, staged, key[:500], store.encode_json(record), store.record_hash(record),
+                       position[:500])
+                if former:
+                    before = key_under(former, record, raw)
                     row += (before[:500] if before is not None else None,)
                 good.append(row)
-                continue
-            record, key, reasons, aside = check_record(contract, raw, errors_of)
-            if reasons:
-                bad.append({"source": contract.id, "load_id": load_id, "position": position[:500],
-                            "source_key": key, "raw": _json_safe(raw), "reasons": reasons, "status": "open"})
-                continue
-            counts.staged += 1
-            row = (load_id, counts.staged, key[:500], store.encode_json(record), store.record_hash(record),
-                   position[:500])
-            if former:
-                before = key_under(former, record, raw)
-                row += (before[:500] if before is not None else None,)
-            good.append(row)
-            for a in aside:
-                tally[a["field"]] = tally.get(a["field"], 0) + 1
-                held.append(_aside_row(contract.id, load_id, position, key, a))
-        with engine.begin() as conn:
-            # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
-            # of dicts was the second cost of a full sync (about a quarter of staging's time).
-            store.bulk_copy(conn, store.staged_rows, columns, good)
-            if bad:
-                conn.execute(store.quarantine.insert(), bad)
-            if held:
-                conn.execute(store.set_aside.insert(), held)
-            counts.rows_in += len(batch.records)
-            counts.quarantined += len(bad)
-            counts.cursor = batch.cursor
-            conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(
-                rows_in=counts.rows_in, rows_quarantined=counts.quarantined, cursor_after=counts.cursor,
-                values_set_aside=tally))
-        counts.set_aside = tally  # only once the batch is committed
-        if on_batch:
-            on_batch(counts)
+                for a in aside:
+                    tally[a["field"]] = tally.get(a["field"], 0) + 1
+                    held.append(_aside_row(contract.id, load_id, position, key, a))
+            ahead = StageCounts(rows_in=ahead.rows_in + len(batch.records), staged=staged,
+                                quarantined=ahead.quarantined + len(bad), cursor=batch.cursor, set_aside=tally)
+            writer.submit(_write_batch, engine, load_id, columns, good, bad, held, ahead, counts, on_batch)
     store.keep_statistics(engine, store.staged_rows, counts.staged)  # checks and publish read it by load
     return counts

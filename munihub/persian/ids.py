@@ -201,10 +201,13 @@ def parse_phone(value, default_area: str | None = None) -> str:
     An 8-digit local number needs `default_area` (the city code without 0, "51" for Mashhad);
     without it the number is refused rather than guessed.
     """
+    mobile_re, fixed_re = _ir_patterns()
+    if value.__class__ is str and len(value) == 11 and value.startswith("09") and value.isascii() \
+            and value.isdigit() and mobile_re.fullmatch(national := value[1:]):
+        return "+98" + national  # how city systems write a mobile: what the rest returns, in half the time
     digits, national = _national_number(value, "phone", "شماره تلفن")
     if len(national) == 8 and default_area and national[0] != "0":
         national = default_area.lstrip("0") + national
-    mobile_re, fixed_re = _ir_patterns()
     if len(national) == 10 and (fixed_re.fullmatch(national) or mobile_re.fullmatch(national)):
         return "+98" + national
     if len(national) == 8:

@@ -77,7 +77,9 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
         previous = conn.execute(sa.select(store.loads.c.rows_in, store.loads.c.checks).where(
             store.loads.c.source == contract.id, store.loads.c.status == "published", store.loads.c.rows_in > 0)
             .order_by(store.loads.c.started_at.desc()).limit(1)).first() or (None, None)
-    columns = StagedColumns(engine, load_id)  # measured in SQL: the load is never read back whole
+    key_field = contract.key[0] if len(contract.key) == 1 and not contract.record_id else None
+    # measured in SQL: the load is never read back whole
+    columns = StagedColumns(engine, load_id, key_field, fields=[f.name for f in contract.fields])
     # A load that read nothing new has nothing to check; one whose every row was quarantined
     # is checked on zero rows, so a rowCount rule can hold it.
     docs = settings.reports / "data-docs" / contract.id if settings.data_docs else None

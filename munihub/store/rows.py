@@ -76,11 +76,16 @@ def bulk_copy(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> N
     for row in rows:
         buf.write("\t".join(_copy_text(p(v) if p and v is not None else v) for p, v in zip(procs, row)))
         buf.write("\n")
+    size = buf.tell()
     buf.seek(0)
     quote = dialect.identifier_preparer.quote
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buf)
+        # In one read: psycopg2 reads the buffer 8 kB at a time by default, taking the GIL back
+        # for each piece, which under a busy thread (staging writes behind the mapping) waited a
+        # switch interval each time.
+        cursor.copy_expert(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buf,
+                           size=max(8192, size))
     finally:
         cursor.close()
 
