@@ -105,7 +105,9 @@ def test_a_small_change_is_merged_through_the_keys_not_by_scanning_the_table(pg_
     with engine.connect() as conn:
         sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
         plan = "\n".join(line for (line,) in conn.exec_driver_sql("EXPLAIN " + sql))
-    assert "Seq Scan" not in plan and "source_rows_pkey" in plan and "staged_rows_pkey" in plan, plan
+    # source_rows is read through its key; staged_rows, vacuumed to nothing by the first
+    # publish, now holds these 20 rows on one page, which the planner may rightly just scan.
+    assert "Seq Scan on source_rows" not in plan and "source_rows_pkey" in plan, plan
     assert publish_staged(engine, small, entity_type="person")["rows_changed"] == 20
 
 
@@ -132,3 +134,23 @@ def test_staged_rows_write_no_wal_on_postgresql(pg_url):
         kinds = dict(conn.execute(sa.text("SELECT relname, relpersistence FROM pg_class "
                                           "WHERE relname IN ('staged_rows', 'source_rows')")).all())
     assert kinds == {"staged_rows": "u", "source_rows": "p"}
+
+
+def _pages(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT pg_relation_size(to_regclass(:t))"), {"t": table}).scalar()
+
+
+@pytest.mark.postgres
+def test_publish_gives_back_the_space_of_the_staged_rows_it_deleted(pg_url, monkeypatch):
+    """Autovacuum may be off: without publish's VACUUM every load's staged rows stayed in the
+    file as dead rows, and each later load's checks and merge read past them."""
+    from munihub.store import stats
+
+    monkeypatch.setattr(stats, "RECLAIM_MIN", 100)
+    engine = store.open_store(pg_url)
+    for n in range(2):
+        publish_staged(engine, _stage(engine, "t.src", [(f"k{i}", {"n": i, "round": n}) for i in range(500)]),
+                       entity_type="person")
+        assert _pages(engine, "staged_rows") == 0  # every page emptied, the file truncated
+    assert stats.reclaim(engine, store.staged_rows, 99) is False  # below the minimum: left alone

@@ -153,4 +153,6 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
                              **{k: v for k, v in moved.items() if v}})
         conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"])
+    store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
+    store.reclaim(engine, store.source_rows, counts["rows_changed"])  # an update leaves the old version dead
     return {**counts, **{k: v for k, v in moved.items() if v}}

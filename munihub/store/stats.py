@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 SHARE = 0.1  # a load that changed at least this share of a table re-analyzes it
+RECLAIM_MIN = 10_000  # fewer dead rows than this are left to the next large load
 
 
 def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share: float = SHARE) -> bool:
@@ -26,4 +27,24 @@ def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share
         # without the record 0.5 s).
         kept = [quote(c.name) for c in table.columns if not isinstance(c.type, sa.JSON)]
         conn.exec_driver_sql(f"ANALYZE {quote(table.name)} ({', '.join(kept)})")
+    return True
+
+
+def reclaim(engine: sa.Engine, table: sa.Table, rows_dead: int, share: float = SHARE,
+            minimum: int | None = None) -> bool:
+    """VACUUM `table` after a load left `rows_dead` dead rows in it (rows deleted or updated),
+    when they are at least `minimum` and a large share of what the table holds; True if it did.
+    Without autovacuum nothing else gives their space back: staged_rows grew by every load's
+    size for ever, and the checks' and publish's scans of it with it.  SKIP_LOCKED: when
+    another sync's publish is vacuuming the same table, that one does the work.  Only
+    PostgreSQL (SQLite's deleted pages go to its free list and are reused)."""
+    if engine.dialect.name != "postgresql" or rows_dead < (RECLAIM_MIN if minimum is None else minimum):
+        return False
+    # VACUUM refuses a transaction: the whole look runs on an autocommit connection.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        known = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"),
+                             {"t": table.name}).scalar()
+        if known is not None and known > 0 and rows_dead < share * known:
+            return False
+        conn.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {engine.dialect.identifier_preparer.quote(table.name)}")
     return True
