@@ -1,0 +1,236 @@
+"""Partial person mentions decided by who lives at the home: a step after pair clustering.
+
+A 137 caller who gives only «آقای رستمی», or the half «فاطمه» of «فاطمه‌زهرا», names no one
+by pairs alone: the pair scores cap such mentions unless something personal agrees
+(`cap_when_partial`).  What can tell is the *roster* of the home the call came from: the
+people with that surname there, as the clusters hold them.  A mention's home is its
+household when something names one (its landline, or the landline or postal code of the
+person whose mobile it called from), else its street and alley (`places.place_key`: many
+homes, so fewer mentions are decided there).
+
+- `attach`: a group of records that names no first name (title + surname only), with one
+  surname and at most one gender, joins the one named entity of its home with that surname
+  and a compatible gender, when there is exactly one and nothing conflicts (national id,
+  birth date, gender: `conflicts.conflict_of`; a steward's "no-match").  Two brothers at
+  the home: it stays alone.
+- `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
+  137 thread shared with the entity's other records) leaves it when another entity of its
+  home, same surname, holds the same first name or one it is half of and does not own the
+  mention's number either: a «فاطمه» calling from a third member's mobile is فاطمه or her
+  twin فاطمه‌زهرا, and the roster cannot say which, so it says neither.
+
+Deterministic (sorted keys); only clusters and features in, clusters out.  The full run
+applies it to every cluster, the incremental run to a region widened by `home_mates`.
+Settings: the type's `roster` (False: none; the person type's default is `PERSON_ROSTER`,
+used when the type has the features it names).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable, Mapping
+
+from munihub.resolve.model import is_half
+
+# Feature names: first name, surname, gender; personal values that tie a mention to its
+# entity; numbers a person owns (their household is the caller's home); what names a
+# household; what names a street and alley.
+PERSON_ROSTER = {"first": "first_key", "last": "last_key", "gender": "gender",
+                 "personal": ["national_id", "birth_date", "mobile", "thread"],
+                 "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"]}
+
+Feats = Mapping[str, dict]
+
+
+def roster_settings(entity_type: str, conf: dict) -> dict | None:
+    """The roster settings of a type: `conf["roster"]` (False: none), else `PERSON_ROSTER` for
+    persons whose features name a street and alley (the Persian defaults)."""
+    roster = conf.get("roster")
+    if roster is False:
+        return None
+    names = conf.get("features", {})
+    if roster is None:
+        if entity_type != "person" or not all(n in names for n in ("first_key", "last_key", "place")):
+            return None
+        roster = PERSON_ROSTER
+    return {**PERSON_ROSTER, **roster}
+
+
+def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None,
+                     conflict: Callable[[str, str], bool] | None = None,
+                     decisions: Iterable[tuple[str, str, str]] = (),
+                     mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person")) -> dict[str, str]:
+    """`clusters` (ref -> cluster key) after `detach` then `attach`; a key stays its part's
+    smallest ref.  `conflict(a, b)`: two records that can never be one
+    (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
+    "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
+    those detach: a registry row is its own evidence)."""
+    if roster is None:
+        return clusters
+    matched, refused = set(), set()
+    for a, b, verdict in decisions:
+        if verdict in ("match", "no-match"):
+            (matched if verdict == "match" else refused).update({(a, b), (b, a)})
+    out = detach(clusters, feats, roster, mentions, matched)
+    return attach(out, feats, roster, conflict, refused)
+
+
+class _Roster:
+    """The homes of every group: (home, surname) -> keys of groups with a named record there,
+    and number -> keys of the groups whose named records hold it."""
+
+    def __init__(self, clusters: Mapping[str, str], feats: Feats, roster: dict):
+        self.feats, self.roster = feats, roster
+        self.groups: dict[str, list[str]] = defaultdict(list)
+        for ref in sorted(clusters):
+            self.groups[clusters[ref]].append(ref)
+        first, last = roster["first"], roster["last"]
+        self.people: dict[tuple, set[str]] = defaultdict(set)
+        self.owners: dict[tuple, set[str]] = defaultdict(set)
+        self.households: dict[str, set[tuple]] = defaultdict(set)
+        for key, refs in self.groups.items():
+            fs = [self.f(r) for r in refs]
+            if not any(f.get(first) for f in fs):
+                continue
+            for f in fs:
+                self.households[key] |= {(h, f[h]) for h in roster["households"] if f.get(h)}
+                if f.get(first):
+                    for n in roster["numbers"]:
+                        if f.get(n):
+                            self.owners[(n, f[n])].add(key)
+            for f in fs:
+                if f.get(last):
+                    for home in self.households[key] | self._places(f):
+                        self.people[(home, f[last])].add(key)
+
+    def f(self, ref: str) -> dict:
+        return self.feats.get(ref) or {}
+
+    def _places(self, f: dict) -> set[tuple]:
+        return {(p, f[p]) for p in self.roster["places"] if f.get(p)}
+
+    def homes(self, refs: Iterable[str], own: str | None = None) -> set[tuple]:
+        """The households `refs` name (their landlines, and those of the owners of their
+        numbers, `own` excluded), else their streets and alleys."""
+        fs = [self.f(r) for r in refs]
+        out = {(h, f[h]) for f in fs for h in self.roster["households"] if f.get(h)}
+        for f in fs:
+            for n in self.roster["numbers"]:
+                for owner in sorted(self.owners.get((n, f.get(n)), ())):
+                    if owner != own:
+                        out |= self.households[owner]
+        return out
+
+    def at_home(self, refs: Iterable[str], surname: str, own: str | None = None) -> set[str]:
+        return {k for home in self.homes(refs, own) for k in self.people.get((home, surname), ())} - {own}
+
+
+def attach(clusters: dict[str, str], feats: Feats, roster: dict,
+           conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset()) -> dict[str, str]:
+    """Join each group that names no first name to the unique compatible named entity of its
+    home (see the module docstring); anything else is left as it is."""
+    first, last, gender = roster["first"], roster["last"], roster["gender"]
+    r = _Roster(clusters, feats, roster)
+    merged: dict[str, str] = {}
+    for key, refs in sorted(r.groups.items()):
+        fs = [r.f(ref) for ref in refs]
+        if any(f.get(first) for f in fs):
+            continue
+        surnames = {f[last] for f in fs if f.get(last)}
+        genders = {f[gender] for f in fs if f.get(gender)}
+        if len(surnames) != 1 or len(genders) > 1:
+            continue
+        fits = sorted(k for k in r.at_home(refs, surnames.pop())
+                      if _compatible(r.groups[k], refs, r, gender, genders, conflict)
+                      and not any((a, b) in refused for a in r.groups[k] for b in refs))
+        if len(fits) == 1:
+            merged[key] = fits[0]
+    if not merged:
+        return clusters
+    out = dict(clusters)
+    joined: dict[str, list[str]] = defaultdict(list)
+    for key, to in merged.items():
+        joined[to].append(key)
+    for to, keys in joined.items():
+        refs = [ref for k in (to, *keys) for ref in r.groups[k]]
+        for ref in refs:
+            out[ref] = min(refs)
+    return out
+
+
+def _compatible(entity: list[str], partial: list[str], r: _Roster, gender: str, genders: set[str],
+                conflict: Callable[[str, str], bool] | None) -> bool:
+    """No gender on the entity other than the partial's, and no record pair in conflict."""
+    theirs = {r.f(ref).get(gender) for ref in entity} - {None, ""}
+    if genders and theirs and theirs != genders:
+        return False
+    return conflict is None or not any(conflict(a, b) for a in entity for b in partial)
+
+
+def detach(clusters: dict[str, str], feats: Feats, roster: dict,
+           mentions: Callable[[str], bool], matched: set = frozenset()) -> dict[str, str]:
+    """Take out of its entity each mention tied to it by its name alone when another entity of
+    its home, same surname, has that first name or one it is half of, and does not own the
+    mention's number (a son «علی» on his father محمدعلی's mobile stays the son, as the pair
+    scores decided)."""
+    first, last = roster["first"], roster["last"]
+    r = _Roster(clusters, feats, roster)
+    out = dict(clusters)
+    for key, refs in sorted(r.groups.items()):
+        if len(refs) < 2:
+            continue
+        leaving = set()
+        for ref in refs:
+            f = r.f(ref)
+            if not mentions(ref) or not f.get(first) or not f.get(last) or _tied(ref, refs, r) \
+                    or any((ref, other) in matched for other in refs):
+                continue
+            if any(_same_or_half(f[first], r, r.groups[k]) and not _tied(ref, r.groups[k], r)
+                   for k in sorted(r.at_home([ref], f[last], own=key))):
+                leaving.add(ref)
+        if leaving:
+            rest = [ref for ref in refs if ref not in leaving]
+            for ref in leaving:
+                out[ref] = ref
+            for ref in rest:
+                out[ref] = min(rest)
+    return out
+
+
+def _tied(ref: str, refs: Iterable[str], r: _Roster) -> bool:
+    """Whether a record shares a personal value (id, birth date, mobile, thread) with another
+    record of `refs`."""
+    f, personal = r.f(ref), r.roster["personal"]
+    mine = {(p, f[p]) for p in personal if f.get(p)}
+    return any((p, r.f(other).get(p)) in mine for other in refs if other != ref for p in personal)
+
+
+def _same_or_half(name: str, r: _Roster, refs: list[str]) -> bool:
+    """Whether `refs` hold the first name `name`, or a longer one it is half of."""
+    names = {r.f(ref).get(r.roster["first"]) for ref in refs} - {None, ""}
+    return any(n == name or (len(n) > len(name) and is_half(name, n)) for n in names)
+
+
+def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[str]:
+    """Records in `feats` that `resolve_partials` may weigh for `refs`: those with one's
+    surname at one's household or street and alley (its own, or the household of a record
+    sharing its number), and those sharing its number.  An incremental region holding `refs`
+    must hold these (and their parts) to decide as a full run does."""
+    if roster is None:
+        return set()
+    last, homes, numbers = roster["last"], [*roster["households"], *roster["places"]], roster["numbers"]
+    owners: dict[tuple, list[dict]] = defaultdict(list)
+    for f in feats.values():
+        for n in numbers:
+            if f.get(n):
+                owners[(n, f[n])].append(f)
+    wanted, shared = set(), set()
+    for ref in refs:
+        f = feats.get(ref) or {}
+        mine = [(n, f[n]) for n in numbers if f.get(n)]
+        shared.update(mine)
+        if f.get(last):
+            around = [f, *(o for number in mine for o in owners.get(number, ()))]
+            wanted.update((h, o[h], f[last]) for o in around for h in homes if o.get(h))
+    return {ref for ref, f in feats.items()
+            if any((n, f.get(n)) in shared for n in numbers)
+            or (f.get(last) and any((h, f.get(h), f[last]) in wanted for h in homes))}
