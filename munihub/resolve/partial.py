@@ -3,16 +3,15 @@
 A 137 caller who gives only «آقای رستمی», or the half «فاطمه» of «فاطمه‌زهرا», names no one
 by pairs alone: the pair scores cap such mentions unless something personal agrees
 (`cap_when_partial`).  What can tell is the *roster* of the home the call came from: the
-people with that surname there, as the clusters hold them.  A mention's home is its
-household when something names one (its landline, or the landline or postal code of the
-person whose mobile it called from), else its street and alley (`places.place_key`: many
-homes, so fewer mentions are decided there).
+people with that surname there, as the clusters hold them.  A mention's home is the
+household its landline names, or the household (landline, postal code) of the named person
+whose mobile it called from.  Its street and alley (`places.place_key`) is no household:
+many homes, not all of their people on record, so a mention with nothing more is left be.
 
-- `attach`: a group of records that names no first name (title + surname only), with one
-  surname and at most one gender, joins the one named entity of its home with that surname
-  and a compatible gender, when there is exactly one and nothing conflicts (national id,
-  birth date, gender: `conflicts.conflict_of`; a steward's "no-match").  Two brothers at
-  the home: it stays alone.
+- `attach`: a group of records that names no first name (title + surname only) and one
+  surname joins the one named entity of its household with that surname that nothing
+  conflicts with (national id, birth date, the title's gender: `conflicts.conflict_of`; a
+  steward's "no-match"), when there is exactly one.  Two brothers there: it stays alone.
 - `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
   137 thread shared with the entity's other records) leaves it when another entity of its
   home, same surname, holds the same first name or one it is half of and does not own the
@@ -31,10 +30,10 @@ from typing import Callable, Iterable, Mapping
 
 from munihub.resolve.model import is_half
 
-# Feature names: first name, surname, gender; personal values that tie a mention to its
+# Feature names: first name, surname; personal values that tie a mention to its
 # entity; numbers a person owns (their household is the caller's home); what names a
-# household; what names a street and alley.
-PERSON_ROSTER = {"first": "first_key", "last": "last_key", "gender": "gender",
+# household; what names a street and alley (only to widen an incremental region).
+PERSON_ROSTER = {"first": "first_key", "last": "last_key",
                  "personal": ["national_id", "birth_date", "mobile", "thread"],
                  "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"]}
 
@@ -99,18 +98,15 @@ class _Roster:
                             self.owners[(n, f[n])].add(key)
             for f in fs:
                 if f.get(last):
-                    for home in self.households[key] | self._places(f):
+                    for home in self.households[key]:
                         self.people[(home, f[last])].add(key)
 
     def f(self, ref: str) -> dict:
         return self.feats.get(ref) or {}
 
-    def _places(self, f: dict) -> set[tuple]:
-        return {(p, f[p]) for p in self.roster["places"] if f.get(p)}
-
     def homes(self, refs: Iterable[str], own: str | None = None) -> set[tuple]:
-        """The households `refs` name (their landlines, and those of the owners of their
-        numbers, `own` excluded), else their streets and alleys."""
+        """The households `refs` name: their landlines, and those of the owners of their
+        numbers (`own` excluded)."""
         fs = [self.f(r) for r in refs]
         out = {(h, f[h]) for f in fs for h in self.roster["households"] if f.get(h)}
         for f in fs:
@@ -128,7 +124,7 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
            conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset()) -> dict[str, str]:
     """Join each group that names no first name to the unique compatible named entity of its
     home (see the module docstring); anything else is left as it is."""
-    first, last, gender = roster["first"], roster["last"], roster["gender"]
+    first, last = roster["first"], roster["last"]
     r = _Roster(clusters, feats, roster)
     merged: dict[str, str] = {}
     for key, refs in sorted(r.groups.items()):
@@ -136,11 +132,10 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
         if any(f.get(first) for f in fs):
             continue
         surnames = {f[last] for f in fs if f.get(last)}
-        genders = {f[gender] for f in fs if f.get(gender)}
-        if len(surnames) != 1 or len(genders) > 1:
+        if len(surnames) != 1:
             continue
         fits = sorted(k for k in r.at_home(refs, surnames.pop())
-                      if _compatible(r.groups[k], refs, r, gender, genders, conflict)
+                      if _compatible(r.groups[k], refs, conflict)
                       and not any((a, b) in refused for a in r.groups[k] for b in refs))
         if len(fits) == 1:
             merged[key] = fits[0]
@@ -157,12 +152,8 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
     return out
 
 
-def _compatible(entity: list[str], partial: list[str], r: _Roster, gender: str, genders: set[str],
-                conflict: Callable[[str, str], bool] | None) -> bool:
-    """No gender on the entity other than the partial's, and no record pair in conflict."""
-    theirs = {r.f(ref).get(gender) for ref in entity} - {None, ""}
-    if genders and theirs and theirs != genders:
-        return False
+def _compatible(entity: list[str], partial: list[str], conflict: Callable[[str, str], bool] | None) -> bool:
+    """No record pair in conflict (another national id, birth date, gender: the title's)."""
     return conflict is None or not any(conflict(a, b) for a in entity for b in partial)
 
 
