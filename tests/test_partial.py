@@ -69,6 +69,13 @@ def test_two_brothers_of_that_surname_leave_the_title_alone():
     assert out["137|9#person"] == "137|9#person" and out["reg|1"] == "reg|1"
 
 
+def test_a_brother_on_record_without_the_landline_is_still_of_the_household():
+    # his row gives the home's postal code, not its landline: the landline's row joins them
+    feats = home_of_rostami(phone=HOME["phone"])
+    feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), postal_code=HOME["postal_code"])
+    assert decide(alone(feats), feats) == alone(feats)
+
+
 def test_the_title_gender_picks_the_one_man_beside_a_daughter():
     feats = home_of_rostami(phone=HOME["phone"], gender="male")
     feats["reg|3"] = person("مریم", "رستمی", gender="female", national_id=nid(3), **HOME)

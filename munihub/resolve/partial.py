@@ -96,10 +96,26 @@ class _Roster:
                     for n in roster["numbers"]:
                         if f.get(n):
                             self.owners[(n, f[n])].add(key)
-            for f in fs:
+        # One household however many keys name it: a landline and a postal code on one record,
+        # or a person's records (a move joins two homes: more people to choose from, fewer
+        # mentions decided).  Registry rows often lack the landline a brother's row gives.
+        self.parent: dict[tuple, tuple] = {}
+        for keys in self.households.values():
+            for a, b in zip(sorted(keys), sorted(keys)[1:]):
+                ra, rb = self.root(a), self.root(b)
+                if ra != rb:
+                    self.parent[max(ra, rb)] = min(ra, rb)
+        for key, refs in self.groups.items():
+            for ref in refs:
+                f = self.f(ref)
                 if f.get(last):
-                    for home in self.households[key]:
-                        self.people[(home, f[last])].add(key)
+                    for home in self.households.get(key, ()):
+                        self.people[(self.root(home), f[last])].add(key)
+
+    def root(self, home: tuple) -> tuple:
+        while home in self.parent:
+            home = self.parent[home]
+        return home
 
     def f(self, ref: str) -> dict:
         return self.feats.get(ref) or {}
@@ -114,7 +130,7 @@ class _Roster:
                 for owner in sorted(self.owners.get((n, f.get(n)), ())):
                     if owner != own:
                         out |= self.households[owner]
-        return out
+        return {self.root(home) for home in out}
 
     def at_home(self, refs: Iterable[str], surname: str, own: str | None = None) -> set[str]:
         return {k for home in self.homes(refs, own) for k in self.people.get((home, surname), ())} - {own}
