@@ -17,6 +17,7 @@ from munihub.resolve.run import resolve_all
 CONF = match.settings_for("person")
 ROSTER = partial.roster_settings("person", CONF)
 HOME = {"place": "توس/12", "phone": "+985131111111", "postal_code": "9188811111"}
+WIFE = "+989150000002"  # her mobile: the caller is of her household
 
 
 def nid(n: int) -> str:
@@ -49,21 +50,24 @@ def home_of_rostami(**mention) -> dict[str, dict]:
 
 
 def test_title_and_surname_joins_the_one_man_of_that_surname_at_the_home():
-    for mention in ({"phone": HOME["phone"]},  # the home's landline
-                    {"mobile": "+989150000002", "place": HOME["place"]}):  # the wife's mobile: her household
-        out = decide(alone(home_of_rostami(**mention)), home_of_rostami(**mention))
-        assert out["137|9#person"] == out["reg|1"] == "137|9#person", mention
-        assert out["reg|2"] == "reg|2"
+    # from the wife's mobile: her household, where علی is the one رستمی on record
+    feats = home_of_rostami(mobile=WIFE, place=HOME["place"])
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"] == "137|9#person"
+    assert out["reg|2"] == "reg|2"
 
 
-def test_a_street_and_alley_is_not_a_home():
-    # many homes share an alley, and not everyone of them is on record: no roster to decide by
-    feats = home_of_rostami(place=HOME["place"], gender="male", mobile="+989159999999")
-    assert decide(alone(feats), feats) == alone(feats)
+def test_a_street_and_alley_or_the_homes_landline_is_anyone_of_the_home():
+    # many homes share an alley; a landline is anyone at home, on record or not (a child,
+    # a guest): neither names the household's member on record
+    for mention in ({"place": HOME["place"], "gender": "male", "mobile": "+989159999999"},
+                    {"phone": HOME["phone"], "place": HOME["place"]}):
+        feats = home_of_rostami(**mention)
+        assert decide(alone(feats), feats) == alone(feats), mention
 
 
 def test_two_brothers_of_that_surname_leave_the_title_alone():
-    feats = home_of_rostami(phone=HOME["phone"])
+    feats = home_of_rostami(mobile=WIFE)
     feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), **HOME)
     out = decide(alone(feats), feats)
     assert out["137|9#person"] == "137|9#person" and out["reg|1"] == "reg|1"
@@ -71,13 +75,14 @@ def test_two_brothers_of_that_surname_leave_the_title_alone():
 
 def test_a_brother_on_record_without_the_landline_is_still_of_the_household():
     # his row gives the home's postal code, not its landline: the landline's row joins them
-    feats = home_of_rostami(phone=HOME["phone"])
+    feats = home_of_rostami(mobile=WIFE)
+    del feats["reg|2"]["postal_code"]  # her row: the landline; his: the postal code; علی's: both
     feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), postal_code=HOME["postal_code"])
     assert decide(alone(feats), feats) == alone(feats)
 
 
 def test_the_title_gender_picks_the_one_man_beside_a_daughter():
-    feats = home_of_rostami(phone=HOME["phone"], gender="male")
+    feats = home_of_rostami(mobile=WIFE, gender="male")
     feats["reg|3"] = person("مریم", "رستمی", gender="female", national_id=nid(3), **HOME)
     assert decide(alone(feats), feats)["137|9#person"] == "137|9#person" == decide(alone(feats), feats)["reg|1"]
     del feats["137|9#person"]["gender"]  # no title gender: two people fit, none is chosen
@@ -86,14 +91,15 @@ def test_the_title_gender_picks_the_one_man_beside_a_daughter():
 
 
 def test_a_conflicting_national_id_or_a_stewards_no_match_keeps_the_title_alone():
-    feats = home_of_rostami(phone=HOME["phone"], national_id=nid(7))
+    feats = home_of_rostami(mobile=WIFE, national_id=nid(7))
     assert decide(alone(feats), feats) == alone(feats)
-    feats = home_of_rostami(phone=HOME["phone"])
+    feats = home_of_rostami(mobile=WIFE)
     assert decide(alone(feats), feats, [("reg|1", "137|9#person", "no-match")]) == alone(feats)
 
 
 def test_another_homes_man_of_that_surname_is_not_the_caller():
-    feats = home_of_rostami(phone="+985139999999")
+    feats = home_of_rostami(mobile="+989150000004")  # a neighbour's mobile: her household
+    feats["reg|4"] = person("مریم", "کاظمی", mobile="+989150000004", phone="+985139999999")
     assert decide(alone(feats), feats) == alone(feats)
 
 
@@ -143,7 +149,7 @@ def test_a_son_on_his_fathers_mobile_stays_the_son():
 
 
 def test_the_same_input_in_any_order_gives_the_same_clusters():
-    feats = home_of_rostami(phone=HOME["phone"])
+    feats = home_of_rostami(mobile=WIFE)
     feats.update(twins("+989350000003")[1])
     clusters = {**alone(feats), "reg|f": "137|5#person"}
     expected = decide(clusters, feats)
@@ -156,7 +162,7 @@ def test_the_same_input_in_any_order_gives_the_same_clusters():
 def test_no_roster_for_types_or_settings_without_one():
     assert partial.roster_settings("payment", match.settings_for("payment")) is None
     assert partial.roster_settings("person", {**CONF, "roster": False}) is None
-    feats = home_of_rostami(phone=HOME["phone"])
+    feats = home_of_rostami(mobile=WIFE)
     assert partial.resolve_partials(alone(feats), feats, None) == alone(feats)
 
 
@@ -185,19 +191,20 @@ def _members(engine) -> dict[str, str]:
             sa.select(m.c.source, m.c.source_key, m.c.entity_id).where(m.c.entity_type == "person"))}
 
 
-def _citizen(key: str, first: str, n: int, mobile: str) -> dict:
+def _citizen(key: str, first: str, n: int, mobile: str, last: str = "رستمی", gender: str = "male") -> dict:
     return _row("registry.citizens", key, "person", {
-        "national_id": nid(n), "first_name": first, "last_name": "رستمی", "gender": "male",
+        "national_id": nid(n), "first_name": first, "last_name": last, "gender": gender,
         "mobile": mobile, "phone": "+985131111111", "address": ADDRESS, "postal_code": "9188811111"})
 
 
 def test_incremental_runs_decide_partials_as_a_full_run(tmp_path):
     call = _row("rc137.calls", "1403000001", "service_request", {
-        "tracking_code": "1403000001", "citizen_name": "آقای رستمی", "phone": "+985131111111",
+        "tracking_code": "1403000001", "citizen_name": "آقای رستمی", "mobile": "+989150000009",
         "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
         "filed_at": "2024-05-01T10:00:00"})
     engine = store.open_store(f"sqlite:///{tmp_path / 'inc.db'}")
-    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001")], T0, "L1")
+    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001"),  # and his wife, on whose mobile the call comes
+                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
     resolve_all(engine)
     _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
     assert resolve_all(engine)["mode"] == "incremental"

@@ -4,9 +4,9 @@ A 137 caller who gives only «آقای رستمی», or the half «فاطمه» 
 by pairs alone: the pair scores cap such mentions unless something personal agrees
 (`cap_when_partial`).  What can tell is the *roster* of the home the call came from: the
 people with that surname there, as the clusters hold them.  A mention's home is the
-household its landline names, or the household (landline, postal code) of the named person
-whose mobile it called from.  Its street and alley (`places.place_key`) is no household:
-many homes, not all of their people on record, so a mention with nothing more is left be.
+household (landlines, postal codes) of the named person on record whose mobile it called
+from.  Its street and alley (`places.place_key`) is many homes, and the home's landline is
+anyone at home, on record or not (a child, a guest): neither names a household's member.
 
 - `attach`: a group of records that names no first name (title + surname only) and one
   surname joins the one named entity of its household with that surname that nothing
@@ -120,20 +120,20 @@ class _Roster:
     def f(self, ref: str) -> dict:
         return self.feats.get(ref) or {}
 
-    def homes(self, refs: Iterable[str], own: str | None = None) -> set[tuple]:
-        """The households `refs` name: their landlines, and those of the owners of their
-        numbers (`own` excluded)."""
+    def homes(self, refs: Iterable[str]) -> set[tuple]:
+        """The households of the people on record who own the numbers `refs` called from.
+        Not the landline `refs` give: anyone at home (not all on record)."""
         fs = [self.f(r) for r in refs]
-        out = {(h, f[h]) for f in fs for h in self.roster["households"] if f.get(h)}
+        out: set[tuple] = set()
         for f in fs:
             for n in self.roster["numbers"]:
                 for owner in sorted(self.owners.get((n, f.get(n)), ())):
-                    if owner != own:
-                        out |= self.households[owner]
+                    out |= self.households[owner]
         return {self.root(home) for home in out}
 
     def at_home(self, refs: Iterable[str], surname: str, own: str | None = None) -> set[str]:
-        return {k for home in self.homes(refs, own) for k in self.people.get((home, surname), ())} - {own}
+        """Keys of the named groups with `surname` in the households of `refs`, but `own`."""
+        return {k for home in self.homes(refs) for k in self.people.get((home, surname), ())} - {own}
 
 
 def attach(clusters: dict[str, str], feats: Feats, roster: dict,
