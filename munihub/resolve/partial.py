@@ -69,8 +69,51 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     for a, b, verdict in decisions:
         if verdict in ("match", "no-match"):
             (matched if verdict == "match" else refused).update({(a, b), (b, a)})
-    out = detach(clusters, feats, roster, mentions, matched)
-    return attach(out, feats, roster, conflict, refused)
+    # Only the parts a decision can touch go through the roster: the callers' parts and those
+    # of every named person in their numbers' owners' households (a million registry rows
+    # with no caller on their numbers cost one pass, not a roster).
+    part = {ref: clusters[ref] for ref in _touched(clusters, feats, roster, mentions)}
+    if not part:
+        return clusters
+    built = _Roster(part, feats, roster)
+    moved = detach(part, feats, roster, mentions, matched, built)
+    out = dict(clusters)
+    out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None))
+    return out
+
+
+def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
+             mentions: Callable[[str], bool]) -> set[str]:
+    """The refs of the parts `detach` and `attach` may read or move: parts holding a caller (a
+    mention, or a record with no first name) with a number, and, closed over shared
+    household keys, the parts of the people on record who own those numbers."""
+    first, numbers, keys = roster["first"], roster["numbers"], roster["households"]
+    members: dict[str, list[str]] = defaultdict(list)
+    for ref, key in clusters.items():
+        members[key].append(ref)
+    called = {(n, f[n]) for ref in clusters if (f := feats.get(ref)) and (not f.get(first) or mentions(ref))
+              for n in numbers if f.get(n)}
+    if not called:
+        return set()
+    parts = {clusters[ref] for ref in clusters if (f := feats.get(ref)) and (not f.get(first) or mentions(ref))
+             and any(f.get(n) for n in numbers)}
+    by_key: dict[tuple, list[str]] = defaultdict(list)
+    frontier = set()
+    for ref in clusters:
+        f = feats.get(ref) or {}
+        for h in keys:
+            if f.get(h):
+                by_key[(h, f[h])].append(ref)
+        if f.get(first) and any((n, f.get(n)) in called for n in numbers):
+            frontier.add(clusters[ref])
+    seen: set[tuple] = set()
+    while frontier:
+        parts |= frontier
+        found = {(h, f[h]) for key in frontier for ref in members[key]
+                 if (f := feats.get(ref)) for h in keys if f.get(h)} - seen
+        seen |= found
+        frontier = {clusters[ref] for k in found for ref in by_key[k]} - parts
+    return {ref for key in parts for ref in members[key]}
 
 
 class _Roster:
@@ -137,11 +180,13 @@ class _Roster:
 
 
 def attach(clusters: dict[str, str], feats: Feats, roster: dict,
-           conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset()) -> dict[str, str]:
+           conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
+           built: _Roster | None = None) -> dict[str, str]:
     """Join each group that names no first name to the unique compatible named entity of its
-    home (see the module docstring); anything else is left as it is."""
+    home (see the module docstring); anything else is left as it is.  `built`: the roster
+    of these very clusters, if made already."""
     first, last = roster["first"], roster["last"]
-    r = _Roster(clusters, feats, roster)
+    r = built or _Roster(clusters, feats, roster)
     merged: dict[str, str] = {}
     for key, refs in sorted(r.groups.items()):
         fs = [r.f(ref) for ref in refs]
@@ -150,9 +195,13 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
         surnames = {f[last] for f in fs if f.get(last)}
         if len(surnames) != 1:
             continue
-        fits = sorted(k for k in r.at_home(refs, surnames.pop())
-                      if _compatible(r.groups[k], refs, conflict)
-                      and not any((a, b) in refused for a in r.groups[k] for b in refs))
+        fits = []
+        for k in sorted(r.at_home(refs, surnames.pop())):
+            if _compatible(r.groups[k], refs, conflict) and \
+                    not any((a, b) in refused for a in r.groups[k] for b in refs):
+                fits.append(k)
+                if len(fits) > 1:
+                    break  # not one: nobody
         if len(fits) == 1:
             merged[key] = fits[0]
     if not merged:
@@ -174,13 +223,14 @@ def _compatible(entity: list[str], partial: list[str], conflict: Callable[[str, 
 
 
 def detach(clusters: dict[str, str], feats: Feats, roster: dict,
-           mentions: Callable[[str], bool], matched: set = frozenset()) -> dict[str, str]:
+           mentions: Callable[[str], bool], matched: set = frozenset(),
+           built: _Roster | None = None) -> dict[str, str]:
     """Take out of its entity each mention tied to it by its name alone when another entity of
     its home, same surname, has that first name or one it is half of, and does not own the
     mention's number (a son «علی» on his father محمدعلی's mobile stays the son, as the pair
     scores decided)."""
     first, last = roster["first"], roster["last"]
-    r = _Roster(clusters, feats, roster)
+    r = built or _Roster(clusters, feats, roster)
     out = dict(clusters)
     for key, refs in sorted(r.groups.items()):
         if len(refs) < 2:
