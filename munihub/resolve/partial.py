@@ -85,27 +85,38 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
 def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
              mentions: Callable[[str], bool]) -> set[str]:
     """The refs of the parts `detach` and `attach` may read or move: parts holding a caller (a
-    mention, or a record with no first name) with a number, and, closed over shared
-    household keys, the parts of the people on record who own those numbers."""
+    mention, or a record with no first name) with a number that a person on record owns,
+    and, closed over shared household keys, the parts of those owners.  Empty when no
+    caller's number is owned: nothing can move then."""
     first, numbers, keys = roster["first"], roster["numbers"], roster["households"]
-    members: dict[str, list[str]] = defaultdict(list)
+    called: dict[tuple, set[str]] = defaultdict(set)  # number -> the parts calling from it
     for ref, key in clusters.items():
-        members[key].append(ref)
-    called = {(n, f[n]) for ref in clusters if (f := feats.get(ref)) and (not f.get(first) or mentions(ref))
-              for n in numbers if f.get(n)}
+        f = feats.get(ref)
+        if f and (not f.get(first) or mentions(ref)):
+            for n in numbers:
+                if f.get(n):
+                    called[(n, f[n])].add(key)
     if not called:
         return set()
-    parts = {clusters[ref] for ref in clusters if (f := feats.get(ref)) and (not f.get(first) or mentions(ref))
-             and any(f.get(n) for n in numbers)}
+    frontier, parts = set(), set()
+    for ref, key in clusters.items():
+        f = feats.get(ref)
+        if f and f.get(first):
+            for n in numbers:
+                if (n, f.get(n)) in called:
+                    frontier.add(key)
+                    parts |= called[(n, f[n])]
+    if not frontier:
+        return set()
+    members: dict[str, list[str]] = defaultdict(list)
     by_key: dict[tuple, list[str]] = defaultdict(list)
-    frontier = set()
-    for ref in clusters:
-        f = feats.get(ref) or {}
-        for h in keys:
-            if f.get(h):
-                by_key[(h, f[h])].append(ref)
-        if f.get(first) and any((n, f.get(n)) in called for n in numbers):
-            frontier.add(clusters[ref])
+    for ref, key in clusters.items():
+        members[key].append(ref)
+        f = feats.get(ref)
+        if f:
+            for h in keys:
+                if f.get(h):
+                    by_key[(h, f[h])].append(ref)
     seen: set[tuple] = set()
     while frontier:
         parts |= frontier
