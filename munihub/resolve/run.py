@@ -83,7 +83,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     """Cluster one entity type from scratch: `{ids, review, rule, model, features}`.
 
     `model` (the stored one) scores the pairs; None trains one (or takes the defaults)."""
-    from munihub.resolve import components, match, vectorized
+    from munihub.resolve import components, match, partial, vectorized
 
     conf = match.settings_for(entity_type, settings)
     refs = [r["ref"] for r in records]
@@ -99,7 +99,11 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         feats = slot["features"]
         # the same pairs and model as match.match_index, per comparison and on every core
         pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
-        clusters = components.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
+        conflict = conflict_of(feats, conf)
+        clusters = components.cluster(refs, pairs, conf["match"], decisions, conflict)
+        # who lives at each home decides the partial mentions the pairs left open
+        clusters = partial.resolve_partials(clusters, feats, partial.roster_settings(entity_type, conf),
+                                            conflict, decisions)
         rule = _rules(pairs, conf["match"])
     ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
@@ -330,9 +334,10 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
                   models: dict, match_settings: dict | None):
     """Grow and cluster the region of one type's new records against the stored index:
     (region, ids, rule, review pairs, previous, features, their old features, conf)."""
-    from munihub.resolve import match
+    from munihub.resolve import match, partial
 
     conf = match.settings_for(etype, match_settings)
+    roster = partial.roster_settings(etype, conf)
     feats = {ref: match.features(rec, match_settings) for ref, rec in new.items()}
     with engine.connect() as conn:
         old = blocking_store.stored_features(conn, etype, list(new))
@@ -340,9 +345,15 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
         model = models.get(etype) or match.default_model(conf)
         region, pairs = match.grow_region([*new, *seeds], hood.slot, conf, model, hood.previous,
                                           hood.members_of, decisions, fetch=hood.fetch)
+        # the roster step weighs a partial mention against its home-mates: the region holds
+        # them and their whole parts, as a full run's clusters do (partial.home_mates)
+        while mates := partial.home_mates(region, hood.slot["features"], roster) - region:
+            region, pairs = match.grow_region([*region, *mates], hood.slot, conf, model, hood.previous,
+                                              hood.members_of, decisions, fetch=hood.fetch)
         hood.former({r for p in pairs for r in (p.left_ref, p.right_ref)})  # for the review queue
-        clusters = clustering.cluster(region, pairs, conf["match"], decisions,
-                                      conflict_of(hood.slot["features"], conf))
+        conflict = conflict_of(hood.slot["features"], conf)
+        clusters = clustering.cluster(region, pairs, conf["match"], decisions, conflict)
+        clusters = partial.resolve_partials(clusters, hood.slot["features"], roster, conflict, decisions)
         ids = _assign(conn, clusters, hood.previous, etype)
     rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, hood.previous, decisions, conf)
     return region, ids, rule, review, hood.previous, hood.slot["features"], old, conf

@@ -1,0 +1,304 @@
+"""Partial person mentions decided by who lives at the home: a step after pair clustering.
+
+A 137 caller who gives only «آقای رستمی», or the half «فاطمه» of «فاطمه‌زهرا», names no one
+by pairs alone: the pair scores cap such mentions unless something personal agrees
+(`cap_when_partial`).  What can tell is the *roster* of the home the call came from: the
+people with that surname there, as the clusters hold them.  A mention's home is the
+household (landlines, postal codes) of the named person on record whose mobile it called
+from.  Its street and alley (`places.place_key`) is many homes, and the home's landline is
+anyone at home, on record or not (a child, a guest): neither names a household's member.
+
+- `attach`: a group of records that names no first name (title + surname only) and one
+  surname joins the one named entity of its household with that surname that nothing
+  conflicts with (national id, birth date, the title's gender: `conflicts.conflict_of`; a
+  steward's "no-match"), when there is exactly one.  Two brothers there: it stays alone.
+- `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
+  137 thread shared with the entity's other records) leaves it when another entity of its
+  home, same surname, holds the same first name or one it is half of and does not own the
+  mention's number either: a «فاطمه» calling from a third member's mobile is فاطمه or her
+  twin فاطمه‌زهرا, and the roster cannot say which, so it says neither.
+
+Deterministic (sorted keys); only clusters and features in, clusters out.  The full run
+applies it to every cluster, the incremental run to a region widened by `home_mates`.
+Settings: the type's `roster` (False: none; the person type's default is `PERSON_ROSTER`,
+used when the type has the features it names).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable, Mapping
+
+from munihub.resolve.model import is_half
+
+# Feature names: first name, surname; personal values that tie a mention to its
+# entity; numbers a person owns (their household is the caller's home); what names a
+# household; what names a street and alley (only to widen an incremental region).
+PERSON_ROSTER = {"first": "first_key", "last": "last_key",
+                 "personal": ["national_id", "birth_date", "mobile", "thread"],
+                 "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"]}
+
+Feats = Mapping[str, dict]
+
+
+def roster_settings(entity_type: str, conf: dict) -> dict | None:
+    """The roster settings of a type: `conf["roster"]` (False: none), else `PERSON_ROSTER` for
+    persons whose features name a street and alley (the Persian defaults)."""
+    roster = conf.get("roster")
+    if roster is False:
+        return None
+    names = conf.get("features", {})
+    if roster is None:
+        if entity_type != "person" or not all(n in names for n in ("first_key", "last_key", "place")):
+            return None
+        roster = PERSON_ROSTER
+    return {**PERSON_ROSTER, **roster}
+
+
+def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None,
+                     conflict: Callable[[str, str], bool] | None = None,
+                     decisions: Iterable[tuple[str, str, str]] = (),
+                     mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person")) -> dict[str, str]:
+    """`clusters` (ref -> cluster key) after `detach` then `attach`; a key stays its part's
+    smallest ref.  `conflict(a, b)`: two records that can never be one
+    (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
+    "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
+    those detach: a registry row is its own evidence)."""
+    if roster is None:
+        return clusters
+    matched, refused = set(), set()
+    for a, b, verdict in decisions:
+        if verdict in ("match", "no-match"):
+            (matched if verdict == "match" else refused).update({(a, b), (b, a)})
+    # Only the parts a decision can touch go through the roster: the callers' parts and those
+    # of every named person in their numbers' owners' households (a million registry rows
+    # with no caller on their numbers cost one pass, not a roster).
+    part = {ref: clusters[ref] for ref in _touched(clusters, feats, roster, mentions)}
+    if not part:
+        return clusters
+    built = _Roster(part, feats, roster)
+    moved = detach(part, feats, roster, mentions, matched, built)
+    out = dict(clusters)
+    out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None))
+    return out
+
+
+def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
+             mentions: Callable[[str], bool]) -> set[str]:
+    """The refs of the parts `detach` and `attach` may read or move: parts holding a caller (a
+    mention, or a record with no first name) with a number that a person on record owns,
+    and, closed over shared household keys, the parts of those owners.  Empty when no
+    caller's number is owned: nothing can move then."""
+    first, numbers, keys = roster["first"], roster["numbers"], roster["households"]
+    called: dict[tuple, set[str]] = defaultdict(set)  # number -> the parts calling from it
+    for ref, key in clusters.items():
+        f = feats.get(ref)
+        if f and (not f.get(first) or mentions(ref)):
+            for n in numbers:
+                if f.get(n):
+                    called[(n, f[n])].add(key)
+    if not called:
+        return set()
+    frontier, parts = set(), set()
+    for ref, key in clusters.items():
+        f = feats.get(ref)
+        if f and f.get(first):
+            for n in numbers:
+                if (n, f.get(n)) in called:
+                    frontier.add(key)
+                    parts |= called[(n, f[n])]
+    if not frontier:
+        return set()
+    members: dict[str, list[str]] = defaultdict(list)
+    by_key: dict[tuple, list[str]] = defaultdict(list)
+    for ref, key in clusters.items():
+        members[key].append(ref)
+        f = feats.get(ref)
+        if f:
+            for h in keys:
+                if f.get(h):
+                    by_key[(h, f[h])].append(ref)
+    seen: set[tuple] = set()
+    while frontier:
+        parts |= frontier
+        found = {(h, f[h]) for key in frontier for ref in members[key]
+                 if (f := feats.get(ref)) for h in keys if f.get(h)} - seen
+        seen |= found
+        frontier = {clusters[ref] for k in found for ref in by_key[k]} - parts
+    return {ref for key in parts for ref in members[key]}
+
+
+class _Roster:
+    """The homes of every group: (home, surname) -> keys of groups with a named record there,
+    and number -> keys of the groups whose named records hold it."""
+
+    def __init__(self, clusters: Mapping[str, str], feats: Feats, roster: dict):
+        self.feats, self.roster = feats, roster
+        self.groups: dict[str, list[str]] = defaultdict(list)
+        for ref in sorted(clusters):
+            self.groups[clusters[ref]].append(ref)
+        first, last = roster["first"], roster["last"]
+        self.people: dict[tuple, set[str]] = defaultdict(set)
+        self.owners: dict[tuple, set[str]] = defaultdict(set)
+        self.households: dict[str, set[tuple]] = defaultdict(set)
+        for key, refs in self.groups.items():
+            fs = [self.f(r) for r in refs]
+            if not any(f.get(first) for f in fs):
+                continue
+            for f in fs:
+                self.households[key] |= {(h, f[h]) for h in roster["households"] if f.get(h)}
+                if f.get(first):
+                    for n in roster["numbers"]:
+                        if f.get(n):
+                            self.owners[(n, f[n])].add(key)
+        # One household however many keys name it: a landline and a postal code on one record,
+        # or a person's records (a move joins two homes: more people to choose from, fewer
+        # mentions decided).  Registry rows often lack the landline a brother's row gives.
+        self.parent: dict[tuple, tuple] = {}
+        for keys in self.households.values():
+            for a, b in zip(sorted(keys), sorted(keys)[1:]):
+                ra, rb = self.root(a), self.root(b)
+                if ra != rb:
+                    self.parent[max(ra, rb)] = min(ra, rb)
+        for key, refs in self.groups.items():
+            for ref in refs:
+                f = self.f(ref)
+                if f.get(last):
+                    for home in self.households.get(key, ()):
+                        self.people[(self.root(home), f[last])].add(key)
+
+    def root(self, home: tuple) -> tuple:
+        while home in self.parent:
+            home = self.parent[home]
+        return home
+
+    def f(self, ref: str) -> dict:
+        return self.feats.get(ref) or {}
+
+    def homes(self, refs: Iterable[str]) -> set[tuple]:
+        """The households of the people on record who own the numbers `refs` called from.
+        Not the landline `refs` give: anyone at home (not all on record)."""
+        fs = [self.f(r) for r in refs]
+        out: set[tuple] = set()
+        for f in fs:
+            for n in self.roster["numbers"]:
+                for owner in sorted(self.owners.get((n, f.get(n)), ())):
+                    out |= self.households[owner]
+        return {self.root(home) for home in out}
+
+    def at_home(self, refs: Iterable[str], surname: str, own: str | None = None) -> set[str]:
+        """Keys of the named groups with `surname` in the households of `refs`, but `own`."""
+        return {k for home in self.homes(refs) for k in self.people.get((home, surname), ())} - {own}
+
+
+def attach(clusters: dict[str, str], feats: Feats, roster: dict,
+           conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
+           built: _Roster | None = None) -> dict[str, str]:
+    """Join each group that names no first name to the unique compatible named entity of its
+    home (see the module docstring); anything else is left as it is.  `built`: the roster
+    of these very clusters, if made already."""
+    first, last = roster["first"], roster["last"]
+    r = built or _Roster(clusters, feats, roster)
+    merged: dict[str, str] = {}
+    for key, refs in sorted(r.groups.items()):
+        fs = [r.f(ref) for ref in refs]
+        if any(f.get(first) for f in fs):
+            continue
+        surnames = {f[last] for f in fs if f.get(last)}
+        if len(surnames) != 1:
+            continue
+        fits = []
+        for k in sorted(r.at_home(refs, surnames.pop())):
+            if _compatible(r.groups[k], refs, conflict) and \
+                    not any((a, b) in refused for a in r.groups[k] for b in refs):
+                fits.append(k)
+                if len(fits) > 1:
+                    break  # not one: nobody
+        if len(fits) == 1:
+            merged[key] = fits[0]
+    if not merged:
+        return clusters
+    out = dict(clusters)
+    joined: dict[str, list[str]] = defaultdict(list)
+    for key, to in merged.items():
+        joined[to].append(key)
+    for to, keys in joined.items():
+        refs = [ref for k in (to, *keys) for ref in r.groups[k]]
+        for ref in refs:
+            out[ref] = min(refs)
+    return out
+
+
+def _compatible(entity: list[str], partial: list[str], conflict: Callable[[str, str], bool] | None) -> bool:
+    """No record pair in conflict (another national id, birth date, gender: the title's)."""
+    return conflict is None or not any(conflict(a, b) for a in entity for b in partial)
+
+
+def detach(clusters: dict[str, str], feats: Feats, roster: dict,
+           mentions: Callable[[str], bool], matched: set = frozenset(),
+           built: _Roster | None = None) -> dict[str, str]:
+    """Take out of its entity each mention tied to it by its name alone when another entity of
+    its home, same surname, has that first name or one it is half of, and does not own the
+    mention's number (a son «علی» on his father محمدعلی's mobile stays the son, as the pair
+    scores decided)."""
+    first, last = roster["first"], roster["last"]
+    r = built or _Roster(clusters, feats, roster)
+    out = dict(clusters)
+    for key, refs in sorted(r.groups.items()):
+        if len(refs) < 2:
+            continue
+        leaving = set()
+        for ref in refs:
+            f = r.f(ref)
+            if not mentions(ref) or not f.get(first) or not f.get(last) or _tied(ref, refs, r) \
+                    or any((ref, other) in matched for other in refs):
+                continue
+            if any(_same_or_half(f[first], r, r.groups[k]) and not _tied(ref, r.groups[k], r)
+                   for k in sorted(r.at_home([ref], f[last], own=key))):
+                leaving.add(ref)
+        if leaving:
+            rest = [ref for ref in refs if ref not in leaving]
+            for ref in leaving:
+                out[ref] = ref
+            for ref in rest:
+                out[ref] = min(rest)
+    return out
+
+
+def _tied(ref: str, refs: Iterable[str], r: _Roster) -> bool:
+    """Whether a record shares a personal value (id, birth date, mobile, thread) with another
+    record of `refs`."""
+    f, personal = r.f(ref), r.roster["personal"]
+    mine = {(p, f[p]) for p in personal if f.get(p)}
+    return any((p, r.f(other).get(p)) in mine for other in refs if other != ref for p in personal)
+
+
+def _same_or_half(name: str, r: _Roster, refs: list[str]) -> bool:
+    """Whether `refs` hold the first name `name`, or a longer one it is half of."""
+    names = {r.f(ref).get(r.roster["first"]) for ref in refs} - {None, ""}
+    return any(n == name or (len(n) > len(name) and is_half(name, n)) for n in names)
+
+
+def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[str]:
+    """Records in `feats` that `resolve_partials` may weigh for `refs`: those with one's
+    surname at one's household or street and alley (its own, or the household of a record
+    sharing its number), and those sharing its number.  An incremental region holding `refs`
+    must hold these (and their parts) to decide as a full run does."""
+    if roster is None:
+        return set()
+    last, homes, numbers = roster["last"], [*roster["households"], *roster["places"]], roster["numbers"]
+    owners: dict[tuple, list[dict]] = defaultdict(list)
+    for f in feats.values():
+        for n in numbers:
+            if f.get(n):
+                owners[(n, f[n])].append(f)
+    wanted, shared = set(), set()
+    for ref in refs:
+        f = feats.get(ref) or {}
+        mine = [(n, f[n]) for n in numbers if f.get(n)]
+        shared.update(mine)
+        if f.get(last):
+            around = [f, *(o for number in mine for o in owners.get(number, ()))]
+            wanted.update((h, o[h], f[last]) for o in around for h in homes if o.get(h))
+    return {ref for ref, f in feats.items()
+            if any((n, f.get(n)) in shared for n in numbers)
+            or (f.get(last) and any((h, f.get(h), f[last]) in wanted for h in homes))}

@@ -1,0 +1,223 @@
+"""Partial mentions decided by the home's roster (munihub.resolve.partial): a title + surname
+joins the one person of that surname at the home, a half first name that fits two people
+of the home joins neither; the full and the incremental run decide alike."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import sqlalchemy as sa
+
+from munihub import store
+from munihub.persian import national_id_check_digit
+from munihub.resolve import match, partial
+from munihub.resolve.conflicts import conflict_of
+from munihub.resolve.run import resolve_all
+
+CONF = match.settings_for("person")
+ROSTER = partial.roster_settings("person", CONF)
+HOME = {"place": "توس/12", "phone": "+985131111111", "postal_code": "9188811111"}
+WIFE = "+989150000002"  # her mobile: the caller is of her household
+
+
+def nid(n: int) -> str:
+    first9 = f"{n:09d}"
+    return first9 + str(national_id_check_digit(first9))
+
+
+def person(first: str | None, last: str, **extra) -> dict:
+    f = {"last_key": last, **extra}
+    if first:
+        f["first_key"] = first
+    return f
+
+
+def decide(clusters: dict[str, str], feats: dict[str, dict], decisions=()) -> dict[str, str]:
+    return partial.resolve_partials(clusters, feats, ROSTER, conflict_of(feats, CONF), decisions)
+
+
+def alone(feats: dict[str, dict]) -> dict[str, str]:
+    return {r: r for r in feats}
+
+
+def home_of_rostami(**mention) -> dict[str, dict]:
+    """A father علی رستمی, his wife زهرا کریمی (her own surname), and a call «آقای رستمی»."""
+    return {
+        "reg|1": person("علی", "رستمی", gender="male", national_id=nid(1), mobile="+989150000001", **HOME),
+        "reg|2": person("زهرا", "کریمی", gender="female", national_id=nid(2), mobile="+989150000002", **HOME),
+        "137|9#person": person(None, "رستمی", **mention),
+    }
+
+
+def test_title_and_surname_joins_the_one_man_of_that_surname_at_the_home():
+    # from the wife's mobile: her household, where علی is the one رستمی on record
+    feats = home_of_rostami(mobile=WIFE, place=HOME["place"])
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"] == "137|9#person"
+    assert out["reg|2"] == "reg|2"
+
+
+def test_a_street_and_alley_or_the_homes_landline_is_anyone_of_the_home():
+    # many homes share an alley; a landline is anyone at home, on record or not (a child,
+    # a guest): neither names the household's member on record
+    for mention in ({"place": HOME["place"], "gender": "male", "mobile": "+989159999999"},
+                    {"phone": HOME["phone"], "place": HOME["place"]}):
+        feats = home_of_rostami(**mention)
+        assert decide(alone(feats), feats) == alone(feats), mention
+
+
+def test_two_brothers_of_that_surname_leave_the_title_alone():
+    feats = home_of_rostami(mobile=WIFE)
+    feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), **HOME)
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == "137|9#person" and out["reg|1"] == "reg|1"
+
+
+def test_a_brother_on_record_without_the_landline_is_still_of_the_household():
+    # his row gives the home's postal code, not its landline: the landline's row joins them
+    feats = home_of_rostami(mobile=WIFE)
+    del feats["reg|2"]["postal_code"]  # her row: the landline; his: the postal code; علی's: both
+    feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), postal_code=HOME["postal_code"])
+    assert decide(alone(feats), feats) == alone(feats)
+
+
+def test_the_title_gender_picks_the_one_man_beside_a_daughter():
+    feats = home_of_rostami(mobile=WIFE, gender="male")
+    feats["reg|3"] = person("مریم", "رستمی", gender="female", national_id=nid(3), **HOME)
+    assert decide(alone(feats), feats)["137|9#person"] == "137|9#person" == decide(alone(feats), feats)["reg|1"]
+    del feats["137|9#person"]["gender"]  # no title gender: two people fit, none is chosen
+    assert decide(alone(feats), feats)["137|9#person"] == "137|9#person"
+    assert decide(alone(feats), feats)["reg|1"] == "reg|1"
+
+
+def test_a_conflicting_national_id_or_a_stewards_no_match_keeps_the_title_alone():
+    feats = home_of_rostami(mobile=WIFE, national_id=nid(7))
+    assert decide(alone(feats), feats) == alone(feats)
+    feats = home_of_rostami(mobile=WIFE)
+    assert decide(alone(feats), feats, [("reg|1", "137|9#person", "no-match")]) == alone(feats)
+
+
+def test_another_homes_man_of_that_surname_is_not_the_caller():
+    feats = home_of_rostami(mobile="+989150000004")  # a neighbour's mobile: her household
+    feats["reg|4"] = person("مریم", "کاظمی", mobile="+989150000004", phone="+985139999999")
+    assert decide(alone(feats), feats) == alone(feats)
+
+
+def test_a_whole_compound_name_does_not_leave_for_its_half():
+    # «فاطمه‌زهرا» is not half of «فاطمه»: the call stays with فاطمه‌زهرا
+    clusters, feats = twins("+989350000003")
+    feats["137|5#person"]["first_key"] = "فاطمهزهرا"
+    clusters = {**alone(feats), "reg|fz": "137|5#person"}
+    assert decide(clusters, feats) == clusters
+
+
+def twins(caller_mobile: str) -> tuple[dict[str, str], dict[str, dict]]:
+    """Twins فاطمه and فاطمه‌زهرا قاسمی and their father; a call «فاطمه قاسمی» from `caller_mobile`
+    that the pairs put with فاطمه (the whole name, the same street and alley)."""
+    home = {"place": "سجاد/15", "phone": "+985132222222"}
+    feats = {
+        "reg|f": person("فاطمه", "قاسمی", gender="female", birth_date="1982-02-20", mobile="+989350000001", **home),
+        "reg|fz": person("فاطمهزهرا", "قاسمی", gender="female", birth_date="1982-02-20",
+                         mobile="+989350000002", **home),
+        "reg|father": person("محمدعلی", "قاسمی", gender="male", mobile="+989350000003", **home),
+        "137|5#person": person("فاطمه", "قاسمی", mobile=caller_mobile, place=home["place"]),
+    }
+    clusters = {**alone(feats), "137|5#person": "137|5#person", "reg|f": "137|5#person"}
+    return clusters, feats
+
+
+def test_a_half_name_that_fits_both_twins_joins_neither():
+    clusters, feats = twins("+989350000003")  # the father's mobile
+    out = decide(clusters, feats)
+    assert out["137|5#person"] == "137|5#person" and out["reg|f"] == "reg|f" and out["reg|fz"] == "reg|fz"
+
+
+def test_a_mention_tied_by_its_own_number_or_a_steward_stays():
+    clusters, feats = twins("+989350000001")  # فاطمه's own mobile
+    assert decide(clusters, feats) == clusters
+    clusters, feats = twins("+989350000003")
+    assert decide(clusters, feats, [("reg|f", "137|5#person", "match")]) == clusters
+
+
+def test_a_son_on_his_fathers_mobile_stays_the_son():
+    home = {"place": "توس/3", "phone": "+985133333333"}
+    feats = {"reg|son": person("علی", "احمدی", mobile="+989150000011", **home),
+             "reg|father": person("محمدعلی", "احمدی", mobile="+989150000012", **home),
+             "137|1#person": person("علی", "احمدی", mobile="+989150000012", place=home["place"])}
+    clusters = {**alone(feats), "reg|son": "137|1#person"}
+    assert decide(clusters, feats) == clusters
+
+
+def test_the_same_input_in_any_order_gives_the_same_clusters():
+    feats = home_of_rostami(mobile=WIFE)
+    feats.update(twins("+989350000003")[1])
+    clusters = {**alone(feats), "reg|f": "137|5#person"}
+    expected = decide(clusters, feats)
+    items = list(clusters.items())
+    for seed in range(5):
+        random.Random(seed).shuffle(items)
+        assert decide(dict(items), dict(reversed(list(feats.items())))) == expected
+
+
+def test_no_roster_for_types_or_settings_without_one():
+    assert partial.roster_settings("payment", match.settings_for("payment")) is None
+    assert partial.roster_settings("person", {**CONF, "roster": False}) is None
+    feats = home_of_rostami(mobile=WIFE)
+    assert partial.resolve_partials(alone(feats), feats, None) == alone(feats)
+
+
+# ---------------------------------------------------------------- through the store
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+ADDRESS = {"detail": "مشهد، بلوار توس، کوچه ۱۲، پلاک ۵", "district": "3"}
+
+
+def _row(source: str, key: str, etype: str, record: dict) -> dict:
+    return {"source": source, "source_key": key, "entity_type": etype, "record": record}
+
+
+def _publish(engine, batch: list[dict], when: dt.datetime, load_id: str) -> None:
+    t = store.source_rows
+    with engine.begin() as conn:
+        for r in batch:
+            conn.execute(t.insert().values(**r, record_hash=store.record_hash(r["record"]),
+                                           first_load_id=load_id, load_id=load_id, updated_at=when))
+
+
+def _members(engine) -> dict[str, str]:
+    m = store.entity_members
+    with engine.connect() as conn:
+        return {f"{s}|{k}": e for s, k, e in conn.execute(
+            sa.select(m.c.source, m.c.source_key, m.c.entity_id).where(m.c.entity_type == "person"))}
+
+
+def _citizen(key: str, first: str, n: int, mobile: str, last: str = "رستمی", gender: str = "male") -> dict:
+    return _row("registry.citizens", key, "person", {
+        "national_id": nid(n), "first_name": first, "last_name": last, "gender": gender,
+        "mobile": mobile, "phone": "+985131111111", "address": ADDRESS, "postal_code": "9188811111"})
+
+
+def test_incremental_runs_decide_partials_as_a_full_run(tmp_path):
+    call = _row("rc137.calls", "1403000001", "service_request", {
+        "tracking_code": "1403000001", "citizen_name": "آقای رستمی", "mobile": "+989150000009",
+        "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
+        "filed_at": "2024-05-01T10:00:00"})
+    engine = store.open_store(f"sqlite:///{tmp_path / 'inc.db'}")
+    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001"),  # and his wife, on whose mobile the call comes
+                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_call = _members(engine)
+    # the only رستمی man of the home: the call is his
+    assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"]
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_call
+    _publish(engine, [_citizen("R2", "حسن", 2, "+989150000002")], T0 + dt.timedelta(hours=2), "L3")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_brother = _members(engine)
+    # a brother moved in: the call could be either, so it is nobody's
+    assert after_brother["rc137.calls|1403000001#person"] not in (
+        after_brother["registry.citizens|R1"], after_brother["registry.citizens|R2"])
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_brother
