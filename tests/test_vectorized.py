@@ -152,3 +152,44 @@ def test_cluster_equals_clustering_cluster(seed):
     want = clustering.cluster(refs, pairs, 0.6, no, odd)
     assert components.cluster(refs, pairs, 0.6, no, odd) == want
     assert len(set(want.values())) > len(set(clustering.cluster(refs, pairs, 0.6, no).values()))
+
+
+@pytest.mark.parametrize("settings", [None, ENGLISH], ids=["persian-defaults", "english"])
+def test_conflicts_over_the_feature_table_cluster_alike(records, settings):
+    """Parts tested for conflicts in arrays (`conflicts.TableConflicts.many`) are the parts the
+    one-pair test finds: the clusters equal `clustering.cluster` with `conflict_of` on dicts."""
+    from munihub.resolve import clustering
+    from munihub.resolve.conflicts import conflict_of
+
+    settings = {"person": {**(settings or {}).get("person", {}), "conflicts": ["birth_date", "first_key"]}}
+    conf = match.settings_for("person", settings)
+    slot = vectorized.build_index(records, "person", settings)
+    pairs, _ = vectorized.match_index(slot, conf)
+    refs = [r["ref"] for r in records]
+    rng = random.Random(7)  # and chains of weak links across people: parts with conflicts
+    pairs += [match.Pair(*sorted(rng.sample(refs, 2)), 0.7, "fellegi-sunter") for _ in range(300)]
+    feats = dict(slot["features"])
+    want = clustering.cluster(refs, pairs, 0.6, (), conflict_of(feats, conf))
+    test = conflict_of(slot["features"], conf)
+    assert hasattr(test, "many")
+    assert components.cluster(refs, pairs, 0.6, (), test) == want
+    assert want != clustering.cluster(refs, pairs, 0.6, ())  # conflicts did split parts
+
+
+def test_many_conflicts_equal_one_pair_tests(records):
+    """`TableConflicts.many` says what `conflicts.conflicting` says of every pair (swapped
+    names, one-edit dates and mistyped national ids included)."""
+    import numpy as np
+
+    from munihub.resolve.conflicts import conflict_of, conflicting
+
+    settings = {"person": {"conflicts": ["birth_date", "first_key", "last_key"]}}
+    conf = match.settings_for("person", settings)
+    table = vectorized.build_index(records, "person", settings)["features"]
+    rng = np.random.default_rng(3)
+    n = len(table.refs)
+    left = np.r_[rng.integers(0, n, 3000), np.arange(n - 1)]  # random pairs and neighbours (one person)
+    right = np.r_[rng.integers(0, n, 3000), np.arange(1, n)]
+    got = conflict_of(table, conf).many(left, right)
+    want = [conflicting(table.row(a), table.row(b), conf) for a, b in zip(left.tolist(), right.tolist())]
+    assert got.tolist() == want and 0 < sum(want) < len(want)

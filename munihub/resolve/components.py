@@ -38,9 +38,12 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
     for r in ordered:
         parts[out[r]].append(r)
     refused = {min(a, b) for a, b in forbidden if a in out and b in out and out[a] == out[b]}
-    suspect = {key for key, members in parts.items() if len(members) > 1 and (
-        out.get(key) in {out[r] for r in refused} or
-        (conflict is not None and any(conflict(a, b) for a, b in combinations(members, 2))))}
+    suspect = {out[r] for r in refused}
+    if hasattr(conflict, "many"):  # every member pair of every part tested in arrays
+        suspect |= _conflicted(ordered, label, conflict)
+    else:
+        suspect |= {key for key, members in parts.items() if len(members) > 1 and key not in suspect and
+                    conflict is not None and any(conflict(a, b) for a, b in combinations(members, 2))}
     if not suspect:
         return out
     mine = [p for p in pairs if out.get(p.left_ref) in suspect and out.get(p.right_ref) in suspect]
@@ -48,6 +51,27 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
     out.update(clustering.cluster([r for key in sorted(suspect) for r in parts[key]], mine, threshold,
                                   decided, conflict))
     return out
+
+
+def _conflicted(ordered: list[str], label: np.ndarray, conflict) -> set[str]:
+    """Keys (smallest refs) of the parts holding two members in conflict, every member pair
+    tested at once by `conflict.many` (a `conflicts.TableConflicts`)."""
+    table = conflict.table
+    pos = (np.arange(len(ordered)) if table.refs == ordered else
+           np.asarray([table.position(r) for r in ordered], dtype=np.int64))
+    order = np.argsort(label, kind="stable")
+    key = label[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    found: set[str] = set()
+    for size in np.unique(sizes[sizes > 1]).tolist():
+        members = order[starts[sizes == size][:, None] + np.arange(size)]
+        i, j = np.triu_indices(size, 1)
+        for block in np.array_split(np.arange(len(members)), max(1, len(members) * len(i) // 2_000_000)):
+            a, b = members[block][:, i].ravel(), members[block][:, j].ravel()
+            hit = conflict.many(pos[a], pos[b])
+            found.update(ordered[k] for k in np.unique(label[a[hit]]).tolist())
+    return found
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
