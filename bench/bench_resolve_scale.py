@@ -113,11 +113,11 @@ def full_run(records: list[dict], settings: dict | None = None) -> tuple[dict, d
     clock = Clock()
     slot = vectorized.build_index(records, "person", settings)
     clock.lap("features")
-    pairs, model = vectorized.match_index(slot, conf, None)
-    clock.lap(f"candidates+training+scoring ({len(pairs)} pairs >= review)")
+    scored, model = vectorized.score_index(slot, conf, None)
+    clock.lap(f"candidates+training+scoring ({len(scored['left'])} pairs >= review)")
     refs = [r["ref"] for r in records]
-    clusters = components.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
-    ids = clustering.assign_entity_ids(clusters, {}, "person")
+    label = components.cluster_scored(scored, conf["match"], (), conflict_of(slot["features"], conf))
+    ids = components.entity_ids(scored["refs"], label, {}, "person")
     clock.lap("cluster+ids")
     n = goldens({r["ref"]: r for r in records}, ids, refs)
     clock.lap(f"golden ({n} entities)")
@@ -128,7 +128,7 @@ def full_run(records: list[dict], settings: dict | None = None) -> tuple[dict, d
 def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, model: dict,
                     settings: dict | None = None) -> dict:
     conf = match.settings_for("person", settings)
-    stored = slot["features"]
+    stored = dict(slot["features"])  # as a store run reads them back (not timed: nor is that)
     clock = Clock()
     slot = match.index_from_features(stored, slot["sources"], conf)
     clock.lap("index from stored features")

@@ -193,3 +193,41 @@ def test_many_conflicts_equal_one_pair_tests(records):
     got = conflict_of(table, conf).many(left, right)
     want = [conflicting(table.row(a), table.row(b), conf) for a, b in zip(left.tolist(), right.tolist())]
     assert got.tolist() == want and 0 < sum(want) < len(want)
+
+
+@pytest.mark.parametrize("settings", [None, ENGLISH], ids=["persian-defaults", "english"])
+def test_scored_arrays_give_the_clusters_ids_and_rules_of_pairs(records, settings):
+    """`components.cluster_scored`, `entity_ids` and `first_rules` over `score_index`'s arrays
+    give what `clustering.cluster`, `assign_entity_ids` and `run._rules` give from `Pair`s,
+    with steward decisions, conflicts and former ids (some claimed twice, some split)."""
+    from munihub.resolve import clustering
+    from munihub.resolve.conflicts import conflict_of
+    from munihub.resolve.run import _rules
+
+    conf = match.settings_for("person", settings)
+    slot = vectorized.build_index(records, "person", settings)
+    scored, _ = vectorized.score_index(slot, conf)
+    pairs = vectorized.pairs_of(scored)
+    refs = scored["refs"]
+    rng = random.Random(11)
+    decisions = [(*sorted(rng.sample(refs, 2)), v) for v in ("match", "no-match") for _ in range(20)]
+    decisions += [(p.left_ref, p.right_ref, "no-match") for p in rng.sample(
+        [p for p in pairs if p.probability >= conf["match"]], 15)]
+    # former entities: two clusters of today per old id (the larger keeps it), some members
+    # moved to a random other one
+    keys = sorted(set(clustering.cluster(refs, pairs, conf["match"]).values()))
+    former = {k: f"P-old{i // 2}" for i, k in enumerate(keys)}
+    today = clustering.cluster(refs, pairs, conf["match"])
+    previous = {r: former[today[r]] if rng.random() < 0.8 else f"P-old{rng.randrange(len(keys) // 2)}"
+                for r in refs if rng.random() < 0.7}
+    previous["gone|1"] = "P-old7"  # an id held outside these refs is never reused
+    for decided in ((), decisions):
+        for test in (None, conflict_of(dict(slot["features"]), conf), conflict_of(slot["features"], conf)):
+            want = clustering.cluster(refs, pairs, conf["match"], decided, test)
+            label = components.cluster_scored(scored, conf["match"], decided, test)
+            assert {r: refs[k] for r, k in zip(refs, label.tolist())} == want
+            for before in ({}, previous):
+                assert components.entity_ids(refs, label, before, "person") == \
+                    clustering.assign_entity_ids(want, before, "person")
+    assert components.first_rules(scored, conf["match"]) == _rules(pairs, conf["match"])
+    assert len(set(want.values())) < len(refs)

@@ -93,15 +93,19 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         clusters = group_followups([with_fields(r) for r in records], options=followup_options(conf))
         pairs: list = []
         rule = {r: "followup" for r in refs}
+        ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     else:
-        # features on every core, candidates from the encoded features (no block dict)
+        # features per column on every core, candidates from the encoded features (no block dict)
         slot = vectorized.build_index(records, entity_type, settings, prepare=with_fields)
         feats = slot["features"]
-        # the same pairs and model as match.match_index, per comparison and on every core
-        pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
-        clusters = components.cluster(refs, pairs, conf["match"], decisions, conflict_of(feats, conf))
-        rule = _rules(pairs, conf["match"])
-    ids = clustering.assign_entity_ids(clusters, previous, entity_type)
+        # the same pairs and model as match.match_index, per comparison and on every core, kept
+        # as arrays: clusters, ids and rules from them, `Pair`s only for the review band
+        scored, model = vectorized.score_index(slot, conf, model, free_blocks=True)
+        label = components.cluster_scored(scored, conf["match"], decisions, conflict_of(feats, conf))
+        ids = components.entity_ids(scored["refs"], label, previous, entity_type)
+        rule = components.first_rules(scored, conf["match"])
+        p = scored["probability"]
+        pairs = vectorized.pairs_of(scored, (p >= conf["review"]) & (p < conf["match"]))
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
             "model": model, "features": feats}
 

@@ -324,10 +324,12 @@ def _tf_tables(table, conf: dict) -> dict:
     return out
 
 
-def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
-                free_blocks: bool = False, processes: int | None = None) -> tuple[list[Pair], dict]:
-    """`match.match_index`, computed per comparison over arrays and on `processes` cores
-    (default: all): (pairs >= review, the model used)."""
+def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
+                free_blocks: bool = False, processes: int | None = None) -> tuple[dict, dict]:
+    """What `match.match_index` computes, per comparison over arrays and on `processes` cores
+    (default: all), kept as arrays: ({"refs": sorted refs, "left", "right": positions in them,
+    "probability", "rule": index into "rules"}, the model used).  Shared trusted ids first,
+    then the scored pairs >= review, each in (left, right) order (`pairs_of` makes `Pair`s)."""
     global _VALUES
     from munihub.resolve.columns import FeatureTable
 
@@ -416,26 +418,51 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
             model = fs.default_model(conf)
     model = fs.completed(model, conf)
 
-    out = [Pair(refs[a], refs[b], 1.0, "exact:" + conf["trusted_ids"][k])
-           for a, b, k in zip(left[is_exact].tolist(), right[is_exact].tolist(), exact_rule[is_exact].tolist())]
     probs = np.asarray([fs.probability(dict(zip(names, decode(int(c)))), model) for c in uniq])
     pair_p = probs[inverse] if len(uniq) else np.empty(0)
     fuzzy_left, fuzzy_right = left[is_fuzzy], right[is_fuzzy]
     if "tf" in model and model["tf"]:
         pair_p = _tf_shifted(pair_p, uniq[inverse] if len(uniq) else inverse, fuzzy_left, fuzzy_right,
                              levels, is_fuzzy, column, model, values)
-    reach = pair_p >= conf["review"]
-    fl, fr = fuzzy_left[reach].tolist(), fuzzy_right[reach].tolist()
-    caps = any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different"))
-    counted = slot.get("counts", {})
-    for a, b, p, code in zip(fl, fr, pair_p[reach].tolist(), inverse[reach].tolist()):
-        ra, rb = refs[a], refs[b]
-        if caps:
-            p, _ = capped(p, dict(zip(names, decode(int(uniq[code])))), conf, feats[ra], feats[rb], counted)
-            if p < conf["review"]:
-                continue
-        out.append(Pair(ra, rb, round(p, 6), "fellegi-sunter"))
-    return out, model
+    reach = np.flatnonzero(pair_p >= conf["review"])
+    if any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different")):
+        row = feats.row if isinstance(feats, FeatureTable) else (lambda i: feats[refs[i]])
+        rows: dict[int, dict] = {}
+        counted = slot.get("counts", {})
+        p_reach = pair_p[reach].tolist()
+        for k, (a, b, code) in enumerate(zip(fuzzy_left[reach].tolist(), fuzzy_right[reach].tolist(),
+                                             inverse[reach].tolist())):
+            fa = rows[a] if a in rows else rows.setdefault(a, row(a))
+            fb = rows[b] if b in rows else rows.setdefault(b, row(b))
+            p_reach[k] = capped(p_reach[k], dict(zip(names, decode(int(uniq[code])))), conf, fa, fb, counted)[0]
+        pair_p = pair_p.copy()
+        pair_p[reach] = p_reach
+        reach = reach[pair_p[reach] >= conf["review"]]
+    rounded, back = np.unique(pair_p[reach], return_inverse=True)  # Python's rounding, once a value
+    rounded = np.asarray([round(p, 6) for p in rounded.tolist()], dtype=np.float64)
+    scored = {"refs": refs, "rules": ["fellegi-sunter"] + ["exact:" + f for f in conf["trusted_ids"]],
+              "left": np.concatenate([left[is_exact], fuzzy_left[reach]]),
+              "right": np.concatenate([right[is_exact], fuzzy_right[reach]]),
+              "probability": np.concatenate([np.ones(int(is_exact.sum())), rounded[back.ravel()]]),
+              "rule": np.concatenate([exact_rule[is_exact] + 1, np.zeros(len(reach), dtype=np.int8)]).astype(np.int8)}
+    return scored, model
+
+
+def pairs_of(scored: dict, keep: np.ndarray | None = None) -> list[Pair]:
+    """`Pair`s of scored pairs (`score_index`), all or those where `keep` is true, in order."""
+    refs, rules = scored["refs"], scored["rules"]
+    at = slice(None) if keep is None else keep
+    return [Pair(refs[a], refs[b], p, rules[k]) for a, b, p, k in zip(
+        scored["left"][at].tolist(), scored["right"][at].tolist(), scored["probability"][at].tolist(),
+        scored["rule"][at].tolist())]
+
+
+def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
+                free_blocks: bool = False, processes: int | None = None) -> tuple[list[Pair], dict]:
+    """`match.match_index`, computed per comparison over arrays and on `processes` cores
+    (default: all): (pairs >= review, the model used)."""
+    scored, model = score_index(slot, conf, model, min_train, free_blocks, processes)
+    return pairs_of(scored), model
 
 
 def _tf_shifted(pair_p: np.ndarray, pair_pattern: np.ndarray, left: np.ndarray, right: np.ndarray,
