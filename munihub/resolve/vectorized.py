@@ -44,6 +44,36 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
+def factorize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values in order of first appearance, index of each element's value): what
+    `np.unique(x, return_inverse=True)` tells, by hashing (pyarrow) instead of an argsort of
+    millions of pairs.  For grouping where the order of the groups does not matter."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(x):
+        return x[:0], np.zeros(0, dtype=np.int64)
+    enc = pc.dictionary_encode(pa.array(x))
+    return enc.dictionary.to_numpy(zero_copy_only=False), enc.indices.to_numpy(zero_copy_only=False)
+
+
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """`np.unique(x)` of an integer array by one sort (numpy's hash-based unique takes seconds
+    on millions of distinct pair codes)."""
+    s = np.sort(x)
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+
+
+def _key_of(*columns: np.ndarray) -> np.ndarray:
+    """One integer per row of several non-negative code columns, equal exactly where the
+    rows are (each column folded in by factorizing: no overflow, no row sort)."""
+    key = factorize(columns[0])[1].astype(np.int64)
+    for col in columns[1:]:
+        codes, inv = factorize(col)
+        key = factorize(key * len(codes) + inv)[1].astype(np.int64)
+    return key
+
+
 # --------------------------------------------------------------------------- index
 _TODO: tuple = ()  # (distinct values, how), inherited by forked workers
 
@@ -220,8 +250,9 @@ def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndar
         ax, ay, bx, by = column[x][left], column[y][left], column[x][right], column[y][right]
         maybe = np.flatnonzero(((levels[x] == 0) | (levels[y] == 0)) & (ax >= 0) & (ay >= 0) & (bx >= 0) & (by >= 0))
         if len(maybe):
-            quads, inverse = np.unique(np.stack([ax[maybe], ay[maybe], bx[maybe], by[maybe]], axis=1),
-                                       axis=0, return_inverse=True)
+            _, first, inverse = np.unique(_key_of(ax[maybe], ay[maybe], bx[maybe], by[maybe]),
+                                          return_index=True, return_inverse=True)
+            quads = np.stack([ax[maybe][first], ay[maybe][first], bx[maybe][first], by[maybe][first]], axis=1)
             same = np.fromiter((values[a] + values[b] in (values[c] + values[d], values[d] + values[c])
                                 for a, b, c, d in quads.tolist()), dtype=bool, count=len(quads))
             hit = maybe[same[inverse.ravel()]]
@@ -346,7 +377,7 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
     n_values = len(values) + 1
     limit = conf.get("max_block", 2000)
     if slot.get("blocks") is None:  # from `build_index` here: group the encoded features
-        codes = np.unique(np.concatenate([np.empty(0, dtype=np.int64)] + [
+        codes = sorted_unique(np.concatenate([np.empty(0, dtype=np.int64)] + [
             rule_pairs([column[f] for f in rule], n_values, limit) for rule in conf["blocking"]]))
     else:
         codes = candidate_pairs(slot["blocks"], {r: i for i, r in enumerate(refs)}, limit)
@@ -487,7 +518,10 @@ def _tf_shifted(pair_p: np.ndarray, pair_pattern: np.ndarray, left: np.ndarray, 
         weight = np.asarray([max(-fs.TF_BOUND, min(fs.TF_BOUND, math.log(u / table.get(values[c], table[""]))))
                              for c in codes.tolist()], dtype=np.float64)
         logit[agree] += weight[inverse.ravel()]
-    combos, first, inverse = np.unique(np.stack([pair_pattern, logit.view(np.int64)], axis=1), axis=0,
-                                       return_index=True, return_inverse=True)
+    # one shift per distinct (pattern, log-odds), grouped by hashing: the shifted value of a
+    # group depends on nothing else, so the group order does not matter
+    combos, inverse = factorize(_key_of(pair_pattern, logit.view(np.int64)))
+    first = np.zeros(len(combos), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)  # a member of each group
     shifted = np.asarray([_shifted(p, x) for p, x in zip(pair_p[first].tolist(), logit[first].tolist())])
-    return shifted[inverse.ravel()] if len(combos) else pair_p
+    return shifted[inverse] if len(combos) else pair_p
