@@ -125,6 +125,8 @@ def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str
     mine = pairs_of(scored, strong & inside[scored["left"]] & inside[scored["right"]])
     chosen = {refs[i] for i in members.tolist()}
     decided = [d for d in decisions if d[0] in chosen and d[1] in chosen]
+    if hasattr(conflict, "among"):
+        conflict = conflict.among(members.tolist())
     parts = clustering.cluster([refs[i] for i in members.tolist()], mine, threshold, decided, conflict)
     index = index or {refs[i]: i for i in members.tolist()}
     label = label.copy()

@@ -73,6 +73,13 @@ class TableConflicts:
         t = self.table
         return a in t and b in t and conflicting(t[a], t[b], self.conf)
 
+    def among(self, positions) -> Callable[[str, str], bool]:
+        """The one-pair test for the records at `positions` only, their features read once
+        (`clustering.cluster` asks about each member many times)."""
+        rows = {self.table.refs[i]: self.table.row(i) for i in positions}
+        conf = self.conf
+        return lambda a, b: a in rows and b in rows and conflicting(rows[a], rows[b], conf)
+
     def many(self, left, right):
         """Per pair (left[k], right[k]) of positions: whether they conflict (bool array)."""
         import numpy as np
