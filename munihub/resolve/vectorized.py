@@ -14,7 +14,11 @@ per comparison instead of per pair:
   each pattern's probability once; the caps (`munihub.resolve.caps`) on the pairs that reach
   the review threshold, as `match._score` applies them.
 
-Plain data in and out, like `munihub.resolve.match`; numpy is the only addition.
+Features come as a `columns.FeatureTable` (code columns) from `build_index`; scores stay
+arrays (`score_index`) until `pairs_of` makes `Pair`s of the few a caller wants.  Grouping
+millions of pairs hashes them (pyarrow, of the `resolve` extra) rather than sorting rows.
+
+Plain data in and out, like `munihub.resolve.match`; numpy and pyarrow are the additions.
 """
 from __future__ import annotations
 
