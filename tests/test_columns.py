@@ -49,3 +49,13 @@ def test_many_workers_transform_alike(monkeypatch):
     slot = vectorized.build_index(many, "person", processes=2)
     conf = match.settings_for("person")
     assert dict(slot["features"]) == {r["ref"]: match.features(r, None, conf) for r in many}
+
+
+def test_chunks_give_the_same_table(monkeypatch):
+    """Records read a few at a time (values met again in a later chunk keep their code)."""
+    conf = match.settings_for("person")
+    whole = columns.feature_table(RECORDS * 1, conf)
+    monkeypatch.setattr(columns, "CHUNK", 2)
+    stored = [{"ref": r["ref"], "raw": r["fields"]} for r in RECORDS]
+    parts = columns.feature_table(stored, conf, prepare=lambda r: {**r, "fields": r["raw"]})
+    assert dict(parts) == dict(whole) and len(parts.values) == len(whole.values)

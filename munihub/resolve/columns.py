@@ -11,14 +11,15 @@ feature rows) read them as before.
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-#: records read (and `prepare`d) at a time: a decoded stored record is dropped once its raw
-#: values are taken, so the store path never holds a million decoded rows at once
+#: records read (and `prepare`d) at a time: a decoded stored record is dropped once its
+#: values are encoded, so the store path never holds a million decoded rows (or their
+#: address dicts) at once
 CHUNK = 100_000
 
 
@@ -77,45 +78,34 @@ def _get(fields, path: list[str]):
     return fields
 
 
-def _raw_columns(records: Sequence[dict], paths: list[tuple[str, ...]],
-                 prepare: Callable[[dict], dict] | None) -> dict[tuple[str, ...], list]:
-    """The raw value at each path of each record, in record order."""
-    out: dict[tuple[str, ...], list] = {p: [] for p in paths}
-    for start in range(0, len(records), CHUNK):
-        part = records[start:start + CHUNK]
-        if prepare:
-            part = [prepare(r) for r in part]
-        fields = [r.get("fields") or {} for r in part]
-        for p in paths:
-            if len(p) == 1:
-                key = p[0]
-                out[p] += [f.get(key) if isinstance(f, dict) else None for f in fields]
-            else:
-                out[p] += [_get(f, list(p)) for f in fields]
+def _raw_columns(fields: list, paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], list]:
+    """The raw value at each path of each record's fields, in record order."""
+    out: dict[tuple[str, ...], list] = {}
+    for p in paths:
+        if len(p) == 1:
+            key = p[0]
+            out[p] = [f.get(key) if isinstance(f, dict) else None for f in fields]
+        else:
+            out[p] = [_get(f, list(p)) for f in fields]
     return out
 
 
-def _transformed(raw: list, how: str, vocab: dict[str, int],
+def _transformed(raw: list, how: str, vocab: dict[str, int], memo: dict,
                  transform_many: Callable[[list, str], list]) -> np.ndarray:
     """Codes of `match._transform(value, how)` per value (-1: nothing left), each distinct
-    value transformed once; values that cannot be told apart by hashing (an address dict,
-    or 1 and True) are transformed one by one."""
+    value transformed once (`memo`: raw value -> code, kept across chunks); values that
+    cannot be told apart by hashing (an address dict, or 1 and True) are transformed one by one."""
     n = len(raw)
     try:
-        if all(v is None or type(v) is str for v in raw):
-            distinct = list(dict.fromkeys(raw))
-            keyed = raw
-        else:  # the type too: 1, 1.0 and True are one dict key but three transforms
-            keyed = [(type(v), v) for v in raw]
-            distinct_keys = list(dict.fromkeys(keyed))
-            distinct = [v for _, v in distinct_keys]
+        keyed = raw if all(v is None or type(v) is str for v in raw) else \
+            [(type(v), v) for v in raw]  # the type too: 1, 1.0 and True are one dict key but three transforms
+        new = [d for d in dict.fromkeys(keyed) if d not in memo]
     except TypeError:  # an unhashable value (a dict): no dedup for this column
         keys = transform_many(raw, how)
         return np.fromiter((vocab.setdefault(k, len(vocab)) if k else -1 for k in keys), dtype=np.int64, count=n)
-    keys = transform_many(distinct, how)
-    code_of = {d: (vocab.setdefault(k, len(vocab)) if k else -1)
-               for d, k in zip(distinct if keyed is raw else distinct_keys, keys)}
-    return np.fromiter((code_of[v] for v in keyed), dtype=np.int64, count=n)
+    keys = transform_many(new if keyed is raw else [v for _, v in new], how)
+    memo.update((d, vocab.setdefault(k, len(vocab)) if k else -1) for d, k in zip(new, keys))
+    return np.fromiter((memo[v] for v in keyed), dtype=np.int64, count=n)
 
 
 def transform_all(values: list, how: str) -> list:
@@ -135,16 +125,23 @@ def feature_table(records: Sequence[dict], conf: dict, prepare: Callable[[dict],
     spec = {feat: ([paths] if isinstance(paths, str) else list(paths), how)
             for feat, (paths, how) in conf["features"].items()}
     wanted = sorted({tuple(p.split(".")) for paths, _ in spec.values() for p in paths})
-    raw = _raw_columns(records, wanted, prepare)
     vocab: dict[str, int] = {}
-    columns: dict[str, np.ndarray] = {}
-    for feat, (paths, how) in spec.items():
-        col = None
-        for p in paths:  # the first path whose value is not empty wins (match.features)
-            codes = _transformed(raw[tuple(p.split("."))], how, vocab, transform_many)
-            col = codes if col is None else np.where(col >= 0, col, codes)
-        columns[feat] = col
-    del raw
+    memo: dict[tuple, dict] = defaultdict(dict)
+    chunks: dict[str, list[np.ndarray]] = defaultdict(list)
+    for start in range(0, len(records), CHUNK):
+        part = records[start:start + CHUNK]
+        raw = _raw_columns([(prepare(r) if prepare else r).get("fields") or {} for r in part], wanted)
+        for feat, (paths, how) in spec.items():
+            col = None
+            for p in paths:  # the first path whose value is not empty wins (match.features)
+                path = tuple(p.split("."))
+                codes = _transformed(raw[path], how, vocab, memo[path, how], transform_many)
+                col = codes if col is None else np.where(col >= 0, col, codes)
+            chunks[feat].append(col)
+        del raw, part
+    del memo
+    columns = {feat: np.concatenate(chunks[feat]) if chunks[feat] else np.empty(0, dtype=np.int64)
+               for feat in spec}
     values = list(vocab)
     derived = None
     if "full_key" in columns:  # a record without a full name has its parts' (match.features)
