@@ -2,10 +2,10 @@
 
 What it measures: the resolution functions a run calls, fed in memory (the store's reads
 and writes are not timed; `tests/test_resolve.py` covers them for correctness):
-  full         features (`vectorized.build_index`, on every core), candidates and scoring
-               with a model trained on the data (`vectorized.match_index`), clustering
-               (`components.cluster`), `assign_entity_ids`, and a golden record per entity
-               (`golden_record`): what `resolve_type` plus `write_region` compute;
+  full         features (`vectorized.build_index`: code columns), candidates and scoring
+               with a model trained on the data (`vectorized.score_index`, arrays), clustering
+               and ids (`components.cluster_scored`, `entity_ids`), and a golden record per
+               entity (`golden_record`): what `resolve_type` plus `write_region` compute;
   incremental  rebuilding the blocking index from stored features (`index_from_features`),
                adding the new records, `grow_region` with the full run's model, `cluster`,
                ids and golden records for the touched region: what an incremental run computes.
