@@ -2,10 +2,10 @@
 
 What it measures: the resolution functions a run calls, fed in memory (the store's reads
 and writes are not timed; `tests/test_resolve.py` covers them for correctness):
-  full         features (`vectorized.build_index`, on every core), candidates and scoring
-               with a model trained on the data (`vectorized.match_index`), clustering
-               (`components.cluster`), `assign_entity_ids`, and a golden record per entity
-               (`golden_record`): what `resolve_type` plus `write_region` compute;
+  full         features (`vectorized.build_index`: code columns), candidates and scoring
+               with a model trained on the data (`vectorized.score_index`, arrays), clustering
+               and ids (`components.cluster_scored`, `entity_ids`), and a golden record per
+               entity (`golden_record`): what `resolve_type` plus `write_region` compute;
   incremental  rebuilding the blocking index from stored features (`index_from_features`),
                adding the new records, `grow_region` with the full run's model, `cluster`,
                ids and golden records for the touched region: what an incremental run computes.
@@ -113,11 +113,11 @@ def full_run(records: list[dict], settings: dict | None = None) -> tuple[dict, d
     clock = Clock()
     slot = vectorized.build_index(records, "person", settings)
     clock.lap("features")
-    pairs, model = vectorized.match_index(slot, conf, None)
-    clock.lap(f"candidates+training+scoring ({len(pairs)} pairs >= review)")
+    scored, model = vectorized.score_index(slot, conf, None)
+    clock.lap(f"candidates+training+scoring ({len(scored['left'])} pairs >= review)")
     refs = [r["ref"] for r in records]
-    clusters = components.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
-    ids = clustering.assign_entity_ids(clusters, {}, "person")
+    label = components.cluster_scored(scored, conf["match"], (), conflict_of(slot["features"], conf))
+    ids = components.entity_ids(scored["refs"], label, {}, "person")
     clock.lap("cluster+ids")
     n = goldens({r["ref"]: r for r in records}, ids, refs)
     clock.lap(f"golden ({n} entities)")
@@ -128,7 +128,7 @@ def full_run(records: list[dict], settings: dict | None = None) -> tuple[dict, d
 def incremental_run(old: list[dict], new: list[dict], slot: dict, ids: dict, model: dict,
                     settings: dict | None = None) -> dict:
     conf = match.settings_for("person", settings)
-    stored = slot["features"]
+    stored = dict(slot["features"])  # as a store run reads them back (not timed: nor is that)
     clock = Clock()
     slot = match.index_from_features(stored, slot["sources"], conf)
     clock.lap("index from stored features")

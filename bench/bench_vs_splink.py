@@ -133,7 +133,7 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     sys.path.insert(0, str(HERE))
     from person_file import read_records, settings
 
-    from munihub.resolve import clustering, components, match, vectorized
+    from munihub.resolve import components, match, vectorized
     from munihub.resolve.conflicts import conflict_of
 
     t0, c0 = time.perf_counter(), cpu_seconds()
@@ -144,18 +144,18 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     slot = vectorized.build_index(records, "person", conf_all)
     refs = [r["ref"] for r in records]
     del records
-    marks["features+blocks"] = time.perf_counter() - t0
+    marks["features+blocks"] = time.perf_counter() - t0 - sum(marks.values())
     conf = match.settings_for("person", conf_all)
-    pairs, _model = vectorized.match_index(slot, conf, None, free_blocks=True)
+    scored, _model = vectorized.score_index(slot, conf, None, free_blocks=True)
     marks["scoring"] = time.perf_counter() - t0 - sum(marks.values())
-    clusters = components.cluster(refs, pairs, conf["match"], (), conflict_of(slot["features"], conf))
-    ids = clustering.assign_entity_ids(clusters, {}, "person")
+    label = components.cluster_scored(scored, conf["match"], (), conflict_of(slot["features"], conf))
+    ids = components.entity_ids(scored["refs"], label, {}, "person")
     marks["cluster+ids"] = time.perf_counter() - t0 - sum(marks.values())
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     pq.write_table(pa.table({"unique_id": [int(r.split("|", 1)[1]) for r in refs],
                              "cluster_id": [ids[r] for r in refs]}), out)
-    return {"seconds": seconds, "cpu": cpu, "pairs": sum(p.probability >= conf["match"] for p in pairs),
-            "review": sum(p.probability < conf["match"] for p in pairs),
+    strong = int((scored["probability"] >= conf["match"]).sum())
+    return {"seconds": seconds, "cpu": cpu, "pairs": strong, "review": len(scored["probability"]) - strong,
             "stages": {k: round(v, 1) for k, v in marks.items()}}
 
 

@@ -58,19 +58,26 @@ def match_records(rows: list[dict], source: str = "persons") -> list[dict]:
 
 
 def read_records(path: Path, source: str = "persons") -> list[dict]:
-    """The file as person match records, read in batches so its rows are never all held
-    as dicts beside the records (a million rows as dicts weigh more than the records)."""
+    """The file as person match records (what `match_records` makes of its rows), read a
+    batch of columns at a time, so the rows are never all held as dicts beside the records
+    (a million rows as dicts weigh more than the records) nor made one by one."""
     if path.suffix != ".parquet":
         return match_records(read_rows(path), source)
     import pyarrow.parquet as pq
     out: list[dict] = []
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
-        rows = batch.to_pylist()
-        for r in rows:
-            for k, v in r.items():
-                if v == "":
-                    r[k] = None
-        out += match_records(rows, source)
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=100_000):
+        cols = batch.to_pydict()
+        n = batch.num_rows
+        blank = [None] * n
+        named = [(field, cols.get(col, blank)) for col, field in FIELDS.items()]
+        detail, city = cols.get("address", blank), cols.get("city", blank)
+        for k, uid in enumerate(cols["unique_id"]):
+            fields = {field: values[k] for field, values in named if values[k]}
+            address = {key: v for key, v in (("detail", detail[k]), ("city", city[k])) if v}
+            if address:
+                fields["address"] = address
+            out.append({"ref": f"{source}|{uid}", "source": source, "entity_type": "person",
+                        "fields": fields, "trust": 1})
     return out
 
 

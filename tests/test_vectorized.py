@@ -152,3 +152,82 @@ def test_cluster_equals_clustering_cluster(seed):
     want = clustering.cluster(refs, pairs, 0.6, no, odd)
     assert components.cluster(refs, pairs, 0.6, no, odd) == want
     assert len(set(want.values())) > len(set(clustering.cluster(refs, pairs, 0.6, no).values()))
+
+
+@pytest.mark.parametrize("settings", [None, ENGLISH], ids=["persian-defaults", "english"])
+def test_conflicts_over_the_feature_table_cluster_alike(records, settings):
+    """Parts tested for conflicts in arrays (`conflicts.TableConflicts.many`) are the parts the
+    one-pair test finds: the clusters equal `clustering.cluster` with `conflict_of` on dicts."""
+    from munihub.resolve import clustering
+    from munihub.resolve.conflicts import conflict_of
+
+    settings = {"person": {**(settings or {}).get("person", {}), "conflicts": ["birth_date", "first_key"]}}
+    conf = match.settings_for("person", settings)
+    slot = vectorized.build_index(records, "person", settings)
+    pairs, _ = vectorized.match_index(slot, conf)
+    refs = [r["ref"] for r in records]
+    rng = random.Random(7)  # and chains of weak links across people: parts with conflicts
+    pairs += [match.Pair(*sorted(rng.sample(refs, 2)), 0.7, "fellegi-sunter") for _ in range(300)]
+    feats = dict(slot["features"])
+    want = clustering.cluster(refs, pairs, 0.6, (), conflict_of(feats, conf))
+    test = conflict_of(slot["features"], conf)
+    assert hasattr(test, "many")
+    assert components.cluster(refs, pairs, 0.6, (), test) == want
+    assert want != clustering.cluster(refs, pairs, 0.6, ())  # conflicts did split parts
+
+
+def test_many_conflicts_equal_one_pair_tests(records):
+    """`TableConflicts.many` says what `conflicts.conflicting` says of every pair (swapped
+    names, one-edit dates and mistyped national ids included)."""
+    import numpy as np
+
+    from munihub.resolve.conflicts import conflict_of, conflicting
+
+    settings = {"person": {"conflicts": ["birth_date", "first_key", "last_key"]}}
+    conf = match.settings_for("person", settings)
+    table = vectorized.build_index(records, "person", settings)["features"]
+    rng = np.random.default_rng(3)
+    n = len(table.refs)
+    left = np.r_[rng.integers(0, n, 3000), np.arange(n - 1)]  # random pairs and neighbours (one person)
+    right = np.r_[rng.integers(0, n, 3000), np.arange(1, n)]
+    got = conflict_of(table, conf).many(left, right)
+    want = [conflicting(table.row(a), table.row(b), conf) for a, b in zip(left.tolist(), right.tolist())]
+    assert got.tolist() == want and 0 < sum(want) < len(want)
+
+
+@pytest.mark.parametrize("settings", [None, ENGLISH], ids=["persian-defaults", "english"])
+def test_scored_arrays_give_the_clusters_ids_and_rules_of_pairs(records, settings):
+    """`components.cluster_scored`, `entity_ids` and `first_rules` over `score_index`'s arrays
+    give what `clustering.cluster`, `assign_entity_ids` and `run._rules` give from `Pair`s,
+    with steward decisions, conflicts and former ids (some claimed twice, some split)."""
+    from munihub.resolve import clustering
+    from munihub.resolve.conflicts import conflict_of
+    from munihub.resolve.run import _rules
+
+    conf = match.settings_for("person", settings)
+    slot = vectorized.build_index(records, "person", settings)
+    scored, _ = vectorized.score_index(slot, conf)
+    pairs = vectorized.pairs_of(scored)
+    refs = scored["refs"]
+    rng = random.Random(11)
+    decisions = [(*sorted(rng.sample(refs, 2)), v) for v in ("match", "no-match") for _ in range(20)]
+    decisions += [(p.left_ref, p.right_ref, "no-match") for p in rng.sample(
+        [p for p in pairs if p.probability >= conf["match"]], 15)]
+    # former entities: two clusters of today per old id (the larger keeps it), some members
+    # moved to a random other one
+    keys = sorted(set(clustering.cluster(refs, pairs, conf["match"]).values()))
+    former = {k: f"P-old{i // 2}" for i, k in enumerate(keys)}
+    today = clustering.cluster(refs, pairs, conf["match"])
+    previous = {r: former[today[r]] if rng.random() < 0.8 else f"P-old{rng.randrange(len(keys) // 2)}"
+                for r in refs if rng.random() < 0.7}
+    previous["gone|1"] = "P-old7"  # an id held outside these refs is never reused
+    for decided in ((), decisions):
+        for test in (None, conflict_of(dict(slot["features"]), conf), conflict_of(slot["features"], conf)):
+            want = clustering.cluster(refs, pairs, conf["match"], decided, test)
+            label = components.cluster_scored(scored, conf["match"], decided, test)
+            assert {r: refs[k] for r, k in zip(refs, label.tolist())} == want
+            for before in ({}, previous):
+                assert components.entity_ids(refs, label, before, "person") == \
+                    clustering.assign_entity_ids(want, before, "person")
+    assert components.first_rules(scored, conf["match"]) == _rules(pairs, conf["match"])
+    assert len(set(want.values())) < len(refs)

@@ -38,9 +38,12 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
     for r in ordered:
         parts[out[r]].append(r)
     refused = {min(a, b) for a, b in forbidden if a in out and b in out and out[a] == out[b]}
-    suspect = {key for key, members in parts.items() if len(members) > 1 and (
-        out.get(key) in {out[r] for r in refused} or
-        (conflict is not None and any(conflict(a, b) for a, b in combinations(members, 2))))}
+    suspect = {out[r] for r in refused}
+    if hasattr(conflict, "many"):  # every member pair of every part tested in arrays
+        suspect |= {ordered[k] for k in _conflicted(ordered, label, conflict)}
+    else:
+        suspect |= {key for key, members in parts.items() if len(members) > 1 and key not in suspect and
+                    conflict is not None and any(conflict(a, b) for a, b in combinations(members, 2))}
     if not suspect:
         return out
     mine = [p for p in pairs if out.get(p.left_ref) in suspect and out.get(p.right_ref) in suspect]
@@ -48,6 +51,27 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
     out.update(clustering.cluster([r for key in sorted(suspect) for r in parts[key]], mine, threshold,
                                   decided, conflict))
     return out
+
+
+def _conflicted(ordered: list[str], label: np.ndarray, conflict) -> set[int]:
+    """Labels (smallest positions) of the parts holding two members in conflict, every member
+    pair tested at once by `conflict.many` (a `conflicts.TableConflicts`)."""
+    table = conflict.table
+    pos = (np.arange(len(ordered)) if table.refs == ordered else
+           np.asarray([table.position(r) for r in ordered], dtype=np.int64))
+    order = np.argsort(label, kind="stable")
+    key = label[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    found: set[int] = set()
+    for size in np.unique(sizes[sizes > 1]).tolist():
+        members = order[starts[sizes == size][:, None] + np.arange(size)]
+        i, j = np.triu_indices(size, 1)
+        for block in np.array_split(np.arange(len(members)), max(1, len(members) * len(i) // 2_000_000)):
+            a, b = members[block][:, i].ravel(), members[block][:, j].ravel()
+            hit = conflict.many(pos[a], pos[b])
+            found.update(np.unique(label[a[hit]]).tolist())
+    return found
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -65,3 +89,112 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
             label = jumped
         if np.array_equal(label, before):
             return label
+
+
+def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str, str, str]] = (),
+                   conflict: Callable[[str, str], bool] | None = None) -> np.ndarray:
+    """`cluster` over the arrays of `vectorized.score_index` (every ref of `scored["refs"]`
+    clustered): per position, the position of its cluster's smallest ref.  Only the parts
+    holding a conflict or a refused steward link go through `clustering.cluster`, as `Pair`s."""
+    from munihub.resolve import clustering
+    from munihub.resolve.vectorized import pairs_of
+
+    refs = scored["refs"]
+    strong = scored["probability"] >= threshold
+    left, right = scored["left"][strong], scored["right"][strong]
+    index: dict[str, int] = {}
+    if decisions:
+        index = {r: i for i, r in enumerate(refs)}
+        linked = [(index[a], index[b]) for a, b, verdict in decisions
+                  if verdict == "match" and a in index and b in index]
+        if linked:
+            left, right = np.r_[left, [a for a, _ in linked]], np.r_[right, [b for _, b in linked]]
+    label = _components(len(refs), left, right)
+    forbidden = [(index[a], index[b]) for a, b, verdict in decisions
+                 if verdict == "no-match" and a in index and b in index]
+    suspect = {int(label[a]) for a, b in forbidden if label[a] == label[b]}
+    if hasattr(conflict, "many"):
+        suspect |= _conflicted(refs, label, conflict)
+    elif conflict is not None:  # a plain test, one pair at a time (`cluster` does the same)
+        suspect |= {int(k) for k in _multi(label) if _any_conflict(refs, label, int(k), conflict)}
+    if not suspect:
+        return label
+    keys = np.asarray(sorted(suspect), dtype=np.int64)
+    inside = np.isin(label, keys)
+    members = np.flatnonzero(inside)
+    mine = pairs_of(scored, strong & inside[scored["left"]] & inside[scored["right"]])
+    chosen = {refs[i] for i in members.tolist()}
+    decided = [d for d in decisions if d[0] in chosen and d[1] in chosen]
+    if hasattr(conflict, "among"):
+        conflict = conflict.among(members.tolist())
+    parts = clustering.cluster([refs[i] for i in members.tolist()], mine, threshold, decided, conflict)
+    index = index or {refs[i]: i for i in members.tolist()}
+    label = label.copy()
+    label[members] = [index[parts[refs[i]]] for i in members.tolist()]
+    return label
+
+
+def _multi(label: np.ndarray) -> np.ndarray:
+    keys, counts = np.unique(label, return_counts=True)
+    return keys[counts > 1]
+
+
+def _any_conflict(refs: list[str], label: np.ndarray, key: int, conflict) -> bool:
+    from itertools import combinations
+
+    members = [refs[i] for i in np.flatnonzero(label == key).tolist()]
+    return any(conflict(a, b) for a, b in combinations(members, 2))
+
+
+def first_rules(scored: dict, threshold: float) -> dict[str, str]:
+    """`run._rules` over scored arrays: per ref, the rule of the first pair >= threshold
+    naming it, pairs in (left ref, right ref) order."""
+    refs, n = scored["refs"], len(scored["refs"])
+    strong = np.flatnonzero(scored["probability"] >= threshold)
+    left, right = scored["left"][strong], scored["right"][strong]
+    order = np.argsort(left * n + right, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    first = np.full(n, len(order), dtype=np.int64)
+    np.minimum.at(first, left, rank)
+    np.minimum.at(first, right, rank)
+    has = np.flatnonzero(first < len(order))
+    rule_of = scored["rule"][strong][order]
+    names = scored["rules"]
+    return {refs[i]: names[k] for i, k in zip(has.tolist(), rule_of[first[has]].tolist())}
+
+
+def entity_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], entity_type: str,
+               reserved: Sequence[str] = ()) -> dict[str, str]:
+    """`clustering.assign_entity_ids` of the clusters `label` gives (`refs` sorted, label =
+    position of the cluster's smallest ref): the same ids, claims counted in arrays."""
+    from munihub.resolve.clustering import new_entity_id
+
+    keys, cluster = np.unique(label, return_inverse=True)
+    cluster = cluster.ravel()
+    chosen: dict[int, str] = {}
+    taken: set[str] = set()
+    if previous:
+        before = [previous.get(r) for r in refs]
+        olds = sorted({e for e in before if e is not None})
+        code = {e: i for i, e in enumerate(olds)}
+        old = np.fromiter((code[e] if e is not None else -1 for e in before), dtype=np.int64, count=len(refs))
+        has = old >= 0
+        claim, count = np.unique(np.stack([cluster[has], old[has]], axis=1), axis=0, return_counts=True)
+        # best claim first: most former members, then smallest old id, then smallest ref
+        for k in np.lexsort((claim[:, 0], claim[:, 1], -count)).tolist():
+            c, o = int(claim[k, 0]), olds[int(claim[k, 1])]
+            if c not in chosen and o not in taken:
+                chosen[c] = o
+                taken.add(o)
+    used = taken | set(previous.values()) | set(reserved)
+    ids = []
+    for c, key in enumerate(keys.tolist()):
+        if c not in chosen:
+            salt = 0
+            while (eid := new_entity_id(entity_type, refs[key], salt)) in used:
+                salt += 1
+            chosen[c] = eid
+            used.add(eid)
+        ids.append(chosen[c])
+    return dict(zip(refs, [ids[c] for c in cluster.tolist()]))

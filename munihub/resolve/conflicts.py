@@ -50,7 +50,78 @@ def _far(a: str, b: str, kind: str) -> bool:
 
 def conflict_of(feats: dict[str, dict], conf: dict) -> Callable[[str, str], bool] | None:
     """`clustering.cluster`'s conflict test over one type's features (None: the type has no
-    trusted id and no `conflicts`)."""
+    trusted id and no `conflicts`).  Over a `columns.FeatureTable` it is a `TableConflicts`,
+    which also tests many pairs at once."""
+    from munihub.resolve.columns import FeatureTable
+
     if not conf["trusted_ids"] and not conf.get("conflicts"):
         return None
+    if isinstance(feats, FeatureTable):
+        return TableConflicts(feats, conf)
     return lambda a, b: a in feats and b in feats and conflicting(feats[a], feats[b], conf)
+
+
+class TableConflicts:
+    """`conflicting` over a `columns.FeatureTable`: called with two refs as `conflict_of`'s
+    test is, or with arrays of positions in `table.refs` (`many`), where each distinct pair
+    of values is judged once (a million records' parts hold millions of member pairs)."""
+
+    def __init__(self, table, conf: dict) -> None:
+        self.table, self.conf = table, conf
+
+    def __call__(self, a: str, b: str) -> bool:
+        t = self.table
+        return a in t and b in t and conflicting(t[a], t[b], self.conf)
+
+    def among(self, positions) -> Callable[[str, str], bool]:
+        """The one-pair test for the records at `positions` only, their features read once
+        (`clustering.cluster` asks about each member many times)."""
+        rows = {self.table.refs[i]: self.table.row(i) for i in positions}
+        conf = self.conf
+        return lambda a, b: a in rows and b in rows and conflicting(rows[a], rows[b], conf)
+
+    def many(self, left, right):
+        """Per pair (left[k], right[k]) of positions: whether they conflict (bool array)."""
+        import numpy as np
+
+        from munihub.resolve.match import valid_id
+
+        cols, values, conf = self.table.columns, self.table.values, self.conf
+        out = np.zeros(len(left), dtype=bool)
+        absent = np.full(len(left), -1, dtype=np.int64)
+        for f in conf["trusted_ids"]:
+            if f not in cols:
+                continue
+            ca, cb = cols[f][left], cols[f][right]
+            present = np.unique(np.concatenate([ca, cb]))
+            present = present[present >= 0]
+            good = np.zeros(len(values) + 1, dtype=bool)
+            good[present] = [valid_id(f, values[c]) for c in present.tolist()]
+            out |= (ca != cb) & good[ca] & good[cb]  # -1 reads the last entry: never valid
+        far = np.zeros(len(left), dtype=bool)
+        for name in conf.get("conflicts", ()):
+            if name not in cols:
+                continue
+            ca, cb = cols[name][left], cols[name][right]
+            differ = np.flatnonzero((ca >= 0) & (cb >= 0) & (ca != cb) & ~out & ~far)
+            if not len(differ):
+                continue
+            kind = conf["comparisons"][name].get("kind", "exact")
+            both, inverse = np.unique(np.stack([ca[differ], cb[differ]], axis=1), axis=0, return_inverse=True)
+            apart = np.fromiter((_far(values[a], values[b], kind) for a, b in both.tolist()),
+                                dtype=bool, count=len(both))
+            far[differ[apart[inverse.ravel()]]] = True
+        for x, y in conf.get("swappable", ()):  # names swapped or split elsewhere: no conflict
+            at = np.flatnonzero(far)
+            if not len(at):
+                break
+            quads = np.stack([(cols[f][side] if f in cols else absent)[at]
+                              for side in (left, right) for f in (x, y)], axis=1)
+            both, inverse = np.unique(quads, axis=0, return_inverse=True)
+            def side(cx: int, cy: int) -> dict:
+                return {k: values[c] for k, c in ((x, cx), (y, cy)) if c >= 0}
+
+            swapped = np.fromiter((_swapped(side(ax, ay), side(bx, by), x, y)
+                                   for ax, ay, bx, by in both.tolist()), dtype=bool, count=len(both))
+            far[at[swapped[inverse.ravel()]]] = False
+        return out | far

@@ -121,14 +121,18 @@ def tf_tables(feats: dict[str, dict], conf: dict) -> dict[str, dict[str, float]]
         if not comp.get("tf"):
             continue
         counts = Counter(f.get(name) for f in feats.values() if f.get(name))
-        total = sum(counts.values())
-        if not total:
-            continue
-        common = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TF_VALUES]
-        table = {v: n / total for v, n in common}
-        table[""] = min(table.values()) if len(counts) > len(common) else 1 / total
-        out[name] = table
+        if sum(counts.values()):
+            out[name] = tf_table(counts)
     return out
+
+
+def tf_table(counts: Counter) -> dict[str, float]:
+    """One comparison's term-frequency table from its value counts (`tf_tables`)."""
+    total = sum(counts.values())
+    common = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TF_VALUES]
+    table = {v: n / total for v, n in common}
+    table[""] = min(table.values()) if len(counts) > len(common) else 1 / total
+    return table
 
 
 def tf_adjustment(vector: dict[str, int], fa: dict, fb: dict, model: dict) -> dict[str, float]:

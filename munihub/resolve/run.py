@@ -93,21 +93,40 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         clusters = group_followups([with_fields(r) for r in records], options=followup_options(conf))
         pairs: list = []
         rule = {r: "followup" for r in refs}
+        ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     else:
-        # features on every core, candidates from the encoded features (no block dict)
+        # features per column on every core, candidates from the encoded features (no block dict)
         slot = vectorized.build_index(records, entity_type, settings, prepare=with_fields)
         feats = slot["features"]
-        # the same pairs and model as match.match_index, per comparison and on every core
-        pairs, model = vectorized.match_index(slot, conf, model, free_blocks=True)
+        # the same pairs and model as match.match_index, per comparison and on every core, kept
+        # as arrays: clusters, ids and rules from them, `Pair`s only for the review band
+        scored, model = vectorized.score_index(slot, conf, model, free_blocks=True)
         conflict = conflict_of(feats, conf)
-        clusters = components.cluster(refs, pairs, conf["match"], decisions, conflict)
+        label = components.cluster_scored(scored, conf["match"], decisions, conflict)
         # who lives at each home decides the partial mentions the pairs left open
-        clusters = partial.resolve_partials(clusters, feats, partial.roster_settings(entity_type, conf),
-                                            conflict, decisions)
-        rule = _rules(pairs, conf["match"])
-    ids = clustering.assign_entity_ids(clusters, previous, entity_type)
+        label = _with_partials(scored["refs"], label, feats, partial.roster_settings(entity_type, conf),
+                               conflict, decisions)
+        ids = components.entity_ids(scored["refs"], label, previous, entity_type)
+        rule = components.first_rules(scored, conf["match"])
+        p = scored["probability"]
+        pairs = vectorized.pairs_of(scored, (p >= conf["review"]) & (p < conf["match"]))
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
             "model": model, "features": feats}
+
+
+def _with_partials(refs: list[str], label, feats: dict, roster: dict | None, conflict, decisions):
+    """`label` (per position of the sorted `refs`, its cluster's smallest position) after
+    `partial.resolve_partials`, which works on ref -> smallest ref of its part."""
+    if roster is None:
+        return label
+    import numpy as np
+
+    from munihub.resolve import partial
+
+    clusters = partial.resolve_partials(dict(zip(refs, (refs[k] for k in label.tolist()))), feats, roster,
+                                        conflict, decisions)
+    index = {r: i for i, r in enumerate(refs)}
+    return np.fromiter((index[clusters[r]] for r in refs), dtype=np.int64, count=len(refs))
 
 
 def request_threads(groups: dict[str, list[dict]], match_settings: dict | None,

@@ -14,7 +14,11 @@ per comparison instead of per pair:
   each pattern's probability once; the caps (`munihub.resolve.caps`) on the pairs that reach
   the review threshold, as `match._score` applies them.
 
-Plain data in and out, like `munihub.resolve.match`; numpy is the only addition.
+Features come as a `columns.FeatureTable` (code columns) from `build_index`; scores stay
+arrays (`score_index`) until `pairs_of` makes `Pair`s of the few a caller wants.  Grouping
+millions of pairs hashes them (pyarrow, of the `resolve` extra) rather than sorting rows.
+
+Plain data in and out, like `munihub.resolve.match`; numpy and pyarrow are the additions.
 """
 from __future__ import annotations
 
@@ -44,47 +48,86 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
+def factorize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values in order of first appearance, index of each element's value): what
+    `np.unique(x, return_inverse=True)` tells, by hashing (pyarrow) instead of an argsort of
+    millions of pairs.  For grouping where the order of the groups does not matter."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(x):
+        return x[:0], np.zeros(0, dtype=np.int64)
+    enc = pc.dictionary_encode(pa.array(x))
+    return enc.dictionary.to_numpy(zero_copy_only=False), enc.indices.to_numpy(zero_copy_only=False)
+
+
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """`np.unique(x)` of an integer array by one sort (numpy's hash-based unique takes seconds
+    on millions of distinct pair codes)."""
+    s = np.sort(x)
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+
+
+def _key_of(*columns: np.ndarray) -> np.ndarray:
+    """One integer per row of several non-negative code columns, equal exactly where the
+    rows are (each column folded in by factorizing: no overflow, no row sort)."""
+    key = factorize(columns[0])[1].astype(np.int64)
+    for col in columns[1:]:
+        codes, inv = factorize(col)
+        key = factorize(key * len(codes) + inv)[1].astype(np.int64)
+    return key
+
+
 # --------------------------------------------------------------------------- index
-_RECORDS: tuple = ()  # (records, settings, conf, prepare), inherited by forked workers
+_TODO: tuple = ()  # (distinct values, how), inherited by forked workers
 
 
-def _features_of(bounds: tuple[int, int]) -> list[dict]:
-    from munihub.resolve import match
+def _transform_range(bounds: tuple[int, int]) -> list:
+    from munihub.resolve.columns import transform_all
 
-    records, settings, conf, prepare = _RECORDS
-    return [match.features(prepare(r) if prepare else r, settings, conf) for r in records[bounds[0]:bounds[1]]]
+    values, how = _TODO
+    return transform_all(values[bounds[0]:bounds[1]], how)
+
+
+def _transform_many(values: list, how: str, processes: int = 1) -> list:
+    """`columns.transform_all` on every core when there are many distinct values to normalize
+    (street addresses: nearly one per record); ids and dates (`raw`) are cheaper to
+    transform here than to send back."""
+    global _TODO
+    from munihub.resolve.columns import transform_all
+
+    procs = min(processes, max(1, len(values) // FEATURES_PER_WORKER))
+    if procs < 2 or how == "raw":
+        return transform_all(values, how)
+    step = -(-len(values) // (procs * 4))
+    _TODO = (values, how)
+    try:
+        with multiprocessing.get_context("fork").Pool(procs) as pool:
+            parts = pool.map(_transform_range, [(a, a + step) for a in range(0, len(values), step)])
+    finally:
+        _TODO = ()
+    return [k for part in parts for k in part]
 
 
 def build_index(records: Sequence[dict], entity_type: str, settings: dict | None = None,
                 prepare: Callable[[dict], dict] | None = None, processes: int | None = None) -> dict:
     """One type's index slot as `match.build_index` makes it (features, sources, counts),
-    features computed on every core, but no blocks: `match_index` finds the candidates
-    from the encoded features, which is faster and lighter than a dict of key tuples.
-    `prepare(record)`, if given, turns a stored record into one with `fields` (in the worker).
-    Refs must be unique (a full run's records)."""
-    global _RECORDS
+    but no blocks, and the features a `columns.FeatureTable` (each distinct value normalized
+    once, on every core): `match_index` finds the candidates from its code columns, which is
+    faster and lighter than a dict of key tuples.  `prepare(record)`, if given, turns a stored
+    record into one with `fields`.  Refs must be unique (a full run's records)."""
+    from functools import partial
+
     from munihub.resolve import match
+    from munihub.resolve.columns import feature_table
 
     conf = match.settings_for(entity_type, settings)
-    procs = min(processes or workers(), max(1, len(records) // FEATURES_PER_WORKER))
-    _RECORDS = (records, settings, conf, prepare)
-    try:
-        if procs < 2:
-            feats = _features_of((0, len(records)))
-        else:
-            step = -(-len(records) // (procs * 4))
-            with multiprocessing.get_context("fork").Pool(procs) as pool:
-                parts = pool.map(_features_of, [(a, a + step) for a in range(0, len(records), step)])
-            feats = [f for part in parts for f in part]
-            del parts
-    finally:
-        _RECORDS = ()
-    refs = [r["ref"] for r in records]
-    slot = {"blocks": None, "features": dict(zip(refs, feats)),
+    table = feature_table(records, conf, prepare, partial(_transform_many, processes=processes or workers()))
+    slot = {"blocks": None, "features": table,
             "sources": {r["ref"]: r.get("source", r["ref"].split("|")[0]) for r in records},
             "counts": defaultdict(Counter)}
     for name in conf.get("cap_unless_exact", {}):
-        slot["counts"][name] = Counter(f.get(name) for f in feats)
+        slot["counts"][name] = table.counts(name)
     return slot
 
 
@@ -211,8 +254,9 @@ def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndar
         ax, ay, bx, by = column[x][left], column[y][left], column[x][right], column[y][right]
         maybe = np.flatnonzero(((levels[x] == 0) | (levels[y] == 0)) & (ax >= 0) & (ay >= 0) & (bx >= 0) & (by >= 0))
         if len(maybe):
-            quads, inverse = np.unique(np.stack([ax[maybe], ay[maybe], bx[maybe], by[maybe]], axis=1),
-                                       axis=0, return_inverse=True)
+            _, first, inverse = np.unique(_key_of(ax[maybe], ay[maybe], bx[maybe], by[maybe]),
+                                          return_index=True, return_inverse=True)
+            quads = np.stack([ax[maybe][first], ay[maybe][first], bx[maybe][first], by[maybe][first]], axis=1)
             same = np.fromiter((values[a] + values[b] in (values[c] + values[d], values[d] + values[c])
                                 for a, b, c, d in quads.tolist()), dtype=bool, count=len(quads))
             hit = maybe[same[inverse.ravel()]]
@@ -288,37 +332,63 @@ def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: dict
 
 
 # --------------------------------------------------------------------------- scoring
-def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
-                free_blocks: bool = False, processes: int | None = None) -> tuple[list[Pair], dict]:
-    """`match.match_index`, computed per comparison over arrays and on `processes` cores
-    (default: all): (pairs >= review, the model used)."""
-    global _VALUES
-    feats, sources = slot["features"], slot["sources"]
+def _encoded(feats: dict, plan, conf: dict, more: set[str]) -> tuple[list[str], dict, list[str]]:
+    """(sorted refs, code column per feature, values) of features held as dicts (an index
+    `match.build_index` made): one vocabulary for every feature, so a first name can be
+    compared with a last name (swaps)."""
     refs = sorted(feats)
     n = len(refs)
-
-    plan = conf.get("_plan") or fs.comparison_plan(conf)
     wanted = {name for name, _, fb in plan} | {f for _, _, fb in plan for f in fb} | set(conf["trusted_ids"])
-    # one vocabulary for every feature, so a first name can be compared with a last name (swaps)
     vocab: dict = {None: 0, "": 0}
     column: dict[str, np.ndarray] = {}
     rows = [feats[r] for r in refs]
-    for name in sorted(wanted):
+    for name in sorted(wanted | more):
         column[name] = np.fromiter([vocab.setdefault(f.get(name), len(vocab) - 1) for f in rows],
                                    dtype=np.int64, count=n) - 1  # null: -1
-    del rows
+    return refs, column, list(vocab)[2:]
+
+
+def _tf_tables(table, conf: dict) -> dict:
+    """`model.tf_tables` from a `columns.FeatureTable`'s code counts."""
+    out = {}
+    for name, comp in conf["comparisons"].items():
+        if comp.get("tf") and name in table.columns:
+            counts = table.counts(name)
+            counts.pop(None, None)
+            if counts:
+                out[name] = fs.tf_table(counts)
+    return out
+
+
+def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
+                free_blocks: bool = False, processes: int | None = None) -> tuple[dict, dict]:
+    """What `match.match_index` computes, per comparison over arrays and on `processes` cores
+    (default: all), kept as arrays: ({"refs": sorted refs, "left", "right": positions in them,
+    "probability", "rule": index into "rules"}, the model used).  Shared trusted ids first,
+    then the scored pairs >= review, each in (left, right) order (`pairs_of` makes `Pair`s)."""
+    global _VALUES
+    from munihub.resolve.columns import FeatureTable
+
+    feats, sources = slot["features"], slot["sources"]
+    plan = conf.get("_plan") or fs.comparison_plan(conf)
+    blocked = {f for rule in conf["blocking"] for f in rule}
+    if isinstance(feats, FeatureTable):  # from `build_index`: the code columns as they are
+        refs, column, values = feats.refs, feats.columns, feats.values
+        column = {name: column.get(name, np.full(len(refs), -1, dtype=np.int64))
+                  for name in set(column) | blocked | set(conf["comparisons"])}
+    else:
+        refs, column, values = _encoded(feats, plan, conf, blocked if slot.get("blocks") is None else set())
+    n = len(refs)
+    n_values = len(values) + 1
     limit = conf.get("max_block", 2000)
     if slot.get("blocks") is None:  # from `build_index` here: group the encoded features
-        for name in {f for rule in conf["blocking"] for f in rule} - set(column):
-            column[name] = np.fromiter([vocab.setdefault(feats[r].get(name), len(vocab) - 1) for r in refs],
-                                       dtype=np.int64, count=n) - 1
-        codes = np.unique(np.concatenate([np.empty(0, dtype=np.int64)] + [
-            rule_pairs([column[f] for f in rule], len(vocab), limit) for rule in conf["blocking"]]))
+        codes = sorted_unique(np.concatenate([np.empty(0, dtype=np.int64)] + [
+            rule_pairs([column[f] for f in rule], n_values, limit) for rule in conf["blocking"]]))
     else:
         codes = candidate_pairs(slot["blocks"], {r: i for i, r in enumerate(refs)}, limit)
         if free_blocks:
             slot["blocks"] = defaultdict(list)
-    _VALUES = list(vocab)[2:]
+    _VALUES = values
     left, right = codes // n, codes % n
     del codes
     if conf.get("link_only"):
@@ -327,14 +397,14 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
         left, right = left[keep], right[keep]
     pool = _Pool(processes or workers())
     try:
-        levels = level_columns(left, right, column, conf, len(vocab), pool)
+        levels = level_columns(left, right, column, conf, n_values, pool)
         randoms = None
         if model is None:
             rl, rr = random_pairs(n, conf.get("u_sample", 50_000))
             if conf.get("link_only"):
                 keep = src[rl] != src[rr]
                 rl, rr = rl[keep], rr[keep]
-            randoms = level_columns(rl, rr, column, conf, len(vocab), pool)
+            randoms = level_columns(rl, rr, column, conf, n_values, pool)
     finally:
         pool.close()
         _VALUES = []
@@ -343,7 +413,12 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
     exact_rule = np.full(len(left), -1, dtype=np.int8)
     contradicts = np.zeros(len(left), dtype=bool)
     for k, f in enumerate(conf["trusted_ids"]):
-        ok = np.fromiter((valid_id(f, feats[r].get(f)) for r in refs), dtype=bool, count=n)
+        col = column[f]
+        present = np.unique(col[col >= 0])
+        good = np.zeros(n_values, dtype=bool)
+        good[present] = np.fromiter((valid_id(f, values[c]) for c in present.tolist()), dtype=bool,
+                                    count=len(present))
+        ok = good[col]  # -1 (absent) reads the last entry: never valid
         both = ok[left] & ok[right]
         same = both & (column[f][left] == column[f][right])
         exact_rule[(exact_rule < 0) & same] = k
@@ -373,50 +448,85 @@ def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
             r_uniq, r_counts = np.unique(_patterns(randoms, names, radix), return_counts=True)
             model = train_counts(fuzzy_counts, {decode(int(c)): int(k) for c, k in zip(ex_uniq, ex_counts)},
                                  {decode(int(c)): int(k) for c, k in zip(r_uniq, r_counts)}, total, conf)
-            model["tf"] = fs.tf_tables(feats, conf)
+            model["tf"] = (_tf_tables(feats, conf) if isinstance(feats, FeatureTable)
+                           else fs.tf_tables(feats, conf))
         else:
             model = fs.default_model(conf)
     model = fs.completed(model, conf)
 
-    out = [Pair(refs[a], refs[b], 1.0, "exact:" + conf["trusted_ids"][k])
-           for a, b, k in zip(left[is_exact].tolist(), right[is_exact].tolist(), exact_rule[is_exact].tolist())]
     probs = np.asarray([fs.probability(dict(zip(names, decode(int(c)))), model) for c in uniq])
     pair_p = probs[inverse] if len(uniq) else np.empty(0)
     fuzzy_left, fuzzy_right = left[is_fuzzy], right[is_fuzzy]
     if "tf" in model and model["tf"]:
         pair_p = _tf_shifted(pair_p, uniq[inverse] if len(uniq) else inverse, fuzzy_left, fuzzy_right,
-                             levels, is_fuzzy, column, model, names, decode, feats, refs)
-    reach = pair_p >= conf["review"]
-    fl, fr = fuzzy_left[reach].tolist(), fuzzy_right[reach].tolist()
-    caps = any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different"))
-    counted = slot.get("counts", {})
-    for a, b, p, code in zip(fl, fr, pair_p[reach].tolist(), inverse[reach].tolist()):
-        ra, rb = refs[a], refs[b]
-        if caps:
-            p, _ = capped(p, dict(zip(names, decode(int(uniq[code])))), conf, feats[ra], feats[rb], counted)
-            if p < conf["review"]:
-                continue
-        out.append(Pair(ra, rb, round(p, 6), "fellegi-sunter"))
-    return out, model
+                             levels, is_fuzzy, column, model, values)
+    reach = np.flatnonzero(pair_p >= conf["review"])
+    if any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different")):
+        row = feats.row if isinstance(feats, FeatureTable) else (lambda i: feats[refs[i]])
+        rows: dict[int, dict] = {}
+        counted = slot.get("counts", {})
+        p_reach = pair_p[reach].tolist()
+        for k, (a, b, code) in enumerate(zip(fuzzy_left[reach].tolist(), fuzzy_right[reach].tolist(),
+                                             inverse[reach].tolist())):
+            fa = rows[a] if a in rows else rows.setdefault(a, row(a))
+            fb = rows[b] if b in rows else rows.setdefault(b, row(b))
+            p_reach[k] = capped(p_reach[k], dict(zip(names, decode(int(uniq[code])))), conf, fa, fb, counted)[0]
+        pair_p = pair_p.copy()
+        pair_p[reach] = p_reach
+        reach = reach[pair_p[reach] >= conf["review"]]
+    rounded, back = np.unique(pair_p[reach], return_inverse=True)  # Python's rounding, once a value
+    rounded = np.asarray([round(p, 6) for p in rounded.tolist()], dtype=np.float64)
+    scored = {"refs": refs, "rules": ["fellegi-sunter"] + ["exact:" + f for f in conf["trusted_ids"]],
+              "left": np.concatenate([left[is_exact], fuzzy_left[reach]]),
+              "right": np.concatenate([right[is_exact], fuzzy_right[reach]]),
+              "probability": np.concatenate([np.ones(int(is_exact.sum())), rounded[back.ravel()]]),
+              "rule": np.concatenate([exact_rule[is_exact] + 1, np.zeros(len(reach), dtype=np.int8)]).astype(np.int8)}
+    return scored, model
+
+
+def pairs_of(scored: dict, keep: np.ndarray | None = None) -> list[Pair]:
+    """`Pair`s of scored pairs (`score_index`), all or those where `keep` is true, in order."""
+    refs, rules = scored["refs"], scored["rules"]
+    at = slice(None) if keep is None else keep
+    return [Pair(refs[a], refs[b], p, rules[k]) for a, b, p, k in zip(
+        scored["left"][at].tolist(), scored["right"][at].tolist(), scored["probability"][at].tolist(),
+        scored["rule"][at].tolist())]
+
+
+def match_index(slot: dict, conf: dict, model: dict | None = None, min_train: int = 500,
+                free_blocks: bool = False, processes: int | None = None) -> tuple[list[Pair], dict]:
+    """`match.match_index`, computed per comparison over arrays and on `processes` cores
+    (default: all): (pairs >= review, the model used)."""
+    scored, model = score_index(slot, conf, model, min_train, free_blocks, processes)
+    return pairs_of(scored), model
 
 
 def _tf_shifted(pair_p: np.ndarray, pair_pattern: np.ndarray, left: np.ndarray, right: np.ndarray,
-                levels: dict, is_fuzzy: np.ndarray, column: dict, model: dict, names: list[str],
-                decode, feats: dict, refs: list[str]) -> np.ndarray:
+                levels: dict, is_fuzzy: np.ndarray, column: dict, model: dict, values: list[str]) -> np.ndarray:
     """Pair probabilities with the term-frequency adjustment `match._score` adds (Splink's):
-    it depends on the pattern and on the values agreeing exactly on each `tf` comparison, so
-    it is computed once per distinct (pattern, those values), with the same functions."""
+    the log-odds `model.tf_adjustment` gives each agreeing value, computed once per distinct
+    value and summed per pair in the same order; then the shift once per distinct (pattern,
+    log-odds), with the same function."""
+    import math
+
     from munihub.resolve.match import _shifted
 
-    keys = [pair_pattern]
-    for name in model["tf"]:
+    logit = np.zeros(len(pair_p))
+    for name, table in model["tf"].items():
+        u = model["u"][name][-1]
+        if name not in levels or not u > 0:
+            continue
         top = len(model["u"][name]) - 1
         ca, cb = column[name][left], column[name][right]
-        keys.append(np.where((levels[name][is_fuzzy] == top) & (ca == cb), ca, -1))
-    combos, first, inverse = np.unique(np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True)
-    shifted = np.empty(len(combos))
-    for k, (row, at) in enumerate(zip(combos.tolist(), first.tolist())):
-        vector = dict(zip(names, decode(row[0])))
-        fa, fb = feats[refs[left[at]]], feats[refs[right[at]]]
-        shifted[k] = _shifted(float(pair_p[at]), sum(fs.tf_adjustment(vector, fa, fb, model).values()))
-    return shifted[inverse.ravel()]
+        agree = np.flatnonzero((levels[name][is_fuzzy] == top) & (ca == cb) & (ca >= 0))
+        codes, inverse = np.unique(ca[agree], return_inverse=True)
+        weight = np.asarray([max(-fs.TF_BOUND, min(fs.TF_BOUND, math.log(u / table.get(values[c], table[""]))))
+                             for c in codes.tolist()], dtype=np.float64)
+        logit[agree] += weight[inverse.ravel()]
+    # one shift per distinct (pattern, log-odds), grouped by hashing: the shifted value of a
+    # group depends on nothing else, so the group order does not matter
+    combos, inverse = factorize(_key_of(pair_pattern, logit.view(np.int64)))
+    first = np.zeros(len(combos), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)  # a member of each group
+    shifted = np.asarray([_shifted(p, x) for p, x in zip(pair_p[first].tolist(), logit[first].tolist())])
+    return shifted[inverse] if len(combos) else pair_p
