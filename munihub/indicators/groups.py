@@ -271,8 +271,10 @@ def _keep_delta(conn, diff: sa.Table, fresh: sa.Table) -> sa.Table:
         sa.select(*(d.c[c] for c in COLUMNS), sa.literal(1), sa.literal(0)).where(d.c.side == 0, d.c.moved == 0),
         sa.select(*(fresh.c[c] for c in COLUMNS), sa.literal(1), sa.literal(1)).where(
             fresh.c.group_id.in_(now_moved)))))
-    # (unanalyzed, its tens of thousands of rows were planned as a few dozen and sorted, not hashed)
-    _analyze(conn, d)
+    # (unanalyzed, its tens of thousands of rows were planned as a few dozen and sorted, not hashed);
+    # only what the figures filter, join and group by: every column took 0.34 s of a 6 s refresh
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {d.name} (side, moved, citizen, district, category, month, week)")
     return citizens
 
 
