@@ -30,7 +30,7 @@ from munihub.indicators import calendar
 from munihub.indicators.compute import set_session
 from munihub.indicators.facts import GROUP_BASE, MENTION, group_base, open_days, with_repeats
 from munihub.store.marks import aware
-from munihub.store.stats import SHARE
+from munihub.store.stats import large_share
 
 FACT = "request_group"
 KEEP_VERSIONS = 200  # the days log keeps this many versions; an indicator older than that recomputes in full
@@ -404,9 +404,5 @@ def vacuum(engine: sa.Engine) -> list[str]:
 def _keep_statistics(conn, changed: int, *tables: sa.Table) -> None:
     """ANALYZE after a change of at least a tenth of the kept groups (PostgreSQL: autovacuum may
     be off, and a table's statistics then stay those of its last rebuild)."""
-    if conn.dialect.name != "postgresql":
-        return
-    known = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"),
-                         {"t": tables[0].name}).scalar()
-    if known is None or known < 0 or changed >= SHARE * known:
+    if conn.dialect.name == "postgresql" and large_share(conn, tables[0].name, changed):
         _analyze(conn, *tables)

@@ -10,6 +10,13 @@ SHARE = 0.1  # a load that changed at least this share of a table re-analyzes it
 RECLAIM_MIN = 10_000  # fewer dead rows than this are left to the next large load
 
 
+def large_share(conn, name: str, rows: int, share: float = SHARE) -> bool:
+    """Whether `rows` rows are at least `share` of what the planner believes table `name`
+    holds, or the table was never analyzed (PostgreSQL's reltuples)."""
+    known = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name}).scalar()
+    return known is None or known < 0 or rows >= share * known
+
+
 def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share: float = SHARE) -> bool:
     """ANALYZE `table` after a load wrote `rows_changed` rows to it, when that is a large share
     of what the planner believes it holds (or it was never analyzed); True if it did.  Only
@@ -18,9 +25,7 @@ def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share
         return False
     quote = engine.dialect.identifier_preparer.quote
     with engine.begin() as conn:
-        known = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"),
-                             {"t": table.name}).scalar()
-        if known is not None and known >= 0 and rows_changed < share * known:
+        if not large_share(conn, table.name, rows_changed, share):
             return False
         # The columns queries filter, join and sort by; a JSON column's statistics serve no
         # query here and sampling its documents was most of the cost (200k staged rows 1.2 s,
@@ -42,9 +47,7 @@ def reclaim(engine: sa.Engine, table: sa.Table, rows_dead: int, share: float = S
         return False
     # VACUUM refuses a transaction: the whole look runs on an autocommit connection.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        known = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"),
-                             {"t": table.name}).scalar()
-        if known is not None and known > 0 and rows_dead < share * known:
+        if not large_share(conn, table.name, rows_dead, share):
             return False
         conn.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {engine.dialect.identifier_preparer.quote(table.name)}")
     return True
