@@ -119,19 +119,16 @@ def page_projector(view, one_by_one: Callable[[Any], Any]) -> Callable[[list], l
             what = decide(prefix + name)
             if what == "drop":
                 continue
-            types = set(map(type, column))
-            objects = [t for t in types if issubclass(t, dict)]
-            if objects:  # nested: projected by its own fields, kept where anything is left
-                if len(objects) != len(types):
-                    return None  # objects beside other values: record by record
+            if any(issubclass(t, dict) for t in set(map(type, column))):
+                # Nested: projected by its own fields (None unless every value is an object of
+                # one shape), and kept unless nothing of it is left; as the objects share their
+                # fields, either every projected one is empty or none is.
                 inner = columns(list(column), prefix + name + ".")
                 if inner is None:
                     return None
-                if all(inner):
+                if inner[0]:
                     kept_names.append(name)
                     kept.append(inner)
-                elif any(inner):
-                    return None
             else:
                 kept_names.append(name)
                 kept.append(column if what == "clear" else what(column))
