@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from munihub import store
 from munihub.errors import AccessDenied
 from munihub.gateway import gate as g
-from munihub.gateway.reads import RequestConnection, rows_statement
+from munihub.gateway.pages import pseudonym_column
+from munihub.gateway.reads import RequestConnection, decode_records, rows_statement
 from munihub.gateway.respond import page_response
 
 FILTER = re.compile(r"^filter\[(.+)\]$")
@@ -47,6 +48,7 @@ async def rows_page(gate: g.Gate, request, who, dataset_id: str, cursor, limit: 
     if gate.pages is not None and not filters:  # the statement is compiled once (building one costs more)
         rows = await gate.pages.fetch(rows_statement(gate.reads.dialect, start is not None),
                                       {"source": dataset_id, "start": start, "n": limit + 1})
+        decode = decode_records
     else:
         t = store.source_rows
         q = sa.select(t.c.source_key, t.c.record, t.c.load_id, t.c.updated_at).where(t.c.source == dataset_id)
@@ -56,16 +58,18 @@ async def rows_page(gate: g.Gate, request, who, dataset_id: str, cursor, limit: 
             q = q.where(t.c.source_key > start)
         q = q.order_by(t.c.source_key).limit(limit + 1)
         rows = await run_in_threadpool(lambda: request.state.db.get().execute(q).all())
+        decode = list
     more, rows = len(rows) > limit, rows[:limit]
     request.state.audit["rows"] = len(rows)
     next_cursor = g.seal(gate, scope, rows[-1][0]) if more else None
-    # Projected and encoded on the event loop: about a millisecond for a page of 100 rows.
-    project = gate.projector(v)
-    key = (lambda k: k) if g.key_in_clear(gate, v, dataset_id) else gate.key_pseudonymizer(v.key, v.agency_id)
-    iso = g.iso
+    # Projected column by column and encoded on the event loop (a fraction of a millisecond for 100 rows).
+    keys, records, load_ids, stamps = zip(*rows) if rows else ((), (), (), ())
+    if not g.key_in_clear(gate, v, dataset_id):
+        keys = pseudonym_column(v.key, v.agency_id, "source_key")(keys)
     return page_response({"dataset": dataset_id}, "rows",
-                         [{"key": key(source_key), "load_id": load_id, "updated_at": iso(updated_at),
-                           "record": project(record)} for source_key, record, load_id, updated_at in rows],
+                         [{"key": key, "load_id": load_id, "updated_at": stamp, "record": record}
+                          for key, load_id, stamp, record in zip(keys, load_ids, map(g.iso, stamps),
+                                                                 gate.page_projector(v)(decode(records)))],
                          {"next_cursor": next_cursor})
 
 

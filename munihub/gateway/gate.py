@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from munihub.config import Settings
 from munihub.errors import AccessDenied, MunihubError
-from munihub.gateway import grants
+from munihub.gateway import grants, pages
 from munihub.gateway.cursors import decode_cursor, encode_cursor
 from munihub.gateway.reads import RequestConnection
 
@@ -41,12 +41,12 @@ class Gate:
 
     def __post_init__(self):
         # Per worker and per view, worked out once: contracts, which fields are personal, and
-        # the projections and key pseudonymizers of an agency's view (not on every page).
+        # the projections of an agency's view, record by record and page by page (not on every page).
         self.contract = functools.lru_cache(maxsize=256)(self._contract)
         self.personal_of = functools.lru_cache(maxsize=256)(self._personal_of)
         self.projector = functools.lru_cache(maxsize=1024)(grants.projector)
-        self.key_pseudonymizer = functools.lru_cache(maxsize=1024)(
-            lambda key, agency_id: grants.pseudonymizer(key, agency_id, "source_key"))
+        self.page_projector = functools.lru_cache(maxsize=1024)(
+            lambda v: pages.page_projector(v, self.projector(v)))
 
     def _contract(self, dataset: str):
         from munihub.contracts import contract_for
