@@ -132,6 +132,21 @@ def test_a_half_name_that_fits_both_twins_joins_neither():
     assert out["137|5#person"] == "137|5#person" and out["reg|f"] == "reg|f" and out["reg|fz"] == "reg|fz"
 
 
+def test_every_record_the_roster_moves_says_which_rule_moved_it():
+    clusters, feats = twins("+989350000003")
+    why: dict[str, str] = {}
+    partial.resolve_partials(clusters, feats, ROSTER, conflict_of(feats, CONF), why=why)
+    assert why == {"137|5#person": partial.DETACHED}  # the half name left; the registry row stayed
+    feats = home_of_rostami(mobile=WIFE)
+    why = {}
+    partial.resolve_partials(alone(feats), feats, ROSTER, conflict_of(feats, CONF), why=why)
+    assert why == {"137|9#person": partial.ATTACHED}
+    why = {}  # a woman's title on the wife's mobile: علی is not her, nothing moves, nothing is said
+    feats["137|9#person"]["gender"] = "female"
+    partial.resolve_partials(alone(feats), feats, ROSTER, conflict_of(feats, CONF), why=why)
+    assert why == {}
+
+
 def test_a_mention_tied_by_its_own_number_or_a_steward_stays():
     clusters, feats = twins("+989350000001")  # فاطمه's own mobile
     assert decide(clusters, feats) == clusters
@@ -191,6 +206,13 @@ def _members(engine) -> dict[str, str]:
             sa.select(m.c.source, m.c.source_key, m.c.entity_id).where(m.c.entity_type == "person"))}
 
 
+def _rule(engine, ref: str) -> str:
+    m = store.entity_members
+    source, key = ref.split("|", 1)
+    with engine.connect() as conn:
+        return conn.execute(sa.select(m.c.rule).where(m.c.source == source, m.c.source_key == key)).scalar_one()
+
+
 def _citizen(key: str, first: str, n: int, mobile: str, last: str = "رستمی", gender: str = "male") -> dict:
     return _row("registry.citizens", key, "person", {
         "national_id": nid(n), "first_name": first, "last_name": last, "gender": gender,
@@ -209,10 +231,12 @@ def test_incremental_runs_decide_partials_as_a_full_run(tmp_path):
     _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
     assert resolve_all(engine)["mode"] == "incremental"
     after_call = _members(engine)
-    # the only رستمی man of the home: the call is his
+    # the only رستمی man of the home: the call is his, and its membership says the roster did it
     assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"]
+    assert _rule(engine, "rc137.calls|1403000001#person") == partial.ATTACHED
     resolve_all(engine, full=True)
     assert _members(engine) == after_call
+    assert _rule(engine, "rc137.calls|1403000001#person") == partial.ATTACHED
     _publish(engine, [_citizen("R2", "حسن", 2, "+989150000002")], T0 + dt.timedelta(hours=2), "L3")
     assert resolve_all(engine)["mode"] == "incremental"
     after_brother = _members(engine)
@@ -221,3 +245,27 @@ def test_incremental_runs_decide_partials_as_a_full_run(tmp_path):
         after_brother["registry.citizens|R1"], after_brother["registry.citizens|R2"])
     resolve_all(engine, full=True)
     assert _members(engine) == after_brother
+
+
+def test_explain_says_the_roster_moved_a_mention(tmp_path, capsys, monkeypatch):
+    from munihub.cli.main import main
+    from munihub.resolve.explain import explain_refs
+
+    call = _row("rc137.calls", "1403000001", "service_request", {
+        "tracking_code": "1403000001", "citizen_name": "آقای رستمی", "mobile": "+989150000009",
+        "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
+        "filed_at": "2024-05-01T10:00:00"})
+    url = f"sqlite:///{tmp_path / 'why.db'}"
+    engine = store.open_store(url)
+    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001"),
+                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female"), call], T0, "L1")
+    resolve_all(engine)
+    out = explain_refs(engine, "rc137.calls|1403000001#person", "registry.citizens|R1")
+    mention, citizen = out["memberships"]
+    assert mention["rule"] == partial.ATTACHED and mention["why"] == partial.WHY[partial.ATTACHED]
+    assert mention["entity"] == citizen["entity"] and citizen["why"] is None
+    monkeypatch.setenv("MUNIHUB_STORE_URL", url)
+    assert main(["resolve", "explain", "rc137.calls|1403000001#person", "registry.citizens|R1"]) == 0
+    text = capsys.readouterr().out
+    assert f"by {partial.ATTACHED}: {partial.WHY[partial.ATTACHED]}" in text
+    assert "registry.citizens|R1 is in" not in text  # the pair scores put it there: nothing more to say

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from munihub.persian import parse_name
+from munihub.persian import name_key, parse_name
 from munihub.persian.transforms import TRANSFORMS
 
 ZWNJ = "\u200c"
@@ -77,3 +77,22 @@ def test_the_name_lists_ship_with_the_package():
     firsts = data.joinpath("first_names.txt").read_text("utf-8").splitlines()
     lasts = data.joinpath("surnames.txt").read_text("utf-8").splitlines()
     assert "محمد" in firsts and "احمدی" in lasts and len(firsts) > 250 and len(lasts) > 200
+
+
+@pytest.mark.parametrize("written, surname, gender", [
+    ("سرکار خانم قوچانی", "قوچانی", "female"), ("حاج آقا هاشمی", "هاشمی", "male"),
+    ("جناب بهرامي", "بهرامی", "male"), ("حاجیه خانم رحیمی", "رحیمی", "female")])
+def test_a_title_before_a_lone_surname_is_kept_for_the_gender_it_says(written, surname, gender):
+    from munihub.resolve.records import person_mention
+
+    stored = TRANSFORMS["person_name"](written)  # what a contract's person_name publishes
+    mention = person_mention({"citizen_name": stored, "tracking_code": "1403000001"})
+    assert mention["last_name"] == surname and mention["gender"] == gender and "first_name" not in mention
+
+
+def test_a_title_before_a_whole_name_is_still_dropped():
+    assert TRANSFORMS["person_name"]("سرکار خانم فاطمه قوچانی") == "فاطمه قوچانی"
+    assert TRANSFORMS["person_name"]("دکتر سید علی رضایی") == "علی رضایی"
+    # a split first-name field «خانم فاطمه» keeps its title too: matching's name key drops it
+    assert name_key(TRANSFORMS["person_name"]("خانم فاطمه")) == name_key("فاطمه")
+    assert TRANSFORMS["person_name"]("قوچانی") == "قوچانی"

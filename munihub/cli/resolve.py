@@ -115,6 +115,9 @@ def cmd_explain(args) -> int:
         {**r, "m": "" if r["m"] is None else f"{r['m']:.4f}", "u": "" if r["u"] is None else f"{r['u']:.4f}",
          "weight": f"{r['weight']:+.2f}"} for r in out["comparisons"]]
     print(table(rows, ["comparison", "left", "right", "level", "m", "u", "weight"]))
+    for m in out["memberships"]:  # a membership the pair scores did not make says what did
+        if m["why"]:
+            print(f"{m['ref']} is in {m['entity']} by {m['rule']}: {m['why']}")
     capped = f", capped by {', '.join(out['capped_by'])}" if out["capped_by"] else ""
     print(f"\nmatch weight {out['match_weight']:+.2f} -> Fellegi-Sunter {out['fellegi_sunter']:.6f}{capped}; "
           f"probability {out['probability']:.6f} (match >= {out['thresholds']['match']}, "

@@ -54,11 +54,18 @@ def _boolean(value: Any) -> bool:
     raise ValueError(f"{value!r} is not yes/no")
 
 
+def _person_name(value: str) -> str | None:
+    """The name without its leading titles, except before a lone word: «سرکار خانم قوچانی»
+    says a woman of the قوچانی, «قوچانی» anyone of them (matching reads the title's gender;
+    name keys drop titles either way)."""
+    title, rest = _n().split_title(_n().normalize_text(value) or "")
+    return _n().normalize_text(f"{title} {rest}" if title and len(rest.split()) == 1 else rest)
+
+
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "text": lambda v: _n().normalize_text(str(v)),
     # a placeholder (ناشناس، بدون نام) is no name: the field stays empty, nothing is set aside
-    "person_name": lambda v: None if _n().is_placeholder(str(v)) else
-    _n().normalize_text(_n().split_title(_n().normalize_text(str(v)) or "")[1]),
+    "person_name": lambda v: None if _n().is_placeholder(str(v)) else _person_name(str(v)),
     "title": lambda v: _n().split_title(_n().normalize_text(str(v)) or "")[0],
     "national_id": lambda v: _n().parse_national_id(v),
     # Both phone readers accept any Iranian number and mapping files a mobile under `mobile` and

@@ -19,6 +19,7 @@ from typing import Any
 
 from munihub.resolve.caps import capped
 from munihub.resolve.model import KINDS, comparison_vector, completed, default_model, probability, tf_adjustment
+from munihub.resolve.partial import WHY
 
 
 def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) -> dict[str, Any]:
@@ -56,7 +57,8 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
 
 def explain_refs(engine, left: str, right: str, match_settings: dict | None = None) -> dict[str, Any]:
     """`explain_features` for two resolved records of the store (refs `source|key`), with the
-    stored model of their type and the entities they are in now."""
+    stored model of their type, the entities they are in now and the rule each is in it by
+    (`memberships`: a mention the household roster moved says so, `partial.WHY`)."""
     import sqlalchemy as sa
 
     from munihub import store
@@ -79,12 +81,16 @@ def explain_refs(engine, left: str, right: str, match_settings: dict | None = No
         model = conn.execute(sa.select(mm.c.model).where(mm.c.entity_type == etype)).scalar()
         wanted = [sa.and_(members.c.source == s, members.c.source_key == k)
                   for s, k in (ref.split("|", 1) for ref in (left, right))]
-        entities = {f"{s}|{k}": e for s, k, e in conn.execute(
-            sa.select(members.c.source, members.c.source_key, members.c.entity_id)
-            .where(members.c.entity_type == etype, sa.or_(*wanted)))}
+        entities, rules = {}, {}
+        for s, k, e, rule in conn.execute(
+                sa.select(members.c.source, members.c.source_key, members.c.entity_id, members.c.rule)
+                .where(members.c.entity_type == etype, sa.or_(*wanted))):
+            entities[f"{s}|{k}"], rules[f"{s}|{k}"] = e, rule
     conf = settings_for(etype, match_settings)
+    memberships = [{"ref": ref, "entity": entities.get(ref), "rule": rules.get(ref), "why": WHY.get(rules.get(ref))}
+                   for ref in (left, right)]
     return {"entity_type": etype, "left": left, "right": right, "model": "stored" if model else "default",
-            "entities": [entities.get(left), entities.get(right)],
+            "entities": [entities.get(left), entities.get(right)], "memberships": memberships,
             **explain_features(found[left][1], found[right][1], conf, model)}
 
 

@@ -38,6 +38,11 @@ PERSON_ROSTER = {"first": "first_key", "last": "last_key",
                  "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"]}
 
 Feats = Mapping[str, dict]
+# The rule a moved mention's membership is stored with (`entity_members.rule`), and what
+# `munihub resolve explain` says of it: the pair scores did not put it where it is.
+ATTACHED, DETACHED = "roster:attach", "roster:detach"
+WHY = {ATTACHED: "joined the one named person of its surname in the household of its number's owner",
+       DETACHED: "left its entity: its name fits another person of its household as well"}
 
 
 def roster_settings(entity_type: str, conf: dict) -> dict | None:
@@ -57,12 +62,14 @@ def roster_settings(entity_type: str, conf: dict) -> dict | None:
 def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None,
                      conflict: Callable[[str, str], bool] | None = None,
                      decisions: Iterable[tuple[str, str, str]] = (),
-                     mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person")) -> dict[str, str]:
+                     mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person"),
+                     why: dict[str, str] | None = None) -> dict[str, str]:
     """`clusters` (ref -> cluster key) after `detach` then `attach`; a key stays its part's
     smallest ref.  `conflict(a, b)`: two records that can never be one
     (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
     "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
-    those detach: a registry row is its own evidence)."""
+    those detach: a registry row is its own evidence).  `why`, if given, gets the rule of
+    every record moved (`ATTACHED`, `DETACHED`)."""
     if roster is None:
         return clusters
     matched, refused = set(), set()
@@ -76,9 +83,9 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     if not part:
         return clusters
     built = _Roster(part, feats, roster)
-    moved = detach(part, feats, roster, mentions, matched, built)
+    moved = detach(part, feats, roster, mentions, matched, built, why)
     out = dict(clusters)
-    out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None))
+    out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
     return out
 
 
@@ -192,10 +199,10 @@ class _Roster:
 
 def attach(clusters: dict[str, str], feats: Feats, roster: dict,
            conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
-           built: _Roster | None = None) -> dict[str, str]:
+           built: _Roster | None = None, why: dict[str, str] | None = None) -> dict[str, str]:
     """Join each group that names no first name to the unique compatible named entity of its
     home (see the module docstring); anything else is left as it is.  `built`: the roster
-    of these very clusters, if made already."""
+    of these very clusters, if made already; `why` gets `ATTACHED` for each record joined."""
     first, last = roster["first"], roster["last"]
     r = built or _Roster(clusters, feats, roster)
     merged: dict[str, str] = {}
@@ -221,6 +228,8 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
     joined: dict[str, list[str]] = defaultdict(list)
     for key, to in merged.items():
         joined[to].append(key)
+        if why is not None:
+            why.update(dict.fromkeys(r.groups[key], ATTACHED))
     for to, keys in joined.items():
         refs = [ref for k in (to, *keys) for ref in r.groups[k]]
         for ref in refs:
@@ -235,11 +244,11 @@ def _compatible(entity: list[str], partial: list[str], conflict: Callable[[str, 
 
 def detach(clusters: dict[str, str], feats: Feats, roster: dict,
            mentions: Callable[[str], bool], matched: set = frozenset(),
-           built: _Roster | None = None) -> dict[str, str]:
+           built: _Roster | None = None, why: dict[str, str] | None = None) -> dict[str, str]:
     """Take out of its entity each mention tied to it by its name alone when another entity of
     its home, same surname, has that first name or one it is half of, and does not own the
     mention's number (a son «علی» on his father محمدعلی's mobile stays the son, as the pair
-    scores decided)."""
+    scores decided).  `why` gets `DETACHED` for each record taken out."""
     first, last = roster["first"], roster["last"]
     r = built or _Roster(clusters, feats, roster)
     out = dict(clusters)
@@ -259,6 +268,8 @@ def detach(clusters: dict[str, str], feats: Feats, roster: dict,
             rest = [ref for ref in refs if ref not in leaving]
             for ref in leaving:
                 out[ref] = ref
+                if why is not None:
+                    why[ref] = DETACHED
             for ref in rest:
                 out[ref] = min(rest)
     return out

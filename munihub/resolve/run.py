@@ -104,19 +104,22 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         conflict = conflict_of(feats, conf)
         label = components.cluster_scored(scored, conf["match"], decisions, conflict)
         # who lives at each home decides the partial mentions the pairs left open
+        moved: dict[str, str] = {}
         label = _with_partials(scored["refs"], label, feats, partial.roster_settings(entity_type, conf),
-                               conflict, decisions)
+                               conflict, decisions, moved)
         ids = components.entity_ids(scored["refs"], label, previous, entity_type)
-        rule = components.first_rules(scored, conf["match"])
+        rule = components.first_rules(scored, conf["match"]) | moved  # a moved mention says the roster moved it
         p = scored["probability"]
         pairs = vectorized.pairs_of(scored, (p >= conf["review"]) & (p < conf["match"]))
     return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
             "model": model, "features": feats}
 
 
-def _with_partials(refs: list[str], label, feats: dict, roster: dict | None, conflict, decisions):
+def _with_partials(refs: list[str], label, feats: dict, roster: dict | None, conflict, decisions,
+                   why: dict[str, str] | None = None):
     """`label` (per position of the sorted `refs`, its cluster's smallest position) after
-    `partial.resolve_partials`, which works on ref -> smallest ref of its part."""
+    `partial.resolve_partials`, which works on ref -> smallest ref of its part (and fills
+    `why` with the rule of each record it moved)."""
     if roster is None:
         return label
     import numpy as np
@@ -124,7 +127,7 @@ def _with_partials(refs: list[str], label, feats: dict, roster: dict | None, con
     from munihub.resolve import partial
 
     clusters = partial.resolve_partials(dict(zip(refs, (refs[k] for k in label.tolist()))), feats, roster,
-                                        conflict, decisions)
+                                        conflict, decisions, why=why)
     index = {r: i for i, r in enumerate(refs)}
     return np.fromiter((index[clusters[r]] for r in refs), dtype=np.int64, count=len(refs))
 
@@ -372,9 +375,10 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
         hood.former({r for p in pairs for r in (p.left_ref, p.right_ref)})  # for the review queue
         conflict = conflict_of(hood.slot["features"], conf)
         clusters = clustering.cluster(region, pairs, conf["match"], decisions, conflict)
-        clusters = partial.resolve_partials(clusters, hood.slot["features"], roster, conflict, decisions)
+        moved: dict[str, str] = {}
+        clusters = partial.resolve_partials(clusters, hood.slot["features"], roster, conflict, decisions, why=moved)
         ids = _assign(conn, clusters, hood.previous, etype)
-    rule, review = _rules(pairs, conf["match"]), _review(pairs, ids, hood.previous, decisions, conf)
+    rule, review = _rules(pairs, conf["match"]) | moved, _review(pairs, ids, hood.previous, decisions, conf)
     return region, ids, rule, review, hood.previous, hood.slot["features"], old, conf
 
 
