@@ -176,9 +176,9 @@ def main() -> int:
 
         import psutil
 
-        def server_cpu() -> float:  # the uvicorn processes' CPU seconds (supervisor and workers)
+        def server_cpus() -> dict[int, float]:  # each uvicorn process's CPU seconds (supervisor, workers)
             procs = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
-            return sum(sum(p.cpu_times()[:2]) for p in procs)
+            return {p.pid: sum(p.cpu_times()[:2]) for p in procs}
 
         def database_cpu() -> dict[int, float]:  # CPU seconds of this database's PostgreSQL backends
             with engine.connect() as conn:
@@ -196,12 +196,19 @@ def main() -> int:
         # database's backends.  On a shared machine their ratio says more than pages/s do.
         results, p99, total = {}, {}, {}
         for label, fetch in (("gateway (HTTP, audited)", via_api), ("direct SQL (same query)", via_sql)):
-            cpu0, client0, db0 = server_cpu(), time.process_time(), database_cpu()
+            cpu0, client0, db0 = server_cpus(), time.process_time(), database_cpu()
             pages, rows, lat, wall = walk(fetch, args.threads, args.requests, args.seconds)
             client = (time.process_time() - client0) / max(1, pages) * 1000  # this process: the clients
             db = sum(cpu - db0.get(pid, 0.0) for pid, cpu in database_cpu().items()) / max(1, pages) * 1000
             if fetch is via_api:
-                worker = (server_cpu() - cpu0) / max(1, pages) * 1000
+                spent = {pid: cpu - cpu0.get(pid, 0.0) for pid, cpu in server_cpus().items()}
+                worker = sum(spent.values()) / max(1, pages) * 1000
+                # uvicorn's workers share one listening socket and asyncio accepts every waiting
+                # connection at once, so the clients' four kept connections can all land on one
+                # worker (one core serving the gateway): the split says when a run was one of those.
+                split = sorted((cpu for pid, cpu in spent.items() if pid != server.pid), reverse=True)
+                print("gateway workers' share of its CPU: "
+                      + " / ".join(f"{cpu / max(1e-9, sum(split)):.0%}" for cpu in split))
                 print(f"gateway worker CPU per page: {worker:.2f} ms; HTTP client CPU per page {client:.2f} ms; "
                       f"PostgreSQL {db:.2f} ms; machine load average {os.getloadavg()[0]:.1f}")
                 total[label] = worker + client + db
