@@ -535,3 +535,26 @@ def test_dates_and_mobiles_only_raise_normalize_error(value):
             continue
         # what a parser accepts comes out canonical: reading it again changes nothing
         assert out is None or parse(out) == out, (parse.__name__, value, out)
+
+
+def test_iran_phone_patterns_are_the_installed_phonenumbers_metadata():
+    """The mobile and landline patterns are copied from phonenumbers (importing it cost ~40 ms
+    per process): an update of the library that moves Iran's ranges must be copied too."""
+    from phonenumbers import PhoneMetadata
+
+    from munihub.persian import ids
+
+    meta = PhoneMetadata.metadata_for_region("IR")
+    assert ids.IR_MOBILE_PATTERN == meta.mobile.national_number_pattern
+    assert ids.IR_FIXED_LINE_PATTERN == meta.fixed_line.national_number_pattern
+
+
+def test_reading_a_phone_number_does_not_import_phonenumbers():
+    import subprocess
+    import sys
+
+    code = ("import sys; from munihub.persian import parse_mobile, parse_phone; "
+            "assert parse_mobile('09151234567') == '+989151234567'; parse_phone('051-3800-1234'); "
+            "print('phonenumbers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
