@@ -254,7 +254,13 @@ def _change(url: str, share: float) -> str:
     step = max(1, round(1 / share))
     # after every stamp already there, so a kept source (`--keep-source`) changes again
     start = f"greatest(timestamptz '2026-01-01', timestamptz '{before.isoformat()}' + interval '1 day')"
-    _sql(url, f"UPDATE persons SET address = address || ' (واحد ۲)', "
+    # The unit number replaces the one an earlier change wrote: appended each time, a kept
+    # source's addresses grew past the schema's maxLength after ~20 changes and the same rows
+    # then went through the set-aside path (a slower, different sync from the first runs').
+    # The number is the change's first day, so no change writes the unit the last one wrote.
+    unit = f"(extract(epoch from {start})::bigint / 86400)::text"
+    _sql(url, f"UPDATE persons SET address = regexp_replace(address, ' \\(واحد [0-9۰-۹]+\\)$', '') "
+              f"|| ' (واحد ' || {unit} || ')', "
               f"updated_at = {start} + (id || ' seconds')::interval WHERE id % {step} = 0",
          "ANALYZE persons")
     return before.isoformat()
