@@ -343,6 +343,12 @@ def main() -> None:
                                                         "made once for several runs")
     args = ap.parse_args()
 
+    # The hub as installed runs from bytecode (pip writes it); a development tree under
+    # PYTHONDONTWRITEBYTECODE=1 has none, and every munihub child then compiled the ~60 modules
+    # it imports from source: ~0.1 s of CPU, ~0.25 s of wall on this machine, a quarter of a
+    # 1 % incremental sync.  Written into the tree's own __pycache__ folders (ignored by git).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "munihub", "connectors"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
     tag = uuid.uuid4().hex[:8]
     names = {k: f"{args.db_prefix}_{k}_{tag}" for k in ("src", "copy", "dlt", "hub")}
     if args.keep_source:
