@@ -558,3 +558,17 @@ def test_reading_a_phone_number_does_not_import_phonenumbers():
             "print('phonenumbers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+_AWKWARD = st.text(alphabet=st.sampled_from(list("ab 1") + ["\t", "\n", "\u00a0", "\u2028", "\u3000", "\u2009", "\x1f", "\x85",
+                                                            "\u200c", "\u200d", "\u0640", "\u064e", "\u0301", "\u0654", "ي",
+                                                            "ك", "ی", "ه", "آ", "۱", "،", "\u200f", "\ufb8e", "\uff21"]),
+                   max_size=12)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_AWKWARD)
+def test_normalize_text_of_already_clean_text_is_what_the_whole_path_gives(raw):
+    """Text that is already NFKC with single inner spaces is returned at once (a shortcut past
+    the whitespace collapse); padding it with spaces sends it the whole way, which must agree."""
+    assert nz.normalize_text(raw) == nz.normalize_text(" " + raw + "  ")
