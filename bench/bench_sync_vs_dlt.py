@@ -127,12 +127,34 @@ DLT_CHILD = textwrap.dedent("""
     print(json.dumps({{"rows": rows, "peak_mb": {peak}}}))
 """).format(peak=PEAK)
 
+# The munihub child also says the CPU seconds of its PostgreSQL backends (source and store:
+# the server runs on this machine), read from /proc when each connection closes or at the end.
 MUNIHUB_CHILD = textwrap.dedent("""
-    import json
+    import json, os
+    import sqlalchemy as sa
+    backend_cpu, open_pids = [0.0], set()
+    def cpu_of(pid):
+        try:
+            with open(f"/proc/{{pid}}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+    @sa.event.listens_for(sa.pool.Pool, "connect")
+    def _opened(dbapi_conn, record):
+        record.info["pid"] = dbapi_conn.get_backend_pid()
+        open_pids.add(record.info["pid"])
+    @sa.event.listens_for(sa.pool.Pool, "close")
+    def _closing(dbapi_conn, record):
+        pid = record.info.pop("pid", None)
+        if pid in open_pids:
+            open_pids.discard(pid)
+            backend_cpu[0] += cpu_of(pid)
     from munihub import pipeline
     r = pipeline.sync_source("bench.persons")
+    backend_cpu[0] += sum(cpu_of(pid) for pid in open_pids)
     print(json.dumps({{"rows": r["rows_in"], "new": r["rows_new"], "changed": r["rows_changed"],
-                       "peak_mb": {peak}, "vm_peak_mb": {vm_peak}}}))
+                       "peak_mb": {peak}, "vm_peak_mb": {vm_peak}, "pg_cpu_s": round(backend_cpu[0], 2)}}))
 """).format(peak=PEAK, vm_peak=VM_PEAK)
 
 
@@ -232,7 +254,13 @@ def _change(url: str, share: float) -> str:
     step = max(1, round(1 / share))
     # after every stamp already there, so a kept source (`--keep-source`) changes again
     start = f"greatest(timestamptz '2026-01-01', timestamptz '{before.isoformat()}' + interval '1 day')"
-    _sql(url, f"UPDATE persons SET address = address || ' (واحد ۲)', "
+    # The unit number replaces the one an earlier change wrote: appended each time, a kept
+    # source's addresses grew past the schema's maxLength after ~20 changes and the same rows
+    # then went through the set-aside path (a slower, different sync from the first runs').
+    # The number is the change's first day, so no change writes the unit the last one wrote.
+    unit = f"(extract(epoch from {start})::bigint / 86400)::text"
+    _sql(url, f"UPDATE persons SET address = regexp_replace(address, ' \\(واحد [0-9۰-۹]+\\)$', '') "
+              f"|| ' (واحد ' || {unit} || ')', "
               f"updated_at = {start} + (id || ' seconds')::interval WHERE id % {step} = 0",
          "ANALYZE persons")
     return before.isoformat()
@@ -260,7 +288,10 @@ def _rss_mb(pid: int) -> int | None:
 def _run(cmd: list[str], env: dict | None = None, cap_mb: int | None = None) -> dict:
     """Run one path's child; with `cap_mb`, under that cap and with its RSS sampled every
     few seconds (`rss_mb`: ten samples spread over the run), to see memory stay flat."""
+    import resource
+
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
                                  preexec_fn=_capped(cap_mb) if cap_mb else None)
@@ -273,6 +304,7 @@ def _run(cmd: list[str], env: dict | None = None, cap_mb: int | None = None) -> 
                 if cap_mb and (rss := _rss_mb(child.pid)) is not None:
                     samples.append(rss)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         out.seek(0)
         err.seek(0)
         done = subprocess.CompletedProcess(cmd, child.returncode, out.read(), err.read())
@@ -285,7 +317,10 @@ def _run(cmd: list[str], env: dict | None = None, cap_mb: int | None = None) -> 
     out = json.loads(done.stdout.strip().splitlines()[-1])
     if samples:
         out["rss_mb"] = [samples[i * (len(samples) - 1) // 9] for i in range(10)]
-    return {**out, "wall_s": round(wall, 2)}
+    # the child's own CPU (every thread; a machine shared with other work moves wall time far
+    # more than CPU time)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {**out, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
 
 
 def _dlt_python() -> str:
@@ -308,6 +343,12 @@ def main() -> None:
                                                         "made once for several runs")
     args = ap.parse_args()
 
+    # The hub as installed runs from bytecode (pip writes it); a development tree under
+    # PYTHONDONTWRITEBYTECODE=1 has none, and every munihub child then compiled the ~60 modules
+    # it imports from source: ~0.1 s of CPU, ~0.25 s of wall on this machine, a quarter of a
+    # 1 % incremental sync.  Written into the tree's own __pycache__ folders (ignored by git).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "munihub", "connectors"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
     tag = uuid.uuid4().hex[:8]
     names = {k: f"{args.db_prefix}_{k}_{tag}" for k in ("src", "copy", "dlt", "hub")}
     if args.keep_source:
@@ -356,8 +397,9 @@ def main() -> None:
                 hub = name == "munihub"
                 r = _run(cmd(since), hub_env if hub else None, args.cap_mb if hub else None)
                 results[f"{name}:{phase}"] = r
+                pg = f" + PostgreSQL {r['pg_cpu_s']:.2f} s" if "pg_cpu_s" in r else ""
                 print(f"{phase:12} {name:12} {r['wall_s']:8.2f} s  {args.rows / r['wall_s'] if phase == 'full' else 0:10,.0f}"
-                      f" rows/s  peak {r['peak_mb']:6} MB  ({r})", file=sys.stderr)
+                      f" rows/s  peak {r['peak_mb']:6} MB  CPU {r['cpu_s']:.2f} s{pg}  ({r})", file=sys.stderr)
                 if hub and args.cap_mb:
                     print(f"cap {phase}: munihub finished under a {args.cap_mb} MB address-space cap, peak RSS "
                           f"{r['peak_mb']} MB ({'within' if r['peak_mb'] <= args.cap_mb else 'OVER'} the cap), "
@@ -370,7 +412,9 @@ def main() -> None:
             hub = results.get(f"munihub:{phase}")
             if base and hub:
                 print(f"{phase}: munihub {hub['wall_s']} s vs dlt-fastest {base['wall_s']} s "
-                      f"(speed ratio {base['wall_s'] / hub['wall_s']:.2f})")
+                      f"(speed ratio {base['wall_s'] / hub['wall_s']:.2f}); CPU munihub {hub['cpu_s']} s "
+                      f"+ its PostgreSQL backends {hub.get('pg_cpu_s', '?')} s, dlt-fastest {base['cpu_s']} s "
+                      f"(its backends not counted)")
         if full and fast:
             print(f"full: munihub/dlt-fastest ratio {fast['wall_s'] / full['wall_s']:.2f}, "
                   f"munihub peak MB {full['peak_mb']}")

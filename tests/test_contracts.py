@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from munihub.contracts import load_all, load_contract
-from munihub.errors import ContractError
+from munihub.errors import ConfigError, ContractError
 
 GOOD = Path(__file__).parent / "data" / "core" / "citizens.yaml"
 
@@ -90,3 +90,30 @@ def test_absurd_nesting_is_refused(tmp_path):
     p = write(tmp_path, "[" * 100_000 + "\n")
     with pytest.raises(ContractError, match="nest"):
         load_contract(p)
+
+
+def test_a_contract_outside_the_agency_layout_is_found_by_id_parsing_it_once_per_version(tmp_path, monkeypatch):
+    """Each stage of a load looks its contract up; a file kept outside `<agency>/<dataset>.yaml`
+    was found by parsing every contract of the folder each time.  Its id is now read once per
+    version of the file (its mtime and size), and an edit is seen."""
+    import os
+
+    from munihub.contracts import load as load_mod
+
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    path = folder / "persons.yaml"
+    path.write_text("id: bench.persons\nkind: DataContract\n", encoding="utf-8")
+    (folder / "other.yaml").write_text("id: bench.other\nkind: DataContract\n", encoding="utf-8")
+    parsed = []
+    real = load_mod.read_yaml
+    monkeypatch.setattr(load_mod, "read_yaml", lambda p: parsed.append(p.name) or real(p))
+    load_mod._dataset_id.cache_clear()
+    for _ in range(3):
+        assert load_mod.find_contract("bench.persons", folder) == path
+    assert sorted(set(parsed)) == sorted(parsed)  # each file parsed at most once
+    path.write_text("id: bench.renamed\nkind: DataContract\n", encoding="utf-8")
+    os.utime(path, ns=(1, 1))  # a different version even on a coarse clock
+    assert load_mod.find_contract("bench.renamed", folder) == path
+    with pytest.raises(ConfigError, match="no contract 'bench.persons'"):
+        load_mod.find_contract("bench.persons", folder)

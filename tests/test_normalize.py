@@ -535,3 +535,40 @@ def test_dates_and_mobiles_only_raise_normalize_error(value):
             continue
         # what a parser accepts comes out canonical: reading it again changes nothing
         assert out is None or parse(out) == out, (parse.__name__, value, out)
+
+
+def test_iran_phone_patterns_are_the_installed_phonenumbers_metadata():
+    """The mobile and landline patterns are copied from phonenumbers (importing it cost ~40 ms
+    per process): an update of the library that moves Iran's ranges must be copied too."""
+    from phonenumbers import PhoneMetadata
+
+    from munihub.persian import ids
+
+    meta = PhoneMetadata.metadata_for_region("IR")
+    assert ids.IR_MOBILE_PATTERN == meta.mobile.national_number_pattern
+    assert ids.IR_FIXED_LINE_PATTERN == meta.fixed_line.national_number_pattern
+
+
+def test_reading_a_phone_number_does_not_import_phonenumbers():
+    import subprocess
+    import sys
+
+    code = ("import sys; from munihub.persian import parse_mobile, parse_phone; "
+            "assert parse_mobile('09151234567') == '+989151234567'; parse_phone('051-3800-1234'); "
+            "print('phonenumbers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+_AWKWARD = st.text(alphabet=st.sampled_from(list("ab 1") + ["\t", "\n", "\u00a0", "\u2028", "\u3000", "\u2009", "\x1f", "\x85",
+                                                            "\u200c", "\u200d", "\u0640", "\u064e", "\u0301", "\u0654", "ي",
+                                                            "ك", "ی", "ه", "آ", "۱", "،", "\u200f", "\ufb8e", "\uff21"]),
+                   max_size=12)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_AWKWARD)
+def test_normalize_text_of_already_clean_text_is_what_the_whole_path_gives(raw):
+    """Text that is already NFKC with single inner spaces is returned at once (a shortcut past
+    the whitespace collapse); padding it with spaces sends it the whole way, which must agree."""
+    assert nz.normalize_text(raw) == nz.normalize_text(" " + raw + "  ")

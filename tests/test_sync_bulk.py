@@ -154,3 +154,44 @@ def test_publish_gives_back_the_space_of_the_staged_rows_it_deleted(pg_url, monk
                        entity_type="person")
         assert _pages(engine, "staged_rows") == 0  # every page emptied, the file truncated
     assert stats.reclaim(engine, store.staged_rows, 99) is False  # below the minimum: left alone
+
+
+@pytest.mark.postgres
+def test_a_small_load_does_not_analyze_staging_and_only_its_publish_waits_for_the_disk(pg_url, tmp_path, monkeypatch):
+    """A load below STATISTICS_MIN staged rows leaves staged_rows' statistics alone (an ANALYZE
+    at every small sync bought no other plan), and the writes before publish commit without
+    waiting for the WAL flush (`store.async_commit`) while the publish, which moves the
+    cursor, still waits for it."""
+    from munihub.ingest.stage import STATISTICS_MIN, stage_batches
+    from munihub.ingest.connector import Batch
+
+    engine = store.open_store(pg_url)
+    transactions, current = [], []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, params, context, executemany):
+        current.append(statement)
+
+    @sa.event.listens_for(engine, "commit")
+    def _committed(conn):
+        transactions.append(" | ".join(current))
+        current.clear()
+
+    contract = types.SimpleNamespace(id="t.small", version="1.0.0", key=["k"], record_id=None, fields=[])
+    load_id, _ = loads.begin_load(engine, contract)
+    batch = Batch(records=[{"k": str(i)} for i in range(50)], cursor={"n": 50})
+    monkeypatch.setattr("munihub.ingest.stage.plan_for", lambda contract, errors_of: None)
+    monkeypatch.setattr("munihub.ingest.stage.check_record",
+                        lambda contract, raw, errors_of: (raw, raw["k"], [], []))
+    counts = stage_batches(engine, contract, load_id, [batch], errors_of=lambda r: [])
+    assert counts.staged == 50 < STATISTICS_MIN
+    assert _reltuples(engine, "staged_rows") < 0  # never analyzed: 50 rows did not ask for it
+    loads.mark_staged(engine, load_id)
+    publish_staged(engine, load_id, entity_type="person")
+    relaxed = "SET LOCAL synchronous_commit = off"
+    staging = [t for t in transactions if "UPDATE loads SET rows_in" in t]
+    publish = [t for t in transactions if "INSERT INTO source_rows" in t]
+    assert staging and all(relaxed in t for t in staging)
+    assert any(relaxed in t for t in transactions if "INSERT INTO loads" in t)  # begin_load
+    assert len(publish) == 1 and relaxed not in publish[0] and "INTO cursors" in publish[0]
+    assert store.keep_statistics(engine, store.staged_rows, STATISTICS_MIN - 1, minimum=STATISTICS_MIN) is False

@@ -9,6 +9,7 @@ refused, never executed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from pathlib import Path
@@ -339,6 +340,18 @@ def load_all(contracts_dir: Path, *, schemas_dir: Path | None = None) -> tuple[l
     return good, bad
 
 
+@functools.lru_cache(maxsize=1024)
+def _dataset_id(path: str, mtime_ns: int, size: int) -> Any:
+    """The `id` a contract file declares (None if it does not parse), read once per version of
+    the file in a process: every stage of a load looks its contract up, and a contract kept
+    outside `<agency>/<dataset>.yaml` was found by parsing every file of the folder each time."""
+    try:
+        data, _ = read_yaml(Path(path))
+    except ContractError:
+        return None
+    return data.get("id") if isinstance(data, dict) else None
+
+
 def find_contract(ref: str, contracts_dir: Path) -> Path:
     """A contract path from a file path or a dataset id (`registry.citizens`)."""
     p = Path(ref)
@@ -350,10 +363,10 @@ def find_contract(ref: str, contracts_dir: Path) -> Path:
             return candidate
     for path in discover_contracts(contracts_dir):
         try:
-            data, _ = read_yaml(path)
-        except ContractError:
+            stat = path.stat()
+        except OSError:
             continue
-        if data.get("id") == ref:
+        if _dataset_id(str(path), stat.st_mtime_ns, stat.st_size) == ref:
             return path
     raise ConfigError(f"no contract {ref!r}", where=str(contracts_dir),
                       hint="give a contract file or a dataset id; `munihub contracts list` shows them")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, distribution, entry_points
 from typing import Any, ClassVar
 
 from munihub.contracts.schemas import json_type
@@ -107,9 +107,26 @@ def load_connector_class(kind: str) -> type[Connector]:
     return _connector_class(kind)
 
 
+def _own_kinds() -> dict[str, Any]:
+    """The kinds munihub's own distribution registers: read from its one entry-point file,
+    where `entry_points()` reads every installed distribution's (~200 here: 20–35 ms of a
+    1 % incremental sync that lasts 0.6 s).  Empty when munihub runs uninstalled."""
+    try:
+        eps = distribution("munihub").entry_points
+    except PackageNotFoundError:
+        return {}
+    return {ep.name: ep for ep in eps if ep.group == ENTRY_POINT_GROUP}
+
+
 @functools.lru_cache(maxsize=None)
 def _connector_class(kind: str) -> type[Connector]:
-    kinds = connector_kinds()
+    # A built-in kind is found without the scan; a third party's kind, or a name munihub
+    # does not register, through every distribution's entry points, as before.  A third
+    # party cannot take over a built-in name this way (with the scan, which won was the
+    # order distributions happen to be found in).
+    kinds = _own_kinds()
+    if kind not in kinds:
+        kinds = connector_kinds()
     if kind not in kinds:
         known = ", ".join(sorted(kinds)) or "none (is munihub installed with pip?)"
         raise ConfigError(f"unknown connector kind {kind!r}", hint=f"known kinds: {known}")

@@ -81,6 +81,7 @@ def abandon_unfinished(engine: sa.Engine, source: str) -> None:
     """
     t = store.loads
     with engine.begin() as conn:
+        store.async_commit(conn)  # lost in a server crash: done again by the next run
         held = sa.select(t.c.load_id).where(t.c.source == source, t.c.status == "held")
         for kept in (store.quarantine, store.set_aside):
             conn.execute(kept.update().where(kept.c.source == source, kept.c.status == "open",
@@ -108,6 +109,7 @@ def begin_load(engine: sa.Engine, contract: Contract, *, interval_start: str | N
     """
     load_id = uuid.uuid4().hex
     with engine.begin() as conn:
+        store.async_commit(conn)  # lost in a server crash: no load, nothing staged, nothing to undo
         cur = conn.execute(sa.select(store.cursors.c.cursor, store.cursors.c.version)
                            .where(store.cursors.c.source == contract.id)).first()
         cursor = cur[0] if cur else None
@@ -121,6 +123,7 @@ def begin_load(engine: sa.Engine, contract: Contract, *, interval_start: str | N
 
 def mark_staged(engine: sa.Engine, load_id: str, **values) -> None:
     with engine.begin() as conn:
+        store.async_commit(conn)  # lost in a server crash: the load is abandoned and read again
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(status="staged", **values))
 
 

@@ -109,6 +109,12 @@ def normalize_text(s: str | None) -> str | None:
     s = unicodedata.normalize("NFKC", s)
     if ZWNJ in s:
         s = _STRAY_ZWNJ.sub("", _ZWNJ_RUN.sub(ZWNJ, s))
+    elif s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " ":
+        # Already NFKC, and its only whitespace is single inner spaces (every other whitespace
+        # character is unprintable): the collapse below would give it back as it is.  Most
+        # stored text is this; the split and join were half the time of a distinct column
+        # such as addresses (~1.5 of 2.7 µs a value).
+        return s or None
     s = " ".join(s.split())
     if not unicodedata.is_normalized("NFKC", s):    # removals can leave composable pairs
         s = " ".join(unicodedata.normalize("NFKC", s).split())

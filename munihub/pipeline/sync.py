@@ -90,6 +90,8 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
     held = blocking(results)
     status = "held" if held else "checked"
     with engine.begin() as conn:
+        if not held:  # lost in a server crash: the load is checked again (a held load's audit entry stays durable)
+            store.async_commit(conn)
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(checks=results, status=status))
         if held:
             conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))

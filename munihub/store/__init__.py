@@ -6,7 +6,7 @@ wing reads and writes through the names below; only this wing knows how an engin
 """
 from __future__ import annotations
 
-from munihub.store.engines import create_engine, engine_for, forget_engines, open_store
+from munihub.store.engines import async_commit, create_engine, engine_for, forget_engines, open_store
 from munihub.store.rows import bulk_copy, bulk_delete, bulk_insert, bulk_rekey, chunks, encode_json, key_clauses, record_hash
 from munihub.store.stats import keep_statistics, reclaim
 from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, cursors, entities, entity_members,
@@ -19,7 +19,7 @@ from munihub.store.tables import (JSON, agencies, agency_tokens, audit_log, curs
                                   workbench_sessions, workbench_users)
 
 __all__ = [
-    "open_store", "create_engine", "engine_for", "forget_engines",
+    "open_store", "create_engine", "engine_for", "forget_engines", "async_commit",
     "record_hash", "encode_json", "bulk_insert", "bulk_copy", "bulk_delete", "bulk_rekey", "chunks", "key_clauses", "keep_statistics", "reclaim",
     "JSON", "metadata", "loads", "cursors", "staged_rows", "quarantine", "set_aside", "source_rows", "source_identity",
     "retired_rows", "entities", "entity_members", "match_decisions", "review_queue", "audit_log", "leases", "match_features",

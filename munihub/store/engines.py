@@ -29,6 +29,19 @@ def create_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def async_commit(conn) -> None:
+    """Let the current transaction commit without waiting for its WAL to reach the disk
+    (PostgreSQL's `synchronous_commit = off` for this transaction only; elsewhere nothing).
+    For the writes of a load before its publish only: a server crash may lose the last
+    ~0.6 s of them, which costs that load nothing it does not already survive (its staged
+    rows are unlogged and lost in a crash anyway, so the publish refuses it and the next run
+    reads the same records again), and visibility to other sessions and a client's own
+    crash are unchanged.  Each flush waited ~4 ms here: 5 of a small sync's 9 commits,
+    and one per batch of a large one.  The publish, which moves the cursor, stays durable."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
 def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
     """Open the store at `url`, applying pending migrations first."""
     try:

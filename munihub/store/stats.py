@@ -17,11 +17,13 @@ def large_share(conn, name: str, rows: int, share: float = SHARE) -> bool:
     return known is None or known < 0 or rows >= share * known
 
 
-def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share: float = SHARE) -> bool:
-    """ANALYZE `table` after a load wrote `rows_changed` rows to it, when that is a large share
-    of what the planner believes it holds (or it was never analyzed); True if it did.  Only
-    PostgreSQL: SQLite plans these look-ups by its primary keys without statistics."""
-    if engine.dialect.name != "postgresql" or rows_changed <= 0:
+def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share: float = SHARE,
+                    minimum: int = 1) -> bool:
+    """ANALYZE `table` after a load wrote `rows_changed` rows to it, when they are at least
+    `minimum` and a large share of what the planner believes it holds (or it was never
+    analyzed); True if it did.  Only PostgreSQL: SQLite plans these look-ups by its primary
+    keys without statistics."""
+    if engine.dialect.name != "postgresql" or rows_changed < max(1, minimum):
         return False
     quote = engine.dialect.identifier_preparer.quote
     with engine.begin() as conn:
