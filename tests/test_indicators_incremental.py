@@ -261,6 +261,20 @@ def test_a_snapshot_counts_the_groups_past_due_again(city):
     assert _open_past_due_later(city, defs) == []
 
 
+def test_a_snapshot_no_cell_of_which_moved_is_moved_again_next_time(city):
+    # a change that moves no cell of the snapshot (T0004 stays closed) still leaves this
+    # month's snapshot complete: the next change moves it again instead of taking it anew
+    defs = [d for d in load_all(SHIPPED)[0] if d.id == "137.open_past_due"]
+    refresh(city, defs, as_of=AS_OF)
+    _close_later(city)
+    first = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}["137.open_past_due"]
+    assert first["mode"] == "delta" and first["cells"] == 0
+    _publish(city, _req("T0004", 4, CATEGORIES[0], 8, 15))
+    again = {r["indicator"]: r for r in refresh(city, defs, as_of=AS_OF)}["137.open_past_due"]
+    assert again["mode"] == "delta"
+    assert _differences(city, defs) == []
+
+
 def test_the_comparison_sees_a_snapshot_not_counted_again(city, monkeypatch):
     monkeypatch.setattr(delta, "recounted", lambda defn: False)
     defs = [d for d in load_all(SHIPPED)[0] if d.id == "137.open_past_due"]

@@ -213,10 +213,59 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
                       sa.func.count().over(partition_by=part).label("n")
                       ).select_from(source).where(*where).subquery("ranked")
     near = []
-    for p in sorted({int(round(_p(d) * PERMILLE)) for d in (defn, *also)}):
+    for p in _positions(defn, also):
         pos = (inner.c.n - 1) * p // PERMILLE  # integer division on both engines
         near += [inner.c.rn - 1 == pos, inner.c.rn - 2 == pos]
     return sa.select(inner).where(sa.or_(*near))
+
+
+def _positions(defn: Definition, also: list[Definition] = ()) -> list[int]:
+    return sorted({int(round(_p(d) * PERMILLE)) for d in (defn, *also)})
+
+
+def sorted_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None,
+                 also: list[Definition] = ()):
+    """PostgreSQL: one row per cell, (period, cells…, n, then the values at ranks pos + 1 and
+    pos + 2 of each percentile), each cell's values gathered by hashing and sorted apart.  The
+    same rows as `percentile_query` gives, without sorting every row of every cell together
+    with the window functions (a sort of 373k closed groups by cell took 2.4 s, this 0.7 s)."""
+    from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+
+    fact = FACTS[defn.source]
+    source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
+    value = rel.c[defn.measure["field"]]
+    where.append(value.is_not(None))
+    if periods is not None and defn.time is not None:
+        where.append(period.element.in_(periods))
+    per_cell = sa.select(period, *cells, sa.func.array_agg(value).label("a"), sa.func.count().label("n")
+                         ).select_from(source).where(*where).group_by(*keys).subquery("per_cell")
+    x = sa.func.unnest(per_cell.c.a).table_valued("x").alias("x")
+    ordered = sa.select(sa.type_coerce(sa.func.array_agg(aggregate_order_by(x.c.x, x.c.x)), ARRAY(sa.Float))
+                        .label("s")).select_from(x).lateral("sorted_values")
+    picks = []
+    for p in _positions(defn, also):
+        pos = (per_cell.c.n - 1) * p // PERMILLE  # integer division, as in percentile_query
+        picks += [ordered.c.s[pos + 1], ordered.c.s[pos + 2]]
+    return sa.select(*(c for c in per_cell.c if c.name != "a"), *picks).select_from(per_cell.join(ordered, sa.true()))
+
+
+def rank(conn, defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None,
+         also: list[Definition] = ()) -> list[tuple]:
+    """The rows around each cell's percentiles, (period, cells…, v, rn, n) as `percentile_query`
+    gives them; on PostgreSQL through `sorted_query`."""
+    if conn.dialect.name != "postgresql":
+        return [tuple(r) for r in conn.execute(percentile_query(defn, rel, as_of, periods, also))]
+    out = []
+    for r in conn.execute(sorted_query(defn, rel, as_of, periods, also)):
+        *key, n = r[:2 + len(defn.cells)]
+        if not n:  # a snapshot without cells aggregates to one row even over no rows
+            continue
+        for i, p in enumerate(_positions(defn, also)):
+            pos = (n - 1) * p // PERMILLE
+            for rn in (pos + 1, pos + 2):
+                if rn <= n:
+                    out.append((*key, r[2 + len(defn.cells) + 2 * i + rn - pos - 1], rn, n))
+    return out
 
 
 def ranked_rows(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
@@ -228,7 +277,7 @@ def ranked_rows(conn, memo: dict, defn: Definition, definitions: list[Definition
     key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
     if key not in memo:
         peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
-        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
+        memo[key] = rank(conn, defn, rel, as_of, periods, also=peers)
     return memo[key]
 
 
@@ -240,10 +289,10 @@ def interpolate(defn: Definition, rows) -> dict[tuple, float]:
     p = int(round(_p(defn) * PERMILLE))
     picked: dict[tuple, dict[int, float]] = defaultdict(dict)
     sizes: dict[tuple, int] = {}
-    for r in rows:
+    for r in rows:  # (period, cells…, v, rn, n)
         key = tuple(r[:-3])
-        picked[key][r.rn] = float(r.v)
-        sizes[key] = r.n
+        picked[key][r[-2]] = float(r[-3])
+        sizes[key] = r[-1]
     out = {}
     for key, vals in picked.items():
         n = sizes[key]
@@ -272,8 +321,7 @@ def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | Non
         citizens = {tuple(r[:-1]): r.citizens for r in conn.execute(query)}
     pct = {}
     if kind in ("median", "percentile"):
-        pct = interpolate(defn, ranked if ranked is not None else
-                           conn.execute(percentile_query(defn, rel, as_of, periods)).all())
+        pct = interpolate(defn, ranked if ranked is not None else rank(conn, defn, rel, as_of, periods))
     out = []
     for r in rows:
         key = r["key"]
