@@ -281,6 +281,13 @@ def test_the_comparison_sees_a_snapshot_not_counted_again(city, monkeypatch):
     assert [k[0] for k, *_ in _open_past_due_later(city, defs)] == ["137.open_past_due"]
 
 
+def test_the_closure_reaches_a_group_left_without_a_trace(city, monkeypatch):
+    # as below, mentions keeping their threads, but closed over the members as it is (only the
+    # requests collected on one side, now or as kept, looked up on the other): nothing is lost
+    monkeypatch.setattr(resolve_run, "request_threads", lambda groups, settings, engine=None, trust=None: None)
+    assert _run_rounds(city) == [[], []]
+
+
 def test_the_comparison_sees_a_merge_missed(city, monkeypatch):
     # without closing the touched groups over their members, a request that changed group
     # without changing itself is lost: T0000, once F0000 left their group taking its id along
@@ -300,8 +307,8 @@ def test_the_comparison_sees_a_repeat_moved_but_not_logged(city, monkeypatch):
     # with T0000's reopening, though R0001 itself did not change) keeps its month stale
     real = groups._diff
 
-    def touched_only(conn, fresh, touched):
-        diff = real(conn, fresh, touched)
+    def touched_only(conn, fresh, touched, kin):
+        diff = real(conn, fresh, touched, kin)
         conn.execute(diff.delete().where(diff.c.group_id.not_in(sa.select(touched.c.group_id))))
         return diff
 
