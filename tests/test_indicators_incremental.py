@@ -408,3 +408,27 @@ def test_the_kept_groups_are_vacuumed_when_dead_rows_pile_up(pg_url):
     assert groups.vacuum(engine) == ["indicator_request_groups"]
     assert groups.vacuum(engine) == []  # reclaimed
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_temporary_tables_lower_statistics_target_is_undone_after_each_analyze(pg_url):
+    # the maintenance samples its temporary tables lightly; the kept groups analyzed later in
+    # the same transaction (after a large change) must get the default, full statistics
+    from munihub.indicators.refresh import _marks
+    from test_indicators import city_rows
+
+    engine = store.open_store(pg_url)
+    with engine.begin() as conn:
+        conn.execute(store.source_rows.insert(), city_rows())
+    resolve_all(engine)
+    defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
+    refresh(engine, defs, as_of=AS_OF)
+    _publish(engine, *_round(1))
+    with engine.connect() as conn:
+        default = conn.exec_driver_sql("SHOW default_statistics_target").scalar()
+        conn.rollback()
+        marks = _marks(conn)
+        with conn.begin():
+            assert groups.maintain(conn, marks)["mode"] == "incremental"
+            assert conn.exec_driver_sql("SHOW default_statistics_target").scalar() == default
+    engine.dispose()
