@@ -116,11 +116,13 @@ def numerator_query(defn: Definition, rel, as_of: dt.datetime):
         *where).group_by(*keys)
 
 
-def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None):
+def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None,
+                 by: tuple[str, ...] = ()):
     """One row per period and cell for definitions of one `shape`: rows, distinct citizens and
     each definition's parts (numerator_i, denominator_i).  Grouped first by cell and citizen,
     then by cell: two hashed groupings, where a COUNT(DISTINCT) beside the parts makes
-    PostgreSQL sort every row by cell."""
+    PostgreSQL sort every row by cell.  `by`: columns of `rel` grouped by first and given
+    first (the two sides of a change, aggregated in one pass)."""
     defn = defns[0]
     fact = FACTS[defn.source]
     source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
@@ -137,8 +139,10 @@ def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list
             parts.append(den.label(f"denominator_{i}"))
     timed = defn.time is not None  # else the period is a constant: not grouped by (PostgreSQL refuses it)
     citizen = rel.c[fact.citizen]
-    inner = sa.select(*([period] if timed else []), *cells, citizen.label("citizen"), sa.func.count().label("rows"),
-                      *parts).select_from(source).where(*where).group_by(*keys, citizen).subquery("by_citizen")
+    split = [rel.c[b] for b in by]
+    inner = sa.select(*split, *([period] if timed else []), *cells, citizen.label("citizen"),
+                      sa.func.count().label("rows"), *parts).select_from(source).where(*where).group_by(
+        *split, *keys, citizen).subquery("by_citizen")
     citizens = sa.func.count(inner.c.citizen)  # rows naming no citizen make a group of their own: not counted
     for i in range(len(defns)):
         outer_parts.append((citizens if counts_citizens[i] else sa.func.sum(inner.c[f"numerator_{i}"])
@@ -146,9 +150,11 @@ def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list
         den = inner.c.get(f"denominator_{i}")
         outer_parts.append((sa.func.sum(den) if den is not None else sa.null()).label(f"denominator_{i}"))
     outer_cells = [inner.c[d] for d in defn.cells]
-    return sa.select(inner.c.period if timed else period, *outer_cells, sa.func.sum(inner.c.rows).label("rows"),
-                     citizens.label("citizens"), *outer_parts, sa.null().label("target")
-                     ).group_by(*([inner.c.period] if timed else []), *outer_cells)
+    outer_split = [inner.c[b] for b in by]
+    return sa.select(*outer_split, inner.c.period if timed else period, *outer_cells,
+                     sa.func.sum(inner.c.rows).label("rows"), citizens.label("citizens"), *outer_parts,
+                     sa.null().label("target")).group_by(*outer_split, *([inner.c.period] if timed else []),
+                                                         *outer_cells)
 
 
 def aggregates(conn, defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None

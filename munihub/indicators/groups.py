@@ -302,17 +302,19 @@ def _keep_delta(conn, diff: sa.Table, fresh: sa.Table, kin: sa.Table) -> sa.Tabl
     return citizens
 
 
-def delta_relation(dialect: str, as_of: str, side: int | None = None, time: str | None = None) -> sa.Subquery:
-    """The groups `maintain` left in `DELTA`, as the `request_group` fact reads them: those of
-    the changed citizens before (`side` 0) or after (1) the change, or (None) the groups that
-    moved, as they were and as they are; with `time` (month or week), only in the periods a
-    moved group counts in (in any other, before and after are the same)."""
+def delta_relation(dialect: str, as_of: str, side: int | str | None = None, time: str | None = None) -> sa.Subquery:
+    """The groups `maintain` left in `DELTA`, as the `request_group` fact reads them, with their
+    `side`: those of the changed citizens before (`side` 0) or after (1) the change, both
+    ("both", to be grouped by side), or (None) the groups that moved, as they were and as they
+    are; with `time` (month or week), only in the periods a moved group counts in (in any
+    other, before and after are the same)."""
     d = _delta_table()
-    where = [d.c.side == side if side is not None else d.c.moved == 1]
+    where = [] if side == "both" else [d.c.side == side if side is not None else d.c.moved == 1]
     if time is not None:
         m = d.alias("moved")
         where.append(d.c[time].in_(sa.select(m.c[time]).where(m.c.moved == 1)))
-    return sa.select(*(d.c[c] for c in COLUMNS), open_days(dialect, d, as_of)).where(*where).subquery("request_group")
+    return sa.select(*(d.c[c] for c in COLUMNS), d.c.side, open_days(dialect, d, as_of)).where(
+        *where).subquery("request_group")
 
 
 def drop_delta(conn) -> None:
