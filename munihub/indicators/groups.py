@@ -306,13 +306,14 @@ def delta_relation(dialect: str, as_of: str, side: int | str | None = None, time
     """The groups `maintain` left in `DELTA`, as the `request_group` fact reads them, with their
     `side`: those of the changed citizens before (`side` 0) or after (1) the change, both
     ("both", to be grouped by side), or (None) the groups that moved, as they were and as they
-    are; with `time` (month or week), only in the periods a moved group counts in (in any
-    other, before and after are the same)."""
+    are; with `time` (month or week), only the groups of a citizen in a period one of its
+    moved groups counts in (its other groups count in cells of other periods the same before
+    and after: a third to half fewer rows to group)."""
     d = _delta_table()
     where = [] if side == "both" else [d.c.side == side if side is not None else d.c.moved == 1]
     if time is not None:
         m = d.alias("moved")
-        where.append(d.c[time].in_(sa.select(m.c[time]).where(m.c.moved == 1)))
+        where.append(sa.exists().where(m.c.moved == 1, m.c.citizen == d.c.citizen, m.c[time] == d.c[time]))
     return sa.select(*(d.c[c] for c in COLUMNS), d.c.side, open_days(dialect, d, as_of)).where(
         *where).subquery("request_group")
 
