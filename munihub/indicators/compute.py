@@ -1,8 +1,9 @@
 """Compute indicators in the store: one SQL aggregate per definition over its fact, on SQLite
 and PostgreSQL alike, giving one figure per Jalali period and cell (`munihub.indicators.refresh`
 writes them to `indicator_values` and keeps them up to date).  Medians
-and percentiles are taken with window functions (the two middle rows of each cell) and
-interpolated linearly, the way numpy and PostgreSQL's percentile_cont do.
+and percentiles pick the two middle rows of each cell (window functions on SQLite; each
+cell's values sorted apart on PostgreSQL, `sorted_query`) and are interpolated linearly,
+the way numpy and PostgreSQL's percentile_cont do.
 """
 from __future__ import annotations
 
