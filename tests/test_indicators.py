@@ -197,6 +197,32 @@ def test_figures_match_a_recount_by_hand(city):
         [4 + 2 * i for i in range(0, 12, 3)])
 
 
+@pytest.mark.postgres
+def test_percentiles_sorted_per_cell_equal_the_window_ranking(pg_url):
+    # PostgreSQL ranks by sorting each cell's values apart (`rank`); every shipped median and
+    # percentile, by month and cell or as a snapshot, all periods or some, must pick the
+    # values the window functions (`percentile_query`, what SQLite runs) pick
+    from munihub.indicators.compute import cover_calendar, interpolate, percentile_query, rank
+    from munihub.indicators.facts import FACTS
+
+    engine = store.open_store(pg_url)
+    with engine.begin() as conn:
+        conn.execute(store.source_rows.insert(), city_rows())
+    resolve_all(engine)
+    ranked = [d for d in load_all(SHIPPED)[0] if d.measure["kind"] in ("median", "percentile")]
+    assert {d.time for d in ranked} == {"month", None}
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+        for d in ranked:
+            rel = FACTS[d.source].build("postgresql", AS_OF.replace(tzinfo=None).isoformat())
+            cover_calendar(conn, d, rel)
+            for periods in (None, ["1403-07", "1403-09"]):
+                peers = [p for p in ranked if p.source == d.source]
+                window = interpolate(d, conn.execute(percentile_query(d, rel, AS_OF, periods, peers)).all())
+                assert window and interpolate(d, rank(conn, d, rel, AS_OF, periods, peers)) == window, d.id
+    engine.dispose()
+
+
 def test_a_followup_folded_into_its_request_is_not_a_new_request(city):
     defs = [shipped("137.requests"), shipped("137.followup_rate")]
     refresh(city, defs, as_of=AS_OF)

@@ -1,8 +1,9 @@
 """Compute indicators in the store: one SQL aggregate per definition over its fact, on SQLite
 and PostgreSQL alike, giving one figure per Jalali period and cell (`munihub.indicators.refresh`
 writes them to `indicator_values` and keeps them up to date).  Medians
-and percentiles are taken with window functions (the two middle rows of each cell) and
-interpolated linearly, the way numpy and PostgreSQL's percentile_cont do.
+and percentiles pick the two middle rows of each cell (window functions on SQLite; each
+cell's values sorted apart on PostgreSQL, `sorted_query`) and are interpolated linearly,
+the way numpy and PostgreSQL's percentile_cont do.
 """
 from __future__ import annotations
 
@@ -116,11 +117,13 @@ def numerator_query(defn: Definition, rel, as_of: dt.datetime):
         *where).group_by(*keys)
 
 
-def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None):
+def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None,
+                 by: tuple[str, ...] = ()):
     """One row per period and cell for definitions of one `shape`: rows, distinct citizens and
     each definition's parts (numerator_i, denominator_i).  Grouped first by cell and citizen,
     then by cell: two hashed groupings, where a COUNT(DISTINCT) beside the parts makes
-    PostgreSQL sort every row by cell."""
+    PostgreSQL sort every row by cell.  `by`: columns of `rel` grouped by first and given
+    first (the two sides of a change, aggregated in one pass)."""
     defn = defns[0]
     fact = FACTS[defn.source]
     source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
@@ -137,8 +140,10 @@ def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list
             parts.append(den.label(f"denominator_{i}"))
     timed = defn.time is not None  # else the period is a constant: not grouped by (PostgreSQL refuses it)
     citizen = rel.c[fact.citizen]
-    inner = sa.select(*([period] if timed else []), *cells, citizen.label("citizen"), sa.func.count().label("rows"),
-                      *parts).select_from(source).where(*where).group_by(*keys, citizen).subquery("by_citizen")
+    split = [rel.c[b] for b in by]
+    inner = sa.select(*split, *([period] if timed else []), *cells, citizen.label("citizen"),
+                      sa.func.count().label("rows"), *parts).select_from(source).where(*where).group_by(
+        *split, *keys, citizen).subquery("by_citizen")
     citizens = sa.func.count(inner.c.citizen)  # rows naming no citizen make a group of their own: not counted
     for i in range(len(defns)):
         outer_parts.append((citizens if counts_citizens[i] else sa.func.sum(inner.c[f"numerator_{i}"])
@@ -146,9 +151,11 @@ def shared_query(defns: list[Definition], rel, as_of: dt.datetime, periods: list
         den = inner.c.get(f"denominator_{i}")
         outer_parts.append((sa.func.sum(den) if den is not None else sa.null()).label(f"denominator_{i}"))
     outer_cells = [inner.c[d] for d in defn.cells]
-    return sa.select(inner.c.period if timed else period, *outer_cells, sa.func.sum(inner.c.rows).label("rows"),
-                     citizens.label("citizens"), *outer_parts, sa.null().label("target")
-                     ).group_by(*([inner.c.period] if timed else []), *outer_cells)
+    outer_split = [inner.c[b] for b in by]
+    return sa.select(*outer_split, inner.c.period if timed else period, *outer_cells,
+                     sa.func.sum(inner.c.rows).label("rows"), citizens.label("citizens"), *outer_parts,
+                     sa.null().label("target")).group_by(*outer_split, *([inner.c.period] if timed else []),
+                                                         *outer_cells)
 
 
 def aggregates(conn, defns: list[Definition], rel, as_of: dt.datetime, periods: list[str] | None = None
@@ -213,10 +220,59 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
                       sa.func.count().over(partition_by=part).label("n")
                       ).select_from(source).where(*where).subquery("ranked")
     near = []
-    for p in sorted({int(round(_p(d) * PERMILLE)) for d in (defn, *also)}):
+    for p in _positions(defn, also):
         pos = (inner.c.n - 1) * p // PERMILLE  # integer division on both engines
         near += [inner.c.rn - 1 == pos, inner.c.rn - 2 == pos]
     return sa.select(inner).where(sa.or_(*near))
+
+
+def _positions(defn: Definition, also: list[Definition] = ()) -> list[int]:
+    return sorted({int(round(_p(d) * PERMILLE)) for d in (defn, *also)})
+
+
+def sorted_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None,
+                 also: list[Definition] = ()):
+    """PostgreSQL: one row per cell, (period, cells…, n, then the values at ranks pos + 1 and
+    pos + 2 of each percentile), each cell's values gathered by hashing and sorted apart.  The
+    same rows as `percentile_query` gives, without sorting every row of every cell together
+    with the window functions (a sort of 373k closed groups by cell took 2.4 s, this 0.7 s)."""
+    from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+
+    fact = FACTS[defn.source]
+    source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
+    value = rel.c[defn.measure["field"]]
+    where.append(value.is_not(None))
+    if periods is not None and defn.time is not None:
+        where.append(period.element.in_(periods))
+    per_cell = sa.select(period, *cells, sa.func.array_agg(value).label("a"), sa.func.count().label("n")
+                         ).select_from(source).where(*where).group_by(*keys).subquery("per_cell")
+    x = sa.func.unnest(per_cell.c.a).table_valued("x").alias("x")
+    ordered = sa.select(sa.type_coerce(sa.func.array_agg(aggregate_order_by(x.c.x, x.c.x)), ARRAY(sa.Float))
+                        .label("s")).select_from(x).lateral("sorted_values")
+    picks = []
+    for p in _positions(defn, also):
+        pos = (per_cell.c.n - 1) * p // PERMILLE  # integer division, as in percentile_query
+        picks += [ordered.c.s[pos + 1], ordered.c.s[pos + 2]]
+    return sa.select(*(c for c in per_cell.c if c.name != "a"), *picks).select_from(per_cell.join(ordered, sa.true()))
+
+
+def rank(conn, defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None = None,
+         also: list[Definition] = ()) -> list[tuple]:
+    """The rows around each cell's percentiles, (period, cells…, v, rn, n) as `percentile_query`
+    gives them; on PostgreSQL through `sorted_query`."""
+    if conn.dialect.name != "postgresql":
+        return [tuple(r) for r in conn.execute(percentile_query(defn, rel, as_of, periods, also))]
+    out = []
+    for r in conn.execute(sorted_query(defn, rel, as_of, periods, also)):
+        *key, n = r[:2 + len(defn.cells)]
+        if not n:  # a snapshot without cells aggregates to one row even over no rows
+            continue
+        for i, p in enumerate(_positions(defn, also)):
+            pos = (n - 1) * p // PERMILLE
+            for rn in (pos + 1, pos + 2):
+                if rn <= n:
+                    out.append((*key, r[2 + len(defn.cells) + 2 * i + rn - pos - 1], rn, n))
+    return out
 
 
 def ranked_rows(conn, memo: dict, defn: Definition, definitions: list[Definition], rel, as_of: dt.datetime,
@@ -228,7 +284,7 @@ def ranked_rows(conn, memo: dict, defn: Definition, definitions: list[Definition
     key = ("ranked", ranked_shape(defn), tuple(periods) if periods is not None else None)
     if key not in memo:
         peers = [d for d in definitions if ranked_shape(d) == ranked_shape(defn)]
-        memo[key] = conn.execute(percentile_query(defn, rel, as_of, periods, also=peers)).all()
+        memo[key] = rank(conn, defn, rel, as_of, periods, also=peers)
     return memo[key]
 
 
@@ -240,10 +296,10 @@ def interpolate(defn: Definition, rows) -> dict[tuple, float]:
     p = int(round(_p(defn) * PERMILLE))
     picked: dict[tuple, dict[int, float]] = defaultdict(dict)
     sizes: dict[tuple, int] = {}
-    for r in rows:
+    for r in rows:  # (period, cells…, v, rn, n)
         key = tuple(r[:-3])
-        picked[key][r.rn] = float(r.v)
-        sizes[key] = r.n
+        picked[key][r[-2]] = float(r[-3])
+        sizes[key] = r[-1]
     out = {}
     for key, vals in picked.items():
         n = sizes[key]
@@ -272,8 +328,7 @@ def figures(conn, defn: Definition, as_of: dt.datetime, periods: list[str] | Non
         citizens = {tuple(r[:-1]): r.citizens for r in conn.execute(query)}
     pct = {}
     if kind in ("median", "percentile"):
-        pct = interpolate(defn, ranked if ranked is not None else
-                           conn.execute(percentile_query(defn, rel, as_of, periods)).all())
+        pct = interpolate(defn, ranked if ranked is not None else rank(conn, defn, rel, as_of, periods))
     out = []
     for r in rows:
         key = r["key"]

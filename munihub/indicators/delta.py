@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from munihub import store
 from munihub.indicators import calendar, groups
 from munihub.indicators.compute import (aggregates, by_citizen, interpolate, iso_utc, numerator_query, ranked_rows,
-                                        shape)
+                                        shape, shared_query)
 from munihub.indicators.define import Definition, as_json
 
 ADDITIVE = ("count", "sum", "mean", "share", "distinct_count", "median", "percentile")
@@ -71,12 +71,33 @@ def _by_cell(defn: Definition, rows: list[dict]) -> dict[tuple[str, str], dict]:
 def _aggregate(conn, memo: dict, defn: Definition, definitions: list[Definition], side: int | None,
                as_of: dt.datetime) -> dict[tuple[str, str], dict]:
     """`defn`'s aggregate rows over one side of the change, by (period, cell); computed once
-    for every definition of its `shape`."""
+    for every definition of its `shape`, both sides in one pass (`_both_sides`)."""
     key = ("delta", shape(defn), side)
     if key not in memo:
-        rel = groups.delta_relation(conn.dialect.name, iso_utc(as_of), side, defn.time)
-        memo[key] = aggregates(conn, [d for d in definitions if shape(d) == shape(defn)], rel, as_of)
+        peers = [d for d in definitions if shape(d) == shape(defn)]
+        if side is None:
+            rel = groups.delta_relation(conn.dialect.name, iso_utc(as_of), side, defn.time)
+            memo[key] = aggregates(conn, peers, rel, as_of)
+        else:
+            for s, rows in _both_sides(conn, peers, as_of).items():
+                memo[("delta", shape(defn), s)] = rows
     return _by_cell(defn, memo[key][defn.id])
+
+
+def _both_sides(conn, peers: list[Definition], as_of: dt.datetime) -> dict[int, dict[str, list[dict]]]:
+    """{side: {definition: aggregate rows}}: the rows `aggregates` gives over each side of the
+    change, from one grouping by side (one scan of the changed citizens' groups, not two)."""
+    defn = peers[0]
+    rel = groups.delta_relation(conn.dialect.name, iso_utc(as_of), "both", defn.time)
+    out: dict[int, dict[str, list[dict]]] = {0: {p.id: [] for p in peers}, 1: {p.id: [] for p in peers}}
+    width = 1 + len(defn.cells)
+    for r in conn.execute(shared_query(peers, rel, as_of, by=("side",))).mappings():
+        side, key = r["side"], tuple(r.values())[1:1 + width]
+        for i, p in enumerate(peers):
+            out[side][p.id].append({"key": key, "rows": r["rows"], "citizens": r["citizens"],
+                                    "numerator": r[f"numerator_{i}"], "denominator": r[f"denominator_{i}"],
+                                    "target": r["target"]})
+    return out
 
 
 def _numerators(conn, defn: Definition, rel, as_of: dt.datetime) -> dict[tuple[str, str], float]:
