@@ -122,9 +122,12 @@ def build_index(records: Sequence[dict], entity_type: str, settings: dict | None
     from munihub.resolve.columns import feature_table
 
     conf = match.settings_for(entity_type, settings)
-    table = feature_table(records, conf, prepare, partial(_transform_many, processes=processes or workers()))
+    processes = processes or workers()
+    # chunks of records to forked workers (each reads, dedups and normalizes its own); one
+    # chunk's distinct values to the pool when there is a single chunk
+    table = feature_table(records, conf, prepare, partial(_transform_many, processes=processes), processes)
     slot = {"blocks": None, "features": table,
-            "sources": {r["ref"]: r.get("source", r["ref"].split("|")[0]) for r in records},
+            "sources": {r["ref"]: r["source"] if "source" in r else r["ref"].split("|")[0] for r in records},
             "counts": defaultdict(Counter)}
     for name in conf.get("cap_unless_exact", {}):
         slot["counts"][name] = table.counts(name)
