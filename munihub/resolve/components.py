@@ -55,6 +55,8 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
 
 #: member pairs below which conflicts are tested in this process
 PARALLEL_FROM = 200_000
+#: members of the parts to re-cluster, and new ids, below which they are made here
+RECLUSTER_FROM, FRESH_FROM = 10_000, 50_000
 _JOB: tuple = ()  # what forked workers read: (the test, its inputs), set just before the fork
 
 
@@ -162,7 +164,7 @@ def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str
     groups = [g for g in np.split(keys, cut) if len(g)]
     _JOB = (scored, strong, label, threshold, decisions, index, conflict)
     try:
-        parts = _forked_map(_reclustered, groups, processes if counts.sum() >= 10_000 else 1)
+        parts = _forked_map(_reclustered, groups, processes if counts.sum() >= RECLUSTER_FROM else 1)
     finally:
         _JOB = ()
     label = label.copy()
@@ -271,7 +273,7 @@ def _fresh_ids(refs: list[str], keys: list[int], entity_type: str, processes: in
     _JOB = (refs, keys, entity_type)
     try:
         parts = _forked_map(_fresh_range, [(a, a + step) for a in range(0, len(keys), step)],
-                            processes if len(keys) >= 50_000 else 1)
+                            processes if len(keys) >= FRESH_FROM else 1)
     finally:
         _JOB = ()
     return [eid for part in reversed(parts) for eid in reversed(part)]
