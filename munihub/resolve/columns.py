@@ -8,6 +8,11 @@ codes into one vocabulary shared by every feature (a first name can be compared 
 name).  `FeatureTable` still answers `table[ref]` with the dict `match.features` gives,
 built when asked, so callers that want one record's features (caps, conflicts, the store's
 feature rows) read them as before.
+
+On several cores the records are read here a chunk at a time into columns, and forked
+workers deduplicate and normalize each chunk's columns; the keys come back in the order a
+single pass would meet them and are numbered here in one go, so the table is the same to
+the code whatever the number of workers.
 """
 from __future__ import annotations
 
@@ -210,11 +215,16 @@ def transform_all(values: list, how: str) -> list:
     return [_transform(v, how) for v in values]
 
 
+_CACHE: dict = {}  # a worker's keys of the names and texts it met, across its chunks
+
+
 def _chunk_task(task: tuple[dict, list]) -> dict:
     columns, uses = task
-    # no cache across chunks: `match._transform_text` keeps the costly keys (names,
-    # addresses), and a worker holding every value it met would weigh ~100 MB at 1M records
-    return _chunk_keys(columns, uses, transform_all, {})
+    # ids and dates (`raw`) are cheaper to transform again than to keep: a worker holding
+    # every value it met would weigh ~100 MB more at 1M records
+    for key in [k for k in _CACHE if k[1] == "raw"]:
+        del _CACHE[key]
+    return _chunk_keys(columns, uses, transform_all, _CACHE)
 
 
 def _chunk_results(records: list, prepare, wanted: list, uses: list, transform_many, processes: int):
