@@ -1,6 +1,6 @@
 """Work shared out to worker processes gives exactly what one process gives: the feature
-table to the code (chunks of records to workers), and the clusters and entity ids (conflict
-tests, re-clustered parts and new ids to workers).  Thresholds are lowered so a few hundred
+table to the code (chunks of records to workers), and the clusters (conflict tests and
+re-clustered parts to workers).  Thresholds are lowered so a few hundred
 records take the parallel paths."""
 from __future__ import annotations
 
@@ -56,7 +56,6 @@ def test_clusters_and_ids_on_workers_are_the_serial_ones(monkeypatch):
 
     monkeypatch.setattr(components, "PARALLEL_FROM", 1)
     monkeypatch.setattr(components, "RECLUSTER_FROM", 1)
-    monkeypatch.setattr(components, "FRESH_FROM", 1)
     settings = {"person": {"conflicts": ["birth_date", "first_key"]}}
     records = persons(400, seed=3)
     conf = match.settings_for("person", settings)
@@ -77,6 +76,4 @@ def test_clusters_and_ids_on_workers_are_the_serial_ones(monkeypatch):
         plain = components._components(len(refs), scored["left"], scored["right"])
         assert not np.array_equal(one, plain)  # conflicts did split parts: the workers' share counts
         assert np.array_equal(many, one)
-        ids = components.entity_ids(refs, one, {}, "person", processes=1)
-        assert components.entity_ids(refs, many, {}, "person", processes=3) == ids
-        assert len(set(ids.values())) == len(np.unique(one)) > 3
+        assert len(np.unique(one)) > 3

@@ -55,8 +55,8 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
 
 #: member pairs below which conflicts are tested in this process
 PARALLEL_FROM = 200_000
-#: members of the parts to re-cluster, and new ids, below which they are made here
-RECLUSTER_FROM, FRESH_FROM = 10_000, 50_000
+#: members of the parts to re-cluster below which they are re-clustered here
+RECLUSTER_FROM = 10_000
 _JOB: tuple = ()  # what forked workers read: (the test, its inputs), set just before the fork
 
 
@@ -224,13 +224,9 @@ def first_rules(scored: dict, threshold: float) -> dict[str, str]:
 
 
 def entity_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], entity_type: str,
-               reserved: Sequence[str] = (), processes: int | None = None) -> dict[str, str]:
+               reserved: Sequence[str] = ()) -> dict[str, str]:
     """`clustering.assign_entity_ids` of the clusters `label` gives (`refs` sorted, label =
-    position of the cluster's smallest ref): the same ids, claims counted in arrays, new
-    ids hashed on `processes` cores (default: all)."""
-    from munihub.resolve.vectorized import workers
-
-    processes = processes or workers()
+    position of the cluster's smallest ref): the same ids, claims counted in arrays."""
     from munihub.resolve.clustering import new_entity_id
 
     keys, cluster = np.unique(label, return_inverse=True)
@@ -251,36 +247,16 @@ def entity_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], ent
                 chosen[c] = o
                 taken.add(o)
     used = taken | set(previous.values()) | set(reserved)
-    fresh = _fresh_ids(refs, [k for c, k in enumerate(keys.tolist()) if c not in chosen], entity_type, processes)
+    # (hashing the new ids on forked workers cost more than it saved at 343k clusters: the
+    # fork of a process holding a million records)
     ids = []
     for c, key in enumerate(keys.tolist()):
         if c not in chosen:
-            salt, eid = 0, fresh.pop()
-            while eid in used:
+            salt = 0
+            while (eid := new_entity_id(entity_type, refs[key], salt)) in used:
                 salt += 1
-                eid = new_entity_id(entity_type, refs[key], salt)
             chosen[c] = eid
             used.add(eid)
         ids.append(chosen[c])
     return dict(zip(refs, [ids[c] for c in cluster.tolist()]))
 
-
-def _fresh_ids(refs: list[str], keys: list[int], entity_type: str, processes: int) -> list[str]:
-    """`new_entity_id` (no salt) of the clusters whose smallest positions are `keys`, last
-    first (popped in order), hashed on `processes` cores when there are many."""
-    global _JOB
-    step = max(1, -(-len(keys) // max(1, processes)))
-    _JOB = (refs, keys, entity_type)
-    try:
-        parts = _forked_map(_fresh_range, [(a, a + step) for a in range(0, len(keys), step)],
-                            processes if len(keys) >= FRESH_FROM else 1)
-    finally:
-        _JOB = ()
-    return [eid for part in reversed(parts) for eid in reversed(part)]
-
-
-def _fresh_range(bounds: tuple[int, int]) -> list[str]:
-    from munihub.resolve.clustering import new_entity_id
-
-    refs, keys, entity_type = _JOB
-    return [new_entity_id(entity_type, refs[k]) for k in keys[bounds[0]:bounds[1]]]
