@@ -53,9 +53,30 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
     return out
 
 
-def _conflicted(ordered: list[str], label: np.ndarray, conflict) -> set[int]:
+#: member pairs below which conflicts are tested in this process
+PARALLEL_FROM = 200_000
+#: members of the parts to re-cluster below which they are re-clustered here
+RECLUSTER_FROM = 10_000
+_JOB: tuple = ()  # what forked workers read: (the test, its inputs), set just before the fork
+
+
+def _forked_map(fn, tasks: list, processes: int) -> list:
+    """`[fn(t) for t in tasks]`, on `processes` forked workers when more than one (they
+    inherit `_JOB`; only the tasks and results travel).  The caller waits meanwhile, so the
+    pages the workers share with it stay shared."""
+    if processes < 2 or len(tasks) < 2:
+        return [fn(t) for t in tasks]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(min(processes, len(tasks))) as pool:
+        return pool.map(fn, tasks, chunksize=1)
+
+
+def _conflicted(ordered: list[str], label: np.ndarray, conflict, processes: int = 1) -> set[int]:
     """Labels (smallest positions) of the parts holding two members in conflict, every member
-    pair tested at once by `conflict.many` (a `conflicts.TableConflicts`)."""
+    pair tested at once by `conflict.many` (a `conflicts.TableConflicts`), blocks of pairs
+    shared out to `processes` workers."""
+    global _JOB
     table = conflict.table
     pos = (np.arange(len(ordered)) if table.refs == ordered else
            np.asarray([table.position(r) for r in ordered], dtype=np.int64))
@@ -63,15 +84,30 @@ def _conflicted(ordered: list[str], label: np.ndarray, conflict) -> set[int]:
     key = label[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     sizes = np.diff(np.r_[starts, len(key)])
-    found: set[int] = set()
+    groups, tasks, total = [], [], 0
     for size in np.unique(sizes[sizes > 1]).tolist():
         members = order[starts[sizes == size][:, None] + np.arange(size)]
         i, j = np.triu_indices(size, 1)
-        for block in np.array_split(np.arange(len(members)), max(1, len(members) * len(i) // 2_000_000)):
-            a, b = members[block][:, i].ravel(), members[block][:, j].ravel()
-            hit = conflict.many(pos[a], pos[b])
-            found.update(np.unique(label[a[hit]]).tolist())
-    return found
+        groups.append((members, i, j))
+        total += len(members) * len(i)
+        for block in np.array_split(np.arange(len(members)), max(1, len(members) * len(i) // 500_000)):
+            if len(block):
+                tasks.append((len(groups) - 1, int(block[0]), int(block[-1]) + 1))
+    _JOB = (conflict, groups, pos, label)
+    try:
+        found = _forked_map(_conflicted_block, tasks, processes if total >= PARALLEL_FROM else 1)
+    finally:
+        _JOB = ()
+    return {int(k) for part in found for k in part.tolist()}
+
+
+def _conflicted_block(task: tuple[int, int, int]) -> np.ndarray:
+    """Labels of the parts of one block (parts of one size) holding a conflict."""
+    conflict, groups, pos, label = _JOB
+    members, i, j = groups[task[0]]
+    block = members[task[1]:task[2]]
+    a, b = block[:, i].ravel(), block[:, j].ravel()
+    return np.unique(label[a[conflict.many(pos[a], pos[b])]])
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -92,13 +128,15 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str, str, str]] = (),
-                   conflict: Callable[[str, str], bool] | None = None) -> np.ndarray:
+                   conflict: Callable[[str, str], bool] | None = None, processes: int | None = None) -> np.ndarray:
     """`cluster` over the arrays of `vectorized.score_index` (every ref of `scored["refs"]`
     clustered): per position, the position of its cluster's smallest ref.  Only the parts
-    holding a conflict or a refused steward link go through `clustering.cluster`, as `Pair`s."""
-    from munihub.resolve import clustering
-    from munihub.resolve.vectorized import pairs_of
+    holding a conflict or a refused steward link go through `clustering.cluster`, as `Pair`s;
+    conflicts are tested and those parts re-clustered on `processes` cores (default: all)."""
+    global _JOB
+    from munihub.resolve.vectorized import workers
 
+    processes = processes or workers()
     refs = scored["refs"]
     strong = scored["probability"] >= threshold
     left, right = scored["left"][strong], scored["right"][strong]
@@ -114,12 +152,35 @@ def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str
                  if verdict == "no-match" and a in index and b in index]
     suspect = {int(label[a]) for a, b in forbidden if label[a] == label[b]}
     if hasattr(conflict, "many"):
-        suspect |= _conflicted(refs, label, conflict)
+        suspect |= _conflicted(refs, label, conflict, processes)
     elif conflict is not None:  # a plain test, one pair at a time (`cluster` does the same)
         suspect |= {int(k) for k in _multi(label) if _any_conflict(refs, label, int(k), conflict)}
     if not suspect:
         return label
+    # parts never interact: the suspect ones are re-clustered in groups, one per worker
     keys = np.asarray(sorted(suspect), dtype=np.int64)
+    _, counts = np.unique(label[np.isin(label, keys)], return_counts=True)
+    cut = np.searchsorted(np.cumsum(counts), np.arange(1, processes) * counts.sum() / processes)
+    groups = [g for g in np.split(keys, cut) if len(g)]
+    _JOB = (scored, strong, label, threshold, decisions, index, conflict)
+    try:
+        parts = _forked_map(_reclustered, groups, processes if counts.sum() >= RECLUSTER_FROM else 1)
+    finally:
+        _JOB = ()
+    label = label.copy()
+    for members, labels in parts:
+        label[members] = labels
+    return label
+
+
+def _reclustered(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, their labels) of the parts labelled `keys`, re-clustered by
+    `clustering.cluster` with their own links, decisions and conflicts."""
+    from munihub.resolve import clustering
+    from munihub.resolve.vectorized import pairs_of
+
+    scored, strong, label, threshold, decisions, index, conflict = _JOB
+    refs = scored["refs"]
     inside = np.isin(label, keys)
     members = np.flatnonzero(inside)
     mine = pairs_of(scored, strong & inside[scored["left"]] & inside[scored["right"]])
@@ -129,9 +190,7 @@ def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str
         conflict = conflict.among(members.tolist())
     parts = clustering.cluster([refs[i] for i in members.tolist()], mine, threshold, decided, conflict)
     index = index or {refs[i]: i for i in members.tolist()}
-    label = label.copy()
-    label[members] = [index[parts[refs[i]]] for i in members.tolist()]
-    return label
+    return members, np.asarray([index[parts[refs[i]]] for i in members.tolist()], dtype=label.dtype)
 
 
 def _multi(label: np.ndarray) -> np.ndarray:
@@ -188,6 +247,8 @@ def entity_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], ent
                 chosen[c] = o
                 taken.add(o)
     used = taken | set(previous.values()) | set(reserved)
+    # (hashing the new ids on forked workers cost more than it saved at 343k clusters: the
+    # fork of a process holding a million records)
     ids = []
     for c, key in enumerate(keys.tolist()):
         if c not in chosen:
@@ -198,3 +259,4 @@ def entity_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], ent
             used.add(eid)
         ids.append(chosen[c])
     return dict(zip(refs, [ids[c] for c in cluster.tolist()]))
+

@@ -122,9 +122,12 @@ def build_index(records: Sequence[dict], entity_type: str, settings: dict | None
     from munihub.resolve.columns import feature_table
 
     conf = match.settings_for(entity_type, settings)
-    table = feature_table(records, conf, prepare, partial(_transform_many, processes=processes or workers()))
+    processes = processes or workers()
+    # chunks of records to forked workers (each reads, dedups and normalizes its own); one
+    # chunk's distinct values to the pool when there is a single chunk
+    table = feature_table(records, conf, prepare, partial(_transform_many, processes=processes), processes)
     slot = {"blocks": None, "features": table,
-            "sources": {r["ref"]: r.get("source", r["ref"].split("|")[0]) for r in records},
+            "sources": {r["ref"]: r["source"] if "source" in r else r["ref"].split("|")[0] for r in records},
             "counts": defaultdict(Counter)}
     for name in conf.get("cap_unless_exact", {}):
         slot["counts"][name] = table.counts(name)
@@ -382,8 +385,14 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
     n_values = len(values) + 1
     limit = conf.get("max_block", 2000)
     if slot.get("blocks") is None:  # from `build_index` here: group the encoded features
-        codes = sorted_unique(np.concatenate([np.empty(0, dtype=np.int64)] + [
-            rule_pairs([column[f] for f in rule], n_values, limit) for rule in conf["blocking"]]))
+        from concurrent.futures import ThreadPoolExecutor
+
+        # one rule per thread: numpy sorts without the GIL, so the rules' groupings overlap
+        with ThreadPoolExecutor(max(1, min(processes or workers(), len(conf["blocking"])))) as threads:
+            found = list(threads.map(lambda rule: rule_pairs([column[f] for f in rule], n_values, limit),
+                                     conf["blocking"]))
+        codes = sorted_unique(np.concatenate([np.empty(0, dtype=np.int64)] + found))
+        del found
     else:
         codes = candidate_pairs(slot["blocks"], {r: i for i, r in enumerate(refs)}, limit)
         if free_blocks:
