@@ -133,6 +133,19 @@ def test_a_typo_names_the_file_the_line_and_the_field(tmp_path):
     assert f"{path}:11: unknown key 'targett'" in text and "'target'" in text
 
 
+def test_a_misspelt_measure_key_is_one_problem_about_the_key_and_one_about_the_missing_measure(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("id: 137.m\ntitle: t\nfamily: '137'\nsource: request_group\nmesure: {kind: count}\n",
+                    encoding="utf-8")
+    with pytest.raises(IndicatorError) as err:
+        load_definition(path)
+    problems = err.value.problems
+    assert f"{path}:5: unknown key 'mesure'; did you mean 'measure'?" in problems
+    assert [p for p in problems if "measure" in p and "mesure" not in p] == [
+        f"{path}:1: measure is missing; give a mapping with a kind "
+        "(count, distinct_count, mean, median, percentile, share, sum), e.g. `measure: {kind: count}`"]
+
+
 def test_a_measure_without_its_field_and_a_bad_percentile_are_refused(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("id: x.p\ntitle: t\nfamily: systems\nsource: request_group\n"

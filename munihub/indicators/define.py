@@ -138,12 +138,14 @@ def load_definition(path: str | Path) -> Definition:
     measure = data.get("measure")
     if isinstance(measure, str):
         measure = {"kind": measure}
-    if not isinstance(measure, dict):
-        problems.append(f"{at(('measure',))}: measure is a mapping with a kind "
-                        f"({', '.join(sorted(MEASURES))})")
+    shaped = isinstance(measure, dict)
+    if not shaped:  # one problem for it, not a second one about its kind
+        what = "is missing" if measure is None else f"is a {type(measure).__name__}"
+        problems.append(f"{at(('measure',))}: measure {what}; give a mapping with a kind "
+                        f"({', '.join(sorted(MEASURES))}), e.g. `measure: {{kind: count}}`")
         measure = {}
     kind = measure.get("kind")
-    if kind not in MEASURES:
+    if shaped and kind not in MEASURES:
         problems.append(f"{at(('measure', 'kind'))}: measure kind {kind!r} is not one of "
                         f"{', '.join(sorted(MEASURES))}{_suggest(kind, MEASURES)}")
     for key in measure:
