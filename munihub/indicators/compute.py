@@ -208,12 +208,7 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
                      also: list[Definition] = ()):
     """The one or two rows around the percentile of each cell: (period, cells…, v, rn, n); with
     `also` (definitions of the same `ranked_shape`), the rows around theirs too, in one pass."""
-    fact = FACTS[defn.source]
-    source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
-    value = rel.c[defn.measure["field"]]
-    where.append(value.is_not(None))
-    if periods is not None and defn.time is not None:
-        where.append(period.element.in_(periods))
+    source, period, cells, where, keys, value = _ranked_frame(defn, rel, as_of, periods)
     part = keys or None
     inner = sa.select(period, *cells, value.label("v"),
                       sa.func.row_number().over(partition_by=part, order_by=value).label("rn"),
@@ -224,6 +219,16 @@ def percentile_query(defn: Definition, rel, as_of: dt.datetime, periods: list[st
         pos = (inner.c.n - 1) * p // PERMILLE  # integer division on both engines
         near += [inner.c.rn - 1 == pos, inner.c.rn - 2 == pos]
     return sa.select(inner).where(sa.or_(*near))
+
+
+def _ranked_frame(defn: Definition, rel, as_of: dt.datetime, periods: list[str] | None):
+    """What both rankings rank: the rows of the cells with a value, in `periods` if given."""
+    source, period, cells, where, keys = _framed(defn, FACTS[defn.source], rel, as_of)
+    value = rel.c[defn.measure["field"]]
+    where.append(value.is_not(None))
+    if periods is not None and defn.time is not None:
+        where.append(period.element.in_(periods))
+    return source, period, cells, where, keys, value
 
 
 def _positions(defn: Definition, also: list[Definition] = ()) -> list[int]:
@@ -238,12 +243,7 @@ def sorted_query(defn: Definition, rel, as_of: dt.datetime, periods: list[str] |
     with the window functions (a sort of 373k closed groups by cell took 2.4 s, this 0.7 s)."""
     from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
-    fact = FACTS[defn.source]
-    source, period, cells, where, keys = _framed(defn, fact, rel, as_of)
-    value = rel.c[defn.measure["field"]]
-    where.append(value.is_not(None))
-    if periods is not None and defn.time is not None:
-        where.append(period.element.in_(periods))
+    source, period, cells, where, keys, value = _ranked_frame(defn, rel, as_of, periods)
     per_cell = sa.select(period, *cells, sa.func.array_agg(value).label("a"), sa.func.count().label("n")
                          ).select_from(source).where(*where).group_by(*keys).subquery("per_cell")
     x = sa.func.unnest(per_cell.c.a).table_valued("x").alias("x")
