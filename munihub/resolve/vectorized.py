@@ -183,7 +183,7 @@ def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
         sims = np.fromiter((jw(values[a], values[b]) for a, b in zip(left.tolist(), right.tolist())),
                            dtype=np.float64, count=len(left))
         return np.where(sims >= 0.94, 2, np.where(sims >= 0.88, 1, 0)).astype(np.int8)
-    if kind == "code":
+    if kind in ("code", "jellyfish-code"):  # the latter: values `edits` does not answer for
         dl = jellyfish.damerau_levenshtein_distance
         return np.fromiter((dl(values[a], values[b]) <= 1 for a, b in zip(left.tolist(), right.tolist())),
                            dtype=np.int8, count=len(left))
@@ -211,6 +211,19 @@ class _Pool:
 
 
 def _similarities(kind: str, left: np.ndarray, right: np.ndarray, pool: _Pool) -> np.ndarray:
+    if kind == "code":  # one edit apart or not: in arrays here for short ASCII values
+        from munihub.resolve.edits import answerable, within_one_edit
+
+        ids = np.unique(np.concatenate([left, right]))
+        good = answerable([_VALUES[i] for i in ids.tolist()])
+        fast = good[np.searchsorted(ids, left)] & good[np.searchsorted(ids, right)]
+        out = np.empty(len(left), dtype=np.int8)
+        out[fast] = within_one_edit([_VALUES[i] for i in left[fast].tolist()],
+                                    [_VALUES[i] for i in right[fast].tolist()])
+        slow = ~fast
+        if slow.any():
+            out[slow] = _similarities("jellyfish-code", left[slow], right[slow], pool)
+        return out
     if len(left) < PARALLEL_FROM:
         return _similarity_levels((kind, left, right))
     chunks = max(8, len(left) // 50_000)
