@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 import pytest
 
 from munihub.persian.ids import national_id_check_digit
@@ -231,3 +233,21 @@ def test_scored_arrays_give_the_clusters_ids_and_rules_of_pairs(records, setting
                     clustering.assign_entity_ids(want, before, "person")
     assert components.first_rules(scored, conf["match"]) == _rules(pairs, conf["match"])
     assert len(set(want.values())) < len(refs)
+
+
+def test_entity_ids_new_ids_and_taken_ones_as_assign_entity_ids():
+    """New ids (hashed per cluster, unrolled in `cluster_ids`) for several types, and ids
+    already taken (reserved) so the salted ones are drawn: the same as `assign_entity_ids`."""
+    from munihub.resolve import clustering
+
+    refs = sorted(f"src|{i}" for i in range(300))
+    label = components._components(len(refs), np.arange(0, 299, 3), np.arange(1, 300, 3))
+    want = {r: refs[k] for r, k in zip(refs, label.tolist())}
+    for etype in ("person", "permit", "kiosk"):
+        fresh = clustering.assign_entity_ids(want, {}, etype)
+        taken = sorted(set(fresh.values()))[::4]
+        assert components.entity_ids(refs, label, {}, etype) == fresh
+        assert components.entity_ids(refs, label, {}, etype, taken) == \
+            clustering.assign_entity_ids(want, {}, etype, taken) != fresh
+        ids, cluster = components.cluster_ids(refs, label, {}, etype)
+        assert [ids[c] for c in cluster.tolist()] == [fresh[r] for r in refs]
