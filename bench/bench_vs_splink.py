@@ -128,6 +128,7 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     import gc
 
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     sys.path.insert(0, str(HERE))
@@ -142,18 +143,20 @@ def run_munihub(path: str, out: str, threshold: float) -> dict:
     records = read_records(Path(path))
     marks = {"read": time.perf_counter() - t0}
     slot = vectorized.build_index(records, "person", conf_all)
-    refs = [r["ref"] for r in records]
     del records
     marks["features+blocks"] = time.perf_counter() - t0 - sum(marks.values())
     conf = match.settings_for("person", conf_all)
     scored, _model = vectorized.score_index(slot, conf, None, free_blocks=True)
     marks["scoring"] = time.perf_counter() - t0 - sum(marks.values())
     label = components.cluster_scored(scored, conf["match"], (), conflict_of(slot["features"], conf))
-    ids = components.entity_ids(scored["refs"], label, {}, "person")
+    ids, cluster = components.cluster_ids(scored["refs"], label, {}, "person")
     marks["cluster+ids"] = time.perf_counter() - t0 - sum(marks.values())
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    pq.write_table(pa.table({"unique_id": [int(r.split("|", 1)[1]) for r in refs],
-                             "cluster_id": [ids[r] for r in refs]}), out)
+    # one row per record, in sorted-ref order, made in arrays (the refs are `persons|<id>`)
+    refs = pa.array(scored["refs"], type=pa.string())
+    unique_id = pc.cast(pc.utf8_slice_codeunits(refs, len("persons|")), pa.int64())
+    pq.write_table(pa.table({"unique_id": unique_id,
+                             "cluster_id": pa.array(ids, type=pa.string()).take(pa.array(cluster))}), out)
     strong = int((scored["probability"] >= conf["match"]).sum())
     return {"seconds": seconds, "cpu": cpu, "pairs": strong, "review": len(scored["probability"]) - strong,
             "stages": {k: round(v, 1) for k, v in marks.items()}}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 import pytest
 
 from munihub.persian.ids import national_id_check_digit
@@ -231,3 +233,68 @@ def test_scored_arrays_give_the_clusters_ids_and_rules_of_pairs(records, setting
                     clustering.assign_entity_ids(want, before, "person")
     assert components.first_rules(scored, conf["match"]) == _rules(pairs, conf["match"])
     assert len(set(want.values())) < len(refs)
+
+
+def test_entity_ids_new_ids_and_taken_ones_as_assign_entity_ids():
+    """New ids (hashed per cluster, unrolled in `cluster_ids`) for several types, and ids
+    already taken (reserved) so the salted ones are drawn: the same as `assign_entity_ids`."""
+    from munihub.resolve import clustering
+
+    refs = sorted(f"src|{i}" for i in range(300))
+    label = components._components(len(refs), np.arange(0, 299, 3), np.arange(1, 300, 3))
+    want = {r: refs[k] for r, k in zip(refs, label.tolist())}
+    for etype in ("person", "permit", "kiosk"):
+        fresh = clustering.assign_entity_ids(want, {}, etype)
+        taken = sorted(set(fresh.values()))[::4]
+        assert components.entity_ids(refs, label, {}, etype) == fresh
+        assert components.entity_ids(refs, label, {}, etype, taken) == \
+            clustering.assign_entity_ids(want, {}, etype, taken) != fresh
+        ids, cluster = components.cluster_ids(refs, label, {}, etype)
+        assert [ids[c] for c in cluster.tolist()] == [fresh[r] for r in refs]
+
+
+@pytest.mark.parametrize("n_values", [7, 2 ** 32])  # 2 ** 32: multiplied out, it wraps
+def test_rule_pairs_are_the_groups_of_equal_rows(n_values):
+    """Pairs of the rows equal on every column (none null), groups of 2..max_block: with a
+    vocabulary small enough to multiply out and one that must be renumbered between columns."""
+    from collections import defaultdict
+    from itertools import combinations
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    columns = [rng.integers(-1, 7, n), rng.integers(-1, 4, n), rng.integers(-1, 3, n)]
+    for rule in ([0], [0, 1], [0, 1, 2]):
+        groups = defaultdict(list)
+        for i in range(n):
+            row = tuple(int(columns[k][i]) for k in rule)
+            if min(row) >= 0:
+                groups[row].append(i)
+        want = sorted(i * n + j for g in groups.values() if 1 < len(g) <= 60 for i, j in combinations(g, 2))
+        got = vectorized.rule_pairs([columns[k] for k in rule], n_values, 60)
+        assert sorted(got.tolist()) == want and len(got) == len(set(got.tolist()))
+
+
+def test_tf_shifted_is_match_shifted_to_the_last_bit():
+    """The term-frequency shift in arrays gives each pair exactly `match._shifted` of its
+    probability and the log-odds of its agreeing value (not merely to the rounding)."""
+    import math
+
+    from munihub.resolve import model as fs
+    from munihub.resolve.match import _shifted
+
+    values = ["ann", "bob", "cy"]
+    column = {"f": np.asarray([0, 0, 1, 1, 2, 2, -1], dtype=np.int64)}
+    table = {"ann": 0.3, "bob": 0.0001, "": 0.001}
+    model = {"tf": {"f": table}, "u": {"f": [0.9, 0.05]}}
+    left = np.asarray([0, 2, 4, 0, 6, 0, 2], dtype=np.int64)
+    right = np.asarray([1, 3, 5, 4, 0, 1, 3], dtype=np.int64)
+    levels = {"f": np.asarray([1, 1, 1, 0, -1, 1, 1], dtype=np.int8)}
+    pair_p = np.asarray([0.123456789, 0.87654321, 0.5, 0.3, 0.2, 0.0, 0.999999], dtype=np.float64)
+    got = vectorized._tf_shifted(pair_p, np.arange(len(left)), left, right, levels, np.ones(len(left), dtype=bool),
+                                 column, model, values)
+    want = []
+    for p, a, b, lv in zip(pair_p.tolist(), left.tolist(), right.tolist(), levels["f"].tolist()):
+        agree = lv == 1 and column["f"][a] == column["f"][b] >= 0
+        share = table.get(values[column["f"][a]], table[""]) if agree else None
+        want.append(_shifted(p, max(-fs.TF_BOUND, min(fs.TF_BOUND, math.log(0.05 / share))) if agree else 0.0))
+    assert got.tolist() == want and got.tolist() != pair_p.tolist()

@@ -10,6 +10,18 @@ read the results.
 """
 from __future__ import annotations
 
-from munihub.resolve.run import resolve_all
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from munihub.resolve.run import resolve_all
 
 __all__ = ["resolve_all"]
+
+
+def __getattr__(name: str):
+    # `run` (and with it the store and SQLAlchemy, ~0.2 s) imported when asked for, not by
+    # every import of a resolve module: the array matcher and its workers need none of it
+    if name == "resolve_all":
+        from munihub.resolve.run import resolve_all
+        return resolve_all
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -227,6 +227,16 @@ def entity_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], ent
                reserved: Sequence[str] = ()) -> dict[str, str]:
     """`clustering.assign_entity_ids` of the clusters `label` gives (`refs` sorted, label =
     position of the cluster's smallest ref): the same ids, claims counted in arrays."""
+    ids, cluster = cluster_ids(refs, label, previous, entity_type, reserved)
+    return dict(zip(refs, [ids[c] for c in cluster.tolist()]))
+
+
+def cluster_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], entity_type: str,
+                reserved: Sequence[str] = ()) -> tuple[list[str], np.ndarray]:
+    """`entity_ids` as arrays: (the id of each cluster, per position the index of its cluster
+    in them), so a caller writing a million ids out needs no dict of them."""
+    import hashlib
+
     from munihub.resolve.clustering import new_entity_id
 
     keys, cluster = np.unique(label, return_inverse=True)
@@ -248,15 +258,19 @@ def entity_ids(refs: list[str], label: np.ndarray, previous: dict[str, str], ent
                 taken.add(o)
     used = taken | set(previous.values()) | set(reserved)
     # (hashing the new ids on forked workers cost more than it saved at 343k clusters: the
-    # fork of a process holding a million records)
+    # fork of a process holding a million records.)  `new_entity_id` unrolled for salt 0
+    # (the usual case): its text and prefix made once, not once a cluster
+    sha256 = hashlib.sha256
+    head = new_entity_id(entity_type, "")[:-12], f"{entity_type}\x1f"
     ids = []
     for c, key in enumerate(keys.tolist()):
         if c not in chosen:
+            eid = head[0] + sha256((head[1] + refs[key]).encode()).hexdigest()[:12]
             salt = 0
-            while (eid := new_entity_id(entity_type, refs[key], salt)) in used:
+            while eid in used:
                 salt += 1
+                eid = new_entity_id(entity_type, refs[key], salt)
             chosen[c] = eid
             used.add(eid)
         ids.append(chosen[c])
-    return dict(zip(refs, [ids[c] for c in cluster.tolist()]))
-
+    return ids, cluster
