@@ -4,7 +4,7 @@ import random
 import jellyfish
 import numpy as np
 
-from munihub.resolve import edits, vectorized
+from munihub.resolve import edits, levels
 
 
 def _pairs(n: int, alphabet: str, seed: int) -> tuple[list[str], list[str]]:
@@ -52,10 +52,7 @@ def test_code_levels_match_jellyfish_with_or_without_the_array_path():
     keep = [k for k in range(len(a)) if a[k] != b[k]]
     left = np.asarray([code[a[k]] for k in keep], dtype=np.int64)
     right = np.asarray([code[b[k]] for k in keep], dtype=np.int64)
-    vectorized._VALUES = values
-    try:
-        got = vectorized._similarities("code", left, right, vectorized._Pool(1))
-    finally:
-        vectorized._VALUES = []
+    with levels.sharing(values):
+        got = levels._similarities("code", left, right, levels.Pool(1))
     want = [jellyfish.damerau_levenshtein_distance(a[k], b[k]) <= 1 for k in keep]
     assert got.dtype == np.int8 and got.tolist() == [int(w) for w in want]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from munihub.persian.ids import national_id_check_digit
-from munihub.resolve import components, match, vectorized
+from munihub.resolve import components, levels, match, vectorized
 
 FIRST = ["علی", "رضا", "مهدی", "زهرا", "مریم", "سارا", "محمد", "محمود", "حسن", "حسین"]
 LAST = ["احمدی", "کریمی", "طوسی", "نوری", "رضوی", "محمدی", "رضایی"]
@@ -112,7 +112,7 @@ def test_given_model_and_link_only(records):
 
 
 def test_worker_processes_give_the_same(records, monkeypatch):
-    monkeypatch.setattr(vectorized, "PARALLEL_FROM", 1)  # every comparison goes to the pool
+    monkeypatch.setattr(levels, "PARALLEL_FROM", 1)  # every comparison goes to the pool
     monkeypatch.setattr(vectorized, "workers", lambda: 2)
     monkeypatch.setattr(vectorized, "FEATURES_PER_WORKER", 100)
     (pairs, model), (vpairs, vmodel) = _both(records, ENGLISH, processes=2)

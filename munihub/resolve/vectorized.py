@@ -6,10 +6,9 @@ the same pairs and model from the same index (`match.build_index`) and settings,
 per comparison instead of per pair:
 
 - candidates from the blocks as integer pairs (blocks of one size at once), deduplicated;
-- every feature value dictionary-encoded, so null, exact and swapped-name levels are array
-  comparisons; string similarity (Jaro–Winkler, edit distance) is computed once per
-  *distinct* pair of values, and those are shared out to worker processes (forked: they
-  inherit the values, only integer ids travel);
+- every feature value dictionary-encoded, the levels of each comparison computed over the
+  pairs' code columns (`munihub.resolve.levels`: string similarity once per *distinct* pair
+  of values, on forked worker processes);
 - the model trained on pattern counts (`train_counts`, the same recipe as `model.train`);
   each pattern's probability once; the caps (`munihub.resolve.caps`) on the pairs that reach
   the review threshold, as `match._score` applies them.
@@ -31,13 +30,11 @@ import numpy as np
 
 from munihub.resolve import model as fs
 from munihub.resolve.caps import capped
+from munihub.resolve.levels import Pool, factorize, key_of, level_columns, random_pairs, sharing
 from munihub.resolve.match import Pair, valid_id
 
-#: below this many distinct value pairs a comparison is computed in this process
-PARALLEL_FROM = 20_000
 #: records per worker below which features are computed in this process
 FEATURES_PER_WORKER = 20_000
-_VALUES: list[str] = []  # the value vocabulary, inherited by forked workers
 
 
 def workers() -> int:
@@ -48,34 +45,11 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
-def factorize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values in order of first appearance, index of each element's value): what
-    `np.unique(x, return_inverse=True)` tells, by hashing (pyarrow) instead of an argsort of
-    millions of pairs.  For grouping where the order of the groups does not matter."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not len(x):
-        return x[:0], np.zeros(0, dtype=np.int64)
-    enc = pc.dictionary_encode(pa.array(x))
-    return enc.dictionary.to_numpy(zero_copy_only=False), enc.indices.to_numpy(zero_copy_only=False)
-
-
 def sorted_unique(x: np.ndarray) -> np.ndarray:
     """`np.unique(x)` of an integer array by one sort (numpy's hash-based unique takes seconds
     on millions of distinct pair codes)."""
     s = np.sort(x)
     return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
-
-
-def _key_of(*columns: np.ndarray) -> np.ndarray:
-    """One integer per row of several non-negative code columns, equal exactly where the
-    rows are (each column folded in by factorizing: no overflow, no row sort)."""
-    key = factorize(columns[0])[1].astype(np.int64)
-    for col in columns[1:]:
-        codes, inv = factorize(col)
-        key = factorize(key * len(codes) + inv)[1].astype(np.int64)
-    return key
 
 
 # --------------------------------------------------------------------------- index
@@ -175,141 +149,6 @@ def candidate_pairs(blocks: dict, index: dict[str, int], max_block: int) -> np.n
     return np.unique(np.concatenate(parts))
 
 
-# --------------------------------------------------------------------------- levels
-def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
-    """Levels of distinct non-equal value pairs (ids into `_VALUES`) for one comparison kind."""
-    import jellyfish
-
-    kind, left, right = task
-    values = _VALUES
-    if kind == "name":
-        jw = jellyfish.jaro_winkler_similarity
-        sims = np.fromiter((jw(values[a], values[b]) for a, b in zip(left.tolist(), right.tolist())),
-                           dtype=np.float64, count=len(left))
-        return np.where(sims >= 0.94, 2, np.where(sims >= 0.88, 1, 0)).astype(np.int8)
-    if kind in ("code", "jellyfish-code"):  # the latter: values `edits` does not answer for
-        dl = jellyfish.damerau_levenshtein_distance
-        return np.fromiter((dl(values[a], values[b]) <= 1 for a, b in zip(left.tolist(), right.tolist())),
-                           dtype=np.int8, count=len(left))
-    return np.zeros(len(left), dtype=np.int8)
-
-
-class _Pool:
-    """Worker processes forked on first need (small inputs never fork), so they inherit
-    `_VALUES` as it is then; one process means no pool at all."""
-
-    def __init__(self, processes: int) -> None:
-        self.processes, self._pool = processes, None
-
-    def map(self, fn, tasks: list) -> list:
-        if self.processes < 2:
-            return list(map(fn, tasks))
-        if self._pool is None:
-            self._pool = multiprocessing.get_context("fork").Pool(self.processes)
-        return self._pool.map(fn, tasks)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-
-
-def _similarities(kind: str, left: np.ndarray, right: np.ndarray, pool: _Pool) -> np.ndarray:
-    if kind == "code":  # one edit apart or not: in arrays here for short ASCII values
-        from munihub.resolve.edits import answerable, within_one_edit
-
-        ids = np.unique(np.concatenate([left, right]))
-        good = answerable([_VALUES[i] for i in ids.tolist()])
-        fast = good[np.searchsorted(ids, left)] & good[np.searchsorted(ids, right)]
-        out = np.empty(len(left), dtype=np.int8)
-        out[fast] = within_one_edit([_VALUES[i] for i in left[fast].tolist()],
-                                    [_VALUES[i] for i in right[fast].tolist()])
-        slow = ~fast
-        if slow.any():
-            out[slow] = _similarities("jellyfish-code", left[slow], right[slow], pool)
-        return out
-    if len(left) < PARALLEL_FROM:
-        return _similarity_levels((kind, left, right))
-    chunks = max(8, len(left) // 50_000)
-    bounds = np.linspace(0, len(left), chunks + 1, dtype=np.int64)
-    tasks = [(kind, left[a:b], right[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    return np.concatenate(pool.map(_similarity_levels, tasks))
-
-
-def _level_column(kind: str, ca: np.ndarray, cb: np.ndarray, n_values: int, pool) -> np.ndarray:
-    top = len(fs.KINDS[kind]) - 1
-    level = np.full(len(ca), -1, dtype=np.int8)
-    present = (ca >= 0) & (cb >= 0)
-    equal = present & (ca == cb)
-    level[equal] = top
-    differ = present & ~equal
-    if kind == "exact":
-        level[differ] = 0
-        return level
-    keys = ca[differ].astype(np.int64) * n_values + cb[differ]
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    level[differ] = _similarities(kind, uniq // n_values, uniq % n_values, pool)[inverse]
-    return level
-
-
-def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndarray], conf: dict,
-                  n_values: int, pool) -> dict[str, np.ndarray]:
-    """Level per comparison (int8 arrays) for the pairs (left[k], right[k]) of encoded
-    features: what `model.comparison_vector` gives each pair, fallback and swaps included."""
-    plan = conf.get("_plan") or fs.comparison_plan(conf)
-    n = len(next(iter(column.values()))) if column else 0
-    levels = {}
-    for name, kind, fallback in plan:
-        lv = _level_column(kind, column[name][left], column[name][right], max(n_values, 1), pool)
-        if fallback:  # speaks only when a side has none of the parts (`model.comparison_vector`)
-            has = np.zeros(n, dtype=bool)
-            for f in fallback:
-                has |= column[f] >= 0
-            lv[has[left] & has[right]] = -1
-        levels[name] = lv
-    values = _VALUES
-    for x, y in conf.get("swappable", ()):  # the same letters in one order or the other
-        top_x = len(fs.KINDS[conf["comparisons"][x]["kind"]]) - 1
-        top_y = len(fs.KINDS[conf["comparisons"][y]["kind"]]) - 1
-        ax, ay, bx, by = column[x][left], column[y][left], column[x][right], column[y][right]
-        maybe = np.flatnonzero(((levels[x] == 0) | (levels[y] == 0)) & (ax >= 0) & (ay >= 0) & (bx >= 0) & (by >= 0))
-        if len(maybe):
-            _, first, inverse = np.unique(_key_of(ax[maybe], ay[maybe], bx[maybe], by[maybe]),
-                                          return_index=True, return_inverse=True)
-            quads = np.stack([ax[maybe][first], ay[maybe][first], bx[maybe][first], by[maybe][first]], axis=1)
-            same = np.fromiter((values[a] + values[b] in (values[c] + values[d], values[d] + values[c])
-                                for a, b, c, d in quads.tolist()), dtype=bool, count=len(quads))
-            hit = maybe[same[inverse.ravel()]]
-            levels[x][hit], levels[y][hit] = top_x, top_y
-    for name in conf.get("halves", ()):  # one name, half of it unknown: no evidence either way
-        ca, cb = column[name][left], column[name][right]
-        top = len(fs.KINDS[conf["comparisons"][name]["kind"]]) - 1  # any level below exact
-        zero = np.flatnonzero((levels[name] >= 0) & (levels[name] < top))
-        if len(zero):
-            both, inverse = np.unique(np.stack([ca[zero], cb[zero]], axis=1), axis=0, return_inverse=True)
-            half = np.fromiter((fs.is_half(values[a], values[b]) for a, b in both.tolist()),
-                               dtype=bool, count=len(both))
-            levels[name][zero[half[inverse.ravel()]]] = -1
-    return levels
-
-
-def random_pairs(n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The seeded random pairs `model.random_vectors` draws (same generator, same order; all
-    pairs when there are fewer than `size`), as positions in the sorted refs."""
-    import random
-    from itertools import combinations
-
-    if n < 2:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    if n * (n - 1) // 2 <= size:
-        pairs = np.asarray(list(combinations(range(n), 2)), dtype=np.int64)
-        return pairs[:, 0], pairs[:, 1]
-    rng = random.Random(0)
-    drawn = np.asarray([(rng.randrange(n), rng.randrange(n)) for _ in range(size)], dtype=np.int64)
-    drawn = drawn[drawn[:, 0] != drawn[:, 1]]
-    return drawn[:, 0], drawn[:, 1]
-
-
 def _patterns(levels: dict[str, np.ndarray], names: list[str], radix: list[int]) -> np.ndarray:
     """One integer per pair encoding its levels (mixed radix, comparison order)."""
     n = len(levels[names[0]]) if names else 0
@@ -386,7 +225,6 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
     (default: all), kept as arrays: ({"refs": sorted refs, "left", "right": positions in them,
     "probability", "rule": index into "rules"}, the model used).  Shared trusted ids first,
     then the scored pairs >= review, each in (left, right) order (`pairs_of` makes `Pair`s)."""
-    global _VALUES
     from munihub.resolve.columns import FeatureTable
 
     feats, sources = slot["features"], slot["sources"]
@@ -414,26 +252,25 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
         codes = candidate_pairs(slot["blocks"], {r: i for i, r in enumerate(refs)}, limit)
         if free_blocks:
             slot["blocks"] = defaultdict(list)
-    _VALUES = values
     left, right = codes // n, codes % n
     del codes
     if conf.get("link_only"):
         src = np.asarray([hash(sources.get(r)) for r in refs], dtype=np.int64)
         keep = src[left] != src[right]
         left, right = left[keep], right[keep]
-    pool = _Pool(processes or workers())
-    try:
-        levels = level_columns(left, right, column, conf, n_values, pool)
-        randoms = None
-        if model is None:
-            rl, rr = random_pairs(n, conf.get("u_sample", 50_000))
-            if conf.get("link_only"):
-                keep = src[rl] != src[rr]
-                rl, rr = rl[keep], rr[keep]
-            randoms = level_columns(rl, rr, column, conf, n_values, pool)
-    finally:
-        pool.close()
-        _VALUES = []
+    with sharing(values):
+        pool = Pool(processes or workers())
+        try:
+            levels = level_columns(left, right, column, conf, n_values, pool)
+            randoms = None
+            if model is None:
+                rl, rr = random_pairs(n, conf.get("u_sample", 50_000))
+                if conf.get("link_only"):
+                    keep = src[rl] != src[rr]
+                    rl, rr = rl[keep], rr[keep]
+                randoms = level_columns(rl, rr, column, conf, n_values, pool)
+        finally:
+            pool.close()
 
     # trusted ids: a shared valid one is a match, two different valid ones never are
     exact_rule = np.full(len(left), -1, dtype=np.int8)
@@ -549,7 +386,7 @@ def _tf_shifted(pair_p: np.ndarray, pair_pattern: np.ndarray, left: np.ndarray, 
         logit[agree] += weight[inverse.ravel()]
     # one shift per distinct (pattern, log-odds), grouped by hashing: the shifted value of a
     # group depends on nothing else, so the group order does not matter
-    combos, inverse = factorize(_key_of(pair_pattern, logit.view(np.int64)))
+    combos, inverse = factorize(key_of(pair_pattern, logit.view(np.int64)))
     first = np.zeros(len(combos), dtype=np.int64)
     first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)  # a member of each group
     # `match._shifted` written out (the same arithmetic): a call each was half the time here
