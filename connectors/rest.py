@@ -11,8 +11,6 @@ Incremental sources pass `since` as a query param (see `http_watermark`).  Trans
 """
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -22,6 +20,7 @@ from connectors.http_body import dig, parse_json, parse_xml_records, records_at
 from connectors.http_fetch import HttpClient, HttpResponse, HttpSettings
 from connectors.http_watermark import Watermark
 from munihub.ingest.connector import Batch, Connector
+from munihub.ingest.overlap import prefetch
 from munihub.errors import ConfigError, PermanentSourceError
 
 PAGINATION_TYPES = ("none", "page", "offset", "cursor", "link", "next_url")
@@ -219,11 +218,9 @@ class RestConnector(Connector):
         return parse_json(response.body, shown=self.redactor.url(token_url), source=self.source)
 
 
-_DONE = object()
-
-
 def prefetched(items: Iterator, ahead: int) -> Iterator:
-    """`items`, produced by a reader thread up to `ahead` items before the consumer asks.
+    """`items`, produced by a reader thread (`munihub.ingest.overlap.prefetch`) up to `ahead`
+    items before the consumer asks.
 
     The reader's exception is raised in the consumer, in order; when the consumer stops early
     (a failed load, a closed generator) the reader stops at its next item.  `ahead=0` reads
@@ -232,38 +229,7 @@ def prefetched(items: Iterator, ahead: int) -> Iterator:
     if ahead <= 0:
         yield from items
         return
-    slots: queue.Queue = queue.Queue(maxsize=ahead)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((_DONE, None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put((None, exc))
-
-    reader = threading.Thread(target=read, name="rest-prefetch", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item, exc = slots.get()
-            if exc is not None:
-                raise exc
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        stop.set()
-        reader.join(timeout=30)
+    # `ahead` pages waiting plus the one being fetched; a page request still under way when
+    # the consumer stops is waited for 30 s at most (its own timeouts and retries may be longer)
+    yield from prefetch(items, depth=ahead + 1, name="rest-prefetch", join_timeout=30)
 

@@ -46,10 +46,11 @@ def one_arena() -> None:
         pass
 
 
-def prefetch(items: Iterable, depth: int = 1) -> Iterator:
+def prefetch(items: Iterable, depth: int = 1, name: str = "munihub-prefetch",
+             join_timeout: float | None = None) -> Iterator:
     """`items` read in a thread, at most `depth` ahead of the consumer (the one being read
     counts).  Closing the returned generator (a `for` left by an exception) stops the reader
-    and closes `items`."""
+    and closes `items`, waiting for the item being read (at most `join_timeout` seconds)."""
     box: queue.Queue = queue.Queue()
     room = threading.Semaphore(depth)
     stop = threading.Event()
@@ -75,7 +76,7 @@ def prefetch(items: Iterable, depth: int = 1) -> Iterator:
                 close()  # the connector's generator ends (its cursor closed) in its own thread
 
     one_arena()
-    reader = threading.Thread(target=read, name="munihub-prefetch", daemon=True)
+    reader = threading.Thread(target=read, name=name, daemon=True)
     reader.start()
     try:
         while True:
@@ -88,7 +89,7 @@ def prefetch(items: Iterable, depth: int = 1) -> Iterator:
             yield item
     finally:
         stop.set()
-        reader.join()
+        reader.join(join_timeout)
 
 
 class WriteBehind:
