@@ -87,12 +87,25 @@ def city_rows() -> list[dict]:
     return rows
 
 
-@pytest.fixture
-def city(store_url):
-    engine = store.open_store(store_url)
+def _city(url: str):
+    engine = store.open_store(url)
     with engine.begin() as conn:
         conn.execute(store.source_rows.insert(), city_rows())
     resolve_all(engine)
+    return engine
+
+
+@pytest.fixture
+def city(store_url):
+    engine = _city(store_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_city(pg_url):
+    """The city on PostgreSQL alone: for what only PostgreSQL does."""
+    engine = _city(pg_url)
     yield engine
     engine.dispose()
 
@@ -211,20 +224,16 @@ def test_figures_match_a_recount_by_hand(city):
 
 
 @pytest.mark.postgres
-def test_percentiles_sorted_per_cell_equal_the_window_ranking(pg_url):
+def test_percentiles_sorted_per_cell_equal_the_window_ranking(pg_city):
     # PostgreSQL ranks by sorting each cell's values apart (`rank`); every shipped median and
     # percentile, by month and cell or as a snapshot, all periods or some, must pick the
     # values the window functions (`percentile_query`, what SQLite runs) pick
     from munihub.indicators.compute import cover_calendar, interpolate, percentile_query, rank
     from munihub.indicators.facts import FACTS
 
-    engine = store.open_store(pg_url)
-    with engine.begin() as conn:
-        conn.execute(store.source_rows.insert(), city_rows())
-    resolve_all(engine)
     ranked = [d for d in load_all(SHIPPED)[0] if d.measure["kind"] in ("median", "percentile")]
     assert {d.time for d in ranked} == {"month", None}
-    with engine.begin() as conn:
+    with pg_city.begin() as conn:
         conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
         for d in ranked:
             rel = FACTS[d.source].build("postgresql", AS_OF.replace(tzinfo=None).isoformat())
@@ -233,7 +242,6 @@ def test_percentiles_sorted_per_cell_equal_the_window_ranking(pg_url):
                 peers = [p for p in ranked if p.source == d.source]
                 window = interpolate(d, conn.execute(percentile_query(d, rel, AS_OF, periods, peers)).all())
                 assert window and interpolate(d, rank(conn, d, rel, AS_OF, periods, peers)) == window, d.id
-    engine.dispose()
 
 
 def test_a_followup_folded_into_its_request_is_not_a_new_request(city):

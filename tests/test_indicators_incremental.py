@@ -18,7 +18,7 @@ from munihub.indicators.define import as_json
 from munihub.indicators.facts import FACTS
 from munihub.resolve import run as resolve_run
 from munihub.resolve.run import resolve_all
-from test_indicators import AS_OF, CATEGORIES, SHIPPED, _row, city, request  # noqa: F401 (fixture)
+from test_indicators import AS_OF, CATEGORIES, SHIPPED, _row, city, pg_city, request  # noqa: F401 (fixtures)
 
 START = dt.datetime(2024, 9, 1, 8, 0)
 PARTS = ("value", "numerator", "denominator", "rows", "citizens", "target")
@@ -411,16 +411,12 @@ def test_the_kept_groups_are_vacuumed_when_dead_rows_pile_up(pg_url):
 
 
 @pytest.mark.postgres
-def test_the_temporary_tables_lower_statistics_target_is_undone_after_each_analyze(pg_url):
+def test_the_temporary_tables_lower_statistics_target_is_undone_after_each_analyze(pg_city):
     # the maintenance samples its temporary tables lightly; the kept groups analyzed later in
     # the same transaction (after a large change) must get the default, full statistics
     from munihub.indicators.refresh import _marks
-    from test_indicators import city_rows
 
-    engine = store.open_store(pg_url)
-    with engine.begin() as conn:
-        conn.execute(store.source_rows.insert(), city_rows())
-    resolve_all(engine)
+    engine = pg_city
     defs = [d for d in load_all(SHIPPED)[0] if d.source == "request_group"]
     refresh(engine, defs, as_of=AS_OF)
     _publish(engine, *_round(1))
@@ -431,4 +427,3 @@ def test_the_temporary_tables_lower_statistics_target_is_undone_after_each_analy
         with conn.begin():
             assert groups.maintain(conn, marks)["mode"] == "incremental"
             assert conn.exec_driver_sql("SHOW default_statistics_target").scalar() == default
-    engine.dispose()
