@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from munihub.resolve.levels import forked_map, shared
 from munihub.resolve.match import Pair
 
 
@@ -57,26 +58,12 @@ def cluster(refs: Sequence[str], pairs: Sequence[Pair], threshold: float,
 PARALLEL_FROM = 200_000
 #: members of the parts to re-cluster below which they are re-clustered here
 RECLUSTER_FROM = 10_000
-_JOB: tuple = ()  # what forked workers read: (the test, its inputs), set just before the fork
-
-
-def _forked_map(fn, tasks: list, processes: int) -> list:
-    """`[fn(t) for t in tasks]`, on `processes` forked workers when more than one (they
-    inherit `_JOB`; only the tasks and results travel).  The caller waits meanwhile, so the
-    pages the workers share with it stay shared."""
-    if processes < 2 or len(tasks) < 2:
-        return [fn(t) for t in tasks]
-    import multiprocessing
-
-    with multiprocessing.get_context("fork").Pool(min(processes, len(tasks))) as pool:
-        return pool.map(fn, tasks, chunksize=1)
 
 
 def _conflicted(ordered: list[str], label: np.ndarray, conflict, processes: int = 1) -> set[int]:
     """Labels (smallest positions) of the parts holding two members in conflict, every member
     pair tested at once by `conflict.many` (a `conflicts.TableConflicts`), blocks of pairs
     shared out to `processes` workers."""
-    global _JOB
     table = conflict.table
     pos = (np.arange(len(ordered)) if table.refs == ordered else
            np.asarray([table.position(r) for r in ordered], dtype=np.int64))
@@ -93,17 +80,14 @@ def _conflicted(ordered: list[str], label: np.ndarray, conflict, processes: int 
         for block in np.array_split(np.arange(len(members)), max(1, len(members) * len(i) // 500_000)):
             if len(block):
                 tasks.append((len(groups) - 1, int(block[0]), int(block[-1]) + 1))
-    _JOB = (conflict, groups, pos, label)
-    try:
-        found = _forked_map(_conflicted_block, tasks, processes if total >= PARALLEL_FROM else 1)
-    finally:
-        _JOB = ()
+    found = forked_map(_conflicted_block, tasks, processes if total >= PARALLEL_FROM else 1,
+                       (conflict, groups, pos, label))
     return {int(k) for part in found for k in part.tolist()}
 
 
 def _conflicted_block(task: tuple[int, int, int]) -> np.ndarray:
     """Labels of the parts of one block (parts of one size) holding a conflict."""
-    conflict, groups, pos, label = _JOB
+    conflict, groups, pos, label = shared()
     members, i, j = groups[task[0]]
     block = members[task[1]:task[2]]
     a, b = block[:, i].ravel(), block[:, j].ravel()
@@ -133,7 +117,6 @@ def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str
     clustered): per position, the position of its cluster's smallest ref.  Only the parts
     holding a conflict or a refused steward link go through `clustering.cluster`, as `Pair`s;
     conflicts are tested and those parts re-clustered on `processes` cores (default: all)."""
-    global _JOB
     from munihub.resolve.vectorized import workers
 
     processes = processes or workers()
@@ -162,11 +145,8 @@ def cluster_scored(scored: dict, threshold: float, decisions: Sequence[tuple[str
     _, counts = np.unique(label[np.isin(label, keys)], return_counts=True)
     cut = np.searchsorted(np.cumsum(counts), np.arange(1, processes) * counts.sum() / processes)
     groups = [g for g in np.split(keys, cut) if len(g)]
-    _JOB = (scored, strong, label, threshold, decisions, index, conflict)
-    try:
-        parts = _forked_map(_reclustered, groups, processes if counts.sum() >= RECLUSTER_FROM else 1)
-    finally:
-        _JOB = ()
+    parts = forked_map(_reclustered, groups, processes if counts.sum() >= RECLUSTER_FROM else 1,
+                       (scored, strong, label, threshold, decisions, index, conflict))
     label = label.copy()
     for members, labels in parts:
         label[members] = labels
@@ -179,7 +159,7 @@ def _reclustered(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from munihub.resolve import clustering
     from munihub.resolve.vectorized import pairs_of
 
-    scored, strong, label, threshold, decisions, index, conflict = _JOB
+    scored, strong, label, threshold, decisions, index, conflict = shared()
     refs = scored["refs"]
     inside = np.isin(label, keys)
     members = np.flatnonzero(inside)

@@ -17,19 +17,36 @@ from munihub.resolve import model as fs
 
 #: below this many distinct value pairs a comparison is computed in this process
 PARALLEL_FROM = 20_000
-_VALUES: list[str] = []  # the value vocabulary, inherited by forked workers
+_SHARED = None  # what forked workers read (`shared()`): set by `sharing` just before the fork
 
 
 @contextlib.contextmanager
-def sharing(values: list[str]):
-    """`values` as the vocabulary the codes of `level_columns` refer to, for the duration
-    (workers forked meanwhile inherit it; afterwards it is dropped, not kept alive)."""
-    global _VALUES
-    _VALUES = values
+def sharing(value):
+    """`value` as what `shared()` gives, for the duration: workers forked meanwhile inherit
+    it, so only their tasks and results travel; afterwards the previous value is back (the
+    value is not kept alive).  For `level_columns`, the vocabulary its codes refer to."""
+    global _SHARED
+    previous, _SHARED = _SHARED, value
     try:
         yield
     finally:
-        _VALUES = []
+        _SHARED = previous
+
+
+def shared():
+    """The value of the innermost `sharing` block (in a forked worker: the parent's)."""
+    return _SHARED
+
+
+def forked_map(fn, tasks: list, processes: int, value=None) -> list:
+    """`[fn(t) for t in tasks]` with `shared()` giving `value`, on `processes` forked workers
+    when more than one.  The caller waits meanwhile, so the pages the workers share with it
+    stay shared."""
+    with sharing(value):
+        if processes < 2 or len(tasks) < 2:
+            return [fn(t) for t in tasks]
+        with multiprocessing.get_context("fork").Pool(min(processes, len(tasks))) as pool:
+            return pool.map(fn, tasks, chunksize=1)
 
 
 def factorize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,11 +73,12 @@ def key_of(*columns: np.ndarray) -> np.ndarray:
 
 
 def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
-    """Levels of distinct non-equal value pairs (ids into `_VALUES`) for one comparison kind."""
+    """Levels of distinct non-equal value pairs (ids into the shared vocabulary) for one
+    comparison kind."""
     import jellyfish
 
     kind, left, right = task
-    values = _VALUES
+    values = shared()
     if kind == "name":
         jw = jellyfish.jaro_winkler_similarity
         sims = np.fromiter((jw(values[a], values[b]) for a, b in zip(left.tolist(), right.tolist())),
@@ -75,7 +93,7 @@ def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
 
 class Pool:
     """Worker processes forked on first need (small inputs never fork), so they inherit
-    `_VALUES` as it is then; one process means no pool at all."""
+    the shared vocabulary as it is then; one process means no pool at all."""
 
     def __init__(self, processes: int) -> None:
         self.processes, self._pool = processes, None
@@ -97,12 +115,13 @@ def _similarities(kind: str, left: np.ndarray, right: np.ndarray, pool: Pool) ->
     if kind == "code":  # one edit apart or not: in arrays here for short ASCII values
         from munihub.resolve.edits import answerable, within_one_edit
 
+        values = shared()
         ids = np.unique(np.concatenate([left, right]))
-        good = answerable([_VALUES[i] for i in ids.tolist()])
+        good = answerable([values[i] for i in ids.tolist()])
         fast = good[np.searchsorted(ids, left)] & good[np.searchsorted(ids, right)]
         out = np.empty(len(left), dtype=np.int8)
-        out[fast] = within_one_edit([_VALUES[i] for i in left[fast].tolist()],
-                                    [_VALUES[i] for i in right[fast].tolist()])
+        out[fast] = within_one_edit([values[i] for i in left[fast].tolist()],
+                                    [values[i] for i in right[fast].tolist()])
         slow = ~fast
         if slow.any():
             out[slow] = _similarities("jellyfish-code", left[slow], right[slow], pool)
@@ -146,7 +165,7 @@ def level_columns(left: np.ndarray, right: np.ndarray, column: dict[str, np.ndar
                 has |= column[f] >= 0
             lv[has[left] & has[right]] = -1
         levels[name] = lv
-    values = _VALUES
+    values = shared()
     for x, y in conf.get("swappable", ()):  # the same letters in one order or the other
         top_x = len(fs.KINDS[conf["comparisons"][x]["kind"]]) - 1
         top_y = len(fs.KINDS[conf["comparisons"][y]["kind"]]) - 1

@@ -21,7 +21,6 @@ Plain data in and out, like `munihub.resolve.match`; numpy and pyarrow are the a
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import Counter, defaultdict
 from typing import Callable, Sequence
@@ -30,7 +29,8 @@ import numpy as np
 
 from munihub.resolve import model as fs
 from munihub.resolve.caps import capped
-from munihub.resolve.levels import Pool, factorize, key_of, level_columns, random_pairs, sharing
+from munihub.resolve.levels import (Pool, factorize, forked_map, key_of, level_columns, random_pairs, shared,
+                                    sharing)
 from munihub.resolve.match import Pair, valid_id
 
 #: records per worker below which features are computed in this process
@@ -53,13 +53,10 @@ def sorted_unique(x: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- index
-_TODO: tuple = ()  # (distinct values, how), inherited by forked workers
-
-
 def _transform_range(bounds: tuple[int, int]) -> list:
     from munihub.resolve.columns import transform_all
 
-    values, how = _TODO
+    values, how = shared()
     return transform_all(values[bounds[0]:bounds[1]], how)
 
 
@@ -67,19 +64,14 @@ def _transform_many(values: list, how: str, processes: int = 1) -> list:
     """`columns.transform_all` on every core when there are many distinct values to normalize
     (street addresses: nearly one per record); ids and dates (`raw`) are cheaper to
     transform here than to send back."""
-    global _TODO
     from munihub.resolve.columns import transform_all
 
     procs = min(processes, max(1, len(values) // FEATURES_PER_WORKER))
     if procs < 2 or how == "raw":
         return transform_all(values, how)
     step = -(-len(values) // (procs * 4))
-    _TODO = (values, how)
-    try:
-        with multiprocessing.get_context("fork").Pool(procs) as pool:
-            parts = pool.map(_transform_range, [(a, a + step) for a in range(0, len(values), step)])
-    finally:
-        _TODO = ()
+    parts = forked_map(_transform_range, [(a, a + step) for a in range(0, len(values), step)], procs,
+                       (values, how))
     return [k for part in parts for k in part]
 
 
