@@ -195,3 +195,31 @@ def test_a_small_load_does_not_analyze_staging_and_only_its_publish_waits_for_th
     assert any(relaxed in t for t in transactions if "INSERT INTO loads" in t)  # begin_load
     assert len(publish) == 1 and relaxed not in publish[0] and "INTO cursors" in publish[0]
     assert store.keep_statistics(engine, store.staged_rows, STATISTICS_MIN - 1, minimum=STATISTICS_MIN) is False
+
+
+@pytest.mark.postgres
+def test_a_large_load_analyzes_staging_on_its_keys_with_a_small_sample(pg_url, monkeypatch):
+    """A load of STATISTICS_MIN rows or more analyzes staged_rows, but only the columns its
+    checks and publish filter, group and sort by, at STAGED_TARGET: the row count and the
+    keys' distinctness, not a 30,000-row sample of hashes and positions."""
+    from munihub.ingest.connector import Batch
+    from munihub.ingest.stage import STAGED_TARGET, STATISTICS_MIN, stage_batches
+
+    engine = store.open_store(pg_url)
+    contract = types.SimpleNamespace(id="t.large", version="1.0.0", key=["k"], record_id=None, fields=[])
+    load_id, _ = loads.begin_load(engine, contract)
+    n = STATISTICS_MIN + 2_000
+    batch = Batch(records=[{"k": str(i)} for i in range(n)], cursor={"n": n})
+    monkeypatch.setattr("munihub.ingest.stage.plan_for", lambda contract, errors_of: None)
+    monkeypatch.setattr("munihub.ingest.stage.check_record",
+                        lambda contract, raw, errors_of: (raw, raw["k"], [], []))
+    stage_batches(engine, contract, load_id, [batch], errors_of=lambda r: [])
+    assert abs(_reltuples(engine, "staged_rows") - n) < 0.05 * n
+    with engine.connect() as conn:
+        found = dict(conn.execute(sa.text(
+            "SELECT attname, coalesce(array_length(histogram_bounds::text::text[], 1), 0) FROM pg_stats "
+            "WHERE tablename = 'staged_rows'")).all())
+    assert set(found) == {"load_id", "seq", "source_key"}
+    assert 0 < found["seq"] <= STAGED_TARGET + 1  # the small target, not the default 100
+    with engine.connect() as conn:  # the setting was this ANALYZE's alone
+        assert conn.exec_driver_sql("SHOW default_statistics_target").scalar() == "100"

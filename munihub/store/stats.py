@@ -18,11 +18,13 @@ def large_share(conn, name: str, rows: int, share: float = SHARE) -> bool:
 
 
 def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share: float = SHARE,
-                    minimum: int = 1) -> bool:
+                    minimum: int = 1, columns: list[str] | None = None, target: int | None = None) -> bool:
     """ANALYZE `table` after a load wrote `rows_changed` rows to it, when they are at least
     `minimum` and a large share of what the planner believes it holds (or it was never
-    analyzed); True if it did.  Only PostgreSQL: SQLite plans these look-ups by its primary
-    keys without statistics."""
+    analyzed); True if it did.  `columns`: only these (default every non-JSON column);
+    `target`: a statistics target for this ANALYZE alone (PostgreSQL samples 300 rows per unit
+    of it), for a table whose plans need no more than its row count and which keys repeat.
+    Only PostgreSQL: SQLite plans these look-ups by its primary keys without statistics."""
     if engine.dialect.name != "postgresql" or rows_changed < max(1, minimum):
         return False
     quote = engine.dialect.identifier_preparer.quote
@@ -32,7 +34,10 @@ def keep_statistics(engine: sa.Engine, table: sa.Table, rows_changed: int, share
         # The columns queries filter, join and sort by; a JSON column's statistics serve no
         # query here and sampling its documents was most of the cost (200k staged rows 1.2 s,
         # without the record 0.5 s).
-        kept = [quote(c.name) for c in table.columns if not isinstance(c.type, sa.JSON)]
+        kept = [quote(c.name) for c in table.columns if not isinstance(c.type, sa.JSON)
+                and (columns is None or c.name in columns)]
+        if target is not None:
+            conn.exec_driver_sql(f"SET LOCAL default_statistics_target = {int(target)}")
         conn.exec_driver_sql(f"ANALYZE {quote(table.name)} ({', '.join(kept)})")
     return True
 
