@@ -19,7 +19,7 @@ from munihub.errors import AccessDenied
 from munihub.gateway import gate as g, shaped
 from munihub.gateway.pages import pseudonym_column
 from munihub.gateway.reads import RequestConnection, decode_records, rows_statement
-from munihub.gateway.respond import page_response, text_page_response
+from munihub.gateway.respond import page_response
 
 FILTER = re.compile(r"^filter\[(.+)\]$")
 ROWS = "/v1/datasets/{dataset_id}/rows"
@@ -48,7 +48,7 @@ async def rows_page(gate: g.Gate, request, who, dataset_id: str, cursor, limit: 
     if gate.pages is not None and not filters:
         known = gate.shapes.get(dataset_id)
         plan = gate.plan(known, v) if known is not None else None
-        if plan is not None:  # records of a shape seen before: projected by PostgreSQL (`shaped`)
+        if plan is not None:  # records of a shape seen before: decoded into its type (`shaped`)
             return await shaped_page(gate, request, v, dataset_id, scope, start, limit, plan)
         # the statement is compiled once (building one costs more)
         rows = await gate.pages.fetch(rows_statement(gate.reads.dialect, start is not None),
@@ -91,21 +91,22 @@ def learning(gate: g.Gate, dataset_id: str):
 
 async def shaped_page(gate: g.Gate, request, v, dataset_id: str, scope: str, start, limit: int, plan):
     """One page through `plan` (`munihub.gateway.shaped`): the same answer as the ordinary path."""
-    rows = await gate.pages.fetch(plan.statements[start is not None],
+    rows = await gate.pages.fetch(rows_statement(gate.reads.dialect, start is not None, stamps_as_text=True),
                                   {"source": dataset_id, "start": start, "n": limit + 1})
     more, rows = len(rows) > limit, rows[:limit]
     request.state.audit["rows"] = len(rows)
     next_cursor = g.seal(gate, scope, rows[-1][0]) if more else None
-    keys = [row[0] for row in rows]
+    keys, texts, load_ids, stamps = zip(*rows) if rows else ((), (), (), ())
     if not g.key_in_clear(gate, v, dataset_id):
         keys = pseudonym_column(v.key, v.agency_id, "source_key")(keys)
-    items = shaped.render(plan, rows, keys, gate.projector(v))
-    odd = [row[3] for row in rows if row[3] is not None]
+    records, odd = shaped.project(plan, texts, gate.projector(v))
     if len(odd) * 2 > len(rows):  # most records changed shape (a new contract version): learn the new one
         found = shaped.shape_of_page(decode_records(odd))
         if found is not None:
             gate.shapes[dataset_id] = found
-    return text_page_response({"dataset": dataset_id}, "rows", items, {"next_cursor": next_cursor})
+    return page_response({"dataset": dataset_id}, "rows",
+                         list(map(shaped.Row, keys, load_ids, map(shaped.stamp_iso, stamps), records)),
+                         {"next_cursor": next_cursor})
 
 
 def routes(gate: g.Gate, caller):

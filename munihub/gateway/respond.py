@@ -15,7 +15,7 @@ import msgspec
 from munihub.errors import MunihubError
 
 log = logging.getLogger("munihub.gateway.respond")
-__all__ = ["AuditMiddleware", "json_response", "page_response", "text_page_response", "STREAM_ROWS"]
+__all__ = ["AuditMiddleware", "json_response", "page_response", "STREAM_ROWS"]
 _encode = msgspec.json.Encoder().encode
 STREAM_ROWS = 200  # pages with more rows than this are streamed in chunks of this many
 _REFUSED = b'{"detail":"the audit log cannot be written; request refused"}'
@@ -96,20 +96,3 @@ def page_response(head: dict[str, Any], name: str, items: list[Any], tail: dict[
     return StreamingResponse(chunks(), media_type="application/json")
 
 
-
-def text_page_response(head: dict[str, Any], name: str, items: list[str], tail: dict[str, Any]):
-    """`page_response` for items already written as JSON text (`munihub.gateway.shaped`)."""
-    from fastapi import Response
-    from fastapi.responses import StreamingResponse
-    opening = _encode(head)[:-1] + (b"," if head else b"") + _encode(name) + b":["
-    closing = b"]," + _encode(tail)[1:] if tail else b"]}"
-    if len(items) <= STREAM_ROWS:
-        return Response(opening + ",".join(items).encode("utf-8") + closing, media_type="application/json")
-
-    async def chunks() -> Any:
-        yield opening
-        for start in range(0, len(items), STREAM_ROWS):
-            part = ",".join(items[start:start + STREAM_ROWS]).encode("utf-8")
-            yield (b"," + part) if start else part
-        yield closing
-    return StreamingResponse(chunks(), media_type="application/json")
