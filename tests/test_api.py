@@ -216,6 +216,13 @@ def test_the_rows_route_served_without_fastapi_answers_as_fastapi_does(gw, tmp_p
         assert direct.status_code == through_fastapi.status_code == 401
         assert direct.json() == through_fastapi.json() and direct.headers["www-authenticate"] == "Bearer"
     assert client.get(rows + "?limit=2", headers={"Authorization": f"bearer {tokens['all']}"}).status_code == 200
+    # Matched ahead of Starlette's stack and router: still a 403 without a grant, 405 for a POST,
+    # 404 for a path the route does not match, and every one audited under its route.
+    assert client.app.middleware_stack.__name__ == "rows_first"
+    no_grant = client.get("/v1/datasets/finance.payments/rows", headers=auth(tokens["narrow"]))
+    assert no_grant.status_code == 403 and "no grant" in no_grant.json()["detail"]
+    assert client.post(rows, headers=auth(tokens["all"])).status_code == 405
+    assert client.get(rows + "/more", headers=auth(tokens["all"])).status_code == 404
     from munihub.gateway import datasets
     from fastapi.routing import APIRoute
     route = next(r for r in client.app.routes if isinstance(r, APIRoute) and r.path == datasets.ROWS)

@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     app.include_router(indicators.routes(engine, settings, caller, lambda who, limit: g.page_limit(gate, who, limit),
                                          lambda scope, last: g.seal(gate, scope, last),
                                          lambda scope, cursor: g.after(gate, scope, cursor)))
-    datasets.serve_rows_directly(app, gate)
+    datasets.serve_rows_directly(app, gate, writer)
     return app
 
 
