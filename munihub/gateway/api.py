@@ -105,11 +105,13 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_log: bool = False) -> None:
     """Run the gateway with uvicorn; with several workers, set MUNIHUB_GATEWAY_REDIS_URL so they share
-    rate limits (otherwise each worker process counts on its own)."""
+    rate limits (otherwise each worker process counts on its own).  uvicorn's access log is off
+    unless asked for: the audit log records every request already."""
     import uvicorn
     if workers > 1:
-        uvicorn.run("munihub.gateway.api:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run("munihub.gateway.api:create_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=access_log)
     else:
-        uvicorn.run(create_app(), host=host, port=port)
+        uvicorn.run(create_app(), host=host, port=port, access_log=access_log)

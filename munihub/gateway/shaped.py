@@ -61,16 +61,14 @@ def shape_of_page(records: list) -> Shape | None:
     return first
 
 
-def stamp_iso(text: str | None) -> str | None:
-    return _stamp_iso(text) if text is not None else None
-
-
 @functools.lru_cache(maxsize=4096)
-def _stamp_iso(text: str) -> str:
+def stamp_iso(text: str | None) -> str | None:
     """A timestamp as PostgreSQL spells it (ISO, the session's offset) -> as the ordinary path
     spells it (Python's isoformat of the same instant and offset).  Fetched as text, since
-    psycopg2 builds a datetime and a time zone per row (a quarter of a page's fetch); cached,
-    as the rows of one load share their stamp."""
+    psycopg2 builds a datetime and a time zone per row (a quarter of a page's fetch); cached
+    (mapped over a page in C), as the rows of one load share their stamp."""
+    if text is None:
+        return None
     try:
         return dt.datetime.fromisoformat(text).isoformat()
     except ValueError:  # 'infinity' and such: as PostgreSQL spells them
