@@ -69,7 +69,7 @@ async def rows_page(gate: g.Gate, request, who, dataset_id: str, cursor, limit: 
     next_cursor = g.seal(gate, scope, rows[-1][0]) if more else None
     # Projected column by column and encoded on the event loop (a fraction of a millisecond for 100 rows).
     keys, records, load_ids, stamps = zip(*rows) if rows else ((), (), (), ())
-    if not g.key_in_clear(gate, v, dataset_id):
+    if not gate.keys_in_clear(v, dataset_id):
         keys = pseudonym_column(v.key, v.agency_id, "source_key")(keys)
     return page_response({"dataset": dataset_id}, "rows",
                          [{"key": key, "load_id": load_id, "updated_at": stamp, "record": record}
@@ -97,7 +97,7 @@ async def shaped_page(gate: g.Gate, request, v, dataset_id: str, scope: str, sta
     request.state.audit["rows"] = len(rows)
     next_cursor = g.seal(gate, scope, rows[-1][0]) if more else None
     keys, texts, load_ids, stamps = zip(*rows) if rows else ((), (), (), ())
-    if not g.key_in_clear(gate, v, dataset_id):
+    if not gate.keys_in_clear(v, dataset_id):
         keys = pseudonym_column(v.key, v.agency_id, "source_key")(keys)
     records, odd = shaped.project(plan, texts, gate.projector(v))
     if len(odd) * 2 > len(rows):  # most records changed shape (a new contract version): learn the new one

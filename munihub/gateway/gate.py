@@ -51,6 +51,8 @@ class Gate:
         # statement and template that read such pages (`munihub.gateway.shaped`).
         self.shapes: dict[str, shaped.Shape] = {}
         self.plan = functools.lru_cache(maxsize=1024)(shaped.plan)
+        # Whether a view shows a dataset's keys in clear: from the (cached) contract and the view.
+        self.keys_in_clear = functools.lru_cache(maxsize=1024)(lambda v, dataset: key_in_clear(self, v, dataset))
 
     def _contract(self, dataset: str):
         from munihub.contracts import contract_for
