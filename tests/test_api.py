@@ -216,6 +216,13 @@ def test_the_rows_route_served_without_fastapi_answers_as_fastapi_does(gw, tmp_p
         assert direct.status_code == through_fastapi.status_code == 401
         assert direct.json() == through_fastapi.json() and direct.headers["www-authenticate"] == "Bearer"
     assert client.get(rows + "?limit=2", headers={"Authorization": f"bearer {tokens['all']}"}).status_code == 200
+    # Matched ahead of Starlette's stack and router: still a 403 without a grant, 405 for a POST,
+    # 404 for a path the route does not match, and every one audited under its route.
+    assert client.app.middleware_stack.__name__ == "rows_first"
+    no_grant = client.get("/v1/datasets/finance.payments/rows", headers=auth(tokens["narrow"]))
+    assert no_grant.status_code == 403 and "no grant" in no_grant.json()["detail"]
+    assert client.post(rows, headers=auth(tokens["all"])).status_code == 405
+    assert client.get(rows + "/more", headers=auth(tokens["all"])).status_code == 404
     from munihub.gateway import datasets
     from fastapi.routing import APIRoute
     route = next(r for r in client.app.routes if isinstance(r, APIRoute) and r.path == datasets.ROWS)
@@ -407,6 +414,36 @@ def test_a_page_read_on_postgresql_is_the_page_read_through_sqlalchemy(tmp_path,
     assert len(everything) == 30 and everything[3]["record"]["national_id"] == grants.pseudonym(
         "0000000003", agency_id="all", field="national_id", key=KEY)
     assert "0000000003" not in str([r["record"] for r in everything])
+
+
+@pytest.mark.postgres
+def test_pages_stay_right_when_a_datasets_records_change_shape(tmp_path, pg_url):
+    """A worker reads a dataset's next pages in the shape it last saw its records share; when the
+    records change shape (a field added, a nested object turned to text) the pages are still
+    the record-by-record projection, and the same as a fresh worker's."""
+    settings, tokens = make_gateway(tmp_path, pg_url)
+    client = client_for(settings)
+    rows = "/v1/datasets/registry.citizens/rows"
+    first = client.get(rows, params={"limit": 10}, headers=auth(tokens["all"])).json()["rows"]
+    assert "0000000003" not in str([r["record"] for r in first]) and set(first[0]["record"]) >= {"national_id", "address"}
+    engine = store.open_store(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE source_rows SET record = record || jsonb_build_object('nickname', 'x') "
+                             "WHERE source = 'registry.citizens' AND source_key < '0000000005'"))
+        conn.execute(sa.text("UPDATE source_rows SET record = jsonb_set(record, '{address}', '\"text\"') "
+                             "WHERE source = 'registry.citizens' AND source_key = '0000000007'"))
+    engine.dispose()
+    for agency in ("all", "narrow", "all"):
+        pages = [c.get(rows, params={"limit": 10}, headers=auth(tokens[agency])).json()["rows"]
+                 for c in (client, client_for(settings))]  # this worker, a fresh one
+        assert pages[0] == pages[1]
+        got = {r["key"]: r["record"] for r in pages[0]}
+        if agency == "all":
+            assert got["0000000001"]["nickname"] == "x" and "nickname" not in got["0000000006"]
+            assert got["0000000007"]["address"] == grants.pseudonym("text", agency_id="all", field="address", key=KEY)
+            assert "0000000003" not in str(list(got.values()))
+        else:
+            assert set(got["0000000001"]) == {"first_name", "national_id", "address"}
 
 
 # ---------------------------------------------------------------- a real socket

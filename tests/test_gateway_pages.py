@@ -102,3 +102,54 @@ def test_a_rotated_key_never_gets_the_old_keys_memo():
     rotated = pages.page_projector(v_new, grants.projector(v_new))(page)
     assert rotated[0]["national_id"] == reference("0000000001", key=b"rotated-key") != seen[0]["national_id"]
     assert pages.pseudonym_column(None, "tax", "national_id")(["0012345678", None]) == ["*******678", None]
+
+
+@pytest.mark.postgres
+def test_a_page_decoded_into_its_shape_equals_each_record_projected(pg_url):
+    """`shaped`: pages of a learned shape are decoded into a record type of that shape and
+    projected field by field; every record, of that shape or not (odd pages mixed in, weird
+    names), is what `grants.projector` makes of it, in the same field order, and the records of
+    another shape are told apart."""
+    import datetime as dt
+    import json
+
+    import msgspec
+    import psycopg2
+
+    from munihub import store
+    from munihub.gateway import shaped
+
+    odd = [r for page in odd_pages() for r in page] + [
+        {**person(3), "address": {"detail": "x", "district": 'a "quoted" \\ value\n'}},
+        {**person(4), "national_id": ["0000000004"]}, {**person(5), "mobile": 5},
+        {**person(6), "mobile": True}, {**person(7), "birth_date": 1e20}, {**person(8), "tags": {"a": 1}}, {**person(10), "tags": {}},
+        {**person(9), "address": {**person(9)["address"], "more": {"x": 1}}}]
+    weird = {"50% off": "x", "ta'g": "y", "نام": "z", "n": {"a%sb": 1}}
+    records = [person(i) for i in range(20)] + odd + [weird, weird]
+    engine = store.open_store(pg_url)
+    stamp = dt.datetime(2024, 11, 4, 10, 30, 0, 120000, tzinfo=dt.timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(store.source_rows.insert(), [
+            {"source": "s", "source_key": f"{i:04d}", "entity_type": "person", "record": r, "record_hash": "h",
+             "first_load_id": "L", "load_id": "L", "updated_at": stamp} for i, r in enumerate(records)])
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    conn = psycopg2.connect(*args, **kwargs)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:  # the records as the ordinary path reads them (jsonb's field order)
+            cur.execute("SELECT record::text, updated_at::text FROM source_rows ORDER BY source_key")
+            texts, stamps = zip(*cur.fetchall())
+    finally:
+        conn.close()
+        engine.dispose()
+    assert shaped.stamp_iso(stamps[0]) == stamp.isoformat() and shaped.stamp_iso(None) is None
+    records = [json.loads(t) for t in texts]
+    for shape in (shaped.shape_of(records[0]), shaped.shape_of(records[-1])):
+        for v in VIEWS:
+            one_by_one = grants.projector(v)
+            got, others = shaped.project(shaped.plan(shape, v), list(texts), one_by_one)
+            got = json.loads(msgspec.json.encode(got))
+            want = [one_by_one(r) for r in records]
+            assert got == want
+            assert [list(r) for r in got if isinstance(r, dict)] == [list(r) for r in want if isinstance(r, dict)]
+            assert not set(others) & set(texts[:20]) or shape != shaped.shape_of(records[0])

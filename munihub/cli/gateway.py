@@ -45,6 +45,9 @@ def add_commands(sub) -> None:
     sv.add_argument("--workers", type=int, default=1,
                     help="worker processes, one per core in production (default 1); rate limits are shared "
                          "only with MUNIHUB_GATEWAY_REDIS_URL set (see docs/gateway.md)")
+    sv.add_argument("--access-log", action="store_true",
+                    help="log every request through uvicorn too (off by default: the audit log already "
+                         "records each one, and the log line costs every request CPU)")
 
 
 def _by(args) -> str:
@@ -127,9 +130,10 @@ def served_app():
 @command("serve")
 def cmd_serve(args) -> int:
     import uvicorn
+    logs = {"access_log": bool(getattr(args, "access_log", False))}
     if args.workers > 1:  # rate limits are per worker process
         uvicorn.run("munihub.cli.gateway:served_app", factory=True, host=args.host, port=args.port,
-                    workers=args.workers)
+                    workers=args.workers, **logs)
     else:
-        uvicorn.run(served_app(), host=args.host, port=args.port)
+        uvicorn.run(served_app(), host=args.host, port=args.port, **logs)
     return 0

@@ -101,15 +101,17 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
     app.include_router(indicators.routes(engine, settings, caller, lambda who, limit: g.page_limit(gate, who, limit),
                                          lambda scope, last: g.seal(gate, scope, last),
                                          lambda scope, cursor: g.after(gate, scope, cursor)))
-    datasets.serve_rows_directly(app, gate)
+    datasets.serve_rows_directly(app, gate, writer)
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_log: bool = False) -> None:
     """Run the gateway with uvicorn; with several workers, set MUNIHUB_GATEWAY_REDIS_URL so they share
-    rate limits (otherwise each worker process counts on its own)."""
+    rate limits (otherwise each worker process counts on its own).  uvicorn's access log is off
+    unless asked for: the audit log records every request already."""
     import uvicorn
     if workers > 1:
-        uvicorn.run("munihub.gateway.api:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run("munihub.gateway.api:create_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=access_log)
     else:
-        uvicorn.run(create_app(), host=host, port=port)
+        uvicorn.run(create_app(), host=host, port=port, access_log=access_log)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from munihub.config import Settings
 from munihub.errors import AccessDenied, MunihubError
-from munihub.gateway import grants, pages
+from munihub.gateway import grants, pages, shaped
 from munihub.gateway.cursors import decode_cursor, encode_cursor
 from munihub.gateway.reads import RequestConnection
 
@@ -47,6 +47,12 @@ class Gate:
         self.projector = functools.lru_cache(maxsize=1024)(grants.projector)
         self.page_projector = functools.lru_cache(maxsize=1024)(
             lambda v: pages.page_projector(v, self.projector(v)))
+        # Per dataset, the shape its records were last seen to share; per (shape, view), the
+        # statement and template that read such pages (`munihub.gateway.shaped`).
+        self.shapes: dict[str, shaped.Shape] = {}
+        self.plan = functools.lru_cache(maxsize=1024)(shaped.plan)
+        # Whether a view shows a dataset's keys in clear: from the (cached) contract and the view.
+        self.keys_in_clear = functools.lru_cache(maxsize=1024)(lambda v, dataset: key_in_clear(self, v, dataset))
 
     def _contract(self, dataset: str):
         from munihub.contracts import contract_for

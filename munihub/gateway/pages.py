@@ -13,67 +13,80 @@ import hashlib
 from operator import itemgetter
 from typing import Any, Callable
 
+import msgspec
+
 from munihub.masking import mask_value
 
 __all__ = ["pseudonym_column", "page_projector", "MEMO_SIZE"]
 
+_encode = msgspec.json.Encoder().encode
 MEMO_SIZE = 2048  # recent pseudonyms kept per column: between 2048 and 4096 values
 
 
 @functools.lru_cache(maxsize=128)
-def pseudonym_column(key: bytes | None, agency_id: str, field: str) -> Callable[[Any], list]:
-    """`values -> [pseudonym(v, agency_id=..., field=..., key=...) or None for None]`, for one column.
+def pseudonym_column(key: bytes | None, agency_id: str, field: str, as_json: bool = False) -> Callable[[Any], list]:
+    """`values -> [pseudonym(v, agency_id=..., field=..., key=...) or None for None]`, for one column;
+    with `as_json`, each as its JSON text (`"ps_..."`, `null`), for pages written by a template.
 
     HMAC-SHA256 as RFC 2104 builds it, with the keyed pads and the `agency|field|` prefix hashed
     once per column: each value then costs two hash-state copies instead of an HMAC set-up
     (OpenSSL 3 makes that set-up the dearest part of a short message's HMAC).
 
-    One function per (key, agency, field) per worker (at most 128 kept), remembering the
-    pseudonyms of its recent string values in two generations of MEMO_SIZE (the older one is
-    dropped when the newer fills, and a value found there moves to the newer): a district or a
-    birth date repeats down a page, and a page is often read again soon (several clients
-    walking one dataset, a retried request).  The memo belongs to the key, so another key (a
-    rotated one) never sees the pseudonyms made with this one; races between threads can only
-    lose entries, never mix them, as every stored pseudonym is the value's own.
+    One function per (key, agency, field, as_json) per worker (at most 128 kept), remembering
+    the pseudonyms of its recent string values in two generations of MEMO_SIZE (the older one
+    is dropped when the newer fills, and a value found there moves to the newer): a district
+    or a birth date repeats down a page, and a page is often read again soon (several clients
+    walking one dataset, a retried request).  The newer generation is looked up for the whole
+    column in one C loop; only the values it misses take a turn of Python.  The memo belongs
+    to the key, so another key (a rotated one) never sees the pseudonyms made with this one;
+    races between threads can only lose entries, never mix them, as every stored pseudonym is
+    the value's own.
     """
+    none = "null" if as_json else None
     if key is None:
+        if as_json:
+            return lambda values: ["null" if v is None else _encode(mask_value(v)).decode("utf-8") for v in values]
         return lambda values: [None if v is None else mask_value(v) for v in values]
     block = key if len(key) <= 64 else hashlib.sha256(key).digest()
     block = block.ljust(64, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + f"{agency_id}|{field}|".encode("utf-8"))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
     memo: list[dict[str, str]] = [{}, {}]  # newer, older
+    opening, closing = ('"ps_', '"') if as_json else ("ps_", "")
 
     def column(values, inner_copy=inner.copy, outer_copy=outer.copy) -> list:  # the hot loop
         newer, older = memo
-        out = []
-        append = out.append
-        for value in values:
+        try:  # only str keys are ever stored, and no other value equals a str
+            out = list(map(newer.get, values))
+        except TypeError:  # an unhashable value (a list): every value takes the loop below
+            out = [None] * len(values)
+        i = -1
+        while True:
+            try:
+                i = out.index(None, i + 1)
+            except ValueError:
+                return out
+            value = values[i]
             if value is None:
-                append(None)
+                out[i] = none
                 continue
             text = value.__class__ is str  # only str: True == 1 as a dict key, but not as a pseudonym
             if text:
-                found = newer.get(value)
-                if found is None:
-                    found = older.get(value)
-                    if found is not None:
-                        newer[value] = found
+                found = older.get(value)
                 if found is not None:
-                    append(found)
+                    out[i] = newer[value] = found
                     continue
-            i = inner_copy()
-            i.update((value if text else str(value)).encode("utf-8"))
+            h = inner_copy()
+            h.update((value if text else str(value)).encode("utf-8"))
             o = outer_copy()
-            o.update(i.digest())
-            made = "ps_" + o.hexdigest()[:32]
+            o.update(h.digest())
+            made = opening + o.hexdigest()[:32] + closing
             if text:
                 if len(newer) >= MEMO_SIZE:
                     older, newer = newer, {}
                     memo[:] = newer, older
                 newer[value] = made
-            append(made)
-        return out
+            out[i] = made
     return column
 
 

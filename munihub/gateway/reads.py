@@ -124,15 +124,17 @@ def async_pages(engine: sa.Engine) -> AsyncPages | None:
 
 
 @functools.lru_cache(maxsize=8)
-def rows_statement(dialect: sa.Dialect, has_start: bool) -> str:
+def rows_statement(dialect: sa.Dialect, has_start: bool, stamps_as_text: bool = False) -> str:
     """The unfiltered page of a dataset's rows as the driver's SQL text, compiled once per shape
     (compiling costs more than running it); parameters `source`, `start` and `n`.  The record
     comes as its JSON text, for the caller to decode the page's records in one C loop
-    (`decode_records`): psycopg2 would call a Python function per record to decode it."""
+    (`decode_records`): psycopg2 would call a Python function per record to decode it.  With
+    `stamps_as_text`, `updated_at` comes as PostgreSQL's text too (`shaped.stamp_iso`)."""
     from munihub import store
     t = store.source_rows
+    stamp = sa.cast(t.c.updated_at, sa.Text).label("updated_at") if stamps_as_text else t.c.updated_at
     q = sa.select(t.c.source_key, sa.cast(t.c.record, sa.Text).label("record"), t.c.load_id,
-                  t.c.updated_at).where(t.c.source == sa.bindparam("source"))
+                  stamp).where(t.c.source == sa.bindparam("source"))
     if has_start:
         q = q.where(t.c.source_key > sa.bindparam("start"))
     return str(q.order_by(t.c.source_key).limit(sa.bindparam("n")).compile(dialect=dialect))

@@ -95,3 +95,4 @@ def page_response(head: dict[str, Any], name: str, items: list[Any], tail: dict[
         yield closing
     return StreamingResponse(chunks(), media_type="application/json")
 
+
