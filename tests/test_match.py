@@ -492,3 +492,36 @@ def test_the_half_of_a_compound_name_is_no_typo_whatever_its_similarity():
     assert comparison_vector(features(first), features(follow), conf)["first_key"] == -1
     pairs = find_matches([first, follow])
     assert pairs and pairs[0].probability >= conf["match"]
+
+
+def test_a_follow_up_that_fits_both_twins_equally_joins_neither():
+    """The 137 thread of a follow-up «آقای طاهری» holds calls of both twins (the request
+    grouping joined them): it scores the same with each, so the order of refs must not pick
+    one; it stays alone (in the per-part and the array clustering alike), while a call with
+    its own name stays with its twin."""
+    from munihub.resolve import components
+    from munihub.resolve.conflicts import conflict_of
+    home = {"address": {"detail": "مشهد، بلوار سجاد، کوچه ۱۶", "district": "6"}}
+    thread = "137|2248"
+    records = [rec("137|2248#person", first_name="امیرحسین", last_name="طاهری", request_thread=thread, **home),
+               rec("137|1730#person", first_name="علیرضا", last_name="طاهری", request_thread=thread, **home),
+               rec("137|1731#person", first_name="علیرضا", last_name="طاهری", request_thread=thread,
+                   mobile="+989010245167", **home),
+               rec("137|2250#person", last_name="طاهری", request_thread=thread, **home)]
+    conf = settings_for("person")
+    pairs = find_matches(records)
+    score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
+    caller = "137|2250#person"
+    assert score[frozenset((caller, "137|2248#person"))] == score[frozenset((caller, "137|1730#person"))] >= conf["match"]
+    feats = {r["ref"]: features(r) for r in records}
+    refs = [r["ref"] for r in records]
+    for clusters in (cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf)),
+                     components.cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf))):
+        assert clusters[caller] == caller
+        assert clusters["137|1730#person"] == clusters["137|1731#person"] != clusters["137|2248#person"]
+    # a shared valid national id is a rule, not a tie: it keeps the follow-up with its twin
+    records[3]["fields"]["national_id"] = records[0]["fields"]["national_id"] = nid("096003381")
+    pairs = find_matches(records)
+    feats = {r["ref"]: features(r) for r in records}
+    clusters = cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf))
+    assert clusters[caller] == clusters["137|2248#person"]

@@ -47,6 +47,10 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
             links.append((1, -p.probability, min(p.left_ref, p.right_ref),
                           max(p.left_ref, p.right_ref), not p.rule.startswith("exact:")))
 
+    if conflict is not None:
+        torn = _torn(links, conflict)
+        links = [x for x in links if not (x[4] and (x[2] in torn or x[3] in torn))]
+
     def find(r: str) -> str:
         while parent[r] != r:
             parent[r] = parent[parent[r]]
@@ -75,6 +79,29 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if root not in key or ref < key[root]:
             key[root] = ref
     return {r: key[root] for r, root in roots.items()}
+
+
+def _torn(links: list[tuple], conflict: Callable[[str, str], bool]) -> set[str]:
+    """Records whose strongest matcher links tie between two records that can never be one
+    (`conflict`): a follow-up «آقای طاهری» whose 137 thread holds calls of both twins scores
+    the same with each, so the evidence names neither and the order of refs must not pick
+    one.  Such a record keeps only its sure links (a shared trusted id, a steward's "match")."""
+    from itertools import combinations
+
+    best: dict[str, float] = {}
+    tops: dict[str, list[str]] = defaultdict(list)
+    sure: set[str] = set()
+    for _, weakness, a, b, checked in links:
+        if not checked:
+            sure.update((a, b))
+            continue
+        for r, other in ((a, b), (b, a)):
+            if weakness < best.get(r, 0.0):
+                best[r], tops[r] = weakness, [other]
+            elif weakness == best[r]:
+                tops[r].append(other)
+    return {r for r, others in tops.items() if r not in sure and len(others) > 1
+            and any(conflict(x, y) for x, y in combinations(sorted(others), 2))}
 
 
 PREFIX = {"person": "P", "address": "A", "agency": "G", "service_request": "S",
