@@ -269,21 +269,3 @@ def test_explain_says_the_roster_moved_a_mention(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert f"by {partial.ATTACHED}: {partial.WHY[partial.ATTACHED]}" in text
     assert "registry.citizens|R1 is in" not in text  # the pair scores put it there: nothing more to say
-
-
-def test_a_half_name_from_a_number_nobody_owns_fits_the_father_and_the_twin():
-    """«رضا نیشابوری» calls from the home's landline: the father is رضا, his son (a twin)
-    محمدرضا, and the caller owns no number on record.  The pairs put the call with the father
-    (the whole name, the landline); the home's roster says it fits the son as well, so it is
-    neither.  A call whose national id rules the son out stays with the father."""
-    home = {"place": "امامرضا/31", "phone": "+985135754345", "postal_code": "5143786056"}
-    feats = {"reg|father": person("رضا", "نیشابوری", national_id=nid(11), mobile="+989901298002", **home),
-             "reg|twin": person("محمدرضا", "نیشابوری", national_id=nid(12), mobile="+989154200647", **home),
-             "137|258#person": person("رضا", "نیشابوری", phone=home["phone"], place=home["place"])}
-    clusters = {**alone(feats), "reg|father": "137|258#person"}
-    out = decide(clusters, feats)
-    assert out["137|258#person"] == "137|258#person" and out["reg|father"] == "reg|father"
-    feats["137|258#person"].pop("phone")  # nothing but the street and alley: still the home's
-    assert decide(clusters, feats)["reg|father"] == "reg|father"
-    feats["137|258#person"]["national_id"] = nid(13)  # not the twin's id: only the father fits
-    assert decide(clusters, feats) == clusters

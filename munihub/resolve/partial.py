@@ -16,9 +16,7 @@ anyone at home, on record or not (a child, a guest): neither names a household's
   137 thread shared with the entity's other records) leaves it when another entity of its
   home, same surname, holds the same first name or one it is half of and does not own the
   mention's number either: a «فاطمه» calling from a third member's mobile is فاطمه or her
-  twin فاطمه‌زهرا, and the roster cannot say which, so it says neither.  To doubt (not to
-  choose) the home is also the mention's own landline, postal code and street and alley: a
-  caller on no record whose «رضا» fits the father رضا and the twin محمدرضا there is neither.
+  twin فاطمه‌زهرا, and the roster cannot say which, so it says neither.
 
 Deterministic (sorted keys); only clusters and features in, clusters out.  The full run
 applies it to every cluster, the incremental run to a region widened by `home_mates`.
@@ -85,7 +83,7 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     if not part:
         return clusters
     built = _Roster(part, feats, roster)
-    moved = detach(part, feats, roster, mentions, matched, built, why, conflict)
+    moved = detach(part, feats, roster, mentions, matched, built, why)
     out = dict(clusters)
     out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
     return out
@@ -97,7 +95,7 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
     mention, or a record with no first name) with a number that a person on record owns,
     and, closed over shared household keys, the parts of those owners.  Empty when no
     caller's number is owned: nothing can move then."""
-    first, last, numbers, keys = roster["first"], roster["last"], roster["numbers"], roster["households"]
+    first, numbers, keys = roster["first"], roster["numbers"], roster["households"]
     called: dict[tuple, set[str]] = defaultdict(set)  # number -> the parts calling from it
     for ref, key in clusters.items():
         f = feats.get(ref)
@@ -105,16 +103,7 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
             for n in numbers:
                 if f.get(n):
                     called[(n, f[n])].add(key)
-    # a named mention's own street and alley: the people of its surname there (its caller
-    # may be on no record, nor own the number it called from)
-    placed: dict[tuple, set[str]] = defaultdict(set)
-    for ref, key in clusters.items():
-        f = feats.get(ref)
-        if f and f.get(first) and f.get(last) and mentions(ref):
-            for p in roster["places"]:
-                if f.get(p):
-                    placed[(p, f[p], f[last])].add(key)
-    if not called and not placed:
+    if not called:
         return set()
     frontier, parts = set(), set()
     for ref, key in clusters.items():
@@ -124,10 +113,6 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
                 if (n, f.get(n)) in called:
                     frontier.add(key)
                     parts |= called[(n, f[n])]
-            for p in roster["places"]:
-                if (p, f.get(p), f.get(last)) in placed:
-                    frontier.add(key)
-                    frontier |= placed[(p, f[p], f[last])]
     if not frontier:
         return set()
     members: dict[str, list[str]] = defaultdict(list)
@@ -181,16 +166,12 @@ class _Roster:
                 ra, rb = self.root(a), self.root(b)
                 if ra != rb:
                     self.parent[max(ra, rb)] = min(ra, rb)
-        self.placed: dict[tuple, set[str]] = defaultdict(set)  # (place, surname) -> named groups
         for key, refs in self.groups.items():
             for ref in refs:
                 f = self.f(ref)
                 if f.get(last):
                     for home in self.households.get(key, ()):
                         self.people[(self.root(home), f[last])].add(key)
-                    for p in roster["places"] if key in self.households else ():
-                        if f.get(p):
-                            self.placed[(p, f[p], f[last])].add(key)
 
     def root(self, home: tuple) -> tuple:
         while home in self.parent:
@@ -214,17 +195,6 @@ class _Roster:
     def at_home(self, refs: Iterable[str], surname: str, own: str | None = None) -> set[str]:
         """Keys of the named groups with `surname` in the households of `refs`, but `own`."""
         return {k for home in self.homes(refs) for k in self.people.get((home, surname), ())} - {own}
-
-    def around(self, ref: str, surname: str, own: str) -> set[str]:
-        """`at_home`, and the named groups with `surname` in the mention's own household
-        (landline, postal code) or at its street and alley: who else its name could be.
-        Too wide to choose a person by (`attach` does not), narrow enough to doubt one."""
-        f = self.f(ref)
-        own_homes = {self.root((h, f[h])) for h in self.roster["households"] if f.get(h)}
-        out = self.at_home([ref], surname, own)
-        out |= {k for home in own_homes for k in self.people.get((home, surname), ())}
-        out |= {k for p in self.roster["places"] if f.get(p) for k in self.placed.get((p, f[p], surname), ())}
-        return out - {own}
 
 
 def attach(clusters: dict[str, str], feats: Feats, roster: dict,
@@ -274,15 +244,11 @@ def _compatible(entity: list[str], partial: list[str], conflict: Callable[[str, 
 
 def detach(clusters: dict[str, str], feats: Feats, roster: dict,
            mentions: Callable[[str], bool], matched: set = frozenset(),
-           built: _Roster | None = None, why: dict[str, str] | None = None,
-           conflict: Callable[[str, str], bool] | None = None) -> dict[str, str]:
+           built: _Roster | None = None, why: dict[str, str] | None = None) -> dict[str, str]:
     """Take out of its entity each mention tied to it by its name alone when another entity of
-    its home, same surname, has that first name or one it is half of, does not own the
+    its home, same surname, has that first name or one it is half of, and does not own the
     mention's number (a son «علی» on his father محمدعلی's mobile stays the son, as the pair
-    scores decided) and does not `conflict` with it.  Its home here is also its own landline,
-    postal code or street and alley (`_Roster.around`): a caller on no record, from a number
-    nobody owns, whose half name «رضا» fits both the father رضا and the twin محمدرضا is
-    neither.  `why` gets `DETACHED` for each record taken out."""
+    scores decided).  `why` gets `DETACHED` for each record taken out."""
     first, last = roster["first"], roster["last"]
     r = built or _Roster(clusters, feats, roster)
     out = dict(clusters)
@@ -295,11 +261,8 @@ def detach(clusters: dict[str, str], feats: Feats, roster: dict,
             if not mentions(ref) or not f.get(first) or not f.get(last) or _tied(ref, refs, r) \
                     or any((ref, other) in matched for other in refs):
                 continue
-            # the others its name fits, and nothing rules out (a permit's «محمد» with its own
-            # national id is not the home's محمدرضا)
             if any(_same_or_half(f[first], r, r.groups[k]) and not _tied(ref, r.groups[k], r)
-                   and _compatible(r.groups[k], [ref], conflict)
-                   for k in sorted(r.around(ref, f[last], own=key))):
+                   for k in sorted(r.at_home([ref], f[last], own=key))):
                 leaving.add(ref)
         if leaving:
             rest = [ref for ref in refs if ref not in leaving]
