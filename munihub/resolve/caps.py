@@ -30,7 +30,11 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     ceiling, a match but below any link personal evidence makes (p is squeezed into the band
     (cap, ceiling], so such links keep their order); so a title and surname
     calling from the twin sister's mobile, whose thread names the other twin, is clustered by
-    the thread first, and the conflict check (`clustering.cluster`) keeps it from the sister."""
+    the thread first, and the conflict check (`clustering.cluster`) keeps it from the sister.
+    `rank_below_personal`: `(ceiling, personal)`: a match no comparison of `personal` agrees on
+    (names and the home alone) is squeezed into (match, ceiling], so any link personal
+    evidence makes outranks it when the conflict check must choose: «رضا» on the home's
+    landline is the father رضا by name, the twin محمدرضا by his own 137 thread."""
     import jellyfish
 
     why = []
@@ -58,6 +62,14 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
             if p > lifted:
                 p = lifted
                 why.append(name)
+    below = conf.get("rank_below_personal")
+    if below and p > conf.get("match", 0.95):
+        ceiling, personal = below
+        if not any(_agree(vector, n, conf) for n in personal):
+            lifted = conf.get("match", 0.95) + (ceiling - conf.get("match", 0.95)) * p
+            if p > lifted:
+                p = lifted
+                why.append("personal")
     return p, why
 
 

@@ -30,6 +30,8 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     holding such a pair is skipped like a no-match, so a partial mention («آقای احمدی» and a
     household's mobile) that scores high with two people of one home joins only the stronger
     one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
+    A record whose strongest matcher links tie between two conflicting records keeps none
+    of them (`_torn`): the evidence names neither.
     """
     parent = {r: r for r in refs}
     forbidden: dict[str, set[str]] = defaultdict(set)
@@ -100,7 +102,10 @@ def _torn(links: list[tuple], conflict: Callable[[str, str], bool]) -> set[str]:
                 best[r], tops[r] = weakness, [other]
             elif weakness == best[r]:
                 tops[r].append(other)
-    return {r for r, others in tops.items() if r not in sure and len(others) > 1
+    # a tie at 1.0 is the rounding's: weights of 20 or 35 bits both round there, so it says
+    # nothing of the evidence being the same (a mistyped id that passes its check digit then
+    # "conflicts" with the person's own records)
+    return {r for r, others in tops.items() if r not in sure and len(others) > 1 and best[r] > -1.0
             and any(conflict(x, y) for x, y in combinations(sorted(others), 2))}
 
 

@@ -316,7 +316,7 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
         pair_p = _tf_shifted(pair_p, uniq[inverse] if len(uniq) else inverse, fuzzy_left, fuzzy_right,
                              levels, is_fuzzy, column, model, values)
     reach = np.flatnonzero(pair_p >= conf["review"])
-    if any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different")):
+    if any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different", "rank_below_personal")):
         row = feats.row if isinstance(feats, FeatureTable) else (lambda i: feats[refs[i]])
         rows: dict[int, dict] = {}
         counted = slot.get("counts", {})
