@@ -62,7 +62,7 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
             if p > lifted:
                 p = lifted
                 why.append(name)
-    below = conf.get("rank_below_personal")
+    below = _below(conf)
     if below and p > conf.get("match", 0.95):
         ceiling, personal = below
         if not any(_agree(vector, n, conf) for n in personal):
@@ -71,6 +71,22 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
                 p = lifted
                 why.append("personal")
     return p, why
+
+
+def _below(conf: dict) -> tuple | None:
+    """`rank_below_personal` when the settings compare every comparison it names: settings
+    that bring their own comparisons (an English file with an SSN) have no thread or mobile
+    to call personal, and keep their own caps."""
+    below = conf.get("rank_below_personal")
+    if below and all(n in conf["comparisons"] for n in below[1]):
+        return below
+    return None
+
+
+def active(conf: dict) -> bool:
+    """Whether any cap of `conf` can act (else scoring skips them: a million pairs)."""
+    return bool(any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different"))
+                or _below(conf))
 
 
 def _agree(vector: dict[str, int], what: str | tuple[str, ...], conf: dict) -> bool:

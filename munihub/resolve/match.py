@@ -46,7 +46,7 @@ _PERSON = {
     # a match made of names and the home alone (no id, birth date, mobile or 137 thread)
     # ranks below one personal evidence makes: «رضا» on the home's landline is the father
     # رضا by name, and the twin محمدرضا by his own thread; the thread decides
-    "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),
+    "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),  # caps._below
     # never one person, however a chain of links runs (see clustering.cluster)
     "conflicts": ["birth_date", "gender", "first_key", "last_key"],
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
