@@ -497,13 +497,15 @@ def test_the_half_of_a_compound_name_is_no_typo_whatever_its_similarity():
 def test_a_follow_up_that_fits_both_twins_equally_joins_neither():
     """The 137 thread of a follow-up «آقای طاهری» holds calls of both twins (the request
     grouping joined them): it scores the same with each, so the order of refs must not pick
-    one; it stays alone (in the per-part and the array clustering alike), while a call with
-    its own name stays with its twin."""
+    one; with two calls of each twin, or three and two, it stays alone (in the per-part and
+    the array clustering alike); with twice the calls of one twin it joins that one."""
     from munihub.resolve import components
     from munihub.resolve.conflicts import conflict_of
     home = {"address": {"detail": "مشهد، بلوار سجاد، کوچه ۱۶", "district": "6"}}
     thread = "137|2248"
     records = [rec("137|2248#person", first_name="امیرحسین", last_name="طاهری", request_thread=thread, **home),
+               rec("137|2249#person", first_name="امیرحسین", last_name="طاهری", request_thread=thread,
+                   mobile="+989154706383", **home),
                rec("137|1730#person", first_name="علیرضا", last_name="طاهری", request_thread=thread, **home),
                rec("137|1731#person", first_name="علیرضا", last_name="طاهری", request_thread=thread,
                    mobile="+989010245167", **home),
@@ -521,12 +523,16 @@ def test_a_follow_up_that_fits_both_twins_equally_joins_neither():
                      components.cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf))):
         assert clusters[caller] == caller
         assert clusters["137|1730#person"] == clusters["137|1731#person"] != clusters["137|2248#person"]
-    # a shared valid national id is a rule, not a tie: it keeps the follow-up with its twin
-    records[3]["fields"]["national_id"] = records[0]["fields"]["national_id"] = nid("096003381")
-    pairs = find_matches(records, models={"person": model})
-    feats = {r["ref"]: features(r) for r in records}
-    clusters = cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf))
-    assert clusters[caller] == clusters["137|2248#person"]
+    # three calls of امیرحسین: not twice two, still neither; four: twice, his
+    for n, joins in ((2251, False), (2252, True)):
+        records.append(rec(f"137|{n}#person", first_name="امیرحسین", last_name="طاهری", request_thread=thread, **home))
+        refs.append(f"137|{n}#person")
+        pairs = find_matches(records, models={"person": model})
+        feats = {r["ref"]: features(r) for r in records}
+        for clusters in (cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf)),
+                         components.cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf))):
+            assert (clusters[caller] == clusters["137|2248#person"]) is joins
+            assert clusters[caller] != clusters["137|1730#person"]
 
 
 def test_personal_evidence_outranks_a_whole_name_at_the_home():
