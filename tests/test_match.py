@@ -492,3 +492,72 @@ def test_the_half_of_a_compound_name_is_no_typo_whatever_its_similarity():
     assert comparison_vector(features(first), features(follow), conf)["first_key"] == -1
     pairs = find_matches([first, follow])
     assert pairs and pairs[0].probability >= conf["match"]
+
+
+def test_a_follow_up_that_fits_both_twins_equally_joins_neither():
+    """The 137 thread of a follow-up «آقای طاهری» holds calls of both twins (the request
+    grouping joined them): it scores the same with each, so the order of refs must not pick
+    one; with two calls of each twin, or three and two, it stays alone (in the per-part and
+    the array clustering alike); with twice the calls of one twin it joins that one."""
+    from munihub.resolve import components
+    from munihub.resolve.conflicts import conflict_of
+    home = {"address": {"detail": "مشهد، بلوار سجاد، کوچه ۱۶", "district": "6"}}
+    thread = "137|2248"
+    records = [rec("137|2248#person", first_name="امیرحسین", last_name="طاهری", request_thread=thread, **home),
+               rec("137|2249#person", first_name="امیرحسین", last_name="طاهری", request_thread=thread,
+                   mobile="+989154706383", **home),
+               rec("137|1730#person", first_name="علیرضا", last_name="طاهری", request_thread=thread, **home),
+               rec("137|1731#person", first_name="علیرضا", last_name="طاهری", request_thread=thread,
+                   mobile="+989010245167", **home),
+               rec("137|2250#person", last_name="طاهری", request_thread=thread, **home)]
+    conf = settings_for("person")
+    model = default_model(conf)  # as seed 23's model weighs a thread: the link 0.999983, not 1.0
+    model["m"]["thread"], model["u"]["thread"] = [0.5, 0.5], [0.999, 0.001]
+    pairs = find_matches(records, models={"person": model})
+    score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
+    caller = "137|2250#person"
+    assert 1.0 > score[frozenset((caller, "137|2248#person"))] == score[frozenset((caller, "137|1730#person"))] >= conf["match"]
+    feats = {r["ref"]: features(r) for r in records}
+    refs = [r["ref"] for r in records]
+    for clusters in (cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf)),
+                     components.cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf))):
+        assert clusters[caller] == caller
+        assert clusters["137|1730#person"] == clusters["137|1731#person"] != clusters["137|2248#person"]
+    # three calls of امیرحسین: not twice two, still neither; four: twice, his
+    for n, joins in ((2251, False), (2252, True)):
+        records.append(rec(f"137|{n}#person", first_name="امیرحسین", last_name="طاهری", request_thread=thread, **home))
+        refs.append(f"137|{n}#person")
+        pairs = find_matches(records, models={"person": model})
+        feats = {r["ref"]: features(r) for r in records}
+        for clusters in (cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf)),
+                         components.cluster(refs, pairs, conf["match"], conflict=conflict_of(feats, conf))):
+            assert (clusters[caller] == clusters["137|2248#person"]) is joins
+            assert clusters[caller] != clusters["137|1730#person"]
+
+
+def test_personal_evidence_outranks_a_whole_name_at_the_home():
+    """«رضا نیشابوری» calls from the home's landline; his follow-up, in the same 137 thread,
+    gives his whole name محمدرضا and his mobile.  By name and home the call is certainly the
+    father رضا, by the thread certainly the son: personal evidence (the thread) decides, and
+    the conflict check keeps the call from the father (`rank_below_personal`)."""
+    from munihub.resolve.conflicts import conflict_of
+    home = {"address": {"detail": "مشهد، امام رضا، کوچه ۳۱", "district": "11"}, "phone": "+985135754345"}
+    father = rec("registry|2613", national_id=nid("076463526"), first_name="رضا", last_name="نیشابوری",
+                 birth_date="1976-12-24", **home)
+    son = rec("registry|2614", national_id=nid("096790938"), first_name="محمدرضا", last_name="نیشابوری",
+              birth_date="2004-02-11", mobile="+989154200647", **home)
+    call = rec("137|258#person", first_name="رضا", last_name="نیشابوری", request_thread="137|258", **home)
+    follow = rec("137|260#person", first_name="محمدرضا", last_name="نیشابوری", mobile="+989154200647",
+                 request_thread="137|258", address=home["address"])
+    records = [father, son, call, follow]
+    conf = settings_for("person")
+    model = default_model(conf)  # as a city's model weighs a landline: random pairs hardly share one
+    model["u"]["phone"] = [0.9997, 0.0003]
+    model["m"]["thread"], model["u"]["thread"] = [0.5, 0.5], [0.999, 0.001]
+    pairs = find_matches(records, models={"person": model})
+    score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
+    to_father, to_follow = score[frozenset((call["ref"], father["ref"]))], score[frozenset((call["ref"], follow["ref"]))]
+    assert conf["match"] <= to_father < to_follow
+    feats = {r["ref"]: features(r) for r in records}
+    clusters = cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
+    assert clusters[call["ref"]] == clusters[follow["ref"]] == clusters[son["ref"]] != clusters[father["ref"]]

@@ -30,7 +30,11 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
     ceiling, a match but below any link personal evidence makes (p is squeezed into the band
     (cap, ceiling], so such links keep their order); so a title and surname
     calling from the twin sister's mobile, whose thread names the other twin, is clustered by
-    the thread first, and the conflict check (`clustering.cluster`) keeps it from the sister."""
+    the thread first, and the conflict check (`clustering.cluster`) keeps it from the sister.
+    `rank_below_personal`: `(ceiling, personal)`: a match no comparison of `personal` agrees on
+    (names and the home alone) is squeezed into (match, ceiling], so any link personal
+    evidence makes outranks it when the conflict check must choose: «رضا» on the home's
+    landline is the father رضا by name, the twin محمدرضا by his own 137 thread."""
     import jellyfish
 
     why = []
@@ -58,7 +62,31 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
             if p > lifted:
                 p = lifted
                 why.append(name)
+    below = _below(conf)
+    if below and p > conf.get("match", 0.95):
+        ceiling, personal = below
+        if not any(_agree(vector, n, conf) for n in personal):
+            lifted = conf.get("match", 0.95) + (ceiling - conf.get("match", 0.95)) * p
+            if p > lifted:
+                p = lifted
+                why.append("personal")
     return p, why
+
+
+def _below(conf: dict) -> tuple | None:
+    """`rank_below_personal` when the settings compare every comparison it names: settings
+    that bring their own comparisons (an English file with an SSN) have no thread or mobile
+    to call personal, and keep their own caps."""
+    below = conf.get("rank_below_personal")
+    if below and all(n in conf["comparisons"] for n in below[1]):
+        return below
+    return None
+
+
+def active(conf: dict) -> bool:
+    """Whether any cap of `conf` can act (else scoring skips them: a million pairs)."""
+    return bool(any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different"))
+                or _below(conf))
 
 
 def _agree(vector: dict[str, int], what: str | tuple[str, ...], conf: dict) -> bool:

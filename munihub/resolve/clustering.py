@@ -30,6 +30,9 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     holding such a pair is skipped like a no-match, so a partial mention («آقای احمدی» and a
     household's mobile) that scores high with two people of one home joins only the stronger
     one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
+    A record whose strongest matcher links tie between conflicting records goes with a side
+    holding twice the tied records of any rival, or with none (`_ties`): never by the order
+    of refs.
     """
     parent = {r: r for r in refs}
     forbidden: dict[str, set[str]] = defaultdict(set)
@@ -46,6 +49,10 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
             # a shared valid trusted id is a match by rule: no conflict can undo it
             links.append((1, -p.probability, min(p.left_ref, p.right_ref),
                           max(p.left_ref, p.right_ref), not p.rule.startswith("exact:")))
+
+    if conflict is not None:
+        torn, losing = _ties(links, conflict)
+        links = [x for x in links if not (x[4] and (x[2] in torn or x[3] in torn or (x[2], x[3]) in losing))]
 
     def find(r: str) -> str:
         while parent[r] != r:
@@ -75,6 +82,54 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if root not in key or ref < key[root]:
             key[root] = ref
     return {r: key[root] for r, root in roots.items()}
+
+
+def _ties(links: list[tuple], conflict: Callable[[str, str], bool]) -> tuple[set[str], set[tuple[str, str]]]:
+    """Records whose strongest matcher links tie between records that can never be one
+    (`conflict`), decided by the equal evidence itself, not by the order of refs: a side
+    holding at least twice the tied records of any rival keeps the record (the rivals' tied
+    links are returned as losing, `(min ref, max ref)`: the person who made three of a
+    thread's calls, not the wife who made one, is its nameless caller); otherwise the record
+    is torn and keeps only its sure links (a shared trusted id, a steward's "match").  A
+    follow-up «آقای طاهری» whose 137 thread holds three calls of one twin and two of the
+    other scores the same with each: it goes with neither."""
+    from itertools import combinations
+
+    best: dict[str, float] = {}
+    tops: dict[str, list[str]] = defaultdict(list)
+    sure: set[str] = set()
+    for _, weakness, a, b, checked in links:
+        if not checked:
+            sure.update((a, b))
+            continue
+        for r, other in ((a, b), (b, a)):
+            if weakness < best.get(r, 0.0):
+                best[r], tops[r] = weakness, [other]
+            elif weakness == best[r]:
+                tops[r].append(other)
+    torn, losing = set(), set()
+    for r, others in sorted(tops.items()):
+        # a tie at 1.0 is the rounding's: weights of 20 or 35 bits both round there, so it
+        # says nothing of the evidence being the same (a mistyped id that passes its check
+        # digit then "conflicts" with the person's own records)
+        if r in sure or len(others) < 2 or best[r] <= -1.0:
+            continue
+        others = sorted(others)
+        clash = {(x, y) for x, y in combinations(others, 2) if conflict(x, y)}
+        if not clash:
+            continue
+        # the sides: tied records in a clash, each counted with those it can be one with (a
+        # title and surname that fits both sides takes no side)
+        sided = sorted({x for pair in clash for x in pair})
+        support = {x: sum((min(x, y), max(x, y)) not in clash for y in sided) for x in sided}
+        most = max(support.values())
+        winners = [x for x in sided if support[x] == most]
+        rivals = [x for x in sided if any((min(x, w), max(x, w)) in clash for w in winners)]
+        if most < 2 * max(support[x] for x in rivals):  # winners clashing are each other's rivals
+            torn.add(r)
+            continue
+        losing.update((min(r, x), max(r, x)) for x in rivals)
+    return torn, losing
 
 
 PREFIX = {"person": "P", "address": "A", "agency": "G", "service_request": "S",

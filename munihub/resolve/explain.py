@@ -9,7 +9,8 @@ probability (`cap_unless_exact`; a rare one-edit typo of a common name escapes t
 is not shown here), and so does a first or last name missing on a side or half of the other
 unless the national id, birth date or 137 thread agrees (the mobile alone lifts it only to
 0.99, below personal evidence: `cap_when_partial`), and a
-surname that really differs (`cap_when_different`).  A model trained on enough pairs also
+surname that really differs (`cap_when_different`), and a match of names and home alone, no
+personal evidence, is ranked below 0.99 (`rank_below_personal`).  A model trained on enough pairs also
 carries term frequencies: an exact first name or surname weighs by how common it is (a row each).
 """
 from __future__ import annotations

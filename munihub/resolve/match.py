@@ -43,6 +43,10 @@ _PERSON = {
         "last_key": (0.9, ("national_id", "birth_date", "thread", ("mobile", "first_key"),
                            ("place", "first_key")))},
     "match": 0.95, "review": 0.6, "prior": 0.2,
+    # a match made of names and the home alone (no id, birth date, mobile or 137 thread)
+    # ranks below one personal evidence makes: «رضا» on the home's landline is the father
+    # رضا by name, and the twin محمدرضا by his own thread; the thread decides
+    "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),  # caps._below
     # never one person, however a chain of links runs (see clustering.cluster)
     "conflicts": ["birth_date", "gender", "first_key", "last_key"],
     "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from munihub.resolve import model as fs
-from munihub.resolve.caps import capped
+from munihub.resolve.caps import active as caps_active, capped
 from munihub.resolve.levels import (Pool, factorize, forked_map, key_of, level_columns, random_pairs, shared,
                                     sharing)
 from munihub.resolve.match import Pair, valid_id
@@ -316,7 +316,7 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
         pair_p = _tf_shifted(pair_p, uniq[inverse] if len(uniq) else inverse, fuzzy_left, fuzzy_right,
                              levels, is_fuzzy, column, model, values)
     reach = np.flatnonzero(pair_p >= conf["review"])
-    if any(conf.get(k) for k in ("cap_unless_exact", "cap_when_partial", "cap_when_different")):
+    if caps_active(conf):
         row = feats.row if isinstance(feats, FeatureTable) else (lambda i: feats[refs[i]])
         rows: dict[int, dict] = {}
         counted = slot.get("counts", {})
