@@ -401,12 +401,20 @@ def test_a_model_stored_before_new_comparisons_still_scores():
     assert pairs and pairs[0].probability > 0.95
 
 
+def _scored_and_clustered(records, model, conf):
+    """Each pair's match probability (by the pair of refs) and the clusters, conflicts kept apart."""
+    from munihub.resolve.conflicts import conflict_of
+    pairs = find_matches(records, models={"person": model})
+    score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
+    feats = {r["ref"]: features(r) for r in records}
+    return score, cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
+
+
 def test_a_title_and_surname_from_the_twin_sisters_mobile_follows_its_thread():
     """«خانم امیری» follows up هانیه's call from her twin سمانه's mobile: the mobile makes a
     match with سمانه (a title and surname from a number is mostly its owner), but ranked
     below the thread's, so the follow-up joins هانیه and the conflict check keeps it from
     her sister (issue 16: a shared phone is evidence only together with names)."""
-    from munihub.resolve.conflicts import conflict_of
     home = {"address": {"detail": "مشهد، وکیل‌آباد، کوچه ۴", "district": "9"}}
     samaneh = rec("registry|539", first_name="سمانه", last_name="امیری", birth_date="2010-02-15",
                   father_name="امیرحسین", mobile="+989121719173", phone="+985136260176", **home)
@@ -420,12 +428,9 @@ def test_a_title_and_surname_from_the_twin_sisters_mobile_follows_its_thread():
     # pairs than the defaults say, and outweighs the thread (10.9 bits against 9.4)
     model = default_model(conf)
     model["u"]["mobile"], model["m"]["thread"] = [0.9997, 0.0003], [0.93, 0.07]
-    pairs = find_matches(records, models={"person": model})
-    score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
+    score, clusters = _scored_and_clustered(records, model, conf)
     by_mobile, by_thread = score[frozenset((follow["ref"], samaneh["ref"]))], score[frozenset((follow["ref"], hanieh["ref"]))]
     assert conf["match"] <= by_mobile < by_thread
-    feats = {r["ref"]: features(r) for r in records}
-    clusters = cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
     assert clusters[follow["ref"]] == clusters[hanieh["ref"]] != clusters[samaneh["ref"]]
 
 
@@ -540,7 +545,6 @@ def test_personal_evidence_outranks_a_whole_name_at_the_home():
     gives his whole name محمدرضا and his mobile.  By name and home the call is certainly the
     father رضا, by the thread certainly the son: personal evidence (the thread) decides, and
     the conflict check keeps the call from the father (`rank_below_personal`)."""
-    from munihub.resolve.conflicts import conflict_of
     home = {"address": {"detail": "مشهد، امام رضا، کوچه ۳۱", "district": "11"}, "phone": "+985135754345"}
     father = rec("registry|2613", national_id=nid("076463526"), first_name="رضا", last_name="نیشابوری",
                  birth_date="1976-12-24", **home)
@@ -554,10 +558,7 @@ def test_personal_evidence_outranks_a_whole_name_at_the_home():
     model = default_model(conf)  # as a city's model weighs a landline: random pairs hardly share one
     model["u"]["phone"] = [0.9997, 0.0003]
     model["m"]["thread"], model["u"]["thread"] = [0.5, 0.5], [0.999, 0.001]
-    pairs = find_matches(records, models={"person": model})
-    score = {frozenset((p.left_ref, p.right_ref)): p.probability for p in pairs}
+    score, clusters = _scored_and_clustered(records, model, conf)
     to_father, to_follow = score[frozenset((call["ref"], father["ref"]))], score[frozenset((call["ref"], follow["ref"]))]
     assert conf["match"] <= to_father < to_follow
-    feats = {r["ref"]: features(r) for r in records}
-    clusters = cluster([r["ref"] for r in records], pairs, conf["match"], conflict=conflict_of(feats, conf))
     assert clusters[call["ref"]] == clusters[follow["ref"]] == clusters[son["ref"]] != clusters[father["ref"]]

@@ -64,18 +64,26 @@ async def rows_page(gate: g.Gate, request, who, dataset_id: str, cursor, limit: 
         q = q.order_by(t.c.source_key).limit(limit + 1)
         rows = await run_in_threadpool(lambda: request.state.db.get().execute(q).all())
         decode = list
-    more, rows = len(rows) > limit, rows[:limit]
-    request.state.audit["rows"] = len(rows)
-    next_cursor = g.seal(gate, scope, rows[-1][0]) if more else None
     # Projected column by column and encoded on the event loop (a fraction of a millisecond for 100 rows).
-    keys, records, load_ids, stamps = zip(*rows) if rows else ((), (), (), ())
-    if not gate.keys_in_clear(v, dataset_id):
-        keys = pseudonym_column(v.key, v.agency_id, "source_key")(keys)
+    next_cursor, keys, records, load_ids, stamps = _columns(gate, request, v, dataset_id, scope, rows, limit)
     return page_response({"dataset": dataset_id}, "rows",
                          [{"key": key, "load_id": load_id, "updated_at": stamp, "record": record}
                           for key, load_id, stamp, record in zip(keys, load_ids, map(g.iso, stamps),
                                                                  gate.page_projector(v)(decode(records)))],
                          {"next_cursor": next_cursor})
+
+
+def _columns(gate: g.Gate, request, v, dataset_id: str, scope: str, rows, limit: int):
+    """The cursor to the next page (one row more than `limit` was fetched to know there is one)
+    and the page's columns: keys (pseudonymised unless the view shows them in clear), records,
+    load ids and stamps; the audit entry counts the rows."""
+    more, rows = len(rows) > limit, rows[:limit]
+    request.state.audit["rows"] = len(rows)
+    next_cursor = g.seal(gate, scope, rows[-1][0]) if more else None
+    keys, records, load_ids, stamps = zip(*rows) if rows else ((), (), (), ())
+    if not gate.keys_in_clear(v, dataset_id):
+        keys = pseudonym_column(v.key, v.agency_id, "source_key")(keys)
+    return next_cursor, keys, records, load_ids, stamps
 
 
 def learning(gate: g.Gate, dataset_id: str):
@@ -93,14 +101,9 @@ async def shaped_page(gate: g.Gate, request, v, dataset_id: str, scope: str, sta
     """One page through `plan` (`munihub.gateway.shaped`): the same answer as the ordinary path."""
     rows = await gate.pages.fetch(rows_statement(gate.reads.dialect, start is not None, stamps_as_text=True),
                                   {"source": dataset_id, "start": start, "n": limit + 1})
-    more, rows = len(rows) > limit, rows[:limit]
-    request.state.audit["rows"] = len(rows)
-    next_cursor = g.seal(gate, scope, rows[-1][0]) if more else None
-    keys, texts, load_ids, stamps = zip(*rows) if rows else ((), (), (), ())
-    if not gate.keys_in_clear(v, dataset_id):
-        keys = pseudonym_column(v.key, v.agency_id, "source_key")(keys)
+    next_cursor, keys, texts, load_ids, stamps = _columns(gate, request, v, dataset_id, scope, rows, limit)
     records, odd = shaped.project(plan, texts, gate.projector(v))
-    if len(odd) * 2 > len(rows):  # most records changed shape (a new contract version): learn the new one
+    if len(odd) * 2 > len(texts):  # most records changed shape (a new contract version): learn the new one
         found = shaped.shape_of_page(decode_records(odd))
         if found is not None:
             gate.shapes[dataset_id] = found
