@@ -17,8 +17,8 @@ setup: $(VENV)/.installed  ## virtualenv + pinned install
 demo: setup  ## embedded home (kept between runs), every source synced through Airflow, the summary
 	$(PY) -m demo.run --home var/demo
 
-test: setup  ## the whole test suite against the real local servers
-	$(PY) -m pytest -q -rs
+test: setup  ## the whole test suite against the real local servers, a file per worker on two
+	$(PY) -m pytest -q -rs -n 2 --dist loadfile
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not airflow and not celery and not browser"
