@@ -13,26 +13,22 @@ import hashlib
 from operator import itemgetter
 from typing import Any, Callable
 
-import msgspec
-
 from munihub.masking import mask_value
 
 __all__ = ["pseudonym_column", "page_projector", "MEMO_SIZE"]
 
-_encode = msgspec.json.Encoder().encode
 MEMO_SIZE = 2048  # recent pseudonyms kept per column: between 2048 and 4096 values
 
 
 @functools.lru_cache(maxsize=128)
-def pseudonym_column(key: bytes | None, agency_id: str, field: str, as_json: bool = False) -> Callable[[Any], list]:
-    """`values -> [pseudonym(v, agency_id=..., field=..., key=...) or None for None]`, for one column;
-    with `as_json`, each as its JSON text (`"ps_..."`, `null`), for pages written by a template.
+def pseudonym_column(key: bytes | None, agency_id: str, field: str) -> Callable[[Any], list]:
+    """`values -> [pseudonym(v, agency_id=..., field=..., key=...) or None for None]`, for one column.
 
     HMAC-SHA256 as RFC 2104 builds it, with the keyed pads and the `agency|field|` prefix hashed
     once per column: each value then costs two hash-state copies instead of an HMAC set-up
     (OpenSSL 3 makes that set-up the dearest part of a short message's HMAC).
 
-    One function per (key, agency, field, as_json) per worker (at most 128 kept), remembering
+    One function per (key, agency, field) per worker (at most 128 kept), remembering
     the pseudonyms of its recent string values in two generations of MEMO_SIZE (the older one
     is dropped when the newer fills, and a value found there moves to the newer): a district
     or a birth date repeats down a page, and a page is often read again soon (several clients
@@ -42,17 +38,13 @@ def pseudonym_column(key: bytes | None, agency_id: str, field: str, as_json: boo
     races between threads can only lose entries, never mix them, as every stored pseudonym is
     the value's own.
     """
-    none = "null" if as_json else None
     if key is None:
-        if as_json:
-            return lambda values: ["null" if v is None else _encode(mask_value(v)).decode("utf-8") for v in values]
         return lambda values: [None if v is None else mask_value(v) for v in values]
     block = key if len(key) <= 64 else hashlib.sha256(key).digest()
     block = block.ljust(64, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + f"{agency_id}|{field}|".encode("utf-8"))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
     memo: list[dict[str, str]] = [{}, {}]  # newer, older
-    opening, closing = ('"ps_', '"') if as_json else ("ps_", "")
 
     def column(values, inner_copy=inner.copy, outer_copy=outer.copy) -> list:  # the hot loop
         newer, older = memo
@@ -68,7 +60,7 @@ def pseudonym_column(key: bytes | None, agency_id: str, field: str, as_json: boo
                 return out
             value = values[i]
             if value is None:
-                out[i] = none
+                out[i] = None
                 continue
             text = value.__class__ is str  # only str: True == 1 as a dict key, but not as a pseudonym
             if text:
@@ -80,7 +72,7 @@ def pseudonym_column(key: bytes | None, agency_id: str, field: str, as_json: boo
             h.update((value if text else str(value)).encode("utf-8"))
             o = outer_copy()
             o.update(h.digest())
-            made = opening + o.hexdigest()[:32] + closing
+            made = "ps_" + o.hexdigest()[:32]
             if text:
                 if len(newer) >= MEMO_SIZE:
                     older, newer = newer, {}

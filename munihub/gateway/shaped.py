@@ -30,7 +30,6 @@ __all__ = ["Shape", "shape_of", "shape_of_page", "Plan", "plan", "project", "Row
 
 # ((name, inner shape or None for a plain value), ...) in the records' field order
 Shape = tuple
-_encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
 
 
@@ -101,8 +100,6 @@ _PLAIN = str | int | float | bool | None | list
 
 def plan(shape: Shape, view) -> Plan:
     """The plan of `view` (a `grants.View`) over records of `shape`."""
-    from operator import attrgetter
-
     from munihub.gateway.pages import pseudonym_column
 
     steps: list[tuple[Callable | None, str, Any]] = []
