@@ -15,6 +15,7 @@ from munihub.store import audit, marks
 from munihub import store
 from munihub.errors import ConcurrentRunError, StoreError
 from munihub.ingest.identity import settle, signature
+from munihub.ingest.loads import staged_keys_distinct
 from munihub.ingest.quarantine import close_reread
 
 
@@ -26,22 +27,13 @@ def _upsert_for(conn):
     return insert
 
 
-def _keys_distinct(conn, load_id: str) -> bool:
-    """Whether no key repeats in the load, proved by distinct 64-bit hashes of its keys
-    (PostgreSQL; a sort of integers): equal hashes, a repeat or a rare collision, say False."""
-    if conn.dialect.name != "postgresql":
-        return False
-    return not conn.execute(sa.text("SELECT count(*) - count(DISTINCT hashtextextended(source_key, 0)) "
-                                    "FROM staged_rows WHERE load_id = :load_id"), {"load_id": load_id}).scalar()
-
-
 def _latest(load_id: str, distinct: bool = False):
     """The staged rows of a load with the last staged version of each key winning (a repeated
     key's earlier copies add nothing), selected in SQL: nothing is read back into Python.
     A window over one scan of the load: `seq IN (SELECT max(seq) … GROUP BY key)` was planned
     as a nested loop on a load the statistics had not seen, growing with the square of the load
     (1,000 of 100k rows changed: the merge's count took 128 ms, with the window 4 ms).
-    With `distinct` (`_keys_distinct`) every staged row wins: the load is read as it is, without
+    With `distinct` (`loads.staged_keys_distinct`) every staged row wins: the load is read as it is, without
     the window's sort of whole records by key text (a 200k-row merge: 1.5-5 s less at load 3-4)."""
     s = store.staged_rows
     if distinct:
@@ -58,7 +50,7 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
     differs: an unchanged row costs a hash comparison in SQL.  Replaced a Python loop of key
     look-ups, per-row inserts and one UPDATE per changed row (a quarter of a full sync's time)."""
     t = store.source_rows
-    latest = _latest(load_id, _keys_distinct(conn, load_id)).subquery()
+    latest = _latest(load_id, staged_keys_distinct(conn, load_id)).subquery()
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         # the dedup's sort of a 200k-row load spilled 86 MB to disk at the default 4 MB
