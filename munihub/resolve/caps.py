@@ -58,19 +58,24 @@ def capped(p: float, vector: dict[str, int], conf: dict, fa: dict, fb: dict,
                           default=cap)
             # squeezed into (cap, ceiling], not flattened: two such links of one mention (the
             # mobile's owner and a member who borrowed it) keep the order their weights give
-            lifted = cap + (ceiling - cap) * p
+            lifted = _squeezed(p, cap, ceiling)
             if p > lifted:
                 p = lifted
                 why.append(name)
-    below = _below(conf)
-    if below and p > conf.get("match", 0.95):
+    below, match = _below(conf), conf.get("match", 0.95)
+    if below and p > match:
         ceiling, personal = below
         if not any(_agree(vector, n, conf) for n in personal):
-            lifted = conf.get("match", 0.95) + (ceiling - conf.get("match", 0.95)) * p
+            lifted = _squeezed(p, match, ceiling)
             if p > lifted:
                 p = lifted
                 why.append("personal")
     return p, why
+
+
+def _squeezed(p: float, floor: float, ceiling: float) -> float:
+    """`p` mapped into (floor, ceiling]: capped links keep the order their weights give."""
+    return floor + (ceiling - floor) * p
 
 
 def _below(conf: dict) -> tuple | None:
