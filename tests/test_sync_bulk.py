@@ -48,6 +48,22 @@ def test_bulk_copy_keeps_text_that_copy_must_escape(store_url):
                                       for i, key in enumerate(awkward, 1)]
 
 
+def test_bulk_copy_writes_in_the_connections_own_encoding(pg_url):
+    # COPY's bytes are encoded by munihub, not the driver: a connection whose client encoding
+    # is not UTF-8 (WIN1256, an Arabic code page with پ چ ژ گ) must still store the same text.
+    engine = store.open_store(pg_url)
+    arabic_page = sa.create_engine(pg_url, connect_args={"client_encoding": "WIN1256"})
+    text = "پرچم گلها، ژاله ك ي"  # Arabic ي: WIN1256 has no Persian ی
+    with arabic_page.begin() as conn:
+        store.bulk_copy(conn, store.staged_rows, COLUMNS,
+                        [("E", 1, text, store.encode_json({"v": text}), "h" * 64, text)])
+    arabic_page.dispose()
+    s = store.staged_rows
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(s.c.source_key, s.c.record, s.c.position).where(s.c.load_id == "E")).one()
+    assert tuple(got) == (text, {"v": text}, text)
+
+
 def test_publish_merges_in_sql_last_copy_wins_and_unchanged_rows_are_not_rewritten(store_url):
     engine = store.open_store(store_url)
     first = _stage(engine, "t.src", [("a", {"n": "old"}), ("b", {"n": "b"}), ("a", {"n": "new"})])

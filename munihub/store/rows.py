@@ -87,11 +87,16 @@ def bulk_copy(conn, table: sa.Table, columns: list[str], rows: list[tuple]) -> N
         if p is not None:
             column = [p(v) if v is not None else None for v in column]
         texts.append(_copy_column(column))
-    text = "\n".join(map("\t".join, zip(*texts))) + "\n"
-    size = len(text)
-    buf = io.StringIO(text)
+    # Encoded once here: psycopg2 would encode each piece it reads from a text buffer again,
+    # and a StringIO of Persian text copies it into four bytes a character (50k staged rows:
+    # 34 → 13 ms of CPU).  In the connection's own encoding, as psycopg2 would.
+    driver = conn.connection.driver_connection
+    from psycopg2.extensions import encodings  # PostgreSQL's encoding names → Python codecs
+    data = ("\n".join(map("\t".join, zip(*texts))) + "\n").encode(encodings.get(driver.encoding, "utf-8"))
+    size = len(data)
+    buf = io.BytesIO(data)
     quote = dialect.identifier_preparer.quote
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver.cursor()
     try:
         # In one read: psycopg2 reads the buffer 8 kB at a time by default, taking the GIL back
         # for each piece, which under a busy thread (staging writes behind the mapping) waited a
