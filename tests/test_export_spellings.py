@@ -112,3 +112,32 @@ def test_a_primary_key_is_essential_without_a_record_id_and_when_required(tmp_pa
 def test_a_column_is_renamed_only_when_the_exact_name_is_missing_and_one_spelling_fits(columns, renamed):
     record = {c: "x" for c in columns}
     assert column_renames({"کد ملی", "نام"}, [record]) == renamed
+
+
+def test_a_payment_carries_its_payers_address_into_the_person_it_names(tmp_path):
+    # a water bill names its subscriber and the subscription's address and postal code:
+    # the payer's mention needs them to tell one «علی احمدی» from another
+    from munihub.ingest.stage import check_record
+    from munihub.ingest.validate import errors_of
+    from munihub.resolve.records import person_mention
+
+    path = tmp_path / "bills.yaml"
+    path.write_text(CONTRACT.format(folder=tmp_path.as_posix(), encoding="utf-8")
+                    .replace("sharedSchema, value: person", "sharedSchema, value: payment")
+                    .replace("national_id, physicalName: \"کد ملی مالک\", logicalType: string, transformLogic: national_id, "
+                             "primaryKey: true", "payment_id, physicalName: \"شماره پرونده\", logicalType: string, "
+                             "primaryKey: true")
+                    .replace("name: full_name", "name: payer_name")
+                    .replace("    properties:\n", "    properties:\n"
+                             "      - {name: amount_rial, physicalName: amount, logicalType: integer, transformLogic: integer}\n"
+                             "      - {name: address.detail, physicalName: addr, logicalType: string}\n"
+                             "      - {name: address.postal_code, physicalName: postal, logicalType: string, "
+                             "transformLogic: postal_code}\n"), "utf-8")
+    c = contracts.load_contract(path)
+    settings = Settings(home=tmp_path, store_url="sqlite://", contracts_dir=tmp_path, schemas_dir=REPO_ROOT / "schemas")
+    raw = {"شماره پرونده": "B-1", "نام مالک": "احمدی علی", "amount": "120000",
+           "addr": "مشهد، بلوار سجاد، کوچه ۱۲، پلاک ۴", "postal": "۹۱۸۴۷۶۵۴۳۱"}
+    record, key, reasons, aside = check_record(c, raw, errors_of(c, settings))
+    assert (key, reasons, aside) == ("B-1", [], [])
+    mention = person_mention(record)
+    assert mention["postal_code"] == "9184765431" and mention["address"]["detail"].startswith("مشهد")
