@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from munihub.cli.main import main
+
 from munihub import contracts, pipeline, store
 from munihub.config import REPO_ROOT, Settings
 from munihub.ingest.mapping import column_renames
@@ -44,7 +46,8 @@ customProperties:
 """
 
 
-def _sync(tmp_path, header: list[str], rows: list[list[str]], encoding: str, contract_encoding: str):
+def _sync(tmp_path, header: list[str], rows: list[list[str]], encoding: str, contract_encoding: str,
+          store_url: str | None = None):
     drop = tmp_path / "drop"
     drop.mkdir()
     lines = [",".join(header)] + [",".join(r) for r in rows]
@@ -52,7 +55,7 @@ def _sync(tmp_path, header: list[str], rows: list[list[str]], encoding: str, con
     (tmp_path / "contracts" / "permits").mkdir(parents=True)
     (tmp_path / "contracts" / "permits" / "cases.yaml").write_text(
         CONTRACT.format(folder=drop.as_posix(), encoding=contract_encoding), "utf-8")
-    settings = Settings(home=tmp_path / "home", store_url=f"sqlite:///{tmp_path / 'store.db'}",
+    settings = Settings(home=tmp_path / "home", store_url=store_url or f"sqlite:///{tmp_path / 'store.db'}",
                         contracts_dir=tmp_path / "contracts", schemas_dir=REPO_ROOT / "schemas")
     result = pipeline.sync_source("permits.cases", settings)
     with store.engine_for(settings).connect() as conn:
@@ -141,3 +144,35 @@ def test_a_payment_carries_its_payers_address_into_the_person_it_names(tmp_path)
     assert (key, reasons, aside) == ("B-1", [], [])
     mention = person_mention(record)
     assert mention["postal_code"] == "9184765431" and mention["address"]["detail"].startswith("مشهد")
+
+
+def test_a_record_id_the_source_re_used_for_another_record_is_said_with_where(tmp_path, store_url, monkeypatch,
+                                                                              capsys):
+    # a case number passed to a new owner: publish keeps the last copy of a key, so the first
+    # owner's record is not published; the load says so, naming both places
+    rows = [["14021001", NID, "علی احمدی", ""], ["14021002", national_id("093456789"), "زهرا رضایی", ""],
+            ["14021001", national_id("094567890"), "حسن کریمی", ""], ["14021002", national_id("093456789"),
+                                                                       "زهرا رضایی", ""]]  # the same again: fine
+    result, published, _ = _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه"], rows,
+                                 "utf-8", "utf-8", store_url)
+    assert published["14021001"]["full_name"] == "حسن کریمی"
+    assert result["rows_overwritten"] == 1
+    assert result["overwritten"].startswith("1 row(s) share their record id (شماره پرونده) with a later row of other "
+                                            "values and are not published, e.g. cases.csv line 2 and cases.csv line 4")
+    # the command line says it in one line after the sync's summary
+    (tmp_path / "drop" / "cases2.csv").write_text("شماره پرونده,کد ملی مالک,نام مالک,تلفن همراه\r\n"
+                                                  f"7,{NID},علی احمدی,\r\n7,{NID},علی احمدیان,\r\n", "utf-8")
+    for var, value in (("MUNIHUB_HOME", tmp_path / "home"), ("MUNIHUB_STORE_URL", store_url),
+                       ("MUNIHUB_CONTRACTS", tmp_path / "contracts"), ("MUNIHUB_SCHEMAS", REPO_ROOT / "schemas")):
+        monkeypatch.setenv(var, str(value))
+    assert main(["sync", "permits.cases"]) == 0
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[-1] == ("munihub: 1 row(s) share their record id (شماره پرونده) with a later row of other values and "
+                        "are not published, e.g. cases2.csv line 2 and cases2.csv line 3; if the source re-uses ids, "
+                        "name more fields in recordId (unique record id شماره پرونده: measured 1 rows, expected mustBe 0)")
+
+
+def test_a_source_without_re_used_ids_has_nothing_said(tmp_path):
+    result, published, _ = _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه"],
+                                 [["1", NID, "علی احمدی", ""], ["1", NID, "علی احمدی", ""]], "utf-8", "utf-8")
+    assert "rows_overwritten" not in result and set(published) == {"1"}

@@ -172,7 +172,7 @@ def key_of(fields, values: dict | None, *, from_source: bool) -> str | None:
 
 def source_names(contract: Contract) -> set[str]:
     """The top-level source fields the contract reads (a dotted name's first part)."""
-    names = set(contract.record_id)
+    names = set(contract.record_id or ())
     for f in contract.fields:
         names.update(f.sources or ((f.source,) if f.source else ()))
     return {n.split(".", 1)[0] for n in names if n}
