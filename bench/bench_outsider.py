@@ -142,8 +142,10 @@ def drive(folder: Path) -> dict:
     resolve_all(engine, settings, full=True)
     members: dict[str, str] = {}
     with engine.connect() as conn:
-        loads = {x["source"]: {"rows_in": x["rows_in"], "quarantined": x["rows_quarantined"]}
-                 for x in conn.execute(sa.select(store.loads)).mappings()}
+        rows = list(conn.execute(sa.select(store.loads)).mappings())
+        loads = {x["source"]: {"rows_in": x["rows_in"], "quarantined": x["rows_quarantined"]} for x in rows}
+        warned = [f"{x['source']}: {c.get('message')}" for x in rows for c in x.get("checks") or []
+                  if c.get("status") in {"warning", "failed"}]
         m = store.entity_members
         for s, k, e in conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
                                     .where(m.c.entity_type == "person")):
@@ -157,9 +159,9 @@ def drive(folder: Path) -> dict:
         reasons = collections.Counter()
         for s, rs in conn.execute(sa.select(q.c.source, q.c.reasons)):
             for r in (rs if isinstance(rs, list) else [rs]):
-                reasons[f"{s}: {str(r.get('message', r) if isinstance(r, dict) else r)[:120]}"] += 1
+                reasons[f"{s}: {r.get('field')} {r.get('rule')}" if isinstance(r, dict) else f"{s}: {r}"] += 1
     return {"synced_s": round(synced, 2), "total_s": round(time.perf_counter() - started, 2), "members": members,
-            "loads": loads, "errors": errors, "features": features, "set_aside": dict(aside), "quarantine_reasons": dict(reasons.most_common(20))}
+            "loads": loads, "errors": errors, "features": features, "warnings": warned, "set_aside": dict(aside), "quarantine_reasons": dict(reasons.most_common(20))}
 
 
 # ---------------------------------------------------------------- scores
@@ -188,6 +190,7 @@ def score(truth: list[tuple], result: dict) -> dict:
            "mentions": {d: f"{mentions[d, True]}/{mentions[d, True] + mentions[d, False]}" for d in CONTRACTS}}
     for k in ("loads", "errors", "set_aside", "quarantine_reasons", "synced_s", "total_s"):
         out[k] = result[k]
+    out["warnings"] = result.get("warnings", [])
     return out
 
 
@@ -255,6 +258,8 @@ def report(results: dict[str, dict]) -> None:
         print(f"{n}: set aside {dict(sorted(r['set_aside'].items(), key=lambda kv: -kv[1])) or 'none'}")
         for reason, count in r["quarantine_reasons"].items():
             print(f"{n}: quarantined {count}× {reason}")
+        for warning in r["warnings"]:
+            print(f"{n}: check warned: {warning[:300]}")
 
 
 def main() -> None:
