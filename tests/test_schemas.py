@@ -20,7 +20,8 @@ FIELDS = {
                        "address latitude longitude status filed_at closed_at refers_to",
     "permit": "permit_no national_id owner_name mobile phone parcel_code address district kind area_m2 floors status "
               "issued_on expires_on",
-    "payment": "payment_id national_id payer_name mobile phone amount_rial kind reference paid_on status permit_no",
+    "payment": "payment_id national_id payer_name mobile phone address amount_rial kind reference paid_on status "
+               "permit_no",
     "project": "project_code title agency_code district budget_rial spent_rial progress_pct status start_on end_on",
     "inter_agency_request": "request_id from_agency to_agency subject status opened_on due_on closed_on refers_to",
     "indicator": "indicator_code title agency_code period target_value measured_value unit",

@@ -49,6 +49,8 @@ def cmd_sync(args) -> int:
                if aside else "")
             + (f", {' and '.join(moved)} row(s) of the former record identity" if moved else "")
             + f" in {time.monotonic() - started:.1f} s")
+    if result.get("rows_overwritten"):
+        summary(result["overwritten"])
     if result["rows_quarantined"]:
         from munihub.ingest.quarantine import first_problem
         summary(f"quarantined, e.g. {first_problem(current_settings(), result['load_id'])} "

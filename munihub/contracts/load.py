@@ -46,6 +46,10 @@ class Field:
     sources: tuple[str, ...] = ()   # transformSourceObjects: several source fields joined
     value_map: tuple[tuple[str, Any], ...] = ()  # source code -> shared-schema code (customProperties.valueMap)
     essential: bool = False         # customProperties.essential: a bad value quarantines the record
+    # Whether the value is part of the published row's key: a primaryKey field when the contract
+    # names no recordId.  With a recordId the primaryKey is the shared natural key (a national
+    # id): its value does not identify the record, so a mistyped one is set aside like any other.
+    keys_record: bool = True
 
     @property
     def personal(self) -> bool:
@@ -55,7 +59,7 @@ class Field:
     def must_read(self) -> bool:
         """Whether a value this field cannot read sends the whole record to quarantine; any
         other field's bad value is set aside and the record published without it."""
-        return self.essential or self.required or self.primary_key
+        return self.essential or self.required or (self.primary_key and self.keys_record)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +257,8 @@ def _build(path: Path, data: dict) -> Contract:
     agency, _, dataset = dataset_id.partition(".")
     _, connector, params, secrets, airflow_conn = server_parts(data)
     obj = first_object(data)
+    # checked by runnable.record_id_problem
+    record_id = record_id_fields(custom(obj.get("customProperties")).get("recordId"))
     fields = []
     for prop in obj.get("properties") or []:
         if not isinstance(prop, dict):
@@ -268,9 +274,7 @@ def _build(path: Path, data: dict) -> Contract:
             quality=tuple({**q, "field": name} for q in prop.get("quality") or []),
             sources=tuple(str(s) for s in prop.get("transformSourceObjects") or []),
             value_map=tuple((str(k), v) for k, v in value_map.items()),
-            essential=prop_custom.get("essential") is True))
-    # checked by runnable.record_id_problem
-    record_id = record_id_fields(custom(obj.get("customProperties")).get("recordId"))
+            essential=prop_custom.get("essential") is True, keys_record=not record_id))
     top = custom(data.get("customProperties"))
     team = data.get("team")
     members = team.get("members") if isinstance(team, dict) else team

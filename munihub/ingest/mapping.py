@@ -168,3 +168,59 @@ def key_of(fields, values: dict | None, *, from_source: bool) -> str | None:
             return None
         parts.append(persian.to_latin_digits(str(value)).strip() if from_source else str(value))
     return KEY_SEPARATOR.join(parts)
+
+
+def source_names(contract: Contract) -> set[str]:
+    """The top-level source fields the contract reads (a dotted name's first part)."""
+    names = set(contract.record_id or ())
+    for f in contract.fields:
+        names.update(f.sources or ((f.source,) if f.source else ()))
+    return {n.split(".", 1)[0] for n in names if n}
+
+
+def column_renames(wanted: set[str], records: list) -> dict[str, str]:
+    """Source columns spelled otherwise than the contract names them -> the contract's name.
+
+    An export written in Windows-1256 has the Arabic «ي»/«ك» in its header where the agency's
+    contract has «ی»/«ک»; Excel puts a half-space or two spaces where the contract has one, a
+    CSV saved "UTF-8" keeps its byte-order mark on the first column.  Without this, such a
+    column reads as absent in every record, and nothing says so.  A column is renamed only
+    when the contract's exact name is missing and exactly one column has the same
+    `persian.match_key` (letters, digits and case folded, spaces, half-spaces and marks dropped)."""
+    present: set[str] = set()
+    for raw in records:
+        if isinstance(raw, dict):
+            present.update(raw)
+    missing = wanted - present
+    if not missing:
+        return {}
+    by_key: dict[str, list[str]] = {}
+    for column in present - wanted:
+        if isinstance(column, str):
+            by_key.setdefault(persian.match_key(column), []).append(column)
+    renames = {}
+    for name in missing:
+        found = by_key.get(persian.match_key(name), [])
+        if len(found) == 1 and persian.match_key(name):
+            renames[found[0]] = name
+    return renames
+
+
+def named_as_contract(contract: Contract, batches):
+    """`batches` with their records' columns named as the contract spells them (`column_renames`,
+    decided on the first batch that has records; a source keeps its header for a whole read)."""
+    import dataclasses
+    import logging
+
+    wanted, renames = source_names(contract), None
+    for batch in batches:
+        if renames is None and batch.records:
+            renames = column_renames(wanted, batch.records)
+            if renames:
+                logging.getLogger(__name__).info("%s: columns read under the contract's spelling: %s", contract.id,
+                                                 ", ".join(f"{k!r} as {v!r}" for k, v in sorted(renames.items())))
+        if renames:
+            batch = dataclasses.replace(batch, records=[
+                {renames.get(k, k): v for k, v in raw.items()} if isinstance(raw, dict) else raw
+                for raw in batch.records])
+        yield batch

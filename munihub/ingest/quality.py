@@ -87,6 +87,9 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
     elif len(key) > 1:  # a composite key is unique as a tuple; its parts may repeat on their own
         specs.append(_implicit(f"unique key {'+'.join(key)}", "duplicateKeys", 0, "rows", op="mustBe",
                                arguments={"fields": list(key)}))
+    if contract.record_id:  # the record id itself must tell records apart, or publish keeps one
+        specs.append(_implicit(f"unique record id {'+'.join(contract.record_id)}", "overwrittenRecords", 0, "rows",
+                               op="mustBe", arguments={"fields": list(contract.record_id)}))
     top = _props(contract.raw.get("customProperties"))
     specs.append(_implicit("quarantine share", "quarantineShare",
                            float(top.get("maxQuarantinePercent", DEFAULT_MAX_QUARANTINE_PERCENT)), "percent",
@@ -380,7 +383,19 @@ def _duplicate_keys(spec, ctx):
     return _judge(spec, repeated, ctx["total"], note=f"{repeated} row(s) repeat a key {'+'.join(fields)}")
 
 
-MEASURES = {"rowCount": _row_count, "duplicateKeys": _duplicate_keys, "rowCountDrift": _row_count_drift,
+def _overwritten_records(spec, ctx):
+    """Rows a later row of the same load replaces although their values differ: a source that
+    re-uses its record ids (a case number passed to a new owner) loses the earlier records at
+    publish, which keeps each key's last copy.  Said with where, never silently."""
+    rows, first, last = ctx["columns"].overwritten() if ctx["total"] else (0, None, None)
+    fields = "+".join(spec["arguments"]["fields"])
+    note = (f"{rows} row(s) share their record id ({fields}) with a later row of other values and are not "
+            f"published, e.g. {first} and {last}; if the source re-uses ids, name more fields in recordId"
+            if rows else f"no two rows share a record id ({fields}) with other values")
+    return _judge(spec, rows, ctx["total"], note=note)
+
+
+MEASURES = {"rowCount": _row_count, "duplicateKeys": _duplicate_keys, "overwrittenRecords": _overwritten_records, "rowCountDrift": _row_count_drift,
             "quarantineShare": _quarantine_share, "nullShareDrift": _null_share_drift, "newValues": _new_values,
             "emptiedFields": _emptied_fields, "freshness": _freshness}
 UNITS = {"percent": "%", "points": " points", "seconds": " s", "fields": " fields", "rows": " rows"}

@@ -22,7 +22,7 @@ from munihub import store
 from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
-from munihub.ingest.mapping import map_record, set_aside, source_key
+from munihub.ingest.mapping import map_record, named_as_contract, set_aside, source_key
 from munihub.ingest.overlap import WriteBehind, mapped, prefetch
 
 
@@ -157,7 +157,7 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     former = former_identity(engine, contract)
     columns = _STAGED + ["former_key"] if former else _STAGED
     with WriteBehind() as writer:
-        for batch, plain in mapped(plan, prefetch(batches), keep_order):
+        for batch, plain in mapped(plan, prefetch(named_as_contract(contract, batches)), keep_order):
             good, bad, held = [], [], []
             tally = dict(ahead.set_aside)
             staged = ahead.staged

@@ -24,10 +24,11 @@ def _result(name: str, status: str, message: str, *, observed=None, severity: st
 def sample(contract: Contract, limit: int) -> tuple[list[dict], bool]:
     """Up to `limit` raw records from the start of the source; and whether more remained."""
     from munihub.ingest.extract import connect, read_batches
+    from munihub.ingest.mapping import named_as_contract
 
     raws: list[dict] = []
     with connect(contract, batch_size=min(limit, 1000)) as conn:
-        for batch in read_batches(conn, None):
+        for batch in named_as_contract(contract, read_batches(conn, None)):
             for raw in batch.records:
                 if len(raws) >= limit:
                     return raws, True

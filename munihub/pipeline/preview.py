@@ -9,6 +9,7 @@ from munihub.config import Settings
 def preview(contract_ref: str, settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """Up to `limit` records as the hub would stage them, each with `_valid` and `_reasons`."""
     from munihub.ingest.extract import connect, read_batches
+    from munihub.ingest.mapping import named_as_contract
     from munihub.masking import mask_record
     from munihub.contracts import contract_for
     from munihub.ingest.validate import errors_of
@@ -18,7 +19,7 @@ def preview(contract_ref: str, settings: Settings, limit: int = 20) -> list[dict
     check = errors_of(contract, settings)
     out: list[dict[str, Any]] = []
     with connect(contract, batch_size=limit) as conn:
-        for batch in read_batches(conn, None):
+        for batch in named_as_contract(contract, read_batches(conn, None)):
             for raw in batch.records:
                 record, _, reasons, aside = check_record(contract, raw, check)
                 # the agency's own data: ids and mobiles masked by name, dates and the rest as converted

@@ -141,9 +141,14 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
                 conn_.finish(load["cursor_after"])
     except MunihubError as exc:  # tidying is best effort: the data is already safely published
         log.warning("%s: published, but tidying the source failed: %s", contract.id, exc)
+    # records a later record with the same id replaced (the source re-uses ids): said, not lost silently
+    overwritten = next((c for c in load.get("checks") or [] if c.get("metric") == "overwrittenRecords"
+                        and c.get("observed")), None)
     return {"source": contract.id, "load_id": load_id, "rows_in": load["rows_in"],
             "rows_quarantined": load["rows_quarantined"], **counts,
-            "values_set_aside": dict(load["values_set_aside"] or {})}
+            "values_set_aside": dict(load["values_set_aside"] or {}),
+            **({"rows_overwritten": overwritten["observed"], "overwritten": overwritten["message"]}
+               if overwritten else {})}
 
 
 def sync_source(contract_id: str, settings: Settings | None = None, **kw) -> dict[str, Any]:

@@ -1,0 +1,307 @@
+"""Persons matching on an outsider's held-out-style set, read through contracts alone, per
+phenomenon, beside a previous commit in the same run.
+
+Data: `bench/outsider_exports.py` (five agencies' exports in five shapes: a UTF-8-with-BOM CSV,
+a Windows-1256 CSV as Excel saves it, 137 JSON lines, an .xlsx sheet, a nested JSON
+document), written apart from the matcher and from `munihub.testing.exports`.  Each export
+gets the contract its agency would write from its column list (`CONTRACTS` below: the
+encoding and sheet it names, its own record id, one-field names through `person_name`,
+phones through `mobile:51` / `phone:51`), then `pipeline.sync_source` for every dataset and
+a full resolution, in a process and store of its own per version.
+
+Reported per version: rows in / quarantined / values set aside per source, records with a
+person mention, and persons pairwise and B-cubed P/R/F1 overall and per label.  A record the
+store does not hold (quarantined, or lost to a record id another record re-used) stays in
+the score as a singleton.  Seeds: any; nothing is tuned on this set.
+
+    .venv/bin/python bench/bench_outsider.py [--households 1000] [--seed 7] [--against cf4865c]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+TREE = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import bench_mentions  # noqa: E402  a sibling script: its version runner and `git archive` extraction
+import outsider_exports  # noqa: E402
+
+
+def _p(name, column, transform="text", **extra):
+    prop = {"name": name, "physicalName": column, "logicalType": "string", "transformLogic": transform}
+    prop.update(extra)
+    return prop
+
+
+# dataset -> (folder, server properties, shared schema, record id, properties)
+CONTRACTS = {
+    "tax.taxpayers": ("taxpayers", {"format": "csv", "encoding": "utf-8", "pattern": "*.csv"}, "person",
+                      "شماره پرونده", [
+        _p("national_id", "کد ملی", "national_id", primaryKey=True),
+        _p("full_name", "نام و نام خانوادگی", "person_name"),
+        _p("father_name", "نام پدر", "person_name"),
+        _p("birth_date", "تاریخ تولد", "date"),
+        _p("mobile", "تلفن همراه", "mobile:51"),
+        _p("phone", "تلفن ثابت", "phone:51"),
+        _p("address.detail", "نشانی"),
+        _p("postal_code", "کد پستی", "postal_code")]),
+    "permits.cases": ("cases", {"format": "csv", "encoding": "windows-1256", "pattern": "*.csv"}, "permit",
+                      "شماره پرونده", [
+        _p("permit_no", "شماره پرونده", primaryKey=True, required=True),
+        _p("owner_name", "نام مالک", "person_name"),
+        _p("national_id", "کد ملی مالک", "national_id"),
+        _p("mobile", "تلفن", "mobile:51"),
+        _p("address.detail", "نشانی ملک"),
+        _p("district", "منطقه"),
+        _p("issued_on", "تاریخ صدور", "date"),
+        _p("floors", "تعداد طبقات", "integer")]),
+    "rc137.calls": ("calls", {"format": "jsonl", "pattern": "*.jsonl"}, "service_request", "tracking", [
+        _p("tracking_code", "tracking", primaryKey=True, required=True),
+        _p("citizen_name", "caller_name", "person_name"),
+        _p("mobile", "caller_phone", "mobile:51"),
+        _p("national_id", "caller_nid", "national_id"),
+        _p("category", "subject"),
+        _p("district", "region"),
+        _p("address", "location"),
+        _p("filed_at", "registered", "datetime", required=True)]),
+    "water.bills": ("bills", {"format": "xlsx", "sheet": "مشترکین", "pattern": "*.xlsx"}, "payment", "شناسه قبض", [
+        _p("payment_id", "شناسه قبض", primaryKey=True, required=True),
+        _p("payer_name", "نام مشترک", "person_name"),
+        _p("national_id", "کد ملی", "national_id"),
+        _p("mobile", "شماره تماس", "mobile:51"),
+        _p("address.detail", "نشانی"),
+        _p("address.postal_code", "کد پستی", "postal_code"),
+        _p("amount_rial", "مبلغ (ریال)", "integer", required=True)]),
+    "welfare.clients": ("clients", {"format": "json", "records": "result.items", "pattern": "*.json"}, "person",
+                        "client_id", [
+        _p("national_id", "nid", "national_id", primaryKey=True),
+        _p("title", "first_name", "title"),
+        _p("first_name", "first_name", "person_name"),
+        _p("last_name", "last_name", "person_name"),
+        _p("father_name", "father", "person_name"),
+        _p("birth_date", "birth", "date"),
+        _p("gender", "sex", "gender"),
+        _p("mobile", "cell", "mobile:51"),
+        _p("address.detail", "addr")]),
+}
+
+
+def write_contracts(out: Path, data: Path, *, payer_address: bool = True) -> None:
+    """Each export's contract; without `payer_address` the bills' address and postal code are
+    left out, as an agency leaves them when its hub's payment schema has no place for them."""
+    for dataset, (folder, server, shared, record_id, props) in CONTRACTS.items():
+        if not payer_address and shared == "payment":
+            props = [p for p in props if not p["name"].startswith("address.")]
+        agency, name = dataset.split(".")
+        params = {"connector": "file", **server}
+        contract = {
+            "apiVersion": "v3.1.0", "kind": "DataContract", "id": dataset, "name": name, "version": "1.0.0",
+            "status": "active",
+            "servers": [{"server": f"{name}-drop", "type": "local", "path": (data / folder).as_posix(),
+                         "format": server["format"], "customProperties": [{"property": k, "value": v} for k, v in params.items()]}],
+            "schema": [{"name": name, "physicalName": name, "customProperties": [
+                {"property": "sharedSchema", "value": shared}, {"property": "recordId", "value": record_id}],
+                "properties": props}],
+            "customProperties": [{"property": "retries", "value": 0}]}
+        (out / agency).mkdir(parents=True, exist_ok=True)
+        (out / agency / f"{name}.yaml").write_text(yaml.safe_dump(contract, allow_unicode=True, sort_keys=False), "utf-8")
+
+
+# ---------------------------------------------------------------- run by each version
+
+def drive(folder: Path) -> dict:
+    """Sync every export and resolve in full with the munihub on sys.path; what the store holds."""
+    import sqlalchemy as sa
+
+    from munihub import pipeline, store
+    from munihub.config import REPO_ROOT, Settings
+    from munihub.errors import MunihubError
+    from munihub.resolve.run import resolve_all
+
+    own = folder.parent / f"{folder.name}-contracts"  # a version's own contracts, if it needs them
+    settings = Settings(home=folder / "home", store_url=f"sqlite:///{folder / 'store.db'}",
+                        contracts_dir=own if own.is_dir() else folder.parent / "contracts",
+                        schemas_dir=REPO_ROOT / "schemas")
+    started, errors = time.perf_counter(), {}
+    for dataset in CONTRACTS:
+        try:
+            pipeline.sync_source(dataset, settings)
+        except MunihubError as exc:  # a contract the hub refuses: its records are all lost
+            errors[dataset] = str(exc).splitlines()[0][:300]
+    synced = time.perf_counter() - started
+    engine = store.engine_for(settings)
+    resolve_all(engine, settings, full=True)
+    members: dict[str, str] = {}
+    with engine.connect() as conn:
+        rows = list(conn.execute(sa.select(store.loads)).mappings())
+        loads = {x["source"]: {"rows_in": x["rows_in"], "quarantined": x["rows_quarantined"]} for x in rows}
+        warned = [f"{x['source']}: {c.get('message')}" for x in rows for c in x.get("checks") or []
+                  if c.get("status") in {"warning", "failed"}]
+        m = store.entity_members
+        for s, k, e in conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
+                                    .where(m.c.entity_type == "person")):
+            members[f"{s}|{k}"] = e
+        a = store.set_aside
+        aside = collections.Counter(f"{s}.{f}:{r}" for s, f, r in conn.execute(sa.select(a.c.source, a.c.field, a.c.rule)))
+        f = store.match_features
+        features = {r: feats for r, feats in conn.execute(sa.select(f.c.ref, f.c.features)
+                                                           .where(f.c.entity_type == "person"))}
+        q = store.quarantine
+        reasons = collections.Counter()
+        for s, rs in conn.execute(sa.select(q.c.source, q.c.reasons)):
+            for r in (rs if isinstance(rs, list) else [rs]):
+                reasons[f"{s}: {r.get('field')} {r.get('rule')}" if isinstance(r, dict) else f"{s}: {r}"] += 1
+    return {"synced_s": round(synced, 2), "total_s": round(time.perf_counter() - started, 2), "members": members,
+            "loads": loads, "errors": errors, "features": features, "warnings": warned, "set_aside": dict(aside), "quarantine_reasons": dict(reasons.most_common(20))}
+
+
+# ---------------------------------------------------------------- scores
+
+def score(truth: list[tuple], result: dict) -> dict:
+    """Persons scored per record of the exports: a record's person is its own row (a person
+    source) or its "#person" mention; one the store lacks, or whose record id an earlier row
+    of its file already took, is a singleton."""
+    from munihub.resolve.evaluate import bcubed_scores, pairwise_scores, scores_by_label
+
+    members = result["members"]
+    holder = {f"{dataset}|{rid}": i for i, (dataset, rid, _, _) in enumerate(truth)}  # the last copy is kept
+    predicted, true, labels = {}, {}, {}
+    mentions = collections.Counter()
+    for i, (dataset, rid, pid, labelled) in enumerate(truth):
+        ref = f"{dataset}|{rid}"
+        held = holder[ref] == i
+        ref = f"{ref}#person" if f"{ref}#person" in members else ref
+        entity = members.get(ref) if held else None
+        row = f"{i}"
+        predicted[row] = entity or f"lost:{i}"
+        true[row], labels[row] = pid, labelled + (f"source:{dataset}",)
+        mentions[dataset, entity is not None] += 1
+    out = {"pairwise": pairwise_scores(predicted, true), "bcubed": bcubed_scores(predicted, true),
+           "by_label": scores_by_label(predicted, true, labels),
+           "mentions": {d: f"{mentions[d, True]}/{mentions[d, True] + mentions[d, False]}" for d in CONTRACTS}}
+    for k in ("loads", "errors", "set_aside", "quarantine_reasons", "synced_s", "total_s"):
+        out[k] = result[k]
+    out["warnings"] = result.get("warnings", [])
+    return out
+
+
+EVIDENCE = (("nid", "national_id"), ("mobile", "mobile"), ("landline", "phone"), ("birth", "birth_date"),
+            ("first", "first_key"), ("last", "last_key"), ("father", "father_key"), ("place", "place"),
+            ("postal", "postal_code"))
+
+
+def _evidence(a: dict, b: dict) -> str:
+    """What two mentions' features agree on, and what they both carry but differ in."""
+    agree = [n for n, k in EVIDENCE if a.get(k) and a.get(k) == b.get(k)]
+    differ = [n for n, k in EVIDENCE if a.get(k) and b.get(k) and a.get(k) != b.get(k)]
+    return f"agree {'+'.join(agree) or 'nothing'}" + (f"; differ {'+'.join(differ)}" if differ else "")
+
+
+def losses(truth: list[tuple], result: dict, top: int = 10) -> dict:
+    """Where matching loses: true pairs the store keeps apart and false pairs it joins, among
+    records it holds, counted by the evidence the two mentions share, with an example each."""
+    import itertools
+
+    members, feats = result["members"], result.get("features") or {}
+    last = {f"{dataset}|{rid}": pid for dataset, rid, pid, _ in truth}  # a repeated key's last copy is kept
+    held = []
+    for key, pid in last.items():
+        ref = f"{key}#person" if f"{key}#person" in members else key
+        if ref in members:
+            held.append((ref, pid))
+    out = {}
+    for what, group, same in (("missed", 1, 0), ("false", 0, 1)):
+        groups = collections.defaultdict(list)
+        for ref, pid in held:
+            groups[pid if group else members[ref]].append((ref, pid))
+        kinds, sources, example = collections.Counter(), collections.Counter(), {}
+        for rows in groups.values():
+            for (a, pa), (b, pb) in itertools.combinations(rows, 2):
+                if (members[a] == members[b]) == bool(same) and (pa == pb) != bool(same):
+                    kind = _evidence(feats.get(a, {}), feats.get(b, {}))
+                    kinds[kind] += 1
+                    sources[" ~ ".join(sorted(r.split("|")[0] for r in (a, b)))] += 1
+                    example.setdefault(kind, (a, feats.get(a), b, feats.get(b)))
+        out[what] = {"pairs": sum(kinds.values()), "by_evidence": kinds.most_common(top),
+                     "by_sources": sources.most_common(top), "examples": {k: example[k] for k, _ in kinds.most_common(top)}}
+    return out
+
+
+def report(results: dict[str, dict]) -> None:
+    names = list(results)
+    print(f"{'':36}" + "".join(f"{n:>28}" for n in names))
+    row = lambda label, f: print(f"{label:36}" + "".join(f"{f(results[n]):>28}" for n in names))  # noqa: E731
+    fmt = "{precision:.3f}/{recall:.3f}/{f1:.3f}".format
+    for src in CONTRACTS:
+        row(f"{src} in/quar/mentions", lambda r, s=src: "{}/{}/{}".format(
+            r["loads"].get(s, {}).get("rows_in", "-"), r["loads"].get(s, {}).get("quarantined", "-"), r["mentions"][s]))
+    row("sync s / with resolution", lambda r: f"{r['synced_s']:.1f} / {r['total_s']:.1f}")
+    for kind in ("pairwise", "bcubed"):
+        row(f"persons {kind} P/R/F1", lambda r, k=kind: fmt(**r[k]))
+    print("by label, pairwise P/R/F1 · B-cubed R (records):")
+    for label in results[names[-1]]["by_label"]:
+        row(f"  {label}", lambda r, lb=label: "{} {:.3f} ({})".format(
+            fmt(**r["by_label"][lb]["pairwise"]), r["by_label"][lb]["bcubed"]["recall"], r["by_label"][lb]["records"])
+            if lb in r["by_label"] else "-")
+    for n in names:
+        r = results[n]
+        print(f"{n}: refused {r['errors'] or 'none'}")
+        print(f"{n}: set aside {dict(sorted(r['set_aside'].items(), key=lambda kv: -kv[1])) or 'none'}")
+        for reason, count in r["quarantine_reasons"].items():
+            print(f"{n}: quarantined {count}× {reason}")
+        for warning in r["warnings"]:
+            print(f"{n}: check warned: {warning[:300]}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--households", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--against", default="cf4865c", help="a previous version (git revision; `none`: this tree only)")
+    ap.add_argument("--keep", type=Path, help="build the exports and contracts here and keep them")
+    ap.add_argument("--json", type=Path, help="also write the scores here")
+    ap.add_argument("--losses", type=int, default=0, metavar="N",
+                    help="also print this tree's N biggest classes of missed and false pairs, with an example each")
+    ap.add_argument("--drive", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.drive:
+        print(json.dumps(drive(args.drive), ensure_ascii=False))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-outsider-") as tmp:
+        work = args.keep or Path(tmp)
+        truth = outsider_exports.generate(work / "data", args.households, args.seed)
+        write_contracts(work / "contracts", work / "data")
+        print(f"{len(truth):,} records of {len({t[2] for t in truth}):,} citizens "
+              f"({args.households:,} households, seed {args.seed})")
+        results = {}
+        if args.against != "none":
+            old = bench_mentions.extract(args.against, work / "previous-tree")
+            if not json.loads((old / "schemas" / "payment.schema.json").read_text("utf-8"))["properties"].get("address"):
+                write_contracts(work / "previous-contracts", work / "data", payer_address=False)
+            results[f"previous ({args.against})"] = score(truth, bench_mentions.run_version(
+                old, work / "previous", Path(__file__).resolve()))
+        current = bench_mentions.run_version(TREE, work / "current", Path(__file__).resolve())
+        results["this tree"] = score(truth, current)
+    report(results)
+    if args.losses:
+        for what, found in losses(truth, current, args.losses).items():
+            print(f"{what} pairs among held records: {found['pairs']:,}; by sources {found['by_sources']}")
+            for kind, count in found["by_evidence"]:
+                a, fa, b, fb = found["examples"][kind]
+                print(f"  {count:5,} {kind}\n        e.g. {a} {json.dumps(fa, ensure_ascii=False)}\n"
+                      f"             {b} {json.dumps(fb, ensure_ascii=False)}")
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
+
+
+if __name__ == "__main__":
+    main()

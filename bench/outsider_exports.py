@@ -1,0 +1,450 @@
+"""A second labelled set of one city's citizens, written as an outsider would build a held-out
+set: apart from the matcher and from `munihub.testing.exports` (neither was read to write it),
+from the phenomena of Iranian municipal exports alone.
+
+Five agencies' exports of the same households, each in its own shape:
+
+- `tax.taxpayers`: CSV in UTF-8 with a BOM; one «نام و نام خانوادگی» field in either order,
+  with titles, سید, «فرزند X»; national ids with dashes or in Persian digits; a taxpayer with
+  two files (a duplicate within the source);
+- `permits.cases`: CSV in Windows-1256 as Excel saves it (Arabic ي/ك, national ids and
+  mobiles that lost their leading zero as numbers, dates `14030814`); the owner as
+  «نام فرزند پدر» or surname first; a case number re-used when a case passes to a new owner;
+- `rc137.calls`: JSON lines from the 137 hotline: a title and surname only, nameless callers,
+  another member's mobile, landlines with or without 051, `+98`/`0098` mobiles, a national id
+  with one wrong digit, `1403-8-14` dates;
+- `water.bills`: an .xlsx sheet of subscribers («نام مشترک» surname first), one phone column
+  holding mobiles and landlines as numbers, postal codes as numbers, numbers re-used (an old
+  subscriber's mobile now someone else's);
+- `welfare.clients`: a JSON document (records under `result.items`) with separate name
+  fields but titles in them («حاج محمد», «سیده فاطمه»), Arabic-Indic digits, `۱۴۰۳/۰۸/۱۴` dates,
+  a client registered twice.
+
+People live in households (spouses with their own surnames, children with the father's,
+twins sharing birth date and father, one landline, address and postal code).  Truth rows are
+`(dataset, record id, person id, labels)`; every label names a phenomenon of that record or a
+look-alike of its person (`twin`, `household_surname`, `household`).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MALE = ["علی", "محمد", "حسین", "رضا", "مهدی", "حسن", "امیر", "مرتضی", "مصطفی", "جواد", "سعید", "حمید",
+        "مجید", "اکبر", "یوسف", "ابراهیم", "کریم", "محمدرضا", "علیرضا", "امیرحسین", "محمدحسین", "مهران",
+        "کاظم", "ناصر", "بهروز", "یعقوب", "عباس", "قاسم", "هادی", "وحید"]
+FEMALE = ["فاطمه", "زهرا", "مریم", "زینب", "سمیه", "معصومه", "نرگس", "لیلا", "مهسا", "سارا", "الهام",
+          "فاطمه‌زهرا", "ریحانه", "کبری", "سکینه", "طاهره", "اعظم", "منیژه", "شیرین", "نازنین", "پروین",
+          "راضیه", "مرضیه", "عاطفه", "ملیحه"]
+SURNAMES = ["احمدی", "رضایی", "محمدی", "کریمی", "جعفری", "قاسمی", "صادقی", "رحیمی", "نوری", "کاظمی",
+            "عباسی", "یزدانی", "طالبی", "شریفی", "حسین‌زاده", "علی‌پور", "قربانی", "نیک‌نام", "خراسانی",
+            "توسلی", "فرهادی", "سلیمانی", "باقری", "اکبری", "میرزایی", "ملکی", "شاکری", "زمانی", "رستمی",
+            "ابراهیمی", "عبدالله‌زاده", "نظری", "کامرانی", "پاک‌نیت", "فتحی", "اسدی", "غلامی", "بیات"]
+SEYYED_SURNAMES = ["حسینی", "موسوی", "هاشمی", "رضوی", "طباطبایی", "میرحسینی"]
+STREETS = ["بلوار وکیل‌آباد", "خیابان امام رضا", "بلوار سجاد", "خیابان احمدآباد", "بلوار هاشمیه",
+           "خیابان کوهسنگی", "بلوار فردوسی", "خیابان سناباد", "بلوار معلم", "خیابان طبرسی"]
+CATEGORIES = ["روشنایی معابر", "نظافت شهری", "آسفالت", "فضای سبز", "جمع‌آوری زباله", "سد معبر"]
+PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@dataclass
+class Home:
+    hid: int
+    district: int
+    street: str
+    alley: int
+    plaque: int
+    postal: str
+    landline: str | None
+    members: list = field(default_factory=list)
+
+
+@dataclass
+class Citizen:
+    pid: str
+    first: str
+    last: str
+    father: str
+    male: bool
+    seyyed: bool
+    born: tuple[int, int, int]
+    nid: str
+    mobile: str | None
+    home: Home
+    old_mobile: str | None = None  # a number this citizen gave up, now another citizen's
+
+
+def _nid(rng: random.Random) -> str:
+    """A valid 10-digit national id; most of Mashhad's start 09 (the zero an Excel number drops)."""
+    head = ("09" + "".join(rng.choice("0123456789") for _ in range(7)) if rng.random() < 0.6
+            else "".join(rng.choice("123456789") for _ in range(9)))
+    r = sum(int(d) * (10 - i) for i, d in enumerate(head)) % 11
+    return head + str(r if r < 2 else 11 - r)
+
+
+def _mobile(rng: random.Random) -> str:
+    return rng.choice(["0915", "0935", "0912", "0901", "0937", "0991"]) + "".join(rng.choice("0123456789") for _ in range(7))
+
+
+def city(rng: random.Random, households: int) -> list[Citizen]:
+    people: list[Citizen] = []
+    used_nids, used_mobiles = set(), set()
+
+    def nid():
+        while (n := _nid(rng)) in used_nids:
+            pass
+        used_nids.add(n)
+        return n
+
+    def mob():
+        while (m := _mobile(rng)) in used_mobiles:
+            pass
+        used_mobiles.add(m)
+        return m
+
+    def person(home, first, last, father, male, seyyed, born, adult):
+        c = Citizen(f"P{len(people) + 1:05d}", first, last, father, male, seyyed, born, nid(),
+                    mob() if adult and rng.random() < 0.9 else None, home)
+        people.append(c)
+        home.members.append(c)
+        return c
+
+    for h in range(households):
+        home = Home(h, rng.randint(1, 13), rng.choice(STREETS), rng.randint(1, 60), rng.randint(1, 300),
+                    "".join(rng.choice("13456789") for _ in range(10)),
+                    "3" + "".join(rng.choice("0123456789") for _ in range(7)) if rng.random() < 0.8 else None)
+        seyyed = rng.random() < 0.15
+        last = rng.choice(SEYYED_SURNAMES if seyyed else SURNAMES)
+        head_first = rng.choice(MALE)
+        y = rng.randint(1330, 1375)
+        person(home, head_first, last, rng.choice(MALE), True, seyyed, (y, rng.randint(1, 12), rng.randint(1, 29)), True)
+        if rng.random() < 0.8:  # a wife keeps her own surname (sometimes a relative's, the same)
+            wlast = last if rng.random() < 0.15 else rng.choice(SURNAMES + SEYYED_SURNAMES)
+            person(home, rng.choice(FEMALE), wlast, rng.choice(MALE), False, wlast in SEYYED_SURNAMES and rng.random() < 0.7,
+                   (y + rng.randint(-2, 8), rng.randint(1, 12), rng.randint(1, 29)), True)
+            for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
+                male = rng.random() < 0.5
+                cy = y + rng.randint(20, 35)
+                born = (min(cy, 1400), rng.randint(1, 12), rng.randint(1, 29))
+                twin = rng.random() < 0.1
+                for _ in range(2 if twin else 1):
+                    names = MALE if male else FEMALE
+                    taken = {m.first for m in home.members}
+                    first = rng.choice([n for n in names if n not in taken])
+                    person(home, first, last, head_first, male, seyyed, born, born[0] < 1385)
+    # numbers re-used: a citizen's former mobile is now another citizen's
+    owners = [c for c in people if c.mobile]
+    for c in rng.sample(people, len(people) // 30):
+        other = rng.choice(owners)
+        if other.home is not c.home:
+            c.old_mobile = other.mobile
+    return people
+
+
+# ---------------------------------------------------------------- value forms
+
+def _arabic_letters(s: str) -> str:
+    return s.replace("ی", "ي").replace("ک", "ك")
+
+
+def name_forms(rng: random.Random, c: Citizen, labels: list[str], *, father_ok=True, titles=True) -> str:
+    """A one-field name as clerks type it; `labels` gets what was done."""
+    first, last = c.first, c.last
+    if "‌" in first + last and rng.random() < 0.3:
+        first, last = first.replace("‌", rng.choice(["", " "])), last.replace("‌", rng.choice(["", " "]))
+        labels.append("no_zwnj")
+    if c.seyyed and rng.random() < 0.7:
+        first = rng.choice(["سید ", "سيد ", "سید"] if c.male else ["سیده ", "سیده‌"]) + first
+        labels.append("seyyed")
+    r = rng.random()
+    if r < 0.45:
+        text = f"{first} {last}"
+    elif r < 0.75:
+        text = rng.choice([f"{last} {first}", f"{last}، {first}", f"{last} - {first}", f"{last},{first}"])
+        labels.append("name_surname_first")
+    else:
+        text = f"{first} {last}"
+    if father_ok and rng.random() < 0.2:
+        text += f" فرزند {c.father}"
+        labels.append("name_father")
+    if titles and rng.random() < 0.2:
+        t = rng.choice(["آقای", "جناب آقای", "حاج", "مهندس", "دکتر"] if c.male else ["خانم", "سرکار خانم", "حاجیه خانم", "دکتر"])
+        text = f"{t} {text}"
+        labels.append("title")
+    if rng.random() < 0.15:
+        text = _arabic_letters(text)
+        labels.append("arabic_letters")
+    return text
+
+
+def nid_forms(rng: random.Random, c: Citizen, labels: list[str], *, as_number=False) -> str:
+    nid = c.nid
+    if rng.random() < 0.04:  # one digit mistyped
+        i = rng.randrange(10)
+        nid = nid[:i] + str((int(nid[i]) + rng.randint(1, 9)) % 10) + nid[i + 1:]
+        labels.append("nid_wrong_digit")
+    if as_number:
+        if nid.startswith("0"):
+            labels.append("nid_lost_zero")
+        return str(int(nid))
+    r = rng.random()
+    if r < 0.15:
+        labels.append("nid_dashes")
+        return f"{nid[:3]}-{nid[3:9]}-{nid[9]}"
+    if r < 0.3:
+        labels.append("nid_persian_digits")
+        return nid.translate(PERSIAN)
+    if r < 0.35:
+        labels.append("nid_spaces")
+        return f"{nid[:3]} {nid[3:9]} {nid[9]}"
+    return nid
+
+
+def mobile_forms(rng: random.Random, m: str, labels: list[str]) -> str:
+    r = rng.random()
+    if r < 0.12:
+        labels.append("mobile_plus98")
+        return "+98" + m[1:]
+    if r < 0.22:
+        labels.append("mobile_0098")
+        return "0098" + m[1:]
+    if r < 0.32:
+        labels.append("mobile_10digit")
+        return m[1:]
+    if r < 0.4:
+        labels.append("mobile_persian_digits")
+        return m.translate(PERSIAN)
+    if r < 0.45:
+        labels.append("mobile_dashes")
+        return f"{m[:4]}-{m[4:7]}-{m[7:]}"
+    return m
+
+
+def landline_forms(rng: random.Random, l: str, labels: list[str]) -> str:
+    labels.append("landline")
+    r = rng.random()
+    if r < 0.4:
+        labels.append("landline_no_area")
+        return l
+    if r < 0.7:
+        return "051" + l
+    return "051-" + l
+
+
+def date_forms(rng: random.Random, d: tuple[int, int, int], labels: list[str], style: str | None = None) -> str:
+    y, m, day = d
+    style = style or rng.choice(["slash", "slash", "persian", "compact", "dash"])
+    if style != "slash":
+        labels.append(f"date_{style}")
+    if style == "persian":
+        return f"{y}/{m:02d}/{day:02d}".translate(PERSIAN)
+    if style == "compact":
+        return f"{y}{m:02d}{day:02d}"
+    if style == "dash":
+        return f"{y}-{m}-{day}"
+    return f"{y}/{m:02d}/{day:02d}"
+
+
+def address(h: Home) -> str:
+    return f"مشهد، {h.street}، کوچه {h.alley}، پلاک {h.plaque}"
+
+
+# ---------------------------------------------------------------- exports
+
+def generate(out: Path, households: int, seed: int) -> list[tuple]:
+    """Write the five exports under `out/<dataset name>/`; truth rows
+    `(dataset, record id, person id, labels)`."""
+    rng = random.Random(seed)
+    people = city(rng, households)
+    adults = [c for c in people if c.born[0] < 1385]
+    truth: list[tuple] = []
+    used: set[int] = set()  # record ids are unique unless a phenomenon re-uses one
+    look = {}
+    for c in people:
+        others = [m for m in c.home.members if m is not c]
+        look[c.pid] = tuple(x for x, ok in (
+            ("twin", any(m.born == c.born and m.father == c.father for m in others)),
+            ("household_surname", any(m.last == c.last for m in others)),
+            ("household", bool(others))) if ok)
+
+    def keep(dataset, rid, c, labels):
+        if "shared_record_id" in labels:  # the earlier record under this id shares the phenomenon
+            i = next(i for i in range(len(truth) - 1, -1, -1) if truth[i][:2] == (dataset, str(rid)))
+            truth[i] = truth[i][:3] + (truth[i][3] + ("shared_record_id",),)
+        truth.append((dataset, str(rid), c.pid, tuple(dict.fromkeys(labels)) + look[c.pid]))
+
+    # tax.taxpayers: UTF-8 with BOM, one name field
+    rows = []
+    for c in rng.sample(adults, int(len(adults) * 0.5)):
+        for copy in range(2 if rng.random() < 0.08 else 1):
+            labels = ["within_source_duplicate"] if copy else []
+            rid = f"T-{_fresh(rng, used, 100000, 999999)}"
+            rows.append({"ردیف": 0, "شماره پرونده": rid, "نام و نام خانوادگی": name_forms(rng, c, labels),
+                         "کد ملی": nid_forms(rng, c, labels) if rng.random() < 0.95 else "",
+                         "نام پدر": c.father if rng.random() < 0.7 else "",
+                         "تاریخ تولد": date_forms(rng, c.born, labels, rng.choice(["slash", "persian"])),
+                         "تلفن همراه": mobile_forms(rng, c.mobile, labels) if c.mobile and rng.random() < 0.85 else "",
+                         "تلفن ثابت": landline_forms(rng, c.home.landline, labels) if c.home.landline and rng.random() < 0.5 else "",
+                         "نشانی": address(c.home), "کد پستی": c.home.postal})
+            keep("tax.taxpayers", rid, c, labels)
+    rng.shuffle(rows)
+    for i, r in enumerate(rows, 1):
+        r["ردیف"] = i
+    _csv(out / "taxpayers" / "taxpayers.csv", rows, "utf-8-sig")
+
+    # permits.cases: Windows-1256 as Excel saves it; a case number passes to a new owner
+    rows, cases = [], []
+    owners = rng.sample(adults, int(len(adults) * 0.3))
+    for c in owners:
+        labels = []
+        reused = cases and rng.random() < 0.05
+        case = rng.choice(cases) if reused else f"{rng.randint(1398, 1403)}{_fresh(rng, used, 1000, 9999)}"
+        if reused:
+            labels.append("shared_record_id")
+        cases.append(case)
+        owner = name_forms(rng, c, labels, titles=False) if rng.random() < 0.6 else f"{c.first} {c.last} فرزند {c.father}"
+        if "فرزند" in owner and "name_father" not in labels:
+            labels.append("name_father")
+        phone = c.mobile if c.mobile and rng.random() < 0.7 else None
+        row = {"شماره پرونده": case, "نام مالک": owner, "کد ملی مالک": nid_forms(rng, c, labels, as_number=True),
+               "تلفن": str(int(phone)) if phone else "", "نشانی ملک": address(c.home),
+               "منطقه": c.home.district, "تاریخ صدور": date_forms(rng, (rng.randint(1398, 1403), rng.randint(1, 12), rng.randint(1, 29)), [], "compact"),
+               "تعداد طبقات": rng.randint(1, 6)}
+        if phone:
+            labels.append("mobile_10digit")
+        rows.append(row)
+        keep("permits.cases", case, c, labels + ["cp1256", "arabic_letters"])
+    # the file holds every row; a re-used case number is in it twice
+    _csv(out / "cases" / "cases.csv", rows, "cp1256")
+
+    # rc137.calls: JSON lines
+    calls = []
+    callers = rng.sample(adults, int(len(adults) * 0.45))
+    for c in callers:
+        for _ in range(rng.choice([1, 1, 1, 2, 3])):
+            labels = []
+            r = rng.random()
+            if r < 0.1:
+                name = rng.choice(["", "ناشناس", "شهروند"])
+                labels.append("nameless")
+            elif r < 0.25:
+                name = rng.choice(["آقای ", "جناب "] if c.male else ["خانم ", "سرکار خانم "]) + c.last
+                labels.append("title_surname_only")
+            else:
+                name = name_forms(rng, c, labels, father_ok=False)
+            r = rng.random()
+            mates = [m for m in c.home.members if m is not c and m.mobile]
+            if r < 0.55 and c.mobile:
+                phone = mobile_forms(rng, c.mobile, labels)
+            elif r < 0.7 and mates:
+                phone = mobile_forms(rng, rng.choice(mates).mobile, labels)
+                labels.append("household_mobile")
+            elif r < 0.9 and c.home.landline:
+                phone = landline_forms(rng, c.home.landline, labels)
+            else:
+                phone = ""
+                labels.append("no_phone")
+            code = f"137{_fresh(rng, used, 10**7, 10**8 - 1)}"
+            filed = (1403, rng.randint(1, 8), rng.randint(1, 29))
+            calls.append({"tracking": code, "caller_name": name,
+                          "caller_phone": phone, "caller_nid": nid_forms(rng, c, labels) if rng.random() < 0.25 else None,
+                          "subject": rng.choice(CATEGORIES), "region": c.home.district,
+                          "location": f"{c.home.street}، کوچه {c.home.alley}",
+                          "registered": date_forms(rng, filed, labels, rng.choice(["dash", "slash", "persian"])) +
+                          f" {rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"})
+            keep("rc137.calls", code, c, labels)
+    rng.shuffle(calls)
+    (out / "calls").mkdir(parents=True)
+    (out / "calls" / "calls.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in calls), "utf-8")
+
+    # water.bills: an .xlsx sheet, numbers as numbers
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "مشترکین"
+    ws.append(["شناسه قبض", "نام مشترک", "کد ملی", "شماره تماس", "نشانی", "کد پستی", "مبلغ (ریال)"])
+    homes = {c.home.hid: c.home for c in people}
+    for home in homes.values():
+        if rng.random() > 0.6:
+            continue
+        grown = [m for m in home.members if m.born[0] < 1385]
+        for c in rng.sample(grown, min(len(grown), rng.choice([1, 1, 2]))):
+            labels = []
+            sur_first = rng.random() < 0.7
+            name = (f"{c.last} {c.first}" if sur_first else f"{c.first} {c.last}")
+            if sur_first:
+                labels.append("name_surname_first")
+            if rng.random() < 0.1:
+                name, labels = c.last, labels + ["surname_only"]
+            if c.old_mobile and rng.random() < 0.8:
+                phone = int(c.old_mobile)
+                labels += ["reused_number", "mobile_10digit"]
+            elif c.mobile and rng.random() < 0.6:
+                phone = int(c.mobile)
+                labels.append("mobile_10digit")
+            elif home.landline:
+                phone = int(home.landline) if rng.random() < 0.5 else int("51" + home.landline)
+                labels += ["landline"] + ([] if phone > 10**8 else ["landline_no_area"])
+            else:
+                phone = None
+                labels.append("no_phone")
+            bill = _fresh(rng, used, 10**9, 10**10 - 1)
+            nid = nid_forms(rng, c, labels, as_number=True) if rng.random() < 0.6 else None
+            ws.append([bill, name, int(nid) if nid else None, phone, address(home), int(home.postal),
+                       rng.randint(10, 900) * 10000])
+            keep("water.bills", bill, c, labels + ["xlsx"])
+    (out / "bills").mkdir(parents=True)
+    wb.save(out / "bills" / "bills.xlsx")
+
+    # welfare.clients: a JSON document, records under result.items
+    items, ids = [], []
+    for c in rng.sample(people, int(len(people) * 0.3)):
+        for copy in range(2 if rng.random() < 0.06 else 1):
+            labels = ["within_source_duplicate"] if copy else []
+            reused = ids and rng.random() < 0.03
+            cid = rng.choice(ids) if reused else _fresh(rng, used, 10000, 99999)
+            if reused:
+                labels.append("shared_record_id")
+            ids.append(cid)
+            first = c.first
+            r = rng.random()
+            if c.seyyed and r < 0.6:
+                first = ("سید " if c.male else "سیده ") + first
+                labels.append("seyyed")
+            elif r < 0.2:
+                first = rng.choice(["حاج ", "مهندس "] if c.male else ["حاجیه ", "خانم "]) + first
+                labels.append("title")
+            items.append({"client_id": cid, "first_name": first, "last_name": c.last,
+                          "father": c.father if rng.random() < 0.8 else None,
+                          "nid": nid_forms(rng, c, labels).translate(ARABIC) if rng.random() < 0.9 else None,
+                          "birth": date_forms(rng, c.born, labels, rng.choice(["persian", "dash", "slash"])),
+                          "sex": rng.choice(["مرد", "آقا"] if c.male else ["زن", "خانم"]),
+                          "cell": mobile_forms(rng, c.mobile, labels) if c.mobile and rng.random() < 0.8 else None,
+                          "addr": address(c.home) if rng.random() < 0.7 else None})
+            keep("welfare.clients", cid, c, labels + ["arabic_digits"])
+    (out / "clients").mkdir(parents=True)
+    (out / "clients" / "clients.json").write_text(json.dumps({"result": {"count": len(items), "items": items}},
+                                                             ensure_ascii=False, indent=1), "utf-8")
+    return truth
+
+
+def _fresh(rng: random.Random, used: set[int], lo: int, hi: int) -> int:
+    while (n := rng.randint(lo, hi)) in used:
+        pass
+    used.add(n)
+    return n
+
+
+def _csv(path: Path, rows: list[dict], encoding: str) -> None:
+    path.parent.mkdir(parents=True)
+    with path.open("w", encoding=encoding, newline="") as fh:
+        w = csv.writer(fh)
+        fix = _arabic_letters if encoding == "cp1256" else str  # Windows-1256 has no Persian ی or ک:
+        w.writerow([fix(k) for k in rows[0]])                   # Excel writes the Arabic letters, header too
+        for r in rows:
+            w.writerow([fix(str(v)) for v in r.values()])
