@@ -49,7 +49,7 @@ _PERSON = {
     "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),  # caps._below
     # never one person, however a chain of links runs (see clustering.cluster)
     "conflicts": ["birth_date", "gender", "first_key", "last_key"],
-    "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
+    "features": {"national_id": (["national_id", "national_id_set_aside"], "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
                  "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),

@@ -169,6 +169,7 @@ def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: dict
         pats = [p for p, c in sorted(exact.items()) for _ in range(c)]
         model["m"] = dict(zip(names, fs._tally(pats, [1.0] * len(pats), levels,
                                                [base["m"][n] for n in names], strength)))
+        model["m"].update(fs.trusted_m(base, conf))
     patterns = dict(sorted(fuzzy.items()))
     model["prior"] = max(n_exact + 0.1 * n_fuzzy, 1) / max(total_pairs, 1)
     for _ in range(iterations):
