@@ -38,7 +38,8 @@ def _city(engine, set_aside_status: str = "open") -> tuple[str, str]:
             ("registry.citizens", "R2", "person", {"national_id": second, "first_name": "رضا", "last_name": "کریمی",
                                                     "birth_date": "1985-03-04"}),
             ("finance.payments", "PAY1", "payment", {"payment_id": "PAY1", "payer_name": "رضا کریمی",
-                                                     "amount_rial": 1000})]
+                                                     "amount_rial": 1000}),
+            ("finance.payments", "PAY2", "payment", {"payment_id": "PAY2", "amount_rial": 2000})]
     with engine.begin() as conn:
         for source, key, etype, record in rows:
             conn.execute(store.source_rows.insert().values(
@@ -48,6 +49,9 @@ def _city(engine, set_aside_status: str = "open") -> tuple[str, str]:
             source="finance.payments", load_id="L1", source_key="PAY1", field="national_id",
             source_field="code_melli", value=typo(second), rule="transform:national_id",
             reason={"message": "wrong check digit"}, status=set_aside_status))
+        conn.execute(store.set_aside.insert().values(  # a payer named by the mistyped id alone
+            source="finance.payments", load_id="L1", source_key="PAY2", field="national_id",
+            value=typo(second), rule="transform:national_id", reason={}, status=set_aside_status))
         # a set-aside value of an earlier load is no longer the row's
         conn.execute(store.set_aside.insert().values(
             source="registry.citizens", load_id="L0", source_key="R1", field="national_id",
@@ -67,6 +71,7 @@ def test_a_set_aside_national_id_joins_the_person_it_is_one_digit_from(tmp_path)
     _, second = _city(engine)
     mention = next(r for r in load_match_records(engine)["person"] if r["ref"] == "finance.payments|PAY1#person")
     assert mention["fields"][SET_ASIDE_ID] == typo(second) and "national_id" not in mention["fields"]
+    assert "finance.payments|PAY2#person" in {r["ref"] for r in load_match_records(engine)["person"]}
     raw = {r["ref"]: r for r in load_match_records(engine, raw=True)["person"]}
     assert SET_ASIDE_ID not in str(raw["registry.citizens|R1"]["raw"])  # L0's value is not R1's now
     resolve_all(engine)
@@ -101,3 +106,23 @@ def test_m_of_the_trusted_id_is_not_learned_from_pairs_that_share_it():
     key = lambda v: tuple(v[n] for n in names)  # noqa: E731
     counted = train_counts({}, {key(same): 60}, {key(randoms[0]): 200}, 10_000, conf)
     assert counted["m"]["national_id"] == base["m"]["national_id"]
+
+
+def test_a_nameless_caller_whose_only_id_is_mistyped_meets_its_owner():
+    """No name, no phone, nothing in common but the home and an id one digit off: the id's
+    typo variants block it with the owner's valid id (`near_ids`), and the typo decides."""
+    from munihub.resolve import vectorized
+    from munihub.resolve.match import find_matches
+
+    owner = nid("096265732")
+    home = {"detail": "مشهد، بلوار هاشمیه، کوچه 21، پلاک 5", "district": "12"}
+    records = [{"ref": "registry.citizens|R1", "source": "registry.citizens", "entity_type": "person",
+                "fields": {"national_id": owner, "first_name": "ابوالفضل", "last_name": "صادقی", "address": home}},
+               {"ref": "rc137.calls|1#person", "source": "rc137.calls", "entity_type": "person",
+                "fields": {SET_ASIDE_ID: typo(owner), "address": {"detail": "بلوار هاشمیه کوچه 21", "district": "12"}}}]
+    conf = settings_for("person")
+    pairs = find_matches(records)
+    assert [(p.left_ref, p.right_ref) for p in pairs if p.probability >= conf["match"]] == \
+        [("rc137.calls|1#person", "registry.citizens|R1")]
+    got, _ = vectorized.match_index(vectorized.build_index(records, "person"), conf)
+    assert got == pairs

@@ -86,6 +86,9 @@ _PERSON = {
     # max_block carries no signal and would cost n^2 pairs, so pairs come through ids,
     # mobile and birth date instead.
     "max_block": 60,
+    # a national id that fails its check (set aside at publish: records.SET_ASIDE_ID) blocks
+    # with the valid ids one typo away, so a nameless caller's mistyped id still meets its owner
+    "near_ids": ["national_id"],
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
@@ -226,13 +229,34 @@ def valid_id(field: str, value: str | None) -> bool:
 
 # --------------------------------------------------------------------------- blocking
 def blocking_keys(feats: dict, conf: dict) -> list[tuple]:
-    """The blocking keys of one record: one per rule whose features are all present."""
+    """The blocking keys of one record: one per rule whose features are all present; a rule
+    of one trusted id in `near_ids` also gives, for an id that fails its check, the key of
+    every valid id one typo away (`typo_variants`): the mistyped id meets the valid one."""
     keys = []
+    near = conf.get("near_ids", ())
     for i, rule in enumerate(conf["blocking"]):
         values = [feats.get(f) for f in rule]
         if all(values):
             keys.append((i, *values))
+            if len(rule) == 1 and rule[0] in near and not valid_id(rule[0], values[0]):
+                keys += [(i, v) for v in typo_variants(values[0])]
     return keys
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def typo_variants(value: str) -> tuple[str, ...]:
+    """The valid national ids one typo from `value`: one digit changed, or two neighbours
+    swapped (about ten for an id that fails its check digit), sorted."""
+    if len(value) != 10 or not value.isdigit():
+        return ()
+    found = set()
+    for i in range(10):
+        for d in "0123456789":
+            if d != value[i]:
+                found.add(value[:i] + d + value[i + 1:])
+        if i < 9 and value[i] != value[i + 1]:
+            found.add(value[:i] + value[i + 1] + value[i] + value[i + 2:])
+    return tuple(sorted(v for v in found if valid_id("national_id", v)))
 
 
 def _candidates(blocks: dict[tuple, list[str]], max_block: int) -> set[tuple[str, str]]:
