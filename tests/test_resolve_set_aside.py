@@ -126,3 +126,19 @@ def test_a_nameless_caller_whose_only_id_is_mistyped_meets_its_owner():
         [("rc137.calls|1#person", "registry.citizens|R1")]
     got, _ = vectorized.match_index(vectorized.build_index(records, "person"), conf)
     assert got == pairs
+
+
+def test_typo_variants_are_every_valid_id_one_typo_away():
+    """The check-digit arithmetic gives what trying all 90 changes and 9 swaps gives."""
+    import random
+
+    from munihub.persian.ids import is_national_id
+    from munihub.resolve.match import typo_variants
+
+    rng = random.Random(3)
+    for _ in range(500):
+        value = "".join(rng.choice("0123456789") for _ in range(10))
+        tried = {value[:i] + d + value[i + 1:] for i in range(10) for d in "0123456789"}
+        tried |= {value[:i] + value[i + 1] + value[i] + value[i + 2:] for i in range(9)}
+        assert typo_variants(value) == tuple(sorted(v for v in tried - {value} if is_national_id(v)))
+    assert typo_variants("۰۹۶۲۶۵۰۳۲۸") == () and typo_variants("12345") == ()

@@ -130,11 +130,12 @@ def near_id_pairs(col: np.ndarray, values: list[str], name: str, n_values: int, 
     gives an id that fails its check: each valid id one typo away (`typo_variants`), so the
     mistyped id joins that id's block, and a block the mistyped ones push past `max_block`
     is dropped whole, as blocks would drop it.  Where every id is valid this is `rule_pairs`."""
-    from munihub.resolve.match import typo_variants, valid_id
+    from munihub.persian.ids import is_national_id
+    from munihub.resolve.match import typo_variants
 
     n = len(col)
     present = np.unique(col[col >= 0])
-    bad = [int(c) for c in present if not valid_id(name, values[c])]
+    bad = [c for c in present.tolist() if not is_national_id(values[c])]  # as match.blocking_keys tests
     if not bad:
         return rule_pairs([col], n_values, max_block)
     code_of = {values[int(c)]: int(c) for c in present}
