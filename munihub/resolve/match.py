@@ -88,8 +88,11 @@ _PERSON = {
     # mobile and birth date instead.
     "max_block": 60,
     # a national id that fails its check (set aside at publish: records.SET_ASIDE_ID) blocks
-    # with the valid ids one typo away, so a nameless caller's mistyped id still meets its owner
-    "near_ids": ["national_id"],
+    # with the valid ids one typo away, so a nameless caller's mistyped id still meets its
+    # owner; two valid ones one typo apart are scored, not refused, where these features
+    # agree exactly (`contradicting_ids`): twins registered one after the other can hold ids
+    # one digit apart, and their first names differ
+    "near_ids": {"national_id": ["first_key", "last_key"]},
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
@@ -244,6 +247,28 @@ def blocking_keys(feats: dict, conf: dict) -> list[tuple]:
     return keys
 
 
+def one_typo(a: str, b: str) -> bool:
+    """Two different ids of one length one typo apart: one character changed, or two
+    neighbours swapped (`edits.within_one_edit` for same-length strings, one pair)."""
+    if len(a) != len(b) or a == b:
+        return False
+    at = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(at) == 1 or (len(at) == 2 and at[1] == at[0] + 1 and a[at[0]] == b[at[1]] and a[at[1]] == b[at[0]])
+
+
+def contradicting_ids(f: str, fa: dict, fb: dict, conf: dict) -> bool:
+    """Two different valid values of trusted id `f`: two entities, never scored nor joined;
+    unless `f` is in `near_ids`, they are one typo apart and the features listed there agree
+    exactly.  Two valid national ids cannot differ in one digit alone but by a check-digit
+    coincidence (the weighted sum's remainders 1 and 10 both give the check digit 1): such a
+    pair beside the same whole name is one id mistyped into another valid one."""
+    a, b = fa.get(f), fb.get(f)
+    if a == b or not valid_id(f, a) or not valid_id(f, b):
+        return False
+    agree = conf.get("near_ids", {}).get(f)
+    return agree is None or not one_typo(a, b) or not all(fa.get(x) and fa.get(x) == fb.get(x) for x in agree)
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def typo_variants(value: str) -> tuple[str, ...]:
     """The valid national ids one typo from `value`: one digit changed, or two neighbours
@@ -290,7 +315,8 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
             exact.append(Pair(a, b, 1.0, "exact:" + next(f for f in ids if fa[f] == fb[f])))
             if model is None:
                 agreed.append(comparison_vector(fa, fb, conf))
-        elif not ids:  # two different valid trusted ids: different entities, never scored
+        elif not any(contradicting_ids(f, fa, fb, conf) for f in ids):
+            # two different valid trusted ids are different entities, never scored
             # kept as a tuple of levels (comparisons in settings order): a dict per candidate
             # pair of 13 comparisons weighs twice a dict of 10, and full runs hold millions
             fuzzy.append((a, b, tuple(comparison_vector(fa, fb, conf).values())))

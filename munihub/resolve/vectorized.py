@@ -31,6 +31,7 @@ from munihub.resolve import model as fs
 from munihub.resolve.caps import active as caps_active, capped
 from munihub.resolve.levels import (Pool, factorize, forked_map, key_of, level_columns, random_pairs, shared,
                                     sharing)
+from munihub.resolve.conflicts import typo_spared
 from munihub.resolve.match import Pair, valid_id
 
 #: records per worker below which features are computed in this process
@@ -318,7 +319,8 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
         both = ok[left] & ok[right]
         same = both & (column[f][left] == column[f][right])
         exact_rule[(exact_rule < 0) & same] = k
-        contradicts |= both
+        differ = both & ~same
+        contradicts |= differ & ~typo_spared(f, column, left, right, differ, values, conf)  # scored
     is_exact = exact_rule >= 0
     is_fuzzy = ~is_exact & ~contradicts
 

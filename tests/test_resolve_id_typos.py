@@ -1,5 +1,5 @@
-"""A national id set aside at publish for a wrong check digit still counts in matching, as
-a one-digit typo (docs/resolution.md, "What is matched")."""
+"""A mistyped national id still counts in matching: one set aside at publish for a wrong
+check digit, and one mistyped into another valid id (docs/resolution.md, "What is matched")."""
 from __future__ import annotations
 
 import datetime as dt
@@ -142,3 +142,53 @@ def test_typo_variants_are_every_valid_id_one_typo_away():
         tried |= {value[:i] + value[i + 1] + value[i] + value[i + 2:] for i in range(9)}
         assert typo_variants(value) == tuple(sorted(v for v in tried - {value} if is_national_id(v)))
     assert typo_variants("۰۹۶۲۶۵۰۳۲۸") == () and typo_variants("12345") == ()
+
+
+def test_valid_ids_one_typo_apart_beside_the_same_whole_name_are_scored_not_refused():
+    """0944556671 and 0944556681 are both valid (remainders 10 and 1 give the check digit 1):
+    one man's id mistyped into another valid one beside his whole name and mobile; the same
+    two ids on twins حسن and حسین stay two people (tests/test_match.py)."""
+    import numpy as np
+
+    from munihub.resolve import vectorized
+    from munihub.resolve.columns import feature_table
+    from munihub.resolve.conflicts import TableConflicts, conflicting
+    from munihub.resolve.match import features, find_matches
+
+    a, b = nid("094455667"), nid("094455668")
+    assert a[:8] == b[:8] and a[9] == b[9]  # one digit apart, both valid
+    same = {"first_name": "حسین", "last_name": "کریمی", "mobile": "+989157654321"}
+    records = [{"ref": "registry.citizens|R1", "source": "registry.citizens", "entity_type": "person",
+                "fields": {"national_id": a, **same, "birth_date": "2001-05-05"}},
+               {"ref": "rc137.calls|1#person", "source": "rc137.calls", "entity_type": "person",
+                "fields": {"national_id": b, **same}},
+               {"ref": "registry.citizens|R2", "source": "registry.citizens", "entity_type": "person",
+                "fields": {"national_id": b, "first_name": "حسن", "last_name": "کریمی", "mobile": "+989150000009"}}]
+    conf = settings_for("person")
+    pairs = find_matches(records)
+    linked = {(p.left_ref, p.right_ref) for p in pairs if p.probability >= conf["match"]}
+    assert ("rc137.calls|1#person", "registry.citizens|R1") in linked
+    assert ("registry.citizens|R1", "registry.citizens|R2") not in {(p.left_ref, p.right_ref) for p in pairs}
+    got, _ = vectorized.match_index(vectorized.build_index(records, "person"), conf)
+    assert sorted(got) == pairs
+    feats = {r["ref"]: features(r) for r in records}
+    assert not conflicting(feats["registry.citizens|R1"], feats["rc137.calls|1#person"], conf)
+    assert conflicting(feats["registry.citizens|R1"], feats["registry.citizens|R2"], conf)
+    table = feature_table(records, conf)
+    pos = {r: i for i, r in enumerate(table.refs)}
+    left = np.array([pos["registry.citizens|R1"], pos["registry.citizens|R1"]])
+    right = np.array([pos["rc137.calls|1#person"], pos["registry.citizens|R2"]])
+    assert TableConflicts(table, conf).many(left, right).tolist() == [False, True]
+
+
+def test_explain_scores_a_pair_of_valid_ids_one_typo_apart_by_one_name():
+    from munihub.resolve.explain import explain_features
+    from munihub.resolve.match import default_model
+
+    conf = settings_for("person")
+    a, b = nid("094455667"), nid("094455668")
+    fa = {"national_id": a, "first_key": "حسین", "last_key": "کریمی", "mobile": "+989157654321"}
+    out = explain_features(fa, {**fa, "national_id": b}, conf, default_model(conf))
+    assert out["rule"] == "fellegi-sunter" and out["probability"] >= conf["match"]
+    twin = explain_features(fa, {**fa, "national_id": b, "first_key": "حسن"}, conf, default_model(conf))
+    assert twin["rule"] == "different valid national_id: never a match" and twin["probability"] == 0.0
