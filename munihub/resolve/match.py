@@ -237,13 +237,15 @@ def blocking_keys(feats: dict, conf: dict) -> list[tuple]:
     of one trusted id in `near_ids` also gives, for an id that fails its check, the key of
     every valid id one typo away (`typo_variants`): the mistyped id meets the valid one."""
     keys = []
-    near = conf.get("near_ids", ())
     for i, rule in enumerate(conf["blocking"]):
         values = [feats.get(f) for f in rule]
         if all(values):
             keys.append((i, *values))
-            if len(rule) == 1 and rule[0] in near and not is_national_id(values[0]):
-                keys += [(i, v) for v in typo_variants(values[0])]
+    for f in conf.get("near_ids", ()):  # after the loop: one test a record, not one a rule
+        value = feats.get(f)
+        if value and not is_national_id(value) and [f] in conf["blocking"]:
+            i = conf["blocking"].index([f])
+            keys += [(i, v) for v in typo_variants(value)]
     return keys
 
 
