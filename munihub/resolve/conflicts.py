@@ -16,10 +16,10 @@ def conflicting(fa: dict, fb: dict, conf: dict) -> bool:
     further apart than a typo: another birth date, gender, surname, or a first name that is
     neither a misspelling nor half of the other (محمدرضا / رضا, رضا / راض are one man's name;
     حسن / زهرا are two people).  Names swapped or split elsewhere are not a conflict."""
-    from munihub.resolve.match import valid_id
+    from munihub.resolve.match import contradicting_ids
 
     for f in conf["trusted_ids"]:
-        if fa.get(f) != fb.get(f) and valid_id(f, fa.get(f)) and valid_id(f, fb.get(f)):
+        if contradicting_ids(f, fa, fb, conf):
             return True
     for name in conf.get("conflicts", ()):
         a, b = fa.get(name), fb.get(name)
@@ -61,6 +61,48 @@ def conflict_of(feats: dict[str, dict], conf: dict) -> Callable[[str, str], bool
     return lambda a, b: a in feats and b in feats and conflicting(feats[a], feats[b], conf)
 
 
+def one_typo_codes(ca, cb, where, values: list[str]):
+    """Per pair k where `where[k]`: whether the values coded ca[k], cb[k] are one typo apart
+    (`match.one_typo`), each distinct pair of values judged once; False elsewhere."""
+    import numpy as np
+
+    from munihub.resolve.edits import answerable, within_one_edit
+    from munihub.resolve.match import one_typo
+
+    out = np.zeros(len(ca), dtype=bool)
+    at = np.flatnonzero(where)
+    if not len(at):
+        return out
+    both, inverse = np.unique(np.stack([ca[at], cb[at]], axis=1), axis=0, return_inverse=True)
+    a = [values[x] for x in both[:, 0].tolist()]
+    b = [values[x] for x in both[:, 1].tolist()]
+    same_len = np.fromiter((len(x) == len(y) for x, y in zip(a, b)), dtype=bool, count=len(a))
+    easy = answerable(a) & answerable(b) & same_len
+    near = np.zeros(len(a), dtype=bool)
+    k = np.flatnonzero(easy)
+    near[k] = within_one_edit([a[i] for i in k.tolist()], [b[i] for i in k.tolist()])
+    for i in np.flatnonzero(~easy & same_len).tolist():
+        near[i] = one_typo(a[i], b[i])
+    out[at] = near[inverse.ravel()]
+    return out
+
+
+def typo_spared(f: str, cols: dict, left, right, differ, values: list[str], conf: dict):
+    """Per pair where `differ` (two different valid ids `f`): whether `match.contradicting_ids`
+    spares it (one typo apart, the `near_ids` features equal on both sides)."""
+    import numpy as np
+
+    agree = conf.get("near_ids", {}).get(f)
+    if agree is None:
+        return np.zeros(len(left), dtype=bool)
+    where = differ.copy()
+    for x in agree:
+        if x not in cols:
+            return np.zeros(len(left), dtype=bool)
+        where &= (cols[x][left] >= 0) & (cols[x][left] == cols[x][right])
+    return one_typo_codes(cols[f][left], cols[f][right], where, values)
+
+
 class TableConflicts:
     """`conflicting` over a `columns.FeatureTable`: called with two refs as `conflict_of`'s
     test is, or with arrays of positions in `table.refs` (`many`), where each distinct pair
@@ -97,7 +139,9 @@ class TableConflicts:
             present = present[present >= 0]
             good = np.zeros(len(values) + 1, dtype=bool)
             good[present] = [valid_id(f, values[c]) for c in present.tolist()]
-            out |= (ca != cb) & good[ca] & good[cb]  # -1 reads the last entry: never valid
+            differ = (ca != cb) & good[ca] & good[cb]  # -1 reads the last entry: never valid
+            differ &= ~typo_spared(f, cols, left, right, differ, values, conf)
+            out |= differ
         far = np.zeros(len(left), dtype=bool)
         for name in conf.get("conflicts", ()):
             if name not in cols:

@@ -26,7 +26,7 @@ from munihub.resolve.partial import WHY
 def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) -> dict[str, Any]:
     """The rule, the prior weight, one row per comparison and the probability of one pair
     (`fa`, `fb`: match features; `conf`: `match.settings_for`; `model`: stored or default)."""
-    from munihub.resolve.match import _shifted, valid_id
+    from munihub.resolve.match import _shifted, contradicting_ids, valid_id
 
     model = completed(model, conf) if model else default_model(conf)
     vector = comparison_vector(fa, fb, conf)
@@ -45,11 +45,12 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
     prior = model["prior"]
     fellegi_sunter = _shifted(probability(vector, model), sum(tf_adjustment(vector, fa, fb, model).values()))
     ids = [f for f in conf.get("trusted_ids", []) if valid_id(f, fa.get(f)) and valid_id(f, fb.get(f))]
+    refused = [f for f in ids if contradicting_ids(f, fa, fb, conf)]  # not one typo apart by one name
     rule = next((f"exact:{f}" for f in ids if fa[f] == fb[f]), None) or \
-        (f"different valid {ids[0]}: never a match" if ids else "fellegi-sunter")
+        (f"different valid {refused[0]}: never a match" if refused else "fellegi-sunter")
     # name counts are not kept with the model: the typo escape of the cap is not shown
     after_caps, capped_by = capped(fellegi_sunter, vector, conf, fa, fb, {})
-    final = 1.0 if rule.startswith("exact:") else 0.0 if ids else after_caps
+    final = 1.0 if rule.startswith("exact:") else 0.0 if refused else after_caps
     return {"rule": rule, "prior": prior, "prior_weight": math.log2(prior / (1 - prior)), "comparisons": rows,
             "match_weight": math.log2(prior / (1 - prior)) + sum(r["weight"] for r in rows),
             "fellegi_sunter": fellegi_sunter, "capped_by": capped_by, "probability": final,

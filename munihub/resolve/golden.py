@@ -25,6 +25,11 @@ RULES: dict[str, dict[str, str]] = {
 }
 
 
+# Fields a match record carries for matching only, never a golden value: a national id set
+# aside at publish for its wrong check digit (`records.SET_ASIDE_ID`) waits for a steward.
+MATCH_ONLY = frozenset({"national_id_set_aside"})
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
@@ -85,7 +90,8 @@ def golden_record(entity_type: str, members: list[dict], rules: dict[str, str] |
     conf = {**RULES.get(entity_type, {"*": "trust"}), **(rules or {})}
     # `v or`: most values are non-empty strings, which need no further test (a million
     # entities' golden records call this for every value of every member)
-    fields = sorted({f for m in members for f, v in (m.get("fields") or {}).items() if v or not _empty(v)})
+    fields = sorted({f for m in members for f, v in (m.get("fields") or {}).items()
+                     if (v or not _empty(v)) and f not in MATCH_ONLY})
     golden: dict[str, Any] = {}
     lineage: dict[str, dict] = {}
     best_first = _ranked(members) if len(members) > 1 else members  # once, not per field

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 # at the top, not in `_transform_text`: an import statement run per distinct value was 7 %
 # of the features' time at a million records
 from munihub.persian import match_key, name_key
+from munihub.persian.ids import is_national_id  # ten ASCII digits with their check: the hot path
 from munihub.resolve.caps import capped as _capped
 from munihub.resolve.model import (comparison_plan, comparison_vector, completed, default_model,  # noqa: F401
                                    probability, random_vectors, tf_adjustment, tf_tables, train)
@@ -49,7 +50,7 @@ _PERSON = {
     "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),  # caps._below
     # never one person, however a chain of links runs (see clustering.cluster)
     "conflicts": ["birth_date", "gender", "first_key", "last_key"],
-    "features": {"national_id": ("national_id", "raw"), "first_key": ("first_name", "name"),
+    "features": {"national_id": (["national_id", "national_id_set_aside"], "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
                  "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),
@@ -86,6 +87,12 @@ _PERSON = {
     # max_block carries no signal and would cost n^2 pairs, so pairs come through ids,
     # mobile and birth date instead.
     "max_block": 60,
+    # a national id that fails its check (set aside at publish: records.SET_ASIDE_ID) blocks
+    # with the valid ids one typo away, so a nameless caller's mistyped id still meets its
+    # owner; two valid ones one typo apart are scored, not refused, where these features
+    # agree exactly (`contradicting_ids`): twins registered one after the other can hold ids
+    # one digit apart, and their first names differ
+    "near_ids": {"national_id": ["first_key", "last_key"]},
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
                  ["full_key"], ["mobile"], ["birth_date", "postal_code"],
@@ -226,13 +233,65 @@ def valid_id(field: str, value: str | None) -> bool:
 
 # --------------------------------------------------------------------------- blocking
 def blocking_keys(feats: dict, conf: dict) -> list[tuple]:
-    """The blocking keys of one record: one per rule whose features are all present."""
+    """The blocking keys of one record: one per rule whose features are all present; a rule
+    of one trusted id in `near_ids` also gives, for an id that fails its check, the key of
+    every valid id one typo away (`typo_variants`): the mistyped id meets the valid one."""
     keys = []
     for i, rule in enumerate(conf["blocking"]):
         values = [feats.get(f) for f in rule]
         if all(values):
             keys.append((i, *values))
+    for f in conf.get("near_ids", ()):  # after the loop: one test a record, not one a rule
+        value = feats.get(f)
+        if value and not is_national_id(value) and [f] in conf["blocking"]:
+            i = conf["blocking"].index([f])
+            keys += [(i, v) for v in typo_variants(value)]
     return keys
+
+
+def one_typo(a: str, b: str) -> bool:
+    """Two different ids of one length one typo apart: one character changed, or two
+    neighbours swapped (`edits.within_one_edit` for same-length strings, one pair)."""
+    if len(a) != len(b) or a == b:
+        return False
+    at = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(at) == 1 or (len(at) == 2 and at[1] == at[0] + 1 and a[at[0]] == b[at[1]] and a[at[1]] == b[at[0]])
+
+
+def contradicting_ids(f: str, fa: dict, fb: dict, conf: dict) -> bool:
+    """Two different valid values of trusted id `f`: two entities, never scored nor joined;
+    unless `f` is in `near_ids`, they are one typo apart and the features listed there agree
+    exactly.  Two valid national ids cannot differ in one digit alone but by a check-digit
+    coincidence (the weighted sum's remainders 1 and 10 both give the check digit 1): such a
+    pair beside the same whole name is one id mistyped into another valid one."""
+    a, b = fa.get(f), fb.get(f)
+    if a == b or not valid_id(f, a) or not valid_id(f, b):
+        return False
+    agree = conf.get("near_ids", {}).get(f)
+    return agree is None or not one_typo(a, b) or not all(fa.get(x) and fa.get(x) == fb.get(x) for x in agree)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def typo_variants(value: str) -> tuple[str, ...]:
+    """The valid national ids one typo from `value`: one digit changed, or two neighbours
+    swapped (about ten for an id that fails its check digit), sorted.  The check digit is
+    the weighted sum mod 11 (`persian.ids`), so a changed digit moves the sum by its weight
+    times the change: 90 candidates cost integer steps, not 90 validations."""
+    if len(value) != 10 or not value.isascii() or not value.isdigit():
+        return ()
+    digits = [int(c) for c in value]
+    total = sum(d * (10 - i) for i, d in enumerate(digits[:9]))
+    check = lambda t: (t % 11) if t % 11 < 2 else 11 - t % 11  # noqa: E731
+    found = set()
+    for i in range(9):
+        for d in range(10):
+            if d != digits[i] and check(total + (d - digits[i]) * (10 - i)) == digits[9]:
+                found.add(value[:i] + str(d) + value[i + 1:])
+    found.add(value[:9] + str(check(total)))  # the check digit itself mistyped
+    for i in range(9):  # two neighbours swapped (the last pair moves the check digit too)
+        if value[i] != value[i + 1]:
+            found.add(value[:i] + value[i + 1] + value[i] + value[i + 2:])
+    return tuple(sorted(v for v in found if v != value and is_national_id(v)))
 
 
 def _candidates(blocks: dict[tuple, list[str]], max_block: int) -> set[tuple[str, str]]:
@@ -258,7 +317,8 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
             exact.append(Pair(a, b, 1.0, "exact:" + next(f for f in ids if fa[f] == fb[f])))
             if model is None:
                 agreed.append(comparison_vector(fa, fb, conf))
-        elif not ids:  # two different valid trusted ids: different entities, never scored
+        elif not any(contradicting_ids(f, fa, fb, conf) for f in ids):
+            # two different valid trusted ids are different entities, never scored
             # kept as a tuple of levels (comparisons in settings order): a dict per candidate
             # pair of 13 comparisons weighs twice a dict of 10, and full runs hold millions
             fuzzy.append((a, b, tuple(comparison_vector(fa, fb, conf).values())))

@@ -176,6 +176,13 @@ def _tally(vectors: Iterable[tuple], weights: Iterable[float], levels: list[int]
     return [[max(c / sum(row), 1e-6) for c in row] for row in counts]
 
 
+def trusted_m(base: dict, conf: dict) -> dict[str, list[float]]:
+    """The documented m of each trusted id's own comparison, which m learned from pairs that
+    share that id cannot give: chosen for an exact id, they say nothing of how often one
+    person's id is mistyped, and a one-digit typo (the `edit<=1` level) would weigh nothing."""
+    return {n: base["m"][n] for n in conf.get("trusted_ids", ()) if n in base["m"]}
+
+
 def train(fuzzy: list[dict | tuple], exact: list[dict], randoms: list[dict], total_pairs: int,
           conf: dict, iterations: int = 25, strength: float = 20.0) -> dict:
     """Fellegi-Sunter parameters for a whole population of pairs (Splink's recipe, by hand):
@@ -193,6 +200,7 @@ def train(fuzzy: list[dict | tuple], exact: list[dict], randoms: list[dict], tot
     if not learn_m:
         model["m"] = dict(zip(names, _tally(map(key, exact), [1.0] * len(exact), levels,
                                             [base["m"][n] for n in names], strength)))
+        model["m"].update(trusted_m(base, conf))
     # sorted: float sums in a fixed order, so the same pairs give the same model bit for bit
     # whatever order blocking (set iteration, hash seed, engine) handed them over in
     patterns = dict(sorted(Counter(map(key, fuzzy)).items()))

@@ -17,7 +17,11 @@ MENTION = "#person"
 # Fields of non-person records that name the citizen behind them.
 PERSON_NAME_FIELDS = ("citizen_name", "owner_name", "payer_name", "full_name")
 # Identifying fields a mention carries over as they are (a nested address is kept whole).
-CARRIED = ("national_id", "mobile", "phone", "birth_date", "postal_code", "father_name", "gender", "email")
+# A national id the contract set aside for its wrong check digit (`set_aside`): kept for
+# matching only, under its own name, so it never passes for a valid id (exact rule, golden
+# record: `golden.MATCH_ONLY`); a one-digit typo beside agreeing names is strong evidence.
+SET_ASIDE_ID = "national_id_set_aside"
+CARRIED = ("national_id", SET_ASIDE_ID, "mobile", "phone", "birth_date", "postal_code", "father_name", "gender", "email")
 
 
 def _iso(value) -> str:
@@ -47,7 +51,7 @@ def person_mention(record: dict) -> dict | None:
             person["name_confidence"] = parsed.confidence  # the parts may be the other way round
     thread = request_thread(record)
     quotes = thread is not None and thread != str(record.get("tracking_code") or "").strip().casefold()
-    if not any(person.get(f) for f in ("national_id", "mobile", "phone", "first_name", "last_name")) \
+    if not any(person.get(f) for f in ("national_id", SET_ASIDE_ID, "mobile", "phone", "first_name", "last_name")) \
             and not quotes:
         # an address or a date alone names nobody; a nameless call quoting the code of an
         # earlier one is mostly that caller's follow-up (its thread says whose: thread_mentions)
@@ -193,14 +197,43 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
         query = query.where(t.c.entity_type == entity_type)
     groups: dict[str, list[dict]] = defaultdict(list)
     with engine.connect() as conn:
+        mistyped = set_aside_ids(conn)
         for row in conn.execute(query):
+            typo = mistyped.get((row[0], row[1], row[4])) if mistyped else None
             if raw:
-                recs = match_records(*row[:3], None, *row[4:6], trust, row[6], raw=row[3].encode("utf-8"))
+                text = row[3] if typo is None else _with_set_aside(row[3], typo)
+                recs = match_records(*row[:3], None, *row[4:6], trust, row[6], raw=text.encode("utf-8"))
             else:
-                recs = match_records(*row[:6], trust, row[6])
+                record = row[3] if typo is None else {**row[3], SET_ASIDE_ID: typo}
+                recs = match_records(*row[:3], record, *row[4:6], trust, row[6])
             for rec in recs:
                 groups[rec["entity_type"]].append(rec)
     return groups
+
+
+def set_aside_ids(conn) -> dict[tuple[str, str, str], str]:
+    """National ids set aside at publish for a wrong check digit and still open, by (source,
+    source key, load): ten Latin digits (zeros lost in a spreadsheet padded back).  A value of
+    an older load than the row's is no longer the row's (the key includes the load)."""
+    from munihub.persian import to_latin_digits
+    from munihub.persian.ids import national_id_problem
+
+    t = store.set_aside
+    out = {}
+    query = sa.select(t.c.source, t.c.source_key, t.c.load_id, t.c.value).where(
+        t.c.status == "open", t.c.field == "national_id", t.c.rule == "transform:national_id")
+    for source, key, load_id, value in conn.execute(query):
+        digits = "".join(c for c in to_latin_digits(str(value or "")) if c.isdigit())
+        digits = digits.zfill(10) if len(digits) in (8, 9) else digits
+        if national_id_problem(digits) == "check":  # a typo, not a wrong length or 0000000000
+            out[(source, key, load_id)] = digits
+    return out
+
+
+def _with_set_aside(text: str, value: str) -> str:
+    import json
+
+    return json.dumps({**_decode(text), SET_ASIDE_ID: value}, ensure_ascii=False)
 
 
 def rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:

@@ -31,6 +31,7 @@ from munihub.resolve import model as fs
 from munihub.resolve.caps import active as caps_active, capped
 from munihub.resolve.levels import (Pool, factorize, forked_map, key_of, level_columns, random_pairs, shared,
                                     sharing)
+from munihub.resolve.conflicts import typo_spared
 from munihub.resolve.match import Pair, valid_id
 
 #: records per worker below which features are computed in this process
@@ -125,6 +126,43 @@ def rule_pairs(columns: list[np.ndarray], n_values: int, max_block: int) -> np.n
     return np.concatenate(parts)
 
 
+def near_id_pairs(col: np.ndarray, values: list[str], name: str, n_values: int, max_block: int) -> np.ndarray:
+    """`rule_pairs` of a one-id rule in `near_ids`, with the extra keys `match.blocking_keys`
+    gives an id that fails its check: each valid id one typo away (`typo_variants`), so the
+    mistyped id joins that id's block, and a block the mistyped ones push past `max_block`
+    is dropped whole, as blocks would drop it.  Where every id is valid this is `rule_pairs`."""
+    from munihub.persian.ids import is_national_id
+    from munihub.resolve.match import typo_variants
+
+    n = len(col)
+    present = np.unique(col[col >= 0])
+    bad = [c for c in present.tolist() if not is_national_id(values[c])]  # as match.blocking_keys tests
+    if not bad:
+        return rule_pairs([col], n_values, max_block)
+    code_of = {values[int(c)]: int(c) for c in present}
+    extra: dict[str, int] = {}  # a variant no record holds: a key of its own past the codes
+    rows, keys = [np.flatnonzero(col >= 0)], []
+    keys.append(col[rows[0]])
+    more_rows, more_keys = [], []
+    for row in np.flatnonzero(np.isin(col, bad)).tolist():  # one pass, not one per id
+        for v in typo_variants(values[int(col[row])]):
+            more_rows.append(row)
+            more_keys.append(code_of[v] if v in code_of else extra.setdefault(v, n_values + len(extra)))
+    rows.append(np.asarray(more_rows, dtype=np.int64))
+    keys.append(np.asarray(more_keys, dtype=np.int64))
+    members, key = np.concatenate(rows), np.concatenate(keys)
+    order = np.lexsort((members, key))  # members ascending within a group
+    key, members = key[order], members[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    parts = [np.empty(0, dtype=np.int64)]
+    for size in np.unique(sizes[(sizes > 1) & (sizes <= max_block)]).tolist():
+        m = members[starts[sizes == size][:, None] + np.arange(size)]
+        i, j = np.triu_indices(size, 1)
+        parts.append((m[:, i] * n + m[:, j]).ravel())
+    return np.concatenate(parts)
+
+
 def candidate_pairs(blocks: dict, index: dict[str, int], max_block: int) -> np.ndarray:
     """Sorted unique pair codes `i * n + j` (i < j, positions in `index`) of every block of
     2..max_block members; blocks of one size are expanded together."""
@@ -169,6 +207,7 @@ def train_counts(fuzzy: dict[tuple, int], exact: dict[tuple, int], randoms: dict
         pats = [p for p, c in sorted(exact.items()) for _ in range(c)]
         model["m"] = dict(zip(names, fs._tally(pats, [1.0] * len(pats), levels,
                                                [base["m"][n] for n in names], strength)))
+        model["m"].update(fs.trusted_m(base, conf))
     patterns = dict(sorted(fuzzy.items()))
     model["prior"] = max(n_exact + 0.1 * n_fuzzy, 1) / max(total_pairs, 1)
     for _ in range(iterations):
@@ -236,8 +275,11 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
 
         # one rule per thread: numpy sorts without the GIL, so the rules' groupings overlap
         with ThreadPoolExecutor(max(1, min(processes or workers(), len(conf["blocking"])))) as threads:
-            found = list(threads.map(lambda rule: rule_pairs([column[f] for f in rule], n_values, limit),
-                                     conf["blocking"]))
+            near = conf.get("near_ids", ())
+            found = list(threads.map(
+                lambda rule: near_id_pairs(column[rule[0]], values, rule[0], n_values, limit)
+                if len(rule) == 1 and rule[0] in near else rule_pairs([column[f] for f in rule], n_values, limit),
+                conf["blocking"]))
         codes = sorted_unique(np.concatenate([np.empty(0, dtype=np.int64)] + found))
         del found
     else:
@@ -277,7 +319,8 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
         both = ok[left] & ok[right]
         same = both & (column[f][left] == column[f][right])
         exact_rule[(exact_rule < 0) & same] = k
-        contradicts |= both
+        differ = both & ~same
+        contradicts |= differ & ~typo_spared(f, column, left, right, differ, values, conf)  # scored
     is_exact = exact_rule >= 0
     is_fuzzy = ~is_exact & ~contradicts
 
