@@ -65,6 +65,20 @@ def _read_list(name: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1)
+def first_name_genders() -> dict[str, str]:
+    """The shipped first names given to one gender only, as written → "male" / "female" (the
+    person schema's values): the `# gender:` sections of first_names.txt."""
+    text = resources.files("munihub.persian").joinpath("data", "first_names.txt").read_text("utf-8")
+    out, gender = {}, None
+    for line in text.splitlines():
+        if line.startswith("# gender:"):
+            gender = line.partition(":")[2].strip()
+        elif line.strip() and not line.startswith("#") and gender in {"male", "female"}:
+            out[normalize_text(line.strip()) or line.strip()] = gender
+    return out
+
+
+@functools.lru_cache(maxsize=1)
 def _lists() -> tuple[frozenset[str], frozenset[str]]:
     """(first-name keys, surname keys) from the shipped data files, read once."""
     return _read_list("first_names.txt"), _read_list("surnames.txt")

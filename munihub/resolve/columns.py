@@ -35,9 +35,11 @@ class FeatureTable(Mapping):
     `values` (-1: the record lacks it)."""
 
     def __init__(self, refs: list[str], columns: dict[str, np.ndarray], values: list[str],
-                 derived: np.ndarray | None = None) -> None:
+                 derived: list[tuple[str, np.ndarray]] | None = None) -> None:
         self.refs, self.columns, self.values = refs, columns, values
-        self.derived = derived  # full_key made from the parts: match.features adds it last
+        # features made from others (full_key from the parts, gender from the first name):
+        # match.features adds them last, in this order, so a row's keys come in its order
+        self.derived = derived or []
         self._position: dict[str, int] | None = None
 
     def position(self, ref: str) -> int:
@@ -48,8 +50,9 @@ class FeatureTable(Mapping):
     def row(self, i: int) -> dict[str, str]:
         values = self.values
         out = {name: values[c] for name, col in self.columns.items() if (c := int(col[i])) >= 0}
-        if self.derived is not None and self.derived[i]:
-            out["full_key"] = out.pop("full_key")
+        for name, made in self.derived:
+            if made[i]:
+                out[name] = out.pop(name)
         return out
 
     def __getitem__(self, ref: str) -> dict[str, str]:
@@ -285,7 +288,7 @@ def feature_table(records: Sequence[dict], conf: dict, prepare: Callable[[dict],
     del found, numbered
     columns = {feat: np.concatenate(chunks[feat]) if chunks[feat] else np.empty(0, dtype=np.int64)
                for feat in spec}
-    derived = None
+    derived = []
     if "full_key" in columns:  # a record without a full name has its parts' (match.features)
         first = columns.get("first_key", np.full(len(records), -1, dtype=np.int64))
         last = columns.get("last_key", np.full(len(records), -1, dtype=np.int64))
@@ -297,6 +300,20 @@ def feature_table(records: Sequence[dict], conf: dict, prepare: Callable[[dict],
             codes = np.asarray([vocab.setdefault(k, len(vocab)) for k in joined], dtype=np.int64)
             columns["full_key"][need] = codes[inverse.ravel()]
             values = list(vocab)
-            derived = np.zeros(len(records), dtype=bool)
-            derived[need] = True
+            derived.append(("full_key", np.zeros(len(records), dtype=bool)))
+            derived[-1][1][need] = True
+    source = conf.get("gender_from")
+    if source in columns and "gender" in columns:  # a record's first name's gender (match.features)
+        from munihub.resolve.match import gender_of_first
+
+        need = np.flatnonzero((columns["gender"] < 0) & (columns[source] >= 0))
+        if len(need):
+            names, inverse = np.unique(columns[source][need], return_inverse=True)
+            vocab = dict(zip(values, range(len(values))))
+            genders = [gender_of_first(values[k]) for k in names.tolist()]
+            codes = np.asarray([vocab.setdefault(g, len(vocab)) if g else -1 for g in genders], dtype=np.int64)
+            columns["gender"][need] = codes[inverse.ravel()]
+            values = list(vocab)
+            derived.append(("gender", np.zeros(len(records), dtype=bool)))
+            derived[-1][1][need] = columns["gender"][need] >= 0
     return FeatureTable([r["ref"] for r in records], columns, values, derived)

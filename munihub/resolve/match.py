@@ -50,6 +50,10 @@ _PERSON = {
     "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),  # caps._below
     # never one person, however a chain of links runs (see clustering.cluster)
     "conflicts": ["birth_date", "gender", "first_key", "last_key"],
+    # a record that states no gender has its first name's, when the name is given to one
+    # gender only (persian.first_name_genders): «خانم طباطبایی» calling from the mobile of
+    # «کاظم طباطبایی» (a daughter, a sister) is then not him (gender_of_first)
+    "gender_from": "first_key",
     "features": {"national_id": (["national_id", "national_id_set_aside"], "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
@@ -216,7 +220,25 @@ def features(record: dict, settings: dict | None = None, conf: dict | None = Non
             out[feat] = value
     if "full_key" in conf["features"] and not out.get("full_key") and (out.get("first_key") or out.get("last_key")):
         out["full_key"] = (out.get("first_key") or "") + (out.get("last_key") or "")
+    source = conf.get("gender_from")
+    if source and "gender" not in out and out.get(source) and "gender" in conf["features"]:
+        gender = gender_of_first(out[source])
+        if gender:
+            out["gender"] = gender
     return out
+
+
+def gender_of_first(first_key: str) -> str | None:
+    """The gender a first name's key says ("male" / "female"), or None: not in the shipped
+    list, or given to both."""
+    return _first_genders().get(first_key)
+
+
+@functools.lru_cache(maxsize=1)
+def _first_genders() -> dict[str, str]:
+    from munihub.persian import first_name_genders
+
+    return {key: g for name, g in first_name_genders().items() if (key := _transform_text(name, "name"))}
 
 
 @functools.lru_cache(maxsize=1 << 18)
