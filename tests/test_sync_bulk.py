@@ -48,6 +48,7 @@ def test_bulk_copy_keeps_text_that_copy_must_escape(store_url):
                                       for i, key in enumerate(awkward, 1)]
 
 
+@pytest.mark.postgres
 def test_bulk_copy_writes_in_the_connections_own_encoding(pg_url):
     # COPY's bytes are encoded by munihub, not the driver: a connection whose client encoding
     # is not UTF-8 (WIN1256, an Arabic code page with پ چ ژ گ) must still store the same text.
@@ -239,3 +240,18 @@ def test_a_large_load_analyzes_staging_on_its_keys_with_a_small_sample(pg_url, m
     assert 0 < found["seq"] <= STAGED_TARGET + 1  # the small target, not the default 100
     with engine.connect() as conn:  # the setting was this ANALYZE's alone
         assert conn.exec_driver_sql("SHOW default_statistics_target").scalar() == "100"
+
+
+@pytest.mark.postgres
+def test_whether_a_loads_keys_are_distinct_is_asked_of_the_database_once(pg_url):
+    # the checks, the record-id check and publish of one sync all ask; the staged rows of a
+    # load never change, so the second answer comes from the process
+    engine = store.open_store(pg_url)
+    repeated = _stage(engine, "src.rep", [("k1", {"v": 1}), ("k1", {"v": 2})])
+    distinct = _stage(engine, "src.dis", [("k1", {"v": 1}), ("k2", {"v": 2})])
+    asked = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *a: asked.append(statement) if "hashtextextended" in statement else None)
+    with engine.connect() as conn:
+        answers = [loads.staged_keys_distinct(conn, load_id) for load_id in (repeated, distinct, repeated, distinct)]
+    assert answers == [False, True, False, True] and len(asked) == 2
