@@ -176,3 +176,22 @@ def test_a_source_without_re_used_ids_has_nothing_said(tmp_path):
     result, published, _ = _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه"],
                                  [["1", NID, "علی احمدی", ""], ["1", NID, "علی احمدی", ""]], "utf-8", "utf-8")
     assert "rows_overwritten" not in result and set(published) == {"1"}
+
+
+def test_a_column_the_contract_names_and_the_source_lacks_is_said_with_the_nearest_one(tmp_path, caplog):
+    # «تلفن همراه» misspelt in the export as «شماره همراه»: no spelling of the same letters
+    # fits, so the mobile reads as empty in every record; the sync says so, with where
+    caplog.set_level("WARNING", logger="munihub.ingest.mapping")
+    result, rows, _ = _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه مالک"],
+                            [["14021001", NID, "علی احمدی", "09151234567"]], "utf-8", "utf-8")
+    assert result["rows_quarantined"] == 0 and "mobile" not in rows["14021001"]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 1 and "permits.cases" in said[0] and "cases.csv" in said[0]
+    assert "'تلفن همراه' (the source has 'تلفن همراه مالک')" in said[0]
+
+
+def test_nothing_is_said_when_every_column_is_there(tmp_path, caplog):
+    caplog.set_level("WARNING", logger="munihub.ingest.mapping")
+    _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه"],
+          [["14021001", NID, "علی احمدی", "09151234567"]], "utf-8", "utf-8")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

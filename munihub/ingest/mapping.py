@@ -206,6 +206,26 @@ def column_renames(wanted: set[str], records: list) -> dict[str, str]:
     return renames
 
 
+def absent_columns(wanted: set[str], records: list) -> str | None:
+    """What a batch lacks of the columns the contract reads, said with the nearest column
+    the source has (a physicalName spelt otherwise), or None when every one is there."""
+    import difflib
+
+    present = set()
+    for raw in records:
+        if isinstance(raw, dict):
+            present.update(k for k in raw if isinstance(k, str))
+    missing = sorted(wanted - present)
+    if not missing:
+        return None
+    parts = []
+    for name in missing:
+        near = difflib.get_close_matches(name, sorted(present), n=1, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (the source has {near[0]!r})" if near else ""))
+    return (f"column(s) {', '.join(parts)} named by the contract are in none of the first {len(records)} "
+            f"record(s) and read as empty; check the properties' physicalName")
+
+
 def named_as_contract(contract: Contract, batches):
     """`batches` with their records' columns named as the contract spells them (`column_renames`,
     decided on the first batch that has records; a source keeps its header for a whole read)."""
@@ -213,12 +233,16 @@ def named_as_contract(contract: Contract, batches):
     import logging
 
     wanted, renames = source_names(contract), None
+    log = logging.getLogger(__name__)
     for batch in batches:
         if renames is None and batch.records:
             renames = column_renames(wanted, batch.records)
             if renames:
-                logging.getLogger(__name__).info("%s: columns read under the contract's spelling: %s", contract.id,
-                                                 ", ".join(f"{k!r} as {v!r}" for k, v in sorted(renames.items())))
+                log.info("%s: columns read under the contract's spelling: %s", contract.id,
+                         ", ".join(f"{k!r} as {v!r}" for k, v in sorted(renames.items())))
+            absent = absent_columns(wanted - set(renames.values()), batch.records)
+            if absent:  # a misspelt physicalName would otherwise read as empty in every record, silently
+                log.warning("%s: %s: %s", contract.id, batch.where, absent)
         if renames:
             batch = dataclasses.replace(batch, records=[
                 {renames.get(k, k): v for k, v in raw.items()} if isinstance(raw, dict) else raw
