@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
-
 from munihub import store
 from munihub.persian import first_name_genders
 from munihub.resolve import match
 from munihub.resolve.columns import feature_table
 from munihub.resolve.run import resolve_all
+
+from test_resolve_id_typos import _entities
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 MOBILE = "+989353890471"
@@ -33,13 +33,6 @@ def test_first_names_given_to_one_gender_say_it_and_names_given_to_both_say_noth
     table = feature_table([{**r, "entity_type": "person"} for r in rows], conf)
     for ref, f in feats.items():  # the vectorized path gives the same features, in the same order
         assert list(table[ref].items()) == list(f.items())
-
-
-def _entities(engine) -> dict[str, str]:
-    m = store.entity_members
-    with engine.connect() as conn:
-        return {f"{s}|{k}": e for s, k, e in conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
-                                                          .where(m.c.entity_type == "person"))}
 
 
 def test_a_caller_titled_as_a_woman_on_a_mans_mobile_is_not_him(tmp_path):

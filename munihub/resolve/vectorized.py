@@ -116,6 +116,12 @@ def rule_pairs(columns: list[np.ndarray], n_values: int, max_block: int) -> np.n
             key = np.unique(key, return_inverse=True)[1].astype(np.int64)
     order = np.argsort(key, kind="stable")  # members stay ascending within a group
     key, members = key[order], idx[order]
+    return _group_pairs(key, members, n, max_block)
+
+
+def _group_pairs(key: np.ndarray, members: np.ndarray, n: int, max_block: int) -> np.ndarray:
+    """Pair codes `i * n + j` within each run of equal `key` (sorted; members ascending in a
+    run) of 2..max_block members; runs of one size are expanded together."""
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     sizes = np.diff(np.r_[starts, len(key)])
     parts = [np.empty(0, dtype=np.int64)]
@@ -153,14 +159,7 @@ def near_id_pairs(col: np.ndarray, values: list[str], name: str, n_values: int, 
     members, key = np.concatenate(rows), np.concatenate(keys)
     order = np.lexsort((members, key))  # members ascending within a group
     key, members = key[order], members[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    sizes = np.diff(np.r_[starts, len(key)])
-    parts = [np.empty(0, dtype=np.int64)]
-    for size in np.unique(sizes[(sizes > 1) & (sizes <= max_block)]).tolist():
-        m = members[starts[sizes == size][:, None] + np.arange(size)]
-        i, j = np.triu_indices(size, 1)
-        parts.append((m[:, i] * n + m[:, j]).ravel())
-    return np.concatenate(parts)
+    return _group_pairs(key, members, n, max_block)
 
 
 def candidate_pairs(blocks: dict, index: dict[str, int], max_block: int) -> np.ndarray:
