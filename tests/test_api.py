@@ -500,6 +500,52 @@ def test_access_revoked_by_another_process_stops_within_the_cache_bound(gw):
     assert uncached.get(path, headers=auth(tokens["all"])).status_code == 401
 
 
+def test_a_worker_reads_the_granted_contracts_before_its_first_request(gw, monkeypatch):
+    """Reading a contract (and the shared schemas) the first time takes 0.15-0.3 s with the
+    worker's event loop stopped: the start-up does it, so no request waits for it."""
+    import munihub.contracts
+    _, tokens, settings = gw
+    read, real = [], munihub.contracts.contract_for
+    monkeypatch.setattr(munihub.contracts, "contract_for", lambda ref, *a, **k: read.append(ref) or real(ref, *a, **k))
+    with client_for(settings) as client:  # `with`: the app's start-up runs
+        started = list(read)
+        for path in (DATASETS["registry.citizens"], DATASETS["finance.payments"]):
+            assert client.get(path, headers=auth(tokens["all"])).status_code == 200
+    assert sorted(started) == ["finance.payments", "health.visits", "registry.citizens"] and read == started
+
+
+def test_a_failed_warm_up_is_logged_and_the_worker_still_serves(gw, monkeypatch, caplog):
+    import munihub.contracts
+    _, tokens, settings = gw
+    real = munihub.contracts.contract_for
+
+    def broken(*a, **k):
+        raise RuntimeError("disk gone")
+    monkeypatch.setattr(munihub.contracts, "contract_for", broken)
+    with client_for(settings) as client:
+        monkeypatch.setattr(munihub.contracts, "contract_for", real)
+        assert client.get(DATASETS["registry.citizens"], headers=auth(tokens["all"])).status_code == 200
+    assert "gateway warm-up incomplete (RuntimeError: disk gone)" in caplog.text
+
+
+def test_a_worker_freezes_its_start_up_heap_once(gw, monkeypatch):
+    """The objects alive after start-up are kept out of the collector's full collections (which
+    walked them all, 45-55 ms with the loop stopped, once per few thousand requests); once per
+    process, so a second app in the same process (tests) adds nothing."""
+    import gc
+
+    from munihub.gateway import api
+    _, _, settings = gw
+    monkeypatch.setattr(api, "_heap_settled", [False])
+    gc.unfreeze()
+    with client_for(settings):
+        frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    with client_for(settings):
+        again = gc.get_freeze_count()
+    assert frozen > 10_000 and again == 0
+
+
 def test_the_access_cache_compares_the_whole_token_hash(monkeypatch):
     from munihub.gateway.access import AccessCache
     cache = AccessCache(60)
