@@ -500,6 +500,42 @@ def test_access_revoked_by_another_process_stops_within_the_cache_bound(gw):
     assert uncached.get(path, headers=auth(tokens["all"])).status_code == 401
 
 
+def test_a_token_in_use_is_renewed_off_the_request_path_within_the_cache_bound(gw, monkeypatch):
+    """In the second half of a cached token's life a request starts a lookup on another thread and
+    is answered from the cache; the renewed entry answers past the first one's expiry, so no
+    request of a token in steady use waits for a lookup (10-45 ms under load, twice per worker
+    per bound in the bench).  A renewal that finds the token revoked drops it at once."""
+    _, tokens, settings = gw
+    ttl, path, h = 1.0, "/v1/datasets/registry.citizens/rows?limit=1", auth(tokens["all"])
+    lookups, real = [], grants.authorize
+    monkeypatch.setattr(grants, "authorize", lambda conn, token: lookups.append(time.monotonic()) or real(conn, token))
+    client = client_for(settings, auth_ttl=ttl)
+
+    def settled(n: int) -> None:  # the background lookup has run and its result is in the cache
+        deadline = time.monotonic() + 5
+        while len(lookups) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+    assert client.get(path, headers=h).status_code == 200 and len(lookups) == 1  # the request looked it up
+    first = lookups[0]
+    assert client.get(path, headers=h).status_code == 200 and len(lookups) == 1  # young: no renewal
+    time.sleep(max(0.0, first + ttl * 0.6 - time.monotonic()))
+    assert client.get(path, headers=h).status_code == 200
+    settled(2)
+    assert len(lookups) == 2
+    time.sleep(max(0.0, first + ttl * 1.1 - time.monotonic()))  # the first lookup's entry has expired
+    assert client.get(path, headers=h).status_code == 200 and len(lookups) == 2  # the renewed one answered
+    with store.open_store(settings.store_url).begin() as conn:  # what another process's revoke does
+        conn.execute(sa.update(store.agency_tokens).where(store.agency_tokens.c.agency_id == "all")
+                     .values(revoked_at=NOW))
+    time.sleep(max(0.0, lookups[1] + ttl * 0.6 - time.monotonic()))
+    assert client.get(path, headers=h).status_code == 200  # cached; starts the renewal that finds it revoked
+    settled(3)
+    assert time.monotonic() < lookups[1] + ttl  # still within the renewed entry's bound, yet refused
+    r = client.get(path, headers=h)
+    assert r.status_code == 401 and "rows" not in r.json() and len(lookups) == 4
+
+
 def test_a_worker_reads_the_granted_contracts_before_its_first_request(gw, monkeypatch):
     """Reading a contract (and the shared schemas) the first time takes 0.15-0.3 s with the
     worker's event loop stopped: the start-up does it, so no request waits for it."""
