@@ -245,8 +245,8 @@ class AsyncGroupCommit:
 
     Up to `writers` batches are in flight at once, each on its own connection: an entry arriving
     while a batch is being written starts the next batch at once instead of waiting for that
-    one's round trip and flush (with one writer, most entries of a busy worker waited so, 1.5-2x
-    the round trip).  The chain's lock still orders the batches; entries arriving while every
+    one's round trip and flush (with one writer, about half the entries of a worker serving two
+    clients waited so, 1-2 ms at the median on a shared two-core machine).  The chain's lock still orders the batches; entries arriving while every
     writer is busy wait and go together in the next batch.
     """
 
