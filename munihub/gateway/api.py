@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        warm_up(gate)
+        await warm_up(gate, writer)
         settle_heap()
         yield
         await writer.aclose()  # entries still waiting are written before the worker exits
@@ -110,12 +110,14 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
 
 # ---------------------------------------------------------------- before the first request
 
-def warm_up(gate) -> None:
+async def warm_up(gate, writer) -> None:
     """Do, before the worker takes requests, what its first requests would otherwise do on the
     event loop while every other request of the worker waits: read the contract of every dataset
     that has a grant (with the shared schemas, about 0.15-0.3 s the first time in a process),
-    build the `limit` validator, and open a read connection.  A failure here is only logged:
-    the first request then does the same work (and reports the problem)."""
+    build the `limit` validator, and open a read connection, a page connection and an audit
+    writer's connection (on PostgreSQL; each worker's first requests were the slowest of a
+    run).  A failure here is only logged: the first requests then do the same work (and report
+    the problem)."""
     from munihub import store
     from munihub.gateway import datasets
     try:
@@ -125,6 +127,10 @@ def warm_up(gate) -> None:
             if not dataset.startswith("entity:"):
                 gate.personal_of(dataset)
         datasets.limit_validator()
+        if gate.pages is not None:
+            await gate.pages.warm()
+        if isinstance(writer, audit.AsyncGroupCommit):
+            await writer.warm()
     except Exception as err:  # noqa: BLE001 - an optimisation; the requests report real problems
         log.warning("gateway warm-up incomplete (%s: %s); the first requests will do it",
                     err.__class__.__name__, str(err).splitlines()[0] if str(err) else "")

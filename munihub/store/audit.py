@@ -271,6 +271,12 @@ class AsyncGroupCommit:
         self._tasks = tasks
         return await future
 
+    async def warm(self) -> None:
+        """Have a writer connection open before the first entry (a server's start-up calls this)."""
+        from munihub.store import pgasync
+        if not self._idle:
+            self._idle.append(await pgasync.connect(self.engine))
+
     async def aclose(self) -> None:
         """Write what is waiting, then close the connections."""
         self._closed = True
