@@ -500,6 +500,108 @@ def test_access_revoked_by_another_process_stops_within_the_cache_bound(gw):
     assert uncached.get(path, headers=auth(tokens["all"])).status_code == 401
 
 
+def test_a_token_in_use_is_renewed_off_the_request_path_within_the_cache_bound(gw, monkeypatch):
+    """In the second half of a cached token's life a request starts a lookup on another thread and
+    is answered from the cache; the renewed entry answers past the first one's expiry, so no
+    request of a token in steady use waits for a lookup (10-45 ms under load, twice per worker
+    per bound in the bench).  A renewal that finds the token revoked drops it at once."""
+    _, tokens, settings = gw
+    ttl, path, h = 2.0, "/v1/datasets/registry.citizens/rows?limit=1", auth(tokens["all"])
+    lookups, real = [], grants.authorize
+    monkeypatch.setattr(grants, "authorize", lambda conn, token: lookups.append(time.monotonic()) or real(conn, token))
+    client = client_for(settings, auth_ttl=ttl)
+
+    def settled(n: int) -> None:  # the background lookup has run and its result is in the cache
+        deadline = time.monotonic() + 5
+        while len(lookups) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+    assert client.get(path, headers=h).status_code == 200 and len(lookups) == 1  # the request looked it up
+    first = lookups[0]
+    assert client.get(path, headers=h).status_code == 200
+    if time.monotonic() < first + ttl * 0.45:  # a young entry (unless this machine was slow): no renewal
+        assert len(lookups) == 1
+    time.sleep(max(0.0, first + ttl * 0.6 - time.monotonic()))
+    assert client.get(path, headers=h).status_code == 200
+    settled(2)
+    assert len(lookups) == 2
+    time.sleep(max(0.0, first + ttl * 1.1 - time.monotonic()))  # the first lookup's entry has expired
+    assert client.get(path, headers=h).status_code == 200 and len(lookups) == 2  # the renewed one answered
+    with store.open_store(settings.store_url).begin() as conn:  # what another process's revoke does
+        conn.execute(sa.update(store.agency_tokens).where(store.agency_tokens.c.agency_id == "all")
+                     .values(revoked_at=NOW))
+    time.sleep(max(0.0, lookups[1] + ttl * 0.6 - time.monotonic()))
+    assert client.get(path, headers=h).status_code == 200  # cached; starts the renewal that finds it revoked
+    settled(3)
+    assert time.monotonic() < lookups[1] + ttl  # still within the renewed entry's bound, yet refused
+    r = client.get(path, headers=h)
+    assert r.status_code == 401 and "rows" not in r.json() and len(lookups) == 4
+
+
+def test_a_worker_reads_the_granted_contracts_before_its_first_request(gw, monkeypatch):
+    """Reading a contract (and the shared schemas) the first time takes 0.15-0.3 s with the
+    worker's event loop stopped: the start-up does it, so no request waits for it."""
+    import munihub.contracts
+    _, tokens, settings = gw
+    read, real = [], munihub.contracts.contract_for
+    monkeypatch.setattr(munihub.contracts, "contract_for", lambda ref, *a, **k: read.append(ref) or real(ref, *a, **k))
+    with client_for(settings) as client:  # `with`: the app's start-up runs
+        started = list(read)
+        for path in (DATASETS["registry.citizens"], DATASETS["finance.payments"]):
+            assert client.get(path, headers=auth(tokens["all"])).status_code == 200
+    assert sorted(started) == ["finance.payments", "health.visits", "registry.citizens"] and read == started
+
+
+@pytest.mark.postgres
+def test_a_worker_opens_its_page_and_audit_connections_before_its_first_request(tmp_path, pg_url, monkeypatch):
+    """Connecting was most of a worker's first page and first audit batch (each 5-15 ms under
+    load): the start-up opens one of each, so the first request opens none."""
+    from munihub.store import pgasync
+    settings, tokens = make_gateway(tmp_path, pg_url)
+    opened, real = [], pgasync.connect
+
+    async def counted(engine):
+        opened.append(engine)
+        return await real(engine)
+    monkeypatch.setattr(pgasync, "connect", counted)
+    with client_for(settings) as client:
+        started = len(opened)
+        assert client.get(DATASETS["registry.citizens"], headers=auth(tokens["all"])).status_code == 200
+    assert started == 2 and len(opened) == 2
+
+
+def test_a_failed_warm_up_is_logged_and_the_worker_still_serves(gw, monkeypatch, caplog):
+    import munihub.contracts
+    _, tokens, settings = gw
+    real = munihub.contracts.contract_for
+
+    def broken(*a, **k):
+        raise RuntimeError("disk gone")
+    monkeypatch.setattr(munihub.contracts, "contract_for", broken)
+    with client_for(settings) as client:
+        monkeypatch.setattr(munihub.contracts, "contract_for", real)
+        assert client.get(DATASETS["registry.citizens"], headers=auth(tokens["all"])).status_code == 200
+    assert "gateway warm-up incomplete (RuntimeError: disk gone)" in caplog.text
+
+
+def test_a_worker_freezes_its_start_up_heap_once(gw, monkeypatch):
+    """The objects alive after start-up are kept out of the collector's full collections (which
+    walked them all, 45-55 ms with the loop stopped, once per few thousand requests); once per
+    process, so a second app in the same process (tests) adds nothing."""
+    import gc
+
+    from munihub.gateway import api
+    _, _, settings = gw
+    monkeypatch.setattr(api, "_heap_settled", [False])
+    gc.unfreeze()
+    with client_for(settings):
+        frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    with client_for(settings):
+        again = gc.get_freeze_count()
+    assert frozen > 10_000 and again == 0
+
+
 def test_the_access_cache_compares_the_whole_token_hash(monkeypatch):
     from munihub.gateway.access import AccessCache
     cache = AccessCache(60)

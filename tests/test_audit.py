@@ -299,6 +299,36 @@ def test_the_event_loop_writer_returns_only_once_the_commit_is_acknowledged(pg_u
 
 
 @pytest.mark.postgres
+def test_the_event_loop_writer_does_not_hold_an_entry_behind_a_batch_in_flight(pg_url, monkeypatch):
+    """A second batch starts on a connection of its own while the first is still in its round trip
+    (its flush made slow here on purpose): the second entry is committed, and returned, first, and
+    the chain stays whole."""
+    import asyncio
+    engine = filled(pg_url, 1)
+    slow_first = "SELECT pg_sleep(0.5) WHERE current_setting('munihub.audit_last') = '2'; "
+    monkeypatch.setattr(audit, "_PG_FLUSH", audit._PG_FLUSH.replace("BEGIN; ", "BEGIN; " + slow_first, 1))
+    writer = audit.AsyncGroupCommit(engine)
+
+    async def run():
+        returned = []
+
+        async def one(i):
+            returned.append(await writer.write("a", "api.get", "/x", "200", {"i": i}))
+        first = asyncio.create_task(one(0))
+        await asyncio.sleep(0.1)  # the first batch is in flight
+        await one(1)
+        await first
+        for i in range(5):
+            await one(2 + i)
+        kept = len(writer._idle)  # each writer's connection kept for the next batches, no new one per batch
+        await writer.aclose()
+        return returned, kept
+    assert asyncio.run(run()) == ([3, 2, 4, 5, 6, 7, 8], 2)
+    assert audit.verify(engine) == []
+    engine.dispose()
+
+
+@pytest.mark.postgres
 def test_the_event_loop_writer_returns_only_once_the_entry_is_flushed(pg_url):
     """The batch commits without waiting for its fsync (so the chain's lock is not held across it),
     then a second transaction forces the flush: when a write returns, the WAL holding its entry

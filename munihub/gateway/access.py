@@ -32,6 +32,7 @@ class AccessCache:
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000):
         self.ttl, self.clock, self.max_entries = ttl, clock, max_entries
         self._entries: dict[str, tuple[str, float, int, Any]] = {}
+        self._renewing: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, token: str | None):
@@ -48,6 +49,30 @@ class AccessCache:
             return None
         return value
 
+    def due(self, token: str) -> bool:
+        """True, once, when `token`'s entry is in the second half of its life: the caller then looks
+        it up again off the request path (`put` when found, `forget` when refused), so a token in
+        steady use never expires under a request that would wait for the lookup."""
+        if not token or self.ttl <= 0:
+            return False
+        digest = grants.hash_token(token)
+        with self._lock:
+            entry = self._entries.get(digest[:16])
+            if entry is None or digest[:16] in self._renewing or self.clock() < entry[1] - self.ttl / 2:
+                return False
+            self._renewing.add(digest[:16])
+            return True
+
+    def forget(self, token: str) -> None:
+        """Drop `token`'s entry: a renewal found it unknown or revoked.  (A renewal that failed
+        otherwise leaves the entry to expire; the first request after that looks it up itself.)"""
+        digest = grants.hash_token(token)
+        with self._lock:
+            self._renewing.discard(digest[:16])
+            entry = self._entries.get(digest[:16])
+            if entry is not None and hmac.compare_digest(entry[0], digest):
+                del self._entries[digest[:16]]
+
     def put(self, token: str, value, generation: int) -> None:
         """Keep `value`, found when the process's access changes stood at `generation`."""
         if self.ttl <= 0:
@@ -56,7 +81,9 @@ class AccessCache:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()  # a flood of distinct live tokens: start over rather than grow
+                self._renewing.clear()
             self._entries[digest[:16]] = (digest, self.clock() + self.ttl, generation, value)
+            self._renewing.discard(digest[:16])
 
 
 class RateLimiter:

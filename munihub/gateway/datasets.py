@@ -154,7 +154,7 @@ def routes(gate: g.Gate, caller):
 
 
 @functools.lru_cache(maxsize=1)
-def _limit_type():
+def limit_validator():
     from typing import Annotated
 
     from pydantic import Field, TypeAdapter
@@ -169,7 +169,7 @@ def _limit(raw: str | None) -> int:
     if raw is None:
         return 100
     try:
-        return _limit_type().validate_python(raw)
+        return limit_validator().validate_python(raw)
     except ValidationError as err:
         raise RequestValidationError([{**e, "loc": ("query", "limit")} for e in err.errors(include_url=False)])
 

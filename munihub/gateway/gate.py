@@ -11,6 +11,8 @@ directly, so both kinds of route authenticate, limit, grant and audit with this 
 
 import dataclasses
 import functools
+import logging
+import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +23,7 @@ from munihub.gateway import grants, pages, shaped
 from munihub.gateway.cursors import decode_cursor, encode_cursor
 from munihub.gateway.reads import RequestConnection
 
+log = logging.getLogger("munihub.gateway.gate")
 __all__ = ["Gate", "bearer_token", "identify", "caller_dependency", "view", "page_limit", "after", "seal",
            "key_in_clear", "key_of", "iso"]
 
@@ -86,12 +89,33 @@ def _authorize(token: str | None, db: RequestConnection):
     return found, generation
 
 
+def _renew(gate: Gate, token: str) -> None:
+    """Look a cached token up again, on a thread of its own with a read connection of its own."""
+    db = RequestConnection(gate.reads)
+    try:
+        found, generation = _authorize(token, db)
+    except AccessDenied:
+        gate.access.forget(token)  # revoked meanwhile: refused from the next request on
+        return
+    except Exception as err:  # noqa: BLE001 - the entry expires at its bound; a request then looks it up
+        log.warning("renewing a cached token failed (%s); it expires at its bound", err.__class__.__name__)
+        return
+    finally:
+        db.close()
+    gate.access.put(token, found, generation)
+
+
 async def identify(gate: Gate, request, token: str | None, db: RequestConnection):
     """(Agency, grants) of the caller, or 401; then its rate limit, or 429.  A token not in the
-    worker's cache is looked up on `db` (the request's one read connection) in a thread."""
+    worker's cache is looked up on `db` (the request's one read connection) in a thread; a cached
+    one in the second half of its life is looked up again on another thread while this request
+    goes on with the cached grants (`AccessCache.due`), so no request of a token in steady use
+    waits for a lookup, and none is answered from a lookup older than the cache bound."""
     from starlette.concurrency import run_in_threadpool
     request.state.db = db
     found = gate.access.get(token)
+    if found is not None and gate.access.due(token):
+        threading.Thread(target=_renew, args=(gate, token), name="munihub-token-renewal", daemon=True).start()
     if found is None:
         try:
             found, generation = await run_in_threadpool(_authorize, token, db)

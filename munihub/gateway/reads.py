@@ -91,6 +91,11 @@ class AsyncPages:
             self._discard(conn)
         return rows
 
+    async def warm(self) -> None:
+        """Have one connection open and idle before the first page (connecting is most of a
+        worker's first page: 5-15 ms under load)."""
+        self._idle.append(await self._checkout())
+
     def close(self) -> None:
         while self._idle:
             self._discard(self._idle.pop())
