@@ -15,6 +15,7 @@ from munihub.config import REPO_ROOT
 from munihub.indicators import IndicatorError, load_all, load_definition, refresh, values
 from munihub.indicators.calendar import jalali_periods
 from munihub.indicators.compute import figures
+from munihub.persian.ids import national_id_check_digit
 from munihub.resolve.run import resolve_all
 
 UTC = dt.timezone.utc
@@ -33,9 +34,16 @@ def _row(source, key, etype, record, when=T0):
             "first_load_id": "L1", "load_id": "L1", "updated_at": when}
 
 
+def nid(citizen: int) -> str:
+    """A valid national id for the citizen: as the contracts' transforms publish them (one that
+    fails its check digit is set aside at publish, never matched as an id)."""
+    first9 = f"{100000 + citizen:09d}"
+    return first9 + str(national_id_check_digit(first9))
+
+
 def request(i: int, citizen: int, category: str, filed: dt.datetime, closed: dt.datetime | None,
             refers_to: str | None = None, tracking: str | None = None) -> dict:
-    rec = {"tracking_code": tracking or f"T{i:04d}", "national_id": f"{citizen:010d}",
+    rec = {"tracking_code": tracking or f"T{i:04d}", "national_id": nid(citizen),
            "citizen_name": f"شهروند {citizen}", "category": category, "district": f"منطقه {citizen % 4}",
            "latitude": 36.0 + citizen * 0.05, "longitude": 59.0 + citizen * 0.05,
            "status": "بسته شده" if closed else "ثبت شده", "filed_at": filed.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -80,10 +88,10 @@ def city_rows() -> list[dict]:
                               "measured_value": measured}))
     for c in range(15):  # the registry knows citizens 0-14; a second system keeps 0-4 again
         rows.append(_row("registry.citizens", f"{c:010d}", "person",
-                         {"national_id": f"{c:010d}", "first_name": f"شهروند", "last_name": str(c)}))
+                         {"national_id": nid(c), "first_name": f"شهروند", "last_name": str(c)}))
     for c in range(5):
         rows.append(_row("hr.staff", f"S{c}", "person",
-                         {"national_id": f"{c:010d}", "first_name": f"شهروند", "last_name": str(c)}))
+                         {"national_id": nid(c), "first_name": f"شهروند", "last_name": str(c)}))
     return rows
 
 

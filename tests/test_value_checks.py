@@ -95,7 +95,10 @@ def test_whole_records_get_the_fast_engines_verdict(name):
     engine = compile_validator(name, engine="fast")
     seen = set()
 
-    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # derandomized: a random run of 150 once drew no valid service request at all (a quarter of
+    # the draws are unmutated records), and `seen` below then failed without any disagreement
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
     @given(records(name))
     def agree(record):
         verdict = check(record)
