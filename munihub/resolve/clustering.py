@@ -27,10 +27,10 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
 
     `conflict(a, b)`, if given, says two records cannot be one entity (two different
     national ids, birth dates or first names; with a `parts(ms, mb)` method it is asked about
-    the two parts whole, so فاطمه and زهرا join a part holding فاطمه‌زهرا): a matcher link that would join two parts
-    holding such a pair is skipped like a no-match, so a partial mention («آقای احمدی» and a
-    household's mobile) that scores high with two people of one home joins only the stronger
-    one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
+    the two parts whole, so فاطمه and زهرا join a part holding فاطمه‌زهرا): a matcher link that
+    would join two parts holding such a pair is skipped like a no-match, so a partial mention
+    («آقای احمدی» and a household's mobile) that scores high with two people of one home joins
+    only the stronger one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
     A record whose strongest matcher links tie between conflicting records goes with a side
     holding twice the tied records of any rival, or with none (`_ties`): never by the order
     of refs.

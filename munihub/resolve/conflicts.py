@@ -42,10 +42,10 @@ def between(rows, conf: dict, ms, mb) -> bool:
     not in a part that holds فاطمه‌زهرا, whose halves they are (a caller giving one half of her
     name one day and the other half the next).  Each half still joins the compound only by a
     link of its own (`caps.capped`: a half counts only beside personal evidence)."""
-    refs = [r for r in (*ms, *mb) if r in rows]
-    compounds = {v for r in refs for h in conf.get("halves", ()) if (v := rows[r].get(h))}
-    return any(conflicting(rows[x], rows[y], conf, compounds)
-               for x in ms if x in rows for y in mb if y in rows)
+    got = {r: rows[r] for r in (*ms, *mb) if r in rows}  # a table's rows are read once each
+    compounds = {v for f in got.values() for h in conf.get("halves", ()) if (v := f.get(h))}
+    left, right = [got[r] for r in ms if r in got], [got[r] for r in mb if r in got]
+    return any(conflicting(fx, fy, conf, compounds) for fx in left for fy in right)
 
 
 class FeatureConflicts:
@@ -138,8 +138,9 @@ def typo_spared(f: str, cols: dict, left, right, differ, values: list[str], conf
 
 class TableConflicts:
     """`conflicting` over a `columns.FeatureTable`: called with two refs as `conflict_of`'s
-    test is, with two parts (`parts`), or with arrays of positions in `table.refs` (`many`), where each distinct pair
-    of values is judged once (a million records' parts hold millions of member pairs)."""
+    test is, with two parts (`parts`), or with arrays of positions in `table.refs` (`many`),
+    where each distinct pair of values is judged once (a million records' parts hold millions
+    of member pairs)."""
 
     def __init__(self, table, conf: dict) -> None:
         self.table, self.conf = table, conf
