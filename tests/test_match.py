@@ -372,6 +372,41 @@ def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
 
 
 
+def test_the_two_halves_of_a_compound_name_join_the_part_that_holds_it():
+    """فاطمه and زهرا are two women as a pair, but both halves of فاطمه‌زهرا: a caller who gives
+    one half one day and the other the next joins the registry's فاطمه‌زهرا with both calls,
+    while a part without the compound keeps them apart, and حسن is no half of it."""
+    from munihub.resolve.conflicts import conflict_of, conflicting
+
+    conf = settings_for("person")
+    people = {"registry|1": rec("registry|1", first_name="فاطمه‌زهرا", last_name="کریمی"),
+              "137|1#person": rec("137|1#person", first_name="فاطمه", last_name="کریمی"),
+              "137|2#person": rec("137|2#person", first_name="زهرا", last_name="کریمی"),
+              "137|3#person": rec("137|3#person", first_name="حسن", last_name="کریمی")}
+    feats = {ref: features(r) for ref, r in people.items()}
+    assert conflicting(feats["137|1#person"], feats["137|2#person"], conf)
+    assert not conflicting(feats["137|1#person"], feats["137|2#person"], conf, {"فاطمهزهرا"})
+    assert conflicting(feats["137|1#person"], feats["137|3#person"], conf, {"فاطمهزهرا"})
+    test = conflict_of(feats, conf)
+    halves = [Pair("137|1#person", "registry|1", 0.97, "fellegi-sunter"),
+              Pair("137|2#person", "registry|1", 0.96, "fellegi-sunter")]
+    refs = list(feats)
+    clusters = cluster(refs, halves, 0.95, conflict=test)
+    assert clusters["137|1#person"] == clusters["137|2#person"] == clusters["registry|1"]
+    # the same two calls without the compound in their part: two women
+    alone = cluster(refs, [Pair("137|1#person", "137|2#person", 0.97, "fellegi-sunter")], 0.95, conflict=test)
+    assert alone["137|1#person"] != alone["137|2#person"]
+    # حسن linked to the compound stays out of it: his name is no half of hers
+    hassan = cluster(refs, [*halves, Pair("137|3#person", "registry|1", 0.99, "fellegi-sunter")], 0.95,
+                     conflict=test)
+    assert hassan["137|3#person"] != hassan["registry|1"] == hassan["137|2#person"]
+    # a registry's زهرا (a birth date: her whole name) is the daughter, not half of the mother's
+    dated = {**feats, "137|2#person": features(rec("registry|2", first_name="زهرا", last_name="کریمی",
+                                                   birth_date="2006-11-25"))}
+    daughter = cluster(refs, halves, 0.95, conflict=conflict_of(dated, conf))
+    assert daughter["137|2#person"] != daughter["registry|1"] == daughter["137|1#person"]
+
+
 def test_a_common_name_agreeing_says_less_than_a_rare_one():
     """Term frequencies (kept in a trained model): محمد agreeing weighs less than a rare name."""
     from munihub.resolve.model import tf_adjustment, tf_tables

@@ -39,6 +39,8 @@ ZWNJ = "\u200c"
     ("حسن مشهدی", "حسن", "مشهدی", None, None, False),                  # a title-like word after a name
     ("آقای حسن مشهدی فرزند علی", "حسن", "مشهدی", "علی", "آقای", False),  # is the surname
     ("مشهدی حسن", "حسن", None, None, "مشهدی", False),                  # before it, the title
+    ("زهرابیگم", "زهرابیگم", None, None, None, False),                 # a woman's name with its suffix, alone
+    ("خانم فاطمه‌السادات", f"فاطمه{ZWNJ}السادات", None, None, "خانم", False),  # is her first name
 ])
 def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
     got = parse_name(written)

@@ -178,6 +178,29 @@ def test_conflicts_over_the_feature_table_cluster_alike(records, settings):
     assert want != clustering.cluster(refs, pairs, 0.6, ())  # conflicts did split parts
 
 
+def test_the_halves_of_a_compound_name_cluster_alike_over_the_feature_table():
+    """A part holding فاطمه‌زهرا, فاطمه and زهرا (a conflict as a pair) is re-clustered from
+    the table with the part's compound names read (`TableConflicts.parts`), as on dicts."""
+    from munihub.resolve import clustering
+    from munihub.resolve.conflicts import conflict_of
+
+    def rec(ref: str, first: str) -> dict:
+        return {"ref": ref, "source": ref.split("|")[0], "entity_type": "person", "trust": 1,
+                "updated_at": "2024-01-01", "fields": {"first_name": first, "last_name": "کریمی"}}
+
+    records = [rec("registry|1", "فاطمه‌زهرا"), rec("137|1", "فاطمه"), rec("137|2", "زهرا")]
+    conf = match.settings_for("person")
+    slot = vectorized.build_index(records, "person")
+    refs = [r["ref"] for r in records]
+    pairs = [match.Pair("137|1", "registry|1", 0.97, "fellegi-sunter"),
+             match.Pair("137|2", "registry|1", 0.96, "fellegi-sunter")]
+    test = conflict_of(slot["features"], conf)
+    assert hasattr(test, "many") and test("137|1", "137|2")
+    got = components.cluster(refs, pairs, 0.95, (), test)
+    assert got == clustering.cluster(refs, pairs, 0.95, (), conflict_of(dict(slot["features"]), conf))
+    assert len(set(got.values())) == 1
+
+
 def test_many_conflicts_equal_one_pair_tests(records):
     """`TableConflicts.many` says what `conflicts.conflicting` says of every pair (swapped
     names, one-edit dates and mistyped national ids included)."""

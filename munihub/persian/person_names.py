@@ -101,6 +101,9 @@ _PLACEHOLDER_HEADS = frozenset(_key(p.split()[0]) for p in (
 _SURNAME_ENDS = ("زاده", "پور", "نژاد", "نیا", "فر", "زادگان", "وند", "لو", "مقدم", "منش", "راد", "کیا")
 _SURNAME_STARTS = ("پور", "میر", "آل", "ال")
 _ENDS_ALONE = frozenset(_SURNAME_ENDS)
+# Endings that make a woman's first name of a first name, written as one word: «زهرابیگم» alone
+# is her first name, not a surname (a lone word no list knows is read as a surname).
+_FIRST_NAME_ENDS = ("بیگم", "السادات")
 # Surname tails that are never a name of their own: «علی پور», «حسین زاده» are one surname
 # written with a space (علی‌پور), not a first name and a surname.
 _TAILS = frozenset(("زاده", "پور"))
@@ -121,6 +124,9 @@ def _first_score(keys: tuple[str, ...]) -> float:
             score -= 1.0
         elif len(keys) == 1 and any(k[:i] in first and k[i:] in first for i in range(2, len(k) - 1)):
             score += 0.8  # a compound written as one word (محمدرضا)
+        elif len(keys) == 1 and k.endswith(_FIRST_NAME_ENDS) and \
+                any(k[:-len(end)] in first for end in _FIRST_NAME_ENDS if k.endswith(end)):
+            score += 0.8  # a woman's name with its old suffix (زهرابیگم, فاطمه‌السادات)
     return score / len(keys)
 
 

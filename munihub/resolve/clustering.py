@@ -26,10 +26,11 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     a deleted row) are ignored.
 
     `conflict(a, b)`, if given, says two records cannot be one entity (two different
-    national ids, birth dates or first names): a matcher link that would join two parts
-    holding such a pair is skipped like a no-match, so a partial mention («آقای احمدی» and a
-    household's mobile) that scores high with two people of one home joins only the stronger
-    one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
+    national ids, birth dates or first names; with a `parts(ms, mb)` method it is asked about
+    the two parts whole, so فاطمه and زهرا join a part holding فاطمه‌زهرا): a matcher link that
+    would join two parts holding such a pair is skipped like a no-match, so a partial mention
+    («آقای احمدی» and a household's mobile) that scores high with two people of one home joins
+    only the stronger one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
     A record whose strongest matcher links tie between conflicting records goes with a side
     holding twice the tied records of any rival, or with none (`_ties`): never by the order
     of refs.
@@ -70,7 +71,7 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if forbidden or conflict:
             ms, mb = members.pop(small, None) or {small}, members.get(big) or {big}
             if any(forbidden.get(m, set()) & mb for m in ms) or \
-                    (checked and conflict and any(conflict(x, y) for x in ms for y in mb)):
+                    (checked and conflict and _apart(conflict, ms, mb)):
                 members[small] = ms
                 continue
             members[big] = mb | ms
@@ -82,6 +83,16 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if root not in key or ref < key[root]:
             key[root] = ref
     return {r: key[root] for r, root in roots.items()}
+
+
+def _apart(conflict: Callable[[str, str], bool], ms: set[str], mb: set[str]) -> bool:
+    """Whether two parts hold records that can never be one: the parts' own test when the
+    conflict test has one (`conflicts.FeatureConflicts.parts`: the halves of a compound name
+    one part holds are not a conflict there), else every pair."""
+    parts = getattr(conflict, "parts", None)
+    if parts is not None:
+        return parts(ms, mb)
+    return any(conflict(x, y) for x in ms for y in mb)
 
 
 def _ties(links: list[tuple], conflict: Callable[[str, str], bool]) -> tuple[set[str], set[tuple[str, str]]]:

@@ -10,12 +10,16 @@ from __future__ import annotations
 from typing import Callable
 
 
-def conflicting(fa: dict, fb: dict, conf: dict) -> bool:
+def conflicting(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = frozenset()) -> bool:
     """Whether two records cannot be one entity whatever else agrees: different valid trusted
     ids, or (with `conflicts` in the settings) a listed comparison present on both sides and
     further apart than a typo: another birth date, gender, surname, or a first name that is
     neither a misspelling nor half of the other (محمدرضا / رضا, رضا / راض are one man's name;
-    حسن / زهرا are two people).  Names swapped or split elsewhere are not a conflict."""
+    حسن / زهرا are two people).  Names swapped or split elsewhere are not a conflict, nor are
+    the two halves of a compound name in `compounds` (a `halves` feature's values held by the
+    cluster the pair would be in, `between`): فاطمه and زهرا are both فاطمه‌زهرا's.  Unless a
+    side carries a feature of `whole_names_with` (a birth date: a registry's row names its
+    person whole, so its زهرا is a daughter, not half of her mother's فاطمه‌زهرا)."""
     from munihub.resolve.match import contradicting_ids
 
     for f in conf["trusted_ids"]:
@@ -24,9 +28,38 @@ def conflicting(fa: dict, fb: dict, conf: dict) -> bool:
     for name in conf.get("conflicts", ()):
         a, b = fa.get(name), fb.get(name)
         if a and b and a != b and _far(a, b, conf["comparisons"][name].get("kind", "exact")):
+            if compounds and name in conf.get("halves", ()) and (a + b in compounds or b + a in compounds) \
+                    and not any(fa.get(w) or fb.get(w) for w in conf.get("whole_names_with", ())):
+                continue
             if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ())):
                 return True
     return False
+
+
+def between(rows, conf: dict, ms, mb) -> bool:
+    """Whether two parts `ms`, `mb` (refs; their features in `rows`) hold a pair in conflict,
+    read with the parts' own compound names as context: فاطمه and زهرا conflict as a pair, but
+    not in a part that holds فاطمه‌زهرا, whose halves they are (a caller giving one half of her
+    name one day and the other half the next).  Each half still joins the compound only by a
+    link of its own (`caps.capped`: a half counts only beside personal evidence)."""
+    got = {r: rows[r] for r in (*ms, *mb) if r in rows}  # a table's rows are read once each
+    compounds = {v for f in got.values() for h in conf.get("halves", ()) if (v := f.get(h))}
+    left, right = [got[r] for r in ms if r in got], [got[r] for r in mb if r in got]
+    return any(conflicting(fx, fy, conf, compounds) for fx in left for fy in right)
+
+
+class FeatureConflicts:
+    """`conflicting` over records' features by ref, as `clustering.cluster` asks it: one pair
+    (called), or two parts about to be joined (`parts`)."""
+
+    def __init__(self, rows, conf: dict) -> None:
+        self.rows, self.conf = rows, conf
+
+    def __call__(self, a: str, b: str) -> bool:
+        return a in self.rows and b in self.rows and conflicting(self.rows[a], self.rows[b], self.conf)
+
+    def parts(self, ms, mb) -> bool:
+        return between(self.rows, self.conf, ms, mb)
 
 
 def _swapped(fa: dict, fb: dict, x: str, y: str) -> bool:
@@ -58,7 +91,7 @@ def conflict_of(feats: dict[str, dict], conf: dict) -> Callable[[str, str], bool
         return None
     if isinstance(feats, FeatureTable):
         return TableConflicts(feats, conf)
-    return lambda a, b: a in feats and b in feats and conflicting(feats[a], feats[b], conf)
+    return FeatureConflicts(feats, conf)
 
 
 def one_typo_codes(ca, cb, where, values: list[str]):
@@ -105,8 +138,9 @@ def typo_spared(f: str, cols: dict, left, right, differ, values: list[str], conf
 
 class TableConflicts:
     """`conflicting` over a `columns.FeatureTable`: called with two refs as `conflict_of`'s
-    test is, or with arrays of positions in `table.refs` (`many`), where each distinct pair
-    of values is judged once (a million records' parts hold millions of member pairs)."""
+    test is, with two parts (`parts`), or with arrays of positions in `table.refs` (`many`),
+    where each distinct pair of values is judged once (a million records' parts hold millions
+    of member pairs)."""
 
     def __init__(self, table, conf: dict) -> None:
         self.table, self.conf = table, conf
@@ -116,11 +150,13 @@ class TableConflicts:
         return a in t and b in t and conflicting(t[a], t[b], self.conf)
 
     def among(self, positions) -> Callable[[str, str], bool]:
-        """The one-pair test for the records at `positions` only, their features read once
+        """The test for the records at `positions` only, their features read once
         (`clustering.cluster` asks about each member many times)."""
-        rows = {self.table.refs[i]: self.table.row(i) for i in positions}
-        conf = self.conf
-        return lambda a, b: a in rows and b in rows and conflicting(rows[a], rows[b], conf)
+        return FeatureConflicts({self.table.refs[i]: self.table.row(i) for i in positions}, self.conf)
+
+    def parts(self, ms, mb) -> bool:
+        """Whether two parts hold a pair in conflict, their compound names read (`between`)."""
+        return between(self.table, self.conf, ms, mb)
 
     def many(self, left, right):
         """Per pair (left[k], right[k]) of positions: whether they conflict (bool array)."""

@@ -50,6 +50,10 @@ _PERSON = {
     "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),  # caps._below
     # never one person, however a chain of links runs (see clustering.cluster)
     "conflicts": ["birth_date", "gender", "first_key", "last_key"],
+    # ... but the two halves of a compound first name the cluster holds are one woman's
+    # (فاطمه, زهرا of فاطمه‌زهرا: conflicts.between), unless a side states a birth date: a
+    # registry's row gives its person's whole name, so its زهرا is the daughter
+    "whole_names_with": ["birth_date"],
     # a record that states no gender has its first name's, when the name is given to one
     # gender only (persian.first_name_genders): «خانم طباطبایی» calling from the mobile of
     # «کاظم طباطبایی» (a daughter, a sister) is then not him (gender_of_first)
