@@ -88,10 +88,10 @@ def city_rows() -> list[dict]:
                               "measured_value": measured}))
     for c in range(15):  # the registry knows citizens 0-14; a second system keeps 0-4 again
         rows.append(_row("registry.citizens", f"{c:010d}", "person",
-                         {"national_id": nid(c), "first_name": f"شهروند", "last_name": str(c)}))
+                         {"national_id": nid(c), "first_name": "شهروند", "last_name": str(c)}))
     for c in range(5):
         rows.append(_row("hr.staff", f"S{c}", "person",
-                         {"national_id": nid(c), "first_name": f"شهروند", "last_name": str(c)}))
+                         {"national_id": nid(c), "first_name": "شهروند", "last_name": str(c)}))
     return rows
 
 
