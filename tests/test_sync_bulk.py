@@ -2,6 +2,7 @@
 planner statistics publish keeps fresh, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import datetime as dt
 import types
 
 import pytest
@@ -255,3 +256,55 @@ def test_whether_a_loads_keys_are_distinct_is_asked_of_the_database_once(pg_url)
     with engine.connect() as conn:
         answers = [loads.staged_keys_distinct(conn, load_id) for load_id in (repeated, distinct, repeated, distinct)]
     assert answers == [False, True, False, True] and len(asked) == 2
+
+
+@pytest.mark.postgres
+def test_a_sources_first_load_is_a_plain_insert_and_later_loads_merge(pg_url):
+    engine = store.open_store(pg_url)
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *a: statements.append(statement)
+                    if statement.lstrip().upper().startswith(("INSERT INTO SOURCE_ROWS", "WITH MERGED")) else None)
+    first = _stage(engine, "f.src", [("a", {"n": 1}), ("b", {"n": 2})])
+    assert publish_staged(engine, first, entity_type="person") == {"rows_new": 2, "rows_changed": 0,
+                                                                   "rows_unchanged": 0}
+    assert len(statements) == 1 and "ON CONFLICT" not in statements[0].upper()
+    second = _stage(engine, "f.src", [("a", {"n": 1}), ("b", {"n": 3}), ("c", {"n": 4})])
+    assert publish_staged(engine, second, entity_type="person") == {"rows_new": 1, "rows_changed": 1,
+                                                                    "rows_unchanged": 1}
+    assert len(statements) == 2 and "ON CONFLICT" in statements[1].upper()
+    assert _published(engine, "f.src") == {"a": ({"n": 1}, first), "b": ({"n": 3}, second), "c": ({"n": 4}, second)}
+
+
+@pytest.mark.postgres
+def test_a_first_load_that_meets_another_runs_rows_is_refused_whole(pg_url):
+    # Two runs of one source publishing at once, both seeing it empty: the second's plain
+    # INSERT waits on the first's keys, and when the first commits it is refused, not merged.
+    import threading
+
+    from munihub.errors import ConcurrentRunError
+
+    engine = store.open_store(pg_url)
+    mine = _stage(engine, "r.src", [("a", {"n": 1}), ("b", {"n": 2})])
+    other = engine.connect()
+    txn = other.begin()
+    other.execute(store.source_rows.insert().values(
+        source="r.src", source_key="b", entity_type="person", record={"n": 9}, record_hash="x" * 64,
+        first_load_id="OTHER", load_id="OTHER", updated_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)))
+    outcome = []
+
+    def publish():
+        try:
+            outcome.append(publish_staged(engine, mine, entity_type="person"))
+        except ConcurrentRunError as exc:
+            outcome.append(exc)
+    worker = threading.Thread(target=publish)
+    worker.start()
+    worker.join(1.0)
+    assert worker.is_alive()  # waiting on the other run's uncommitted key
+    txn.commit()
+    other.close()
+    worker.join(10)
+    assert isinstance(outcome[0], ConcurrentRunError)
+    assert _published(engine, "r.src") == {"b": ({"n": 9}, "OTHER")}
+    assert loads.load_row(engine, mine)["status"] == "staged"  # nothing of this run published

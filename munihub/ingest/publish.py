@@ -50,7 +50,8 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
     differs: an unchanged row costs a hash comparison in SQL.  Replaced a Python loop of key
     look-ups, per-row inserts and one UPDATE per changed row (a quarter of a full sync's time)."""
     t = store.source_rows
-    latest = _latest(load_id, staged_keys_distinct(conn, load_id)).subquery()
+    distinct = staged_keys_distinct(conn, load_id)
+    latest = _latest(load_id, distinct).subquery()
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         # the dedup's sort of a 200k-row load spilled 86 MB to disk at the default 4 MB
@@ -64,14 +65,26 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
                                                        old.c.source_key == latest.c.source_key)))
         ).first()
     insert = _upsert_for(conn)
+    columns = ["source", "source_key", "entity_type", "record", "record_hash", "first_load_id", "load_id", "updated_at",
+               "keyed_by"]
     rows = sa.select(sa.literal(source, t.c.source.type), latest.c.source_key,
                      sa.literal(entity_type, t.c.entity_type.type),
                      latest.c.record, latest.c.record_hash, sa.literal(load_id, t.c.load_id.type),
                      sa.literal(load_id, t.c.load_id.type), sa.literal(now, t.c.updated_at.type),
                      sa.literal(keyed_by, t.c.keyed_by.type)
                      ).where(sa.true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT
-    stmt = insert(t).from_select(["source", "source_key", "entity_type", "record", "record_hash", "first_load_id",
-                                  "load_id", "updated_at", "keyed_by"], rows)
+    if postgres and distinct and conn.execute(sa.select(t.c.source_key).where(t.c.source == source).limit(1)).first() is None:
+        # A source's first load (distinct keys, no row of it yet): nothing to conflict with, so
+        # a plain INSERT, counted by its rowcount, without the conflict arbiter and the RETURNING
+        # the merge counts itself with (1M rows: 8.0 → 6.9 s).  A run of the same source that
+        # published meanwhile makes a key collide: that run was first.
+        try:
+            new = conn.execute(sa.insert(t).from_select(columns, rows)).rowcount
+        except sa.exc.IntegrityError as exc:
+            raise ConcurrentRunError("another run published this source first", where=source,
+                                     hint="nothing was published by this run; the next run continues from there") from exc
+        return {"rows_new": new, "rows_changed": 0, "rows_unchanged": staged_total - new}
+    stmt = insert(t).from_select(columns, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.source, t.c.source_key],
         set_={"record": stmt.excluded.record, "record_hash": stmt.excluded.record_hash,
