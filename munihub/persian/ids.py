@@ -62,6 +62,13 @@ _CHUNKS = tuple({f"{n:03d}": sum(int(c) * w for c, w in zip(f"{n:03d}", _WEIGHTS
                 for k in (0, 3, 6))
 _CHECK_CHAR = tuple(str(r if r < 2 else 11 - r) for r in range(11))
 REPEATED_DIGITS = frozenset(str(d) * 10 for d in range(10))
+NATIONAL_ID_WEIGHTS = _WEIGHTS
+
+
+def check_char_of_sum(total: int) -> str:
+    """The check digit (a character) of nine digits whose sum weighted by NATIONAL_ID_WEIGHTS is
+    `total`: for callers that move the sum a digit at a time (resolve.match.typo_variants)."""
+    return _CHECK_CHAR[total % 11]
 
 
 def _check_char(digits: str) -> str | None:
