@@ -81,8 +81,7 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
         try:
             new = conn.execute(sa.insert(t).from_select(columns, rows)).rowcount
         except sa.exc.IntegrityError as exc:
-            raise ConcurrentRunError("another run published this source first", where=source,
-                                     hint="nothing was published by this run; the next run continues from there") from exc
+            raise _published_first(source) from exc
         return {"rows_new": new, "rows_changed": 0, "rows_unchanged": staged_total - new}
     stmt = insert(t).from_select(columns, rows)
     stmt = stmt.on_conflict_do_update(
@@ -107,6 +106,12 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
     return {"rows_new": new, "rows_changed": changed, "rows_unchanged": staged_total - new - changed}
 
 
+def _published_first(source: str) -> ConcurrentRunError:
+    """The refusal of a publish that another run of `source` overtook (a key or the cursor)."""
+    return ConcurrentRunError("another run published this source first", where=source,
+                              hint="nothing was published by this run; the next run continues from there")
+
+
 def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None, load_id: str, now) -> None:
     t = store.cursors
     if expected_version is None:
@@ -114,14 +119,12 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
             with conn.begin_nested():
                 conn.execute(t.insert().values(source=source, cursor=cursor, version=1, load_id=load_id, updated_at=now))
         except sa.exc.IntegrityError as exc:
-            raise ConcurrentRunError("another run published this source first", where=source,
-                                     hint="nothing was published by this run; the next run continues from there") from exc
+            raise _published_first(source) from exc
         return
     done = conn.execute(t.update().where(t.c.source == source, t.c.version == expected_version)
                         .values(cursor=cursor, version=t.c.version + 1, load_id=load_id, updated_at=now))
     if done.rowcount != 1:
-        raise ConcurrentRunError("another run published this source first", where=source,
-                                 hint="nothing was published by this run; the next run continues from there")
+        raise _published_first(source)
 
 
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
