@@ -178,6 +178,16 @@ def source_names(contract: Contract) -> set[str]:
     return {n.split(".", 1)[0] for n in names if n}
 
 
+def _columns_of(records: list) -> set[str]:
+    """The column names the batch's records have (every record's, as a sparse JSON source's
+    records each carry some)."""
+    present: set[str] = set()
+    for raw in records:
+        if isinstance(raw, dict):
+            present.update(k for k in raw if isinstance(k, str))
+    return present
+
+
 def column_renames(wanted: set[str], records: list) -> dict[str, str]:
     """Source columns spelled otherwise than the contract names them -> the contract's name.
 
@@ -187,17 +197,13 @@ def column_renames(wanted: set[str], records: list) -> dict[str, str]:
     column reads as absent in every record, and nothing says so.  A column is renamed only
     when the contract's exact name is missing and exactly one column has the same
     `persian.match_key` (letters, digits and case folded, spaces, half-spaces and marks dropped)."""
-    present: set[str] = set()
-    for raw in records:
-        if isinstance(raw, dict):
-            present.update(raw)
+    present = _columns_of(records)
     missing = wanted - present
     if not missing:
         return {}
     by_key: dict[str, list[str]] = {}
     for column in present - wanted:
-        if isinstance(column, str):
-            by_key.setdefault(persian.match_key(column), []).append(column)
+        by_key.setdefault(persian.match_key(column), []).append(column)
     renames = {}
     for name in missing:
         found = by_key.get(persian.match_key(name), [])
@@ -211,10 +217,7 @@ def absent_columns(wanted: set[str], records: list) -> str | None:
     the source has (a physicalName spelt otherwise), or None when every one is there."""
     import difflib
 
-    present = set()
-    for raw in records:
-        if isinstance(raw, dict):
-            present.update(k for k in raw if isinstance(k, str))
+    present = _columns_of(records)
     missing = sorted(wanted - present)
     if not missing:
         return None
