@@ -288,7 +288,22 @@ def feature_table(records: Sequence[dict], conf: dict, prepare: Callable[[dict],
     del found, numbered
     columns = {feat: np.concatenate(chunks[feat]) if chunks[feat] else np.empty(0, dtype=np.int64)
                for feat in spec}
-    derived = []
+    derived: list[tuple[str, np.ndarray]] = []  # in match.features' order
+    vocab: dict[str, int] | None = None
+
+    def encode(keys: list) -> np.ndarray:
+        """Codes of made values (-1 for none), new ones added to one vocabulary for every
+        derivation (a million records' values are a few million strings: built once)."""
+        nonlocal vocab
+        if vocab is None:
+            vocab = dict(zip(values, range(len(values))))
+        return np.asarray([vocab.setdefault(k, len(vocab)) if k else -1 for k in keys], dtype=np.int64)
+
+    def made(need: np.ndarray) -> np.ndarray:
+        mask = np.zeros(len(records), dtype=bool)
+        mask[need] = True
+        return mask
+
     if "full_key" in columns:  # a record without a full name has its parts' (match.features)
         first = columns.get("first_key", np.full(len(records), -1, dtype=np.int64))
         last = columns.get("last_key", np.full(len(records), -1, dtype=np.int64))
@@ -296,12 +311,8 @@ def feature_table(records: Sequence[dict], conf: dict, prepare: Callable[[dict],
         if len(need):
             both, inverse = np.unique(np.stack([first[need], last[need]], axis=1), axis=0, return_inverse=True)
             joined = [(values[a] if a >= 0 else "") + (values[b] if b >= 0 else "") for a, b in both.tolist()]
-            vocab = dict(zip(values, range(len(values))))
-            codes = np.asarray([vocab.setdefault(k, len(vocab)) for k in joined], dtype=np.int64)
-            columns["full_key"][need] = codes[inverse.ravel()]
-            values = list(vocab)
-            derived.append(("full_key", np.zeros(len(records), dtype=bool)))
-            derived[-1][1][need] = True
+            columns["full_key"][need] = encode(joined)[inverse.ravel()]
+            derived.append(("full_key", made(need)))
     source = conf.get("gender_from")
     if source in columns and "gender" in columns:  # a record's first name's gender (match.features)
         from munihub.resolve.match import gender_of_first
@@ -309,11 +320,8 @@ def feature_table(records: Sequence[dict], conf: dict, prepare: Callable[[dict],
         need = np.flatnonzero((columns["gender"] < 0) & (columns[source] >= 0))
         if len(need):
             names, inverse = np.unique(columns[source][need], return_inverse=True)
-            vocab = dict(zip(values, range(len(values))))
-            genders = [gender_of_first(values[k]) for k in names.tolist()]
-            codes = np.asarray([vocab.setdefault(g, len(vocab)) if g else -1 for g in genders], dtype=np.int64)
-            columns["gender"][need] = codes[inverse.ravel()]
-            values = list(vocab)
-            derived.append(("gender", np.zeros(len(records), dtype=bool)))
-            derived[-1][1][need] = columns["gender"][need] >= 0
+            columns["gender"][need] = encode([gender_of_first(values[k]) for k in names.tolist()])[inverse.ravel()]
+            derived.append(("gender", made(need[columns["gender"][need] >= 0])))
+    if vocab is not None:
+        values = list(vocab)
     return FeatureTable([r["ref"] for r in records], columns, values, derived)
