@@ -58,8 +58,13 @@ def _key(word: str) -> str:
     return _NOT_KEY.sub("", fold_key_letters(word))
 
 
+def _data_text(name: str) -> str:
+    """A data file shipped with munihub.persian (data/), whole."""
+    return resources.files("munihub.persian").joinpath("data", name).read_text("utf-8")
+
+
 def _read_list(name: str) -> frozenset[str]:
-    text = resources.files("munihub.persian").joinpath("data", name).read_text("utf-8")
+    text = _data_text(name)
     return frozenset(_key(normalize_text(line) or "") for line in text.splitlines()
                      if line.strip() and not line.startswith("#"))
 
@@ -68,9 +73,8 @@ def _read_list(name: str) -> frozenset[str]:
 def first_name_genders() -> dict[str, str]:
     """The shipped first names given to one gender only, as written → "male" / "female" (the
     person schema's values): the `# gender:` sections of first_names.txt."""
-    text = resources.files("munihub.persian").joinpath("data", "first_names.txt").read_text("utf-8")
     out, gender = {}, None
-    for line in text.splitlines():
+    for line in _data_text("first_names.txt").splitlines():
         if line.startswith("# gender:"):
             gender = line.partition(":")[2].strip()
         elif line.strip() and not line.startswith("#") and gender in {"male", "female"}:
