@@ -24,7 +24,7 @@ from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
 from munihub.ingest.mapping import map_record, named_as_contract, set_aside, source_key
-from munihub.ingest.overlap import WriteBehind, mapped, prefetch
+from munihub.ingest.overlap import WriteBehind, fewer_collections, mapped, prefetch
 
 
 @dataclasses.dataclass
@@ -182,7 +182,7 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     # Rows keyed by a former identity remain (rarely): each record also gets its key under it.
     former = former_identity(engine, contract)
     columns = _STAGED + ["former_key"] if former else _STAGED
-    with WriteBehind() as writer:
+    with fewer_collections(), WriteBehind() as writer:
         for batch, plain in mapped(plan, prefetch(named_as_contract(contract, batches)), keep_order):
             good, bad, held = [], [], []
             tally = dict(ahead.set_aside)
