@@ -266,3 +266,37 @@ def test_a_column_of_distinct_values_read_without_the_cache_stages_the_same(cont
     for b in (1, 2):
         records = batch(b)
         assert reused.stage_batch(records) == columnar.plan_for(contract, check).stage_batch(records)
+
+
+@hsettings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_a_column_read_at_once_gives_each_values_outcome(contracts_under_test, data):
+    """`outcomes` (transform mapped over the column, the schema asked of the whole column,
+    fragments joined in C) gives exactly `outcome` value by value, on clean columns and on
+    columns with one bad, blank, misfiled or non-text value."""
+    contract, check = contracts_under_test[0]
+    plan = columnar.plan_for(contract, check)
+    reader_ = data.draw(st.sampled_from(plan.fields))
+    key = {"addr.line": "addr", "title": "fname"}.get(reader_.f.source, reader_.f.source or "fname")
+    good = GOOD.map(lambda g: g[key]["line"] if key == "addr" else g[key])
+    bad = TEXT if key == "addr" else BAD_VALUES[key]
+    values = data.draw(st.lists(good, min_size=1, max_size=8) | st.lists(good | bad, max_size=8))
+    assert reader_.outcomes(values) == [reader_.outcome(v) for v in values]
+
+
+def test_a_clean_column_of_ids_phones_and_codes_takes_the_column_read(contracts_under_test, monkeypatch):
+    contract, check = contracts_under_test[0]
+    plan = columnar.plan_for(contract, check)
+    by_name = {r.f.name: r for r in plan.fields}
+    columns = {"national_id": [_nid(f"{i:09d}") for i in range(1, 50)], "mobile": ["09151234567", "۰۹۱۵۱۲۳۴۵۶۸"],
+               "postal_code": ["9187654321", "۹۱۸۷۶۵۴۳۲۲"], "address.detail": ["کوچه ۱", "كوچه 2"]}
+    for name, values in columns.items():
+        r = by_name[name]
+        monkeypatch.setattr(r, "outcome", lambda value: pytest.fail(f"{name}: read value by value"))
+        got = r.outcomes(values)
+        assert all(isinstance(g, tuple) for g in got) and len(got) == len(values)
+    # text the store's JSON columns refuse (NUL, a lone surrogate) goes value by value, to check_record
+    for name, values in (("email", ["a@b.ir", "a\x00@b.ir"]), ("email", ["a@b.ir", "x\ud800@b.ir"])):
+        r = by_name[name]
+        monkeypatch.undo()
+        assert r.outcomes(values)[1] is columnar.SLOW and r.outcomes(values) == [r.outcome(v) for v in values]
