@@ -30,6 +30,8 @@ from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _look
 from munihub.persian.transforms import reader
 
 SLOW = object()      # this value sends its record through stage.check_record
+_FRAGMENTS = {tuple}  # the types of a column whose every value was read: (fragment, value) pairs
+_FRAGMENT = operator.itemgetter(0)
 CACHE_LIMIT = 4_096  # distinct values kept per field across batches (a column of unique ids: one batch)
 UNCACHED_BATCHES = 8  # batches read without the cache after one whose values were 90 % new
 
@@ -250,6 +252,9 @@ class ColumnPlan:
         masks = [0] * n
         frags = []
         for j, col in enumerate(columns):
+            if set(map(type, col)) == _FRAGMENTS:  # every value read (one C pass, not two scans and a loop)
+                frags.append(list(map(_FRAGMENT, col)))
+                continue
             if SLOW in col:
                 skip.update(i for i, r in enumerate(col) if r is SLOW)
             if None in col:
