@@ -127,14 +127,17 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
         raise _published_first(source)
 
 
-def _drop_staged(conn, load_id: str) -> bool:
-    """Remove the load's staged rows inside its publish; True when staged_rows was emptied by
-    TRUNCATE (PostgreSQL, its rows were all this load's and no other run had the table open:
-    `LOCK … NOWAIT` proves it), so nothing is left to vacuum.  A 1M-row load's DELETE and
-    VACUUM took 0.33 + 0.61 s; the TRUNCATE commits or rolls back with the publish.  Otherwise
-    (another sync staging or reading beside it, SQLite) the rows are deleted as before."""
+def _drop_staged(conn, load_id: str, staged: int) -> bool:
+    """Remove the load's `staged` rows inside its publish; True when staged_rows was emptied by
+    TRUNCATE (PostgreSQL, a load large enough that a VACUUM would follow, its rows all the
+    table holds and no other run holding it: `LOCK … NOWAIT` proves it), so nothing is left
+    to vacuum.  A 1M-row load's DELETE and VACUUM took 0.33 + 0.61 s; the TRUNCATE commits or
+    rolls back with the publish.  Otherwise (a small load, whose DELETE is cheaper than a new
+    file; another sync staging or reading beside it; SQLite) the rows are deleted as before."""
+    from munihub.store import stats
+
     s = store.staged_rows
-    if conn.dialect.name == "postgresql" and not _others_staged(conn, load_id):
+    if conn.dialect.name == "postgresql" and staged >= stats.RECLAIM_MIN and not _others_staged(conn, load_id):
         try:
             with conn.begin_nested():
                 conn.exec_driver_sql("LOCK TABLE staged_rows IN ACCESS EXCLUSIVE MODE NOWAIT")
@@ -201,7 +204,7 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts,
                              **{k: v for k, v in moved.items() if v}})
-        emptied = _drop_staged(conn, load_id)
+        emptied = _drop_staged(conn, load_id, staged)
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"])
     if not emptied:
         store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
