@@ -127,6 +127,13 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
         raise _published_first(source)
 
 
+# source_rows' columns a publish analyzes: not record_hash, compared only for inequality (the
+# merge's changed rows, resolution's unresolved ones), where a unique column's statistics say
+# nothing; sampling its 64-character values was a third of the ANALYZE (200k rows: 0.24 →
+# 0.16 s).
+SOURCE_ROWS_STATISTICS = [c.name for c in store.source_rows.columns if c.name != "record_hash"]
+
+
 def _drop_staged(conn, load_id: str, staged: int) -> bool:
     """Remove the load's `staged` rows inside its publish; True when staged_rows was emptied by
     TRUNCATE (PostgreSQL, a load large enough that a VACUUM would follow, its rows all the
@@ -205,7 +212,8 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
                              "rows_quarantined": load["rows_quarantined"], **counts,
                              **{k: v for k, v in moved.items() if v}})
         emptied = _drop_staged(conn, load_id, staged)
-    store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"])
+    store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"],
+                          columns=SOURCE_ROWS_STATISTICS)
     if not emptied:
         store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
     store.reclaim(engine, store.source_rows, counts["rows_changed"])  # an update leaves the old version dead
