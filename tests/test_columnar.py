@@ -207,6 +207,41 @@ def test_a_load_stages_the_same_rows_quarantine_and_set_aside_through_either_pat
         assert a[0] and a[1] and (a[2] or which == 0)
 
 
+def test_a_clean_batch_is_staged_as_one_copy_text_with_the_same_rows(store_url, contracts_under_test, monkeypatch):
+    """A batch whose every record took the plain path goes to staged_rows as COPY text built a
+    column at a time (PostgreSQL); a batch with a value COPY must escape (a quote or backslash
+    JSON escapes with a backslash) takes the row path.  Both stage what record by record does."""
+    from munihub.ingest import stage
+
+    contract, check = contracts_under_test[0]
+    built = []
+    plain_copy = stage._plain_copy
+    monkeypatch.setattr(stage, "_plain_copy", lambda *a: built.append(plain_copy(*a)) or built[-1])
+    engine = store.open_store(store_url)
+
+    def batch(b, line, positions=None):
+        return Batch([{"nid": _nid(f"{b * 100 + i:09d}"), "fname": "علی", "lname": "احمدي", "sex": "مرد",
+                       "born": "1365/02/11", "tel": "09151234567", "zip": "9187654321", "region": "منطقه ۹",
+                       "addr": {"line": line(i)}} for i in range(1, 100)], cursor={"n": b}, where=f"batch {b}",
+                     positions=positions)
+
+    batches = [batch(1, lambda i: f"کوچه {i}"), batch(2, lambda i: 'کوچه "گل" \\ ۲' if i == 7 else "کوچه ۲"),
+               batch(3, lambda i: f"پلاک {i}", positions=["sheet 1 row 2", "sheet 1 row 3"])]
+    fast_id, _ = begin_load(engine, contract)
+    slow_id, _ = begin_load(engine, contract)
+    fast = stage_batches(engine, contract, fast_id, batches, check)
+    slow = stage_batches(engine, contract, slow_id, batches, lambda record: check(record))  # by record
+    assert fast.staged == slow.staged == 297
+    assert _staged(engine, fast_id) == _staged(engine, slow_id)
+    positions = [row[-1] for row in _staged(engine, fast_id)[0]]  # the checks name repeated keys by them
+    assert positions[:2] == ["batch 1 #1", "batch 1 #2"] and positions[-100:-96] == \
+        ["batch 2 #99", "sheet 1 row 2", "sheet 1 row 3", "batch 3 #3"]
+    if engine.dialect.name == "postgresql":
+        assert [text is not None for text in built] == [True, False, True]
+    else:
+        assert built == []  # SQLite: multi-row inserts of the rows
+
+
 def test_a_column_of_distinct_values_read_without_the_cache_stages_the_same(contracts_under_test):
     """After a batch whose values were nearly all new a field reads the next batches without
     its cache (ids, phones, addresses): the same staged rows as a fresh plan's, cache on."""
@@ -231,3 +266,37 @@ def test_a_column_of_distinct_values_read_without_the_cache_stages_the_same(cont
     for b in (1, 2):
         records = batch(b)
         assert reused.stage_batch(records) == columnar.plan_for(contract, check).stage_batch(records)
+
+
+@hsettings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_a_column_read_at_once_gives_each_values_outcome(contracts_under_test, data):
+    """`outcomes` (transform mapped over the column, the schema asked of the whole column,
+    fragments joined in C) gives exactly `outcome` value by value, on clean columns and on
+    columns with one bad, blank, misfiled or non-text value."""
+    contract, check = contracts_under_test[0]
+    plan = columnar.plan_for(contract, check)
+    reader_ = data.draw(st.sampled_from(plan.fields))
+    key = {"addr.line": "addr", "title": "fname"}.get(reader_.f.source, reader_.f.source or "fname")
+    good = GOOD.map(lambda g: g[key]["line"] if key == "addr" else g[key])
+    bad = TEXT if key == "addr" else BAD_VALUES[key]
+    values = data.draw(st.lists(good, min_size=1, max_size=8) | st.lists(good | bad, max_size=8))
+    assert reader_.outcomes(values) == [reader_.outcome(v) for v in values]
+
+
+def test_a_clean_column_of_ids_phones_and_codes_takes_the_column_read(contracts_under_test, monkeypatch):
+    contract, check = contracts_under_test[0]
+    plan = columnar.plan_for(contract, check)
+    by_name = {r.f.name: r for r in plan.fields}
+    columns = {"national_id": [_nid(f"{i:09d}") for i in range(1, 50)], "mobile": ["09151234567", "۰۹۱۵۱۲۳۴۵۶۸"],
+               "postal_code": ["9187654321", "۹۱۸۷۶۵۴۳۲۲"], "address.detail": ["کوچه ۱", "كوچه 2"]}
+    for name, values in columns.items():
+        r = by_name[name]
+        monkeypatch.setattr(r, "outcome", lambda value: pytest.fail(f"{name}: read value by value"))
+        got = r.outcomes(values)
+        assert all(isinstance(g, tuple) for g in got) and len(got) == len(values)
+    # text the store's JSON columns refuse (NUL, a lone surrogate) goes value by value, to check_record
+    for name, values in (("email", ["a@b.ir", "a\x00@b.ir"]), ("email", ["a@b.ir", "x\ud800@b.ir"])):
+        r = by_name[name]
+        monkeypatch.undo()
+        assert r.outcomes(values)[1] is columnar.SLOW and r.outcomes(values) == [r.outcome(v) for v in values]

@@ -204,3 +204,54 @@ def test_the_threads_add_no_malloc_arena_to_the_address_space():
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 48, f"the threads grew the address space by {done.stdout.strip()} MB"
+
+
+def test_staging_runs_with_the_collector_seldom_woken_and_gives_its_settings_back():
+    """Inside `fewer_collections` the young generation waits for GC_YOUNG allocations and what
+    existed before is frozen; blocks nest and overlap across threads, and the last one out
+    restores the thresholds and unfreezes."""
+    import gc
+
+    from munihub.ingest.overlap import GC_YOUNG, fewer_collections
+
+    before = gc.get_threshold()
+    inner_entered, outer_may_leave = threading.Event(), threading.Event()
+
+    def other_thread():
+        with fewer_collections():
+            inner_entered.set()
+            outer_may_leave.wait(5)
+            time.sleep(0.05)  # leaves after the first block
+        assert gc.get_threshold() == before
+
+    with fewer_collections():
+        assert gc.get_threshold()[0] >= GC_YOUNG and gc.get_freeze_count() > 0
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        inner_entered.wait(5)
+    assert gc.get_threshold()[0] >= GC_YOUNG  # the other thread's block still runs
+    outer_may_leave.set()
+    worker.join(5)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_load_is_staged_inside_fewer_collections(monkeypatch, tmp_path):
+    import gc
+    import types
+
+    from munihub import store
+    from munihub.ingest import loads
+    from munihub.ingest.connector import Batch
+    from munihub.ingest.overlap import GC_YOUNG
+    from munihub.ingest.stage import stage_batches
+
+    engine = store.open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    contract = types.SimpleNamespace(id="t.gc", version="1.0.0", key=["k"], record_id=None, fields=[])
+    load_id, _ = loads.begin_load(engine, contract)
+    seen = []
+    monkeypatch.setattr("munihub.ingest.stage.plan_for", lambda contract, errors_of: None)
+    monkeypatch.setattr("munihub.ingest.stage.check_record",
+                        lambda contract, raw, errors_of: seen.append(gc.get_threshold()[0]) or (raw, raw["k"], [], []))
+    stage_batches(engine, contract, load_id, [Batch(records=[{"k": "1"}, {"k": "2"}], cursor={"n": 2})],
+                  errors_of=lambda r: [])
+    assert seen and min(seen) >= GC_YOUNG and gc.get_threshold()[0] < GC_YOUNG

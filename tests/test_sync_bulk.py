@@ -3,6 +3,7 @@ planner statistics publish keeps fresh, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import types
 
 import pytest
@@ -100,6 +101,10 @@ def test_publish_analyzes_a_table_it_changed_much_and_not_for_a_small_change(pg_
     first = _stage(engine, "t.src", [(f"k{i}", {"n": i}) for i in range(200)])
     publish_staged(engine, first, entity_type="person")
     assert _reltuples(engine, "source_rows") == 200  # publish analyzed it: autovacuum may be off
+    with engine.connect() as conn:
+        analyzed = {a for (a,) in conn.execute(sa.text("SELECT attname FROM pg_stats WHERE tablename = 'source_rows'"))}
+    assert {"source", "source_key", "entity_type", "load_id", "updated_at"} <= analyzed
+    assert "record_hash" not in analyzed and "record" not in analyzed  # compared for inequality only; JSON
 
     second = _stage(engine, "t.src", [("k1", {"n": "changed"})] + [(f"n{i}", {"n": i}) for i in range(4)])
     publish_staged(engine, second, entity_type="person")
@@ -308,3 +313,53 @@ def test_a_first_load_that_meets_another_runs_rows_is_refused_whole(pg_url):
     assert isinstance(outcome[0], ConcurrentRunError)
     assert _published(engine, "r.src") == {"b": ({"n": 9}, "OTHER")}
     assert loads.load_row(engine, mine)["status"] == "staged"  # nothing of this run published
+
+
+@pytest.mark.postgres
+def test_publish_empties_staging_by_truncate_only_when_its_rows_are_all_there_is(pg_url, monkeypatch):
+    """A publish whose load is all staged_rows holds, with no other run holding the table,
+    empties it by TRUNCATE inside its transaction (no DELETE, no VACUUM after); beside another
+    load's staged rows, or while another run has the table open, it deletes its own rows and
+    leaves the others' alone, without waiting; a small load (no VACUUM would follow) deletes."""
+    from munihub.store import stats
+
+    monkeypatch.setattr(stats, "RECLAIM_MIN", 40)
+    engine = store.open_store(pg_url)
+    seen = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, params, context, executemany):
+        seen.append(statement.split()[0].upper())
+
+    def node():
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT relfilenode FROM pg_class WHERE relname = 'staged_rows'")).scalar()
+
+    alone = _stage(engine, "t.alone", [(f"k{i}", {"n": i}) for i in range(50)])
+    before, seen[:] = node(), []
+    publish_staged(engine, alone, entity_type="person")
+    assert "TRUNCATE" in seen and "DELETE" not in seen and "VACUUM" not in seen and node() != before
+
+    first = _stage(engine, "t.a", [(f"k{i}", {"n": i}) for i in range(50)])
+    second = _stage(engine, "t.b", [(f"k{i}", {"n": i}) for i in range(45)])
+    seen[:] = []
+    publish_staged(engine, first, entity_type="person")
+    assert "DELETE" in seen and "TRUNCATE" not in seen
+    s = store.staged_rows
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.load_id == second)).scalar() == 45
+        assert conn.execute(sa.select(sa.func.count()).select_from(s)).scalar() == 45
+    other = engine.connect()  # another run reading staged_rows, its transaction open
+    other.execute(sa.select(sa.func.count()).select_from(s)).scalar()
+    seen[:] = []
+    # (the VACUUM after it would wait up to 5 s to shorten the file under the other's lock)
+    monkeypatch.setattr(store, "reclaim", lambda *args, **kw: False)
+    started = time.perf_counter()
+    publish_staged(engine, second, entity_type="person")
+    assert "DELETE" in seen and "TRUNCATE" not in seen and time.perf_counter() - started < 5
+    other.close()
+    assert set(_published(engine, "t.b")) == {f"k{i}" for i in range(45)}
+    small = _stage(engine, "t.small", [(f"k{i}", {"n": i}) for i in range(39)])  # staging is empty but for it
+    seen[:] = []
+    publish_staged(engine, small, entity_type="person")
+    assert "DELETE" in seen and "TRUNCATE" not in seen

@@ -124,3 +124,32 @@ def test_json_equality_is_json_schemas():
     eq = value_checks.json_equal
     assert eq(1, 1.0) and not eq(True, 1) and not eq(False, 0) and not eq("1", 1) and eq([1, {"a": 2}], [1.0, {"a": 2}])
     assert not eq([False], [0]) and not eq({"a": 1}, {"a": 1, "b": 2})
+
+
+@pytest.mark.parametrize("name,path,node", NODES, ids=lambda x: x if isinstance(x, str) else
+                         ".".join(x) if isinstance(x, tuple) else "")
+def test_a_column_of_text_gets_the_verdict_of_its_values(name, path, node):
+    """`text_column_check` asks a whole column at once: it passes a list of text exactly when
+    the value check passes each of its values."""
+    column = value_checks.text_column_check(node, KNOWN)
+    if column is None:
+        return  # an object node or a keyword beyond text's: staging asks value by value
+    check = value_checks.compile_node(node, KNOWN)
+    texts = valid_value(node).filter(lambda v: isinstance(v, str)) | invalid_value(node).filter(
+        lambda v: isinstance(v, str))
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(texts, max_size=6))
+    def agree(values):
+        assert column(values) == all(check(v) for v in values), (name, path, values)
+    agree()
+
+
+def test_the_person_schemas_text_fields_are_checked_a_column_at_a_time():
+    compiled = {p: value_checks.text_column_check(node, KNOWN) for n, p, node in NODES if n == "person" and len(p) == 1}
+    assert all(compiled[(f,)] is not None for f in ("national_id", "mobile", "postal_code", "first_name", "gender"))
+    assert compiled[("national_id",)](["0499370899", "1000000011"]) is True
+    assert compiled[("national_id",)](["0499370899", "0499370898"]) is False  # a wrong check digit
+    assert compiled[("gender",)](["male", "female"]) and not compiled[("gender",)](["male", "man"])
+    assert compiled[("first_name",)]([]) and not compiled[("first_name",)](["علی", ""])  # minLength 1

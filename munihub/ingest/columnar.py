@@ -30,6 +30,8 @@ from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _look
 from munihub.persian.transforms import reader
 
 SLOW = object()      # this value sends its record through stage.check_record
+_FRAGMENTS = {tuple}  # the types of a column whose every value was read: (fragment, value) pairs
+_FRAGMENT = operator.itemgetter(0)
 CACHE_LIMIT = 4_096  # distinct values kept per field across batches (a column of unique ids: one batch)
 UNCACHED_BATCHES = 8  # batches read without the cache after one whose values were 90 % new
 
@@ -56,18 +58,32 @@ def _plain_json(value: Any) -> str | None:
     return None
 
 
+def _utf8(text: str) -> bool:
+    """Whether `text` encodes to UTF-8 (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _FieldReader:
     """One contract field read a column at a time; `results(records)` gives per record None
     (no value), SLOW, or (`"name":value` JSON fragment, value)."""
 
-    def __init__(self, f: Field, check: Callable[[Any], bool]):
+    def __init__(self, f: Field, check: Callable[[Any], bool], column_check: Callable[[list], bool] | None = None):
         self.f, self.check = f, check
+        # the check asked of a whole column of text at once (`value_checks.text_column_check`)
+        self.column_check = column_check or (lambda values: all(map(check, values)))
         self.key_json = encode_basestring(f.name.rpartition(".")[2])
         self.read = reader(f.transform) if (f.transform or "").split(":")[0] else None
         self.phone = bool(f.transform) and _is_phone(f.transform) and not f.must_read
         self.absent = SLOW if f.required else None
         self.cache: dict[str, Any] = {}
         self.uncached = 0  # batches still to read without the cache
+        # where phone_field files a mobile (+989…) and any other number read for this field:
+        # both here, one, or neither (every phone value then goes value by value)
+        self.phone_kinds = (phone_field(f.name, "+989") == f.name, phone_field(f.name, "") == f.name)
 
     def column(self, records: list) -> list:
         f = self.f
@@ -107,11 +123,39 @@ class _FieldReader:
             return SLOW
         return self.key_json + ":" + text, value
 
+    def outcomes(self, values: list) -> list:
+        """`[self.outcome(v) for v in values]`, a column at a time when every value is text
+        that reads, stays text and passes (a column of ids, phones or addresses: one call of
+        the transform and one of the check per value, the rest in C); any other column value
+        by value, so each outcome is exactly `outcome`'s."""
+        f = self.f
+        if f.value_map or set(map(type, values)) != {str} or not all(map(str.strip, values)):
+            return [self.outcome(value) for value in values]  # a blank value is absent, a map looked up
+        if self.read is None:
+            read = values
+        else:
+            try:
+                read = list(map(self.read, values))
+            except (ValueError, TypeError, ArithmeticError):
+                return [self.outcome(value) for value in values]
+        if set(map(type, read)) != {str}:
+            return [self.outcome(value) for value in values]  # absent (None) or not text
+        if self.phone:
+            mobile, other = self.phone_kinds
+            if not (mobile and other):
+                mobiles = sum(map(operator.methodcaller("startswith", "+989"), read))
+                if mobiles != (len(read) if mobile else 0) or not (mobile or other):
+                    return [self.outcome(value) for value in values]  # filed elsewhere: value by value
+        joined = "".join(read)
+        if "\x00" in joined or not (joined.isascii() or _utf8(joined)) or not self.column_check(read):
+            return [self.outcome(value) for value in values]
+        return list(zip(map((self.key_json + ":").__add__, map(encode_basestring, read)), read))
+
     def results(self, records: list) -> list:
         values = self.column(records)
         if self.uncached:  # a column of distinct values (ids, phones, addresses): a cache only costs
             self.uncached -= 1
-            return [self.outcome(value) for value in values]
+            return self.outcomes(values)
         cache, outcome = self.cache, self.outcome
         if len(cache) > CACHE_LIMIT:
             cache.clear()
@@ -208,6 +252,9 @@ class ColumnPlan:
         masks = [0] * n
         frags = []
         for j, col in enumerate(columns):
+            if set(map(type, col)) == _FRAGMENTS:  # every value read (one C pass, not two scans and a loop)
+                frags.append(list(map(_FRAGMENT, col)))
+                continue
             if SLOW in col:
                 skip.update(i for i, r in enumerate(col) if r is SLOW)
             if None in col:
@@ -286,8 +333,13 @@ def plan_for(contract: Contract, errors_of: Callable) -> ColumnPlan | None:
         return None  # a field that is both a value and an object: map_record decides, record by record
     if not contract.record_id and not set(contract.key) <= set(names):
         return None
-    compiled = value_checks.field_checks(validator.schema, paths, validator.folder)
-    if compiled is None:
+    found = value_checks.field_nodes(validator.schema, paths, validator.folder)
+    if found is None:
         return None
-    checks, shapes = compiled
-    return ColumnPlan(contract, [_FieldReader(f, checks[p]) for f, p in zip(contract.fields, paths)], shapes)
+    nodes, shapes, known = found
+    checks = {p: value_checks.compile_node(node, known) for p, node in nodes.items()}
+    if None in checks.values():
+        return None
+    columns = {p: value_checks.text_column_check(node, known) for p, node in nodes.items()}
+    return ColumnPlan(contract, [_FieldReader(f, checks[p], columns[p]) for f, p in zip(contract.fields, paths)],
+                      shapes)

@@ -127,6 +127,45 @@ def _advance_cursor(conn, source: str, cursor: Any, expected_version: int | None
         raise _published_first(source)
 
 
+# source_rows' columns a publish analyzes: not record_hash, compared only for inequality (the
+# merge's changed rows, resolution's unresolved ones), where a unique column's statistics say
+# nothing; sampling its 64-character values was a third of the ANALYZE (200k rows: 0.24 →
+# 0.16 s).
+SOURCE_ROWS_STATISTICS = [c.name for c in store.source_rows.columns if c.name != "record_hash"]
+
+
+def _drop_staged(conn, load_id: str, staged: int) -> bool:
+    """Remove the load's `staged` rows inside its publish; True when staged_rows was emptied by
+    TRUNCATE (PostgreSQL, a load large enough that a VACUUM would follow, its rows all the
+    table holds and no other run holding it: `LOCK … NOWAIT` proves it), so nothing is left
+    to vacuum.  A 1M-row load's DELETE and VACUUM took 0.33 + 0.61 s; the TRUNCATE commits or
+    rolls back with the publish.  Otherwise (a small load, whose DELETE is cheaper than a new
+    file; another sync staging or reading beside it; SQLite) the rows are deleted as before."""
+    from munihub.store import stats
+
+    s = store.staged_rows
+    if conn.dialect.name == "postgresql" and staged >= stats.RECLAIM_MIN and not _others_staged(conn, load_id):
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("LOCK TABLE staged_rows IN ACCESS EXCLUSIVE MODE NOWAIT")
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "pgcode", None) != "55P03":  # lock_not_available: another run has it open
+                raise
+        else:
+            if not _others_staged(conn, load_id):  # asked again under the lock: nobody can add rows now
+                conn.exec_driver_sql("TRUNCATE staged_rows")
+                return True
+    conn.execute(s.delete().where(s.c.load_id == load_id))
+    return False
+
+
+def _others_staged(conn, load_id: str) -> bool:
+    """Whether staged_rows holds rows of another load: two range look-ups in its key's index."""
+    s = store.staged_rows
+    return any(conn.execute(sa.select(sa.literal(1)).where(other).limit(1)).first() is not None
+               for other in (s.c.load_id < load_id, s.c.load_id > load_id))
+
+
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
                    identity: dict | None = None, crash_hook=None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
@@ -172,8 +211,10 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts,
                              **{k: v for k, v in moved.items() if v}})
-        conn.execute(store.staged_rows.delete().where(store.staged_rows.c.load_id == load_id))
-    store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"])
-    store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
+        emptied = _drop_staged(conn, load_id, staged)
+    store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"],
+                          columns=SOURCE_ROWS_STATISTICS)
+    if not emptied:
+        store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
     store.reclaim(engine, store.source_rows, counts["rows_changed"])  # an update leaves the old version dead
     return {**counts, **{k: v for k, v in moved.items() if v}}

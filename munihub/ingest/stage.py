@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +24,7 @@ from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
 from munihub.ingest.mapping import map_record, named_as_contract, set_aside, source_key
-from munihub.ingest.overlap import WriteBehind, mapped, prefetch
+from munihub.ingest.overlap import WriteBehind, fewer_collections, mapped, prefetch
 
 
 @dataclasses.dataclass
@@ -122,7 +123,28 @@ STAGED_TARGET = 10  # staged_rows' statistics target when it is analyzed (see st
 _STAGED = ["load_id", "seq", "source_key", "record", "record_hash", "position"]
 
 
-def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list, bad: list, held: list,
+def _positions(batch: Batch, n: int) -> list[str]:
+    """`batch.position(i)` for i < n, a column at a time."""
+    given = list(batch.positions[:n]) if batch.positions is not None else []
+    numbered = f"{batch.where} #" if batch.where else "#"
+    return given + list(map(numbered.__add__, map(str, range(len(given) + 1, n + 1))))
+
+
+def _plain_copy(load_id: str, after: int, plain: list, batch: Batch) -> str | None:
+    """A batch whose every record was mapped a column at a time (`columnar`) as staged_rows'
+    COPY text, built a column at a time without a tuple per row (`rows.plain_copy_text`);
+    None for a batch with a key or position past its column's 500 characters or a value COPY
+    escapes."""
+    keys, texts, digests = zip(*plain)
+    n = len(plain)
+    positions = _positions(batch, n)
+    if max(map(len, keys)) > 500 or max(map(len, positions)) > 500:
+        return None
+    return store.plain_copy_text([repeat(load_id, n), map(str, range(after + 1, after + n + 1)), keys, texts, digests,
+                                  positions], n)
+
+
+def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list | str, bad: list, held: list,
                  after: StageCounts, counts: StageCounts, on_batch: Callable[[StageCounts], None] | None) -> None:
     """One batch's staged, quarantined and set-aside rows and the ledger's running counts, in one
     transaction; `counts` takes the values of `after` only once it is committed."""
@@ -130,7 +152,10 @@ def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list
         store.async_commit(conn)  # staged rows are lost in a server crash anyway (unlogged)
         # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
         # of dicts was the second cost of a full sync (about a quarter of staging's time).
-        store.bulk_copy(conn, store.staged_rows, columns, good)
+        if isinstance(good, str):  # already COPY text (`_plain_copy`)
+            store.copy_text(conn, store.staged_rows, columns, good)
+        else:
+            store.bulk_copy(conn, store.staged_rows, columns, good)
         if bad:
             conn.execute(store.quarantine.insert(), bad)
         if held:
@@ -152,17 +177,25 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     counts = StageCounts()  # what is committed
     ahead = StageCounts()   # what the batches handed to the writer add up to
     plan = plan_for(contract, errors_of)  # None: every record through check_record
-    keep_order = engine.dialect.name != "postgresql"  # jsonb keeps no key order: store the hashed text
+    postgres = engine.dialect.name == "postgresql"
+    keep_order = not postgres  # jsonb keeps no key order: store the hashed text
     # Rows keyed by a former identity remain (rarely): each record also gets its key under it.
     former = former_identity(engine, contract)
     columns = _STAGED + ["former_key"] if former else _STAGED
-    with WriteBehind() as writer:
+    with fewer_collections(), WriteBehind() as writer:
         for batch, plain in mapped(plan, prefetch(named_as_contract(contract, batches)), keep_order):
             good, bad, held = [], [], []
             tally = dict(ahead.set_aside)
             staged = ahead.staged
             if plain is None:
                 plain = [None] * len(batch.records)
+            elif postgres and not former and plain and None not in plain:
+                text = _plain_copy(load_id, staged, plain, batch)
+                if text is not None:  # the common batch: every record plain, staged as it is
+                    ahead = StageCounts(rows_in=ahead.rows_in + len(batch.records), staged=staged + len(plain),
+                                        quarantined=ahead.quarantined, cursor=batch.cursor, set_aside=tally)
+                    writer.submit(_write_batch, engine, load_id, columns, text, [], [], ahead, counts, on_batch)
+                    continue
             for i, raw in enumerate(batch.records):
                 position = batch.position(i)
                 if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)

@@ -237,13 +237,13 @@ def object_shape(node: dict) -> Callable[[Any], bool] | None:
     return shape
 
 
-def field_checks(schema: dict, paths: list[tuple[str, ...]], folder: str
-                 ) -> tuple[dict[tuple, Check], dict[tuple, Callable]] | None:
-    """For a record made only of `paths` (field paths such as ("address", "city")): the value
-    check of each path's subschema, and the key-set check of each object on the way (the root
-    is `()`).  None when any of them cannot be compiled: validate whole records instead."""
+def field_nodes(schema: dict, paths: list[tuple[str, ...]], folder: str
+                ) -> tuple[dict[tuple, Any], dict[tuple, Callable], dict[str, dict]] | None:
+    """For a record made only of `paths` (field paths such as ("address", "city")): each path's
+    subschema, the key-set check of each object on the way (the root is `()`) and the shared
+    schemas they refer to.  None when an object on the way cannot be compiled."""
     known = schemas.load_all(folder)
-    values: dict[tuple, Check] = {}
+    nodes: dict[tuple, Any] = {}
     shapes: dict[tuple, Callable] = {}
     for path in paths:
         node = _resolve(schema, known)
@@ -261,8 +261,69 @@ def field_checks(schema: dict, paths: list[tuple[str, ...]], folder: str
             props = node.get("properties", {})
             sub = props.get(part, True if node.get("additionalProperties", True) is True else False)
             node = _resolve(sub, known)
+        nodes[path] = node
+    return nodes, shapes, known
+
+
+def field_checks(schema: dict, paths: list[tuple[str, ...]], folder: str
+                 ) -> tuple[dict[tuple, Check], dict[tuple, Callable]] | None:
+    """For a record made only of `paths` (field paths such as ("address", "city")): the value
+    check of each path's subschema, and the key-set check of each object on the way (the root
+    is `()`).  None when any of them cannot be compiled: validate whole records instead."""
+    found = field_nodes(schema, paths, folder)
+    if found is None:
+        return None
+    nodes, shapes, known = found
+    values: dict[tuple, Check] = {}
+    for path, node in nodes.items():
         check = compile_node(node, known)
         if check is None:
             return None
         values[path] = check
     return values, shapes
+
+
+TEXT_LEAF = frozenset({"type", "enum", "minLength", "maxLength", "pattern", "format"})
+
+
+def text_column_check(node: Any, known: dict[str, dict] | None = None) -> Callable[[list], bool] | None:
+    """For a list of text values: whether `compile_node(node)` passes every one, asked of the
+    whole column (lengths by min/max, an enum by a set, a format or pattern by map), so the
+    common column of ids or phones costs one call per value, not one per keyword.  None for a
+    node with any keyword beyond type, enum, min/maxLength, pattern and format (then ask the
+    value check of each value).  Only for lists of str."""
+    node = _resolve(node, known if known is not None else {})
+    if node is True or node == {}:
+        return lambda values: True
+    if not isinstance(node, dict) or not all(k in ANNOTATIONS or k in TEXT_LEAF or k.startswith("x-") for k in node):
+        return None
+    tests: list[Callable[[list], bool]] = []
+    if "type" in node:
+        wanted = node["type"] if isinstance(node["type"], list) else [node["type"]]
+        if not all(isinstance(w, str) for w in wanted):
+            return None
+        if "string" not in wanted:
+            return lambda values: not values  # no text passes (an empty column does)
+    if "enum" in node:
+        if not isinstance(node["enum"], list):
+            return None
+        strings = frozenset(o for o in node["enum"] if o.__class__ is str)
+        tests.append(lambda values: strings.issuperset(values))
+    lo, hi = node.get("minLength"), node.get("maxLength")
+    for limit in (lo, hi):
+        if limit is not None and not (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0):
+            return None
+    if lo is not None:
+        tests.append(lambda values: min(map(len, values)) >= lo)
+    if hi is not None:
+        tests.append(lambda values: max(map(len, values)) <= hi)
+    if "pattern" in node:
+        pattern = node["pattern"]
+        if not isinstance(pattern, str):
+            return None
+        tests.append(lambda values: all(engines.search(pattern, v) for v in values))
+    if "format" in node:  # the hub's formats are checked; every other one is an annotation
+        check = formats.FORMATS.get(node["format"]) if isinstance(node["format"], str) else None
+        if check is not None:
+            tests.append(lambda values: all(map(check, values)))
+    return lambda values: not values or all(test(values) for test in tests)
