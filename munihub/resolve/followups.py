@@ -8,7 +8,9 @@ agrees); a caller who gave no name («ناشناس») at the same place is not a
 A neighbour with another name is (another request); a group member that names less than the
 caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
 national id, not by the other household phone it called from; nor does any member by its
-other number alone when the caller shares a number or id with another member.  A category listed in
+other number alone when the caller shares a number or id with another member.  A title and
+surname filed under a generic category follows up that surname's request at the place from
+any phone of the home; a title or first name of the other gender is someone else.  A category listed in
 `generic_categories` («پیگیری درخواست») is the same as any.  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
@@ -103,16 +105,20 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_000 * math.asin(math.sqrt(h))
 
 
-def _name_parts(value: Any) -> tuple[str | None, str | None]:
-    """(first, last) name keys of a one-field caller name; (None, None) when nobody is named."""
+def _name_parts(value: Any) -> tuple[str | None, str | None, str | None]:
+    """(first, last) name keys of a one-field caller name and the gender its title or first
+    name says; all None when nobody is named."""
     if not isinstance(value, str) or not value.strip():
-        return None, None
+        return None, None, None
     from munihub.persian.person_names import parse_name
+    from munihub.resolve.match import gender_of_first
+    from munihub.resolve.records import title_gender
 
     parsed = parse_name(value)
     if parsed is None or parsed.placeholder:
-        return None, None
-    return _key(parsed.first, "name"), _key(parsed.last, "name")
+        return None, None, None
+    first = _key(parsed.first, "name")
+    return first, _key(parsed.last, "name"), title_gender(parsed.title) or (gender_of_first(first) if first else None)
 
 
 def _profile(req: dict, options: dict | None = None) -> dict:
@@ -124,7 +130,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
     category = _key(f.get("category"))
     quoted = set(QUOTED_CODE.findall(to_latin_digits(str(f.get("description") or "")))) \
         if options["quoted_codes"] else set()
-    first, last = _name_parts(f.get("citizen_name"))
+    first, last, gender = _name_parts(f.get("citizen_name"))
     duplicate = _key(f.get("status")) in {_key(c) for c in options.get("duplicate_statuses", ())} - {None}
     return {"ref": req["ref"], "when": _when(f.get("filed_at"), req["ref"]),
             "tracking": str(f.get("tracking_code") or "") or None,
@@ -133,7 +139,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
                                           ("mobile", f.get("mobile") or None),
                                           ("phone", f.get("phone") or None),
                                           ("name", _key(f.get("citizen_name"), "name"))) if v},
-            "first": first, "last": last,
+            "first": first, "last": last, "gender": gender,
             "category": category, "generic": category in generic, "duplicate": duplicate,
             "district": _key(f.get("district")),
             "address": _key(f.get("address")), "coords": _coords(f)}
@@ -146,7 +152,9 @@ def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
 
 def same_citizen(a: dict, b: dict) -> bool:
     """The same national id, or names that do not contradict backed by a shared number, or
-    names that fully agree, or a partial or missing name with no other number or id."""
+    names that fully agree, or a partial or missing name with no other number or id (a title and
+    surname under a generic follow-up category: from any phone of the home); never a title or
+    first name of the other gender."""
     ca, cb = a["citizen"], b["citizen"]
     if ca.get("nid") and ca.get("nid") == cb.get("nid"):
         return True
@@ -157,8 +165,14 @@ def same_citizen(a: dict, b: dict) -> bool:
         return False  # two first names (half of a compound, محمدرضا / رضا, agrees): a household's phone
     if any(ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
         return True
+    if a.get("gender") and b.get("gender") and a["gender"] != b["gender"]:
+        return False  # «خانم احمدی» is not «علی احمدی»: a daughter on her father's phone
     if fa and fb and a["last"] and b["last"]:
         return True  # the whole name agrees; the number may be another of the household's
+    if (a["generic"] or b["generic"]) and a["last"] and b["last"] and not _differ(ca.get("nid"), cb.get("nid"), by=2):
+        # a «پیگیری درخواست» call follows an earlier request up: a title and the surname
+        # of that request's caller is that caller on another phone of the home
+        return True
     # a title and surname, or «ناشناس», is anyone's: another mobile or national id is someone else
     return not (_differ(ca.get("mobile"), cb.get("mobile")) or _differ(ca.get("nid"), cb.get("nid"), by=2))
 
