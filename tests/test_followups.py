@@ -259,3 +259,20 @@ def test_a_title_of_the_other_gender_is_another_member_of_the_home():
     ali = anon("137|a", "2024-01-01", citizen_name="علی قوچانی")
     assert group_followups([ali, anon("137|b", "2024-01-03", citizen_name="خانم قوچانی")])["137|b"] == "137|b"
     assert group_followups([ali, anon("137|b", "2024-01-03", citizen_name="آقای قوچانی")])["137|b"] == "137|a"
+
+
+def test_a_groups_generic_followup_does_not_open_it_to_another_category():
+    # صغری صادقی reports the rubbish from her mother's mobile and follows it up as «پیگیری
+    # درخواست»; a day later the mother («حاجیه خانم صادقی», the same mobile) reports the
+    # street light: another problem, not a member of the rubbish request
+    calls = [anon("137|a", "2024-01-01", citizen_name="خانم صغری صادقی", mobile="+989150000001", category="پسماند"),
+             anon("137|b", "2024-01-04", citizen_name="خانم صادقی", mobile="+989150000001",
+                  category="پیگیری درخواست"),
+             anon("137|c", "2024-01-05", citizen_name="حاجیه خانم صادقی", mobile="+989150000001",
+                  category="روشنایی معابر")]
+    out = group_followups(calls)
+    assert out["137|b"] == "137|a" and out["137|c"] == "137|c"
+    # the rubbish again is the group's
+    again = calls[:2] + [anon("137|c", "2024-01-05", citizen_name="حاجیه خانم صادقی", mobile="+989150000001",
+                              category="پسماند")]
+    assert group_followups(again)["137|c"] == "137|a"

@@ -11,7 +11,8 @@ national id, not by the other household phone it called from; nor does any membe
 other number alone when the caller shares a number or id with another member.  A title and
 surname filed under a generic category follows up that surname's request at the place from
 any phone of the home; a title or first name of the other gender is someone else.  A category listed in
-`generic_categories` («پیگیری درخواست») is the same as any.  The window is a chain: it
+`generic_categories` («پیگیری درخواست») is the same as any, but a group's generic follow-ups
+stand for the group's own category: a call of another category does not join through them.  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
 earlier one closed) starts a new group.  A request citing an earlier tracking code
@@ -209,6 +210,16 @@ def _same_category(a: dict, b: dict) -> bool:
     return bool(a["category"]) and (a["category"] == b["category"] or a["generic"] or b["generic"])
 
 
+def _of_category(p: dict, members: list[dict]) -> bool:
+    """Whether `p` may be about the problem of a group: a generic follow-up (or a duplicate)
+    follows any, a call with its own category only a group that reported that category (its
+    generic follow-ups stand for the group's category, not for any: a household's «پیگیری
+    درخواست» about the rubbish does not make the mother's street-light call on the same
+    mobile a day later part of it)."""
+    own = {q["category"] for q in members if not q["generic"]}
+    return p["generic"] or p["duplicate"] or not own or p["category"] in own
+
+
 def _named(p: dict) -> bool:
     return bool(p["first"] or p["last"])
 
@@ -280,7 +291,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
                 # nameless caller in a group must not let a neighbour in (`_vetoes`)
-                if (p["duplicate"] or p["when"] - last[root] <= window) and \
+                if (p["duplicate"] or p["when"] - last[root] <= window) and _of_category(p, members[root]) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
                         not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]):
                     if best is None or last[root] > last[best]:
