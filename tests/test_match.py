@@ -383,6 +383,7 @@ def test_a_name_longer_than_a_whole_one_is_another_person():
     assert not conflicting(f(first_name="جواد"), f(first_name="محمدجواد"), conf)
     assert not conflicting(f(first_name="محمدجواد", birth_date="1976-07-08"), f(first_name="جواد"), conf)
     assert not conflicting(f(first_name="ملیحه", birth_date="1982-09-11"), f(first_name="سیدملیحه"), conf)
+    assert not conflicting(f(first_name="اطمه", birth_date="1949-09-24"), f(first_name="فاطمه"), conf)  # a typo
 
 
 def test_two_fathers_names_are_two_people():

@@ -52,10 +52,14 @@ def _longer_than_whole(a: str, b: str, fa: dict, fb: dict, conf: dict) -> bool:
 
 
 def _holds(a: str, b: str) -> bool:
-    """Whether one of two different names holds the other inside it, more than a glued «سید»
+    """Whether one of two names is the other with a name of three letters or more before or
+    after it (جواد in محمدجواد), not a letter lost to a typo («اطمه») nor a glued «سید»
     («سیدملیحه»: the title on a name the parser did not know)."""
+    from munihub.resolve.model import is_half
+
     short, long = sorted((a, b), key=len)
-    return short in long and long.removeprefix("سیده").removeprefix("سید") != short
+    return is_half(short, long) and len(long) - len(short) >= 3 and \
+        long.removeprefix("سیده").removeprefix("سید") != short
 
 
 def between(rows, conf: dict, ms, mb) -> bool:
