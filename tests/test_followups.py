@@ -228,3 +228,51 @@ def test_a_caller_on_a_number_of_the_group_is_not_kept_out_by_its_other_number()
                            anon("137|c", "2024-01-03", citizen_name="آقای نوری", mobile="+989150000002"),
                            anon("137|d", "2024-01-04", citizen_name="آقای نوری", mobile="+989150000009")])
     assert out["137|b"] == "137|a" and out["137|c"] == "137|a" and out["137|d"] == "137|d"
+
+
+def test_a_generic_followup_by_title_and_surname_from_another_phone_joins_the_request():
+    # «خانم قوچانی» files «پیگیری درخواست» from her husband's mobile: the follow-up of هانیه
+    # قوچانی's request at that place.  Under the request's own category the same call could
+    # be another member of the home reporting it anew, and stays apart.
+    first = anon("137|a", "2024-01-01", citizen_name="هانیه قوچانی", mobile="+989150000001")
+    generic = anon("137|b", "2024-01-03", citizen_name="خانم قوچانی", mobile="+989150000002",
+                   category="پیگیری درخواست")
+    assert group_followups([first, generic])["137|b"] == "137|a"
+    own = anon("137|b", "2024-01-03", citizen_name="خانم قوچانی", mobile="+989150000002")
+    assert group_followups([first, own])["137|b"] == "137|b"
+    # another surname, or another national id, is still someone else
+    other = anon("137|b", "2024-01-03", citizen_name="خانم کریمی", mobile="+989150000002", category="پیگیری درخواست")
+    assert group_followups([first, other])["137|b"] == "137|b"
+    ids = [req("137|a", "2024-01-01", citizen_name="هانیه قوچانی", national_id="0923456781"),
+           req("137|b", "2024-01-03", citizen_name="خانم قوچانی", mobile="+989150000002",
+               national_id="0012345679", category="پیگیری درخواست")]
+    assert group_followups(ids)["137|b"] == "137|b"
+
+
+def test_a_title_of_the_other_gender_is_another_member_of_the_home():
+    # «آقای قوچانی» on another phone is not هانیه قوچانی (her father, a brother), even as a
+    # generic follow-up; nor is «خانم قوچانی» with no number the caller علی قوچانی
+    first = anon("137|a", "2024-01-01", citizen_name="هانیه قوچانی", mobile="+989150000001")
+    mister = anon("137|b", "2024-01-03", citizen_name="آقای قوچانی", mobile="+989150000002",
+                  category="پیگیری درخواست")
+    assert group_followups([first, mister])["137|b"] == "137|b"
+    ali = anon("137|a", "2024-01-01", citizen_name="علی قوچانی")
+    assert group_followups([ali, anon("137|b", "2024-01-03", citizen_name="خانم قوچانی")])["137|b"] == "137|b"
+    assert group_followups([ali, anon("137|b", "2024-01-03", citizen_name="آقای قوچانی")])["137|b"] == "137|a"
+
+
+def test_a_groups_generic_followup_does_not_open_it_to_another_category():
+    # صغری صادقی reports the rubbish from her mother's mobile and follows it up as «پیگیری
+    # درخواست»; a day later the mother («حاجیه خانم صادقی», the same mobile) reports the
+    # street light: another problem, not a member of the rubbish request
+    calls = [anon("137|a", "2024-01-01", citizen_name="خانم صغری صادقی", mobile="+989150000001", category="پسماند"),
+             anon("137|b", "2024-01-04", citizen_name="خانم صادقی", mobile="+989150000001",
+                  category="پیگیری درخواست"),
+             anon("137|c", "2024-01-05", citizen_name="حاجیه خانم صادقی", mobile="+989150000001",
+                  category="روشنایی معابر")]
+    out = group_followups(calls)
+    assert out["137|b"] == "137|a" and out["137|c"] == "137|c"
+    # the rubbish again is the group's
+    again = calls[:2] + [anon("137|c", "2024-01-05", citizen_name="حاجیه خانم صادقی", mobile="+989150000001",
+                              category="پسماند")]
+    assert group_followups(again)["137|c"] == "137|a"

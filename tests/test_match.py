@@ -370,6 +370,34 @@ def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
     assert not conflicting(f(first_name="حسن"), f(last_name="نوری"), conf)
 
 
+def test_a_name_longer_than_a_whole_one_is_another_person():
+    # the registry's جواد (a row with a birth date names its person whole) is not «محمدجواد»,
+    # his son on the home's landline; a caller's «جواد» may be half of the registry's
+    # محمدجواد, and a «سید» glued to a name is no longer name
+    from munihub.resolve.conflicts import conflicting
+    conf = settings_for("person")
+    f = lambda **kw: features(rec("x|1", last_name="موسوی", **kw))  # noqa: E731
+    whole = f(first_name="جواد", birth_date="1976-07-08")
+    assert conflicting(whole, f(first_name="محمدجواد"), conf)
+    assert conflicting(f(first_name="محمدجواد"), whole, conf)
+    assert not conflicting(f(first_name="جواد"), f(first_name="محمدجواد"), conf)
+    assert not conflicting(f(first_name="محمدجواد", birth_date="1976-07-08"), f(first_name="جواد"), conf)
+    assert not conflicting(f(first_name="ملیحه", birth_date="1982-09-11"), f(first_name="سیدملیحه"), conf)
+    assert not conflicting(f(first_name="اطمه", birth_date="1949-09-24"), f(first_name="فاطمه"), conf)  # a typo
+
+
+def test_two_fathers_names_are_two_people():
+    # «محمدعلی موسوی فرزند علی» is not the registry's علی موسوی, son of حسین, whatever mobile
+    # and half of a name link them; a misspelt or half father's name is the same father
+    from munihub.resolve.conflicts import conflicting
+    conf = settings_for("person")
+    f = lambda **kw: features(rec("x|1", last_name="موسوی", **kw))  # noqa: E731
+    assert conflicting(f(first_name="محمدعلی", father_name="علی"), f(first_name="علی", father_name="حسین"), conf)
+    assert not conflicting(f(first_name="علی", father_name="محمدرضا"), f(first_name="علی", father_name="رضا"), conf)
+    assert not conflicting(f(first_name="علی", father_name="حسین"), f(first_name="علی", father_name="حسن"), conf)
+    assert not conflicting(f(first_name="علی", father_name="حسین"), f(first_name="علی"), conf)
+
+
 
 
 def test_the_two_halves_of_a_compound_name_join_the_part_that_holds_it():

@@ -220,6 +220,28 @@ def test_many_conflicts_equal_one_pair_tests(records):
     assert got.tolist() == want and 0 < sum(want) < len(want)
 
 
+def test_many_conflicts_equal_one_pair_tests_on_names_longer_than_whole_ones():
+    """A whole name (a row with a birth date) held inside a longer one is a conflict in
+    `TableConflicts.many` as in `conflicting`, whichever side holds it."""
+    import numpy as np
+
+    from munihub.resolve.conflicts import conflict_of, conflicting
+
+    conf = match.settings_for("person")
+    people = [("جواد", "1976-07-08"), ("محمدجواد", None), ("جواد", None), ("محمدجواد", "1990-01-01"),
+              ("ملیحه", "1982-09-11"), ("سیدملیحه", None), ("علی", "1950-02-02"), ("محمدعلی", None),
+              ("اطمه", "1949-09-24"), ("فاطمه", None)]
+    records = [{"ref": f"r|{i}", "source": "r", "entity_type": "person", "updated_at": "2024-01-01", "trust": 1,
+                "fields": {"first_name": first, "last_name": "موسوی", **({"birth_date": born} if born else {})}}
+               for i, (first, born) in enumerate(people)]
+    table = vectorized.build_index(records, "person")["features"]
+    n = len(table.refs)
+    left, right = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    got = conflict_of(table, conf).many(left, right)
+    want = [conflicting(table.row(a), table.row(b), conf) for a, b in zip(left.tolist(), right.tolist())]
+    assert got.tolist() == want and sum(want) > 0
+
+
 @pytest.mark.parametrize("settings", [None, ENGLISH], ids=["persian-defaults", "english"])
 def test_scored_arrays_give_the_clusters_ids_and_rules_of_pairs(records, settings):
     """`components.cluster_scored`, `entity_ids` and `first_rules` over `score_index`'s arrays

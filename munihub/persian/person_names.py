@@ -205,7 +205,8 @@ def _strip_found(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], li
             i += span
             continue
         k = keys[i]
-        glued = k.startswith("سید") and next((s for s in ("سیده", "سید") if k[len(s):] in first), None)
+        # «سیدمهدی» is سید + مهدی, not سیده + هدی: the longer title only where the word has it
+        glued = next((s for s in ("سیده", "سید") if k.startswith(s) and k[len(s):] in first), None)
         if glued:  # «سیدمحمد»: the title glued to a known first name (not «سیدی», a surname)
             seyyed = True
             kept.append(words[i][len(glued):].lstrip("\u200c"))

@@ -19,7 +19,9 @@ def conflicting(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = fro
     the two halves of a compound name in `compounds` (a `halves` feature's values held by the
     cluster the pair would be in, `between`): فاطمه and زهرا are both فاطمه‌زهرا's.  Unless a
     side carries a feature of `whole_names_with` (a birth date: a registry's row names its
-    person whole, so its زهرا is a daughter, not half of her mother's فاطمه‌زهرا)."""
+    person whole, so its زهرا is a daughter, not half of her mother's فاطمه‌زهرا); and such a
+    whole name held inside a longer one on the other side is another person (the registry's
+    جواد and «محمدجواد», his son: `_longer_than_whole`)."""
     from munihub.resolve.match import contradicting_ids
 
     for f in conf["trusted_ids"]:
@@ -27,13 +29,37 @@ def conflicting(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = fro
             return True
     for name in conf.get("conflicts", ()):
         a, b = fa.get(name), fb.get(name)
-        if a and b and a != b and _far(a, b, conf["comparisons"][name].get("kind", "exact")):
+        if not (a and b and a != b):
+            continue
+        if _far(a, b, conf["comparisons"][name].get("kind", "exact")):
             if compounds and name in conf.get("halves", ()) and (a + b in compounds or b + a in compounds) \
                     and not any(fa.get(w) or fb.get(w) for w in conf.get("whole_names_with", ())):
                 continue
-            if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ())):
-                return True
+        elif not (name in conf.get("halves", ()) and _longer_than_whole(a, b, fa, fb, conf)):
+            continue
+        if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ())):
+            return True
     return False
+
+
+def _longer_than_whole(a: str, b: str, fa: dict, fb: dict, conf: dict) -> bool:
+    """Whether one side's name holds the other's inside it and the shorter one is a whole name
+    (its record states a `whole_names_with` feature: a registry's row): the registry's جواد
+    is not «محمدجواد», his son; a caller gives half of his name, never more than it."""
+    if not _holds(a, b):
+        return False
+    return any((fa if len(a) < len(b) else fb).get(w) for w in conf.get("whole_names_with", ()))
+
+
+def _holds(a: str, b: str) -> bool:
+    """Whether one of two names is the other with a name of three letters or more before or
+    after it (جواد in محمدجواد), not a letter lost to a typo («اطمه») nor a glued «سید»
+    («سیدملیحه»: the title on a name the parser did not know)."""
+    from munihub.resolve.model import is_half
+
+    short, long = sorted((a, b), key=len)
+    return is_half(short, long) and len(long) - len(short) >= 3 and \
+        long.removeprefix("سیده").removeprefix("سید") != short
 
 
 def between(rows, conf: dict, ms, mb) -> bool:
@@ -191,6 +217,20 @@ class TableConflicts:
             apart = np.fromiter((_far(values[a], values[b], kind) for a, b in both.tolist()),
                                 dtype=bool, count=len(both))
             far[differ[apart[inverse.ravel()]]] = True
+            whole = [cols[w] for w in conf.get("whole_names_with", ()) if w in cols]
+            if name in conf.get("halves", ()) and whole:  # a name longer than a whole one (`_longer_than_whole`)
+                # per distinct pair of values: 0 neither holds the other, 1 the left one is the
+                # shorter, 2 the right one
+                held = np.fromiter((0 if far_ or not _holds(values[a], values[b]) else
+                                    1 + (len(values[a]) >= len(values[b]))
+                                    for (a, b), far_ in zip(both.tolist(), apart.tolist())),
+                                   dtype=np.int8, count=len(both))[inverse.ravel()]
+                near = differ[held > 0]
+                side = np.where(held[held > 0] == 1, left[near], right[near])
+                has = np.zeros(len(near), dtype=bool)
+                for col in whole:
+                    has |= col[side] >= 0
+                far[near[has]] = True
         for x, y in conf.get("swappable", ()):  # names swapped or split elsewhere: no conflict
             at = np.flatnonzero(far)
             if not len(at):

@@ -8,8 +8,11 @@ agrees); a caller who gave no name («ناشناس») at the same place is not a
 A neighbour with another name is (another request); a group member that names less than the
 caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
 national id, not by the other household phone it called from; nor does any member by its
-other number alone when the caller shares a number or id with another member.  A category listed in
-`generic_categories` («پیگیری درخواست») is the same as any.  The window is a chain: it
+other number alone when the caller shares a number or id with another member.  A title and
+surname filed under a generic category follows up that surname's request at the place from
+any phone of the home; a title or first name of the other gender is someone else.  A category listed in
+`generic_categories` («پیگیری درخواست») is the same as any, but a group's generic follow-ups
+stand for the group's own category: a call of another category does not join through them.  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
 earlier one closed) starts a new group.  A request citing an earlier tracking code
@@ -103,16 +106,20 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_000 * math.asin(math.sqrt(h))
 
 
-def _name_parts(value: Any) -> tuple[str | None, str | None]:
-    """(first, last) name keys of a one-field caller name; (None, None) when nobody is named."""
+def _name_parts(value: Any) -> tuple[str | None, str | None, str | None]:
+    """(first, last) name keys of a one-field caller name and the gender its title or first
+    name says; all None when nobody is named."""
     if not isinstance(value, str) or not value.strip():
-        return None, None
+        return None, None, None
     from munihub.persian.person_names import parse_name
+    from munihub.resolve.match import gender_of_first
+    from munihub.resolve.records import title_gender
 
     parsed = parse_name(value)
     if parsed is None or parsed.placeholder:
-        return None, None
-    return _key(parsed.first, "name"), _key(parsed.last, "name")
+        return None, None, None
+    first = _key(parsed.first, "name")
+    return first, _key(parsed.last, "name"), title_gender(parsed.title) or (gender_of_first(first) if first else None)
 
 
 def _profile(req: dict, options: dict | None = None) -> dict:
@@ -124,7 +131,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
     category = _key(f.get("category"))
     quoted = set(QUOTED_CODE.findall(to_latin_digits(str(f.get("description") or "")))) \
         if options["quoted_codes"] else set()
-    first, last = _name_parts(f.get("citizen_name"))
+    first, last, gender = _name_parts(f.get("citizen_name"))
     duplicate = _key(f.get("status")) in {_key(c) for c in options.get("duplicate_statuses", ())} - {None}
     return {"ref": req["ref"], "when": _when(f.get("filed_at"), req["ref"]),
             "tracking": str(f.get("tracking_code") or "") or None,
@@ -133,7 +140,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
                                           ("mobile", f.get("mobile") or None),
                                           ("phone", f.get("phone") or None),
                                           ("name", _key(f.get("citizen_name"), "name"))) if v},
-            "first": first, "last": last,
+            "first": first, "last": last, "gender": gender,
             "category": category, "generic": category in generic, "duplicate": duplicate,
             "district": _key(f.get("district")),
             "address": _key(f.get("address")), "coords": _coords(f)}
@@ -146,7 +153,9 @@ def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
 
 def same_citizen(a: dict, b: dict) -> bool:
     """The same national id, or names that do not contradict backed by a shared number, or
-    names that fully agree, or a partial or missing name with no other number or id."""
+    names that fully agree, or a partial or missing name with no other number or id (a title and
+    surname under a generic follow-up category: from any phone of the home); never a title or
+    first name of the other gender."""
     ca, cb = a["citizen"], b["citizen"]
     if ca.get("nid") and ca.get("nid") == cb.get("nid"):
         return True
@@ -157,8 +166,14 @@ def same_citizen(a: dict, b: dict) -> bool:
         return False  # two first names (half of a compound, محمدرضا / رضا, agrees): a household's phone
     if any(ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
         return True
+    if a.get("gender") and b.get("gender") and a["gender"] != b["gender"]:
+        return False  # «خانم احمدی» is not «علی احمدی»: a daughter on her father's phone
     if fa and fb and a["last"] and b["last"]:
         return True  # the whole name agrees; the number may be another of the household's
+    if (a["generic"] or b["generic"]) and a["last"] and b["last"] and not _differ(ca.get("nid"), cb.get("nid"), by=2):
+        # a «پیگیری درخواست» call follows an earlier request up: a title and the surname
+        # of that request's caller is that caller on another phone of the home
+        return True
     # a title and surname, or «ناشناس», is anyone's: another mobile or national id is someone else
     return not (_differ(ca.get("mobile"), cb.get("mobile")) or _differ(ca.get("nid"), cb.get("nid"), by=2))
 
@@ -193,6 +208,16 @@ def _backed(p: dict, members: list[dict]) -> bool:
 
 def _same_category(a: dict, b: dict) -> bool:
     return bool(a["category"]) and (a["category"] == b["category"] or a["generic"] or b["generic"])
+
+
+def _of_category(p: dict, members: list[dict]) -> bool:
+    """Whether `p` may be about the problem of a group: a generic follow-up (or a duplicate)
+    follows any, a call with its own category only a group that reported that category (its
+    generic follow-ups stand for the group's category, not for any: a household's «پیگیری
+    درخواست» about the rubbish does not make the mother's street-light call on the same
+    mobile a day later part of it)."""
+    own = {q["category"] for q in members if not q["generic"]}
+    return p["generic"] or p["duplicate"] or not own or p["category"] in own
 
 
 def _named(p: dict) -> bool:
@@ -266,7 +291,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
                 # nameless caller in a group must not let a neighbour in (`_vetoes`)
-                if (p["duplicate"] or p["when"] - last[root] <= window) and \
+                if (p["duplicate"] or p["when"] - last[root] <= window) and _of_category(p, members[root]) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
                         not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]):
                     if best is None or last[root] > last[best]:

@@ -48,8 +48,9 @@ _PERSON = {
     # ranks below one personal evidence makes: «رضا» on the home's landline is the father
     # رضا by name, and the twin محمدرضا by his own thread; the thread decides
     "rank_below_personal": (0.99, ("national_id", "birth_date", "mobile", "thread")),  # caps._below
-    # never one person, however a chain of links runs (see clustering.cluster)
-    "conflicts": ["birth_date", "gender", "first_key", "last_key"],
+    # never one person, however a chain of links runs (see clustering.cluster); two fathers'
+    # names too: «محمدعلی فرزند علی» on his father's mobile is علی's son, not علی
+    "conflicts": ["birth_date", "gender", "first_key", "last_key", "father_key"],
     # ... but the two halves of a compound first name the cluster holds are one woman's
     # (فاطمه, زهرا of فاطمه‌زهرا: conflicts.between), unless a side states a birth date: a
     # registry's row gives its person's whole name, so its زهرا is the daughter

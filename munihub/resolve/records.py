@@ -57,7 +57,7 @@ def person_mention(record: dict) -> dict | None:
         # earlier one is mostly that caller's follow-up (its thread says whose: thread_mentions)
         return None
     if parsed is not None and parsed.title and "gender" not in person:
-        gender = _TITLE_GENDER.get(parsed.title.split()[0])
+        gender = title_gender(parsed.title)
         if gender:
             person["gender"] = gender  # «خانم احمدی» is not the registry's «علی احمدی»
     if thread:
@@ -72,6 +72,11 @@ def person_mention(record: dict) -> dict | None:
 
 # Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
 _TITLE_GENDER = {"آقای": "male", "حاج": "male", "حاجی": "male", "خانم": "female", "حاجیه": "female"}
+
+
+def title_gender(title: str | None) -> str | None:
+    """The gender a parsed title says («خانم» female, «آقای» male), None for «دکتر» and the like."""
+    return _TITLE_GENDER.get(title.split()[0]) if title else None
 
 
 def request_thread(record: dict) -> str | None:
