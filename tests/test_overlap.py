@@ -235,6 +235,23 @@ def test_staging_runs_with_the_collector_seldom_woken_and_gives_its_settings_bac
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+def test_a_freeze_made_before_staging_outlives_it():
+    """A process that froze its start-up heap itself (the gateway does) keeps it frozen after a
+    staging block: `gc.unfreeze` would thaw everything, not only what the block froze."""
+    import gc
+
+    from munihub.ingest.overlap import fewer_collections
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_a_load_is_staged_inside_fewer_collections(monkeypatch, tmp_path):
     import gc
     import types

@@ -49,7 +49,7 @@ def one_arena() -> None:
 
 GC_YOUNG = 50_000  # allocations (net) between the young generation's collections while staging
 _gc_lock = threading.Lock()
-_gc_saved: list = []  # [thresholds before the outermost block, blocks open]
+_gc_saved: list = []  # [thresholds before the outermost block, blocks open, whether it froze]
 
 
 @contextlib.contextmanager
@@ -60,15 +60,17 @@ def fewer_collections() -> Iterator[None]:
     collector ran ~2,000 times in a 200k-row load, moving each live batch through the
     generations and walking every object the imports made, 0.45 of 3.3 s of the hub's CPU;
     with 50,000 it runs a few times (0.08 s).  What exists before the block is frozen out of
-    the collections (`gc.freeze`).  Blocks in several threads share the setting: the first to
-    enter sets it, the last to leave restores it."""
+    the collections (`gc.freeze`), unless something froze objects before (a server that froze its
+    start-up heap): `gc.unfreeze` would thaw those too.  Blocks in several threads share the
+    setting: the first to enter sets it, the last to leave restores it."""
     import gc
 
     with _gc_lock:
         if not _gc_saved:
-            _gc_saved[:] = [gc.get_threshold(), 0]
+            _gc_saved[:] = [gc.get_threshold(), 0, gc.get_freeze_count() == 0]
             threshold = _gc_saved[0]
-            gc.freeze()
+            if _gc_saved[2]:
+                gc.freeze()
             gc.set_threshold(max(GC_YOUNG, threshold[0]), *threshold[1:])
         _gc_saved[1] += 1
     try:
@@ -78,7 +80,8 @@ def fewer_collections() -> Iterator[None]:
             _gc_saved[1] -= 1
             if not _gc_saved[1]:
                 gc.set_threshold(*_gc_saved[0])
-                gc.unfreeze()
+                if _gc_saved[2]:
+                    gc.unfreeze()
                 _gc_saved.clear()
 
 
