@@ -84,6 +84,14 @@ def _title_at(words: list[str], i: int) -> tuple[str | None, int]:
     return None, 0
 
 
+_TITLE_GENDER = {"آقای": "male", "حاج": "male", "حاجی": "male", "خانم": "female", "حاجیه": "female"}
+
+
+def title_gender(title: str | None) -> str | None:
+    """The gender a parsed title says («خانم» female, «آقای» male), None for «دکتر» and the like."""
+    return _TITLE_GENDER.get(title.split()[0]) if title else None
+
+
 def split_title(name: str) -> tuple[str | None, str]:
     """(leading honorifics as one normalized title or None, the name without them).
 

@@ -113,7 +113,7 @@ def _name_parts(value: Any) -> tuple[str | None, str | None, str | None]:
         return None, None, None
     from munihub.persian.person_names import parse_name
     from munihub.resolve.match import gender_of_first
-    from munihub.resolve.records import title_gender
+    from munihub.persian import title_gender
 
     parsed = parse_name(value)
     if parsed is None or parsed.placeholder:

@@ -35,7 +35,7 @@ def person_mention(record: dict) -> dict | None:
     postal code, address and district.  None only when nobody is named: no name (or a
     placeholder such as «ناشناس»), no national id, no phone and no earlier tracking code
     quoted (a 137 call that quotes one is its caller's follow-up: `thread_mentions`)."""
-    from munihub.persian import parse_name
+    from munihub.persian import parse_name, title_gender
 
     person: dict[str, Any] = {f: record[f] for f in CARRIED if record.get(f)}
     name = next((record[f] for f in PERSON_NAME_FIELDS if record.get(f)), None)
@@ -71,14 +71,6 @@ def person_mention(record: dict) -> dict | None:
 
 
 # Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
-_TITLE_GENDER = {"آقای": "male", "حاج": "male", "حاجی": "male", "خانم": "female", "حاجیه": "female"}
-
-
-def title_gender(title: str | None) -> str | None:
-    """The gender a parsed title says («خانم» female, «آقای» male), None for «دکتر» and the like."""
-    return _TITLE_GENDER.get(title.split()[0]) if title else None
-
-
 def request_thread(record: dict) -> str | None:
     """The request a 137 call belongs to: the earlier tracking code it cites (`refers_to`, or
     quoted in its description in any digits; the smallest if several), else its own code.  A
