@@ -89,6 +89,17 @@ def test_a_mention_with_no_number_weighs_everyone_of_its_surname_at_its_street_a
     assert out["137|9#person"] == out["reg|1"] != out["137|4#person"]
 
 
+def test_a_person_met_at_the_street_and_alley_still_joins_households_for_the_roster():
+    # «آقای رستمی» on the landline L: the wife (L and the postal code Q); علی at the alley with
+    # Q and a second line M; his brother حسن with M only: one household, two رستمی men
+    feats = {"reg|2": person("زهرا", "کریمی", gender="female", phone=HOME["phone"], postal_code=HOME["postal_code"]),
+             "reg|1": person("علی", "رستمی", gender="male", postal_code=HOME["postal_code"],
+                             phone="+985132222222", place=HOME["place"]),
+             "reg|3": person("حسن", "رستمی", gender="male", phone="+985132222222"),
+             "137|9#person": person(None, "رستمی", gender="male", phone=HOME["phone"], place=HOME["place"])}
+    assert decide(alone(feats), feats) == alone(feats)
+
+
 def test_two_brothers_of_that_surname_leave_the_title_alone():
     feats = home_of_rostami(mobile=WIFE)
     feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), **HOME)

@@ -139,12 +139,14 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
                 if f.get(h):
                     by_key[(h, f[h])].append(ref)
     seen: set[tuple] = set()
+    closed: set[str] = set()  # its own visited set: a part met at a street and alley still widens
     while frontier:
-        parts |= frontier
+        closed |= frontier
         found = {(h, f[h]) for key in frontier for ref in members[key]
                  if (f := feats.get(ref)) for h in keys if f.get(h)} - seen
         seen |= found
-        frontier = {clusters[ref] for k in found for ref in by_key[k]} - parts
+        frontier = {clusters[ref] for k in found for ref in by_key[k]} - closed
+    parts |= closed
     return {ref for key in parts for ref in members[key]}
 
 
