@@ -100,6 +100,17 @@ def test_a_person_met_at_the_street_and_alley_still_joins_households_for_the_ros
     assert decide(alone(feats), feats) == alone(feats)
 
 
+def test_beside_a_number_its_owners_street_and_alley_is_weighed_too():
+    # علی is on record only by a permit at the home's street and alley (no landline, no postal
+    # code): the call on his wife's mobile is his; a brother there too, and it is no one's
+    feats = home_of_rostami(mobile=WIFE, gender="male")
+    feats["reg|1"] = person("علی", "رستمی", gender="male", national_id=nid(1), place=HOME["place"])
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"]
+    feats["permit|3#person"] = person("حسن", "رستمی", gender="male", national_id=nid(3), place=HOME["place"])
+    assert decide(alone(feats), feats) == alone(feats)
+
+
 def test_two_brothers_of_that_surname_leave_the_title_alone():
     feats = home_of_rostami(mobile=WIFE)
     feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), **HOME)

@@ -5,9 +5,10 @@ by pairs alone: the pair scores cap such mentions unless something personal agre
 (`cap_when_partial`).  What can tell is the *roster* of the home the call came from: the
 people with that surname there, as the clusters hold them.  A mention's home is the
 household (landlines, postal codes) of the named person on record whose mobile it called
-from.  Its street and alley (`places.place_key`) is many homes, and the home's landline is
-anyone at home, on record or not (a child, a guest): beside a number neither names a
-household's member.  A mention with no number at all (a landline or nothing: a bill's
+from, with that person's street and alley (a member on record by a permit or a call alone
+has neither landline nor postal code).  Its own street and alley (`places.place_key`) is
+many homes, and the home's landline is anyone at home, on record or not (a child, a
+guest): beside a number neither names a household's member.  A mention with no number at all (a landline or nothing: a bill's
 subscriber by surname, a 137 caller on the home's phone) has only those: it is weighed
 against everyone of its surname at its own landline's or postal code's household and its
 street and alley, and joins only when exactly one named person there fits.
@@ -106,10 +107,13 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
     # number (or, for a record naming no first name and no number, its own household or street
     # and alley key) -> the parts calling from it
     called: dict[tuple, set[str]] = defaultdict(set)
+    unnamed: set[tuple] = set()  # the numbers records with no first name called from
     for ref, key in clusters.items():
         f = feats.get(ref)
         if f and (not f.get(first) or mentions(ref)):
             held = [(n, f[n]) for n in numbers if f.get(n)]
+            if not f.get(first):
+                unnamed.update(held)
             if not held and not f.get(first) and f.get(roster["last"]):
                 held = [(h, f[h]) for h in own if f.get(h)]
             for number in held:
@@ -117,7 +121,7 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
     if not called:
         return set()
     places = roster.get("places", ())
-    frontier, parts = set(), set()
+    frontier, parts, owners = set(), set(), set()
     for ref, key in clusters.items():
         f = feats.get(ref)
         if f and f.get(first):
@@ -127,6 +131,8 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
                     # a street and alley's people are weighed themselves; their households
                     # are not the caller's, so they widen nothing
                     (parts if n in places else frontier).add(key)
+                    if (n, f[n]) in unnamed:  # its street and alley is weighed for them
+                        owners.add(key)
     if not parts:
         return set()
     members: dict[str, list[str]] = defaultdict(list)
@@ -147,6 +153,12 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
         seen |= found
         frontier = {clusters[ref] for k in found for ref in by_key[k]} - closed
     parts |= closed
+    # the named people at a number's owner's street and alley are weighed beside the owner's
+    # household (`_Roster.around`); added after the households are closed, which they do not widen
+    alleys = {(p, f[p]) for key in owners for ref in members[key] if (f := feats.get(ref)) for p in places if f.get(p)}
+    if alleys:
+        parts |= {key for ref, key in clusters.items() if (f := feats.get(ref)) and f.get(first)
+                  and any((p, f.get(p)) in alleys for p in places)}
     return {ref for key in parts for ref in members[key]}
 
 
@@ -225,11 +237,19 @@ class _Roster:
         """Keys of the named groups with `surname` in the households of `refs`, but `own`."""
         return {k for home in self.homes(refs) for k in self.people.get((home, surname), ())} - {own}
 
-    def around(self, refs: Iterable[str], surname: str) -> set[str]:
-        """Keys of the named groups with `surname` at the households `refs` name themselves
-        (landline, postal code) or at their street and alley: for records with no number."""
+    def around(self, refs: Iterable[str], surname: str, numbered: bool) -> set[str]:
+        """Keys of the named groups with `surname` who may be the partial group `refs`: with
+        a number, those in its owners' households or at their streets and alleys (a member
+        on record with neither landline nor postal code, a permit's, is still there); with
+        none, those at the households `refs` name themselves (landline, postal code) or at
+        their own street and alley."""
         fs = [self.f(r) for r in refs]
-        homes = {self.root((h, f[h])) for f in fs for h in self.roster["households"] if f.get(h)}
+        if numbered:
+            homes = self.homes(refs)
+            fs = [self.f(ref) for f in fs for n in self.roster["numbers"]
+                  for owner in self.owners.get((n, f.get(n)), ()) for ref in self.groups[owner]]
+        else:
+            homes = {self.root((h, f[h])) for f in fs for h in self.roster["households"] if f.get(h)}
         places = {(p, f[p]) for f in fs for p in self.roster.get("places", ()) if f.get(p)}
         return ({k for home in homes for k in self.people.get((home, surname), ())}
                 | {k for place in places for k in self.placed.get((place, surname), ())})
@@ -251,11 +271,12 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
         surnames = {f[last] for f in fs if f.get(last)}
         if len(surnames) != 1:
             continue
-        # a number speaks for its owner's household; without one, the group's own home and
-        # street and alley are all it has (everyone of the surname there is weighed)
+        # a number speaks for its owner's household and street and alley; without one, the
+        # group's own home and street and alley are all it has (everyone of the surname there
+        # is weighed)
         surname, numbered = surnames.pop(), any(f.get(n) for f in fs for n in roster["numbers"])
         fits = []
-        for k in sorted(r.at_home(refs, surname) if numbered else r.around(refs, surname)):
+        for k in sorted(r.around(refs, surname, numbered)):
             if _compatible(r.groups[k], refs, conflict) and \
                     not any((a, b) in refused for a in r.groups[k] for b in refs):
                 fits.append(k)
