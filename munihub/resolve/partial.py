@@ -100,47 +100,59 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
     """The refs of the parts `detach` and `attach` may read or move: parts holding a caller (a
     mention, or a record with no first name) with a number that a person on record owns,
     and, closed over shared household keys, the parts of those owners; for a record with no
-    first name and no number, the named parts at its own household (closed likewise) and
-    at its street and alley.  Empty when none of these is on record: nothing can move then."""
-    first, numbers, keys = roster["first"], roster["numbers"], roster["households"]
-    own = _own_homes(roster)
-    # number (or, for a record naming no first name and no number, its own household or street
-    # and alley key) -> the parts calling from it
+    first name and no number, the named parts at its own household (closed likewise); and
+    the named parts of the surname sought at such a record's or an owner's street and alley.
+    Empty when none of these is on record: nothing can move then."""
+    first, last, numbers, keys = roster["first"], roster["last"], roster["numbers"], roster["households"]
+    places = roster.get("places", ())
+    # number (or, for a record naming no first name and no number, its own household key) ->
+    # the parts calling from it; a street and alley -> the surnames such records seek there,
+    # and a number -> the surnames of the records with no first name calling from it (their
+    # owners' streets and alleys are weighed for those surnames only)
     called: dict[tuple, set[str]] = defaultdict(set)
-    unnamed: set[tuple] = set()  # the numbers records with no first name called from
+    sought: dict[tuple, set[str]] = defaultdict(set)
+    unnamed: dict[tuple, set[str]] = defaultdict(set)
     for ref, key in clusters.items():
         f = feats.get(ref)
         if f and (not f.get(first) or mentions(ref)):
             held = [(n, f[n]) for n in numbers if f.get(n)]
             if not f.get(first):
-                unnamed.update(held)
-            if not held and not f.get(first) and f.get(roster["last"]):
-                held = [(h, f[h]) for h in own if f.get(h)]
+                for number in held:
+                    unnamed[number].add(f.get(last))
+            if not held and not f.get(first) and f.get(last):
+                held = [(h, f[h]) for h in keys if f.get(h)]
+                for p in places:
+                    if f.get(p):
+                        sought[(p, f[p])].add(f[last])
+                        called[(p, f[p])].add(key)
             for number in held:
                 called[number].add(key)
     if not called:
         return set()
-    places = roster.get("places", ())
-    frontier, parts, owners = set(), set(), set()
+    frontier, parts, owners, placed = set(), set(), set(), set()
     for ref, key in clusters.items():
         f = feats.get(ref)
         if f and f.get(first):
             for n in (*numbers, *keys, *places):
                 if (n, f.get(n)) in called:
+                    if n in places:  # weighed only if of a surname sought there (below)
+                        placed.add((key, (n, f[n])))
+                        continue
                     parts |= called[(n, f[n])]
-                    # a street and alley's people are weighed themselves; their households
-                    # are not the caller's, so they widen nothing
-                    (parts if n in places else frontier).add(key)
+                    frontier.add(key)
                     if (n, f[n]) in unnamed:  # its street and alley is weighed for them
-                        owners.add(key)
-    if not parts:
+                        owners.add((key, (n, f[n])))
+    if not parts and not placed:
         return set()
     members: dict[str, list[str]] = defaultdict(list)
     by_key: dict[tuple, list[str]] = defaultdict(list)
+    surnames: dict[str, set[str]] = defaultdict(set)
     for ref, key in clusters.items():
         members[key].append(ref)
         f = feats.get(ref)
         if f:
+            if f.get(last):
+                surnames[key].add(f[last])
             for h in keys:
                 if f.get(h):
                     by_key[(h, f[h])].append(ref)
@@ -153,19 +165,24 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
         seen |= found
         frontier = {clusters[ref] for k in found for ref in by_key[k]} - closed
     parts |= closed
-    # the named people at a number's owner's street and alley are weighed beside the owner's
-    # household (`_Roster.around`); added after the households are closed, which they do not widen
-    alleys = {(p, f[p]) for key in owners for ref in members[key] if (f := feats.get(ref)) for p in places if f.get(p)}
+    # the named people of a sought surname at a street and alley: a numberless record's own,
+    # or its number's owner's (`_Roster.around`); they are weighed, their households not widened
+    for key, place in placed:
+        if surnames[key] & sought[place]:
+            parts.add(key)
+            parts |= called[place]
+    for key, number in owners:
+        for ref in members[key]:
+            f = feats.get(ref) or {}
+            for p in places:
+                if f.get(p):
+                    sought[(p, f[p])] |= unnamed[number] - {None}
+    alleys = {place for key, number in owners for ref in members[key] if (f := feats.get(ref))
+              for place in ((p, f[p]) for p in places if f.get(p))}
     if alleys:
         parts |= {key for ref, key in clusters.items() if (f := feats.get(ref)) and f.get(first)
-                  and any((p, f.get(p)) in alleys for p in places)}
+                  and any((p, f.get(p)) in alleys and surnames[key] & sought[(p, f[p])] for p in places)}
     return {ref for key in parts for ref in members[key]}
-
-
-def _own_homes(roster: dict) -> tuple[str, ...]:
-    """The features that place a record with no number: its household keys and its street and
-    alley."""
-    return (*roster["households"], *roster.get("places", ()))
 
 
 class _Roster:
