@@ -72,6 +72,15 @@ def test_coordinates_within_200m_join_beyond_do_not():
     assert out["137|b"] == "137|a" and out["137|c"] == "137|c"
 
 
+def test_another_alley_of_the_street_is_another_place():
+    # «علی نوری» twice in one district about one category, but at alleys 12 and 15 of the
+    # street: the address texts are alike, the places are not (two homes, two requests)
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="علی نوری", address="بلوار سجاد، کوچه 12"),
+                           anon("137|b", "2024-01-02", citizen_name="علی نوری", address="بلوار سجاد، کوچه 15"),
+                           anon("137|c", "2024-01-03", citizen_name="علی نوری", address="بلوار سجاد کوچه ۱۲")])
+    assert out == {"137|a": "137|a", "137|b": "137|b", "137|c": "137|a"}
+
+
 def test_grouping_is_independent_of_input_order():
     reqs = [req("137|a", "2024-01-01"), req("137|b", "2024-01-25"), req("137|c", "2024-02-20"),
             req("137|d", "2024-05-01"), req("137|e", "2024-05-03", refers_to="a")]

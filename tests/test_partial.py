@@ -57,13 +57,58 @@ def test_title_and_surname_joins_the_one_man_of_that_surname_at_the_home():
     assert out["reg|2"] == "reg|2"
 
 
-def test_a_street_and_alley_or_the_homes_landline_is_anyone_of_the_home():
-    # many homes share an alley; a landline is anyone at home, on record or not (a child,
-    # a guest): neither names the household's member on record
-    for mention in ({"place": HOME["place"], "gender": "male", "mobile": "+989159999999"},
-                    {"phone": HOME["phone"], "place": HOME["place"]}):
+def test_beside_a_number_nobody_owns_a_street_and_alley_names_no_one():
+    # a mobile no one on record owns is someone's the roster does not know (a son, a guest):
+    # the street and alley around it, many homes, does not pick a member
+    feats = home_of_rostami(place=HOME["place"], gender="male", mobile="+989159999999")
+    assert decide(alone(feats), feats) == alone(feats)
+
+
+def test_a_mention_with_no_number_joins_the_one_person_of_its_surname_at_its_own_home():
+    # «آقای رستمی» on the home's landline, a water bill «رستمی» with its postal code, a caller
+    # who left no number but his street and alley: علی is the one رستمی on record there
+    for mention in ({"phone": HOME["phone"], "place": HOME["place"]},
+                    {"postal_code": HOME["postal_code"]},
+                    {"place": HOME["place"], "gender": "male"}):
         feats = home_of_rostami(**mention)
-        assert decide(alone(feats), feats) == alone(feats), mention
+        why: dict[str, str] = {}
+        out = partial.resolve_partials(alone(feats), feats, ROSTER, conflict_of(feats, CONF), why=why)
+        assert out["137|9#person"] == out["reg|1"] and out["reg|2"] == "reg|2", mention
+        assert why == {"137|9#person": partial.ATTACHED}, mention
+
+
+def test_a_mention_with_no_number_weighs_everyone_of_its_surname_at_its_street_and_alley():
+    # a brother on record at the street and alley with no landline or postal code (a permit,
+    # a call): two men fit «آقای رستمی» on the landline, so neither is chosen
+    feats = home_of_rostami(phone=HOME["phone"], place=HOME["place"], gender="male")
+    feats["137|4#person"] = person("حسن", "رستمی", gender="male", place=HOME["place"])
+    assert decide(alone(feats), feats) == alone(feats)
+    feats["137|4#person"]["gender"] = "female"  # حسن read as a woman's: her title rules her out
+    feats["137|4#person"]["first_key"] = "مریم"
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"] != out["137|4#person"]
+
+
+def test_a_person_met_at_the_street_and_alley_still_joins_households_for_the_roster():
+    # «آقای رستمی» on the landline L: the wife (L and the postal code Q); علی at the alley with
+    # Q and a second line M; his brother حسن with M only: one household, two رستمی men
+    feats = {"reg|2": person("زهرا", "کریمی", gender="female", phone=HOME["phone"], postal_code=HOME["postal_code"]),
+             "reg|1": person("علی", "رستمی", gender="male", postal_code=HOME["postal_code"],
+                             phone="+985132222222", place=HOME["place"]),
+             "reg|3": person("حسن", "رستمی", gender="male", phone="+985132222222"),
+             "137|9#person": person(None, "رستمی", gender="male", phone=HOME["phone"], place=HOME["place"])}
+    assert decide(alone(feats), feats) == alone(feats)
+
+
+def test_beside_a_number_its_owners_street_and_alley_is_weighed_too():
+    # علی is on record only by a permit at the home's street and alley (no landline, no postal
+    # code): the call on his wife's mobile is his; a brother there too, and it is no one's
+    feats = home_of_rostami(mobile=WIFE, gender="male")
+    feats["reg|1"] = person("علی", "رستمی", gender="male", national_id=nid(1), place=HOME["place"])
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"]
+    feats["permit|3#person"] = person("حسن", "رستمی", gender="male", national_id=nid(3), place=HOME["place"])
+    assert decide(alone(feats), feats) == alone(feats)
 
 
 def test_two_brothers_of_that_surname_leave_the_title_alone():
@@ -242,6 +287,31 @@ def test_incremental_runs_decide_partials_as_a_full_run(tmp_path):
     after_brother = _members(engine)
     # a brother moved in: the call could be either, so it is nobody's
     assert after_brother["rc137.calls|1403000001#person"] not in (
+        after_brother["registry.citizens|R1"], after_brother["registry.citizens|R2"])
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_brother
+
+
+def test_incremental_runs_decide_a_call_with_no_number_as_a_full_run(tmp_path):
+    call = _row("rc137.calls", "1403000002", "service_request", {
+        "tracking_code": "1403000002", "citizen_name": "آقای رستمی", "category": "روشنایی معابر",
+        "address": "بلوار توس کوچه 12", "district": "3", "filed_at": "2024-05-01T10:00:00"})
+    engine = store.open_store(f"sqlite:///{tmp_path / 'inc.db'}")
+    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001"),
+                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_call = _members(engine)
+    # no number, only his street and alley: علی is the one رستمی man on record there
+    assert after_call["rc137.calls|1403000002#person"] == after_call["registry.citizens|R1"]
+    assert _rule(engine, "rc137.calls|1403000002#person") == partial.ATTACHED
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_call
+    _publish(engine, [_citizen("R2", "حسن", 2, "+989150000002")], T0 + dt.timedelta(hours=2), "L3")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_brother = _members(engine)
+    assert after_brother["rc137.calls|1403000002#person"] not in (
         after_brother["registry.citizens|R1"], after_brother["registry.citizens|R2"])
     resolve_all(engine, full=True)
     assert _members(engine) == after_brother

@@ -1,7 +1,8 @@
 """137 follow-ups: repeated complaints about one problem become one request group.
 
 Two requests are one problem when the same citizen reports the same category at the same
-place (coordinates within `radius_m`, else same district and a similar address key) within
+place (coordinates within `radius_m`, else same district and the same street and alley
+(`places.place_key`), or a similar address key when either gives no alley) within
 `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
 agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen.
@@ -30,6 +31,8 @@ import math
 import re
 from collections import defaultdict
 from typing import Any
+
+from munihub.resolve.places import place_key
 
 ADDRESS_SIMILARITY = 0.9
 FOLLOWUP_DEFAULTS: dict[str, Any] = {
@@ -143,7 +146,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
             "first": first, "last": last, "gender": gender,
             "category": category, "generic": category in generic, "duplicate": duplicate,
             "district": _key(f.get("district")),
-            "address": _key(f.get("address")), "coords": _coords(f)}
+            "address": _key(f.get("address")), "place": place_key(f.get("address")), "coords": _coords(f)}
 
 
 def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
@@ -237,6 +240,8 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
         return distance_m(a["coords"], b["coords"]) <= radius_m
     if not a["district"] or a["district"] != b["district"]:
         return False
+    if a.get("place") and b.get("place"):
+        return a["place"] == b["place"]  # street and alley both read: «کوچه 42» is not «کوچه 15»
     if a["address"] and b["address"]:
         import jellyfish
         return jellyfish.jaro_winkler_similarity(a["address"], b["address"]) >= ADDRESS_SIMILARITY

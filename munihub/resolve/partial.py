@@ -5,13 +5,19 @@ by pairs alone: the pair scores cap such mentions unless something personal agre
 (`cap_when_partial`).  What can tell is the *roster* of the home the call came from: the
 people with that surname there, as the clusters hold them.  A mention's home is the
 household (landlines, postal codes) of the named person on record whose mobile it called
-from.  Its street and alley (`places.place_key`) is many homes, and the home's landline is
-anyone at home, on record or not (a child, a guest): neither names a household's member.
+from, with that person's street and alley (a member on record by a permit or a call alone
+has neither landline nor postal code).  Its own street and alley (`places.place_key`) is
+many homes, and the home's landline is anyone at home, on record or not (a child, a
+guest): beside a number neither names a household's member.  A mention with no number at all (a landline or nothing: a bill's
+subscriber by surname, a 137 caller on the home's phone) has only those: it is weighed
+against everyone of its surname at its own landline's or postal code's household and its
+street and alley, and joins only when exactly one named person there fits.
 
 - `attach`: a group of records that names no first name (title + surname only) and one
   surname joins the one named entity of its household with that surname that nothing
   conflicts with (national id, birth date, the title's gender: `conflicts.conflict_of`; a
   steward's "no-match"), when there is exactly one.  Two brothers there: it stays alone.
+  With no mobile its "household" is its own landline, postal code and street and alley.
 - `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
   137 thread shared with the entity's other records) leaves it when another entity of its
   home, same surname, holds the same first name or one it is half of and does not own the
@@ -93,50 +99,96 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
              mentions: Callable[[str], bool]) -> set[str]:
     """The refs of the parts `detach` and `attach` may read or move: parts holding a caller (a
     mention, or a record with no first name) with a number that a person on record owns,
-    and, closed over shared household keys, the parts of those owners.  Empty when no
-    caller's number is owned: nothing can move then."""
-    first, numbers, keys = roster["first"], roster["numbers"], roster["households"]
-    called: dict[tuple, set[str]] = defaultdict(set)  # number -> the parts calling from it
+    and, closed over shared household keys, the parts of those owners; for a record with no
+    first name and no number, the named parts at its own household (closed likewise); and
+    the named parts of the surname sought at such a record's or an owner's street and alley.
+    Empty when none of these is on record: nothing can move then."""
+    first, last, numbers, keys = roster["first"], roster["last"], roster["numbers"], roster["households"]
+    places = roster.get("places", ())
+    # number (or, for a record naming no first name and no number, its own household key) ->
+    # the parts calling from it; a street and alley -> the surnames such records seek there,
+    # and a number -> the surnames of the records with no first name calling from it (their
+    # owners' streets and alleys are weighed for those surnames only)
+    called: dict[tuple, set[str]] = defaultdict(set)
+    sought: dict[tuple, set[str]] = defaultdict(set)
+    unnamed: dict[tuple, set[str]] = defaultdict(set)
     for ref, key in clusters.items():
         f = feats.get(ref)
         if f and (not f.get(first) or mentions(ref)):
-            for n in numbers:
-                if f.get(n):
-                    called[(n, f[n])].add(key)
+            held = [(n, f[n]) for n in numbers if f.get(n)]
+            if not f.get(first):
+                for number in held:
+                    unnamed[number].add(f.get(last))
+            if not held and not f.get(first) and f.get(last):
+                held = [(h, f[h]) for h in keys if f.get(h)]
+                for p in places:
+                    if f.get(p):
+                        sought[(p, f[p])].add(f[last])
+                        called[(p, f[p])].add(key)
+            for number in held:
+                called[number].add(key)
     if not called:
         return set()
-    frontier, parts = set(), set()
+    frontier, parts, owners, placed = set(), set(), set(), set()
     for ref, key in clusters.items():
         f = feats.get(ref)
         if f and f.get(first):
-            for n in numbers:
+            for n in (*numbers, *keys, *places):
                 if (n, f.get(n)) in called:
-                    frontier.add(key)
+                    if n in places:  # weighed only if of a surname sought there (below)
+                        placed.add((key, (n, f[n])))
+                        continue
                     parts |= called[(n, f[n])]
-    if not frontier:
+                    frontier.add(key)
+                    if (n, f[n]) in unnamed:  # its street and alley is weighed for them
+                        owners.add((key, (n, f[n])))
+    if not parts and not placed:
         return set()
     members: dict[str, list[str]] = defaultdict(list)
     by_key: dict[tuple, list[str]] = defaultdict(list)
+    surnames: dict[str, set[str]] = defaultdict(set)
     for ref, key in clusters.items():
         members[key].append(ref)
         f = feats.get(ref)
         if f:
+            if f.get(last):
+                surnames[key].add(f[last])
             for h in keys:
                 if f.get(h):
                     by_key[(h, f[h])].append(ref)
     seen: set[tuple] = set()
+    closed: set[str] = set()  # its own visited set: a part met at a street and alley still widens
     while frontier:
-        parts |= frontier
+        closed |= frontier
         found = {(h, f[h]) for key in frontier for ref in members[key]
                  if (f := feats.get(ref)) for h in keys if f.get(h)} - seen
         seen |= found
-        frontier = {clusters[ref] for k in found for ref in by_key[k]} - parts
+        frontier = {clusters[ref] for k in found for ref in by_key[k]} - closed
+    parts |= closed
+    # the named people of a sought surname at a street and alley: a numberless record's own,
+    # or its number's owner's (`_Roster.around`); they are weighed, their households not widened
+    for key, place in placed:
+        if surnames[key] & sought[place]:
+            parts.add(key)
+            parts |= called[place]
+    for key, number in owners:
+        for ref in members[key]:
+            f = feats.get(ref) or {}
+            for p in places:
+                if f.get(p):
+                    sought[(p, f[p])] |= unnamed[number] - {None}
+    alleys = {place for key, number in owners for ref in members[key] if (f := feats.get(ref))
+              for place in ((p, f[p]) for p in places if f.get(p))}
+    if alleys:
+        parts |= {key for ref, key in clusters.items() if (f := feats.get(ref)) and f.get(first)
+                  and any((p, f.get(p)) in alleys and surnames[key] & sought[(p, f[p])] for p in places)}
     return {ref for key in parts for ref in members[key]}
 
 
 class _Roster:
     """The homes of every group: (home, surname) -> keys of groups with a named record there,
-    and number -> keys of the groups whose named records hold it."""
+    (street and alley, surname) -> the same by street and alley, and number -> keys of the
+    groups whose named records hold it."""
 
     def __init__(self, clusters: Mapping[str, str], feats: Feats, roster: dict):
         self.feats, self.roster = feats, roster
@@ -145,14 +197,20 @@ class _Roster:
             self.groups[clusters[ref]].append(ref)
         first, last = roster["first"], roster["last"]
         self.people: dict[tuple, set[str]] = defaultdict(set)
+        self.placed: dict[tuple, set[str]] = defaultdict(set)
         self.owners: dict[tuple, set[str]] = defaultdict(set)
         self.households: dict[str, set[tuple]] = defaultdict(set)
         for key, refs in self.groups.items():
             fs = [self.f(r) for r in refs]
             if not any(f.get(first) for f in fs):
                 continue
+            surnames = {f[last] for f in fs if f.get(last)}
             for f in fs:
                 self.households[key] |= {(h, f[h]) for h in roster["households"] if f.get(h)}
+                for p in roster.get("places", ()):
+                    if f.get(p):
+                        for s in surnames:
+                            self.placed[((p, f[p]), s)].add(key)
                 if f.get(first):
                     for n in roster["numbers"]:
                         if f.get(n):
@@ -196,6 +254,23 @@ class _Roster:
         """Keys of the named groups with `surname` in the households of `refs`, but `own`."""
         return {k for home in self.homes(refs) for k in self.people.get((home, surname), ())} - {own}
 
+    def around(self, refs: Iterable[str], surname: str, numbered: bool) -> set[str]:
+        """Keys of the named groups with `surname` who may be the partial group `refs`: with
+        a number, those in its owners' households or at their streets and alleys (a member
+        on record with neither landline nor postal code, a permit's, is still there); with
+        none, those at the households `refs` name themselves (landline, postal code) or at
+        their own street and alley."""
+        fs = [self.f(r) for r in refs]
+        if numbered:
+            homes = self.homes(refs)
+            fs = [self.f(ref) for f in fs for n in self.roster["numbers"]
+                  for owner in self.owners.get((n, f.get(n)), ()) for ref in self.groups[owner]]
+        else:
+            homes = {self.root((h, f[h])) for f in fs for h in self.roster["households"] if f.get(h)}
+        places = {(p, f[p]) for f in fs for p in self.roster.get("places", ()) if f.get(p)}
+        return ({k for home in homes for k in self.people.get((home, surname), ())}
+                | {k for place in places for k in self.placed.get((place, surname), ())})
+
 
 def attach(clusters: dict[str, str], feats: Feats, roster: dict,
            conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
@@ -213,8 +288,12 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
         surnames = {f[last] for f in fs if f.get(last)}
         if len(surnames) != 1:
             continue
+        # a number speaks for its owner's household and street and alley; without one, the
+        # group's own home and street and alley are all it has (everyone of the surname there
+        # is weighed)
+        surname, numbered = surnames.pop(), any(f.get(n) for f in fs for n in roster["numbers"])
         fits = []
-        for k in sorted(r.at_home(refs, surnames.pop())):
+        for k in sorted(r.around(refs, surname, numbered)):
             if _compatible(r.groups[k], refs, conflict) and \
                     not any((a, b) in refused for a in r.groups[k] for b in refs):
                 fits.append(k)
