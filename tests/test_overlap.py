@@ -247,7 +247,7 @@ def test_a_freeze_made_before_staging_outlives_it():
         frozen = gc.get_freeze_count()
         with fewer_collections():
             pass
-        assert gc.get_freeze_count() >= frozen > 0
+        assert gc.get_freeze_count() > frozen // 2 > 0  # not thawed (objects freed meanwhile leave the count)
     finally:
         gc.unfreeze()
 
