@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from munihub import contracts, store
 from munihub.config import REPO_ROOT, Settings
 from munihub.ingest import columnar
-from munihub.ingest.connector import Batch
+from munihub.ingest.connector import Batch, Rows
 from munihub.ingest.loads import begin_load
 from munihub.ingest.mapping import phone_field
 from munihub.ingest.stage import check_record, stage_batches
@@ -300,3 +300,54 @@ def test_a_clean_column_of_ids_phones_and_codes_takes_the_column_read(contracts_
         r = by_name[name]
         monkeypatch.undo()
         assert r.outcomes(values)[1] is columnar.SLOW and r.outcomes(values) == [r.outcome(v) for v in values]
+
+
+def test_rows_read_as_the_list_of_dicts_they_stand_for():
+    """A connector may hand a batch's records a column at a time (`Rows`); read as a sequence
+    they are the records, each made a dict only when asked for."""
+    import pickle
+
+    rows = Rows({"id": (1, 2, 3), "name": ["علی", None, "رضا"]}, 3)
+    records = [{"id": 1, "name": "علی"}, {"id": 2, "name": None}, {"id": 3, "name": "رضا"}]
+    assert len(rows) == 3 and list(rows) == records and rows == records
+    assert rows[0] == records[0] and rows[-1] == records[-1] and rows[1:] == records[1:]
+    assert isinstance(rows[1:], Rows) and len(rows[5:]) == 0 and list(rows[::2]) == records[::2]
+    with pytest.raises(IndexError):
+        rows[3]
+    assert pickle.loads(pickle.dumps(rows)) == records  # (the forked map helper gets a batch so)
+    assert list(Rows({}, 2)) == [{}, {}]
+
+
+def test_a_batch_of_rows_stages_what_the_same_records_as_dicts_stage(store_url, contracts_under_test):
+    """Records handed a column at a time (`Rows`, the sql connector's form) stage the same rows,
+    quarantine and set-aside values as the same records as dicts, including the records that
+    leave the column path (a bad value, a blank required field, an unknown gender) and a
+    column whose name the contract spells otherwise (in capitals) and a dotted source (addr.line)."""
+    from munihub.ingest.mapping import named_as_contract
+
+    engine = store.open_store(store_url)
+    for contract, check in contracts_under_test:
+        columns = {"nid": [], "code_melli": [], "licence_no": [], "fname": [], "lname": [], "tel": [],
+                   "sex": [], "born": [], "birth": [], "zip": [], "REGION": [], "addr": []}  # (the contract says "region")
+        for n in range(120):
+            nid = _nid(f"{n + 1:09d}") if n % 17 else ["1234567890", None, 12345678][n % 3]
+            for name, value in (("nid", nid), ("code_melli", nid), ("licence_no", f"L-{n}" if n % 13 else None),
+                                ("fname", ["علی", "سيد رضا", "", "x" * 70][n % 4] if n % 5 else "محمد"),
+                                ("lname", "احمدي"), ("tel", ["09151234567", "051-38001234", "12"][n % 3]),
+                                ("sex", ["مرد", "2", "x"][n % 3] if n % 2 else "زن"),
+                                ("born", "1365/02/11" if n % 11 else "bad"), ("birth", "1365/02/11"),
+                                ("zip", "9187654321" if n % 7 else "1111111111"), ("REGION", "منطقه ۹"),
+                                ("addr", {"line": "کوچه ۱"} if n % 3 else None)):
+                columns[name].append(value)
+        dicts = [Batch([dict(zip(columns, values)) for values in zip(*columns.values())][i:i + 40],
+                       cursor={"n": i}, where=f"batch {i}") for i in range(0, 120, 40)]
+        rows = [Batch(Rows({k: tuple(v[i:i + 40]) for k, v in columns.items()}, 40), cursor={"n": i},
+                      where=f"batch {i}") for i in range(0, 120, 40)]
+        assert [list(b.records) for b in rows] == [b.records for b in dicts]
+        by_dicts, _ = begin_load(engine, contract)
+        by_rows, _ = begin_load(engine, contract)
+        a = stage_batches(engine, contract, by_dicts, named_as_contract(contract, dicts), check)
+        b = stage_batches(engine, contract, by_rows, named_as_contract(contract, rows), check)
+        assert (a.rows_in, a.staged, a.quarantined, a.set_aside) == (b.rows_in, b.staged, b.quarantined, b.set_aside)
+        assert a.staged and a.quarantined
+        assert _staged(engine, by_dicts) == _staged(engine, by_rows)
