@@ -28,7 +28,7 @@ from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub.ingest import value_checks
 from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _lookup, phone_field
-from munihub.persian.transforms import reader
+from munihub.persian.transforms import column_reader, reader
 
 SLOW = object()      # this value sends its record through stage.check_record
 _FRAGMENTS = {tuple}  # the types of a column whose every value was read: (fragment, value) pairs
@@ -80,6 +80,7 @@ class _FieldReader:
         self.column_check = column_check or (lambda values: all(map(check, values)))
         self.key_json = encode_basestring(f.name.rpartition(".")[2])
         self.read = reader(f.transform) if (f.transform or "").split(":")[0] else None
+        self.read_column = column_reader(f.transform) if self.read is not None else None
         self.phone = bool(f.transform) and _is_phone(f.transform) and not f.must_read
         self.absent = SLOW if f.required else None
         self.cache: dict[str, Any] = {}
@@ -137,9 +138,10 @@ class _FieldReader:
         f = self.f
         if f.value_map or set(map(type, values)) != {str} or not all(map(str.strip, values)):
             return [self.outcome(value) for value in values]  # a blank value is absent, a map looked up
-        if self.read is None:
-            read = values
-        else:
+        read = values
+        if self.read_column is not None:  # ids, mobiles, postal codes as registries write them: no call per value
+            read = self.read_column(values)
+        if read is None or (self.read is not None and self.read_column is None):
             try:
                 read = list(map(self.read, values))
             except (ValueError, TypeError, ArithmeticError):

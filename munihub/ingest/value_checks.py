@@ -325,5 +325,6 @@ def text_column_check(node: Any, known: dict[str, dict] | None = None) -> Callab
     if "format" in node:  # the hub's formats are checked; every other one is an annotation
         check = formats.FORMATS.get(node["format"]) if isinstance(node["format"], str) else None
         if check is not None:
-            tests.append(lambda values: all(map(check, values)))
+            column = formats.COLUMN_FORMATS.get(node["format"])
+            tests.append(column if column is not None else lambda values: all(map(check, values)))
     return lambda values: not values or all(test(values) for test in tests)
