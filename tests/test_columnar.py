@@ -393,7 +393,7 @@ def test_a_column_reader_reads_as_its_transform_reads_each_value(values):
     gives exactly what its reader gives value by value, or None; and a format's column check
     says what the value check says of every value."""
     from munihub.contracts import formats
-    from munihub.persian.transforms import column_reader
+    from munihub.persian.transforms import COLUMN_PROVES, column_reader
 
     for spec in ("national_id", "mobile", "mobile:51", "phone", "postal_code", "text"):
         read_column, read = column_reader(spec), reader(spec)
@@ -401,6 +401,8 @@ def test_a_column_reader_reads_as_its_transform_reads_each_value(values):
         if got is None:
             continue
         assert got == [read(v) for v in values], spec
+        proven = COLUMN_PROVES.get(spec.partition(":")[0])
+        assert proven is None or all(map(formats.FORMATS[proven], got)), spec  # (not judged by it again)
     for name, column in formats.COLUMN_FORMATS.items():
         assert column(values) == all(map(formats.FORMATS[name], values)), name
     clean = [_nid("100015152"), _nid("987654321")]

@@ -28,7 +28,7 @@ from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub.ingest import value_checks
 from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _lookup, phone_field
-from munihub.persian.transforms import column_reader, reader
+from munihub.persian.transforms import COLUMN_PROVES, column_reader, reader
 
 SLOW = object()      # this value sends its record through stage.check_record
 _FRAGMENTS = {tuple}  # the types of a column whose every value was read: (fragment, value) pairs
@@ -74,10 +74,13 @@ class _FieldReader:
     """One contract field read a column at a time; `results(records)` gives per record None
     (no value), SLOW, or (`"name":value` JSON fragment, value)."""
 
-    def __init__(self, f: Field, check: Callable[[Any], bool], column_check: Callable[[list], bool] | None = None):
+    def __init__(self, f: Field, check: Callable[[Any], bool], column_check: Callable[[list], bool] | None = None,
+                 proven_check: Callable[[list], bool] | None = None):
         self.f, self.check = f, check
-        # the check asked of a whole column of text at once (`value_checks.text_column_check`)
+        # the check asked of a whole column of text at once (`value_checks.text_column_check`), and
+        # the same without the format a column reader's values are known to have (`COLUMN_PROVES`)
         self.column_check = column_check or (lambda values: all(map(check, values)))
+        self.proven_check = proven_check or self.column_check
         self.key_json = encode_basestring(f.name.rpartition(".")[2])
         self.read = reader(f.transform) if (f.transform or "").split(":")[0] else None
         self.read_column = column_reader(f.transform) if self.read is not None else None
@@ -138,10 +141,12 @@ class _FieldReader:
         f = self.f
         if f.value_map or set(map(type, values)) != {str} or not all(map(str.strip, values)):
             return [self.outcome(value) for value in values]  # a blank value is absent, a map looked up
-        read = values
+        read, column_check = values, self.column_check
         if self.read_column is not None:  # ids, mobiles, postal codes as registries write them: no call per value
             read = self.read_column(values)
+            column_check = self.proven_check
         if read is None or (self.read is not None and self.read_column is None):
+            column_check = self.column_check
             try:
                 read = list(map(self.read, values))
             except (ValueError, TypeError, ArithmeticError):
@@ -155,7 +160,7 @@ class _FieldReader:
                 if mobiles != (len(read) if mobile else 0) or not (mobile or other):
                     return [self.outcome(value) for value in values]  # filed elsewhere: value by value
         joined = "".join(read)
-        if "\x00" in joined or not (joined.isascii() or _utf8(joined)) or not self.column_check(read):
+        if "\x00" in joined or not (joined.isascii() or _utf8(joined)) or not column_check(read):
             return [self.outcome(value) for value in values]
         return list(zip(map((self.key_json + ":").__add__, map(encode_basestring, read)), read))
 
@@ -361,6 +366,9 @@ def plan_for(contract: Contract, errors_of: Callable) -> ColumnPlan | None:
     checks = {p: value_checks.compile_node(node, known) for p, node in nodes.items()}
     if None in checks.values():
         return None
-    columns = {p: value_checks.text_column_check(node, known) for p, node in nodes.items()}
-    return ColumnPlan(contract, [_FieldReader(f, checks[p], columns[p]) for f, p in zip(contract.fields, paths)],
-                      shapes)
+    readers = []
+    for f, p in zip(contract.fields, paths):
+        proven = COLUMN_PROVES.get((f.transform or "").partition(":")[0])
+        readers.append(_FieldReader(f, checks[p], value_checks.text_column_check(nodes[p], known),
+                                    value_checks.text_column_check(nodes[p], known, proven) if proven else None))
+    return ColumnPlan(contract, readers, shapes)

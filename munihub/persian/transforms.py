@@ -150,6 +150,10 @@ def transform_problem(spec: str) -> str | None:
 # write it (munihub.persian.ids), and return None to have it read value by value otherwise.
 COLUMN_READERS = {"national_id": "ids.read_national_ids", "mobile": "ids.read_mobiles", "phone": "ids.read_mobiles",
                   "postal_code": "ids.read_postal_codes", "text": "letters.read_texts"}
+# The format (contracts.formats) every value such a reader returns has: a column it read is not
+# judged by that format again (the national-id check digits were summed twice).
+COLUMN_PROVES = {"national_id": "ir-national-id", "mobile": "ir-mobile", "phone": "ir-mobile",
+                 "postal_code": "ir-postal-code"}
 
 
 def column_reader(spec: str) -> Callable[[list], list | None] | None:
