@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from connectors.sql_values import json_type_of, page_records, psycopg2_text_types, pymysql_text_conversions
-from munihub.ingest.connector import Batch, Connector
+from connectors.sql_values import json_type_of, page_columns, psycopg2_text_types, pymysql_text_conversions
+from munihub.ingest.connector import Batch, Connector, Rows
 from munihub.errors import ConfigError, PermanentSourceError, SourceError, TransientSourceError
 
 # Characters that could end a quoted identifier or start a comment: never in a name.
@@ -290,12 +290,22 @@ class SqlConnector(Connector):
                                        where=self.where, hint="reset the source's cursor after changing them")
         return values
 
-    def _cursor_for(self, last: dict[str, Any]) -> dict[str, Any]:
-        key = [last[k] for k in self.keys]
+    def _cursor_for(self, names: list[str], last: tuple) -> dict[str, Any]:
+        """The cursor after the row `last` (a tuple in the order of `names`)."""
+        at = {n: i for i, n in enumerate(names)}  # a name given twice: its last column, as in a record
+        key = [last[at[k]] for k in self.keys]
         out = {"key": key if len(key) > 1 else key[0]}
         if self.watermark:
-            out = {"watermark": last[self.watermark], **out}
+            out = {"watermark": last[at[self.watermark]], **out}
         return out
+
+    def _batch(self, names: list[str], rows: list, batch_no: int) -> Batch:
+        """One batch of row tuples, handed on a column at a time (`Rows`): no dict per row.
+        Its cursor is its last row's (with watermark/key)."""
+        columns = page_columns(names, rows)
+        cursor = self._cursor_for(names, tuple(columns[n][-1] for n in names)) if self.order else None
+        return Batch(Rows(columns, len(rows)), cursor=cursor,
+                     where=f"{self._label()} batch {batch_no}")  # position: "... batch 3 #17"
 
     def _fetch_size(self) -> int:
         """Rows per query: at least a batch, and big enough that round trips do not dominate."""
@@ -332,42 +342,39 @@ class SqlConnector(Connector):
         batch_no, pending = 0, []
         while True:
             stmt = self._keyset_select(src, names, values).limit(fetch)
-            records: list[dict[str, Any]] = []
+            rows: list[tuple] = []
             try:
                 result = conn.execute(stmt)
                 # Plain DB-API tuples: the columns are untyped, so SQLAlchemy Rows would add cost, not values.
-                # A batch of rows at a time, each made into dicts while still in the CPU cache: one
-                # fetchall of the page and then converting it cost SQLite a quarter of its speed.
-                while rows := result.cursor.fetchmany(self.batch_size):
-                    records += page_records(names, rows)  # one page: at most `fetch` rows in memory
+                rows = result.cursor.fetchall()  # one page: at most `fetch` rows in memory
                 result.close()
                 conn.rollback()  # never hold a snapshot open between pages
             except (sa_exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
                 raise self._classify(exc, f"reading {self._label()} after {values}") from exc
-            pending += records
-            last_page, start = len(records) < fetch, 0
+            pending += rows
+            last_page, start = len(rows) < fetch, 0
             while len(pending) - start >= self.batch_size or (last_page and start < len(pending)):
                 batch_no += 1
-                end = start + self.batch_size
-                yield Batch(pending[start:end], cursor=self._cursor_for(pending[min(end, len(pending)) - 1]),
-                            where=f"{self._label()} batch {batch_no}")
-                start = end
+                yield self._batch(names, pending[start:start + self.batch_size], batch_no)
+                start += self.batch_size
             del pending[:start]
             if last_page:
                 return
-            values = [records[-1][n] for n in self.order]
+            values = list(self._cursor_values(names, rows[-1]))
+
+    def _cursor_values(self, names: list[str], last: tuple) -> list[Any]:
+        """The (watermark, key) values of the row `last`, JSON-safe as its batch hands them."""
+        safe = page_columns(names, [last])
+        return [safe[n][0] for n in self.order]
 
     def _stream(self, conn, stmt, names, after: list[Any] | None) -> Iterator[Batch]:
         """One server-side streamed SELECT in batches; with watermark/key each batch's cursor is its last row's."""
         batch_no = 0
         try:
             for rows in self._stream_rows(conn, stmt):
-                records = page_records(names, rows)
-                for start in range(0, len(records), self.batch_size):
+                for start in range(0, len(rows), self.batch_size):
                     batch_no += 1
-                    part = records[start:start + self.batch_size]
-                    yield Batch(part, cursor=self._cursor_for(part[-1]) if self.order else None,
-                                where=f"{self._label()} batch {batch_no}")  # position: "... batch 3 #17"
+                    yield self._batch(names, rows[start:start + self.batch_size], batch_no)
         except (sa_exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
             raise self._classify(exc, f"reading {self._label()}" + (f" after {after}" if after else "")) from exc
 

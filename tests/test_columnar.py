@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from munihub import contracts, store
 from munihub.config import REPO_ROOT, Settings
 from munihub.ingest import columnar
-from munihub.ingest.connector import Batch
+from munihub.ingest.connector import Batch, Rows
 from munihub.ingest.loads import begin_load
 from munihub.ingest.mapping import phone_field
 from munihub.ingest.stage import check_record, stage_batches
@@ -162,6 +162,31 @@ def test_the_plain_path_takes_every_record_of_a_clean_batch(contracts_under_test
     assert json.loads(staged[0][1])["last_name"] == "احمدی"  # normalized, Arabic yeh made Persian
 
 
+def test_a_batch_with_every_field_is_written_and_hashed_as_record_by_record(contracts_under_test):
+    """The common batch (every record has every field and a key) is written from one template
+    a column at a time and hashed by chained maps: the same texts and `store.record_hash`es as
+    record by record, and the same from the records as `Rows` as from dicts."""
+    for contract, check in contracts_under_test:
+        clean = [{"nid": _nid(f"{i:09d}"), "code_melli": _nid(f"{i:09d}"), "licence_no": f"L-{i}", "fname": "علی",
+                  "lname": "احمدي", "title": "دکتر", "sex": "مرد" if contract.key else "male", "born": "1365/02/11", "birth": "1365/02/11",
+                  "tel": "09151234567", "tel2": "05138001234", "zip": "9187654321", "mail": "a@b.ir",
+                  "region": "منطقه ۹", "addr": {"line": f"کوچه {i}"}} for i in range(1, 60)]
+        plan = columnar.plan_for(contract, check)
+        for keep_order in (True, False):
+            staged = plan.stage_batch(clean, keep_order=keep_order)
+            assert all(s is not None for s in staged), contract.id
+            for raw, (key, text, digest) in zip(clean, staged):
+                record, want_key, _, _ = check_record(contract, raw, check)
+                want = store.encode_json(record) if keep_order else json.dumps(
+                    record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                assert (key, text, digest) == (want_key, want, store.record_hash(record))
+            rows = Rows({name: [raw[name] for raw in clean] for name in clean[0]}, len(clean))
+            assert plan.stage_batch(rows, keep_order=keep_order) == staged
+            for field in plan.fields:  # as a column of distinct values is read: a column at a time, no cache
+                field.uncached = 1
+            assert plan.stage_batch(rows, keep_order=keep_order) == staged
+
+
 def _staged(engine, load_id):
     with engine.connect() as conn:
         staged = [(r.seq, r.source_key, r.record, r.record_hash, r.position) for r in conn.execute(
@@ -300,3 +325,87 @@ def test_a_clean_column_of_ids_phones_and_codes_takes_the_column_read(contracts_
         r = by_name[name]
         monkeypatch.undo()
         assert r.outcomes(values)[1] is columnar.SLOW and r.outcomes(values) == [r.outcome(v) for v in values]
+
+
+def test_rows_read_as_the_list_of_dicts_they_stand_for():
+    """A connector may hand a batch's records a column at a time (`Rows`); read as a sequence
+    they are the records, each made a dict only when asked for."""
+    import pickle
+
+    rows = Rows({"id": (1, 2, 3), "name": ["علی", None, "رضا"]}, 3)
+    records = [{"id": 1, "name": "علی"}, {"id": 2, "name": None}, {"id": 3, "name": "رضا"}]
+    assert len(rows) == 3 and list(rows) == records and rows == records
+    assert rows[0] == records[0] and rows[-1] == records[-1] and rows[1:] == records[1:]
+    assert isinstance(rows[1:], Rows) and len(rows[5:]) == 0 and list(rows[::2]) == records[::2]
+    with pytest.raises(IndexError):
+        rows[3]
+    assert pickle.loads(pickle.dumps(rows)) == records  # (the forked map helper gets a batch so)
+    assert list(Rows({}, 2)) == [{}, {}]
+
+
+def test_a_batch_of_rows_stages_what_the_same_records_as_dicts_stage(store_url, contracts_under_test):
+    """Records handed a column at a time (`Rows`, the sql connector's form) stage the same rows,
+    quarantine and set-aside values as the same records as dicts, including the records that
+    leave the column path (a bad value, a blank required field, an unknown gender) and a
+    column whose name the contract spells otherwise (in capitals) and a dotted source (addr.line)."""
+    from munihub.ingest.mapping import named_as_contract
+
+    engine = store.open_store(store_url)
+    for contract, check in contracts_under_test:
+        columns = {"nid": [], "code_melli": [], "licence_no": [], "fname": [], "lname": [], "tel": [],
+                   "sex": [], "born": [], "birth": [], "zip": [], "REGION": [], "addr": []}  # (the contract says "region")
+        for n in range(120):
+            nid = _nid(f"{n + 1:09d}") if n % 17 else ["1234567890", None, 12345678][n % 3]
+            for name, value in (("nid", nid), ("code_melli", nid), ("licence_no", f"L-{n}" if n % 13 else None),
+                                ("fname", ["علی", "سيد رضا", "", "x" * 70][n % 4] if n % 5 else "محمد"),
+                                ("lname", "احمدي"), ("tel", ["09151234567", "051-38001234", "12"][n % 3]),
+                                ("sex", ["مرد", "2", "x"][n % 3] if n % 2 else "زن"),
+                                ("born", "1365/02/11" if n % 11 else "bad"), ("birth", "1365/02/11"),
+                                ("zip", "9187654321" if n % 7 else "1111111111"), ("REGION", "منطقه ۹"),
+                                ("addr", {"line": "کوچه ۱"} if n % 3 else None)):
+                columns[name].append(value)
+        dicts = [Batch([dict(zip(columns, values)) for values in zip(*columns.values())][i:i + 40],
+                       cursor={"n": i}, where=f"batch {i}") for i in range(0, 120, 40)]
+        rows = [Batch(Rows({k: tuple(v[i:i + 40]) for k, v in columns.items()}, 40), cursor={"n": i},
+                      where=f"batch {i}") for i in range(0, 120, 40)]
+        assert [list(b.records) for b in rows] == [b.records for b in dicts]
+        by_dicts, _ = begin_load(engine, contract)
+        by_rows, _ = begin_load(engine, contract)
+        a = stage_batches(engine, contract, by_dicts, named_as_contract(contract, dicts), check)
+        b = stage_batches(engine, contract, by_rows, named_as_contract(contract, rows), check)
+        assert (a.rows_in, a.staged, a.quarantined, a.set_aside) == (b.rows_in, b.staged, b.quarantined, b.set_aside)
+        assert a.staged and a.quarantined
+        assert _staged(engine, by_dicts) == _staged(engine, by_rows)
+
+
+COLUMN_VALUES = st.lists(st.sampled_from(
+    ["0012345679", _nid("100015152"), _nid("987654321"), "1111111111", "0012345678", "001234567", "۰۰۱۲۳۴۵۶۷۹",
+     "09151234567", "09121234567", "09001234567", "9151234567", "0915123456", "۰۹۱۵۱۲۳۴۵۶۷", "051-38001234",
+     "9187654321", "1187654321", "9087654321", "9127654321", "8888888888", "91876 54321",
+     "منطقه ۹", "مشهد، خیابان امام رضا، کوچه 20", "علي", "a  b", " a", "a ", "x\u200cy", "\u200c", "e\u0301", "é",
+     "ﻙ", "a\tb", "a\x00b", "", " "]), min_size=1, max_size=6)
+
+
+@hsettings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(values=COLUMN_VALUES)
+def test_a_column_reader_reads_as_its_transform_reads_each_value(values):
+    """A transform's column reader (ids, mobiles, postal codes, text as registries write them)
+    gives exactly what its reader gives value by value, or None; and a format's column check
+    says what the value check says of every value."""
+    from munihub.contracts import formats
+    from munihub.persian.transforms import COLUMN_PROVES, column_reader
+
+    for spec in ("national_id", "mobile", "mobile:51", "phone", "postal_code", "text"):
+        read_column, read = column_reader(spec), reader(spec)
+        got = read_column(values)
+        if got is None:
+            continue
+        assert got == [read(v) for v in values], spec
+        proven = COLUMN_PROVES.get(spec.partition(":")[0])
+        assert proven is None or all(map(formats.FORMATS[proven], got)), spec  # (not judged by it again)
+    for name, column in formats.COLUMN_FORMATS.items():
+        assert column(values) == all(map(formats.FORMATS[name], values)), name
+    clean = [_nid("100015152"), _nid("987654321")]
+    assert column_reader("national_id")(clean) == clean and column_reader("postal_code")(["9187654321"]) == ["9187654321"]
+    assert column_reader("mobile:51")(["09151234567"]) == ["+989151234567"]
+    assert column_reader("text")(["منطقه 9", "کوچه 20"]) == ["منطقه 9", "کوچه 20"]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from connectors.sql import SqlConnector, check_read_only_query
 from munihub.testing.conformance import ConnectorConformance
 from munihub.errors import ConfigError, PermanentSourceError, TransientSourceError
+from munihub.ingest.connector import Rows
 
 NAMES = ["زهرا محمدی‌نژاد", "علی رضایی", "فاطمه کریمی", "محمدعلی حسینی‌پور", "مریم یوسفی"]
 T0 = dt.datetime(2024, 3, 1, 10, 0, 0)
@@ -106,6 +107,9 @@ def test_ties_across_page_boundaries_are_read_exactly_once(source_db, fetch_size
     fetch = {} if fetch_size is None else {"fetch_size": fetch_size}  # none: SQLite's one streamed SELECT
     records, batches = read_all(sql(url, table, watermark="updated_at", key="id", batch_size=3, **fetch))
     assert [r["id"] for r in records] == list(range(1, 15))
+    # handed a column at a time (no dict per row), read as the same records
+    assert all(isinstance(b.records, Rows) for b in batches)
+    assert batches[1].records.columns["id"] == (4, 5, 6) and batches[1].records[-1]["id"] == 6
     assert batches[0].cursor["key"] == 3 and batches[1].cursor["key"] == 6
     assert dt.datetime.fromisoformat(batches[0].cursor["watermark"].replace(" ", "T")) == T0
 

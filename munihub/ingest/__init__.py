@@ -11,6 +11,6 @@ transaction).  `loads` keeps the ledger row and the per-source lease.
 """
 from __future__ import annotations
 
-from munihub.ingest.connector import Batch, Connector, connector_kinds, load_connector_class, open_connector
+from munihub.ingest.connector import Batch, Connector, Rows, connector_kinds, load_connector_class, open_connector
 
-__all__ = ["Batch", "Connector", "connector_kinds", "load_connector_class", "open_connector"]
+__all__ = ["Batch", "Connector", "Rows", "connector_kinds", "load_connector_class", "open_connector"]

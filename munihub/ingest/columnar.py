@@ -25,13 +25,16 @@ from typing import Any
 
 from munihub import persian
 from munihub.contracts import Contract, Field
+from munihub.ingest.connector import Rows
 from munihub.ingest import value_checks
 from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _lookup, phone_field
-from munihub.persian.transforms import reader
+from munihub.persian.transforms import COLUMN_PROVES, column_reader, reader
 
 SLOW = object()      # this value sends its record through stage.check_record
 _FRAGMENTS = {tuple}  # the types of a column whose every value was read: (fragment, value) pairs
 _FRAGMENT = operator.itemgetter(0)
+_VALUE = operator.itemgetter(1)
+_HEXDIGEST = operator.methodcaller("hexdigest")
 CACHE_LIMIT = 4_096  # distinct values kept per field across batches (a column of unique ids: one batch)
 UNCACHED_BATCHES = 8  # batches read without the cache after one whose values were 90 % new
 
@@ -71,12 +74,16 @@ class _FieldReader:
     """One contract field read a column at a time; `results(records)` gives per record None
     (no value), SLOW, or (`"name":value` JSON fragment, value)."""
 
-    def __init__(self, f: Field, check: Callable[[Any], bool], column_check: Callable[[list], bool] | None = None):
+    def __init__(self, f: Field, check: Callable[[Any], bool], column_check: Callable[[list], bool] | None = None,
+                 proven_check: Callable[[list], bool] | None = None):
         self.f, self.check = f, check
-        # the check asked of a whole column of text at once (`value_checks.text_column_check`)
+        # the check asked of a whole column of text at once (`value_checks.text_column_check`), and
+        # the same without the format a column reader's values are known to have (`COLUMN_PROVES`)
         self.column_check = column_check or (lambda values: all(map(check, values)))
+        self.proven_check = proven_check or self.column_check
         self.key_json = encode_basestring(f.name.rpartition(".")[2])
         self.read = reader(f.transform) if (f.transform or "").split(":")[0] else None
+        self.read_column = column_reader(f.transform) if self.read is not None else None
         self.phone = bool(f.transform) and _is_phone(f.transform) and not f.must_read
         self.absent = SLOW if f.required else None
         self.cache: dict[str, Any] = {}
@@ -98,6 +105,9 @@ class _FieldReader:
         if "." in f.source:
             return [_get(raw, f.source)[1] for raw in records]
         name = f.source
+        if records.__class__ is Rows:  # the connector's column itself, no record made
+            found = records.columns.get(name)
+            return found if found is not None else [None] * len(records)
         return [raw.get(name) for raw in records]
 
     def outcome(self, value: Any) -> Any:
@@ -131,9 +141,12 @@ class _FieldReader:
         f = self.f
         if f.value_map or set(map(type, values)) != {str} or not all(map(str.strip, values)):
             return [self.outcome(value) for value in values]  # a blank value is absent, a map looked up
-        if self.read is None:
-            read = values
-        else:
+        read, column_check = values, self.column_check
+        if self.read_column is not None:  # ids, mobiles, postal codes as registries write them: no call per value
+            read = self.read_column(values)
+            column_check = self.proven_check
+        if read is None or (self.read is not None and self.read_column is None):
+            column_check = self.column_check
             try:
                 read = list(map(self.read, values))
             except (ValueError, TypeError, ArithmeticError):
@@ -147,7 +160,7 @@ class _FieldReader:
                 if mobiles != (len(read) if mobile else 0) or not (mobile or other):
                     return [self.outcome(value) for value in values]  # filed elsewhere: value by value
         joined = "".join(read)
-        if "\x00" in joined or not (joined.isascii() or _utf8(joined)) or not self.column_check(read):
+        if "\x00" in joined or not (joined.isascii() or _utf8(joined)) or not column_check(read):
             return [self.outcome(value) for value in values]
         return list(zip(map((self.key_json + ":").__add__, map(encode_basestring, read)), read))
 
@@ -242,7 +255,7 @@ class ColumnPlan:
         """Per record (source key, record JSON as stored, record hash), or None for a record
         `stage.check_record` must map and judge itself.  Without `keep_order` the stored JSON
         is the hashed text, keys sorted (for jsonb, which keeps no order: one join less)."""
-        plain = all(raw.__class__ is dict for raw in records)
+        plain = records.__class__ is Rows or all(raw.__class__ is dict for raw in records)
         if not plain:
             records = [raw if raw.__class__ is dict else {} for raw in records]
         columns = [r.results(records) for r in self.fields]
@@ -265,19 +278,23 @@ class ColumnPlan:
         if self.key_fields is None:
             keys = ids
         elif len(self.key_fields) == 1:
-            keys = [str(p[1]) if p.__class__ is tuple else None for p in columns[self.key_fields[0]]]
+            col = columns[self.key_fields[0]]
+            keys = list(map(_VALUE, col)) if set(map(type, col)) == _FRAGMENTS else None
+            if keys is None or set(map(type, keys)) != {str}:  # (a key read as text: str() of it is itself)
+                keys = [str(p[1]) if p.__class__ is tuple else None for p in col]
         else:
             keys = [None if None in parts or SLOW in parts else KEY_SEPARATOR.join(str(p[1]) for p in parts)
                     for parts in zip(*(columns[j] for j in self.key_fields))]
         sha256, form = hashlib.sha256, self._form
         if not skip and not any(masks) and None not in keys:
             # the common batch: every record has every field and a key, one template for all
-            ok, (hashed, get_hashed), (stored, get_stored) = form(0)
+            ok, (hashed, _, hashed_order), (stored, _, stored_order) = form(0)
             if ok:
-                rows = list(zip(*frags))
-                texts = [hashed % get_hashed(row) for row in rows]
-                digests = [sha256(text.encode("utf-8")).hexdigest() for text in texts]
-                kept = [stored % get_stored(row) for row in rows] if keep_order else texts
+                # A column of texts, each one C-level format of its fragments zipped in template
+                # order, then hashed through chained maps: no Python-level call per record
+                texts = _formatted(hashed, hashed_order, frags, n)
+                digests = list(map(_HEXDIGEST, map(sha256, map(str.encode, texts))))
+                kept = _formatted(stored, stored_order, frags, n) if keep_order else texts
                 return list(zip(keys, kept, digests))
         out: list[tuple[str, str, str] | None] = []
         for i, row in enumerate(zip(*frags)):
@@ -285,7 +302,7 @@ class ColumnPlan:
             if key is None or i in skip:
                 out.append(None)
                 continue
-            ok, (hashed, get_hashed), (stored, get_stored) = form(masks[i])
+            ok, (hashed, get_hashed, _), (stored, get_stored, _) = form(masks[i])
             if not ok:
                 out.append(None)
                 continue
@@ -295,9 +312,18 @@ class ColumnPlan:
         return out
 
 
-def _template(groups: list, present: list[bool]) -> tuple[str, Callable]:
-    """A record's JSON as a %-template over its present fields' fragments, and the getter
-    handing them in template order: the per-record work is then one C-level format."""
+def _formatted(template: str, order: list[int], frags: list[list], n: int) -> list[str]:
+    """`template % row` for each of the `n` rows of the fragment columns `frags`, taken in
+    `order`, without a row tuple made and then picked from."""
+    if not order:
+        return [template % ()] * n
+    return list(map(template.__mod__, zip(*[frags[j] for j in order])))
+
+
+def _template(groups: list, present: list[bool]) -> tuple[str, Callable, list[int]]:
+    """A record's JSON as a %-template over its present fields' fragments, the getter
+    handing them in template order, and that order (field indices): the per-record work is
+    then one C-level format."""
     parts, order = [], []
     for g in groups:
         if g.__class__ is int:
@@ -312,8 +338,8 @@ def _template(groups: list, present: list[bool]) -> tuple[str, Callable]:
     template = "{" + ",".join(parts) + "}"
     if len(order) == 1:
         only = order[0]
-        return template, lambda row: (row[only],)
-    return template, (operator.itemgetter(*order) if order else lambda row: ())
+        return template, lambda row: (row[only],), order
+    return template, (operator.itemgetter(*order) if order else lambda row: ()), order
 
 
 def plan_for(contract: Contract, errors_of: Callable) -> ColumnPlan | None:
@@ -340,6 +366,9 @@ def plan_for(contract: Contract, errors_of: Callable) -> ColumnPlan | None:
     checks = {p: value_checks.compile_node(node, known) for p, node in nodes.items()}
     if None in checks.values():
         return None
-    columns = {p: value_checks.text_column_check(node, known) for p, node in nodes.items()}
-    return ColumnPlan(contract, [_FieldReader(f, checks[p], columns[p]) for f, p in zip(contract.fields, paths)],
-                      shapes)
+    readers = []
+    for f, p in zip(contract.fields, paths):
+        proven = COLUMN_PROVES.get((f.transform or "").partition(":")[0])
+        readers.append(_FieldReader(f, checks[p], value_checks.text_column_check(nodes[p], known),
+                                    value_checks.text_column_check(nodes[p], known, proven) if proven else None))
+    return ColumnPlan(contract, readers, shapes)

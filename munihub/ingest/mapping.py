@@ -15,6 +15,7 @@ import functools
 from typing import Any
 
 from munihub.contracts import Contract, Field
+from munihub.ingest.connector import Rows
 from munihub import persian
 from munihub.persian.transforms import PHONE_TRANSFORMS, reader
 
@@ -181,6 +182,8 @@ def source_names(contract: Contract) -> set[str]:
 def _columns_of(records: list) -> set[str]:
     """The column names the batch's records have (every record's, as a sparse JSON source's
     records each carry some)."""
+    if records.__class__ is Rows:  # every record has every column
+        return {k for k in records.columns if isinstance(k, str)} if len(records) else set()
     present: set[str] = set()
     for raw in records:
         if isinstance(raw, dict):
@@ -246,7 +249,10 @@ def named_as_contract(contract: Contract, batches):
             absent = absent_columns(wanted - set(renames.values()), batch.records)
             if absent:  # a misspelt physicalName would otherwise read as empty in every record, silently
                 log.warning("%s: %s: %s", contract.id, batch.where, absent)
-        if renames:
+        if renames and batch.records.__class__ is Rows:  # the columns renamed, no record made
+            batch = dataclasses.replace(batch, records=Rows(
+                {renames.get(k, k): v for k, v in batch.records.columns.items()}, len(batch.records)))
+        elif renames:
             batch = dataclasses.replace(batch, records=[
                 {renames.get(k, k): v for k, v in raw.items()} if isinstance(raw, dict) else raw
                 for raw in batch.records])

@@ -196,17 +196,19 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
                                         quarantined=ahead.quarantined, cursor=batch.cursor, set_aside=tally)
                     writer.submit(_write_batch, engine, load_id, columns, text, [], [], ahead, counts, on_batch)
                     continue
-            for i, raw in enumerate(batch.records):
+            records = batch.records  # a record of a connector's `Rows` is made a dict only here, when used
+            for i, done in enumerate(plain):
                 position = batch.position(i)
-                if plain[i] is not None:  # mapped, judged and encoded a column at a time (columnar.py)
-                    key, text, digest = plain[i]
+                if done is not None:  # mapped, judged and encoded a column at a time (columnar.py)
+                    key, text, digest = done
                     staged += 1
                     row = (load_id, staged, key[:500], text, digest, position[:500])
                     if former:  # rare (a change of identity in progress): the record as a dict again
-                        before = key_under(former, json.loads(text), raw)
+                        before = key_under(former, json.loads(text), records[i])
                         row += (before[:500] if before is not None else None,)
                     good.append(row)
                     continue
+                raw = records[i]
                 record, key, reasons, aside = check_record(contract, raw, errors_of)
                 if reasons:
                     bad.append({"source": contract.id, "load_id": load_id, "position": position[:500],

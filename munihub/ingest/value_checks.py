@@ -286,7 +286,8 @@ def field_checks(schema: dict, paths: list[tuple[str, ...]], folder: str
 TEXT_LEAF = frozenset({"type", "enum", "minLength", "maxLength", "pattern", "format"})
 
 
-def text_column_check(node: Any, known: dict[str, dict] | None = None) -> Callable[[list], bool] | None:
+def text_column_check(node: Any, known: dict[str, dict] | None = None,
+                      proven: str | None = None) -> Callable[[list], bool] | None:
     """For a list of text values: whether `compile_node(node)` passes every one, asked of the
     whole column (lengths by min/max, an enum by a set, a format or pattern by map), so the
     common column of ids or phones costs one call per value, not one per keyword.  None for a
@@ -324,6 +325,7 @@ def text_column_check(node: Any, known: dict[str, dict] | None = None) -> Callab
         tests.append(lambda values: all(engines.search(pattern, v) for v in values))
     if "format" in node:  # the hub's formats are checked; every other one is an annotation
         check = formats.FORMATS.get(node["format"]) if isinstance(node["format"], str) else None
-        if check is not None:
-            tests.append(lambda values: all(map(check, values)))
+        if check is not None and node["format"] != proven:  # (`proven`: the values are known to have it)
+            column = formats.COLUMN_FORMATS.get(node["format"])
+            tests.append(column if column is not None else lambda values: all(map(check, values)))
     return lambda values: not values or all(test(values) for test in tests)

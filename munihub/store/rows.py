@@ -3,6 +3,7 @@ and WHERE clauses chunked under every engine's bound-parameter limit."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from typing import Any, Iterable, Iterator
 
@@ -95,7 +96,12 @@ def plain_copy_text(columns: list, rows: int) -> str | None:
     Staging's common batch, whose records are JSON text (no raw tab or line break: the
     encoder escapes them), then skips `bulk_copy`'s rows as tuples and its per-column
     escaping: 0.53-0.65 → 0.34 s of CPU per 200k staged rows."""
-    text = "\n".join(map("\t".join, zip(*columns))) + "\n"
+    # One join over the values and separators interleaved (value, tab, value, ..., newline):
+    # a join per row and then one of the rows cost 0.15 s per 200k rows, this 0.06 s.
+    tab = itertools.repeat("\t")
+    parts = [part for column in columns for part in (column, tab)]
+    parts[-1] = itertools.repeat("\n")
+    text = "".join(itertools.chain.from_iterable(zip(*parts)))
     if "\\" in text or "\r" in text or text.count("\t") != (len(columns) - 1) * rows or text.count("\n") != rows:
         return None
     return text
