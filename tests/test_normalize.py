@@ -45,6 +45,8 @@ def test_persian_and_arabic_indic_digits_become_latin():
     ("محمّد", "محمد"),                                        # shadda
     ("کتابــــخانه", "کتابخانه"),                             # tatweel
     ("ﻣﺤﻤﺪ ﺭﺿﺎ", "محمد رضا"),                                 # presentation forms
+    ("ﻋﻠﻲ ﻛﺮﯾﻤﻲ", "علی کریمی"),                              # presentation forms of Arabic yeh and kaf
+    ("\U0001EE29", "ی"),                                       # a mathematical yeh, Arabic only after NFKC
     ("  خیابان   امام\tرضا\n", "خیابان امام رضا"),
     ("پلاک ۱۲۳", "پلاک 123"),
     ("فاطمة", "فاطمة"),                                      # ة is a real spelling: kept

@@ -107,7 +107,10 @@ def normalize_text(s: str | None) -> str | None:
         s = str(s)
     if _NEEDS_DISPLAY.search(s):                    # most clean names skip the slow translate
         s = s.translate(_DISPLAY)
-    s = unicodedata.normalize("NFKC", s)
+    if not unicodedata.is_normalized("NFKC", s):
+        s = unicodedata.normalize("NFKC", s)
+        if _NEEDS_DISPLAY.search(s):  # a presentation form NFKC made Arabic (ﻱ, 𞸩 → ي) is folded too
+            s = unicodedata.normalize("NFKC", s.translate(_DISPLAY))
     if ZWNJ in s:
         s = _STRAY_ZWNJ.sub("", _ZWNJ_RUN.sub(ZWNJ, s))
     elif s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " ":
