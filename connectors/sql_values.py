@@ -10,9 +10,6 @@ import base64
 import datetime as dt
 import decimal
 import uuid
-from functools import lru_cache
-from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,50 +43,10 @@ _FAST = {decimal.Decimal: str, dt.datetime: dt.datetime.isoformat, dt.date: dt.d
          dt.time: dt.time.isoformat, uuid.UUID: str}
 
 
-@lru_cache(maxsize=256)
-def _records_maker(names: tuple[str, ...]):
-    """A function making a list of row tuples into dicts keyed by `names`.
-
-    Generated, as namedtuple generates its class: a comprehension over a dict display builds
-    each dict twice as fast as dict(zip(names, row)), and it runs for every row read.  Only
-    k0.., v0.. are written into the code; the names themselves come in as arguments.
-    """
-    if not names:
-        return lambda rows: [{} for _ in rows]
-    keys = ", ".join(f"k{i}" for i in range(len(names)))
-    values = ", ".join(f"v{i}" for i in range(len(names)))
-    pairs = ", ".join(f"k{i}: v{i}" for i in range(len(names)))
-    code = f"def make({keys}):\n    return lambda rows: [{{{pairs}}} for {values}, in rows]\n"
-    namespace: dict[str, Any] = {}
-    exec(code, namespace)  # noqa: S102 - the text holds only generated identifiers
-    return namespace["make"](*names)
-
-
-def page_records(names: list[str], rows) -> list[dict[str, Any]]:
-    """A page of rows as JSON-safe dicts.
-
-    Types are checked a column at a time at C speed; only a column holding a non-JSON value
-    (Decimal, datetime, bytes...) is converted, so a page of plain values costs what building
-    its dicts does.
-    """
-    records = _records_maker(tuple(names))(rows)
-    if set(map(type, chain.from_iterable(rows))) <= _PLAIN:
-        return records  # the common case, decided in one C-speed pass
-    for i, name in enumerate(names):
-        extra = set(map(type, map(itemgetter(i), rows))) - _PLAIN
-        if not extra:
-            continue
-        fast = _FAST.get(next(iter(extra))) if len(extra) == 1 else None
-        for rec in records:
-            value = rec[name]
-            if type(value) not in _PLAIN:
-                rec[name] = fast(value) if fast else json_safe(value)
-    return records
-
-
 def page_columns(names: list[str], rows) -> dict[str, list | tuple]:
-    """A page of rows as JSON-safe columns, by name (`Rows`): what `page_records` gives,
-    without a dict per row.  A column is converted only when it holds a non-JSON value."""
+    """A page of rows as JSON-safe columns, by name (`Rows`), without a dict per row.  Types
+    are checked a column at a time at C speed; only a column holding a non-JSON value
+    (Decimal, datetime, bytes...) is converted."""
     columns = list(zip(*rows)) if rows else [()] * len(names)
     for i, column in enumerate(columns):
         extra = set(map(type, column)) - _PLAIN
