@@ -265,24 +265,6 @@ def field_nodes(schema: dict, paths: list[tuple[str, ...]], folder: str
     return nodes, shapes, known
 
 
-def field_checks(schema: dict, paths: list[tuple[str, ...]], folder: str
-                 ) -> tuple[dict[tuple, Check], dict[tuple, Callable]] | None:
-    """For a record made only of `paths` (field paths such as ("address", "city")): the value
-    check of each path's subschema, and the key-set check of each object on the way (the root
-    is `()`).  None when any of them cannot be compiled: validate whole records instead."""
-    found = field_nodes(schema, paths, folder)
-    if found is None:
-        return None
-    nodes, shapes, known = found
-    values: dict[tuple, Check] = {}
-    for path, node in nodes.items():
-        check = compile_node(node, known)
-        if check is None:
-            return None
-        values[path] = check
-    return values, shapes
-
-
 TEXT_LEAF = frozenset({"type", "enum", "minLength", "maxLength", "pattern", "format"})
 
 
