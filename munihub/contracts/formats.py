@@ -15,7 +15,7 @@ from typing import Any
 
 from munihub.persian.ids import is_national_id as _is_national_id
 from munihub.persian.ids import REPEATED_DIGITS, national_id_problem  # noqa: F401  (validate reads it here)
-from munihub.persian.ids import are_national_ids
+from munihub.persian.ids import all_ascii_digits, are_national_ids
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Seconds required, fraction and UTC offset optional: sources give Tehran local time without one.
@@ -109,11 +109,7 @@ def are_mobiles(values: list[str]) -> bool:
 
 def are_postal_codes(values: list[str]) -> bool:
     """`all(map(is_postal_code, values))` for a column of text, without a Python call per value."""
-    if not values:
-        return True
-    joined = "".join(values)
-    return (joined.isascii() and joined.isdigit() and min(map(len, values)) == 10 == max(map(len, values))
-            and REPEATED_DIGITS.isdisjoint(values))
+    return not values or (all_ascii_digits(values, 10) and REPEATED_DIGITS.isdisjoint(values))
 
 
 # A format's check asked of a whole column of text at once (value_checks.text_column_check),

@@ -305,8 +305,8 @@ _STARTS_09 = methodcaller("startswith", "09")
 _POSTAL = re.compile(r"[13-9]{5}[0-9]{5}")  # (explicit ranges: ASCII digits only)
 
 
-def _ascii_digits(values: list[str], length: int) -> bool:
-    """Whether every value is `length` ASCII digits."""
+def all_ascii_digits(values: list[str], length: int) -> bool:
+    """Whether every value of a (non-empty) column is `length` ASCII digits, by one scan."""
     joined = "".join(values)
     return joined.isascii() and joined.isdigit() and min(map(len, values)) == length == max(map(len, values))
 
@@ -315,7 +315,7 @@ def are_national_ids(values: list[str]) -> bool:
     """`all(map(is_national_id, values))` for a column of text, the check digits summed by maps."""
     if not values:
         return True
-    if not _ascii_digits(values, 10) or not REPEATED_DIGITS.isdisjoint(values):
+    if not all_ascii_digits(values, 10) or not REPEATED_DIGITS.isdisjoint(values):
         return False
     sums = map(add, map(add, map(_CHUNKS[0].__getitem__, map(_FIRST3, values)),
                         map(_CHUNKS[1].__getitem__, map(_MIDDLE3, values))),
@@ -334,7 +334,7 @@ def read_mobiles(values: list[str]) -> list[str] | None:
     whose every value is a mobile written 09 and nine digits; None for any other column."""
     if not values:
         return []
-    if not _ascii_digits(values, 11) or sum(map(_STARTS_09, values)) != len(values):
+    if not all_ascii_digits(values, 11) or sum(map(_STARTS_09, values)) != len(values):
         return None
     national = list(map(_AFTER_FIRST, values))
     if not all(map(_ir_patterns()[0].fullmatch, national)):
