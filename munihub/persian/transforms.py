@@ -146,10 +146,6 @@ def transform_problem(spec: str) -> str | None:
     return None
 
 
-# Transforms that read a whole column of text at once when every value is in the form registries
-# write it (munihub.persian.ids), and return None to have it read value by value otherwise.
-COLUMN_READERS = {"national_id": "ids.read_national_ids", "mobile": "ids.read_mobiles", "phone": "ids.read_mobiles",
-                  "postal_code": "ids.read_postal_codes", "text": "letters.read_texts"}
 # The format (contracts.formats) every value such a reader returns has: a column it read is not
 # judged by that format again (the national-id check digits were summed twice).
 COLUMN_PROVES = {"national_id": "ir-national-id", "mobile": "ir-mobile", "phone": "ir-mobile",
@@ -159,14 +155,13 @@ COLUMN_PROVES = {"national_id": "ir-national-id", "mobile": "ir-mobile", "phone"
 def column_reader(spec: str) -> Callable[[list], list | None] | None:
     """For a transformLogic such as `mobile:51`: the function reading a column of text as `reader(spec)`
     reads each value, or None where the column is read value by value (it has no such function, or
-    says None itself).  The parameter does not matter: these columns hold no local number."""
-    found = COLUMN_READERS.get(spec.partition(":")[0])
-    if found is None:
-        return None
-    import importlib
+    says None itself).  The parameter does not matter: these columns hold no local number.
+    Such a function reads the column when every value is in the form registries write it
+    (munihub.persian.ids, letters) and returns None to have it read value by value otherwise."""
+    from munihub.persian import ids, letters
 
-    module, _, name = found.partition(".")
-    return getattr(importlib.import_module(f"munihub.persian.{module}"), name)
+    return {"national_id": ids.read_national_ids, "mobile": ids.read_mobiles, "phone": ids.read_mobiles,
+            "postal_code": ids.read_postal_codes, "text": letters.read_texts}.get(spec.partition(":")[0])
 
 
 @functools.lru_cache(maxsize=256)
