@@ -82,7 +82,17 @@ class Batch:
     def position(self, index: int) -> str:
         if self.positions is not None and index < len(self.positions):
             return self.positions[index]
-        return f"{self.where} #{index + 1}" if self.where else f"#{index + 1}"
+        return f"{self._numbered}{index + 1}"
+
+    def first_positions(self, n: int) -> list[str]:
+        """`[self.position(i) for i in range(n)]`, a column at a time (staging's common batch)."""
+        given = list(self.positions[:n]) if self.positions is not None else []
+        return given + list(map(self._numbered.__add__, map(str, range(len(given) + 1, n + 1))))
+
+    @property
+    def _numbered(self) -> str:
+        """What a record's number follows when the connector gave no position: "… batch 3 #"."""
+        return f"{self.where} #" if self.where else "#"
 
 
 class Connector:

@@ -123,13 +123,6 @@ STAGED_TARGET = 10  # staged_rows' statistics target when it is analyzed (see st
 _STAGED = ["load_id", "seq", "source_key", "record", "record_hash", "position"]
 
 
-def _positions(batch: Batch, n: int) -> list[str]:
-    """`batch.position(i)` for i < n, a column at a time."""
-    given = list(batch.positions[:n]) if batch.positions is not None else []
-    numbered = f"{batch.where} #" if batch.where else "#"
-    return given + list(map(numbered.__add__, map(str, range(len(given) + 1, n + 1))))
-
-
 def _plain_copy(load_id: str, after: int, plain: list, batch: Batch) -> str | None:
     """A batch whose every record was mapped a column at a time (`columnar`) as staged_rows'
     COPY text, built a column at a time without a tuple per row (`rows.plain_copy_text`);
@@ -137,7 +130,7 @@ def _plain_copy(load_id: str, after: int, plain: list, batch: Batch) -> str | No
     escapes."""
     keys, texts, digests = zip(*plain)
     n = len(plain)
-    positions = _positions(batch, n)
+    positions = batch.first_positions(n)
     if max(map(len, keys)) > 500 or max(map(len, positions)) > 500:
         return None
     return store.plain_copy_text([repeat(load_id, n), map(str, range(after + 1, after + n + 1)), keys, texts, digests,
