@@ -103,86 +103,147 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
     first name and no number, the named parts at its own household (closed likewise); and
     the named parts of the surname sought at such a record's or an owner's street and alley.
     Empty when none of these is on record: nothing can move then."""
-    first, last, numbers, keys = roster["first"], roster["last"], roster["numbers"], roster["households"]
-    places = roster.get("places", ())
-    # number (or, for a record naming no first name and no number, its own household key) ->
-    # the parts calling from it; a street and alley -> the surnames such records seek there,
-    # and a number -> the surnames of the records with no first name calling from it (their
-    # owners' streets and alleys are weighed for those surnames only)
-    called: dict[tuple, set[str]] = defaultdict(set)
-    sought: dict[tuple, set[str]] = defaultdict(set)
-    unnamed: dict[tuple, set[str]] = defaultdict(set)
-    for ref, key in clusters.items():
-        f = feats.get(ref)
-        if f and (not f.get(first) or mentions(ref)):
-            held = [(n, f[n]) for n in numbers if f.get(n)]
-            if not f.get(first):
-                for number in held:
-                    unnamed[number].add(f.get(last))
-            if not held and not f.get(first) and f.get(last):
-                held = [(h, f[h]) for h in keys if f.get(h)]
-                for p in places:
-                    if f.get(p):
-                        sought[(p, f[p])].add(f[last])
-                        called[(p, f[p])].add(key)
-            for number in held:
-                called[number].add(key)
-    if not called:
+    calls = _calls(clusters, feats, roster, mentions)
+    if not calls.at:
         return set()
-    frontier, parts, owners, placed = set(), set(), set(), set()
-    for ref, key in clusters.items():
-        f = feats.get(ref)
-        if f and f.get(first):
-            for n in (*numbers, *keys, *places):
-                if (n, f.get(n)) in called:
-                    if n in places:  # weighed only if of a surname sought there (below)
-                        placed.add((key, (n, f[n])))
-                        continue
-                    parts |= called[(n, f[n])]
-                    frontier.add(key)
-                    if (n, f[n]) in unnamed:  # its street and alley is weighed for them
-                        owners.add((key, (n, f[n])))
+    frontier, owners, placed = _answering(clusters, feats, roster, calls)
+    parts = {caller for _, where in frontier for caller in calls.at[where]}
     if not parts and not placed:
         return set()
-    members: dict[str, list[str]] = defaultdict(list)
-    by_key: dict[tuple, list[str]] = defaultdict(list)
-    surnames: dict[str, set[str]] = defaultdict(set)
-    for ref, key in clusters.items():
-        members[key].append(ref)
-        f = feats.get(ref)
-        if f:
-            if f.get(last):
-                surnames[key].add(f[last])
-            for h in keys:
-                if f.get(h):
-                    by_key[(h, f[h])].append(ref)
-    seen: set[tuple] = set()
-    closed: set[str] = set()  # its own visited set: a part met at a street and alley still widens
-    while frontier:
-        closed |= frontier
-        found = {(h, f[h]) for key in frontier for ref in members[key]
-                 if (f := feats.get(ref)) for h in keys if f.get(h)} - seen
-        seen |= found
-        frontier = {clusters[ref] for k in found for ref in by_key[k]} - closed
-    parts |= closed
-    # the named people of a sought surname at a street and alley: a numberless record's own,
-    # or its number's owner's (`_Roster.around`); they are weighed, their households not widened
+    groups = _Groups(clusters, feats, roster)
+    parts |= groups.households_of({key for key, _ in frontier})
+    # the named people of a sought surname at a street and alley: a numberless record's own
+    # (with the records seeking them), or its number's owner's (`_Roster.around`); they are
+    # weighed, their households not widened
     for key, place in placed:
-        if surnames[key] & sought[place]:
+        if groups.surnames[key] & calls.sought[place]:
             parts.add(key)
-            parts |= called[place]
+            parts |= calls.at[place]
+    parts |= groups.named_at(_owners_alleys(groups, feats, roster, calls, owners))
+    return {ref for key in parts for ref in groups.members[key]}
+
+
+class _Calls:
+    """Where the records that may move call from: `at` maps a number (or, for a record naming
+    no first name and no number, a household key or a street and alley of its own) to the
+    keys of the parts calling from it; `sought` a street and alley to the surnames such
+    numberless records seek there; `unnamed` a number to the surnames of the records with no
+    first name calling from it (their number's owner's street and alley is weighed for those
+    surnames only)."""
+
+    def __init__(self):
+        self.at: dict[tuple, set[str]] = defaultdict(set)
+        self.sought: dict[tuple, set[str]] = defaultdict(set)
+        self.unnamed: dict[tuple, set[str]] = defaultdict(set)
+
+
+def _calls(clusters: Mapping[str, str], feats: Feats, roster: dict, mentions: Callable[[str], bool]) -> _Calls:
+    """The `_Calls` of every mention and every record naming no first name."""
+    first, last, numbers, keys = roster["first"], roster["last"], roster["numbers"], roster["households"]
+    out = _Calls()
+    for ref, key in clusters.items():
+        f = feats.get(ref)
+        if not f or (f.get(first) and not mentions(ref)):
+            continue
+        held = [(n, f[n]) for n in numbers if f.get(n)]
+        if not f.get(first):
+            for number in held:
+                out.unnamed[number].add(f.get(last))
+        if not held and not f.get(first) and f.get(last):
+            held = [(h, f[h]) for h in keys if f.get(h)]
+            for p in roster.get("places", ()):
+                if f.get(p):
+                    out.sought[(p, f[p])].add(f[last])
+                    out.at[(p, f[p])].add(key)
+        for number in held:
+            out.at[number].add(key)
+    return out
+
+
+def _answering(clusters: Mapping[str, str], feats: Feats, roster: dict,
+               calls: _Calls) -> tuple[set[tuple], set[tuple], set[tuple]]:
+    """The named parts holding what `calls` call from, as (key, number or household key)
+    pairs; of those, the (key, number) pairs a record with no first name called from (their
+    owners, whose street and alley is weighed); and the (key, street and alley) pairs of
+    named parts at a numberless record's street and alley (weighed only if of a surname
+    sought there)."""
+    first, numbers, keys = roster["first"], roster["numbers"], roster["households"]
+    places = roster.get("places", ())
+    frontier, owners, placed = set(), set(), set()
+    for ref, key in clusters.items():
+        f = feats.get(ref)
+        if not f or not f.get(first):
+            continue
+        for n in (*numbers, *keys, *places):
+            where = (n, f.get(n))
+            if where not in calls.at:
+                continue
+            if n in places:
+                placed.add((key, where))
+                continue
+            frontier.add((key, where))
+            if where in calls.unnamed:
+                owners.add((key, where))
+    return frontier, owners, placed
+
+
+class _Groups:
+    """The parts of `clusters`: their refs, surnames, and the refs holding each household key."""
+
+    def __init__(self, clusters: Mapping[str, str], feats: Feats, roster: dict):
+        self.clusters, self.feats, self.roster = clusters, feats, roster
+        self.members: dict[str, list[str]] = defaultdict(list)
+        self.by_key: dict[tuple, list[str]] = defaultdict(list)
+        self.surnames: dict[str, set[str]] = defaultdict(set)
+        for ref, key in clusters.items():
+            self.members[key].append(ref)
+            f = feats.get(ref)
+            if f:
+                if f.get(roster["last"]):
+                    self.surnames[key].add(f[roster["last"]])
+                for h in roster["households"]:
+                    if f.get(h):
+                        self.by_key[(h, f[h])].append(ref)
+
+    def households_of(self, start: set[str]) -> set[str]:
+        """`start` and every part sharing a household key with them, closed transitively."""
+        keys = self.roster["households"]
+        frontier, seen, closed = set(start), set(), set()
+        while frontier:
+            closed |= frontier
+            found = {(h, f[h]) for key in frontier for ref in self.members[key]
+                     if (f := self.feats.get(ref)) for h in keys if f.get(h)} - seen
+            seen |= found
+            frontier = {self.clusters[ref] for k in found for ref in self.by_key[k]} - closed
+        return closed
+
+    def named_at(self, sought: Mapping[tuple, set[str]]) -> set[str]:
+        """The parts with a first name at a street and alley of `sought` and one of the
+        surnames sought there."""
+        if not sought:
+            return set()
+        first, places = self.roster["first"], self.roster.get("places", ())
+        return {key for ref, key in self.clusters.items() if (f := self.feats.get(ref)) and f.get(first)
+                and any((p, f.get(p)) in sought and self.surnames[key] & sought[(p, f[p])] for p in places)}
+
+
+def _owners_alleys(groups: _Groups, feats: Feats, roster: dict, calls: _Calls,
+                   owners: set[tuple]) -> dict[tuple, set[str]]:
+    """The streets and alleys of the owners of numbers called from by records with no first
+    name, each with the surnames sought there (those records' own, and a numberless record's
+    sought at the same street and alley)."""
+    places = roster.get("places", ())
+    out: dict[tuple, set[str]] = {}
     for key, number in owners:
-        for ref in members[key]:
+        for ref in groups.members[key]:
             f = feats.get(ref) or {}
             for p in places:
                 if f.get(p):
-                    sought[(p, f[p])] |= unnamed[number] - {None}
-    alleys = {place for key, number in owners for ref in members[key] if (f := feats.get(ref))
-              for place in ((p, f[p]) for p in places if f.get(p))}
-    if alleys:
-        parts |= {key for ref, key in clusters.items() if (f := feats.get(ref)) and f.get(first)
-                  and any((p, f.get(p)) in alleys and surnames[key] & sought[(p, f[p])] for p in places)}
-    return {ref for key in parts for ref in members[key]}
+                    place = (p, f[p])
+                    if place not in out:
+                        out[place] = set(calls.sought.get(place, ()))
+                    out[place] |= calls.unnamed[number] - {None}
+    return out
 
 
 class _Roster:
