@@ -41,6 +41,9 @@ loads = sa.Table(
     # rows published under the source's former record identity, moved by this load (migration 0009)
     sa.Column("rows_rekeyed", sa.Integer),
     sa.Column("rows_retired", sa.Integer),
+    # what the dataset checks read of the load's staged rows, counted while staging: rows, each
+    # field's nulls, the key field's object values (`stage._profile`, migration 0012)
+    sa.Column("staged_profile", JSON),
 )
 
 # One row per source: where the next incremental read starts.  `version` makes publish an
