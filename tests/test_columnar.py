@@ -18,7 +18,8 @@ from munihub.ingest import columnar
 from munihub.ingest.connector import Batch, Rows
 from munihub.ingest.loads import begin_load
 from munihub.ingest.mapping import phone_field
-from munihub.ingest.stage import check_record, stage_batches
+from munihub.ingest.quality_measure import StagedColumns
+from munihub.ingest.stage import _at, check_record, stage_batches
 from munihub.ingest.validate import errors_of
 from munihub.persian.transforms import reader
 from munihub.testing.synthetic import national_id_check
@@ -136,6 +137,9 @@ def test_a_plain_record_is_staged_exactly_as_record_by_record(contracts_under_te
             continue
         assert not reasons and not aside, raw
         assert (fast[0], json.loads(fast[1]), fast[2]) == (key, record, store.record_hash(record)), raw
+        # the fields it lacks, which the dataset checks count as nulls (`stage._count_absent`)
+        absent = [j for j, r in enumerate(plan.fields) if _at(record, r.f.name.split(".")) is None]
+        assert fast[3] == sum(1 << j for j in absent), raw
 
 
 def _moved(contract, raw, record) -> bool:
@@ -175,7 +179,7 @@ def test_a_batch_with_every_field_is_written_and_hashed_as_record_by_record(cont
         for keep_order in (True, False):
             staged = plan.stage_batch(clean, keep_order=keep_order)
             assert all(s is not None for s in staged), contract.id
-            for raw, (key, text, digest) in zip(clean, staged):
+            for raw, (key, text, digest, absent) in zip(clean, staged):
                 record, want_key, _, _ = check_record(contract, raw, check)
                 want = store.encode_json(record) if keep_order else json.dumps(
                     record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -230,6 +234,22 @@ def test_a_load_stages_the_same_rows_quarantine_and_set_aside_through_either_pat
         a, b = _staged(engine, fast_id), _staged(engine, slow_id)
         assert a == b  # (positions and load ids aside: the same rows, in the same order)
         assert a[0] and a[1] and (a[2] or which == 0)
+        for load_id in (fast_id, slow_id):
+            assert 0 < _profile_agrees(engine, contract, load_id) < sum(len(b.records) for b in batches)
+
+
+def _profile_agrees(engine, contract, load_id) -> int:
+    """What staging counted for the load's checks is what their SQL pass reads (rows, each
+    field's nulls, the key field's objects: tests/test_staged_profile.py); the rows staged."""
+    key = contract.key[0] if len(contract.key) == 1 and not contract.record_id else None
+    fields = [f.name for f in contract.fields]
+    with engine.connect() as conn:
+        profile = conn.execute(sa.select(store.loads.c.staged_profile).where(store.loads.c.load_id == load_id)).scalar()
+    counted, in_sql = (StagedColumns(engine, load_id, key, fields, profile=p) for p in (profile, None))
+    assert (counted.total, counted.nulls(fields), counted._key_objects) == \
+        (in_sql.total, in_sql.nulls(fields), in_sql._key_objects)
+    assert any(in_sql.nulls(fields).values())  # fields missing from some records: counted, not all zero
+    return in_sql.total
 
 
 def test_a_clean_batch_is_staged_as_one_copy_text_with_the_same_rows(store_url, contracts_under_test, monkeypatch):
@@ -258,6 +278,7 @@ def test_a_clean_batch_is_staged_as_one_copy_text_with_the_same_rows(store_url, 
     slow = stage_batches(engine, contract, slow_id, batches, lambda record: check(record))  # by record
     assert fast.staged == slow.staged == 297
     assert _staged(engine, fast_id) == _staged(engine, slow_id)
+    assert _profile_agrees(engine, contract, fast_id) == _profile_agrees(engine, contract, slow_id) == 297
     positions = [row[-1] for row in _staged(engine, fast_id)[0]]  # the checks name repeated keys by them
     assert positions[:2] == ["batch 1 #1", "batch 1 #2"] and positions[-100:-96] == \
         ["batch 2 #99", "sheet 1 row 2", "sheet 1 row 3", "batch 3 #3"]

@@ -49,6 +49,7 @@ def test_a_fresh_store_has_the_index_once(store_url):
     engine = store.open_store(store_url)
     assert migrations.current_revision(engine) == _head()
     assert "ix_source_rows_updated_at" in _indexes(engine, "source_rows")
+    assert "ix_source_rows_load_id" not in _indexes(engine, "source_rows")  # 0013
     store.open_store(store_url).dispose()  # a second start finds nothing to do
     engine.dispose()
 
@@ -168,4 +169,28 @@ def test_a_store_at_head_opens_without_importing_alembic_and_an_older_one_still_
     assert _open_in_a_fresh_process(store_url) == "no alembic"
     engine = sa.create_engine(store_url)
     assert migrations.current_revision(engine) == _head()
+    engine.dispose()
+
+
+def test_a_store_at_0012_loses_the_index_of_source_rows_by_load_and_keeps_its_rows(store_url):
+    """0013: nothing reads source_rows by load (`quarantine.close_reread` finds a load's rows by
+    their primary key), and every published row wrote an entry into that index."""
+    engine = sa.create_engine(store_url)
+    migrations.upgrade(engine, "0012")
+    with engine.begin() as conn:  # 0001 builds tables from munihub.store, which no longer has it
+        conn.exec_driver_sql("CREATE INDEX ix_source_rows_load_id ON source_rows (load_id)")
+        conn.execute(store.source_rows.insert().values(
+            source="s", source_key="1", entity_type="person", record={"n": "علی"}, record_hash="h",
+            first_load_id="L1", load_id="L1", updated_at=T0))
+    engine.dispose()
+
+    engine = store.open_store(store_url)
+    assert migrations.current_revision(engine) == _head()
+    assert "ix_source_rows_load_id" not in _indexes(engine, "source_rows")
+    assert "ix_source_rows_updated_at" in _indexes(engine, "source_rows")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(store.source_rows.c.load_id)).scalar_one() == "L1"
+    with engine.begin() as conn:  # and back: the revision's downgrade makes it again
+        command.downgrade(migrations._config(conn), "0012")
+    assert "ix_source_rows_load_id" in _indexes(engine, "source_rows")
     engine.dispose()

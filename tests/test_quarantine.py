@@ -1,6 +1,7 @@
 """Quarantine: stewards list, replay after a fix, and dismiss with who and why; nothing is lost."""
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 
 import pytest
@@ -131,3 +132,26 @@ def test_closing_keyless_entries_holds_a_page_not_the_load(tmp_path, monkeypatch
     peak(10)  # compiled statements cached
     small, large = peak(3_000), peak(30_000)
     assert large < small + 1_500_000, (small, large)
+
+
+def test_entries_of_keys_this_load_published_or_quarantined_again_close(store_url):
+    """Published now (the key's row in source_rows carries this load, found by its primary key,
+    migration 0013) or quarantined again under this load: closed; a key published by an
+    earlier load, or by this load id under another source, stays open."""
+    engine = store.open_store(store_url)
+    with engine.begin() as conn:
+        conn.execute(store.quarantine.insert(), [
+            {"source": source, "load_id": load, "position": key, "source_key": key, "raw": {"id": key},
+             "reasons": [{"rule": "x"}], "status": "open"}
+            for source, load, key in [("a", "old", k) for k in ("k1", "k2", "k3", "k4", "k5", "k6")]
+            + [("a", "new", "k5"), ("b", "old", "k1")]])
+        now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+        conn.execute(store.source_rows.insert(), [
+            {"source": source, "source_key": key, "entity_type": "person", "record": {}, "record_hash": "h",
+             "first_load_id": load, "load_id": load, "updated_at": now}
+            for source, load, key in [("a", "new", "k1"), ("a", "new", "k2"), ("a", "older", "k3"), ("b", "new", "k4")]])
+    assert _close_reread(engine, "a", "new") == 3
+    with engine.connect() as conn:
+        closed = conn.execute(sa.select(store.quarantine.c.source, store.quarantine.c.source_key).where(
+            store.quarantine.c.status == "superseded")).all()
+    assert sorted(closed) == [("a", "k1"), ("a", "k2"), ("a", "k5")]

@@ -20,6 +20,7 @@ import hashlib
 import math
 import operator
 from collections.abc import Callable
+from itertools import repeat
 from json.encoder import encode_basestring  # json.dumps(s, ensure_ascii=False) for one str, in C
 from typing import Any
 
@@ -251,10 +252,12 @@ class ColumnPlan:
             out.append(KEY_SEPARATOR.join(parts) if parts is not None else None)
         return out
 
-    def stage_batch(self, records: list, keep_order: bool = True) -> list[tuple[str, str, str] | None]:
-        """Per record (source key, record JSON as stored, record hash), or None for a record
-        `stage.check_record` must map and judge itself.  Without `keep_order` the stored JSON
-        is the hashed text, keys sorted (for jsonb, which keeps no order: one join less)."""
+    def stage_batch(self, records: list, keep_order: bool = True) -> list[tuple[str, str, str, int] | None]:
+        """Per record (source key, record JSON as stored, record hash, absent fields), or None
+        for a record `stage.check_record` must map and judge itself.  Without `keep_order` the
+        stored JSON is the hashed text, keys sorted (for jsonb, which keeps no order: one join
+        less).  Absent fields are a mask over `self.fields` (bit j: field j not in the record,
+        so null to the dataset checks, which staging counts: `stage.NullTally`)."""
         plain = records.__class__ is Rows or all(raw.__class__ is dict for raw in records)
         if not plain:
             records = [raw if raw.__class__ is dict else {} for raw in records]
@@ -295,7 +298,7 @@ class ColumnPlan:
                 texts = _formatted(hashed, hashed_order, frags, n)
                 digests = list(map(_HEXDIGEST, map(sha256, map(str.encode, texts))))
                 kept = _formatted(stored, stored_order, frags, n) if keep_order else texts
-                return list(zip(keys, kept, digests))
+                return list(zip(keys, kept, digests, repeat(0, n)))
         out: list[tuple[str, str, str] | None] = []
         for i, row in enumerate(zip(*frags)):
             key = keys[i]
@@ -308,7 +311,7 @@ class ColumnPlan:
                 continue
             text = hashed % get_hashed(row)
             digest = sha256(text.encode("utf-8")).hexdigest()
-            out.append((key, stored % get_stored(row) if keep_order else text, digest))
+            out.append((key, stored % get_stored(row) if keep_order else text, digest, masks[i]))
         return out
 
 

@@ -78,8 +78,12 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
             store.loads.c.source == contract.id, store.loads.c.status == "published", store.loads.c.rows_in > 0)
             .order_by(store.loads.c.started_at.desc()).limit(1)).first() or (None, None)
     key_field = contract.key[0] if len(contract.key) == 1 and not contract.record_id else None
-    # measured in SQL: the load is never read back whole
-    columns = StagedColumns(engine, load_id, key_field, fields=[f.name for f in contract.fields])
+    # measured in SQL (the load is never read back whole), the rows and nulls counted while staging;
+    # a profile whose row count is not the ledger's (it always is) would only be ignored
+    profile = load.get("staged_profile")
+    if profile and profile.get("rows") != (load["rows_in"] or 0) - (load["rows_quarantined"] or 0):
+        profile = None
+    columns = StagedColumns(engine, load_id, key_field, fields=[f.name for f in contract.fields], profile=profile)
     # A load that read nothing new has nothing to check; one whose every row was quarantined
     # is checked on zero rows, so a rowCount rule can hold it.
     docs = settings.reports / "data-docs" / contract.id if settings.data_docs else None

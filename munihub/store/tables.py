@@ -41,6 +41,9 @@ loads = sa.Table(
     # rows published under the source's former record identity, moved by this load (migration 0009)
     sa.Column("rows_rekeyed", sa.Integer),
     sa.Column("rows_retired", sa.Integer),
+    # what the dataset checks read of the load's staged rows, counted while staging: rows, each
+    # field's nulls, the key field's object values (`stage._profile`, migration 0012)
+    sa.Column("staged_profile", JSON),
 )
 
 # One row per source: where the next incremental read starts.  `version` makes publish an
@@ -112,7 +115,8 @@ source_rows = sa.Table(
     sa.Column("record", JSON, nullable=False),
     sa.Column("record_hash", sa.String(64), nullable=False),
     sa.Column("first_load_id", sa.String(40), nullable=False),
-    sa.Column("load_id", sa.String(40), nullable=False, index=True),
+    # Not indexed (migration 0013): every published row paid for the index, and nothing read it.
+    sa.Column("load_id", sa.String(40), nullable=False),
     # Indexed: each resolution run reads the rows published since its last mark and the
     # newest mark (migration 0005); without it both scan every published row.
     _ts("updated_at", nullable=False, index=True),
