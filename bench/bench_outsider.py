@@ -160,7 +160,7 @@ def drive(folder: Path) -> dict:
             errors[dataset] = str(exc).splitlines()[0][:300]
     synced = time.perf_counter() - started
     engine = store.engine_for(settings)
-    resolve_all(engine, settings, full=True)
+    resolve_all(engine, settings, full=True, match_settings=settings.match_settings)  # as `munihub resolve` does
     members: dict[str, str] = {}
     with engine.connect() as conn:
         rows = list(conn.execute(sa.select(store.loads)).mappings())
