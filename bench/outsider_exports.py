@@ -421,11 +421,13 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
     for c in adults:
         others.setdefault(c.home.street, []).append(c)
     for c in rng.sample(adults, int(len(adults) * 0.25)):  # about as many calls as before requests
-        for _ in range(rng.choice([1, 1, 1, 1, 2])):
+        reported = set()  # a citizen's two problems at one place are of two categories: the same
+        for _ in range(rng.choice([1, 1, 1, 1, 2])):  # one twice would be one problem to anyone
             h = c.home
             place = (Place(h.district, h.street, h.alley, h.plaque) if rng.random() < 0.8 else
                      Place(rng.randint(1, 13), rng.choice(STREETS), rng.randint(1, 60), rng.randint(1, 300)))
-            category = rng.choice(CATEGORIES)
+            category = rng.choice([k for k in CATEGORIES if (place.street, place.alley, k) not in reported])
+            reported.add((place.street, place.alley, category))
             start = rng.randint(0, 600)
             last = problem(c, category, place, start, [])
             r = rng.random()
