@@ -23,3 +23,14 @@ def test_a_street_alone_names_no_place():
 def test_district_digits_and_words_agree():
     assert district_key({"district": "منطقه ۳"}) == district_key({"district": "3"}) == "3"
     assert district_key({"detail": "x"}) is None and district_key("منطقه ۳") is None
+
+
+def test_an_operators_shorthands_name_the_same_place():
+    # «ک ۲۶» for «کوچه ۲۶», «نبش کوچه» (the corner of the alley), and Mashhad's «کوهسنگی ۲۶»:
+    # an alley numbered off its street, written without «کوچه» (issue 16, outsider bench)
+    for text in ("خیابان کوهسنگی، کوچه ۲۶", "خ. کوهسنگی، ک 26", "خیابان کوهسنگی، نبش کوچه 26",
+                 "خیابان کوهسنگی نبش کوچه ۲۶", "کوهسنگی ۲۶", "کوهسنگی26، پلاک 9", "بل. کوهسنگی، ک.26"):
+        assert place_key(text) == "کوهسنگی/26", text
+    assert place_key("خیابان کوهسنگی ۲۷") != place_key("خیابان کوهسنگی ۲۶")
+    assert place_key("بلوار سجاد پلاک 12") is None  # a plaque on the street names no alley
+    assert place_key("بانک ملی") is None and place_key("خیابان بانک، کوچه 3") == "بانک/3"

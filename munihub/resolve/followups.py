@@ -32,7 +32,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from munihub.resolve.places import place_key
+from munihub.resolve.places import district_key, place_key
 
 ADDRESS_SIMILARITY = 0.9
 FOLLOWUP_DEFAULTS: dict[str, Any] = {
@@ -145,7 +145,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
                                           ("name", _key(f.get("citizen_name"), "name"))) if v},
             "first": first, "last": last, "gender": gender,
             "category": category, "generic": category in generic, "duplicate": duplicate,
-            "district": _key(f.get("district")),
+            "district": district_key({"district": f.get("district")}),  # «منطقه ۳» is «3»
             "address": _key(f.get("address")), "place": place_key(f.get("address")), "coords": _coords(f)}
 
 
@@ -223,8 +223,35 @@ def _of_category(p: dict, members: list[dict]) -> bool:
     return p["generic"] or p["duplicate"] or not own or p["category"] in own
 
 
+def _in_district(p: dict, members: list[dict]) -> bool:
+    """Whether `p`'s district, if given, is one the group gives (or the group gives none): a
+    member whose district was left out must not bridge two districts' alleys of one name."""
+    if p["coords"]:
+        return True  # coordinates decide the place (`same_problem`)
+    known = {q["district"] for q in members if q["district"]}
+    return not (p["district"] and known) or p["district"] in known
+
+
 def _named(p: dict) -> bool:
     return bool(p["first"] or p["last"])
+
+
+def same_place(a: str, b: str) -> bool:
+    """Two `street/alley` keys of one place: the same alley of the same street, or of a street
+    one key writes after a word more («مشهد کوهسنگی ۵۱» is «کوهسنگی، کوچه ۵۱»)."""
+    if a == b:
+        return True
+    (sa, la), (sb, lb) = a.rsplit("/", 1), b.rsplit("/", 1)
+    short, long_ = sorted((sa, sb), key=len)
+    return la == lb and len(short) >= 3 and long_.endswith(short)
+
+
+def _place_bucket(p: dict) -> tuple | None:
+    """A blocking key every `same_place` pair shares: the alley and the street's last letters."""
+    if not p["place"]:
+        return None
+    street, lane = p["place"].rsplit("/", 1)
+    return ("lane", lane, street[-3:])
 
 
 def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool = False) -> bool:
@@ -232,16 +259,20 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
     if not (any_category or _same_category(a, b)) or not same_citizen(a, b):
         return False
     if not any(a["citizen"].get(k) == v for k, v in b["citizen"].items()):
-        if not (a["district"] and a["address"]):
+        if not ((a["district"] or a["place"]) and a["address"]):
             return False  # without an id in common, the place must be known
         if not (_named(a) and _named(b)) and (a["generic"] or b["generic"] or a["category"] != b["category"]):
             return False  # a nameless "follow-up" with no number in common could be anyone's
     if a["coords"] and b["coords"]:
         return distance_m(a["coords"], b["coords"]) <= radius_m
-    if not a["district"] or a["district"] != b["district"]:
+    if a["district"] and b["district"] and a["district"] != b["district"]:
         return False
     if a.get("place") and b.get("place"):
-        return a["place"] == b["place"]  # street and alley both read: «کوچه 42» is not «کوچه 15»
+        # street and alley both read: «کوچه 42» is not «کوچه 15»; a district left out
+        # (the operator skipped it on one call) does not undo an agreeing street and alley
+        return same_place(a["place"], b["place"])
+    if not (a["district"] and b["district"]):
+        return False
     if a["address"] and b["address"]:
         import jellyfish
         return jellyfish.jaro_winkler_similarity(a["address"], b["address"]) >= ADDRESS_SIMILARITY
@@ -290,13 +321,15 @@ def group_followups(requests: list[dict], window_days: int | None = None,
                 union(target, p["ref"])
         else:
             keys = [(k, v) for k, v in p["citizen"].items()] + \
-                ([("place", p["district"], p["address"])] if p["district"] and p["address"] else [])
+                ([("place", p["district"], p["address"])] if p["district"] and p["address"] else []) + \
+                ([_place_bucket(p)] if p["place"] else [])
             roots = {find(r) for key in keys for r in buckets.get(key, ())}
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
                 # nameless caller in a group must not let a neighbour in (`_vetoes`)
                 if (p["duplicate"] or p["when"] - last[root] <= window) and _of_category(p, members[root]) and \
+                        _in_district(p, members[root]) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
                         not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]):
                     if best is None or last[root] > last[best]:
@@ -307,6 +340,8 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             buckets[(k, v)].add(p["ref"])
         if p["district"] and p["address"]:
             buckets[("place", p["district"], p["address"])].add(p["ref"])
+        if p["place"]:
+            buckets[_place_bucket(p)].add(p["ref"])
     for ref, target in cited:  # a citation of a later-filed request joins afterwards
         union(ref, target)
     return {ref: find(ref) for ref in parent}
