@@ -5,7 +5,8 @@ place (coordinates within `radius_m`, else same district and the same street and
 (`places.place_key`), or a similar address key when either gives no alley) within
 `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
-agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen.
+agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen,
+unless the named calls on that caller's number all give another surname (`_hear_surnames`).
 A neighbour with another name is (another request); a group member that names less than the
 caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
 national id, not by the other household phone it called from; nor does any member by its
@@ -162,6 +163,10 @@ def same_citizen(a: dict, b: dict) -> bool:
     ca, cb = a["citizen"], b["citizen"]
     if ca.get("nid") and ca.get("nid") == cb.get("nid"):
         return True
+    heard_a, heard_b = a["last"] or a.get("heard_last"), b["last"] or b.get("heard_last")
+    if heard_a and heard_b and heard_a != heard_b and not any(
+            ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
+        return False  # «ناشناس» on the number a neighbour named himself on is that neighbour
     fa, fb = a["first"], b["first"]
     if a["last"] and b["last"] and a["last"] != b["last"]:
         return False  # a neighbour with another surname reports the same pothole
@@ -279,6 +284,23 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
     return True
 
 
+def _hear_surnames(profiles: list[dict]) -> None:
+    """A nameless call from a mobile or landline that every named call on it names with one
+    surname gets that surname as `heard_last`: only to tell it from a caller of another surname."""
+    surnames: dict[tuple, set] = defaultdict(set)
+    for p in profiles:
+        if p["last"]:
+            for k in ("mobile", "phone"):
+                if p["citizen"].get(k):
+                    surnames[k, p["citizen"][k]].add(p["last"])
+    for p in profiles:
+        if not (p["first"] or p["last"]):
+            heard = set().union(*(surnames.get((k, p["citizen"][k]), ()) for k in ("mobile", "phone")
+                                  if p["citizen"].get(k)))
+            if len(heard) == 1:
+                p["heard_last"] = heard.pop()
+
+
 def group_followups(requests: list[dict], window_days: int | None = None,
                     radius_m: float | None = None, options: dict | None = None) -> dict[str, str]:
     """Map each request ref to its group key (the ref of the group's first request).
@@ -288,6 +310,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
     window_days = options["window_days"] if window_days is None else window_days
     radius_m = options["radius_m"] if radius_m is None else radius_m
     profiles = sorted((_profile(r, options) for r in requests), key=lambda p: (p["when"], p["ref"]))
+    _hear_surnames(profiles)
     by_tracking = {p["tracking"]: p["ref"] for p in profiles if p["tracking"]}
     parent = {p["ref"]: p["ref"] for p in profiles}
 
