@@ -362,6 +362,9 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
                "registered": date_forms(rng, _jalali(day), person, rng.choice(["dash", "slash", "persian"])) +
                f" {rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"}
         calls.append(row)
+        h = c.home
+        if (place.street, place.alley) != (h.street, h.alley):
+            person.append("request_elsewhere")  # the call's address is the problem's, not the caller's home
         keep("rc137.calls", code, c, person)
         requests.append(("rc137.calls", code, req, tuple(dict.fromkeys(labels + person))))
         return code, location
