@@ -273,6 +273,58 @@ def losses(truth: list[tuple], result: dict, top: int = 10) -> dict:
     return out
 
 
+def request_losses(requests: list[tuple], calls: list[dict], result: dict, top: int = 10) -> dict:
+    """Where request grouping loses: true pairs of calls the store keeps apart and false pairs
+    it joins, counted by what the two calls, as exported, share (caller's phone, name, district,
+    category or a generic one, a quoted code) and how far apart they were filed."""
+    import itertools
+
+    groups, by_code = result.get("groups") or {}, {c["tracking"]: c for c in calls}
+    truth = {code: req for _, code, req, _ in requests}
+    labels = {code: lb for _, code, _, lb in requests}
+    generic = set(outsider_exports.GENERIC)
+    digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+    def phone(call: dict) -> str:  # the number's last eight digits, whatever the form
+        return "".join(ch for ch in str(call.get("caller_phone") or "").translate(digits) if ch.isdigit())[-8:]
+
+    def kind(a: dict, b: dict) -> str:
+        same = (["phone"] if phone(a) and phone(a) == phone(b) else []) + \
+            [n for n, k in (("name", "caller_name"), ("district", "region"), ("place text", "location"))
+             if a.get(k) and a.get(k) == b.get(k)]
+        cats = "category" if a["subject"] == b["subject"] else \
+            "generic" if generic & {a["subject"], b["subject"]} else "other category"
+        quoted = any(x["tracking"] in y["description"].translate(digits) for x, y in ((a, b), (b, a)))
+        days = abs(_day(a["registered"]) - _day(b["registered"]))
+        return (f"same {'+'.join(same) or 'nothing'}; {cats}" + ("; quoted" if quoted else "") +
+                f"; {'≤7' if days <= 7 else '≤30' if days <= 30 else '>30'} days")
+
+    out = {}
+    for what, by_truth in (("missed", True), ("false", False)):
+        sets = collections.defaultdict(list)
+        for code in truth:
+            sets[truth[code] if by_truth else groups.get(code, code)].append(code)
+        kinds, trap, example = collections.Counter(), collections.Counter(), {}
+        for codes in sets.values():
+            for a, b in itertools.combinations(codes, 2):
+                joined, same = groups.get(a) == groups.get(b) and a in groups, truth[a] == truth[b]
+                if (by_truth and not joined) or (not by_truth and not same):
+                    k = kind(by_code[a], by_code[b])
+                    kinds[k] += 1
+                    trap.update(set(labels[a]) | set(labels[b]))
+                    example.setdefault(k, (by_code[a], by_code[b]))
+        out[what] = {"pairs": sum(kinds.values()), "by_kind": kinds.most_common(top),
+                     "labels": trap.most_common(top), "examples": {k: example[k] for k, _ in kinds.most_common(top)}}
+    return out
+
+
+def _day(registered: str) -> int:
+    """Days of a call's Jalali `registered` stamp (any digits, `/` or `-`), for gaps only."""
+    digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
+    y, m, d = (int(x) for x in registered.translate(digits).split()[0].replace("-", "/").split("/"))
+    return y * 365 + (m - 1) * 31 - max(0, m - 7) + d
+
+
 def report(results: dict[str, dict]) -> None:
     names = list(results)
     print(f"{'':36}" + "".join(f"{n:>28}" for n in names))
@@ -316,7 +368,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="build the exports and contracts here and keep them")
     ap.add_argument("--json", type=Path, help="also write the scores here")
     ap.add_argument("--losses", type=int, default=0, metavar="N",
-                    help="also print this tree's N biggest classes of missed and false pairs, with an example each")
+                    help="also print this tree's N biggest classes of missed and false pairs (persons, then "
+                         "requests), with an example each")
     ap.add_argument("--drive", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.drive:
@@ -326,6 +379,7 @@ def main() -> None:
         work = args.keep or Path(tmp)
         requests: list[tuple] = []
         truth = outsider_exports.generate(work / "data", args.households, args.seed, requests)
+        calls = [json.loads(x) for x in (work / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
         write_contracts(work / "contracts", work / "data")
         print(f"{len(truth):,} records of {len({t[2] for t in truth}):,} citizens, {len(requests):,} 137 calls "
               f"in {len({r[2] for r in requests}):,} requests ({args.households:,} households, seed {args.seed})")
@@ -346,6 +400,12 @@ def main() -> None:
                 a, fa, b, fb = found["examples"][kind]
                 print(f"  {count:5,} {kind}\n        e.g. {a} {json.dumps(fa, ensure_ascii=False)}\n"
                       f"             {b} {json.dumps(fb, ensure_ascii=False)}")
+        for what, found in request_losses(requests, calls, current, args.losses).items():
+            print(f"{what} request pairs: {found['pairs']:,}; labels most involved {found['labels']}")
+            for kind, count in found["by_kind"]:
+                a, b = found["examples"][kind]
+                print(f"  {count:5,} {kind}\n        e.g. {json.dumps(a, ensure_ascii=False)}\n"
+                      f"             {json.dumps(b, ensure_ascii=False)}")
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
 
