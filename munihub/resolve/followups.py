@@ -251,12 +251,20 @@ def same_place(a: str, b: str) -> bool:
     return la == lb and len(short) >= 3 and long_.endswith(short)
 
 
-def _place_bucket(p: dict) -> tuple | None:
-    """A blocking key every `same_place` pair shares: the alley and the street's last letters."""
-    if not p["place"]:
-        return None
+def _place_bucket(p: dict, district: str | None = None) -> tuple:
+    """A blocking key every `same_place` pair in one district shares: the alley, the street's
+    last letters and the district (None: a call that gives none)."""
     street, lane = p["place"].rsplit("/", 1)
-    return ("lane", lane, street[-3:])
+    return ("lane", lane, street[-3:], district)
+
+
+def _place_lookups(p: dict, districts: dict[tuple, set]) -> list[tuple]:
+    """The place buckets `p` may share a group with: its district's and the calls' that give
+    none; a call that gives none, every district's of its street and alley."""
+    if not p["place"]:
+        return []
+    given = [p["district"]] if p["district"] else sorted(d for d in districts.get(_place_bucket(p), ()) if d)
+    return [_place_bucket(p, d) for d in given] + [_place_bucket(p)]
 
 
 def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool = False) -> bool:
@@ -333,6 +341,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
     members = {p["ref"]: [p] for p in profiles}
     window = dt.timedelta(days=window_days)
     buckets: dict[tuple, set[str]] = defaultdict(set)  # citizen key or place -> refs
+    districts: dict[tuple, set] = defaultdict(set)  # a street and alley -> the districts its calls gave
     cited = []
     for p in profiles:  # in time order, so a group's `last` only grows
         codes = [p["refers_to"]] if p["refers_to"] else []
@@ -345,7 +354,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
         else:
             keys = [(k, v) for k, v in p["citizen"].items()] + \
                 ([("place", p["district"], p["address"])] if p["district"] and p["address"] else []) + \
-                ([_place_bucket(p)] if p["place"] else [])
+                _place_lookups(p, districts)
             roots = {find(r) for key in keys for r in buckets.get(key, ())}
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
@@ -364,7 +373,8 @@ def group_followups(requests: list[dict], window_days: int | None = None,
         if p["district"] and p["address"]:
             buckets[("place", p["district"], p["address"])].add(p["ref"])
         if p["place"]:
-            buckets[_place_bucket(p)].add(p["ref"])
+            buckets[_place_bucket(p, p["district"])].add(p["ref"])
+            districts[_place_bucket(p)].add(p["district"])
     for ref, target in cited:  # a citation of a later-filed request joins afterwards
         union(ref, target)
     return {ref: find(ref) for ref in parent}
