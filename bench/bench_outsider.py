@@ -1,18 +1,21 @@
-"""Persons matching on an outsider's held-out-style set, read through contracts alone, per
-phenomenon, beside a previous commit in the same run.
+"""Persons matching and 137 request grouping on an outsider's held-out-style set, read through
+contracts alone, per phenomenon, beside a previous commit in the same run.
 
 Data: `bench/outsider_exports.py` (five agencies' exports in five shapes: a UTF-8-with-BOM CSV,
-a Windows-1256 CSV as Excel saves it, 137 JSON lines, an .xlsx sheet, a nested JSON
-document), written apart from the matcher and from `munihub.testing.exports`.  Each export
-gets the contract its agency would write from its column list (`CONTRACTS` below: the
-encoding and sheet it names, its own record id, one-field names through `person_name`,
-phones through `mobile:51` / `phone:51`), then `pipeline.sync_source` for every dataset and
-a full resolution, in a process and store of its own per version.
+a Windows-1256 CSV as Excel saves it, 137 JSON lines with request groups, an .xlsx sheet, a
+nested JSON document), written apart from the matcher and from `munihub.testing.exports`.
+Each export gets the contract its agency would write from its column list (`CONTRACTS` below:
+the encoding and sheet it names, its own record id, one-field names through `person_name`,
+phones through `mobile:51` / `phone:51`), the hotline's follow-up options as its agency writes
+them from docs/resolution.md (`MATCH_SETTINGS`, read as `MUNIHUB_MATCH_SETTINGS` is), then
+`pipeline.sync_source` for every dataset and a full resolution, in a process and store of its
+own per version.
 
 Reported per version: rows in / quarantined / values set aside per source, records with a
-person mention, and persons pairwise and B-cubed P/R/F1 overall and per label.  A record the
-store does not hold (quarantined, or lost to a record id another record re-used) stays in
-the score as a singleton.  Seeds: any; nothing is tuned on this set.
+person mention, persons pairwise and B-cubed P/R/F1 overall and per label, and the same for
+the 137 calls' request groups.  A record the store does not hold (quarantined, or lost to a
+record id another record re-used) stays in the score as a singleton.  Seeds: 5 and 6 to
+analyse; 7 is held out.
 
     .venv/bin/python bench/bench_outsider.py [--households 1000] [--seed 7] [--against cf4865c]
 """
@@ -72,6 +75,8 @@ CONTRACTS = {
         _p("category", "subject"),
         _p("district", "region"),
         _p("address", "location"),
+        _p("description", "description"),
+        _p("status", "status"),
         _p("filed_at", "registered", "datetime", required=True)]),
     "water.bills": ("bills", {"format": "xlsx", "sheet": "مشترکین", "pattern": "*.xlsx"}, "payment", "شناسه قبض", [
         _p("payment_id", "شناسه قبض", primaryKey=True, required=True),
@@ -95,6 +100,13 @@ CONTRACTS = {
 }
 
 
+# The hotline's follow-up settings as its agency writes them from docs/resolution.md: the
+# documented options, the generic categories and the duplicate status its operators use.
+MATCH_SETTINGS = {"service_request": {"followup": {
+    "window_days": 30, "generic_categories": ["پیگیری درخواست", "پیگیری", "پیگیری مجدد"],
+    "quoted_codes": True, "duplicate_statuses": ["تکراری"]}}}
+
+
 def write_contracts(out: Path, data: Path, *, payer_address: bool = True) -> None:
     """Each export's contract; without `payer_address` the bills' address and postal code are
     left out, as an agency leaves them when its hub's payment schema has no place for them."""
@@ -114,6 +126,7 @@ def write_contracts(out: Path, data: Path, *, payer_address: bool = True) -> Non
             "customProperties": [{"property": "retries", "value": 0}]}
         (out / agency).mkdir(parents=True, exist_ok=True)
         (out / agency / f"{name}.yaml").write_text(yaml.safe_dump(contract, allow_unicode=True, sort_keys=False), "utf-8")
+    (out / "match_settings.yaml").write_text(yaml.safe_dump(MATCH_SETTINGS, allow_unicode=True), "utf-8")
 
 
 # ---------------------------------------------------------------- run by each version
@@ -127,11 +140,19 @@ def drive(folder: Path) -> dict:
     from munihub.errors import MunihubError
     from munihub.resolve.run import resolve_all
 
+    from munihub.config import load_settings
+
     own = folder.parent / f"{folder.name}-contracts"  # a version's own contracts, if it needs them
+    contracts_dir = own if own.is_dir() else folder.parent / "contracts"
+    errors = {}
+    try:  # read as the hub reads MUNIHUB_MATCH_SETTINGS, so a version refusing it says so
+        match = load_settings({"MUNIHUB_MATCH_SETTINGS": str(contracts_dir / "match_settings.yaml"),
+                               "MUNIHUB_HOME": str(folder / "home")}).match_settings
+    except MunihubError as exc:
+        match, errors["match settings"] = None, str(exc).splitlines()[0][:300]
     settings = Settings(home=folder / "home", store_url=f"sqlite:///{folder / 'store.db'}",
-                        contracts_dir=own if own.is_dir() else folder.parent / "contracts",
-                        schemas_dir=REPO_ROOT / "schemas")
-    started, errors = time.perf_counter(), {}
+                        contracts_dir=contracts_dir, schemas_dir=REPO_ROOT / "schemas", match_settings=match)
+    started = time.perf_counter()
     for dataset in CONTRACTS:
         try:
             pipeline.sync_source(dataset, settings)
@@ -139,7 +160,7 @@ def drive(folder: Path) -> dict:
             errors[dataset] = str(exc).splitlines()[0][:300]
     synced = time.perf_counter() - started
     engine = store.engine_for(settings)
-    resolve_all(engine, settings, full=True)
+    resolve_all(engine, settings, full=True, match_settings=settings.match_settings)  # as `munihub resolve` does
     members: dict[str, str] = {}
     with engine.connect() as conn:
         rows = list(conn.execute(sa.select(store.loads)).mappings())
@@ -150,6 +171,8 @@ def drive(folder: Path) -> dict:
         for s, k, e in conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
                                     .where(m.c.entity_type == "person")):
             members[f"{s}|{k}"] = e
+        groups = {k: e for k, e in conn.execute(sa.select(m.c.source_key, m.c.entity_id).where(
+            m.c.source == "rc137.calls", m.c.entity_type != "person"))}
         a = store.set_aside
         aside = collections.Counter(f"{s}.{f}:{r}" for s, f, r in conn.execute(sa.select(a.c.source, a.c.field, a.c.rule)))
         f = store.match_features
@@ -161,6 +184,7 @@ def drive(folder: Path) -> dict:
             for r in (rs if isinstance(rs, list) else [rs]):
                 reasons[f"{s}: {r.get('field')} {r.get('rule')}" if isinstance(r, dict) else f"{s}: {r}"] += 1
     return {"synced_s": round(synced, 2), "total_s": round(time.perf_counter() - started, 2), "members": members,
+            "groups": groups,
             "loads": loads, "errors": errors, "features": features, "warnings": warned, "set_aside": dict(aside), "quarantine_reasons": dict(reasons.most_common(20))}
 
 
@@ -192,6 +216,19 @@ def score(truth: list[tuple], result: dict) -> dict:
         out[k] = result[k]
     out["warnings"] = result.get("warnings", [])
     return out
+
+
+def score_requests(requests: list[tuple], result: dict) -> dict:
+    """137 request groups scored per call: a call's predicted request is the group the store
+    put it in; a call the store does not group (quarantined, or no group kept) is a singleton."""
+    from munihub.resolve.evaluate import bcubed_scores, pairwise_scores, scores_by_label
+
+    groups = result.get("groups") or {}
+    predicted, true, labels = {}, {}, {}
+    for i, (_, code, request, labelled) in enumerate(requests):
+        predicted[code], true[code], labels[code] = groups.get(code) or f"lost:{i}", request, labelled
+    return {"pairwise": pairwise_scores(predicted, true), "bcubed": bcubed_scores(predicted, true),
+            "by_label": scores_by_label(predicted, true, labels), "grouped": f"{sum(c in groups for c in true)}/{len(true)}"}
 
 
 EVIDENCE = (("nid", "national_id"), ("mobile", "mobile"), ("landline", "phone"), ("birth", "birth_date"),
@@ -236,6 +273,58 @@ def losses(truth: list[tuple], result: dict, top: int = 10) -> dict:
     return out
 
 
+def request_losses(requests: list[tuple], calls: list[dict], result: dict, top: int = 10) -> dict:
+    """Where request grouping loses: true pairs of calls the store keeps apart and false pairs
+    it joins, counted by what the two calls, as exported, share (caller's phone, name, district,
+    category or a generic one, a quoted code) and how far apart they were filed."""
+    import itertools
+
+    groups, by_code = result.get("groups") or {}, {c["tracking"]: c for c in calls}
+    truth = {code: req for _, code, req, _ in requests}
+    labels = {code: lb for _, code, _, lb in requests}
+    generic = set(outsider_exports.GENERIC)
+    digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+    def phone(call: dict) -> str:  # the number's last eight digits, whatever the form
+        return "".join(ch for ch in str(call.get("caller_phone") or "").translate(digits) if ch.isdigit())[-8:]
+
+    def kind(a: dict, b: dict) -> str:
+        same = (["phone"] if phone(a) and phone(a) == phone(b) else []) + \
+            [n for n, k in (("name", "caller_name"), ("district", "region"), ("place text", "location"))
+             if a.get(k) and a.get(k) == b.get(k)]
+        cats = "category" if a["subject"] == b["subject"] else \
+            "generic" if generic & {a["subject"], b["subject"]} else "other category"
+        quoted = any(x["tracking"] in y["description"].translate(digits) for x, y in ((a, b), (b, a)))
+        days = abs(_day(a["registered"]) - _day(b["registered"]))
+        return (f"same {'+'.join(same) or 'nothing'}; {cats}" + ("; quoted" if quoted else "") +
+                f"; {'≤7' if days <= 7 else '≤30' if days <= 30 else '>30'} days")
+
+    out = {}
+    for what, by_truth in (("missed", True), ("false", False)):
+        sets = collections.defaultdict(list)
+        for code in truth:
+            sets[truth[code] if by_truth else groups.get(code, code)].append(code)
+        kinds, trap, example = collections.Counter(), collections.Counter(), {}
+        for codes in sets.values():
+            for a, b in itertools.combinations(codes, 2):
+                joined, same = groups.get(a) == groups.get(b) and a in groups, truth[a] == truth[b]
+                if (by_truth and not joined) or (not by_truth and not same):
+                    k = kind(by_code[a], by_code[b])
+                    kinds[k] += 1
+                    trap.update(set(labels[a]) | set(labels[b]))
+                    example.setdefault(k, (by_code[a], by_code[b]))
+        out[what] = {"pairs": sum(kinds.values()), "by_kind": kinds.most_common(top),
+                     "labels": trap.most_common(top), "examples": {k: example[k] for k, _ in kinds.most_common(top)}}
+    return out
+
+
+def _day(registered: str) -> int:
+    """Days of a call's Jalali `registered` stamp (any digits, `/` or `-`), for gaps only."""
+    digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
+    y, m, d = (int(x) for x in registered.translate(digits).split()[0].replace("-", "/").split("/"))
+    return y * 365 + (m - 1) * 31 - max(0, m - 7) + d
+
+
 def report(results: dict[str, dict]) -> None:
     names = list(results)
     print(f"{'':36}" + "".join(f"{n:>28}" for n in names))
@@ -247,11 +336,20 @@ def report(results: dict[str, dict]) -> None:
     row("sync s / with resolution", lambda r: f"{r['synced_s']:.1f} / {r['total_s']:.1f}")
     for kind in ("pairwise", "bcubed"):
         row(f"persons {kind} P/R/F1", lambda r, k=kind: fmt(**r[k]))
-    print("by label, pairwise P/R/F1 · B-cubed R (records):")
-    for label in results[names[-1]]["by_label"]:
-        row(f"  {label}", lambda r, lb=label: "{} {:.3f} ({})".format(
-            fmt(**r["by_label"][lb]["pairwise"]), r["by_label"][lb]["bcubed"]["recall"], r["by_label"][lb]["records"])
-            if lb in r["by_label"] else "-")
+    if all("requests" in results[n] for n in names):
+        row("137 calls grouped", lambda r: r["requests"]["grouped"])
+        for kind in ("pairwise", "bcubed"):
+            row(f"requests {kind} P/R/F1", lambda r, k=kind: fmt(**r["requests"][k]))
+
+    def by_label(title, part):
+        print(f"{title} by label, pairwise P/R/F1 · B-cubed R (records):")
+        for label in part(results[names[-1]]):
+            row(f"  {label}", lambda r, lb=label: "{} {:.3f} ({})".format(
+                fmt(**part(r)[lb]["pairwise"]), part(r)[lb]["bcubed"]["recall"], part(r)[lb]["records"])
+                if lb in part(r) else "-")
+    by_label("persons", lambda r: r["by_label"])
+    if all("requests" in results[n] for n in names):
+        by_label("requests", lambda r: r["requests"]["by_label"])
     for n in names:
         r = results[n]
         print(f"{n}: refused {r['errors'] or 'none'}")
@@ -270,7 +368,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="build the exports and contracts here and keep them")
     ap.add_argument("--json", type=Path, help="also write the scores here")
     ap.add_argument("--losses", type=int, default=0, metavar="N",
-                    help="also print this tree's N biggest classes of missed and false pairs, with an example each")
+                    help="also print this tree's N biggest classes of missed and false pairs (persons, then "
+                         "requests), with an example each")
     ap.add_argument("--drive", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.drive:
@@ -278,19 +377,21 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="bench-outsider-") as tmp:
         work = args.keep or Path(tmp)
-        truth = outsider_exports.generate(work / "data", args.households, args.seed)
+        requests: list[tuple] = []
+        truth = outsider_exports.generate(work / "data", args.households, args.seed, requests)
+        calls = [json.loads(x) for x in (work / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
         write_contracts(work / "contracts", work / "data")
-        print(f"{len(truth):,} records of {len({t[2] for t in truth}):,} citizens "
-              f"({args.households:,} households, seed {args.seed})")
+        print(f"{len(truth):,} records of {len({t[2] for t in truth}):,} citizens, {len(requests):,} 137 calls "
+              f"in {len({r[2] for r in requests}):,} requests ({args.households:,} households, seed {args.seed})")
         results = {}
         if args.against != "none":
             old = bench_mentions.extract(args.against, work / "previous-tree")
             if not json.loads((old / "schemas" / "payment.schema.json").read_text("utf-8"))["properties"].get("address"):
                 write_contracts(work / "previous-contracts", work / "data", payer_address=False)
-            results[f"previous ({args.against})"] = score(truth, bench_mentions.run_version(
-                old, work / "previous", Path(__file__).resolve()))
+            previous = bench_mentions.run_version(old, work / "previous", Path(__file__).resolve())
+            results[f"previous ({args.against})"] = {**score(truth, previous), "requests": score_requests(requests, previous)}
         current = bench_mentions.run_version(TREE, work / "current", Path(__file__).resolve())
-        results["this tree"] = score(truth, current)
+        results["this tree"] = {**score(truth, current), "requests": score_requests(requests, current)}
     report(results)
     if args.losses:
         for what, found in losses(truth, current, args.losses).items():
@@ -299,6 +400,12 @@ def main() -> None:
                 a, fa, b, fb = found["examples"][kind]
                 print(f"  {count:5,} {kind}\n        e.g. {a} {json.dumps(fa, ensure_ascii=False)}\n"
                       f"             {b} {json.dumps(fb, ensure_ascii=False)}")
+        for what, found in request_losses(requests, calls, current, args.losses).items():
+            print(f"{what} request pairs: {found['pairs']:,}; labels most involved {found['labels']}")
+            for kind, count in found["by_kind"]:
+                a, b = found["examples"][kind]
+                print(f"  {count:5,} {kind}\n        e.g. {json.dumps(a, ensure_ascii=False)}\n"
+                      f"             {json.dumps(b, ensure_ascii=False)}")
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
 

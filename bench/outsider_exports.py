@@ -12,7 +12,12 @@ Five agencies' exports of the same households, each in its own shape:
   «نام فرزند پدر» or surname first; a case number re-used when a case passes to a new owner;
 - `rc137.calls`: JSON lines from the 137 hotline: a title and surname only, nameless callers,
   another member's mobile, landlines with or without 051, `+98`/`0098` mobiles, a national id
-  with one wrong digit, `1403-8-14` dates;
+  with one wrong digit, `1403-8-14` dates; calls form request groups (a problem's first call
+  and its follow-ups days to weeks later: the place written anew, the same category or a
+  generic «پیگیری درخواست», the earlier tracking code quoted in the description in any digits,
+  a duplicate status, another phone or a household member calling) beside the traps (the same
+  place and category long after the request closed, a neighbour reporting the same place, a
+  neighbour on the same street with the same category), each a request of its own;
 - `water.bills`: an .xlsx sheet of subscribers («نام مشترک» surname first), one phone column
   holding mobiles and landlines as numbers, postal codes as numbers, numbers re-used (an old
   subscriber's mobile now someone else's);
@@ -23,7 +28,10 @@ Five agencies' exports of the same households, each in its own shape:
 People live in households (spouses with their own surnames, children with the father's,
 twins sharing birth date and father, one landline, address and postal code).  Truth rows are
 `(dataset, record id, person id, labels)`; every label names a phenomenon of that record or a
-look-alike of its person (`twin`, `household_surname`, `household`).
+look-alike of its person (`twin`, `household_surname`, `household`).  The 137 calls also have
+request truth rows `(dataset, tracking code, request id, labels)`, labelled with the request
+phenomena (`followup`, `generic_followup`, `quoted_code`, `recurring_after_close`, …) and the
+call's person phenomena.
 """
 from __future__ import annotations
 
@@ -253,11 +261,200 @@ def address(h: Home) -> str:
     return f"مشهد، {h.street}، کوچه {h.alley}، پلاک {h.plaque}"
 
 
+# ---------------------------------------------------------------- the 137 hotline
+
+GENERIC = ["پیگیری درخواست", "پیگیری", "پیگیری مجدد"]  # the hotline's own follow-up categories
+DUPLICATE = "تکراری"
+OPEN = ["ثبت شده", "در حال بررسی", "ارجاع به منطقه"]
+CLOSED = ["انجام شد", "بسته شده", "رسیدگی شد"]
+PROBLEM_TEXT = {
+    "روشنایی معابر": ["چراغ‌های کوچه چند شب است خاموش است", "تیر چراغ برق روشن نمی‌شود", "لامپ چراغ کوچه سوخته"],
+    "نظافت شهری": ["کوچه مدتی است جارو نشده", "نخاله ساختمانی در کوچه ریخته‌اند", "جوی آب پر از آشغال است"],
+    "آسفالت": ["چاله بزرگ وسط کوچه", "آسفالت بعد از حفاری ترمیم نشده", "دست‌انداز خراب شده"],
+    "فضای سبز": ["درخت خشک شده در حال افتادن است", "شاخه‌های درخت روی سیم برق افتاده", "فضای سبز آبیاری نمی‌شود"],
+    "جمع‌آوری زباله": ["زباله‌ها دو روز است جمع نشده", "مخزن زباله شکسته", "بوی بد مخزن زباله"],
+    "سد معبر": ["دستفروش پیاده‌رو را بسته", "مصالح ساختمانی پیاده‌رو را گرفته", "خودروی رها شده جلوی در"],
+}
+FOLLOW_TEXT = ["هنوز رسیدگی نشده", "شهروند مجدداً تماس گرفت، مشکل برطرف نشده", "پیگیری درخواست قبلی",
+               "درخواست قبلی بدون رسیدگی بسته شده", "کسی مراجعه نکرده", "اعتراض به عدم رسیدگی"]
+QUOTE = ["پیرو درخواست شماره {}", "کد رهگیری قبلی: {}", "درخواست {} هنوز انجام نشده", "شماره پیگیری {}",
+         "({})", "قبلاً با کد {} ثبت شده"]
+MONTHS = [31] * 6 + [30] * 5
+
+
+def _jalali(day: int) -> tuple[int, int, int]:
+    """Day `day` counted from 1402/01/01 as a Jalali date (1403 is a leap year)."""
+    y = 1402
+    while day >= (n := 366 if y == 1403 else 365):
+        day, y = day - n, y + 1
+    for m, length in enumerate(MONTHS + [n - 336], 1):
+        if day < length:
+            return y, m, day + 1
+        day -= length
+    raise AssertionError(day)
+
+
+@dataclass
+class Place:
+    district: int
+    street: str
+    alley: int
+    plaque: int
+
+
+def place_forms(rng: random.Random, p: Place, labels: list[str], first: str | None) -> str:
+    """The place as an operator types it; `first` is the request's first call's text."""
+    kind, short = p.street.split(" ", 1)
+    abbr = {"خیابان": "خ", "بلوار": "بل"}[kind]
+    text = rng.choice([
+        f"{p.street}، کوچه {p.alley}", f"{p.street}، کوچه {p.alley}", f"{p.street} کوچه {p.alley}",
+        f"{short} {p.alley}", f"{abbr}. {short}، ک {p.alley}", f"{p.street}، نبش کوچه {p.alley}",
+        f"{p.street}، کوچه {p.alley}، پلاک {p.plaque}", f"{short}، کوچه {p.alley}".translate(PERSIAN),
+        f"مشهد {short} {p.alley} پلاک {p.plaque}".translate(PERSIAN), f"{_arabic_letters(p.street)}، کوچه {p.alley}"])
+    if first is not None and text != first:
+        labels.append("place_written_differently")
+    return text
+
+
+def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], requests: list) -> list[dict]:
+    """The 137 calls: each caller's problems, each a request of a first call and follow-ups
+    (days to weeks later, the place written anew, the same or a generic category, now and then
+    the earlier tracking code quoted in any digits, a duplicate status, another phone or a
+    household member calling), and the traps: the same problem again long after it closed, a
+    neighbour reporting the same place, a neighbour on the same street, same category."""
+    calls: list[dict] = []
+    n_requests = 0
+
+    def call(c, req, place, category, day, labels, first_place, text, status):
+        labels = list(labels)
+        person = []  # the person's phenomena, as the persons bench always had them
+        r = rng.random()
+        if r < 0.1:
+            name = rng.choice(["", "ناشناس", "شهروند"])
+            person.append("nameless")
+        elif r < 0.25:
+            name = rng.choice(["آقای ", "جناب "] if c.male else ["خانم ", "سرکار خانم "]) + c.last
+            person.append("title_surname_only")
+        else:
+            name = name_forms(rng, c, person, father_ok=False)
+        r = rng.random()
+        mates = [m for m in c.home.members if m is not c and m.mobile]
+        if r < 0.55 and c.mobile:
+            phone = mobile_forms(rng, c.mobile, person)
+        elif r < 0.7 and mates:
+            phone = mobile_forms(rng, rng.choice(mates).mobile, person)
+            person.append("household_mobile")
+        elif r < 0.9 and c.home.landline:
+            phone = landline_forms(rng, c.home.landline, person)
+        else:
+            phone = ""
+            person.append("no_phone")
+        code = f"137{_fresh(rng, used, 10**7, 10**8 - 1)}"
+        location = place_forms(rng, place, labels, first_place)
+        district = place.district
+        if rng.random() < 0.08:
+            district = None
+            labels.append("no_district")
+        row = {"tracking": code, "caller_name": name, "caller_phone": phone,
+               "caller_nid": nid_forms(rng, c, person) if rng.random() < 0.25 else None,
+               "subject": category, "region": district, "location": location, "description": text,
+               "status": status,
+               "registered": date_forms(rng, _jalali(day), person, rng.choice(["dash", "slash", "persian"])) +
+               f" {rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"}
+        calls.append(row)
+        h = c.home
+        if (place.street, place.alley) != (h.street, h.alley):
+            person.append("request_elsewhere")  # the call's address is the problem's, not the caller's home
+        keep("rc137.calls", code, c, person)
+        requests.append(("rc137.calls", code, req, tuple(dict.fromkeys(labels + person))))
+        return code, location
+
+    def quote(code: str, labels: list[str]) -> str:
+        r = rng.random()
+        if r < 0.4:
+            labels.append("quoted_code_persian_digits")
+            code = code.translate(PERSIAN)
+        elif r < 0.55:
+            labels.append("quoted_code_arabic_digits")
+            code = code.translate(ARABIC)
+        labels.append("quoted_code")
+        return rng.choice(QUOTE).format(code)
+
+    def problem(c, category, place, day, opening: list[str]) -> int:
+        """One request: its first call and follow-ups; the day of its last call."""
+        nonlocal n_requests
+        n_requests += 1
+        req = f"R{n_requests:05d}"
+        follow = rng.choice([0, 0, 0, 0, 0, 1, 1, 1, 2, 3])
+        text = rng.choice(PROBLEM_TEXT[category]) + (f" روبروی پلاک {place.plaque}" if rng.random() < 0.3 else "")
+        first_code, first_place = call(c, req, place, category, day, opening, None, text,
+                                       rng.choice(OPEN + CLOSED) if follow else rng.choice(CLOSED + OPEN[:1]))
+        codes = [first_code]
+        home_mates = [m for m in c.home.members if m is not c and m.born[0] < 1385]
+        for k in range(follow):
+            labels = opening + ["followup"]
+            r = rng.random()
+            gap = rng.randint(1, 7) if r < 0.55 else rng.randint(8, 21) if r < 0.9 else rng.randint(22, 45)
+            if gap > 21:
+                labels.append("late_followup")
+            day += gap
+            caller = c
+            if home_mates and rng.random() < 0.07:
+                caller = rng.choice(home_mates)
+                labels.append("followup_by_household_member")
+            category_now = category
+            if rng.random() < 0.35:
+                category_now = rng.choice(GENERIC)
+                labels.append("generic_followup")
+            status = rng.choice(OPEN)
+            if rng.random() < 0.08:
+                status = DUPLICATE
+                labels.append("duplicate_status")
+            text = rng.choice(FOLLOW_TEXT)
+            quoting = 0.8 if caller is not c else 0.6 if gap > 21 else 0.3
+            if rng.random() < quoting:
+                cited = codes[0] if rng.random() < 0.7 else codes[-1]
+                q = quote(cited, labels)
+                text = f"{q}، {text}" if rng.random() < 0.5 else f"{text}؛ {q}"
+            code, _ = call(caller, req, place, category_now, day, labels, first_place, text, status)
+            codes.append(code)
+        return day
+
+    others = {}
+    for c in adults:
+        others.setdefault(c.home.street, []).append(c)
+    for c in rng.sample(adults, int(len(adults) * 0.25)):  # about as many calls as before requests
+        reported = set()  # a citizen's two problems at one place are of two categories: the same
+        for _ in range(rng.choice([1, 1, 1, 1, 2])):  # one twice would be one problem to anyone
+            h = c.home
+            place = (Place(h.district, h.street, h.alley, h.plaque) if rng.random() < 0.8 else
+                     Place(rng.randint(1, 13), rng.choice(STREETS), rng.randint(1, 60), rng.randint(1, 300)))
+            category = rng.choice([k for k in CATEGORIES if (place.street, place.alley, k) not in reported])
+            reported.add((place.street, place.alley, category))
+            start = rng.randint(0, 600)
+            last = problem(c, category, place, start, [])
+            r = rng.random()
+            if r < 0.12:  # the same problem again, long after the request closed: a new request
+                problem(c, category, place, last + rng.randint(60, 200), ["recurring_after_close"])
+            elif r < 0.24:  # another citizen reports the same place and problem: another request
+                who = rng.choice([x for x in others.get(place.street, adults) if x.home is not h] or adults)
+                problem(who, category, place, start + rng.randint(0, 10), ["other_citizen_same_place"])
+            elif r < 0.36:  # a neighbour on the same street, the same category, another alley
+                who = rng.choice([x for x in others.get(place.street, adults) if x.home is not h] or adults)
+                there = Place(place.district, place.street, (place.alley + rng.randint(1, 6)) % 60 + 1,
+                              rng.randint(1, 300))
+                problem(who, category, there, start + rng.randint(0, 15), ["neighbour_same_street"])
+    rng.shuffle(calls)
+    return calls
+
+
 # ---------------------------------------------------------------- exports
 
-def generate(out: Path, households: int, seed: int) -> list[tuple]:
+def generate(out: Path, households: int, seed: int, requests: list | None = None) -> list[tuple]:
     """Write the five exports under `out/<dataset name>/`; truth rows
-    `(dataset, record id, person id, labels)`."""
+    `(dataset, record id, person id, labels)`.  `requests`, when given, gets the 137 calls'
+    request truth: `(dataset, tracking code, request id, labels)`."""
+    requests = [] if requests is None else requests
     rng = random.Random(seed)
     people = city(rng, households)
     adults = [c for c in people if c.born[0] < 1385]
@@ -321,43 +518,9 @@ def generate(out: Path, households: int, seed: int) -> list[tuple]:
     # the file holds every row; a re-used case number is in it twice
     _csv(out / "cases" / "cases.csv", rows, "cp1256")
 
-    # rc137.calls: JSON lines
-    calls = []
-    callers = rng.sample(adults, int(len(adults) * 0.45))
-    for c in callers:
-        for _ in range(rng.choice([1, 1, 1, 2, 3])):
-            labels = []
-            r = rng.random()
-            if r < 0.1:
-                name = rng.choice(["", "ناشناس", "شهروند"])
-                labels.append("nameless")
-            elif r < 0.25:
-                name = rng.choice(["آقای ", "جناب "] if c.male else ["خانم ", "سرکار خانم "]) + c.last
-                labels.append("title_surname_only")
-            else:
-                name = name_forms(rng, c, labels, father_ok=False)
-            r = rng.random()
-            mates = [m for m in c.home.members if m is not c and m.mobile]
-            if r < 0.55 and c.mobile:
-                phone = mobile_forms(rng, c.mobile, labels)
-            elif r < 0.7 and mates:
-                phone = mobile_forms(rng, rng.choice(mates).mobile, labels)
-                labels.append("household_mobile")
-            elif r < 0.9 and c.home.landline:
-                phone = landline_forms(rng, c.home.landline, labels)
-            else:
-                phone = ""
-                labels.append("no_phone")
-            code = f"137{_fresh(rng, used, 10**7, 10**8 - 1)}"
-            filed = (1403, rng.randint(1, 8), rng.randint(1, 29))
-            calls.append({"tracking": code, "caller_name": name,
-                          "caller_phone": phone, "caller_nid": nid_forms(rng, c, labels) if rng.random() < 0.25 else None,
-                          "subject": rng.choice(CATEGORIES), "region": c.home.district,
-                          "location": f"{c.home.street}، کوچه {c.home.alley}",
-                          "registered": date_forms(rng, filed, labels, rng.choice(["dash", "slash", "persian"])) +
-                          f" {rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"})
-            keep("rc137.calls", code, c, labels)
-    rng.shuffle(calls)
+    # rc137.calls: JSON lines, a request group per problem (its own random stream, so changes
+    # to the hotline move no other export)
+    calls = hotline(random.Random(seed * 7919 + 137), adults, keep, used, requests)
     (out / "calls").mkdir(parents=True)
     (out / "calls" / "calls.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in calls), "utf-8")
 

@@ -81,6 +81,31 @@ def test_another_alley_of_the_street_is_another_place():
     assert out == {"137|a": "137|a", "137|b": "137|b", "137|c": "137|a"}
 
 
+def test_one_alley_written_three_ways_without_a_district_is_one_place():
+    # the operator left out the district on one call and wrote the alley another way: the
+    # street and alley still agree; another alley of that street, or another district, do not
+    a = anon("137|a", "2024-01-01", citizen_name="علی نوری", address="خیابان کوهسنگی، کوچه 26", district="منطقه 3")
+    b = anon("137|b", "2024-01-05", citizen_name="نوری علی", address="مشهد کوهسنگی ۲۶ پلاک ۴۰", district=None)
+    c = anon("137|c", "2024-01-09", citizen_name="علی نوری", address="خ. کوهسنگی، نبش ک 26", district="3")
+    d = anon("137|d", "2024-01-10", citizen_name="علی نوری", address="کوهسنگی 27", district="3")
+    e = anon("137|e", "2024-01-11", citizen_name="علی نوری", address="کوهسنگی 26", district="منطقه 5")
+    out = group_followups([a, b, c, d, e])
+    assert out == {"137|a": "137|a", "137|b": "137|a", "137|c": "137|a", "137|d": "137|d", "137|e": "137|e"}
+
+
+def test_a_nameless_call_on_a_neighbours_number_is_the_neighbours():
+    # «ناشناس» from the landline «کاظم موسوی» named himself on is not «جواد طباطبایی», who
+    # reported the same alley and category days before; with no named call on its number it is anyone's
+    spot = dict(address="خیابان کوهسنگی، کوچه 17", district="1", category="سد معبر")
+    kazem = anon("137|b", "2024-01-01", citizen_name="کاظم موسوی", phone="+985136940983", **spot)
+    javad = anon("137|a", "2024-01-03", citizen_name="جواد طباطبایی", mobile="+989120868512", **spot)
+    nameless = anon("137|c", "2024-01-05", citizen_name="ناشناس", phone="+985136940983", **spot)
+    out = group_followups([javad, kazem, nameless])
+    assert out["137|c"] == "137|b"
+    out = group_followups([javad, {**nameless, "fields": {**nameless["fields"], "phone": "+985131111111"}}])
+    assert out["137|c"] == "137|a"
+
+
 def test_grouping_is_independent_of_input_order():
     reqs = [req("137|a", "2024-01-01"), req("137|b", "2024-01-25"), req("137|c", "2024-02-20"),
             req("137|d", "2024-05-01"), req("137|e", "2024-05-03", refers_to="a")]

@@ -5,7 +5,8 @@ place (coordinates within `radius_m`, else same district and the same street and
 (`places.place_key`), or a similar address key when either gives no alley) within
 `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
-agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen.
+agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen,
+unless the named calls on that caller's number all give another surname (`_hear_surnames`).
 A neighbour with another name is (another request); a group member that names less than the
 caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
 national id, not by the other household phone it called from; nor does any member by its
@@ -32,7 +33,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from munihub.resolve.places import place_key
+from munihub.resolve.places import district_key, place_key
 
 ADDRESS_SIMILARITY = 0.9
 FOLLOWUP_DEFAULTS: dict[str, Any] = {
@@ -145,7 +146,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
                                           ("name", _key(f.get("citizen_name"), "name"))) if v},
             "first": first, "last": last, "gender": gender,
             "category": category, "generic": category in generic, "duplicate": duplicate,
-            "district": _key(f.get("district")),
+            "district": district_key({"district": f.get("district")}),  # «منطقه ۳» is «3»
             "address": _key(f.get("address")), "place": place_key(f.get("address")), "coords": _coords(f)}
 
 
@@ -162,6 +163,10 @@ def same_citizen(a: dict, b: dict) -> bool:
     ca, cb = a["citizen"], b["citizen"]
     if ca.get("nid") and ca.get("nid") == cb.get("nid"):
         return True
+    heard_a, heard_b = a["last"] or a.get("heard_last"), b["last"] or b.get("heard_last")
+    if heard_a and heard_b and heard_a != heard_b and not any(
+            ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
+        return False  # «ناشناس» on the number a neighbour named himself on is that neighbour
     fa, fb = a["first"], b["first"]
     if a["last"] and b["last"] and a["last"] != b["last"]:
         return False  # a neighbour with another surname reports the same pothole
@@ -223,8 +228,43 @@ def _of_category(p: dict, members: list[dict]) -> bool:
     return p["generic"] or p["duplicate"] or not own or p["category"] in own
 
 
+def _in_district(p: dict, members: list[dict]) -> bool:
+    """Whether `p`'s district, if given, is one the group gives (or the group gives none): a
+    member whose district was left out must not bridge two districts' alleys of one name."""
+    if p["coords"]:
+        return True  # coordinates decide the place (`same_problem`)
+    known = {q["district"] for q in members if q["district"]}
+    return not (p["district"] and known) or p["district"] in known
+
+
 def _named(p: dict) -> bool:
     return bool(p["first"] or p["last"])
+
+
+def same_place(a: str, b: str) -> bool:
+    """Two `street/alley` keys of one place: the same alley of the same street, or of a street
+    one key writes after a word more («مشهد کوهسنگی ۵۱» is «کوهسنگی، کوچه ۵۱»)."""
+    if a == b:
+        return True
+    (sa, la), (sb, lb) = a.rsplit("/", 1), b.rsplit("/", 1)
+    short, long_ = sorted((sa, sb), key=len)
+    return la == lb and len(short) >= 3 and long_.endswith(short)
+
+
+def _place_bucket(p: dict, district: str | None = None) -> tuple:
+    """A blocking key every `same_place` pair in one district shares: the alley, the street's
+    last letters and the district (None: a call that gives none)."""
+    street, lane = p["place"].rsplit("/", 1)
+    return ("lane", lane, street[-3:], district)
+
+
+def _place_lookups(p: dict, districts: dict[tuple, set]) -> list[tuple]:
+    """The place buckets `p` may share a group with: its district's and the calls' that give
+    none; a call that gives none, every district's of its street and alley."""
+    if not p["place"]:
+        return []
+    given = [p["district"]] if p["district"] else sorted(d for d in districts.get(_place_bucket(p), ()) if d)
+    return [_place_bucket(p, d) for d in given] + [_place_bucket(p)]
 
 
 def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool = False) -> bool:
@@ -232,20 +272,41 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
     if not (any_category or _same_category(a, b)) or not same_citizen(a, b):
         return False
     if not any(a["citizen"].get(k) == v for k, v in b["citizen"].items()):
-        if not (a["district"] and a["address"]):
+        if not ((a["district"] or a["place"]) and a["address"]):
             return False  # without an id in common, the place must be known
         if not (_named(a) and _named(b)) and (a["generic"] or b["generic"] or a["category"] != b["category"]):
             return False  # a nameless "follow-up" with no number in common could be anyone's
     if a["coords"] and b["coords"]:
         return distance_m(a["coords"], b["coords"]) <= radius_m
-    if not a["district"] or a["district"] != b["district"]:
+    if a["district"] and b["district"] and a["district"] != b["district"]:
         return False
     if a.get("place") and b.get("place"):
-        return a["place"] == b["place"]  # street and alley both read: «کوچه 42» is not «کوچه 15»
+        # street and alley both read: «کوچه 42» is not «کوچه 15»; a district left out
+        # (the operator skipped it on one call) does not undo an agreeing street and alley
+        return same_place(a["place"], b["place"])
+    if not (a["district"] and b["district"]):
+        return False
     if a["address"] and b["address"]:
         import jellyfish
         return jellyfish.jaro_winkler_similarity(a["address"], b["address"]) >= ADDRESS_SIMILARITY
     return True
+
+
+def _hear_surnames(profiles: list[dict]) -> None:
+    """A nameless call from a mobile or landline that every named call on it names with one
+    surname gets that surname as `heard_last`: only to tell it from a caller of another surname."""
+    surnames: dict[tuple, set] = defaultdict(set)
+    for p in profiles:
+        if p["last"]:
+            for k in ("mobile", "phone"):
+                if p["citizen"].get(k):
+                    surnames[k, p["citizen"][k]].add(p["last"])
+    for p in profiles:
+        if not (p["first"] or p["last"]):
+            heard = set().union(*(surnames.get((k, p["citizen"][k]), ()) for k in ("mobile", "phone")
+                                  if p["citizen"].get(k)))
+            if len(heard) == 1:
+                p["heard_last"] = heard.pop()
 
 
 def group_followups(requests: list[dict], window_days: int | None = None,
@@ -257,6 +318,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
     window_days = options["window_days"] if window_days is None else window_days
     radius_m = options["radius_m"] if radius_m is None else radius_m
     profiles = sorted((_profile(r, options) for r in requests), key=lambda p: (p["when"], p["ref"]))
+    _hear_surnames(profiles)
     by_tracking = {p["tracking"]: p["ref"] for p in profiles if p["tracking"]}
     parent = {p["ref"]: p["ref"] for p in profiles}
 
@@ -279,6 +341,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
     members = {p["ref"]: [p] for p in profiles}
     window = dt.timedelta(days=window_days)
     buckets: dict[tuple, set[str]] = defaultdict(set)  # citizen key or place -> refs
+    districts: dict[tuple, set] = defaultdict(set)  # a street and alley -> the districts its calls gave
     cited = []
     for p in profiles:  # in time order, so a group's `last` only grows
         codes = [p["refers_to"]] if p["refers_to"] else []
@@ -290,13 +353,15 @@ def group_followups(requests: list[dict], window_days: int | None = None,
                 union(target, p["ref"])
         else:
             keys = [(k, v) for k, v in p["citizen"].items()] + \
-                ([("place", p["district"], p["address"])] if p["district"] and p["address"] else [])
+                ([("place", p["district"], p["address"])] if p["district"] and p["address"] else []) + \
+                _place_lookups(p, districts)
             roots = {find(r) for key in keys for r in buckets.get(key, ())}
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
                 # nameless caller in a group must not let a neighbour in (`_vetoes`)
                 if (p["duplicate"] or p["when"] - last[root] <= window) and _of_category(p, members[root]) and \
+                        _in_district(p, members[root]) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
                         not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]):
                     if best is None or last[root] > last[best]:
@@ -307,6 +372,9 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             buckets[(k, v)].add(p["ref"])
         if p["district"] and p["address"]:
             buckets[("place", p["district"], p["address"])].add(p["ref"])
+        if p["place"]:
+            buckets[_place_bucket(p, p["district"])].add(p["ref"])
+            districts[_place_bucket(p)].add(p["district"])
     for ref, target in cited:  # a citation of a later-filed request joins afterwards
         union(ref, target)
     return {ref: find(ref) for ref in parent}

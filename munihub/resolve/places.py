@@ -4,7 +4,9 @@ Agencies write one home many ways: the registry «مشهد، بلوار وکیل
 the 137 hotline a street field holding «بلوار وکیل‌آباد کوچه 12», a permit the same with its
 postal code.  The street and alley are what they share, so `place_key` keeps just those,
 with digits, letters, spaces and half-spaces folded and the street's kind («بلوار», «خیابان»)
-dropped (one clerk writes it, another does not).  A plaque and unit name one building or flat:
+dropped (one clerk writes it, another does not).  An operator's shorthands read the same:
+«ک ۲۶» for «کوچه ۲۶», «نبش کوچه ۲۶» (its corner), and Mashhad's «کوهسنگی ۲۶», an alley numbered
+off its street with no «کوچه».  A named alley is its whole name («کوچه شهید احمدی», «کوچه گلستان ۳»).  A plaque and unit name one building or flat:
 the 137 hotline never gives them, so they are not part of the key.  Plain functions, no store.
 """
 from __future__ import annotations
@@ -14,10 +16,16 @@ import re
 from typing import Any
 
 # Words that start the part after the street: the alley, then the building.
-_ALLEY = r"(?:کوچه|كوچه|ک\.|بن\s*بست|بن‌بست)"
+_ALLEY = r"(?:کوچه|كوچه|ک\.|(?<!\S)ک(?=\s*\d)|بن\s*بست|بن‌بست)"  # «ک ۲۶»: a lone ک before the number
 _AFTER_STREET = re.compile(rf"(?:{_ALLEY}|پلاک|پلاك|واحد|طبقه|کد\s*پستی)")
 _ALLEY_NUMBER = re.compile(rf"{_ALLEY}\s*([^\s،,؛;]+)")
+# An alley's name runs to the next comma or building word: «کوچه شهید احمدی» is not «کوچه شهید رضایی»
+_ALLEY_END = re.compile(r"\s*(?:[،,؛;]|پلاک|پلاك|واحد|طبقه|کد\s*پستی|روبروی|روبه‌روی|جنب|انتهای|نبش)")
 _SEGMENT = re.compile(r"\s*[،,؛;]+\s*")
+# Where on the alley, written between the street and «کوچه» («خیابان کوهسنگی، نبش کوچه ۲۱»): not a street.
+_POSITION = re.compile(r"(?:[\s،,؛;]*(?:نبش|روبروی|روبه‌روی|جنب|انتهای|ابتدای|اول|سر))+[\s،,؛;]*$")
+# «امام رضا ۱۲», «سناباد 39»: Mashhad's alleys are numbered off their street, written without «کوچه».
+_NUMBERED_STREET = re.compile(r"^(.*\D)\s*(\d+)$")
 _STREET_KINDS = re.compile(r"^(?:بلوار|خیابان|خ\.?|بل\.?|میدان|جاده|بزرگراه|کوی|شهرک)\s+")
 
 
@@ -38,14 +46,35 @@ def _street_alley(text: str) -> str | None:
     text = normalize_text(to_latin_digits(text)) or ""
     marker = _AFTER_STREET.search(text)
     alley = _ALLEY_NUMBER.search(text)
-    if not marker or not alley:
-        return None  # a street alone (hundreds of homes) names no place
-    segments = [s for s in _SEGMENT.split(text[:marker.start()]) if s.strip()]
-    if not segments:
-        return None
-    street = match_key(_STREET_KINDS.sub("", segments[-1].strip()))  # the city comes first, if at all
-    lane = match_key(alley.group(1))
+    head = text[:marker.start()] if marker else text
+    if not (marker and alley):  # no «کوچه»: a street and its alley's number, or a street alone
+        segments = [s for s in _SEGMENT.split(head) if s.strip()]
+        numbered = _NUMBERED_STREET.match(segments[-1].strip()) if segments else None
+        if not numbered:
+            return None  # a street alone (hundreds of homes) names no place
+        street, lane = numbered.group(1), numbered.group(2)
+    else:
+        segments = [s for s in _SEGMENT.split(_POSITION.sub("", head)) if s.strip()]
+        if not segments:
+            return None
+        street, lane = segments[-1], _alley_name(text, alley)  # the city comes first, if at all
+    street, lane = match_key(_STREET_KINDS.sub("", street.strip())), match_key(lane)
     return f"{street}/{lane}" if street and lane else None
+
+
+def _alley_name(text: str, alley: re.Match) -> str:
+    """The alley after «کوچه»: its number («کوچه ۱۲ روبروی پارک» is 12), else its name up to the
+    next comma or building word, three words at most, a number ending it («گلستان ۳»)."""
+    first = alley.group(1)
+    if first[0].isdigit():
+        return first  # «۱۲», «۱۲/۱»: the number as written
+    start = alley.start(1)
+    end = _ALLEY_END.search(text, start)
+    words = text[start:end.start() if end else len(text)].split()[:3]
+    for i, w in enumerate(words):
+        if w[0].isdigit():
+            return " ".join(words[:i + 1])
+    return " ".join(words)
 
 
 def place_key(address: Any) -> str | None:

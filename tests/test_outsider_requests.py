@@ -1,0 +1,56 @@
+"""`bench/outsider_exports.py`'s 137 request truth holds what its labels say, and
+`bench/bench_outsider.py`'s follow-up settings are ones the hub accepts (documented options)."""
+from __future__ import annotations
+
+import collections
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import bench_outsider  # noqa: E402
+import outsider_exports  # noqa: E402
+
+DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+def test_request_truth_matches_the_calls_and_their_quoted_codes(tmp_path):
+    requests: list[tuple] = []
+    persons = outsider_exports.generate(tmp_path / "data", 80, 3, requests)
+    calls = [json.loads(x) for x in (tmp_path / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
+    request = {code: req for _, code, req, _ in requests}
+    assert sorted(request) == sorted(c["tracking"] for c in calls)
+    assert sorted(request) == sorted(rid for dataset, rid, _, _ in persons if dataset == "rc137.calls")
+    size = collections.Counter(request.values())
+    labels = {code: set(lb) for _, code, _, lb in requests}
+    quoted = 0
+    for c in calls:
+        cited = re.findall(r"137\d{8}", c["description"].translate(DIGITS))
+        assert all(request[q] == request[c["tracking"]] for q in cited)  # a quoted code is this request's
+        assert bool(cited) == ("quoted_code" in labels[c["tracking"]])
+        quoted += bool(cited)
+        if "followup" in labels[c["tracking"]]:
+            assert size[request[c["tracking"]]] > 1
+        assert ("generic_followup" in labels[c["tracking"]]) == (c["subject"] in outsider_exports.GENERIC)
+    assert quoted and any(s > 2 for s in size.values())
+    for trap in ("recurring_after_close", "other_citizen_same_place", "neighbour_same_street"):
+        assert any(trap in lb for lb in labels.values())
+
+
+def test_the_follow_up_settings_are_the_documented_ones(tmp_path, monkeypatch):
+    from munihub.config import load_settings
+
+    bench_outsider.write_contracts(tmp_path, tmp_path / "data")
+    path = tmp_path / "match_settings.yaml"
+    followup = yaml.safe_load(path.read_text("utf-8"))["service_request"]["followup"]
+    assert set(outsider_exports.GENERIC) <= set(followup["generic_categories"])
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "resolution.md").read_text("utf-8")
+    assert all(f"    {key}:" in docs for key in followup)
+    settings = load_settings({"MUNIHUB_MATCH_SETTINGS": str(path), "MUNIHUB_HOME": str(tmp_path / "home")})
+    assert settings.match_settings["service_request"]["followup"] == followup
