@@ -310,3 +310,17 @@ def test_a_groups_generic_followup_does_not_open_it_to_another_category():
     again = calls[:2] + [anon("137|c", "2024-01-05", citizen_name="حاجیه خانم صادقی", mobile="+989150000001",
                               category="پسماند")]
     assert group_followups(again)["137|c"] == "137|a"
+
+
+def test_resolve_all_reads_the_match_settings_of_the_settings_it_is_handed(tmp_path):
+    """A caller handing its Settings gets their match settings, not silently the defaults."""
+    import pytest
+    import sqlalchemy as sa
+    from munihub.config import Settings
+    from munihub.errors import ConfigError
+    from munihub.resolve.run import resolve_all
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    settings = Settings(home=tmp_path, store_url=str(engine.url), contracts_dir=tmp_path, schemas_dir=tmp_path,
+                        match_settings={"service_request": {"followup": {"window_days": -1}}})
+    with pytest.raises(ConfigError, match="window_days"):
+        resolve_all(engine, settings)

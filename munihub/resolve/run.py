@@ -185,8 +185,13 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
     and store entities, members, review pairs, features and the run mark.
 
     `retrain` fits new Fellegi–Sunter models instead of reusing the stored ones (a full run
-    then may move borderline pairs, so ids can change where the model does)."""
+    then may move borderline pairs, so ids can change where the model does).
+    `match_settings` default to those of `settings` (`MUNIHUB_MATCH_SETTINGS`): a caller that
+    hands its settings gets its match settings too, not the defaults."""
     from munihub.resolve.followups import followup_options
+
+    if match_settings is None and settings is not None:
+        match_settings = settings.match_settings
 
     followup_options((match_settings or {}).get("service_request"))  # a wrong option fails before any work
     started = _now()
