@@ -45,10 +45,11 @@ def _latest(load_id: str, distinct: bool = False):
 
 
 def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str | None = None,
-           staged_total: int = 0) -> dict[str, int]:
+           staged_total: int = 0) -> tuple[dict[str, int], bool]:
     """Upsert the load's rows into source_rows as ONE statement, changing only rows whose hash
     differs: an unchanged row costs a hash comparison in SQL.  Replaced a Python loop of key
-    look-ups, per-row inserts and one UPDATE per changed row (a quarter of a full sync's time)."""
+    look-ups, per-row inserts and one UPDATE per changed row (a quarter of a full sync's time).
+    Returns the counts and whether a key may repeat in the load (`_keep_earlier`)."""
     t = store.source_rows
     distinct = staged_keys_distinct(conn, load_id)
     latest = _latest(load_id, distinct).subquery()
@@ -82,7 +83,7 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
             new = conn.execute(sa.insert(t).from_select(columns, rows)).rowcount
         except sa.exc.IntegrityError as exc:
             raise _published_first(source) from exc
-        return {"rows_new": new, "rows_changed": 0, "rows_unchanged": staged_total - new}
+        return {"rows_new": new, "rows_changed": 0, "rows_unchanged": staged_total - new}, False
     stmt = insert(t).from_select(columns, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.source, t.c.source_key],
@@ -103,7 +104,51 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
         new, changed = found[0] - found[1], int(found[2] or 0)
     # An earlier copy of a key repeated in the same load adds nothing: it counts as unchanged,
     # so rows_in = new + changed + unchanged + quarantined holds for every load.
-    return {"rows_new": new, "rows_changed": changed, "rows_unchanged": staged_total - new - changed}
+    # SQLite counted the load's distinct keys (`found`): fewer than its rows, a key repeats
+    repeated = not distinct if postgres else found[0] < staged_total
+    return {"rows_new": new, "rows_changed": changed, "rows_unchanged": staged_total - new - changed}, repeated
+
+
+def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeated: bool,
+                  moved: bool) -> dict[str, int]:
+    """Keep the load's earlier copies of a key it repeated with other values in
+    `earlier_copies`, for person matching alone (the merge published the key's last copy),
+    after dropping the kept copies of every key the load published again that it does not
+    repeat the same way; with `moved` (identity settled rows), also those whose key no
+    published row holds any more.  Runs after the merge, so source_rows holds each key's
+    winning hash: a copy loses when its hash differs from it.  Costs nothing for a load
+    without repeated keys from a source that never had any (one index probe)."""
+    e, s, r = store.earlier_copies, store.staged_rows, store.source_rows
+    had = conn.execute(sa.select(sa.literal(1)).where(e.c.source == source).limit(1)).first() is not None
+    if not repeated and not had:
+        return {"copies_kept": 0, "copies_dropped": 0}
+    losing = (sa.select(s.c.source_key, s.c.record_hash, s.c.record, s.c.position,
+                        sa.func.row_number().over(partition_by=(s.c.source_key, s.c.record_hash),
+                                                  order_by=s.c.seq).label("copy"))
+              .select_from(s.join(r, sa.and_(r.c.source == source, r.c.source_key == s.c.source_key)))
+              .where(s.c.load_id == load_id, s.c.record_hash != r.c.record_hash))
+    dropped = 0
+    if had:
+        published = sa.select(s.c.source_key).where(s.c.load_id == load_id)
+        drop = e.delete().where(e.c.source == source, e.c.source_key.in_(published))
+        if repeated:
+            again = losing.with_only_columns(s.c.source_key, s.c.record_hash)
+            drop = drop.where(sa.tuple_(e.c.source_key, e.c.record_hash).not_in(again))
+        dropped = conn.execute(drop).rowcount
+        if moved:  # rekeyed or retired rows: their former keys' copies belong to no row now
+            dropped += conn.execute(e.delete().where(e.c.source == source, ~sa.exists().where(
+                r.c.source == source, r.c.source_key == e.c.source_key))).rowcount
+    kept = 0
+    if repeated:
+        copies = losing.subquery()
+        rows = sa.select(sa.literal(source, e.c.source.type), copies.c.source_key, copies.c.record_hash,
+                         sa.literal(entity_type, e.c.entity_type.type), copies.c.record, copies.c.position,
+                         sa.literal(load_id, e.c.load_id.type), sa.literal(now, e.c.updated_at.type)
+                         ).where(copies.c.copy == 1)  # also the WHERE SQLite needs before ON CONFLICT
+        stmt = _upsert_for(conn)(e).from_select(
+            ["source", "source_key", "record_hash", "entity_type", "record", "position", "load_id", "updated_at"], rows)
+        kept = conn.execute(stmt.on_conflict_do_nothing(index_elements=list(e.primary_key.columns))).rowcount
+    return {"copies_kept": kept, "copies_dropped": dropped}
 
 
 def _published_first(source: str) -> ConcurrentRunError:
@@ -197,24 +242,25 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
                              f"{load['rows_in'] - load['rows_quarantined']}", where=source,
                              hint="the staged rows were lost (a database restart?); run the sync again "
                                   "to read the same records again")
-        counts = _merge(conn, source, load_id, entity_type, now, signature(identity) if identity else None,
-                        staged_total=staged)
+        counts, repeated = _merge(conn, source, load_id, entity_type, now, signature(identity) if identity else None,
+                                  staged_total=staged)
+        copies = _keep_earlier(conn, source, load_id, entity_type, now, repeated, any(moved.values()))
         close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
         if crash_hook:
             crash_hook("inside-publish")
         _advance_cursor(conn, source, load["cursor_after"] if load["cursor_after"] is not None else load["cursor_before"],
                         load["cursor_version"], load_id, now)
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
-                     .values(status="published", finished_at=now, **counts, **moved))
+                     .values(status="published", finished_at=now, **counts, **moved, **copies))
         # The sync's audit entry commits with its data, or neither does.
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts,
-                             **{k: v for k, v in moved.items() if v}})
+                             **{k: v for k, v in {**moved, **copies}.items() if v}})
         emptied = _drop_staged(conn, load_id, staged)
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"],
                           columns=SOURCE_ROWS_STATISTICS)
     if not emptied:
         store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
     store.reclaim(engine, store.source_rows, counts["rows_changed"])  # an update leaves the old version dead
-    return {**counts, **{k: v for k, v in moved.items() if v}}
+    return {**counts, **{k: v for k, v in {**moved, **copies}.items() if v}}
