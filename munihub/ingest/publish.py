@@ -157,13 +157,14 @@ def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeat
         else:
             again = set(conn.execute(sa.select(e.c.source_key).where(e.c.source == source, e.c.source_key.in_(
                 sa.select(s.c.source_key).where(s.c.load_id == load_id))).distinct()).scalars())
-        gone = sorted(pair for pair in had if pair[0] in again and pair not in keep)
-        for part in store.chunks(gone):
+        gone = {pair for pair in had if pair[0] in again and pair not in keep}
+        if moved:  # rekeyed or retired rows: their former keys' copies belong to no row now
+            held = {k for where in store.key_clauses(r, ((source, k) for k in keys))
+                    for k in conn.execute(sa.select(r.c.source_key).where(where)).scalars()}
+            gone |= {pair for pair in had if pair[0] not in held}
+        for part in store.chunks(sorted(gone)):
             dropped += conn.execute(e.delete().where(
                 e.c.source == source, sa.tuple_(e.c.source_key, e.c.record_hash).in_(part))).rowcount
-        if moved:  # rekeyed or retired rows: their former keys' copies belong to no row now
-            dropped += conn.execute(e.delete().where(e.c.source == source, ~sa.exists().where(
-                r.c.source == source, r.c.source_key == e.c.source_key))).rowcount
     new = [{"source": source, "source_key": k, "record_hash": h, "entity_type": entity_type, "record": rec,
             "position": position, "load_id": load_id, "updated_at": now}
            for k, h, rec, position in losers if (k, h) not in had]
