@@ -42,7 +42,7 @@ loads = sa.Table(
     sa.Column("rows_rekeyed", sa.Integer),
     sa.Column("rows_retired", sa.Integer),
     # earlier copies of re-used record ids this load kept for matching, and kept copies it
-    # dropped because it published their key again without them (migration 0012)
+    # dropped because it published their key again without them (migration 0014)
     sa.Column("copies_kept", sa.Integer),
     sa.Column("copies_dropped", sa.Integer),
 )
@@ -160,7 +160,7 @@ retired_rows = sa.Table(
 # The earlier copies of a key a load repeated with other values (a permit case passed to a
 # new owner, a re-used client id): the load publishes only the key's last copy, and the
 # citizens of the others are kept here for person matching alone, never served or counted as
-# rows (munihub.ingest.publish, migration 0012).  A copy is named by its content hash, so a
+# rows (munihub.ingest.publish, migration 0014).  A copy is named by its content hash, so a
 # re-read of the same file keeps its copies however its rows moved; the load that publishes
 # the key again replaces them.
 earlier_copies = sa.Table(

@@ -6,15 +6,15 @@ citizens of the earlier copies (a permit case passed to a new owner) were lost t
 the ledger counts what each load kept (`copies_kept`) and dropped (`copies_dropped`: the
 key published again without them, which makes the next resolution a full one).
 
-Revision ID: 0012
+Revision ID: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 
 from munihub.store.migrations import create_tables, drop_tables
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
