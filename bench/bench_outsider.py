@@ -14,8 +14,8 @@ own per version.
 Reported per version: rows in / quarantined / values set aside per source, records with a
 person mention, persons pairwise and B-cubed P/R/F1 overall and per label, and the same for
 the 137 calls' request groups.  A record the store does not hold (quarantined, or lost to a
-record id another record re-used) stays in the score as a singleton.  Seeds: 5 and 6 to
-analyse; 7 is held out.
+record id another record re-used and not kept as an earlier copy) stays in the score as a
+singleton.  Seeds: 5 and 6 to analyse; 7 is held out.
 
     .venv/bin/python bench/bench_outsider.py [--households 1000] [--seed 7] [--against cf4865c]
 """
@@ -178,6 +178,12 @@ def drive(folder: Path) -> dict:
         f = store.match_features
         features = {r: feats for r, feats in conn.execute(sa.select(f.c.ref, f.c.features)
                                                            .where(f.c.entity_type == "person"))}
+        copies = []  # the earlier copies of re-used record ids a version keeps for matching (issue 16)
+        if "earlier_copies" in sa.inspect(conn).get_table_names():
+            from munihub.resolve.records import earlier_ref
+            e = store.earlier_copies
+            copies = [(s, k, p, earlier_ref(s, k, h))
+                      for s, k, p, h in conn.execute(sa.select(e.c.source, e.c.source_key, e.c.position, e.c.record_hash))]
         q = store.quarantine
         reasons = collections.Counter()
         for s, rs in conn.execute(sa.select(q.c.source, q.c.reasons)):
@@ -185,26 +191,52 @@ def drive(folder: Path) -> dict:
                 reasons[f"{s}: {r.get('field')} {r.get('rule')}" if isinstance(r, dict) else f"{s}: {r}"] += 1
     return {"synced_s": round(synced, 2), "total_s": round(time.perf_counter() - started, 2), "members": members,
             "groups": groups,
-            "loads": loads, "errors": errors, "features": features, "warnings": warned, "set_aside": dict(aside), "quarantine_reasons": dict(reasons.most_common(20))}
+            "loads": loads, "errors": errors, "features": features, "copies": copies, "warnings": warned, "set_aside": dict(aside), "quarantine_reasons": dict(reasons.most_common(20))}
 
 
 # ---------------------------------------------------------------- scores
 
+def earlier_copies(truth: list[tuple], copies: list[tuple]) -> dict[int, str]:
+    """Truth row -> the ref of the kept earlier copy it is (a version that keeps them).  A
+    copy's position names its line or record number in the export; the exports keep the
+    truth's order, so the number is the row's place among its dataset's rows plus an offset
+    (a header line, counting from 1), taken as the one that puts the most copies on a row of
+    their own record id."""
+    import re
+
+    rows: dict[str, list[int]] = collections.defaultdict(list)
+    for i, (dataset, *_) in enumerate(truth):
+        rows[dataset].append(i)
+    out: dict[int, str] = {}
+    for dataset in rows:
+        placed = [(int(m.group(1)), key, ref) for d, key, position, ref in copies if d == dataset
+                  for m in [re.search(r"(?:line|record) (\d+)", position or "")] if m]
+        best: dict[int, str] = {}
+        for offset in range(3):
+            found = {rows[dataset][n - offset]: ref for n, key, ref in placed
+                     if 0 <= n - offset < len(rows[dataset]) and truth[rows[dataset][n - offset]][1] == key}
+            best = found if len(found) > len(best) else best
+        out.update(best)
+    return out
+
+
 def score(truth: list[tuple], result: dict) -> dict:
     """Persons scored per record of the exports: a record's person is its own row (a person
-    source) or its "#person" mention; one the store lacks, or whose record id an earlier row
-    of its file already took, is a singleton."""
+    source) or its "#person" mention; a record whose record id a later row of its file took
+    is the earlier copy the store kept for matching, if it kept one (`earlier_copies`); one
+    the store lacks is a singleton."""
     from munihub.resolve.evaluate import bcubed_scores, pairwise_scores, scores_by_label
 
     members = result["members"]
     holder = {f"{dataset}|{rid}": i for i, (dataset, rid, _, _) in enumerate(truth)}  # the last copy is kept
+    copies = earlier_copies(truth, result.get("copies") or [])
     predicted, true, labels = {}, {}, {}
     mentions = collections.Counter()
     for i, (dataset, rid, pid, labelled) in enumerate(truth):
         ref = f"{dataset}|{rid}"
         held = holder[ref] == i
         ref = f"{ref}#person" if f"{ref}#person" in members else ref
-        entity = members.get(ref) if held else None
+        entity = members.get(ref) if held else members.get(copies.get(i))
         row = f"{i}"
         predicted[row] = entity or f"lost:{i}"
         true[row], labels[row] = pid, labelled + (f"source:{dataset}",)

@@ -158,7 +158,8 @@ def test_a_record_id_the_source_re_used_for_another_record_is_said_with_where(tm
     assert published["14021001"]["full_name"] == "حسن کریمی"
     assert result["rows_overwritten"] == 1
     assert result["overwritten"].startswith("1 row(s) share their record id (شماره پرونده) with a later row of other "
-                                            "values and are not published, e.g. cases.csv line 2 and cases.csv line 4")
+                                            "values and are not published (their records are kept for matching "
+                                            "persons only), e.g. cases.csv line 2 and cases.csv line 4")
     # the command line says it in one line after the sync's summary
     (tmp_path / "drop" / "cases2.csv").write_text("شماره پرونده,کد ملی مالک,نام مالک,تلفن همراه\r\n"
                                                   f"7,{NID},علی احمدی,\r\n7,{NID},علی احمدیان,\r\n", "utf-8")
@@ -168,7 +169,7 @@ def test_a_record_id_the_source_re_used_for_another_record_is_said_with_where(tm
     assert main(["sync", "permits.cases"]) == 0
     said = capsys.readouterr().err.strip().splitlines()
     assert said[-1] == ("munihub: 1 row(s) share their record id (شماره پرونده) with a later row of other values and "
-                        "are not published, e.g. cases2.csv line 2 and cases2.csv line 3; if the source re-uses ids, "
+                        "are not published (their records are kept for matching persons only), e.g. cases2.csv line 2 and cases2.csv line 3; if the source re-uses ids, "
                         "name more fields in recordId (unique record id شماره پرونده: measured 1 rows, expected mustBe 0)")
 
 

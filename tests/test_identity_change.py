@@ -82,6 +82,7 @@ def test_rows_keyed_by_the_former_identity_move_when_their_records_are_read_agai
     settings, switch, touch = source
     first = pipeline.sync_source("testlic.licences", settings)
     assert set(_rows(settings)) == {A, B, C, D, E} and _balanced(first)
+    assert first["copies_kept"] == 1  # L-1's record, which L-2 replaced under A, kept for matching (issue 16)
     pipeline.consolidate(settings)
     with store.engine_for(settings).connect() as conn:
         entity_of_a = conn.execute(sa.select(store.entity_members.c.entity_id).where(
@@ -105,6 +106,8 @@ def test_rows_keyed_by_the_former_identity_move_when_their_records_are_read_agai
     # A's row held L-2 (the later copy replaced L-1): it becomes L-2, L-1 is new; B and C follow
     assert set(rows) == {"L-1", "L-2", "L-3", "L-4", D, E}
     assert (second["rows_rekeyed"], second.get("rows_retired", 0)) == (3, 0)
+    # L-1 is a row of its own now: the copy kept under A, a key no row holds any more, goes
+    assert second["copies_dropped"] == 1 and _one(settings, store.earlier_copies) == []
     assert (second["rows_new"], second["rows_changed"], second["rows_unchanged"]) == (1, 0, 3)
     assert _balanced(second)
     assert rows["L-2"]["first_load_id"] == before[A]["first_load_id"] == first["load_id"]  # lineage kept
@@ -126,7 +129,7 @@ def test_rows_keyed_by_the_former_identity_move_when_their_records_are_read_agai
     with store.engine_for(settings).connect() as conn:
         members = dict(conn.execute(sa.select(store.entity_members.c.source_key, store.entity_members.c.entity_id)
                                     .where(store.entity_members.c.entity_type == "person")).all())
-    assert members["L-2"] == entity_of_a and A not in members
+    assert members["L-2"] == entity_of_a and A not in members and not any("#copy-" in k for k in members)
 
     touch("L-5", when=T2)  # D's record is read again at last
     third = pipeline.sync_source("testlic.licences", settings)

@@ -45,10 +45,11 @@ def _latest(load_id: str, distinct: bool = False):
 
 
 def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str | None = None,
-           staged_total: int = 0) -> dict[str, int]:
+           staged_total: int = 0) -> tuple[dict[str, int], bool]:
     """Upsert the load's rows into source_rows as ONE statement, changing only rows whose hash
     differs: an unchanged row costs a hash comparison in SQL.  Replaced a Python loop of key
-    look-ups, per-row inserts and one UPDATE per changed row (a quarter of a full sync's time)."""
+    look-ups, per-row inserts and one UPDATE per changed row (a quarter of a full sync's time).
+    Returns the counts and whether a key may repeat in the load (`_keep_earlier`)."""
     t = store.source_rows
     distinct = staged_keys_distinct(conn, load_id)
     latest = _latest(load_id, distinct).subquery()
@@ -82,7 +83,7 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
             new = conn.execute(sa.insert(t).from_select(columns, rows)).rowcount
         except sa.exc.IntegrityError as exc:
             raise _published_first(source) from exc
-        return {"rows_new": new, "rows_changed": 0, "rows_unchanged": staged_total - new}
+        return {"rows_new": new, "rows_changed": 0, "rows_unchanged": staged_total - new}, False
     stmt = insert(t).from_select(columns, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.source, t.c.source_key],
@@ -103,7 +104,73 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
         new, changed = found[0] - found[1], int(found[2] or 0)
     # An earlier copy of a key repeated in the same load adds nothing: it counts as unchanged,
     # so rows_in = new + changed + unchanged + quarantined holds for every load.
-    return {"rows_new": new, "rows_changed": changed, "rows_unchanged": staged_total - new - changed}
+    # SQLite counted the load's distinct keys (`found`): fewer than its rows, a key repeats
+    repeated = not distinct if postgres else found[0] < staged_total
+    return {"rows_new": new, "rows_changed": changed, "rows_unchanged": staged_total - new - changed}, repeated
+
+
+def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeated: bool,
+                  moved: bool) -> dict[str, int]:
+    """Keep the load's earlier copies of a key it repeated with other values in
+    `earlier_copies`, for person matching alone (the merge published the key's last copy),
+    after dropping the kept copies of every key the load published again that it does not
+    repeat the same way; with `moved` (identity settled rows), also those whose key no
+    published row holds any more.  A copy loses when its hash differs from the key's last
+    copy's (the row the merge published).  A load without repeated keys
+    from a source that never had any costs one index probe.  The losing copies are few and
+    read once (a 200k-row load repeating 1% of its keys, published again: the drop and the
+    insert each computing them cost 0.55 s, read once 0.2 s)."""
+    e, s, r = store.earlier_copies, store.staged_rows, store.source_rows
+    had = set(conn.execute(sa.select(e.c.source_key, e.c.record_hash).where(e.c.source == source)).all())
+    losers = []
+    if repeated:
+        if conn.dialect.name == "postgresql":
+            # The key's winning hash by a window over the load's keys and hashes, not by a join
+            # to source_rows: the merge has just written those rows, and a join planned from
+            # statistics that have not seen them was a nested loop over both (a 200k-row load:
+            # 13 minutes).  SQLite looks rows up by their primary key whatever it knows, and
+            # the join is cheaper there than the window's sort (0.2 against 0.35 s).
+            ranked = sa.select(s.c.source_key, s.c.record_hash, s.c.seq,
+                               sa.func.first_value(s.c.record_hash).over(partition_by=s.c.source_key,
+                                                                         order_by=s.c.seq.desc()).label("winner")
+                               ).where(s.c.load_id == load_id).subquery()
+            lost = sa.select(ranked.c.source_key, ranked.c.record_hash, ranked.c.seq
+                             ).where(ranked.c.record_hash != ranked.c.winner).subquery()
+        else:
+            lost = (sa.select(s.c.source_key, s.c.record_hash, s.c.seq)
+                    .join_from(s, r, sa.and_(r.c.source == source, r.c.source_key == s.c.source_key))
+                    .where(s.c.load_id == load_id, s.c.record_hash != r.c.record_hash)).subquery()
+        # one copy of each content (its first), whole records read for those only
+        losing = sa.select(lost.c.source_key, lost.c.record_hash, lost.c.seq,
+                           sa.func.row_number().over(partition_by=(lost.c.source_key, lost.c.record_hash),
+                                                     order_by=lost.c.seq).label("copy")).subquery()
+        losers = conn.execute(sa.select(losing.c.source_key, losing.c.record_hash, s.c.record, s.c.position)
+                              .join_from(losing, s, sa.and_(s.c.load_id == load_id, s.c.seq == losing.c.seq))
+                              .where(losing.c.copy == 1)).all()
+    keep = {(k, h) for k, h, _, _ in losers}
+    dropped = 0
+    if had:
+        keys = sorted({k for k, _ in had})
+        if len(keys) <= 5_000:  # which of the source's few copied keys the load published again
+            again = {k for part in store.chunks(keys) for k in conn.execute(
+                sa.select(s.c.source_key).where(s.c.load_id == load_id, s.c.source_key.in_(part)).distinct()).scalars()}
+        else:
+            again = set(conn.execute(sa.select(e.c.source_key).where(e.c.source == source, e.c.source_key.in_(
+                sa.select(s.c.source_key).where(s.c.load_id == load_id))).distinct()).scalars())
+        gone = {pair for pair in had if pair[0] in again and pair not in keep}
+        if moved:  # rekeyed or retired rows: their former keys' copies belong to no row now
+            held = {k for where in store.key_clauses(r, ((source, k) for k in keys))
+                    for k in conn.execute(sa.select(r.c.source_key).where(where)).scalars()}
+            gone |= {pair for pair in had if pair[0] not in held}
+        for part in store.chunks(sorted(gone)):
+            dropped += conn.execute(e.delete().where(
+                e.c.source == source, sa.tuple_(e.c.source_key, e.c.record_hash).in_(part))).rowcount
+    new = [{"source": source, "source_key": k, "record_hash": h, "entity_type": entity_type, "record": rec,
+            "position": position, "load_id": load_id, "updated_at": now}
+           for k, h, rec, position in losers if (k, h) not in had]
+    if new:
+        conn.execute(e.insert(), new)
+    return {"copies_kept": len(new), "copies_dropped": dropped}
 
 
 def _published_first(source: str) -> ConcurrentRunError:
@@ -197,24 +264,25 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
                              f"{load['rows_in'] - load['rows_quarantined']}", where=source,
                              hint="the staged rows were lost (a database restart?); run the sync again "
                                   "to read the same records again")
-        counts = _merge(conn, source, load_id, entity_type, now, signature(identity) if identity else None,
-                        staged_total=staged)
+        counts, repeated = _merge(conn, source, load_id, entity_type, now, signature(identity) if identity else None,
+                                  staged_total=staged)
+        copies = _keep_earlier(conn, source, load_id, entity_type, now, repeated, any(moved.values()))
         close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
         if crash_hook:
             crash_hook("inside-publish")
         _advance_cursor(conn, source, load["cursor_after"] if load["cursor_after"] is not None else load["cursor_before"],
                         load["cursor_version"], load_id, now)
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id)
-                     .values(status="published", finished_at=now, **counts, **moved))
+                     .values(status="published", finished_at=now, **counts, **moved, **copies))
         # The sync's audit entry commits with its data, or neither does.
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts,
-                             **{k: v for k, v in moved.items() if v}})
+                             **{k: v for k, v in {**moved, **copies}.items() if v}})
         emptied = _drop_staged(conn, load_id, staged)
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"],
                           columns=SOURCE_ROWS_STATISTICS)
     if not emptied:
         store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
     store.reclaim(engine, store.source_rows, counts["rows_changed"])  # an update leaves the old version dead
-    return {**counts, **{k: v for k, v in moved.items() if v}}
+    return {**counts, **{k: v for k, v in {**moved, **copies}.items() if v}}

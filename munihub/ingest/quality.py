@@ -385,12 +385,14 @@ def _duplicate_keys(spec, ctx):
 
 def _overwritten_records(spec, ctx):
     """Rows a later row of the same load replaces although their values differ: a source that
-    re-uses its record ids (a case number passed to a new owner) loses the earlier records at
-    publish, which keeps each key's last copy.  Said with where, never silently."""
+    re-uses its record ids (a case number passed to a new owner) publishes each key's last
+    copy only; the earlier records are kept for person matching alone (`store.earlier_copies`),
+    never served or counted.  Said with where, never silently."""
     rows, first, last = ctx["columns"].overwritten() if ctx["total"] else (0, None, None)
     fields = "+".join(spec["arguments"]["fields"])
     note = (f"{rows} row(s) share their record id ({fields}) with a later row of other values and are not "
-            f"published, e.g. {first} and {last}; if the source re-uses ids, name more fields in recordId"
+            f"published (their records are kept for matching persons only), e.g. {first} and {last}; "
+            f"if the source re-uses ids, name more fields in recordId"
             if rows else f"no two rows share a record id ({fields}) with other values")
     return _judge(spec, rows, ctx["total"], note=note)
 

@@ -1,6 +1,7 @@
 """Published source rows as match records: the shape `munihub.resolve.match` and `munihub.resolve.golden`
 take (`ref`, `source`, `entity_type`, `fields`, `trust`, `updated_at`, `load_id`), plus the
-person a non-person row names (its *mention*, so a payer becomes a person record too)."""
+person a non-person row names (its *mention*, so a payer becomes a person record too), and the
+persons the earlier copies of a re-used record id name (`store.earlier_copies`, never a row)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -139,6 +140,64 @@ def match_records(source: str, key: str, etype: str, record: dict | None, load_i
     return out
 
 
+def earlier_ref(source: str, key: str, record_hash: str) -> str:
+    """The ref of a kept earlier copy's person (`store.earlier_copies`): its key, the start of
+    its content hash (a copy is named by its content, so a re-read keeps the name however its
+    rows moved) and the mention suffix, which every reader of members takes for a citizen
+    named by a row rather than a row of its own (indicators count no copy as a record)."""
+    return f"{source}|{key}{COPY}{record_hash[:COPY_HASH]}{MENTION}"
+
+
+COPY, COPY_HASH = "#copy-", 12
+
+
+def earlier_records(source: str, key: str, etype: str, record: dict, record_hash: str, load_id,
+                    updated) -> list[dict]:
+    """A kept earlier copy as match records: only the citizen it names (a person source's
+    record itself), never a record of its own type (the key's published row is that).  Its
+    trust is a mention's: a copy the source has overwritten never outweighs a published row
+    in a golden record."""
+    fields = with_name_parts(record) if etype == "person" else person_mention(record)
+    if not fields:
+        return []
+    return [{"source": sys.intern(source), "updated_at": _iso(updated), "trust": 0,
+             "load_id": sys.intern(load_id) if load_id else load_id,
+             "ref": earlier_ref(source, key, record_hash), "entity_type": "person", "fields": fields,
+             "record_hash": record_hash}]
+
+
+def _earlier(conn, since=None, entity_type: str | None = None, unresolved: bool = False,
+             refs: Iterable[str] | None = None) -> Iterable[dict]:
+    """Match records of the kept earlier copies (`earlier_records`), filtered as
+    `load_match_records` filters rows, or those of the given refs."""
+    e, f = store.earlier_copies, store.match_features
+    query = sa.select(e.c.source, e.c.source_key, e.c.entity_type, e.c.record, e.c.record_hash, e.c.load_id,
+                      e.c.updated_at).order_by(e.c.source, e.c.source_key, e.c.record_hash)
+    if refs is not None:
+        wanted = set(refs)
+        keys = {tuple(r.removesuffix(MENTION).rpartition(COPY)[0].split("|", 1)) for r in wanted}
+        clauses = list(store.key_clauses(e, keys))
+        if not clauses:
+            return
+        queries = [query.where(c) for c in clauses]
+    else:
+        wanted = None
+        if since is not None:
+            query = query.where(e.c.updated_at >= since)
+        if entity_type is not None:
+            query = query.where(e.c.entity_type == entity_type)
+        if unresolved:  # a copy's ref names its content: resolved once, it never changes
+            ref = (e.c.source + "|" + e.c.source_key + COPY + sa.func.substr(e.c.record_hash, 1, COPY_HASH)
+                   + MENTION)
+            query = query.where(~sa.exists().where(f.c.ref == ref))
+        queries = [query]
+    for q in queries:
+        for row in conn.execute(q):
+            for rec in earlier_records(*row):
+                if wanted is None or rec["ref"] in wanted:
+                    yield rec
+
+
 def _decode(raw: bytes | str) -> Any:
     import msgspec
 
@@ -205,6 +264,10 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
                 recs = match_records(*row[:3], record, *row[4:6], trust, row[6])
             for rec in recs:
                 groups[rec["entity_type"]].append(rec)
+        # the earlier copies of re-used record ids: the citizens only they name (issue 16)
+        groups["person"].extend(_earlier(conn, since, entity_type, unresolved))
+    if not groups["person"]:
+        del groups["person"]
     return groups
 
 
@@ -234,11 +297,13 @@ def _with_set_aside(text: str, value: str) -> str:
 
 
 def rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
-    """Match records of the given refs, read back from source_rows (for golden records)."""
+    """Match records of the given refs, read back from source_rows and the kept earlier
+    copies (for golden records)."""
     t = store.source_rows
-    keys = {tuple(r.removesuffix(MENTION).split("|", 1)) for r in refs}
     wanted = set(refs)
-    out = {}
+    copies = {r for r in wanted if COPY in r and r.endswith(MENTION)}
+    keys = {tuple(r.removesuffix(MENTION).split("|", 1)) for r in wanted - copies}
+    out = {rec["ref"]: rec for rec in _earlier(conn, refs=copies)} if copies else {}
     for where in store.key_clauses(t, keys):
         rows = conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity_type, t.c.record,
                                       t.c.load_id, t.c.updated_at).where(where))

@@ -65,13 +65,18 @@ def _last_run(conn):
 _aware = marks.aware  # kept under its old name for the callers below
 
 
+def _moved_keys():
+    t = store.loads
+    return sa.and_(t.c.status == "published", sa.or_(t.c.rows_rekeyed > 0, t.c.rows_retired > 0, t.c.copies_dropped > 0))
+
+
 def _keys_moved_since(conn, mark) -> bool:
     """Whether a publish since `mark` rekeyed or retired rows (a contract changed its record
-    identity, munihub.ingest.identity): the stored index still names the former keys, so the
-    next run is a full one, which keeps entity ids through the members the publish rekeyed."""
+    identity, munihub.ingest.identity) or dropped kept earlier copies (their key published
+    again without them): the stored index still names the former refs, so the next run is a
+    full one, which keeps entity ids through the members the publish rekeyed."""
     t = store.loads
-    query = sa.select(t.c.load_id).where(t.c.status == "published",
-                                         sa.or_(t.c.rows_rekeyed > 0, t.c.rows_retired > 0))
+    query = sa.select(t.c.load_id).where(_moved_keys())
     if mark is not None:
         query = query.where(t.c.finished_at > mark)
     return conn.execute(query.limit(1)).first() is not None
@@ -199,7 +204,13 @@ def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bo
     with engine.begin() as conn:
         marks.read_lock(conn)  # publishes and decisions in flight commit first (munihub.store.marks)
         last = _last_run(conn)
-        source_mark = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
+        # The mark covers the kept earlier copies of re-used record ids too, and the publishes
+        # that moved keys: one that only dropped copies changes no row, and the run after the
+        # full run it causes would otherwise see it again and run in full again.
+        source_mark = max((m for m in (conn.execute(q).scalar() for q in (
+            sa.select(sa.func.max(t.c.updated_at)), sa.select(sa.func.max(store.earlier_copies.c.updated_at)),
+            sa.select(sa.func.max(store.loads.c.finished_at)).where(_moved_keys()))) if m is not None),
+            key=_aware, default=None)
         decision_mark = conn.execute(sa.select(sa.func.max(store.match_decisions.c.decided_at))).scalar()
         moved = last is not None and _keys_moved_since(conn, _aware(last["source_mark"]))
     # A store resolved before the blocking index was kept (migration 0004) runs in full once.

@@ -44,6 +44,10 @@ loads = sa.Table(
     # what the dataset checks read of the load's staged rows, counted while staging: rows, each
     # field's nulls, the key field's object values (`stage._profile`, migration 0012)
     sa.Column("staged_profile", JSON),
+    # earlier copies of re-used record ids this load kept for matching, and kept copies it
+    # dropped because it published their key again without them (migration 0014)
+    sa.Column("copies_kept", sa.Integer),
+    sa.Column("copies_dropped", sa.Integer),
 )
 
 # One row per source: where the next incremental read starts.  `version` makes publish an
@@ -155,6 +159,24 @@ retired_rows = sa.Table(
     sa.Column("replaced_by", JSON, nullable=False),   # the keys its record now lives under
     sa.Column("reason", sa.String(200), nullable=False),
     _ts("retired_at", nullable=False),
+)
+
+# The earlier copies of a key a load repeated with other values (a permit case passed to a
+# new owner, a re-used client id): the load publishes only the key's last copy, and the
+# citizens of the others are kept here for person matching alone, never served or counted as
+# rows (munihub.ingest.publish, migration 0014).  A copy is named by its content hash, so a
+# re-read of the same file keeps its copies however its rows moved; the load that publishes
+# the key again replaces them.
+earlier_copies = sa.Table(
+    "earlier_copies", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("source_key", sa.String(500), primary_key=True),
+    sa.Column("record_hash", sa.String(64), primary_key=True),
+    sa.Column("entity_type", sa.String(60), nullable=False),
+    sa.Column("record", JSON, nullable=False),
+    sa.Column("position", sa.String(500)),
+    sa.Column("load_id", sa.String(40), nullable=False),
+    _ts("updated_at", nullable=False, index=True),
 )
 
 entities = sa.Table(
