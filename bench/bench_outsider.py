@@ -350,6 +350,48 @@ def request_losses(requests: list[tuple], calls: list[dict], result: dict, top: 
     return out
 
 
+def thread_losses(truth: list[tuple], calls: list[dict], result: dict) -> dict:
+    """How good a shared 137 thread is as person evidence, by the link between two calls
+    whose mentions share one: `quoted code` (one quotes the other's code, or both one code),
+    `number` (the same phone's last eight digits or national id), else `place` (joined by
+    place, category and window, or only through other calls of the group); and by what each
+    caller gives (`full` name, `surname` with a title, `nameless`).  Per class: the pairs of
+    one citizen and of two, and how many of each the store put in one person."""
+    import itertools
+    import re
+
+    members, feats = result["members"], result.get("features") or {}
+    pid = {f"rc137.calls|{rid}#person": p for dataset, rid, p, _ in truth if dataset == "rc137.calls"}
+    by_code = {c["tracking"]: c for c in calls}
+    digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+    def number(call: dict, key: str) -> str:
+        return "".join(ch for ch in str(call.get(key) or "").translate(digits) if ch.isdigit())[-8:]
+
+    def quoted(call: dict) -> set:
+        return set(re.findall(r"\d{11}", call["description"].translate(digits))) - {call["tracking"]}
+
+    def named(f: dict) -> str:
+        return "full" if f.get("first_key") and f.get("last_key") else "surname" if f.get("last_key") else "nameless"
+
+    threads = collections.defaultdict(list)
+    for ref, f in feats.items():
+        if ref in pid and f.get("thread"):
+            threads[f["thread"]].append(ref)
+    out = collections.defaultdict(collections.Counter)
+    for refs in threads.values():
+        for a, b in itertools.combinations(sorted(refs), 2):
+            ca, cb = (by_code[r.split("|")[1].removesuffix("#person")] for r in (a, b))
+            link = "quoted code" if ca["tracking"] in quoted(cb) or cb["tracking"] in quoted(ca) or \
+                quoted(ca) & quoted(cb) else "number" if any(
+                    number(ca, k) and number(ca, k) == number(cb, k) for k in ("caller_phone", "caller_nid")) else "place"
+            kind = f"{link}; {'+'.join(sorted((named(feats[a]), named(feats[b]))))}"
+            same, joined = pid[a] == pid[b], a in members and members.get(a) == members.get(b)
+            out[kind]["one citizen" if same else "two"] += 1
+            out[kind]["one citizen, joined" if same and joined else "two, joined" if joined else "apart"] += 1
+    return dict(sorted(out.items()))
+
+
 def _day(registered: str) -> int:
     """Days of a call's Jalali `registered` stamp (any digits, `/` or `-`), for gaps only."""
     digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
@@ -438,6 +480,9 @@ def main() -> None:
                 a, b = found["examples"][kind]
                 print(f"  {count:5,} {kind}\n        e.g. {json.dumps(a, ensure_ascii=False)}\n"
                       f"             {json.dumps(b, ensure_ascii=False)}")
+        print("137 calls sharing a thread, by link and names: pairs of one citizen (joined) / of two (joined)")
+        for kind, n in thread_losses(truth, calls, current).items():
+            print(f"  {kind:36} {n['one citizen']:5,} ({n['one citizen, joined']:5,}) / {n['two']:4,} ({n['two, joined']:4,})")
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
 

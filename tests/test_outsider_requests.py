@@ -54,3 +54,23 @@ def test_the_follow_up_settings_are_the_documented_ones(tmp_path, monkeypatch):
     assert all(f"    {key}:" in docs for key in followup)
     settings = load_settings({"MUNIHUB_MATCH_SETTINGS": str(path), "MUNIHUB_HOME": str(tmp_path / "home")})
     assert settings.match_settings["service_request"]["followup"] == followup
+
+
+def test_thread_losses_class_pairs_by_link_names_and_truth():
+    calls = [{"tracking": "13700000001", "caller_phone": "09150000001", "caller_nid": None, "description": "چاله"},
+             {"tracking": "13700000002", "caller_phone": "", "caller_nid": None,
+              "description": "پیرو درخواست شماره ۱۳۷۰۰۰۰۰۰۰۱"},
+             {"tracking": "13700000003", "caller_phone": "9150000001", "caller_nid": None, "description": "هنوز"},
+             {"tracking": "13700000004", "caller_phone": "", "caller_nid": None, "description": "هنوز"}]
+    truth = [("rc137.calls", c["tracking"], pid, ()) for c, pid in zip(calls, ["P1", "P2", "P1", "P1"])]
+    ref = "rc137.calls|{}#person".format
+    features = {ref(calls[0]["tracking"]): {"first_key": "علی", "last_key": "احمدی", "thread": "t"},
+                ref(calls[1]["tracking"]): {"thread": "t"},  # a nameless household member, quoting the code
+                ref(calls[2]["tracking"]): {"last_key": "احمدی", "thread": "t"},
+                ref(calls[3]["tracking"]): {"first_key": "علی", "last_key": "احمدی", "thread": "u"}}
+    members = {ref(c["tracking"]): "E1" for c in calls[:3]}
+    found = bench_outsider.thread_losses(truth, calls, {"members": members, "features": features})
+    assert found["quoted code; full+nameless"] == {"two": 1, "two, joined": 1}
+    assert found["number; full+surname"] == {"one citizen": 1, "one citizen, joined": 1}
+    assert found["place; nameless+surname"] == {"two": 1, "two, joined": 1}
+    assert len(found) == 3  # a call alone in its thread makes no pair
