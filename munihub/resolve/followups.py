@@ -18,7 +18,8 @@ stand for the group's own category: a call of another category does not join thr
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
 earlier one closed) starts a new group.  A request citing an earlier tracking code
-(`refers_to`, or quoted in the description in any digits) always joins that request's group;
+(`refers_to`, or quoted in the description in any digits, with separators or not:
+`quoted_codes`) always joins that request's group;
 one whose status is listed in `duplicate_statuses` («تکراری») joins the group it cites, or
 else the same citizen's latest group at that place whatever its category and age.
 Group key = ref of the group's earliest request (by filed_at, then ref): stable and
