@@ -164,3 +164,12 @@ def test_a_code_quoted_with_separators_joins_its_request_and_the_shape_is_learne
     odd = {"tracking_code": "A-1", "description": "پیرو 13712340000"}  # its own code has no digits' shape
     assert request_thread(odd) == "a-1"
     assert request_thread(odd, code_shapes([first, later])) == "13712340000"
+
+
+def test_request_threads_learn_the_code_shape_from_the_calls_in_the_data():
+    # two calls whose own codes tell no shape cite one absent code of the shape the others have
+    calls = [req("137|a", "2024-01-01", tracking="13700000001", category="برق"),
+             _citizen("137|x", "X-1", "پیرو 13799990000", "مریم کاظمی", "+989121111111"),
+             _citizen("137|y", "X-2", "پیرو 13799990000", "مریم کاظمی", "+989121111111", district="منطقه 7")]
+    threads = request_threads(calls)
+    assert threads["137|x"] == threads["137|y"] != threads["137|a"]
