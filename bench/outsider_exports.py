@@ -15,7 +15,10 @@ Five agencies' exports of the same households, each in its own shape:
   with one wrong digit, `1403-8-14` dates; calls form request groups (a problem's first call
   and its follow-ups days to weeks later: the place written anew, the same category or a
   generic «پیگیری درخواست», the earlier tracking code quoted in the description in any digits,
-  a duplicate status, another phone or a household member calling) beside the traps (the same
+  a duplicate status, another phone or a household member calling; the code now and then
+  with separators «137-1234-5678»; numbers that are no tracking code in some descriptions: a
+  callback mobile, the district office's number every caller of the district is given, a
+  postal code, a date as 14030814, a permit number, a national id) beside the traps (the same
   place and category long after the request closed, a neighbour reporting the same place, a
   neighbour on the same street with the same category), each a request of its own;
 - `water.bills`: an .xlsx sheet of subscribers («نام مشترک» surname first), one phone column
@@ -280,6 +283,38 @@ FOLLOW_TEXT = ["هنوز رسیدگی نشده", "شهروند مجدداً تم
 QUOTE = ["پیرو درخواست شماره {}", "کد رهگیری قبلی: {}", "درخواست {} هنوز انجام نشده", "شماره پیگیری {}",
          "({})", "قبلاً با کد {} ثبت شده"]
 MONTHS = [31] * 6 + [30] * 5
+# the district offices' numbers: citizens of one district are told to call the same one
+OFFICES = {d: f"05138{d:02d}{4000 + 37 * d:04d}" for d in range(1, 14)}
+
+
+def other_numbers(rng: random.Random, c: Citizen, place: Place, day: int, labels: list[str]) -> str:
+    """A number in the description that is not a tracking code, as operators type them: the
+    caller's mobile to call back on (any form), the district office's number (the same for
+    every caller of the district), the home's postal code, a date as 14030814, a building
+    permit or registered plaque number, the caller's national id."""
+    kind = rng.choice(["callback", "callback", "office", "postal", "date", "permit", "nid"])
+    if kind == "callback" and c.mobile:
+        labels.append("callback_mobile_in_text")
+        m = mobile_forms(rng, c.mobile, [])
+        return rng.choice(["با شماره {} تماس بگیرید", "شماره تماس {}", "لطفاً با {} تماس گرفته شود"]).format(m)
+    if kind == "office" or kind == "callback":
+        labels.append("office_number_in_text")
+        number = OFFICES[place.district]
+        return rng.choice(["با دفتر منطقه {} هماهنگ شد", "ارجاع به دفتر منطقه (تلفن {})"]).format(
+            number.translate(PERSIAN) if rng.random() < 0.4 else number)
+    if kind == "postal":
+        labels.append("postal_code_in_text")
+        return f"کد پستی {c.home.postal}"
+    if kind == "date":
+        labels.append("date_in_text")
+        y, m, d = _jalali(max(day - rng.randint(0, 30), 0))
+        text = f"{y}{m:02d}{d:02d}"
+        return f"از تاریخ {text.translate(PERSIAN) if rng.random() < 0.4 else text}"
+    if kind == "permit":
+        labels.append("permit_number_in_text")
+        return rng.choice(["پروانه ساخت شماره {}", "پلاک ثبتی {}"]).format(rng.randint(100000, 9999999))
+    labels.append("nid_in_text")
+    return f"کد ملی {c.nid}"
 
 
 def _jalali(day: int) -> tuple[int, int, int]:
@@ -350,6 +385,10 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
             phone = ""
             person.append("no_phone")
         code = f"137{_fresh(rng, used, 10**7, 10**8 - 1)}"
+        extra = random.Random("numbers-" + code)  # its own stream: the calls stay as they were
+        if extra.random() < 0.3:
+            more = other_numbers(extra, c, place, day, labels)
+            text = f"{text}؛ {more}" if extra.random() < 0.7 else f"{more}، {text}"
         location = place_forms(rng, place, labels, first_place)
         district = place.district
         if rng.random() < 0.08:
@@ -371,6 +410,10 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
 
     def quote(code: str, labels: list[str]) -> str:
         r = rng.random()
+        sep = random.Random("separators-" + code + str(len(calls)))  # leaves `rng` as it was
+        if sep.random() < 0.25:  # «137-1234-5678», «۱۳۷ ۱۲۳۴ ۵۶۷۸»: the code as read out
+            labels.append("quoted_code_separators")
+            code = sep.choice(["-", " "]).join((code[:3], code[3:7], code[7:]))
         if r < 0.4:
             labels.append("quoted_code_persian_digits")
             code = code.translate(PERSIAN)

@@ -31,7 +31,8 @@ def test_request_truth_matches_the_calls_and_their_quoted_codes(tmp_path):
     labels = {code: set(lb) for _, code, _, lb in requests}
     quoted = 0
     for c in calls:
-        cited = re.findall(r"137\d{8}", c["description"].translate(DIGITS))
+        cited = [re.sub(r"\D", "", q) for q in  # a code read out with separators, «137-1234-5678»
+                 re.findall(r"(?<!\d)137[- ]?\d{4}[- ]?\d{4}(?!\d)", c["description"].translate(DIGITS))]
         assert all(request[q] == request[c["tracking"]] for q in cited)  # a quoted code is this request's
         assert bool(cited) == ("quoted_code" in labels[c["tracking"]])
         quoted += bool(cited)
@@ -39,7 +40,8 @@ def test_request_truth_matches_the_calls_and_their_quoted_codes(tmp_path):
             assert size[request[c["tracking"]]] > 1
         assert ("generic_followup" in labels[c["tracking"]]) == (c["subject"] in outsider_exports.GENERIC)
     assert quoted and any(s > 2 for s in size.values())
-    for trap in ("recurring_after_close", "other_citizen_same_place", "neighbour_same_street"):
+    for trap in ("recurring_after_close", "other_citizen_same_place", "neighbour_same_street",
+                 "quoted_code_separators", "callback_mobile_in_text", "office_number_in_text"):
         assert any(trap in lb for lb in labels.values())
 
 

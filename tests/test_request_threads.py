@@ -109,3 +109,67 @@ def test_a_nameless_caller_on_the_landline_gets_the_thread_only_by_a_quoted_code
     requests, mentions = records(FIRST, quoting)
     thread_mentions(requests, mentions.values())
     assert mentions[f"{CALLS}|1403000500#person"]["fields"]["request_thread"] == f"{CALLS}|1403000100"
+
+
+# ---------------------------------------------------------------- which numbers are cited codes
+def _citizen(ref, tracking, description, name, mobile, category="آب", district="منطقه 1"):
+    return req(ref, "2024-01-01", tracking=tracking, description=description, citizen_name=name, national_id=None,
+               mobile=mobile, category=category, district=district, address=f"خیابان {ref}")
+
+
+def test_two_citizens_given_the_same_office_number_are_not_one_thread():
+    office = "با دفتر منطقه ۰۵۱۳۸۰۳۴۱۱۱ هماهنگ شد"
+    threads = request_threads([_citizen("137|m", "13700000001", office, "مریم کاظمی", "+989121111111"),
+                               _citizen("137|n", "13700000002", "ارجاع به دفتر منطقه (تلفن 05138034111)",
+                                        "علی رضایی", "+989122222222", category="برق")])
+    assert threads["137|m"] != threads["137|n"]
+
+
+def test_a_callback_mobile_joins_no_two_problems_of_one_caller():
+    text = "لطفاً با 09121111111 تماس گرفته شود"
+    threads = request_threads([_citizen("137|m", "13700000001", text, "مریم کاظمی", "+989121111111"),
+                               _citizen("137|n", "13700000002", "با شماره 9121111111 تماس بگیرید",
+                                        "مریم کاظمی", "+989121111111", category="برق", district="منطقه 5")])
+    assert threads["137|m"] != threads["137|n"]
+
+
+def test_numbers_of_the_codes_shape_are_no_codes_when_label_or_pattern_or_the_call_says_otherwise():
+    from munihub.resolve.followups import quoted_codes
+    own = "1403000001"  # codes of ten digits starting 14: a national id or a postal code may look alike
+    assert quoted_codes("پیرو 1403000124", own) == ["1403000124"]
+    assert quoted_codes("کد ملی 1412345678", own) == []
+    assert quoted_codes("کد پستی: ۱۴۱۸۵۷۱۲۳۴", own) == []
+    assert quoted_codes("مراجعه 1403000777", own, not_codes=("+98 140 300 0777",)) == []  # its own number
+    assert quoted_codes("از 14030814", own, shapes={(8, "14")}) == []  # a date even in a code's shape
+    assert quoted_codes("شماره پیگیری 09151234567", "09150000000") == []  # a mobile even so labelled
+    assert quoted_codes("کد پستی 9185712345، پروانه 1234567", own) == []  # another shape
+
+
+def test_codes_read_out_with_separators_or_under_a_label_are_cited():
+    from munihub.resolve.followups import quoted_codes
+    own = "13799999999"
+    assert quoted_codes("۱۳۷ ۱۲۳۴ ۵۶۷۸ هنوز رسیدگی نشده", own) == ["13712345678"]
+    assert quoted_codes("کد رهگیری قبلی: 137-1234-5678؛ با شماره 0915-123-4567", own) == ["13712345678"]
+    assert quoted_codes("کد رهگیری: 55512345", own) == ["55512345"]  # another shape, but labelled
+    assert quoted_codes("1403-8-14 ثبت شد", own) == []
+
+
+def test_a_code_quoted_with_separators_joins_its_request_and_the_shape_is_learned_from_the_data():
+    from munihub.resolve.followups import group_followups
+    from munihub.resolve.records import code_shapes, request_thread
+    first = req("137|a", "2024-01-01", tracking="13712345678")
+    later = req("137|b", "2024-04-01", tracking="13712349999", description="پیرو ۱۳۷-۱۲۳۴-۵۶۷۸", category="آب",
+                district="منطقه 2", address="خیابان دیگر")
+    assert group_followups([first, later]) == {"137|a": "137|a", "137|b": "137|a"}
+    odd = {"tracking_code": "A-1", "description": "پیرو 13712340000"}  # its own code has no digits' shape
+    assert request_thread(odd) == "a-1"
+    assert request_thread(odd, code_shapes([first, later])) == "13712340000"
+
+
+def test_request_threads_learn_the_code_shape_from_the_calls_in_the_data():
+    # two calls whose own codes tell no shape cite one absent code of the shape the others have
+    calls = [req("137|a", "2024-01-01", tracking="13700000001", category="برق"),
+             _citizen("137|x", "X-1", "پیرو 13799990000", "مریم کاظمی", "+989121111111"),
+             _citizen("137|y", "X-2", "پیرو 13799990000", "مریم کاظمی", "+989121111111", district="منطقه 7")]
+    threads = request_threads(calls)
+    assert threads["137|x"] == threads["137|y"] != threads["137|a"]

@@ -72,21 +72,31 @@ def person_mention(record: dict) -> dict | None:
 
 
 # Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
-def request_thread(record: dict) -> str | None:
+def request_thread(record: dict, shapes: set | None = None) -> str | None:
     """The request a 137 call belongs to: the earlier tracking code it cites (`refers_to`, or
-    quoted in its description in any digits; the smallest if several), else its own code.  A
-    follow-up and the call it cites then share a thread, and their callers are mostly one
-    citizen.  None for a record with no tracking code."""
-    from munihub.persian import to_latin_digits
-    from munihub.resolve.followups import QUOTED_CODE
+    quoted in its description: `followups.quoted_codes`, a number of the shape of the source's
+    codes, `shapes`, else of its own code's, and no phone, date or number of its own caller;
+    the smallest if several), else its own code.  A follow-up and the call it cites then share
+    a thread, and their callers are mostly one citizen.  None for a record with no tracking
+    code."""
+    from munihub.resolve.followups import quoted_codes
 
     own = str(record.get("tracking_code") or "").strip()
     if not own:
         return None
     cited = [str(record["refers_to"]).strip()] if record.get("refers_to") else []
-    cited += QUOTED_CODE.findall(to_latin_digits(str(record.get("description") or "")))
+    cited += quoted_codes(record.get("description"), own, shapes,
+                          tuple(record.get(f) for f in ("mobile", "phone", "national_id")))
     cited = sorted({c for c in cited if c and c != own})
     return (cited[0] if cited else own).casefold()
+
+
+def code_shapes(requests: list[dict]) -> set:
+    """The shapes of the tracking codes the requests have (`followups.code_shape`)."""
+    from munihub.resolve.followups import code_shape
+
+    return {code_shape(c) for r in requests
+            if (c := str(r.get("fields", r).get("tracking_code") or "").strip())}
 
 
 def _address(record: dict) -> dict[str, Any]:
@@ -333,8 +343,9 @@ def request_threads(requests: list[dict], options: dict | None = None) -> dict[s
             key = parent[key]
         return key
 
+    shapes = code_shapes(requests)
     for req in requests:
-        cited = request_thread(req.get("fields", req))
+        cited = request_thread(req.get("fields", req), shapes)
         a, b = find(groups[req["ref"]]), find("\uffffcode:" + cited) if cited else None
         if b is not None and a != b:  # the smaller key stays the root (group keys sort first)
             parent[max(a, b)] = min(a, b)
@@ -351,7 +362,8 @@ def thread_mentions(requests: list[dict], mentions: Iterable[dict], options: dic
     decoded); returns the mentions whose thread changed."""
     decoded = [with_fields(r) for r in requests]
     threads = request_threads(decoded, options)
-    cites = {r["ref"]: request_thread(r["fields"]) for r in decoded}  # the code cited, else its own
+    shapes = code_shapes(decoded)
+    cites = {r["ref"]: request_thread(r["fields"], shapes) for r in decoded}  # the code cited, else its own
     threaded = Counter(cites.values())  # a code two calls share: one cites the other, or both one
     changed = []
     for rec in mentions:
