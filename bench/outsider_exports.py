@@ -20,13 +20,20 @@ Five agencies' exports of the same households, each in its own shape:
   callback mobile, the district office's number every caller of the district is given, a
   postal code, a date as 14030814, a permit number, a national id) beside the traps (the same
   place and category long after the request closed, a neighbour reporting the same place, a
-  neighbour on the same street with the same category), each a request of its own;
+  neighbour on the same street with the same category), each a request of its own; a
+  problem's spot an alley, an alley off it («سجاد ۱۴، گلستان ۳», «بن‌بست ۳», «سجاد ۱۴/۳»), or a
+  landmark on a street («جنب مسجد الزهرا», «نرسیده به چهارراه دانش»), «شهید» in a street's
+  name written or not, digits mixed («۱2»), «پ» for the plaque;
 - `water.bills`: an .xlsx sheet of subscribers («نام مشترک» surname first), one phone column
   holding mobiles and landlines as numbers, postal codes as numbers, numbers re-used (an old
   subscriber's mobile now someone else's);
 - `welfare.clients`: a JSON document (records under `result.items`) with separate name
   fields but titles in them («حاج محمد», «سیده فاطمه»), Arabic-Indic digits, `۱۴۰۳/۰۸/۱۴` dates,
   a client registered twice.
+
+Homes may be on an alley off an alley («کوچه ۱۲، کوچه گلستان ۳»); the tax and welfare
+exports write the address in full or Mashhad's short way («وکیل‌آباد ۱۲، گلستان ۳، پ ۵»),
+«شهید» kept or dropped, digits mixed, each labelled on its record.
 
 People live in households (spouses with their own surnames, children with the father's,
 twins sharing birth date and father, one landline, address and postal code).  Truth rows are
@@ -56,7 +63,12 @@ SURNAMES = ["احمدی", "رضایی", "محمدی", "کریمی", "جعفری"
             "ابراهیمی", "عبدالله‌زاده", "نظری", "کامرانی", "پاک‌نیت", "فتحی", "اسدی", "غلامی", "بیات"]
 SEYYED_SURNAMES = ["حسینی", "موسوی", "هاشمی", "رضوی", "طباطبایی", "میرحسینی"]
 STREETS = ["بلوار وکیل‌آباد", "خیابان امام رضا", "بلوار سجاد", "خیابان احمدآباد", "بلوار هاشمیه",
-           "خیابان کوهسنگی", "بلوار فردوسی", "خیابان سناباد", "بلوار معلم", "خیابان طبرسی"]
+           "خیابان کوهسنگی", "بلوار فردوسی", "خیابان سناباد", "بلوار معلم", "خیابان طبرسی",
+           "خیابان شهید قرنی", "بلوار شهید کلاهدوز", "بلوار امامت"]
+# alleys off an alley: «وکیل‌آباد ۱۲، گلستان ۳» (a named one) or «وکیل‌آباد ۱۲، بن‌بست ۳» (a dead end)
+NESTED = ["گلستان", "بهار", "شهید رجایی", "نسترن", "لاله"]
+# what a 137 operator names a problem's spot by when it is not an alley
+LANDMARKS = ["مسجد الزهرا", "پارک ملت", "چهارراه دانش", "بانک ملی", "مدرسه فردوسی", "درمانگاه شفا"]
 CATEGORIES = ["روشنایی معابر", "نظافت شهری", "آسفالت", "فضای سبز", "جمع‌آوری زباله", "سد معبر"]
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -72,6 +84,7 @@ class Home:
     postal: str
     landline: str | None
     members: list = field(default_factory=list)
+    sub: str | None = None  # an alley off the alley: «گلستان 3» or «بن‌بست 3»
 
 
 @dataclass
@@ -128,6 +141,9 @@ def city(rng: random.Random, households: int) -> list[Citizen]:
         home = Home(h, rng.randint(1, 13), rng.choice(STREETS), rng.randint(1, 60), rng.randint(1, 300),
                     "".join(rng.choice("13456789") for _ in range(10)),
                     "3" + "".join(rng.choice("0123456789") for _ in range(7)) if rng.random() < 0.8 else None)
+        if rng.random() < 0.25:  # a home on an alley off the alley
+            home.sub = (f"{rng.choice(NESTED)} {rng.randint(1, 6)}" if rng.random() < 0.6
+                        else f"بن‌بست {rng.randint(1, 6)}")
         seyyed = rng.random() < 0.15
         last = rng.choice(SEYYED_SURNAMES if seyyed else SURNAMES)
         head_first = rng.choice(MALE)
@@ -260,8 +276,41 @@ def date_forms(rng: random.Random, d: tuple[int, int, int], labels: list[str], s
     return f"{y}/{m:02d}/{day:02d}"
 
 
-def address(h: Home) -> str:
-    return f"مشهد، {h.street}، کوچه {h.alley}، پلاک {h.plaque}"
+def _martyr(street: str, rng: random.Random | None, labels: list[str]) -> str:
+    """«خیابان شهید قرنی» as written, or «خیابان قرنی» (one clerk writes «شهید», another not)."""
+    if "شهید " in street and rng is not None and rng.random() < 0.5:
+        labels.append("martyr_dropped")
+        return street.replace("شهید ", "")
+    return street
+
+
+def _sub(sub: str | None, full: bool) -> str:
+    """The alley off the alley, after a comma: «کوچه گلستان 3» in full, «گلستان 3» short."""
+    if not sub:
+        return ""
+    return f"، کوچه {sub}" if full and not sub.startswith("بن‌بست") else f"، {sub}"
+
+
+def _mixed_digits(n: int) -> str:
+    """A number half in Persian digits, as a keyboard switched mid-way types it («۱2»)."""
+    s = str(n)
+    return s[0].translate(PERSIAN) + s[1:] if len(s) > 1 else s.translate(PERSIAN)
+
+
+def address(h: Home, rng: random.Random | None = None, labels: list[str] | None = None) -> str:
+    """A home's full address; with `rng`, one agency's way of writing it (labels appended)."""
+    labels = [] if labels is None else labels
+    if h.sub:
+        labels.append("nested_alley" if not h.sub.startswith("بن‌بست") else "dead_end")
+    street = _martyr(h.street, rng, labels)
+    r = rng.random() if rng is not None else 1.0
+    if r < 0.25:  # Mashhad's short form: the alley numbered off its street, «پ» for the plaque
+        labels.append("address_short")
+        return f"مشهد، {street.split(' ', 1)[1]} {h.alley}{_sub(h.sub, False)}، پ {h.plaque}"
+    if r < 0.35:
+        labels.append("address_mixed_digits")
+        return f"مشهد، {street}، کوچه {_mixed_digits(h.alley)}{_sub(h.sub, True)}، پلاک {h.plaque}، طبقه ۲"
+    return f"مشهد، {street}، کوچه {h.alley}{_sub(h.sub, True)}، پلاک {h.plaque}"
 
 
 # ---------------------------------------------------------------- the 137 hotline
@@ -335,17 +384,41 @@ class Place:
     street: str
     alley: int
     plaque: int
+    sub: str | None = None  # the alley off the alley, as `Home.sub`
+    landmark: str | None = None  # a spot by a landmark on the street, no alley (`alley` 0)
+
+    def spot(self) -> tuple:
+        return self.street, self.alley, self.sub, self.landmark
 
 
 def place_forms(rng: random.Random, p: Place, labels: list[str], first: str | None) -> str:
     """The place as an operator types it; `first` is the request's first call's text."""
-    kind, short = p.street.split(" ", 1)
+    own: list[str] = []  # this call's written forms, labelled on the call
+    street = _martyr(p.street, rng, own)
+    kind, short = street.split(" ", 1)
     abbr = {"خیابان": "خ", "بلوار": "بل"}[kind]
-    text = rng.choice([
-        f"{p.street}، کوچه {p.alley}", f"{p.street}، کوچه {p.alley}", f"{p.street} کوچه {p.alley}",
-        f"{short} {p.alley}", f"{abbr}. {short}، ک {p.alley}", f"{p.street}، نبش کوچه {p.alley}",
-        f"{p.street}، کوچه {p.alley}، پلاک {p.plaque}", f"{short}، کوچه {p.alley}".translate(PERSIAN),
-        f"مشهد {short} {p.alley} پلاک {p.plaque}".translate(PERSIAN), f"{_arabic_letters(p.street)}، کوچه {p.alley}"])
+    if p.landmark:
+        own.append("landmark")
+        text = rng.choice([f"{street}، جنب {p.landmark}", f"{short} روبروی {p.landmark}",
+                           f"{street}، نرسیده به {p.landmark}", f"{street} جنب {p.landmark}"])
+    else:
+        sub, full = _sub(p.sub, False), _sub(p.sub, True)
+        if p.sub:
+            own.append("nested_alley" if not p.sub.startswith("بن‌بست") else "dead_end")
+        forms = [
+            f"{street}، کوچه {p.alley}{full}", f"{street}، کوچه {p.alley}{sub}", f"{street} کوچه {p.alley}{full}",
+            f"{short} {p.alley}{sub}", f"{abbr}. {short}، ک {p.alley}{sub}", f"{street}، نبش کوچه {p.alley}{full}",
+            f"{street}، کوچه {p.alley}{full}، پلاک {p.plaque}", f"{short}، کوچه {p.alley}{full}".translate(PERSIAN),
+            f"مشهد {short} {p.alley}{sub} پلاک {p.plaque}".translate(PERSIAN),
+            f"{_arabic_letters(street)}، کوچه {p.alley}{full}",
+            f"{short} {_mixed_digits(p.alley)}{sub}، پ {p.plaque}"]
+        if p.sub and p.sub.startswith("بن‌بست"):
+            forms.append(f"{short} {p.alley}/{p.sub.split()[1]}")  # «سجاد ۱۴/۳»: the dead end numbered off the alley
+        k = rng.randrange(len(forms))
+        text = forms[k]
+        if k == 10:
+            own.append("place_mixed_digits")
+    labels += own
     if first is not None and text != first:
         labels.append("place_written_differently")
     return text
@@ -402,7 +475,7 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
                f" {rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"}
         calls.append(row)
         h = c.home
-        if (place.street, place.alley) != (h.street, h.alley):
+        if place.spot() != (h.street, h.alley, h.sub, None):
             person.append("request_elsewhere")  # the call's address is the problem's, not the caller's home
         keep("rc137.calls", code, c, person)
         requests.append(("rc137.calls", code, req, tuple(dict.fromkeys(labels + person))))
@@ -429,7 +502,7 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
         n_requests += 1
         req = f"R{n_requests:05d}"
         follow = rng.choice([0, 0, 0, 0, 0, 1, 1, 1, 2, 3])
-        text = rng.choice(PROBLEM_TEXT[category]) + (f" روبروی پلاک {place.plaque}" if rng.random() < 0.3 else "")
+        text = rng.choice(PROBLEM_TEXT[category]) + (f" روبروی پلاک {place.plaque}" if rng.random() < 0.3 and place.plaque else "")
         first_code, first_place = call(c, req, place, category, day, opening, None, text,
                                        rng.choice(OPEN + CLOSED) if follow else rng.choice(CLOSED + OPEN[:1]))
         codes = [first_code]
@@ -470,10 +543,13 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
         reported = set()  # a citizen's two problems at one place are of two categories: the same
         for _ in range(rng.choice([1, 1, 1, 1, 2])):  # one twice would be one problem to anyone
             h = c.home
-            place = (Place(h.district, h.street, h.alley, h.plaque) if rng.random() < 0.8 else
-                     Place(rng.randint(1, 13), rng.choice(STREETS), rng.randint(1, 60), rng.randint(1, 300)))
-            category = rng.choice([k for k in CATEGORIES if (place.street, place.alley, k) not in reported])
-            reported.add((place.street, place.alley, category))
+            r = rng.random()
+            place = (Place(h.district, h.street, h.alley, h.plaque, h.sub) if r < 0.8 else
+                     Place(rng.randint(1, 13), rng.choice(STREETS), rng.randint(1, 60), rng.randint(1, 300))
+                     if r < 0.9 else  # a problem by a landmark on a street, no alley
+                     Place(rng.randint(1, 13), rng.choice(STREETS), 0, 0, landmark=rng.choice(LANDMARKS)))
+            category = rng.choice([k for k in CATEGORIES if (place.spot(), k) not in reported])
+            reported.add((place.spot(), category))
             start = rng.randint(0, 600)
             last = problem(c, category, place, start, [])
             r = rng.random()
@@ -485,7 +561,7 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
             elif r < 0.36:  # a neighbour on the same street, the same category, another alley
                 who = rng.choice([x for x in others.get(place.street, adults) if x.home is not h] or adults)
                 there = Place(place.district, place.street, (place.alley + rng.randint(1, 6)) % 60 + 1,
-                              rng.randint(1, 300))
+                              rng.randint(1, 300))  # (a landmark's neighbour: an alley of the street)
                 problem(who, category, there, start + rng.randint(0, 15), ["neighbour_same_street"])
     rng.shuffle(calls)
     return calls
@@ -529,7 +605,7 @@ def generate(out: Path, households: int, seed: int, requests: list | None = None
                          "تاریخ تولد": date_forms(rng, c.born, labels, rng.choice(["slash", "persian"])),
                          "تلفن همراه": mobile_forms(rng, c.mobile, labels) if c.mobile and rng.random() < 0.85 else "",
                          "تلفن ثابت": landline_forms(rng, c.home.landline, labels) if c.home.landline and rng.random() < 0.5 else "",
-                         "نشانی": address(c.home), "کد پستی": c.home.postal})
+                         "نشانی": address(c.home, rng, labels), "کد پستی": c.home.postal})
             keep("tax.taxpayers", rid, c, labels)
     rng.shuffle(rows)
     for i, r in enumerate(rows, 1):
@@ -631,7 +707,7 @@ def generate(out: Path, households: int, seed: int, requests: list | None = None
                           "birth": date_forms(rng, c.born, labels, rng.choice(["persian", "dash", "slash"])),
                           "sex": rng.choice(["مرد", "آقا"] if c.male else ["زن", "خانم"]),
                           "cell": mobile_forms(rng, c.mobile, labels) if c.mobile and rng.random() < 0.8 else None,
-                          "addr": address(c.home) if rng.random() < 0.7 else None})
+                          "addr": address(c.home, rng, labels) if rng.random() < 0.7 else None})
             keep("welfare.clients", cid, c, labels + ["arabic_digits"])
     (out / "clients").mkdir(parents=True)
     (out / "clients" / "clients.json").write_text(json.dumps({"result": {"count": len(items), "items": items}},

@@ -324,3 +324,26 @@ def test_resolve_all_reads_the_match_settings_of_the_settings_it_is_handed(tmp_p
                         match_settings={"service_request": {"followup": {"window_days": -1}}})
     with pytest.raises(ConfigError, match="window_days"):
         resolve_all(engine, settings)
+
+
+def test_a_landmark_is_one_spot_by_its_text_within_the_district():
+    # same caller by mobile only (no id): the place decides (issue 16)
+    def call(ref, day, address, **f):
+        return req(ref, day, national_id=None, citizen_name=None, address=address, **f)
+    out = group_followups([call("137|a", "2024-01-01", "بلوار شهید سجاد، جنب مسجد الزهرا"),
+                           call("137|b", "2024-01-05", "سجاد روبروی مسجد الزهرا"),
+                           call("137|c", "2024-01-06", "بلوار سجاد، جنب مسجد جامع"),
+                           call("137|d", "2024-01-07", "بلوار سجاد، جنب مسجد الزهرا", district="منطقه 2"),
+                           call("137|e", "2024-01-08", "بلوار سجاد، کوچه ۱۲ جنب مسجد الزهرا")])
+    assert out["137|b"] == "137|a"
+    assert len({out[r] for r in ("137|a", "137|c", "137|d", "137|e")}) == 4
+
+
+def test_nested_alleys_are_one_place_written_two_ways_and_not_their_parent_alley():
+    def call(ref, day, address):
+        return req(ref, day, national_id=None, citizen_name=None, address=address)
+    out = group_followups([call("137|a", "2024-01-01", "وکیل‌آباد ۱۲، گلستان ۳"),
+                           call("137|b", "2024-01-05", "بلوار وکیل آباد، کوچه 12، کوچه گلستان 3"),
+                           call("137|c", "2024-01-06", "وکیل‌آباد ۱۲"),
+                           call("137|d", "2024-01-07", "وکیل‌آباد ۱۴، گلستان ۳")])
+    assert out["137|b"] == "137|a" and len({out[r] for r in ("137|a", "137|c", "137|d")}) == 3

@@ -2,7 +2,9 @@
 
 Two requests are one problem when the same citizen reports the same category at the same
 place (coordinates within `radius_m`, else same district and the same street and alley
-(`places.place_key`), or a similar address key when either gives no alley) within
+(`places.place_key`, nested alleys included), the same landmark when either gives a landmark
+and no alley (`places.landmark_key`: «جنب مسجد الزهرا» on that street), or a similar address
+key when either gives no alley) within
 `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
 agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen,
@@ -34,7 +36,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from munihub.resolve.places import district_key, place_key
+from munihub.resolve.places import district_key, landmark_key, place_key
 
 ADDRESS_SIMILARITY = 0.9
 FOLLOWUP_DEFAULTS: dict[str, Any] = {
@@ -198,7 +200,8 @@ def _profile(req: dict, options: dict | None = None) -> dict:
             "first": first, "last": last, "gender": gender,
             "category": category, "generic": category in generic, "duplicate": duplicate,
             "district": district_key({"district": f.get("district")}),  # «منطقه ۳» is «3»
-            "address": _key(f.get("address")), "place": place_key(f.get("address")), "coords": _coords(f)}
+            "address": _key(f.get("address")), "place": place_key(f.get("address")), "landmark": landmark_key(f.get("address")),
+            "coords": _coords(f)}
 
 
 def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
@@ -318,6 +321,11 @@ def _place_lookups(p: dict, districts: dict[tuple, set]) -> list[tuple]:
     return [_place_bucket(p, d) for d in given] + [_place_bucket(p)]
 
 
+def _landmark_bucket(p: dict) -> list[tuple]:
+    """A landmark location's blocking key: its district and landmark (`places.landmark_key`)."""
+    return [("landmark", p["district"], p["landmark"])] if p.get("landmark") and p["district"] else []
+
+
 def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool = False) -> bool:
     """Same citizen, same category (any, with `any_category`), same place (profiles from `_profile`)."""
     if not (any_category or _same_category(a, b)) or not same_citizen(a, b):
@@ -337,6 +345,10 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
         return same_place(a["place"], b["place"])
     if not (a["district"] and b["district"]):
         return False
+    if a.get("landmark") or b.get("landmark"):
+        # a landmark and no alley («جنب مسجد الزهرا») is one spot by its text, in one district:
+        # not «روبروی پارک ملت» on the street, nor an alley of it
+        return a.get("landmark") == b.get("landmark")
     if a["address"] and b["address"]:
         import jellyfish
         return jellyfish.jaro_winkler_similarity(a["address"], b["address"]) >= ADDRESS_SIMILARITY
@@ -405,7 +417,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
         else:
             keys = [(k, v) for k, v in p["citizen"].items()] + \
                 ([("place", p["district"], p["address"])] if p["district"] and p["address"] else []) + \
-                _place_lookups(p, districts)
+                _place_lookups(p, districts) + _landmark_bucket(p)
             roots = {find(r) for key in keys for r in buckets.get(key, ())}
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
@@ -423,6 +435,8 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             buckets[(k, v)].add(p["ref"])
         if p["district"] and p["address"]:
             buckets[("place", p["district"], p["address"])].add(p["ref"])
+        for key in _landmark_bucket(p):
+            buckets[key].add(p["ref"])
         if p["place"]:
             buckets[_place_bucket(p, p["district"])].add(p["ref"])
             districts[_place_bucket(p)].add(p["district"])

@@ -1,13 +1,20 @@
 """Where a person lives, as comparison keys: the street and alley of an address, and its district.
 
 Agencies write one home many ways: the registry «مشهد، بلوار وکیل‌آباد، کوچه ۱۲، پلاک ۵، واحد ۲»,
-the 137 hotline a street field holding «بلوار وکیل‌آباد کوچه 12», a permit the same with its
+the 137 hotline a street field holding «بلوار وکیل آباد کوچه 12», a permit the same with its
 postal code.  The street and alley are what they share, so `place_key` keeps just those,
-with digits, letters, spaces and half-spaces folded and the street's kind («بلوار», «خیابان»)
-dropped (one clerk writes it, another does not).  An operator's shorthands read the same:
-«ک ۲۶» for «کوچه ۲۶», «نبش کوچه ۲۶» (its corner), and Mashhad's «کوهسنگی ۲۶», an alley numbered
-off its street with no «کوچه».  A named alley is its whole name («کوچه شهید احمدی», «کوچه گلستان ۳»).  A plaque and unit name one building or flat:
-the 137 hotline never gives them, so they are not part of the key.  Plain functions, no store.
+with digits, letters, spaces and half-spaces folded, the street's kind («بلوار», «خیابان»,
+«میدان», «چهارراه») and the word «شهید» dropped (one clerk writes «شهید قرنی», another «قرنی»).
+An operator's shorthands read the same: «ک ۲۶» for «کوچه ۲۶», «نبش کوچه ۲۶» (its corner),
+«بن‌بست ۳» (a dead-end alley), and Mashhad's «کوهسنگی ۲۶», an alley numbered off its street
+with no «کوچه».  A named alley is its whole name («کوچه شهید احمدی», «کوچه گلستان ۳»).  Alleys
+nest: «وکیل‌آباد ۱۲، گلستان ۳» is alley «گلستان ۳» off alley 12 off Vakilabad, the key
+`وکیلاباد/12/گلستان3`, the same as «وکیل آباد، کوچه ۱۲، کوچه گلستان ۳» and not «وکیل‌آباد ۱۲»
+(two alleys never share a key: precision first).  A plaque («پلاک ۵», «پ ۵»), floor and unit
+name one building or flat: the 137 hotline never gives them, so they are not part of the key.
+A location given by a landmark alone («جنب مسجد الزهرا», «روبروی پارک ملت», «نرسیده به
+چهارراه دانش») names no home: `place_key` is None and `landmark_key` gives the street and the
+landmark, for 137 calls to compare within one district.  Plain functions, no store.
 """
 from __future__ import annotations
 
@@ -15,18 +22,24 @@ import functools
 import re
 from typing import Any
 
-# Words that start the part after the street: the alley, then the building.
-_ALLEY = r"(?:کوچه|كوچه|ک\.|(?<!\S)ک(?=\s*\d)|بن\s*بست|بن‌بست)"  # «ک ۲۶»: a lone ک before the number
-_AFTER_STREET = re.compile(rf"(?:{_ALLEY}|پلاک|پلاك|واحد|طبقه|کد\s*پستی)")
-_ALLEY_NUMBER = re.compile(rf"{_ALLEY}\s*([^\s،,؛;]+)")
-# An alley's name runs to the next comma or building word: «کوچه شهید احمدی» is not «کوچه شهید رضایی»
-_ALLEY_END = re.compile(r"\s*(?:[،,؛;]|پلاک|پلاك|واحد|طبقه|کد\s*پستی|روبروی|روبه‌روی|جنب|انتهای|نبش)")
-_SEGMENT = re.compile(r"\s*[،,؛;]+\s*")
-# Where on the alley, written between the street and «کوچه» («خیابان کوهسنگی، نبش کوچه ۲۱»): not a street.
-_POSITION = re.compile(r"(?:[\s،,؛;]*(?:نبش|روبروی|روبه‌روی|جنب|انتهای|ابتدای|اول|سر))+[\s،,؛;]*$")
+# Words that start an alley: «کوچه», «ک ۲۶», «ک.26», «بن‌بست ۳», «کوچه بن‌بست ۳».
+_ALLEY = r"(?:(?:کوچه|كوچه)(?:\s*بن[\s\u200c]*بست)?|ک\.|(?<!\S)ک(?=\s*\d)|بن[\s\u200c]*بست)"
+# The building part ends the place: «پلاک ۵», «پ ۵», «طبقه ۲», «واحد ۳», the postal code.
+_BUILDING = re.compile(r"(?:پلاک|پلاك|(?<!\S)پ\.?(?=\s*\d)|واحد|طبقه|کد\s*پستی)")
+# A landmark runs from its word to the next comma: where on the street, not an alley.
+_LANDMARK = re.compile(r"(?<!\S)(?:جنب|روبروی|روبه\s*روی|روبرو|مقابل|نرسیده\s*به|بعد\s*از|پشت|کنار)"
+                       r"\s+([^،,؛;]*)")
+# Where on the alley, a word before or after it («نبش کوچه ۲۶», «انتهای بن‌بست»): not a name.
+# «کوچه اول» is an alley's name: «اول» and «سر» are positions only before «کوچه».
+_POSITION = re.compile(rf"(?<!\S)(?:نبش|انتهای|ابتدای|انتها|(?:اول|سر)(?=\s*{_ALLEY}))(?=\s|$|{_ALLEY})")
+_SEGMENT = re.compile(rf"\s*[،,؛;]+\s*|\s*(?={_ALLEY})")
+_ALLEY_HEAD = re.compile(rf"^{_ALLEY}\.?\s*")
 # «امام رضا ۱۲», «سناباد 39»: Mashhad's alleys are numbered off their street, written without «کوچه».
-_NUMBERED_STREET = re.compile(r"^(.*\D)\s*(\d+)$")
-_STREET_KINDS = re.compile(r"^(?:بلوار|خیابان|خ\.?|بل\.?|میدان|جاده|بزرگراه|کوی|شهرک)\s+")
+_NUMBERED = re.compile(r"^(.*[^\d/\s])\s*(\d+(?:/\d+)?)$")
+_STREET_KINDS = re.compile(r"^(?:بلوار|خیابان|خ\.?|بل\.?|میدان|م\.|چهارراه|چهار\s*راه|سه\s*راه|جاده|"
+                           r"بزرگراه|کوی|شهرک)\s+")
+_CITY = re.compile(r"^مشهد\s+(?=\S)")
+_MARTYR = re.compile(r"(?<!\S)شهید(?=\s+\S)\s*")
 
 
 def _text(address: Any) -> str | None:
@@ -39,49 +52,84 @@ def _text(address: Any) -> str | None:
     return str(address) if address else None
 
 
+def _name(words: str) -> str:
+    """A street's or alley's name as a key: «شهید» and the street's kind dropped, letters folded."""
+    from munihub.persian import match_key
+
+    words = _STREET_KINDS.sub("", words.strip())
+    return match_key(_MARTYR.sub("", words)) or ""
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _street_alley(text: str) -> str | None:
-    from munihub.persian import match_key, normalize_text, to_latin_digits
+def _read(text: str) -> tuple[tuple[str, ...], str | None]:
+    """The address as its path (street, alley, nested alleys…) and its landmark, if any."""
+    from munihub.persian import normalize_text, to_latin_digits
 
     text = normalize_text(to_latin_digits(text)) or ""
-    marker = _AFTER_STREET.search(text)
-    alley = _ALLEY_NUMBER.search(text)
-    head = text[:marker.start()] if marker else text
-    if not (marker and alley):  # no «کوچه»: a street and its alley's number, or a street alone
-        segments = [s for s in _SEGMENT.split(head) if s.strip()]
-        numbered = _NUMBERED_STREET.match(segments[-1].strip()) if segments else None
-        if not numbered:
-            return None  # a street alone (hundreds of homes) names no place
-        street, lane = numbered.group(1), numbered.group(2)
-    else:
-        segments = [s for s in _SEGMENT.split(_POSITION.sub("", head)) if s.strip()]
-        if not segments:
-            return None
-        street, lane = segments[-1], _alley_name(text, alley)  # the city comes first, if at all
-    street, lane = match_key(_STREET_KINDS.sub("", street.strip())), match_key(lane)
-    return f"{street}/{lane}" if street and lane else None
+    building = _BUILDING.search(text)
+    text = text[:building.start()] if building else text
+    landmarks = [m.group(1).strip() for m in _LANDMARK.finditer(text)]
+    text = _POSITION.sub(" ", _LANDMARK.sub(" ", text))
+    path: list[str] = []
+    plain: list[str] = []  # segments before the first alley: the city, then the street
+    for seg in (s.strip() for s in _SEGMENT.split(text)):
+        if not seg:
+            continue
+        head = _ALLEY_HEAD.match(seg)
+        if head:
+            lane = _alley_name(seg[head.end():])
+            if not lane:
+                continue  # «انتهای بن‌بست»: the alley's end, no other alley
+            if not path:
+                if not plain:
+                    return (), None  # an alley of no street
+                path.append(_name(_CITY.sub("", plain[-1])))
+            path += lane
+            continue
+        numbered = _NUMBERED.match(seg)
+        if not path and numbered:  # «وکیل‌آباد ۱۲»: the street and its alley
+            path += [_name(_CITY.sub("", numbered.group(1))), numbered.group(2)]
+        elif path:
+            path.append(_name(seg))  # «…۱۲، گلستان ۳»: an alley off the alley before it
+        else:
+            plain.append(seg)
+    path = [p for p in path if p]
+    landmark = None
+    if landmarks and landmarks[0] and len(path) < 2:
+        street = _name(_CITY.sub("", plain[-1])) if plain else (path[0] if path else "")
+        landmark = f"{street}~{_name(landmarks[0])}"
+    return (tuple(path) if len(path) >= 2 else ()), landmark
 
 
-def _alley_name(text: str, alley: re.Match) -> str:
-    """The alley after «کوچه»: its number («کوچه ۱۲ روبروی پارک» is 12), else its name up to the
-    next comma or building word, three words at most, a number ending it («گلستان ۳»)."""
-    first = alley.group(1)
-    if first[0].isdigit():
-        return first  # «۱۲», «۱۲/۱»: the number as written
-    start = alley.start(1)
-    end = _ALLEY_END.search(text, start)
-    words = text[start:end.start() if end else len(text)].split()[:3]
-    for i, w in enumerate(words):
+def _alley_name(rest: str) -> list[str]:
+    """The alley after «کوچه»: its number («کوچه ۱۲» is 12; «کوچه ۱۲ گلستان ۳» nests «گلستان ۳»
+    in it), else its name, three words at most, a number ending it («گلستان ۳»)."""
+    words = rest.split()
+    if not words:
+        return []
+    if words[0][0].isdigit():
+        after = " ".join(words[1:])
+        return [words[0]] + ([_name(after)] if re.search(r"\d", after) else [])
+    for i, w in enumerate(words[:3]):
         if w[0].isdigit():
-            return " ".join(words[:i + 1])
-    return " ".join(words)
+            return [_name(" ".join(words[:i + 1]))]
+    return [_name(" ".join(words[:3]))]
 
 
 def place_key(address: Any) -> str | None:
-    """`street/alley` of an address (a dict with street, alley or detail, or its text); None
-    when either is missing.  «مشهد، بلوار توس، کوچه ۱۴، پلاک ۲» and «بلوار توس کوچه 14» agree."""
+    """`street/alley` of an address (a dict with street, alley or detail, or its text), nested
+    alleys after it (`street/alley/alley`); None when the street or alley is missing, a landmark
+    alone included.  «مشهد، بلوار توس، کوچه ۱۴، پلاک ۲» and «بلوار توس کوچه 14» agree."""
     text = _text(address)
-    return _street_alley(text) if text else None
+    path = _read(text)[0] if text else ()
+    return "/".join(path) or None
+
+
+def landmark_key(address: Any) -> str | None:
+    """`street~landmark` of a location named by a landmark and no alley («بلوار سجاد، جنب مسجد
+    الزهرا»): for 137 calls to compare within one district, never a home for persons."""
+    text = _text(address)
+    return _read(text)[1] if text else None
 
 
 def district_key(address: Any) -> str | None:
