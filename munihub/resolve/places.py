@@ -69,7 +69,9 @@ def _read(text: str) -> tuple[tuple[str, ...], str | None]:
     building = _BUILDING.search(text)
     text = text[:building.start()] if building else text
     landmarks = [m.group(1).strip() for m in _LANDMARK.finditer(text)]
-    text = _POSITION.sub(" ", _LANDMARK.sub(" ", text))
+    # whitespace runs collapsed: `_SEGMENT`'s `\s*` rescans a long run at every position
+    # («نبش » repeated 3,000 times, every «نبش» taken out: 0.84 s; collapsed, 2 ms)
+    text = " ".join(_POSITION.sub(" ", _LANDMARK.sub(" ", text)).split())
     path: list[str] = []
     plain: list[str] = []  # segments before the first alley: the city, then the street
     for seg in (s.strip() for s in _SEGMENT.split(text)):
