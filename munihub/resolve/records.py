@@ -324,13 +324,22 @@ def rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:
     return out
 
 
-def request_threads(requests: list[dict], options: dict | None = None) -> dict[str, str]:
+def request_cites(requests: list[dict]) -> dict[str, str | None]:
+    """ref -> the code each request cites, else its own (`request_thread`), numbers read as
+    codes by the shapes of all these requests' codes (`code_shapes`)."""
+    shapes = code_shapes(requests)
+    return {req["ref"]: request_thread(req.get("fields", req), shapes) for req in requests}
+
+
+def request_threads(requests: list[dict], options: dict | None = None,
+                    cites: dict[str, str | None] | None = None) -> dict[str, str]:
     """Map each request ref to its thread: its follow-up group (`followups.group_followups`: a
     chain A <- B <- C, or calls joined by place, category and window without a quoted code),
     merged with every request citing the same earlier code even when that request is not in
     the data (`request_thread`).  The callers of one thread are mostly one citizen, so person
     mentions carry it as evidence (`thread_mentions`).  The key is the smallest group key of
-    the merged groups: stable and independent of input order."""
+    the merged groups: stable and independent of input order.  `cites`: `request_cites` of
+    these requests, if the caller has it already."""
     from munihub.resolve.followups import group_followups
 
     groups = group_followups(requests, options=options)
@@ -343,9 +352,9 @@ def request_threads(requests: list[dict], options: dict | None = None) -> dict[s
             key = parent[key]
         return key
 
-    shapes = code_shapes(requests)
+    cites = request_cites(requests) if cites is None else cites
     for req in requests:
-        cited = request_thread(req.get("fields", req), shapes)
+        cited = cites[req["ref"]]
         a, b = find(groups[req["ref"]]), find("\uffffcode:" + cited) if cited else None
         if b is not None and a != b:  # the smaller key stays the root (group keys sort first)
             parent[max(a, b)] = min(a, b)
@@ -361,9 +370,8 @@ def thread_mentions(requests: list[dict], mentions: Iterable[dict], options: dic
     reports the pothole his brother did).  `requests` are the service requests (raw or
     decoded); returns the mentions whose thread changed."""
     decoded = [with_fields(r) for r in requests]
-    threads = request_threads(decoded, options)
-    shapes = code_shapes(decoded)
-    cites = {r["ref"]: request_thread(r["fields"], shapes) for r in decoded}  # the code cited, else its own
+    cites = request_cites(decoded)  # the code each call cites, else its own: read once for both
+    threads = request_threads(decoded, options, cites)
     threaded = Counter(cites.values())  # a code two calls share: one cites the other, or both one
     changed = []
     for rec in mentions:
