@@ -60,6 +60,11 @@ def _name(words: str) -> str:
     return match_key(_MARTYR.sub("", words)) or ""
 
 
+def _street(words: str) -> str:
+    """A street's name as a key: the city before it («مشهد کوهسنگی») dropped, then `_name`."""
+    return _name(_CITY.sub("", words))
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _read(text: str) -> tuple[tuple[str, ...], str | None]:
     """The address as its path (street, alley, nested alleys…) and its landmark, if any."""
@@ -85,12 +90,12 @@ def _read(text: str) -> tuple[tuple[str, ...], str | None]:
             if not path:
                 if not plain:
                     return (), None  # an alley of no street
-                path.append(_name(_CITY.sub("", plain[-1])))
+                path.append(_street(plain[-1]))
             path += lane
             continue
         numbered = _NUMBERED.match(seg)
         if not path and numbered:  # «وکیل‌آباد ۱۲»: the street and its alley
-            path += [_name(_CITY.sub("", numbered.group(1))), numbered.group(2)]
+            path += [_street(numbered.group(1)), numbered.group(2)]
         elif path:
             path.append(_name(seg))  # «…۱۲، گلستان ۳»: an alley off the alley before it
         else:
@@ -98,7 +103,7 @@ def _read(text: str) -> tuple[tuple[str, ...], str | None]:
     path = [p for p in path if p]
     landmark = None
     if landmarks and landmarks[0] and len(path) < 2:
-        street = _name(_CITY.sub("", plain[-1])) if plain else (path[0] if path else "")
+        street = _street(plain[-1]) if plain else (path[0] if path else "")
         landmark = f"{street}~{_name(landmarks[0])}"
     return (tuple(path) if len(path) >= 2 else ()), landmark
 
