@@ -23,13 +23,25 @@ Five agencies' exports of the same households, each in its own shape:
   neighbour on the same street with the same category), each a request of its own; a
   problem's spot an alley, an alley off it («سجاد ۱۴، گلستان ۳», «بن‌بست ۳», «سجاد ۱۴/۳»), or a
   landmark on a street («جنب مسجد الزهرا», «نرسیده به چهارراه دانش»), «شهید» in a street's
-  name written or not, digits mixed («۱2»), «پ» for the plaque;
+  name written or not, digits mixed («۱2»), «پ» for the plaque.  The export is also a status
+  log now and then (`status_rows`): a call's earlier statuses («ثبت شده» → «در حال بررسی» →
+  its last) as rows of their own before it, the same tracking code, caller and `registered`
+  stamp, a later `status_at`, the caller's number sometimes written another way
+  (`status_rows_phone_differs`); the form's title field (`caller_title`, «آقای»/«خانم»)
+  picked while the name field holds the surname alone (`title_in_column`); a caller naming
+  their father («علی رضایی فرزند حسن», `name_father`); the callback mobile typed into the
+  name field («علی رضایی (۰۹۱۵…)», `phone_in_name`, also in the water bills);
 - `water.bills`: an .xlsx sheet of subscribers («نام مشترک» surname first), one phone column
   holding mobiles and landlines as numbers, postal codes as numbers, numbers re-used (an old
   subscriber's mobile now someone else's);
 - `welfare.clients`: a JSON document (records under `result.items`) with separate name
   fields but titles in them («حاج محمد», «سیده فاطمه»), Arabic-Indic digits, `۱۴۰۳/۰۸/۱۴` dates,
   a client registered twice.
+
+A citizen with a compound first name (محمدرضا، علیرضا، امیرحسین، محمدحسین، فاطمه‌زهرا) is
+written in some records by one half (`compound_half`): the half they go by («رضا»، «امیر»،
+«زهرا»), now and then the other; callers most often, then the water bills' clerks, rarely
+the agencies that copy an id card.
 
 Homes may be on an alley off an alley («کوچه ۱۲، کوچه گلستان ۳»); the tax and welfare
 exports write the address in full or Mashhad's short way («وکیل‌آباد ۱۲، گلستان ۳، پ ۵»),
@@ -41,7 +53,10 @@ twins sharing birth date and father, one landline, address and postal code).  Tr
 look-alike of its person (`twin`, `household_surname`, `household`).  The 137 calls also have
 request truth rows `(dataset, tracking code, request id, labels)`, labelled with the request
 phenomena (`followup`, `generic_followup`, `quoted_code`, `recurring_after_close`, …) and the
-call's person phenomena.
+call's person phenomena; a tracking code on several rows (`status_rows`) is one record, one
+truth row of each kind.  `compound_half`, `status_rows`, `title_in_column`, `phone_in_name` and
+the 137 `name_father` each draw from a stream of their own, seeded by the record they change,
+so every other record is written as it was before them and its figures stay comparable.
 """
 from __future__ import annotations
 
@@ -178,12 +193,17 @@ def _arabic_letters(s: str) -> str:
     return s.replace("ی", "ي").replace("ک", "ك")
 
 
-def name_forms(rng: random.Random, c: Citizen, labels: list[str], *, father_ok=True, titles=True) -> str:
-    """A one-field name as clerks type it; `labels` gets what was done."""
-    first, last = c.first, c.last
-    if "‌" in first + last and rng.random() < 0.3:
-        first, last = first.replace("‌", rng.choice(["", " "])), last.replace("‌", rng.choice(["", " "]))
-        labels.append("no_zwnj")
+def name_forms(rng: random.Random, c: Citizen, labels: list[str], *, father_ok=True, titles=True,
+               first: str | None = None) -> str:
+    """A one-field name as clerks type it; `labels` gets what was done.  `first`: the first
+    name this record writes instead of the citizen's (half of a compound, `compound_half`)."""
+    first, last = first or c.first, c.last
+    # drawn on the whole name, so a record writing half a compound leaves `rng` as it was
+    if "‌" in c.first + last and rng.random() < 0.3:
+        joined = first.replace("‌", rng.choice(["", " "])), last.replace("‌", rng.choice(["", " "]))
+        if joined != (first, last):
+            labels.append("no_zwnj")
+        first, last = joined
     if c.seyyed and rng.random() < 0.7:
         first = rng.choice(["سید ", "سيد ", "سید"] if c.male else ["سیده ", "سیده‌"]) + first
         labels.append("seyyed")
@@ -206,6 +226,33 @@ def name_forms(rng: random.Random, c: Citizen, labels: list[str], *, father_ok=T
         text = _arabic_letters(text)
         labels.append("arabic_letters")
     return text
+
+
+# A compound first name's halves: people go by one of them («رضا» for محمدرضا, «امیر» for
+# امیرحسین, «زهرا» for فاطمه‌زهرا), callers give it and clerks type it; now and then a clerk
+# writes the other half.
+HALVES = {"محمدرضا": ("محمد", "رضا"), "علیرضا": ("علی", "رضا"), "امیرحسین": ("امیر", "حسین"),
+          "محمدحسین": ("محمد", "حسین"), "فاطمه‌زهرا": ("فاطمه", "زهرا")}
+
+
+def compound_half(c: Citizen, key: str, share: float, labels: list[str]) -> str | None:
+    """Half of `c`'s compound first name for one record (`key` names the record and seeds its
+    own stream, so no other record moves), `share` of the time; else None."""
+    if c.first not in HALVES or random.Random("compound-" + key).random() >= share:
+        return None
+    called = random.Random("called-" + c.nid).choice(HALVES[c.first])  # the half this citizen goes by
+    other = next(h for h in HALVES[c.first] if h != called)
+    labels.append("compound_half")
+    return called if random.Random("which-half-" + key).random() < 0.8 else other
+
+
+def phone_in_name(name: str, mobile: str, stream: random.Random) -> str:
+    """A name field that also holds a phone, as a clerk types the callback number where the
+    form has room: «علی رضایی (09151234567)», «رضایی علی - ۰۹۱۵۱۲۳۴۵۶۷», «علی رضایی تلفن 0915...»."""
+    m = mobile_forms(stream, mobile, [])
+    if stream.random() < 0.4:
+        m = m.translate(PERSIAN)
+    return stream.choice(["{} ({})", "{} - {}", "{} تلفن {}", "{} {}", "{}({})"]).format(name, m)
 
 
 def nid_forms(rng: random.Random, c: Citizen, labels: list[str], *, as_number=False) -> str:
@@ -366,6 +413,22 @@ def other_numbers(rng: random.Random, c: Citizen, place: Place, day: int, labels
     return f"کد ملی {c.nid}"
 
 
+# a status log's steps before a call's last status (`status_rows`)
+STATUS_PATHS = {"در حال بررسی": [["ثبت شده"]], "ارجاع به منطقه": [["ثبت شده"], ["ثبت شده", "در حال بررسی"]],
+                DUPLICATE: [["ثبت شده"]],
+                **{s: [["ثبت شده"], ["ثبت شده", "در حال بررسی"], ["ثبت شده", "ارجاع به منطقه"]] for s in CLOSED}}
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
+
+
+def _stamp(minute: int) -> str:
+    """A status log's time stamp, `1403/08/14 10:25`, `minute` counted from 1402/01/01."""
+    y, m, d = _jalali(minute // 1440)
+    return f"{y}/{m:02d}/{d:02d} {_clock(minute)}"
+
+
 def _jalali(day: int) -> tuple[int, int, int]:
     """Day `day` counted from 1402/01/01 as a Jalali date (1403 is a leap year)."""
     y = 1402
@@ -431,6 +494,7 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
     household member calling), and the traps: the same problem again long after it closed, a
     neighbour reporting the same place, a neighbour on the same street, same category."""
     calls: list[dict] = []
+    history: dict[str, list[dict]] = {}  # tracking code -> its earlier status rows (`status_rows`)
     n_requests = 0
 
     def call(c, req, place, category, day, labels, first_place, text, status):
@@ -443,16 +507,21 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
         elif r < 0.25:
             name = rng.choice(["آقای ", "جناب "] if c.male else ["خانم ", "سرکار خانم "]) + c.last
             person.append("title_surname_only")
-        else:
-            name = name_forms(rng, c, person, father_ok=False)
+        else:  # a caller gives the half of a compound they go by more than any clerk writes it
+            half = compound_half(c, f"{c.nid}-rc137-{len(calls)}", 0.35, person)
+            name = name_forms(rng, c, person, father_ok=False, first=half)
         r = rng.random()
         mates = [m for m in c.home.members if m is not c and m.mobile]
+        number, form = None, None  # the number called from and how it is written, for `status_rows`
         if r < 0.55 and c.mobile:
+            number, form = c.mobile, mobile_forms
             phone = mobile_forms(rng, c.mobile, person)
         elif r < 0.7 and mates:
-            phone = mobile_forms(rng, rng.choice(mates).mobile, person)
+            number, form = rng.choice(mates).mobile, mobile_forms
+            phone = mobile_forms(rng, number, person)
             person.append("household_mobile")
         elif r < 0.9 and c.home.landline:
+            number, form = c.home.landline, landline_forms
             phone = landline_forms(rng, c.home.landline, person)
         else:
             phone = ""
@@ -462,17 +531,48 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
         if extra.random() < 0.3:
             more = other_numbers(extra, c, place, day, labels)
             text = f"{text}؛ {more}" if extra.random() < 0.7 else f"{more}، {text}"
+        title = None
+        shape = random.Random("name-shape-" + code)  # the name field's other shapes, a stream of their own
+        if "title_surname_only" in person and shape.random() < 0.35:
+            # the form's title field (a drop-down) picked, the surname alone typed in the name
+            title, name = ("آقای" if c.male else "خانم"), c.last
+            person.append("title_in_column")
+        elif name and "nameless" not in person and "title_surname_only" not in person and shape.random() < 0.08:
+            # «علی رضایی فرزند حسن»: the caller names their father, the operator types it
+            name += " فرزند " + (_arabic_letters(c.father) if "arabic_letters" in person else c.father)
+            person.append("name_father")
+        if "nameless" not in person and c.mobile and shape.random() < 0.03:
+            name = phone_in_name(name, c.mobile, shape)  # the callback number typed beside the name
+            person.append("phone_in_name")
         location = place_forms(rng, place, labels, first_place)
         district = place.district
         if rng.random() < 0.08:
             district = None
             labels.append("no_district")
-        row = {"tracking": code, "caller_name": name, "caller_phone": phone,
-               "caller_nid": nid_forms(rng, c, person) if rng.random() < 0.25 else None,
-               "subject": category, "region": district, "location": location, "description": text,
-               "status": status,
-               "registered": date_forms(rng, _jalali(day), person, rng.choice(["dash", "slash", "persian"])) +
-               f" {rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"}
+        nid = nid_forms(rng, c, person) if rng.random() < 0.25 else None
+        stamp = date_forms(rng, _jalali(day), person, rng.choice(["dash", "slash", "persian"]))
+        minute = day * 1440 + rng.randint(7, 22) * 60 + rng.randint(0, 59)
+        row = {"tracking": code, "caller_name": name, "caller_title": title, "caller_phone": phone,
+               "caller_nid": nid, "subject": category, "region": district, "location": location,
+               "description": text, "status": status, "registered": f"{stamp} {_clock(minute)}"}
+        # the status log: a call's earlier statuses as rows of their own before this, its last
+        steps = random.Random("status-" + code)
+        path = STATUS_PATHS.get(status, [[]])
+        earlier = steps.choice(path) if steps.random() < 0.1 else []
+        at = minute
+        for was in earlier:
+            again = dict(row, status=was, status_at=_stamp(at))
+            if number and steps.random() < 0.35:  # the caller's number as another screen wrote it
+                again["caller_phone"] = form(steps, number, [])
+                if again["caller_phone"] != phone:
+                    person.append("status_rows_phone_differs")
+            history.setdefault(code, []).append(again)
+            at += steps.randint(20, 3 * 1440)
+        if earlier:
+            person.append("status_rows")
+        elif status != OPEN[0]:  # a call logged once: its status set some time after it was filed
+            at += steps.randint(20, 3 * 1440)
+        row["status_at"] = _stamp(at)
         calls.append(row)
         h = c.home
         if place.spot() != (h.street, h.alley, h.sub, None):
@@ -564,7 +664,14 @@ def hotline(rng: random.Random, adults: list[Citizen], keep, used: set[int], req
                               rng.randint(1, 300))  # (a landmark's neighbour: an alley of the street)
                 problem(who, category, there, start + rng.randint(0, 15), ["neighbour_same_street"])
     rng.shuffle(calls)
-    return calls
+    # a call's earlier status rows come before it, as a log ordered by time writes them (its own
+    # stream: the calls' order among themselves stays as it was)
+    order = random.Random(f"status-order-{len(calls)}-{calls[0]['tracking'] if calls else ''}")
+    placed = [(i, 1, row) for i, row in enumerate(calls)]
+    for i, row in enumerate(calls):
+        earlier = history.get(row["tracking"], [])
+        placed += [(at, 0, again) for at, again in zip(sorted(order.uniform(0, i) for _ in earlier), earlier)]
+    return [row for _, _, row in sorted(placed, key=lambda x: (x[0], x[1]))]
 
 
 # ---------------------------------------------------------------- exports
@@ -599,7 +706,8 @@ def generate(out: Path, households: int, seed: int, requests: list | None = None
         for copy in range(2 if rng.random() < 0.08 else 1):
             labels = ["within_source_duplicate"] if copy else []
             rid = f"T-{_fresh(rng, used, 100000, 999999)}"
-            rows.append({"ردیف": 0, "شماره پرونده": rid, "نام و نام خانوادگی": name_forms(rng, c, labels),
+            half = compound_half(c, f"{c.nid}-tax-{rid}", 0.08, labels)
+            rows.append({"ردیف": 0, "شماره پرونده": rid, "نام و نام خانوادگی": name_forms(rng, c, labels, first=half),
                          "کد ملی": nid_forms(rng, c, labels) if rng.random() < 0.95 else "",
                          "نام پدر": c.father if rng.random() < 0.7 else "",
                          "تاریخ تولد": date_forms(rng, c.born, labels, rng.choice(["slash", "persian"])),
@@ -622,7 +730,9 @@ def generate(out: Path, households: int, seed: int, requests: list | None = None
         if reused:
             labels.append("shared_record_id")
         cases.append(case)
-        owner = name_forms(rng, c, labels, titles=False) if rng.random() < 0.6 else f"{c.first} {c.last} فرزند {c.father}"
+        half = compound_half(c, f"{c.nid}-permits-{len(rows)}", 0.05, labels)
+        owner = (name_forms(rng, c, labels, titles=False, first=half) if rng.random() < 0.6
+                 else f"{half or c.first} {c.last} فرزند {c.father}")
         if "فرزند" in owner and "name_father" not in labels:
             labels.append("name_father")
         phone = c.mobile if c.mobile and rng.random() < 0.7 else None
@@ -656,13 +766,16 @@ def generate(out: Path, households: int, seed: int, requests: list | None = None
             continue
         grown = [m for m in home.members if m.born[0] < 1385]
         for c in rng.sample(grown, min(len(grown), rng.choice([1, 1, 2]))):
-            labels = []
+            labels, halved = [], []
+            first = compound_half(c, f"{c.nid}-water-{home.hid}", 0.15, halved) or c.first
             sur_first = rng.random() < 0.7
-            name = (f"{c.last} {c.first}" if sur_first else f"{c.first} {c.last}")
+            name = (f"{c.last} {first}" if sur_first else f"{first} {c.last}")
             if sur_first:
                 labels.append("name_surname_first")
             if rng.random() < 0.1:
                 name, labels = c.last, labels + ["surname_only"]
+            else:
+                labels += halved
             if c.old_mobile and rng.random() < 0.8:
                 phone = int(c.old_mobile)
                 labels += ["reused_number", "mobile_10digit"]
@@ -677,6 +790,9 @@ def generate(out: Path, households: int, seed: int, requests: list | None = None
                 labels.append("no_phone")
             bill = _fresh(rng, used, 10**9, 10**10 - 1)
             nid = nid_forms(rng, c, labels, as_number=True) if rng.random() < 0.6 else None
+            if c.mobile and random.Random(f"name-shape-{bill}").random() < 0.03:
+                name = phone_in_name(name, c.mobile, random.Random(f"phone-in-name-{bill}"))
+                labels.append("phone_in_name")
             ws.append([bill, name, int(nid) if nid else None, phone, address(home), int(home.postal),
                        rng.randint(10, 900) * 10000])
             keep("water.bills", bill, c, labels + ["xlsx"])
@@ -693,7 +809,7 @@ def generate(out: Path, households: int, seed: int, requests: list | None = None
             if reused:
                 labels.append("shared_record_id")
             ids.append(cid)
-            first = c.first
+            first = compound_half(c, f"{c.nid}-welfare-{len(items)}", 0.05, labels) or c.first
             r = rng.random()
             if c.seyyed and r < 0.6:
                 first = ("سید " if c.male else "سیده ") + first

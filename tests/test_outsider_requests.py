@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import random
 import re
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def test_request_truth_matches_the_calls_and_their_quoted_codes(tmp_path):
     persons = outsider_exports.generate(tmp_path / "data", 80, 3, requests)
     calls = [json.loads(x) for x in (tmp_path / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
     request = {code: req for _, code, req, _ in requests}
-    assert sorted(request) == sorted(c["tracking"] for c in calls)
+    assert sorted(request) == sorted({c["tracking"] for c in calls})  # a status log's rows: one code
     assert sorted(request) == sorted(rid for dataset, rid, _, _ in persons if dataset == "rc137.calls")
     size = collections.Counter(request.values())
     labels = {code: set(lb) for _, code, _, lb in requests}
@@ -43,6 +44,44 @@ def test_request_truth_matches_the_calls_and_their_quoted_codes(tmp_path):
     for trap in ("recurring_after_close", "other_citizen_same_place", "neighbour_same_street",
                  "quoted_code_separators", "callback_mobile_in_text", "office_number_in_text"):
         assert any(trap in lb for lb in labels.values())
+
+
+def test_a_status_log_is_one_record_and_the_name_shapes_are_what_their_labels_say(tmp_path):
+    requests: list[tuple] = []
+    persons = outsider_exports.generate(tmp_path / "data", 200, 3, requests)
+    rows = [json.loads(x) for x in (tmp_path / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
+    truth = {rid: (pid, set(lb)) for dataset, rid, pid, lb in persons if dataset == "rc137.calls"}
+    assert len(truth) == sum(1 for d, *_ in persons if d == "rc137.calls")  # one truth row a code
+    assert len(requests) == len({code for _, code, _, _ in requests})
+    by_code = collections.defaultdict(list)
+    for row in rows:
+        by_code[row["tracking"]].append(row)
+    logged = {code for code, lb in truth.items() if "status_rows" in lb[1]}
+    assert logged and logged == {code for code, rs in by_code.items() if len(rs) > 1}
+    keys = lambda r: {k: v for k, v in r.items() if k not in ("status", "status_at", "caller_phone")}  # noqa: E731
+    for code in logged:
+        log = by_code[code]
+        assert len(log) <= 3 and log[0]["status"] == "ثبت شده" and log[-1]["status"] != "ثبت شده"
+        assert all(keys(r) == keys(log[-1]) for r in log)  # the same call, caller and registered stamp
+        stamps = [tuple(int(x) for x in re.findall(r"\d+", r["status_at"])) for r in log]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # a later status, a later time
+        assert ("status_rows_phone_differs" in truth[code][1]) == any(
+            r["caller_phone"] != log[-1]["caller_phone"] for r in log)
+    people = {}
+    for c in outsider_exports.city(random.Random(3), 200):  # generate's citizens: its stream starts so
+        people[c.pid] = c
+    last = {code: rs[-1] for code, rs in by_code.items()}
+    for code, (pid, labels) in truth.items():
+        c, name = people[pid], last[code]["caller_name"].replace("ي", "ی").replace("ك", "ک")
+        assert ("name_father" in labels) == ("فرزند" in name)
+        assert ("phone_in_name" in labels) == bool(re.search(r"\d{7}", name.translate(DIGITS).replace("-", "")))
+        assert ("title_in_column" in labels) == (last[code]["caller_title"] is not None)
+        if "title_in_column" in labels:
+            assert name.split()[0].split("(")[0] == c.last  # the surname alone, a phone perhaps after it
+        if "compound_half" in labels:
+            assert c.first in outsider_exports.HALVES and c.first.replace("‌", "") not in name.replace("‌", "")
+            assert any(h in name for h in outsider_exports.HALVES[c.first])
+    assert any("compound_half" in lb for _, lb in truth.values())
 
 
 def test_the_follow_up_settings_are_the_documented_ones(tmp_path, monkeypatch):
