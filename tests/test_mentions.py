@@ -71,3 +71,25 @@ def test_a_person_source_with_a_one_field_name_is_matched_on_its_parts():
     assert with_fields(raw)["fields"] == rec["fields"]  # full and incremental runs read the same parts
     kept = {"full_name": "علی احمدی", "first_name": "علی"}
     assert match_records("s", "1", "person", kept, None, None, {})[0]["fields"] == kept  # parts the source gave win
+
+
+def test_a_number_written_into_the_name_field_is_the_callers_and_no_part_of_the_name():
+    # «علی رضایی (۰۹۱۵…)», «رضایی تلفن ۰۹۱۵-…»: clerks type the callback number where there is room
+    got = person_mention({"citizen_name": "جناب آقای علی رضایی تلفن ۰۹۱۵-۱۲۳-۴۵۶۷"})
+    assert (got["first_name"], got["last_name"], got["mobile"]) == ("علی", "رضایی", "+989151234567")
+    # the call's own number wins; a landline with its city code is a phone; a date is nobody's
+    got = person_mention({"citizen_name": "رضایی، علی (051-3800-1234)", "mobile": "+989121111111"})
+    assert (got["full_name"], got["mobile"], got["phone"]) == ("علی رضایی", "+989121111111", "+985138001234")
+    got = person_mention({"citizen_name": "علی رضایی ۱۴۰۳/۰۸/۱۴"})
+    assert got["full_name"] == "علی رضایی" and not {"mobile", "phone", "national_id"} & set(got)
+    # only a number: nobody is named, the number still is the caller's
+    assert person_mention({"citizen_name": "همراه: ۰۹۱۵۱۲۳۴۵۶۷"}) == {"mobile": "+989151234567"}
+    # a registry's one-field name with a national id in it (check digit valid)
+    recs = match_records("water.bills", "B1", "person", {"full_name": "رضایی علی - کد ملی 0084575948"}, None, None, {})
+    assert (recs[0]["fields"]["last_name"], recs[0]["fields"]["national_id"]) == ("رضایی", "0084575948")
+
+
+def test_name_keys_ignore_a_number_in_the_name_field():
+    from munihub.persian import name_key
+
+    assert name_key("علی رضایی (۰۹۱۵۱۲۳۴۵۶۷)") == name_key("علی رضایی تلفن همراه 09151234567") == name_key("علی رضایی")

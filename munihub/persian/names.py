@@ -13,6 +13,24 @@ import unicodedata
 from munihub.persian.letters import fold_key_letters, match_key, normalize_text
 
 _NOT_KEY = re.compile(r"[\W_]+")
+# A number written into a name field («علی رضایی (۰۹۱۵…)», «رضایی تلفن ۰۹۱۵-۱۲۳-۴۵۶۷»,
+# «علی رضایی، همراه: ۰۹۱۵…»): a name has no digits, so a run of them (with the spaces, dashes
+# and brackets numbers are written with, and the word that labels it) is no part of the name.
+# Matched on normalized text, whose digits are Latin.
+_NUMBER_LABEL = r"(?:(?:شماره\s*(?:تلفن\s*همراه|تلفن|تماس|همراه|موبایل)?|تلفن\s*همراه|تلفن|تماس|همراه|موبایل" \
+                r"|کد\s*ملی|کدملی|تل)\s*[:：]?\s*)?"
+_NUMBER = re.compile(_NUMBER_LABEL + r"[(\[{]?\s*\+?(\d(?:[\d\s\-–./]*\d)?)\s*[)\]}]?")
+_EDGES = re.compile(r"^[\s،,؛;:\-–—/|]+|[\s،,؛;:\-–—/|]+$")
+
+
+def split_numbers(text: str) -> tuple[str, tuple[str, ...]]:
+    """Normalized name text without the numbers written into it, and those numbers (their
+    digits and separators, a leading + kept)."""
+    if not any(c.isdigit() for c in text):
+        return text, ()
+    numbers = tuple(("+" if "+" in m.group(0)[:m.start(1) - m.start(0)] else "") + m.group(1)
+                    for m in _NUMBER.finditer(text))
+    return _EDGES.sub("", " ".join(_NUMBER.sub(" ", text).split())), numbers
 
 # Canonical title -> spellings seen in registers (Persian, abbreviated, transliterated).
 TITLES: dict[str, tuple[str, ...]] = {
@@ -145,6 +163,7 @@ def _name_key(name: str | None) -> str:
     text = normalize_text(name)
     if text is None:
         return ""
+    text = split_numbers(text)[0]
     _, rest = _split_normalized(text)
     tokens = [_NOT_KEY.sub("", t) for t in fold_key_letters(rest).split()]
     key = "".join(_SHORT.get(t, t) for t in tokens)

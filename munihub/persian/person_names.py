@@ -16,7 +16,7 @@ from importlib import resources
 from typing import NamedTuple
 
 from munihub.persian.letters import fold_key_letters, normalize_text
-from munihub.persian.names import TITLES
+from munihub.persian.names import TITLES, split_numbers
 
 _NOT_KEY = re.compile(r"[\W_]+")
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
@@ -40,6 +40,7 @@ class ParsedName(NamedTuple):
     seyyed: bool = False
     confidence: float = 0.0
     placeholder: bool = False       # the source wrote «ناشناس» or the like: nobody is named
+    numbers: tuple[str, ...] = ()   # numbers written in the field, taken out of the name
 
     @property
     def unsure(self) -> bool:
@@ -267,6 +268,12 @@ def parse_name(value: str | None) -> ParsedName | None:
 def _parse(text: str | None) -> ParsedName | None:
     if not text:
         return None
+    if any(c.isdigit() for c in text):
+        text, numbers = split_numbers(text)
+        parsed = _parse(text) if text else None
+        if parsed is None:  # only a number: nobody named, but the number is the caller's
+            return ParsedName(placeholder=True, confidence=1.0, numbers=numbers)
+        return parsed._replace(numbers=numbers)
     words = text.split()  # (normalize_text left single spaces)
     if len(text) <= 20 and (_key(words[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
                             or not _LETTER.search(text)):  # «ناشناس», or no letter at all («؟», «--»)

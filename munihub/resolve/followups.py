@@ -181,6 +181,19 @@ def _name_parts(value: Any) -> tuple[str | None, str | None, str | None]:
     return first, _key(parsed.last, "name"), title_gender(parsed.title) or (gender_of_first(first) if first else None)
 
 
+def _name_numbers(value: Any, fields: dict) -> dict[str, str]:
+    """A caller's mobile, landline or national id written into the name field («علی رضایی
+    (۰۹۱۵…)»), for those the call's own fields lack (`records.numbers_read`)."""
+    if not isinstance(value, str) or not any(c.isdigit() for c in value):
+        return {}
+    from munihub.persian.person_names import parse_name
+    from munihub.resolve.records import numbers_read
+
+    parsed = parse_name(value)
+    got = numbers_read(parsed.numbers) if parsed is not None else {}
+    return {("nid" if k == "national_id" else k): v for k, v in got.items() if not fields.get(k)}
+
+
 def _profile(req: dict, options: dict | None = None) -> dict:
     options = options or FOLLOWUP_DEFAULTS
     f = _fields(req)
@@ -196,7 +209,8 @@ def _profile(req: dict, options: dict | None = None) -> dict:
             "citizen": {k: v for k, v in (("nid", f.get("national_id") or None),
                                           ("mobile", f.get("mobile") or None),
                                           ("phone", f.get("phone") or None),
-                                          ("name", _key(f.get("citizen_name"), "name"))) if v},
+                                          ("name", _key(f.get("citizen_name"), "name"))) if v}
+            | _name_numbers(f.get("citizen_name"), f),
             "first": first, "last": last, "gender": gender,
             "category": category, "generic": category in generic, "duplicate": duplicate,
             "district": district_key({"district": f.get("district")}),  # «منطقه ۳» is «3»
