@@ -169,7 +169,8 @@ def test_a_record_id_the_source_re_used_for_another_record_is_said_with_where(tm
     assert main(["sync", "permits.cases"]) == 0
     said = capsys.readouterr().err.strip().splitlines()
     assert said[-1] == ("munihub: 1 row(s) share their record id (شماره پرونده) with a later row of other values and "
-                        "are not published (their records are kept for matching persons only), e.g. cases2.csv line 2 and cases2.csv line 3; if the source re-uses ids, "
+                        "are not published (their records are kept for matching persons only), e.g. cases2.csv line 2 and cases2.csv line 3; if the rows are one record's history (a "
+                        "status log), the last one read is published; if the source re-uses ids for other records, "
                         "name more fields in recordId (unique record id شماره پرونده: measured 1 rows, expected mustBe 0)")
 
 

@@ -392,7 +392,8 @@ def _overwritten_records(spec, ctx):
     fields = "+".join(spec["arguments"]["fields"])
     note = (f"{rows} row(s) share their record id ({fields}) with a later row of other values and are not "
             f"published (their records are kept for matching persons only), e.g. {first} and {last}; "
-            f"if the source re-uses ids, name more fields in recordId"
+            f"if the rows are one record's history (a status log), the last one read is published; "
+            f"if the source re-uses ids for other records, name more fields in recordId"
             if rows else f"no two rows share a record id ({fields}) with other values")
     return _judge(spec, rows, ctx["total"], note=note)
 
