@@ -68,12 +68,13 @@ CONTRACTS = {
         _p("district", "منطقه"),
         _p("issued_on", "تاریخ صدور", "date"),
         _p("floors", "تعداد طبقات", "integer")]),
-    # `caller_title` (the form's «آقای»/«خانم» field) and `status_at` (a status log's time) stay
-    # unmapped: the shared service_request schema has no place for either.  A status log's
-    # rows of one tracking code are one request: the hub publishes the last row, the latest.
+    # `caller_title` is the form's «آقای»/«خانم» field; `status_at` (a status log's time) stays
+    # unmapped: the shared service_request schema has no place for it.  A status log's rows of
+    # one tracking code are one request: the hub publishes the last row, the latest.
     "rc137.calls": ("calls", {"format": "jsonl", "pattern": "*.jsonl"}, "service_request", "tracking", [
         _p("tracking_code", "tracking", primaryKey=True, required=True),
         _p("citizen_name", "caller_name", "person_name"),
+        _p("citizen_title", "caller_title", "title"),
         _p("mobile", "caller_phone", "mobile:51"),
         _p("national_id", "caller_nid", "national_id"),
         _p("category", "subject"),

@@ -93,3 +93,16 @@ def test_name_keys_ignore_a_number_in_the_name_field():
     from munihub.persian import name_key
 
     assert name_key("علی رضایی (۰۹۱۵۱۲۳۴۵۶۷)") == name_key("علی رضایی تلفن همراه 09151234567") == name_key("علی رضایی")
+    # a stray digit or two is no number anyone calls: it stays, as it was written
+    assert name_key("رضایی 2") != name_key("رضایی 3")
+
+
+def test_a_title_asked_apart_from_the_name_says_the_callers_gender():
+    # a 137 form with its own «آقای / خانم» field beside a name field holding the surname alone
+    from munihub.persian.transforms import TRANSFORMS
+
+    title = TRANSFORMS["title"]
+    assert [title(v) for v in ("خانم", "سرکار خانم", "جناب آقای", "حاج محمد", "محمد")] == \
+        ["خانم", "خانم", "آقای", "حاج", None]
+    got = person_mention({"citizen_name": "کریمی", "citizen_title": "خانم", "mobile": "+989151234567"})
+    assert (got["last_name"], got["gender"]) == ("کریمی", "female")

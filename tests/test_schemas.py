@@ -16,7 +16,7 @@ FIELDS = {
               "postal_code address title",
     "address": "city district street alley plate postal_code detail",
     "agency": "agency_code name parent_code kind phone address",
-    "service_request": "tracking_code national_id citizen_name mobile phone category subcategory description district "
+    "service_request": "tracking_code national_id citizen_name citizen_title mobile phone category subcategory description district "
                        "address latitude longitude status filed_at closed_at refers_to",
     "permit": "permit_no national_id owner_name mobile phone parcel_code address district kind area_m2 floors status "
               "issued_on expires_on",

@@ -11,12 +11,12 @@ from munihub.persian.ids import (is_valid_mobile, is_valid_national_id, is_valid
                                  national_id_check_digit, parse_gender, parse_mobile, parse_national_id,
                                  parse_phone, parse_postal_code)
 from munihub.persian.letters import ZWNJ, NormalizeError, match_key, normalize_text, to_latin_digits
-from munihub.persian.names import SHORT_FORMS, TITLES, name_key, split_title, title_gender
+from munihub.persian.names import SHORT_FORMS, TITLES, name_key, split_title, title_gender, title_of
 from munihub.persian.person_names import ParsedName, first_name_genders, is_placeholder, parse_name
 
 __all__ = [
     "NormalizeError", "ZWNJ", "to_latin_digits", "normalize_text", "match_key",
-    "split_title", "title_gender", "name_key", "TITLES", "SHORT_FORMS", "parse_name", "ParsedName", "is_placeholder",
+    "split_title", "title_of", "title_gender", "name_key", "TITLES", "SHORT_FORMS", "parse_name", "ParsedName", "is_placeholder",
     "first_name_genders",
     "parse_national_id", "is_valid_national_id", "national_id_check_digit",
     "parse_mobile", "is_valid_mobile", "parse_phone", "parse_postal_code", "is_valid_postal_code",

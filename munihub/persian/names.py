@@ -25,12 +25,21 @@ _EDGES = re.compile(r"^[\s،,؛;:\-–—/|]+|[\s،,؛;:\-–—/|]+$")
 
 def split_numbers(text: str) -> tuple[str, tuple[str, ...]]:
     """Normalized name text without the numbers written into it, and those numbers (their
-    digits and separators, a leading + kept)."""
+    digits and separators, a leading + kept).  A number is five digits or more (a phone, an
+    id, a date): a stray digit or two stays, as it was written."""
     if not any(c.isdigit() for c in text):
         return text, ()
-    numbers = tuple(("+" if "+" in m.group(0)[:m.start(1) - m.start(0)] else "") + m.group(1)
-                    for m in _NUMBER.finditer(text))
-    return _EDGES.sub("", " ".join(_NUMBER.sub(" ", text).split())), numbers
+    numbers: list[str] = []
+
+    def take(m: re.Match) -> str:
+        if sum(c.isdigit() for c in m.group(1)) < 5:
+            return m.group(0)
+        numbers.append(("+" if "+" in m.group(0)[:m.start(1) - m.start(0)] else "") + m.group(1))
+        return " "
+
+    rest = _NUMBER.sub(take, text)
+    return (_EDGES.sub("", " ".join(rest.split())), tuple(numbers)) if numbers else (text, ())
+
 
 # Canonical title -> spellings seen in registers (Persian, abbreviated, transliterated).
 TITLES: dict[str, tuple[str, ...]] = {
@@ -108,6 +117,26 @@ _TITLE_GENDER = {"آقای": "male", "حاج": "male", "حاجی": "male", "خا
 def title_gender(title: str | None) -> str | None:
     """The gender a parsed title says («خانم» female, «آقای» male), None for «دکتر» and the like."""
     return _TITLE_GENDER.get(title.split()[0]) if title else None
+
+
+def title_of(value: str) -> str | None:
+    """The canonical title a value gives: its leading titles («حاج محمد» → «حاج»), or the whole
+    value when it is only titles (a form's own title field: «سرکار خانم» → «خانم»), which
+    `split_title` leaves as a name; None for a value that is no title («محمد»)."""
+    text = normalize_text(value)
+    if text is None:
+        return None
+    title, _ = _split_normalized(text)
+    if title:
+        return title
+    words, found, i = text.split(), [], 0
+    while i < len(words):
+        canon, span = _title_at(words, i)
+        if canon is None:
+            return None
+        found.append(canon)
+        i += span
+    return " ".join(dict.fromkeys(found)) or None
 
 
 def split_title(name: str) -> tuple[str | None, str]:

@@ -66,7 +66,7 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "text": lambda v: _n().normalize_text(str(v)),
     # a placeholder (ناشناس، بدون نام) is no name: the field stays empty, nothing is set aside
     "person_name": lambda v: None if _n().is_placeholder(str(v)) else _person_name(str(v)),
-    "title": lambda v: _n().split_title(_n().normalize_text(str(v)) or "")[0],
+    "title": lambda v: _n().title_of(str(v)),
     "national_id": lambda v: _n().parse_national_id(v),
     # Both phone readers accept any Iranian number and mapping files a mobile under `mobile` and
     # a landline under `phone`, whichever column the source wrote it in (see PHONE_TRANSFORMS).

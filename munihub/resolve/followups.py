@@ -165,9 +165,9 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_000 * math.asin(math.sqrt(h))
 
 
-def _name_parts(value: Any) -> tuple[str | None, str | None, str | None]:
-    """(first, last) name keys of a one-field caller name and the gender its title or first
-    name says; all None when nobody is named."""
+def _name_parts(value: Any, title: Any = None) -> tuple[str | None, str | None, str | None]:
+    """(first, last) name keys of a one-field caller name and the gender its title (or the
+    form's title field, `title`) or first name says; all None when nobody is named."""
     if not isinstance(value, str) or not value.strip():
         return None, None, None
     from munihub.persian.person_names import parse_name
@@ -178,7 +178,8 @@ def _name_parts(value: Any) -> tuple[str | None, str | None, str | None]:
     if parsed is None or parsed.placeholder:
         return None, None, None
     first = _key(parsed.first, "name")
-    return first, _key(parsed.last, "name"), title_gender(parsed.title) or (gender_of_first(first) if first else None)
+    said = title_gender(parsed.title) or (title_gender(title) if isinstance(title, str) else None)
+    return first, _key(parsed.last, "name"), said or (gender_of_first(first) if first else None)
 
 
 def _name_numbers(value: Any, fields: dict) -> dict[str, str]:
@@ -201,7 +202,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
     category = _key(f.get("category"))
     # every number is compared with the known codes (`group_followups`): no shape needed
     quoted = set(quoted_codes(f.get("description"))) if options["quoted_codes"] else set()
-    first, last, gender = _name_parts(f.get("citizen_name"))
+    first, last, gender = _name_parts(f.get("citizen_name"), f.get("citizen_title"))
     duplicate = _key(f.get("status")) in {_key(c) for c in options.get("duplicate_statuses", ())} - {None}
     return {"ref": req["ref"], "when": _when(f.get("filed_at"), req["ref"]),
             "tracking": str(f.get("tracking_code") or "") or None,

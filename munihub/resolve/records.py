@@ -60,8 +60,9 @@ def person_mention(record: dict) -> dict | None:
         # an address or a date alone names nobody; a nameless call quoting the code of an
         # earlier one is mostly that caller's follow-up (its thread says whose: thread_mentions)
         return None
-    if parsed is not None and parsed.title and "gender" not in person:
-        gender = title_gender(parsed.title)
+    title = (parsed.title if parsed is not None else None) or record.get("citizen_title")
+    if title and "gender" not in person:  # (a form may ask the title apart: `citizen_title`)
+        gender = title_gender(title)
         if gender:
             person["gender"] = gender  # «خانم احمدی» is not the registry's «علی احمدی»
     if thread:
