@@ -48,7 +48,10 @@ def _longer_than_whole(a: str, b: str, fa: dict, fb: dict, conf: dict) -> bool:
     is not «محمدجواد», his son; a caller gives half of his name, never more than it."""
     if not _holds(a, b):
         return False
-    return any((fa if len(a) < len(b) else fb).get(w) for w in conf.get("whole_names_with", ()))
+    whole = conf.get("whole_names_with", ())
+    if any(fa.get(w) and fa.get(w) == fb.get(w) for w in whole):
+        return False  # the same birth date on both: one man written whole and by half, not father and son
+    return any((fa if len(a) < len(b) else fb).get(w) for w in whole)
 
 
 def _holds(a: str, b: str) -> bool:
