@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Iterable, Mapping
 
+from munihub.resolve import pooled
 from munihub.resolve.model import is_half
 
 # Feature names: first name, surname; personal values that tie a mention to its
@@ -48,7 +49,8 @@ Feats = Mapping[str, dict]
 # `munihub resolve explain` says of it: the pair scores did not put it where it is.
 ATTACHED, DETACHED = "roster:attach", "roster:detach"
 WHY = {ATTACHED: "joined the one named person of its surname in the household of its number's owner",
-       DETACHED: "left its entity: its name fits another person of its household as well"}
+       DETACHED: "left its entity: its name fits another person of its household as well",
+       **pooled.WHY}
 
 
 def roster_settings(entity_type: str, conf: dict) -> dict | None:
@@ -70,12 +72,13 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
                      decisions: Iterable[tuple[str, str, str]] = (),
                      mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person"),
                      why: dict[str, str] | None = None) -> dict[str, str]:
-    """`clusters` (ref -> cluster key) after `detach` then `attach`; a key stays its part's
+    """`clusters` (ref -> cluster key) after `detach`, `attach`, then `pooled.join` (a name
+    and a mobile the records of one part give together); a key stays its part's
     smallest ref.  `conflict(a, b)`: two records that can never be one
     (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
     "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
     those detach: a registry row is its own evidence).  `why`, if given, gets the rule of
-    every record moved (`ATTACHED`, `DETACHED`)."""
+    every record moved (`ATTACHED`, `DETACHED`, `pooled.POOLED`)."""
     if roster is None:
         return clusters
     matched, refused = set(), set()
@@ -86,13 +89,14 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     # of every named person in their numbers' owners' households (a million registry rows
     # with no caller on their numbers cost one pass, not a roster).
     part = {ref: clusters[ref] for ref in _touched(clusters, feats, roster, mentions)}
-    if not part:
-        return clusters
-    built = _Roster(part, feats, roster)
-    moved = detach(part, feats, roster, mentions, matched, built, why)
     out = dict(clusters)
-    out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
-    return out
+    if part:
+        built = _Roster(part, feats, roster)
+        moved = detach(part, feats, roster, mentions, matched, built, why)
+        out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
+    # then evidence the records of a part give together (a name on one call, the mobile on
+    # its follow-up): `pooled.join`
+    return pooled.join(out, feats, roster, conflict, refused, why)
 
 
 def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
