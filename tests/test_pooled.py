@@ -3,9 +3,13 @@ one 137 call and the mobile on its follow-up against a registry row with both; n
 or a number alone, never across a conflict or a steward's "no-match"."""
 from __future__ import annotations
 
+import datetime as dt
+
+from munihub import store
 from munihub.persian import national_id_check_digit
 from munihub.resolve import match, partial, pooled
 from munihub.resolve.conflicts import conflict_of
+from munihub.resolve.run import resolve_all
 
 CONF = match.settings_for("person")
 ROSTER = partial.roster_settings("person", CONF)
@@ -85,33 +89,35 @@ def test_a_name_near_but_not_the_same_joins_nobody():
 
 # ---------------------------------------------------------------- through the store
 
+def _publish(engine, rows, when, load_id):
+    from munihub import store
+
+    with engine.begin() as conn:
+        for source, key, etype, record in rows:
+            conn.execute(store.source_rows.insert().values(
+                source=source, source_key=key, entity_type=etype, record=record,
+                record_hash=store.record_hash(record), first_load_id=load_id, load_id=load_id,
+                updated_at=when))
+
+
+def _members(engine):
+    import sqlalchemy as sa
+
+    from munihub import store
+
+    m = store.entity_members
+    with engine.connect() as conn:
+        return {f"{s}|{k}": (e, r) for s, k, e, r in conn.execute(
+            sa.select(m.c.source, m.c.source_key, m.c.entity_id, m.c.rule).where(m.c.entity_type == "person"))}
+
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def test_an_incremental_run_joins_as_a_full_run(tmp_path):
     """A nameless call from علی احمدی's mobile about a problem away from his home, then its
     follow-up quoting its code with his name and no number: each call alone is nobody, the
     request's two calls together are him, in an incremental run as in a full one."""
-    import datetime as dt
-
-    import sqlalchemy as sa
-
-    from munihub import store
-    from munihub.resolve.run import resolve_all
-
-    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-
-    def publish(engine, rows, when, load_id):
-        with engine.begin() as conn:
-            for source, key, etype, record in rows:
-                conn.execute(store.source_rows.insert().values(
-                    source=source, source_key=key, entity_type=etype, record=record,
-                    record_hash=store.record_hash(record), first_load_id=load_id, load_id=load_id,
-                    updated_at=when))
-
-    def members(engine):
-        m = store.entity_members
-        with engine.connect() as conn:
-            return {f"{s}|{k}": (e, r) for s, k, e, r in conn.execute(
-                sa.select(m.c.source, m.c.source_key, m.c.entity_id, m.c.rule).where(m.c.entity_type == "person"))}
-
     citizen = ("registry.citizens", "R1", "person", {
         "national_id": nid(1), "first_name": "علی", "last_name": "احمدی", "gender": "male", "mobile": MOBILE,
         "address": {"detail": "مشهد، بلوار توس، کوچه ۱۲، پلاک ۵", "district": "3"}})
@@ -123,13 +129,55 @@ def test_an_incremental_run_joins_as_a_full_run(tmp_path):
         **call, "tracking_code": "1403000002", "citizen_name": "علی احمدی", "filed_at": "2024-05-04T10:00:00",
         "description": "پیگیری درخواست 1403000001"})
     engine = store.open_store(f"sqlite:///{tmp_path / 'pooled.db'}")
-    publish(engine, [citizen], t0, "L1")
+    _publish(engine, [citizen], T0, "L1")
     resolve_all(engine)
-    publish(engine, [first, again], t0 + dt.timedelta(hours=1), "L2")
+    _publish(engine, [first, again], T0 + dt.timedelta(hours=1), "L2")
     assert resolve_all(engine)["mode"] == "incremental"
-    after = members(engine)
+    after = _members(engine)
     calls = ("rc137.calls|1403000001#person", "rc137.calls|1403000002#person")
     assert after[calls[0]][0] == after[calls[1]][0] == after["registry.citizens|R1"][0]
     assert after["registry.citizens|R1"][1] == pooled.POOLED
     resolve_all(engine, full=True)
-    assert members(engine) == after
+    assert _members(engine) == after
+
+
+def test_an_incremental_run_joins_the_name_on_a_landline_as_a_full_run(tmp_path):
+    """علی احمدی calls from the home's landline about a problem in one street, months later
+    about another in another district: one person, found by the later call's own run."""
+    def call(code, address, district, day):
+        return ("rc137.calls", code, "service_request", {
+            "tracking_code": code, "citizen_name": "علی احمدی", "phone": LANDLINE, "category": "آسفالت",
+            "address": address, "district": district, "filed_at": f"2024-{day}T10:00:00"})
+
+    engine = store.open_store(f"sqlite:///{tmp_path / 'landline.db'}")
+    _publish(engine, [call("1403000001", "بلوار سجاد کوچه 40", "9", "02-01")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [call("1403000002", "بلوار توس کوچه 12", "3", "09-01")], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after = _members(engine)
+    assert after["rc137.calls|1403000001#person"][0] == after["rc137.calls|1403000002#person"][0]
+    assert after["rc137.calls|1403000002#person"][1] == pooled.POOLED
+    resolve_all(engine, full=True)
+    assert _members(engine) == after
+
+
+LANDLINE = "+985131111111"
+
+
+def test_the_whole_name_on_the_homes_landline_is_one_person_wherever_the_problem_was():
+    # two calls of علی احمدی from the home's landline about problems in two streets: each
+    # member of a home has a first name of their own
+    feats = {"c1#person": {"first_key": "علی", "last_key": "احمدی", "phone": LANDLINE, "place": "سجاد/40"},
+             "c2#person": {"first_key": "علی", "last_key": "احمدی", "phone": LANDLINE, "place": "توس/12"},
+             "c3#person": {"first_key": "زهرا", "last_key": "احمدی", "phone": LANDLINE, "place": "توس/12"}}
+    out = join(feats, [])
+    assert out["c1#person"] == out["c2#person"] != out["c3#person"]
+
+
+def test_a_landline_and_a_name_on_two_records_of_a_part_join_nobody():
+    # the landline is anyone's at home: only beside the whole name on one record is it his
+    feats = {"c1#person": {"phone": LANDLINE, "thread": "t1"},
+             "c2#person": {"first_key": "علی", "last_key": "احمدی", "thread": "t1"},
+             "reg": {"first_key": "علی", "last_key": "احمدی", "phone": LANDLINE}}
+    out = join(feats, [{"c1#person", "c2#person"}])
+    assert out["reg"] == "reg"

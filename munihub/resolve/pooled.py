@@ -28,10 +28,12 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
     """`clusters` (ref -> its part's smallest ref) with parts joined as the module says;
     `roster`: `partial.roster_settings` (its first, last and numbers features); `why` gets
     `POOLED` for each record of a part that joined another."""
-    # the numbers a person owns only (the mobile): a home's landline or postal code with a
-    # name gained 0.001 more on the outsider set, but an incremental region holds only what
-    # shares a block or a number with its records (`partial.home_mates`), and a nameless
-    # call blocks with nobody by its landline, so a full run would join what it cannot
+    # A person's own number (the mobile) and the name may come from any records of a part.
+    # A home's landline or postal code only with the whole name on the same record: each
+    # member of a home has a first name of their own, so that pair is one person whatever
+    # else differs (two 137 calls about problems in two streets); and an incremental region
+    # holds the records of a surname at a landline (`partial.home_mates`), not what a
+    # nameless call's landline would pull in through another record's name.
     first, last, numbers = roster["first"], roster["last"], roster["numbers"]
     groups: dict[str, list[str]] = defaultdict(list)
     for ref in sorted(clusters):
@@ -46,6 +48,10 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
             for n in numbers:
                 if f.get(n):
                     holders[(n, f[n])].add(key)
+            if f.get(first) and f.get(last):
+                for h in roster["households"]:
+                    if f.get(h):
+                        holders[(h, f[h], f[first], f[last])].add(key)
     parent: dict[str, str] = {}
 
     def root(k: str) -> str:
