@@ -39,10 +39,12 @@ from munihub.resolve.model import is_half
 
 # Feature names: first name, surname; personal values that tie a mention to its
 # entity; numbers a person owns (their household is the caller's home); what names a
-# household; what names a street and alley (only to widen an incremental region).
+# household; what names a street and alley (only to widen an incremental region); trusted
+# ids whose typos `pooled.join` follows to their one owner on record.
 PERSON_ROSTER = {"first": "first_key", "last": "last_key",
                  "personal": ["national_id", "birth_date", "mobile", "thread"],
-                 "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"]}
+                 "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"],
+                 "ids": ["national_id"]}
 
 Feats = Mapping[str, dict]
 # The rule a moved mention's membership is stored with (`entity_members.rule`), and what
@@ -436,7 +438,8 @@ def _same_or_half(name: str, r: _Roster, refs: list[str]) -> bool:
 def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[str]:
     """Records in `feats` that `resolve_partials` may weigh for `refs`: those with one's
     surname at one's household or street and alley (its own, or the household of a record
-    sharing its number), and those sharing its number.  An incremental region holding `refs`
+    sharing its number), those sharing its number, and those whose id is one's or a typo
+    away from it (`pooled.join`'s mistyped ids).  An incremental region holding `refs`
     must hold these (and their parts) to decide as a full run does."""
     if roster is None:
         return set()
@@ -446,7 +449,7 @@ def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[st
         for n in numbers:
             if f.get(n):
                 owners[(n, f[n])].append(f)
-    wanted, shared = set(), set()
+    wanted, shared, near = set(), set(), set()
     for ref in refs:
         f = feats.get(ref) or {}
         mine = [(n, f[n]) for n in numbers if f.get(n)]
@@ -454,6 +457,21 @@ def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[st
         if f.get(last):
             around = [f, *(o for number in mine for o in owners.get(number, ()))]
             wanted.update((h, o[h], f[last]) for o in around for h in homes if o.get(h))
+        near.update(_near_ids(f, roster))
     return {ref for ref, f in feats.items()
             if any((n, f.get(n)) in shared for n in numbers)
-            or (f.get(last) and any((h, f.get(h), f[last]) in wanted for h in homes))}
+            or (f.get(last) and any((h, f.get(h), f[last]) in wanted for h in homes))
+            or (near and not near.isdisjoint(_near_ids(f, roster)))}
+
+
+def _near_ids(f: dict, roster: dict) -> set[tuple]:
+    """A record's valid ids, and for an id that fails its check the valid ones a typo away:
+    two records sharing one are weighed together by `pooled.join` (a mistyped id's owner)."""
+    from munihub.resolve.match import typo_variants, valid_id
+
+    out = set()
+    for name in roster.get("ids", ()):
+        value = f.get(name)
+        if value:
+            out.update({(name, value)} if valid_id(name, value) else {(name, v) for v in typo_variants(value)})
+    return out

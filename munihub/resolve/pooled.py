@@ -9,6 +9,9 @@ both and a whole name (first name and surname) is on both, and nothing conflicts
 them (`conflicts.conflict_of`: another id, birth date, gender, first name; a steward's
 "no-match").  A household member calling from another's mobile gives their own name, so
 the name keeps them apart; a nameless caller alone gives no name and joins nobody here.
+A home's landline or postal code counts only beside the whole name on the same record.
+And a part holding an id that fails its check joins the part holding the one valid id on
+record a typo away from it (`_mistyped`), names or not.
 
 Deterministic (sorted keys, numbers in order); clusters and features in, clusters out.
 """
@@ -61,23 +64,29 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
 
     members = {k: list(refs) for k, refs in groups.items()}
     joined = False
+
+    def unite(a: str, b: str) -> None:
+        nonlocal joined
+        ra, rb = root(a), root(b)
+        ms, mb = members[ra], members[rb]
+        if ra == rb or any((x, y) in refused for x in ms for y in mb) or \
+                (conflict is not None and _apart(conflict, ms, mb)):
+            return
+        small, big = sorted((ra, rb))
+        parent[big] = small
+        members[small] = ms + mb
+        names[small] = names[ra] | names[rb]
+        joined = True
+
     for number in sorted(holders):
         keys = sorted(k for k in holders[number] if names.get(k))
         if len(keys) > 4:  # a number on many parts' records (an office's, a shop's) is nobody's
             continue
         for a, b in combinations(keys, 2):
-            ra, rb = root(a), root(b)
-            if ra == rb or not names[ra] & names[rb]:
-                continue
-            ms, mb = members[ra], members[rb]
-            if any((x, y) in refused for x in ms for y in mb) or \
-                    (conflict is not None and _apart(conflict, ms, mb)):
-                continue
-            small, big = sorted((ra, rb))
-            parent[big] = small
-            members[small] = ms + mb
-            names[small] = names[ra] | names[rb]
-            joined = True
+            if names[root(a)] & names[root(b)]:
+                unite(a, b)
+    for key, owner in _mistyped(groups, feats, roster.get("ids", ())):
+        unite(key, owner)
     if not joined:
         return clusters
     out = {}
@@ -86,6 +95,32 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
         out[ref] = min(members[to]) if to != key else key
         if to != key and why is not None:
             why[ref] = POOLED
+    return out
+
+
+def _mistyped(groups: Mapping[str, list[str]], feats: Mapping[str, dict], ids) -> list[tuple[str, str]]:
+    """(part, part) pairs: a record of the first gives an id that fails its check (set aside at
+    publish), and exactly one valid id on record is one typo from it, held by the second part
+    alone.  A typo's valid neighbours are ten in a billion ids: the one on record is whose it
+    is, even beside no name (a nameless 137 caller's only evidence)."""
+    from munihub.resolve.match import typo_variants, valid_id
+
+    held: dict[tuple, set[str]] = defaultdict(set)
+    wrong: list[tuple] = []
+    for key, refs in groups.items():
+        for ref in refs:
+            f = feats.get(ref) or {}
+            for name in ids:
+                if f.get(name):
+                    if valid_id(name, f[name]):
+                        held[(name, f[name])].add(key)
+                    else:
+                        wrong.append((key, name, f[name]))
+    out = []
+    for key, name, value in sorted(wrong):
+        owners = {(v, k) for v in typo_variants(value) for k in held.get((name, v), ())}
+        if len(owners) == 1:
+            out.append((key, owners.pop()[1]))
     return out
 
 
