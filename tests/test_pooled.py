@@ -100,7 +100,9 @@ def test_a_mistyped_id_joins_the_one_valid_id_on_record_a_typo_away():
     owner = nid(94548120)
     feats = {"c1#person": {"national_id": typo(owner), "district": "7"},
              "reg": {"national_id": owner, "first_key": "رضا", "last_key": "کریمی", "gender": "male"}}
-    assert join(feats, [])["reg"] == "c1#person"
+    why: dict[str, str] = {}
+    out = pooled.join(parts(feats, []), feats, ROSTER, conflict_of(feats, CONF), why=why)
+    assert out["reg"] == "c1#person" and why == {"reg": pooled.POOLED_ID}
     # a title's gender the owner does not have: another person's mistyped id
     feats["c1#person"]["gender"] = "female"
     assert join(feats, [])["reg"] == "reg"

@@ -80,7 +80,7 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
     "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
     those detach: a registry row is its own evidence).  `why`, if given, gets the rule of
-    every record moved (`ATTACHED`, `DETACHED`, `pooled.POOLED`)."""
+    every record moved (`ATTACHED`, `DETACHED`, `pooled.POOLED`, `pooled.POOLED_ID`)."""
     if roster is None:
         return clusters
     matched, refused = set(), set()

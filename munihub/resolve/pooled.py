@@ -21,16 +21,18 @@ from collections import defaultdict
 from itertools import combinations
 from typing import Callable, Mapping
 
-POOLED = "pooled:name+number"
-WHY = {POOLED: "joined a part giving the same whole name and number across its records"}
+POOLED, POOLED_ID = "pooled:name+number", "pooled:mistyped-id"
+WHY = {POOLED: "joined a part giving the same whole name and number across its records",
+       POOLED_ID: "joined the part holding the one valid national id a typo from one it gives"}
 
 
 def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
          conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
          why: dict[str, str] | None = None) -> dict[str, str]:
     """`clusters` (ref -> its part's smallest ref) with parts joined as the module says;
-    `roster`: `partial.roster_settings` (its first, last and numbers features); `why` gets
-    `POOLED` for each record of a part that joined another."""
+    `roster`: `partial.roster_settings` (its first, last, numbers, households and ids
+    features); `why` gets the rule (`POOLED`, `POOLED_ID`) for each record of a part that
+    joined another."""
     # A person's own number (the mobile) and the name may come from any records of a part.
     # A home's landline or postal code only with the whole name on the same record: each
     # member of a home has a first name of their own, so that pair is one person whatever
@@ -65,7 +67,9 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
     members = {k: list(refs) for k, refs in groups.items()}
     joined = False
 
-    def unite(a: str, b: str) -> None:
+    how: dict[str, str] = {}  # the rule that joined a part to another
+
+    def unite(a: str, b: str, rule: str) -> None:
         nonlocal joined
         ra, rb = root(a), root(b)
         ms, mb = members[ra], members[rb]
@@ -74,6 +78,7 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
             return
         small, big = sorted((ra, rb))
         parent[big] = small
+        how[big] = rule
         members[small] = ms + mb
         names[small] = names[ra] | names[rb]
         joined = True
@@ -84,9 +89,9 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
             continue
         for a, b in combinations(keys, 2):
             if names[root(a)] & names[root(b)]:
-                unite(a, b)
+                unite(a, b, POOLED)
     for key, owner in _mistyped(groups, feats, roster.get("ids", ())):
-        unite(key, owner)
+        unite(key, owner, POOLED_ID)
     if not joined:
         return clusters
     out = {}
@@ -94,7 +99,7 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
         to = root(key)
         out[ref] = min(members[to]) if to != key else key
         if to != key and why is not None:
-            why[ref] = POOLED
+            why[ref] = how[key]
     return out
 
 
