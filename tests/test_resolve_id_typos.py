@@ -181,6 +181,38 @@ def test_valid_ids_one_typo_apart_beside_the_same_whole_name_are_scored_not_refu
     assert TableConflicts(table, conf).many(left, right).tolist() == [False, True]
 
 
+def test_a_title_and_surname_with_a_valid_id_one_typo_off_is_scored_not_refused():
+    """«آقای کریمی» quotes an id one digit off حسین's that is valid too: no first name to differ
+    in, so the ids are a typo, not two people (his mobile then decides); twin حسن with the
+    very same ids and surname still conflicts by his own first name, and a side giving no
+    name at all spares nothing (`match.near_agree`)."""
+    import numpy as np
+
+    from munihub.resolve.columns import feature_table
+    from munihub.resolve.conflicts import TableConflicts, conflicting
+    from munihub.resolve.match import features, near_agree
+
+    a, b = nid("094455667"), nid("094455668")
+    records = [{"ref": "registry.citizens|R1", "source": "registry.citizens", "entity_type": "person",
+                "fields": {"national_id": a, "first_name": "حسین", "last_name": "کریمی", "mobile": "+989157654321"}},
+               {"ref": "rc137.calls|1#person", "source": "rc137.calls", "entity_type": "person",
+                "fields": {"national_id": b, "last_name": "کریمی", "gender": "male", "mobile": "+989157654321"}},
+               {"ref": "registry.citizens|R2", "source": "registry.citizens", "entity_type": "person",
+                "fields": {"national_id": b, "first_name": "حسن", "last_name": "کریمی"}},
+               {"ref": "rc137.calls|2#person", "source": "rc137.calls", "entity_type": "person",
+                "fields": {"national_id": b, "mobile": "+989157654321"}}]
+    conf = settings_for("person")
+    feats = {r["ref"]: features(r) for r in records}
+    r1, call, r2, nameless = (feats[r["ref"]] for r in records)
+    assert near_agree(r1, call, ["first_key", "last_key"]) and not near_agree(r1, nameless, ["first_key", "last_key"])
+    assert [conflicting(r1, x, conf) for x in (call, r2, nameless)] == [False, True, True]
+    table = feature_table(records, conf)
+    pos = {r: i for i, r in enumerate(table.refs)}
+    left = np.array([pos["registry.citizens|R1"]] * 3)
+    right = np.array([pos[r] for r in ("rc137.calls|1#person", "registry.citizens|R2", "rc137.calls|2#person")])
+    assert TableConflicts(table, conf).many(left, right).tolist() == [False, True, True]
+
+
 def test_explain_scores_a_pair_of_valid_ids_one_typo_apart_by_one_name():
     from munihub.resolve.explain import explain_features
     from munihub.resolve.match import default_model

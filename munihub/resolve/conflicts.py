@@ -151,17 +151,21 @@ def one_typo_codes(ca, cb, where, values: list[str]):
 
 def typo_spared(f: str, cols: dict, left, right, differ, values: list[str], conf: dict):
     """Per pair where `differ` (two different valid ids `f`): whether `match.contradicting_ids`
-    spares it (one typo apart, the `near_ids` features equal on both sides)."""
+    spares it (one typo apart, the `near_ids` features equal where both sides give them)."""
     import numpy as np
 
     agree = conf.get("near_ids", {}).get(f)
     if agree is None:
         return np.zeros(len(left), dtype=bool)
     where = differ.copy()
+    given = np.zeros(len(left), dtype=bool)  # `match.near_agree`: a feature both sides give
     for x in agree:
         if x not in cols:
-            return np.zeros(len(left), dtype=bool)
-        where &= (cols[x][left] >= 0) & (cols[x][left] == cols[x][right])
+            continue
+        both = (cols[x][left] >= 0) & (cols[x][right] >= 0)
+        where &= ~both | (cols[x][left] == cols[x][right])
+        given |= both
+    where &= given
     return one_typo_codes(cols[f][left], cols[f][right], where, values)
 
 

@@ -99,8 +99,8 @@ _PERSON = {
     # a national id that fails its check (set aside at publish: records.SET_ASIDE_ID) blocks
     # with the valid ids one typo away, so a nameless caller's mistyped id still meets its
     # owner; two valid ones one typo apart are scored, not refused, where these features
-    # agree exactly (`contradicting_ids`): twins registered one after the other can hold ids
-    # one digit apart, and their first names differ
+    # agree exactly as far as both sides give them (`contradicting_ids`, `near_agree`): twins
+    # registered one after the other can hold ids one digit apart, and their first names differ
     "near_ids": {"national_id": ["first_key", "last_key"]},
     "blocking": [["national_id"], ["last_key", "birth_date"], ["first_key", "birth_date"],
                  ["first_key", "last_key"],
@@ -288,14 +288,23 @@ def one_typo(a: str, b: str) -> bool:
 def contradicting_ids(f: str, fa: dict, fb: dict, conf: dict) -> bool:
     """Two different valid values of trusted id `f`: two entities, never scored nor joined;
     unless `f` is in `near_ids`, they are one typo apart and the features listed there agree
-    exactly.  Two valid national ids cannot differ in one digit alone but by a check-digit
+    exactly where both sides give them (`near_agree`).  Two valid national ids cannot differ in one digit alone but by a check-digit
     coincidence (the weighted sum's remainders 1 and 10 both give the check digit 1): such a
     pair beside the same whole name is one id mistyped into another valid one."""
     a, b = fa.get(f), fb.get(f)
     if a == b or not valid_id(f, a) or not valid_id(f, b):
         return False
     agree = conf.get("near_ids", {}).get(f)
-    return agree is None or not one_typo(a, b) or not all(fa.get(x) and fa.get(x) == fb.get(x) for x in agree)
+    return agree is None or not one_typo(a, b) or not near_agree(fa, fb, agree)
+
+
+def near_agree(fa: dict, fb: dict, agree) -> bool:
+    """Whether the `near_ids` features `agree` spare two ids one typo apart: each one both
+    sides give is the same, and both give one at least.  A title and surname («آقای
+    طباطبایی») names no first name to differ in: twins one id apart differ in theirs, and
+    a caller who names none is weighed by the rest (the first-name cap, the conflict check)."""
+    both = [x for x in agree if fa.get(x) and fb.get(x)]
+    return bool(both) and all(fa[x] == fb[x] for x in both)
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -34,21 +34,25 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Iterable, Mapping
 
+from munihub.resolve import pooled
 from munihub.resolve.model import is_half
 
 # Feature names: first name, surname; personal values that tie a mention to its
 # entity; numbers a person owns (their household is the caller's home); what names a
-# household; what names a street and alley (only to widen an incremental region).
+# household; what names a street and alley (only to widen an incremental region); trusted
+# ids whose typos `pooled.join` follows to their one owner on record.
 PERSON_ROSTER = {"first": "first_key", "last": "last_key",
                  "personal": ["national_id", "birth_date", "mobile", "thread"],
-                 "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"]}
+                 "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"],
+                 "ids": ["national_id"]}
 
 Feats = Mapping[str, dict]
 # The rule a moved mention's membership is stored with (`entity_members.rule`), and what
 # `munihub resolve explain` says of it: the pair scores did not put it where it is.
 ATTACHED, DETACHED = "roster:attach", "roster:detach"
 WHY = {ATTACHED: "joined the one named person of its surname in the household of its number's owner",
-       DETACHED: "left its entity: its name fits another person of its household as well"}
+       DETACHED: "left its entity: its name fits another person of its household as well",
+       **pooled.WHY}
 
 
 def roster_settings(entity_type: str, conf: dict) -> dict | None:
@@ -70,12 +74,13 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
                      decisions: Iterable[tuple[str, str, str]] = (),
                      mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person"),
                      why: dict[str, str] | None = None) -> dict[str, str]:
-    """`clusters` (ref -> cluster key) after `detach` then `attach`; a key stays its part's
+    """`clusters` (ref -> cluster key) after `detach`, `attach`, then `pooled.join` (a name
+    and a mobile the records of one part give together); a key stays its part's
     smallest ref.  `conflict(a, b)`: two records that can never be one
     (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
     "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
     those detach: a registry row is its own evidence).  `why`, if given, gets the rule of
-    every record moved (`ATTACHED`, `DETACHED`)."""
+    every record moved (`ATTACHED`, `DETACHED`, `pooled.POOLED`, `pooled.POOLED_ID`)."""
     if roster is None:
         return clusters
     matched, refused = set(), set()
@@ -86,13 +91,14 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     # of every named person in their numbers' owners' households (a million registry rows
     # with no caller on their numbers cost one pass, not a roster).
     part = {ref: clusters[ref] for ref in _touched(clusters, feats, roster, mentions)}
-    if not part:
-        return clusters
-    built = _Roster(part, feats, roster)
-    moved = detach(part, feats, roster, mentions, matched, built, why)
     out = dict(clusters)
-    out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
-    return out
+    if part:
+        built = _Roster(part, feats, roster)
+        moved = detach(part, feats, roster, mentions, matched, built, why)
+        out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
+    # then evidence the records of a part give together (a name on one call, the mobile on
+    # its follow-up): `pooled.join`
+    return pooled.join(out, feats, roster, conflict, refused, why)
 
 
 def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
@@ -432,7 +438,8 @@ def _same_or_half(name: str, r: _Roster, refs: list[str]) -> bool:
 def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[str]:
     """Records in `feats` that `resolve_partials` may weigh for `refs`: those with one's
     surname at one's household or street and alley (its own, or the household of a record
-    sharing its number), and those sharing its number.  An incremental region holding `refs`
+    sharing its number), those sharing its number, and those whose id is one's or a typo
+    away from it (`pooled.join`'s mistyped ids).  An incremental region holding `refs`
     must hold these (and their parts) to decide as a full run does."""
     if roster is None:
         return set()
@@ -442,7 +449,7 @@ def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[st
         for n in numbers:
             if f.get(n):
                 owners[(n, f[n])].append(f)
-    wanted, shared = set(), set()
+    wanted, shared, near = set(), set(), set()
     for ref in refs:
         f = feats.get(ref) or {}
         mine = [(n, f[n]) for n in numbers if f.get(n)]
@@ -450,6 +457,21 @@ def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[st
         if f.get(last):
             around = [f, *(o for number in mine for o in owners.get(number, ()))]
             wanted.update((h, o[h], f[last]) for o in around for h in homes if o.get(h))
+        near.update(_near_ids(f, roster))
     return {ref for ref, f in feats.items()
             if any((n, f.get(n)) in shared for n in numbers)
-            or (f.get(last) and any((h, f.get(h), f[last]) in wanted for h in homes))}
+            or (f.get(last) and any((h, f.get(h), f[last]) in wanted for h in homes))
+            or (near and not near.isdisjoint(_near_ids(f, roster)))}
+
+
+def _near_ids(f: dict, roster: dict) -> set[tuple]:
+    """A record's valid ids, and for an id that fails its check the valid ones a typo away:
+    two records sharing one are weighed together by `pooled.join` (a mistyped id's owner)."""
+    from munihub.resolve.match import typo_variants, valid_id
+
+    out = set()
+    for name in roster.get("ids", ()):
+        value = f.get(name)
+        if value:
+            out.update({(name, value)} if valid_id(name, value) else {(name, v) for v in typo_variants(value)})
+    return out
