@@ -11,7 +11,6 @@ dates, times and decimals as text (the database's own ISO form with psycopg2 and
 from __future__ import annotations
 
 import re
-import types
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -21,8 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from connectors.sql_values import (copy_columns, copy_converters, json_type_of, page_columns, psycopg2_text_types,
-                                   pymysql_text_conversions)
+from connectors.sql_values import json_type_of, page_columns, psycopg2_text_types, pymysql_text_conversions
 from munihub.ingest.connector import Batch, Connector, Rows
 from munihub.errors import ConfigError, PermanentSourceError, SourceError, TransientSourceError
 
@@ -225,17 +223,14 @@ class SqlConnector(Connector):
         return conn
 
     # -- what to select ------------------------------------------------------------------
-    def _source_columns(self, conn: sa.Connection) -> tuple[list[str], list]:
-        """The column names of the table or query, so missing ones are named before reading, and
-        their types as the driver's description says them (PostgreSQL: OIDs, for `_read_page`)."""
+    def _source_columns(self, conn: sa.Connection) -> list[str]:
+        """The column names of the table or query, so missing ones are named before reading."""
         try:
             # One cheap probe (no catalog reflection): SELECT * ... WHERE false gives the names.
             src = (sa.table(self.table, schema=self.schema) if self.table
                    else sa.text(f"({self.query}) AS munihub_q"))
             try:
-                probe = conn.execute(sa.select(sa.text("*")).select_from(src).where(sa.false()))
-                names = list(probe.keys())
-                types = [column[1] for column in probe.cursor.description or ()]
+                names = list(conn.execute(sa.select(sa.text("*")).select_from(src).where(sa.false())).keys())
             except sa_exc.DBAPIError:
                 conn.rollback()
                 if self.table and not sa.inspect(conn).has_table(self.table, schema=self.schema):
@@ -254,7 +249,7 @@ class SqlConnector(Connector):
             raise PermanentSourceError(f"{what} {missing[0]!r} is not in {self._label()} "
                                        f"(columns: {', '.join(names[:30])})", where=self.where,
                                        hint="fix `watermark`/`key` in the contract")
-        return names, types
+        return names
 
     def _label(self) -> str:
         if self.table:
@@ -272,7 +267,7 @@ class SqlConnector(Connector):
     def read_batches(self, cursor: dict[str, Any] | None) -> Iterator[Batch]:
         conn = self._connect()
         try:
-            names, types = self._source_columns(conn)
+            names = self._source_columns(conn)
             src = self._from(names)
             if not self.order:
                 yield from self._stream(conn, sa.select(*[src.c[n] for n in names]), names, None)
@@ -280,7 +275,7 @@ class SqlConnector(Connector):
                 values = self._start_values(cursor)
                 yield from self._stream(conn, self._keyset_select(src, names, values), names, values)
             else:
-                yield from self._pages(conn, src, names, types, cursor)
+                yield from self._pages(conn, src, names, cursor)
         finally:
             conn.close()
 
@@ -304,11 +299,12 @@ class SqlConnector(Connector):
             out = {"watermark": last[at[self.watermark]], **out}
         return out
 
-    def _batch(self, names: list[str], columns: dict[str, Any], n: int, batch_no: int) -> Batch:
-        """One batch of `n` rows, handed on a column at a time (`Rows`, JSON-safe columns by
-        name): no dict per row.  Its cursor is its last row's (with watermark/key)."""
-        cursor = self._cursor_for(names, tuple(columns[c][-1] for c in names)) if self.order else None
-        return Batch(Rows(columns, n), cursor=cursor,
+    def _batch(self, names: list[str], rows: list, batch_no: int) -> Batch:
+        """One batch of row tuples, handed on a column at a time (`Rows`): no dict per row.
+        Its cursor is its last row's (with watermark/key)."""
+        columns = page_columns(names, rows)
+        cursor = self._cursor_for(names, tuple(columns[n][-1] for n in names)) if self.order else None
+        return Batch(Rows(columns, len(rows)), cursor=cursor,
                      where=f"{self._label()} batch {batch_no}")  # position: "... batch 3 #17"
 
     def _fetch_size(self) -> int:
@@ -334,63 +330,42 @@ class SqlConnector(Connector):
             stmt = stmt.where(_after(order_cols, values, self.url.get_backend_name()))
         return stmt.order_by(*order_cols)
 
-    def _pages(self, conn, src, names, types, cursor) -> Iterator[Batch]:
+    def _pages(self, conn, src, names, cursor) -> Iterator[Batch]:
         """Keyset pagination: each query reads rows after the last (watermark, key), in that order.
 
         Each page is read to its end before its batches go out, so no statement (on SQLite, no
         read lock) stays open while the caller works between batches.
         """
-        fetch, size = self._fetch_size(), self.batch_size
+        fetch = self._fetch_size()
         values = self._start_values(cursor)
-        converters = copy_converters(types) if self.url.get_driver_name() == "psycopg2" else None
         # No per-record positions: each record carries its key, and "table t batch 3 #17" says the rest.
-        batch_no, pending, held = 0, {}, 0   # columns read but not yet handed on, and their length
+        batch_no, pending = 0, []
         while True:
             stmt = self._keyset_select(src, names, values).limit(fetch)
+            rows: list[tuple] = []
             try:
-                page, n = self._read_page(conn, stmt, names, converters)  # at most `fetch` rows in memory
+                result = conn.execute(stmt)
+                # Plain DB-API tuples: the columns are untyped, so SQLAlchemy Rows would add cost, not values.
+                rows = result.cursor.fetchall()  # one page: at most `fetch` rows in memory
+                result.close()
                 conn.rollback()  # never hold a snapshot open between pages
             except (sa_exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
                 raise self._classify(exc, f"reading {self._label()} after {values}") from exc
-            if n:  # the (watermark, key) of the page's last row, JSON-safe as its batch hands them
-                values = [page[c][-1] for c in self.order]
-            if held:
-                page = {c: (*pending[c], *column) for c, column in page.items()}  # tuples: see copy_columns
-            last_page, start, total = n < fetch, 0, held + n
-            while total - start >= size or (last_page and start < total):
+            pending += rows
+            last_page, start = len(rows) < fetch, 0
+            while len(pending) - start >= self.batch_size or (last_page and start < len(pending)):
                 batch_no += 1
-                end = min(start + size, total)
-                yield self._batch(names, {c: column[start:end] for c, column in page.items()}, end - start, batch_no)
-                start = end
+                yield self._batch(names, pending[start:start + self.batch_size], batch_no)
+                start += self.batch_size
+            del pending[:start]
             if last_page:
                 return
-            pending, held = {c: column[start:] for c, column in page.items()}, total - start
+            values = list(self._cursor_values(names, rows[-1]))
 
-    def _read_page(self, conn, stmt, names: list[str], converters: list | None) -> tuple[dict[str, Any], int]:
-        """One page's JSON-safe columns by name, and its row count.
-
-        PostgreSQL, when every column's type reads exactly from it (`converters`), sends the page
-        as `COPY (SELECT …) TO STDOUT` text, split a column at a time (`copy_columns`); other
-        reads take the driver's row tuples, turned into columns (`page_columns`).
-        """
-        if converters is None:
-            result = conn.execute(stmt)
-            # Plain DB-API tuples: the columns are untyped, so SQLAlchemy Rows would add cost, not values.
-            rows = result.cursor.fetchall()
-            result.close()
-            return page_columns(names, rows), len(rows)
-        import psycopg2.extensions
-
-        dbapi = conn.connection.dbapi_connection
-        compiled = stmt.compile(dialect=conn.dialect)
-        rows: list[bytes] = []  # psycopg2 hands COPY's rows one by one: kept, joined once
-        with dbapi.cursor() as cur:
-            # The same statement the cursor would run: psycopg2 binds parameters into the text
-            # itself (quoted by libpq), so the SELECT copied is exactly the one it would send.
-            select = cur.mogrify(compiled.string, compiled.params)
-            cur.copy_expert(b"COPY (" + select + b") TO STDOUT", types.SimpleNamespace(write=rows.append))
-        columns = copy_columns(b"".join(rows), psycopg2.extensions.encodings[dbapi.encoding], converters)
-        return dict(zip(names, columns)), len(columns[0])
+    def _cursor_values(self, names: list[str], last: tuple) -> list[Any]:
+        """The (watermark, key) values of the row `last`, JSON-safe as its batch hands them."""
+        safe = page_columns(names, [last])
+        return [safe[n][0] for n in self.order]
 
     def _stream(self, conn, stmt, names, after: list[Any] | None) -> Iterator[Batch]:
         """One server-side streamed SELECT in batches; with watermark/key each batch's cursor is its last row's."""
@@ -399,8 +374,7 @@ class SqlConnector(Connector):
             for rows in self._stream_rows(conn, stmt):
                 for start in range(0, len(rows), self.batch_size):
                     batch_no += 1
-                    part = rows[start:start + self.batch_size]
-                    yield self._batch(names, page_columns(names, part), len(part), batch_no)
+                    yield self._batch(names, rows[start:start + self.batch_size], batch_no)
         except (sa_exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
             raise self._classify(exc, f"reading {self._label()}" + (f" after {after}" if after else "")) from exc
 

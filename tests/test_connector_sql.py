@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.sql import SqlConnector, check_read_only_query
-from connectors.sql_values import copy_columns
 from munihub.testing.conformance import ConnectorConformance
 from munihub.errors import ConfigError, PermanentSourceError, TransientSourceError
 from munihub.ingest.connector import Rows
@@ -301,59 +300,3 @@ def test_query_with_percent_signs_streams_and_pages_on_every_engine(source_db, k
         assert [r["id"] for r in rest] == [6, 8, 11]
     assert all(len(b.records) <= 2 for b in batches)
     assert (batches[0].cursor is None) == (key is None)
-
-
-TRICKY = ["tab\there", "line\nbreak\r\nend", "back\\slash \\N \\\\n", "\\N", "", "\b\f\v\x01 controls",
-          "زهرا محمدی\u200cنژاد\tمشهد\\", "  padded  "]
-
-
-@pytest.mark.postgres
-def test_postgres_pages_read_from_copy_text_as_the_cursor_reads_them(pg_server, monkeypatch):
-    """A page read as COPY text holds the very values psycopg2's rows held: escapes, NULLs and
-    every type COPY is used for; a table with another type (jsonb) keeps the cursor."""
-    import connectors.sql as sql_module
-
-    eng = sa.create_engine(pg_server)
-    name = f"mh_copy_{uuid.uuid4().hex[:8]}"
-    cols = ("id bigint primary key, t text, v varchar(40), c char(5), small smallint, i int, f float8, r real, "
-            "ok boolean, price numeric(20,4), born date, at timestamptz, naive timestamp, tm time, tz timetz, "
-            "u uuid, nm name")
-    values = [{"id": n + 1, "t": text, "v": text[:40], "c": text[:5], "small": -n, "i": 2**31 - 1 - n,
-               "f": [0.1, 1 / 3, float("inf"), float("-inf"), 1e-300, float("nan"), 2.5, 1e300][n],
-               "r": 1.1 * n, "ok": n % 2 == 0, "price": decimal.Decimal(f"-{n}.0625"), "born": dt.date(2000, 2, 29),
-               "at": dt.datetime(2024, 3, 1, 10, n, tzinfo=dt.timezone.utc), "naive": T0, "tm": dt.time(23, 59, n),
-               "tz": dt.time(1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=3, minutes=30))),
-               "u": uuid.UUID(int=n), "nm": text[:10]} for n, text in enumerate(TRICKY)]
-    nulls = {k: None for k in values[0] if k != "id"}
-    with eng.begin() as c:
-        c.exec_driver_sql(f"CREATE TABLE {name} ({cols})")
-        c.execute(sa.text(f"INSERT INTO {name} VALUES ({', '.join(':' + k for k in values[0])})"),
-                  values + [{**nulls, "id": 100}])
-    copied = []
-    monkeypatch.setattr(sql_module, "copy_columns", lambda *a: copied.append(1) or copy_columns(*a))
-    try:
-        read = lambda **p: read_all(sql(pg_server, name, key="id", batch_size=3, fetch_size=4, **p))  # noqa: E731
-        by_copy, batches = read()
-        assert len(copied) == 3 and len(batches) == 3  # pages of 4, 4, 1 rows; batches of 3, 3, 3
-        assert [r["t"] for r in by_copy[:-1]] == TRICKY and by_copy[0]["c"] == "tab\th"
-        assert by_copy[-1] == {**nulls, "id": 100}  # NULL, never the text \N of row 4
-        assert by_copy[1]["f"] == 1 / 3 and by_copy[2]["f"] == float("inf") and by_copy[3]["f"] == float("-inf")
-        assert by_copy[0]["ok"] is True and by_copy[1]["price"] == "-1.0625" and by_copy[0]["small"] == 0
-        monkeypatch.setattr(sql_module, "copy_converters", lambda types: None)  # the cursor's rows instead
-        by_rows, _ = read()
-        assert len(copied) == 3
-        nan = [r.pop("f") for r in by_copy], [r.pop("f") for r in by_rows]
-        assert by_copy == by_rows and repr(nan[0]) == repr(nan[1])  # nan != nan: compared as text
-        assert all(type(a) is type(b) for x, y in zip(by_copy, by_rows) for a, b in zip(x.values(), y.values()))
-        # resuming after a batch reads the rest through COPY, bound to the cursor's values
-        rest, _ = read_all(sql(pg_server, name, key="id", fetch_size=4), batches[0].cursor)
-        assert [r["id"] for r in rest] == [4, 5, 6, 7, 8, 100]
-        monkeypatch.undo()
-        monkeypatch.setattr(sql_module, "copy_columns", lambda *a: copied.append(1) or copy_columns(*a))
-        with eng.begin() as c:
-            c.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN doc jsonb")
-        assert len(read()[0]) == 9 and len(copied) == 3  # a jsonb column: the cursor reads it
-    finally:
-        with eng.begin() as c:
-            c.exec_driver_sql(f"DROP TABLE {name}")
-        eng.dispose()
