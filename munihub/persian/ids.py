@@ -348,3 +348,24 @@ def read_postal_codes(values: list[str]) -> list[str] | None:
     if all(map(_POSTAL.fullmatch, values)) and REPEATED_DIGITS.isdisjoint(values):
         return list(values)
     return None
+
+
+# --------------------------------------------------------------------------- numbers in text
+def contacts_in(numbers: tuple[str, ...]) -> dict[str, str]:
+    """What numbers a clerk typed into a name field are («علی رضایی (۰۹۱۵…)»,
+    `person_names.ParsedName.numbers`): a mobile, a landline with its city code, or a national
+    id that passes its check digit, each as the contract's own readers write it.  Any other
+    number (a date, a plaque) is no one's contact and is left out; the record as published
+    still holds the field as written."""
+    got: dict[str, str] = {}
+    for number in numbers:
+        for field, read in (("mobile", parse_mobile), ("phone", parse_phone), ("national_id", parse_national_id)):
+            try:
+                value = read(number)
+            except NormalizeError:
+                continue
+            if field == "phone" and value.startswith("+989"):
+                break  # a mobile already refused by parse_mobile (outside every range)
+            got.setdefault(field, value)
+            break
+    return got

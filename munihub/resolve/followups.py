@@ -184,14 +184,13 @@ def _name_parts(value: Any, title: Any = None) -> tuple[str | None, str | None, 
 
 def _name_numbers(value: Any, fields: dict) -> dict[str, str]:
     """A caller's mobile, landline or national id written into the name field («علی رضایی
-    (۰۹۱۵…)»), for those the call's own fields lack (`records.numbers_read`)."""
+    (۰۹۱۵…)»), for those the call's own fields lack (`persian.contacts_in`)."""
     if not isinstance(value, str) or not any(c.isdigit() for c in value):
         return {}
-    from munihub.persian.person_names import parse_name
-    from munihub.resolve.records import numbers_read
+    from munihub.persian import contacts_in, parse_name
 
     parsed = parse_name(value)
-    got = numbers_read(parsed.numbers) if parsed is not None else {}
+    got = contacts_in(parsed.numbers) if parsed is not None else {}
     return {("nid" if k == "national_id" else k): v for k, v in got.items() if not fields.get(k)}
 
 

@@ -36,7 +36,7 @@ def person_mention(record: dict) -> dict | None:
     postal code, address and district.  None only when nobody is named: no name (or a
     placeholder such as «ناشناس»), no national id, no phone and no earlier tracking code
     quoted (a 137 call that quotes one is its caller's follow-up: `thread_mentions`)."""
-    from munihub.persian import parse_name, title_gender
+    from munihub.persian import contacts_in, parse_name, title_gender
 
     person: dict[str, Any] = {f: record[f] for f in CARRIED if record.get(f)}
     name = next((record[f] for f in PERSON_NAME_FIELDS if record.get(f)), None)
@@ -51,7 +51,7 @@ def person_mention(record: dict) -> dict | None:
         if parsed.unsure and parsed.first and parsed.last:
             person["name_confidence"] = parsed.confidence  # the parts may be the other way round
     if parsed is not None and parsed.numbers:
-        for field, value in numbers_read(parsed.numbers).items():
+        for field, value in contacts_in(parsed.numbers).items():
             person.setdefault(field, value)
     thread = request_thread(record)
     quotes = thread is not None and thread != str(record.get("tracking_code") or "").strip().casefold()
@@ -73,27 +73,6 @@ def person_mention(record: dict) -> dict | None:
         if address.get("postal_code") and "postal_code" not in person:
             person["postal_code"] = address["postal_code"]
     return person
-
-
-def numbers_read(numbers: tuple[str, ...]) -> dict[str, str]:
-    """What numbers a clerk typed into a name field are («علی رضایی (۰۹۱۵…)»): a mobile, a
-    landline with its city code, or a national id that passes its check digit, each as the
-    contract's own readers write it.  Any other number (a date, a plaque) is no one's contact
-    and is left out; the record as published still holds the field as written."""
-    from munihub.persian import NormalizeError, parse_mobile, parse_national_id, parse_phone
-
-    got: dict[str, str] = {}
-    for number in numbers:
-        for field, read in (("mobile", parse_mobile), ("phone", parse_phone), ("national_id", parse_national_id)):
-            try:
-                value = read(number)
-            except NormalizeError:
-                continue
-            if field == "phone" and value.startswith("+989"):
-                break  # a mobile already refused by parse_mobile (outside every range)
-            got.setdefault(field, value)
-            break
-    return got
 
 
 # Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
@@ -254,14 +233,14 @@ def with_name_parts(record: dict | None) -> dict | None:
     if not isinstance(record, dict) or not isinstance(record.get("full_name"), str) or \
             "first_name" in record or "last_name" in record:
         return record
-    from munihub.persian import parse_name
+    from munihub.persian import contacts_in, parse_name
 
     parsed = parse_name(record["full_name"])
     if parsed is None or parsed.placeholder:
         return record
     parts = {f: v for f, v in (("first_name", parsed.first), ("last_name", parsed.last),
                                ("father_name", parsed.father), ("title", parsed.title)) if v and f not in record}
-    parts.update({f: v for f, v in numbers_read(parsed.numbers).items() if not record.get(f)})
+    parts.update({f: v for f, v in contacts_in(parsed.numbers).items() if not record.get(f)})
     return {**record, **parts} if parts else record
 
 
