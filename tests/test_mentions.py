@@ -106,3 +106,9 @@ def test_a_title_asked_apart_from_the_name_says_the_callers_gender():
         ["خانم", "خانم", "آقای", "حاج", None]
     got = person_mention({"citizen_name": "کریمی", "citizen_title": "خانم", "mobile": "+989151234567"})
     assert (got["last_name"], got["gender"]) == ("کریمی", "female")
+
+
+def test_a_name_with_a_stray_digit_parses():
+    from munihub.persian import parse_name
+
+    assert parse_name("علی رضایی 2").numbers == ()  # (it recursed without end once)
