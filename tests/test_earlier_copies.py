@@ -207,3 +207,19 @@ def test_a_crash_inside_the_publish_keeps_no_copy(city):
     loads.release_lease(engine, "permits.cases")
     pipeline.sync_source("permits.cases", city)
     assert _copies(engine) == [("7", "علی احمدی", "cases.csv line 2")]
+
+
+def test_a_set_aside_id_belongs_to_the_copy_whose_row_wrote_it(city, tmp_path):
+    # case 7's first owner wrote his national id with one digit wrong (set aside for its check
+    # digit, kept for matching); the second owner gave none: the typo is the copy's evidence,
+    # never the published row's (it would tie the new owner to the old one's id)
+    from munihub.resolve.records import SET_ASIDE_ID, load_match_records
+
+    typo = FIRST[:3] + str((int(FIRST[3]) + 1) % 10) + FIRST[4:]
+    _write(tmp_path / "cases", "cases.csv", [("7", typo, "علی احمدی"), ("7", "", "حسن کریمی")])
+    result = pipeline.sync_source("permits.cases", city)
+    assert result["copies_kept"] == 1 and result["values_set_aside"] == {"national_id": 1}
+    persons = {r["ref"]: r["fields"] for r in load_match_records(store.engine_for(city), city)["person"]}
+    copy = next(r for r in persons if r.startswith("permits.cases|7#copy-"))
+    assert persons[copy][SET_ASIDE_ID] == typo
+    assert SET_ASIDE_ID not in persons["permits.cases|7#person"]

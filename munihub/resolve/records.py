@@ -181,12 +181,13 @@ def earlier_records(source: str, key: str, etype: str, record: dict, record_hash
 
 
 def _earlier(conn, since=None, entity_type: str | None = None, unresolved: bool = False,
-             refs: Iterable[str] | None = None) -> Iterable[dict]:
+             mistyped: dict | None = None, refs: Iterable[str] | None = None) -> Iterable[dict]:
     """Match records of the kept earlier copies (`earlier_records`), filtered as
-    `load_match_records` filters rows, or those of the given refs."""
+    `load_match_records` filters rows, or those of the given refs; a copy whose national id
+    was set aside for its check digit carries it (`mistyped`: `set_aside_ids`, by position)."""
     e, f = store.earlier_copies, store.match_features
     query = sa.select(e.c.source, e.c.source_key, e.c.entity_type, e.c.record, e.c.record_hash, e.c.load_id,
-                      e.c.updated_at).order_by(e.c.source, e.c.source_key, e.c.record_hash)
+                      e.c.updated_at, e.c.position).order_by(e.c.source, e.c.source_key, e.c.record_hash)
     if refs is not None:
         wanted = set(refs)
         keys = {tuple(r.removesuffix(MENTION).rpartition(COPY)[0].split("|", 1)) for r in wanted}
@@ -207,7 +208,9 @@ def _earlier(conn, since=None, entity_type: str | None = None, unresolved: bool 
         queries = [query]
     for q in queries:
         for row in conn.execute(q):
-            for rec in earlier_records(*row):
+            typo = (mistyped.get((row[0], row[1], row[5])) or {}).get(row[7]) if mistyped else None
+            record = row[3] if typo is None else {**row[3], SET_ASIDE_ID: typo}
+            for rec in earlier_records(*row[:3], record, *row[4:7]):
                 if wanted is None or rec["ref"] in wanted:
                     yield rec
 
@@ -269,8 +272,10 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
     groups: dict[str, list[dict]] = defaultdict(list)
     with engine.connect() as conn:
         mistyped = set_aside_ids(conn)
+        copied = _copy_positions(conn, mistyped)
         for row in conn.execute(query):
-            typo = mistyped.get((row[0], row[1], row[4])) if mistyped else None
+            at = (row[0], row[1], row[4])
+            typo = _published_typo(mistyped.get(at), copied, at) if mistyped else None
             if raw:
                 text = row[3] if typo is None else _with_set_aside(row[3], typo)
                 recs = match_records(*row[:3], None, *row[4:6], trust, row[6], raw=text.encode("utf-8"))
@@ -280,29 +285,51 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
             for rec in recs:
                 groups[rec["entity_type"]].append(rec)
         # the earlier copies of re-used record ids: the citizens only they name (issue 16)
-        groups["person"].extend(_earlier(conn, since, entity_type, unresolved))
+        groups["person"].extend(_earlier(conn, since, entity_type, unresolved, mistyped))
     if not groups["person"]:
         del groups["person"]
     return groups
 
 
-def set_aside_ids(conn) -> dict[tuple[str, str, str], str]:
+def set_aside_ids(conn) -> dict[tuple[str, str, str], dict[str | None, str]]:
     """National ids set aside at publish for a wrong check digit and still open, by (source,
-    source key, load): ten Latin digits (zeros lost in a spreadsheet padded back).  A value of
-    an older load than the row's is no longer the row's (the key includes the load)."""
+    source key, load), then by the row's position in the load: ten Latin digits (zeros lost
+    in a spreadsheet padded back).  A value of an older load than the row's is no longer the
+    row's (the key includes the load); a load that repeated a key set values aside for each of
+    its rows, the published one's and its kept earlier copies' (`_published_typo`)."""
     from munihub.persian import to_latin_digits
     from munihub.persian.ids import national_id_problem
 
     t = store.set_aside
-    out = {}
-    query = sa.select(t.c.source, t.c.source_key, t.c.load_id, t.c.value).where(
+    out: dict[tuple[str, str, str], dict[str | None, str]] = {}
+    query = sa.select(t.c.source, t.c.source_key, t.c.load_id, t.c.position, t.c.value).where(
         t.c.status == "open", t.c.field == "national_id", t.c.rule == "transform:national_id")
-    for source, key, load_id, value in conn.execute(query):
+    for source, key, load_id, position, value in conn.execute(query):
         digits = "".join(c for c in to_latin_digits(str(value or "")) if c.isdigit())
         digits = digits.zfill(10) if len(digits) in (8, 9) else digits
         if national_id_problem(digits) == "check":  # a typo, not a wrong length or 0000000000
-            out[(source, key, load_id)] = digits
+            out.setdefault((source, key, load_id), {})[position] = digits
     return out
+
+
+def _copy_positions(conn, mistyped: dict) -> set[tuple]:
+    """(source, key, load, position) of the kept earlier copies among `mistyped`'s keys: their
+    set-aside ids are theirs, not the published row's."""
+    if not mistyped:
+        return set()
+    e = store.earlier_copies
+    return {tuple(r) for r in conn.execute(sa.select(e.c.source, e.c.source_key, e.c.load_id, e.c.position))
+            if tuple(r[:3]) in mistyped}
+
+
+def _published_typo(by_position: dict | None, copied: set[tuple], key: tuple) -> str | None:
+    """The set-aside id of the published row of `key` (source, key, load): its load's value at
+    a position no kept copy holds (a re-used key's earlier owner's mistyped id is not the last
+    owner's)."""
+    if not by_position:
+        return None
+    own = [v for p, v in by_position.items() if (*key, p) not in copied]
+    return own[-1] if own else None
 
 
 def _with_set_aside(text: str, value: str) -> str:
