@@ -629,3 +629,17 @@ def test_personal_evidence_outranks_a_whole_name_at_the_home():
     to_father, to_follow = score[frozenset((call["ref"], father["ref"]))], score[frozenset((call["ref"], follow["ref"]))]
     assert conf["match"] <= to_father < to_follow
     assert clusters[call["ref"]] == clusters[follow["ref"]] == clusters[son["ref"]] != clusters[father["ref"]]
+
+
+def test_a_steward_is_not_asked_about_two_people_the_conflict_test_keeps_apart():
+    # on the registry's mobile: her sister مریم (same surname, father and number: two first
+    # names, never one woman) and a «خانم احمدی» who may be either of them (worth a look)
+    from munihub.resolve.run import resolve_type
+
+    zahra = rec("tax|1", national_id="0084575948", first_name="زهرا", last_name="احمدی", father_name="علی",
+                birth_date="1990-01-01", mobile="+989151234567", gender="female")
+    sister = rec("water|7", first_name="مریم", last_name="احمدی", mobile="+989151234567", father_name="علی")
+    caller = rec("137|3#person", last_name="احمدی", title="خانم", mobile="+989151234567")
+    assert 0.6 <= find_matches([zahra, sister])[0].probability < 0.95  # in the review band
+    review = resolve_type("person", [zahra, sister, caller], {}, [])["review"]
+    assert {(p.left_ref, p.right_ref) for p in review} == {("137|3#person", "tax|1"), ("137|3#person", "water|7")}

@@ -97,6 +97,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         from munihub.resolve.followups import followup_options, group_followups
         clusters = group_followups([with_fields(r) for r in records], options=followup_options(conf))
         pairs: list = []
+        conflict = None
         rule = {r: "followup" for r in refs}
         ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     else:
@@ -116,7 +117,7 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
         rule = components.first_rules(scored, conf["match"]) | moved  # a moved mention says the roster moved it
         p = scored["probability"]
         pairs = vectorized.pairs_of(scored, (p >= conf["review"]) & (p < conf["match"]))
-    return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf), "rule": rule,
+    return {"ids": ids, "review": _review(pairs, ids, previous, decisions, conf, conflict), "rule": rule,
             "model": model, "features": feats}
 
 
@@ -176,12 +177,17 @@ def _rules(pairs, threshold: float) -> dict[str, str]:
     return rule
 
 
-def _review(pairs, ids: dict, previous: dict, decisions, conf: dict) -> list:
+def _review(pairs, ids: dict, previous: dict, decisions, conf: dict, conflict=None) -> list:
+    """The pairs a steward is asked about: in the review band, undecided, in two entities, and
+    not two records the conflict test says are two people whatever links them (two valid
+    national ids, two birth dates, a daughter's and her mother's first names: clustering never
+    joins them, and a queue of them hid the pairs worth a look)."""
     decided = {(a, b) for a, b, _ in decisions} | {(b, a) for a, b, _ in decisions}
     entity = lambda r: ids.get(r) or previous.get(r)  # noqa: E731 (outside a region: unchanged)
     return sorted({p for p in pairs if conf["review"] <= p.probability < conf["match"]
                    and (p.left_ref, p.right_ref) not in decided
-                   and entity(p.left_ref) != entity(p.right_ref)})
+                   and entity(p.left_ref) != entity(p.right_ref)
+                   and not (conflict is not None and conflict(p.left_ref, p.right_ref))})
 
 
 def resolve_all(engine: sa.Engine, settings: Settings | None = None, *, full: bool = False,
@@ -394,7 +400,7 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
         moved: dict[str, str] = {}
         clusters = partial.resolve_partials(clusters, hood.slot["features"], roster, conflict, decisions, why=moved)
         ids = _assign(conn, clusters, hood.previous, etype)
-    rule, review = _rules(pairs, conf["match"]) | moved, _review(pairs, ids, hood.previous, decisions, conf)
+    rule, review = _rules(pairs, conf["match"]) | moved, _review(pairs, ids, hood.previous, decisions, conf, conflict)
     return region, ids, rule, review, hood.previous, hood.slot["features"], old, conf
 
 
