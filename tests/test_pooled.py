@@ -11,6 +11,8 @@ from munihub.resolve import match, partial, pooled
 from munihub.resolve.conflicts import conflict_of
 from munihub.resolve.run import resolve_all
 
+from test_resolve_id_typos import typo
+
 CONF = match.settings_for("person")
 ROSTER = partial.roster_settings("person", CONF)
 MOBILE = "+989150000001"
@@ -85,15 +87,6 @@ def test_a_name_near_but_not_the_same_joins_nobody():
              "reg": {"first_key": "محمود", "last_key": "احمدی", "mobile": MOBILE}}
     out = join(feats, [{"c1#person", "c2#person"}])
     assert out["reg"] == "reg"
-
-
-def typo(valid: str) -> str:
-    """`valid` with one digit changed so that its check digit fails."""
-    for d in "0123456789":
-        wrong = valid[:4] + d + valid[5:]
-        if wrong != valid and wrong[9] != str(national_id_check_digit(wrong[:9])):
-            return wrong
-    raise AssertionError(valid)
 
 
 def test_a_mistyped_id_joins_the_one_valid_id_on_record_a_typo_away():
