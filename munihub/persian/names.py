@@ -20,6 +20,7 @@ _NOT_KEY = re.compile(r"[\W_]+")
 _NUMBER_LABEL = r"(?:(?:شماره\s*(?:تلفن\s*همراه|تلفن|تماس|همراه|موبایل)?|تلفن\s*همراه|تلفن|تماس|همراه|موبایل" \
                 r"|کد\s*ملی|کدملی|تل)\s*[:：]?\s*)?"
 _NUMBER = re.compile(_NUMBER_LABEL + r"[(\[{]?\s*\+?(\d(?:[\d\s\-–./]*\d)?)\s*[)\]}]?")
+_KEY_NUMBER = re.compile(r"\d{5,}")
 _EDGES = re.compile(r"^[\s،,؛;:\-–—/|]+|[\s،,؛;:\-–—/|]+$")
 
 
@@ -196,6 +197,8 @@ def _name_key(name: str | None) -> str:
     _, rest = _split_normalized(text)
     tokens = [_NOT_KEY.sub("", t) for t in fold_key_letters(rest).split()]
     key = "".join(_SHORT.get(t, t) for t in tokens)
+    if any(c.isdigit() for c in key):  # short runs the parts joined into a number («0000:0»):
+        key = _KEY_NUMBER.sub("", key)  # taken out too, so a key read again is the same key
     if "اله" in key:
         key = _ALLAH.sub(r"\1الله", key)
     return key if unicodedata.is_normalized("NFKC", key) else match_key(key)
