@@ -384,10 +384,8 @@ def test_a_name_longer_than_a_whole_one_is_another_person():
     assert not conflicting(f(first_name="محمدجواد", birth_date="1976-07-08"), f(first_name="جواد"), conf)
     assert not conflicting(f(first_name="ملیحه", birth_date="1982-09-11"), f(first_name="سیدملیحه"), conf)
     assert not conflicting(f(first_name="اطمه", birth_date="1949-09-24"), f(first_name="فاطمه"), conf)  # a typo
-    # ... unless both rows give the same birth date: one man, written whole in one registry and
-    # by his name's half in another (father and son never share a birth date)
-    assert not conflicting(whole, f(first_name="محمدجواد", birth_date="1976-07-08"), conf)
-    assert conflicting(whole, f(first_name="محمدجواد", birth_date="2001-02-03"), conf)
+    # ... whatever birth dates they give: twins share one (a زهرا beside her sister فاطمه‌زهرا)
+    assert conflicting(f(first_name="زهرا", birth_date="1990-01-26"), f(first_name="فاطمه‌زهرا", birth_date="1990-01-26"), conf)
 
 
 def test_two_fathers_names_are_two_people():
