@@ -268,13 +268,12 @@ def parse_name(value: str | None) -> ParsedName | None:
 def _parse(text: str | None) -> ParsedName | None:
     if not text:
         return None
-    if any(c.isdigit() for c in text):
-        text, numbers = split_numbers(text)
-        if numbers:  # (a stray digit or two stays in the name: `split_numbers`)
-            parsed = _parse(text) if text else None
-            if parsed is None:  # only a number: nobody named, but the number is the caller's
-                return ParsedName(placeholder=True, confidence=1.0, numbers=numbers)
-            return parsed._replace(numbers=numbers)
+    text, numbers = split_numbers(text)  # (a stray digit or two stays in the name)
+    if numbers:
+        parsed = _parse(text) if text else None
+        if parsed is None:  # only a number: nobody named, but the number is the caller's
+            return ParsedName(placeholder=True, confidence=1.0, numbers=numbers)
+        return parsed._replace(numbers=numbers)
     words = text.split()  # (normalize_text left single spaces)
     if len(text) <= 20 and (_key(words[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
                             or not _LETTER.search(text)):  # «ناشناس», or no letter at all («؟», «--»)
