@@ -101,3 +101,25 @@ def drop_tables(names: list[str]) -> None:
     bind = op.get_bind()
     for name in reversed(names):
         store.metadata.tables[name].drop(bind, checkfirst=True)
+
+
+def add_columns(columns: list[tuple[str, str, object]]) -> None:
+    """For a revision's upgrade(): add these (table, column, type) columns, each only where it
+    is missing: a store created at this revision already has them (0001 builds tables as
+    defined now)."""
+    from alembic import op
+
+    inspect = sa.inspect(op.get_bind())
+    for table, column, kind in columns:
+        if column not in {c["name"] for c in inspect.get_columns(table)}:
+            op.add_column(table, sa.Column(column, kind))
+
+
+def drop_columns(columns: list[tuple[str, str, object]]) -> None:
+    """For a revision's downgrade(): drop the columns `add_columns` added, in reverse order
+    (a batch per column: SQLite rebuilds the table)."""
+    from alembic import op
+
+    for table, column, _ in reversed(columns):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column(column)

@@ -8,10 +8,9 @@ Existing loads set nothing aside, so their count is an empty map, not unknown.
 
 Revision ID: 0006
 """
-import sqlalchemy as sa
 from alembic import op
 
-from munihub.store.migrations import create_tables, drop_tables
+from munihub.store.migrations import add_columns, create_tables, drop_columns, drop_tables
 
 revision = "0006"
 down_revision = "0005"
@@ -25,9 +24,7 @@ def upgrade() -> None:
     from munihub.store import tables as store
 
     bind = op.get_bind()
-    # A store created at this revision already has the column: 0001 builds `loads` as defined now.
-    if "values_set_aside" not in {c["name"] for c in sa.inspect(bind).get_columns("loads")}:
-        op.add_column("loads", sa.Column("values_set_aside", store.JSON))
+    add_columns([("loads", "values_set_aside", store.JSON)])
     loads = store.loads
     bind.execute(loads.update().where(loads.c.values_set_aside.is_(None)).values(values_set_aside={}))
     create_tables(TABLES)
@@ -35,5 +32,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     drop_tables(TABLES)
-    with op.batch_alter_table("loads") as batch:
-        batch.drop_column("values_set_aside")
+    drop_columns([("loads", "values_set_aside", None)])

@@ -11,7 +11,7 @@ Revision ID: 0010
 import sqlalchemy as sa
 from alembic import op
 
-from munihub.store.migrations import create_tables, drop_tables
+from munihub.store.migrations import add_columns, create_tables, drop_columns, drop_tables
 
 revision = "0010"
 down_revision = "0009"
@@ -21,6 +21,7 @@ depends_on = None
 TABLES = ["indicator_request_groups", "indicator_group_members", "indicator_facts", "indicator_fact_days"]
 INDEX = "ix_entity_members_assigned_at"
 UNLOGGED = ["indicator_request_groups", "indicator_group_members"]
+COLUMNS = [("indicator_runs", "fact_version", sa.Integer)]
 
 
 def upgrade() -> None:
@@ -28,8 +29,7 @@ def upgrade() -> None:
 
     bind = op.get_bind()
     # A store created at this revision already has all of it: 0001 builds tables as defined now.
-    if "fact_version" not in {c["name"] for c in sa.inspect(bind).get_columns("indicator_runs")}:
-        op.add_column("indicator_runs", sa.Column("fact_version", sa.Integer))
+    add_columns(COLUMNS)
     next(i for i in store.entity_members.indexes if i.name == INDEX).create(bind, checkfirst=True)
     create_tables(TABLES)
     if bind.dialect.name == "postgresql":
@@ -43,5 +43,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     drop_tables(TABLES)
     op.drop_index(INDEX, table_name="entity_members")
-    with op.batch_alter_table("indicator_runs") as batch:
-        batch.drop_column("fact_version")
+    drop_columns(COLUMNS)

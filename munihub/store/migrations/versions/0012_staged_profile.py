@@ -6,9 +6,7 @@ PostgreSQL); a load without one (staged before this revision) is measured in SQL
 
 Revision ID: 0012
 """
-import sqlalchemy as sa
-from alembic import op
-
+from munihub.store.migrations import add_columns, drop_columns
 from munihub.store.tables import JSON
 
 revision = "0012"
@@ -17,12 +15,12 @@ branch_labels = None
 depends_on = None
 
 
+COLUMNS = [("loads", "staged_profile", JSON)]
+
+
 def upgrade() -> None:
-    # A store created at this revision already has it: 0001 builds tables as defined now.
-    if "staged_profile" not in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("loads")}:
-        op.add_column("loads", sa.Column("staged_profile", JSON))
+    add_columns(COLUMNS)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("loads") as batch:
-        batch.drop_column("staged_profile")
+    drop_columns(COLUMNS)

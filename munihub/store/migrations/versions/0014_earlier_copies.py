@@ -9,9 +9,8 @@ key published again without them, which makes the next resolution a full one).
 Revision ID: 0014
 """
 import sqlalchemy as sa
-from alembic import op
 
-from munihub.store.migrations import create_tables, drop_tables
+from munihub.store.migrations import add_columns, create_tables, drop_columns, drop_tables
 
 revision = "0014"
 down_revision = "0013"
@@ -23,16 +22,10 @@ COLUMNS = [("loads", "copies_kept", sa.Integer), ("loads", "copies_dropped", sa.
 
 
 def upgrade() -> None:
-    inspect = sa.inspect(op.get_bind())
-    for table, column, kind in COLUMNS:
-        # A store created at this revision already has them: 0001 builds tables as defined now.
-        if column not in {c["name"] for c in inspect.get_columns(table)}:
-            op.add_column(table, sa.Column(column, kind()))
+    add_columns(COLUMNS)
     create_tables(TABLES)
 
 
 def downgrade() -> None:
     drop_tables(TABLES)
-    for table, column, _ in reversed(COLUMNS):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column(column)
+    drop_columns(COLUMNS)
