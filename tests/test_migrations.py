@@ -18,6 +18,13 @@ def _head() -> str:
     return ScriptDirectory(str(migrations.HERE)).get_current_head()
 
 
+def _one_row(conn) -> None:
+    """A published row, for the revisions that must keep the rows they find."""
+    conn.execute(store.source_rows.insert().values(
+        source="s", source_key="1", entity_type="person", record={"n": "علی"}, record_hash="h",
+        first_load_id="L1", load_id="L1", updated_at=T0))
+
+
 def _indexes(engine, table: str) -> set[str]:
     return {i["name"] for i in sa.inspect(engine).get_indexes(table)}
 
@@ -27,9 +34,7 @@ def test_a_store_at_0004_gains_the_updated_at_index_and_keeps_its_rows(store_url
     migrations.upgrade(engine, "0004")
     with engine.begin() as conn:  # 0001 builds tables from munihub.store, which now has the index
         conn.exec_driver_sql("DROP INDEX ix_source_rows_updated_at")
-        conn.execute(store.source_rows.insert().values(
-            source="s", source_key="1", entity_type="person", record={"n": "علی"}, record_hash="h",
-            first_load_id="L1", load_id="L1", updated_at=T0))
+        _one_row(conn)
     assert "ix_source_rows_updated_at" not in _indexes(engine, "source_rows")
     engine.dispose()
 
@@ -179,9 +184,7 @@ def test_a_store_at_0012_loses_the_index_of_source_rows_by_load_and_keeps_its_ro
     migrations.upgrade(engine, "0012")
     with engine.begin() as conn:  # 0001 builds tables from munihub.store, which no longer has it
         conn.exec_driver_sql("CREATE INDEX ix_source_rows_load_id ON source_rows (load_id)")
-        conn.execute(store.source_rows.insert().values(
-            source="s", source_key="1", entity_type="person", record={"n": "علی"}, record_hash="h",
-            first_load_id="L1", load_id="L1", updated_at=T0))
+        _one_row(conn)
     engine.dispose()
 
     engine = store.open_store(store_url)
