@@ -21,7 +21,7 @@ from munihub.ingest.mapping import phone_field
 from munihub.ingest.quality_measure import StagedColumns
 from munihub.ingest.stage import _at, check_record, stage_batches
 from munihub.ingest.validate import errors_of
-from munihub.persian.transforms import reader
+from munihub.persian.transforms import phones_read, reader
 from munihub.testing.synthetic import national_id_check
 
 DATA = Path(__file__).parent / "data" / "core"
@@ -94,8 +94,9 @@ BAD_VALUES = {
     "nid": NIDS, "fname": NAMES, "lname": NAMES, "title": NAMES,
     "sex": st.sampled_from(["other", "", None, True, 1]),
     "born": st.sampled_from(["2024-02-30", "", None, "tomorrow", 19880321]),
-    "tel": st.sampled_from(["051-38001234", "38001234", "12", "", None, 9151234567]),
-    "tel2": st.sampled_from(["09151234567", "12", "", None]),
+    "tel": st.sampled_from(["051-38001234", "38001234", "12", "", None, 9151234567, "09151234567 - 05138001234",
+                            "همراه: 09151234567", "09151234567، 09121234567", "38001234 - 09151234567"]),
+    "tel2": st.sampled_from(["09151234567", "12", "", None, "05138001234 / 09151234567", "05138001234 داخلی 12"]),
     "zip": st.sampled_from(["1111111111", "91876", None, 9187654321]),
     "mail": st.sampled_from(["not-an-email", "", None, 5]),
     "region": TEXT, "addr": st.fixed_dictionaries({"line": TEXT}) | st.sampled_from([None, "flat", {"x": 1}]),
@@ -150,6 +151,8 @@ def _moved(contract, raw, record) -> bool:
         if f.transform and f.transform.startswith(("mobile", "phone")) and raw.get(f.source) not in (None, ""):
             try:
                 if phone_field(f.name, reader(f.transform)(raw[f.source])) != f.name:
+                    return True
+                if len(phones_read(f.transform, raw[f.source])) > 1:  # a second number, filed too
                     return True
             except ValueError:
                 continue

@@ -11,7 +11,7 @@ import munihub.persian as nz
 from munihub.errors import MunihubError
 from munihub.persian import (NormalizeError, is_valid_mobile, is_valid_national_id, is_valid_postal_code,
                              match_key, name_key, national_id_check_digit, normalize_text, parse_date,
-                             parse_datetime, parse_gender, parse_mobile, parse_national_id, parse_phone,
+                             parse_datetime, parse_gender, parse_mobile, parse_national_id, parse_phone, phones_in,
                              parse_postal_code, split_title, to_jalali, to_latin_digits)
 from munihub.persian.ids import is_national_id, national_id_problem
 
@@ -293,8 +293,31 @@ def test_phone_forms(raw, area, want):
     assert parse_phone(raw, area) == want
 
 
+@pytest.mark.parametrize("raw, area, want", [
+    ("09151234567 - 05138001234", None, ["+989151234567", "+985138001234"]),
+    ("051 3800 1234 - 0915 123 4567", None, ["+985138001234", "+989151234567"]),  # groups joined until a number reads
+    ("تلفن: ۰۵۱۳۸۰۰۱۲۳۴، همراه: ۰۹۱۵۱۲۳۴۵۶۷", None, ["+985138001234", "+989151234567"]),
+    ("38001234 / 38001235", "51", ["+985138001234", "+985138001235"]),
+    ("05138001234/5", None, ["+985138001234"]),        # «…۱۲۳۴/۵»: the next line's last digit, no number
+    ("05138001234 داخلی 12", None, ["+985138001234"]),
+    ("12 09151234567", None, ["+989151234567"]),       # a stray group before a number
+    ("1403/08/14", None, []), ("پلاک ۱۲ واحد ۳", None, []), ("0915123456", None, []),
+])
+def test_phones_in_a_field_of_several_numbers(raw, area, want):
+    assert phones_in(raw, area) == want
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("05138001234 - 09151234567", "+989151234567"),  # the mobile of two: a person's own number
+    ("تلفن 05138001234", "+985138001234"), ("0915-123-4567 (همراه)", "+989151234567"),
+])
+def test_a_phone_among_words_or_numbers_reads_as_its_mobile_else_its_first(raw, want):
+    assert parse_phone(raw) == want
+
+
 @pytest.mark.parametrize("raw, code", [
     ("38001234", "area_code"), ("12345", "invalid"), ("+4930123456", "country"), ("", "empty"),
+    ("0915abc4567", "characters"), ("0915123456 - 12", "invalid"),
 ])
 def test_phone_rejections(raw, code):
     with pytest.raises(NormalizeError) as info:

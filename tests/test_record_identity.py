@@ -238,3 +238,23 @@ def test_status_and_sync_name_the_values_set_aside_per_field_even_after_a_quiet_
     assert (row["rows_in"], row["set_aside"], row["set_aside_last_load"]) == (0, 3, 0)
     assert row["set_aside_by_field"] == {"birth_date": 1, "mobile": 1, "national_id": 1}
     assert row["set_aside_fields"] == "birth_date 1, mobile 1, national_id 1"
+
+
+@pytest.mark.parametrize("tel, want, aside", [
+    # a mobile and the home's landline in one field: both kept, each under its kind
+    ("09151234567 - 05138001234", {"mobile": "+989151234567", "phone": "+985138001234"}, []),
+    ("۳۸۰۰۱۲۳۴ / ۰۹۱۵۱۲۳۴۵۶۷", {"mobile": "+989151234567", "phone": "+985138001234"}, []),  # mobile:51's city code
+    ("همراه: 09151234567 ثابت: 051-3800-1234", {"mobile": "+989151234567", "phone": "+985138001234"}, []),
+    # two mobiles: the first kept, the second set aside (counted, for a steward), not dropped
+    ("09151234567، 09121234567", {"mobile": "+989151234567"}, ["phone:second"]),
+    ("تلفن 09151234567", {"mobile": "+989151234567"}, []),
+    ("05138001234 داخلی 12", {"phone": "+985138001234"}, []),  # an extension is no number of its own
+    ("پلاک 12 واحد 3", {}, ["transform:mobile"]),  # short digit groups are no phone
+])
+def test_a_phone_field_holding_several_numbers_or_words_keeps_every_number(tel, want, aside):
+    from munihub.ingest.mapping import map_record
+    contract = contracts.load_contract(DATA / "licences.yaml")
+    record, reasons, set_aside = map_record(contract, {"licence_no": "L-9", "lname": "کریمی", "tel": tel})
+    assert not reasons
+    assert {k: record[k] for k in ("mobile", "phone") if k in record} == want
+    assert [a["rule"] for a in set_aside] == aside

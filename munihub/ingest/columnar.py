@@ -29,7 +29,7 @@ from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub.ingest import value_checks
 from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _lookup, phone_field
-from munihub.persian.transforms import COLUMN_PROVES, column_reader, reader
+from munihub.persian.transforms import COLUMN_PROVES, SEVERAL_PHONES_FROM, column_reader, reader
 
 SLOW = object()      # this value sends its record through stage.check_record
 _FRAGMENTS = {tuple}  # the types of a column whose every value was read: (fragment, value) pairs
@@ -117,6 +117,8 @@ class _FieldReader:
         f = self.f
         if f.value_map:
             value = _lookup(f, value)
+        if self.phone and value.__class__ is str and len(value) >= SEVERAL_PHONES_FROM:
+            return SLOW  # it may hold a second number, which `mapping.map_record` files
         if self.read is not None:
             try:
                 value = self.read(value)
@@ -146,6 +148,8 @@ class _FieldReader:
         if self.read_column is not None:  # ids, mobiles, postal codes as registries write them: no call per value
             read = self.read_column(values)
             column_check = self.proven_check
+        if self.phone and read is None and max(map(len, values)) >= SEVERAL_PHONES_FROM:
+            return [self.outcome(value) for value in values]  # a value may hold a second number
         if read is None or (self.read is not None and self.read_column is None):
             column_check = self.column_check
             try:

@@ -17,7 +17,7 @@ from typing import Any
 from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub import persian
-from munihub.persian.transforms import PHONE_TRANSFORMS, reader
+from munihub.persian.transforms import PHONE_TRANSFORMS, SEVERAL_PHONES_FROM, phones_read, reader
 
 KEY_SEPARATOR = "|"
 
@@ -114,6 +114,16 @@ def phone_field(name: str, value: str) -> str:
     return f"{parent}.{target}" if parent else target
 
 
+def _numbers(f: Field, raw: dict, value: str) -> list[str]:
+    """The number a phone field read, then any other it holds («۰۹۱۵… - ۰۵۱۳۸…»): the reader
+    gave its mobile, and the landline beside it is filed under `phone` (a second number of the
+    same kind is set aside as `phone:second`, so nothing the field held is lost)."""
+    written = raw_value(f, raw)
+    if written.__class__ is not str or len(written) < SEVERAL_PHONES_FROM:
+        return [value]
+    return [value, *(n for n in phones_read(f.transform, written) if n != value)]
+
+
 def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[dict]]:
     """(shared-schema record, reasons to quarantine it, values set aside); a record with no
     reasons is published, without its set-aside values."""
@@ -129,9 +139,12 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[di
             else:
                 aside.append(set_aside(f, reason, raw))
         elif value is not None:
-            if f.transform and _is_phone(f.transform) and \
-                    (target := phone_field(f.name, value)) != f.name and not f.must_read:
-                moved.append((f, target, value))  # filed after the fields the contract maps there
+            if f.transform and _is_phone(f.transform) and not f.must_read:
+                for number in _numbers(f, raw, value):
+                    if number == value and phone_field(f.name, value) == f.name:
+                        _put(record, f.name, value)
+                    else:  # filed after the fields the contract maps there
+                        moved.append((f, phone_field(f.name, number), number))
             else:
                 _put(record, f.name, value)
         if f.required and value is None and not reason:  # the contract's promise, on top of the schema's

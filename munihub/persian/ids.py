@@ -218,8 +218,53 @@ def parse_phone(value, default_area: str | None = None) -> str:
     """Iranian phone (landline or mobile) in E.164, e.g. 051-3800-1234 → `+985138001234`.
 
     An 8-digit local number needs `default_area` (the city code without 0, "51" for Mashhad);
-    without it the number is refused rather than guessed.
+    without it the number is refused rather than guessed.  A field that holds more than one
+    number, or words around one («۰۹۱۵۱۲۳۴۵۶۷ - ۰۵۱۳۸۰۰۱۲۳۴»، «همراه: ۰۹۱۵…»، «… داخلی ۱۲»),
+    reads as its mobile, else its first number (`phones_in`); the mapping files the rest.
     """
+    try:
+        return _parse_phone(value, default_area)
+    except NormalizeError as exc:
+        found = phones_in(value, default_area) if value.__class__ is str and exc.code in _SEVERAL else ()
+        if not found:
+            raise
+        return next((n for n in found if n.startswith("+989")), found[0])
+
+
+# What a field of several numbers, or of a number and words, fails as when read whole.
+_SEVERAL = frozenset({"characters", "invalid", "length", "country"})
+# Between two numbers of one field: anything but digits, '+' and what `_SEPARATORS` drops
+# inside one number (a letter, a comma, a slash, a colon: «تلفن: …»، «…۱۲۳۴/۵»).
+_BETWEEN = re.compile(r"[^\d+\s\-\u2010-\u2015\u2212_.()\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+")
+_GROUP = re.compile(r"\+?\d+")
+
+
+def phones_in(value: str, default_area: str | None = None) -> list[str]:
+    """Every number `parse_phone` reads in a field, in order (each once).  Digit groups
+    between `_BETWEEN`'s marks are joined until they read as one number: «051 3800 1234 -
+    0915 123 4567» is two numbers, «1403/08/14» none (a slash parts the groups), and
+    a leftover short group (an extension, «…۱۲۳۴/۵»'s 5) nothing."""
+    found: list[str] = []
+    for chunk in _BETWEEN.split(to_latin_digits(value)):
+        held = ""
+        for group in _GROUP.findall(chunk):
+            number = None
+            for attempt in (held + group, group) if held else (group,):
+                try:
+                    number = _parse_phone(attempt, default_area)
+                    break
+                except NormalizeError:
+                    pass
+            if number is None:
+                held = held + group if len(held + group) <= 14 else group  # no number is longer
+                continue
+            held = ""
+            if number not in found:
+                found.append(number)
+    return found
+
+
+def _parse_phone(value, default_area: str | None = None) -> str:
     mobile_re, fixed_re = _ir_patterns()
     if value.__class__ is str and len(value) == 11 and value.startswith("09") and value.isascii() \
             and value.isdigit() and mobile_re.fullmatch(national := value[1:]):

@@ -105,6 +105,20 @@ def _phone_in(area: str) -> Callable[[Any], str]:
     return lambda v: _n().parse_phone(v, default_area=area)
 
 
+# A phone field longer than this may hold a second number (a mobile and a landline need 20
+# characters with one separator): such values are read by `phones_read` as well.
+SEVERAL_PHONES_FROM = 20
+
+
+def phones_read(spec: str, value: Any) -> list[str]:
+    """Every number a phone field's value holds (`ids.phones_in`), with the city code of its
+    transform (`mobile:51`) for local numbers; [] for a value that is not text."""
+    if value.__class__ is not str:
+        return []
+    _, _, param = str(spec).partition(":")
+    return _n().phones_in(value, _area_code(param) if param else None)
+
+
 def _century(text: str) -> int:
     """The century two-digit years are read in: 13 or 14 (Jalali), 19 or 20 (Gregorian)."""
     if text.strip() not in {"13", "14", "19", "20"}:
