@@ -1,7 +1,8 @@
 """Dates and times as subsystems write them (Jalali or Gregorian, any digits) → ISO 8601.
 
 A four-digit year below 1700 is Jalali (۱۴۰۳/۰۸/۱۴, 1403-8-14, 14 آبان 1403, 14030814); the
-Jalali calendar (month lengths, leap years) comes from `jdatetime`.  Day-first dates are read
+Jalali calendar (month lengths, leap years) comes from `jdatetime`.  A weekday before the date
+(«دوشنبه ۱۴ آبان ۱۴۰۳») and a time before it («۱۰:۳۰ - ۱۴۰۳/۰۸/۱۴») are read too.  Day-first dates are read
 as d/m/y; a Gregorian one where day and month could swap is refused rather than guessed.
 Conversions are cached: birth dates repeat across millions of records.
 """
@@ -34,6 +35,11 @@ _TIME = re.compile(
     r"(am|pm|a\.m\.|p\.m\.|ق\.?\s?ظ\.?|ب\.?\s?ظ\.?|صبح|عصر|بعدازظهر|بعد از ظهر)?\s*"
     r"(z|[+-]\d{2}:?\d{2})?", re.I)
 _PM = ("pm", "p.m.", "عصر", "بعدازظهر", "بعد از ظهر")
+# A weekday before the date, as calendars and letters write it: «چهارشنبه ۱۴ آبان ۱۴۰۳»,
+# «سه‌شنبه، 1403/08/13» (the half-space is a space by now); Arabic ي/ك forms too.
+_WEEKDAY = re.compile(r"(?:روز\s*)?(?:(?:[یي][کك]|دو|سه|چهار|پنج)\s*)?شنبه\s*[,\-]?\s*|(?:روز\s*)?جمعه\s*[,\-]?\s*")
+# A time before the date: «10:22 1403/08/14», «۱۰:۲۲ - ۱۴۰۳/۰۸/۱۴».
+_TIME_FIRST = re.compile(r"(\d{1,2}:\d{2}(?::\d{2})?)\s*[\-,]?\s*(?=\d)")
 _MAX_LEN = 64
 
 
@@ -167,6 +173,12 @@ def _parse_text(value: str, century: int | None = None) -> tuple[str, str | None
         raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
     if text[-1] > "\u0600":
         text = _ERA.sub("", text)
+    if text[0] > "\u0600" and (weekday := _WEEKDAY.match(text)):
+        text = text[weekday.end():]
+    if text[2:3] == ":" or text[1:2] == ":":
+        first = _TIME_FIRST.match(text)
+        if first:
+            text = f"{text[first.end():]} {first[1]}"
     named = _NAMED.fullmatch(text)
     if named:
         month = _MONTH_BY_KEY.get(match_key(named[2].replace("ماه", "")))
