@@ -44,6 +44,18 @@ ZWNJ = "\u200c"
     ("مشهدی حسن", "حسن", None, None, "مشهدی", False),                  # before it, the title
     ("زهرابیگم", "زهرابیگم", None, None, None, False),                 # a woman's name with its suffix, alone
     ("خانم فاطمه‌السادات", f"فاطمه{ZWNJ}السادات", None, None, "خانم", False),  # is her first name
+    # notes in brackets: a part of the name, a father, or a word about the person (dropped)
+    ("احمدی (علی)", "علی", "احمدی", None, None, False),
+    ("علی احمدی (فرزند حسن)", "علی", "احمدی", "حسن", None, False),
+    ("احمدی علی (پدر: حسن)", "علی", "احمدی", "حسن", None, False),
+    ("علی احمدی (نام پدر حسن)", "علی", "احمدی", "حسن", None, False),
+    ("علی احمدی نام پدر: حسن", "علی", "احمدی", "حسن", None, False),
+    ("علی احمدی (وکیل)", "علی", "احمدی", None, None, False),
+    ("علی احمدی [متوفی]", "علی", "احمدی", None, None, False),
+    ("پدرام احمدی", "پدرام", "احمدی", None, None, False),              # «پدر» inside a name is no mark
+    ("علی_احمدی", "علی", "احمدی", None, None, False),                  # an underscore for a space
+    ("شادروان حسن کریمی", "حسن", "کریمی", None, "مرحوم", False),
+    ("ورثه مرحوم حسن کریمی", "حسن", "کریمی", None, "مرحوم", False),    # the heirs' record names the late
 ])
 def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
     got = parse_name(written)

@@ -6,7 +6,9 @@ first name, surname, father's name, titles and the seyyed flag, and how sure it 
 order.  The order is decided from evidence, never from position alone: the first-name and
 surname lists shipped in `munihub/persian/data/`, surname endings (-زاده، -پور، -ی …), the
 separator (a comma or dash usually follows the surname), then position (first name first).
-Placeholders (ناشناس، شهروند، بدون نام …) are no name at all.
+Placeholders (ناشناس، شهروند، بدون نام …) are no name at all.  Notes in brackets are read
+(`_notes`): «احمدی (علی)» is a part of the name, «(فرزند حسن)»/«(پدر: حسن)» the father,
+«(وکیل)» a word about the person, dropped.
 """
 from __future__ import annotations
 
@@ -22,8 +24,11 @@ _NOT_KEY = re.compile(r"[\W_]+")
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
 _SEPARATOR = re.compile(r"\s*[،,؛;\-–—/|]+\s*")
 _HAS_SEPARATOR = re.compile(r"[،,؛;\-–—/|]")
-_FATHER = re.compile(r"(?:^|\s)(?:فرزند|ولد|بنت)(?:\s+|$)")
-_FATHER_WORD = re.compile("فرزند|ولد|بنت")
+_FATHER = re.compile(r"(?:^|\s)(?:(?:فرزند|ولد|بنت)(?:\s+|$)|نام\s*پدر\s*:?\s*|پدر\s*:\s*)")
+_FATHER_WORD = re.compile("فرزند|ولد|بنت|پدر")
+# A note in brackets: «رضایی (علی)», «علی رضایی (فرزند حسن)», «… (پدر: حسن)», «… (وکیل)».
+_NOTE = re.compile(r"[(\[]([^()\[\]]*)[)\]]?")
+_FATHER_HEAD = re.compile(r"(?:فرزند|ولد|بنت|نام\s*پدر|پدر)\s*:?\s*")
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
 _LETTER = re.compile(r"[^\W_ء]")
 _SEYYED = {"سید": "سید", "سیده": "سیده"}
@@ -91,7 +96,9 @@ def _lists() -> tuple[frozenset[str], frozenset[str]]:
 
 # Every spelling of a title, by match key, plus the forms used with a name in speech.
 _EXTRA_TITLES = {"آقا": "آقای", "اقا": "آقای", "حاج آقا": "حاج", "حاج خانم": "حاجیه", "جناب آقای": "آقای",
-                 "سرکار خانم": "خانم", "بانو": "خانم", "آقای دکتر": "دکتر", "حاجیه خانم": "حاجیه"}
+                 "سرکار خانم": "خانم", "بانو": "خانم", "آقای دکتر": "دکتر", "حاجیه خانم": "حاجیه",
+                 # the heirs of the late X: the record names X
+                 "ورثه": "مرحوم", "ورثه مرحوم": "مرحوم", "ورثه شادروان": "مرحوم", "وراث": "مرحوم"}
 _TITLE = {_key(form): canon for canon, forms in TITLES.items() for form in forms}
 _TITLE.update({_key(k): v for k, v in _EXTRA_TITLES.items()})
 _TITLE_HEADS = frozenset(_key(f.split()[0]) for f in [*_EXTRA_TITLES, *(x for fs in TITLES.values() for x in fs)])
@@ -247,6 +254,30 @@ def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> 
     return (words[at:], words[:at], conf) if swapped else (words[:at], words[at:], conf)
 
 
+def _notes(text: str) -> tuple[str, str | None]:
+    """(the name without its bracketed notes, the father a note names).  A note of name words
+    the lists know is another part of the name («رضایی (علی)»: as after a comma); a father's
+    («(فرزند حسن)»، «(پدر: حسن)») is the father; any other («(وکیل)»، «(متوفی)») says something
+    about the person, not their name, and is dropped.  An underscore parts words as a space."""
+    father = None
+
+    def note(m: re.Match) -> str:
+        nonlocal father
+        inner = m[1].strip(" :")
+        head = _FATHER_HEAD.match(inner)
+        if head:
+            father = _text(_strip_titles(inner[head.end():].split())[0]) or father
+            return " "
+        first, last = _lists()
+        keys = [_key(w) for w in inner.split()]
+        if keys and all(k in first or k in last for k in keys):
+            return " ، " + inner + " "
+        return " "
+
+    text = " ".join(_NOTE.sub(note, text.replace("_", " ")).split())
+    return text.strip(" ،"), father
+
+
 def _confidence(best: float, other: float) -> float:
     """Sure when the chosen reading beats the next by a clear margin and had evidence."""
     sure = 0.5 + (best - other) / 2
@@ -274,11 +305,16 @@ def _parse(text: str | None) -> ParsedName | None:
         if parsed is None:  # only a number: nobody named, but the number is the caller's
             return ParsedName(placeholder=True, confidence=1.0, numbers=numbers)
         return parsed._replace(numbers=numbers)
+    noted = None
+    if "(" in text or "[" in text or "_" in text:
+        text, noted = _notes(text)
+        if not text:
+            return ParsedName(father=noted, confidence=0.0) if noted else ParsedName(placeholder=True, confidence=1.0)
     words = text.split()  # (normalize_text left single spaces)
     if len(text) <= 20 and (_key(words[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
                             or not _LETTER.search(text)):  # «ناشناس», or no letter at all («؟», «--»)
         return ParsedName(placeholder=True, confidence=1.0)
-    father = None
+    father = noted
     mark = _FATHER.search(text) if _FATHER_WORD.search(text) else None
     if mark:
         father_words = _strip_titles(_SEPARATOR.sub(" ", text[mark.end():]).split())[0]
