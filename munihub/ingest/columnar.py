@@ -29,7 +29,7 @@ from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub.ingest import value_checks
 from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _lookup, phone_field
-from munihub.persian.transforms import COLUMN_PROVES, SEVERAL_PHONES_FROM, column_reader, reader
+from munihub.persian.transforms import COLUMN_PROVES, SEVERAL_PHONES_FROM, column_reader, phones_read, reader
 
 SLOW = object()      # this value sends its record through stage.check_record
 _FRAGMENTS = {tuple}  # the types of a column whose every value was read: (fragment, value) pairs
@@ -117,8 +117,9 @@ class _FieldReader:
         f = self.f
         if f.value_map:
             value = _lookup(f, value)
-        if self.phone and value.__class__ is str and len(value) >= SEVERAL_PHONES_FROM:
-            return SLOW  # it may hold a second number, which `mapping.map_record` files
+        if self.phone and value.__class__ is str and len(value) >= SEVERAL_PHONES_FROM \
+                and len(phones_read(f.transform, value)) > 1:
+            return SLOW  # a second number, which `mapping.map_record` files
         if self.read is not None:
             try:
                 value = self.read(value)
