@@ -176,7 +176,9 @@ def test_generated_records_include_valid_and_invalid():
     """Guards the generator itself: a differential test over only-invalid records would prove little."""
     seen = {"valid": 0, "invalid": 0}
 
-    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # derandomized: over 100 random draws the valid share fell below 10 in ~7 % of runs (a red
+    # CI for nothing); a fixed sequence of 200 keeps the guard and never flickers
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(records("person"))
     def count(record):
         seen["valid" if compile_validator("person").is_valid(record) else "invalid"] += 1
