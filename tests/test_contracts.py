@@ -117,3 +117,55 @@ def test_a_contract_outside_the_agency_layout_is_found_by_id_parsing_it_once_per
     assert load_mod.find_contract("bench.renamed", folder) == path
     with pytest.raises(ConfigError, match="no contract 'bench.persons'"):
         load_mod.find_contract("bench.persons", folder)
+
+
+BARE = """apiVersion: v3.1.0
+kind: DataContract
+id: bare.people
+name: people
+version: 1.0.0
+status: active
+servers:
+  - server: s
+    type: custom
+    customProperties:
+      - {property: connector, value: sql}
+      - {property: url, value: "sqlite:///x.db"}
+      - {property: table, value: people}
+schema:
+  - name: people
+    physicalName: people
+    customProperties:
+      - {property: sharedSchema, value: person}
+      - {property: recordId, value: id}
+    properties:
+      - {name: national_id, physicalName: nid, logicalType: string}
+      - {name: first_name, physicalName: fname, logicalType: string}
+      - {name: title, physicalName: honorific, logicalType: string}
+      - {name: birth_date, physicalName: born, logicalType: date}
+      - {name: mobile, physicalName: tel, logicalType: string}
+      - {name: address.detail, physicalName: addr, logicalType: string}
+      - {name: address.postal_code, physicalName: zip, logicalType: string}
+      - {name: email, physicalName: mail, logicalType: string, classification: internal}
+      - {name: phone, physicalName: tel2, logicalType: string, transformLogic: string}
+"""
+
+
+def test_a_contract_written_by_hand_without_readers_or_classes_gets_the_shared_schemas(tmp_path):
+    """An agency's contract that names no transformLogic still reads national ids, phones,
+    Jalali dates and names as the template would have written, and its citizens' fields are
+    personal (masked at the gateway) unless it says otherwise; what it does say wins."""
+    from munihub.ingest.mapping import map_record
+    c = load_contract(write(tmp_path, BARE))
+    got = {f.name: (f.transform, f.personal) for f in c.fields}
+    assert got == {"national_id": ("national_id", True), "first_name": ("person_name", False),
+                   "title": ("title", False), "birth_date": ("date", True), "mobile": ("mobile", True),
+                   "address.detail": ("string", True), "address.postal_code": ("postal_code", False),
+                   "email": ("string", False), "phone": ("string", True)}
+    record, reasons, aside = map_record(c, {
+        "id": 7, "nid": "۰۰۱۲۳۴۵۶۷۹", "fname": "علي", "honorific": "حاج آقا", "born": "۱۳۶۵/۰۲/۱۱",
+        "tel": "0915 123 4567", "addr": 12, "zip": "۹۱۸۷۶۵۴۳۲۱", "mail": "a@b.ir", "tel2": "051-3800 1234"})
+    assert not reasons and not aside
+    assert record == {"national_id": "0012345679", "first_name": "علی", "title": "حاج", "birth_date": "1986-05-01",
+                      "mobile": "+989151234567", "address": {"detail": "12", "postal_code": "9187654321"},
+                      "email": "a@b.ir", "phone": "051-3800 1234"}

@@ -19,6 +19,7 @@ import yaml
 
 from munihub.config import REPO_ROOT
 from munihub.contracts.odcs import Problem, odcs_problems, schema_version, standard_version
+from munihub.contracts.schemas import field_defaults
 from munihub.contracts.runnable import (custom, first_object, record_id_fields, runnable_problems, server_parts,
                                        todo_paths)
 from munihub.errors import ConfigError, ContractError
@@ -248,15 +249,17 @@ def load_contract(path: str | Path, *, schemas_dir: Path | None = None) -> Contr
         raise ContractError(f"{len(standard) + len(hub)} problem(s) in contract: {verdict}", where=str(path),
                             hint="fix them and run `munihub contracts lint` again",
                             problems=[p.render(path) for p in standard + hub])
-    return _build(path, data)
+    return _build(path, data, schemas_dir)
 
 
-def _build(path: Path, data: dict) -> Contract:
-    """A checked document as plain data."""
+def _build(path: Path, data: dict, schemas_dir: Path | None = None) -> Contract:
+    """A checked document as plain data.  A property without transformLogic gets the reader its
+    shared-schema field implies, and one without classification the field's (`field_defaults`)."""
     dataset_id = str(data.get("id") or "")
     agency, _, dataset = dataset_id.partition(".")
     _, connector, params, secrets, airflow_conn = server_parts(data)
     obj = first_object(data)
+    defaults = field_defaults(str(custom(obj.get("customProperties")).get("sharedSchema") or ""), schemas_dir)
     # checked by runnable.record_id_problem
     record_id = record_id_fields(custom(obj.get("customProperties")).get("recordId"))
     fields = []
@@ -266,11 +269,13 @@ def _build(path: Path, data: dict) -> Contract:
         name, source = str(prop.get("name") or ""), prop.get("physicalName")
         prop_custom = custom(prop.get("customProperties"))
         value_map = prop_custom.get("valueMap") or {}
+        reader, personal = defaults.get(name, (None, False))
         fields.append(Field(
             name=name, source=str(source) if source is not None else None,
-            transform=prop.get("transformLogic"), required=bool(prop.get("required")),
+            transform=prop.get("transformLogic") or reader, required=bool(prop.get("required")),
             primary_key=bool(prop.get("primaryKey")), key_position=int(prop.get("primaryKeyPosition", -1)),
-            classification=str(prop.get("classification") or "internal").lower(), logical_type=prop.get("logicalType"),
+            classification=str(prop.get("classification") or ("personal" if personal else "internal")).lower(),
+            logical_type=prop.get("logicalType"),
             quality=tuple({**q, "field": name} for q in prop.get("quality") or []),
             sources=tuple(str(s) for s in prop.get("transformSourceObjects") or []),
             value_map=tuple((str(k), v) for k, v in value_map.items()),

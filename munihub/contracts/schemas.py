@@ -237,3 +237,68 @@ def flatten(record: dict, prefix: str = "") -> dict:
             out[f"{prefix}{key}"] = value
     return out
 
+
+
+# ---------------------------------------------------------------- what a field is, by its schema
+# The reader a field gets when its contract names no transformLogic, and the fields that are
+# personal when it names no classification: an agency writing its contract by hand, without
+# `munihub contracts new`, still gets national ids, phones and Jalali dates read and its
+# citizens' data masked at the gateway.  An explicit transformLogic (`string`: as written)
+# or classification always wins.
+FORMAT_TRANSFORMS = {"ir-national-id": "national_id", "ir-mobile": "mobile", "ir-phone": "phone",
+                     "ir-postal-code": "postal_code", "date": "date", "date-time": "datetime"}
+PERSONAL = {"national_id", "mobile", "phone", "email", "postal_code", "birth_date", "address.detail",
+            "address.street", "address.plate", "address.alley", "payer_name", "owner_name", "citizen_name",
+            "latitude", "longitude"}
+
+
+def schema_fields(name: str, schemas_dir: str | Path | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(dotted field name, its JSON Schema) for every field of a shared schema, nested
+    objects (`$ref: urn:munihub:schema:address`) expanded one level as `address.city`."""
+    schema = load_schema(name, schemas_dir)
+    out = []
+    for field, spec in (schema.get("properties") or {}).items():
+        ref = str(spec.get("$ref") or "")
+        if ref.startswith(URN_PREFIX):
+            inner = load_schema(ref[len(URN_PREFIX):], schemas_dir)
+            for sub, sub_spec in (inner.get("properties") or {}).items():
+                title = f"{spec.get('title', field)} / {sub_spec.get('title', sub)}"
+                out.append((f"{field}.{sub}", {**sub_spec, "title": title}))
+        elif spec.get("type") == "object" and spec.get("properties"):
+            out += [(f"{field}.{sub}", s) for sub, s in spec["properties"].items()]
+        else:
+            out.append((field, spec))
+    return out
+
+
+def default_transform(name: str, spec: dict) -> str:
+    """The reader a template writes for a shared-schema field (`text` for plain text): the
+    property's own `x-reader` annotation (an honorific's `title`), else by format and name."""
+    if spec.get("x-reader"):
+        return str(spec["x-reader"])
+    if spec.get("format") in FORMAT_TRANSFORMS:
+        return FORMAT_TRANSFORMS[spec["format"]]
+    if name.endswith("gender"):
+        return "gender"
+    if name.endswith(("_name", "father_name")) or name in {"first_name", "last_name", "full_name"}:
+        return "person_name"
+    return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(spec.get("type"), "text")
+
+
+def field_defaults(name: str, schemas_dir: str | Path | None = None) -> dict[str, tuple[str | None, bool]]:
+    """Field -> (the reader it gets without transformLogic, whether it is personal without a
+    classification) for shared schema `name`; {} for a schema that does not load (the
+    contract's check reports it).  Plain text keeps its value as written (`string`: text
+    unchanged, so a contract that named no reader for a code or a category publishes it as
+    before; a spreadsheet's number 9871416283 or 9871416283.0 as its digits, not refused)."""
+    try:
+        fields = schema_fields(name, schemas_dir)
+    except ConfigError:
+        return {}
+    out = {}
+    for field, spec in fields:
+        reader = default_transform(field, spec)
+        if reader == "text":
+            reader = "string" if spec.get("type") == "string" else None
+        out[field] = (reader, field in PERSONAL)
+    return out

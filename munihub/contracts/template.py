@@ -13,18 +13,12 @@ from typing import Any
 
 from munihub.contracts import todo_markers as contracts_todo_markers
 from munihub.contracts import read_yaml
+from munihub.contracts.schemas import PERSONAL, default_transform, load_schema, schema_fields
 from munihub.errors import ConfigError
 
 # Agency and dataset names become a folder, a file name, an id and env names: keep them plain.
 SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TODO = "TODO"
-FORMAT_TRANSFORMS = {"ir-national-id": "national_id", "ir-mobile": "mobile", "ir-phone": "phone",
-                     "ir-postal-code": "postal_code", "date": "date", "date-time": "datetime"}
-PERSONAL = {"national_id", "mobile", "phone", "email", "postal_code", "birth_date", "address.detail",
-            "address.street", "address.plate", "address.alley", "payer_name", "owner_name", "citizen_name",
-            "latitude", "longitude"}
-
-
 def _safe(kind: str, value: str) -> str:
     if not isinstance(value, str) or not SAFE_NAME.match(value):
         raise ConfigError(f"{kind} {value!r} is not a safe identifier",
@@ -34,44 +28,6 @@ def _safe(kind: str, value: str) -> str:
 
 
 # ---------------------------------------------------------------- shared schema fields
-
-def load_shared_schema(name: str, schemas_dir: Path) -> dict:
-    path = Path(schemas_dir) / f"{_safe('shared schema', name)}.schema.json"
-    if not path.is_file():
-        known = sorted(p.name.split(".")[0] for p in Path(schemas_dir).glob("*.schema.json"))
-        raise ConfigError(f"unknown shared schema {name!r}", where=str(schemas_dir),
-                          hint=f"known: {', '.join(known)}")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def schema_fields(name: str, schemas_dir: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(dotted field name, its JSON Schema) for every field of a shared schema, nested
-    objects (`$ref: urn:munihub:schema:address`) expanded one level as `address.city`."""
-    schema = load_shared_schema(name, schemas_dir)
-    out = []
-    for field, spec in (schema.get("properties") or {}).items():
-        ref = str(spec.get("$ref") or "")
-        if ref.startswith("urn:munihub:schema:"):
-            inner = load_shared_schema(ref.rsplit(":", 1)[1], schemas_dir)
-            for sub, sub_spec in (inner.get("properties") or {}).items():
-                title = f"{spec.get('title', field)} / {sub_spec.get('title', sub)}"
-                out.append((f"{field}.{sub}", {**sub_spec, "title": title}))
-        elif spec.get("type") == "object" and spec.get("properties"):
-            out += [(f"{field}.{sub}", s) for sub, s in spec["properties"].items()]
-        else:
-            out.append((field, spec))
-    return out
-
-
-def _transform(name: str, spec: dict) -> str:
-    if spec.get("format") in FORMAT_TRANSFORMS:
-        return FORMAT_TRANSFORMS[spec["format"]]
-    if name.endswith("gender"):
-        return "gender"
-    if name.endswith(("_name", "father_name")) or name in {"first_name", "last_name", "full_name"}:
-        return "person_name"
-    return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(spec.get("type"), "text")
-
 
 def _logical(spec: dict) -> str:
     if spec.get("format") == "date":
@@ -145,7 +101,7 @@ def _server(agency: str, dataset: str, connector: str) -> str:
 def render_template(agency: str, dataset: str, schema: str, connector: str, schemas_dir: Path) -> str:
     """The YAML text of a new contract for `agency.dataset` reading `schema` records via `connector`."""
     _safe("agency", agency), _safe("dataset", dataset), _safe("connector", connector)
-    shared = load_shared_schema(schema, schemas_dir)
+    shared = load_schema(_safe("shared schema", schema), schemas_dir)
     fields = schema_fields(schema, schemas_dir)
     required = set(shared.get("required") or [])
     key = next((n for n, _ in fields if n in required), fields[0][0] if fields else "id")
@@ -156,7 +112,7 @@ def render_template(agency: str, dataset: str, schema: str, connector: str, sche
                  f"      - name: {name}",
                  "        physicalName: TODO",
                  f"        logicalType: {_logical(spec)}",
-                 f"        transformLogic: {_transform(name, spec)}",
+                 f"        transformLogic: {default_transform(name, spec)}",
                  f"        classification: {'personal' if name in PERSONAL else 'internal'}"]
         if name == key:
             lines += ["        # کلید اصلی: مطمئن شوید در منبع یکتاست / primary key: check it is unique in the source",

@@ -45,6 +45,13 @@ def _number(value: Any) -> float:
     return float(_n().to_latin_digits(str(value)).replace(",", "").replace("٬", "").replace("٫", ".").strip())
 
 
+def _as_string(value: Any) -> str:
+    """A value as text: a spreadsheet's whole number (9871416283.0) as its digits."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _boolean(value: Any) -> bool:
     text = _n().to_latin_digits(str(value)).strip().lower()
     if text in {"1", "true", "yes", "y", "بله", "آری", "درست"}:
@@ -80,7 +87,7 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "integer": _integer,
     "number": _number,
     "boolean": _boolean,
-    "string": lambda v: str(v),
+    "string": lambda v: v if v.__class__ is str else _as_string(v),
     "concat": lambda v: v,  # joining happens in map_record; the result is then normalized text
 }
 

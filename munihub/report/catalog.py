@@ -120,7 +120,7 @@ def render_dataset(contract: Contract, titles: dict[str, str], load: dict | None
 
 
 def _titles(entity_type: str, schemas_dir: Path) -> dict[str, str]:
-    from munihub.contracts.template import schema_fields
+    from munihub.contracts.schemas import schema_fields
     from munihub.errors import ConfigError
     try:
         return {name: str(spec.get("title") or "") for name, spec in schema_fields(entity_type, schemas_dir)}
