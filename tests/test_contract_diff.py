@@ -144,6 +144,21 @@ def test_dataset_rule_raised_is_breaking():
     assert [(c.kind, c.path, c.breaking) for c in changes] == [("quality-tightened", "schema.payments.quality.rowCount", True)]
 
 
+def test_writing_out_the_reader_and_class_the_hub_already_gave_is_a_restatement():
+    """A property without transformLogic or classification is read by its shared-schema field
+    (`schemas.field_defaults`): spelling that out, or dropping it, changes nothing the hub does;
+    a reader other than the default is still a change."""
+    bare = copy.deepcopy(BASE)
+    for name in ("national_id", "paid_on", "payer_name"):
+        for key in ("transformLogic", "classification"):
+            prop(bare, name).pop(key, None)
+    assert {c.kind for c in diff_contracts(bare, BASE)} == {"restated"}
+    assert {c.kind for c in diff_contracts(BASE, bare)} == {"restated"}
+    other = copy.deepcopy(bare)
+    prop(other, "paid_on")["transformLogic"] = "datetime"
+    assert kinds(bare, other) == {"format-tightened": True}
+
+
 def test_transform_parameter_added_is_non_breaking_changed_is_breaking():
     # `date` → `date:13` reads two-digit years the bare transform set aside; every value read
     # before reads the same.  Another century changes values already published.

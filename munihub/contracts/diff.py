@@ -16,6 +16,7 @@ from typing import Any
 from munihub.contracts.changes import (BUMPS_ORDER, Change, breaking, compare_constraints, compare_rules,
                                        constraints_of, info, non_breaking, show)
 from munihub.contracts.runnable import record_id_fields
+from munihub.contracts.schemas import field_defaults
 
 # Type changes every old value still satisfies; any other change of type narrows.
 WIDENING = {("integer", "number")}
@@ -249,6 +250,24 @@ def _diff_properties(base: str, old_items, new_items) -> list[Change]:
 
 # ---------------------------------------------------------------- schema objects
 
+def _as_loaded(props, shared) -> Any:
+    """The properties with the reader and classification the hub gives a property that names
+    none (`schemas.field_defaults` of the shared schema both versions use): writing out
+    `transformLogic: national_id` where the hub already read national ids changes nothing it
+    does, so it is a restatement, not a tightened format."""
+    defaults = field_defaults(str(shared), None) if shared and isinstance(props, list) else {}
+    if not defaults:
+        return props
+    out = []
+    for p in props:
+        reader, personal = defaults.get(p.get("name"), (None, False)) if isinstance(p, dict) else (None, False)
+        if isinstance(p, dict) and (reader and not p.get("transformLogic") or personal and not p.get("classification")):
+            p = {**p, **({"transformLogic": reader} if reader and not p.get("transformLogic") else {}),
+                 **({"classification": "personal"} if personal and not p.get("classification") else {})}
+        out.append(p)
+    return out
+
+
 def _diff_object(base: str, o: dict, n: dict) -> list[Change]:
     out: list[Change] = []
     so = _custom(o.get("customProperties")).get("sharedSchema")
@@ -268,7 +287,8 @@ def _diff_object(base: str, o: dict, n: dict) -> list[Change]:
     if o.get("physicalName") != n.get("physicalName"):
         out.append(info("source-changed", f"{base}.physicalName",
                         f"source table/object {show(o.get('physicalName'))} → {show(n.get('physicalName'))}"))
-    out += _diff_properties(base, o.get("properties"), n.get("properties"))
+    out += _diff_properties(base, _as_loaded(o.get("properties"), so if so == sn else None),
+                            _as_loaded(n.get("properties"), sn if so == sn else None))
     out += compare_rules(o.get("quality"), n.get("quality"), base)
     out += _docs(base, o, n, OBJECT_KEYS)
     return out or _restated(base, o, n)
