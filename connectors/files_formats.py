@@ -32,11 +32,15 @@ class FormatProblem(ValueError):
 
 
 # -- CSV / TSV ----------------------------------------------------------------------------
-def sniff_delimiter(first_line: str) -> str:
-    """The candidate delimiter appearing most in the header line (',' when none does)."""
-    counts = {d: first_line.count(d) for d in DELIMITERS}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
+def sniff_delimiter(start: str) -> str:
+    """The candidate delimiter appearing most in the header line: the first of the file's first
+    ten lines with any (a report's title line above it has none) (',' when none does)."""
+    for line in start.splitlines()[:10]:
+        counts = {d: line.count(d) for d in DELIMITERS}
+        best = max(counts, key=counts.get)
+        if counts[best]:
+            return best
+    return ","
 
 
 def _header(row: list[str], name: str) -> list[str]:
@@ -47,24 +51,54 @@ def _header(row: list[str], name: str) -> list[str]:
     return header
 
 
+# A report exported for people often starts with its title and date, one cell each, above
+# the header («گزارش مشترکین آب»، «تاریخ تهیه: ۱۴۰۳/۰۸/۱۴»): up to this many such rows
+# before the first row of several cells are read as titles, not as the header.
+TITLE_ROWS = 5
+
+
+def _filled(row) -> int:
+    return sum(1 for v in row if v is not None and (not isinstance(v, str) or v.strip()))
+
+
+def _untitled(rows: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """Non-blank `(position, row)`s without a report's leading title rows: rows of one filled
+    cell before the first row of two or more (the header).  A file of one column has no such
+    row: its first rows are given back as they came."""
+    held: list[tuple[int, Any]] = []
+    for position, row in rows:
+        if held is not None:
+            if _filled(row) == 1 and len(held) < TITLE_ROWS:
+                held.append((position, row))
+                continue
+            if _filled(row) < 2:  # more single cells than titles: a one-column file
+                yield from held
+            held = None
+        yield position, row
+    yield from held or ()
+
+
 def csv_records(path: Path, name: str, encoding: str, delimiter: str | None) -> Iterator[Record]:
     """Rows of a delimited text file as dicts keyed by the header row; strict about quotes and widths."""
     csv.field_size_limit(MAX_RECORD_CHARS)
-    line = 1
+    at = [1]  # the line being read, for messages (the rows pass through `_untitled`)
     with open(path, encoding=encoding, errors="strict", newline="") as fh:
         try:
             if delimiter is None:
-                delimiter = sniff_delimiter(fh.readline(65536))
+                delimiter = sniff_delimiter(fh.read(65536))
                 fh.seek(0)
             reader = csv.reader(fh, delimiter=delimiter, strict=True)
+
+            def rows():
+                while True:
+                    at[0] = reader.line_num + 1
+                    row = next(reader, None)
+                    if row is None:
+                        return
+                    if row and not (len(row) == 1 and not row[0].strip()):  # (a blank line is skipped)
+                        yield at[0], row
             header = None
-            while True:
-                line = reader.line_num + 1
-                row = next(reader, None)
-                if row is None:
-                    return
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
+            for line, row in _untitled(rows()):
                 if header is None:
                     header = _header(row, name)
                     continue
@@ -73,9 +107,9 @@ def csv_records(path: Path, name: str, encoding: str, delimiter: str | None) -> 
                                         f"(delimiter {delimiter!r}; an unbalanced quote or a stray delimiter?)")
                 yield f"{name} line {line}", dict(zip(header, row))
         except csv.Error as exc:
-            raise FormatProblem(f"{name} line {line}", f"malformed CSV: {exc} (an unbalanced quote?)") from None
+            raise FormatProblem(f"{name} line {at[0]}", f"malformed CSV: {exc} (an unbalanced quote?)") from None
         except UnicodeDecodeError as exc:
-            raise FormatProblem(f"{name} line {line}", f"not valid {encoding}: {exc.reason}") from None
+            raise FormatProblem(f"{name} line {at[0]}", f"not valid {encoding}: {exc.reason}") from None
 
 
 # -- JSON Lines and JSON arrays -----------------------------------------------------------
@@ -241,7 +275,8 @@ def check_xlsx_archive(path: Path, name: str, max_unzipped: int) -> None:
 
 
 def xlsx_records(path: Path, name: str, sheet: str | None, max_unzipped: int) -> Iterator[Record]:
-    """Rows of one worksheet (the first unless `sheet`), header in the first non-empty row."""
+    """Rows of one worksheet (the first unless `sheet`), header in the first non-empty row
+    after a report's title rows (`_untitled`)."""
     import openpyxl  # heavy: only when a workbook is read
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -255,9 +290,8 @@ def xlsx_records(path: Path, name: str, sheet: str | None, max_unzipped: int) ->
             raise FormatProblem(name, f"no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})")
         ws = wb[sheet] if sheet else wb.worksheets[0]
         header = None
-        for rowno, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
-                continue
+        rows = ((n, row) for n, row in enumerate(ws.iter_rows(values_only=True), start=1) if _filled(row))
+        for rowno, row in _untitled(rows):
             if header is None:
                 header = _header(["" if v is None else str(v) for v in row], f"{name} row {rowno}")
                 continue

@@ -126,6 +126,32 @@ def test_delimiter_is_sniffed_from_the_header(tmp_path, delimiter):
     assert records == [{"id": "1", "name": "علی", "note": "a, b"}]
 
 
+@pytest.mark.parametrize("delimiter", [",", "\t", ";"])
+def test_a_reports_title_rows_above_the_header_are_not_read_as_the_header(tmp_path, delimiter):
+    """Exports made for people start with the report's title and date, one cell each."""
+    lines = ["گزارش مشترکین آب منطقه ۹", "تاریخ تهیه: ۱۴۰۳/۰۸/۱۴", "", delimiter.join(["id", "name"]),
+             delimiter.join(["1", "علی"]), delimiter.join(["2", ""])]
+    (tmp_path / "report.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import openpyxl
+    wb = openpyxl.Workbook()
+    for row in (["گزارش مشترکین آب منطقه ۹"], [], ["تاریخ تهیه: ۱۴۰۳/۰۸/۱۴", None], ["id", "name"], [1, "علی"], [2, None]):
+        wb.active.append(row)
+    wb.save(tmp_path / "report.xlsx")
+    for name, two in (("report.csv", {"id": "2", "name": ""}), ("report.xlsx", {"id": 2, "name": None})):
+        records, _ = read_all(files(tmp_path, pattern=name))
+        assert records == [{"id": "1" if name.endswith("csv") else 1, "name": "علی"}, two], name
+
+
+def test_a_file_of_one_column_keeps_its_first_row_as_the_header(tmp_path):
+    (tmp_path / "ids.csv").write_text("کد ملی\n0012345679\n0084575948\n", encoding="utf-8")
+    records, _ = read_all(files(tmp_path))
+    assert records == [{"کد ملی": "0012345679"}, {"کد ملی": "0084575948"}]
+    many = ["کد ملی"] + [f"00{n:08d}" for n in range(12)]  # more single cells than title rows
+    (tmp_path / "ids.csv").write_text("\n".join(many) + "\n", encoding="utf-8")
+    records, _ = read_all(files(tmp_path))
+    assert [r["کد ملی"] for r in records][-12:] == many[1:]
+
+
 def test_each_file_read_once_by_content_even_when_renamed(tmp_path):
     write(tmp_path, "a.csv", people(1, 3))
     _, batches = read_all(files(tmp_path))
