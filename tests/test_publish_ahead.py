@@ -33,7 +33,8 @@ def _state(settings) -> dict:
         ledger = [(r.status, r.rows_in, r.rows_new, r.rows_changed, r.rows_unchanged, r.rows_quarantined)
                   for r in conn.execute(sa.select(store.loads).order_by(store.loads.c.started_at))]
         staged = conn.execute(sa.select(sa.func.count()).select_from(store.staged_rows)).scalar()
-    return {"rows": rows, "cursors": cursors, "quarantine": quarantine, "copies": copies, "ledger": ledger,
+        identity = [(i.source, i.identity, i.former, i.former_rows) for i in conn.execute(sa.select(store.source_identity))]
+    return {"identity": identity, "rows": rows, "cursors": cursors, "quarantine": quarantine, "copies": copies, "ledger": ledger,
             "staged": staged}
 
 
@@ -81,6 +82,8 @@ def test_a_first_load_is_published_ahead_on_postgresql_with_sqlites_results(citi
     postgres = settings.store_url.startswith("postgresql")
     assert taken == [postgres]  # SQLite keeps today's publish
     assert (first["rows_in"], first["rows_new"], first["rows_quarantined"]) == (6, 4, 2)
+    assert _state(settings)["identity"] == [("testreg.citizens", {"by": "primaryKey", "fields": ["national_id"]},
+                                             None, 0)]  # recorded by the first publish, as on SQLite
     _add(src, [(7, national_id("445566778"), "رضا", "موسوی", "1361/01/01", None, "2024-02-01 00:00:00")])
     second = pipeline.sync_source("testreg.citizens", settings)  # not a first load: merged
     assert taken == [postgres, False] and second["rows_new"] == 1

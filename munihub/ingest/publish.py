@@ -277,11 +277,14 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
         if load["status"] not in {"staged", "checked"}:
             raise StoreError(f"load {load_id} is {load['status']}, not ready to publish", where=load["source"])
         source = load["source"]
-        moved = settle(conn, source, load_id, identity, now) if identity is not None else {}
-        if crash_hook and any(moved.values()):
-            crash_hook("after-rekey")
-        s = store.staged_rows
-        staged = conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.load_id == load_id)).scalar()
+        if ahead is not None:  # T settled the identity when it opened, and counted the rows it inserted
+            moved, staged = early.moved, early.inserted
+        else:
+            moved = settle(conn, source, load_id, identity, now) if identity is not None else {}
+            if crash_hook and any(moved.values()):
+                crash_hook("after-rekey")
+            s = store.staged_rows
+            staged = conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.load_id == load_id)).scalar()
         if staged != (load["rows_in"] or 0) - (load["rows_quarantined"] or 0):
             # staged_rows is unlogged on PostgreSQL (migration 0011): a server crash or a
             # failover between staging and publish empties it.  Publishing what is left would

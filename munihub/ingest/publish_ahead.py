@@ -41,6 +41,8 @@ class PublishAhead:
         self.conn = None
         self.load_id: str | None = None
         self.written = 0  # staged rows inserted into source_rows so far (by seq: 1 … written)
+        self.inserted = 0  # the rows those INSERTs said they wrote
+        self.moved: dict[str, int] = {}  # `identity.settle`'s counts, settled in T when it opened
         self.failed: BaseException | None = None
         self.now = None
         self._writer: WriteBehind | None = None
@@ -50,8 +52,13 @@ class PublishAhead:
     def active(self) -> bool:
         return self.conn is not None and self.failed is None
 
-    def open(self, engine: sa.Engine, source: str, load_id: str, entity_type: str, keyed_by: str | None) -> bool:
-        """Begin T for `load_id` if it is `source`'s first load on PostgreSQL; True if it did."""
+    def open(self, engine: sa.Engine, source: str, load_id: str, entity_type: str, identity: dict[str, Any]) -> bool:
+        """Begin T for `load_id` if it is `source`'s first load on PostgreSQL; True if it did.
+        The source's identity is settled in T now (`identity.settle`: with no row of the source
+        it only records it), as the publish would before its merge: after a million rows were
+        inserted, its look for rows keyed before identities were recorded scanned them all (0.8 s)."""
+        from munihub.ingest.identity import settle, signature
+
         if engine.dialect.name != "postgresql" or self.conn is not None:
             return False
         r = store.source_rows
@@ -63,9 +70,11 @@ class PublishAhead:
                 conn.close()
                 return False
             self.now = marks.stamp(conn, r)
+            self.moved = settle(conn, source, load_id, identity, self.now)
         except BaseException:
             conn.close()
             raise
+        keyed_by = signature(identity)
         self.conn, self.load_id = conn, load_id
         s = store.staged_rows
         lo, hi = sa.bindparam("lo"), sa.bindparam("hi")
@@ -90,7 +99,7 @@ class PublishAhead:
         if self.failed is not None or before != self.written:
             return
         try:
-            self.conn.execute(self._insert, {"lo": before, "hi": after})
+            self.inserted += self.conn.execute(self._insert, {"lo": before, "hi": after}).rowcount
         except BaseException as exc:  # noqa: BLE001 - the publish falls back to staged_rows
             self.failed = exc
             log.info("load %s: publishing ahead stopped (%s); the publish reads staged_rows", self.load_id,
@@ -99,12 +108,13 @@ class PublishAhead:
         self.written = after
 
     def take(self, load_id: str, staged: int):
-        """T's connection, its transaction open, when it holds all `staged` rows of `load_id`
-        and nothing failed; else None (T rolled back: the publish reads staged_rows)."""
+        """T's connection, its transaction open, when it inserted all `staged` rows of `load_id`
+        (the ledger's count: its INSERTs wrote that many rows, seq 1 … `staged`) and nothing
+        failed; else None (T rolled back: the publish reads staged_rows)."""
         if self.conn is None or load_id != self.load_id:
             return None
         self._drain()
-        if self.failed is None and self.written == staged:
+        if self.failed is None and self.written == staged == self.inserted:
             conn, self.conn = self.conn, None  # the publish commits or rolls it back, and closes it
             return conn
         self.close()

@@ -41,9 +41,9 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
     load_id, cursor = begin_load(engine, contract, interval_start=interval_start, interval_end=interval_end)
     try:
         if early is not None:
-            from munihub.ingest.identity import identity_of, signature
+            from munihub.ingest.identity import identity_of
 
-            early.open(engine, contract.id, load_id, contract.entity_type, signature(identity_of(contract)))
+            early.open(engine, contract.id, load_id, contract.entity_type, identity_of(contract))
         check = errors_of(contract, settings)
         with connect(contract, batch_size=settings.batch_size) as conn_:
             def hook(counts):
