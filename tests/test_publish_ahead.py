@@ -161,3 +161,25 @@ def test_a_first_load_failing_while_staged_rolls_back_what_it_wrote_ahead(citize
     _no_open_transaction(settings)
     monkeypatch.setattr(extract, "read_batches", real)
     assert pipeline.sync_source("testreg.citizens", settings)["rows_new"] == 4
+
+
+def test_a_transaction_the_server_ended_before_the_publish_falls_back_to_the_merge(citizens, monkeypatch):
+    """T ended by the server while the checks ran (an idle-in-transaction timeout, a restart):
+    the publish merges from staged_rows instead of failing."""
+    settings, _ = citizens
+    if not settings.store_url.startswith("postgresql"):
+        pytest.skip("SQLite writes nothing ahead")
+    taken = _spy(monkeypatch)
+    real_check = pipeline.check_load
+
+    def check_then_end_t(load_id, settings=None, crash_hook=None, early=None):
+        status = real_check(load_id, settings, crash_hook, early)
+        pid = early.conn.connection.dbapi_connection.get_backend_pid()
+        with store.engine_for(settings).connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        return status
+    monkeypatch.setattr(pipeline.sync, "check_load", check_then_end_t)
+    result = pipeline.sync_source("testreg.citizens", settings)
+    assert taken == [False] and (result["rows_new"], result["rows_quarantined"]) == (4, 2)
+    assert len(_state(settings)["rows"]) == 4
+    _no_open_transaction(settings)

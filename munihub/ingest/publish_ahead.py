@@ -114,11 +114,21 @@ class PublishAhead:
         if self.conn is None or load_id != self.load_id:
             return None
         self._drain()
-        if self.failed is None and self.written == staged == self.inserted:
+        if self.failed is None and self.written == staged == self.inserted and self._alive():
             conn, self.conn = self.conn, None  # the publish commits or rolls it back, and closes it
             return conn
         self.close()
         return None
+
+    def _alive(self) -> bool:
+        """Whether T is still there: a server restart (which also empties the unlogged
+        staged_rows) or an idle-in-transaction timeout ends it while the checks run."""
+        try:
+            self.conn.exec_driver_sql("SELECT 1")
+        except sa.exc.DBAPIError as exc:
+            self.failed = exc
+            return False
+        return True
 
     def _drain(self) -> None:
         if self._writer is not None:
@@ -126,12 +136,14 @@ class PublishAhead:
             writer.__exit__(None, None, None)
 
     def close(self) -> None:
-        """Roll T back (unless it committed) and release its connection."""
+        """Roll T back (unless the publish took it) and release its connection."""
         self._drain()
         if self.conn is not None:
             conn, self.conn = self.conn, None
             try:
                 conn.rollback()
+            except sa.exc.DBAPIError:  # T is gone already (the server ended it): nothing to undo
+                pass
             finally:
                 conn.close()
 
