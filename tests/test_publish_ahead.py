@@ -43,8 +43,8 @@ def _spy(monkeypatch) -> list:
     taken = []
     real = PublishAhead.take
 
-    def take(self, load_id, staged):
-        conn = real(self, load_id, staged)
+    def take(self, engine, load_id):
+        conn = real(self, engine, load_id)
         taken.append(conn is not None)
         return conn
     monkeypatch.setattr(PublishAhead, "take", take)
@@ -89,7 +89,7 @@ def test_a_first_load_is_published_ahead_on_postgresql_with_sqlites_results(citi
     assert taken == [postgres, False] and second["rows_new"] == 1
     _no_open_transaction(settings)
     twin = _sqlite_twin(tmp_path, settings)
-    monkeypatch.setattr(PublishAhead, "take", lambda self, load_id, staged: None)
+    monkeypatch.setattr(PublishAhead, "take", lambda self, engine, load_id: None)
     with sqlite3.connect(src) as db:
         db.execute("DELETE FROM citizens WHERE id = 7")
     pipeline.sync_source("testreg.citizens", twin)
@@ -125,7 +125,7 @@ def test_a_first_load_repeating_a_key_falls_back_to_the_merge(citizens, tmp_path
     assert taken == [False]  # PostgreSQL: its INSERT refused; SQLite: never ahead
     assert (result["rows_in"], result["rows_new"], result["rows_unchanged"], result["rows_quarantined"]) == (7, 4, 1, 2)
     _no_open_transaction(settings)
-    monkeypatch.setattr(PublishAhead, "take", lambda self, load_id, staged: None)
+    monkeypatch.setattr(PublishAhead, "take", lambda self, engine, load_id: None)
     twin = _sqlite_twin(tmp_path, settings)
     pipeline.sync_source("testreg.citizens", twin)
     assert _state(settings) == _state(twin)

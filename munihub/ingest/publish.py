@@ -248,14 +248,6 @@ def _committing(conn):
         conn.close()
 
 
-def _expected(engine: sa.Engine, load_id: str) -> int:
-    """The rows the ledger says load `load_id` staged (read, less quarantined)."""
-    t = store.loads
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(t.c.rows_in, t.c.rows_quarantined).where(t.c.load_id == load_id)).first()
-    return (row[0] or 0) - (row[1] or 0) if row is not None else -1
-
-
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
                    identity: dict | None = None, crash_hook=None, early=None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
@@ -264,7 +256,7 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
     whose records this load read again are moved first, in the same transaction.
     With `early` (`publish_ahead.PublishAhead`) holding every staged row of the load already
     inserted into source_rows, the publish runs in its transaction without the merge."""
-    ahead = early.take(load_id, _expected(engine, load_id)) if early is not None else None
+    ahead = early.take(engine, load_id) if early is not None else None
     with engine.begin() if ahead is None else _committing(ahead) as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)

@@ -107,13 +107,18 @@ class PublishAhead:
             return
         self.written = after
 
-    def take(self, load_id: str, staged: int):
-        """T's connection, its transaction open, when it inserted all `staged` rows of `load_id`
-        (the ledger's count: its INSERTs wrote that many rows, seq 1 … `staged`) and nothing
+    def take(self, engine: sa.Engine, load_id: str):
+        """T's connection, its transaction open, when it inserted every row the ledger says
+        `load_id` staged (its INSERTs wrote that many rows, seq 1 … that count) and nothing
         failed; else None (T rolled back: the publish reads staged_rows)."""
         if self.conn is None or load_id != self.load_id:
             return None
         self._drain()
+        t = store.loads
+        with engine.connect() as conn:
+            read, quarantined = conn.execute(sa.select(t.c.rows_in, t.c.rows_quarantined)
+                                             .where(t.c.load_id == load_id)).one()
+        staged = (read or 0) - (quarantined or 0)
         if self.failed is None and self.written == staged == self.inserted and self._alive():
             conn, self.conn = self.conn, None  # the publish commits or rolls it back, and closes it
             return conn
