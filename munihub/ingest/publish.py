@@ -7,6 +7,7 @@ leaves the store as it was; the re-run reads the same interval again.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -233,13 +234,30 @@ def _others_staged(conn, load_id: str) -> bool:
                for other in (s.c.load_id < load_id, s.c.load_id > load_id))
 
 
+@contextlib.contextmanager
+def _committing(conn):
+    """A connection whose transaction is open (`publish_ahead`'s T): committed when the block
+    ends, rolled back if it raises, closed either way (as `engine.begin()` does)."""
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
-                   identity: dict | None = None, crash_hook=None) -> dict[str, int]:
+                   identity: dict | None = None, crash_hook=None, early=None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
     records it read again (`quarantine.close_reread`) in one transaction; returns counts.
     With the contract's `identity` (`identity.identity_of`), rows keyed by a former identity
-    whose records this load read again are moved first, in the same transaction."""
-    with engine.begin() as conn:
+    whose records this load read again are moved first, in the same transaction.
+    With `early` (`publish_ahead.PublishAhead`) holding every staged row of the load already
+    inserted into source_rows, the publish runs in its transaction without the merge."""
+    ahead = early.take(engine, load_id) if early is not None else None
+    with engine.begin() if ahead is None else _committing(ahead) as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
         load = conn.execute(sa.select(store.loads).where(store.loads.c.load_id == load_id)
                             .with_for_update()).mappings().first()
@@ -251,11 +269,14 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
         if load["status"] not in {"staged", "checked"}:
             raise StoreError(f"load {load_id} is {load['status']}, not ready to publish", where=load["source"])
         source = load["source"]
-        moved = settle(conn, source, load_id, identity, now) if identity is not None else {}
-        if crash_hook and any(moved.values()):
-            crash_hook("after-rekey")
-        s = store.staged_rows
-        staged = conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.load_id == load_id)).scalar()
+        if ahead is not None:  # T settled the identity when it opened, and counted the rows it inserted
+            moved, staged = early.moved, early.inserted
+        else:
+            moved = settle(conn, source, load_id, identity, now) if identity is not None else {}
+            if crash_hook and any(moved.values()):
+                crash_hook("after-rekey")
+            s = store.staged_rows
+            staged = conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.load_id == load_id)).scalar()
         if staged != (load["rows_in"] or 0) - (load["rows_quarantined"] or 0):
             # staged_rows is unlogged on PostgreSQL (migration 0011): a server crash or a
             # failover between staging and publish empties it.  Publishing what is left would
@@ -264,8 +285,11 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
                              f"{load['rows_in'] - load['rows_quarantined']}", where=source,
                              hint="the staged rows were lost (a database restart?); run the sync again "
                                   "to read the same records again")
-        counts, repeated = _merge(conn, source, load_id, entity_type, now, signature(identity) if identity else None,
-                                  staged_total=staged)
+        if ahead is not None:  # every staged row inserted as staged, one each: all new, no key repeated
+            counts, repeated = {"rows_new": staged, "rows_changed": 0, "rows_unchanged": 0}, False
+        else:
+            counts, repeated = _merge(conn, source, load_id, entity_type, now,
+                                      signature(identity) if identity else None, staged_total=staged)
         copies = _keep_earlier(conn, source, load_id, entity_type, now, repeated, any(moved.values()))
         close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
         if crash_hook:

@@ -187,9 +187,11 @@ def _plain_copy(load_id: str, after: int, plain: list, batch: Batch) -> str | No
 
 
 def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list | str, bad: list, held: list,
-                 after: StageCounts, counts: StageCounts, on_batch: Callable[[StageCounts], None] | None) -> None:
+                 after: StageCounts, counts: StageCounts, on_batch: Callable[[StageCounts], None] | None,
+                 early=None) -> None:
     """One batch's staged, quarantined and set-aside rows and the ledger's running counts, in one
-    transaction; `counts` takes the values of `after` only once it is committed."""
+    transaction; `counts` takes the values of `after` only once it is committed, and `early`
+    (`publish_ahead.PublishAhead`) is handed the batch's staged rows then."""
     with engine.begin() as conn:
         store.async_commit(conn)  # staged rows are lost in a server crash anyway (unlogged)
         # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
@@ -205,15 +207,21 @@ def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(
             rows_in=after.rows_in, rows_quarantined=after.quarantined, cursor_after=after.cursor,
             values_set_aside=after.set_aside, staged_profile=after.profile))
+    before = counts.staged
     vars(counts).update(vars(after))
+    if early is not None:
+        early.staged(before, after.staged)
     if on_batch:
         on_batch(counts)
 
 
 def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: Iterable[Batch],
-                  errors_of: Callable[[dict], list], on_batch: Callable[[StageCounts], None] | None = None) -> StageCounts:
+                  errors_of: Callable[[dict], list], on_batch: Callable[[StageCounts], None] | None = None,
+                  early=None) -> StageCounts:
     """Write every batch's records to staged_rows or quarantine, one transaction per batch.
-    The next batch is read and this one mapped while the last one is written (`overlap`)."""
+    The next batch is read and this one mapped while the last one is written (`overlap`).
+    With `early` (`publish_ahead.PublishAhead`, already open), each committed batch is also
+    inserted into source_rows in its transaction; not for a load staging former keys."""
     from munihub.ingest.identity import former_identity, key_under
 
     counts = StageCounts()  # what is committed
@@ -224,6 +232,9 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     # Rows keyed by a former identity remain (rarely): each record also gets its key under it.
     former = former_identity(engine, contract)
     columns = _STAGED + ["former_key"] if former else _STAGED
+    if former and early is not None:
+        early.close()  # rows keyed another way remain: the publish moves them first, from staged_rows
+        early = None
     ahead.profile = _profile(contract)
     names = [r.f.name for r in plan.fields] if plan is not None else []
     with fewer_collections(), WriteBehind() as writer:
@@ -244,7 +255,8 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
                     ahead = StageCounts(rows_in=ahead.rows_in + len(batch.records), staged=staged + len(plain),
                                         quarantined=ahead.quarantined, cursor=batch.cursor, set_aside=tally,
                                         profile=profile)
-                    writer.submit(_write_batch, engine, load_id, columns, text, [], [], ahead, counts, on_batch)
+                    writer.submit(_write_batch, engine, load_id, columns, text, [], [], ahead, counts, on_batch,
+                                  early)
                     continue
             records = batch.records  # a record of a connector's `Rows` is made a dict only here, when used
             masks = []
@@ -283,7 +295,7 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
             ahead = StageCounts(rows_in=ahead.rows_in + len(batch.records), staged=staged,
                                 quarantined=ahead.quarantined + len(bad), cursor=batch.cursor, set_aside=tally,
                                 profile=profile)
-            writer.submit(_write_batch, engine, load_id, columns, good, bad, held, ahead, counts, on_batch)
+            writer.submit(_write_batch, engine, load_id, columns, good, bad, held, ahead, counts, on_batch, early)
     # Checks and publish read the staged rows by load.  A few thousand rows are read the same
     # way whatever the planner believes (by the (load_id, seq) key, no join), and staged_rows,
     # vacuumed empty after every large load, would be analyzed at every small one: 8-16 ms of a

@@ -23,10 +23,12 @@ log = logging.getLogger("munihub.pipeline")
 
 
 def extract_and_stage(contract_id: str, settings: Settings | None = None, interval_start: str | None = None,
-                      interval_end: str | None = None, crash_hook=None, progress=None) -> str:
+                      interval_end: str | None = None, crash_hook=None, progress=None, early=None) -> str:
     """Read the source since its cursor, stage good rows, quarantine bad ones; return the load id.
 
     `progress(rows_read, rows_quarantined)` is called after every staged batch (the CLI shows it).
+    `early` (`publish_ahead.PublishAhead`): a source's first load on PostgreSQL is also written
+    into source_rows as it is staged, in a transaction `publish_load(early=…)` commits.
     """
     from munihub.ingest.extract import connect, read_batches
     from munihub.ingest.stage import stage_batches
@@ -38,6 +40,10 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
     abandon_unfinished(engine, contract.id)
     load_id, cursor = begin_load(engine, contract, interval_start=interval_start, interval_end=interval_end)
     try:
+        if early is not None:
+            from munihub.ingest.identity import identity_of
+
+            early.open(engine, contract.id, load_id, contract.entity_type, identity_of(contract))
         check = errors_of(contract, settings)
         with connect(contract, batch_size=settings.batch_size) as conn_:
             def hook(counts):
@@ -46,8 +52,10 @@ def extract_and_stage(contract_id: str, settings: Settings | None = None, interv
                 if crash_hook:
                     crash_hook("during-extract")
             counts = stage_batches(engine, contract, load_id, read_batches(conn_, cursor),
-                                   check, on_batch=hook if (progress or crash_hook) else None)
+                                   check, on_batch=hook if (progress or crash_hook) else None, early=early)
     except BaseException as exc:
+        if early is not None:
+            early.close()
         fail_load(engine, load_id, contract.id, exc)
         raise
     mark_staged(engine, load_id)
@@ -62,8 +70,9 @@ def _raw_key_fields(contract) -> list[str]:
     return [f.source for f in keyed if f.source]
 
 
-def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) -> str:
-    """Run the contract's dataset checks on a staged load; hold it (QualityGateError) on an error."""
+def check_load(load_id: str, settings: Settings | None = None, crash_hook=None, early=None) -> str:
+    """Run the contract's dataset checks on a staged load; hold it (QualityGateError) on an error
+    (and roll back what `early` wrote of it into source_rows)."""
     from munihub.ingest.quality import blocking, compile_checks, run_checks
     from munihub.ingest.quality_measure import StagedColumns
 
@@ -106,6 +115,8 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
     if crash_hook:
         crash_hook("after-checks")
     if held:
+        if early is not None:
+            early.close()
         release_lease(engine, contract.id)
         names = "; ".join(r["message"] for r in held)
         raise QualityGateError(f"load {load_id} held by {len(held)} failed check(s): {names}", where=contract.id,
@@ -113,8 +124,9 @@ def check_load(load_id: str, settings: Settings | None = None, crash_hook=None) 
     return status
 
 
-def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None) -> dict[str, Any]:
-    """Publish a checked load atomically, then let the connector tidy up (e.g. move files)."""
+def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None, early=None) -> dict[str, Any]:
+    """Publish a checked load atomically, then let the connector tidy up (e.g. move files).
+    `early`: the `extract_and_stage(early=…)` that staged it (its rows already in source_rows)."""
     from munihub.ingest.connector import load_connector_class
     from munihub.ingest.extract import connect
     from munihub.ingest.identity import identity_of
@@ -127,7 +139,7 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     try:
         counts = publish_staged(engine, load_id, entity_type=contract.entity_type,
                                 raw_key_fields=_raw_key_fields(contract), identity=identity_of(contract),
-                                crash_hook=crash_hook)
+                                crash_hook=crash_hook, early=early)
     except ConcurrentRunError:
         with engine.begin() as conn:
             discard_staging(conn, [load_id])
@@ -157,7 +169,10 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
 
 def sync_source(contract_id: str, settings: Settings | None = None, **kw) -> dict[str, Any]:
     """Extract, check and publish one source; the whole per-source flow without Airflow."""
+    from munihub.ingest.publish_ahead import PublishAhead
+
     settings = settings or load_settings()
-    load_id = extract_and_stage(contract_id, settings, **kw)
-    check_load(load_id, settings)
-    return publish_load(load_id, settings)
+    with PublishAhead() as early:  # whatever it holds is rolled back unless the publish committed it
+        load_id = extract_and_stage(contract_id, settings, early=early, **kw)
+        check_load(load_id, settings, early=early)
+        return publish_load(load_id, settings, early=early)
