@@ -136,6 +136,10 @@ def test_generic_followup_category_joins_the_earlier_request():
     redo = [req("137|a", "2024-01-01"), req("137|b", "2024-01-06", category="رسیدگی مجدد")]
     assert group_followups(redo)["137|b"] == "137|b"
     assert group_followups(redo, options=mine)["137|b"] == "137|a"
+    # a category starting with a generic one is a follow-up's too, without any configuration
+    for category in ("پیگیری مجدد", "پيگيري درخواست قبلی", "تماس مجدد"):
+        again = [req("137|a", "2024-01-01"), req("137|b", "2024-01-06", category=category)]
+        assert group_followups(again)["137|b"] == "137|a", category
 
 
 def test_tracking_code_quoted_in_the_description_in_persian_digits():
@@ -183,7 +187,7 @@ def test_followup_options_are_checked_all_at_once():
     from munihub.errors import ConfigError
     from munihub.resolve.followups import followup_options
     assert followup_options({"followup": {"window_days": 14}})["window_days"] == 14
-    assert followup_options(None)["generic_categories"] == ["پیگیری درخواست", "پیگیری"]
+    assert followup_options(None)["generic_categories"] == ["پیگیری درخواست", "پیگیری", "تماس مجدد", "درخواست مجدد"]
     with pytest.raises(ConfigError) as err:
         followup_options({"followup": {"window_days": 0, "generic_categories": "پیگیری", "colour": 1}})
     text = str(err.value)

@@ -31,6 +31,7 @@ settings (`FOLLOWUP_DEFAULTS`), checked by `followup_options`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections import defaultdict
@@ -41,7 +42,9 @@ from munihub.resolve.places import district_key, landmark_key, place_key
 ADDRESS_SIMILARITY = 0.9
 FOLLOWUP_DEFAULTS: dict[str, Any] = {
     "window_days": 30, "radius_m": 200.0,
-    "generic_categories": ["پیگیری درخواست", "پیگیری"],
+    # a category naming one of these, or starting with one («پیگیری مجدد»، «پیگیری شکایت»), is a
+    # follow-up's, not a problem's
+    "generic_categories": ["پیگیری درخواست", "پیگیری", "تماس مجدد", "درخواست مجدد"],
     "quoted_codes": True,  # read earlier tracking codes from the description text
     # a request the operator marked as a duplicate joins the group it cites, or else the
     # citizen's latest earlier group at that place, whatever its category and age
@@ -194,10 +197,21 @@ def _name_numbers(value: Any, fields: dict) -> dict[str, str]:
     return {("nid" if k == "national_id" else k): v for k, v in got.items() if not fields.get(k)}
 
 
+@functools.lru_cache(maxsize=16)
+def _generic_keys(categories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(k for k in map(_key, categories) if k)
+
+
+def _is_generic(category: str | None, generic: frozenset[str]) -> bool:
+    """A follow-up's category: one of `generic_categories` or a longer one starting with one
+    («پیگیری مجدد»، «پیگیری درخواست قبلی» after «پیگیری»)."""
+    return bool(category) and (category in generic or any(category.startswith(g) for g in generic))
+
+
 def _profile(req: dict, options: dict | None = None) -> dict:
     options = options or FOLLOWUP_DEFAULTS
     f = _fields(req)
-    generic = {_key(c) for c in options["generic_categories"]}
+    generic = _generic_keys(tuple(options["generic_categories"]))
     category = _key(f.get("category"))
     # every number is compared with the known codes (`group_followups`): no shape needed
     quoted = set(quoted_codes(f.get("description"))) if options["quoted_codes"] else set()
@@ -212,7 +226,7 @@ def _profile(req: dict, options: dict | None = None) -> dict:
                                           ("name", _key(f.get("citizen_name"), "name"))) if v}
             | _name_numbers(f.get("citizen_name"), f),
             "first": first, "last": last, "gender": gender,
-            "category": category, "generic": category in generic, "duplicate": duplicate,
+            "category": category, "generic": _is_generic(category, generic), "duplicate": duplicate,
             "district": district_key({"district": f.get("district")}),  # «منطقه ۳» is «3»
             "address": _key(f.get("address")), "place": place_key(f.get("address")), "landmark": landmark_key(f.get("address")),
             "coords": _coords(f)}
