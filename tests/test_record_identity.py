@@ -258,3 +258,22 @@ def test_a_phone_field_holding_several_numbers_or_words_keeps_every_number(tel, 
     assert not reasons
     assert {k: record[k] for k in ("mobile", "phone") if k in record} == want
     assert [a["rule"] for a in set_aside] == aside
+
+
+def test_a_registry_keyed_by_national_id_publishes_a_mistyped_id_keyed_as_written(licences, tmp_path):
+    """No recordId, the national id the primary key: a row whose id fails its check digit still
+    names its row.  It is published keyed by the id as written, the id set aside (for a steward
+    and for matching); a row with no id at all has no key and waits in quarantine."""
+    settings, _ = licences
+    keyed = _contract(tmp_path, **{"      - {property: recordId, value: [licence_no]}\n": "",
+                                   "transformLogic: national_id}": "transformLogic: national_id, primaryKey: true}"})
+    shutil.copy(keyed, settings.contracts_dir / "testlic" / "licences.yaml")
+    pipeline.sync_source("testlic.licences", settings)
+    rows, aside = _rows(settings), _aside(settings)
+    assert rows["1234567890"]["last_name"] == "کریمی" and "national_id" not in rows["1234567890"]
+    assert [(a["source_key"], a["field"], a["rule"]) for a in aside if a["field"] == "national_id"] == \
+        [("1234567890", "national_id", "transform:national_id")]
+    assert rows[NID]["national_id"] == NID  # a valid id keys its row by its canonical form, as before
+    with store.engine_for(settings).connect() as conn:
+        why = [r for rs in conn.execute(sa.select(store.quarantine.c.reasons)).scalars() for r in rs]
+    assert not any(r["rule"] == "key" for r in why)  # every row here has an id

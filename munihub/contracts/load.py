@@ -59,8 +59,11 @@ class Field:
     @property
     def must_read(self) -> bool:
         """Whether a value this field cannot read sends the whole record to quarantine; any
-        other field's bad value is set aside and the record published without it."""
-        return self.essential or self.required or (self.primary_key and self.keys_record)
+        other field's bad value is set aside and the record published without it.  A key field
+        with a reader is not one: a national id keying a registry's rows that fails its check
+        digit still names its row, which is published keyed by the id as written
+        (`mapping.source_key`) with the id set aside for a steward and for matching."""
+        return self.essential or self.required or (self.primary_key and self.keys_record and not self.transform)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -169,7 +169,27 @@ def source_key(contract: Contract, record: dict, raw: dict | None = None) -> str
     names one, else the primary-key fields of the shared-schema record."""
     if contract.record_id:
         return key_of(contract.record_id, raw, from_source=True)
-    return key_of(contract.key, record, from_source=False)
+    key = key_of(contract.key, record, from_source=False)
+    if key is None and raw is not None:  # a key value its reader refused: the row keyed as written
+        key = _key_as_written(contract, record, raw)
+    return key
+
+
+def _key_as_written(contract: Contract, record: dict, raw: dict) -> str | None:
+    """The primary key with each part its reader refused (`Field.must_read`: set aside) taken
+    as the source wrote it, digits made Latin; None if a part is empty."""
+    parts = []
+    for name in contract.key:
+        found, value = _get(record, name)
+        if found and not _empty(value):
+            parts.append(str(value))
+            continue
+        f = contract.field(name)
+        written = raw_value(f, raw) if f is not None and f.transform and not f.sources else None
+        if _empty(written) or isinstance(written, (dict, list)):
+            return None
+        parts.append(persian.to_latin_digits(str(written)).strip())
+    return KEY_SEPARATOR.join(parts)
 
 
 def key_of(fields, values: dict | None, *, from_source: bool) -> str | None:
