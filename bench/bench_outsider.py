@@ -112,12 +112,16 @@ MATCH_SETTINGS = {"service_request": {"followup": {
     "quoted_codes": True, "duplicate_statuses": ["تکراری"]}}}
 
 
-def write_contracts(out: Path, data: Path, *, payer_address: bool = True) -> None:
+def write_contracts(out: Path, data: Path, *, payer_address: bool = True, bare: bool = False) -> None:
     """Each export's contract; without `payer_address` the bills' address and postal code are
-    left out, as an agency leaves them when its hub's payment schema has no place for them."""
+    left out, as an agency leaves them when its hub's payment schema has no place for them.
+    `bare`: contracts as an agency writes them by hand, naming no transformLogic, and no match
+    settings (every reader and follow-up option is the hub's default)."""
     for dataset, (folder, server, shared, record_id, props) in CONTRACTS.items():
         if not payer_address and shared == "payment":
             props = [p for p in props if not p["name"].startswith("address.")]
+        if bare:
+            props = [{k: v for k, v in p.items() if k != "transformLogic"} for p in props]
         agency, name = dataset.split(".")
         params = {"connector": "file", **server}
         contract = {
@@ -131,7 +135,8 @@ def write_contracts(out: Path, data: Path, *, payer_address: bool = True) -> Non
             "customProperties": [{"property": "retries", "value": 0}]}
         (out / agency).mkdir(parents=True, exist_ok=True)
         (out / agency / f"{name}.yaml").write_text(yaml.safe_dump(contract, allow_unicode=True, sort_keys=False), "utf-8")
-    (out / "match_settings.yaml").write_text(yaml.safe_dump(MATCH_SETTINGS, allow_unicode=True), "utf-8")
+    if not bare:
+        (out / "match_settings.yaml").write_text(yaml.safe_dump(MATCH_SETTINGS, allow_unicode=True), "utf-8")
 
 
 # ---------------------------------------------------------------- run by each version
@@ -150,8 +155,9 @@ def drive(folder: Path) -> dict:
     own = folder.parent / f"{folder.name}-contracts"  # a version's own contracts, if it needs them
     contracts_dir = own if own.is_dir() else folder.parent / "contracts"
     errors = {}
+    given = contracts_dir / "match_settings.yaml"  # (none with --bare: the hub's defaults)
     try:  # read as the hub reads MUNIHUB_MATCH_SETTINGS, so a version refusing it says so
-        match = load_settings({"MUNIHUB_MATCH_SETTINGS": str(contracts_dir / "match_settings.yaml"),
+        match = load_settings({**({"MUNIHUB_MATCH_SETTINGS": str(given)} if given.is_file() else {}),
                                "MUNIHUB_HOME": str(folder / "home")}).match_settings
     except MunihubError as exc:
         match, errors["match settings"] = None, str(exc).splitlines()[0][:300]
@@ -449,6 +455,8 @@ def main() -> None:
     ap.add_argument("--losses", type=int, default=0, metavar="N",
                     help="also print this tree's N biggest classes of missed and false pairs (persons, then "
                          "requests), with an example each")
+    ap.add_argument("--bare", action="store_true",
+                    help="contracts naming no transformLogic and no match settings, as an agency may write them")
     ap.add_argument("--drive", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.drive:
@@ -459,14 +467,14 @@ def main() -> None:
         requests: list[tuple] = []
         truth = outsider_exports.generate(work / "data", args.households, args.seed, requests)
         calls = [json.loads(x) for x in (work / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
-        write_contracts(work / "contracts", work / "data")
+        write_contracts(work / "contracts", work / "data", bare=args.bare)
         print(f"{len(truth):,} records of {len({t[2] for t in truth}):,} citizens, {len(requests):,} 137 calls "
               f"in {len({r[2] for r in requests}):,} requests ({args.households:,} households, seed {args.seed})")
         results = {}
         if args.against != "none":
             old = bench_mentions.extract(args.against, work / "previous-tree")
             if not json.loads((old / "schemas" / "payment.schema.json").read_text("utf-8"))["properties"].get("address"):
-                write_contracts(work / "previous-contracts", work / "data", payer_address=False)
+                write_contracts(work / "previous-contracts", work / "data", payer_address=False, bare=args.bare)
             previous = bench_mentions.run_version(old, work / "previous", Path(__file__).resolve())
             results[f"previous ({args.against})"] = {**score(truth, previous), "requests": score_requests(requests, previous)}
         current = bench_mentions.run_version(TREE, work / "current", Path(__file__).resolve())
