@@ -1,7 +1,8 @@
 """Iranian identifiers: national id (کد ملی), mobile, postal code, and gender codes.
 
 Each `parse_*` takes what a subsystem really stores (Persian digits, dashes, spaces, an int
-that lost its leading zeros, +98/0098 prefixes) and returns the one canonical form, or raises
+that lost its leading zeros, +98/0098 prefixes, a label around the one number: «کد ملی: ۰۰۱…»)
+and returns the one canonical form, or raises
 `NormalizeError` saying what is wrong.  Messages mask national ids and mobiles to the last 4
 digits: quarantine reasons are shown to stewards and written to logs.
 """
@@ -15,6 +16,8 @@ from munihub.persian.letters import NormalizeError, match_key, to_latin_digits
 
 # Spaces, dashes, dots, half-spaces and the bidi marks Excel copies carry along.
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.()/\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+")
+# One number written with separators inside it, among other characters.
+_DIGIT_RUN = re.compile(r"[0-9]+(?:[\s\-\u2010-\u2015\u2212_.()/]+[0-9]+)*")
 _FLOAT_TEXT = re.compile(r"(\d+)\.0+")             # '923456789.0' from a spreadsheet export
 _SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE]\+?\d{1,2}")   # '9.23456783E+08', same origin
 
@@ -45,13 +48,16 @@ def _digits(value, what: str, what_fa: str) -> str:
         text = float_text.group(1)
     elif _SCIENTIFIC.fullmatch(text) and float(text).is_integer():
         text = str(int(float(text)))
-    text = _SEPARATORS.sub("", text)
-    if not text:
+    digits = _SEPARATORS.sub("", text)
+    if not digits:
         raise NormalizeError(f"{what} is empty", f"{what_fa} خالی است", code="empty")
-    if not (text.isascii() and text.isdigit()):
+    if not (digits.isascii() and digits.isdigit()):
+        runs = _DIGIT_RUN.findall(text)
+        if len(runs) == 1 and len(runs[0]) >= 5:  # one number among words: «کد ملی: ۰۰۱۲۳۴۵۶۷۹»
+            return _SEPARATORS.sub("", runs[0])
         raise NormalizeError(f"{what} contains letters or symbols; write digits only",
                              f"{what_fa} حرف یا نماد دارد؛ فقط رقم بنویسید", code="characters")
-    return text
+    return digits
 
 
 # --------------------------------------------------------------------------- national id
