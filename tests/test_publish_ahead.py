@@ -183,3 +183,35 @@ def test_a_transaction_the_server_ended_before_the_publish_falls_back_to_the_mer
     assert taken == [False] and (result["rows_new"], result["rows_quarantined"]) == (4, 2)
     assert len(_state(settings)["rows"]) == 4
     _no_open_transaction(settings)
+
+
+@pytest.mark.postgres
+def test_resolution_says_it_waits_for_a_publish_in_flight_then_reads_after_it(pg_url, caplog):
+    """A first load published ahead holds the writers' lock from its first batch: the reader of
+    marks (resolution, indicators) says on the log that it waits, and goes on once it commits."""
+    import logging
+    import threading
+
+    from munihub.store import marks
+
+    engine = sa.create_engine(pg_url)
+    writer = engine.connect()
+    writer.begin()
+    marks.stamp(writer, store.source_rows)  # the shared lock, as T holds it
+    done = threading.Event()
+
+    def read() -> None:
+        with engine.begin() as conn:
+            marks.read_lock(conn)
+        done.set()
+
+    with caplog.at_level(logging.INFO, logger="munihub.store"):
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert not done.wait(0.5)  # held
+        writer.commit()
+        reader.join(10)
+    writer.close()
+    engine.dispose()
+    assert done.is_set()
+    assert any("waiting for the publishes in flight" in r.getMessage() for r in caplog.records)

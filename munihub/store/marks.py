@@ -14,6 +14,7 @@ write lock before stamping, so stamps follow commit order and resolution needs n
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import sqlalchemy as sa
 
@@ -42,6 +43,12 @@ def stamp(conn, table: sa.Table) -> dt.datetime:
 
 
 def read_lock(conn) -> None:
-    """For resolution, in the transaction that reads its marks: writers in flight commit first."""
+    """For resolution, in the transaction that reads its marks: writers in flight commit first.
+    A wait is said on the log first: a source's first load published ahead holds the writers'
+    lock from its first staged batch (`ingest.publish_ahead`), minutes for a large one."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        if not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK}).scalar():
+            logging.getLogger("munihub.store").info(
+                "waiting for the publishes in flight to commit (a first load published ahead holds them "
+                "until it is published)")
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
