@@ -6,10 +6,8 @@ is written; `todo_markers` is what tells the agency (and lint) what is still lef
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 from munihub.contracts import todo_markers as contracts_todo_markers
 from munihub.contracts import read_yaml
