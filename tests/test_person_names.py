@@ -56,6 +56,10 @@ ZWNJ = "\u200c"
     ("علی_احمدی", "علی", "احمدی", None, None, False),                  # an underscore for a space
     ("شادروان حسن کریمی", "حسن", "کریمی", None, "مرحوم", False),
     ("ورثه مرحوم حسن کریمی", "حسن", "کریمی", None, "مرحوم", False),    # the heirs' record names the late
+    # a field naming several people (a joint bill or deed): the first of them
+    ("علی احمدی و زهرا کریمی", "علی", "احمدی", None, None, False),
+    ("آقای علی احمدی و خانم زهرا کریمی", "علی", "احمدی", None, "آقای", False),
+    ("آقای کریمی و شرکا", None, "کریمی", None, "آقای", False),
 ])
 def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
     got = parse_name(written)

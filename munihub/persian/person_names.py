@@ -8,7 +8,8 @@ surname lists shipped in `munihub/persian/data/`, surname endings (-زاده، -
 separator (a comma or dash usually follows the surname), then position (first name first).
 Placeholders (ناشناس، شهروند، بدون نام …) are no name at all.  Notes in brackets are read
 (`_notes`): «احمدی (علی)» is a part of the name, «(فرزند حسن)»/«(پدر: حسن)» the father,
-«(وکیل)» a word about the person, dropped.
+«(وکیل)» a word about the person, dropped.  A field naming several people («علی احمدی و زهرا
+کریمی»، «آقای کریمی و شرکا») is read as its first.
 """
 from __future__ import annotations
 
@@ -254,6 +255,17 @@ def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> 
     return (words[at:], words[:at], conf) if swapped else (words[:at], words[at:], conf)
 
 
+def _first_of_several(text: str) -> str:
+    """The first person of a field naming several («علی رضایی و زهرا احمدی»، «آقای کریمی و
+    شرکا»، «حسن نوری و همسر»: a joint bill or deed): the name before «و» when it has two words
+    or more or a title; a lone word before it («علی و حسین رضایی») is left as written."""
+    head = text.split(" و ", 1)[0]
+    words = head.split()
+    if len(words) >= 2 or (words and _key(words[0]) in _TITLE_HEADS):
+        return head
+    return text
+
+
 def _notes(text: str) -> tuple[str, str | None]:
     """(the name without its bracketed notes, the father a note names).  A note of name words
     the lists know is another part of the name («رضایی (علی)»: as after a comma); a father's
@@ -305,6 +317,8 @@ def _parse(text: str | None) -> ParsedName | None:
         if parsed is None:  # only a number: nobody named, but the number is the caller's
             return ParsedName(placeholder=True, confidence=1.0, numbers=numbers)
         return parsed._replace(numbers=numbers)
+    if " و " in text:
+        text = _first_of_several(text)
     noted = None
     if "(" in text or "[" in text or "_" in text:
         text, noted = _notes(text)
