@@ -94,3 +94,17 @@ def test_a_landmark_names_no_home():
     assert landmark_key("بلوار سجاد، جنب مسجد الزهرا") != landmark_key("بلوار سجاد، جنب مسجد جامع")
     assert landmark_key("بلوار سجاد، کوچه ۱۲ روبروی پارک") is None  # the alley is the place
     assert place_key("بلوار سجاد، کوچه ۱۲ روبروی پارک") == "سجاد/12"
+
+
+def test_the_postal_services_address_and_dashes_name_the_same_place():
+    """The national postal-code service writes every level from the province down, and the
+    alley by its street's name and number; other systems part the levels with dashes."""
+    postal = ("استان خراسان رضوی، شهرستان مشهد، بخش مرکزی، شهر مشهد، محله سناباد، خیابان سناباد، "
+              "کوچه سناباد ۲۴، پلاک ۱۲، طبقه همکف")
+    assert place_key(postal) == place_key("خیابان سناباد، کوچه ۲۴") == "سناباد/24"
+    assert place_key("مشهد - خیابان سناباد - کوچه 24 - پلاک 12 - طبقه 2") == "سناباد/24"
+    assert place_key("خراسان رضوی - مشهد - سناباد 24 - پ 12") == "سناباد/24"
+    assert place_key("بلوار سجاد، کوچه سجاد ۱۴/۳") == place_key("بلوار سجاد، سجاد ۱۴/۳") == "سجاد/14/3"
+    # an alley named after another street keeps its whole name; a name that only starts like the street too
+    assert place_key("خیابان سناباد، کوچه ملک ۲۴") == "سناباد/ملک24"
+    assert place_key("خیابان سناباد، کوچه سنابادی") == "سناباد/سنابادی"

@@ -7,7 +7,8 @@ with digits, letters, spaces and half-spaces folded, the street's kind («بلو
 «میدان», «چهارراه») and the word «شهید» dropped (one clerk writes «شهید قرنی», another «قرنی»).
 An operator's shorthands read the same: «ک ۲۶» for «کوچه ۲۶», «نبش کوچه ۲۶» (its corner),
 «بن‌بست ۳» (a dead-end alley), and Mashhad's «کوهسنگی ۲۶», an alley numbered off its street
-with no «کوچه».  A named alley is its whole name («کوچه شهید احمدی», «کوچه گلستان ۳»).  Alleys
+with no «کوچه», or named by its street as the postal service writes it («خیابان سناباد، کوچه
+سناباد ۲۴»: the province, county, city and quarter before the street are no part of the key).  A named alley is its whole name («کوچه شهید احمدی», «کوچه گلستان ۳»).  Alleys
 nest: «وکیل‌آباد ۱۲، گلستان ۳» is alley «گلستان ۳» off alley 12 off Vakilabad, the key
 `وکیلاباد/12/گلستان3`, the same as «وکیل آباد، کوچه ۱۲، کوچه گلستان ۳» and not «وکیل‌آباد ۱۲»
 (two alleys never share a key: precision first).  A plaque («پلاک ۵», «پ ۵»), floor and unit
@@ -32,7 +33,9 @@ _LANDMARK = re.compile(r"(?<!\S)(?:جنب|روبروی|روبه\s*روی|روب�
 # Where on the alley, a word before or after it («نبش کوچه ۲۶», «انتهای بن‌بست»): not a name.
 # «کوچه اول» is an alley's name: «اول» and «سر» are positions only before «کوچه».
 _POSITION = re.compile(rf"(?<!\S)(?:نبش|انتهای|ابتدای|انتها|(?:اول|سر)(?=\s*{_ALLEY}))(?=\s|$|{_ALLEY})")
-_SEGMENT = re.compile(rf"\s*[،,؛;]+\s*|\s*(?={_ALLEY})")
+# Segments part at a comma, a dash between spaces («مشهد - خیابان سناباد - کوچه ۲۴») and
+# before an alley word.
+_SEGMENT = re.compile(rf"\s*[،,؛;]+\s*|\s+[-–—]+\s+|\s*(?={_ALLEY})")
 _ALLEY_HEAD = re.compile(rf"^{_ALLEY}\.?\s*")
 # «امام رضا ۱۲», «سناباد 39»: Mashhad's alleys are numbered off their street, written without «کوچه».
 _NUMBERED = re.compile(r"^(.*[^\d/\s])\s*(\d+(?:/\d+)?)$")
@@ -79,18 +82,22 @@ def _read(text: str) -> tuple[tuple[str, ...], str | None]:
     text = " ".join(_POSITION.sub(" ", _LANDMARK.sub(" ", text)).split())
     path: list[str] = []
     plain: list[str] = []  # segments before the first alley: the city, then the street
-    for seg in (s.strip() for s in _SEGMENT.split(text)):
+    for seg in (s.strip(" -–—") for s in _SEGMENT.split(text)):
         if not seg:
             continue
         head = _ALLEY_HEAD.match(seg)
         if head:
-            lane = _alley_name(seg[head.end():])
+            rest = seg[head.end():]
+            lane = _alley_name(rest)
             if not lane:
                 continue  # «انتهای بن‌بست»: the alley's end, no other alley
             if not path:
                 if not plain:
                     return (), None  # an alley of no street
                 path.append(_street(plain[-1]))
+            off = _NUMBERED.match(rest)
+            if off and _name(off.group(1)) == path[-1]:
+                lane = [off.group(2)]  # «خیابان سناباد، کوچه سناباد ۲۴»: alley 24 off سناباد
             path += lane
             continue
         numbered = _NUMBERED.match(seg)
