@@ -8,6 +8,7 @@ import pytest
 
 from munihub.contracts import load_all, load_contract
 from munihub.errors import ConfigError, ContractError
+from test_columnar import KEYED
 
 GOOD = Path(__file__).parent / "data" / "core" / "citizens.yaml"
 
@@ -119,26 +120,10 @@ def test_a_contract_outside_the_agency_layout_is_found_by_id_parsing_it_once_per
         load_mod.find_contract("bench.persons", folder)
 
 
-BARE = """apiVersion: v3.1.0
-kind: DataContract
-id: bare.people
-name: people
-version: 1.0.0
-status: active
-servers:
-  - server: s
-    type: custom
-    customProperties:
-      - {property: connector, value: sql}
-      - {property: url, value: "sqlite:///x.db"}
-      - {property: table, value: people}
-schema:
-  - name: people
-    physicalName: people
-    customProperties:
-      - {property: sharedSchema, value: person}
-      - {property: recordId, value: id}
-    properties:
+# test_columnar's people contract, its properties named without readers or classes
+BARE = KEYED.split("    properties:\n")[0].replace("coltest.people", "bare.people").replace(
+    "      - {property: sharedSchema, value: person}\n",
+    "      - {property: sharedSchema, value: person}\n      - {property: recordId, value: id}\n") + """    properties:
       - {name: national_id, physicalName: nid, logicalType: string}
       - {name: first_name, physicalName: fname, logicalType: string}
       - {name: title, physicalName: honorific, logicalType: string}
