@@ -29,9 +29,9 @@ _ERA = re.compile(r"\s*(?:ه\s*ـ*\s*\.?\s*ش\.?|هجری\s*شمسی|شمسی|م
 _SEP = r"\s*[/\-.\s]\s*"
 _DATE = re.compile(rf"(\d{{1,4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,4}})(?:(?:\s*[T,\-]\s*|\s+)(.+))?",
                    re.I | re.S)
-_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:(?:\s*T\s*|\s+)(.+))?", re.I | re.S)
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:(?:\s*T\s*|\s+)(.+)|(\d{2})(\d{2})(\d{2})?)?", re.I | re.S)
 _TIME = re.compile(
-    r"(?:ساعت\s*)?(\d{1,2})[:.](\d{2})(?:[:.](\d{2})(?:[.,](\d{1,9}))?)?\s*"
+    r"(?:ساعت\s*)?(\d{1,2})[:.](\d{2}|\d(?=\s|$))(?:[:.](\d{2})(?:[.,](\d{1,9}))?)?\s*"
     r"(am|pm|a\.m\.|p\.m\.|ق\.?\s?ظ\.?|ب\.?\s?ظ\.?|صبح|عصر|بعدازظهر|بعد از ظهر)?\s*"
     r"(z|[+-]\d{2}:?\d{2})?", re.I)
 _PM = ("pm", "p.m.", "عصر", "بعدازظهر", "بعد از ظهر")
@@ -193,6 +193,8 @@ def _parse_text(value: str, century: int | None = None) -> tuple[str, str | None
             raise _bad(value, "is not a date (expected 1403/08/14 or 2024-11-04)",
                        "تاریخ نیست (نمونه: ۱۴۰۳/۰۸/۱۴)", "format")
         y, mo, d = int(m[1]), int(m[2]), int(m[3])
+        if m[5]:  # «14030814102200»: the time's digits run on
+            return _to_iso(value, y, mo, d), _time(value, f"{m[5]}:{m[6]}:{m[7] or '00'}")
     iso = _to_iso(value, y, mo, d)
     return iso, _time(value, m[4]) if m[4] else None
 
