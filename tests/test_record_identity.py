@@ -277,3 +277,16 @@ def test_a_registry_keyed_by_national_id_publishes_a_mistyped_id_keyed_as_writte
     with store.engine_for(settings).connect() as conn:
         why = [r for rs in conn.execute(sa.select(store.quarantine.c.reasons)).scalars() for r in rs]
     assert not any(r["rule"] == "key" for r in why)  # every row here has an id
+
+
+@pytest.mark.parametrize("stand_in", ["ندارد", "-", "0", "0000000000", "۰۰۰۰/۰۰/۰۰", "نامشخص", "N/A"])
+def test_a_stand_in_for_no_number_is_absent_not_set_aside(stand_in):
+    """What clerks type where a number is unknown is no number gone wrong: the field is absent
+    and nothing waits for a steward; a real value gone wrong is still set aside."""
+    from munihub.ingest.mapping import map_record
+    contract = contracts.load_contract(DATA / "licences.yaml")
+    raw = {"licence_no": "L-9", "lname": "کریمی", "code_melli": stand_in, "tel": stand_in, "birth": stand_in}
+    record, reasons, aside = map_record(contract, raw)
+    assert not reasons and not aside and set(record) == {"last_name"}
+    _, _, aside = map_record(contract, {**raw, "code_melli": "1234567890"})  # a wrong check digit
+    assert [a["field"] for a in aside] == ["national_id"]

@@ -17,7 +17,7 @@ from typing import Any
 from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub import persian
-from munihub.persian.transforms import PHONE_TRANSFORMS, SEVERAL_PHONES_FROM, phones_read, reader
+from munihub.persian.transforms import NUMBER_TRANSFORMS, PHONE_TRANSFORMS, SEVERAL_PHONES_FROM, phones_read, reader
 
 KEY_SEPARATOR = "|"
 
@@ -83,6 +83,8 @@ def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
     try:
         return reader(f.transform)(value), None
     except (ValueError, TypeError, ArithmeticError) as exc:
+        if transform in NUMBER_TRANSFORMS and persian.no_number(value):
+            return None, None  # «ندارد», «-», «0000000000»: nobody's number, absent (not set aside)
         msg = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
         fa = getattr(exc, "message_fa", None) or \
             f"مقدار فیلد «{f.name}» به‌عنوان {PERSIAN_FIELD.get(transform, transform)} خوانا نیست"

@@ -401,6 +401,29 @@ def read_postal_codes(values: list[str]) -> list[str] | None:
     return None
 
 
+# --------------------------------------------------------------------------- stand-ins
+# What clerks type where a number is unknown: «ندارد», «-», «0», «0000000000», «0000/00/00».
+_NO_NUMBER_WORDS = ("ندارد", "نداره", "نامشخص", "نامعلوم", "بدون شماره", "بدون کد", "بدون تلفن", "ثبت نشده",
+                    "اعلام نشده", "null", "none", "nan", "n/a", "na", "nil", "unknown")
+_FILLER_CHARS = "-–—_.*?؟/0۰٠ "
+
+
+@functools.lru_cache(maxsize=1)
+def _no_number_keys() -> frozenset[str]:
+    return frozenset(map(match_key, _NO_NUMBER_WORDS))  # on first use: an import stays light
+
+
+def no_number(value) -> bool:
+    """Whether a value is a stand-in for no number at all (an id, phone, postal code or date
+    nobody had): read as absent, not set aside as a number gone wrong."""
+    if value.__class__ is not str:
+        return value == 0 and value.__class__ is int
+    text = value.strip()
+    if not text:
+        return False
+    return not text.strip(_FILLER_CHARS) or (not text[0].isdigit() and match_key(text) in _no_number_keys())
+
+
 # --------------------------------------------------------------------------- numbers in text
 def contacts_in(numbers: tuple[str, ...]) -> dict[str, str]:
     """What numbers a clerk typed into a name field are («علی رضایی (۰۹۱۵…)»,

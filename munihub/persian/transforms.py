@@ -97,6 +97,8 @@ DIRECT = {"national_id": "parse_national_id", "mobile": "parse_phone", "phone": 
           "gender": "parse_gender"}
 
 PHONE_TRANSFORMS = frozenset({"mobile", "phone"})
+# Readers of numbers, for which «ندارد» or «-» is no value at all (`ids.no_number`).
+NUMBER_TRANSFORMS = frozenset({"national_id", "mobile", "phone", "postal_code", "date", "datetime"})
 _AREA_CODE = re.compile(r"0?([1-8][0-9]{1,2})")
 
 
