@@ -236,33 +236,43 @@ def earlier_copies(truth: list[tuple], copies: list[tuple], order: dict[str, lis
     for dataset in rows:
         placed = [(int(m.group(1)), "" if key == KEYLESS else key, ref) for d, key, position, ref in copies
                   if d == dataset for m in [re.search(r"(?:line|record) (\d+)", position or "")] if m]
-        best: dict[int, str] = {}
+        last = {truth[i][1]: i for i in rows[dataset]}  # a key's published row is no copy (adjacent rows
+        best: dict[int, str] = {}                       # of one national id fit two offsets)
         for offset in range(3):
             found = {rows[dataset][n - offset]: ref for n, key, ref in placed
-                     if 0 <= n - offset < len(rows[dataset]) and truth[rows[dataset][n - offset]][1] == key}
+                     if 0 <= n - offset < len(rows[dataset]) and truth[rows[dataset][n - offset]][1] == key
+                     and (key == "" or last[key] != rows[dataset][n - offset])}
             best = found if len(found) > len(best) else best
         out.update(best)
     return out
 
 
-def keyed_by_national_id(truth: list[tuple], data: Path, contracts: Path) -> tuple[list[tuple], dict[str, list[int]]]:
+def keyed_by_national_id(truth: list[tuple], data: Path, contracts: Path
+                         ) -> tuple[list[tuple], dict[str, list[int]], dict[int, int]]:
     """For `--key-by-national-id`: the truth with each keyed registry's record id replaced by
     the key the hub gives its row (the national id as the hub reads it, or as written when it
-    fails its check: `mapping.source_key`; `''` when empty), and those registries' truth rows
-    in the order of their export (the taxpayers' rows are shuffled), read with this tree's
-    contracts and mapping.  A record id re-used within a registry names its rows in order."""
+    fails its check: `stage.check_record`; `''` when empty), those registries' truth rows in
+    the order of their export (the taxpayers' rows are shuffled), and the earlier rows of a
+    key whose mapped record is the published (last) row's own, which the hub holds as that
+    row (no copy of the same content is kept); read with this tree's contracts and mapping.
+    A record id re-used within a registry names its rows in order."""
     import csv
 
     from munihub.contracts.load import load_contract
-    from munihub.ingest.mapping import map_record, source_key
+    from types import SimpleNamespace
+
+    from munihub.ingest.stage import check_record
+    from munihub.ingest.validate import errors_of
+    from munihub.store import record_hash
 
     files = {"tax.taxpayers": ("taxpayers/taxpayers.csv", "شماره پرونده"),
              "welfare.clients": ("clients/clients.json", "client_id")}
-    out, order = list(truth), {}
+    out, order, same = list(truth), {}, {}
     for dataset in KEYED_BY_NATIONAL_ID:
         path, id_column = files[dataset]
         agency, name = dataset.split(".")
         contract = load_contract(contracts / agency / f"{name}.yaml", schemas_dir=TREE / "schemas")
+        check = errors_of(contract, SimpleNamespace(schemas_dir=TREE / "schemas"))
         if path.endswith(".csv"):
             with open(data / path, encoding="utf-8-sig", newline="") as fh:
                 raws = list(csv.DictReader(fh))
@@ -272,21 +282,27 @@ def keyed_by_national_id(truth: list[tuple], data: Path, contracts: Path) -> tup
         for i, (d, rid, *_) in enumerate(truth):
             if d == dataset:
                 waiting[rid].append(i)
-        order[dataset] = []
+        order[dataset], hashes = [], {}
         for raw in raws:
             i = waiting[str(raw[id_column])].popleft()
-            record, _, _ = map_record(contract, raw)
-            out[i] = (dataset, source_key(contract, record, raw) or "", *truth[i][2:])
+            record, key, _, _ = check_record(contract, raw, check)  # as staging maps it
+            out[i] = (dataset, key or "", *truth[i][2:])
             order[dataset].append(i)
-    return out, order
+            hashes[i] = record_hash(record)
+        last = {out[i][1]: i for i in order[dataset] if out[i][1]}
+        same.update({i: last[out[i][1]] for i in order[dataset]
+                     if out[i][1] and last[out[i][1]] != i and hashes[i] == hashes[last[out[i][1]]]})
+    return out, order, same
 
 
-def score(truth: list[tuple], result: dict, order: dict[str, list[int]] | None = None) -> dict:
+def score(truth: list[tuple], result: dict, order: dict[str, list[int]] | None = None,
+          same: dict[int, int] | None = None) -> dict:
     """Persons scored per record of the exports: a record's person is its own row (a person
     source) or its "#person" mention; a record whose record id (key) a later row of its file
     took is the earlier copy the store kept for matching, if it kept one (`earlier_copies`),
     and so is a row without a key; one the store lacks is a singleton.  `order`: datasets'
-    truth rows in their export's order, where it is not the truth's (`keyed_by_national_id`)."""
+    truth rows in their export's order, where it is not the truth's; `same`: earlier rows of a
+    key held as its published row, their content the same (both `keyed_by_national_id`)."""
     from munihub.resolve.evaluate import bcubed_scores, pairwise_scores, scores_by_label
 
     members = result["members"]
@@ -298,7 +314,7 @@ def score(truth: list[tuple], result: dict, order: dict[str, list[int]] | None =
     mentions = collections.Counter()
     for i, (dataset, rid, pid, labelled) in enumerate(truth):
         ref = f"{dataset}|{rid}"
-        held = holder[ref] == i and rid != ""
+        held = (holder[ref] == i or i in (same or {})) and rid != ""
         ref = f"{ref}#person" if f"{ref}#person" in members else ref
         entity = members.get(ref) if held else members.get(copies.get(i))
         row = f"{i}"
@@ -523,9 +539,9 @@ def main() -> None:
         truth = outsider_exports.generate(work / "data", args.households, args.seed, requests)
         calls = [json.loads(x) for x in (work / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
         write_contracts(work / "contracts", work / "data", bare=args.bare, key_by_national_id=args.key_by_national_id)
-        order = None
+        order = same = None
         if args.key_by_national_id:
-            truth, order = keyed_by_national_id(truth, work / "data", work / "contracts")
+            truth, order, same = keyed_by_national_id(truth, work / "data", work / "contracts")
         print(f"{len(truth):,} records of {len({t[2] for t in truth}):,} citizens, {len(requests):,} 137 calls "
               f"in {len({r[2] for r in requests}):,} requests ({args.households:,} households, seed {args.seed})")
         results = {}
@@ -535,9 +551,9 @@ def main() -> None:
                 write_contracts(work / "previous-contracts", work / "data", payer_address=False, bare=args.bare,
                                 key_by_national_id=args.key_by_national_id)
             previous = bench_mentions.run_version(old, work / "previous", Path(__file__).resolve())
-            results[f"previous ({args.against})"] = {**score(truth, previous, order), "requests": score_requests(requests, previous)}
+            results[f"previous ({args.against})"] = {**score(truth, previous, order, same), "requests": score_requests(requests, previous)}
         current = bench_mentions.run_version(TREE, work / "current", Path(__file__).resolve())
-        results["this tree"] = {**score(truth, current, order), "requests": score_requests(requests, current)}
+        results["this tree"] = {**score(truth, current, order, same), "requests": score_requests(requests, current)}
     report(results)
     if args.losses:
         for what, found in losses(truth, current, args.losses).items():
