@@ -1,6 +1,6 @@
 """A registry keyed by the citizen's national id (no recordId): a row without an id (a child,
 a foreign national, a clerk's omission) has no key and waits in quarantine for a steward as
-before, and its citizen is kept for person matching alone (`stage.keyless_copy`, issue 16):
+before, and its citizen is kept for person matching alone (`publish._keep_keyless`, issue 16):
 matched to the same citizen's record in another source, never served or counted, added once
 however often the row is read again."""
 from __future__ import annotations
@@ -57,8 +57,8 @@ def _write(path, header: str, rows) -> None:
 
 @pytest.fixture(params=["columns", "records"])
 def city(request, tmp_path, store_url, monkeypatch):
-    """Both staging paths: a column at a time (a keyless row goes back to `check_record`), and
-    record by record."""
+    """Both staging paths, which quarantine the keyless row: a column at a time (it goes back to
+    `check_record`), and record by record."""
     if request.param == "records":
         monkeypatch.setattr("munihub.ingest.stage.plan_for", lambda contract, errors_of: None)
     for dataset, folder, record_id, key in (
@@ -96,7 +96,7 @@ def _state(engine) -> tuple[list, list, list]:
 def test_a_keyless_registry_row_waits_in_quarantine_and_its_citizen_is_matched(city):
     pipeline.sync_source("tax.files", city)
     result = pipeline.sync_source("welfare.clients", city)
-    assert (result["rows_in"], result["rows_quarantined"]) == (2, 1)  # the ledger as before
+    assert (result["rows_in"], result["rows_quarantined"], result["keyless_kept"]) == (2, 1, 1)  # ledger as before
     engine = store.engine_for(city)
     reasons, copies, keys = _state(engine)
     assert reasons == [("key", "primary key national_id is empty")]
@@ -117,7 +117,7 @@ def test_the_same_keyless_row_read_again_adds_nothing_and_a_proper_row_later_bre
     folder = city.contracts_dir.parent / "clients"
     _write(folder / "clients2.csv", "nid,name,birth,mobile", CLIENTS[:1])  # the next export repeats her row
     result = pipeline.sync_source("welfare.clients", city)
-    assert (result["rows_in"], result["rows_quarantined"]) == (1, 1)
+    assert (result["rows_in"], result["rows_quarantined"]) == (1, 1) and "keyless_kept" not in result
     assert len(_state(engine)[1]) == 1  # one kept citizen (the quarantine holds each read, as before)
     # a clerk adds her id: the registry publishes her row; the kept mention stays, a second
     # mention of the same person
@@ -187,3 +187,25 @@ def test_a_registry_that_starts_naming_its_record_id_keeps_its_keyless_citizens(
     assert result["rows_rekeyed"] == 1 and "copies_dropped" not in result
     _, copies, keys = _state(store.engine_for(city))
     assert keys == ["C-1"] and [c[2] for c in copies] == ["فاطمه رضایی"]
+
+
+def test_a_crash_inside_the_publish_keeps_no_keyless_citizen(city):
+    class Crash(Exception):
+        pass
+
+    def hook(where):
+        if where == "inside-publish":
+            raise Crash(where)
+
+    from munihub.ingest import loads
+
+    engine = store.engine_for(city)
+    load_id = pipeline.extract_and_stage("welfare.clients", city)
+    pipeline.check_load(load_id, city)
+    assert _state(engine)[1] == []  # staged and quarantined: nothing kept before the publish
+    with pytest.raises(Crash):
+        pipeline.publish_load(load_id, city, crash_hook=hook)
+    assert _state(engine)[1] == []
+    loads.release_lease(engine, "welfare.clients")
+    result = pipeline.sync_source("welfare.clients", city)
+    assert result["keyless_kept"] == 1 and len(_state(engine)[1]) == 1

@@ -24,7 +24,7 @@ from munihub import store
 from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
-from munihub.ingest.mapping import KEYLESS, map_record, named_as_contract, set_aside, source_key
+from munihub.ingest.mapping import map_record, named_as_contract, set_aside, source_key
 from munihub.ingest.overlap import WriteBehind, fewer_collections, mapped, prefetch
 
 
@@ -112,32 +112,18 @@ def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list
     return record, key, reasons, aside
 
 
-def keyless_copy(contract: Contract, load_id: str, position: str, record: dict, reasons: list[dict]) -> dict | None:
-    """The `earlier_copies` row that keeps, for person matching alone, the citizen of a row
-    quarantined only because its primary key is empty, in a contract naming no recordId (a
-    registry keyed by national id: a child, a foreign national, a clerk's omission).  The row
-    itself waits in quarantine as before; its citizen is a mention matching finds, never a row
-    the gateway serves or the indicators count (they read source_rows alone).  Kept under
-    `mapping.KEYLESS` and named by its content hash, so the same row read again adds nothing.
-    None for any other quarantined row."""
-    if contract.record_id or len(reasons) != 1 or reasons[0].get("rule") != "key" or not record:
+def keyless_record(contract: Contract, errors_of: Callable[[dict], list], raw: Any) -> dict | None:
+    """The mapped record of a raw record that is quarantined only because its primary key is
+    empty, in a contract naming no recordId (a registry keyed by national id: a child, a
+    foreign national, a clerk's omission), mapped as `check_record` maps it; None for any
+    other record.  The publish keeps its citizen for person matching alone
+    (`publish._keep_keyless`) while the row waits in quarantine."""
+    if contract.record_id:
         return None
-    record = json.loads(store.encode_json(record))  # as a staged record is stored (no NaN, …)
-    return {"source": contract.id, "source_key": KEYLESS, "record_hash": store.record_hash(record),
-            "entity_type": contract.entity_type, "record": record, "position": position[:500], "load_id": load_id}
-
-
-def _keep_keyless(conn, rows: list[dict]) -> None:
-    """Insert `keyless_copy` rows, a copy already kept (the same content) left as it is."""
-    from munihub.store import marks
-
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    now = marks.stamp(conn, store.earlier_copies)  # commit-ordered, as a publish stamps its rows
-    rows = list({(r["source"], r["record_hash"]): {**r, "updated_at": now} for r in rows}.values())
-    conn.execute(insert(store.earlier_copies).on_conflict_do_nothing(), rows)
+    record, key, reasons, _ = check_record(contract, raw, errors_of)
+    if key is not None or len(reasons) != 1 or reasons[0].get("rule") != "key" or not record:
+        return None
+    return record
 
 
 def _profile(contract: Contract) -> dict[str, Any]:
@@ -216,11 +202,10 @@ def _plain_copy(load_id: str, after: int, plain: list, batch: Batch) -> str | No
 
 def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list | str, bad: list, held: list,
                  after: StageCounts, counts: StageCounts, on_batch: Callable[[StageCounts], None] | None,
-                 early=None, keyless: list | None = None) -> None:
-    """One batch's staged, quarantined and set-aside rows, the citizens of its keyless rows
-    (`keyless_copy`) and the ledger's running counts, in one transaction; `counts` takes the
-    values of `after` only once it is committed, and `early` (`publish_ahead.PublishAhead`) is
-    handed the batch's staged rows then."""
+                 early=None) -> None:
+    """One batch's staged, quarantined and set-aside rows and the ledger's running counts, in one
+    transaction; `counts` takes the values of `after` only once it is committed, and `early`
+    (`publish_ahead.PublishAhead`) is handed the batch's staged rows then."""
     with engine.begin() as conn:
         store.async_commit(conn)  # staged rows are lost in a server crash anyway (unlogged)
         # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
@@ -231,8 +216,6 @@ def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list
             store.bulk_copy(conn, store.staged_rows, columns, good)
         if bad:
             conn.execute(store.quarantine.insert(), bad)
-        if keyless:
-            _keep_keyless(conn, keyless)
         if held:
             conn.execute(store.set_aside.insert(), held)
         conn.execute(store.loads.update().where(store.loads.c.load_id == load_id).values(
@@ -270,7 +253,7 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     names = [r.f.name for r in plan.fields] if plan is not None else []
     with fewer_collections(), WriteBehind() as writer:
         for batch, plain in mapped(plan, prefetch(named_as_contract(contract, batches)), keep_order):
-            good, bad, held, keyless = [], [], [], []
+            good, bad, held = [], [], []
             tally = dict(ahead.set_aside)
             staged = ahead.staged
             profile = {**ahead.profile, "nulls": dict(ahead.profile["nulls"])}
@@ -308,9 +291,6 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
                 if reasons:
                     bad.append({"source": contract.id, "load_id": load_id, "position": position[:500],
                                 "source_key": key, "raw": _json_safe(raw), "reasons": reasons, "status": "open"})
-                    copy = keyless_copy(contract, load_id, position, record, reasons)
-                    if copy is not None:
-                        keyless.append(copy)
                     continue
                 staged += 1
                 row = (load_id, staged, key[:500], store.encode_json(record), store.record_hash(record),
@@ -329,8 +309,7 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
             ahead = StageCounts(rows_in=ahead.rows_in + len(batch.records), staged=staged,
                                 quarantined=ahead.quarantined + len(bad), cursor=batch.cursor, set_aside=tally,
                                 profile=profile)
-            writer.submit(_write_batch, engine, load_id, columns, good, bad, held, ahead, counts, on_batch, early,
-                          keyless)
+            writer.submit(_write_batch, engine, load_id, columns, good, bad, held, ahead, counts, on_batch, early)
     # Checks and publish read the staged rows by load.  A few thousand rows are read the same
     # way whatever the planner believes (by the (load_id, seq) key, no join), and staged_rows,
     # vacuumed empty after every large load, would be analyzed at every small one: 8-16 ms of a
