@@ -112,11 +112,18 @@ MATCH_SETTINGS = {"service_request": {"followup": {
     "quoted_codes": True, "duplicate_statuses": ["تکراری"]}}}
 
 
-def write_contracts(out: Path, data: Path, *, payer_address: bool = True, bare: bool = False) -> None:
+# The registries an agency may key by the citizen's national id alone (`--key-by-national-id`)
+KEYED_BY_NATIONAL_ID = ("tax.taxpayers", "welfare.clients")
+
+
+def write_contracts(out: Path, data: Path, *, payer_address: bool = True, bare: bool = False,
+                    key_by_national_id: bool = False) -> None:
     """Each export's contract; without `payer_address` the bills' address and postal code are
     left out, as an agency leaves them when its hub's payment schema has no place for them.
     `bare`: contracts as an agency writes them by hand, naming no transformLogic, and no match
-    settings (every reader and follow-up option is the hub's default)."""
+    settings (every reader and follow-up option is the hub's default).  `key_by_national_id`:
+    the tax and welfare registries name no recordId, so their rows are keyed by the national
+    id, their primaryKey (a citizen's two files share one key; a row without an id has none)."""
     for dataset, (folder, server, shared, record_id, props) in CONTRACTS.items():
         if not payer_address and shared == "payment":
             props = [p for p in props if not p["name"].startswith("address.")]
@@ -130,7 +137,9 @@ def write_contracts(out: Path, data: Path, *, payer_address: bool = True, bare: 
             "servers": [{"server": f"{name}-drop", "type": "local", "path": (data / folder).as_posix(),
                          "format": server["format"], "customProperties": [{"property": k, "value": v} for k, v in params.items()]}],
             "schema": [{"name": name, "physicalName": name, "customProperties": [
-                {"property": "sharedSchema", "value": shared}, {"property": "recordId", "value": record_id}],
+                {"property": "sharedSchema", "value": shared}] + (
+                [] if key_by_national_id and dataset in KEYED_BY_NATIONAL_ID else
+                [{"property": "recordId", "value": record_id}]),
                 "properties": props}],
             "customProperties": [{"property": "retries", "value": 0}]}
         (out / agency).mkdir(parents=True, exist_ok=True)
@@ -207,45 +216,105 @@ def drive(folder: Path) -> dict:
 
 # ---------------------------------------------------------------- scores
 
-def earlier_copies(truth: list[tuple], copies: list[tuple]) -> dict[int, str]:
+def earlier_copies(truth: list[tuple], copies: list[tuple], order: dict[str, list[int]] | None = None
+                   ) -> dict[int, str]:
     """Truth row -> the ref of the kept earlier copy it is (a version that keeps them).  A
-    copy's position names its line or record number in the export; the exports keep the
-    truth's order, so the number is the row's place among its dataset's rows plus an offset
-    (a header line, counting from 1), taken as the one that puts the most copies on a row of
-    their own record id."""
+    copy's position names its line or record number in the export; the number is the row's
+    place among its dataset's rows in the export (`order`, else the truth's order, which the
+    exports keep but for keyed registries) plus an offset (a header line, counting from 1),
+    taken as the one that puts the most copies on a row of their own key.  A row without a
+    key (`''`) is the copy kept under the hub's keyless key at its place."""
     import re
+
+    from munihub.ingest.mapping import KEYLESS
 
     rows: dict[str, list[int]] = collections.defaultdict(list)
     for i, (dataset, *_) in enumerate(truth):
         rows[dataset].append(i)
+    rows.update(order or {})
     out: dict[int, str] = {}
     for dataset in rows:
-        placed = [(int(m.group(1)), key, ref) for d, key, position, ref in copies if d == dataset
-                  for m in [re.search(r"(?:line|record) (\d+)", position or "")] if m]
-        best: dict[int, str] = {}
+        placed = [(int(m.group(1)), "" if key == KEYLESS else key, ref) for d, key, position, ref in copies
+                  if d == dataset for m in [re.search(r"(?:line|record) (\d+)", position or "")] if m]
+        last = {truth[i][1]: i for i in rows[dataset]}  # a key's published row is no copy (adjacent rows
+        best: dict[int, str] = {}                       # of one national id fit two offsets)
         for offset in range(3):
             found = {rows[dataset][n - offset]: ref for n, key, ref in placed
-                     if 0 <= n - offset < len(rows[dataset]) and truth[rows[dataset][n - offset]][1] == key}
+                     if 0 <= n - offset < len(rows[dataset]) and truth[rows[dataset][n - offset]][1] == key
+                     and (key == "" or last[key] != rows[dataset][n - offset])}
             best = found if len(found) > len(best) else best
         out.update(best)
     return out
 
 
-def score(truth: list[tuple], result: dict) -> dict:
+def keyed_by_national_id(truth: list[tuple], data: Path, contracts: Path
+                         ) -> tuple[list[tuple], dict[str, list[int]], dict[int, int]]:
+    """For `--key-by-national-id`: the truth with each keyed registry's record id replaced by
+    the key the hub gives its row (the national id as the hub reads it, or as written when it
+    fails its check: `stage.check_record`; `''` when empty), those registries' truth rows in
+    the order of their export (the taxpayers' rows are shuffled), and the earlier rows of a
+    key whose mapped record is the published (last) row's own, which the hub holds as that
+    row (no copy of the same content is kept); read with this tree's contracts and mapping.
+    A record id re-used within a registry names its rows in order."""
+    import csv
+
+    from munihub.contracts.load import load_contract
+    from types import SimpleNamespace
+
+    from munihub.ingest.stage import check_record
+    from munihub.ingest.validate import errors_of
+    from munihub.store import record_hash
+
+    files = {"tax.taxpayers": ("taxpayers/taxpayers.csv", "شماره پرونده"),
+             "welfare.clients": ("clients/clients.json", "client_id")}
+    out, order, same = list(truth), {}, {}
+    for dataset in KEYED_BY_NATIONAL_ID:
+        path, id_column = files[dataset]
+        agency, name = dataset.split(".")
+        contract = load_contract(contracts / agency / f"{name}.yaml", schemas_dir=TREE / "schemas")
+        check = errors_of(contract, SimpleNamespace(schemas_dir=TREE / "schemas"))
+        if path.endswith(".csv"):
+            with open(data / path, encoding="utf-8-sig", newline="") as fh:
+                raws = list(csv.DictReader(fh))
+        else:
+            raws = json.loads((data / path).read_text("utf-8"))["result"]["items"]
+        waiting = collections.defaultdict(collections.deque)  # record id -> its truth rows, in order
+        for i, (d, rid, *_) in enumerate(truth):
+            if d == dataset:
+                waiting[rid].append(i)
+        order[dataset], hashes = [], {}
+        for raw in raws:
+            i = waiting[str(raw[id_column])].popleft()
+            record, key, _, _ = check_record(contract, raw, check)  # as staging maps it
+            out[i] = (dataset, key or "", *truth[i][2:])
+            order[dataset].append(i)
+            hashes[i] = record_hash(record)
+        last = {out[i][1]: i for i in order[dataset] if out[i][1]}
+        same.update({i: last[out[i][1]] for i in order[dataset]
+                     if out[i][1] and last[out[i][1]] != i and hashes[i] == hashes[last[out[i][1]]]})
+    return out, order, same
+
+
+def score(truth: list[tuple], result: dict, order: dict[str, list[int]] | None = None,
+          same: dict[int, int] | None = None) -> dict:
     """Persons scored per record of the exports: a record's person is its own row (a person
-    source) or its "#person" mention; a record whose record id a later row of its file took
-    is the earlier copy the store kept for matching, if it kept one (`earlier_copies`); one
-    the store lacks is a singleton."""
+    source) or its "#person" mention; a record whose record id (key) a later row of its file
+    took is the earlier copy the store kept for matching, if it kept one (`earlier_copies`),
+    and so is a row without a key; one the store lacks is a singleton.  `order`: datasets'
+    truth rows in their export's order, where it is not the truth's; `same`: earlier rows of a
+    key held as its published row, their content the same (both `keyed_by_national_id`)."""
     from munihub.resolve.evaluate import bcubed_scores, pairwise_scores, scores_by_label
 
     members = result["members"]
     holder = {f"{dataset}|{rid}": i for i, (dataset, rid, _, _) in enumerate(truth)}  # the last copy is kept
-    copies = earlier_copies(truth, result.get("copies") or [])
+    for dataset, rows in (order or {}).items():
+        holder.update({f"{dataset}|{truth[i][1]}": i for i in rows})
+    copies = earlier_copies(truth, result.get("copies") or [], order)
     predicted, true, labels = {}, {}, {}
     mentions = collections.Counter()
     for i, (dataset, rid, pid, labelled) in enumerate(truth):
         ref = f"{dataset}|{rid}"
-        held = holder[ref] == i
+        held = (holder[ref] == i or i in (same or {})) and rid != ""
         ref = f"{ref}#person" if f"{ref}#person" in members else ref
         entity = members.get(ref) if held else members.get(copies.get(i))
         row = f"{i}"
@@ -457,6 +526,8 @@ def main() -> None:
                          "requests), with an example each")
     ap.add_argument("--bare", action="store_true",
                     help="contracts naming no transformLogic and no match settings, as an agency may write them")
+    ap.add_argument("--key-by-national-id", action="store_true",
+                    help="the tax and welfare contracts name no recordId: their rows are keyed by the national id")
     ap.add_argument("--drive", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.drive:
@@ -467,18 +538,22 @@ def main() -> None:
         requests: list[tuple] = []
         truth = outsider_exports.generate(work / "data", args.households, args.seed, requests)
         calls = [json.loads(x) for x in (work / "data" / "calls" / "calls.jsonl").read_text("utf-8").splitlines()]
-        write_contracts(work / "contracts", work / "data", bare=args.bare)
+        write_contracts(work / "contracts", work / "data", bare=args.bare, key_by_national_id=args.key_by_national_id)
+        order = same = None
+        if args.key_by_national_id:
+            truth, order, same = keyed_by_national_id(truth, work / "data", work / "contracts")
         print(f"{len(truth):,} records of {len({t[2] for t in truth}):,} citizens, {len(requests):,} 137 calls "
               f"in {len({r[2] for r in requests}):,} requests ({args.households:,} households, seed {args.seed})")
         results = {}
         if args.against != "none":
             old = bench_mentions.extract(args.against, work / "previous-tree")
             if not json.loads((old / "schemas" / "payment.schema.json").read_text("utf-8"))["properties"].get("address"):
-                write_contracts(work / "previous-contracts", work / "data", payer_address=False, bare=args.bare)
+                write_contracts(work / "previous-contracts", work / "data", payer_address=False, bare=args.bare,
+                                key_by_national_id=args.key_by_national_id)
             previous = bench_mentions.run_version(old, work / "previous", Path(__file__).resolve())
-            results[f"previous ({args.against})"] = {**score(truth, previous), "requests": score_requests(requests, previous)}
+            results[f"previous ({args.against})"] = {**score(truth, previous, order, same), "requests": score_requests(requests, previous)}
         current = bench_mentions.run_version(TREE, work / "current", Path(__file__).resolve())
-        results["this tree"] = {**score(truth, current), "requests": score_requests(requests, current)}
+        results["this tree"] = {**score(truth, current, order, same), "requests": score_requests(requests, current)}
     report(results)
     if args.losses:
         for what, found in losses(truth, current, args.losses).items():

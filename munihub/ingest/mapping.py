@@ -165,6 +165,14 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[di
     return record, reasons, aside
 
 
+# The key a registry row without one is kept under for person matching alone (a contract
+# keyed by its primary key, a national id say, and a row whose key is empty: a child, a
+# foreign national, a clerk's omission): `publish._keep_keyless`.  No key a source writes
+# starts with '#': a row's key is its values, and `earlier_ref` names each such copy by its
+# content hash.
+KEYLESS = "#keyless"
+
+
 def source_key(contract: Contract, record: dict, raw: dict | None = None) -> str | None:
     """The record's key in its source, joined by '|' (None if a part is missing): the source's
     own record id (`recordId` fields of the raw record, digits made Latin) when the contract

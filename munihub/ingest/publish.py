@@ -8,6 +8,8 @@ leaves the store as it was; the re-run reads the same interval again.
 from __future__ import annotations
 
 import contextlib
+import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +19,7 @@ from munihub import store
 from munihub.errors import ConcurrentRunError, StoreError
 from munihub.ingest.identity import settle, signature
 from munihub.ingest.loads import staged_keys_distinct
+from munihub.ingest.mapping import KEYLESS
 from munihub.ingest.quarantine import close_reread
 
 
@@ -122,7 +125,9 @@ def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeat
     read once (a 200k-row load repeating 1% of its keys, published again: the drop and the
     insert each computing them cost 0.55 s, read once 0.2 s)."""
     e, s, r = store.earlier_copies, store.staged_rows, store.source_rows
-    had = set(conn.execute(sa.select(e.c.source_key, e.c.record_hash).where(e.c.source == source)).all())
+    # (the citizens of keyless rows, `_keep_keyless`, belong to no published key: never dropped here)
+    had = set(conn.execute(sa.select(e.c.source_key, e.c.record_hash).where(
+        e.c.source == source, e.c.source_key != KEYLESS)).all())
     losers = []
     if repeated:
         if conn.dialect.name == "postgresql":
@@ -172,6 +177,34 @@ def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeat
     if new:
         conn.execute(e.insert(), new)
     return {"copies_kept": len(new), "copies_dropped": dropped}
+
+
+def _keep_keyless(conn, source: str, load_id: str, entity_type: str, now, keyless) -> int:
+    """Keep in `earlier_copies`, for person matching alone, the citizen of each row of the load
+    quarantined only because its key is empty (`keyless`: `stage.keyless_record` of the
+    contract, raw -> mapped record or None), under `mapping.KEYLESS` and its content hash: the
+    row itself waits in quarantine as before, and the same row read again adds nothing.  Its
+    rows are read back from the quarantine (those without a key only: a few), as a replay
+    reads them; in the publish's transaction, so they appear with the load, stamped as its
+    rows are, and a held or failed load keeps none.  Returns how many were added."""
+    q, e = store.quarantine, store.earlier_copies
+    rows = {}
+    for position, raw in conn.execute(sa.select(q.c.position, q.c.raw).where(
+            q.c.load_id == load_id, q.c.source == source, q.c.source_key.is_(None)).order_by(q.c.id)):
+        record = keyless(raw)
+        if record:
+            digest = store.record_hash(record)  # hashed and stored as staging does a record
+            rows.setdefault(digest, {"source": source, "source_key": KEYLESS, "record_hash": digest,
+                                     "entity_type": entity_type, "record": json.loads(store.encode_json(record)),
+                                     "position": position, "load_id": load_id, "updated_at": now})
+    if not rows:
+        return 0
+    had = set(conn.execute(sa.select(e.c.record_hash).where(e.c.source == source, e.c.source_key == KEYLESS,
+                                                            e.c.record_hash.in_(list(rows)))).scalars())
+    new = [r for h, r in rows.items() if h not in had]
+    if new:
+        conn.execute(e.insert(), new)
+    return len(new)
 
 
 def _published_first(source: str) -> ConcurrentRunError:
@@ -249,13 +282,16 @@ def _committing(conn):
 
 
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
-                   identity: dict | None = None, crash_hook=None, early=None) -> dict[str, int]:
+                   identity: dict | None = None, crash_hook=None, early=None,
+                   keyless: Callable[[Any], dict | None] | None = None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
     records it read again (`quarantine.close_reread`) in one transaction; returns counts.
     With the contract's `identity` (`identity.identity_of`), rows keyed by a former identity
     whose records this load read again are moved first, in the same transaction.
     With `early` (`publish_ahead.PublishAhead`) holding every staged row of the load already
-    inserted into source_rows, the publish runs in its transaction without the merge."""
+    inserted into source_rows, the publish runs in its transaction without the merge.
+    With `keyless` (a contract naming no recordId), the citizens of its rows quarantined only
+    for an empty key are kept for matching (`_keep_keyless`)."""
     ahead = early.take(engine, load_id) if early is not None else None
     with engine.begin() if ahead is None else _committing(ahead) as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
@@ -291,6 +327,8 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
             counts, repeated = _merge(conn, source, load_id, entity_type, now,
                                       signature(identity) if identity else None, staged_total=staged)
         copies = _keep_earlier(conn, source, load_id, entity_type, now, repeated, any(moved.values()))
+        kept = _keep_keyless(conn, source, load_id, entity_type, now, keyless) \
+            if keyless is not None and load["rows_quarantined"] else 0
         close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
         if crash_hook:
             crash_hook("inside-publish")
@@ -302,11 +340,11 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts,
-                             **{k: v for k, v in {**moved, **copies}.items() if v}})
+                             **{k: v for k, v in {**moved, **copies, "keyless_kept": kept}.items() if v}})
         emptied = _drop_staged(conn, load_id, staged)
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"],
                           columns=SOURCE_ROWS_STATISTICS)
     if not emptied:
         store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
     store.reclaim(engine, store.source_rows, counts["rows_changed"])  # an update leaves the old version dead
-    return {**counts, **{k: v for k, v in {**moved, **copies}.items() if v}}
+    return {**counts, **{k: v for k, v in {**moved, **copies, "keyless_kept": kept}.items() if v}}
