@@ -48,6 +48,28 @@ def _latest(load_id: str, distinct: bool = False):
     return sa.select(ranked.c.source_key, ranked.c.record, ranked.c.record_hash).where(ranked.c.rank == 1)
 
 
+# What a publish writes of each staged row (`staged_as_source_rows`), in source_rows' order.
+SOURCE_ROW_COLUMNS = ["source", "source_key", "entity_type", "record", "record_hash", "first_load_id", "load_id",
+                      "updated_at", "keyed_by"]
+
+
+def staged_as_source_rows(staged, source: str, load_id: str, entity_type: str, now, keyed_by: str | None) -> sa.Select:
+    """`SOURCE_ROW_COLUMNS` of the rows of `staged` (staged_rows or a selection of its
+    source_key, record and record_hash), for an INSERT … SELECT into source_rows: the merge's
+    and `publish_ahead`'s, batch by batch."""
+    t = store.source_rows
+    return sa.select(sa.literal(source, t.c.source.type), staged.c.source_key,
+                     sa.literal(entity_type, t.c.entity_type.type), staged.c.record, staged.c.record_hash,
+                     sa.literal(load_id, t.c.load_id.type), sa.literal(load_id, t.c.load_id.type),
+                     sa.literal(now, t.c.updated_at.type), sa.literal(keyed_by, t.c.keyed_by.type))
+
+
+def has_rows(conn, source: str) -> bool:
+    """Whether any row of `source` is published (one index probe)."""
+    t = store.source_rows
+    return conn.execute(sa.select(t.c.source_key).where(t.c.source == source).limit(1)).first() is not None
+
+
 def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str | None = None,
            staged_total: int = 0) -> tuple[dict[str, int], bool]:
     """Upsert the load's rows into source_rows as ONE statement, changing only rows whose hash
@@ -70,25 +92,19 @@ def _merge(conn, source: str, load_id: str, entity_type: str, now, keyed_by: str
                                                        old.c.source_key == latest.c.source_key)))
         ).first()
     insert = _upsert_for(conn)
-    columns = ["source", "source_key", "entity_type", "record", "record_hash", "first_load_id", "load_id", "updated_at",
-               "keyed_by"]
-    rows = sa.select(sa.literal(source, t.c.source.type), latest.c.source_key,
-                     sa.literal(entity_type, t.c.entity_type.type),
-                     latest.c.record, latest.c.record_hash, sa.literal(load_id, t.c.load_id.type),
-                     sa.literal(load_id, t.c.load_id.type), sa.literal(now, t.c.updated_at.type),
-                     sa.literal(keyed_by, t.c.keyed_by.type)
-                     ).where(sa.true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT
-    if postgres and distinct and conn.execute(sa.select(t.c.source_key).where(t.c.source == source).limit(1)).first() is None:
+    rows = staged_as_source_rows(latest, source, load_id, entity_type, now, keyed_by
+                                 ).where(sa.true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT
+    if postgres and distinct and not has_rows(conn, source):
         # A source's first load (distinct keys, no row of it yet): nothing to conflict with, so
         # a plain INSERT, counted by its rowcount, without the conflict arbiter and the RETURNING
         # the merge counts itself with (1M rows: 8.0 → 6.9 s).  A run of the same source that
         # published meanwhile makes a key collide: that run was first.
         try:
-            new = conn.execute(sa.insert(t).from_select(columns, rows)).rowcount
+            new = conn.execute(sa.insert(t).from_select(SOURCE_ROW_COLUMNS, rows)).rowcount
         except sa.exc.IntegrityError as exc:
             raise _published_first(source) from exc
         return {"rows_new": new, "rows_changed": 0, "rows_unchanged": staged_total - new}, False
-    stmt = insert(t).from_select(columns, rows)
+    stmt = insert(t).from_select(SOURCE_ROW_COLUMNS, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.source, t.c.source_key],
         set_={"record": stmt.excluded.record, "record_hash": stmt.excluded.record_hash,

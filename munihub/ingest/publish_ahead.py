@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from munihub import store
 from munihub.ingest.overlap import WriteBehind
+from munihub.ingest.publish import SOURCE_ROW_COLUMNS, has_rows, staged_as_source_rows
 from munihub.store import marks
 
 log = logging.getLogger("munihub.pipeline")
@@ -65,7 +66,7 @@ class PublishAhead:
         conn = engine.connect()
         try:
             conn.begin()
-            if conn.execute(sa.select(r.c.source_key).where(r.c.source == source).limit(1)).first() is not None:
+            if has_rows(conn, source):
                 conn.rollback()
                 conn.close()
                 return False
@@ -78,14 +79,9 @@ class PublishAhead:
         self.conn, self.load_id = conn, load_id
         s = store.staged_rows
         lo, hi = sa.bindparam("lo"), sa.bindparam("hi")
-        rows = sa.select(sa.literal(source, r.c.source.type), s.c.source_key, sa.literal(entity_type, r.c.entity_type.type),
-                         s.c.record, s.c.record_hash, sa.literal(load_id, r.c.load_id.type),
-                         sa.literal(load_id, r.c.load_id.type), sa.literal(self.now, r.c.updated_at.type),
-                         sa.literal(keyed_by, r.c.keyed_by.type)
-                         ).where(s.c.load_id == load_id, s.c.seq > lo, s.c.seq <= hi)
-        self._insert = sa.insert(r).from_select(
-            ["source", "source_key", "entity_type", "record", "record_hash", "first_load_id", "load_id", "updated_at",
-             "keyed_by"], rows)
+        rows = staged_as_source_rows(s, source, load_id, entity_type, self.now, keyed_by
+                                     ).where(s.c.load_id == load_id, s.c.seq > lo, s.c.seq <= hi)
+        self._insert = sa.insert(r).from_select(SOURCE_ROW_COLUMNS, rows)
         self._writer = WriteBehind()
         return True
 
