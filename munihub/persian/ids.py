@@ -14,10 +14,13 @@ from operator import add, itemgetter, methodcaller
 
 from munihub.persian.letters import NormalizeError, match_key, to_latin_digits
 
-# Spaces, dashes, dots, half-spaces and the bidi marks Excel copies carry along.
-_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.()/\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+")
+# What a number is written with inside it: spaces, dashes, dots, brackets ('/' too, except
+# between phones: «…۱۲۳۴/۵»), and the half-spaces and bidi marks Excel copies carry along.
+_INSIDE = r"\s\-\u2010-\u2015\u2212_.()"
+_MARKS = r"\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+_SEPARATORS = re.compile(rf"[{_INSIDE}/{_MARKS}]+")
 # One number written with separators inside it, among other characters.
-_DIGIT_RUN = re.compile(r"[0-9]+(?:[\s\-\u2010-\u2015\u2212_.()/]+[0-9]+)*")
+_DIGIT_RUN = re.compile(rf"[0-9]+(?:[{_INSIDE}/]+[0-9]+)*")
 _FLOAT_TEXT = re.compile(r"(\d+)\.0+")             # '923456789.0' from a spreadsheet export
 _SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE]\+?\d{1,2}")   # '9.23456783E+08', same origin
 
@@ -241,7 +244,7 @@ def parse_phone(value, default_area: str | None = None) -> str:
 _SEVERAL = frozenset({"characters", "invalid", "length", "country"})
 # Between two numbers of one field: anything but digits, '+' and what `_SEPARATORS` drops
 # inside one number (a letter, a comma, a slash, a colon: «تلفن: …»، «…۱۲۳۴/۵»).
-_BETWEEN = re.compile(r"[^\d+\s\-\u2010-\u2015\u2212_.()\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+")
+_BETWEEN = re.compile(rf"[^\d+{_INSIDE}{_MARKS}]+")
 _GROUP = re.compile(r"\+?\d+")
 
 
