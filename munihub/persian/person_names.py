@@ -25,11 +25,12 @@ _NOT_KEY = re.compile(r"[\W_]+")
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
 _SEPARATOR = re.compile(r"\s*[،,؛;\-–—/|]+\s*")
 _HAS_SEPARATOR = re.compile(r"[،,؛;\-–—/|]")
-_FATHER = re.compile(r"(?:^|\s)(?:(?:فرزند|ولد|بنت)(?:\s+|$)|نام\s*پدر\s*:?\s*|پدر\s*:\s*)")
-_FATHER_WORD = re.compile("فرزند|ولد|بنت|پدر")
+_CHILD_OF = "فرزند|ولد|بنت"  # «… son/daughter of X»; «نام پدر: X», «پدر: X» name the father too
+_FATHER = re.compile(rf"(?:^|\s)(?:(?:{_CHILD_OF})(?:\s+|$)|نام\s*پدر\s*:?\s*|پدر\s*:\s*)")
+_FATHER_WORD = re.compile(f"{_CHILD_OF}|پدر")
 # A note in brackets: «رضایی (علی)», «علی رضایی (فرزند حسن)», «… (پدر: حسن)», «… (وکیل)».
 _NOTE = re.compile(r"[(\[]([^()\[\]]*)[)\]]?")
-_FATHER_HEAD = re.compile(r"(?:فرزند|ولد|بنت|نام\s*پدر|پدر)\s*:?\s*")
+_FATHER_HEAD = re.compile(rf"(?:{_CHILD_OF}|نام\s*پدر|پدر)\s*:?\s*")  # (in brackets a colon is not needed)
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
 _LETTER = re.compile(r"[^\W_ء]")
 _SEYYED = {"سید": "سید", "سیده": "سیده"}
