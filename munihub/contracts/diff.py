@@ -261,10 +261,12 @@ def _as_loaded(props, shared) -> Any:
     out = []
     for p in props:
         reader, personal = defaults.get(p.get("name"), (None, False)) if isinstance(p, dict) else (None, False)
-        if isinstance(p, dict) and (reader and not p.get("transformLogic") or personal and not p.get("classification")):
-            p = {**p, **({"transformLogic": reader} if reader and not p.get("transformLogic") else {}),
-                 **({"classification": "personal"} if personal and not p.get("classification") else {})}
-        out.append(p)
+        given = {}
+        if reader and not p.get("transformLogic"):
+            given["transformLogic"] = reader
+        if personal and not p.get("classification"):
+            given["classification"] = "personal"
+        out.append({**p, **given} if given else p)
     return out
 
 

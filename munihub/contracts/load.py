@@ -262,9 +262,10 @@ def _build(path: Path, data: dict, schemas_dir: Path | None = None) -> Contract:
     agency, _, dataset = dataset_id.partition(".")
     _, connector, params, secrets, airflow_conn = server_parts(data)
     obj = first_object(data)
-    defaults = field_defaults(str(custom(obj.get("customProperties")).get("sharedSchema") or ""), schemas_dir)
-    # checked by runnable.record_id_problem
-    record_id = record_id_fields(custom(obj.get("customProperties")).get("recordId"))
+    obj_custom = custom(obj.get("customProperties"))
+    entity_type = str(obj_custom.get("sharedSchema") or "")
+    defaults = field_defaults(entity_type, schemas_dir)
+    record_id = record_id_fields(obj_custom.get("recordId"))  # checked by runnable.record_id_problem
     fields = []
     for prop in obj.get("properties") or []:
         if not isinstance(prop, dict):
@@ -292,7 +293,7 @@ def _build(path: Path, data: dict, schemas_dir: Path | None = None) -> Contract:
     return Contract(
         path=path, id=dataset_id, agency=agency, dataset=dataset, name=str(data.get("name") or dataset),
         version=str(data.get("version")), status=str(data.get("status") or "active"),
-        entity_type=str(custom(obj.get("customProperties")).get("sharedSchema") or ""), connector=str(connector),
+        entity_type=entity_type, connector=str(connector),
         params=params, secrets=dict(secrets), airflow_connection=airflow_conn, fields=tuple(fields),
         quality=tuple(obj.get("quality") or []), freshness_seconds=_freshness_seconds(data.get("slaProperties")),
         schedule=top.get("schedule"), retries=int(top.get("retries", 2)),

@@ -238,7 +238,6 @@ def flatten(record: dict, prefix: str = "") -> dict:
     return out
 
 
-
 # ---------------------------------------------------------------- what a field is, by its schema
 # The reader a field gets when its contract names no transformLogic, and the fields that are
 # personal when it names no classification: an agency writing its contract by hand, without

@@ -17,6 +17,8 @@ from munihub.errors import ConfigError
 # Agency and dataset names become a folder, a file name, an id and env names: keep them plain.
 SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TODO = "TODO"
+
+
 def _safe(kind: str, value: str) -> str:
     if not isinstance(value, str) or not SAFE_NAME.match(value):
         raise ConfigError(f"{kind} {value!r} is not a safe identifier",
