@@ -377,6 +377,9 @@ def test_gender_rejects_unknown_words(raw):
     ("14 آبان ماه 1403", "2024-11-04"), ("۱۴ آبان‌ماه ۱۴۰۳", "2024-11-04"),
     ("1 فروردین 1404", "2025-03-21"), ("29 اسفند 1404", "2026-03-20"),
     (dt.date(2024, 11, 4), "2024-11-04"), (dt.datetime(2024, 11, 4, 10, 30), "2024-11-04"),
+    # a Jalali date a system kept in a DATE column reaches us as a date of year 1403
+    (dt.date(1403, 8, 14), "2024-11-04"), (dt.datetime(1362, 6, 4, 9, 0), "1983-08-26"),
+    (14030814.0, "2024-11-04"),          # a spreadsheet's date typed as a number
 ])
 def test_parse_date(raw, want):
     assert parse_date(raw) == want
@@ -409,6 +412,7 @@ def test_parse_date_rejections(raw, code):
     ("62/6/4", 13, "1983-08-26"), ("۶۲/۰۶/۰۴", 13, "1983-08-26"), ("4/6/62", 13, "1983-08-26"),
     ("62-6-4", 13, "1983-08-26"), ("02/1/15", 14, "2023-04-04"), ("12/6/4", 13, "1933-08-26"), ("1362/6/4", 13, "1983-08-26"),
     ("62/6/4", 19, "1962-06-04"), ("25/6/62", 19, "1962-06-25"),
+    ("۴ شهریور ۶۲", 13, "1983-08-26"), ("4 شهریور 1362", None, "1983-08-26"),
 ])
 def test_two_digit_years_read_in_the_contracts_century(raw, century, want):
     assert parse_date(raw, century) == want
@@ -416,6 +420,7 @@ def test_two_digit_years_read_in_the_contracts_century(raw, century, want):
 
 @pytest.mark.parametrize("raw, century, code", [
     ("62/6/4", None, "format"),            # without a century a two-digit year is refused, as before
+    ("۴ شهریور ۶۲", None, "format"),
     ("12/6/4", 19, "ambiguous"),           # either end could be the year (Jalali: year first)
     ("4/6/62", 19, "ambiguous"),           # Gregorian day/month order unknown, as with four digits
     ("62/13/4", 13, "range"),
@@ -432,6 +437,14 @@ def test_century_parameter_is_a_transform_parameter():
     assert reader("datetime:13")("62/6/4 10:30") == "1983-08-26T10:30:00"
     assert "not a century" in transform_problem("date:15")
     assert transform_problem("date:13") is None and transform_problem("datetime:14") is None
+
+
+@pytest.mark.parametrize("spec", ["text", "string"])
+def test_a_spreadsheet_whole_number_reads_as_its_digits_in_text(spec):
+    # openpyxl hands a cell typed 12.0 (a plaque, a file number) as a float: its text is «12»
+    from munihub.persian.transforms import reader
+    assert reader(spec)(12.0) == "12" and reader(spec)(9871416283.0) == "9871416283"
+    assert reader(spec)(12.5) == "12.5"
 
 
 def test_impossible_jalali_day_message_names_the_month():
@@ -464,6 +477,7 @@ def test_impossible_jalali_day_message_names_the_month():
     (dt.date(2024, 11, 4), "2024-11-04T00:00:00"),
     (dt.datetime(2024, 11, 4, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=3, minutes=30))),
      "2024-11-04T10:30:00+03:30"),
+    (dt.datetime(1403, 8, 14, 10, 30), "2024-11-04T10:30:00"),
 ])
 def test_parse_datetime(raw, want):
     assert parse_datetime(raw) == want

@@ -23,7 +23,7 @@ _MONTH_BY_KEY.update({m.lower(): i for i, m in enumerate(_MONTH_EN, 1)})
 
 _CLEAN = str.maketrans({"٫": "/", "٬": "/", "⁄": "/", "／": "/", "\\": "/", "،": " ",
                         "\u200c": " ", "\u200f": None, "\u200e": None, "\u061c": None})
-_NAMED = re.compile(r"(\d{1,2})\s*([^\d]+?)\s*(\d{4})(.*)", re.S)
+_NAMED = re.compile(r"(\d{1,2})\s*([^\d]+?)\s*(\d{4}|\d{2}(?!\d))(.*)", re.S)
 # Era words after a date: «ه.ش»/«هجری شمسی» (Jalali), «م»/«میلادی» (Gregorian); they add nothing.
 _ERA = re.compile(r"\s*(?:ه\s*ـ*\s*\.?\s*ش\.?|هجری\s*شمسی|شمسی|میلادی|م\.?)\s*$")
 _SEP = r"\s*[/\-.\s]\s*"
@@ -148,12 +148,14 @@ def _parse(value, century: int | None = None) -> tuple[str, str | None]:
     if value is None or isinstance(value, bool):
         raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
     if isinstance(value, dt.datetime):
-        return value.date().isoformat(), value.isoformat(
+        return _date_object(value.date()), value.isoformat(
             timespec="microseconds" if value.microsecond else "seconds")[11:]
     if isinstance(value, dt.date):
-        return value.isoformat(), None
+        return _date_object(value), None
     if type(value).__module__.startswith("jdatetime") and hasattr(value, "togregorian"):
         return _parse(value.togregorian(), century)
+    if isinstance(value, float) and value.is_integer():  # a spreadsheet's 14030814 as a number
+        value = int(value)
     if isinstance(value, int):
         value = str(value)
         if len(value) != 8:
@@ -163,6 +165,14 @@ def _parse(value, century: int | None = None) -> tuple[str, str | None]:
     if len(value) > _MAX_LEN:
         raise _bad(value, "is too long to be a date", "برای تاریخ بیش از حد بلند است", "format")
     return _parse_text(value, century)
+
+
+def _date_object(value: dt.date) -> str:
+    """ISO date of a driver's date: a year before 1700 is a Jalali date a system kept in a
+    DATE column (1403-08-14 is a valid Gregorian date to the database), read as Jalali."""
+    if value.year < 1700:
+        return _to_iso(value.isoformat(), value.year, value.month, value.day)
+    return value.isoformat()
 
 
 @functools.lru_cache(maxsize=65536)

@@ -70,7 +70,7 @@ def _person_name(value: str) -> str | None:
 
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
-    "text": lambda v: _n().normalize_text(str(v)),
+    "text": lambda v: _n().normalize_text(v if v.__class__ is str else _as_string(v)),
     # a placeholder (ناشناس، بدون نام) is no name: the field stays empty, nothing is set aside
     "person_name": lambda v: None if _n().is_placeholder(str(v)) else _person_name(str(v)),
     "title": lambda v: _n().title_of(str(v)),
