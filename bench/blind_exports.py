@@ -149,13 +149,19 @@ def variant(rng, name: str, labels: set, p: float = 0.35) -> str:
     elif kind == "diacritics":
         i = rng.randrange(1, len(out))
         out = out[:i] + rng.choice("َُِّ") + out[i:]
-    if out != name:
+    if out != name and on("letters"):
         labels.add(f"letters_{kind}")
-    return out
+        return out
+    return name  # (drawn all the same, so a --plain run keeps the other draws)
 
 
 def mobile_forms(rng, m: str, labels: set, style: str) -> str:
-    """A mobile as a given system writes it."""
+    """A mobile as a given system writes it (drawn the same with --plain mobile_forms)."""
+    written = _mobile_form(rng, m, labels if on("mobile_forms") else set(), style)
+    return written if on("mobile_forms") else m
+
+
+def _mobile_form(rng, m: str, labels: set, style: str) -> str:
     if style == "bank":
         k = rng.random()
         if k < 0.5:
@@ -180,8 +186,15 @@ def mobile_forms(rng, m: str, labels: set, style: str) -> str:
     return m
 
 
-# Phenomena `--plain` can switch off one by one, to measure what each costs.
+# Phenomena `--plain` can switch off one by one, to measure what each costs: latin_name,
+# letters, mobile_forms, nid_nozero, nid_in_name, nid_in_notes, nid_in_text, greg_dmy,
+# surname_first, late_title, spouse_ref, title_banu, title_surname, nameless, home_landline,
+# borrowed_mobile, thin_name_address.
 PLAIN: set[str] = set()
+
+
+def on(phenomenon: str) -> bool:
+    return phenomenon not in PLAIN
 
 
 def build(households: int, seed: int) -> dict:
@@ -241,6 +254,9 @@ def build(households: int, seed: int) -> dict:
                     c["first"] = pick(rng, MALE if c["gender"] == "m" else FEMALE)
                 c["labels"].add("twin")
                 prev["labels"].add("twin")
+            if c["first"] == head["first"] and c["gender"] == "m":  # a son with his father's whole name
+                c["labels"].add("junior")
+                head["labels"].add("junior")
             home["members"].append(c)
             prev = c
         if rng.random() < 0.08:  # the late grandfather the water bill is still in the name of
@@ -311,7 +327,7 @@ def exports(world: dict) -> dict:
         labels = set()
         h = homes[p["hid"]]
         nid = p["nid"]
-        if nid.startswith("0") and rng.random() < 0.12:
+        if nid.startswith("0") and rng.random() < 0.12 and on("nid_nozero"):
             nid, _ = nid[1:], labels.add("nid_nozero")
         landline = h.get("tehran") if h.get("tehran") else (h["landline"] if rng.random() < 0.5 else "051" + h["landline"])
         if h.get("tehran"):
@@ -337,11 +353,11 @@ def exports(world: dict) -> dict:
         if "latin_name" in PLAIN:
             name, _ = f"{p['first']} {p['last']}", labels.discard("latin_name")
         g = jalali_to_gregorian(*p["birth"])
-        date = g.isoformat() if rng.random() < 0.6 else g.strftime("%d/%m/%Y")
+        date = g.isoformat() if rng.random() < 0.6 or not on("greg_dmy") else g.strftime("%d/%m/%Y")
         labels.add("greg_iso" if "-" in date else "greg_dmy")
         nid: object = p["nid"]
         k = rng.random()
-        if k < 0.45:
+        if k < 0.45 and (on("nid_nozero") or not p["nid"].startswith("0")):
             nid = int(p["nid"])
             if p["nid"].startswith("0"):
                 labels.add("nid_nozero")
@@ -368,28 +384,36 @@ def exports(world: dict) -> dict:
         labels = set()
         h = homes[p["hid"]]
         name = f"{variant(rng, p['first'], labels)} {variant(rng, p['last'], labels)}"
-        notes = ""
-        k = rng.random()
-        if k < 0.15:
-            name, _ = f"{name} {p['nid']}".translate(FA) if rng.random() < 0.5 else f"{name} ک.م {p['nid']}", labels.add("nid_in_name")
+        notes, code_melli = "", ""
+        k, fa_digits, own_field = rng.random(), rng.random() < 0.5, rng.random() < 0.25
+        if k < 0.35 and not (on("nid_in_name") if k < 0.15 else on("nid_in_notes")):
+            code_melli = p["nid"]  # the form's own field, as the plain case
+        elif k >= 0.35 and own_field:
+            code_melli = p["nid"]
+        elif k < 0.15:
+            name, _ = f"{name} {p['nid']}".translate(FA) if fa_digits else f"{name} ک.م {p['nid']}", labels.add("nid_in_name")
         elif k < 0.35:
             notes, _ = f"عضو از سال ۱۴۰۰، کد ملی: {p['nid']}".translate(FA), labels.add("nid_in_notes")
-        if p["gender"] == "f" and rng.random() < 0.2:
+        if p["gender"] == "f" and rng.random() < 0.2 and on("title_banu"):
             name, _ = f"بانو {name}", labels.add("title_banu")
         shape = rng.random()
-        row = {"member_id": len(culture) + 1, "name": name, "birth": "", "phone": "", "addr": "", "notes": notes}
+        row = {"member_id": len(culture) + 1, "name": name, "birth": "", "phone": "", "addr": "", "notes": notes,
+               "code_melli": code_melli}
         if thin:
             labels.add("thin")
-        if shape < 0.45 and p["mobile"]:
-            row["phone"] = mobile_forms(rng, p["mobile"], labels, "culture")
-            labels.add("thin_name_mobile")
-        elif shape < 0.75:
-            row["addr"] = address(h, rng, labels, short=rng.random() < 0.5)
-            labels.add("thin_name_address")
+        # every form drawn whichever is used (see caller_fields)
+        mob_labels, birth_labels, addr_labels = set(), set(), set()
+        mob = mobile_forms(rng, p["mobile"], mob_labels, "culture") if p["mobile"] else ""
+        birth = jalali_str(p["birth"], rng, birth_labels, "culture")
+        short_addr = address(h, rng, addr_labels, short=rng.random() < 0.5)
+        long_addr = address(h, rng, addr_labels)
+        if shape < 0.45 and mob:
+            row["phone"], _ = mob, labels.update(mob_labels | {"thin_name_mobile"})
+        elif shape < 0.75 and on("thin_name_address"):
+            row["addr"], _ = short_addr, labels.add("thin_name_address")
         else:
-            row["phone"] = mobile_forms(rng, p["mobile"], labels, "culture") if p["mobile"] else ""
-            row["birth"] = jalali_str(p["birth"], rng, labels, "culture")
-            row["addr"] = address(h, rng, labels)
+            row["phone"], row["birth"], row["addr"] = mob, birth, long_addr
+            labels.update(mob_labels | birth_labels)
         culture.append(row)
         note("culture.members", row["member_id"], p, labels, row)
 
@@ -404,12 +428,12 @@ def exports(world: dict) -> dict:
         payer = late[0] if late else (members[1] if len(members) > 1 and members[1]["role"] == "wife" and rng.random() < 0.15 else members[0])
         for month in range(rng.randint(1, 3)):
             labels = set()
-            name = f"{variant(rng, payer['last'], labels)}، {payer['first']}" if rng.random() < 0.3 else f"{payer['first']} {variant(rng, payer['last'], labels)}"
+            name = f"{variant(rng, payer['last'], labels)}، {payer['first']}" if rng.random() < 0.3 and on("surname_first") else f"{payer['first']} {variant(rng, payer['last'], labels)}"
             if "،" in name:
                 labels.add("surname_first")
-            if payer["role"] == "late":
+            if payer["role"] == "late" and on("late_title"):
                 name, _ = f"مرحوم {name}", labels.add("late_title")
-            if rng.random() < 0.1:
+            if rng.random() < 0.1 and on("nid_in_name"):
                 name, _ = f"{name} کدملی {payer['nid']}", labels.add("nid_in_name")
             phone = rng.choice([h["landline"], "051-" + h["landline"], payer["mobile"] or h["landline"]])
             if phone.startswith("3"):
@@ -454,43 +478,52 @@ def calls(world: dict) -> dict:
         y, m, d = jalali_of(day)
         return f"{y}/{m:02d}/{d:02d} {rng.randint(7, 21):02d}:{rng.choice(['00', '15', '30', '45'])}"
 
-    def caller_fields(p, home, labels, followup):
-        """Name and phone as the caller gave them."""
-        k = rng.random()
+    def caller_fields(p, home, labels):
+        """Name and phone as the caller gave them.  Every form is drawn whichever is used, so a
+        --plain run changes only the phenomenon it leaves out."""
+        k, j = rng.random(), rng.random()
         title = "آقای" if p["gender"] == "m" else "خانم"
-        if p["role"] == "wife" and k < 0.15:
-            husband = home["members"][0]
+        husband = home["members"][0]
+        full_labels, short_labels, mobile_labels = set(), {"title_surname"}, set()
+        full = f"{variant(rng, p['first'], full_labels)} {variant(rng, p['last'], full_labels)}"
+        short = f"{title} {variant(rng, p['last'], short_labels)}"
+        nameless = "" if k < 0.93 else "ناشناس"
+        if p["role"] == "wife" and k < 0.15 and on("spouse_ref"):
             name, _ = f"همسر {husband['first']} {husband['last']}", labels.add("spouse_ref")
-        elif p["gender"] == "f" and k < 0.22:
+        elif p["gender"] == "f" and k < 0.22 and on("title_banu"):
             name, _ = f"بانو {p['first']} {p['last']}", labels.add("title_banu")
-        elif k < 0.55:
-            name = f"{variant(rng, p['first'], labels)} {variant(rng, p['last'], labels)}"
+        elif k < 0.55 or (k < 0.85 and not on("title_surname")) or (k >= 0.85 and not on("nameless")):
+            name, _ = full, labels.update(full_labels)
         elif k < 0.85:
-            name, _ = f"{title} {variant(rng, p['last'], labels)}", labels.add("title_surname")
-        elif k < 0.93:
-            name, _ = "", labels.add("nameless")
+            name, _ = short, labels.update(short_labels)
         else:
-            name, _ = "ناشناس", labels.add("nameless")
-        j = rng.random()
+            name, _ = nameless, labels.add("nameless")
         others = [m for m in home["members"] if m is not p and m["mobile"]]
-        if p["mobile"] and j < 0.7:
-            phone = mobile_forms(rng, p["mobile"], labels, "137")
-        elif j < 0.88 or not others:
-            phone, _ = rng.choice([home["landline"], "051" + home["landline"]]), labels.add("home_landline")
+        own = mobile_forms(rng, p["mobile"], mobile_labels, "137") if p["mobile"] else ""
+        landline = rng.choice([home["landline"], "051" + home["landline"]])
+        borrowed = rng.choice(others)["mobile"] if others else ""
+        if own and (j < 0.7 or (j < 0.88 and not on("home_landline")) or (j >= 0.88 and not on("borrowed_mobile"))):
+            phone, _ = own, labels.update(mobile_labels)
+        elif j < 0.88 or not borrowed:
+            phone, _ = landline, labels.add("home_landline")
         else:
-            phone, _ = rng.choice(others)["mobile"], labels.add("borrowed_mobile")
+            phone, _ = borrowed, labels.add("borrowed_mobile")
         return name, phone
 
     def call(p, home, cat, day, group, labels, desc, place_home=None):
         labels = set(labels)
-        name, phone = caller_fields(p, home, labels, "followup" in labels)
+        name, phone = caller_fields(p, home, labels)
         nid = ""
         if rng.random() < 0.2:
             nid = p["nid"] if rng.random() < 0.7 else p["nid"].lstrip("0")
             labels.add("nid_given")
         elif rng.random() < 0.08:
-            desc += f" کد ملی {p['nid']}".translate(FA if rng.random() < 0.5 else str.maketrans("", ""))
-            labels.add("nid_in_text")
+            digits = FA if rng.random() < 0.5 else str.maketrans("", "")
+            if on("nid_in_text"):
+                desc += f" کد ملی {p['nid']}".translate(digits)
+                labels.add("nid_in_text")
+            else:  # the form's own field, as the plain case
+                nid, _ = p["nid"], labels.add("nid_given")
         spot = place_home or home
         c = code()
         row = {"tracking": c, "caller_name": name, "caller_phone": phone, "caller_nid": nid, "subject": cat,
@@ -507,9 +540,9 @@ def calls(world: dict) -> dict:
         if rng.random() > 0.4:
             continue
         adults = [m for m in home["members"] if m["role"] in {"head", "wife"} or (m["role"] == "child" and m["birth"][0] < 1382)]
-        for _ in range(rng.choice([1, 1, 1, 2])):
+        # a home's two problems are of two categories: the same one at the same spot is one request
+        for cat in rng.sample(CATEGORIES, rng.choice([1, 1, 1, 2])):
             p = rng.choice(adults[:1] * 3 + adults)
-            cat = rng.choice(CATEGORIES)
             day = rng.randint(0, 240)
             groups += 1
             g = f"G{groups:05d}"
@@ -634,10 +667,7 @@ def generate(out: Path, households: int = 800, seed: int = 1) -> dict:
     (data / "customers").mkdir(parents=True, exist_ok=True)
     wb.save(data / "customers" / "customers.xlsx")
     (data / "members").mkdir(parents=True, exist_ok=True)
-    members = [{**r, "code_melli": ""} for r in ex["culture"]]
-    for r, t in zip(members, [t for t in ex["truth"] if t[0] == "culture.members"]):
-        if "nid_in_name" not in t[3] and "nid_in_notes" not in t[3] and world["rng"].random() < 0.25:
-            r["code_melli"] = next(p["nid"] for p in world["people"] if p["pid"] == t[2])
+    members = ex["culture"]
     (data / "members" / "members.json").write_text(json.dumps({"data": {"members": members}}, ensure_ascii=False), "utf-8")
     (data / "calls").mkdir(parents=True, exist_ok=True)
     (data / "calls" / "calls.jsonl").write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in hot["calls"]), "utf-8")
