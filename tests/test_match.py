@@ -370,6 +370,30 @@ def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
     assert not conflicting(f(first_name="حسن"), f(last_name="نوری"), conf)
 
 
+def test_names_in_two_scripts_say_nothing_either_way():
+    # a bank's «AGHAYI, Hossein» joined to the registry's «حسین آقایی» by the national id must
+    # not veto the registry's other records by a name it cannot be compared with
+    from munihub.resolve.conflicts import conflicting
+    conf = settings_for("person")
+    f = lambda **kw: features(rec("x|1", **kw))  # noqa: E731
+    assert not conflicting(f(first_name="Hossein", last_name="AGHAYI"), f(first_name="حسین", last_name="آقایی"), conf)
+    assert conflicting(f(first_name="Hossein", birth_date="1990-01-01"), f(first_name="حسین", birth_date="1970-05-05"), conf)
+    assert conflicting(f(first_name="Hassan"), f(first_name="Zahra"), conf)  # one script: compared as ever
+
+
+def test_a_latin_row_joined_by_its_id_keeps_the_persian_records_together():
+    mobile = "+989151234567"
+    records = [rec("registry|1", national_id=ALI, first_name="علی", last_name="رضایی", mobile=mobile,
+                   birth_date="1980-03-21"),
+               rec("bank|9", national_id=ALI, first_name="Ali", last_name="REZAEI"),
+               rec("water|5", first_name="علی", last_name="رضایی", mobile=mobile, phone="+985138001234")]
+    from munihub.resolve.conflicts import conflict_of
+    pairs = find_matches(records)
+    test = conflict_of({r["ref"]: features(r) for r in records}, settings_for("person"))
+    clusters = cluster([r["ref"] for r in records], pairs, 0.95, (), test)
+    assert len(set(clusters.values())) == 1, pairs
+
+
 def test_a_name_longer_than_a_whole_one_is_another_person():
     # the registry's جواد (a row with a birth date names its person whole) is not «محمدجواد»,
     # his son on the home's landline; a caller's «جواد» may be half of the registry's

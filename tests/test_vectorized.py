@@ -230,7 +230,7 @@ def test_many_conflicts_equal_one_pair_tests_on_names_longer_than_whole_ones():
     conf = match.settings_for("person")
     people = [("جواد", "1976-07-08"), ("محمدجواد", None), ("جواد", None), ("محمدجواد", "1990-01-01"),
               ("ملیحه", "1982-09-11"), ("سیدملیحه", None), ("علی", "1950-02-02"), ("محمدعلی", None),
-              ("اطمه", "1949-09-24"), ("فاطمه", None)]
+              ("اطمه", "1949-09-24"), ("فاطمه", None), ("Javad", None), ("Mohammad", "1976-07-08")]
     records = [{"ref": f"r|{i}", "source": "r", "entity_type": "person", "updated_at": "2024-01-01", "trust": 1,
                 "fields": {"first_name": first, "last_name": "موسوی", **({"birth_date": born} if born else {})}}
                for i, (first, born) in enumerate(people)]

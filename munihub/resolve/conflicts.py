@@ -102,6 +102,11 @@ def _swapped(fa: dict, fb: dict, x: str, y: str) -> bool:
 def _far(a: str, b: str, kind: str) -> bool:
     import jellyfish
 
+    if a[:1].isascii() != b[:1].isascii():
+        # two scripts («Hossein» from a bank's export, «حسین» from the registry): the keys
+        # cannot be compared, so they say nothing either way; a national id or a birth date
+        # still parts two people
+        return False
     if kind == "exact":
         return True
     if kind == "name" and (a in b or b in a):
