@@ -60,6 +60,13 @@ ZWNJ = "\u200c"
     ("علی احمدی و زهرا کریمی", "علی", "احمدی", None, None, False),
     ("آقای علی احمدی و خانم زهرا کریمی", "علی", "احمدی", None, "آقای", False),
     ("آقای کریمی و شرکا", None, "کریمی", None, "آقای", False),
+    # a relative named after the caller's own name is another person: dropped
+    ("زهرا نوری همسر علی کریمی", "زهرا", "نوری", None, None, False),
+    ("خانم نوری مادر حسن کریمی", None, "نوری", None, "خانم", False),
+    # a relative named instead of the caller: a child or sibling shares the surname
+    ("پسر حسن رضایی", None, "رضایی", None, "آقای", False),
+    ("دختر آقای رضایی", None, "رضایی", None, "خانم", False),
+    ("برادران علی", "علی", "برادران", None, None, False),             # a surname, not «برادر»
 ])
 def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
     got = parse_name(written)
@@ -73,6 +80,26 @@ def test_placeholders_name_nobody(written):
     got = parse_name(written)
     assert got.placeholder and got.first is None and got.last is None
     assert TRANSFORMS["person_name"](written) is None  # the record field stays empty
+
+
+@pytest.mark.parametrize("written, title", [
+    ("همسر علی کریمی", "خانم"),       # a wife calling for her husband's account: not him, a woman
+    ("همسر آقای کریمی", "خانم"),
+    ("همسر زهرا کریمی", "آقای"),
+    ("همسر کریمی", None),             # whose spouse, unknown
+    ("عیال کریمی", "خانم"),
+    ("مادر زهرا نوری", "خانم"),        # a mother keeps her own surname
+])
+def test_a_spouse_or_mother_named_instead_of_the_caller_names_nobody(written, title):
+    got = parse_name(written)
+    assert got.placeholder and got.first is None and got.last is None and got.title == title
+
+
+def test_a_spouse_named_call_is_a_woman_without_the_husbands_name():
+    from munihub.resolve.records import person_mention
+    mention = person_mention({"citizen_name": "همسر علی کریمی", "mobile": "+989151234567"})
+    assert mention["gender"] == "female"
+    assert not {"first_name", "last_name", "full_name"} & set(mention)
 
 
 def test_the_order_is_decided_by_evidence_and_doubt_is_said():

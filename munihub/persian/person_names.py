@@ -31,6 +31,15 @@ _FATHER_WORD = re.compile(f"{_CHILD_OF}|پدر")
 # A note in brackets: «رضایی (علی)», «علی رضایی (فرزند حسن)», «… (پدر: حسن)», «… (وکیل)».
 _NOTE = re.compile(r"[(\[]([^()\[\]]*)[)\]]?")
 _FATHER_HEAD = re.compile(rf"(?:{_CHILD_OF}|نام\s*پدر|پدر)\s*:?\s*")  # (in brackets a colon is not needed)
+# A relative named instead of the caller: «همسر علی کریمی», «مادر زهرا نوری», «پسر حسن
+# رضایی», or after the caller's own name, «زهرا نوری همسر علی کریمی».  The name after the
+# word is another person's; only a child's or a sibling's surname is the caller's too.  («پدر:
+# حسن», with its colon, names the father, `_FATHER`.)
+_RELATIVE = re.compile(r"(?:^|\s)(همسر|عیال|مادر|خواهر|دختر|برادر|پسر|پدر)\s+(?!\s*:)(?=\S)")
+_SAME_SURNAME = frozenset({"خواهر", "دختر", "برادر", "پسر", "پدر"})
+_RELATIVE_TITLE = {"مادر": "خانم", "خواهر": "خانم", "دختر": "خانم", "برادر": "آقای", "پسر": "آقای",
+                   "پدر": "آقای"}
+_SPOUSE_TITLE = {"آقای": "خانم", "خانم": "آقای"}  # «همسر آقای کریمی» is a woman
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
 _LETTER = re.compile(r"[^\W_ء]")
 _SEYYED = {"سید": "سید", "سیده": "سیده"}
@@ -329,6 +338,12 @@ def _parse(text: str | None) -> ParsedName | None:
     if len(text) <= 20 and (_key(words[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
                             or not _LETTER.search(text)):  # «ناشناس», or no letter at all («؟», «--»)
         return ParsedName(placeholder=True, confidence=1.0)
+    relative = _RELATIVE.search(text) if _RELATIVE_WORD.search(text) else None
+    if relative:
+        own = text[:relative.start()].strip()
+        if not own:
+            return _relative_of(relative[1], text[relative.end():], numbers=())
+        text, words = own, own.split()
     father = noted
     mark = _FATHER.search(text) if _FATHER_WORD.search(text) else None
     if mark:
@@ -366,6 +381,33 @@ def _parse(text: str | None) -> ParsedName | None:
     else:
         first, last, conf = _split(groups[0], keys[0], prefer_last_first=False)
     return ParsedName(" ".join(first) or None, " ".join(last) or None, father, title, seyyed, conf)
+
+
+_RELATIVE_WORD = re.compile("|".join(_RELATIVE_TITLE) + "|همسر|عیال")
+
+
+def _relative_of(word: str, named: str, numbers: tuple) -> ParsedName:
+    """The caller a relative's name stands for («همسر علی کریمی»): nobody by name, a woman or
+    a man as the word says, and the named person's surname for a child or a sibling."""
+    other = _parse(named)
+    last = other.last if other is not None and word in _SAME_SURNAME else None
+    if word in ("همسر", "عیال"):
+        # the spouse's gender by the title or the first name given to one gender only
+        spouse = title_gender_word(other.title) if other is not None else None
+        if spouse is None and other is not None and other.first:
+            spouse = {"male": "آقای", "female": "خانم"}.get(first_name_genders().get(other.first))
+        title = "خانم" if word == "عیال" else _SPOUSE_TITLE.get(spouse)
+    else:
+        title = _RELATIVE_TITLE[word]
+    if last is None:
+        return ParsedName(title=title, placeholder=True, confidence=1.0, numbers=numbers)
+    return ParsedName(last=last, title=title, confidence=1.0, numbers=numbers)
+
+
+def title_gender_word(title: str | None) -> str | None:
+    """«آقای» or «خانم» when a parsed title says a gender, else None."""
+    head = title.split()[0] if title else None
+    return head if head in _SPOUSE_TITLE else None
 
 
 _cached = functools.lru_cache(maxsize=1 << 17)(lambda value: _parse(normalize_text(value)))
