@@ -2,6 +2,8 @@
 every identifying field it has, read through the one-field name parser."""
 from __future__ import annotations
 
+import pytest
+
 from munihub.resolve.records import match_records, person_mention
 
 
@@ -87,6 +89,24 @@ def test_a_number_written_into_the_name_field_is_the_callers_and_no_part_of_the_
     # a registry's one-field name with a national id in it (check digit valid)
     recs = match_records("water.bills", "B1", "person", {"full_name": "رضایی علی - کد ملی 0084575948"}, None, None, {})
     assert (recs[0]["fields"]["last_name"], recs[0]["fields"]["national_id"]) == ("رضایی", "0084575948")
+
+
+@pytest.mark.parametrize("written", ["زهرا جعفری ک.م 9340146247", "زهرا جعفری کد ملی: ۹۳۴۰۱۴۶۲۴۷",
+                                     "جعفری، زهرا ش.م 9340146247", "زهرا جعفری (شماره ملی 9340146247)"])
+def test_a_number_labelled_a_national_id_is_the_id_not_the_mobile_its_digits_would_read_as(written):
+    # ten digits starting with 9 read as a mobile that lost its 0; the clerk's label says otherwise
+    got = person_mention({"citizen_name": written})
+    assert (got["first_name"], got["last_name"], got.get("national_id")) == ("زهرا", "جعفری", "9340146247")
+    assert "mobile" not in got and "phone" not in got
+
+
+def test_a_national_id_the_operator_noted_in_the_description_is_the_callers():
+    call = {"tracking_code": "1", "citizen_name": "ناشناس", "description": "چاله در کوچه؛ کد ملی ۰۹۴۲۲۹۹۳۷۱"}
+    assert person_mention(call)["national_id"] == "0942299371"
+    # the call's own field wins; an id with a qualifier is someone else's; a failed check names nobody
+    assert person_mention({**call, "national_id": "0012345679"})["national_id"] == "0012345679"
+    assert person_mention({**call, "description": "کد ملی مالک 0942299371"}) is None
+    assert person_mention({**call, "description": "کد ملی 0942299370"}) is None
 
 
 def test_name_keys_ignore_a_number_in_the_name_field():

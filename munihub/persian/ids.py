@@ -428,6 +428,25 @@ def no_number(value) -> bool:
 
 
 # --------------------------------------------------------------------------- numbers in text
+_LABELLED_ID = "کد ملی "  # names.NATIONAL_ID_LABEL (ids does not import names)
+# The words a clerk labels a national id with: کد ملی، کدملی، شماره ملی، شناسه ملی, and «ک.م»,
+# «ش.م» standing alone (`names.split_numbers` reads them in a name field too).
+NATIONAL_ID_WORDS = r"(?:(?:کد|شماره|شناسه)\s*ملی|کدملی|(?<![^\s،,(])[کش]\s*\.?\s*م(?:لی)?\.?)"
+_ID_IN_TEXT = re.compile(NATIONAL_ID_WORDS + r"\s*[:：]?\s*(\d[\d\s\-–]{7,14}\d)(?!\d)")
+
+
+def national_id_in_text(text: str) -> str | None:
+    """The national id a free text states with its label («…؛ کد ملی ۰۰۹۴۲۲۹۹۳۷۱»: an operator
+    noting the caller's id in a 137 call's description), when it passes its check digit;
+    None otherwise.  An id named with a qualifier («کد ملی مالک …») is someone else's."""
+    for m in _ID_IN_TEXT.finditer(to_latin_digits(text)):
+        try:
+            return parse_national_id(m[1])
+        except NormalizeError:
+            continue
+    return None
+
+
 def contacts_in(numbers: tuple[str, ...]) -> dict[str, str]:
     """What numbers a clerk typed into a name field are («علی رضایی (۰۹۱۵…)»,
     `person_names.ParsedName.numbers`): a mobile, a landline with its city code, or a national
@@ -436,6 +455,12 @@ def contacts_in(numbers: tuple[str, ...]) -> dict[str, str]:
     still holds the field as written."""
     got: dict[str, str] = {}
     for number in numbers:
+        if number.startswith(_LABELLED_ID):  # the clerk said it is a national id (`names.split_numbers`)
+            try:
+                got.setdefault("national_id", parse_national_id(number[len(_LABELLED_ID):]))
+            except NormalizeError:
+                pass
+            continue
         for field, read in (("mobile", parse_mobile), ("phone", parse_phone), ("national_id", parse_national_id)):
             try:
                 value = read(number)

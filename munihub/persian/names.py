@@ -10,6 +10,7 @@ import functools
 import re
 import unicodedata
 
+from munihub.persian.ids import NATIONAL_ID_WORDS
 from munihub.persian.letters import fold_key_letters, match_key, normalize_text
 
 _NOT_KEY = re.compile(r"[\W_]+")
@@ -17,9 +18,14 @@ _NOT_KEY = re.compile(r"[\W_]+")
 # «علی رضایی، همراه: ۰۹۱۵…»): a name has no digits, so a run of them (with the spaces, dashes
 # and brackets numbers are written with, and the word that labels it) is no part of the name.
 # Matched on normalized text, whose digits are Latin.
-_NUMBER_LABEL = r"(?:(?:شماره\s*(?:تلفن\s*همراه|تلفن|تماس|همراه|موبایل)?|تلفن\s*همراه|تلفن|تماس|همراه|موبایل" \
-                r"|کد\s*ملی|کدملی|تل)\s*[:：]?\s*)?"
-_NUMBER = re.compile(_NUMBER_LABEL + r"[(\[{]?\s*\+?(\d(?:[\d\s\-–./]*\d)?)\s*[)\]}]?")
+# A national id's label (کد ملی، کدملی، شماره ملی، شناسه ملی، and clerks' «ک.م», «ش.م») says
+# what the number is: «زهرا جعفری ک.م 9340146247» holds an id, not the mobile its ten digits
+# would read as.  Such a number is handed on as `NATIONAL_ID_LABEL` + its digits.
+_NATIONAL_ID = rf"(?P<nid>{NATIONAL_ID_WORDS})"
+_NUMBER_LABEL = r"(?:(?:" + _NATIONAL_ID + r"|شماره\s*(?:تلفن\s*همراه|تلفن|تماس|همراه|موبایل)?|تلفن\s*همراه" \
+                r"|تلفن|تماس|همراه|موبایل|تل)\s*[:：]?\s*)?"
+_NUMBER = re.compile(_NUMBER_LABEL + r"[(\[{]?\s*\+?(?P<number>\d(?:[\d\s\-–./]*\d)?)\s*[)\]}]?")
+NATIONAL_ID_LABEL = "کد ملی "
 _KEY_NUMBER = re.compile(r"\d{5,}")
 _EDGES = re.compile(r"^[\s،,؛;:\-–—/|]+|[\s،,؛;:\-–—/|]+$")
 
@@ -33,9 +39,13 @@ def split_numbers(text: str) -> tuple[str, tuple[str, ...]]:
     numbers: list[str] = []
 
     def take(m: re.Match) -> str:
-        if sum(c.isdigit() for c in m.group(1)) < 5:
+        number = m["number"]
+        if sum(c.isdigit() for c in number) < 5:
             return m.group(0)
-        numbers.append(("+" if "+" in m.group(0)[:m.start(1) - m.start(0)] else "") + m.group(1))
+        if m["nid"]:
+            numbers.append(NATIONAL_ID_LABEL + number)
+        else:
+            numbers.append(("+" if "+" in m.group(0)[:m.start("number") - m.start(0)] else "") + number)
         return " "
 
     rest = _NUMBER.sub(take, text)

@@ -36,7 +36,7 @@ def person_mention(record: dict) -> dict | None:
     postal code, address and district.  None only when nobody is named: no name (or a
     placeholder such as «ناشناس»), no national id, no phone and no earlier tracking code
     quoted (a 137 call that quotes one is its caller's follow-up: `thread_mentions`)."""
-    from munihub.persian import contacts_in, parse_name, title_gender
+    from munihub.persian import contacts_in, national_id_in_text, parse_name, title_gender
 
     person: dict[str, Any] = {f: record[f] for f in CARRIED if record.get(f)}
     name = next((record[f] for f in PERSON_NAME_FIELDS if record.get(f)), None)
@@ -53,6 +53,11 @@ def person_mention(record: dict) -> dict | None:
     if parsed is not None and parsed.numbers:
         for field, value in contacts_in(parsed.numbers).items():
             person.setdefault(field, value)
+    if "national_id" not in person and isinstance(record.get("description"), str):
+        # an operator noting the caller's id in the call's text («…؛ کد ملی ۰۰۹۴…»)
+        noted = national_id_in_text(record["description"])
+        if noted:
+            person["national_id"] = noted
     thread = request_thread(record)
     quotes = thread is not None and thread != str(record.get("tracking_code") or "").strip().casefold()
     if not any(person.get(f) for f in ("national_id", SET_ASIDE_ID, "mobile", "phone", "first_name", "last_name")) \
