@@ -447,6 +447,19 @@ def test_a_spreadsheet_whole_number_reads_as_its_digits_in_text(spec):
     assert reader(spec)(12.5) == "12.5"
 
 
+def test_the_contract_names_the_order_of_a_gregorian_date_that_fits_both():
+    # a bank's export writes 04/11/2024 for 4 November: refused without the order, read with it
+    from munihub.persian.transforms import reader, transform_problem
+    with pytest.raises(NormalizeError, match="date:dmy"):
+        reader("date")("04/11/2024")
+    assert reader("date:dmy")("04/11/2024") == "2024-11-04" and reader("date:mdy")("04/11/2024") == "2024-04-11"
+    assert reader("date:mdy")("25/03/1985") == "1985-03-25"  # a date only one order fits is read as it fits
+    assert reader("date:19,dmy")("4/11/62") == "1962-11-04" and reader("datetime:dmy")("04/11/2024 10:30") \
+        == "2024-11-04T10:30:00"
+    assert reader("date:dmy")("1403/08/14") == "2024-11-04"  # Jalali dates are year first anyway
+    assert transform_problem("date:dmy,13") is None and "dmy or mdy" in transform_problem("date:ymd")
+
+
 def test_impossible_jalali_day_message_names_the_month():
     with pytest.raises(NormalizeError, match="Mehr.*30 days") as info:
         parse_date("1403/07/31")

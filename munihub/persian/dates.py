@@ -85,13 +85,13 @@ def _to_iso(value, y: int, m: int, d: int) -> str:
                    "روز معتبری در تقویم میلادی نیست", "range") from None
 
 
-def _short_year(value, a: str, b: str, c: str, century: int) -> tuple[int, int, int]:
+def _short_year(value, a: str, b: str, c: str, century: int, day_first: bool | None = None) -> tuple[int, int, int]:
     """(year, month, day) of a date written with a two-digit year, `62/6/4` or `4/6/62`, in the
     century the contract names (`date:13`): the year is the part that cannot be a day; where
     both could be, a Jalali date is year first, as Persian writes it (`02/1/15` is 1402/01/15)."""
     first, last = int(a), int(c)
     if last > 31 >= first:  # year last: day and month in the order four-digit years take
-        return _order(value, a, b, str(century * 100 + last))
+        return _order(value, a, b, str(century * 100 + last), day_first=day_first)
     if first > 31 >= last or (century < 17 and last <= 31):
         return century * 100 + first, int(b), last
     raise _bad(value, "has a two-digit year that could be its first or its last part; write the year "
@@ -99,19 +99,25 @@ def _short_year(value, a: str, b: str, c: str, century: int) -> tuple[int, int, 
                "ambiguous")
 
 
-def _order(value, a: str, b: str, c: str, century: int | None = None) -> tuple[int, int, int]:
-    """(year, month, day) from three date parts in either year-first or year-last order."""
+def _order(value, a: str, b: str, c: str, century: int | None = None,
+           day_first: bool | None = None) -> tuple[int, int, int]:
+    """(year, month, day) from three date parts in either year-first or year-last order; a
+    Gregorian year-last date that fits both orders is read in the contract's (`day_first`:
+    `date:dmy` True, `date:mdy` False), else refused."""
     if century and len(a) <= 2 and len(c) <= 2:
-        return _short_year(value, a, b, c, century)
+        return _short_year(value, a, b, c, century, day_first)
     if len(a) == 4 and len(c) <= 2:
         return int(a), int(b), int(c)
     if len(c) == 4 and len(a) <= 2:
         y, first, second = int(c), int(a), int(b)
         if y < 1700 or first > 12 or first == second:
             return y, second, first                    # Iranian order: day/month/year
-        if second > 12:
-            return y, first, second                    # only month/day fits
-        raise _bad(value, "could be day/month or month/day; write it year first (YYYY-MM-DD)",
+        if second > 12 or day_first is False:
+            return y, first, second                    # only month/day fits, or the contract says so
+        if day_first:
+            return y, second, first
+        raise _bad(value, "could be day/month or month/day; write it year first (YYYY-MM-DD), "
+                   "or name the order in the contract (transformLogic date:dmy or date:mdy)",
                    "مبهم است (روز/ماه یا ماه/روز)؛ سال را اول بنویسید", "ambiguous")
     raise _bad(value, "needs a four-digit year", "باید سال چهاررقمی داشته باشد", "format")
 
@@ -143,7 +149,7 @@ def _time(value, text: str) -> str:
     return out
 
 
-def _parse(value, century: int | None = None) -> tuple[str, str | None]:
+def _parse(value, century: int | None = None, day_first: bool | None = None) -> tuple[str, str | None]:
     """(ISO date, ISO time or None) of any supported date value."""
     if value is None or isinstance(value, bool):
         raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
@@ -153,7 +159,7 @@ def _parse(value, century: int | None = None) -> tuple[str, str | None]:
     if isinstance(value, dt.date):
         return _date_object(value), None
     if type(value).__module__.startswith("jdatetime") and hasattr(value, "togregorian"):
-        return _parse(value.togregorian(), century)
+        return _parse(value.togregorian(), century, day_first)
     if isinstance(value, float) and value.is_integer():  # a spreadsheet's 14030814 as a number
         value = int(value)
     if isinstance(value, int):
@@ -164,7 +170,7 @@ def _parse(value, century: int | None = None) -> tuple[str, str | None]:
         raise _bad(value, f"is a {type(value).__name__}, not a date", "تاریخ نیست", "type")
     if len(value) > _MAX_LEN:
         raise _bad(value, "is too long to be a date", "برای تاریخ بیش از حد بلند است", "format")
-    return _parse_text(value, century)
+    return _parse_text(value, century, day_first)
 
 
 def _date_object(value: dt.date) -> str:
@@ -176,7 +182,7 @@ def _date_object(value: dt.date) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _parse_text(value: str, century: int | None = None) -> tuple[str, str | None]:
+def _parse_text(value: str, century: int | None = None, day_first: bool | None = None) -> tuple[str, str | None]:
     """`_parse` of a string, cached: the same dates recur across millions of records."""
     text = to_latin_digits(value).translate(_CLEAN).strip()
     if not text:
@@ -196,7 +202,7 @@ def _parse_text(value: str, century: int | None = None) -> tuple[str, str | None
             text = f"{named[3]}/{month}/{named[1]}{named[4]}"
     m = _DATE.fullmatch(text)
     if m:
-        y, mo, d = _order(value, m[1], m[2], m[3], century)
+        y, mo, d = _order(value, m[1], m[2], m[3], century, day_first)
     else:
         m = _COMPACT.fullmatch(text)
         if m is None:
@@ -209,17 +215,17 @@ def _parse_text(value: str, century: int | None = None) -> tuple[str, str | None
     return iso, _time(value, m[4]) if m[4] else None
 
 
-def parse_date(value, century: int | None = None) -> str:
+def parse_date(value, century: int | None = None, day_first: bool | None = None) -> str:
     """ISO Gregorian `YYYY-MM-DD` of a Jalali or Gregorian date (a time part is checked, then
     dropped).  Raises NormalizeError for empty, malformed or non-existent dates.  A two-digit
     year (`62/6/4`, as old registries wrote birth dates) is read only with a `century` (13)."""
-    return _parse(value, century)[0]
+    return _parse(value, century, day_first)[0]
 
 
-def parse_datetime(value, century: int | None = None) -> str:
+def parse_datetime(value, century: int | None = None, day_first: bool | None = None) -> str:
     """ISO 8601 `YYYY-MM-DDTHH:MM:SS[.ffffff][±HH:MM]`; a date without a time gets 00:00:00,
     so date-time fields always hold one shape."""
-    day, time = _parse(value, century)
+    day, time = _parse(value, century, day_first)
     return f"{day}T{time or '00:00:00'}"
 
 

@@ -128,27 +128,38 @@ def phones_read(spec: str, value: Any) -> list[str]:
     return _n().phones_in(value, _area_code(param) if param else None)
 
 
-def _century(text: str) -> int:
-    """The century two-digit years are read in: 13 or 14 (Jalali), 19 or 20 (Gregorian)."""
-    if text.strip() not in {"13", "14", "19", "20"}:
-        raise ValueError(f"{text!r} is not a century for two-digit years (13 or 14 Jalali, 19 or 20 Gregorian)")
-    return int(text)
+def _date_options(text: str) -> tuple[int | None, bool | None]:
+    """A date reader's parameter, comma-separated: the century two-digit years are read in (13
+    or 14 Jalali, 19 or 20 Gregorian) and/or the order of a Gregorian date written year last
+    that fits both (dmy: 04/11/2024 is 4 November; mdy: April 11)."""
+    century = day_first = None
+    for part in (p.strip().lower() for p in text.split(",")):
+        if part in {"13", "14", "19", "20"} and century is None:
+            century = int(part)
+        elif part in {"dmy", "mdy"} and day_first is None:
+            day_first = part == "dmy"
+        else:
+            raise ValueError(f"{part!r} is not a century for two-digit years (13 or 14 Jalali, 19 or 20 "
+                             "Gregorian) nor an order of day and month (dmy or mdy)")
+    return century, day_first
 
 
-def _date_in(century: int) -> Callable[[Any], str]:
-    return lambda v: _n().parse_date(v, century)
+def _date_in(options: tuple) -> Callable[[Any], str]:
+    return lambda v: _n().parse_date(v, *options)
 
 
-def _datetime_in(century: int) -> Callable[[Any], str]:
-    return lambda v: _n().parse_datetime(v, century)
+def _datetime_in(options: tuple) -> Callable[[Any], str]:
+    return lambda v: _n().parse_datetime(v, *options)
 
 
 # Transforms that take a parameter after ':': what it is, how it is read, and the reader it makes.
 PARAMETERS: dict[str, tuple[str, Callable[[str], Any], Callable[[Any], Callable]]] = {
     "mobile": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
     "phone": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
-    "date": ("the century of two-digit years, 62/6/4 read as 1362/06/04 with 13", _century, _date_in),
-    "datetime": ("the century of two-digit years, 62/6/4 read as 1362/06/04 with 13", _century, _datetime_in),
+    "date": ("the century of two-digit years (62/6/4 read as 1362/06/04 with 13) and/or the order of "
+             "day and month (dmy, mdy)", _date_options, _date_in),
+    "datetime": ("the century of two-digit years (62/6/4 read as 1362/06/04 with 13) and/or the order of "
+                 "day and month (dmy, mdy)", _date_options, _datetime_in),
 }
 
 
