@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 from collections import defaultdict
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
@@ -177,10 +177,10 @@ def _type_order(etype: str) -> tuple[int, str]:
     return {"person": 0, "service_request": 2}.get(etype, 1), etype
 
 
-def request_persons(person_ids: dict[str, str]) -> dict[str, str]:
-    """Source row ref -> the person entity of its mention (`records.MENTION`), from person
-    mention ref -> entity id: whom each 137 call's caller was resolved to."""
-    return {ref[:-len(MENTION)]: eid for ref, eid in person_ids.items() if ref.endswith(MENTION)}
+def request_persons(person_ids: dict[str, str], refs: Iterable[str]) -> dict[str, str]:
+    """Request ref -> the person entity of its mention (`records.MENTION`), from person ref
+    -> entity id: whom each 137 call's caller was resolved to (a call naming nobody: none)."""
+    return {ref: person_ids[ref + MENTION] for ref in refs if ref + MENTION in person_ids}
 
 
 def _rules(pairs, threshold: float) -> dict[str, str]:
@@ -301,7 +301,7 @@ def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
         result = resolve_type(etype, list(records.values()), previous, decisions, match_settings,
                               stored.get(etype), persons)
         if etype == "person":
-            persons = request_persons(result["ids"])
+            persons = request_persons(result["ids"], (r["ref"] for r in groups.get("service_request", ())))
         changed += len(records)
         # Features are kept encoded and the index is gone once a type is matched, so the
         # peak is one type's matching; golden records are made while they are written.
@@ -408,7 +408,7 @@ def _callers(conn, refs: list[str]) -> dict[str, str]:
         for source, key, eid in conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
                                              .where(where, m.c.entity_type == "person")):
             out[f"{source}|{key}"] = eid
-    return request_persons(out)
+    return request_persons(out, refs)
 
 
 def _callers_moved(conn, ids: dict[str, str], previous: dict[str, str]) -> bool:
