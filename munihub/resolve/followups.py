@@ -7,7 +7,10 @@ and no alley (`places.landmark_key`: «جنب مسجد الزهرا» on that st
 key when either gives no alley) within
 `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
-agrees); a caller who gave no name («ناشناس») at the same place is not a different citizen,
+agrees), or both calls' person mentions in one person entity (`persons`: the persons step
+weighed every source, so «خانم حسین‌زاده» on one phone and «زهرا حسین‌زاده» with her
+national id on another are one citizen once the registry says so; names that contradict or
+a title of the other gender still say two); a caller who gave no name («ناشناس») at the same place is not a different citizen,
 unless the named calls on that caller's number all give another surname (`_hear_surnames`).
 A neighbour with another name is (another request); a group member that names less than the
 caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
@@ -208,7 +211,7 @@ def _is_generic(category: str | None, generic: frozenset[str]) -> bool:
     return bool(category) and (category in generic or any(category.startswith(g) for g in generic))
 
 
-def _profile(req: dict, options: dict | None = None) -> dict:
+def _profile(req: dict, options: dict | None = None, person: str | None = None) -> dict:
     options = options or FOLLOWUP_DEFAULTS
     f = _fields(req)
     generic = _generic_keys(tuple(options["generic_categories"]))
@@ -223,7 +226,8 @@ def _profile(req: dict, options: dict | None = None) -> dict:
             "citizen": {k: v for k, v in (("nid", f.get("national_id") or None),
                                           ("mobile", f.get("mobile") or None),
                                           ("phone", f.get("phone") or None),
-                                          ("name", _key(f.get("citizen_name"), "name"))) if v}
+                                          ("name", _key(f.get("citizen_name"), "name")),
+                                          ("person", person)) if v}
             | _name_numbers(f.get("citizen_name"), f),
             "first": first, "last": last, "gender": gender,
             "category": category, "generic": _is_generic(category, generic), "duplicate": duplicate,
@@ -239,9 +243,9 @@ def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
 
 def same_citizen(a: dict, b: dict) -> bool:
     """The same national id, or names that do not contradict backed by a shared number, or
-    names that fully agree, or a partial or missing name with no other number or id (a title and
-    surname under a generic follow-up category: from any phone of the home); never a title or
-    first name of the other gender."""
+    one person entity (`group_followups`' `persons`), or names that fully agree, or a partial
+    or missing name with no other number or id (a title and surname under a generic follow-up
+    category: from any phone of the home); never a title or first name of the other gender."""
     ca, cb = a["citizen"], b["citizen"]
     if ca.get("nid") and ca.get("nid") == cb.get("nid"):
         return True
@@ -258,6 +262,10 @@ def same_citizen(a: dict, b: dict) -> bool:
         return True
     if a.get("gender") and b.get("gender") and a["gender"] != b["gender"]:
         return False  # «خانم احمدی» is not «علی احمدی»: a daughter on her father's phone
+    if ca.get("person") and ca.get("person") == cb.get("person"):
+        # the persons step joined both callers (another phone, a title only, an id on one call);
+        # it comes after the name checks: a sister of the home stays herself whatever it did
+        return True
     if fa and fb and a["last"] and b["last"]:
         return True  # the whole name agrees; the number may be another of the household's
     if (a["generic"] or b["generic"]) and a["last"] and b["last"] and not _differ(ca.get("nid"), cb.get("nid"), by=2):
@@ -401,14 +409,20 @@ def _hear_surnames(profiles: list[dict]) -> None:
 
 
 def group_followups(requests: list[dict], window_days: int | None = None,
-                    radius_m: float | None = None, options: dict | None = None) -> dict[str, str]:
+                    radius_m: float | None = None, options: dict | None = None,
+                    persons: dict[str, str] | None = None) -> dict[str, str]:
     """Map each request ref to its group key (the ref of the group's first request).
 
-    `options` as `followup_options` returns them; `window_days`/`radius_m` override them."""
+    `options` as `followup_options` returns them; `window_days`/`radius_m` override them.
+    `persons`: request ref -> the person entity its caller's mention was resolved to; two
+    calls whose mentions are one person are the same citizen whatever phone or name form
+    each gave (the place, category and window still decide)."""
     options = dict(options or FOLLOWUP_DEFAULTS)
     window_days = options["window_days"] if window_days is None else window_days
     radius_m = options["radius_m"] if radius_m is None else radius_m
-    profiles = sorted((_profile(r, options) for r in requests), key=lambda p: (p["when"], p["ref"]))
+    persons = persons or {}
+    profiles = sorted((_profile(r, options, persons.get(r["ref"])) for r in requests),
+                      key=lambda p: (p["when"], p["ref"]))
     _hear_surnames(profiles)
     by_tracking = {p["tracking"]: p["ref"] for p in profiles if p["tracking"]}
     parent = {p["ref"]: p["ref"] for p in profiles}

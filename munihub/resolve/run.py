@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 from collections import defaultdict
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
@@ -28,7 +28,7 @@ from munihub.resolve.conflicts import conflict_of
 from munihub.store import marks
 from munihub import store
 from munihub.config import Settings
-from munihub.resolve.records import load_match_records, rows_for_refs, thread_mentions, trust_of, with_fields
+from munihub.resolve.records import MENTION, load_match_records, rows_for_refs, thread_mentions, trust_of, with_fields
 from munihub.resolve.write import (content_hash, feature_rows, forget, insert_features, save_model,
                                    write_features, write_region)
 
@@ -84,10 +84,11 @@ def _keys_moved_since(conn, mark) -> bool:
 
 def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str],
                  decisions: list[tuple[str, str, str]], settings: dict | None = None,
-                 model: dict | None = None) -> dict[str, Any]:
+                 model: dict | None = None, persons: dict[str, str] | None = None) -> dict[str, Any]:
     """Cluster one entity type from scratch: `{ids, review, rule, model, features}`.
 
-    `model` (the stored one) scores the pairs; None trains one (or takes the defaults)."""
+    `model` (the stored one) scores the pairs; None trains one (or takes the defaults).
+    `persons` (service requests): request ref -> its caller's person entity (`request_persons`)."""
     from munihub.resolve import components, match, partial, vectorized
 
     conf = match.settings_for(entity_type, settings)
@@ -95,7 +96,8 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     feats: dict[str, dict] = {}
     if entity_type == "service_request":
         from munihub.resolve.followups import followup_options, group_followups
-        clusters = group_followups([with_fields(r) for r in records], options=followup_options(conf))
+        clusters = group_followups([with_fields(r) for r in records], options=followup_options(conf),
+                                   persons=persons)
         pairs: list = []
         conflict = None
         rule = {r: "followup" for r in refs}
@@ -166,6 +168,19 @@ def request_threads(groups: dict[str, list[dict]], match_settings: dict | None,
             fresh[rec["ref"]]["fields"]["request_thread"] = rec["fields"].get("request_thread")
         elif (stored.get(rec["ref"]) or {}).get("thread") != match.features(rec, match_settings).get("thread"):
             groups["person"].append(rec)
+
+
+def _type_order(etype: str) -> tuple[int, str]:
+    """Persons first, 137 requests last: follow-ups are grouped with the persons found
+    (`request_persons`), and persons with the threads of a first grouping without them
+    (`request_threads`), so neither waits for itself."""
+    return {"person": 0, "service_request": 2}.get(etype, 1), etype
+
+
+def request_persons(person_ids: dict[str, str], refs: Iterable[str]) -> dict[str, str]:
+    """Request ref -> the person entity of its mention (`records.MENTION`), from person ref
+    -> entity id: whom each 137 call's caller was resolved to (a call naming nobody: none)."""
+    return {ref: person_ids[ref + MENTION] for ref in refs if ref + MENTION in person_ids}
 
 
 def _rules(pairs, threshold: float) -> dict[str, str]:
@@ -280,10 +295,13 @@ def _resolve_full(engine: sa.Engine, trust: dict, match_settings: dict | None,
         stored = {} if retrain else _models(conn)
     writes: list[dict] = []
     changed = 0
-    for etype in sorted(groups):
+    persons: dict[str, str] = {}
+    for etype in sorted(groups, key=_type_order):
         records = {r["ref"]: r for r in groups.pop(etype)}
         result = resolve_type(etype, list(records.values()), previous, decisions, match_settings,
-                              stored.get(etype))
+                              stored.get(etype), persons)
+        if etype == "person":
+            persons = request_persons(result["ids"], (r["ref"] for r in groups.get("service_request", ())))
         changed += len(records)
         # Features are kept encoded and the index is gone once a type is matched, so the
         # peak is one type's matching; golden records are made while they are written.
@@ -347,14 +365,17 @@ def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | 
         return summary
     with engine.connect() as conn:
         models = _models(conn)
-    for etype in sorted(set(fresh) | set(seeds)):
+    types = sorted(set(fresh) | set(seeds), key=_type_order)
+    for etype in types:  # persons before requests, which may be appended below
         new = {r["ref"]: r for r in fresh.get(etype, [])}
         if etype == "service_request":  # follow-up chains are cheap: regroup the whole type
             records = {r["ref"]: r for r in load_match_records(
                 engine, entity_type=etype, trust=trust).get(etype, [])}
-            with engine.connect() as conn:
+            with engine.connect() as conn:  # the person regions above are written already
                 previous = _previous(conn, etype)
-            result = resolve_type(etype, list(records.values()), previous, decisions, match_settings)
+                persons = _callers(conn, list(records))
+            result = resolve_type(etype, list(records.values()), previous, decisions, match_settings,
+                                  persons=persons)
             ids, rule, review = result["ids"], result["rule"], result["review"]
             region, feats, old, conf = set(records), {}, {}, None
         else:
@@ -362,6 +383,10 @@ def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | 
                 engine, etype, new, seeds.get(etype, ()), decisions, models, match_settings)
             with engine.connect() as conn:
                 records = {**rows_for_refs(conn, region - set(new), trust), **new}
+                if etype == "person" and "service_request" not in types and _callers_moved(conn, ids, previous):
+                    # a person merge or split (a new registry row, a steward) moves the callers
+                    # of calls no row of which changed: their follow-ups are grouped again
+                    types.append("service_request")
             records = {r: records[r] for r in region if r in records}
         summary["region_records"] += len(records)
         with engine.begin() as conn:
@@ -372,6 +397,27 @@ def _resolve_incremental(engine: sa.Engine, trust: dict, match_settings: dict | 
             if conf is not None:
                 blocking_store.write_keys(conn, etype, {r: feats[r] for r in new}, conf, old)
     return summary
+
+
+def _callers(conn, refs: list[str]) -> dict[str, str]:
+    """Request ref -> the person entity of its mention, as stored (`request_persons`)."""
+    m = store.entity_members
+    keys = {tuple(f"{ref}{MENTION}".split("|", 1)) for ref in refs}
+    out: dict[str, str] = {}
+    for where in store.key_clauses(m, keys):
+        for source, key, eid in conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id)
+                                             .where(where, m.c.entity_type == "person")):
+            out[f"{source}|{key}"] = eid
+    return request_persons(out, refs)
+
+
+def _callers_moved(conn, ids: dict[str, str], previous: dict[str, str]) -> bool:
+    """Whether a person region gave the mention of a stored 137 call another entity."""
+    moved = [ref[:-len(MENTION)] for ref, eid in ids.items()
+             if ref.endswith(MENTION) and previous.get(ref) not in (None, eid)]
+    f = store.match_features
+    return any(conn.execute(sa.select(f.c.ref).where(f.c.ref.in_(part), f.c.entity_type == "service_request")
+                            .limit(1)).first() for part in store.chunks(moved))
 
 
 def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, decisions,
