@@ -67,6 +67,10 @@ ZWNJ = "\u200c"
     ("پسر حسن رضایی", None, "رضایی", None, "آقای", False),
     ("دختر آقای رضایی", None, "رضایی", None, "خانم", False),
     ("برادران علی", "علی", "برادران", None, None, False),             # a surname, not «برادر»
+    # a child named by the father alone: the father's surname is the child's
+    ("فرزند حسن رضایی", None, "رضایی", "حسن", None, False),
+    ("بنت حسن رضایی", None, "رضایی", "حسن", "خانم", False),
+    ("علی رضایی فرزند: حسن", "علی", "رضایی", "حسن", None, False),
 ])
 def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
     got = parse_name(written)

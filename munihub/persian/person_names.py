@@ -26,7 +26,7 @@ _NOT_KEY = re.compile(r"[\W_]+")
 _SEPARATOR = re.compile(r"\s*[،,؛;\-–—/|]+\s*")
 _HAS_SEPARATOR = re.compile(r"[،,؛;\-–—/|]")
 _CHILD_OF = "فرزند|ولد|بنت"  # «… son/daughter of X»; «نام پدر: X», «پدر: X» name the father too
-_FATHER = re.compile(rf"(?:^|\s)(?:(?:{_CHILD_OF})(?:\s+|$)|نام\s*پدر\s*:?\s*|پدر\s*:\s*)")
+_FATHER = re.compile(rf"(?:^|\s)(?:(?:{_CHILD_OF})(?:\s*:\s*|\s+|$)|نام\s*پدر\s*:?\s*|پدر\s*:\s*)")
 _FATHER_WORD = re.compile(f"{_CHILD_OF}|پدر")
 # A note in brackets: «رضایی (علی)», «علی رضایی (فرزند حسن)», «… (پدر: حسن)», «… (وکیل)».
 _NOTE = re.compile(r"[(\[]([^()\[\]]*)[)\]]?")
@@ -40,6 +40,8 @@ _SAME_SURNAME = frozenset({"خواهر", "دختر", "برادر", "پسر", "پ
 _RELATIVE_TITLE = {"مادر": "خانم", "خواهر": "خانم", "دختر": "خانم", "برادر": "آقای", "پسر": "آقای",
                    "پدر": "آقای"}
 _SPOUSE_TITLE = {"آقای": "خانم", "خانم": "آقای"}  # «همسر آقای کریمی» is a woman
+_CHILD_FIRST = re.compile(rf"({_CHILD_OF})\s+(?!\s*:)")
+_CHILD_TITLE = {"ولد": "آقای", "بنت": "خانم"}
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
 _LETTER = re.compile(r"[^\W_ء]")
 _SEYYED = {"سید": "سید", "سیده": "سیده"}
@@ -338,6 +340,12 @@ def _parse(text: str | None) -> ParsedName | None:
     if len(text) <= 20 and (_key(words[0]) in _PLACEHOLDER_HEADS and _key(text) in _PLACEHOLDERS
                             or not _LETTER.search(text)):  # «ناشناس», or no letter at all («؟», «--»)
         return ParsedName(placeholder=True, confidence=1.0)
+    child = _CHILD_FIRST.match(text)
+    if child:  # «فرزند حسن رضایی»: a child of حسن رضایی, named by the father alone
+        other = _parse(text[child.end():])
+        if other is not None and other.last and other.first:
+            return ParsedName(last=other.last, father=other.first, title=_CHILD_TITLE.get(child[1]),
+                              seyyed=other.seyyed, confidence=1.0)
     relative = _RELATIVE.search(text) if _RELATIVE_WORD.search(text) else None
     if relative:
         own = text[:relative.start()].strip()
