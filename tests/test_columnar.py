@@ -301,6 +301,30 @@ def test_a_clean_batch_is_staged_as_one_copy_text_with_the_same_rows(store_url, 
         assert built == []  # SQLite: multi-row inserts of the rows
 
 
+def test_staged_rows_in_copys_binary_format_read_back_as_given(store_url):
+    """`store.staged_copy_binary`: keys, records (one of 8 KiB and more, whose length is not in
+    the lengths' table), hashes and positions with tabs, backslashes, quotes and Persian text
+    read back from staged_rows as they were given."""
+    engine = store.open_store(store_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    records = [{"a": "کوچه\t\\ \"گل\"", "n": 1}, {"a": "x" * 9000 + "ی", "n": [2, None]}, {}]
+    keys = ["k\t1", "کلید ۲", "3"]
+    texts = [json.dumps(r, sort_keys=True, ensure_ascii=False, separators=(",", ":")) for r in records]
+    digests = [store.record_hash(r) for r in records]
+    positions = ["sheet\t1 \\ row 2", "#2", "خط ۳"]
+    data = store.staged_copy_binary("L-binary", 5, *([v.encode() for v in column]
+                                                     for column in (keys, texts, digests, positions)))
+    with engine.begin() as conn:
+        store.copy_text(conn, store.staged_rows, ["load_id", "seq", "source_key", "record", "record_hash", "position"],
+                        data)
+        t = store.staged_rows
+        got = [tuple(r) for r in conn.execute(sa.select(t.c.seq, t.c.source_key, t.c.record, t.c.record_hash, t.c.position)
+                                              .where(t.c.load_id == "L-binary").order_by(t.c.seq))]
+        conn.execute(t.delete().where(t.c.load_id == "L-binary"))
+    assert got == list(zip([5, 6, 7], keys, records, digests, positions))
+
+
 def test_a_column_of_distinct_values_read_without_the_cache_stages_the_same(contracts_under_test):
     """After a batch whose values were nearly all new a field reads the next batches without
     its cache (ids, phones, addresses): the same staged rows as a fresh plan's, cache on."""
