@@ -184,9 +184,11 @@ def test_a_batch_with_every_field_is_written_and_hashed_as_record_by_record(cont
             assert all(s is not None for s in staged), contract.id
             for raw, (key, text, digest, absent) in zip(clean, staged):
                 record, want_key, _, _ = check_record(contract, raw, check)
-                want = store.encode_json(record) if keep_order else json.dumps(
-                    record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-                assert (key, text, digest) == (want_key, want, store.record_hash(record))
+                want, hashed = store.encode_json(record), store.record_hash(record)
+                if not keep_order:  # the hashed text as stored, both as the UTF-8 bytes COPY sends
+                    want = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+                    hashed = hashed.encode()
+                assert (key, text, digest) == (want_key, want, hashed)
             rows = Rows({name: [raw[name] for raw in clean] for name in clean[0]}, len(clean))
             assert plan.stage_batch(rows, keep_order=keep_order) == staged
             for field in plan.fields:  # as a column of distinct values is read: a column at a time, no cache
@@ -255,16 +257,22 @@ def _profile_agrees(engine, contract, load_id) -> int:
     return in_sql.total
 
 
-def test_a_clean_batch_is_staged_as_one_copy_text_with_the_same_rows(store_url, contracts_under_test, monkeypatch):
-    """A batch whose every record took the plain path goes to staged_rows as COPY text built a
-    column at a time (PostgreSQL); a batch with a value COPY must escape (a quote or backslash
-    JSON escapes with a backslash) takes the row path.  Both stage what record by record does."""
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "text"])
+def test_a_clean_batch_is_staged_as_one_copy_text_with_the_same_rows(store_url, contracts_under_test, monkeypatch,
+                                                                     binary):
+    """A batch whose every record took the plain path goes to staged_rows as COPY data built a
+    column at a time (PostgreSQL): in COPY's binary format on a UTF-8 connection, every batch;
+    as text otherwise, where a batch with a value COPY must escape (a quote or backslash JSON
+    escapes with a backslash, a tab in a position) takes the row path.  Both stage what record
+    by record does."""
     from munihub.ingest import stage
 
     contract, check = contracts_under_test[0]
     built = []
     plain_copy = stage._plain_copy
     monkeypatch.setattr(stage, "_plain_copy", lambda *a: built.append(plain_copy(*a)) or built[-1])
+    if not binary:
+        monkeypatch.setattr(stage, "_utf8_client", lambda engine: False)
     engine = store.open_store(store_url)
 
     def batch(b, line, positions=None):
@@ -274,21 +282,47 @@ def test_a_clean_batch_is_staged_as_one_copy_text_with_the_same_rows(store_url, 
                      positions=positions)
 
     batches = [batch(1, lambda i: f"کوچه {i}"), batch(2, lambda i: 'کوچه "گل" \\ ۲' if i == 7 else "کوچه ۲"),
-               batch(3, lambda i: f"پلاک {i}", positions=["sheet 1 row 2", "sheet 1 row 3"])]
+               batch(3, lambda i: f"پلاک {i}", positions=["sheet 1 row 2", "sheet 1 row 3"]),
+               batch(4, lambda i: f"پلاک {i}", positions=["sheet\t2 \\ row 2"])]
     fast_id, _ = begin_load(engine, contract)
     slow_id, _ = begin_load(engine, contract)
     fast = stage_batches(engine, contract, fast_id, batches, check)
     slow = stage_batches(engine, contract, slow_id, batches, lambda record: check(record))  # by record
-    assert fast.staged == slow.staged == 297
+    assert fast.staged == slow.staged == 396
     assert _staged(engine, fast_id) == _staged(engine, slow_id)
-    assert _profile_agrees(engine, contract, fast_id) == _profile_agrees(engine, contract, slow_id) == 297
+    assert _profile_agrees(engine, contract, fast_id) == _profile_agrees(engine, contract, slow_id) == 396
     positions = [row[-1] for row in _staged(engine, fast_id)[0]]  # the checks name repeated keys by them
-    assert positions[:2] == ["batch 1 #1", "batch 1 #2"] and positions[-100:-96] == \
-        ["batch 2 #99", "sheet 1 row 2", "sheet 1 row 3", "batch 3 #3"]
+    assert positions[:2] == ["batch 1 #1", "batch 1 #2"] and positions[-199:-195] == \
+        ["batch 2 #99", "sheet 1 row 2", "sheet 1 row 3", "batch 3 #3"] and positions[-99:-97] == \
+        ["sheet\t2 \\ row 2", "batch 4 #2"]
     if engine.dialect.name == "postgresql":
-        assert [text is not None for text in built] == [True, False, True]
+        assert [data.__class__ for data in built] == ([bytes] * 4 if binary else [str, type(None), str, type(None)])
     else:
         assert built == []  # SQLite: multi-row inserts of the rows
+
+
+def test_staged_rows_in_copys_binary_format_read_back_as_given(store_url):
+    """`store.staged_copy_binary`: keys, records (one of 8 KiB and more, whose length is not in
+    the lengths' table), hashes and positions with tabs, backslashes, quotes and Persian text
+    read back from staged_rows as they were given."""
+    engine = store.open_store(store_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    records = [{"a": "کوچه\t\\ \"گل\"", "n": 1}, {"a": "x" * 9000 + "ی", "n": [2, None]}, {}]
+    keys = ["k\t1", "کلید ۲", "3"]
+    texts = [json.dumps(r, sort_keys=True, ensure_ascii=False, separators=(",", ":")) for r in records]
+    digests = [store.record_hash(r) for r in records]
+    positions = ["sheet\t1 \\ row 2", "#2", "خط ۳"]
+    data = store.staged_copy_binary("L-binary", 5, *([v.encode() for v in column]
+                                                     for column in (keys, texts, digests, positions)))
+    with engine.begin() as conn:
+        store.copy_text(conn, store.staged_rows, ["load_id", "seq", "source_key", "record", "record_hash", "position"],
+                        data)
+        t = store.staged_rows
+        got = [tuple(r) for r in conn.execute(sa.select(t.c.seq, t.c.source_key, t.c.record, t.c.record_hash, t.c.position)
+                                              .where(t.c.load_id == "L-binary").order_by(t.c.seq))]
+        conn.execute(t.delete().where(t.c.load_id == "L-binary"))
+    assert got == list(zip([5, 6, 7], keys, records, digests, positions))
 
 
 def test_a_column_of_distinct_values_read_without_the_cache_stages_the_same(contracts_under_test):

@@ -261,8 +261,10 @@ class ColumnPlan:
         """Per record (source key, record JSON as stored, record hash, absent fields), or None
         for a record `stage.check_record` must map and judge itself.  Without `keep_order` the
         stored JSON is the hashed text, keys sorted (for jsonb, which keeps no order: one join
-        less).  Absent fields are a mask over `self.fields` (bit j: field j not in the record,
-        so null to the dataset checks, which staging counts: `stage.NullTally`)."""
+        less), and in a batch whose every record has every field the JSON and hash come as
+        UTF-8 bytes (`stage` COPYs them as they are).  Absent fields are a mask over
+        `self.fields` (bit j: field j not in the record, so null to the dataset checks, which
+        staging counts: `stage.NullTally`)."""
         plain = records.__class__ is Rows or all(raw.__class__ is dict for raw in records)
         if not plain:
             records = [raw if raw.__class__ is dict else {} for raw in records]
@@ -301,9 +303,14 @@ class ColumnPlan:
                 # A column of texts, each one C-level format of its fragments zipped in template
                 # order, then hashed through chained maps: no Python-level call per record
                 texts = _formatted(hashed, hashed_order, frags, n)
-                digests = list(map(_HEXDIGEST, map(sha256, map(str.encode, texts))))
-                kept = _formatted(stored, stored_order, frags, n) if keep_order else texts
-                return list(zip(keys, kept, digests, repeat(0, n)))
+                if keep_order:
+                    digests = list(map(_HEXDIGEST, map(sha256, map(str.encode, texts))))
+                    return list(zip(keys, _formatted(stored, stored_order, frags, n), digests, repeat(0, n)))
+                # Stored as hashed, so the bytes hashed are the bytes staged (PostgreSQL's binary
+                # COPY, `store.staged_copy_binary`): the texts are encoded once, not again for COPY
+                encoded = list(map(str.encode, texts))
+                digests = list(map(str.encode, map(_HEXDIGEST, map(sha256, encoded))))
+                return list(zip(keys, encoded, digests, repeat(0, n)))
         out: list[tuple[str, str, str] | None] = []
         for i, row in enumerate(zip(*frags)):
             key = keys[i]

@@ -186,21 +186,37 @@ STAGED_TARGET = 10  # staged_rows' statistics target when it is analyzed (see st
 _STAGED = ["load_id", "seq", "source_key", "record", "record_hash", "position"]
 
 
-def _plain_copy(load_id: str, after: int, plain: list, batch: Batch) -> str | None:
+def _plain_copy(load_id: str, after: int, plain: list, batch: Batch, binary: bool) -> str | bytes | None:
     """A batch whose every record was mapped a column at a time (`columnar`) as staged_rows'
-    COPY text, built a column at a time without a tuple per row (`rows.plain_copy_text`);
-    None for a batch with a key or position past its column's 500 characters or a value COPY
-    escapes."""
+    COPY data, built a column at a time without a tuple per row: in COPY's binary format from
+    the bytes `stage_batch` hashed (`binary`, a UTF-8 connection: `rows.staged_copy_binary`),
+    else as text (`rows.plain_copy_text`).  None for a batch with a key or position past its
+    column's 500 characters, or, as text, a value COPY's text format escapes."""
     keys, texts, digests, _ = zip(*plain)
     n = len(plain)
     positions = batch.first_positions(n)
     if max(map(len, keys)) > 500 or max(map(len, positions)) > 500:
         return None
+    encoded = texts[0].__class__ is bytes  # the common batch's (`stage_batch`)
+    if binary:
+        if not encoded:
+            texts, digests = list(map(str.encode, texts)), list(map(str.encode, digests))
+        return store.staged_copy_binary(load_id, after + 1, list(map(str.encode, keys)), texts, digests,
+                                        list(map(str.encode, positions)))
+    if encoded:
+        texts, digests = map(bytes.decode, texts), map(bytes.decode, digests)
     return store.plain_copy_text([repeat(load_id, n), map(str, range(after + 1, after + n + 1)), keys, texts, digests,
                                   positions], n)
 
 
-def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list | str, bad: list, held: list,
+def _utf8_client(engine: sa.Engine) -> bool:
+    """Whether the store's connections speak UTF-8 (COPY's binary format takes text in the
+    client's encoding, and `stage_batch`'s bytes are UTF-8)."""
+    with engine.connect() as conn:
+        return conn.connection.driver_connection.encoding in ("UTF8", "UNICODE")
+
+
+def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list | str | bytes, bad: list, held: list,
                  after: StageCounts, counts: StageCounts, on_batch: Callable[[StageCounts], None] | None,
                  early=None) -> None:
     """One batch's staged, quarantined and set-aside rows and the ledger's running counts, in one
@@ -210,7 +226,7 @@ def _write_batch(engine: sa.Engine, load_id: str, columns: list[str], good: list
         store.async_commit(conn)  # staged rows are lost in a server crash anyway (unlogged)
         # Through the store's bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
         # of dicts was the second cost of a full sync (about a quarter of staging's time).
-        if isinstance(good, str):  # already COPY text (`_plain_copy`)
+        if isinstance(good, (str, bytes)):  # already COPY data (`_plain_copy`)
             store.copy_text(conn, store.staged_rows, columns, good)
         else:
             store.bulk_copy(conn, store.staged_rows, columns, good)
@@ -243,6 +259,7 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
     plan = plan_for(contract, errors_of)  # None: every record through check_record
     postgres = engine.dialect.name == "postgresql"
     keep_order = not postgres  # jsonb keeps no key order: store the hashed text
+    binary = postgres and _utf8_client(engine)  # stage_batch's UTF-8 bytes go to COPY as they are
     # Rows keyed by a former identity remain (rarely): each record also gets its key under it.
     former = former_identity(engine, contract)
     columns = _STAGED + ["former_key"] if former else _STAGED
@@ -260,7 +277,7 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
             if plain is None:
                 plain = [None] * len(batch.records)
             elif postgres and not former and plain and None not in plain:
-                text = _plain_copy(load_id, staged, plain, batch)
+                text = _plain_copy(load_id, staged, plain, batch, binary)
                 if text is not None:  # the common batch: every record plain, staged as it is
                     masks = [done[3] for done in plain]
                     if any(masks):
@@ -278,6 +295,8 @@ def stage_batches(engine: sa.Engine, contract: Contract, load_id: str, batches: 
                 position = batch.position(i)
                 if done is not None:  # mapped, judged and encoded a column at a time (columnar.py)
                     key, text, digest, mask = done
+                    if text.__class__ is bytes:  # a plain batch `_plain_copy` refused: as text
+                        text, digest = text.decode(), digest.decode()
                     masks.append(mask)
                     staged += 1
                     row = (load_id, staged, key[:500], text, digest, position[:500])

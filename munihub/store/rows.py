@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import operator
 from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
@@ -107,17 +108,54 @@ def plain_copy_text(columns: list, rows: int) -> str | None:
     return text
 
 
-def copy_text(conn, table: sa.Table, columns: list[str], text: str) -> None:
-    """Rows already in COPY's text format (`bulk_copy`, `plain_copy_text`) into `table` on
-    PostgreSQL."""
+# COPY's binary format: a header (signature, flags, no extension), per row the field count and
+# each field as its byte length and bytes, then -1 (`COPY … WITH (FORMAT binary)`).
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_BINARY_TRAILER = b"\xff\xff"
+# A field's length prefix, looked up (keys and positions, ≤ 500 characters, are under 2,000
+# bytes; most records too): 8,192 of them hold ~0.4 MB, 65,536 held 3 MB of every process.
+_LENGTH = [i.to_bytes(4, "big") for i in range(1 << 13)]
+_INT4 = operator.methodcaller("to_bytes", 4, "big")
+
+
+def staged_copy_binary(load_id: str, first_seq: int, keys: list[bytes], texts: list[bytes], digests: list[bytes],
+                       positions: list[bytes]) -> bytes:
+    """Staged rows (load_id, seq, source_key, record, record_hash, position) in COPY's binary
+    format, every value UTF-8 bytes (none NULL; texts JSON for the jsonb column, digests 64
+    hex characters): PostgreSQL reads each field by its length instead of scanning every byte
+    for tabs, line ends and escapes, and nothing needs escaping (1M staged rows: its text
+    format's parse ~1 s of CPU)."""
+    n = len(keys)
+    ident = load_id.encode()
+    head = b"\x00\x06" + len(ident).to_bytes(4, "big") + ident + b"\x00\x00\x00\x04"  # 6 fields, load_id, seq's length
+    length = _LENGTH.__getitem__
+    # jsonb's binary form is a version byte (1) and the text; a batch with a record of 8 KiB
+    # or more takes the records' lengths from int.to_bytes instead of the table
+    jsonb_length = length if max(map(len, texts)) < len(_LENGTH) - 1 else _INT4
+    rows = b"".join(itertools.chain.from_iterable(zip(
+        itertools.repeat(head, n), map(_INT4, range(first_seq, first_seq + n)),
+        map(length, map(len, keys)), keys,
+        map(jsonb_length, map((1).__add__, map(len, texts))), itertools.repeat(b"\x01", n), texts,
+        itertools.repeat(b"\x00\x00\x00\x40", n), digests,
+        map(length, map(len, positions)), positions)))
+    return _BINARY_HEADER + rows + _BINARY_TRAILER
+
+
+def copy_text(conn, table: sa.Table, columns: list[str], text: str | bytes) -> None:
+    """Rows already in COPY's text format (`bulk_copy`, `plain_copy_text`), or as bytes in its
+    binary format (`staged_copy_binary`), into `table` on PostgreSQL."""
     # Encoded once here: psycopg2 would encode each piece it reads from a text buffer again,
     # and a StringIO of Persian text copies it into four bytes a character (50k staged rows:
     # 34 → 13 ms of CPU).  In the connection's own encoding, as psycopg2 would.
     import io
 
     driver = conn.connection.driver_connection
-    from psycopg2.extensions import encodings  # PostgreSQL's encoding names → Python codecs
-    data = text.encode(encodings.get(driver.encoding, "utf-8"))
+    binary = text.__class__ is bytes  # `staged_copy_binary`'s
+    if binary:
+        data = text
+    else:
+        from psycopg2.extensions import encodings  # PostgreSQL's encoding names → Python codecs
+        data = text.encode(encodings.get(driver.encoding, "utf-8"))
     size = len(data)
     buf = io.BytesIO(data)
     quote = conn.dialect.identifier_preparer.quote
@@ -126,7 +164,8 @@ def copy_text(conn, table: sa.Table, columns: list[str], text: str) -> None:
         # In one read: psycopg2 reads the buffer 8 kB at a time by default, taking the GIL back
         # for each piece, which under a busy thread (staging writes behind the mapping) waited a
         # switch interval each time.
-        cursor.copy_expert(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buf,
+        cursor.copy_expert(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+                           + (" WITH (FORMAT binary)" if binary else ""), buf,
                            size=max(8192, size))
     finally:
         cursor.close()
