@@ -69,6 +69,27 @@ def test_normalize_text_empty_is_none(raw):
     assert normalize_text(raw) is None
 
 
+def _double_encoded(text: str, codec: str) -> str:
+    # what a latin1 MySQL column holding a UTF-8 client's bytes gives back: each byte one
+    # Latin-1 character, or Windows-1252's (whose undefined bytes MySQL keeps as they are)
+    return "".join(bytes([b]).decode(codec, errors="ignore") or chr(b) for b in text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("codec", ["latin-1", "cp1252"])
+def test_double_encoded_utf8_is_read_back(codec):
+    from munihub.persian.letters import read_texts
+    text = "محمد فرهادی، گل‌محمد پور"
+    garbled = _double_encoded(text, codec)
+    assert garbled != text and normalize_text(garbled) == text
+    assert read_texts([garbled, "علی"]) is None  # the column is read value by value, so repaired
+    assert normalize_text(_double_encoded("سید علی ۱۲", codec)) == "سید علی 12"
+
+
+def test_latin_letters_that_only_look_double_encoded_stay():
+    for text in ["Øystein Ørsted", "Ùbc", "café Ø", "Ø Ù", "€ Ø‰"]:
+        assert normalize_text(text) == text
+
+
 def test_normalize_text_keeps_emoji_and_latin():
     assert normalize_text("Ali 🙂 Rezaei") == "Ali 🙂 Rezaei"
 

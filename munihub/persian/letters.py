@@ -94,6 +94,27 @@ _STRAY_ZWNJ = re.compile(r"(?<![\u0620-\u064A\u066E-\u06D3\u06D5\u06EE\u06EF\u06
                          r"|\u200c(?![\u0620-\u064A\u066E-\u06D3\u06D5\u06EE\u06EF\u06FA-\u06FF])")
 
 
+# UTF-8 read as Latin-1 or Windows-1252 and stored again as UTF-8 («Ù…Ø­Ù…Ø¯» for «محمد»: a
+# MySQL column declared latin1 holding a UTF-8 client's bytes): the lead byte of an Arabic-
+# script letter (D8–DB) or of a half-space (E2) as its Latin letter, then a continuation byte
+# as Latin-1's control or sign, or as Windows-1252's letter for 0x80–0x9F.
+_CP1252_HIGH = "".join(bytes([b]).decode("cp1252", errors="ignore") for b in range(0x80, 0xA0))
+_MOJIBAKE = re.compile("[\u00d8-\u00db\u00e2][\u0080-\u00bf" + re.escape(_CP1252_HIGH) + "]")
+_FROM_CP1252 = {ch: bytes([b]) for b in range(0x80, 0xA0)
+                for ch in [bytes([b]).decode("cp1252", errors="ignore")] if ch}
+
+
+def _unmojibake(s: str) -> str:
+    """The text `_MOJIBAKE` found, read back as the UTF-8 it was, when every character is one
+    byte of it and the result is Arabic-script text; otherwise `s` as it was."""
+    try:
+        raw = b"".join(_FROM_CP1252[ch] if ch in _FROM_CP1252 else bytes([ord(ch)]) for ch in s)
+        fixed = raw.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):  # a character past one byte: not such text
+        return s
+    return fixed if any("\u0600" <= ch <= "\u06ff" for ch in fixed) else s
+
+
 def normalize_text(s: str | None) -> str | None:
     """Canonical display/storage form of Persian text; None for None, empty or blank.
 
@@ -105,6 +126,8 @@ def normalize_text(s: str | None) -> str | None:
         return None
     if not isinstance(s, str):
         s = str(s)
+    if _MOJIBAKE.search(s):  # double-encoded UTF-8, read back first
+        s = _unmojibake(s)
     if _NEEDS_DISPLAY.search(s):                    # most clean names skip the slow translate
         s = s.translate(_DISPLAY)
     if not unicodedata.is_normalized("NFKC", s):
@@ -135,6 +158,7 @@ def read_texts(values: list[str]) -> list[str] | None:
         return []
     joined = " ".join(values)
     if (not joined or _NEEDS_DISPLAY.search(joined) or ZWNJ in joined or not joined.isprintable() or "  " in joined
+            or _MOJIBAKE.search(joined)
             or joined[:1] == " " or joined[-1:] == " " or not all(map(_IS_NFKC, values))):
         return None
     return list(values)
