@@ -71,6 +71,10 @@ ZWNJ = "\u200c"
     ("فرزند حسن رضایی", None, "رضایی", "حسن", None, False),
     ("بنت حسن رضایی", None, "رضایی", "حسن", "خانم", False),
     ("علی رضایی فرزند: حسن", "علی", "رضایی", "حسن", None, False),
+    # a given name and the father's, no surname (Afghan nationals' registrations)
+    ("شکریه ولد نورآقا", "شکریه", None, "نورآقا", None, False),
+    ("احمد فرزند محمود", "احمد", None, "محمود", None, False),
+    ("رضایی فرزند حسن", None, "رضایی", "حسن", None, False),             # a surname stays one
 ])
 def test_every_form_exports_write_is_read_into_parts(written, first, last, father, title, seyyed):
     got = parse_name(written)

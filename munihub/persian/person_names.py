@@ -388,6 +388,13 @@ def _parse(text: str | None) -> ParsedName | None:
             first, last, conf = a, b, _confidence(as_written, reversed_)
     else:
         first, last, conf = _split(groups[0], keys[0], prefer_last_first=False)
+        if father and not first and len(last) == 1:
+            # one word and the father («شکریه ولد نورآقا», «احمد فرزند محمود»: a person
+            # registered without a surname, as Afghan nationals often are) is a given name,
+            # unless the word is known as a surname only
+            f, s_ = _word_scores(keys[0][0])
+            if s_ <= f:
+                first, last, conf = last, [], 1.0
     return ParsedName(" ".join(first) or None, " ".join(last) or None, father, title, seyyed, conf)
 
 
