@@ -154,3 +154,37 @@ def test_a_contract_written_by_hand_without_readers_or_classes_gets_the_shared_s
     assert record == {"national_id": "0012345679", "first_name": "علی", "title": "حاج", "birth_date": "1986-05-01",
                       "mobile": "+989151234567", "address": {"detail": "12", "postal_code": "9187654321"},
                       "email": "a@b.ir", "phone": "051-3800 1234"}
+
+
+NESTED = BARE.split("    properties:\n")[0].replace("bare.people", "nested.people") + """    properties:
+      - {name: national_id, physicalName: "caller.ids[0]", logicalType: string}
+      - {name: first_name, physicalName: caller.name, logicalType: string}
+      - {name: mobile, physicalName: caller.phones.0.number, logicalType: string}
+      - {name: phone, physicalName: caller.phones.1.number, logicalType: string}
+"""
+
+
+def test_a_physical_name_reaches_into_a_list_by_its_index(tmp_path, caplog):
+    # an API's caller: {"phones": [{"type": "mobile", "number": …}, …]}; a path without the
+    # index finds nothing, and the sync says so instead of reading the phones as empty
+    from munihub.ingest.connector import Batch
+    from munihub.ingest.mapping import map_record, named_as_contract
+    c = load_contract(write(tmp_path, NESTED))
+    raw = {"id": 1, "caller": {"ids": ["0012345679"], "name": "علی",
+                               "phones": [{"type": "mobile", "number": "09151234567"},
+                                          {"type": "home", "number": "051-3800-1234"}]}}
+    record, reasons, aside = map_record(c, raw)
+    assert not reasons and not aside
+    assert record == {"national_id": "0012345679", "first_name": "علی", "mobile": "+989151234567",
+                      "phone": "+985138001234"}
+    short = {**raw, "caller": {**raw["caller"], "phones": [{"number": "09151234567"}]}}
+    assert "mobile" in map_record(c, short)[0] and "phone" not in map_record(c, short)[0]  # no such index: absent
+    wrong = load_contract(write(tmp_path, NESTED.replace("caller.phones.0.number", "caller.phones.number"),
+                                name="y.yaml"))
+    with caplog.at_level("WARNING"):
+        list(named_as_contract(wrong, [Batch([raw], cursor=None, where="calls.json")]))
+    assert "'caller.phones.number'" in caplog.text and "a.0.b" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        list(named_as_contract(c, [Batch([raw], cursor=None, where="calls.json")]))
+    assert "nested field" not in caplog.text

@@ -11,7 +11,6 @@ A phone is filed by what it is: a mobile under `mobile`, a landline under `phone
 from __future__ import annotations
 
 import functools
-
 from typing import Any
 
 from munihub.contracts import Contract, Field
@@ -28,13 +27,22 @@ PERSIAN_FIELD = {"national_id": "کد ملی", "mobile": "شماره همراه"
 
 
 def _get(raw: dict, path: str) -> tuple[bool, Any]:
+    """(found, value) of a physicalName in a source record: dots go into nested objects and a
+    number (or `[n]`) into a list, `caller.phones.0.number` or `caller.phones[0].number`."""
     value: Any = raw
-    for part in path.split("."):
+    for part in _parts(path):
         if isinstance(value, dict) and part in value:
             value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
         else:
             return False, None
     return True, value
+
+
+@functools.lru_cache(maxsize=1024)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.replace("[", ".").replace("]", "").split(".")) if "[" in path else tuple(path.split("."))
 
 
 def _put(record: dict, path: str, value: Any) -> None:
@@ -219,7 +227,7 @@ def source_names(contract: Contract) -> set[str]:
     names = set(contract.record_id or ())
     for f in contract.fields:
         names.update(f.sources or ((f.source,) if f.source else ()))
-    return {n.split(".", 1)[0] for n in names if n}
+    return {_parts(n)[0] for n in names if n}
 
 
 def _columns_of(records: list) -> set[str]:
@@ -275,6 +283,21 @@ def absent_columns(wanted: set[str], records: list) -> str | None:
             f"record(s) and read as empty; check the properties' physicalName")
 
 
+def absent_paths(contract: Contract, records: list) -> str | None:
+    """What a batch lacks of the nested fields the contract reads (`caller.phones.number`
+    where `phones` is a list, which needs its index: `caller.phones.0.number`), when their
+    top-level column is there; None when each is found in some record."""
+    paths = sorted({s for f in contract.fields for s in (f.sources or ((f.source,) if f.source else ()))
+                    if s and ("." in s or "[" in s)})
+    rows = [raw for raw in records if isinstance(raw, dict)] if records.__class__ is not Rows else []
+    missing = [p for p in paths if rows and not any(_get(raw, p)[0] for raw in rows)]
+    if not missing:
+        return None
+    return (f"nested field(s) {', '.join(map(repr, missing))} named by the contract are in none of the first "
+            f"{len(rows)} record(s) and read as empty; check the properties' physicalName (a list needs "
+            f"its index: a.0.b)")
+
+
 def named_as_contract(contract: Contract, batches):
     """`batches` with their records' columns named as the contract spells them (`column_renames`,
     decided on the first batch that has records; a source keeps its header for a whole read)."""
@@ -289,7 +312,8 @@ def named_as_contract(contract: Contract, batches):
             if renames:
                 log.info("%s: columns read under the contract's spelling: %s", contract.id,
                          ", ".join(f"{k!r} as {v!r}" for k, v in sorted(renames.items())))
-            absent = absent_columns(wanted - set(renames.values()), batch.records)
+            absent = absent_columns(wanted - set(renames.values()), batch.records) \
+                or absent_paths(contract, batch.records)
             if absent:  # a misspelt physicalName would otherwise read as empty in every record, silently
                 log.warning("%s: %s: %s", contract.id, batch.where, absent)
         if renames and batch.records.__class__ is Rows:  # the columns renamed, no record made
