@@ -401,6 +401,7 @@ def test_gender_rejects_unknown_words(raw):
     # a Jalali date a system kept in a DATE column reaches us as a date of year 1403
     (dt.date(1403, 8, 14), "2024-11-04"), (dt.datetime(1362, 6, 4, 9, 0), "1983-08-26"),
     (14030814.0, "2024-11-04"),          # a spreadsheet's date typed as a number
+    (43832, "2020-01-02"), (45600.5, "2024-11-04"),  # Excel's serial day number, as a General cell holds it
 ])
 def test_parse_date(raw, want):
     assert parse_date(raw) == want
@@ -420,7 +421,7 @@ def test_jdatetime_objects():
     ("2023-02-29", "range"), ("2024-13-01", "range"), ("0003/01/01", "range"),
     ("3024-01-01", "range"), ("04/11/2024", "ambiguous"), ("03/08/14", "format"),
     ("hello", "format"), ("1403/08", "format"), ("14 مهرداد 1403", "format"), ("1403/08/14 25:00", "range"),
-    ("1403/08/14 lunch", "format"), ("", "empty"), (None, "empty"), (12345, "invalid"),
+    ("1403/08/14 lunch", "format"), ("", "empty"), (None, "empty"), (1234, "invalid"), (123456, "invalid"),
     (3.5, "type"), ("1" * 500, "format"),
 ])
 def test_parse_date_rejections(raw, code):
@@ -512,6 +513,7 @@ def test_impossible_jalali_day_message_names_the_month():
     (dt.datetime(2024, 11, 4, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=3, minutes=30))),
      "2024-11-04T10:30:00+03:30"),
     (dt.datetime(1403, 8, 14, 10, 30), "2024-11-04T10:30:00"),
+    (45600.5, "2024-11-04T12:00:00"), (45600, "2024-11-04T00:00:00"),
 ])
 def test_parse_datetime(raw, want):
     assert parse_datetime(raw) == want

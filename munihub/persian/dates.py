@@ -160,6 +160,8 @@ def _parse(value, century: int | None = None, day_first: bool | None = None) -> 
         return _date_object(value), None
     if type(value).__module__.startswith("jdatetime") and hasattr(value, "togregorian"):
         return _parse(value.togregorian(), century, day_first)
+    if isinstance(value, (int, float)) and _EXCEL_SERIALS[0] <= value < _EXCEL_SERIALS[1]:
+        return _excel_serial(value)
     if isinstance(value, float) and value.is_integer():  # a spreadsheet's 14030814 as a number
         value = int(value)
     if isinstance(value, int):
@@ -171,6 +173,20 @@ def _parse(value, century: int | None = None, day_first: bool | None = None) -> 
     if len(value) > _MAX_LEN:
         raise _bad(value, "is too long to be a date", "برای تاریخ بیش از حد بلند است", "format")
     return _parse_text(value, century, day_first)
+
+
+# A spreadsheet cell holding a date as Excel's serial number (days since 1899-12-30, a
+# fraction of a day for the time: 45600.5 is 2024-11-04 12:00), as a cell formatted "General"
+# or a CSV saved from it hands it: 10000–99999 are 1927–2173, and no YYYYMMDD date.
+_EXCEL_SERIALS = (10_000, 100_000)
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def _excel_serial(value: float) -> tuple[str, str | None]:
+    moment = _EXCEL_EPOCH + dt.timedelta(days=float(value))
+    moment = moment.replace(microsecond=0) + dt.timedelta(seconds=round(moment.microsecond / 1e6))
+    time = moment.time().isoformat() if moment.time() != dt.time() else None
+    return moment.date().isoformat(), time
 
 
 def _date_object(value: dt.date) -> str:
