@@ -78,6 +78,24 @@ def _untitled(rows: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
     yield from held or ()
 
 
+# A report's totals row below (or between) its records: «جمع کل» in its first filled cell and
+# sums in the rest.  It is no record: quarantined, it waited for a steward as a row "without
+# its key"; it is skipped, and the log says where.
+_TOTALS = frozenset({"جمع", "جمعکل", "جمعکلی", "مجموع", "مجموعکل", "total", "totals", "grandtotal", "sum"})
+_NOT_LETTER = re.compile(r"[\W_]+")
+
+
+def _totals_row(row) -> bool:
+    first = next((v for v in row if v is not None and (not isinstance(v, str) or v.strip())), None)
+    return isinstance(first, str) and len(first) < 20 and \
+        _NOT_LETTER.sub("", first).replace("ي", "ی").casefold() in _TOTALS
+
+
+def _skip_totals(at: str) -> None:
+    import logging
+    logging.getLogger(__name__).info("%s: a totals row, skipped (not a record)", at)
+
+
 def csv_records(path: Path, name: str, encoding: str, delimiter: str | None) -> Iterator[Record]:
     """Rows of a delimited text file as dicts keyed by the header row; strict about quotes and widths."""
     csv.field_size_limit(MAX_RECORD_CHARS)
@@ -101,6 +119,9 @@ def csv_records(path: Path, name: str, encoding: str, delimiter: str | None) -> 
             for line, row in _untitled(rows()):
                 if header is None:
                     header = _header(row, name)
+                    continue
+                if _totals_row(row):
+                    _skip_totals(f"{name} line {line}")
                     continue
                 if len(row) != len(header):
                     raise FormatProblem(f"{name} line {line}", f"expected {len(header)} columns, found {len(row)} "
@@ -294,6 +315,9 @@ def xlsx_records(path: Path, name: str, sheet: str | None, max_unzipped: int) ->
         for rowno, row in _untitled(rows):
             if header is None:
                 header = _header(["" if v is None else str(v) for v in row], f"{name} row {rowno}")
+                continue
+            if _totals_row(row):
+                _skip_totals(f"{name} row {rowno}")
                 continue
             values = [_cell(v) for v in row][:len(header)] + [None] * max(0, len(header) - len(row))
             yield f"{name} row {rowno}", dict(zip(header, values))

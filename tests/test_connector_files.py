@@ -142,6 +142,24 @@ def test_a_reports_title_rows_above_the_header_are_not_read_as_the_header(tmp_pa
         assert records == [{"id": "1" if name.endswith("csv") else 1, "name": "علی"}, two], name
 
 
+def test_a_reports_totals_row_is_no_record(tmp_path, caplog):
+    """«جمع کل» and its sums, below the records of a report (or between them), is skipped and
+    said; a row whose first cell only starts with «جمع» is a record."""
+    import openpyxl
+    wb = openpyxl.Workbook()
+    for row in (["شماره پروانه", "مالک", "مبلغ"], ["P-1", "علی", 100], ["جمع کل:", None, 100],
+                ["P-2", "جمعه‌ای", 5], [None, "مجموع", 105]):
+        wb.active.append(row)
+    wb.save(tmp_path / "report.xlsx")
+    (tmp_path / "report.csv").write_text("id,name,amount\n1,علی,100\nجمع,,100\n", encoding="utf-8")
+    with caplog.at_level("INFO"):
+        xlsx, _ = read_all(files(tmp_path, pattern="report.xlsx"))
+        csv_rows, _ = read_all(files(tmp_path, pattern="report.csv"))
+    assert [r["شماره پروانه"] for r in xlsx] == ["P-1", "P-2"]
+    assert csv_rows == [{"id": "1", "name": "علی", "amount": "100"}]
+    assert "report.xlsx row 3: a totals row" in caplog.text and "report.csv line 3: a totals row" in caplog.text
+
+
 def test_a_file_of_one_column_keeps_its_first_row_as_the_header(tmp_path):
     (tmp_path / "ids.csv").write_text("کد ملی\n0012345679\n0084575948\n", encoding="utf-8")
     records, _ = read_all(files(tmp_path))
