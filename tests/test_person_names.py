@@ -103,6 +103,15 @@ def test_a_spouse_or_mother_named_instead_of_the_caller_names_nobody(written, ti
     assert got.placeholder and got.first is None and got.last is None and got.title == title
 
 
+@pytest.mark.parametrize("written", ["شرکت ساختمانی توس بنا", "تعاونی مسکن فرهنگیان", "اداره کل راه و شهرسازی",
+                                     "بانک ملت شعبه احمدآباد", "موسسه خیریه امام رضا"])
+def test_an_organisation_names_no_person_but_keeps_its_name(written):
+    got = parse_name(written)
+    assert got.placeholder and got.first is None and got.last is None
+    assert TRANSFORMS["person_name"](written) == written  # the payer's field keeps the company's name
+    assert not parse_name("علی بانکی").placeholder and not parse_name("دفتری علی").placeholder
+
+
 def test_a_spouse_named_call_is_a_woman_without_the_husbands_name():
     from munihub.resolve.records import person_mention
     mention = person_mention({"citizen_name": "همسر علی کریمی", "mobile": "+989151234567"})

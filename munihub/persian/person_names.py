@@ -123,6 +123,14 @@ _PLACEHOLDERS = frozenset(_key(p) for p in (
 _PLACEHOLDER_HEADS = frozenset(_key(p.split()[0]) for p in (
     "ناشناس", "ناشناخته", "شهروند", "بدون", "بی", "نامشخص", "نا", "نامعلوم", "مجهول", "ندارد", "تماس",
     "مشترک", "unknown", "anonymous", "none", "null", "na", "n", "nan", "test", "تست", "x", "xx", "xxx"))
+# A payer or owner that is an organisation, not a citizen: «شرکت ساختمانی توس بنا»,
+# «تعاونی مسکن فرهنگیان», «اداره کل راه و شهرسازی»: its name is kept as written, but it names
+# no person to match (as a placeholder names nobody).
+_ORGANISATIONS = frozenset(_key(w) for w in (
+    "شرکت", "تعاونی", "موسسه", "مؤسسه", "سازمان", "اداره", "اداره‌کل", "بانک", "شهرداری", "انجمن",
+    "هیئت", "هیات", "بنیاد", "صندوق", "کارخانه", "فروشگاه", "مجتمع", "دانشگاه", "بیمارستان",
+    "مدرسه", "دبیرستان", "دبستان", "آموزشگاه", "مسجد", "حسینیه", "کانون", "اتحادیه", "ستاد", "وزارت",
+    "دفتر", "شعبه", "company", "co", "ltd", "inc"))
 _SURNAME_ENDS = ("زاده", "پور", "نژاد", "نیا", "فر", "زادگان", "وند", "لو", "مقدم", "منش", "راد", "کیا")
 _SURNAME_STARTS = ("پور", "میر", "آل", "ال")
 _ENDS_ALONE = frozenset(_SURNAME_ENDS)
@@ -329,6 +337,8 @@ def _parse(text: str | None) -> ParsedName | None:
         if parsed is None:  # only a number: nobody named, but the number is the caller's
             return ParsedName(placeholder=True, confidence=1.0, numbers=numbers)
         return parsed._replace(numbers=numbers)
+    if _key(text.split(" ", 1)[0]) in _ORGANISATIONS:
+        return ParsedName(placeholder=True, confidence=1.0)
     if " و " in text:
         text = _first_of_several(text)
     noted = None
