@@ -9,7 +9,10 @@ separator (a comma or dash usually follows the surname), then position (first na
 Placeholders (ناشناس، شهروند، بدون نام …) are no name at all.  Notes in brackets are read
 (`_notes`): «احمدی (علی)» is a part of the name, «(فرزند حسن)»/«(پدر: حسن)» the father,
 «(وکیل)» a word about the person, dropped.  A field naming several people («علی احمدی و زهرا
-کریمی»، «آقای کریمی و شرکا») is read as its first.
+کریمی»، «آقای کریمی و شرکا») is read as its first.  A relative named instead of the caller
+(«همسر علی کریمی»، «پسر حسن رضایی») names nobody but a gender (and a child's or sibling's
+surname); a child named by the father alone («فرزند حسن رضایی») has his surname; an
+organisation («شرکت …»، «تعاونی …») names no person.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from importlib import resources
 from typing import NamedTuple
 
 from munihub.persian.letters import fold_key_letters, normalize_text
-from munihub.persian.names import TITLES, split_numbers
+from munihub.persian.names import TITLES, split_numbers, title_gender
 
 _NOT_KEY = re.compile(r"[\W_]+")
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
@@ -39,7 +42,7 @@ _RELATIVE = re.compile(r"(?:^|\s)(همسر|عیال|مادر|خواهر|دختر
 _SAME_SURNAME = frozenset({"خواهر", "دختر", "برادر", "پسر", "پدر"})
 _RELATIVE_TITLE = {"مادر": "خانم", "خواهر": "خانم", "دختر": "خانم", "برادر": "آقای", "پسر": "آقای",
                    "پدر": "آقای"}
-_SPOUSE_TITLE = {"آقای": "خانم", "خانم": "آقای"}  # «همسر آقای کریمی» is a woman
+_RELATIVE_WORD = re.compile("|".join(_RELATIVE_TITLE) + "|همسر|عیال")  # (a cheap test before `_RELATIVE`)
 _CHILD_FIRST = re.compile(rf"({_CHILD_OF})\s+(?!\s*:)")
 _CHILD_TITLE = {"ولد": "آقای", "بنت": "خانم"}
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
@@ -360,7 +363,7 @@ def _parse(text: str | None) -> ParsedName | None:
     if relative:
         own = text[:relative.start()].strip()
         if not own:
-            return _relative_of(relative[1], text[relative.end():], numbers=())
+            return _relative_of(relative[1], text[relative.end():])
         text, words = own, own.split()
     father = noted
     mark = _FATHER.search(text) if _FATHER_WORD.search(text) else None
@@ -408,31 +411,21 @@ def _parse(text: str | None) -> ParsedName | None:
     return ParsedName(" ".join(first) or None, " ".join(last) or None, father, title, seyyed, conf)
 
 
-_RELATIVE_WORD = re.compile("|".join(_RELATIVE_TITLE) + "|همسر|عیال")
-
-
-def _relative_of(word: str, named: str, numbers: tuple) -> ParsedName:
+def _relative_of(word: str, named: str) -> ParsedName:
     """The caller a relative's name stands for («همسر علی کریمی»): nobody by name, a woman or
     a man as the word says, and the named person's surname for a child or a sibling."""
     other = _parse(named)
     last = other.last if other is not None and word in _SAME_SURNAME else None
-    if word in ("همسر", "عیال"):
-        # the spouse's gender by the title or the first name given to one gender only
-        spouse = title_gender_word(other.title) if other is not None else None
-        if spouse is None and other is not None and other.first:
-            spouse = {"male": "آقای", "female": "خانم"}.get(first_name_genders().get(other.first))
-        title = "خانم" if word == "عیال" else _SPOUSE_TITLE.get(spouse)
+    if word == "عیال":
+        title = "خانم"
+    elif word == "همسر":  # the spouse's gender by the title, or a first name given to one gender only
+        spouse = other and (title_gender(other.title) or first_name_genders().get(other.first or ""))
+        title = {"male": "خانم", "female": "آقای"}.get(spouse or "")
     else:
         title = _RELATIVE_TITLE[word]
     if last is None:
-        return ParsedName(title=title, placeholder=True, confidence=1.0, numbers=numbers)
-    return ParsedName(last=last, title=title, confidence=1.0, numbers=numbers)
-
-
-def title_gender_word(title: str | None) -> str | None:
-    """«آقای» or «خانم» when a parsed title says a gender, else None."""
-    head = title.split()[0] if title else None
-    return head if head in _SPOUSE_TITLE else None
+        return ParsedName(title=title, placeholder=True, confidence=1.0)
+    return ParsedName(last=last, title=title, confidence=1.0)
 
 
 _cached = functools.lru_cache(maxsize=1 << 17)(lambda value: _parse(normalize_text(value)))
