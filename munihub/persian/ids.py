@@ -428,7 +428,8 @@ def no_number(value) -> bool:
 
 
 # --------------------------------------------------------------------------- numbers in text
-_LABELLED_ID = "کد ملی "  # names.NATIONAL_ID_LABEL (ids does not import names)
+# How `names.split_numbers` hands on a number its label says is a national id («ک.م 9340…»).
+NATIONAL_ID_LABEL = "کد ملی "
 # The words a clerk labels a national id with: کد ملی، کدملی، شماره ملی، شناسه ملی, and «ک.م»,
 # «ش.م» standing alone (`names.split_numbers` reads them in a name field too).
 NATIONAL_ID_WORDS = r"(?:(?:کد|شماره|شناسه)\s*ملی|کدملی|(?<![^\s،,(])[کش]\s*\.?\s*م(?:لی)?\.?)"
@@ -455,9 +456,9 @@ def contacts_in(numbers: tuple[str, ...]) -> dict[str, str]:
     still holds the field as written."""
     got: dict[str, str] = {}
     for number in numbers:
-        if number.startswith(_LABELLED_ID):  # the clerk said it is a national id (`names.split_numbers`)
+        if number.startswith(NATIONAL_ID_LABEL):  # the clerk said it is a national id
             try:
-                got.setdefault("national_id", parse_national_id(number[len(_LABELLED_ID):]))
+                got.setdefault("national_id", parse_national_id(number[len(NATIONAL_ID_LABEL):]))
             except NormalizeError:
                 pass
             continue

@@ -10,7 +10,7 @@ import functools
 import re
 import unicodedata
 
-from munihub.persian.ids import NATIONAL_ID_WORDS
+from munihub.persian.ids import NATIONAL_ID_LABEL, NATIONAL_ID_WORDS
 from munihub.persian.letters import fold_key_letters, match_key, normalize_text
 
 _NOT_KEY = re.compile(r"[\W_]+")
@@ -25,7 +25,6 @@ _NATIONAL_ID = rf"(?P<nid>{NATIONAL_ID_WORDS})"
 _NUMBER_LABEL = r"(?:(?:" + _NATIONAL_ID + r"|شماره\s*(?:تلفن\s*همراه|تلفن|تماس|همراه|موبایل)?|تلفن\s*همراه" \
                 r"|تلفن|تماس|همراه|موبایل|تل)\s*[:：]?\s*)?"
 _NUMBER = re.compile(_NUMBER_LABEL + r"[(\[{]?\s*\+?(?P<number>\d(?:[\d\s\-–./]*\d)?)\s*[)\]}]?")
-NATIONAL_ID_LABEL = "کد ملی "
 _KEY_NUMBER = re.compile(r"\d{5,}")
 _EDGES = re.compile(r"^[\s،,؛;:\-–—/|]+|[\s،,؛;:\-–—/|]+$")
 
