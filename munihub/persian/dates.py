@@ -234,7 +234,10 @@ def _parse_text(value: str, century: int | None = None, day_first: bool | None =
 def parse_date(value, century: int | None = None, day_first: bool | None = None) -> str:
     """ISO Gregorian `YYYY-MM-DD` of a Jalali or Gregorian date (a time part is checked, then
     dropped).  Raises NormalizeError for empty, malformed or non-existent dates.  A two-digit
-    year (`62/6/4`, as old registries wrote birth dates) is read only with a `century` (13)."""
+    year (`62/6/4`, as old registries wrote birth dates) is read only with a `century` (13), and
+    a Gregorian date written year last that fits both orders (04/11/2024) only with `day_first`.
+    Also read: a driver's date (a year before 1700 is Jalali, kept in a DATE column), a number
+    YYYYMMDD, and a spreadsheet's serial day number (10000–99999)."""
     return _parse(value, century, day_first)[0]
 
 
