@@ -394,6 +394,36 @@ def test_a_latin_row_joined_by_its_id_keeps_the_persian_records_together():
     assert len(set(clusters.values())) == 1, pairs
 
 
+@pytest.mark.parametrize("latin, persian", [
+    ("Hossein", "حسین"), ("Hosein", "حسین"), ("Mohammad", "محمد"), ("Rezaei", "رضایی"), ("Rezayi", "رضایی"),
+    ("Aghayi", "آقایی"), ("Fatemeh", "فاطمه"), ("Ali", "علی"), ("Mousavi", "موسوی"), ("Ebrahimi", "ابراهیمی"),
+    ("Ghorbani", "قربانی"), ("Hosseinzadeh", "حسین‌زاده"), ("Iman", "ایمان"), ("Omid", "امید")])
+def test_a_latin_name_and_its_persian_spelling_have_one_skeleton(latin, persian):
+    from munihub.persian import name_key
+    from munihub.persian.names import name_skeleton
+    assert name_skeleton(name_key(latin)) == name_skeleton(name_key(persian))
+
+
+@pytest.mark.parametrize("latin, persian", [("Mahmoud", "محمد"), ("Ahmad", "حامد"), ("Hassan", "حسین"),
+                                            ("Hamideh", "حمید"), ("Ali", "عالیه")])
+def test_two_names_keep_two_skeletons(latin, persian):
+    from munihub.persian import name_key
+    from munihub.persian.names import name_skeleton
+    assert name_skeleton(name_key(latin)) != name_skeleton(name_key(persian))
+
+
+def test_a_latin_row_without_an_id_joins_its_person_by_name_and_mobile():
+    # a bank's «REZAEI, Ali» with the registry's mobile is علی رضایی; «Mahmoud» on the same
+    # mobile (his son) is not compared by name at all, so the mobile alone does not join him
+    mobile = "+989151234567"
+    registry = rec("registry|1", national_id=ALI, first_name="علی", last_name="رضایی", mobile=mobile,
+                   birth_date="1980-03-21")
+    clusters, pairs = clusters_of([registry, rec("bank|9", first_name="Ali", last_name="REZAEI", mobile=mobile)])
+    assert len(set(clusters.values())) == 1, pairs
+    clusters, pairs = clusters_of([registry, rec("bank|8", first_name="Mahmoud", last_name="REZAEI", mobile=mobile)])
+    assert len(set(clusters.values())) == 2, pairs
+
+
 def test_a_name_longer_than_a_whole_one_is_another_person():
     # the registry's جواد (a row with a birth date names its person whole) is not «محمدجواد»,
     # his son on the home's landline; a caller's «جواد» may be half of the registry's

@@ -95,6 +95,26 @@ def test_same_pairs_and_model_as_match_index(records, settings):
     assert vmodel == model  # trained on the data, equal to the last bit
 
 
+def test_names_in_two_scripts_score_alike_on_both_paths(records):
+    """A bank's Latin copies of some people (no national id, the mobile kept): the dict path
+    and the array path give the same pairs, and some of them join across scripts."""
+    letters = dict(zip("بپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیاآ",
+                       "b p t s j ch h kh d z r z zh s sh s z t z a gh f gh k g l m n ou h i a a".split()))
+
+    def latin(name: str) -> str:  # a clerk's plain transliteration, letter by letter
+        return "".join(letters.get(c, " " if c.isspace() else "") for c in name).title()
+
+    copies = [{**r, "ref": f"bank|{i}", "source": "bank", "fields": {
+        **{k: v for k, v in r["fields"].items() if k not in ("national_id", "first_name", "last_name")},
+        "first_name": latin(r["fields"].get("first_name", "")), "last_name": latin(r["fields"].get("last_name", ""))}}
+        for i, r in enumerate(records[:120]) if r["fields"].get("first_name") and r["fields"].get("mobile")]
+    assert len(copies) > 20
+    (pairs, _), (vpairs, _) = _both(records + copies)
+    assert vpairs == pairs
+    assert any(p.left_ref.startswith("bank|") != p.right_ref.startswith("bank|") and p.probability >= 0.95
+               for p in pairs)
+
+
 def test_every_rule_is_exercised(records):
     (pairs, _), _ = _both(records)
     rules = {p.rule for p in pairs}

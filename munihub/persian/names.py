@@ -214,3 +214,47 @@ def _name_key(name: str | None) -> str:
 
 
 _cached_name_key = functools.lru_cache(maxsize=1 << 17)(_name_key)
+
+
+# --------------------------------------------------------------------------- across scripts
+# A name key's consonant skeleton, the same for «حسین» and «Hossein», «رضایی» and «Rezaei»:
+# Persian writes the long vowels and no short ones, Latin transliterations write both, so
+# short vowels are dropped, the long i is «y» and the long u «v» on both sides (ی, i, ee, ei;
+# و, ou, oo, u, v, w: محمود / Mahmoud is not محمد), a word's opening vowel is kept as «a»
+# (احمد / Ahmad is not حامد / Hamed), and letters that sound alike share one sign (ث س ص,
+# ذ ز ض ظ, ت ط, ح ه, غ ق / gh q).  Used only to compare a Latin name with a Persian one (a
+# bank's «AGHAYI, Hossein» with the registry's «حسین آقایی»); within one script the keys
+# themselves are compared.  Where the two scripts write a name apart (مرتضی / Morteza,
+# ابوالفضل / Abolfazl, Fateme), the skeletons differ and the names are not compared.
+_PERSIAN_SOUNDS = str.maketrans({
+    "ب": "b", "پ": "p", "ت": "t", "ط": "t", "ث": "s", "س": "s", "ص": "s", "ج": "j", "چ": "c", "ح": "h",
+    "ه": "h", "خ": "x", "د": "d", "ذ": "z", "ز": "z", "ض": "z", "ظ": "z", "ر": "r", "ژ": "Z", "ش": "S",
+    "غ": "q", "ق": "q", "ف": "f", "ک": "k", "گ": "g", "ل": "l", "م": "m", "ن": "n", "ی": "y",
+    "و": "v", "ا": None, "ع": None, "ء": None})
+_PERSIAN_OPENING = {"ا": "a", "ع": "a"}  # (آ is folded to ا in keys)
+_LATIN_SOUNDS = {"kh": "x", "sh": "S", "ch": "c", "zh": "Z", "gh": "q", "ph": "f", "ou": "v", "oo": "v", "ee": "y",
+                 "ei": "y", "ey": "y", "ai": "y", "ay": "y", "i": "y", "y": "y", "a": "", "e": "", "o": "",
+                 "u": "v", "w": "v", "c": "k", "x": "ks", "q": "q"}
+_LATIN_SOUND = re.compile(r"kh|sh|ch|zh|gh|ph|ou|oo|ee|ei|ey|ai|ay|[a-z]")
+_LATIN_OPENING = {"a": "a", "e": "a", "o": "a", "i": "ay", "ee": "ay", "ei": "ay", "ey": "ay", "ai": "ay",
+                  "ou": "av", "oo": "av", "u": "av"}
+_RUNS = re.compile(r"(.)\1+")
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def name_skeleton(key: str) -> str:
+    """The consonant skeleton of a name key in either script (`name_key`'s output), "" for
+    none: equal skeletons of a Latin and a Persian key are one name written two ways."""
+    if not key:
+        return ""
+    if key[0].isascii():
+        sounds = _LATIN_SOUND.findall(key.lower())
+        opening = _LATIN_OPENING.get(sounds[0], "") if sounds else ""
+        rest = sounds[1:] if opening else sounds
+        text = opening + "".join(_LATIN_SOUNDS.get(g, g) for g in rest)
+    else:
+        opening = _PERSIAN_OPENING.get(key[0], "")
+        if opening and key[1:2] in ("ی", "و"):  # ای, او: the opening long vowel
+            opening, key = opening + key[1].translate(_PERSIAN_SOUNDS), key[1:]
+        text = opening + key[1 if opening else 0:].translate(_PERSIAN_SOUNDS)
+    return _RUNS.sub(r"\1", text)

@@ -83,7 +83,14 @@ def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
         jw = jellyfish.jaro_winkler_similarity
         sims = np.fromiter((jw(values[a], values[b]) for a, b in zip(left.tolist(), right.tolist())),
                            dtype=np.float64, count=len(left))
-        return np.where(sims >= 0.94, 2, np.where(sims >= 0.88, 1, 0)).astype(np.int8)
+        out = np.where(sims >= 0.94, 2, np.where(sims >= 0.88, 1, 0)).astype(np.int8)
+        # keys in two scripts share no letter, so their similarity is 0: only those pairs are
+        # looked at again (`model.across_scripts`), a few among millions in one script
+        for k in np.flatnonzero(sims == 0.0).tolist():
+            a, b = values[left[k]], values[right[k]]
+            if a[:1].isascii() != b[:1].isascii():
+                out[k] = fs.across_scripts(a, b)
+        return out
     if kind in ("code", "jellyfish-code"):  # the latter: values `edits` does not answer for
         dl = jellyfish.damerau_levenshtein_distance
         return np.fromiter((dl(values[a], values[b]) <= 1 for a, b in zip(left.tolist(), right.tolist())),

@@ -52,6 +52,8 @@ def _level(kind: str, a: str | None, b: str | None) -> int:
     if a == b:
         return len(KINDS[kind]) - 1
     if kind == "name":
+        if a[0].isascii() != b[0].isascii():
+            return across_scripts(a, b)
         import jellyfish
         sim = jellyfish.jaro_winkler_similarity(a, b)
         return 2 if sim >= 0.94 else 1 if sim >= 0.88 else 0
@@ -59,6 +61,16 @@ def _level(kind: str, a: str | None, b: str | None) -> int:
         import jellyfish
         return 1 if jellyfish.damerau_levenshtein_distance(a, b) <= 1 else 0
     return 0
+
+
+def across_scripts(a: str, b: str) -> int:
+    """The level of two name keys in two scripts (a bank's «hosein» and the registry's «حسین»):
+    exact when their consonant skeletons are one (`persian.names.name_skeleton`), else not
+    compared (-1): a transliteration that reads otherwise is no evidence against the name."""
+    from munihub.persian.names import name_skeleton
+
+    sa = name_skeleton(a)
+    return len(KINDS["name"]) - 1 if len(sa) >= 2 and sa == name_skeleton(b) else -1
 
 
 def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
