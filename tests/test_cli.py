@@ -48,8 +48,9 @@ def test_library_error_is_one_line_on_stderr(tmp_path, capsys, monkeypatch):
     assert err.startswith("munihub: error:") and "nosuch.dataset" in err and "Traceback" not in err
 
 
-def test_munihub_help_runs_as_a_program():
-    out = subprocess.run([sys.executable, "-m", "munihub.cli.main", "--help"], capture_output=True, text=True)
+@pytest.mark.parametrize("module", ["munihub", "munihub.cli.main"])
+def test_munihub_help_runs_as_a_program(module):
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "contracts" in out.stdout and "quarantine" in out.stdout
 
 
