@@ -5,6 +5,8 @@ import argparse
 import subprocess
 import sys
 
+import pytest
+
 from munihub.cli.main import COMMANDS, build_parser, main
 
 from test_pipeline import setup  # noqa: F401  (the shared source + contract fixture)
