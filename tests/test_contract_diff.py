@@ -155,8 +155,13 @@ def test_writing_out_the_reader_and_class_the_hub_already_gave_is_a_restatement(
     assert {c.kind for c in diff_contracts(bare, BASE)} == {"restated"}
     assert {c.kind for c in diff_contracts(BASE, bare)} == {"restated"}
     other = copy.deepcopy(bare)
-    prop(other, "paid_on")["transformLogic"] = "datetime"
-    assert kinds(bare, other) == {"format-tightened": True}
+    prop(other, "national_id")["transformLogic"] = "text"
+    assert kinds(bare, other) == {"format-loosened": False}
+    # a date-time reader on a date field is read as the field's date (`schemas.fitted`): the
+    # same as naming none
+    fitted = copy.deepcopy(bare)
+    prop(fitted, "paid_on")["transformLogic"] = "datetime"
+    assert {c.kind for c in diff_contracts(bare, fitted)} == {"restated"}
 
 
 def test_transform_parameter_added_is_non_breaking_changed_is_breaking():

@@ -16,7 +16,7 @@ from typing import Any
 from munihub.contracts.changes import (BUMPS_ORDER, Change, breaking, compare_constraints, compare_rules,
                                        constraints_of, info, non_breaking, show)
 from munihub.contracts.runnable import record_id_fields
-from munihub.contracts.schemas import field_defaults
+from munihub.contracts.schemas import field_defaults, fitted
 
 # Type changes every old value still satisfies; any other change of type narrows.
 WIDENING = {("integer", "number")}
@@ -262,8 +262,8 @@ def _as_loaded(props, shared) -> Any:
     for p in props:
         reader, personal = defaults.get(p.get("name"), (None, False)) if isinstance(p, dict) else (None, False)
         given = {}
-        if reader and not p.get("transformLogic"):
-            given["transformLogic"] = reader
+        if reader and (not p.get("transformLogic") or fitted(p["transformLogic"], reader) != p["transformLogic"]):
+            given["transformLogic"] = fitted(p.get("transformLogic"), reader) or reader  # as the hub reads it
         if personal and not p.get("classification"):
             given["classification"] = "personal"
         out.append({**p, **given} if given else p)

@@ -284,6 +284,26 @@ def default_transform(name: str, spec: dict) -> str:
     return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(spec.get("type"), "text")
 
 
+# A date reader that can never give its field's format: `date` on a date-time field (every
+# row of a 137 export quarantined for its `filed_at`), `datetime` on a date field.  Such a
+# property is read with the field's own reader, its parameter kept (`fitted`).  Other readers
+# written on a field stay as written: text on a phone field keeps the number as typed, which
+# its format allows.
+_MISFITS = {"date": {"datetime"}, "datetime": {"date"}}
+
+
+def fitted(transform: str | None, default: str | None) -> str | None:
+    """The reader a property's transformLogic amounts to on a field whose own reader is
+    `default` (`field_defaults`): the field's reader where the one written can never give the
+    field's format (`date` on a date-time: `datetime`, its parameter kept), else as written."""
+    if not transform or default not in _MISFITS:
+        return transform
+    name, sep, param = str(transform).partition(":")
+    if name not in _MISFITS[default]:
+        return transform
+    return f"{default}{sep}{param}"  # (a century, an order of day and month: the same for both)
+
+
 def field_defaults(name: str, schemas_dir: str | Path | None = None) -> dict[str, tuple[str | None, bool]]:
     """Field -> (the reader it gets without transformLogic, whether it is personal without a
     classification) for shared schema `name`; {} for a schema that does not load (the
