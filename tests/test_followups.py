@@ -54,6 +54,16 @@ def test_other_category_or_citizen_or_district_stays_apart():
     assert len(set(out.values())) == 4
 
 
+def test_a_name_in_latin_letters_is_the_same_caller_as_its_persian_spelling():
+    # «Maryam کیانی» and «مريم کیاني» on one mobile are one caller; «Zahra کیانی» on that
+    # mobile (her sister) is another, whose first name's skeleton differs
+    base = req("137|a", "2024-01-01", national_id=None, citizen_name="مريم کیاني")
+    out = group_followups([base, req("137|b", "2024-01-09", national_id=None, citizen_name="Maryam کیانی"),
+                           req("137|c", "2024-01-10", national_id=None, citizen_name="Zahra کیانی",
+                               mobile="+989120000001")])
+    assert out["137|b"] == "137|a" and out["137|c"] != "137|a"
+
+
 def test_same_citizen_by_mobile_only_and_similar_address():
     out = group_followups([req("137|a", "2024-01-01", national_id=None),
                            req("137|b", "2024-01-05", national_id=None, citizen_name=None,

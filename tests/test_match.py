@@ -412,6 +412,14 @@ def test_two_names_keep_two_skeletons(latin, persian):
     assert name_skeleton(name_key(latin)) != name_skeleton(name_key(persian))
 
 
+def test_a_latin_first_name_says_the_gender_of_its_persian_name():
+    from munihub.resolve.match import gender_of_first
+    assert (gender_of_first("maryam"), gender_of_first("hossein"), gender_of_first("zahra")) == \
+        ("female", "male", "female")
+    assert gender_of_first("hadi") is None  # هادی and هدی share a skeleton: no gender said
+    assert gender_of_first("john") is None
+
+
 def test_a_latin_row_without_an_id_joins_its_person_by_name_and_mobile():
     # a bank's «REZAEI, Ali» with the registry's mobile is علی رضایی; «Mahmoud» on the same
     # mobile (his son) is not compared by name at all, so the mobile alone does not join him

@@ -423,6 +423,7 @@ def test_jdatetime_objects():
     ("hello", "format"), ("1403/08", "format"), ("14 مهرداد 1403", "format"), ("1403/08/14 25:00", "range"),
     ("1403/08/14 lunch", "format"), ("", "empty"), (None, "empty"), (1234, "invalid"), (123456, "invalid"),
     (3.5, "type"), ("1" * 500, "format"),
+    ("1427/03/15 ق", "calendar"), ("1403/05/12 ه.ق", "calendar"), ("1403/05/12 قمری", "calendar"),  # lunar Hijri
 ])
 def test_parse_date_rejections(raw, code):
     with pytest.raises(NormalizeError) as info:

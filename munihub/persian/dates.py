@@ -26,6 +26,8 @@ _CLEAN = str.maketrans({"٫": "/", "٬": "/", "⁄": "/", "／": "/", "\\": "/",
 _NAMED = re.compile(r"(\d{1,2})\s*([^\d]+?)\s*(\d{4}|\d{2}(?!\d))(.*)", re.S)
 # Era words after a date: «ه.ش»/«هجری شمسی» (Jalali), «م»/«میلادی» (Gregorian); they add nothing.
 _ERA = re.compile(r"\s*(?:ه\s*ـ*\s*\.?\s*ش\.?|هجری\s*شمسی|شمسی|میلادی|م\.?)\s*$")
+# A lunar Hijri date's era («۱۴۲۷/۰۳/۱۵ ق», «ه.ق», «قمری»): another calendar, never read as Jalali.
+_LUNAR = re.compile(r"(?:\s|\d)(?:ه\s*ـ*\s*\.?\s*ق\.?|هجری\s*قمری|قمری|ق\.?)\s*$")
 _SEP = r"\s*[/\-.\s]\s*"
 _DATE = re.compile(rf"(\d{{1,4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,4}})(?:(?:\s*[T,\-]\s*|\s+)(.+))?",
                    re.I | re.S)
@@ -204,6 +206,9 @@ def _parse_text(value: str, century: int | None = None, day_first: bool | None =
     if not text:
         raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
     if text[-1] > "\u0600":
+        if _LUNAR.search(text):
+            raise _bad(value, "is a lunar Hijri date (ق, قمری); the hub reads Jalali and Gregorian dates: "
+                       "convert it at the source", "تاریخ قمری است؛ آن را به شمسی یا میلادی برگردانید", "calendar")
         text = _ERA.sub("", text)
     if text[0] > "\u0600" and (weekday := _WEEKDAY.match(text)):
         text = text[weekday.end():]

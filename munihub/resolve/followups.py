@@ -250,13 +250,13 @@ def same_citizen(a: dict, b: dict) -> bool:
     if ca.get("nid") and ca.get("nid") == cb.get("nid"):
         return True
     heard_a, heard_b = a["last"] or a.get("heard_last"), b["last"] or b.get("heard_last")
-    if heard_a and heard_b and heard_a != heard_b and not any(
+    if _names_differ(heard_a, heard_b) and not any(
             ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
         return False  # «ناشناس» on the number a neighbour named himself on is that neighbour
     fa, fb = a["first"], b["first"]
-    if a["last"] and b["last"] and a["last"] != b["last"]:
+    if _names_differ(a["last"], b["last"]):
         return False  # a neighbour with another surname reports the same pothole
-    if fa and fb and fa not in fb and fb not in fa:
+    if _names_differ(fa, fb, halves=True):
         return False  # two first names (half of a compound, محمدرضا / رضا, agrees): a household's phone
     if any(ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
         return True
@@ -266,9 +266,10 @@ def same_citizen(a: dict, b: dict) -> bool:
         # the persons step joined both callers (another phone, a title only, an id on one call);
         # it comes after the name checks: a sister of the home stays herself whatever it did
         return True
-    if fa and fb and a["last"] and b["last"]:
+    if _names_agree(fa, fb, halves=True) and _names_agree(a["last"], b["last"]):
         return True  # the whole name agrees; the number may be another of the household's
-    if (a["generic"] or b["generic"]) and a["last"] and b["last"] and not _differ(ca.get("nid"), cb.get("nid"), by=2):
+    if (a["generic"] or b["generic"]) and _names_agree(a["last"], b["last"]) and \
+            not _differ(ca.get("nid"), cb.get("nid"), by=2):
         # a «پیگیری درخواست» call follows an earlier request up: a title and the surname
         # of that request's caller is that caller on another phone of the home
         return True
@@ -278,9 +279,27 @@ def same_citizen(a: dict, b: dict) -> bool:
 
 def _names_contradict(a: dict, b: dict) -> bool:
     """Two surnames, or two first names (neither half of the other), that differ."""
-    if a["last"] and b["last"] and a["last"] != b["last"]:
-        return True
-    return bool(a["first"] and b["first"] and a["first"] not in b["first"] and b["first"] not in a["first"])
+    return _names_differ(a["last"], b["last"]) or _names_differ(a["first"], b["first"], halves=True)
+
+
+def _names_differ(x: str | None, y: str | None, halves: bool = False) -> bool:
+    """Two name keys given in one script that differ (with `halves`, neither holding the
+    other: محمدرضا / رضا agree); keys in two scripts («maryam», «مریم») are not compared, as
+    matching does not compare them beyond their skeletons (`model.across_scripts`)."""
+    if not (x and y) or x == y or x[:1].isascii() != y[:1].isascii():
+        return False
+    return not (halves and (x in y or y in x))
+
+
+def _names_agree(x: str | None, y: str | None, halves: bool = False) -> bool:
+    """Two name keys that agree: equal, half of each other (`halves`), or in two scripts with
+    one skeleton («maryam» / «مریم»: `persian.names.name_skeleton`)."""
+    if not (x and y):
+        return False
+    if x[:1].isascii() != y[:1].isascii():
+        from munihub.persian.names import name_skeleton
+        return len(name_skeleton(x)) >= 2 and name_skeleton(x) == name_skeleton(y)
+    return x == y or (halves and (x in y or y in x))
 
 
 def _vetoes(member: dict, p: dict, backed: bool = False) -> bool:

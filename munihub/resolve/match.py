@@ -235,8 +235,14 @@ def features(record: dict, settings: dict | None = None, conf: dict | None = Non
 
 def gender_of_first(first_key: str) -> str | None:
     """The gender a first name's key says ("male" / "female"), or None: not in the shipped
-    list, or given to both."""
-    return _first_genders().get(first_key)
+    list, or given to both.  A Latin key («maryam») says its Persian name's, by skeleton
+    (`persian.names.name_skeleton`), where every listed name of that skeleton has one gender."""
+    gender = _first_genders().get(first_key)
+    if gender is None and first_key[:1].isascii():
+        from munihub.persian.names import name_skeleton
+
+        gender = _skeleton_genders().get(name_skeleton(first_key))
+    return gender
 
 
 @functools.lru_cache(maxsize=1)
@@ -244,6 +250,16 @@ def _first_genders() -> dict[str, str]:
     from munihub.persian import first_name_genders
 
     return {key: g for name, g in first_name_genders().items() if (key := _transform_text(name, "name"))}
+
+
+@functools.lru_cache(maxsize=1)
+def _skeleton_genders() -> dict[str, str]:
+    from munihub.persian.names import name_skeleton
+
+    found: dict[str, set] = {}
+    for key, gender in _first_genders().items():
+        found.setdefault(name_skeleton(key), set()).add(gender)
+    return {sk: genders.pop() for sk, genders in found.items() if len(genders) == 1 and len(sk) >= 2}
 
 
 @functools.lru_cache(maxsize=1 << 18)
