@@ -209,3 +209,24 @@ def test_a_date_reader_on_a_date_time_field_reads_its_date_time(tmp_path):
     assert c.field("filed_at").transform == "datetime"
     record, reasons, aside = map_record(c, {"id": "137-1", "when": "1403/05/12 14:22"})
     assert record["filed_at"] == "2024-08-02T14:22:00" and not reasons and not aside
+
+
+def test_a_code_the_value_map_does_not_name_is_set_aside_not_passed_on(tmp_path):
+    # a vendor's status codes: «9», new since the contract was written, used to be published as
+    # «9» (the shared field lists no allowed values); it waits for a steward with its reason
+    from munihub.ingest.mapping import map_record
+    calls = BARE.replace("bare.people", "codes.x").replace("value: person", "value: service_request").split(
+        "    properties:\n")[0] + """    properties:
+      - {name: tracking_code, physicalName: id, logicalType: string, primaryKey: true}
+      - name: status
+        physicalName: st
+        logicalType: string
+        customProperties:
+          - {property: valueMap, value: {'1': ثبت شده, '4': بسته شده}}
+"""
+    c = load_contract(write(tmp_path, calls))
+    assert map_record(c, {"id": "1", "st": 4})[0]["status"] == "بسته شده"
+    assert map_record(c, {"id": "2", "st": "بسته شده"})[0]["status"] == "بسته شده"  # already a code it maps to
+    record, reasons, aside = map_record(c, {"id": "3", "st": "9"})
+    assert "status" not in record and not reasons
+    assert [(a["rule"], a["value"]) for a in aside] == [("valueMap", "9")] and "'9'" in aside[0]["message"]

@@ -28,7 +28,7 @@ from munihub import persian
 from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub.ingest import value_checks
-from munihub.ingest.mapping import KEY_SEPARATOR, _empty, _get, _is_phone, _lookup, phone_field
+from munihub.ingest.mapping import KEY_SEPARATOR, UNMAPPED, _empty, _get, _is_phone, _lookup, phone_field
 from munihub.persian.transforms import COLUMN_PROVES, SEVERAL_PHONES_FROM, column_reader, phones_read, reader
 
 SLOW = object()      # this value sends its record through stage.check_record
@@ -117,6 +117,8 @@ class _FieldReader:
         f = self.f
         if f.value_map:
             value = _lookup(f, value)
+            if value is UNMAPPED:
+                return SLOW  # its reason is `mapping.map_field`'s
         if self.phone and value.__class__ is str and len(value) >= SEVERAL_PHONES_FROM \
                 and len(phones_read(f.transform, value)) > 1:
             return SLOW  # a second number, which `mapping.map_record` files

@@ -62,14 +62,23 @@ def _reason(f: Field, rule: str, message: str, message_fa: str) -> dict[str, str
 
 
 def _lookup(f: Field, value: Any) -> Any:
-    """A source code translated by the contract's valueMap; an unknown code passes through as
-    written, so validation reports it (a new enum value must be seen, not silently mapped)."""
-    return _value_table(f.value_map).get(persian.match_key(str(value)), value)
+    """A source code translated by the contract's valueMap; a value that is already one of the
+    codes it maps to passes as it is, and any other is `UNMAPPED` (`map_field` sets it aside
+    with its reason: a new code must be seen, never passed on unmapped or guessed)."""
+    table, targets = _value_table(f.value_map)
+    key = persian.match_key(str(value))
+    if key in table:
+        return table[key]
+    return value if key in targets else UNMAPPED
+
+
+UNMAPPED = object()  # `_lookup`'s answer for a code its valueMap does not name
 
 
 @functools.lru_cache(maxsize=256)
-def _value_table(value_map: tuple) -> dict:
-    return {persian.match_key(str(k)): v for k, v in value_map}
+def _value_table(value_map: tuple) -> tuple[dict, frozenset]:
+    return ({persian.match_key(str(k)): v for k, v in value_map},
+            frozenset(persian.match_key(str(v)) for _, v in value_map))
 
 
 def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
@@ -84,7 +93,12 @@ def map_field(f: Field, raw: dict) -> tuple[Any, dict | None]:
     if _empty(value):
         return None, None
     if f.value_map:
-        value = _lookup(f, value)
+        code, value = value, _lookup(f, value)
+        if value is UNMAPPED:
+            known = ", ".join(str(k) for k, _ in f.value_map[:8]) + (", …" if len(f.value_map) > 8 else "")
+            return None, _reason(f, "valueMap", f"{f.name}: code {code!r} is not in the contract's valueMap "
+                                 f"(it names {known}); add it there",
+                                 f"کد «{code}» در valueMap قرارداد برای فیلد «{f.name}» نیست")
     transform = (f.transform or "").split(":")[0]
     if not transform:
         return value, None
