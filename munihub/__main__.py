@@ -3,4 +3,5 @@ import sys
 
 from munihub.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # (imported, as the layer probes import every module, it runs nothing)
+    sys.exit(main())
