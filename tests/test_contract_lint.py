@@ -194,3 +194,14 @@ def test_a_property_without_logical_type_is_told_to_add_one_not_a_map(tmp_path):
                          "schema:\n  - name: t\n    properties:\n      - name: x\n")
     first = lint_contract(p)["problems"][0]
     assert first["layer"] == "ODCS" and first["line"] == 9 and "give the property a logicalType" in first["message"]
+
+
+def test_a_quality_rule_written_the_v3_0_way_is_told_its_v3_1_name(tmp_path):
+    # `rule: nullCheck, mustBe: 0` from the standard's v3.0 examples, in a v3.1 contract: one
+    # problem at `rule`, naming the metric to write, not two "unknown key" echoes
+    text = GOOD.read_text(encoding="utf-8").replace("          - metric: nullValues\n            mustBeLessOrEqualTo: 50",
+                                                    "          - rule: nullCheck\n            mustBe: 0")
+    p = _write(tmp_path, text)
+    [problem] = lint_contract(p)["problems"]
+    assert problem["layer"] == "ODCS" and problem["line"] == _line(p, r"- rule: nullCheck")
+    assert "write `metric: nullValues`" in problem["message"] and "mustBe" not in problem["message"]

@@ -217,7 +217,13 @@ def odcs_problems(data: dict, line_of) -> list[Problem]:
                     tuple(r.absolute_path)[:len(path)] == path for r in real):
                 continue  # an echo of the real error under the same object
             known = sorted(_known_keys(e.schema))
+            older = isinstance(e.instance, dict) and "rule" in e.instance and "metric" not in e.instance
             for key in _unexpected(e):
+                if older and key != "rule" and key.startswith("must"):
+                    continue  # an echo: the operators are v3.1's too, once `rule` is `metric`
+                if older and key == "rule":
+                    add(path + (key,), _v30_rule(path + (key,), e.instance.get("rule")), 1)
+                    continue
                 hint = difflib.get_close_matches(key, known, n=1)
                 add(path + (key,), f"{_where(path + (key,))}: unknown key {key!r} in ODCS"
                     + (f"; did you mean {hint[0]!r}?" if hint else ""), 1)
@@ -230,6 +236,19 @@ def odcs_problems(data: dict, line_of) -> list[Problem]:
     order = sorted(range(len(out)), key=lambda i: (ranks[i], out[i].line))
     merged = _merge_required([out[i] for i in order])
     return merged
+
+
+# ODCS v3.0's quality rule names (`rule: nullCheck`, as its examples write them) -> v3.1's metrics.
+_V30_RULES = {"nullcheck": "nullValues", "nullvalues": "nullValues", "missingvalues": "missingValues",
+              "validvalues": "invalidValues", "invalidvalues": "invalidValues", "duplicatecount": "duplicateValues",
+              "duplicatevalues": "duplicateValues", "uniquecheck": "duplicateValues", "rowcount": "rowCount"}
+
+
+def _v30_rule(path: tuple, rule) -> str:
+    """A quality item written the v3.0 way (`rule: nullCheck, mustBe: 0`) in a v3.1 contract."""
+    metric = _V30_RULES.get(str(rule).replace("_", "").lower())
+    return (f"{_where(path)}: 'rule' is ODCS v3.0's key; v3.1 names the check `metric` (nullValues, missingValues, "
+            f"invalidValues, duplicateValues, rowCount)" + (f": write `metric: {metric}`" if metric else ""))
 
 
 def _merge_required(problems: list[Problem]) -> list[Problem]:
