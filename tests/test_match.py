@@ -370,6 +370,29 @@ def test_conflicts_are_ids_birth_dates_and_first_names_not_halves():
     assert not conflicting(f(first_name="حسن"), f(last_name="نوری"), conf)
 
 
+def test_the_same_whole_name_does_not_excuse_another_birth_date():
+    # «کاظم تقوی», son of کاظم, born 2006, on his father's mobile: the father «کاظم تقوی», born
+    # 1968, is another person; names swapped or split excuse a conflict of names only
+    import numpy as np
+
+    from munihub.resolve import vectorized
+    from munihub.resolve.conflicts import conflict_of, conflicting
+    conf = settings_for("person")
+    f = lambda **kw: features(rec("x|1", **kw))  # noqa: E731
+    assert conflicting(f(first_name="کاظم", last_name="تقوی", birth_date="2006-07-15"),
+                       f(first_name="کاظم", last_name="تقوی", birth_date="1968-10-14"), conf)
+    assert not conflicting(f(first_name="تقوی", last_name="کاظم"), f(first_name="کاظم", last_name="تقوی"), conf)
+    records = [rec(f"r|{i}", first_name=a, last_name=b, **({"birth_date": d} if d else {}))
+               for i, (a, b, d) in enumerate([("کاظم", "تقوی", "2006-07-15"), ("کاظم", "تقوی", "1968-10-14"),
+                                              ("تقوی", "کاظم", None), ("کاظم", "تقوی", None)])]
+    table = vectorized.build_index(records, "person")["features"]
+    n = len(table.refs)
+    left, right = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    got = conflict_of(table, conf).many(left, right)
+    assert got.tolist() == [conflicting(table.row(a), table.row(b), conf) for a, b in zip(left.tolist(), right.tolist())]
+    assert got[1] and not got[2 * n + 3]  # the two birth dates conflict; the swapped names do not
+
+
 def test_names_in_two_scripts_say_nothing_either_way():
     # a bank's «AGHAYI, Hossein» joined to the registry's «حسین آقایی» by the national id must
     # not veto the registry's other records by a name it cannot be compared with

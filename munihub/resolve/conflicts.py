@@ -37,7 +37,9 @@ def conflicting(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = fro
                 continue
         elif not (name in conf.get("halves", ()) and _longer_than_whole(a, b, fa, fb, conf)):
             continue
-        if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ())):
+        # names swapped or split elsewhere excuse a conflict of those names only: the same
+        # whole name with birth dates forty years apart is a father and his namesake son
+        if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ()) if name in (x, y)):
             return True
     return False
 
@@ -215,12 +217,16 @@ class TableConflicts:
             differ = (ca != cb) & good[ca] & good[cb]  # -1 reads the last entry: never valid
             differ &= ~typo_spared(f, cols, left, right, differ, values, conf)
             out |= differ
-        far = np.zeros(len(left), dtype=bool)
+        # a conflict of names a swap excuses (`soft`, cleared below) and of anything else
+        # (`hard`: the same whole name with birth dates forty years apart is two people)
+        soft, hard = np.zeros(len(left), dtype=bool), np.zeros(len(left), dtype=bool)
+        swappable = {f for pair in conf.get("swappable", ()) for f in pair}
         for name in conf.get("conflicts", ()):
             if name not in cols:
                 continue
+            far = soft if name in swappable else hard
             ca, cb = cols[name][left], cols[name][right]
-            differ = np.flatnonzero((ca >= 0) & (cb >= 0) & (ca != cb) & ~out & ~far)
+            differ = np.flatnonzero((ca >= 0) & (cb >= 0) & (ca != cb) & ~out & ~hard & ~far)
             if not len(differ):
                 continue
             kind = conf["comparisons"][name].get("kind", "exact")
@@ -243,7 +249,7 @@ class TableConflicts:
                     has |= col[side] >= 0
                 far[near[has]] = True
         for x, y in conf.get("swappable", ()):  # names swapped or split elsewhere: no conflict
-            at = np.flatnonzero(far)
+            at = np.flatnonzero(soft)
             if not len(at):
                 break
             quads = np.stack([(cols[f][side] if f in cols else absent)[at]
@@ -254,5 +260,5 @@ class TableConflicts:
 
             swapped = np.fromiter((_swapped(side(ax, ay), side(bx, by), x, y)
                                    for ax, ay, bx, by in both.tolist()), dtype=bool, count=len(both))
-            far[at[swapped[inverse.ravel()]]] = False
-        return out | far
+            soft[at[swapped[inverse.ravel()]]] = False
+        return out | hard | soft
