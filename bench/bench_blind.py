@@ -26,8 +26,9 @@ sys.path.insert(0, str(HERE))
 import blind_exports  # noqa: E402
 
 
-def drive(out: Path) -> dict:
-    """Sync every export with its contract, resolve in full; what the store then holds."""
+def drive(out: Path, datasets=None, calls: str = "rc137.calls") -> dict:
+    """Sync every export with its contract (`datasets`: this set's), resolve in full; what the
+    store then holds (`calls`: the 137 source whose request groups are read)."""
     import sqlalchemy as sa
 
     from munihub import pipeline, store
@@ -42,7 +43,7 @@ def drive(out: Path) -> dict:
                         schemas_dir=REPO_ROOT / "schemas", match_settings=match)
     errors = {}
     started = time.process_time()
-    for dataset in blind_exports.CONTRACTS:
+    for dataset in datasets or blind_exports.CONTRACTS:
         try:
             pipeline.sync_source(dataset, settings)
         except MunihubError as exc:
@@ -56,7 +57,7 @@ def drive(out: Path) -> dict:
         got["members"] = {f"{s}|{k}": (e, r) for s, k, e, r in conn.execute(
             sa.select(m.c.source, m.c.source_key, m.c.entity_id, m.c.rule).where(m.c.entity_type == "person"))}
         got["groups"] = {k: e for k, e in conn.execute(sa.select(m.c.source_key, m.c.entity_id).where(
-            m.c.source == "rc137.calls", m.c.entity_type != "person"))}
+            m.c.source == calls, m.c.entity_type != "person"))}
         a = store.set_aside
         got["aside"] = collections.defaultdict(list)
         for s, k, f, v, rule in conn.execute(sa.select(a.c.source, a.c.source_key, a.c.field, a.c.value, a.c.rule)):

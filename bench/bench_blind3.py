@@ -14,7 +14,6 @@ import argparse
 import collections
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,47 +27,7 @@ CALLS = "hotline.calls"
 
 def drive(out: Path) -> dict:
     """bench_blind.drive over this set's contracts (its 137 source has another name)."""
-    import sqlalchemy as sa
-
-    from munihub import pipeline, store
-    from munihub.config import REPO_ROOT, Settings, load_settings
-    from munihub.errors import MunihubError
-    from munihub.resolve.run import resolve_all
-
-    contracts = out / "contracts"
-    match = load_settings({"MUNIHUB_MATCH_SETTINGS": str(contracts / "match_settings.yaml"),
-                           "MUNIHUB_HOME": str(out / "home")}).match_settings
-    settings = Settings(home=out / "home", store_url=f"sqlite:///{out / 'store.db'}", contracts_dir=contracts,
-                        schemas_dir=REPO_ROOT / "schemas", match_settings=match)
-    errors = {}
-    started = time.process_time()
-    for dataset in blind3_exports.CONTRACTS:
-        try:
-            pipeline.sync_source(dataset, settings)
-        except MunihubError as exc:
-            errors[dataset] = str(exc).splitlines()[0][:300]
-    engine = store.engine_for(settings)
-    resolve_all(engine, settings, full=True, match_settings=settings.match_settings)
-    got = {"errors": errors, "cpu_s": round(time.process_time() - started, 1)}
-    with engine.connect() as conn:
-        got["loads"] = {x["source"]: (x["rows_in"], x["rows_quarantined"]) for x in conn.execute(sa.select(store.loads)).mappings()}
-        m = store.entity_members
-        got["members"] = {f"{s}|{k}": (e, r) for s, k, e, r in conn.execute(
-            sa.select(m.c.source, m.c.source_key, m.c.entity_id, m.c.rule).where(m.c.entity_type == "person"))}
-        got["groups"] = {k: e for k, e in conn.execute(sa.select(m.c.source_key, m.c.entity_id).where(
-            m.c.source == CALLS, m.c.entity_type != "person"))}
-        a = store.set_aside
-        got["aside"] = collections.defaultdict(list)
-        for s, k, f, v, rule in conn.execute(sa.select(a.c.source, a.c.source_key, a.c.field, a.c.value, a.c.rule)):
-            got["aside"][f"{s}|{k}"].append(f"{f}={v!r} ({rule})")
-        q = store.quarantine
-        got["quarantined"] = {}
-        for s, k, pos, reasons in conn.execute(sa.select(q.c.source, q.c.source_key, q.c.position, q.c.reasons)):
-            got["quarantined"][f"{s}|{k}"] = (pos, reasons)
-        f = store.match_features
-        got["features"] = {r: feats for r, feats in conn.execute(
-            sa.select(f.c.ref, f.c.features).where(f.c.entity_type == "person"))}
-    return got
+    return bench_blind.drive(out, blind3_exports.CONTRACTS, CALLS)
 
 
 def keyed(truth: list[tuple], got: dict) -> list[tuple]:
