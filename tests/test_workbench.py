@@ -19,9 +19,11 @@ from munihub import pipeline, store
 from munihub.config import REPO_ROOT, Settings
 from test_pipeline import DATA, ROWS, citizens_source, national_id
 
-ALI = {"first_name": "علی", "last_name": "رضایی", "birth_date": "1990-01-01", "father_name": "حسن",
+ALI = {"first_name": "علی", "last_name": "رحیمی", "birth_date": "1990-01-01", "father_name": "حسن",
        "mobile": "+989121112233", "gender": "male"}
-OTHER = {**ALI, "father_name": "محمد", "mobile": "+989127654321", "gender": "female"}
+# the same whole name on another mobile, nothing else: unsure (another father or gender would
+# be a conflict, never a pair to review); a surname no row of the registry has
+OTHER = {"first_name": "علی", "last_name": "رحیمی", "mobile": "+989127654321"}
 PASSWORD = "a long passphrase 19"
 # A citizen without a mobile, whom the contract's wrong `required` quarantines.
 MARYAM = (7, national_id("556677889"), "مریم", "کاظمی", "1370/01/01", None, "2024-01-03 09:00:00")
@@ -271,7 +273,7 @@ def test_a_viewer_sees_masked_names_and_cannot_act(hub):
     assert "بازپخش این رکورد" not in page and 'name="why"' not in page
     pair = ali_pair(hub)
     pair_page = c.get(f"/review/{pair}").text
-    assert "یکی است</button>" not in pair_page and "رضایی" not in pair_page and "ر***" in pair_page
+    assert "یکی است</button>" not in pair_page and "رحیمی" not in pair_page and "ر***" in pair_page
     token = csrf_of(pair_page)  # the viewer's own valid token: the role, not CSRF, refuses
     for path, data in (("/quarantine/replay", {"source": "testreg.citizens"}), ("/quarantine/dismiss", {"ids": qid}),
                        (f"/review/{pair}/decide", {"verdict": "match"}), ("/consolidate", {})):
