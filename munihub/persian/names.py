@@ -231,7 +231,7 @@ _PERSIAN_SOUNDS = str.maketrans({
     "ه": "h", "خ": "x", "د": "d", "ذ": "z", "ز": "z", "ض": "z", "ظ": "z", "ر": "r", "ژ": "Z", "ش": "S",
     "غ": "q", "ق": "q", "ف": "f", "ک": "k", "گ": "g", "ل": "l", "م": "m", "ن": "n", "ی": "y",
     "و": "v", "ا": None, "ع": None, "ء": None})
-_PERSIAN_OPENING = {"ا": "a", "ع": "a"}  # (آ is folded to ا in keys)
+_PERSIAN_OPENING = frozenset("اع")  # (آ is folded to ا in keys)
 _LATIN_SOUNDS = {"kh": "x", "sh": "S", "ch": "c", "zh": "Z", "gh": "q", "ph": "f", "ou": "v", "oo": "v", "ee": "y",
                  "ei": "y", "ey": "y", "ai": "y", "ay": "y", "i": "y", "y": "y", "a": "", "e": "", "o": "",
                  "u": "v", "w": "v", "c": "k", "x": "ks", "q": "q"}
@@ -252,9 +252,20 @@ def name_skeleton(key: str) -> str:
         opening = _LATIN_OPENING.get(sounds[0], "") if sounds else ""
         rest = sounds[1:] if opening else sounds
         text = opening + "".join(_LATIN_SOUNDS.get(g, g) for g in rest)
+    elif key[0] in _PERSIAN_OPENING:  # the opening vowel, and its long vowel after it (ای, او)
+        text = "a" + key[1:].translate(_PERSIAN_SOUNDS)
     else:
-        opening = _PERSIAN_OPENING.get(key[0], "")
-        if opening and key[1:2] in ("ی", "و"):  # ای, او: the opening long vowel
-            opening, key = opening + key[1].translate(_PERSIAN_SOUNDS), key[1:]
-        text = opening + key[1 if opening else 0:].translate(_PERSIAN_SOUNDS)
+        text = key.translate(_PERSIAN_SOUNDS)
     return _RUNS.sub(r"\1", text)
+
+
+def two_scripts(a: str, b: str) -> bool:
+    """Whether two name keys are written in two scripts (one Latin, one Persian)."""
+    return a[:1].isascii() != b[:1].isascii()
+
+
+def one_name_across_scripts(a: str, b: str) -> bool:
+    """Whether a Latin and a Persian name key are one name (`name_skeleton`s equal, of two
+    sounds or more)."""
+    skeleton = name_skeleton(a)
+    return len(skeleton) >= 2 and skeleton == name_skeleton(b)

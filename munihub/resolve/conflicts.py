@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from munihub.persian.names import two_scripts
+
 
 def conflicting(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = frozenset()) -> bool:
     """Whether two records cannot be one entity whatever else agrees: different valid trusted
@@ -104,7 +106,7 @@ def _swapped(fa: dict, fb: dict, x: str, y: str) -> bool:
 def _far(a: str, b: str, kind: str) -> bool:
     import jellyfish
 
-    if a[:1].isascii() != b[:1].isascii():
+    if two_scripts(a, b):
         # two scripts («Hossein» from a bank's export, «حسین» from the registry): the keys
         # cannot be compared, so they say nothing either way; a national id or a birth date
         # still parts two people

@@ -40,6 +40,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from munihub.persian.names import one_name_across_scripts, two_scripts
 from munihub.resolve.places import district_key, landmark_key, place_key
 
 ADDRESS_SIMILARITY = 0.9
@@ -286,7 +287,7 @@ def _names_differ(x: str | None, y: str | None, halves: bool = False) -> bool:
     """Two name keys given in one script that differ (with `halves`, neither holding the
     other: محمدرضا / رضا agree); keys in two scripts («maryam», «مریم») are not compared, as
     matching does not compare them beyond their skeletons (`model.across_scripts`)."""
-    if not (x and y) or x == y or x[:1].isascii() != y[:1].isascii():
+    if not (x and y) or x == y or two_scripts(x, y):
         return False
     return not (halves and (x in y or y in x))
 
@@ -296,9 +297,8 @@ def _names_agree(x: str | None, y: str | None, halves: bool = False) -> bool:
     one skeleton («maryam» / «مریم»: `persian.names.name_skeleton`)."""
     if not (x and y):
         return False
-    if x[:1].isascii() != y[:1].isascii():
-        from munihub.persian.names import name_skeleton
-        return len(name_skeleton(x)) >= 2 and name_skeleton(x) == name_skeleton(y)
+    if two_scripts(x, y):
+        return one_name_across_scripts(x, y)
     return x == y or (halves and (x in y or y in x))
 
 

@@ -13,6 +13,7 @@ import multiprocessing
 
 import numpy as np
 
+from munihub.persian.names import two_scripts
 from munihub.resolve import model as fs
 
 #: below this many distinct value pairs a comparison is computed in this process
@@ -88,7 +89,7 @@ def _similarity_levels(task: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray:
         # looked at again (`model.across_scripts`), a few among millions in one script
         for k in np.flatnonzero(sims == 0.0).tolist():
             a, b = values[left[k]], values[right[k]]
-            if a[:1].isascii() != b[:1].isascii():
+            if two_scripts(a, b):
                 out[k] = fs.across_scripts(a, b)
         return out
     if kind in ("code", "jellyfish-code"):  # the latter: values `edits` does not answer for

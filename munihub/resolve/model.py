@@ -10,6 +10,8 @@ import math
 from collections import Counter
 from typing import Iterable
 
+from munihub.persian.names import one_name_across_scripts, two_scripts
+
 #: Levels of each comparison kind, index = level; -1 means "a side is null" (weight 0).
 KINDS = {"name": ("else", "jw>=0.88", "jw>=0.94", "exact"),
          "code": ("else", "edit<=1", "exact"),
@@ -52,7 +54,7 @@ def _level(kind: str, a: str | None, b: str | None) -> int:
     if a == b:
         return len(KINDS[kind]) - 1
     if kind == "name":
-        if a[0].isascii() != b[0].isascii():
+        if two_scripts(a, b):
             return across_scripts(a, b)
         import jellyfish
         sim = jellyfish.jaro_winkler_similarity(a, b)
@@ -67,10 +69,7 @@ def across_scripts(a: str, b: str) -> int:
     """The level of two name keys in two scripts (a bank's «hosein» and the registry's «حسین»):
     exact when their consonant skeletons are one (`persian.names.name_skeleton`), else not
     compared (-1): a transliteration that reads otherwise is no evidence against the name."""
-    from munihub.persian.names import name_skeleton
-
-    sa = name_skeleton(a)
-    return len(KINDS["name"]) - 1 if len(sa) >= 2 and sa == name_skeleton(b) else -1
+    return len(KINDS["name"]) - 1 if one_name_across_scripts(a, b) else -1
 
 
 def comparison_vector(fa: dict, fb: dict, conf: dict) -> dict[str, int]:
