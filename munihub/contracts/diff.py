@@ -262,8 +262,9 @@ def _as_loaded(props, shared) -> Any:
     for p in props:
         reader, personal = defaults.get(p.get("name"), (None, False)) if isinstance(p, dict) else (None, False)
         given = {}
-        if reader and (not p.get("transformLogic") or fitted(p["transformLogic"], reader) != p["transformLogic"]):
-            given["transformLogic"] = fitted(p.get("transformLogic"), reader) or reader  # as the hub reads it
+        read = fitted(p.get("transformLogic"), reader) if reader else None
+        if read and read != p.get("transformLogic"):
+            given["transformLogic"] = read  # as the hub reads it
         if personal and not p.get("classification"):
             given["classification"] = "personal"
         out.append({**p, **given} if given else p)

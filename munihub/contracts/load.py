@@ -276,7 +276,7 @@ def _build(path: Path, data: dict, schemas_dir: Path | None = None) -> Contract:
         reader, personal = defaults.get(name, (None, False))
         fields.append(Field(
             name=name, source=str(source) if source is not None else None,
-            transform=fitted(prop.get("transformLogic"), reader) or reader, required=bool(prop.get("required")),
+            transform=fitted(prop.get("transformLogic"), reader), required=bool(prop.get("required")),
             primary_key=bool(prop.get("primaryKey")), key_position=int(prop.get("primaryKeyPosition", -1)),
             classification=str(prop.get("classification") or ("personal" if personal else "internal")).lower(),
             logical_type=prop.get("logicalType"),

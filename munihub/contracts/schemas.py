@@ -293,11 +293,12 @@ _MISFITS = {"date": {"datetime"}, "datetime": {"date"}}
 
 
 def fitted(transform: str | None, default: str | None) -> str | None:
-    """The reader a property's transformLogic amounts to on a field whose own reader is
-    `default` (`field_defaults`): the field's reader where the one written can never give the
-    field's format (`date` on a date-time: `datetime`, its parameter kept), else as written."""
+    """The reader a property is read with on a field whose own reader is `default`
+    (`field_defaults`): the field's own when the property names none, or names one that can
+    never give the field's format (`date` on a date-time: `datetime`, its parameter kept),
+    else the one it names."""
     if not transform or default not in _MISFITS:
-        return transform
+        return transform or default
     name, sep, param = str(transform).partition(":")
     if name not in _MISFITS[default]:
         return transform
