@@ -57,8 +57,12 @@ def _header(row: list[str], name: str) -> list[str]:
 TITLE_ROWS = 5
 
 
+def _is_filled(v) -> bool:
+    return v is not None and (not isinstance(v, str) or bool(v.strip()))
+
+
 def _filled(row) -> int:
-    return sum(1 for v in row if v is not None and (not isinstance(v, str) or v.strip()))
+    return sum(map(_is_filled, row))
 
 
 def _untitled(rows: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
@@ -86,7 +90,7 @@ _NOT_LETTER = re.compile(r"[\W_]+")
 
 
 def _totals_row(row) -> bool:
-    first = next((v for v in row if v is not None and (not isinstance(v, str) or v.strip())), None)
+    first = next(filter(_is_filled, row), None)
     return isinstance(first, str) and len(first) < 20 and \
         _NOT_LETTER.sub("", first).replace("ي", "ی").casefold() in _TOTALS
 

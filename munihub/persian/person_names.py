@@ -38,11 +38,12 @@ _FATHER_HEAD = re.compile(rf"(?:{_CHILD_OF}|نام\s*پدر|پدر)\s*:?\s*")  #
 # رضایی», or after the caller's own name, «زهرا نوری همسر علی کریمی».  The name after the
 # word is another person's; only a child's or a sibling's surname is the caller's too.  («پدر:
 # حسن», with its colon, names the father, `_FATHER`.)
-_RELATIVE = re.compile(r"(?:^|\s)(همسر|عیال|مادر|خواهر|دختر|برادر|پسر|پدر)\s+(?!\s*:)(?=\S)")
+_RELATIVES = "همسر|عیال|مادر|خواهر|دختر|برادر|پسر|پدر"
+_RELATIVE = re.compile(rf"(?:^|\s)({_RELATIVES})\s+(?!\s*:)(?=\S)")
 _SAME_SURNAME = frozenset({"خواهر", "دختر", "برادر", "پسر", "پدر"})
 _RELATIVE_TITLE = {"مادر": "خانم", "خواهر": "خانم", "دختر": "خانم", "برادر": "آقای", "پسر": "آقای",
                    "پدر": "آقای"}
-_RELATIVE_WORD = re.compile("|".join(_RELATIVE_TITLE) + "|همسر|عیال")  # (a cheap test before `_RELATIVE`)
+_RELATIVE_WORD = re.compile(_RELATIVES)  # (a cheap test before `_RELATIVE`)
 _CHILD_FIRST = re.compile(rf"({_CHILD_OF})\s+(?!\s*:)")
 _CHILD_TITLE = {"ولد": "آقای", "بنت": "خانم"}
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).

@@ -152,14 +152,15 @@ def _datetime_in(options: tuple) -> Callable[[Any], str]:
     return lambda v: _n().parse_datetime(v, *options)
 
 
+_DATE_PARAMETER = "the century of two-digit years (62/6/4 read as 1362/06/04 with 13) and/or the order of " \
+                  "day and month (dmy, mdy)"
+
 # Transforms that take a parameter after ':': what it is, how it is read, and the reader it makes.
 PARAMETERS: dict[str, tuple[str, Callable[[str], Any], Callable[[Any], Callable]]] = {
     "mobile": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
     "phone": ("the default city code for 8-digit local numbers", _area_code, _phone_in),
-    "date": ("the century of two-digit years (62/6/4 read as 1362/06/04 with 13) and/or the order of "
-             "day and month (dmy, mdy)", _date_options, _date_in),
-    "datetime": ("the century of two-digit years (62/6/4 read as 1362/06/04 with 13) and/or the order of "
-                 "day and month (dmy, mdy)", _date_options, _datetime_in),
+    "date": (_DATE_PARAMETER, _date_options, _date_in),
+    "datetime": (_DATE_PARAMETER, _date_options, _datetime_in),
 }
 
 
