@@ -241,6 +241,15 @@ def fmt(name, row):
             f"(lost {pw['lost']}/{pw['true_pairs']}, false {pw['false']})  B3 P {b3['P']:.4f} R {b3['R']:.4f} F1 {b3['F1']:.4f}")
 
 
+def print_source(dataset: str, got: dict) -> None:
+    """One source's rows in, quarantined and values set aside (by field and rule), and its error."""
+    rows_in, quarantined = got["loads"].get(dataset, (0, 0))
+    aside = collections.Counter(v.split("=")[0] + " " + v.rsplit("(", 1)[-1].rstrip(")")
+                                for k, vs in got["aside"].items() if k.startswith(dataset + "|") for v in vs)
+    print(f"  {dataset:20s} rows in {rows_in:5d}  quarantined {quarantined:4d}  set aside {sum(aside.values()):4d} {dict(aside.most_common(6))}"
+          + (f"  ERROR {got['errors'][dataset]}" if dataset in got["errors"] else ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=800)
@@ -257,11 +266,7 @@ def main() -> None:
         print(f"seed {a.seed}{' plain ' + a.plain if a.plain else ''}: {gen['people']} people, {a.households} households, {len(gen['persons'])} person records, "
               f"{len(gen['requests'])} calls; sync+resolve {got['cpu_s']} CPU s")
         for dataset in blind_exports.CONTRACTS:
-            rows_in, quarantined = got["loads"].get(dataset, (0, 0))
-            aside = collections.Counter(v.split("=")[0] + " " + v.rsplit("(", 1)[-1].rstrip(")")
-                                        for k, vs in got["aside"].items() if k.startswith(dataset + "|") for v in vs)
-            print(f"  {dataset:20s} rows in {rows_in:5d}  quarantined {quarantined:4d}  set aside {sum(aside.values()):4d} {dict(aside.most_common(6))}"
-                  + (f"  ERROR {got['errors'][dataset]}" if dataset in got["errors"] else ""))
+            print_source(dataset, got)
         predicted, true, labels, refs = person_assignments(gen["persons"], got)
         print("\npersons:")
         for name, row in scored(predicted, true, labels).items():

@@ -63,12 +63,8 @@ def main() -> None:
         print(f"seed {a.seed}{' fixed contracts' if a.fixed else ''}: {gen['people']} people, {a.households} households, {len(truth)} person records, "
               f"{len(gen['requests'])} calls; sync+resolve {got['cpu_s']} CPU s")
         for dataset in blind3_exports.CONTRACTS:
-            rows_in, quarantined = got["loads"].get(dataset, (0, 0))
-            aside = collections.Counter(v.split("=")[0] + " " + v.rsplit("(", 1)[-1].rstrip(")")
-                                        for k, vs in got["aside"].items() if k.startswith(dataset + "|") for v in vs)
+            bench_blind.print_source(dataset, got)
             reasons = collections.Counter(str(r)[:90] for k, (_, r) in got["quarantined"].items() if k.startswith(dataset + "|"))
-            print(f"  {dataset:20s} rows in {rows_in:5d}  quarantined {quarantined:4d}  set aside {sum(aside.values()):4d} {dict(aside.most_common(6))}"
-                  + (f"  ERROR {got['errors'][dataset]}" if dataset in got["errors"] else ""))
             for r, n in reasons.most_common(4):
                 print(f"      quarantined {n:4d}  {r}")
         predicted, true, labels, refs = bench_blind.person_assignments(truth, got)
