@@ -224,18 +224,22 @@ _cached_name_key = functools.lru_cache(maxsize=1 << 17)(_name_key)
 # (احمد / Ahmad is not حامد / Hamed), and letters that sound alike share one sign (ث س ص,
 # ذ ز ض ظ, ت ط, ح ه, غ ق / gh q).  Used only to compare a Latin name with a Persian one (a
 # bank's «AGHAYI, Hossein» with the registry's «حسین آقایی»); within one script the keys
-# themselves are compared.  Where the two scripts write a name apart (مرتضی / Morteza,
-# ابوالفضل / Abolfazl, Fateme), the skeletons differ and the names are not compared.
+# themselves are compared.  A Latin name's last vowel is read as Persian writes it: a final
+# «e» after a consonant is the silent «ه» (Fateme / فاطمه, Somaye / سمیه; so Hamide is
+# حمیده, not حمید), a final «a» is «ا» or the «ی» read «a» (Morteza / مرتضی, Kobra / کبری:
+# `latin_skeletons`).  Where the two scripts still write a name apart (ابوالفضل / Abolfazl,
+# مؤمنی / Momeni), the skeletons differ and the names are not compared.
 _PERSIAN_SOUNDS = str.maketrans({
     "ب": "b", "پ": "p", "ت": "t", "ط": "t", "ث": "s", "س": "s", "ص": "s", "ج": "j", "چ": "c", "ح": "h",
-    "ه": "h", "خ": "x", "د": "d", "ذ": "z", "ز": "z", "ض": "z", "ظ": "z", "ر": "r", "ژ": "Z", "ش": "S",
+    "ه": "h", "خ": "x", "د": "d", "ذ": "z", "ز": "z", "ض": "z", "ظ": "z", "ر": "r", "ژ": "j", "ش": "S",
     "غ": "q", "ق": "q", "ف": "f", "ک": "k", "گ": "g", "ل": "l", "م": "m", "ن": "n", "ی": "y",
     "و": "v", "ا": None, "ع": None, "ء": None})
 _PERSIAN_OPENING = frozenset("اع")  # (آ is folded to ا in keys)
-_LATIN_SOUNDS = {"kh": "x", "sh": "S", "ch": "c", "zh": "Z", "gh": "q", "ph": "f", "ou": "v", "oo": "v", "ee": "y",
-                 "ei": "y", "ey": "y", "ai": "y", "ay": "y", "i": "y", "y": "y", "a": "", "e": "", "o": "",
-                 "u": "v", "w": "v", "c": "k", "x": "ks", "q": "q"}
-_LATIN_SOUND = re.compile(r"kh|sh|ch|zh|gh|ph|ou|oo|ee|ei|ey|ai|ay|[a-z]")
+# ژ is «zh» or «j» in Latin (Manijeh / منیژه); «ae» is the «ئ» of قائمی, رئیسی (Ghaemi, Raeisi).
+_LATIN_SOUNDS = {"kh": "x", "sh": "S", "ch": "c", "zh": "j", "gh": "q", "ph": "f", "ou": "v", "oo": "v", "ee": "y",
+                 "ei": "y", "ey": "y", "ai": "y", "ay": "y", "ae": "y", "i": "y", "y": "y", "a": "", "e": "",
+                 "o": "", "u": "v", "w": "v", "c": "k", "x": "ks", "q": "q"}
+_LATIN_SOUND = re.compile(r"kh|sh|ch|zh|gh|ph|ou|oo|ee|ei|ey|ai|ay|ae|[a-z]")
 _LATIN_OPENING = {"a": "a", "e": "a", "o": "a", "i": "ay", "ee": "ay", "ei": "ay", "ey": "ay", "ai": "ay",
                   "ou": "av", "oo": "av", "u": "av"}
 _RUNS = re.compile(r"(.)\1+")
@@ -259,13 +263,28 @@ def name_skeleton(key: str) -> str:
     return _RUNS.sub(r"\1", text)
 
 
+def latin_skeletons(key: str) -> tuple[str, ...]:
+    """The skeletons a name key may have in Persian: `name_skeleton`'s, with a Latin key's
+    last vowel read as Persian writes it (a final «e» after a consonant as «ه», a final «a» as
+    «ا» or «ی»)."""
+    skeleton = name_skeleton(key)
+    if not key[:1].isascii() or len(key) < 3 or key[-2] in "aeiou":
+        return (skeleton,)
+    if key[-1] == "e":
+        return (skeleton + "h",)
+    if key[-1] == "a" and not skeleton.endswith("y"):
+        return (skeleton, skeleton + "y")
+    return (skeleton,)
+
+
 def two_scripts(a: str, b: str) -> bool:
     """Whether two name keys are written in two scripts (one Latin, one Persian)."""
     return a[:1].isascii() != b[:1].isascii()
 
 
 def one_name_across_scripts(a: str, b: str) -> bool:
-    """Whether a Latin and a Persian name key are one name (`name_skeleton`s equal, of two
-    sounds or more)."""
-    skeleton = name_skeleton(a)
-    return len(skeleton) >= 2 and skeleton == name_skeleton(b)
+    """Whether a Latin and a Persian name key are one name (the Persian `name_skeleton`, of
+    two sounds or more, among the Latin key's `latin_skeletons`)."""
+    latin, persian = (a, b) if a[:1].isascii() else (b, a)
+    skeleton = name_skeleton(persian)
+    return len(skeleton) >= 2 and skeleton in latin_skeletons(latin)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 # at the top, not in `_transform_text`: an import statement run per distinct value was 7 %
 # of the features' time at a million records
 from munihub.persian import match_key, name_key
-from munihub.persian.names import name_skeleton
+from munihub.persian.names import latin_skeletons, name_skeleton
 from munihub.persian.ids import is_national_id  # ten ASCII digits with their check: the hot path
 from munihub.resolve.caps import capped as _capped
 from munihub.resolve.model import (comparison_plan, comparison_vector, completed, default_model,  # noqa: F401
@@ -240,7 +240,8 @@ def gender_of_first(first_key: str) -> str | None:
     (`persian.names.name_skeleton`), where every listed name of that skeleton has one gender."""
     gender = _first_genders().get(first_key)
     if gender is None and first_key[:1].isascii():
-        gender = _skeleton_genders().get(name_skeleton(first_key))
+        found = {g for sk in latin_skeletons(first_key) if (g := _skeleton_genders().get(sk))}
+        gender = found.pop() if len(found) == 1 else None
     return gender
 
 
