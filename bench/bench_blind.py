@@ -118,10 +118,17 @@ def scored(predicted: dict, true: dict, labels: dict) -> dict:
 
 def person_assignments(truth: list[tuple], got: dict) -> tuple[dict, dict, dict, dict]:
     members = got["members"]
+    # a row kept for matching alone (an earlier copy of its key, or a row quarantined for a
+    # value its contract requires) is its key's copy: `source|key#copy-<hash>#person`
+    copies = collections.defaultdict(list)
+    for ref in sorted(members):
+        if "#copy-" in ref:
+            copies[ref.split("#copy-")[0]].append(ref)
     predicted, true, labels, refs = {}, {}, {}, {}
     for i, (source, rid, pid, lbs, _) in enumerate(truth):
         ref = f"{source}|{rid}"
-        ref = f"{ref}#person" if f"{ref}#person" in members else ref
+        ref = f"{ref}#person" if f"{ref}#person" in members else \
+            copies[ref][0] if ref not in members and copies.get(ref) else ref
         predicted[i] = members[ref][0] if ref in members else f"lost:{i}"
         true[i], labels[i], refs[i] = pid, list(lbs) + [f"source:{source}"], ref
     return predicted, true, labels, refs

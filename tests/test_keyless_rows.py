@@ -1,9 +1,11 @@
 """A registry keyed by the citizen's national id (no recordId): a row without an id (a child,
 a foreign national, a clerk's omission) has no key and waits in quarantine for a steward as
-before, and its citizen is kept for person matching alone (`publish._keep_keyless`, issue 16):
+before, and its citizen is kept for person matching alone (`publish._keep_held`, issue 16):
 matched to the same citizen's record in another source, never served or counted, added once
 however often the row is read again."""
 from __future__ import annotations
+
+import csv
 
 import pytest
 import sqlalchemy as sa
@@ -96,7 +98,7 @@ def _state(engine) -> tuple[list, list, list]:
 def test_a_keyless_registry_row_waits_in_quarantine_and_its_citizen_is_matched(city):
     pipeline.sync_source("tax.files", city)
     result = pipeline.sync_source("welfare.clients", city)
-    assert (result["rows_in"], result["rows_quarantined"], result["keyless_kept"]) == (2, 1, 1)  # ledger as before
+    assert (result["rows_in"], result["rows_quarantined"], result["citizens_kept"]) == (2, 1, 1)  # ledger as before
     engine = store.engine_for(city)
     reasons, copies, keys = _state(engine)
     assert reasons == [("key", "primary key national_id is empty")]
@@ -107,6 +109,12 @@ def test_a_keyless_registry_row_waits_in_quarantine_and_its_citizen_is_matched(c
     assert len(kept) == 1 and kept[0].endswith("#person")
     assert members[kept[0]] == members["tax.files|F-1"] != members["tax.files|F-2"]
     assert members[f"welfare.clients|{ALI}"] == members["tax.files|F-2"]
+    from munihub.resolve.export import export  # no key of its own: listed by where it was read
+    export(engine, "clusters", "csv", city.home / "clusters.csv")
+    with open(city.home / "clusters.csv", encoding="utf-8") as fh:
+        rows = {r["source_key"]: r for r in csv.DictReader(fh) if r["source"] == "welfare.clients"}
+    assert (rows[""]["position"], rows[""]["entity_id"], rows[ALI]["copy"]) == \
+        ("clients.csv line 2", members["tax.files|F-1"], "")
 
 
 def test_the_same_keyless_row_read_again_adds_nothing_and_a_proper_row_later_breaks_nothing(city):
@@ -117,7 +125,7 @@ def test_the_same_keyless_row_read_again_adds_nothing_and_a_proper_row_later_bre
     folder = city.contracts_dir.parent / "clients"
     _write(folder / "clients2.csv", "nid,name,birth,mobile", CLIENTS[:1])  # the next export repeats her row
     result = pipeline.sync_source("welfare.clients", city)
-    assert (result["rows_in"], result["rows_quarantined"]) == (1, 1) and "keyless_kept" not in result
+    assert (result["rows_in"], result["rows_quarantined"]) == (1, 1) and "citizens_kept" not in result
     assert len(_state(engine)[1]) == 1  # one kept citizen (the quarantine holds each read, as before)
     # a clerk adds her id: the registry publishes her row; the kept mention stays, a second
     # mention of the same person
@@ -154,22 +162,57 @@ def test_the_gateway_and_the_indicators_never_see_a_keyless_citizen(city):
     assert counted == [ALI]
 
 
-def test_only_a_row_whose_sole_fault_is_its_empty_key_is_kept(city):
-    # an empty key and a refused required value: the row is not a citizen the source vouches for
+def test_a_row_quarantined_for_a_value_its_contract_requires_keeps_its_citizen_and_no_other(city):
+    # the registry requires a name and holds birth dates essential: a row without a name waits
+    # in quarantine and its citizen (mobile, birth date) is kept under its key; a row whose
+    # essential birth date cannot be read is kept out whole, as the agency asked
+    rz = national_id("091234567")
     path = city.contracts_dir / "welfare" / "clients.yaml"
-    path.write_text(path.read_text("utf-8").replace("transformLogic: person_name}",
-                                                    "transformLogic: person_name, required: true}"), "utf-8")
+    path.write_text(path.read_text("utf-8").replace(
+        "transformLogic: person_name}", "transformLogic: person_name, required: true}").replace(
+        "transformLogic: date}", "transformLogic: date, customProperties: [{property: essential, value: true}]}"),
+        "utf-8")
     _write(city.contracts_dir.parent / "clients" / "clients.csv", "nid,name,birth,mobile",
-           [("", "", "1380/05/12", "09151112233"), *CLIENTS])
+           [CLIENTS[0], (ALI, "", *CLIENTS[1][2:]), (rz, "رضا محمدی", "1362/13/40", "09153334455")])
     result = pipeline.sync_source("welfare.clients", city)
-    assert result["rows_quarantined"] == 2
-    assert [c[2] for c in _state(store.engine_for(city))[1]] == ["فاطمه رضایی"]
-    # a contract naming its record id: a row without one is quarantined, and no citizen kept
+    assert (result["rows_quarantined"], result["citizens_kept"]) == (3, 2)
+    _, copies, keys = _state(store.engine_for(city))
+    assert sorted(copies, key=str) == sorted([(KEYLESS, "person", "فاطمه رضایی"), (ALI, "person", None)], key=str)
+    assert keys == []
+    # a contract naming its record id: a row without one is quarantined, its citizen kept
     _write(city.contracts_dir.parent / "files" / "files.csv", "file,nid,name,birth,mobile", [("", *FILES[0][1:])])
     assert pipeline.sync_source("tax.files", city)["rows_quarantined"] == 1
     with store.engine_for(city).connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(store.earlier_copies).where(
-            store.earlier_copies.c.source == "tax.files")).scalar() == 0
+        assert conn.execute(sa.select(store.earlier_copies.c.source_key).where(
+            store.earlier_copies.c.source == "tax.files")).scalars().all() == [KEYLESS]
+
+
+def test_a_citizen_kept_under_its_key_leaves_when_the_key_is_published(city):
+    pipeline.sync_source("tax.files", city)
+    path = city.contracts_dir / "welfare" / "clients.yaml"
+    path.write_text(path.read_text("utf-8").replace(
+        "transformLogic: \"mobile:51\"}", "transformLogic: \"mobile:51\", required: true}"), "utf-8")
+    folder = city.contracts_dir.parent / "clients"
+    _write(folder / "clients.csv", "nid,name,birth,mobile", [CLIENTS[1][:3] + ("",)])  # no mobile taken
+    result = pipeline.sync_source("welfare.clients", city)
+    assert (result["rows_quarantined"], result["citizens_kept"]) == (1, 1)
+    engine = store.engine_for(city)
+    resolve_all(engine, city)
+    members = _members(engine)
+    kept = [r for r in members if r.startswith(f"welfare.clients|{ALI}#copy-")]
+    assert len(kept) == 1 and members[kept[0]] == members["tax.files|F-2"]
+    # the export lists it under the key the agency wrote, with where it was read
+    from munihub.resolve.export import export
+    export(engine, "clusters", "csv", city.home / "clusters.csv")
+    with open(city.home / "clusters.csv", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["source"] == "welfare.clients"]
+    assert [(r["source_key"], r["mention"], r["entity_id"], r["position"]) for r in rows] == \
+        [(ALI, "True", members["tax.files|F-2"], "clients.csv line 2")]
+    assert kept[0] == f"welfare.clients|{ALI}#copy-{rows[0]['copy']}#person"
+    _write(folder / "clients.csv", "nid,name,birth,mobile", [CLIENTS[1]])  # the clerk adds the mobile
+    pipeline.sync_source("welfare.clients", city)
+    _, copies, keys = _state(engine)
+    assert copies == [] and keys == [ALI]
 
 
 def test_a_registry_that_starts_naming_its_record_id_keeps_its_keyless_citizens(city):
@@ -208,4 +251,4 @@ def test_a_crash_inside_the_publish_keeps_no_keyless_citizen(city):
     assert _state(engine)[1] == []
     loads.release_lease(engine, "welfare.clients")
     result = pipeline.sync_source("welfare.clients", city)
-    assert result["keyless_kept"] == 1 and len(_state(engine)[1]) == 1
+    assert result["citizens_kept"] == 1 and len(_state(engine)[1]) == 1

@@ -114,7 +114,8 @@ def test_a_decision_committed_during_a_resolution_run_is_applied_next_run(tmp_pa
     pipeline.sync_source(SOURCES[0], settings)
     resolve_all(engine)
     with engine.connect() as conn:
-        refs = sorted(conn.execute(sa.select(store.match_features.c.ref)).scalars())
+        # the published rows (the citizen of the row quarantined for its id's check digit aside)
+        refs = sorted(r for r in conn.execute(sa.select(store.match_features.c.ref)).scalars() if "#copy-" not in r)
     entity = _entity_of(engine)
     assert len(refs) == 4 and len({entity[r] for r in refs}) == 4  # four different citizens
     slow_pair, fast_pair = refs[:2], refs[2:]

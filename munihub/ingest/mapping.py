@@ -189,7 +189,7 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[di
 
 # The key a registry row without one is kept under for person matching alone (a contract
 # keyed by its primary key, a national id say, and a row whose key is empty: a child, a
-# foreign national, a clerk's omission): `publish._keep_keyless`.  No key a source writes
+# foreign national, a clerk's omission): `publish._keep_held`.  No key a source writes
 # starts with '#': a row's key is its values, and `earlier_ref` names each such copy by its
 # content hash.
 KEYLESS = "#keyless"

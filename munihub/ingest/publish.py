@@ -141,7 +141,7 @@ def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeat
     read once (a 200k-row load repeating 1% of its keys, published again: the drop and the
     insert each computing them cost 0.55 s, read once 0.2 s)."""
     e, s, r = store.earlier_copies, store.staged_rows, store.source_rows
-    # (the citizens of keyless rows, `_keep_keyless`, belong to no published key: never dropped here)
+    # (the citizens of keyless rows, `_keep_held`, belong to no published key: never dropped here)
     had = set(conn.execute(sa.select(e.c.source_key, e.c.record_hash).where(
         e.c.source == source, e.c.source_key != KEYLESS)).all())
     losers = []
@@ -195,29 +195,34 @@ def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeat
     return {"copies_kept": len(new), "copies_dropped": dropped}
 
 
-def _keep_keyless(conn, source: str, load_id: str, entity_type: str, now, keyless) -> int:
+def _keep_held(conn, source: str, load_id: str, entity_type: str, now, held) -> int:
     """Keep in `earlier_copies`, for person matching alone, the citizen of each row of the load
-    quarantined only because its key is empty (`keyless`: `stage.keyless_record` of the
-    contract, raw -> mapped record or None), under `mapping.KEYLESS` and its content hash: the
-    row itself waits in quarantine as before, and the same row read again adds nothing.  Its
-    rows are read back from the quarantine (those without a key only: a few), as a replay
-    reads them; in the publish's transaction, so they appear with the load, stamped as its
-    rows are, and a held or failed load keeps none.  Returns how many were added."""
+    quarantined only for a value its contract requires (`held`: `stage.held_record` of the
+    contract, raw -> (key, mapped record) or None), under the row's key (`mapping.KEYLESS` for
+    an empty one) and its content hash: the row itself waits in quarantine as before, and the
+    same row read again adds nothing.  A copy under a key is dropped as any earlier copy is,
+    once a load publishes that key again (`_keep_earlier`): the key's own row names the
+    citizen then.  Its rows are read back from the quarantine, as a replay reads them; in the
+    publish's transaction, so they appear with the load, stamped as its rows are, and a held
+    or failed load keeps none.  Returns how many were added."""
     q, e = store.quarantine, store.earlier_copies
     rows = {}
     for position, raw in conn.execute(sa.select(q.c.position, q.c.raw).where(
-            q.c.load_id == load_id, q.c.source == source, q.c.source_key.is_(None)).order_by(q.c.id)):
-        record = keyless(raw)
-        if record:
+            q.c.load_id == load_id, q.c.source == source).order_by(q.c.id)):
+        found = held(raw)
+        if found:
+            key, record = found
             digest = store.record_hash(record)  # hashed and stored as staging does a record
-            rows.setdefault(digest, {"source": source, "source_key": KEYLESS, "record_hash": digest,
-                                     "entity_type": entity_type, "record": json.loads(store.encode_json(record)),
-                                     "position": position, "load_id": load_id, "updated_at": now})
+            rows.setdefault((key, digest), {"source": source, "source_key": key, "record_hash": digest,
+                                            "entity_type": entity_type,
+                                            "record": json.loads(store.encode_json(record)),
+                                            "position": position, "load_id": load_id, "updated_at": now})
     if not rows:
         return 0
-    had = set(conn.execute(sa.select(e.c.record_hash).where(e.c.source == source, e.c.source_key == KEYLESS,
-                                                            e.c.record_hash.in_(list(rows)))).scalars())
-    new = [r for h, r in rows.items() if h not in had]
+    had = {(k, h) for part in store.chunks(sorted(rows)) for k, h in conn.execute(
+        sa.select(e.c.source_key, e.c.record_hash).where(
+            e.c.source == source, sa.tuple_(e.c.source_key, e.c.record_hash).in_(part)))}
+    new = [r for pair, r in rows.items() if pair not in had]
     if new:
         conn.execute(e.insert(), new)
     return len(new)
@@ -299,15 +304,16 @@ def _committing(conn):
 
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
                    identity: dict | None = None, crash_hook=None, early=None,
-                   keyless: Callable[[Any], dict | None] | None = None) -> dict[str, int]:
+                   held: Callable[[Any], tuple[str, dict] | None] | None = None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
     records it read again (`quarantine.close_reread`) in one transaction; returns counts.
     With the contract's `identity` (`identity.identity_of`), rows keyed by a former identity
     whose records this load read again are moved first, in the same transaction.
     With `early` (`publish_ahead.PublishAhead`) holding every staged row of the load already
     inserted into source_rows, the publish runs in its transaction without the merge.
-    With `keyless` (a contract naming no recordId), the citizens of its rows quarantined only
-    for an empty key are kept for matching (`_keep_keyless`)."""
+    With `held` (`stage.held_record` of the contract), the citizens of its rows quarantined
+    only for a value the contract requires (an empty key, an empty or unreadable required
+    field) are kept for matching (`_keep_held`)."""
     ahead = early.take(engine, load_id) if early is not None else None
     with engine.begin() if ahead is None else _committing(ahead) as conn:
         now = marks.stamp(conn, store.source_rows)  # commit-ordered: see munihub.store.marks
@@ -343,8 +349,8 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
             counts, repeated = _merge(conn, source, load_id, entity_type, now,
                                       signature(identity) if identity else None, staged_total=staged)
         copies = _keep_earlier(conn, source, load_id, entity_type, now, repeated, any(moved.values()))
-        kept = _keep_keyless(conn, source, load_id, entity_type, now, keyless) \
-            if keyless is not None and load["rows_quarantined"] else 0
+        kept = _keep_held(conn, source, load_id, entity_type, now, held) \
+            if held is not None and load["rows_quarantined"] else 0
         close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
         if crash_hook:
             crash_hook("inside-publish")
@@ -356,11 +362,11 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts,
-                             **{k: v for k, v in {**moved, **copies, "keyless_kept": kept}.items() if v}})
+                             **{k: v for k, v in {**moved, **copies, "citizens_kept": kept}.items() if v}})
         emptied = _drop_staged(conn, load_id, staged)
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"],
                           columns=SOURCE_ROWS_STATISTICS)
     if not emptied:
         store.reclaim(engine, store.staged_rows, staged)  # the staged rows deleted above
     store.reclaim(engine, store.source_rows, counts["rows_changed"])  # an update leaves the old version dead
-    return {**counts, **{k: v for k, v in {**moved, **copies, "keyless_kept": kept}.items() if v}}
+    return {**counts, **{k: v for k, v in {**moved, **copies, "citizens_kept": kept}.items() if v}}

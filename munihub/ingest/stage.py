@@ -24,7 +24,7 @@ from munihub import store
 from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
-from munihub.ingest.mapping import map_record, named_as_contract, set_aside, source_key
+from munihub.ingest.mapping import KEYLESS, map_record, named_as_contract, set_aside, source_key
 from munihub.ingest.overlap import WriteBehind, fewer_collections, mapped, prefetch
 
 
@@ -112,18 +112,19 @@ def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list
     return record, key, reasons, aside
 
 
-def keyless_record(contract: Contract, errors_of: Callable[[dict], list], raw: Any) -> dict | None:
-    """The mapped record of a raw record that is quarantined only because its primary key is
-    empty, in a contract naming no recordId (a registry keyed by national id: a child, a
-    foreign national, a clerk's omission), mapped as `check_record` maps it; None for any
-    other record.  The publish keeps its citizen for person matching alone
-    (`publish._keep_keyless`) while the row waits in quarantine."""
-    if contract.record_id:
-        return None
+def held_record(contract: Contract, errors_of: Callable[[dict], list], raw: Any) -> tuple[str, dict] | None:
+    """(key, mapped record) of a raw record quarantined only for a value its contract requires
+    and could not have: an empty key (a registry keyed by national id: a child, a foreign
+    national, a clerk's omission; key `mapping.KEYLESS`), or a `required` field empty or
+    unreadable (a parent's mobile a school did not take, a birth date the reader refused), mapped
+    as `check_record` maps it, without that value; None for any other record.  The publish keeps
+    its citizen for person matching alone (`publish._keep_held`) while the row waits in
+    quarantine: the row broke the contract, but the person it names is real."""
     record, key, reasons, _ = check_record(contract, raw, errors_of)
-    if key is not None or len(reasons) != 1 or reasons[0].get("rule") != "key" or not record:
+    required = {f.name for f in contract.fields if f.required}
+    if not record or not reasons or not all(r.get("rule") == "key" or r.get("field") in required for r in reasons):
         return None
-    return record
+    return (key if key is not None else KEYLESS), record
 
 
 def _profile(contract: Contract) -> dict[str, Any]:

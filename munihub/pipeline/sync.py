@@ -132,18 +132,18 @@ def publish_load(load_id: str, settings: Settings | None = None, crash_hook=None
     from munihub.ingest.extract import connect
     from munihub.ingest.identity import identity_of
     from munihub.ingest.publish import publish_staged
-    from munihub.ingest.stage import keyless_record
+    from munihub.ingest.stage import held_record
 
     settings = settings or load_settings()
     engine = engine_for(settings)
     load = load_row(engine, load_id)
     contract = contract_for(load["source"], settings)
-    # a contract keyed by its primary key (no recordId): the citizens of rows without a key are kept
-    keyless = None if contract.record_id else functools.partial(keyless_record, contract, errors_of(contract, settings))
+    # the citizens of rows quarantined only for a value the contract requires are kept for matching
+    held = functools.partial(held_record, contract, errors_of(contract, settings))
     try:
         counts = publish_staged(engine, load_id, entity_type=contract.entity_type,
                                 raw_key_fields=_raw_key_fields(contract), identity=identity_of(contract),
-                                crash_hook=crash_hook, early=early, keyless=keyless)
+                                crash_hook=crash_hook, early=early, held=held)
     except ConcurrentRunError:
         with engine.begin() as conn:
             discard_staging(conn, [load_id])

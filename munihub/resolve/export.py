@@ -1,8 +1,12 @@
 """Export resolved entities: golden records, or the cluster of every source row, as CSV or Parquet.
 
 `clusters` has one row per (source row, entity it belongs to): `source, source_key,
-entity_id, entity_type, mention` — a payment row appears twice, once as the payment and
-once (`mention` true) as the citizen it names.  `entities` has one row per entity with its
+entity_id, entity_type, mention, rule, copy, position` — a payment row appears twice, once as
+the payment and once (`mention` true) as the citizen it names.  A row kept for matching alone
+(an earlier copy of a key the source re-used, or a row waiting in quarantine for a value its
+contract requires: `store.earlier_copies`) is listed under its key as the source wrote it
+(empty for a row that had none), with `copy` (its content hash's first hex digits) and
+`position` (where it was read, «clients.csv line 7»), so an agency finds it by its own key.  `entities` has one row per entity with its
 golden record as JSON text.  Rows stream in batches, so a million entities fit in memory.
 Exports hold personal data unmasked unless `mask` is set.
 """
@@ -17,11 +21,12 @@ import sqlalchemy as sa
 
 from munihub import store
 from munihub.errors import MunihubError
+from munihub.resolve.records import COPY, COPY_HASH
 
 KINDS = ("entities", "clusters")
 FORMATS = ("csv", "parquet")
 COLUMNS = {"entities": ["entity_id", "entity_type", "member_count", "golden", "updated_at"],
-           "clusters": ["source", "source_key", "entity_id", "entity_type", "mention", "rule"]}
+           "clusters": ["source", "source_key", "entity_id", "entity_type", "mention", "rule", "copy", "position"]}
 BATCH = 50_000
 
 
@@ -37,6 +42,7 @@ def _rows(engine: sa.Engine, kind: str, mask: bool) -> Iterator[list[dict[str, A
         query = sa.select(t.c.source, t.c.source_key, t.c.entity_id, t.c.entity_type,
                           t.c.rule).order_by(t.c.source, t.c.source_key)
     with engine.connect() as conn:
+        positions = {} if kind == "entities" else _copy_positions(conn)
         result = conn.execution_options(yield_per=BATCH).execute(query).mappings()
         for part in result.partitions(BATCH):
             batch = []
@@ -49,10 +55,20 @@ def _rows(engine: sa.Engine, kind: str, mask: bool) -> Iterator[list[dict[str, A
                 else:
                     key = row["source_key"]
                     row["mention"] = key.endswith("#person")
-                    row["source_key"] = mask_text(key.removesuffix("#person")) if mask \
-                        else key.removesuffix("#person")
+                    key, _, copy = key.removesuffix("#person").partition(COPY)
+                    row["copy"], row["position"] = copy, positions.get((row["source"], key, copy), "") if copy else ""
+                    key = "" if copy and key.startswith("#") else key  # no source writes such a key (#keyless)
+                    row["source_key"] = mask_text(key) if mask and key else key
                 batch.append(row)
             yield batch
+
+
+def _copy_positions(conn) -> dict[tuple[str, str, str], str]:
+    """(source, key, copy) -> where each kept copy was read (copies are few: a re-used key's
+    earlier rows, rows waiting in quarantine)."""
+    e = store.earlier_copies
+    return {(s, k, h[:COPY_HASH]): p or "" for s, k, h, p in conn.execute(
+        sa.select(e.c.source, e.c.source_key, e.c.record_hash, e.c.position))}
 
 
 def export(engine: sa.Engine, kind: str, fmt: str, out: str | Path, *, mask: bool = False) -> dict[str, Any]:
