@@ -16,7 +16,7 @@ alone (README, docs/, schemas/, the example contracts):
                       numbers as numbers, Excel dates or serial numbers, a second sheet.
 - `sport.members`     CSV with `;` and a trailing empty column (person).
 
-`generate(out, people, seed)` writes the sources (DBs under `munihub_blind2_<seed>`), the
+`generate(out, people, seed)` writes the sources (DBs under `munihub_blind2_<seed>_<pid>`), the
 contracts under `out/contracts`, and `out/truth.csv` (source, source_key, true_id, labels)
 usable by `munihub resolve evaluate --truth truth.csv --by labels`.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import random
 import sqlite3
 from pathlib import Path
@@ -45,7 +46,7 @@ STREETS = ["بلوار وکیل‌آباد", "خیابان امام رضا", "ب
            "خیابان کوهسنگی", "بلوار هاشمیه", "بلوار پیروزی", "خیابان طبرسی", "بلوار توس"]
 COMPANIES = ["شرکت ساختمانی توس بنا", "شرکت پارس سازه شرق", "تعاونی مسکن فرهنگیان", "شرکت آرمان بتن خراسان"]
 FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-DB = "munihub_blind2_{seed}"
+DB = "munihub_blind2_{seed}_" + str(os.getpid())  # one per process: two runs of a seed side by side
 
 
 def nid_check(nine: str) -> str:
