@@ -40,12 +40,11 @@ from munihub.resolve.model import is_half
 # Feature names: first name, surname, father's name; personal values that tie a mention to
 # its entity; numbers a person owns (their household is the caller's home); what names a
 # household; what names a street and alley (only to widen an incremental region); trusted
-# ids whose typos `pooled.join` follows to their one owner on record; what marks a row that
-# names its person whole (a registry's birth date: its «علی» is no half of «علیرضا»).
+# ids whose typos `pooled.join` follows to their one owner on record.
 PERSON_ROSTER = {"first": "first_key", "last": "last_key", "father": "father_key",
                  "personal": ["national_id", "birth_date", "mobile", "thread"],
                  "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"],
-                 "ids": ["national_id"], "whole": ["birth_date"]}
+                 "ids": ["national_id"]}
 
 Feats = Mapping[str, dict]
 # The rule a moved mention's membership is stored with (`entity_members.rule`), and what
@@ -156,8 +155,7 @@ def _calls(clusters: Mapping[str, str], feats: Feats, roster: dict, mentions: Ca
         f = feats.get(ref)
         if not f:
             continue
-        seeking = not f.get(first) or (mentions(ref) and (f.get(last), f[first]) in halves
-                                       and not any(f.get(w) for w in roster.get("whole", ())))
+        seeking = not f.get(first) or (mentions(ref) and (f.get(last), f[first]) in halves)
         if f.get(first) and not mentions(ref):
             continue
         held = [(n, f[n]) for n in numbers if f.get(n)]
@@ -331,14 +329,15 @@ class _Roster:
     def f(self, ref: str) -> dict:
         return self.feats.get(ref) or {}
 
-    def homes(self, refs: Iterable[str]) -> set[tuple]:
-        """The households of the people on record who own the numbers `refs` called from.
-        Not the landline `refs` give: anyone at home (not all on record)."""
+    def homes(self, refs: Iterable[str], but: str | None = None) -> set[tuple]:
+        """The households of the people on record who own the numbers `refs` called from
+        (but the group `but`).  Not the landline `refs` give: anyone at home (not all on
+        record)."""
         fs = [self.f(r) for r in refs]
         out: set[tuple] = set()
         for f in fs:
             for n in self.roster["numbers"]:
-                for owner in sorted(self.owners.get((n, f.get(n)), ())):
+                for owner in sorted(self.owners.get((n, f.get(n)), set()) - {but}):
                     out |= self.households[owner]
         return {self.root(home) for home in out}
 
@@ -346,17 +345,19 @@ class _Roster:
         """Keys of the named groups with `surname` in the households of `refs`, but `own`."""
         return {k for home in self.homes(refs) for k in self.people.get((home, surname), ())} - {own}
 
-    def around(self, refs: Iterable[str], surname: str, numbered: bool) -> set[str]:
+    def around(self, refs: Iterable[str], surname: str, numbered: bool, but: str | None = None) -> set[str]:
         """Keys of the named groups with `surname` who may be the partial group `refs`: with
         a number, those in its owners' households or at their streets and alleys (a member
         on record with neither landline nor postal code, a permit's, is still there); with
         none, those at the households `refs` name themselves (landline, postal code) or at
-        their own street and alley."""
+        their own street and alley.  `but`: a group whose owning the number names no home (the
+        partial group itself, when it names someone: its own street and alley is no more
+        than a number nobody else owns gives)."""
         fs = [self.f(r) for r in refs]
         if numbered:
-            homes = self.homes(refs)
+            homes = self.homes(refs, but)
             fs = [self.f(ref) for f in fs for n in self.roster["numbers"]
-                  for owner in self.owners.get((n, f.get(n)), ()) for ref in self.groups[owner]]
+                  for owner in self.owners.get((n, f.get(n)), set()) - {but} for ref in self.groups[owner]]
         else:
             homes = {self.root((h, f[h])) for f in fs for h in self.roster["households"] if f.get(h)}
         places = {(p, f[p]) for f in fs for p in self.roster.get("places", ()) if f.get(p)}
@@ -426,21 +427,22 @@ def _half_of(key: str, refs: list[str], r: _Roster, conflict: Callable[[str, str
     first name the group's one first name is the half of («علی» of «علیرضا», «فاطمه» of
     «فاطمه‌زهرا»), same surname, nothing conflicting, no steward's "no-match"; else None.
     None too when a person of the home holds that very name (a son «علی» beside his father
-    «علیرضا»: the pairs decide), and for a group naming its person whole (a registry's row:
-    `whole`).  The group's father and a child of a man of the group's name are not it
-    («حسین» son of «امیرحسین» is not his father)."""
+    «علیرضا»: the pairs decide).  A row stating a birth date names its person whole: the
+    conflict test keeps it from a longer name (`conflicts.conflicting`).  The group's father
+    and a child of a man of the group's name are not it («حسین» son of «امیرحسین» is not his
+    father)."""
     roster = r.roster
     first, last, father = roster["first"], roster["last"], roster.get("father")
     fs = [r.f(ref) for ref in refs]
     names = {f[first] for f in fs if f.get(first)}
     surnames = {f[last] for f in fs if f.get(last)}
-    if len(names) != 1 or len(surnames) != 1 or any(f.get(w) for f in fs for w in roster.get("whole", ())):
+    if len(names) != 1 or len(surnames) != 1 or any(f.get(i) for f in fs for i in roster.get("ids", ())):
         return None
     name, surname = names.pop(), surnames.pop()
     fathers = {f[father] for f in fs if father and f.get(father)}
     numbered = any(f.get(n) for f in fs for n in roster["numbers"])
     fits = []
-    for k in sorted(r.around(refs, surname, numbered) - {key}):
+    for k in sorted(r.around(refs, surname, numbered, but=key) - {key}):
         held = {r.f(x).get(first) for x in r.groups[k]} - {None, ""}
         if held & fathers or (father and name in {r.f(x).get(father) for x in r.groups[k]}):
             continue
