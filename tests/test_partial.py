@@ -371,6 +371,33 @@ def test_incremental_runs_decide_partials_as_a_full_run(tmp_path, number):
     assert _members(engine) == after_brother
 
 
+def test_incremental_runs_join_a_half_name_as_a_full_run(tmp_path):
+    """«علی رستمی» calls on the wife's mobile: علیرضا is the one man of the home his name is
+    half of, in an incremental run as in a full one; once a son علی is on record there, the
+    pairs decide (the son: his whole name and the home)."""
+    call = _row("rc137.calls", "1403000001", "service_request", {
+        "tracking_code": "1403000001", "citizen_name": "علی رستمی", "mobile": "+989150000009",
+        "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
+        "filed_at": "2024-05-01T10:00:00"})
+    engine = store.open_store(f"sqlite:///{tmp_path / 'half.db'}")
+    _publish(engine, [_citizen("R1", "علیرضا", 1, "+989150000001"),
+                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_call = _members(engine)
+    assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"]
+    assert _rule(engine, "rc137.calls|1403000001#person") == partial.HALF
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_call
+    _publish(engine, [_citizen("R2", "علی", 2, "+989150000002")], T0 + dt.timedelta(hours=2), "L3")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_son = _members(engine)
+    assert after_son["rc137.calls|1403000001#person"] != after_son["registry.citizens|R1"]
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_son
+
+
 def test_explain_says_the_roster_moved_a_mention(tmp_path, capsys, monkeypatch):
     from munihub.cli.main import main
     from munihub.resolve.explain import explain_refs

@@ -18,6 +18,12 @@ street and alley, and joins only when exactly one named person there fits.
   conflicts with (national id, birth date, the title's gender: `conflicts.conflict_of`; a
   steward's "no-match"), when there is exactly one.  Two brothers there: it stays alone.
   With no mobile its "household" is its own landline, postal code and street and alley.
+  A group of mentions naming one first name that is half of a compound («علی میرزایی»)
+  joins likewise the one entity of its home holding that compound («علیرضا میرزایی»,
+  `HALF`): none when someone there holds the very name (a son «علی»: the pairs decide), or
+  when the group gives a national id of its own (it names its person) or calls only from
+  its own number (that names no home); the group's father and a child of a man of its
+  name are never it.
 - `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
   137 thread shared with the entity's other records) leaves it when another entity of its
   home, same surname, holds the same first name or one it is half of and does not own the
