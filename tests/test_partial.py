@@ -149,6 +149,81 @@ def test_another_homes_man_of_that_surname_is_not_the_caller():
     assert decide(alone(feats), feats) == alone(feats)
 
 
+def home_of_alireza(**mention) -> dict[str, dict]:
+    """A father علیرضا رستمی, his wife زهرا کریمی, and a call «علی رستمی» (half of his name)."""
+    feats = home_of_rostami()
+    feats["reg|1"]["first_key"] = "علیرضا"
+    feats["137|9#person"] = person("علی", "رستمی", gender="male", **mention)
+    return feats
+
+
+def test_half_of_a_compound_name_joins_the_one_person_of_the_home_holding_it():
+    # «علی رستمی» on the wife's mobile, on the home's landline, or at its street and alley alone
+    for mention in ({"mobile": WIFE}, {"phone": HOME["phone"]}, {"place": HOME["place"]}):
+        feats = home_of_alireza(**mention)
+        why: dict[str, str] = {}
+        out = partial.resolve_partials(alone(feats), feats, ROSTER, conflict_of(feats, CONF), why=why)
+        assert out["137|9#person"] == out["reg|1"] != out["reg|2"], mention
+        assert why == {"137|9#person": partial.HALF}, mention
+    feats = home_of_alireza(place=HOME["place"])  # the other half, «رضا رستمی», at the alley
+    feats["137|9#person"]["first_key"] = "رضا"
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"]
+
+
+def test_half_of_a_compound_name_stays_alone_when_the_home_could_mean_another():
+    def stays(feats):
+        assert decide(alone(feats), feats) == alone(feats)
+
+    feats = home_of_alireza(mobile=WIFE)  # a son named علی on record at the home: the pairs decide
+    feats["reg|3"] = person("علی", "رستمی", gender="male", national_id=nid(3), **HOME)
+    stays(feats)
+    feats = home_of_alireza(mobile=WIFE)  # a second compound holding علی: محمدعلی, his brother
+    feats["reg|3"] = person("محمدعلی", "رستمی", gender="male", national_id=nid(3), **HOME)
+    stays(feats)
+    stays(home_of_alireza(mobile=WIFE, father_key="علیرضا"))  # his son: the father is not him
+    feats = home_of_alireza(mobile=WIFE)  # علیرضا's son is named علی: علی is not him either
+    feats["reg|1"]["father_key"] = "علی"
+    stays(feats)
+    stays(home_of_alireza(mobile=WIFE, national_id=nid(7)))  # another national id
+    feats = home_of_alireza(mobile=WIFE, national_id=nid(7))  # an id of its own names its person,
+    del feats["reg|1"]["national_id"]                         # even beside a man with none on record
+    stays(feats)
+    # its own mobile, nobody else's: the caller's own number names no home, and his street and
+    # alley is many homes
+    stays(home_of_alireza(mobile="+989159999999", place=HOME["place"]))
+    stays(home_of_alireza(mobile="+989159999999", phone=HOME["phone"]))  # beside it, the landline too
+    feats = home_of_alireza(mobile=WIFE)
+    assert decide(alone(feats), feats, [("reg|1", "137|9#person", "no-match")]) == alone(feats)
+
+
+def test_a_row_naming_its_person_whole_is_no_half():
+    # a registry's row, or a row stating a birth date: its «علی» is a person of that name
+    feats = home_of_alireza(mobile=WIFE)
+    feats["reg|9"] = feats.pop("137|9#person")
+    assert decide(alone(feats), feats) == alone(feats)
+    feats = home_of_alireza(mobile=WIFE, birth_date="1990-01-01")
+    assert decide(alone(feats), feats) == alone(feats)
+
+
+def test_the_other_half_already_in_the_entity_is_no_conflict():
+    # «رضا رستمی» is already with علیرضا (by his national id): «علی» still joins him
+    feats = home_of_alireza(mobile=WIFE)
+    feats["137|4#person"] = person("رضا", "رستمی", gender="male", national_id=nid(1))
+    clusters = {**alone(feats), "137|4#person": "137|4#person", "reg|1": "137|4#person"}
+    out = decide(clusters, feats)
+    assert out["137|9#person"] == out["reg|1"] == out["137|4#person"]
+
+
+def test_a_title_joins_the_half_that_joins_the_compound():
+    # «علی رستمی» on the wife's mobile gave a second street and alley (his shop); «آقای رستمی»
+    # with no number there finds only him, and he is علیرضا: one man, one entity
+    feats = home_of_alireza(mobile=WIFE, place="سناباد/4")
+    feats["137|8#person"] = person(None, "رستمی", gender="male", place="سناباد/4")
+    out = decide(alone(feats), feats)
+    assert out["137|8#person"] == out["137|9#person"] == out["reg|1"] != out["reg|2"]
+
+
 def test_a_whole_compound_name_does_not_leave_for_its_half():
     # «فاطمه‌زهرا» is not half of «فاطمه»: the call stays with فاطمه‌زهرا
     clusters, feats = twins("+989350000003")
@@ -294,6 +369,33 @@ def test_incremental_runs_decide_partials_as_a_full_run(tmp_path, number):
         after_brother["registry.citizens|R1"], after_brother["registry.citizens|R2"])
     resolve_all(engine, full=True)
     assert _members(engine) == after_brother
+
+
+def test_incremental_runs_join_a_half_name_as_a_full_run(tmp_path):
+    """«علی رستمی» calls on the wife's mobile: علیرضا is the one man of the home his name is
+    half of, in an incremental run as in a full one; once a son علی is on record there, the
+    pairs decide (the son: his whole name and the home)."""
+    call = _row("rc137.calls", "1403000001", "service_request", {
+        "tracking_code": "1403000001", "citizen_name": "علی رستمی", "mobile": "+989150000009",
+        "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
+        "filed_at": "2024-05-01T10:00:00"})
+    engine = store.open_store(f"sqlite:///{tmp_path / 'half.db'}")
+    _publish(engine, [_citizen("R1", "علیرضا", 1, "+989150000001"),
+                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_call = _members(engine)
+    assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"]
+    assert _rule(engine, "rc137.calls|1403000001#person") == partial.HALF
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_call
+    _publish(engine, [_citizen("R2", "علی", 2, "+989150000002")], T0 + dt.timedelta(hours=2), "L3")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_son = _members(engine)
+    assert after_son["rc137.calls|1403000001#person"] != after_son["registry.citizens|R1"]
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_son
 
 
 def test_explain_says_the_roster_moved_a_mention(tmp_path, capsys, monkeypatch):

@@ -18,6 +18,12 @@ street and alley, and joins only when exactly one named person there fits.
   conflicts with (national id, birth date, the title's gender: `conflicts.conflict_of`; a
   steward's "no-match"), when there is exactly one.  Two brothers there: it stays alone.
   With no mobile its "household" is its own landline, postal code and street and alley.
+  A group of mentions naming one first name that is half of a compound («علی میرزایی»)
+  joins likewise the one entity of its home holding that compound («علیرضا میرزایی»,
+  `HALF`): none when someone there holds the very name (a son «علی»: the pairs decide), or
+  when the group gives a national id of its own (it names its person) or calls only from
+  its own number (that names no home); the group's father and a child of a man of its
+  name are never it.
 - `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
   137 thread shared with the entity's other records) leaves it when another entity of its
   home, same surname, holds the same first name or one it is half of and does not own the
@@ -37,11 +43,11 @@ from typing import Callable, Iterable, Mapping
 from munihub.resolve import pooled
 from munihub.resolve.model import is_half
 
-# Feature names: first name, surname; personal values that tie a mention to its
-# entity; numbers a person owns (their household is the caller's home); what names a
+# Feature names: first name, surname, father's name; personal values that tie a mention to
+# its entity; numbers a person owns (their household is the caller's home); what names a
 # household; what names a street and alley (only to widen an incremental region); trusted
 # ids whose typos `pooled.join` follows to their one owner on record.
-PERSON_ROSTER = {"first": "first_key", "last": "last_key",
+PERSON_ROSTER = {"first": "first_key", "last": "last_key", "father": "father_key",
                  "personal": ["national_id", "birth_date", "mobile", "thread"],
                  "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"],
                  "ids": ["national_id"]}
@@ -49,8 +55,9 @@ PERSON_ROSTER = {"first": "first_key", "last": "last_key",
 Feats = Mapping[str, dict]
 # The rule a moved mention's membership is stored with (`entity_members.rule`), and what
 # `munihub resolve explain` says of it: the pair scores did not put it where it is.
-ATTACHED, DETACHED = "roster:attach", "roster:detach"
+ATTACHED, HALF, DETACHED = "roster:attach", "roster:half", "roster:detach"
 WHY = {ATTACHED: "joined the one named person of its surname in the household of its number's owner",
+       HALF: "joined the one person of its home whose compound first name its own is half of",
        DETACHED: "left its entity: its name fits another person of its household as well",
        **pooled.WHY}
 
@@ -95,7 +102,8 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     if part:
         built = _Roster(part, feats, roster)
         moved = detach(part, feats, roster, mentions, matched, built, why)
-        out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
+        out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why,
+                          mentions))
     # then evidence the records of a part give together (a name on one call, the mobile on
     # its follow-up): `pooled.join`
     return pooled.join(out, feats, roster, conflict, refused, why)
@@ -131,11 +139,11 @@ def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
 
 class _Calls:
     """Where the records that may move call from: `at` maps a number (or, for a record naming
-    no first name and no number, a household key or a street and alley of its own) to the
-    keys of the parts calling from it; `sought` a street and alley to the surnames such
-    numberless records seek there; `unnamed` a number to the surnames of the records with no
-    first name calling from it (their number's owner's street and alley is weighed for those
-    surnames only)."""
+    no first name, or half of one, and no number, a household key or a street and alley of
+    its own) to the keys of the parts calling from it; `sought` a street and alley to the
+    surnames such numberless records seek there; `unnamed` a number to the surnames of the
+    records with no first name, or half of one, calling from it (their number's owner's
+    street and alley is weighed for those surnames only)."""
 
     def __init__(self):
         self.at: dict[tuple, set[str]] = defaultdict(set)
@@ -144,18 +152,23 @@ class _Calls:
 
 
 def _calls(clusters: Mapping[str, str], feats: Feats, roster: dict, mentions: Callable[[str], bool]) -> _Calls:
-    """The `_Calls` of every mention and every record naming no first name."""
+    """The `_Calls` of every mention, every record naming no first name and every record
+    that may name half of a compound first name on record with its surname (`_halves`)."""
     first, last, numbers, keys = roster["first"], roster["last"], roster["numbers"], roster["households"]
+    halves = _halves(clusters, feats, roster)
     out = _Calls()
     for ref, key in clusters.items():
         f = feats.get(ref)
-        if not f or (f.get(first) and not mentions(ref)):
+        if not f:
+            continue
+        seeking = not f.get(first) or (mentions(ref) and (f.get(last), f[first]) in halves)
+        if f.get(first) and not mentions(ref):
             continue
         held = [(n, f[n]) for n in numbers if f.get(n)]
-        if not f.get(first):
+        if seeking:
             for number in held:
                 out.unnamed[number].add(f.get(last))
-        if not held and not f.get(first) and f.get(last):
+        if not held and seeking and f.get(last):
             held = [(h, f[h]) for h in keys if f.get(h)]
             for p in roster.get("places", ()):
                 if f.get(p):
@@ -164,6 +177,22 @@ def _calls(clusters: Mapping[str, str], feats: Feats, roster: dict, mentions: Ca
         for number in held:
             out.at[number].add(key)
     return out
+
+
+def _halves(clusters: Mapping[str, str], feats: Feats, roster: dict) -> set[tuple[str, str]]:
+    """(surname, first name) of the first names held in `clusters` that are half of a longer
+    one held with the same surname (`model.is_half`: «علی» and «علیرضا» رحیمی): only those
+    can join a person by `_half_of`."""
+    first, last = roster["first"], roster["last"]
+    held, halves = set(), set()
+    for ref in clusters:
+        f = feats.get(ref)
+        if f and f.get(first) and f.get(last):
+            held.add((f[last], f[first]))
+    for surname, name in held:
+        halves.update((surname, name[:i]) for i in range(3, len(name)))
+        halves.update((surname, name[-i:]) for i in range(3, len(name)))
+    return halves & held
 
 
 def _answering(clusters: Mapping[str, str], feats: Feats, roster: dict,
@@ -306,14 +335,15 @@ class _Roster:
     def f(self, ref: str) -> dict:
         return self.feats.get(ref) or {}
 
-    def homes(self, refs: Iterable[str]) -> set[tuple]:
-        """The households of the people on record who own the numbers `refs` called from.
-        Not the landline `refs` give: anyone at home (not all on record)."""
+    def homes(self, refs: Iterable[str], but: str | None = None) -> set[tuple]:
+        """The households of the people on record who own the numbers `refs` called from
+        (but the group `but`).  Not the landline `refs` give: anyone at home (not all on
+        record)."""
         fs = [self.f(r) for r in refs]
         out: set[tuple] = set()
         for f in fs:
             for n in self.roster["numbers"]:
-                for owner in sorted(self.owners.get((n, f.get(n)), ())):
+                for owner in sorted(self.owners.get((n, f.get(n)), set()) - {but}):
                     out |= self.households[owner]
         return {self.root(home) for home in out}
 
@@ -321,17 +351,19 @@ class _Roster:
         """Keys of the named groups with `surname` in the households of `refs`, but `own`."""
         return {k for home in self.homes(refs) for k in self.people.get((home, surname), ())} - {own}
 
-    def around(self, refs: Iterable[str], surname: str, numbered: bool) -> set[str]:
+    def around(self, refs: Iterable[str], surname: str, numbered: bool, but: str | None = None) -> set[str]:
         """Keys of the named groups with `surname` who may be the partial group `refs`: with
         a number, those in its owners' households or at their streets and alleys (a member
         on record with neither landline nor postal code, a permit's, is still there); with
         none, those at the households `refs` name themselves (landline, postal code) or at
-        their own street and alley."""
+        their own street and alley.  `but`: a group whose owning the number names no home (the
+        partial group itself, when it names someone: its own street and alley is no more
+        than a number nobody else owns gives)."""
         fs = [self.f(r) for r in refs]
         if numbered:
-            homes = self.homes(refs)
+            homes = self.homes(refs, but)
             fs = [self.f(ref) for f in fs for n in self.roster["numbers"]
-                  for owner in self.owners.get((n, f.get(n)), ()) for ref in self.groups[owner]]
+                  for owner in self.owners.get((n, f.get(n)), set()) - {but} for ref in self.groups[owner]]
         else:
             homes = {self.root((h, f[h])) for f in fs for h in self.roster["households"] if f.get(h)}
         places = {(p, f[p]) for f in fs for p in self.roster.get("places", ()) if f.get(p)}
@@ -341,16 +373,25 @@ class _Roster:
 
 def attach(clusters: dict[str, str], feats: Feats, roster: dict,
            conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
-           built: _Roster | None = None, why: dict[str, str] | None = None) -> dict[str, str]:
+           built: _Roster | None = None, why: dict[str, str] | None = None,
+           mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person")) -> dict[str, str]:
     """Join each group that names no first name to the unique compatible named entity of its
-    home (see the module docstring); anything else is left as it is.  `built`: the roster
-    of these very clusters, if made already; `why` gets `ATTACHED` for each record joined."""
+    home, and each group of mentions naming half of a compound first name to the one person
+    of its home holding that compound (`_half_of`; see the module docstring); anything else
+    is left as it is.  `built`: the roster of these very clusters, if made already; `why`
+    gets `ATTACHED` (or `HALF`) for each record joined; `mentions(ref)`: a record another
+    system's row made (a registry's row names its person whole)."""
     first, last = roster["first"], roster["last"]
     r = built or _Roster(clusters, feats, roster)
     merged: dict[str, str] = {}
+    halves: set[str] = set()
     for key, refs in sorted(r.groups.items()):
         fs = [r.f(ref) for ref in refs]
         if any(f.get(first) for f in fs):
+            to = _half_of(key, refs, r, conflict, refused) if all(map(mentions, refs)) else None
+            if to is not None:
+                merged[key] = to
+                halves.add(key)
             continue
         surnames = {f[last] for f in fs if f.get(last)}
         if len(surnames) != 1:
@@ -372,10 +413,13 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
         return clusters
     out = dict(clusters)
     joined: dict[str, list[str]] = defaultdict(list)
-    for key, to in merged.items():
+    for key in merged:
+        to = key
+        while to in merged:  # «آقای رحیمی» joins «علی رحیمی», who joins «علیرضا رحیمی»: one
+            to = merged[to]  # entity (a chain ends: each step names a longer first name)
         joined[to].append(key)
         if why is not None:
-            why.update(dict.fromkeys(r.groups[key], ATTACHED))
+            why.update(dict.fromkeys(r.groups[key], HALF if key in halves else ATTACHED))
     for to, keys in joined.items():
         refs = [ref for k in (to, *keys) for ref in r.groups[k]]
         for ref in refs:
@@ -383,9 +427,53 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
     return out
 
 
+def _half_of(key: str, refs: list[str], r: _Roster, conflict: Callable[[str, str], bool] | None,
+             refused: set) -> str | None:
+    """The key of the one named entity at the home of the group `refs` (`_Roster.around`) whose
+    first name the group's one first name is the half of («علی» of «علیرضا», «فاطمه» of
+    «فاطمه‌زهرا»), same surname, nothing conflicting, no steward's "no-match"; else None.
+    None too when a person of the home holds that very name (a son «علی» beside his father
+    «علیرضا»: the pairs decide).  A row stating a birth date names its person whole: the
+    conflict test keeps it from a longer name (`conflicts.conflicting`).  The group's father
+    and a child of a man of the group's name are not it («حسین» son of «امیرحسین» is not his
+    father)."""
+    roster = r.roster
+    first, last, father = roster["first"], roster["last"], roster.get("father")
+    fs = [r.f(ref) for ref in refs]
+    names = {f[first] for f in fs if f.get(first)}
+    surnames = {f[last] for f in fs if f.get(last)}
+    if len(names) != 1 or len(surnames) != 1 or any(f.get(i) for f in fs for i in roster.get("ids", ())):
+        return None
+    name, surname = names.pop(), surnames.pop()
+    fathers = {f[father] for f in fs if father and f.get(father)}
+    numbered = any(f.get(n) for f in fs for n in roster["numbers"])
+    fits = []
+    for k in sorted(r.around(refs, surname, numbered, but=key) - {key}):
+        held = {r.f(x).get(first) for x in r.groups[k]} - {None, ""}
+        if held & fathers or (father and name in {r.f(x).get(father) for x in r.groups[k]}):
+            continue
+        if not _compatible(r.groups[k], refs, conflict):
+            continue
+        if name in held:
+            return None
+        if any(len(n) > len(name) and is_half(name, n) for n in held) and \
+                not any((a, b) in refused for a in r.groups[k] for b in refs):
+            fits.append(k)
+            if len(fits) > 1:
+                return None
+    return fits[0] if fits else None
+
+
 def _compatible(entity: list[str], partial: list[str], conflict: Callable[[str, str], bool] | None) -> bool:
-    """No record pair in conflict (another national id, birth date, gender: the title's)."""
-    return conflict is None or not any(conflict(a, b) for a in entity for b in partial)
+    """No record pair in conflict (another national id, birth date, gender: the title's), the
+    two parts' compound names read (`conflicts.between`: «رضا» beside «علیرضا» in an entity is
+    no conflict for «علی»)."""
+    if conflict is None:
+        return True
+    parts = getattr(conflict, "parts", None)
+    if parts is not None:
+        return not parts(entity, partial)
+    return not any(conflict(a, b) for a in entity for b in partial)
 
 
 def detach(clusters: dict[str, str], feats: Feats, roster: dict,
