@@ -49,9 +49,10 @@ PERSON_ROSTER = {"first": "first_key", "last": "last_key",
 Feats = Mapping[str, dict]
 # The rule a moved mention's membership is stored with (`entity_members.rule`), and what
 # `munihub resolve explain` says of it: the pair scores did not put it where it is.
-ATTACHED, DETACHED = "roster:attach", "roster:detach"
+ATTACHED, DETACHED, NAMED = "roster:attach", "roster:detach", "roster:whole-name"
 WHY = {ATTACHED: "joined the one named person of its surname in the household of its number's owner",
        DETACHED: "left its entity: its name fits another person of its household as well",
+       NAMED: "joined the one person of its whole name in the household of its number's owner",
        **pooled.WHY}
 
 
@@ -95,7 +96,8 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     if part:
         built = _Roster(part, feats, roster)
         moved = detach(part, feats, roster, mentions, matched, built, why)
-        out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why))
+        moved = attach(moved, feats, roster, conflict, refused, built if moved == part else None, why)
+        out.update(attach_named(moved, feats, roster, conflict, refused, why))
     # then evidence the records of a part give together (a name on one call, the mobile on
     # its follow-up): `pooled.join`
     return pooled.join(out, feats, roster, conflict, refused, why)
@@ -380,6 +382,66 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
         refs = [ref for k in (to, *keys) for ref in r.groups[k]]
         for ref in refs:
             out[ref] = min(refs)
+    return out
+
+
+def attach_named(clusters: dict[str, str], feats: Feats, roster: dict,
+                 conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
+                 why: dict[str, str] | None = None) -> dict[str, str]:
+    """Join each group giving one whole name (first name and surname) from a mobile another
+    person on record owns to the one group of its household with that whole name (the
+    households of the number's owners, `_Roster.at_home`), when exactly one there fits
+    (nothing conflicts, no steward "no-match").  A whole name alone is anyone's of that name
+    in the city (the pair scores leave it apart: `docs/resolution.md`), but a caller on a
+    home member's mobile is of that home, and a home holds one person of a whole name: the
+    father and his namesake son, or two on record there, and it stays alone.  `why` gets
+    `NAMED` for each record joined."""
+    first, last, numbers = roster["first"], roster["last"], roster["numbers"]
+    r = _Roster(clusters, feats, roster)
+    merged: dict[str, str] = {}
+    for key, refs in sorted(r.groups.items()):
+        fs = [r.f(ref) for ref in refs]
+        whole = {(f[first], f[last]) for f in fs if f.get(first) and f.get(last)}
+        held = {(n, f[n]) for f in fs for n in numbers if f.get(n)}
+        if len(whole) != 1 or not any(r.owners.get(number, set()) - {key} for number in held):
+            continue
+        (name, surname), fits = whole.pop(), []
+        for k in sorted(r.at_home(refs, surname, own=key)):
+            if any(r.f(ref).get(first) == name for ref in r.groups[k]) and \
+                    _compatible(r.groups[k], refs, conflict) and \
+                    not any((a, b) in refused for a in r.groups[k] for b in refs):
+                fits.append(k)
+        if len(fits) == 1:
+            merged[key] = fits[0]
+    if not merged:
+        return clusters
+    # a joined group may itself be one that joins (two callers of one name, each on another
+    # member's mobile): the joins taken together, and a chain whose ends conflict joins nobody
+    parent: dict[str, str] = {}
+
+    def root(k: str) -> str:
+        while k in parent:
+            k = parent[k]
+        return k
+
+    for key, to in sorted(merged.items()):
+        a, b = sorted((root(key), root(to)))
+        if a != b:
+            parent[b] = a
+    together: dict[str, list[str]] = defaultdict(list)
+    for k in sorted({*merged, *merged.values()}):
+        together[root(k)].append(k)
+    out = dict(clusters)
+    for keys in together.values():
+        if any(not _compatible(r.groups[a], r.groups[b], conflict)
+               or any((x, y) in refused for x in r.groups[a] for y in r.groups[b])
+               for i, a in enumerate(keys) for b in keys[i + 1:]):
+            continue
+        refs = [ref for k in keys for ref in r.groups[k]]
+        for ref in refs:
+            out[ref] = min(refs)
+        if why is not None:
+            why.update(dict.fromkeys((ref for k in keys if k in merged for ref in r.groups[k]), NAMED))
     return out
 
 
