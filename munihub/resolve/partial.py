@@ -406,12 +406,13 @@ def attach_named(clusters: dict[str, str], feats: Feats, roster: dict,
         if len(whole) != 1 or not any(r.owners.get(number, set()) - {key} for number in held):
             continue
         (name, surname), fits = whole.pop(), []
+        # a member whose first name the caller's is half of may be the caller too (twins
+        # فاطمه and فاطمه‌زهرا: `detach` took «فاطمه» on the father's mobile from both)
         for k in sorted(r.at_home(refs, surname, own=key)):
-            if any(r.f(ref).get(first) == name for ref in r.groups[k]) and \
-                    _compatible(r.groups[k], refs, conflict) and \
+            if _same_or_half(name, r, r.groups[k]) and _compatible(r.groups[k], refs, conflict) and \
                     not any((a, b) in refused for a in r.groups[k] for b in refs):
                 fits.append(k)
-        if len(fits) == 1:
+        if len(fits) == 1 and any(r.f(ref).get(first) == name for ref in r.groups[fits[0]]):
             merged[key] = fits[0]
     if not merged:
         return clusters
