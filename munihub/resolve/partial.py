@@ -18,6 +18,10 @@ street and alley, and joins only when exactly one named person there fits.
   conflicts with (national id, birth date, the title's gender: `conflicts.conflict_of`; a
   steward's "no-match"), when there is exactly one.  Two brothers there: it stays alone.
   With no mobile its "household" is its own landline, postal code and street and alley.
+- `attach_named`: a group giving one whole name (first name and surname) from a mobile
+  another person on record owns joins the one group of the owner's household with that
+  whole name that nothing conflicts with; a namesake son there, or a member whose first
+  name the caller's is half of, and it stays alone.
 - `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
   137 thread shared with the entity's other records) leaves it when another entity of its
   home, same surname, holds the same first name or one it is half of and does not own the
@@ -75,13 +79,13 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
                      decisions: Iterable[tuple[str, str, str]] = (),
                      mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person"),
                      why: dict[str, str] | None = None) -> dict[str, str]:
-    """`clusters` (ref -> cluster key) after `detach`, `attach`, then `pooled.join` (a name
-    and a mobile the records of one part give together); a key stays its part's
-    smallest ref.  `conflict(a, b)`: two records that can never be one
+    """`clusters` (ref -> cluster key) after `detach`, `attach`, `attach_named`, then
+    `pooled.join` (a name and a mobile the records of one part give together); a key stays
+    its part's smallest ref.  `conflict(a, b)`: two records that can never be one
     (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
     "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
     those detach: a registry row is its own evidence).  `why`, if given, gets the rule of
-    every record moved (`ATTACHED`, `DETACHED`, `pooled.POOLED`, `pooled.POOLED_ID`)."""
+    every record moved (`ATTACHED`, `DETACHED`, `NAMED`, `pooled.POOLED`, `pooled.POOLED_ID`)."""
     if roster is None:
         return clusters
     matched, refused = set(), set()
