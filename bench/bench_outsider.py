@@ -472,6 +472,48 @@ def thread_losses(truth: list[tuple], calls: list[dict], result: dict) -> dict:
     return dict(sorted(out.items()))
 
 
+def namesake_losses(truth: list[tuple], result: dict) -> dict:
+    """How good a whole name (first name and surname) is as person evidence here: the pairs of
+    held records giving the same one, by what else they share or differ in (`_evidence`), of
+    one citizen and of two, and how many of each the store put in one person; and the expected
+    namesakes of each whole name, parts x share(first) x share(last) over the store's person
+    parts: a pair that agrees on the name alone is one citizen about 1 / (1 + that) of the time,
+    so a rule joining such pairs at 0.99 needs names far rarer than these sets hold."""
+    import itertools
+    import statistics
+
+    members, feats = result["members"], result.get("features") or {}
+    last = {f"{dataset}|{rid}": pid for dataset, rid, pid, _ in truth}
+    named = collections.defaultdict(list)
+    for key, pid in last.items():
+        ref = f"{key}#person" if f"{key}#person" in members else key
+        f = feats.get(ref) or {}
+        if ref in members and f.get("first_key") and f.get("last_key"):
+            named[f["first_key"], f["last_key"]].append((ref, pid))
+    out = collections.defaultdict(collections.Counter)
+    for rows in named.values():
+        for (a, pa), (b, pb) in itertools.combinations(rows, 2):
+            kind = _evidence(feats[a], feats[b])
+            joined = members[a] == members[b]
+            out[kind]["one citizen" if pa == pb else "two"] += 1
+            out[kind]["one citizen, joined" if pa == pb and joined else "two, joined" if joined else "apart"] += 1
+    parts = collections.defaultdict(set)
+    for name, rows in named.items():
+        parts[name] |= {members[r] for r, _ in rows}
+    firsts, lasts = collections.Counter(), collections.Counter()
+    by_part = collections.defaultdict(set)
+    for name, ps in parts.items():
+        for p in ps:
+            by_part[p].add(name)
+    for names in by_part.values():
+        firsts.update({f for f, _ in names})
+        lasts.update({s for _, s in names})
+    n = len(by_part) or 1
+    expected = sorted(firsts[f] * lasts[s] / n for f, s in parts)
+    top = sorted(out.items(), key=lambda kv: -(kv[1]["one citizen"] + kv[1]["two"]))
+    return {"classes": dict(top), "expected": (expected[0], statistics.median(expected), expected[-1]) if expected else None}
+
+
 def _day(registered: str) -> int:
     """Days of a call's Jalali `registered` stamp (any digits, `/` or `-`), for gaps only."""
     digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
@@ -568,6 +610,13 @@ def main() -> None:
                 a, b = found["examples"][kind]
                 print(f"  {count:5,} {kind}\n        e.g. {json.dumps(a, ensure_ascii=False)}\n"
                       f"             {json.dumps(b, ensure_ascii=False)}")
+        found = namesake_losses(truth, current)
+        print("records giving one whole name, by what else they share: pairs of one citizen (joined) / of two (joined)")
+        for kind, n in list(found["classes"].items())[:args.losses]:
+            print(f"  {kind:44} {n['one citizen']:5,} ({n['one citizen, joined']:5,}) / {n['two']:5,} ({n['two, joined']:4,})")
+        if found["expected"]:
+            print("expected namesakes of a whole name (parts x share(first) x share(last)): min {:.3f}, median {:.3f}, "
+                  "max {:.3f}".format(*found["expected"]))
         print("137 calls sharing a thread, by link and names: pairs of one citizen (joined) / of two (joined)")
         for kind, n in thread_losses(truth, calls, current).items():
             print(f"  {kind:36} {n['one citizen']:5,} ({n['one citizen, joined']:5,}) / {n['two']:4,} ({n['two, joined']:4,})")

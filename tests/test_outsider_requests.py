@@ -115,3 +115,24 @@ def test_thread_losses_class_pairs_by_link_names_and_truth():
     assert found["number; full+surname"] == {"one citizen": 1, "one citizen, joined": 1}
     assert found["place; nameless+surname"] == {"two": 1, "two, joined": 1}
     assert len(found) == 3  # a call alone in its thread makes no pair
+
+
+def test_namesake_losses_count_whole_name_pairs_by_evidence_and_expected_namesakes():
+    """`bench_outsider.namesake_losses`: pairs of records giving one whole name, by what else
+    they share, of one citizen and of two and how many the store joined; and each whole
+    name's expected namesakes over the store's parts (parts x share(first) x share(last))."""
+    truth = [("tax", "1", "P1", ()), ("rc", "2", "P1", ()), ("rc", "3", "P2", ()),
+             ("tax", "4", "P3", ()), ("rc", "5", "P4", ())]
+    feats = {"tax|1": {"first_key": "وحید", "last_key": "میرحسینی", "place": "a"},
+             "rc|2#person": {"first_key": "وحید", "last_key": "میرحسینی", "place": "b"},
+             "rc|3#person": {"first_key": "وحید", "last_key": "میرحسینی", "place": "a"},
+             "tax|4": {"first_key": "زهرا", "last_key": "میرحسینی"},
+             "rc|5#person": {"last_key": "میرحسینی"}}  # a surname alone gives no whole name
+    members = {"tax|1": "E1", "rc|2#person": "E2", "rc|3#person": "E1", "tax|4": "E3", "rc|5#person": "E4"}
+    found = bench_outsider.namesake_losses(truth, {"members": members, "features": feats})
+    assert found["classes"]["agree first+last; differ place"] == collections.Counter(
+        {"one citizen": 1, "two": 1, "apart": 2})
+    assert found["classes"]["agree first+last+place"] == collections.Counter({"two": 1, "two, joined": 1})
+    # three parts give a whole name (E1, E2, E3): وحید on two of them, میرحسینی on all three,
+    # so «وحید میرحسینی» expects 3 x 2/3 x 3/3 = 2 namesakes and «زهرا میرحسینی» 1
+    assert found["expected"] == (1.0, 1.5, 2.0)

@@ -302,6 +302,68 @@ def test_no_roster_for_types_or_settings_without_one():
     assert partial.resolve_partials(alone(feats), feats, None) == alone(feats)
 
 
+# ---------------------------------------------------------------- whole names on a member's mobile
+
+def whole_name_call(**extra) -> dict[str, dict]:
+    """The home of علی رستمی, and «علی رستمی» calling from his wife's mobile about a problem
+    in another street: his name alone is anyone's in the city, his wife's mobile is his home's."""
+    feats = home_of_rostami()
+    feats["137|9#person"] = person("علی", "رستمی", mobile=WIFE, place="سجاد/40", gender="male", **extra)
+    return feats
+
+
+def test_a_whole_name_on_a_members_mobile_joins_the_one_person_of_that_name_at_the_home():
+    feats = whole_name_call()
+    why: dict[str, str] = {}
+    out = partial.resolve_partials(alone(feats), feats, ROSTER, conflict_of(feats, CONF), why=why)
+    assert out["137|9#person"] == out["reg|1"] and out["reg|2"] == "reg|2"
+    assert why == {"137|9#person": partial.NAMED}
+
+
+def test_a_whole_name_from_a_number_nobody_on_record_owns_or_another_home_joins_no_one():
+    # a mobile no record owns names no home; a neighbour's mobile names hers, where no علی
+    # رستمی lives: the name alone is left to the pair scores
+    for mobile in ("+989159999999", "+989150000004"):
+        feats = whole_name_call()
+        feats["137|9#person"]["mobile"] = mobile
+        feats["reg|4"] = person("مریم", "کاظمی", mobile="+989150000004", phone="+985139999999")
+        assert decide(alone(feats), feats) == alone(feats), mobile
+
+
+def test_a_namesake_son_at_the_home_leaves_the_whole_name_alone():
+    # the father علی رستمی and his junior of the same name, two birth dates: it may be either
+    feats = whole_name_call()
+    feats["reg|1"]["birth_date"] = "1962-05-17"
+    feats["reg|3"] = person("علی", "رستمی", gender="male", national_id=nid(3), birth_date="1990-01-01", **HOME)
+    assert decide(alone(feats), feats) == alone(feats)
+    # the call gives the son's birth date: the father conflicts, the son is the one that fits
+    feats["137|9#person"]["birth_date"] = "1990-01-01"
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|3"] and out["reg|1"] == "reg|1"
+
+
+def test_a_conflict_or_a_stewards_no_match_keeps_the_whole_name_alone():
+    for extra in ({"father_key": "حسن"}, {"national_id": nid(7)}, {"gender": "female"}):
+        feats = whole_name_call(**{k: v for k, v in extra.items() if k != "gender"})
+        feats["reg|1"]["father_key"] = "محمود"
+        feats["137|9#person"].update(extra)
+        assert decide(alone(feats), feats) == alone(feats), extra
+    feats = whole_name_call()
+    assert decide(alone(feats), feats, [("reg|1", "137|9#person", "no-match")]) == alone(feats)
+
+
+def test_two_calls_of_one_whole_name_from_two_members_mobiles_join_the_one_person():
+    # the second call from the daughter's mobile: both calls are the home's علی رستمی; a
+    # chain of joins whose ends conflict (the second gives another birth date) joins nobody
+    feats = whole_name_call()
+    feats["reg|3"] = person("مریم", "رستمی", gender="female", mobile="+989150000003", **HOME)
+    feats["137|8#person"] = person("علی", "رستمی", mobile="+989150000003", place="سجاد/41", gender="male")
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["137|8#person"] == out["reg|1"] != out["reg|3"]
+    feats["137|9#person"]["father_key"], feats["137|8#person"]["father_key"] = "حسن", "محمود"
+    assert decide(alone(feats), feats) == alone(feats)  # each fits علی; together they cannot be one
+
+
 # ---------------------------------------------------------------- through the store
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -420,3 +482,34 @@ def test_explain_says_the_roster_moved_a_mention(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert f"by {partial.ATTACHED}: {partial.WHY[partial.ATTACHED]}" in text
     assert "registry.citizens|R1 is in" not in text  # the pair scores put it there: nothing more to say
+
+
+def test_incremental_runs_join_a_whole_name_on_a_members_mobile_as_a_full_run(tmp_path):
+    """«علی رستمی» calls from his wife's mobile about another street: the one علی رستمی of her
+    household is the caller (`roster:whole-name`), in an incremental run as in a full one; once
+    his namesake son is on record there, the call could be either, so it is nobody's."""
+    call = _row("rc137.calls", "1403000001", "service_request", {
+        "tracking_code": "1403000001", "citizen_name": "علی رستمی", "mobile": "+989150000009",
+        "category": "روشنایی معابر", "address": "بلوار سجاد کوچه 40", "district": "7",
+        "filed_at": "2024-05-01T10:00:00"})
+    engine = store.open_store(f"sqlite:///{tmp_path / 'named.db'}")
+    father = _citizen("R1", "علی", 1, "+989150000001")
+    father["record"]["birth_date"] = "1962-05-17"
+    _publish(engine, [father, _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_call = _members(engine)
+    assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"]
+    assert _rule(engine, "rc137.calls|1403000001#person") == partial.NAMED
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_call
+    son = _citizen("R2", "علی", 2, "+989150000002")
+    son["record"]["birth_date"] = "1990-11-03"
+    _publish(engine, [son], T0 + dt.timedelta(hours=2), "L3")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_son = _members(engine)
+    assert after_son["rc137.calls|1403000001#person"] not in (
+        after_son["registry.citizens|R1"], after_son["registry.citizens|R2"])
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_son

@@ -24,6 +24,10 @@ street and alley, and joins only when exactly one named person there fits.
   when the group gives a national id of its own (it names its person) or calls only from
   its own number (that names no home); the group's father and a child of a man of its
   name are never it.
+- `attach_named`: a group giving one whole name (first name and surname) from a mobile
+  another person on record owns joins the one group of the owner's household with that
+  whole name that nothing conflicts with; a namesake son there, or a member whose first
+  name the caller's is half of, and it stays alone.
 - `detach`: a mention joined to an entity by its name alone (no id, birth date, mobile or
   137 thread shared with the entity's other records) leaves it when another entity of its
   home, same surname, holds the same first name or one it is half of and does not own the
@@ -55,10 +59,11 @@ PERSON_ROSTER = {"first": "first_key", "last": "last_key", "father": "father_key
 Feats = Mapping[str, dict]
 # The rule a moved mention's membership is stored with (`entity_members.rule`), and what
 # `munihub resolve explain` says of it: the pair scores did not put it where it is.
-ATTACHED, HALF, DETACHED = "roster:attach", "roster:half", "roster:detach"
+ATTACHED, HALF, DETACHED, NAMED = "roster:attach", "roster:half", "roster:detach", "roster:whole-name"
 WHY = {ATTACHED: "joined the one named person of its surname in the household of its number's owner",
        HALF: "joined the one person of its home whose compound first name its own is half of",
        DETACHED: "left its entity: its name fits another person of its household as well",
+       NAMED: "joined the one person of its whole name in the household of its number's owner",
        **pooled.WHY}
 
 
@@ -81,13 +86,13 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
                      decisions: Iterable[tuple[str, str, str]] = (),
                      mentions: Callable[[str], bool] = lambda ref: ref.endswith("#person"),
                      why: dict[str, str] | None = None) -> dict[str, str]:
-    """`clusters` (ref -> cluster key) after `detach`, `attach`, then `pooled.join` (a name
-    and a mobile the records of one part give together); a key stays its part's
-    smallest ref.  `conflict(a, b)`: two records that can never be one
+    """`clusters` (ref -> cluster key) after `detach`, `attach`, `attach_named`, then
+    `pooled.join` (a name and a mobile the records of one part give together); a key stays
+    its part's smallest ref.  `conflict(a, b)`: two records that can never be one
     (`conflicts.conflict_of`); steward `decisions` win (a "match" keeps a mention in, a
     "no-match" keeps it out); `mentions(ref)`: a record another system's row made (only
     those detach: a registry row is its own evidence).  `why`, if given, gets the rule of
-    every record moved (`ATTACHED`, `DETACHED`, `pooled.POOLED`, `pooled.POOLED_ID`)."""
+    every record moved (`ATTACHED`, `HALF`, `DETACHED`, `NAMED`, `pooled.POOLED`, `pooled.POOLED_ID`)."""
     if roster is None:
         return clusters
     matched, refused = set(), set()
@@ -102,8 +107,9 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     if part:
         built = _Roster(part, feats, roster)
         moved = detach(part, feats, roster, mentions, matched, built, why)
-        out.update(attach(moved, feats, roster, conflict, refused, built if moved == part else None, why,
-                          mentions))
+        moved = attach(moved, feats, roster, conflict, refused, built if moved == part else None, why,
+                       mentions)
+        out.update(attach_named(moved, feats, roster, conflict, refused, why))
     # then evidence the records of a part give together (a name on one call, the mobile on
     # its follow-up): `pooled.join`
     return pooled.join(out, feats, roster, conflict, refused, why)
@@ -462,6 +468,67 @@ def _half_of(key: str, refs: list[str], r: _Roster, conflict: Callable[[str, str
             if len(fits) > 1:
                 return None
     return fits[0] if fits else None
+
+
+def attach_named(clusters: dict[str, str], feats: Feats, roster: dict,
+                 conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
+                 why: dict[str, str] | None = None) -> dict[str, str]:
+    """Join each group giving one whole name (first name and surname) from a mobile another
+    person on record owns to the one group of its household with that whole name (the
+    households of the number's owners, `_Roster.at_home`), when exactly one there fits
+    (nothing conflicts, no steward "no-match").  A whole name alone is anyone's of that name
+    in the city (the pair scores leave it apart: `docs/resolution.md`), but a caller on a
+    home member's mobile is of that home, and a home holds one person of a whole name: the
+    father and his namesake son, or two on record there, and it stays alone.  `why` gets
+    `NAMED` for each record joined."""
+    first, last, numbers = roster["first"], roster["last"], roster["numbers"]
+    r = _Roster(clusters, feats, roster)
+    merged: dict[str, str] = {}
+    for key, refs in sorted(r.groups.items()):
+        fs = [r.f(ref) for ref in refs]
+        whole = {(f[first], f[last]) for f in fs if f.get(first) and f.get(last)}
+        held = {(n, f[n]) for f in fs for n in numbers if f.get(n)}
+        if len(whole) != 1 or not any(r.owners.get(number, set()) - {key} for number in held):
+            continue
+        (name, surname), fits = whole.pop(), []
+        # a member whose first name the caller's is half of may be the caller too (twins
+        # فاطمه and فاطمه‌زهرا: `detach` took «فاطمه» on the father's mobile from both)
+        for k in sorted(r.at_home(refs, surname, own=key)):
+            if _same_or_half(name, r, r.groups[k]) and _compatible(r.groups[k], refs, conflict) and \
+                    not any((a, b) in refused for a in r.groups[k] for b in refs):
+                fits.append(k)
+        if len(fits) == 1 and any(r.f(ref).get(first) == name for ref in r.groups[fits[0]]):
+            merged[key] = fits[0]
+    if not merged:
+        return clusters
+    # a joined group may itself be one that joins (two callers of one name, each on another
+    # member's mobile): the joins taken together, and a chain whose ends conflict joins nobody
+    parent: dict[str, str] = {}
+
+    def root(k: str) -> str:
+        while k in parent:
+            k = parent[k]
+        return k
+
+    for key, to in sorted(merged.items()):
+        a, b = sorted((root(key), root(to)))
+        if a != b:
+            parent[b] = a
+    together: dict[str, list[str]] = defaultdict(list)
+    for k in sorted({*merged, *merged.values()}):
+        together[root(k)].append(k)
+    out = dict(clusters)
+    for keys in together.values():
+        if any(not _compatible(r.groups[a], r.groups[b], conflict)
+               or any((x, y) in refused for x in r.groups[a] for y in r.groups[b])
+               for i, a in enumerate(keys) for b in keys[i + 1:]):
+            continue
+        refs = [ref for k in keys for ref in r.groups[k]]
+        for ref in refs:
+            out[ref] = min(refs)
+        if why is not None:
+            why.update(dict.fromkeys((ref for k in keys if k in merged for ref in r.groups[k]), NAMED))
+    return out
 
 
 def _compatible(entity: list[str], partial: list[str], conflict: Callable[[str, str], bool] | None) -> bool:
