@@ -106,6 +106,26 @@ def test_the_full_run_leaves_the_thin_record_alone_and_an_incremental_run_too(tm
     assert _members(engine) == after
 
 
+def test_a_son_named_as_his_father_beside_a_sibling_puts_the_father_at_home():
+    """The father has no row of his own; the son's names him by the son's own name, and a
+    sister's row names the same father: the home's bills in that name are either man's."""
+    bills = {"bill|1": person("محمد", **HOME), "bill|2": person("محمد", **HOME)}
+    sister = {"reg|3": person("زهرا", national_id=nid(3), birth_date="1994-01-01", father_key="محمد",
+                              gender="female", **HOME)}
+    feats = {**SON, **sister, **bills}
+    why: dict[str, str] = {}
+    out = separate(feats, [{"reg|2", "bill|1", "bill|2"}], why=why)
+    assert out["bill|1"] == out["bill|2"] == "bill|1" and out["reg|2"] == "reg|2"
+    assert why == {"bill|1": namesakes.SEPARATED, "bill|2": namesakes.SEPARATED}
+    # no sibling: a man named as his own father heads many homes, and the bills are his
+    together = [{"reg|2", "bill|1", "bill|2"}]
+    feats = {**SON, **bills}
+    assert separate(feats, together) == parts(feats, together)
+    # a child of his (born thirty years after him) is no sibling
+    feats = {**SON, **bills, "reg|3": {**sister["reg|3"], "birth_date": "2020-01-01"}}
+    assert separate(feats, together) == parts(feats, together)
+
+
 # ---------------------------------------------------------------- callers.apart
 
 # حسین محمدی's request: his call and an unnamed follow-up from the mobile of his son

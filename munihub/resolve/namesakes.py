@@ -14,9 +14,11 @@ who it is, is ambiguous and joins neither; it leaves with the records its own pe
 values tie it to (the unnamed follow-ups of its 137 thread).  Records leaving one part
 stay together where they share a personal value, or a household key beside the same whole
 name (a home's bills of one subscriber).  A steward's "match" keeps a record where it is.
-A son's row naming his father by his own name does not by itself put the father at home:
-a man named as his own father heads many homes (tried: it cost the heads' bills more than
-it saved).
+The father need not be on record himself: a row naming its father by its own first name
+beside a sibling's row at its home (same surname and father's name, born less than
+`SIBLINGS` years apart) puts him there (`_sons_at_home`).  Without a sibling it does not: a
+man named as his own father heads many homes (tried: it cost the heads' bills more than it
+saved).
 
 Deterministic (sorted keys); only clusters and features in, clusters out.
 """
@@ -31,6 +33,8 @@ WHY = {SEPARATED: "left its entity: another person on record at its home has the
                   "and nothing personal on it says which of the two it is"}
 
 Feats = Mapping[str, dict]
+# brothers and sisters are born less than this many years apart; a father and his child more
+SIBLINGS = 20
 
 
 def separate(clusters: dict[str, str], feats: Feats, roster: dict,
@@ -65,6 +69,8 @@ def separate(clusters: dict[str, str], feats: Feats, roster: dict,
             if _distinct(groups[a], groups[b], f, stating, conflict):
                 torn[a].add((home, fn, ln))
                 torn[b].add((home, fn, ln))
+    for key, home, fn, ln in _sons_at_home(groups, f, roster, homes):
+        torn[key].add((home, fn, ln))
     if not torn:
         return clusters
     out = dict(clusters)
@@ -91,6 +97,36 @@ def separate(clusters: dict[str, str], feats: Feats, roster: dict,
                 if why is not None:
                     why[ref] = SEPARATED
     return out
+
+
+def _sons_at_home(groups: Mapping[str, list[str]], f, roster: dict, homes) -> list[tuple]:
+    """(part, home, first, last) for each registry-like row naming its father by its own first
+    name beside a sibling at one of its homes: a row of its surname and father's name whose
+    birth date is less than `SIBLINGS` years from its own.  The siblings show their father
+    heads that home, and he has the row's whole name (a son takes his father's surname); a
+    man named as his own father with no sibling there is a head whose father lives elsewhere."""
+    first, last, father = roster["first"], roster["last"], roster.get("father", "father_key")
+    rows: dict[tuple, list[tuple]] = defaultdict(list)
+    for key, refs in groups.items():
+        for r in refs:
+            g = f(r)
+            year = _year(g.get("birth_date"))
+            if year and g.get(father) and g.get(last):
+                for home in ((h, g[h]) for h in homes if g.get(h)):
+                    rows[(home, g[last], g[father])].append((key, r, year, g.get(first)))
+    out = []
+    for (home, ln, fn), found in sorted(rows.items()):
+        for key, ref, year, name in found:
+            if name == fn and any(r != ref and k != key and abs(y - year) < SIBLINGS for k, r, y, _ in found):
+                out.append((key, home, fn, ln))
+    return out
+
+
+def _year(date) -> int | None:
+    try:
+        return int(str(date)[:4])
+    except (TypeError, ValueError):
+        return None
 
 
 def _distinct(a: list[str], b: list[str], f, stating, conflict) -> bool:
