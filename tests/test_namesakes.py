@@ -75,6 +75,18 @@ def test_a_record_tied_by_something_personal_or_a_steward_stays():
     assert separate(feats, together, matched) == parts(feats, together)
 
 
+def test_a_bill_beside_its_sources_bill_stating_the_id_stays():
+    # the water company's bills of one subscriber at one home, one with his national id typed in
+    bills = {"bill|0": person("محمد", national_id=nid(1), **HOME), "bill|1": person("محمد", **HOME)}
+    feats = {**FATHER, **SON, **bills}
+    together = [{"reg|1", "bank|1", "bill|0", "bill|1"}]
+    assert separate(feats, together) == parts(feats, together)
+    # another source's record there is no bill of that subscriber
+    feats = {**feats, "call|1#person": person("محمد", **HOME)}
+    together = [{"reg|1", "bank|1", "bill|0", "bill|1", "call|1#person"}]
+    assert separate(feats, together)["call|1#person"] == "call|1#person"
+
+
 def test_the_full_run_leaves_the_thin_record_alone_and_an_incremental_run_too(tmp_path):
     """The father and the member first: one person; the son's registry row arrives: the
     member's record leaves, in an incremental run as in a full one."""

@@ -11,7 +11,9 @@ whole name and a home (a landline, postal code, or street and alley one of their
 gives), a record of either part with that whole name at that home which shares nothing
 personal (national id, birth date, mobile, 137 thread) with the part's records that state
 who it is, is ambiguous and joins neither; it leaves with the records its own personal
-values tie it to (the unnamed follow-ups of its 137 thread).  Records leaving one part
+values tie it to (the unnamed follow-ups of its 137 thread).  A record of the same source,
+whole name and landline or postal code as a stating one stays with it: a water company's
+monthly bills of one subscriber, one with his national id typed in.  Records leaving one part
 stay together where they share a personal value, or a household key beside the same whole
 name (a home's bills of one subscriber).  A steward's "match" keeps a record where it is.
 The father need not be on record himself: a row naming its father by its own first name
@@ -44,7 +46,7 @@ def separate(clusters: dict[str, str], feats: Feats, roster: dict,
     one home taken out (see the module docstring); `roster`: `partial.roster_settings`;
     `matched`: steward "match" pairs, both ways; `why` gets `SEPARATED` for each record
     taken out."""
-    first, last, personal = roster["first"], roster["last"], roster["personal"]
+    first, last = roster["first"], roster["last"]
     stating = roster.get("stating", ("national_id", "birth_date"))
     homes = (*roster["households"], *roster.get("places", ()))
     groups: dict[str, list[str]] = defaultdict(list)
@@ -77,7 +79,7 @@ def separate(clusters: dict[str, str], feats: Feats, roster: dict,
     for key in sorted(torn):
         refs = groups[key]
         leaving: set[str] = set()
-        for part in _unstated(refs, f, stating, personal):
+        for part in _unstated(refs, f, stating, roster):
             if any((ref, other) in matched for ref in part for other in refs):
                 continue  # a steward put it here
             for ref in part:
@@ -139,10 +141,13 @@ def _distinct(a: list[str], b: list[str], f, stating, conflict) -> bool:
     return any(f(x).get(s) and f(y).get(s) and f(x)[s] != f(y)[s] for x in sa for y in sb for s in stating)
 
 
-def _unstated(refs: list[str], f, stating, personal) -> list[list[str]]:
+def _unstated(refs: list[str], f, stating, roster: dict) -> list[list[str]]:
     """The records of a part that do not say who it is, in the parts their personal values
     (mobile, thread …) tie them into: a record stating a national id or birth date says it,
-    and so does one sharing a personal value with such a record, transitively."""
+    and so does one sharing a personal value with such a record, transitively, or one of
+    the same source with the same whole name at the same landline or postal code (a water
+    company's monthly bills of one subscriber: the source itself names him there)."""
+    first, last = roster["first"], roster["last"]
     parent = {r: r for r in refs}
 
     def root(r: str) -> str:
@@ -152,15 +157,18 @@ def _unstated(refs: list[str], f, stating, personal) -> list[list[str]]:
 
     seen: dict[tuple, str] = {}
     for r in refs:
-        for p in personal:
-            if f(r).get(p):
-                k = (p, f(r)[p])
-                if k in seen:
-                    a, b = root(seen[k]), root(r)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-                else:
-                    seen[k] = r
+        g = f(r)
+        keys = [(p, g[p]) for p in roster["personal"] if g.get(p)]
+        if g.get(first) and g.get(last):
+            source = r.split("|", 1)[0]
+            keys += [(source, h, g[h], g[first], g[last]) for h in roster["households"] if g.get(h)]
+        for k in keys:
+            if k in seen:
+                a, b = root(seen[k]), root(r)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            else:
+                seen[k] = r
     parts: dict[str, list[str]] = defaultdict(list)
     for r in refs:
         parts[root(r)].append(r)
