@@ -1,12 +1,11 @@
 """Records no one can place: a thin record of a name that a father and his namesake son at
-one home both hold (munihub.resolve.namesakes), and an unnamed 137 follow-up from a mobile
-another person on record owns (munihub.resolve.callers).  Each joins neither."""
+one home both hold (munihub.resolve.namesakes) joins neither."""
 from __future__ import annotations
 
 import datetime as dt
 
 from munihub import store
-from munihub.resolve import callers, match, namesakes, partial
+from munihub.resolve import match, namesakes, partial
 from munihub.resolve.conflicts import conflict_of
 from munihub.resolve.run import resolve_all
 
@@ -138,88 +137,9 @@ def test_a_son_named_as_his_father_beside_a_sibling_puts_the_father_at_home():
     assert separate(feats, together) == parts(feats, together)
 
 
-# ---------------------------------------------------------------- callers.apart
-
-# حسین محمدی's request: his call and an unnamed follow-up from the mobile of his son
-# رضا, whose registry row holds it
-THREAD = {"c1#person": person("حسین", "محمدی", mobile="+989150000001", thread="t1", **HOME),
-          "reg|1": person("حسین", "محمدی", national_id=nid(1), birth_date="1960-01-01",
-                          mobile="+989150000001", gender="male", **HOME),
-          "c2#person": {"mobile": "+989150000002", "thread": "t1", "place": HOME["place"]},
-          "reg|2": person("رضا", "محمدی", national_id=nid(2), birth_date="1990-01-01",
-                          mobile="+989150000002", gender="male", **HOME)}
-
-
-def apart(feats, together, matched=frozenset(), why=None):
-    return callers.apart(parts(feats, together), feats, ROSTER, conflict_of(feats, CONF), matched=matched, why=why)
-
-
-def test_an_unnamed_follow_up_from_another_owners_mobile_joins_neither():
+def test_resolve_partials_takes_the_namesake_out_and_says_why():
+    feats = {**FATHER, **SON, **THIN}
     why: dict[str, str] = {}
-    out = apart(THREAD, [{"c1#person", "reg|1", "c2#person"}], why=why)
-    assert out["c2#person"] == "c2#person" and why == {"c2#person": callers.APART}
-    assert out["c1#person"] == out["reg|1"] == "c1#person" and out["reg|2"] == "reg|2"
-    assert partial.WHY[callers.APART]
-    feats = {**THREAD, "c2#person": {**THREAD["c2#person"], "last_key": "محمدی"}}  # «آقای محمدی»
-    assert apart(feats, [{"c1#person", "reg|1", "c2#person"}])["c2#person"] == "c2#person"
-
-
-def test_a_follow_up_the_owner_cannot_be_or_tied_to_its_entity_stays():
-    together = [{"c1#person", "reg|1", "c2#person"}]
-    # «خانم محمدی» on her son's mobile: not him, so the thread's
-    feats = {**THREAD, "c2#person": {**THREAD["c2#person"], "last_key": "محمدی", "gender": "female"}}
-    assert apart(feats, together) == parts(feats, together)
-    # a first name: the pair scores weighed it
-    feats = {**THREAD, "c2#person": {**THREAD["c2#person"], "first_key": "حسین", "last_key": "محمدی"}}
-    assert apart(feats, together) == parts(feats, together)
-    # his own national id on the follow-up, or a steward's "match"
-    feats = {**THREAD, "c2#person": {**THREAD["c2#person"], "national_id": nid(1)}}
-    assert apart(feats, together) == parts(feats, together)
-    matched = {("c2#person", "reg|1"), ("reg|1", "c2#person")}
-    assert apart(THREAD, together, matched) == parts(THREAD, together)
-    # the mobile no one on record owns
-    feats = {k: v for k, v in THREAD.items() if k != "reg|2"}
-    assert apart(feats, together) == parts(feats, together)
-
-
-def test_resolve_partials_takes_both_out_and_says_why():
-    feats = {**FATHER, **SON, **THIN, **{k.replace("reg|", "reg|t"): v for k, v in THREAD.items()}}
-    why: dict[str, str] = {}
-    together = [{"reg|1", "bank|1", "culture|1"}, {"c1#person", "reg|t1", "c2#person"}]
+    together = [{"reg|1", "bank|1", "culture|1"}]
     out = partial.resolve_partials(parts(feats, together), feats, ROSTER, conflict_of(feats, CONF), why=why)
-    assert out["culture|1"] == "culture|1" and out["c2#person"] == "c2#person"
-    assert why == {"culture|1": namesakes.SEPARATED, "c2#person": callers.APART}
-
-
-def test_an_incremental_run_takes_the_follow_up_out_as_a_full_run(tmp_path):
-    """حسین محمدی's call, then an unnamed follow-up quoting it from another mobile: his, by
-    the thread; once his son's registry row holds that mobile, neither's, in an incremental
-    run as in a full one."""
-    address = "مشهد، بلوار توس، کوچه ۱۲، پلاک ۵"
-
-    def citizen(key, n, first, born, mobile):
-        return _row("registry.citizens", key, "person", {
-            "national_id": nid(n), "first_name": first, "last_name": "محمدی", "gender": "male",
-            "birth_date": born, "mobile": mobile, "phone": HOME["phone"], "address": address})
-
-    call = {"category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3"}
-    first = _row("rc137.calls", "1403000001", "service_request", {
-        **call, "tracking_code": "1403000001", "citizen_name": "حسین محمدی", "mobile": "+989150000001",
-        "filed_at": "2024-05-01T10:00:00"})
-    again = _row("rc137.calls", "1403000002", "service_request", {
-        **call, "tracking_code": "1403000002", "citizen_name": "ناشناس", "mobile": "+989150000002",
-        "filed_at": "2024-05-04T10:00:00", "description": "پیگیری درخواست 1403000001"})
-    engine = store.open_store(f"sqlite:///{tmp_path / 'callers.db'}")
-    _publish(engine, [citizen("R1", 1, "حسین", "1960-01-01", "+989150000001"), first, again], T0, "L1")
-    resolve_all(engine)
-    before = _members(engine)
-    calls = ("rc137.calls|1403000001#person", "rc137.calls|1403000002#person")
-    assert before[calls[1]] == before[calls[0]] == before["registry.citizens|R1"]
-    _publish(engine, [citizen("R2", 2, "رضا", "1990-01-01", "+989150000002")], T0 + dt.timedelta(hours=1), "L2")
-    assert resolve_all(engine)["mode"] == "incremental"
-    after = _members(engine)
-    assert after[calls[0]] == after["registry.citizens|R1"]
-    assert after[calls[1]] not in (after["registry.citizens|R1"], after["registry.citizens|R2"])
-    assert _rule(engine, calls[1]) == callers.APART
-    resolve_all(engine, full=True)
-    assert _members(engine) == after
+    assert out["culture|1"] == "culture|1" and why == {"culture|1": namesakes.SEPARATED}

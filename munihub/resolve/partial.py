@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Iterable, Mapping
 
-from munihub.resolve import callers, namesakes, pooled
+from munihub.resolve import namesakes, pooled
 from munihub.resolve.model import is_half
 
 # Feature names: first name, surname, father's name; personal values that tie a mention to
@@ -64,7 +64,7 @@ WHY = {ATTACHED: "joined the one named person of its surname in the household of
        HALF: "joined the one person of its home whose compound first name its own is half of",
        DETACHED: "left its entity: its name fits another person of its household as well",
        NAMED: "joined the one person of its whole name in the household of its number's owner",
-       **pooled.WHY, **namesakes.WHY, **callers.WHY}
+       **pooled.WHY, **namesakes.WHY}
 
 
 def roster_settings(entity_type: str, conf: dict) -> dict | None:
@@ -113,9 +113,7 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     # then evidence the records of a part give together (a name on one call, the mobile on
     # its follow-up): `pooled.join`; last, what a home's namesakes leave ambiguous
     out = pooled.join(out, feats, roster, conflict, refused, why)
-    out = namesakes.separate(out, feats, roster, conflict, matched, why)
-    # and an unnamed follow-up from a mobile another person on record owns: `callers.apart`
-    return callers.apart(out, feats, roster, conflict, mentions, matched, why)
+    return namesakes.separate(out, feats, roster, conflict, matched, why)
 
 
 def _touched(clusters: Mapping[str, str], feats: Feats, roster: dict,
