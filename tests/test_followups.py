@@ -176,8 +176,14 @@ def test_a_nameless_caller_does_not_let_a_neighbour_into_the_group():
     assert out["137|c"] == "137|c"   # another citizen's name: a new request
 
 
+# A neighbour's request of another category open at the same place: with two requests open
+# there, a generic follow-up is not the only one's (`sole_request`), and the same-citizen test
+# alone decides which it follows up.
+NEIGHBOUR = anon("137|n", "2024-01-01", citizen_name="حسن کریمی", mobile="+989150000077", category="روشنایی معابر")
+
+
 def test_a_nameless_generic_followup_needs_a_number_in_common():
-    out = group_followups([anon("137|a", "2024-01-01", citizen_name="علی نوری"),
+    out = group_followups([anon("137|a", "2024-01-01", citizen_name="علی نوری"), NEIGHBOUR,
                            anon("137|b", "2024-01-03", citizen_name=None, category="پیگیری درخواست"),
                            req("137|c", "2024-01-04", national_id=None, citizen_name=None,
                                category="پیگیری درخواست")])
@@ -285,13 +291,14 @@ def test_a_generic_followup_by_title_and_surname_from_another_phone_joins_the_re
     first = anon("137|a", "2024-01-01", citizen_name="هانیه قوچانی", mobile="+989150000001")
     generic = anon("137|b", "2024-01-03", citizen_name="خانم قوچانی", mobile="+989150000002",
                    category="پیگیری درخواست")
-    assert group_followups([first, generic])["137|b"] == "137|a"
+    assert group_followups([first, NEIGHBOUR, generic])["137|b"] == "137|a"
     own = anon("137|b", "2024-01-03", citizen_name="خانم قوچانی", mobile="+989150000002")
-    assert group_followups([first, own])["137|b"] == "137|b"
-    # another surname, or another national id, is still someone else
+    assert group_followups([first, NEIGHBOUR, own])["137|b"] == "137|b"
+    # another surname, or another national id, is still someone else (with the neighbour's
+    # request open there too: with only one, it is that one's follow-up, `sole_request`)
     other = anon("137|b", "2024-01-03", citizen_name="خانم کریمی", mobile="+989150000002", category="پیگیری درخواست")
-    assert group_followups([first, other])["137|b"] == "137|b"
-    ids = [req("137|a", "2024-01-01", citizen_name="هانیه قوچانی", national_id="0923456781"),
+    assert group_followups([first, NEIGHBOUR, other])["137|b"] == "137|b"
+    ids = [req("137|a", "2024-01-01", citizen_name="هانیه قوچانی", national_id="0923456781"), NEIGHBOUR,
            req("137|b", "2024-01-03", citizen_name="خانم قوچانی", mobile="+989150000002",
                national_id="0012345679", category="پیگیری درخواست")]
     assert group_followups(ids)["137|b"] == "137|b"
@@ -303,7 +310,7 @@ def test_a_title_of_the_other_gender_is_another_member_of_the_home():
     first = anon("137|a", "2024-01-01", citizen_name="هانیه قوچانی", mobile="+989150000001")
     mister = anon("137|b", "2024-01-03", citizen_name="آقای قوچانی", mobile="+989150000002",
                   category="پیگیری درخواست")
-    assert group_followups([first, mister])["137|b"] == "137|b"
+    assert group_followups([first, NEIGHBOUR, mister])["137|b"] == "137|b"
     ali = anon("137|a", "2024-01-01", citizen_name="علی قوچانی")
     assert group_followups([ali, anon("137|b", "2024-01-03", citizen_name="خانم قوچانی")])["137|b"] == "137|b"
     assert group_followups([ali, anon("137|b", "2024-01-03", citizen_name="آقای قوچانی")])["137|b"] == "137|a"
@@ -361,3 +368,49 @@ def test_nested_alleys_are_one_place_written_two_ways_and_not_their_parent_alley
                            call("137|c", "2024-01-06", "وکیل‌آباد ۱۲"),
                            call("137|d", "2024-01-07", "وکیل‌آباد ۱۴، گلستان ۳")])
     assert out["137|b"] == "137|a" and len({out[r] for r in ("137|a", "137|c", "137|d")}) == 3
+
+
+def test_a_generic_followup_by_another_member_of_the_home_follows_the_only_request_there():
+    # علی نوری reports the rubbish; his wife مریم کریمی (another surname, her own mobile and
+    # national id) files «پیگیری درخواست» at the same place a week later: the one request open
+    # there is what she follows up.  A follow-up reports no problem of its own.
+    first = req("137|a", "2024-01-01", citizen_name="علی نوری", mobile="+989150000001")
+    wife = req("137|b", "2024-01-08", citizen_name="مریم کریمی", mobile="+989150000002",
+               national_id="0012345679", category="پیگیری درخواست")
+    assert group_followups([first, wife])["137|b"] == "137|a"
+    # a son's, nameless and with no number, too
+    son = anon("137|b", "2024-01-08", citizen_name=None, category="پیگیری")
+    assert group_followups([first, son])["137|b"] == "137|a"
+    # with a neighbour's request open there too, it could be either's: the same-citizen test decides
+    assert group_followups([first, NEIGHBOUR, wife])["137|b"] == "137|b"
+    # the only request there, closed long ago (its chain quiet for the window), is no open one
+    late = req("137|b", "2024-03-01", citizen_name="مریم کریمی", mobile="+989150000002",
+               national_id="0012345679", category="پیگیری درخواست")
+    assert group_followups([first, late])["137|b"] == "137|b"
+    # under the request's own category she may be reporting it anew: the same-citizen test decides
+    own = req("137|b", "2024-01-08", citizen_name="مریم کریمی", mobile="+989150000002", national_id="0012345679")
+    assert group_followups([first, own])["137|b"] == "137|b"
+    # another place is another request; and a city can switch the rule off
+    there = req("137|b", "2024-01-08", citizen_name="مریم کریمی", mobile="+989150000002", national_id="0012345679",
+                category="پیگیری درخواست", address="بلوار سجاد کوچه 40", district="منطقه 9")
+    assert group_followups([first, there])["137|b"] == "137|b"
+    assert group_followups([first, wife], options={**followup_options(None), "sole_request": False})["137|b"] == "137|b"
+
+
+def test_a_home_members_followup_does_not_keep_the_requests_own_caller_out():
+    # the wife's follow-up joined as the home's (`sole_request`) says nothing of who the
+    # request's citizen is: علی نوری calling again from her mobile still joins his request
+    first = anon("137|a", "2024-01-01", citizen_name="علی نوری", mobile="+989150000001")
+    wife = anon("137|b", "2024-01-08", citizen_name="مریم کریمی", mobile="+989150000002", category="پیگیری درخواست")
+    again = anon("137|c", "2024-01-12", citizen_name="علی نوری", mobile="+989150000002")
+    out = group_followups([first, wife, again])
+    assert out["137|b"] == out["137|c"] == "137|a"
+
+
+def test_the_sole_request_option_is_checked():
+    import pytest
+    from munihub.errors import ConfigError
+    assert followup_options(None)["sole_request"] is True
+    assert followup_options({"followup": {"sole_request": False}})["sole_request"] is False
+    with pytest.raises(ConfigError, match="sole_request must be true or false"):
+        followup_options({"followup": {"sole_request": "yes"}})

@@ -35,6 +35,18 @@ def test_a_chain_a_place_group_and_a_cited_absent_call_are_one_thread_each():
     assert len(set(threads.values())) == 3
 
 
+def test_a_home_members_followup_of_the_only_request_there_lends_its_caller_no_thread():
+    # the wife's «پیگیری درخواست» joins her husband's request as the only one open at the
+    # place (`sole_request`), but her mention must not take his thread: she is another person
+    first = req("137|a", "2024-01-01", citizen_name="علی نوری", mobile="+989150000001", tracking="1403000100")
+    wife = req("137|b", "2024-01-08", citizen_name="مریم کریمی", mobile="+989150000002",
+               national_id="0012345679", category="پیگیری درخواست", tracking="1403000200")
+    from munihub.resolve.followups import group_followups
+    assert group_followups([first, wife])["137|b"] == "137|a"
+    threads = request_threads([first, wife])
+    assert threads["137|a"] != threads["137|b"]
+
+
 def call(key: str, filed: str, caller: str, **fields) -> dict:
     record = {"tracking_code": key, "citizen_name": caller, "category": "پسماند", "district": "منطقه 9",
               "address": "بلوار سجاد کوچه 4", "filed_at": filed, **fields}

@@ -19,7 +19,10 @@ other number alone when the caller shares a number or id with another member.  A
 surname filed under a generic category follows up that surname's request at the place from
 any phone of the home; a title or first name of the other gender is someone else.  A category listed in
 `generic_categories` («پیگیری درخواست») is the same as any, but a group's generic follow-ups
-stand for the group's own category: a call of another category does not join through them.  The window is a chain: it
+stand for the group's own category: a call of another category does not join through them.
+A generic follow-up at a place where exactly one request is open within the window follows
+that one up whoever calls (`sole_request`: a wife of another surname, a son); such a member
+keeps nobody out of the group, and lends its caller no thread (`records.request_threads`).  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
 earlier one closed) starts a new group.  A request citing an earlier tracking code
@@ -53,6 +56,10 @@ FOLLOWUP_DEFAULTS: dict[str, Any] = {
     # a request the operator marked as a duplicate joins the group it cites, or else the
     # citizen's latest earlier group at that place, whatever its category and age
     "duplicate_statuses": ["تکراری", "درخواست تکراری", "duplicate"],
+    # a call under a generic category at a place where exactly one request is open within the
+    # window follows that request up, whoever calls (a spouse, a son): a follow-up reports no
+    # problem of its own, and there is only one to follow (`group_followups`)
+    "sole_request": True,
 }
 # A number in the description, its digit groups joined by single dashes or spaces as a code
 # is read out («137-1234-5678», «۱۳۷ ۱۲۳۴ ۵۶۷۸»); a run of 6+ digits is only a candidate code.
@@ -125,8 +132,9 @@ def followup_options(conf: dict | None) -> dict[str, Any]:
     dups = given.get("duplicate_statuses", [])
     if not isinstance(dups, list) or not all(isinstance(c, str) and c.strip() for c in dups):
         problems.append(f"duplicate_statuses must be a list of status values, not {dups!r}")
-    if not isinstance(given.get("quoted_codes", True), bool):
-        problems.append(f"quoted_codes must be true or false, not {given['quoted_codes']!r}")
+    for key in ("quoted_codes", "sole_request"):
+        if not isinstance(given.get(key, True), bool):
+            problems.append(f"{key} must be true or false, not {given[key]!r}")
     if problems:
         from munihub.errors import ConfigError
         raise ConfigError("; ".join(problems), where="match settings: service_request.followup",
@@ -381,6 +389,13 @@ def _landmark_bucket(p: dict) -> list[tuple]:
     return [("landmark", p["district"], p["landmark"])] if p.get("landmark") and p["district"] else []
 
 
+def _place_keys(p: dict, districts: dict[tuple, set]) -> list[tuple]:
+    """Every place bucket a call may share a group through (its address text, street and
+    alley, landmark)."""
+    return ([("place", p["district"], p["address"])] if p["district"] and p["address"] else []) + \
+        _place_lookups(p, districts) + _landmark_bucket(p)
+
+
 def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool = False) -> bool:
     """Same citizen, same category (any, with `any_category`), same place (profiles from `_profile`)."""
     if not (any_category or _same_category(a, b)) or not same_citizen(a, b):
@@ -390,6 +405,12 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
             return False  # without an id in common, the place must be known
         if not (_named(a) and _named(b)) and (a["generic"] or b["generic"] or a["category"] != b["category"]):
             return False  # a nameless "follow-up" with no number in common could be anyone's
+    return same_spot(a, b, radius_m)
+
+
+def same_spot(a: dict, b: dict, radius_m: float = 200.0) -> bool:
+    """Two calls' places are one spot: coordinates within `radius_m`, else the same street and
+    alley, landmark or similar address text in one district (profiles from `_profile`)."""
     if a["coords"] and b["coords"]:
         return distance_m(a["coords"], b["coords"]) <= radius_m
     if a["district"] and b["district"] and a["district"] != b["district"]:
@@ -476,9 +497,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             for target in earlier:
                 union(target, p["ref"])
         else:
-            keys = [(k, v) for k, v in p["citizen"].items()] + \
-                ([("place", p["district"], p["address"])] if p["district"] and p["address"] else []) + \
-                _place_lookups(p, districts) + _landmark_bucket(p)
+            keys = [(k, v) for k, v in p["citizen"].items()] + _place_keys(p, districts)
             roots = {find(r) for key in keys for r in buckets.get(key, ())}
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
@@ -487,9 +506,23 @@ def group_followups(requests: list[dict], window_days: int | None = None,
                 if (p["duplicate"] or p["when"] - last[root] <= window) and _of_category(p, members[root]) and \
                         _in_district(p, members[root]) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
-                        not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]):
+                        not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]
+                                if not q.get("household")):
                     if best is None or last[root] > last[best]:
                         best = root
+            if best is None and p["generic"] and options["sole_request"] and \
+                    ((p["district"] or p["place"]) and p["address"] or p["coords"]):
+                # a follow-up by another member of the home (a spouse of another surname, a
+                # son): with one request open at the place it is that one's; with two, or none,
+                # the same-citizen test above decides alone
+                here = {find(r) for key in _place_keys(p, districts) for r in buckets.get(key, ())}
+                open_ = [root for root in here if p["when"] - last[root] <= window and
+                         _in_district(p, members[root]) and
+                         any(same_spot(p, q, radius_m) for q in members[root])]
+                if len(open_) == 1:
+                    best = open_[0]
+                    # who the request's citizen is, its own calls say: not one of the home
+                    p["household"] = True
             if best is not None:
                 union(best, p["ref"])
         for k, v in p["citizen"].items():

@@ -377,9 +377,11 @@ def request_threads(requests: list[dict], options: dict | None = None,
     mentions carry it as evidence (`thread_mentions`).  The key is the smallest group key of
     the merged groups: stable and independent of input order.  `cites`: `request_cites` of
     these requests, if the caller has it already."""
-    from munihub.resolve.followups import group_followups
+    from munihub.resolve.followups import FOLLOWUP_DEFAULTS, group_followups
 
-    groups = group_followups(requests, options=options)
+    # a follow-up joined only as the one request open at its place (`sole_request`: a spouse,
+    # a son) is the home's, not its caller's: it lends its caller no thread
+    groups = group_followups(requests, options={**(options or FOLLOWUP_DEFAULTS), "sole_request": False})
     parent: dict[str, str] = {}
 
     def find(key: str) -> str:
