@@ -34,6 +34,10 @@ street and alley, and joins only when exactly one named person there fits.
   mention's number either: a «فاطمه» calling from a third member's mobile is فاطمه or her
   twin فاطمه‌زهرا, and the roster cannot say which, so it says neither.
 
+In all of these a person on record under `min_age` (12) full years on the mention's own date
+(its 137 call's, `records.MENTIONED_ON`) by a birth date of theirs is nobody the mention may
+mean (`_Roster.too_young`): a son born 2015 at the home is not «آقای رستمی» calling in 2024.
+
 Deterministic (sorted keys); only clusters and features in, clusters out.  The full run
 applies it to every cluster, the incremental run to a region widened by `home_mates`.
 Settings: the type's `roster` (False: none; the person type's default is `PERSON_ROSTER`,
