@@ -4,6 +4,7 @@ of the home joins neither; the full and the incremental run decide alike."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 
 import pytest
@@ -513,3 +514,92 @@ def test_incremental_runs_join_a_whole_name_on_a_members_mobile_as_a_full_run(tm
         after_son["registry.citizens|R1"], after_son["registry.citizens|R2"])
     resolve_all(engine, full=True)
     assert _members(engine) == after_son
+
+
+# ---------------------------------------------------------------- children on record
+
+CALLED = "2024-05-01"  # the call's own date (`records.MENTIONED_ON`), never the clock's
+
+
+def test_a_child_on_record_is_no_caller_for_a_title_and_surname():
+    # a son born 2015 at the home: nine on the call's day, so «آقای رستمی» is his father
+    feats = home_of_rostami(mobile=WIFE, mentioned_on=CALLED)
+    feats["reg|3"] = person("حسن", "رستمی", gender="male", national_id=nid(3), birth_date="2015-03-02", **HOME)
+    why: dict[str, str] = {}
+    out = partial.resolve_partials(alone(feats), feats, ROSTER, conflict_of(feats, CONF), why=why)
+    assert out["137|9#person"] == out["reg|1"] != out["reg|3"]
+    assert why == {"137|9#person": partial.ATTACHED}
+    for born in ("2012-05-01", None):  # twelve that day, or no birth date: he may be the caller
+        if born:
+            feats["reg|3"]["birth_date"] = born
+        else:
+            del feats["reg|3"]["birth_date"]
+        assert decide(alone(feats), feats) == alone(feats), born
+    feats["reg|3"]["birth_date"] = "2012-05-02"  # a day short of twelve: not yet
+    assert decide(alone(feats), feats)["137|9#person"] == decide(alone(feats), feats)["reg|1"]
+    del feats["137|9#person"]["mentioned_on"]  # no date of its own: no age to reckon, two fit
+    assert decide(alone(feats), feats) == alone(feats)
+
+
+def test_a_child_on_record_is_no_caller_for_a_half_or_a_whole_name():
+    # a son «علی» of eight beside علیرضا: the call «علی» is the father's half, not the boy
+    feats = home_of_alireza(mobile=WIFE, mentioned_on=CALLED)
+    feats["reg|3"] = person("علی", "رستمی", gender="male", national_id=nid(3), birth_date="2016-01-10", **HOME)
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"] != out["reg|3"]
+    feats["reg|3"]["birth_date"] = "1995-01-10"  # a grown son علی: the pairs decide
+    assert decide(alone(feats), feats) == alone(feats)
+    # a namesake junior of seven: the whole name on the wife's mobile is the father's
+    feats = whole_name_call(mentioned_on=CALLED)
+    feats["reg|3"] = person("علی", "رستمی", gender="male", national_id=nid(3), birth_date="2017-02-01", **HOME)
+    out = decide(alone(feats), feats)
+    assert out["137|9#person"] == out["reg|1"] != out["reg|3"]
+
+
+def test_a_child_namesake_does_not_take_a_call_from_its_person():
+    # twins' home with a little sister فاطمه of five: «فاطمه» on the father's mobile stays
+    # with the twin the pairs chose, as it would with no sister (she is no caller)
+    clusters, feats = twins("+989350000003")
+    feats["reg|fz"]["first_key"] = "مریم"  # no twin of a compound name: only the little sister
+    feats["137|5#person"]["mentioned_on"] = CALLED
+    feats["reg|little"] = person("فاطمه", "قاسمی", gender="female", birth_date="2019-04-04",
+                                 mobile="+989350000009", place="سجاد/15", phone="+985132222222")
+    clusters = {**alone(feats), "137|5#person": "137|5#person", "reg|f": "137|5#person"}
+    assert decide(clusters, feats) == clusters
+    mentions = lambda ref: ref.endswith("#person")  # noqa: E731
+    assert partial.detach(clusters, feats, ROSTER, mentions) == clusters  # not even for a moment
+    feats["reg|little"]["birth_date"] = "1999-04-04"  # a grown sister of the name: it leaves
+    assert decide(clusters, feats)["137|5#person"] == "137|5#person" != decide(clusters, feats)["reg|f"]
+
+
+def test_incremental_runs_pass_over_a_child_on_record_as_a_full_run(tmp_path):
+    """«آقای رستمی» calls on his wife's mobile on 2024-05-01; his son حسن on record was born in
+    2015: the father is the one رستمی of the home old enough to call, in an incremental run (the
+    call's date read back from the stored features) as in a full one; the date is matching's
+    only, never the person's golden record."""
+    call = _row("rc137.calls", "1403000001", "service_request", {
+        "tracking_code": "1403000001", "citizen_name": "آقای رستمی", "mobile": "+989150000009",
+        "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
+        "filed_at": "2024-05-01T10:00:00"})
+    son = _citizen("R2", "حسن", 2, "+989150000002")
+    son["record"]["birth_date"] = "2015-03-02"
+    engine = store.open_store(f"sqlite:///{tmp_path / 'child.db'}")
+    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001"), son,
+                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    after_call = _members(engine)
+    assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"] \
+        != after_call["registry.citizens|R2"]
+    assert _rule(engine, "rc137.calls|1403000001#person") == partial.ATTACHED
+    with engine.connect() as conn:
+        f = store.match_features
+        stored = conn.execute(sa.select(f.c.features).where(f.c.ref == "rc137.calls|1403000001#person")).scalar_one()
+        golden = list(conn.execute(sa.select(store.entities.c.golden)).scalars())
+    stored = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
+    assert stored.get("mentioned_on") == "2024-05-01"
+    assert golden and not any("mentioned_on" in json.dumps(g, ensure_ascii=False) for g in golden)
+    resolve_all(engine, full=True)
+    assert _members(engine) == after_call
+    assert _rule(engine, "rc137.calls|1403000001#person") == partial.ATTACHED

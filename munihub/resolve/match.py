@@ -66,7 +66,10 @@ _PERSON = {
                  "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),
                  "postal_code": (["postal_code", "address.postal_code"], "raw"),
                  "gender": ("gender", "raw"), "place": ("address", "place"),
-                 "district": ("address", "district"), "thread": ("request_thread", "raw")},
+                 "district": ("address", "district"), "thread": ("request_thread", "raw"),
+                 # not compared (no comparison names it): the roster's reference date
+                 # (`partial`: a child on record is no 137 caller)
+                 "mentioned_on": ("mentioned_on", "raw")},
     # m/u are for pairs inside the blocked candidate set (not random pairs).
     "comparisons": {
         "national_id": {"kind": "code", "m": [0.03, 0.04, 0.93], "u": [0.995, 0.004, 0.001]},

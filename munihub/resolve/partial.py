@@ -34,6 +34,10 @@ street and alley, and joins only when exactly one named person there fits.
   mention's number either: a «فاطمه» calling from a third member's mobile is فاطمه or her
   twin فاطمه‌زهرا, and the roster cannot say which, so it says neither.
 
+In all of these a person on record under `min_age` (12) full years on the mention's own date
+(its 137 call's, `records.MENTIONED_ON`) by a birth date of theirs is nobody the mention may
+mean (`_Roster.too_young`): a son born 2015 at the home is not «آقای رستمی» calling in 2024.
+
 Deterministic (sorted keys); only clusters and features in, clusters out.  The full run
 applies it to every cluster, the incremental run to a region widened by `home_mates`.
 Settings: the type's `roster` (False: none; the person type's default is `PERSON_ROSTER`,
@@ -50,11 +54,13 @@ from munihub.resolve.model import is_half
 # Feature names: first name, surname, father's name; personal values that tie a mention to
 # its entity; numbers a person owns (their household is the caller's home); what names a
 # household; what names a street and alley (only to widen an incremental region); trusted
-# ids whose typos `pooled.join` follows to their one owner on record.
+# ids whose typos `pooled.join` follows to their one owner on record; the birth date, the
+# mention's own date (its 137 call's), and the age under which a person on record is no
+# caller on that date (a child on the registry: 12 full years, see `_Roster.too_young`).
 PERSON_ROSTER = {"first": "first_key", "last": "last_key", "father": "father_key",
                  "personal": ["national_id", "birth_date", "mobile", "thread"],
                  "numbers": ["mobile"], "households": ["phone", "postal_code"], "places": ["place"],
-                 "ids": ["national_id"]}
+                 "ids": ["national_id"], "born": "birth_date", "dated": "mentioned_on", "min_age": 12}
 
 Feats = Mapping[str, dict]
 # The rule a moved mention's membership is stored with (`entity_members.rule`), and what
@@ -303,10 +309,14 @@ class _Roster:
         self.placed: dict[tuple, set[str]] = defaultdict(set)
         self.owners: dict[tuple, set[str]] = defaultdict(set)
         self.households: dict[str, set[tuple]] = defaultdict(set)
+        born = roster.get("born")
+        self.born: dict[str, set[str]] = {}
         for key, refs in self.groups.items():
             fs = [self.f(r) for r in refs]
             if not any(f.get(first) for f in fs):
                 continue
+            if born and any(f.get(born) for f in fs):
+                self.born[key] = {f[born] for f in fs if f.get(born)}
             surnames = {f[last] for f in fs if f.get(last)}
             for f in fs:
                 self.households[key] |= {(h, f[h]) for h in roster["households"] if f.get(h)}
@@ -341,6 +351,24 @@ class _Roster:
 
     def f(self, ref: str) -> dict:
         return self.feats.get(ref) or {}
+
+    def dated(self, refs: Iterable[str]) -> str | None:
+        """The earliest own date of the records `refs` (their 137 calls' `mentioned_on`),
+        or None: the same in a full and an incremental run, never the clock's."""
+        name = self.roster.get("dated")
+        days = [d for r in refs if name and (d := self.f(r).get(name))]
+        return min(days) if days else None
+
+    def too_young(self, key: str, on: str | None) -> bool:
+        """Whether the named group `key` was under `min_age` full years on the day `on` by a
+        birth date one of its records gives: a son on the registry born 2015 made no call of
+        2024, so he is no one a caller's partial name may mean at his home.  A group with no
+        birth date on record, or a day not known, stays a candidate.  Twelve: younger
+        children do not call the city's hotline or own its bills; a teenager may."""
+        if on is None or key not in self.born:
+            return False
+        least = self.roster.get("min_age", 0)
+        return any(_age(b, on) is not None and _age(b, on) < least for b in self.born[key])
 
     def homes(self, refs: Iterable[str], but: str | None = None) -> set[tuple]:
         """The households of the people on record who own the numbers `refs` called from
@@ -407,9 +435,9 @@ def attach(clusters: dict[str, str], feats: Feats, roster: dict,
         # group's own home and street and alley are all it has (everyone of the surname there
         # is weighed)
         surname, numbered = surnames.pop(), any(f.get(n) for f in fs for n in roster["numbers"])
-        fits = []
+        fits, on = [], r.dated(refs)
         for k in sorted(r.around(refs, surname, numbered)):
-            if _compatible(r.groups[k], refs, conflict) and \
+            if not r.too_young(k, on) and _compatible(r.groups[k], refs, conflict) and \
                     not any((a, b) in refused for a in r.groups[k] for b in refs):
                 fits.append(k)
                 if len(fits) > 1:
@@ -454,8 +482,10 @@ def _half_of(key: str, refs: list[str], r: _Roster, conflict: Callable[[str, str
     name, surname = names.pop(), surnames.pop()
     fathers = {f[father] for f in fs if father and f.get(father)}
     numbered = any(f.get(n) for f in fs for n in roster["numbers"])
-    fits = []
+    fits, on = [], r.dated(refs)
     for k in sorted(r.around(refs, surname, numbered, but=key) - {key}):
+        if r.too_young(k, on):  # a son «علی» of six on record is not the caller «علی»
+            continue
         held = {r.f(x).get(first) for x in r.groups[k]} - {None, ""}
         if held & fathers or (father and name in {r.f(x).get(father) for x in r.groups[k]}):
             continue
@@ -491,11 +521,11 @@ def attach_named(clusters: dict[str, str], feats: Feats, roster: dict,
         held = {(n, f[n]) for f in fs for n in numbers if f.get(n)}
         if len(whole) != 1 or not any(r.owners.get(number, set()) - {key} for number in held):
             continue
-        (name, surname), fits = whole.pop(), []
+        (name, surname), fits, on = whole.pop(), [], r.dated(refs)
         # a member whose first name the caller's is half of may be the caller too (twins
         # فاطمه and فاطمه‌زهرا: `detach` took «فاطمه» on the father's mobile from both)
         for k in sorted(r.at_home(refs, surname, own=key)):
-            if _same_or_half(name, r, r.groups[k]) and _compatible(r.groups[k], refs, conflict) and \
+            if not r.too_young(k, on) and _same_or_half(name, r, r.groups[k]) and _compatible(r.groups[k], refs, conflict) and \
                     not any((a, b) in refused for a in r.groups[k] for b in refs):
                 fits.append(k)
         if len(fits) == 1 and any(r.f(ref).get(first) == name for ref in r.groups[fits[0]]):
@@ -563,8 +593,9 @@ def detach(clusters: dict[str, str], feats: Feats, roster: dict,
             if not mentions(ref) or not f.get(first) or not f.get(last) or _tied(ref, refs, r) \
                     or any((ref, other) in matched for other in refs):
                 continue
+            on = r.dated([ref])
             if any(_same_or_half(f[first], r, r.groups[k]) and not _tied(ref, r.groups[k], r)
-                   for k in sorted(r.at_home([ref], f[last], own=key))):
+                   and not r.too_young(k, on) for k in sorted(r.at_home([ref], f[last], own=key))):
                 leaving.add(ref)
         if leaving:
             rest = [ref for ref in refs if ref not in leaving]
@@ -575,6 +606,16 @@ def detach(clusters: dict[str, str], feats: Feats, roster: dict,
             for ref in rest:
                 out[ref] = min(rest)
     return out
+
+
+def _age(born: str, on: str) -> int | None:
+    """Full years from the ISO day `born` to the ISO day `on`, or None when either is no
+    ISO day (a birth date on record in another shape tells no age)."""
+    try:
+        (y, m, d), (y2, m2, d2) = (tuple(int(p) for p in x[:10].split("-")) for x in (born, on))
+    except ValueError:
+        return None
+    return y2 - y - ((m2, d2) < (m, d))
 
 
 def _tied(ref: str, refs: Iterable[str], r: _Roster) -> bool:

@@ -25,6 +25,18 @@ SET_ASIDE_ID = "national_id_set_aside"
 CARRIED = ("national_id", SET_ASIDE_ID, "mobile", "phone", "birth_date", "postal_code", "father_name", "gender", "email")
 
 
+# The date a mention's row was made (a 137 call's filing date), ISO `YYYY-MM-DD`: matching
+# never compares it (`match._PERSON`: a feature only), nor does a golden record show it.
+MENTIONED_ON = "mentioned_on"
+
+
+def _day(value) -> str | None:
+    """The ISO day of a published date or date-time (`2024-03-05T10:12:00` -> `2024-03-05`),
+    else None (a value of another shape is no date to reckon an age from)."""
+    day = _iso(value)[:10] if value else ""
+    return day if len(day) == 10 and day[4] == day[7] == "-" and day.replace("-", "").isdigit() else None
+
+
 def _iso(value) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
 
@@ -72,6 +84,9 @@ def person_mention(record: dict) -> dict | None:
             person["gender"] = gender  # «خانم احمدی» is not the registry's «علی احمدی»
     if thread:
         person["request_thread"] = thread
+    on = _day(record.get("filed_at"))
+    if on:  # the call's own date: who at the caller's home was old enough to call (`partial`)
+        person[MENTIONED_ON] = on
     address = _address(record)
     if address:
         person["address"] = address
