@@ -46,7 +46,7 @@ def separate(clusters: dict[str, str], feats: Feats, roster: dict,
     one home taken out (see the module docstring); `roster`: `partial.roster_settings`;
     `matched`: steward "match" pairs, both ways; `why` gets `SEPARATED` for each record
     taken out."""
-    first, last = roster["first"], roster["last"]
+    first, last, dated = roster["first"], roster["last"], roster.get("dated")
     stating = roster.get("stating", ("national_id", "birth_date"))
     homes = (*roster["households"], *roster.get("places", ()))
     groups: dict[str, list[str]] = defaultdict(list)
@@ -82,10 +82,13 @@ def separate(clusters: dict[str, str], feats: Feats, roster: dict,
         for part in _unstated(refs, f, stating, roster):
             if any((ref, other) in matched for ref in part for other in refs):
                 continue  # a steward put it here
+            on = min((d for r in part if dated and (d := f(r).get(dated))), default=None)
             for ref in part:
                 g = f(ref)
-                if g.get(first) and g.get(last) and \
-                        any((home, g[first], g[last]) in torn[key] for home in ((h, g[h]) for h in homes if g.get(h))):
+                if g.get(first) and g.get(last) and any(
+                        (home, g[first], g[last]) in torn[key] and
+                        not _only_children(at[(home, g[first], g[last])] - {key}, groups, f, roster, on)
+                        for home in ((h, g[h]) for h in homes if g.get(h))):
                     leaving.update(part)
                     break
         if not leaving:
@@ -99,6 +102,18 @@ def separate(clusters: dict[str, str], feats: Feats, roster: dict,
                 if why is not None:
                     why[ref] = SEPARATED
     return out
+
+
+def _only_children(others: set[str], groups: Mapping[str, list[str]], f, roster: dict, on: str | None) -> bool:
+    """Whether every other person of the name at the home was under the roster's `min_age` on
+    the day `on` (a 137 call's own date): a little sister named as her elder sister made no
+    call, so the call is not torn between them.  False with no day, or with no one else
+    (a son named as his father, `_sons_at_home`, is no part of its own)."""
+    born, least = roster.get("born"), roster.get("min_age", 0)
+    if on is None or not born or not others:
+        return False
+    return all(any((age := full_years(f(r)[born], on)) is not None and age < least
+                   for r in groups[k] if f(r).get(born)) for k in others)
 
 
 def _sons_at_home(groups: Mapping[str, list[str]], f, roster: dict, homes) -> list[tuple]:
@@ -202,3 +217,13 @@ def _together(refs: list[str], f, roster: dict) -> list[list[str]]:
     for r in refs:
         parts[root(r)].append(r)
     return [sorted(p) for _, p in sorted(parts.items())]
+
+
+def full_years(born: str, on: str) -> int | None:
+    """Full years from the ISO day `born` to the ISO day `on`, or None when either is no
+    ISO day (a birth date on record in another shape tells no age)."""
+    try:
+        (y, m, d), (y2, m2, d2) = (tuple(int(p) for p in x[:10].split("-")) for x in (born, on))
+    except ValueError:
+        return None
+    return y2 - y - ((m2, d2) < (m, d))

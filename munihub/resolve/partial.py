@@ -368,7 +368,7 @@ class _Roster:
         if on is None or key not in self.born:
             return False
         least = self.roster.get("min_age", 0)
-        return any(_age(b, on) is not None and _age(b, on) < least for b in self.born[key])
+        return any((age := namesakes.full_years(b, on)) is not None and age < least for b in self.born[key])
 
     def homes(self, refs: Iterable[str], but: str | None = None) -> set[tuple]:
         """The households of the people on record who own the numbers `refs` called from
@@ -606,16 +606,6 @@ def detach(clusters: dict[str, str], feats: Feats, roster: dict,
             for ref in rest:
                 out[ref] = min(rest)
     return out
-
-
-def _age(born: str, on: str) -> int | None:
-    """Full years from the ISO day `born` to the ISO day `on`, or None when either is no
-    ISO day (a birth date on record in another shape tells no age)."""
-    try:
-        (y, m, d), (y2, m2, d2) = (tuple(int(p) for p in x[:10].split("-")) for x in (born, on))
-    except ValueError:
-        return None
-    return y2 - y - ((m2, d2) < (m, d))
 
 
 def _tied(ref: str, refs: Iterable[str], r: _Roster) -> bool:
