@@ -403,23 +403,28 @@ def _citizen(key: str, first: str, n: int, mobile: str, last: str = "رستمی"
         "mobile": mobile, "phone": "+985131111111", "address": ADDRESS, "postal_code": "9188811111"})
 
 
+def _called_home(tmp_path, caller: str, home: list[dict], number: str | None = "+989150000009"):
+    """The home on record (`home`'s citizens and زهرا کریمی, whose mobile is +989150000009),
+    resolved; then «caller»'s 137 call about the home's alley on 2024-05-01 (from `number`),
+    resolved incrementally.  Returns the store and its members."""
+    fields = {"tracking_code": "1403000001", "citizen_name": caller, "category": "روشنایی معابر",
+              "address": "بلوار توس کوچه 12", "district": "3", "filed_at": "2024-05-01T10:00:00"}
+    if number:
+        fields["mobile"] = number
+    engine = store.open_store(f"sqlite:///{tmp_path / 'home.db'}")
+    _publish(engine, [*home, _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
+    resolve_all(engine)
+    _publish(engine, [_row("rc137.calls", "1403000001", "service_request", fields)], T0 + dt.timedelta(hours=1), "L2")
+    assert resolve_all(engine)["mode"] == "incremental"
+    return engine, _members(engine)
+
+
 @pytest.mark.parametrize("number", ["+989150000009", None], ids=["on_his_wifes_mobile", "with_no_number"])
 def test_incremental_runs_decide_partials_as_a_full_run(tmp_path, number):
     """«آقای رستمی» calls on his wife's mobile, or with no number (then only his street and
     alley place him): the one رستمی man of the home is the caller, in an incremental run as in a
     full one; once a brother moves in, the call could be either, so it is nobody's."""
-    fields = {"tracking_code": "1403000001", "citizen_name": "آقای رستمی", "category": "روشنایی معابر",
-              "address": "بلوار توس کوچه 12", "district": "3", "filed_at": "2024-05-01T10:00:00"}
-    if number:
-        fields["mobile"] = number
-    call = _row("rc137.calls", "1403000001", "service_request", fields)
-    engine = store.open_store(f"sqlite:///{tmp_path / 'inc.db'}")
-    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001"),
-                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
-    resolve_all(engine)
-    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
-    assert resolve_all(engine)["mode"] == "incremental"
-    after_call = _members(engine)
+    engine, after_call = _called_home(tmp_path, "آقای رستمی", [_citizen("R1", "علی", 1, "+989150000001")], number)
     assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"]
     assert _rule(engine, "rc137.calls|1403000001#person") == partial.ATTACHED
     resolve_all(engine, full=True)
@@ -438,17 +443,7 @@ def test_incremental_runs_join_a_half_name_as_a_full_run(tmp_path):
     """«علی رستمی» calls on the wife's mobile: علیرضا is the one man of the home his name is
     half of, in an incremental run as in a full one; once a son علی is on record there, the
     pairs decide (the son: his whole name and the home)."""
-    call = _row("rc137.calls", "1403000001", "service_request", {
-        "tracking_code": "1403000001", "citizen_name": "علی رستمی", "mobile": "+989150000009",
-        "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
-        "filed_at": "2024-05-01T10:00:00"})
-    engine = store.open_store(f"sqlite:///{tmp_path / 'half.db'}")
-    _publish(engine, [_citizen("R1", "علیرضا", 1, "+989150000001"),
-                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
-    resolve_all(engine)
-    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
-    assert resolve_all(engine)["mode"] == "incremental"
-    after_call = _members(engine)
+    engine, after_call = _called_home(tmp_path, "علی رستمی", [_citizen("R1", "علیرضا", 1, "+989150000001")])
     assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"]
     assert _rule(engine, "rc137.calls|1403000001#person") == partial.HALF
     resolve_all(engine, full=True)
@@ -577,19 +572,9 @@ def test_incremental_runs_pass_over_a_child_on_record_as_a_full_run(tmp_path):
     2015: the father is the one رستمی of the home old enough to call, in an incremental run (the
     call's date read back from the stored features) as in a full one; the date is matching's
     only, never the person's golden record."""
-    call = _row("rc137.calls", "1403000001", "service_request", {
-        "tracking_code": "1403000001", "citizen_name": "آقای رستمی", "mobile": "+989150000009",
-        "category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3",
-        "filed_at": "2024-05-01T10:00:00"})
     son = _citizen("R2", "حسن", 2, "+989150000002")
     son["record"]["birth_date"] = "2015-03-02"
-    engine = store.open_store(f"sqlite:///{tmp_path / 'child.db'}")
-    _publish(engine, [_citizen("R1", "علی", 1, "+989150000001"), son,
-                      _citizen("R9", "زهرا", 9, "+989150000009", "کریمی", "female")], T0, "L1")
-    resolve_all(engine)
-    _publish(engine, [call], T0 + dt.timedelta(hours=1), "L2")
-    assert resolve_all(engine)["mode"] == "incremental"
-    after_call = _members(engine)
+    engine, after_call = _called_home(tmp_path, "آقای رستمی", [_citizen("R1", "علی", 1, "+989150000001"), son])
     assert after_call["rc137.calls|1403000001#person"] == after_call["registry.citizens|R1"] \
         != after_call["registry.citizens|R2"]
     assert _rule(engine, "rc137.calls|1403000001#person") == partial.ATTACHED

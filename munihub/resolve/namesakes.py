@@ -163,37 +163,34 @@ def _unstated(refs: list[str], f, stating, roster: dict) -> list[list[str]]:
     the same source with the same whole name at the same landline or postal code (a water
     company's monthly bills of one subscriber: the source itself names him there)."""
     first, last = roster["first"], roster["last"]
-    parent = {r: r for r in refs}
 
-    def root(r: str) -> str:
-        while parent[r] != r:
-            r = parent[r]
-        return r
-
-    seen: dict[tuple, str] = {}
-    for r in refs:
+    def keys(r: str) -> list[tuple]:
         g = f(r)
-        keys = [(p, g[p]) for p in roster["personal"] if g.get(p)]
+        out = [(p, g[p]) for p in roster["personal"] if g.get(p)]
         if g.get(first) and g.get(last):
             source = r.split("|", 1)[0]
-            keys += [(source, h, g[h], g[first], g[last]) for h in roster["households"] if g.get(h)]
-        for k in keys:
-            if k in seen:
-                a, b = root(seen[k]), root(r)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-            else:
-                seen[k] = r
-    parts: dict[str, list[str]] = defaultdict(list)
-    for r in refs:
-        parts[root(r)].append(r)
-    return [p for _, p in sorted(parts.items()) if not any(f(r).get(s) for r in p for s in stating)]
+            out += [(source, h, g[h], g[first], g[last]) for h in roster["households"] if g.get(h)]
+        return out
+
+    return [p for p in _linked(refs, keys) if not any(f(r).get(s) for r in p for s in stating)]
 
 
 def _together(refs: list[str], f, roster: dict) -> list[list[str]]:
     """`refs` in parts: joined where they share a personal value, or a household key beside
     the same whole name."""
     first, last = roster["first"], roster["last"]
+
+    def keys(r: str) -> list[tuple]:
+        g = f(r)
+        return [(p, g[p]) for p in roster["personal"] if g.get(p)] + \
+            [(h, g[h], g[first], g[last]) for h in roster["households"] if g.get(h)]
+
+    return _linked(refs, keys)
+
+
+def _linked(refs: list[str], keys: Callable[[str], list[tuple]]) -> list[list[str]]:
+    """`refs` in parts joined where their `keys` meet, transitively; each part sorted, the
+    parts in the order of their smallest ref."""
     parent = {r: r for r in refs}
 
     def root(r: str) -> str:
@@ -203,10 +200,7 @@ def _together(refs: list[str], f, roster: dict) -> list[list[str]]:
 
     seen: dict[tuple, str] = {}
     for r in refs:
-        g = f(r)
-        keys = [(p, g[p]) for p in roster["personal"] if g.get(p)]
-        keys += [(h, g[h], g[first], g[last]) for h in roster["households"] if g.get(h)]
-        for k in keys:
+        for k in keys(r):
             if k in seen:
                 a, b = root(seen[k]), root(r)
                 if a != b:
