@@ -37,7 +37,7 @@ def join(clusters: dict[str, str], feats: Mapping[str, dict], roster: dict,
     # A home's landline or postal code only with the whole name on the same record: each
     # member of a home has a first name of their own, so that pair is one person whatever
     # else differs (two 137 calls about problems in two streets); and an incremental region
-    # holds the records of a surname at a landline (`partial.home_mates`), not what a
+    # holds the records of a surname at a landline (`homes.home_mates`), not what a
     # nameless call's landline would pull in through another record's name.
     first, last, numbers = roster["first"], roster["last"], roster["numbers"]
     groups: dict[str, list[str]] = defaultdict(list)

@@ -424,7 +424,7 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
                   models: dict, match_settings: dict | None):
     """Grow and cluster the region of one type's new records against the stored index:
     (region, ids, rule, review pairs, previous, features, their old features, conf)."""
-    from munihub.resolve import match, partial
+    from munihub.resolve import homes, match, partial
 
     conf = match.settings_for(etype, match_settings)
     roster = partial.roster_settings(etype, conf)
@@ -436,8 +436,8 @@ def _match_region(engine: sa.Engine, etype: str, new: dict[str, dict], seeds, de
         region, pairs = match.grow_region([*new, *seeds], hood.slot, conf, model, hood.previous,
                                           hood.members_of, decisions, fetch=hood.fetch)
         # the roster step weighs a partial mention against its home-mates: the region holds
-        # them and their whole parts, as a full run's clusters do (partial.home_mates)
-        while mates := partial.home_mates(region, hood.slot["features"], roster) - region:
+        # them and their whole parts, as a full run's clusters do (homes.home_mates)
+        while mates := homes.home_mates(region, hood.slot["features"], roster) - region:
             region, pairs = match.grow_region([*region, *mates], hood.slot, conf, model, hood.previous,
                                               hood.members_of, decisions, fetch=hood.fetch)
         hood.former({r for p in pairs for r in (p.left_ref, p.right_ref)})  # for the review queue
