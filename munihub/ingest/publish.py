@@ -198,18 +198,19 @@ def _keep_earlier(conn, source: str, load_id: str, entity_type: str, now, repeat
 def _keep_held(conn, source: str, load_id: str, entity_type: str, now, held) -> int:
     """Keep in `earlier_copies`, for person matching alone, the citizen of each row of the load
     quarantined only for a value its contract requires (`held`: `stage.held_record` of the
-    contract, raw -> (key, mapped record) or None), under the row's key (`mapping.KEYLESS` for
-    an empty one) and its content hash: the row itself waits in quarantine as before, and the
-    same row read again adds nothing.  A copy under a key is dropped as any earlier copy is,
-    once a load publishes that key again (`_keep_earlier`): the key's own row names the
-    citizen then.  Its rows are read back from the quarantine, as a replay reads them; in the
-    publish's transaction, so they appear with the load, stamped as its rows are, and a held
-    or failed load keeps none.  Returns how many were added."""
+    contract, (raw, stored reasons) -> (key, mapped record) or None), under the row's key
+    (`mapping.KEYLESS` for an empty one) and its content hash: the row itself waits in
+    quarantine as before, and the same row read again adds nothing.  A copy under a key is
+    dropped as any earlier copy is, once a load publishes that key again (`_keep_earlier`):
+    the key's own row names the citizen then.  Its rows are read back from the quarantine,
+    as a replay reads them, and mapped again only when their stored reasons qualify; in the
+    publish's transaction, so they appear with the load, stamped as its rows are, and a
+    held or failed load keeps none.  Returns how many were added."""
     q, e = store.quarantine, store.earlier_copies
     rows = {}
-    for position, raw in conn.execute(sa.select(q.c.position, q.c.raw).where(
+    for position, raw, reasons in conn.execute(sa.select(q.c.position, q.c.raw, q.c.reasons).where(
             q.c.load_id == load_id, q.c.source == source).order_by(q.c.id)):
-        found = held(raw)
+        found = held(raw, reasons)
         if found:
             key, record = found
             digest = store.record_hash(record)  # hashed and stored as staging does a record
@@ -304,7 +305,7 @@ def _committing(conn):
 
 def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key_fields: list[str] | None = None,
                    identity: dict | None = None, crash_hook=None, early=None,
-                   held: Callable[[Any], tuple[str, dict] | None] | None = None) -> dict[str, int]:
+                   held: Callable[[Any, list], tuple[str, dict] | None] | None = None) -> dict[str, int]:
     """Publish load `load_id`: source rows + cursor + ledger + closing the quarantine entries of
     records it read again (`quarantine.close_reread`) in one transaction; returns counts.
     With the contract's `identity` (`identity.identity_of`), rows keyed by a former identity

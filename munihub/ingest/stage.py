@@ -112,19 +112,29 @@ def check_record(contract: Contract, raw: dict, errors_of: Callable[[dict], list
     return record, key, reasons, aside
 
 
-def held_record(contract: Contract, errors_of: Callable[[dict], list], raw: Any) -> tuple[str, dict] | None:
+def held_record(contract: Contract, errors_of: Callable[[dict], list], raw: Any,
+                stored: list[dict] | None = None) -> tuple[str, dict] | None:
     """(key, mapped record) of a raw record quarantined only for a value its contract requires
     and could not have: an empty key (a registry keyed by national id: a child, a foreign
     national, a clerk's omission; key `mapping.KEYLESS`), or a `required` field empty or
     unreadable (a parent's mobile a school did not take, a birth date the reader refused), mapped
     as `check_record` maps it, without that value; None for any other record.  The publish keeps
     its citizen for person matching alone (`publish._keep_held`) while the row waits in
-    quarantine: the row broke the contract, but the person it names is real."""
-    record, key, reasons, _ = check_record(contract, raw, errors_of)
+    quarantine: the row broke the contract, but the person it names is real.  `stored`: the
+    reasons the quarantine holds for it, read first, so a row quarantined for anything else is
+    not mapped again."""
     required = {f.name for f in contract.fields if f.required}
-    if not record or not reasons or not all(r.get("rule") == "key" or r.get("field") in required for r in reasons):
+    if stored is not None and not _only_required(stored, required):
+        return None
+    record, key, reasons, _ = check_record(contract, raw, errors_of)
+    if not record or not _only_required(reasons, required):
         return None
     return (key if key is not None else KEYLESS), record
+
+
+def _only_required(reasons: list[dict], required: set[str]) -> bool:
+    """Whether `reasons` (one or more) are all an empty key or a required field's."""
+    return bool(reasons) and all(r.get("rule") == "key" or r.get("field") in required for r in reasons)
 
 
 def _profile(contract: Contract) -> dict[str, Any]:
