@@ -115,9 +115,10 @@ def resolve_partials(clusters: dict[str, str], feats: Feats, roster: dict | None
     if part:
         built = Roster(part, feats, roster)
         moved = detach(part, feats, roster, mentions, matched, built, why)
-        moved = attach(moved, feats, roster, conflict, refused, built if moved == part else None, why,
-                       mentions)
-        out.update(attach_named(moved, feats, roster, conflict, refused, why))
+        attached = attach(moved, feats, roster, conflict, refused, built if moved == part else None, why,
+                          mentions)
+        out.update(attach_named(attached, feats, roster, conflict, refused, why,
+                                built if attached == part else None))
     # then evidence the records of a part give together (a name on one call, the mobile on
     # its follow-up): `pooled.join`; last, what a home's namesakes leave ambiguous
     out = pooled.join(out, feats, roster, conflict, refused, why)
@@ -221,7 +222,7 @@ def _half_of(key: str, refs: list[str], r: Roster, conflict: Callable[[str, str]
 
 def attach_named(clusters: dict[str, str], feats: Feats, roster: dict,
                  conflict: Callable[[str, str], bool] | None = None, refused: set = frozenset(),
-                 why: dict[str, str] | None = None) -> dict[str, str]:
+                 why: dict[str, str] | None = None, built: Roster | None = None) -> dict[str, str]:
     """Join each group giving one whole name (first name and surname) from a mobile another
     person on record owns to the one group of its household with that whole name (the
     households of the number's owners, `homes.Roster.at_home`), when exactly one there fits
@@ -229,9 +230,10 @@ def attach_named(clusters: dict[str, str], feats: Feats, roster: dict,
     in the city (the pair scores leave it apart: `docs/resolution.md`), but a caller on a
     home member's mobile is of that home, and a home holds one person of a whole name: the
     father and his namesake son, or two on record there, and it stays alone.  `why` gets
-    `NAMED` for each record joined."""
+    `NAMED` for each record joined.  `built`: the roster of `clusters` when the
+    caller has one (no group moved since it was built)."""
     first, last, numbers = roster["first"], roster["last"], roster["numbers"]
-    r = Roster(clusters, feats, roster)
+    r = built or Roster(clusters, feats, roster)
     merged: dict[str, str] = {}
     for key, refs in sorted(r.groups.items()):
         fs = [r.f(ref) for ref in refs]
