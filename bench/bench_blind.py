@@ -53,24 +53,34 @@ def drive(out: Path, datasets=None, calls: str = "rc137.calls") -> dict:
     got = {"errors": errors, "cpu_s": round(time.process_time() - started, 1)}
     with engine.connect() as conn:
         got["loads"] = {x["source"]: (x["rows_in"], x["rows_quarantined"]) for x in conn.execute(sa.select(store.loads)).mappings()}
+        got.update(read_back(conn))
         m = store.entity_members
-        got["members"] = {f"{s}|{k}": (e, r) for s, k, e, r in conn.execute(
-            sa.select(m.c.source, m.c.source_key, m.c.entity_id, m.c.rule).where(m.c.entity_type == "person"))}
         got["groups"] = {k: e for k, e in conn.execute(sa.select(m.c.source_key, m.c.entity_id).where(
             m.c.source == calls, m.c.entity_type != "person"))}
-        a = store.set_aside
-        got["aside"] = collections.defaultdict(list)
-        for s, k, f, v, rule in conn.execute(sa.select(a.c.source, a.c.source_key, a.c.field, a.c.value, a.c.rule)):
-            got["aside"][f"{s}|{k}"].append(f"{f}={v!r} ({rule})")
-        q = store.quarantine
-        got["quarantined"] = {}
-        for s, k, pos, reasons in conn.execute(sa.select(q.c.source, q.c.source_key, q.c.position, q.c.reasons)):
-            got["quarantined"][f"{s}|{k}"] = (pos, reasons)
-        f = store.match_features
-        got["features"] = {r: feats for r, feats in conn.execute(
-            sa.select(f.c.ref, f.c.features).where(f.c.entity_type == "person"))}
-        got["published"] = {f"{s}|{k}": rec for s, k, rec in conn.execute(
-            sa.select(store.source_rows.c.source, store.source_rows.c.source_key, store.source_rows.c.record))}
+        for k, values in got["aside"].items():
+            got["aside"][k] = [f"{f}={v!r} ({rule})" for f, v, rule in values]
+    return got
+
+
+def read_back(conn) -> dict:
+    """What the store holds after a run, keyed by `source|key`: person members (entity, rule),
+    values set aside (field, value, rule), quarantined rows (position, reasons), person
+    features by ref, published records."""
+    import sqlalchemy as sa
+
+    from munihub import store
+
+    m, a, q, f, r = store.entity_members, store.set_aside, store.quarantine, store.match_features, store.source_rows
+    got = {"members": {f"{s}|{k}": (e, rule) for s, k, e, rule in conn.execute(
+        sa.select(m.c.source, m.c.source_key, m.c.entity_id, m.c.rule).where(m.c.entity_type == "person"))}}
+    got["aside"] = collections.defaultdict(list)
+    for s, k, field, v, rule in conn.execute(sa.select(a.c.source, a.c.source_key, a.c.field, a.c.value, a.c.rule)):
+        got["aside"][f"{s}|{k}"].append((field, v, rule))
+    got["quarantined"] = {f"{s}|{k}": (pos, reasons) for s, k, pos, reasons in conn.execute(
+        sa.select(q.c.source, q.c.source_key, q.c.position, q.c.reasons))}
+    got["features"] = {ref: feats for ref, feats in conn.execute(
+        sa.select(f.c.ref, f.c.features).where(f.c.entity_type == "person"))}
+    got["published"] = {f"{s}|{k}": rec for s, k, rec in conn.execute(sa.select(r.c.source, r.c.source_key, r.c.record))}
     return got
 
 
@@ -163,12 +173,18 @@ def evidence(a: dict, b: dict) -> str:
     return f"agree {'+'.join(agree) or 'nothing'}" + (f"; differ {'+'.join(differ)}" if differ else "")
 
 
+def pairs_apart(together: dict, apart: dict) -> list[tuple]:
+    """The pairs of records one assignment puts together and the other apart: the lost true
+    pairs (`together` the truth, `apart` the prediction), or the false ones (the other way)."""
+    groups = collections.defaultdict(list)
+    for r in apart:
+        groups[together[r]].append(r)
+    return [(a, b) for rows in groups.values() for a, b in itertools.combinations(rows, 2) if apart[a] != apart[b]]
+
+
 def report_losses(truth, predicted, true, labels, refs, got, examples: int) -> None:
     """The phenomena that lose the most true pairs, with raw example pairs; then false pairs."""
-    by_pid = collections.defaultdict(list)
-    for i in predicted:
-        by_pid[true[i]].append(i)
-    lost = [(a, b) for rows in by_pid.values() for a, b in itertools.combinations(rows, 2) if predicted[a] != predicted[b]]
+    lost = pairs_apart(true, predicted)
     per = collections.Counter()
     seen = collections.defaultdict(list)
     for a, b in lost:
@@ -205,10 +221,7 @@ def report_losses(truth, predicted, true, labels, refs, got, examples: int) -> N
                 print(f"      raw {json.dumps(truth[x][4], ensure_ascii=False, default=str)}")
                 print(f"      features {json.dumps(feats(refs[x], got), ensure_ascii=False)}  {where_lost(x, refs[x], got)}")
     # false pairs
-    by_pred = collections.defaultdict(list)
-    for i in predicted:
-        by_pred[predicted[i]].append(i)
-    false = [(a, b) for rows in by_pred.values() for a, b in itertools.combinations(rows, 2) if true[a] != true[b]]
+    false = pairs_apart(predicted, true)
     fper = collections.Counter(lb for a, b in false for lb in set(labels[a]) | set(labels[b]) if not lb.startswith("source:"))
     print(f"\nfalse person pairs: {len(false)}; by label: {fper.most_common(15)}")
     for a, b in rng.sample(false, min(examples * 3, len(false))):
@@ -219,10 +232,7 @@ def report_losses(truth, predicted, true, labels, refs, got, examples: int) -> N
 
 
 def request_losses(requests, calls, pred, true, labels, examples: int) -> None:
-    by = collections.defaultdict(list)
-    for c in pred:
-        by[true[c]].append(c)
-    lost = [(a, b) for rows in by.values() for a, b in itertools.combinations(rows, 2) if pred[a] != pred[b]]
+    lost = pairs_apart(true, pred)
     per = collections.Counter(lb for a, b in lost for lb in set(labels[a]) | set(labels[b]))
     print(f"\nlost true request pairs: {len(lost)}; by label: {per.most_common(15)}")
     rng = __import__("random").Random(0)
@@ -230,10 +240,7 @@ def request_losses(requests, calls, pred, true, labels, examples: int) -> None:
         for x in (a, b):
             print(f"   {labels[x]} {json.dumps(calls[x], ensure_ascii=False)}")
         print()
-    byp = collections.defaultdict(list)
-    for c in pred:
-        byp[pred[c]].append(c)
-    false = [(a, b) for rows in byp.values() for a, b in itertools.combinations(rows, 2) if true[a] != true[b]]
+    false = pairs_apart(pred, true)
     fper = collections.Counter(lb for a, b in false for lb in set(labels[a]) | set(labels[b]))
     print(f"false request pairs: {len(false)}; by label: {fper.most_common(10)}")
     for a, b in rng.sample(false, min(examples, len(false))):

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import blind2_exports  # noqa: E402
-from bench_blind import fmt, scored  # noqa: E402  (the same pairwise / B-cubed scores)
+from bench_blind import fmt, pairs_apart, read_back, scored  # noqa: E402  (the same scores and store reads)
 
 
 def serve_calls(items_ref: list) -> tuple[ThreadingHTTPServer, str]:
@@ -99,21 +99,7 @@ def drive(out: Path) -> dict:
         for x in conn.execute(sa.select(store.loads)).mappings():
             got["loads"][x["source"]][0] += x["rows_in"] or 0
             got["loads"][x["source"]][1] += x["rows_quarantined"] or 0
-        m = store.entity_members
-        got["members"] = {f"{s}|{k}": (e, r) for s, k, e, r in conn.execute(
-            sa.select(m.c.source, m.c.source_key, m.c.entity_id, m.c.rule).where(m.c.entity_type == "person"))}
-        a = store.set_aside
-        got["aside"] = collections.defaultdict(list)
-        for s, k, f, v, rule in conn.execute(sa.select(a.c.source, a.c.source_key, a.c.field, a.c.value, a.c.rule)):
-            got["aside"][f"{s}|{k}"].append((f, v, rule))
-        q = store.quarantine
-        got["quarantined"] = {f"{s}|{k}": (pos, reasons) for s, k, pos, reasons in conn.execute(
-            sa.select(q.c.source, q.c.source_key, q.c.position, q.c.reasons))}
-        f = store.match_features
-        got["features"] = {r: feats for r, feats in conn.execute(
-            sa.select(f.c.ref, f.c.features).where(f.c.entity_type == "person"))}
-        got["published"] = {f"{s}|{k}": rec for s, k, rec in conn.execute(
-            sa.select(store.source_rows.c.source, store.source_rows.c.source_key, store.source_rows.c.record))}
+        got.update(read_back(conn))
     return got
 
 
@@ -173,12 +159,8 @@ def report(gen, got, examples, seed):
 
 
 def losses(truth, predicted, true, labels, refs, got, examples):
-    import itertools
     import random
-    by = collections.defaultdict(list)
-    for i in predicted:
-        by[true[i]].append(i)
-    lost = [(a, b) for rows in by.values() for a, b in itertools.combinations(rows, 2) if predicted[a] != predicted[b]]
+    lost = pairs_apart(true, predicted)
     per = collections.Counter()
     seen = collections.defaultdict(list)
     for a, b in lost:
@@ -202,10 +184,7 @@ def losses(truth, predicted, true, labels, refs, got, examples):
         for a, b in rng.sample(seen[lb], min(examples, len(seen[lb]))):
             show(a)
             show(b)
-    byp = collections.defaultdict(list)
-    for i in predicted:
-        byp[predicted[i]].append(i)
-    false = [(a, b) for rows in byp.values() for a, b in itertools.combinations(rows, 2) if true[a] != true[b]]
+    false = pairs_apart(predicted, true)
     print(f"\nfalse pairs {len(false)}")
     for a, b in rng.sample(false, min(examples, len(false))):
         show(a)

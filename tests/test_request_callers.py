@@ -12,6 +12,8 @@ from munihub import store
 from munihub.resolve.followups import group_followups
 from munihub.resolve.run import resolve_all
 
+from test_partial import _publish
+
 T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
 PLACE = {"category": "روشنایی معابر", "address": "بلوار توس کوچه 12", "district": "3"}
 ZAHRA_NID = "0923456781"
@@ -35,14 +37,6 @@ WHOLE_NAME = _call("1403000002", 6, "زهرا حسین‌زاده", "+9891500000
 # a neighbour at the same spot, and her sister-in-law of the home with another first name
 NEIGHBOUR = _call("1403000003", 3, "علی کریمی", "+989150000003")
 SISTER = _call("1403000004", 4, "مریم حسین‌زاده", "+989150000004")
-
-
-def _publish(engine, batch: list[dict], when: dt.datetime, load_id: str) -> None:
-    t = store.source_rows
-    with engine.begin() as conn:
-        for r in batch:
-            conn.execute(t.insert().values(**r, record_hash=store.record_hash(r["record"]),
-                                           first_load_id=load_id, load_id=load_id, updated_at=when))
 
 
 def _groups(engine) -> dict[str, str]:
