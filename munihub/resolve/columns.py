@@ -225,7 +225,7 @@ def _chunk_task(task: tuple[dict, list]) -> dict:
     columns, uses = task
     # ids and dates (`raw`) are cheaper to transform again than to keep: a worker holding
     # every value it met would weigh ~100 MB more at 1M records
-    for key in [k for k in _CACHE if k[1] == "raw"]:
+    for key in [k for k in _CACHE if k[1] in ("raw", "landline")]:
         del _CACHE[key]
     return _chunk_keys(columns, uses, transform_all, _CACHE)
 

@@ -63,7 +63,7 @@ _PERSON = {
     "features": {"national_id": (["national_id", "national_id_set_aside"], "raw"), "first_key": ("first_name", "name"),
                  "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
-                 "mobile": ("mobile", "raw"), "phone": ("phone", "raw"),
+                 "mobile": ("mobile", "raw"), "phone": (["phone", "phone_local"], "landline"),
                  "postal_code": (["postal_code", "address.postal_code"], "raw"),
                  "gender": ("gender", "raw"), "place": ("address", "place"),
                  "district": ("address", "district"), "thread": ("request_thread", "raw"),
@@ -188,11 +188,26 @@ def _transform(value: Any, how: str) -> str | None:
         return place_key(value) if how == "place" else district_key(value)
     if how == "raw" and isinstance(value, str):  # ids and dates are unique: a cache only churns
         return value.strip().casefold() or None
+    if how == "landline":
+        return landline_key(value)
     if isinstance(value, str):
         return _transform_text(value, how)
     if value is None:
         return None
     return _transform_text(str(value), how)
+
+
+def landline_key(value: Any) -> str | None:
+    """A landline by its last eight digits (`+985138412345` and a local `38412345` that a
+    contract gave without its city code, `records.PHONE_LOCAL`, are one number: a city's hub
+    meets few other cities' numbers, and a landline is a home's weak evidence anyway); a
+    mobile in a phone field stays whole."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.startswith("+98") and text[3:4] != "9" and len(text) == 13 and text[3:].isdigit():
+        return text[-8:]
+    return text.casefold() or None
 
 
 @functools.lru_cache(maxsize=1 << 18)  # names and codes repeat a lot across records

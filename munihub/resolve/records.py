@@ -22,7 +22,13 @@ PERSON_NAME_FIELDS = ("citizen_name", "owner_name", "payer_name", "full_name")
 # matching only, under its own name, so it never passes for a valid id (exact rule, golden
 # record: `golden.MATCH_ONLY`); a one-digit typo beside agreeing names is strong evidence.
 SET_ASIDE_ID = "national_id_set_aside"
-CARRIED = ("national_id", SET_ASIDE_ID, "mobile", "phone", "birth_date", "postal_code", "father_name", "gender", "email")
+# A landline of eight digits that a phone or mobile field gave without its city code, set
+# aside because the contract named none («۳۸۴۱۲۳۴۵» beside «۰۵۱۳۸۴۱۲۳۴۵» elsewhere): kept for
+# matching only (`match`'s `landline` key compares landlines by their last eight digits),
+# never a golden value, since the city it belongs to is a guess.
+PHONE_LOCAL = "phone_local"
+CARRIED = ("national_id", SET_ASIDE_ID, "mobile", "phone", PHONE_LOCAL, "birth_date", "postal_code", "father_name",
+           "gender", "email")
 
 
 # The date a mention's row was made (a 137 call's filing date), ISO `YYYY-MM-DD`: matching
@@ -72,7 +78,8 @@ def person_mention(record: dict) -> dict | None:
             person["national_id"] = noted
     thread = request_thread(record)
     quotes = thread is not None and thread != str(record.get("tracking_code") or "").strip().casefold()
-    if not any(person.get(f) for f in ("national_id", SET_ASIDE_ID, "mobile", "phone", "first_name", "last_name")) \
+    if not any(person.get(f) for f in ("national_id", SET_ASIDE_ID, "mobile", "phone", PHONE_LOCAL, "first_name",
+                                       "last_name")) \
             and not quotes:
         # an address or a date alone names nobody; a nameless call quoting the code of an
         # earlier one is mostly that caller's follow-up (its thread says whose: thread_mentions)
@@ -204,7 +211,7 @@ def _earlier(conn, since=None, entity_type: str | None = None, unresolved: bool 
              mistyped: dict | None = None, refs: Iterable[str] | None = None) -> Iterable[dict]:
     """Match records of the kept earlier copies (`earlier_records`), filtered as
     `load_match_records` filters rows, or those of the given refs; a copy whose national id
-    was set aside for its check digit carries it (`mistyped`: `set_aside_ids`, by position)."""
+    or landline was set aside carries it (`mistyped`: `set_aside_ids`, by position)."""
     e, f = store.earlier_copies, store.match_features
     query = sa.select(e.c.source, e.c.source_key, e.c.entity_type, e.c.record, e.c.record_hash, e.c.load_id,
                       e.c.updated_at, e.c.position).order_by(e.c.source, e.c.source_key, e.c.record_hash)
@@ -229,7 +236,7 @@ def _earlier(conn, since=None, entity_type: str | None = None, unresolved: bool 
     for q in queries:
         for row in conn.execute(q):
             typo = (mistyped.get((row[0], row[1], row[5])) or {}).get(row[7]) if mistyped else None
-            record = row[3] if typo is None else {**row[3], SET_ASIDE_ID: typo}
+            record = row[3] if typo is None else {**row[3], **typo}
             for rec in earlier_records(*row[:3], record, *row[4:7]):
                 if wanted is None or rec["ref"] in wanted:
                     yield rec
@@ -300,7 +307,7 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
                 text = row[3] if typo is None else _with_set_aside(row[3], typo)
                 recs = match_records(*row[:3], None, *row[4:6], trust, row[6], raw=text.encode("utf-8"))
             else:
-                record = row[3] if typo is None else {**row[3], SET_ASIDE_ID: typo}
+                record = row[3] if typo is None else {**row[3], **typo}
                 recs = match_records(*row[:3], record, *row[4:6], trust, row[6])
             for rec in recs:
                 groups[rec["entity_type"]].append(rec)
@@ -311,24 +318,35 @@ def load_match_records(engine: sa.Engine, settings: Settings | None = None, *,
     return groups
 
 
-def set_aside_ids(conn) -> dict[tuple[str, str, str], dict[str | None, str]]:
-    """National ids set aside at publish for a wrong check digit and still open, by (source,
-    source key, load), then by the row's position in the load: ten Latin digits (zeros lost
-    in a spreadsheet padded back).  A value of an older load than the row's is no longer the
-    row's (the key includes the load); a load that repeated a key set values aside for each of
-    its rows, the published one's and its kept earlier copies' (`_published_typo`)."""
+def set_aside_ids(conn) -> dict[tuple[str, str, str], dict[str | None, dict[str, str]]]:
+    """Values set aside at publish that still say who a row is, and still open, by (source,
+    source key, load), then by the row's position in the load, as the match-only fields they
+    become: a national id that failed its check digit (`SET_ASIDE_ID`: ten Latin digits, zeros
+    lost in a spreadsheet padded back) and a landline of eight digits given without its city
+    code (`PHONE_LOCAL`).  A value of an older load than the row's is no longer the row's (the
+    key includes the load); a load that repeated a key set values aside for each of its rows,
+    the published one's and its kept earlier copies' (`_published_typo`)."""
     from munihub.persian import to_latin_digits
     from munihub.persian.ids import national_id_problem
 
     t = store.set_aside
-    out: dict[tuple[str, str, str], dict[str | None, str]] = {}
-    query = sa.select(t.c.source, t.c.source_key, t.c.load_id, t.c.position, t.c.value).where(
-        t.c.status == "open", t.c.field == "national_id", t.c.rule == "transform:national_id")
-    for source, key, load_id, position, value in conn.execute(query):
+    out: dict[tuple[str, str, str], dict[str | None, dict[str, str]]] = {}
+    query = sa.select(t.c.source, t.c.source_key, t.c.load_id, t.c.position, t.c.field, t.c.value).where(
+        t.c.status == "open", sa.or_(
+            sa.and_(t.c.field == "national_id", t.c.rule == "transform:national_id"),
+            t.c.rule.in_(("transform:phone", "transform:mobile"))))
+    for source, key, load_id, position, field, value in conn.execute(query):
         digits = "".join(c for c in to_latin_digits(str(value or "")) if c.isdigit())
-        digits = digits.zfill(10) if len(digits) in (8, 9) else digits
-        if national_id_problem(digits) == "check":  # a typo, not a wrong length or 0000000000
-            out.setdefault((source, key, load_id), {})[position] = digits
+        if field == "national_id":
+            digits = digits.zfill(10) if len(digits) in (8, 9) else digits
+            if national_id_problem(digits) != "check":  # a typo, not a wrong length or 0000000000
+                continue
+            found = {SET_ASIDE_ID: digits}
+        elif len(digits) == 8 and digits[0] not in "09":  # a local landline, nothing else
+            found = {PHONE_LOCAL: digits}
+        else:
+            continue
+        out.setdefault((source, key, load_id), {}).setdefault(position, {}).update(found)
     return out
 
 
@@ -342,9 +360,9 @@ def _copy_positions(conn, mistyped: dict) -> set[tuple]:
             if tuple(r[:3]) in mistyped}
 
 
-def _published_typo(by_position: dict | None, copied: set[tuple], key: tuple) -> str | None:
-    """The set-aside id of the published row of `key` (source, key, load): its load's value at
-    a position no kept copy holds (a re-used key's earlier owner's mistyped id is not the last
+def _published_typo(by_position: dict | None, copied: set[tuple], key: tuple) -> dict | None:
+    """The set-aside values of the published row of `key` (source, key, load): its load's at a
+    position no kept copy holds (a re-used key's earlier owner's mistyped id is not the last
     owner's)."""
     if not by_position:
         return None
@@ -352,10 +370,10 @@ def _published_typo(by_position: dict | None, copied: set[tuple], key: tuple) ->
     return own[-1] if own else None
 
 
-def _with_set_aside(text: str, value: str) -> str:
+def _with_set_aside(text: str, values: dict) -> str:
     import json
 
-    return json.dumps({**_decode(text), SET_ASIDE_ID: value}, ensure_ascii=False)
+    return json.dumps({**_decode(text), **values}, ensure_ascii=False)
 
 
 def rows_for_refs(conn, refs: Iterable[str], trust: dict) -> dict[str, dict]:

@@ -68,7 +68,7 @@ def _transform_many(values: list, how: str, processes: int = 1) -> list:
     from munihub.resolve.columns import transform_all
 
     procs = min(processes, max(1, len(values) // FEATURES_PER_WORKER))
-    if procs < 2 or how == "raw":
+    if procs < 2 or how in ("raw", "landline"):
         return transform_all(values, how)
     step = -(-len(values) // (procs * 4))
     parts = forked_map(_transform_range, [(a, a + step) for a in range(0, len(values), step)], procs,
