@@ -5,7 +5,7 @@ read through the imperfect contracts a busy engineer writes from the docs, synce
 in full in a store of their own, scored per record against the generator's truth, overall and
 per phenomenon, with the quarantined rows of each source counted by reason.
 
-    python bench/bench_blind4.py [--households 600] [--seed 1] [--keep DIR] [--examples 3]
+    python bench/bench_blind4.py [--households 600] [--seed 1] [--keep DIR] [--examples 3] [--plain glued,parent_nid,reopen]
 
 Seeds 1 and 2 are for analysis; seed 3 is held out (run it once, tune nothing on it).
 Scoring and loss reports are bench_blind's; a record the store does not hold stays a singleton.
@@ -45,13 +45,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="generate and keep the store here (else a temp dir)")
     ap.add_argument("--examples", type=int, default=0)
+    ap.add_argument("--plain", default="", help="phenomena the generator leaves out (see blind4_exports.PLAIN)")
     a = ap.parse_args()
+    blind4_exports.PLAIN.update(x for x in a.plain.split(",") if x)
     with tempfile.TemporaryDirectory(prefix="blind4-") as tmp:
         out = a.keep or Path(tmp)
         gen = blind4_exports.generate(out, a.households, a.seed)
         got = bench_blind.drive(out, blind4_exports.CONTRACTS, blind4_exports.CALLS)
         truth = gen["persons"]
-        print(f"seed {a.seed}: {gen['people']} people, {a.households} households, {len(truth)} person records, "
+        print(f"seed {a.seed}{' plain ' + a.plain if a.plain else ''}: {gen['people']} people, {a.households} households, {len(truth)} person records, "
               f"{len(gen['requests'])} calls; sync+resolve {got['cpu_s']} CPU s")
         for dataset in blind4_exports.CONTRACTS:
             bench_blind.print_source(dataset, got)

@@ -61,6 +61,10 @@ FOLLOWUP = "پیگیری درخواست"
 KINDS = ["سوپرمارکت", "نانوایی", "آرایشگاه", "تعمیر موبایل", "پوشاک", "قصابی", "لوازم التحریر"]
 CLASSES = ["خوشنویسی", "نقاشی", "زبان انگلیسی", "قرآن", "رباتیک", "یوگا", "خیاطی"]
 FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+# phenomena left out to measure what each costs (bench_blind4 --plain): `glued` writes the
+# no-space address «طبرسی۲۷،پ۱۰۳» with spaces, `parent_nid` gives children their own id,
+# `reopen` files a re-opened ticket within the window (20–28 days on)
+PLAIN: set = set()
 
 
 def fa(s) -> str:
@@ -233,6 +237,7 @@ def freetext(rng: random.Random, home: dict) -> str:
     a, pl, u = home["alley"], home["plate"], home["unit"]
     forms = [f"مشهد، {street}، {short} {fa(a)}، پلاک {fa(pl)}" + (f"، واحد {fa(u)}" if u else ""),
              f"مشهد - {street} - {short} {a} - پلاک {pl}" + (f" - واحد {u}" if u else ""),
+             f"{street.replace('خیابان ', '', 1)}، {short} {fa(a)}، پ {fa(pl)}" if "glued" in PLAIN else
              f"{street.replace('خیابان ', '', 1)}،{short}{fa(a)}،پ{fa(pl)}",  # typed with no spaces
              f"{short} {fa(a)} پلاک {fa(pl)}" + (f" طبقه {fa(u)}" if u else ""),
              f"خ {short} ک {fa(a)} پ {fa(pl)}"]
@@ -311,7 +316,7 @@ def portal_rows(rng, persons, households, truth):
             lb = sorted(p["labels"]) + hlb + flb + (["portal:second_account"] if copy else [])
             nid = p["fida"] if p["foreign"] else p["nid"]
             parent = next((m for m in hh["members"] if m["role"] == "head"), None)
-            if p["role"] == "child" and p["age"] < 26 and parent and parent["nid"] and rng.random() < 0.35:
+            if p["role"] == "child" and p["age"] < 26 and parent and parent["nid"] and rng.random() < 0.35 and "parent_nid" not in PLAIN:
                 nid = parent["nid"]
                 lb.append("nid:parent_on_child")
             if rng.random() < 0.3:
@@ -348,7 +353,7 @@ def culture_rows(rng, persons, households, truth):
             lb = sorted(p["labels"]) + hlb + flb + ["address:freetext"]
             nid = p["nid"]
             if p["age"] < 18:
-                if rng.random() < 0.3 and parent["nid"] and parent is not p:
+                if rng.random() < 0.3 and parent["nid"] and parent is not p and "parent_nid" not in PLAIN:
                     nid = parent["nid"]
                     lb.append("nid:parent_on_child")
                 elif rng.random() < 0.3:
@@ -387,7 +392,7 @@ def licence_rows(rng, persons, households, truth):
         lb = sorted(p["labels"]) + flb
         nid = p["fida"] if p["foreign"] else p["nid"]
         head = next((m for m in hh["members"] if m["role"] == "head"), None)
-        if p["role"] == "child" and head and head["nid"] and rng.random() < 0.3:
+        if p["role"] == "child" and head and head["nid"] and rng.random() < 0.3 and "parent_nid" not in PLAIN:
             nid = head["nid"]
             lb.append("nid:parent_on_child")
         mob, mlb = write_mobile(rng, p["mobile"]) if p["mobile"] else ("", [])
@@ -452,7 +457,7 @@ def hotline_calls(rng, persons, households, truth, requests):
                     "", cite=i, channel="اپلیکیشن", quote=kind)
             elif kind == "reopen":
                 i = add(p, t0, cat, g, ["reopen"], status="بسته شده")
-                add(p, t0 + dt.timedelta(days=rng.randint(35, 70), hours=rng.randint(0, 5)), cat, g, ["reopen"],
+                add(p, t0 + dt.timedelta(days=rng.randint(20, 28) if "reopen" in PLAIN else rng.randint(35, 70), hours=rng.randint(0, 5)), cat, g, ["reopen"],
                     "مشکل برطرف نشده است، درخواست بازگشایی شد", status="بازگشایی", cite=i)
             elif kind == "household":
                 others = [m for m in people_here if m is not p]
