@@ -78,6 +78,14 @@ def test_dead_ends_plaques_and_floors():
     assert place_key("بلوار سجاد، پ ۱۴") is None  # a plaque on the street names no alley
 
 
+def test_an_address_typed_without_spaces_reads_as_with_them():
+    """«بلوار طبرسی،طبرسی۲۷،پ۱۰۳»: a plaque or alley abbreviation after a comma or a digit
+    (found by bench/bench_blind4.py: a fifth of one export's addresses)."""
+    for text in ("بلوار طبرسی،طبرسی۲۷،پ۱۰۳", "خ طبرسی،ک۲۷،پ.۱۰۳،واحد۴", "طبرسی۲۷پ۱۰۳"):
+        assert place_key(text) == place_key("بلوار طبرسی، کوچه ۲۷، پلاک ۱۰۳") == "طبرسی/27", text
+    assert place_key("خیابان چپ ۳") == "چپ/3"  # a word ending in «پ» is no plaque
+
+
 def test_digits_and_letters_mixed():
     for text in ("وكيل آباد ۱2، گلستان ٣", "وکیل‌آباد 1۲، کوچه گلستان ۳"):
         assert place_key(text) == "وکیلاباد/12/گلستان3", text

@@ -23,10 +23,13 @@ import functools
 import re
 from typing import Any
 
-# Words that start an alley: «کوچه», «ک ۲۶», «ک.26», «بن‌بست ۳», «کوچه بن‌بست ۳».
-_ALLEY = r"(?:(?:کوچه|كوچه)(?:\s*بن[\s\u200c]*بست)?|ک\.|(?<!\S)ک(?=\s*\d)|بن[\s\u200c]*بست)"
+# Words that start an alley: «کوچه», «ک ۲۶», «ک.26», «بن‌بست ۳», «کوچه بن‌بست ۳».  A lone «ک»
+# or «پ» is an abbreviation after anything but a letter: typed without spaces, «،ک۲۶» and
+# «طبرسی۲۷،پ۱۰۳» are an alley and a plaque too.
+_NOT_AFTER_LETTER = r"(?<![^\W\d_])"
+_ALLEY = rf"(?:(?:کوچه|كوچه)(?:\s*بن[\s\u200c]*بست)?|ک\.|{_NOT_AFTER_LETTER}ک(?=\s*\d)|بن[\s\u200c]*بست)"
 # The building part ends the place: «پلاک ۵», «پ ۵», «طبقه ۲», «واحد ۳», the postal code.
-_BUILDING = re.compile(r"(?:پلاک|پلاك|(?<!\S)پ\.?(?=\s*\d)|واحد|طبقه|کد\s*پستی)")
+_BUILDING = re.compile(rf"(?:پلاک|پلاك|{_NOT_AFTER_LETTER}پ\.?(?=\s*\d)|واحد|طبقه|کد\s*پستی)")
 # A landmark runs from its word to the next comma: where on the street, not an alley.
 _LANDMARK = re.compile(r"(?<!\S)(?:جنب|روبروی|روبه\s*روی|روبرو|مقابل|نرسیده\s*به|بعد\s*از|پشت|کنار)"
                        r"\s+([^،,؛;]*)")
