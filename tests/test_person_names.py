@@ -38,6 +38,9 @@ ZWNJ = "\u200c"
     ("سیدی محمد", "محمد", "سیدی", None, None, False),                   # «سیدی» is a surname, not a title
     ("حاجی زاده علی", "علی", "حاجی زاده", None, None, False),           # nor «حاجی» before «زاده»
     ("خانم علی پور", None, "علی پور", None, "خانم", False),             # a surname split by a space, alone
+    ("آقای پورمحمد", None, "پورمحمد", None, "آقای", False),             # a title before a «پور…» surname
+    ("خانم پور زارع", None, "پور زارع", None, "خانم", False),
+    ("حاجی پور", None, "حاجی پور", None, None, False),                   # but «حاجی» before «پور» is one
     ("حسین زاده", None, "حسین زاده", None, None, False),                 # is not a first name and «زاده»
     ("حسن مشهدی", "حسن", "مشهدی", None, None, False),                  # a title-like word after a name
     ("آقای حسن مشهدی فرزند علی", "حسن", "مشهدی", "علی", "آقای", False),  # is the surname

@@ -230,7 +230,10 @@ def _strip_found(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], li
         nxt = keys[i + span] if canon and i + span < len(words) else ""
         # a title stands before a name: «مشهدی» after one at the end is the surname («حسن مشهدی»)
         after_name = kept and i + span == len(words) and canon in _SURNAME_TITLES
-        if canon and not nxt.startswith(("زاده", "پور")) and not after_name:  # «حاجی زاده» is a surname
+        # «حاجی زاده», «حاج پور» are surnames; «آقای پورمحمد», «خانم پور زارع», «سیده پوریا» a
+        # title and a name («پور…» starts many)
+        tail = (canon in _SURNAME_TITLES or canon == "حاج") and (nxt.startswith("زاد") or nxt in _TAILS)
+        if canon and not tail and not after_name:
             if canon in _SEYYED:
                 seyyed = True
             else:
@@ -257,7 +260,7 @@ def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> 
         f, s = _word_scores(keys[0])
         return (words, [], _confidence(f, s)) if f > s else ([], words, _confidence(s, f))
     as_written, reversed_ = (0.0, 0.6) if prefer_last_first else (0.4, 0.0)  # position: first name first
-    if len(words) == 2 and keys[1] in _TAILS:  # «علی پور»: one surname split by a space
+    if len(words) == 2 and (keys[1] in _TAILS or keys[0] == "پور"):  # «علی پور», «پور زارع»: one surname
         return [], words, 1.0
     if len(words) == 2:  # most names: the loop below with its one cut, from per-word scores
         (f0, l0), (f1, l1) = _word_scores(keys[0]), _word_scores(keys[1])
