@@ -193,6 +193,10 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[di
 # starts with '#': a row's key is its values, and `earlier_ref` names each such copy by its
 # content hash.
 KEYLESS = "#keyless"
+# Where such a held citizen's record keeps the values its readers refused ([{field, rule,
+# value}], as written): matching reads them as it reads a published row's set-aside values
+# (`resolve.records`); no schema field starts with '#'.
+REFUSED = "#refused"
 
 
 def source_key(contract: Contract, record: dict, raw: dict | None = None) -> str | None:

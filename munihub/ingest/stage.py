@@ -24,7 +24,7 @@ from munihub import store
 from munihub.ingest.connector import Batch
 from munihub.contracts import Contract
 from munihub.ingest.columnar import plan_for
-from munihub.ingest.mapping import KEYLESS, map_record, named_as_contract, set_aside, source_key
+from munihub.ingest.mapping import KEYLESS, REFUSED, map_record, named_as_contract, raw_value, set_aside, source_key
 from munihub.ingest.overlap import WriteBehind, fewer_collections, mapped, prefetch
 
 
@@ -126,9 +126,19 @@ def held_record(contract: Contract, errors_of: Callable[[dict], list], raw: Any,
     required = {f.name for f in contract.fields if f.required}
     if stored is not None and not _only_required(stored, required):
         return None
-    record, key, reasons, _ = check_record(contract, raw, errors_of)
+    record, key, reasons, aside = check_record(contract, raw, errors_of)
     if not record or not _only_required(reasons, required):
         return None
+    # the values its reader refused still say who the citizen is (a foreign national's number
+    # in the national id column, a landline without its city code): kept as written under
+    # REFUSED, for matching to weigh as it weighs a published row's set-aside values
+    fields = {f.name: f for f in contract.fields}
+    refused = [{"field": a["field"], "rule": a["rule"], "value": a["value"]} for a in aside if a.get("field")]
+    refused += [{"field": r["field"], "rule": r["rule"], "value": raw_value(fields[r["field"]], raw)}
+                for r in reasons if r.get("field") in fields and str(r.get("rule", "")).startswith("transform:")]
+    refused = [r for r in refused if r["value"] not in (None, "")]
+    if refused:
+        record = {**record, REFUSED: refused}
     return (key if key is not None else KEYLESS), record
 
 

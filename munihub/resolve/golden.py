@@ -28,8 +28,9 @@ RULES: dict[str, dict[str, str]] = {
 # Fields a match record carries for matching only, never a golden value: a national id set
 # aside at publish for its wrong check digit (`records.SET_ASIDE_ID`) waits for a steward;
 # the date of the row naming a mention (`records.MENTIONED_ON`) is the row's, not the person's;
-# a landline without its city code (`records.PHONE_LOCAL`) belongs to a city only guessed.
-MATCH_ONLY = frozenset({"national_id_set_aside", "mentioned_on", "phone_local"})
+# a landline without its city code (`records.PHONE_LOCAL`) belongs to a city only guessed; a
+# foreign national's number (`records.FOREIGN_ID`) was set aside from a national id column.
+MATCH_ONLY = frozenset({"national_id_set_aside", "mentioned_on", "phone_local", "foreign_id"})
 
 
 def _empty(value: Any) -> bool:

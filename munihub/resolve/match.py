@@ -60,8 +60,10 @@ _PERSON = {
     # gender only (persian.first_name_genders): «خانم طباطبایی» calling from the mobile of
     # «کاظم طباطبایی» (a daughter, a sister) is then not him (gender_of_first)
     "gender_from": "first_key",
-    "features": {"national_id": (["national_id", "national_id_set_aside"], "raw"), "first_key": ("first_name", "name"),
-                 "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
+    # a national id: valid, set aside for its check digit, or a foreign national's FIDA number
+    # (records.SET_ASIDE_ID, FOREIGN_ID: never valid ids for the exact rule)
+    "features": {"national_id": (["national_id", "national_id_set_aside", "foreign_id"], "raw"),
+                 "first_key": ("first_name", "name"), "last_key": ("last_name", "name"), "full_key": ("full_name", "name"),
                  "father_key": ("father_name", "name"), "birth_date": ("birth_date", "raw"),
                  "mobile": ("mobile", "raw"), "phone": (["phone", "phone_local"], "landline"),
                  "postal_code": (["postal_code", "address.postal_code"], "raw"),

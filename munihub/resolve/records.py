@@ -27,8 +27,15 @@ SET_ASIDE_ID = "national_id_set_aside"
 # matching only (`match`'s `landline` key compares landlines by their last eight digits),
 # never a golden value, since the city it belongs to is a guess.
 PHONE_LOCAL = "phone_local"
-CARRIED = ("national_id", SET_ASIDE_ID, "mobile", "phone", PHONE_LOCAL, "birth_date", "postal_code", "father_name",
-           "gender", "email")
+# A foreign national's twelve-digit number (FIDA, the residence card's) in a national id
+# column, set aside there as no national id: the same number is the same resident, so it is
+# compared for matching only (exactly: family members' numbers run in sequence), never golden.
+FOREIGN_ID = "foreign_id"
+# Where a row held in quarantine for a required value keeps the values its readers refused
+# (`ingest.mapping.REFUSED`, the same name: ingest and resolve import nothing of each other).
+REFUSED = "#refused"
+CARRIED = ("national_id", SET_ASIDE_ID, FOREIGN_ID, "mobile", "phone", PHONE_LOCAL, "birth_date", "postal_code",
+           "father_name", "gender", "email")
 
 
 # The date a mention's row was made (a 137 call's filing date), ISO `YYYY-MM-DD`: matching
@@ -78,8 +85,8 @@ def person_mention(record: dict) -> dict | None:
             person["national_id"] = noted
     thread = request_thread(record)
     quotes = thread is not None and thread != str(record.get("tracking_code") or "").strip().casefold()
-    if not any(person.get(f) for f in ("national_id", SET_ASIDE_ID, "mobile", "phone", PHONE_LOCAL, "first_name",
-                                       "last_name")) \
+    if not any(person.get(f) for f in ("national_id", SET_ASIDE_ID, FOREIGN_ID, "mobile", "phone", PHONE_LOCAL,
+                                       "first_name", "last_name")) \
             and not quotes:
         # an address or a date alone names nobody; a nameless call quoting the code of an
         # earlier one is mostly that caller's follow-up (its thread says whose: thread_mentions)
@@ -198,6 +205,11 @@ def earlier_records(source: str, key: str, etype: str, record: dict, record_hash
     record itself), never a record of its own type (the key's published row is that).  Its
     trust is a mention's: a copy the source has overwritten never outweighs a published row
     in a golden record."""
+    if REFUSED in record:  # a held row's refused values (`stage.held_record`)
+        found = {}
+        for r in record[REFUSED]:
+            found.update(match_only(r.get("field"), r.get("rule"), r.get("value")))
+        record = {**{k: v for k, v in record.items() if k != REFUSED}, **found}
     fields = with_name_parts(record) if etype == "person" else person_mention(record)
     if not fields:
         return []
@@ -322,13 +334,11 @@ def set_aside_ids(conn) -> dict[tuple[str, str, str], dict[str | None, dict[str,
     """Values set aside at publish that still say who a row is, and still open, by (source,
     source key, load), then by the row's position in the load, as the match-only fields they
     become: a national id that failed its check digit (`SET_ASIDE_ID`: ten Latin digits, zeros
-    lost in a spreadsheet padded back) and a landline of eight digits given without its city
-    code (`PHONE_LOCAL`).  A value of an older load than the row's is no longer the row's (the
+    lost in a spreadsheet padded back), a foreign national's twelve-digit number in a national
+    id column (`FOREIGN_ID`) and a landline of eight digits given without its city code
+    (`PHONE_LOCAL`).  A value of an older load than the row's is no longer the row's (the
     key includes the load); a load that repeated a key set values aside for each of its rows,
     the published one's and its kept earlier copies' (`_published_typo`)."""
-    from munihub.persian import to_latin_digits
-    from munihub.persian.ids import national_id_problem
-
     t = store.set_aside
     out: dict[tuple[str, str, str], dict[str | None, dict[str, str]]] = {}
     query = sa.select(t.c.source, t.c.source_key, t.c.load_id, t.c.position, t.c.field, t.c.value).where(
@@ -336,18 +346,29 @@ def set_aside_ids(conn) -> dict[tuple[str, str, str], dict[str | None, dict[str,
             sa.and_(t.c.field == "national_id", t.c.rule == "transform:national_id"),
             t.c.rule.in_(("transform:phone", "transform:mobile"))))
     for source, key, load_id, position, field, value in conn.execute(query):
-        digits = "".join(c for c in to_latin_digits(str(value or "")) if c.isdigit())
-        if field == "national_id":
-            digits = digits.zfill(10) if len(digits) in (8, 9) else digits
-            if national_id_problem(digits) != "check":  # a typo, not a wrong length or 0000000000
-                continue
-            found = {SET_ASIDE_ID: digits}
-        elif len(digits) == 8 and digits[0] not in "09":  # a local landline, nothing else
-            found = {PHONE_LOCAL: digits}
-        else:
-            continue
-        out.setdefault((source, key, load_id), {}).setdefault(position, {}).update(found)
+        found = match_only(field, "transform:national_id" if field == "national_id" else "transform:phone", value)
+        if found:
+            out.setdefault((source, key, load_id), {}).setdefault(position, {}).update(found)
     return out
+
+
+def match_only(field: str | None, rule: str | None, value: Any) -> dict[str, str]:
+    """The match-only field a value refused by its reader becomes, if any (`set_aside_ids`):
+    a national id failing its check digit, a foreign national's twelve-digit number, a
+    landline of eight digits without its city code."""
+    from munihub.persian import to_latin_digits
+    from munihub.persian.ids import national_id_problem
+
+    digits = "".join(c for c in to_latin_digits(str(value or "")) if c.isdigit())
+    if field == "national_id" and rule == "transform:national_id":
+        if len(digits) == 12:
+            return {FOREIGN_ID: digits}
+        digits = digits.zfill(10) if len(digits) in (8, 9) else digits
+        if national_id_problem(digits) == "check":  # a typo, not a wrong length or 0000000000
+            return {SET_ASIDE_ID: digits}
+    elif rule in ("transform:phone", "transform:mobile") and len(digits) == 8 and digits[0] not in "09":
+        return {PHONE_LOCAL: digits}  # a local landline, nothing else
+    return {}
 
 
 def _copy_positions(conn, mistyped: dict) -> set[tuple]:

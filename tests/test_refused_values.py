@@ -1,7 +1,10 @@
-"""A landline given without its city code (a contract writing `transformLogic: phone` with no
-city code, an export writing «۳۸۴۱۲۳۴۵») is set aside at publish, and still says which home a
-record is of: matching compares landlines by their last eight digits (`match.landline_key`,
-`records.PHONE_LOCAL`), never shown as a person's value (docs/resolution.md)."""
+"""Values a reader refuses still say who a citizen is, for matching only (docs/resolution.md):
+a landline given without its city code (a contract writing `transformLogic: phone` with no
+city code, an export writing «۳۸۴۱۲۳۴۵») names its home, as landlines are compared by their
+last eight digits (`match.landline_key`, `records.PHONE_LOCAL`); a foreign national's twelve-
+digit FIDA number in a national id column names its resident (`records.FOREIGN_ID`), set aside
+from a published row or refused in a row held in quarantine for a required value
+(`stage.held_record`'s `#refused`).  Never a person's value."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +14,8 @@ import sqlalchemy as sa
 from munihub import pipeline, store
 from munihub.config import REPO_ROOT, Settings
 from munihub.resolve.match import landline_key
-from munihub.resolve.records import PHONE_LOCAL, load_match_records
+from munihub.ingest.mapping import REFUSED as INGEST_REFUSED
+from munihub.resolve.records import FOREIGN_ID, PHONE_LOCAL, REFUSED, load_match_records
 from munihub.resolve.run import resolve_all
 
 from test_pipeline import national_id
@@ -43,6 +47,7 @@ schema:
 customProperties:
   - {{property: retries, value: 0}}
 """
+FIDA = "۱۲۳۴۵۶۷۸۹۰۱۲"
 
 
 def _city(tmp_path):
@@ -99,3 +104,47 @@ def test_landlines_are_keyed_by_their_last_eight_digits_and_mobiles_whole():
     assert landline_key("+982188412345") == "88412345"
     assert landline_key("+989151234567") == "+989151234567"  # a mobile in a phone field
     assert landline_key(None) is None and landline_key(" ") is None
+
+
+def _sync(tmp_path, agency: str, csv_text: str, national_id: str) -> dict:
+    """Sync one CSV of `agency`.clients (record id, name, national id column) into the store."""
+    drop = tmp_path / agency
+    drop.mkdir()
+    (drop / "clients.csv").write_text(csv_text, "utf-8")
+    contract = CONTRACT.format(folder=drop.as_posix()).replace("welfare.clients", f"{agency}.clients").replace(
+        "      - {name: phone, physicalName: \"تلفن\", logicalType: string, transformLogic: phone}",
+        f"      - {{name: national_id, physicalName: \"کد ملی\", logicalType: string, transformLogic: national_id"
+        f"{national_id}}}")
+    (tmp_path / "contracts" / agency).mkdir(parents=True)
+    (tmp_path / "contracts" / agency / "clients.yaml").write_text(contract, "utf-8")
+    settings = Settings(home=tmp_path / "home", store_url=f"sqlite:///{tmp_path / 'store.db'}",
+                        contracts_dir=tmp_path / "contracts", schemas_dir=REPO_ROOT / "schemas")
+    return pipeline.sync_source(f"{agency}.clients", settings)
+
+
+def test_a_foreign_nationals_number_names_the_resident_published_or_held(tmp_path):
+    """A licence's «غلام‌سخی رحیمی» and a portal's «آقای رحیمی» (a title and surname: joined only
+    by agreeing evidence) give the same FIDA number in their national id columns; the portal's
+    column is `required`, so its row waits in quarantine and only its citizen is kept."""
+    licences = _sync(tmp_path, "licences", f"شماره پرونده,نام,کد ملی\nL1,غلام‌سخی رحیمی,{FIDA}\n", "")
+    portal = _sync(tmp_path, "portal", f"شماره پرونده,نام,کد ملی\nP1,آقای رحیمی,{FIDA}\nP2,آقای رحیمی,\n",
+                   ", required: true")
+    assert licences["rows_quarantined"] == 0 and licences["values_set_aside"] == {"national_id": 1}
+    assert portal["rows_quarantined"] == 2
+    engine = store.open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    records = {r["ref"].split("#")[0]: r["fields"] for r in load_match_records(engine)["person"]}
+    held = [f for ref, f in records.items() if ref.startswith("portal.clients|P1")]
+    assert records["licences.clients|L1"][FOREIGN_ID] == "123456789012"
+    assert len(held) == 1 and held[0][FOREIGN_ID] == "123456789012" and REFUSED not in held[0]
+    resolve_all(engine)
+    m = store.entity_members
+    with engine.connect() as conn:
+        ids = {f"{s}|{k}": e for s, k, e in conn.execute(sa.select(m.c.source, m.c.source_key, m.c.entity_id))}
+        goldens = [g for (g,) in conn.execute(sa.select(store.entities.c.golden))]
+    portal_ids = [e for ref, e in ids.items() if ref.startswith("portal.clients|P1")]
+    assert portal_ids == [ids["licences.clients|L1"]]
+    assert not any("123456789012" in str(g) for g in goldens)
+
+
+def test_ingest_and_resolve_name_the_refused_values_alike():
+    assert INGEST_REFUSED == REFUSED
