@@ -41,8 +41,10 @@ _TRANSIENT_MYSQL = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
 def check_identifier(name: Any, what: str, source: str) -> str:
     """`name` if it is a safe table/column name; a ConfigError naming it otherwise."""
     text = str(name or "")
+    # a Persian name's half-space (ZWNJ), joiner and direction marks are format characters,
+    # not control ones: «نام‌خانوادگی» is a column name like any other
     bad = not text.strip() or len(text) > 128 or _BAD_IDENT.search(text) or any(
-        unicodedata.category(ch).startswith("C") for ch in text)
+        unicodedata.category(ch).startswith("C") and ch not in "\u200c\u200d\u200e\u200f" for ch in text)
     if bad:
         raise ConfigError(f"{what} {text!r} is not an acceptable identifier", where=f"source {source}",
                           hint="names may not be empty, contain quotes, ;, \\, brackets, comment "

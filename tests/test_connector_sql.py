@@ -300,3 +300,24 @@ def test_query_with_percent_signs_streams_and_pages_on_every_engine(source_db, k
         assert [r["id"] for r in rest] == [6, 8, 11]
     assert all(len(b.records) <= 2 for b in batches)
     assert (batches[0].cursor is None) == (key is None)
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_persian_names_with_a_half_space_are_identifiers(request, tmp_path, kind):
+    """«کد‌ملی», «نام‌خانوادگی»: a half-space (ZWNJ) is a format character, not a control one;
+    a zero-width space is still refused (test above)."""
+    url = engine_url(request, tmp_path, kind)
+    table, nid, last = f"mh_شهروندان\u200cثبت_{uuid.uuid4().hex[:6]}", "کد\u200cملی", "نام\u200cخانوادگی"
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    t = sa.Table(table, meta, sa.Column(nid, sa.String(10), primary_key=True), sa.Column(last, sa.String(40)))
+    meta.drop_all(engine)
+    meta.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(t.insert(), [{nid: "0012345679", last: "محمدی\u200cنژاد"}, {nid: "0012345680", last: "رضایی"}])
+        records, _ = read_all(sql(url, table, key=nid, batch_size=1))
+        assert [(r[nid], r[last]) for r in records] == [("0012345679", "محمدی\u200cنژاد"), ("0012345680", "رضایی")]
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()

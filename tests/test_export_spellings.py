@@ -201,3 +201,22 @@ def test_nothing_is_said_when_every_column_is_there(tmp_path, caplog):
     _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه"],
           [["14021001", NID, "علی احمدی", "09151234567"]], "utf-8", "utf-8")
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_persian_column_names_with_a_half_space_are_source_fields(tmp_path):
+    """«شماره‌ پرونده», «کد ملی‌ مالک»: Persian headers carry the half-space (ZWNJ), which Python
+    calls unprintable; the contract may name them so, as recordId and physicalName (found by
+    bench/bench_blind4.py: lint refused «شماره ثبت‌نام»), and lint says it is runnable."""
+    from munihub.contracts import lint_contract
+
+    header = ["شماره\u200cپرونده", "کد ملی\u200cمالک", "نام مالک", "تلفن همراه"]
+    global CONTRACT
+    plain = CONTRACT
+    CONTRACT = plain.replace('"شماره پرونده"', '"شماره\u200cپرونده"').replace('"کد ملی مالک"', '"کد ملی\u200cمالک"')
+    try:
+        result, rows, _ = _sync(tmp_path, header, [["14021001", NID, "علی احمدی", "09151234567"]], "utf-8", "utf-8")
+    finally:
+        CONTRACT = plain
+    assert result["rows_quarantined"] == 0 and rows["14021001"]["national_id"] == NID
+    report = lint_contract(tmp_path / "contracts" / "permits" / "cases.yaml")
+    assert report["runnable"], report["problems"]

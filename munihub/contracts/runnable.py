@@ -217,9 +217,15 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
                                          "customProperties recordId)")
 
 
+# Invisible marks Persian column names carry: the half-space (ZWNJ) of «نام‌خانوادگی», the
+# joiner, the direction marks an editor adds.  Python calls them unprintable; a quoted SQL
+# identifier and a header read them like any letter.
+_NAME_MARKS = str.maketrans("", "", "\u200c\u200d\u200e\u200f")
+
+
 def safe_source(name: str) -> bool:
     """A source field name that can reach a SQL select list without quoting tricks."""
-    return name.isprintable() and not re.search(r"[;'\"`\\\x00]|--", name)
+    return name.translate(_NAME_MARKS).isprintable() and not re.search(r"[;'\"`\\\x00]|--", name)
 
 
 def record_id_fields(value: Any) -> tuple:
@@ -232,7 +238,8 @@ def record_id_problem(value: Any) -> str | None:
     names = [value] if isinstance(value, str) else value
     if isinstance(names, list) and names and all(isinstance(n, str) and n.strip() and safe_source(n) for n in names):
         return None
-    return "recordId must name the source field (or a list of fields) holding the source's own record id, e.g. `id`"
+    return ("recordId must name the source field (or a list of fields) holding the source's own record id, e.g. "
+            "`id`, as text without quotes, semicolons, backslashes or control characters")
 
 
 def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, transforms, add) -> None:
