@@ -249,6 +249,24 @@ def request_losses(requests, calls, pred, true, labels, examples: int) -> None:
         print()
 
 
+def report_scores(truth: list[tuple], requests: list[tuple], calls: dict, got: dict, examples: int) -> None:
+    """Print persons and requests scored against the truth (overall and per label), then, with
+    `examples`, the lost and false pairs by label with raw values (every blind bench's report)."""
+    predicted, true, labels, refs = person_assignments(truth, got)
+    print("\npersons:")
+    for name, row in scored(predicted, true, labels).items():
+        print(fmt(name, row))
+    rpred = {c: got["groups"].get(c, f"lost:{c}") for c, _, _ in requests}
+    rtrue = {c: g for c, g, _ in requests}
+    rlabels = {c: lb for c, _, lb in requests}
+    print(f"\nrequests: {sum(c in got['groups'] for c in rtrue)}/{len(rtrue)} grouped")
+    for name, row in scored(rpred, rtrue, rlabels).items():
+        print(fmt(name, row))
+    if examples:
+        report_losses(truth, predicted, true, labels, refs, got, examples)
+        request_losses(requests, calls, rpred, rtrue, rlabels, examples)
+
+
 def fmt(name, row):
     pw, b3, n = row
     return (f"  {name:28s} n={n:5d}  pairwise P {pw['P']:.4f} R {pw['R']:.4f} F1 {pw['F1']:.4f} "
@@ -281,20 +299,8 @@ def main() -> None:
               f"{len(gen['requests'])} calls; sync+resolve {got['cpu_s']} CPU s")
         for dataset in blind_exports.CONTRACTS:
             print_source(dataset, got)
-        predicted, true, labels, refs = person_assignments(gen["persons"], got)
-        print("\npersons:")
-        for name, row in scored(predicted, true, labels).items():
-            print(fmt(name, row))
         calls = {c: raw for s, c, _, _, raw in gen["persons"] if s == "rc137.calls"}
-        rpred = {c: got["groups"].get(c, f"lost:{c}") for c, _, _ in gen["requests"]}
-        rtrue = {c: g for c, g, _ in gen["requests"]}
-        rlabels = {c: lb for c, _, lb in gen["requests"]}
-        print(f"\nrequests: {sum(c in got['groups'] for c in rtrue)}/{len(rtrue)} grouped")
-        for name, row in scored(rpred, rtrue, rlabels).items():
-            print(fmt(name, row))
-        if a.examples:
-            report_losses(gen["persons"], predicted, true, labels, refs, got, a.examples)
-            request_losses(gen["requests"], calls, rpred, rtrue, rlabels, a.examples)
+        report_scores(gen["persons"], gen["requests"], calls, got, a.examples)
 
 
 if __name__ == "__main__":

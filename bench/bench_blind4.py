@@ -59,20 +59,8 @@ def main() -> None:
             bench_blind.print_source(dataset, got)
             for r, n in quarantine_reasons(dataset, got).most_common(6):
                 print(f"      quarantined {n:4d}  {r}")
-        predicted, true, labels, refs = bench_blind.person_assignments(truth, got)
-        print("\npersons:")
-        for name, row in bench_blind.scored(predicted, true, labels).items():
-            print(bench_blind.fmt(name, row))
         calls = gen["calls"]
-        rpred = {c: got["groups"].get(c, f"lost:{c}") for c, _, _ in gen["requests"]}
-        rtrue = {c: g for c, g, _ in gen["requests"]}
-        rlabels = {c: lb for c, _, lb in gen["requests"]}
-        print(f"\nrequests: {sum(c in got['groups'] for c in rtrue)}/{len(rtrue)} grouped")
-        for name, row in bench_blind.scored(rpred, rtrue, rlabels).items():
-            print(bench_blind.fmt(name, row))
-        if a.examples:
-            bench_blind.report_losses(truth, predicted, true, labels, refs, got, a.examples)
-            bench_blind.request_losses(gen["requests"], calls, rpred, rtrue, rlabels, a.examples)
+        bench_blind.report_scores(truth, gen["requests"], calls, got, a.examples)
 
 
 if __name__ == "__main__":
