@@ -142,6 +142,22 @@ def place_key(address: Any) -> str | None:
     return "/".join(path) or None
 
 
+# a plaque: «پلاک ۱۲», «پ ۱۲», «پ.۱۲», «،پ۱۰۳» (not «پ» ending a word), «پلاک ۱۲/۳»
+_PLAQUE = re.compile(rf"(?:پلاک|پلاك|{_NOT_AFTER_LETTER}پ\.?)\s*(\d+(?:/\d+)?)")
+
+
+def home_key(address: Any) -> str | None:
+    """`street/alley#plaque` of an address that gives its street, alley and plaque: one
+    building («خ توس ک ۴۸ پ ۳۷» and «مشهد، بلوار توس، توس ۴۸، پلاک ۳۷، واحد ۲» agree), to
+    tell a household's calls from its neighbours' on the alley; None without a plaque."""
+    from munihub.persian import normalize_text, to_latin_digits
+
+    place = place_key(address)
+    text = _text(address)
+    plaque = _PLAQUE.search(normalize_text(to_latin_digits(text)) or "") if place and text else None
+    return f"{place}#{plaque.group(1)}" if plaque else None
+
+
 def landmark_key(address: Any) -> str | None:
     """`street~landmark` of a location named by a landmark and no alley («بلوار سجاد، جنب مسجد
     الزهرا»): for 137 calls to compare within one district, never a home for persons."""
