@@ -21,7 +21,10 @@ any phone of the home; a title or first name of the other gender is someone else
 `generic_categories` («پیگیری درخواست») is the same as any, but a group's generic follow-ups
 stand for the group's own category: a call of another category does not join through them.
 A generic follow-up at a place where exactly one request is open within the window follows
-that one up whoever calls (`sole_request`: a wife of another surname, a son); such a member
+that one up whoever calls (`sole_request`: a wife of another surname, a son), and so does a
+call under that request's category whose description names a member of the home
+(`household_words`: «پیگیری درخواست همسرم»); with several open there, the one of the
+caller's home (the plaque, `places.home_key`, or a shared phone: `same_home`).  Such a member
 keeps nobody out of the group, and lends its caller no thread (`records.request_threads`).  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
@@ -29,7 +32,9 @@ earlier one closed) starts a new group.  A request citing an earlier tracking co
 (`refers_to`, or quoted in the description in any digits, with separators or not:
 `quoted_codes`) always joins that request's group;
 one whose status is listed in `duplicate_statuses` («تکراری») joins the group it cites, or
-else the same citizen's latest group at that place whatever its category and age.
+else the same citizen's latest group at that place whatever its category and age; one whose
+status is listed in `reopened_statuses` («بازگشایی») the same citizen's latest group at that
+place of its category past the window, up to `reopen_days`.  `why` says by which rule (`WHY`).
 Group key = ref of the group's earliest request (by filed_at, then ref): stable and
 independent of input order.  Options: the `followup` mapping of the `service_request` match
 settings (`FOLLOWUP_DEFAULTS`), checked by `followup_options`.
@@ -44,7 +49,7 @@ from collections import defaultdict
 from typing import Any
 
 from munihub.persian.names import one_name_across_scripts, two_scripts
-from munihub.resolve.places import district_key, landmark_key, place_key
+from munihub.resolve.places import district_key, home_key, landmark_key, place_key
 
 ADDRESS_SIMILARITY = 0.9
 FOLLOWUP_DEFAULTS: dict[str, Any] = {
@@ -60,7 +65,31 @@ FOLLOWUP_DEFAULTS: dict[str, Any] = {
     # window follows that request up, whoever calls (a spouse, a son): a follow-up reports no
     # problem of its own, and there is only one to follow (`group_followups`)
     "sole_request": True,
+    # a request the operator re-opened (the citizen says the closed one was not fixed) joins
+    # the same citizen's latest earlier group at that place and category, up to `reopen_days`
+    # after that group's last call, past the window: a re-opened ticket is no new problem
+    "reopened_statuses": ["بازگشایی", "بازگشایی شده", "بازگشوده", "reopened"],
+    "reopen_days": 180,
+    # a description naming a member of the caller's home («پیگیری درخواست همسرم») says the
+    # call follows that member's request up: under the category of the one request open at its
+    # home it is that request's, whoever calls, as a generic follow-up is (with `sole_request`).
+    # «پیگیری» alone is no such word: a citizen following up his own request is the same
+    # citizen, and another citizen's «پیگیری» at the same place follows up his own
+    "household_words": ["همسرم", "شوهرم", "خانمم", "پدرم", "مادرم", "پسرم", "دخترم", "فرزندم",
+                        "برادرم", "خواهرم", "پدربزرگم", "مادربزرگم", "اعضای خانواده"],
 }
+# The rule a call joined an earlier call's group by (`group_followups`' `why`, the members'
+# `rule` in the store), and what it means
+CITED, SAME_CITIZEN, DUPLICATE, REOPENED = "followup:cited", "followup:same_citizen", "followup:duplicate", "followup:reopened"
+SOLE_REQUEST, HOUSEHOLD = "followup:sole_request", "followup:household"
+WHY = {CITED: "cites an earlier call's tracking code (refers_to, or quoted in the description)",
+       SAME_CITIZEN: "the same citizen, category and place within the window of the group's last call",
+       DUPLICATE: "marked a duplicate (duplicate_statuses): the same citizen's latest group at that place",
+       REOPENED: "re-opened (reopened_statuses): the same citizen's latest request there, past the window, "
+                 "within reopen_days",
+       SOLE_REQUEST: "a generic follow-up at a place where one request (of the caller's home) was open",
+       HOUSEHOLD: "names a member of the home (household_words) under the category of the one request "
+                  "open at that home"}
 # A number in the description, its digit groups joined by single dashes or spaces as a code
 # is read out («137-1234-5678», «۱۳۷ ۱۲۳۴ ۵۶۷۸»); a run of 6+ digits is only a candidate code.
 QUOTED_NUMBER = re.compile(r"(?<![\d/])\d+(?:[- ]\d+)*(?![\d/])")
@@ -122,16 +151,18 @@ def followup_options(conf: dict | None) -> dict[str, Any]:
     given = dict((conf or {}).get("followup") or {})
     problems = [f"unknown key {k!r} (known: {', '.join(sorted(FOLLOWUP_DEFAULTS))})"
                 for k in sorted(set(given) - set(FOLLOWUP_DEFAULTS))]
-    for key in ("window_days", "radius_m"):
+    for key in ("window_days", "radius_m", "reopen_days"):
         if key in given and (isinstance(given[key], bool) or not isinstance(given[key], (int, float))
                              or given[key] <= 0):
             problems.append(f"{key} must be a positive number, not {given[key]!r}")
     cats = given.get("generic_categories", [])
     if not isinstance(cats, list) or not all(isinstance(c, str) and c.strip() for c in cats):
         problems.append(f"generic_categories must be a list of category names, not {cats!r}")
-    dups = given.get("duplicate_statuses", [])
-    if not isinstance(dups, list) or not all(isinstance(c, str) and c.strip() for c in dups):
-        problems.append(f"duplicate_statuses must be a list of status values, not {dups!r}")
+    for key in ("duplicate_statuses", "reopened_statuses", "household_words"):
+        values = given.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(c, str) and c.strip() for c in values):
+            problems.append(f"{key} must be a list of {'words' if key.endswith('words') else 'status values'}, "
+                            f"not {values!r}")
     for key in ("quoted_codes", "sole_request"):
         if not isinstance(given.get(key, True), bool):
             problems.append(f"{key} must be true or false, not {given[key]!r}")
@@ -210,6 +241,25 @@ def _name_numbers(value: Any, fields: dict) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=16)
+def _followup_pattern(words: tuple[str, ...]) -> re.Pattern | None:
+    from munihub.persian import normalize_text
+
+    words = sorted({w for w in (normalize_text(x) for x in words) if w}, key=len, reverse=True)
+    # a word starts the match («پیگیری‌ها», «پیگیریِ» too), not the middle of another word
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + ")") if words else None
+
+
+def names_household(description: Any, words: tuple[str, ...]) -> bool:
+    """Whether a call's description names a member of the caller's home (`household_words`:
+    «پیگیری درخواست همسرم», «… پدرم»): the call follows that member's request up."""
+    from munihub.persian import normalize_text
+
+    pattern = _followup_pattern(tuple(words))
+    text = normalize_text(str(description)) if isinstance(description, str) and description.strip() else None
+    return bool(pattern and text and pattern.search(text))
+
+
+@functools.lru_cache(maxsize=16)
 def _generic_keys(categories: tuple[str, ...]) -> frozenset[str]:
     return frozenset(k for k in map(_key, categories) if k)
 
@@ -228,7 +278,9 @@ def _profile(req: dict, options: dict | None = None, person: str | None = None) 
     # every number is compared with the known codes (`group_followups`): no shape needed
     quoted = set(quoted_codes(f.get("description"))) if options["quoted_codes"] else set()
     first, last, gender = _name_parts(f.get("citizen_name"), f.get("citizen_title"))
-    duplicate = _key(f.get("status")) in {_key(c) for c in options.get("duplicate_statuses", ())} - {None}
+    status = _key(f.get("status"))
+    duplicate = status in {_key(c) for c in options.get("duplicate_statuses", ())} - {None}
+    reopened = status in {_key(c) for c in options.get("reopened_statuses", ())} - {None}
     return {"ref": req["ref"], "when": _when(f.get("filed_at"), req["ref"]),
             "tracking": str(f.get("tracking_code") or "") or None,
             "refers_to": str(f.get("refers_to") or "") or None, "quoted": sorted(quoted),
@@ -240,8 +292,10 @@ def _profile(req: dict, options: dict | None = None, person: str | None = None) 
             | _name_numbers(f.get("citizen_name"), f),
             "first": first, "last": last, "gender": gender,
             "category": category, "generic": _is_generic(category, generic), "duplicate": duplicate,
+            "reopened": reopened, "for_household": names_household(f.get("description"), tuple(options["household_words"])),
             "district": district_key({"district": f.get("district")}),  # «منطقه ۳» is «3»
             "address": _key(f.get("address")), "place": place_key(f.get("address")), "landmark": landmark_key(f.get("address")),
+            "home": home_key(f.get("address")),
             "coords": _coords(f)}
 
 
@@ -431,6 +485,16 @@ def same_spot(a: dict, b: dict, radius_m: float = 200.0) -> bool:
     return True
 
 
+def same_home(a: dict, b: dict) -> bool:
+    """Two calls from one home: the same street, alley and plaque (`places.home_key`), or a
+    mobile or landline in common (profiles from `_profile`)."""
+    if a.get("home") and b.get("home"):
+        (pa, na), (pb, nb) = a["home"].rsplit("#", 1), b["home"].rsplit("#", 1)
+        if na == nb and same_place(pa, pb):
+            return True
+    return any(a["citizen"].get(k) and a["citizen"].get(k) == b["citizen"].get(k) for k in ("mobile", "phone"))
+
+
 def _hear_surnames(profiles: list[dict]) -> None:
     """A nameless call from a mobile or landline that every named call on it names with one
     surname gets that surname as `heard_last`: only to tell it from a caller of another surname."""
@@ -450,14 +514,15 @@ def _hear_surnames(profiles: list[dict]) -> None:
 
 def group_followups(requests: list[dict], window_days: int | None = None,
                     radius_m: float | None = None, options: dict | None = None,
-                    persons: dict[str, str] | None = None) -> dict[str, str]:
+                    persons: dict[str, str] | None = None, why: dict[str, str] | None = None) -> dict[str, str]:
     """Map each request ref to its group key (the ref of the group's first request).
 
     `options` as `followup_options` returns them; `window_days`/`radius_m` override them.
     `persons`: request ref -> the person entity its caller's mention was resolved to; two
     calls whose mentions are one person are the same citizen whatever phone or name form
-    each gave (the place, category and window still decide)."""
-    options = dict(options or FOLLOWUP_DEFAULTS)
+    each gave (the place, category and window still decide).  `why`, when given, gets the
+    rule each call joined an earlier one's group by (`WHY`); a group's first call has none."""
+    options = {**FOLLOWUP_DEFAULTS, **(options or {})}
     window_days = options["window_days"] if window_days is None else window_days
     radius_m = options["radius_m"] if radius_m is None else radius_m
     persons = persons or {}
@@ -485,6 +550,8 @@ def group_followups(requests: list[dict], window_days: int | None = None,
     last = {p["ref"]: p["when"] for p in profiles}  # per root: most recent request
     members = {p["ref"]: [p] for p in profiles}
     window = dt.timedelta(days=window_days)
+    # a re-opened ticket looks back further, never less far, than any call
+    reopen_window = max(window, dt.timedelta(days=options["reopen_days"]))
     buckets: dict[tuple, set[str]] = defaultdict(set)  # citizen key or place -> refs
     districts: dict[tuple, set] = defaultdict(set)  # a street and alley -> the districts its calls gave
     cited = []
@@ -496,6 +563,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
         if earlier:
             for target in earlier:
                 union(target, p["ref"])
+            rule = CITED
         else:
             keys = [(k, v) for k, v in p["citizen"].items()] + _place_keys(p, districts)
             roots = {find(r) for key in keys for r in buckets.get(key, ())}
@@ -503,28 +571,40 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
                 # nameless caller in a group must not let a neighbour in (`_vetoes`)
-                if (p["duplicate"] or p["when"] - last[root] <= window) and _of_category(p, members[root]) and \
+                gap = p["when"] - last[root]
+                if (p["duplicate"] or gap <= (reopen_window if p["reopened"] else window)) and \
+                        _of_category(p, members[root]) and \
                         _in_district(p, members[root]) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
                         not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]
                                 if not q.get("household")):
                     if best is None or last[root] > last[best]:
                         best = root
-            if best is None and p["generic"] and options["sole_request"] and \
+            rule = DUPLICATE if p["duplicate"] else \
+                REOPENED if p["reopened"] and best is not None and p["when"] - last[best] > window else SAME_CITIZEN
+            if best is None and (p["generic"] or p["for_household"]) and options["sole_request"] and \
                     ((p["district"] or p["place"]) and p["address"] or p["coords"]):
                 # a follow-up by another member of the home (a spouse of another surname, a
                 # son): with one request open at the place it is that one's; with two, or none,
                 # the same-citizen test above decides alone
                 here = {find(r) for key in _place_keys(p, districts) for r in buckets.get(key, ())}
                 open_ = [root for root in here if p["when"] - last[root] <= window and
-                         _in_district(p, members[root]) and
+                         _in_district(p, members[root]) and _of_category(p, members[root]) and
                          any(same_spot(p, q, radius_m) for q in members[root])]
+                if len(open_) > 1:
+                    # a neighbour's request is open there too: the one of the caller's home
+                    # (its plaque, or a phone of the home) is the one followed up
+                    open_ = [root for root in open_ if any(same_home(p, q) for q in members[root])]
                 if len(open_) == 1:
-                    best = open_[0]
+                    best, rule = open_[0], SOLE_REQUEST if p["generic"] else HOUSEHOLD
                     # who the request's citizen is, its own calls say: not one of the home
                     p["household"] = True
             if best is not None:
                 union(best, p["ref"])
+            else:
+                rule = None
+        if rule and why is not None:
+            why[p["ref"]] = rule
         for k, v in p["citizen"].items():
             buckets[(k, v)].add(p["ref"])
         if p["district"] and p["address"]:
@@ -535,6 +615,8 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             buckets[_place_bucket(p, p["district"])].add(p["ref"])
             districts[_place_bucket(p)].add(p["district"])
     for ref, target in cited:  # a citation of a later-filed request joins afterwards
+        if why is not None and find(ref) != find(target):
+            why.setdefault(max((ref, target), key=lambda r: order[r]), CITED)
         union(ref, target)
     return {ref: find(ref) for ref in parent}
 

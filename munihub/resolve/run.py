@@ -96,11 +96,12 @@ def resolve_type(entity_type: str, records: list[dict], previous: dict[str, str]
     feats: dict[str, dict] = {}
     if entity_type == "service_request":
         from munihub.resolve.followups import followup_options, group_followups
+        why: dict[str, str] = {}  # the rule each call joined its group by (`followups.WHY`)
         clusters = group_followups([with_fields(r) for r in records], options=followup_options(conf),
-                                   persons=persons)
+                                   persons=persons, why=why)
         pairs: list = []
         conflict = None
-        rule = {r: "followup" for r in refs}
+        rule = {r: why.get(r, "followup") for r in refs}
         ids = clustering.assign_entity_ids(clusters, previous, entity_type)
     else:
         # features per column on every core, candidates from the encoded features (no block dict)
