@@ -12,7 +12,8 @@ with no «کوچه», or named by its street as the postal service writes it («
 nest: «وکیل‌آباد ۱۲، گلستان ۳» is alley «گلستان ۳» off alley 12 off Vakilabad, the key
 `وکیلاباد/12/گلستان3`, the same as «وکیل آباد، کوچه ۱۲، کوچه گلستان ۳» and not «وکیل‌آباد ۱۲»
 (two alleys never share a key: precision first).  A plaque («پلاک ۵», «پ ۵»), floor and unit
-name one building or flat: the 137 hotline never gives them, so they are not part of the key.
+name one building or flat: many 137 calls do not give them, so they are not part of the key;
+`home_key` adds the plaque where one is given, to tell a household's calls from its neighbours'.
 A location given by a landmark alone («جنب مسجد الزهرا», «روبروی پارک ملت», «نرسیده به
 چهارراه دانش») names no home: `place_key` is None and `landmark_key` gives the street and the
 landmark, for 137 calls to compare within one district.  Plain functions, no store.
