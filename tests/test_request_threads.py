@@ -146,7 +146,7 @@ def test_a_callback_mobile_joins_no_two_problems_of_one_caller():
 
 
 def test_numbers_of_the_codes_shape_are_no_codes_when_label_or_pattern_or_the_call_says_otherwise():
-    from munihub.resolve.followups import quoted_codes
+    from munihub.resolve.codes import quoted_codes
     own = "1403000001"  # codes of ten digits starting 14: a national id or a postal code may look alike
     assert quoted_codes("پیرو 1403000124", own) == ["1403000124"]
     assert quoted_codes("کد ملی 1412345678", own) == []
@@ -158,7 +158,7 @@ def test_numbers_of_the_codes_shape_are_no_codes_when_label_or_pattern_or_the_ca
 
 
 def test_codes_read_out_with_separators_or_under_a_label_are_cited():
-    from munihub.resolve.followups import quoted_codes
+    from munihub.resolve.codes import quoted_codes
     own = "13799999999"
     assert quoted_codes("۱۳۷ ۱۲۳۴ ۵۶۷۸ هنوز رسیدگی نشده", own) == ["13712345678"]
     assert quoted_codes("کد رهگیری قبلی: 137-1234-5678؛ با شماره 0915-123-4567", own) == ["13712345678"]

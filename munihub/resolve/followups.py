@@ -30,7 +30,7 @@ counts from the most recent request already in the group, so a complaint renewed
 weeks stays one problem; the same place and category after a quiet month (long after the
 earlier one closed) starts a new group.  A request citing an earlier tracking code
 (`refers_to`, or quoted in the description in any digits, with separators or not:
-`quoted_codes`) always joins that request's group;
+`codes.quoted_codes`) always joins that request's group;
 one whose status is listed in `duplicate_statuses` («تکراری») joins the group it cites, or
 else the same citizen's latest group at that place whatever its category and age; one whose
 status is listed in `reopened_statuses` («بازگشایی») the same citizen's latest group at that
@@ -49,6 +49,7 @@ from collections import defaultdict
 from typing import Any
 
 from munihub.persian.names import one_name_across_scripts, two_scripts
+from munihub.resolve.codes import quoted_codes
 from munihub.resolve.places import district_key, home_key, landmark_key, place_key
 
 ADDRESS_SIMILARITY = 0.9
@@ -90,61 +91,6 @@ WHY = {CITED: "cites an earlier call's tracking code (refers_to, or quoted in th
        SOLE_REQUEST: "a generic follow-up at a place where one request (of the caller's home) was open",
        HOUSEHOLD: "names a member of the home (household_words) under the category of the one request "
                   "open at that home"}
-# A number in the description, its digit groups joined by single dashes or spaces as a code
-# is read out («137-1234-5678», «۱۳۷ ۱۲۳۴ ۵۶۷۸»); a run of 6+ digits is only a candidate code.
-QUOTED_NUMBER = re.compile(r"(?<![\d/])\d+(?:[- ]\d+)*(?![\d/])")
-# «کد رهگیری: …», «شماره پیگیری …», «درخواست شماره …»: the operator says the number is a code
-CODE_LABEL = re.compile(r"(?:(?:کد|شماره)\s*(?:رهگیری|رهگيري|پیگیری|پيگيري)|درخواست\s*(?:شماره|ش\.?))"
-                        r"(?:\s*قبلی)?\s*[:：.]?\s*$")
-# «کد ملی …», «کد پستی …», «با شماره …», «تلفن …», «پلاک …», «تاریخ …»: the operator says what else it is
-OTHER_LABEL = re.compile(r"(?:کد\s*(?:ملی|ملي|پستی|پستي)|شماره\s*(?:تماس|همراه|موبایل|تلفن|ملی|پروانه)|با\s*شماره|"
-                         r"تلفن|موبایل|همراه|پلاک(?:\s*ثبتی)?|پروانه(?:\s*ساخت)?(?:\s*شماره)?|تاریخ)"
-                         r"\s*[:：.]?\s*\(?$")
-# Numbers the pattern says are no tracking code: a mobile (09…, 9… without the zero, +98/0098),
-# a landline with its area code (0…), a date as 14030814.
-NOT_A_CODE = re.compile(r"(?:0|\+?98|0098)?9\d{9}|0\d{5,}|1[34]\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
-
-
-def code_shape(code: str) -> tuple[int, str]:
-    """The shape of a tracking code: its length and its first two digits («137…» of 11 digits,
-    «14…» of 10): a quoted number of another shape is a phone, postal code, id or date."""
-    return len(code), code[:2]
-
-
-def quoted_codes(text: Any, own: str | None = None, shapes: set | None = None,
-                 not_codes: tuple = ()) -> list[str]:
-    """The earlier tracking codes a description cites.  A number there is a code when it has
-    the shape of the source's codes (`shapes`, learned from the codes in the data; else the
-    call's own code's) or the operator labels it one («کد رهگیری: …»), and is not what the
-    pattern or its label says is a mobile, landline, date, national id, postal code or permit
-    (`NOT_A_CODE`, `OTHER_LABEL`) nor one of the call's own numbers
-    (`not_codes`: its mobile, phone, national id, compared on the last ten digits).  Digit
-    groups joined by dashes or spaces are read as one number.  Without `own` and `shapes`,
-    every candidate (the caller compares them with the known codes)."""
-    from munihub.persian import to_latin_digits
-
-    text = to_latin_digits(str(text or ""))
-    shapes = set(shapes or ()) | ({code_shape(own)} if own else set())
-    mine = {re.sub(r"\D", "", str(n))[-10:] for n in not_codes if n} - {""}
-    out = []
-    for m in QUOTED_NUMBER.finditer(text):
-        before = text[max(0, m.start() - 30):m.start()]
-        labelled = bool(CODE_LABEL.search(before))
-        if shapes and not labelled and OTHER_LABEL.search(before):
-            continue
-        joined = re.sub(r"\D", "", m.group())
-        parts = [joined] + [p for p in re.split(r"[- ]", m.group()) if p != joined]
-        for number in parts:
-            if len(number) < 6 or number == own or number[-10:] in mine:
-                continue
-            if not shapes:
-                out.append(number)
-            elif (labelled or code_shape(number) in shapes) and not NOT_A_CODE.fullmatch(number):
-                out.append(number)
-                break  # the groups of a code that was read whole are no codes of their own
-    return sorted(set(out))
-
-
 def followup_options(conf: dict | None) -> dict[str, Any]:
     """The follow-up options of the service_request settings (`followup`) over the defaults;
     every problem is reported at once."""

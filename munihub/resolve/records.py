@@ -112,12 +112,12 @@ def person_mention(record: dict) -> dict | None:
 # Titles that say whom they address (not دکتر, مهندس): the gender the person schema uses.
 def request_thread(record: dict, shapes: set | None = None) -> str | None:
     """The request a 137 call belongs to: the earlier tracking code it cites (`refers_to`, or
-    quoted in its description: `followups.quoted_codes`, a number of the shape of the source's
+    quoted in its description: `codes.quoted_codes`, a number of the shape of the source's
     codes, `shapes`, else of its own code's, and no phone, date or number of its own caller;
     the smallest if several), else its own code.  A follow-up and the call it cites then share
     a thread, and their callers are mostly one citizen.  None for a record with no tracking
     code."""
-    from munihub.resolve.followups import quoted_codes
+    from munihub.resolve.codes import quoted_codes
 
     own = str(record.get("tracking_code") or "").strip()
     if not own:
@@ -130,8 +130,8 @@ def request_thread(record: dict, shapes: set | None = None) -> str | None:
 
 
 def code_shapes(requests: list[dict]) -> set:
-    """The shapes of the tracking codes the requests have (`followups.code_shape`)."""
-    from munihub.resolve.followups import code_shape
+    """The shapes of the tracking codes the requests have (`codes.code_shape`)."""
+    from munihub.resolve.codes import code_shape
 
     return {code_shape(c) for r in requests
             if (c := str(r.get("fields", r).get("tracking_code") or "").strip())}
