@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import itertools
 
-from munihub.resolve.followups import distance_m, followup_options, group_followups
+from munihub.resolve.followups import followup_options, group_followups
+from munihub.resolve.spots import distance_m
 
 
 def req(ref, filed_at, *, tracking=None, refers_to=None, **fields):

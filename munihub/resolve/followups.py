@@ -1,11 +1,10 @@
 """137 follow-ups: repeated complaints about one problem become one request group.
 
 Two requests are one problem when the same citizen reports the same category at the same
-place (coordinates within `radius_m`, else same district and the same street and alley
-(`places.place_key`, nested alleys included), the same landmark when either gives a landmark
-and no alley (`places.landmark_key`: «جنب مسجد الزهرا» on that street), or a similar address
-key when either gives no alley) within
-`window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
+place (`spots.same_spot`: coordinates within `radius_m`, else same district and the same
+street and alley (`places.place_key`, nested alleys included), the same landmark when either
+gives a landmark and no alley (`places.landmark_key`: «جنب مسجد الزهرا» on that street), or
+a similar address key when either gives no alley) within `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
 names (the surname, and the first name when both give one; half of a compound first name
 agrees), or both calls' person mentions in one person entity (`persons`: the persons step
 weighed every source, so «خانم حسین‌زاده» on one phone and «زهرا حسین‌زاده» with her
@@ -24,7 +23,7 @@ A generic follow-up at a place where exactly one request is open within the wind
 that one up whoever calls (`sole_request`: a wife of another surname, a son), and so does a
 call under that request's category whose description names a member of the home
 (`household_words`: «پیگیری درخواست همسرم»); with several open there, the one of the
-caller's home (the plaque, `places.home_key`, or a shared phone: `same_home`).  Such a member
+caller's home (the plaque, `places.home_key`, or a shared phone: `spots.same_home`).  Such a member
 keeps nobody out of the group, and lends its caller no thread (`records.request_threads`).  The window is a chain: it
 counts from the most recent request already in the group, so a complaint renewed every three
 weeks stays one problem; the same place and category after a quiet month (long after the
@@ -43,7 +42,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 import re
 from collections import defaultdict
 from typing import Any
@@ -51,8 +49,8 @@ from typing import Any
 from munihub.persian.names import one_name_across_scripts, two_scripts
 from munihub.resolve.codes import quoted_codes
 from munihub.resolve.places import district_key, home_key, landmark_key, place_key
+from munihub.resolve.spots import landmark_bucket, place_bucket, place_keys, same_home, same_spot
 
-ADDRESS_SIMILARITY = 0.9
 FOLLOWUP_DEFAULTS: dict[str, Any] = {
     "window_days": 30, "radius_m": 200.0,
     # a category naming one of these, or starting with one («پیگیری مجدد»، «پیگیری شکایت»), is a
@@ -148,13 +146,6 @@ def _coords(f: dict) -> tuple[float, float] | None:
         return float(f["latitude"]), float(f["longitude"])
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance in metres (haversine)."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_000 * math.asin(math.sqrt(h))
 
 
 def _name_parts(value: Any, title: Any = None) -> tuple[str | None, str | None, str | None]:
@@ -358,44 +349,6 @@ def _named(p: dict) -> bool:
     return bool(p["first"] or p["last"])
 
 
-def same_place(a: str, b: str) -> bool:
-    """Two `street/alley` keys of one place: the same alley of the same street, or of a street
-    one key writes after a word more («مشهد کوهسنگی ۵۱» is «کوهسنگی، کوچه ۵۱»)."""
-    if a == b:
-        return True
-    (sa, la), (sb, lb) = a.rsplit("/", 1), b.rsplit("/", 1)
-    short, long_ = sorted((sa, sb), key=len)
-    return la == lb and len(short) >= 3 and long_.endswith(short)
-
-
-def _place_bucket(p: dict, district: str | None = None) -> tuple:
-    """A blocking key every `same_place` pair in one district shares: the alley, the street's
-    last letters and the district (None: a call that gives none)."""
-    street, lane = p["place"].rsplit("/", 1)
-    return ("lane", lane, street[-3:], district)
-
-
-def _place_lookups(p: dict, districts: dict[tuple, set]) -> list[tuple]:
-    """The place buckets `p` may share a group with: its district's and the calls' that give
-    none; a call that gives none, every district's of its street and alley."""
-    if not p["place"]:
-        return []
-    given = [p["district"]] if p["district"] else sorted(d for d in districts.get(_place_bucket(p), ()) if d)
-    return [_place_bucket(p, d) for d in given] + [_place_bucket(p)]
-
-
-def _landmark_bucket(p: dict) -> list[tuple]:
-    """A landmark location's blocking key: its district and landmark (`places.landmark_key`)."""
-    return [("landmark", p["district"], p["landmark"])] if p.get("landmark") and p["district"] else []
-
-
-def _place_keys(p: dict, districts: dict[tuple, set]) -> list[tuple]:
-    """Every place bucket a call may share a group through (its address text, street and
-    alley, landmark)."""
-    return ([("place", p["district"], p["address"])] if p["district"] and p["address"] else []) + \
-        _place_lookups(p, districts) + _landmark_bucket(p)
-
-
 def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool = False) -> bool:
     """Same citizen, same category (any, with `any_category`), same place (profiles from `_profile`)."""
     if not (any_category or _same_category(a, b)) or not same_citizen(a, b):
@@ -406,39 +359,6 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
         if not (_named(a) and _named(b)) and (a["generic"] or b["generic"] or a["category"] != b["category"]):
             return False  # a nameless "follow-up" with no number in common could be anyone's
     return same_spot(a, b, radius_m)
-
-
-def same_spot(a: dict, b: dict, radius_m: float = 200.0) -> bool:
-    """Two calls' places are one spot: coordinates within `radius_m`, else the same street and
-    alley, landmark or similar address text in one district (profiles from `_profile`)."""
-    if a["coords"] and b["coords"]:
-        return distance_m(a["coords"], b["coords"]) <= radius_m
-    if a["district"] and b["district"] and a["district"] != b["district"]:
-        return False
-    if a.get("place") and b.get("place"):
-        # street and alley both read: «کوچه 42» is not «کوچه 15»; a district left out
-        # (the operator skipped it on one call) does not undo an agreeing street and alley
-        return same_place(a["place"], b["place"])
-    if not (a["district"] and b["district"]):
-        return False
-    if a.get("landmark") or b.get("landmark"):
-        # a landmark and no alley («جنب مسجد الزهرا») is one spot by its text, in one district:
-        # not «روبروی پارک ملت» on the street, nor an alley of it
-        return a.get("landmark") == b.get("landmark")
-    if a["address"] and b["address"]:
-        import jellyfish
-        return jellyfish.jaro_winkler_similarity(a["address"], b["address"]) >= ADDRESS_SIMILARITY
-    return True
-
-
-def same_home(a: dict, b: dict) -> bool:
-    """Two calls from one home: the same street, alley and plaque (`places.home_key`), or a
-    mobile or landline in common (profiles from `_profile`)."""
-    if a.get("home") and b.get("home"):
-        (pa, na), (pb, nb) = a["home"].rsplit("#", 1), b["home"].rsplit("#", 1)
-        if na == nb and same_place(pa, pb):
-            return True
-    return any(a["citizen"].get(k) and a["citizen"].get(k) == b["citizen"].get(k) for k in ("mobile", "phone"))
 
 
 def _hear_surnames(profiles: list[dict]) -> None:
@@ -511,7 +431,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
                 union(target, p["ref"])
             rule = CITED
         else:
-            keys = [(k, v) for k, v in p["citizen"].items()] + _place_keys(p, districts)
+            keys = [(k, v) for k, v in p["citizen"].items()] + place_keys(p, districts)
             roots = {find(r) for key in keys for r in buckets.get(key, ())}
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
@@ -533,7 +453,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
                 # a follow-up by another member of the home (a spouse of another surname, a
                 # son): with one request open at the place it is that one's; with two, or none,
                 # the same-citizen test above decides alone
-                here = {find(r) for key in _place_keys(p, districts) for r in buckets.get(key, ())}
+                here = {find(r) for key in place_keys(p, districts) for r in buckets.get(key, ())}
                 open_ = [root for root in here if p["when"] - last[root] <= window and
                          _in_district(p, members[root]) and _of_category(p, members[root]) and
                          any(same_spot(p, q, radius_m) for q in members[root])]
@@ -555,11 +475,11 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             buckets[(k, v)].add(p["ref"])
         if p["district"] and p["address"]:
             buckets[("place", p["district"], p["address"])].add(p["ref"])
-        for key in _landmark_bucket(p):
+        for key in landmark_bucket(p):
             buckets[key].add(p["ref"])
         if p["place"]:
-            buckets[_place_bucket(p, p["district"])].add(p["ref"])
-            districts[_place_bucket(p)].add(p["district"])
+            buckets[place_bucket(p, p["district"])].add(p["ref"])
+            districts[place_bucket(p)].add(p["district"])
     for ref, target in cited:  # a citation of a later-filed request joins afterwards
         if why is not None and find(ref) != find(target):
             why.setdefault(max((ref, target), key=lambda r: order[r]), CITED)
