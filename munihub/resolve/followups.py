@@ -1,42 +1,45 @@
 """137 follow-ups: repeated complaints about one problem become one request group.
 
-Two requests are one problem when the same citizen reports the same category at the same
-place (`spots.same_spot`: coordinates within `radius_m`, else same district and the same
-street and alley (`places.place_key`, nested alleys included), the same landmark when either
-gives a landmark and no alley (`places.landmark_key`: «جنب مسجد الزهرا» on that street), or
-a similar address key when either gives no alley) within `window_days`.  The same citizen: a shared national id, mobile or landline, or agreeing
-names (the surname, and the first name when both give one; half of a compound first name
-agrees), or both calls' person mentions in one person entity (`persons`: the persons step
-weighed every source, so «خانم حسین‌زاده» on one phone and «زهرا حسین‌زاده» with her
-national id on another are one citizen once the registry says so; names that contradict or
-a title of the other gender still say two); a caller who gave no name («ناشناس») at the same place is not a different citizen,
-unless the named calls on that caller's number all give another surname (`_hear_surnames`).
-A neighbour with another name is (another request); a group member that names less than the
-caller (a title and surname, «ناشناس») keeps him out only by a contradicting name or another
-national id, not by the other household phone it called from; nor does any member by its
-other number alone when the caller shares a number or id with another member.  A title and
-surname filed under a generic category follows up that surname's request at the place from
-any phone of the home; a title or first name of the other gender is someone else.  A category listed in
-`generic_categories` («پیگیری درخواست») is the same as any, but a group's generic follow-ups
-stand for the group's own category: a call of another category does not join through them.
-A generic follow-up at a place where exactly one request is open within the window follows
-that one up whoever calls (`sole_request`: a wife of another surname, a son), and so does a
-call under that request's category whose description names a member of the home
-(`household_words`: «پیگیری درخواست همسرم»); with several open there, the one of the
-caller's home (the plaque, `places.home_key`, or a shared phone: `spots.same_home`).  Such a member
-keeps nobody out of the group, and lends its caller no thread (`records.request_threads`).  The window is a chain: it
-counts from the most recent request already in the group, so a complaint renewed every three
-weeks stays one problem; the same place and category after a quiet month (long after the
-earlier one closed) starts a new group.  A request citing an earlier tracking code
-(`refers_to`, or quoted in the description in any digits, with separators or not:
-`codes.quoted_codes`) always joins that request's group;
-one whose status is listed in `duplicate_statuses` («تکراری») joins the group it cites, or
-else the same citizen's latest group at that place whatever its category and age; one whose
-status is listed in `reopened_statuses` («بازگشایی») the same citizen's latest group at that
-place of its category past the window, up to `reopen_days`.  `why` says by which rule (`WHY`).
-Group key = ref of the group's earliest request (by filed_at, then ref): stable and
-independent of input order.  Options: the `followup` mapping of the `service_request` match
-settings (`FOLLOWUP_DEFAULTS`), checked by `followup_options`.
+Two requests are one problem when the same citizen reports the same category at the same place
+(`spots.same_spot`: coordinates within `radius_m`, else same district and the same street and
+alley (`places.place_key`, nested alleys included), the same landmark when either gives a
+landmark and no alley (`places.landmark_key`: «جنب مسجد الزهرا» on that street), or a similar
+address key when either gives no alley) within `window_days`.  The same citizen
+(`callers.same_citizen`): a shared national id, mobile or landline, or agreeing names (the
+surname, and the first name when both give one; half of a compound first name agrees), or both
+calls' person mentions in one person entity (`persons`: the persons step weighed every source,
+so «خانم حسین‌زاده» on one phone and «زهرا حسین‌زاده» with her national id on another are one
+citizen once the registry says so; names that contradict or a title of the other gender still
+say two); a caller who gave no name («ناشناس») at the same place is not a different citizen,
+unless the named calls on that caller's number all give another surname
+(`callers.hear_surnames`).  A neighbour with another name is (another request); a group member
+that names less than the caller (a title and surname, «ناشناس») keeps him out only by a
+contradicting name or another national id, not by the other household phone it called from; nor
+does any member by its other number alone when the caller shares a number or id with another
+member.  A title and surname filed under a generic category follows up that surname's request
+at the place from any phone of the home; a title or first name of the other gender is someone
+else.  A category listed in `generic_categories` («پیگیری درخواست») is the same as any, but a
+group's generic follow-ups stand for the group's own category: a call of another category does
+not join through them.  A generic follow-up at a place where exactly one request is open within
+the window follows that one up whoever calls (`sole_request`: a wife of another surname, a
+son), and so does a call under that request's category whose description names a member of the
+home (`household_words`: «پیگیری درخواست همسرم»); with several open there, the one of the
+caller's home (the plaque, `places.home_key`, or a shared phone: `spots.same_home`).  Such a
+member keeps nobody out of the group, and lends its caller no thread
+(`records.request_threads`).  The window is a chain: it counts from the most recent request
+already in the group, so a complaint renewed every three weeks stays one problem; the same
+place and category after a quiet month (long after the earlier one closed) starts a new group.
+A request citing an earlier tracking code (`refers_to`, or quoted in the description in any
+digits, with separators or not: `codes.quoted_codes`) always joins that request's group; one
+whose status is listed in `duplicate_statuses` («تکراری») joins the group it cites, or else the
+same citizen's latest group at that place whatever its category and age; one whose status is
+listed in `reopened_statuses` («بازگشایی») the same citizen's latest group at that place of its
+category past the window, up to `reopen_days`.  `why` says by which rule (`WHY`).  Group key =
+ref of the group's earliest request (by filed_at, then ref): stable and independent of input
+order.  Options: the `followup` mapping of the `service_request` match settings
+(`FOLLOWUP_DEFAULTS`), checked by `followup_options`.  This module reads each call into a
+profile (`_profile`) and groups them (`group_followups`); whether two calls are one citizen is
+`callers`, one spot `spots`, and which quoted numbers are codes `codes`.
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from munihub.persian.names import one_name_across_scripts, two_scripts
+from munihub.resolve.callers import backed, hear_surnames, same_citizen, vetoes
 from munihub.resolve.codes import quoted_codes
 from munihub.resolve.places import district_key, home_key, landmark_key, place_key
 from munihub.resolve.spots import landmark_bucket, place_bucket, place_keys, same_home, same_spot
@@ -236,92 +239,6 @@ def _profile(req: dict, options: dict | None = None, person: str | None = None) 
             "coords": _coords(f)}
 
 
-def _differ(a: str | None, b: str | None, by: int = 1) -> bool:
-    """Both given and at least `by` characters apart (a mistyped id is one digit off)."""
-    return bool(a and b) and (len(a) != len(b) or sum(x != y for x, y in zip(a, b)) >= by)
-
-
-def same_citizen(a: dict, b: dict) -> bool:
-    """The same national id, or names that do not contradict backed by a shared number, or
-    one person entity (`group_followups`' `persons`), or names that fully agree, or a partial
-    or missing name with no other number or id (a title and surname under a generic follow-up
-    category: from any phone of the home); never a title or first name of the other gender."""
-    ca, cb = a["citizen"], b["citizen"]
-    if ca.get("nid") and ca.get("nid") == cb.get("nid"):
-        return True
-    heard_a, heard_b = a["last"] or a.get("heard_last"), b["last"] or b.get("heard_last")
-    if _names_differ(heard_a, heard_b) and not any(
-            ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
-        return False  # «ناشناس» on the number a neighbour named himself on is that neighbour
-    fa, fb = a["first"], b["first"]
-    if _names_differ(a["last"], b["last"]):
-        return False  # a neighbour with another surname reports the same pothole
-    if _names_differ(fa, fb, halves=True):
-        return False  # two first names (half of a compound, محمدرضا / رضا, agrees): a household's phone
-    if any(ca.get(k) and ca.get(k) == cb.get(k) for k in ("mobile", "phone")):
-        return True
-    if a.get("gender") and b.get("gender") and a["gender"] != b["gender"]:
-        return False  # «خانم احمدی» is not «علی احمدی»: a daughter on her father's phone
-    if ca.get("person") and ca.get("person") == cb.get("person"):
-        # the persons step joined both callers (another phone, a title only, an id on one call);
-        # it comes after the name checks: a sister of the home stays herself whatever it did
-        return True
-    if _names_agree(fa, fb, halves=True) and _names_agree(a["last"], b["last"]):
-        return True  # the whole name agrees; the number may be another of the household's
-    if (a["generic"] or b["generic"]) and _names_agree(a["last"], b["last"]) and \
-            not _differ(ca.get("nid"), cb.get("nid"), by=2):
-        # a «پیگیری درخواست» call follows an earlier request up: a title and the surname
-        # of that request's caller is that caller on another phone of the home
-        return True
-    # a title and surname, or «ناشناس», is anyone's: another mobile or national id is someone else
-    return not (_differ(ca.get("mobile"), cb.get("mobile")) or _differ(ca.get("nid"), cb.get("nid"), by=2))
-
-
-def _names_contradict(a: dict, b: dict) -> bool:
-    """Two surnames, or two first names (neither half of the other), that differ."""
-    return _names_differ(a["last"], b["last"]) or _names_differ(a["first"], b["first"], halves=True)
-
-
-def _names_differ(x: str | None, y: str | None, halves: bool = False) -> bool:
-    """Two name keys given in one script that differ (with `halves`, neither holding the
-    other: محمدرضا / رضا agree); keys in two scripts («maryam», «مریم») are not compared, as
-    matching does not compare them beyond their skeletons (`model.across_scripts`)."""
-    if not (x and y) or x == y or two_scripts(x, y):
-        return False
-    return not (halves and (x in y or y in x))
-
-
-def _names_agree(x: str | None, y: str | None, halves: bool = False) -> bool:
-    """Two name keys that agree: equal, half of each other (`halves`), or in two scripts with
-    one skeleton («maryam» / «مریم»: `persian.names.name_skeleton`)."""
-    if not (x and y):
-        return False
-    if two_scripts(x, y):
-        return one_name_across_scripts(x, y)
-    return x == y or (halves and (x in y or y in x))
-
-
-def _vetoes(member: dict, p: dict, backed: bool = False) -> bool:
-    """Whether a group's `member` says the caller of `p` is someone else.  A member that
-    names less than `p` (a title and surname, «ناشناس») vetoes only by a name that
-    contradicts: its other number is the household's phone it called from, and who it was
-    is what the group's named members say.  So does any member when `p` shares a number or
-    id with another member of the group (`backed`): one citizen calls from more than one
-    phone, and the group's other number is no longer a neighbour's."""
-    if not same_citizen(member, p):
-        names_less = (not member["first"] and p["first"]) or (not member["last"] and p["last"])
-        return bool(not (names_less or backed) or _names_contradict(member, p) or
-                    _differ(member["citizen"].get("nid"), p["citizen"].get("nid"), by=2))
-    return False
-
-
-def _backed(p: dict, members: list[dict]) -> bool:
-    """Whether `p` shares a national id, mobile or landline with a group member it is the
-    same citizen as."""
-    return any(any(v and q["citizen"].get(k) == v for k, v in p["citizen"].items() if k != "name")
-               and same_citizen(q, p) for q in members)
-
-
 def _same_category(a: dict, b: dict) -> bool:
     return bool(a["category"]) and (a["category"] == b["category"] or a["generic"] or b["generic"])
 
@@ -361,23 +278,6 @@ def same_problem(a: dict, b: dict, radius_m: float = 200.0, any_category: bool =
     return same_spot(a, b, radius_m)
 
 
-def _hear_surnames(profiles: list[dict]) -> None:
-    """A nameless call from a mobile or landline that every named call on it names with one
-    surname gets that surname as `heard_last`: only to tell it from a caller of another surname."""
-    surnames: dict[tuple, set] = defaultdict(set)
-    for p in profiles:
-        if p["last"]:
-            for k in ("mobile", "phone"):
-                if p["citizen"].get(k):
-                    surnames[k, p["citizen"][k]].add(p["last"])
-    for p in profiles:
-        if not (p["first"] or p["last"]):
-            heard = set().union(*(surnames.get((k, p["citizen"][k]), ()) for k in ("mobile", "phone")
-                                  if p["citizen"].get(k)))
-            if len(heard) == 1:
-                p["heard_last"] = heard.pop()
-
-
 def group_followups(requests: list[dict], window_days: int | None = None,
                     radius_m: float | None = None, options: dict | None = None,
                     persons: dict[str, str] | None = None, why: dict[str, str] | None = None) -> dict[str, str]:
@@ -394,7 +294,7 @@ def group_followups(requests: list[dict], window_days: int | None = None,
     persons = persons or {}
     profiles = sorted((_profile(r, options, persons.get(r["ref"])) for r in requests),
                       key=lambda p: (p["when"], p["ref"]))
-    _hear_surnames(profiles)
+    hear_surnames(profiles)
     by_tracking = {p["tracking"]: p["ref"] for p in profiles if p["tracking"]}
     parent = {p["ref"]: p["ref"] for p in profiles}
 
@@ -436,13 +336,13 @@ def group_followups(requests: list[dict], window_days: int | None = None,
             best = None
             for root in sorted(roots, key=lambda r: order[r]):
                 # one agreeing member is enough, but no member may be another citizen: a
-                # nameless caller in a group must not let a neighbour in (`_vetoes`)
+                # nameless caller in a group must not let a neighbour in (`callers.vetoes`)
                 gap = p["when"] - last[root]
                 if (p["duplicate"] or gap <= (reopen_window if p["reopened"] else window)) and \
                         _of_category(p, members[root]) and \
                         _in_district(p, members[root]) and \
                         any(same_problem(p, q, radius_m, p["duplicate"]) for q in members[root]) and \
-                        not any(_vetoes(q, p, _backed(p, members[root])) for q in members[root]
+                        not any(vetoes(q, p, backed(p, members[root])) for q in members[root]
                                 if not q.get("household")):
                     if best is None or last[root] > last[best]:
                         best = root
