@@ -56,8 +56,15 @@ def clearly_two(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = fro
     first name and another birth date (or gender) under one national id is a child's record
     carrying a parent's id, a data-entry error; another first name alone is an official
     change of name (غلامرضا → رضا, کبری → کیمیا), another birth date alone a typo."""
-    return any(all(conflicts_on(name, fa, fb, conf, compounds) for name in group)
-               for group in conf.get("apart_despite_id", ()))
+    if any(all(conflicts_on(name, fa, fb, conf, compounds) for name in group)
+           for group in conf.get("apart_despite_id", ())):
+        return True
+    child = conf.get("child_names_parent")  # (father's name, first name)
+    if not child:
+        return False
+    father, first = child
+    return bool((fa.get(father) and fa[father] == fb.get(first)) or (fb.get(father) and fb[father] == fa.get(first))) \
+        and conflicts_on(first, fa, fb, conf, compounds)
 
 
 def contested(fa: dict, fb: dict, conf: dict) -> bool:
@@ -81,10 +88,15 @@ def clearly_two_many(cols: dict, values: list[str], conf: dict, left, right):
             ca, cb = cols[name][left], cols[name][right]
             here &= (ca >= 0) & (cb >= 0) & (ca != cb)
         maybe |= here
+    child = [f for f in conf.get("child_names_parent") or () if f in cols]
+    if len(child) == 2:  # a father's name on a side, the first names differing
+        father, first = cols[child[0]], cols[child[1]]
+        maybe |= ((father[left] >= 0) | (father[right] >= 0)) & (first[left] >= 0) & (first[right] >= 0) & \
+            (first[left] != first[right])
     at = np.flatnonzero(maybe)
     if not len(at):
         return out
-    named = {name for g in groups for name in g}
+    named = {name for g in groups for name in g} | set(child)
     read = sorted(named | set(conf.get("whole_names_with", ()))
                   | {f for pair in conf.get("swappable", ()) if named & set(pair) for f in pair})
     read = [name for name in read if name in cols]

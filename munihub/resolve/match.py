@@ -58,6 +58,9 @@ _PERSON = {
     # parent; a first name alone changes officially (غلامرضا → رضا), a date alone is a typo
     # (`conflicts.clearly_two`: no exact match, and no id link chains the two in a cluster)
     "apart_despite_id": [["first_key", "birth_date"], ["first_key", "gender"]],
+    # ... or another first name on a record naming the other's first name as its father's:
+    # «محمد سبزواری», son of جواد, under جواد سبزواری's id is his son
+    "child_names_parent": ["father_key", "first_key"],
     # ... but the two halves of a compound first name the cluster holds are one woman's
     # (فاطمه, زهرا of فاطمه‌زهرا: conflicts.between), unless a side states a birth date: a
     # registry's row gives its person's whole name, so its زهرا is the daughter
