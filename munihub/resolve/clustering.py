@@ -64,9 +64,13 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         # an id shared by records it cannot settle alone (another first name: a renamed
         # person, or a child's record carrying a parent's id) links last, once every record
         # has joined where its own evidence puts it: the parts then say whether they are two
-        # people (`people`), where a record without a birth date could not
-        unsure = {r for a, b in by_id if conflict.contested(a, b) for r in (a, b)}
-        links = [(2, *x[1:]) if x[0] == 1 and (x[2], x[3]) in by_id and (x[2] in unsure or x[3] in unsure)
+        # people (`people`), where a record without a birth date could not.  Among those
+        # links, the ones between records most of the id's holders agree with go first: a
+        # 137 call with the id and no first name joins the parent's many records, not the
+        # child's one
+        agree = _agreeing(by_id, conflict)
+        links = [(2, -agree[x[2]] - agree[x[3]], *x[2:]) if x[0] == 1 and (x[2], x[3]) in by_id
+                 and (agree[x[2]] < agree.get(("n", x[2]), 0) or agree[x[3]] < agree.get(("n", x[3]), 0))
                  else x for x in links]
 
     if conflict is not None:
@@ -102,6 +106,28 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if root not in key or ref < key[root]:
             key[root] = ref
     return {r: key[root] for r, root in roots.items()}
+
+
+def _agreeing(by_id: set[tuple[str, str]], conflict) -> dict:
+    """Per record linked by a shared id: how many other holders of the id (the records its
+    id links reach) it is not contested with (`conflicts.contested`), and under ("n", ref)
+    how many other holders there are."""
+    from itertools import combinations
+
+    holders: dict[str, set[str]] = {}
+    for a, b in sorted(by_id):  # the groups of records one id links
+        group = holders.get(a, {a}) | holders.get(b, {b})
+        for r in group:
+            holders[r] = group
+    agree: dict = {}
+    for group in {id(g): g for g in holders.values()}.values():
+        for r in group:
+            agree[r], agree[("n", r)] = len(group) - 1, len(group) - 1
+        for x, y in combinations(sorted(group), 2):
+            if conflict.contested(x, y):
+                agree[x] -= 1
+                agree[y] -= 1
+    return agree
 
 
 def _apart(conflict: Callable[[str, str], bool], ms: set[str], mb: set[str]) -> bool:

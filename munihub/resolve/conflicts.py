@@ -51,20 +51,26 @@ def conflicts_on(name: str, fa: dict, fb: dict, conf: dict, compounds: frozenset
 
 
 def clearly_two(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = frozenset()) -> bool:
-    """Whether two records describe two people even under one valid trusted id: every
-    comparison of one group of `apart_despite_id` in conflict (`conflicts_on`).  Another
-    first name and another birth date (or gender) under one national id is a child's record
-    carrying a parent's id, a data-entry error; another first name alone is an official
-    change of name (غلامرضا → رضا, کبری → کیمیا), another birth date alone a typo."""
-    if any(all(conflicts_on(name, fa, fb, conf, compounds) for name in group)
-           for group in conf.get("apart_despite_id", ())):
-        return True
-    child = conf.get("child_names_parent")  # (father's name, first name)
-    if not child:
-        return False
-    father, first = child
-    return bool((fa.get(father) and fa[father] == fb.get(first)) or (fb.get(father) and fb[father] == fa.get(first))) \
-        and conflicts_on(first, fa, fb, conf, compounds)
+    """Whether two records describe two people even under one valid trusted id (`parted_by`)."""
+    return bool(parted_by(fa, fb, conf, compounds))
+
+
+def parted_by(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = frozenset()) -> tuple[str, ...]:
+    """The comparisons that make two records two people even under one valid trusted id,
+    or (): every comparison of one group of `apart_despite_id` in conflict (`conflicts_on`),
+    or another first name on a record whose father's name is the other's first name
+    (`child_names_parent`).  Another first name beside another birth date (or gender), or
+    beside a father named as the other, is a child's record carrying a parent's national
+    id, a data-entry error; another first name alone is an official change of name
+    (غلامرضا → رضا, کبری → کیمیا), another birth date alone a typo."""
+    for group in conf.get("apart_despite_id", ()):
+        if all(conflicts_on(name, fa, fb, conf, compounds) for name in group):
+            return tuple(group)
+    father, first = conf.get("child_names_parent") or (None, None)
+    if father and ((fa.get(father) and fa[father] == fb.get(first)) or (fb.get(father) and fb[father] == fa.get(first))) \
+            and conflicts_on(first, fa, fb, conf, compounds):
+        return (first, father)
+    return ()
 
 
 def contested(fa: dict, fb: dict, conf: dict) -> bool:
