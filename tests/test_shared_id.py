@@ -70,6 +70,10 @@ def test_clearly_two_needs_the_first_name_and_more():
     assert not clearly_two(f(first_name="غلامرضا", birth_date="1971-03-21"), f(first_name="رضا", birth_date="1971-03-21"), conf)
     assert not clearly_two(f(first_name="مهدی", birth_date="1971-03-21"), f(first_name="مهدي", birth_date="2001-05-05"), conf)
     assert not clearly_two(f(first_name="محمدرضا", gender="male"), f(first_name="رضا", gender="male"), conf)
+    # «محمدرضا فرزند رضا» and a registry's «رضا», son of رضا: محمدرضا giving half his name, not his father
+    son = f(first_name="محمدرضا", father_name="رضا")
+    assert not clearly_two(son, f(first_name="رضا", father_name="رضا", birth_date="1953-01-11"), conf)
+    assert clearly_two(son, f(first_name="رضا", father_name="کاظم", birth_date="1953-01-11"), conf)
 
 
 def test_explain_says_why_one_id_is_refused():

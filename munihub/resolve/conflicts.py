@@ -67,8 +67,10 @@ def parted_by(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = froze
         if all(conflicts_on(name, fa, fb, conf, compounds) for name in group):
             return tuple(group)
     father, first = conf.get("child_names_parent") or (None, None)
-    if father and ((fa.get(father) and fa[father] == fb.get(first)) or (fb.get(father) and fb[father] == fa.get(first))) \
-            and conflicts_on(first, fa, fb, conf, compounds):
+    if father and fa.get(father) != fb.get(father) and conflicts_on(first, fa, fb, conf, compounds) and \
+            ((fa.get(father) and fa[father] == fb.get(first)) or (fb.get(father) and fb[father] == fa.get(first))):
+        # (one father named on both is one man's or two brothers' records: «محمدرضا فرزند رضا»
+        # and «رضا», son of رضا, is محمدرضا giving half his name)
         return (first, father)
     return ()
 
