@@ -30,7 +30,12 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     the two parts whole, so فاطمه and زهرا join a part holding فاطمه‌زهرا): a matcher link that
     would join two parts holding such a pair is skipped like a no-match, so a partial mention
     («آقای احمدی» and a household's mobile) that scores high with two people of one home joins
-    only the stronger one.  Steward "match" links and shared trusted ids (rule `exact:…`) are never skipped.
+    only the stronger one.  Steward "match" links are never skipped, nor are shared trusted
+    ids (rule `exact:…`) but for one test: with a `people(ms, mb)` method the conflict test
+    says whether two parts hold two records that are two people even under one id
+    (`conflicts.clearly_two`: another first name and another birth date or gender), and an
+    id link that would join them is skipped, so a child's record carrying a parent's id
+    joins no part of the parent's through a third record that has the id.
     A record whose strongest matcher links tie between conflicting records goes with a side
     holding twice the tied records of any rival, or with none (`_ties`): never by the order
     of refs.
@@ -38,6 +43,8 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
     parent = {r: r for r in refs}
     forbidden: dict[str, set[str]] = defaultdict(set)
     links = []
+    by_id: set[tuple[str, str]] = set()  # links by a shared trusted id (`exact:…`)
+    people = getattr(conflict, "people", None)
     for left, right, verdict in decisions:
         if left not in parent or right not in parent:
             continue
@@ -47,9 +54,24 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
             links.append((0, 0.0, min(left, right), max(left, right), False))
     for p in pairs:
         if p.probability >= threshold and p.left_ref in parent and p.right_ref in parent:
-            # a shared valid trusted id is a match by rule: no conflict can undo it
-            links.append((1, -p.probability, min(p.left_ref, p.right_ref),
-                          max(p.left_ref, p.right_ref), not p.rule.startswith("exact:")))
+            # a shared valid trusted id is a match by rule: no conflict undoes it but `people`
+            a, b = min(p.left_ref, p.right_ref), max(p.left_ref, p.right_ref)
+            exact = p.rule.startswith("exact:")
+            links.append((1, -p.probability, a, b, not exact))
+            if exact and people is not None:
+                by_id.add((a, b))
+    if by_id and hasattr(conflict, "contested"):
+        # an id shared by records it cannot settle alone (another first name: a renamed
+        # person, or a child's record carrying a parent's id) links last, once every record
+        # has joined where its own evidence puts it: the parts then say whether they are two
+        # people (`people`), where a record without a birth date could not.  Among those
+        # links, the ones between records most of the id's holders agree with go first: a
+        # 137 call with the id and no first name joins the parent's many records, not the
+        # child's one
+        agree = _agreeing(by_id, conflict)
+        links = [(2, -agree[x[2]] - agree[x[3]], *x[2:]) if x[0] == 1 and (x[2], x[3]) in by_id
+                 and (agree[x[2]] < agree.get(("n", x[2]), 0) or agree[x[3]] < agree.get(("n", x[3]), 0))
+                 else x for x in links]
 
     if conflict is not None:
         torn, losing = _ties(links, conflict)
@@ -63,7 +85,7 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
 
     size: dict[str, int] = {}  # per root, absent = 1
     members: dict[str, set[str]] = {}  # per root, only needed to honour "no-match" and conflicts
-    for _, _, a, b, checked in sorted(links):
+    for order, _, a, b, checked in sorted(links):
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
@@ -71,7 +93,8 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if forbidden or conflict:
             ms, mb = members.pop(small, None) or {small}, members.get(big) or {big}
             if any(forbidden.get(m, set()) & mb for m in ms) or \
-                    (checked and conflict and _apart(conflict, ms, mb)):
+                    (checked and conflict and _apart(conflict, ms, mb)) or \
+                    (order and (a, b) in by_id and people(ms, mb)):  # not a steward's link
                 members[small] = ms
                 continue
             members[big] = mb | ms
@@ -83,6 +106,28 @@ def cluster(refs: Iterable[str], pairs: Iterable[Pair], threshold: float,
         if root not in key or ref < key[root]:
             key[root] = ref
     return {r: key[root] for r, root in roots.items()}
+
+
+def _agreeing(by_id: set[tuple[str, str]], conflict) -> dict:
+    """Per record linked by a shared id: how many other holders of the id (the records its
+    id links reach) it is not contested with (`conflicts.contested`), and under ("n", ref)
+    how many other holders there are."""
+    from itertools import combinations
+
+    holders: dict[str, set[str]] = {}
+    for a, b in sorted(by_id):  # the groups of records one id links
+        group = holders.get(a, {a}) | holders.get(b, {b})
+        for r in group:
+            holders[r] = group
+    agree: dict = {}
+    for group in {id(g): g for g in holders.values()}.values():
+        for r in group:
+            agree[r], agree[("n", r)] = len(group) - 1, len(group) - 1
+        for x, y in combinations(sorted(group), 2):
+            if conflict.contested(x, y):
+                agree[x] -= 1
+                agree[y] -= 1
+    return agree
 
 
 def _apart(conflict: Callable[[str, str], bool], ms: set[str], mb: set[str]) -> bool:

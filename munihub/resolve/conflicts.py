@@ -29,21 +29,96 @@ def conflicting(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = fro
     for f in conf["trusted_ids"]:
         if contradicting_ids(f, fa, fb, conf):
             return True
-    for name in conf.get("conflicts", ()):
-        a, b = fa.get(name), fb.get(name)
-        if not (a and b and a != b):
-            continue
-        if _far(a, b, conf["comparisons"][name].get("kind", "exact")):
-            if compounds and name in conf.get("halves", ()) and (a + b in compounds or b + a in compounds) \
-                    and not any(fa.get(w) or fb.get(w) for w in conf.get("whole_names_with", ())):
-                continue
-        elif not (name in conf.get("halves", ()) and _longer_than_whole(a, b, fa, fb, conf)):
-            continue
-        # names swapped or split elsewhere excuse a conflict of those names only: the same
-        # whole name with birth dates forty years apart is a father and his namesake son
-        if not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ()) if name in (x, y)):
-            return True
-    return False
+    return any(conflicts_on(name, fa, fb, conf, compounds) for name in conf.get("conflicts", ()))
+
+
+def conflicts_on(name: str, fa: dict, fb: dict, conf: dict, compounds: frozenset | set = frozenset()) -> bool:
+    """Whether comparison `name` alone parts two records (`conflicting`'s test of one name):
+    both give it, and the values are further apart than a typo, a compound's half in
+    `compounds` or a swap of names explains."""
+    a, b = fa.get(name), fb.get(name)
+    if not (a and b and a != b):
+        return False
+    if _far(a, b, conf["comparisons"][name].get("kind", "exact")):
+        if compounds and name in conf.get("halves", ()) and (a + b in compounds or b + a in compounds) \
+                and not any(fa.get(w) or fb.get(w) for w in conf.get("whole_names_with", ())):
+            return False
+    elif not (name in conf.get("halves", ()) and _longer_than_whole(a, b, fa, fb, conf)):
+        return False
+    # names swapped or split elsewhere excuse a conflict of those names only: the same
+    # whole name with birth dates forty years apart is a father and his namesake son
+    return not any(_swapped(fa, fb, x, y) for x, y in conf.get("swappable", ()) if name in (x, y))
+
+
+def clearly_two(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = frozenset()) -> bool:
+    """Whether two records describe two people even under one valid trusted id (`parted_by`)."""
+    return bool(parted_by(fa, fb, conf, compounds))
+
+
+def parted_by(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = frozenset()) -> tuple[str, ...]:
+    """The comparisons that make two records two people even under one valid trusted id,
+    or (): every comparison of one group of `apart_despite_id` in conflict (`conflicts_on`),
+    or another first name on a record whose father's name is the other's first name
+    (`child_names_parent`).  Another first name beside another birth date (or gender), or
+    beside a father named as the other, is a child's record carrying a parent's national
+    id, a data-entry error; another first name alone is an official change of name
+    (غلامرضا → رضا, کبری → کیمیا), another birth date alone a typo."""
+    for group in conf.get("apart_despite_id", ()):
+        if all(conflicts_on(name, fa, fb, conf, compounds) for name in group):
+            return tuple(group)
+    father, first = conf.get("child_names_parent") or (None, None)
+    if father and fa.get(father) != fb.get(father) and conflicts_on(first, fa, fb, conf, compounds) and \
+            ((fa.get(father) and fa[father] == fb.get(first)) or (fb.get(father) and fb[father] == fa.get(first))):
+        # (one father named on both is one man's or two brothers' records: «محمدرضا فرزند رضا»
+        # and «رضا», son of رضا, is محمدرضا giving half his name)
+        return (first, father)
+    return ()
+
+
+def contested(fa: dict, fb: dict, conf: dict) -> bool:
+    """Whether some comparison of `apart_despite_id` parts two records (another first name,
+    birth date or gender): under one id, the records the id alone cannot settle."""
+    return any(conflicts_on(name, fa, fb, conf) for name in {n for g in conf.get("apart_despite_id", ()) for n in g})
+
+
+def clearly_two_many(cols: dict, values: list[str], conf: dict, left, right):
+    """Per pair (left[k], right[k]) of positions in code columns `cols` (codes into `values`,
+    -1 absent): `clearly_two`, each distinct set of the values it reads judged once.  Only
+    pairs that differ on every comparison of a group are judged at all."""
+    import numpy as np
+
+    out = np.zeros(len(left), dtype=bool)
+    groups = [g for g in conf.get("apart_despite_id", ()) if all(name in cols for name in g)]
+    maybe = np.zeros(len(left), dtype=bool)
+    for group in groups:
+        here = np.ones(len(left), dtype=bool)
+        for name in group:
+            ca, cb = cols[name][left], cols[name][right]
+            here &= (ca >= 0) & (cb >= 0) & (ca != cb)
+        maybe |= here
+    child = [f for f in conf.get("child_names_parent") or () if f in cols]
+    if len(child) == 2:  # a father's name on a side, the first names differing
+        father, first = cols[child[0]], cols[child[1]]
+        maybe |= ((father[left] >= 0) | (father[right] >= 0)) & (first[left] >= 0) & (first[right] >= 0) & \
+            (first[left] != first[right])
+    at = np.flatnonzero(maybe)
+    if not len(at):
+        return out
+    named = {name for g in groups for name in g} | set(child)
+    read = sorted(named | set(conf.get("whole_names_with", ()))
+                  | {f for pair in conf.get("swappable", ()) if named & set(pair) for f in pair})
+    read = [name for name in read if name in cols]
+    rows = np.stack([cols[name][side][at] for side in (left, right) for name in read], axis=1)
+    both, inverse = np.unique(rows, axis=0, return_inverse=True)
+
+    def side(codes: list[int]) -> dict:
+        return {name: values[c] for name, c in zip(read, codes) if c >= 0}
+
+    k = len(read)
+    judged = np.fromiter((clearly_two(side(row[:k]), side(row[k:]), conf) for row in both.tolist()),
+                         dtype=bool, count=len(both))
+    out[at] = judged[inverse.ravel()]
+    return out
 
 
 def _longer_than_whole(a: str, b: str, fa: dict, fb: dict, conf: dict) -> bool:
@@ -68,7 +143,7 @@ def _holds(a: str, b: str) -> bool:
         long.removeprefix("سیده").removeprefix("سید") != short
 
 
-def between(rows, conf: dict, ms, mb) -> bool:
+def between(rows, conf: dict, ms, mb, test: Callable[..., bool] = conflicting) -> bool:
     """Whether two parts `ms`, `mb` (refs; their features in `rows`) hold a pair in conflict,
     read with the parts' own compound names as context: فاطمه and زهرا conflict as a pair, but
     not in a part that holds فاطمه‌زهرا, whose halves they are (a caller giving one half of her
@@ -77,7 +152,7 @@ def between(rows, conf: dict, ms, mb) -> bool:
     got = {r: rows[r] for r in (*ms, *mb) if r in rows}  # a table's rows are read once each
     compounds = {v for f in got.values() for h in conf.get("halves", ()) if (v := f.get(h))}
     left, right = [got[r] for r in ms if r in got], [got[r] for r in mb if r in got]
-    return any(conflicting(fx, fy, conf, compounds) for fx in left for fy in right)
+    return any(test(fx, fy, conf, compounds) for fx in left for fy in right)
 
 
 class FeatureConflicts:
@@ -92,6 +167,13 @@ class FeatureConflicts:
 
     def parts(self, ms, mb) -> bool:
         return between(self.rows, self.conf, ms, mb)
+
+    def people(self, ms, mb) -> bool:
+        """Whether two parts hold two records that are two people even under one id (`clearly_two`)."""
+        return between(self.rows, self.conf, ms, mb, clearly_two)
+
+    def contested(self, a: str, b: str) -> bool:
+        return a in self.rows and b in self.rows and contested(self.rows[a], self.rows[b], self.conf)
 
 
 def _swapped(fa: dict, fb: dict, x: str, y: str) -> bool:
@@ -198,6 +280,14 @@ class TableConflicts:
     def parts(self, ms, mb) -> bool:
         """Whether two parts hold a pair in conflict, their compound names read (`between`)."""
         return between(self.table, self.conf, ms, mb)
+
+    def people(self, ms, mb) -> bool:
+        """Whether two parts hold two records that are two people even under one id (`clearly_two`)."""
+        return between(self.table, self.conf, ms, mb, clearly_two)
+
+    def contested(self, a: str, b: str) -> bool:
+        t = self.table
+        return a in t and b in t and contested(t[a], t[b], self.conf)
 
     def many(self, left, right):
         """Per pair (left[k], right[k]) of positions: whether they conflict (bool array)."""

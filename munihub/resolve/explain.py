@@ -3,7 +3,9 @@
 A weight is log2(m/u) of the level the two records reached on that comparison (0 when a side
 is null); the prior's weight plus the sum of the weights is the match weight, and the
 probability is 1 / (1 + 2^-weight).  The rules the score goes through come first: a shared
-valid trusted id (a national id with a correct check digit) is a match whatever the weights,
+valid trusted id (a national id with a correct check digit) is a match whatever the weights
+unless the two records are two people all the same (another first name beside another birth
+date or gender, or beside a father named as the other: `conflicts.parted_by`, never a match),
 two different valid ones never are, and a first name that is present but not exact caps the
 probability (`cap_unless_exact`; a rare one-edit typo of a common name escapes the cap, which
 is not shown here), and so does a first or last name missing on a side or half of the other
@@ -19,6 +21,7 @@ import math
 from typing import Any
 
 from munihub.resolve.caps import capped
+from munihub.resolve.conflicts import parted_by
 from munihub.resolve.model import KINDS, comparison_vector, completed, default_model, probability, tf_adjustment
 from munihub.resolve.partial import WHY
 
@@ -48,6 +51,13 @@ def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) 
     refused = [f for f in ids if contradicting_ids(f, fa, fb, conf)]  # not one typo apart by one name
     rule = next((f"exact:{f}" for f in ids if fa[f] == fb[f]), None) or \
         (f"different valid {refused[0]}: never a match" if refused else "fellegi-sunter")
+    apart = parted_by(fa, fb, conf) if rule.startswith("exact:") else ()
+    if apart:  # one id, two people: a child's record carrying a parent's id (`match._score`)
+        refused = [rule.removeprefix("exact:")]
+        father, first = conf.get("child_names_parent") or (None, None)
+        why = f"{first} differs, {father} names the other" if apart == (first, father) else \
+            f"{' and '.join(apart)} differ"
+        rule = f"one valid {refused[0]}, two people ({why}): never a match"
     # name counts are not kept with the model: the typo escape of the cap is not shown
     after_caps, capped_by = capped(fellegi_sunter, vector, conf, fa, fb, {})
     final = 1.0 if rule.startswith("exact:") else 0.0 if refused else after_caps

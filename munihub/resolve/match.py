@@ -24,6 +24,7 @@ from munihub.persian import match_key, name_key
 from munihub.persian.names import latin_skeletons, name_skeleton
 from munihub.persian.ids import is_national_id  # ten ASCII digits with their check: the hot path
 from munihub.resolve.caps import capped as _capped
+from munihub.resolve.conflicts import clearly_two
 from munihub.resolve.model import (comparison_plan, comparison_vector, completed, default_model,  # noqa: F401
                                    probability, random_vectors, tf_adjustment, tf_tables, train)
 
@@ -52,6 +53,14 @@ _PERSON = {
     # never one person, however a chain of links runs (see clustering.cluster); two fathers'
     # names too: «محمدعلی فرزند علی» on his father's mobile is علی's son, not علی
     "conflicts": ["birth_date", "gender", "first_key", "last_key", "father_key"],
+    # ... and even under one valid national id, another first name beside another birth
+    # date or gender: a child's record carrying a parent's id (a data-entry error) is not the
+    # parent; a first name alone changes officially (غلامرضا → رضا), a date alone is a typo
+    # (`conflicts.clearly_two`: no exact match, and no id link chains the two in a cluster)
+    "apart_despite_id": [["first_key", "birth_date"], ["first_key", "gender"]],
+    # ... or another first name on a record naming the other's first name as its father's:
+    # «محمد سبزواری», son of جواد, under جواد سبزواری's id is his son
+    "child_names_parent": ["father_key", "first_key"],
     # ... but the two halves of a compound first name the cluster holds are one woman's
     # (فاطمه, زهرا of فاطمه‌زهرا: conflicts.between), unless a side states a birth date: a
     # registry's row gives its person's whole name, so its زهرا is the daughter
@@ -385,10 +394,14 @@ def _score(pairs: Iterable[tuple[str, str]], index: dict, conf: dict, model: dic
             continue
         fa, fb = feats[a], feats[b]
         ids = [f for f in trusted if valid_id(f, fa.get(f)) and valid_id(f, fb.get(f))]
-        if any(fa[f] == fb[f] for f in ids):
-            exact.append(Pair(a, b, 1.0, "exact:" + next(f for f in ids if fa[f] == fb[f])))
-            if model is None:
-                agreed.append(comparison_vector(fa, fb, conf))
+        shared = next((f for f in ids if fa[f] == fb[f]), None)
+        if shared is not None:
+            # one id, two people: another first name and another birth date (or gender) is
+            # a child's record carrying a parent's id, refused (`conflicts.clearly_two`)
+            if not clearly_two(fa, fb, conf):
+                exact.append(Pair(a, b, 1.0, "exact:" + shared))
+                if model is None:
+                    agreed.append(comparison_vector(fa, fb, conf))
         elif not any(contradicting_ids(f, fa, fb, conf) for f in ids):
             # two different valid trusted ids are different entities, never scored
             # kept as a tuple of levels (comparisons in settings order): a dict per candidate

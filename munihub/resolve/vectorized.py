@@ -31,7 +31,7 @@ from munihub.resolve import model as fs
 from munihub.resolve.caps import active as caps_active, capped
 from munihub.resolve.levels import (Pool, factorize, forked_map, key_of, level_columns, random_pairs, shared,
                                     sharing)
-from munihub.resolve.conflicts import typo_spared
+from munihub.resolve.conflicts import clearly_two_many, typo_spared
 from munihub.resolve.match import Pair, valid_id
 
 #: records per worker below which features are computed in this process
@@ -317,6 +317,13 @@ def score_index(slot: dict, conf: dict, model: dict | None = None, min_train: in
         ok = good[col]  # -1 (absent) reads the last entry: never valid
         both = ok[left] & ok[right]
         same = both & (column[f][left] == column[f][right])
+        # one id, two people (`conflicts.clearly_two`: a child's record with a parent's id):
+        # refused, as `match._score` refuses it
+        at = np.flatnonzero(same)
+        two = np.zeros(len(left), dtype=bool)
+        two[at] = clearly_two_many(column, values, conf, left[at], right[at])
+        contradicts |= two
+        same &= ~two
         exact_rule[(exact_rule < 0) & same] = k
         differ = both & ~same
         contradicts |= differ & ~typo_spared(f, column, left, right, differ, values, conf)  # scored
