@@ -70,6 +70,11 @@ def test_clearly_two_needs_the_first_name_and_more():
     assert not clearly_two(f(first_name="غلامرضا", birth_date="1971-03-21"), f(first_name="رضا", birth_date="1971-03-21"), conf)
     assert not clearly_two(f(first_name="مهدی", birth_date="1971-03-21"), f(first_name="مهدي", birth_date="2001-05-05"), conf)
     assert not clearly_two(f(first_name="محمدرضا", gender="male"), f(first_name="رضا", gender="male"), conf)
+    # another first name and another surname: a daughter «شهلا کلاته» under her mother «خانم موسوی»'s
+    # id (a wife keeps her surname); a surname typo or a first name alone is still one person
+    assert clearly_two(f(first_name="مریم", last_name="موسوی"), f(first_name="شهلا", last_name="کلاته"), conf)
+    assert not clearly_two(f(first_name="مریم", last_name="موسوی"), f(first_name="شهلا", last_name="موسوي"), conf)
+    assert not clearly_two(f(first_name="کبری", last_name="نوری"), f(first_name="کیمیا", last_name="نوری"), conf)
     # «محمدرضا فرزند رضا» and a registry's «رضا», son of رضا: محمدرضا giving half his name, not his father
     son = f(first_name="محمدرضا", father_name="رضا")
     assert not clearly_two(son, f(first_name="رضا", father_name="رضا", birth_date="1953-01-11"), conf)

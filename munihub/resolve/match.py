@@ -54,10 +54,11 @@ _PERSON = {
     # names too: «محمدعلی فرزند علی» on his father's mobile is علی's son, not علی
     "conflicts": ["birth_date", "gender", "first_key", "last_key", "father_key"],
     # ... and even under one valid national id, another first name beside another birth
-    # date or gender: a child's record carrying a parent's id (a data-entry error) is not the
-    # parent; a first name alone changes officially (غلامرضا → رضا), a date alone is a typo
+    # date, gender or surname: a child's record carrying a parent's id (a data-entry error) is
+    # not the parent (a mother keeps her own surname); a first name alone changes officially
+    # (غلامرضا → رضا), a date alone is a typo
     # (`conflicts.clearly_two`: no exact match, and no id link chains the two in a cluster)
-    "apart_despite_id": [["first_key", "birth_date"], ["first_key", "gender"]],
+    "apart_despite_id": [["first_key", "birth_date"], ["first_key", "gender"], ["first_key", "last_key"]],
     # ... or another first name on a record naming the other's first name as its father's:
     # «محمد سبزواری», son of جواد, under جواد سبزواری's id is his son
     "child_names_parent": ["father_key", "first_key"],
