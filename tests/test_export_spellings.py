@@ -220,3 +220,14 @@ def test_persian_column_names_with_a_half_space_are_source_fields(tmp_path):
     assert result["rows_quarantined"] == 0 and rows["14021001"]["national_id"] == NID
     report = lint_contract(tmp_path / "contracts" / "permits" / "cases.yaml")
     assert report["runnable"], report["problems"]
+
+
+def test_a_mobile_a_spreadsheet_rounded_is_set_aside_not_published_padded_with_zeros(tmp_path):
+    # a CSV saved from Excel with the mobile column too narrow: «9.15123E+09» is 9151234567 with
+    # four digits lost; read as 9151230000 it would publish another subscriber's number
+    result, rows, aside = _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه"],
+                                [["T-1", NID, "زهرا رضایی", "9.15123E+09"], ["T-2", "", "علی احمدی", "9.151234567E+09"]],
+                                "utf-8", "utf-8")
+    assert result["rows_quarantined"] == 0
+    assert "mobile" not in rows["T-1"] and rows["T-2"]["mobile"] == "+989151234567"
+    assert aside == [("T-1", "mobile")]

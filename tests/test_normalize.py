@@ -288,6 +288,19 @@ def test_mobile_operators(raw):
     assert parse_mobile(raw) == "+98" + raw[1:]
 
 
+@pytest.mark.parametrize("parse, raw", [
+    (parse_mobile, "9.15123E+09"), (parse_mobile, "9.1512346E9"), (parse_national_id, "1.12233E+09"),
+    (parse_postal_code, "9.17794E+09"),
+])
+def test_a_number_a_spreadsheet_rounded_into_scientific_notation_is_refused_not_padded(parse, raw):
+    # '9.15123E+09' is what a CSV saved from Excel holds for 9151234567 in a narrow column: the
+    # four digits after 9.15123 are gone, and reading it as 9151230000 names another person
+    with pytest.raises(NormalizeError) as info:
+        parse(raw)
+    assert info.value.code == "rounded" and "format the column as text" in info.value.message
+    assert parse_mobile("9.151234567E+09") == "+989151234567"  # every digit kept: read
+
+
 @pytest.mark.parametrize("raw, code", [
     ("05138001234", "landline"), ("02188001234", "landline"), ("+985138001234", "landline"),
     ("0915123456", "length"), ("091512345678", "length"), ("12", "length"),
