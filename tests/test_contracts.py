@@ -211,6 +211,30 @@ def test_a_date_reader_on_a_date_time_field_reads_its_date_time(tmp_path):
     assert record["filed_at"] == "2024-08-02T14:22:00" and not reasons and not aside
 
 
+def test_a_number_reader_on_a_text_field_reads_with_the_fields_own(tmp_path):
+    # a system that keeps tracking codes, national ids and mobiles as numbers: its engineer writes
+    # `logicalType: integer, transformLogic: integer`; an int is never the field's text, so every
+    # row was quarantined for its tracking code ("must be string") with its leading zero lost,
+    # and every national id and mobile set aside.  Text on a number field likewise.
+    from munihub.ingest.mapping import map_record
+    calls = BARE.replace("bare.people", "calls.n").replace("value: person", "value: service_request").split(
+        "    properties:\n")[0] + """    properties:
+      - {name: tracking_code, physicalName: id, logicalType: integer, transformLogic: integer, primaryKey: true}
+      - {name: national_id, physicalName: nid, logicalType: integer, transformLogic: integer}
+      - {name: mobile, physicalName: tel, logicalType: number, transformLogic: number}
+      - {name: latitude, physicalName: lat, logicalType: number, transformLogic: text}
+      - {name: filed_at, physicalName: when, logicalType: date}
+"""
+    c = load_contract(write(tmp_path, calls, name="calls.yaml"))
+    assert [c.field(n).transform for n in ("tracking_code", "national_id", "mobile", "latitude")] == \
+        ["string", "national_id", "mobile", "number"]
+    record, reasons, aside = map_record(c, {"id": "0137001", "nid": 12345679, "tel": "9151234567",
+                                            "lat": "۳۶٫۲۹", "when": "1403/08/14"})
+    assert not reasons and not aside
+    assert record == {"tracking_code": "0137001", "national_id": "0012345679", "mobile": "+989151234567",
+                      "latitude": 36.29, "filed_at": "2024-11-04T00:00:00"}
+
+
 def test_a_code_the_value_map_does_not_name_is_set_aside_not_passed_on(tmp_path):
     # a vendor's status codes: «9», new since the contract was written, used to be published as
     # «9» (the shared field lists no allowed values); it waits for a steward with its reason
