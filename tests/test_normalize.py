@@ -528,6 +528,8 @@ def test_impossible_jalali_day_message_names_the_month():
      "2024-11-04T10:30:00+03:30"),
     (dt.datetime(1403, 8, 14, 10, 30), "2024-11-04T10:30:00"),
     (45600.5, "2024-11-04T12:00:00"), (45600, "2024-11-04T00:00:00"),
+    # the same serial as a CSV saved from the sheet writes it: text (it was set aside as "not a date")
+    ("45600", "2024-11-04T00:00:00"), ("45600.5", "2024-11-04T12:00:00"), (" 45600 ", "2024-11-04T00:00:00"),
 ])
 def test_parse_datetime(raw, want):
     assert parse_datetime(raw) == want
