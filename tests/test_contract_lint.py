@@ -98,6 +98,19 @@ def _write(tmp_path, text: str) -> Path:
     return p
 
 
+@pytest.mark.parametrize("written, meant", [
+    ("نام", "first_name"),            # the column's Persian header written as the field: its title
+    ("نام  پدر", "father_name"),
+    ("firstName", "first_name"), ("First Name", "first_name"),
+])
+def test_a_property_name_that_is_no_field_name_says_which_field_it_means(tmp_path, written, meant):
+    text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", f'- name: "{written}"')
+    result = lint_contract(_write(tmp_path, text))
+    [problem] = result["problems"]
+    assert f"did you mean {meant!r}" in problem["message"]
+    assert ("physicalName" in problem["message"]) is (not written.isascii())
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

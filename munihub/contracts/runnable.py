@@ -242,10 +242,31 @@ def record_id_problem(value: Any) -> str | None:
             "`id`, as text without quotes, semicolons, backslashes or control characters")
 
 
+def _field_named(name: str, fields: dict | None) -> str | None:
+    """The shared field a property name that is not one most likely means: `birthDate` or
+    `Birth Date` written snake_case, or a Persian name, «نام پدر», that is a field's title (the
+    column's header written where the field goes); None when nothing is close."""
+    if not fields:
+        return None
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    snake = re.sub(r"[\s\-]+", "_", snake).lower()
+    if snake in fields:
+        return snake
+    from munihub.persian.letters import match_key
+    titles = {match_key(str(spec.get("title"))): field for field, spec in fields.items() if spec.get("title")}
+    if match_key(name) in titles:
+        return titles[match_key(name)]
+    hint = difflib.get_close_matches(snake, list(fields), n=1)
+    return hint[0] if hint else None
+
+
 def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, transforms, add) -> None:
     name, source = str(prop.get("name") or ""), prop.get("physicalName")
     if not FIELD_NAME.fullmatch(name):
-        add(ppath + ("name",), f"property name {name!r} must be a shared-schema field (snake_case, dots for nesting)")
+        near = _field_named(name, fields)
+        add(ppath + ("name",), f"property name {name!r} must be a shared-schema field (snake_case, dots for nesting)"
+            + (f"; did you mean {near!r}?" if near else "")
+            + ("" if name.isascii() else " (the source's own column name goes in physicalName)"))
     elif fields is not None and name not in fields:
         hint = difflib.get_close_matches(name, list(fields), n=1)
         add(ppath + ("name",), f"{name!r} is not a field of shared schema {entity!r}" +
