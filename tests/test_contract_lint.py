@@ -218,3 +218,8 @@ def test_a_quality_rule_written_the_v3_0_way_is_told_its_v3_1_name(tmp_path):
     [problem] = lint_contract(p)["problems"]
     assert problem["layer"] == "ODCS" and problem["line"] == _line(p, r"- rule: nullCheck")
     assert "write `metric: nullValues`" in problem["message"] and "mustBe" not in problem["message"]
+    # with `type: library` (as the v3.0 examples write it too) the schema asks for `metric`
+    # instead of ignoring `rule`: the same one problem, not "required key 'metric' is missing"
+    p = _write(tmp_path, text.replace("          - rule: nullCheck", "          - type: library\n            rule: nullCheck"))
+    [problem] = lint_contract(p)["problems"]
+    assert problem["line"] == _line(p, r"rule: nullCheck") and "write `metric: nullValues`" in problem["message"]

@@ -155,6 +155,9 @@ def _message(e) -> tuple[tuple, str]:
     path, where = tuple(e.absolute_path), _where(e.absolute_path)
     if e.validator == "required":
         key = e.message.split(chr(39))[1]
+        if key == "metric" and isinstance(e.instance, dict) and "rule" in e.instance:
+            # `type: library, rule: nullCheck`, as ODCS v3.0's examples write a rule
+            return path + ("rule",), _v30_rule(path + ("rule",), e.instance.get("rule"))
         if key == "map" and isinstance(e.instance, dict) and "logicalType" not in e.instance:
             # the schema's `if logicalType == map` holds when logicalType is absent: say what to do
             return path, f"{where}: no logicalType given, so the ODCS schema reads this property as a map " \
