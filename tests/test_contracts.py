@@ -235,6 +235,21 @@ def test_a_number_reader_on_a_text_field_reads_with_the_fields_own(tmp_path):
                       "latitude": 36.29, "filed_at": "2024-11-04T00:00:00"}
 
 
+def test_two_columns_mapped_to_one_phone_field_keep_both_numbers(tmp_path):
+    # `name: mobile` written on the mobile column and again on a second phone column: the second
+    # number wrote over the first, and the citizen's mobile was lost without a word
+    from munihub.ingest.mapping import map_record
+    twice = NESTED.replace("nested.people", "twice.people") + \
+        "      - {name: mobile, physicalName: tel2, logicalType: string}\n"
+    c = load_contract(write(tmp_path, twice, name="twice.yaml"))
+    raw = {"id": 1, "caller": {"phones": [{"number": "09151234567"}]}, "tel2": "09157654321"}
+    record, reasons, aside = map_record(c, raw)
+    assert record["mobile"] == "+989151234567" and not reasons
+    assert [(a["field"], a["rule"], a["value"]) for a in aside] == [("mobile", "phone:second", "09157654321")]
+    record, _, aside = map_record(c, {"id": 2, "tel2": "09157654321"})
+    assert record["mobile"] == "+989157654321" and not aside
+
+
 def test_a_code_the_value_map_does_not_name_is_set_aside_not_passed_on(tmp_path):
     # a vendor's status codes: «9», new since the contract was written, used to be published as
     # «9» (the shared field lists no allowed values); it waits for a steward with its reason

@@ -165,7 +165,9 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[di
         elif value is not None:
             if f.transform and _is_phone(f.transform) and not f.must_read:
                 for number in _numbers(f, raw, value):
-                    if number == value and phone_field(f.name, value) == f.name:
+                    # a field another phone column already filled (two columns named `mobile`)
+                    # is filed as moved: a second number set aside, never written over
+                    if number == value and phone_field(f.name, value) == f.name and not _get(record, f.name)[0]:
                         _put(record, f.name, value)
                     else:  # filed after the fields the contract maps there
                         moved.append((f, phone_field(f.name, number), number))
