@@ -111,6 +111,16 @@ def test_a_property_name_that_is_no_field_name_says_which_field_it_means(tmp_pat
     assert ("physicalName" in problem["message"]) is (not written.isascii())
 
 
+def test_a_field_two_properties_name_is_refused_unless_it_is_a_phone(tmp_path):
+    # `name: first_name` on «نام» and again on «نام پدر»: the father's name wrote over the
+    # first name in every record; a phone field may take two columns (the second set aside)
+    text = GOOD.read_text(encoding="utf-8").replace("- name: last_name", "- name: first_name", 1)
+    p = _write(tmp_path, text)
+    [problem] = lint_contract(p)["problems"]
+    assert "'first_name' is named by two properties" in problem["message"]
+    assert problem["line"] == _line(p, r"- name: first_name", 2)
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

@@ -206,6 +206,7 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
     for i, prop in enumerate(obj.get("properties") or []):
         if isinstance(prop, dict):
             _check_property(("schema", 0, "properties", i), prop, entity, fields, transforms, add)
+    _check_twice(obj.get("properties") or [], fields, add)
     record_id = custom(obj.get("customProperties")).get("recordId")
     if record_id is not None and record_id_problem(record_id):
         at = next((("schema", 0, "customProperties", i, "value") for i, c in enumerate(obj.get("customProperties") or [])
@@ -215,6 +216,25 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
         add(("schema", 0, "properties"), "no property is marked primaryKey: true; the hub needs a key to "
                                          "upsert and to trace lineage (or name the source's record id: "
                                          "customProperties recordId)")
+
+
+def _check_twice(props: list, fields: dict | None, add) -> None:
+    """A shared field two properties name: the second value written over the first in every
+    record, silently.  Phone fields may take several columns (a number beyond the first is set
+    aside as a second one, `mapping.map_record`)."""
+    from munihub.persian.transforms import PHONE_TRANSFORMS
+    from munihub.contracts.schemas import FORMAT_TRANSFORMS
+    seen: dict[str, int] = {}
+    for i, prop in enumerate(props):
+        if not isinstance(prop, dict) or not isinstance(prop.get("name"), str):
+            continue
+        name = prop["name"]
+        reader = str(prop.get("transformLogic") or FORMAT_TRANSFORMS.get((fields or {}).get(name, {}).get("format"), ""))
+        if name in seen and reader.partition(":")[0] not in PHONE_TRANSFORMS:
+            add(("schema", 0, "properties", i, "name"),
+                f"{name!r} is named by two properties (the other is properties[{seen[name]}]): a field takes one "
+                "source field, the second would write over the first; join several with transformSourceObjects")
+        seen.setdefault(name, i)
 
 
 # Invisible marks Persian column names carry: the half-space (ZWNJ) of «نام‌خانوادگی», the
