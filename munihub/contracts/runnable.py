@@ -168,6 +168,15 @@ def _check_server(data: dict, connectors: Mapping[str, dict] | None, add) -> Non
                                                 f"{', '.join(sorted(connectors)) or 'none'}")
     elif connectors is not None:
         _check_params(connectors[connector], params, secrets, connector, add)
+    encoding = params.get("encoding")
+    if isinstance(encoding, str) and encoding.lower() != "auto" and "${" not in encoding:
+        import codecs
+        try:
+            codecs.lookup(encoding)
+        except LookupError:  # «ANSI», as Notepad names it: known only when the sync starts
+            where = ("servers", 0, "encoding") if "encoding" in server else ("servers", 0, "customProperties")
+            add(where, f"unknown encoding {encoding!r}: write `auto` (UTF-8, else Windows-1256, file by file), "
+                       "`utf-8`, or `windows-1256` (what Windows calls «ANSI» for a Persian file)")
     if not isinstance(secrets, dict) or not all(
             isinstance(v, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", v) for v in secrets.values()):
         add(("servers", 0, "customProperties"), "'secrets' maps parameter names to ENVIRONMENT_VARIABLE names, "
