@@ -257,7 +257,19 @@ def _per_value_result(spec: dict, columns) -> dict:
         count = columns.repeated(field)
     elif "validValues" in args:
         allowed = list(args["validValues"])
-        count = sum(n for v, n in columns.values(field) if v not in allowed)
+        count, bad, more = 0, [], False
+        for v, n in columns.values(field):  # streamed: a column of distinct values is never held
+            if v not in allowed:
+                count += n
+                if len(bad) < 3:
+                    bad.append((v, n))
+                else:
+                    more = True
+        if bad:  # which values, and that they are judged as published: validValues written as the
+            # source's codes («مرد») refused every row the valueMap had made `male`, saying only a count
+            shown = ", ".join(f"{str(v)[:40]!r} ({n})" for v, n in bad) + (", …" if more else "")
+            return _judge(spec, count, total, note=f"{field}: values not in validValues: {shown}; values are "
+                          "judged as published (after the field's reader and valueMap): list those")
     else:
         try:
             pattern = re.compile(args["pattern"])
