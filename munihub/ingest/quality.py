@@ -261,10 +261,8 @@ def _per_value_result(spec: dict, columns) -> dict:
         for v, n in columns.values(field):  # streamed: a column of distinct values is never held
             if v not in allowed:
                 count += n
-                if len(bad) < 3:
-                    bad.append((v, n))
-                else:
-                    more = True
+                bad = sorted([*bad, (v, n)], key=lambda vn: (-vn[1], str(vn[0])))  # the most frequent,
+                more, bad = more or len(bad) > 3, bad[:3]  # whichever order the store yields them in
         if bad:  # which values, and that they are judged as published: validValues written as the
             # source's codes («مرد») refused every row the valueMap had made `male`, saying only a count
             shown = ", ".join(f"{str(v)[:40]!r} ({n})" for v, n in bad) + (", …" if more else "")
