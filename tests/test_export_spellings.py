@@ -231,3 +231,16 @@ def test_a_mobile_a_spreadsheet_rounded_is_set_aside_not_published_padded_with_z
     assert result["rows_quarantined"] == 0
     assert "mobile" not in rows["T-1"] and rows["T-2"]["mobile"] == "+989151234567"
     assert aside == [("T-1", "mobile")]
+
+
+def test_a_header_with_a_dot_is_one_column_not_a_nested_path(tmp_path, monkeypatch):
+    # «ش.پرونده», «ش.همراه», «تاریخ تولد (ه.ش)»: Persian headers abbreviate with dots; the
+    # contract's physicalName was read as a path into a nested object, found nothing, and the
+    # mobile was published absent (the record id: every row quarantined for an empty key)
+    import sys
+    dotted = CONTRACT.replace('"شماره پرونده"', '"ش.پرونده"').replace('"تلفن همراه"', '"ش.همراه"')
+    monkeypatch.setattr(sys.modules[__name__], "CONTRACT", dotted)
+    result, rows, aside = _sync(tmp_path, ["ش.پرونده", "کد ملی مالک", "نام مالک", "ش.همراه"],
+                                [["T-1", NID, "زهرا رضایی", "09151234567"]], "utf-8", "utf-8")
+    assert result["rows_quarantined"] == 0 and not aside
+    assert rows == {"T-1": {"national_id": NID, "full_name": "زهرا رضایی", "mobile": "+989151234567"}}

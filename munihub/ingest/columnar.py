@@ -103,7 +103,7 @@ class _FieldReader:
             return out
         if f.source is None:
             return [None] * len(records)
-        if "." in f.source or "[" in f.source:
+        if ("." in f.source or "[" in f.source) and not (records.__class__ is Rows and f.source in records.columns):
             return [_get(raw, f.source)[1] for raw in records]
         name = f.source
         if records.__class__ is Rows:  # the connector's column itself, no record made

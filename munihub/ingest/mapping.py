@@ -29,6 +29,8 @@ PERSIAN_FIELD = {"national_id": "کد ملی", "mobile": "شماره همراه"
 def _get(raw: dict, path: str) -> tuple[bool, Any]:
     """(found, value) of a physicalName in a source record: dots go into nested objects and a
     number (or `[n]`) into a list, `caller.phones.0.number` or `caller.phones[0].number`."""
+    if raw.__class__ is dict and path in raw:  # a column whose name has a dot: «ش.ملی», «تاریخ (ه.ش)»
+        return True, raw[path]
     value: Any = raw
     for part in _parts(path):
         if isinstance(value, dict) and part in value:
@@ -242,12 +244,14 @@ def key_of(fields, values: dict | None, *, from_source: bool) -> str | None:
     return KEY_SEPARATOR.join(parts)
 
 
-def source_names(contract: Contract) -> set[str]:
-    """The top-level source fields the contract reads (a dotted name's first part)."""
+def source_names(contract: Contract, present: set[str] = frozenset()) -> set[str]:
+    """The top-level source fields the contract reads (a dotted name's first part, unless the
+    source has a column of that whole name: `present`, a header's «ش.ملی»)."""
     names = set(contract.record_id or ())
     for f in contract.fields:
         names.update(f.sources or ((f.source,) if f.source else ()))
-    return {_parts(n)[0] for n in names if n}
+    keys = {persian.match_key(c) for c in present if "." in c}  # «ش.ملي» in a Windows-1256 header
+    return {n if n in present or ("." in n and persian.match_key(n) in keys) else _parts(n)[0] for n in names if n}
 
 
 def _columns_of(records: list) -> set[str]:
@@ -307,8 +311,9 @@ def absent_paths(contract: Contract, records: list) -> str | None:
     """What a batch lacks of the nested fields the contract reads (`caller.phones.number`
     where `phones` is a list, which needs its index: `caller.phones.0.number`), when their
     top-level column is there; None when each is found in some record."""
+    present = _columns_of(records)
     paths = sorted({s for f in contract.fields for s in (f.sources or ((f.source,) if f.source else ()))
-                    if s and ("." in s or "[" in s)})
+                    if s and ("." in s or "[" in s) and s not in present})
     rows = [raw for raw in records if isinstance(raw, dict)] if records.__class__ is not Rows else []
     missing = [p for p in paths if rows and not any(_get(raw, p)[0] for raw in rows)]
     if not missing:
@@ -324,10 +329,11 @@ def named_as_contract(contract: Contract, batches):
     import dataclasses
     import logging
 
-    wanted, renames = source_names(contract), None
+    renames = None
     log = logging.getLogger(__name__)
     for batch in batches:
         if renames is None and batch.records:
+            wanted = source_names(contract, _columns_of(batch.records))
             renames = column_renames(wanted, batch.records)
             if renames:
                 log.info("%s: columns read under the contract's spelling: %s", contract.id,
