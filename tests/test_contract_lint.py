@@ -121,6 +121,21 @@ def test_a_field_two_properties_name_is_refused_unless_it_is_a_phone(tmp_path):
     assert problem["line"] == _line(p, r"- name: first_name", 2)
 
 
+@pytest.mark.parametrize("written, says", [("sqlite", "write `custom`"), ("postgress", "did you mean 'postgres")])
+def test_a_server_type_odcs_lacks_says_what_to_write(tmp_path, written, says):
+    # the standard's 44 types were cut at 12 in the message: SQLite's engineer never saw `custom`
+    text = re.sub(r"(?m)^(\s+type: )\w+", rf"\g<1>{written}", GOOD.read_text(encoding="utf-8"), count=1)
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert f"'{written}' is not allowed, not a server type" in problem["message"] and says in problem["message"]
+
+
+def test_essential_written_in_quotes_is_refused_not_read_as_false(tmp_path):
+    text = GOOD.read_text(encoding="utf-8").replace(
+        "      - name: first_name\n", "      - name: first_name\n        customProperties: [{property: essential, value: 'true'}]\n", 1)
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert "essential must be true or false" in problem["message"]
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

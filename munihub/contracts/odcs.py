@@ -170,6 +170,13 @@ def _message(e) -> tuple[tuple, str]:
             if "then" in e.absolute_schema_path and found else ""  # asked for by an if/then on that key
         return path, f"{where}: required key {key!r} is missing{because}"
     if e.validator == "enum":
+        if len(path) == 3 and path[0] == "servers" and path[2] == "type":
+            # `type: sqlite`, `type: csv`: the list of 44 cut at 12 never said which to write
+            near = difflib.get_close_matches(str(e.instance), [str(v) for v in e.validator_value], n=1)
+            return path, (f"{where}: {e.instance!r} is not allowed, not a server type of ODCS; "
+                          + (f"did you mean {near[0]!r}? " if near else "")
+                          + "write `custom` for a store it has no type for (SQLite), `local` for a folder of "
+                            "files; the `connector` custom property says how the hub reads it")
         return path, f"{where}: {e.instance!r} is not allowed; use one of {_enum_text(list(e.validator_value))}"
     if e.validator == "const":
         return path, f"{where}: must be {e.validator_value!r}, not {e.instance!r}"

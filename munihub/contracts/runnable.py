@@ -318,6 +318,9 @@ def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, 
         if problem:
             add(ppath + ("transformLogic",), problem)
     extra = custom(prop.get("customProperties"))
+    if extra.get("essential") not in (None, True, False):  # "true" in quotes was read as not essential
+        add(ppath + ("customProperties",), f"essential must be true or false, without quotes, not "
+                                           f"{extra['essential']!r}")
     value_map = extra.get("valueMap")
     if value_map is not None and not isinstance(value_map, dict):
         add(ppath + ("customProperties",), "valueMap must map source values to codes")
