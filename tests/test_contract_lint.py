@@ -195,7 +195,16 @@ def test_unknown_connector_parameters_and_missing_ones_come_from_the_connector(t
     p = _write(tmp_path, GOOD.read_text(encoding="utf-8"))
     schema = {"type": "object", "required": ["url", "dsn"], "properties": {"url": {"type": "string"}}}
     problems = lint_contract(p, connectors={"sql": schema})["problems"]
-    assert [pr["message"] for pr in problems] == ["connector sql: parameters: 'dsn' is a required property"]
+    assert [pr["message"] for pr in problems] == [
+        "connector sql needs parameter 'dsn': add {property: dsn, value: …} to the server's customProperties"]
+    # the sql connector's table or query: lint passed and the sync stopped on the missing table
+    from munihub.cli.contracts import _connector_params
+    text = GOOD.read_text(encoding="utf-8")
+    no_table = text.replace("      - property: table\n        value: citizens\n", "")
+    assert no_table != text
+    problems = lint_contract(_write(tmp_path, no_table), connectors=_connector_params())["problems"]
+    assert [pr["message"] for pr in problems] == [
+        "connector sql: give exactly one of table, query (as {property: table, value: …})"]
     problems = lint_contract(p, connectors={"rest": {}})["problems"]
     assert "unknown connector 'sql'" in problems[0]["message"]
 

@@ -189,6 +189,17 @@ def _check_params(schema: dict, params: dict, secrets, kind: str, add) -> None:
     given = {**params, **{k: "${secret}" for k in (secrets if isinstance(secrets, dict) else {})}}
     for err in jsonschema.Draft202012Validator(schema).iter_errors(given):
         where = ("servers", 0, "customProperties")
+        alternatives = [b["required"][0] for b in err.validator_value if set(b) == {"required"}] \
+            if err.validator == "oneOf" else []
+        if alternatives:  # the sql connector's table or query: it failed at the sync, after lint passed
+            add(where, f"connector {kind}: give exactly one of {', '.join(alternatives)} "
+                       f"(as {{property: {alternatives[0]}, value: …}})")
+            continue
+        if err.validator == "required" and not err.absolute_path:
+            missing = next((k for k in err.validator_value if k not in given), "?")
+            add(where, f"connector {kind} needs parameter {missing!r}: add {{property: {missing}, value: …}} to the "
+                       "server's customProperties")
+            continue
         add(where, f"connector {kind}: {'/'.join(map(str, err.absolute_path)) or 'parameters'}: {err.message}")
 
 
