@@ -136,6 +136,33 @@ def test_essential_written_in_quotes_is_refused_not_read_as_false(tmp_path):
     assert "essential must be true or false" in problem["message"]
 
 
+@pytest.mark.parametrize("top, says", [
+    ("customProperties:\n  - {property: schedule, value: daily}\n", "write '@daily'"),
+    ("customProperties:\n  - {property: schedule, value: every night}\n", "cron expression such as '0 2 * * *'"),
+    ("slaProperties:\n  - {property: freshness, value: 2, unit: fortnight}\n", "freshness unit 'fortnight'"),
+    ("description: قرارداد کنتورها\n", "write it as keys under it: authoritativeDefinitions, customProperties, "
+                                       "limitations, purpose"),
+])
+def test_a_top_level_setting_written_loosely_says_how_to_write_it(tmp_path, top, says):
+    # `schedule: daily` passed lint and broke the DAG; an unknown freshness unit was read as days
+    text = re.sub(r"(?m)^(customProperties|slaProperties|description):.*\n(?:[ -].*\n)*", "",
+                  GOOD.read_text(encoding="utf-8")) + top
+    problems = lint_contract(_write(tmp_path, text))["problems"]
+    assert [p["message"] for p in problems if says in p["message"]], problems
+
+
+def test_a_version_yaml_reads_as_a_number_says_to_quote_it(tmp_path):
+    text = re.sub(r"(?m)^version: .*$", "version: 1.0", GOOD.read_text(encoding="utf-8"))
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert "must be string, not float" in problem["message"] and 'quotes: "1.0"' in problem["message"]
+
+
+def test_freshness_in_persian_or_short_units_is_read_in_them(tmp_path):
+    from munihub.contracts.load import _freshness_seconds
+    assert _freshness_seconds([{"property": "freshness", "value": 2, "unit": "ساعت"}]) == 7200
+    assert _freshness_seconds([{"property": "freshness", "value": 1, "unit": "hrs"}]) == 3600
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

@@ -187,14 +187,19 @@ def read_yaml(path: Path) -> tuple[dict, dict[tuple, int]]:
 
 # ---------------------------------------------------------------- the two layers of lint
 
+# Freshness units as written (Persian too); lint refuses any other (`runnable`): an unknown one
+# was read as days, so `unit: ساعت` (hours) allowed a source to go 24 times staler.
+FRESHNESS_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
+                   "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
+                   "days": 86400, "w": 604800, "week": 604800, "weeks": 604800, "ثانیه": 1, "دقیقه": 60,
+                   "ساعت": 3600, "روز": 86400, "هفته": 604800}
+
+
 def _freshness_seconds(sla: list | None) -> int | None:
-    units = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
-             "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
-             "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
     for item in sla or []:
         if isinstance(item, dict) and item.get("property") in {"freshness", "latency"}:
             unit = str(item.get("unit") or "d").lower()
-            return int(float(item["value"]) * units.get(unit, 86400))
+            return int(float(item["value"]) * FRESHNESS_UNITS.get(unit, 86400))
     return None
 
 

@@ -197,7 +197,13 @@ def _message(e) -> tuple[tuple, str]:
         return path, f"{where}: has {size} item(s); needs {'at least' if e.validator == 'minItems' else 'at most'} " \
                      f"{e.validator_value}"
     if e.validator == "type":
-        return path, f"{where}: must be {e.validator_value}, not {type(e.instance).__name__} {e.instance!r}"[:300]
+        hint = ""
+        if e.validator_value == "string" and isinstance(e.instance, (int, float)) and not isinstance(e.instance, bool):
+            hint = f"; write it in quotes: \"{e.instance}\""  # `version: 1.0` is a number to YAML
+        elif e.validator_value == "object" and isinstance(e.instance, str) and _known_keys(e.schema):
+            hint = f"; write it as keys under it: {', '.join(sorted(_known_keys(e.schema))[:6])}"
+        return path, (f"{where}: must be {e.validator_value}, not {type(e.instance).__name__} "
+                      f"{str(e.instance)[:60]!r}{hint}")[:300]
     return path, f"{where}: {e.message[:240]}"
 
 

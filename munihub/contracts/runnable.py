@@ -140,13 +140,37 @@ def runnable_problems(data: dict, line_of: Callable[[tuple], int], *, schemas_di
     for key in ("retries", "retryDelaySeconds", "timeoutSeconds"):
         if key in top and not re.fullmatch(r"\d+", str(top[key])):
             add(("customProperties",), f"{key} must be a whole number, not {top[key]!r}")
+    schedule = top.get("schedule")
+    if schedule is not None and not _schedule_ok(schedule):
+        add(("customProperties",), f"schedule {schedule!r} is neither a preset nor a cron expression: write "
+                                   f"{'@' + str(schedule).strip().lower()!r} or five cron fields such as '0 2 * * *'"
+            if str(schedule).strip().lower() in PRESETS else
+            f"schedule {schedule!r} is neither a preset (@hourly, @daily, @weekly, @monthly) nor a cron "
+            "expression such as '0 2 * * *'")
+    from munihub.contracts.load import FRESHNESS_UNITS
     for i, item in enumerate(data.get("slaProperties") or []):
         if isinstance(item, dict) and item.get("property") in {"freshness", "latency"}:
             try:
                 float(item["value"])
             except (KeyError, TypeError, ValueError):
                 add(("slaProperties", i, "value"), "freshness needs a numeric value and a unit")
+            if str(item.get("unit") or "d").lower() not in FRESHNESS_UNITS:  # was read as days, silently
+                add(("slaProperties", i, "unit"), f"freshness unit {item.get('unit')!r} is not one of "
+                                                  "s, m, h, d, w (seconds … weeks)")
     return out
+
+
+PRESETS = {"once", "continuous", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "annually"}
+_CRON_FIELD = re.compile(r"[0-9*?/,\-A-Za-z#LW]+")
+
+
+def _schedule_ok(schedule) -> bool:
+    """An Airflow schedule: a preset (`@daily`) or a cron expression (five fields, or six)."""
+    text = str(schedule).strip()
+    if text.startswith("@"):
+        return text[1:].lower() in PRESETS
+    fields = text.split()
+    return len(fields) in (5, 6) and all(_CRON_FIELD.fullmatch(f) for f in fields)
 
 
 def _secret_findings(data: dict) -> list[tuple[tuple, str]]:
