@@ -165,12 +165,13 @@ _CRON_FIELD = re.compile(r"[0-9*?/,\-A-Za-z#LW]+")
 
 
 def _schedule_ok(schedule) -> bool:
-    """An Airflow schedule: a preset (`@daily`) or a cron expression (five fields, or six)."""
+    """An Airflow schedule: a preset (`@daily`) or a cron expression (5, 6 or 7 fields, as Airflow
+    validates it: `daily` made the DAG invalid)."""
     text = str(schedule).strip()
     if text.startswith("@"):
         return text[1:].lower() in PRESETS
     fields = text.split()
-    return len(fields) in (5, 6) and all(_CRON_FIELD.fullmatch(f) for f in fields)
+    return len(fields) in (5, 6, 7) and all(_CRON_FIELD.fullmatch(f) for f in fields)
 
 
 def _secret_findings(data: dict) -> list[tuple[tuple, str]]:
