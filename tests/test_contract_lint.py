@@ -163,6 +163,17 @@ def test_freshness_in_persian_or_short_units_is_read_in_them(tmp_path):
     assert _freshness_seconds([{"property": "freshness", "value": 1, "unit": "hrs"}]) == 3600
 
 
+def test_transform_source_objects_that_leave_out_the_physical_name_are_refused(tmp_path):
+    # ODCS's own example lists the source *tables* there: the hub joins the columns named, so
+    # `physicalName: fname, transformSourceObjects: [citizens]` read an absent column, empty
+    text = GOOD.read_text(encoding="utf-8")
+    tables = text.replace("        physicalName: fname\n", "        physicalName: fname\n        transformSourceObjects: [citizens]\n")
+    [problem] = lint_contract(_write(tmp_path, tables))["problems"]
+    assert "does not list" in problem["message"] and "'fname'" in problem["message"]
+    both = text.replace("        physicalName: fname\n", "        physicalName: fname\n        transformSourceObjects: [fname, lname]\n")
+    assert lint_contract(_write(tmp_path, both))["problems"] == []
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

@@ -336,6 +336,14 @@ def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, 
         hint = difflib.get_close_matches(name, list(fields), n=1)
         add(ppath + ("name",), f"{name!r} is not a field of shared schema {entity!r}" +
             (f"; did you mean {hint[0]!r}?" if hint else f"; its fields: {', '.join(sorted(fields))}"))
+    joined = prop.get("transformSourceObjects")
+    if source is not None and isinstance(joined, list) and joined and str(source) not in map(str, joined):
+        # the standard's own example lists tables there; the hub reads those names as the
+        # columns joined into this field, instead of physicalName: read as empty, silently
+        add(ppath + ("transformSourceObjects",),
+            f"transformSourceObjects names the source fields joined into {name!r}, read instead of its physicalName "
+            f"{source!r}, which it does not list: list every column to join (physicalName among them), or "
+            "drop transformSourceObjects")
     for src in [source, *(prop.get("transformSourceObjects") or [])]:
         if src is not None and not safe_source(str(src)):
             add(ppath + ("physicalName",), f"source field {src!r} has characters not allowed in an identifier")
