@@ -672,3 +672,17 @@ def test_normalize_text_of_already_clean_text_is_what_the_whole_path_gives(raw):
     """Text that is already NFKC with single inner spaces is returned at once (a shortcut past
     the whitespace collapse); padding it with spaces sends it the whole way, which must agree."""
     assert nz.normalize_text(raw) == nz.normalize_text(" " + raw + "  ")
+
+
+@pytest.mark.parametrize("spec, raw, want", [
+    ("number", "1,250,000", 1250000.0), ("integer", "۱٬۲۵۰٬۰۰۰", 1250000), ("number", "۳۶٫۲۹", 36.29),
+    ("number", "1,250.5", 1250.5), ("number", "120,5", None), ("integer", "12,34", None), ("number", "1,000,00", None),
+])
+def test_a_comma_in_a_number_is_read_only_as_thousands(spec, raw, want):
+    # «120,5» (an area typed with a decimal comma) was read as 1205: refused instead
+    from munihub.persian.transforms import reader
+    if want is None:
+        with pytest.raises(ValueError, match="not a thousands separator"):
+            reader(spec)(raw)
+    else:
+        assert reader(spec)(raw) == want
