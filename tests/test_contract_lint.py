@@ -174,6 +174,21 @@ def test_transform_source_objects_that_leave_out_the_physical_name_are_refused(t
     assert lint_contract(_write(tmp_path, both))["problems"] == []
 
 
+@pytest.mark.parametrize("old, new, says", [
+    ("          - property: essential\n", "          - property: Essential\n", "'Essential' is read by the hub only as 'essential'"),
+    ("      - property: table\n", "      - property: Table\n", "'Table' is read by the hub only as 'table'"),
+])
+def test_a_custom_property_of_the_hub_spelt_otherwise_is_refused_not_ignored(tmp_path, old, new, says):
+    # `value_map`, `valuemap`: the valueMap was ignored without a word and codes passed unmapped
+    from munihub.cli.contracts import _connector_params
+    text = GOOD.read_text(encoding="utf-8")
+    assert old in text
+    problems = lint_contract(_write(tmp_path, text.replace(old, new)), connectors=_connector_params())["problems"]
+    assert [p["message"] for p in problems if says in p["message"]], problems
+    p = _write(tmp_path, text + "  - {property: value_map, value: 1}\n  - {property: myOwnNote, value: x}\n")
+    assert [p["message"] for p in lint_contract(p)["problems"]] == []  # not one of the top level's: free
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

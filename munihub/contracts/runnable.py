@@ -136,6 +136,7 @@ def runnable_problems(data: dict, line_of: Callable[[tuple], int], *, schemas_di
         add(("id",), f"the hub needs id '<agency>.<dataset>' in letters, digits, '_' or '-', not {dataset_id!r}")
     _check_server(data, connectors, add)
     _check_object(data, schemas_dir, transforms, add)
+    _check_custom_spellings(data, connectors, add)
     top = custom(data.get("customProperties"))
     for key in ("retries", "retryDelaySeconds", "timeoutSeconds"):
         if key in top and not re.fullmatch(r"\d+", str(top[key])):
@@ -172,6 +173,43 @@ def _schedule_ok(schedule) -> bool:
         return text[1:].lower() in PRESETS
     fields = text.split()
     return len(fields) in (5, 6, 7) and all(_CRON_FIELD.fullmatch(f) for f in fields)
+
+
+# The custom properties the hub reads, by where they are written.  ODCS allows any other, so an
+# unknown one is not refused; one that is a known name spelt otherwise (`value_map`, `ValueMap`,
+# `RecordID`) was ignored without a word: a valueMap that never mapped, a recordId never used.
+CUSTOM_READ = {
+    "top": {"schedule", "retries", "retryDelaySeconds", "timeoutSeconds", "pool", "incremental", "trust",
+            "maxQuarantinePercent", "quarantineSeverity", "freshnessSeverity"},
+    "object": {"sharedSchema", "recordId", "renamedFrom"},
+    "property": {"valueMap", "essential", "renamedFrom"},
+    "server": {"connector", "secrets", "airflowConnection"},
+}
+
+
+def _spelling(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).lower()
+
+
+def _check_custom_spellings(data: dict, connectors: Mapping[str, dict] | None, add) -> None:
+    """A custom property named as the hub's own but spelt otherwise, at the line of its name."""
+    servers = data.get("servers") if isinstance(data.get("servers"), list) else []
+    server = servers[0] if servers and isinstance(servers[0], dict) else {}
+    kind = custom(server.get("customProperties")).get("connector")
+    params = set(((connectors or {}).get(kind) or {}).get("properties") or {})
+    obj = first_object(data)
+    places = [(("customProperties",), data.get("customProperties"), CUSTOM_READ["top"]),
+              (("servers", 0, "customProperties"), server.get("customProperties"), CUSTOM_READ["server"] | params),
+              (("schema", 0, "customProperties"), obj.get("customProperties"), CUSTOM_READ["object"])]
+    places += [(("schema", 0, "properties", i, "customProperties"), prop.get("customProperties"), CUSTOM_READ["property"])
+               for i, prop in enumerate(obj.get("properties") or []) if isinstance(prop, dict)]
+    for at, items, known in places:
+        by_spelling = {_spelling(k): k for k in known}
+        for j, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get("property") if isinstance(item, dict) else None
+            if isinstance(name, str) and name not in known and _spelling(name) in by_spelling:
+                add(at + (j, "property"), f"custom property {name!r} is read by the hub only as "
+                                          f"{by_spelling[_spelling(name)]!r}: spelt otherwise it is ignored")
 
 
 def _secret_findings(data: dict) -> list[tuple[tuple, str]]:
