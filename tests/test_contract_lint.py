@@ -189,6 +189,14 @@ def test_a_custom_property_of_the_hub_spelt_otherwise_is_refused_not_ignored(tmp
     assert [p["message"] for p in lint_contract(p)["problems"]] == []  # not one of the top level's: free
 
 
+def test_a_value_map_written_as_a_list_says_how_to_write_it(tmp_path):
+    text = GOOD.read_text(encoding="utf-8").replace(
+        "      - name: first_name\n", "      - name: first_name\n        customProperties: "
+        "[{property: valueMap, value: [{from: مرد, to: male}]}]\n", 1)
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert "{value: {مرد: male, زن: female}}" in problem["message"]
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

@@ -405,7 +405,8 @@ def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, 
                                            f"{extra['essential']!r}")
     value_map = extra.get("valueMap")
     if value_map is not None and not isinstance(value_map, dict):
-        add(ppath + ("customProperties",), "valueMap must map source values to codes")
+        add(ppath + ("customProperties",), "valueMap must map source values to codes, one key each: "
+                                           "{value: {مرد: male, زن: female}} (numeric codes quoted: {'1': male})")
     elif value_map and fields is not None and isinstance((fields.get(name) or {}).get("enum"), list):
         allowed = fields[name]["enum"]
         wrong = sorted({str(v) for v in value_map.values() if v not in allowed})
