@@ -14,7 +14,7 @@ Contract spellings (severity from the rule: `error` holds the load, `warning` pu
 - `{type: custom, engine: munihub, implementation: {...}}`: rowCountDriftPercent (rows read vs
   the last published load), and on a field nullShareDriftPoints, newValuePercent (rows whose
   value the last load never had; fields with <= 50 distinct values), freshnessSeconds.
-- Implicit: key uniqueness (warning); quarantine share above customProperties
+- Implicit: key uniqueness and a property's `unique: true` (warnings); quarantine share above customProperties
   maxQuarantinePercent (default 10, severity quarantineSeverity, default warning);
   freshness = age of the newest value of the slaProperties freshness `element` (else the
   field read from the server's watermark) against the freshness window (freshnessSeverity,
@@ -87,6 +87,13 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
     elif len(key) > 1:  # a composite key is unique as a tuple; its parts may repeat on their own
         specs.append(_implicit(f"unique key {'+'.join(key)}", "duplicateKeys", 0, "rows", op="mustBe",
                                arguments={"fields": list(key)}))
+    objects = contract.raw.get("schema") if isinstance(contract.raw.get("schema"), list) else []
+    props = (objects[0].get("properties") if objects and isinstance(objects[0], dict) else None) or []
+    for prop in props:  # ODCS `unique: true`: said by the contract, so measured and reported
+        name = prop.get("name") if isinstance(prop, dict) and prop.get("unique") is True else None
+        if name and contract.field(name) and not any(s["metric"] == "duplicateValues" and s["field"] == name
+                                                     for s in specs):
+            specs.append(_implicit(f"unique {name}", "duplicateValues", 0, "rows", field=name, op="mustBe"))
     if contract.record_id:  # the record id itself must tell records apart, or publish keeps one
         specs.append(_implicit(f"unique record id {'+'.join(contract.record_id)}", "overwrittenRecords", 0, "rows",
                                op="mustBe", arguments={"fields": list(contract.record_id)}))
