@@ -244,3 +244,21 @@ def test_a_header_with_a_dot_is_one_column_not_a_nested_path(tmp_path, monkeypat
                                 [["T-1", NID, "زهرا رضایی", "09151234567"]], "utf-8", "utf-8")
     assert result["rows_quarantined"] == 0 and not aside
     assert rows == {"T-1": {"national_id": NID, "full_name": "زهرا رضایی", "mobile": "+989151234567"}}
+
+
+def test_a_field_name_written_as_physical_name_is_told_the_column_of_its_persian_title(tmp_path, caplog):
+    # physicalName: national_id on a Persian export: the warning named no column the source has
+    import sys
+    english = CONTRACT.replace('physicalName: "کد ملی مالک"', "physicalName: national_id").replace(
+        "value: person}}", "value: person}}").replace('{{name: full_name, physicalName: "نام مالک"',
+                                                       '{{name: full_name, physicalName: full_name')
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(sys.modules[__name__], "CONTRACT", english)
+    try:
+        with caplog.at_level("WARNING"):
+            _sync(tmp_path, ["شماره پرونده", "کد ملی", "نام کامل", "تلفن همراه"],
+                  [["T-1", NID, "زهرا رضایی", ""]], "utf-8", "utf-8")
+    finally:
+        monkeypatch.undo()
+    assert "'national_id' (the source has 'کد ملی')" in caplog.text
+    assert "'full_name' (the source has 'نام کامل')" in caplog.text

@@ -290,21 +290,38 @@ def column_renames(wanted: set[str], records: list) -> dict[str, str]:
     return renames
 
 
-def absent_columns(wanted: set[str], records: list) -> str | None:
+def absent_columns(wanted: set[str], records: list, titled: dict[str, str] | None = None) -> str | None:
     """What a batch lacks of the columns the contract reads, said with the nearest column
-    the source has (a physicalName spelt otherwise), or None when every one is there."""
+    the source has (a physicalName spelt otherwise, or a column named as the shared field's
+    Persian title when `titled` {source name: title} gives one), or None when every one is there."""
     import difflib
 
     present = _columns_of(records)
     missing = sorted(wanted - present)
     if not missing:
         return None
+    by_key = {persian.match_key(c): c for c in present}
     parts = []
     for name in missing:
-        near = difflib.get_close_matches(name, sorted(present), n=1, cutoff=0.6)
+        title = (titled or {}).get(name)
+        near = difflib.get_close_matches(name, sorted(present), n=1, cutoff=0.6) or \
+            ([c for c in [by_key.get(persian.match_key(title))] if c] if title else [])
         parts.append(f"{name!r}" + (f" (the source has {near[0]!r})" if near else ""))
     return (f"column(s) {', '.join(parts)} named by the contract are in none of the first {len(records)} "
             f"record(s) and read as empty; check the properties' physicalName")
+
+
+def _titles(contract: Contract) -> dict[str, str]:
+    """Source name -> the Persian title of the shared field it is read into («کد ملی» for
+    national_id): a contract that wrote the field's name, `national_id`, as the physicalName of a
+    Persian export is told which column the source has for it."""
+    from munihub.contracts.schemas import schema_fields
+    from munihub.errors import ConfigError
+    try:
+        titles = {field: str(spec.get("title") or "") for field, spec in schema_fields(contract.entity_type)}
+    except ConfigError:
+        return {}
+    return {f.source: titles[f.name] for f in contract.fields if f.source and titles.get(f.name)}
 
 
 def absent_paths(contract: Contract, records: list) -> str | None:
@@ -338,7 +355,7 @@ def named_as_contract(contract: Contract, batches):
             if renames:
                 log.info("%s: columns read under the contract's spelling: %s", contract.id,
                          ", ".join(f"{k!r} as {v!r}" for k, v in sorted(renames.items())))
-            absent = absent_columns(wanted - set(renames.values()), batch.records) \
+            absent = absent_columns(wanted - set(renames.values()), batch.records, _titles(contract)) \
                 or absent_paths(contract, batch.records)
             if absent:  # a misspelt physicalName would otherwise read as empty in every record, silently
                 log.warning("%s: %s: %s", contract.id, batch.where, absent)
