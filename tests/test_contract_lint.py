@@ -197,6 +197,18 @@ def test_a_value_map_written_as_a_list_says_how_to_write_it(tmp_path):
     assert "{value: {مرد: male, زن: female}}" in problem["message"]
 
 
+def test_a_second_schema_object_is_refused_not_ignored(tmp_path):
+    # persons and their phones as two objects of one contract: the second was never read
+    text = GOOD.read_text(encoding="utf-8")
+    second = re.sub(r"(?m)^slaProperties:", "  - name: phones\n    properties:\n      - {name: mobile, "
+                    "physicalName: tel, logicalType: string}\nslaProperties:", text, count=1)
+    assert second != text
+    p = _write(tmp_path, second)
+    [problem] = lint_contract(p)["problems"]
+    assert "one schema object per contract" in problem["message"] and "'phones'" in problem["message"]
+    assert problem["line"] == _line(p, r"- name: phones")
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)

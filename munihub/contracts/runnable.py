@@ -271,6 +271,11 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
     if not obj:
         add(("schema",) if "schema" in data else (), "the hub needs one schema object naming its shared schema")
         return
+    others = data.get("schema")[1:] if isinstance(data.get("schema"), list) else []
+    for i, other in enumerate(others, start=1):  # never read: its records were silently not synced
+        named = other.get("name") if isinstance(other, dict) else None
+        add(("schema", i), f"the hub reads one schema object per contract, the first ({obj.get('name')!r}); "
+                           f"put {named or 'this one'!r} in a contract of its own")
     entity = str(custom(obj.get("customProperties")).get("sharedSchema") or "")
     fields = None
     if not entity:
