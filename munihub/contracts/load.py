@@ -20,8 +20,8 @@ import yaml
 from munihub.config import REPO_ROOT
 from munihub.contracts.odcs import Problem, odcs_problems, schema_version, standard_version
 from munihub.contracts.schemas import field_defaults, fitted
-from munihub.contracts.runnable import (custom, first_object, record_id_fields, runnable_problems, server_parts,
-                                       todo_paths)
+from munihub.contracts.runnable import (FRESHNESS_UNITS, custom, first_object, record_id_fields, runnable_problems,
+                                       server_parts, todo_paths)
 from munihub.errors import ConfigError, ContractError
 
 ODCS_LABEL = "ODCS"
@@ -186,14 +186,6 @@ def read_yaml(path: Path) -> tuple[dict, dict[tuple, int]]:
 
 
 # ---------------------------------------------------------------- the two layers of lint
-
-# Freshness units as written (Persian too); lint refuses any other (`runnable`): an unknown one
-# was read as days, so `unit: ساعت` (hours) allowed a source to go 24 times staler.
-FRESHNESS_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
-                   "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
-                   "days": 86400, "w": 604800, "week": 604800, "weeks": 604800, "ثانیه": 1, "دقیقه": 60,
-                   "ساعت": 3600, "روز": 86400, "هفته": 604800}
-
 
 def _freshness_seconds(sla: list | None) -> int | None:
     for item in sla or []:
