@@ -163,9 +163,9 @@ def runnable_problems(data: dict, line_of: Callable[[tuple], int], *, schemas_di
 # Freshness units as written (Persian too); lint refuses any other (`runnable`): an unknown one
 # was read as days, so `unit: ساعت` (hours) allowed a source to go 24 times staler.
 FRESHNESS_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
-                   "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
-                   "days": 86400, "w": 604800, "week": 604800, "weeks": 604800, "ثانیه": 1, "دقیقه": 60,
-                   "ساعت": 3600, "روز": 86400, "هفته": 604800}
+                   "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+                   "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
+                   "ثانیه": 1, "دقیقه": 60, "ساعت": 3600, "روز": 86400, "هفته": 604800}
 
 
 PRESETS = {"once", "continuous", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "annually"}
