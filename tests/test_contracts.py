@@ -250,6 +250,28 @@ def test_two_columns_mapped_to_one_phone_field_keep_both_numbers(tmp_path):
     assert record["mobile"] == "+989157654321" and not aside
 
 
+def test_a_database_tools_null_marker_is_no_value(tmp_path):
+    # a 137 export saved from SQL Server writes «NULL» in every empty cell: `refers_to` «NULL»
+    # was published as a tracking code every such call quoted, and «NULL» as a district; a required field's
+    # «NULL» is as empty as a blank
+    from munihub.ingest.mapping import map_record
+    calls = BARE.replace("bare.people", "calls.null").replace("value: person", "value: service_request").split(
+        "    properties:\n")[0] + """    properties:
+      - {name: tracking_code, physicalName: id, logicalType: string, primaryKey: true}
+      - {name: district, physicalName: region, logicalType: string}
+      - {name: refers_to, physicalName: ref, logicalType: string}
+      - {name: category, physicalName: cat, logicalType: string, required: true}
+      - {name: filed_at, physicalName: when, logicalType: timestamp}
+"""
+    c = load_contract(write(tmp_path, calls, name="calls.yaml"))
+    record, reasons, aside = map_record(c, {"id": "137-1", "region": "NULL", "ref": " null ", "cat": "پسماند",
+                                            "when": "1403/08/14 10:22"})
+    assert record == {"tracking_code": "137-1", "category": "پسماند", "filed_at": "2024-11-04T10:22:00"}
+    assert not reasons and not aside
+    _, reasons, _ = map_record(c, {"id": "137-2", "cat": "NULL", "when": "1403/08/14"})
+    assert [r["rule"] for r in reasons] == ["required"]
+
+
 def test_a_code_the_value_map_does_not_name_is_set_aside_not_passed_on(tmp_path):
     # a vendor's status codes: «9», new since the contract was written, used to be published as
     # «9» (the shared field lists no allowed values); it waits for a steward with its reason

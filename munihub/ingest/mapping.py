@@ -54,8 +54,14 @@ def _put(record: dict, path: str, value: Any) -> None:
     record[parts[-1]] = value
 
 
+# What a database tool writes for a missing value in a text export: SQL Server's «NULL», a
+# dataframe's «NaN».  No field holds them as a value; read as one they became a 137 call's
+# `refers_to` «NULL» (a tracking code every such call quoted), a district named «NULL».
+NULL_WORDS = frozenset({"NULL", "null", "Null", "NaN", "nan"})
+
+
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (isinstance(value, str) and (not value.strip() or value.strip() in NULL_WORDS))
 
 
 def _reason(f: Field, rule: str, message: str, message_fa: str) -> dict[str, str]:
