@@ -27,6 +27,8 @@ BY_EXTENSION = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", 
                 ".json": "json", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xml": "xml"}
 TIDY_DIRS = ("processed", "failed")
 IF_NO_FILES = ("warn", "error")
+ENCODING_HINT = ("write `auto` (UTF-8, else Windows-1256, file by file), `utf-8`, or `windows-1256` (what Windows "
+                 "calls «ANSI» for a Persian file)")
 log = logging.getLogger("munihub.connectors.file")
 
 
@@ -98,7 +100,8 @@ class FileConnector(Connector):
             try:
                 codecs.lookup(self.encoding)
             except LookupError:
-                raise ConfigError(f"unknown encoding {self.encoding!r}", where=f"source {source}") from None
+                raise ConfigError(f"unknown encoding {self.encoding!r}", where=f"source {source}",
+                                  hint=ENCODING_HINT) from None
         self.delimiter = p.get("delimiter") or None
         self.xml_record = p.get("xml_record")
         self.records = p.get("records")  # JSON: dotted path to the list inside one document

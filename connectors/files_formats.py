@@ -32,6 +32,13 @@ class FormatProblem(ValueError):
 
 
 # -- CSV / TSV ----------------------------------------------------------------------------
+def not_in(encoding: str, exc: UnicodeDecodeError) -> str:
+    """What a file that does not decode in its encoding needs: the encoding it is in (a Persian
+    export saved by Excel or Notepad as «ANSI» is Windows-1256, not the UTF-8 a contract names)."""
+    return (f"not valid {encoding}: {exc.reason}; name the file's own encoding in the server's `encoding` "
+            "(windows-1256 for a Persian «ANSI» export), or `auto` to tell UTF-8 from Windows-1256 file by file")
+
+
 def sniff_delimiter(start: str) -> str:
     """The candidate delimiter appearing most in the header line: the first of the file's first
     ten lines with any (a report's title line above it has none) (',' when none does)."""
@@ -134,7 +141,7 @@ def csv_records(path: Path, name: str, encoding: str, delimiter: str | None) -> 
         except csv.Error as exc:
             raise FormatProblem(f"{name} line {at[0]}", f"malformed CSV: {exc} (an unbalanced quote?)") from None
         except UnicodeDecodeError as exc:
-            raise FormatProblem(f"{name} line {at[0]}", f"not valid {encoding}: {exc.reason}") from None
+            raise FormatProblem(f"{name} line {at[0]}", not_in(encoding, exc)) from None
 
 
 # -- JSON Lines and JSON arrays -----------------------------------------------------------
@@ -158,7 +165,7 @@ def jsonl_records(path: Path, name: str, encoding: str) -> Iterator[Record]:
                     raise FormatProblem(at, f"expected a JSON object, found {type(value).__name__}")
                 yield at, value
         except UnicodeDecodeError as exc:
-            raise FormatProblem(f"{name} line {lineno + 1}", f"not valid {encoding}: {exc.reason}") from None
+            raise FormatProblem(f"{name} line {lineno + 1}", not_in(encoding, exc)) from None
 
 
 class _JsonStream:
@@ -224,7 +231,7 @@ def json_records_at(path: Path, name: str, encoding: str, records: str) -> Itera
     except json.JSONDecodeError as exc:
         raise FormatProblem(f"{name} line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
     except UnicodeDecodeError as exc:
-        raise FormatProblem(name, f"not valid {encoding}: {exc.reason}") from None
+        raise FormatProblem(name, not_in(encoding, exc)) from None
     value: Any = doc
     for part in records.split("."):
         value = value.get(part) if isinstance(value, dict) else None
@@ -273,7 +280,7 @@ def json_records(path: Path, name: str, encoding: str) -> Iterator[Record]:
             if s.peek() != "":
                 raise FormatProblem(f"{name} line {s.line}", "unexpected text after the JSON value")
         except UnicodeDecodeError as exc:
-            raise FormatProblem(f"{name} line {s.line}", f"not valid {encoding}: {exc.reason}") from None
+            raise FormatProblem(f"{name} line {s.line}", not_in(encoding, exc)) from None
 
 
 # -- xlsx ---------------------------------------------------------------------------------

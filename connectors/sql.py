@@ -107,6 +107,7 @@ class SqlConnector(Connector):
             "batch_size": {"type": "integer", "minimum": 1}, "fetch_size": {"type": "integer", "minimum": 1},
             "connect_timeout": {"type": "number"},
         },
+        "oneOf": [{"required": ["table"]}, {"required": ["query"]}],
     }
 
     def __init__(self, params, *, source="?", secrets=None, batch_size=1000):

@@ -78,7 +78,8 @@ NIDS = st.from_regex(r"[0-9]{9}", fullmatch=True).map(_nid) | st.sampled_from(
     ["1234567890", "0000000000", "۰۰۱۲۳۴۵۶۷۸", "12345678", 12345678, "", None, "abc", 7.5, True])
 NAMES = st.sampled_from(["علی", "محمد رضا", "سید محمد", "ناشناس", "علي", " ", "", None, "x" * 70, 12, "زهرا\u200c",
                          "فاطمه", "ـــ", "\u200f"])
-TEXT = NAMES | st.text(max_size=6) | st.sampled_from(["a\x00b", "\ud800", "منطقه ۹", 3, 2.5, float("nan")])
+TEXT = NAMES | st.text(max_size=6) | st.sampled_from(["a\x00b", "\ud800", "منطقه ۹", 3, 2.5, float("nan"), "NULL",
+                                                      " nan "])
 GOOD = st.fixed_dictionaries({
     "nid": st.from_regex(r"[0-9]{9}", fullmatch=True).map(_nid).filter(lambda v: len(set(v)) > 1),
     "fname": st.sampled_from(["علی", "محمد رضا", "سید محمد", "علي", "زهرا\u200c"]),

@@ -101,6 +101,43 @@ def test_windows_1256_persian_csv_is_detected_and_round_trips(tmp_path):
     assert "Windows-1256" in batches[0].where and "legacy.csv" in batches[0].where
 
 
+def test_an_encoding_that_does_not_fit_says_which_to_write(tmp_path):
+    # «ANSI», as Notepad names a Persian Windows file, passed lint and stopped the sync with
+    # "unknown encoding"; a Windows-1256 file under `encoding: utf-8` said only "not valid utf-8"
+    from munihub.contracts import lint_contract
+    from munihub.cli.contracts import _connector_params
+    contract = tmp_path.parent / f"{tmp_path.name}.yaml"
+    contract.write_text(f"""apiVersion: v3.1.0
+kind: DataContract
+id: water.meters
+version: 1.0.0
+status: active
+servers:
+  - server: drop
+    type: local
+    path: "{tmp_path.as_posix()}"
+    format: csv
+    customProperties:
+      - {{property: connector, value: file}}
+      - {{property: encoding, value: ANSI}}
+schema:
+  - name: meters
+    customProperties:
+      - {{property: sharedSchema, value: person}}
+    properties:
+      - {{name: national_id, physicalName: "کد ملی", logicalType: string, primaryKey: true}}
+""", encoding="utf-8")
+    [problem] = lint_contract(contract, connectors=_connector_params())["problems"]
+    assert "unknown encoding 'ANSI'" in problem["message"] and "windows-1256" in problem["message"]
+    with pytest.raises(ConfigError) as info:
+        files(tmp_path, encoding="ANSI")
+    assert "windows-1256" in str(info.value)
+    (tmp_path / "legacy.csv").write_bytes("کد,نام\n7,چگيني\n".encode("cp1256"))
+    with pytest.raises(PermanentSourceError) as info:
+        read_all(files(tmp_path, encoding="utf-8"))
+    assert "not valid utf-8" in str(info.value) and "windows-1256" in str(info.value)
+
+
 @pytest.mark.parametrize("name", ["legacy.xml", "legacy.jsonl"])
 def test_windows_1256_xml_and_json_lines_are_detected_too(tmp_path, name):
     text = "كوچه گلها، پلاك 5"

@@ -98,6 +98,117 @@ def _write(tmp_path, text: str) -> Path:
     return p
 
 
+@pytest.mark.parametrize("written, meant", [
+    ("نام", "first_name"),            # the column's Persian header written as the field: its title
+    ("نام  پدر", "father_name"),
+    ("firstName", "first_name"), ("First Name", "first_name"),
+])
+def test_a_property_name_that_is_no_field_name_says_which_field_it_means(tmp_path, written, meant):
+    text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", f'- name: "{written}"')
+    result = lint_contract(_write(tmp_path, text))
+    [problem] = result["problems"]
+    assert f"did you mean {meant!r}" in problem["message"]
+    assert ("physicalName" in problem["message"]) is (not written.isascii())
+
+
+def test_a_field_two_properties_name_is_refused_unless_it_is_a_phone(tmp_path):
+    # `name: first_name` on «نام» and again on «نام پدر»: the father's name wrote over the
+    # first name in every record; a phone field may take two columns (the second set aside)
+    text = GOOD.read_text(encoding="utf-8").replace("- name: last_name", "- name: first_name", 1)
+    p = _write(tmp_path, text)
+    [problem] = lint_contract(p)["problems"]
+    assert "'first_name' is named by two properties" in problem["message"]
+    assert problem["line"] == _line(p, r"- name: first_name", 2)
+
+
+@pytest.mark.parametrize("written, says", [("sqlite", "write `custom`"), ("postgress", "did you mean 'postgres")])
+def test_a_server_type_odcs_lacks_says_what_to_write(tmp_path, written, says):
+    # the standard's 44 types were cut at 12 in the message: SQLite's engineer never saw `custom`
+    text = re.sub(r"(?m)^(\s+type: )\w+", rf"\g<1>{written}", GOOD.read_text(encoding="utf-8"), count=1)
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert f"'{written}' is not allowed, not a server type" in problem["message"] and says in problem["message"]
+
+
+def test_essential_written_in_quotes_is_refused_not_read_as_false(tmp_path):
+    text = GOOD.read_text(encoding="utf-8").replace(
+        "      - name: first_name\n", "      - name: first_name\n        customProperties: [{property: essential, value: 'true'}]\n", 1)
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert "essential must be true or false" in problem["message"]
+
+
+@pytest.mark.parametrize("top, says", [
+    ("customProperties:\n  - {property: schedule, value: daily}\n", "write '@daily'"),
+    ("customProperties:\n  - {property: schedule, value: every night}\n", "cron expression such as '0 2 * * *'"),
+    ("slaProperties:\n  - {property: freshness, value: 2, unit: fortnight}\n", "freshness unit 'fortnight'"),
+    ("description: قرارداد کنتورها\n", "write it as keys under it: authoritativeDefinitions, customProperties, "
+                                       "limitations, purpose"),
+])
+def test_a_top_level_setting_written_loosely_says_how_to_write_it(tmp_path, top, says):
+    # `schedule: daily` passed lint and broke the DAG; an unknown freshness unit was read as days
+    text = re.sub(r"(?m)^(customProperties|slaProperties|description):.*\n(?:[ -].*\n)*", "",
+                  GOOD.read_text(encoding="utf-8")) + top
+    problems = lint_contract(_write(tmp_path, text))["problems"]
+    assert [p["message"] for p in problems if says in p["message"]], problems
+
+
+def test_a_version_yaml_reads_as_a_number_says_to_quote_it(tmp_path):
+    text = re.sub(r"(?m)^version: .*$", "version: 1.0", GOOD.read_text(encoding="utf-8"))
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert "must be string, not float" in problem["message"] and 'quotes: "1.0"' in problem["message"]
+
+
+def test_freshness_in_persian_or_short_units_is_read_in_them(tmp_path):
+    from munihub.contracts.load import _freshness_seconds
+    assert _freshness_seconds([{"property": "freshness", "value": 2, "unit": "ساعت"}]) == 7200
+    assert _freshness_seconds([{"property": "freshness", "value": 1, "unit": "hrs"}]) == 3600
+
+
+def test_transform_source_objects_that_leave_out_the_physical_name_are_refused(tmp_path):
+    # ODCS's own example lists the source *tables* there: the hub joins the columns named, so
+    # `physicalName: fname, transformSourceObjects: [citizens]` read an absent column, empty
+    text = GOOD.read_text(encoding="utf-8")
+    tables = text.replace("        physicalName: fname\n", "        physicalName: fname\n        transformSourceObjects: [citizens]\n")
+    [problem] = lint_contract(_write(tmp_path, tables))["problems"]
+    assert "does not list" in problem["message"] and "'fname'" in problem["message"]
+    both = text.replace("        physicalName: fname\n", "        physicalName: fname\n        transformSourceObjects: [fname, lname]\n")
+    assert lint_contract(_write(tmp_path, both))["problems"] == []
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("          - property: essential\n", "          - property: Essential\n", "'Essential' is read by the hub only as 'essential'"),
+    ("      - property: table\n", "      - property: Table\n", "'Table' is read by the hub only as 'table'"),
+])
+def test_a_custom_property_of_the_hub_spelt_otherwise_is_refused_not_ignored(tmp_path, old, new, says):
+    # `value_map`, `valuemap`: the valueMap was ignored without a word and codes passed unmapped
+    from munihub.cli.contracts import _connector_params
+    text = GOOD.read_text(encoding="utf-8")
+    assert old in text
+    problems = lint_contract(_write(tmp_path, text.replace(old, new)), connectors=_connector_params())["problems"]
+    assert [p["message"] for p in problems if says in p["message"]], problems
+    p = _write(tmp_path, text + "  - {property: value_map, value: 1}\n  - {property: myOwnNote, value: x}\n")
+    assert [p["message"] for p in lint_contract(p)["problems"]] == []  # not one of the top level's: free
+
+
+def test_a_value_map_written_as_a_list_says_how_to_write_it(tmp_path):
+    text = GOOD.read_text(encoding="utf-8").replace(
+        "      - name: first_name\n", "      - name: first_name\n        customProperties: "
+        "[{property: valueMap, value: [{from: مرد, to: male}]}]\n", 1)
+    [problem] = lint_contract(_write(tmp_path, text))["problems"]
+    assert "{value: {مرد: male, زن: female}}" in problem["message"]
+
+
+def test_a_second_schema_object_is_refused_not_ignored(tmp_path):
+    # persons and their phones as two objects of one contract: the second was never read
+    text = GOOD.read_text(encoding="utf-8")
+    second = re.sub(r"(?m)^slaProperties:", "  - name: phones\n    properties:\n      - {name: mobile, "
+                    "physicalName: tel, logicalType: string}\nslaProperties:", text, count=1)
+    assert second != text
+    p = _write(tmp_path, second)
+    [problem] = lint_contract(p)["problems"]
+    assert "one schema object per contract" in problem["message"] and "'phones'" in problem["message"]
+    assert problem["line"] == _line(p, r"- name: phones")
+
+
 def test_a_misspelled_field_is_an_error_at_its_name_line_with_a_suggestion(tmp_path):
     text = GOOD.read_text(encoding="utf-8").replace("- name: first_name", "- name: frist_name")
     p = _write(tmp_path, text)
@@ -157,7 +268,16 @@ def test_unknown_connector_parameters_and_missing_ones_come_from_the_connector(t
     p = _write(tmp_path, GOOD.read_text(encoding="utf-8"))
     schema = {"type": "object", "required": ["url", "dsn"], "properties": {"url": {"type": "string"}}}
     problems = lint_contract(p, connectors={"sql": schema})["problems"]
-    assert [pr["message"] for pr in problems] == ["connector sql: parameters: 'dsn' is a required property"]
+    assert [pr["message"] for pr in problems] == [
+        "connector sql needs parameter 'dsn': add {property: dsn, value: …} to the server's customProperties"]
+    # the sql connector's table or query: lint passed and the sync stopped on the missing table
+    from munihub.cli.contracts import _connector_params
+    text = GOOD.read_text(encoding="utf-8")
+    no_table = text.replace("      - property: table\n        value: citizens\n", "")
+    assert no_table != text
+    problems = lint_contract(_write(tmp_path, no_table), connectors=_connector_params())["problems"]
+    assert [pr["message"] for pr in problems] == [
+        "connector sql: give exactly one of table, query (as {property: table, value: …})"]
     problems = lint_contract(p, connectors={"rest": {}})["problems"]
     assert "unknown connector 'sql'" in problems[0]["message"]
 
@@ -205,3 +325,8 @@ def test_a_quality_rule_written_the_v3_0_way_is_told_its_v3_1_name(tmp_path):
     [problem] = lint_contract(p)["problems"]
     assert problem["layer"] == "ODCS" and problem["line"] == _line(p, r"- rule: nullCheck")
     assert "write `metric: nullValues`" in problem["message"] and "mustBe" not in problem["message"]
+    # with `type: library` (as the v3.0 examples write it too) the schema asks for `metric`
+    # instead of ignoring `rule`: the same one problem, not "required key 'metric' is missing"
+    p = _write(tmp_path, text.replace("          - rule: nullCheck", "          - type: library\n            rule: nullCheck"))
+    [problem] = lint_contract(p)["problems"]
+    assert problem["line"] == _line(p, r"rule: nullCheck") and "write `metric: nullValues`" in problem["message"]

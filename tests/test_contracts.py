@@ -211,6 +211,67 @@ def test_a_date_reader_on_a_date_time_field_reads_its_date_time(tmp_path):
     assert record["filed_at"] == "2024-08-02T14:22:00" and not reasons and not aside
 
 
+def test_a_number_reader_on_a_text_field_reads_with_the_fields_own(tmp_path):
+    # a system that keeps tracking codes, national ids and mobiles as numbers: its engineer writes
+    # `logicalType: integer, transformLogic: integer`; an int is never the field's text, so every
+    # row was quarantined for its tracking code ("must be string") with its leading zero lost,
+    # and every national id and mobile set aside.  Text on a number field likewise.
+    from munihub.ingest.mapping import map_record
+    calls = BARE.replace("bare.people", "calls.n").replace("value: person", "value: service_request").split(
+        "    properties:\n")[0] + """    properties:
+      - {name: tracking_code, physicalName: id, logicalType: integer, transformLogic: integer, primaryKey: true}
+      - {name: national_id, physicalName: nid, logicalType: integer, transformLogic: integer}
+      - {name: mobile, physicalName: tel, logicalType: number, transformLogic: number}
+      - {name: latitude, physicalName: lat, logicalType: number, transformLogic: text}
+      - {name: filed_at, physicalName: when, logicalType: date}
+"""
+    c = load_contract(write(tmp_path, calls, name="calls.yaml"))
+    assert [c.field(n).transform for n in ("tracking_code", "national_id", "mobile", "latitude")] == \
+        ["string", "national_id", "mobile", "number"]
+    record, reasons, aside = map_record(c, {"id": "0137001", "nid": 12345679, "tel": "9151234567",
+                                            "lat": "۳۶٫۲۹", "when": "1403/08/14"})
+    assert not reasons and not aside
+    assert record == {"tracking_code": "0137001", "national_id": "0012345679", "mobile": "+989151234567",
+                      "latitude": 36.29, "filed_at": "2024-11-04T00:00:00"}
+
+
+def test_two_columns_mapped_to_one_phone_field_keep_both_numbers(tmp_path):
+    # `name: mobile` written on the mobile column and again on a second phone column: the second
+    # number wrote over the first, and the citizen's mobile was lost without a word
+    from munihub.ingest.mapping import map_record
+    twice = NESTED.replace("nested.people", "twice.people") + \
+        "      - {name: mobile, physicalName: tel2, logicalType: string}\n"
+    c = load_contract(write(tmp_path, twice, name="twice.yaml"))
+    raw = {"id": 1, "caller": {"phones": [{"number": "09151234567"}]}, "tel2": "09157654321"}
+    record, reasons, aside = map_record(c, raw)
+    assert record["mobile"] == "+989151234567" and not reasons
+    assert [(a["field"], a["rule"], a["value"]) for a in aside] == [("mobile", "phone:second", "09157654321")]
+    record, _, aside = map_record(c, {"id": 2, "tel2": "09157654321"})
+    assert record["mobile"] == "+989157654321" and not aside
+
+
+def test_a_database_tools_null_marker_is_no_value(tmp_path):
+    # a 137 export saved from SQL Server writes «NULL» in every empty cell: `refers_to` «NULL»
+    # was published as a tracking code every such call quoted, and «NULL» as a district; a required field's
+    # «NULL» is as empty as a blank
+    from munihub.ingest.mapping import map_record
+    calls = BARE.replace("bare.people", "calls.null").replace("value: person", "value: service_request").split(
+        "    properties:\n")[0] + """    properties:
+      - {name: tracking_code, physicalName: id, logicalType: string, primaryKey: true}
+      - {name: district, physicalName: region, logicalType: string}
+      - {name: refers_to, physicalName: ref, logicalType: string}
+      - {name: category, physicalName: cat, logicalType: string, required: true}
+      - {name: filed_at, physicalName: when, logicalType: timestamp}
+"""
+    c = load_contract(write(tmp_path, calls, name="calls.yaml"))
+    record, reasons, aside = map_record(c, {"id": "137-1", "region": "NULL", "ref": " null ", "cat": "پسماند",
+                                            "when": "1403/08/14 10:22"})
+    assert record == {"tracking_code": "137-1", "category": "پسماند", "filed_at": "2024-11-04T10:22:00"}
+    assert not reasons and not aside
+    _, reasons, _ = map_record(c, {"id": "137-2", "cat": "NULL", "when": "1403/08/14"})
+    assert [r["rule"] for r in reasons] == ["required"]
+
+
 def test_a_code_the_value_map_does_not_name_is_set_aside_not_passed_on(tmp_path):
     # a vendor's status codes: «9», new since the contract was written, used to be published as
     # «9» (the shared field lists no allowed values); it waits for a steward with its reason

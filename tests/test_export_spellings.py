@@ -220,3 +220,45 @@ def test_persian_column_names_with_a_half_space_are_source_fields(tmp_path):
     assert result["rows_quarantined"] == 0 and rows["14021001"]["national_id"] == NID
     report = lint_contract(tmp_path / "contracts" / "permits" / "cases.yaml")
     assert report["runnable"], report["problems"]
+
+
+def test_a_mobile_a_spreadsheet_rounded_is_set_aside_not_published_padded_with_zeros(tmp_path):
+    # a CSV saved from Excel with the mobile column too narrow: «9.15123E+09» is 9151234567 with
+    # four digits lost; read as 9151230000 it would publish another subscriber's number
+    result, rows, aside = _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه"],
+                                [["T-1", NID, "زهرا رضایی", "9.15123E+09"], ["T-2", "", "علی احمدی", "9.151234567E+09"]],
+                                "utf-8", "utf-8")
+    assert result["rows_quarantined"] == 0
+    assert "mobile" not in rows["T-1"] and rows["T-2"]["mobile"] == "+989151234567"
+    assert aside == [("T-1", "mobile")]
+
+
+def test_a_header_with_a_dot_is_one_column_not_a_nested_path(tmp_path, monkeypatch):
+    # «ش.پرونده», «ش.همراه», «تاریخ تولد (ه.ش)»: Persian headers abbreviate with dots; the
+    # contract's physicalName was read as a path into a nested object, found nothing, and the
+    # mobile was published absent (the record id: every row quarantined for an empty key)
+    import sys
+    dotted = CONTRACT.replace('"شماره پرونده"', '"ش.پرونده"').replace('"تلفن همراه"', '"ش.همراه"')
+    monkeypatch.setattr(sys.modules[__name__], "CONTRACT", dotted)
+    result, rows, aside = _sync(tmp_path, ["ش.پرونده", "کد ملی مالک", "نام مالک", "ش.همراه"],
+                                [["T-1", NID, "زهرا رضایی", "09151234567"]], "utf-8", "utf-8")
+    assert result["rows_quarantined"] == 0 and not aside
+    assert rows == {"T-1": {"national_id": NID, "full_name": "زهرا رضایی", "mobile": "+989151234567"}}
+
+
+def test_a_field_name_written_as_physical_name_is_told_the_column_of_its_persian_title(tmp_path, caplog):
+    # physicalName: national_id on a Persian export: the warning named no column the source has
+    import sys
+    english = CONTRACT.replace('physicalName: "کد ملی مالک"', "physicalName: national_id").replace(
+        "value: person}}", "value: person}}").replace('{{name: full_name, physicalName: "نام مالک"',
+                                                       '{{name: full_name, physicalName: full_name')
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(sys.modules[__name__], "CONTRACT", english)
+    try:
+        with caplog.at_level("WARNING"):
+            _sync(tmp_path, ["شماره پرونده", "کد ملی", "نام کامل", "تلفن همراه"],
+                  [["T-1", NID, "زهرا رضایی", ""]], "utf-8", "utf-8")
+    finally:
+        monkeypatch.undo()
+    assert "'national_id' (the source has 'کد ملی')" in caplog.text
+    assert "'full_name' (the source has 'نام کامل')" in caplog.text

@@ -288,6 +288,19 @@ def test_mobile_operators(raw):
     assert parse_mobile(raw) == "+98" + raw[1:]
 
 
+@pytest.mark.parametrize("parse, raw", [
+    (parse_mobile, "9.15123E+09"), (parse_mobile, "9.1512346E9"), (parse_national_id, "1.12233E+09"),
+    (parse_postal_code, "9.17794E+09"),
+])
+def test_a_number_a_spreadsheet_rounded_into_scientific_notation_is_refused_not_padded(parse, raw):
+    # '9.15123E+09' is what a CSV saved from Excel holds for 9151234567 in a narrow column: the
+    # four digits after 9.15123 are gone, and reading it as 9151230000 names another person
+    with pytest.raises(NormalizeError) as info:
+        parse(raw)
+    assert info.value.code == "rounded" and "format the column as text" in info.value.message
+    assert parse_mobile("9.151234567E+09") == "+989151234567"  # every digit kept: read
+
+
 @pytest.mark.parametrize("raw, code", [
     ("05138001234", "landline"), ("02188001234", "landline"), ("+985138001234", "landline"),
     ("0915123456", "length"), ("091512345678", "length"), ("12", "length"),
@@ -515,6 +528,8 @@ def test_impossible_jalali_day_message_names_the_month():
      "2024-11-04T10:30:00+03:30"),
     (dt.datetime(1403, 8, 14, 10, 30), "2024-11-04T10:30:00"),
     (45600.5, "2024-11-04T12:00:00"), (45600, "2024-11-04T00:00:00"),
+    # the same serial as a CSV saved from the sheet writes it: text (it was set aside as "not a date")
+    ("45600", "2024-11-04T00:00:00"), ("45600.5", "2024-11-04T12:00:00"), (" 45600 ", "2024-11-04T00:00:00"),
 ])
 def test_parse_datetime(raw, want):
     assert parse_datetime(raw) == want
@@ -657,3 +672,17 @@ def test_normalize_text_of_already_clean_text_is_what_the_whole_path_gives(raw):
     """Text that is already NFKC with single inner spaces is returned at once (a shortcut past
     the whitespace collapse); padding it with spaces sends it the whole way, which must agree."""
     assert nz.normalize_text(raw) == nz.normalize_text(" " + raw + "  ")
+
+
+@pytest.mark.parametrize("spec, raw, want", [
+    ("number", "1,250,000", 1250000.0), ("integer", "۱٬۲۵۰٬۰۰۰", 1250000), ("number", "۳۶٫۲۹", 36.29),
+    ("number", "1,250.5", 1250.5), ("number", "120,5", None), ("integer", "12,34", None), ("number", "1,000,00", None),
+])
+def test_a_comma_in_a_number_is_read_only_as_thousands(spec, raw, want):
+    # «120,5» (an area typed with a decimal comma) was read as 1205: refused instead
+    from munihub.persian.transforms import reader
+    if want is None:
+        with pytest.raises(ValueError, match="not a thousands separator"):
+            reader(spec)(raw)
+    else:
+        assert reader(spec)(raw) == want

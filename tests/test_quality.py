@@ -29,6 +29,27 @@ def one(s, records, **kw) -> dict:
     return result
 
 
+def test_values_a_valid_values_rule_refuses_are_named_as_published():
+    # validValues written as the source's codes («مرد», «زن») while the valueMap publishes
+    # male/female: every row refused, and the message said only "measured 3 rows"
+    r = one(spec("invalidValues", "gender", validValues=["مرد", "زن"]),
+            [{"gender": "male"}, {"gender": "female"}, {"gender": "male"}, {"gender": None}])
+    assert r["status"] == "failed" and r["observed"] == 3
+    assert "'male' (2)" in r["message"] and "'female' (1)" in r["message"] and "as published" in r["message"]
+
+
+def test_a_property_marked_unique_is_measured_as_a_warning(tmp_path):
+    # ODCS `unique: true` on a national id (the record id another column): it was never checked
+    text = (DATA / "quality" / "permits.yaml").read_text(encoding="utf-8")
+    import re
+    marked = re.sub(r"(- name: owner_name\n(\s+))", r"\1unique: true\n\2", text, count=1)
+    assert marked != text
+    path = tmp_path / "permits.yaml"
+    path.write_text(marked, encoding="utf-8")
+    [s] = [s for s in compile_checks(load_contract(path)) if s["name"] == "unique owner_name"]
+    assert (s["metric"], s["severity"], s["field"]) == ("duplicateValues", "warning", "owner_name")
+
+
 def test_contract_rules_and_implicit_checks_compile_to_specs():
     specs = {(s["metric"], s["field"]): s for s in compile_checks(load_contract(DATA / "quality" / "permits.yaml"))}
     assert specs[("nullValues", "owner_name")]["unit"] == "percent"

@@ -20,8 +20,8 @@ import yaml
 from munihub.config import REPO_ROOT
 from munihub.contracts.odcs import Problem, odcs_problems, schema_version, standard_version
 from munihub.contracts.schemas import field_defaults, fitted
-from munihub.contracts.runnable import (custom, first_object, record_id_fields, runnable_problems, server_parts,
-                                       todo_paths)
+from munihub.contracts.runnable import (FRESHNESS_UNITS, custom, first_object, record_id_fields, runnable_problems,
+                                       server_parts, todo_paths)
 from munihub.errors import ConfigError, ContractError
 
 ODCS_LABEL = "ODCS"
@@ -188,13 +188,10 @@ def read_yaml(path: Path) -> tuple[dict, dict[tuple, int]]:
 # ---------------------------------------------------------------- the two layers of lint
 
 def _freshness_seconds(sla: list | None) -> int | None:
-    units = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
-             "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
-             "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
     for item in sla or []:
         if isinstance(item, dict) and item.get("property") in {"freshness", "latency"}:
             unit = str(item.get("unit") or "d").lower()
-            return int(float(item["value"]) * units.get(unit, 86400))
+            return int(float(item["value"]) * FRESHNESS_UNITS.get(unit, 86400))
     return None
 
 

@@ -155,6 +155,9 @@ def _message(e) -> tuple[tuple, str]:
     path, where = tuple(e.absolute_path), _where(e.absolute_path)
     if e.validator == "required":
         key = e.message.split(chr(39))[1]
+        if key == "metric" and isinstance(e.instance, dict) and "rule" in e.instance:
+            # `type: library, rule: nullCheck`, as ODCS v3.0's examples write a rule
+            return path + ("rule",), _v30_rule(path + ("rule",), e.instance.get("rule"))
         if key == "map" and isinstance(e.instance, dict) and "logicalType" not in e.instance:
             # the schema's `if logicalType == map` holds when logicalType is absent: say what to do
             return path, f"{where}: no logicalType given, so the ODCS schema reads this property as a map " \
@@ -167,6 +170,13 @@ def _message(e) -> tuple[tuple, str]:
             if "then" in e.absolute_schema_path and found else ""  # asked for by an if/then on that key
         return path, f"{where}: required key {key!r} is missing{because}"
     if e.validator == "enum":
+        if len(path) == 3 and path[0] == "servers" and path[2] == "type":
+            # `type: sqlite`, `type: csv`: the list of 44 cut at 12 never said which to write
+            near = difflib.get_close_matches(str(e.instance), [str(v) for v in e.validator_value], n=1)
+            return path, (f"{where}: {e.instance!r} is not allowed, not a server type of ODCS; "
+                          + (f"did you mean {near[0]!r}? " if near else "")
+                          + "write `custom` for a store it has no type for (SQLite), `local` for a folder of "
+                            "files; the `connector` custom property says how the hub reads it")
         return path, f"{where}: {e.instance!r} is not allowed; use one of {_enum_text(list(e.validator_value))}"
     if e.validator == "const":
         return path, f"{where}: must be {e.validator_value!r}, not {e.instance!r}"
@@ -187,7 +197,13 @@ def _message(e) -> tuple[tuple, str]:
         return path, f"{where}: has {size} item(s); needs {'at least' if e.validator == 'minItems' else 'at most'} " \
                      f"{e.validator_value}"
     if e.validator == "type":
-        return path, f"{where}: must be {e.validator_value}, not {type(e.instance).__name__} {e.instance!r}"[:300]
+        hint = ""
+        if e.validator_value == "string" and isinstance(e.instance, (int, float)) and not isinstance(e.instance, bool):
+            hint = f"; write it in quotes: \"{e.instance}\""  # `version: 1.0` is a number to YAML
+        elif e.validator_value == "object" and isinstance(e.instance, str) and _known_keys(e.schema):
+            hint = f"; write it as keys under it: {', '.join(sorted(_known_keys(e.schema))[:6])}"
+        return path, (f"{where}: must be {e.validator_value}, not {type(e.instance).__name__} "
+                      f"{str(e.instance)[:60]!r}{hint}")[:300]
     return path, f"{where}: {e.message[:240]}"
 
 

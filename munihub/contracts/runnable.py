@@ -136,17 +136,87 @@ def runnable_problems(data: dict, line_of: Callable[[tuple], int], *, schemas_di
         add(("id",), f"the hub needs id '<agency>.<dataset>' in letters, digits, '_' or '-', not {dataset_id!r}")
     _check_server(data, connectors, add)
     _check_object(data, schemas_dir, transforms, add)
+    _check_custom_spellings(data, connectors, add)
     top = custom(data.get("customProperties"))
     for key in ("retries", "retryDelaySeconds", "timeoutSeconds"):
         if key in top and not re.fullmatch(r"\d+", str(top[key])):
             add(("customProperties",), f"{key} must be a whole number, not {top[key]!r}")
+    schedule = top.get("schedule")
+    if schedule is not None and not _schedule_ok(schedule):
+        add(("customProperties",), f"schedule {schedule!r} is neither a preset nor a cron expression: write "
+                                   f"{'@' + str(schedule).strip().lower()!r} or five cron fields such as '0 2 * * *'"
+            if str(schedule).strip().lower() in PRESETS else
+            f"schedule {schedule!r} is neither a preset (@hourly, @daily, @weekly, @monthly) nor a cron "
+            "expression such as '0 2 * * *'")
     for i, item in enumerate(data.get("slaProperties") or []):
         if isinstance(item, dict) and item.get("property") in {"freshness", "latency"}:
             try:
                 float(item["value"])
             except (KeyError, TypeError, ValueError):
                 add(("slaProperties", i, "value"), "freshness needs a numeric value and a unit")
+            if str(item.get("unit") or "d").lower() not in FRESHNESS_UNITS:  # was read as days, silently
+                add(("slaProperties", i, "unit"), f"freshness unit {item.get('unit')!r} is not one of "
+                                                  "s, m, h, d, w (seconds … weeks)")
     return out
+
+
+# Freshness units as written (Persian too); lint refuses any other (`runnable`): an unknown one
+# was read as days, so `unit: ساعت` (hours) allowed a source to go 24 times staler.
+FRESHNESS_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
+                   "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+                   "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
+                   "ثانیه": 1, "دقیقه": 60, "ساعت": 3600, "روز": 86400, "هفته": 604800}
+
+
+PRESETS = {"once", "continuous", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "annually"}
+_CRON_FIELD = re.compile(r"[0-9*?/,\-A-Za-z#LW]+")
+
+
+def _schedule_ok(schedule) -> bool:
+    """An Airflow schedule: a preset (`@daily`) or a cron expression (5, 6 or 7 fields, as Airflow
+    validates it: `daily` made the DAG invalid)."""
+    text = str(schedule).strip()
+    if text.startswith("@"):
+        return text[1:].lower() in PRESETS
+    fields = text.split()
+    return len(fields) in (5, 6, 7) and all(_CRON_FIELD.fullmatch(f) for f in fields)
+
+
+# The custom properties the hub reads, by where they are written.  ODCS allows any other, so an
+# unknown one is not refused; one that is a known name spelt otherwise (`value_map`, `ValueMap`,
+# `RecordID`) was ignored without a word: a valueMap that never mapped, a recordId never used.
+CUSTOM_READ = {
+    "top": {"schedule", "retries", "retryDelaySeconds", "timeoutSeconds", "pool", "incremental", "trust",
+            "maxQuarantinePercent", "quarantineSeverity", "freshnessSeverity"},
+    "object": {"sharedSchema", "recordId", "renamedFrom"},
+    "property": {"valueMap", "essential", "renamedFrom"},
+    "server": {"connector", "secrets", "airflowConnection"},
+}
+
+
+def _spelling(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).lower()
+
+
+def _check_custom_spellings(data: dict, connectors: Mapping[str, dict] | None, add) -> None:
+    """A custom property named as the hub's own but spelt otherwise, at the line of its name."""
+    servers = data.get("servers") if isinstance(data.get("servers"), list) else []
+    server = servers[0] if servers and isinstance(servers[0], dict) else {}
+    kind = custom(server.get("customProperties")).get("connector")
+    params = set(((connectors or {}).get(kind) or {}).get("properties") or {})
+    obj = first_object(data)
+    places = [(("customProperties",), data.get("customProperties"), CUSTOM_READ["top"]),
+              (("servers", 0, "customProperties"), server.get("customProperties"), CUSTOM_READ["server"] | params),
+              (("schema", 0, "customProperties"), obj.get("customProperties"), CUSTOM_READ["object"])]
+    places += [(("schema", 0, "properties", i, "customProperties"), prop.get("customProperties"), CUSTOM_READ["property"])
+               for i, prop in enumerate(obj.get("properties") or []) if isinstance(prop, dict)]
+    for at, items, known in places:
+        by_spelling = {_spelling(k): k for k in known}
+        for j, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get("property") if isinstance(item, dict) else None
+            if isinstance(name, str) and name not in known and _spelling(name) in by_spelling:
+                add(at + (j, "property"), f"custom property {name!r} is read by the hub only as "
+                                          f"{by_spelling[_spelling(name)]!r}: spelt otherwise it is ignored")
 
 
 def _secret_findings(data: dict) -> list[tuple[tuple, str]]:
@@ -168,6 +238,15 @@ def _check_server(data: dict, connectors: Mapping[str, dict] | None, add) -> Non
                                                 f"{', '.join(sorted(connectors)) or 'none'}")
     elif connectors is not None:
         _check_params(connectors[connector], params, secrets, connector, add)
+    encoding = params.get("encoding")
+    if isinstance(encoding, str) and encoding.lower() != "auto" and "${" not in encoding:
+        import codecs
+        try:
+            codecs.lookup(encoding)
+        except LookupError:  # «ANSI», as Notepad names it: known only when the sync starts
+            where = ("servers", 0, "encoding") if "encoding" in server else ("servers", 0, "customProperties")
+            add(where, f"unknown encoding {encoding!r}: write `auto` (UTF-8, else Windows-1256, file by file), "
+                       "`utf-8`, or `windows-1256` (what Windows calls «ANSI» for a Persian file)")
     if not isinstance(secrets, dict) or not all(
             isinstance(v, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", v) for v in secrets.values()):
         add(("servers", 0, "customProperties"), "'secrets' maps parameter names to ENVIRONMENT_VARIABLE names, "
@@ -180,6 +259,17 @@ def _check_params(schema: dict, params: dict, secrets, kind: str, add) -> None:
     given = {**params, **{k: "${secret}" for k in (secrets if isinstance(secrets, dict) else {})}}
     for err in jsonschema.Draft202012Validator(schema).iter_errors(given):
         where = ("servers", 0, "customProperties")
+        alternatives = [b["required"][0] for b in err.validator_value if set(b) == {"required"}] \
+            if err.validator == "oneOf" else []
+        if alternatives:  # the sql connector's table or query: it failed at the sync, after lint passed
+            add(where, f"connector {kind}: give exactly one of {', '.join(alternatives)} "
+                       f"(as {{property: {alternatives[0]}, value: …}})")
+            continue
+        if err.validator == "required" and not err.absolute_path:
+            missing = next((k for k in err.validator_value if k not in given), "?")
+            add(where, f"connector {kind} needs parameter {missing!r}: add {{property: {missing}, value: …}} to the "
+                       "server's customProperties")
+            continue
         add(where, f"connector {kind}: {'/'.join(map(str, err.absolute_path)) or 'parameters'}: {err.message}")
 
 
@@ -188,6 +278,11 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
     if not obj:
         add(("schema",) if "schema" in data else (), "the hub needs one schema object naming its shared schema")
         return
+    others = data.get("schema")[1:] if isinstance(data.get("schema"), list) else []
+    for i, other in enumerate(others, start=1):  # never read: its records were silently not synced
+        named = other.get("name") if isinstance(other, dict) else None
+        add(("schema", i), f"the hub reads one schema object per contract, the first ({obj.get('name')!r}); "
+                           f"put {named or 'this one'!r} in a contract of its own")
     entity = str(custom(obj.get("customProperties")).get("sharedSchema") or "")
     fields = None
     if not entity:
@@ -206,6 +301,7 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
     for i, prop in enumerate(obj.get("properties") or []):
         if isinstance(prop, dict):
             _check_property(("schema", 0, "properties", i), prop, entity, fields, transforms, add)
+    _check_twice(obj.get("properties") or [], fields, add)
     record_id = custom(obj.get("customProperties")).get("recordId")
     if record_id is not None and record_id_problem(record_id):
         at = next((("schema", 0, "customProperties", i, "value") for i, c in enumerate(obj.get("customProperties") or [])
@@ -215,6 +311,25 @@ def _check_object(data: dict, schemas_dir: Path, transforms: Mapping[str, Any], 
         add(("schema", 0, "properties"), "no property is marked primaryKey: true; the hub needs a key to "
                                          "upsert and to trace lineage (or name the source's record id: "
                                          "customProperties recordId)")
+
+
+def _check_twice(props: list, fields: dict | None, add) -> None:
+    """A shared field two properties name: the second value written over the first in every
+    record, silently.  Phone fields may take several columns (a number beyond the first is set
+    aside as a second one, `mapping.map_record`)."""
+    from munihub.persian.transforms import PHONE_TRANSFORMS
+    from munihub.contracts.schemas import FORMAT_TRANSFORMS
+    seen: dict[str, int] = {}
+    for i, prop in enumerate(props):
+        if not isinstance(prop, dict) or not isinstance(prop.get("name"), str):
+            continue
+        name = prop["name"]
+        reader = str(prop.get("transformLogic") or FORMAT_TRANSFORMS.get((fields or {}).get(name, {}).get("format"), ""))
+        if name in seen and reader.partition(":")[0] not in PHONE_TRANSFORMS:
+            add(("schema", 0, "properties", i, "name"),
+                f"{name!r} is named by two properties (the other is properties[{seen[name]}]): a field takes one "
+                "source field, the second would write over the first; join several with transformSourceObjects")
+        seen.setdefault(name, i)
 
 
 # Invisible marks Persian column names carry: the half-space (ZWNJ) of «نام‌خانوادگی», the
@@ -242,14 +357,43 @@ def record_id_problem(value: Any) -> str | None:
             "`id`, as text without quotes, semicolons, backslashes or control characters")
 
 
+def _field_named(name: str, fields: dict | None) -> str | None:
+    """The shared field a property name that is not one most likely means: `birthDate` or
+    `Birth Date` written snake_case, or a Persian name, «نام پدر», that is a field's title (the
+    column's header written where the field goes); None when nothing is close."""
+    if not fields:
+        return None
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    snake = re.sub(r"[\s\-]+", "_", snake).lower()
+    if snake in fields:
+        return snake
+    from munihub.persian.letters import match_key
+    titles = {match_key(str(spec.get("title"))): field for field, spec in fields.items() if spec.get("title")}
+    if match_key(name) in titles:
+        return titles[match_key(name)]
+    hint = difflib.get_close_matches(snake, list(fields), n=1)
+    return hint[0] if hint else None
+
+
 def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, transforms, add) -> None:
     name, source = str(prop.get("name") or ""), prop.get("physicalName")
     if not FIELD_NAME.fullmatch(name):
-        add(ppath + ("name",), f"property name {name!r} must be a shared-schema field (snake_case, dots for nesting)")
+        near = _field_named(name, fields)
+        add(ppath + ("name",), f"property name {name!r} must be a shared-schema field (snake_case, dots for nesting)"
+            + (f"; did you mean {near!r}?" if near else "")
+            + ("" if name.isascii() else " (the source's own column name goes in physicalName)"))
     elif fields is not None and name not in fields:
         hint = difflib.get_close_matches(name, list(fields), n=1)
         add(ppath + ("name",), f"{name!r} is not a field of shared schema {entity!r}" +
             (f"; did you mean {hint[0]!r}?" if hint else f"; its fields: {', '.join(sorted(fields))}"))
+    joined = prop.get("transformSourceObjects")
+    if source is not None and isinstance(joined, list) and joined and str(source) not in map(str, joined):
+        # the standard's own example lists tables there; the hub reads those names as the
+        # columns joined into this field, instead of physicalName: read as empty, silently
+        add(ppath + ("transformSourceObjects",),
+            f"transformSourceObjects names the source fields joined into {name!r}, read instead of its physicalName "
+            f"{source!r}, which it does not list: list every column to join (physicalName among them), or "
+            "drop transformSourceObjects")
     for src in [source, *(prop.get("transformSourceObjects") or [])]:
         if src is not None and not safe_source(str(src)):
             add(ppath + ("physicalName",), f"source field {src!r} has characters not allowed in an identifier")
@@ -268,9 +412,13 @@ def _check_property(ppath: tuple, prop: dict, entity: str, fields: dict | None, 
         if problem:
             add(ppath + ("transformLogic",), problem)
     extra = custom(prop.get("customProperties"))
+    if extra.get("essential") not in (None, True, False):  # "true" in quotes was read as not essential
+        add(ppath + ("customProperties",), f"essential must be true or false, without quotes, not "
+                                           f"{extra['essential']!r}")
     value_map = extra.get("valueMap")
     if value_map is not None and not isinstance(value_map, dict):
-        add(ppath + ("customProperties",), "valueMap must map source values to codes")
+        add(ppath + ("customProperties",), "valueMap must map source values to codes, one key each: "
+                                           "{value: {مرد: male, زن: female}} (numeric codes quoted: {'1': male})")
     elif value_map and fields is not None and isinstance((fields.get(name) or {}).get("enum"), list):
         allowed = fields[name]["enum"]
         wrong = sorted({str(v) for v in value_map.values() if v not in allowed})

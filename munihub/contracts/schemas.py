@@ -290,19 +290,28 @@ def default_transform(name: str, spec: dict) -> str:
 # written on a field stay as written: text on a phone field keeps the number as typed, which
 # its format allows.
 _MISFITS = {"date": {"datetime"}, "datetime": {"date"}}
+# Readers whose value can never have the field's type: a number or yes/no on a text field (an
+# engineer whose system keeps national ids, mobiles or tracking codes as numbers writes
+# `transformLogic: integer`: every value was refused as "must be string", and a tracking code's
+# leading zeros were lost on the way), text on a number field.  Read with the field's own reader.
+_NOT_TEXT = frozenset({"integer", "number", "boolean"})
+_TEXT = frozenset({"text", "string", "digits"})
 
 
 def fitted(transform: str | None, default: str | None) -> str | None:
     """The reader a property is read with on a field whose own reader is `default`
     (`field_defaults`): the field's own when the property names none, or names one that can
-    never give the field's format (`date` on a date-time: `datetime`, its parameter kept),
-    else the one it names."""
-    if not transform or default not in _MISFITS:
-        return transform or default
+    never give the field's format (`date` on a date-time: `datetime`, its parameter kept;
+    `integer` on a national id or tracking code: the field's), else the one it names."""
+    if not transform:
+        return default
     name, sep, param = str(transform).partition(":")
-    if name not in _MISFITS[default]:
-        return transform
-    return f"{default}{sep}{param}"  # (a century, an order of day and month: the same for both)
+    if default in _MISFITS and name in _MISFITS[default]:
+        return f"{default}{sep}{param}"  # (a century, an order of day and month: the same for both)
+    if default and not param and ((name in _NOT_TEXT and default not in _NOT_TEXT)
+                                  or (name in _TEXT and default in {"integer", "number"})):
+        return default
+    return transform
 
 
 def field_defaults(name: str, schemas_dir: str | Path | None = None) -> dict[str, tuple[str | None, bool]]:

@@ -28,7 +28,7 @@ from munihub import persian
 from munihub.contracts import Contract, Field
 from munihub.ingest.connector import Rows
 from munihub.ingest import value_checks
-from munihub.ingest.mapping import KEY_SEPARATOR, UNMAPPED, _empty, _get, _is_phone, _lookup, phone_field
+from munihub.ingest.mapping import KEY_SEPARATOR, NULL_WORDS, UNMAPPED, _empty, _get, _is_phone, _lookup, phone_field
 from munihub.persian.transforms import COLUMN_PROVES, SEVERAL_PHONES_FROM, column_reader, phones_read, reader
 
 SLOW = object()      # this value sends its record through stage.check_record
@@ -103,7 +103,7 @@ class _FieldReader:
             return out
         if f.source is None:
             return [None] * len(records)
-        if "." in f.source or "[" in f.source:
+        if ("." in f.source or "[" in f.source) and not (records.__class__ is Rows and f.source in records.columns):
             return [_get(raw, f.source)[1] for raw in records]
         name = f.source
         if records.__class__ is Rows:  # the connector's column itself, no record made
@@ -112,7 +112,7 @@ class _FieldReader:
         return [raw.get(name) for raw in records]
 
     def outcome(self, value: Any) -> Any:
-        if value is None or (not value.strip() if value.__class__ is str else _empty(value)):
+        if value is None or _empty(value):
             return self.absent
         f = self.f
         if f.value_map:
@@ -145,7 +145,8 @@ class _FieldReader:
         the transform and one of the check per value, the rest in C); any other column value
         by value, so each outcome is exactly `outcome`'s."""
         f = self.f
-        if f.value_map or set(map(type, values)) != {str} or not all(map(str.strip, values)):
+        if f.value_map or set(map(type, values)) != {str} or not all(map(str.strip, values)) \
+                or not NULL_WORDS.isdisjoint(map(str.strip, values)):
             return [self.outcome(value) for value in values]  # a blank value is absent, a map looked up
         read, column_check = values, self.column_check
         if self.read_column is not None:  # ids, mobiles, postal codes as registries write them: no call per value

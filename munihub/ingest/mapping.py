@@ -29,6 +29,8 @@ PERSIAN_FIELD = {"national_id": "کد ملی", "mobile": "شماره همراه"
 def _get(raw: dict, path: str) -> tuple[bool, Any]:
     """(found, value) of a physicalName in a source record: dots go into nested objects and a
     number (or `[n]`) into a list, `caller.phones.0.number` or `caller.phones[0].number`."""
+    if raw.__class__ is dict and path in raw:  # a column whose name has a dot: «ش.ملی», «تاریخ (ه.ش)»
+        return True, raw[path]
     value: Any = raw
     for part in _parts(path):
         if isinstance(value, dict) and part in value:
@@ -52,8 +54,14 @@ def _put(record: dict, path: str, value: Any) -> None:
     record[parts[-1]] = value
 
 
+# What a database tool writes for a missing value in a text export: SQL Server's «NULL», a
+# dataframe's «NaN».  No field holds them as a value; read as one they became a 137 call's
+# `refers_to` «NULL» (a tracking code every such call quoted), a district named «NULL».
+NULL_WORDS = frozenset({"NULL", "null", "Null", "NaN", "nan"})
+
+
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (isinstance(value, str) and (not value.strip() or value.strip() in NULL_WORDS))
 
 
 def _reason(f: Field, rule: str, message: str, message_fa: str) -> dict[str, str]:
@@ -165,7 +173,9 @@ def map_record(contract: Contract, raw: dict) -> tuple[dict, list[dict], list[di
         elif value is not None:
             if f.transform and _is_phone(f.transform) and not f.must_read:
                 for number in _numbers(f, raw, value):
-                    if number == value and phone_field(f.name, value) == f.name:
+                    # a field another phone column already filled (two columns named `mobile`)
+                    # is filed as moved: a second number set aside, never written over
+                    if number == value and phone_field(f.name, value) == f.name and not _get(record, f.name)[0]:
                         _put(record, f.name, value)
                     else:  # filed after the fields the contract maps there
                         moved.append((f, phone_field(f.name, number), number))
@@ -240,12 +250,14 @@ def key_of(fields, values: dict | None, *, from_source: bool) -> str | None:
     return KEY_SEPARATOR.join(parts)
 
 
-def source_names(contract: Contract) -> set[str]:
-    """The top-level source fields the contract reads (a dotted name's first part)."""
+def source_names(contract: Contract, present: set[str] = frozenset()) -> set[str]:
+    """The top-level source fields the contract reads (a dotted name's first part, unless the
+    source has a column of that whole name: `present`, a header's «ش.ملی»)."""
     names = set(contract.record_id or ())
     for f in contract.fields:
         names.update(f.sources or ((f.source,) if f.source else ()))
-    return {_parts(n)[0] for n in names if n}
+    keys = {persian.match_key(c) for c in present if "." in c}  # «ش.ملي» in a Windows-1256 header
+    return {n if n in present or ("." in n and persian.match_key(n) in keys) else _parts(n)[0] for n in names if n}
 
 
 def _columns_of(records: list) -> set[str]:
@@ -284,29 +296,47 @@ def column_renames(wanted: set[str], records: list) -> dict[str, str]:
     return renames
 
 
-def absent_columns(wanted: set[str], records: list) -> str | None:
+def absent_columns(wanted: set[str], records: list, titled: dict[str, str] | None = None) -> str | None:
     """What a batch lacks of the columns the contract reads, said with the nearest column
-    the source has (a physicalName spelt otherwise), or None when every one is there."""
+    the source has (a physicalName spelt otherwise, or a column named as the shared field's
+    Persian title when `titled` {source name: title} gives one), or None when every one is there."""
     import difflib
 
     present = _columns_of(records)
     missing = sorted(wanted - present)
     if not missing:
         return None
+    by_key = {persian.match_key(c): c for c in present}
     parts = []
     for name in missing:
-        near = difflib.get_close_matches(name, sorted(present), n=1, cutoff=0.6)
+        title = (titled or {}).get(name)
+        near = difflib.get_close_matches(name, sorted(present), n=1, cutoff=0.6) or \
+            ([c for c in [by_key.get(persian.match_key(title))] if c] if title else [])
         parts.append(f"{name!r}" + (f" (the source has {near[0]!r})" if near else ""))
     return (f"column(s) {', '.join(parts)} named by the contract are in none of the first {len(records)} "
             f"record(s) and read as empty; check the properties' physicalName")
+
+
+def _titles(contract: Contract) -> dict[str, str]:
+    """Source name -> the Persian title of the shared field it is read into («کد ملی» for
+    national_id): a contract that wrote the field's name, `national_id`, as the physicalName of a
+    Persian export is told which column the source has for it."""
+    from munihub.contracts.schemas import schema_fields
+    from munihub.errors import ConfigError
+    try:
+        titles = {field: str(spec.get("title") or "") for field, spec in schema_fields(contract.entity_type)}
+    except ConfigError:
+        return {}
+    return {f.source: titles[f.name] for f in contract.fields if f.source and titles.get(f.name)}
 
 
 def absent_paths(contract: Contract, records: list) -> str | None:
     """What a batch lacks of the nested fields the contract reads (`caller.phones.number`
     where `phones` is a list, which needs its index: `caller.phones.0.number`), when their
     top-level column is there; None when each is found in some record."""
+    present = _columns_of(records)
     paths = sorted({s for f in contract.fields for s in (f.sources or ((f.source,) if f.source else ()))
-                    if s and ("." in s or "[" in s)})
+                    if s and ("." in s or "[" in s) and s not in present})
     rows = [raw for raw in records if isinstance(raw, dict)] if records.__class__ is not Rows else []
     missing = [p for p in paths if rows and not any(_get(raw, p)[0] for raw in rows)]
     if not missing:
@@ -322,15 +352,16 @@ def named_as_contract(contract: Contract, batches):
     import dataclasses
     import logging
 
-    wanted, renames = source_names(contract), None
+    renames = None
     log = logging.getLogger(__name__)
     for batch in batches:
         if renames is None and batch.records:
+            wanted = source_names(contract, _columns_of(batch.records))
             renames = column_renames(wanted, batch.records)
             if renames:
                 log.info("%s: columns read under the contract's spelling: %s", contract.id,
                          ", ".join(f"{k!r} as {v!r}" for k, v in sorted(renames.items())))
-            absent = absent_columns(wanted - set(renames.values()), batch.records) \
+            absent = absent_columns(wanted - set(renames.values()), batch.records, _titles(contract)) \
                 or absent_paths(contract, batch.records)
             if absent:  # a misspelt physicalName would otherwise read as empty in every record, silently
                 log.warning("%s: %s: %s", contract.id, batch.where, absent)

@@ -14,7 +14,7 @@ Contract spellings (severity from the rule: `error` holds the load, `warning` pu
 - `{type: custom, engine: munihub, implementation: {...}}`: rowCountDriftPercent (rows read vs
   the last published load), and on a field nullShareDriftPoints, newValuePercent (rows whose
   value the last load never had; fields with <= 50 distinct values), freshnessSeconds.
-- Implicit: key uniqueness (warning); quarantine share above customProperties
+- Implicit: key uniqueness and a property's `unique: true` (warnings); quarantine share above customProperties
   maxQuarantinePercent (default 10, severity quarantineSeverity, default warning);
   freshness = age of the newest value of the slaProperties freshness `element` (else the
   field read from the server's watermark) against the freshness window (freshnessSeverity,
@@ -87,6 +87,13 @@ def compile_checks(contract: Contract) -> list[dict[str, Any]]:
     elif len(key) > 1:  # a composite key is unique as a tuple; its parts may repeat on their own
         specs.append(_implicit(f"unique key {'+'.join(key)}", "duplicateKeys", 0, "rows", op="mustBe",
                                arguments={"fields": list(key)}))
+    objects = contract.raw.get("schema") if isinstance(contract.raw.get("schema"), list) else []
+    props = (objects[0].get("properties") if objects and isinstance(objects[0], dict) else None) or []
+    for prop in props:  # ODCS `unique: true`: said by the contract, so measured and reported
+        name = prop.get("name") if isinstance(prop, dict) and prop.get("unique") is True else None
+        if name and contract.field(name) and not any(s["metric"] == "duplicateValues" and s["field"] == name
+                                                     for s in specs):
+            specs.append(_implicit(f"unique {name}", "duplicateValues", 0, "rows", field=name, op="mustBe"))
     if contract.record_id:  # the record id itself must tell records apart, or publish keeps one
         specs.append(_implicit(f"unique record id {'+'.join(contract.record_id)}", "overwrittenRecords", 0, "rows",
                                op="mustBe", arguments={"fields": list(contract.record_id)}))
@@ -257,7 +264,17 @@ def _per_value_result(spec: dict, columns) -> dict:
         count = columns.repeated(field)
     elif "validValues" in args:
         allowed = list(args["validValues"])
-        count = sum(n for v, n in columns.values(field) if v not in allowed)
+        count, bad, more = 0, [], False
+        for v, n in columns.values(field):  # streamed: a column of distinct values is never held
+            if v not in allowed:
+                count += n
+                bad = sorted([*bad, (v, n)], key=lambda vn: (-vn[1], str(vn[0])))  # the most frequent,
+                more, bad = more or len(bad) > 3, bad[:3]  # whichever order the store yields them in
+        if bad:  # which values, and that they are judged as published: validValues written as the
+            # source's codes («مرد») refused every row the valueMap had made `male`, saying only a count
+            shown = ", ".join(f"{str(v)[:40]!r} ({n})" for v, n in bad) + (", …" if more else "")
+            return _judge(spec, count, total, note=f"{field}: values not in validValues: {shown}; values are "
+                          "judged as published (after the field's reader and valueMap): list those")
     else:
         try:
             pattern = re.compile(args["pattern"])

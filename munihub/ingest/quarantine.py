@@ -158,8 +158,8 @@ def _raw_key(raw: Any, fields: list[str]) -> tuple | None:
     """The source's own key values in a raw payload (physical names, dots for nesting)."""
     values = []
     for path in fields:
-        value = raw
-        for part in path.split("."):
+        value = raw.get(path) if isinstance(raw, dict) and path in raw else raw  # «ش.پرونده»: one column
+        for part in (path.split(".") if value is raw else ()):
             value = value.get(part) if isinstance(value, dict) else None
         values.append(None if value is None else str(value).strip())
     return tuple(values) if any(values) else None

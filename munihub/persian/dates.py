@@ -181,6 +181,7 @@ def _parse(value, century: int | None = None, day_first: bool | None = None) -> 
 # fraction of a day for the time: 45600.5 is 2024-11-04 12:00), as a cell formatted "General"
 # or a CSV saved from it hands it: 10000–99999 are 1927–2173, and no YYYYMMDD date.
 _EXCEL_SERIALS = (10_000, 100_000)
+_SERIAL_TEXT = re.compile(r"[1-9][0-9]{4}(?:\.[0-9]+)?")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
 
@@ -205,6 +206,8 @@ def _parse_text(value: str, century: int | None = None, day_first: bool | None =
     text = to_latin_digits(value).translate(_CLEAN).strip()
     if not text:
         raise NormalizeError("date is empty", "تاریخ خالی است", code="empty")
+    if _SERIAL_TEXT.fullmatch(text):  # «45600» in a CSV saved from a General cell: the number as text
+        return _excel_serial(float(text))
     if text[-1] > "\u0600":
         if _LUNAR.search(text):
             raise _bad(value, "is a lunar Hijri date (ق, قمری); the hub reads Jalali and Gregorian dates: "

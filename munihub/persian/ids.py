@@ -50,6 +50,15 @@ def _digits(value, what: str, what_fa: str) -> str:
     if float_text:
         text = float_text.group(1)
     elif _SCIENTIFIC.fullmatch(text) and float(text).is_integer():
+        mantissa, _, exponent = text.upper().partition("E")
+        if len(mantissa.partition(".")[2]) < int(exponent):
+            # '9.15123E+09': a spreadsheet showed a 10-digit number in a narrow column and kept
+            # six digits of it; the zeros float() would fill in are not the number's digits
+            raise NormalizeError(f"{what} was rounded by a spreadsheet (written as 1.2E+09, it keeps only "
+                                 f"{len(mantissa.replace('.', ''))} of its digits); format the column as text "
+                                 "and export again",
+                                 f"{what_fa} در صفحه‌گسترده گرد شده و رقم‌هایش از دست رفته است؛ ستون را "
+                                 "متنی کنید و دوباره خروجی بگیرید", code="rounded")
         text = str(int(float(text)))
     digits = _SEPARATORS.sub("", text)
     if not digits:

@@ -25,12 +25,27 @@ def _n():
     return _PERSIAN
 
 
+# Thousands written with commas: «1,250,000» or «۱٬۲۵۰٬۰۰۰», each group three digits.  A comma
+# anywhere else is a decimal comma, «120,5» (an area typed the European way): dropping it made
+# 1205 of 120.5, so such a value is refused instead.
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+
+
+def _number_text(value: Any) -> str:
+    text = _n().to_latin_digits(str(value)).replace("٬", ",").strip()
+    if "," in text:
+        if not _GROUPED.fullmatch(text):
+            raise ValueError(f"{text} has a comma that is not a thousands separator; write a decimal with a point")
+        text = text.replace(",", "")
+    return text
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("a yes/no value is not a number")
     if isinstance(value, int):
         return value
-    text = _n().to_latin_digits(str(value)).replace(",", "").replace("٬", "").strip()
+    text = _number_text(value)
     number = float(text)
     if number != int(number):
         raise ValueError(f"{text} is not a whole number")
@@ -42,7 +57,7 @@ def _number(value: Any) -> float:
         raise ValueError("a yes/no value is not a number")
     if isinstance(value, (int, float)):
         return value
-    return float(_n().to_latin_digits(str(value)).replace(",", "").replace("٬", "").replace("٫", ".").strip())
+    return float(_number_text(value).replace("٫", "."))
 
 
 def _as_string(value: Any) -> str:
