@@ -262,3 +262,23 @@ def test_a_field_name_written_as_physical_name_is_told_the_column_of_its_persian
         monkeypatch.undo()
     assert "'national_id' (the source has 'کد ملی')" in caplog.text
     assert "'full_name' (the source has 'نام کامل')" in caplog.text
+
+
+def test_districts_are_published_as_one_value_however_each_system_writes_them(tmp_path):
+    """A property on a district field with no transformLogic is read as a district: «۳»,
+    «منطقه۳» and «3» are published as «منطقه 3», so a manager's dashboard by district counts
+    one district once; «ناحیه ۲» (a sub-district) stays as written."""
+    global CONTRACT
+    plain = CONTRACT
+    CONTRACT = plain.replace("    properties:\n", "    properties:\n      - {{name: address.district, "
+                             "physicalName: \"منطقه\", logicalType: string}}\n")
+    try:
+        result, rows, _ = _sync(tmp_path, ["شماره پرونده", "کد ملی مالک", "نام مالک", "تلفن همراه", "منطقه"],
+                                [["A", NID, "علی احمدی", "", "۳"], ["B", "", "زهرا رضایی", "", "منطقه۳"],
+                                 ["C", "", "حسن نوری", "", "3"], ["D", "", "مریم کریمی", "", "ناحیه ۲"]],
+                                "utf-8", "utf-8")
+    finally:
+        CONTRACT = plain
+    assert result["rows_quarantined"] == 0
+    assert {k: r["address"]["district"] for k, r in rows.items()} == {
+        "A": "منطقه 3", "B": "منطقه 3", "C": "منطقه 3", "D": "ناحیه 2"}

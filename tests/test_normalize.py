@@ -686,3 +686,17 @@ def test_a_comma_in_a_number_is_read_only_as_thousands(spec, raw, want):
             reader(spec)(raw)
     else:
         assert reader(spec)(raw) == want
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("3", "منطقه 3"), ("۳", "منطقه 3"), (3, "منطقه 3"), (3.0, "منطقه 3"), ("منطقه ۳", "منطقه 3"),
+    ("منطقه۳", "منطقه 3"), ("منطقهٔ ۳", "منطقه 3"), ("منطقه\u200cی ۳", "منطقه 3"), ("شهرداری منطقه 3", "منطقه 3"),
+    ("منطقه 03", "منطقه 3"), ("  منطقه   ۱۲ ", "منطقه 12"), ("Region 5", "منطقه 5"),
+    ("ناحیه ۲", "ناحیه 2"), ("ثامن", "ثامن"), ("منطقه ۳ ناحیه ۲", "منطقه 3 ناحیه 2"), ("0", "0"), ("", None),
+])
+def test_a_district_reads_as_one_value_however_written(raw, want):
+    """The indicators group requests by district: «3», «۳» and «منطقه ۳» are one district; a
+    sub-district («ناحیه») or a named zone is another unit, kept as written."""
+    from munihub.persian.transforms import reader
+
+    assert reader("district")(raw) == want

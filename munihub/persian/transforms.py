@@ -84,8 +84,25 @@ def _person_name(value: str) -> str | None:
     return _n().normalize_text(f"{title} {rest}" if title and len(rest.split()) == 1 else rest)
 
 
+# A city district by its number, however a system writes it: «۳», «3», «منطقه۳», «منطقهٔ ۳»,
+# «شهرداری منطقه 3» are «منطقه 3».  A sub-district («ناحیه ۲») or a named zone («ثامن») is kept
+# as written: it is another unit, not a district number.
+_DISTRICT = re.compile(r"(?:شهرداری\s*)?(?:منطقه\u200c?ی?ٔ?\s*|region\s*|district\s*|zone\s*)?0*(\d{1,2})", re.I)
+
+
+def _district(value: Any) -> str | None:
+    """A district as the indicators group it (`_DISTRICT`): one value per district across
+    every source, so a manager's dashboard shows «منطقه 3» once, not as «3», «۳» and «منطقه ۳»."""
+    text = _n().normalize_text(value if value.__class__ is str else _as_string(value))
+    if text is None:
+        return None
+    number = _DISTRICT.fullmatch(text)
+    return f"منطقه {int(number[1])}" if number and int(number[1]) else text
+
+
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "text": lambda v: _n().normalize_text(v if v.__class__ is str else _as_string(v)),
+    "district": _district,
     # a placeholder (ناشناس، بدون نام) is no name: the field stays empty, nothing is set aside
     "person_name": lambda v: None if _n().is_placeholder(str(v)) else _person_name(str(v)),
     "title": lambda v: _n().title_of(str(v)),
