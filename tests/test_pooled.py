@@ -102,7 +102,7 @@ def test_a_mistyped_id_joins_the_one_valid_id_on_record_a_typo_away():
 
 
 def test_a_mistyped_id_two_valid_ids_on_record_are_a_typo_from_joins_neither():
-    from munihub.resolve.match import typo_variants
+    from munihub.resolve.ids import typo_variants
 
     owner = nid(94548120)
     wrong = typo(owner)

@@ -133,7 +133,7 @@ def test_typo_variants_are_every_valid_id_one_typo_away():
     import random
 
     from munihub.persian.ids import is_national_id
-    from munihub.resolve.match import typo_variants
+    from munihub.resolve.ids import typo_variants
 
     rng = random.Random(3)
     for _ in range(500):
@@ -190,7 +190,8 @@ def test_a_title_and_surname_with_a_valid_id_one_typo_off_is_scored_not_refused(
 
     from munihub.resolve.columns import feature_table
     from munihub.resolve.conflicts import TableConflicts, conflicting
-    from munihub.resolve.match import features, near_agree
+    from munihub.resolve.ids import near_agree
+    from munihub.resolve.match import features
 
     a, b = nid("094455667"), nid("094455668")
     records = [{"ref": "registry.citizens|R1", "source": "registry.citizens", "entity_type": "person",

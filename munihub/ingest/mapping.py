@@ -296,16 +296,18 @@ def column_renames(wanted: set[str], records: list) -> dict[str, str]:
     return renames
 
 
-def absent_columns(wanted: set[str], records: list, titled: dict[str, str] | None = None) -> str | None:
+def absent_columns(wanted: set[str], records: list, titled=None) -> str | None:
     """What a batch lacks of the columns the contract reads, said with the nearest column
     the source has (a physicalName spelt otherwise, or a column named as the shared field's
-    Persian title when `titled` {source name: title} gives one), or None when every one is there."""
+    Persian title when `titled` {source name: title}, or a function giving it only when
+    a column is missing, gives one), or None when every one is there."""
     import difflib
 
     present = _columns_of(records)
     missing = sorted(wanted - present)
     if not missing:
         return None
+    titled = titled() if callable(titled) else titled
     by_key = {persian.match_key(c): c for c in present}
     parts = []
     for name in missing:
@@ -361,7 +363,7 @@ def named_as_contract(contract: Contract, batches):
             if renames:
                 log.info("%s: columns read under the contract's spelling: %s", contract.id,
                          ", ".join(f"{k!r} as {v!r}" for k, v in sorted(renames.items())))
-            absent = absent_columns(wanted - set(renames.values()), batch.records, _titles(contract)) \
+            absent = absent_columns(wanted - set(renames.values()), batch.records, lambda: _titles(contract)) \
                 or absent_paths(contract, batch.records)
             if absent:  # a misspelt physicalName would otherwise read as empty in every record, silently
                 log.warning("%s: %s: %s", contract.id, batch.where, absent)

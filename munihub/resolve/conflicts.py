@@ -24,7 +24,7 @@ def conflicting(fa: dict, fb: dict, conf: dict, compounds: frozenset | set = fro
     person whole, so its زهرا is a daughter, not half of her mother's فاطمه‌زهرا); and such a
     whole name held inside a longer one on the other side is another person (the registry's
     جواد and «محمدجواد», his son: `_longer_than_whole`)."""
-    from munihub.resolve.match import contradicting_ids
+    from munihub.resolve.ids import contradicting_ids
 
     for f in conf["trusted_ids"]:
         if contradicting_ids(f, fa, fb, conf):
@@ -204,11 +204,11 @@ def conflict_of(feats: dict[str, dict], conf: dict) -> Callable[[str, str], bool
     """`clustering.cluster`'s conflict test over one type's features (None: the type has no
     trusted id and no `conflicts`).  Over a `columns.FeatureTable` it is a `TableConflicts`,
     which also tests many pairs at once."""
-    from munihub.resolve.columns import FeatureTable
-
     if not conf["trusted_ids"] and not conf.get("conflicts"):
         return None
-    if isinstance(feats, FeatureTable):
+    # a FeatureTable by its code columns, not by importing `columns`: that module reads
+    # `match`'s feature transforms, and `match` reads this one's `clearly_two`
+    if hasattr(feats, "refs") and hasattr(feats, "columns"):
         return TableConflicts(feats, conf)
     return FeatureConflicts(feats, conf)
 
@@ -219,7 +219,7 @@ def one_typo_codes(ca, cb, where, values: list[str]):
     import numpy as np
 
     from munihub.resolve.edits import answerable, within_one_edit
-    from munihub.resolve.match import one_typo
+    from munihub.resolve.ids import one_typo
 
     out = np.zeros(len(ca), dtype=bool)
     at = np.flatnonzero(where)
@@ -293,7 +293,7 @@ class TableConflicts:
         """Per pair (left[k], right[k]) of positions: whether they conflict (bool array)."""
         import numpy as np
 
-        from munihub.resolve.match import valid_id
+        from munihub.resolve.ids import valid_id
 
         cols, values, conf = self.table.columns, self.table.values, self.conf
         out = np.zeros(len(left), dtype=bool)

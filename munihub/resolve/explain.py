@@ -29,7 +29,8 @@ from munihub.resolve.partial import WHY
 def explain_features(fa: dict, fb: dict, conf: dict, model: dict | None = None) -> dict[str, Any]:
     """The rule, the prior weight, one row per comparison and the probability of one pair
     (`fa`, `fb`: match features; `conf`: `match.settings_for`; `model`: stored or default)."""
-    from munihub.resolve.match import _shifted, contradicting_ids, valid_id
+    from munihub.resolve.ids import contradicting_ids, valid_id
+    from munihub.resolve.match import _shifted
 
     model = completed(model, conf) if model else default_model(conf)
     vector = comparison_vector(fa, fb, conf)

@@ -38,7 +38,7 @@ def _empty(value: Any) -> bool:
 
 
 def _valid(field: str, value: Any) -> bool:
-    from munihub.resolve.match import valid_id
+    from munihub.resolve.ids import valid_id
 
     if field == "national_id":
         return valid_id("national_id", str(value))

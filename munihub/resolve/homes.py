@@ -336,7 +336,7 @@ def home_mates(refs: Iterable[str], feats: Feats, roster: dict | None) -> set[st
 def _near_ids(f: dict, roster: dict) -> set[tuple]:
     """A record's valid ids, and for an id that fails its check the valid ones a typo away:
     two records sharing one are weighed together by `pooled.join` (a mistyped id's owner)."""
-    from munihub.resolve.match import typo_variants, valid_id
+    from munihub.resolve.ids import typo_variants, valid_id
 
     out = set()
     for name in roster.get("ids", ()):

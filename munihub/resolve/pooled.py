@@ -108,7 +108,7 @@ def _mistyped(groups: Mapping[str, list[str]], feats: Mapping[str, dict], ids) -
     publish), and exactly one valid id on record is one typo from it, held by the second part
     alone.  A typo's valid neighbours are ten in a billion ids: the one on record is whose it
     is, even beside no name (a nameless 137 caller's only evidence)."""
-    from munihub.resolve.match import typo_variants, valid_id
+    from munihub.resolve.ids import typo_variants, valid_id
 
     held: dict[tuple, set[str]] = defaultdict(set)
     wrong: list[tuple] = []

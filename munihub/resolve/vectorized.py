@@ -32,7 +32,8 @@ from munihub.resolve.caps import active as caps_active, capped
 from munihub.resolve.levels import (Pool, factorize, forked_map, key_of, level_columns, random_pairs, shared,
                                     sharing)
 from munihub.resolve.conflicts import clearly_two_many, typo_spared
-from munihub.resolve.match import Pair, valid_id
+from munihub.resolve.ids import valid_id
+from munihub.resolve.match import Pair
 
 #: records per worker below which features are computed in this process
 FEATURES_PER_WORKER = 20_000
@@ -138,7 +139,7 @@ def near_id_pairs(col: np.ndarray, values: list[str], name: str, n_values: int, 
     mistyped id joins that id's block, and a block the mistyped ones push past `max_block`
     is dropped whole, as blocks would drop it.  Where every id is valid this is `rule_pairs`."""
     from munihub.persian.ids import is_national_id
-    from munihub.resolve.match import typo_variants
+    from munihub.resolve.ids import typo_variants
 
     n = len(col)
     present = np.unique(col[col >= 0])
