@@ -467,6 +467,14 @@ def test_two_digit_years_refused_where_they_cannot_be_read(raw, century, code):
     assert info.value.code == code
 
 
+def test_a_two_digit_year_without_a_century_says_which_parameter_reads_it():
+    """A 137 export's «03/04/28 14:54» (found by bench_blind5: every row quarantined for its
+    filing date): the message names `datetime:14`, which reads it."""
+    with pytest.raises(NormalizeError, match=r"datetime:14"):
+        parse_datetime("03/04/28 14:54")
+    assert parse_datetime("03/04/28 14:54", 14) == "2024-07-18T14:54:00"
+
+
 def test_century_parameter_is_a_transform_parameter():
     from munihub.persian.transforms import reader, transform_problem
     assert reader("date:13")("۶۲/۶/۴") == "1983-08-26"
@@ -692,11 +700,12 @@ def test_a_comma_in_a_number_is_read_only_as_thousands(spec, raw, want):
     ("3", "منطقه 3"), ("۳", "منطقه 3"), (3, "منطقه 3"), (3.0, "منطقه 3"), ("منطقه ۳", "منطقه 3"),
     ("منطقه۳", "منطقه 3"), ("منطقهٔ ۳", "منطقه 3"), ("منطقه\u200cی ۳", "منطقه 3"), ("شهرداری منطقه 3", "منطقه 3"),
     ("منطقه 03", "منطقه 3"), ("  منطقه   ۱۲ ", "منطقه 12"), ("Region 5", "منطقه 5"),
-    ("ناحیه ۲", "ناحیه 2"), ("ثامن", "ثامن"), ("منطقه ۳ ناحیه ۲", "منطقه 3 ناحیه 2"), ("0", "0"), ("", None),
+    ("ناحیه ۲", "ناحیه 2"), ("ثامن", "منطقه ثامن"), ("منطقه ثامن", "منطقه ثامن"), ("منطقه ۳ ناحیه ۲", "منطقه 3 ناحیه 2"),
+    ("0", "0"), ("", None),
 ])
 def test_a_district_reads_as_one_value_however_written(raw, want):
-    """The indicators group requests by district: «3», «۳» and «منطقه ۳» are one district; a
-    sub-district («ناحیه») or a named zone is another unit, kept as written."""
+    """The indicators group requests by district: «3», «۳» and «منطقه ۳» are one district, «ثامن»
+    and «منطقه ثامن» another (bench_blind5); a sub-district («ناحیه») is another unit, as written."""
     from munihub.persian.transforms import reader
 
     assert reader("district")(raw) == want

@@ -157,6 +157,17 @@ def test_numbers_of_the_codes_shape_are_no_codes_when_label_or_pattern_or_the_ca
     assert quoted_codes("کد پستی 9185712345، پروانه 1234567", own) == []  # another shape
 
 
+def test_the_code_of_a_call_this_one_was_split_from_is_no_citation():
+    """An operator splitting one call into two requests quotes the first («ثبت جداگانه از تماس
+    …», found by bench_blind5): another problem, not a follow-up; a follow-up quoting the same
+    code still cites it."""
+    from munihub.resolve.codes import quoted_codes
+    own = "14030807471"
+    assert quoted_codes("پسماند - ثبت جداگانه از تماس 14030807470", own) == []
+    assert quoted_codes("درخواست مجزا از کد ۱۴۰۳۰۸۰۷۴۷۰", own) == []
+    assert quoted_codes("پیگیری درخواست قبلی. کد پیگیری: 14030807470", own) == ["14030807470"]
+
+
 def test_codes_read_out_with_separators_or_under_a_label_are_cited():
     from munihub.resolve.codes import quoted_codes
     own = "13799999999"

@@ -121,6 +121,11 @@ def _order(value, a: str, b: str, c: str, century: int | None = None,
         raise _bad(value, "could be day/month or month/day; write it year first (YYYY-MM-DD), "
                    "or name the order in the contract (transformLogic date:dmy or date:mdy)",
                    "مبهم است (روز/ماه یا ماه/روز)؛ سال را اول بنویسید", "ambiguous")
+    if len(a) <= 2 and len(c) <= 2:  # a two-digit year: which century is the contract's to say
+        raise _bad(value, "has a two-digit year; name its century in the contract (transformLogic "
+                   "date:14 or datetime:14 for Jalali 14xx such as 03/08/14, date:13 for 13xx, date:19 or "
+                   "date:20 for Gregorian) or write the year with four digits",
+                   "سال دورقمی دارد؛ قرن آن را در قرارداد بنویسید (date:14) یا سال را چهاررقمی بنویسید", "format")
     raise _bad(value, "needs a four-digit year", "باید سال چهاررقمی داشته باشد", "format")
 
 

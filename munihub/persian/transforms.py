@@ -84,20 +84,22 @@ def _person_name(value: str) -> str | None:
     return _n().normalize_text(f"{title} {rest}" if title and len(rest.split()) == 1 else rest)
 
 
-# A city district by its number, however a system writes it: «۳», «3», «منطقه۳», «منطقهٔ ۳»,
-# «شهرداری منطقه 3» are «منطقه 3».  A sub-district («ناحیه ۲») or a named zone («ثامن») is kept
-# as written: it is another unit, not a district number.
-_DISTRICT = re.compile(r"(?:شهرداری\s*)?(?:منطقه\u200c?ی?ٔ?\s*|region\s*|district\s*|zone\s*)?0*(\d{1,2})", re.I)
+# A city district however a system writes it: «۳», «3», «منطقه۳», «منطقهٔ ۳», «شهرداری منطقه 3»
+# are «منطقه 3»; a named one, «ثامن» or «منطقه ثامن», is «منطقه ثامن».  A sub-district («ناحیه ۲»)
+# is another unit, kept as written.
+_DISTRICT = re.compile(r"(?:شهرداری\s*)?(?:منطقه\u200c?ی?ٔ?|region|district|zone)?\s*(.+)", re.I | re.S)
 
 
 def _district(value: Any) -> str | None:
     """A district as the indicators group it (`_DISTRICT`): one value per district across
     every source, so a manager's dashboard shows «منطقه 3» once, not as «3», «۳» and «منطقه ۳»."""
     text = _n().normalize_text(value if value.__class__ is str else _as_string(value))
-    if text is None:
-        return None
-    number = _DISTRICT.fullmatch(text)
-    return f"منطقه {int(number[1])}" if number and int(number[1]) else text
+    if text is None or text.startswith("ناحیه"):
+        return text
+    rest = _DISTRICT.fullmatch(text)[1].strip()
+    if rest.isdigit():
+        return f"منطقه {int(rest)}" if int(rest) else text
+    return f"منطقه {rest}"
 
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {

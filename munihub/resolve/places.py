@@ -166,12 +166,17 @@ def landmark_key(address: Any) -> str | None:
     return _read(text)[1] if text else None
 
 
+_DISTRICT_WORD = re.compile(r"^\s*(?:شهرداری\s*)?(?:منطقه|منطقة)\u200c?ی?ٔ?\s*")
+
+
 def district_key(address: Any) -> str | None:
-    """The district of an address dict, digits and letters folded («منطقه ۳» and «3» agree)."""
+    """The district of an address dict, digits and letters folded («منطقه ۳» and «3» agree, and
+    «منطقه ثامن» and «ثامن»)."""
     if not isinstance(address, dict) or not address.get("district"):
         return None
     from munihub.persian import match_key, to_latin_digits
 
     value = to_latin_digits(str(address["district"]))
     digits = re.findall(r"\d+", value)
-    return str(int(digits[0])) if digits else (match_key(value) or None)
+    # a named district with or without its word: «ثامن» and «منطقه ثامن» agree
+    return str(int(digits[0])) if digits else (match_key(_DISTRICT_WORD.sub("", value)) or match_key(value) or None)
