@@ -120,6 +120,9 @@ _LINEAGE_HINT = re.compile("سادات|بیگم")
 # Surname tails that are never a name of their own: «علی پور», «حسین زاده» are one surname
 # written with a space (علی‌پور), not a first name and a surname.
 _TAILS = frozenset(("زاده", "پور"))
+# Surname heads, likewise, in a name of two words: «پور زارع», «آل یاسین» (the family of یاسین),
+# «میر کاظمی» are one surname, and «آقای میر علی» is Mr میرعلی (neither word is a name alone).
+_HEADS = frozenset(("پور", "ال", "میر"))  # (keys: «آل» folds to «ال»)
 # Titles that are also surnames (a pilgrim's «مشهدی», «حاجی»): the surname when alone after a title
 # («آقای مشهدی») or after a name («حسن مشهدی»), since a title comes before the name.
 _SURNAME_TITLES = frozenset(("مشهدی", "حاجی", "کربلایی"))
@@ -235,8 +238,8 @@ def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> 
         f, s = _word_scores(keys[0])
         return (words, [], _confidence(f, s)) if f > s else ([], words, _confidence(s, f))
     as_written, reversed_ = (0.0, 0.6) if prefer_last_first else (0.4, 0.0)  # position: first name first
-    if len(words) == 2 and (keys[1] in _TAILS or keys[0] == "پور"):  # «علی پور», «پور زارع»: one surname
-        return [], words, 1.0
+    if len(words) == 2 and (keys[1] in _TAILS or keys[0] in _HEADS):
+        return [], words, 1.0  # «علی پور», «پور زارع», «آل یاسین», «میر کاظمی»: one surname
     if len(words) == 2:  # most names: the loop below with its one cut, from per-word scores
         (f0, l0), (f1, l1) = _word_scores(keys[0]), _word_scores(keys[1])
         best, other = f0 + l1 + as_written, f1 + l0 + reversed_
