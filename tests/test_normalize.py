@@ -169,6 +169,22 @@ def test_split_title(raw, title, name):
     ("روح اله", "روح‌الله"),
     ("ابولفضل", "ابوالفضل"),
     ("Mohamad Reza", "mohammadreza"),
+    # «سادات» (a seyyed's daughter, as «سید» for a son) and «بیگم» after a first name, however
+    # written, and a courtesy word a clerk adds after it as a word of its own
+    (f"فاطمه{ZWNJ}سادات", "فاطمه"),
+    ("رقیه سادات", "رقیه"),
+    (f"مریم{ZWNJ}السادات", "مریم"),
+    ("زهراسادات", "زهرا"),
+    (f"نرگس{ZWNJ}بیگم", "نرگس"),
+    ("زهرابیگم", "زهرا"),
+    (f"سارا سادات{ZWNJ}بیگم", "سارا"),
+    ("هانیه خانم", "هانیه"),
+    ("حسین آقا", "حسین"),
+    ("ممد آقا", "محمد"),
+    ("علی‌اکبر آقا", "علی‌اکبر"),
+    ("هانیه سادات باقری", "هانیه باقری"),
+    ("حسین آقا رضایی", "حسین رضایی"),
+    ("نور آقا", "نورآقا"),                                    # a given name written spaced
 ])
 def test_name_key_equal(a, b):
     assert name_key(a) == name_key(b) != ""
@@ -178,6 +194,12 @@ def test_name_key_keeps_look_alikes_apart():
     assert name_key("هاله") != name_key("هالله")               # «اله» expands only after known stems
     assert name_key("ممدوح") != name_key("محمدوح")
     assert name_key("سیدمحمدی") != name_key("محمدی")
+    assert name_key("محمدآقا") != name_key("محمد")            # a given name, glued: «آقا» is part of it
+    assert name_key(f"خان{ZWNJ}آقا") != name_key("خان")
+    assert name_key("سادات حسینی") != name_key("حسینی")     # not after a first name: kept
+    assert name_key(f"موسوی{ZWNJ}سادات") != name_key("موسوی")
+    assert name_key("آقا محمد") != name_key("محمد")
+    assert name_key("بیگم") == "بیگم" and name_key("خانم") == "خانم"
     assert name_key(None) == "" and name_key("  ") == ""
 
 

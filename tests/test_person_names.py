@@ -47,6 +47,22 @@ ZWNJ = "\u200c"
     ("مشهدی حسن", "حسن", None, None, "مشهدی", False),                  # before it, the title
     ("زهرابیگم", "زهرابیگم", None, None, None, False),                 # a woman's name with its suffix, alone
     ("خانم فاطمه‌السادات", f"فاطمه{ZWNJ}السادات", None, None, "خانم", False),  # is her first name
+    ("رقیه‌سادات", f"رقیه{ZWNJ}سادات", None, None, None, False),
+    # «سادات», «بیگم» written apart belong to the first name before them, not to the surname
+    ("هانیه سادات باقری", "هانیه سادات", "باقری", None, None, False),
+    ("باقری، فاطمه السادات", "فاطمه السادات", "باقری", None, None, False),
+    ("زهرا بیگم رضایی", "زهرا بیگم", "رضایی", None, None, False),
+    (f"سارا سادات{ZWNJ}بیگم هاشمی", f"سارا سادات{ZWNJ}بیگم", "هاشمی", None, None, False),  # stacked
+    ("هانیه خانم کریمی", "هانیه", "کریمی", None, "خانم", False),        # a courtesy word is a title
+    ("علی سادات اخوی", "علی", "سادات اخوی", None, None, False),         # after a man's name: a surname
+    # a spaced surname head after a title is the surname's: «آل یاسین» (آل‌یاسین), «میر کاظمی»
+    ("آقای آل یاسین", None, "آل یاسین", None, "آقای", False),
+    ("خانم آل داوود", None, "آل داوود", None, "خانم", False),
+    ("آقای میر کاظمی", None, "میر کاظمی", None, "آقای", False),
+    ("سید میر حسینی", None, "میر حسینی", None, None, True),
+    ("علی آل یاسین", "علی", "آل یاسین", None, None, False),
+    ("آقای میر علی", None, "میر علی", None, "آقای", False),             # (not first علی, surname میر)
+    ("میر علی حسینی", "میر علی", "حسینی", None, None, False),          # a first name «میرعلی» spaced
     # notes in brackets: a part of the name, a father, or a word about the person (dropped)
     ("احمدی (علی)", "علی", "احمدی", None, None, False),
     ("علی احمدی (فرزند حسن)", "علی", "احمدی", "حسن", None, False),

@@ -2,13 +2,17 @@
 
 Titles (سید، حاج، دکتر، …) are attributes of a person, not part of the name: `split_title`
 moves them out so «سید محمد» and «محمد» compare equal, and `name_key` adds a small table of
-everyday short forms («ممد»→«محمد», «عبداله»→«عبدالله») on top of `match_key`.
+everyday short forms («ممد»→«محمد», «عبداله»→«عبدالله») on top of `match_key`; it also drops
+the words after a first name that are no part of it («فاطمه‌سادات», «نرگس‌بیگم», «هانیه خانم»
+key as «فاطمه», «نرگس», «هانیه»).  The lists of known first names and surnames shipped in
+`data/` are read here (`known_names`).
 """
 from __future__ import annotations
 
 import functools
 import re
 import unicodedata
+from importlib import resources
 
 from munihub.persian.ids import NATIONAL_ID_LABEL, NATIONAL_ID_WORDS
 from munihub.persian.letters import fold_key_letters, match_key, normalize_text
@@ -110,6 +114,35 @@ def _word_key(text: str) -> str:
     return _NOT_KEY.sub("", fold_key_letters(text))
 
 
+def _data_text(name: str) -> str:
+    """A data file shipped with munihub.persian (data/), whole."""
+    return resources.files("munihub.persian").joinpath("data", name).read_text("utf-8")
+
+
+def _read_list(name: str) -> frozenset[str]:
+    return frozenset(_word_key(normalize_text(line) or "") for line in _data_text(name).splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
+def known_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(first-name keys, surname keys) of the lists shipped in `munihub/persian/data/`, read once."""
+    return _read_list("first_names.txt"), _read_list("surnames.txt")
+
+
+@functools.lru_cache(maxsize=1)
+def first_name_genders() -> dict[str, str]:
+    """The shipped first names given to one gender only, as written → "male" / "female" (the
+    person schema's values): the `# gender:` sections of first_names.txt."""
+    out, gender = {}, None
+    for line in _data_text("first_names.txt").splitlines():
+        if line.startswith("# gender:"):
+            gender = line.partition(":")[2].strip()
+        elif line.strip() and not line.startswith("#") and gender in {"male", "female"}:
+            out[normalize_text(line.strip()) or line.strip()] = gender
+    return out
+
+
 def _title_at(words: list[str], i: int) -> tuple[str | None, int]:
     """The canonical title starting at words[i] and how many words it spans."""
     if _word_key(words[i].partition(".")[0]) not in _TITLE_FIRST_WORDS:
@@ -184,6 +217,46 @@ def _split_normalized(text: str) -> tuple[str | None, str]:
     return " ".join(titles), " ".join(words[i:])
 
 
+# Words after a woman's or a man's first name that are no part of it, for matching: «سادات»
+# («فاطمه‌سادات», «مریم‌السادات») marks a seyyed's daughter, as «سید» before a man's name
+# does, and a clerk drops it as readily; «بیگم» («زهرابیگم», «نرگس‌بیگم») is an old
+# honorific a register keeps and a form leaves off.  Both go however written (spaced, with a
+# half-space, glued).  A courtesy word a clerk writes after a name, «هانیه خانم», «حسین آقا»,
+# goes only as a word of its own after a listed first name: «نورآقا», «خان‌آقا» («نور آقا») are
+# given names.
+_LINEAGE_ENDS = ("السادات", "سادات", "بیگم")     # (keys; «السادات» tried before «سادات»)
+_COURTESY = frozenset(("خانم", "اقا"))             # (keys: «آقا» folds to «اقا»)
+_SUFFIX_HINT = re.compile("سادات|بیگم|خانم|آقا|اقا")
+
+
+def _is_first_name(key: str) -> bool:
+    """Whether a key is a listed first name, or two of them written as one («علی‌اکبر»)."""
+    first = known_names()[0]
+    return key in first or any(key[:i] in first and key[i:] in first for i in range(2, len(key) - 1))
+
+
+def lineage_stem(key: str) -> str:
+    """A name word's key without the lineage words at its end (`_LINEAGE_ENDS`, stacked too:
+    «سادات‌بیگم»): «فاطمهسادات» → «فاطمه», «ساداتبیگم» → "" (nothing but them), «هاشمی» as is."""
+    while key.endswith(_LINEAGE_ENDS):
+        key = key[:-len(next(e for e in _LINEAGE_ENDS if key.endswith(e)))]
+    return key
+
+
+def _without_suffixes(tokens: list[str]) -> list[str]:
+    """Name-word keys without the lineage and courtesy words after a first name (`_LINEAGE_ENDS`,
+    `_COURTESY`): «فاطمه‌سادات» and «فاطمه», «هانیه خانم» and «هانیه» then key alike."""
+    out: list[str] = []
+    for t in tokens:
+        stem = lineage_stem(t)
+        if out and (not stem or t in _COURTESY) and _is_first_name(out[-1]):
+            continue  # a word of its own after a first name
+        if stem != t and len(stem) > 1 and _is_first_name(stem):
+            t = stem  # glued or with a half-space: «فاطمه‌سادات», «زهرابیگم»
+        out.append(t)
+    return out
+
+
 def name_key(name: str | None) -> str:
     """Match key of a person's name: titles dropped, short forms expanded, then `match_key`.
 
@@ -204,8 +277,10 @@ def _name_key(name: str | None) -> str:
         return ""
     text = split_numbers(text)[0]
     _, rest = _split_normalized(text)
-    tokens = [_NOT_KEY.sub("", t) for t in fold_key_letters(rest).split()]
-    key = "".join(_SHORT.get(t, t) for t in tokens)
+    tokens = [_SHORT.get(t, t) for t in (_NOT_KEY.sub("", w) for w in fold_key_letters(rest).split())]
+    if _SUFFIX_HINT.search(rest):
+        tokens = _without_suffixes(tokens)
+    key = "".join(tokens)
     if any(c.isdigit() for c in key):  # short runs the parts joined into a number («0000:0»):
         key = _KEY_NUMBER.sub("", key)  # taken out too, so a key read again is the same key
     if "اله" in key:

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
 from typing import NamedTuple
 
 from munihub.persian.letters import fold_key_letters, normalize_text
-from munihub.persian.names import TITLES, split_numbers, title_gender
+from munihub.persian.names import TITLES, first_name_genders, known_names, lineage_stem, split_numbers, title_gender
 
 _NOT_KEY = re.compile(r"[\W_]+")
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
@@ -81,34 +80,7 @@ def _key(word: str) -> str:
     return _NOT_KEY.sub("", fold_key_letters(word))
 
 
-def _data_text(name: str) -> str:
-    """A data file shipped with munihub.persian (data/), whole."""
-    return resources.files("munihub.persian").joinpath("data", name).read_text("utf-8")
-
-
-def _read_list(name: str) -> frozenset[str]:
-    text = _data_text(name)
-    return frozenset(_key(normalize_text(line) or "") for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
-
-
-@functools.lru_cache(maxsize=1)
-def first_name_genders() -> dict[str, str]:
-    """The shipped first names given to one gender only, as written → "male" / "female" (the
-    person schema's values): the `# gender:` sections of first_names.txt."""
-    out, gender = {}, None
-    for line in _data_text("first_names.txt").splitlines():
-        if line.startswith("# gender:"):
-            gender = line.partition(":")[2].strip()
-        elif line.strip() and not line.startswith("#") and gender in {"male", "female"}:
-            out[normalize_text(line.strip()) or line.strip()] = gender
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def _lists() -> tuple[frozenset[str], frozenset[str]]:
-    """(first-name keys, surname keys) from the shipped data files, read once."""
-    return _read_list("first_names.txt"), _read_list("surnames.txt")
+_lists = known_names  # (first-name keys, surname keys) of the shipped lists
 
 
 # Every spelling of a title, by match key, plus the forms used with a name in speech.
@@ -138,12 +110,19 @@ _ORGANISATIONS = frozenset(_key(w) for w in (
 _SURNAME_ENDS = ("زاده", "پور", "نژاد", "نیا", "فر", "زادگان", "وند", "لو", "مقدم", "منش", "راد", "کیا")
 _SURNAME_STARTS = ("پور", "میر", "آل", "ال")
 _ENDS_ALONE = frozenset(_SURNAME_ENDS)
-# Endings that make a woman's first name of a first name, written as one word: «زهرابیگم» alone
-# is her first name, not a surname (a lone word no list knows is read as a surname).
-_FIRST_NAME_ENDS = ("بیگم", "السادات")
+# Endings that make a woman's first name of a first name, written as one word: «زهرابیگم»,
+# «رقیه‌سادات» alone is her first name, not a surname (a lone word no list knows is read as a
+# surname).  Matching keys drop them (`names.lineage_stem`); the name keeps them as written.
+_FIRST_NAME_ENDS = ("بیگم", "السادات", "سادات")
+# The same words written apart, «هانیه سادات باقری», «زهرا بیگم رضایی», belong to the first name
+# before them (a woman's: «سادات» names a seyyed's daughter), never to the surname after.
+_LINEAGE_HINT = re.compile("سادات|بیگم")
 # Surname tails that are never a name of their own: «علی پور», «حسین زاده» are one surname
 # written with a space (علی‌پور), not a first name and a surname.
 _TAILS = frozenset(("زاده", "پور"))
+# Surname heads, likewise, in a name of two words: «پور زارع», «آل یاسین» (the family of یاسین),
+# «میر کاظمی» are one surname, and «آقای میر علی» is Mr میرعلی (neither word is a name alone).
+_HEADS = frozenset(("پور", "ال", "میر"))  # (keys: «آل» folds to «ال»)
 # Titles that are also surnames (a pilgrim's «مشهدی», «حاجی»): the surname when alone after a title
 # («آقای مشهدی») or after a name («حسن مشهدی»), since a title comes before the name.
 _SURNAME_TITLES = frozenset(("مشهدی", "حاجی", "کربلایی"))
@@ -161,8 +140,7 @@ def _first_score(keys: tuple[str, ...]) -> float:
             score -= 1.0
         elif len(keys) == 1 and any(k[:i] in first and k[i:] in first for i in range(2, len(k) - 1)):
             score += 0.8  # a compound written as one word (محمدرضا)
-        elif len(keys) == 1 and k.endswith(_FIRST_NAME_ENDS) and \
-                any(k[:-len(end)] in first for end in _FIRST_NAME_ENDS if k.endswith(end)):
+        elif len(keys) == 1 and k.endswith(_FIRST_NAME_ENDS) and lineage_stem(k) in first:
             score += 0.8  # a woman's name with its old suffix (زهرابیگم, فاطمه‌السادات)
     return score / len(keys)
 
@@ -260,8 +238,8 @@ def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> 
         f, s = _word_scores(keys[0])
         return (words, [], _confidence(f, s)) if f > s else ([], words, _confidence(s, f))
     as_written, reversed_ = (0.0, 0.6) if prefer_last_first else (0.4, 0.0)  # position: first name first
-    if len(words) == 2 and (keys[1] in _TAILS or keys[0] == "پور"):  # «علی پور», «پور زارع»: one surname
-        return [], words, 1.0
+    if len(words) == 2 and (keys[1] in _TAILS or keys[0] in _HEADS):
+        return [], words, 1.0  # «علی پور», «پور زارع», «آل یاسین», «میر کاظمی»: one surname
     if len(words) == 2:  # most names: the loop below with its one cut, from per-word scores
         (f0, l0), (f1, l1) = _word_scores(keys[0]), _word_scores(keys[1])
         best, other = f0 + l1 + as_written, f1 + l0 + reversed_
@@ -280,6 +258,25 @@ def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> 
                 second = score
     conf = _confidence(best, second)
     return (words[at:], words[:at], conf) if swapped else (words[:at], words[at:], conf)
+
+
+@functools.lru_cache(maxsize=1)
+def _male_keys() -> frozenset[str]:
+    return frozenset(_key(n) for n, g in first_name_genders().items() if g == "male")
+
+
+def _with_lineage(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], tuple[str, ...]]:
+    """Words and keys with a lineage word (`names.lineage_stem`) joined to the listed first name
+    before it, not a man's: «هانیه سادات» is one word of the name, as «هانیه‌سادات» is."""
+    first = _lists()[0]
+    out_w, out_k = [words[0]], [keys[0]]
+    for w, k in zip(words[1:], keys[1:]):
+        if not lineage_stem(k) and out_k[-1] in first and out_k[-1] not in _male_keys():
+            out_w[-1], out_k[-1] = f"{out_w[-1]} {w}", out_k[-1] + k
+        else:
+            out_w.append(w)
+            out_k.append(k)
+    return out_w, tuple(out_k)
 
 
 def _first_of_several(text: str) -> str:
@@ -379,6 +376,8 @@ def _parse(text: str | None) -> ParsedName | None:
         titles, seyyed, groups, keys = [], False, [], []
         for part in _SEPARATOR.split(text):
             words, k, found, sey = _strip_titles(part.split())  # (an empty part gives no words)
+            if len(words) > 1 and _LINEAGE_HINT.search(part):
+                words, k = _with_lineage(words, k)
             titles += found
             seyyed = seyyed or sey
             if words:
@@ -386,6 +385,8 @@ def _parse(text: str | None) -> ParsedName | None:
                 keys.append(k)
     else:  # the common case: one part
         words, k, titles, seyyed = _strip_titles(words)
+        if len(words) > 1 and _LINEAGE_HINT.search(text):
+            words, k = _with_lineage(words, k)
         groups, keys = ([words], [k]) if words else ([], [])
     title = " ".join(dict.fromkeys(titles)) if titles else None
     if not groups:
