@@ -130,6 +130,9 @@ def normalize_text(s: str | None) -> str | None:
         s = _unmojibake(s)
     if _NEEDS_DISPLAY.search(s):                    # most clean names skip the slow translate
         s = s.translate(_DISPLAY)
+        if _MOJIBAKE.search(s):  # the marks it removed stood between a double encoding's bytes
+            fixed = _unmojibake(s)
+            s = fixed.translate(_DISPLAY) if fixed != s else s
     if not unicodedata.is_normalized("NFKC", s):
         s = unicodedata.normalize("NFKC", s)
         if _NEEDS_DISPLAY.search(s):  # a presentation form NFKC made Arabic (ﻱ, 𞸩 → ي) is folded too
