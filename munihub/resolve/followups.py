@@ -32,7 +32,8 @@ place and category after a quiet month (long after the earlier one closed) start
 A request citing an earlier tracking code (`refers_to`, or quoted in the description in any
 digits, with separators or not: `codes.quoted_codes`) always joins that request's group; one
 whose status is listed in `duplicate_statuses` («تکراری») joins the group it cites, or else the
-same citizen's latest group at that place whatever its category and age; one whose status is
+same citizen's latest group at that place of its category (or under a generic one) whatever its
+age; one whose status is
 listed in `reopened_statuses` («بازگشایی») the same citizen's latest group at that place of its
 category past the window, up to `reopen_days`.  `why` says by which rule (`WHY`).  Group key =
 ref of the group's earliest request (by filed_at, then ref): stable and independent of input
@@ -244,13 +245,15 @@ def _same_category(a: dict, b: dict) -> bool:
 
 
 def _of_category(p: dict, members: list[dict]) -> bool:
-    """Whether `p` may be about the problem of a group: a generic follow-up (or a duplicate)
-    follows any, a call with its own category only a group that reported that category (its
+    """Whether `p` may be about the problem of a group: a generic follow-up follows any, a
+    call with its own category (a duplicate too: «تکراری» under another category whose
+    original is not in the data is no duplicate of the caller's other problem at home)
+    only a group that reported that category (its
     generic follow-ups stand for the group's category, not for any: a household's «پیگیری
     درخواست» about the rubbish does not make the mother's street-light call on the same
     mobile a day later part of it)."""
     own = {q["category"] for q in members if not q["generic"]}
-    return p["generic"] or p["duplicate"] or not own or p["category"] in own
+    return p["generic"] or not own or p["category"] in own
 
 
 def _in_district(p: dict, members: list[dict]) -> bool:
