@@ -79,6 +79,25 @@ ZWNJ = "\u200c"
     ("علی احمدی و زهرا کریمی", "علی", "احمدی", None, None, False),
     ("آقای علی احمدی و خانم زهرا کریمی", "علی", "احمدی", None, "آقای", False),
     ("آقای کریمی و شرکا", None, "کریمی", None, "آقای", False),
+    # owners sharing a surname written once: the first owner (the permit carries his id)
+    ("مهدی و علی احمدی", "مهدی", "احمدی", None, None, False),
+    ("آقای مهدی و علی احمدی فرزند حسن", "مهدی", "احمدی", "حسن", "آقای", False),
+    ("سید مهدی و علی موسوی", "مهدی", "موسوی", None, None, True),
+    ("محمد و علی رضا احمدی", "محمد", "احمدی", None, None, False),
+    # an agent signing for the owner (a deed, a receipt): the owner after the words, not the agent
+    ("شیما نوری به وکالت از رضا نوری", "رضا", "نوری", None, None, False),
+    ("زهرا احمدی به وکالت از طرف آقای محمد احمدی", "محمد", "احمدی", None, "آقای", False),
+    ("حسن رضایی وکالتاً از طرف سید علی موسوی", "علی", "موسوی", None, None, True),
+    ("حسن رضایی به نمایندگی از مریم کریمی", "مریم", "کریمی", None, None, False),
+    ("زهرا نوری به قیمومت از علی کریمی", "علی", "کریمی", None, None, False),
+    ("علی رضایی به ولایت قهری از فرزند صغیرش محمد رضایی", "محمد", "رضایی", None, None, False),
+    ("علی رضایی ولی قهری محمد رضایی", "محمد", "رضایی", None, None, False),
+    ("زهرا نوری به وکالت از همسرش رضا کریمی", "رضا", "کریمی", None, None, False),
+    ("شیما نوری به وکالت از مهدی و علی احمدی", "مهدی", "احمدی", None, None, False),
+    ("شیما نوری به وکالت از ورثه مرحوم حسن کریمی", "حسن", "کریمی", None, "مرحوم", False),
+    # ...but a name that only looks like one of those words is a name
+    ("علی اکبر ولایتی", "علی اکبر", "ولایتی", None, None, False),
+    (f"ولی{ZWNJ}الله وکالتی", f"ولی{ZWNJ}الله", "وکالتی", None, None, False),
     # a relative named after the caller's own name is another person: dropped
     ("زهرا نوری همسر علی کریمی", "زهرا", "نوری", None, None, False),
     ("خانم نوری مادر حسن کریمی", None, "نوری", None, "خانم", False),
@@ -129,6 +148,16 @@ def test_an_organisation_names_no_person_but_keeps_its_name(written):
     assert got.placeholder and got.first is None and got.last is None
     assert TRANSFORMS["person_name"](written) == written  # the payer's field keeps the company's name
     assert not parse_name("علی بانکی").placeholder and not parse_name("دفتری علی").placeholder
+
+
+@pytest.mark.parametrize("written", [
+    "علی رضایی به نمایندگی از شرکت توس بنا",   # an officer signing for his company: nobody
+    "شرکت توس بنا به نمایندگی علی رضایی",       # the company, represented by its director: nobody
+    "علی رضایی به وکالت از",                    # cut after the mark: the owner is not named
+])
+def test_an_agent_for_a_company_or_for_nobody_named_names_no_person(written):
+    got = parse_name(written)
+    assert got.placeholder and got.first is None and got.last is None
 
 
 def test_a_spouse_named_call_is_a_woman_without_the_husbands_name():
