@@ -160,6 +160,15 @@ def test_an_agent_for_a_company_or_for_nobody_named_names_no_person(written):
     assert got.placeholder and got.first is None and got.last is None
 
 
+def test_an_agents_record_is_the_owners_without_the_agents_phone():
+    from munihub.resolve.records import person_mention
+    mention = person_mention({"citizen_name": "محمد سبزواری به وکالت از امیر سبزواری",
+                              "national_id": "3475708590", "mobile": "+989152288539"})
+    assert (mention["first_name"], mention["last_name"], mention["national_id"]) == ("امیر", "سبزواری", "3475708590")
+    assert "mobile" not in mention  # the agent's, who came to the counter: not the owner's
+    assert "mobile" in person_mention({"citizen_name": "امیر سبزواری", "mobile": "+989152288539"})
+
+
 def test_a_spouse_named_call_is_a_woman_without_the_husbands_name():
     from munihub.resolve.records import person_mention
     mention = person_mention({"citizen_name": "همسر علی کریمی", "mobile": "+989151234567"})

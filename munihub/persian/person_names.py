@@ -76,6 +76,7 @@ class ParsedName(NamedTuple):
     confidence: float = 0.0
     placeholder: bool = False       # the source wrote «ناشناس» or the like: nobody is named
     numbers: tuple[str, ...] = ()   # numbers written in the field, taken out of the name
+    by_agent: bool = False          # an agent signed for the person named («… به وکالت از …»)
 
     @property
     def unsure(self) -> bool:
@@ -303,7 +304,7 @@ def _owner_of(text: str) -> ParsedName | None:
     owner = text[mark.end():].strip()
     owner = owner[_OWNER_HEAD.match(owner).end():] or owner
     parsed = _parse(owner) if owner else None
-    return parsed if parsed is not None else ParsedName(placeholder=True, confidence=1.0)
+    return (parsed or ParsedName(placeholder=True, confidence=1.0))._replace(by_agent=True)
 
 
 def _first_of_joint(text: str) -> ParsedName | None:

@@ -66,6 +66,11 @@ def person_mention(record: dict) -> dict | None:
     person: dict[str, Any] = {f: record[f] for f in CARRIED if record.get(f)}
     name = next((record[f] for f in PERSON_NAME_FIELDS if record.get(f)), None)
     parsed = parse_name(name) if isinstance(name, str) else None
+    if parsed is not None and parsed.by_agent:
+        # «A به وکالت از B»: the record is B's, but A came to the counter and left her own
+        # phone; as B's it would join B to A's calls (same surname, A's mobile)
+        for field in ("mobile", "phone", PHONE_LOCAL):
+            person.pop(field, None)
     if parsed is not None and not parsed.placeholder:
         for field, value in (("first_name", parsed.first), ("last_name", parsed.last), ("full_name", parsed.full),
                              ("father_name", parsed.father), ("title", parsed.title)):
