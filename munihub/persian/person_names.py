@@ -57,7 +57,6 @@ _SEYYED = {"سید": "سید", "سیده": "سیده"}
 # به نمایندگی Y» is X represented by Y (a company and its director), the other way round.
 _AGENT = re.compile(r"(?:^|\s)(?:(?:(?:به|با)\s+(?:وکالت|نمایندگی)|وکالتا|به\s+(?:قیمومی?ت|وصایت|ولایت"
                     r"(?:\s+قهری)?))\s+از(?:\s+(?:طرف|سوی|جانب))?|ولی\s+قهری)(?:\s+|$)")
-_AGENT_WORD = re.compile("وکالت|نمایندگی|قیمومی?ت|وصایت|ولایت|قهری")  # (a cheap test before `_AGENT`)
 # Words between the agent's mark and the owner's name: «به ولایت قهری از فرزند صغیرش علی
 # رضایی», «به وکالت از همسرم زهرا نوری», «به قیمومت از محجور …»: the name after them is the owner.
 _OWNER_HEAD = re.compile(r"(?:(?:فرزندان|فرزند|همسر|پدر|مادر|برادر|خواهر|پسر|دختر)(?:ش|م)?\s+)?"
@@ -389,7 +388,7 @@ def _parse(text: str | None) -> ParsedName | None:
         return parsed._replace(numbers=numbers)
     if _key(text.split(" ", 1)[0]) in _ORGANISATIONS:
         return ParsedName(placeholder=True, confidence=1.0)
-    if _AGENT_WORD.search(text):
+    if " از" in text or "قهری" in text:  # (a cheap test before `_AGENT`: every form has one)
         owner = _owner_of(text)
         if owner is not None:
             return owner
