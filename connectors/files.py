@@ -27,7 +27,8 @@ BY_EXTENSION = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", 
                 ".json": "json", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xml": "xml"}
 TIDY_DIRS = ("processed", "failed")
 IF_NO_FILES = ("warn", "error")
-ENCODING_HINT = ("write `auto` (UTF-8, else Windows-1256, file by file), `utf-8`, or `windows-1256` (what Windows "
+ENCODING_HINT = ("write `auto` (UTF-16 by its byte-order mark, else UTF-8, else Windows-1256, file by file), `utf-8`, "
+                 "`utf-16`, or `windows-1256` (what Windows "
                  "calls «ANSI» for a Persian file)")
 log = logging.getLogger("munihub.connectors.file")
 
@@ -40,14 +41,17 @@ class FileScan:
     size: int
     mtime_ns: int
     utf8_error_at: int | None   # byte offset of the first invalid UTF-8 sequence, None if valid
+    head: bytes = b""           # the first bytes: a UTF-16 byte-order mark, an old Excel file's signature
 
 
 def scan_file(path: Path, check_utf8: bool = True) -> FileScan:
     """Hash the file in 1 MiB chunks, checking UTF-8 on the way (one read, flat memory)."""
     digest, decoder, offset, bad = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")(), 0, None
     stat = path.stat()
+    head = b""
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
+            head = head or chunk[:8]
             digest.update(chunk)
             if check_utf8 and bad is None:
                 try:
@@ -60,7 +64,7 @@ def scan_file(path: Path, check_utf8: bool = True) -> FileScan:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             bad = offset
-    return FileScan(digest.hexdigest(), stat.st_size, stat.st_mtime_ns, bad)
+    return FileScan(digest.hexdigest(), stat.st_size, stat.st_mtime_ns, bad, head)
 
 
 class FileConnector(Connector):
@@ -167,6 +171,10 @@ class FileConnector(Connector):
         if self.format != "auto":
             return self.format
         fmt = BY_EXTENSION.get(Path(name).suffix.lower())
+        if not fmt and Path(name).suffix.lower() == ".xls":
+            raise PermanentSourceError(f"{name!r} is an Excel 97-2003 workbook (.xls), which the hub does not read",
+                                       where=f"source {self.source}",
+                                       hint="open it in Excel and save it as .xlsx (or CSV UTF-8), then deliver that")
         if not fmt:
             raise PermanentSourceError(f"cannot tell the format of {name!r} from its extension",
                                        where=f"source {self.source}", hint=f"set `format` to one of {', '.join(FORMATS)}")
@@ -214,6 +222,9 @@ class FileConnector(Connector):
             return None, ""
         if self.encoding != "auto":
             return self.encoding, ""
+        if scan.head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and fmt != "xml":
+            # Excel's «Unicode Text» (UTF-16 with its byte-order mark): the mark says so
+            return "utf-16", " (read as UTF-16: its byte-order mark)"
         if scan.utf8_error_at is None:
             return (None if fmt == "xml" else "utf-8-sig"), ""
         return ("windows-1256" if fmt == "xml" else "cp1256"), \
@@ -239,7 +250,7 @@ class FileConnector(Connector):
                 yield from xml_records(path, name, self.xml_record, encoding)
         except FormatProblem as exc:
             raise PermanentSourceError(exc.message, where=f"source {self.source}: {exc.position}",
-                                       hint="fix or replace the file (or move it aside with fail()); "
+                                       hint="fix or replace the file, or move it into the drop folder's failed/ folder; "
                                             "it was not marked as read") from None
         except OSError as exc:
             raise TransientSourceError(f"cannot read {name!r}: {exc.strerror or exc}",

@@ -295,7 +295,10 @@ def _cell(value: Any) -> Any:
 def check_xlsx_archive(path: Path, name: str, max_unzipped: int) -> None:
     """Refuse a file that is not a zip, or that would expand past `max_unzipped` bytes (zip bomb)."""
     if not zipfile.is_zipfile(path):
-        raise FormatProblem(name, "not an xlsx workbook (not a zip archive)")
+        with open(path, "rb") as fh:
+            old_excel = fh.read(8) == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the OLE2 signature of .xls
+        raise FormatProblem(name, "an Excel 97-2003 workbook (.xls), not xlsx: save it as .xlsx (or CSV UTF-8) "
+                                  "and deliver that" if old_excel else "not an xlsx workbook (not a zip archive)")
     try:
         with zipfile.ZipFile(path) as z:
             total = sum(i.file_size for i in z.infolist())

@@ -1,6 +1,7 @@
 """The file connector on real files in tmp_path: every format, encodings, once-only, safety."""
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -99,6 +100,25 @@ def test_windows_1256_persian_csv_is_detected_and_round_trips(tmp_path):
     records, batches = read_all(files(tmp_path))
     assert records == [{"کد": "7", "نام و نشاني": text}]
     assert "Windows-1256" in batches[0].where and "legacy.csv" in batches[0].where
+
+
+def test_excels_unicode_text_is_read_by_its_byte_order_mark(tmp_path):
+    """Excel's «Unicode Text» export: UTF-16 LE with its mark, tab-separated (found by
+    bench_blind7: read as Windows-1256, every line was "expected 10 columns, found 1")."""
+    text = "کد\tنام و نشانی\r\n7\tزهرا محمدی\u200cنژاد، کوچه ۱\r\n"
+    (tmp_path / "members.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    records, batches = read_all(files(tmp_path, pattern="*.txt", format="tsv"))
+    assert records == [{"کد": "7", "نام و نشانی": "زهرا محمدی\u200cنژاد، کوچه ۱"}]
+    assert "UTF-16" in batches[0].where
+
+
+def test_an_old_binary_excel_file_says_to_save_it_as_xlsx(tmp_path):
+    (tmp_path / "volunteers.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
+    with pytest.raises(PermanentSourceError, match=r"Excel 97-2003.*\.xls") as auto:
+        read_all(files(tmp_path, pattern="*.xls"))
+    assert ".xlsx" in auto.value.hint
+    with pytest.raises(PermanentSourceError, match=r"Excel 97-2003.*save it as \.xlsx"):
+        read_all(files(tmp_path, pattern="*.xls", format="xlsx"))
 
 
 def test_an_encoding_that_does_not_fit_says_which_to_write(tmp_path):
