@@ -22,10 +22,10 @@ import functools
 import re
 from typing import NamedTuple
 
-from munihub.persian.letters import fold_key_letters, normalize_text
-from munihub.persian.names import TITLES, first_name_genders, known_names, lineage_stem, split_numbers, title_gender
+from munihub.persian.letters import normalize_text
+from munihub.persian.names import first_name_genders, known_names, lineage_stem, split_numbers, title_gender
+from munihub.persian.titles import SURNAME_TAILS as _TAILS, TITLE_HEADS as _TITLE_HEADS, strip_titles as _strip_titles, word_key as _key
 
-_NOT_KEY = re.compile(r"[\W_]+")
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
 _SEPARATOR = re.compile(r"\s*[،,؛;\-–—/|]+\s*")
 _HAS_SEPARATOR = re.compile(r"[،,؛;\-–—/|]")
@@ -49,7 +49,6 @@ _CHILD_FIRST = re.compile(rf"({_CHILD_OF})\s+(?!\s*:)")
 _CHILD_TITLE = {"ولد": "آقای", "بنت": "خانم"}
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
 _LETTER = re.compile(r"[^\W_ء]")
-_SEYYED = {"سید": "سید", "سیده": "سیده"}
 # Someone signing for the owner, as deeds and receipts write it: «زهرا احمدی به وکالت از محمد
 # احمدی» (an attorney), «… به نمایندگی از …», «… به قیمومت از …» (a ward's guardian), «… به
 # ولایت قهری از …» or «… ولی قهری …» (a minor's father), «… به وصایت از …» (an executor).  The
@@ -88,24 +87,9 @@ class ParsedName(NamedTuple):
         return " ".join(p for p in (self.first, self.last) if p) or None
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _key(word: str) -> str:
-    """Match key of a word; cached, since a city's names are drawn from a few thousand words."""
-    return _NOT_KEY.sub("", fold_key_letters(word))
-
-
 _lists = known_names  # (first-name keys, surname keys) of the shipped lists
 
 
-# Every spelling of a title, by match key, plus the forms used with a name in speech.
-_EXTRA_TITLES = {"آقا": "آقای", "اقا": "آقای", "حاج آقا": "حاج", "حاج خانم": "حاجیه", "جناب آقای": "آقای",
-                 "سرکار خانم": "خانم", "بانو": "خانم", "آقای دکتر": "دکتر", "حاجیه خانم": "حاجیه",
-                 # the heirs of the late X: the record names X
-                 "ورثه": "مرحوم", "ورثه مرحوم": "مرحوم", "ورثه شادروان": "مرحوم", "وراث": "مرحوم"}
-_TITLE = {_key(form): canon for canon, forms in TITLES.items() for form in forms}
-_TITLE.update({_key(k): v for k, v in _EXTRA_TITLES.items()})
-_TITLE_HEADS = frozenset(_key(f.split()[0]) for f in [*_EXTRA_TITLES, *(x for fs in TITLES.values() for x in fs)])
-_TITLE_SPAN = max(len(f.split()) for f in [*_EXTRA_TITLES, *(x for fs in TITLES.values() for x in fs)])
 _PLACEHOLDERS = frozenset(_key(p) for p in (
     "ناشناس", "ناشناخته", "شهروند", "شهروند گرامی", "شهروند محترم", "بدون نام", "بی نام", "نامشخص",
     "نا مشخص", "نامعلوم", "مجهول", "ندارد", "تماس گیرنده", "مشترک", "unknown", "anonymous", "none",
@@ -131,15 +115,9 @@ _FIRST_NAME_ENDS = ("بیگم", "السادات", "سادات")
 # The same words written apart, «هانیه سادات باقری», «زهرا بیگم رضایی», belong to the first name
 # before them (a woman's: «سادات» names a seyyed's daughter), never to the surname after.
 _LINEAGE_HINT = re.compile("سادات|بیگم")
-# Surname tails that are never a name of their own: «علی پور», «حسین زاده» are one surname
-# written with a space (علی‌پور), not a first name and a surname.
-_TAILS = frozenset(("زاده", "پور"))
 # Surname heads, likewise, in a name of two words: «پور زارع», «آل یاسین» (the family of یاسین),
 # «میر کاظمی» are one surname, and «آقای میر علی» is Mr میرعلی (neither word is a name alone).
 _HEADS = frozenset(("پور", "ال", "میر"))  # (keys: «آل» folds to «ال»)
-# Titles that are also surnames (a pilgrim's «مشهدی», «حاجی»): the surname when alone after a title
-# («آقای مشهدی») or after a name («حسن مشهدی»), since a title comes before the name.
-_SURNAME_TITLES = frozenset(("مشهدی", "حاجی", "کربلایی"))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -193,57 +171,6 @@ def _word_as_surname(k: str, first: frozenset[str], last: frozenset[str]) -> flo
     if k.endswith(_SURNAME_ENDS):
         return 0.9
     return 0.5 if k.endswith("ی") else 0.0
-
-
-def _strip_titles(words: list[str]) -> tuple[list[str], tuple[str, ...], list[str], bool]:
-    """(name words, their match keys, titles found anywhere, seyyed) of one part of a name."""
-    keys = tuple(map(_key, words))
-    # The common case: no word starts a title and none starts with «سید» (tested on the joined
-    # keys, a superset: a false alarm only costs the loop below, which then strips nothing).
-    if _TITLE_HEADS.isdisjoint(keys) and "سید" not in "".join(keys):
-        return words, keys, [], False
-    kept, titles, seyyed = _strip_found(words, keys)
-    return kept, tuple(map(_key, kept)), titles, seyyed
-
-
-def _strip_found(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], list[str], bool]:
-    """(name words, titles, seyyed) of words among which a title or «سید…» may be."""
-    first, _ = _lists()
-    kept, titles, seyyed, i = [], [], False, 0
-    while i < len(words):
-        canon, span = None, 0
-        if keys[i] in _TITLE_HEADS:  # the common case: a word that starts no title
-            for n in range(min(_TITLE_SPAN, len(words) - i), 0, -1):
-                # the key of several words is their keys joined (the key drops spaces)
-                canon = _TITLE.get("".join(keys[i:i + n]))
-                if canon:
-                    span = n
-                    break
-        nxt = keys[i + span] if canon and i + span < len(words) else ""
-        # a title stands before a name: «مشهدی» after one at the end is the surname («حسن مشهدی»)
-        after_name = kept and i + span == len(words) and canon in _SURNAME_TITLES
-        # «حاجی زاده», «حاج پور» are surnames; «آقای پورمحمد», «خانم پور زارع», «سیده پوریا» a
-        # title and a name («پور…» starts many)
-        tail = (canon in _SURNAME_TITLES or canon == "حاج") and (nxt.startswith("زاد") or nxt in _TAILS)
-        if canon and not tail and not after_name:
-            if canon in _SEYYED:
-                seyyed = True
-            else:
-                titles.append(canon)
-            i += span
-            continue
-        k = keys[i]
-        # «سیدمهدی» is سید + مهدی, not سیده + هدی: the longer title only where the word has it
-        glued = next((s for s in ("سیده", "سید") if k.startswith(s) and k[len(s):] in first), None)
-        if glued:  # «سیدمحمد»: the title glued to a known first name (not «سیدی», a surname)
-            seyyed = True
-            kept.append(words[i][len(glued):].lstrip("\u200c"))
-        else:
-            kept.append(words[i])
-        i += 1
-    if not kept and titles and titles[-1] in _SURNAME_TITLES:
-        kept.append(titles.pop())  # «آقای مشهدی»: the last title-like word was the surname
-    return kept, titles, seyyed
 
 
 def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> tuple[list[str], list[str], float]:
