@@ -8,10 +8,10 @@ surname lists shipped in `munihub/persian/data/`, surname endings (-زاده، -
 separator (a comma or dash usually follows the surname), then position (first name first).
 Placeholders (ناشناس، شهروند، بدون نام …) are no name at all.  Notes in brackets are read
 (`_notes`): «احمدی (علی)» is a part of the name, «(فرزند حسن)»/«(پدر: حسن)» the father,
-«(وکیل)» a word about the person, dropped.  A field naming several people («علی احمدی و زهرا
-کریمی»، «آقای کریمی و شرکا»، «مهدی و علی احمدی») is read as its first.  An agent signing for
-the owner («شیما نوری به وکالت از رضا نوری»، «… به نمایندگی از …»، «… به ولایت قهری از …») is
-dropped: the field names the owner after the words.  A relative named instead of the caller
+«(وکیل)» a word about the person, dropped.  A field naming several people or an agent signing
+for the owner («علی احمدی و زهرا کریمی»، «مهدی و علی احمدی»، «شیما نوری به وکالت از رضا
+نوری») is read as the one person it is about, as `owners` picks it (`by_agent` says an agent
+signed); titles are taken off by `titles`.  A relative named instead of the caller
 («همسر علی کریمی»، «پسر حسن رضایی») names nobody but a gender (and a child's or sibling's
 surname); a child named by the father alone («فرزند حسن رضایی») has his surname; an
 organisation («شرکت …»، «تعاونی …») names no person.
@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from munihub.persian.letters import normalize_text
 from munihub.persian.names import first_name_genders, known_names, lineage_stem, split_numbers, title_gender
+from munihub.persian.owners import first_of_joint, first_of_several, owner_named
 from munihub.persian.titles import SURNAME_TAILS as _TAILS, TITLE_HEADS as _TITLE_HEADS, strip_titles as _strip_titles, word_key as _key
 
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
@@ -49,17 +50,6 @@ _CHILD_FIRST = re.compile(rf"({_CHILD_OF})\s+(?!\s*:)")
 _CHILD_TITLE = {"ولد": "آقای", "بنت": "خانم"}
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
 _LETTER = re.compile(r"[^\W_ء]")
-# Someone signing for the owner, as deeds and receipts write it: «زهرا احمدی به وکالت از محمد
-# احمدی» (an attorney), «… به نمایندگی از …», «… به قیمومت از …» (a ward's guardian), «… به
-# ولایت قهری از …» or «… ولی قهری …» (a minor's father), «… به وصایت از …» (an executor).  The
-# record is about the person after the words; the one before only signs.  «از» is required: «X
-# به نمایندگی Y» is X represented by Y (a company and its director), the other way round.
-_AGENT = re.compile(r"(?:^|\s)(?:(?:(?:به|با)\s+(?:وکالت|نمایندگی)|وکالتا|به\s+(?:قیمومی?ت|وصایت|ولایت"
-                    r"(?:\s+قهری)?))\s+از(?:\s+(?:طرف|سوی|جانب))?|ولی\s+قهری)(?:\s+|$)")
-# Words between the agent's mark and the owner's name: «به ولایت قهری از فرزند صغیرش علی
-# رضایی», «به وکالت از همسرم زهرا نوری», «به قیمومت از محجور …»: the name after them is the owner.
-_OWNER_HEAD = re.compile(r"(?:(?:فرزندان|فرزند|همسر|پدر|مادر|برادر|خواهر|پسر|دختر)(?:ش|م)?\s+)?"
-                         r"(?:(?:صغیر|محجور|مالک|موکل)(?:ش|م)?\s+)?(?:خود(?:ش|م)?\s+)?")
 UNSURE_BELOW = 0.7
 
 
@@ -220,48 +210,6 @@ def _with_lineage(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], t
     return out_w, tuple(out_k)
 
 
-def _owner_of(text: str) -> ParsedName | None:
-    """The owner an agent signs for (`_AGENT`): «شیما نوری به وکالت از رضا نوری» is رضا نوری;
-    None when the field has no agent's mark.  A field cut after the mark («… به وکالت از»)
-    names no owner: nobody (the agent before it is not the record's person)."""
-    mark = _AGENT.search(text)
-    if mark is None:
-        return None
-    owner = text[mark.end():].strip()
-    owner = owner[_OWNER_HEAD.match(owner).end():] or owner
-    parsed = _parse(owner) if owner else None
-    return (parsed or ParsedName(placeholder=True, confidence=1.0))._replace(by_agent=True)
-
-
-def _first_of_joint(text: str) -> ParsedName | None:
-    """The first of owners who share a surname written once, «مهدی و علی احمدی» (a joint deed:
-    the permit carries the first owner's id): مهدی احمدی.  Only when the words on both sides of
-    «و» are known first names and a surname follows; the father and seyyed are the brothers'
-    own, the titles the first's.  None for any other field."""
-    head, tail = text.split(" و ", 1)
-    words, keys, titles, seyyed = _strip_titles(head.split())
-    if len(words) != 1 or keys[0] not in _lists()[0]:
-        return None
-    other = _parse(tail)
-    if other is None or other.placeholder or not other.first or not other.last \
-            or _key(other.first.split()[0]) not in _lists()[0]:
-        return None
-    title = " ".join(dict.fromkeys(titles)) if titles else None
-    return other._replace(first=words[0], title=title, seyyed=seyyed or other.seyyed)
-
-
-def _first_of_several(text: str) -> str:
-    """The first person of a field naming several («علی رضایی و زهرا احمدی»، «آقای کریمی و
-    شرکا»، «حسن نوری و همسر»: a joint bill or deed): the name before «و» when it has two words
-    or more or a title; any other lone word before it is left as written (two first names
-    sharing a surname, «علی و حسین رضایی», are `_first_of_joint`'s)."""
-    head = text.split(" و ", 1)[0]
-    words = head.split()
-    if len(words) >= 2 or (words and _key(words[0]) in _TITLE_HEADS):
-        return head
-    return text
-
-
 def _notes(text: str) -> tuple[str, str | None]:
     """(the name without its bracketed notes, the father a note names).  A note of name words
     the lists know is another part of the name («رضایی (علی)»: as after a comma); a father's
@@ -315,15 +263,15 @@ def _parse(text: str | None) -> ParsedName | None:
         return parsed._replace(numbers=numbers)
     if _key(text.split(" ", 1)[0]) in _ORGANISATIONS:
         return ParsedName(placeholder=True, confidence=1.0)
-    if " از" in text or "قهری" in text:  # (a cheap test before `_AGENT`: every form has one)
-        owner = _owner_of(text)
-        if owner is not None:
-            return owner
+    owner = owner_named(text)
+    if owner is not None:  # an agent signed for the owner named after the agent's mark
+        parsed = _parse(owner) if owner else None
+        return (parsed or ParsedName(placeholder=True, confidence=1.0))._replace(by_agent=True)
     if " و " in text:
-        joint = _first_of_joint(text)
+        joint = first_of_joint(text, _parse)
         if joint is not None:
             return joint
-        text = _first_of_several(text)
+        text = first_of_several(text)
     noted = None
     if "(" in text or "[" in text or "_" in text:
         text, noted = _notes(text)

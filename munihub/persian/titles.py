@@ -2,7 +2,7 @@
 «سید»/«سیده» (a flag, not a title), «ورثه مرحوم» (the heirs of the late X: the record names X).
 
 `strip_titles` returns a name's words without them, with their match keys (`word_key`), for
-`person_names` (one person's name in one field).
+`person_names` (one person's name) and `owners` (whom a field naming several people is about).
 Words that are a title and a surname too («مشهدی»، «حاجی») are the surname where a title cannot
 be: after the name, or alone after another title.
 """
