@@ -1,8 +1,8 @@
 """Reading Persian values: letters and digits, names, identifiers, dates.
 
 What every other wing uses to clean and compare Persian text.  The work lives in small
-modules (`letters`, `names`, `ids`, `dates`, and `transforms`, the value readers a contract
-names); this package is their public face.  `__all__` is the contract other stages rely on, and a test keeps it honest.
+modules (`letters`, `names`, `titles`, `person_names` with `owners` for one-field names, `ids`,
+`dates`, and `transforms`, the value readers a contract names); this package is their public face.  `__all__` is the contract other stages rely on, and a test keeps it honest.
 """
 from __future__ import annotations
 

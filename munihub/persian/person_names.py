@@ -8,10 +8,10 @@ surname lists shipped in `munihub/persian/data/`, surname endings (-زاده، -
 separator (a comma or dash usually follows the surname), then position (first name first).
 Placeholders (ناشناس، شهروند، بدون نام …) are no name at all.  Notes in brackets are read
 (`_notes`): «احمدی (علی)» is a part of the name, «(فرزند حسن)»/«(پدر: حسن)» the father,
-«(وکیل)» a word about the person, dropped.  A field naming several people («علی احمدی و زهرا
-کریمی»، «آقای کریمی و شرکا»، «مهدی و علی احمدی») is read as its first.  An agent signing for
-the owner («شیما نوری به وکالت از رضا نوری»، «… به نمایندگی از …»، «… به ولایت قهری از …») is
-dropped: the field names the owner after the words.  A relative named instead of the caller
+«(وکیل)» a word about the person, dropped.  A field naming several people or an agent signing
+for the owner («علی احمدی و زهرا کریمی»، «مهدی و علی احمدی»، «شیما نوری به وکالت از رضا
+نوری») is read as the one person it is about, as `owners` picks it (`by_agent` says an agent
+signed); titles are taken off by `titles`.  A relative named instead of the caller
 («همسر علی کریمی»، «پسر حسن رضایی») names nobody but a gender (and a child's or sibling's
 surname); a child named by the father alone («فرزند حسن رضایی») has his surname; an
 organisation («شرکت …»، «تعاونی …») names no person.
@@ -22,10 +22,11 @@ import functools
 import re
 from typing import NamedTuple
 
-from munihub.persian.letters import fold_key_letters, normalize_text
-from munihub.persian.names import TITLES, first_name_genders, known_names, lineage_stem, split_numbers, title_gender
+from munihub.persian.letters import normalize_text
+from munihub.persian.names import first_name_genders, known_names, lineage_stem, split_numbers, title_gender
+from munihub.persian.owners import first_of_joint, first_of_several, owner_named
+from munihub.persian.titles import SURNAME_TAILS as _TAILS, TITLE_HEADS as _TITLE_HEADS, strip_titles as _strip_titles, word_key as _key
 
-_NOT_KEY = re.compile(r"[\W_]+")
 # Between the parts of a one-field name: «احمدی، علی», «احمدی - علی», «احمدی/علی».
 _SEPARATOR = re.compile(r"\s*[،,؛;\-–—/|]+\s*")
 _HAS_SEPARATOR = re.compile(r"[،,؛;\-–—/|]")
@@ -49,18 +50,6 @@ _CHILD_FIRST = re.compile(rf"({_CHILD_OF})\s+(?!\s*:)")
 _CHILD_TITLE = {"ولد": "آقای", "بنت": "خانم"}
 # A letter or digit that survives the match key (which drops hamza, ZWNJ and punctuation).
 _LETTER = re.compile(r"[^\W_ء]")
-_SEYYED = {"سید": "سید", "سیده": "سیده"}
-# Someone signing for the owner, as deeds and receipts write it: «زهرا احمدی به وکالت از محمد
-# احمدی» (an attorney), «… به نمایندگی از …», «… به قیمومت از …» (a ward's guardian), «… به
-# ولایت قهری از …» or «… ولی قهری …» (a minor's father), «… به وصایت از …» (an executor).  The
-# record is about the person after the words; the one before only signs.  «از» is required: «X
-# به نمایندگی Y» is X represented by Y (a company and its director), the other way round.
-_AGENT = re.compile(r"(?:^|\s)(?:(?:(?:به|با)\s+(?:وکالت|نمایندگی)|وکالتا|به\s+(?:قیمومی?ت|وصایت|ولایت"
-                    r"(?:\s+قهری)?))\s+از(?:\s+(?:طرف|سوی|جانب))?|ولی\s+قهری)(?:\s+|$)")
-# Words between the agent's mark and the owner's name: «به ولایت قهری از فرزند صغیرش علی
-# رضایی», «به وکالت از همسرم زهرا نوری», «به قیمومت از محجور …»: the name after them is the owner.
-_OWNER_HEAD = re.compile(r"(?:(?:فرزندان|فرزند|همسر|پدر|مادر|برادر|خواهر|پسر|دختر)(?:ش|م)?\s+)?"
-                         r"(?:(?:صغیر|محجور|مالک|موکل)(?:ش|م)?\s+)?(?:خود(?:ش|م)?\s+)?")
 UNSURE_BELOW = 0.7
 
 
@@ -88,24 +77,9 @@ class ParsedName(NamedTuple):
         return " ".join(p for p in (self.first, self.last) if p) or None
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _key(word: str) -> str:
-    """Match key of a word; cached, since a city's names are drawn from a few thousand words."""
-    return _NOT_KEY.sub("", fold_key_letters(word))
-
-
 _lists = known_names  # (first-name keys, surname keys) of the shipped lists
 
 
-# Every spelling of a title, by match key, plus the forms used with a name in speech.
-_EXTRA_TITLES = {"آقا": "آقای", "اقا": "آقای", "حاج آقا": "حاج", "حاج خانم": "حاجیه", "جناب آقای": "آقای",
-                 "سرکار خانم": "خانم", "بانو": "خانم", "آقای دکتر": "دکتر", "حاجیه خانم": "حاجیه",
-                 # the heirs of the late X: the record names X
-                 "ورثه": "مرحوم", "ورثه مرحوم": "مرحوم", "ورثه شادروان": "مرحوم", "وراث": "مرحوم"}
-_TITLE = {_key(form): canon for canon, forms in TITLES.items() for form in forms}
-_TITLE.update({_key(k): v for k, v in _EXTRA_TITLES.items()})
-_TITLE_HEADS = frozenset(_key(f.split()[0]) for f in [*_EXTRA_TITLES, *(x for fs in TITLES.values() for x in fs)])
-_TITLE_SPAN = max(len(f.split()) for f in [*_EXTRA_TITLES, *(x for fs in TITLES.values() for x in fs)])
 _PLACEHOLDERS = frozenset(_key(p) for p in (
     "ناشناس", "ناشناخته", "شهروند", "شهروند گرامی", "شهروند محترم", "بدون نام", "بی نام", "نامشخص",
     "نا مشخص", "نامعلوم", "مجهول", "ندارد", "تماس گیرنده", "مشترک", "unknown", "anonymous", "none",
@@ -131,15 +105,9 @@ _FIRST_NAME_ENDS = ("بیگم", "السادات", "سادات")
 # The same words written apart, «هانیه سادات باقری», «زهرا بیگم رضایی», belong to the first name
 # before them (a woman's: «سادات» names a seyyed's daughter), never to the surname after.
 _LINEAGE_HINT = re.compile("سادات|بیگم")
-# Surname tails that are never a name of their own: «علی پور», «حسین زاده» are one surname
-# written with a space (علی‌پور), not a first name and a surname.
-_TAILS = frozenset(("زاده", "پور"))
 # Surname heads, likewise, in a name of two words: «پور زارع», «آل یاسین» (the family of یاسین),
 # «میر کاظمی» are one surname, and «آقای میر علی» is Mr میرعلی (neither word is a name alone).
 _HEADS = frozenset(("پور", "ال", "میر"))  # (keys: «آل» folds to «ال»)
-# Titles that are also surnames (a pilgrim's «مشهدی», «حاجی»): the surname when alone after a title
-# («آقای مشهدی») or after a name («حسن مشهدی»), since a title comes before the name.
-_SURNAME_TITLES = frozenset(("مشهدی", "حاجی", "کربلایی"))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -195,57 +163,6 @@ def _word_as_surname(k: str, first: frozenset[str], last: frozenset[str]) -> flo
     return 0.5 if k.endswith("ی") else 0.0
 
 
-def _strip_titles(words: list[str]) -> tuple[list[str], tuple[str, ...], list[str], bool]:
-    """(name words, their match keys, titles found anywhere, seyyed) of one part of a name."""
-    keys = tuple(map(_key, words))
-    # The common case: no word starts a title and none starts with «سید» (tested on the joined
-    # keys, a superset: a false alarm only costs the loop below, which then strips nothing).
-    if _TITLE_HEADS.isdisjoint(keys) and "سید" not in "".join(keys):
-        return words, keys, [], False
-    kept, titles, seyyed = _strip_found(words, keys)
-    return kept, tuple(map(_key, kept)), titles, seyyed
-
-
-def _strip_found(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], list[str], bool]:
-    """(name words, titles, seyyed) of words among which a title or «سید…» may be."""
-    first, _ = _lists()
-    kept, titles, seyyed, i = [], [], False, 0
-    while i < len(words):
-        canon, span = None, 0
-        if keys[i] in _TITLE_HEADS:  # the common case: a word that starts no title
-            for n in range(min(_TITLE_SPAN, len(words) - i), 0, -1):
-                # the key of several words is their keys joined (the key drops spaces)
-                canon = _TITLE.get("".join(keys[i:i + n]))
-                if canon:
-                    span = n
-                    break
-        nxt = keys[i + span] if canon and i + span < len(words) else ""
-        # a title stands before a name: «مشهدی» after one at the end is the surname («حسن مشهدی»)
-        after_name = kept and i + span == len(words) and canon in _SURNAME_TITLES
-        # «حاجی زاده», «حاج پور» are surnames; «آقای پورمحمد», «خانم پور زارع», «سیده پوریا» a
-        # title and a name («پور…» starts many)
-        tail = (canon in _SURNAME_TITLES or canon == "حاج") and (nxt.startswith("زاد") or nxt in _TAILS)
-        if canon and not tail and not after_name:
-            if canon in _SEYYED:
-                seyyed = True
-            else:
-                titles.append(canon)
-            i += span
-            continue
-        k = keys[i]
-        # «سیدمهدی» is سید + مهدی, not سیده + هدی: the longer title only where the word has it
-        glued = next((s for s in ("سیده", "سید") if k.startswith(s) and k[len(s):] in first), None)
-        if glued:  # «سیدمحمد»: the title glued to a known first name (not «سیدی», a surname)
-            seyyed = True
-            kept.append(words[i][len(glued):].lstrip("\u200c"))
-        else:
-            kept.append(words[i])
-        i += 1
-    if not kept and titles and titles[-1] in _SURNAME_TITLES:
-        kept.append(titles.pop())  # «آقای مشهدی»: the last title-like word was the surname
-    return kept, titles, seyyed
-
-
 def _split(words: list[str], keys: tuple[str, ...], prefer_last_first: bool) -> tuple[list[str], list[str], float]:
     """(first-name words, surname words, confidence) of the words of a name (`keys`: their match keys)."""
     if len(words) == 1:
@@ -291,48 +208,6 @@ def _with_lineage(words: list[str], keys: tuple[str, ...]) -> tuple[list[str], t
             out_w.append(w)
             out_k.append(k)
     return out_w, tuple(out_k)
-
-
-def _owner_of(text: str) -> ParsedName | None:
-    """The owner an agent signs for (`_AGENT`): «شیما نوری به وکالت از رضا نوری» is رضا نوری;
-    None when the field has no agent's mark.  A field cut after the mark («… به وکالت از»)
-    names no owner: nobody (the agent before it is not the record's person)."""
-    mark = _AGENT.search(text)
-    if mark is None:
-        return None
-    owner = text[mark.end():].strip()
-    owner = owner[_OWNER_HEAD.match(owner).end():] or owner
-    parsed = _parse(owner) if owner else None
-    return (parsed or ParsedName(placeholder=True, confidence=1.0))._replace(by_agent=True)
-
-
-def _first_of_joint(text: str) -> ParsedName | None:
-    """The first of owners who share a surname written once, «مهدی و علی احمدی» (a joint deed:
-    the permit carries the first owner's id): مهدی احمدی.  Only when the words on both sides of
-    «و» are known first names and a surname follows; the father and seyyed are the brothers'
-    own, the titles the first's.  None for any other field."""
-    head, tail = text.split(" و ", 1)
-    words, keys, titles, seyyed = _strip_titles(head.split())
-    if len(words) != 1 or keys[0] not in _lists()[0]:
-        return None
-    other = _parse(tail)
-    if other is None or other.placeholder or not other.first or not other.last \
-            or _key(other.first.split()[0]) not in _lists()[0]:
-        return None
-    title = " ".join(dict.fromkeys(titles)) if titles else None
-    return other._replace(first=words[0], title=title, seyyed=seyyed or other.seyyed)
-
-
-def _first_of_several(text: str) -> str:
-    """The first person of a field naming several («علی رضایی و زهرا احمدی»، «آقای کریمی و
-    شرکا»، «حسن نوری و همسر»: a joint bill or deed): the name before «و» when it has two words
-    or more or a title; any other lone word before it is left as written (two first names
-    sharing a surname, «علی و حسین رضایی», are `_first_of_joint`'s)."""
-    head = text.split(" و ", 1)[0]
-    words = head.split()
-    if len(words) >= 2 or (words and _key(words[0]) in _TITLE_HEADS):
-        return head
-    return text
 
 
 def _notes(text: str) -> tuple[str, str | None]:
@@ -388,15 +263,15 @@ def _parse(text: str | None) -> ParsedName | None:
         return parsed._replace(numbers=numbers)
     if _key(text.split(" ", 1)[0]) in _ORGANISATIONS:
         return ParsedName(placeholder=True, confidence=1.0)
-    if " از" in text or "قهری" in text:  # (a cheap test before `_AGENT`: every form has one)
-        owner = _owner_of(text)
-        if owner is not None:
-            return owner
+    owner = owner_named(text)
+    if owner is not None:  # an agent signed for the owner named after the agent's mark
+        parsed = _parse(owner) if owner else None
+        return (parsed or ParsedName(placeholder=True, confidence=1.0))._replace(by_agent=True)
     if " و " in text:
-        joint = _first_of_joint(text)
+        joint = first_of_joint(text, _parse)
         if joint is not None:
             return joint
-        text = _first_of_several(text)
+        text = first_of_several(text)
     noted = None
     if "(" in text or "[" in text or "_" in text:
         text, noted = _notes(text)
