@@ -20,7 +20,7 @@ from munihub.errors import ConcurrentRunError, StoreError
 from munihub.ingest.identity import settle, signature
 from munihub.ingest.loads import staged_keys_distinct
 from munihub.ingest.mapping import KEYLESS
-from munihub.ingest.quarantine import close_reread
+from munihub.ingest.quarantine import close_reread, close_set_aside_reread
 
 
 def _upsert_for(conn):
@@ -353,6 +353,7 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
         kept = _keep_held(conn, source, load_id, entity_type, now, held) \
             if held is not None and load["rows_quarantined"] else 0
         close_reread(conn, source, load_id, raw_key_fields)  # issue 19: one open entry per bad row
+        aside = close_set_aside_reread(conn, source, load_id)  # and one per value set aside
         if crash_hook:
             crash_hook("inside-publish")
         _advance_cursor(conn, source, load["cursor_after"] if load["cursor_after"] is not None else load["cursor_before"],
@@ -363,7 +364,7 @@ def publish_staged(engine: sa.Engine, load_id: str, *, entity_type: str, raw_key
         audit.append(conn, actor="pipeline", action="sync", target=source, outcome="published",
                      detail={"load_id": load_id, "rows_in": load["rows_in"],
                              "rows_quarantined": load["rows_quarantined"], **counts,
-                             **{k: v for k, v in {**moved, **copies, "citizens_kept": kept}.items() if v}})
+                             **{k: v for k, v in {**moved, **copies, "citizens_kept": kept, **aside}.items() if v}})
         emptied = _drop_staged(conn, load_id, staged)
     store.keep_statistics(engine, store.source_rows, counts["rows_new"] + counts["rows_changed"],
                           columns=SOURCE_ROWS_STATISTICS)

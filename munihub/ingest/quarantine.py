@@ -192,6 +192,46 @@ def close_reread(conn, source: str, load_id: str, raw_key_fields: list[str] | No
     return n
 
 
+def close_set_aside_reread(conn, source: str, load_id: str) -> dict[str, int]:
+    """Close as `superseded` the set-aside values that load `load_id` made stale or repeated, so
+    one open entry stands for one unreadable value of a published row, however often the
+    source sends it (the note says which case):
+    - stale: an earlier load's open entry of a key this load published anew (a new or
+      changed row now carries this load's id; its own entries, if any, are this load's);
+    - repeated: this load's entry of a row it read again unchanged (the published row keeps
+      its earlier load) whose field and value that load's entry already holds, open or
+      dismissed (a steward's dismissal is not asked again).
+    The entry a published row points to (source, key, the row's load: what matching reads,
+    `resolve.records.set_aside_ids`) stays open, and so does the entry of a kept earlier copy
+    (`earlier_copies`, by its load and position).  Only open entries change: a steward's
+    decision is never overridden.  The ledger still counts every value as its load read it
+    (`loads.values_set_aside`).  Two set-based UPDATEs on `conn`, inside the publish
+    transaction: entries by the source's open ones, looked up by primary key and by
+    `ix_set_aside_key` (migration 0015)."""
+    import datetime as dt
+
+    t, r, e = store.set_aside, store.source_rows, store.earlier_copies
+    at = dt.datetime.now(dt.timezone.utc)
+    row = sa.and_(r.c.source == source, r.c.source_key == t.c.source_key)
+    copy = sa.exists().where(e.c.source == source, e.c.source_key == t.c.source_key,
+                             e.c.load_id == t.c.load_id, e.c.position == t.c.position)
+    superseded = conn.execute(t.update().where(
+        t.c.source == source, t.c.status == "open", t.c.load_id != load_id,
+        sa.exists().where(row, r.c.load_id == load_id), ~copy
+    ).values(status="superseded", decided_by="pipeline", decided_at=at,
+             note=f"published again in load {load_id}")).rowcount
+    held = t.alias("held")
+    same = sa.exists().where(held.c.source == source, held.c.source_key == t.c.source_key,
+                             held.c.load_id == r.c.load_id, held.c.field == t.c.field,
+                             held.c.value == t.c.value, held.c.status.in_(("open", "dismissed")))
+    repeated = conn.execute(t.update().where(
+        t.c.load_id == load_id, t.c.source == source, t.c.status == "open",
+        sa.exists().where(row, r.c.load_id != load_id, same), ~copy
+    ).values(status="superseded", decided_by="pipeline", decided_at=at,
+             note="read again unchanged: the entry of the load its row was published in holds it")).rowcount
+    return {"set_aside_superseded": superseded, "set_aside_repeated": repeated}
+
+
 KEYLESS_PAGE = 5_000  # keyless entries read at a time when closing them
 
 
