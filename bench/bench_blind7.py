@@ -72,8 +72,12 @@ def read(engine, errors=None, results=None) -> dict:
         m = store.entity_members
         got["groups"] = {k: e for k, e in conn.execute(sa.select(m.c.source_key, m.c.entity_id).where(
             m.c.source == "rc137.calls", m.c.entity_type != "person"))}
-        for k, values in got["aside"].items():
-            got["aside"][k] = [f"{f}={v!r} ({rule})" for f, v, rule in values]
+        # open entries only (`read_back` reads every one): closed ones wait for no steward
+        a = store.set_aside
+        got["aside"] = collections.defaultdict(list)
+        for s, k, f, v, rule in conn.execute(sa.select(a.c.source, a.c.source_key, a.c.field, a.c.value, a.c.rule)
+                                             .where(a.c.status == "open")):
+            got["aside"][f"{s}|{k}"].append(f"{f}={v!r} ({rule})")
     return got
 
 

@@ -197,3 +197,24 @@ def test_a_store_at_0012_loses_the_index_of_source_rows_by_load_and_keeps_its_ro
         command.downgrade(migrations._config(conn), "0012")
     assert "ix_source_rows_load_id" in _indexes(engine, "source_rows")
     engine.dispose()
+
+
+def test_a_store_at_0014_gains_the_index_of_set_aside_by_key(store_url):
+    """0015: a publish looks up the set-aside entries of the keys it read again
+    (`quarantine.close_set_aside_reread`) by source, key and load."""
+    engine = sa.create_engine(store_url)
+    migrations.upgrade(engine, "0014")
+    with engine.begin() as conn:  # 0001 builds tables from munihub.store, which now has it
+        conn.exec_driver_sql("DROP INDEX ix_set_aside_key")
+        _one_row(conn)
+    engine.dispose()
+
+    engine = store.open_store(store_url)
+    assert migrations.current_revision(engine) == _head()
+    assert "ix_set_aside_key" in _indexes(engine, "set_aside")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(store.source_rows.c.load_id)).scalar_one() == "L1"
+    with engine.begin() as conn:  # and back: the revision's downgrade drops only its index
+        command.downgrade(migrations._config(conn), "0014")
+    assert "ix_set_aside_key" not in _indexes(engine, "set_aside")
+    engine.dispose()

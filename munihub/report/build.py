@@ -129,7 +129,7 @@ def _last_checks(conn) -> dict[str, dict]:
 
 
 def open_set_aside(conn) -> dict[str, dict[str, int]]:
-    """source -> field -> values set aside still open (neither replayed nor dismissed)."""
+    """source -> field -> values set aside still open (not replayed, dismissed or superseded)."""
     t = store.set_aside
     out: dict[str, dict[str, int]] = {}
     for source, field, n in conn.execute(sa.select(t.c.source, t.c.field, sa.func.count())
