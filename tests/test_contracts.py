@@ -299,6 +299,21 @@ def test_a_database_tools_null_marker_is_no_value(tmp_path):
     assert [r["rule"] for r in reasons] == ["required"]
 
 
+def test_a_gender_coded_0_and_1_is_read_by_the_value_map_the_message_asks_for(tmp_path):
+    from munihub.ingest.mapping import map_record
+    people = BARE.replace("bare.people", "coded.people").split("    properties:\n")[0] + """    properties:
+      - {name: national_id, physicalName: id, logicalType: string, primaryKey: true}
+      - name: gender
+        physicalName: sex
+        logicalType: string
+        customProperties:
+          - {property: valueMap, value: {0: female, 1: male}}
+"""
+    c = load_contract(write(tmp_path, people))
+    assert [map_record(c, {"id": "0012345679", "sex": v})[0].get("gender") for v in ("0", 1, "۱")] == \
+        ["female", "male", "male"]
+
+
 def test_a_code_the_value_map_does_not_name_is_set_aside_not_passed_on(tmp_path):
     # a vendor's status codes: «9», new since the contract was written, used to be published as
     # «9» (the shared field lists no allowed values); it waits for a steward with its reason

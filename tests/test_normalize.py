@@ -417,6 +417,14 @@ def test_gender_rejects_unknown_words(raw):
         parse_gender(raw)
 
 
+def test_a_gender_coded_0_says_to_name_the_codes_in_a_value_map():
+    """A system coding 0/1 has its 1s read as male, right for only one of the two codings:
+    its «0» must say how to name the codes (found by the contract-author fuzz)."""
+    for raw in ("0", "۰", 0):
+        with pytest.raises(NormalizeError, match=r"valueMap.*\{0: female, 1: male\}"):
+            parse_gender(raw)
+
+
 # --------------------------------------------------------------------------- dates
 @pytest.mark.parametrize("raw, want", [
     ("1403/08/14", "2024-11-04"), ("۱۴۰۳/۰۸/۱۴", "2024-11-04"), ("١٤٠٣/٠٨/١٤", "2024-11-04"),

@@ -353,6 +353,13 @@ def parse_gender(value) -> str | None:
     if key in _GENDERS:
         return _GENDERS[key]
     shown = str(value)[:20]
+    if key == "0":
+        # a system coding 0/1 (0 for a man in some, for a woman in others): its 1s were read as
+        # male, right only for one of the two, so the contract must name the codes
+        raise NormalizeError("gender '0' is no code the hub knows (1 is read as male, 2 as female); if the "
+                             "source writes 0/1, name its codes in the property's valueMap, e.g. "
+                             "{0: female, 1: male}", "جنسیت «0» کد شناخته‌ای نیست؛ کدها را در valueMap قرارداد بنویسید",
+                             code="invalid")
     raise NormalizeError(f"gender {shown!r} is not one of male/female (مرد/زن, M/F, 1/2)",
                          f"جنسیت «{shown}» مرد یا زن نیست", code="invalid")
 
