@@ -525,11 +525,20 @@ def generate(out: Path, n_households: int = 500, seed: int = 1) -> dict:
         w.writeheader()
         w.writerows(calls)
     url, drop = load_mariadb(hr, seed)
-    server = serve_permits(items)
+    try:
+        server = serve_permits(items)
+    except BaseException:  # the database is dropped whatever stops the set being made
+        drop()
+        raise
     os.environ["BLIND5_HR_DB_URL"] = url
     os.environ["BLIND5_PERMITS_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
     os.environ["BLIND5_DIR"] = str(out)
-    write_contracts(out / "contracts")
+    try:
+        write_contracts(out / "contracts")
+    except BaseException:
+        server.shutdown()
+        drop()
+        raise
     (out / "truth").mkdir(exist_ok=True)
     with open(out / "truth" / "persons.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
