@@ -497,6 +497,24 @@ def test_two_digit_years_refused_where_they_cannot_be_read(raw, century, code):
     assert info.value.code == code
 
 
+@pytest.mark.parametrize("raw, want", [
+    ("Nov 4 1984", "1984-11-04"), ("Aug 22 1972", "1972-08-22"), ("4 Nov 1984", "1984-11-04"),
+    ("November 4, 1984", "1984-11-04"), ("Sept 3 2001", "2001-09-03"), ("4-Nov-1984", "1984-11-04"),
+    ("۱۴ آبان ۱۴۰۳", "2024-11-04"), ("4 Farvardin 1403", "2024-03-23"),  # Jalali month names as before
+])
+def test_english_gregorian_month_names_are_read(raw, want):
+    """A contractor's English export («Nov 4 1984», found by bench_blind8: every such birth date
+    set aside, every such filing time quarantined)."""
+    assert parse_date(raw) == want
+
+
+def test_english_month_names_with_a_time_are_read():
+    assert parse_datetime("Nov 08 2024 02:28 PM") == "2024-11-08T14:28:00"
+    assert parse_datetime("8 Nov 2024 10:22") == "2024-11-08T10:22:00"
+    with pytest.raises(NormalizeError):
+        parse_date("Foo 4 1984")
+
+
 def test_a_two_digit_year_without_a_century_says_which_parameter_reads_it():
     """A 137 export's «03/04/28 14:54» (found by bench_blind5: every row quarantined for its
     filing date): the message names `datetime:14`, which reads it."""

@@ -20,6 +20,13 @@ _MONTH_EN = ("Farvardin", "Ordibehesht", "Khordad", "Tir", "Mordad", "Shahrivar"
              "Aban", "Azar", "Dey", "Bahman", "Esfand")
 _MONTH_BY_KEY = {match_key(m): i for i, m in enumerate(JALALI_MONTHS, 1)}
 _MONTH_BY_KEY.update({m.lower(): i for i, m in enumerate(_MONTH_EN, 1)})
+# Gregorian months in English, as a contractor's system writes them («Nov 4 1984», «4 Nov 1984»,
+# «November 4, 1984 02:28 PM»): no name is also a Jalali month's, and the year (1700 or later)
+# keeps the date Gregorian
+_GREGORIAN_EN = {name: i for i, full in enumerate(("january", "february", "march", "april", "may", "june", "july",
+                                                  "august", "september", "october", "november", "december"), 1)
+                 for name in {full, full[:3], full[:4]}}
+_MONTH_FIRST = re.compile(r"([a-z]{3,9})\.?\s*(\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(\d{4})(.*)", re.I | re.S)
 
 _CLEAN = str.maketrans({"٫": "/", "٬": "/", "⁄": "/", "／": "/", "\\": "/", "،": " ",
                         "\u200c": " ", "\u200f": None, "\u200e": None, "\u061c": None})
@@ -226,9 +233,15 @@ def _parse_text(value: str, century: int | None = None, day_first: bool | None =
             text = f"{text[first.end():]} {first[1]}"
     named = _NAMED.fullmatch(text)
     if named:
-        month = _MONTH_BY_KEY.get(match_key(named[2].replace("ماه", "")))
+        word = named[2].strip(" ,.-")
+        month = _MONTH_BY_KEY.get(match_key(word.replace("ماه", "")))
         if month:
             text = f"{named[3]}/{month}/{named[1]}{named[4]}"
+        elif len(named[3]) == 4 and (month := _GREGORIAN_EN.get(word.rstrip(".").lower())):
+            text = f"{named[3]}-{month}-{named[1]}{named[4]}"
+    elif text[0].isascii() and text[0].isalpha() and (first := _MONTH_FIRST.fullmatch(text)) and \
+            (month := _GREGORIAN_EN.get(first[1].lower())):
+        text = f"{first[3]}-{month}-{first[2]}{first[4]}"
     m = _DATE.fullmatch(text)
     if m:
         y, mo, d = _order(value, m[1], m[2], m[3], century, day_first)
