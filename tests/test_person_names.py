@@ -19,6 +19,12 @@ ZWNJ = "\u200c"
     ("احمدی، آقای علی", "علی", "احمدی", None, "آقای", False),          # a title inside the name
     ("کریمی مهندس محمدرضا", "محمدرضا", "کریمی", None, "مهندس", False),
     ("حاج آقا رضایی", None, "رضایی", None, "حاج", False),              # title and surname only
+    # Latin script, as a contractor's system writes Persian names (bench_blind8): a word is a
+    # first name or a surname by the Persian names it can spell («reza» رضا, «ahmadi» احمدی)
+    ("Mohammad Reza Ahmadi", "Mohammad Reza", "Ahmadi", None, None, False),
+    ("Fatemeh Zahra Khorasani", "Fatemeh Zahra", "Khorasani", None, None, False),
+    ("Ali Reza Karimi", "Ali Reza", "Karimi", None, None, False),
+    ("Reza Rezaei", "Reza", "Rezaei", None, None, False),
     ("آقای احمدی", None, "احمدی", None, "آقای", False),
     ("خانم کریمی", None, "کریمی", None, "خانم", False),
     ("حاجیه خانم فاطمه حسینی", "فاطمه", "حسینی", None, "حاجیه", False),

@@ -23,7 +23,8 @@ import re
 from typing import NamedTuple
 
 from munihub.persian.letters import normalize_text
-from munihub.persian.names import first_name_genders, known_names, lineage_stem, split_numbers, title_gender
+from munihub.persian.names import (first_name_genders, known_names, latin_skeletons, lineage_stem, name_skeleton,
+                                   split_numbers, title_gender)
 from munihub.persian.owners import first_of_joint, first_of_several, owner_named
 from munihub.persian.titles import SURNAME_TAILS as _TAILS, TITLE_HEADS as _TITLE_HEADS, strip_titles as _strip_titles, word_key as _key
 
@@ -80,6 +81,25 @@ class ParsedName(NamedTuple):
 _lists = known_names  # (first-name keys, surname keys) of the shipped lists
 
 
+@functools.lru_cache(maxsize=1)
+def _skeletons() -> tuple[frozenset[str], frozenset[str]]:
+    """The consonant skeletons (`names.name_skeleton`, two sounds or more) of the shipped first
+    names and surnames: a Latin word is a first name or a surname by the Persian names it can
+    be written for («reza» رضا, «ahmadi» احمدی), as matching reads names across scripts."""
+    first, last = _lists()
+    return (frozenset(sk for k in first if len(sk := name_skeleton(k)) >= 2),
+            frozenset(sk for k in last if len(sk := name_skeleton(k)) >= 2))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _latin_kind(k: str) -> tuple[bool, bool]:
+    """(a first name?, a surname?) of a Latin word, by its skeletons (`_skeletons`)."""
+    first_sk, last_sk = _skeletons()
+    # a final «a» may be written «ی» (`latin_skeletons`): «reza» could spell رضایی too, but
+    # is a surname only as it sounds
+    return any(sk in first_sk for sk in latin_skeletons(k)), name_skeleton(k) in last_sk
+
+
 _PLACEHOLDERS = frozenset(_key(p) for p in (
     "ناشناس", "ناشناخته", "شهروند", "شهروند گرامی", "شهروند محترم", "بدون نام", "بی نام", "نامشخص",
     "نا مشخص", "نامعلوم", "مجهول", "ندارد", "تماس گیرنده", "مشترک", "unknown", "anonymous", "none",
@@ -120,6 +140,9 @@ def _first_score(keys: tuple[str, ...]) -> float:
             score += 1.0 if k not in last else 0.3
         elif _surname_like(k, last):
             score -= 1.0
+        elif k.isascii() and k.isalpha() and len(k) >= 3 and any(_latin_kind(k)):
+            is_first, is_last = _latin_kind(k)  # «Mohammad Reza Ahmadi»: reza is a first name
+            score += (1.0 if not is_last else 0.3) if is_first else -1.0
         elif len(keys) == 1 and any(k[:i] in first and k[i:] in first for i in range(2, len(k) - 1)):
             score += 0.8  # a compound written as one word (محمدرضا)
         elif len(keys) == 1 and k.endswith(_FIRST_NAME_ENDS) and lineage_stem(k) in first:
@@ -158,6 +181,9 @@ def _word_as_surname(k: str, first: frozenset[str], last: frozenset[str]) -> flo
         return 1.0 if k not in first else 0.3
     if k in first:
         return -1.0
+    if k.isascii() and k.isalpha() and len(k) >= 3 and any(_latin_kind(k)):
+        is_first, is_last = _latin_kind(k)
+        return (1.0 if not is_first else 0.3) if is_last else -1.0
     if k.endswith(_SURNAME_ENDS):
         return 0.9
     return 0.5 if k.endswith("ی") else 0.0
