@@ -15,6 +15,7 @@ import argparse
 import collections
 import itertools
 import json
+import re
 import sys
 import tempfile
 import time
@@ -265,6 +266,66 @@ def report_scores(truth: list[tuple], requests: list[tuple], calls: dict, got: d
     if examples:
         report_losses(truth, predicted, true, labels, refs, got, examples)
         request_losses(requests, calls, rpred, rtrue, rlabels, examples)
+
+
+def quarantine_reasons(dataset: str, got: dict) -> collections.Counter:
+    """Each quarantined row's reasons counted by rule, field and message with its values
+    masked (one masked national id per row would otherwise make every reason its own)."""
+    out = collections.Counter()
+    for k, (_, reasons) in got["quarantined"].items():
+        if k.startswith(dataset + "|"):
+            for r in reasons if isinstance(reasons, list) else [reasons]:
+                r = r if isinstance(r, dict) else {"message": str(r)}
+                message = re.sub(r"[*\d]+", "#", str(r.get("message", "")))[:100]
+                out[f"{r.get('rule', '')} {r.get('pointer', '')}: {message}"] += 1
+    return out
+
+
+def print_lint(out: Path) -> None:
+    """Each generated contract's lint verdict and problems (match settings are no contract)."""
+    from munihub.config import REPO_ROOT
+    from munihub.contracts.load import lint_contract
+
+    for path in sorted((out / "contracts").rglob("*.yaml")):
+        if path.name == "match_settings.yaml":
+            continue
+        res = lint_contract(path, schemas_dir=REPO_ROOT / "schemas")
+        print(f"  lint {path.relative_to(out / 'contracts')}: valid ODCS {res['valid_odcs']}, runnable {res['runnable']}")
+        for p in res["problems"]:
+            print(f"      line {p['line']}: {p['layer']}: {p['message'][:200]}")
+
+
+def run_set(exports, doc: str, households: int, lint: bool = False) -> None:
+    """The main of a blind bench whose generator module `exports` has `generate(out,
+    households, seed)`, `CONTRACTS`, `CALLS` and `PLAIN`: generate, (lint,) sync and resolve,
+    print each source and the scores.  A set whose `generate` returns a `cleanup` (a database,
+    a local API) has it run once the store is read, whatever happens."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--households", type=int, default=households)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", type=Path, help="generate and keep the store here (else a temp dir)")
+    ap.add_argument("--examples", type=int, default=0)
+    ap.add_argument("--plain", default="", help=f"phenomena the generator leaves out (see {exports.__name__}.PLAIN)")
+    a = ap.parse_args()
+    exports.PLAIN.update(x for x in a.plain.split(",") if x)
+    with tempfile.TemporaryDirectory(prefix=exports.__name__.replace("_exports", "") + "-") as tmp:
+        out = a.keep or Path(tmp)
+        gen = exports.generate(out, a.households, a.seed)
+        if lint:
+            print_lint(out)
+        try:
+            got = drive(out, exports.CONTRACTS, exports.CALLS)
+        finally:
+            if "cleanup" in gen:
+                gen["cleanup"]()
+        truth = gen["persons"]
+        print(f"seed {a.seed}{' plain ' + a.plain if a.plain else ''}: {gen['people']} people, {a.households} households, "
+              f"{len(truth)} person records, {len(gen['requests'])} calls; sync+resolve {got['cpu_s']} CPU s")
+        for dataset in exports.CONTRACTS:
+            print_source(dataset, got)
+            for r, n in quarantine_reasons(dataset, got).most_common(6):
+                print(f"      quarantined {n:4d}  {r}")
+        report_scores(truth, gen["requests"], gen["calls"], got, a.examples)
 
 
 def fmt(name, row):

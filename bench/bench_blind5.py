@@ -14,9 +14,7 @@ Scoring and loss reports are bench_blind's; a record the store does not hold sta
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,33 +22,10 @@ sys.path.insert(0, str(HERE))
 
 import bench_blind  # noqa: E402
 import blind5_exports  # noqa: E402
-from bench_blind4 import quarantine_reasons  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--households", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--keep", type=Path, help="generate and keep the store here (else a temp dir)")
-    ap.add_argument("--examples", type=int, default=0)
-    ap.add_argument("--plain", default="", help="phenomena the generator leaves out (see blind5_exports.PLAIN)")
-    a = ap.parse_args()
-    blind5_exports.PLAIN.update(x for x in a.plain.split(",") if x)
-    with tempfile.TemporaryDirectory(prefix="blind5-") as tmp:
-        out = a.keep or Path(tmp)
-        gen = blind5_exports.generate(out, a.households, a.seed)
-        try:
-            got = bench_blind.drive(out, blind5_exports.CONTRACTS, blind5_exports.CALLS)
-        finally:
-            gen["cleanup"]()
-        truth = gen["persons"]
-        print(f"seed {a.seed}{' plain ' + a.plain if a.plain else ''}: {gen['people']} people, {a.households} households, {len(truth)} person records, "
-              f"{len(gen['requests'])} calls; sync+resolve {got['cpu_s']} CPU s")
-        for dataset in blind5_exports.CONTRACTS:
-            bench_blind.print_source(dataset, got)
-            for r, n in quarantine_reasons(dataset, got).most_common(6):
-                print(f"      quarantined {n:4d}  {r}")
-        bench_blind.report_scores(truth, gen["requests"], gen["calls"], got, a.examples)
+    bench_blind.run_set(blind5_exports, __doc__, households=500)
 
 
 if __name__ == "__main__":
