@@ -42,8 +42,6 @@ def deliver(out: Path, day: int) -> None:
 
 
 def sync_and_resolve(settings, full: bool) -> dict:
-    import sqlalchemy as sa
-
     from munihub import pipeline, store
     from munihub.errors import MunihubError
     from munihub.resolve.run import resolve_all
